@@ -1,0 +1,25 @@
+"""leanorm: a Django-style ORM for the LeanCloud REST protocol, speaking the Parse Server dialect too,
+with an embedded SQLite backend for offline use.
+
+>>> import leanorm
+>>> client = leanorm.connect("local://:memory:")
+"""
+from . import errors, signals
+from .auth_context import current_user, using_master
+from .client import Client
+from .config import connect, get_client, using
+from .fields import (BooleanField, BytesField, DateTimeField, DictField, Field, FloatField, GeoPointField,
+                     IntegerField, ListField, PointerField, StringField)
+from .geo import GeoPoint
+from .models import Model
+from .operations import F
+from .query import Manager, Q, QuerySet
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "connect", "get_client", "using", "using_master", "current_user", "Client",
+    "Model", "Manager", "QuerySet", "Q", "F", "GeoPoint", "signals", "errors",
+    "Field", "StringField", "IntegerField", "FloatField", "BooleanField", "DateTimeField", "ListField",
+    "DictField", "PointerField", "GeoPointField", "BytesField",
+]

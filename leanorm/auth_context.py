@@ -1,0 +1,52 @@
+"""Who the current code acts as, kept in contextvars.
+
+Threads and asyncio tasks each see their own values, so one thread's user or master key never leaks
+into another's requests.
+"""
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from typing import Any, Iterator, Optional
+
+__all__ = ["using_master", "master_active", "session_token", "current_user", "acting_as"]
+
+_master: ContextVar[bool] = ContextVar("leanorm_master", default=False)
+_user: ContextVar[Optional[Any]] = ContextVar("leanorm_user", default=None)
+_token: ContextVar[Optional[str]] = ContextVar("leanorm_session_token", default=None)
+
+
+@contextlib.contextmanager
+def using_master() -> Iterator[None]:
+    """Send the master key for the requests made inside the block, and only for them."""
+    reset = _master.set(True)
+    try:
+        yield
+    finally:
+        _master.reset(reset)
+
+
+def master_active() -> bool:
+    """Whether the current context sends the master key."""
+    return _master.get()
+
+
+def session_token() -> Optional[str]:
+    """The session token the current context sends, if any."""
+    return _token.get()
+
+
+def current_user() -> Optional[Any]:
+    """The user the current context acts as, if any."""
+    return _user.get()
+
+
+@contextlib.contextmanager
+def acting_as(user: Optional[Any], token: Optional[str]) -> Iterator[None]:
+    """Act as ``user`` (with its session ``token``) inside the block."""
+    reset_user, reset_token = _user.set(user), _token.set(token)
+    try:
+        yield
+    finally:
+        _user.reset(reset_user)
+        _token.reset(reset_token)

@@ -1,0 +1,133 @@
+"""The Client: every request of the ORM goes through one.
+
+It builds the request for its :class:`~leanorm.dialects.Dialect` (prefix, auth headers from the current
+auth context), sends it through its :class:`~leanorm.transport.Transport`, decodes the JSON answer and
+turns protocol errors into typed exceptions. It also owns the identity map, scoped by auth identity.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from . import auth_context
+from .dialects import Dialect
+from .errors import LeanCloudError, NotSupported, TransportError, error_for
+from .identity import IdentityMap
+from .transport import Request, Transport
+
+__all__ = ["Client", "BatchItem", "BatchResult"]
+
+#: one batch operation: (method, path under the prefix, body or None)
+BatchItem = Tuple[str, str, Optional[Mapping[str, Any]]]
+#: one batch outcome: the ``success`` JSON, or the error it failed with
+BatchResult = Union[Dict[str, Any], LeanCloudError]
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class Client:
+    """A connection to one backend, in one dialect.
+
+    ``request_count`` counts the round trips sent, so that tests and users can check that an operation
+    costs what it should.
+    """
+
+    def __init__(self, transport: Transport, dialect: Dialect, app_id: str, app_key: str,
+                 master_key: Optional[str] = None, *, sign: bool = False, backend: Optional[str] = None,
+                 url: str = "", identity_ttl: float = 60.0, identity_size: int = 10_000) -> None:
+        self.transport = transport
+        self.dialect = dialect
+        self.app_id = app_id
+        self.app_key = app_key
+        self.master_key = master_key
+        self.sign = sign
+        #: the backend's name in messages: ``embedded``, ``parse`` or ``leancloud``
+        self.backend = backend or dialect.name
+        self.url = url
+        self.request_count = 0
+        self.identity_map = IdentityMap(ttl=identity_ttl, maxsize=identity_size)
+
+    # -- capabilities -------------------------------------------------------------------------------
+    def supports(self, capability: str) -> bool:
+        """Whether the backend has ``capability`` (see :meth:`Dialect.supports`)."""
+        return self.dialect.supports(capability)
+
+    def require(self, capability: str, feature: Optional[str] = None) -> None:
+        """Raise :class:`NotSupported` naming the backend unless it has ``capability``."""
+        if not self.dialect.supports(capability):
+            raise NotSupported(feature or capability, self.backend)
+
+    # -- auth ------------------------------------------------------------------------------------------
+    def auth_identity(self) -> str:
+        """Who the current context acts as: ``master``, ``anonymous`` or a digest of the session token.
+
+        The identity map is scoped by it, so an object read with one user's rights is never served to
+        another caller.
+        """
+        if auth_context.master_active():
+            return "master"
+        token = auth_context.session_token()
+        if not token:
+            return "anonymous"
+        return "session:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
+    def _headers(self) -> Dict[str, str]:
+        headers = self.dialect.auth_headers(self.app_id, self.app_key, self.master_key,
+                                            auth_context.master_active(), auth_context.session_token(),
+                                            self.sign)
+        headers["Content-Type"] = "application/json"
+        return headers
+
+    # -- requests --------------------------------------------------------------------------------------
+    def request(self, method: str, path: str, params: Optional[Mapping[str, Any]] = None,
+                body: Optional[Any] = None) -> Any:
+        """Send one request to ``path`` (under the dialect prefix) and return the decoded JSON answer.
+
+        ``params`` values that are not strings are JSON-encoded (``where`` is a dict in, a string out).
+        """
+        if auth_context.master_active() and not self.master_key:
+            raise LeanCloudError(401, "using_master() needs a master key: pass master_key to connect()")
+        query = {k: v if isinstance(v, str) else _dumps(v) for k, v in (params or {}).items()}
+        data = None if body is None else _dumps(body).encode("utf-8")
+        req = Request(method, self.dialect.path(path), query, self._headers(), data)
+        self.request_count += 1
+        resp = self.transport.send(req)
+        try:
+            payload = json.loads(resp.body) if resp.body else {}
+        except ValueError:
+            raise TransportError(f"{method} {req.path} answered {resp.status} with a body that is not JSON: "
+                                 f"{resp.body[:200]!r}") from None
+        if resp.status >= 400:
+            if isinstance(payload, dict) and "code" in payload:
+                raise error_for(int(payload["code"]), str(payload.get("error", "")), resp.status)
+            raise error_for(resp.status, str(payload)[:500], resp.status)
+        return payload
+
+    def batch(self, items: Sequence[BatchItem]) -> List[BatchResult]:
+        """Send ``items`` through the batch endpoint, chunked to the backend's limit.
+
+        Returns one outcome per item, in order: the ``success`` JSON, or a :class:`LeanCloudError`.
+        Items fail alone; the others are applied.
+        """
+        results: List[BatchResult] = []
+        limit = self.dialect.batch_limit
+        for start in range(0, len(items), limit):
+            chunk = items[start:start + limit]
+            requests_ = [{"method": m, "path": self.dialect.path(p), **({"body": b} if b is not None else {})}
+                         for m, p, b in chunk]
+            answer = self.request("POST", "batch", body={"requests": requests_})
+            for outcome in answer:
+                if "success" in outcome:
+                    results.append(outcome["success"])
+                else:
+                    err = outcome.get("error", {})
+                    results.append(error_for(int(err.get("code", 1)), str(err.get("error", err))))
+        return results
+
+    def close(self) -> None:
+        """Close the transport (pooled connections, or the embedded database)."""
+        self.transport.close()
+
+    def __repr__(self) -> str:
+        return f"<Client {self.backend} {self.url}>"

@@ -1,0 +1,151 @@
+"""``connect()``: pick a backend by URL (or keywords) and make it the default client.
+
+URL forms::
+
+    local:///path/app.sqlite3     embedded backend in a SQLite file (``local://app.sqlite3``: relative)
+    local://:memory:              embedded backend in memory
+    parse://APP_ID:REST_KEY@host:1337/parse?master_key=...        Parse Server over http
+    parse+https://...             Parse Server over https
+    leancloud://APP_ID:APP_KEY@api.example.com?master_key=...     LeanCloud over https
+    leancloud+http://...          a LeanCloud-dialect server over plain http (e.g. ``leanorm serve``)
+
+Query options: ``master_key``, ``sign=1`` (LeanCloud request signing), ``timeout`` (seconds),
+``identity_ttl`` / ``identity_size`` (identity map), and for ``local:`` ``dialect=parse`` (speak the
+Parse dialect to the embedded engine), ``app_id``, ``app_key``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .auth_context import current_user, using_master
+from .dialects import dialect_named
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import Client
+
+__all__ = ["connect", "get_client", "using", "using_master", "current_user", "DEFAULT_URL", "parse_url"]
+
+#: what ``connect()`` uses with no argument and no ``LEANORM_URL``: a SQLite file in the working directory
+DEFAULT_URL = "local://leanorm.sqlite3"
+LOCAL_APP_ID, LOCAL_APP_KEY, LOCAL_MASTER_KEY = "leanorm-local", "leanorm-local-key", "leanorm-local-master"
+
+_default: Optional["Client"] = None
+_default_lock = threading.Lock()
+_override: ContextVar[Optional["Client"]] = ContextVar("leanorm_client", default=None)
+
+
+def parse_url(url: str) -> Dict[str, Any]:
+    """Split a backend URL into the keywords of :func:`connect` (see the module docs for the forms)."""
+    parts = urlsplit(url)
+    scheme, _, transport = parts.scheme.partition("+")
+    options = dict(parse_qsl(parts.query))
+    common: Dict[str, Any] = {
+        "master_key": options.pop("master_key", None),
+        "sign": options.pop("sign", "0").lower() in ("1", "true", "yes"),
+        "timeout": float(options.pop("timeout", 30)),
+        "identity_ttl": float(options.pop("identity_ttl", 60)),
+        "identity_size": int(options.pop("identity_size", 10_000)),
+    }
+    if scheme == "local":
+        location = unquote(parts.netloc + parts.path) or "leanorm.sqlite3"
+        cfg = {"database": location, "dialect": options.pop("dialect", "leancloud"),
+               "app_id": options.pop("app_id", LOCAL_APP_ID), "app_key": options.pop("app_key", LOCAL_APP_KEY),
+               **common}
+        cfg["master_key"] = cfg["master_key"] or LOCAL_MASTER_KEY
+    elif scheme in ("parse", "leancloud"):
+        if not parts.username or parts.password is None:
+            raise ValueError(f"{scheme} URL needs APP_ID:KEY@host: {url!r}")
+        http = transport or ("http" if scheme == "parse" else "https")
+        host = parts.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        if parts.port:
+            netloc += f":{parts.port}"
+        prefix = parts.path if scheme == "parse" else (parts.path or "/1.1/")
+        cfg = {"server_url": f"{http}://{netloc}", "prefix": prefix or "/parse/", "dialect": scheme,
+               "app_id": unquote(parts.username), "app_key": unquote(parts.password), **common}
+    else:
+        raise ValueError(f"unknown backend URL scheme {parts.scheme!r} in {url!r}; "
+                         "expected local:, parse:, parse+https:, leancloud:, leancloud+http:")
+    if options:
+        raise ValueError(f"unknown options in backend URL: {', '.join(sorted(options))}")
+    return cfg
+
+
+def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key: Optional[str] = None,
+            master_key: Optional[str] = None, server_url: Optional[str] = None, dialect: str = "leancloud",
+            prefix: Optional[str] = None, database: Optional[str] = None, sign: bool = False,
+            timeout: float = 30.0, identity_ttl: float = 60.0, identity_size: int = 10_000,
+            default: bool = True) -> "Client":
+    """Connect to a backend and (unless ``default=False``) make it the default for every model.
+
+    With no URL and no keywords: ``$LEANORM_URL``, else the embedded backend in ``./leanorm.sqlite3``.
+    Keywords describe a remote server (``server_url`` + ``app_id``/``app_key``/``master_key`` +
+    ``dialect``) or an embedded one (``database``).
+    """
+    from .client import Client
+    from .transport import HTTPTransport, LocalTransport, Transport
+
+    if url is None and server_url is None and database is None:
+        url = os.environ.get("LEANORM_URL") or DEFAULT_URL
+    if url is not None:
+        cfg = parse_url(url)
+    else:
+        cfg = {"server_url": server_url, "database": database, "app_id": app_id, "app_key": app_key,
+               "master_key": master_key, "dialect": dialect, "prefix": prefix, "sign": sign, "timeout": timeout,
+               "identity_ttl": identity_ttl, "identity_size": identity_size}
+        if database is not None:
+            cfg["app_id"] = app_id or LOCAL_APP_ID
+            cfg["app_key"] = app_key or LOCAL_APP_KEY
+            cfg["master_key"] = master_key or LOCAL_MASTER_KEY
+        elif not (app_id and app_key):
+            raise ValueError("connect(server_url=...) needs app_id and app_key")
+    transport: Transport
+    if cfg.get("database") is not None:
+        from .local import LocalServer
+        server = LocalServer(cfg["database"], app_id=cfg["app_id"], app_key=cfg["app_key"],
+                             master_key=cfg["master_key"])
+        transport = LocalTransport(server)
+        backend = "embedded"
+        shown = f"local://{cfg['database']}"
+    else:
+        transport = HTTPTransport(cfg["server_url"], timeout=cfg["timeout"])
+        backend = cfg["dialect"]
+        shown = cfg["server_url"]
+    client = Client(transport, dialect_named(cfg["dialect"], cfg.get("prefix")), cfg["app_id"], cfg["app_key"],
+                    cfg["master_key"], sign=cfg["sign"], backend=backend, url=shown,
+                    identity_ttl=cfg["identity_ttl"], identity_size=cfg["identity_size"])
+    if default:
+        global _default
+        with _default_lock:
+            _default = client
+    return client
+
+
+def get_client() -> "Client":
+    """The client models use now: the one set by :func:`using`, else the default (connecting with
+    :func:`connect`'s defaults the first time if nothing was connected)."""
+    global _default
+    client = _override.get()
+    if client is not None:
+        return client
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = connect(default=False)
+    return _default
+
+
+@contextlib.contextmanager
+def using(client: "Client") -> Iterator["Client"]:
+    """Send the block's requests through ``client`` (for this thread/task only), e.g. to copy data
+    between backends."""
+    reset = _override.set(client)
+    try:
+        yield client
+    finally:
+        _override.reset(reset)

@@ -1,0 +1,86 @@
+"""Python values to the protocol's JSON and back.
+
+The protocol tags rich values with ``__type`` (Date, Pointer, Object, GeoPoint, Bytes, File, Relation).
+Dates are arrow objects in Python. Pointers need the model registry to become model instances, so the
+decoder takes a ``resolve`` callback rather than importing models (this module knows no models).
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+from typing import Any, Callable, Dict, Optional
+
+import arrow
+
+from .geo import GeoPoint
+
+__all__ = ["encode", "decode", "encode_date", "decode_date", "PointerResolver"]
+
+#: ``resolve(class_name, object_id, full_data_or_None)`` returns what a Pointer/Object decodes to
+PointerResolver = Callable[[str, str, Optional[Dict[str, Any]]], Any]
+
+_UTC = _dt.timezone.utc
+
+
+def encode_date(value: Any) -> Dict[str, str]:
+    """A datetime/date/Arrow as the protocol's Date (UTC, millisecond precision, ``Z``)."""
+    if isinstance(value, arrow.Arrow):
+        value = value.datetime
+    if not isinstance(value, _dt.datetime):
+        value = _dt.datetime(value.year, value.month, value.day, tzinfo=_UTC)
+    if value.tzinfo is None:
+        # naive datetimes are taken as UTC, as the protocol has no other zone to offer
+        value = value.replace(tzinfo=_UTC)
+    value = value.astimezone(_UTC)
+    return {"__type": "Date", "iso": value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"}
+
+
+def decode_date(iso: str) -> arrow.Arrow:
+    """The ISO string of a protocol Date (or createdAt/updatedAt) as an UTC :class:`arrow.Arrow`."""
+    if iso.endswith("Z"):
+        iso = iso[:-1] + "+00:00"
+    try:
+        dt = _dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return arrow.get(iso).to("UTC")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=_UTC)
+    return arrow.Arrow.fromdatetime(dt, dt.tzinfo)
+
+
+def encode(value: Any) -> Any:
+    """Encode any supported Python value as wire JSON (recursively for lists and dicts)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    to_wire = getattr(value, "to_wire", None)
+    if to_wire is not None:
+        return to_wire()
+    if isinstance(value, (arrow.Arrow, _dt.datetime, _dt.date)):
+        return encode_date(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"__type": "Bytes", "base64": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    raise TypeError(f"cannot encode a {type(value).__name__} for the protocol: {value!r}")
+
+
+def decode(value: Any, resolve: Optional[PointerResolver] = None) -> Any:
+    """Decode wire JSON into Python values; unknown ``__type`` values stay as dicts."""
+    if isinstance(value, list):
+        return [decode(v, resolve) for v in value]
+    if not isinstance(value, dict):
+        return value
+    kind = value.get("__type")
+    if kind == "Date":
+        return decode_date(value["iso"])
+    if kind == "GeoPoint":
+        return GeoPoint(value["latitude"], value["longitude"])
+    if kind == "Bytes":
+        return base64.b64decode(value["base64"])
+    if kind in ("Pointer", "Object") and resolve is not None and "className" in value:
+        return resolve(value["className"], value.get("objectId", ""), value if kind == "Object" else None)
+    if kind is not None:
+        return value
+    return {k: decode(v, resolve) for k, v in value.items()}

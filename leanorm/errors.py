@@ -1,0 +1,173 @@
+"""Typed exceptions.
+
+Every error a backend answers becomes a :class:`LeanCloudError` subclass carrying the server's ``code`` and
+``message``; codes that users handle on purpose (object not found, duplicate value, permission, rate
+limit, ...) get a class of their own so they can be caught by name.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type
+
+__all__ = [
+    "LeanORMError", "LeanCloudError", "ObjectNotFound", "DuplicateValue", "PermissionDenied",
+    "RateLimited", "InvalidSession", "NoEffect", "InvalidQuery", "InvalidType", "AuthenticationFailed",
+    "UserNotFound", "UsernameTaken", "EmailTaken", "MobilePhoneTaken", "ScriptError", "HookRejected",
+    "ValidationError", "FieldError", "NotSupported", "BulkWriteError", "TransportError", "error_for",
+]
+
+
+class LeanORMError(Exception):
+    """Base class of everything leanorm raises on purpose."""
+
+
+class LeanCloudError(LeanORMError):
+    """An error answered by the backend, with its protocol ``code`` and ``message``."""
+
+    #: the protocol code a subclass stands for (``None`` on the generic class)
+    code_of_class: Optional[int] = None
+
+    def __init__(self, code: int, message: str, status: Optional[int] = None) -> None:
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+_BY_CODE: Dict[int, Type[LeanCloudError]] = {}
+
+
+def _register(*codes: int):
+    def wrap(cls: Type[LeanCloudError]) -> Type[LeanCloudError]:
+        cls.code_of_class = codes[0]
+        for code in codes:
+            _BY_CODE[code] = cls
+        return cls
+    return wrap
+
+
+@_register(101)
+class ObjectNotFound(LeanCloudError):
+    """101: the object (or class) does not exist, or the caller may not see it."""
+
+
+@_register(102)
+class InvalidQuery(LeanCloudError):
+    """102: the backend refused the query."""
+
+
+@_register(111)
+class InvalidType(LeanCloudError):
+    """111: a value's type differs from the type the class's schema has for that field."""
+
+
+@_register(119, 403)
+class PermissionDenied(LeanCloudError):
+    """119/403: the operation is forbidden to this caller (ACL, class permission, master key needed)."""
+
+
+@_register(137)
+class DuplicateValue(LeanCloudError):
+    """137: a unique field (or objectId) was given a value that is already taken."""
+
+
+@_register(141)
+class ScriptError(LeanCloudError):
+    """141: a cloud function or hook failed."""
+
+
+@_register(142)
+class HookRejected(LeanCloudError):
+    """142: a before-hook on the server rejected the write."""
+
+
+@_register(155, 429)
+class RateLimited(LeanCloudError):
+    """155/429: too many requests."""
+
+
+@_register(202)
+class UsernameTaken(LeanCloudError):
+    """202: the username is already taken."""
+
+
+@_register(203)
+class EmailTaken(LeanCloudError):
+    """203: the e-mail address is already taken."""
+
+
+@_register(209)
+class InvalidSession(LeanCloudError):
+    """209: the session token is invalid or expired."""
+
+
+@_register(210)
+class AuthenticationFailed(LeanCloudError):
+    """210: the username and password do not match."""
+
+
+@_register(211)
+class UserNotFound(LeanCloudError):
+    """211: no user with that username, e-mail or phone."""
+
+
+@_register(214)
+class MobilePhoneTaken(LeanCloudError):
+    """214: the mobile phone number is already taken."""
+
+
+@_register(305)
+class NoEffect(LeanCloudError):
+    """305: a conditional update or delete matched nothing (its ``where`` did not hold)."""
+
+
+def error_for(code: int, message: str, status: Optional[int] = None) -> LeanCloudError:
+    """Build the most specific :class:`LeanCloudError` subclass for a protocol error code."""
+    return _BY_CODE.get(code, LeanCloudError)(code, message, status)
+
+
+class TransportError(LeanORMError):
+    """The backend could not be reached, or answered something that is not the protocol."""
+
+
+class ValidationError(LeanORMError, ValueError):
+    """Client-side validation failed; nothing was sent.
+
+    ``errors`` maps each failing field name to its list of messages, so one exception reports every
+    problem at once.
+    """
+
+    def __init__(self, errors: Mapping[str, Sequence[str]]) -> None:
+        self.errors: Dict[str, List[str]] = {k: list(v) for k, v in errors.items()}
+        detail = "; ".join(f"{name}: {', '.join(msgs)}" for name, msgs in self.errors.items())
+        super().__init__(detail)
+
+
+class FieldError(LeanORMError, ValueError):
+    """A query or a write named a field or lookup that does not exist."""
+
+
+class NotSupported(LeanORMError):
+    """The connected backend lacks a capability; ``backend`` and ``feature`` say which."""
+
+    def __init__(self, feature: str, backend: str) -> None:
+        self.feature = feature
+        self.backend = backend
+        super().__init__(f"{feature} is not supported by the {backend} backend")
+
+
+class BulkWriteError(LeanORMError):
+    """Some items of a batch failed. Items that succeeded are saved and stay saved.
+
+    ``succeeded`` lists the objects written; ``failed`` lists ``(object, LeanCloudError)`` pairs.
+    """
+
+    def __init__(self, succeeded: Sequence[Any], failed: Sequence[Tuple[Any, LeanCloudError]]) -> None:
+        self.succeeded = list(succeeded)
+        self.failed = list(failed)
+        lines = ", ".join(f"{obj!r}: {err}" for obj, err in self.failed[:5])
+        more = f" (+{len(self.failed) - 5} more)" if len(self.failed) > 5 else ""
+        super().__init__(f"{len(self.failed)} of {len(self.failed) + len(self.succeeded)} "
+                         f"batch items failed: {lines}{more}")

@@ -1,0 +1,59 @@
+"""Geographic points and distances (the protocol's ``GeoPoint`` type)."""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict
+
+__all__ = ["GeoPoint", "EARTH_RADIUS_KM", "EARTH_RADIUS_MILES"]
+
+EARTH_RADIUS_KM = 6371.0
+EARTH_RADIUS_MILES = 3958.8
+
+
+class GeoPoint:
+    """A point on the earth by ``latitude`` (-90..90) and ``longitude`` (-180..180).
+
+    >>> beijing, shanghai = GeoPoint(39.9, 116.4), GeoPoint(31.23, 121.47)
+    >>> round(beijing.kilometers_to(shanghai))
+    1069
+    """
+
+    __slots__ = ("latitude", "longitude")
+
+    def __init__(self, latitude: float, longitude: float) -> None:
+        if isinstance(latitude, bool) or not isinstance(latitude, (int, float)) or not -90 <= latitude <= 90:
+            raise ValueError(f"latitude must be a number between -90 and 90, not {latitude!r}")
+        if isinstance(longitude, bool) or not isinstance(longitude, (int, float)) or not -180 <= longitude <= 180:
+            raise ValueError(f"longitude must be a number between -180 and 180, not {longitude!r}")
+        self.latitude = float(latitude)
+        self.longitude = float(longitude)
+
+    def radians_to(self, other: "GeoPoint") -> float:
+        """Great-circle distance to ``other`` in radians (haversine)."""
+        lat1, lat2 = math.radians(self.latitude), math.radians(other.latitude)
+        dlat = lat2 - lat1
+        dlon = math.radians(other.longitude - self.longitude)
+        h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
+        return 2 * math.asin(min(1.0, math.sqrt(h)))
+
+    def kilometers_to(self, other: "GeoPoint") -> float:
+        """Great-circle distance to ``other`` in kilometres."""
+        return self.radians_to(other) * EARTH_RADIUS_KM
+
+    def miles_to(self, other: "GeoPoint") -> float:
+        """Great-circle distance to ``other`` in miles."""
+        return self.radians_to(other) * EARTH_RADIUS_MILES
+
+    def to_wire(self) -> Dict[str, Any]:
+        """The protocol's JSON form."""
+        return {"__type": "GeoPoint", "latitude": self.latitude, "longitude": self.longitude}
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, GeoPoint) and self.latitude == other.latitude
+                and self.longitude == other.longitude)
+
+    def __hash__(self) -> int:
+        return hash((self.latitude, self.longitude))
+
+    def __repr__(self) -> str:
+        return f"GeoPoint({self.latitude!r}, {self.longitude!r})"

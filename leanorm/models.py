@@ -1,0 +1,551 @@
+"""Declarative models: ``class Post(Model)`` with Field descriptors, saved and loaded over the protocol.
+
+An instance keeps the wire JSON it was loaded with (``_data``), decodes fields on first read
+(``_cache``), and tracks what changed (``_changed``) plus queued atomic operations (``_ops``): a save
+sends exactly those.
+"""
+from __future__ import annotations
+
+from typing import (TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Set, Type,
+                    TypeVar)
+
+import arrow
+
+from . import signals
+from .config import get_client
+from .encoding import decode, decode_date, encode
+from .errors import FieldError, LeanORMError, ObjectNotFound, ValidationError
+from .fields import MISSING, DateTimeField, Field, StringField
+from .operations import (Add, AddUnique, BitAnd, BitOr, BitXor, Delete, F, Increment, Operation, Remove)
+from .query.lookups import CompileContext
+from .query.compiler import compile_where
+from .query.q import Q
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import Client
+    from .query.manager import Manager
+
+__all__ = ["Model", "ModelMeta", "Options", "registry", "MultipleObjectsReturned"]
+
+M = TypeVar("M", bound="Model")
+
+#: wire keys the server owns: never sent as ordinary fields
+RESERVED_KEYS = frozenset({"objectId", "createdAt", "updatedAt", "ACL", "__type", "className"})
+
+
+class MultipleObjectsReturned(LeanORMError):
+    """``get()`` matched more than one object."""
+
+
+class ModelRegistry:
+    """Model classes by protocol class name, so pointers decode into the right model."""
+
+    def __init__(self) -> None:
+        self._models: Dict[str, Type["Model"]] = {}
+
+    def register(self, model: Type["Model"]) -> None:
+        self._models[model._meta.class_name] = model
+        self._models.setdefault(model.__name__, model)
+
+    def get(self, class_name: str) -> Optional[Type["Model"]]:
+        """The model for ``class_name``, or None."""
+        return self._models.get(class_name)
+
+    def model_for(self, name: str) -> Type["Model"]:
+        """The model for ``name`` (class name or Python name); LookupError when none is declared."""
+        try:
+            return self._models[name]
+        except KeyError:
+            raise LookupError(f"no model declared for class {name!r}") from None
+
+
+registry = ModelRegistry()
+
+_ID = StringField(db_field="objectId")
+_CREATED = DateTimeField(db_field="createdAt")
+_UPDATED = DateTimeField(db_field="updatedAt")
+for _name, _field in (("id", _ID), ("created_at", _CREATED), ("updated_at", _UPDATED)):
+    _field.name = _name
+
+
+class Options:
+    """A model's ``_meta``: protocol class name, fields by name and by wire key."""
+
+    def __init__(self, model: type, meta: Optional[type], fields: Dict[str, Field[Any]]) -> None:
+        self.model = model
+        self.class_name: str = getattr(meta, "class_name", None) or model.__name__
+        self.abstract: bool = bool(getattr(meta, "abstract", False))
+        self.default_acl: Any = getattr(meta, "default_acl", None)
+        self.fields = fields
+        self.by_db: Dict[str, Field[Any]] = {f.db_field: f for f in fields.values()}
+        self.query_fields: Dict[str, Field[Any]] = {"id": _ID, "pk": _ID, "created_at": _CREATED,
+                                                    "updated_at": _UPDATED, **fields}
+
+
+class ModelMeta(type):
+    """Collects Field descriptors (inherited ones too), builds ``_meta``, the per-model exceptions and
+    the default manager, and registers the model by class name."""
+
+    def __new__(mcs, name: str, bases: tuple, namespace: Dict[str, Any], **kwargs: Any) -> "ModelMeta":
+        meta = namespace.pop("Meta", None)
+        cls = super().__new__(mcs, name, bases, namespace, **kwargs)
+        if not any(isinstance(b, ModelMeta) for b in bases):
+            return cls  # Model itself
+        fields: Dict[str, Field[Any]] = {}
+        for base in reversed(cls.__mro__[1:]):
+            fields.update(getattr(getattr(base, "_meta", None), "fields", {}))
+        for attr, value in namespace.items():
+            if isinstance(value, Field):
+                if attr in ("id", "pk", "created_at", "updated_at", "acl") or value.db_field in RESERVED_KEYS:
+                    raise FieldError(f"{name}.{attr}: {attr!r}/{value.db_field!r} is managed by leanorm")
+                value.model = cls  # type: ignore[assignment]
+                fields[attr] = value
+        cls._meta = Options(cls, meta, fields)  # type: ignore[attr-defined]
+        parents = tuple(getattr(b, "DoesNotExist") for b in bases if hasattr(b, "DoesNotExist"))
+        cls.DoesNotExist = type("DoesNotExist", parents or (ObjectNotFound,),  # type: ignore[attr-defined]
+                                {"__module__": cls.__module__, "__qualname__": f"{name}.DoesNotExist"})
+        parents = tuple(getattr(b, "MultipleObjectsReturned") for b in bases
+                        if hasattr(b, "MultipleObjectsReturned"))
+        cls.MultipleObjectsReturned = type(  # type: ignore[attr-defined]
+            "MultipleObjectsReturned", parents or (MultipleObjectsReturned,),
+            {"__module__": cls.__module__, "__qualname__": f"{name}.MultipleObjectsReturned"})
+        if "objects" not in namespace:
+            from .query.manager import Manager
+            cls.objects = Manager()  # type: ignore[attr-defined]
+            cls.objects.__set_name__(cls, "objects")
+        if not cls._meta.abstract:  # type: ignore[attr-defined]
+            registry.register(cls)  # type: ignore[arg-type]
+        return cls
+
+
+class Model(metaclass=ModelMeta):
+    """Base class of every model.
+
+    >>> import leanorm
+    >>> from leanorm import Model, StringField, IntegerField
+    >>> _ = leanorm.connect("local://:memory:")
+    >>> class Note(Model):
+    ...     text = StringField(required=True)
+    ...     stars = IntegerField(default=0)
+    >>> note = Note.objects.create(text="hello")
+    >>> Note.objects.get(id=note.id).text
+    'hello'
+    """
+
+    _meta: ClassVar[Options]
+    objects: ClassVar["Manager[Any]"]
+    DoesNotExist: ClassVar[Type[ObjectNotFound]]
+    MultipleObjectsReturned: ClassVar[Type[MultipleObjectsReturned]]
+
+    def __init__(self, **values: Any) -> None:
+        self._data: Dict[str, Any] = {}
+        self._cache: Dict[str, Any] = {}
+        self._changed: Set[str] = set()
+        self._ops: Dict[str, Operation] = {}
+        self._client: Optional["Client"] = None
+        self._deferred = False
+        fields = self._meta.fields
+        unknown = set(values) - set(fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unknown fields: {', '.join(sorted(unknown))}")
+        for name, field in fields.items():
+            value = values[name] if name in values else field.get_default()
+            if value is not None or name in values:
+                setattr(self, name, value)
+        if signals.post_init.receivers:
+            signals.post_init.send(type(self), instance=self)
+
+    # -- loading ----------------------------------------------------------------------------------------
+    @classmethod
+    def _from_wire(cls: Type[M], data: Dict[str, Any], client: "Client", partial: bool = False) -> M:
+        """The instance for a server object: the identity-mapped one (refreshed unless it has unsaved
+        changes) or a new one. ``partial`` marks data limited by ``keys``."""
+        oid = data["objectId"]
+        scope = client.auth_identity()
+        imap = client.identity_map
+        inst = imap.get(scope, cls._meta.class_name, oid) if imap.enabled else None
+        if inst is not None and type(inst) is cls:
+            inst._merge(data, partial)
+        else:
+            inst = cls.__new__(cls)
+            inst._data = data
+            inst._cache = {}
+            inst._changed = set()
+            inst._ops = {}
+            inst._client = client
+            inst._deferred = partial
+            if signals.post_init.receivers:
+                signals.post_init.send(cls, instance=inst)
+        if imap.enabled:
+            imap.put(scope, cls._meta.class_name, oid, inst)
+        return inst
+
+    @classmethod
+    def _stub(cls: Type[M], object_id: str, client: "Client") -> M:
+        """An instance known only by id (a pointer): it loads itself when a field is read."""
+        return cls._from_wire({"objectId": object_id}, client, partial=True)
+
+    def _merge(self, data: Dict[str, Any], partial: bool) -> None:
+        """Take newer server data, keeping local unsaved changes."""
+        local = self._changed | set(self._ops)
+        if not partial and not local:
+            self._data = data
+            self._cache.clear()
+            self._deferred = False
+            return
+        for key, value in data.items():
+            if key not in local:
+                self._data[key] = value
+                field = self._meta.by_db.get(key)
+                if field is not None:
+                    self._cache.pop(field.name, None)
+        if not partial:
+            self._deferred = False
+
+    def _resolver(self, class_name: str, object_id: str, data: Optional[Dict[str, Any]]) -> Any:
+        """Decode a Pointer (``data`` None) or an included Object into an instance of its model."""
+        model = registry.get(class_name)
+        client = self._client or get_client()
+        if model is None:
+            return {"__type": "Pointer", "className": class_name, "objectId": object_id} if data is None else data
+        if data is None:
+            return model._stub(object_id, client)
+        body = {k: v for k, v in data.items() if k not in ("__type", "className")}
+        return model._from_wire(body, client)
+
+    # -- attribute access (called by Field descriptors) ---------------------------------------------------
+    def _read(self, field: Field[Any]) -> Any:
+        cache = self._cache
+        if field.name in cache:
+            return cache[field.name]
+        wire = self._data.get(field.db_field, MISSING)
+        if wire is MISSING and self._deferred and self.id:
+            self._load_rest()
+            return self._read(field)
+        value = None if wire is MISSING or wire is None else field.from_wire(wire, self)
+        cache[field.name] = value
+        return value
+
+    def _write(self, field: Field[Any], value: Any) -> None:
+        if isinstance(value, Operation):
+            self._queue(field, value)
+            return
+        if isinstance(value, F):
+            raise TypeError(f"assign F({value.name!r}) + n (an operation), not a bare F()")
+        self._cache[field.name] = value
+        self._changed.add(field.db_field)
+        self._ops.pop(field.db_field, None)
+
+    def __getitem__(self, key: str) -> Any:
+        """Any stored key, declared or not, decoded: ``post["legacyField"]``."""
+        field = self._meta.by_db.get(key)
+        if field is not None:
+            return self._read(field)
+        if key in self._cache:
+            return self._cache[key]
+        if key not in self._data and self._deferred and self.id:
+            self._load_rest()
+        if key not in self._data:
+            raise KeyError(key)
+        return decode(self._data[key], self._resolver)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        """Set any key, declared or not (undeclared keys are sent as they are, encoded)."""
+        field = self._meta.by_db.get(key)
+        if field is not None:
+            setattr(self, field.name, value)
+            return
+        if key in RESERVED_KEYS:
+            raise FieldError(f"{key!r} is managed by leanorm")
+        self._cache[key] = value
+        self._changed.add(key)
+
+    @property
+    def extra(self) -> Dict[str, Any]:
+        """The stored keys this model does not declare, decoded (they are kept and round-tripped)."""
+        keys = set(self._data) - set(self._meta.by_db) - RESERVED_KEYS
+        return {k: self[k] for k in sorted(keys | {k for k in self._changed if k not in self._meta.by_db})}
+
+    # -- built-in attributes -------------------------------------------------------------------------------
+    @property
+    def id(self) -> Optional[str]:
+        """The objectId (None until saved)."""
+        return self._data.get("objectId")
+
+    pk = id
+
+    @property
+    def created_at(self) -> Optional[arrow.Arrow]:
+        """When the server created the object (UTC)."""
+        value = self._data.get("createdAt")
+        return decode_date(value) if isinstance(value, str) else None
+
+    @property
+    def updated_at(self) -> Optional[arrow.Arrow]:
+        """When the server last updated the object (UTC)."""
+        value = self._data.get("updatedAt") or self._data.get("createdAt")
+        return decode_date(value) if isinstance(value, str) else None
+
+    @property
+    def is_dirty(self) -> bool:
+        """Whether the instance has changes or queued operations not saved yet."""
+        return bool(self._changed or self._ops or self._mutated_keys())
+
+    # -- atomic operations (queued until save) -------------------------------------------------------------
+    def _field_named(self, name: str) -> Field[Any]:
+        try:
+            return self._meta.fields[name]
+        except KeyError:
+            raise FieldError(f"{type(self).__name__} has no field {name!r}") from None
+
+    def _queue(self, field: Field[Any], op: Operation) -> None:
+        key = field.db_field
+        pending = self._ops.get(key)
+        self._ops[key] = pending.merge(op) if pending is not None else op
+        self._changed.discard(key)
+        if field.name in self._cache or key in self._data:
+            current = self._cache[field.name] if field.name in self._cache else self._read(field)
+            self._cache[field.name] = op.apply(current)
+
+    def increment(self, field: str, amount: float = 1) -> "Model":
+        """Queue ``field += amount`` (atomic on the server); negative amounts decrement."""
+        self._queue(self._field_named(field), Increment(amount))
+        return self
+
+    def decrement(self, field: str, amount: float = 1) -> "Model":
+        """Queue ``field -= amount`` (atomic on the server)."""
+        return self.increment(field, -amount)
+
+    def add(self, field: str, *values: Any) -> "Model":
+        """Queue appending ``values`` to an array field."""
+        self._queue(self._field_named(field), Add(list(values)))
+        return self
+
+    def add_unique(self, field: str, *values: Any) -> "Model":
+        """Queue appending those ``values`` the array does not hold yet."""
+        self._queue(self._field_named(field), AddUnique(list(values)))
+        return self
+
+    def remove(self, field: str, *values: Any) -> "Model":
+        """Queue removing every occurrence of ``values`` from an array field."""
+        self._queue(self._field_named(field), Remove(list(values)))
+        return self
+
+    def unset(self, field: str) -> "Model":
+        """Queue removing ``field`` from the stored object."""
+        self._queue(self._field_named(field), Delete())
+        return self
+
+    def bit_and(self, field: str, value: int) -> "Model":
+        """Queue ``field &= value`` (LeanCloud and the embedded backend only)."""
+        self._queue(self._field_named(field), BitAnd(value))
+        return self
+
+    def bit_or(self, field: str, value: int) -> "Model":
+        """Queue ``field |= value`` (LeanCloud and the embedded backend only)."""
+        self._queue(self._field_named(field), BitOr(value))
+        return self
+
+    def bit_xor(self, field: str, value: int) -> "Model":
+        """Queue ``field ^= value`` (LeanCloud and the embedded backend only)."""
+        self._queue(self._field_named(field), BitXor(value))
+        return self
+
+    # -- saving --------------------------------------------------------------------------------------------
+    def _mutated_keys(self) -> Set[str]:
+        """Keys of list/dict values changed in place since they were loaded (``post.tags.append(x)``)."""
+        keys = set()
+        for name, value in self._cache.items():
+            field = self._meta.fields.get(name)
+            if (field is not None and isinstance(value, (list, dict)) and field.db_field not in self._changed
+                    and field.db_field not in self._ops
+                    and field.to_wire(value) != self._data.get(field.db_field)):
+                keys.add(field.db_field)
+        return keys
+
+    def changed_keys(self) -> Set[str]:
+        """The wire keys a save would send."""
+        return self._changed | set(self._ops) | self._mutated_keys()
+
+    def _payload(self, is_new: bool) -> Dict[str, Any]:
+        """Validate and encode what a save sends; raise ValidationError listing every bad field."""
+        keys = self.changed_keys()
+        errors: Dict[str, List[str]] = {}
+        for name, field in self._meta.fields.items():
+            if field.db_field in self._ops:
+                continue
+            if field.db_field in keys or (is_new and field.required):
+                problems = field.validate(self._read(field) if field.db_field in keys else None)
+                if problems:
+                    errors[name] = problems
+        if errors:
+            raise ValidationError(errors)
+        payload: Dict[str, Any] = {}
+        for key in keys:
+            if key in self._ops:
+                payload[key] = self._ops[key].to_wire()
+                continue
+            field = self._meta.by_db.get(key)
+            value = self._cache.get(field.name if field else key)
+            payload[key] = field.to_wire(value) if field is not None else encode(value)
+        acl = self._acl_payload(is_new)
+        if acl is not None:
+            payload["ACL"] = acl
+        return payload
+
+    def _acl_payload(self, is_new: bool) -> Optional[Dict[str, Any]]:
+        """The ACL JSON to send, if any (hook for the ACL support of the auth module)."""
+        return None
+
+    def _check_capabilities(self, client: "Client") -> None:
+        for op in self._ops.values():
+            if op.capability:
+                client.require(op.capability, f"the {op.op} operation")
+
+    def save(self: M, *, where: Optional[Q] = None, fetch_when_save: bool = False,
+             client: Optional["Client"] = None) -> M:
+        """Create or update the object, sending only what changed.
+
+        :param where: a :class:`Q` the stored object must match, or nothing is written and
+            :class:`~leanorm.errors.NoEffect` (305) is raised (LeanCloud and the embedded backend)
+        :param fetch_when_save: ask the server for every field after the write (exact values after
+            atomic operations)
+        """
+        client = client or self._client or get_client()
+        is_new = self.id is None
+        if where is not None:
+            client.require("conditional_update", "conditional save (save(where=...))")
+        self._check_capabilities(client)
+        sender = type(self)
+        if is_new:
+            signals.before_save.send(sender, instance=self)
+        else:
+            keys = self.changed_keys()
+            if not keys:
+                return self
+            signals.before_update.send(sender, instance=self, changed=keys)
+        payload = self._payload(is_new)
+        params = self._write_params(client, where, fetch_when_save)
+        cn = self._meta.class_name
+        if is_new:
+            answer = client.request("POST", f"classes/{cn}", params, payload)
+        else:
+            answer = client.request("PUT", f"classes/{cn}/{self.id}", params, payload)
+        self._saved(client, payload, answer, fetch_when_save)
+        (signals.after_save if is_new else signals.after_update).send(sender, instance=self)
+        return self
+
+    def _write_params(self, client: "Client", where: Optional[Q], fetch_when_save: bool) -> Dict[str, Any]:
+        params: Dict[str, Any] = {}
+        if fetch_when_save:
+            params["fetchWhenSave"] = "true"
+        if where is not None:
+            params["where"] = compile_where(type(self), where, CompileContext(client.dialect, client.backend))
+        return params
+
+    def _saved(self, client: "Client", payload: Mapping[str, Any], answer: Mapping[str, Any],
+               full: bool) -> None:
+        """Fold a successful write into the instance: sent values, server values, op results."""
+        self._client = client
+        for key, wire in payload.items():
+            op = self._ops.get(key)
+            field = self._meta.by_db.get(key)
+            if op is None:
+                self._data[key] = wire
+                continue
+            if key in answer:
+                self._data[key] = answer[key]
+            elif isinstance(op, Delete):
+                self._data.pop(key, None)
+            else:
+                # LeanCloud does not echo op results: keep the local guess (exact with fetch_when_save)
+                guess = self._cache.get(field.name) if field else None
+                self._data[key] = field.to_wire(guess) if field else encode(guess)
+            if field is not None:
+                self._cache.pop(field.name, None)
+        if full:
+            for key, value in answer.items():
+                if key not in ("__type", "className"):
+                    self._data[key] = value
+                    field = self._meta.by_db.get(key)
+                    if field is not None:
+                        self._cache.pop(field.name, None)
+        for key in ("objectId", "createdAt", "updatedAt"):
+            if key in answer:
+                self._data[key] = answer[key]
+        if "updatedAt" not in answer and "createdAt" in answer:
+            self._data["updatedAt"] = answer["createdAt"]
+        self._changed.clear()
+        self._ops.clear()
+        if client.identity_map.enabled:
+            client.identity_map.put(client.auth_identity(), self._meta.class_name, self.id, self)
+
+    def delete(self, *, where: Optional[Q] = None, client: Optional["Client"] = None) -> None:
+        """Delete the object. ``where`` makes it conditional (NoEffect/305 when it does not hold)."""
+        if self.id is None:
+            raise LeanORMError(f"{self!r} was never saved: nothing to delete")
+        client = client or self._client or get_client()
+        if where is not None:
+            client.require("conditional_update", "conditional delete (delete(where=...))")
+        signals.before_delete.send(type(self), instance=self)
+        params = self._write_params(client, where, False)
+        client.request("DELETE", f"classes/{self._meta.class_name}/{self.id}", params)
+        client.identity_map.discard(self._meta.class_name, self.id)
+        signals.after_delete.send(type(self), instance=self)
+
+    def refresh(self: M, *, client: Optional["Client"] = None) -> M:
+        """Reload every field from the server, dropping unsaved changes."""
+        if self.id is None:
+            raise LeanORMError(f"{self!r} was never saved: nothing to refresh")
+        client = client or self._client or get_client()
+        data = client.request("GET", f"classes/{self._meta.class_name}/{self.id}")
+        if not data:  # LeanCloud answers {} for a missing object
+            raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist")
+        self._client = client
+        self._data = data
+        self._cache.clear()
+        self._changed.clear()
+        self._ops.clear()
+        self._deferred = False
+        return self
+
+    def _load_rest(self) -> None:
+        """Load the fields a partial instance (pointer stub, ``only()``) lacks, keeping local changes."""
+        client = self._client or get_client()
+        data = client.request("GET", f"classes/{self._meta.class_name}/{self.id}")
+        if not data:
+            raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist")
+        self._merge(data, partial=False)
+        self._deferred = False
+
+    # -- comparisons and display -------------------------------------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Model) or self.id is None:
+            return False
+        return self._meta.class_name == other._meta.class_name and self.id == other.id
+
+    def __hash__(self) -> int:
+        if self.id is None:
+            raise TypeError("model instances without an id are unhashable")
+        return hash((self._meta.class_name, self.id))
+
+    def __repr__(self) -> str:
+        shown = []
+        for name, field in list(self._meta.fields.items())[:3]:
+            if name in self._cache or field.db_field in self._data:
+                value = self._cache.get(name, self._data.get(field.db_field))
+                text = repr(value)
+                shown.append(f"{name}={text[:40] + '...' if len(text) > 40 else text}")
+        ident = f" id={self.id!r}" if self.id else " (unsaved)"
+        return f"<{type(self).__name__}{ident}{' ' if shown else ''}{' '.join(shown)}>"
+
+    def __copy__(self) -> "Model":
+        raise TypeError("copying a model instance would break the identity map; build a new one")
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Every declared field (and id, created_at, updated_at) as Python values."""
+        out: Dict[str, Any] = {"id": self.id, "created_at": self.created_at, "updated_at": self.updated_at}
+        out.update((name, getattr(self, name)) for name in self._meta.fields)
+        return out

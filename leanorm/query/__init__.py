@@ -1,0 +1,6 @@
+"""Query-building: lookups, Q objects, the compiler, QuerySet and Manager."""
+from .manager import Manager
+from .q import Q
+from .queryset import QuerySet
+
+__all__ = ["Manager", "Q", "QuerySet"]

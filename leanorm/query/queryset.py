@@ -1,0 +1,553 @@
+"""Lazy, chainable QuerySets.
+
+A QuerySet is a description (where tree, order, slice, keys, includes) plus a result cache. Chaining
+returns a new QuerySet; nothing is sent until results are needed. Each evaluation costs a known number
+of round trips: one per page of ``max_limit`` objects for a plain query, one per batch of up to
+``batch_limit`` writes for ``bulk_create``/``update``/``delete``.
+"""
+from __future__ import annotations
+
+from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple,
+                    Type, TypeVar, Union, overload)
+
+from .. import signals
+from ..config import get_client
+from ..errors import BulkWriteError, DuplicateValue, FieldError, LeanCloudError, ValidationError
+from ..fields import Field, PointerField
+from ..operations import Operation
+from .compiler import compile_order, compile_where, merge_and, resolve_field, resolve_path
+from .lookups import CompileContext
+from .q import Q
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..client import Client
+    from ..models import Model
+
+__all__ = ["QuerySet"]
+
+M = TypeVar("M", bound="Model")
+
+
+def _walk_leaves(q: Q) -> Iterator[Tuple[str, Any]]:
+    for child in q.children:
+        if isinstance(child, Q):
+            yield from _walk_leaves(child)
+        else:
+            yield child
+
+
+class QuerySet(Generic[M]):
+    """A lazy query over one model. Build with ``Model.objects``; see docs/querying.md."""
+
+    def __init__(self, model: Type[M], client: Optional["Client"] = None) -> None:
+        self.model = model
+        self._client = client
+        self._where = Q()
+        self._order: Tuple[str, ...] = ()
+        self._low = 0
+        self._high: Optional[int] = None
+        self._only: Optional[Tuple[str, ...]] = None
+        self._related: Tuple[str, ...] = ()
+        self._none = False
+        self._result_cache: Optional[List[M]] = None
+
+    # -- building ---------------------------------------------------------------------------------------
+    def _clone(self) -> "QuerySet[M]":
+        qs = type(self).__new__(type(self))
+        qs.__dict__.update(self.__dict__)
+        qs._result_cache = None
+        return qs
+
+    @property
+    def client(self) -> "Client":
+        """The client this queryset sends through (``using()``'s, else the current default)."""
+        return self._client or get_client()
+
+    def using(self, client: "Client") -> "QuerySet[M]":
+        """The same query against another backend."""
+        qs = self._clone()
+        qs._client = client
+        return qs
+
+    def _sliced(self) -> bool:
+        return self._low != 0 or self._high is not None
+
+    def _check_not_sliced(self, what: str) -> None:
+        if self._sliced():
+            raise TypeError(f"cannot {what} a queryset once it has been sliced")
+
+    def _check(self, q: Q) -> Q:
+        # resolve every path and prepare every value now, so mistakes raise at filter() time, not later
+        for path, value in _walk_leaves(q):
+            resolved = resolve_path(self.model, path)
+            resolved.lookup.prepare(resolved.field, value)
+        return q
+
+    def all(self) -> "QuerySet[M]":
+        """A copy of this queryset (fresh result cache)."""
+        return self._clone()
+
+    def filter(self, *conditions: Q, **lookups: Any) -> "QuerySet[M]":
+        """Objects matching every lookup (``score__gte=10``) and every ``Q``."""
+        self._check_not_sliced("filter")
+        qs = self._clone()
+        qs._where = self._where & self._check(Q(*conditions, **lookups))
+        return qs
+
+    def exclude(self, *conditions: Q, **lookups: Any) -> "QuerySet[M]":
+        """Objects NOT matching the lookups taken together (missing values count as not matching)."""
+        self._check_not_sliced("exclude from")
+        qs = self._clone()
+        qs._where = self._where & ~self._check(Q(*conditions, **lookups))
+        return qs
+
+    def order_by(self, *names: str) -> "QuerySet[M]":
+        """Order by fields, ``-`` for descending: ``order_by("-score", "title")``."""
+        self._check_not_sliced("reorder")
+        compile_order(self.model, names)  # raises FieldError now for an unknown name
+        qs = self._clone()
+        qs._order = tuple(names)
+        return qs
+
+    def reverse(self) -> "QuerySet[M]":
+        """The same query in the opposite order (by id when unordered)."""
+        names = self._order or ("id",)
+        return self.order_by(*(n[1:] if n.startswith("-") else "-" + n for n in names))
+
+    def select_related(self, *paths: str) -> "QuerySet[M]":
+        """Fetch pointed objects in the same request (``include``): ``select_related("author__org")``.
+        With no argument: every pointer field of the model."""
+        if not paths:
+            paths = tuple(n for n, f in self.model._meta.fields.items() if isinstance(f, PointerField))
+        for path in paths:
+            model = self.model
+            for name in path.split("__"):
+                field = resolve_field(model, name)
+                if not isinstance(field, PointerField):
+                    raise FieldError(f"select_related({path!r}): {name!r} is not a PointerField")
+                model = field.target
+        qs = self._clone()
+        qs._related = tuple(dict.fromkeys(self._related + paths))
+        return qs
+
+    def only(self, *names: str) -> "QuerySet[M]":
+        """Fetch only these fields (``keys``); others load on first access, in one request per object."""
+        for name in names:
+            resolve_field(self.model, name)
+        qs = self._clone()
+        qs._only = tuple(names)
+        return qs
+
+    def none(self) -> "QuerySet[M]":
+        """A queryset that matches nothing and sends nothing."""
+        qs = self._clone()
+        qs._none = True
+        return qs
+
+    # -- compiling --------------------------------------------------------------------------------------
+    def _ctx(self, client: "Client") -> CompileContext:
+        return CompileContext(client.dialect, client.backend)
+
+    def where(self, client: Optional["Client"] = None) -> Dict[str, Any]:
+        """The compiled ``where`` JSON of this queryset."""
+        client = client or self.client
+        return compile_where(self.model, self._where, self._ctx(client))
+
+    def _params(self, client: "Client") -> Dict[str, Any]:
+        params: Dict[str, Any] = {}
+        where = self.where(client)
+        if where:
+            params["where"] = where
+        if self._order:
+            params["order"] = compile_order(self.model, self._order)
+        if self._related:
+            params["include"] = ",".join(p.replace("__", ".") for p in self._related)
+        if self._only is not None:
+            keys = [resolve_field(self.model, n).db_field for n in self._only]
+            keys += [resolve_field(self.model, p.split("__")[0]).db_field for p in self._related]
+            params["keys"] = ",".join(dict.fromkeys(keys))
+        return params
+
+    def explain(self) -> Dict[str, Any]:
+        """The protocol parameters this queryset sends (for debugging and docs)."""
+        params = self._params(self.client)
+        if self._sliced():
+            params["skip"] = self._low
+            if self._high is not None:
+                params["limit"] = self._high - self._low
+        return params
+
+    # -- fetching ---------------------------------------------------------------------------------------
+    def _decode(self, rows: Iterable[Dict[str, Any]], client: "Client") -> List[M]:
+        partial = self._only is not None
+        from_wire = self.model._from_wire
+        return [from_wire(row, client, partial) for row in rows]
+
+    def _pages(self, client: "Client", params: Dict[str, Any]) -> Iterator[List[Dict[str, Any]]]:
+        """Raw result pages for this queryset's slice (pages of at most the backend's limit)."""
+        path = f"classes/{self.model._meta.class_name}"
+        wanted = None if self._high is None else self._high - self._low
+        skip, seen = self._low, 0
+        page = client.dialect.max_limit
+        while wanted is None or seen < wanted:
+            n = page if wanted is None else min(page, wanted - seen)
+            query = dict(params, limit=str(n))
+            if skip:
+                query["skip"] = str(skip)
+            rows = client.request("GET", path, query).get("results", [])
+            yield rows
+            seen += len(rows)
+            skip += len(rows)
+            if len(rows) < n:
+                break
+
+    def _fetch_all(self) -> List[M]:
+        if self._result_cache is None:
+            if self._none:
+                self._result_cache = []
+            else:
+                client = self.client
+                params = self._params(client)
+                results: List[M] = []
+                for rows in self._pages(client, params):
+                    results.extend(self._decode(rows, client))
+                self._result_cache = results
+        return self._result_cache
+
+    def __iter__(self) -> Iterator[M]:
+        return iter(self._fetch_all())
+
+    def __len__(self) -> int:
+        return len(self._fetch_all())
+
+    def __bool__(self) -> bool:
+        return bool(self._fetch_all())
+
+    @overload
+    def __getitem__(self, key: int) -> M: ...
+    @overload
+    def __getitem__(self, key: slice) -> "QuerySet[M]": ...
+
+    def __getitem__(self, key: Union[int, slice]) -> Union[M, "QuerySet[M]"]:
+        if self._result_cache is not None:
+            return self._result_cache[key]  # type: ignore[return-value]
+        if isinstance(key, slice):
+            if key.step not in (None, 1):
+                raise ValueError("slicing with a step is not supported")
+            start, stop = key.start or 0, key.stop
+            if start < 0 or (stop is not None and stop < 0):
+                raise ValueError("negative indexing is not supported")
+            qs = self._clone()
+            qs._low = self._low + start
+            qs._high = self._low + stop if stop is not None else self._high
+            if self._high is not None and qs._high is not None:
+                qs._high = min(qs._high, self._high)
+            if qs._high is not None and qs._high < qs._low:
+                qs._high = qs._low
+            return qs
+        if not isinstance(key, int):
+            raise TypeError(f"queryset indices must be integers or slices, not {type(key).__name__}")
+        if key < 0:
+            raise ValueError("negative indexing is not supported")
+        found = list(self[key:key + 1])
+        if not found:
+            raise IndexError("queryset index out of range")
+        return found[0]
+
+    def __repr__(self) -> str:
+        items = list(self[:21]) if self._result_cache is None else self._result_cache[:21]
+        shown = ", ".join(repr(i) for i in items[:20]) + (", ..." if len(items) > 20 else "")
+        return f"<QuerySet [{shown}]>"
+
+    # -- single objects and aggregates -------------------------------------------------------------------
+    def _identity_shortcut(self, conditions: Tuple[Q, ...], lookups: Dict[str, Any]) -> Optional[M]:
+        """The fresh identity-mapped instance for a plain ``get(id=...)``, if there is one."""
+        if (conditions or len(lookups) != 1 or self._where or self._only is not None or self._related
+                or self._sliced() or self._none):
+            return None
+        (name, value), = lookups.items()
+        if name not in ("id", "pk", "id__exact", "pk__exact") or not isinstance(value, str):
+            return None
+        client = self.client
+        if not client.identity_map.enabled:
+            return None
+        inst = client.identity_map.get(client.auth_identity(), self.model._meta.class_name, value)
+        return inst if type(inst) is self.model and not inst._deferred else None
+
+    def get(self, *conditions: Q, **lookups: Any) -> M:
+        """The one object matching; ``Model.DoesNotExist`` or ``Model.MultipleObjectsReturned`` otherwise.
+
+        ``get(id=x)`` is answered from the identity map while the object's entry is fresh.
+        """
+        cached = self._identity_shortcut(conditions, lookups)
+        if cached is not None:
+            return cached
+        qs = self.filter(*conditions, **lookups) if (conditions or lookups) else self
+        found = list(qs[:2]) if not qs._sliced() else list(qs)[:2]
+        if not found:
+            raise self.model.DoesNotExist(101, f"{self.model.__name__} matching query does not exist")
+        if len(found) > 1:
+            raise self.model.MultipleObjectsReturned(f"get() matched more than one {self.model.__name__}")
+        return found[0]
+
+    def first(self) -> Optional[M]:
+        """The first object (by id when unordered), or None."""
+        qs = self if self._order else self.order_by("id")
+        found = list(qs[:1])
+        return found[0] if found else None
+
+    def last(self) -> Optional[M]:
+        """The last object (by id when unordered), or None."""
+        found = list(self.reverse()[:1])
+        return found[0] if found else None
+
+    def count(self) -> int:
+        """How many objects match (one request with ``count=1&limit=0``; exact on every backend)."""
+        if self._result_cache is not None:
+            return len(self._result_cache)
+        if self._none:
+            return 0
+        client = self.client
+        params = self._params(client)
+        params.pop("order", None)
+        params.pop("include", None)
+        params.pop("keys", None)
+        params["where"] = client.dialect.count_where(params.get("where", {}))
+        params.update(count="1", limit="0")
+        total = int(client.request("GET", f"classes/{self.model._meta.class_name}", params)["count"])
+        total = max(0, total - self._low)
+        return total if self._high is None else min(total, self._high - self._low)
+
+    def exists(self) -> bool:
+        """Whether anything matches (fetches at most one objectId)."""
+        if self._result_cache is not None:
+            return bool(self._result_cache)
+        if self._none:
+            return False
+        client = self.client
+        params = self._params(client)
+        params.pop("include", None)
+        params["keys"] = "objectId"
+        params["limit"] = "1"
+        if self._low:
+            params["skip"] = str(self._low)
+        if self._high is not None and self._high <= self._low:
+            return False
+        return bool(client.request("GET", f"classes/{self.model._meta.class_name}", params).get("results"))
+
+    def values(self, *names: str) -> List[Dict[str, Any]]:
+        """Dicts of Python values (pointers as their objectId), fetching only those fields."""
+        names = names or ("id",) + tuple(self.model._meta.fields)
+        fields = [(n, resolve_field(self.model, n)) for n in names]
+        client = self.client
+        qs = self.only(*[n for n in names if n not in ("id", "pk")]) if names else self
+        params = qs._params(client)
+        params["keys"] = ",".join(dict.fromkeys(["objectId"] + [f.db_field for _, f in fields]))
+        out = []
+        for rows in self._pages(client, params) if not self._none else []:
+            for row in rows:
+                out.append({n: _plain_value(f, row.get(f.db_field)) for n, f in fields})
+        return out
+
+    def values_list(self, *names: str, flat: bool = False) -> List[Any]:
+        """Tuples of values (``flat=True`` with one name: the values themselves)."""
+        if flat and len(names) != 1:
+            raise TypeError("values_list(flat=True) needs exactly one field name")
+        rows = self.values(*names)
+        keys = names or tuple(rows[0]) if rows else names
+        if flat:
+            return [r[names[0]] for r in rows]
+        return [tuple(r[k] for k in keys) for r in rows]
+
+    def in_bulk(self, ids: Optional[Iterable[str]] = None) -> Dict[str, M]:
+        """``{id: object}`` for ``ids`` (all matching objects when None), ``$in`` chunks of the page size."""
+        if ids is None:
+            return {obj.id: obj for obj in self}  # type: ignore[misc]
+        id_list = list(dict.fromkeys(ids))
+        out: Dict[str, M] = {}
+        step = self.client.dialect.max_limit
+        for start in range(0, len(id_list), step):
+            for obj in self.filter(id__in=id_list[start:start + step]):
+                out[obj.id] = obj  # type: ignore[index]
+        return out
+
+    # -- streaming --------------------------------------------------------------------------------------
+    def _chunks(self, chunk_size: int) -> Iterator[List[M]]:
+        """Chunks of matching objects, walking objectId with a cursor (constant memory, no skip)."""
+        if self._none:
+            return
+        if self._sliced():
+            items = list(self)
+            for start in range(0, len(items), chunk_size):
+                yield items[start:start + chunk_size]
+            return
+        if self._order not in ((), ("id",), ("pk",), ("-id",), ("-pk",)):
+            raise ValueError("iterator() streams in id order: use order_by('id'/'-id') or none, "
+                             "or slice the queryset")
+        descending = self._order[:1] in (("-id",), ("-pk",))
+        client = self.client
+        base = self._params(client)
+        where = base.pop("where", {})
+        path = f"classes/{self.model._meta.class_name}"
+        chunk_size = max(1, min(chunk_size, client.dialect.max_limit))
+        last: Optional[str] = None
+        while True:
+            condition = merge_and([where, {"objectId": {"$lt" if descending else "$gt": last}}]) if last else where
+            params = dict(base, order="-objectId" if descending else "objectId", limit=str(chunk_size))
+            if condition:
+                params["where"] = condition
+            rows = client.request("GET", path, params).get("results", [])
+            if rows:
+                yield self._decode(rows, client)
+            if len(rows) < chunk_size:
+                return
+            last = rows[-1]["objectId"]
+
+    def iterator(self, chunk_size: int = 1000) -> Iterator[M]:
+        """Stream every matching object in constant memory, ``chunk_size`` per request, by objectId
+        cursor (``objectId > last``), so neither skip limits nor concurrent inserts make it miss or
+        repeat objects. Results are not cached on the queryset."""
+        for chunk in self._chunks(chunk_size):
+            yield from chunk
+
+    # -- writes -----------------------------------------------------------------------------------------
+    def create(self, **values: Any) -> M:
+        """Build, validate and save a new object."""
+        obj = self.model(**values)
+        obj.save(client=self._client)
+        return obj
+
+    def get_or_create(self, defaults: Optional[Dict[str, Any]] = None, **lookups: Any) -> Tuple[M, bool]:
+        """``(object, created)``: the object matching ``lookups``, else a new one built from the plain
+        lookups and ``defaults``."""
+        try:
+            return self.get(**lookups), False
+        except self.model.DoesNotExist:
+            values = {k: v for k, v in lookups.items() if "__" not in k and k not in ("id", "pk")}
+            values.update(defaults or {})
+            try:
+                return self.create(**values), True
+            except DuplicateValue:  # someone else created it meanwhile (unique index)
+                return self.get(**lookups), False
+
+    def update_or_create(self, defaults: Optional[Dict[str, Any]] = None, **lookups: Any) -> Tuple[M, bool]:
+        """``(object, created)``: update the matching object with ``defaults``, or create it."""
+        obj, created = self.get_or_create(defaults, **lookups)
+        if not created and defaults:
+            for name, value in defaults.items():
+                setattr(obj, name, value)
+            obj.save(client=self._client)
+        return obj, created
+
+    def _batch_write(self, client: "Client", objs: Sequence[M], method: str,
+                     payloads: Sequence[Optional[Dict[str, Any]]], params: str = "") -> None:
+        """Send one write per object through the batch endpoint, folding each outcome back."""
+        cn = self.model._meta.class_name
+        items = [(method, f"classes/{cn}" + (f"/{o.id}" if method != "POST" else "") + params, p)
+                 for o, p in zip(objs, payloads)]
+        outcomes = client.batch(items)
+        succeeded, failed = [], []
+        after = {"POST": signals.after_save, "PUT": signals.after_update, "DELETE": signals.after_delete}[method]
+        for obj, payload, outcome in zip(objs, payloads, outcomes):
+            if isinstance(outcome, LeanCloudError):
+                failed.append((obj, outcome))
+                continue
+            if method == "DELETE":
+                client.identity_map.discard(cn, obj.id)  # type: ignore[arg-type]
+            else:
+                obj._saved(client, payload or {}, outcome, False)
+            succeeded.append(obj)
+            after.send(self.model, instance=obj)
+        if failed:
+            raise BulkWriteError(succeeded, failed)
+
+    def bulk_create(self, objs: Sequence[M], batch_size: Optional[int] = None) -> List[M]:
+        """Create many objects through the batch endpoint (chunked to the backend's limit).
+
+        Every object is validated first: one bad object means nothing is sent. Items the server refuses
+        are reported per object in :class:`~leanorm.errors.BulkWriteError`; the others are saved.
+        """
+        objs = list(objs)
+        client = self.client
+        errors: Dict[str, List[str]] = {}
+        for i, obj in enumerate(objs):
+            if not isinstance(obj, self.model):
+                raise TypeError(f"bulk_create got a {type(obj).__name__}, expected {self.model.__name__}")
+            if obj.id is not None:
+                raise ValueError(f"{obj!r} is already saved")
+            obj._check_capabilities(client)
+            try:
+                obj._payload(True)
+            except ValidationError as exc:
+                errors.update((f"[{i}].{name}", msgs) for name, msgs in exc.errors.items())
+        if errors:
+            raise ValidationError(errors)
+        for obj in objs:
+            signals.before_save.send(self.model, instance=obj)
+        size = batch_size or client.dialect.batch_limit
+        failures: List[Any] = []
+        done: List[M] = []
+        for start in range(0, len(objs), size):
+            chunk = objs[start:start + size]
+            try:
+                self._batch_write(client, chunk, "POST", [o._payload(True) for o in chunk])
+                done.extend(chunk)
+            except BulkWriteError as exc:
+                done.extend(exc.succeeded)
+                failures.extend(exc.failed)
+        if failures:
+            raise BulkWriteError(done, failures)
+        return objs
+
+    def update(self, **values: Any) -> int:
+        """Set fields (or apply ``F`` operations) on every matching object, batched; returns the count.
+
+        Values are validated before anything is sent; ``before_update``/``after_update`` fire per object.
+        """
+        fields: Dict[str, Field[Any]] = {}
+        errors: Dict[str, List[str]] = {}
+        for name, value in values.items():
+            field = self.model._meta.fields.get(name)
+            if field is None:
+                raise FieldError(f"{self.model.__name__} has no field {name!r}")
+            fields[name] = field
+            if not isinstance(value, Operation):
+                problems = field.validate(value)
+                if problems:
+                    errors[name] = problems
+        if errors:
+            raise ValidationError(errors)
+        client = self.client
+        for value in values.values():
+            if isinstance(value, Operation) and value.capability:
+                client.require(value.capability, f"the {value.op} operation")
+        count = 0
+        for chunk in self._chunks(client.dialect.batch_limit):
+            for obj in chunk:
+                for name, value in values.items():
+                    setattr(obj, name, value)
+                signals.before_update.send(self.model, instance=obj, changed=obj.changed_keys())
+            self._batch_write(client, chunk, "PUT", [o._payload(False) for o in chunk])
+            count += len(chunk)
+        return count
+
+    def delete(self) -> int:
+        """Delete every matching object, batched; ``before_delete``/``after_delete`` fire per object.
+        Returns how many were deleted."""
+        client = self.client
+        count = 0
+        for chunk in self._chunks(client.dialect.batch_limit):
+            for obj in chunk:
+                signals.before_delete.send(self.model, instance=obj)
+            self._batch_write(client, chunk, "DELETE", [None] * len(chunk))
+            count += len(chunk)
+        self._result_cache = None
+        return count
+
+
+def _plain_value(field: Field[Any], wire: Any) -> Any:
+    if wire is None:
+        return None
+    if isinstance(field, PointerField):
+        return wire.get("objectId") if isinstance(wire, dict) else wire
+    return field.from_wire(wire, None)

@@ -1,0 +1,90 @@
+"""How a request reaches a backend: over HTTP, or in-process into the embedded server."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Dict, Mapping, Optional
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .errors import TransportError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .local import LocalServer
+
+__all__ = ["Request", "Response", "Transport", "HTTPTransport", "LocalTransport"]
+
+
+@dataclass
+class Request:
+    """One protocol request: ``path`` already carries the dialect's prefix."""
+
+    method: str
+    path: str
+    params: Dict[str, str] = field(default_factory=dict)
+    headers: Dict[str, str] = field(default_factory=dict)
+    body: Optional[bytes] = None
+
+
+@dataclass
+class Response:
+    """What came back: HTTP status and the raw body."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class Transport:
+    """Sends a :class:`Request` and returns a :class:`Response`."""
+
+    def send(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the transport holds (connections, the embedded database)."""
+
+
+class HTTPTransport(Transport):
+    """HTTP through one pooled :class:`requests.Session`.
+
+    Only requests that are safe to repeat (GET, HEAD) are retried, with exponential backoff, on
+    connection errors and on 429/502/503/504; writes are sent once, so a retry can never apply an
+    Increment twice.
+    """
+
+    def __init__(self, base_url: str, timeout: float = 30.0, retries: int = 3, pool_size: int = 10) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        retry = Retry(total=retries, backoff_factor=0.2, status_forcelist=(429, 502, 503, 504),
+                      allowed_methods=frozenset({"GET", "HEAD"}), raise_on_status=False)
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def send(self, request: Request) -> Response:
+        try:
+            r = self.session.request(request.method, self.base_url + request.path, params=request.params or None,
+                                     data=request.body, headers=request.headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise TransportError(f"{request.method} {self.base_url}{request.path}: {exc}") from exc
+        return Response(r.status_code, r.content, r.headers)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class LocalTransport(Transport):
+    """Hands the request straight to an embedded :class:`~leanorm.local.LocalServer`: no socket, no thread."""
+
+    def __init__(self, server: "LocalServer") -> None:
+        self.server = server
+
+    def send(self, request: Request) -> Response:
+        r = self.server.handle(request.method, request.path, request.params, request.headers, request.body)
+        return Response(r.status, r.body, r.headers)
+
+    def close(self) -> None:
+        self.server.close()
