@@ -15,7 +15,7 @@ class GeoPoint:
 
     >>> beijing, shanghai = GeoPoint(39.9, 116.4), GeoPoint(31.23, 121.47)
     >>> round(beijing.kilometers_to(shanghai))
-    1069
+    1067
     """
 
     __slots__ = ("latitude", "longitude")

@@ -1,0 +1,82 @@
+"""Backends for the conformance suite.
+
+Every test that takes the ``client`` fixture runs once per backend: the embedded backend always; Parse
+Server when ``LEANORM_PARSE_URL`` is set (``scripts/parse-server start`` prints it; ``scripts/test``
+sets it); LeanCloud when ``LEANORM_LEANCLOUD_URL`` is set. With ``LEANORM_REQUIRE_PARSE=1`` (CI) a
+missing Parse Server fails instead of skipping.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterator, List
+
+import pytest
+
+import leanorm
+from leanorm.client import Client
+from leanorm.transport import Request, Response, Transport
+from tests.models import ALL_MODELS
+
+BACKENDS = ["embedded", "parse", "leancloud"]
+
+
+class RecordingTransport(Transport):
+    """Passes every request through to the real transport and keeps a copy (not a mock: the backend
+    still answers)."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.requests: List[Request] = []
+
+    def send(self, request: Request) -> Response:
+        self.requests.append(request)
+        return self.inner.send(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _wipe(client: Client) -> None:
+    with leanorm.using_master():
+        for model in ALL_MODELS:
+            try:
+                client.request("DELETE", f"purge/{model._meta.class_name}")
+            except leanorm.errors.LeanCloudError:
+                with leanorm.using(client):
+                    model.objects.all().delete()
+
+
+def make_client(backend: str) -> Client:
+    if backend == "embedded":
+        return leanorm.connect("local://:memory:", default=False)
+    url = os.environ.get("LEANORM_PARSE_URL" if backend == "parse" else "LEANORM_LEANCLOUD_URL")
+    if not url:
+        if backend == "parse" and os.environ.get("LEANORM_REQUIRE_PARSE") == "1":
+            pytest.fail("LEANORM_REQUIRE_PARSE=1 but LEANORM_PARSE_URL is not set: start scripts/parse-server")
+        pytest.skip(f"no {backend} backend configured")
+    client = leanorm.connect(url, default=False)
+    _wipe(client)
+    return client
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def client(backend: str) -> Iterator[Client]:
+    """A client of each backend, made the current one for the test, recording its requests."""
+    client = make_client(backend)
+    recorder = RecordingTransport(client.transport)
+    client.transport = recorder
+    with leanorm.using(client):
+        yield client
+    client.close()
+
+
+@pytest.fixture
+def sent(client: Client) -> List[Request]:
+    """The requests the test's client sent, in order."""
+    assert isinstance(client.transport, RecordingTransport)
+    return client.transport.requests
