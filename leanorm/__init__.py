@@ -5,6 +5,8 @@ with an embedded SQLite backend for offline use.
 >>> client = leanorm.connect("local://:memory:")
 """
 from . import errors, signals
+from .acl import ACL
+from .auth import Role, User, as_user
 from .auth_context import current_user, using_master
 from .client import Client
 from .config import connect, get_client, using
@@ -13,12 +15,14 @@ from .fields import (BooleanField, BytesField, DateTimeField, DictField, Field, 
 from .geo import GeoPoint
 from .models import Model
 from .operations import F
+from .relations import RelationField
 from .query import Manager, Q, QuerySet
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "connect", "get_client", "using", "using_master", "current_user", "Client",
+    "connect", "get_client", "using", "using_master", "current_user", "as_user", "Client",
+    "User", "Role", "ACL", "RelationField",
     "Model", "Manager", "QuerySet", "Q", "F", "GeoPoint", "signals", "errors",
     "Field", "StringField", "IntegerField", "FloatField", "BooleanField", "DateTimeField", "ListField",
     "DictField", "PointerField", "GeoPointField", "BytesField",

@@ -41,9 +41,16 @@ class Dialect:
         """The headers that identify the app and the caller."""
         raise NotImplementedError
 
+    #: endpoint paths that differ between dialects, by leanorm's name for them
+    endpoints: Dict[str, str] = {}
+
     def count_where(self, where: Dict[str, Any]) -> Dict[str, Any]:
         """The ``where`` to send with ``count=1`` so that the count is exact."""
         return where
+
+    def endpoint(self, name: str) -> str:
+        """This dialect's path (under the prefix) for the endpoint leanorm calls ``name``."""
+        return self.endpoints.get(name, name)
 
 
 class LeanCloudDialect(Dialect):
@@ -51,7 +58,9 @@ class LeanCloudDialect(Dialect):
 
     name = "leancloud"
     capabilities = frozenset({"scan", "cql", "bit_ops", "conditional_update", "size",
-                              "array_contains_scalar", "fetch_when_save", "sms", "rpc"})
+                              "array_contains_scalar", "fetch_when_save", "sms", "rpc",
+                              "user_update_password"})
+    endpoints = {"request_email_verify": "requestEmailVerify"}
 
     def __init__(self, prefix: str = "/1.1/") -> None:
         super().__init__(prefix)
@@ -78,6 +87,7 @@ class ParseDialect(Dialect):
     # Parse on PostgreSQL refuses $size and crashes on bit ops and on scalar equality with arrays
     # (measured, see ../shared/DESIGN.md §7): those are compiled differently or refused.
     capabilities = frozenset({"fetch_when_save"})
+    endpoints = {"request_email_verify": "verificationEmailRequest"}
 
     def __init__(self, prefix: str = "/parse/") -> None:
         super().__init__(prefix)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .models import Model
 
 __all__ = ["Field", "StringField", "IntegerField", "FloatField", "BooleanField", "DateTimeField",
-           "ListField", "DictField", "PointerField", "GeoPointField", "BytesField", "MISSING"]
+           "ListField", "DictField", "ReferenceField", "PointerField", "GeoPointField", "BytesField", "MISSING"]
 
 T = TypeVar("T")
 Validator = Callable[[Any], Any]
@@ -312,12 +312,8 @@ class ListField(Field[List[Any]]):
         return errors
 
 
-class PointerField(Field["Model"]):
-    """A reference to another object: ``PointerField(Author)``, ``PointerField("Author")`` or ``"self"``.
-
-    Reads as an instance of the target model: a stub that loads itself on first access, or the full
-    object when the query used ``select_related``.
-    """
+class ReferenceField(Field[T]):
+    """A field that refers to objects of another model, named lazily so forward references work."""
 
     type_name = "a model instance"
 
@@ -345,6 +341,14 @@ class PointerField(Field["Model"]):
         if value is None:
             return None
         return {"__type": "Pointer", "className": type(value)._meta.class_name, "objectId": value.id}
+
+
+class PointerField(ReferenceField["Model"]):
+    """A reference to another object: ``PointerField(Author)``, ``PointerField("Author")`` or ``"self"``.
+
+    Reads as an instance of the target model: a stub that loads itself on first access, or the full
+    object when the query used ``select_related``.
+    """
 
     def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
         if isinstance(value, dict) and value.get("__type") in ("Pointer", "Object"):

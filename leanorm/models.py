@@ -12,6 +12,7 @@ from typing import (TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Mapping,
 import arrow
 
 from . import signals
+from .acl import ACL
 from .config import get_client
 from .encoding import decode, decode_date, encode
 from .errors import FieldError, LeanORMError, ObjectNotFound, ValidationError
@@ -197,8 +198,7 @@ class Model(metaclass=ModelMeta):
             if key not in local:
                 self._data[key] = value
                 field = self._meta.by_db.get(key)
-                if field is not None:
-                    self._cache.pop(field.name, None)
+                self._cache.pop(field.name if field is not None else key, None)
         if not partial:
             self._deferred = False
 
@@ -287,6 +287,22 @@ class Model(metaclass=ModelMeta):
         return decode_date(value) if isinstance(value, str) else None
 
     @property
+    def acl(self) -> Optional[ACL]:
+        """Who may read and write this object (None: the backend's default, or ``Meta.default_acl``
+        for new objects). Changes to the returned ACL are saved with the object."""
+        if "ACL" not in self._cache:
+            wire = self._data.get("ACL")
+            self._cache["ACL"] = ACL.from_wire(wire) if wire is not None else None
+        return self._cache["ACL"]
+
+    @acl.setter
+    def acl(self, value: Optional[ACL]) -> None:
+        if value is not None and not isinstance(value, ACL):
+            raise TypeError(f"acl must be an ACL, not {type(value).__name__}")
+        self._cache["ACL"] = value
+        self._changed.add("ACL")
+
+    @property
     def is_dirty(self) -> bool:
         """Whether the instance has changes or queued operations not saved yet."""
         return bool(self._changed or self._ops or self._mutated_keys())
@@ -361,6 +377,9 @@ class Model(metaclass=ModelMeta):
                     and field.db_field not in self._ops
                     and field.to_wire(value) != self._data.get(field.db_field)):
                 keys.add(field.db_field)
+        acl = self._cache.get("ACL")
+        if acl is not None and "ACL" not in self._changed and acl.to_wire() != self._data.get("ACL"):
+            keys.add("ACL")
         return keys
 
     def changed_keys(self) -> Set[str]:
@@ -388,14 +407,10 @@ class Model(metaclass=ModelMeta):
             field = self._meta.by_db.get(key)
             value = self._cache.get(field.name if field else key)
             payload[key] = field.to_wire(value) if field is not None else encode(value)
-        acl = self._acl_payload(is_new)
-        if acl is not None:
-            payload["ACL"] = acl
+        if is_new and "ACL" not in payload and self._meta.default_acl is not None:
+            default = self._meta.default_acl
+            payload["ACL"] = encode(default(self) if callable(default) else default)
         return payload
-
-    def _acl_payload(self, is_new: bool) -> Optional[Dict[str, Any]]:
-        """The ACL JSON to send, if any (hook for the ACL support of the auth module)."""
-        return None
 
     def _check_capabilities(self, client: "Client") -> None:
         for op in self._ops.values():
@@ -426,14 +441,18 @@ class Model(metaclass=ModelMeta):
             signals.before_update.send(sender, instance=self, changed=keys)
         payload = self._payload(is_new)
         params = self._write_params(client, where, fetch_when_save)
-        cn = self._meta.class_name
+        path = self._collection_path()
         if is_new:
-            answer = client.request("POST", f"classes/{cn}", params, payload)
+            answer = client.request("POST", path, params, payload)
         else:
-            answer = client.request("PUT", f"classes/{cn}/{self.id}", params, payload)
+            answer = client.request("PUT", f"{path}/{self.id}", params, payload)
         self._saved(client, payload, answer, fetch_when_save)
         (signals.after_save if is_new else signals.after_update).send(sender, instance=self)
         return self
+
+    def _collection_path(self) -> str:
+        """Where objects of this model are created (``users`` for ``_User``)."""
+        return f"classes/{self._meta.class_name}"
 
     def _write_params(self, client: "Client", where: Optional[Q], fetch_when_save: bool) -> Dict[str, Any]:
         params: Dict[str, Any] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Type
 
 from ..errors import FieldError, NotSupported
-from ..fields import Field, GeoPointField, ListField, PointerField, StringField
+from ..fields import Field, GeoPointField, ReferenceField
 from ..geo import GeoPoint
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,7 +68,7 @@ def wire_value(field: Field[Any], value: Any) -> Any:
     """
     if value is None:
         return None
-    if isinstance(field, PointerField) and isinstance(value, str):
+    if isinstance(field, ReferenceField) and isinstance(value, str):
         return {"__type": "Pointer", "className": field.target._meta.class_name, "objectId": value}
     problem = field.check_type(value)
     if problem:

@@ -49,6 +49,7 @@ class QuerySet(Generic[M]):
         self._only: Optional[Tuple[str, ...]] = None
         self._related: Tuple[str, ...] = ()
         self._none = False
+        self._extra: Tuple[Dict[str, Any], ...] = ()
         self._result_cache: Optional[List[M]] = None
 
     # -- building ---------------------------------------------------------------------------------------
@@ -138,6 +139,15 @@ class QuerySet(Generic[M]):
         qs._only = tuple(names)
         return qs
 
+    def related_to(self, owner: "Model", key: str) -> "QuerySet[M]":
+        """Objects in the relation ``key`` of ``owner`` (the protocol's ``$relatedTo``)."""
+        if owner.id is None:
+            raise ValueError(f"{owner!r} is not saved: it has no relation members yet")
+        pointer = {"__type": "Pointer", "className": owner._meta.class_name, "objectId": owner.id}
+        qs = self._clone()
+        qs._extra = self._extra + ({"$relatedTo": {"object": pointer, "key": key}},)
+        return qs
+
     def none(self) -> "QuerySet[M]":
         """A queryset that matches nothing and sends nothing."""
         qs = self._clone()
@@ -151,7 +161,8 @@ class QuerySet(Generic[M]):
     def where(self, client: Optional["Client"] = None) -> Dict[str, Any]:
         """The compiled ``where`` JSON of this queryset."""
         client = client or self.client
-        return compile_where(self.model, self._where, self._ctx(client))
+        where = compile_where(self.model, self._where, self._ctx(client))
+        return merge_and([where, *self._extra]) if self._extra else where
 
     def _params(self, client: "Client") -> Dict[str, Any]:
         params: Dict[str, Any] = {}
@@ -263,7 +274,7 @@ class QuerySet(Generic[M]):
     def _identity_shortcut(self, conditions: Tuple[Q, ...], lookups: Dict[str, Any]) -> Optional[M]:
         """The fresh identity-mapped instance for a plain ``get(id=...)``, if there is one."""
         if (conditions or len(lookups) != 1 or self._where or self._only is not None or self._related
-                or self._sliced() or self._none):
+                or self._sliced() or self._none or self._extra):
             return None
         (name, value), = lookups.items()
         if name not in ("id", "pk", "id__exact", "pk__exact") or not isinstance(value, str):

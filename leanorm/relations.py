@@ -1,0 +1,109 @@
+"""Many-to-many relations (the protocol's ``Relation`` type).
+
+``RelationField(Target)`` stores no value on the object itself: membership lives on the server and is
+changed with ``AddRelation``/``RemoveRelation`` operations and read with ``$relatedTo`` queries.
+
+>>> import leanorm
+>>> from leanorm import Model, StringField
+>>> _ = leanorm.connect("local://:memory:")
+>>> class Reader(Model):
+...     name = StringField()
+>>> class Book(Model):
+...     title = StringField()
+...     readers = RelationField(Reader)
+>>> ann, bob = Reader.objects.create(name="Ann"), Reader.objects.create(name="Bob")
+>>> book = Book.objects.create(title="Dune")
+>>> book.readers.add(ann, bob)
+>>> sorted(r.name for r in book.readers.all())
+['Ann', 'Bob']
+>>> [b.title for b in Book.objects.filter(readers=ann)]
+['Dune']
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar, Union, overload
+
+from .config import get_client
+from .errors import LeanORMError
+from .fields import ReferenceField
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .models import Model
+    from .query.queryset import QuerySet
+
+__all__ = ["RelationField", "RelationManager"]
+
+M = TypeVar("M", bound="Model")
+
+
+class RelationManager(Generic[M]):
+    """The members of one object's relation: ``add``, ``remove``, and querysets over them."""
+
+    def __init__(self, owner: "Model", field: "RelationField") -> None:
+        self.owner = owner
+        self.field = field
+
+    def _write(self, op: str, objs: "tuple[Model, ...]") -> None:
+        if self.owner.id is None:
+            raise LeanORMError(f"save {self.owner!r} before changing its {self.field.name}")
+        problems = [p for p in (self.field.check_type(o) for o in objs) if p]
+        if problems:
+            raise TypeError("; ".join(problems))
+        if not objs:
+            return
+        client = self.owner._client or get_client()
+        key = self.field.db_field
+        client.request("PUT", f"classes/{self.owner._meta.class_name}/{self.owner.id}",
+                       body={key: {"__op": op, "objects": [self.field.to_wire(o) for o in objs]}})
+        self.owner._data[key] = {"__type": "Relation", "className": self.field.target._meta.class_name}
+
+    def add(self, *objs: "Model") -> None:
+        """Add objects to the relation (one request, ``AddRelation``)."""
+        self._write("AddRelation", objs)
+
+    def remove(self, *objs: "Model") -> None:
+        """Remove objects from the relation (one request, ``RemoveRelation``)."""
+        self._write("RemoveRelation", objs)
+
+    def all(self) -> "QuerySet[Any]":
+        """A queryset of the members (``$relatedTo``); filter, order and slice it like any other."""
+        return self.field.target.objects.all().related_to(self.owner, self.field.db_field)
+
+    def filter(self, *args: Any, **kwargs: Any) -> "QuerySet[Any]":
+        """Members matching the lookups."""
+        return self.all().filter(*args, **kwargs)
+
+    def count(self) -> int:
+        """How many members."""
+        return self.all().count()
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.all())
+
+    def __repr__(self) -> str:
+        return f"<RelationManager {self.owner!r}.{self.field.name}>"
+
+
+class RelationField(ReferenceField["Model"]):
+    """A many-to-many relation to ``target``; ``obj.field`` is a :class:`RelationManager`.
+
+    ``Model.objects.filter(field=member)`` finds the objects whose relation holds ``member``.
+    """
+
+    type_name = "a model instance"
+
+    @overload
+    def __get__(self, obj: None, owner: Any) -> "RelationField": ...
+    @overload
+    def __get__(self, obj: "Model", owner: Any) -> RelationManager[Any]: ...
+
+    def __get__(self, obj: Optional["Model"], owner: Any) -> Union["RelationField", RelationManager[Any]]:
+        if obj is None:
+            return self
+        return RelationManager(obj, self)
+
+    def __set__(self, obj: "Model", value: Any) -> None:
+        raise AttributeError(f"use {self.name}.add()/.remove() to change a relation")
+
+    def validate(self, value: Any) -> list:
+        return []
