@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .models import Model
 
 __all__ = ["Field", "StringField", "IntegerField", "FloatField", "BooleanField", "DateTimeField",
-           "ListField", "DictField", "ReferenceField", "PointerField", "GeoPointField", "BytesField", "MISSING"]
+           "ListField", "DictField", "AnyField", "ReferenceField", "PointerField", "GeoPointField", "BytesField", "MISSING"]
 
 T = TypeVar("T")
 Validator = Callable[[Any], Any]
@@ -247,22 +247,46 @@ class BytesField(Field[bytes]):
         return value
 
 
-class DictField(Field[Dict[str, Any]]):
-    """A JSON object. Its values may be any encodable value (dates, points, pointers...)."""
+def _operator_like_keys(value: Any) -> List[Any]:
+    """Keys anywhere in ``value`` that a server could read as an operator or a path (``$x``, ``a.b``)."""
+    if isinstance(value, dict):
+        bad = [k for k in value if not isinstance(k, str) or k.startswith("$") or "." in k]
+        return bad + [k for v in value.values() for k in _operator_like_keys(v)]
+    if isinstance(value, (list, tuple)):
+        return [k for v in value for k in _operator_like_keys(v)]
+    return []
+
+
+class AnyField(Field[Any]):
+    """An untyped value: anything encodable (numbers, strings, lists, dicts, dates, pointers...)."""
+
+    type_name = "a JSON value"
+
+    def check_type(self, value: Any) -> Optional[str]:
+        try:
+            encode(value)
+        except TypeError as exc:
+            return str(exc)
+        bad = _operator_like_keys(value)
+        return f"dict keys must be strings without '$' prefix or '.': {bad!r}" if bad else None
+
+    def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
+        return decode(value, instance._resolver if instance is not None else None)
+
+
+class DictField(AnyField):
+    """A JSON object. Its values may be any encodable value (dates, points, pointers...).
+
+    Query inside it with ``meta__lang="en"`` (the wire key ``meta.lang``).
+    """
 
     python_types = (dict,)
     type_name = "a dict"
 
     def check_type(self, value: Any) -> Optional[str]:
-        problem = super().check_type(value)
-        if problem:
-            return problem
-        bad = [k for k in value if not isinstance(k, str) or k.startswith("$") or "." in k]
-        return f"keys must be strings without '$' prefix or '.': {bad!r}" if bad else None
-
-    def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
-        return decode(value, instance._resolver if instance is not None else None)
-
+        if not isinstance(value, dict):
+            return f"expected a dict, got {type(value).__name__} {value!r}"
+        return super().check_type(value)
 
 class ListField(Field[List[Any]]):
     """An array; ``ListField(StringField())`` types and validates each element.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Type, Union
 
-from ..errors import FieldError
-from ..fields import Field, PointerField
+from ..errors import FieldError, NotSupported
+from ..fields import AnyField, DictField, Field, PointerField
 from .lookups import LOOKUPS, CompileContext, Fragment, Lookup
 from .q import Q
 
@@ -19,13 +19,19 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["compile_where", "compile_order", "resolve_field", "merge_and", "ResolvedPath"]
 
 
+_ANY_VALUE = AnyField()
+_ANY_VALUE.name = "<key inside a DictField>"
+
+
 class ResolvedPath:
     """A lookup path resolved against models: pointer hops, the final field and the lookup."""
 
-    def __init__(self, hops: List[PointerField], field: Field[Any], lookup: Lookup) -> None:
+    def __init__(self, hops: List[PointerField], field: Field[Any], lookup: Lookup, key: str) -> None:
         self.hops = hops
         self.field = field
         self.lookup = lookup
+        #: the wire key the condition is on (``meta.lang`` for a key inside a DictField)
+        self.key = key
 
 
 def resolve_field(model: Type["Model"], name: str) -> Field[Any]:
@@ -54,19 +60,28 @@ def resolve_path(model: Type["Model"], path: str) -> ResolvedPath:
             continue
         if isinstance(field, PointerField) and rest and rest[0] in ("id", "pk"):
             rest = rest[1:]  # author__id="x" is the pointer itself, given by objectId
+        key = field.db_field
+        if isinstance(field, DictField) and rest and (len(rest) > 1 or rest[0] not in LOOKUPS):
+            subkeys = rest[:-1] if rest[-1] in LOOKUPS else rest
+            rest = rest[len(subkeys):]
+            key = ".".join([key, *subkeys])
+            field = _ANY_VALUE
         if len(rest) > 1:
             raise FieldError(f"cannot resolve {path!r}: {rest[0]!r} is not a field of {current.__name__}")
         name = rest[0] if rest else "exact"
         lookup = LOOKUPS.get(name)
         if lookup is None:
             raise FieldError(f"unknown lookup {name!r} in {path!r} (lookups: {', '.join(sorted(LOOKUPS))})")
-        return ResolvedPath(hops, field, lookup)
+        return ResolvedPath(hops, field, lookup, key)
 
 
 def _compile_leaf(model: Type["Model"], path: str, value: Any, ctx: CompileContext, negated: bool) -> Fragment:
     resolved = resolve_path(model, path)
     prepared = resolved.lookup.prepare(resolved.field, value)
-    key = resolved.field.db_field
+    key = resolved.key
+    if key != resolved.field.db_field and resolved.lookup.name != "exact" and not ctx.supports("nested_key_operators"):
+        # measured on Parse/PostgreSQL: operators other than equality on "a.b" keys silently misbehave
+        raise NotSupported(f"the {resolved.lookup.name!r} lookup on a key inside a DictField", ctx.backend)
     if not resolved.hops:
         compile_ = resolved.lookup.compile_negated if negated else resolved.lookup.compile
         return compile_(key, resolved.field, prepared, ctx)
@@ -75,6 +90,8 @@ def _compile_leaf(model: Type["Model"], path: str, value: Any, ctx: CompileConte
         outermost = depth == len(resolved.hops) - 1
         op = "$notInQuery" if negated and outermost else "$inQuery"
         fragment = {hop.db_field: {op: {"where": fragment, "className": hop.target._meta.class_name}}}
+    if negated:  # objects with no pointer at all are "not related" too (NOT IN drops NULLs in SQL)
+        fragment = {"$or": [fragment, {resolved.hops[0].db_field: None}]}
     return fragment
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 
 from ..errors import FieldError, NotSupported
 from ..fields import Field, GeoPointField, ReferenceField
-from ..geo import GeoPoint
+from ..geo import EARTH_RADIUS_KM, EARTH_RADIUS_MILES, GeoPoint
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..dialects import Dialect
@@ -121,6 +121,9 @@ class Exact(Lookup):
             return {key: contains_element(value, ctx)}
         # A dict here is an encoded value (Pointer, Date, GeoPoint) or a DictField value whose keys were
         # checked to hold no operator: the server reads it as a value.
+        if isinstance(value, dict) and "__type" not in value and not ctx.supports("object_equality"):
+            raise NotSupported("equality with a whole dict (filter on its keys instead: field__key=value)",
+                               ctx.backend)
         return {key: value}
 
     def compile_negated(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
@@ -402,6 +405,7 @@ class Near(_GeoLookup):
 
 class _WithinDistance(_GeoLookup):
     unit_key = ""
+    radius = 1.0
 
     def prepare(self, field: Field[Any], value: Any) -> Any:
         if not isinstance(value, (tuple, list)) or len(value) != 2:
@@ -413,25 +417,28 @@ class _WithinDistance(_GeoLookup):
 
     def compile(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
         point, distance = value
-        return {key: {"$nearSphere": point, self.unit_key: distance}}
+        if ctx.supports("geo_distance_units"):
+            return {key: {"$nearSphere": point, self.unit_key: distance}}
+        # Parse on PostgreSQL reads only $maxDistance (radians) and silently ignores the unit keys
+        return {key: {"$nearSphere": point, "$maxDistance": distance / self.radius}}
 
 
 @register
 class WithinKilometers(_WithinDistance):
     """``place__within_km=(point, km)``: nearest first, at most ``km`` away."""
-    name, unit_key = "within_km", "$maxDistanceInKilometers"
+    name, unit_key, radius = "within_km", "$maxDistanceInKilometers", EARTH_RADIUS_KM
 
 
 @register
 class WithinMiles(_WithinDistance):
     """``place__within_miles=(point, miles)``."""
-    name, unit_key = "within_miles", "$maxDistanceInMiles"
+    name, unit_key, radius = "within_miles", "$maxDistanceInMiles", EARTH_RADIUS_MILES
 
 
 @register
 class WithinRadians(_WithinDistance):
     """``place__within_radians=(point, radians)``."""
-    name, unit_key = "within_radians", "$maxDistanceInRadians"
+    name, unit_key, radius = "within_radians", "$maxDistanceInRadians", 1.0
 
 
 @register

@@ -148,7 +148,8 @@ def test_increment_and_array_ops(client):
     post.add_unique("tags", "a", "d").save()
     post.remove("tags", "b").save()
     client.identity_map.clear()
-    assert Post.objects.get(id=post.id).tags == ["a", "c", "d"]
+    # Parse on PostgreSQL does not keep the order of the remaining elements after Remove
+    assert sorted(Post.objects.get(id=post.id).tags) == ["a", "c", "d"]
     post.unset("rating").save()
     post.rating = 2.5
     post.save()

@@ -59,7 +59,7 @@ def titles(qs):
     ({"tags__all": ["py", "orm"]}, ["Alpha"]),
     ({"tags__in": ["go", "db"]}, ["Gamma (draft)"]),
     ({"active": False}, ["beta.release"]),
-    ({"meta": {"lang": "zh"}}, ["Gamma (draft)"]),
+    ({"meta__lang": "zh"}, ["Gamma (draft)"]),
     ({"published_at__gte": arrow.get("2024-01-15T00:00:00Z")}, ["beta.release"]),
     ({"published_at__lt": arrow.get("2024-01-15T00:00:00Z")}, ["Alpha"]),
     ({"author__name": "Ann"}, ["Alpha", "Gamma (draft)"]),
@@ -77,6 +77,28 @@ def test_size(client, posts):
             list(Post.objects.filter(tags__size=1))
         return
     assert titles(Post.objects.filter(tags__size=1)) == ["Epsilon", "beta.release"]
+
+
+@pytest.mark.parametrize("lookups, expected", [
+    ({"meta__lang__in": ["en", "fr"]}, ["Alpha"]),
+    ({"meta__lang__exists": False}, ["Epsilon", "beta.release", "delta"]),
+])
+def test_operators_on_keys_inside_a_dict(client, posts, lookups, expected):
+    qs = Post.objects.filter(**lookups)
+    if not client.supports("nested_key_operators"):
+        with pytest.raises(NotSupported):
+            list(qs)
+        return
+    assert titles(qs) == expected
+
+
+def test_whole_dict_equality(client, posts):
+    qs = Post.objects.filter(meta={"lang": "zh"})
+    if not client.supports("object_equality"):
+        with pytest.raises(NotSupported):
+            list(qs)
+        return
+    assert titles(qs) == ["Gamma (draft)"]
 
 
 def test_pointer_equality_by_instance_and_id(posts):

@@ -71,6 +71,17 @@ def test_each_lookup_compiles_to_its_wire_form(lookups, expected):
     assert where(Post.objects.filter(**lookups)) == expected
 
 
+def test_keys_inside_a_dict_field():
+    assert where(Post.objects.filter(meta__lang="en", meta__a__b__gt=1)) == {"meta.lang": "en", "meta.a.b": {"$gt": 1}}
+    with pytest.raises(FieldError):
+        Post.objects.filter(meta__lang={"$gt": 1})
+
+
+def test_geo_distance_is_radians_on_parse():
+    w = where(Post.objects.filter(place__within_km=(GeoPoint(1, 2), 63.71)), PARSE)
+    assert w["place"]["$maxDistance"] == pytest.approx(0.01)
+
+
 def test_array_contains_is_all_on_parse():
     assert where(Post.objects.filter(tags="x"), PARSE) == {"tags": {"$all": ["x"]}}
 
@@ -95,9 +106,9 @@ def test_de_morgan_pushes_negation_to_leaves():
         "$or": [{"score": {"$ne": 1}}, {"title": {"$ne": "x"}}]}
 
 
-def test_negated_related_lookup_uses_not_in_query():
-    assert where(Post.objects.exclude(author__name="Ann")) == {
-        "author": {"$notInQuery": {"where": {"name": "Ann"}, "className": "Author"}}}
+def test_negated_related_lookup_uses_not_in_query_and_keeps_missing():
+    assert where(Post.objects.exclude(author__name="Ann")) == {"$or": [
+        {"author": {"$notInQuery": {"where": {"name": "Ann"}, "className": "Author"}}}, {"author": None}]}
 
 
 def test_negated_text_lookup_is_a_lookahead_that_keeps_missing():
