@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterator, Optional, Type, TypeVar
 from . import auth_context
 from .acl import ACL
 from .config import get_client
-from .errors import LeanORMError
+from .errors import AuthenticationFailed, LeanORMError, ObjectNotFound
 from .fields import BooleanField, DictField, StringField
 from .models import Model
 from .relations import RelationField
@@ -69,6 +69,8 @@ class User(Model):
         self._cache.pop("password", None)
         self._changed.discard("password")
         super()._saved(client, payload, answer, full)
+        if answer.get("sessionToken"):
+            self._data["sessionToken"] = answer["sessionToken"]
 
     @classmethod
     def _logged_in(cls: Type[U], data: Dict[str, Any]) -> U:
@@ -100,13 +102,22 @@ class User(Model):
         if password is None or not (username or email):
             raise ValueError("login needs username or email, and password")
         body = {"password": password, **({"username": username} if username else {"email": email})}
-        return cls._logged_in(get_client().request("POST", "login", body=body))
+        return cls._login(body)
 
     @classmethod
     def login_with_mobile_phone(cls: Type[U], phone: str, password: str) -> U:
         """Log in with a mobile phone number and password."""
-        return cls._logged_in(get_client().request("POST", "login", body={"mobilePhoneNumber": phone,
-                                                                          "password": password}))
+        return cls._login({"mobilePhoneNumber": phone, "password": password})
+
+    @classmethod
+    def _login(cls: Type[U], body: Dict[str, Any]) -> U:
+        try:
+            data = get_client().request("POST", "login", body=body)
+        except ObjectNotFound as exc:
+            # Parse answers 101 "Invalid username/password." where LeanCloud says 210/211: same meaning,
+            # the server's code and message are kept
+            raise AuthenticationFailed(exc.code, exc.message, exc.status) from None
+        return cls._logged_in(data)
 
     @classmethod
     def become(cls: Type[U], session_token: str) -> U:
