@@ -1,0 +1,246 @@
+"""Read-path benchmark: what it costs per row to fetch one 1,000-row query page and read four fields.
+
+Three clients read the same bytes from a loopback server (``loopback.py``, in its own process):
+
+(a) ``requests`` + ``json``: one GET, ``json.loads``, then four fields of every row read from the dicts
+    (a0: as they are on the wire; a1: with the Date turned into a ``datetime``, as a typed client must)
+(b) the official ``leancloud`` SDK 3.0.2, in its own virtualenv (``benchmarks/.venv-sdk``, created here
+    on first run), ``Query("Post").limit(1000).find()`` then ``obj.get(...)`` for the four fields
+(c) leanorm: ``list(Post.objects.all()[:1000])`` then ``post.title``, ``post.score``, ``post.tags``,
+    ``post.published_at`` (an UTC ``arrow.Arrow``, as the SDK gives a ``datetime``)
+
+Every client warms up first (imports, the pooled connection, first-call caches: start-up is not
+measured), then runs ``--reps`` timed repetitions; the table shows the median per row. leanorm is
+measured twice: with its identity map emptied before each repetition (every row builds a new
+instance), and with it warm (every row refreshes the instance already mapped, the steady state of a
+long-running process that reads the same objects again).
+
+Usage: ``python benchmarks/read_path.py [--reps N] [--warmup N] [--no-sdk] [--json]``
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import requests
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SDK_VENV = HERE / ".venv-sdk"
+SDK_REQUIREMENT = "leancloud==3.0.2"
+
+if str(ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(ROOT))
+
+import leanorm  # noqa: E402
+from leanorm import DateTimeField, IntegerField, ListField, Model, PointerField, StringField  # noqa: E402
+
+
+class Author(Model):
+    """The pointed-to model (never loaded here: the benchmark reads the pointer only as a stub)."""
+
+    name = StringField()
+
+
+class Post(Model):
+    """The benchmark's model: the page's typed fields."""
+
+    title = StringField()
+    score = IntegerField()
+    tags = ListField(StringField())
+    published_at = DateTimeField(db_field="publishedAt")
+    author = PointerField(Author)
+
+    class Meta:
+        class_name = "Post"
+
+
+# -- the loopback server -----------------------------------------------------------------------------
+class LoopbackServer:
+    """``loopback.py`` in a subprocess; ``port`` once it listens."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "loopback.py")], stdout=subprocess.PIPE,
+                                     text=True)
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if not line.startswith("PORT "):
+            self.proc.kill()
+            raise RuntimeError(f"loopback server did not start: {line!r}")
+        self.port = int(line.split()[1])
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+# -- the clients -------------------------------------------------------------------------------------
+def _parse_iso(iso: str) -> _dt.datetime:
+    # what a hand-written client does for a protocol Date: the stdlib's fastest ISO parser
+    return _dt.datetime.fromisoformat(iso[:-1] + "+00:00" if iso.endswith("Z") else iso)
+
+
+def requests_raw(base: str) -> Callable[[], int]:
+    """(a0) requests + json, the four fields read as they are on the wire."""
+    session = requests.Session()
+    url = f"{base}/1.1/classes/Post"
+    headers = {"X-LC-Id": "bench-app", "X-LC-Key": "bench-key"}
+
+    def run() -> int:
+        rows = json.loads(session.get(url, params={"limit": "1000"}, headers=headers).content)["results"]
+        for row in rows:
+            row["title"]
+            row["score"]
+            row["tags"]
+            row["publishedAt"]
+        return len(rows)
+    return run
+
+
+def requests_typed(base: str) -> Callable[[], int]:
+    """(a1) requests + json, the Date field turned into a ``datetime``."""
+    session = requests.Session()
+    url = f"{base}/1.1/classes/Post"
+    headers = {"X-LC-Id": "bench-app", "X-LC-Key": "bench-key"}
+
+    def run() -> int:
+        rows = json.loads(session.get(url, params={"limit": "1000"}, headers=headers).content)["results"]
+        for row in rows:
+            row["title"]
+            row["score"]
+            row["tags"]
+            published = row["publishedAt"]
+            if published is not None:
+                _parse_iso(published["iso"])
+        return len(rows)
+    return run
+
+
+def leanorm_reader(base: str, warm_identity: bool) -> Callable[[], int]:
+    """(c) leanorm through its HTTP transport; identity map emptied before each run unless warm."""
+    client = leanorm.connect(f"leancloud+http://bench-app:bench-key@{base.split('://', 1)[1]}", default=False)
+
+    def run() -> int:
+        if not warm_identity:
+            client.identity_map.clear()
+        with leanorm.using(client):
+            posts = list(Post.objects.all()[:1000])
+        for post in posts:
+            post.title
+            post.score
+            post.tags
+            post.published_at
+        return len(posts)
+    return run
+
+
+def measure(run: Callable[[], int], reps: int, warmup: int) -> Dict[str, Any]:
+    """Warm up, then time ``reps`` runs; seconds per run and rows per run."""
+    rows = 0
+    for _ in range(warmup):
+        rows = run()
+    seconds = []
+    for _ in range(reps):
+        gc.collect()  # a collection left over from the previous run must not land in this one
+        start = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - start)
+    return {"rows": rows, "seconds": seconds}
+
+
+# -- the official SDK, in its own virtualenv ---------------------------------------------------------
+def sdk_python() -> Path:
+    """The SDK virtualenv's interpreter, creating the virtualenv and installing the SDK if needed."""
+    python = SDK_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"creating {SDK_VENV} and installing {SDK_REQUIREMENT} (once)...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(SDK_VENV)], check=True)
+    probe = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('leancloud'))"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0 or probe.stdout.strip() != SDK_REQUIREMENT.split("==")[1]:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", SDK_REQUIREMENT], check=True)
+    return python
+
+
+def measure_sdk(base: str, reps: int, warmup: int) -> Dict[str, Any]:
+    """(b) run ``sdk_client.py`` under the SDK's interpreter; it times itself."""
+    env = dict(os.environ, LEANCLOUD_API_SERVER=base)
+    out = subprocess.run([str(sdk_python()), str(HERE / "sdk_client.py"), str(reps), str(warmup)],
+                         env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- report ------------------------------------------------------------------------------------------
+def machine() -> str:
+    """CPU model, cores, OS and Python, for the table's caption."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=15, help="timed repetitions per client (default 15)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
+    parser.add_argument("--no-sdk", action="store_true", help="skip the official SDK (no virtualenv)")
+    parser.add_argument("--json", action="store_true", help="print raw timings as JSON too")
+    args = parser.parse_args(argv)
+
+    server = LoopbackServer()
+    base = f"http://127.0.0.1:{server.port}"
+    results: Dict[str, Dict[str, Any]] = {}
+    try:
+        results["a0"] = measure(requests_raw(base), args.reps, args.warmup)
+        results["a1"] = measure(requests_typed(base), args.reps, args.warmup)
+        results["c"] = measure(leanorm_reader(base, warm_identity=False), args.reps, args.warmup)
+        results["c-warm"] = measure(leanorm_reader(base, warm_identity=True), args.reps, args.warmup)
+        if not args.no_sdk:
+            results["b"] = measure_sdk(base, args.reps, args.warmup)
+    finally:
+        server.close()
+
+    per_row = {k: statistics.median(v["seconds"]) / v["rows"] * 1e6 for k, v in results.items()}
+    labels = {
+        "a0": "(a0) requests + json, fields as on the wire",
+        "a1": "(a1) requests + json, Date as datetime",
+        "b": "(b) leancloud SDK 3.0.2",
+        "c": "(c) leanorm, identity map cold",
+        "c-warm": "(c) leanorm, identity map warm",
+    }
+    print(f"machine: {machine()}")
+    print(f"{args.reps} repetitions after {args.warmup} warm-up runs; median per row; 1,000 rows per page\n")
+    print("| client | µs per row | page (ms) | vs (a1) |")
+    print("|---|---:|---:|---:|")
+    for key in ("a0", "a1", "b", "c", "c-warm"):
+        if key in per_row:
+            ms = statistics.median(results[key]["seconds"]) * 1e3
+            print(f"| {labels[key]} | {per_row[key]:.2f} | {ms:.1f} | {per_row[key] / per_row['a1']:.2f}x |")
+    print()
+    for key in ("c", "c-warm"):
+        ratio = f", (b)/(c) = {per_row['b'] / per_row[key]:.1f}x faster than the SDK" if "b" in per_row else ""
+        print(f"{labels[key]}: (c)/(a1) = {per_row[key] / per_row['a1']:.2f}, "
+              f"(c)/(a0) = {per_row[key] / per_row['a0']:.2f}{ratio}")
+    if args.json:
+        print(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
