@@ -37,6 +37,11 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
+def _identity_from_wire(self: "Field[Any]", value: Any, instance: Optional["Model"] = None) -> Any:
+    """``from_wire`` of fields whose wire JSON is already the Python value (strings, numbers, booleans)."""
+    return value
+
+
 class Field(Generic[T]):
     """Base of all fields.
 
@@ -54,6 +59,8 @@ class Field(Generic[T]):
     type_name = "value"
     #: whether the stored value is an array (lookups then use the protocol's array semantics)
     is_list = False
+    #: whether from_wire returns wire values unchanged (set per subclass: reads then skip the call)
+    _plain = False
 
     def __init__(self, *, db_field: Optional[str] = None, required: bool = False, default: Any = None,
                  choices: Optional[Iterable[Any]] = None, validators: Sequence[Validator] = (),
@@ -70,6 +77,10 @@ class Field(Generic[T]):
         self.model: Optional[Type["Model"]] = None
 
     # -- descriptor protocol ---------------------------------------------------------------------------
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plain = cls.from_wire is _identity_from_wire
+
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
         self.db_field = self.db_field or name
@@ -82,7 +93,18 @@ class Field(Generic[T]):
     def __get__(self, obj: Optional["Model"], owner: Any) -> Union["Field[T]", Optional[T]]:
         if obj is None:
             return self
-        return obj._read(self)
+        # the first read of a loaded field is the read path's hot spot: decode here without going
+        # through Model._read, which handles the rare cases (absent key: deferred load, None)
+        cache = obj._cache
+        name = self.name
+        if name in cache:
+            return cache[name]
+        wire = obj._data.get(self.db_field)
+        if wire is None:
+            return obj._read(self)
+        value = wire if self._plain else self.from_wire(wire, obj)
+        cache[name] = value
+        return value
 
     def __set__(self, obj: "Model", value: Optional[T]) -> None:
         obj._write(self, value)
@@ -153,8 +175,7 @@ class StringField(Field[str]):
     def to_wire(self, value: Any) -> Any:
         return value
 
-    def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
-        return value
+    from_wire = _identity_from_wire
 
 
 class _NumberField(Field[T]):
@@ -186,8 +207,7 @@ class FloatField(_NumberField[float]):
     python_types = (int, float)
     type_name = "a number"
 
-    def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
-        return value
+    from_wire = _identity_from_wire
 
 
 class BooleanField(Field[bool]):
@@ -199,8 +219,7 @@ class BooleanField(Field[bool]):
     def to_wire(self, value: Any) -> Any:
         return value
 
-    def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
-        return value
+    from_wire = _identity_from_wire
 
 
 class DateTimeField(Field[arrow.Arrow]):
@@ -323,6 +342,8 @@ class ListField(Field[List[Any]]):
         inner = self.field
         if inner is None:
             return decode(value, instance._resolver if instance is not None else None)
+        if inner._plain:
+            return list(value)  # a copy, so that in-place edits show up as changes against _data
         return [inner.from_wire(v, instance) for v in value]
 
     def validate(self, value: Any) -> List[str]:

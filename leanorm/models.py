@@ -6,8 +6,8 @@ sends exactly those.
 """
 from __future__ import annotations
 
-from typing import (TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Set, Type,
-                    TypeVar)
+from typing import (TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Set,
+                    Type, TypeVar)
 
 import arrow
 
@@ -161,25 +161,50 @@ class Model(metaclass=ModelMeta):
     def _from_wire(cls: Type[M], data: Dict[str, Any], client: "Client", partial: bool = False) -> M:
         """The instance for a server object: the identity-mapped one (refreshed unless it has unsaved
         changes) or a new one. ``partial`` marks data limited by ``keys``."""
-        oid = data["objectId"]
-        scope = client.auth_identity()
+        return cls._from_wire_many((data,), client, partial)[0]
+
+    @classmethod
+    def _from_wire_many(cls: Type[M], rows: Sequence[Dict[str, Any]], client: "Client",
+                        partial: bool = False) -> List[M]:
+        """:meth:`_from_wire` for a whole result page.
+
+        This is the read path of every query, so the per-page work (auth scope, identity map lock,
+        clock) is done once, and a new instance gets its state with plain attribute stores: no field
+        is decoded here (fields decode on first read, from ``_data``).
+        """
         imap = client.identity_map
-        inst = imap.get(scope, cls._meta.class_name, oid) if imap.enabled else None
-        if inst is not None and type(inst) is cls:
-            inst._merge(data, partial)
+        enabled = imap.enabled
+        class_name = cls._meta.class_name
+        ids = [row["objectId"] for row in rows]
+        if enabled:
+            scope = client.auth_identity()
+            if len(set(ids)) != len(ids):
+                # the same object twice in one page must still be one instance: store as we go
+                return [cls._from_wire_many((row,), client, partial)[0] for row in rows]
+            found = imap.get_many(scope, class_name, ids)
         else:
-            inst = cls.__new__(cls)
-            inst._data = data
-            inst._cache = {}
-            inst._changed = set()
-            inst._ops = {}
-            inst._client = client
-            inst._deferred = partial
-            if signals.post_init.receivers:
-                signals.post_init.send(cls, instance=inst)
-        if imap.enabled:
-            imap.put(scope, cls._meta.class_name, oid, inst)
-        return inst
+            found = [None] * len(ids)
+        new = cls.__new__
+        post_init = signals.post_init
+        out: List[M] = []
+        append = out.append
+        for row, inst in zip(rows, found):
+            if inst is not None and type(inst) is cls:
+                inst._merge(row, partial)
+            else:
+                inst = new(cls)
+                inst._data = row
+                inst._cache = {}
+                inst._changed = set()
+                inst._ops = {}
+                inst._client = client
+                inst._deferred = partial
+                if post_init.receivers:  # blinker's send() costs even with nobody listening
+                    post_init.send(cls, instance=inst)
+            append(inst)
+        if enabled:
+            imap.put_many(scope, class_name, zip(ids, out))
+        return out
 
     @classmethod
     def _stub(cls: Type[M], object_id: str, client: "Client") -> M:

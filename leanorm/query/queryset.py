@@ -190,9 +190,8 @@ class QuerySet(Generic[M]):
 
     # -- fetching ---------------------------------------------------------------------------------------
     def _decode(self, rows: Iterable[Dict[str, Any]], client: "Client") -> List[M]:
-        partial = self._only is not None
-        from_wire = self.model._from_wire
-        return [from_wire(row, client, partial) for row in rows]
+        rows = rows if isinstance(rows, list) else list(rows)
+        return self.model._from_wire_many(rows, client, self._only is not None)
 
     def _pages(self, client: "Client", params: Dict[str, Any]) -> Iterator[List[Dict[str, Any]]]:
         """Raw result pages for this queryset's slice (pages of at most the backend's limit)."""
