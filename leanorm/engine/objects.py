@@ -1,0 +1,100 @@
+"""Hook and rpc objects: the server's wire JSON as model instances, and instances back as wire JSON.
+
+Instances built here are snapshots of what the server sent: they are not put in the identity map (the
+server may act for many users; the map is scoped per caller) and they hold no client until they load
+or save something, which then goes through ``leanorm.get_client()`` like any other instance.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, Optional, Type
+
+from .. import signals
+from ..encoding import decode
+from ..errors import ScriptError
+from ..models import Model, registry
+from ..operations import Delete
+
+__all__ = ["CONTROL_KEYS", "model_named", "instance_from_wire", "answer_object", "decode_rich",
+           "updated_keys", "drop_private"]
+
+#: keys of a hook object that steer the server rather than hold data
+CONTROL_KEYS = frozenset({"className", "__type", "_updatedKeys", "__before", "__after", "__ignore_hooks"})
+
+_UPDATED_KEYS_ATTR = "_engine_updated_keys"
+
+
+def model_named(class_name: str, fallback: Optional[Type[Model]] = None) -> Type[Model]:
+    """The model registered for ``class_name`` (a subclass registered later wins, e.g. ``MyUser`` for
+    ``_User``), else ``fallback``; ScriptError (141) when there is neither."""
+    model = registry.get(class_name) or fallback
+    if model is None:
+        raise ScriptError(141, f"no leanorm model is declared for class {class_name!r}")
+    return model
+
+
+def instance_from_wire(model: Type[Model], data: Dict[str, Any], partial: bool = False) -> Model:
+    """An instance of ``model`` holding ``data`` (control keys dropped); ``partial`` marks a pointer
+    whose other fields load on first read."""
+    inst = model.__new__(model)
+    inst._data = {k: v for k, v in data.items() if k not in CONTROL_KEYS}
+    inst._cache = {}
+    inst._changed = set()
+    inst._ops = {}
+    inst._client = None
+    inst._deferred = partial
+    updated = data.get("_updatedKeys")
+    if isinstance(updated, list):
+        setattr(inst, _UPDATED_KEYS_ATTR, frozenset(str(k) for k in updated))
+    if signals.post_init.receivers:
+        signals.post_init.send(model, instance=inst)
+    return inst
+
+
+def updated_keys(instance: Model) -> frozenset:
+    """The wire keys the update being hooked changes (``before_update`` / ``after_update`` hooks);
+    empty for other instances."""
+    return getattr(instance, _UPDATED_KEYS_ATTR, frozenset())
+
+
+def answer_object(instance: Model, is_new: bool) -> Dict[str, Any]:
+    """The object a before-hook answers: what the server sent with the hook's changes applied, as plain
+    wire values (queued operations applied locally; ``unset`` removes the key of a new object and stays a
+    ``Delete`` operation on an update). Raises ValidationError when a changed field is invalid."""
+    payload = instance._payload(is_new=False)  # validates only what the hook changed
+    out = {k: v for k, v in instance._data.items() if k not in CONTROL_KEYS}
+    for key, wire in payload.items():
+        if key in CONTROL_KEYS:
+            continue
+        op = instance._ops.get(key)
+        field = instance._meta.by_db.get(key)
+        if op is None:
+            out[key] = wire
+        elif isinstance(op, Delete):
+            if is_new:
+                out.pop(key, None)
+            else:
+                out[key] = wire
+        elif field is not None and field.name in instance._cache:
+            out[key] = field.to_wire(instance._cache[field.name])
+        else:
+            out[key] = wire
+    return out
+
+
+def _resolve(class_name: str, object_id: str, data: Optional[Dict[str, Any]]) -> Any:
+    model = registry.get(class_name)
+    if model is None:
+        return data if data is not None else {"__type": "Pointer", "className": class_name, "objectId": object_id}
+    if data is None:
+        return instance_from_wire(model, {"objectId": object_id}, partial=True)
+    return instance_from_wire(model, data)
+
+
+def decode_rich(value: Any) -> Any:
+    """Decode rpc parameters: dates, points, bytes, and Pointers/Objects into model instances."""
+    return decode(value, _resolve)
+
+
+def drop_private(params: Dict[str, Any], keep: Iterable[str] = ("__type",)) -> Dict[str, Any]:
+    """Parameters without the ``_``-prefixed keys browser SDKs add (``_ApplicationId``...)."""
+    return {k: v for k, v in params.items() if not k.startswith("_") or k in keep}
