@@ -1,0 +1,425 @@
+"""Objects: create, read, update, delete, query, count, scan, batch, schemas and purge.
+
+The functions ``write``, ``fetch`` and ``query`` are the engine's one implementation of each idea; the
+user and role endpoints call them too.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import sqlite3
+import string
+from typing import Any, Dict, List, Optional, Tuple
+
+from . import hooks
+from .protocol import Caller, Context, ProtocolError, route
+from .store import FieldType, check_class_name, check_field_name, table
+from .values import MISSING, apply_op, canonical, check_value, now_iso, relation_targets, type_of
+from .where import QueryCompiler
+
+__all__ = ["write", "fetch", "query", "remove", "to_json", "can_write", "new_object_id"]
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+RESERVED = {"objectId", "createdAt", "updatedAt", "ACL", "className"}
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+_ROW = "objectId, createdAt, updatedAt, acl, data"
+
+
+def new_object_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
+
+
+def to_json(row: Tuple[str, str, str, Optional[str], str]) -> Dict[str, Any]:
+    """A stored row as the protocol answers it."""
+    object_id, created, updated, acl, data = row
+    out = json.loads(data)
+    out["objectId"], out["createdAt"], out["updatedAt"] = object_id, created, updated
+    if acl is not None:
+        out["ACL"] = json.loads(acl)
+    return out
+
+
+def can_write(caller: Caller, acl: Optional[str]) -> bool:
+    if caller.master or acl is None:
+        return True
+    grants = json.loads(acl)
+    return any(grants.get(p, {}).get("write") for p in caller.principals)
+
+
+def _check_acl(value: Any) -> str:
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, dict) and set(v) <= {"read", "write"}
+            and all(isinstance(b, bool) for b in v.values()) for k, v in value.items()):
+        raise ProtocolError(123, "Invalid ACL: expected {principal: {read: bool, write: bool}}.")
+    return canonical(value)
+
+
+def _load(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: str,
+          where: Any = None) -> Tuple[Dict[str, Any], Optional[str], str]:
+    """The stored document, ACL and createdAt of an object the caller may write (error 101 otherwise,
+    which does not reveal whether the object exists; 305 when a ``where`` condition does not match)."""
+    if not ctx.store.has_class(conn, class_name):
+        raise ProtocolError(101, "Object not found.", 404)
+    row = conn.execute(f"SELECT acl, data, createdAt FROM {table(class_name)} WHERE objectId=?",
+                       (object_id,)).fetchone()
+    if row is None or not can_write(ctx.caller, row[0]):
+        raise ProtocolError(101, "Object not found.", 404)
+    if where:
+        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect)
+        cond = compiler.where(class_name, "t0", where)
+        compiler.params["id"] = object_id
+        hit = conn.execute(f"SELECT 1 FROM {table(class_name)} AS t0 WHERE t0.objectId = :id AND ({cond})",
+                           compiler.params).fetchone()
+        if hit is None:
+            raise ProtocolError(305, "No effect on updating/deleting a document.")
+    return json.loads(row[1]), row[0], row[2]
+
+
+def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[str, Any],
+          where: Any = None, fetch_when_save: bool = False) -> Tuple[int, Dict[str, Any]]:
+    """Create (``object_id`` None) or update one object; returns the status and the protocol answer.
+
+    Before hooks run outside the transaction (they may read and write through the engine themselves);
+    the write is one transaction; after hooks see the saved object.
+    """
+    check_class_name(class_name)
+    control = hooks.Control.take(body, ctx.caller)
+    creating = object_id is None
+    if creating:
+        body = hooks.before(ctx, control, class_name, "beforeSave", body)
+    else:
+        body = hooks.before(ctx, control, class_name, "beforeUpdate",
+                            {**body, "objectId": object_id, "_updatedKeys": sorted(body)})
+    body = {k: v for k, v in body.items() if k not in ("_updatedKeys", "className") and
+            not (k == "objectId" and not creating)}
+    with ctx.store.write() as conn:
+        ctx.store.ensure_class(conn, class_name)
+        now = now_iso()
+        if creating:
+            object_id = body.pop("objectId", None) or new_object_id()
+            if not isinstance(object_id, str) or not 0 < len(object_id) <= 64:
+                raise ProtocolError(104, "Invalid objectId.")
+            doc, acl, created = {}, None, now
+        else:
+            doc, acl, created = _load(conn, ctx, class_name, object_id, where)
+        changed = _apply(conn, ctx, class_name, object_id, doc, body)
+        if "ACL" in body:
+            acl = None if body["ACL"] is None else _check_acl(body["ACL"])
+        data = canonical(doc)
+        try:
+            if creating:
+                conn.execute(f"INSERT INTO {table(class_name)} ({_ROW}) VALUES (?, ?, ?, ?, ?)",
+                             (object_id, created, now, acl, data))
+            else:
+                conn.execute(f"UPDATE {table(class_name)} SET updatedAt=?, acl=?, data=? WHERE objectId=?",
+                             (now, acl, data, object_id))
+        except sqlite3.IntegrityError as exc:
+            field = "objectId" if "objectId" in str(exc) else "a unique field"
+            raise ProtocolError(137, f"A unique field was given a value that is already taken ({field}).") \
+                from None
+    saved = {**doc, "objectId": object_id, "createdAt": created, "updatedAt": now}
+    if acl is not None:
+        saved["ACL"] = json.loads(acl)
+    hooks.after(ctx, control, class_name, "afterSave" if creating else "afterUpdate", saved)
+    if fetch_when_save:
+        return (201 if creating else 200), saved
+    if creating:
+        return 201, {"objectId": object_id, "createdAt": created}
+    return 200, {"objectId": object_id, "updatedAt": now, **{k: doc.get(k) for k in changed if k in doc}}
+
+
+def _apply(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: str, doc: Dict[str, Any],
+           body: Dict[str, Any]) -> List[str]:
+    """Apply the body's values and operations to ``doc``; learn field types; returns the fields that
+    operations computed (their new values go back to the client)."""
+    schema = ctx.store.schema(conn, class_name)
+    types: Dict[str, FieldType] = {}
+    computed = []
+    for key, value in body.items():
+        if key in RESERVED:
+            continue
+        check_field_name(key)
+        if isinstance(value, dict) and "__op" in value:
+            op = value["__op"]
+            if op in ("AddRelation", "RemoveRelation"):
+                _relation(conn, class_name, object_id, key, value)
+                target = relation_targets(value, key)[0]
+                value = {"__type": "Relation", "className": target}
+            elif op == "Batch":
+                for inner in value.get("ops") or []:
+                    _apply(conn, ctx, class_name, object_id, doc, {key: inner})
+                continue
+            else:
+                value = apply_op(doc.get(key, MISSING), value, key, bit_ops=ctx.dialect == "leancloud")
+                computed.append(key)
+        else:
+            value = check_value(value, key)
+        if value is MISSING:
+            doc.pop(key, None)
+            continue
+        doc[key] = value
+        ftype = type_of(value)
+        if ftype is not None:
+            types[key] = ftype
+    ctx.store.learn(conn, class_name, schema, types)
+    return computed
+
+
+def _relation(conn: sqlite3.Connection, class_name: str, object_id: str, key: str, op: Dict[str, Any]) -> None:
+    target, ids = relation_targets(op, key)
+    if op["__op"] == "AddRelation":
+        conn.executemany("INSERT OR IGNORE INTO _relations VALUES (?, ?, ?, ?, ?)",
+                         [(class_name, object_id, key, target, i) for i in ids])
+    else:
+        conn.executemany("DELETE FROM _relations WHERE owner_class=? AND owner_id=? AND key=? AND target_id=?",
+                         [(class_name, object_id, key, i) for i in ids])
+
+
+def remove(ctx: Context, class_name: str, object_id: str, where: Any = None) -> None:
+    """Delete one object the caller may write (with its relation rows), around the delete hooks."""
+    control = hooks.Control.take({}, ctx.caller)
+    with ctx.store.read() as conn:
+        doc, acl, created = _load(conn, ctx, class_name, object_id, where)
+    obj = {**doc, "objectId": object_id, "createdAt": created}
+    hooks.before(ctx, control, class_name, "beforeDelete", obj)
+    with ctx.store.write() as conn:
+        _load(conn, ctx, class_name, object_id, where)
+        conn.execute(f"DELETE FROM {table(class_name)} WHERE objectId=?", (object_id,))
+        conn.execute("DELETE FROM _relations WHERE owner_class=? AND owner_id=?", (class_name, object_id))
+    hooks.after(ctx, control, class_name, "afterDelete", obj)
+
+
+# -- reading --------------------------------------------------------------------------------------------
+def _int_param(ctx: Context, name: str, default: int) -> int:
+    raw = ctx.params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ProtocolError(102, f"Invalid query: {name} must be an integer.") from None
+    if value < 0:
+        raise ProtocolError(102, f"Invalid query: {name} must not be negative.")
+    return value
+
+
+def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str] = None,
+          limit: int = DEFAULT_LIMIT, skip: int = 0, keys: Optional[str] = None,
+          include: Optional[str] = None, count: bool = False,
+          after_id: Optional[str] = None) -> Tuple[List[Dict[str, Any]], Optional[int]]:
+    """Rows of ``class_name`` the caller may read that match ``where``, and their count if asked."""
+    check_class_name(class_name)
+    with ctx.store.read() as conn:
+        if not ctx.store.has_class(conn, class_name):
+            return [], (0 if count else None)
+        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect)
+        cond = compiler.readable(class_name, "t0", where)
+        if after_id is not None:
+            cond += f" AND t0.objectId > {compiler.p(after_id)}"
+        total = None
+        if count:
+            total = conn.execute(f"SELECT COUNT(*) FROM {table(class_name)} AS t0 WHERE {cond}",
+                                 compiler.params).fetchone()[0]
+        rows: List[Dict[str, Any]] = []
+        if limit:
+            terms = compiler.order(class_name, "t0", order)
+            sql = (f"SELECT {', '.join('t0.' + c for c in _ROW.split(', '))} FROM {table(class_name)} AS t0 "
+                   f"WHERE {cond}" + (f" ORDER BY {', '.join(terms)}" if terms else "") +
+                   f" LIMIT {int(limit)} OFFSET {int(skip)}")
+            rows = [to_json(r) for r in conn.execute(sql, compiler.params)]
+        if include:
+            _include(ctx, conn, rows, include)
+    if keys:
+        rows = [_project(r, keys.split(",")) for r in rows]
+    return rows, total
+
+
+def fetch(ctx: Context, class_name: str, object_id: str, keys: Optional[str] = None,
+          include: Optional[str] = None) -> Dict[str, Any]:
+    rows, _ = query(ctx, class_name, {"objectId": object_id}, limit=1, keys=keys, include=include)
+    if not rows:
+        raise ProtocolError(101, "Object not found.", 404)
+    return rows[0]
+
+
+def _project(obj: Dict[str, Any], keys: List[str]) -> Dict[str, Any]:
+    tops: Dict[str, List[str]] = {}
+    for key in keys:
+        top, _, rest = key.strip().partition(".")
+        tops.setdefault(top, [])
+        if rest:
+            tops[top].append(rest)
+    out = {k: obj[k] for k in ("objectId", "createdAt", "updatedAt", "ACL") if k in obj}
+    for top, nested in tops.items():
+        if top in obj:
+            value = obj[top]
+            if nested and isinstance(value, dict) and value.get("__type") == "Object":
+                value = {"__type": "Object", "className": value["className"], **_project(value, nested)}
+            out[top] = value
+    return out
+
+
+def _include(ctx: Context, conn: sqlite3.Connection, rows: List[Dict[str, Any]], include: str) -> None:
+    """Replace the pointers named by ``include`` (``author``, ``author.org``) with their objects: one
+    query per class and level, never one per object."""
+    for path in sorted({p.strip() for p in include.split(",") if p.strip()}, key=lambda p: p.count(".")):
+        level = rows
+        for part in path.split("."):
+            level = _expand(ctx, conn, level, part)
+
+
+def _expand(ctx: Context, conn: sqlite3.Connection, objects: List[Dict[str, Any]], key: str) -> List[Dict[str, Any]]:
+    wanted: Dict[str, set] = {}
+    holders: List[Tuple[Any, Any, Dict[str, Any]]] = []  # (container, index or key, pointer)
+    for obj in objects:
+        value = obj.get(key)
+        slots = list(enumerate(value)) if isinstance(value, list) else [(key, value)]
+        container = value if isinstance(value, list) else obj
+        for index, item in slots:
+            if isinstance(item, dict) and item.get("__type") in ("Pointer", "Object"):
+                holders.append((container, index, item))
+                if item["__type"] == "Pointer":
+                    wanted.setdefault(item["className"], set()).add(item["objectId"])
+    found: Dict[Tuple[str, str], Dict[str, Any]] = {}
+    for class_name, ids in wanted.items():
+        if not ctx.store.has_class(conn, class_name):
+            continue
+        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect)
+        cond = compiler.readable(class_name, "t0", {"objectId": {"$in": sorted(ids)}})
+        for row in conn.execute(f"SELECT {', '.join('t0.' + c for c in _ROW.split(', '))} "
+                                f"FROM {table(class_name)} AS t0 WHERE {cond}", compiler.params):
+            found[(class_name, row[0])] = {"__type": "Object", "className": class_name, **to_json(row)}
+    expanded = []
+    for container, index, item in holders:
+        if item["__type"] == "Pointer":
+            full = found.get((item["className"], item["objectId"]))
+            if full is None:
+                continue
+            container[index] = item = full
+        expanded.append(item)
+    return expanded
+
+
+# -- endpoints -----------------------------------------------------------------------------------------
+def list_answer(ctx: Context, class_name: str) -> Dict[str, Any]:
+    limit = _int_param(ctx, "limit", DEFAULT_LIMIT)
+    if ctx.dialect == "leancloud" and limit > MAX_LIMIT:
+        raise ProtocolError(102, f"Invalid query: limit must be at most {MAX_LIMIT}.")
+    rows, total = query(ctx, class_name, ctx.json_param("where"), ctx.params.get("order"), limit,
+                        _int_param(ctx, "skip", 0), ctx.params.get("keys"), ctx.params.get("include"),
+                        ctx.params.get("count") in ("1", "true"))
+    excluded = {k.strip() for k in ctx.params.get("excludeKeys", "").split(",") if k.strip()}
+    if excluded:
+        rows = [{k: v for k, v in r.items() if k not in excluded} for r in rows]
+    answer: Dict[str, Any] = {"results": rows}
+    if total is not None:
+        answer["count"] = total
+    return answer
+
+
+def write_options(ctx: Context) -> Tuple[Any, bool]:
+    return ctx.json_param("where"), ctx.params.get("fetchWhenSave") in ("true", "1") or \
+        ctx.params.get("new") == "true"
+
+
+@route("GET", r"classes/([^/]+)")
+def _list(ctx: Context) -> Any:
+    return list_answer(ctx, ctx.args[0])
+
+
+@route("POST", r"classes/([^/]+)")
+def _create(ctx: Context) -> Any:
+    where, fetch_when_save = write_options(ctx)
+    return write(ctx, ctx.args[0], None, ctx.json_body(), fetch_when_save=fetch_when_save)
+
+
+@route("GET", r"classes/([^/]+)/([^/]+)")
+def _get(ctx: Context) -> Any:
+    return fetch(ctx, ctx.args[0], ctx.args[1], ctx.params.get("keys"), ctx.params.get("include"))
+
+
+@route("PUT", r"classes/([^/]+)/([^/]+)")
+def _update(ctx: Context) -> Any:
+    where, fetch_when_save = write_options(ctx)
+    return write(ctx, ctx.args[0], ctx.args[1], ctx.json_body(), where, fetch_when_save)
+
+
+@route("DELETE", r"classes/([^/]+)/([^/]+)")
+def _delete(ctx: Context) -> Any:
+    remove(ctx, ctx.args[0], ctx.args[1], ctx.json_param("where"))
+    return {}
+
+
+@route("GET", r"scan/classes/([^/]+)")
+def _scan(ctx: Context) -> Any:
+    """LeanCloud's scan: objectId order, an opaque cursor, constant cost per page (no skip)."""
+    ctx.require_master()
+    limit = _int_param(ctx, "limit", DEFAULT_LIMIT)
+    if limit > MAX_LIMIT or limit == 0:
+        raise ProtocolError(102, f"Invalid query: scan limit must be between 1 and {MAX_LIMIT}.")
+    after = None
+    if ctx.params.get("cursor"):
+        try:
+            after = base64.urlsafe_b64decode(ctx.params["cursor"].encode()).decode()
+        except (ValueError, UnicodeDecodeError):
+            raise ProtocolError(102, "Invalid scan cursor.") from None
+    rows, _ = query(ctx, ctx.args[0], ctx.json_param("where"), "objectId", limit, keys=ctx.params.get("keys"),
+                    after_id=after)
+    cursor = base64.urlsafe_b64encode(rows[-1]["objectId"].encode()).decode() if len(rows) == limit else None
+    return {"results": rows, "cursor": cursor}
+
+
+@route("POST", r"batch")
+def _batch(ctx: Context) -> Any:
+    """Every request of the batch on its own: one failure does not undo the others."""
+    requests_ = ctx.json_body().get("requests")
+    if not isinstance(requests_, list):
+        raise ProtocolError(107, "batch needs {\"requests\": [...]}.")
+    return [ctx.server.sub_request(ctx, item) for item in requests_]
+
+
+@route("DELETE", r"purge/([^/]+)")
+def _purge(ctx: Context) -> Any:
+    ctx.require_master()
+    class_name = check_class_name(ctx.args[0])
+    with ctx.store.write() as conn:
+        if ctx.store.has_class(conn, class_name):
+            conn.execute(f"DELETE FROM {table(class_name)}")
+            conn.execute("DELETE FROM _relations WHERE owner_class=?", (class_name,))
+    return {}
+
+
+def _schema_json(conn: sqlite3.Connection, ctx: Context, class_name: str) -> Dict[str, Any]:
+    fields: Dict[str, Any] = {"objectId": {"type": "String"}, "createdAt": {"type": "Date"},
+                              "updatedAt": {"type": "Date"}, "ACL": {"type": "ACL"}}
+    for name, (ftype, target) in ctx.store.schema(conn, class_name).items():
+        fields[name] = {"type": ftype, **({"targetClass": target} if target else {})}
+    return {"className": class_name, "fields": fields}
+
+
+@route("GET", r"schemas")
+def _schemas(ctx: Context) -> Any:
+    ctx.require_master()
+    with ctx.store.read() as conn:
+        schemas = [_schema_json(conn, ctx, name) for name in ctx.store.class_names(conn)]
+    if ctx.dialect == "parse":
+        return {"results": schemas}
+    return {s["className"]: s["fields"] for s in schemas}
+
+
+@route("GET", r"schemas/([^/]+)")
+def _schema(ctx: Context) -> Any:
+    ctx.require_master()
+    with ctx.store.read() as conn:
+        if not ctx.store.has_class(conn, check_class_name(ctx.args[0])):
+            raise ProtocolError(103, f"Class {ctx.args[0]} does not exist.", 400)
+        return _schema_json(conn, ctx, ctx.args[0])
+
+
+@route("GET", r"date")
+def _date(ctx: Context) -> Any:
+    return {"__type": "Date", "iso": now_iso()}
+
+

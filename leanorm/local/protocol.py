@@ -1,0 +1,140 @@
+"""The pieces every endpoint shares: the error the protocol answers, the response, the request context
+and the route registry that endpoint modules add themselves to."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Pattern, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .server import LocalServer
+    from .store import Store
+
+__all__ = ["ProtocolError", "LocalResponse", "Caller", "Context", "Handler", "route", "resolve", "dumps"]
+
+
+class ProtocolError(Exception):
+    """An answer in LeanCloud's error shape: ``{"code": code, "error": message}`` with HTTP ``status``."""
+
+    def __init__(self, code: int, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+    def as_json(self) -> Dict[str, Any]:
+        return {"code": self.code, "error": self.message}
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, the one form the engine writes (stored documents and answers alike)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass
+class LocalResponse:
+    """What :meth:`LocalServer.handle` answers: HTTP status, headers and a JSON body (bytes)."""
+
+    status: int
+    body: bytes
+    headers: Dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json; charset=utf-8"})
+
+
+@dataclass
+class Caller:
+    """Who sent the request: the master key, or the principals an ACL grants to (``*``, the user's id,
+    ``role:<name>`` of every role the user holds, inherited ones included)."""
+
+    master: bool = False
+    user_id: Optional[str] = None
+    session_token: Optional[str] = None
+    principals: Tuple[str, ...] = ("*",)
+
+
+@dataclass
+class Context:
+    """One request on its way through an endpoint."""
+
+    server: "LocalServer"
+    method: str
+    path: str                      # below the dialect prefix, e.g. ``classes/Post/abc``
+    dialect: str                   # ``leancloud`` or ``parse``
+    params: Dict[str, str]
+    caller: Caller
+    raw_body: Optional[bytes]
+    args: Tuple[str, ...] = ()      # the groups of the route's pattern
+    _body: Any = None
+    _parsed: bool = False
+
+    @property
+    def store(self) -> "Store":
+        return self.server.store
+
+    @property
+    def body(self) -> Any:
+        """The JSON body (``{}`` when empty); malformed JSON is error 107."""
+        if not self._parsed:
+            self._parsed = True
+            if self.raw_body:
+                try:
+                    self._body = json.loads(self.raw_body)
+                except ValueError:
+                    raise ProtocolError(107, "Malformed json object. A json dictionary is expected.") from None
+            else:
+                self._body = {}
+        return self._body
+
+    def json_body(self) -> Dict[str, Any]:
+        """The body, which must be a JSON object."""
+        body = self.body
+        if not isinstance(body, dict):
+            raise ProtocolError(107, "Malformed json object. A json dictionary is expected.")
+        return body
+
+    def json_param(self, name: str, default: Any = None) -> Any:
+        """A query-string parameter holding JSON (``where``); malformed JSON is error 107."""
+        raw = self.params.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise ProtocolError(107, f"Malformed json in parameter {name!r}.") from None
+
+    def require_master(self) -> None:
+        if not self.caller.master:
+            raise ProtocolError(1 if self.dialect == "leancloud" else 119,
+                                "This operation needs the master key.", 403)
+
+
+Handler = Callable[[Context], Any]
+_ROUTES: List[Tuple[int, str, Pattern[str], Handler]] = []
+
+
+def route(method: str, pattern: str, priority: int = 0) -> Callable[[Handler], Handler]:
+    """Register an endpoint: ``pattern`` is a regular expression over the path below the prefix. A
+    handler returns the JSON answer, or ``(status, answer)``; it raises :class:`ProtocolError`. Routes
+    with a higher ``priority`` are tried first (``classes/_User`` before ``classes/<any>``)."""
+    compiled = re.compile(pattern + r"/?\Z")
+
+    def register(handler: Handler) -> Handler:
+        _ROUTES.append((priority, method, compiled, handler))
+        _ROUTES.sort(key=lambda r: -r[0])
+        return handler
+
+    return register
+
+
+def resolve(method: str, path: str) -> Tuple[Handler, Tuple[str, ...]]:
+    """The handler of ``method path`` and the groups its pattern captured; unknown endpoints are 404."""
+    allowed = False
+    for _, m, pattern, handler in _ROUTES:
+        match = pattern.match(path)
+        if match:
+            if m == method:
+                return handler, match.groups()
+            allowed = True
+    if allowed:
+        raise ProtocolError(1, f"Method {method} is not allowed on /{path}.", 405)
+    raise ProtocolError(1, f"Unknown endpoint: {method} /{path}.", 404)

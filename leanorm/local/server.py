@@ -1,0 +1,206 @@
+"""``LocalServer``: the embedded backend's request handler, callable in-process and as a WSGI app."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import logging
+import tempfile
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from urllib.parse import parse_qsl
+
+from . import hooks, objects, users  # noqa: F401  (importing registers their endpoints)
+from .protocol import Caller, Context, LocalResponse, ProtocolError, dumps, resolve
+from .store import Store
+from .values import now_iso
+
+__all__ = ["LocalServer"]
+
+log = logging.getLogger("leanorm.local")
+PREFIXES = (("/1.1/", "leancloud"), ("/parse/", "parse"))
+MAX_BODY = 64 * 1024 * 1024
+
+
+class _Headers:
+    """Case-insensitive view of request headers."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._h = {k.lower(): v for k, v in headers.items()}
+
+    def get(self, *names: str) -> Optional[str]:
+        for name in names:
+            value = self._h.get(name.lower())
+            if value:
+                return value
+        return None
+
+
+class LocalServer:
+    """A LeanCloud-protocol server over SQLite: LeanCloud dialect under ``/1.1/``, Parse under ``/parse/``.
+
+    ``handle()`` serves one request in-process (what ``local://`` clients use); calling the server
+    object is the same handler as a WSGI app (what ``leanorm serve`` runs). ``engine`` is an
+    :class:`leanorm.engine.Engine` whose functions and hooks the backend runs.
+    """
+
+    def __init__(self, database: str = ":memory:", app_id: str = "leanorm-local",
+                 app_key: str = "leanorm-local-key", master_key: str = "leanorm-local-master",
+                 files_dir: Optional[str] = None, engine: Any = None, prod: bool = True) -> None:
+        self.store = Store(database)
+        self.app_id, self.app_key, self.master_key = app_id, app_key, master_key
+        self.engine = engine
+        self.prod = prod
+        if files_dir is None:
+            files_dir = tempfile.mkdtemp(prefix="leanorm-files-") if self.store.memory else database + ".files"
+        self.files_dir = files_dir
+
+    # -- the protocol --------------------------------------------------------------------------------
+    def handle(self, method: str, path: str, params: Optional[Mapping[str, str]] = None,
+               headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None) -> LocalResponse:
+        """Serve one request and answer it; errors answer LeanCloud's shape, never a traceback."""
+        try:
+            status, answer = self._serve(method.upper(), path, dict(params or {}), _Headers(headers or {}), body)
+        except ProtocolError as exc:
+            status, answer = exc.status, exc.as_json()
+        except Exception:  # noqa: BLE001 - a bug must still answer the protocol's error shape
+            log.exception("embedded backend failed on %s %s", method, path)
+            status, answer = 500, {"code": 1, "error": "Internal server error."}
+        return LocalResponse(status, dumps(answer).encode("utf-8"))
+
+    def _serve(self, method: str, path: str, params: Dict[str, str], headers: _Headers,
+               body: Optional[bytes]) -> Tuple[int, Any]:
+        for prefix, dialect in PREFIXES:
+            if path.startswith(prefix):
+                break
+        else:
+            raise ProtocolError(1, f"Unknown endpoint: {method} {path} (the API is under /1.1/ and /parse/).", 404)
+        caller = self._caller(dialect, headers)
+        return self._dispatch(Context(self, method, path[len(prefix):].strip("/"), dialect, params, caller, body))
+
+    def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
+        handler, ctx.args = resolve(ctx.method, ctx.path)
+        answer = handler(ctx)
+        if isinstance(answer, tuple):
+            return answer
+        return 200, answer
+
+    def _caller(self, dialect: str, headers: _Headers) -> Caller:
+        unauthorized = ProtocolError(401, "Unauthorized.", 401)
+        if dialect == "parse":
+            if headers.get("X-Parse-Application-Id") != self.app_id:
+                raise unauthorized
+            master = headers.get("X-Parse-Master-Key")
+            if master is not None:
+                if not hmac.compare_digest(master, self.master_key):
+                    raise unauthorized
+                return users.authenticate(self.store, headers.get("X-Parse-Session-Token"), True)
+            key = headers.get("X-Parse-REST-API-Key", "X-Parse-Javascript-Key", "X-Parse-Client-Key")
+            if key != self.app_key:
+                raise unauthorized
+            return users.authenticate(self.store, headers.get("X-Parse-Session-Token"), False)
+        if headers.get("X-LC-Id", "X-Avoscloud-Application-Id") != self.app_id:
+            raise unauthorized
+        master = self._leancloud_key(headers)
+        return users.authenticate(self.store, headers.get("X-LC-Session", "X-Avoscloud-Session-Token"), master)
+
+    def _leancloud_key(self, headers: _Headers) -> bool:
+        """Check ``X-LC-Key`` (``key`` or ``masterkey,master``) or ``X-LC-Sign`` (``md5(ts+key),ts[,master]``);
+        returns whether the master key was used."""
+        sign = headers.get("X-LC-Sign", "X-Avoscloud-Request-Sign")
+        if sign:
+            digest, _, rest = sign.partition(",")
+            timestamp, _, suffix = rest.partition(",")
+            master = suffix == "master"
+            key = self.master_key if master else self.app_key
+            expected = hashlib.md5((timestamp + key).encode()).hexdigest()
+            if not hmac.compare_digest(digest.lower(), expected):
+                raise ProtocolError(401, "Unauthorized: bad request signature.", 401)
+            return master
+        value = headers.get("X-LC-Key", "X-Avoscloud-Application-Key") or ""
+        key, _, suffix = value.partition(",")
+        master = suffix == "master"
+        if not hmac.compare_digest(key, self.master_key if master else self.app_key):
+            raise ProtocolError(401, "Unauthorized.", 401)
+        return master
+
+    def master_context(self, ctx: Context) -> Context:
+        """The same request acting with the master key (for reads the engine makes on its own behalf)."""
+        return dataclasses.replace(ctx, caller=Caller(master=True))
+
+    def sub_request(self, ctx: Context, item: Any) -> Dict[str, Any]:
+        """One request of a batch, answered as ``{"success": ...}`` or ``{"error": {code, error}}``."""
+        try:
+            if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+                raise ProtocolError(107, "Each batch request needs a method and a path.")
+            path = item["path"]
+            for prefix, dialect in PREFIXES:
+                if path.startswith(prefix):
+                    path = path[len(prefix):]
+                    break
+            else:
+                if ctx.dialect == "parse":  # Parse Server refuses inner paths without its mount
+                    raise ProtocolError(107, f"Batch paths must start with the mount path: {path}.")
+            body = item.get("body")
+            raw = None if body is None else dumps(body).encode("utf-8")
+            path, _, query = path.strip("/").partition("?")
+            sub = Context(self, str(item.get("method", "GET")).upper(), path, ctx.dialect,
+                          dict(parse_qsl(query)), ctx.caller, raw)
+            _, answer = self._dispatch(sub)
+            return {"success": answer}
+        except ProtocolError as exc:
+            return {"error": exc.as_json()}
+
+    # -- outbox: what SMS and e-mail would have been sent -------------------------------------------------
+    def deliver(self, kind: str, recipient: str, purpose: str, code: Optional[str] = None,
+                body: Optional[Dict[str, Any]] = None) -> None:
+        with self.store.write() as conn:
+            conn.execute("INSERT INTO _outbox (kind, recipient, purpose, code, body, created_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", (kind, recipient, purpose, code, dumps(body or {}), now_iso()))
+
+    @property
+    def outbox(self) -> List[Dict[str, Any]]:
+        """Every SMS and e-mail the backend would have sent, oldest first: ``kind`` (``sms``/``email``),
+        ``recipient``, ``purpose``, ``code``, ``body``, ``created_at``."""
+        with self.store.read() as conn:
+            rows = conn.execute("SELECT kind, recipient, purpose, code, body, created_at FROM _outbox ORDER BY id")
+            return [{"kind": k, "recipient": r, "purpose": p, "code": c, "body": json.loads(b), "created_at": t}
+                    for k, r, p, c, b, t in rows]
+
+    # -- administration --------------------------------------------------------------------------------
+    def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
+        """Create an index on ``class_name.key`` (``unique=True``: a duplicate value is error 137)."""
+        return self.store.create_index(class_name, key, unique)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- WSGI ------------------------------------------------------------------------------------------
+    def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method == "OPTIONS":  # CORS preflight of browser SDKs
+            start_response("204 No Content", list(_CORS.items()))
+            return [b""]
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY:
+            resp = LocalResponse(413, dumps({"code": 1, "error": "Request body too large."}).encode())
+        else:
+            body = environ["wsgi.input"].read(length) if length else None
+            headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")}
+            if environ.get("CONTENT_TYPE"):
+                headers["Content-Type"] = environ["CONTENT_TYPE"]
+            params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+            resp = self.handle(method, environ.get("PATH_INFO", "/"), params, headers, body)
+        start_response(f"{resp.status} {_REASONS.get(resp.status, 'Status')}",
+                       [*resp.headers.items(), ("Content-Length", str(len(resp.body))), *_CORS.items()])
+        return [resp.body]
+
+
+_CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
+         "Access-Control-Allow-Headers": "*"}
+_REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
+            403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
+            500: "Internal Server Error"}

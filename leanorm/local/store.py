@@ -1,0 +1,214 @@
+"""SQLite storage of the embedded backend.
+
+One table per class (``c_<ClassName>``: objectId, createdAt, updatedAt, acl, data), where ``data`` is the
+document's JSON minus those four keys, written compactly with sorted keys so that equal values are equal
+text. Beside them: ``_schema`` (the type each field got on its first write), ``_relations`` (the rows of
+every Relation field), ``_sessions``, ``_passwords``, ``_outbox`` (SMS and e-mail the backend would have
+sent) and ``_codes`` (one-time verification codes).
+
+A file database runs in WAL mode with one connection per thread; each write request is one
+``BEGIN IMMEDIATE`` transaction, so concurrent threads and processes serialise their writes and readers
+never see half a request. ``:memory:`` has one connection shared under a lock (SQLite cannot share an
+in-memory database between connections without shared-cache locking, which does not wait).
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+import sqlite3
+import threading
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+from .protocol import ProtocolError
+from .sqlfunctions import register_functions
+
+__all__ = ["Store", "table", "json_path", "check_class_name", "check_field_name", "FieldType"]
+
+CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
+PATH_PART = re.compile(r"[^\"'\\.$\[\]]+\Z")
+
+#: (type, targetClass) as Parse's schema names them: String Number Boolean Date Pointer Relation ...
+FieldType = Tuple[str, Optional[str]]
+
+_SYSTEM_TABLES = """
+CREATE TABLE IF NOT EXISTS _schema (class_name TEXT NOT NULL, field TEXT NOT NULL, type TEXT NOT NULL,
+    target_class TEXT, PRIMARY KEY (class_name, field));
+CREATE TABLE IF NOT EXISTS _relations (owner_class TEXT NOT NULL, owner_id TEXT NOT NULL, key TEXT NOT NULL,
+    target_class TEXT NOT NULL, target_id TEXT NOT NULL, PRIMARY KEY (owner_class, owner_id, key, target_id));
+CREATE INDEX IF NOT EXISTS _relations_target ON _relations (target_class, target_id, key);
+CREATE TABLE IF NOT EXISTS _sessions (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS _sessions_user ON _sessions (user_id);
+CREATE TABLE IF NOT EXISTS _passwords (user_id TEXT PRIMARY KEY, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS _login_failures (login TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS _outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
+    recipient TEXT NOT NULL, purpose TEXT NOT NULL, code TEXT, body TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS _codes (recipient TEXT NOT NULL, purpose TEXT NOT NULL, code TEXT NOT NULL,
+    expires_at REAL NOT NULL, PRIMARY KEY (recipient, purpose));
+"""
+
+
+def check_class_name(name: str) -> str:
+    if not CLASS_NAME.match(name or ""):
+        raise ProtocolError(103, f"Invalid class name: {name!r}.")
+    return name
+
+
+def check_field_name(name: str) -> str:
+    if not FIELD_NAME.match(name or ""):
+        raise ProtocolError(105, f"Invalid field name: {name!r}.")
+    return name
+
+
+def table(class_name: str) -> str:
+    """The quoted table name of a class (the name was checked, so quoting cannot be escaped)."""
+    return f'"c_{check_class_name(class_name)}"'
+
+
+def json_path(*parts: str) -> str:
+    """A quoted SQLite JSON path literal for ``parts`` (``'$."meta"."lang"'``), the exact text indexes use."""
+    for part in parts:
+        if not PATH_PART.match(part):
+            raise ProtocolError(105, f"Invalid key: {part!r}.")
+    return "'$" + "".join(f'."{p}"' for p in parts) + "'"
+
+
+class Store:
+    """The SQLite database of one embedded backend."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.memory = database in (":memory:", "")
+        self._local = threading.local()
+        self._lock = threading.RLock() if self.memory else None
+        self._shared: Optional[sqlite3.Connection] = None
+        self._known_tables: set = set()
+        self._connections: List[sqlite3.Connection] = []
+        self._closed = False
+        with self._guard():
+            self._connection().executescript(_SYSTEM_TABLES)
+
+    # -- connections -----------------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(":memory:" if self.memory else self.database, isolation_level=None,
+                               check_same_thread=not self.memory, timeout=30.0)
+        if not self.memory:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        register_functions(conn)
+        self._connections.append(conn)
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise ProtocolError(1, "The embedded backend is closed.", 503)
+        if self.memory:
+            if self._shared is None:
+                self._shared = self._open()
+            return self._shared
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open()
+        return conn
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        if self._lock is None:
+            yield
+        else:
+            with self._lock:
+                yield
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reading (statements run in autocommit)."""
+        with self._guard():
+            yield self._connection()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed when the block ends, rolled back on any exception.
+
+        Nested use (an endpoint calling another inside its transaction) joins the outer transaction.
+        """
+        with self._guard():
+            conn = self._connection()
+            if conn.in_transaction:
+                yield conn
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._closed = True
+        for conn in self._connections:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._connections.clear()
+
+    # -- classes and their schema ----------------------------------------------------------------------
+    def has_class(self, conn: sqlite3.Connection, class_name: str) -> bool:
+        if class_name in self._known_tables:
+            return True
+        found = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                             (f"c_{check_class_name(class_name)}",)).fetchone() is not None
+        if found:
+            self._known_tables.add(class_name)
+        return found
+
+    def ensure_class(self, conn: sqlite3.Connection, class_name: str) -> None:
+        if self.has_class(conn, class_name):
+            return
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table(class_name)} (objectId TEXT PRIMARY KEY, "
+                     "createdAt TEXT NOT NULL, updatedAt TEXT NOT NULL, acl TEXT, data TEXT NOT NULL)")
+        conn.execute(f'CREATE INDEX IF NOT EXISTS "c_{class_name}__createdAt" ON {table(class_name)} (createdAt)')
+        self._known_tables.add(class_name)
+
+    def class_names(self, conn: sqlite3.Connection) -> List[str]:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'c\\_%' ESCAPE '\\'")
+        return sorted(r[0][2:] for r in rows)
+
+    def schema(self, conn: sqlite3.Connection, class_name: str) -> Dict[str, FieldType]:
+        """Field name -> (type, targetClass) as learnt from the writes so far."""
+        rows = conn.execute("SELECT field, type, target_class FROM _schema WHERE class_name=?", (class_name,))
+        return {f: (t, target) for f, t, target in rows}
+
+    def learn(self, conn: sqlite3.Connection, class_name: str, known: Dict[str, FieldType],
+              types: Dict[str, FieldType]) -> None:
+        """Record the types of fields written for the first time; a different type later is error 111."""
+        for name, ftype in types.items():
+            old = known.get(name)
+            if old is None:
+                conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)", (class_name, name, *ftype))
+                known[name] = ftype
+            elif old != ftype:
+                want = old[0] + (f"<{old[1]}>" if old[1] else "")
+                got = ftype[0] + (f"<{ftype[1]}>" if ftype[1] else "")
+                raise ProtocolError(111, f"Invalid value type for field {name!r}: expected {want}, got {got}.")
+
+    def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
+        """Create an expression index on ``key`` (a field, or ``a.b`` inside an object field)."""
+        parts = key.split(".")
+        with self.write() as conn:
+            self.ensure_class(conn, class_name)
+            ftype = self.schema(conn, class_name).get(parts[0], ("", None))[0]
+            if key in ("objectId", "createdAt", "updatedAt"):
+                expr = key
+            else:
+                suffix = {"Date": ("iso",), "Pointer": ("objectId",)}.get(ftype, ()) if len(parts) == 1 else ()
+                expr = f"json_extract(data, {json_path(*parts, *suffix)})"
+            name = f"c_{class_name}__{'_'.join(parts)}{'__unique' if unique else ''}"
+            try:
+                conn.execute(f'CREATE {"UNIQUE " if unique else ""}INDEX IF NOT EXISTS "{name}" '
+                             f"ON {table(class_name)} ({expr})")
+            except sqlite3.IntegrityError:
+                raise ProtocolError(137, f"Cannot create a unique index on {class_name}.{key}: "
+                                         "existing objects share a value.") from None
+        return name

@@ -1,0 +1,302 @@
+"""Users, sessions and roles of the embedded backend.
+
+Passwords are hashed with scrypt and a random salt (never stored in the user's document); session
+tokens are random and live in ``_sessions``; repeated login failures for one login are throttled. A
+caller's principals (for ACLs) are its user id and the names of its roles, inherited ones included: a
+role listed in another role's ``roles`` relation gets that role's rights, as on Parse Server.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+from .objects import fetch, list_answer, query, remove, write, write_options
+from .protocol import Caller, Context, ProtocolError, route
+from .store import Store, table
+from .values import now_iso
+
+__all__ = ["authenticate", "hash_password", "verify_password"]
+
+SESSION_DAYS = 365
+MAX_FAILURES, FAILURE_WINDOW = 5, 15 * 60
+_SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+UNIQUE_FIELDS = (("username", 202, "Username has already been taken."),
+                 ("email", 203, "Email has already been taken."),
+                 ("mobilePhoneNumber", 214, "Mobile phone number has already been taken."))
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    _, salt, digest = stored.split("$")
+    check = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), dklen=32, **_SCRYPT)
+    return hmac.compare_digest(check.hex(), digest)
+
+
+def _principals(conn: sqlite3.Connection, store: Store, user_id: str) -> Tuple[str, ...]:
+    roles = {r for (r,) in conn.execute(
+        "SELECT owner_id FROM _relations WHERE owner_class='_Role' AND key='users' AND target_id=?", (user_id,))}
+    frontier = set(roles)
+    while frontier:
+        marks = ", ".join("?" * len(frontier))
+        parents = {r for (r,) in conn.execute(
+            f"SELECT owner_id FROM _relations WHERE owner_class='_Role' AND key='roles' AND target_id IN ({marks})",
+            tuple(frontier))}
+        frontier = parents - roles
+        roles |= frontier
+    names: List[str] = []
+    if roles and store.has_class(conn, "_Role"):
+        marks = ", ".join("?" * len(roles))
+        names = [n for (n,) in conn.execute(
+            f"SELECT json_extract(data, '$.name') FROM {table('_Role')} WHERE objectId IN ({marks})", tuple(roles))]
+    return ("*", user_id, *(f"role:{n}" for n in names if n))
+
+
+def authenticate(store: Store, token: Optional[str], master: bool) -> Caller:
+    """The caller a request's keys and session token make (error 209 for an unknown or expired token)."""
+    if not token:
+        return Caller(master=master)
+    with store.read() as conn:
+        row = conn.execute("SELECT user_id FROM _sessions WHERE token=? AND expires_at > ?",
+                           (token, now_iso())).fetchone()
+        if row is None:
+            raise ProtocolError(209, "Invalid session token.", 400)
+        return Caller(master=master, user_id=row[0], session_token=token,
+                      principals=_principals(conn, store, row[0]))
+
+
+def _new_session(conn: sqlite3.Connection, user_id: str) -> str:
+    token = secrets.token_urlsafe(24)
+    expires = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=SESSION_DAYS)).strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z")
+    conn.execute("INSERT INTO _sessions VALUES (?, ?, ?, ?)", (token, user_id, now_iso(), expires))
+    return token
+
+
+def _check_unique(ctx: Context, conn: sqlite3.Connection, body: Dict[str, Any], user_id: Optional[str]) -> None:
+    if not ctx.store.has_class(conn, "_User"):
+        return
+    for name, code, message in UNIQUE_FIELDS:
+        value = body.get(name)
+        if isinstance(value, str) and value:
+            hit = conn.execute(f"SELECT objectId FROM {table('_User')} WHERE json_extract(data, '$.{name}') = ? "
+                               "AND objectId IS NOT ?", (value, user_id)).fetchone()
+            if hit:
+                raise ProtocolError(code, message)
+
+
+def _user_answer(ctx: Context, user_id: str, token: str) -> Dict[str, Any]:
+    return {**fetch(ctx.server.master_context(ctx), "_User", user_id), "sessionToken": token}
+
+
+@route("POST", r"(?:users|classes/_User)", priority=1)
+def _signup(ctx: Context) -> Any:
+    body = dict(ctx.json_body())
+    password = body.pop("password", None)
+    if not isinstance(body.get("username"), str) or not body["username"]:
+        raise ProtocolError(200, "Username is missing or empty.")
+    if not isinstance(password, str) or not password:
+        raise ProtocolError(201, "Password is missing or empty.")
+    if body.get("email") is not None and (not isinstance(body["email"], str) or "@" not in body["email"]):
+        raise ProtocolError(125, "The email address was invalid.")
+    body.setdefault("emailVerified", False) if body.get("email") else None
+    body.setdefault("mobilePhoneVerified", False) if body.get("mobilePhoneNumber") else None
+    hashed = hash_password(password)  # slow on purpose: outside the write lock
+    with ctx.store.write() as conn:
+        _check_unique(ctx, conn, body, None)
+        status, answer = write(ctx, "_User", None, body)
+        user_id = answer["objectId"]
+        if "ACL" not in body:
+            conn.execute(f"UPDATE {table('_User')} SET acl=? WHERE objectId=?",
+                         (f'{{"*":{{"read":true}},"{user_id}":{{"read":true,"write":true}}}}', user_id))
+        conn.execute("INSERT INTO _passwords VALUES (?, ?)", (user_id, hashed))
+        token = _new_session(conn, user_id)
+    return 201, {**answer, "sessionToken": token}
+
+
+def _throttled(conn: sqlite3.Connection, login: str) -> bool:
+    since = time.time() - FAILURE_WINDOW
+    conn.execute("DELETE FROM _login_failures WHERE at < ?", (since,))
+    return conn.execute("SELECT COUNT(*) FROM _login_failures WHERE login=?", (login,)).fetchone()[0] >= MAX_FAILURES
+
+
+@route("POST", r"login")
+def _login(ctx: Context) -> Any:
+    body = ctx.json_body()
+    password = body.get("password")
+    for key in ("username", "email", "mobilePhoneNumber"):
+        if isinstance(body.get(key), str) and body[key]:
+            login_key, login = key, body[key]
+            break
+    else:
+        raise ProtocolError(200, "Username is missing or empty.")
+    if not isinstance(password, str) or not password:
+        raise ProtocolError(201, "Password is missing or empty.")
+    with ctx.store.read() as conn:
+        row = None
+        if ctx.store.has_class(conn, "_User"):
+            row = conn.execute(f"SELECT u.objectId, p.hash FROM {table('_User')} u JOIN _passwords p "
+                               f"ON p.user_id = u.objectId WHERE json_extract(u.data, '$.{login_key}') = ?",
+                               (login,)).fetchone()
+    parse = ctx.dialect == "parse"
+    with ctx.store.write() as conn:
+        if _throttled(conn, login):
+            raise ProtocolError(219, "Too many failed login attempts: try again later.")
+    if row is None:
+        raise ProtocolError(101, "Invalid username/password.", 404) if parse else \
+            ProtocolError(211, "Could not find user.")
+    if not verify_password(password, row[1]):
+        with ctx.store.write() as conn:
+            conn.execute("INSERT INTO _login_failures VALUES (?, ?)", (login, time.time()))
+        raise ProtocolError(101, "Invalid username/password.", 404) if parse else \
+            ProtocolError(210, "The username and password mismatch.")
+    with ctx.store.write() as conn:
+        conn.execute("DELETE FROM _login_failures WHERE login=?", (login,))
+        token = _new_session(conn, row[0])
+    return _user_answer(ctx, row[0], token)
+
+
+@route("GET", r"users/me")
+def _me(ctx: Context) -> Any:
+    if ctx.caller.user_id is None:
+        raise ProtocolError(209, "Invalid session token.", 400)
+    return _user_answer(ctx, ctx.caller.user_id, ctx.caller.session_token or "")
+
+
+@route("POST", r"logout")
+def _logout(ctx: Context) -> Any:
+    if ctx.caller.session_token:
+        with ctx.store.write() as conn:
+            conn.execute("DELETE FROM _sessions WHERE token=?", (ctx.caller.session_token,))
+    return {}
+
+
+@route("GET", r"users")
+def _users(ctx: Context) -> Any:
+    return list_answer(ctx, "_User")
+
+
+@route("GET", r"users/([^/]+)")
+def _user(ctx: Context) -> Any:
+    return fetch(ctx, "_User", ctx.args[0], ctx.params.get("keys"), ctx.params.get("include"))
+
+
+@route("PUT", r"(?:users|classes/_User)/([^/]+)", priority=1)
+def _update_user(ctx: Context) -> Any:
+    body = dict(ctx.json_body())
+    password = body.pop("password", None)
+    if password is not None and (not isinstance(password, str) or not password):
+        raise ProtocolError(201, "Password is missing or empty.")
+    hashed = hash_password(password) if password else None
+    where, fetch_when_save = write_options(ctx)
+    with ctx.store.write() as conn:
+        _check_unique(ctx, conn, body, ctx.args[0])
+        answer = write(ctx, "_User", ctx.args[0], body, where, fetch_when_save)
+        if hashed:
+            conn.execute("UPDATE _passwords SET hash=? WHERE user_id=?", (hashed, ctx.args[0]))
+    return answer
+
+
+@route("DELETE", r"(?:users|classes/_User)/([^/]+)", priority=1)
+def _delete_user(ctx: Context) -> Any:
+    remove(ctx, "_User", ctx.args[0], ctx.json_param("where"))
+    with ctx.store.write() as conn:
+        conn.execute("DELETE FROM _sessions WHERE user_id=?", (ctx.args[0],))
+        conn.execute("DELETE FROM _passwords WHERE user_id=?", (ctx.args[0],))
+    return {}
+
+
+@route("PUT", r"users/([^/]+)/updatePassword")
+def _update_password(ctx: Context) -> Any:
+    body = ctx.json_body()
+    old, new = body.get("old_password"), body.get("new_password")
+    if ctx.caller.user_id != ctx.args[0] and not ctx.caller.master:
+        raise ProtocolError(206, "Only the user can change its password; log in first.", 403)
+    if not isinstance(new, str) or not new:
+        raise ProtocolError(201, "Password is missing or empty.")
+    with ctx.store.read() as conn:
+        row = conn.execute("SELECT hash FROM _passwords WHERE user_id=?", (ctx.args[0],)).fetchone()
+    if row is None or not isinstance(old, str) or not verify_password(old, row[0]):
+        raise ProtocolError(210, "The username and password mismatch.")
+    hashed = hash_password(new)
+    with ctx.store.write() as conn:
+        conn.execute("UPDATE _passwords SET hash=? WHERE user_id=?", (hashed, ctx.args[0]))
+    return _user_answer(ctx, ctx.args[0], ctx.caller.session_token or "")
+
+
+@route("PUT", r"users/([^/]+)/refreshSessionToken")
+def _refresh_token(ctx: Context) -> Any:
+    if ctx.caller.user_id != ctx.args[0] and not ctx.caller.master:
+        raise ProtocolError(206, "Only the user can refresh its session token.", 403)
+    with ctx.store.write() as conn:
+        conn.execute("DELETE FROM _sessions WHERE user_id=?", (ctx.args[0],))
+        token = _new_session(conn, ctx.args[0])
+    return _user_answer(ctx, ctx.args[0], token)
+
+
+def _mail(ctx: Context, purpose: str) -> Any:
+    email = ctx.json_body().get("email")
+    if not isinstance(email, str) or "@" not in email:
+        raise ProtocolError(125, "The email address was invalid.")
+    with ctx.store.read() as conn:
+        known = ctx.store.has_class(conn, "_User") and conn.execute(
+            f"SELECT 1 FROM {table('_User')} WHERE json_extract(data, '$.email') = ?", (email,)).fetchone()
+    if not known:
+        raise ProtocolError(205, f"No user found with email {email}.")
+    ctx.server.deliver("email", email, purpose, code=secrets.token_urlsafe(16))
+    return {}
+
+
+@route("POST", r"requestPasswordReset")
+def _password_reset(ctx: Context) -> Any:
+    return _mail(ctx, "password_reset")
+
+
+@route("POST", r"(?:requestEmailVerify|verificationEmailRequest)")
+def _email_verify(ctx: Context) -> Any:
+    return _mail(ctx, "email_verify")
+
+
+# -- roles -------------------------------------------------------------------------------------------------
+@route("POST", r"(?:roles|classes/_Role)", priority=1)
+def _create_role(ctx: Context) -> Any:
+    body = ctx.json_body()
+    name = body.get("name")
+    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").replace(" ", "").isalnum():
+        raise ProtocolError(139, "A role's name needs letters, digits, '_', '-' or spaces.")
+    with ctx.store.write() as conn:
+        rows, _ = query(ctx.server.master_context(ctx), "_Role", {"name": name}, limit=1)
+        if rows:
+            raise ProtocolError(137, f"A role named {name!r} already exists.")
+        return write(ctx, "_Role", None, body, fetch_when_save=write_options(ctx)[1])
+
+
+@route("GET", r"roles")
+def _roles(ctx: Context) -> Any:
+    return list_answer(ctx, "_Role")
+
+
+@route("GET", r"roles/([^/]+)")
+def _role(ctx: Context) -> Any:
+    return fetch(ctx, "_Role", ctx.args[0], ctx.params.get("keys"), ctx.params.get("include"))
+
+
+@route("PUT", r"roles/([^/]+)")
+def _update_role(ctx: Context) -> Any:
+    where, fetch_when_save = write_options(ctx)
+    return write(ctx, "_Role", ctx.args[0], ctx.json_body(), where, fetch_when_save)
+
+
+@route("DELETE", r"roles/([^/]+)")
+def _delete_role(ctx: Context) -> Any:
+    remove(ctx, "_Role", ctx.args[0], ctx.json_param("where"))
+    return {}

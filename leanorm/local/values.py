@@ -1,0 +1,185 @@
+"""Wire values as the engine stores them: validation and normalisation of what clients write, the schema
+type of a value, and the atomic operations (``{"__op": ...}``) applied to stored values."""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from typing import Any, Dict, List, Optional, Tuple
+
+from .protocol import ProtocolError
+from .store import FieldType, check_class_name
+
+__all__ = ["MISSING", "now_iso", "normalize_iso", "check_value", "type_of", "apply_op", "canonical", "pointer",
+           "relation_targets"]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+#: an operation's result that removes the field (``Delete``)
+MISSING: Any = _Missing()
+
+
+def now_iso() -> str:
+    """Now, as the protocol writes dates: UTC, milliseconds, ``Z``."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
+
+
+def normalize_iso(text: Any) -> str:
+    """An ISO 8601 instant in the one form stored (so dates compare and sort as text)."""
+    if not isinstance(text, str):
+        raise ProtocolError(111, f"Invalid date: {text!r}.")
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ProtocolError(111, f"Invalid date: {text!r}.") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
+
+
+def pointer(class_name: str, object_id: str) -> Dict[str, str]:
+    return {"__type": "Pointer", "className": class_name, "objectId": object_id}
+
+
+def canonical(value: Any) -> str:
+    """The stored text of a JSON value (sorted keys, compact): equal values give equal text."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_value(value: Any, key: str) -> Any:
+    """Validate a value a client writes and return it in stored form (dates normalised, a full
+    ``Object`` reduced to its pointer). Wrong shapes are error 111, bad keys in objects 105."""
+    if isinstance(value, list):
+        return [check_value(v, key) for v in value]
+    if not isinstance(value, dict):
+        if isinstance(value, float) and value != value:  # NaN is not JSON
+            raise ProtocolError(111, f"Invalid number in {key!r}.")
+        return value
+    kind = value.get("__type")
+    if kind is None:
+        if "__op" in value:
+            raise ProtocolError(111, f"An operation is only allowed on a top-level field, not inside {key!r}.")
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str) or k.startswith("$") or "." in k:
+                raise ProtocolError(105, f"Invalid key {k!r} inside {key!r}.")
+            out[k] = check_value(v, key)
+        return out
+    if kind == "Date":
+        return {"__type": "Date", "iso": normalize_iso(value.get("iso"))}
+    if kind in ("Pointer", "Object"):
+        class_name, object_id = value.get("className"), value.get("objectId")
+        if not isinstance(class_name, str) or not isinstance(object_id, str) or not object_id:
+            raise ProtocolError(111, f"Invalid pointer in {key!r}: it needs className and objectId.")
+        return pointer(check_class_name(class_name), object_id)
+    if kind == "GeoPoint":
+        lat, lng = value.get("latitude"), value.get("longitude")
+        if not (_number(lat) and _number(lng) and -90 <= lat <= 90 and -180 <= lng <= 180):
+            raise ProtocolError(111, f"Invalid GeoPoint in {key!r}: latitude in [-90, 90], longitude in "
+                                     "[-180, 180].")
+        return {"__type": "GeoPoint", "latitude": float(lat), "longitude": float(lng)}
+    if kind == "Bytes":
+        try:
+            base64.b64decode(value.get("base64", ""), validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise ProtocolError(111, f"Invalid Bytes in {key!r}: base64 expected.") from None
+        return {"__type": "Bytes", "base64": value["base64"]}
+    if kind == "File":
+        if not isinstance(value.get("name") or value.get("objectId") or value.get("id"), str):
+            raise ProtocolError(111, f"Invalid File in {key!r}: it needs a name or an objectId.")
+        return dict(value)
+    if kind == "Relation":
+        return {"__type": "Relation", "className": check_class_name(str(value.get("className")))}
+    raise ProtocolError(111, f"Unknown __type {kind!r} in {key!r}.")
+
+
+def type_of(value: Any) -> Optional[FieldType]:
+    """The schema type of a stored value (``None`` for null, which fits every type)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return ("Boolean", None)
+    if _number(value):
+        return ("Number", None)
+    if isinstance(value, str):
+        return ("String", None)
+    if isinstance(value, list):
+        return ("Array", None)
+    kind = value.get("__type")
+    if kind in ("Pointer", "Relation"):
+        return (kind, value["className"])
+    if kind in ("Date", "GeoPoint", "Bytes", "File"):
+        return (kind, None)
+    return ("Object", None)
+
+
+def _need_list(current: Any, key: str, op: str) -> List[Any]:
+    if current is None or current is MISSING:
+        return []
+    if not isinstance(current, list):
+        raise ProtocolError(111, f"{op} needs {key!r} to be an array.")
+    return list(current)
+
+
+def _objects(op: Dict[str, Any], key: str) -> List[Any]:
+    objects = op.get("objects")
+    if not isinstance(objects, list):
+        raise ProtocolError(111, f"{op.get('__op')} on {key!r} needs a list in 'objects'.")
+    return [check_value(v, key) for v in objects]
+
+
+def apply_op(current: Any, op: Dict[str, Any], key: str, bit_ops: bool = True) -> Any:
+    """The value of ``key`` after applying ``op`` to ``current`` (``MISSING`` when absent)."""
+    name = op.get("__op")
+    if name in ("Increment", "Decrement"):
+        amount = op.get("amount", 1)
+        if not _number(amount):
+            raise ProtocolError(111, f"{name} on {key!r} needs a numeric amount.")
+        base = 0 if current is None or current is MISSING else current
+        if not _number(base):
+            raise ProtocolError(111, f"{name} needs {key!r} to be a number.")
+        return base + amount if name == "Increment" else base - amount
+    if name == "Add":
+        return _need_list(current, key, name) + _objects(op, key)
+    if name == "AddUnique":
+        items = _need_list(current, key, name)
+        seen = {canonical(v) for v in items}
+        for value in _objects(op, key):
+            if canonical(value) not in seen:
+                seen.add(canonical(value))
+                items.append(value)
+        return items
+    if name == "Remove":
+        gone = {canonical(v) for v in _objects(op, key)}
+        return [v for v in _need_list(current, key, name) if canonical(v) not in gone]
+    if name == "Delete":
+        return MISSING
+    if name in ("BitAnd", "BitOr", "BitXor") and bit_ops:
+        value = op.get("value")
+        base = 0 if current is None or current is MISSING else current
+        if not isinstance(value, int) or isinstance(value, bool) or not isinstance(base, int) or isinstance(base, bool):
+            raise ProtocolError(111, f"{name} on {key!r} needs integers.")
+        return {"BitAnd": base & value, "BitOr": base | value, "BitXor": base ^ value}[name]
+    raise ProtocolError(111, f"Unknown operation {name!r} on {key!r}.")
+
+
+def relation_targets(op: Dict[str, Any], key: str) -> Tuple[str, List[str]]:
+    """The target class and objectIds of an ``AddRelation``/``RemoveRelation``."""
+    objects = op.get("objects")
+    if not isinstance(objects, list) or not objects:
+        raise ProtocolError(111, f"{op.get('__op')} on {key!r} needs a non-empty list of pointers.")
+    targets = [check_value(o, key) for o in objects]
+    classes = {t.get("className") if isinstance(t, dict) else None for t in targets}
+    if len(classes) != 1 or None in classes or any(t.get("__type") != "Pointer" for t in targets):
+        raise ProtocolError(111, f"{op.get('__op')} on {key!r} needs pointers of one class.")
+    return classes.pop(), [t["objectId"] for t in targets]
+

@@ -1,0 +1,394 @@
+"""Compile a protocol ``where`` into SQL over the stored JSON.
+
+Every operator becomes SQL (``json_extract``/``json_type``/``json_each``), so SQLite's planner can use
+the expression indexes ``create_index`` makes; only ``$regex`` and geo distance call Python functions.
+Equality on an Array field means "contains the element", as in the protocol. A negated condition
+(``$ne``, ``$nin``, ``$notInQuery``, ...) is ``NOT IFNULL(condition, 0)``: SQL's NULL for a missing
+field must count as "does not match", so the negation matches it, as the protocol does.
+
+Operators live in a registry (``OPERATORS``): one function per operator, no if-chains.
+"""
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+
+from .protocol import Caller, ProtocolError
+from .store import FieldType, json_path, table
+from .values import canonical, normalize_iso
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .store import Store
+
+__all__ = ["Slot", "QueryCompiler", "OPERATORS"]
+
+EARTH_KM, EARTH_MILES = 6371.0, 3958.8
+COLUMNS = ("objectId", "createdAt", "updatedAt")
+
+
+class Slot:
+    """Where a value lives in SQL: an expression for the value and one for its JSON type (NULL when
+    absent). ``doc``/``parts`` locate it in a JSON column, so an array can be iterated with json_each."""
+
+    def __init__(self, value: str, type_: str, doc: Optional[str] = None, parts: Tuple[str, ...] = (),
+                 date_column: bool = False) -> None:
+        self.value, self.type, self.doc, self.parts, self.date_column = value, type_, doc, parts, date_column
+
+    @classmethod
+    def field(cls, doc: str, *parts: str) -> "Slot":
+        path = json_path(*parts)
+        return cls(f"json_extract({doc}, {path})", f"json_type({doc}, {path})", doc, parts)
+
+    @classmethod
+    def element(cls, alias: str, *parts: str) -> "Slot":
+        if not parts:
+            return cls(f"{alias}.value", f"{alias}.type")
+        path = json_path(*parts)
+        guard = f"CASE WHEN {alias}.type = 'object' THEN json_%s({alias}.value, {path}) END"
+        return cls(guard % "extract", guard % "type")
+
+    def sub(self, key: str) -> "Slot":
+        if self.date_column:
+            return self if key == "iso" else Slot("NULL", "NULL")
+        if self.doc is not None:
+            return Slot.field(self.doc, *self.parts, key)
+        if self.value.endswith(".value"):
+            return Slot.element(self.value[:-len(".value")], key)
+        return Slot("NULL", "NULL")
+
+
+class QueryCompiler:
+    """Builds SQL for one request; parameters are named, so pieces can be composed in any order."""
+
+    def __init__(self, store: "Store", conn: sqlite3.Connection, caller: Caller, dialect: str) -> None:
+        self.store, self.conn, self.caller, self.dialect = store, conn, caller, dialect
+        self.params: Dict[str, Any] = {}
+        self.near: Optional[str] = None
+        self._names = 0
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    def p(self, value: Any) -> str:
+        self._names += 1
+        name = f"p{self._names}"
+        self.params[name] = value
+        return f":{name}"
+
+    def alias(self, prefix: str = "j") -> str:
+        self._names += 1
+        return f"{prefix}{self._names}"
+
+    def acl(self, alias: str) -> str:
+        """Rows the caller may read: no ACL, or an ACL granting read to one of its principals."""
+        if self.caller.master:
+            return "1"
+        names = ", ".join(self.p(p) for p in self.caller.principals)
+        return (f"({alias}.acl IS NULL OR EXISTS (SELECT 1 FROM json_each({alias}.acl) "
+                f"WHERE key IN ({names}) AND json_extract(value, '$.read')))")
+
+    def readable(self, class_name: str, alias: str, where: Any) -> str:
+        """``where`` and the ACL read check, for rows of ``class_name`` named ``alias``."""
+        if not self.store.has_class(self.conn, class_name):
+            return "0"
+        return f"({self.where(class_name, alias, where)}) AND {self.acl(alias)}"
+
+    def contains(self, slot: Slot, array: bool, predicate: Callable[[Slot], str]) -> str:
+        """``predicate`` of the value, or of any element when the field is an Array."""
+        if not array or slot.doc is None:
+            return predicate(slot)
+        each = self.alias()
+        return (f"EXISTS (SELECT 1 FROM json_each({slot.doc}, {json_path(*slot.parts)}) AS {each} "
+                f"WHERE {predicate(Slot.element(each))})")
+
+    # -- where -----------------------------------------------------------------------------------------
+    def where(self, class_name: str, alias: str, where: Any) -> str:
+        if where is None:
+            return "1"
+        if not isinstance(where, dict):
+            raise ProtocolError(102, "Invalid query: where must be a JSON object.")
+        schema = self.store.schema(self.conn, class_name)
+        parts: List[str] = []
+        for key, condition in where.items():
+            if key in ("$or", "$and", "$nor"):
+                if not isinstance(condition, list) or not all(isinstance(c, dict) for c in condition):
+                    raise ProtocolError(102, f"Invalid query: {key} needs a list of where objects.")
+                inner = [f"({self.where(class_name, alias, c)})" for c in condition]
+                if key == "$and":
+                    parts.append(" AND ".join(inner) or "1")
+                elif key == "$or":
+                    parts.append(" OR ".join(inner) or "0")
+                else:
+                    parts.append(f"NOT IFNULL({' OR '.join(inner) or '0'}, 0)")
+            elif key == "$relatedTo":
+                parts.append(self.related_to(alias, condition))
+            elif key.startswith("$"):
+                raise ProtocolError(102, f"Invalid query: unknown operator {key}.")
+            else:
+                parts.append(self.field(class_name, alias, schema, key, condition))
+        return " AND ".join(f"({p})" for p in parts) or "1"
+
+    def slot(self, alias: str, schema: Dict[str, FieldType], key: str) -> Tuple[Slot, Optional[FieldType]]:
+        if key in COLUMNS:
+            return Slot(f"{alias}.{key}", "'text'", date_column=key != "objectId"), ("String", None)
+        parts = tuple(key.split("."))
+        return Slot.field(f"{alias}.data", *parts), schema.get(key) if len(parts) == 1 else None
+
+    def field(self, class_name: str, alias: str, schema: Dict[str, FieldType], key: str, condition: Any) -> str:
+        if key in ("ACL", "password", "sessionToken", "authData") and not self.caller.master:
+            raise ProtocolError(102, f"Invalid query: {key} cannot be queried.")
+        slot, ftype = self.slot(alias, schema, key)
+        array = bool(ftype and ftype[0] == "Array")
+        if isinstance(condition, dict) and any(isinstance(k, str) and k.startswith("$") for k in condition):
+            if not all(k.startswith("$") for k in condition):
+                raise ProtocolError(102, f"Invalid query on {key!r}: operators and values are mixed.")
+            ops = dict(condition)
+            clauses = [geo(self, slot, ops)] if GEO_KEYS & ops.keys() else []
+            options = ops.pop("$options", None)
+            if options is not None and "$regex" not in ops:
+                raise ProtocolError(102, f"Invalid query on {key!r}: $options needs $regex.")
+            if "$regex" in ops:
+                clauses.append(_regex(self, slot, ops.pop("$regex"), array, options or ""))
+            for op, value in ops.items():
+                if op in GEO_KEYS:
+                    continue
+                handler = OPERATORS.get(op)
+                if handler is None:
+                    raise ProtocolError(102, f"Invalid query on {key!r}: unknown operator {op}.")
+                clauses.append(handler(self, slot, value, array))
+            return " AND ".join(f"({c})" for c in clauses) or "1"
+        if ftype and ftype[0] == "Relation":
+            return self.relation_contains(class_name, alias, key, condition)
+        return self.equal(slot, condition, array)
+
+    def equal(self, slot: Slot, value: Any, array: bool) -> str:
+        if array and not isinstance(value, list):
+            return self.contains(slot, True, lambda s: self.scalar_equal(s, value))
+        return self.scalar_equal(slot, value)
+
+    def scalar_equal(self, slot: Slot, value: Any) -> str:
+        if value is None:
+            return f"({slot.type} IS NULL OR {slot.type} = 'null')"
+        if isinstance(value, bool):
+            return f"{slot.type} = '{'true' if value else 'false'}'"
+        if isinstance(value, (int, float)):
+            return f"({slot.value} = {self.p(value)} AND {slot.type} IN ('integer', 'real'))"
+        if isinstance(value, str):
+            return f"({slot.value} = {self.p(value)} AND {slot.type} = 'text')"
+        if isinstance(value, dict) and value.get("__type") == "Date":
+            return f"{slot.sub('iso').value} = {self.p(normalize_iso(value.get('iso')))}"
+        if isinstance(value, dict) and value.get("__type") in ("Pointer", "Object"):
+            return (f"({slot.sub('objectId').value} = {self.p(str(value.get('objectId')))} AND "
+                    f"{slot.sub('className').value} = {self.p(str(value.get('className')))})")
+        if isinstance(value, dict) and value.get("__type") == "GeoPoint":
+            return (f"({slot.sub('latitude').value} = {self.p(value.get('latitude'))} AND "
+                    f"{slot.sub('longitude').value} = {self.p(value.get('longitude'))})")
+        if isinstance(value, (dict, list)):
+            return f"({slot.value} = {self.p(canonical(value))} AND {slot.type} IN ('object', 'array'))"
+        raise ProtocolError(102, f"Invalid query value: {value!r}.")
+
+    def compare(self, slot: Slot, op: str, value: Any) -> str:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return f"({slot.value} {op} {self.p(value)} AND {slot.type} IN ('integer', 'real'))"
+        if isinstance(value, str):
+            return f"({slot.value} {op} {self.p(value)} AND {slot.type} = 'text')"
+        if isinstance(value, dict) and value.get("__type") == "Date":
+            return f"{slot.sub('iso').value} {op} {self.p(normalize_iso(value.get('iso')))}"
+        raise ProtocolError(102, f"Invalid query: a comparison needs a number, a string or a Date, "
+                                 f"not {value!r}.")
+
+    def one_of(self, slot: Slot, values: Any, array: bool) -> str:
+        if not isinstance(values, list):
+            raise ProtocolError(102, "Invalid query: $in and $nin need a list.")
+        if not values:
+            return "0"
+
+        def predicate(s: Slot) -> str:
+            kinds = {type(v) for v in values}
+            if kinds == {str}:
+                return f"({s.value} IN ({', '.join(self.p(v) for v in values)}) AND {s.type} = 'text')"
+            if all(isinstance(v, dict) and v.get("__type") == "Pointer" for v in values):
+                ids = ", ".join(self.p(str(v.get("objectId"))) for v in values)
+                return f"{s.sub('objectId').value} IN ({ids})"
+            return " OR ".join(f"({self.scalar_equal(s, v)})" for v in values)
+
+        return self.contains(slot, array, predicate)
+
+    def in_query(self, slot: Slot, spec: Any, array: bool) -> str:
+        if not isinstance(spec, dict) or not isinstance(spec.get("className"), str):
+            raise ProtocolError(102, "Invalid query: $inQuery needs {className, where}.")
+        inner = self.alias("t")
+        rows = f"SELECT {inner}.objectId FROM {table(spec['className'])} AS {inner} " \
+               f"WHERE {self.readable(spec['className'], inner, spec.get('where'))}"
+        return self.contains(slot, array, lambda s: f"{s.sub('objectId').value} IN ({rows})")
+
+    def select(self, slot: Slot, spec: Any, array: bool) -> str:
+        query = spec.get("query") if isinstance(spec, dict) else None
+        if not isinstance(query, dict) or not isinstance(query.get("className"), str) \
+                or not isinstance(spec.get("key"), str):
+            raise ProtocolError(102, "Invalid query: $select needs {query: {className, where}, key}.")
+        if not self.store.has_class(self.conn, query["className"]):
+            return "0"
+        inner = self.alias("t")
+        picked = Slot.field(f"{inner}.data", *spec["key"].split(".")) if spec["key"] not in COLUMNS \
+            else Slot(f"{inner}.{spec['key']}", "'text'")
+        rows = f"SELECT {picked.value} FROM {table(query['className'])} AS {inner} " \
+               f"WHERE {self.readable(query['className'], inner, query.get('where'))}"
+        return self.contains(slot, array, lambda s: f"{s.value} IN ({rows})")
+
+    def related_to(self, alias: str, spec: Any) -> str:
+        target = spec.get("object") if isinstance(spec, dict) else None
+        if not isinstance(target, dict) or not isinstance(spec.get("key"), str):
+            raise ProtocolError(102, "Invalid query: $relatedTo needs {object: pointer, key}.")
+        return (f"{alias}.objectId IN (SELECT target_id FROM _relations WHERE owner_class = "
+                f"{self.p(target.get('className'))} AND owner_id = {self.p(target.get('objectId'))} "
+                f"AND key = {self.p(spec['key'])})")
+
+    def relation_contains(self, class_name: str, alias: str, key: str, value: Any) -> str:
+        if not isinstance(value, dict) or value.get("__type") not in ("Pointer", "Object"):
+            raise ProtocolError(102, f"Invalid query: {key!r} is a Relation; compare it with a pointer.")
+        return (f"{alias}.objectId IN (SELECT owner_id FROM _relations WHERE owner_class = {self.p(class_name)} "
+                f"AND key = {self.p(key)} AND target_id = {self.p(value.get('objectId'))})")
+
+    # -- order -----------------------------------------------------------------------------------------
+    def order(self, class_name: str, alias: str, order: Optional[str]) -> List[str]:
+        """ORDER BY terms: nearest first for ``$nearSphere``, then the ``order`` keys."""
+        terms = [f"{self.near} ASC"] if self.near else []
+        if not order:
+            return terms
+        schema = self.store.schema(self.conn, class_name)
+        # The protocol's null placement: LeanCloud (MongoDB) puts missing values first when ascending,
+        # Parse Server on PostgreSQL puts them last.
+        nulls_last = self.dialect == "parse"
+        for key in order.split(","):
+            key = key.strip()
+            descending = key.startswith("-")
+            key = key.lstrip("-+")
+            if not key:
+                continue
+            if key in COLUMNS:
+                expr = f"{alias}.{key}"
+            else:
+                suffix = {"Date": ("iso",), "Pointer": ("objectId",)}.get(schema.get(key, ("", None))[0], ())
+                expr = f"json_extract({alias}.data, {json_path(*key.split('.'), *suffix)})"
+            nulls = (" NULLS FIRST" if descending else " NULLS LAST") if nulls_last else ""
+            terms.append(f"{expr} {'DESC' if descending else 'ASC'}{nulls}")
+        return terms
+
+
+# -- the operator registry ------------------------------------------------------------------------------
+Operator = Callable[[QueryCompiler, Slot, Any, bool], str]
+
+
+def _negate(op: Operator) -> Operator:
+    return lambda c, slot, value, array: f"NOT IFNULL({op(c, slot, value, array)}, 0)"
+
+
+def _comparison(sql_op: str) -> Operator:
+    return lambda c, slot, value, array: c.contains(slot, array, lambda s: c.compare(s, sql_op, value))
+
+
+def _equal(c: QueryCompiler, slot: Slot, value: Any, array: bool) -> str:
+    return c.equal(slot, value, array)
+
+
+def _exists(c: QueryCompiler, slot: Slot, value: Any, array: bool) -> str:
+    if not isinstance(value, bool):
+        raise ProtocolError(102, "Invalid query: $exists needs true or false.")
+    return f"{slot.type} IS {'NOT ' if value else ''}NULL"
+
+
+def _all(c: QueryCompiler, slot: Slot, values: Any, array: bool) -> str:
+    if not isinstance(values, list):
+        raise ProtocolError(102, "Invalid query: $all needs a list.")
+    if not values:
+        return "0"
+    return " AND ".join(f"({c.contains(slot, True, lambda s, v=v: c.scalar_equal(s, v))})" for v in values)
+
+
+def _size(c: QueryCompiler, slot: Slot, value: Any, array: bool) -> str:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ProtocolError(102, "Invalid query: $size needs an integer.")
+    if slot.doc is None:
+        return "0"
+    return f"({slot.type} = 'array' AND json_array_length({slot.doc}, {json_path(*slot.parts)}) = {c.p(value)})"
+
+
+def _regex(c: QueryCompiler, slot: Slot, value: Any, array: bool, options: Any = "") -> str:
+    from .sqlfunctions import compile_regex
+    if not isinstance(value, str) or not isinstance(options, str):
+        raise ProtocolError(102, "Invalid query: $regex and $options need strings.")
+    try:
+        compile_regex(value, options)
+    except ValueError as exc:
+        raise ProtocolError(102, f"Invalid query: bad regular expression {value!r}: {exc}.") from None
+    pattern, flags = c.p(value), c.p(options)
+    return c.contains(slot, array, lambda s: f"({s.type} = 'text' AND leanorm_regexp({pattern}, {flags}, {s.value}))")
+
+
+def _point(value: Any) -> Tuple[float, float]:
+    if isinstance(value, dict) and value.get("__type") == "GeoPoint":
+        lat, lng = value.get("latitude"), value.get("longitude")
+    elif isinstance(value, list) and len(value) == 2:  # [longitude, latitude], as in $centerSphere
+        lng, lat = value
+    else:
+        lat = lng = None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lat, lng)):
+        raise ProtocolError(102, f"Invalid query: {value!r} is not a GeoPoint.")
+    return float(lat), float(lng)
+
+
+GEO_KEYS = frozenset({"$nearSphere", "$maxDistance", "$maxDistanceInRadians", "$maxDistanceInKilometers",
+                      "$maxDistanceInMiles", "$within", "$geoWithin"})
+
+
+def geo(c: QueryCompiler, slot: Slot, ops: Dict[str, Any]) -> str:
+    """``$nearSphere`` (with its ``$maxDistance*``), ``$within: {$box}`` and ``$geoWithin:
+    {$centerSphere}``, which only make sense together."""
+    lat, lng = slot.sub("latitude").value, slot.sub("longitude").value
+    clauses = [f"{lat} IS NOT NULL"]
+    if "$nearSphere" in ops:
+        # floats as literals: the same expression orders the rows, outside the WHERE's parameters
+        plat, plng = _point(ops["$nearSphere"])
+        distance = f"leanorm_distance({lat}, {lng}, {plat!r}, {plng!r})"
+        c.near = c.near or distance
+        limits = [(ops.get("$maxDistance"), 1.0), (ops.get("$maxDistanceInRadians"), 1.0),
+                  (ops.get("$maxDistanceInKilometers"), EARTH_KM), (ops.get("$maxDistanceInMiles"), EARTH_MILES)]
+        for limit, radius in limits:
+            if limit is not None:
+                if not isinstance(limit, (int, float)) or isinstance(limit, bool):
+                    raise ProtocolError(102, "Invalid query: a maximum distance must be a number.")
+                clauses.append(f"{distance} <= {float(limit) / radius!r}")
+    elif {"$maxDistance", "$maxDistanceInRadians", "$maxDistanceInKilometers", "$maxDistanceInMiles"} & ops.keys():
+        raise ProtocolError(102, "Invalid query: a maximum distance needs $nearSphere.")
+    box = ops.get("$within", {}).get("$box") if isinstance(ops.get("$within"), dict) else None
+    if "$within" in ops:
+        if not isinstance(box, list) or len(box) != 2:
+            raise ProtocolError(102, "Invalid query: $within needs {$box: [southwest, northeast]}.")
+        (slat, slng), (nlat, nlng) = _point(box[0]), _point(box[1])
+        clauses.append(f"{lat} BETWEEN {c.p(slat)} AND {c.p(nlat)} AND {lng} BETWEEN {c.p(slng)} AND {c.p(nlng)}")
+    if "$geoWithin" in ops:
+        sphere = ops["$geoWithin"].get("$centerSphere") if isinstance(ops["$geoWithin"], dict) else None
+        if not isinstance(sphere, list) or len(sphere) != 2:
+            raise ProtocolError(102, "Invalid query: the embedded backend supports $geoWithin with "
+                                     "$centerSphere only.")
+        (clat, clng), radius = _point(sphere[0]), sphere[1]
+        clauses.append(f"leanorm_distance({lat}, {lng}, {c.p(clat)}, {c.p(clng)}) <= {c.p(float(radius))}")
+    return " AND ".join(clauses)
+
+
+OPERATORS: Dict[str, Operator] = {
+    "$eq": _equal,
+    "$ne": _negate(_equal),
+    "$lt": _comparison("<"),
+    "$lte": _comparison("<="),
+    "$gt": _comparison(">"),
+    "$gte": _comparison(">="),
+    "$in": lambda c, slot, value, array: c.one_of(slot, value, array),
+    "$nin": _negate(lambda c, slot, value, array: c.one_of(slot, value, array)),
+    "$all": _all,
+    "$exists": _exists,
+    "$size": _size,
+    "$inQuery": lambda c, slot, value, array: c.in_query(slot, value, array),
+    "$notInQuery": _negate(lambda c, slot, value, array: c.in_query(slot, value, array)),
+    "$select": lambda c, slot, value, array: c.select(slot, value, array),
+    "$dontSelect": _negate(lambda c, slot, value, array: c.select(slot, value, array)),
+}
