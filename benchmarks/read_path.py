@@ -145,16 +145,24 @@ def leanorm_reader(base: str, warm_identity: bool) -> Callable[[], int]:
 
 def measure(run: Callable[[], int], reps: int, warmup: int) -> Dict[str, Any]:
     """Warm up, then time ``reps`` runs; seconds per run and rows per run."""
-    rows = 0
+    return measure_interleaved({"run": run}, reps, warmup)["run"]
+
+
+def measure_interleaved(runs: Dict[str, Callable[[], int]], reps: int, warmup: int) -> Dict[str, Dict[str, Any]]:
+    """Warm every client up, then time them in turn, ``reps`` rounds: on a shared machine a slow
+    moment then hits every client alike instead of all repetitions of one of them."""
+    rows = {name: 0 for name in runs}
     for _ in range(warmup):
-        rows = run()
-    seconds = []
+        for name, run in runs.items():
+            rows[name] = run()
+    seconds: Dict[str, List[float]] = {name: [] for name in runs}
     for _ in range(reps):
-        gc.collect()  # a collection left over from the previous run must not land in this one
-        start = time.perf_counter()
-        run()
-        seconds.append(time.perf_counter() - start)
-    return {"rows": rows, "seconds": seconds}
+        for name, run in runs.items():
+            gc.collect()  # a collection left over from the previous run must not land in this one
+            start = time.perf_counter()
+            run()
+            seconds[name].append(time.perf_counter() - start)
+    return {name: {"rows": rows[name], "seconds": seconds[name]} for name in runs}
 
 
 # -- the official SDK, in its own virtualenv ---------------------------------------------------------
@@ -207,10 +215,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     base = f"http://127.0.0.1:{server.port}"
     results: Dict[str, Dict[str, Any]] = {}
     try:
-        results["a0"] = measure(requests_raw(base), args.reps, args.warmup)
-        results["a1"] = measure(requests_typed(base), args.reps, args.warmup)
-        results["c"] = measure(leanorm_reader(base, warm_identity=False), args.reps, args.warmup)
-        results["c-warm"] = measure(leanorm_reader(base, warm_identity=True), args.reps, args.warmup)
+        results.update(measure_interleaved({
+            "a0": requests_raw(base),
+            "a1": requests_typed(base),
+            "c": leanorm_reader(base, warm_identity=False),
+            "c-warm": leanorm_reader(base, warm_identity=True),
+        }, args.reps, args.warmup))
         if not args.no_sdk:
             results["b"] = measure_sdk(base, args.reps, args.warmup)
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import sys
 from typing import Any, Callable, Dict, Optional
 
 import arrow
@@ -55,9 +56,13 @@ _Arrow = arrow.Arrow
 _fromisoformat = _dt.datetime.fromisoformat
 
 
+#: Python 3.11's fromisoformat reads the "Z" suffix itself (to timezone.utc); older ones need "+00:00"
+_READS_Z = sys.version_info >= (3, 11)
+
+
 def decode_date(iso: str) -> arrow.Arrow:
     """The ISO string of a protocol Date (or createdAt/updatedAt) as an UTC :class:`arrow.Arrow`."""
-    if iso.endswith("Z"):
+    if not _READS_Z and iso.endswith("Z"):
         iso = iso[:-1] + "+00:00"
     try:
         dt = _fromisoformat(iso)

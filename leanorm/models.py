@@ -185,7 +185,8 @@ class Model(metaclass=ModelMeta):
         else:
             found = [None] * len(ids)
         new = cls.__new__
-        post_init = signals.post_init
+        # blinker's send() costs even with nobody listening: look once per page
+        post_init = signals.post_init if signals.post_init.receivers else None
         out: List[M] = []
         append = out.append
         for row, inst in zip(rows, found):
@@ -199,7 +200,7 @@ class Model(metaclass=ModelMeta):
                 inst._ops = {}
                 inst._client = client
                 inst._deferred = partial
-                if post_init.receivers:  # blinker's send() costs even with nobody listening
+                if post_init is not None:
                     post_init.send(cls, instance=inst)
             append(inst)
         if enabled:
@@ -213,12 +214,12 @@ class Model(metaclass=ModelMeta):
 
     def _merge(self, data: Dict[str, Any], partial: bool) -> None:
         """Take newer server data, keeping local unsaved changes."""
-        local = self._changed | set(self._ops)
-        if not partial and not local:
+        if not partial and not self._changed and not self._ops:  # the common case: take it whole
             self._data = data
             self._cache.clear()
             self._deferred = False
             return
+        local = self._changed | set(self._ops)
         for key, value in data.items():
             if key not in local:
                 self._data[key] = value
