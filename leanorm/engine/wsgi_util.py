@@ -5,7 +5,7 @@ import json
 from http import HTTPStatus
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-__all__ = ["headers_of", "read_json", "json_response", "remote_address", "Headers"]
+__all__ = ["headers_of", "read_body", "read_json", "json_response", "remote_address", "Headers"]
 
 Headers = List[Tuple[str, str]]
 
@@ -21,13 +21,36 @@ def headers_of(environ: Dict[str, Any]) -> Dict[str, str]:
     return out
 
 
+def read_body(environ: Dict[str, Any]) -> bytes:
+    """The request body. Node's http client (Parse webhooks) sends it chunked without a length:
+    servers that decode it say so with ``wsgi.input_terminated``; plain ``wsgiref`` does not, so the
+    chunks are decoded here."""
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        return stream.read(int(length)) if int(length) > 0 else b""
+    if environ.get("wsgi.input_terminated"):
+        return stream.read()
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return _read_chunked(stream)
+    return b""
+
+
+def _read_chunked(stream: Any) -> bytes:
+    parts = []
+    while True:
+        size = int(stream.readline().split(b";", 1)[0].strip() or b"0", 16)
+        if size == 0:
+            while stream.readline().strip():  # trailer headers, up to the blank line
+                pass
+            return b"".join(parts)
+        parts.append(stream.read(size))
+        stream.readline()  # the CRLF after the chunk
+
+
 def read_json(environ: Dict[str, Any]) -> Any:
     """The request body as JSON ({} when empty); ValueError when it is not JSON."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    raw = environ["wsgi.input"].read(length) if length > 0 else b""
+    raw = read_body(environ)
     return json.loads(raw.decode("utf-8")) if raw.strip() else {}
 
 
