@@ -72,7 +72,6 @@ def _noticed(sender: Any, instance: Any, **_: Any) -> None:
         session.next_user = instance
 
 
-signals.post_init.connect(_noticed, weak=False)
 
 
 class CookieSessionMiddleware:
@@ -96,6 +95,8 @@ class CookieSessionMiddleware:
                  httponly: bool = True, samesite: Optional[str] = "Lax") -> None:
         if not secret:
             raise ValueError("CookieSessionMiddleware needs a secret")
+        # connected only once a middleware exists: post_init receivers cost every instance built
+        signals.post_init.connect(_noticed, weak=False)
         self.app = app
         self.secret = secret.encode() if isinstance(secret, str) else secret
         self.name = name

@@ -20,7 +20,6 @@ from __future__ import annotations
 import platform
 from typing import TYPE_CHECKING, Any, Dict, Iterable
 
-from .. import __version__
 from ..errors import LeanCloudError
 from .declarations import METADATA_KEY, strip_prefix
 from .keys import authenticate
@@ -55,6 +54,7 @@ def handle(engine: "Engine", environ: Dict[str, Any], start_response: Any) -> It
     path = environ.get("PATH_INFO", "")
     method = environ.get("REQUEST_METHOD", "GET")
     if path in PING_PATHS:
+        from .. import __version__  # leanorm/__init__ imports this package before defining it
         runtime = f"{platform.python_implementation().lower()}-{platform.python_version()}"
         return json_response(start_response, 200, {"runtime": runtime, "version": __version__})
     if method == "OPTIONS":
