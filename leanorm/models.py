@@ -83,6 +83,30 @@ class Options:
                                                     "updated_at": _UPDATED, **fields}
 
 
+class _PerInstance:
+    """A class attribute that gives each instance its own container, made on first access.
+
+    Instances loaded from a query page mostly never change, so their (empty) change set and operation
+    queue are not built up front: fewer allocations on the read path, and fewer garbage-collector
+    passes over 1,000-row pages. Being a non-data descriptor, it is shadowed by the instance's own
+    value once made (or once assigned), so later accesses cost nothing extra.
+    """
+
+    def __init__(self, factory: Any) -> None:
+        self.factory = factory
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        value = self.factory()
+        object.__setattr__(obj, self.name, value)
+        return value
+
+
 class ModelMeta(type):
     """Collects Field descriptors (inherited ones too), builds ``_meta``, the per-model exceptions and
     the default manager, and registers the model by class name."""
@@ -135,14 +159,18 @@ class Model(metaclass=ModelMeta):
 
     _meta: ClassVar[Options]
     objects: ClassVar["Manager[Any]"]
+    # made on first use for instances built from server data (see _PerInstance)
+    _changed: Set[str] = _PerInstance(set)  # type: ignore[assignment]
+    _ops: Dict[str, Operation] = _PerInstance(dict)  # type: ignore[assignment]
+    _deferred: bool = False
     DoesNotExist: ClassVar[Type[ObjectNotFound]]
     MultipleObjectsReturned: ClassVar[Type[MultipleObjectsReturned]]
 
     def __init__(self, **values: Any) -> None:
         self._data: Dict[str, Any] = {}
         self._cache: Dict[str, Any] = {}
-        self._changed: Set[str] = set()
-        self._ops: Dict[str, Operation] = {}
+        self._changed = set()
+        self._ops = {}
         self._client: Optional["Client"] = None
         self._deferred = False
         fields = self._meta.fields
@@ -196,10 +224,9 @@ class Model(metaclass=ModelMeta):
                 inst = new(cls)
                 inst._data = row
                 inst._cache = {}
-                inst._changed = set()
-                inst._ops = {}
                 inst._client = client
-                inst._deferred = partial
+                if partial:
+                    inst._deferred = True
                 if post_init is not None:
                     post_init.send(cls, instance=inst)
             append(inst)
