@@ -160,7 +160,7 @@ class QueryCompiler:
         return self.equal(slot, condition, array)
 
     def equal(self, slot: Slot, value: Any, array: bool) -> str:
-        if array and not isinstance(value, list):
+        if array and value is not None and not isinstance(value, list):
             return self.contains(slot, True, lambda s: self.scalar_equal(s, value))
         return self.scalar_equal(slot, value)
 

@@ -96,9 +96,10 @@ def _compile_leaf(model: Type["Model"], path: str, value: Any, ctx: CompileConte
 
 
 def _mergeable(a: Any, b: Any) -> bool:
+    # ``$ne: null`` stays alone: beside it Parse Server (PostgreSQL) silently drops the other operators
     return (isinstance(a, dict) and isinstance(b, dict) and bool(a) and bool(b)
             and all(k.startswith("$") for k in a) and all(k.startswith("$") for k in b)
-            and not set(a) & set(b))
+            and not set(a) & set(b) and None not in (a.get("$ne", 0), b.get("$ne", 0)))
 
 
 def merge_and(fragments: Sequence[Fragment]) -> Fragment:

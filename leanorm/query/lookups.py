@@ -128,7 +128,7 @@ class Exact(Lookup):
 
     def compile_negated(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
         if field.is_list and not isinstance(value, list) and value is not None:
-            return {key: {"$nin": [value]}}
+            return _membership(key, "$nin", [value], field, ctx)
         return {key: {"$ne": value}}
 
 
@@ -204,10 +204,24 @@ class In(Lookup):
         return [wire_value(element_field(field), v) for v in value]
 
     def compile(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
-        return {key: {self.op: value}}
+        return _membership(key, self.op, value, field, ctx)
 
     def compile_negated(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
-        return {key: {self.opposite: value}}
+        return _membership(key, self.opposite, value, field, ctx)
+
+
+#: a condition no object meets. Parse Server on PostgreSQL answers ``{"score": {"$in": []}}`` with the
+#: objects that lack the field, so an empty list is never sent on a field.
+NOTHING: Fragment = {"objectId": {"$in": []}}
+
+
+def _membership(key: str, op: str, values: List[Any], field: Field[Any], ctx: CompileContext) -> Fragment:
+    if not values:
+        return {} if op == "$nin" else NOTHING
+    if op == "$nin" and not ctx.supports("nin_keeps_missing"):
+        # Parse on PostgreSQL leaves out objects without the field; the protocol (and LeanCloud) keeps them
+        return {"$or": [{key: {op: values}}, {key: {"$exists": False}}]}
+    return {key: {op: values}}
 
 
 @register
@@ -223,7 +237,7 @@ class All(In):
     name, op = "all", "$all"
 
     def compile_negated(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
-        return {"$or": [{key: {"$nin": [v]}} for v in value]} if value else {key: {"$in": []}}
+        return {"$or": [_membership(key, "$nin", [v], field, ctx) for v in value]} if value else {}
 
 
 class _BoolLookup(Lookup):
