@@ -1,0 +1,114 @@
+"""The ``leanorm`` command.
+
+``leanorm serve``   serve an embedded database over HTTP (LeanCloud dialect under /1.1/, Parse under /parse/)
+``leanorm migrate`` copy classes from one backend to another, keeping objectIds
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from socketserver import ThreadingMixIn
+from typing import Any, List, Optional, Sequence
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+__all__ = ["main"]
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        if self.server.verbose:  # type: ignore[attr-defined]
+            super().log_message(format, *args)
+
+
+def load_object(spec: str) -> Any:
+    """``package.module:attribute`` → the object (for ``--engine``)."""
+    module, _, attr = spec.partition(":")
+    if not module or not attr:
+        raise SystemExit(f"expected module:attribute, got {spec!r}")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .local import LocalServer
+    engine = load_object(args.engine) if args.engine else None
+    server = LocalServer(args.db, app_id=args.app_id, app_key=args.app_key, master_key=args.master_key,
+                         engine=engine)
+    for spec in args.index + args.unique_index:
+        class_name, _, key = spec.partition(".")
+        if not key:
+            raise SystemExit(f"--index needs Class.field, got {spec!r}")
+        server.create_index(class_name, key, unique=spec in args.unique_index)
+    httpd = make_server(args.host, args.port, server, server_class=_ThreadingWSGIServer,
+                        handler_class=_QuietHandler)
+    httpd.verbose = args.verbose  # type: ignore[attr-defined]
+    host, port = httpd.server_address[:2]
+    print(f"leanorm: serving {args.db} on http://{host}:{port} "
+          f"(LeanCloud dialect under /1.1/, Parse under /parse/); Ctrl-C stops", flush=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
+        server.close()
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from .config import connect
+    from .migrate import copy_all
+    source = connect(args.source, default=False)
+    target = connect(args.target, default=False)
+    reports = copy_all(source, target, classes=args.classes or None, chunk_size=args.chunk_size)
+    failed = 0
+    for name, report in reports.items():
+        print(f"{name}: {report.copied} copied, {len(report.failed)} failed")
+        for object_id, error in report.failed[:10]:
+            print(f"  {object_id}: {error}")
+        failed += len(report.failed)
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leanorm", description=__doc__.splitlines()[0] if __doc__ else None)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve an embedded database over HTTP")
+    serve.add_argument("--db", default="leanorm.sqlite3", help="SQLite file (default: leanorm.sqlite3)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--app-id", default="leanorm-local")
+    serve.add_argument("--app-key", default="leanorm-local-key")
+    serve.add_argument("--master-key", default="leanorm-local-master")
+    serve.add_argument("--index", action="append", default=[], metavar="Class.field",
+                       help="create an index (repeatable)")
+    serve.add_argument("--unique-index", action="append", default=[], metavar="Class.field",
+                       help="create a unique index (repeatable)")
+    serve.add_argument("--engine", metavar="module:engine", help="an Engine whose functions and hooks to run")
+    serve.add_argument("--verbose", action="store_true", help="log every request")
+    serve.set_defaults(run=_serve)
+    migrate = commands.add_parser("migrate", help="copy classes between backends, keeping objectIds")
+    migrate.add_argument("source", help="backend URL to read (with its master_key)")
+    migrate.add_argument("target", help="backend URL to write (with its master_key)")
+    migrate.add_argument("--class", dest="classes", action="append", default=[], metavar="ClassName",
+                         help="copy only this class (repeatable; default: every class)")
+    migrate.add_argument("--chunk-size", type=int, default=500)
+    migrate.set_defaults(run=_migrate)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    sys.path.insert(0, ".")  # --engine names a module of the working directory, as `python -m` would
+    return int(args.run(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
