@@ -31,12 +31,12 @@ def _resolve(class_name: str, object_id: str, data: Optional[Dict[str, Any]]) ->
     return model._from_wire({k: v for k, v in data.items() if k not in ("__type", "className")}, client)
 
 
-def run(name: str, **params: Any) -> Any:
+def run(name: str, /, **params: Any) -> Any:
     """Call the cloud function ``name`` with JSON ``params``; returns its JSON result."""
     return get_client().request("POST", f"functions/{name}", body=params).get("result")
 
 
-def rpc(name: str, **params: Any) -> Any:
+def rpc(name: str, /, **params: Any) -> Any:
     """Call ``name`` with rich ``params`` (model instances, dates, points...) and decode its result the
     same way: model instances come back as instances of their models."""
     client = get_client()

@@ -80,12 +80,13 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
             master_key: Optional[str] = None, server_url: Optional[str] = None, dialect: str = "leancloud",
             prefix: Optional[str] = None, database: Optional[str] = None, sign: bool = False,
             timeout: float = 30.0, identity_ttl: float = 60.0, identity_size: int = 10_000,
-            default: bool = True) -> "Client":
+            engine: Any = None, default: bool = True) -> "Client":
     """Connect to a backend and (unless ``default=False``) make it the default for every model.
 
     With no URL and no keywords: ``$LEANORM_URL``, else the embedded backend in ``./leanorm.sqlite3``.
     Keywords describe a remote server (``server_url`` + ``app_id``/``app_key``/``master_key`` +
-    ``dialect``) or an embedded one (``database``).
+    ``dialect``) or an embedded one (``database``). ``engine`` (a :class:`leanorm.engine.Engine`) gives
+    the embedded backend the cloud functions and hooks to run.
     """
     from .client import Client
     from .transport import HTTPTransport, LocalTransport, Transport
@@ -105,10 +106,12 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
         elif not (app_id and app_key):
             raise ValueError("connect(server_url=...) needs app_id and app_key")
     transport: Transport
+    if engine is not None and cfg.get("database") is None:
+        raise ValueError("engine= is for the embedded backend; remote servers call the engine over HTTP")
     if cfg.get("database") is not None:
         from .local import LocalServer
         server = LocalServer(cfg["database"], app_id=cfg["app_id"], app_key=cfg["app_key"],
-                             master_key=cfg["master_key"])
+                             master_key=cfg["master_key"], engine=engine)
         transport = LocalTransport(server)
         backend = "embedded"
         shown = f"local://{cfg['database']}"

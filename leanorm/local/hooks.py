@@ -12,9 +12,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Set
 
-from .protocol import Caller, Context, ProtocolError, route
+from .protocol import Context, ProtocolError, route
+from .values import MISSING, apply_op, canonical
 
-__all__ = ["Control", "before", "after", "caller_user"]
+__all__ = ["Control", "before_write", "before_delete", "after", "caller_user", "declared"]
 
 log = logging.getLogger("leanorm.local")
 
@@ -26,16 +27,18 @@ class Control:
     ignore: Set[str] = field(default_factory=set)
 
     @classmethod
-    def take(cls, body: Dict[str, Any], caller: Caller) -> "Control":
-        """Remove the hook-control keys from ``body`` and return what they ask for."""
+    def take(cls, body: Dict[str, Any], ctx: Context, class_name: str) -> "Control":
+        """Remove the hook-control keys from ``body`` and return what they ask for. A ``__before`` or
+        ``__after`` marker counts only when signed with the master key (a hook's own write)."""
         ignore = body.pop("__ignore_hooks", None) or []
-        if ignore and not caller.master:
+        if ignore and not ctx.caller.master:
             raise ProtocolError(119, "__ignore_hooks needs the master key.", 403)
         control = cls(set(ignore) if isinstance(ignore, list) else set())
-        if body.pop("__before", None):
-            control.ignore |= {"beforeSave", "beforeUpdate", "beforeDelete"}
-        if body.pop("__after", None):
-            control.ignore |= {"afterSave", "afterUpdate", "afterDelete"}
+        for marker, names in (("__before", ("beforeSave", "beforeUpdate", "beforeDelete")),
+                              ("__after", ("afterSave", "afterUpdate", "afterDelete"))):
+            value = body.pop(marker, None)
+            if value is not None and _signed(value, marker, class_name, ctx.server.master_key):
+                control.ignore.update(names)
         return control
 
 
@@ -51,31 +54,71 @@ def caller_user(ctx: Context) -> Optional[Dict[str, Any]]:
 
 
 def _call(ctx: Context, path: str, payload: Dict[str, Any]) -> Dict[str, Any]:
+    from ..errors import LeanCloudError
     user = caller_user(ctx)
-    return ctx.server.engine.dispatch(path, payload, user=user, session_token=ctx.caller.session_token,
-                                      master=ctx.caller.master, prod=ctx.server.prod)
+    try:
+        return ctx.server.engine.dispatch(path, payload, user=user, session_token=ctx.caller.session_token,
+                                          master=ctx.caller.master, prod=ctx.server.prod)
+    except LeanCloudError as exc:  # the hook's or function's own code and message reach the caller
+        raise ProtocolError(exc.code, exc.message, exc.status if exc.status and exc.status >= 400 else 400) \
+            from None
 
 
-def _declared(ctx: Context, control: Control, class_name: str, hook: str) -> bool:
+def declared(ctx: Context, control: Control, class_name: str, hook: str) -> bool:
     engine = ctx.server.engine
     return engine is not None and hook not in control.ignore and engine.has(f"functions/{class_name}/{hook}")
 
 
-def before(ctx: Context, control: Control, class_name: str, hook: str, obj: Dict[str, Any]) -> Dict[str, Any]:
-    """Run ``hook`` (beforeSave, beforeUpdate, beforeDelete); returns the object to write. A hook that
-    rejects raises, and nothing is written."""
-    if not _declared(ctx, control, class_name, hook):
-        return obj
-    answer = _call(ctx, f"functions/{class_name}/{hook}", {"object": {**obj, "className": class_name}})
-    if hook == "beforeDelete" or not isinstance(answer, dict):
-        return obj
-    changed = answer.get("object", answer) if "object" in answer and isinstance(answer["object"], dict) else answer
-    return {k: v for k, v in changed.items() if k not in ("createdAt", "updatedAt", "__before", "__after")}
+def _signed(value: Any, marker: str, class_name: str, master_key: str) -> bool:
+    from ..engine import verify_marker
+    return verify_marker(value, marker, class_name, master_key)
+
+
+def before_write(ctx: Context, control: Control, class_name: str, hook: str, body: Dict[str, Any],
+                 stored: Dict[str, Any]) -> Dict[str, Any]:
+    """Run beforeSave/beforeUpdate; returns the body to write. The hook sees the object as it will be
+    stored (``stored`` with the body's operations applied); a key the hook changed is written as its
+    plain value, every other key keeps the client's operation, so an untouched Increment stays atomic.
+    A hook that rejects raises, and nothing is written."""
+    if not declared(ctx, control, class_name, hook):
+        return body
+    preview = dict(stored)
+    for key, value in body.items():
+        if isinstance(value, dict) and value.get("__op") in ("Increment", "Decrement", "Add", "AddUnique",
+                                                            "Remove", "BitAnd", "BitOr", "BitXor"):
+            preview[key] = apply_op(stored.get(key, MISSING), value, key)
+        elif isinstance(value, dict) and value.get("__op") == "Delete":
+            preview.pop(key, None)
+        elif not (isinstance(value, dict) and "__op" in value):
+            preview[key] = value
+    sent = {**preview, "className": class_name}
+    if hook == "beforeUpdate":
+        sent["_updatedKeys"] = sorted(k for k in body if k not in ("objectId", "ACL"))
+    answer = _call(ctx, f"functions/{class_name}/{hook}", {"object": sent})
+    if not isinstance(answer, dict):
+        return body
+    changed = answer["object"] if isinstance(answer.get("object"), dict) else answer
+    out = dict(body)
+    for key, value in changed.items():
+        if key in _NOT_FIELDS:
+            continue
+        if key not in preview or canonical(value) != canonical(preview[key]):
+            out[key] = value
+    return out
+
+
+_NOT_FIELDS = frozenset({"objectId", "createdAt", "updatedAt", "className", "_updatedKeys", "__before", "__after"})
+
+
+def before_delete(ctx: Context, control: Control, class_name: str, obj: Dict[str, Any]) -> None:
+    """Run beforeDelete; a hook that rejects raises, and nothing is deleted."""
+    if declared(ctx, control, class_name, "beforeDelete"):
+        _call(ctx, f"functions/{class_name}/beforeDelete", {"object": {**obj, "className": class_name}})
 
 
 def after(ctx: Context, control: Control, class_name: str, hook: str, obj: Dict[str, Any]) -> None:
     """Run an after hook; the write already happened, so a failing hook is logged, not raised."""
-    if not _declared(ctx, control, class_name, hook):
+    if not declared(ctx, control, class_name, hook):
         return
     try:
         _call(ctx, f"functions/{class_name}/{hook}", {"object": {**obj, "className": class_name}})

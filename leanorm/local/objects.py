@@ -85,15 +85,14 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
     the write is one transaction; after hooks see the saved object.
     """
     check_class_name(class_name)
-    control = hooks.Control.take(body, ctx.caller)
+    body = dict(body)
+    control = hooks.Control.take(body, ctx, class_name)
     creating = object_id is None
-    if creating:
-        body = hooks.before(ctx, control, class_name, "beforeSave", body)
-    else:
-        body = hooks.before(ctx, control, class_name, "beforeUpdate",
-                            {**body, "objectId": object_id, "_updatedKeys": sorted(body)})
-    body = {k: v for k, v in body.items() if k not in ("_updatedKeys", "className") and
-            not (k == "objectId" and not creating)}
+    hook = "beforeSave" if creating else "beforeUpdate"
+    if hooks.declared(ctx, control, class_name, hook):
+        stored = {} if creating else _stored(ctx, class_name, object_id)
+        body = hooks.before_write(ctx, control, class_name, hook, body, stored)
+    body = {k: v for k, v in body.items() if k != "className" and not (k == "objectId" and not creating)}
     with ctx.store.write() as conn:
         ctx.store.ensure_class(conn, class_name)
         now = now_iso()
@@ -177,13 +176,19 @@ def _relation(conn: sqlite3.Connection, class_name: str, object_id: str, key: st
                          [(class_name, object_id, key, i) for i in ids])
 
 
+def _stored(ctx: Context, class_name: str, object_id: str) -> Dict[str, Any]:
+    """The document an update starts from (error 101 when the caller may not write it)."""
+    with ctx.store.read() as conn:
+        return _load(conn, ctx, class_name, object_id)[0]
+
+
 def remove(ctx: Context, class_name: str, object_id: str, where: Any = None) -> None:
     """Delete one object the caller may write (with its relation rows), around the delete hooks."""
-    control = hooks.Control.take({}, ctx.caller)
+    control = hooks.Control.take({}, ctx, class_name)
     with ctx.store.read() as conn:
         doc, acl, created = _load(conn, ctx, class_name, object_id, where)
     obj = {**doc, "objectId": object_id, "createdAt": created}
-    hooks.before(ctx, control, class_name, "beforeDelete", obj)
+    hooks.before_delete(ctx, control, class_name, obj)
     with ctx.store.write() as conn:
         _load(conn, ctx, class_name, object_id, where)
         conn.execute(f"DELETE FROM {table(class_name)} WHERE objectId=?", (object_id,))

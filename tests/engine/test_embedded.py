@@ -1,0 +1,96 @@
+"""The embedded backend runs an Engine's functions and hooks in-process, with LeanEngine's semantics."""
+import pytest
+
+import leanorm
+from leanorm import User, as_user, cloud
+from leanorm.engine import Engine, reject, updated_keys
+from leanorm.errors import LeanCloudError
+from tests.engine.models import EngineNote
+
+engine = Engine()
+seen = []
+
+
+@engine.define
+def greet(name="world"):
+    user = leanorm.current_user()
+    return f"hello {name} from {user.username if user else 'nobody'}"
+
+
+@engine.before_save(EngineNote)
+def tidy(note):
+    if note.title == "forbidden":
+        reject("no forbidden notes", code=3001)
+    note.title = (note.title or "").strip().upper()
+
+
+@engine.before_update(EngineNote)
+def guard(note):
+    if "title" in updated_keys(note) and note.title == "locked":
+        reject("locked")
+    seen.append(("before_update", sorted(updated_keys(note)), note.views))
+
+
+@engine.after_save(EngineNote)
+def count_saves(note):
+    seen.append(("after_save", note.title))
+
+
+@engine.before_delete(EngineNote)
+def keep_pinned(note):
+    if "pinned" in (note.tags or []):
+        reject("pinned notes stay", code=3002)
+
+
+@pytest.fixture
+def client():
+    seen.clear()
+    client = leanorm.connect("local://:memory:", engine=engine, default=False)
+    with leanorm.using(client):
+        yield client
+    client.close()
+
+
+def test_before_save_changes_the_stored_object(client):
+    note = EngineNote.objects.create(title="  hello ")
+    with leanorm.using_master():
+        assert client.request("GET", f"classes/EngineNote/{note.id}")["title"] == "HELLO"
+    assert ("after_save", "HELLO") in seen
+
+
+def test_before_save_rejects_with_its_code_and_nothing_is_written(client):
+    with pytest.raises(LeanCloudError) as info:
+        EngineNote.objects.create(title="forbidden")
+    assert (info.value.code, info.value.message) == (3001, "no forbidden notes")
+    assert EngineNote.objects.count() == 0
+
+
+def test_before_update_sees_applied_operations_and_increment_stays_atomic(client):
+    note = EngineNote.objects.create(title="a", views=1)
+    note.increment("views", 2)
+    note.save()
+    assert seen[-1] == ("before_update", ["views"], 3)
+    assert EngineNote.objects.get(id=note.id).views == 3
+    note.title = "locked"
+    with pytest.raises(LeanCloudError):
+        note.save()
+    with leanorm.using_master():
+        assert client.request("GET", f"classes/EngineNote/{note.id}")["title"] == "A"
+
+
+def test_before_delete_can_refuse(client):
+    note = EngineNote.objects.create(title="x", tags=["pinned"])
+    with pytest.raises(LeanCloudError) as info:
+        note.delete()
+    assert info.value.code == 3002
+    assert EngineNote.objects.filter(id=note.id).exists()
+
+
+def test_functions_run_as_the_caller(client):
+    assert cloud.run("greet", name="Ann") == "hello Ann from nobody"
+    user = User.signup(username="engine-caller", password="pw")
+    with as_user(user):
+        assert cloud.run("greet") == "hello world from engine-caller"
+    with pytest.raises(LeanCloudError) as info:
+        cloud.run("missing")
+    assert info.value.code == 141
