@@ -231,7 +231,7 @@ class Model(metaclass=ModelMeta):
                     post_init.send(cls, instance=inst)
             append(inst)
         if enabled:
-            imap.put_many(scope, class_name, zip(ids, out))
+            imap.put_many(scope, class_name, ids, out)
         return out
 
     @classmethod

@@ -60,7 +60,7 @@ def test_identity_map_entries_expire_after_ttl(clock):
 def test_identity_map_is_scoped_and_bounded(clock):
     imap = IdentityMap(ttl=60, maxsize=3)
     objs = {k: object() for k in "abcd"}
-    imap.put_many("anon", "Post", [(k, objs[k]) for k in "abc"])
+    imap.put_many("anon", "Post", list("abc"), [objs[k] for k in "abc"])
     imap.put("anon", "Post", "a", objs["a"])  # a is now the most recently stored
     imap.put("anon", "Post", "d", objs["d"])  # full: b, stored longest ago, makes room
     assert imap.get_many("anon", "Post", list("abcd")) == [objs["a"], None, objs["c"], objs["d"]]
@@ -70,6 +70,21 @@ def test_identity_map_is_scoped_and_bounded(clock):
     assert imap.get("anon", "Post", "a") is None and imap.get("master", "Post", "a") is None
     imap.clear()
     assert len(imap) == 0
+
+
+def test_identity_map_evicts_oldest_across_classes_and_purges_expired(clock):
+    imap = IdentityMap(ttl=60, maxsize=3)
+    for name, (cls, oid) in enumerate([("Post", "a"), ("Author", "x"), ("Post", "b"), ("Author", "y")]):
+        clock.now += 1
+        imap.put("anon", cls, oid, name)
+    assert imap.get("anon", "Post", "a") is None  # stored first: evicted first, whatever its class
+    clock.now += 1
+    imap.put("anon", "Author", "z", 4)
+    assert [imap.get("anon", c, o) for c, o in [("Author", "x"), ("Post", "b"), ("Author", "y"),
+                                               ("Author", "z")]] == [None, 2, 3, 4]
+    clock.now += 61  # everything expired; the next store drops the expired entries themselves
+    imap.put("anon", "Post", "c", 5)
+    assert imap._scopes["anon"] == {"Post": {"c": (clock.now + 60, 5)}}
 
 
 def test_identity_map_off_keeps_nothing():
