@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from . import hooks
 from .protocol import Caller, Context, ProtocolError, route
 from .store import FieldType, check_class_name, check_field_name, table
-from .values import MISSING, apply_op, canonical, check_value, now_iso, relation_targets, type_of
+from .values import MISSING, apply_op, canonical, check_value, normalize_iso, now_iso, relation_targets, type_of
 from .where import QueryCompiler
 
 __all__ = ["write", "fetch", "query", "remove", "to_json", "can_write", "new_object_id"]
@@ -100,7 +100,8 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
             object_id = body.pop("objectId", None) or new_object_id()
             if not isinstance(object_id, str) or not 0 < len(object_id) <= 64:
                 raise ProtocolError(104, "Invalid objectId.")
-            doc, acl, created = {}, None, now
+            doc, acl, created = {}, None, _kept_timestamp(ctx, body.get("createdAt")) or now
+            now = _kept_timestamp(ctx, body.get("updatedAt")) or now
         else:
             doc, acl, created = _load(conn, ctx, class_name, object_id, where)
         changed = _apply(conn, ctx, class_name, object_id, doc, body)
@@ -174,6 +175,13 @@ def _relation(conn: sqlite3.Connection, class_name: str, object_id: str, key: st
     else:
         conn.executemany("DELETE FROM _relations WHERE owner_class=? AND owner_id=? AND key=? AND target_id=?",
                          [(class_name, object_id, key, i) for i in ids])
+
+
+def _kept_timestamp(ctx: Context, value: Any) -> Optional[str]:
+    """A createdAt/updatedAt the master key may set on create (migrations keep the originals)."""
+    if value is None or not ctx.caller.master:
+        return None
+    return normalize_iso(value.get("iso") if isinstance(value, dict) else value)
 
 
 def _stored(ctx: Context, class_name: str, object_id: str) -> Dict[str, Any]:
