@@ -205,7 +205,7 @@ def machine() -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=15, help="timed repetitions per client (default 15)")
+    parser.add_argument("--reps", type=int, default=30, help="timed repetitions per client (default 30)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
     parser.add_argument("--no-sdk", action="store_true", help="skip the official SDK (no virtualenv)")
     parser.add_argument("--json", action="store_true", help="print raw timings as JSON too")
