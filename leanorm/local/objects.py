@@ -13,6 +13,7 @@ import string
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import hooks
+from .permissions import class_permissions, permit, set_class_permissions
 from .protocol import Caller, Context, ProtocolError, route
 from .store import FieldType, check_class_name, check_field_name, table
 from .values import MISSING, apply_op, canonical, check_value, normalize_iso, now_iso, relation_targets, type_of
@@ -85,9 +86,10 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
     the write is one transaction; after hooks see the saved object.
     """
     check_class_name(class_name)
+    creating = object_id is None
+    permit(ctx, class_name, "create" if creating else "update")
     body = dict(body)
     control = hooks.Control.take(body, ctx, class_name)
-    creating = object_id is None
     hook = "beforeSave" if creating else "beforeUpdate"
     if hooks.declared(ctx, control, class_name, hook):
         stored = {} if creating else _stored(ctx, class_name, object_id)
@@ -192,6 +194,7 @@ def _stored(ctx: Context, class_name: str, object_id: str) -> Dict[str, Any]:
 
 def remove(ctx: Context, class_name: str, object_id: str, where: Any = None) -> None:
     """Delete one object the caller may write (with its relation rows), around the delete hooks."""
+    permit(ctx, class_name, "delete")
     control = hooks.Control.take({}, ctx, class_name)
     with ctx.store.read() as conn:
         doc, acl, created = _load(conn, ctx, class_name, object_id, where)
@@ -251,6 +254,7 @@ def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str]
 
 def fetch(ctx: Context, class_name: str, object_id: str, keys: Optional[str] = None,
           include: Optional[str] = None) -> Dict[str, Any]:
+    permit(ctx, class_name, "get")
     rows, _ = query(ctx, class_name, {"objectId": object_id}, limit=1, keys=keys, include=include)
     if not rows:
         raise ProtocolError(101, "Object not found.", 404)
@@ -320,9 +324,11 @@ def list_answer(ctx: Context, class_name: str) -> Dict[str, Any]:
     limit = _int_param(ctx, "limit", DEFAULT_LIMIT)
     if ctx.dialect == "leancloud" and limit > MAX_LIMIT:
         raise ProtocolError(102, f"Invalid query: limit must be at most {MAX_LIMIT}.")
+    counting = ctx.params.get("count") in ("1", "true")
+    permit(ctx, class_name, "count" if counting and limit == 0 else "find")
     rows, total = query(ctx, class_name, ctx.json_param("where"), ctx.params.get("order"), limit,
                         _int_param(ctx, "skip", 0), ctx.params.get("keys"), ctx.params.get("include"),
-                        ctx.params.get("count") in ("1", "true"))
+                        counting)
     excluded = {k.strip() for k in ctx.params.get("excludeKeys", "").split(",") if k.strip()}
     if excluded:
         rows = [{k: v for k, v in r.items() if k not in excluded} for r in rows]
@@ -339,7 +345,16 @@ def write_options(ctx: Context) -> Tuple[Any, bool]:
 
 @route("GET", r"classes/([^/]+)")
 def _list(ctx: Context) -> Any:
-    return list_answer(ctx, ctx.args[0])
+    redirect = ctx.params.get("redirectClassNameForKey")
+    if not redirect:
+        return list_answer(ctx, ctx.args[0])
+    # A Relation's query made before its target class is known (what the official SDK sends for a
+    # relation it has only added to): the rows are those of the key's target class, named in the answer.
+    with ctx.store.read() as conn:
+        ftype, target = ctx.store.schema(conn, check_class_name(ctx.args[0])).get(redirect, (None, None))
+    if ftype != "Relation" or target is None:
+        raise ProtocolError(102, f"Invalid query: {redirect!r} is not a Relation of {ctx.args[0]}.")
+    return {**list_answer(ctx, target), "className": target}
 
 
 @route("POST", r"classes/([^/]+)")
@@ -369,6 +384,7 @@ def _delete(ctx: Context) -> Any:
 def _scan(ctx: Context) -> Any:
     """LeanCloud's scan: objectId order, an opaque cursor, constant cost per page (no skip)."""
     ctx.require_master()
+    permit(ctx, ctx.args[0], "find")
     limit = _int_param(ctx, "limit", DEFAULT_LIMIT)
     if limit > MAX_LIMIT or limit == 0:
         raise ProtocolError(102, f"Invalid query: scan limit must be between 1 and {MAX_LIMIT}.")
@@ -409,7 +425,11 @@ def _schema_json(conn: sqlite3.Connection, ctx: Context, class_name: str) -> Dic
                               "updatedAt": {"type": "Date"}, "ACL": {"type": "ACL"}}
     for name, (ftype, target) in ctx.store.schema(conn, class_name).items():
         fields[name] = {"type": ftype, **({"targetClass": target} if target else {})}
-    return {"className": class_name, "fields": fields}
+    answer: Dict[str, Any] = {"className": class_name, "fields": fields}
+    rules = class_permissions(ctx, class_name)
+    if rules is not None:
+        answer["classLevelPermissions"] = rules
+    return answer
 
 
 @route("GET", r"schemas")
@@ -428,6 +448,19 @@ def _schema(ctx: Context) -> Any:
     with ctx.store.read() as conn:
         if not ctx.store.has_class(conn, check_class_name(ctx.args[0])):
             raise ProtocolError(103, f"Class {ctx.args[0]} does not exist.", 400)
+        return _schema_json(conn, ctx, ctx.args[0])
+
+
+@route("PUT", r"schemas/([^/]+)")
+@route("POST", r"schemas/([^/]+)")
+def _set_schema(ctx: Context) -> Any:
+    """Only ``classLevelPermissions`` can be set: fields are learnt from writes."""
+    body = ctx.json_body()
+    if "classLevelPermissions" in body:
+        set_class_permissions(ctx, ctx.args[0], body["classLevelPermissions"])
+    ctx.require_master()
+    with ctx.store.write() as conn:
+        ctx.store.ensure_class(conn, check_class_name(ctx.args[0]))
         return _schema_json(conn, ctx, ctx.args[0])
 
 

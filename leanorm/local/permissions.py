@@ -1,0 +1,49 @@
+"""Class-level permissions, in Parse Server's form: ``{"find": {"*": true}, "create": {"role:Admin":
+true}, "delete": {}, "get": {"requiresAuthentication": true}, ...}`` per class, set through
+``PUT schemas/<Class>`` with the master key. An operation a class's permissions do not name stays open
+(a class without permissions is open to every operation); the master key passes every check. Object
+ACLs are checked as well, after these."""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Optional
+
+from .protocol import Context, ProtocolError
+from .store import check_class_name
+
+__all__ = ["OPERATIONS", "permit", "class_permissions", "set_class_permissions"]
+
+OPERATIONS = ("get", "find", "count", "create", "update", "delete", "addField")
+
+
+def class_permissions(ctx: Context, class_name: str) -> Optional[Dict[str, Any]]:
+    with ctx.store.read() as conn:
+        row = conn.execute("SELECT permissions FROM _class_permissions WHERE class_name=?",
+                           (class_name,)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def permit(ctx: Context, class_name: str, operation: str) -> None:
+    """Raise 119 unless the caller may run ``operation`` on ``class_name``."""
+    if ctx.caller.master:
+        return
+    rules = class_permissions(ctx, class_name)
+    if rules is None or operation not in rules:
+        return
+    rule = rules[operation]
+    if rule.get("requiresAuthentication") and ctx.caller.user_id:
+        return
+    if any(rule.get(p) for p in ctx.caller.principals):
+        return
+    raise ProtocolError(119, f"Permission denied for action {operation} on class {class_name}.", 403)
+
+
+def set_class_permissions(ctx: Context, class_name: str, rules: Any) -> None:
+    ctx.require_master()
+    check_class_name(class_name)
+    if not isinstance(rules, dict) or not set(rules) <= set(OPERATIONS) or not all(
+            isinstance(r, dict) and all(isinstance(v, bool) for v in r.values()) for r in rules.values()):
+        raise ProtocolError(107, "classLevelPermissions needs {operation: {principal: true}} with operations "
+                                 f"among {', '.join(OPERATIONS)}.")
+    with ctx.store.write() as conn:
+        conn.execute("INSERT OR REPLACE INTO _class_permissions VALUES (?, ?)", (class_name, json.dumps(rules)))

@@ -1,0 +1,68 @@
+"""Class schemas and class-level permissions.
+
+Class-level permissions (CLP) are Parse Server's form: ``{operation: {principal: True}}`` with the
+operations ``get find count create update delete addField`` and the principals ``"*"``, a user id,
+``"role:<name>"`` or ``"requiresAuthentication"``. An operation left out stays open. They are set with
+the master key on Parse Server and on the embedded backend; LeanCloud sets them in its console only.
+
+>>> import leanorm
+>>> client = leanorm.connect("local://:memory:", default=False)
+>>> with leanorm.using(client):
+...     set_class_permissions("Secret", {"find": {"requiresAuthentication": True}, "delete": {}})
+...     class_permissions("Secret")["delete"]
+{}
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Type, Union
+
+from .auth_context import using_master
+from .config import get_client
+from .errors import LeanCloudError, NotSupported
+
+__all__ = ["set_class_permissions", "class_permissions", "schema"]
+
+ModelOrName = Union[str, Type[Any]]
+
+
+def _name(model: ModelOrName) -> str:
+    return model if isinstance(model, str) else model._meta.class_name
+
+
+def _require_schema_api() -> Any:
+    client = get_client()
+    if client.backend == "leancloud":
+        raise NotSupported("class-level permissions through the API (set them in the LeanCloud console)",
+                           client.backend)
+    return client
+
+
+def schema(model: ModelOrName) -> Dict[str, Any]:
+    """The backend's schema of a class: ``{"className", "fields": {name: {"type", ...}}, ...}``."""
+    with using_master():
+        return get_client().request("GET", f"schemas/{_name(model)}")
+
+
+def set_class_permissions(model: ModelOrName, rules: Dict[str, Dict[str, bool]]) -> None:
+    """Set the class-level permissions of a model's class (master key; creates the class if needed)."""
+    client = _require_schema_api()
+    name = _name(model)
+    body = {"className": name, "classLevelPermissions": rules}
+    with using_master():
+        try:
+            client.request("PUT", f"schemas/{name}", body=body)
+        except LeanCloudError as exc:
+            if exc.code != 103:  # Parse: the class does not exist yet
+                raise
+            client.request("POST", f"schemas/{name}", body=body)
+
+
+def class_permissions(model: ModelOrName) -> Optional[Dict[str, Dict[str, bool]]]:
+    """The class-level permissions of a model's class (None when none were set)."""
+    _require_schema_api()
+    try:
+        return schema(model).get("classLevelPermissions")
+    except LeanCloudError as exc:
+        if exc.code == 103:
+            return None
+        raise
