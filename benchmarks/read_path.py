@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import gc
+import hashlib
 import json
 import os
 import platform
@@ -143,6 +144,29 @@ def leanorm_reader(base: str, warm_identity: bool) -> Callable[[], int]:
     return run
 
 
+def check_same_values(base: str) -> str:
+    """Before timing anything: leanorm must read exactly the values a hand-written client reads.
+    Returns a digest of them, which the SDK's run must match too."""
+    rows = requests.get(f"{base}/1.1/classes/Post", params={"limit": "1000"}).json()["results"]
+    client = leanorm.connect(f"leancloud+http://bench-app:bench-key@{base.split('://', 1)[1]}", default=False)
+    with leanorm.using(client):
+        posts = list(Post.objects.all()[:1000])
+    got = [(p.id, p.title, p.score, p.tags, p.published_at.datetime) for p in posts]
+    expected = [(r["objectId"], r["title"], r["score"], r["tags"], _parse_iso(r["publishedAt"]["iso"]))
+                for r in rows]
+    if got != expected:
+        raise AssertionError("leanorm read different values than requests + json")
+    client.close()
+    return values_digest(got)
+
+
+def values_digest(values: List[Any]) -> str:
+    """The digest ``sdk_client.py`` computes of what it read (dates as UTC ISO strings)."""
+    plain = [[oid, title, score, tags, when.astimezone(_dt.timezone.utc).isoformat()]
+             for oid, title, score, tags, when in values]
+    return hashlib.sha256(json.dumps(plain).encode("utf-8")).hexdigest()
+
+
 def measure(run: Callable[[], int], reps: int, warmup: int) -> Dict[str, Any]:
     """Warm up, then time ``reps`` runs; seconds per run and rows per run."""
     return measure_interleaved({"run": run}, reps, warmup)["run"]
@@ -215,6 +239,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     base = f"http://127.0.0.1:{server.port}"
     results: Dict[str, Dict[str, Any]] = {}
     try:
+        expected_digest = check_same_values(base)
         results.update(measure_interleaved({
             "a0": requests_raw(base),
             "a1": requests_typed(base),
@@ -223,6 +248,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         }, args.reps, args.warmup))
         if not args.no_sdk:
             results["b"] = measure_sdk(base, args.reps, args.warmup)
+            if results["b"].pop("digest") != expected_digest:
+                raise AssertionError("the SDK read different values than leanorm")
     finally:
         server.close()
 

@@ -2,13 +2,15 @@
 
 Runs inside the SDK's own virtualenv (its pins are old), started by ``read_path.py`` with
 ``LEANCLOUD_API_SERVER`` pointing at the loopback server. Prints one JSON line:
-``{"client": "leancloud-sdk", "rows": n, "seconds": [per repetition...]}``.
+``{"client": "leancloud-sdk", "rows": n, "seconds": [per repetition...], "digest": ...}``.
 
 Usage: ``python sdk_client.py REPETITIONS WARMUP``
 """
 from __future__ import annotations
 
+import datetime
 import gc
+import hashlib
 import json
 import sys
 import time
@@ -27,6 +29,14 @@ def run_once() -> int:
     return len(rows)
 
 
+def digest() -> str:
+    """A digest of the values the SDK reads, compared with leanorm's by ``read_path.py``."""
+    values = [[obj.id, obj.get("title"), obj.get("score"), obj.get("tags"),
+               obj.get("publishedAt").astimezone(datetime.timezone.utc).isoformat()]
+              for obj in leancloud.Query("Post").limit(1000).find()]
+    return hashlib.sha256(json.dumps(values).encode("utf-8")).hexdigest()
+
+
 def main() -> None:
     reps, warmup = int(sys.argv[1]), int(sys.argv[2])
     leancloud.init("bench-app", "bench-key")
@@ -39,8 +49,7 @@ def main() -> None:
         start = time.perf_counter()
         run_once()
         seconds.append(time.perf_counter() - start)
-    print(json.dumps({"client": "leancloud-sdk", "version": leancloud.__version__, "rows": n,
-                      "seconds": seconds}))
+    print(json.dumps({"client": "leancloud-sdk", "rows": n, "seconds": seconds, "digest": digest()}))
 
 
 if __name__ == "__main__":
