@@ -167,9 +167,12 @@ def _login(ctx: Context) -> Any:
 
 @route("GET", r"users/me")
 def _me(ctx: Context) -> Any:
-    if ctx.caller.user_id is None:
+    # The official SDK's User.become() sends the token as the ``session_token`` parameter, not a header.
+    token = ctx.params.get("session_token")
+    caller = authenticate(ctx.store, token, ctx.caller.master) if token else ctx.caller
+    if caller.user_id is None:
         raise ProtocolError(209, "Invalid session token.", 400)
-    return _user_answer(ctx, ctx.caller.user_id, ctx.caller.session_token or "")
+    return _user_answer(ctx, caller.user_id, caller.session_token or "")
 
 
 @route("POST", r"logout")
