@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from itertools import repeat
 from time import monotonic
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 __all__ = ["IdentityMap"]
 
