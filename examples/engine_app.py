@@ -1,6 +1,10 @@
 """A deployable LeanEngine / Parse webhook app: cloud functions, hooks, and a Flask site with sessions.
 
-Run locally (werkzeug comes with flask)::
+Run it on the embedded backend (no account, no server; werkzeug comes with flask)::
+
+    python examples/engine_app.py        # then: curl -X POST localhost:3000/login -d username=..&password=..
+
+Run it against a LeanCloud app::
 
     LEANCLOUD_APP_ID=app LEANCLOUD_APP_KEY=key LEANCLOUD_APP_MASTER_KEY=master \\
     LEANCLOUD_APP_HOOK_KEY=hook SESSION_SECRET=change-me LEANORM_URL=leancloud://app:key@api.example.com \\
@@ -21,9 +25,6 @@ import flask
 import leanorm
 from leanorm import IntegerField, Model, StringField
 from leanorm.engine import CookieSessionMiddleware, Engine, HttpsRedirectMiddleware, reject, updated_keys
-
-leanorm.connect()  # LEANORM_URL, else the embedded backend in ./leanorm.sqlite3
-
 
 class Review(Model):
     comment = StringField()
@@ -59,6 +60,11 @@ def no_banned_users(user: leanorm.User) -> None:
     if user.extra.get("banned"):
         reject("this account is banned", code=403)
 
+
+# LEANORM_URL, else the embedded backend in ./leanorm.sqlite3, which runs this engine's hooks in-process
+# (LeanCloud and Parse Server call them over HTTP instead).
+URL = os.environ.get("LEANORM_URL", leanorm.config.DEFAULT_URL)
+leanorm.connect(URL, engine=engine if URL.startswith("local:") else None)
 
 web = flask.Flask(__name__)
 

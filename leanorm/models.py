@@ -535,7 +535,9 @@ class Model(metaclass=ModelMeta):
                 self._data[key] = field.to_wire(guess) if field else encode(guess)
             if field is not None:
                 self._cache.pop(field.name, None)
-        if full:
+        # The answer wins: op results, and values a server hook changed (Parse and the embedded backend
+        # echo those; with fetch_when_save the whole object comes back).
+        if answer:
             for key, value in answer.items():
                 if key not in ("__type", "className"):
                     self._data[key] = value

@@ -91,9 +91,12 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
     body = dict(body)
     control = hooks.Control.take(body, ctx, class_name)
     hook = "beforeSave" if creating else "beforeUpdate"
+    hooked: List[str] = []
     if hooks.declared(ctx, control, class_name, hook):
         stored = {} if creating else _stored(ctx, class_name, object_id)
-        body = hooks.before_write(ctx, control, class_name, hook, body, stored)
+        sent, body = body, hooks.before_write(ctx, control, class_name, hook, body, stored)
+        # what the hook changed goes back in the answer (as Parse does), so the client's copy is right
+        hooked = [k for k in body if k not in sent or canonical(body[k]) != canonical(sent[k])]
     body = {k: v for k, v in body.items() if k != "className" and not (k == "objectId" and not creating)}
     with ctx.store.write() as conn:
         ctx.store.ensure_class(conn, class_name)
@@ -127,9 +130,10 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
     hooks.after(ctx, control, class_name, "afterSave" if creating else "afterUpdate", saved)
     if fetch_when_save:
         return (201 if creating else 200), saved
+    echoed = {k: doc[k] for k in (*changed, *hooked) if k in doc}
     if creating:
-        return 201, {"objectId": object_id, "createdAt": created}
-    return 200, {"objectId": object_id, "updatedAt": now, **{k: doc.get(k) for k in changed if k in doc}}
+        return 201, {"objectId": object_id, "createdAt": created, **echoed}
+    return 200, {"objectId": object_id, "updatedAt": now, **echoed}
 
 
 def _apply(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: str, doc: Dict[str, Any],
