@@ -7,17 +7,18 @@ changes what other threads see.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Dict, Iterator, Optional, Type, TypeVar
+from typing import Any, ContextManager, Dict, Iterator, Optional, Type, TypeVar, Union
 
 from . import auth_context
 from .acl import ACL
 from .config import get_client
 from .errors import AuthenticationFailed, LeanORMError, ObjectNotFound
-from .fields import BooleanField, DictField, StringField
+from .fields import BooleanField, DictField, PointerField, StringField
 from .models import Model
+from .query.queryset import QuerySet
 from .relations import RelationField
 
-__all__ = ["User", "Role", "as_user"]
+__all__ = ["User", "Role", "Followee", "Follower", "as_user"]
 
 U = TypeVar("U", bound="User")
 
@@ -52,8 +53,14 @@ class User(Model):
         return self._data.get("sessionToken")
 
     def is_authenticated(self) -> bool:
-        """Whether this user object carries a session token."""
+        """Whether this user object carries a session token (it does not ask the server whether the
+        session is still valid: :meth:`become` does)."""
         return bool(self.session_token)
+
+    def _as_self(self) -> ContextManager[Any]:
+        """Act as this user when it carries a session token; otherwise keep the current context (so
+        ``using_master()`` can act on any user)."""
+        return as_user(self) if self.session_token else contextlib.nullcontext()
 
     def set_password(self, password: str) -> None:
         """Set a new password, sent with the next save (never kept on the instance)."""
@@ -105,9 +112,38 @@ class User(Model):
         return cls._login(body)
 
     @classmethod
-    def login_with_mobile_phone(cls: Type[U], phone: str, password: str) -> U:
-        """Log in with a mobile phone number and password."""
+    def login_with_mobile_phone(cls: Type[U], phone: str, password: Optional[str] = None, *,
+                                sms_code: Optional[str] = None) -> U:
+        """Log in with a mobile phone number and its password, or the code
+        :meth:`request_login_sms_code` sent (``sms_code``, SMS backends only)."""
+        if (password is None) == (sms_code is None):
+            raise ValueError("login_with_mobile_phone needs a password or an sms_code (one of them)")
+        if sms_code is not None:
+            get_client().require("sms", "User.login_with_mobile_phone(sms_code=...)")
+            return cls._login({"mobilePhoneNumber": phone, "smsCode": sms_code})
         return cls._login({"mobilePhoneNumber": phone, "password": password})
+
+    @classmethod
+    def signup_or_login_with_mobile_phone(cls: Type[U], phone: str, code: str, **fields: Any) -> U:
+        """Log in the user with this phone number, or sign one up (username = the number, phone
+        verified), with a code from :func:`leanorm.cloud.request_sms_code`. ``fields`` (e.g.
+        ``password``) are used only when signing up."""
+        client = get_client()
+        client.require("sms", "User.signup_or_login_with_mobile_phone")
+        data = client.request("POST", "usersByMobilePhone",
+                              body={**fields, "mobilePhoneNumber": phone, "smsCode": code})
+        return cls._logged_in(data)
+
+    @classmethod
+    def login_with(cls: Type[U], platform: str, auth_data: Dict[str, Any]) -> U:
+        """Log in the user linked to this third-party account, or sign one up (random username).
+
+        ``auth_data`` is what the platform gave, with its user id under ``uid`` (``openid`` for
+        weixin/qq, ``id`` for ``anonymous``). Parse Server accepts only the providers it is configured
+        for (``anonymous`` by default)."""
+        data = get_client().request("POST", "users", body={"authData": {platform: auth_data}})
+        data.pop("authDataResponse", None)  # Parse's provider answer, not a field of the user
+        return cls._logged_in(data)
 
     @classmethod
     def _login(cls: Type[U], body: Dict[str, Any]) -> U:
@@ -138,6 +174,72 @@ class User(Model):
             client.request("POST", "logout", body={})
         self._data.pop("sessionToken", None)
 
+    def refresh_session_token(self) -> str:
+        """End every session of this user and start a new one (LeanCloud, embedded); returns the
+        new token, which this instance now carries."""
+        client = self._client or get_client()
+        client.require("refresh_session_token", "User.refresh_session_token")
+        with self._as_self():
+            data = client.request("PUT", f"users/{self.id}/refreshSessionToken", body={})
+        self._data["sessionToken"] = data["sessionToken"]
+        return data["sessionToken"]
+
+    # -- third-party accounts ------------------------------------------------------------------------
+    def link_with(self, platform: str, auth_data: Dict[str, Any]) -> "User":
+        """Link a third-party account to this user (AccountAlreadyLinked, 208, when another user has
+        it); log in with it later through :meth:`login_with`."""
+        client = self._client or get_client()
+        with self._as_self():
+            client.request("PUT", f"users/{self.id}", body={"authData": {platform: auth_data}})
+        self._data["authData"] = {**(self._data.get("authData") or {}), platform: auth_data}
+        self._cache.pop("auth_data", None)
+        return self
+
+    def unlink_from(self, platform: str) -> "User":
+        """Remove a linked third-party account from this user."""
+        client = self._client or get_client()
+        # LeanCloud deletes one platform with an operation on the nested key; Parse takes a null
+        body: Dict[str, Any] = ({f"authData.{platform}": {"__op": "Delete"}}
+                                if client.supports("nested_key_operators") else {"authData": {platform: None}})
+        with self._as_self():
+            client.request("PUT", f"users/{self.id}", body=body)
+        linked = {k: v for k, v in (self._data.get("authData") or {}).items() if k != platform}
+        if linked:
+            self._data["authData"] = linked
+        else:
+            self._data.pop("authData", None)
+        self._cache.pop("auth_data", None)
+        return self
+
+    # -- friendship (LeanCloud's _Followee / _Follower) ------------------------------------------------
+    def follow(self, target: Union["User", str], **attributes: Any) -> None:
+        """Make this user follow ``target`` (a user or its id); ``attributes`` are stored on the
+        ``_Followee``/``_Follower`` rows. Following twice keeps one row."""
+        client = self._client or get_client()
+        client.require("friendship", "User.follow")
+        with self._as_self():
+            client.request("POST", f"users/{self.id}/friendship/{_user_id(target)}", body=attributes)
+
+    def unfollow(self, target: Union["User", str]) -> None:
+        """Stop following ``target``."""
+        client = self._client or get_client()
+        client.require("friendship", "User.unfollow")
+        with self._as_self():
+            client.request("DELETE", f"users/{self.id}/friendship/{_user_id(target)}")
+
+    @classmethod
+    def followees(cls, user: Union["User", str]) -> "QuerySet[Followee]":
+        """The users ``user`` follows, as ``Followee`` rows with ``followee`` loaded:
+        ``[row.followee for row in User.followees(ann)]``."""
+        get_client().require("friendship", "User.followees")
+        return Followee.objects.filter(user=_user_stub(user)).select_related("followee")
+
+    @classmethod
+    def followers(cls, user: Union["User", str]) -> "QuerySet[Follower]":
+        """The users who follow ``user``, as ``Follower`` rows with ``follower`` loaded."""
+        get_client().require("friendship", "User.followers")
+        return Follower.objects.filter(user=_user_stub(user)).select_related("follower")
+
     # -- passwords --------------------------------------------------------------------------------------
     def update_password(self, old_password: str, new_password: str) -> None:
         """Change the password, checking the old one (LeanCloud and the embedded backend)."""
@@ -159,6 +261,87 @@ class User(Model):
         """Send the e-mail verification message again."""
         client = get_client()
         client.request("POST", client.dialect.endpoint("request_email_verify"), body={"email": email})
+
+    @classmethod
+    def request_password_reset_by_sms_code(cls, phone: str) -> None:
+        """Text a password-reset code to the user with this phone number (UserNotFound, 213, when
+        there is none); then :meth:`reset_password_by_sms_code`."""
+        _sms("requestPasswordResetBySmsCode", "User.request_password_reset_by_sms_code",
+             {"mobilePhoneNumber": phone})
+
+    @classmethod
+    def reset_password_by_sms_code(cls, code: str, new_password: str) -> None:
+        """Set a new password with the code texted by :meth:`request_password_reset_by_sms_code`
+        (InvalidVerificationCode, 603, when it is wrong, used or expired). The user's sessions end."""
+        _sms(f"resetPasswordBySmsCode/{code}", "User.reset_password_by_sms_code",
+             {"password": new_password}, method="PUT")
+
+    # -- mobile phone -------------------------------------------------------------------------------------
+    @classmethod
+    def request_mobile_phone_verify(cls, phone: str) -> None:
+        """Text a verification code to the user with this phone number; then
+        :meth:`verify_mobile_phone_number`."""
+        _sms("requestMobilePhoneVerify", "User.request_mobile_phone_verify", {"mobilePhoneNumber": phone})
+
+    @classmethod
+    def verify_mobile_phone_number(cls, code: str) -> None:
+        """Mark the phone number the code was sent to as verified (``mobile_phone_verified``)."""
+        _sms(f"verifyMobilePhone/{code}", "User.verify_mobile_phone_number", {})
+
+    @classmethod
+    def request_login_sms_code(cls, phone: str) -> None:
+        """Text a login code to the user with this phone number; then
+        ``login_with_mobile_phone(phone, sms_code=code)``."""
+        _sms("requestLoginSmsCode", "User.request_login_sms_code", {"mobilePhoneNumber": phone})
+
+    @classmethod
+    def request_change_phone_number(cls, phone: str) -> None:
+        """Text a code to a new number for the current user (inside ``as_user``; MobilePhoneTaken,
+        214, when another user has it); then :meth:`change_phone_number`."""
+        _sms("requestChangePhoneNumber", "User.request_change_phone_number", {"mobilePhoneNumber": phone})
+
+    @classmethod
+    def change_phone_number(cls, code: str, phone: str) -> None:
+        """Set the current user's number to ``phone`` (verified) with the code texted to it."""
+        _sms("changePhoneNumber", "User.change_phone_number", {"mobilePhoneNumber": phone, "code": code})
+
+
+def _sms(path: str, feature: str, body: Dict[str, Any], method: str = "POST") -> None:
+    """One request of an SMS-based endpoint, refused with NotSupported where the backend has no SMS."""
+    client = get_client()
+    client.require("sms", feature)
+    client.request(method, path, body=body)
+
+
+def _user_id(user: Union["User", str]) -> str:
+    key = user if isinstance(user, str) else user.id
+    if not key:
+        raise LeanORMError(f"{user!r} has no id: save the user first")
+    return key
+
+
+def _user_stub(user: Union["User", str]) -> "User":
+    return User._stub(user, get_client()) if isinstance(user, str) else user
+
+
+class Followee(Model):
+    """``_Followee``: one row per user ``user`` follows (``followee``)."""
+
+    user = PointerField(User)
+    followee = PointerField(User)
+
+    class Meta:
+        class_name = "_Followee"
+
+
+class Follower(Model):
+    """``_Follower``: one row per user following ``user`` (``follower``)."""
+
+    user = PointerField(User)
+    follower = PointerField(User)
+
+    class Meta:
+        class_name = "_Follower"
 
 
 class Role(Model):

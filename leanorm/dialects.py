@@ -60,7 +60,8 @@ class LeanCloudDialect(Dialect):
     capabilities = frozenset({"scan", "cql", "bit_ops", "conditional_update", "size",
                               "array_contains_scalar", "fetch_when_save", "sms", "rpc",
                               "user_update_password", "object_equality", "geo_distance_units",
-                              "nested_key_operators", "server_time", "friendship", "nin_keeps_missing"})
+                              "nested_key_operators", "server_time", "friendship", "nin_keeps_missing",
+                              "refresh_session_token"})
     endpoints = {"request_email_verify": "requestEmailVerify"}
 
     def __init__(self, prefix: str = "/1.1/") -> None:

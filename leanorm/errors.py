@@ -11,7 +11,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type
 __all__ = [
     "LeanORMError", "LeanCloudError", "ObjectNotFound", "DuplicateValue", "PermissionDenied",
     "RateLimited", "InvalidSession", "NoEffect", "InvalidQuery", "InvalidType", "AuthenticationFailed",
-    "UserNotFound", "UsernameTaken", "EmailTaken", "MobilePhoneTaken", "ScriptError", "HookRejected",
+    "UserNotFound", "UsernameTaken", "EmailTaken", "MobilePhoneTaken", "AccountAlreadyLinked",
+    "InvalidVerificationCode", "ScriptError", "HookRejected",
     "ValidationError", "FieldError", "NotSupported", "BulkWriteError", "TransportError", "error_for",
 ]
 
@@ -98,6 +99,11 @@ class EmailTaken(LeanCloudError):
     """203: the e-mail address is already taken."""
 
 
+@_register(208)
+class AccountAlreadyLinked(LeanCloudError):
+    """208: this third-party account (``authData`` platform and uid) is linked to another user."""
+
+
 @_register(209)
 class InvalidSession(LeanCloudError):
     """209: the session token is invalid or expired."""
@@ -108,14 +114,19 @@ class AuthenticationFailed(LeanCloudError):
     """210: the username and password do not match."""
 
 
-@_register(211)
+@_register(211, 213)
 class UserNotFound(LeanCloudError):
-    """211: no user with that username, e-mail or phone."""
+    """211: no user with that username or e-mail; 213: no user with that mobile phone number."""
 
 
 @_register(214)
 class MobilePhoneTaken(LeanCloudError):
     """214: the mobile phone number is already taken."""
+
+
+@_register(603)
+class InvalidVerificationCode(LeanCloudError):
+    """603: the SMS code is wrong, expired or already used."""
 
 
 @_register(305)
