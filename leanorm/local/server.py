@@ -22,6 +22,17 @@ PREFIXES = (("/1.1/", "leancloud"), ("/parse/", "parse"))
 MAX_BODY = 64 * 1024 * 1024
 
 
+#: ``users[/<id>]`` and ``roles[/<id>]`` are the classes ``_User`` and ``_Role`` under other names
+ALIASES = {"users": "_User", "roles": "_Role"}
+
+
+def _canonical(path: str) -> str:
+    parts = path.split("/")
+    if parts[0] in ALIASES and len(parts) <= 2 and parts[1:] != ["me"]:
+        return "/".join(["classes", ALIASES[parts[0]], *parts[1:]])
+    return path
+
+
 class _Headers:
     """Case-insensitive view of request headers."""
 
@@ -79,7 +90,7 @@ class LocalServer:
         return self._dispatch(Context(self, method, path[len(prefix):].strip("/"), dialect, params, caller, body))
 
     def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
-        handler, ctx.args = resolve(ctx.method, ctx.path)
+        handler, ctx.args = resolve(ctx.method, _canonical(ctx.path))
         answer = handler(ctx)
         if isinstance(answer, tuple):
             return answer

@@ -98,7 +98,7 @@ def _user_answer(ctx: Context, user_id: str, token: str) -> Dict[str, Any]:
     return {**fetch(ctx.server.master_context(ctx), "_User", user_id), "sessionToken": token}
 
 
-@route("POST", r"(?:users|classes/_User)", priority=1)
+@route("POST", r"classes/_User", priority=1)
 def _signup(ctx: Context) -> Any:
     body = dict(ctx.json_body())
     password = body.pop("password", None)
@@ -183,17 +183,9 @@ def _logout(ctx: Context) -> Any:
     return {}
 
 
-@route("GET", r"users")
-def _users(ctx: Context) -> Any:
-    return list_answer(ctx, "_User")
 
 
-@route("GET", r"users/([^/]+)")
-def _user(ctx: Context) -> Any:
-    return fetch(ctx, "_User", ctx.args[0], ctx.params.get("keys"), ctx.params.get("include"))
-
-
-@route("PUT", r"(?:users|classes/_User)/([^/]+)", priority=1)
+@route("PUT", r"classes/_User/([^/]+)", priority=1)
 def _update_user(ctx: Context) -> Any:
     body = dict(ctx.json_body())
     password = body.pop("password", None)
@@ -209,7 +201,7 @@ def _update_user(ctx: Context) -> Any:
     return answer
 
 
-@route("DELETE", r"(?:users|classes/_User)/([^/]+)", priority=1)
+@route("DELETE", r"classes/_User/([^/]+)", priority=1)
 def _delete_user(ctx: Context) -> Any:
     remove(ctx, "_User", ctx.args[0], ctx.json_param("where"))
     with ctx.store.write() as conn:
@@ -270,7 +262,7 @@ def _email_verify(ctx: Context) -> Any:
 
 
 # -- roles -------------------------------------------------------------------------------------------------
-@route("POST", r"(?:roles|classes/_Role)", priority=1)
+@route("POST", r"classes/_Role", priority=1)
 def _create_role(ctx: Context) -> Any:
     body = ctx.json_body()
     name = body.get("name")
@@ -281,25 +273,3 @@ def _create_role(ctx: Context) -> Any:
         if rows:
             raise ProtocolError(137, f"A role named {name!r} already exists.")
         return write(ctx, "_Role", None, body, fetch_when_save=write_options(ctx)[1])
-
-
-@route("GET", r"roles")
-def _roles(ctx: Context) -> Any:
-    return list_answer(ctx, "_Role")
-
-
-@route("GET", r"roles/([^/]+)")
-def _role(ctx: Context) -> Any:
-    return fetch(ctx, "_Role", ctx.args[0], ctx.params.get("keys"), ctx.params.get("include"))
-
-
-@route("PUT", r"roles/([^/]+)")
-def _update_role(ctx: Context) -> Any:
-    where, fetch_when_save = write_options(ctx)
-    return write(ctx, "_Role", ctx.args[0], ctx.json_body(), where, fetch_when_save)
-
-
-@route("DELETE", r"roles/([^/]+)")
-def _delete_role(ctx: Context) -> Any:
-    remove(ctx, "_Role", ctx.args[0], ctx.json_param("where"))
-    return {}
