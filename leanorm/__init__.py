@@ -12,6 +12,7 @@ from .client import Client
 from .config import connect, get_client, using
 from .fields import (BooleanField, BytesField, DateTimeField, DictField, Field, FloatField, GeoPointField,
                      IntegerField, ListField, PointerField, StringField)
+from .files import File, FileField
 from .geo import GeoPoint
 from .models import Model
 from .operations import F
@@ -24,7 +25,7 @@ from . import engine  # noqa: E402  (server side: leanorm.engine.Engine; needs t
 
 __all__ = [
     "connect", "get_client", "using", "using_master", "current_user", "as_user", "Client",
-    "User", "Role", "ACL", "RelationField",
+    "User", "Role", "ACL", "RelationField", "File", "FileField",
     "Model", "Manager", "QuerySet", "Q", "F", "GeoPoint", "signals", "errors",
     "Field", "StringField", "IntegerField", "FloatField", "BooleanField", "DateTimeField", "ListField",
     "DictField", "PointerField", "GeoPointField", "BytesField",

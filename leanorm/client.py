@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, BinaryIO, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import auth_context
 from .dialects import Dialect
@@ -90,9 +90,30 @@ class Client:
             raise LeanCloudError(401, "using_master() needs a master key: pass master_key to connect()")
         query = {k: v if isinstance(v, str) else _dumps(v) for k, v in (params or {}).items()}
         data = None if body is None else _dumps(body).encode("utf-8")
-        req = Request(method, self.dialect.path(path), query, self._headers(), data)
+        return self._send(Request(method, self.dialect.path(path), query, self._headers(), data))
+
+    def send_raw(self, method: str, path: str, body: Union[bytes, BinaryIO], content_type: str,
+                 headers: Optional[Mapping[str, str]] = None) -> Any:
+        """Send file bytes as the raw body, never reading a file object into memory (the transport
+        streams it), and return the JSON answer ({} when the answer is not JSON, as from storage
+        providers).
+
+        ``path`` under the dialect prefix goes with the app's auth headers; an absolute URL (a storage
+        provider's upload address) goes with ``headers`` only, so the app's keys never leave for it.
+        """
+        if path.startswith(("http://", "https://")):
+            req = Request(method, path, {}, {**(headers or {}), "Content-Type": content_type}, body)
+            return self._send(req, json_answer=False)
+        all_headers = {**self._headers(), **(headers or {}), "Content-Type": content_type}
+        return self._send(Request(method, self.dialect.path(path), {}, all_headers, body))
+
+    def _send(self, req: Request, json_answer: bool = True) -> Any:
+        """Send ``req``, count it, and decode the answer; errors become typed exceptions."""
+        method = req.method
         self.request_count += 1
         resp = self.transport.send(req)
+        if not json_answer and resp.status < 400:
+            return {}
         try:
             payload = json.loads(resp.body) if resp.body else {}
         except ValueError:

@@ -33,7 +33,8 @@ class Dialect:
 
     def supports(self, capability: str) -> bool:
         """Whether this family has ``capability`` (``scan``, ``cql``, ``bit_ops``, ``conditional_update``,
-        ``size``, ``array_contains_scalar``, ``fetch_when_save``, ``sms``)."""
+        ``size``, ``array_contains_scalar``, ``fetch_when_save``, ``sms``, ``file_objects``: files are
+        ``_File`` objects with ids, uploaded through ``fileTokens``)."""
         return capability in self.capabilities
 
     def auth_headers(self, app_id: str, app_key: str, master_key: Optional[str], use_master: bool,
@@ -61,7 +62,7 @@ class LeanCloudDialect(Dialect):
                               "array_contains_scalar", "fetch_when_save", "sms", "rpc",
                               "user_update_password", "object_equality", "geo_distance_units",
                               "nested_key_operators", "server_time", "friendship", "nin_keeps_missing",
-                              "refresh_session_token"})
+                              "refresh_session_token", "file_objects"})
     endpoints = {"request_email_verify": "requestEmailVerify"}
 
     def __init__(self, prefix: str = "/1.1/") -> None:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, BinaryIO, Dict, Mapping, Optional, Union
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -18,13 +19,15 @@ __all__ = ["Request", "Response", "Transport", "HTTPTransport", "LocalTransport"
 
 @dataclass
 class Request:
-    """One protocol request: ``path`` already carries the dialect's prefix."""
+    """One protocol request: ``path`` already carries the dialect's prefix, or is an absolute URL (a
+    storage provider's upload address). ``body`` is bytes, or a binary file object for file uploads,
+    which transports stream instead of reading it into memory."""
 
     method: str
     path: str
     params: Dict[str, str] = field(default_factory=dict)
     headers: Dict[str, str] = field(default_factory=dict)
-    body: Optional[bytes] = None
+    body: Optional[Union[bytes, BinaryIO]] = None
 
 
 @dataclass
@@ -65,11 +68,13 @@ class HTTPTransport(Transport):
         self.session.mount("https://", adapter)
 
     def send(self, request: Request) -> Response:
+        absolute = request.path.startswith(("http://", "https://"))
+        url = request.path if absolute else self.base_url + request.path
         try:
-            r = self.session.request(request.method, self.base_url + request.path, params=request.params or None,
+            r = self.session.request(request.method, url, params=request.params or None,
                                      data=request.body, headers=request.headers, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise TransportError(f"{request.method} {self.base_url}{request.path}: {exc}") from exc
+            raise TransportError(f"{request.method} {url}: {exc}") from exc
         return Response(r.status_code, r.content, r.headers)
 
     def close(self) -> None:
@@ -83,7 +88,9 @@ class LocalTransport(Transport):
         self.server = server
 
     def send(self, request: Request) -> Response:
-        r = self.server.handle(request.method, request.path, request.params, request.headers, request.body)
+        # an absolute URL is one the embedded server handed out (a file upload address): its path is ours
+        path = urlsplit(request.path).path if request.path.startswith(("http://", "https://")) else request.path
+        r = self.server.handle(request.method, path, request.params, request.headers, request.body)
         return Response(r.status, r.body, r.headers)
 
     def close(self) -> None:

@@ -64,6 +64,7 @@ class Context:
     caller: Caller
     raw_body: Optional[bytes]
     args: Tuple[str, ...] = ()      # the groups of the route's pattern
+    base_url: str = "http://localhost"   # how clients reach this server (file URLs are made from it)
     _body: Any = None
     _parsed: bool = False
 

@@ -7,10 +7,10 @@ import hmac
 import json
 import logging
 import tempfile
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 from urllib.parse import parse_qsl
 
-from . import accounts, hooks, objects, users  # noqa: F401  (importing registers their endpoints)
+from . import accounts, files, hooks, objects, users  # noqa: F401  (importing registers their endpoints)
 from .protocol import Caller, Context, LocalResponse, ProtocolError, dumps, resolve
 from .store import Store
 from .values import now_iso
@@ -68,8 +68,16 @@ class LocalServer:
 
     # -- the protocol --------------------------------------------------------------------------------
     def handle(self, method: str, path: str, params: Optional[Mapping[str, str]] = None,
-               headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None) -> LocalResponse:
-        """Serve one request and answer it; errors answer LeanCloud's shape, never a traceback."""
+               headers: Optional[Mapping[str, str]] = None,
+               body: Union[bytes, BinaryIO, None] = None) -> LocalResponse:
+        """Serve one request and answer it; errors answer LeanCloud's shape, never a traceback.
+
+        ``body`` may be a binary file object: file uploads read it in chunks, other requests whole.
+        """
+        if path.startswith((files.UPLOAD_PREFIX, files.DOWNLOAD_PREFIX)):
+            return files.handle_raw(self, method.upper(), path, body)
+        if body is not None and not isinstance(body, bytes) and not files.streams(method.upper(), path):
+            body = body.read()
         try:
             status, answer = self._serve(method.upper(), path, dict(params or {}), _Headers(headers or {}), body)
         except ProtocolError as exc:
@@ -87,7 +95,10 @@ class LocalServer:
         else:
             raise ProtocolError(1, f"Unknown endpoint: {method} {path} (the API is under /1.1/ and /parse/).", 404)
         caller = self._caller(dialect, headers)
-        return self._dispatch(Context(self, method, path[len(prefix):].strip("/"), dialect, params, caller, body))
+        host = headers.get("X-Forwarded-Host", "Host")
+        base_url = f"{headers.get('X-Forwarded-Proto') or 'http'}://{host}" if host else "http://localhost"
+        return self._dispatch(Context(self, method, path[len(prefix):].strip("/"), dialect, params, caller, body,
+                                      base_url=base_url))
 
     def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
         handler, ctx.args = resolve(ctx.method, _canonical(ctx.path))
@@ -156,7 +167,7 @@ class LocalServer:
             raw = None if body is None else dumps(body).encode("utf-8")
             path, _, query = path.strip("/").partition("?")
             sub = Context(self, str(item.get("method", "GET")).upper(), path, ctx.dialect,
-                          dict(parse_qsl(query)), ctx.caller, raw)
+                          dict(parse_qsl(query)), ctx.caller, raw, base_url=ctx.base_url)
             _, answer = self._dispatch(sub)
             return {"success": answer}
         except ProtocolError as exc:
@@ -192,26 +203,71 @@ class LocalServer:
         if method == "OPTIONS":  # CORS preflight of browser SDKs
             start_response("204 No Content", list(_CORS.items()))
             return [b""]
+        path = environ.get("PATH_INFO", "/")
+        if method in ("GET", "HEAD") and path.startswith(files.DOWNLOAD_PREFIX):
+            return self._download(method, path, environ, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            length = 0
-        if length > MAX_BODY:
+            length = -1  # unreadable: refused below, and the body is never read
+        streamed = files.streams(method, path)
+        if length < 0:
+            resp = LocalResponse(400, dumps({"code": 107, "error": "Invalid Content-Length."}).encode())
+        elif length > MAX_BODY and not streamed:
             resp = LocalResponse(413, dumps({"code": 1, "error": "Request body too large."}).encode())
+        elif streamed and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            resp = LocalResponse(411, dumps({"code": 1, "error": "File uploads need a Content-Length."}).encode())
         else:
-            body = environ["wsgi.input"].read(length) if length else None
+            # file bytes go on as a stream of exactly the declared length, to disk a chunk at a time
+            body: Union[bytes, BinaryIO, None] = _BoundedInput(environ["wsgi.input"], length) if streamed else (
+                environ["wsgi.input"].read(length) if length else None)
             headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")}
+            headers.setdefault("X-FORWARDED-PROTO", environ.get("wsgi.url_scheme", "http"))
             if environ.get("CONTENT_TYPE"):
                 headers["Content-Type"] = environ["CONTENT_TYPE"]
             params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-            resp = self.handle(method, environ.get("PATH_INFO", "/"), params, headers, body)
+            resp = self.handle(method, path, params, headers, body)
         start_response(f"{resp.status} {_REASONS.get(resp.status, 'Status')}",
                        [*resp.headers.items(), ("Content-Length", str(len(resp.body))), *_CORS.items()])
         return [resp.body]
+
+    def _download(self, method: str, path: str, environ: Dict[str, Any],
+                  start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """The bytes of a file, streamed from disk (never read whole)."""
+        try:
+            handle, size, mime = files.open_download(self, path)
+        except ProtocolError as exc:
+            body = dumps(exc.as_json()).encode("utf-8")
+            start_response(f"{exc.status} {_REASONS.get(exc.status, 'Status')}",
+                           [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body))),
+                            *_CORS.items()])
+            return [body]
+        start_response("200 OK", [("Content-Type", mime), ("Content-Length", str(size)), *_CORS.items()])
+        if method == "HEAD":
+            handle.close()
+            return [b""]
+        wrapper = environ.get("wsgi.file_wrapper")
+        return wrapper(handle, files.CHUNK) if wrapper else files.chunks(handle)
+
+
+class _BoundedInput:
+    """``wsgi.input`` limited to the request's Content-Length (reading past it would block)."""
+
+    def __init__(self, stream: BinaryIO, length: int) -> None:
+        self.stream, self.left = stream, length
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        size = self.left if size < 0 else min(size, self.left)
+        data = self.stream.read(size)
+        self.left -= len(data)
+        return data
 
 
 _CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
          "Access-Control-Allow-Headers": "*"}
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
-            403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
+            403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 411: "Length Required",
+            413: "Payload Too Large",
             500: "Internal Server Error"}
