@@ -11,7 +11,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .server import LocalServer
     from .store import Store
 
-__all__ = ["ProtocolError", "LocalResponse", "Caller", "Context", "Handler", "route", "resolve", "dumps"]
+__all__ = ["ProtocolError", "LocalResponse", "Caller", "Context", "Handler", "route", "resolve", "dumps", "loads"]
 
 
 class ProtocolError(Exception):
@@ -25,6 +25,19 @@ class ProtocolError(Exception):
 
     def as_json(self) -> Dict[str, Any]:
         return {"code": self.code, "error": self.message}
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(raw: Any) -> Any:
+    """Strict JSON: ``NaN``/``Infinity`` are refused (they would be stored as text SQLite cannot read back),
+    and so is nesting too deep for the parser (``RecursionError``); both raise ``ValueError``."""
+    try:
+        return json.loads(raw, parse_constant=_not_json)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def dumps(value: Any) -> str:
@@ -79,7 +92,7 @@ class Context:
             self._parsed = True
             if self.raw_body:
                 try:
-                    self._body = json.loads(self.raw_body)
+                    self._body = loads(self.raw_body)
                 except ValueError:
                     raise ProtocolError(107, "Malformed json object. A json dictionary is expected.") from None
             else:
@@ -99,7 +112,7 @@ class Context:
         if raw is None or raw == "":
             return default
         try:
-            return json.loads(raw)
+            return loads(raw)
         except ValueError:
             raise ProtocolError(107, f"Malformed json in parameter {name!r}.") from None
 
