@@ -16,7 +16,8 @@ from . import hooks
 from .permissions import class_permissions, permit, set_class_permissions
 from .protocol import Caller, Context, ProtocolError, route
 from .store import FieldType, check_class_name, check_field_name, table
-from .values import MISSING, apply_op, canonical, check_value, normalize_iso, now_iso, relation_targets, type_of
+from .values import (INT64_MAX, MISSING, apply_op, canonical, check_value, normalize_iso, now_iso, relation_targets,
+                     type_of)
 from .where import QueryCompiler
 
 __all__ = ["write", "fetch", "query", "remove", "to_json", "can_write", "new_object_id"]
@@ -154,7 +155,10 @@ def _apply(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: s
                 target = relation_targets(value, key)[0]
                 value = {"__type": "Relation", "className": target}
             elif op == "Batch":
-                for inner in value.get("ops") or []:
+                ops = value.get("ops")
+                if not isinstance(ops, list) or not all(isinstance(o, dict) and "__op" in o for o in ops):
+                    raise ProtocolError(111, f"Batch on {key!r} needs a list of operations in 'ops'.")
+                for inner in ops:
                     _apply(conn, ctx, class_name, object_id, doc, {key: inner})
                 continue
             else:
@@ -220,8 +224,8 @@ def _int_param(ctx: Context, name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ProtocolError(102, f"Invalid query: {name} must be an integer.") from None
-    if value < 0:
-        raise ProtocolError(102, f"Invalid query: {name} must not be negative.")
+    if not 0 <= value <= INT64_MAX:  # SQLite's LIMIT/OFFSET are 64-bit integers
+        raise ProtocolError(102, f"Invalid query: {name} must be between 0 and {INT64_MAX}.")
     return value
 
 

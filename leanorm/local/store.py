@@ -50,8 +50,8 @@ CREATE TABLE IF NOT EXISTS _codes (recipient TEXT NOT NULL, purpose TEXT NOT NUL
 """
 
 
-def check_class_name(name: str) -> str:
-    if not CLASS_NAME.match(name or ""):
+def check_class_name(name: Any) -> str:
+    if not isinstance(name, str) or not CLASS_NAME.match(name):
         raise ProtocolError(103, f"Invalid class name: {name!r}.")
     return name
 

@@ -6,13 +6,17 @@ import base64
 import binascii
 import datetime as dt
 import json
+import math
 from typing import Any, Dict, List, Optional, Tuple
 
 from .protocol import ProtocolError
 from .store import FieldType, check_class_name
 
 __all__ = ["MISSING", "now_iso", "normalize_iso", "check_value", "type_of", "apply_op", "canonical", "pointer",
-           "relation_targets"]
+           "relation_targets", "storable_number"]
+
+#: the integers a number field holds (MongoDB's and SQLite's 64-bit integers)
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
 
 
 class _Missing:
@@ -55,14 +59,21 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def storable_number(value: Any) -> bool:
+    """A number SQLite keeps exactly and JSON can spell: finite, integers within 64 bits."""
+    if isinstance(value, int):
+        return INT64_MIN <= value <= INT64_MAX
+    return math.isfinite(value)
+
+
 def check_value(value: Any, key: str) -> Any:
     """Validate a value a client writes and return it in stored form (dates normalised, a full
     ``Object`` reduced to its pointer). Wrong shapes are error 111, bad keys in objects 105."""
     if isinstance(value, list):
         return [check_value(v, key) for v in value]
     if not isinstance(value, dict):
-        if isinstance(value, float) and value != value:  # NaN is not JSON
-            raise ProtocolError(111, f"Invalid number in {key!r}.")
+        if _number(value) and not storable_number(value):
+            raise ProtocolError(111, f"Invalid number in {key!r}: finite, integers within 64 bits.")
         return value
     kind = value.get("__type")
     if kind is None:
@@ -98,7 +109,7 @@ def check_value(value: Any, key: str) -> Any:
             raise ProtocolError(111, f"Invalid File in {key!r}: it needs a name or an objectId.")
         return dict(value)
     if kind == "Relation":
-        return {"__type": "Relation", "className": check_class_name(str(value.get("className")))}
+        return {"__type": "Relation", "className": check_class_name(value.get("className"))}
     raise ProtocolError(111, f"Unknown __type {kind!r} in {key!r}.")
 
 
@@ -147,7 +158,7 @@ def apply_op(current: Any, op: Dict[str, Any], key: str, bit_ops: bool = True) -
         base = 0 if current is None or current is MISSING else current
         if not _number(base):
             raise ProtocolError(111, f"{name} needs {key!r} to be a number.")
-        return base + amount if name == "Increment" else base - amount
+        return check_value(base + amount if name == "Increment" else base - amount, key)
     if name == "Add":
         return _need_list(current, key, name) + _objects(op, key)
     if name == "AddUnique":
@@ -168,7 +179,7 @@ def apply_op(current: Any, op: Dict[str, Any], key: str, bit_ops: bool = True) -
         base = 0 if current is None or current is MISSING else current
         if not isinstance(value, int) or isinstance(value, bool) or not isinstance(base, int) or isinstance(base, bool):
             raise ProtocolError(111, f"{name} on {key!r} needs integers.")
-        return {"BitAnd": base & value, "BitOr": base | value, "BitXor": base ^ value}[name]
+        return check_value({"BitAnd": base & value, "BitOr": base | value, "BitXor": base ^ value}[name], key)
     raise ProtocolError(111, f"Unknown operation {name!r} on {key!r}.")
 
 

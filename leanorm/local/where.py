@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from .protocol import Caller, ProtocolError
 from .store import FieldType, json_path, table
-from .values import canonical, normalize_iso
+from .values import canonical, normalize_iso, storable_number
 
 if TYPE_CHECKING:  # pragma: no cover
     from .store import Store
@@ -68,6 +68,11 @@ class QueryCompiler:
 
     # -- helpers ----------------------------------------------------------------------------------------
     def p(self, value: Any) -> str:
+        """A parameter for ``value``; every value of a ``where`` reaches SQL through here, so this is where
+        a value SQLite cannot bind (an object, an integer beyond 64 bits) becomes error 102."""
+        if not isinstance(value, (str, int, float, type(None))) or (
+                isinstance(value, (int, float)) and not storable_number(value)):
+            raise ProtocolError(102, f"Invalid query value: {value!r}.")
         self._names += 1
         name = f"p{self._names}"
         self.params[name] = value
