@@ -143,6 +143,7 @@ class User(Model):
         for (``anonymous`` by default)."""
         data = get_client().request("POST", "users", body={"authData": {platform: auth_data}})
         data.pop("authDataResponse", None)  # Parse's provider answer, not a field of the user
+        data.setdefault("authData", {platform: auth_data})  # a new user's answer lacks it on Parse
         return cls._logged_in(data)
 
     @classmethod
