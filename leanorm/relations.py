@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar, Union, overlo
 from .config import get_client
 from .errors import LeanORMError
 from .fields import ReferenceField
+from .query.queryset import prefetch_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import Model
@@ -56,6 +57,7 @@ class RelationManager(Generic[M]):
         client.request("PUT", f"classes/{self.owner._meta.class_name}/{self.owner.id}",
                        body={key: {"__op": op, "objects": [self.field.to_wire(o) for o in objs]}})
         self.owner._data[key] = {"__type": "Relation", "className": self.field.target._meta.class_name}
+        self.owner._cache.pop(prefetch_key(self.field.name), None)  # the members changed
 
     def add(self, *objs: "Model") -> None:
         """Add objects to the relation (one request, ``AddRelation``)."""
@@ -66,8 +68,13 @@ class RelationManager(Generic[M]):
         self._write("RemoveRelation", objs)
 
     def all(self) -> "QuerySet[Any]":
-        """A queryset of the members (``$relatedTo``); filter, order and slice it like any other."""
-        return self.field.target.objects.all().related_to(self.owner, self.field.db_field)
+        """A queryset of the members (``$relatedTo``); filter, order and slice it like any other.
+        After ``prefetch_related`` it holds the prefetched members and sends nothing until refined."""
+        qs = self.field.target.objects.all().related_to(self.owner, self.field.db_field)
+        prefetched = self.owner._cache.get(prefetch_key(self.field.name))
+        if prefetched is not None:
+            qs._result_cache = list(prefetched)
+        return qs
 
     def filter(self, *args: Any, **kwargs: Any) -> "QuerySet[Any]":
         """Members matching the lookups."""

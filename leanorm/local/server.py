@@ -164,10 +164,14 @@ class LocalServer:
                 if ctx.dialect == "parse":  # Parse Server refuses inner paths without its mount
                     raise ProtocolError(107, f"Batch paths must start with the mount path: {path}.")
             body = item.get("body")
-            raw = None if body is None else dumps(body).encode("utf-8")
+            method = str(item.get("method", "GET")).upper()
             path, _, query = path.strip("/").partition("?")
-            sub = Context(self, str(item.get("method", "GET")).upper(), path, ctx.dialect,
-                          dict(parse_qsl(query)), ctx.caller, raw, base_url=ctx.base_url)
+            params = dict(parse_qsl(query))
+            if method == "GET" and isinstance(body, dict):  # a GET's parameters travel as its body
+                params.update((k, v if isinstance(v, str) else dumps(v)) for k, v in body.items())
+                body = None
+            raw = None if body is None else dumps(body).encode("utf-8")
+            sub = Context(self, method, path, ctx.dialect, params, ctx.caller, raw, base_url=ctx.base_url)
             _, answer = self._dispatch(sub)
             return {"success": answer}
         except ProtocolError as exc:

@@ -142,6 +142,8 @@ class QueryCompiler:
             raise ProtocolError(102, f"Invalid query: {key} cannot be queried.")
         slot, ftype = self.slot(alias, schema, key)
         array = bool(ftype and ftype[0] == "Array")
+        if ftype and ftype[0] == "Relation":
+            return self.relation(class_name, alias, key, condition)
         if isinstance(condition, dict) and any(isinstance(k, str) and k.startswith("$") for k in condition):
             if not all(k.startswith("$") for k in condition):
                 raise ProtocolError(102, f"Invalid query on {key!r}: operators and values are mixed.")
@@ -160,8 +162,6 @@ class QueryCompiler:
                     raise ProtocolError(102, f"Invalid query on {key!r}: unknown operator {op}.")
                 clauses.append(handler(self, slot, value, array))
             return " AND ".join(f"({c})" for c in clauses) or "1"
-        if ftype and ftype[0] == "Relation":
-            return self.relation_contains(class_name, alias, key, condition)
         return self.equal(slot, condition, array)
 
     def equal(self, slot: Slot, value: Any, array: bool) -> str:
@@ -247,11 +247,37 @@ class QueryCompiler:
                 f"{self.p(target.get('className'))} AND owner_id = {self.p(target.get('objectId'))} "
                 f"AND key = {self.p(spec['key'])})")
 
-    def relation_contains(self, class_name: str, alias: str, key: str, value: Any) -> str:
-        if not isinstance(value, dict) or value.get("__type") not in ("Pointer", "Object"):
-            raise ProtocolError(102, f"Invalid query: {key!r} is a Relation; compare it with a pointer.")
-        return (f"{alias}.objectId IN (SELECT owner_id FROM _relations WHERE owner_class = {self.p(class_name)} "
-                f"AND key = {self.p(key)} AND target_id = {self.p(value.get('objectId'))})")
+    def relation(self, class_name: str, alias: str, key: str, condition: Any) -> str:
+        """A condition on a Relation key is about its members: a pointer (one of the members is it),
+        ``$in``/``$nin`` of pointers, ``$ne``, ``$inQuery``/``$notInQuery`` (a member matches a query)."""
+        def owners(members: str) -> str:
+            return (f"{alias}.objectId IN (SELECT owner_id FROM _relations WHERE owner_class = "
+                    f"{self.p(class_name)} AND key = {self.p(key)} AND target_id IN ({members}))")
+
+        def ids(values: Any) -> str:
+            if not isinstance(values, list) or not all(
+                    isinstance(v, dict) and v.get("__type") in ("Pointer", "Object") for v in values):
+                raise ProtocolError(102, f"Invalid query: {key!r} is a Relation; compare it with pointers.")
+            return ", ".join(self.p(str(v.get("objectId"))) for v in values) or "NULL"
+
+        def matching(spec: Any) -> str:
+            if not isinstance(spec, dict) or not isinstance(spec.get("className"), str):
+                raise ProtocolError(102, "Invalid query: $inQuery needs {className, where}.")
+            inner = self.alias("t")
+            return f"SELECT {inner}.objectId FROM {table(spec['className'])} AS {inner} " \
+                   f"WHERE {self.readable(spec['className'], inner, spec.get('where'))}"
+
+        if not (isinstance(condition, dict) and any(str(k).startswith("$") for k in condition)):
+            return owners(ids([condition]))
+        handlers = {"$in": lambda v: owners(ids(v)), "$nin": lambda v: f"NOT {owners(ids(v))}",
+                    "$ne": lambda v: f"NOT {owners(ids([v]))}", "$inQuery": lambda v: owners(matching(v)),
+                    "$notInQuery": lambda v: f"NOT {owners(matching(v))}"}
+        clauses = []
+        for op, value in condition.items():
+            if op not in handlers:
+                raise ProtocolError(102, f"Invalid query on the Relation {key!r}: {op} is not supported.")
+            clauses.append(handlers[op](value))
+        return " AND ".join(f"({c})" for c in clauses)
 
     # -- order -----------------------------------------------------------------------------------------
     def order(self, class_name: str, alias: str, order: Optional[str]) -> List[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 from ..errors import FieldError, NotSupported
-from ..fields import AnyField, DictField, Field, PointerField
+from ..fields import AnyField, DictField, Field, PointerField, ReferenceField
 from .lookups import LOOKUPS, CompileContext, Fragment, Lookup
 from .q import Q
 
@@ -26,7 +26,7 @@ _ANY_VALUE.name = "<key inside a DictField>"
 class ResolvedPath:
     """A lookup path resolved against models: pointer hops, the final field and the lookup."""
 
-    def __init__(self, hops: List[PointerField], field: Field[Any], lookup: Lookup, key: str) -> None:
+    def __init__(self, hops: List[ReferenceField], field: Field[Any], lookup: Lookup, key: str) -> None:
         self.hops = hops
         self.field = field
         self.lookup = lookup
@@ -46,13 +46,15 @@ def resolve_field(model: Type["Model"], name: str) -> Field[Any]:
 def resolve_path(model: Type["Model"], path: str) -> ResolvedPath:
     """Resolve ``path`` (``author__name__icontains``) into pointer hops, field and lookup."""
     parts = path.split("__")
-    hops: List[PointerField] = []
+    hops: List[ReferenceField] = []
     current = model
     i = 0
     while True:
         field = resolve_field(current, parts[i])
         rest = parts[i + 1:]
-        if (isinstance(field, PointerField) and rest
+        # a hop through a pointer or a relation (``$inQuery`` on its key: objects whose pointer, or one
+        # of whose relation members, matches the rest of the path)
+        if (isinstance(field, ReferenceField) and rest
                 and rest[0] in field.target._meta.query_fields and rest[0] not in ("id", "pk")):
             hops.append(field)
             current = field.target

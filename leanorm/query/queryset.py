@@ -48,6 +48,7 @@ class QuerySet(Generic[M]):
         self._high: Optional[int] = None
         self._only: Optional[Tuple[str, ...]] = None
         self._related: Tuple[str, ...] = ()
+        self._prefetch: Tuple[str, ...] = ()
         self._none = False
         self._extra: Tuple[Dict[str, Any], ...] = ()
         self._result_cache: Optional[List[M]] = None
@@ -129,6 +130,18 @@ class QuerySet(Generic[M]):
                 model = field.target
         qs = self._clone()
         qs._related = tuple(dict.fromkeys(self._related + paths))
+        return qs
+
+    def prefetch_related(self, *names: str) -> "QuerySet[M]":
+        """Load the members of these RelationFields with the results: ``obj.readers.all()`` then sends
+        nothing. One batch request per ``batch_limit`` objects (a ``$relatedTo`` query for each), not
+        one request per object."""
+        from ..relations import RelationField
+        for name in names:
+            if not isinstance(resolve_field(self.model, name), RelationField):
+                raise FieldError(f"prefetch_related({name!r}): it is not a RelationField")
+        qs = self._clone()
+        qs._prefetch = tuple(dict.fromkeys(self._prefetch + names))
         return qs
 
     def only(self, *names: str) -> "QuerySet[M]":
@@ -221,6 +234,8 @@ class QuerySet(Generic[M]):
                 results: List[M] = []
                 for rows in self._pages(client, params):
                     results.extend(self._decode(rows, client))
+                for name in self._prefetch:
+                    _prefetch_relation(client, results, name)
                 self._result_cache = results
         return self._result_cache
 
@@ -553,6 +568,35 @@ class QuerySet(Generic[M]):
             count += len(chunk)
         self._result_cache = None
         return count
+
+
+def _prefetch_relation(client: "Client", owners: Sequence["Model"], name: str) -> None:
+    """Fill each owner's cache of the members of its relation ``name``: one ``$relatedTo`` query per
+    owner, sent together through the batch endpoint."""
+    if not owners:
+        return
+    field = owners[0]._meta.fields[name]
+    target = field.target  # type: ignore[attr-defined]
+    limit = client.dialect.max_limit
+    path = f"classes/{target._meta.class_name}"
+    items = []
+    for owner in owners:
+        where = {"$relatedTo": {"object": {"__type": "Pointer", "className": owner._meta.class_name,
+                                           "objectId": owner.id}, "key": field.db_field}}
+        # a GET inside a batch carries its query parameters as the body (what Parse reads)
+        items.append(("GET", path, {"where": where, "limit": limit}))
+    for owner, outcome in zip(owners, client.batch(items)):
+        if isinstance(outcome, LeanCloudError):
+            raise outcome
+        rows = outcome.get("results", [])
+        if len(rows) < limit:  # a full page may have more: that owner's manager queries on demand
+            owner._cache[prefetch_key(name)] = target._from_wire_many(rows, client)
+
+
+def prefetch_key(name: str) -> str:
+    """Where an instance keeps the prefetched members of its relation ``name`` (not a field name, so
+    saving and change tracking never see it; dropped with the cache when the object reloads)."""
+    return f"__prefetch__{name}"
 
 
 def _plain_value(field: Field[Any], wire: Any) -> Any:
