@@ -17,6 +17,7 @@ import contextlib
 import re
 import sqlite3
 import threading
+import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from .protocol import ProtocolError
@@ -27,6 +28,8 @@ __all__ = ["Store", "table", "json_path", "check_class_name", "check_field_name"
 CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 PATH_PART = re.compile(r"[^\"'\\.$\[\]]+\Z")
+#: seconds a writer waits for another connection's (or process's) write transaction to end
+BUSY_TIMEOUT = 30.0
 
 #: (type, targetClass) as Parse's schema names them: String Number Boolean Date Pointer Relation ...
 FieldType = Tuple[str, Optional[str]]
@@ -75,6 +78,20 @@ def json_path(*parts: str) -> str:
     return "'$" + "".join(f'."{p}"' for p in parts) + "'"
 
 
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (a property of the file, kept once set). Switching takes a lock SQLite
+    does not wait for (the busy timeout does not apply), so processes opening a new file together retry."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Store:
     """The SQLite database of one embedded backend."""
 
@@ -93,11 +110,11 @@ class Store:
     # -- connections -----------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(":memory:" if self.memory else self.database, isolation_level=None,
-                               check_same_thread=not self.memory, timeout=30.0)
+                               check_same_thread=not self.memory, timeout=BUSY_TIMEOUT)
         if not self.memory:
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
         register_functions(conn)
         self._connections.append(conn)
         return conn

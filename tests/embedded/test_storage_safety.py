@@ -1,0 +1,154 @@
+"""Storage safety of a file database: concurrent writers lose nothing, a failed or killed write leaves
+nothing half-written."""
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from leanorm.local import LocalServer
+
+from .conftest import Api, snapshot
+
+THREADS, PROCESSES, INCREMENTS = 8, 4, 40
+COUNTER = "/1.1/classes/Counter"
+
+
+def increment(api: Api, object_id: str, times: int) -> List[int]:
+    """``times`` Increment requests (each also adds to an array); the statuses answered."""
+    return [api("PUT", f"{COUNTER}/{object_id}", body={"n": {"__op": "Increment", "amount": 1},
+                                                     "seen": {"__op": "Add", "objects": [1]}})[0]
+            for _ in range(times)]
+
+
+def _write_in_process(database: str, object_id: Optional[str], times: int, start: Any) -> None:
+    """One process of the multi-process tests: opens its own server over the file once every process is
+    ready, then increments ``object_id`` (or creates objects when it is None) ``times`` times."""
+    start.wait()
+    server = LocalServer(database)
+    try:
+        api = Api(server)
+        if object_id is None:
+            statuses = [api("POST", COUNTER, body={"n": 1})[0] for _ in range(times)]
+        else:
+            statuses = increment(api, object_id, times)
+    finally:
+        server.close()
+    if set(statuses) != {201 if object_id is None else 200}:
+        raise SystemExit(f"unexpected statuses {sorted(set(statuses))}")
+
+
+def run_processes(database: Path, object_id: Optional[str]) -> List[Optional[int]]:
+    """``PROCESSES`` processes of :func:`_write_in_process`, released together; their exit codes."""
+    context = multiprocessing.get_context("spawn")  # no SQLite connection crosses a fork
+    start = context.Barrier(PROCESSES)
+    workers = [context.Process(target=_write_in_process, args=(str(database), object_id, INCREMENTS, start))
+               for _ in range(PROCESSES)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    return [w.exitcode for w in workers]
+
+
+@pytest.fixture
+def counter(api: Api) -> str:
+    status, created = api("POST", COUNTER, body={"n": 0, "seen": []})
+    assert status == 201
+    return created["objectId"]
+
+
+def test_threads_incrementing_one_object_lose_nothing(api: Api, counter: str) -> None:
+    """One server, one file, many threads (each with its own connection, as under ``leanorm serve``)."""
+    start = threading.Barrier(THREADS)
+    results: Dict[int, List[int]] = {}
+
+    def work(index: int) -> None:
+        start.wait()
+        results[index] = increment(api, counter, INCREMENTS)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(statuses == [200] * INCREMENTS for statuses in results.values()) and len(results) == THREADS
+    obj = api("GET", f"{COUNTER}/{counter}")[1]
+    assert obj["n"] == THREADS * INCREMENTS
+    assert len(obj["seen"]) == THREADS * INCREMENTS
+
+
+def test_processes_incrementing_one_file_lose_nothing(database: Path, api: Api, counter: str) -> None:
+    """Several processes, each with its own server over the same SQLite file (WAL, BEGIN IMMEDIATE)."""
+    assert run_processes(database, counter) == [0] * PROCESSES
+    obj = api("GET", f"{COUNTER}/{counter}")[1]
+    assert obj["n"] == PROCESSES * INCREMENTS
+    assert len(obj["seen"]) == PROCESSES * INCREMENTS
+
+
+def test_processes_opening_a_new_file_together(tmp_path: Path) -> None:
+    """Processes that create the file, its WAL mode, system tables and the class table at the same time."""
+    database = tmp_path / "new.sqlite3"
+    assert run_processes(database, None) == [0] * PROCESSES
+    server = LocalServer(str(database))
+    try:
+        answer = Api(server)("GET", COUNTER, params={"count": "1", "limit": "0"})[1]
+    finally:
+        server.close()
+    assert answer["count"] == PROCESSES * INCREMENTS
+
+
+def test_exception_inside_a_write_rolls_all_of_it_back(server: LocalServer, database: Path, api: Api,
+                                                       counter: str) -> None:
+    before = snapshot(database)
+    with pytest.raises(RuntimeError):
+        with server.store.write() as conn:
+            conn.execute('UPDATE "c_Counter" SET data = \'{"n":99}\'')
+            conn.execute("INSERT INTO _schema VALUES ('Counter', 'half', 'String', NULL)")
+            raise RuntimeError("interrupted")
+    assert snapshot(database) == before
+    # the connection is usable again: not left inside the failed transaction
+    assert increment(api, counter, 1) == [200]
+    assert api("GET", f"{COUNTER}/{counter}")[1]["n"] == 1
+
+
+def test_request_failing_halfway_leaves_nothing(api: Api, database: Path, counter: str) -> None:
+    """A Batch operation whose first part writes relation rows and whose second part fails: the rows,
+    the field values set before it, and the schema learnt for them all stay unwritten."""
+    _, tag = api("POST", "/1.1/classes/Tag", body={"name": "t"})
+    before = snapshot(database)
+    pointer = {"__type": "Pointer", "className": "Tag", "objectId": tag["objectId"]}
+    status, answer = api("PUT", f"{COUNTER}/{counter}", body={
+        "label": "set first", "n": {"__op": "Increment", "amount": 5},
+        "tags": {"__op": "Batch", "ops": [{"__op": "AddRelation", "objects": [pointer]},
+                                          {"__op": "Unknown"}]}})
+    assert (status, answer["code"]) == (400, 111)
+    assert snapshot(database) == before
+
+
+def test_process_killed_inside_a_write_leaves_nothing(database: Path, server: LocalServer, api: Api,
+                                                      counter: str) -> None:
+    """SIGKILL in the middle of a transaction (rows written, not committed): the file keeps the state
+    before it, and the next writer is not blocked by the dead one's lock."""
+    before = snapshot(database)
+    script = textwrap.dedent(f"""
+        import os, signal
+        from leanorm.local import LocalServer
+        server = LocalServer({str(database)!r})
+        with server.store.write() as conn:
+            conn.execute('UPDATE "c_Counter" SET data = \\'{{"n":99}}\\'')
+            conn.execute("INSERT INTO _outbox (kind, recipient, purpose, body, created_at) "
+                         "VALUES ('sms', 'x', 'y', '{{}}', 'now')")
+            os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert killed.returncode == -9, killed.stderr
+    assert snapshot(database) == before
+    assert increment(api, counter, 1) == [200]
+
