@@ -10,7 +10,7 @@ import tempfile
 from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 from urllib.parse import parse_qsl
 
-from . import accounts, files, hooks, objects, users  # noqa: F401  (importing registers their endpoints)
+from . import accounts, cql, files, hooks, objects, users  # noqa: F401  (importing registers their endpoints)
 from .protocol import Caller, Context, LocalResponse, ProtocolError, dumps, resolve
 from .store import Store
 from .values import now_iso

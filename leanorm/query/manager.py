@@ -15,7 +15,7 @@ M = TypeVar("M", bound="Model")
 
 _PROXIED = ("all", "filter", "exclude", "get", "first", "last", "count", "exists", "order_by", "reverse",
             "none", "select_related", "prefetch_related", "only", "values", "values_list", "get_or_create", "update_or_create",
-            "bulk_create", "in_bulk", "iterator", "create", "using", "update", "related_to")
+            "bulk_create", "in_bulk", "iterator", "create", "using", "update", "related_to", "cql")
 
 
 class Manager(Generic[M]):

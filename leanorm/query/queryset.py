@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..client import Client
     from ..models import Model
 
-__all__ = ["QuerySet"]
+__all__ = ["QuerySet", "CQLResult"]
 
 M = TypeVar("M", bound="Model")
 
@@ -396,6 +396,26 @@ class QuerySet(Generic[M]):
                 out[obj.id] = obj  # type: ignore[index]
         return out
 
+    def cql(self, statement: str, *pvalues: Any) -> "CQLResult[M]":
+        """Run a CQL statement (LeanCloud's ``cloudQuery``; ``?`` takes the next of ``pvalues``): the
+        objects it selects, and with ``count(*)`` their number in ``.total``. This queryset's own
+        filters do not apply. LeanCloud and the embedded backend only.
+
+        ``Post.objects.cql("select * from Post where score > ? limit 10", 5)``
+        """
+        client = self.client
+        client.require("cql", "CQL")
+        from ..encoding import encode
+        from ..models import Model, registry
+        values = [{"__type": "Pointer", "className": v._meta.class_name, "objectId": v.id}
+                  if isinstance(v, Model) else encode(v) for v in pvalues]
+        answer = client.request("GET", "cloudQuery", {"cql": statement, "pvalues": values})
+        model = registry.get(answer.get("className", "")) or self.model
+        rows = answer.get("results", [])
+        result: CQLResult[M] = CQLResult(model._from_wire_many(rows, client) if rows else [])
+        result.total = answer.get("count")
+        return result
+
     # -- streaming --------------------------------------------------------------------------------------
     def _chunks(self, chunk_size: int) -> Iterator[List[M]]:
         """Chunks of matching objects, walking objectId with a cursor (constant memory, no skip)."""
@@ -568,6 +588,12 @@ class QuerySet(Generic[M]):
             count += len(chunk)
         self._result_cache = None
         return count
+
+
+class CQLResult(List[M]):
+    """The objects a CQL statement selected; ``total`` is its ``count(*)`` (None when not asked)."""
+
+    total: Optional[int] = None
 
 
 def _prefetch_relation(client: "Client", owners: Sequence["Model"], name: str) -> None:
