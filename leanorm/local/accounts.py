@@ -25,7 +25,8 @@ from typing import Any, Dict, Iterable, Optional, Tuple
 from .objects import fetch, list_answer, query, remove, write
 from .protocol import Context, ProtocolError, dumps, route
 from .store import json_path, table
-from .users import _login, _new_session, _signup, _update_user, _user_answer, hash_password
+from .hooks import user_event
+from .users import _login, _signup, _update_user, _user_answer, hash_password, logged_in
 
 __all__ = ["CODE_TTL"]
 
@@ -147,7 +148,7 @@ def _users_by_mobile_phone(ctx: Context) -> Any:
         user_id = _user_by_phone(ctx, conn, phone)
         if user_id is not None:
             _set_user(ctx, user_id, {"mobilePhoneVerified": True})
-            return _user_answer(ctx, user_id, _new_session(conn, user_id))
+            return logged_in(ctx, conn, user_id)
     # no password means none can log in with (LeanCloud's empty password): an unguessable one
     body.setdefault("username", phone)
     body.setdefault("password", secrets.token_urlsafe(32))
@@ -171,6 +172,7 @@ def _verify_phone(ctx: Context) -> Any:
         if user_id is None:  # the number changed since the code was sent
             raise ProtocolError(213, "Could not find user with that mobile phone number.")
         answer = _set_user(ctx, user_id, {"mobilePhoneVerified": True})
+    user_event(ctx, "functions/onVerified/sms", user_id, rejects=False)
     return {"objectId": user_id, "updatedAt": answer["updatedAt"]}
 
 
@@ -222,7 +224,7 @@ def _login_by_code(ctx: Context) -> Any:
         user_id = _user_by_phone(ctx, conn, phone)
         if user_id is None:
             raise ProtocolError(213, "Could not find user with that mobile phone number.")
-        return _user_answer(ctx, user_id, _new_session(conn, user_id))
+        return logged_in(ctx, conn, user_id)
 
 
 def _phone_taken(ctx: Context, conn: sqlite3.Connection, phone: str, user_id: str) -> None:
@@ -332,7 +334,7 @@ def _auth_data(body: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     return links
 
 
-@route("POST", r"(?:users|classes/_User)", priority=2)
+@route("POST", r"classes/_User", priority=2)
 def _signup_or_link(ctx: Context) -> Any:
     """A signup carrying ``authData`` logs in the user linked to that account (200) or creates one
     (201); any other signup is the usual one."""
@@ -347,7 +349,7 @@ def _signup_or_link(ctx: Context) -> Any:
                 _check_links(ctx, conn, links, user_id)
                 stored = fetch(ctx.server.master_context(ctx), "_User", user_id, keys="authData")
                 _set_user(ctx, user_id, {"authData": {**(stored.get("authData") or {}), **links}})
-                return 200, _user_answer(ctx, user_id, _new_session(conn, user_id))
+                return 200, logged_in(ctx, conn, user_id)
     # a new user: LeanCloud makes up a username, and no password can log in (an unguessable one)
     body["authData"] = links
     body.setdefault("username", secrets.token_hex(12))
@@ -358,7 +360,7 @@ def _signup_or_link(ctx: Context) -> Any:
     return 201, _user_answer(ctx, created["objectId"], created["sessionToken"])
 
 
-@route("PUT", r"(?:users|classes/_User)/([^/]+)", priority=2)
+@route("PUT", r"classes/_User/([^/]+)", priority=2)
 def _update_links(ctx: Context) -> Any:
     """Linking (``authData: {platform: {...}}``) merges platforms into the stored ``authData``;
     unlinking takes ``authData: {platform: null}`` (Parse) or ``authData.platform: Delete`` (LeanCloud)."""

@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional, Set
 from .protocol import Context, ProtocolError, route
 from .values import MISSING, apply_op, canonical
 
-__all__ = ["Control", "before_write", "before_delete", "after", "caller_user", "declared"]
+__all__ = ["Control", "before_write", "before_delete", "after", "caller_user", "declared", "user_event"]
 
 log = logging.getLogger("leanorm.local")
 
@@ -124,6 +124,22 @@ def after(ctx: Context, control: Control, class_name: str, hook: str, obj: Dict[
         _call(ctx, f"functions/{class_name}/{hook}", {"object": {**obj, "className": class_name}})
     except Exception:  # noqa: BLE001 - an after hook cannot undo the write; LeanCloud ignores it too
         log.exception("%s hook of %s failed", hook, class_name)
+
+
+def user_event(ctx: Context, path: str, user_id: str, rejects: bool) -> None:
+    """Tell the Engine about a user event: ``functions/_User/onLogin`` (its error refuses the login),
+    ``functions/onVerified/sms`` or ``/email`` (after the fact: an error is logged)."""
+    engine = ctx.server.engine
+    if engine is None or not engine.has(path):
+        return
+    from .objects import fetch
+    user = fetch(ctx.server.master_context(ctx), "_User", user_id)
+    try:
+        _call(ctx, path, {"object": {**user, "className": "_User"}})
+    except ProtocolError:
+        if rejects:
+            raise
+        log.exception("%s failed", path)
 
 
 def _function(ctx: Context, kind: str) -> Any:

@@ -15,7 +15,8 @@ import sqlite3
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from .objects import fetch, list_answer, query, remove, write, write_options
+from .hooks import user_event
+from .objects import fetch, query, remove, write, write_options
 from .protocol import Caller, Context, ProtocolError, route
 from .store import Store, table
 from .values import now_iso
@@ -94,6 +95,12 @@ def _check_unique(ctx: Context, conn: sqlite3.Connection, body: Dict[str, Any], 
                 raise ProtocolError(code, message)
 
 
+def logged_in(ctx: Context, conn: sqlite3.Connection, user_id: str) -> Dict[str, Any]:
+    """A login that succeeded: the Engine's onLogin hook may still refuse it; else a new session."""
+    user_event(ctx, "functions/_User/onLogin", user_id, rejects=True)
+    return _user_answer(ctx, user_id, _new_session(conn, user_id))
+
+
 def _user_answer(ctx: Context, user_id: str, token: str) -> Dict[str, Any]:
     return {**fetch(ctx.server.master_context(ctx), "_User", user_id), "sessionToken": token}
 
@@ -161,8 +168,7 @@ def _login(ctx: Context) -> Any:
             ProtocolError(210, "The username and password mismatch.")
     with ctx.store.write() as conn:
         conn.execute("DELETE FROM _login_failures WHERE login=?", (login,))
-        token = _new_session(conn, row[0])
-    return _user_answer(ctx, row[0], token)
+        return logged_in(ctx, conn, row[0])
 
 
 @route("GET", r"users/me")
@@ -268,7 +274,7 @@ def _create_role(ctx: Context) -> Any:
     name = body.get("name")
     if not isinstance(name, str) or not name.replace("_", "").replace("-", "").replace(" ", "").isalnum():
         raise ProtocolError(139, "A role's name needs letters, digits, '_', '-' or spaces.")
-    with ctx.store.write() as conn:
+    with ctx.store.write():  # the check and the write in one transaction
         rows, _ = query(ctx.server.master_context(ctx), "_Role", {"name": name}, limit=1)
         if rows:
             raise ProtocolError(137, f"A role named {name!r} already exists.")

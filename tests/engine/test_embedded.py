@@ -42,6 +42,12 @@ def keep_pinned(note):
         reject("pinned notes stay", code=3002)
 
 
+@engine.on_login
+def no_banned(user):
+    if user.username.startswith("banned"):
+        reject("this account is banned", code=3003)
+
+
 @pytest.fixture
 def client():
     seen.clear()
@@ -94,3 +100,12 @@ def test_functions_run_as_the_caller(client):
     with pytest.raises(LeanCloudError) as info:
         cloud.run("missing")
     assert info.value.code == 141
+
+
+def test_on_login_can_refuse_a_login(client):
+    User.signup(username="banned-bob", password="pw")
+    User.signup(username="fine-fred", password="pw")
+    with pytest.raises(LeanCloudError) as info:
+        User.login("banned-bob", "pw")
+    assert info.value.code == 3003
+    assert User.login("fine-fred", "pw").session_token
