@@ -34,6 +34,10 @@ M = TypeVar("M", bound="Model")
 RESERVED_KEYS = frozenset({"objectId", "createdAt", "updatedAt", "ACL", "__type", "className"})
 
 
+#: the server hooks a save or delete may run (names as LeanCloud and ``leanorm.engine`` use them)
+_HOOK_NAMES = ("beforeSave", "afterSave", "beforeUpdate", "afterUpdate", "beforeDelete", "afterDelete")
+
+
 class MultipleObjectsReturned(LeanORMError):
     """``get()`` matched more than one object."""
 
@@ -162,6 +166,8 @@ class Model(metaclass=ModelMeta):
     # made on first use for instances built from server data (see _PerInstance)
     _changed: Set[str] = _PerInstance(set)  # type: ignore[assignment]
     _ops: Dict[str, Operation] = _PerInstance(dict)  # type: ignore[assignment]
+    # hook control for the next save: hook names to ignore, and whether to skip before/after hooks
+    _hook_control: Dict[str, Any] = _PerInstance(dict)  # type: ignore[assignment]
     _deferred: bool = False
     DoesNotExist: ClassVar[Type[ObjectNotFound]]
     MultipleObjectsReturned: ClassVar[Type[MultipleObjectsReturned]]
@@ -420,6 +426,40 @@ class Model(metaclass=ModelMeta):
         self._queue(self._field_named(field), BitXor(value))
         return self
 
+    # -- hook control (LeanCloud's body markers; the embedded backend honours them) -------------------------
+    def ignore_hook(self, name: str) -> "Model":
+        """Skip the server hook ``name`` (``beforeSave``, ``afterUpdate``...) on the next save: sends
+        ``__ignore_hooks``, which the server accepts under the master key only (``using_master()``)."""
+        if name not in _HOOK_NAMES:
+            raise ValueError(f"unknown hook {name!r}; expected one of {', '.join(_HOOK_NAMES)}")
+        self._hook_control.setdefault("ignore", []).append(name)
+        return self
+
+    def disable_before_hook(self) -> "Model":
+        """Skip the before hooks on the next save (a ``__before`` marker signed with the master key,
+        which the client must have)."""
+        self._hook_control["__before"] = True
+        return self
+
+    def disable_after_hook(self) -> "Model":
+        """Skip the after hooks on the next save (a signed ``__after`` marker)."""
+        self._hook_control["__after"] = True
+        return self
+
+    def _hook_body(self, client: "Client") -> Dict[str, Any]:
+        """The hook-control keys a save adds to its body (never stored on the instance)."""
+        body: Dict[str, Any] = {}
+        if self._hook_control.get("ignore"):
+            body["__ignore_hooks"] = list(dict.fromkeys(self._hook_control["ignore"]))
+        for marker in ("__before", "__after"):
+            if self._hook_control.get(marker):
+                if not client.master_key:
+                    raise LeanORMError(f"disabling hooks signs a {marker} marker with the master key: "
+                                       "pass master_key to connect()")
+                from .engine.markers import sign_marker
+                body[marker] = sign_marker(marker, self._meta.class_name, client.master_key)
+        return body
+
     # -- saving --------------------------------------------------------------------------------------------
     def _mutated_keys(self) -> Set[str]:
         """Keys of list/dict values changed in place since they were loaded (``post.tags.append(x)``)."""
@@ -495,10 +535,12 @@ class Model(metaclass=ModelMeta):
         payload = self._payload(is_new)
         params = self._write_params(client, where, fetch_when_save)
         path = self._collection_path()
+        body = {**payload, **self._hook_body(client)} if self._hook_control else payload
         if is_new:
-            answer = client.request("POST", path, params, payload)
+            answer = client.request("POST", path, params, body)
         else:
-            answer = client.request("PUT", f"{path}/{self.id}", params, payload)
+            answer = client.request("PUT", f"{path}/{self.id}", params, body)
+        self._hook_control.clear()
         self._saved(client, payload, answer, fetch_when_save)
         (signals.after_save if is_new else signals.after_update).send(sender, instance=self)
         return self
