@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, ContextManager, Dict, Iterator, Optional, Type, TypeVar, Union
 
-from . import auth_context
+from . import auth_context, signals
 from .acl import ACL
 from .config import get_client
 from .errors import AuthenticationFailed, LeanORMError, ObjectNotFound
@@ -85,7 +85,9 @@ class User(Model):
         other caller is ever handed the token."""
         client = get_client()
         with auth_context.acting_as(None, data.get("sessionToken")):
-            return cls._from_wire(data, client)
+            user = cls._from_wire(data, client)
+        signals.logged_in.send(cls, instance=user)
+        return user
 
     @classmethod
     def signup(cls: Type[U], username: Optional[str] = None, password: Optional[str] = None,
@@ -96,10 +98,11 @@ class User(Model):
             raise ValueError("signup needs a password")
         user.set_password(password)
         user.save()
-        if user.session_token and get_client().identity_map.enabled:
+        if not user.session_token:
+            return user
+        if get_client().identity_map.enabled:
             get_client().identity_map.discard(cls._meta.class_name, user.id)  # type: ignore[arg-type]
-            return cls._logged_in(dict(user._data))
-        return user
+        return cls._logged_in(dict(user._data))
 
     @classmethod
     def login(cls: Type[U], username: Optional[str] = None, password: Optional[str] = None, *,
@@ -174,6 +177,7 @@ class User(Model):
         with auth_context.acting_as(None, token):
             client.request("POST", "logout", body={})
         self._data.pop("sessionToken", None)
+        signals.logged_out.send(type(self), instance=self, session_token=token)
 
     def refresh_session_token(self) -> str:
         """End every session of this user and start a new one (LeanCloud, embedded); returns the
@@ -183,6 +187,7 @@ class User(Model):
         with self._as_self():
             data = client.request("PUT", f"users/{self.id}/refreshSessionToken", body={})
         self._data["sessionToken"] = data["sessionToken"]
+        signals.logged_in.send(type(self), instance=self)
         return data["sessionToken"]
 
     # -- third-party accounts ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 from blinker import Namespace
 
 __all__ = ["before_save", "after_save", "before_update", "after_update", "before_delete", "after_delete",
-           "post_init"]
+           "post_init", "logged_in", "logged_out"]
 
 _signals = Namespace()
 
@@ -32,3 +32,8 @@ before_delete = _signals.signal("before_delete")
 after_delete = _signals.signal("after_delete")
 #: after an instance was built, by user code or from a backend answer
 post_init = _signals.signal("post_init")
+#: a user got a new session (signup, login, become, refresh_session_token): ``instance=`` the user,
+#: carrying its session token
+logged_in = _signals.signal("logged_in")
+#: a user's session ended (``instance=``, ``session_token=`` the token that ended)
+logged_out = _signals.signal("logged_out")

@@ -4,8 +4,9 @@ The cookie holds the user's objectId and session token, signed with HMAC-SHA256 
 encrypted: keep it ``HttpOnly``, and ``secure`` over HTTPS). Inside a request ``leanorm.current_user()``
 is the cookie's user and requests send its session token (``leanorm.auth_context.acting_as``).
 
-A login during the request (``User.login``, ``signup``, ``become`` — noticed when they build the user
-with a new session token) sets the cookie on the response; ``current_user().logout()`` clears it. The
+A login during the request (``User.login``, ``signup``, ``become``, ``refresh_session_token``: the
+``leanorm.signals.logged_in`` signal) sets the cookie on the response; a logout of the cookie's session
+(``logged_out``) clears it. The
 new user becomes ``current_user()`` from the next request on. :func:`set_session_user` does either
 explicitly.
 """
@@ -44,8 +45,6 @@ class _Session:
 
     def outcome(self) -> Any:
         """The user the response's cookie should hold: a User, None (clear), or _UNSET (unchanged)."""
-        if self.next_user is _UNSET and self.user is not None and not self.user.session_token:
-            return None  # the cookie's user logged out during the request
         return self.next_user
 
 
@@ -62,16 +61,22 @@ def set_session_user(user: Optional[User]) -> None:
         session.next_user = user
 
 
-def _noticed(sender: Any, instance: Any, **_: Any) -> None:
-    """post_init receiver: a User built with a new session token inside a request is a login."""
+def _logged_in(sender: Any, instance: Any, **_: Any) -> None:
+    """A login (or a refreshed token) inside a request: the response's cookie names the user."""
     session = _session.get()
-    if session is None or not isinstance(instance, User):
-        return
-    token = instance._data.get("sessionToken")
-    if token and token != session.token:
+    if session is not None and instance.session_token and instance.session_token != session.token:
         session.next_user = instance
 
 
+def _logged_out(sender: Any, instance: Any, session_token: Optional[str] = None, **_: Any) -> None:
+    """The cookie's session ended inside a request: the response clears the cookie."""
+    session = _session.get()
+    if session is not None and session_token is not None and session_token == session.token:
+        session.next_user = None
+
+
+signals.logged_in.connect(_logged_in)
+signals.logged_out.connect(_logged_out)
 
 
 class CookieSessionMiddleware:
@@ -95,8 +100,6 @@ class CookieSessionMiddleware:
                  httponly: bool = True, samesite: Optional[str] = "Lax") -> None:
         if not secret:
             raise ValueError("CookieSessionMiddleware needs a secret")
-        # connected only once a middleware exists: post_init receivers cost every instance built
-        signals.post_init.connect(_noticed, weak=False)
         self.app = app
         self.secret = secret.encode() if isinstance(secret, str) else secret
         self.name = name
