@@ -1,0 +1,237 @@
+"""Mixed workload on 100k objects, the same leanorm code against each backend.
+
+Backends (``--backends``, default every one available):
+
+- ``embedded``: ``local:///<tmp>/bench.sqlite3``, the embedded backend in-process (a file database, WAL),
+  with ``create_index`` on every queried field;
+- ``served``: the same engine behind ``leanorm serve`` (a subprocess, same indexes), reached over HTTP
+  with ``leancloud+http://``: the embedded engine as a server, comparable with Parse Server's transport;
+- ``parse``: the running Parse Server (``LEANORM_PARSE_URL``; ``eval "$(bash scripts/parse-server env)"``),
+  with the same indexes declared through its schema API.
+
+Workload, per backend: bulk insert of N objects with ``bulk_create`` (batches of 50), then rounds of
+indexed equality queries (one row by a unique code; 100 rows by score), an indexed range query
+(100 rows), two counts (10% of the objects by equality and by range) and an update (an ``Increment``
+saved on a loaded object). Every round uses new random parameters; each operation's time is the
+**median** over the rounds. The operations take turns within a round, so a busy moment of the shared
+machine hits all of them alike.
+
+Usage::
+
+    python benchmarks/mixed_100k.py                 # 100k objects, 30 rounds, every available backend
+    python benchmarks/mixed_100k.py --objects 5000 --rounds 5 --backends embedded
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(ROOT))
+
+import leanorm  # noqa: E402
+from leanorm import FloatField, IntegerField, Model, StringField  # noqa: E402
+from leanorm.client import Client  # noqa: E402
+
+CLASS = "BenchItem"
+GROUPS = 10          # group = "g0".."g9": a count by group matches 10% of the objects
+SCORES = 1000        # score = i % 1000: an equality on score matches N/1000 objects
+INDEXED = ("code", "score", "group")
+Operation = Callable[[random.Random], Any]
+
+
+class BenchItem(Model):
+    code = StringField()      # unique: "c<i>"
+    score = IntegerField()
+    group = StringField()
+    value = FloatField()
+    hits = IntegerField()
+
+    class Meta:
+        class_name = CLASS
+
+
+def documents(n: int) -> Iterator[BenchItem]:
+    rng = random.Random(42)
+    for i in range(n):
+        yield BenchItem(code=f"c{i}", score=i % SCORES, group=f"g{i % GROUPS}", value=rng.random(), hits=0)
+
+
+# -- backends: a connected client with an empty, indexed class ---------------------------------------------
+def embedded(workdir: Path) -> Tuple[Client, Callable[[], None]]:
+    client = leanorm.connect(f"local://{workdir / 'embedded.sqlite3'}", default=False)
+    for field in INDEXED:
+        client.transport.server.create_index(CLASS, field)  # type: ignore[attr-defined]
+    return client, client.close
+
+
+def served(workdir: Path) -> Tuple[Client, Callable[[], None]]:
+    command = [sys.executable, "-m", "leanorm.cli", "serve", "--db", str(workdir / "served.sqlite3"),
+               "--port", "0", "--app-id", "bench", "--app-key", "bench-key", "--master-key", "bench-master",
+               *(f"--index={CLASS}.{field}" for field in INDEXED)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    banner = process.stdout.readline()  # type: ignore[union-attr]  # "... on http://127.0.0.1:PORT (...)"
+    port = int(banner.split("http://127.0.0.1:")[1].split()[0])
+    client = leanorm.connect(f"leancloud+http://bench:bench-key@127.0.0.1:{port}?master_key=bench-master",
+                             default=False)
+
+    def stop() -> None:
+        client.close()
+        process.terminate()
+        process.wait(timeout=30)
+
+    return client, stop
+
+
+def parse(workdir: Path) -> Tuple[Client, Callable[[], None]]:
+    url = os.environ.get("LEANORM_PARSE_URL")
+    if not url:
+        raise SystemExit("the parse backend needs LEANORM_PARSE_URL: eval \"$(bash scripts/parse-server env)\"")
+    client = leanorm.connect(url, default=False)
+    with leanorm.using_master():
+        try:
+            client.request("DELETE", f"purge/{CLASS}")
+            client.request("DELETE", f"schemas/{CLASS}")
+        except leanorm.errors.LeanCloudError:
+            pass  # no such class yet
+        # Parse Server creates these indexes in PostgreSQL (the same fields the embedded backend indexes)
+        client.request("POST", f"schemas/{CLASS}", body={
+            "className": CLASS,
+            "fields": {"code": {"type": "String"}, "score": {"type": "Number"}, "group": {"type": "String"},
+                       "value": {"type": "Number"}, "hits": {"type": "Number"}},
+            "indexes": {f"{field}_1": {field: 1} for field in INDEXED}})
+    return client, client.close
+
+
+BACKENDS = {"embedded": embedded, "served": served, "parse": parse}
+
+
+# -- the workload --------------------------------------------------------------------------------------------
+def operations(n: int, loaded: List[BenchItem]) -> Dict[str, Operation]:
+    """The timed operations, each drawing its parameters from the round's random generator."""
+    def equal_unique(rng: random.Random) -> Any:
+        rows = list(BenchItem.objects.filter(code=f"c{rng.randrange(n)}"))
+        assert len(rows) == 1
+        return rows
+
+    def equal_100(rng: random.Random) -> Any:
+        rows = list(BenchItem.objects.filter(score=rng.randrange(SCORES))[:100])
+        assert len(rows) == min(100, n // SCORES)
+        return rows
+
+    def range_100(rng: random.Random) -> Any:
+        low = rng.randrange(SCORES - 2)
+        rows = list(BenchItem.objects.filter(score__gte=low, score__lt=low + 2).order_by("score")[:100])
+        assert len(rows) == min(100, 2 * n // SCORES)
+        return rows
+
+    def count_equal(rng: random.Random) -> Any:
+        count = BenchItem.objects.filter(group=f"g{rng.randrange(GROUPS)}").count()
+        assert count == n // GROUPS
+        return count
+
+    def count_range(rng: random.Random) -> Any:
+        low = rng.randrange(SCORES - SCORES // 10)
+        count = BenchItem.objects.filter(score__gte=low, score__lt=low + SCORES // 10).count()
+        assert count == n // 10
+        return count
+
+    def update(rng: random.Random) -> Any:
+        obj = rng.choice(loaded)
+        obj.increment("hits")
+        obj.save()
+        return obj
+
+    return {"equality, unique field (1 row)": equal_unique, "equality, 100 rows": equal_100,
+            "range, 100 rows, ordered": range_100, f"count by equality ({n // GROUPS:,} rows)": count_equal,
+            f"count by range ({n // 10:,} rows)": count_range, "update (Increment, save)": update}
+
+
+def run_backend(name: str, n: int, rounds: int, workdir: Path) -> Dict[str, Any]:
+    client, stop = BACKENDS[name](workdir)
+    try:
+        with leanorm.using(client):
+            print(f"{name}: inserting {n:,} objects...", file=sys.stderr, flush=True)
+            objs = list(documents(n))
+            gc.collect()
+            start = time.perf_counter()
+            BenchItem.objects.bulk_create(objs)
+            insert_seconds = time.perf_counter() - start
+            rng = random.Random(7)
+            loaded = list(BenchItem.objects.filter(code__in=[f"c{rng.randrange(n)}" for _ in range(100)]))
+            ops = operations(n, loaded)
+            for op in ops.values():  # warm-up: connection pool, statement caches, first-call imports
+                op(rng)
+            seconds: Dict[str, List[float]] = {label: [] for label in ops}
+            for _ in range(rounds):
+                gc.collect()
+                for label, op in ops.items():
+                    begin = time.perf_counter()
+                    op(rng)
+                    seconds[label].append(time.perf_counter() - begin)
+            hits = sum(o.hits for o in BenchItem.objects.filter(code__in=[o.code for o in loaded]))
+            assert hits == rounds + 1, hits  # every update reached the backend
+    finally:
+        stop()
+    print(f"{name}: done", file=sys.stderr, flush=True)
+    return {"insert_rows_per_second": n / insert_seconds,
+            "ms": {label: statistics.median(s) * 1000 for label, s in seconds.items()}}
+
+
+def available() -> List[str]:
+    return [b for b in BACKENDS if b != "parse" or os.environ.get("LEANORM_PARSE_URL")]
+
+
+def table(results: Dict[str, Dict[str, Any]], n: int) -> str:
+    names = list(results)
+    header = "| operation | " + " | ".join(names) + " |"
+    lines = [header, "|---|" + "---:|" * len(names)]
+    lines.append(f"| bulk insert of {n:,} (`bulk_create`), objects/s | "
+                 + " | ".join(f"{results[b]['insert_rows_per_second']:,.0f}" for b in names) + " |")
+    for label in results[names[0]]["ms"]:
+        lines.append(f"| {label}, ms | " + " | ".join(f"{results[b]['ms'][label]:.2f}" for b in names) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+            f"{platform.system()} {platform.release()}, CPython {platform.python_version()}")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--objects", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--backends", default=",".join(available()),
+                        help="comma-separated: " + ", ".join(BACKENDS))
+    parser.add_argument("--json", action="store_true", help="print the raw results as JSON")
+    args = parser.parse_args(argv)
+    if args.objects < 10 * SCORES:
+        parser.error(f"--objects must be at least {10 * SCORES} (every count and page assumes it)")
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="leanorm-bench-") as workdir:
+        for name in args.backends.split(","):
+            results[name] = run_backend(name.strip(), args.objects, args.rounds, Path(workdir))
+    if args.json:
+        print(json.dumps(results, indent=2))
+    print(f"{machine()}; {args.objects:,} objects, median of {args.rounds} rounds\n")
+    print(table(results, args.objects))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
