@@ -212,7 +212,12 @@ class Store:
                 raise ProtocolError(111, f"Invalid value type for field {name!r}: expected {want}, got {got}.")
 
     def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
-        """Create an expression index on ``key`` (a field, or ``a.b`` inside an object field)."""
+        """Create an expression index on ``key`` (a field, or ``a.b`` inside an object field).
+
+        The expression is exactly the where-compiler's (``json_extract(data, '$."key"')``, ``."iso"`` for a
+        Date, ``."objectId"`` for a Pointer). A plain index carries the ACL column too, so the read check
+        of a count or filter is answered from the index without reading the rows; a unique index holds
+        the value alone (uniqueness is of the value)."""
         parts = key.split(".")
         with self.write() as conn:
             self.ensure_class(conn, class_name)
@@ -225,7 +230,7 @@ class Store:
             name = f"c_{class_name}__{'_'.join(parts)}{'__unique' if unique else ''}"
             try:
                 conn.execute(f'CREATE {"UNIQUE " if unique else ""}INDEX IF NOT EXISTS "{name}" '
-                             f"ON {table(class_name)} ({expr})")
+                             f"ON {table(class_name)} ({expr}{'' if unique else ', acl'})")
             except sqlite3.IntegrityError:
                 raise ProtocolError(137, f"Cannot create a unique index on {class_name}.{key}: "
                                          "existing objects share a value.") from None
