@@ -9,7 +9,6 @@ import base64
 import json
 import secrets
 import sqlite3
-import string
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import hooks
@@ -25,12 +24,13 @@ __all__ = ["write", "fetch", "query", "remove", "to_json", "can_write", "new_obj
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 RESERVED = {"objectId", "createdAt", "updatedAt", "ACL", "className"}
-_ID_ALPHABET = string.ascii_lowercase + string.digits
 _ROW = "objectId, createdAt, updatedAt, acl, data"
 
 
 def new_object_id() -> str:
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
+    """24 characters of ``[a-z2-7]`` carrying 120 random bits (base32 of 15 random bytes: one C call,
+    where drawing each character with ``secrets.choice`` took a quarter of a bulk insert)."""
+    return base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
 
 
 def to_json(row: Tuple[str, str, str, Optional[str], str]) -> Dict[str, Any]:
