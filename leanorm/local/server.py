@@ -10,7 +10,7 @@ import tempfile
 from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 from urllib.parse import parse_qsl
 
-from . import accounts, cql, files, hooks, objects, users  # noqa: F401  (importing registers their endpoints)
+from . import accounts, cql, files, hooks, objects, push, users  # noqa: F401  (importing registers their endpoints)
 from .protocol import Caller, Context, LocalResponse, ProtocolError, dumps, resolve
 from .store import Store
 from .values import now_iso
@@ -23,7 +23,7 @@ MAX_BODY = 64 * 1024 * 1024
 
 
 #: ``users[/<id>]`` and ``roles[/<id>]`` are the classes ``_User`` and ``_Role`` under other names
-ALIASES = {"users": "_User", "roles": "_Role"}
+ALIASES = {"users": "_User", "roles": "_Role", "installations": "_Installation"}
 
 
 def _canonical(path: str) -> str:
@@ -54,6 +54,9 @@ class LocalServer:
     object is the same handler as a WSGI app (what ``leanorm serve`` runs). ``engine`` is an
     :class:`leanorm.engine.Engine` whose functions and hooks the backend runs.
     """
+
+    #: whether ``POST push`` accepts the app key too (LeanCloud's client push switch); else master key only
+    client_push = False
 
     def __init__(self, database: str = ":memory:", app_id: str = "leanorm-local",
                  app_key: str = "leanorm-local-key", master_key: str = "leanorm-local-master",
