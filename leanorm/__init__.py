@@ -22,6 +22,7 @@ from .query import Manager, Q, QuerySet
 __version__ = "0.1.0"
 
 from . import engine  # noqa: E402  (server side: leanorm.engine.Engine; needs the names above)
+from . import push  # noqa: E402  (leanorm.push.send; registers Installation and Notification)
 
 __all__ = [
     "connect", "get_client", "using", "using_master", "current_user", "as_user", "Client",
