@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, BinaryIO, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import auth_context
 from .dialects import Dialect
 from .errors import LeanCloudError, NotSupported, TransportError, error_for
 from .identity import IdentityMap
-from .transport import Request, Transport
+from .transport import Body, Request, Transport
 
 __all__ = ["Client", "BatchItem", "BatchResult"]
 
@@ -92,7 +92,7 @@ class Client:
         data = None if body is None else _dumps(body).encode("utf-8")
         return self._send(Request(method, self.dialect.path(path), query, self._headers(), data))
 
-    def send_raw(self, method: str, path: str, body: Union[bytes, BinaryIO], content_type: str,
+    def send_raw(self, method: str, path: str, body: Body, content_type: str,
                  headers: Optional[Mapping[str, str]] = None) -> Any:
         """Send file bytes as the raw body, never reading a file object into memory (the transport
         streams it), and return the JSON answer ({} when the answer is not JSON, as from storage

@@ -95,7 +95,7 @@ class File(Model):
         """A file whose bytes live elsewhere, at ``url`` (``save()`` registers it, uploading nothing)."""
         f = cls(name, None, mime_type)
         f.url = url
-        f.metadata = {**f.metadata, **(meta_data or {}), "__source": "external"}
+        f.metadata = {**(f.metadata or {}), **(meta_data or {}), "__source": "external"}
         return f
 
     # -- attributes -------------------------------------------------------------------------------------

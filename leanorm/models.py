@@ -140,8 +140,9 @@ class ModelMeta(type):
             {"__module__": cls.__module__, "__qualname__": f"{name}.MultipleObjectsReturned"})
         if "objects" not in namespace:
             from .query.manager import Manager
-            cls.objects = Manager()  # type: ignore[attr-defined]
-            cls.objects.__set_name__(cls, "objects")
+            manager: Manager[Any] = Manager()
+            cls.objects = manager  # type: ignore[attr-defined]
+            manager.__set_name__(cls, "objects")
         if not cls._meta.abstract:  # type: ignore[attr-defined]
             registry.register(cls)  # type: ignore[arg-type]
         return cls
@@ -497,9 +498,9 @@ class Model(metaclass=ModelMeta):
             if key in self._ops:
                 payload[key] = self._ops[key].to_wire()
                 continue
-            field = self._meta.by_db.get(key)
-            value = self._cache.get(field.name if field else key)
-            payload[key] = field.to_wire(value) if field is not None else encode(value)
+            known = self._meta.by_db.get(key)
+            value = self._cache.get(known.name if known else key)
+            payload[key] = known.to_wire(value) if known is not None else encode(value)
         if is_new and "ACL" not in payload and self._meta.default_acl is not None:
             default = self._meta.default_acl
             payload["ACL"] = encode(default(self) if callable(default) else default)
@@ -593,8 +594,9 @@ class Model(metaclass=ModelMeta):
             self._data["updatedAt"] = answer["createdAt"]
         self._changed.clear()
         self._ops.clear()
-        if client.identity_map.enabled:
-            client.identity_map.put(client.auth_identity(), self._meta.class_name, self.id, self)
+        object_id = self.id  # set by now: the answer to a create carries the objectId
+        if client.identity_map.enabled and object_id is not None:
+            client.identity_map.put(client.auth_identity(), self._meta.class_name, object_id, self)
 
     def delete(self, *, where: Optional[Q] = None, client: Optional["Client"] = None) -> None:
         """Delete the object. ``where`` makes it conditional (NoEffect/305 when it does not hold)."""

@@ -91,8 +91,8 @@ class RelationManager(Generic[M]):
         return f"<RelationManager {self.owner!r}.{self.field.name}>"
 
 
-class RelationField(ReferenceField["Model"]):
-    """A many-to-many relation to ``target``; ``obj.field`` is a :class:`RelationManager`.
+class RelationField(ReferenceField["RelationManager[Any]"]):
+    """A many-to-many relation to ``target``; ``obj.field`` is a :class:`RelationManager` (its value type).
 
     ``Model.objects.filter(field=member)`` finds the objects whose relation holds ``member``.
     """

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO, Dict, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Dict, Mapping, Optional, Protocol, Union
 from urllib.parse import urlsplit
 
 import requests
@@ -14,7 +14,18 @@ from .errors import TransportError
 if TYPE_CHECKING:  # pragma: no cover
     from .local import LocalServer
 
-__all__ = ["Request", "Response", "Transport", "HTTPTransport", "LocalTransport"]
+__all__ = ["Request", "Response", "Transport", "HTTPTransport", "LocalTransport", "Readable", "Body"]
+
+
+class Readable(Protocol):
+    """A binary stream as far as an upload needs one: ``read(size)`` until it answers ``b""`` (an open
+    file, or a multipart form built on the fly)."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+#: what a request body may be: bytes, or a binary stream (sent as it is read, never read whole)
+Body = Union[bytes, bytearray, Readable]
 
 
 @dataclass
@@ -27,7 +38,7 @@ class Request:
     path: str
     params: Dict[str, str] = field(default_factory=dict)
     headers: Dict[str, str] = field(default_factory=dict)
-    body: Optional[Union[bytes, BinaryIO]] = None
+    body: Optional[Body] = None
 
 
 @dataclass

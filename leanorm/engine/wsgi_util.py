@@ -37,7 +37,7 @@ def read_body(environ: Dict[str, Any]) -> bytes:
 
 
 def _read_chunked(stream: Any) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         size = int(stream.readline().split(b";", 1)[0].strip() or b"0", 16)
         if size == 0:

@@ -20,11 +20,11 @@ import io
 import os
 import secrets
 import time
-from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Iterator, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Iterator, Optional, Tuple
 from urllib.parse import quote, unquote
 
 from . import objects
-from .protocol import Caller, Context, LocalResponse, ProtocolError, dumps, route
+from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, Readable, dumps, route
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import LocalServer
@@ -37,7 +37,6 @@ DOWNLOAD_PREFIX = "/files/"
 CHUNK = 1024 * 1024
 TOKEN_TTL = 3600.0
 
-Body = Union[bytes, BinaryIO, None]
 
 
 def streams(method: str, path: str) -> bool:
@@ -57,7 +56,9 @@ def _save_bytes(server: "LocalServer", object_id: str, body: Body) -> Tuple[int,
     os.makedirs(server.files_dir, exist_ok=True)
     target = _path(server, object_id)
     temporary = f"{target}.{secrets.token_hex(4)}.part"
-    stream: BinaryIO = io.BytesIO(body) if isinstance(body, (bytes, bytearray)) or body is None else body
+    if body is None:
+        body = b""
+    stream: Readable = io.BytesIO(body) if isinstance(body, (bytes, bytearray)) else body
     digest, size = hashlib.md5(), 0
     try:
         with open(temporary, "wb") as out:

@@ -94,7 +94,7 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
     hook = "beforeSave" if creating else "beforeUpdate"
     hooked: List[str] = []
     if hooks.declared(ctx, control, class_name, hook):
-        stored = {} if creating else _stored(ctx, class_name, object_id)
+        stored = {} if object_id is None else _stored(ctx, class_name, object_id)
         sent, body = body, hooks.before_write(ctx, control, class_name, hook, body, stored)
         # what the hook changed goes back in the answer (as Parse does), so the client's copy is right
         hooked = [k for k in body if k not in sent or canonical(body[k]) != canonical(sent[k])]
@@ -102,7 +102,8 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
     with ctx.store.write() as conn:
         ctx.store.ensure_class(conn, class_name)
         now = now_iso()
-        if creating:
+        doc: Dict[str, Any]
+        if object_id is None:  # creating
             object_id = body.pop("objectId", None) or new_object_id()
             if not isinstance(object_id, str) or not 0 < len(object_id) <= 64:
                 raise ProtocolError(104, "Invalid objectId.")
@@ -276,7 +277,7 @@ def _project(obj: Dict[str, Any], keys: List[str]) -> Dict[str, Any]:
         tops.setdefault(top, [])
         if rest:
             tops[top].append(rest)
-    out = {k: obj[k] for k in ("objectId", "createdAt", "updatedAt", "ACL") if k in obj}
+    out: Dict[str, Any] = {k: obj[k] for k in ("objectId", "createdAt", "updatedAt", "ACL") if k in obj}
     for top, nested in tops.items():
         if top in obj:
             value = obj[top]

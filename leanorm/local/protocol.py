@@ -5,13 +5,25 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Pattern, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Pattern, Protocol, Tuple, Union
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import LocalServer
     from .store import Store
 
-__all__ = ["ProtocolError", "LocalResponse", "Caller", "Context", "Handler", "route", "resolve", "dumps", "loads"]
+__all__ = ["ProtocolError", "LocalResponse", "Caller", "Context", "Handler", "Readable", "Body", "route", "resolve",
+           "dumps", "loads"]
+
+
+class Readable(Protocol):
+    """A binary stream as far as a request body needs one: ``read(size)`` until it answers ``b""``
+    (a file, ``wsgi.input`` bounded to its Content-Length, a multipart form built on the fly)."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+#: a request body: bytes, or a stream for file uploads (read a chunk at a time, never whole)
+Body = Union[bytes, bytearray, Readable, None]
 
 
 class ProtocolError(Exception):
@@ -75,7 +87,7 @@ class Context:
     dialect: str                   # ``leancloud`` or ``parse``
     params: Dict[str, str]
     caller: Caller
-    raw_body: Optional[bytes]
+    raw_body: Body                 # bytes; a stream only for file uploads (``files.streams``)
     args: Tuple[str, ...] = ()      # the groups of the route's pattern
     base_url: str = "http://localhost"   # how clients reach this server (file URLs are made from it)
     _body: Any = None

@@ -7,10 +7,13 @@ import binascii
 import datetime as dt
 import json
 import math
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .protocol import ProtocolError
 from .store import FieldType, check_class_name
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeGuard  # typing.TypeGuard is 3.10+
 
 __all__ = ["MISSING", "now_iso", "normalize_iso", "check_value", "type_of", "apply_op", "canonical", "pointer",
            "relation_targets", "storable_number"]
@@ -55,7 +58,7 @@ def canonical(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -190,7 +193,8 @@ def relation_targets(op: Dict[str, Any], key: str) -> Tuple[str, List[str]]:
         raise ProtocolError(111, f"{op.get('__op')} on {key!r} needs a non-empty list of pointers.")
     targets = [check_value(o, key) for o in objects]
     classes = {t.get("className") if isinstance(t, dict) else None for t in targets}
-    if len(classes) != 1 or None in classes or any(t.get("__type") != "Pointer" for t in targets):
+    class_name = classes.pop() if len(classes) == 1 else None
+    if class_name is None or any(t.get("__type") != "Pointer" for t in targets):
         raise ProtocolError(111, f"{op.get('__op')} on {key!r} needs pointers of one class.")
-    return classes.pop(), [t["objectId"] for t in targets]
+    return class_name, [t["objectId"] for t in targets]
 

@@ -19,7 +19,7 @@ class Q:
 
     def __init__(self, *children: Union["Q", Leaf], _connector: str = AND, _negated: bool = False,
                  **lookups: Any) -> None:
-        self.children: List[Union["Q", Leaf]] = list(children) + sorted(lookups.items())
+        self.children: List[Union["Q", Leaf]] = [*children, *sorted(lookups.items())]
         self.connector = _connector
         self.negated = _negated
 

@@ -8,7 +8,7 @@ of round trips: one per page of ``max_limit`` objects for a plain query, one per
 from __future__ import annotations
 
 from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple,
-                    Type, TypeVar, Union, overload)
+                    Type, TypeVar, Union, cast, overload)
 
 from .. import signals
 from ..config import get_client
@@ -122,7 +122,7 @@ class QuerySet(Generic[M]):
         if not paths:
             paths = tuple(n for n, f in self.model._meta.fields.items() if isinstance(f, PointerField))
         for path in paths:
-            model = self.model
+            model: Type[Model] = self.model
             for name in path.split("__"):
                 field = resolve_field(model, name)
                 if not isinstance(field, PointerField):
@@ -410,7 +410,9 @@ class QuerySet(Generic[M]):
         values = [{"__type": "Pointer", "className": v._meta.class_name, "objectId": v.id}
                   if isinstance(v, Model) else encode(v) for v in pvalues]
         answer = client.request("GET", "cloudQuery", {"cql": statement, "pvalues": values})
-        model = registry.get(answer.get("className", "")) or self.model
+        # The statement names its class: normally this queryset's model. Another registered class decodes
+        # as its own model, which the static type (a CQLResult of this model) cannot express.
+        model = cast(Type[M], registry.get(answer.get("className", "")) or self.model)
         rows = answer.get("results", [])
         result: CQLResult[M] = CQLResult(model._from_wire_many(rows, client) if rows else [])
         result.total = answer.get("count")
