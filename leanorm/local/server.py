@@ -7,11 +7,11 @@ import hmac
 import json
 import logging
 import tempfile
-from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
 from . import accounts, cql, files, hooks, objects, push, users  # noqa: F401  (importing registers their endpoints)
-from .protocol import Caller, Context, LocalResponse, ProtocolError, dumps, resolve
+from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, dumps, resolve
 from .store import Store
 from .values import now_iso
 
@@ -72,14 +72,15 @@ class LocalServer:
     # -- the protocol --------------------------------------------------------------------------------
     def handle(self, method: str, path: str, params: Optional[Mapping[str, str]] = None,
                headers: Optional[Mapping[str, str]] = None,
-               body: Union[bytes, BinaryIO, None] = None) -> LocalResponse:
+               body: Body = None) -> LocalResponse:
         """Serve one request and answer it; errors answer LeanCloud's shape, never a traceback.
 
-        ``body`` may be a binary file object: file uploads read it in chunks, other requests whole.
+        ``body`` may be a binary file object (anything with ``read``): file uploads read it in chunks,
+        other requests whole.
         """
         if path.startswith((files.UPLOAD_PREFIX, files.DOWNLOAD_PREFIX)):
             return files.handle_raw(self, method.upper(), path, body)
-        if body is not None and not isinstance(body, bytes) and not files.streams(method.upper(), path):
+        if body is not None and not isinstance(body, (bytes, bytearray)) and not files.streams(method.upper(), path):
             body = body.read()
         try:
             status, answer = self._serve(method.upper(), path, dict(params or {}), _Headers(headers or {}), body)
@@ -91,7 +92,7 @@ class LocalServer:
         return LocalResponse(status, dumps(answer).encode("utf-8"))
 
     def _serve(self, method: str, path: str, params: Dict[str, str], headers: _Headers,
-               body: Optional[bytes]) -> Tuple[int, Any]:
+               body: Body) -> Tuple[int, Any]:
         for prefix, dialect in PREFIXES:
             if path.startswith(prefix):
                 break
@@ -115,9 +116,9 @@ class LocalServer:
         if dialect == "parse":
             if headers.get("X-Parse-Application-Id") != self.app_id:
                 raise unauthorized
-            master = headers.get("X-Parse-Master-Key")
-            if master is not None:
-                if not hmac.compare_digest(master, self.master_key):
+            master_key = headers.get("X-Parse-Master-Key")
+            if master_key is not None:
+                if not hmac.compare_digest(master_key, self.master_key):
                     raise unauthorized
                 return users.authenticate(self.store, headers.get("X-Parse-Session-Token"), True)
             key = headers.get("X-Parse-REST-API-Key", "X-Parse-Javascript-Key", "X-Parse-Client-Key")
@@ -226,7 +227,7 @@ class LocalServer:
             resp = LocalResponse(411, dumps({"code": 1, "error": "File uploads need a Content-Length."}).encode())
         else:
             # file bytes go on as a stream of exactly the declared length, to disk a chunk at a time
-            body: Union[bytes, BinaryIO, None] = _BoundedInput(environ["wsgi.input"], length) if streamed else (
+            body: Body = _BoundedInput(environ["wsgi.input"], length) if streamed else (
                 environ["wsgi.input"].read(length) if length else None)
             headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")}
             headers.setdefault("X-FORWARDED-PROTO", environ.get("wsgi.url_scheme", "http"))
