@@ -9,8 +9,8 @@ import argparse
 import importlib
 import sys
 from socketserver import ThreadingMixIn
-from typing import Any, List, Optional, Sequence
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from typing import IO, Any, List, Optional, Sequence
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
 __all__ = ["main"]
 
@@ -19,7 +19,86 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _CountingInput:
+    """A request body as the app reads it, counting the bytes it took."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw, self.consumed = raw, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.consumed += len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        data = self.raw.readline(size)
+        self.consumed += len(data)
+        return data
+
+
+class _ServerHandler(ServerHandler):
+    """wsgiref's handler answering in HTTP/1.1 and deciding, before the headers go out, whether the
+    connection can serve another request (``Connection: close`` tells the client when it cannot)."""
+
+    http_version = "1.1"
+
+    def cleanup_headers(self) -> None:
+        super().cleanup_headers()
+        request = self.request_handler  # type: ignore[attr-defined]
+        try:
+            declared = int(request.headers.get("Content-Length") or 0)
+        except ValueError:
+            declared = -1
+        if self.stdin.consumed != declared or request.headers.get("Transfer-Encoding") \
+                or "Content-Length" not in self.headers:
+            request.close_connection = True
+        if request.close_connection:
+            self.headers["Connection"] = "close"
+
+
+class _KeepAliveHandler(WSGIRequestHandler):
+    """wsgiref's request handler with HTTP/1.1 keep-alive.
+
+    wsgiref alone serves one request per connection, so every request paid a TCP handshake and a new
+    thread: most of the 3.6 ms an indexed query took over HTTP. Here a connection's requests are served
+    in turn; it closes when the client asks, after a response without Content-Length, when the app left
+    part of the body unread (the rest would be taken for the next request), or after ``timeout`` idle
+    seconds.
+    """
+
+    protocol_version = "HTTP/1.1"
+    timeout = 60
+    # headers and body leave in separate writes: with Nagle's algorithm on a kept-alive connection the
+    # body would wait for the client's delayed ACK of the headers (40 ms per request)
+    disable_nagle_algorithm = True
+
+    def handle(self) -> None:
+        self.close_connection = True
+        try:
+            self._serve_one()
+            while not self.close_connection:
+                self._serve_one()
+        except (TimeoutError, ConnectionError):
+            self.close_connection = True
+
+    def _serve_one(self) -> None:
+        self.raw_requestline = self.rfile.readline(65537)
+        if not self.raw_requestline:
+            self.close_connection = True
+            return
+        if len(self.raw_requestline) > 65536:
+            self.requestline = self.request_version = self.command = ""
+            self.send_error(414)
+            self.close_connection = True
+            return
+        if not self.parse_request():  # it answered the error
+            self.close_connection = True
+            return
+        handler = _ServerHandler(_CountingInput(self.rfile), self.wfile, self.get_stderr(), self.get_environ(),
+                                 multithread=True)
+        handler.request_handler = self
+        handler.run(self.server.get_app())
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         if self.server.verbose:  # type: ignore[attr-defined]
             super().log_message(format, *args)
@@ -47,7 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
             raise SystemExit(f"--index needs Class.field, got {spec!r}")
         server.create_index(class_name, key, unique=spec in args.unique_index)
     httpd = make_server(args.host, args.port, server, server_class=_ThreadingWSGIServer,
-                        handler_class=_QuietHandler)
+                        handler_class=_KeepAliveHandler)
     httpd.verbose = args.verbose  # type: ignore[attr-defined]
     host, port = httpd.server_address[:2]
     print(f"leanorm: serving {args.db} on http://{host}:{port} "

@@ -22,7 +22,7 @@ from leanorm import (DateTimeField, DictField, GeoPointField, IntegerField, List
                      RelationField, StringField)
 from leanorm.client import Client
 
-from .conftest import Served
+from tests.served import Served
 
 SCENARIO = Path(__file__).with_name("scenario.py")
 WHEN = dt.datetime(2024, 5, 17, 8, 30, 15, 250000, tzinfo=dt.timezone.utc)  # scenario.WHEN

@@ -1,0 +1,74 @@
+"""``leanorm serve`` over real sockets: HTTP/1.1 keep-alive, and connections closed whenever reusing
+them could mix two requests up."""
+from __future__ import annotations
+
+import http.client
+import json
+from typing import Any, Dict, Optional, Tuple
+
+from tests.served import Served, served  # noqa: F401  (the fixture)
+
+
+def headers(server: Served, **extra: str) -> Dict[str, str]:
+    return {"X-LC-Id": server.app_id, "X-LC-Key": server.app_key, "Content-Type": "application/json", **extra}
+
+
+def exchange(conn: http.client.HTTPConnection, server: Served, method: str, path: str, body: Optional[bytes] = None,
+             **extra: str) -> Tuple[int, Any, bool]:
+    """One request on ``conn``: status, decoded answer, and whether the server closes the connection."""
+    conn.request(method, path, body=body, headers=headers(server, **extra))
+    resp = conn.getresponse()
+    data = resp.read()
+    return resp.status, json.loads(data) if data else None, resp.will_close
+
+
+def test_one_connection_serves_many_requests(served: Served) -> None:  # noqa: F811
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+    try:
+        status, created, closing = exchange(conn, served, "POST", "/1.1/classes/Note", b'{"text": "one"}')
+        assert (status, closing) == (201, False)
+        sock = conn.sock
+        for _ in range(5):
+            status, got, closing = exchange(conn, served, "GET", f"/1.1/classes/Note/{created['objectId']}")
+            assert (status, got["text"], closing) == (200, "one", False)
+        assert conn.sock is sock  # the same socket all along
+    finally:
+        conn.close()
+
+
+def test_connection_closes_when_the_body_was_not_read(served: Served) -> None:  # noqa: F811
+    """An answer given without reading the body (a bad Content-Length, a preflight) ends the connection,
+    so the unread bytes are never taken for the next request; a new connection works."""
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+    try:
+        conn.putrequest("POST", "/1.1/classes/Note")
+        for name, value in headers(served, **{"Content-Length": "lots"}).items():
+            conn.putheader(name, value)
+        conn.endheaders(b'{"text": "never"}')
+        resp = conn.getresponse()
+        assert (resp.status, json.loads(resp.read())["code"], resp.will_close) == (400, 107, True)
+    finally:
+        conn.close()
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+    try:
+        conn.request("OPTIONS", "/1.1/classes/Note", body=b'{"text": "preflight"}')
+        resp = conn.getresponse()
+        resp.read()
+        assert (resp.status, resp.will_close) == (204, True)
+    finally:
+        conn.close()
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+    try:
+        status, answer, _ = exchange(conn, served, "GET", "/1.1/classes/Note", None)
+        assert status == 200 and [n["text"] for n in answer["results"]] == ["one"] * (len(answer["results"]) > 0)
+    finally:
+        conn.close()
+
+
+def test_client_asking_to_close_is_obeyed(served: Served) -> None:  # noqa: F811
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+    try:
+        status, _, closing = exchange(conn, served, "GET", "/1.1/date", Connection="close")
+        assert (status, closing) == (200, True)
+    finally:
+        conn.close()
