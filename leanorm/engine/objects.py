@@ -6,7 +6,7 @@ or save something, which then goes through ``leanorm.get_client()`` like any oth
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional, Type
+from typing import Any, Dict, Iterable, Optional, Type, TypeVar, overload
 
 from .. import signals
 from ..encoding import decode
@@ -22,6 +22,16 @@ CONTROL_KEYS = frozenset({"className", "__type", "_updatedKeys", "__before", "__
 
 _UPDATED_KEYS_ATTR = "_engine_updated_keys"
 
+M = TypeVar("M", bound=Model)
+
+
+# With a model as fallback, the answer has its type: a model registered later for the same class name
+# subclasses it (``class MyUser(User)`` for ``_User``, as docs/users.md asks).
+@overload
+def model_named(class_name: str, fallback: Type[M]) -> Type[M]: ...
+@overload
+def model_named(class_name: str, fallback: Optional[Type[Model]] = None) -> Type[Model]: ...
+
 
 def model_named(class_name: str, fallback: Optional[Type[Model]] = None) -> Type[Model]:
     """The model registered for ``class_name`` (a subclass registered later wins, e.g. ``MyUser`` for
@@ -32,7 +42,7 @@ def model_named(class_name: str, fallback: Optional[Type[Model]] = None) -> Type
     return model
 
 
-def instance_from_wire(model: Type[Model], data: Dict[str, Any], partial: bool = False) -> Model:
+def instance_from_wire(model: Type[M], data: Dict[str, Any], partial: bool = False) -> M:
     """An instance of ``model`` holding ``data`` (control keys dropped); ``partial`` marks a pointer
     whose other fields load on first read."""
     inst = model.__new__(model)

@@ -117,9 +117,9 @@ def register(engine: "Engine", url: str, client: Optional["Client"] = None) -> L
             name = declaration.key[len("functions/"):]
             hooks.append({"functionName": name, "url": f"{base}/functions/{name}"})
             continue
-        hook = declaration.key.rsplit("/", 1)[1]
-        if hook in _TRIGGERS and declaration.class_name:
-            triggers.add((declaration.class_name, _TRIGGERS[hook]))
+        trigger = declaration.key.rsplit("/", 1)[1]
+        if trigger in _TRIGGERS and declaration.class_name:
+            triggers.add((declaration.class_name, _TRIGGERS[trigger]))
     hooks += [{"className": c, "triggerName": t, "url": f"{base}/triggers/{c}/{t}"} for c, t in sorted(triggers)]
     with using_master():
         for hook in hooks:

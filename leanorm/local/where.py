@@ -11,6 +11,7 @@ Operators live in a registry (``OPERATORS``): one function per operator, no if-c
 from __future__ import annotations
 
 import sqlite3
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from .protocol import Caller, ProtocolError
@@ -349,7 +350,7 @@ def _all(c: QueryCompiler, slot: Slot, values: Any, array: bool) -> str:
         raise ProtocolError(102, "Invalid query: $all needs a list.")
     if not values:
         return "0"
-    return " AND ".join(f"({c.contains(slot, True, lambda s, v=v: c.scalar_equal(s, v))})" for v in values)
+    return " AND ".join(f"({c.contains(slot, True, partial(c.scalar_equal, value=v))})" for v in values)
 
 
 def _size(c: QueryCompiler, slot: Slot, value: Any, array: bool) -> str:
@@ -379,7 +380,8 @@ def _point(value: Any) -> Tuple[float, float]:
         lng, lat = value
     else:
         lat = lng = None
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lat, lng)):
+    if (not isinstance(lat, (int, float)) or isinstance(lat, bool)
+            or not isinstance(lng, (int, float)) or isinstance(lng, bool)):
         raise ProtocolError(102, f"Invalid query: {value!r} is not a GeoPoint.")
     return float(lat), float(lng)
 
