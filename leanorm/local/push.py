@@ -66,9 +66,9 @@ def _whole_number(body: Dict[str, Any], key: str) -> Any:
     return value
 
 
-def _target(ctx: Context, body: Dict[str, Any]) -> Dict[str, Any]:
+def _target(body: Dict[str, Any]) -> Dict[str, Any]:
     """The ``where`` over ``_Installation`` that ``channels``, ``where`` and ``cql`` describe together."""
-    parts = [_RECEIVING]
+    parts: List[Dict[str, Any]] = [_RECEIVING]
     channels = body.get("channels")
     if channels is not None:
         if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
@@ -113,7 +113,7 @@ def _push(ctx: Context) -> Any:
         "where": body.get("where"), "channels": body.get("channels"), "cql": body.get("cql"),
     }
     master = ctx.server.master_context(ctx)
-    targets, _ = objects.query(master, "_Installation", _target(ctx, body), "createdAt", _BIG_LIMIT,
+    targets, _ = objects.query(master, "_Installation", _target(body), "createdAt", _BIG_LIMIT,
                                keys="objectId")
     ids = [row["objectId"] for row in targets]
     scheduled = push_time is not None and push_time["iso"] > now_iso()
