@@ -5,6 +5,7 @@ A conftest makes it available with ``from tests.served import served``.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import subprocess
@@ -58,13 +59,13 @@ def _wait_until_answering(served: Served) -> None:
     pytest.fail("leanorm serve did not answer in time")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """``leanorm serve`` over a fresh database on a port the OS picks (``--port 0``; the banner names it)."""
-    database = tmp_path_factory.mktemp("served") / "app.sqlite3"
+@contextlib.contextmanager
+def serve(database: Path, *options: str) -> Iterator[Served]:
+    """``leanorm serve`` over ``database`` with extra command-line ``options``, on a port the OS picks
+    (``--port 0``; the banner names it), stopped when the block ends."""
     process = subprocess.Popen(
         [sys.executable, "-m", "leanorm.cli", "serve", "--db", str(database), "--host", "127.0.0.1", "--port", "0",
-         "--app-id", APP_ID, "--app-key", APP_KEY, "--master-key", MASTER_KEY],
+         "--app-id", APP_ID, "--app-key", APP_KEY, "--master-key", MASTER_KEY, *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
@@ -83,3 +84,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """``leanorm serve`` over a fresh database."""
+    with serve(tmp_path_factory.mktemp("served") / "app.sqlite3") as running:
+        yield running
