@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import sys
 from socketserver import ThreadingMixIn
-from typing import IO, Any, List, Optional, Sequence
+from typing import IO, Any, Iterator, List, Optional, Sequence, cast
+from wsgiref.headers import Headers
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
 __all__ = ["main"]
@@ -17,12 +19,13 @@ __all__ = ["main"]
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    verbose: bool  # set by _serve: log each request
 
 
 class _CountingInput:
-    """A request body as the app reads it, counting the bytes it took."""
+    """A request body as the app reads it (``wsgi.input``), counting the bytes it took."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: io.BufferedIOBase) -> None:
         self.raw, self.consumed = raw, 0
 
     def read(self, size: int = -1) -> bytes:
@@ -35,16 +38,28 @@ class _CountingInput:
         self.consumed += len(data)
         return data
 
+    # the rest of PEP 3333's input stream
+    def readlines(self, hint: int = -1) -> List[bytes]:
+        lines = self.raw.readlines(hint)
+        self.consumed += sum(len(line) for line in lines)
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
 
 class _ServerHandler(ServerHandler):
     """wsgiref's handler answering in HTTP/1.1 and deciding, before the headers go out, whether the
     connection can serve another request (``Connection: close`` tells the client when it cannot)."""
 
     http_version = "1.1"
+    stdin: _CountingInput
+    headers: Headers  # set by start_response, before cleanup_headers runs
+    request_handler: "_KeepAliveHandler"
 
     def cleanup_headers(self) -> None:
         super().cleanup_headers()
-        request = self.request_handler  # type: ignore[attr-defined]
+        request = self.request_handler
         try:
             declared = int(request.headers.get("Content-Length") or 0)
         except ValueError:
@@ -66,6 +81,7 @@ class _KeepAliveHandler(WSGIRequestHandler):
     seconds.
     """
 
+    server: _ThreadingWSGIServer
     protocol_version = "HTTP/1.1"
     timeout = 60
     # headers and body leave in separate writes: with Nagle's algorithm on a kept-alive connection the
@@ -94,13 +110,16 @@ class _KeepAliveHandler(WSGIRequestHandler):
         if not self.parse_request():  # it answered the error
             self.close_connection = True
             return
-        handler = _ServerHandler(_CountingInput(self.rfile), self.wfile, self.get_stderr(), self.get_environ(),
-                                 multithread=True)
+        # wfile is socketserver's writer over the socket: the write/flush the handler uses, not all of IO
+        handler = _ServerHandler(_CountingInput(self.rfile), cast(IO[bytes], self.wfile), self.get_stderr(),
+                                 self.get_environ(), multithread=True)
         handler.request_handler = self
-        handler.run(self.server.get_app())
+        app = self.server.get_app()
+        assert app is not None  # make_server set it before serving
+        handler.run(app)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-        if self.server.verbose:  # type: ignore[attr-defined]
+        if self.server.verbose:
             super().log_message(format, *args)
 
 
@@ -127,8 +146,10 @@ def _serve(args: argparse.Namespace) -> int:
         server.create_index(class_name, key, unique=spec in args.unique_index)
     httpd = make_server(args.host, args.port, server, server_class=_ThreadingWSGIServer,
                         handler_class=_KeepAliveHandler)
-    httpd.verbose = args.verbose  # type: ignore[attr-defined]
+    httpd.verbose = args.verbose
     host, port = httpd.server_address[:2]
+    if not isinstance(host, str):  # an IPv4/IPv6 server's host is text; the stubs allow bytes too
+        host = bytes(host).decode()
     print(f"leanorm: serving {args.db} on http://{host}:{port} "
           f"(LeanCloud dialect under /1.1/, Parse under /parse/); Ctrl-C stops", flush=True)
     try:

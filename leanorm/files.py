@@ -132,7 +132,7 @@ class File(Model):
         return wire
 
     # -- saving -----------------------------------------------------------------------------------------
-    def save(self, *, client: Optional["Client"] = None, **kwargs: Any) -> "File":  # type: ignore[override]
+    def save(self, *, client: Optional["Client"] = None, **kwargs: Any) -> "File":
         """Upload the bytes (or register the external url); a saved file saves changed metadata/ACL."""
         client = client or self._client or get_client()
         if self.id is not None:
@@ -203,7 +203,7 @@ class File(Model):
         else:
             raise LeanORMError(f"{self!r} was never saved: nothing to delete")
 
-    def delete(self, *, client: Optional["Client"] = None, **kwargs: Any) -> None:  # type: ignore[override]
+    def delete(self, *, client: Optional["Client"] = None, **kwargs: Any) -> None:
         """The same as :meth:`destroy` (a file's bytes go with its object)."""
         self.destroy(client=client)
 
@@ -222,13 +222,13 @@ def _size_of(data: Optional[Data]) -> Optional[int]:
     if isinstance(data, (bytes, bytearray)):
         return len(data)
     try:
-        return os.fstat(data.fileno()).st_size  # type: ignore[union-attr]
+        return os.fstat(data.fileno()).st_size
     except (AttributeError, OSError, io.UnsupportedOperation):
         pass
     if getattr(data, "seekable", lambda: False)():
-        here = data.tell()  # type: ignore[union-attr]
-        end = data.seek(0, io.SEEK_END)  # type: ignore[union-attr]
-        data.seek(here)  # type: ignore[union-attr]
+        here = data.tell()
+        end = data.seek(0, io.SEEK_END)
+        data.seek(here)
         return end
     return None
 

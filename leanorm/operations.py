@@ -35,7 +35,7 @@ class Operation:
         raise ValueError(f"cannot combine {self.op} with {later.op} on one field before saving; save first")
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.to_wire() == other.to_wire()  # type: ignore[attr-defined]
+        return type(self) is type(other) and self.to_wire() == other.to_wire()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.to_wire()!r})"
@@ -72,7 +72,7 @@ class _ArrayOp(Operation):
 
     def merge(self, later: Operation) -> Operation:
         if type(later) is type(self):
-            return type(self)(self.objects + later.objects)  # type: ignore[call-arg]
+            return type(self)(self.objects + later.objects)
         return super().merge(later)
 
 

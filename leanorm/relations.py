@@ -21,7 +21,7 @@ changed with ``AddRelation``/``RemoveRelation`` operations and read with ``$rela
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Generic, Iterator, Optional, TypeVar, Union, overload
 
 from .config import get_client
 from .errors import LeanORMError
@@ -84,7 +84,7 @@ class RelationManager(Generic[M]):
         """How many members."""
         return self.all().count()
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Any]:
         return iter(self.all())
 
     def __repr__(self) -> str:

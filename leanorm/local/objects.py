@@ -219,7 +219,7 @@ def remove(ctx: Context, class_name: str, object_id: str, where: Any = None) -> 
 # -- reading --------------------------------------------------------------------------------------------
 def _int_param(ctx: Context, name: str, default: int) -> int:
     raw = ctx.params.get(name)
-    if raw in (None, ""):
+    if not raw:  # absent or empty
         return default
     try:
         value = int(raw)
