@@ -102,19 +102,29 @@ def parse(workdir: Path) -> Tuple[Client, Callable[[], None]]:
     if not url:
         raise SystemExit("the parse backend needs LEANORM_PARSE_URL: eval \"$(bash scripts/parse-server env)\"")
     client = leanorm.connect(url, default=False)
+
+    def drop() -> None:
+        """Remove the class (the server is shared: its 100k rows must not stay behind)."""
+        with leanorm.using_master():
+            try:
+                client.request("DELETE", f"purge/{CLASS}")
+                client.request("DELETE", f"schemas/{CLASS}")
+            except leanorm.errors.LeanCloudError:
+                pass  # no such class
+
+    def stop() -> None:
+        drop()
+        client.close()
+
+    drop()
     with leanorm.using_master():
-        try:
-            client.request("DELETE", f"purge/{CLASS}")
-            client.request("DELETE", f"schemas/{CLASS}")
-        except leanorm.errors.LeanCloudError:
-            pass  # no such class yet
         # Parse Server creates these indexes in PostgreSQL (the same fields the embedded backend indexes)
         client.request("POST", f"schemas/{CLASS}", body={
             "className": CLASS,
             "fields": {"code": {"type": "String"}, "score": {"type": "Number"}, "group": {"type": "String"},
                        "value": {"type": "Number"}, "hits": {"type": "Number"}},
             "indexes": {f"{field}_1": {field: 1} for field in INDEXED}})
-    return client, client.close
+    return client, stop
 
 
 BACKENDS = {"embedded": embedded, "served": served, "parse": parse}
