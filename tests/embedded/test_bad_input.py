@@ -176,3 +176,27 @@ def test_wsgi_answers_bad_requests_in_the_protocol_shape(server: LocalServer, da
     status, answer = call("GET", "/1.1/nowhere", b"")
     assert (status, answer["code"]) == (404, 1)
     assert snapshot(database) == before
+
+
+PARSE = {"X-Parse-Application-Id": "leanorm-local", "X-Parse-REST-API-Key": "leanorm-local-key"}
+
+
+@pytest.mark.parametrize("method, path, params, body, code", [
+    ("POST", "/parse/classes/Post", None, b'{"title":', 107),
+    ("GET", "/parse/classes/Post", {"where": '{"score": {"$near": 1}}'}, None, 102),
+    ("POST", "/parse/classes/Blog-Post", None, {"a": 1}, 103),
+    ("POST", "/parse/classes/Post", None, {"score": "high"}, 111),
+    ("POST", "/parse/classes/Post", None, {"title": "b", "slug": "first"}, 137),
+])
+def test_parse_dialect_answers_the_same_errors(api: Api, database: Path, seeded: Dict[str, Any], method: str,
+                                               path: str, params: Optional[Dict[str, str]], body: Any,
+                                               code: int) -> None:
+    before = snapshot(database)
+    status, answer = api(method, path, params, body, headers=PARSE)
+    assert (status, answer.get("code")) == (400, code), answer
+    assert snapshot(database) == before
+
+
+def test_parse_dialect_has_no_limit_cap(api: Api, seeded: Dict[str, Any]) -> None:
+    status, answer = api("GET", "/parse/classes/Post", params={"limit": "5000"}, headers=PARSE)
+    assert status == 200 and len(answer["results"]) == 1
