@@ -71,11 +71,11 @@ class User(Model):
     def _collection_path(self) -> str:
         return "users"
 
-    def _saved(self, client: Any, payload: Any, answer: Any, full: bool) -> None:
+    def _saved(self, client: Any, payload: Any, answer: Any) -> None:
         payload = {k: v for k, v in payload.items() if k != "password"}
         self._cache.pop("password", None)
         self._changed.discard("password")
-        super()._saved(client, payload, answer, full)
+        super()._saved(client, payload, answer)
         if answer.get("sessionToken"):
             self._data["sessionToken"] = answer["sessionToken"]
 

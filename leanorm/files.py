@@ -160,7 +160,7 @@ class File(Model):
                 client.request("POST", "fileCallback", body={"token": answer["token"], "result": False})
                 raise
             client.request("POST", "fileCallback", body={"token": answer["token"], "result": True})
-        self._saved(client, payload, answer, False)
+        self._saved(client, payload, answer)
         for key in ("url", "name"):
             if key in answer:
                 self._data[key] = answer[key]

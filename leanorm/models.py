@@ -542,7 +542,7 @@ class Model(metaclass=ModelMeta):
         else:
             answer = client.request("PUT", f"{path}/{self.id}", params, body)
         self._hook_control.clear()
-        self._saved(client, payload, answer, fetch_when_save)
+        self._saved(client, payload, answer)
         (signals.after_save if is_new else signals.after_update).send(sender, instance=self)
         return self
 
@@ -558,8 +558,7 @@ class Model(metaclass=ModelMeta):
             params["where"] = compile_where(type(self), where, CompileContext(client.dialect, client.backend))
         return params
 
-    def _saved(self, client: "Client", payload: Mapping[str, Any], answer: Mapping[str, Any],
-               full: bool) -> None:
+    def _saved(self, client: "Client", payload: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
         """Fold a successful write into the instance: sent values, server values, op results."""
         self._client = client
         for key, wire in payload.items():

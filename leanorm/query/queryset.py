@@ -502,7 +502,7 @@ class QuerySet(Generic[M]):
             if method == "DELETE":
                 client.identity_map.discard(cn, obj.id)  # type: ignore[arg-type]
             else:
-                obj._saved(client, payload or {}, outcome, False)
+                obj._saved(client, payload or {}, outcome)
             succeeded.append(obj)
             after.send(self.model, instance=obj)
         if failed:
