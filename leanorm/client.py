@@ -10,6 +10,8 @@ import hashlib
 import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+import orjson
+
 from . import auth_context
 from .dialects import Dialect
 from .errors import LeanCloudError, NotSupported, TransportError, error_for
@@ -25,6 +27,15 @@ BatchResult = Union[Dict[str, Any], LeanCloudError]
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
+
+
+def _loads(body: bytes) -> Any:
+    """Decode an answer: orjson (about twice as fast as json on the read path of every query), and
+    json for what orjson refuses but JSON allows (integers beyond 64 bits, NaN)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 class Client:
     """A connection to one backend, in one dialect.
@@ -115,7 +126,7 @@ class Client:
         if not json_answer and resp.status < 400:
             return {}
         try:
-            payload = json.loads(resp.body) if resp.body else {}
+            payload = _loads(resp.body) if resp.body else {}
         except ValueError:
             raise TransportError(f"{method} {req.path} answered {resp.status} with a body that is not JSON: "
                                  f"{resp.body[:200]!r}") from None
