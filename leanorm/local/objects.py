@@ -6,10 +6,11 @@ user and role endpoints call them too.
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 import sqlite3
 from typing import Any, Dict, List, Optional, Tuple
+
+import orjson
 
 from . import hooks
 from .permissions import class_permissions, permit, set_class_permissions
@@ -36,17 +37,17 @@ def new_object_id() -> str:
 def to_json(row: Tuple[str, str, str, Optional[str], str]) -> Dict[str, Any]:
     """A stored row as the protocol answers it."""
     object_id, created, updated, acl, data = row
-    out = json.loads(data)
+    out = orjson.loads(data)
     out["objectId"], out["createdAt"], out["updatedAt"] = object_id, created, updated
     if acl is not None:
-        out["ACL"] = json.loads(acl)
+        out["ACL"] = orjson.loads(acl)
     return out
 
 
 def can_write(caller: Caller, acl: Optional[str]) -> bool:
     if caller.master or acl is None:
         return True
-    grants = json.loads(acl)
+    grants = orjson.loads(acl)
     return any(grants.get(p, {}).get("write") for p in caller.principals)
 
 
@@ -76,7 +77,7 @@ def _load(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: st
                            compiler.params).fetchone()
         if hit is None:
             raise ProtocolError(305, "No effect on updating/deleting a document.")
-    return json.loads(row[1]), row[0], row[2]
+    return orjson.loads(row[1]), row[0], row[2]
 
 
 def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[str, Any],
@@ -128,7 +129,7 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
                 from None
     saved = {**doc, "objectId": object_id, "createdAt": created, "updatedAt": now}
     if acl is not None:
-        saved["ACL"] = json.loads(acl)
+        saved["ACL"] = orjson.loads(acl)
     hooks.after(ctx, control, class_name, "afterSave" if creating else "afterUpdate", saved)
     if fetch_when_save:
         return (201 if creating else 200), saved

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Pattern, Protocol, Tuple, Union
 
+import orjson
+
 if TYPE_CHECKING:  # pragma: no cover
     from .server import LocalServer
     from .store import Store
@@ -54,7 +56,7 @@ def loads(raw: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """Compact JSON, the one form the engine writes (stored documents and answers alike)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(value).decode()
 
 
 @dataclass

@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import json
 import math
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+import orjson
 
 from .protocol import ProtocolError
 from .store import FieldType, check_class_name
@@ -55,7 +56,7 @@ def pointer(class_name: str, object_id: str) -> Dict[str, str]:
 
 def canonical(value: Any) -> str:
     """The stored text of a JSON value (sorted keys, compact): equal values give equal text."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _number(value: Any) -> TypeGuard[float]:
