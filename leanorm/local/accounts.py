@@ -156,12 +156,20 @@ def _users_by_mobile_phone(ctx: Context) -> Any:
     return 201, _user_answer(ctx, created["objectId"], created["sessionToken"])
 
 
-@route("POST", r"requestMobilePhoneVerify")
-def _request_phone_verify(ctx: Context) -> Any:
-    phone = _phone(ctx.json_body())
-    _known_phone(ctx, phone)
-    _issue(ctx, _e164(phone), "verify_phone")
-    return {}
+def _code_to_known_phone(purpose: str) -> Any:
+    """An endpoint sending a ``purpose`` code to the number of an existing user."""
+    def handler(ctx: Context) -> Any:
+        phone = _phone(ctx.json_body())
+        _known_phone(ctx, phone)
+        _issue(ctx, _e164(phone), purpose)
+        return {}
+    return handler
+
+
+for _path, _purpose in (("requestMobilePhoneVerify", "verify_phone"),
+                        ("requestPasswordResetBySmsCode", "password_reset"),
+                        ("requestLoginSmsCode", "login")):
+    route("POST", _path)(_code_to_known_phone(_purpose))
 
 
 @route("POST", r"verifyMobilePhone/([^/]+)")
@@ -174,14 +182,6 @@ def _verify_phone(ctx: Context) -> Any:
         answer = _set_user(ctx, user_id, {"mobilePhoneVerified": True})
     user_event(ctx, "functions/onVerified/sms", user_id, rejects=False)
     return {"objectId": user_id, "updatedAt": answer["updatedAt"]}
-
-
-@route("POST", r"requestPasswordResetBySmsCode")
-def _request_reset_by_sms(ctx: Context) -> Any:
-    phone = _phone(ctx.json_body())
-    _known_phone(ctx, phone)
-    _issue(ctx, _e164(phone), "password_reset")
-    return {}
 
 
 @route("PUT", r"resetPasswordBySmsCode/([^/]+)")
@@ -201,14 +201,6 @@ def _reset_by_sms(ctx: Context) -> Any:
         # LeanCloud gives the user a new session token after a reset: the old ones end
         conn.execute("DELETE FROM _sessions WHERE user_id=?", (user_id,))
         _set_user(ctx, user_id, {"mobilePhoneVerified": True})
-    return {}
-
-
-@route("POST", r"requestLoginSmsCode")
-def _request_login_code(ctx: Context) -> Any:
-    phone = _phone(ctx.json_body())
-    _known_phone(ctx, phone)
-    _issue(ctx, _e164(phone), "login")
     return {}
 
 
