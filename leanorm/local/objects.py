@@ -44,6 +44,19 @@ def to_json(row: Tuple[str, str, str, Optional[str], str]) -> Dict[str, Any]:
     return out
 
 
+#: fields that only the object's own user (or the master key) reads: third-party tokens
+PRIVATE_FIELDS = {"_User": ("authData",)}
+
+
+def _visible(ctx: Context, class_name: str, obj: Dict[str, Any]) -> Dict[str, Any]:
+    """``obj`` without the fields the caller may not see (as Parse Server hides them)."""
+    hidden = PRIVATE_FIELDS.get(class_name)
+    if hidden and not ctx.caller.master and obj.get("objectId") != ctx.caller.user_id:
+        for key in hidden:
+            obj.pop(key, None)
+    return obj
+
+
 def can_write(caller: Caller, acl: Optional[str]) -> bool:
     if caller.master or acl is None:
         return True
@@ -254,7 +267,7 @@ def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str]
             sql = (f"SELECT {', '.join('t0.' + c for c in _ROW.split(', '))} FROM {table(class_name)} AS t0 "
                    f"WHERE {cond}" + (f" ORDER BY {', '.join(terms)}" if terms else "") +
                    f" LIMIT {int(limit)} OFFSET {int(skip)}")
-            rows = [to_json(r) for r in conn.execute(sql, compiler.params)]
+            rows = [_visible(ctx, class_name, to_json(r)) for r in conn.execute(sql, compiler.params)]
         if include:
             _include(ctx, conn, rows, include)
     if keys:
@@ -317,7 +330,8 @@ def _expand(ctx: Context, conn: sqlite3.Connection, objects: List[Dict[str, Any]
         cond = compiler.readable(class_name, "t0", {"objectId": {"$in": sorted(ids)}})
         for row in conn.execute(f"SELECT {', '.join('t0.' + c for c in _ROW.split(', '))} "
                                 f"FROM {table(class_name)} AS t0 WHERE {cond}", compiler.params):
-            found[(class_name, row[0])] = {"__type": "Object", "className": class_name, **to_json(row)}
+            found[(class_name, row[0])] = {"__type": "Object", "className": class_name,
+                                           **_visible(ctx, class_name, to_json(row))}
     expanded = []
     for container, index, item in holders:
         if item["__type"] == "Pointer":

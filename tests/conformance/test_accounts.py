@@ -177,3 +177,16 @@ def test_login_failures_are_throttled(client):
         except LeanCloudError as exc:
             codes.append(exc.code)
     assert codes == [210] * 5 + [219] * 2
+
+
+def test_auth_data_is_seen_by_its_user_only(client):
+    if client.backend == "leancloud":
+        pytest.skip("LeanCloud's own rule; not checked here")
+    ann = User.login_with("anonymous", {"id": uuid.uuid4().hex})
+    with as_user(ann):
+        assert "anonymous" in User.objects.get(id=ann.id).auth_data
+    bob = User.signup(username=f"bob{uuid.uuid4().hex[:8]}", password="pw")
+    for caller in (bob, None):  # another user, and no user
+        with as_user(caller):
+            seen = User.objects.filter(id=ann.id).first()  # Parse hides such a user whole
+            assert seen is None or not seen.auth_data
