@@ -84,9 +84,9 @@ class HookRejected(LeanCloudError):
     """142: a before-hook on the server rejected the write."""
 
 
-@_register(155, 429)
+@_register(155, 429, 601)
 class RateLimited(LeanCloudError):
-    """155/429: too many requests."""
+    """155/429: too many requests; 601: SMS codes asked for too often."""
 
 
 @_register(202)

@@ -58,6 +58,11 @@ def _issue(ctx: Context, recipient: str, purpose: str, ttl: float = CODE_TTL, ki
     """Store a new one-time code (replacing the recipient's previous one for that purpose) and put it in
     the outbox. Codes are unique per purpose, so endpoints that get only the code find its recipient."""
     with ctx.store.write() as conn:
+        if kind == "sms" and ctx.server.sms_interval > 0:
+            since = time.time() - ctx.server.sms_interval
+            if conn.execute("SELECT 1 FROM _codes WHERE recipient=? AND purpose=? AND expires_at - ? > ?",
+                            (recipient, purpose, ttl, since)).fetchone():
+                raise ProtocolError(601, "SMS codes for this number were asked for too often: wait a minute.")
         while code is None or conn.execute("SELECT 1 FROM _codes WHERE purpose=? AND code=? AND recipient<>?",
                                            (purpose, code, recipient)).fetchone():
             code = f"{secrets.randbelow(10 ** 6):06d}"

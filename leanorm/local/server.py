@@ -57,6 +57,8 @@ class LocalServer:
 
     #: whether ``POST push`` accepts the app key too (LeanCloud's client push switch); else master key only
     client_push = False
+    #: seconds before an SMS code of the same purpose can be asked for the same number again (error 601)
+    sms_interval = 60.0
 
     def __init__(self, database: str = ":memory:", app_id: str = "leanorm-local",
                  app_key: str = "leanorm-local-key", master_key: str = "leanorm-local-master",

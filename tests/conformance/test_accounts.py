@@ -9,7 +9,7 @@ import pytest
 
 from leanorm import User, as_user, cloud
 from leanorm.errors import (AccountAlreadyLinked, InvalidSession, InvalidVerificationCode, LeanCloudError,
-                            MobilePhoneTaken, NotSupported, UserNotFound)
+                            MobilePhoneTaken, NotSupported, RateLimited, UserNotFound)
 
 
 def unique(prefix="u"):
@@ -32,6 +32,7 @@ def sms(client):
         pytest.skip(f"{client.backend} has no SMS")
     if client.backend != "embedded":
         pytest.skip("codes are readable only from the embedded backend's outbox")
+    client.transport.inner.server.sms_interval = 0  # these tests ask for several codes a minute
     return client
 
 
@@ -46,6 +47,17 @@ def test_signup_or_login_with_mobile_phone(sms):
     with pytest.raises(InvalidVerificationCode) as info:  # one use only
         User.signup_or_login_with_mobile_phone(number, code)
     assert info.value.code == 603
+
+
+def test_sms_codes_are_rate_limited(sms):
+    sms.transport.inner.server.sms_interval = 60
+    number = phone()
+    cloud.request_sms_code(number)
+    with pytest.raises(RateLimited) as info:
+        cloud.request_sms_code(number)
+    assert info.value.code == 601
+    User.request_login_sms_code(User.signup(username=unique(), password="pw", mobile_phone_number=number)
+                                .mobile_phone_number)  # another purpose has its own limit
 
 
 def test_login_code_and_password_reset_by_sms(sms):
