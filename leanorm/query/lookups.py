@@ -199,15 +199,38 @@ class In(Lookup):
     op, opposite = "$in", "$nin"
 
     def prepare(self, field: Field[Any], value: Any) -> Any:
+        if _is_queryset(value) and self.op in ("$in", "$nin"):
+            target = getattr(element_field(field), "target", None)
+            if target is None or not issubclass(value.model, target):
+                raise _value_error(field, f"{self.name} takes a queryset of the model the field points to, "
+                                          f"not of {value.model.__name__}")
+            return value  # compiled with the backend's context, in compile()
         if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
             raise _value_error(field, f"{self.name} needs a list of values, not {value!r}")
         return [wire_value(element_field(field), v) for v in value]
 
     def compile(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
+        if _is_queryset(value):
+            return _in_query(key, self.op == "$in", value, ctx)
         return _membership(key, self.op, value, field, ctx)
 
     def compile_negated(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
+        if _is_queryset(value):
+            return _in_query(key, self.op != "$in", value, ctx)
         return _membership(key, self.opposite, value, field, ctx)
+
+
+def _is_queryset(value: Any) -> bool:
+    from .queryset import QuerySet
+    return isinstance(value, QuerySet)
+
+
+def _in_query(key: str, inside: bool, queryset: Any, ctx: CompileContext) -> Fragment:
+    """``pointer__in=queryset``: one request, the backend runs the inner query (``$inQuery``). Outside
+    it also means "no pointer at all", as for ``exclude(author__name=...)``."""
+    if inside:
+        return {key: {"$inQuery": queryset.subquery(ctx)}}
+    return _or_missing(key, {"$notInQuery": queryset.subquery(ctx)})
 
 
 #: a condition no object meets. Parse Server on PostgreSQL answers ``{"score": {"$in": []}}`` with the

@@ -173,9 +173,16 @@ class QuerySet(Generic[M]):
 
     def where(self, client: Optional["Client"] = None) -> Dict[str, Any]:
         """The compiled ``where`` JSON of this queryset."""
-        client = client or self.client
-        where = compile_where(self.model, self._where, self._ctx(client))
+        return self._compiled(self._ctx(client or self.client))
+
+    def _compiled(self, ctx: CompileContext) -> Dict[str, Any]:
+        where = compile_where(self.model, self._where, ctx)
         return merge_and([where, *self._extra]) if self._extra else where
+
+    def subquery(self, ctx: CompileContext) -> Dict[str, Any]:
+        """This queryset as the inner query of ``$inQuery``/``$notInQuery`` (``pointer__in=queryset``)."""
+        self._check_not_sliced("a queryset used inside a filter")
+        return {"where": self._compiled(ctx), "className": self.model._meta.class_name}
 
     def _params(self, client: "Client") -> Dict[str, Any]:
         params: Dict[str, Any] = {}

@@ -239,3 +239,26 @@ def test_geo_lookups(posts):
     box = (GeoPoint(20, 110), GeoPoint(35, 125))
     assert titles(Post.objects.filter(place__within_box=box)) == ["Gamma (draft)", "beta.release"]
     assert round(beijing.kilometers_to(shanghai)) == 1067
+
+
+def test_pointer_in_a_queryset_is_one_request(posts, sent):
+    with_org = Author.objects.filter(org__isnull=False)
+    before = len(sent)
+    assert titles(Post.objects.filter(author__in=with_org)) == ["Alpha", "Gamma (draft)", "beta.release"]
+    assert titles(Post.objects.filter(author__nin=with_org)) == ["Epsilon", "delta"]  # no author counts
+    assert titles(Post.objects.exclude(author__in=with_org)) == ["Epsilon", "delta"]
+    assert len(sent) - before == 3
+    assert "$inQuery" in sent[before].params["where"]
+    with pytest.raises(leanorm.errors.FieldError):
+        Post.objects.filter(author__in=Org.objects.all())
+
+
+def test_select_and_dont_select_match_keys_of_another_query(posts, client):
+    """``$select``/``$dontSelect`` at the protocol level: titles equal to some author's name."""
+    Post.objects.create(title="Ann")
+    Post.objects.create(title="Bob")
+    names = {"query": {"className": "Author", "where": {"age": {"$gte": 35}}}, "key": "name"}
+    found = client.request("GET", "classes/Post", {"where": {"title": {"$select": names}}})["results"]
+    assert [r["title"] for r in found] == ["Bob"]
+    others = client.request("GET", "classes/Post", {"where": {"title": {"$dontSelect": names}}})["results"]
+    assert "Bob" not in {r["title"] for r in others} and "Ann" in {r["title"] for r in others}
