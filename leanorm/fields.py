@@ -370,9 +370,11 @@ class ReferenceField(Field[T]):
     def target(self) -> Type["Model"]:
         """The model class pointed to (resolved lazily so forward references work)."""
         from .models import registry
-        if isinstance(self._target, str):
-            name = self.model.__name__ if self._target == "self" and self.model else self._target
-            self._target = registry.model_for(name)
+        if self._target == "self" and self.model is not None:
+            # the declaring class itself: looking its Python name up could find another model of that name
+            self._target = self.model
+        elif isinstance(self._target, str):
+            self._target = registry.model_for(self._target)
         return self._target
 
     def check_type(self, value: Any) -> Optional[str]:
