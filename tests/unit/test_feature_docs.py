@@ -1,13 +1,27 @@
-"""The examples in the feature pages run (on the embedded backend)."""
+"""The examples in the docs pages run (on the embedded backend)."""
 import doctest
 from pathlib import Path
 
 import pytest
 
+from leanorm.models import registry
+
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
+PAGES = ["files.md", "relations.md", "cql.md", "geo.md", "push.md", "models.md"]
 
-@pytest.mark.parametrize("page", ["files.md", "relations.md", "cql.md", "geo.md", "push.md"])
-def test_page_examples_run(page):
+
+@pytest.fixture
+def own_registry():
+    """A page declares models with everyday names (Post, Author): pointers decode through the class
+    registry, so the page's classes must not outlive it and shadow the test suite's models."""
+    saved = dict(registry._models)
+    yield
+    registry._models.clear()
+    registry._models.update(saved)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_examples_run(page, own_registry):
     result = doctest.testfile(str(DOCS / page), module_relative=False, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
