@@ -62,7 +62,7 @@ class LeanCloudDialect(Dialect):
                               "array_contains_scalar", "fetch_when_save", "sms", "rpc",
                               "user_update_password", "object_equality", "geo_distance_units",
                               "nested_key_operators", "server_time", "friendship", "nin_keeps_missing",
-                              "refresh_session_token", "file_objects"})
+                              "refresh_session_token", "file_objects", "hook_control"})
     endpoints = {"request_email_verify": "requestEmailVerify"}
 
     def __init__(self, prefix: str = "/1.1/") -> None:

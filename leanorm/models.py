@@ -429,26 +429,29 @@ class Model(metaclass=ModelMeta):
 
     # -- hook control (LeanCloud's body markers; the embedded backend honours them) -------------------------
     def ignore_hook(self, name: str) -> "Model":
-        """Skip the server hook ``name`` (``beforeSave``, ``afterUpdate``...) on the next save: sends
-        ``__ignore_hooks``, which the server accepts under the master key only (``using_master()``)."""
+        """Skip the server hook ``name`` (``beforeSave``, ``afterUpdate``, ``beforeDelete``...) on the next
+        save or delete: sends ``__ignore_hooks``, which the server accepts under the master key only
+        (``using_master()``)."""
         if name not in _HOOK_NAMES:
             raise ValueError(f"unknown hook {name!r}; expected one of {', '.join(_HOOK_NAMES)}")
         self._hook_control.setdefault("ignore", []).append(name)
         return self
 
     def disable_before_hook(self) -> "Model":
-        """Skip the before hooks on the next save (a ``__before`` marker signed with the master key,
-        which the client must have)."""
+        """Skip the before hooks on the next save or delete (a ``__before`` marker signed with the master
+        key, which the client must have)."""
         self._hook_control["__before"] = True
         return self
 
     def disable_after_hook(self) -> "Model":
-        """Skip the after hooks on the next save (a signed ``__after`` marker)."""
+        """Skip the after hooks on the next save or delete (a signed ``__after`` marker)."""
         self._hook_control["__after"] = True
         return self
 
     def _hook_body(self, client: "Client") -> Dict[str, Any]:
-        """The hook-control keys a save adds to its body (never stored on the instance)."""
+        """The hook-control keys a save or delete adds to its body (never stored on the instance). Parse
+        Server has no hook control (it refuses the keys as field names): ``NotSupported`` there."""
+        client.require("hook_control", "hook control (ignore_hook, disable_before_hook, disable_after_hook)")
         body: Dict[str, Any] = {}
         if self._hook_control.get("ignore"):
             body["__ignore_hooks"] = list(dict.fromkeys(self._hook_control["ignore"]))
@@ -604,9 +607,12 @@ class Model(metaclass=ModelMeta):
         client = client or self._client or get_client()
         if where is not None:
             client.require("conditional_update", "conditional delete (delete(where=...))")
+        # LeanCloud's SDKs send a delete's hook control as its JSON body, as a save's
+        body = self._hook_body(client) if self._hook_control else None
         signals.before_delete.send(type(self), instance=self)
         params = self._write_params(client, where, False)
-        client.request("DELETE", f"classes/{self._meta.class_name}/{self.id}", params)
+        client.request("DELETE", f"classes/{self._meta.class_name}/{self.id}", params, body)
+        self._hook_control.clear()
         client.identity_map.discard(self._meta.class_name, self.id)
         signals.after_delete.send(type(self), instance=self)
 

@@ -222,7 +222,7 @@ def _get_file(ctx: Context) -> Any:
 
 
 def _remove(ctx: Context, object_id: str) -> Dict[str, Any]:
-    objects.remove(ctx, FILE_CLASS, object_id)
+    objects.remove(ctx, FILE_CLASS, object_id, body=ctx.json_body())
     _drop_bytes(ctx.server, object_id)
     return {}
 

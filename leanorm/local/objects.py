@@ -215,10 +215,13 @@ def _stored(ctx: Context, class_name: str, object_id: str) -> Dict[str, Any]:
         return _load(conn, ctx, class_name, object_id)[0]
 
 
-def remove(ctx: Context, class_name: str, object_id: str, where: Any = None) -> None:
-    """Delete one object the caller may write (with its relation rows), around the delete hooks."""
+def remove(ctx: Context, class_name: str, object_id: str, where: Any = None,
+           body: Optional[Dict[str, Any]] = None) -> None:
+    """Delete one object the caller may write (with its relation rows), around the delete hooks.
+    ``body`` is the DELETE's JSON body: LeanCloud's SDKs send hook control there
+    (``__ignore_hooks``, ``__before``/``__after``)."""
     permit(ctx, class_name, "delete")
-    control = hooks.Control.take({}, ctx, class_name)
+    control = hooks.Control.take(dict(body or {}), ctx, class_name)
     with ctx.store.read() as conn:
         doc, acl, created = _load(conn, ctx, class_name, object_id, where)
     obj = {**doc, "objectId": object_id, "createdAt": created}
@@ -400,7 +403,7 @@ def _update(ctx: Context) -> Any:
 
 @route("DELETE", r"classes/([^/]+)/([^/]+)")
 def _delete(ctx: Context) -> Any:
-    remove(ctx, ctx.args[0], ctx.args[1], ctx.json_param("where"))
+    remove(ctx, ctx.args[0], ctx.args[1], ctx.json_param("where"), ctx.json_body())
     return {}
 
 

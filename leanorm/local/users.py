@@ -209,7 +209,7 @@ def _update_user(ctx: Context) -> Any:
 
 @route("DELETE", r"classes/_User/([^/]+)", priority=1)
 def _delete_user(ctx: Context) -> Any:
-    remove(ctx, "_User", ctx.args[0], ctx.json_param("where"))
+    remove(ctx, "_User", ctx.args[0], ctx.json_param("where"), ctx.json_body())
     with ctx.store.write() as conn:
         conn.execute("DELETE FROM _sessions WHERE user_id=?", (ctx.args[0],))
         conn.execute("DELETE FROM _passwords WHERE user_id=?", (ctx.args[0],))

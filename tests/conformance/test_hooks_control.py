@@ -1,14 +1,17 @@
-"""Hook control on saves: ignore_hook, disable_before_hook, disable_after_hook send LeanCloud's body keys
-(``__ignore_hooks``, signed ``__before``/``__after``), and the embedded backend honours them."""
+"""Hook control on saves and deletes: ignore_hook, disable_before_hook, disable_after_hook send LeanCloud's
+body keys (``__ignore_hooks``, signed ``__before``/``__after``; a DELETE carries them as its JSON body), the
+embedded backend honours them, and Parse Server (which has none) gets ``NotSupported``."""
 from __future__ import annotations
 
+import orjson
 import pytest
 
 import leanorm
 from leanorm import IntegerField, Model, StringField
-from leanorm.engine import Engine
+from leanorm.engine import Engine, reject
 from leanorm.engine.markers import verify_marker
-from leanorm.errors import LeanCloudError
+from leanorm.errors import LeanCloudError, NotSupported
+from tests.models import Post
 
 engine = Engine()
 calls: list = []
@@ -28,6 +31,17 @@ def shout(note):
 @engine.after_save(HookedNote)
 def saved(note):
     calls.append("afterSave")
+
+
+@engine.before_delete(HookedNote)
+def keep(note):
+    calls.append("beforeDelete")
+    reject("notes stay", code=3100)
+
+
+@engine.after_delete(HookedNote)
+def deleted(note):
+    calls.append("afterDelete")
 
 
 @pytest.fixture
@@ -73,3 +87,59 @@ def test_markers_are_signed_and_never_stored(hooked):
     note.save()
     assert "__before" not in note._data
     assert "__before" not in hooked.request("GET", f"classes/HookedNote/{note.id}")
+
+
+def _exists(note: HookedNote) -> bool:
+    with leanorm.using_master():
+        return HookedNote.objects.filter(id=note.id).exists()
+
+
+def test_delete_hooks_run_by_default(hooked):
+    note = HookedNote.objects.create(title="n")
+    calls.clear()
+    with pytest.raises(LeanCloudError) as info:
+        note.delete()
+    assert (info.value.code, calls) == (3100, ["beforeDelete"])
+    assert _exists(note)
+
+
+def test_ignore_hook_on_delete_needs_master_and_skips_only_that_hook(hooked):
+    note = HookedNote.objects.create(title="n")
+    calls.clear()
+    with pytest.raises(LeanCloudError) as info:
+        note.ignore_hook("beforeDelete").delete()
+    assert info.value.code == 119 and calls == [] and _exists(note)
+    with leanorm.using_master():
+        note.ignore_hook("beforeDelete").delete()
+    assert calls == ["afterDelete"]
+    assert not _exists(note)
+    assert not note._hook_control  # the control was for that delete only
+
+
+def test_disable_before_and_after_hooks_on_delete(hooked):
+    note = HookedNote.objects.create(title="n")
+    calls.clear()
+    note.disable_before_hook().disable_after_hook().delete()
+    assert calls == []
+    assert not _exists(note)
+    other = HookedNote.objects.create(title="m")
+    calls.clear()
+    other.disable_before_hook().delete()
+    assert calls == ["afterDelete"]
+
+
+def test_delete_sends_hook_control_as_its_body_or_is_not_supported(client, sent):
+    """Over every backend: LeanCloud-dialect backends get ``__ignore_hooks`` in the DELETE's JSON body
+    (what LeanCloud's SDKs send); Parse Server has no hook control and would refuse the key (105)."""
+    post = Post.objects.create(title="kept")
+    with leanorm.using_master():
+        if not client.dialect.supports("hook_control"):
+            with pytest.raises(NotSupported):
+                post.ignore_hook("beforeDelete").delete()
+            assert sent[-1].method == "POST"  # nothing was sent
+            assert Post.objects.filter(id=post.id).exists()
+            return
+        post.ignore_hook("beforeDelete").ignore_hook("afterDelete").delete()
+        assert not Post.objects.filter(id=post.id).exists()
+    request = next(r for r in sent if r.method == "DELETE")
+    assert orjson.loads(request.body) == {"__ignore_hooks": ["beforeDelete", "afterDelete"]}
