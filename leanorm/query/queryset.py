@@ -520,24 +520,26 @@ class QuerySet(Generic[M]):
 
         Every object is validated first: one bad object means nothing is sent. Items the server refuses
         are reported per object in :class:`~leanorm.errors.BulkWriteError`; the others are saved.
+        ``before_save`` receivers run before the validation, as for ``save()``, so they may fill fields in.
         """
         objs = list(objs)
         client = self.client
-        errors: Dict[str, List[str]] = {}
-        for i, obj in enumerate(objs):
+        for obj in objs:
             if not isinstance(obj, self.model):
                 raise TypeError(f"bulk_create got a {type(obj).__name__}, expected {self.model.__name__}")
             if obj.id is not None:
                 raise ValueError(f"{obj!r} is already saved")
             obj._check_capabilities(client)
+        for obj in objs:
+            signals.before_save.send(self.model, instance=obj)
+        errors: Dict[str, List[str]] = {}
+        for i, obj in enumerate(objs):
             try:
                 obj._payload(True)
             except ValidationError as exc:
                 errors.update((f"[{i}].{name}", msgs) for name, msgs in exc.errors.items())
         if errors:
             raise ValidationError(errors)
-        for obj in objs:
-            signals.before_save.send(self.model, instance=obj)
         size = batch_size or client.dialect.batch_limit
         failures: List[Any] = []
         done: List[M] = []

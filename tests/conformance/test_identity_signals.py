@@ -82,6 +82,20 @@ def test_signals_fire_in_order_with_the_instance(client):
     assert sorted(n for n, _ in rest if n.endswith("delete")) == ["after_delete"] * 2 + ["before_delete"] * 2
 
 
+def test_before_save_receivers_fill_required_fields_for_bulk_create_too(client):
+    def title_from_score(sender, instance, **kw):
+        if instance.title is None:
+            instance.title = f"untitled {instance.score}"
+
+    signals.before_save.connect(title_from_score, sender=Post)
+    try:
+        Post.objects.create(score=1)
+        Post.objects.bulk_create([Post(score=2), Post(score=3)])
+    finally:
+        signals.before_save.disconnect(title_from_score, sender=Post)
+    assert sorted(Post.objects.values_list("title", flat=True)) == ["untitled 1", "untitled 2", "untitled 3"]
+
+
 def test_exception_in_before_receiver_aborts_the_write(client):
     def refuse(sender, instance, **kw):
         raise PermissionError("no drafts")
