@@ -6,9 +6,10 @@ The documented subset::
     select [count(*),] [include key, ...,] * | key, ... from Class
       [where condition] [order by key [asc|desc], ...] [limit [skip,] count]
 
-where a condition combines, with ``and``/``or`` and parentheses, ``key op value`` (``= != <> > >= < <=``),
-``key [not] in (values)``, ``key like 'pattern'`` (``%`` any text, ``_`` one character),
-``key is [not] exists``. A value is a number, a quoted string, ``true``/``false``/``null``, ``?`` (the
+where a condition combines, with ``and``/``or``/``not`` and parentheses, ``key op value``
+(``= != <> > >= < <=``), ``key [not] in (values)``, ``key [not] like 'pattern'`` (``%`` any text, ``_`` one
+character), ``key is [not] exists``. ``not`` before a condition binds tighter than ``and``; it and ``not like``
+become ``$nor``, so an object without the key matches a negated condition (MongoDB's ``$nor``). A value is a number, a quoted string, ``true``/``false``/``null``, ``?`` (the
 next of ``pvalues``, any wire value), ``date('iso')`` or ``pointer('Class', 'id')``.
 """
 from __future__ import annotations
@@ -150,6 +151,12 @@ class _Parser:
         return parts[0] if len(parts) == 1 else {"$and": parts}
 
     def comparison(self) -> Dict[str, Any]:
+        kind, word = self.peek()
+        after_kind, after = self.peek(1)
+        # ``not`` negates the condition after it, unless it is a key followed by its comparison operator
+        if kind == "word" and word.lower() == "not" and not (after_kind == "op" and after in _COMPARE):
+            self.i += 1
+            return {"$nor": [self.comparison()]}
         if self.peek() == ("op", "("):
             self.i += 1
             inner = self.condition()
@@ -169,14 +176,15 @@ class _Parser:
                 values.append(self.value())
             self.expect(")")
             return {key: {"$nin" if negated else "$in": values}}
-        if negated:
-            raise _error("not is allowed before in only")
         if self.keyword("like"):
             pattern = self.value()
             if not isinstance(pattern, str):
                 raise _error("like needs a string pattern")
             regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-            return {key: {"$regex": f"^{regex}$"}}
+            like = {key: {"$regex": f"^{regex}$"}}
+            return {"$nor": [like]} if negated else like
+        if negated:
+            raise _error("not is allowed before in and like only")
         kind, op = self.peek()
         if kind != "op" or op not in _COMPARE:
             raise _error(f"expected a comparison after {key!r}, found {op!r}")

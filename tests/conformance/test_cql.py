@@ -5,6 +5,7 @@ import pytest
 
 from leanorm.errors import LeanCloudError, NotSupported
 from leanorm.local.cql import parse
+from leanorm.local.protocol import ProtocolError
 from tests.models import Author, Post
 
 
@@ -47,6 +48,24 @@ def test_conditions(posts):
     assert titles(cql("select * from Post where score >= 1 and score <= 2 order by score asc limit 1, 5")) == ["gamma"]
 
 
+def test_negations(posts):
+    """``not like``, ``not in`` and ``not (...)``: the same where JSON ($nor, $nin) as every query; an object
+    without the key matches a negated condition."""
+    cql = Post.objects.cql
+    assert titles(cql("select * from Post where title not like 'alpha%' order by score")) == \
+        ["beta", "gamma", "delta"]
+    assert titles(cql("select * from Post where title not like ? and score < 3 order by score", "%a")) == []
+    assert titles(cql("select * from Post where not (score < 2 or title = 'delta') order by score")) == \
+        ["gamma", "alphabet"]
+    assert titles(cql("select * from Post where not score > 0 or not (title like '%ta') order by score")) == \
+        ["alpha", "gamma", "alphabet"]
+    assert titles(cql("select * from Post where not author is exists and not not score >= 3 order by score")) \
+        == ["delta", "alphabet"]
+    assert titles(cql("select * from Post where not (author = ?) order by score", posts)) == \
+        ["gamma", "delta", "alphabet"]  # posts without an author match
+    assert cql("select count(*) from Post where not (score in (0, 4)) and title not in ('beta')").total == 2
+
+
 def test_keys_and_include(posts):
     found = Post.objects.cql("select include author, title from Post where score = 0")
     assert found[0].author.name == "Ann"
@@ -72,3 +91,12 @@ def test_parse_into_where():
                                                                   {"t": {"$in": ["p", 2]}}]}]}
     assert (q["class_name"], q["order"], q["skip"], q["limit"], q["keys"], q["include"], q["count"]) == \
         ("C", "-n,s", 3, 4, ["x"], ["a"], True)
+
+
+def test_parse_negations_into_where():
+    where = parse("select * from C where not (a = 1 or b > ?) and s not like 'x%' and t not in (1) "
+                  "and not = 2", [2])["where"]
+    assert where == {"$and": [{"$nor": [{"$or": [{"a": 1}, {"b": {"$gt": 2}}]}]},
+                              {"$nor": [{"s": {"$regex": "^x.*$"}}]}, {"t": {"$nin": [1]}}, {"not": 2}]}
+    with pytest.raises(ProtocolError):
+        parse("select * from C where a not = 1")
