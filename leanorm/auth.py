@@ -71,6 +71,21 @@ class User(Model):
     def _collection_path(self) -> str:
         return "users"
 
+    def _merge(self, data: Dict[str, Any], partial: bool) -> None:
+        # a stored user row never carries the token: reloading the logged-in instance (a query made as
+        # that user returns it) must not log it out
+        token = self.session_token
+        super()._merge(data, partial)
+        if token and "sessionToken" not in self._data:
+            self._data["sessionToken"] = token
+
+    def refresh(self: U, *, client: Any = None) -> U:
+        token = self.session_token
+        super().refresh(client=client)
+        if token and "sessionToken" not in self._data:
+            self._data["sessionToken"] = token
+        return self
+
     def _saved(self, client: Any, payload: Any, answer: Any) -> None:
         payload = {k: v for k, v in payload.items() if k != "password"}
         self._cache.pop("password", None)

@@ -32,6 +32,17 @@ def test_signup_login_become_logout(client):
         User.become(token)  # the session ended on the server
 
 
+def test_reloading_a_logged_in_user_keeps_its_session(client):
+    user = User.signup(username=unique(), password="s3cret!")
+    token = user.session_token
+    with as_user(user):
+        assert user in list(User.objects.filter(id=user.id))  # the same instance, refreshed
+    assert user.session_token == token
+    assert user.refresh().session_token == token
+    with as_user(user):
+        assert User.objects.get(id=user.id) is user
+
+
 def test_wrong_credentials_and_taken_names_are_typed(client):
     name = unique()
     User.signup(username=name, password="pw", email=f"{name}@example.com")
