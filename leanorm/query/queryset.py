@@ -135,7 +135,7 @@ class QuerySet(Generic[M]):
     def prefetch_related(self, *names: str) -> "QuerySet[M]":
         """Load the members of these RelationFields with the results: ``obj.readers.all()`` then sends
         nothing. One batch request per ``batch_limit`` objects (a ``$relatedTo`` query for each), not
-        one request per object."""
+        one request per object; owners with ``max_limit`` or more members are paged in further batches."""
         from ..relations import RelationField
         for name in names:
             if not isinstance(resolve_field(self.model, name), RelationField):
@@ -609,25 +609,41 @@ class CQLResult(List[M]):
 
 def _prefetch_relation(client: "Client", owners: Sequence["Model"], name: str) -> None:
     """Fill each owner's cache of the members of its relation ``name``: one ``$relatedTo`` query per
-    owner, sent together through the batch endpoint."""
+    owner, sent together through the batch endpoint. Members come in objectId order, ``max_limit`` at a
+    time; the owners whose page came back full are asked for the members after their last one in the
+    next round, again all in one batch. So 1,000 or more members on an owner cost one more batch per
+    ``max_limit`` members, shared by every such owner, never a request per owner (and objectId, unlike
+    ``skip``, stays cheap and exact however far the cursor goes)."""
     if not owners:
         return
     field = owners[0]._meta.fields[name]
     target = field.target  # type: ignore[attr-defined]
     limit = client.dialect.max_limit
     path = f"classes/{target._meta.class_name}"
-    items = []
-    for owner in owners:
-        where = {"$relatedTo": {"object": {"__type": "Pointer", "className": owner._meta.class_name,
-                                           "objectId": owner.id}, "key": field.db_field}}
-        # a GET inside a batch carries its query parameters as the body (what Parse reads)
-        items.append(("GET", path, {"where": where, "limit": limit}))
-    for owner, outcome in zip(owners, client.batch(items)):
-        if isinstance(outcome, LeanCloudError):
-            raise outcome
-        rows = outcome.get("results", [])
-        if len(rows) < limit:  # a full page may have more: that owner's manager queries on demand
-            owner._cache[prefetch_key(name)] = target._from_wire_many(rows, client)
+    members: List[List[Dict[str, Any]]] = [[] for _ in owners]
+    pending = list(range(len(owners)))  # positions in owners still to ask
+    while pending:
+        items = []
+        for i in pending:
+            owner = owners[i]
+            where: Dict[str, Any] = {"$relatedTo": {"object": {"__type": "Pointer", "objectId": owner.id,
+                                                               "className": owner._meta.class_name},
+                                                    "key": field.db_field}}
+            if members[i]:
+                where["objectId"] = {"$gt": members[i][-1]["objectId"]}
+            # a GET inside a batch carries its query parameters as the body (what Parse reads)
+            items.append(("GET", path, {"where": where, "limit": limit, "order": "objectId"}))
+        full = []
+        for i, outcome in zip(pending, client.batch(items)):
+            if isinstance(outcome, LeanCloudError):
+                raise outcome
+            rows = outcome.get("results", [])
+            members[i].extend(rows)
+            if len(rows) == limit:
+                full.append(i)
+        pending = full
+    for owner, rows in zip(owners, members):
+        owner._cache[prefetch_key(name)] = target._from_wire_many(rows, client)
 
 
 def prefetch_key(name: str) -> str:

@@ -62,6 +62,25 @@ def test_prefetch_related_is_two_requests(library, client, sent):
     assert [r.path.rsplit("/", 1)[-1] for r in sent[before:]] == ["Book", "batch"]
 
 
+def test_prefetch_related_pages_through_large_relations(library, client, sent):
+    """Two owners with more members than one page (``max_limit``, 1,000): each round of pages is one
+    batch for every owner still short of its members, whatever the number of owners."""
+    limit = client.dialect.max_limit
+    crowd = Reader.objects.bulk_create([Reader(name=f"r{i:04}") for i in range(limit + 1)])
+    library["dune"].readers.add(*crowd)
+    library["emma"].readers.add(*crowd[:limit])  # exactly one full page: a second round finds nothing
+    client.identity_map.clear()
+    before = len(sent)
+    books = {b.title: b for b in Book.objects.prefetch_related("readers")}
+    assert [r.path.rsplit("/", 1)[-1] for r in sent[before:]] == ["Book", "batch", "batch"]
+    dune = [r.name for r in books["Dune"].readers.all()]
+    assert len(dune) == limit + 3 and len(set(dune)) == limit + 3  # Ann, Bob and the crowd, none twice
+    assert sorted(dune)[:2] == ["Ann", "Bob"]
+    assert len(books["Emma"].readers.all()) == limit + 1
+    assert names(books["Solaris"].readers.all()) == ["Cid"]
+    assert len(sent) == before + 3  # the members were all prefetched: nothing queried on demand
+
+
 def test_prefetched_members_refresh_after_a_change(library):
     book = Book.objects.prefetch_related("readers").get(title="Emma")
     book.readers.add(library["cid"])
