@@ -25,7 +25,7 @@ from typing import Any, Dict, Iterable, Optional, Tuple
 from .objects import fetch, list_answer, query, remove, write
 from .protocol import Context, ProtocolError, dumps, route
 from .store import json_path, table
-from .hooks import user_event
+from .hooks import auth_data, user_event
 from .users import _login, _signup, _update_user, _user_answer, hash_password, logged_in
 
 __all__ = ["CODE_TTL"]
@@ -331,14 +331,23 @@ def _auth_data(body: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     return links
 
 
+def _given_links(body: Dict[str, Any]) -> Dict[str, Any]:
+    """The platforms ``body``'s authData names (a platform set to null names none)."""
+    return {k: v for k, v in (_auth_data(body) or {}).items() if v is not None}
+
+
 @route("POST", r"classes/_User", priority=2)
 def _signup_or_link(ctx: Context) -> Any:
     """A signup carrying ``authData`` logs in the user linked to that account (200) or creates one
-    (201); any other signup is the usual one."""
+    (201); any other signup is the usual one. The Engine's ``onAuthData`` sees the authData first and
+    may rewrite it (what it answers is what is looked up and stored) or refuse the request."""
     body = dict(ctx.json_body())
-    links = {k: v for k, v in (_auth_data(body) or {}).items() if v is not None}
+    links = _given_links(body)
     if not links:
         return _signup(ctx)
+    links = _given_links({"authData": auth_data(ctx, links)})  # outside the write lock: the hook may query
+    if not links:
+        raise ProtocolError(107, "onAuthData answered no authData to log in with.")
     with ctx.store.write() as conn:
         for platform, data in links.items():
             user_id = _linked_user(ctx, conn, platform, data)

@@ -15,7 +15,8 @@ from typing import Any, Dict, Optional, Set
 from .protocol import Context, ProtocolError, route
 from .values import MISSING, apply_op, canonical
 
-__all__ = ["Control", "before_write", "before_delete", "after", "caller_user", "declared", "user_event"]
+__all__ = ["Control", "before_write", "before_delete", "after", "caller_user", "declared", "user_event",
+           "auth_data"]
 
 log = logging.getLogger("leanorm.local")
 
@@ -140,6 +141,20 @@ def user_event(ctx: Context, path: str, user_id: str, rejects: bool) -> None:
         if rejects:
             raise
         log.exception("%s failed", path)
+
+
+ON_AUTH_DATA = "functions/_User/onAuthData"
+
+
+def auth_data(ctx: Context, links: Dict[str, Any]) -> Any:
+    """The authData a signup or login goes on with: what the Engine's ``functions/_User/onAuthData``
+    answers for ``{"authData": links}`` (LeanEngine's payload; the answer's ``result``), or ``links``
+    when none is declared. Its error refuses the request with the hook's code and message."""
+    engine = ctx.server.engine
+    if engine is None or not engine.has(ON_AUTH_DATA):
+        return links
+    answer = _call(ctx, ON_AUTH_DATA, {"authData": links})
+    return answer.get("result") if isinstance(answer, dict) else None
 
 
 def _function(ctx: Context, kind: str) -> Any:

@@ -48,6 +48,17 @@ def no_banned(user):
         reject("this account is banned", code=3003)
 
 
+@engine.on_auth_data
+def check_token(auth_data):
+    """Check the platform's token once, then keep only the account id and the verdict."""
+    weixin = dict(auth_data.get("weixin") or {})
+    if weixin.get("access_token") == "forged":
+        reject("the weixin token is not valid", code=3004)
+    if weixin.pop("access_token", None):
+        return {**auth_data, "weixin": {**weixin, "verified": True}}
+    return None  # keeps the authData as it came
+
+
 @pytest.fixture
 def client():
     seen.clear()
@@ -109,3 +120,25 @@ def test_on_login_can_refuse_a_login(client):
         User.login("banned-bob", "pw")
     assert info.value.code == 3003
     assert User.login("fine-fred", "pw").session_token
+
+
+def test_on_auth_data_rewrites_the_auth_data_of_a_signup_and_a_login(client):
+    user = User.login_with("weixin", {"openid": "wx-1", "access_token": "good"})
+    stored = {"weixin": {"openid": "wx-1", "verified": True}}  # what the hook answered, token dropped
+    with leanorm.using_master():
+        assert User.objects.get(id=user.id).auth_data == stored
+    again = User.login_with("weixin", {"openid": "wx-1", "access_token": "fresh"})
+    assert again.id == user.id and again.session_token
+    with leanorm.using_master():
+        assert User.objects.get(id=user.id).auth_data == stored
+    other = User.login_with("anonymous", {"id": "anon-1"})  # the hook returned None: kept as sent
+    with leanorm.using_master():
+        assert User.objects.get(id=other.id).auth_data == {"anonymous": {"id": "anon-1"}}
+
+
+def test_on_auth_data_can_refuse_a_signup(client):
+    with pytest.raises(LeanCloudError) as info:
+        User.login_with("weixin", {"openid": "wx-2", "access_token": "forged"})
+    assert (info.value.code, info.value.message) == (3004, "the weixin token is not valid")
+    with leanorm.using_master():
+        assert not User.objects.exists()
