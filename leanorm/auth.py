@@ -80,8 +80,11 @@ class User(Model):
             self._data["sessionToken"] = token
 
     def refresh(self: U, *, client: Any = None) -> U:
+        """Reload this user; a logged-in user reloads itself with its own session (Parse Server keeps
+        users private to themselves) and keeps its token."""
         token = self.session_token
-        super().refresh(client=client)
+        with self._as_self():
+            super().refresh(client=client)
         if token and "sessionToken" not in self._data:
             self._data["sessionToken"] = token
         return self
