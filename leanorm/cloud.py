@@ -28,7 +28,18 @@ def _resolve(class_name: str, object_id: str, data: Optional[Dict[str, Any]]) ->
     client = get_client()
     if data is None:
         return model._stub(object_id, client)
-    return model._from_wire({k: v for k, v in data.items() if k not in ("__type", "className")}, client)
+    fields = {k: v for k, v in data.items() if k not in ("__type", "className")}
+    if object_id:
+        return model._from_wire(fields, client)
+    # an object the function built and did not save: a new instance whose values are all unsaved changes
+    instance = model()
+    for key, value in fields.items():
+        field = model._meta.by_db.get(key)
+        if field is not None:
+            setattr(instance, field.name, field.from_wire(value, instance))
+        else:
+            instance[key] = decode(value, _resolve)
+    return instance
 
 
 def run(name: str, /, **params: Any) -> Any:

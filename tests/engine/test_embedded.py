@@ -142,3 +142,15 @@ def test_on_auth_data_can_refuse_a_signup(client):
     assert (info.value.code, info.value.message) == (3004, "the weixin token is not valid")
     with leanorm.using_master():
         assert not User.objects.exists()
+
+
+@engine.define
+def draft_note(title):
+    return EngineNote(title=title)  # built by the function, never saved
+
+
+def test_rpc_returns_an_unsaved_instance_as_a_new_object(client):
+    note = cloud.rpc("draft_note", title="later")
+    assert isinstance(note, EngineNote) and note.id is None and note.title == "later"
+    note.save()  # its values are unsaved changes, so saving sends them
+    assert EngineNote.objects.get(id=note.id).title == "LATER"  # through the before_save hook
