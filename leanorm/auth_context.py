@@ -9,7 +9,7 @@ import contextlib
 from contextvars import ContextVar
 from typing import Any, Iterator, Optional
 
-__all__ = ["using_master", "master_active", "session_token", "current_user", "acting_as"]
+__all__ = ["using_master", "without_master", "master_active", "session_token", "current_user", "acting_as"]
 
 _master: ContextVar[bool] = ContextVar("leanorm_master", default=False)
 _user: ContextVar[Optional[Any]] = ContextVar("leanorm_user", default=None)
@@ -20,6 +20,17 @@ _token: ContextVar[Optional[str]] = ContextVar("leanorm_session_token", default=
 def using_master() -> Iterator[None]:
     """Send the master key for the requests made inside the block, and only for them."""
     reset = _master.set(True)
+    try:
+        yield
+    finally:
+        _master.reset(reset)
+
+
+@contextlib.contextmanager
+def without_master() -> Iterator[None]:
+    """Do not send the master key inside the block, even when an enclosing block does (engine code run
+    in-process for a master-key caller sends it only where it asks, as on LeanEngine)."""
+    reset = _master.set(False)
     try:
         yield
     finally:

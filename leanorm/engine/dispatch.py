@@ -12,7 +12,7 @@ import logging
 from typing import Any, Callable, Dict, Optional
 
 from ..auth import User
-from ..auth_context import acting_as
+from ..auth_context import acting_as, without_master
 from ..cloud import _encode_rpc
 from ..errors import HookRejected, LeanCloudError, ScriptError, ValidationError
 from ..models import Model
@@ -48,11 +48,14 @@ def run(declarations: Declarations, path: str, payload: Dict[str, Any], *, user:
         raise ScriptError(141, f"Cloud function or hook not found: {key}", 404)
     if declaration.kind != "function" and user is None:
         user = payload.get("user") or None
-    caller, token = _caller(user, session_token, fetch_user)
+    # the caller's master key is reported, not used: an in-process caller inside using_master() (the
+    # embedded backend) must not lend it to the code, which sends it only inside its own using_master()
+    with without_master():
+        caller, token = _caller(user, session_token, fetch_user)
     request = EngineRequest(path=key, payload=payload, user=caller, session_token=token, master=master,
                             prod=prod, remote_address=remote_address)
     rpc = rich_params or is_rpc(path)
-    with running(request), acting_as(caller, token):
+    with running(request), without_master(), acting_as(caller, token):
         try:
             if declaration.kind == "function":
                 return _function(declaration, payload, rpc)

@@ -3,6 +3,7 @@ import pytest
 
 import leanorm
 from leanorm import User, as_user, cloud
+from leanorm.auth_context import master_active
 from leanorm.engine import Engine, reject, updated_keys
 from leanorm.errors import LeanCloudError
 from tests.engine.models import EngineNote
@@ -15,6 +16,11 @@ seen = []
 def greet(name="world"):
     user = leanorm.current_user()
     return f"hello {name} from {user.username if user else 'nobody'}"
+
+
+@engine.define
+def uses_master():
+    return {"caller_master": leanorm.engine.current_request().master, "sends_master": master_active()}
 
 
 @engine.before_save(EngineNote)
@@ -154,3 +160,11 @@ def test_rpc_returns_an_unsaved_instance_as_a_new_object(client):
     assert isinstance(note, EngineNote) and note.id is None and note.title == "later"
     note.save()  # its values are unsaved changes, so saving sends them
     assert EngineNote.objects.get(id=note.id).title == "LATER"  # through the before_save hook
+
+
+def test_a_master_key_caller_in_process_does_not_lend_the_master_key_to_the_code(client):
+    """The caller's using_master() is reported in current_request().master, but the function's own
+    requests send the master key only inside its own using_master(), as over HTTP."""
+    with leanorm.using_master():
+        assert cloud.run("uses_master") == {"caller_master": True, "sends_master": False}
+    assert cloud.run("uses_master") == {"caller_master": False, "sends_master": False}

@@ -8,7 +8,7 @@ from leanorm.models import registry
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
-PAGES = ["files.md", "relations.md", "cql.md", "geo.md", "push.md", "models.md", "quickstart.md", "querying.md", "signals.md", "identity-map.md", "users.md", "backends.md", "embedded.md"]
+PAGES = ["files.md", "relations.md", "cql.md", "geo.md", "push.md", "models.md", "quickstart.md", "querying.md", "signals.md", "identity-map.md", "users.md", "backends.md", "embedded.md", "engine.md"]
 
 
 @pytest.fixture
