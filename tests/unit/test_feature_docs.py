@@ -8,7 +8,8 @@ from leanorm.models import registry
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
-PAGES = ["files.md", "relations.md", "cql.md", "geo.md", "push.md", "models.md", "quickstart.md", "querying.md", "signals.md", "identity-map.md", "users.md", "backends.md", "embedded.md", "engine.md"]
+PAGES = ["quickstart.md", "models.md", "querying.md", "relations.md", "geo.md", "cql.md", "files.md", "push.md",
+         "users.md", "engine.md", "cloud.md", "signals.md", "identity-map.md", "backends.md", "embedded.md"]
 
 
 @pytest.fixture
