@@ -157,21 +157,13 @@ def auth_data(ctx: Context, links: Dict[str, Any]) -> Any:
     return answer.get("result") if isinstance(answer, dict) else None
 
 
-def _function(ctx: Context, kind: str) -> Any:
-    name = ctx.args[0]
+@route("POST", r"(functions|call)/([^/]+)")
+def _function(ctx: Context) -> Any:
+    """A cloud function (``functions/NAME``) or its rpc form (``call/NAME``), run by the Engine."""
+    kind, name = ctx.args
     engine = ctx.server.engine
     if engine is None or not engine.has(f"{kind}/{name}"):
         raise ProtocolError(141, f"No cloud function named {name!r}: the embedded backend runs the functions "
                                  "of the Engine given to it (LocalServer(engine=...) or "
                                  "`leanorm serve --engine module:engine`).", 404)
     return _call(ctx, f"{kind}/{name}", ctx.json_body())
-
-
-@route("POST", r"functions/([^/]+)")
-def _functions(ctx: Context) -> Any:
-    return _function(ctx, "functions")
-
-
-@route("POST", r"call/([^/]+)")
-def _rpc(ctx: Context) -> Any:
-    return _function(ctx, "call")

@@ -189,8 +189,6 @@ def _logout(ctx: Context) -> Any:
     return {}
 
 
-
-
 @route("PUT", r"classes/_User/([^/]+)", priority=1)
 def _update_user(ctx: Context) -> Any:
     body = dict(ctx.json_body())
@@ -244,7 +242,14 @@ def _refresh_token(ctx: Context) -> Any:
     return _user_answer(ctx, ctx.args[0], token)
 
 
-def _mail(ctx: Context, purpose: str) -> Any:
+#: the e-mails a client can ask for, by endpoint (LeanCloud's names, and Parse's for verification)
+MAIL_PURPOSES = {"requestPasswordReset": "password_reset", "requestEmailVerify": "email_verify",
+                 "verificationEmailRequest": "email_verify"}
+
+
+@route("POST", r"(requestPasswordReset|requestEmailVerify|verificationEmailRequest)")
+def _mail(ctx: Context) -> Any:
+    purpose = MAIL_PURPOSES[ctx.args[0]]
     email = ctx.json_body().get("email")
     if not isinstance(email, str) or "@" not in email:
         raise ProtocolError(125, "The email address was invalid.")
@@ -255,16 +260,6 @@ def _mail(ctx: Context, purpose: str) -> Any:
         raise ProtocolError(205, f"No user found with email {email}.")
     ctx.server.deliver("email", email, purpose, code=secrets.token_urlsafe(16))
     return {}
-
-
-@route("POST", r"requestPasswordReset")
-def _password_reset(ctx: Context) -> Any:
-    return _mail(ctx, "password_reset")
-
-
-@route("POST", r"(?:requestEmailVerify|verificationEmailRequest)")
-def _email_verify(ctx: Context) -> Any:
-    return _mail(ctx, "email_verify")
 
 
 # -- roles -------------------------------------------------------------------------------------------------
