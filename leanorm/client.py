@@ -99,6 +99,8 @@ class Client:
         """
         if auth_context.master_active() and not self.master_key:
             raise LeanCloudError(401, "using_master() needs a master key: pass master_key to connect()")
+        if method == "GET":
+            params = {**self.dialect.read_params, **(params or {})}
         query = {k: v if isinstance(v, str) else _dumps(v) for k, v in (params or {}).items()}
         data = None if body is None else _dumps(body).encode("utf-8")
         return self._send(Request(method, self.dialect.path(path), query, self._headers(), data))
@@ -146,7 +148,9 @@ class Client:
         limit = self.dialect.batch_limit
         for start in range(0, len(items), limit):
             chunk = items[start:start + limit]
-            requests_ = [{"method": m, "path": self.dialect.path(p), **({"body": b} if b is not None else {})}
+            requests_ = [{"method": m, "path": self.dialect.path(p),
+                          **({"body": {**self.dialect.read_params, **(b or {})}} if m == "GET" else
+                             {"body": b} if b is not None else {})}
                          for m, p, b in chunk]
             answer = self.request("POST", "batch", body={"requests": requests_})
             for outcome in answer:

@@ -23,6 +23,8 @@ class Dialect:
     max_limit = 1000
     #: the most requests one batch call may carry
     batch_limit = 50
+    #: parameters every read sends (an object's ACL is part of it: LeanCloud returns it only when asked)
+    read_params: Dict[str, str] = {}
 
     def __init__(self, prefix: str) -> None:
         self.prefix = "/" + prefix.strip("/") + "/" if prefix.strip("/") else "/"
@@ -64,6 +66,7 @@ class LeanCloudDialect(Dialect):
                               "nested_key_operators", "server_time", "friendship", "nin_keeps_missing",
                               "refresh_session_token", "file_objects", "hook_control"})
     endpoints = {"request_email_verify": "requestEmailVerify"}
+    read_params = {"returnACL": "true"}
 
     def __init__(self, prefix: str = "/1.1/") -> None:
         super().__init__(prefix)

@@ -356,13 +356,21 @@ def list_answer(ctx: Context, class_name: str) -> Dict[str, Any]:
     rows, total = query(ctx, class_name, ctx.json_param("where"), ctx.params.get("order"), limit,
                         _int_param(ctx, "skip", 0), ctx.params.get("keys"), ctx.params.get("include"),
                         counting)
-    excluded = {k.strip() for k in ctx.params.get("excludeKeys", "").split(",") if k.strip()}
-    if excluded:
-        rows = [{k: v for k, v in r.items() if k not in excluded} for r in rows]
-    answer: Dict[str, Any] = {"results": rows}
+    answer: Dict[str, Any] = {"results": _without_unasked(ctx, rows)}
     if total is not None:
         answer["count"] = total
     return answer
+
+
+def _without_unasked(ctx: Context, rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Rows without ``excludeKeys``, and without the ACL unless asked for (LeanCloud's ``returnACL``;
+    Parse Server always returns it)."""
+    excluded = {k.strip() for k in ctx.params.get("excludeKeys", "").split(",") if k.strip()}
+    if ctx.dialect == "leancloud" and ctx.params.get("returnACL") not in ("true", "1"):
+        excluded.add("ACL")
+    if not excluded:
+        return rows
+    return [{k: v for k, v in r.items() if k not in excluded} for r in rows]
 
 
 def write_options(ctx: Context) -> Tuple[Any, bool]:
@@ -392,7 +400,8 @@ def _create(ctx: Context) -> Any:
 
 @route("GET", r"classes/([^/]+)/([^/]+)")
 def _get(ctx: Context) -> Any:
-    return fetch(ctx, ctx.args[0], ctx.args[1], ctx.params.get("keys"), ctx.params.get("include"))
+    return _without_unasked(ctx, [fetch(ctx, ctx.args[0], ctx.args[1], ctx.params.get("keys"),
+                                        ctx.params.get("include"))])[0]
 
 
 @route("PUT", r"classes/([^/]+)/([^/]+)")
@@ -424,7 +433,7 @@ def _scan(ctx: Context) -> Any:
     rows, _ = query(ctx, ctx.args[0], ctx.json_param("where"), "objectId", limit, keys=ctx.params.get("keys"),
                     after_id=after)
     cursor = base64.urlsafe_b64encode(rows[-1]["objectId"].encode()).decode() if len(rows) == limit else None
-    return {"results": rows, "cursor": cursor}
+    return {"results": _without_unasked(ctx, rows), "cursor": cursor}
 
 
 @route("POST", r"batch")

@@ -110,3 +110,19 @@ def test_default_acl_from_meta(client):
         entry = Diary.objects.create(text="dear diary")
         assert Diary.objects.get(id=entry.id).text == "dear diary"
     assert not Diary.objects.filter(id=entry.id).exists()
+
+
+def test_every_read_brings_the_acl(client):
+    """LeanCloud returns an object's ACL only with ``returnACL=true``: leanorm asks on every read (and a
+    migration copies ACLs), the embedded backend answers like LeanCloud in its dialect."""
+    post = Post(title="acl kept")
+    post.acl = ACL({"*": {"read": True}, "role:editors": {"write": True}})
+    post.save()
+    client.identity_map.clear()
+    again = Post.objects.get(id=post.id)
+    assert again.acl.get_role_write_access("editors") and again.acl.get_public_read_access()
+    assert [p.id for p in Post.objects.filter(id=post.id) if p.acl.get_role_write_access("editors")] == [post.id]
+    if client.backend == "embedded":
+        bare = client.transport.inner.server.handle(
+            "GET", f"/1.1/classes/Post/{post.id}", {}, {"X-LC-Id": client.app_id, "X-LC-Key": client.app_key})
+        assert b'"ACL"' not in bare.body
