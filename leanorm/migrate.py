@@ -119,31 +119,42 @@ def copy_class(class_name: str, source: Client, target: Client, *, chunk_size: i
 
 def _copy_relation(class_name: str, key: str, member_class: str, source: Client, target: Client,
                    chunk_size: int) -> int:
-    """Copy one Relation field's membership: one query per owner (the protocol has no bulk form)."""
+    """Copy one Relation field's membership: for each page of owners, one batch of member queries
+    (paged by objectId for owners with more members than a page), then one batch of AddRelation."""
+    page_size = source.dialect.max_limit
     added = 0
     for owners in _stream(source, class_name, chunk_size):
-        updates = []
-        for owner in owners:
-            pointer = {"__type": "Pointer", "className": class_name, "objectId": owner["objectId"]}
-            members: List[Dict[str, Any]] = []
-            skip = 0
-            while True:
-                page = source.request("GET", f"classes/{member_class}", {
-                    "where": {"$relatedTo": {"object": pointer, "key": key}}, "keys": "objectId",
-                    "order": "objectId", "limit": "1000", **({"skip": str(skip)} if skip else {})})["results"]
-                members += [{"__type": "Pointer", "className": member_class, "objectId": m["objectId"]}
-                            for m in page]
-                skip += len(page)
-                if len(page) < 1000:
-                    break
-            if members:
-                updates.append(("PUT", f"classes/{class_name}/{owner['objectId']}",
-                                {key: {"__op": "AddRelation", "objects": members}}))
-                added += len(members)
+        members: Dict[str, List[str]] = {owner["objectId"]: [] for owner in owners}
+        after: Dict[str, Optional[str]] = dict.fromkeys(members)
+        while after:
+            asked = list(after)
+            items = [("GET", f"classes/{member_class}", {
+                "where": _members_of(class_name, owner_id, key, after[owner_id]), "keys": "objectId",
+                "order": "objectId", "limit": page_size}) for owner_id in asked]
+            after = {}
+            for owner_id, outcome in zip(asked, source.batch(items)):
+                if isinstance(outcome, LeanCloudError):
+                    raise outcome
+                page = outcome["results"]
+                members[owner_id] += [m["objectId"] for m in page]
+                if len(page) == page_size:
+                    after[owner_id] = page[-1]["objectId"]
+        updates = [("PUT", f"classes/{class_name}/{owner_id}", {key: {"__op": "AddRelation", "objects": [
+            {"__type": "Pointer", "className": member_class, "objectId": m} for m in ids[i:i + page_size]]}})
+            for owner_id, ids in members.items() for i in range(0, len(ids), page_size)]
         for outcome in target.batch(updates):
             if isinstance(outcome, LeanCloudError):
                 raise outcome
+        added += sum(len(ids) for ids in members.values())
     return added
+
+
+def _members_of(class_name: str, owner_id: str, key: str, after: Optional[str]) -> Dict[str, Any]:
+    where: Dict[str, Any] = {"$relatedTo": {"object": {"__type": "Pointer", "className": class_name,
+                                                       "objectId": owner_id}, "key": key}}
+    if after is not None:
+        where["objectId"] = {"$gt": after}
+    return where
 
 
 def copy_all(source: Client, target: Client, classes: Optional[Sequence[str]] = None,
