@@ -43,7 +43,12 @@ def _resolve(class_name: str, object_id: str, data: Optional[Dict[str, Any]]) ->
 
 
 def run(name: str, /, **params: Any) -> Any:
-    """Call the cloud function ``name`` with JSON ``params``; returns its JSON result."""
+    """Call the cloud function ``name`` with JSON ``params``; returns its JSON result (:func:`rpc`
+    sends and returns model instances, dates and points)."""
+    from .models import Model
+    rich = sorted(k for k, v in params.items() if isinstance(v, Model))
+    if rich:
+        raise TypeError(f"run() sends JSON; {', '.join(rich)} are model instances: call rpc({name!r}, ...)")
     return get_client().request("POST", f"functions/{name}", body=params).get("result")
 
 

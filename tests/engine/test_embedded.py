@@ -168,3 +168,10 @@ def test_a_master_key_caller_in_process_does_not_lend_the_master_key_to_the_code
     with leanorm.using_master():
         assert cloud.run("uses_master") == {"caller_master": True, "sends_master": False}
     assert cloud.run("uses_master") == {"caller_master": False, "sends_master": False}
+
+
+def test_run_refuses_model_instances_before_sending(client):
+    sent_before = client.request_count
+    with pytest.raises(TypeError, match="rpc"):
+        cloud.run("greet", name=EngineNote(title="x"))
+    assert client.request_count == sent_before
