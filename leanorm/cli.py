@@ -2,6 +2,7 @@
 
 ``leanorm serve``   serve an embedded database over HTTP (LeanCloud dialect under /1.1/, Parse under /parse/)
 ``leanorm migrate`` copy classes from one backend to another, keeping objectIds
+``leanorm inspect`` print model classes for the classes of a backend's schema
 """
 from __future__ import annotations
 
@@ -177,6 +178,13 @@ def _migrate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    from .config import connect
+    from .introspect import models_source
+    print(models_source(connect(args.url, default=False), classes=args.classes or None), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leanorm", description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -201,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="copy only this class (repeatable; default: every class)")
     migrate.add_argument("--chunk-size", type=int, default=500)
     migrate.set_defaults(run=_migrate)
+    inspect = commands.add_parser("inspect", help="print model classes for a backend's classes")
+    inspect.add_argument("url", help="backend URL (with its master_key: the schema needs it)")
+    inspect.add_argument("--class", dest="classes", action="append", default=[], metavar="ClassName",
+                         help="only this class (repeatable; default: every class)")
+    inspect.set_defaults(run=_inspect)
     return parser
 
 
