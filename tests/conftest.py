@@ -1,9 +1,11 @@
 """Backends for the conformance suite.
 
-Every test that takes the ``client`` fixture runs once per backend: the embedded backend always; Parse
-Server when ``LEANORM_PARSE_URL`` is set (``scripts/parse-server start`` prints it; ``scripts/test``
-sets it); LeanCloud when ``LEANORM_LEANCLOUD_URL`` is set. With ``LEANORM_REQUIRE_PARSE=1`` (CI) a
-missing Parse Server fails instead of skipping.
+Every test that takes the ``client`` fixture runs once per backend: the embedded backend in-process
+always; the same engine behind ``leanorm serve``, reached over HTTP in the LeanCloud dialect with
+signed requests ("served": the HTTP transport and the LeanCloud dialect end to end); Parse Server when
+``LEANORM_PARSE_URL`` is set (``scripts/parse-server start`` prints it; ``scripts/test`` sets it);
+LeanCloud when ``LEANORM_LEANCLOUD_URL`` is set. With ``LEANORM_REQUIRE_PARSE=1`` (CI) a missing Parse
+Server fails instead of skipping.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from leanorm.client import Client
 from leanorm.transport import Request, Response, Transport
 from tests.models import ALL_MODELS
 
-BACKENDS = ["embedded", "parse", "leancloud"]
+BACKENDS = ["embedded", "served", "parse", "leancloud"]
 
 
 class RecordingTransport(Transport):
@@ -59,15 +61,27 @@ def make_client(backend: str) -> Client:
     return client
 
 
+@pytest.fixture(scope="session")
+def served_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``leanorm serve`` for the whole session, as a LeanCloud-dialect URL with request signing."""
+    from tests.served import serve
+    with serve(tmp_path_factory.mktemp("served-backend") / "app.sqlite3") as running:
+        yield running.leanorm_url + "&sign=1"
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
 @pytest.fixture
-def client(backend: str) -> Iterator[Client]:
+def client(backend: str, request: pytest.FixtureRequest) -> Iterator[Client]:
     """A client of each backend, made the current one for the test, recording its requests."""
-    client = make_client(backend)
+    if backend == "served":
+        client = leanorm.connect(request.getfixturevalue("served_url"), default=False)
+        _wipe(client)
+    else:
+        client = make_client(backend)
     recorder = RecordingTransport(client.transport)
     client.transport = recorder
     with leanorm.using(client):

@@ -5,6 +5,8 @@ import json
 from http import HTTPStatus
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+from ..wsgi_input import ChunkedInput
+
 __all__ = ["headers_of", "read_body", "read_json", "json_response", "remote_address", "Headers"]
 
 Headers = List[Tuple[str, str]]
@@ -32,20 +34,8 @@ def read_body(environ: Dict[str, Any]) -> bytes:
     if environ.get("wsgi.input_terminated"):
         return stream.read()
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        return _read_chunked(stream)
+        return ChunkedInput(stream).read()
     return b""
-
-
-def _read_chunked(stream: Any) -> bytes:
-    parts: list[bytes] = []
-    while True:
-        size = int(stream.readline().split(b";", 1)[0].strip() or b"0", 16)
-        if size == 0:
-            while stream.readline().strip():  # trailer headers, up to the blank line
-                pass
-            return b"".join(parts)
-        parts.append(stream.read(size))
-        stream.readline()  # the CRLF after the chunk
 
 
 def read_json(environ: Dict[str, Any]) -> Any:

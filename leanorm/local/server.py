@@ -7,10 +7,11 @@ import hmac
 import json
 import logging
 import tempfile
-from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
 from . import accounts, cql, files, hooks, objects, push, users  # noqa: F401  (importing registers their endpoints)
+from ..wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, dumps, resolve
 from .store import Store
 from .values import now_iso
@@ -80,14 +81,17 @@ class LocalServer:
         ``body`` may be a binary file object (anything with ``read``): file uploads read it in chunks,
         other requests whole.
         """
-        if path.startswith((files.UPLOAD_PREFIX, files.DOWNLOAD_PREFIX)):
-            return files.handle_raw(self, method.upper(), path, body)
-        if body is not None and not isinstance(body, (bytes, bytearray)) and not files.streams(method.upper(), path):
-            body = body.read()
         try:
+            if path.startswith((files.UPLOAD_PREFIX, files.DOWNLOAD_PREFIX)):
+                return files.handle_raw(self, method.upper(), path, body)
+            if body is not None and not isinstance(body, (bytes, bytearray)) and \
+                    not files.streams(method.upper(), path):
+                body = body.read()
             status, answer = self._serve(method.upper(), path, dict(params or {}), _Headers(headers or {}), body)
         except ProtocolError as exc:
             status, answer = exc.status, exc.as_json()
+        except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored
+            status, answer = 400, {"code": 107, "error": f"Malformed request body: {exc}."}
         except Exception:  # noqa: BLE001 - a bug must still answer the protocol's error shape
             log.exception("embedded backend failed on %s %s", method, path)
             status, answer = 500, {"code": 1, "error": "Internal server error."}
@@ -225,12 +229,15 @@ class LocalServer:
             resp = LocalResponse(400, dumps({"code": 107, "error": "Invalid Content-Length."}).encode())
         elif length > MAX_BODY and not streamed:
             resp = LocalResponse(413, dumps({"code": 1, "error": "Request body too large."}).encode())
-        elif streamed and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-            resp = LocalResponse(411, dumps({"code": 1, "error": "File uploads need a Content-Length."}).encode())
         else:
-            # file bytes go on as a stream of exactly the declared length, to disk a chunk at a time
-            body: Body = _BoundedInput(environ["wsgi.input"], length) if streamed else (
-                environ["wsgi.input"].read(length) if length else None)
+            # file bytes go on as a stream (of the declared length, or chunked), to disk a chunk at a time
+            body: Body
+            if streamed and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+                body = ChunkedInput(environ["wsgi.input"])
+            elif streamed:
+                body = BoundedInput(environ["wsgi.input"], length)
+            else:
+                body = environ["wsgi.input"].read(length) if length else None
             headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")}
             headers.setdefault("X-FORWARDED-PROTO", environ.get("wsgi.url_scheme", "http"))
             if environ.get("CONTENT_TYPE"):
@@ -260,24 +267,8 @@ class LocalServer:
         return wrapper(handle, files.CHUNK) if wrapper else files.chunks(handle)
 
 
-class _BoundedInput:
-    """``wsgi.input`` limited to the request's Content-Length (reading past it would block)."""
-
-    def __init__(self, stream: BinaryIO, length: int) -> None:
-        self.stream, self.left = stream, length
-
-    def read(self, size: int = -1) -> bytes:
-        if self.left <= 0:
-            return b""
-        size = self.left if size < 0 else min(size, self.left)
-        data = self.stream.read(size)
-        self.left -= len(data)
-        return data
-
-
 _CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
          "Access-Control-Allow-Headers": "*"}
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
-            403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 411: "Length Required",
-            413: "Payload Too Large",
+            403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
             500: "Internal Server Error"}

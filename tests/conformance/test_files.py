@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import socket
 import threading
-from typing import Iterator, List
+from typing import Iterator
 from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from socketserver import ThreadingMixIn
@@ -218,8 +220,27 @@ def test_serve_streams_upload_and_download(served, tmp_path):
     assert requests.get(f.url.replace(f.id, "x" * 24), timeout=10).status_code == 404
 
 
-def test_serve_refuses_uploads_of_unknown_length(served):
-    with leanorm.using(served), pytest.raises(LeanCloudError) as info:
-        File("pipe.bin", io.BufferedReader(CountingReader(1000))).save()
-    assert info.value.status == 411
-    assert not served.request("GET", "classes/_File", {"where": {"name": "pipe.bin"}})["results"]
+def test_serve_streams_uploads_of_unknown_length(served):
+    """A stream without a known size goes chunked over HTTP: decoded as it arrives, straight to disk."""
+    reader = CountingReader(2 * 1024 * 1024 + 5)
+    with leanorm.using(served):
+        f = File("pipe.bin", io.BufferedReader(reader)).save()
+        served.identity_map.clear()  # the size as the server counted it
+        assert File.objects.get(id=f.id).size == reader.size
+    assert reader.largest_read < reader.size
+    with requests.get(f.url, timeout=10) as resp:
+        assert hashlib.md5(resp.content).hexdigest() == reader.digest.hexdigest()
+
+
+def test_serve_refuses_a_broken_chunked_upload_and_keeps_nothing(served, tmp_path):
+    with leanorm.using(served):
+        token = served.request("POST", "fileTokens", body={"name": "broken.bin"})
+    before = set(os.listdir(tmp_path / "app.sqlite3.files")) if (tmp_path / "app.sqlite3.files").exists() else set()
+    url = urlsplit(token["upload_url"])
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(f"PUT {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "5\r\nhello\r\nZZ\r\n".encode())
+        answer = sock.recv(4096).decode()
+    assert answer.startswith("HTTP/1.0 400") or answer.startswith("HTTP/1.1 400"), answer
+    after = set(os.listdir(tmp_path / "app.sqlite3.files")) if (tmp_path / "app.sqlite3.files").exists() else set()
+    assert not [n for n in after - before if n.endswith(".part")]
