@@ -26,7 +26,7 @@ from .objects import fetch, list_answer, query, remove, write
 from .protocol import Context, ProtocolError, dumps, route
 from .store import json_path, table
 from .hooks import auth_data, user_event
-from .users import _login, _signup, _update_user, _user_answer, hash_password, logged_in
+from .users import _login, _signup, _update_user, _user_answer, checked_password, hash_password, logged_in
 
 __all__ = ["CODE_TTL"]
 
@@ -192,9 +192,7 @@ def _verify_phone(ctx: Context) -> Any:
 @route("PUT", r"resetPasswordBySmsCode/([^/]+)")
 def _reset_by_sms(ctx: Context) -> Any:
     body = ctx.json_body()
-    password = body.get("password")
-    if not isinstance(password, str) or not password:
-        raise ProtocolError(201, "Password is missing or empty.")
+    password = checked_password(body.get("password"))
     phone = _e164(_phone(body)) if body.get("mobilePhoneNumber") else None
     hashed = hash_password(password)  # slow on purpose: outside the write lock
     with ctx.store.write() as conn:

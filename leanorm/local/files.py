@@ -118,12 +118,6 @@ def _owner(ctx: Context) -> str:
 
 
 # -- LeanCloud: tokens, upload, callback ---------------------------------------------------------------
-def _tokens_table(ctx: Context) -> None:
-    with ctx.store.write() as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS _file_uploads (token TEXT PRIMARY KEY, object_id TEXT NOT NULL, "
-                     "expires_at REAL NOT NULL)")
-
-
 @route("POST", r"fileTokens")
 def _file_tokens(ctx: Context) -> Any:
     body = ctx.json_body()
@@ -135,7 +129,6 @@ def _file_tokens(ctx: Context) -> Any:
     row = _create(ctx, name, {"mime_type": _mime(name, body.get("mime_type")), "metaData": meta,
                               "provider": "s3", "bucket": "leanorm", "key": ""}, body.get("ACL"))
     token = secrets.token_urlsafe(24)
-    _tokens_table(ctx)
     with ctx.store.write() as conn:
         conn.execute("INSERT INTO _file_uploads VALUES (?, ?, ?)", (token, row["objectId"], time.time() + TOKEN_TTL))
     return {"objectId": row["objectId"], "createdAt": row["createdAt"], "url": row["url"], "token": token,
@@ -144,7 +137,6 @@ def _file_tokens(ctx: Context) -> Any:
 
 
 def _token_file(ctx: Context, token: str) -> Optional[str]:
-    _tokens_table(ctx)
     with ctx.store.read() as conn:
         row = conn.execute("SELECT object_id FROM _file_uploads WHERE token=? AND expires_at > ?",
                            (token, time.time())).fetchone()

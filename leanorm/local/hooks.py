@@ -80,18 +80,17 @@ def before_write(ctx: Context, control: Control, class_name: str, hook: str, bod
     """Run beforeSave/beforeUpdate; returns the body to write. The hook sees the object as it will be
     stored (``stored`` with the body's operations applied); a key the hook changed is written as its
     plain value, every other key keeps the client's operation, so an untouched Increment stays atomic.
-    A hook that rejects raises, and nothing is written."""
-    if not declared(ctx, control, class_name, hook):
-        return body
+    A hook that rejects raises, and nothing is written. The caller checked that the hook is declared."""
     preview = dict(stored)
     for key, value in body.items():
-        if isinstance(value, dict) and value.get("__op") in ("Increment", "Decrement", "Add", "AddUnique",
-                                                            "Remove", "BitAnd", "BitOr", "BitXor"):
-            preview[key] = apply_op(stored.get(key, MISSING), value, key)
-        elif isinstance(value, dict) and value.get("__op") == "Delete":
-            preview.pop(key, None)
-        elif not (isinstance(value, dict) and "__op" in value):
+        if not (isinstance(value, dict) and "__op" in value):
             preview[key] = value
+        elif value["__op"] not in _MEMBERSHIP_OPS:  # relation rows are not part of the object
+            result = apply_op(stored.get(key, MISSING), value, key)
+            if result is MISSING:
+                preview.pop(key, None)
+            else:
+                preview[key] = result
     sent = {**preview, "className": class_name}
     if hook == "beforeUpdate":
         sent["_updatedKeys"] = sorted(k for k in body if k not in ("objectId", "ACL"))
@@ -108,6 +107,7 @@ def before_write(ctx: Context, control: Control, class_name: str, hook: str, bod
     return out
 
 
+_MEMBERSHIP_OPS = frozenset({"AddRelation", "RemoveRelation", "Batch"})
 _NOT_FIELDS = frozenset({"objectId", "createdAt", "updatedAt", "className", "_updatedKeys", "__before", "__after"})
 
 

@@ -4,7 +4,8 @@ One table per class (``c_<ClassName>``: objectId, createdAt, updatedAt, acl, dat
 document's JSON minus those four keys, written compactly with sorted keys so that equal values are equal
 text. Beside them: ``_schema`` (the type each field got on its first write), ``_relations`` (the rows of
 every Relation field), ``_sessions``, ``_passwords``, ``_outbox`` (SMS and e-mail the backend would have
-sent) and ``_codes`` (one-time verification codes) and ``_class_permissions``.
+sent) and ``_codes`` (one-time verification codes), ``_file_uploads`` (upload addresses handed out) and
+``_class_permissions``.
 
 A file database runs in WAL mode with one connection per thread; each write request is one
 ``BEGIN IMMEDIATE`` transaction, so concurrent threads and processes serialise their writes and readers
@@ -47,6 +48,7 @@ CREATE TABLE IF NOT EXISTS _passwords (user_id TEXT PRIMARY KEY, hash TEXT NOT N
 CREATE TABLE IF NOT EXISTS _login_failures (login TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS _outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
     recipient TEXT NOT NULL, purpose TEXT NOT NULL, code TEXT, body TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS _file_uploads (token TEXT PRIMARY KEY, object_id TEXT NOT NULL, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS _class_permissions (class_name TEXT PRIMARY KEY, permissions TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _codes (recipient TEXT NOT NULL, purpose TEXT NOT NULL, code TEXT NOT NULL,
     expires_at REAL NOT NULL, PRIMARY KEY (recipient, purpose));

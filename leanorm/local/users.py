@@ -31,6 +31,13 @@ UNIQUE_FIELDS = (("username", 202, "Username has already been taken."),
                  ("mobilePhoneNumber", 214, "Mobile phone number has already been taken."))
 
 
+def checked_password(password: Any) -> str:
+    """A password a client sent: a non-empty string, else error 201."""
+    if not isinstance(password, str) or not password:
+        raise ProtocolError(201, "Password is missing or empty.")
+    return password
+
+
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
@@ -111,8 +118,7 @@ def _signup(ctx: Context) -> Any:
     password = body.pop("password", None)
     if not isinstance(body.get("username"), str) or not body["username"]:
         raise ProtocolError(200, "Username is missing or empty.")
-    if not isinstance(password, str) or not password:
-        raise ProtocolError(201, "Password is missing or empty.")
+    password = checked_password(password)
     if body.get("email") is not None and (not isinstance(body["email"], str) or "@" not in body["email"]):
         raise ProtocolError(125, "The email address was invalid.")
     body.setdefault("emailVerified", False) if body.get("email") else None
@@ -146,8 +152,7 @@ def _login(ctx: Context) -> Any:
             break
     else:
         raise ProtocolError(200, "Username is missing or empty.")
-    if not isinstance(password, str) or not password:
-        raise ProtocolError(201, "Password is missing or empty.")
+    password = checked_password(password)
     with ctx.store.read() as conn:
         row = None
         if ctx.store.has_class(conn, "_User"):
@@ -193,9 +198,7 @@ def _logout(ctx: Context) -> Any:
 def _update_user(ctx: Context) -> Any:
     body = dict(ctx.json_body())
     password = body.pop("password", None)
-    if password is not None and (not isinstance(password, str) or not password):
-        raise ProtocolError(201, "Password is missing or empty.")
-    hashed = hash_password(password) if password else None
+    hashed = None if password is None else hash_password(checked_password(password))
     where, fetch_when_save = write_options(ctx)
     with ctx.store.write() as conn:
         _check_unique(ctx, conn, body, ctx.args[0])
@@ -220,8 +223,7 @@ def _update_password(ctx: Context) -> Any:
     old, new = body.get("old_password"), body.get("new_password")
     if ctx.caller.user_id != ctx.args[0] and not ctx.caller.master:
         raise ProtocolError(206, "Only the user can change its password; log in first.", 403)
-    if not isinstance(new, str) or not new:
-        raise ProtocolError(201, "Password is missing or empty.")
+    new = checked_password(new)
     with ctx.store.read() as conn:
         row = conn.execute("SELECT hash FROM _passwords WHERE user_id=?", (ctx.args[0],)).fetchone()
     if row is None or not isinstance(old, str) or not verify_password(old, row[0]):
