@@ -7,11 +7,12 @@ no hook can be called over HTTP.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
+
+from ..dialects import check_request_sign
 
 __all__ = ["EngineKeys", "Caller", "authenticate"]
 
@@ -61,20 +62,6 @@ def _first(headers: Mapping[str, str], *names: str) -> Optional[str]:
     return None
 
 
-def _signed(sign: str, keys: EngineKeys) -> tuple:
-    """(app key proved, master key proved) by ``X-LC-Sign: md5(timestamp + key),timestamp[,master]``."""
-    parts = sign.split(",")
-    if len(parts) < 2:
-        return False, False
-    digest, timestamp = parts[0].lower(), parts[1]
-    use_master = len(parts) > 2 and parts[2] == "master"
-    key = keys.master_key if use_master else keys.app_key
-    if not key:
-        return False, False
-    ok = hmac.compare_digest(digest, hashlib.md5(f"{timestamp}{key}".encode()).hexdigest())
-    return ok, ok and use_master
-
-
 def authenticate(headers: Mapping[str, str], body: Mapping[str, Any], keys: EngineKeys) -> Caller:
     """Check a request's credentials. ``headers`` has lower-case names; ``body`` is the JSON body, read
     for the ``_ApplicationId``/``_ApplicationKey``/``_MasterKey``/``_SessionToken`` fields browsers send
@@ -92,7 +79,8 @@ def authenticate(headers: Mapping[str, str], body: Mapping[str, Any], keys: Engi
     app = master or matches(app_key, keys.app_key)
     sign = _first(headers, "x-lc-sign", "x-avoscloud-request-sign")
     if sign and not app:
-        app, master = _signed(sign, keys)
+        valid, master = check_request_sign(sign, keys.app_key, keys.master_key)
+        app, master = valid, valid and master
     app = app and matches(app_id, keys.app_id)
     prod = _first(headers, "x-lc-prod", "x-avoscloud-application-production",
                   "x-uluru-application-production") != "0"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import hmac
 import json
 import logging
@@ -11,6 +10,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
 from . import accounts, cql, files, hooks, objects, push, users  # noqa: F401  (importing registers their endpoints)
+from ..dialects import check_request_sign
 from ..wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, dumps, resolve
 from .store import Store
@@ -141,12 +141,8 @@ class LocalServer:
         returns whether the master key was used."""
         sign = headers.get("X-LC-Sign", "X-Avoscloud-Request-Sign")
         if sign:
-            digest, _, rest = sign.partition(",")
-            timestamp, _, suffix = rest.partition(",")
-            master = suffix == "master"
-            key = self.master_key if master else self.app_key
-            expected = hashlib.md5((timestamp + key).encode()).hexdigest()
-            if not hmac.compare_digest(digest.lower(), expected):
+            valid, master = check_request_sign(sign, self.app_key, self.master_key)
+            if not valid:
                 raise ProtocolError(401, "Unauthorized: bad request signature.", 401)
             return master
         value = headers.get("X-LC-Key", "X-Avoscloud-Application-Key") or ""
