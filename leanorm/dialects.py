@@ -109,7 +109,7 @@ class ParseDialect(Dialect):
 
     name = "parse"
     # Parse on PostgreSQL refuses $size and crashes on bit ops and on scalar equality with arrays
-    # (measured, see ../shared/DESIGN.md §7): those are compiled differently or refused.
+    # (measured: docs/parse-server.md): those are compiled differently or refused.
     capabilities = frozenset({"fetch_when_save"})
     endpoints = {"request_email_verify": "verificationEmailRequest"}
 
@@ -127,7 +127,7 @@ class ParseDialect(Dialect):
 
     def count_where(self, where: Dict[str, Any]) -> Dict[str, Any]:
         # With an empty where and the master key, Parse on PostgreSQL answers the planner's row estimate
-        # (DESIGN.md §7); any condition makes it count for real.
+        # (docs/parse-server.md); any condition makes it count for real.
         return where or {"objectId": {"$exists": True}}
 
 

@@ -134,7 +134,7 @@ class Exact(Lookup):
 
 def contains_element(value: Any, ctx: CompileContext) -> Any:
     """"The array holds ``value``": bare equality where the backend reads it so, else ``$all``."""
-    # Parse on PostgreSQL crashes on scalar equality with an array column (DESIGN.md §7)
+    # Parse on PostgreSQL crashes on scalar equality with an array column (docs/parse-server.md)
     return value if ctx.supports("array_contains_scalar") else {"$all": [value]}
 
 
