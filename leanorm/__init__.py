@@ -4,6 +4,8 @@ with an embedded SQLite backend for offline use.
 >>> import leanorm
 >>> client = leanorm.connect("local://:memory:")
 """
+import importlib.metadata
+
 from . import errors, signals
 from .acl import ACL
 from .auth import Role, User, as_user
@@ -13,13 +15,13 @@ from .config import connect, get_client, using
 from .fields import (BooleanField, BytesField, DateTimeField, DictField, Field, FloatField, GeoPointField,
                      IntegerField, ListField, PointerField, StringField)
 from .files import File, FileField
-from .geo import GeoPoint
+from .protocol.geo import GeoPoint
 from .models import Model
 from .operations import F
 from .relations import RelationField
 from .query import Manager, Q, QuerySet
 
-__version__ = "0.1.0"
+__version__ = importlib.metadata.version("leanorm")  # one source: setup.cfg
 
 from . import engine  # noqa: E402  (server side: leanorm.engine.Engine; needs the names above)
 from . import push  # noqa: E402  (leanorm.push.send; registers Installation and Notification)

@@ -1,6 +1,6 @@
 """The Client: every request of the ORM goes through one.
 
-It builds the request for its :class:`~leanorm.dialects.Dialect` (prefix, auth headers from the current
+It builds the request for its :class:`~leanorm.protocol.dialects.Dialect` (prefix, auth headers from the current
 auth context), sends it through its :class:`~leanorm.transport.Transport`, decodes the JSON answer and
 turns protocol errors into typed exceptions. It also owns the identity map, scoped by auth identity.
 """
@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import orjson
 
 from . import auth_context
-from .dialects import Dialect
+from .protocol.dialects import Dialect
 from .errors import LeanCloudError, NotSupported, TransportError, error_for
 from .identity import IdentityMap
 from .transport import Body, Request, Transport

@@ -14,14 +14,14 @@ from typing import Any, Dict, Optional
 import arrow
 
 from .config import get_client
-from .encoding import decode, decode_date, encode
+from .models import Model, registry
+from .protocol.encoding import decode, decode_date, encode
 
 __all__ = ["run", "rpc", "get_server_time", "request_sms_code", "verify_sms_code", "Captcha",
            "request_captcha", "verify_captcha"]
 
 
 def _resolve(class_name: str, object_id: str, data: Optional[Dict[str, Any]]) -> Any:
-    from .models import registry
     model = registry.get(class_name)
     if model is None:
         return data if data is not None else {"__type": "Pointer", "className": class_name, "objectId": object_id}
@@ -45,7 +45,6 @@ def _resolve(class_name: str, object_id: str, data: Optional[Dict[str, Any]]) ->
 def run(name: str, /, **params: Any) -> Any:
     """Call the cloud function ``name`` with JSON ``params``; returns its JSON result (:func:`rpc`
     sends and returns model instances, dates and points)."""
-    from .models import Model
     rich = sorted(k for k, v in params.items() if isinstance(v, Model))
     if rich:
         raise TypeError(f"run() sends JSON; {', '.join(rich)} are model instances: call rpc({name!r}, ...)")
@@ -63,7 +62,6 @@ def rpc(name: str, /, **params: Any) -> Any:
 
 def _encode_rpc(value: Any) -> Any:
     """Model instances travel whole (``__type: Object``) in rpc, as LeanCloud's ``/call`` expects."""
-    from .models import Model
     if isinstance(value, Model):
         data = {k: v for k, v in value._data.items() if k != "sessionToken"}
         data.update(value._payload(value.id is None) if value.is_dirty else {})

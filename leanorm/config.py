@@ -19,14 +19,14 @@ import contextlib
 import os
 import threading
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .auth_context import current_user, using_master
-from .dialects import dialect_named
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .client import Client
+from .client import Client
+from .local import LocalServer
+from .protocol.dialects import dialect_named
+from .transport import HTTPTransport, LocalTransport, Transport
 
 __all__ = ["connect", "get_client", "using", "using_master", "current_user", "DEFAULT_URL", "parse_url"]
 
@@ -88,9 +88,6 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
     ``dialect``) or an embedded one (``database``). ``engine`` (a :class:`leanorm.engine.Engine`) gives
     the embedded backend the cloud functions and hooks to run.
     """
-    from .client import Client
-    from .transport import HTTPTransport, LocalTransport, Transport
-
     if url is None and server_url is None and database is None:
         url = os.environ.get("LEANORM_URL") or DEFAULT_URL
     if url is not None:
@@ -109,7 +106,6 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
     if engine is not None and cfg.get("database") is None:
         raise ValueError("engine= is for the embedded backend; remote servers call the engine over HTTP")
     if cfg.get("database") is not None:
-        from .local import LocalServer
         server = LocalServer(cfg["database"], app_id=cfg["app_id"], app_key=cfg["app_key"],
                              master_key=cfg["master_key"], engine=engine)
         transport = LocalTransport(server)

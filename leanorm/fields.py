@@ -15,8 +15,8 @@ import arrow
 from marshmallow import ValidationError as _MarshmallowError
 from marshmallow import validate as _mv
 
-from .encoding import decode, decode_date, encode, encode_date
-from .geo import GeoPoint
+from .protocol.encoding import decode, decode_date, encode, encode_date
+from .protocol.geo import GeoPoint
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import Model
@@ -240,7 +240,7 @@ class DateTimeField(Field[arrow.Arrow]):
 
 
 class GeoPointField(Field[GeoPoint]):
-    """A :class:`~leanorm.geo.GeoPoint`; enables the ``near`` and ``within_*`` lookups."""
+    """A :class:`~leanorm.protocol.geo.GeoPoint`; enables the ``near`` and ``within_*`` lookups."""
 
     python_types = (GeoPoint,)
     type_name = "a GeoPoint"

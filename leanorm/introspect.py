@@ -22,9 +22,11 @@ import keyword
 import re
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
+from .auth import User
 from .auth_context import using_master
 from .client import Client
 from .migrate import class_names
+from .push import Installation
 
 __all__ = ["models_source"]
 
@@ -52,10 +54,8 @@ def _schemas(client: Client) -> Dict[str, Dict[str, Any]]:
 def _inherited_keys(class_name: str) -> Set[str]:
     """The stored keys the leanorm base model of a system class declares already."""
     if class_name == "_User":
-        from .auth import User
         return set(User._meta.by_db)
     if class_name == "_Installation":
-        from .push import Installation
         return set(Installation._meta.by_db)
     return set()
 

@@ -14,7 +14,8 @@ import arrow
 from . import signals
 from .acl import ACL
 from .config import get_client
-from .encoding import decode, decode_date, encode
+from .protocol.encoding import decode, decode_date, encode
+from .protocol.markers import sign_marker
 from .errors import FieldError, LeanORMError, ObjectNotFound, ValidationError
 from .fields import MISSING, DateTimeField, Field, StringField
 from .operations import (Add, AddUnique, BitAnd, BitOr, BitXor, Delete, F, Increment, Operation, Remove)
@@ -460,7 +461,6 @@ class Model(metaclass=ModelMeta):
                 if not client.master_key:
                     raise LeanORMError(f"disabling hooks signs a {marker} marker with the master key: "
                                        "pass master_key to connect()")
-                from .engine.markers import sign_marker
                 body[marker] = sign_marker(marker, self._meta.class_name, client.master_key)
         return body
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from .encoding import encode
+from .protocol.encoding import encode
 
 __all__ = ["Operation", "Increment", "Add", "AddUnique", "Remove", "Delete", "BitAnd", "BitOr", "BitXor",
            "AddRelation", "RemoveRelation", "F"]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Union
 import arrow
 
 from .config import get_client
-from .encoding import encode, encode_date
+from .protocol.encoding import encode, encode_date
 from .errors import LeanCloudError, NotSupported
 from .fields import BooleanField, DateTimeField, DictField, IntegerField, ListField, StringField
 from .models import Model

@@ -18,7 +18,7 @@ from .app import Engine
 from .context import EngineRequest, current_request
 from .cookie_session import CookieSessionMiddleware
 from .https_redirect import HttpsRedirectMiddleware
-from .markers import sign_marker, verify_marker
+from ..protocol.markers import sign_marker, verify_marker
 from .objects import updated_keys
 
 __all__ = ["Engine", "EngineRequest", "current_request", "reject", "updated_keys", "CookieSessionMiddleware",

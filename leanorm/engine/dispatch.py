@@ -18,7 +18,7 @@ from ..errors import HookRejected, LeanCloudError, ScriptError, ValidationError
 from ..models import Model
 from .context import EngineRequest, running
 from .declarations import HOOKS, METADATA_KEY, Declaration, Declarations, is_rpc, normalize_path
-from .markers import AFTER, BEFORE, sign_marker
+from ..protocol.markers import AFTER, BEFORE, sign_marker
 from .objects import answer_object, decode_rich, drop_private, instance_from_wire, model_named
 
 __all__ = ["run"]

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from ..dialects import check_request_sign
+from ..protocol.dialects import check_request_sign
 
 __all__ = ["EngineKeys", "Caller", "authenticate"]
 

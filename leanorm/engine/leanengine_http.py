@@ -17,6 +17,7 @@ everything else is :meth:`Engine.dispatch`.
 """
 from __future__ import annotations
 
+import importlib.metadata
 import platform
 from typing import TYPE_CHECKING, Any, Dict, Iterable
 
@@ -31,6 +32,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["is_engine_path", "handle"]
 
 _API_PREFIXES = ("/1.1/functions/", "/1/functions/", "/1.1/call/", "/1/call/", "/__engine/")
+#: the installed leanorm's version, read from its metadata (importing the package root from here would be
+#: a cycle: the root imports the engine)
+_VERSION = importlib.metadata.version("leanorm")
+
 PING_PATHS = ("/__engine/1/ping", "/__engine/1.1/ping", "/__engine/1/ping/", "/__engine/1.1/ping/")
 #: browsers call functions cross-origin: allow the SDK headers
 CORS_HEADERS = [
@@ -54,9 +59,8 @@ def handle(engine: "Engine", environ: Dict[str, Any], start_response: Any) -> It
     path = environ.get("PATH_INFO", "")
     method = environ.get("REQUEST_METHOD", "GET")
     if path in PING_PATHS:
-        from .. import __version__  # leanorm/__init__ imports this package before defining it
         runtime = f"{platform.python_implementation().lower()}-{platform.python_version()}"
-        return json_response(start_response, 200, {"runtime": runtime, "version": __version__})
+        return json_response(start_response, 200, {"runtime": runtime, "version": _VERSION})
     if method == "OPTIONS":
         return json_response(start_response, 200, {}, CORS_HEADERS)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, Optional, Type, TypeVar, overload
 
 from .. import signals
-from ..encoding import decode
+from ..protocol.encoding import decode
 from ..errors import ScriptError
 from ..models import Model, registry
 from ..operations import Delete

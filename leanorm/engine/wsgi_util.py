@@ -5,7 +5,7 @@ import json
 from http import HTTPStatus
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from ..wsgi_input import ChunkedInput
+from ..protocol.wsgi_input import ChunkedInput
 
 __all__ = ["headers_of", "read_body", "read_json", "json_response", "remote_address", "Headers"]
 

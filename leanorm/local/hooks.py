@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Set
 
+from ..errors import LeanCloudError
+from ..protocol.markers import verify_marker
 from .protocol import Context, ProtocolError, route
 from .values import MISSING, apply_op, canonical
 
@@ -55,11 +57,12 @@ def caller_user(ctx: Context) -> Optional[Dict[str, Any]]:
 
 
 def _call(ctx: Context, path: str, payload: Dict[str, Any]) -> Dict[str, Any]:
-    from ..errors import LeanCloudError
+    engine = ctx.server.engine
+    assert engine is not None, "callers ask engine.has() first"
     user = caller_user(ctx)
     try:
-        return ctx.server.engine.dispatch(path, payload, user=user, session_token=ctx.caller.session_token,
-                                          master=ctx.caller.master, prod=ctx.server.prod)
+        return engine.dispatch(path, payload, user=user, session_token=ctx.caller.session_token,
+                               master=ctx.caller.master, prod=ctx.server.prod)
     except LeanCloudError as exc:  # the hook's or function's own code and message reach the caller
         raise ProtocolError(exc.code, exc.message, exc.status if exc.status and exc.status >= 400 else 400) \
             from None
@@ -71,7 +74,6 @@ def declared(ctx: Context, control: Control, class_name: str, hook: str) -> bool
 
 
 def _signed(value: Any, marker: str, class_name: str, master_key: str) -> bool:
-    from ..engine import verify_marker
     return verify_marker(value, marker, class_name, master_key)
 
 

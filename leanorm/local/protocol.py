@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .server import LocalServer
     from .store import Store
 
-__all__ = ["ProtocolError", "LocalResponse", "Caller", "Context", "Handler", "Readable", "Body", "route", "resolve",
+__all__ = ["CloudCode", "ProtocolError", "LocalResponse", "Caller", "Context", "Handler", "Readable", "Body", "route", "resolve",
            "dumps", "loads"]
 
 
@@ -26,6 +26,18 @@ class Readable(Protocol):
 
 #: a request body: bytes, or a stream for file uploads (read a chunk at a time, never whole)
 Body = Union[bytes, bytearray, Readable, None]
+
+
+class CloudCode(Protocol):
+    """What the embedded server needs of cloud code (a :class:`leanorm.engine.Engine` is one): it asks
+    whether a function or hook is declared, then runs it through one entry point with LeanEngine's
+    payloads. Typed here so the server never imports the Engine, which is written with the ORM."""
+
+    def has(self, path: str) -> bool: ...
+
+    def dispatch(self, path: str, payload: Dict[str, Any], *, user: Optional[Dict[str, Any]] = ...,
+                 session_token: Optional[str] = ..., master: bool = ..., prod: bool = ...,
+                 remote_address: Optional[str] = ...) -> Dict[str, Any]: ...
 
 
 class ProtocolError(Exception):

@@ -10,9 +10,9 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
 from . import accounts, cql, files, hooks, objects, push, users  # noqa: F401  (importing registers their endpoints)
-from ..dialects import check_request_sign
-from ..wsgi_input import BoundedInput, ChunkedInput, MalformedBody
-from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, dumps, resolve
+from ..protocol.dialects import check_request_sign
+from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
+from .protocol import Body, Caller, CloudCode, Context, LocalResponse, ProtocolError, dumps, resolve
 from .store import Store
 from .values import now_iso
 
@@ -63,7 +63,8 @@ class LocalServer:
 
     def __init__(self, database: str = ":memory:", app_id: str = "leanorm-local",
                  app_key: str = "leanorm-local-key", master_key: str = "leanorm-local-master",
-                 files_dir: Optional[str] = None, engine: Any = None, prod: bool = True) -> None:
+                 files_dir: Optional[str] = None, engine: Optional[CloudCode] = None,
+                 prod: bool = True) -> None:
         self.store = Store(database)
         self.app_id, self.app_key, self.master_key = app_id, app_key, master_key
         self.engine = engine

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 
 from ..errors import FieldError, NotSupported
 from ..fields import Field, GeoPointField, ReferenceField
-from ..geo import EARTH_RADIUS_KM, EARTH_RADIUS_MILES, GeoPoint
+from ..protocol.geo import EARTH_RADIUS_KM, EARTH_RADIUS_MILES, GeoPoint
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..dialects import Dialect
+    from ..protocol.dialects import Dialect
 
 __all__ = ["Lookup", "LOOKUPS", "register", "escape_regex", "CompileContext"]
 

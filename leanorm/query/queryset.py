@@ -412,7 +412,7 @@ class QuerySet(Generic[M]):
         """
         client = self.client
         client.require("cql", "CQL")
-        from ..encoding import encode
+        from ..protocol.encoding import encode
         from ..models import Model, registry
         values = [{"__type": "Pointer", "className": v._meta.class_name, "objectId": v.id}
                   if isinstance(v, Model) else encode(v) for v in pvalues]

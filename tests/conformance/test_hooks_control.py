@@ -9,7 +9,7 @@ import pytest
 import leanorm
 from leanorm import IntegerField, Model, StringField
 from leanorm.engine import Engine, reject
-from leanorm.engine.markers import verify_marker
+from leanorm.protocol.markers import verify_marker
 from leanorm.errors import LeanCloudError, NotSupported
 from tests.models import Post
 

@@ -5,7 +5,7 @@ import pytest
 
 import leanorm
 from leanorm import GeoPoint, Q
-from leanorm.dialects import LeanCloudDialect, ParseDialect
+from leanorm.protocol.dialects import LeanCloudDialect, ParseDialect
 from leanorm.errors import FieldError, NotSupported
 from leanorm.transport import Transport
 from tests.models import Author, Post
@@ -44,7 +44,7 @@ def where(qs, client=LC):
     ({"tags__size": 2}, {"tags": {"$size": 2}}),
     ({"id": "abc"}, {"objectId": "abc"}),
     ({"pk__in": ["a"]}, {"objectId": {"$in": ["a"]}}),
-    ({"published_at__gt": leanorm.encoding.decode_date("2020-01-01T00:00:00.000Z")},
+    ({"published_at__gt": leanorm.protocol.encoding.decode_date("2020-01-01T00:00:00.000Z")},
      {"publishedAt": {"$gt": {"__type": "Date", "iso": "2020-01-01T00:00:00.000Z"}}}),
     ({"author__name": "Ann"}, {"author": {"$inQuery": {"where": {"name": "Ann"}, "className": "Author"}}}),
     ({"author__org__name": "O"}, {"author": {"$inQuery": {"where": {"org": {"$inQuery": {

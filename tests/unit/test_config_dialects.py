@@ -4,7 +4,7 @@ import hashlib
 import pytest
 
 from leanorm.config import parse_url
-from leanorm.dialects import LeanCloudDialect, ParseDialect, dialect_named
+from leanorm.protocol.dialects import LeanCloudDialect, ParseDialect, dialect_named
 
 
 def test_parse_url_forms():

@@ -9,8 +9,8 @@ import pytest
 
 import leanorm
 from leanorm import identity, signals
-from leanorm.dialects import LeanCloudDialect
-from leanorm.encoding import decode_date
+from leanorm.protocol.dialects import LeanCloudDialect
+from leanorm.protocol.encoding import decode_date
 from leanorm.identity import IdentityMap
 from leanorm.transport import Transport
 from tests.models import Author, Post
