@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple, Union
 
 import orjson
 
@@ -46,7 +46,8 @@ class Client:
 
     def __init__(self, transport: Transport, dialect: Dialect, app_id: str, app_key: str,
                  master_key: Optional[str] = None, *, sign: bool = False, backend: Optional[str] = None,
-                 url: str = "", identity_ttl: float = 60.0, identity_size: int = 10_000) -> None:
+                 url: str = "", identity_ttl: float = 60.0, identity_size: int = 10_000,
+                 capabilities: FrozenSet[str] = frozenset()) -> None:
         self.transport = transport
         self.dialect = dialect
         self.app_id = app_id
@@ -56,17 +57,20 @@ class Client:
         #: the backend's name in messages: ``embedded``, ``parse`` or ``leancloud``
         self.backend = backend or dialect.name
         self.url = url
+        #: what this backend can do: its dialect's capabilities and those of the server itself
+        #: (the embedded backend has the schema API in either dialect, hosted LeanCloud does not)
+        self.capabilities = dialect.capabilities | capabilities
         self.request_count = 0
         self.identity_map = IdentityMap(ttl=identity_ttl, maxsize=identity_size)
 
     # -- capabilities -------------------------------------------------------------------------------
     def supports(self, capability: str) -> bool:
         """Whether the backend has ``capability`` (see :meth:`Dialect.supports`)."""
-        return self.dialect.supports(capability)
+        return capability in self.capabilities
 
     def require(self, capability: str, feature: Optional[str] = None) -> None:
         """Raise :class:`NotSupported` naming the backend unless it has ``capability``."""
-        if not self.dialect.supports(capability):
+        if capability not in self.capabilities:
             raise NotSupported(feature or capability, self.backend)
 
     # -- auth ------------------------------------------------------------------------------------------

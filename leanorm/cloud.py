@@ -8,11 +8,13 @@ elsewhere they raise :class:`~leanorm.errors.NotSupported`.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 import arrow
 
+from .client import Client
 from .config import get_client
 from .models import Model, registry
 from .protocol.encoding import decode, decode_date, encode
@@ -21,11 +23,11 @@ __all__ = ["run", "rpc", "get_server_time", "request_sms_code", "verify_sms_code
            "request_captcha", "verify_captcha"]
 
 
-def _resolve(class_name: str, object_id: str, data: Optional[Dict[str, Any]]) -> Any:
+def _resolve(client: Client, class_name: str, object_id: str, data: Optional[Dict[str, Any]]) -> Any:
+    """Decode a Pointer or an Object in an rpc answer into an instance bound to the call's client."""
     model = registry.get(class_name)
     if model is None:
         return data if data is not None else {"__type": "Pointer", "className": class_name, "objectId": object_id}
-    client = get_client()
     if data is None:
         return model._stub(object_id, client)
     fields = {k: v for k, v in data.items() if k not in ("__type", "className")}
@@ -38,26 +40,26 @@ def _resolve(class_name: str, object_id: str, data: Optional[Dict[str, Any]]) ->
         if field is not None:
             setattr(instance, field.name, field.from_wire(value, instance))
         else:
-            instance[key] = decode(value, _resolve)
+            instance[key] = decode(value, functools.partial(_resolve, client))
     return instance
 
 
-def run(name: str, /, **params: Any) -> Any:
+def run(name: str, /, *, client: Optional[Client] = None, **params: Any) -> Any:
     """Call the cloud function ``name`` with JSON ``params``; returns its JSON result (:func:`rpc`
     sends and returns model instances, dates and points)."""
     rich = sorted(k for k, v in params.items() if isinstance(v, Model))
     if rich:
         raise TypeError(f"run() sends JSON; {', '.join(rich)} are model instances: call rpc({name!r}, ...)")
-    return get_client().request("POST", f"functions/{name}", body=params).get("result")
+    return get_client(client).request("POST", f"functions/{name}", body=params).get("result")
 
 
-def rpc(name: str, /, **params: Any) -> Any:
+def rpc(name: str, /, *, client: Optional[Client] = None, **params: Any) -> Any:
     """Call ``name`` with rich ``params`` (model instances, dates, points...) and decode its result the
     same way: model instances come back as instances of their models."""
-    client = get_client()
+    client = get_client(client)
     path = f"call/{name}" if client.supports("rpc") else f"functions/{name}"
     body = {k: _encode_rpc(v) for k, v in params.items()}
-    return decode(client.request("POST", path, body=body).get("result"), _resolve)
+    return decode(client.request("POST", path, body=body).get("result"), functools.partial(_resolve, client))
 
 
 def _encode_rpc(value: Any) -> Any:
@@ -73,9 +75,9 @@ def _encode_rpc(value: Any) -> Any:
     return encode(value)
 
 
-def get_server_time() -> arrow.Arrow:
+def get_server_time(*, client: Optional[Client] = None) -> arrow.Arrow:
     """The backend's clock."""
-    client = get_client()
+    client = get_client(client)
     client.require("server_time", "get_server_time")
     answer = client.request("GET", "date")
     return decode_date(answer["iso"])
@@ -83,10 +85,10 @@ def get_server_time() -> arrow.Arrow:
 
 def request_sms_code(phone: str, idd: str = "+86", sms_type: str = "sms", template: Optional[str] = None,
                      sign: Optional[str] = None, params: Optional[Dict[str, Any]] = None,
-                     validate_token: Optional[str] = None) -> None:
+                     validate_token: Optional[str] = None, *, client: Optional[Client] = None) -> None:
     """Send a verification code to ``phone`` (``sms_type`` "sms" or "voice"; ``template``/``sign`` and
     template ``params`` for custom messages; ``validate_token`` from a verified captcha)."""
-    client = get_client()
+    client = get_client(client)
     client.require("sms", "SMS codes")
     number = phone if phone.startswith("+") else idd + phone
     body: Dict[str, Any] = {"mobilePhoneNumber": number, "smsType": sms_type, **(params or {})}
@@ -99,9 +101,9 @@ def request_sms_code(phone: str, idd: str = "+86", sms_type: str = "sms", templa
     client.request("POST", "requestSmsCode", body=body)
 
 
-def verify_sms_code(phone: str, code: str) -> None:
+def verify_sms_code(phone: str, code: str, *, client: Optional[Client] = None) -> None:
     """Check a code sent to ``phone``; raises the server's error when it is wrong, used or expired."""
-    client = get_client()
+    client = get_client(client)
     client.require("sms", "SMS codes")
     client.request("POST", f"verifySmsCode/{code}", body={"mobilePhoneNumber": phone})
 
@@ -119,9 +121,9 @@ class Captcha:
 
 
 def request_captcha(size: int = 4, width: Optional[int] = None, height: Optional[int] = None,
-                    ttl: int = 60) -> Captcha:
+                    ttl: int = 60, *, client: Optional[Client] = None) -> Captcha:
     """A new captcha of ``size`` characters, valid ``ttl`` seconds."""
-    client = get_client()
+    client = get_client(client)
     client.require("sms", "captcha")
     params: Dict[str, Any] = {"size": str(size), "ttl": str(ttl)}
     if width:
@@ -132,9 +134,9 @@ def request_captcha(size: int = 4, width: Optional[int] = None, height: Optional
     return Captcha(answer["captcha_token"], answer["captcha_url"])
 
 
-def verify_captcha(code: str, token: str) -> str:
+def verify_captcha(code: str, token: str, *, client: Optional[Client] = None) -> str:
     """Check a captcha code; returns the ``validate_token``."""
-    client = get_client()
+    client = get_client(client)
     client.require("sms", "captcha")
     return client.request("POST", "verifyCaptcha", body={"captcha_code": code, "captcha_token": token})[
         "validate_token"]

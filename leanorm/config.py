@@ -110,14 +110,16 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
                              master_key=cfg["master_key"], engine=engine)
         transport = LocalTransport(server)
         backend = "embedded"
+        extra = LocalServer.capabilities
         shown = f"local://{cfg['database']}"
     else:
         transport = HTTPTransport(cfg["server_url"], timeout=cfg["timeout"])
         backend = cfg["dialect"]
+        extra = frozenset()
         shown = cfg["server_url"]
     client = Client(transport, dialect_named(cfg["dialect"], cfg.get("prefix")), cfg["app_id"], cfg["app_key"],
                     cfg["master_key"], sign=cfg["sign"], backend=backend, url=shown,
-                    identity_ttl=cfg["identity_ttl"], identity_size=cfg["identity_size"])
+                    identity_ttl=cfg["identity_ttl"], identity_size=cfg["identity_size"], capabilities=extra)
     if default:
         global _default
         with _default_lock:
@@ -125,10 +127,13 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
     return client
 
 
-def get_client() -> "Client":
-    """The client models use now: the one set by :func:`using`, else the default (connecting with
-    :func:`connect`'s defaults the first time if nothing was connected)."""
+def get_client(client: Optional[Client] = None) -> Client:
+    """The client a call uses, decided here and only here: ``client`` when the call was given one, else
+    the one set by :func:`using`, else the default (connecting with :func:`connect`'s defaults the first
+    time if nothing was connected)."""
     global _default
+    if client is not None:
+        return client
     client = _override.get()
     if client is not None:
         return client

@@ -23,19 +23,17 @@ True
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import arrow
 
+from .client import Client
 from .config import get_client
 from .protocol.encoding import encode, encode_date
 from .errors import LeanCloudError, NotSupported
 from .fields import BooleanField, DateTimeField, DictField, IntegerField, ListField, StringField
 from .models import Model
 from .query.queryset import QuerySet
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .client import Client
 
 __all__ = ["Installation", "Notification", "send"]
 
@@ -163,7 +161,7 @@ def _push_body(client: "Client", data: Mapping[str, Any], channels: Optional[Seq
 def send(data: Mapping[str, Any], channels: Optional[Sequence[str]] = None, push_time: Optional[When] = None,
          expiration_time: Optional[When] = None, expiration_interval: Union[int, _dt.timedelta, None] = None,
          where: Optional[QuerySet[Any]] = None, cql: Optional[str] = None, flow_control: Optional[int] = None,
-         prod: Optional[str] = None) -> Notification:
+         prod: Optional[str] = None, *, client: Optional[Client] = None) -> Notification:
     """Push ``data`` (``{"alert": ..., "badge": ...}``, or per platform ``{"ios": {...}, "android":
     {...}}``) to the installations in ``channels`` and/or matching ``where`` (a QuerySet of
     :class:`Installation`) or ``cql``; every installation when none is given.
@@ -177,13 +175,13 @@ def send(data: Mapping[str, Any], channels: Optional[Sequence[str]] = None, push
         ``devices``...) load on first access, which needs the master key
     :raises NotSupported: on a Parse Server without a push adapter
     """
-    client = get_client()
+    client = get_client(client)
     body = _push_body(client, data, channels, push_time, expiration_time, expiration_interval, where, cql,
                       flow_control, prod)
     try:
         answer = client.request("POST", "push", body=body)
     except LeanCloudError as exc:
-        if client.dialect.name == "parse" and exc.code == _PUSH_MISCONFIGURED:
+        if exc.code == _PUSH_MISCONFIGURED:
             raise NotSupported(f"push ({exc.message}: Parse Server needs a push adapter)", client.backend) from exc
         raise
     # the notification is stored with the keys sent; its dates as Date values

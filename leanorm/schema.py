@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional, Type, Union
 
 from .auth_context import using_master
+from .client import Client
 from .config import get_client
 from .errors import LeanCloudError, NotSupported
 
@@ -29,23 +30,22 @@ def _name(model: ModelOrName) -> str:
     return model if isinstance(model, str) else model._meta.class_name
 
 
-def _require_schema_api() -> Any:
-    client = get_client()
-    if client.backend == "leancloud":
-        raise NotSupported("class-level permissions through the API (set them in the LeanCloud console)",
-                           client.backend)
+def _require_schema_api(client: Optional[Client]) -> Client:
+    client = get_client(client)
+    client.require("schema_api", "class-level permissions through the API (set them in the LeanCloud console)")
     return client
 
 
-def schema(model: ModelOrName) -> Dict[str, Any]:
+def schema(model: ModelOrName, *, client: Optional[Client] = None) -> Dict[str, Any]:
     """The backend's schema of a class: ``{"className", "fields": {name: {"type", ...}}, ...}``."""
     with using_master():
-        return get_client().request("GET", f"schemas/{_name(model)}")
+        return get_client(client).request("GET", f"schemas/{_name(model)}")
 
 
-def set_class_permissions(model: ModelOrName, rules: Dict[str, Dict[str, bool]]) -> None:
+def set_class_permissions(model: ModelOrName, rules: Dict[str, Dict[str, bool]], *,
+                          client: Optional[Client] = None) -> None:
     """Set the class-level permissions of a model's class (master key; creates the class if needed)."""
-    client = _require_schema_api()
+    client = _require_schema_api(client)
     name = _name(model)
     body = {"className": name, "classLevelPermissions": rules}
     with using_master():
@@ -57,11 +57,12 @@ def set_class_permissions(model: ModelOrName, rules: Dict[str, Dict[str, bool]])
             client.request("POST", f"schemas/{name}", body=body)
 
 
-def class_permissions(model: ModelOrName) -> Optional[Dict[str, Dict[str, bool]]]:
+def class_permissions(model: ModelOrName, *, client: Optional[Client] = None
+                      ) -> Optional[Dict[str, Dict[str, bool]]]:
     """The class-level permissions of a model's class (None when none were set)."""
-    _require_schema_api()
+    client = _require_schema_api(client)
     try:
-        return schema(model).get("classLevelPermissions")
+        return schema(model, client=client).get("classLevelPermissions")
     except LeanCloudError as exc:
         if exc.code == 103:
             return None
