@@ -9,7 +9,7 @@ import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
-from . import accounts, cql, files, hooks, objects, push, users  # noqa: F401  (importing registers their endpoints)
+from . import accounts, cql, envelope, files, hooks, objects, push, users  # noqa: F401  (importing registers their endpoints)
 from ..dialects import check_request_sign
 from ..wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, dumps, resolve
@@ -87,7 +87,10 @@ class LocalServer:
             if body is not None and not isinstance(body, (bytes, bytearray)) and \
                     not files.streams(method.upper(), path):
                 body = body.read()
-            status, answer = self._serve(method.upper(), path, dict(params or {}), _Headers(headers or {}), body)
+            method, params, headers = method.upper(), dict(params or {}), dict(headers or {})
+            if path.startswith("/parse/"):  # the Parse JS SDK's keys and real method travel in the body
+                method, params, headers, body = envelope.unwrap(method, path, params, headers, body, MAX_BODY)
+            status, answer = self._serve(method, path, params, _Headers(headers), body)
         except ProtocolError as exc:
             status, answer = exc.status, exc.as_json()
         except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored

@@ -167,7 +167,7 @@ step('relation add, query and remove', async () => {
 
 step('user signUp', async () => {
   const user = new Parse.User();
-  user.set({ username: 'ada', password: 'lovelace!', email: 'ada@example.com', nickname: 'Ada' });
+  user.set({ username: 'parse-ada', password: 'lovelace!', email: 'parse-ada@example.com', nickname: 'Ada' });
   await user.signUp();
   check(user.getSessionToken(), 'a session token after signUp');
   same(Parse.User.current().id, user.id, 'current user');
@@ -177,19 +177,19 @@ step('user signUp', async () => {
 step('user logOut and logIn', async () => {
   await Parse.User.logOut();
   same(Parse.User.current(), null, 'current after logOut');
-  const user = await Parse.User.logIn('ada', 'lovelace!');
+  const user = await Parse.User.logIn('parse-ada', 'lovelace!');
   same([user.id, user.get('nickname')], [state.ada.id, 'Ada'], 'logged in');
   state.adaToken = user.getSessionToken();
 });
 
 step('wrong password refused', async () => {
-  const error = await refused(Parse.User.logIn('ada', 'wrong'), 'a wrong password');
+  const error = await refused(Parse.User.logIn('parse-ada', 'wrong'), 'a wrong password');
   same(error.code, 101, 'code');
 });
 
 step('become a user by session token', async () => {
   const user = await Parse.User.become(state.adaToken);
-  same(user.get('username'), 'ada', 'username');
+  same(user.get('username'), 'parse-ada', 'username');
   same(Parse.User.current().id, state.ada.id, 'current');
 });
 
@@ -200,9 +200,9 @@ step('current session', async () => {
 });
 
 step('verifyPassword', async () => {
-  const user = await Parse.User.verifyPassword('ada', 'lovelace!');
-  same(user.get('username'), 'ada', 'verified');
-  const error = await refused(Parse.User.verifyPassword('ada', 'wrong'), 'a wrong password');
+  const user = await Parse.User.verifyPassword('parse-ada', 'lovelace!');
+  same(user.get('username'), 'parse-ada', 'verified');
+  const error = await refused(Parse.User.verifyPassword('parse-ada', 'wrong'), 'a wrong password');
   same(error.code, 101, 'code');
 });
 
@@ -214,7 +214,7 @@ step('ACL keeps a private object from others', async () => {
   await secret.save();
   await Parse.User.logOut();
   const other = new Parse.User();
-  other.set({ username: 'bob', password: 'bob-secret' });
+  other.set({ username: 'parse-bob', password: 'bob-secret' });
   await other.signUp();
   state.bob = other;
   same(await new Parse.Query('PsSecret').count(), 0, 'others see nothing');
@@ -228,7 +228,7 @@ step('role with ACL, members and role ACL', async () => {
   const acl = new Parse.ACL();
   acl.setPublicReadAccess(true);
   acl.setWriteAccess(Parse.User.current(), true);
-  const role = new Parse.Role('editors', acl);
+  const role = new Parse.Role('parse-editors', acl);
   role.getUsers().add(state.bob);
   await role.save();
   same(await role.getUsers().query().count(), 1, 'members');
@@ -239,10 +239,10 @@ step('role with ACL, members and role ACL', async () => {
   doc.set('text', 'for editors');
   await doc.save();
   same(await new Parse.Query('PsDoc').count(), 0, 'a non-member sees nothing');
-  await Parse.User.logIn('bob', 'bob-secret');
+  await Parse.User.logIn('parse-bob', 'bob-secret');
   same(await new Parse.Query('PsDoc').count(), 1, 'a member sees it');
   same((await new Parse.Query(Parse.Role).equalTo('users', Parse.User.current()).find()).map((r) => r.getName()),
-    ['editors'], 'roles of the user');
+    ['parse-editors'], 'roles of the user');
   await Parse.User.become(state.adaToken);
 });
 
@@ -277,7 +277,7 @@ step('file destroy', async () => {
 
 step('cloud function run', async () => {
   await Parse.User.become(state.adaToken);
-  same(await Parse.Cloud.run('hello', { name: 'js' }), 'hello js from ada', 'result');
+  same(await Parse.Cloud.run('hello', { name: 'js' }), 'hello js from parse-ada', 'result');
   same(await Parse.Cloud.run('add', { a: 2, b: 3 }), { sum: 5 }, 'object result');
 });
 
