@@ -147,9 +147,9 @@ step('geo withinPolygon', async () => {
   const triangle = [new Parse.GeoPoint(38, 115), new Parse.GeoPoint(41, 116), new Parse.GeoPoint(39, 118)];
   same((await new Parse.Query('PsPlace').withinPolygon('location', triangle).find()).map((p) => p.get('name')).sort(),
     ['beijing', 'tianjin'], 'withinPolygon');
-  const square = [[30, 120], [30, 123], [33, 123], [33, 120]];
+  const square = [[120, 30], [123, 30], [123, 33], [120, 33]]; // [longitude, latitude], as Parse Server reads pairs
   same((await new Parse.Query('PsPlace').withinPolygon('location', square).find()).map((p) => p.get('name')),
-    ['shanghai'], 'withinPolygon with [lat, lng] pairs');
+    ['shanghai'], 'withinPolygon with [lng, lat] pairs');
 });
 
 step('relation add, query and remove', async () => {
