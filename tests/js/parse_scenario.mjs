@@ -201,7 +201,7 @@ step('current session', async () => {
 
 step('verifyPassword', async () => {
   const user = await Parse.User.verifyPassword('parse-ada', 'lovelace!');
-  same(user.get('username'), 'parse-ada', 'verified');
+  same([user.username, user.sessionToken], ['parse-ada', undefined], 'verified, no session opened');
   const error = await refused(Parse.User.verifyPassword('parse-ada', 'wrong'), 'a wrong password');
   same(error.code, 101, 'code');
 });
