@@ -9,7 +9,8 @@ import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
-from . import accounts, cql, envelope, files, hooks, objects, push, users  # noqa: F401  (importing registers their endpoints)
+from . import accounts, aggregate, config, cql, envelope, files, hooks, objects, push, users  # noqa: F401
+# (importing the endpoint modules registers their endpoints)
 from ..dialects import check_request_sign
 from ..wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, dumps, resolve

@@ -2,6 +2,7 @@
 ``verifyPassword``, ``sessions/me``, ``config``, ``aggregate`` (with ``distinct``)."""
 from __future__ import annotations
 
+import json
 import uuid
 
 from tests.embedded.parse_targets import served_target, target  # noqa: F401  (fixtures)
@@ -32,3 +33,49 @@ def test_sessions_me_is_the_callers_session(target):
     assert session["sessionToken"] == user["sessionToken"]
     assert session["user"] == {"__type": "Pointer", "className": "_User", "objectId": user["objectId"]}
     assert target.rest("GET", "sessions/me").json()["code"] == 209
+
+
+def test_config_is_written_by_the_master_key_and_read_by_anyone(target):
+    name, hidden = "welcome_" + uuid.uuid4().hex[:8], "secret_" + uuid.uuid4().hex[:8]
+    refused = target.rest("PUT", "config", json={"params": {name: "hi"}})
+    assert refused.status_code == 403
+    saved = target.rest("PUT", "config", master=True,
+                        json={"params": {name: {"n": 1}, hidden: "s"}, "masterKeyOnly": {hidden: True}})
+    assert saved.json() == {"result": True}
+    try:
+        public = target.rest("GET", "config").json()["params"]
+        assert public[name] == {"n": 1} and hidden not in public
+        assert target.rest("GET", "config", master=True).json()["params"][hidden] == "s"
+    finally:
+        target.rest("PUT", "config", master=True,
+                    json={"params": {name: {"__op": "Delete"}, hidden: {"__op": "Delete"}}})
+    assert name not in target.rest("GET", "config").json()["params"]
+
+
+def _items(target) -> str:
+    cls = "Agg" + uuid.uuid4().hex[:10]
+    for n in range(10):
+        assert target.rest("POST", f"classes/{cls}", json={"n": n, "cat": "odd" if n % 2 else "even"}).ok
+    return cls
+
+
+def test_aggregate_groups_sums_and_sorts(target):
+    cls = _items(target)
+    pipeline = [{"$match": {"n": {"$lt": 8}}}, {"$group": {"_id": "$cat", "total": {"$sum": "$n"}}},
+                {"$sort": {"total": -1}}]
+    assert target.rest("GET", f"aggregate/{cls}", params={"pipeline": json.dumps(pipeline)}
+                       ).status_code in (401, 403)  # the master key only
+    answer = target.rest("GET", f"aggregate/{cls}", master=True,
+                         params={"pipeline": json.dumps(pipeline)})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["results"] == [{"objectId": "odd", "total": 16}, {"objectId": "even", "total": 12}]
+
+
+def test_distinct_answers_each_value_once(target):
+    cls = _items(target)
+    answer = target.rest("GET", f"aggregate/{cls}", master=True,
+                         params={"distinct": "cat", "where": '{"n": {"$gte": 1}}'})
+    assert answer.status_code == 200, answer.text
+    assert sorted(answer.json()["results"]) == ["even", "odd"]
+    only = target.rest("GET", f"aggregate/{cls}", master=True, params={"distinct": "cat", "where": '{"n": 0}'})
+    assert only.json()["results"] == ["even"]
