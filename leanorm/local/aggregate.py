@@ -141,7 +141,7 @@ def _stages(pipeline: Any) -> List[Tuple[str, Any]]:
         pipeline = [{name: spec} for name, spec in pipeline.items()]
     if not isinstance(pipeline, list):
         raise _invalid("pipeline must be a list of stages")
-    stages = []
+    stages: List[Tuple[str, Any]] = []
     for stage in pipeline:
         if not isinstance(stage, dict) or len(stage) != 1:
             raise _invalid("each stage is one {$stage: spec}")
