@@ -84,7 +84,7 @@ class LocalServer:
         """
         try:
             if path.startswith((files.UPLOAD_PREFIX, files.DOWNLOAD_PREFIX)):
-                return files.handle_raw(self, method.upper(), path, body)
+                return files.handle_raw(self, method.upper(), path, body, _Headers(headers or {}).get("Content-Type"))
             if body is not None and not isinstance(body, (bytes, bytearray)) and \
                     not files.streams(method.upper(), path):
                 body = body.read()

@@ -3,9 +3,12 @@ backend in the LeanCloud dialect: a long query as a batch item with ``params``, 
 DELETE of comma-joined ids, a file DELETE whose body is the literal ``null``, a ``_Role`` without ACL."""
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List
 
 import pytest
+import requests
+
+from tests.served import served  # noqa: F401  (the fixture)
 
 from .conftest import MASTER, Api
 
@@ -39,3 +42,39 @@ def test_one_delete_of_comma_joined_ids_deletes_them_all(api: Api, items: List[D
     assert (status, answer) == (200, [{"success": {}}])
     _, left = api("GET", "/1.1/classes/JsReqItem", {"order": "n"}, headers=MASTER)
     assert [row["n"] for row in left["results"]] == [3, 4, 5]
+
+
+def test_a_file_delete_with_the_body_null_deletes_it(api: Api) -> None:
+    status, created = api("POST", "/1.1/files/bye.txt", body={"base64": "Ynll"})
+    assert status == 201
+    status, answer = api("DELETE", f"/1.1/files/{created['objectId']}", body=b"null")
+    assert (status, answer) == (200, {})
+    assert api("GET", f"/1.1/files/{created['objectId']}")[0] == 404
+
+
+def test_file_tokens_let_a_form_of_unknown_length_stream_in(served) -> None:
+    """The provider fileTokens names takes an upload whose size nobody knows beforehand (the JS SDK
+    refuses to stream to ``s3`` without one): a multipart form sent chunked, as the SDK sends it."""
+    headers = {"X-LC-Id": served.app_id, "X-LC-Key": served.app_key}
+    tokens = requests.post(f"{served.base_url}/1.1/fileTokens", json={"name": "stream.bin"}, headers=headers,
+                           timeout=30).json()
+    assert tokens["provider"] == "qcloud"
+    data = bytes(range(256)) * 5000
+    boundary = "leanorm-test-boundary"
+
+    def form() -> Iterator[bytes]:  # a generator: requests sends it chunked, with no Content-Length
+        yield (f'--{boundary}\r\nContent-Disposition: form-data; name="op"\r\n\r\nupload\r\n'
+               f'--{boundary}\r\nContent-Disposition: form-data; name="fileContent"; filename="stream.bin"\r\n'
+               f"Content-Type: application/octet-stream\r\n\r\n").encode()
+        for start in range(0, len(data), 100_000):
+            yield data[start:start + 100_000]
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    sent = requests.post(f"{tokens['upload_url']}?sign={tokens['token']}", data=form(), timeout=30,
+                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert sent.status_code == 200, sent.text
+    assert requests.post(f"{served.base_url}/1.1/fileCallback", json={"token": tokens["token"], "result": True},
+                         headers=headers, timeout=30).ok
+    assert requests.get(tokens["url"], timeout=30).content == data
+    stored = requests.get(f"{served.base_url}/1.1/files/{tokens['objectId']}", headers=headers, timeout=30).json()
+    assert stored["metaData"]["size"] == len(data)
