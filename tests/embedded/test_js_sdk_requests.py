@@ -78,3 +78,11 @@ def test_file_tokens_let_a_form_of_unknown_length_stream_in(served) -> None:
     assert requests.get(tokens["url"], timeout=30).content == data
     stored = requests.get(f"{served.base_url}/1.1/files/{tokens['objectId']}", headers=headers, timeout=30).json()
     assert stored["metaData"]["size"] == len(data)
+
+
+def test_a_role_without_an_acl_is_refused_as_leancloud_refuses_it(api: Api) -> None:
+    status, answer = api("POST", "/1.1/roles", body={"name": "no-acl"})
+    assert (status, answer["code"]) == (400, 1)
+    assert api("GET", "/1.1/classes/_Role", headers=MASTER)[1]["results"] == []
+    status, _ = api("POST", "/1.1/roles", body={"name": "with-acl", "ACL": {"*": {"read": True}}})
+    assert status == 201
