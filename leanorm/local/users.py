@@ -302,6 +302,8 @@ def _create_role(ctx: Context) -> Any:
     name = body.get("name")
     if not isinstance(name, str) or not name.replace("_", "").replace("-", "").replace(" ", "").isalnum():
         raise ProtocolError(139, "A role's name needs letters, digits, '_', '-' or spaces.")
+    if ctx.dialect == "leancloud" and not isinstance(body.get("ACL"), dict):  # LeanCloud refuses it; Parse not
+        raise ProtocolError(1, "A role must have an ACL.")
     with ctx.store.write():  # the check and the write in one transaction
         rows, _ = query(ctx.server.master_context(ctx), "_Role", {"name": name}, limit=1)
         if rows:
