@@ -61,6 +61,8 @@ def unwrap(method: str, path: str, params: Dict[str, str], headers: Dict[str, st
     if is_file and has_app_header:
         return method, params, headers, body  # raw file bytes, never an envelope
     raw = _read(body, limit)
+    if has_app_header and b'"_method"' not in raw:
+        return method, params, headers, raw  # a plain REST request: parsed once, by its endpoint
     envelope = _json_object(raw)
     if not isinstance(envelope, dict):
         return method, params, headers, raw
