@@ -240,6 +240,7 @@ def _key(name: str) -> str:
 
 
 # -- storage providers ------------------------------------------------------------------------------------
+_FORM_CHUNK = 1024 * 1024
 def _upload(client: "Client", tokens: Dict[str, Any], data: Data, mime_type: str) -> None:
     """Send the bytes where ``fileTokens`` said: S3-style PUT, or a qiniu / qcloud multipart form."""
     provider = tokens.get("provider", "qiniu")
@@ -258,8 +259,9 @@ def _upload(client: "Client", tokens: Dict[str, Any], data: Data, mime_type: str
 
 
 class _Multipart:
-    """A multipart/form-data body read piece by piece: the file part streams from its source, and
-    ``__len__`` gives requests the Content-Length without building the body."""
+    """A multipart/form-data body read piece by piece: the file part streams from its source. Iterating
+    it makes requests stream it; its ``len`` attribute (when the source's size is known) gives requests
+    the Content-Length without building the body, else the form goes chunked."""
 
     def __init__(self, fields: Dict[str, str], file_field: str, data: Data, mime_type: str) -> None:
         boundary = uuid.uuid4().hex
@@ -271,14 +273,13 @@ class _Multipart:
         tail = f"\r\n--{boundary}--\r\n".encode()
         source = io.BytesIO(bytes(data)) if isinstance(data, (bytes, bytearray)) else data
         size = _size_of(source)
-        if size is None:
-            raise LeanORMError("uploading to this provider needs the file size: pass bytes or a seekable file")
-        self._length = len(head) + size + len(tail)
+        if size is not None:
+            self.len = len(head) + size + len(tail)
         self._parts: Iterator[Any] = iter((io.BytesIO(head), source, io.BytesIO(tail)))
         self._current: Any = next(self._parts)
 
-    def __len__(self) -> int:
-        return self._length
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(lambda: self.read(_FORM_CHUNK), b"")
 
     def read(self, size: int = -1) -> bytes:
         out: List[bytes] = []

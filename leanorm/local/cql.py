@@ -3,7 +3,7 @@ query parameters, answered by :func:`objects.query` like any other query: no sec
 
 The documented subset::
 
-    select [count(*),] [include key, ...,] * | key, ... from Class
+    select [count(*) | count(objectId),] [include key, ...,] * | key, ... from Class
       [where condition] [order by key [asc|desc], ...] [limit [skip,] count]
 
 where a condition combines, with ``and``/``or``/``not`` and parentheses, ``key op value``
@@ -86,7 +86,10 @@ class _Parser:
         while True:
             if self.keyword("count"):
                 self.expect("(")
-                self.expect("*")
+                if self.peek() == ("op", "*"):
+                    self.i += 1
+                elif self.name() != "objectId":  # every object has one: the same count as count(*)
+                    raise _error("count takes * or objectId")
                 self.expect(")")
                 out["count"] = True
             elif self.keyword("include"):

@@ -1,8 +1,9 @@
 """Files: LeanCloud's ``_File`` objects and upload flow, Parse's ``files/<name>``, and the bytes on disk.
 
 LeanCloud dialect: ``POST fileTokens`` makes the ``_File`` row and answers an ``upload_url`` on this
-server (the ``s3`` provider's shape: the client PUTs the raw bytes there), then ``POST fileCallback``
-confirms the upload (``result: false`` drops the row). ``POST files/<name>`` registers an external
+server with the ``qcloud`` provider (the client POSTs a multipart form holding the bytes there; SDKs
+stream it without knowing its size, which they refuse to do for ``s3``; an S3-style PUT of the raw bytes
+works too), then ``POST fileCallback`` confirms the upload (``result: false`` drops the row). ``POST files/<name>`` registers an external
 ``url`` (or takes ``base64`` bytes, the old flow); ``GET``/``DELETE files/<id>``.
 Parse dialect: ``POST files/<name>`` with the raw bytes answers ``{url, name}``; ``DELETE files/<name>``
 needs the master key.
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Iterator, Optional, Tuple
 from urllib.parse import quote, unquote
 
 from . import objects
+from .form_upload import FilePart
 from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, Readable, dumps, route
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,12 +38,14 @@ UPLOAD_PREFIX = "/uploads/"
 DOWNLOAD_PREFIX = "/files/"
 CHUNK = 1024 * 1024
 TOKEN_TTL = 3600.0
+#: what fileTokens answers: the SDKs POST a form to a qcloud upload_url, streamed without a known size
+PROVIDER = "qcloud"
 
 
 
 def streams(method: str, path: str) -> bool:
     """Whether a request's body is file bytes, to be passed on as a stream rather than read whole."""
-    return (method == "PUT" and path.startswith(UPLOAD_PREFIX)) or \
+    return (method in ("PUT", "POST") and path.startswith(UPLOAD_PREFIX)) or \
         (method == "POST" and path.startswith("/parse/files/"))
 
 
@@ -127,12 +131,12 @@ def _file_tokens(ctx: Context) -> Any:
     meta = dict(body.get("metaData") or {})
     meta.setdefault("owner", _owner(ctx))
     row = _create(ctx, name, {"mime_type": _mime(name, body.get("mime_type")), "metaData": meta,
-                              "provider": "s3", "bucket": "leanorm", "key": ""}, body.get("ACL"))
+                              "provider": PROVIDER, "bucket": "leanorm", "key": ""}, body.get("ACL"))
     token = secrets.token_urlsafe(24)
     with ctx.store.write() as conn:
         conn.execute("INSERT INTO _file_uploads VALUES (?, ?, ?)", (token, row["objectId"], time.time() + TOKEN_TTL))
     return {"objectId": row["objectId"], "createdAt": row["createdAt"], "url": row["url"], "token": token,
-            "upload_url": f"{ctx.base_url}{UPLOAD_PREFIX}{token}", "provider": "s3", "bucket": "leanorm",
+            "upload_url": f"{ctx.base_url}{UPLOAD_PREFIX}{token}", "provider": PROVIDER, "bucket": "leanorm",
             "key": row["objectId"], "mime_type": row["mime_type"]}
 
 
@@ -158,14 +162,20 @@ def _file_callback(ctx: Context) -> Any:
     return {}
 
 
-def _upload(server: "LocalServer", token: str, body: Body) -> LocalResponse:
-    """The provider side: PUT of the raw bytes to the ``upload_url`` a token was given."""
+def _upload(server: "LocalServer", token: str, body: Body, form_type: Optional[str] = None) -> LocalResponse:
+    """The provider side, at the ``upload_url`` a token was given: a PUT of the raw bytes (s3), or a
+    POST of a multipart form of ``form_type`` (qcloud: answered as COS does, ``{"code": 0}``)."""
     ctx = Context(server, "PUT", "", "leancloud", {}, Caller(master=True), None)
     object_id = _token_file(ctx, token)
     if object_id is None:
         raise ProtocolError(1, "Unknown or expired upload address.", 403)
+    if form_type is not None:
+        body = FilePart(io.BytesIO(body or b"") if body is None or isinstance(body, (bytes, bytearray)) else body,
+                        form_type)
     size, checksum = _save_bytes(server, object_id, body)
     _merge_meta(ctx, object_id, {"size": size, "_checksum": checksum})
+    if form_type is not None:
+        return LocalResponse(200, dumps({"code": 0, "message": "SUCCESS"}).encode())
     return LocalResponse(200, b"", {"ETag": f'"{checksum}"'})
 
 
@@ -214,7 +224,8 @@ def _get_file(ctx: Context) -> Any:
 
 
 def _remove(ctx: Context, object_id: str) -> Dict[str, Any]:
-    objects.remove(ctx, FILE_CLASS, object_id, body=ctx.json_body())
+    # LeanCloud's JS SDK sends the literal body null with a file's DELETE
+    objects.remove(ctx, FILE_CLASS, object_id, body=None if ctx.body is None else ctx.json_body())
     _drop_bytes(ctx.server, object_id)
     return {}
 
@@ -262,12 +273,14 @@ def chunks(handle: BinaryIO) -> Iterator[bytes]:
             yield chunk
 
 
-def handle_raw(server: "LocalServer", method: str, path: str, body: Body) -> LocalResponse:
+def handle_raw(server: "LocalServer", method: str, path: str, body: Body,
+               content_type: Optional[str] = None) -> LocalResponse:
     """Requests outside the API prefixes: uploads to an ``upload_url`` and downloads of file bytes
     (in-process; over WSGI downloads stream from disk instead, see ``LocalServer.__call__``)."""
     try:
-        if path.startswith(UPLOAD_PREFIX) and method == "PUT":
-            return _upload(server, path[len(UPLOAD_PREFIX):].strip("/"), body)
+        if path.startswith(UPLOAD_PREFIX) and method in ("PUT", "POST"):
+            return _upload(server, path[len(UPLOAD_PREFIX):].strip("/"), body,
+                           content_type or "" if method == "POST" else None)
         if path.startswith(DOWNLOAD_PREFIX) and method in ("GET", "HEAD"):
             handle, _, mime = open_download(server, path)
             data = b"".join(chunks(handle))

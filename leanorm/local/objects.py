@@ -412,7 +412,10 @@ def _update(ctx: Context) -> Any:
 
 @route("DELETE", r"classes/([^/]+)/([^/]+)")
 def _delete(ctx: Context) -> Any:
-    remove(ctx, ctx.args[0], ctx.args[1], ctx.json_param("where"), ctx.json_body())
+    # LeanCloud's destroyAll names every object of a class in one DELETE, their ids comma-joined
+    ids = ctx.args[1].split(",") if ctx.dialect == "leancloud" else [ctx.args[1]]
+    for object_id in ids:
+        remove(ctx, ctx.args[0], object_id, ctx.json_param("where"), ctx.json_body())
     return {}
 
 

@@ -9,7 +9,8 @@ import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
-from . import accounts, cql, files, hooks, objects, push, users  # noqa: F401  (importing registers their endpoints)
+from . import accounts, aggregate, config, cql, envelope, files, hooks, objects, push, users  # noqa: F401
+# (importing the endpoint modules registers their endpoints)
 from ..protocol.dialects import check_request_sign
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from .protocol import Body, Caller, CloudCode, Context, LocalResponse, ProtocolError, dumps, resolve
@@ -86,11 +87,14 @@ class LocalServer:
         """
         try:
             if path.startswith((files.UPLOAD_PREFIX, files.DOWNLOAD_PREFIX)):
-                return files.handle_raw(self, method.upper(), path, body)
+                return files.handle_raw(self, method.upper(), path, body, _Headers(headers or {}).get("Content-Type"))
             if body is not None and not isinstance(body, (bytes, bytearray)) and \
                     not files.streams(method.upper(), path):
                 body = body.read()
-            status, answer = self._serve(method.upper(), path, dict(params or {}), _Headers(headers or {}), body)
+            method, params, headers = method.upper(), dict(params or {}), dict(headers or {})
+            if path.startswith("/parse/"):  # the Parse JS SDK's keys and real method travel in the body
+                method, params, headers, body = envelope.unwrap(method, path, params, headers, body, MAX_BODY)
+            status, answer = self._serve(method, path, params, _Headers(headers), body)
         except ProtocolError as exc:
             status, answer = exc.status, exc.as_json()
         except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored
@@ -176,9 +180,11 @@ class LocalServer:
             method = str(item.get("method", "GET")).upper()
             path, _, query = path.strip("/").partition("?")
             params = dict(parse_qsl(query))
-            if method == "GET" and isinstance(body, dict):  # a GET's parameters travel as its body
-                params.update((k, v if isinstance(v, str) else dumps(v)) for k, v in body.items())
-                body = None
+            # LeanCloud's JS SDK sends a query too long for a URL as a batch item holding "params"
+            given = item["params"] if isinstance(item.get("params"), dict) else {}
+            if method == "GET" and isinstance(body, dict):  # a GET's parameters may travel as its body
+                given, body = {**body, **given}, None
+            params.update((k, v if isinstance(v, str) else dumps(v)) for k, v in given.items())
             raw = None if body is None else dumps(body).encode("utf-8")
             sub = Context(self, method, path, ctx.dialect, params, ctx.caller, raw, base_url=ctx.base_url)
             _, answer = self._dispatch(sub)

@@ -1,13 +1,15 @@
-"""Python functions the where-compiler calls from SQL: regular expressions and great-circle distance."""
+"""Python functions the where-compiler calls from SQL: regular expressions, great-circle distance and
+point-in-polygon."""
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 import sqlite3
-from typing import Optional, Pattern
+from typing import Optional, Pattern, Tuple
 
-__all__ = ["register_functions", "compile_regex", "distance_radians"]
+__all__ = ["register_functions", "compile_regex", "distance_radians", "in_polygon"]
 
 _FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
 
@@ -44,6 +46,28 @@ def distance_radians(lat1: Optional[float], lng1: Optional[float], lat2: float, 
     return 2 * math.asin(min(1.0, math.sqrt(h)))
 
 
+@functools.lru_cache(maxsize=64)
+def _vertices(polygon: str) -> Tuple[Tuple[float, float], ...]:
+    return tuple((float(lng), float(lat)) for lng, lat in json.loads(polygon))
+
+
+def in_polygon(lat: Optional[float], lng: Optional[float], polygon: str) -> Optional[int]:
+    """Whether a point lies inside or on the edge of ``polygon`` (JSON ``[[lng, lat], ...]``), on the plane
+    of longitude and latitude as PostgreSQL's ``point <@ polygon`` (what Parse Server runs) decides it."""
+    if lat is None or lng is None:
+        return None
+    vertices = _vertices(polygon)
+    inside = False
+    for (x1, y1), (x2, y2) in zip(vertices, vertices[1:] + vertices[:1]):
+        cross = (x2 - x1) * (lat - y1) - (y2 - y1) * (lng - x1)
+        if cross == 0 and min(x1, x2) <= lng <= max(x1, x2) and min(y1, y2) <= lat <= max(y1, y2):
+            return 1  # on an edge
+        if (y1 > lat) != (y2 > lat) and lng < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return 1 if inside else 0
+
+
 def register_functions(conn: sqlite3.Connection) -> None:
     conn.create_function("leanorm_regexp", 3, _regexp, deterministic=True)
     conn.create_function("leanorm_distance", 4, distance_radians, deterministic=True)
+    conn.create_function("leanorm_in_polygon", 3, in_polygon, deterministic=True)

@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS _file_uploads (token TEXT PRIMARY KEY, object_id TEXT
 CREATE TABLE IF NOT EXISTS _class_permissions (class_name TEXT PRIMARY KEY, permissions TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _codes (recipient TEXT NOT NULL, purpose TEXT NOT NULL, code TEXT NOT NULL,
     expires_at REAL NOT NULL, PRIMARY KEY (recipient, purpose));
+CREATE TABLE IF NOT EXISTS _config (name TEXT PRIMARY KEY, value TEXT NOT NULL, master_only INTEGER NOT NULL);
 """
 
 

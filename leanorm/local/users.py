@@ -142,9 +142,9 @@ def _throttled(conn: sqlite3.Connection, login: str) -> bool:
     return conn.execute("SELECT COUNT(*) FROM _login_failures WHERE login=?", (login,)).fetchone()[0] >= MAX_FAILURES
 
 
-@route("POST", r"login")
-def _login(ctx: Context) -> Any:
-    body = ctx.json_body()
+def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
+    """The id of the user ``body``'s login (username, email or phone) and password name; a wrong
+    password counts towards the throttle."""
     password = body.get("password")
     for key in ("username", "email", "mobilePhoneNumber"):
         if isinstance(body.get(key), str) and body[key]:
@@ -173,7 +173,38 @@ def _login(ctx: Context) -> Any:
             ProtocolError(210, "The username and password mismatch.")
     with ctx.store.write() as conn:
         conn.execute("DELETE FROM _login_failures WHERE login=?", (login,))
-        return logged_in(ctx, conn, row[0])
+    return str(row[0])
+
+
+@route("POST", r"login")
+def _login(ctx: Context) -> Any:
+    user_id = _checked_login(ctx, ctx.json_body())
+    with ctx.store.write() as conn:
+        return logged_in(ctx, conn, user_id)
+
+
+@route("GET", r"verifyPassword")
+@route("POST", r"verifyPassword")
+def _verify_password(ctx: Context) -> Any:
+    """Parse's check of a user's password that opens no session: the user, or error 101."""
+    body = ctx.params if ctx.method == "GET" else ctx.json_body()
+    return fetch(ctx.server.master_context(ctx), "_User", _checked_login(ctx, dict(body)))
+
+
+@route("GET", r"sessions/me")
+def _current_session(ctx: Context) -> Any:
+    """The caller's session as Parse's ``_Session`` object (the embedded backend keeps sessions in a
+    table of its own: the objectId is derived from the token)."""
+    token = ctx.caller.session_token
+    if not token:
+        raise ProtocolError(209, "Session token required.", 400)
+    with ctx.store.read() as conn:
+        created, expires = conn.execute("SELECT created_at, expires_at FROM _sessions WHERE token=?",
+                                        (token,)).fetchone()
+    return {"objectId": hashlib.sha256(token.encode()).hexdigest()[:24], "sessionToken": token,
+            "user": {"__type": "Pointer", "className": "_User", "objectId": ctx.caller.user_id},
+            "createdWith": {"action": "login", "authProvider": "password"}, "restricted": False,
+            "expiresAt": {"__type": "Date", "iso": expires}, "createdAt": created, "updatedAt": created}
 
 
 @route("GET", r"users/me")
@@ -271,6 +302,8 @@ def _create_role(ctx: Context) -> Any:
     name = body.get("name")
     if not isinstance(name, str) or not name.replace("_", "").replace("-", "").replace(" ", "").isalnum():
         raise ProtocolError(139, "A role's name needs letters, digits, '_', '-' or spaces.")
+    if ctx.dialect == "leancloud" and not isinstance(body.get("ACL"), dict):  # LeanCloud refuses it; Parse not
+        raise ProtocolError(1, "A role must have an ACL.")
     with ctx.store.write():  # the check and the write in one transaction
         rows, _ = query(ctx.server.master_context(ctx), "_Role", {"name": name}, limit=1)
         if rows:

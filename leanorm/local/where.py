@@ -14,7 +14,7 @@ import sqlite3
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
-from .protocol import Caller, ProtocolError
+from .protocol import Caller, ProtocolError, dumps
 from .store import FieldType, json_path, table
 from .values import canonical, normalize_iso, storable_number
 
@@ -416,13 +416,25 @@ def geo(c: QueryCompiler, slot: Slot, ops: Dict[str, Any]) -> str:
         (slat, slng), (nlat, nlng) = _point(box[0]), _point(box[1])
         clauses.append(f"{lat} BETWEEN {c.p(slat)} AND {c.p(nlat)} AND {lng} BETWEEN {c.p(slng)} AND {c.p(nlng)}")
     if "$geoWithin" in ops:
-        sphere = ops["$geoWithin"].get("$centerSphere") if isinstance(ops["$geoWithin"], dict) else None
-        if not isinstance(sphere, list) or len(sphere) != 2:
-            raise ProtocolError(102, "Invalid query: the embedded backend supports $geoWithin with "
-                                     "$centerSphere only.")
-        (clat, clng), radius = _point(sphere[0]), sphere[1]
-        clauses.append(f"leanorm_distance({lat}, {lng}, {c.p(clat)}, {c.p(clng)}) <= {c.p(float(radius))}")
+        within = ops["$geoWithin"] if isinstance(ops["$geoWithin"], dict) else {}
+        if "$polygon" in within:
+            clauses.append(f"leanorm_in_polygon({lat}, {lng}, {c.p(_polygon(within['$polygon']))})")
+        else:
+            sphere = within.get("$centerSphere")
+            if not isinstance(sphere, list) or len(sphere) != 2:
+                raise ProtocolError(102, "Invalid query: $geoWithin needs $centerSphere or $polygon.")
+            (clat, clng), radius = _point(sphere[0]), sphere[1]
+            clauses.append(f"leanorm_distance({lat}, {lng}, {c.p(clat)}, {c.p(clng)}) <= {c.p(float(radius))}")
     return " AND ".join(clauses)
+
+
+def _polygon(value: Any) -> str:
+    """A ``$polygon`` (GeoPoints or ``[longitude, latitude]`` pairs, or a Polygon value) as the JSON
+    ``[[lng, lat], ...]`` the SQL function takes; fewer than three points is error 107, as on Parse."""
+    points = value.get("coordinates") if isinstance(value, dict) and value.get("__type") == "Polygon" else value
+    if not isinstance(points, list) or len(points) < 3:
+        raise ProtocolError(107, "bad $geoWithin value; $polygon should contain at least 3 GeoPoints")
+    return dumps([[lng, lat] for lat, lng in map(_point, points)])
 
 
 OPERATORS: Dict[str, Operator] = {

@@ -37,6 +37,12 @@ def test_count(posts):
     assert (both.total, titles(both)) == (2, ["alpha", "beta"])
 
 
+def test_select_star_with_count_of_object_id(posts):
+    """What LeanCloud's JS SDK users write: ``count(objectId)`` counts like ``count(*)``."""
+    both = Post.objects.cql("select *, count(objectId) from Post where score >= 3 order by score")
+    assert (both.total, titles(both)) == (2, ["delta", "alphabet"])
+
+
 def test_conditions(posts):
     cql = Post.objects.cql
     assert titles(cql("select * from Post where title like 'alpha%' order by title")) == ["alpha", "alphabet"]

@@ -111,7 +111,7 @@ def test_upload_is_three_requests(file_objects, sent):
     before = len(sent)
     File("three.txt", b"123").save()
     assert [(r.method, r.path.rsplit("/", 2)[-2] if r.path.startswith("http") else r.path.rsplit("/", 1)[-1])
-            for r in sent[before:]] == [("POST", "fileTokens"), ("PUT", "uploads"), ("POST", "fileCallback")]
+            for r in sent[before:]] == [("POST", "fileTokens"), ("POST", "uploads"), ("POST", "fileCallback")]
 
 
 def test_file_object_metadata_query_fetch(file_objects):

@@ -45,3 +45,14 @@ def test_distance_lookups_sort_nearest_first(client, places, limit_km):
     assert [c.name for c in City.objects.filter(place__within_miles=(HOME, limit_km / 1.609344))] == expected
     assert [c.name for c in City.objects.filter(place__within_radians=(HOME, limit_km / 6371.0))] == expected
     assert [c.name for c in City.objects.filter(place__near=HOME)] == by_distance(1e9)
+
+
+def test_within_polygon_keeps_the_points_inside_it(client, places):
+    """``$geoWithin: {$polygon}``, as Parse's ``withinPolygon`` sends it: GeoPoints, or ``[longitude,
+    latitude]`` pairs."""
+    corners = [(29, 117), (29, 121), (33, 120), (33, 117)]  # (latitude, longitude): around Hangzhou and Nanjing
+    as_points = [{"__type": "GeoPoint", "latitude": lat, "longitude": lng} for lat, lng in corners]
+    as_pairs = [[lng, lat] for lat, lng in corners]
+    for polygon in (as_points, as_pairs):
+        answer = client.request("GET", "classes/City", {"where": {"place": {"$geoWithin": {"$polygon": polygon}}}})
+        assert sorted(row["name"] for row in answer["results"]) == ["Hangzhou", "Nanjing"]

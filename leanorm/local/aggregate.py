@@ -1,0 +1,177 @@
+"""Parse's ``GET aggregate/<class>`` (master key only, as on Parse Server): ``distinct`` of one key, or
+a ``pipeline`` of stages over the class's rows.
+
+Stages: ``$match`` before any ``$group`` (the where-syntax of queries, run in SQL), ``$group`` (``_id``
+``null``, ``"$key"`` or an object of them; ``$sum``, ``$avg``, ``$min``, ``$max``, ``$first``, ``$last``
+of ``"$key"``, ``$sum`` of a number counts), ``$sort``, ``$skip``, ``$limit``, ``$project`` (keys kept
+with 1/true) and ``$count``. Others (``$lookup``, ``$unwind``, ``$match`` after ``$group``, expressions)
+are error 102. As on Parse Server, a group's ``_id`` comes back as ``objectId``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .objects import query
+from .protocol import Context, ProtocolError, dumps, route
+from .values import INT64_MAX
+
+__all__: List[str] = []
+
+Row = Dict[str, Any]
+
+
+def _invalid(message: str) -> ProtocolError:
+    return ProtocolError(102, f"Invalid aggregate: {message}.")
+
+
+def _key(value: Any) -> Optional[str]:
+    """The key a ``"$key"`` reference names (``None`` for anything else)."""
+    return value[1:] if isinstance(value, str) and value.startswith("$") and len(value) > 1 else None
+
+
+def _read(row: Row, path: str) -> Any:
+    value: Any = row
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _group_key(row: Row, spec: Any) -> Any:
+    if spec is None:
+        return None
+    if isinstance(spec, dict):
+        return {name: _group_key(row, inner) for name, inner in spec.items()}
+    key = _key(spec)
+    if key is None:
+        raise _invalid(f"a group _id must be null, \"$key\" or an object of them, not {spec!r}")
+    return _read(row, key)
+
+
+def _numbers(values: List[Any]) -> List[float]:
+    return [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+_ACCUMULATORS: Dict[str, Callable[[List[Any]], Any]] = {
+    "$sum": lambda values: sum(_numbers(values)),
+    "$avg": lambda values: (sum(_numbers(values)) / len(_numbers(values))) if _numbers(values) else None,
+    "$min": lambda values: min(_numbers(values), default=None),
+    "$max": lambda values: max(_numbers(values), default=None),
+    "$first": lambda values: values[0] if values else None,
+    "$last": lambda values: values[-1] if values else None,
+}
+
+
+def _group(rows: List[Row], spec: Any) -> List[Row]:
+    if not isinstance(spec, dict) or ("_id" not in spec and "objectId" not in spec):
+        raise _invalid("$group needs an _id")
+    by = spec.get("_id", spec.get("objectId"))
+    fields: List[Tuple[str, str, Any]] = []
+    for name, accumulator in spec.items():
+        if name in ("_id", "objectId"):
+            continue
+        if not isinstance(accumulator, dict) or len(accumulator) != 1:
+            raise _invalid(f"{name} needs one accumulator")
+        (op, operand), = accumulator.items()
+        if op not in _ACCUMULATORS:
+            raise _invalid(f"{op} is not supported")
+        fields.append((name, op, operand))
+    groups: Dict[str, Tuple[Any, List[Row]]] = {}
+    for row in rows:
+        value = _group_key(row, by)
+        groups.setdefault(repr(value), (value, []))[1].append(row)
+    out = []
+    for value, members in groups.values():
+        result: Row = {"objectId": value}
+        for name, op, operand in fields:
+            key = _key(operand)
+            if key is not None:
+                values = [_read(m, key) for m in members]
+            elif op == "$sum" and isinstance(operand, (int, float)) and not isinstance(operand, bool):
+                values = [operand] * len(members)
+            else:
+                raise _invalid(f"{name}: {op} takes \"$key\" (or a number for $sum)")
+            result[name] = _ACCUMULATORS[op](values)
+        out.append(result)
+    return out
+
+
+def _sort(rows: List[Row], spec: Any) -> List[Row]:
+    if not isinstance(spec, dict) or not spec:
+        raise _invalid("$sort needs {key: 1 or -1}")
+    for key, direction in reversed(list(spec.items())):
+        key = "objectId" if key == "_id" else key
+        present = [r for r in rows if _read(r, key) is not None]
+        missing = [r for r in rows if _read(r, key) is None]
+        present.sort(key=lambda r: _read(r, key), reverse=direction == -1)
+        rows = missing + present if direction != -1 else present + missing
+    return rows
+
+
+def _count(rows: List[Row], name: Any) -> List[Row]:
+    if not isinstance(name, str) or not name:
+        raise _invalid("$count needs a name")
+    return [{name: len(rows)}]
+
+
+def _project(rows: List[Row], spec: Any) -> List[Row]:
+    if not isinstance(spec, dict):
+        raise _invalid("$project needs {key: 1}")
+    kept = [("objectId" if k == "_id" else k) for k, v in spec.items() if v in (1, True)]
+    return [{k: r[k] for k in ["objectId", *kept] if k in r} for r in rows]
+
+
+def _count_arg(value: Any, stage: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _invalid(f"{stage} needs a non-negative integer")
+    return value
+
+
+_STAGES: Dict[str, Callable[[List[Row], Any], List[Row]]] = {
+    "$group": _group,
+    "$sort": _sort,
+    "$skip": lambda rows, n: rows[_count_arg(n, "$skip"):],
+    "$limit": lambda rows, n: rows[:_count_arg(n, "$limit")],
+    "$project": _project,
+    "$count": _count,
+}
+
+
+def _stages(pipeline: Any) -> List[Tuple[str, Any]]:
+    if isinstance(pipeline, dict):  # Parse also takes one object of stages
+        pipeline = [{name: spec} for name, spec in pipeline.items()]
+    if not isinstance(pipeline, list):
+        raise _invalid("pipeline must be a list of stages")
+    stages: List[Tuple[str, Any]] = []
+    for stage in pipeline:
+        if not isinstance(stage, dict) or len(stage) != 1:
+            raise _invalid("each stage is one {$stage: spec}")
+        stages.extend(stage.items())
+    return stages
+
+
+@route("GET", r"aggregate/([^/]+)")
+def _aggregate(ctx: Context) -> Any:
+    ctx.require_master()
+    class_name = ctx.args[0]
+    where = ctx.json_param("where") or {}
+    distinct = ctx.params.get("distinct")
+    if distinct:
+        rows, _ = query(ctx, class_name, where, limit=INT64_MAX)
+        values: Dict[str, Any] = {}
+        for row in rows:
+            value = _read(row, distinct)
+            if value is not None:
+                values.setdefault(dumps(value), value)
+        return {"results": list(values.values())}
+    stages = _stages(ctx.json_param("pipeline", []))
+    matches = [where] if where else []
+    while stages and stages[0][0] == "$match":  # run in SQL, with the caller's ACL view
+        matches.append(stages.pop(0)[1])
+    rows, _ = query(ctx, class_name, {"$and": matches} if len(matches) > 1 else (matches or [{}])[0],
+                    limit=INT64_MAX)
+    for name, spec in stages:
+        if name not in _STAGES:
+            raise _invalid(f"the embedded backend does not run {name}" + (" after other stages"
+                                                                          if name == "$match" else ""))
+        rows = _STAGES[name](rows, spec)
+    return {"results": rows}

@@ -1,0 +1,103 @@
+"""The Parse JS SDK's request envelope, read as Parse Server reads it.
+
+Browsers and Node clients of Parse avoid CORS preflights by sending every request as a ``POST`` with a
+``text/plain`` JSON body that carries what would be headers: ``_ApplicationId``, ``_JavaScriptKey``,
+``_MasterKey``, ``_SessionToken``, ``_InstallationId``, ``_ContentType``, ``_ClientVersion``, and the real
+method as ``_method`` (a query is ``{"_method": "GET", "where": ...}``: its parameters are the body's
+other keys). A file is ``{"base64": ..., "fileData": ...}`` inside the same envelope.
+
+:func:`unwrap` turns such a request back into the plain one (method, query parameters, headers, body)
+before anything else reads it, so no envelope key ever reaches an endpoint or the database.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Dict, Tuple
+
+from .protocol import Body, ProtocolError, dumps, loads
+
+__all__ = ["unwrap"]
+
+#: envelope keys that stand for a request header (Parse Server takes the app id only from the body
+#: when no header names one, and then every other key from the body too)
+HEADER_KEYS = {"_ApplicationId": "X-Parse-Application-Id", "_JavaScriptKey": "X-Parse-Javascript-Key",
+               "_MasterKey": "X-Parse-Master-Key", "_SessionToken": "X-Parse-Session-Token",
+               "_InstallationId": "X-Parse-Installation-Id", "_ContentType": "Content-Type"}
+#: envelope keys that carry nothing the embedded backend uses
+IGNORED_KEYS = ("_ClientVersion", "_RevocableSession", "_MaintenanceKey", "_context", "_noBody")
+FILES_PREFIX = "/parse/files/"
+
+
+def _invalid() -> ProtocolError:
+    return ProtocolError(1, "unauthorized", 403)  # Parse Server's answer to a malformed envelope
+
+
+def _read(body: Body, limit: int) -> bytes:
+    if body is None or isinstance(body, (bytes, bytearray)):
+        return bytes(body or b"")
+    data = body.read(limit + 1)
+    if len(data) > limit:
+        raise ProtocolError(1, "Request body too large.", 413)
+    return data
+
+
+def _json_object(raw: bytes) -> Any:
+    try:
+        return loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def unwrap(method: str, path: str, params: Dict[str, str], headers: Dict[str, str], body: Body,
+           limit: int) -> Tuple[str, Dict[str, str], Dict[str, str], Body]:
+    """The plain request behind a Parse-dialect request: ``(method, params, headers, body)``.
+
+    A request naming its app in a header is left alone but for ``_method``; a file upload's bytes are
+    only read (up to ``limit``) when no header names the app, as that is when they may be an envelope.
+    """
+    has_app_header = any(k.lower() == "x-parse-application-id" and v for k, v in headers.items())
+    is_file = path.startswith(FILES_PREFIX)
+    if is_file and has_app_header:
+        return method, params, headers, body  # raw file bytes, never an envelope
+    raw = _read(body, limit)
+    if has_app_header and b'"_method"' not in raw:
+        return method, params, headers, raw  # a plain REST request: parsed once, by its endpoint
+    envelope = _json_object(raw)
+    if not isinstance(envelope, dict):
+        return method, params, headers, raw
+    changed = False
+    if not has_app_header and "_ApplicationId" in envelope:
+        headers = dict(headers)
+        for key, header in HEADER_KEYS.items():
+            value = envelope.pop(key, None)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise _invalid()
+            headers[header] = value
+        for key in IGNORED_KEYS:
+            envelope.pop(key, None)
+        changed = True
+        if is_file:
+            return method, params, headers, _file_bytes(envelope)
+    override = envelope.pop("_method", None)
+    if method == "POST" and isinstance(override, str):
+        method, changed = override.upper(), True
+        if method in ("GET", "DELETE"):  # its parameters travel as the body's other keys
+            params = {**params, **{k: v if isinstance(v, str) else dumps(v) for k, v in envelope.items()}}
+            return method, params, headers, None
+    return method, params, headers, (dumps(envelope).encode("utf-8") if changed else raw)
+
+
+def _file_bytes(envelope: Dict[str, Any]) -> bytes:
+    """The bytes of a file sent as ``{"base64": ...}`` (a data URI's prefix is allowed, as by the SDK)."""
+    data = envelope.get("base64")
+    if not isinstance(data, str):
+        raise _invalid()
+    if data.startswith("data:") and "," in data:
+        data = data.split(",", 1)[1]
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProtocolError(107, "Invalid base64 file data.") from None
