@@ -3,8 +3,9 @@
 LeanCloud dialect: ``POST fileTokens`` makes the ``_File`` row and answers an ``upload_url`` on this
 server with the ``qcloud`` provider (the client POSTs a multipart form holding the bytes there; SDKs
 stream it without knowing its size, which they refuse to do for ``s3``; an S3-style PUT of the raw bytes
-works too), then ``POST fileCallback`` confirms the upload (``result: false`` drops the row). ``POST files/<name>`` registers an external
-``url`` (or takes ``base64`` bytes, the old flow); ``GET``/``DELETE files/<id>``.
+works too), then ``POST fileCallback`` confirms the upload (``result: false`` drops the row).
+``POST files/<name>`` registers an external ``url`` (or takes ``base64`` bytes, the old flow);
+``GET``/``DELETE files/<id>``.
 Parse dialect: ``POST files/<name>`` with the raw bytes answers ``{url, name}``; ``DELETE files/<name>``
 needs the master key.
 

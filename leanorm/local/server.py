@@ -87,7 +87,8 @@ class LocalServer:
         """
         try:
             if path.startswith((files.UPLOAD_PREFIX, files.DOWNLOAD_PREFIX)):
-                return files.handle_raw(self, method.upper(), path, body, _Headers(headers or {}).get("Content-Type"))
+                content_type = _Headers(headers or {}).get("Content-Type")
+                return files.handle_raw(self, method.upper(), path, body, content_type)
             if body is not None and not isinstance(body, (bytes, bytearray)) and \
                     not files.streams(method.upper(), path):
                 body = body.read()

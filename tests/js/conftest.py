@@ -18,8 +18,6 @@ from tests.served import Served, serve
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 INSTALL_DIR = ROOT / ".cache" / "js-sdk"
-#: the scenarios are run by Node, not collected by pytest
-collect_ignore_glob = ["*.mjs"]
 
 
 @pytest.fixture(scope="session")

@@ -260,6 +260,12 @@ step('file from a byte array', async () => {
   same([...new Uint8Array(await (await fetch(file.url())).arrayBuffer())], [0, 1, 2, 253, 254, 255], 'bytes');
 });
 
+step('file from a Node buffer', async () => {
+  const file = new Parse.File('buffer.txt', Buffer.from('from a buffer'), 'text/plain');
+  await file.save();
+  same(await (await fetch(file.url())).text(), 'from a buffer', 'bytes');
+});
+
 step('file in an object and back', async () => {
   const post = new Parse.Object('PsPost');
   post.set({ title: 'with file', attachment: state.file });
