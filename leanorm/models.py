@@ -24,7 +24,7 @@ from .query.q import Q
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
-    from .query.manager import Manager
+    from .query.manager import DefaultManager, Manager
 
 __all__ = ["Model", "ModelMeta", "Options", "registry", "MultipleObjectsReturned"]
 
@@ -163,7 +163,8 @@ class Model(metaclass=ModelMeta):
     """
 
     _meta: ClassVar[Options]
-    objects: ClassVar["Manager[Any]"]
+    #: ``Post.objects`` reads as ``Manager[Post]``; a model may declare its own (``objects = MyManager()``)
+    objects: ClassVar["DefaultManager"]
     # made on first use for instances built from server data (see _PerInstance)
     _changed: Set[str] = _PerInstance(set)  # type: ignore[assignment]
     _ops: Dict[str, Operation] = _PerInstance(dict)  # type: ignore[assignment]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple,
                     Type, TypeVar, Union, cast, overload)
 
+from typing_extensions import Literal
+
 from .. import signals
 from ..config import get_client
 from ..errors import BulkWriteError, DuplicateValue, FieldError, LeanCloudError, ValidationError
@@ -380,6 +382,11 @@ class QuerySet(Generic[M]):
             for row in rows:
                 out.append({n: _plain_value(f, row.get(f.db_field)) for n, f in fields})
         return out
+
+    @overload
+    def values_list(self, name: str, /, *, flat: Literal[True]) -> List[Any]: ...
+    @overload
+    def values_list(self, *names: str, flat: Literal[False] = False) -> List[Tuple[Any, ...]]: ...
 
     def values_list(self, *names: str, flat: bool = False) -> List[Any]:
         """Tuples of values (``flat=True`` with one name: the values themselves)."""
