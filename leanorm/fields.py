@@ -18,10 +18,10 @@ from marshmallow import validate as _mv
 
 from .encoding import decode, decode_date, encode, encode_date
 from .geo import GeoPoint
+from .operations import F, Operation, check_assignment
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import Model
-    from .operations import Operation
 
 __all__ = ["Field", "StringField", "IntegerField", "FloatField", "BooleanField", "DateTimeField",
            "ListField", "DictField", "AnyField", "ReferenceField", "PointerField", "GeoPointField", "BytesField", "MISSING"]
@@ -139,8 +139,10 @@ class Field(Generic[T]):
         cache[name] = value
         return value
 
-    def __set__(self, obj: "Model", value: Union[T, "Operation"]) -> None:
-        # an Operation (``F("score") + 1``) is queued and sent as an atomic update
+    def __set__(self, obj: "Model", value: Union[T, Operation]) -> None:
+        # an Operation (``F("score") + 1``) is queued and sent as an atomic update of this field
+        if isinstance(value, (Operation, F)):
+            check_assignment(self.name, self.db_field, value)
         obj._write(self, value)
 
     # -- conversion ------------------------------------------------------------------------------------
@@ -324,8 +326,8 @@ class DateTimeField(Field[T]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
 
-    def __set__(self, obj: "Model", value: Union[T, _dt.datetime, _dt.date, "Operation"]) -> None:
-        obj._write(self, value)  # reads back as arrow, whatever was assigned
+    def __set__(self, obj: "Model", value: Union[T, _dt.datetime, _dt.date, Operation]) -> None:
+        super().__set__(obj, value)  # type: ignore[arg-type]  # reads back as arrow, whatever was assigned
 
     def to_wire(self, value: Any) -> Any:
         return None if value is None else encode_date(value)

@@ -111,6 +111,20 @@ class _PerInstance:
         return value
 
 
+#: what every model has besides the class attributes of Model: set per class by ModelMeta, or per
+#: instance (a field of one of these names would hide it)
+_PER_MODEL_ATTRIBUTES = frozenset({"objects", "DoesNotExist", "MultipleObjectsReturned", "_meta", "_data",
+                                   "_cache", "_client"})
+
+
+def _hides_model_attribute(cls: type, attr: str) -> bool:
+    """Whether a field ``attr`` declared on ``cls`` would hide a method or attribute of Model or of a
+    parent model (``save``, ``remove``, ``objects``...). A parent's field may be redeclared."""
+    if attr in _PER_MODEL_ATTRIBUTES:
+        return True
+    return any(attr in vars(base) and not isinstance(vars(base)[attr], Field) for base in cls.__mro__[1:])
+
+
 class ModelMeta(type):
     """Collects Field descriptors (inherited ones too), builds ``_meta``, the per-model exceptions and
     the default manager, and registers the model by class name."""
@@ -127,6 +141,11 @@ class ModelMeta(type):
             if isinstance(value, Field):
                 if attr in ("id", "pk", "created_at", "updated_at", "acl") or value.db_field in RESERVED_KEYS:
                     raise FieldError(f"{name}.{attr}: {attr!r}/{value.db_field!r} is managed by leanorm")
+                if _hides_model_attribute(cls, attr):
+                    raise FieldError(
+                        f"{name}.{attr}: a field named {attr!r} would hide the model's own {attr!r} (a method "
+                        f"or attribute leanorm uses); name it otherwise and keep the wire name with db_field, "
+                        f"e.g. {attr}_ = {type(value).__name__}(db_field={value.db_field!r})")
                 value.model = cls  # type: ignore[assignment]
                 fields[attr] = value
         cls._meta = Options(cls, meta, fields)  # type: ignore[attr-defined]
