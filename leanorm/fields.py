@@ -59,6 +59,25 @@ class ListOptions(FieldOptions, total=False):
     max_length: Optional[int]
 
 
+def as_marshmallow_validator(validator: Validator) -> Validator:
+    """``validator`` as marshmallow runs validators: raising its ``ValidationError`` when a value is
+    wrong. A plain callable's ``ValueError`` and ``False`` result become that error."""
+    if isinstance(validator, _mv.Validator):
+        return validator
+
+    def check(value: Any) -> None:
+        try:
+            ok = validator(value)
+        except _MarshmallowError:
+            raise
+        except ValueError as exc:
+            raise _MarshmallowError(str(exc)) from exc
+        if ok is False:
+            raise _MarshmallowError(f"{value!r} is not valid")
+
+    return check
+
+
 class _Missing:
     def __repr__(self) -> str:
         return "MISSING"
@@ -83,7 +102,10 @@ class Field(Generic[T]):
     :param default: value (or zero-argument callable) for new instances
     :param choices: the allowed values
     :param validators: callables that raise ``ValueError`` or marshmallow's ``ValidationError``
-        (or return False) when a value is wrong
+        (or return False) when a value is wrong; ``marshmallow.validate`` validators work as they are.
+        Every one is kept as a marshmallow validator (:func:`as_marshmallow_validator`), and ``choices``
+        and the bounds of the subclasses are ``marshmallow.validate`` validators: the schema of the model
+        (:mod:`leanorm.marshal`) uses these same objects, so the two cannot disagree.
     """
 
     #: the Python types a value must have (None is always allowed unless required)
@@ -103,7 +125,7 @@ class Field(Generic[T]):
         self.required = required
         self.default = default
         self.choices = list(choices) if choices is not None else None
-        self.validators: List[Validator] = list(validators)
+        self.validators: List[Validator] = [as_marshmallow_validator(v) for v in validators]
         if self.choices is not None:
             self.validators.append(_mv.OneOf(self.choices))
         self.help_text = help_text
@@ -173,20 +195,14 @@ class Field(Generic[T]):
         problem = self.check_type(value)
         if problem:
             return [problem]
-        errors = self._check_bounds(value)
+        errors: List[str] = []
         for validator in self.validators:
             try:
-                if validator(value) is False:
-                    errors.append(f"{value!r} is not valid")
+                validator(value)
             except _MarshmallowError as exc:
                 msgs = exc.messages
                 errors.extend(msgs if isinstance(msgs, list) else [str(msgs)])
-            except ValueError as exc:
-                errors.append(str(exc))
         return errors
-
-    def _check_bounds(self, value: Any) -> List[str]:
-        return []
 
     def __repr__(self) -> str:
         owner = self.model.__name__ + "." if self.model else ""
