@@ -10,6 +10,7 @@ from typing import (TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Mapping,
                     Type, TypeVar)
 
 import arrow
+from typing_extensions import Self
 
 from . import signals
 from .acl import ACL
@@ -24,7 +25,7 @@ from .query.q import Q
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
-    from .query.manager import DefaultManager, Manager
+    from .query.manager import Manager
 
 __all__ = ["Model", "ModelMeta", "Options", "registry", "MultipleObjectsReturned"]
 
@@ -182,8 +183,9 @@ class Model(metaclass=ModelMeta):
     """
 
     _meta: ClassVar[Options]
-    #: ``Post.objects`` reads as ``Manager[Post]``; a model may declare its own (``objects = MyManager()``)
-    objects: ClassVar["DefaultManager"]
+    #: ``Post.objects`` is a ``Manager[Post]`` for type checkers too. A model may declare its own manager;
+    #: annotated (``objects: ClassVar[PostManager] = PostManager()``), checkers see its own methods
+    objects: ClassVar["Manager[Self]"]
     # made on first use for instances built from server data (see _PerInstance)
     _changed: Set[str] = _PerInstance(set)  # type: ignore[assignment]
     _ops: Dict[str, Operation] = _PerInstance(dict)  # type: ignore[assignment]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple,
                     Type, TypeVar, overload)
 
-from typing_extensions import Literal, Protocol, Self
+from typing_extensions import Literal, Self
 
 from .q import Q
 from .queryset import CQLResult, QuerySet
@@ -13,10 +13,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..client import Client
     from ..models import Model
 
-__all__ = ["Manager", "DefaultManager"]
+__all__ = ["Manager"]
 
 M = TypeVar("M", bound="Model")
-OwnerM = TypeVar("OwnerM", bound="Model")
 
 
 class Manager(Generic[M]):
@@ -136,10 +135,3 @@ class Manager(Generic[M]):
 
     def __repr__(self) -> str:
         return f"<Manager {self.model.__name__ if self.model else '?'}.{self.name}>"
-
-
-class DefaultManager(Protocol):
-    """How type checkers see ``Model.objects`` when a model declares no manager: read from the class
-    ``Post``, it is a ``Manager[Post]`` (the metaclass gives every model a Manager of its own)."""
-
-    def __get__(self, instance: None, owner: Type[OwnerM]) -> Manager[OwnerM]: ...

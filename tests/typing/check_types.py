@@ -8,7 +8,7 @@ from typing_extensions import assert_type
 from leanorm import F, Manager, Q, QuerySet
 from leanorm.relations import RelationManager
 
-from .models_typed import WHEN, TypAuthor, TypPost, TypTag
+from .models_typed import WHEN, TypAuthor, TypNote, TypNoteManager, TypPost, TypTag
 
 
 def check_manager_and_querysets() -> None:
@@ -37,6 +37,12 @@ def check_manager_and_querysets() -> None:
     for post in qs:
         assert_type(post, TypPost)
     assert_type([p.title for p in TypPost.objects.filter(draft=False)], List[str])
+
+
+def check_custom_manager() -> None:
+    assert_type(TypNote.objects, TypNoteManager)
+    assert_type(TypNote.objects.pinned().first(), Optional[TypNote])
+    assert_type(TypNote.objects.get(id="x"), TypNote)
 
 
 def check_fields(post: TypPost) -> None:

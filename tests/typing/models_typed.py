@@ -1,8 +1,9 @@
 """Models the typing checks use (declared the everyday, unannotated way)."""
 import datetime as _dt
+from typing import ClassVar
 
-from leanorm import (BooleanField, DateTimeField, DictField, FloatField, IntegerField, ListField, Model,
-                     PointerField, StringField)
+from leanorm import (BooleanField, DateTimeField, DictField, FloatField, IntegerField, ListField, Manager, Model,
+                     PointerField, QuerySet, StringField)
 from leanorm.relations import RelationField
 
 
@@ -31,6 +32,17 @@ class TypPost(Model):
     editor = PointerField(TypAuthor, required=True)
     parent = PointerField("self")
     labels = RelationField(TypTag)
+
+
+class TypNoteManager(Manager["TypNote"]):
+    def pinned(self) -> "QuerySet[TypNote]":
+        return self.filter(pinned=True)
+
+
+class TypNote(Model):
+    pinned = BooleanField(default=False)
+    # annotated, so that checkers see the manager's own methods
+    objects: ClassVar[TypNoteManager] = TypNoteManager()
 
 
 WHEN = _dt.datetime(2026, 1, 1)
