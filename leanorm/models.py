@@ -18,7 +18,8 @@ from .config import get_client
 from .encoding import decode, decode_date, encode
 from .errors import FieldError, LeanORMError, ObjectNotFound, ValidationError
 from .fields import MISSING, DateTimeField, Field, StringField
-from .operations import (Add, AddUnique, BitAnd, BitOr, BitXor, Delete, F, Increment, Operation, Remove)
+from .operations import (Add, AddUnique, BitAnd, BitOr, BitXor, Delete, F, Increment, Operation, Remove,
+                         check_assignment)
 from .query.lookups import CompileContext
 from .query.compiler import compile_where
 from .query.q import Q
@@ -339,6 +340,7 @@ class Model(metaclass=ModelMeta):
             return
         if key in RESERVED_KEYS:
             raise FieldError(f"{key!r} is managed by leanorm")
+        check_assignment(key, key, value)  # post["x"] = F("y") + 1 would silently become x + 1
         self._cache[key] = value
         self._changed.add(key)
 

@@ -48,7 +48,8 @@ def test_queryset_update_copying_another_field_raises_not_supported(client):
 @pytest.mark.parametrize("write", [
     lambda obj: setattr(obj, "a", F("b") + 1),
     lambda obj: obj.__setitem__("a", F("b") + 1),
-], ids=["attribute", "item"])
+    lambda obj: obj.__setitem__("undeclared", F("b") + 1),
+], ids=["attribute", "item", "undeclared key"])
 def test_assigning_an_expression_on_another_field_raises(client, write):
     obj = SwCounter.objects.create()
     with pytest.raises(NotSupported, match="other field"):
