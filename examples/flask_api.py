@@ -62,7 +62,7 @@ def create_app() -> Flask:
 
     @app.post("/authors")
     def create_author() -> Any:
-        author = AuthorSchema().load(request.get_json(force=True)).save()
+        author = AuthorSchema().load_instance(request.get_json(force=True)).save()
         return jsonify(AuthorSchema().dump(author)), 201
 
     @app.get("/posts")
@@ -74,7 +74,7 @@ def create_app() -> Flask:
 
     @app.post("/posts")
     def create_post() -> Any:
-        post = PostSchema().load(request.get_json(force=True)).save()
+        post = PostSchema().load_instance(request.get_json(force=True)).save()
         return jsonify(PostSchema().dump(post)), 201
 
     @app.get("/posts/<post_id>")
@@ -84,7 +84,7 @@ def create_app() -> Flask:
     @app.patch("/posts/<post_id>")
     def update_post(post_id: str) -> Any:
         post = Post.objects.get(id=post_id)
-        PostSchema(instance=post, partial=True).load(request.get_json(force=True)).save()
+        PostSchema(instance=post, partial=True).load_instance(request.get_json(force=True)).save()
         return jsonify(PostSchema().dump(post))
 
     @app.delete("/posts/<post_id>")

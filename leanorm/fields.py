@@ -12,9 +12,9 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, Generic, Iterable, List,
                     Type, TypeVar, Union, overload)
 
 import arrow
-from typing_extensions import Literal, Self, TypedDict, Unpack
 from marshmallow import ValidationError as _MarshmallowError
 from marshmallow import validate as _mv
+from typing_extensions import Literal, Self, TypedDict, Unpack
 
 from .encoding import decode, decode_date, encode, encode_date
 from .geo import GeoPoint
@@ -32,6 +32,8 @@ MT = TypeVar("MT", bound="Model")
 Validator = Callable[[Any], Any]
 #: a field's ``default``: a value, or a zero-argument callable making one
 Default = Union[T, Callable[[], T]]
+#: what a DateTimeField accepts (it reads back as arrow once loaded)
+DateLike = Union[arrow.Arrow, _dt.datetime, _dt.date]
 
 
 class FieldOptions(TypedDict, total=False):
@@ -44,17 +46,25 @@ class FieldOptions(TypedDict, total=False):
 
 
 class StringOptions(FieldOptions, total=False):
+    """StringField's keywords besides ``required`` and ``default``."""
+
     min_length: Optional[int]
     max_length: Optional[int]
     regex: Optional[str]
 
 
 class NumberOptions(FieldOptions, total=False):
+    """IntegerField's and FloatField's keywords besides ``required`` and ``default``."""
+
     min_value: Optional[float]
     max_value: Optional[float]
 
 
 class ListOptions(FieldOptions, total=False):
+    """ListField's keywords: a list field always reads as a list (its default is an empty one)."""
+
+    required: bool
+    default: Any
     min_length: Optional[int]
     max_length: Optional[int]
 
@@ -330,10 +340,10 @@ class DateTimeField(Field[T]):
     type_name = "a datetime"
 
     @overload
-    def __init__(self: "DateTimeField[arrow.Arrow]", *, required: Literal[True], default: Optional[Default[arrow.Arrow]] = None,
-                 **options: Unpack[FieldOptions]) -> None: ...
+    def __init__(self: "DateTimeField[arrow.Arrow]", *, required: Literal[True],
+                 default: Optional[Default[DateLike]] = None, **options: Unpack[FieldOptions]) -> None: ...
     @overload
-    def __init__(self: "DateTimeField[arrow.Arrow]", *, default: Default[arrow.Arrow], required: bool = False,
+    def __init__(self: "DateTimeField[arrow.Arrow]", *, default: Default[DateLike], required: bool = False,
                  **options: Unpack[FieldOptions]) -> None: ...
     @overload
     def __init__(self: "DateTimeField[Optional[arrow.Arrow]]", *, required: bool = False, default: None = None,
@@ -342,7 +352,7 @@ class DateTimeField(Field[T]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
 
-    def __set__(self, obj: "Model", value: Union[T, _dt.datetime, _dt.date, Operation]) -> None:
+    def __set__(self, obj: "Model", value: Union[T, DateLike, Operation]) -> None:
         super().__set__(obj, value)  # type: ignore[arg-type]  # reads back as arrow, whatever was assigned
 
     def to_wire(self, value: Any) -> Any:

@@ -31,7 +31,7 @@ marshmallow.exceptions.ValidationError: {'title': ['Longer than maximum length 2
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional, Type
+from typing import TYPE_CHECKING, Any, Dict, Generic, Iterable, Mapping, Optional, Type, TypeVar, cast
 
 import arrow
 import marshmallow as ma
@@ -47,18 +47,26 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ModelSchema", "model_schema"]
 
+M = TypeVar("M", bound="Model")
 
-class ModelSchema(ma.Schema):
+
+class ModelSchema(ma.Schema, Generic[M]):
     """Base of the schemas :func:`model_schema` builds. ``instance=`` makes ``load()`` update that object
     (use it with ``partial=True`` for a PATCH) instead of building a new one."""
 
-    model: "Type[Model]"
+    model: Type[M]
     #: the model fields by schema attribute name (the ones loaded: not the dump-only server keys)
     model_fields: Dict[str, Field[Any]]
 
-    def __init__(self, *, instance: Optional["Model"] = None, **kwargs: Any) -> None:
+    def __init__(self, *, instance: Optional[M] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.instance = instance
+
+    def load_instance(self, data: Mapping[str, Any]) -> M:
+        """``load()`` of one object, typed for checkers as the model (``load()`` is marshmallow's: Any)."""
+        if self.many:
+            raise TypeError("load_instance() loads one object: use load() on a schema with many=True")
+        return cast(M, self.load(data))
 
     @ma.validates_schema(skip_on_field_errors=True)
     def _model_validation(self, data: Dict[str, Any], **kwargs: Any) -> None:
@@ -73,7 +81,7 @@ class ModelSchema(ma.Schema):
             raise ma.ValidationError(errors)
 
     @ma.post_load
-    def _make_instance(self, data: Dict[str, Any], **kwargs: Any) -> "Model":
+    def _make_instance(self, data: Dict[str, Any], **kwargs: Any) -> M:
         if self.instance is None:
             return self.model(**data)
         for name, value in data.items():
@@ -118,7 +126,7 @@ class _Pointer(mf.Field):
     """A pointer as its objectId (dumped as the pointed object's own schema when ``nested``). Loading
     an objectId checks that the object exists."""
 
-    def __init__(self, field: PointerField[Any], nested: Optional[ModelSchema], **kwargs: Any) -> None:
+    def __init__(self, field: PointerField[Any], nested: Optional[ModelSchema[Any]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pointer = field
         self.nested = nested
@@ -175,7 +183,7 @@ def _schema_field(field: Field[Any], nested: Iterable[str], top: bool) -> mf.Fie
         inner = _schema_field(field.field, (), False) if field.field is not None else mf.Raw()
         return mf.List(inner, **options)
     if isinstance(field, PointerField):
-        nested_schema = model_schema(field.target)() if field.name in nested else None
+        nested_schema: Optional[ModelSchema[Any]] = model_schema(field.target)() if field.name in nested else None
         return _Pointer(field, nested_schema, **options)
     for kind in type(field).__mro__:
         if kind in _SIMPLE:
@@ -184,10 +192,10 @@ def _schema_field(field: Field[Any], nested: Iterable[str], top: bool) -> mf.Fie
     return _Wire(field, **options)
 
 
-_CACHE: Dict[Any, Type[ModelSchema]] = {}
+_CACHE: Dict[Any, Type[ModelSchema[Any]]] = {}
 
 
-def model_schema(model: "Type[Model]", *, nested: Iterable[str] = ()) -> Type[ModelSchema]:
+def model_schema(model: Type[M], *, nested: Iterable[str] = ()) -> Type[ModelSchema[M]]:
     """The marshmallow schema class mirroring ``model`` (built once per model and ``nested``).
 
     :param nested: names of PointerFields to dump as the pointed object (by its own schema) rather than

@@ -1,11 +1,12 @@
 """What type checkers infer for everyday leanorm code: ``tests/typing/test_checkers.py`` runs mypy and
 pyright on this file and expects no error (each ``assert_type`` is checked by both)."""
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Type
 
 import arrow
 from typing_extensions import assert_type
 
 from leanorm import F, Manager, Q, QuerySet
+from leanorm.marshal import ModelSchema, model_schema
 from leanorm.relations import RelationManager
 
 from .models_typed import WHEN, TypAuthor, TypNote, TypNoteManager, TypPost, TypTag
@@ -54,6 +55,7 @@ def check_fields(post: TypPost) -> None:
     assert_type(post.rating, Optional[float])
     assert_type(post.draft, bool)
     assert_type(post.published, Optional[arrow.Arrow])
+    assert_type(post.stamped, arrow.Arrow)
     assert_type(post.meta, Optional[Dict[str, Any]])
     assert_type(post.tags, List[str])
     assert_type(post.counts, List[int])
@@ -78,3 +80,9 @@ def check_writes(post: TypPost, tag: TypTag) -> None:
     post.tags = ["a", "b"]
     post.author = TypAuthor(name="Ann")
     post.labels.add(tag)
+
+
+def check_schema(post: TypPost) -> None:
+    assert_type(model_schema(TypPost), Type[ModelSchema[TypPost]])
+    assert_type(model_schema(TypPost)().load_instance({"title": "x"}), TypPost)
+    assert_type(model_schema(TypPost)(instance=post, partial=True).load_instance({}), TypPost)

@@ -1,5 +1,7 @@
 """Deliberate mistakes: ``tests/typing/test_checkers.py`` expects mypy and pyright to report an error on
 exactly the lines marked ``# E``, and on no other line."""
+from leanorm.marshal import model_schema
+
 from .models_typed import TypAuthor, TypPost, TypTag
 
 
@@ -17,3 +19,4 @@ def mistakes(post: TypPost, tag: TypTag) -> None:
     post.author.name  # E
     TypPost.objects.first().title  # E
     TypPost.objects.values_list("title", "score", flat=True)  # E
+    model_schema(TypPost)(instance=tag)  # E

@@ -96,6 +96,13 @@ def test_a_partial_load_updates_the_instance_given(models):
     assert obj.changed_keys() == {"count"}
 
 
+def test_load_instance_loads_one_object(models):
+    _, thing = models
+    assert model_schema(thing)().load_instance({"theCode": "B"}).code == "B"
+    with pytest.raises(TypeError, match="one object"):
+        model_schema(thing)(many=True).load_instance([{"theCode": "B"}])
+
+
 def test_nested_must_name_a_pointer(models):
     _, thing = models
     with pytest.raises(ValueError, match="not a PointerField"):
