@@ -407,52 +407,52 @@ class Model(metaclass=ModelMeta):
             current = self._cache[field.name] if field.name in self._cache else self._read(field)
             self._cache[field.name] = op.apply(current)
 
-    def increment(self, field: str, amount: float = 1) -> "Model":
+    def increment(self, field: str, amount: float = 1) -> Self:
         """Queue ``field += amount`` (atomic on the server); negative amounts decrement."""
         self._queue(self._field_named(field), Increment(amount))
         return self
 
-    def decrement(self, field: str, amount: float = 1) -> "Model":
+    def decrement(self, field: str, amount: float = 1) -> Self:
         """Queue ``field -= amount`` (atomic on the server)."""
         return self.increment(field, -amount)
 
-    def add(self, field: str, *values: Any) -> "Model":
+    def add(self, field: str, *values: Any) -> Self:
         """Queue appending ``values`` to an array field."""
         self._queue(self._field_named(field), Add(list(values)))
         return self
 
-    def add_unique(self, field: str, *values: Any) -> "Model":
+    def add_unique(self, field: str, *values: Any) -> Self:
         """Queue appending those ``values`` the array does not hold yet."""
         self._queue(self._field_named(field), AddUnique(list(values)))
         return self
 
-    def remove(self, field: str, *values: Any) -> "Model":
+    def remove(self, field: str, *values: Any) -> Self:
         """Queue removing every occurrence of ``values`` from an array field."""
         self._queue(self._field_named(field), Remove(list(values)))
         return self
 
-    def unset(self, field: str) -> "Model":
+    def unset(self, field: str) -> Self:
         """Queue removing ``field`` from the stored object."""
         self._queue(self._field_named(field), Delete())
         return self
 
-    def bit_and(self, field: str, value: int) -> "Model":
+    def bit_and(self, field: str, value: int) -> Self:
         """Queue ``field &= value`` (LeanCloud and the embedded backend only)."""
         self._queue(self._field_named(field), BitAnd(value))
         return self
 
-    def bit_or(self, field: str, value: int) -> "Model":
+    def bit_or(self, field: str, value: int) -> Self:
         """Queue ``field |= value`` (LeanCloud and the embedded backend only)."""
         self._queue(self._field_named(field), BitOr(value))
         return self
 
-    def bit_xor(self, field: str, value: int) -> "Model":
+    def bit_xor(self, field: str, value: int) -> Self:
         """Queue ``field ^= value`` (LeanCloud and the embedded backend only)."""
         self._queue(self._field_named(field), BitXor(value))
         return self
 
     # -- hook control (LeanCloud's body markers; the embedded backend honours them) -------------------------
-    def ignore_hook(self, name: str) -> "Model":
+    def ignore_hook(self, name: str) -> Self:
         """Skip the server hook ``name`` (``beforeSave``, ``afterUpdate``, ``beforeDelete``...) on the next
         save or delete: sends ``__ignore_hooks``, which the server accepts under the master key only
         (``using_master()``)."""
@@ -461,13 +461,13 @@ class Model(metaclass=ModelMeta):
         self._hook_control.setdefault("ignore", []).append(name)
         return self
 
-    def disable_before_hook(self) -> "Model":
+    def disable_before_hook(self) -> Self:
         """Skip the before hooks on the next save or delete (a ``__before`` marker signed with the master
         key, which the client must have)."""
         self._hook_control["__before"] = True
         return self
 
-    def disable_after_hook(self) -> "Model":
+    def disable_after_hook(self) -> Self:
         """Skip the after hooks on the next save or delete (a signed ``__after`` marker)."""
         self._hook_control["__after"] = True
         return self

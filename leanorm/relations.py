@@ -21,7 +21,8 @@ changed with ``AddRelation``/``RemoveRelation`` operations and read with ``$rela
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, Iterator, NoReturn, Optional, Type, TypeVar, Union, cast, overload
+from typing import (TYPE_CHECKING, Any, Generic, Iterator, NoReturn, Optional, Type, TypeVar, Union, cast,
+                    overload)
 
 from typing_extensions import Self, Unpack
 

@@ -68,6 +68,7 @@ def check_fields(post: TypPost) -> None:
     assert_type(post.labels.filter(label="x").first(), Optional[TypTag])
     assert_type(post.save(), TypPost)
     assert_type(post.refresh(), TypPost)
+    assert_type(post.increment("score").add_unique("tags", "x").save(), TypPost)
     if post.author is not None:
         assert_type(post.author.name, str)
 
