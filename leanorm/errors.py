@@ -161,12 +161,14 @@ class FieldError(LeanORMError, ValueError):
 
 
 class NotSupported(LeanORMError):
-    """The connected backend lacks a capability; ``backend`` and ``feature`` say which."""
+    """The connected backend lacks a capability; ``backend`` and ``feature`` say which. ``backend`` is
+    None when no backend can do it (the protocol has no way to say it); ``reason`` then says why."""
 
-    def __init__(self, feature: str, backend: str) -> None:
+    def __init__(self, feature: str, backend: Optional[str], reason: str = "") -> None:
         self.feature = feature
         self.backend = backend
-        super().__init__(f"{feature} is not supported by the {backend} backend")
+        where = f" by the {backend} backend" if backend is not None else ""
+        super().__init__(f"{feature} is not supported{where}" + (f": {reason}" if reason else ""))
 
 
 class BulkWriteError(LeanORMError):

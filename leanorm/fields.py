@@ -14,9 +14,11 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, Generic, Iterable, List,
 import arrow
 from marshmallow import ValidationError as _MarshmallowError
 from marshmallow import validate as _mv
+from typing_extensions import Literal, Self, TypedDict, Unpack
 
 from .protocol.encoding import decode, decode_date, encode, encode_date
 from .protocol.geo import GeoPoint
+from .operations import F, Operation, check_assignment
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import Model
@@ -25,7 +27,65 @@ __all__ = ["Field", "StringField", "IntegerField", "FloatField", "BooleanField",
            "ListField", "DictField", "AnyField", "ReferenceField", "PointerField", "GeoPointField", "BytesField", "MISSING"]
 
 T = TypeVar("T")
+E = TypeVar("E")
+MT = TypeVar("MT", bound="Model")
 Validator = Callable[[Any], Any]
+#: a field's ``default``: a value, or a zero-argument callable making one
+Default = Union[T, Callable[[], T]]
+#: what a DateTimeField accepts (it reads back as arrow once loaded)
+DateLike = Union[arrow.Arrow, _dt.datetime, _dt.date]
+
+
+class FieldOptions(TypedDict, total=False):
+    """The keywords every field takes besides ``required`` and ``default`` (see :class:`Field`)."""
+
+    db_field: Optional[str]
+    choices: Optional[Iterable[Any]]
+    validators: Sequence[Validator]
+    help_text: str
+
+
+class StringOptions(FieldOptions, total=False):
+    """StringField's keywords besides ``required`` and ``default``."""
+
+    min_length: Optional[int]
+    max_length: Optional[int]
+    regex: Optional[str]
+
+
+class NumberOptions(FieldOptions, total=False):
+    """IntegerField's and FloatField's keywords besides ``required`` and ``default``."""
+
+    min_value: Optional[float]
+    max_value: Optional[float]
+
+
+class ListOptions(FieldOptions, total=False):
+    """ListField's keywords: a list field always reads as a list (its default is an empty one)."""
+
+    required: bool
+    default: Any
+    min_length: Optional[int]
+    max_length: Optional[int]
+
+
+def as_marshmallow_validator(validator: Validator) -> Validator:
+    """``validator`` as marshmallow runs validators: raising its ``ValidationError`` when a value is
+    wrong. A plain callable's ``ValueError`` and ``False`` result become that error."""
+    if isinstance(validator, _mv.Validator):
+        return validator
+
+    def check(value: Any) -> None:
+        try:
+            ok = validator(value)
+        except _MarshmallowError:
+            raise
+        except ValueError as exc:
+            raise _MarshmallowError(str(exc)) from exc
+        if ok is False:
+            raise _MarshmallowError(f"{value!r} is not valid")
+
+    return check
 
 
 class _Missing:
@@ -43,14 +103,19 @@ def _identity_from_wire(self: "Field[Any]", value: Any, instance: Optional["Mode
 
 
 class Field(Generic[T]):
-    """Base of all fields.
+    """Base of all fields. ``T`` is the type an instance reads: ``Optional`` unless the field is required
+    or has a default (each field class's ``__init__`` overloads pick it, so checkers see
+    ``StringField(required=True)`` as ``str`` and ``StringField()`` as ``str | None``).
 
     :param db_field: the key on the wire (default: the attribute name)
     :param required: a value other than None is needed to save
     :param default: value (or zero-argument callable) for new instances
     :param choices: the allowed values
     :param validators: callables that raise ``ValueError`` or marshmallow's ``ValidationError``
-        (or return False) when a value is wrong
+        (or return False) when a value is wrong; ``marshmallow.validate`` validators work as they are.
+        Every one is kept as a marshmallow validator (:func:`as_marshmallow_validator`), and ``choices``
+        and the bounds of the subclasses are ``marshmallow.validate`` validators: the schema of the model
+        (:mod:`leanorm.marshal`) uses these same objects, so the two cannot disagree.
     """
 
     #: the Python types a value must have (None is always allowed unless required)
@@ -70,7 +135,7 @@ class Field(Generic[T]):
         self.required = required
         self.default = default
         self.choices = list(choices) if choices is not None else None
-        self.validators: List[Validator] = list(validators)
+        self.validators: List[Validator] = [as_marshmallow_validator(v) for v in validators]
         if self.choices is not None:
             self.validators.append(_mv.OneOf(self.choices))
         self.help_text = help_text
@@ -86,11 +151,11 @@ class Field(Generic[T]):
         self.db_field = self.db_field or name
 
     @overload
-    def __get__(self, obj: None, owner: Any) -> "Field[T]": ...
+    def __get__(self, obj: None, owner: Any) -> Self: ...
     @overload
-    def __get__(self, obj: "Model", owner: Any) -> Optional[T]: ...
+    def __get__(self, obj: "Model", owner: Any) -> T: ...
 
-    def __get__(self, obj: Optional["Model"], owner: Any) -> Union["Field[T]", Optional[T]]:
+    def __get__(self, obj: Optional["Model"], owner: Any) -> Any:
         if obj is None:
             return self
         # the first read of a loaded field is the read path's hot spot: decode here without going
@@ -106,7 +171,10 @@ class Field(Generic[T]):
         cache[name] = value
         return value
 
-    def __set__(self, obj: "Model", value: Optional[T]) -> None:
+    def __set__(self, obj: "Model", value: Union[T, Operation]) -> None:
+        # an Operation (``F("score") + 1``) is queued and sent as an atomic update of this field
+        if isinstance(value, (Operation, F)):
+            check_assignment(self.name, self.db_field, value)
         obj._write(self, value)
 
     # -- conversion ------------------------------------------------------------------------------------
@@ -137,31 +205,35 @@ class Field(Generic[T]):
         problem = self.check_type(value)
         if problem:
             return [problem]
-        errors = self._check_bounds(value)
+        errors: List[str] = []
         for validator in self.validators:
             try:
-                if validator(value) is False:
-                    errors.append(f"{value!r} is not valid")
+                validator(value)
             except _MarshmallowError as exc:
                 msgs = exc.messages
                 errors.extend(msgs if isinstance(msgs, list) else [str(msgs)])
-            except ValueError as exc:
-                errors.append(str(exc))
         return errors
-
-    def _check_bounds(self, value: Any) -> List[str]:
-        return []
 
     def __repr__(self) -> str:
         owner = self.model.__name__ + "." if self.model else ""
         return f"<{type(self).__name__} {owner}{self.name}>"
 
 
-class StringField(Field[str]):
+class StringField(Field[T]):
     """A string, optionally bounded by ``min_length``/``max_length`` or matched by ``regex``."""
 
     python_types = (str,)
     type_name = "a string"
+
+    @overload
+    def __init__(self: "StringField[str]", *, required: Literal[True], default: Optional[Default[str]] = None,
+                 **options: Unpack[StringOptions]) -> None: ...
+    @overload
+    def __init__(self: "StringField[str]", *, default: Default[str], required: bool = False,
+                 **options: Unpack[StringOptions]) -> None: ...
+    @overload
+    def __init__(self: "StringField[Optional[str]]", *, required: bool = False, default: None = None,
+                 **options: Unpack[StringOptions]) -> None: ...
 
     def __init__(self, *, min_length: Optional[int] = None, max_length: Optional[int] = None,
                  regex: Optional[str] = None, **kwargs: Any) -> None:
@@ -190,31 +262,70 @@ class _NumberField(Field[T]):
         return value
 
 
-class IntegerField(_NumberField[int]):
+class IntegerField(_NumberField[T]):
     """An integer, optionally bounded by ``min_value``/``max_value``."""
 
     python_types = (int,)
     type_name = "an integer"
+
+    @overload
+    def __init__(self: "IntegerField[int]", *, required: Literal[True], default: Optional[Default[int]] = None,
+                 **options: Unpack[NumberOptions]) -> None: ...
+    @overload
+    def __init__(self: "IntegerField[int]", *, default: Default[int], required: bool = False,
+                 **options: Unpack[NumberOptions]) -> None: ...
+    @overload
+    def __init__(self: "IntegerField[Optional[int]]", *, required: bool = False, default: None = None,
+                 **options: Unpack[NumberOptions]) -> None: ...
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
 
     def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
         # the protocol has one Number type: 3.0 from another client is still the integer 3
         return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-class FloatField(_NumberField[float]):
+class FloatField(_NumberField[T]):
     """A floating point number (integers are accepted), optionally bounded."""
 
     python_types = (int, float)
     type_name = "a number"
 
+    @overload
+    def __init__(self: "FloatField[float]", *, required: Literal[True],
+                 default: Optional[Default[float]] = None, **options: Unpack[NumberOptions]) -> None: ...
+    @overload
+    def __init__(self: "FloatField[float]", *, default: Default[float], required: bool = False,
+                 **options: Unpack[NumberOptions]) -> None: ...
+    @overload
+    def __init__(self: "FloatField[Optional[float]]", *, required: bool = False, default: None = None,
+                 **options: Unpack[NumberOptions]) -> None: ...
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
     from_wire = _identity_from_wire
 
 
-class BooleanField(Field[bool]):
+class BooleanField(Field[T]):
     """True or False."""
 
     python_types = (bool,)
     type_name = "a boolean"
+
+    @overload
+    def __init__(self: "BooleanField[bool]", *, required: Literal[True], default: Optional[Default[bool]] = None,
+                 **options: Unpack[FieldOptions]) -> None: ...
+    @overload
+    def __init__(self: "BooleanField[bool]", *, default: Default[bool], required: bool = False,
+                 **options: Unpack[FieldOptions]) -> None: ...
+    @overload
+    def __init__(self: "BooleanField[Optional[bool]]", *, required: bool = False, default: None = None,
+                 **options: Unpack[FieldOptions]) -> None: ...
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
 
     def to_wire(self, value: Any) -> Any:
         return value
@@ -222,11 +333,27 @@ class BooleanField(Field[bool]):
     from_wire = _identity_from_wire
 
 
-class DateTimeField(Field[arrow.Arrow]):
+class DateTimeField(Field[T]):
     """A point in time: accepts datetime, date or arrow; reads back as an UTC :class:`arrow.Arrow`."""
 
     python_types = (arrow.Arrow, _dt.datetime, _dt.date)
     type_name = "a datetime"
+
+    @overload
+    def __init__(self: "DateTimeField[arrow.Arrow]", *, required: Literal[True],
+                 default: Optional[Default[DateLike]] = None, **options: Unpack[FieldOptions]) -> None: ...
+    @overload
+    def __init__(self: "DateTimeField[arrow.Arrow]", *, default: Default[DateLike], required: bool = False,
+                 **options: Unpack[FieldOptions]) -> None: ...
+    @overload
+    def __init__(self: "DateTimeField[Optional[arrow.Arrow]]", *, required: bool = False, default: None = None,
+                 **options: Unpack[FieldOptions]) -> None: ...
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+    def __set__(self, obj: "Model", value: Union[T, DateLike, Operation]) -> None:
+        super().__set__(obj, value)  # type: ignore[arg-type]  # reads back as arrow, whatever was assigned
 
     def to_wire(self, value: Any) -> Any:
         return None if value is None else encode_date(value)
@@ -239,11 +366,24 @@ class DateTimeField(Field[arrow.Arrow]):
         return value
 
 
-class GeoPointField(Field[GeoPoint]):
+class GeoPointField(Field[T]):
     """A :class:`~leanorm.protocol.geo.GeoPoint`; enables the ``near`` and ``within_*`` lookups."""
 
     python_types = (GeoPoint,)
     type_name = "a GeoPoint"
+
+    @overload
+    def __init__(self: "GeoPointField[GeoPoint]", *, required: Literal[True], default: Optional[Default[GeoPoint]] = None,
+                 **options: Unpack[FieldOptions]) -> None: ...
+    @overload
+    def __init__(self: "GeoPointField[GeoPoint]", *, default: Default[GeoPoint], required: bool = False,
+                 **options: Unpack[FieldOptions]) -> None: ...
+    @overload
+    def __init__(self: "GeoPointField[Optional[GeoPoint]]", *, required: bool = False, default: None = None,
+                 **options: Unpack[FieldOptions]) -> None: ...
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
 
     def to_wire(self, value: Any) -> Any:
         return None if value is None else value.to_wire()
@@ -254,11 +394,24 @@ class GeoPointField(Field[GeoPoint]):
         return value
 
 
-class BytesField(Field[bytes]):
+class BytesField(Field[T]):
     """Binary data, sent as the protocol's base64 ``Bytes``."""
 
     python_types = (bytes, bytearray)
     type_name = "bytes"
+
+    @overload
+    def __init__(self: "BytesField[bytes]", *, required: Literal[True], default: Optional[Default[bytes]] = None,
+                 **options: Unpack[FieldOptions]) -> None: ...
+    @overload
+    def __init__(self: "BytesField[bytes]", *, default: Default[bytes], required: bool = False,
+                 **options: Unpack[FieldOptions]) -> None: ...
+    @overload
+    def __init__(self: "BytesField[Optional[bytes]]", *, required: bool = False, default: None = None,
+                 **options: Unpack[FieldOptions]) -> None: ...
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
 
     def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
         if isinstance(value, dict) and value.get("__type") == "Bytes":
@@ -276,8 +429,8 @@ def _operator_like_keys(value: Any) -> List[Any]:
     return []
 
 
-class AnyField(Field[Any]):
-    """An untyped value: anything encodable (numbers, strings, lists, dicts, dates, pointers...)."""
+class _JSONField(Field[T]):
+    """A field holding any encodable value (numbers, strings, lists, dicts, dates, pointers...)."""
 
     type_name = "a JSON value"
 
@@ -293,7 +446,11 @@ class AnyField(Field[Any]):
         return decode(value, instance._resolver if instance is not None else None)
 
 
-class DictField(AnyField):
+class AnyField(_JSONField[Any]):
+    """An untyped value: anything encodable (numbers, strings, lists, dicts, dates, pointers...)."""
+
+
+class DictField(_JSONField[T]):
     """A JSON object. Its values may be any encodable value (dates, points, pointers...).
 
     Query inside it with ``meta__lang="en"`` (the wire key ``meta.lang``).
@@ -302,13 +459,28 @@ class DictField(AnyField):
     python_types = (dict,)
     type_name = "a dict"
 
+    @overload
+    def __init__(self: "DictField[Dict[str, Any]]", *, required: Literal[True],
+                 default: Optional[Default[Dict[str, Any]]] = None, **options: Unpack[FieldOptions]) -> None: ...
+    @overload
+    def __init__(self: "DictField[Dict[str, Any]]", *, default: Default[Dict[str, Any]], required: bool = False,
+                 **options: Unpack[FieldOptions]) -> None: ...
+    @overload
+    def __init__(self: "DictField[Optional[Dict[str, Any]]]", *, required: bool = False, default: None = None,
+                 **options: Unpack[FieldOptions]) -> None: ...
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
     def check_type(self, value: Any) -> Optional[str]:
         if not isinstance(value, dict):
             return f"expected a dict, got {type(value).__name__} {value!r}"
         return super().check_type(value)
 
-class ListField(Field[List[Any]]):
-    """An array; ``ListField(StringField())`` types and validates each element.
+
+class ListField(Field[T]):
+    """An array; ``ListField(StringField())`` types and validates each element (and reads as
+    ``list[str]``: a new instance starts with an empty list).
 
     Lookups use the protocol's array semantics: ``tags="x"`` matches arrays that contain "x".
     """
@@ -316,6 +488,13 @@ class ListField(Field[List[Any]]):
     python_types = (list, tuple)
     type_name = "a list"
     is_list = True
+
+    @overload
+    def __init__(self: "ListField[List[E]]", field: "Field[Optional[E]]", **options: Unpack[ListOptions]) -> None: ...
+    @overload
+    def __init__(self: "ListField[List[E]]", field: "Field[E]", **options: Unpack[ListOptions]) -> None: ...
+    @overload
+    def __init__(self: "ListField[List[Any]]", field: None = None, **options: Unpack[ListOptions]) -> None: ...
 
     def __init__(self, field: Optional[Field[Any]] = None, *, min_length: Optional[int] = None,
                  max_length: Optional[int] = None, **kwargs: Any) -> None:
@@ -390,12 +569,26 @@ class ReferenceField(Field[T]):
         return {"__type": "Pointer", "className": type(value)._meta.class_name, "objectId": value.id}
 
 
-class PointerField(ReferenceField["Model"]):
+class PointerField(ReferenceField[T]):
     """A reference to another object: ``PointerField(Author)``, ``PointerField("Author")`` or ``"self"``.
 
     Reads as an instance of the target model: a stub that loads itself on first access, or the full
-    object when the query used ``select_related``.
+    object when the query used ``select_related``. Checkers see ``PointerField(Author)`` as
+    ``Author | None`` (``Author`` when required); a target named by a string reads as ``Any``.
     """
+
+    @overload
+    def __init__(self: "PointerField[MT]", target: Type[MT], *, required: Literal[True],
+                 **options: Unpack[FieldOptions]) -> None: ...
+    @overload
+    def __init__(self: "PointerField[Optional[MT]]", target: Type[MT], *, required: bool = False,
+                 **options: Unpack[FieldOptions]) -> None: ...
+    @overload
+    def __init__(self: "PointerField[Any]", target: str, *, required: bool = False,
+                 **options: Unpack[FieldOptions]) -> None: ...
+
+    def __init__(self, target: Union[str, Type["Model"]], **kwargs: Any) -> None:
+        super().__init__(target, **kwargs)
 
     def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
         if isinstance(value, dict) and value.get("__type") in ("Pointer", "Object"):

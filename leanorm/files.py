@@ -295,7 +295,7 @@ class _Multipart:
         return b"".join(out)
 
 
-class FileField(Field[File]):
+class FileField(Field[Optional[File]]):
     """A :class:`File` stored in a model (save the file first). Reads back as a ``File``; on LeanCloud
     and the embedded backend its metadata loads on first access."""
 

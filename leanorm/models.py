@@ -10,6 +10,7 @@ from typing import (TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Mapping,
                     Type, TypeVar)
 
 import arrow
+from typing_extensions import Self
 
 from . import signals
 from .acl import ACL
@@ -18,7 +19,8 @@ from .protocol.encoding import decode, decode_date, encode
 from .protocol.markers import sign_marker
 from .errors import FieldError, LeanORMError, ObjectNotFound, ValidationError
 from .fields import MISSING, DateTimeField, Field, StringField
-from .operations import (Add, AddUnique, BitAnd, BitOr, BitXor, Delete, F, Increment, Operation, Remove)
+from .operations import (Add, AddUnique, BitAnd, BitOr, BitXor, Delete, F, Increment, Operation, Remove,
+                         check_assignment)
 from .query.lookups import CompileContext
 from .query.compiler import compile_where
 from .query.q import Q
@@ -112,6 +114,20 @@ class _PerInstance:
         return value
 
 
+#: what every model has besides the class attributes of Model: set per class by ModelMeta, or per
+#: instance (a field of one of these names would hide it)
+_PER_MODEL_ATTRIBUTES = frozenset({"objects", "DoesNotExist", "MultipleObjectsReturned", "_meta", "_data",
+                                   "_cache", "_client"})
+
+
+def _hides_model_attribute(cls: type, attr: str) -> bool:
+    """Whether a field ``attr`` declared on ``cls`` would hide a method or attribute of Model or of a
+    parent model (``save``, ``remove``, ``objects``...). A parent's field may be redeclared."""
+    if attr in _PER_MODEL_ATTRIBUTES:
+        return True
+    return any(attr in vars(base) and not isinstance(vars(base)[attr], Field) for base in cls.__mro__[1:])
+
+
 class ModelMeta(type):
     """Collects Field descriptors (inherited ones too), builds ``_meta``, the per-model exceptions and
     the default manager, and registers the model by class name."""
@@ -128,6 +144,11 @@ class ModelMeta(type):
             if isinstance(value, Field):
                 if attr in ("id", "pk", "created_at", "updated_at", "acl") or value.db_field in RESERVED_KEYS:
                     raise FieldError(f"{name}.{attr}: {attr!r}/{value.db_field!r} is managed by leanorm")
+                if _hides_model_attribute(cls, attr):
+                    raise FieldError(
+                        f"{name}.{attr}: a field named {attr!r} would hide the model's own {attr!r} (a method "
+                        f"or attribute leanorm uses); name it otherwise and keep the wire name with db_field, "
+                        f"e.g. {attr}_ = {type(value).__name__}(db_field={value.db_field!r})")
                 value.model = cls  # type: ignore[assignment]
                 fields[attr] = value
         cls._meta = Options(cls, meta, fields)  # type: ignore[attr-defined]
@@ -164,7 +185,9 @@ class Model(metaclass=ModelMeta):
     """
 
     _meta: ClassVar[Options]
-    objects: ClassVar["Manager[Any]"]
+    #: ``Post.objects`` is a ``Manager[Post]`` for type checkers too. A model may declare its own manager;
+    #: annotated (``objects: ClassVar[PostManager] = PostManager()``), checkers see its own methods
+    objects: ClassVar["Manager[Self]"]
     # made on first use for instances built from server data (see _PerInstance)
     _changed: Set[str] = _PerInstance(set)  # type: ignore[assignment]
     _ops: Dict[str, Operation] = _PerInstance(dict)  # type: ignore[assignment]
@@ -318,6 +341,7 @@ class Model(metaclass=ModelMeta):
             return
         if key in RESERVED_KEYS:
             raise FieldError(f"{key!r} is managed by leanorm")
+        check_assignment(key, key, value)  # post["x"] = F("y") + 1 would silently become x + 1
         self._cache[key] = value
         self._changed.add(key)
 
@@ -384,52 +408,52 @@ class Model(metaclass=ModelMeta):
             current = self._cache[field.name] if field.name in self._cache else self._read(field)
             self._cache[field.name] = op.apply(current)
 
-    def increment(self, field: str, amount: float = 1) -> "Model":
+    def increment(self, field: str, amount: float = 1) -> Self:
         """Queue ``field += amount`` (atomic on the server); negative amounts decrement."""
         self._queue(self._field_named(field), Increment(amount))
         return self
 
-    def decrement(self, field: str, amount: float = 1) -> "Model":
+    def decrement(self, field: str, amount: float = 1) -> Self:
         """Queue ``field -= amount`` (atomic on the server)."""
         return self.increment(field, -amount)
 
-    def add(self, field: str, *values: Any) -> "Model":
+    def add(self, field: str, *values: Any) -> Self:
         """Queue appending ``values`` to an array field."""
         self._queue(self._field_named(field), Add(list(values)))
         return self
 
-    def add_unique(self, field: str, *values: Any) -> "Model":
+    def add_unique(self, field: str, *values: Any) -> Self:
         """Queue appending those ``values`` the array does not hold yet."""
         self._queue(self._field_named(field), AddUnique(list(values)))
         return self
 
-    def remove(self, field: str, *values: Any) -> "Model":
+    def remove(self, field: str, *values: Any) -> Self:
         """Queue removing every occurrence of ``values`` from an array field."""
         self._queue(self._field_named(field), Remove(list(values)))
         return self
 
-    def unset(self, field: str) -> "Model":
+    def unset(self, field: str) -> Self:
         """Queue removing ``field`` from the stored object."""
         self._queue(self._field_named(field), Delete())
         return self
 
-    def bit_and(self, field: str, value: int) -> "Model":
+    def bit_and(self, field: str, value: int) -> Self:
         """Queue ``field &= value`` (LeanCloud and the embedded backend only)."""
         self._queue(self._field_named(field), BitAnd(value))
         return self
 
-    def bit_or(self, field: str, value: int) -> "Model":
+    def bit_or(self, field: str, value: int) -> Self:
         """Queue ``field |= value`` (LeanCloud and the embedded backend only)."""
         self._queue(self._field_named(field), BitOr(value))
         return self
 
-    def bit_xor(self, field: str, value: int) -> "Model":
+    def bit_xor(self, field: str, value: int) -> Self:
         """Queue ``field ^= value`` (LeanCloud and the embedded backend only)."""
         self._queue(self._field_named(field), BitXor(value))
         return self
 
     # -- hook control (LeanCloud's body markers; the embedded backend honours them) -------------------------
-    def ignore_hook(self, name: str) -> "Model":
+    def ignore_hook(self, name: str) -> Self:
         """Skip the server hook ``name`` (``beforeSave``, ``afterUpdate``, ``beforeDelete``...) on the next
         save or delete: sends ``__ignore_hooks``, which the server accepts under the master key only
         (``using_master()``)."""
@@ -438,13 +462,13 @@ class Model(metaclass=ModelMeta):
         self._hook_control.setdefault("ignore", []).append(name)
         return self
 
-    def disable_before_hook(self) -> "Model":
+    def disable_before_hook(self) -> Self:
         """Skip the before hooks on the next save or delete (a ``__before`` marker signed with the master
         key, which the client must have)."""
         self._hook_control["__before"] = True
         return self
 
-    def disable_after_hook(self) -> "Model":
+    def disable_after_hook(self) -> Self:
         """Skip the after hooks on the next save or delete (a signed ``__after`` marker)."""
         self._hook_control["__after"] = True
         return self

@@ -3,15 +3,22 @@
 An operation is queued on an instance (``post.increment("score")``) or built from ``F`` in
 ``QuerySet.update(score=F("score") + 1)``; it is sent as ``{"__op": ...}`` so the server applies it to
 the stored value, whatever other clients did meanwhile.
+
+An operation only ever changes the field it is sent for: the protocol has no way to say "set ``a`` to
+``b + 1``". So an ``F`` expression naming another field than the one assigned is refused
+(:func:`check_assignment`) rather than sent as an operation on the assigned field.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, TypeVar
 
 from .protocol.encoding import encode
+from .errors import NotSupported
 
 __all__ = ["Operation", "Increment", "Add", "AddUnique", "Remove", "Delete", "BitAnd", "BitOr", "BitXor",
-           "AddRelation", "RemoveRelation", "F"]
+           "AddRelation", "RemoveRelation", "F", "check_assignment"]
+
+O = TypeVar("O", bound="Operation")
 
 
 class Operation:
@@ -20,6 +27,8 @@ class Operation:
     op = ""
     #: the dialect capability the backend needs for this operation, if any
     capability: Optional[str] = None
+    #: the field an ``F`` expression named (``F("score") + 1``: "score"); None when queued by field name
+    source: Optional[str] = None
 
     def to_wire(self) -> Dict[str, Any]:
         raise NotImplementedError
@@ -174,7 +183,7 @@ class BitXor(_BitOp):
 
 
 class F:
-    """A reference to a field's stored value, for atomic updates.
+    """A reference to a field's stored value, for atomic updates of that same field.
 
     >>> (F("score") + 2).to_wire()
     {'__op': 'Increment', 'amount': 2}
@@ -185,22 +194,47 @@ class F:
     def __init__(self, name: str) -> None:
         self.name = name
 
+    def _on_self(self, op: O) -> O:
+        op.source = self.name
+        return op
+
     def __add__(self, amount: float) -> Increment:
-        return Increment(amount)
+        return self._on_self(Increment(amount))
 
     def __sub__(self, amount: float) -> Increment:
         if isinstance(amount, bool) or not isinstance(amount, (int, float)):
             raise TypeError(f"F() - needs a number, not {amount!r}")
-        return Increment(-amount)
+        return self._on_self(Increment(-amount))
 
     def __and__(self, value: int) -> BitAnd:
-        return BitAnd(value)
+        return self._on_self(BitAnd(value))
 
     def __or__(self, value: int) -> BitOr:
-        return BitOr(value)
+        return self._on_self(BitOr(value))
 
     def __xor__(self, value: int) -> BitXor:
-        return BitXor(value)
+        return self._on_self(BitXor(value))
 
     def __repr__(self) -> str:
         return f"F({self.name!r})"
+
+
+def check_assignment(name: str, db_field: str, value: Any) -> None:
+    """Refuse assigning ``value`` to the field ``name`` (wire key ``db_field``) when it is an ``F``
+    expression that reads another field: an operation applies to the field it is sent for, so
+    ``a=F("b") + 1`` would silently become ``a = a + 1``.
+
+    >>> check_assignment("a", "a", F("a") + 1)
+    >>> check_assignment("a", "a", F("b") + 1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    leanorm.errors.NotSupported: setting 'a' from F('b') is not supported: ...
+    """
+    source = value.name if isinstance(value, F) else value.source if isinstance(value, Operation) else None
+    if source is not None and source not in (name, db_field):
+        raise NotSupported(f"setting {name!r} from F({source!r})", None,
+                           "an update operation changes only the field it is sent for, and the protocol "
+                           "cannot compute one field from another field (read the object, compute the "
+                           "value, and save it; save(where=...) makes that write conditional)")
+    if isinstance(value, F):
+        raise TypeError(f"assign F({value.name!r}) + n (an operation), not a bare F()")

@@ -21,11 +21,14 @@ changed with ``AddRelation``/``RemoveRelation`` operations and read with ``$rela
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, Iterator, Optional, TypeVar, Union, overload
+from typing import (TYPE_CHECKING, Any, Generic, Iterator, NoReturn, Optional, Type, TypeVar, Union, cast,
+                    overload)
+
+from typing_extensions import Self, Unpack
 
 from .config import get_client
 from .errors import LeanORMError
-from .fields import ReferenceField
+from .fields import FieldOptions, ReferenceField
 from .query.queryset import prefetch_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,7 +43,7 @@ M = TypeVar("M", bound="Model")
 class RelationManager(Generic[M]):
     """The members of one object's relation: ``add``, ``remove``, and querysets over them."""
 
-    def __init__(self, owner: "Model", field: "RelationField") -> None:
+    def __init__(self, owner: "Model", field: "RelationField[M]") -> None:
         self.owner = owner
         self.field = field
 
@@ -59,24 +62,27 @@ class RelationManager(Generic[M]):
         self.owner._data[key] = {"__type": "Relation", "className": self.field.target._meta.class_name}
         self.owner._cache.pop(prefetch_key(self.field.name), None)  # the members changed
 
-    def add(self, *objs: "Model") -> None:
+    def add(self, *objs: M) -> None:
         """Add objects to the relation (one request, ``AddRelation``)."""
         self._write("AddRelation", objs)
 
-    def remove(self, *objs: "Model") -> None:
+    def remove(self, *objs: M) -> None:
         """Remove objects from the relation (one request, ``RemoveRelation``)."""
         self._write("RemoveRelation", objs)
 
-    def all(self) -> "QuerySet[Any]":
+    def all(self) -> "QuerySet[M]":
         """A queryset of the members (``$relatedTo``); filter, order and slice it like any other.
         After ``prefetch_related`` it holds the prefetched members and sends nothing until refined."""
-        qs = self.field.target.objects.all().related_to(self.owner, self.field.db_field)
+        # the field's target is its M (RelationField's __init__ ties them), which the runtime
+        # lookup by name cannot show the checker
+        target = cast("Type[M]", self.field.target)
+        qs = target.objects.all().related_to(self.owner, self.field.db_field)
         prefetched = self.owner._cache.get(prefetch_key(self.field.name))
         if prefetched is not None:
             qs._result_cache = list(prefetched)
         return qs
 
-    def filter(self, *args: Any, **kwargs: Any) -> "QuerySet[Any]":
+    def filter(self, *args: Any, **kwargs: Any) -> "QuerySet[M]":
         """Members matching the lookups."""
         return self.all().filter(*args, **kwargs)
 
@@ -84,14 +90,14 @@ class RelationManager(Generic[M]):
         """How many members."""
         return self.all().count()
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[M]:
         return iter(self.all())
 
     def __repr__(self) -> str:
         return f"<RelationManager {self.owner!r}.{self.field.name}>"
 
 
-class RelationField(ReferenceField["RelationManager[Any]"]):
+class RelationField(ReferenceField[RelationManager[M]]):
     """A many-to-many relation to ``target``; ``obj.field`` is a :class:`RelationManager` (its value type).
 
     ``Model.objects.filter(field=member)`` finds the objects whose relation holds ``member``.
@@ -100,16 +106,25 @@ class RelationField(ReferenceField["RelationManager[Any]"]):
     type_name = "a model instance"
 
     @overload
-    def __get__(self, obj: None, owner: Any) -> "RelationField": ...
+    def __init__(self: "RelationField[M]", target: Type[M], **options: Unpack[FieldOptions]) -> None: ...
     @overload
-    def __get__(self, obj: "Model", owner: Any) -> RelationManager[Any]: ...
+    def __init__(self: "RelationField[Any]", target: str, **options: Unpack[FieldOptions]) -> None: ...
 
-    def __get__(self, obj: Optional["Model"], owner: Any) -> Union["RelationField", RelationManager[Any]]:
+    def __init__(self, target: Union[str, Type["Model"]], **kwargs: Any) -> None:
+        super().__init__(target, **kwargs)
+
+    @overload
+    def __get__(self, obj: None, owner: Any) -> Self: ...
+    @overload
+    def __get__(self, obj: "Model", owner: Any) -> RelationManager[M]: ...
+
+    def __get__(self, obj: Optional["Model"], owner: Any) -> Union[Self, RelationManager[M]]:
         if obj is None:
             return self
         return RelationManager(obj, self)
 
-    def __set__(self, obj: "Model", value: Any) -> None:
+    # NoReturn: checkers report any assignment, as the runtime refuses it
+    def __set__(self, obj: "Model", value: NoReturn) -> None:  # type: ignore[override]
         raise AttributeError(f"use {self.name}.add()/.remove() to change a relation")
 
     def validate(self, value: Any) -> list:

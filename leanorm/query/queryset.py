@@ -10,11 +10,14 @@ from __future__ import annotations
 from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple,
                     Type, TypeVar, Union, cast, overload)
 
+from typing_extensions import Literal
+
 from .. import signals
 from ..config import get_client
-from ..errors import BulkWriteError, DuplicateValue, FieldError, LeanCloudError, ValidationError
+from ..errors import (BulkWriteError, DuplicateValue, FieldError, LeanCloudError, NotSupported,
+                      ValidationError)
 from ..fields import Field, PointerField
-from ..operations import Operation
+from ..operations import F, Operation, check_assignment
 from .compiler import compile_order, compile_where, merge_and, resolve_field, resolve_path
 from .lookups import CompileContext
 from .q import Q
@@ -81,6 +84,9 @@ class QuerySet(Generic[M]):
     def _check(self, q: Q) -> Q:
         # resolve every path and prepare every value now, so mistakes raise at filter() time, not later
         for path, value in _walk_leaves(q):
+            if isinstance(value, (F, Operation)):
+                raise NotSupported(f"filtering {path!r} by {value!r}", None, "a query compares a field with "
+                                   "values, never with another field of the same object")
             resolved = resolve_path(self.model, path)
             resolved.lookup.prepare(resolved.field, value)
         return q
@@ -381,6 +387,11 @@ class QuerySet(Generic[M]):
                 out.append({n: _plain_value(f, row.get(f.db_field)) for n, f in fields})
         return out
 
+    @overload
+    def values_list(self, name: str, /, *, flat: Literal[True]) -> List[Any]: ...
+    @overload
+    def values_list(self, *names: str, flat: Literal[False] = False) -> List[Tuple[Any, ...]]: ...
+
     def values_list(self, *names: str, flat: bool = False) -> List[Any]:
         """Tuples of values (``flat=True`` with one name: the values themselves)."""
         if flat and len(names) != 1:
@@ -567,7 +578,9 @@ class QuerySet(Generic[M]):
             if field is None:
                 raise FieldError(f"{self.model.__name__} has no field {name!r}")
             fields[name] = field
-            if not isinstance(value, Operation):
+            if isinstance(value, (Operation, F)):
+                check_assignment(name, field.db_field, value)
+            else:
                 problems = field.validate(value)
                 if problems:
                     errors[name] = problems

@@ -1,0 +1,89 @@
+"""What type checkers infer for everyday leanorm code: ``tests/typing/test_checkers.py`` runs mypy and
+pyright on this file and expects no error (each ``assert_type`` is checked by both)."""
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Type
+
+import arrow
+from typing_extensions import assert_type
+
+from leanorm import F, Manager, Q, QuerySet
+from leanorm.marshal import ModelSchema, model_schema
+from leanorm.relations import RelationManager
+
+from .models_typed import WHEN, TypAuthor, TypNote, TypNoteManager, TypPost, TypTag
+
+
+def check_manager_and_querysets() -> None:
+    assert_type(TypPost.objects, Manager[TypPost])
+    assert_type(TypPost.objects.all(), QuerySet[TypPost])
+    qs = TypPost.objects.filter(Q(score__gte=1) | Q(tags="x"), title="a")
+    assert_type(qs, QuerySet[TypPost])
+    assert_type(qs.exclude(draft=True).order_by("-score").only("title"), QuerySet[TypPost])
+    assert_type(qs.select_related("author").prefetch_related("labels").reverse(), QuerySet[TypPost])
+    assert_type(qs[:10], QuerySet[TypPost])
+    assert_type(qs[0], TypPost)
+    assert_type(qs.first(), Optional[TypPost])
+    assert_type(qs.last(), Optional[TypPost])
+    assert_type(TypPost.objects.get(id="x"), TypPost)
+    assert_type(TypPost.objects.create(title="x", editor=TypAuthor()), TypPost)
+    assert_type(TypPost.objects.get_or_create(title="x")[0], TypPost)
+    assert_type(TypPost.objects.get_or_create(title="x"), Tuple[TypPost, bool])
+    assert_type(qs.count(), int)
+    assert_type(qs.exists(), bool)
+    assert_type(qs.values("title"), List[Dict[str, Any]])
+    assert_type(qs.values_list("title", flat=True), List[Any])
+    assert_type(qs.values_list("title", "score"), List[Tuple[Any, ...]])
+    assert_type(TypPost.objects.in_bulk(["a"]), Dict[str, TypPost])
+    assert_type(TypPost.objects.iterator(), Iterator[TypPost])
+    assert_type(qs.update(score=F("score") + 1), int)
+    for post in qs:
+        assert_type(post, TypPost)
+    assert_type([p.title for p in TypPost.objects.filter(draft=False)], List[str])
+
+
+def check_custom_manager() -> None:
+    assert_type(TypNote.objects, TypNoteManager)
+    assert_type(TypNote.objects.pinned().first(), Optional[TypNote])
+    assert_type(TypNote.objects.get(id="x"), TypNote)
+
+
+def check_fields(post: TypPost) -> None:
+    assert_type(post.title, str)
+    assert_type(post.subtitle, Optional[str])
+    assert_type(post.lang, str)
+    assert_type(post.score, int)
+    assert_type(post.views, Optional[int])
+    assert_type(post.rating, Optional[float])
+    assert_type(post.draft, bool)
+    assert_type(post.published, Optional[arrow.Arrow])
+    assert_type(post.stamped, arrow.Arrow)
+    assert_type(post.meta, Optional[Dict[str, Any]])
+    assert_type(post.tags, List[str])
+    assert_type(post.counts, List[int])
+    assert_type(post.anything, List[Any])
+    assert_type(post.author, Optional[TypAuthor])
+    assert_type(post.editor, TypAuthor)
+    assert_type(post.editor.name, str)
+    assert_type(post.labels, RelationManager[TypTag])
+    assert_type(post.labels.all(), QuerySet[TypTag])
+    assert_type(post.labels.filter(label="x").first(), Optional[TypTag])
+    assert_type(post.save(), TypPost)
+    assert_type(post.refresh(), TypPost)
+    assert_type(post.increment("score").add_unique("tags", "x").save(), TypPost)
+    if post.author is not None:
+        assert_type(post.author.name, str)
+
+
+def check_writes(post: TypPost, tag: TypTag) -> None:
+    post.title = "new"
+    post.subtitle = None
+    post.score = F("score") + 1
+    post.published = WHEN
+    post.tags = ["a", "b"]
+    post.author = TypAuthor(name="Ann")
+    post.labels.add(tag)
+
+
+def check_schema(post: TypPost) -> None:
+    assert_type(model_schema(TypPost), Type[ModelSchema[TypPost]])
+    assert_type(model_schema(TypPost)().load_instance({"title": "x"}), TypPost)
+    assert_type(model_schema(TypPost)(instance=post, partial=True).load_instance({}), TypPost)

@@ -1,0 +1,22 @@
+"""Deliberate mistakes: ``tests/typing/test_checkers.py`` expects mypy and pyright to report an error on
+exactly the lines marked ``# E``, and on no other line."""
+from leanorm.marshal import model_schema
+
+from .models_typed import TypAuthor, TypPost, TypTag
+
+
+def mistakes(post: TypPost, tag: TypTag) -> None:
+    TypPost.objects.fitler(title="x")  # E
+    TypPost.objects.filter(title="x").frist()  # E
+    post.score = "high"  # E
+    post.title = None  # E
+    post.tags = [1, 2]  # E
+    post.author = tag  # E
+    post.labels = [tag]  # E
+    post.labels.add(TypAuthor())  # E
+    post.nonexistent  # E
+    len(post.subtitle)  # E
+    post.author.name  # E
+    TypPost.objects.first().title  # E
+    TypPost.objects.values_list("title", "score", flat=True)  # E
+    model_schema(TypPost)(instance=tag)  # E

@@ -1,0 +1,65 @@
+"""mypy and pyright, run as a user runs them, agree with what leanorm's annotations promise.
+
+``check_types.py`` holds ``assert_type`` checks of everyday code: both checkers must report no error.
+``mistakes.py`` holds deliberate mistakes, each line marked ``# E``: both checkers must report errors on
+exactly those lines. The files are checked from a directory outside the repository, with no
+configuration, so the checkers find ``leanorm`` the way a user's project does: through the installed
+package (for an editable install, its ``.pth`` path entry).
+"""
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Set
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+FILES = ("models_typed.py", "check_types.py", "mistakes.py")
+
+
+@pytest.fixture(scope="module")
+def user_project(tmp_path_factory) -> Path:
+    """A user's project holding the typing files as the package ``usercode``."""
+    root = tmp_path_factory.mktemp("project")
+    (root / "usercode").mkdir()
+    (root / "usercode" / "__init__.py").write_text("")
+    for name in FILES:
+        shutil.copy(HERE / name, root / "usercode" / name)
+    return root
+
+
+def mypy_error_lines(root: Path, name: str) -> Set[int]:
+    path = f"usercode/{name}"
+    out = subprocess.run([sys.executable, "-m", "mypy", "--no-error-summary", "--python-version", "3.9", path],
+                         cwd=root, capture_output=True, text=True)
+    assert out.returncode in (0, 1), out.stdout + out.stderr  # 2 would be a crash or a usage error
+    return {int(n) for n in re.findall(rf"^{re.escape(path)}:(\d+): error:", out.stdout, re.M)}
+
+
+def pyright_error_lines(root: Path, name: str) -> Set[int]:
+    # --outputjson is machine-readable and skips the wrapper's check for a newer pyright on PyPI
+    out = subprocess.run([sys.executable, "-m", "pyright", "--outputjson", "--pythonpath", sys.executable,
+                          "--pythonversion", "3.9", f"usercode/{name}"], cwd=root, capture_output=True, text=True)
+    assert out.returncode in (0, 1), out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    return {d["range"]["start"]["line"] + 1 for d in report["generalDiagnostics"]
+            if d["severity"] == "error" and Path(d["file"]).name == name}
+
+
+CHECKERS = {"mypy": mypy_error_lines, "pyright": pyright_error_lines}
+
+
+@pytest.mark.parametrize("checker", sorted(CHECKERS))
+def test_everyday_code_has_the_promised_types(checker, user_project):
+    assert CHECKERS[checker](user_project, "check_types.py") == set()
+
+
+@pytest.mark.parametrize("checker", sorted(CHECKERS))
+def test_each_deliberate_mistake_is_reported(checker, user_project):
+    source = (HERE / "mistakes.py").read_text().splitlines()
+    marked = {n for n, line in enumerate(source, 1) if line.rstrip().endswith("# E")}
+    assert marked, "mistakes.py marks no line"
+    assert CHECKERS[checker](user_project, "mistakes.py") == marked
