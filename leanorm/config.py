@@ -11,7 +11,7 @@ URL forms::
 
 Query options: ``master_key``, ``sign=1`` (LeanCloud request signing), ``timeout`` (seconds),
 ``identity_ttl`` / ``identity_size`` (identity map), and for ``local:`` ``dialect=parse`` (speak the
-Parse dialect to the embedded engine), ``app_id``, ``app_key``.
+Parse dialect to the embedded backend), ``app_id``, ``app_key``.
 """
 from __future__ import annotations
 
