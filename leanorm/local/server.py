@@ -23,6 +23,9 @@ PREFIXES = (("/1.1/", "leancloud"), ("/parse/", "parse"))
 MAX_BODY = 64 * 1024 * 1024
 
 
+#: requests answered without app keys: the official SDK's ``get_server_time`` sends none
+PUBLIC = {("GET", "date")}
+
 #: ``users[/<id>]`` and ``roles[/<id>]`` are the classes ``_User`` and ``_Role`` under other names
 ALIASES = {"users": "_User", "roles": "_Role", "installations": "_Installation"}
 
@@ -82,7 +85,7 @@ class LocalServer:
         other requests whole.
         """
         try:
-            if path.startswith((files.UPLOAD_PREFIX, files.DOWNLOAD_PREFIX)):
+            if path.startswith(files.UPLOAD_PREFIX) or files.is_download(method.upper(), path):
                 return files.handle_raw(self, method.upper(), path, body)
             if body is not None and not isinstance(body, (bytes, bytearray)) and \
                     not files.streams(method.upper(), path):
@@ -104,10 +107,14 @@ class LocalServer:
                 break
         else:
             raise ProtocolError(1, f"Unknown endpoint: {method} {path} (the API is under /1.1/ and /parse/).", 404)
-        caller = self._caller(dialect, headers)
+        below = path[len(prefix):].strip("/")
+        if (method, below) in PUBLIC:
+            caller = Caller()
+        else:
+            caller = self._caller(dialect, headers, users.ignores_stale_session(dialect, method, below))
         host = headers.get("X-Forwarded-Host", "Host")
         base_url = f"{headers.get('X-Forwarded-Proto') or 'http'}://{host}" if host else "http://localhost"
-        return self._dispatch(Context(self, method, path[len(prefix):].strip("/"), dialect, params, caller, body,
+        return self._dispatch(Context(self, method, below, dialect, params, caller, body,
                                       base_url=base_url))
 
     def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
@@ -117,7 +124,7 @@ class LocalServer:
             return answer
         return 200, answer
 
-    def _caller(self, dialect: str, headers: _Headers) -> Caller:
+    def _caller(self, dialect: str, headers: _Headers, tolerant: bool = False) -> Caller:
         unauthorized = ProtocolError(401, "Unauthorized.", 401)
         if dialect == "parse":
             if headers.get("X-Parse-Application-Id") != self.app_id:
@@ -134,7 +141,8 @@ class LocalServer:
         if headers.get("X-LC-Id", "X-Avoscloud-Application-Id") != self.app_id:
             raise unauthorized
         master = self._leancloud_key(headers)
-        return users.authenticate(self.store, headers.get("X-LC-Session", "X-Avoscloud-Session-Token"), master)
+        return users.authenticate(self.store, headers.get("X-LC-Session", "X-Avoscloud-Session-Token"), master,
+                                  tolerant)
 
     def _leancloud_key(self, headers: _Headers) -> bool:
         """Check ``X-LC-Key`` (``key`` or ``masterkey,master``) or ``X-LC-Sign`` (``md5(ts+key),ts[,master]``);
@@ -214,7 +222,7 @@ class LocalServer:
             start_response("204 No Content", list(_CORS.items()))
             return [b""]
         path = environ.get("PATH_INFO", "/")
-        if method in ("GET", "HEAD") and path.startswith(files.DOWNLOAD_PREFIX):
+        if files.is_download(method, path):
             return self._download(method, path, environ, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
