@@ -26,6 +26,8 @@ __all__ = ["write", "fetch", "query", "remove", "to_json", "can_write", "new_obj
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 RESERVED = {"objectId", "createdAt", "updatedAt", "ACL", "className"}
+#: the ACL LeanCloud answers (``returnACL``) for an object saved without one: its class default, public
+DEFAULT_ACL = {"*": {"read": True, "write": True}}
 _ROW = "objectId, createdAt, updatedAt, acl, data"
 
 
@@ -367,6 +369,8 @@ def _without_unasked(ctx: Context, rows: List[Dict[str, Any]]) -> List[Dict[str,
     excluded = {k.strip() for k in ctx.params.get("excludeKeys", "").split(",") if k.strip()}
     if ctx.dialect == "leancloud" and ctx.params.get("returnACL") not in ("true", "1"):
         excluded.add("ACL")
+    elif ctx.dialect == "leancloud":  # an object saved without an ACL has the class default: public
+        rows = [r if "ACL" in r else {**r, "ACL": dict(DEFAULT_ACL)} for r in rows]
     if not excluded:
         return rows
     return [{k: v for k, v in r.items() if k not in excluded} for r in rows]

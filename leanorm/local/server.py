@@ -9,7 +9,7 @@ import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
-from . import accounts, cql, files, hooks, objects, push, users  # noqa: F401  (importing registers their endpoints)
+from . import accounts, cql, files, hooks, objects, push, statuses, users  # noqa: F401  (importing registers their endpoints)
 from ..dialects import check_request_sign
 from ..wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, dumps, resolve

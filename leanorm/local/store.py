@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS _file_uploads (token TEXT PRIMARY KEY, object_id TEXT
 CREATE TABLE IF NOT EXISTS _class_permissions (class_name TEXT PRIMARY KEY, permissions TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _codes (recipient TEXT NOT NULL, purpose TEXT NOT NULL, code TEXT NOT NULL,
     expires_at REAL NOT NULL, PRIMARY KEY (recipient, purpose));
+CREATE TABLE IF NOT EXISTS _status_inbox (message_id INTEGER PRIMARY KEY AUTOINCREMENT, owner_id TEXT NOT NULL,
+    inbox_type TEXT NOT NULL, status_id TEXT NOT NULL, unread INTEGER NOT NULL DEFAULT 1);
+CREATE INDEX IF NOT EXISTS _status_inbox_owner ON _status_inbox (owner_id, inbox_type, message_id);
 """
 
 
