@@ -129,6 +129,20 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
     return client
 
 
+def bound_client(server: Any) -> "Client":
+    """A client of the embedded ``server`` (a :class:`~leanorm.local.LocalServer`), in-process, with its
+    keys; closing it leaves the server open (the server's owner closes it)."""
+    from .client import Client
+    from .transport import LocalTransport
+
+    class _Borrowed(LocalTransport):
+        def close(self) -> None:
+            pass
+
+    return Client(_Borrowed(server), dialect_named("leancloud"), server.app_id, server.app_key, server.master_key,
+                  backend="embedded", url=f"local://{server.store.database}")
+
+
 def get_client() -> "Client":
     """The client models use now: the one set by :func:`using`, else the default (connecting with
     :func:`connect`'s defaults the first time if nothing was connected)."""

@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import io
 import os
+import re
 import secrets
 import time
 from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Iterator, Optional, Tuple
@@ -141,15 +142,15 @@ def _file_tokens(ctx: Context) -> Any:
     meta = dict(body.get("metaData") or {})
     meta.setdefault("owner", _owner(ctx))
     key = body.get("key")
-    if key is not None and (not ctx.caller.master or not isinstance(key, str) or not key.strip("/")
-                            or key.startswith(("1.1/", "parse/", "files/", "uploads/"))):
-        raise ProtocolError(1, "Unsupported file key: a key of one's own needs the master key and a path "
-                               "outside the API.")
+    if key is not None and (not isinstance(key, str) or not key.strip("/")
+                            or key.strip("/").startswith(("1.1/", "parse/", "files/", "uploads/"))):
+        raise ProtocolError(1, "Unsupported file key: a key is a path outside the API.")
+    key = key.strip("/") if key else None
     fields = {"mime_type": _mime(name, body.get("mime_type")), "metaData": meta, "provider": "s3",
               "bucket": "leanorm"}
-    if key is not None:  # served at /<key>, as LeanCloud serves a file saved under a key
-        fields["url"] = f"{ctx.base_url}/{quote(key.strip('/'))}"
-    row = _create(ctx, name, fields, body.get("ACL"), key=key.strip("/") if key else None)
+    if key is not None and ctx.caller.master:  # served at /<key>, as LeanCloud serves a file saved under
+        fields["url"] = f"{ctx.base_url}/{quote(key)}"  # a key chosen with the master key
+    row = _create(ctx, name, fields, body.get("ACL"), key=key)
     token = secrets.token_urlsafe(24)
     with ctx.store.write() as conn:
         conn.execute("INSERT INTO _file_uploads VALUES (?, ?, ?)", (token, row["objectId"], time.time() + TOKEN_TTL))
@@ -277,11 +278,14 @@ def open_download(server: "LocalServer", path: str) -> Tuple[BinaryIO, int, str]
     """The open file, size and MIME type for ``/files/<objectId>/<name>`` or ``/<key>``; 404 when there
     is none."""
     ctx = Context(server, "GET", "", "leancloud", {}, Caller(master=True), None)
-    if path.startswith(DOWNLOAD_PREFIX):
-        where = {"objectId": path[len(DOWNLOAD_PREFIX):].split("/", 1)[0]}
-    else:
-        where = {"key": unquote(path.strip("/"))}
+    keyed = not path.startswith(DOWNLOAD_PREFIX)
+    where: Dict[str, Any] = {"objectId": path[len(DOWNLOAD_PREFIX):].split("/", 1)[0]}
+    if keyed:  # only a key chosen with the master key is where a file is served (its url ends with it)
+        key = unquote(path.strip("/"))
+        where = {"key": key, "url": {"$regex": "/" + re.escape(quote(key)) + "$"}}
     rows, _ = objects.query(ctx, FILE_CLASS, where, order="-createdAt", limit=1)
+    if not rows and keyed:  # no file there: a path outside the API
+        raise ProtocolError(1, f"Unknown endpoint: GET {path}.", 404)
     object_id = rows[0]["objectId"] if rows else ""
     try:
         handle = open(_path(server, object_id), "rb")  # noqa: SIM115 - the caller streams and closes it

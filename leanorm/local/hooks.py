@@ -55,11 +55,14 @@ def caller_user(ctx: Context) -> Optional[Dict[str, Any]]:
 
 
 def _call(ctx: Context, path: str, payload: Dict[str, Any]) -> Dict[str, Any]:
+    from ..config import using
     from ..errors import LeanCloudError
     user = caller_user(ctx)
     try:
-        return ctx.server.engine.dispatch(path, payload, user=user, session_token=ctx.caller.session_token,
-                                          master=ctx.caller.master, prod=ctx.server.prod)
+        # the code's own requests reach this server (not the process's default client), as the caller
+        with using(ctx.server.client):
+            return ctx.server.engine.dispatch(path, payload, user=user, session_token=ctx.caller.session_token,
+                                              master=ctx.caller.master, prod=ctx.server.prod)
     except LeanCloudError as exc:  # the hook's or function's own code and message reach the caller
         raise ProtocolError(exc.code, exc.message, exc.status if exc.status and exc.status >= 400 else 400) \
             from None

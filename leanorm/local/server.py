@@ -6,7 +6,7 @@ import hmac
 import json
 import logging
 import tempfile
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
 from . import accounts, cql, files, hooks, objects, push, statuses, users  # noqa: F401  (importing registers their endpoints)
@@ -15,6 +15,9 @@ from ..wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, dumps, resolve
 from .store import Store
 from .values import now_iso
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..client import Client
 
 __all__ = ["LocalServer"]
 
@@ -74,6 +77,7 @@ class LocalServer:
         if files_dir is None:
             files_dir = tempfile.mkdtemp(prefix="leanorm-files-") if self.store.memory else database + ".files"
         self.files_dir = files_dir
+        self._client: Optional["Client"] = None
 
     # -- the protocol --------------------------------------------------------------------------------
     def handle(self, method: str, path: str, params: Optional[Mapping[str, str]] = None,
@@ -159,6 +163,16 @@ class LocalServer:
         if not hmac.compare_digest(key, self.master_key if master else self.app_key):
             raise ProtocolError(401, "Unauthorized.", 401)
         return master
+
+    @property
+    def client(self) -> "Client":
+        """A leanorm client bound to this server in-process (LeanCloud dialect, this server's keys): what
+        the Engine's functions and hooks reach the served database through, acting as their caller (or
+        as master inside ``using_master()``), wherever the process's default client points."""
+        if self._client is None:
+            from ..config import bound_client
+            self._client = bound_client(self)
+        return self._client
 
     def master_context(self, ctx: Context) -> Context:
         """The same request acting with the master key (for reads the engine makes on its own behalf)."""

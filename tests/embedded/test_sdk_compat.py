@@ -163,8 +163,11 @@ def test_an_uploaded_file_keeps_created_at_and_has_a_key(api: Api) -> None:
     assert stored["metaData"]["size"] == 5
 
 
-def test_a_key_of_ones_own_needs_the_master_key_and_serves_the_file_there(api: Api) -> None:
-    status, refused = api("POST", "/1.1/fileTokens", body={"name": "a.txt", "key": "abc"})
+def test_a_key_chosen_with_the_master_key_serves_the_file_there(api: Api) -> None:
+    token = uploaded(api, key="abc")  # an SDK's own random key: stored, but not where the file is served
+    assert token["key"] == "abc" and not token["url"].endswith("/abc")
+    assert api.server.handle("GET", "/abc", {}, {}, None).status == 404
+    status, refused = api("POST", "/1.1/fileTokens", body={"name": "a.txt", "key": "1.1/classes"})
     assert status == 400 and refused["code"] == 1 and refused["error"].startswith("Unsupported file key")
     token = uploaded(api, headers=MASTER, key="abc")
     assert token["key"] == "abc" and token["url"].endswith("/abc")
