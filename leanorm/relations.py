@@ -70,7 +70,7 @@ class RelationManager(Generic[M]):
     def all(self) -> "QuerySet[Any]":
         """A queryset of the members (``$relatedTo``); filter, order and slice it like any other.
         After ``prefetch_related`` it holds the prefetched members and sends nothing until refined."""
-        qs = self.field.target.objects.all().related_to(self.owner, self.field.db_field)
+        qs = self.field.read_model.objects.all().related_to(self.owner, self.field.db_field)
         prefetched = self.owner._cache.get(prefetch_key(self.field.name))
         if prefetched is not None:
             qs._result_cache = list(prefetched)

@@ -19,7 +19,7 @@ from .protocol import Caller, Context, ProtocolError, route
 from .store import FieldType, check_class_name, check_field_name, table
 from .values import (INT64_MAX, MISSING, apply_op, canonical, check_value, normalize_iso, now_iso, relation_targets,
                      type_of)
-from .where import QueryCompiler
+from .where import SYSTEM_RELATIONS, QueryCompiler
 
 __all__ = ["write", "fetch", "query", "remove", "to_json", "can_write", "new_object_id"]
 
@@ -390,6 +390,11 @@ def _list(ctx: Context) -> Any:
     # relation it has only added to): the rows are those of the key's target class, named in the answer.
     with ctx.store.read() as conn:
         ftype, target = ctx.store.schema(conn, check_class_name(ctx.args[0])).get(redirect, (None, None))
+    if ftype is None:  # a key never written: _Role's own relations have known targets, others no members
+        ftype, target = "Relation", SYSTEM_RELATIONS.get((ctx.args[0], redirect))
+        if target is None:
+            empty: Dict[str, Any] = {"results": [], "className": ctx.args[0]}
+            return {**empty, "count": 0} if ctx.params.get("count") in ("1", "true") else empty
     if ftype != "Relation" or target is None:
         raise ProtocolError(102, f"Invalid query: {redirect!r} is not a Relation of {ctx.args[0]}.")
     return {**list_answer(ctx, target), "className": target}
