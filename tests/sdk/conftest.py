@@ -23,7 +23,7 @@ SDK_REQUIREMENT = "leancloud==3.0.2"
 #: is what its Werkzeug 1.0 pin allows; arrow 1.4 breaks its ``test_time_zone``)
 SUITE_REQUIREMENTS = ["nose==1.3.7", "wsgi_intercept", "flask<2", "arrow<1.4"]
 #: run under the SDK's interpreter only (``--doctest-modules`` would import them here)
-collect_ignore = ["scenario.py", "suite/run_nose.py", "suite/request_generator.py"]
+collect_ignore = ["scenario.py", "steps.py", "app_patterns.py", "suite/run_nose.py", "suite/request_generator.py"]
 
 
 @pytest.fixture(scope="session")
