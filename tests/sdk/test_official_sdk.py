@@ -171,7 +171,7 @@ def test_users(scenario: Dict[str, Any]) -> None:
     assert value(scenario, "users_become") == {"id_same": True, "username": "ada", "is_current": True,
                                                "bad_token_code": 211}  # LeanCloud's users/me
     assert value(scenario, "users_update_password") == {"id_same": True, "old_password_code": 210}
-    assert value(scenario, "users_refresh_session_token") == {"changed": True, "old_token_code": 209}
+    assert value(scenario, "users_refresh_session_token") == {"changed": True, "old_token_code": 211}
     assert value(scenario, "users_roles") == ["Editors"]
 
 
