@@ -8,13 +8,16 @@ and re-runs cost nothing.
 """
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Dict
 
 import pytest
 
-from tests.served import served  # noqa: F401  (the fixture)
+from tests.served import Served, served  # noqa: F401  (the fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_VENV = ROOT / ".cache" / "sdk-venv"
@@ -41,3 +44,22 @@ def sdk_python() -> Path:
     if install.returncode != 0:
         pytest.fail(f"could not install {SDK_REQUIREMENT} into {SDK_VENV}:\n{install.stderr[-2000:]}")
     return python
+
+
+def run_scenario(sdk_python: Path, script: Path, server: Served) -> Dict[str, Any]:
+    """Run a scenario script (``steps.py``) under the SDK's interpreter against ``server``:
+    ``{step: {"ok", "value" | "error", "traceback"}, "_ids": ...}``."""
+    env = {**os.environ, "LEANCLOUD_API_SERVER": server.base_url}
+    env.pop("PYTHONPATH", None)  # the SDK's interpreter must not import our environment's packages
+    run = subprocess.run([str(sdk_python), str(script), server.app_id, server.app_key, server.master_key],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def value(results: Dict[str, Any], step: str) -> Any:
+    """What a scenario step returned; the step's traceback when it failed."""
+    result = results[step]
+    if not result["ok"]:
+        pytest.fail(f"SDK step {step} failed: {result['error']}\n{result['traceback']}")
+    return result["value"]

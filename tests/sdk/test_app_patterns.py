@@ -3,9 +3,6 @@ Engine whose hooks write through the ORM (``app_patterns.py``, ``app_engine.py``
 are asserted, and what its hooks wrote is read back through leanorm."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any, Dict, Iterator
 
@@ -16,6 +13,8 @@ from leanorm.client import Client
 
 from tests.sdk.app_engine import AppAudit, AppBoard, AppPost
 from tests.served import Served, serve
+
+from .conftest import run_scenario, value
 
 SCENARIO = Path(__file__).with_name("app_patterns.py")
 
@@ -28,19 +27,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def results(sdk_python: Path, app_server: Served) -> Dict[str, Any]:
-    env = {**os.environ, "LEANCLOUD_API_SERVER": app_server.base_url}
-    env.pop("PYTHONPATH", None)
-    run = subprocess.run([str(sdk_python), str(SCENARIO), app_server.app_id, app_server.app_key,
-                          app_server.master_key], env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
-
-
-def value(results: Dict[str, Any], name: str) -> Any:
-    result = results[name]
-    if not result["ok"]:
-        pytest.fail(f"SDK step {name} failed: {result['error']}\n{result['traceback']}")
-    return result["value"]
+    return run_scenario(sdk_python, SCENARIO, app_server)
 
 
 def test_user_subclass_with_properties(results: Dict[str, Any]) -> None:

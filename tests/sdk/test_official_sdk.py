@@ -8,9 +8,6 @@ checked by a second, independent client.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any, Dict, Iterator
 
@@ -23,6 +20,8 @@ from leanorm import (DateTimeField, DictField, GeoPointField, IntegerField, List
 from leanorm.client import Client
 
 from tests.served import Served
+
+from .conftest import run_scenario, value
 
 SCENARIO = Path(__file__).with_name("scenario.py")
 WHEN = dt.datetime(2024, 5, 17, 8, 30, 15, 250000, tzinfo=dt.timezone.utc)  # scenario.WHEN
@@ -64,12 +63,7 @@ class SdkTodo(Model):
 @pytest.fixture(scope="module")
 def scenario(sdk_python: Path, served: Served) -> Dict[str, Any]:
     """Run the whole SDK scenario once; ``{step: {"ok", "value" | "error", "traceback"}}``."""
-    env = {**os.environ, "LEANCLOUD_API_SERVER": served.base_url}
-    env.pop("PYTHONPATH", None)  # the SDK's interpreter must not import our environment's packages
-    run = subprocess.run([str(sdk_python), str(SCENARIO), served.app_id, served.app_key, served.master_key],
-                         env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return run_scenario(sdk_python, SCENARIO, served)
 
 
 @pytest.fixture(scope="module")
@@ -79,14 +73,6 @@ def orm(served: Served) -> Iterator[Client]:
     with leanorm.using(client):
         yield client
     client.close()
-
-
-def value(scenario: Dict[str, Any], step: str) -> Any:
-    """What a scenario step returned; the step's traceback when it failed."""
-    result = scenario[step]
-    if not result["ok"]:
-        pytest.fail(f"SDK step {step} failed: {result['error']}\n{result['traceback']}")
-    return result["value"]
 
 
 # -- objects ------------------------------------------------------------------------------------------------
