@@ -3,7 +3,8 @@ embedded backend and on Parse Server.
 
 One seeded dataset (edge cases included: missing fields, nulls, empty arrays, unicode, case) is loaded
 into both backends with the same objectIds; hypothesis then generates queries from the lookup registry,
-and each is run on both.
+and each is run on both. Related lookups reach through pointers into subqueries: geo operators on the
+pointed-to places, and conditions on a class nobody ever wrote to (no table, no schema).
 """
 import os
 import random
@@ -13,9 +14,27 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import leanorm
-from leanorm import (FloatField, IntegerField, ListField, Model, Q, StringField, BooleanField)
+from leanorm import (BooleanField, FloatField, GeoPoint, GeoPointField, IntegerField, ListField, Model, PointerField,
+                     Q, StringField)
 from leanorm.errors import NotSupported
 from tests.conftest import make_client
+
+
+class DiffPlace(Model):
+    loc = GeoPointField()
+    name = StringField()
+
+    class Meta:
+        class_name = "DiffPlace"
+
+
+class DiffGhost(Model):
+    """Never written on either backend: a lookup into it finds no rows."""
+
+    name = StringField()
+
+    class Meta:
+        class_name = "DiffGhostNeverWritten"
 
 
 class DiffDoc(Model):
@@ -24,6 +43,8 @@ class DiffDoc(Model):
     rating = FloatField()
     tags = ListField(StringField())
     flag = BooleanField()
+    place = PointerField(DiffPlace)
+    ghost = PointerField(DiffGhost)
 
     class Meta:
         class_name = "DiffDoc"
@@ -32,6 +53,14 @@ class DiffDoc(Model):
 WORDS = ["alpha", "Alpha", "beta", "b.ta", "gamma", "Δelta", "", "a*b", "zeta"]
 TAGS = ["x", "y", "z", "X"]
 N_DOCS = 60
+#: places 0..7 along a line north-east of Beijing, about 15 km apart
+PLACES = [{"objectId": f"p{i:09d}", "name": f"place{i}",
+           "loc": {"__type": "GeoPoint", "latitude": 39.9 + 0.1 * i, "longitude": 116.4 + 0.1 * i}}
+          for i in range(8)]
+#: each at a place, so a geo subquery always selects some places: Parse Server on PostgreSQL reads a
+#: subquery that selects nothing as "the field is missing" (``$in: []`` becomes ``IS NULL``), where the
+#: embedded backend (and LeanCloud) select nothing
+CENTERS = [GeoPoint(39.9, 116.4), GeoPoint(40.2, 116.7), GeoPoint(40.6, 117.1)]
 
 
 def _dataset():
@@ -49,6 +78,11 @@ def _dataset():
             doc["tags"] = rng.sample(TAGS, rng.randint(0, 3))
         if rng.random() < 0.7:
             doc["flag"] = rng.random() < 0.5
+        if rng.random() < 0.7:
+            doc["place"] = {"__type": "Pointer", "className": "DiffPlace",
+                            "objectId": rng.choice(PLACES)["objectId"]}
+        # every doc points into the never-written class (see CENTERS for why none lacks the field)
+        doc["ghost"] = {"__type": "Pointer", "className": "DiffGhostNeverWritten", "objectId": "g000000001"}
         docs.append(doc)
     return docs
 
@@ -65,11 +99,13 @@ def clients():
     pair = (leanorm.connect("local://:memory:?dialect=parse", default=False), make_client("parse"))
     for client in pair:
         with leanorm.using_master():
-            try:
-                client.request("DELETE", "purge/DiffDoc")
-            except leanorm.errors.LeanCloudError:
-                pass
-            outcomes = client.batch([("POST", "classes/DiffDoc", doc) for doc in _dataset()])
+            for class_name in ("DiffDoc", "DiffPlace"):
+                try:
+                    client.request("DELETE", f"purge/{class_name}")
+                except leanorm.errors.LeanCloudError:
+                    pass
+            outcomes = client.batch([("POST", "classes/DiffPlace", place) for place in PLACES] +
+                                    [("POST", "classes/DiffDoc", doc) for doc in _dataset()])
         assert not [o for o in outcomes if isinstance(o, Exception)]
     return pair
 
@@ -87,6 +123,11 @@ scalar_lookups = st.one_of(
     st.tuples(st.just("tags"), st.sampled_from(["all", "in", "nin"]), st.lists(st.sampled_from(TAGS), min_size=1,
                                                                                  max_size=2, unique=True)),
     st.tuples(st.just("flag"), st.just("exact"), st.booleans()),
+    st.tuples(st.just("place__loc"), st.sampled_from(["within_km", "within_miles"]),
+              st.tuples(st.sampled_from(CENTERS), st.sampled_from([5, 20, 50, 200]))),
+    st.sampled_from([("place__name", "exact", "place1"), ("place__name", "startswith", "place"),
+                     ("place__name", "in", ["place2", "place6"])]),  # each selects some places (see CENTERS)
+    st.tuples(st.just("ghost__name"), st.just("exact"), st.sampled_from(["Ann", ""])),
 )
 
 
