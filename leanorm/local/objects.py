@@ -440,7 +440,8 @@ def _scan(ctx: Context) -> Any:
     scan_key = ctx.params.get("scan_key") or "objectId"
     descending = scan_key.startswith("-")
     key = scan_key.lstrip("-")
-    check_field_name(key) if key != "objectId" else None
+    if key != "objectId":
+        check_field_name(key)
     where = ctx.json_param("where")
     if ctx.params.get("cursor"):
         try:

@@ -35,7 +35,7 @@ def sdk_python() -> Path:
     python = SDK_VENV / "bin" / "python"
     version = SDK_REQUIREMENT.split("==")[1]
     probe = [str(python), "-c", "import importlib.metadata as m, nose, wsgi_intercept, flask; "
-             "print(m.version('leancloud'), m.version('arrow') < '1.4')"]
+             "print(m.version('leancloud'), tuple(map(int, m.version('arrow').split('.')[:2])) < (1, 4))"]
     if python.exists() and subprocess.run(probe, capture_output=True, text=True).stdout.strip() == f"{version} True":
         return python
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(SDK_VENV)], check=True)
