@@ -26,6 +26,7 @@ __all__: List[str] = []
 STATUS_CLASS = "_Status"
 #: class names the SDKs use for users in a status query
 _USER_CLASSES = {"_User": "_User", "User": "_User", "users": "_User"}
+#: the most users one status is delivered to (the recipients query runs with the master key)
 _MAX_RECIPIENTS = 100_000
 
 
