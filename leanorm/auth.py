@@ -12,7 +12,7 @@ from typing import Any, ContextManager, Dict, Iterator, Optional, Type, TypeVar,
 from . import auth_context, signals
 from .acl import ACL
 from .config import get_client
-from .errors import AuthenticationFailed, LeanORMError, ObjectNotFound
+from .errors import AuthenticationFailed, InvalidSession, LeanORMError, ObjectNotFound, UserNotFound
 from .fields import BooleanField, DictField, PointerField, StringField
 from .models import Model
 from .query.queryset import QuerySet
@@ -182,7 +182,10 @@ class User(Model):
         """The user a session token belongs to (InvalidSession, 209, when it is not valid)."""
         client = get_client()
         with auth_context.acting_as(None, session_token):
-            data = client.request("GET", "users/me")
+            try:
+                data = client.request("GET", "users/me")
+            except UserNotFound as exc:  # LeanCloud answers an unknown token here with 211
+                raise InvalidSession(209, "Invalid session token.", exc.status) from exc
         data.setdefault("sessionToken", session_token)
         return cls._logged_in(data)
 

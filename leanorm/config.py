@@ -127,6 +127,14 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
     return client
 
 
+def bound_client(server: LocalServer) -> Client:
+    """A client of the embedded ``server``, in-process, with its keys; closing it leaves the server open
+    (the server's owner closes it)."""
+    return Client(LocalTransport(server, owned=False), dialect_named("leancloud"), server.app_id, server.app_key,
+                  server.master_key, backend="embedded", url=f"local://{server.store.database}",
+                  capabilities=LocalServer.capabilities)
+
+
 def get_client(client: Optional[Client] = None) -> Client:
     """The client a call uses, decided here and only here: ``client`` when the call was given one, else
     the one set by :func:`using`, else the default (connecting with :func:`connect`'s defaults the first

@@ -556,6 +556,15 @@ class ReferenceField(Field[T]):
             self._target = registry.model_for(self._target)
         return self._target
 
+    @property
+    def read_model(self) -> Type["Model"]:
+        """The model objects read through this field are made of: the app's own subclass registered for
+        the target's class (a ``_User`` model of the app's for ``RelationField(User)``), else the target."""
+        from .models import registry
+        target = self.target
+        current = registry.get(target._meta.class_name)
+        return current if current is not None and issubclass(current, target) else target
+
     def check_type(self, value: Any) -> Optional[str]:
         if not isinstance(value, self.target):
             return f"expected a {self.target.__name__} instance, got {type(value).__name__} {value!r}"

@@ -73,9 +73,9 @@ class RelationManager(Generic[M]):
     def all(self) -> "QuerySet[M]":
         """A queryset of the members (``$relatedTo``); filter, order and slice it like any other.
         After ``prefetch_related`` it holds the prefetched members and sends nothing until refined."""
-        # the field's target is its M (RelationField's __init__ ties them), which the runtime
+        # the model members read as is its M (RelationField's __init__ ties them), which the runtime
         # lookup by name cannot show the checker
-        target = cast("Type[M]", self.field.target)
+        target = cast("Type[M]", self.field.read_model)
         qs = target.objects.all().related_to(self.owner, self.field.db_field)
         prefetched = self.owner._cache.get(prefetch_key(self.field.name))
         if prefetched is not None:

@@ -95,8 +95,11 @@ class HTTPTransport(Transport):
 class LocalTransport(Transport):
     """Hands the request straight to an embedded :class:`~leanorm.local.LocalServer`: no socket, no thread."""
 
-    def __init__(self, server: "LocalServer") -> None:
+    def __init__(self, server: "LocalServer", owned: bool = True) -> None:
         self.server = server
+        #: whether closing the transport closes the server (not for a client borrowed by the server's
+        #: own cloud code: the server's owner closes it)
+        self.owned = owned
 
     def send(self, request: Request) -> Response:
         # an absolute URL is one the embedded server handed out (a file upload address): its path is ours
@@ -105,4 +108,5 @@ class LocalTransport(Transport):
         return Response(r.status, r.body, r.headers)
 
     def close(self) -> None:
-        self.server.close()
+        if self.owned:
+            self.server.close()

@@ -239,11 +239,22 @@ def _request_change_phone(ctx: Context) -> Any:
     return {}
 
 
+def _pending_change_code(ctx: Context, phone: str, code: Any) -> bool:
+    """Whether ``code`` is a live change-of-number code sent to ``phone`` (for any user; not used up)."""
+    with ctx.store.read() as conn:
+        rows = conn.execute("SELECT code FROM _codes WHERE purpose LIKE 'change\\_phone:%' ESCAPE '\\' "
+                            "AND recipient=? AND expires_at > ?", (_e164(phone), time.time())).fetchall()
+    return isinstance(code, str) and any(secrets.compare_digest(c.upper().encode(), code.upper().encode())
+                                         for (c,) in rows)
+
+
 @route("POST", r"changePhoneNumber")
 def _change_phone(ctx: Context) -> Any:
-    user_id = _signed_in_user(ctx)
     body = ctx.json_body()
     phone = _phone(body)
+    if ctx.caller.user_id is None and not _pending_change_code(ctx, phone, body.get("code")):
+        raise ProtocolError(603, "Invalid SMS code.")  # LeanCloud checks the code before the session
+    user_id = _signed_in_user(ctx)
     with ctx.store.write() as conn:
         _consume(conn, f"change_phone:{user_id}", body.get("code"), _e164(phone))
         _phone_taken(ctx, conn, phone, user_id)
@@ -415,7 +426,8 @@ def _follow(ctx: Context) -> Any:
     user_id, target_id = _friendship(ctx)
     if user_id == target_id:
         raise ProtocolError(1, "A user cannot follow itself.")
-    attributes = {k: v for k, v in ctx.json_body().items() if k not in ("user", "followee", "follower", "ACL")}
+    given = {} if ctx.body is None else ctx.json_body()  # the official SDK sends the JSON body null
+    attributes = {k: v for k, v in given.items() if k not in ("user", "followee", "follower", "ACL")}
     master = ctx.server.master_context(ctx)
     fetch(master, "_User", target_id, keys="objectId")  # 101 when there is no such user
     public = {"*": {"read": True}}

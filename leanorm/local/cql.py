@@ -18,7 +18,7 @@ import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import objects
-from .protocol import Context, ProtocolError, route
+from .protocol import Context, ProtocolError, loads, route
 from .values import pointer
 
 __all__ = ["parse"]
@@ -240,6 +240,11 @@ def _cloud_query(ctx: Context) -> Any:
     if not cql:
         raise ProtocolError(300, "cloudQuery needs a cql parameter.")
     pvalues = ctx.json_param("pvalues", [])
+    if isinstance(pvalues, str):  # the official Python SDK encodes the array twice: a JSON string holding it
+        try:
+            pvalues = loads(pvalues)
+        except ValueError:
+            raise ProtocolError(107, "pvalues must be a JSON array.") from None
     if not isinstance(pvalues, list):
         raise ProtocolError(107, "pvalues must be a JSON array.")
     q = parse(cql, pvalues)

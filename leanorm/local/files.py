@@ -20,6 +20,7 @@ import binascii
 import hashlib
 import io
 import os
+import re
 import secrets
 import time
 from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Iterator, Optional, Tuple
@@ -28,11 +29,12 @@ from urllib.parse import quote, unquote
 from . import objects
 from .form_upload import FilePart
 from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, Readable, dumps, route
+from .store import table
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import LocalServer
 
-__all__ = ["UPLOAD_PREFIX", "DOWNLOAD_PREFIX", "streams", "handle_raw", "open_download"]
+__all__ = ["UPLOAD_PREFIX", "DOWNLOAD_PREFIX", "is_download", "streams", "handle_raw", "open_download"]
 
 FILE_CLASS = "_File"
 UPLOAD_PREFIX = "/uploads/"
@@ -42,6 +44,13 @@ TOKEN_TTL = 3600.0
 #: what fileTokens answers: the SDKs POST a form to a qcloud upload_url, streamed without a known size
 PROVIDER = "qcloud"
 
+
+
+def is_download(method: str, path: str) -> bool:
+    """Whether a request asks for file bytes: ``/files/<objectId>/<name>``, or ``/<key>`` of a file saved
+    under a key of its own (any path outside the API and upload prefixes)."""
+    return method in ("GET", "HEAD") and (path.startswith(DOWNLOAD_PREFIX) or not path.startswith(
+        ("/1.1/", "/parse/", UPLOAD_PREFIX)))
 
 
 def streams(method: str, path: str) -> bool:
@@ -92,11 +101,13 @@ def _url(ctx: Context, object_id: str, name: str) -> str:
     return f"{ctx.base_url}{DOWNLOAD_PREFIX}{object_id}/{quote(name)}"
 
 
-def _create(ctx: Context, name: str, fields: Dict[str, Any], acl: Any = None) -> Dict[str, Any]:
-    """Write a new ``_File`` row (its url needs the id, so the id is chosen here); returns it."""
+def _create(ctx: Context, name: str, fields: Dict[str, Any], acl: Any = None,
+            key: Optional[str] = None) -> Dict[str, Any]:
+    """Write a new ``_File`` row (its url and storage ``key`` default to ones made of the id, so the id
+    is chosen here); returns it."""
     object_id = objects.new_object_id()
-    body = {"objectId": object_id, "name": name, "url": _url(ctx, object_id, name), **fields}  # fields may
-    # carry an external file's own url
+    body = {"objectId": object_id, "name": name, "url": _url(ctx, object_id, name), "key": key or object_id,
+            **fields}  # fields may carry an external file's own url
     if acl is not None:
         body["ACL"] = acl
     _, answer = objects.write(ctx, FILE_CLASS, None, body)
@@ -104,10 +115,14 @@ def _create(ctx: Context, name: str, fields: Dict[str, Any], acl: Any = None) ->
 
 
 def _merge_meta(ctx: Context, object_id: str, extra: Dict[str, Any]) -> Dict[str, Any]:
+    """Add what the upload measured (size, checksum) to the file's metaData. The bytes complete the
+    file's creation: ``updatedAt`` stays ``createdAt``, as on LeanCloud."""
     master = ctx.server.master_context(ctx)
     meta = objects.fetch(master, FILE_CLASS, object_id).get("metaData") or {}
     meta = {**meta, **extra}
-    objects.write(master, FILE_CLASS, object_id, {"metaData": meta})
+    with ctx.store.write() as conn:
+        conn.execute(f"UPDATE {table(FILE_CLASS)} SET data=json_set(data, '$.metaData', json(?)) "
+                     "WHERE objectId=?", (dumps(meta), object_id))
     return meta
 
 
@@ -131,14 +146,22 @@ def _file_tokens(ctx: Context) -> Any:
         raise ProtocolError(107, "fileTokens needs a name.")
     meta = dict(body.get("metaData") or {})
     meta.setdefault("owner", _owner(ctx))
-    row = _create(ctx, name, {"mime_type": _mime(name, body.get("mime_type")), "metaData": meta,
-                              "provider": PROVIDER, "bucket": "leanorm", "key": ""}, body.get("ACL"))
+    key = body.get("key")
+    if key is not None and (not isinstance(key, str) or not key.strip("/")
+                            or key.strip("/").startswith(("1.1/", "parse/", "files/", "uploads/"))):
+        raise ProtocolError(1, "Unsupported file key: a key is a path outside the API.")
+    key = key.strip("/") if key else None
+    fields = {"mime_type": _mime(name, body.get("mime_type")), "metaData": meta, "provider": PROVIDER,
+              "bucket": "leanorm"}
+    if key is not None and ctx.caller.master:  # served at /<key>, as LeanCloud serves a file saved under
+        fields["url"] = f"{ctx.base_url}/{quote(key)}"  # a key chosen with the master key
+    row = _create(ctx, name, fields, body.get("ACL"), key=key)
     token = secrets.token_urlsafe(24)
     with ctx.store.write() as conn:
         conn.execute("INSERT INTO _file_uploads VALUES (?, ?, ?)", (token, row["objectId"], time.time() + TOKEN_TTL))
     return {"objectId": row["objectId"], "createdAt": row["createdAt"], "url": row["url"], "token": token,
             "upload_url": f"{ctx.base_url}{UPLOAD_PREFIX}{token}", "provider": PROVIDER, "bucket": "leanorm",
-            "key": row["objectId"], "mime_type": row["mime_type"]}
+            "key": row["key"], "mime_type": row["mime_type"]}
 
 
 def _token_file(ctx: Context, token: str) -> Optional[str]:
@@ -181,11 +204,25 @@ def _upload(server: "LocalServer", token: str, body: Body, form_type: Optional[s
 
 
 # -- files/<name> and files/<id> -----------------------------------------------------------------------
+@route("POST", r"files")
+def _create_named_in_body(ctx: Context) -> Any:
+    """``POST files {"name", "url", "metaData": {"__source": "external"}}``: the official Python SDK's
+    ``File.create_with_url(...).save()``."""
+    name = ctx.json_body().get("name")
+    if ctx.dialect == "parse" or not isinstance(name, str) or not name:
+        raise ProtocolError(107, "A file needs a name.")
+    return _create_leancloud_file(ctx, name)
+
+
 @route("POST", r"files/([^/]+)")
 def _create_file(ctx: Context) -> Any:
     name = unquote(ctx.args[0])
     if ctx.dialect == "parse":
         return _parse_upload(ctx, name)
+    return _create_leancloud_file(ctx, name)
+
+
+def _create_leancloud_file(ctx: Context, name: str) -> Any:
     body = ctx.json_body()
     meta = dict(body.get("metaData") or {})
     meta.setdefault("owner", _owner(ctx))
@@ -250,10 +287,18 @@ def _delete_file_object(ctx: Context) -> Any:
 
 # -- serving the bytes ---------------------------------------------------------------------------------
 def open_download(server: "LocalServer", path: str) -> Tuple[BinaryIO, int, str]:
-    """The open file, size and MIME type for ``/files/<objectId>/<name>``; 404 when there is none."""
-    object_id = path[len(DOWNLOAD_PREFIX):].split("/", 1)[0]
+    """The open file, size and MIME type for ``/files/<objectId>/<name>`` or ``/<key>``; 404 when there
+    is none."""
     ctx = Context(server, "GET", "", "leancloud", {}, Caller(master=True), None)
-    rows, _ = objects.query(ctx, FILE_CLASS, {"objectId": object_id}, limit=1)
+    keyed = not path.startswith(DOWNLOAD_PREFIX)
+    where: Dict[str, Any] = {"objectId": path[len(DOWNLOAD_PREFIX):].split("/", 1)[0]}
+    if keyed:  # only a key chosen with the master key is where a file is served (its url ends with it)
+        key = unquote(path.strip("/"))
+        where = {"key": key, "url": {"$regex": "/" + re.escape(quote(key)) + "$"}}
+    rows, _ = objects.query(ctx, FILE_CLASS, where, order="-createdAt", limit=1)
+    if not rows and keyed:  # no file there: a path outside the API
+        raise ProtocolError(1, f"Unknown endpoint: GET {path}.", 404)
+    object_id = rows[0]["objectId"] if rows else ""
     try:
         handle = open(_path(server, object_id), "rb")  # noqa: SIM115 - the caller streams and closes it
     except (FileNotFoundError, ProtocolError):
@@ -282,7 +327,7 @@ def handle_raw(server: "LocalServer", method: str, path: str, body: Body,
         if path.startswith(UPLOAD_PREFIX) and method in ("PUT", "POST"):
             return _upload(server, path[len(UPLOAD_PREFIX):].strip("/"), body,
                            content_type or "" if method == "POST" else None)
-        if path.startswith(DOWNLOAD_PREFIX) and method in ("GET", "HEAD"):
+        if is_download(method, path):
             handle, _, mime = open_download(server, path)
             data = b"".join(chunks(handle))
             return LocalResponse(200, b"" if method == "HEAD" else data, {"Content-Type": mime})

@@ -13,18 +13,21 @@ from typing import Any, Dict, List, Optional, Tuple
 import orjson
 
 from . import hooks
+from .file_values import expand_files
 from .permissions import class_permissions, permit, set_class_permissions
 from .protocol import Caller, Context, ProtocolError, route
 from .store import FieldType, check_class_name, check_field_name, table
 from .values import (INT64_MAX, MISSING, apply_op, canonical, check_value, normalize_iso, now_iso, relation_targets,
                      type_of)
-from .where import QueryCompiler
+from .where import SYSTEM_RELATIONS, QueryCompiler
 
 __all__ = ["write", "fetch", "query", "remove", "to_json", "can_write", "new_object_id"]
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 RESERVED = {"objectId", "createdAt", "updatedAt", "ACL", "className"}
+#: the ACL LeanCloud answers (``returnACL``) for an object saved without one: its class default, public
+DEFAULT_ACL = {"*": {"read": True, "write": True}}
 _ROW = "objectId, createdAt, updatedAt, acl, data"
 
 
@@ -249,8 +252,7 @@ def _int_param(ctx: Context, name: str, default: int) -> int:
 
 def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str] = None,
           limit: int = DEFAULT_LIMIT, skip: int = 0, keys: Optional[str] = None,
-          include: Optional[str] = None, count: bool = False,
-          after_id: Optional[str] = None) -> Tuple[List[Dict[str, Any]], Optional[int]]:
+          include: Optional[str] = None, count: bool = False) -> Tuple[List[Dict[str, Any]], Optional[int]]:
     """Rows of ``class_name`` the caller may read that match ``where``, and their count if asked."""
     check_class_name(class_name)
     with ctx.store.read() as conn:
@@ -258,8 +260,6 @@ def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str]
             return [], (0 if count else None)
         compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect)
         cond = compiler.readable(class_name, "t0", where)
-        if after_id is not None:
-            cond += f" AND t0.objectId > {compiler.p(after_id)}"
         total = None
         if count:
             total = conn.execute(f"SELECT COUNT(*) FROM {table(class_name)} AS t0 WHERE {cond}",
@@ -273,6 +273,7 @@ def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str]
             rows = [_visible(ctx, class_name, to_json(r)) for r in conn.execute(sql, compiler.params)]
         if include:
             _include(ctx, conn, rows, include)
+        expand_files(ctx, conn, rows)
     if keys:
         rows = [_project(r, keys.split(",")) for r in rows]
     return rows, total
@@ -368,6 +369,8 @@ def _without_unasked(ctx: Context, rows: List[Dict[str, Any]]) -> List[Dict[str,
     excluded = {k.strip() for k in ctx.params.get("excludeKeys", "").split(",") if k.strip()}
     if ctx.dialect == "leancloud" and ctx.params.get("returnACL") not in ("true", "1"):
         excluded.add("ACL")
+    elif ctx.dialect == "leancloud":  # an object saved without an ACL has the class default: public
+        rows = [r if "ACL" in r else {**r, "ACL": dict(DEFAULT_ACL)} for r in rows]
     if not excluded:
         return rows
     return [{k: v for k, v in r.items() if k not in excluded} for r in rows]
@@ -387,6 +390,11 @@ def _list(ctx: Context) -> Any:
     # relation it has only added to): the rows are those of the key's target class, named in the answer.
     with ctx.store.read() as conn:
         ftype, target = ctx.store.schema(conn, check_class_name(ctx.args[0])).get(redirect, (None, None))
+    if ftype is None:  # a key never written: _Role's own relations have known targets, others no members
+        ftype, target = "Relation", SYSTEM_RELATIONS.get((ctx.args[0], redirect))
+        if target is None:
+            empty: Dict[str, Any] = {"results": [], "className": ctx.args[0]}
+            return {**empty, "count": 0} if ctx.params.get("count") in ("1", "true") else empty
     if ftype != "Relation" or target is None:
         raise ProtocolError(102, f"Invalid query: {redirect!r} is not a Relation of {ctx.args[0]}.")
     return {**list_answer(ctx, target), "className": target}
@@ -400,8 +408,13 @@ def _create(ctx: Context) -> Any:
 
 @route("GET", r"classes/([^/]+)/([^/]+)")
 def _get(ctx: Context) -> Any:
-    return _without_unasked(ctx, [fetch(ctx, ctx.args[0], ctx.args[1], ctx.params.get("keys"),
-                                        ctx.params.get("include"))])[0]
+    try:
+        found = fetch(ctx, ctx.args[0], ctx.args[1], ctx.params.get("keys"), ctx.params.get("include"))
+    except ProtocolError as exc:
+        if exc.code == 101 and ctx.dialect == "leancloud":
+            return {}  # LeanCloud answers a missing object with an empty one (the SDKs' is_existed())
+        raise
+    return _without_unasked(ctx, [found])[0]
 
 
 @route("PUT", r"classes/([^/]+)/([^/]+)")
@@ -427,15 +440,30 @@ def _scan(ctx: Context) -> Any:
     limit = _int_param(ctx, "limit", DEFAULT_LIMIT)
     if limit > MAX_LIMIT or limit == 0:
         raise ProtocolError(102, f"Invalid query: scan limit must be between 1 and {MAX_LIMIT}.")
-    after = None
+    scan_key = ctx.params.get("scan_key") or "objectId"
+    descending = scan_key.startswith("-")
+    key = scan_key.lstrip("-")
+    if key != "objectId":
+        check_field_name(key)
+    where = ctx.json_param("where")
     if ctx.params.get("cursor"):
         try:
-            after = base64.urlsafe_b64decode(ctx.params["cursor"].encode()).decode()
-        except (ValueError, UnicodeDecodeError):
+            last_value, last_id = orjson.loads(base64.urlsafe_b64decode(ctx.params["cursor"].encode()))
+        except (ValueError, UnicodeDecodeError, TypeError):
             raise ProtocolError(102, "Invalid scan cursor.") from None
-    rows, _ = query(ctx, ctx.args[0], ctx.json_param("where"), "objectId", limit, keys=ctx.params.get("keys"),
-                    after_id=after)
-    cursor = base64.urlsafe_b64encode(rows[-1]["objectId"].encode()).decode() if len(rows) == limit else None
+        beyond = "$lt" if descending else "$gt"
+        after = {"$or": [{key: {beyond: last_value}}, {key: last_value, "objectId": {"$gt": last_id}}]} \
+            if key != "objectId" else {"objectId": {beyond: last_id}}
+        where = {"$and": [where, after]} if where else after
+    order = scan_key if key == "objectId" else f"{scan_key},objectId"
+    keys = ctx.params.get("keys")
+    if keys and key not in keys.split(","):
+        keys += f",{key}"  # the cursor is made of it
+    rows, _ = query(ctx, ctx.args[0], where, order, limit, keys=keys)
+    cursor = None
+    if len(rows) == limit:  # the cursor is the last row's scan value and id: pages never overlap
+        last = [rows[-1].get(key), rows[-1]["objectId"]]
+        cursor = base64.urlsafe_b64encode(orjson.dumps(last)).decode()
     return {"results": _without_unasked(ctx, rows), "cursor": cursor}
 
 

@@ -35,6 +35,10 @@ class CloudCode(Protocol):
 
     def has(self, path: str) -> bool: ...
 
+    def serving(self, server: "LocalServer") -> "CloudCode":
+        """This cloud code as ``server`` runs it: whatever requests the code itself makes (an ORM query in
+        a hook) go to ``server``, not to the process's default backend."""
+
     def dispatch(self, path: str, payload: Dict[str, Any], *, user: Optional[Dict[str, Any]] = ...,
                  session_token: Optional[str] = ..., master: bool = ..., prod: bool = ...,
                  remote_address: Optional[str] = ...) -> Dict[str, Any]: ...

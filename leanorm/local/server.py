@@ -9,7 +9,7 @@ import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
-from . import accounts, aggregate, config, cql, envelope, files, hooks, objects, push, users  # noqa: F401
+from . import accounts, aggregate, config, cql, envelope, files, hooks, objects, push, statuses, users  # noqa: F401
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.dialects import check_request_sign
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
@@ -23,6 +23,9 @@ log = logging.getLogger("leanorm.local")
 PREFIXES = (("/1.1/", "leancloud"), ("/parse/", "parse"))
 MAX_BODY = 64 * 1024 * 1024
 
+
+#: requests answered without app keys: the official SDK's ``get_server_time`` sends none
+PUBLIC = {("GET", "date")}
 
 #: ``users[/<id>]`` and ``roles[/<id>]`` are the classes ``_User`` and ``_Role`` under other names
 ALIASES = {"users": "_User", "roles": "_Role", "installations": "_Installation"}
@@ -70,11 +73,12 @@ class LocalServer:
                  prod: bool = True) -> None:
         self.store = Store(database)
         self.app_id, self.app_key, self.master_key = app_id, app_key, master_key
-        self.engine = engine
         self.prod = prod
         if files_dir is None:
             files_dir = tempfile.mkdtemp(prefix="leanorm-files-") if self.store.memory else database + ".files"
         self.files_dir = files_dir
+        # the cloud code as this server runs it: its own requests reach this server (see CloudCode.serving)
+        self.engine = engine.serving(self) if engine is not None else None
 
     # -- the protocol --------------------------------------------------------------------------------
     def handle(self, method: str, path: str, params: Optional[Mapping[str, str]] = None,
@@ -86,7 +90,7 @@ class LocalServer:
         other requests whole.
         """
         try:
-            if path.startswith((files.UPLOAD_PREFIX, files.DOWNLOAD_PREFIX)):
+            if path.startswith(files.UPLOAD_PREFIX) or files.is_download(method.upper(), path):
                 content_type = _Headers(headers or {}).get("Content-Type")
                 return files.handle_raw(self, method.upper(), path, body, content_type)
             if body is not None and not isinstance(body, (bytes, bytearray)) and \
@@ -112,10 +116,14 @@ class LocalServer:
                 break
         else:
             raise ProtocolError(1, f"Unknown endpoint: {method} {path} (the API is under /1.1/ and /parse/).", 404)
-        caller = self._caller(dialect, headers)
+        below = path[len(prefix):].strip("/")
+        if (method, below) in PUBLIC:
+            caller = Caller()
+        else:
+            caller = self._caller(dialect, headers, users.ignores_stale_session(dialect, method, below))
         host = headers.get("X-Forwarded-Host", "Host")
         base_url = f"{headers.get('X-Forwarded-Proto') or 'http'}://{host}" if host else "http://localhost"
-        return self._dispatch(Context(self, method, path[len(prefix):].strip("/"), dialect, params, caller, body,
+        return self._dispatch(Context(self, method, below, dialect, params, caller, body,
                                       base_url=base_url))
 
     def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
@@ -125,7 +133,7 @@ class LocalServer:
             return answer
         return 200, answer
 
-    def _caller(self, dialect: str, headers: _Headers) -> Caller:
+    def _caller(self, dialect: str, headers: _Headers, tolerant: bool = False) -> Caller:
         unauthorized = ProtocolError(401, "Unauthorized.", 401)
         if dialect == "parse":
             if headers.get("X-Parse-Application-Id") != self.app_id:
@@ -142,7 +150,8 @@ class LocalServer:
         if headers.get("X-LC-Id", "X-Avoscloud-Application-Id") != self.app_id:
             raise unauthorized
         master = self._leancloud_key(headers)
-        return users.authenticate(self.store, headers.get("X-LC-Session", "X-Avoscloud-Session-Token"), master)
+        return users.authenticate(self.store, headers.get("X-LC-Session", "X-Avoscloud-Session-Token"), master,
+                                  tolerant)
 
     def _leancloud_key(self, headers: _Headers) -> bool:
         """Check ``X-LC-Key`` (``key`` or ``masterkey,master``) or ``X-LC-Sign`` (``md5(ts+key),ts[,master]``);
@@ -224,7 +233,7 @@ class LocalServer:
             start_response("204 No Content", list(_CORS.items()))
             return [b""]
         path = environ.get("PATH_INFO", "/")
-        if method in ("GET", "HEAD") and path.startswith(files.DOWNLOAD_PREFIX):
+        if files.is_download(method, path):
             return self._download(method, path, environ, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)

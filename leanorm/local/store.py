@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS _class_permissions (class_name TEXT PRIMARY KEY, perm
 CREATE TABLE IF NOT EXISTS _codes (recipient TEXT NOT NULL, purpose TEXT NOT NULL, code TEXT NOT NULL,
     expires_at REAL NOT NULL, PRIMARY KEY (recipient, purpose));
 CREATE TABLE IF NOT EXISTS _config (name TEXT PRIMARY KEY, value TEXT NOT NULL, master_only INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS _status_inbox (message_id INTEGER PRIMARY KEY AUTOINCREMENT, owner_id TEXT NOT NULL,
+    inbox_type TEXT NOT NULL, status_id TEXT NOT NULL, unread INTEGER NOT NULL DEFAULT 1);
+CREATE INDEX IF NOT EXISTS _status_inbox_owner ON _status_inbox (owner_id, inbox_type, message_id);
 """
 
 

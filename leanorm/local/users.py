@@ -21,7 +21,7 @@ from .protocol import Caller, Context, ProtocolError, route
 from .store import Store, table
 from .values import now_iso
 
-__all__ = ["authenticate", "hash_password", "verify_password"]
+__all__ = ["authenticate", "ignores_stale_session", "hash_password", "verify_password"]
 
 SESSION_DAYS = 365
 MAX_FAILURES, FAILURE_WINDOW = 5, 15 * 60
@@ -69,14 +69,29 @@ def _principals(conn: sqlite3.Connection, store: Store, user_id: str) -> Tuple[s
     return ("*", user_id, *(f"role:{n}" for n in names if n))
 
 
-def authenticate(store: Store, token: Optional[str], master: bool) -> Caller:
-    """The caller a request's keys and session token make (error 209 for an unknown or expired token)."""
+#: requests that start or look up a session: a token left over from a deleted or logged-out user is
+#: ignored there (LeanCloud's SDKs keep sending the old current user's token until they log in again)
+_STARTS_SESSION = {("POST", "login"), ("POST", "users"), ("POST", "classes/_User"), ("GET", "users/me"),
+                   ("POST", "usersByMobilePhone")}
+
+
+def ignores_stale_session(dialect: str, method: str, path: str) -> bool:
+    """Whether an unknown session token on ``method path`` is ignored rather than refused (209)."""
+    return dialect == "leancloud" and (method, path.strip("/")) in _STARTS_SESSION
+
+
+def authenticate(store: Store, token: Optional[str], master: bool, tolerant: bool = False) -> Caller:
+    """The caller a request's keys and session token make: error 209 for an unknown or expired token,
+    unless the request uses the master key or is ``tolerant`` (then the token is ignored, as LeanCloud
+    and Parse Server do)."""
     if not token:
         return Caller(master=master)
     with store.read() as conn:
         row = conn.execute("SELECT user_id FROM _sessions WHERE token=? AND expires_at > ?",
                            (token, now_iso())).fetchone()
         if row is None:
+            if master or tolerant:
+                return Caller(master=master)
             raise ProtocolError(209, "Invalid session token.", 400)
         return Caller(master=master, user_id=row[0], session_token=token,
                       principals=_principals(conn, store, row[0]))
@@ -211,9 +226,10 @@ def _current_session(ctx: Context) -> Any:
 def _me(ctx: Context) -> Any:
     # The official SDK's User.become() sends the token as the ``session_token`` parameter, not a header.
     token = ctx.params.get("session_token")
-    caller = authenticate(ctx.store, token, ctx.caller.master) if token else ctx.caller
-    if caller.user_id is None:
-        raise ProtocolError(209, "Invalid session token.", 400)
+    caller = authenticate(ctx.store, token, ctx.caller.master, tolerant=True) if token else ctx.caller
+    if caller.user_id is None:  # the SDK's is_authenticated() reads LeanCloud's 211 as "not logged in"
+        raise ProtocolError(209, "Invalid session token.", 400) if ctx.dialect == "parse" else \
+            ProtocolError(211, "Could not find user.", 400)
     return _user_answer(ctx, caller.user_id, caller.session_token or "")
 
 

@@ -21,7 +21,7 @@ from .values import canonical, normalize_iso, storable_number
 if TYPE_CHECKING:  # pragma: no cover
     from .store import Store
 
-__all__ = ["Slot", "QueryCompiler", "OPERATORS"]
+__all__ = ["Slot", "QueryCompiler", "OPERATORS", "SYSTEM_RELATIONS"]
 
 EARTH_KM, EARTH_MILES = 6371.0, 3958.8
 COLUMNS = ("objectId", "createdAt", "updatedAt")
@@ -67,6 +67,8 @@ class QueryCompiler:
         self.store, self.conn, self.caller, self.dialect = store, conn, caller, dialect
         self.params: Dict[str, Any] = {}
         self.near: Optional[str] = None
+        #: the alias of the rows the query returns (the first ``where`` compiled); subqueries have others
+        self.outer: Optional[str] = None
         self._names = 0
 
     # -- helpers ----------------------------------------------------------------------------------------
@@ -109,6 +111,8 @@ class QueryCompiler:
 
     # -- where -----------------------------------------------------------------------------------------
     def where(self, class_name: str, alias: str, where: Any) -> str:
+        if self.outer is None:
+            self.outer = alias
         if where is None:
             return "1"
         if not isinstance(where, dict):
@@ -148,7 +152,7 @@ class QueryCompiler:
             raise ProtocolError(102, f"Invalid query: {key} cannot be queried.")
         slot, ftype = self.slot(alias, schema, key)
         array = bool(ftype and ftype[0] == "Array")
-        if ftype and ftype[0] == "Relation":
+        if (ftype and ftype[0] == "Relation") or (ftype is None and (class_name, key) in SYSTEM_RELATIONS):
             return self.relation(class_name, alias, key, condition)
         if isinstance(condition, dict) and any(isinstance(k, str) and k.startswith("$") for k in condition):
             if not all(k.startswith("$") for k in condition):
@@ -238,6 +242,8 @@ class QueryCompiler:
     def in_query(self, slot: Slot, spec: Any, array: bool) -> str:
         if not isinstance(spec, dict) or not isinstance(spec.get("className"), str):
             raise ProtocolError(102, "Invalid query: $inQuery needs {className, where}.")
+        if not self.store.has_class(self.conn, spec["className"]):
+            return "0"  # a class nobody wrote to yet has no rows (and no table)
         inner = self.alias("t")
         rows = f"SELECT {inner}.objectId FROM {table(spec['className'])} AS {inner} " \
                f"WHERE {self.readable(spec['className'], inner, spec.get('where'))}"
@@ -281,6 +287,8 @@ class QueryCompiler:
         def matching(spec: Any) -> str:
             if not isinstance(spec, dict) or not isinstance(spec.get("className"), str):
                 raise ProtocolError(102, "Invalid query: $inQuery needs {className, where}.")
+            if not self.store.has_class(self.conn, spec["className"]):
+                return "NULL"  # a class nobody wrote to yet has no rows (and no table)
             inner = self.alias("t")
             return f"SELECT {inner}.objectId FROM {table(spec['className'])} AS {inner} " \
                    f"WHERE {self.readable(spec['className'], inner, spec.get('where'))}"
@@ -386,6 +394,9 @@ def _point(value: Any) -> Tuple[float, float]:
     return float(lat), float(lng)
 
 
+#: relations every app has before they are first written: (class, key) -> target class
+SYSTEM_RELATIONS = {("_Role", "users"): "_User", ("_Role", "roles"): "_Role"}
+
 GEO_KEYS = frozenset({"$nearSphere", "$maxDistance", "$maxDistanceInRadians", "$maxDistanceInKilometers",
                       "$maxDistanceInMiles", "$within", "$geoWithin"})
 
@@ -399,7 +410,8 @@ def geo(c: QueryCompiler, slot: Slot, ops: Dict[str, Any]) -> str:
         # floats as literals: the same expression orders the rows, outside the WHERE's parameters
         plat, plng = _point(ops["$nearSphere"])
         distance = f"leanorm_distance({lat}, {lng}, {plat!r}, {plng!r})"
-        c.near = c.near or distance
+        if slot.doc is not None and slot.doc.split(".")[0] == c.outer:  # a subquery's rows are not ordered
+            c.near = c.near or distance
         limits = [(ops.get("$maxDistance"), 1.0), (ops.get("$maxDistanceInRadians"), 1.0),
                   (ops.get("$maxDistanceInKilometers"), EARTH_KM), (ops.get("$maxDistanceInMiles"), EARTH_MILES)]
         for limit, radius in limits:

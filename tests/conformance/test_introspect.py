@@ -26,7 +26,7 @@ def test_generated_models_read_what_is_stored(client):
         exec(compile(source, "<generated>", "exec"), namespace)
         model = namespace[gadget]
         declared = {name: type(field) for name, field in model._meta.fields.items()}
-        assert declared == {"name": f.StringField, "unit_count": f.IntegerField, "price": f.FloatField,
+        assert declared == {"name": f.StringField, "unit_count": f.FloatField, "price": f.FloatField,
                             "on_sale": f.BooleanField, "tags": f.ListField, "specs": f.DictField,
                             "made_at": f.DateTimeField, "spot": f.GeoPointField, "blob": f.BytesField,
                             "maker": f.PointerField}
@@ -34,6 +34,33 @@ def test_generated_models_read_what_is_stored(client):
             item = model.objects.select_related("maker").get(name="lamp")
         assert (item.unit_count, item.price, item.on_sale, item.blob, item.maker.name) == (3, 9.5, True, b"\x01",
                                                                                           "Acme")
+    finally:
+        registry._models.clear()
+        registry._models.update(saved)
+
+
+def test_a_number_sampled_whole_still_takes_fractions_and_users_stay_users(client):
+    """A Number is a FloatField whatever the sample (saving 12.5 after sampling 3 must work, and 3 reads
+    back as 3); the generated ``User`` subclass is bound to ``_User``, so it reads the users stored."""
+    suffix = uuid.uuid4().hex[:8]
+    gadget, username = f"InspCount{suffix}", f"insp{suffix}"
+    with leanorm.using_master():
+        client.request("POST", f"classes/{gadget}", body={"count": 3})
+    user = leanorm.User.signup(username=username, password="pw")
+    with leanorm.using_master():
+        client.request("PUT", f"classes/_User/{user.id}", body={"nickname": f"nick{suffix}"})
+    source = models_source(client, classes=[gadget, "_User"])
+    saved = dict(registry._models)
+    try:
+        namespace: dict = {}
+        exec(compile(source, "<generated>", "exec"), namespace)
+        model, user_model = namespace[gadget], namespace["User"]
+        with leanorm.using_master():
+            assert model.objects.get().count == 3
+            model.objects.create(count=12.5)
+            assert sorted(item.count for item in model.objects.all()) == [3, 12.5]
+            found = user_model.objects.get(username=username)
+        assert user_model._meta.class_name == "_User" and found.nickname == f"nick{suffix}"
     finally:
         registry._models.clear()
         registry._models.update(saved)

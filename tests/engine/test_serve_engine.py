@@ -2,7 +2,7 @@
 hooks and functions."""
 import requests
 
-from tests.served import APP_ID, APP_KEY, serve
+from tests.served import APP_ID, APP_KEY, ROOT, serve
 
 
 def test_served_backend_runs_the_engine(tmp_path):
@@ -19,3 +19,25 @@ def test_served_backend_runs_the_engine(tmp_path):
         parse = {"X-Parse-Application-Id": APP_ID, "X-Parse-REST-API-Key": APP_KEY}
         answer = requests.post(f"{served.base_url}/parse/functions/greet", json={"name": "Parse"}, headers=parse)
         assert answer.json() == {"result": "hello Parse from nobody"}
+
+
+def test_hooks_served_by_leanorm_serve_write_to_the_served_database_as_the_caller(tmp_path):
+    """An after_save hook that queries and saves through the ORM reaches the database being served
+    (not ./leanorm.sqlite3 of the working directory), with the caller's session."""
+    stray = ROOT / "leanorm.sqlite3"
+    existed = stray.exists()
+    with serve(tmp_path / "app.sqlite3", "--engine", "tests.engine.served_app:engine") as served:
+        lc = {"X-LC-Id": APP_ID, "X-LC-Key": APP_KEY}
+        user = requests.post(f"{served.base_url}/1.1/users", json={"username": "ann", "password": "pw"},
+                             headers=lc).json()
+        as_ann = {**lc, "X-LC-Session": user["sessionToken"]}
+        for title in ("one", "two"):
+            saved = requests.post(f"{served.base_url}/1.1/classes/ServedPost", json={"title": title}, headers=as_ann)
+            assert saved.status_code == 201, saved.text
+        audits = requests.get(f"{served.base_url}/1.1/classes/ServedAudit", params={"order": "posts"},
+                              headers=lc).json()["results"]
+        assert [(a["note"], a["posts"]) for a in audits] == [("saved one", 1), ("saved two", 2)]
+        assert {a["by"]["objectId"] for a in audits} == {user["objectId"]}
+        called = requests.post(f"{served.base_url}/1.1/functions/audits", json={}, headers=lc).json()
+        assert called == {"result": ["saved one", "saved two"]}
+    assert stray.exists() == existed

@@ -51,13 +51,8 @@ def outcomes(served_with_cloud, js_modules) -> Dict[str, Dict[str, str]]:
 
 
 #: steps waiting for a fix made on another branch (non-strict: they pass once it is merged; then drop them)
-PENDING = {("leancloud", "file by URL"): "issue 10 item 5 (POST files with a url), fixed on branch compat"}
-
-
 @pytest.mark.parametrize("dialect,step", [
-    pytest.param(dialect, name, marks=[pytest.mark.xfail(reason=PENDING[dialect, name], strict=False)]
-                 if (dialect, name) in PENDING else [])
-    for dialect, (script, _) in SCENARIOS.items() for name in _steps(script)])
+    (dialect, name) for dialect, (script, _) in SCENARIOS.items() for name in _steps(script)])
 def test_scenario_step(outcomes, dialect, step):
     ran = outcomes[dialect]
     assert step in ran, f"the {dialect} scenario never reported this step: {ran.get('', 'no output')}"

@@ -1,0 +1,59 @@
+"""File values as LeanCloud answers them: the whole ``_File`` object in place of the reference.
+
+Clients store a file in a field as ``{"__type": "File", "id": ..., "name", "url"}`` (LeanCloud's SDKs) or
+``{"__type": "File", "objectId": ...}``. LeanCloud answers every such value with the ``_File`` object it
+names (objectId, name, url, mime_type, metaData, createdAt, updatedAt): the official Python SDK decodes a
+File from its ``objectId`` and fails without it. Parse keeps ``{"__type": "File", "name", "url"}``.
+"""
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, Dict, List
+
+from .protocol import Context
+from .store import table
+
+__all__ = ["expand_files"]
+
+FILE_CLASS = "_File"
+
+
+def _file_id(value: Dict[str, Any]) -> Any:
+    return value.get("objectId") or value.get("id")
+
+
+def _references(value: Any, found: List[Dict[str, Any]]) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _references(item, found)
+    elif isinstance(value, dict):
+        if value.get("__type") == "File" and isinstance(_file_id(value), str):
+            found.append(value)
+            return
+        for item in value.values():
+            _references(item, found)
+
+
+def expand_files(ctx: Context, conn: sqlite3.Connection, rows: List[Dict[str, Any]]) -> None:
+    """Replace (in place) every File value in ``rows`` that names a ``_File`` object with that object,
+    in the LeanCloud dialect; one query for all of them."""
+    if ctx.dialect != "leancloud" or not ctx.store.has_class(conn, FILE_CLASS):
+        return
+    found: List[Dict[str, Any]] = []
+    for row in rows:
+        for key, value in row.items():
+            if key != "ACL":
+                _references(value, found)
+    ids = sorted({_file_id(v) for v in found})
+    if not ids:
+        return
+    from .objects import to_json  # objects imports this module
+    marks = ", ".join("?" * len(ids))
+    files = {r[0]: to_json(r) for r in conn.execute(
+        f"SELECT objectId, createdAt, updatedAt, NULL, data FROM {table(FILE_CLASS)} WHERE objectId IN ({marks})",
+        ids)}
+    for value in found:
+        stored = files.get(_file_id(value))
+        if stored is not None:
+            value.clear()
+            value.update({"__type": "File", **stored})

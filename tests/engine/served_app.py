@@ -1,0 +1,29 @@
+"""An Engine whose hooks and functions read and write through the ORM, for ``leanorm serve --engine``
+(``test_serve_engine``): what they write must land in the served database, as their caller."""
+import leanorm
+from leanorm import IntegerField, Model, PointerField, StringField, User
+from leanorm.engine import Engine
+
+engine = Engine()
+
+
+class ServedPost(Model):
+    title = StringField()
+
+
+class ServedAudit(Model):
+    note = StringField()
+    posts = IntegerField()
+    by = PointerField(User)
+
+
+@engine.after_save(ServedPost)
+def audit(post):
+    user = leanorm.current_user()
+    ServedAudit.objects.create(note=f"saved {post.title}", posts=ServedPost.objects.count(), by=user)
+
+
+@engine.define
+def audits():
+    with leanorm.using_master():
+        return sorted(a.note for a in ServedAudit.objects.all())
