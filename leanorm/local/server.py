@@ -53,6 +53,11 @@ class LocalServer:
     ``handle()`` serves one request in-process (what ``local://`` clients use); calling the server
     object is the same handler as a WSGI app (what ``leanorm serve`` runs). ``engine`` is an
     :class:`leanorm.engine.Engine` whose functions and hooks the backend runs.
+
+    File URLs start with ``public_url`` when it is given; else with the address the request was sent to
+    (its ``Host``). ``X-Forwarded-Host``/``-Proto``/``-For`` count only with ``trust_proxy`` (behind a
+    reverse proxy that sets them): from anyone else they would let a client choose the address other
+    users download a file from.
     """
 
     #: whether ``POST push`` accepts the app key too (LeanCloud's client push switch); else master key only
@@ -62,8 +67,11 @@ class LocalServer:
 
     def __init__(self, database: str = ":memory:", app_id: str = "leanorm-local",
                  app_key: str = "leanorm-local-key", master_key: str = "leanorm-local-master",
-                 files_dir: Optional[str] = None, engine: Any = None, prod: bool = True) -> None:
+                 files_dir: Optional[str] = None, engine: Any = None, prod: bool = True,
+                 public_url: Optional[str] = None, trust_proxy: bool = False) -> None:
         self.store = Store(database)
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.trust_proxy = trust_proxy
         self.app_id, self.app_key, self.master_key = app_id, app_key, master_key
         self.engine = engine
         self.prod = prod
@@ -107,7 +115,8 @@ class LocalServer:
             raise ProtocolError(1, f"Unknown endpoint: {method} {path} (the API is under /1.1/ and /parse/).", 404)
         caller = self._caller(dialect, headers)
         host = headers.get("X-Forwarded-Host", "Host")
-        base_url = f"{headers.get('X-Forwarded-Proto') or 'http'}://{host}" if host else "http://localhost"
+        base_url = self.public_url or (f"{headers.get('X-Forwarded-Proto') or 'http'}://{host}" if host
+                                       else "http://localhost")
         return self._dispatch(Context(self, method, path[len(prefix):].strip("/"), dialect, params, caller, body,
                                       base_url=base_url))
 
@@ -238,7 +247,8 @@ class LocalServer:
                 body = BoundedInput(environ["wsgi.input"], length)
             else:
                 body = environ["wsgi.input"].read(length) if length else None
-            headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")}
+            headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")
+                       and (self.trust_proxy or not key.startswith("HTTP_X_FORWARDED_"))}
             headers.setdefault("X-FORWARDED-PROTO", environ.get("wsgi.url_scheme", "http"))
             if environ.get("CONTENT_TYPE"):
                 headers["Content-Type"] = environ["CONTENT_TYPE"]
@@ -252,14 +262,14 @@ class LocalServer:
                   start_response: Callable[..., Any]) -> Iterable[bytes]:
         """The bytes of a file, streamed from disk (never read whole)."""
         try:
-            handle, size, mime = files.open_download(self, path)
+            handle, size, headers = files.open_download(self, path)
         except ProtocolError as exc:
             body = dumps(exc.as_json()).encode("utf-8")
             start_response(f"{exc.status} {_REASONS.get(exc.status, 'Status')}",
                            [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body))),
                             *_CORS.items()])
             return [body]
-        start_response("200 OK", [("Content-Type", mime), ("Content-Length", str(size)), *_CORS.items()])
+        start_response("200 OK", [*headers.items(), ("Content-Length", str(size)), *_CORS.items()])
         if method == "HEAD":
             handle.close()
             return [b""]
