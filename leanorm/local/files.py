@@ -180,7 +180,7 @@ def _file_callback(ctx: Context) -> Any:
     body = ctx.json_body()
     token = body.get("token")
     object_id = _token_file(ctx, token) if isinstance(token, str) else None
-    if object_id is None:
+    if object_id is None or not isinstance(token, str):
         raise ProtocolError(1, "Unknown or expired file token.")
     with ctx.store.write() as conn:
         conn.execute("DELETE FROM _file_uploads WHERE token IN (?, ?)", (token, SPENT + token))
@@ -292,7 +292,8 @@ def download_headers(row: Dict[str, Any]) -> Dict[str, str]:
     headers = {"Content-Type": mime, "X-Content-Type-Options": "nosniff"}
     essence = mime.split(";", 1)[0].lower()
     if any(kind in essence for kind in ACTIVE):
-        name = row.get("name") if isinstance(row.get("name"), str) else "file"
+        name = row.get("name")
+        name = name if isinstance(name, str) else "file"
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name, safe='')}"
     return headers
 
