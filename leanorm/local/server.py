@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 from . import accounts, cql, files, hooks, objects, push, users  # noqa: F401  (importing registers their endpoints)
 from ..dialects import check_request_sign, same_secret
 from ..wsgi_input import BoundedInput, ChunkedInput, MalformedBody
+from .limits import too_complex
 from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, dumps, resolve
 from .store import Store
 from .values import now_iso
@@ -101,9 +102,12 @@ class LocalServer:
             status, answer = exc.status, exc.as_json()
         except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored
             status, answer = 400, {"code": 107, "error": f"Malformed request body: {exc}."}
-        except Exception:  # noqa: BLE001 - a bug must still answer the protocol's error shape
-            log.exception("embedded backend failed on %s %s", method, path)
-            status, answer = 500, {"code": 1, "error": "Internal server error."}
+        except Exception as exc:  # noqa: BLE001 - a bug must still answer the protocol's error shape
+            if too_complex(exc):
+                status, answer = 400, {"code": 102, "error": "Invalid query: too complex to run."}
+            else:
+                log.exception("embedded backend failed on %s %s", method, path)
+                status, answer = 500, {"code": 1, "error": "Internal server error."}
         return LocalResponse(status, dumps(answer).encode("utf-8"))
 
     def _serve(self, method: str, path: str, params: Dict[str, str], headers: _Headers,
