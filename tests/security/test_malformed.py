@@ -83,6 +83,16 @@ def test_deep_where_is_refused_and_shallow_where_answered(raw: Raw) -> None:
     assert [r["n"] for r in raw.ok("GET", f"classes/{name}", params={"where": nested_and(10)})["results"]] == [1]
 
 
+def test_deep_cql_is_a_syntax_error(served) -> None:  # noqa: F811 (fixture)
+    leancloud = Raw(served, "leancloud")
+    name = class_with_one_object(leancloud)
+    for condition in ("(" * 5000 + "n = 1" + ")" * 5000, "not " * 5000 + "n in (1)"):
+        refused(leancloud.call("GET", "cloudQuery", params={"cql": f"select * from {name} where {condition}"}),
+                400, 300)
+    found = leancloud.ok("GET", "cloudQuery", params={"cql": f"select * from {name} where ((not n in (2)))"})
+    assert [r["n"] for r in found["results"]] == [1]
+
+
 def test_batches_cannot_nest(raw: Raw) -> None:
     name = unique("Bad")
     prefix = "/1.1/" if raw.dialect == "leancloud" else "/parse/"
