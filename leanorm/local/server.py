@@ -56,9 +56,9 @@ class LocalServer:
     :class:`leanorm.engine.Engine` whose functions and hooks the backend runs.
 
     File URLs start with ``public_url`` when it is given; else with the address the request was sent to
-    (its ``Host``). ``X-Forwarded-Host``/``-Proto``/``-For`` count only with ``trust_proxy`` (behind a
-    reverse proxy that sets them): from anyone else they would let a client choose the address other
-    users download a file from.
+    (its ``Host``). Over HTTP, ``X-Forwarded-Host``/``-Proto``/``-For`` count only with ``trust_proxy``
+    (behind a reverse proxy that sets them): from anyone else they would let a client choose the address
+    other users download a file from.
     """
 
     #: whether ``POST push`` accepts the app key too (LeanCloud's client push switch); else master key only
