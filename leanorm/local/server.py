@@ -189,10 +189,12 @@ class LocalServer:
             if path.split("/", 1)[0] == "batch":  # a batch inside a batch multiplies what one request costs
                 raise ProtocolError(107, "Nested batch requests are not allowed.")
             params = dict(parse_qsl(query))
+            # re-encoded with the standard library's encoder, which spells any integer (orjson refuses those
+            # beyond 64 bits), so the item's own handler answers them as it would over HTTP
             if method == "GET" and isinstance(body, dict):  # a GET's parameters travel as its body
-                params.update((k, v if isinstance(v, str) else dumps(v)) for k, v in body.items())
+                params.update((k, v if isinstance(v, str) else json.dumps(v)) for k, v in body.items())
                 body = None
-            raw = None if body is None else dumps(body).encode("utf-8")
+            raw = None if body is None else json.dumps(body).encode("utf-8")
             sub = Context(self, method, path, ctx.dialect, params, ctx.caller, raw, base_url=ctx.base_url)
             _, answer = self._dispatch(sub)
             return {"success": answer}
