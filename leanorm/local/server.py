@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
@@ -21,6 +22,8 @@ __all__ = ["LocalServer"]
 log = logging.getLogger("leanorm.local")
 PREFIXES = (("/1.1/", "leancloud"), ("/parse/", "parse"))
 MAX_BODY = 64 * 1024 * 1024
+#: a Host header that can start a URL (a name or address and a port): anything else is not used in one
+HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?\Z")
 
 
 #: ``users[/<id>]`` and ``roles[/<id>]`` are the classes ``_User`` and ``_Role`` under other names
@@ -119,8 +122,9 @@ class LocalServer:
             raise ProtocolError(1, f"Unknown endpoint: {method} {path} (the API is under /1.1/ and /parse/).", 404)
         caller = self._caller(dialect, headers)
         host = headers.get("X-Forwarded-Host", "Host")
-        base_url = self.public_url or (f"{headers.get('X-Forwarded-Proto') or 'http'}://{host}" if host
-                                       else "http://localhost")
+        scheme = headers.get("X-Forwarded-Proto")
+        base_url = self.public_url or (f"{scheme if scheme in ('http', 'https') else 'http'}://{host}"
+                                       if host and HOST.match(host) else "http://localhost")
         return self._dispatch(Context(self, method, path[len(prefix):].strip("/"), dialect, params, caller, body,
                                       base_url=base_url))
 

@@ -111,6 +111,13 @@ def test_forwarded_headers_do_not_choose_file_urls(served, dialect: str) -> None
         assert answer["upload_url"].startswith(f"http://127.0.0.1:{served.port}/uploads/")
 
 
+def test_a_host_that_is_not_an_address_is_not_put_in_urls(served) -> None:  # noqa: F811
+    api = leancloud(served)
+    for host in ("evil.example/phish?", "a\x7fb", "x y"):
+        assert api.ok("POST", "fileTokens", {"name": "h.txt"}, headers={"Host": host})["url"].startswith(
+            "http://localhost/files/")
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_public_url_and_trusted_proxy_choose_file_urls(tmp_path, dialect: str) -> None:
     with serve(tmp_path / "public.sqlite3", "--public-url", "https://files.example.com/") as public:
