@@ -46,7 +46,7 @@ def _options() -> Any:
 _OPTIONS = _options()
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=128)
 def compile_regex(pattern: str, options: str = "") -> Any:
     """The compiled form of a ``$regex``/``$options`` pair (its ``search(text)`` is a match or None);
     raises :class:`UnsupportedRegex` on a bad or unsupported pattern or an unknown option.
