@@ -139,7 +139,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .local import LocalServer
     engine = load_object(args.engine) if args.engine else None
     server = LocalServer(args.db, app_id=args.app_id, app_key=args.app_key, master_key=args.master_key,
-                         engine=engine)
+                         engine=engine, public_url=args.public_url, trust_proxy=args.trust_proxy)
     for spec in args.index + args.unique_index:
         class_name, _, key = spec.partition(".")
         if not key:
@@ -201,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="create a unique index (repeatable)")
     serve.add_argument("--engine", metavar="module:engine", help="an Engine whose functions and hooks to run")
     serve.add_argument("--verbose", action="store_true", help="log every request")
+    serve.add_argument("--public-url", metavar="URL",
+                       help="the address clients reach this server at (file URLs start with it)")
+    serve.add_argument("--trust-proxy", action="store_true",
+                       help="take X-Forwarded-Host/-Proto/-For from a reverse proxy (never without one)")
     serve.set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", help="copy classes between backends, keeping objectIds")
     migrate.add_argument("source", help="backend URL to read (with its master_key)")

@@ -7,12 +7,11 @@ no hook can be called over HTTP.
 """
 from __future__ import annotations
 
-import hmac
 import os
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from ..protocol.dialects import check_request_sign
+from ..protocol.dialects import check_request_sign, same_secret
 
 __all__ = ["EngineKeys", "Caller", "authenticate"]
 
@@ -40,7 +39,7 @@ class EngineKeys:
 
 def matches(given: Optional[str], expected: Optional[str]) -> bool:
     """Constant-time comparison; an unconfigured key matches nothing."""
-    return bool(given) and bool(expected) and hmac.compare_digest(str(given), str(expected))
+    return same_secret(given, expected)
 
 
 @dataclass(frozen=True)

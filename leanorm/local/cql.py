@@ -15,9 +15,10 @@ next of ``pvalues``, any wire value), ``date('iso')`` or ``pointer('Class', 'id'
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import objects
+from .limits import MAX_WHERE_DEPTH
 from .protocol import Context, ProtocolError, loads, route
 from .values import pointer
 
@@ -51,6 +52,7 @@ class _Parser:
             pos = match.end()
         self.i = 0
         self.pvalues = list(pvalues)
+        self.depth = 0  # of parentheses and ``not`` around the condition being parsed
 
     # -- tokens -----------------------------------------------------------------------------------------
     def peek(self, offset: int = 0) -> Tuple[str, Any]:
@@ -153,16 +155,27 @@ class _Parser:
             parts.append(self.comparison())
         return parts[0] if len(parts) == 1 else {"$and": parts}
 
+    def nested(self, parse: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
+        """``parse()`` one level deeper; a statement nesting deeper than a ``where`` may is refused
+        before the parser's own recursion runs out."""
+        self.depth += 1
+        if self.depth > MAX_WHERE_DEPTH:
+            raise _error(f"conditions nested more than {MAX_WHERE_DEPTH} deep")
+        try:
+            return parse()
+        finally:
+            self.depth -= 1
+
     def comparison(self) -> Dict[str, Any]:
         kind, word = self.peek()
         after_kind, after = self.peek(1)
         # ``not`` negates the condition after it, unless it is a key followed by its comparison operator
         if kind == "word" and word.lower() == "not" and not (after_kind == "op" and after in _COMPARE):
             self.i += 1
-            return {"$nor": [self.comparison()]}
+            return {"$nor": [self.nested(self.comparison)]}
         if self.peek() == ("op", "("):
             self.i += 1
-            inner = self.condition()
+            inner = self.nested(self.condition)
             self.expect(")")
             return inner
         key = self.name()

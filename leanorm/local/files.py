@@ -12,6 +12,11 @@ needs the master key.
 Bytes live in ``LocalServer.files_dir`` under the file's objectId, written in chunks as they arrive (a
 large upload is never held in memory), and are served without authentication at
 ``/files/<objectId>/<name>``: file URLs are public, as on LeanCloud and Parse.
+
+Safety: a file uploaded without an ACL gets one (everyone reads; only its uploader, or no one but the
+master key when the upload was anonymous, writes), so nobody else can delete or repoint it; an upload
+address takes one upload; downloads say ``X-Content-Type-Options: nosniff`` and serve active content
+(HTML, SVG, XML, scripts) as an attachment, so an uploaded page never runs in this server's origin.
 """
 from __future__ import annotations
 
@@ -43,6 +48,12 @@ CHUNK = 1024 * 1024
 TOKEN_TTL = 3600.0
 #: what fileTokens answers: the SDKs POST a form to a qcloud upload_url, streamed without a known size
 PROVIDER = "qcloud"
+#: an upload address that was used is kept under this prefix, for the callback that follows it
+SPENT = "spent:"
+#: a MIME type served as it was given: ``type/subtype`` and parameters, nothing that could split a header
+MIME = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(;[ -~]*)?\Z")
+#: MIME types a browser would run in this server's origin, whatever their name says
+ACTIVE = ("html", "xml", "svg", "javascript", "ecmascript")
 
 
 
@@ -108,8 +119,7 @@ def _create(ctx: Context, name: str, fields: Dict[str, Any], acl: Any = None,
     object_id = objects.new_object_id()
     body = {"objectId": object_id, "name": name, "url": _url(ctx, object_id, name), "key": key or object_id,
             **fields}  # fields may carry an external file's own url
-    if acl is not None:
-        body["ACL"] = acl
+    body["ACL"] = _default_acl(ctx.caller) if acl is None else acl
     _, answer = objects.write(ctx, FILE_CLASS, None, body)
     return {**body, **answer}
 
@@ -135,6 +145,15 @@ def _mime(name: str, given: Any) -> str:
 
 def _owner(ctx: Context) -> str:
     return ctx.caller.user_id or "unknown"
+
+
+def _default_acl(caller: Caller) -> Dict[str, Dict[str, bool]]:
+    """The ACL of a file uploaded without one: everyone reads it (file URLs are public anyway); its
+    uploader alone writes it, and no one but the master key when the upload was anonymous."""
+    acl = {"*": {"read": True}}
+    if caller.user_id and not caller.master:
+        acl[caller.user_id] = {"read": True, "write": True}
+    return acl
 
 
 # -- LeanCloud: tokens, upload, callback ---------------------------------------------------------------
@@ -165,9 +184,21 @@ def _file_tokens(ctx: Context) -> Any:
 
 
 def _token_file(ctx: Context, token: str) -> Optional[str]:
+    """The file a callback's token is for, whether its upload address was used yet or not."""
     with ctx.store.read() as conn:
+        row = conn.execute("SELECT object_id FROM _file_uploads WHERE token IN (?, ?) AND expires_at > ?",
+                           (token, SPENT + token, time.time())).fetchone()
+    return row[0] if row else None
+
+
+def _spend_token(server: "LocalServer", token: str) -> Optional[str]:
+    """The file an upload address is for, marking the address used (in one transaction, so of two
+    uploads racing on one address one wins); None when it is unknown, expired or used."""
+    with server.store.write() as conn:
         row = conn.execute("SELECT object_id FROM _file_uploads WHERE token=? AND expires_at > ?",
                            (token, time.time())).fetchone()
+        if row:
+            conn.execute("UPDATE _file_uploads SET token=? WHERE token=?", (SPENT + token, token))
     return row[0] if row else None
 
 
@@ -176,10 +207,10 @@ def _file_callback(ctx: Context) -> Any:
     body = ctx.json_body()
     token = body.get("token")
     object_id = _token_file(ctx, token) if isinstance(token, str) else None
-    if object_id is None:
+    if object_id is None or not isinstance(token, str):
         raise ProtocolError(1, "Unknown or expired file token.")
     with ctx.store.write() as conn:
-        conn.execute("DELETE FROM _file_uploads WHERE token=?", (token,))
+        conn.execute("DELETE FROM _file_uploads WHERE token IN (?, ?)", (token, SPENT + token))
     if body.get("result") is False:
         objects.remove(ctx.server.master_context(ctx), FILE_CLASS, object_id)
         _drop_bytes(ctx.server, object_id)
@@ -190,9 +221,9 @@ def _upload(server: "LocalServer", token: str, body: Body, form_type: Optional[s
     """The provider side, at the ``upload_url`` a token was given: a PUT of the raw bytes (s3), or a
     POST of a multipart form of ``form_type`` (qcloud: answered as COS does, ``{"code": 0}``)."""
     ctx = Context(server, "PUT", "", "leancloud", {}, Caller(master=True), None)
-    object_id = _token_file(ctx, token)
+    object_id = _spend_token(server, token)
     if object_id is None:
-        raise ProtocolError(1, "Unknown or expired upload address.", 403)
+        raise ProtocolError(1, "Unknown, expired or used upload address.", 403)
     if form_type is not None:
         body = FilePart(io.BytesIO(body or b"") if body is None or isinstance(body, (bytes, bytearray)) else body,
                         form_type)
@@ -286,9 +317,9 @@ def _delete_file_object(ctx: Context) -> Any:
 
 
 # -- serving the bytes ---------------------------------------------------------------------------------
-def open_download(server: "LocalServer", path: str) -> Tuple[BinaryIO, int, str]:
-    """The open file, size and MIME type for ``/files/<objectId>/<name>`` or ``/<key>``; 404 when there
-    is none."""
+def open_download(server: "LocalServer", path: str) -> Tuple[BinaryIO, int, Dict[str, str]]:
+    """The open file, size and response headers for ``/files/<objectId>/<name>`` or ``/<key>``; 404 when
+    there is none."""
     ctx = Context(server, "GET", "", "leancloud", {}, Caller(master=True), None)
     keyed = not path.startswith(DOWNLOAD_PREFIX)
     where: Dict[str, Any] = {"objectId": path[len(DOWNLOAD_PREFIX):].split("/", 1)[0]}
@@ -306,7 +337,21 @@ def open_download(server: "LocalServer", path: str) -> Tuple[BinaryIO, int, str]
     if not rows:
         handle.close()
         raise ProtocolError(101, "File not found.", 404)
-    return handle, os.fstat(handle.fileno()).st_size, rows[0].get("mime_type") or "application/octet-stream"
+    return handle, os.fstat(handle.fileno()).st_size, download_headers(rows[0])
+
+
+def download_headers(row: Dict[str, Any]) -> Dict[str, str]:
+    """Content-Type of a ``_File`` row's bytes, never sniffed; active content as an attachment."""
+    mime = row.get("mime_type")
+    if not isinstance(mime, str) or not MIME.match(mime):
+        mime = "application/octet-stream"
+    headers = {"Content-Type": mime, "X-Content-Type-Options": "nosniff"}
+    essence = mime.split(";", 1)[0].lower()
+    if any(kind in essence for kind in ACTIVE):
+        name = row.get("name")
+        name = name if isinstance(name, str) else "file"
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name, safe='')}"
+    return headers
 
 
 def chunks(handle: BinaryIO) -> Iterator[bytes]:
@@ -328,9 +373,9 @@ def handle_raw(server: "LocalServer", method: str, path: str, body: Body,
             return _upload(server, path[len(UPLOAD_PREFIX):].strip("/"), body,
                            content_type or "" if method == "POST" else None)
         if is_download(method, path):
-            handle, _, mime = open_download(server, path)
+            handle, _, headers = open_download(server, path)
             data = b"".join(chunks(handle))
-            return LocalResponse(200, b"" if method == "HEAD" else data, {"Content-Type": mime})
+            return LocalResponse(200, b"" if method == "HEAD" else data, headers)
         raise ProtocolError(1, f"Unknown endpoint: {method} {path}.", 404)
     except ProtocolError as exc:
         return LocalResponse(exc.status, dumps(exc.as_json()).encode("utf-8"))

@@ -6,6 +6,7 @@ user and role endpoints call them too.
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import sqlite3
 from typing import Any, Dict, List, Optional, Tuple
@@ -28,6 +29,10 @@ DEFAULT_LIMIT = 100
 RESERVED = {"objectId", "createdAt", "updatedAt", "ACL", "className"}
 #: the ACL LeanCloud answers (``returnACL``) for an object saved without one: its class default, public
 DEFAULT_ACL = {"*": {"read": True, "write": True}}
+#: an id names the object in URL paths: ``/``, NUL or ``?`` in one made it unreachable
+OBJECT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+#: fields no client may store: SDKs take a ``sessionToken`` in any answer as the session to use
+CLIENT_RESERVED = {"sessionToken"}
 _ROW = "objectId, createdAt, updatedAt, acl, data"
 
 
@@ -122,8 +127,8 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
         doc: Dict[str, Any]
         if object_id is None:  # creating
             object_id = body.pop("objectId", None) or new_object_id()
-            if not isinstance(object_id, str) or not 0 < len(object_id) <= 64:
-                raise ProtocolError(104, "Invalid objectId.")
+            if not isinstance(object_id, str) or not OBJECT_ID.match(object_id):
+                raise ProtocolError(104, "Invalid objectId: 1 to 64 letters, digits, '_' and '-'.")
             doc, acl, created = {}, None, _kept_timestamp(ctx, body.get("createdAt")) or now
             now = _kept_timestamp(ctx, body.get("updatedAt")) or now
         else:
@@ -165,6 +170,8 @@ def _apply(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: s
     for key, value in body.items():
         if key in RESERVED:
             continue
+        if key in CLIENT_RESERVED:
+            raise ProtocolError(105, f"Invalid field name: {key} is reserved.")
         check_field_name(key)
         if isinstance(value, dict) and "__op" in value:
             op = value["__op"]

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Pattern, 
 
 import orjson
 
+from .limits import check_json
+
 if TYPE_CHECKING:  # pragma: no cover
     from .server import LocalServer
     from .store import Store
@@ -63,9 +65,10 @@ def _not_json(name: str) -> Any:
 
 def loads(raw: Any) -> Any:
     """Strict JSON: ``NaN``/``Infinity`` are refused (they would be stored as text SQLite cannot read back),
-    and so is nesting too deep for the parser (``RecursionError``); both raise ``ValueError``."""
+    and so are nesting deeper than ``limits.MAX_JSON_DEPTH`` and lone UTF-16 surrogates (which no answer
+    could encode); all raise ``ValueError``."""
     try:
-        return json.loads(raw, parse_constant=_not_json)
+        return check_json(json.loads(raw, parse_constant=_not_json))
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 

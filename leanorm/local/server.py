@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import dataclasses
-import hmac
 import json
 import logging
+import re
 import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
 from . import accounts, aggregate, config, cql, envelope, files, hooks, objects, push, statuses, users  # noqa: F401
 # (importing the endpoint modules registers their endpoints)
-from ..protocol.dialects import check_request_sign
+from ..protocol.dialects import check_request_sign, same_secret
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
+from .limits import too_complex
 from .protocol import Body, Caller, CloudCode, Context, LocalResponse, ProtocolError, dumps, resolve
 from .store import Store
 from .values import now_iso
@@ -22,6 +23,8 @@ __all__ = ["LocalServer"]
 log = logging.getLogger("leanorm.local")
 PREFIXES = (("/1.1/", "leancloud"), ("/parse/", "parse"))
 MAX_BODY = 64 * 1024 * 1024
+#: a Host header that can start a URL (a name or address and a port): anything else is not used in one
+HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?\Z")
 
 
 #: requests answered without app keys: the official SDK's ``get_server_time`` sends none
@@ -58,6 +61,11 @@ class LocalServer:
     ``handle()`` serves one request in-process (what ``local://`` clients use); calling the server
     object is the same handler as a WSGI app (what ``leanorm serve`` runs). ``engine`` is an
     :class:`leanorm.engine.Engine` whose functions and hooks the backend runs.
+
+    File URLs start with ``public_url`` when it is given; else with the address the request was sent to
+    (its ``Host``). Over HTTP, ``X-Forwarded-Host``/``-Proto``/``-For`` count only with ``trust_proxy``
+    (behind a reverse proxy that sets them): from anyone else they would let a client choose the address
+    other users download a file from.
     """
 
     #: whether ``POST push`` accepts the app key too (LeanCloud's client push switch); else master key only
@@ -69,9 +77,11 @@ class LocalServer:
 
     def __init__(self, database: str = ":memory:", app_id: str = "leanorm-local",
                  app_key: str = "leanorm-local-key", master_key: str = "leanorm-local-master",
-                 files_dir: Optional[str] = None, engine: Optional[CloudCode] = None,
-                 prod: bool = True) -> None:
+                 files_dir: Optional[str] = None, engine: Optional[CloudCode] = None, prod: bool = True,
+                 public_url: Optional[str] = None, trust_proxy: bool = False) -> None:
         self.store = Store(database)
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.trust_proxy = trust_proxy
         self.app_id, self.app_key, self.master_key = app_id, app_key, master_key
         self.prod = prod
         if files_dir is None:
@@ -95,7 +105,9 @@ class LocalServer:
                 return files.handle_raw(self, method.upper(), path, body, content_type)
             if body is not None and not isinstance(body, (bytes, bytearray)) and \
                     not files.streams(method.upper(), path):
-                body = body.read()
+                body = body.read(MAX_BODY + 1)
+                if len(body) > MAX_BODY:
+                    raise ProtocolError(1, "Request body too large.", 413)
             method, params, headers = method.upper(), dict(params or {}), dict(headers or {})
             if path.startswith("/parse/"):  # the Parse JS SDK's keys and real method travel in the body
                 method, params, headers, body = envelope.unwrap(method, path, params, headers, body, MAX_BODY)
@@ -104,9 +116,12 @@ class LocalServer:
             status, answer = exc.status, exc.as_json()
         except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored
             status, answer = 400, {"code": 107, "error": f"Malformed request body: {exc}."}
-        except Exception:  # noqa: BLE001 - a bug must still answer the protocol's error shape
-            log.exception("embedded backend failed on %s %s", method, path)
-            status, answer = 500, {"code": 1, "error": "Internal server error."}
+        except Exception as exc:  # noqa: BLE001 - a bug must still answer the protocol's error shape
+            if too_complex(exc):
+                status, answer = 400, {"code": 102, "error": "Invalid query: too complex to run."}
+            else:
+                log.exception("embedded backend failed on %s %s", method, path)
+                status, answer = 500, {"code": 1, "error": "Internal server error."}
         return LocalResponse(status, dumps(answer).encode("utf-8"))
 
     def _serve(self, method: str, path: str, params: Dict[str, str], headers: _Headers,
@@ -122,7 +137,9 @@ class LocalServer:
         else:
             caller = self._caller(dialect, headers, users.ignores_stale_session(dialect, method, below))
         host = headers.get("X-Forwarded-Host", "Host")
-        base_url = f"{headers.get('X-Forwarded-Proto') or 'http'}://{host}" if host else "http://localhost"
+        scheme = headers.get("X-Forwarded-Proto")
+        base_url = self.public_url or (f"{scheme if scheme in ('http', 'https') else 'http'}://{host}"
+                                       if host and HOST.match(host) else "http://localhost")
         return self._dispatch(Context(self, method, below, dialect, params, caller, body,
                                       base_url=base_url))
 
@@ -140,7 +157,7 @@ class LocalServer:
                 raise unauthorized
             master_key = headers.get("X-Parse-Master-Key")
             if master_key is not None:
-                if not hmac.compare_digest(master_key, self.master_key):
+                if not same_secret(master_key, self.master_key):
                     raise unauthorized
                 return users.authenticate(self.store, headers.get("X-Parse-Session-Token"), True)
             key = headers.get("X-Parse-REST-API-Key", "X-Parse-Javascript-Key", "X-Parse-Client-Key")
@@ -165,7 +182,7 @@ class LocalServer:
         value = headers.get("X-LC-Key", "X-Avoscloud-Application-Key") or ""
         key, _, suffix = value.partition(",")
         master = suffix == "master"
-        if not hmac.compare_digest(key, self.master_key if master else self.app_key):
+        if not same_secret(key, self.master_key if master else self.app_key):
             raise ProtocolError(401, "Unauthorized.", 401)
         return master
 
@@ -189,13 +206,17 @@ class LocalServer:
             body = item.get("body")
             method = str(item.get("method", "GET")).upper()
             path, _, query = path.strip("/").partition("?")
+            if path.split("/", 1)[0] == "batch":  # a batch inside a batch multiplies what one request costs
+                raise ProtocolError(107, "Nested batch requests are not allowed.")
             params = dict(parse_qsl(query))
             # LeanCloud's JS SDK sends a query too long for a URL as a batch item holding "params"
             given = item["params"] if isinstance(item.get("params"), dict) else {}
             if method == "GET" and isinstance(body, dict):  # a GET's parameters may travel as its body
                 given, body = {**body, **given}, None
-            params.update((k, v if isinstance(v, str) else dumps(v)) for k, v in given.items())
-            raw = None if body is None else dumps(body).encode("utf-8")
+            # re-encoded with the standard library's encoder, which spells any integer (orjson refuses those
+            # beyond 64 bits), so the item's own handler answers them as it would over HTTP
+            params.update((k, v if isinstance(v, str) else json.dumps(v)) for k, v in given.items())
+            raw = None if body is None else json.dumps(body).encode("utf-8")
             sub = Context(self, method, path, ctx.dialect, params, ctx.caller, raw, base_url=ctx.base_url)
             _, answer = self._dispatch(sub)
             return {"success": answer}
@@ -245,15 +266,17 @@ class LocalServer:
         elif length > MAX_BODY and not streamed:
             resp = LocalResponse(413, dumps({"code": 1, "error": "Request body too large."}).encode())
         else:
-            # file bytes go on as a stream (of the declared length, or chunked), to disk a chunk at a time
+            # file bytes go on as a stream (of the declared length, or chunked), to disk a chunk at a time;
+            # a chunked JSON body is decoded as handle() reads it
             body: Body
-            if streamed and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
                 body = ChunkedInput(environ["wsgi.input"])
             elif streamed:
                 body = BoundedInput(environ["wsgi.input"], length)
             else:
                 body = environ["wsgi.input"].read(length) if length else None
-            headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")}
+            headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")
+                       and (self.trust_proxy or not key.startswith("HTTP_X_FORWARDED_"))}
             headers.setdefault("X-FORWARDED-PROTO", environ.get("wsgi.url_scheme", "http"))
             if environ.get("CONTENT_TYPE"):
                 headers["Content-Type"] = environ["CONTENT_TYPE"]
@@ -267,14 +290,14 @@ class LocalServer:
                   start_response: Callable[..., Any]) -> Iterable[bytes]:
         """The bytes of a file, streamed from disk (never read whole)."""
         try:
-            handle, size, mime = files.open_download(self, path)
+            handle, size, headers = files.open_download(self, path)
         except ProtocolError as exc:
             body = dumps(exc.as_json()).encode("utf-8")
             start_response(f"{exc.status} {_REASONS.get(exc.status, 'Status')}",
                            [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body))),
                             *_CORS.items()])
             return [body]
-        start_response("200 OK", [("Content-Type", mime), ("Content-Length", str(size)), *_CORS.items()])
+        start_response("200 OK", [*headers.items(), ("Content-Length", str(size)), *_CORS.items()])
         if method == "HEAD":
             handle.close()
             return [b""]

@@ -5,29 +5,12 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
 import sqlite3
-from typing import Optional, Pattern, Tuple
+from typing import Optional, Tuple
+
+from .regex import compile_regex
 
 __all__ = ["register_functions", "compile_regex", "distance_radians", "in_polygon"]
-
-_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
-
-
-@functools.lru_cache(maxsize=512)
-def compile_regex(pattern: str, options: str = "") -> Pattern[str]:
-    """The compiled form of a ``$regex``/``$options`` pair; raises ``ValueError`` on bad input."""
-    flags = 0
-    for option in options:
-        if option not in _FLAGS:
-            raise ValueError(f"unknown $options flag {option!r}")
-        flags |= _FLAGS[option]
-    # \Q...\E (quote a literal) is what Parse's SDKs send; Python's re has no such syntax.
-    pattern = re.sub(r"\\Q(.*?)(?:\\E|\Z)", lambda m: re.escape(m.group(1)), pattern, flags=re.S)
-    try:
-        return re.compile(pattern, flags)
-    except re.error as exc:
-        raise ValueError(str(exc)) from None
 
 
 def _regexp(pattern: str, options: str, value: object) -> Optional[int]:

@@ -28,7 +28,7 @@ __all__ = ["Store", "table", "json_path", "check_class_name", "check_field_name"
 
 CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
-PATH_PART = re.compile(r"[^\"'\\.$\[\]]+\Z")
+PATH_PART = re.compile(r"[^\"'\\.$\[\]\x00]+\Z")
 #: seconds a writer waits for another connection's (or process's) write transaction to end
 BUSY_TIMEOUT = 30.0
 
@@ -163,12 +163,16 @@ class Store:
                 yield conn
                 return
             conn.execute("BEGIN IMMEDIATE")
+            created = self._created_tables()
             try:
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
+                created.clear()
                 raise
             conn.execute("COMMIT")
+            self._known_tables.update(created)
+            created.clear()
 
     def close(self) -> None:
         self._closed = True
@@ -184,7 +188,7 @@ class Store:
         found = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
                              (f"c_{check_class_name(class_name)}",)).fetchone() is not None
         if found:
-            self._known_tables.add(class_name)
+            self._remember(conn, class_name)
         return found
 
     def ensure_class(self, conn: sqlite3.Connection, class_name: str) -> None:
@@ -193,7 +197,24 @@ class Store:
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table(class_name)} (objectId TEXT PRIMARY KEY, "
                      "createdAt TEXT NOT NULL, updatedAt TEXT NOT NULL, acl TEXT, data TEXT NOT NULL)")
         conn.execute(f'CREATE INDEX IF NOT EXISTS "c_{class_name}__createdAt" ON {table(class_name)} (createdAt)')
-        self._known_tables.add(class_name)
+        self._remember(conn, class_name)
+
+    def _remember(self, conn: sqlite3.Connection, class_name: str) -> None:
+        """Cache that a class's table exists, once that is committed: a table seen or created inside a
+        transaction that then rolls back (a failed first write) must not stay known, or every later
+        request on the class would fail with "no such table"."""
+        if conn.in_transaction:
+            self._created_tables().add(class_name)
+        else:
+            self._known_tables.add(class_name)
+
+    def _created_tables(self) -> set:
+        """The classes this thread's open write transaction created or saw (``:memory:`` holds a lock
+        for the whole transaction, so per thread is per transaction)."""
+        created = getattr(self._local, "created", None)
+        if created is None:
+            created = self._local.created = set()
+        return created
 
     def class_names(self, conn: sqlite3.Connection) -> List[str]:
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'c\\_%' ESCAPE '\\'")

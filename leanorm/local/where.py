@@ -14,6 +14,7 @@ import sqlite3
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
+from .limits import check_where_depth
 from .protocol import Caller, ProtocolError, dumps
 from .store import FieldType, json_path, table
 from .values import canonical, normalize_iso, storable_number
@@ -117,6 +118,10 @@ class QueryCompiler:
             return "1"
         if not isinstance(where, dict):
             raise ProtocolError(102, "Invalid query: where must be a JSON object.")
+        try:
+            check_where_depth(where)
+        except ValueError as exc:
+            raise ProtocolError(102, f"Invalid query: {exc}.") from None
         schema = self.store.schema(self.conn, class_name)
         parts: List[str] = []
         for key, condition in where.items():

@@ -11,8 +11,19 @@ import hmac
 import time
 from typing import Any, Dict, FrozenSet, Optional, Tuple
 
-__all__ = ["Dialect", "LeanCloudDialect", "ParseDialect", "dialect_named"]
+__all__ = ["Dialect", "LeanCloudDialect", "ParseDialect", "dialect_named", "request_sign", "check_request_sign",
+           "same_secret", "SIGN_WINDOW"]
 
+#: seconds a signature's timestamp may be away from the server's clock (a replayed signature dies after it)
+SIGN_WINDOW = 15 * 60
+
+
+def same_secret(given: Optional[str], expected: Optional[str]) -> bool:
+    """Constant-time comparison of a key a client sent with the configured one; a key that is not
+    configured matches nothing. Compared as UTF-8 bytes, so any text a header carries is an answer,
+    not an error."""
+    return bool(given) and bool(expected) and hmac.compare_digest(str(given).encode("utf-8", "surrogatepass"),
+                                                                  str(expected).encode("utf-8", "surrogatepass"))
 
 
 def request_sign(timestamp: str, key: str) -> str:
@@ -20,16 +31,34 @@ def request_sign(timestamp: str, key: str) -> str:
     return hashlib.md5((timestamp + key).encode()).hexdigest()
 
 
-def check_request_sign(sign: str, app_key: Optional[str], master_key: Optional[str]) -> Tuple[bool, bool]:
+def check_request_sign(sign: str, app_key: Optional[str], master_key: Optional[str],
+                       now: Optional[float] = None) -> Tuple[bool, bool]:
     """Whether an ``X-LC-Sign`` value is valid, and whether it claims the master key. A key that is not
-    configured validates nothing."""
+    configured validates nothing; neither does a timestamp that is not a number of milliseconds (what
+    the SDKs send) or seconds within :data:`SIGN_WINDOW` of ``now`` (the server's clock), so a signature
+    seen once cannot be replayed for ever.
+
+    >>> ts = str(int(time.time() * 1000))
+    >>> check_request_sign(request_sign(ts, "key") + "," + ts, "key", None)
+    (True, False)
+    >>> check_request_sign(request_sign("", "key") + ",", "key", None)
+    (False, False)
+    """
     parts = sign.split(",")
-    if len(parts) < 2:
+    if len(parts) < 2 or not _fresh(parts[1], time.time() if now is None else now):
         return False, False
     master = len(parts) > 2 and parts[2] == "master"
     key = master_key if master else app_key
-    valid = bool(key) and hmac.compare_digest(parts[0].lower(), request_sign(parts[1], str(key)))
-    return valid, master
+    return same_secret(parts[0].lower(), request_sign(parts[1], str(key)) if key else None), master
+
+
+def _fresh(timestamp: str, now: float) -> bool:
+    """Whether a signature's timestamp is digits, read as milliseconds (or as seconds when it is too
+    small to be milliseconds of this century), within the window around ``now``."""
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16):
+        return False
+    seconds = int(timestamp) / 1000 if len(timestamp) > 11 else int(timestamp)
+    return abs(seconds - now) <= SIGN_WINDOW
 
 class Dialect:
     """Headers, paths and capabilities of one backend family."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 import flask
 import pytest
@@ -60,7 +61,7 @@ def test_app_keys_are_checked(engine: Engine) -> None:
     assert post(client, "/1.1/functions/hello", {}, {}) == (401, {"code": 401, "error": "Unauthorized."})
     assert post(client, "/1.1/functions/hello", {}, {"X-LC-Id": "app", "X-LC-Key": "wrong"})[0] == 401
     assert post(client, "/1.1/functions/hello", {}, {"X-LC-Id": "other", "X-LC-Key": "key"})[0] == 401
-    stamp = "1700000000000"
+    stamp = str(int(time.time() * 1000))
     signed = {"X-LC-Id": "app", "X-LC-Sign": hashlib.md5((stamp + "key").encode()).hexdigest() + "," + stamp}
     assert post(client, "/1.1/functions/hello", {}, signed)[0] == 200
     legacy = {"X-AVOSCloud-Application-Id": "app", "X-AVOSCloud-Application-Key": "key"}
