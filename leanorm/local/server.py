@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
 from . import accounts, cql, files, hooks, objects, push, users  # noqa: F401  (importing registers their endpoints)
+from . import authz, verifiers
 from ..dialects import check_request_sign
 from ..wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, dumps, resolve
@@ -63,8 +64,18 @@ class LocalServer:
 
     def __init__(self, database: str = ":memory:", app_id: str = "leanorm-local",
                  app_key: str = "leanorm-local-key", master_key: str = "leanorm-local-master",
-                 files_dir: Optional[str] = None, engine: Any = None, prod: bool = True) -> None:
+                 files_dir: Optional[str] = None, engine: Any = None, prod: bool = True,
+                 allow_custom_object_id: bool = False,
+                 protected_fields: Optional[Mapping[str, Mapping[str, List[str]]]] = None,
+                 auth_verifiers: Optional[Mapping[str, "verifiers.Verifier"]] = None) -> None:
         self.store = Store(database)
+        #: whether clients without the master key may choose new objects' ids (``[A-Za-z0-9]{1,64}``)
+        self.allow_custom_object_id = allow_custom_object_id
+        #: ``{class: {principal: [field, ...]}}``: the default ``protectedFields`` of classes that set none
+        self.protected_fields: Dict[str, Mapping[str, List[str]]] = {
+            name: authz.check_protected_fields(dict(config)) for name, config in (protected_fields or {}).items()}
+        #: third-party login providers this server can check (``anonymous`` needs none); others are refused
+        self.auth_verifiers: Dict[str, verifiers.Verifier] = {**verifiers.BUILT_IN, **(auth_verifiers or {})}
         self.app_id, self.app_key, self.master_key = app_id, app_key, master_key
         self.engine = engine
         self.prod = prod
@@ -75,11 +86,11 @@ class LocalServer:
     # -- the protocol --------------------------------------------------------------------------------
     def handle(self, method: str, path: str, params: Optional[Mapping[str, str]] = None,
                headers: Optional[Mapping[str, str]] = None,
-               body: Body = None) -> LocalResponse:
+               body: Body = None, client_address: str = "local") -> LocalResponse:
         """Serve one request and answer it; errors answer LeanCloud's shape, never a traceback.
 
         ``body`` may be a binary file object (anything with ``read``): file uploads read it in chunks,
-        other requests whole.
+        other requests whole. ``client_address`` is the peer's address (what rate limits count by).
         """
         try:
             if path.startswith((files.UPLOAD_PREFIX, files.DOWNLOAD_PREFIX)):
@@ -87,7 +98,8 @@ class LocalServer:
             if body is not None and not isinstance(body, (bytes, bytearray)) and \
                     not files.streams(method.upper(), path):
                 body = body.read()
-            status, answer = self._serve(method.upper(), path, dict(params or {}), _Headers(headers or {}), body)
+            status, answer = self._serve(method.upper(), path, dict(params or {}), _Headers(headers or {}), body,
+                                         client_address)
         except ProtocolError as exc:
             status, answer = exc.status, exc.as_json()
         except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored
@@ -98,7 +110,7 @@ class LocalServer:
         return LocalResponse(status, dumps(answer).encode("utf-8"))
 
     def _serve(self, method: str, path: str, params: Dict[str, str], headers: _Headers,
-               body: Body) -> Tuple[int, Any]:
+               body: Body, client_address: str = "local") -> Tuple[int, Any]:
         for prefix, dialect in PREFIXES:
             if path.startswith(prefix):
                 break
@@ -108,7 +120,7 @@ class LocalServer:
         host = headers.get("X-Forwarded-Host", "Host")
         base_url = f"{headers.get('X-Forwarded-Proto') or 'http'}://{host}" if host else "http://localhost"
         return self._dispatch(Context(self, method, path[len(prefix):].strip("/"), dialect, params, caller, body,
-                                      base_url=base_url))
+                                      base_url=base_url, client_address=client_address))
 
     def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
         handler, ctx.args = resolve(ctx.method, _canonical(ctx.path))
@@ -177,7 +189,8 @@ class LocalServer:
                 params.update((k, v if isinstance(v, str) else dumps(v)) for k, v in body.items())
                 body = None
             raw = None if body is None else dumps(body).encode("utf-8")
-            sub = Context(self, method, path, ctx.dialect, params, ctx.caller, raw, base_url=ctx.base_url)
+            sub = Context(self, method, path, ctx.dialect, params, ctx.caller, raw, base_url=ctx.base_url,
+                          client_address=ctx.client_address)
             _, answer = self._dispatch(sub)
             return {"success": answer}
         except ProtocolError as exc:
@@ -239,7 +252,7 @@ class LocalServer:
             if environ.get("CONTENT_TYPE"):
                 headers["Content-Type"] = environ["CONTENT_TYPE"]
             params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-            resp = self.handle(method, path, params, headers, body)
+            resp = self.handle(method, path, params, headers, body, environ.get("REMOTE_ADDR") or "unknown")
         start_response(f"{resp.status} {_REASONS.get(resp.status, 'Status')}",
                        [*resp.headers.items(), ("Content-Length", str(len(resp.body))), *_CORS.items()])
         return [resp.body]
