@@ -294,11 +294,13 @@ class User(Model):
              {"mobilePhoneNumber": phone})
 
     @classmethod
-    def reset_password_by_sms_code(cls, code: str, new_password: str) -> None:
-        """Set a new password with the code texted by :meth:`request_password_reset_by_sms_code`
-        (InvalidVerificationCode, 603, when it is wrong, used or expired). The user's sessions end."""
+    def reset_password_by_sms_code(cls, code: str, new_password: str, phone: str) -> None:
+        """Set a new password with the code texted to ``phone`` by :meth:`request_password_reset_by_sms_code`
+        (InvalidVerificationCode, 603, when it is wrong, used or expired). The user's sessions end. The
+        number is sent with the code: the embedded backend refuses a code alone (it would match any
+        user's pending reset)."""
         _sms(f"resetPasswordBySmsCode/{code}", "User.reset_password_by_sms_code",
-             {"password": new_password}, method="PUT")
+             {"password": new_password, "mobilePhoneNumber": phone}, method="PUT")
 
     # -- mobile phone -------------------------------------------------------------------------------------
     @classmethod

@@ -94,7 +94,8 @@ def _create(ctx: Context, name: str, fields: Dict[str, Any], acl: Any = None) ->
     # carry an external file's own url
     if acl is not None:
         body["ACL"] = acl
-    _, answer = objects.write(ctx, FILE_CLASS, None, body)
+    _, answer = objects.write(ctx, FILE_CLASS, None, {k: v for k, v in body.items() if k != "objectId"},
+                              new_id=object_id)
     return {**body, **answer}
 
 

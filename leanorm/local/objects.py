@@ -81,8 +81,9 @@ def _load(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: st
 
 
 def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[str, Any],
-          where: Any = None, fetch_when_save: bool = False) -> Tuple[int, Dict[str, Any]]:
+          where: Any = None, fetch_when_save: bool = False, new_id: Optional[str] = None) -> Tuple[int, Dict[str, Any]]:
     """Create (``object_id`` None) or update one object; returns the status and the protocol answer.
+    ``new_id`` is an id the engine itself chose for a new object (a client's ``objectId`` is checked).
 
     Before hooks run outside the transaction (they may read and write through the engine themselves);
     the write is one transaction; after hooks see the saved object.
@@ -100,13 +101,15 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
         # what the hook changed goes back in the answer (as Parse does), so the client's copy is right
         hooked = [k for k in body if k not in sent or canonical(body[k]) != canonical(sent[k])]
     body = {k: v for k, v in body.items() if k != "className" and not (k == "objectId" and not creating)}
+    if creating:  # checked before anything is written
+        asked = body.pop("objectId", None)
+        object_id = new_id or (new_object_id() if asked is None else authz.client_object_id(ctx, asked))
+    assert object_id is not None  # given for an update, made above for a create
     with ctx.store.write() as conn:
         ctx.store.ensure_class(conn, class_name)
         now = now_iso()
         doc: Dict[str, Any]
-        if object_id is None:  # creating
-            asked = body.pop("objectId", None)
-            object_id = new_object_id() if asked is None else authz.client_object_id(ctx, asked)
+        if creating:
             doc, acl, created = {}, None, _kept_timestamp(ctx, body.get("createdAt")) or now
             now = _kept_timestamp(ctx, body.get("updatedAt")) or now
         else:
