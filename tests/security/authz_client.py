@@ -57,7 +57,7 @@ class Api:
     def signup(self, **fields: Any) -> Dict[str, Any]:
         """A new user (unique name, password ``pw``): its answer, with ``sessionToken``."""
         body = {"username": f"u{uuid.uuid4().hex[:10]}", "password": "pw", **fields}
-        return self.ok("POST", "users", body)
+        return {**body, **self.ok("POST", "users", body)}
 
     def results(self, path: str, session: Optional[str] = None, **params: Any) -> Any:
         return self.ok("GET", path, params=params, session=session)["results"]
