@@ -48,12 +48,15 @@ def test_subqueries_are_refused(api, locked):
         assert refused(status, answer, 119), (where, answer)
 
 
-def test_related_to_a_locked_owner_is_refused(api, locked):
-    name, public, object_id, pub_id = locked
-    owner = {"__type": "Pointer", "className": public, "objectId": pub_id}
-    api.master("PUT", f"schemas/{public}", {"classLevelPermissions": CLOSED})
-    status, answer = api.call("GET", f"classes/{name}",
-                              params={"where": {"$relatedTo": {"object": owner, "key": "rel"}}})
+def test_related_to_a_locked_owner_is_refused(api):
+    owner_class, member_class = unique("Owner"), unique("Member")
+    member = api.master("POST", f"classes/{member_class}", {"n": 1})
+    owner = api.master("POST", f"classes/{owner_class}", {"rel": {"__op": "AddRelation", "objects": [
+        {"__type": "Pointer", "className": member_class, "objectId": member["objectId"]}]}})
+    api.master("PUT", f"schemas/{owner_class}", {"classLevelPermissions": CLOSED})
+    where = {"$relatedTo": {"object": {"__type": "Pointer", "className": owner_class, "objectId": owner["objectId"]},
+                            "key": "rel"}}
+    status, answer = api.call("GET", f"classes/{member_class}", params={"where": where})
     assert refused(status, answer, 119)
 
 
