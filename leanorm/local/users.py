@@ -15,7 +15,7 @@ import sqlite3
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from .authz import check_user_write
+from .authz import OBJECT_ID, check_user_write
 from .hooks import user_event
 from .objects import fetch, remove, write, write_options
 from .protocol import Caller, Context, ProtocolError, route
@@ -67,7 +67,9 @@ def _principals(conn: sqlite3.Connection, store: Store, user_id: str) -> Tuple[s
         marks = ", ".join("?" * len(roles))
         names = [n for (n,) in conn.execute(
             f"SELECT json_extract(data, '$.name') FROM {table('_Role')} WHERE objectId IN ({marks})", tuple(roles))]
-    return ("*", user_id, *(f"role:{n}" for n in names if n))
+    # an id that could read as another principal (stored before ids were checked) grants nothing by itself
+    own = (user_id,) if OBJECT_ID.match(user_id) else ()
+    return ("*", *own, *(f"role:{n}" for n in names if n))
 
 
 def authenticate(store: Store, token: Optional[str], master: bool) -> Caller:
