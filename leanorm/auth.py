@@ -160,8 +160,9 @@ class User(Model):
         """Log in the user linked to this third-party account, or sign one up (random username).
 
         ``auth_data`` is what the platform gave, with its user id under ``uid`` (``openid`` for
-        weixin/qq, ``id`` for ``anonymous``). Parse Server accepts only the providers it is configured
-        for (``anonymous`` by default)."""
+        weixin/qq, ``id`` for ``anonymous``). Parse Server and the embedded backend accept only the
+        providers they are configured to verify (``anonymous`` by default); another is
+        :class:`~leanorm.errors.UnsupportedAuthProvider` (252)."""
         data = get_client().request("POST", "users", body={"authData": {platform: auth_data}})
         data.pop("authDataResponse", None)  # Parse's provider answer, not a field of the user
         data.setdefault("authData", {platform: auth_data})  # a new user's answer lacks it on Parse
