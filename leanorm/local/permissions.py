@@ -53,7 +53,6 @@ def set_class_permissions(ctx: Context, class_name: str, rules: Any) -> None:
     check_class_name(class_name)
     if isinstance(rules, dict) and "protectedFields" in rules:
         check_protected_fields(rules["protectedFields"])
-        rules = dict(rules)
         operations = {k: v for k, v in rules.items() if k != "protectedFields"}
     else:
         operations = rules
