@@ -160,8 +160,9 @@ class User(Model):
         """Log in the user linked to this third-party account, or sign one up (random username).
 
         ``auth_data`` is what the platform gave, with its user id under ``uid`` (``openid`` for
-        weixin/qq, ``id`` for ``anonymous``). Parse Server accepts only the providers it is configured
-        for (``anonymous`` by default)."""
+        weixin/qq, ``id`` for ``anonymous``). Parse Server and the embedded backend accept only the
+        providers they are configured to verify (``anonymous`` by default); another is
+        :class:`~leanorm.errors.UnsupportedAuthProvider` (252)."""
         data = get_client().request("POST", "users", body={"authData": {platform: auth_data}})
         data.pop("authDataResponse", None)  # Parse's provider answer, not a field of the user
         data.setdefault("authData", {platform: auth_data})  # a new user's answer lacks it on Parse
@@ -297,11 +298,13 @@ class User(Model):
              {"mobilePhoneNumber": phone})
 
     @classmethod
-    def reset_password_by_sms_code(cls, code: str, new_password: str) -> None:
-        """Set a new password with the code texted by :meth:`request_password_reset_by_sms_code`
-        (InvalidVerificationCode, 603, when it is wrong, used or expired). The user's sessions end."""
+    def reset_password_by_sms_code(cls, code: str, new_password: str, phone: str) -> None:
+        """Set a new password with the code texted to ``phone`` by :meth:`request_password_reset_by_sms_code`
+        (InvalidVerificationCode, 603, when it is wrong, used or expired). The user's sessions end. The
+        number is sent with the code: the embedded backend refuses a code alone (it would match any
+        user's pending reset)."""
         _sms(f"resetPasswordBySmsCode/{code}", "User.reset_password_by_sms_code",
-             {"password": new_password}, method="PUT")
+             {"password": new_password, "mobilePhoneNumber": phone}, method="PUT")
 
     # -- mobile phone -------------------------------------------------------------------------------------
     @classmethod

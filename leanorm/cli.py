@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+import json
 import sys
 from socketserver import ThreadingMixIn
 from typing import IO, Any, Iterator, List, Optional, Sequence, cast
@@ -137,9 +138,18 @@ def load_object(spec: str) -> Any:
 
 def _serve(args: argparse.Namespace) -> int:
     from .local import LocalServer
+    from .local.protocol import ProtocolError
+    from .local.verifiers import parse_provider
     engine = load_object(args.engine) if args.engine else None
-    server = LocalServer(args.db, app_id=args.app_id, app_key=args.app_key, master_key=args.master_key,
-                         engine=engine, public_url=args.public_url, trust_proxy=args.trust_proxy)
+    try:
+        protected = json.loads(args.protected_fields) if args.protected_fields else None
+        providers = dict(parse_provider(spec) for spec in args.auth_provider)
+        server = LocalServer(args.db, app_id=args.app_id, app_key=args.app_key, master_key=args.master_key,
+                             engine=engine, allow_custom_object_id=args.allow_custom_object_id,
+                             protected_fields=protected, auth_verifiers=providers,
+                             public_url=args.public_url, trust_proxy=args.trust_proxy)
+    except (ValueError, AttributeError, ProtocolError) as exc:
+        raise SystemExit(f"leanorm serve: {exc}") from None
     for spec in args.index + args.unique_index:
         class_name, _, key = spec.partition(".")
         if not key:
@@ -205,6 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the address clients reach this server at (file URLs start with it)")
     serve.add_argument("--trust-proxy", action="store_true",
                        help="take X-Forwarded-Host/-Proto/-For from a reverse proxy (never without one)")
+    serve.add_argument("--allow-custom-object-id", action="store_true",
+                       help="let clients choose new objects' ids ([A-Za-z0-9]{1,64}); the master key always may")
+    serve.add_argument("--protected-fields", metavar="JSON",
+                       help='fields hidden from other users, per class: {"Class": {"*": ["field", ...]}} '
+                            "(default: _User's email, mobilePhoneNumber and authData)")
+    serve.add_argument("--auth-provider", action="append", default=[], metavar="PLATFORM=URL[#id_key]",
+                       help="verify third-party logins of PLATFORM at this user-info URL (others are refused)")
     serve.set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", help="copy classes between backends, keeping objectIds")
     migrate.add_argument("source", help="backend URL to read (with its master_key)")

@@ -104,6 +104,11 @@ class AccountAlreadyLinked(LeanCloudError):
     """208: this third-party account (``authData`` platform and uid) is linked to another user."""
 
 
+@_register(252)
+class UnsupportedAuthProvider(LeanCloudError):
+    """252: the server has no verifier for this third-party login platform, so it refuses the login."""
+
+
 @_register(209)
 class InvalidSession(LeanCloudError):
     """209: the session token is invalid or expired."""

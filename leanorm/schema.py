@@ -14,7 +14,7 @@ the master key on Parse Server and on the embedded backend; LeanCloud sets them 
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Type, Union
+from typing import Any, Dict, List, Optional, Type, Union
 
 from .auth_context import using_master
 from .client import Client
@@ -42,12 +42,18 @@ def schema(model: ModelOrName, *, client: Optional[Client] = None) -> Dict[str, 
         return get_client(client).request("GET", f"schemas/{_name(model)}")
 
 
-def set_class_permissions(model: ModelOrName, rules: Dict[str, Dict[str, bool]], *,
+def set_class_permissions(model: ModelOrName, rules: Dict[str, Dict[str, bool]],
+                          protected_fields: Optional[Dict[str, List[str]]] = None, *,
                           client: Optional[Client] = None) -> None:
-    """Set the class-level permissions of a model's class (master key; creates the class if needed)."""
+    """Set the class-level permissions of a model's class (master key; creates the class if needed).
+    ``protected_fields`` (``{principal: [field, ...]}``, Parse's ``protectedFields``) hides fields from
+    those principals: they neither see nor query them (docs/security.md)."""
     client = _require_schema_api(client)
     name = _name(model)
-    body = {"className": name, "classLevelPermissions": rules}
+    permissions: Dict[str, Any] = dict(rules)
+    if protected_fields is not None:
+        permissions["protectedFields"] = protected_fields
+    body = {"className": name, "classLevelPermissions": permissions}
     with using_master():
         try:
             client.request("PUT", f"schemas/{name}", body=body)
@@ -57,8 +63,7 @@ def set_class_permissions(model: ModelOrName, rules: Dict[str, Dict[str, bool]],
             client.request("POST", f"schemas/{name}", body=body)
 
 
-def class_permissions(model: ModelOrName, *, client: Optional[Client] = None
-                      ) -> Optional[Dict[str, Dict[str, bool]]]:
+def class_permissions(model: ModelOrName, *, client: Optional[Client] = None) -> Optional[Dict[str, Any]]:
     """The class-level permissions of a model's class (None when none were set)."""
     client = _require_schema_api(client)
     try:

@@ -65,7 +65,8 @@ def make_client(backend: str) -> Client:
 def served_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``leanorm serve`` for the whole session, as a LeanCloud-dialect URL with request signing."""
     from tests.served import serve
-    with serve(tmp_path_factory.mktemp("served-backend") / "app.sqlite3") as running:
+    # as the Parse tier's server (allowCustomObjectId): the suite creates objects with chosen ids
+    with serve(tmp_path_factory.mktemp("served-backend") / "app.sqlite3", "--allow-custom-object-id") as running:
         yield running.leanorm_url + "&sign=1"
 
 

@@ -25,7 +25,9 @@ from typing import Any, Dict, Iterable, Optional, Tuple
 from .objects import fetch, list_answer, query, remove, write
 from .protocol import Context, ProtocolError, dumps, route
 from .store import json_path, table
-from .hooks import auth_data, user_event
+from .code_limits import WrongCode, check_allowed, counts_failures
+from . import verifiers
+from .hooks import ON_AUTH_DATA, auth_data, user_event
 from .users import _login, _signup, _update_user, _user_answer, checked_password, hash_password, logged_in
 
 __all__ = ["CODE_TTL"]
@@ -71,11 +73,13 @@ def _issue(ctx: Context, recipient: str, purpose: str, ttl: float = CODE_TTL, ki
     return code
 
 
-def _consume(conn: sqlite3.Connection, purpose: str, code: Any, recipient: Optional[str] = None,
+def _consume(ctx: Context, conn: sqlite3.Connection, purpose: str, code: Any, recipient: Optional[str] = None,
              message: str = "Invalid SMS code.") -> str:
-    """Use up a code: returns its recipient; 603 when it is wrong, expired or used."""
+    """Use up a code: returns its recipient; 603 when it is wrong, expired or used (the endpoint counts
+    that failure: ``code_limits.counts_failures``); 219 after too many wrong guesses."""
+    check_allowed(ctx, conn, purpose, recipient)
     if not isinstance(code, str) or not code:
-        raise ProtocolError(603, message)
+        raise WrongCode(message, purpose, recipient)
     sql = "SELECT recipient, code FROM _codes WHERE purpose=? AND expires_at > ?"
     args: Tuple[Any, ...] = (purpose, time.time())
     if recipient is not None:
@@ -84,7 +88,7 @@ def _consume(conn: sqlite3.Connection, purpose: str, code: Any, recipient: Optio
         if secrets.compare_digest(stored.upper().encode(), code.upper().encode()):
             conn.execute("DELETE FROM _codes WHERE recipient=? AND purpose=?", (found, purpose))
             return found
-    raise ProtocolError(603, message)
+    raise WrongCode(message, purpose, recipient)
 
 
 def _user_by_phone(ctx: Context, conn: sqlite3.Connection, phone: str) -> Optional[str]:
@@ -121,35 +125,38 @@ def _with_body(ctx: Context, body: Dict[str, Any]) -> Context:
 
 
 @route("POST", r"requestSmsCode")
+@counts_failures
 def _request_sms_code(ctx: Context) -> Any:
     body = ctx.json_body()
     phone = _phone(body)
     token = body.get("validate_token")
     if token is not None:
         with ctx.store.write() as conn:
-            _consume(conn, "captcha_validated", token, token, "Invalid or used captcha validate_token.")
+            _consume(ctx, conn, "captcha_validated", token, token, "Invalid or used captcha validate_token.")
     _issue(ctx, _e164(phone), "sms", kind="voice" if body.get("smsType") == "voice" else "sms",
            extra={k: v for k, v in body.items() if k not in ("mobilePhoneNumber", "validate_token")})
     return {}
 
 
 @route("POST", r"verifySmsCode/([^/]+)")
+@counts_failures
 def _verify_sms_code(ctx: Context) -> Any:
     # the number travels in the body (SDKs) or in the query string (LeanCloud's REST guide)
     phone = _phone({"mobilePhoneNumber": ctx.json_body().get("mobilePhoneNumber") or
                     ctx.params.get("mobilePhoneNumber")})
     with ctx.store.write() as conn:
-        _consume(conn, "sms", ctx.args[0], _e164(phone))
+        _consume(ctx, conn, "sms", ctx.args[0], _e164(phone))
     return {}
 
 
 @route("POST", r"usersByMobilePhone")
+@counts_failures
 def _users_by_mobile_phone(ctx: Context) -> Any:
     body = dict(ctx.json_body())
     phone = _phone(body)
     code = body.pop("smsCode", None)
     with ctx.store.write() as conn:
-        _consume(conn, "sms", code, _e164(phone))
+        _consume(ctx, conn, "sms", code, _e164(phone))
         user_id = _user_by_phone(ctx, conn, phone)
         if user_id is not None:
             _set_user(ctx, user_id, {"mobilePhoneVerified": True})
@@ -157,7 +164,8 @@ def _users_by_mobile_phone(ctx: Context) -> Any:
     # no password means none can log in with (LeanCloud's empty password): an unguessable one
     body.setdefault("username", phone)
     body.setdefault("password", secrets.token_urlsafe(32))
-    _, created = _signup(_with_body(ctx, {**body, "mobilePhoneVerified": True}))
+    _, created = _signup(_with_body(ctx, body))
+    _set_user(ctx, created["objectId"], {"mobilePhoneVerified": True})
     return 201, _user_answer(ctx, created["objectId"], created["sessionToken"])
 
 
@@ -178,9 +186,10 @@ for _path, _purpose in (("requestMobilePhoneVerify", "verify_phone"),
 
 
 @route("POST", r"verifyMobilePhone/([^/]+)")
+@counts_failures
 def _verify_phone(ctx: Context) -> Any:
     with ctx.store.write() as conn:
-        phone = _consume(conn, "verify_phone", ctx.args[0])
+        phone = _consume(ctx, conn, "verify_phone", ctx.args[0])
         user_id = _user_by_phone(ctx, conn, phone)
         if user_id is None:  # the number changed since the code was sent
             raise ProtocolError(213, "Could not find user with that mobile phone number.")
@@ -190,13 +199,14 @@ def _verify_phone(ctx: Context) -> Any:
 
 
 @route("PUT", r"resetPasswordBySmsCode/([^/]+)")
+@counts_failures
 def _reset_by_sms(ctx: Context) -> Any:
     body = ctx.json_body()
     password = checked_password(body.get("password"))
-    phone = _e164(_phone(body)) if body.get("mobilePhoneNumber") else None
+    phone = _e164(_phone(body))  # needed: a code alone would match any user's pending reset
     hashed = hash_password(password)  # slow on purpose: outside the write lock
     with ctx.store.write() as conn:
-        phone = _consume(conn, "password_reset", ctx.args[0], phone)
+        phone = _consume(ctx, conn, "password_reset", ctx.args[0], phone)
         user_id = _user_by_phone(ctx, conn, phone)
         if user_id is None:
             raise ProtocolError(213, "Could not find user with that mobile phone number.")
@@ -208,6 +218,7 @@ def _reset_by_sms(ctx: Context) -> Any:
 
 
 @route("POST", r"login", priority=1)
+@counts_failures
 def _login_by_code(ctx: Context) -> Any:
     """``{mobilePhoneNumber, smsCode}`` logs in with a login code; anything else is a password login."""
     body = ctx.json_body()
@@ -215,7 +226,7 @@ def _login_by_code(ctx: Context) -> Any:
         return _login(ctx)
     phone = _phone(body)
     with ctx.store.write() as conn:
-        _consume(conn, "login", body["smsCode"], _e164(phone))
+        _consume(ctx, conn, "login", body["smsCode"], _e164(phone))
         user_id = _user_by_phone(ctx, conn, phone)
         if user_id is None:
             raise ProtocolError(213, "Could not find user with that mobile phone number.")
@@ -249,6 +260,7 @@ def _pending_change_code(ctx: Context, phone: str, code: Any) -> bool:
 
 
 @route("POST", r"changePhoneNumber")
+@counts_failures
 def _change_phone(ctx: Context) -> Any:
     body = ctx.json_body()
     phone = _phone(body)
@@ -256,7 +268,7 @@ def _change_phone(ctx: Context) -> Any:
         raise ProtocolError(603, "Invalid SMS code.")  # LeanCloud checks the code before the session
     user_id = _signed_in_user(ctx)
     with ctx.store.write() as conn:
-        _consume(conn, f"change_phone:{user_id}", body.get("code"), _e164(phone))
+        _consume(ctx, conn, f"change_phone:{user_id}", body.get("code"), _e164(phone))
         _phone_taken(ctx, conn, phone, user_id)
         answer = _set_user(ctx, user_id, {"mobilePhoneNumber": phone, "mobilePhoneVerified": True})
     return {"objectId": user_id, "updatedAt": answer["updatedAt"]}
@@ -291,6 +303,7 @@ def _request_captcha(ctx: Context) -> Any:
 
 
 @route("POST", r"verifyCaptcha")
+@counts_failures
 def _verify_captcha(ctx: Context) -> Any:
     body = ctx.json_body()
     token = body.get("captcha_token")
@@ -298,7 +311,7 @@ def _verify_captcha(ctx: Context) -> Any:
         raise ProtocolError(603, "Invalid captcha code.")
     validate_token = secrets.token_urlsafe(24)
     with ctx.store.write() as conn:
-        _consume(conn, "captcha", body.get("captcha_code"), token, "Invalid captcha code.")
+        _consume(ctx, conn, "captcha", body.get("captcha_code"), token, "Invalid captcha code.")
         conn.execute("INSERT INTO _codes VALUES (?, ?, ?, ?)",
                      (validate_token, "captcha_validated", validate_token, time.time() + VALIDATE_TTL))
     return {"validate_token": validate_token}
@@ -340,6 +353,19 @@ def _auth_data(body: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     return links
 
 
+def _verified(ctx: Context, links: Dict[str, Any]) -> Dict[str, Any]:
+    """``links`` once each platform's verifier accepted it (error 252 for a platform without one). An
+    Engine's ``onAuthData`` is the app's own check, of every platform: what it answers is what counts."""
+    if ctx.server.engine is not None and ctx.server.engine.has(ON_AUTH_DATA):
+        return _given_links({"authData": auth_data(ctx, links)})
+    for platform, data in links.items():
+        verifier = ctx.server.auth_verifiers.get(platform)
+        if verifier is None:
+            raise verifiers.unsupported(platform)
+        verifier.verify(platform, data)
+    return links
+
+
 def _given_links(body: Dict[str, Any]) -> Dict[str, Any]:
     """The platforms ``body``'s authData names (a platform set to null names none)."""
     return {k: v for k, v in (_auth_data(body) or {}).items() if v is not None}
@@ -354,7 +380,7 @@ def _signup_or_link(ctx: Context) -> Any:
     links = _given_links(body)
     if not links:
         return _signup(ctx)
-    links = _given_links({"authData": auth_data(ctx, links)})  # outside the write lock: the hook may query
+    links = _verified(ctx, links)  # outside the write lock: a verifier calls out, the hook may query
     if not links:
         raise ProtocolError(107, "onAuthData answered no authData to log in with.")
     with ctx.store.write() as conn:
@@ -388,6 +414,9 @@ def _update_links(ctx: Context) -> Any:
         links[key[len("authData."):]] = None
     if not links:
         return _update_user(ctx)
+    # linking needs the same proof as logging in; unlinking (null) needs none
+    links = {**{k: v for k, v in links.items() if v is None},
+             **_verified(ctx, {k: v for k, v in links.items() if v is not None})}
     user_id = ctx.args[0]
     with ctx.store.write() as conn:
         _check_links(ctx, conn, links, user_id)

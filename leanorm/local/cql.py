@@ -265,7 +265,8 @@ def _cloud_query(ctx: Context) -> Any:
     limit = q["limit"] if q["limit"] is not None else objects.DEFAULT_LIMIT
     keys = None if q["all"] or not q["keys"] else ",".join(q["keys"] + q["include"])
     rows, total = objects.query(ctx, q["class_name"], q["where"], q["order"], limit if selects_rows else 0,
-                                q["skip"], keys, ",".join(q["include"]) or None, q["count"])
+                                q["skip"], keys, ",".join(q["include"]) or None, q["count"],
+                                operation="find" if selects_rows else "count")
     answer: Dict[str, Any] = {"results": rows, "className": q["class_name"]}
     if total is not None:
         answer["count"] = total

@@ -120,7 +120,8 @@ def _create(ctx: Context, name: str, fields: Dict[str, Any], acl: Any = None,
     body = {"objectId": object_id, "name": name, "url": _url(ctx, object_id, name), "key": key or object_id,
             **fields}  # fields may carry an external file's own url
     body["ACL"] = _default_acl(ctx.caller) if acl is None else acl
-    _, answer = objects.write(ctx, FILE_CLASS, None, body)
+    _, answer = objects.write(ctx, FILE_CLASS, None, {k: v for k, v in body.items() if k != "objectId"},
+                              new_id=object_id)
     return {**body, **answer}
 
 

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import orjson
 
-from . import hooks
+from . import authz, hooks
 from .file_values import expand_files
 from .permissions import class_permissions, permit, set_class_permissions
 from .protocol import Caller, Context, ProtocolError, route
@@ -29,8 +29,6 @@ DEFAULT_LIMIT = 100
 RESERVED = {"objectId", "createdAt", "updatedAt", "ACL", "className"}
 #: the ACL LeanCloud answers (``returnACL``) for an object saved without one: its class default, public
 DEFAULT_ACL = {"*": {"read": True, "write": True}}
-#: an id names the object in URL paths: ``/``, NUL or ``?`` in one made it unreachable
-OBJECT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 #: fields no client may store: SDKs take a ``sessionToken`` in any answer as the session to use
 CLIENT_RESERVED = {"sessionToken"}
 _ROW = "objectId, createdAt, updatedAt, acl, data"
@@ -50,19 +48,6 @@ def to_json(row: Tuple[str, str, str, Optional[str], str]) -> Dict[str, Any]:
     if acl is not None:
         out["ACL"] = orjson.loads(acl)
     return out
-
-
-#: fields that only the object's own user (or the master key) reads: third-party tokens
-PRIVATE_FIELDS = {"_User": ("authData",)}
-
-
-def _visible(ctx: Context, class_name: str, obj: Dict[str, Any]) -> Dict[str, Any]:
-    """``obj`` without the fields the caller may not see (as Parse Server hides them)."""
-    hidden = PRIVATE_FIELDS.get(class_name)
-    if hidden and not ctx.caller.master and obj.get("objectId") != ctx.caller.user_id:
-        for key in hidden:
-            obj.pop(key, None)
-    return obj
 
 
 def can_write(caller: Caller, acl: Optional[str]) -> bool:
@@ -91,7 +76,7 @@ def _load(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: st
     if row is None or not can_write(ctx.caller, row[0]):
         raise ProtocolError(101, "Object not found.", 404)
     if where:
-        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect)
+        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, authz.ReadPolicy(ctx))
         cond = compiler.where(class_name, "t0", where)
         compiler.params["id"] = object_id
         hit = conn.execute(f"SELECT 1 FROM {table(class_name)} AS t0 WHERE t0.objectId = :id AND ({cond})",
@@ -102,8 +87,9 @@ def _load(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: st
 
 
 def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[str, Any],
-          where: Any = None, fetch_when_save: bool = False) -> Tuple[int, Dict[str, Any]]:
+          where: Any = None, fetch_when_save: bool = False, new_id: Optional[str] = None) -> Tuple[int, Dict[str, Any]]:
     """Create (``object_id`` None) or update one object; returns the status and the protocol answer.
+    ``new_id`` is an id the engine itself chose for a new object (a client's ``objectId`` is checked).
 
     Before hooks run outside the transaction (they may read and write through the engine themselves);
     the write is one transaction; after hooks see the saved object.
@@ -121,18 +107,21 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
         # what the hook changed goes back in the answer (as Parse does), so the client's copy is right
         hooked = [k for k in body if k not in sent or canonical(body[k]) != canonical(sent[k])]
     body = {k: v for k, v in body.items() if k != "className" and not (k == "objectId" and not creating)}
+    if creating:  # checked before anything is written
+        asked = body.pop("objectId", None)
+        object_id = new_id or (new_object_id() if asked is None else authz.client_object_id(ctx, asked))
+    assert object_id is not None  # given for an update, made above for a create
     with ctx.store.write() as conn:
         ctx.store.ensure_class(conn, class_name)
         now = now_iso()
         doc: Dict[str, Any]
-        if object_id is None:  # creating
-            object_id = body.pop("objectId", None) or new_object_id()
-            if not isinstance(object_id, str) or not OBJECT_ID.match(object_id):
-                raise ProtocolError(104, "Invalid objectId: 1 to 64 letters, digits, '_' and '-'.")
+        if creating:
             doc, acl, created = {}, None, _kept_timestamp(ctx, body.get("createdAt")) or now
             now = _kept_timestamp(ctx, body.get("updatedAt")) or now
         else:
             doc, acl, created = _load(conn, ctx, class_name, object_id, where)
+        if class_name == "_Role":
+            authz.check_role_write(conn, ctx, creating, doc, body)
         changed = _apply(conn, ctx, class_name, object_id, doc, body)
         if "ACL" in body:
             acl = None if body["ACL"] is None else _check_acl(body["ACL"])
@@ -259,13 +248,18 @@ def _int_param(ctx: Context, name: str, default: int) -> int:
 
 def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str] = None,
           limit: int = DEFAULT_LIMIT, skip: int = 0, keys: Optional[str] = None,
-          include: Optional[str] = None, count: bool = False) -> Tuple[List[Dict[str, Any]], Optional[int]]:
-    """Rows of ``class_name`` the caller may read that match ``where``, and their count if asked."""
+          include: Optional[str] = None, count: bool = False,
+          operation: str = "find") -> Tuple[List[Dict[str, Any]], Optional[int]]:
+    """Rows of ``class_name`` the caller may read that match ``where``, and their count if asked:
+    ``operation`` (find, get, count) must pass the class-level permissions, the rows their ACLs, and the
+    answer shows only the fields the caller may see."""
     check_class_name(class_name)
+    policy = authz.ReadPolicy(ctx)
+    policy.permit(class_name, operation)
     with ctx.store.read() as conn:
         if not ctx.store.has_class(conn, class_name):
             return [], (0 if count else None)
-        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect)
+        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, policy)
         cond = compiler.readable(class_name, "t0", where)
         total = None
         if count:
@@ -277,9 +271,9 @@ def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str]
             sql = (f"SELECT {', '.join('t0.' + c for c in _ROW.split(', '))} FROM {table(class_name)} AS t0 "
                    f"WHERE {cond}" + (f" ORDER BY {', '.join(terms)}" if terms else "") +
                    f" LIMIT {int(limit)} OFFSET {int(skip)}")
-            rows = [_visible(ctx, class_name, to_json(r)) for r in conn.execute(sql, compiler.params)]
+            rows = [policy.visible(class_name, to_json(r)) for r in conn.execute(sql, compiler.params)]
         if include:
-            _include(ctx, conn, rows, include)
+            _include(ctx, conn, policy, rows, include)
         expand_files(ctx, conn, rows)
     if keys:
         rows = [_project(r, keys.split(",")) for r in rows]
@@ -288,8 +282,7 @@ def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str]
 
 def fetch(ctx: Context, class_name: str, object_id: str, keys: Optional[str] = None,
           include: Optional[str] = None) -> Dict[str, Any]:
-    permit(ctx, class_name, "get")
-    rows, _ = query(ctx, class_name, {"objectId": object_id}, limit=1, keys=keys, include=include)
+    rows, _ = query(ctx, class_name, {"objectId": object_id}, limit=1, keys=keys, include=include, operation="get")
     if not rows:
         raise ProtocolError(101, "Object not found.", 404)
     return rows[0]
@@ -312,16 +305,19 @@ def _project(obj: Dict[str, Any], keys: List[str]) -> Dict[str, Any]:
     return out
 
 
-def _include(ctx: Context, conn: sqlite3.Connection, rows: List[Dict[str, Any]], include: str) -> None:
+def _include(ctx: Context, conn: sqlite3.Connection, policy: authz.ReadPolicy, rows: List[Dict[str, Any]],
+             include: str) -> None:
     """Replace the pointers named by ``include`` (``author``, ``author.org``) with their objects: one
     query per class and level, never one per object."""
     for path in sorted({p.strip() for p in include.split(",") if p.strip()}, key=lambda p: p.count(".")):
         level = rows
         for part in path.split("."):
-            level = _expand(ctx, conn, level, part)
+            level = _expand(ctx, conn, policy, level, part)
 
 
-def _expand(ctx: Context, conn: sqlite3.Connection, objects: List[Dict[str, Any]], key: str) -> List[Dict[str, Any]]:
+def _expand(ctx: Context, conn: sqlite3.Connection, policy: authz.ReadPolicy, objects: List[Dict[str, Any]],
+            key: str) -> List[Dict[str, Any]]:
+    """One level of ``include``: pointers into a class the caller may not find stay pointers."""
     wanted: Dict[str, set] = {}
     holders: List[Tuple[Any, Any, Dict[str, Any]]] = []  # (container, index or key, pointer)
     for obj in objects:
@@ -335,14 +331,14 @@ def _expand(ctx: Context, conn: sqlite3.Connection, objects: List[Dict[str, Any]
                     wanted.setdefault(item["className"], set()).add(item["objectId"])
     found: Dict[Tuple[str, str], Dict[str, Any]] = {}
     for class_name, ids in wanted.items():
-        if not ctx.store.has_class(conn, class_name):
+        if not ctx.store.has_class(conn, class_name) or not policy.allowed(class_name, "find"):
             continue
-        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect)
+        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, policy)
         cond = compiler.readable(class_name, "t0", {"objectId": {"$in": sorted(ids)}})
         for row in conn.execute(f"SELECT {', '.join('t0.' + c for c in _ROW.split(', '))} "
                                 f"FROM {table(class_name)} AS t0 WHERE {cond}", compiler.params):
             found[(class_name, row[0])] = {"__type": "Object", "className": class_name,
-                                           **_visible(ctx, class_name, to_json(row))}
+                                           **policy.visible(class_name, to_json(row))}
     expanded = []
     for container, index, item in holders:
         if item["__type"] == "Pointer":
@@ -360,10 +356,9 @@ def list_answer(ctx: Context, class_name: str) -> Dict[str, Any]:
     if ctx.dialect == "leancloud" and limit > MAX_LIMIT:
         raise ProtocolError(102, f"Invalid query: limit must be at most {MAX_LIMIT}.")
     counting = ctx.params.get("count") in ("1", "true")
-    permit(ctx, class_name, "count" if counting and limit == 0 else "find")
     rows, total = query(ctx, class_name, ctx.json_param("where"), ctx.params.get("order"), limit,
                         _int_param(ctx, "skip", 0), ctx.params.get("keys"), ctx.params.get("include"),
-                        counting)
+                        counting, operation="count" if counting and limit == 0 else "find")
     answer: Dict[str, Any] = {"results": _without_unasked(ctx, rows)}
     if total is not None:
         answer["count"] = total
@@ -443,7 +438,6 @@ def _delete(ctx: Context) -> Any:
 def _scan(ctx: Context) -> Any:
     """LeanCloud's scan: objectId order, an opaque cursor, constant cost per page (no skip)."""
     ctx.require_master()
-    permit(ctx, ctx.args[0], "find")
     limit = _int_param(ctx, "limit", DEFAULT_LIMIT)
     if limit > MAX_LIMIT or limit == 0:
         raise ProtocolError(102, f"Invalid query: scan limit must be between 1 and {MAX_LIMIT}.")

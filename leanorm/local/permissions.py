@@ -2,7 +2,8 @@
 true}, "delete": {}, "get": {"requiresAuthentication": true}, ...}`` per class, set through
 ``PUT schemas/<Class>`` with the master key. An operation a class's permissions do not name stays open
 (a class without permissions is open to every operation); the master key passes every check. Object
-ACLs are checked as well, after these."""
+ACLs are checked as well, after these. ``protectedFields`` (``{principal: [field, ...]}``) rides along
+in the same setting, as on Parse Server (``authz.py`` applies it)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ from typing import Any, Dict, Optional
 from .protocol import Context, ProtocolError
 from .store import check_class_name
 
-__all__ = ["OPERATIONS", "permit", "class_permissions", "set_class_permissions"]
+__all__ = ["OPERATIONS", "permit", "class_permissions", "set_class_permissions", "check_protected_fields"]
 
 OPERATIONS = ("get", "find", "count", "create", "update", "delete", "addField")
 
@@ -38,11 +39,25 @@ def permit(ctx: Context, class_name: str, operation: str) -> None:
     raise ProtocolError(119, f"Permission denied for action {operation} on class {class_name}.", 403)
 
 
+def check_protected_fields(value: Any) -> Dict[str, Any]:
+    """A ``protectedFields`` setting: ``{principal: [field, ...]}``, else error 107."""
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) and all(isinstance(f, str) for f in v)
+            for k, v in value.items()):
+        raise ProtocolError(107, "protectedFields needs {principal: [field, ...]}.")
+    return value
+
+
 def set_class_permissions(ctx: Context, class_name: str, rules: Any) -> None:
     ctx.require_master()
     check_class_name(class_name)
-    if not isinstance(rules, dict) or not set(rules) <= set(OPERATIONS) or not all(
-            isinstance(r, dict) and all(isinstance(v, bool) for v in r.values()) for r in rules.values()):
+    if isinstance(rules, dict) and "protectedFields" in rules:
+        check_protected_fields(rules["protectedFields"])
+        operations = {k: v for k, v in rules.items() if k != "protectedFields"}
+    else:
+        operations = rules
+    if not isinstance(operations, dict) or not set(operations) <= set(OPERATIONS) or not all(
+            isinstance(r, dict) and all(isinstance(v, bool) for v in r.values()) for r in operations.values()):
         raise ProtocolError(107, "classLevelPermissions needs {operation: {principal: true}} with operations "
                                  f"among {', '.join(OPERATIONS)}.")
     with ctx.store.write() as conn:

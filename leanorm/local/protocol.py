@@ -111,6 +111,7 @@ class Context:
     raw_body: Body                 # bytes; a stream only for file uploads (``files.streams``)
     args: Tuple[str, ...] = ()      # the groups of the route's pattern
     base_url: str = "http://localhost"   # how clients reach this server (file URLs are made from it)
+    client_address: str = "local"   # the peer's IP address over HTTP (rate limits count per address)
     _body: Any = None
     _parsed: bool = False
 

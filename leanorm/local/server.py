@@ -9,7 +9,8 @@ import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
-from . import accounts, aggregate, config, cql, envelope, files, hooks, objects, push, statuses, users  # noqa: F401
+from . import accounts, aggregate, authz, config, cql, envelope, files, hooks, objects, push, statuses, users  # noqa: F401
+from . import verifiers
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.dialects import check_request_sign, same_secret
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
@@ -78,10 +79,20 @@ class LocalServer:
     def __init__(self, database: str = ":memory:", app_id: str = "leanorm-local",
                  app_key: str = "leanorm-local-key", master_key: str = "leanorm-local-master",
                  files_dir: Optional[str] = None, engine: Optional[CloudCode] = None, prod: bool = True,
-                 public_url: Optional[str] = None, trust_proxy: bool = False) -> None:
+                 public_url: Optional[str] = None, trust_proxy: bool = False,
+                 allow_custom_object_id: bool = False,
+                 protected_fields: Optional[Mapping[str, Mapping[str, List[str]]]] = None,
+                 auth_verifiers: Optional[Mapping[str, "verifiers.Verifier"]] = None) -> None:
         self.store = Store(database)
         self.public_url = public_url.rstrip("/") if public_url else None
         self.trust_proxy = trust_proxy
+        #: whether clients without the master key may choose new objects' ids (``[A-Za-z0-9]{1,64}``)
+        self.allow_custom_object_id = allow_custom_object_id
+        #: ``{class: {principal: [field, ...]}}``: the default ``protectedFields`` of classes that set none
+        self.protected_fields: Dict[str, Mapping[str, List[str]]] = {
+            name: authz.check_protected_fields(dict(config)) for name, config in (protected_fields or {}).items()}
+        #: third-party login providers this server can check (``anonymous`` needs none); others are refused
+        self.auth_verifiers: Dict[str, verifiers.Verifier] = {**verifiers.BUILT_IN, **(auth_verifiers or {})}
         self.app_id, self.app_key, self.master_key = app_id, app_key, master_key
         self.prod = prod
         if files_dir is None:
@@ -93,11 +104,11 @@ class LocalServer:
     # -- the protocol --------------------------------------------------------------------------------
     def handle(self, method: str, path: str, params: Optional[Mapping[str, str]] = None,
                headers: Optional[Mapping[str, str]] = None,
-               body: Body = None) -> LocalResponse:
+               body: Body = None, client_address: str = "local") -> LocalResponse:
         """Serve one request and answer it; errors answer LeanCloud's shape, never a traceback.
 
         ``body`` may be a binary file object (anything with ``read``): file uploads read it in chunks,
-        other requests whole.
+        other requests whole. ``client_address`` is the peer's address (what rate limits count by).
         """
         try:
             if path.startswith(files.UPLOAD_PREFIX) or files.is_download(method.upper(), path):
@@ -111,7 +122,7 @@ class LocalServer:
             method, params, headers = method.upper(), dict(params or {}), dict(headers or {})
             if path.startswith("/parse/"):  # the Parse JS SDK's keys and real method travel in the body
                 method, params, headers, body = envelope.unwrap(method, path, params, headers, body, MAX_BODY)
-            status, answer = self._serve(method, path, params, _Headers(headers), body)
+            status, answer = self._serve(method, path, params, _Headers(headers), body, client_address)
         except ProtocolError as exc:
             status, answer = exc.status, exc.as_json()
         except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored
@@ -125,7 +136,7 @@ class LocalServer:
         return LocalResponse(status, dumps(answer).encode("utf-8"))
 
     def _serve(self, method: str, path: str, params: Dict[str, str], headers: _Headers,
-               body: Body) -> Tuple[int, Any]:
+               body: Body, client_address: str = "local") -> Tuple[int, Any]:
         for prefix, dialect in PREFIXES:
             if path.startswith(prefix):
                 break
@@ -141,7 +152,7 @@ class LocalServer:
         base_url = self.public_url or (f"{scheme if scheme in ('http', 'https') else 'http'}://{host}"
                                        if host and HOST.match(host) else "http://localhost")
         return self._dispatch(Context(self, method, below, dialect, params, caller, body,
-                                      base_url=base_url))
+                                      base_url=base_url, client_address=client_address))
 
     def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
         handler, ctx.args = resolve(ctx.method, _canonical(ctx.path))
@@ -186,6 +197,12 @@ class LocalServer:
             raise ProtocolError(401, "Unauthorized.", 401)
         return master
 
+    def _client_address(self, environ: Dict[str, Any]) -> str:
+        """Who sent the request, for the limits kept per client: the peer, or behind a trusted proxy the
+        address the proxy says it forwarded for (the last one it appended)."""
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR", "") if self.trust_proxy else ""
+        return forwarded.rsplit(",", 1)[-1].strip() or environ.get("REMOTE_ADDR") or "unknown"
+
     def master_context(self, ctx: Context) -> Context:
         """The same request acting with the master key (for reads the engine makes on its own behalf)."""
         return dataclasses.replace(ctx, caller=Caller(master=True))
@@ -217,7 +234,8 @@ class LocalServer:
             # beyond 64 bits), so the item's own handler answers them as it would over HTTP
             params.update((k, v if isinstance(v, str) else json.dumps(v)) for k, v in given.items())
             raw = None if body is None else json.dumps(body).encode("utf-8")
-            sub = Context(self, method, path, ctx.dialect, params, ctx.caller, raw, base_url=ctx.base_url)
+            sub = Context(self, method, path, ctx.dialect, params, ctx.caller, raw, base_url=ctx.base_url,
+                          client_address=ctx.client_address)
             _, answer = self._dispatch(sub)
             return {"success": answer}
         except ProtocolError as exc:
@@ -281,7 +299,7 @@ class LocalServer:
             if environ.get("CONTENT_TYPE"):
                 headers["Content-Type"] = environ["CONTENT_TYPE"]
             params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-            resp = self.handle(method, path, params, headers, body)
+            resp = self.handle(method, path, params, headers, body, self._client_address(environ))
         start_response(f"{resp.status} {_REASONS.get(resp.status, 'Status')}",
                        [*resp.headers.items(), ("Content-Length", str(len(resp.body))), *_CORS.items()])
         return [resp.body]

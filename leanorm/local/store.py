@@ -4,7 +4,7 @@ One table per class (``c_<ClassName>``: objectId, createdAt, updatedAt, acl, dat
 document's JSON minus those four keys, written compactly with sorted keys so that equal values are equal
 text. Beside them: ``_schema`` (the type each field got on its first write), ``_relations`` (the rows of
 every Relation field), ``_sessions``, ``_passwords``, ``_outbox`` (SMS and e-mail the backend would have
-sent) and ``_codes`` (one-time verification codes), ``_file_uploads`` (upload addresses handed out) and
+sent), ``_codes`` (one-time verification codes) and ``_code_failures`` (wrong guesses, for their limits), ``_file_uploads`` (upload addresses handed out) and
 ``_class_permissions``.
 
 A file database runs in WAL mode with one connection per thread; each write request is one
@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS _outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind T
     recipient TEXT NOT NULL, purpose TEXT NOT NULL, code TEXT, body TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _file_uploads (token TEXT PRIMARY KEY, object_id TEXT NOT NULL, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS _class_permissions (class_name TEXT PRIMARY KEY, permissions TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS _code_failures (recipient TEXT NOT NULL, purpose TEXT NOT NULL, address TEXT NOT NULL,
+    at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS _code_failures_recipient ON _code_failures (recipient, at);
+CREATE INDEX IF NOT EXISTS _code_failures_address ON _code_failures (address, at);
 CREATE TABLE IF NOT EXISTS _codes (recipient TEXT NOT NULL, purpose TEXT NOT NULL, code TEXT NOT NULL,
     expires_at REAL NOT NULL, PRIMARY KEY (recipient, purpose));
 CREATE TABLE IF NOT EXISTS _config (name TEXT PRIMARY KEY, value TEXT NOT NULL, master_only INTEGER NOT NULL);
@@ -59,9 +63,19 @@ CREATE INDEX IF NOT EXISTS _status_inbox_owner ON _status_inbox (owner_id, inbox
 """
 
 
+#: the protocol's system classes: a name equal to one of them but for case is refused (SQLite table names
+#: fold case, so ``_user`` would be ``_User``'s table under checks made for another class)
+SYSTEM_CLASSES = {name.lower(): name for name in (
+    "_User", "_Role", "_Installation", "_File", "_Session", "_Followee", "_Follower", "_Notification",
+    "_Conversation", "_Status")}
+
+
 def check_class_name(name: Any) -> str:
     if not isinstance(name, str) or not CLASS_NAME.match(name):
         raise ProtocolError(103, f"Invalid class name: {name!r}.")
+    system = SYSTEM_CLASSES.get(name.lower())
+    if system is not None and system != name:
+        raise ProtocolError(103, f"Invalid class name: {name!r} (the system class is {system}).")
     return name
 
 
@@ -194,6 +208,7 @@ class Store:
     def ensure_class(self, conn: sqlite3.Connection, class_name: str) -> None:
         if self.has_class(conn, class_name):
             return
+        self._refuse_case_twin(conn, class_name)
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table(class_name)} (objectId TEXT PRIMARY KEY, "
                      "createdAt TEXT NOT NULL, updatedAt TEXT NOT NULL, acl TEXT, data TEXT NOT NULL)")
         conn.execute(f'CREATE INDEX IF NOT EXISTS "c_{class_name}__createdAt" ON {table(class_name)} (createdAt)')
@@ -215,6 +230,16 @@ class Store:
         if created is None:
             created = self._local.created = set()
         return created
+
+    @staticmethod
+    def _refuse_case_twin(conn: sqlite3.Connection, class_name: str) -> None:
+        """Class names are exact, SQLite's table names are not: a new class whose name differs from an
+        existing one only by case would share its table (and read it past its permissions)."""
+        twin = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name = ? COLLATE NOCASE",
+                            (f"c_{class_name}",)).fetchone()
+        if twin is not None:
+            raise ProtocolError(103, f"Class name {class_name!r} differs only by case from the existing class "
+                                     f"{twin[0][2:]!r}.")
 
     def class_names(self, conn: sqlite3.Connection) -> List[str]:
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'c\\_%' ESCAPE '\\'")

@@ -15,8 +15,9 @@ import sqlite3
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from .authz import OBJECT_ID, check_user_write
 from .hooks import user_event
-from .objects import fetch, query, remove, write, write_options
+from .objects import fetch, remove, write, write_options
 from .protocol import Caller, Context, ProtocolError, route
 from .store import Store, table
 from .values import now_iso
@@ -66,7 +67,9 @@ def _principals(conn: sqlite3.Connection, store: Store, user_id: str) -> Tuple[s
         marks = ", ".join("?" * len(roles))
         names = [n for (n,) in conn.execute(
             f"SELECT json_extract(data, '$.name') FROM {table('_Role')} WHERE objectId IN ({marks})", tuple(roles))]
-    return ("*", user_id, *(f"role:{n}" for n in names if n))
+    # an id that could read as another principal (stored before ids were checked) grants nothing by itself
+    own = (user_id,) if OBJECT_ID.match(user_id) else ()
+    return ("*", *own, *(f"role:{n}" for n in names if n))
 
 
 #: requests that start or look up a session: a token left over from a deleted or logged-out user is
@@ -136,8 +139,7 @@ def _signup(ctx: Context) -> Any:
     password = checked_password(password)
     if body.get("email") is not None and (not isinstance(body["email"], str) or "@" not in body["email"]):
         raise ProtocolError(125, "The email address was invalid.")
-    body.setdefault("emailVerified", False) if body.get("email") else None
-    body.setdefault("mobilePhoneVerified", False) if body.get("mobilePhoneNumber") else None
+    body = check_user_write(ctx, {}, body)
     hashed = hash_password(password)  # slow on purpose: outside the write lock
     with ctx.store.write() as conn:
         _check_unique(ctx, conn, body, None)
@@ -249,10 +251,26 @@ def _update_user(ctx: Context) -> Any:
     where, fetch_when_save = write_options(ctx)
     with ctx.store.write() as conn:
         _check_unique(ctx, conn, body, ctx.args[0])
+        body = check_user_write(ctx, _stored_addresses(ctx, conn, ctx.args[0]), body)
         answer = write(ctx, "_User", ctx.args[0], body, where, fetch_when_save)
         if hashed:
             conn.execute("UPDATE _passwords SET hash=? WHERE user_id=?", (hashed, ctx.args[0]))
+            _end_other_sessions(ctx, conn, ctx.args[0])
     return answer
+
+
+def _stored_addresses(ctx: Context, conn: sqlite3.Connection, user_id: str) -> Dict[str, Any]:
+    """The stored email and phone number of a user (empty when there is none: the write answers 101)."""
+    if not ctx.store.has_class(conn, "_User"):
+        return {}
+    row = conn.execute(f"SELECT json_extract(data, '$.email'), json_extract(data, '$.mobilePhoneNumber') "
+                       f"FROM {table('_User')} WHERE objectId=?", (user_id,)).fetchone()
+    return {"email": row[0], "mobilePhoneNumber": row[1]} if row else {}
+
+
+def _end_other_sessions(ctx: Context, conn: sqlite3.Connection, user_id: str) -> None:
+    """A new password ends every session of the user but the one that changed it."""
+    conn.execute("DELETE FROM _sessions WHERE user_id=? AND token IS NOT ?", (user_id, ctx.caller.session_token))
 
 
 @route("DELETE", r"classes/_User/([^/]+)", priority=1)
@@ -278,6 +296,7 @@ def _update_password(ctx: Context) -> Any:
     hashed = hash_password(new)
     with ctx.store.write() as conn:
         conn.execute("UPDATE _passwords SET hash=? WHERE user_id=?", (hashed, ctx.args[0]))
+        _end_other_sessions(ctx, conn, ctx.args[0])
     return _user_answer(ctx, ctx.args[0], ctx.caller.session_token or "")
 
 
@@ -310,18 +329,3 @@ def _mail(ctx: Context) -> Any:
     ctx.server.deliver("email", email, purpose, code=secrets.token_urlsafe(16))
     return {}
 
-
-# -- roles -------------------------------------------------------------------------------------------------
-@route("POST", r"classes/_Role", priority=1)
-def _create_role(ctx: Context) -> Any:
-    body = ctx.json_body()
-    name = body.get("name")
-    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").replace(" ", "").isalnum():
-        raise ProtocolError(139, "A role's name needs letters, digits, '_', '-' or spaces.")
-    if ctx.dialect == "leancloud" and not isinstance(body.get("ACL"), dict):  # LeanCloud refuses it; Parse not
-        raise ProtocolError(1, "A role must have an ACL.")
-    with ctx.store.write():  # the check and the write in one transaction
-        rows, _ = query(ctx.server.master_context(ctx), "_Role", {"name": name}, limit=1)
-        if rows:
-            raise ProtocolError(137, f"A role named {name!r} already exists.")
-        return write(ctx, "_Role", None, body, fetch_when_save=write_options(ctx)[1])

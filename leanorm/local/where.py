@@ -20,6 +20,7 @@ from .store import FieldType, json_path, table
 from .values import canonical, normalize_iso, storable_number
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .authz import ReadPolicy
     from .store import Store
 
 __all__ = ["Slot", "QueryCompiler", "OPERATORS", "SYSTEM_RELATIONS"]
@@ -64,8 +65,11 @@ class Slot:
 class QueryCompiler:
     """Builds SQL for one request; parameters are named, so pieces can be composed in any order."""
 
-    def __init__(self, store: "Store", conn: sqlite3.Connection, caller: Caller, dialect: str) -> None:
+    def __init__(self, store: "Store", conn: sqlite3.Connection, caller: Caller, dialect: str,
+                 policy: Optional["ReadPolicy"] = None) -> None:
         self.store, self.conn, self.caller, self.dialect = store, conn, caller, dialect
+        #: the caller's class-level permissions and protected fields (None: the engine's own reads)
+        self.policy = policy
         self.params: Dict[str, Any] = {}
         self.near: Optional[str] = None
         #: the alias of the rows the query returns (the first ``where`` compiled); subqueries have others
@@ -101,6 +105,17 @@ class QueryCompiler:
         if not self.store.has_class(self.conn, class_name):
             return "0"
         return f"({self.where(class_name, alias, where)}) AND {self.acl(alias)}"
+
+    def inner(self, class_name: str, alias: str, where: Any) -> str:
+        """``readable`` for the query inside another (``$inQuery``, ``$select``): a read of
+        ``class_name`` like any other, so its class-level permissions apply too."""
+        if self.policy is not None:
+            self.policy.permit(class_name, "find")
+        return self.readable(class_name, alias, where)
+
+    def check_key(self, class_name: str, key: str) -> None:
+        if self.policy is not None:
+            self.policy.check_key(class_name, key)
 
     def contains(self, slot: Slot, array: bool, predicate: Callable[[Slot], str]) -> str:
         """``predicate`` of the value, or of any element when the field is an Array."""
@@ -153,8 +168,9 @@ class QueryCompiler:
         return slot, ftype
 
     def field(self, class_name: str, alias: str, schema: Dict[str, FieldType], key: str, condition: Any) -> str:
-        if key in ("ACL", "password", "sessionToken", "authData") and not self.caller.master:
+        if key.split(".")[0] in ("ACL", "password", "sessionToken", "authData") and not self.caller.master:
             raise ProtocolError(102, f"Invalid query: {key} cannot be queried.")
+        self.check_key(class_name, key)
         slot, ftype = self.slot(alias, schema, key)
         array = bool(ftype and ftype[0] == "Array")
         if (ftype and ftype[0] == "Relation") or (ftype is None and (class_name, key) in SYSTEM_RELATIONS):
@@ -251,7 +267,7 @@ class QueryCompiler:
             return "0"  # a class nobody wrote to yet has no rows (and no table)
         inner = self.alias("t")
         rows = f"SELECT {inner}.objectId FROM {table(spec['className'])} AS {inner} " \
-               f"WHERE {self.readable(spec['className'], inner, spec.get('where'))}"
+               f"WHERE {self.inner(spec['className'], inner, spec.get('where'))}"
         return self.contains(slot, array, lambda s: f"{s.sub('objectId').value} IN ({rows})")
 
     def select(self, slot: Slot, spec: Any, array: bool) -> str:
@@ -259,22 +275,31 @@ class QueryCompiler:
         if not isinstance(query, dict) or not isinstance(query.get("className"), str) \
                 or not isinstance(spec.get("key"), str):
             raise ProtocolError(102, "Invalid query: $select needs {query: {className, where}, key}.")
+        self.check_key(query["className"], spec["key"])
         if not self.store.has_class(self.conn, query["className"]):
             return "0"
         inner = self.alias("t")
         picked = Slot.field(f"{inner}.data", *spec["key"].split(".")) if spec["key"] not in COLUMNS \
             else Slot(f"{inner}.{spec['key']}", "'text'")
         rows = f"SELECT {picked.value} FROM {table(query['className'])} AS {inner} " \
-               f"WHERE {self.readable(query['className'], inner, query.get('where'))}"
+               f"WHERE {self.inner(query['className'], inner, query.get('where'))}"
         return self.contains(slot, array, lambda s: f"{s.value} IN ({rows})")
 
     def related_to(self, alias: str, spec: Any) -> str:
         target = spec.get("object") if isinstance(spec, dict) else None
         if not isinstance(target, dict) or not isinstance(spec.get("key"), str):
             raise ProtocolError(102, "Invalid query: $relatedTo needs {object: pointer, key}.")
+        # the members of a relation are part of its owner: the owner must be readable by the caller
+        owner_class = target.get("className")
+        if not isinstance(owner_class, str) or not self.store.has_class(self.conn, owner_class):
+            return "0"
+        self.check_key(owner_class, spec["key"])
+        owner = self.alias("t")
+        readable_owner = self.inner(owner_class, owner, {"objectId": target.get("objectId")})
         return (f"{alias}.objectId IN (SELECT target_id FROM _relations WHERE owner_class = "
-                f"{self.p(target.get('className'))} AND owner_id = {self.p(target.get('objectId'))} "
-                f"AND key = {self.p(spec['key'])})")
+                f"{self.p(owner_class)} AND owner_id = {self.p(target.get('objectId'))} "
+                f"AND key = {self.p(spec['key'])} AND EXISTS (SELECT 1 FROM {table(owner_class)} AS {owner} "
+                f"WHERE {readable_owner}))")
 
     def relation(self, class_name: str, alias: str, key: str, condition: Any) -> str:
         """A condition on a Relation key is about its members: a pointer (one of the members is it),
@@ -296,7 +321,7 @@ class QueryCompiler:
                 return "NULL"  # a class nobody wrote to yet has no rows (and no table)
             inner = self.alias("t")
             return f"SELECT {inner}.objectId FROM {table(spec['className'])} AS {inner} " \
-                   f"WHERE {self.readable(spec['className'], inner, spec.get('where'))}"
+                   f"WHERE {self.inner(spec['className'], inner, spec.get('where'))}"
 
         if not (isinstance(condition, dict) and any(str(k).startswith("$") for k in condition)):
             return owners(ids([condition]))
@@ -326,6 +351,7 @@ class QueryCompiler:
             key = key.lstrip("-+")
             if not key:
                 continue
+            self.check_key(class_name, key)
             if key in COLUMNS:
                 expr = f"{alias}.{key}"
             else:

@@ -67,8 +67,8 @@ def test_login_code_and_password_reset_by_sms(sms):
     assert User.login_with_mobile_phone(number, sms_code=last_code(sms, "login")).id == user.id
     User.request_password_reset_by_sms_code(number)
     with pytest.raises(InvalidVerificationCode):
-        User.reset_password_by_sms_code(last_code(sms, "login"), "new")  # a code is bound to its purpose
-    User.reset_password_by_sms_code(last_code(sms, "password_reset"), "new")
+        User.reset_password_by_sms_code(last_code(sms, "login"), "new", number)  # a code is bound to its purpose
+    User.reset_password_by_sms_code(last_code(sms, "password_reset"), "new", number)
     assert User.login_with_mobile_phone(number, "new").id == user.id
     with pytest.raises(InvalidSession):  # a reset ends the sessions
         User.become(user.session_token)
@@ -168,7 +168,7 @@ def test_sms_methods_name_the_backend_without_sms(client):
                  lambda: User.request_mobile_phone_verify("13800000000"),
                  lambda: User.verify_mobile_phone_number("123456"),
                  lambda: User.request_password_reset_by_sms_code("13800000000"),
-                 lambda: User.reset_password_by_sms_code("123456", "pw"),
+                 lambda: User.reset_password_by_sms_code("123456", "pw", "13800000000"),
                  lambda: User.request_login_sms_code("13800000000"),
                  lambda: User.login_with_mobile_phone("13800000000", sms_code="123456"),
                  lambda: User.request_change_phone_number("13800000000"),

@@ -52,3 +52,21 @@ def test_find_requires_authentication_and_delete_is_closed(client, ledger):
         assert Ledger.objects.count() == 1  # the master key passes every check
         Ledger.objects.get(id=ledger.id).delete()
         assert Ledger.objects.count() == 0
+
+
+def test_protected_fields_are_hidden_and_can_not_be_queried(client, ledger):
+    if client.backend == "leancloud":  # no schema API in LeanCloud's dialect
+        return
+    everyone = {"*": True}
+    set_class_permissions(Ledger, {op: everyone for op in ("find", "get", "count", "create", "update", "delete",
+                                                           "addField")}, protected_fields={"*": ["amount"]})
+    assert class_permissions(Ledger)["protectedFields"] == {"*": ["amount"]}
+    user = User.signup(username=f"pf{uuid.uuid4().hex[:8]}", password="pw")
+    with as_user(user):
+        row = client.request("GET", f"classes/Ledger/{ledger.id}")
+        assert row["objectId"] == ledger.id and "amount" not in row
+        with pytest.raises(leanorm.errors.LeanCloudError) as info:
+            client.request("GET", "classes/Ledger", {"where": '{"amount": 1}'})
+        assert info.value.code == 119
+    with leanorm.using_master():
+        assert client.request("GET", f"classes/Ledger/{ledger.id}")["amount"] == 1

@@ -96,7 +96,7 @@ CASES = [
     case("bytes-not-base64", "POST", POSTS, 111, body={"blob": {"__type": "Bytes", "base64": "!!"}}),
     case("unknown-type", "POST", POSTS, 111, body={"x": {"__type": "Decimal", "value": "1"}}),
     case("bad-acl", "POST", POSTS, 123, body={"title": "b", "ACL": {"*": {"read": "yes"}}}),
-    case("bad-object-id", "POST", POSTS, 104, body={"objectId": "x" * 100}),
+    case("bad-object-id", "POST", POSTS, 105, body={"objectId": "x" * 100}),  # no client ids by default
     # unique index
     case("unique-index-violation", "POST", POSTS, 137, body={"title": "b", "slug": "first"}),
     # endpoints
