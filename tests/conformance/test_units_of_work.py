@@ -1,0 +1,84 @@
+"""Units of work and auth identities: what one caller loaded is never served to another, on every backend."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+import leanorm
+from leanorm import ACL, Model, PointerField, StringField, User, as_user
+
+
+class UowSecret(Model):
+    text = StringField()
+
+
+class UowNote(Model):
+    secret = PointerField(UowSecret)
+
+
+def _user(name):
+    return User.signup(username=f"{name}-{uuid.uuid4().hex[:10]}", password="s3cret-pass")
+
+
+@pytest.fixture
+def bobs_secret(client):
+    alice, bob = _user("alice"), _user("bob")
+    with as_user(bob):
+        secret = UowSecret(text="bob's private text")
+        acl = ACL()
+        acl.set_read_access(bob, True)
+        acl.set_write_access(bob, True)
+        secret.acl = acl
+        secret.save()
+        note = UowNote.objects.create(secret=secret)  # public: anyone sees that it points somewhere
+    return alice, bob, secret.id, note.id
+
+
+@pytest.mark.parametrize("load", ["lazy field read", "refresh"])
+def test_stub_loaded_as_master_is_not_served_to_the_user_who_made_it(client, bobs_secret, load):
+    alice, _, secret_id, note_id = bobs_secret
+    with as_user(alice):
+        stub = UowNote.objects.get(id=note_id).secret  # a pointer stub, made in alice's scope
+    with leanorm.using_master():
+        if load == "refresh":
+            stub.refresh()
+        else:
+            assert stub.text == "bob's private text"
+    with as_user(alice):
+        sent = client.request_count
+        with pytest.raises(UowSecret.DoesNotExist):
+            UowSecret.objects.get(id=secret_id)
+        assert client.request_count > sent  # asked the server, as alice
+
+
+def test_stub_loaded_as_another_user_is_not_served_to_the_first(client, bobs_secret):
+    alice, bob, secret_id, note_id = bobs_secret
+    with as_user(alice):
+        stub = UowNote.objects.get(id=note_id).secret
+    with as_user(bob):
+        assert stub.text == "bob's private text"
+        assert UowSecret.objects.get(id=secret_id) is stub  # now bob's instance
+    with as_user(alice):
+        with pytest.raises(UowSecret.DoesNotExist):
+            UowSecret.objects.get(id=secret_id)
+        assert list(UowSecret.objects.filter(id=secret_id)) == []
+
+
+def test_included_object_is_kept_under_the_identity_that_read_it(client, bobs_secret):
+    alice, bob, secret_id, note_id = bobs_secret
+    with leanorm.using_master():
+        note = UowNote.objects.select_related("secret").get(id=note_id)
+    with as_user(alice):
+        assert note.secret.text == "bob's private text"  # alice holds the master's object: her choice
+        with pytest.raises(UowSecret.DoesNotExist):
+            UowSecret.objects.get(id=secret_id)  # but it is not mapped as hers
+
+
+def test_a_session_block_has_instances_of_its_own(client):
+    note = UowNote.objects.create()
+    outside = UowNote.objects.get(id=note.id)
+    with leanorm.session():
+        inside = UowNote.objects.get(id=note.id)
+        assert inside is not outside and UowNote.objects.get(id=note.id) is inside
+    assert UowNote.objects.get(id=note.id) is outside
