@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from operator import itemgetter
 from typing import (TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Set,
                     Type, TypeVar)
 
@@ -48,6 +49,9 @@ def new_object_id() -> str:
     """A fresh client-made objectId: 24 characters of ``[a-z2-7]`` carrying 120 random bits (the
     embedded backend's own form), so that two clients never pick the same one."""
     return base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
+
+
+_object_id = itemgetter("objectId")
 
 
 class MultipleObjectsReturned(LeanORMError):
@@ -234,33 +238,52 @@ class Model(metaclass=ModelMeta):
         class_name = cls._meta.class_name
         if scope is None:
             scope = client.auth_identity()
+        found: Optional[List[Any]] = None
         if enabled:
-            ids = [row["objectId"] for row in rows]
+            ids = list(map(_object_id, rows))
             if len(set(ids)) != len(ids):
                 # the same object twice in one page must still be one instance: store as we go
                 return [cls._from_wire_many((row,), client, partial, scope)[0] for row in rows]
             found = imap.get_many(scope, class_name, ids)
-        else:
-            found = [None] * len(rows)
+            if not any(found):  # model instances are always true: nothing of this page is mapped
+                found = None
         new = cls.__new__
-        # blinker's send() costs even with nobody listening: look once per page
-        post_init = signals.post_init if signals.post_init.receivers else None
         out: List[M] = []
         append = out.append
-        for row, inst in zip(rows, found):
-            if inst is not None and type(inst) is cls and inst._scope == scope:
-                inst._merge(row, partial)
-            else:
+        if found is None:  # every row is a new instance: the tight loop (first reads, map off)
+            for row in rows:
                 inst = new(cls)
                 inst._data = row
                 inst._cache = {}
                 inst._client = client
                 inst._scope = scope
-                if partial:
-                    inst._deferred = True
-                if post_init is not None:
-                    post_init.send(cls, instance=inst)
-            append(inst)
+                append(inst)
+            fresh: Sequence[M] = out
+        else:
+            fresh = []
+            for row, inst in zip(rows, found):
+                if inst is not None and type(inst) is cls and inst._scope == scope:
+                    if partial or inst._changed or inst._ops:
+                        inst._merge(row, partial)
+                    else:  # _merge's common case without the call: take the row whole
+                        inst._data = row
+                        inst._cache = {}
+                        inst._deferred = False
+                else:
+                    inst = new(cls)
+                    inst._data = row
+                    inst._cache = {}
+                    inst._client = client
+                    inst._scope = scope
+                    fresh.append(inst)
+                append(inst)
+        if partial:
+            for inst in fresh:
+                inst._deferred = True
+        # blinker's send() costs even with nobody listening: look once per page
+        if signals.post_init.receivers:
+            for inst in fresh:
+                signals.post_init.send(cls, instance=inst)
         if enabled:
             imap.put_many(scope, class_name, ids, out)
         return out
