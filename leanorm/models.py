@@ -261,9 +261,10 @@ class Model(metaclass=ModelMeta):
             fresh: Sequence[M] = out
         else:
             fresh = []
+            slow = partial or cls._merge is not Model._merge  # a model that merges its own way (User)
             for row, inst in zip(rows, found):
                 if inst is not None and type(inst) is cls and inst._scope == scope:
-                    if partial or inst._changed or inst._ops:
+                    if slow or inst._changed or inst._ops:
                         inst._merge(row, partial)
                     else:  # _merge's common case without the call: take the row whole
                         inst._data = row
