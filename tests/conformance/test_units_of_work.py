@@ -82,3 +82,25 @@ def test_a_session_block_has_instances_of_its_own(client):
         inside = UowNote.objects.get(id=note.id)
         assert inside is not outside and UowNote.objects.get(id=note.id) is inside
     assert UowNote.objects.get(id=note.id) is outside
+
+
+def test_a_create_sent_again_with_its_client_id_is_stored_once(client):
+    first = UowNote()
+    object_id = first.assign_id()
+    first.save()
+    assert first.id == object_id
+    again = UowNote()  # as if the first attempt's answer had been lost and the create were sent again
+    again.assign_id(object_id)
+    assert again.save().id == object_id and again.created_at == first.created_at
+    assert UowNote.objects.filter(id=object_id).count() == 1
+
+
+def test_bulk_create_with_client_ids_sent_again_stores_each_object_once(client):
+    notes = [UowNote() for _ in range(3)]
+    UowNote.objects.bulk_create(notes, client_ids=True)
+    again = [UowNote() for _ in range(3)]
+    for note, twin in zip(again, notes):
+        note.assign_id(twin.id)
+    assert UowNote.objects.bulk_create(again) == again
+    assert [n.id for n in again] == [n.id for n in notes]
+    assert UowNote.objects.filter(id__in=[n.id for n in notes]).count() == 3
