@@ -118,8 +118,16 @@ def _left(sock: Any) -> None:
         sock.settimeout(remaining)
 
 
-class _DeadlineSocket(socket.socket):
-    """A plain socket whose every read and write is bounded by the current request's deadline."""
+# the mixin below is a socket to the type checker; at run time it adds no base, so that a socket can be
+# switched to a class that uses it by ``__class__`` assignment (the instance layout must not change)
+if TYPE_CHECKING:  # pragma: no cover
+    _SocketBase = socket.socket
+else:
+    _SocketBase = object
+
+
+class _Bounded(_SocketBase):
+    """Every read and write of the socket bounded by the current request's deadline."""
 
     __slots__ = ()
 
@@ -140,24 +148,16 @@ class _DeadlineSocket(socket.socket):
         return super().send(*args, **kwargs)
 
 
-class _DeadlineSSLSocket(ssl.SSLSocket):
-    """:class:`_DeadlineSocket` for TLS."""
+class _DeadlineSocket(_Bounded, socket.socket):
+    """A plain socket, bounded."""
 
-    def recv_into(self, *args: Any, **kwargs: Any) -> int:
-        _left(self)
-        return super().recv_into(*args, **kwargs)
+    __slots__ = ()
 
-    def recv(self, *args: Any, **kwargs: Any) -> bytes:
-        _left(self)
-        return super().recv(*args, **kwargs)
 
-    def sendall(self, *args: Any, **kwargs: Any) -> None:
-        _left(self)
-        super().sendall(*args, **kwargs)
+class _DeadlineSSLSocket(_Bounded, ssl.SSLSocket):
+    """A TLS socket, bounded."""
 
-    def send(self, *args: Any, **kwargs: Any) -> int:
-        _left(self)
-        return super().send(*args, **kwargs)
+    __slots__ = ()
 
 
 _BOUNDED: Dict[type, type] = {socket.socket: _DeadlineSocket, ssl.SSLSocket: _DeadlineSSLSocket}
