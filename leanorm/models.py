@@ -245,7 +245,9 @@ class Model(metaclass=ModelMeta):
                 # the same object twice in one page must still be one instance: store as we go
                 return [cls._from_wire_many((row,), client, partial, scope)[0] for row in rows]
             found = imap.get_many(scope, class_name, ids)
-            if not any(found):  # model instances are always true: nothing of this page is mapped
+            # nothing of this page is mapped (instances are true, unless a model defines __len__ or
+            # __bool__: then a page of false ones is built anew, which costs identity, not correctness)
+            if not any(found):
                 found = None
         new = cls.__new__
         out: List[M] = []
@@ -638,12 +640,15 @@ class Model(metaclass=ModelMeta):
         landed: answer with the stored object (read by that id) instead."""
         try:
             return client.request("POST", path, params, body)
-        except DuplicateValue:
+        except DuplicateValue as refused:
             if self._pending_id is None:
                 raise
-            stored = client.request("GET", f"{path}/{self._pending_id}")
+            try:
+                stored = client.request("GET", f"{path}/{self._pending_id}")
+            except ObjectNotFound:
+                stored = None
             if not stored:  # another unique field was taken: the create did not land
-                raise
+                raise refused
             return stored
 
     def _expire(self, client: "Client") -> None:

@@ -15,6 +15,7 @@ class UowSecret(Model):
 
 class UowNote(Model):
     secret = PointerField(UowSecret)
+    tag = StringField()
 
 
 def _user(name):
@@ -104,3 +105,15 @@ def test_bulk_create_with_client_ids_sent_again_stores_each_object_once(client):
     assert UowNote.objects.bulk_create(again) == again
     assert [n.id for n in again] == [n.id for n in notes]
     assert UowNote.objects.filter(id__in=[n.id for n in notes]).count() == 3
+
+
+def test_a_create_with_a_client_id_refused_for_another_unique_field_says_so():
+    client = leanorm.connect("local://:memory:", default=False)
+    client.transport.server.create_index("UowNote", "tag", unique=True)
+    with leanorm.using(client):
+        UowNote(tag="taken").save()
+        twin = UowNote(tag="taken")
+        twin.assign_id()
+        with pytest.raises(leanorm.errors.DuplicateValue):
+            twin.save()
+        assert twin.id is None and UowNote.objects.count() == 1
