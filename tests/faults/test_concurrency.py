@@ -94,3 +94,20 @@ def test_a_thread_never_gets_another_threads_instance(shared_client):
     thread.start()
     thread.join()
     assert seen[0] is not mine and seen[0] == mine
+
+
+def test_tasks_started_inside_a_session_block_get_their_own(shared_client):
+    with leanorm.using(shared_client):
+        object_id = RaceCounter.objects.create().id
+
+    async def load():
+        return RaceCounter.objects.get(id=object_id)
+
+    async def main():
+        with leanorm.using(shared_client), leanorm.session():
+            mine = RaceCounter.objects.get(id=object_id)
+            theirs = await asyncio.gather(asyncio.ensure_future(load()), asyncio.ensure_future(load()))
+            return mine, theirs, RaceCounter.objects.get(id=object_id)
+
+    mine, (a, b), again = asyncio.run(main())
+    assert again is mine and len({id(mine), id(a), id(b)}) == 3
