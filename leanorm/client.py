@@ -15,7 +15,7 @@ import orjson
 
 from . import auth_context
 from .dialects import Dialect
-from .errors import LeanCloudError, NotSent, NotSupported, TransportError, error_for
+from .errors import LeanCloudError, NotSent, NotSupported, OutcomeUnknown, TransportError, error_for
 from .identity import IdentityMap
 from .transport import Body, Request, Transport
 
@@ -139,7 +139,8 @@ class Client:
         try:
             payload = _loads(resp.body) if resp.body else {}
         except ValueError:
-            raise TransportError(f"{method} {req.path} answered {resp.status} with a body that is not JSON: "
+            # not the protocol's answer (a gateway's error page): whether the server acted is not known
+            raise OutcomeUnknown(f"{method} {req.path} answered {resp.status} with a body that is not JSON: "
                                  f"{resp.body[:200]!r}") from None
         if resp.status >= 400:
             if isinstance(payload, dict) and "code" in payload:

@@ -154,3 +154,16 @@ def test_create_with_a_client_id_is_safe_to_send_again(faulty, proxy, direct):
     assert counter.id == object_id
     with leanorm.using(direct):
         assert FaultCounter.objects.filter(label="retry-create").count() == 1
+
+
+def test_an_answer_that_is_not_the_protocols_is_outcome_unknown():
+    from leanorm.dialects import LeanCloudDialect
+    from leanorm.transport import Response, Transport
+
+    class GatewayPage(Transport):  # a proxy in front of the server answers with its own error page
+        def send(self, request):
+            return Response(502, b"<html>Bad Gateway</html>")
+
+    client = leanorm.Client(GatewayPage(), LeanCloudDialect(), "app", "key")
+    with leanorm.using(client), pytest.raises(OutcomeUnknown, match="not JSON"):
+        FaultCounter.objects.create(label="gateway")
