@@ -27,10 +27,7 @@ def bobs_secret(client):
     alice, bob = _user("alice"), _user("bob")
     with as_user(bob):
         secret = UowSecret(text="bob's private text")
-        acl = ACL()
-        acl.set_read_access(bob, True)
-        acl.set_write_access(bob, True)
-        secret.acl = acl
+        secret.acl = ACL({bob.id: {"read": True, "write": True}})  # bob's only
         secret.save()
         note = UowNote.objects.create(secret=secret)  # public: anyone sees that it points somewhere
     return alice, bob, secret.id, note.id

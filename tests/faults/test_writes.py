@@ -49,25 +49,21 @@ def test_reset_while_sending_is_not_sent(faulty, proxy, direct):
         assert FaultCounter.objects.filter(n=77).count() == 0
 
 
-def test_reset_after_the_server_acted_is_outcome_unknown(faulty, proxy, direct):
-    counter = FaultCounter.objects.create(label="after")
-    proxy.fault("reset_after", times=1)
-    counter.increment("n")
-    with pytest.raises(OutcomeUnknown):
-        counter.save()
-    assert stored_n(direct, counter.id) == 1  # it was applied: "unknown" was the right answer
-
-
-def test_reset_before_forwarding_never_applies(faulty, proxy, direct):
+@pytest.mark.parametrize("mode, raised, applied", [
+    # the server acted, and the answer was lost: "unknown" is the right answer
+    ("reset_after", OutcomeUnknown, 1),
     # whether the client sees the reset while still writing (NotSent, and the transport sends it again)
     # or only after the whole request left (OutcomeUnknown: it cannot know the server never got it)
     # depends on timing; either way nothing is applied, and nothing claims more than it knows
-    counter = FaultCounter.objects.create(label="before")
-    proxy.fault("reset_before")
+    ("reset_before", (NotSent, OutcomeUnknown), 0),
+])
+def test_a_reset_write_says_what_is_known(faulty, proxy, direct, mode, raised, applied):
+    counter = FaultCounter.objects.create(label=mode)
+    proxy.fault(mode)
     counter.increment("n")
-    with pytest.raises((NotSent, OutcomeUnknown)):
+    with pytest.raises(raised):
         counter.save()
-    assert stored_n(direct, counter.id) == 0
+    assert stored_n(direct, counter.id) == applied
 
 
 def test_failed_save_leaves_nothing_to_send_again(faulty, proxy, direct):
