@@ -16,10 +16,12 @@ from .fields import (BooleanField, BytesField, DateTimeField, DictField, Field, 
                      IntegerField, ListField, PointerField, StringField)
 from .files import File, FileField
 from .protocol.geo import GeoPoint
-from .models import Model
+from .identity import session
+from .models import Model, new_object_id
 from .operations import F
 from .relations import RelationField
 from .query import Manager, Q, QuerySet
+from .transport import request_timeout as timeout
 
 __version__ = importlib.metadata.version("leanorm")  # one source: setup.cfg
 
@@ -31,5 +33,5 @@ __all__ = [
     "User", "Role", "ACL", "RelationField", "File", "FileField",
     "Model", "Manager", "QuerySet", "Q", "F", "GeoPoint", "signals", "errors",
     "Field", "StringField", "IntegerField", "FloatField", "BooleanField", "DateTimeField", "ListField",
-    "DictField", "PointerField", "GeoPointField", "BytesField",
+    "DictField", "PointerField", "GeoPointField", "BytesField", "session", "timeout", "new_object_id",
 ]

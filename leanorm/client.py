@@ -2,7 +2,8 @@
 
 It builds the request for its :class:`~leanorm.protocol.dialects.Dialect` (prefix, auth headers from the current
 auth context), sends it through its :class:`~leanorm.transport.Transport`, decodes the JSON answer and
-turns protocol errors into typed exceptions. It also owns the identity map, scoped by auth identity.
+turns protocol errors into typed exceptions. It also owns the identity map, partitioned by unit of work
+and auth identity (see ``leanorm.identity``).
 """
 from __future__ import annotations
 
@@ -14,16 +15,18 @@ import orjson
 
 from . import auth_context
 from .protocol.dialects import Dialect
-from .errors import LeanCloudError, NotSupported, TransportError, error_for
+from .errors import LeanCloudError, NotSent, NotSupported, OutcomeUnknown, TransportError, error_for
 from .identity import IdentityMap
 from .transport import Body, Request, Transport
 
-__all__ = ["Client", "BatchItem", "BatchResult"]
+__all__ = ["Client", "BatchItem", "BatchResult", "BatchOutcome"]
 
 #: one batch operation: (method, path under the prefix, body or None)
 BatchItem = Tuple[str, str, Optional[Mapping[str, Any]]]
 #: one batch outcome: the ``success`` JSON, or the error it failed with
 BatchResult = Union[Dict[str, Any], LeanCloudError]
+#: one batch outcome as :meth:`Client.batch_outcomes` reports it: also NotSent / OutcomeUnknown
+BatchOutcome = Union[Dict[str, Any], LeanCloudError, TransportError]
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -47,7 +50,7 @@ class Client:
     def __init__(self, transport: Transport, dialect: Dialect, app_id: str, app_key: str,
                  master_key: Optional[str] = None, *, sign: bool = False, backend: Optional[str] = None,
                  url: str = "", identity_ttl: float = 60.0, identity_size: int = 10_000,
-                 capabilities: FrozenSet[str] = frozenset()) -> None:
+                 capabilities: FrozenSet[str] = frozenset(), client_ids: bool = False) -> None:
         self.transport = transport
         self.dialect = dialect
         self.app_id = app_id
@@ -62,6 +65,9 @@ class Client:
         self.capabilities = dialect.capabilities | capabilities
         self.request_count = 0
         self.identity_map = IdentityMap(ttl=identity_ttl, maxsize=identity_size)
+        #: whether creates carry a client-made objectId (``Model.assign_id``), which makes them safe to
+        #: send again (the embedded backend, Parse Server with ``allowCustomObjectId``)
+        self.client_ids = client_ids
 
     # -- capabilities -------------------------------------------------------------------------------
     def supports(self, capability: str) -> bool:
@@ -96,10 +102,12 @@ class Client:
 
     # -- requests --------------------------------------------------------------------------------------
     def request(self, method: str, path: str, params: Optional[Mapping[str, Any]] = None,
-                body: Optional[Any] = None) -> Any:
+                body: Optional[Any] = None, *, timeout: Optional[float] = None) -> Any:
         """Send one request to ``path`` (under the dialect prefix) and return the decoded JSON answer.
 
         ``params`` values that are not strings are JSON-encoded (``where`` is a dict in, a string out).
+        ``timeout`` bounds this request as a whole (connect, send, read, retries); by default the
+        enclosing ``leanorm.timeout()`` block's, else the client's.
         """
         if auth_context.master_active() and not self.master_key:
             raise LeanCloudError(401, "using_master() needs a master key: pass master_key to connect()")
@@ -107,7 +115,7 @@ class Client:
             params = {**self.dialect.read_params, **(params or {})}
         query = {k: v if isinstance(v, str) else _dumps(v) for k, v in (params or {}).items()}
         data = None if body is None else _dumps(body).encode("utf-8")
-        return self._send(Request(method, self.dialect.path(path), query, self._headers(), data))
+        return self._send(Request(method, self.dialect.path(path), query, self._headers(), data, timeout))
 
     def send_raw(self, method: str, path: str, body: Body, content_type: str,
                  headers: Optional[Mapping[str, str]] = None) -> Any:
@@ -134,7 +142,8 @@ class Client:
         try:
             payload = _loads(resp.body) if resp.body else {}
         except ValueError:
-            raise TransportError(f"{method} {req.path} answered {resp.status} with a body that is not JSON: "
+            # not the protocol's answer (a gateway's error page): whether the server acted is not known
+            raise OutcomeUnknown(f"{method} {req.path} answered {resp.status} with a body that is not JSON: "
                                  f"{resp.body[:200]!r}") from None
         if resp.status >= 400:
             if isinstance(payload, dict) and "code" in payload:
@@ -146,9 +155,22 @@ class Client:
         """Send ``items`` through the batch endpoint, chunked to the backend's limit.
 
         Returns one outcome per item, in order: the ``success`` JSON, or a :class:`LeanCloudError`.
-        Items fail alone; the others are applied.
+        Items fail alone; the others are applied. A chunk that fails in transport raises its
+        :class:`~leanorm.errors.TransportError` (:meth:`batch_outcomes` reports it per item instead).
         """
         results: List[BatchResult] = []
+        for outcome in self.batch_outcomes(items):
+            if isinstance(outcome, TransportError):
+                raise outcome
+            results.append(outcome)
+        return results
+
+    def batch_outcomes(self, items: Sequence[BatchItem]) -> List[BatchOutcome]:
+        """:meth:`batch` that reports transport failures per item instead of raising: the items of a
+        chunk whose request failed get its :class:`~leanorm.errors.NotSent` or
+        :class:`~leanorm.errors.OutcomeUnknown`, and the items after it ``NotSent`` (nothing more is sent
+        once a chunk failed). The chunks before it were answered: their outcomes stand."""
+        results: List[BatchOutcome] = []
         limit = self.dialect.batch_limit
         for start in range(0, len(items), limit):
             chunk = items[start:start + limit]
@@ -156,7 +178,13 @@ class Client:
                           **({"body": {**self.dialect.read_params, **(b or {})}} if m == "GET" else
                              {"body": b} if b is not None else {})}
                          for m, p, b in chunk]
-            answer = self.request("POST", "batch", body={"requests": requests_})
+            try:
+                answer = self.request("POST", "batch", body={"requests": requests_})
+            except TransportError as exc:
+                results.extend([exc] * len(chunk))
+                unsent = NotSent(f"not sent: an earlier batch request failed ({exc})")
+                results.extend([unsent] * (len(items) - len(results)))
+                return results
             for outcome in answer:
                 if "success" in outcome:
                     results.append(outcome["success"])

@@ -9,9 +9,11 @@ URL forms::
     leancloud://APP_ID:APP_KEY@api.example.com?master_key=...     LeanCloud over https
     leancloud+http://...          a LeanCloud-dialect server over plain http (e.g. ``leanorm serve``)
 
-Query options: ``master_key``, ``sign=1`` (LeanCloud request signing), ``timeout`` (seconds),
-``identity_ttl`` / ``identity_size`` (identity map), and for ``local:`` ``dialect=parse`` (speak the
-Parse dialect to the embedded backend), ``app_id``, ``app_key``.
+Query options: ``master_key``, ``sign=1`` (LeanCloud request signing), ``timeout`` (seconds for a whole
+request, retries included), ``identity_ttl`` / ``identity_size`` (identity map), ``client_ids=1`` (creates
+carry client-made objectIds), and for ``local:`` ``dialect=parse`` (speak the Parse dialect to the
+embedded backend), ``app_id``, ``app_key``. The same settings given as keywords of :func:`connect` win
+over the URL's.
 """
 from __future__ import annotations
 
@@ -50,6 +52,7 @@ def parse_url(url: str) -> Dict[str, Any]:
         "timeout": float(options.pop("timeout", 30)),
         "identity_ttl": float(options.pop("identity_ttl", 60)),
         "identity_size": int(options.pop("identity_size", 10_000)),
+        "client_ids": options.pop("client_ids", "0").lower() in ("1", "true", "yes"),
     }
     if scheme == "local":
         location = unquote(parts.netloc + parts.path) or "leanorm.sqlite3"
@@ -77,9 +80,10 @@ def parse_url(url: str) -> Dict[str, Any]:
 
 
 def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key: Optional[str] = None,
-            master_key: Optional[str] = None, server_url: Optional[str] = None, dialect: str = "leancloud",
-            prefix: Optional[str] = None, database: Optional[str] = None, sign: bool = False,
-            timeout: float = 30.0, identity_ttl: float = 60.0, identity_size: int = 10_000,
+            master_key: Optional[str] = None, server_url: Optional[str] = None, dialect: Optional[str] = None,
+            prefix: Optional[str] = None, database: Optional[str] = None, sign: Optional[bool] = None,
+            timeout: Optional[float] = None, identity_ttl: Optional[float] = None,
+            identity_size: Optional[int] = None, client_ids: Optional[bool] = None,
             engine: Any = None, default: bool = True) -> "Client":
     """Connect to a backend and (unless ``default=False``) make it the default for every model.
 
@@ -87,15 +91,34 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
     Keywords describe a remote server (``server_url`` + ``app_id``/``app_key``/``master_key`` +
     ``dialect``) or an embedded one (``database``). ``engine`` (a :class:`leanorm.engine.Engine`) gives
     the embedded backend the cloud functions and hooks to run.
+
+    The settings ``master_key``, ``sign``, ``timeout`` (seconds for a whole request: connect, send, read
+    and retries; default 30), ``identity_ttl`` (default 60), ``identity_size`` (default 10,000) and
+    ``client_ids`` (creates carry client-made objectIds; default off) apply with a URL too, over the
+    URL's own; keywords that name another server (``server_url``, ``database``, ``app_id``, ``app_key``,
+    ``dialect``, ``prefix``) are refused with a URL.
     """
+    settings = {"master_key": master_key, "sign": sign, "timeout": timeout, "identity_ttl": identity_ttl,
+                "identity_size": identity_size, "client_ids": client_ids}
+    _check_settings(settings)
     if url is None and server_url is None and database is None:
         url = os.environ.get("LEANORM_URL") or DEFAULT_URL
     if url is not None:
+        clashing = [name for name, value in (("server_url", server_url), ("database", database),
+                                             ("app_id", app_id), ("app_key", app_key), ("dialect", dialect),
+                                             ("prefix", prefix)) if value is not None]
+        if clashing:
+            raise ValueError(f"connect() got a URL and {', '.join(clashing)}: give the server one way, "
+                             "the URL or the keywords")
         cfg = parse_url(url)
+        cfg.update((name, value) for name, value in settings.items() if value is not None)
     else:
         cfg = {"server_url": server_url, "database": database, "app_id": app_id, "app_key": app_key,
-               "master_key": master_key, "dialect": dialect, "prefix": prefix, "sign": sign, "timeout": timeout,
-               "identity_ttl": identity_ttl, "identity_size": identity_size}
+               "master_key": master_key, "dialect": dialect or "leancloud", "prefix": prefix,
+               "sign": bool(sign), "timeout": 30.0 if timeout is None else timeout,
+               "identity_ttl": 60.0 if identity_ttl is None else identity_ttl,
+               "identity_size": 10_000 if identity_size is None else identity_size,
+               "client_ids": bool(client_ids)}
         if database is not None:
             cfg["app_id"] = app_id or LOCAL_APP_ID
             cfg["app_key"] = app_key or LOCAL_APP_KEY
@@ -121,7 +144,8 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
         shown = cfg["server_url"]
     client = Client(transport, dialect_named(cfg["dialect"], cfg.get("prefix")), cfg["app_id"], cfg["app_key"],
                     cfg["master_key"], sign=cfg["sign"], backend=backend, url=shown,
-                    identity_ttl=cfg["identity_ttl"], identity_size=cfg["identity_size"], capabilities=extra)
+                    identity_ttl=cfg["identity_ttl"], identity_size=cfg["identity_size"], capabilities=extra,
+                    client_ids=cfg["client_ids"])
     if default:
         global _default
         with _default_lock:
@@ -135,6 +159,17 @@ def bound_client(server: LocalServer) -> Client:
     return Client(LocalTransport(server, owned=False), dialect_named("leancloud"), server.app_id, server.app_key,
                   server.master_key, backend="embedded", url=f"local://{server.store.database}",
                   capabilities=LocalServer.capabilities)
+
+
+def _check_settings(settings: Dict[str, Any]) -> None:
+    """Refuse impossible settings before anything connects."""
+    timeout, ttl, size = settings["timeout"], settings["identity_ttl"], settings["identity_size"]
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ValueError(f"timeout is a positive number of seconds, not {timeout!r}")
+    if ttl is not None and not (isinstance(ttl, (int, float)) and ttl >= 0):
+        raise ValueError(f"identity_ttl is a number of seconds (0 turns the identity map off), not {ttl!r}")
+    if size is not None and not (isinstance(size, int) and size >= 0):
+        raise ValueError(f"identity_size is a number of objects, not {size!r}")
 
 
 def get_client(client: Optional[Client] = None) -> Client:

@@ -13,7 +13,8 @@ __all__ = [
     "RateLimited", "InvalidSession", "NoEffect", "InvalidQuery", "InvalidType", "AuthenticationFailed",
     "UserNotFound", "UsernameTaken", "EmailTaken", "MobilePhoneTaken", "AccountAlreadyLinked",
     "InvalidVerificationCode", "ScriptError", "HookRejected",
-    "ValidationError", "FieldError", "NotSupported", "BulkWriteError", "TransportError", "error_for",
+    "ValidationError", "FieldError", "NotSupported", "BulkWriteError", "TransportError", "NotSent",
+    "OutcomeUnknown", "error_for",
 ]
 
 
@@ -148,6 +149,16 @@ class TransportError(LeanORMError):
     """The backend could not be reached, or answered something that is not the protocol."""
 
 
+class NotSent(TransportError):
+    """The request never reached the server whole (connection refused, reset or deadline before it was
+    written): nothing was applied, and sending it again is safe."""
+
+
+class OutcomeUnknown(TransportError):
+    """The request was sent but no whole answer came (reset, timeout): it may or may not have been
+    applied. A create that carries a client-made objectId is safe to send again."""
+
+
 class ValidationError(LeanORMError, ValueError):
     """Client-side validation failed; nothing was sent.
 
@@ -177,15 +188,23 @@ class NotSupported(LeanORMError):
 
 
 class BulkWriteError(LeanORMError):
-    """Some items of a batch failed. Items that succeeded are saved and stay saved.
+    """Some items of a batch were not written, or may not have been. Items that succeeded are saved and
+    stay saved (they have their ids).
 
-    ``succeeded`` lists the objects written; ``failed`` lists ``(object, LeanCloudError)`` pairs.
+    ``succeeded`` lists the objects written; ``failed`` lists ``(object, error)`` pairs of items that
+    were not applied (the server refused them, or :class:`NotSent`); ``unknown`` lists
+    ``(object, OutcomeUnknown)`` pairs of items that were sent without an answer: they may have been
+    applied. Creates that carried client-made ids are never unknown: leanorm reads which of them landed.
     """
 
-    def __init__(self, succeeded: Sequence[Any], failed: Sequence[Tuple[Any, LeanCloudError]]) -> None:
+    def __init__(self, succeeded: Sequence[Any], failed: Sequence[Tuple[Any, LeanORMError]],
+                 unknown: Sequence[Tuple[Any, LeanORMError]] = ()) -> None:
         self.succeeded = list(succeeded)
         self.failed = list(failed)
-        lines = ", ".join(f"{obj!r}: {err}" for obj, err in self.failed[:5])
-        more = f" (+{len(self.failed) - 5} more)" if len(self.failed) > 5 else ""
-        super().__init__(f"{len(self.failed)} of {len(self.failed) + len(self.succeeded)} "
-                         f"batch items failed: {lines}{more}")
+        self.unknown = list(unknown)
+        problems = self.failed + self.unknown
+        lines = ", ".join(f"{obj!r}: {err}" for obj, err in problems[:5])
+        more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
+        total = len(problems) + len(self.succeeded)
+        super().__init__(f"{len(self.failed)} of {total} batch items failed and {len(self.unknown)} have an "
+                         f"unknown outcome: {lines}{more}")

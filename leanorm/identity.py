@@ -1,49 +1,142 @@
-"""The identity map: one Python instance per stored object, per auth scope.
+"""Units of work and the identity map: one Python instance per stored object, per unit of work and auth
+identity.
 
-Entries are kept per scope (backend client + auth identity), so an object read with one user's rights
-is never handed to another caller, and a fresh entry lets ``Model.objects.get(id=...)`` answer without
-a round trip.
+A :class:`Session` is a unit of work. Each thread and each asyncio task works in its own (made on first
+use), and ``with leanorm.session():`` opens an explicit one for a block. A session belongs to the thread
+and task that opened it: another thread, or a task that inherited the context variable, gets a session
+of its own instead. So a mutable instance, and the operations queued on it, is never handed to two
+threads or tasks at once: 16 threads doing ``get → increment → save`` each work on their own instance.
 
-A scope holds one dict per class, ``objectId -> (expires_at, instance)``. Storing an entry again moves
-it to the end of its dict, and every entry lives ``ttl`` seconds from its last store, so each dict is
-ordered by expiry: expiry and the size bound take entries from the fronts. Query pages go through
-:meth:`IdentityMap.get_many`/:meth:`IdentityMap.put_many`: one lock, one clock reading and C-level
-dict operations per page (this is on the read path of every query).
+Inside a session, entries are kept per auth identity (anonymous, master key, each session token), so
+an object read with one user's rights is never handed to another caller, and a fresh entry lets
+``Model.objects.get(id=...)`` answer without a round trip. Nothing is shared between sessions.
+
+The map lives on its client (it dies with it) and holds one partition per session, weakly: a session
+that ends (its thread, task or block is over) takes its entries with it. A partition holds one dict per
+auth identity and class, ``objectId -> (expires_at, instance)``. Storing an entry again moves it to the
+end of its dict, and every entry lives ``ttl`` seconds from its last store, so each dict is ordered by
+expiry: expiry and the size bound take entries from the fronts. Query pages go through
+:meth:`IdentityMap.get_many`/:meth:`IdentityMap.put_many`: one lock, one clock reading and C-level dict
+operations per page (this is on the read path of every query).
 """
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
+import weakref
 from collections import deque
+from contextvars import ContextVar
 from itertools import repeat
 from time import monotonic
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-__all__ = ["IdentityMap"]
+__all__ = ["IdentityMap", "Session", "session", "current_session"]
 
 _Entry = Tuple[float, Any]  # (monotonic expiry time, instance)
 _Classes = Dict[str, Dict[str, _Entry]]  # class name -> objectId -> entry
 
 
-class IdentityMap:
-    """Instances by ``(scope, class name, objectId)``; ``ttl`` seconds fresh, at most ``maxsize`` per scope.
+def _owner() -> Tuple[int, Any]:
+    """The thread and the asyncio task (None outside one) the calling code runs in."""
+    task = None
+    aio = sys.modules.get("asyncio")  # no asyncio imported: no task can be running
+    if aio is not None and aio.events._get_running_loop() is not None:
+        task = aio.current_task()
+    return threading.get_ident(), task
 
-    When a scope is full, the entries stored longest ago (the first to expire) make room. Expired
-    entries are never returned, and are dropped at least every ``ttl`` seconds (or one second, if
-    less) when something is stored.
+
+class Session:
+    """A unit of work: the instances one thread or task (or one ``with leanorm.session():`` block)
+    reads and changes. Use it from the thread and task that made it; others get their own."""
+
+    __slots__ = ("_thread", "_task", "_maps", "__weakref__")
+
+    def __init__(self) -> None:
+        thread, task = _owner()
+        self._thread = thread
+        self._task = None if task is None else weakref.ref(task)
+        self._maps: "weakref.WeakSet[IdentityMap]" = weakref.WeakSet()
+
+    def _owned_by(self, thread: int, task: Any) -> bool:
+        if self._thread != thread:
+            return False
+        mine = None if self._task is None else self._task()
+        return mine is task
+
+    def close(self) -> None:
+        """Forget every instance this unit of work holds (in the identity map of every client)."""
+        for imap in list(self._maps):
+            imap._forget(self)
+
+
+_current: ContextVar[Optional[Session]] = ContextVar("leanorm_session", default=None)
+
+
+def current_session() -> Session:
+    """The unit of work of the calling code: the innermost ``session()`` block opened by this thread and
+    task, else this thread's (or task's) own, made on first use."""
+    found = _current.get()
+    thread, task = _owner()
+    if found is None or not found._owned_by(thread, task):
+        found = Session()
+        _current.set(found)
+    return found
+
+
+@contextlib.contextmanager
+def session() -> Iterator[Session]:
+    """A unit of work of its own for the block: instances loaded inside are not the ones loaded outside
+    it, and are forgotten when it ends (the next read outside loads afresh)."""
+    unit = Session()
+    reset = _current.set(unit)
+    try:
+        yield unit
+    finally:
+        _current.reset(reset)
+        unit.close()
+
+
+class _Partition:
+    """One session's entries in one map: per auth identity, one dict per class, and when to purge."""
+
+    __slots__ = ("scopes", "purge_at")
+
+    def __init__(self) -> None:
+        self.scopes: Dict[str, _Classes] = {}
+        self.purge_at: Dict[str, float] = {}
+
+
+class IdentityMap:
+    """Instances by ``(current session, auth identity, class name, objectId)``; ``ttl`` seconds fresh,
+    at most ``maxsize`` per session and identity.
+
+    ``scope`` arguments are auth identities (``Client.auth_identity()``); the session is always the
+    calling code's current one. When a scope is full, the entries stored longest ago (the first to
+    expire) make room. Expired entries are never returned, and are dropped at least every ``ttl``
+    seconds (or one second, if less) when something is stored.
     ``ttl=0`` turns the map off: nothing is kept and every read goes to the backend.
     """
 
     def __init__(self, ttl: float = 60.0, maxsize: int = 10_000) -> None:
         self.ttl = ttl
         self.maxsize = maxsize
-        self._scopes: Dict[str, _Classes] = {}
-        self._purge_at: Dict[str, float] = {}
+        self._parts: "weakref.WeakKeyDictionary[Session, _Partition]" = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
         """False when ``ttl`` or ``maxsize`` is zero."""
         return self.ttl > 0 and self.maxsize > 0
+
+    def _partition(self, create: bool) -> Optional[_Partition]:
+        """The current session's partition (made when ``create``); call with the lock held."""
+        unit = current_session()
+        part = self._parts.get(unit)
+        if part is None and create:
+            part = self._parts[unit] = _Partition()
+            unit._maps.add(self)
+        return part
 
     def get(self, scope: str, class_name: str, object_id: str) -> Optional[Any]:
         """The fresh instance for that object in ``scope``, or None."""
@@ -53,7 +146,8 @@ class IdentityMap:
         """The fresh instance (or None) for each of ``object_ids`` in ``scope``, in order."""
         now = monotonic()
         with self._lock:
-            entries = self._scopes.get(scope, {}).get(class_name)
+            part = self._partition(False)
+            entries = part.scopes.get(scope, {}).get(class_name) if part is not None else None
             if not entries:
                 return [None] * len(object_ids)
             get = entries.get
@@ -71,10 +165,12 @@ class IdentityMap:
             return
         now = monotonic()
         with self._lock:
-            classes = self._scopes.get(scope)
+            part = self._partition(True)
+            assert part is not None
+            classes = part.scopes.get(scope)
             if classes is None:
-                classes = self._scopes[scope] = {}
-                self._purge_at[scope] = now + min(self.ttl, 1.0)
+                classes = part.scopes[scope] = {}
+                part.purge_at[scope] = now + min(self.ttl, 1.0)
             entries = classes.get(class_name)
             if entries is None:
                 entries = classes[class_name] = {}
@@ -82,9 +178,9 @@ class IdentityMap:
                 # re-stored entries must move to the end (their expiry is now the latest): drop first
                 deque(map(entries.pop, object_ids, repeat(None)), maxlen=0)
             entries.update(zip(object_ids, zip(repeat(now + self.ttl), instances)))
-            if now >= self._purge_at[scope] or sum(map(len, classes.values())) > self.maxsize:
+            if now >= part.purge_at[scope] or sum(map(len, classes.values())) > self.maxsize:
                 self._trim(classes, now)
-                self._purge_at[scope] = now + min(self.ttl, 1.0)
+                part.purge_at[scope] = now + min(self.ttl, 1.0)
 
     def _trim(self, classes: _Classes, now: float) -> None:
         """Drop expired entries, then the oldest ones beyond ``maxsize``: a merge over the fronts of
@@ -114,25 +210,30 @@ class IdentityMap:
             del classes[class_name]
 
     def discard(self, class_name: str, object_id: str) -> None:
-        """Forget that object in every scope (it was deleted)."""
+        """Forget that object in every session and scope (it was deleted, or its state is unknown)."""
         with self._lock:
-            for classes in self._scopes.values():
-                entries = classes.get(class_name)
-                if entries is not None:
-                    entries.pop(object_id, None)
+            for part in list(self._parts.values()):
+                for classes in part.scopes.values():
+                    entries = classes.get(class_name)
+                    if entries is not None:
+                        entries.pop(object_id, None)
+
+    def _forget(self, unit: Session) -> None:
+        """Drop a session's partition (the session is over)."""
+        with self._lock:
+            self._parts.pop(unit, None)
 
     def clear(self) -> None:
-        """Forget everything."""
+        """Forget everything, in every session."""
         with self._lock:
-            self._scopes.clear()
-            self._purge_at.clear()
+            self._parts.clear()
 
     def __len__(self) -> int:
-        """How many fresh entries there are, over every scope."""
+        """How many fresh entries there are, over every session and scope."""
         now = monotonic()
         with self._lock:
-            return sum(1 for classes in self._scopes.values() for entries in classes.values()
-                       for expires, _ in entries.values() if expires > now)
+            return sum(1 for part in list(self._parts.values()) for classes in part.scopes.values()
+                       for entries in classes.values() for expires, _ in entries.values() if expires > now)
 
 
 def _expiry(head: List[Any]) -> float:

@@ -2,10 +2,17 @@
 
 An instance keeps the wire JSON it was loaded with (``_data``), decodes fields on first read
 (``_cache``), and tracks what changed (``_changed``) plus queued atomic operations (``_ops``): a save
-sends exactly those.
+sends exactly those. Instances belong to the unit of work that loaded them (``leanorm.identity``), and
+``_scope`` names the auth identity their data was loaded under.
+
+A write that fails leaves no ghost: the instance drops what it had queued and its state expires (see
+:meth:`Model._expire`), so nothing is sent twice by a later save and the next read reloads.
 """
 from __future__ import annotations
 
+import base64
+import secrets
+from operator import itemgetter
 from typing import (TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Set,
                     Type, TypeVar)
 
@@ -17,7 +24,7 @@ from .acl import ACL
 from .config import get_client
 from .protocol.encoding import decode, decode_date, encode
 from .protocol.markers import sign_marker
-from .errors import FieldError, LeanORMError, ObjectNotFound, ValidationError
+from .errors import DuplicateValue, FieldError, LeanORMError, ObjectNotFound, ValidationError
 from .fields import MISSING, DateTimeField, Field, StringField
 from .operations import (Add, AddUnique, BitAnd, BitOr, BitXor, Delete, F, Increment, Operation, Remove,
                          check_assignment)
@@ -29,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
     from .query.manager import Manager
 
-__all__ = ["Model", "ModelMeta", "Options", "registry", "MultipleObjectsReturned"]
+__all__ = ["Model", "ModelMeta", "Options", "registry", "MultipleObjectsReturned", "new_object_id"]
 
 M = TypeVar("M", bound="Model")
 
@@ -39,6 +46,15 @@ RESERVED_KEYS = frozenset({"objectId", "createdAt", "updatedAt", "ACL", "__type"
 
 #: the server hooks a save or delete may run (names as LeanCloud and ``leanorm.engine`` use them)
 _HOOK_NAMES = ("beforeSave", "afterSave", "beforeUpdate", "afterUpdate", "beforeDelete", "afterDelete")
+
+
+def new_object_id() -> str:
+    """A fresh client-made objectId: 24 characters of ``[a-z2-7]`` carrying 120 random bits (the
+    embedded backend's own form), so that two clients never pick the same one."""
+    return base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
+
+
+_object_id = itemgetter("objectId")
 
 
 class MultipleObjectsReturned(LeanORMError):
@@ -194,6 +210,10 @@ class Model(metaclass=ModelMeta):
     # hook control for the next save: hook names to ignore, and whether to skip before/after hooks
     _hook_control: Dict[str, Any] = _PerInstance(dict)  # type: ignore[assignment]
     _deferred: bool = False
+    # the auth identity (``Client.auth_identity()``) the instance's data was loaded under; None until then
+    _scope: Optional[str] = None
+    # the objectId a create will carry (``assign_id``), so that sending it again is safe
+    _pending_id: Optional[str] = None
     DoesNotExist: ClassVar[Type[ObjectNotFound]]
     MultipleObjectsReturned: ClassVar[Type[MultipleObjectsReturned]]
 
@@ -217,53 +237,92 @@ class Model(metaclass=ModelMeta):
 
     # -- loading ----------------------------------------------------------------------------------------
     @classmethod
-    def _from_wire(cls: Type[M], data: Dict[str, Any], client: "Client", partial: bool = False) -> M:
+    def _from_wire(cls: Type[M], data: Dict[str, Any], client: "Client", partial: bool = False,
+                   scope: Optional[str] = None) -> M:
         """The instance for a server object: the identity-mapped one (refreshed unless it has unsaved
-        changes) or a new one. ``partial`` marks data limited by ``keys``."""
-        return cls._from_wire_many((data,), client, partial)[0]
+        changes) or a new one. ``partial`` marks data limited by ``keys``; ``scope`` is the auth
+        identity the data was read under (the current one when None)."""
+        return cls._from_wire_many((data,), client, partial, scope)[0]
 
     @classmethod
     def _from_wire_many(cls: Type[M], rows: Sequence[Dict[str, Any]], client: "Client",
-                        partial: bool = False) -> List[M]:
-        """:meth:`_from_wire` for a whole result page.
+                        partial: bool = False, scope: Optional[str] = None) -> List[M]:
+        """:meth:`_from_wire` for a whole result page, read under the auth identity ``scope`` (the
+        current one when None).
 
-        This is the read path of every query, so the per-page work (auth scope, identity map lock,
-        clock) is done once, and a new instance gets its state with plain attribute stores: no field
-        is decoded here (fields decode on first read, from ``_data``).
+        This is the read path of every query, so the per-page work (auth scope, unit of work, identity
+        map lock, clock) is done once, and a new instance gets its state with plain attribute stores:
+        no field is decoded here (fields decode on first read, from ``_data``). A mapped instance is
+        refreshed only if its data was loaded under the same identity (one loaded under another since,
+        by ``refresh()`` or a lazy load, is replaced): data read by one identity never lands in an
+        instance another identity is served.
         """
         imap = client.identity_map
         enabled = imap.enabled
         class_name = cls._meta.class_name
-        ids = [row["objectId"] for row in rows]
-        if enabled:
+        if scope is None:
             scope = client.auth_identity()
+        found: Optional[List[Any]] = None
+        if enabled:
+            ids = list(map(_object_id, rows))
             if len(set(ids)) != len(ids):
                 # the same object twice in one page must still be one instance: store as we go
-                return [cls._from_wire_many((row,), client, partial)[0] for row in rows]
+                return [cls._from_wire_many((row,), client, partial, scope)[0] for row in rows]
             found = imap.get_many(scope, class_name, ids)
-        else:
-            found = [None] * len(ids)
+            # nothing of this page is mapped (instances are true, unless a model defines __len__ or
+            # __bool__: then a page of false ones is built anew, which costs identity, not correctness)
+            if not any(found):
+                found = None
         new = cls.__new__
-        # blinker's send() costs even with nobody listening: look once per page
-        post_init = signals.post_init if signals.post_init.receivers else None
         out: List[M] = []
         append = out.append
-        for row, inst in zip(rows, found):
-            if inst is not None and type(inst) is cls:
-                inst._merge(row, partial)
-            else:
+        if found is None:  # every row is a new instance: the tight loop (first reads, map off)
+            for row in rows:
                 inst = new(cls)
                 inst._data = row
                 inst._cache = {}
                 inst._client = client
-                if partial:
-                    inst._deferred = True
-                if post_init is not None:
-                    post_init.send(cls, instance=inst)
-            append(inst)
+                inst._scope = scope
+                append(inst)
+            fresh: Sequence[M] = out
+        else:
+            fresh = []
+            slow = partial or cls._merge is not Model._merge  # a model that merges its own way (User)
+            for row, inst in zip(rows, found):
+                if inst is not None and type(inst) is cls and inst._scope == scope:
+                    if slow or inst._changed or inst._ops:
+                        inst._merge(row, partial)
+                    else:  # _merge's common case without the call: take the row whole
+                        inst._data = row
+                        inst._cache = {}
+                        inst._deferred = False
+                else:
+                    inst = new(cls)
+                    inst._data = row
+                    inst._cache = {}
+                    inst._client = client
+                    inst._scope = scope
+                    fresh.append(inst)
+                append(inst)
+        if partial:
+            for inst in fresh:
+                inst._deferred = True
+        # blinker's send() costs even with nobody listening: look once per page
+        if signals.post_init.receivers:
+            for inst in fresh:
+                signals.post_init.send(cls, instance=inst)
         if enabled:
             imap.put_many(scope, class_name, ids, out)
         return out
+
+    def _loaded_under(self, client: "Client") -> None:
+        """Record that the instance now holds data read (or written) under the current auth identity,
+        and map it there: the identity it was mapped under before no longer finds it."""
+        self._client = client
+        self._scope = scope = client.auth_identity()
+        object_id = self.id
+        if client.identity_map.enabled and object_id is not None:
+            client.identity_map.put(scope, self._meta.class_name, object_id, self)
 
     @classmethod
     def _stub(cls: Type[M], object_id: str, client: "Client") -> M:
@@ -295,7 +354,8 @@ class Model(metaclass=ModelMeta):
         if data is None:
             return model._stub(object_id, client)
         body = {k: v for k, v in data.items() if k not in ("__type", "className")}
-        return model._from_wire(body, client)
+        # an included object was read with this instance, under the identity this instance was read under
+        return model._from_wire(body, client, scope=self._scope)
 
     # -- attribute access (called by Field descriptors) ---------------------------------------------------
     def _read(self, field: Field[Any]) -> Any:
@@ -561,17 +621,75 @@ class Model(metaclass=ModelMeta):
                 return self
             signals.before_update.send(sender, instance=self, changed=keys)
         payload = self._payload(is_new)
+        if is_new:
+            pending = self._pending_id or (new_object_id() if client.client_ids else None)
+            if pending is not None:
+                self._pending_id = payload["objectId"] = pending
         params = self._write_params(client, where, fetch_when_save)
         path = self._collection_path()
         body = {**payload, **self._hook_body(client)} if self._hook_control else payload
-        if is_new:
-            answer = client.request("POST", path, params, body)
-        else:
-            answer = client.request("PUT", f"{path}/{self.id}", params, body)
+        try:
+            if is_new:
+                answer = self._create(client, path, params, body)
+            else:
+                answer = client.request("PUT", f"{path}/{self.id}", params, body)
+        except BaseException:
+            self._expire(client)
+            raise
         self._hook_control.clear()
         self._saved(client, payload, answer)
         (signals.after_save if is_new else signals.after_update).send(sender, instance=self)
         return self
+
+    def assign_id(self, object_id: Optional[str] = None) -> str:
+        """Give this unsaved instance the objectId its create will carry (a fresh one by default) and
+        return it. Sending such a create again is safe: when the first attempt had landed, the server
+        refuses the duplicate id and the save takes the stored object instead of creating a second one.
+        The embedded backend accepts client-made ids; Parse Server with ``allowCustomObjectId``.
+        ``connect(..., client_ids=True)`` gives every create one."""
+        if self.id is not None:
+            raise LeanORMError(f"{self!r} is saved already: its objectId is the server's")
+        if object_id is not None and (not isinstance(object_id, str) or not 0 < len(object_id) <= 64):
+            raise ValueError(f"an objectId is a string of 1 to 64 characters, not {object_id!r}")
+        self._pending_id = object_id or self._pending_id or new_object_id()
+        return self._pending_id
+
+    @property
+    def pending_id(self) -> Optional[str]:
+        """The client-made objectId the next create carries (see :meth:`assign_id`), None if none."""
+        return self._pending_id if self.id is None else None
+
+    def _create(self, client: "Client", path: str, params: Dict[str, Any], body: Dict[str, Any]) -> Any:
+        """POST the create; with a client-made id, a duplicate-id refusal means an earlier attempt
+        landed: answer with the stored object (read by that id) instead."""
+        try:
+            return client.request("POST", path, params, body)
+        except DuplicateValue as refused:
+            if self._pending_id is None:
+                raise
+            try:
+                stored = client.request("GET", f"{path}/{self._pending_id}")
+            except ObjectNotFound:
+                stored = None
+            if not stored:  # another unique field was taken: the create did not land
+                raise refused
+            return stored
+
+    def _expire(self, client: "Client") -> None:
+        """After a failed write: drop the queued changes and operations and forget the loaded state, so
+        that nothing is sent again by a later save and the next read of a field reloads it. An unsaved
+        instance keeps its values (there is no server state to forget): saving it again creates it,
+        which is safe when it carries a client-made id (:meth:`assign_id`)."""
+        self._hook_control.clear()
+        object_id = self.id
+        if object_id is None:
+            return
+        self._data = {"objectId": object_id}
+        self._cache = {}
+        self._changed = set()
+        self._ops = {}
+        self._deferred = True
+        client.identity_map.discard(self._meta.class_name, object_id)
 
     def _collection_path(self) -> str:
         """Where objects of this model are created (``users`` for ``_User``)."""
@@ -620,9 +738,8 @@ class Model(metaclass=ModelMeta):
             self._data["updatedAt"] = answer["createdAt"]
         self._changed.clear()
         self._ops.clear()
-        object_id = self.id  # set by now: the answer to a create carries the objectId
-        if client.identity_map.enabled and object_id is not None:
-            client.identity_map.put(client.auth_identity(), self._meta.class_name, object_id, self)
+        self._pending_id = None
+        self._loaded_under(client)  # the answer to a create carries the objectId
 
     def delete(self, *, where: Optional[Q] = None, client: Optional["Client"] = None) -> None:
         """Delete the object. ``where`` makes it conditional (NoEffect/305 when it does not hold)."""
@@ -635,7 +752,11 @@ class Model(metaclass=ModelMeta):
         body = self._hook_body(client) if self._hook_control else None
         signals.before_delete.send(type(self), instance=self)
         params = self._write_params(client, where, False)
-        client.request("DELETE", f"classes/{self._meta.class_name}/{self.id}", params, body)
+        try:
+            client.request("DELETE", f"classes/{self._meta.class_name}/{self.id}", params, body)
+        except BaseException:
+            self._expire(client)
+            raise
         self._hook_control.clear()
         client.identity_map.discard(self._meta.class_name, self.id)
         signals.after_delete.send(type(self), instance=self)
@@ -648,12 +769,12 @@ class Model(metaclass=ModelMeta):
         data = client.request("GET", f"classes/{self._meta.class_name}/{self.id}")
         if not data:  # LeanCloud answers {} for a missing object
             raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist")
-        self._client = client
         self._data = data
         self._cache.clear()
         self._changed.clear()
         self._ops.clear()
         self._deferred = False
+        self._loaded_under(client)
         return self
 
     def _load_rest(self) -> None:
@@ -664,6 +785,7 @@ class Model(metaclass=ModelMeta):
             raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist")
         self._merge(data, partial=False)
         self._deferred = False
+        self._loaded_under(client)
 
     # -- comparisons and display -------------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:

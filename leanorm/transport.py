@@ -1,20 +1,35 @@
-"""How a request reaches a backend: over HTTP, or in-process into the embedded server."""
+"""How a request reaches a backend: over HTTP, or in-process into the embedded server.
+
+Over HTTP, a request's ``timeout`` is a deadline for all of it: connecting, sending, every read of the
+answer, and the retries with their pauses. The socket is given what is left of it before each read and
+write, so an answer dripped a byte at a time cannot outlast it. A failure says what is known:
+:class:`~leanorm.errors.NotSent` when the request was never written whole (connect refused, reset while
+sending: the server cannot have acted on it), :class:`~leanorm.errors.OutcomeUnknown` when it was sent and
+no whole answer came (it may have been applied).
+"""
 from __future__ import annotations
 
+import contextlib
+import socket
+import ssl
+import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, Mapping, Optional, Protocol, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, Protocol, Type, Union
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .errors import TransportError
+from .errors import NotSent, OutcomeUnknown
 
 if TYPE_CHECKING:  # pragma: no cover
     from .local import LocalServer
 
-__all__ = ["Request", "Response", "Transport", "HTTPTransport", "LocalTransport", "Readable", "Body"]
+__all__ = ["Request", "Response", "Transport", "HTTPTransport", "LocalTransport", "Readable", "Body",
+           "request_timeout"]
 
 
 class Readable(Protocol):
@@ -39,6 +54,9 @@ class Request:
     params: Dict[str, str] = field(default_factory=dict)
     headers: Dict[str, str] = field(default_factory=dict)
     body: Optional[Body] = None
+    #: seconds for the whole request (retries included); None: the block's ``request_timeout()``, else
+    #: the transport's own
+    timeout: Optional[float] = None
 
 
 @dataclass
@@ -60,33 +78,205 @@ class Transport:
         """Release what the transport holds (connections, the embedded database)."""
 
 
-class HTTPTransport(Transport):
-    """HTTP through one pooled :class:`requests.Session`.
+_block_timeout: ContextVar[Optional[float]] = ContextVar("leanorm_request_timeout", default=None)
 
-    Only requests that are safe to repeat (GET, HEAD) are retried, with exponential backoff, on
-    connection errors and on 429/502/503/504; writes are sent once, so a retry can never apply an
+
+@contextlib.contextmanager
+def request_timeout(seconds: float) -> Iterator[None]:
+    """Bound every request sent inside the block (by this thread or task) to ``seconds``: connect, send,
+    read and retries together. ``leanorm.timeout`` is this function."""
+    if not seconds > 0:
+        raise ValueError(f"a timeout is a positive number of seconds, not {seconds!r}")
+    reset = _block_timeout.set(float(seconds))
+    try:
+        yield
+    finally:
+        _block_timeout.reset(reset)
+
+
+class _Attempt:
+    """What one attempt got done: whether the whole request was written to the socket."""
+
+    __slots__ = ("written",)
+
+    def __init__(self) -> None:
+        self.written = False
+
+
+# the deadline (time.monotonic) of the request the current thread/task is sending, and its attempt
+_deadline: ContextVar[Optional[float]] = ContextVar("leanorm_deadline", default=None)
+_attempt: ContextVar[Optional[_Attempt]] = ContextVar("leanorm_attempt", default=None)
+
+
+def _left(sock: Any) -> None:
+    """Give ``sock`` what is left of the current request's deadline, or fail when nothing is."""
+    deadline = _deadline.get()
+    if deadline is not None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("the request's deadline passed")
+        sock.settimeout(remaining)
+
+
+# the mixin below is a socket to the type checker; at run time it adds no base, so that a socket can be
+# switched to a class that uses it by ``__class__`` assignment (the instance layout must not change)
+if TYPE_CHECKING:  # pragma: no cover
+    _SocketBase = socket.socket
+else:
+    _SocketBase = object
+
+
+class _Bounded(_SocketBase):
+    """Every read and write of the socket bounded by the current request's deadline."""
+
+    __slots__ = ()
+
+    def recv_into(self, *args: Any, **kwargs: Any) -> int:
+        _left(self)
+        return super().recv_into(*args, **kwargs)
+
+    def recv(self, *args: Any, **kwargs: Any) -> bytes:
+        _left(self)
+        return super().recv(*args, **kwargs)
+
+    def sendall(self, *args: Any, **kwargs: Any) -> None:
+        _left(self)
+        super().sendall(*args, **kwargs)
+
+    def send(self, *args: Any, **kwargs: Any) -> int:
+        _left(self)
+        return super().send(*args, **kwargs)
+
+
+class _DeadlineSocket(_Bounded, socket.socket):
+    """A plain socket, bounded."""
+
+    __slots__ = ()
+
+
+class _DeadlineSSLSocket(_Bounded, ssl.SSLSocket):
+    """A TLS socket, bounded."""
+
+    __slots__ = ()
+
+
+_BOUNDED: Dict[type, type] = {socket.socket: _DeadlineSocket, ssl.SSLSocket: _DeadlineSSLSocket}
+
+
+class _TrackedHTTPConnection(HTTPConnection):
+    """Records when the whole request has been written, and bounds its socket by the deadline."""
+
+    def connect(self) -> None:
+        super().connect()
+        bounded = _BOUNDED.get(type(self.sock))
+        if bounded is not None:
+            self.sock.__class__ = bounded  # same layout: only the methods above change
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        super().request(*args, **kwargs)
+        attempt = _attempt.get()
+        if attempt is not None:
+            attempt.written = True
+
+
+class _TrackedHTTPSConnection(_TrackedHTTPConnection, HTTPSConnection):
+    """:class:`_TrackedHTTPConnection` over TLS."""
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+
+class _TrackedAdapter(HTTPAdapter):
+    """requests' adapter with the tracked connections above (and no retries of its own)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        pools: Dict[str, Type[HTTPConnectionPool]] = {"http": _HTTPPool, "https": _HTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = pools
+
+
+#: statuses that mean "not handled, ask again later" (safe requests are retried on them)
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+class HTTPTransport(Transport):
+    """HTTP through one pooled :class:`requests.Session`, each request bounded by a deadline.
+
+    ``timeout`` (seconds) bounds a whole request: connect, send, read, retries. Requests that are safe
+    to repeat (GET, HEAD) are retried with exponential backoff on connection errors and on
+    429/502/503/504 while the deadline allows; a write is sent again only when it never reached the
+    server (:class:`~leanorm.errors.NotSent`, and its body is bytes), so a retry can never apply an
     Increment twice.
     """
 
-    def __init__(self, base_url: str, timeout: float = 30.0, retries: int = 3, pool_size: int = 10) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, retries: int = 3, pool_size: int = 10,
+                 backoff: float = 0.2) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
         self.session = requests.Session()
-        retry = Retry(total=retries, backoff_factor=0.2, status_forcelist=(429, 502, 503, 504),
-                      allowed_methods=frozenset({"GET", "HEAD"}), raise_on_status=False)
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
+        adapter = _TrackedAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
     def send(self, request: Request) -> Response:
         absolute = request.path.startswith(("http://", "https://"))
         url = request.path if absolute else self.base_url + request.path
+        seconds = request.timeout or _block_timeout.get() or self.timeout
+        deadline = time.monotonic() + seconds
+        safe = request.method in ("GET", "HEAD")
+        replayable = request.body is None or isinstance(request.body, (bytes, bytearray))
+        attempt_no = 0
+        while True:
+            try:
+                response = self._attempt(request, url, deadline)
+            except NotSent:
+                if not replayable or not self._pause(attempt_no, deadline):
+                    raise
+            except OutcomeUnknown:
+                if not safe or not self._pause(attempt_no, deadline):
+                    raise
+            else:
+                if not (safe and response.status in _RETRY_STATUSES and self._pause(attempt_no, deadline)):
+                    return response
+            attempt_no += 1
+
+    def _pause(self, attempt_no: int, deadline: float) -> bool:
+        """Sleep before another attempt; False when retries or time are used up."""
+        if attempt_no >= self.retries:
+            return False
+        pause = self.backoff * (2 ** attempt_no)
+        if time.monotonic() + pause >= deadline:
+            return False
+        time.sleep(pause)
+        return True
+
+    def _attempt(self, request: Request, url: str, deadline: float) -> Response:
+        """Send once; NotSent when the request was not written whole, OutcomeUnknown when it was and no
+        whole answer came."""
+        remaining = deadline - time.monotonic()
+        what = f"{request.method} {url}"
+        if remaining <= 0:
+            raise NotSent(f"{what}: not sent, the deadline had passed")
+        attempt = _Attempt()
+        reset_deadline, reset_attempt = _deadline.set(deadline), _attempt.set(attempt)
         try:
-            r = self.session.request(request.method, url, params=request.params or None,
-                                     data=request.body, headers=request.headers, timeout=self.timeout)
+            r = self.session.request(request.method, url, params=request.params or None, data=request.body,
+                                     headers=request.headers, timeout=(remaining, remaining))
+            return Response(r.status_code, r.content, r.headers)
         except requests.RequestException as exc:
-            raise TransportError(f"{request.method} {url}: {exc}") from exc
-        return Response(r.status_code, r.content, r.headers)
+            if attempt.written:
+                raise OutcomeUnknown(f"{what}: sent, but no whole answer came: {exc}") from exc
+            raise NotSent(f"{what}: not sent: {exc}") from exc
+        finally:
+            _deadline.reset(reset_deadline)
+            _attempt.reset(reset_attempt)
 
     def close(self) -> None:
         self.session.close()

@@ -127,8 +127,9 @@ class Manager(Generic[M]):
     def update_or_create(self, defaults: Optional[Dict[str, Any]] = None, **lookups: Any) -> Tuple[M, bool]:
         return self.get_queryset().update_or_create(defaults, **lookups)
 
-    def bulk_create(self, objs: Sequence[M], batch_size: Optional[int] = None) -> List[M]:
-        return self.get_queryset().bulk_create(objs, batch_size)
+    def bulk_create(self, objs: Sequence[M], batch_size: Optional[int] = None,
+                    client_ids: Optional[bool] = None) -> List[M]:
+        return self.get_queryset().bulk_create(objs, batch_size, client_ids)
 
     def update(self, **values: Any) -> int:
         return self.get_queryset().update(**values)

@@ -14,8 +14,8 @@ from typing_extensions import Literal
 
 from .. import signals
 from ..config import get_client
-from ..errors import (BulkWriteError, DuplicateValue, FieldError, LeanCloudError, NotSupported,
-                      ValidationError)
+from ..errors import (BulkWriteError, DuplicateValue, FieldError, LeanCloudError, LeanORMError, NotSent,
+                      NotSupported, OutcomeUnknown, ValidationError)
 from ..fields import Field, PointerField
 from ..operations import F, Operation, check_assignment
 from .compiler import compile_order, compile_where, merge_and, resolve_field, resolve_path
@@ -309,8 +309,10 @@ class QuerySet(Generic[M]):
         client = self.client
         if not client.identity_map.enabled:
             return None
-        inst = client.identity_map.get(client.auth_identity(), self.model._meta.class_name, value)
-        return inst if type(inst) is self.model and not inst._deferred else None
+        scope = client.auth_identity()
+        inst = client.identity_map.get(scope, self.model._meta.class_name, value)
+        # an instance loaded under another identity since it was mapped here is not this scope's
+        return inst if type(inst) is self.model and not inst._deferred and inst._scope == scope else None
 
     def get(self, *conditions: Q, **lookups: Any) -> M:
         """The one object matching; ``Model.DoesNotExist`` or ``Model.MultipleObjectsReturned`` otherwise.
@@ -506,16 +508,26 @@ class QuerySet(Generic[M]):
 
     def _batch_write(self, client: "Client", objs: Sequence[M], method: str,
                      payloads: Sequence[Optional[Dict[str, Any]]], params: str = "") -> None:
-        """Send one write per object through the batch endpoint, folding each outcome back."""
+        """Send one write per object through the batch endpoint, folding each outcome back.
+
+        Objects whose write failed, or may have, are expired (``Model._expire``: nothing queued is sent
+        again). Creates that carried client-made ids and got no answer (or a duplicate-id refusal) are
+        settled by reading which of them landed. Raises :class:`BulkWriteError` listing the objects
+        that succeeded, failed, or have an unknown outcome, after every object got its outcome."""
         cn = self.model._meta.class_name
         items = [(method, f"classes/{cn}" + (f"/{o.id}" if method != "POST" else "") + params, p)
                  for o, p in zip(objs, payloads)]
-        outcomes = client.batch(items)
-        succeeded, failed = [], []
+        outcomes: List[Any] = list(client.batch_outcomes(items))
+        if method == "POST":
+            self._settle_client_ids(client, objs, outcomes)
+        succeeded: List[M] = []
+        failed: List[Tuple[M, LeanORMError]] = []
+        unknown: List[Tuple[M, LeanORMError]] = []
         after = {"POST": signals.after_save, "PUT": signals.after_update, "DELETE": signals.after_delete}[method]
         for obj, payload, outcome in zip(objs, payloads, outcomes):
-            if isinstance(outcome, LeanCloudError):
-                failed.append((obj, outcome))
+            if isinstance(outcome, LeanORMError):
+                (unknown if isinstance(outcome, OutcomeUnknown) else failed).append((obj, outcome))
+                obj._expire(client)
                 continue
             if method == "DELETE":
                 client.identity_map.discard(cn, obj.id)  # type: ignore[arg-type]
@@ -523,14 +535,39 @@ class QuerySet(Generic[M]):
                 obj._saved(client, payload or {}, outcome)
             succeeded.append(obj)
             after.send(self.model, instance=obj)
-        if failed:
-            raise BulkWriteError(succeeded, failed)
+        if failed or unknown:
+            raise BulkWriteError(succeeded, failed, unknown)
 
-    def bulk_create(self, objs: Sequence[M], batch_size: Optional[int] = None) -> List[M]:
+    def _settle_client_ids(self, client: "Client", objs: Sequence[M], outcomes: List[Any]) -> None:
+        """Creates that carried a client-made id and got no answer, or a duplicate-id refusal (an
+        earlier attempt had landed): read which of them are stored, and make those succeed with the
+        stored object. The others were not stored: NotSent (safe to send again)."""
+        doubtful = {obj._pending_id: i for i, (obj, outcome) in enumerate(zip(objs, outcomes))
+                    if obj._pending_id is not None and isinstance(outcome, (OutcomeUnknown, DuplicateValue))}
+        if not doubtful:
+            return
+        try:
+            found = client.request("GET", f"classes/{self.model._meta.class_name}",
+                                   {"where": {"objectId": {"$in": sorted(doubtful)}}, "limit": str(len(doubtful))})
+        except LeanORMError:
+            return  # still unknown: the objects keep their ids, so sending them again stays safe
+        for row in found.get("results", []):
+            outcomes[doubtful.pop(row["objectId"])] = row
+        for object_id, i in doubtful.items():
+            if isinstance(outcomes[i], OutcomeUnknown):
+                outcomes[i] = NotSent(f"{object_id} was not stored (read back after no answer came)")
+
+    def bulk_create(self, objs: Sequence[M], batch_size: Optional[int] = None,
+                    client_ids: Optional[bool] = None) -> List[M]:
         """Create many objects through the batch endpoint (chunked to the backend's limit).
 
         Every object is validated first: one bad object means nothing is sent. Items the server refuses
-        are reported per object in :class:`~leanorm.errors.BulkWriteError`; the others are saved.
+        are reported per object in :class:`~leanorm.errors.BulkWriteError`, with those that were never
+        sent and those sent without an answer (``unknown``); the others are saved and have their ids.
+        Once a batch request fails in transport, the later ones are not sent (reported as ``NotSent``).
+        ``client_ids`` (default: the client's ``client_ids``) gives each object a client-made objectId
+        first (``Model.assign_id``): then leanorm reads which creates landed when no answer came, no
+        outcome stays unknown, and calling ``bulk_create`` again with the objects that failed is safe.
         ``before_save`` receivers run before the validation, as for ``save()``, so they may fill fields in.
         """
         objs = list(objs)
@@ -551,25 +588,36 @@ class QuerySet(Generic[M]):
                 errors.update((f"[{i}].{name}", msgs) for name, msgs in exc.errors.items())
         if errors:
             raise ValidationError(errors)
+        if client.client_ids if client_ids is None else client_ids:
+            for obj in objs:
+                obj.assign_id()
         size = batch_size or client.dialect.batch_limit
         failures: List[Any] = []
+        unknown: List[Any] = []
         done: List[M] = []
         for start in range(0, len(objs), size):
             chunk = objs[start:start + size]
+            if failures and isinstance(failures[-1][1], NotSent) or unknown:
+                # the link failed: send nothing more, report the rest as not sent
+                failures.extend((o, NotSent("not sent: an earlier batch request failed")) for o in chunk)
+                continue
             try:
-                self._batch_write(client, chunk, "POST", [o._payload(True) for o in chunk])
+                self._batch_write(client, chunk, "POST", [_create_payload(o) for o in chunk])
                 done.extend(chunk)
             except BulkWriteError as exc:
                 done.extend(exc.succeeded)
                 failures.extend(exc.failed)
-        if failures:
-            raise BulkWriteError(done, failures)
+                unknown.extend(exc.unknown)
+        if failures or unknown:
+            raise BulkWriteError(done, failures, unknown)
         return objs
 
     def update(self, **values: Any) -> int:
         """Set fields (or apply ``F`` operations) on every matching object, batched; returns the count.
 
         Values are validated before anything is sent; ``before_update``/``after_update`` fire per object.
+        A failed write leaves no ghost: objects whose write failed (or may have) are expired, as after a
+        failed ``save()``, and :class:`~leanorm.errors.BulkWriteError` says which.
         """
         fields: Dict[str, Field[Any]] = {}
         errors: Dict[str, List[str]] = {}
@@ -592,17 +640,24 @@ class QuerySet(Generic[M]):
                 client.require(value.capability, f"the {value.op} operation")
         count = 0
         for chunk in self._chunks(client.dialect.batch_limit):
-            for obj in chunk:
-                for name, value in values.items():
-                    setattr(obj, name, value)
-                signals.before_update.send(self.model, instance=obj, changed=obj.changed_keys())
-            self._batch_write(client, chunk, "PUT", [o._payload(False) for o in chunk])
+            try:
+                for obj in chunk:
+                    for name, value in values.items():
+                        setattr(obj, name, value)
+                    signals.before_update.send(self.model, instance=obj, changed=obj.changed_keys())
+                payloads = [o._payload(False) for o in chunk]
+            except BaseException:
+                for obj in chunk:  # nothing was sent: what was set here must not be sent by a later save
+                    obj._expire(client)
+                raise
+            self._batch_write(client, chunk, "PUT", payloads)
             count += len(chunk)
         return count
 
     def delete(self) -> int:
         """Delete every matching object, batched; ``before_delete``/``after_delete`` fire per object.
-        Returns how many were deleted."""
+        Returns how many were deleted. Objects whose delete failed (or may have) are expired and
+        forgotten by the identity map; :class:`~leanorm.errors.BulkWriteError` says which."""
         client = self.client
         count = 0
         for chunk in self._chunks(client.dialect.batch_limit):
@@ -612,6 +667,14 @@ class QuerySet(Generic[M]):
             count += len(chunk)
         self._result_cache = None
         return count
+
+
+def _create_payload(obj: "Model") -> Dict[str, Any]:
+    """What creating ``obj`` sends: its payload, with its client-made objectId if it has one."""
+    payload = obj._payload(True)
+    if obj._pending_id is not None:
+        payload["objectId"] = obj._pending_id
+    return payload
 
 
 class CQLResult(List[M]):

@@ -84,7 +84,7 @@ def test_identity_map_evicts_oldest_across_classes_and_purges_expired(clock):
                                                ("Author", "z")]] == [None, 2, 3, 4]
     clock.now += 61  # everything expired; the next store drops the expired entries themselves
     imap.put("anon", "Post", "c", 5)
-    assert imap._scopes["anon"] == {"Post": {"c": (clock.now + 60, 5)}}
+    assert imap._partition(False).scopes["anon"] == {"Post": {"c": (clock.now + 60, 5)}}
 
 
 def test_identity_map_off_keeps_nothing():

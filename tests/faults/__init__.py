@@ -1,0 +1,1 @@
+"""Fault injection: a TCP proxy that resets, stalls and drips, and the tests that go through it."""
