@@ -3,6 +3,9 @@
 ``leanorm serve``   serve an embedded database over HTTP (LeanCloud dialect under /1.1/, Parse under /parse/)
 ``leanorm migrate`` copy classes from one backend to another, keeping objectIds
 ``leanorm inspect`` print model classes for the classes of a backend's schema
+``leanorm import``  load a data export (LeanCloud's console export, or ``leanorm export``) into a backend
+``leanorm export``  write a backend's data in the export layout
+``leanorm verify``  compare two backends (or an export and a backend) object by object
 """
 from __future__ import annotations
 
@@ -178,6 +181,41 @@ def _migrate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _print_reports(reports: Any) -> int:
+    """Print each class's report; the exit status: 1 when anything failed."""
+    failed = 0
+    for report in reports.values():
+        print("\n".join(report.lines()), flush=True)
+        failed += len(report.failed)
+    return 1 if failed else 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .config import connect
+    from .transfer.importer import import_export
+    target = connect(args.target, default=False)
+    state = args.state or _default_state(args.source, args.target, "import")
+    reports = import_export(args.source, target, classes=_class_list(args.classes), dry_run=args.dry_run,
+                            batch_size=args.batch_size, state=state, progress=not args.no_progress)
+    print(f"progress kept in {state}: running the same command again resumes")
+    if args.dry_run:
+        print("dry run: nothing was written; 'copied' counts what an import would copy")
+    return _print_reports(reports)
+
+
+def _default_state(source: str, target: str, command: str) -> str:
+    """Beside the source: one progress log per (source, target) pair, named without the target's keys."""
+    import hashlib
+    import os
+    digest = hashlib.sha256(f"{os.path.abspath(source)}|{target}".encode()).hexdigest()[:10]
+    return f"{os.path.abspath(source).rstrip(os.sep)}.leanorm-{command}-{digest}.jsonl"
+
+
+def _class_list(values: List[str]) -> Optional[List[str]]:
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return names or None
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from .config import connect
     from .introspect import models_source
@@ -214,6 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--class", dest="classes", action="append", default=[], metavar="ClassName",
                          help="only this class (repeatable; default: every class)")
     inspect.set_defaults(run=_inspect)
+    load = commands.add_parser("import", help="load a data export (console export or leanorm export) into a backend")
+    load.add_argument("source", help="the export: a directory, .tar.gz or .zip")
+    load.add_argument("target", help="backend URL to write (with its master_key)")
+    load.add_argument("--classes", action="append", default=[], metavar="A,B",
+                      help="only these classes (comma-separated, repeatable; default: every class)")
+    load.add_argument("--dry-run", action="store_true", help="read and compare, write nothing")
+    load.add_argument("--batch-size", type=int, default=200)
+    load.add_argument("--state", metavar="FILE", help="progress log a rerun resumes from, with the map of "
+                                                      "uploaded files (default: beside SOURCE)")
+    load.add_argument("--no-progress", action="store_true", help="no progress bars")
+    load.set_defaults(run=_import)
     return parser
 
 

@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 from .auth_context import using_master
 from .client import Client
 from .errors import DuplicateValue, LeanCloudError
+from .transfer.rows import write_body
 
 __all__ = ["CopyReport", "copy_class", "copy_all", "class_names"]
 
@@ -69,21 +70,6 @@ def _stream(client: Client, class_name: str, chunk_size: int) -> Iterator[List[D
         last = rows[-1]["objectId"]
 
 
-def _body(row: Dict[str, Any], keep_timestamps_in: Optional[Tuple[str, str]]) -> Dict[str, Any]:
-    body = {k: v for k, v in row.items()
-            if k not in _SERVER_KEYS and not (isinstance(v, dict) and v.get("__type") == "Relation")}
-    if keep_timestamps_in:
-        for key, target_key in zip(_SERVER_KEYS, keep_timestamps_in):
-            if key in row:
-                body[target_key] = {"__type": "Date", "iso": row[key]}
-    else:
-        # honoured by servers that allow it under the master key (the embedded backend); others set new ones
-        for key in _SERVER_KEYS:
-            if key in row:
-                body[key] = {"__type": "Date", "iso": row[key]}
-    return body
-
-
 def copy_class(class_name: str, source: Client, target: Client, *, chunk_size: int = 500,
                skip_existing: bool = True, keep_timestamps_in: Optional[Tuple[str, str]] = None,
                relations: bool = True) -> CopyReport:
@@ -103,7 +89,7 @@ def copy_class(class_name: str, source: Client, target: Client, *, chunk_size: i
                 for key, value in row.items():
                     if isinstance(value, dict) and value.get("__type") == "Relation":
                         relation_keys[key] = value["className"]
-            items = [("POST", f"classes/{class_name}", _body(row, keep_timestamps_in)) for row in rows]
+            items = [("POST", f"classes/{class_name}", write_body(row, keep_timestamps_in)) for row in rows]
             for row, outcome in zip(rows, target.batch(items)):
                 if not isinstance(outcome, LeanCloudError):
                     report.copied += 1
