@@ -2,54 +2,23 @@
 cloud function that ``register_parse_webhooks`` registers, and ``User.login``'s fallback to it."""
 from __future__ import annotations
 
-import threading
 import uuid
-from typing import Iterator
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
 import leanorm
 from leanorm import legacy_password
 from leanorm.auth_context import acting_as
-from leanorm.engine import Engine
 from leanorm.errors import AuthenticationFailed, LeanCloudError
 from leanorm.transfer.users import hide_legacy_passwords, user_body
 
-from ..engine.conftest import parse_client
 from .test_passwords import HASH, SALT
-
-WEBHOOK_KEY = "leanorm-webhook"  # scripts/parse-server configures Parse with it
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class _ThreadingServer(WSGIServer):
-    daemon_threads = True
 
 
 @pytest.fixture(scope="module")
-def parse() -> Iterator[leanorm.Client]:
-    """The Parse Server, with an engine (random port) registered for its webhooks."""
-    client = parse_client()
-    engine = Engine(parse_webhook_key=WEBHOOK_KEY, fetch_user=False)
-    server = make_server("127.0.0.1", 0, engine, server_class=_ThreadingServer, handler_class=_Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    hooks = engine.register_parse_webhooks(f"http://127.0.0.1:{server.server_port}", client)
-    assert {"functionName": legacy_password.LOGIN_FUNCTION} .items() <= hooks[0].items()
-    hide_legacy_passwords(client)
-    try:
-        with leanorm.using(client):
-            yield client
-    finally:
-        with leanorm.using(client), leanorm.using_master():
-            client.request("PUT", f"hooks/functions/{legacy_password.LOGIN_FUNCTION}", body={"__op": "Delete"})
-        server.shutdown()
-        server.server_close()
-        client.close()
+def parse(parse_with_engine: leanorm.Client) -> leanorm.Client:
+    hide_legacy_passwords(parse_with_engine)
+    return parse_with_engine
 
 
 def _imported_user(client: leanorm.Client) -> str:
