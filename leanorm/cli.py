@@ -203,6 +203,20 @@ def _import(args: argparse.Namespace) -> int:
     return _print_reports(reports)
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from .config import connect
+    from .transfer.export_format import open_export
+    from .transfer.verify import verify
+    source = connect(args.source, default=False) if "://" in args.source else open_export(args.source)
+    comparisons = verify(source, connect(args.target, default=False), _class_list(args.classes))
+    differences = 0
+    for comparison in comparisons.values():
+        print("\n".join(comparison.lines()), flush=True)
+        differences += len(comparison.differences)
+    print(f"{differences} differences" if differences else "no differences")
+    return 1 if differences else 0
+
+
 def _default_state(source: str, target: str, command: str) -> str:
     """Beside the source: one progress log per (source, target) pair, named without the target's keys."""
     import hashlib
@@ -263,6 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "uploaded files (default: beside SOURCE)")
     load.add_argument("--no-progress", action="store_true", help="no progress bars")
     load.set_defaults(run=_import)
+    check = commands.add_parser("verify", help="compare two backends, or an export and a backend, object by object")
+    check.add_argument("source", help="backend URL (with its master_key), or an export (directory, .tar.gz, .zip)")
+    check.add_argument("target", help="backend URL (with its master_key)")
+    check.add_argument("--classes", action="append", default=[], metavar="A,B",
+                       help="only these classes (comma-separated, repeatable; default: every class)")
+    check.set_defaults(run=_verify)
     return parser
 
 

@@ -16,7 +16,9 @@ import requests
 import leanorm
 from leanorm.auth_context import acting_as
 from leanorm.migrate import class_names
+from leanorm.transfer.export_format import open_export
 from leanorm.transfer.importer import import_export
+from leanorm.transfer.verify import verify
 from tests.served import Served, serve
 
 from .console_export import CREATED, LOCAL_BYTES, REMOTE_BYTES, UPDATED, ConsoleExport, build, file_host
@@ -144,6 +146,22 @@ def test_a_second_import_changes_nothing(imported: Tuple[ConsoleExport, Served, 
     assert reports[export.post].skipped == 3 and reports["_User"].skipped == 3
     after = {c: [_get(target, c, i) for i in _ids(target, c)] for c in ("_User", "_File", export.post)}
     assert after == before
+
+
+def test_verify_finds_no_difference_then_every_change(imported: Tuple[ConsoleExport, Served, Any],
+                                                     target: leanorm.Client) -> None:
+    export, served, _ = imported
+    assert {name: c.differences for name, c in verify(open_export(export.folder), target).items()
+            if c.differences} == {}
+    with leanorm.using_master():
+        target.request("PUT", f"classes/{export.post}/p0{export.tag}", body={"title": "changed"})
+        target.request("PUT", f"classes/{export.post}/p1{export.tag}", body={"tags": {"__op": "RemoveRelation",
+                       "objects": [{"__type": "Pointer", "className": export.tag_class, "objectId": f"t0{export.tag}"}]}})
+    done = subprocess.run([sys.executable, "-m", "leanorm.cli", "verify", str(export.folder), served.leanorm_url,
+                           "--classes", export.post], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 1, done.stderr
+    assert f"p0{export.tag}: title, updatedAt differ" in done.stdout
+    assert f"p1{export.tag}: relation tags lacks ['t0{export.tag}']" in done.stdout
 
 
 def test_dry_run_writes_nothing(tmp_path: Path) -> None:
