@@ -171,14 +171,10 @@ def _migrate(args: argparse.Namespace) -> int:
     from .migrate import copy_all
     source = connect(args.source, default=False)
     target = connect(args.target, default=False)
-    reports = copy_all(source, target, classes=args.classes or None, chunk_size=args.chunk_size)
-    failed = 0
-    for name, report in reports.items():
-        print(f"{name}: {report.copied} copied, {len(report.failed)} failed")
-        for object_id, error in report.failed[:10]:
-            print(f"  {object_id}: {error}")
-        failed += len(report.failed)
-    return 1 if failed else 0
+    state = args.state or _default_state(args.source, args.target, "migrate")
+    reports = copy_all(source, target, classes=args.classes or None, chunk_size=args.chunk_size, state=state)
+    print(f"progress kept in {state}: running the same command again resumes")
+    return _print_reports(reports)
 
 
 def _print_reports(reports: Any) -> int:
@@ -218,11 +214,16 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _default_state(source: str, target: str, command: str) -> str:
-    """Beside the source: one progress log per (source, target) pair, named without the target's keys."""
+    """One progress log per (source, target) pair, under ``$XDG_CACHE_HOME/leanorm`` (``~/.cache/leanorm``);
+    its name shows neither URL (they hold keys)."""
     import hashlib
     import os
-    digest = hashlib.sha256(f"{os.path.abspath(source)}|{target}".encode()).hexdigest()[:10]
-    return f"{os.path.abspath(source).rstrip(os.sep)}.leanorm-{command}-{digest}.jsonl"
+    if "://" not in source:
+        source = os.path.abspath(source)
+    digest = hashlib.sha256(f"{source}|{target}".encode()).hexdigest()[:16]
+    folder = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "leanorm")
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, f"{command}-{digest}.jsonl")
 
 
 def _class_list(values: List[str]) -> Optional[List[str]]:
@@ -260,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--class", dest="classes", action="append", default=[], metavar="ClassName",
                          help="copy only this class (repeatable; default: every class)")
     migrate.add_argument("--chunk-size", type=int, default=500)
+    migrate.add_argument("--state", metavar="FILE", help="progress log a rerun resumes from, with the map of "
+                                                         "copied files (default: under ~/.cache/leanorm)")
     migrate.set_defaults(run=_migrate)
     inspect = commands.add_parser("inspect", help="print model classes for a backend's classes")
     inspect.add_argument("url", help="backend URL (with its master_key: the schema needs it)")
@@ -274,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--dry-run", action="store_true", help="read and compare, write nothing")
     load.add_argument("--batch-size", type=int, default=200)
     load.add_argument("--state", metavar="FILE", help="progress log a rerun resumes from, with the map of "
-                                                      "uploaded files (default: beside SOURCE)")
+                                                      "uploaded files (default: under ~/.cache/leanorm)")
     load.add_argument("--no-progress", action="store_true", help="no progress bars")
     load.set_defaults(run=_import)
     check = commands.add_parser("verify", help="compare two backends, or an export and a backend, object by object")

@@ -62,8 +62,12 @@ def download(url: str, timeout: float = 60.0) -> BinaryIO:
 class FileMover:
     """Uploads exported files to ``target`` and rewrites references to them (see the module)."""
 
-    def __init__(self, target: Client, checkpoint: Checkpoint, report: ClassReport) -> None:
+    def __init__(self, target: Client, checkpoint: Checkpoint, report: ClassReport, *,
+                 adopt_urls: bool = False) -> None:
+        """:param adopt_urls: also copy a referenced file no ``_File`` row announced, from its url (a
+            migration from Parse Server, whose files are only a name and a url)"""
         self.target = target
+        self.adopt_urls = adopt_urls
         self.checkpoint = checkpoint
         self.report = report  # the _File class's
         self.objects = target.supports("file_objects")
@@ -127,8 +131,12 @@ class FileMover:
             copy.save(client=self.target)
         return copy.to_wire()
 
-    def _copy_of(self, key: str) -> Optional[Dict[str, Any]]:
+    def _copy_of(self, key: str, value: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         ref = self.checkpoint.files.get(key)
+        if ref is None and key not in self.pending and self.adopt_urls and key.startswith("url:"):
+            url = key[len("url:"):]
+            self.pending[key] = ({"objectId": key, "name": value.get("name") or url.rsplit("/", 1)[-1], "url": url},
+                                 lambda: download(url))
         if ref is None and key in self.pending:
             row, opener = self.pending[key]
             ref = self._upload(row, opener)
@@ -145,9 +153,9 @@ class FileMover:
             return value
         key = file_key(value)
         if key is not None:
-            ref = self._copy_of(key)
+            ref = self._copy_of(key, value)
             if ref is None and value.get("url"):
-                ref = self._copy_of(f"url:{value['url']}")
+                ref = self._copy_of(f"url:{value['url']}", value)
             if ref is None:
                 return value  # a file the export does not hold: left as it was
             if value.get("__type") == "Pointer" and self.objects:

@@ -31,6 +31,7 @@ from .checkpoint import Checkpoint
 from .export_format import Export, Join, Row, open_export
 from .files import FileMover, download
 from .progress import progress_bar
+from .relations import add_members
 from .report import ClassReport
 from .retry import retrying
 from .rows import relation_fields, write_body
@@ -244,54 +245,13 @@ class _Importer:
 
     def _add_members(self, join: Join, member: str, pairs: List[Tuple[str, str, str]],
                      report: ClassReport) -> None:
-        """One batch of AddRelation (idempotent: a member added twice is there once), keeping each owner's
-        updatedAt where the target allows it."""
-        if not pairs:
-            return
         members: Dict[str, List[str]] = {}
         for _, owner, related in pairs:
             members.setdefault(owner, []).append(related)
         if self.dry_run:
             report.relations += len(pairs)
-            return
-        with using_master():
-            owners = retrying(lambda: self.target.request("GET", f"classes/{join.owner}", {
-                "where": {"objectId": {"$in": list(members)}}, "keys": "objectId", "limit": len(members)}))
-        updated = {o["objectId"]: o.get("updatedAt") for o in owners.get("results", [])}
-        for owner in [o for o in members if o not in updated]:
-            report.fail(owner, f"no {join.owner} {owner} on the target for {len(members.pop(owner))} relation members")
-        held = self._members_held(join, member, members)
-        items = []
-        for owner, ids in members.items():
-            missing = [m for m in ids if m not in held.get(owner, set())]
-            report.skipped += len(ids) - len(missing)
-            if not missing:
-                continue
-            body: Dict[str, Any] = {join.key: {"__op": "AddRelation", "objects": [
-                {"__type": "Pointer", "className": member, "objectId": m} for m in missing]}}
-            if updated[owner]:
-                body["updatedAt"] = {"__type": "Date", "iso": updated[owner]}
-            items.append((owner, len(missing), ("PUT", f"classes/{join.owner}/{owner}", body)))
-        with using_master():
-            outcomes = retrying(lambda: self.target.batch([item for _, _, item in items]))
-        for (owner, count, _), outcome in zip(items, outcomes):
-            if isinstance(outcome, LeanCloudError):
-                report.fail(owner, outcome)
-            else:
-                report.relations += count
-
-    def _members_held(self, join: Join, member: str, members: Dict[str, List[str]]) -> Dict[str, Set[str]]:
-        """Which of each owner's ``members`` the target's relation holds already (one batch of queries):
-        those are not added again, so a rerun leaves the owners untouched."""
-        owners = list(members)
-        items = [("GET", f"classes/{member}", {
-            "where": {"$relatedTo": {"object": {"__type": "Pointer", "className": join.owner, "objectId": owner},
-                                     "key": join.key}, "objectId": {"$in": members[owner]}},
-            "keys": "objectId", "limit": len(members[owner])}) for owner in owners]
-        with using_master():
-            outcomes = retrying(lambda: self.target.batch(items))
-        return {owner: {row["objectId"] for row in outcome.get("results", [])}
-                for owner, outcome in zip(owners, outcomes) if not isinstance(outcome, LeanCloudError)}
+        else:
+            add_members(self.target, join.owner, join.key, member, members, report)
 
 
 def _note_passwords(report: ClassReport, export: Export, file_name: str) -> None:

@@ -32,6 +32,7 @@ from ..errors import LeanCloudError
 from .export_format import Export
 from .files import file_key
 from .importer import SKIPPED_CLASSES
+from .relations import relation_members
 from .retry import retrying
 from .rows import relation_fields
 from .users import CREDENTIAL_KEYS
@@ -126,30 +127,7 @@ class _ClientSide(_Side):
             last = page[-1]["objectId"]
 
     def members(self, class_name: str, key: str, member_class: str, owners: Sequence[str]) -> Dict[str, Set[str]]:
-        limit = self.client.dialect.max_limit
-        found: Dict[str, Set[str]] = {owner: set() for owner in owners}
-        after: Dict[str, Optional[str]] = dict.fromkeys(owners)
-        while after:
-            asked = list(after)
-            items = []
-            for owner in asked:
-                where: Dict[str, Any] = {"$relatedTo": {"object": {"__type": "Pointer", "className": class_name,
-                                                                   "objectId": owner}, "key": key}}
-                if after[owner]:
-                    where["objectId"] = {"$gt": after[owner]}
-                items.append(("GET", f"classes/{member_class}",
-                              {"where": where, "keys": "objectId", "order": "objectId", "limit": limit}))
-            with using_master():
-                outcomes = retrying(lambda: self.client.batch(items))
-            after = {}
-            for owner, outcome in zip(asked, outcomes):
-                if isinstance(outcome, LeanCloudError):
-                    continue
-                page = [row["objectId"] for row in outcome["results"]]
-                found[owner].update(page)
-                if len(page) == limit:
-                    after[owner] = page[-1]
-        return found
+        return relation_members(self.client, class_name, key, member_class, owners)
 
     def _file_url(self, value: Dict[str, Any]) -> Optional[str]:
         if value.get("__type") == "Pointer":
