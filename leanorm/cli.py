@@ -199,6 +199,14 @@ def _import(args: argparse.Namespace) -> int:
     return _print_reports(reports)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .config import connect
+    from .transfer.exporter import export_backend
+    reports = export_backend(connect(args.source, default=False), args.folder, _class_list(args.classes),
+                             since=args.since, progress=not args.no_progress)
+    return _print_reports(reports)
+
+
 def _verify(args: argparse.Namespace) -> int:
     from .config import connect
     from .transfer.export_format import open_export
@@ -280,6 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "uploaded files (default: under ~/.cache/leanorm)")
     load.add_argument("--no-progress", action="store_true", help="no progress bars")
     load.set_defaults(run=_import)
+    dump = commands.add_parser("export", help="write a backend's data in the export layout (resumable)")
+    dump.add_argument("source", help="backend URL to read (with its master_key)")
+    dump.add_argument("folder", help="directory to write (created; a rerun resumes)")
+    dump.add_argument("--classes", action="append", default=[], metavar="A,B",
+                      help="only these classes (comma-separated, repeatable; default: every class)")
+    dump.add_argument("--since", metavar="ISO-DATE", help="only objects updated after this date")
+    dump.add_argument("--no-progress", action="store_true", help="no progress bars")
+    dump.set_defaults(run=_export)
     check = commands.add_parser("verify", help="compare two backends, or an export and a backend, object by object")
     check.add_argument("source", help="backend URL (with its master_key), or an export (directory, .tar.gz, .zip)")
     check.add_argument("target", help="backend URL (with its master_key)")

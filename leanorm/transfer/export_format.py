@@ -89,7 +89,7 @@ class Export:
         out: Dict[str, str] = {}
         for name in sorted(self._members):
             base = name.rsplit("/", 1)[-1]
-            if "/" in name or base.startswith(JOIN_PREFIX):
+            if "/" in name or base.startswith((JOIN_PREFIX, ".")):  # dot files: an export's own progress log
                 continue
             for suffix in _SUFFIXES:
                 if base.endswith(suffix) and len(base) > len(suffix):
