@@ -394,8 +394,14 @@ class PointerField(ReferenceField["Model"]):
     """A reference to another object: ``PointerField(Author)``, ``PointerField("Author")`` or ``"self"``.
 
     Reads as an instance of the target model: a stub that loads itself on first access, or the full
-    object when the query used ``select_related``.
+    object when the query used ``select_related``. Takes an instance, or an objectId string (as
+    ``filter`` does), which becomes ``Target.pointer(id)``.
     """
+
+    def __set__(self, obj: "Model", value: Any) -> None:
+        if isinstance(value, str):
+            value = self.target.pointer(value)
+        obj._write(self, value)
 
     def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
         if isinstance(value, dict) and value.get("__type") in ("Pointer", "Object"):

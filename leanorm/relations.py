@@ -84,6 +84,10 @@ class RelationManager(Generic[M]):
         """How many members."""
         return self.all().count()
 
+    def first(self) -> Optional[Any]:
+        """The first member by objectId order (None when there is none)."""
+        return self.all().first()
+
     def __iter__(self) -> Iterator[Any]:
         return iter(self.all())
 

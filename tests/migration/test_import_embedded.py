@@ -36,7 +36,8 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Console
         with serve(base / "target.sqlite3") as served:
             done = subprocess.run([sys.executable, "-m", "leanorm.cli", "import", str(export.archive("tar.gz")),
                                    served.leanorm_url, "--no-progress"],
-                                  capture_output=True, text=True, timeout=300, cwd=ROOT)
+                                  capture_output=True, text=True, timeout=300, cwd=ROOT,
+                                  env={**os.environ, "XDG_CACHE_HOME": str(base)})
             yield export, served, done
 
 
