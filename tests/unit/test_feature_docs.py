@@ -9,7 +9,8 @@ from leanorm.models import registry
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 PAGES = ["quickstart.md", "models.md", "querying.md", "relations.md", "geo.md", "cql.md", "files.md", "push.md",
-         "users.md", "engine.md", "cloud.md", "signals.md", "identity-map.md", "backends.md", "embedded.md"]
+         "users.md", "engine.md", "cloud.md", "signals.md", "identity-map.md", "backends.md", "embedded.md",
+         "migrating-from-leancloud.md"]
 
 
 @pytest.fixture
