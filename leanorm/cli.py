@@ -246,6 +246,11 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _classes_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--classes", action="append", default=[], metavar="A,B",
+                         help="only these classes (comma-separated, repeatable; default: every class)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leanorm", description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -280,8 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     load = commands.add_parser("import", help="load a data export (console export or leanorm export) into a backend")
     load.add_argument("source", help="the export: a directory, .tar.gz or .zip")
     load.add_argument("target", help="backend URL to write (with its master_key)")
-    load.add_argument("--classes", action="append", default=[], metavar="A,B",
-                      help="only these classes (comma-separated, repeatable; default: every class)")
+    _classes_option(load)
     load.add_argument("--dry-run", action="store_true", help="read and compare, write nothing")
     load.add_argument("--batch-size", type=int, default=200)
     load.add_argument("--state", metavar="FILE", help="progress log a rerun resumes from, with the map of "
@@ -291,16 +295,14 @@ def build_parser() -> argparse.ArgumentParser:
     dump = commands.add_parser("export", help="write a backend's data in the export layout (resumable)")
     dump.add_argument("source", help="backend URL to read (with its master_key)")
     dump.add_argument("folder", help="directory to write (created; a rerun resumes)")
-    dump.add_argument("--classes", action="append", default=[], metavar="A,B",
-                      help="only these classes (comma-separated, repeatable; default: every class)")
+    _classes_option(dump)
     dump.add_argument("--since", metavar="ISO-DATE", help="only objects updated after this date")
     dump.add_argument("--no-progress", action="store_true", help="no progress bars")
     dump.set_defaults(run=_export)
     check = commands.add_parser("verify", help="compare two backends, or an export and a backend, object by object")
     check.add_argument("source", help="backend URL (with its master_key), or an export (directory, .tar.gz, .zip)")
     check.add_argument("target", help="backend URL (with its master_key)")
-    check.add_argument("--classes", action="append", default=[], metavar="A,B",
-                       help="only these classes (comma-separated, repeatable; default: every class)")
+    _classes_option(check)
     check.set_defaults(run=_verify)
     return parser
 

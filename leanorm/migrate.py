@@ -23,7 +23,7 @@ import LeanCloud's console export instead (``leanorm import``).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .auth_context import using_master
 from .client import Client
@@ -35,6 +35,7 @@ from .transfer.relations import add_members, relation_members
 from .transfer.report import ClassReport
 from .transfer.retry import retrying
 from .transfer.rows import relation_fields, write_body
+from .transfer.scan import pages
 from .transfer.users import hide_legacy_passwords, user_body
 
 __all__ = ["CopyReport", "copy_class", "copy_all", "class_names"]
@@ -52,22 +53,6 @@ def class_names(client: Client) -> List[str]:
     else:  # LeanCloud's: {className: {field: {type}}}
         names = list(answer)
     return sorted(n for n in names if n not in SKIPPED_CLASSES)
-
-
-def _stream(client: Client, class_name: str, chunk_size: int, after: Optional[str] = None
-            ) -> Iterator[List[Dict[str, Any]]]:
-    last = after
-    while True:
-        params: Dict[str, Any] = {"order": "objectId", "limit": str(chunk_size)}
-        if last is not None:
-            params["where"] = {"objectId": {"$gt": last}}
-        with using_master():
-            rows = retrying(lambda: client.request("GET", f"classes/{class_name}", params)).get("results", [])
-        if rows:
-            yield rows
-        if len(rows) < chunk_size:
-            return
-        last = rows[-1]["objectId"]
 
 
 def copy_class(class_name: str, source: Client, target: Client, *, chunk_size: int = 500,
@@ -92,7 +77,7 @@ def copy_class(class_name: str, source: Client, target: Client, *, chunk_size: i
     if class_name == "_User":
         hide_legacy_passwords(target)
     relation_keys: Dict[str, str] = {}
-    for rows in _stream(source, class_name, chunk_size, checkpoint.cursor(class_name)):
+    for rows in pages(source, class_name, chunk_size, checkpoint.cursor(class_name)):
         relation_keys.update(kv for row in rows for kv in relation_fields(row))
         if class_name == "_File":
             files.add([(row, _url_opener(row)) for row in rows], dry_run=False)
@@ -122,7 +107,7 @@ def _copy_relation(class_name: str, key: str, member_class: str, source: Client,
                    chunk_size: int, report: ClassReport) -> None:
     """Copy one Relation field's membership, page of owners by page of owners, keeping each owner's
     updatedAt as the source has it."""
-    for owners in _stream(source, class_name, chunk_size):
+    for owners in pages(source, class_name, chunk_size):
         ids = [owner["objectId"] for owner in owners]
         members = relation_members(source, class_name, key, member_class, ids)
         add_members(target, class_name, key, member_class, {o: sorted(m) for o, m in members.items() if m}, report,

@@ -15,9 +15,8 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import IO, Any, Dict, Iterator, List, Optional, Sequence
+from typing import IO, Any, Dict, Optional, Sequence
 
-from ..auth_context import using_master
 from ..client import Client
 from .checkpoint import Checkpoint
 from .export_format import FILES_DIR, JOIN_PREFIX
@@ -27,6 +26,7 @@ from .relations import relation_members
 from .report import ClassReport
 from .retry import retrying
 from .rows import relation_fields
+from .scan import pages
 
 __all__ = ["export_backend", "STATE_FILE"]
 
@@ -34,29 +34,12 @@ STATE_FILE = ".leanorm-export.jsonl"
 _PAGE = 500
 
 
-def _pages(client: Client, class_name: str, after: Optional[str], since: Optional[str]) -> Iterator[List[Dict[str, Any]]]:
-    last = after
-    while True:
-        where: Dict[str, Any] = {}
-        if last is not None:
-            where["objectId"] = {"$gt": last}
-        if since:
-            where["updatedAt"] = {"$gt": {"__type": "Date", "iso": since}}
-        params: Dict[str, Any] = {"order": "objectId", "limit": _PAGE, **({"where": where} if where else {})}
-        with using_master():
-            rows = retrying(lambda: client.request("GET", f"classes/{class_name}", params)).get("results", [])
-        if rows:
-            yield rows
-        if len(rows) < _PAGE:
-            return
-        last = rows[-1]["objectId"]
-
-
 class _Exporter:
     def __init__(self, source: Client, folder: Path, checkpoint: Checkpoint, since: Optional[str],
                  progress: bool) -> None:
         self.source, self.folder, self.checkpoint = source, folder, checkpoint
-        self.since, self.progress = since, progress
+        self.progress = progress
+        self._since = {"updatedAt": {"$gt": {"__type": "Date", "iso": since}}} if since else None
         self.file_objects = source.supports("file_objects")
         (folder / FILES_DIR).mkdir(parents=True, exist_ok=True)
 
@@ -77,7 +60,7 @@ class _Exporter:
             return report
         relations: Dict[str, str] = {}
         with self._open(name) as out, progress_bar(name, self.progress) as bar:
-            for rows in _pages(self.source, name, self.checkpoint.cursor(name), self.since):
+            for rows in pages(self.source, name, _PAGE, self.checkpoint.cursor(name), self._since):
                 for row in rows:
                     relations.update(relation_fields(row))
                     self._keep_files(row, report, out if name == "_File" else None)
@@ -127,7 +110,7 @@ class _Exporter:
     def _export_relation(self, name: str, key: str, member: str) -> int:
         written = 0
         with open(self.folder / f"{JOIN_PREFIX}{key}:{name}.jsonl", "wb") as out:
-            for rows in _pages(self.source, name, None, None):
+            for rows in pages(self.source, name, _PAGE):
                 members = relation_members(self.source, name, key, member, [row["objectId"] for row in rows])
                 for owner, ids in members.items():
                     for related in sorted(ids):

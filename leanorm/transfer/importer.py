@@ -22,7 +22,7 @@ line that cannot be read is reported with its ``file:line``, never dropped silen
 from __future__ import annotations
 
 import os
-from typing import Any, BinaryIO, Callable, Dict, List, Optional, Sequence, Set, TextIO, Tuple, Union
+from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from ..auth_context import using_master
 from ..client import Client
@@ -38,6 +38,8 @@ from .rows import relation_fields, write_body
 from .users import has_legacy_password, hide_legacy_passwords, user_body
 
 __all__ = ["import_export", "SKIPPED_CLASSES", "FIRST_CLASSES"]
+
+T = TypeVar("T")
 
 #: classes whose rows belong to the server that made them, never imported
 SKIPPED_CLASSES = frozenset({"_Session", "_Followee", "_Follower", "_Conversation", "_JobStatus", "_PushStatus",
@@ -103,9 +105,9 @@ def write_missing(client: Client, class_name: str, bodies: Sequence[Dict[str, An
 
 class _Importer:
     def __init__(self, export: Export, target: Client, checkpoint: Checkpoint, *, dry_run: bool,
-                 batch_size: int, progress: bool, log: Optional[TextIO]) -> None:
+                 batch_size: int, progress: bool) -> None:
         self.export, self.target, self.checkpoint = export, target, checkpoint
-        self.dry_run, self.batch_size, self.progress, self.log = dry_run, batch_size, progress, log
+        self.dry_run, self.batch_size, self.progress = dry_run, batch_size, progress
         self.file_report = ClassReport("_File")
         self.files = FileMover(target, checkpoint, self.file_report)
         self.member_classes: Dict[Tuple[str, str], str] = dict(_KNOWN_MEMBERS)
@@ -118,35 +120,47 @@ class _Importer:
             return report
         if class_name == "_User" and not self.dry_run:
             hide_legacy_passwords(self.target)
-        batch: List[Row] = []
-        resume_after = int(self.checkpoint.cursor(class_name) or 0)
-        seen = 0
-        with progress_bar(class_name, self.progress) as bar:
-            for row in self.export.rows(file_name):
-                seen += 1
-                if seen <= resume_after:
-                    continue
-                bar.update(1)
-                if row.data is None:
-                    report.fail(row.where, row.error)
-                    continue
-                if not isinstance(row.data.get("objectId"), str) or not row.data["objectId"]:
-                    report.fail(row.where, "no objectId")
-                    continue
-                for key, member in relation_fields(row.data):
-                    self.member_classes[(class_name, key)] = member
-                batch.append(row)
-                if len(batch) >= self.batch_size:
-                    self._write(class_name, batch, report)
-                    batch = []
-                    if not self.dry_run:
-                        self.checkpoint.advance(class_name, str(seen))
+        for batch in self._batches(class_name, file_name, report, lambda row: self._object_row(class_name, row, report)):
             self._write(class_name, batch, report)
         if class_name == "_User":
             _note_passwords(report, self.export, file_name)
         if not self.dry_run and not report.failed:
             self.checkpoint.finish(class_name)
         return report
+
+    def _batches(self, name: str, file_name: str, report: ClassReport,
+                 accept: Callable[[Row], Optional[T]]) -> Iterator[List[T]]:
+        """The rows of ``file_name`` that ``accept`` takes (it reports the others), in batches; the
+        rows before the checkpoint's cursor are skipped, and the cursor moves past each batch once its
+        consumer is done with it."""
+        resume_after = int(self.checkpoint.cursor(name) or 0)
+        batch: List[T] = []
+        with progress_bar(name, self.progress) as bar:
+            for seen, row in enumerate(self.export.rows(file_name), 1):
+                if seen <= resume_after:
+                    continue
+                bar.update(1)
+                item = accept(row)
+                if item is not None:
+                    batch.append(item)
+                if len(batch) >= self.batch_size:
+                    yield batch
+                    batch = []
+                    if not self.dry_run:
+                        self.checkpoint.advance(name, str(seen))
+            if batch:
+                yield batch
+
+    def _object_row(self, class_name: str, row: Row, report: ClassReport) -> Optional[Row]:
+        if row.data is None:
+            report.fail(row.where, row.error)
+            return None
+        if not isinstance(row.data.get("objectId"), str) or not row.data["objectId"]:
+            report.fail(row.where, "no objectId")
+            return None
+        for key, member in relation_fields(row.data):
+            self.member_classes[(class_name, key)] = member
+        return row
 
     def _write(self, class_name: str, rows: List[Row], report: ClassReport) -> None:
         if not rows:
@@ -218,35 +232,23 @@ class _Importer:
             report.fail(file_name, f"the member class of {join.owner}.{join.key} is unknown: the owner's rows "
                                    "carry no Relation value and the target's schema has no such field")
             return report
-        pairs: List[Tuple[str, str, str]] = []
-        resume_after = int(self.checkpoint.cursor(name) or 0)
-        seen = 0
-        with progress_bar(name, self.progress) as bar:
-            for row in self.export.rows(file_name):
-                seen += 1
-                if seen <= resume_after:
-                    continue
-                bar.update(1)
-                data = row.data or {}
-                owner, related = data.get("owningId"), data.get("relatedId")
-                if not (isinstance(owner, str) and isinstance(related, str)):
-                    report.fail(row.where, row.error or "a relation row needs owningId and relatedId")
-                    continue
-                pairs.append((row.where, owner, related))
-                if len(pairs) >= self.batch_size:
-                    self._add_members(join, member, pairs, report)
-                    pairs = []
-                    if not self.dry_run:
-                        self.checkpoint.advance(name, str(seen))
+        def pair(row: Row) -> Optional[Tuple[str, str]]:
+            data = row.data or {}
+            owner, related = data.get("owningId"), data.get("relatedId")
+            if isinstance(owner, str) and isinstance(related, str):
+                return owner, related
+            report.fail(row.where, row.error or "a relation row needs owningId and relatedId")
+            return None
+
+        for pairs in self._batches(name, file_name, report, pair):
             self._add_members(join, member, pairs, report)
         if not self.dry_run and not report.failed:
             self.checkpoint.finish(name)
         return report
 
-    def _add_members(self, join: Join, member: str, pairs: List[Tuple[str, str, str]],
-                     report: ClassReport) -> None:
+    def _add_members(self, join: Join, member: str, pairs: List[Tuple[str, str]], report: ClassReport) -> None:
         members: Dict[str, List[str]] = {}
-        for _, owner, related in pairs:
+        for owner, related in pairs:
             members.setdefault(owner, []).append(related)
         if self.dry_run:
             report.relations += len(pairs)
@@ -263,8 +265,7 @@ def _note_passwords(report: ClassReport, export: Export, file_name: str) -> None
 
 def import_export(source: Union[str, "os.PathLike[str]", Export], target: Client, *,
                   classes: Optional[Sequence[str]] = None, dry_run: bool = False, batch_size: int = 200,
-                  state: Optional[str] = None, progress: bool = False,
-                  log: Optional[TextIO] = None) -> Dict[str, ClassReport]:
+                  state: Optional[str] = None, progress: bool = False) -> Dict[str, ClassReport]:
     """Import the export at ``source`` into ``target`` (a client with the master key); returns a report
     per class and relation file, in the order they were imported.
 
@@ -278,7 +279,7 @@ def import_export(source: Union[str, "os.PathLike[str]", Export], target: Client
     reports: Dict[str, ClassReport] = {}
     with Checkpoint(state) as checkpoint:
         importer = _Importer(export, target, checkpoint, dry_run=dry_run, batch_size=batch_size,
-                             progress=progress, log=log)
+                             progress=progress)
         found = export.classes()
         wanted = [n for n in _ordered(list(found)) if n not in SKIPPED_CLASSES and (not classes or n in classes)]
         for name in wanted:

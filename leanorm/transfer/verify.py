@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Union
 
 import requests
 
@@ -33,7 +33,7 @@ from .export_format import Export
 from .files import file_key
 from .importer import SKIPPED_CLASSES
 from .relations import relation_members
-from .retry import retrying
+from .scan import pages
 from .rows import relation_fields
 from .users import CREDENTIAL_KEYS
 
@@ -114,17 +114,8 @@ class _ClientSide(_Side):
         return class_names(self.client)
 
     def rows(self, class_name: str) -> Iterator[Dict[str, Any]]:
-        last: Optional[str] = None
-        while True:
-            params: Dict[str, Any] = {"order": "objectId", "limit": 500}
-            if last is not None:
-                params["where"] = {"objectId": {"$gt": last}}
-            with using_master():
-                page = retrying(lambda: self.client.request("GET", f"classes/{class_name}", params))["results"]
+        for page in pages(self.client, class_name):
             yield from page
-            if len(page) < 500:
-                return
-            last = page[-1]["objectId"]
 
     def members(self, class_name: str, key: str, member_class: str, owners: Sequence[str]) -> Dict[str, Set[str]]:
         return relation_members(self.client, class_name, key, member_class, owners)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from typing import Iterator
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import make_server
 
 import pytest
 
@@ -12,18 +12,8 @@ import leanorm
 from leanorm import legacy_password
 from leanorm.engine import Engine
 from tests.engine.conftest import parse_client
+from tests.engine.test_parse_webhooks import WEBHOOK_KEY, _Quiet, _ThreadingServer
 from tests.sdk.conftest import sdk_python  # noqa: F401  (the fixture)
-
-WEBHOOK_KEY = "leanorm-webhook"  # scripts/parse-server configures Parse with it
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class _ThreadingServer(WSGIServer):
-    daemon_threads = True
 
 
 @pytest.fixture(scope="module")
