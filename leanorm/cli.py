@@ -193,9 +193,10 @@ def _import(args: argparse.Namespace) -> int:
     state = args.state or _default_state(args.source, args.target, "import")
     reports = import_export(args.source, target, classes=_class_list(args.classes), dry_run=args.dry_run,
                             batch_size=args.batch_size, state=state, progress=not args.no_progress)
-    print(f"progress kept in {state}: running the same command again resumes")
     if args.dry_run:
         print("dry run: nothing was written; 'copied' counts what an import would copy")
+    else:
+        print(f"progress kept in {state}: running the same command again resumes")
     return _print_reports(reports)
 
 
