@@ -74,6 +74,7 @@ class ResetProxy:
             _reset(client)
             return
         self._open += [client, server]
+        doomed = False  # a request was forwarded under the "after" fault: reset when the answer starts
         try:
             while True:
                 readable, _, _ = select.select([client, server], [], [], 60)
@@ -84,17 +85,17 @@ class ResetProxy:
                     if not data:
                         return
                     if sock is server:
+                        if doomed:
+                            _reset(client)
+                            return
                         client.sendall(data)
                         continue
-                    fault = self._fault()
+                    fault = None if doomed else self._fault()
                     if fault == "before":
                         _reset(client)
                         return
-                    server.sendall(data)
-                    if fault == "after":
-                        select.select([server], [], [], 30)  # the server got it and is answering
-                        _reset(client)
-                        return
+                    server.sendall(data)  # (the rest of a request sent in pieces goes on too)
+                    doomed = doomed or fault == "after"
         except OSError:
             return
         finally:

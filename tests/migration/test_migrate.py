@@ -1,8 +1,9 @@
-"""``leanorm migrate``: users and files cross between backends, and the copy finishes on a flaky link
+"""``leanorm migrate``: users and files cross between backends; migrate and import finish on a flaky link
 (issues 11 and 14)."""
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from pathlib import Path
 from typing import Any, Dict, List
@@ -12,7 +13,10 @@ import requests
 
 import leanorm
 from leanorm import File
+from leanorm.legacy_password import leancloud_hash
 from leanorm.migrate import copy_all
+from leanorm.transfer.export_format import open_export
+from leanorm.transfer.importer import import_export
 from leanorm.transfer.verify import verify
 from tests.faults.reset_proxy import ResetProxy
 from tests.served import serve
@@ -92,4 +96,41 @@ def test_migrate_finishes_on_a_flaky_link(tmp_path: Path) -> None:
         assert {n: (c.source, c.target, c.differences[:5]) for n, c in comparisons.items()} == {
             "FlakyItem": (2000, 2000, []), "FlakyTag": (20, 20, [])}
         source.close()
+        target.close()
+
+
+def test_import_finishes_on_a_flaky_link(tmp_path: Path) -> None:
+    """1,500 exported objects, relation rows and users through a proxy resetting 5% of the sends: reruns
+    resume from the checkpoint, and the target ends equal to the export."""
+    export = tmp_path / "export"
+    export.mkdir()
+    rows = [{"objectId": f"row{n:05d}", "n": n, "tags": {"__type": "Relation", "className": "FlakyLabel"}}
+            for n in range(1500)]
+    (export / "FlakyRow.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (export / "FlakyLabel.jsonl").write_text("".join(json.dumps({"objectId": f"lab{n}"}) + "\n" for n in range(10)))
+    (export / "_Join:tags:FlakyRow.jsonl").write_text("".join(
+        json.dumps({"owningId": f"row{n:05d}", "relatedId": f"lab{n % 10}"}) + "\n" for n in range(300)))
+    (export / "_User.jsonl").write_text("".join(json.dumps({
+        "objectId": f"fu{n}", "username": f"flaky{n}", "salt": "s", "password": leancloud_hash(f"pw{n}", "s"),
+        "ACL": {"*": {"read": True}}}) + "\n" for n in range(20)))
+    with serve(tmp_path / "target.sqlite3") as dst:
+        proxy = ResetProxy(("127.0.0.1", dst.port), rate=0.05, seed=7).start()
+        flaky = leanorm.connect(dst.leanorm_url.replace(f":{dst.port}?", f":{proxy.port}?"), default=False)
+        state = str(tmp_path / "state.jsonl")
+        for _ in range(5):
+            try:
+                reports = import_export(export, flaky, state=state, batch_size=100)
+            except leanorm.errors.LeanORMError:  # retries exhausted on one request: run again
+                continue
+            if all(r.ok for r in reports.values()):
+                break
+        assert all(r.ok for r in reports.values()), {n: r.lines() for n, r in reports.items()}
+        assert sum(proxy.resets.values()) > 5
+        proxy.stop()
+        target = leanorm.connect(dst.leanorm_url, default=False)
+        comparisons = verify(open_export(export), target)
+        assert {n: (c.source, c.target, c.differences[:5]) for n, c in comparisons.items()} == {
+            "FlakyLabel": (10, 10, []), "FlakyRow": (1500, 1500, []), "_User": (20, 20, [])}
+        with leanorm.using(target):
+            assert leanorm.User.login("flaky3", "pw3").id == "fu3"
         target.close()
