@@ -108,11 +108,11 @@ class Export:
                     out.append((Join(key, owner, ""), name))
         return out
 
-    def file_bytes(self, *names: Optional[str]) -> Optional[BinaryIO]:
-        """The bytes of a file under ``files/``, by the first of ``names`` that is there."""
+    def file_named(self, *names: Optional[str]) -> Optional[str]:
+        """The export's file under ``files/`` for the first of ``names`` that is there (for :meth:`open`)."""
         for name in names:
             if name and f"{FILES_DIR}/{name}" in self._members:
-                return self.open(f"{FILES_DIR}/{name}")
+                return f"{FILES_DIR}/{name}"
         return None
 
     def rows(self, name: str) -> Iterator[Row]:

@@ -73,18 +73,18 @@ def write_missing(client: Client, class_name: str, bodies: Sequence[Dict[str, An
                   report: ClassReport, dry_run: bool = False,
                   prepare: Callable[[Dict[str, Any]], Dict[str, Any]] = lambda body: body) -> None:
     """Create the objects of ``bodies`` (each with its objectId) that ``client`` lacks, counting each
-    in ``report``; ``prepare`` makes the write of a body that is sent (not of one skipped). The batch is re-sent after a lost connection; a duplicate id on a re-sent batch is
-    the earlier attempt's copy (counted as copied), on the first attempt an object written meanwhile
-    by someone else (counted as skipped)."""
+    in ``report``; ``prepare`` makes the write of a body that is sent (not of one skipped). The batch
+    is re-sent after a lost connection; a duplicate id on a re-sent batch is the earlier attempt's copy
+    (counted as copied), on the first attempt an object written meanwhile by someone else (counted as
+    skipped)."""
     present = present_ids(client, class_name, [b["objectId"] for b in bodies])
     todo = [b for b in bodies if b["objectId"] not in present]
     report.skipped += len(bodies) - len(todo)
     if dry_run or not todo:
         report.copied += len(todo)
         return
-    attempts = [0]
-
     items = [("POST", f"classes/{class_name}", prepare(body)) for body in todo]
+    attempts = [0]
 
     def send() -> List[Any]:
         attempts[0] += 1
@@ -199,9 +199,9 @@ class _Importer:
                                 "that refers to it is written, and counted then")
 
     def _bytes_of(self, row: Dict[str, Any]) -> Optional[Callable[[], BinaryIO]]:
-        candidates = (row.get("objectId"), row.get("key"), row.get("name"))
-        if self.export.file_bytes(*candidates) is not None:
-            return lambda: self.export.file_bytes(*candidates)  # type: ignore[return-value]
+        member = self.export.file_named(row.get("objectId"), row.get("key"), row.get("name"))
+        if member is not None:
+            return lambda: self.export.open(member)
         url = row.get("url")
         if isinstance(url, str) and url.startswith(("http://", "https://")):
             return lambda: download(url)

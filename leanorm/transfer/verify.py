@@ -162,10 +162,13 @@ class _ExportSide(_Side):
         if not self._files and "_File" in self.export.classes():
             self._files = {row["objectId"]: row for row in self.rows("_File")}
         row = self._files.get(key, {})
-        stream = self.export.file_bytes(row.get("objectId"), row.get("key"), row.get("name")) if row else None
-        if stream is not None:
-            with stream:
-                self._file_digests[key] = hashlib.sha256(stream.read()).hexdigest()
+        member = self.export.file_named(row.get("objectId"), row.get("key"), row.get("name")) if row else None
+        if member is not None:
+            digest = hashlib.sha256()
+            with self.export.open(member) as stream:
+                for chunk in iter(lambda: stream.read(1 << 16), b""):
+                    digest.update(chunk)
+            self._file_digests[key] = digest.hexdigest()
             return self._file_digests[key]
         return super().file_digest({**value, "url": row.get("url") or value.get("url")})
 
