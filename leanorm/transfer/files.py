@@ -124,11 +124,16 @@ class FileMover:
         meta = {k: v for k, v in (row.get("metaData") or {}).items() if k not in ("owner", "size", "__source")}
         with opener() as data, using_master():
             copy = File(name, data, row.get("mime_type"))
-            copy.metadata = {**(copy.metadata or {}), **meta, IMPORTED_FROM: row["objectId"]}
+            copy.metadata = {**(copy.metadata or {}), **meta}
             if self.objects and isinstance(row.get("ACL"), dict):
                 copy._data["ACL"] = row["ACL"]
                 copy._changed.add("ACL")
             copy.save(client=self.target)
+            if self.objects:
+                # marked only once the upload is complete: a copy a lost connection left half made (a
+                # retry uploads another) is never taken for the file's copy by a later run
+                copy.metadata = {**(copy.metadata or {}), IMPORTED_FROM: row["objectId"]}
+                retrying(lambda: copy.save(client=self.target))
         return copy.to_wire()
 
     def _copy_of(self, key: str, value: Dict[str, Any]) -> Optional[Dict[str, Any]]:

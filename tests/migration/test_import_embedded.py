@@ -173,3 +173,30 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     assert reports[export.post].copied == 3 and reports["_User"].copied == 3
     assert class_names(target) == []
     target.close()
+
+
+def test_a_half_made_file_copy_is_never_taken_for_the_copy(tmp_path: Path) -> None:
+    """The first upload's confirmation is lost (the connection resets): the retry uploads again; a later
+    run without the progress log must find exactly one copy marked as the exported file's."""
+    with file_host({}) as host:
+        export = build(tmp_path / "export", "half", host)
+    target = leanorm.connect("local://:memory:", default=False)
+    send, lost = target._send, []
+
+    def losing_the_first_callback(request, json_answer=True):  # type: ignore[no-untyped-def]
+        if request.path.endswith("fileCallback") and not lost:
+            lost.append(request.path)
+            send(request, json_answer)  # the server got it: only the answer is lost
+            raise leanorm.errors.TransportError("connection reset by peer")
+        return send(request, json_answer)
+
+    target._send = losing_the_first_callback  # type: ignore[method-assign]
+    assert import_export(export.folder, target, classes=["_File"])["_File"].copied == 1  # the remote one fails
+    assert lost
+    with leanorm.using_master():
+        marked = target.request("GET", "classes/_File", {"where": {
+            "metaData.importedFrom": export.ids["local_file"]}})["results"]
+    assert len(marked) == 1
+    again = import_export(export.folder, target, classes=["_File"])["_File"]
+    assert (again.copied, again.skipped) == (0, 1)
+    target.close()
