@@ -70,7 +70,7 @@ def copy_class(class_name: str, source: Client, target: Client, *, chunk_size: i
     """
     checkpoint = checkpoint or Checkpoint(None)
     report = ClassReport(class_name)
-    files = files or FileMover(target, checkpoint, ClassReport("_File"), adopt_urls=True)
+    files = files or FileMover(target, checkpoint, ClassReport("_File"), adopt_urls_of=source)
     if checkpoint.done(class_name):
         report.notes.append("copied completely by an earlier run")
         return report
@@ -80,7 +80,7 @@ def copy_class(class_name: str, source: Client, target: Client, *, chunk_size: i
     for rows in pages(source, class_name, chunk_size, checkpoint.cursor(class_name)):
         relation_keys.update(kv for row in rows for kv in relation_fields(row))
         if class_name == "_File":
-            files.add([(row, _url_opener(row)) for row in rows], dry_run=False)
+            files.add([(row, _url_opener(source, row)) for row in rows], dry_run=False)
         else:
             bodies = [write_body(row, keep_timestamps_in) for row in rows]
             prepare = (lambda body: user_body({}, files.rewrite(body))) if class_name == "_User" else files.rewrite
@@ -99,8 +99,8 @@ def copy_class(class_name: str, source: Client, target: Client, *, chunk_size: i
     return report
 
 
-def _url_opener(row: Dict[str, Any]) -> Any:
-    return lambda: download(row["url"])
+def _url_opener(source: Client, row: Dict[str, Any]) -> Any:
+    return lambda: download(row["url"], client=source)
 
 
 def _copy_relation(class_name: str, key: str, member_class: str, source: Client, target: Client,
@@ -127,7 +127,7 @@ def copy_all(source: Client, target: Client, classes: Optional[Sequence[str]] = 
     ordered = [n for n in FIRST_CLASSES if n in names] + [n for n in names if n not in FIRST_CLASSES]
     reports: Dict[str, ClassReport] = {}
     with Checkpoint(state) as checkpoint:
-        files = FileMover(target, checkpoint, ClassReport("_File"), adopt_urls=True)
+        files = FileMover(target, checkpoint, ClassReport("_File"), adopt_urls_of=source)
         for name in ordered:
             try:
                 reports[name] = copy_class(name, source, target, checkpoint=checkpoint, files=files, **options)

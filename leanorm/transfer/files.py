@@ -24,6 +24,7 @@ from ..auth_context import using_master
 from ..client import Client
 from ..errors import LeanCloudError
 from ..files import File
+from ..transport import LocalTransport, Request
 from .checkpoint import Checkpoint
 from .report import ClassReport
 from .retry import retrying
@@ -48,13 +49,21 @@ def file_key(value: Any) -> Optional[str]:
     return None
 
 
-def download(url: str, timeout: float = 60.0) -> BinaryIO:
-    """The bytes at ``url`` in a seekable spooled file (memory up to 8 MB, then disk)."""
+def download(url: str, timeout: float = 60.0, client: Optional[Client] = None) -> BinaryIO:
+    """The bytes at ``url`` in a seekable spooled file (memory up to 8 MB, then disk). A file of an
+    in-process embedded backend (``client`` over ``local://``) is read through that client: its url
+    names no reachable host."""
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL)
-    with requests.get(url, stream=True, timeout=timeout) as answer:
-        answer.raise_for_status()
-        answer.raw.decode_content = True
-        shutil.copyfileobj(answer.raw, spool)
+    if client is not None and isinstance(client.transport, LocalTransport):
+        answer = client.transport.send(Request("GET", url))
+        if answer.status != 200:
+            raise OSError(f"GET {url}: HTTP {answer.status}")
+        spool.write(answer.body)
+    else:
+        with requests.get(url, stream=True, timeout=timeout) as response:
+            response.raise_for_status()
+            response.raw.decode_content = True
+            shutil.copyfileobj(response.raw, spool)
     spool.seek(0)
     return cast(BinaryIO, spool)  # a SpooledTemporaryFile is a binary file
 
@@ -63,11 +72,11 @@ class FileMover:
     """Uploads exported files to ``target`` and rewrites references to them (see the module)."""
 
     def __init__(self, target: Client, checkpoint: Checkpoint, report: ClassReport, *,
-                 adopt_urls: bool = False) -> None:
-        """:param adopt_urls: also copy a referenced file no ``_File`` row announced, from its url (a
-            migration from Parse Server, whose files are only a name and a url)"""
+                 adopt_urls_of: Optional[Client] = None) -> None:
+        """:param adopt_urls_of: the source whose referenced files no ``_File`` row announced are copied
+            too, from their url (a migration from Parse Server, whose files are only a name and a url)"""
         self.target = target
-        self.adopt_urls = adopt_urls
+        self.source = adopt_urls_of
         self.checkpoint = checkpoint
         self.report = report  # the _File class's
         self.objects = target.supports("file_objects")
@@ -138,10 +147,10 @@ class FileMover:
 
     def _copy_of(self, key: str, value: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         ref = self.checkpoint.files.get(key)
-        if ref is None and key not in self.pending and self.adopt_urls and key.startswith("url:"):
-            url = key[len("url:"):]
+        if ref is None and key not in self.pending and self.source is not None and key.startswith("url:"):
+            url, source = key[len("url:"):], self.source
             self.pending[key] = ({"objectId": key, "name": value.get("name") or url.rsplit("/", 1)[-1], "url": url},
-                                 lambda: download(url))
+                                 lambda: download(url, client=source))
         if ref is None and key in self.pending:
             row, opener = self.pending[key]
             ref = self._upload(row, opener)

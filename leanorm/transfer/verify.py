@@ -24,13 +24,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Union
 
-import requests
-
 from ..auth_context import using_master
 from ..client import Client
 from ..errors import LeanCloudError
 from .export_format import Export
-from .files import file_key
+from .files import download, file_key
 from .importer import SKIPPED_CLASSES
 from .relations import relation_members
 from .scan import pages
@@ -76,11 +74,15 @@ class _Side:
     def _file_url(self, value: Dict[str, Any]) -> Optional[str]:
         return value.get("url")
 
+    def _file_server(self) -> Optional[Client]:
+        """The backend that serves this side's files, when it is one."""
+        return None
+
     def file_digest(self, value: Dict[str, Any]) -> str:
         key = file_key(value) or ""
         if key not in self._file_digests:
             url = self._file_url(value)
-            self._file_digests[key] = _digest_url(url) if url else f"no bytes for {key}"
+            self._file_digests[key] = _digest_url(url, self._file_server()) if url else f"no bytes for {key}"
         return self._file_digests[key]
 
     @property
@@ -88,14 +90,13 @@ class _Side:
         return True
 
 
-def _digest_url(url: str) -> str:
+def _digest_url(url: str, client: Optional[Client] = None) -> str:
     digest = hashlib.sha256()
     try:
-        with requests.get(url, stream=True, timeout=60) as answer:
-            answer.raise_for_status()
-            for chunk in answer.iter_content(1 << 16):
+        with download(url, client=client) as data:
+            for chunk in iter(lambda: data.read(1 << 16), b""):
                 digest.update(chunk)
-    except requests.RequestException as exc:
+    except OSError as exc:
         return f"unreadable ({type(exc).__name__})"
     return digest.hexdigest()
 
@@ -119,6 +120,9 @@ class _ClientSide(_Side):
 
     def members(self, class_name: str, key: str, member_class: str, owners: Sequence[str]) -> Dict[str, Set[str]]:
         return relation_members(self.client, class_name, key, member_class, owners)
+
+    def _file_server(self) -> Optional[Client]:
+        return self.client
 
     def _file_url(self, value: Dict[str, Any]) -> Optional[str]:
         if value.get("__type") == "Pointer":

@@ -13,6 +13,7 @@ import requests
 import leanorm
 from leanorm import legacy_password
 from leanorm.transfer.export_format import open_export
+from leanorm.transfer.exporter import export_backend
 from leanorm.transfer.importer import import_export
 from leanorm.transfer.report import ClassReport
 from leanorm.transfer.verify import verify
@@ -100,3 +101,23 @@ def test_verify_finds_no_difference(imported: Any, parse_with_engine: leanorm.Cl
     comparisons = verify(open_export(export.folder), parse_with_engine, [export.post, export.tag_class])
     assert {n: (c.source, c.target, c.differences) for n, c in comparisons.items()} == {
         export.post: (3, 3, []), export.tag_class: (2, 2, [])}
+
+
+def test_export_from_parse_then_import_elsewhere(imported: Any, parse_with_engine: leanorm.Client,
+                                                  tmp_path: Path) -> None:
+    """Parse Server keeps files as a name and a url: the export downloads each referenced file's bytes and
+    writes a _File row for it, so the import into the embedded backend uploads them and rewrites the
+    references; verify then finds the two sides equal."""
+    export = imported[0]
+    classes = [export.post, export.tag_class]
+    reports = export_backend(parse_with_engine, tmp_path / "out", classes)
+    assert {n: (r.copied, r.relations, r.failed) for n, r in reports.items()} == {
+        export.post: (3, 6, []), export.tag_class: (2, 0, [])}
+    assert sorted(p.read_bytes() for p in (tmp_path / "out" / "files").iterdir()) == sorted([LOCAL_BYTES, REMOTE_BYTES])
+    local = leanorm.connect("local://:memory:", default=False)
+    imported_again = import_export(tmp_path / "out", local)
+    assert all(r.ok for r in imported_again.values()), {n: r.lines() for n, r in imported_again.items()}
+    comparisons = verify(parse_with_engine, local, classes)
+    assert {n: (c.source, c.target, c.differences) for n, c in comparisons.items()} == {
+        export.post: (3, 3, []), export.tag_class: (2, 2, [])}
+    local.close()

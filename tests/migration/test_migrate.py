@@ -16,6 +16,7 @@ from leanorm import File
 from leanorm.legacy_password import leancloud_hash
 from leanorm.migrate import copy_all
 from leanorm.transfer.export_format import open_export
+from leanorm.transfer.files import download
 from leanorm.transfer.importer import import_export
 from leanorm.transfer.verify import verify
 from tests.faults.reset_proxy import ResetProxy
@@ -134,3 +135,19 @@ def test_import_finishes_on_a_flaky_link(tmp_path: Path) -> None:
         with leanorm.using(target):
             assert leanorm.User.login("flaky3", "pw3").id == "fu3"
         target.close()
+
+
+def test_files_of_an_in_process_database_are_copied(tmp_path: Path) -> None:
+    """A ``local://`` source serves its files in-process (their urls name no reachable host): they are
+    read through the source client, and verify reads the copies the same way."""
+    source = leanorm.connect(f"local://{tmp_path}/source.sqlite3", default=False)
+    target = leanorm.connect(f"local://{tmp_path}/target.sqlite3", default=False)
+    _source_with_users_and_files(source, "inproc")
+    reports = copy_all(source, target)
+    assert reports["_File"].copied == 2 and all(r.ok for r in reports.values())
+    assert {n: c.differences for n, c in verify(source, target).items() if c.differences} == {}
+    with leanorm.using_master():
+        doc = target.request("GET", "classes/MigDocinproc/d1inproc")
+    assert download(doc["logo"]["url"], client=target).read() == b"\x89PNG logo bytes"
+    source.close()
+    target.close()
