@@ -14,7 +14,7 @@ import importlib
 import io
 import sys
 from socketserver import ThreadingMixIn
-from typing import IO, Any, Iterator, List, Optional, Sequence, cast
+from typing import IO, Any, Iterator, List, Optional, Sequence, Tuple, cast
 from wsgiref.headers import Headers
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
@@ -191,8 +191,10 @@ def _import(args: argparse.Namespace) -> int:
     from .transfer.importer import import_export
     target = connect(args.target, default=False)
     state = args.state or _default_state(args.source, args.target, "import")
+    kept = _timestamp_fields(args.keep_timestamps_in)
     reports = import_export(args.source, target, classes=_class_list(args.classes), dry_run=args.dry_run,
-                            batch_size=args.batch_size, state=state, progress=not args.no_progress)
+                            batch_size=args.batch_size, state=state, progress=not args.no_progress,
+                            keep_timestamps_in=kept)
     if args.dry_run:
         print("dry run: nothing was written; 'copied' counts what an import would copy")
     else:
@@ -220,6 +222,15 @@ def _verify(args: argparse.Namespace) -> int:
         differences += len(comparison.differences)
     print(f"{differences} differences" if differences else "no differences")
     return 1 if differences else 0
+
+
+def _timestamp_fields(value: Optional[str]) -> Optional[Tuple[str, str]]:
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",")]
+    if len(names) != 2 or not all(names):
+        raise SystemExit(f"--keep-timestamps-in needs two field names, CREATED,UPDATED; got {value!r}")
+    return names[0], names[1]
 
 
 def _default_state(source: str, target: str, command: str) -> str:
@@ -292,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--state", metavar="FILE", help="progress log a rerun resumes from, with the map of "
                                                       "uploaded files (default: under ~/.cache/leanorm)")
     load.add_argument("--no-progress", action="store_true", help="no progress bars")
+    load.add_argument("--keep-timestamps-in", metavar="CREATED,UPDATED",
+                      help="keep the original createdAt/updatedAt in these two fields (for Parse Server, which sets its own)")
     load.set_defaults(run=_import)
     dump = commands.add_parser("export", help="write a backend's data in the export layout (resumable)")
     dump.add_argument("source", help="backend URL to read (with its master_key)")

@@ -105,9 +105,10 @@ def write_missing(client: Client, class_name: str, bodies: Sequence[Dict[str, An
 
 class _Importer:
     def __init__(self, export: Export, target: Client, checkpoint: Checkpoint, *, dry_run: bool,
-                 batch_size: int, progress: bool) -> None:
+                 batch_size: int, progress: bool, keep_timestamps_in: Optional[Tuple[str, str]]) -> None:
         self.export, self.target, self.checkpoint = export, target, checkpoint
         self.dry_run, self.batch_size, self.progress = dry_run, batch_size, progress
+        self.keep_timestamps_in = keep_timestamps_in
         self.file_report = ClassReport("_File")
         self.files = FileMover(target, checkpoint, self.file_report)
         self.member_classes: Dict[Tuple[str, str], str] = dict(_KNOWN_MEMBERS)
@@ -168,7 +169,7 @@ class _Importer:
         if class_name == "_File":
             self._upload(rows, report)
             return
-        bodies = [write_body(row.data) for row in rows if row.data is not None]
+        bodies = [write_body(row.data, self.keep_timestamps_in) for row in rows if row.data is not None]
         if class_name == "_User":  # the rows carry the hashes; the bodies stay light until they are sent
             hashes = {row.data["objectId"]: row.data for row in rows if row.data is not None}
             bodies = [{**body, "__row": hashes[body["objectId"]]} for body in bodies]
@@ -265,7 +266,8 @@ def _note_passwords(report: ClassReport, export: Export, file_name: str) -> None
 
 def import_export(source: Union[str, "os.PathLike[str]", Export], target: Client, *,
                   classes: Optional[Sequence[str]] = None, dry_run: bool = False, batch_size: int = 200,
-                  state: Optional[str] = None, progress: bool = False) -> Dict[str, ClassReport]:
+                  state: Optional[str] = None, progress: bool = False,
+                  keep_timestamps_in: Optional[Tuple[str, str]] = None) -> Dict[str, ClassReport]:
     """Import the export at ``source`` into ``target`` (a client with the master key); returns a report
     per class and relation file, in the order they were imported.
 
@@ -274,12 +276,14 @@ def import_export(source: Union[str, "os.PathLike[str]", Export], target: Client
     :param state: the :class:`~.checkpoint.Checkpoint` file that lets a rerun resume (and remembers the
         uploaded files); None keeps it in memory, so a rerun re-checks every object (still correct)
     :param progress: a progress bar per class on stderr
+    :param keep_timestamps_in: two field names to keep the original createdAt/updatedAt in, for targets
+        that set their own (Parse Server)
     """
     export = source if isinstance(source, Export) else open_export(source)
     reports: Dict[str, ClassReport] = {}
     with Checkpoint(state) as checkpoint:
         importer = _Importer(export, target, checkpoint, dry_run=dry_run, batch_size=batch_size,
-                             progress=progress)
+                             progress=progress, keep_timestamps_in=keep_timestamps_in)
         found = export.classes()
         wanted = [n for n in _ordered(list(found)) if n not in SKIPPED_CLASSES and (not classes or n in classes)]
         for name in wanted:

@@ -200,3 +200,15 @@ def test_a_half_made_file_copy_is_never_taken_for_the_copy(tmp_path: Path) -> No
     again = import_export(export.folder, target, classes=["_File"])["_File"]
     assert (again.copied, again.skipped) == (0, 1)
     target.close()
+
+
+def test_original_timestamps_can_be_kept_in_fields(tmp_path: Path) -> None:
+    """For Parse Server, which sets its own createdAt/updatedAt: the originals in two fields."""
+    with file_host({}) as host:
+        export = build(tmp_path / "export", "kept", host)
+    target = leanorm.connect("local://:memory:", default=False)
+    import_export(export.folder, target, classes=[export.tag_class], keep_timestamps_in=("lcCreatedAt", "lcUpdatedAt"))
+    with leanorm.using_master():
+        tag = target.request("GET", f"classes/{export.tag_class}/t0kept")
+    assert (tag["lcCreatedAt"]["iso"], tag["lcUpdatedAt"]["iso"]) == (CREATED, UPDATED)
+    target.close()
