@@ -9,10 +9,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any, ContextManager, Dict, Iterator, Optional, Type, TypeVar, Union
 
-from . import auth_context, signals
+from . import auth_context, legacy_password, signals
 from .acl import ACL
 from .config import get_client
-from .errors import AuthenticationFailed, InvalidSession, LeanORMError, ObjectNotFound, UserNotFound
+from .errors import AuthenticationFailed, InvalidSession, LeanCloudError, LeanORMError, ObjectNotFound, UserNotFound
 from .fields import BooleanField, DictField, PointerField, StringField
 from .models import Model
 from .query.queryset import QuerySet
@@ -170,13 +170,30 @@ class User(Model):
 
     @classmethod
     def _login(cls: Type[U], body: Dict[str, Any]) -> U:
+        client = get_client()
         try:
-            data = get_client().request("POST", "login", body=body)
+            data = client.request("POST", "login", body=body)
         except ObjectNotFound as exc:
             # Parse answers 101 "Invalid username/password." where LeanCloud says 210/211: same meaning,
             # the server's code and message are kept
-            raise AuthenticationFailed(exc.code, exc.message, exc.status) from None
+            if not cls._moved_legacy_password(body):
+                raise AuthenticationFailed(exc.code, exc.message, exc.status) from None
+            data = client.request("POST", "login", body=body)
         return cls._logged_in(data)
+
+    @staticmethod
+    def _moved_legacy_password(body: Dict[str, Any]) -> bool:
+        """On Parse Server, after a failed password login: whether the legacy-login function (see
+        :mod:`leanorm.engine.legacy_login`) found an imported LeanCloud hash matching the password and
+        made it the user's Parse password (so logging in again succeeds)."""
+        client = get_client()
+        if client.dialect.name != "parse" or "password" not in body or "mobilePhoneNumber" in body:
+            return False
+        try:
+            client.request("POST", f"functions/{legacy_password.LOGIN_FUNCTION}", body=body)
+        except LeanCloudError:  # not a legacy user, a wrong password, or no function registered
+            return False
+        return True
 
     @classmethod
     def become(cls: Type[U], session_token: str) -> U:

@@ -3,6 +3,9 @@
 ``leanorm serve``   serve an embedded database over HTTP (LeanCloud dialect under /1.1/, Parse under /parse/)
 ``leanorm migrate`` copy classes from one backend to another, keeping objectIds
 ``leanorm inspect`` print model classes for the classes of a backend's schema
+``leanorm import``  load a data export (LeanCloud's console export, or ``leanorm export``) into a backend
+``leanorm export``  write a backend's data in the export layout
+``leanorm verify``  compare two backends (or an export and a backend) object by object
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import io
 import json
 import sys
 from socketserver import ThreadingMixIn
-from typing import IO, Any, Iterator, List, Optional, Sequence, cast
+from typing import IO, Any, Iterator, List, Optional, Sequence, Tuple, cast
 from wsgiref.headers import Headers
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
@@ -178,14 +181,84 @@ def _migrate(args: argparse.Namespace) -> int:
     from .migrate import copy_all
     source = connect(args.source, default=False)
     target = connect(args.target, default=False)
-    reports = copy_all(source, target, classes=args.classes or None, chunk_size=args.chunk_size)
+    state = args.state or _default_state(args.source, args.target, "migrate")
+    reports = copy_all(source, target, classes=args.classes or None, chunk_size=args.chunk_size, state=state)
+    print(f"progress kept in {state}: running the same command again resumes")
+    return _print_reports(reports)
+
+
+def _print_reports(reports: Any) -> int:
+    """Print each class's report; the exit status: 1 when anything failed."""
     failed = 0
-    for name, report in reports.items():
-        print(f"{name}: {report.copied} copied, {len(report.failed)} failed")
-        for object_id, error in report.failed[:10]:
-            print(f"  {object_id}: {error}")
+    for report in reports.values():
+        print("\n".join(report.lines()), flush=True)
         failed += len(report.failed)
     return 1 if failed else 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .config import connect
+    from .transfer.importer import import_export
+    target = connect(args.target, default=False)
+    state = args.state or _default_state(args.source, args.target, "import")
+    kept = _timestamp_fields(args.keep_timestamps_in)
+    reports = import_export(args.source, target, classes=_class_list(args.classes), dry_run=args.dry_run,
+                            batch_size=args.batch_size, state=state, progress=not args.no_progress,
+                            keep_timestamps_in=kept)
+    if args.dry_run:
+        print("dry run: nothing was written; 'copied' counts what an import would copy")
+    else:
+        print(f"progress kept in {state}: running the same command again resumes")
+    return _print_reports(reports)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .config import connect
+    from .transfer.exporter import export_backend
+    reports = export_backend(connect(args.source, default=False), args.folder, _class_list(args.classes),
+                             since=args.since, progress=not args.no_progress)
+    return _print_reports(reports)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .config import connect
+    from .transfer.export_format import open_export
+    from .transfer.verify import verify
+    source = connect(args.source, default=False) if "://" in args.source else open_export(args.source)
+    comparisons = verify(source, connect(args.target, default=False), _class_list(args.classes))
+    differences = 0
+    for comparison in comparisons.values():
+        print("\n".join(comparison.lines()), flush=True)
+        differences += len(comparison.differences)
+    print(f"{differences} differences" if differences else "no differences")
+    return 1 if differences else 0
+
+
+def _timestamp_fields(value: Optional[str]) -> Optional[Tuple[str, str]]:
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",")]
+    if len(names) != 2 or not all(names):
+        raise SystemExit(f"--keep-timestamps-in needs two field names, CREATED,UPDATED; got {value!r}")
+    return names[0], names[1]
+
+
+def _default_state(source: str, target: str, command: str) -> str:
+    """One progress log per (source, target) pair, under ``$XDG_CACHE_HOME/leanorm`` (``~/.cache/leanorm``);
+    its name shows neither URL (they hold keys)."""
+    import hashlib
+    import os
+    if "://" not in source:
+        source = os.path.abspath(source)
+    digest = hashlib.sha256(f"{source}|{target}".encode()).hexdigest()[:16]
+    folder = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "leanorm")
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, f"{command}-{digest}.jsonl")
+
+
+def _class_list(values: List[str]) -> Optional[List[str]]:
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return names or None
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -193,6 +266,11 @@ def _inspect(args: argparse.Namespace) -> int:
     from .introspect import models_source
     print(models_source(connect(args.url, default=False), classes=args.classes or None), end="")
     return 0
+
+
+def _classes_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--classes", action="append", default=[], metavar="A,B",
+                         help="only these classes (comma-separated, repeatable; default: every class)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -229,12 +307,38 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--class", dest="classes", action="append", default=[], metavar="ClassName",
                          help="copy only this class (repeatable; default: every class)")
     migrate.add_argument("--chunk-size", type=int, default=500)
+    migrate.add_argument("--state", metavar="FILE", help="progress log a rerun resumes from, with the map of "
+                                                         "copied files (default: under ~/.cache/leanorm)")
     migrate.set_defaults(run=_migrate)
     inspect = commands.add_parser("inspect", help="print model classes for a backend's classes")
     inspect.add_argument("url", help="backend URL (with its master_key: the schema needs it)")
     inspect.add_argument("--class", dest="classes", action="append", default=[], metavar="ClassName",
                          help="only this class (repeatable; default: every class)")
     inspect.set_defaults(run=_inspect)
+    load = commands.add_parser("import", help="load a data export (console export or leanorm export) into a backend")
+    load.add_argument("source", help="the export: a directory, .tar.gz or .zip")
+    load.add_argument("target", help="backend URL to write (with its master_key)")
+    _classes_option(load)
+    load.add_argument("--dry-run", action="store_true", help="read and compare, write nothing")
+    load.add_argument("--batch-size", type=int, default=200)
+    load.add_argument("--state", metavar="FILE", help="progress log a rerun resumes from, with the map of "
+                                                      "uploaded files (default: under ~/.cache/leanorm)")
+    load.add_argument("--no-progress", action="store_true", help="no progress bars")
+    load.add_argument("--keep-timestamps-in", metavar="CREATED,UPDATED",
+                      help="keep the original createdAt/updatedAt in these two fields (for Parse Server, which sets its own)")
+    load.set_defaults(run=_import)
+    dump = commands.add_parser("export", help="write a backend's data in the export layout (resumable)")
+    dump.add_argument("source", help="backend URL to read (with its master_key)")
+    dump.add_argument("folder", help="directory to write (created; a rerun resumes)")
+    _classes_option(dump)
+    dump.add_argument("--since", metavar="ISO-DATE", help="only objects updated after this date")
+    dump.add_argument("--no-progress", action="store_true", help="no progress bars")
+    dump.set_defaults(run=_export)
+    check = commands.add_parser("verify", help="compare two backends, or an export and a backend, object by object")
+    check.add_argument("source", help="backend URL (with its master_key), or an export (directory, .tar.gz, .zip)")
+    check.add_argument("target", help="backend URL (with its master_key)")
+    _classes_option(check)
+    check.set_defaults(run=_verify)
     return parser
 
 

@@ -582,7 +582,8 @@ class PointerField(ReferenceField[T]):
     """A reference to another object: ``PointerField(Author)``, ``PointerField("Author")`` or ``"self"``.
 
     Reads as an instance of the target model: a stub that loads itself on first access, or the full
-    object when the query used ``select_related``. Checkers see ``PointerField(Author)`` as
+    object when the query used ``select_related``. Takes an instance, or an objectId string (as
+    ``filter`` does), which becomes ``Target.pointer(id)``. Checkers see ``PointerField(Author)`` as
     ``Author | None`` (``Author`` when required); a target named by a string reads as ``Any``.
     """
 
@@ -598,6 +599,10 @@ class PointerField(ReferenceField[T]):
 
     def __init__(self, target: Union[str, Type["Model"]], **kwargs: Any) -> None:
         super().__init__(target, **kwargs)
+
+    def __set__(self, obj: "Model", value: Union[T, str, Operation]) -> None:
+        # an objectId string stands for the object (as in filter): an unloaded reference to it
+        super().__set__(obj, self.target.pointer(value) if isinstance(value, str) else value)  # type: ignore[arg-type]
 
     def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
         if isinstance(value, dict) and value.get("__type") in ("Pointer", "Object"):

@@ -125,7 +125,7 @@ class File(Model):
     def to_wire(self) -> Dict[str, Any]:
         """The reference to this file stored in other objects (LeanCloud reads ``id``, Parse ``name``)."""
         if self.id is None and not self.url:
-            raise LeanORMError(f"{self!r} is not saved: save the file before storing it in an object")
+            raise LeanORMError(f"{self!r} is not saved: call File.save() before storing it in an object")
         wire: Dict[str, Any] = {"__type": "File", "name": self.name, "url": self.url}
         if self.id is not None:
             wire["id"] = self.id
@@ -305,7 +305,7 @@ class FileField(Field[Optional[File]]):
     def check_type(self, value: Any) -> Optional[str]:
         problem = super().check_type(value)
         if problem is None and value.id is None and not value.url:
-            return f"{value!r} is not saved: save the file before storing it"
+            return f"{value!r} is not saved: call File.save() before storing it (leanorm uploads only when told to)"
         return problem
 
     def to_wire(self, value: Any) -> Any:

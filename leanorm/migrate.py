@@ -2,7 +2,17 @@
 
 Objects are copied as raw protocol JSON (no model needs to be declared), keeping their objectIds so that
 pointers stay valid, streamed by objectId cursor in constant memory and written through the batch
-endpoint. Relations are copied after every object exists. Both clients act with the master key.
+endpoint. Files first (their bytes uploaded to the target, every reference rewritten), then roles and
+users, then the other classes; relation members after every object exists. Both clients act with the
+master key.
+
+On a flaky link every read, and every batch write (which carries its objectIds: sent twice, the second
+finds the objects present), is retried with backoff; with a ``state`` file each class's cursor is
+kept after every batch, so running the copy again resumes where it stopped.
+
+Users read over REST carry no password hash (no server returns one): they are copied with an
+unguessable password and log in again after a password reset; the report says so. To keep passwords,
+import LeanCloud's console export instead (``leanorm import``).
 
 >>> import leanorm
 >>> source = leanorm.connect("local://:memory:", default=False)
@@ -13,41 +23,31 @@ endpoint. Relations are copied after every object exists. Both clients act with 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .auth_context import using_master
 from .client import Client
-from .errors import DuplicateValue, LeanCloudError
+from .errors import LeanORMError
+from .transfer.checkpoint import Checkpoint
+from .transfer.files import FileMover, download
+from .transfer.importer import FIRST_CLASSES, SKIPPED_CLASSES, write_missing
+from .transfer.relations import add_members, relation_members
+from .transfer.report import ClassReport
+from .transfer.retry import retrying
+from .transfer.rows import relation_fields, write_body
+from .transfer.scan import pages
+from .transfer.users import hide_legacy_passwords, user_body
 
 __all__ = ["CopyReport", "copy_class", "copy_all", "class_names"]
 
-#: classes that are never copied: sessions belong to one server
-SKIPPED_CLASSES = frozenset({"_Session", "_Followee", "_Follower", "_Conversation", "_JobStatus",
-                             "_PushStatus", "_Hooks", "_GlobalConfig", "_Audience", "_Idempotency",
-                             "_GraphQLConfig", "_SCHEMA"})
-_SERVER_KEYS = ("createdAt", "updatedAt")
-
-
-@dataclass
-class CopyReport:
-    """What one class's copy did: counts, and each failed object with the server's error."""
-
-    class_name: str
-    copied: int = 0
-    skipped: int = 0
-    relations: int = 0
-    failed: List[Tuple[str, LeanCloudError]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
+#: what one class's copy did (the import's report)
+CopyReport = ClassReport
 
 
 def class_names(client: Client) -> List[str]:
     """Every class the backend's schema lists (master key)."""
     with using_master():
-        answer = client.request("GET", "schemas")
+        answer = retrying(lambda: client.request("GET", "schemas"))
     if isinstance(answer, dict) and isinstance(answer.get("results"), list):  # Parse's shape
         names = [c["className"] for c in answer["results"]]
     else:  # LeanCloud's: {className: {field: {type}}}
@@ -55,113 +55,84 @@ def class_names(client: Client) -> List[str]:
     return sorted(n for n in names if n not in SKIPPED_CLASSES)
 
 
-def _stream(client: Client, class_name: str, chunk_size: int) -> Iterator[List[Dict[str, Any]]]:
-    last: Optional[str] = None
-    while True:
-        params: Dict[str, Any] = {"order": "objectId", "limit": str(chunk_size)}
-        if last is not None:
-            params["where"] = {"objectId": {"$gt": last}}
-        rows = client.request("GET", f"classes/{class_name}", params).get("results", [])
-        if rows:
-            yield rows
-        if len(rows) < chunk_size:
-            return
-        last = rows[-1]["objectId"]
-
-
-def _body(row: Dict[str, Any], keep_timestamps_in: Optional[Tuple[str, str]]) -> Dict[str, Any]:
-    body = {k: v for k, v in row.items()
-            if k not in _SERVER_KEYS and not (isinstance(v, dict) and v.get("__type") == "Relation")}
-    if keep_timestamps_in:
-        for key, target_key in zip(_SERVER_KEYS, keep_timestamps_in):
-            if key in row:
-                body[target_key] = {"__type": "Date", "iso": row[key]}
-    else:
-        # honoured by servers that allow it under the master key (the embedded backend); others set new ones
-        for key in _SERVER_KEYS:
-            if key in row:
-                body[key] = {"__type": "Date", "iso": row[key]}
-    return body
-
-
 def copy_class(class_name: str, source: Client, target: Client, *, chunk_size: int = 500,
-               skip_existing: bool = True, keep_timestamps_in: Optional[Tuple[str, str]] = None,
-               relations: bool = True) -> CopyReport:
-    """Copy every object of ``class_name`` from ``source`` to ``target``, keeping objectIds.
+               keep_timestamps_in: Optional[Tuple[str, str]] = None, relations: bool = True,
+               checkpoint: Optional[Checkpoint] = None, files: Optional[FileMover] = None) -> ClassReport:
+    """Copy every object of ``class_name`` from ``source`` to ``target``, keeping objectIds. An object
+    whose objectId exists on the target already counts as skipped (so an interrupted copy can simply run
+    again), not as failed.
 
-    :param skip_existing: an object whose objectId exists on the target already counts as skipped (so an
-        interrupted copy can simply run again), not as failed
     :param keep_timestamps_in: two field names to store the original createdAt/updatedAt in, for targets
         that assign their own (Parse Server does)
     :param relations: also copy the members of every Relation field (after the objects)
+    :param checkpoint: where each batch's cursor is kept, so a rerun resumes after it
+    :param files: the file mover rewriting file references (:func:`copy_all` shares one across classes)
     """
-    report = CopyReport(class_name)
+    checkpoint = checkpoint or Checkpoint(None)
+    report = ClassReport(class_name)
+    files = files or FileMover(target, checkpoint, ClassReport("_File"), adopt_urls_of=source)
+    if checkpoint.done(class_name):
+        report.notes.append("copied completely by an earlier run")
+        return report
+    if class_name == "_User":
+        hide_legacy_passwords(target)
     relation_keys: Dict[str, str] = {}
-    with using_master():
-        for rows in _stream(source, class_name, chunk_size):
-            for row in rows:
-                for key, value in row.items():
-                    if isinstance(value, dict) and value.get("__type") == "Relation":
-                        relation_keys[key] = value["className"]
-            items = [("POST", f"classes/{class_name}", _body(row, keep_timestamps_in)) for row in rows]
-            for row, outcome in zip(rows, target.batch(items)):
-                if not isinstance(outcome, LeanCloudError):
-                    report.copied += 1
-                elif skip_existing and isinstance(outcome, DuplicateValue):
-                    report.skipped += 1
-                else:
-                    report.failed.append((row["objectId"], outcome))
-        if relations:
-            for key, member_class in relation_keys.items():
-                report.relations += _copy_relation(class_name, key, member_class, source, target, chunk_size)
+    for rows in pages(source, class_name, chunk_size, checkpoint.cursor(class_name)):
+        relation_keys.update(kv for row in rows for kv in relation_fields(row))
+        if class_name == "_File":
+            files.add([(row, _url_opener(source, row)) for row in rows], dry_run=False)
+        else:
+            bodies = [write_body(row, keep_timestamps_in) for row in rows]
+            prepare = (lambda body: user_body({}, files.rewrite(body))) if class_name == "_User" else files.rewrite
+            write_missing(target, class_name, bodies, report, prepare=prepare)
+        checkpoint.advance(class_name, rows[-1]["objectId"])
+    if class_name == "_File":
+        report = files.report
+    if class_name == "_User" and report.copied:
+        report.notes.append(f"{report.copied} users copied without their passwords (no server returns a "
+                            "password hash): they log in again after a password reset")
+    if relations:
+        for key, member_class in sorted(relation_keys.items()):
+            _copy_relation(class_name, key, member_class, source, target, chunk_size, report)
+    if not report.failed:
+        checkpoint.finish(class_name)
     return report
 
 
+def _url_opener(source: Client, row: Dict[str, Any]) -> Any:
+    return lambda: download(row["url"], client=source)
+
+
 def _copy_relation(class_name: str, key: str, member_class: str, source: Client, target: Client,
-                   chunk_size: int) -> int:
-    """Copy one Relation field's membership: for each page of owners, one batch of member queries
-    (paged by objectId for owners with more members than a page), then one batch of AddRelation."""
-    page_size = source.dialect.max_limit
-    added = 0
-    for owners in _stream(source, class_name, chunk_size):
-        members: Dict[str, List[str]] = {owner["objectId"]: [] for owner in owners}
-        after: Dict[str, Optional[str]] = dict.fromkeys(members)
-        while after:
-            asked = list(after)
-            items = [("GET", f"classes/{member_class}", {
-                "where": _members_of(class_name, owner_id, key, after[owner_id]), "keys": "objectId",
-                "order": "objectId", "limit": page_size}) for owner_id in asked]
-            after = {}
-            for owner_id, outcome in zip(asked, source.batch(items)):
-                if isinstance(outcome, LeanCloudError):
-                    raise outcome
-                page = outcome["results"]
-                members[owner_id] += [m["objectId"] for m in page]
-                if len(page) == page_size:
-                    after[owner_id] = page[-1]["objectId"]
-        updates = [("PUT", f"classes/{class_name}/{owner_id}", {key: {"__op": "AddRelation", "objects": [
-            {"__type": "Pointer", "className": member_class, "objectId": m} for m in ids[i:i + page_size]]}})
-            for owner_id, ids in members.items() for i in range(0, len(ids), page_size)]
-        for outcome in target.batch(updates):
-            if isinstance(outcome, LeanCloudError):
-                raise outcome
-        added += sum(len(ids) for ids in members.values())
-    return added
+                   chunk_size: int, report: ClassReport) -> None:
+    """Copy one Relation field's membership, page of owners by page of owners, keeping each owner's
+    updatedAt as the source has it."""
+    for owners in pages(source, class_name, chunk_size):
+        ids = [owner["objectId"] for owner in owners]
+        members = relation_members(source, class_name, key, member_class, ids)
+        add_members(target, class_name, key, member_class, {o: sorted(m) for o, m in members.items() if m}, report,
+                    updated_at={owner["objectId"]: owner.get("updatedAt") for owner in owners})
 
 
-def _members_of(class_name: str, owner_id: str, key: str, after: Optional[str]) -> Dict[str, Any]:
-    where: Dict[str, Any] = {"$relatedTo": {"object": {"__type": "Pointer", "className": class_name,
-                                                       "objectId": owner_id}, "key": key}}
-    if after is not None:
-        where["objectId"] = {"$gt": after}
-    return where
+def copy_all(source: Client, target: Client, classes: Optional[Sequence[str]] = None, *,
+             state: Optional[str] = None, **options: Any) -> Dict[str, ClassReport]:
+    """Copy every class (or ``classes``) from ``source`` to ``target``: files, roles and users first; see
+    :func:`copy_class`. A class that fails beyond the retries gets a report saying why, and the copy goes
+    on with the next class.
 
-
-def copy_all(source: Client, target: Client, classes: Optional[Sequence[str]] = None,
-             **options: Any) -> Dict[str, CopyReport]:
-    """Copy every class (or ``classes``) from ``source`` to ``target``; see :func:`copy_class`.
-
-    User passwords cannot be read through the protocol: copied users must reset theirs.
+    :param state: a :class:`~leanorm.transfer.checkpoint.Checkpoint` file: a rerun resumes after the last
+        batch it recorded
     """
-    return {name: copy_class(name, source, target, **options)
-            for name in (classes if classes is not None else class_names(source))}
+    names = list(classes) if classes is not None else class_names(source)
+    ordered = [n for n in FIRST_CLASSES if n in names] + [n for n in names if n not in FIRST_CLASSES]
+    reports: Dict[str, ClassReport] = {}
+    with Checkpoint(state) as checkpoint:
+        files = FileMover(target, checkpoint, ClassReport("_File"), adopt_urls_of=source)
+        for name in ordered:
+            try:
+                reports[name] = copy_class(name, source, target, checkpoint=checkpoint, files=files, **options)
+            except LeanORMError as exc:  # retries exhausted, or the class refused as a whole
+                report = reports[name] = ClassReport(name)
+                report.fail("(class)", f"{type(exc).__name__}: {exc}; run the same command again to resume")
+    return reports
+

@@ -61,6 +61,15 @@ class MultipleObjectsReturned(LeanORMError):
     """``get()`` matched more than one object."""
 
 
+#: LeanCloud SDK method names a porter tries on an object -> the leanorm equivalent
+_SDK_METHODS = {
+    "fetch": "refresh()", "destroy": "delete()", "get": "the field's attribute (obj.title) or obj['key']",
+    "set": "an assignment (obj.title = ...)", "get_object_id": "obj.id", "get_created_at": "obj.created_at",
+    "get_updated_at": "obj.updated_at", "get_acl": "obj.acl", "set_acl": "obj.acl = ...",
+    "relation": "the RelationField's manager (obj.tags.add(...))", "has": "obj.extra / the attribute",
+}
+
+
 class ModelRegistry:
     """Model classes by protocol class name, so pointers decode into the right model."""
 
@@ -218,6 +227,7 @@ class Model(metaclass=ModelMeta):
     MultipleObjectsReturned: ClassVar[Type[MultipleObjectsReturned]]
 
     def __init__(self, **values: Any) -> None:
+        acl = values.pop("acl", None)  # the ACL is not a field, but is given with the values as the SDK's
         self._data: Dict[str, Any] = {}
         self._cache: Dict[str, Any] = {}
         self._changed = set()
@@ -232,6 +242,8 @@ class Model(metaclass=ModelMeta):
             value = values[name] if name in values else field.get_default()
             if value is not None or name in values:
                 setattr(self, name, value)
+        if acl is not None:
+            self.acl = acl
         if signals.post_init.receivers:
             signals.post_init.send(type(self), instance=self)
 
@@ -328,6 +340,23 @@ class Model(metaclass=ModelMeta):
     def _stub(cls: Type[M], object_id: str, client: "Client") -> M:
         """An instance known only by id (a pointer): it loads itself when a field is read."""
         return cls._from_wire({"objectId": object_id}, client, partial=True)
+
+    @classmethod
+    def pointer(cls: Type[M], object_id: str) -> M:
+        """An unloaded reference to the object with this id (the SDK's ``create_without_data``): it
+        loads on first read of a field, and can be changed and saved without loading it first."""
+        if not isinstance(object_id, str) or not object_id:
+            raise ValueError(f"{cls.__name__}.pointer() needs an objectId string, got {object_id!r}")
+        return cls._stub(object_id, get_client())
+
+    if not TYPE_CHECKING:  # at run time only: to a type checker a misspelt attribute stays an error
+        def __getattr__(self, name: str) -> Any:
+            # only reached when nothing else has the name: tell a porter the leanorm name of an SDK method
+            hint = _SDK_METHODS.get(name)
+            if hint is not None:
+                raise AttributeError(f"{type(self).__name__} has no {name}(): the LeanCloud SDK's {name}() is "
+                                     f"{hint} in leanorm")
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _merge(self, data: Dict[str, Any], partial: bool) -> None:
         """Take newer server data, keeping local unsaved changes."""

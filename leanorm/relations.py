@@ -90,6 +90,10 @@ class RelationManager(Generic[M]):
         """How many members."""
         return self.all().count()
 
+    def first(self) -> Optional[M]:
+        """The first member by objectId order (None when there is none)."""
+        return self.all().first()
+
     def __iter__(self) -> Iterator[M]:
         return iter(self.all())
 

@@ -48,6 +48,8 @@ class Engine:
         self.keys = EngineKeys.resolve(app_id, app_key, master_key, hook_key, parse_webhook_key)
         self.fetch_user = fetch_user
         self.declarations = Declarations()
+        #: the Parse Server the legacy-login function acts on (set by :meth:`register_parse_webhooks`)
+        self.parse_client: Optional[Any] = None
 
     # -- declaring -------------------------------------------------------------------------------------
     @overload

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set
 
+from .. import legacy_password
 from ..auth_context import using_master
 from ..config import get_client
 from ..errors import LeanCloudError
 from .keys import matches
+from .legacy_login import legacy_login
 from .objects import CONTROL_KEYS
 from .wsgi_util import headers_of, json_response, read_json
 
@@ -64,6 +66,9 @@ def answer(engine: "Engine", body: Dict[str, Any]) -> Dict[str, Any]:
     trigger = body.get("triggerName")
     if not trigger:
         name = body.get("functionName") or ""
+        if name == legacy_password.LOGIN_FUNCTION and engine.parse_client is not None \
+                and not engine.has(f"functions/{name}"):
+            return {"success": legacy_login(engine.parse_client, body.get("params") or {})}
         result = engine._run(f"functions/{name}", body.get("params") or {}, markers=False, rich_params=True,
                              **common)
         return {"success": result["result"]}
@@ -107,14 +112,21 @@ def _changed_keys(obj: Dict[str, Any], original: Dict[str, Any]) -> Set[str]:
 def register(engine: "Engine", url: str, client: Optional["Client"] = None) -> List[Dict[str, str]]:
     """Register every function and trigger of ``engine`` with the Parse Server behind ``client`` (the
     current client by default), pointing at ``url`` (where the engine is served); a hook registered
-    before is updated to the new URL. Returns the hooks registered."""
+    before is updated to the new URL. Returns the hooks registered.
+
+    The legacy-login function (:mod:`leanorm.engine.legacy_login`) is registered too, acting on this
+    Parse Server through ``client``."""
     client = client or get_client()
+    engine.parse_client = client
     base = url.rstrip("/") + WEBHOOK_PREFIX.rstrip("/")
-    hooks: List[Dict[str, str]] = []
+    name = legacy_password.LOGIN_FUNCTION
+    hooks: List[Dict[str, str]] = [{"functionName": name, "url": f"{base}/functions/{name}"}]
     triggers: Set[tuple] = set()
     for declaration in engine.declarations:
         if declaration.kind == "function":
             name = declaration.key[len("functions/"):]
+            if name == legacy_password.LOGIN_FUNCTION:
+                continue  # registered above; the engine's own declaration answers it
             hooks.append({"functionName": name, "url": f"{base}/functions/{name}"})
             continue
         trigger = declaration.key.rsplit("/", 1)[1]

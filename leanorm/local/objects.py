@@ -117,11 +117,12 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
         doc: Dict[str, Any]
         if creating:
             doc, acl, created = {}, None, _kept_timestamp(ctx, body.get("createdAt")) or now
-            now = _kept_timestamp(ctx, body.get("updatedAt")) or now
         else:
             doc, acl, created = _load(conn, ctx, class_name, object_id, where)
         if class_name == "_Role":
             authz.check_role_write(conn, ctx, creating, doc, body)
+        # a migration keeps the original (and copying relations later must not move it)
+        now = _kept_timestamp(ctx, body.get("updatedAt")) or now
         changed = _apply(conn, ctx, class_name, object_id, doc, body)
         if "ACL" in body:
             acl = None if body["ACL"] is None else _check_acl(body["ACL"])
@@ -202,7 +203,7 @@ def _relation(conn: sqlite3.Connection, class_name: str, object_id: str, key: st
 
 
 def _kept_timestamp(ctx: Context, value: Any) -> Optional[str]:
-    """A createdAt/updatedAt the master key may set on create (migrations keep the originals)."""
+    """A createdAt (on create) or updatedAt the master key may set (migrations keep the originals)."""
     if value is None or not ctx.caller.master:
         return None
     return normalize_iso(value.get("iso") if isinstance(value, dict) else value)

@@ -1,6 +1,9 @@
 """Users, sessions and roles of the embedded backend.
 
-Passwords are hashed with scrypt and a random salt (never stored in the user's document); session
+Passwords are hashed with scrypt and a random salt (never stored in the user's document); a user
+imported from LeanCloud keeps LeanCloud's hash (written once with the master key as
+``legacyPassword``, see :mod:`leanorm.legacy_password`) until its first login, which stores the
+password under scrypt; no hash, of either scheme, is ever in an answer. Session
 tokens are random and live in ``_sessions``; repeated login failures for one login are throttled. A
 caller's principals (for ACLs) are its user id and the names of its roles, inherited ones included: a
 role listed in another role's ``roles`` relation gets that role's rights, as on Parse Server.
@@ -15,6 +18,7 @@ import sqlite3
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from .. import legacy_password
 from .authz import OBJECT_ID, check_user_write
 from .hooks import user_event
 from .objects import fetch, remove, write, write_options
@@ -45,7 +49,19 @@ def hash_password(password: str) -> str:
     return f"scrypt${salt.hex()}${digest.hex()}"
 
 
+def legacy_hash(record: Dict[str, str]) -> str:
+    """The ``_passwords`` form of a LeanCloud hash (a :func:`leanorm.legacy_password.record`)."""
+    return f"{legacy_password.SCHEME}${record['salt']}${record['hash']}"
+
+
+def is_legacy(stored: str) -> bool:
+    return stored.startswith(legacy_password.SCHEME + "$")
+
+
 def verify_password(password: str, stored: str) -> bool:
+    if is_legacy(stored):
+        salt, digest = stored[len(legacy_password.SCHEME) + 1:].rsplit("$", 1)
+        return legacy_password.matches(password, legacy_password.record(digest, salt))
     _, salt, digest = stored.split("$")
     check = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), dklen=32, **_SCRYPT)
     return hmac.compare_digest(check.hex(), digest)
@@ -108,6 +124,21 @@ def _new_session(conn: sqlite3.Connection, user_id: str) -> str:
     return token
 
 
+def _stored_hash(ctx: Context, body: Dict[str, Any], password: Any) -> Optional[str]:
+    """What ``_passwords`` keeps for a user write: the legacy hash an import sent (master key only; it
+    wins over ``password``, which an import fills with a random one), else ``password`` hashed, else
+    None (no change). Takes the legacy field out of ``body``: it is never stored in the document."""
+    if legacy_password.FIELD not in body:
+        return None if password is None else hash_password(checked_password(password))
+    record = body.pop(legacy_password.FIELD)
+    if not ctx.caller.master:
+        raise ProtocolError(119, f"{legacy_password.FIELD} can be written with the master key only.", 403)
+    if not legacy_password.is_record(record):
+        raise ProtocolError(111, f"{legacy_password.FIELD} must be {{scheme: {legacy_password.SCHEME!r}, "
+                                 "hash, salt}.")
+    return legacy_hash(record)
+
+
 def _check_unique(ctx: Context, conn: sqlite3.Connection, body: Dict[str, Any], user_id: Optional[str]) -> None:
     if not ctx.store.has_class(conn, "_User"):
         return
@@ -136,11 +167,12 @@ def _signup(ctx: Context) -> Any:
     password = body.pop("password", None)
     if not isinstance(body.get("username"), str) or not body["username"]:
         raise ProtocolError(200, "Username is missing or empty.")
-    password = checked_password(password)
+    if legacy_password.FIELD not in body:
+        password = checked_password(password)
     if body.get("email") is not None and (not isinstance(body["email"], str) or "@" not in body["email"]):
         raise ProtocolError(125, "The email address was invalid.")
     body = check_user_write(ctx, {}, body)
-    hashed = hash_password(password)  # slow on purpose: outside the write lock
+    hashed = _stored_hash(ctx, body, password)  # slow on purpose: outside the write lock
     with ctx.store.write() as conn:
         _check_unique(ctx, conn, body, None)
         status, answer = write(ctx, "_User", None, body)
@@ -188,8 +220,11 @@ def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
             conn.execute("INSERT INTO _login_failures VALUES (?, ?)", (login, time.time()))
         raise ProtocolError(101, "Invalid username/password.", 404) if parse else \
             ProtocolError(210, "The username and password mismatch.")
+    rehashed = hash_password(password) if is_legacy(row[1]) else None  # the backend's own scheme from now on
     with ctx.store.write() as conn:
         conn.execute("DELETE FROM _login_failures WHERE login=?", (login,))
+        if rehashed:
+            conn.execute("UPDATE _passwords SET hash=? WHERE user_id=? AND hash=?", (rehashed, row[0], row[1]))
     return str(row[0])
 
 
@@ -246,15 +281,14 @@ def _logout(ctx: Context) -> Any:
 @route("PUT", r"classes/_User/([^/]+)", priority=1)
 def _update_user(ctx: Context) -> Any:
     body = dict(ctx.json_body())
-    password = body.pop("password", None)
-    hashed = None if password is None else hash_password(checked_password(password))
+    hashed = _stored_hash(ctx, body, body.pop("password", None))
     where, fetch_when_save = write_options(ctx)
     with ctx.store.write() as conn:
         _check_unique(ctx, conn, body, ctx.args[0])
         body = check_user_write(ctx, _stored_addresses(ctx, conn, ctx.args[0]), body)
         answer = write(ctx, "_User", ctx.args[0], body, where, fetch_when_save)
         if hashed:
-            conn.execute("UPDATE _passwords SET hash=? WHERE user_id=?", (hashed, ctx.args[0]))
+            conn.execute("INSERT OR REPLACE INTO _passwords VALUES (?, ?)", (ctx.args[0], hashed))
             _end_other_sessions(ctx, conn, ctx.args[0])
     return answer
 

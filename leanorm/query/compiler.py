@@ -38,9 +38,17 @@ def resolve_field(model: Type["Model"], name: str) -> Field[Any]:
     """The field (declared, or ``id``/``pk``/``created_at``/``updated_at``) called ``name`` on ``model``."""
     field = model._meta.query_fields.get(name)
     if field is None:
-        known = ", ".join(sorted(model._meta.query_fields))
-        raise FieldError(f"{model.__name__} has no field {name!r} (fields: {known})")
+        raise FieldError(unknown_field(model, name))
     return field
+
+
+def unknown_field(model: Type["Model"], name: str) -> str:
+    """The message for a name that is no field of ``model``: the field it is the wire name of (a porter
+    writes ``createdAt`` for ``created_at``), else the fields there are."""
+    for field_name, field in sorted(model._meta.query_fields.items()):
+        if field.db_field == name and field_name != name:
+            return f"{model.__name__} has no field {name!r}: that is the stored name of {field_name!r}; use {field_name}"
+    return f"{model.__name__} has no field {name!r} (fields: {', '.join(sorted(model._meta.query_fields))})"
 
 
 def resolve_path(model: Type["Model"], path: str) -> ResolvedPath:

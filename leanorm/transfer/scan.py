@@ -1,0 +1,30 @@
+"""Reading a whole class over REST: pages by objectId cursor (constant cost per page, constant memory),
+every read retried after a lost connection."""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, Optional
+
+from ..auth_context import using_master
+from ..client import Client
+from .retry import retrying
+
+__all__ = ["pages"]
+
+
+def pages(client: Client, class_name: str, page_size: int = 500, after: Optional[str] = None,
+          where: Optional[Dict[str, Any]] = None) -> Iterator[List[Dict[str, Any]]]:
+    """The objects of ``class_name`` (matching ``where``), page by page in objectId order, from the first
+    objectId after ``after`` (master key)."""
+    last = after
+    while True:
+        condition = dict(where or {})
+        if last is not None:
+            condition["objectId"] = {"$gt": last}
+        params: Dict[str, Any] = {"order": "objectId", "limit": page_size, **({"where": condition} if condition else {})}
+        with using_master():
+            rows = retrying(lambda: client.request("GET", f"classes/{class_name}", params)).get("results", [])
+        if rows:
+            yield rows
+        if len(rows) < page_size:
+            return
+        last = rows[-1]["objectId"]
