@@ -2,8 +2,9 @@
 
 Run as a script it binds 127.0.0.1 on a random port, prints ``PORT <n>`` on stdout and serves until
 killed. Every ``GET /1.1/classes/Post`` (whatever the query string) answers the same pre-encoded
-1,000-row ``{"results": [...]}`` body, so the clients under test all parse the very same bytes and the
-server's own cost is only a socket write.
+1,000-row ``{"results": [...]}`` body, and every ``GET /1.1/classes/Checkin`` another one (an integer, a
+Date, a Pointer and a GeoPoint per row), so the clients under test all parse the very same bytes and
+the server's own cost is only a socket write.
 
 It runs in its own process (see ``read_path.py``) so the server never competes with the client for
 the client's GIL while a client is being timed.
@@ -17,7 +18,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List
 
-__all__ = ["make_rows", "make_page", "serve", "ROWS"]
+__all__ = ["make_rows", "make_checkin_rows", "make_page", "serve", "ROWS"]
 
 #: rows in the canned page (LeanCloud's maximum ``limit``)
 ROWS = 1000
@@ -58,14 +59,38 @@ def make_rows(n: int = ROWS, seed: int = 20261124) -> List[Dict[str, Any]]:
     return rows
 
 
-def make_page(n: int = ROWS) -> bytes:
-    """The JSON body of one query page of ``n`` rows, encoded as LeanCloud does (UTF-8, compact)."""
-    return json.dumps({"results": make_rows(n)}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+def make_checkin_rows(n: int = ROWS, seed: int = 20261201) -> List[Dict[str, Any]]:
+    """``n`` deterministic Checkin rows, the fields apps read most besides strings: objectId, createdAt,
+    updatedAt, rating (integer), visitedAt (Date), author (Pointer to one of 50 Authors) and location
+    (GeoPoint)."""
+    rng = random.Random(seed)
+    start = _dt.datetime(2024, 1, 1, tzinfo=_dt.timezone.utc)
+    authors = [_object_id(rng) for _ in range(50)]
+    rows = []
+    for i in range(n):
+        created = start + _dt.timedelta(minutes=11 * i, milliseconds=rng.randrange(1000))
+        rows.append({
+            "objectId": _object_id(rng),
+            "createdAt": _iso(created),
+            "updatedAt": _iso(created),
+            "rating": rng.randrange(1, 6),
+            "visitedAt": {"__type": "Date", "iso": _iso(created - _dt.timedelta(minutes=rng.randrange(600)))},
+            "author": {"__type": "Pointer", "className": "Author", "objectId": rng.choice(authors)},
+            "location": {"__type": "GeoPoint", "latitude": round(rng.uniform(-90, 90), 6),
+                         "longitude": round(rng.uniform(-180, 180), 6)},
+        })
+    return rows
+
+
+def make_page(n: int = ROWS, rows: Any = make_rows) -> bytes:
+    """The JSON body of one query page of ``n`` rows made by ``rows``, encoded as LeanCloud does (UTF-8,
+    compact)."""
+    return json.dumps({"results": rows(n)}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def serve(host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
-    """A server (not started) that answers the canned page; ``port=0`` picks a free port."""
-    body = make_page()
+    """A server (not started) that answers the canned pages; ``port=0`` picks a free port."""
+    bodies = {"/1.1/classes/Post": make_page(), "/1.1/classes/Checkin": make_page(rows=make_checkin_rows)}
 
     class Handler(BaseHTTPRequestHandler):
         # HTTP/1.1 keeps connections alive, as LeanCloud's front end does: a pooled client pays the TCP
@@ -73,7 +98,8 @@ def serve(host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            if self.path.split("?", 1)[0] != "/1.1/classes/Post":
+            body = bodies.get(self.path.split("?", 1)[0])
+            if body is None:
                 payload = b'{"code":404,"error":"not found"}'
                 self.send_response(404)
             else:
