@@ -390,7 +390,7 @@ class GeoPointField(Field[T]):
 
     def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
         if isinstance(value, dict) and value.get("__type") == "GeoPoint":
-            return GeoPoint(value["latitude"], value["longitude"])
+            return GeoPoint.from_wire(value)
         return value
 
 
@@ -605,9 +605,10 @@ class PointerField(ReferenceField[T]):
         super().__set__(obj, self.target.pointer(value) if isinstance(value, str) else value)  # type: ignore[arg-type]
 
     def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
-        if isinstance(value, dict) and value.get("__type") in ("Pointer", "Object"):
-            resolve = instance._resolver if instance is not None else None
-            if resolve is not None:
-                return resolve(value["className"], value["objectId"],
-                               value if value["__type"] == "Object" else None)
+        if isinstance(value, dict) and instance is not None:
+            kind = value.get("__type")
+            if kind == "Pointer":
+                return instance._pointer(value["className"], value["objectId"])
+            if kind == "Object":
+                return instance._resolver(value["className"], value["objectId"], value)
         return value

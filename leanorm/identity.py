@@ -29,7 +29,7 @@ from collections import deque
 from contextvars import ContextVar
 from itertools import repeat
 from time import monotonic
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 __all__ = ["IdentityMap", "Session", "session", "current_session"]
 
@@ -154,6 +154,28 @@ class IdentityMap:
             return [entry[1] if (entry := get(oid)) is not None and entry[0] > now else None
                     for oid in object_ids]
 
+    def get_or_put(self, scope: str, class_name: str, object_id: str, usable: Callable[[Any], bool],
+                   make: Callable[[], Any]) -> Tuple[Any, bool]:
+        """The fresh instance for that object in ``scope`` when ``usable(instance)``, else a new one from
+        ``make()``, mapped now; and whether it is new. One lock and one clock reading: this resolves a
+        pointer (a stub per row) on the read path. ``make`` runs under the map's lock: it must only build
+        the instance (no signals, no I/O); when the map is off it is simply called."""
+        if not self.enabled:
+            return make(), True
+        now = monotonic()
+        with self._lock:
+            part = self._partition(True)
+            assert part is not None
+            classes = part.scopes.get(scope)
+            entries = classes.get(class_name) if classes is not None else None
+            if entries:
+                entry = entries.get(object_id)
+                if entry is not None and entry[0] > now and usable(entry[1]):
+                    return entry[1], False
+            instance = make()
+            self._store(part, scope, class_name, (object_id,), (instance,), now)
+            return instance, True
+
     def put(self, scope: str, class_name: str, object_id: str, instance: Any) -> None:
         """Remember ``instance`` as the one for that object in ``scope`` (restarts its TTL)."""
         self.put_many(scope, class_name, (object_id,), (instance,))
@@ -167,20 +189,25 @@ class IdentityMap:
         with self._lock:
             part = self._partition(True)
             assert part is not None
-            classes = part.scopes.get(scope)
-            if classes is None:
-                classes = part.scopes[scope] = {}
-                part.purge_at[scope] = now + min(self.ttl, 1.0)
-            entries = classes.get(class_name)
-            if entries is None:
-                entries = classes[class_name] = {}
-            if entries:
-                # re-stored entries must move to the end (their expiry is now the latest): drop first
-                deque(map(entries.pop, object_ids, repeat(None)), maxlen=0)
-            entries.update(zip(object_ids, zip(repeat(now + self.ttl), instances)))
-            if now >= part.purge_at[scope] or sum(map(len, classes.values())) > self.maxsize:
-                self._trim(classes, now)
-                part.purge_at[scope] = now + min(self.ttl, 1.0)
+            self._store(part, scope, class_name, object_ids, instances, now)
+
+    def _store(self, part: _Partition, scope: str, class_name: str, object_ids: Sequence[str],
+               instances: Sequence[Any], now: float) -> None:
+        """:meth:`put_many` in ``part``, with the lock held."""
+        classes = part.scopes.get(scope)
+        if classes is None:
+            classes = part.scopes[scope] = {}
+            part.purge_at[scope] = now + min(self.ttl, 1.0)
+        entries = classes.get(class_name)
+        if entries is None:
+            entries = classes[class_name] = {}
+        if entries:
+            # re-stored entries must move to the end (their expiry is now the latest): drop first
+            deque(map(entries.pop, object_ids, repeat(None)), maxlen=0)
+        entries.update(zip(object_ids, zip(repeat(now + self.ttl), instances)))
+        if now >= part.purge_at[scope] or sum(map(len, classes.values())) > self.maxsize:
+            self._trim(classes, now)
+            part.purge_at[scope] = now + min(self.ttl, 1.0)
 
     def _trim(self, classes: _Classes, now: float) -> None:
         """Drop expired entries, then the oldest ones beyond ``maxsize``: a merge over the fronts of

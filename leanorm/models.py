@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import base64
 import secrets
+import weakref
 from operator import itemgetter
 from typing import (TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Set,
-                    Type, TypeVar)
+                    Tuple, Type, TypeVar)
 
 import arrow
 from typing_extensions import Self
@@ -26,6 +27,7 @@ from .protocol.encoding import decode, decode_date, encode
 from .protocol.markers import sign_marker
 from .errors import DuplicateValue, FieldError, LeanORMError, ObjectNotFound, ValidationError
 from .fields import MISSING, DateTimeField, Field, StringField
+from .identity import Session, current_session
 from .operations import (Add, AddUnique, BitAnd, BitOr, BitXor, Delete, F, Increment, Operation, Remove,
                          check_assignment)
 from .query.lookups import CompileContext
@@ -113,6 +115,21 @@ class Options:
         self.by_db: Dict[str, Field[Any]] = {f.db_field: f for f in fields.values()}
         self.query_fields: Dict[str, Field[Any]] = {"id": _ID, "pk": _ID, "created_at": _CREATED,
                                                     "updated_at": _UPDATED, **fields}
+
+
+class _PagePointers:
+    """The pointer stubs the rows of one query page resolved: a page of 1,000 rows pointing to 50 authors
+    makes 50 identity-map lookups, not 1,000 (a pointer is read once per row, and the lookup is most of
+    its cost). Valid for one unit of work and auth identity, the ones current at the first read; a read
+    under others starts it afresh, so what it serves is what the identity map would serve, except that
+    it keeps serving a stub the map has since dropped (expired, deleted): as a row's cached field does."""
+
+    __slots__ = ("session", "scope", "stubs")
+
+    def __init__(self) -> None:
+        self.session: Optional["weakref.ref[Session]"] = None  # weak: a page must not keep a session alive
+        self.scope: Optional[str] = None
+        self.stubs: Dict[Tuple[str, str], "Model"] = {}
 
 
 class _PerInstance:
@@ -223,6 +240,8 @@ class Model(metaclass=ModelMeta):
     _scope: Optional[str] = None
     # the objectId a create will carry (``assign_id``), so that sending it again is safe
     _pending_id: Optional[str] = None
+    # the pointer stubs shared with the rest of the query page the instance was read in
+    _page: Optional[_PagePointers] = None
     DoesNotExist: ClassVar[Type[ObjectNotFound]]
     MultipleObjectsReturned: ClassVar[Type[MultipleObjectsReturned]]
 
@@ -288,6 +307,7 @@ class Model(metaclass=ModelMeta):
         new = cls.__new__
         out: List[M] = []
         append = out.append
+        page = _PagePointers()
         if found is None:  # every row is a new instance: the tight loop (first reads, map off)
             for row in rows:
                 inst = new(cls)
@@ -295,6 +315,7 @@ class Model(metaclass=ModelMeta):
                 inst._cache = {}
                 inst._client = client
                 inst._scope = scope
+                inst._page = page
                 append(inst)
             fresh: Sequence[M] = out
         else:
@@ -315,6 +336,7 @@ class Model(metaclass=ModelMeta):
                     inst._client = client
                     inst._scope = scope
                     fresh.append(inst)
+                inst._page = page
                 append(inst)
         if partial:
             for inst in fresh:
@@ -338,8 +360,29 @@ class Model(metaclass=ModelMeta):
 
     @classmethod
     def _stub(cls: Type[M], object_id: str, client: "Client") -> M:
-        """An instance known only by id (a pointer): it loads itself when a field is read."""
-        return cls._from_wire({"objectId": object_id}, client, partial=True)
+        """An instance known only by id (a pointer): it loads itself when a field is read.
+
+        The one mapped in the current unit of work and auth identity when there is one, else a new one,
+        mapped there. A pointer is read once per row, so this is one identity-map lookup with the stub
+        built in place, not a page of one row through :meth:`_from_wire_many`."""
+        scope = client.auth_identity()
+
+        def usable(inst: Any) -> bool:
+            return type(inst) is cls and inst._scope == scope
+
+        def make() -> M:
+            inst = cls.__new__(cls)
+            inst._data = {"objectId": object_id}
+            inst._cache = {}
+            inst._client = client
+            inst._scope = scope
+            inst._deferred = True
+            return inst
+
+        inst, new = client.identity_map.get_or_put(scope, cls._meta.class_name, object_id, usable, make)
+        if new and signals.post_init.receivers:
+            signals.post_init.send(cls, instance=inst)
+        return inst
 
     @classmethod
     def pointer(cls: Type[M], object_id: str) -> M:
@@ -376,15 +419,37 @@ class Model(metaclass=ModelMeta):
 
     def _resolver(self, class_name: str, object_id: str, data: Optional[Dict[str, Any]]) -> Any:
         """Decode a Pointer (``data`` None) or an included Object into an instance of its model."""
+        if data is None:
+            return self._pointer(class_name, object_id)
         model = registry.get(class_name)
         client = self._client or get_client()
         if model is None:
-            return {"__type": "Pointer", "className": class_name, "objectId": object_id} if data is None else data
-        if data is None:
-            return model._stub(object_id, client)
+            return data
         body = {k: v for k, v in data.items() if k not in ("__type", "className")}
         # an included object was read with this instance, under the identity this instance was read under
         return model._from_wire(body, client, scope=self._scope)
+
+    def _pointer(self, class_name: str, object_id: str) -> Any:
+        """A Pointer in this instance's data as an instance of its model: the one mapped in the current
+        unit of work and auth identity, else a stub (see :meth:`_stub`); the wire dict for a class no
+        model declares. Rows of one query page share what they resolved (:class:`_PagePointers`)."""
+        client = self._client or get_client()
+        page = self._page
+        if page is not None:
+            session = current_session()
+            scope = client.auth_identity()
+            if page.session is None or page.session() is not session or page.scope != scope:
+                page.session, page.scope, page.stubs = weakref.ref(session), scope, {}
+            stub = page.stubs.get((class_name, object_id))
+            if stub is not None and stub._scope == scope:  # (else loaded under another identity since)
+                return stub
+        model = registry.get(class_name)
+        if model is None:
+            return {"__type": "Pointer", "className": class_name, "objectId": object_id}
+        stub = model._stub(object_id, client)
+        if page is not None:
+            page.stubs[(class_name, object_id)] = stub
+        return stub
 
     # -- attribute access (called by Field descriptors) ---------------------------------------------------
     def _read(self, field: Field[Any]) -> Any:

@@ -107,7 +107,7 @@ def decode(value: Any, resolve: Optional[PointerResolver] = None) -> Any:
     if kind == "Date":
         return decode_date(value["iso"])
     if kind == "GeoPoint":
-        return GeoPoint(value["latitude"], value["longitude"])
+        return GeoPoint.from_wire(value)
     if kind == "Bytes":
         return base64.b64decode(value["base64"])
     if kind in ("Pointer", "Object") and resolve is not None and "className" in value:

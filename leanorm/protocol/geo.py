@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict
+from typing import Any, Dict, Mapping
 
 __all__ = ["GeoPoint", "EARTH_RADIUS_KM", "EARTH_RADIUS_MILES"]
 
 EARTH_RADIUS_KM = 6371.0
 EARTH_RADIUS_MILES = 3958.8
+
+_new = object.__new__
 
 
 class GeoPoint:
@@ -27,6 +29,21 @@ class GeoPoint:
             raise ValueError(f"longitude must be a number between -180 and 180, not {longitude!r}")
         self.latitude = float(latitude)
         self.longitude = float(longitude)
+
+    @classmethod
+    def from_wire(cls, value: Mapping[str, Any]) -> "GeoPoint":
+        """The point of a protocol ``{"__type": "GeoPoint", "latitude": ..., "longitude": ...}``, checked
+        as the constructor checks. Servers send in-range floats: those are stored without the
+        constructor's call and conversions (this is on the read path of every row); anything else
+        (integers, out of range, not numbers) goes through the constructor, which converts or refuses."""
+        latitude, longitude = value["latitude"], value["longitude"]
+        if (type(latitude) is float and type(longitude) is float and -90.0 <= latitude <= 90.0
+                and -180.0 <= longitude <= 180.0):
+            point = _new(cls)
+            point.latitude = latitude
+            point.longitude = longitude
+            return point
+        return cls(latitude, longitude)
 
     def radians_to(self, other: "GeoPoint") -> float:
         """Great-circle distance to ``other`` in radians (haversine)."""
