@@ -126,6 +126,9 @@ class Field(Generic[T]):
     is_list = False
     #: whether from_wire returns wire values unchanged (set per subclass: reads then skip the call)
     _plain = False
+    #: the one wire type from_wire returns unchanged, when only some are (IntegerField: int), so that
+    #: reads of such values skip the call too
+    _plain_type: type = type(None)
 
     def __init__(self, *, db_field: Optional[str] = None, required: bool = False, default: Any = None,
                  choices: Optional[Iterable[Any]] = None, validators: Sequence[Validator] = (),
@@ -145,6 +148,8 @@ class Field(Generic[T]):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._plain = cls.from_wire is _identity_from_wire
+        if "from_wire" in vars(cls) and "_plain_type" not in vars(cls):
+            cls._plain_type = type(None)  # a decoder of its own decides about every value
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -167,7 +172,7 @@ class Field(Generic[T]):
         wire = obj._data.get(self.db_field)
         if wire is None:
             return obj._read(self)
-        value = wire if self._plain else self.from_wire(wire, obj)
+        value = wire if self._plain or wire.__class__ is self._plain_type else self.from_wire(wire, obj)
         cache[name] = value
         return value
 
@@ -267,6 +272,7 @@ class IntegerField(_NumberField[T]):
 
     python_types = (int,)
     type_name = "an integer"
+    _plain_type = int
 
     @overload
     def __init__(self: "IntegerField[int]", *, required: Literal[True], default: Optional[Default[int]] = None,
