@@ -307,7 +307,7 @@ class Model(metaclass=ModelMeta):
         new = cls.__new__
         out: List[M] = []
         append = out.append
-        page = _PagePointers()
+        page = _PagePointers() if enabled else None  # (with the map off, every pointer is a new stub)
         if found is None:  # every row is a new instance: the tight loop (first reads, map off)
             for row in rows:
                 inst = new(cls)

@@ -178,3 +178,127 @@ def test_decode_date_matches_arrow(iso):
     assert isinstance(got, arrow.Arrow) and got == expected
     assert got.utcoffset() == expected.utcoffset()
     assert got.shift(hours=1) - got == dt.timedelta(hours=1)  # a complete Arrow, not a shell
+
+
+# -- pointers, GeoPoints and integers of a page ----------------------------------------------------------
+def pointer(oid):
+    return {"__type": "Pointer", "className": "Author", "objectId": oid}
+
+
+def test_pointers_of_a_page_to_one_object_are_one_mapped_stub():
+    client = new_client()
+    posts = Post._from_wire_many([row("p1", author=pointer("a1")), row("p2", author=pointer("a1")),
+                                  row("p3", author=pointer("a2"))], client)
+    first, second, other = (post.author for post in posts)
+    assert first is second and other is not first
+    assert first.id == "a1" and first._deferred and first._data == {"objectId": "a1"}
+    (loaded,) = Author._from_wire_many([row("a1", name="Ann")], client)  # a later query maps the same one
+    assert loaded is first and first.name == "Ann"
+    (later,) = Post._from_wire_many([row("p4", author=pointer("a1"))], client)
+    assert later.author is first  # another page finds it in the identity map
+
+
+def test_a_page_pointer_read_under_another_identity_is_that_identitys_stub():
+    client = new_client()
+    p1, p2, p3 = Post._from_wire_many([row(f"p{i}", author=pointer("a1")) for i in (1, 2, 3)], client)
+    anonymous = p1.author
+    with leanorm.using_master():
+        as_master = p2.author
+    assert as_master is not anonymous and as_master._scope == "master" and anonymous._scope == "anonymous"
+    assert p3.author is anonymous
+
+
+def test_a_page_does_not_serve_a_stub_loaded_under_another_identity_since():
+    client = new_client()
+    p1, p2 = Post._from_wire_many([row("p1", author=pointer("a1")), row("p2", author=pointer("a1"))], client)
+    stub = p1.author
+    with leanorm.using_master():
+        stub._loaded_under(client)  # what a lazy load as master does after taking the master's data
+    assert p2.author is not stub and p2.author._scope == "anonymous"
+
+
+def test_a_page_pointer_read_in_another_unit_of_work_is_that_units_stub():
+    client = new_client()
+    p1, p2 = Post._from_wire_many([row("p1", author=pointer("a1")), row("p2", author=pointer("a1"))], client)
+    outside = p1.author
+    with leanorm.session():
+        inside = p2.author
+        assert client.identity_map.get("anonymous", "Author", "a1") is inside
+    assert inside is not outside and inside.id == outside.id == "a1"
+
+
+def test_page_pointers_with_the_identity_map_off_are_new_stubs():
+    client = new_client(identity_ttl=0)
+    p1, p2 = Post._from_wire_many([row("p1", author=pointer("a1")), row("p2", author=pointer("a1"))], client)
+    assert p1.author is not p2.author and p1.author == p2.author
+
+
+def test_post_init_fires_once_per_new_stub():
+    client = new_client()
+    seen = []
+
+    def receiver(sender, instance, **kw):
+        if sender is Author:
+            seen.append(instance.id)
+
+    posts = Post._from_wire_many([row(f"p{i}", author=pointer("a1" if i < 3 else "a2")) for i in range(4)],
+                                 client)
+    signals.post_init.connect(receiver)
+    try:
+        for post in posts:
+            post.author
+    finally:
+        signals.post_init.disconnect(receiver)
+    assert seen == ["a1", "a2"]
+
+
+def test_pointer_to_an_undeclared_class_reads_as_the_wire_dict():
+    client = new_client()
+    (post,) = Post._from_wire_many([row("p1", meta={"who": {"__type": "Pointer", "className": "Nobody",
+                                                            "objectId": "n1"}})], client)
+    assert post.meta == {"who": {"__type": "Pointer", "className": "Nobody", "objectId": "n1"}}
+
+
+@pytest.mark.parametrize("wire, expected", [
+    ({"latitude": 39.9, "longitude": 116.4}, (39.9, 116.4)),
+    ({"latitude": 0, "longitude": -180}, (0.0, -180.0)),  # integers: converted by the constructor
+    ({"latitude": -90.0, "longitude": 180.0}, (-90.0, 180.0)),
+])
+def test_geopoint_from_wire_matches_the_constructor(wire, expected):
+    from leanorm.protocol.geo import GeoPoint
+    point = GeoPoint.from_wire({"__type": "GeoPoint", **wire})
+    assert type(point) is GeoPoint and point == GeoPoint(*expected)
+    assert (point.latitude, point.longitude) == expected and all(type(v) is float for v in expected)
+    assert point.to_wire() == {"__type": "GeoPoint", "latitude": expected[0], "longitude": expected[1]}
+
+
+@pytest.mark.parametrize("wire", [{"latitude": 91.0, "longitude": 0.0}, {"latitude": 0.0, "longitude": -180.5},
+                                  {"latitude": float("nan"), "longitude": 0.0}, {"latitude": True, "longitude": 0.0},
+                                  {"latitude": "1", "longitude": 0.0}])
+def test_geopoint_from_wire_refuses_what_the_constructor_refuses(wire):
+    from leanorm.protocol.geo import GeoPoint
+    with pytest.raises(ValueError):
+        GeoPoint.from_wire(wire)
+
+
+def test_page_geopoints_decode_on_read():
+    client = new_client()
+    (post,) = Post._from_wire_many([row("p1", place={"__type": "GeoPoint", "latitude": 1.5, "longitude": 2})],
+                                   client)
+    assert post.place.latitude == 1.5 and post.place.longitude == 2.0 and post.place is post.place
+
+
+def test_integer_reads_skip_only_their_own_decoder():
+    from leanorm import IntegerField
+
+    class Cents(IntegerField):
+        def from_wire(self, value, instance=None):
+            return value * 100
+
+    class PricedPost(Post):
+        price = Cents()
+
+    client = new_client()
+    (post,) = PricedPost._from_wire_many([row("p1", score=3.0, flags=7, price=2)], client)
+    assert post.score == 3 and type(post.score) is int and post.flags == 7
+    assert post.price == 200  # a field class's own decoder still sees integers
