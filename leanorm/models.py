@@ -30,11 +30,12 @@ from .operations import (Add, AddUnique, BitAnd, BitOr, BitXor, Delete, F, Incre
                          check_assignment)
 from .query.lookups import CompileContext
 from .query.compiler import compile_where
+from .query.manager import Manager
 from .query.q import Q
+from .registry import registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
-    from .query.manager import Manager
 
 __all__ = ["Model", "ModelMeta", "Options", "registry", "MultipleObjectsReturned", "new_object_id"]
 
@@ -69,30 +70,6 @@ _SDK_METHODS = {
     "relation": "the RelationField's manager (obj.tags.add(...))", "has": "obj.extra / the attribute",
 }
 
-
-class ModelRegistry:
-    """Model classes by protocol class name, so pointers decode into the right model."""
-
-    def __init__(self) -> None:
-        self._models: Dict[str, Type["Model"]] = {}
-
-    def register(self, model: Type["Model"]) -> None:
-        self._models[model._meta.class_name] = model
-        self._models.setdefault(model.__name__, model)
-
-    def get(self, class_name: str) -> Optional[Type["Model"]]:
-        """The model for ``class_name``, or None."""
-        return self._models.get(class_name)
-
-    def model_for(self, name: str) -> Type["Model"]:
-        """The model for ``name`` (class name or Python name); LookupError when none is declared."""
-        try:
-            return self._models[name]
-        except KeyError:
-            raise LookupError(f"no model declared for class {name!r}") from None
-
-
-registry = ModelRegistry()
 
 _ID = StringField(db_field="objectId")
 _CREATED = DateTimeField(db_field="createdAt")
@@ -186,7 +163,6 @@ class ModelMeta(type):
             "MultipleObjectsReturned", parents or (MultipleObjectsReturned,),
             {"__module__": cls.__module__, "__qualname__": f"{name}.MultipleObjectsReturned"})
         if "objects" not in namespace:
-            from .query.manager import Manager
             manager: Manager[Any] = Manager()
             cls.objects = manager  # type: ignore[attr-defined]
             manager.__set_name__(cls, "objects")
