@@ -333,12 +333,13 @@ class Model(metaclass=ModelMeta):
         return cls._from_wire({"objectId": object_id}, client, partial=True)
 
     @classmethod
-    def pointer(cls: Type[M], object_id: str) -> M:
+    def pointer(cls: Type[M], object_id: str, *, client: Optional["Client"] = None) -> M:
         """An unloaded reference to the object with this id (the SDK's ``create_without_data``): it
-        loads on first read of a field, and can be changed and saved without loading it first."""
+        loads on first read of a field (through ``client``), and can be changed and saved without
+        loading it first."""
         if not isinstance(object_id, str) or not object_id:
             raise ValueError(f"{cls.__name__}.pointer() needs an objectId string, got {object_id!r}")
-        return cls._stub(object_id, get_client())
+        return cls._stub(object_id, get_client(client))
 
     if not TYPE_CHECKING:  # at run time only: to a type checker a misspelt attribute stays an error
         def __getattr__(self, name: str) -> Any:

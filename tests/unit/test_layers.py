@@ -28,7 +28,8 @@ def _function_local_imports(source: str, name: str) -> Iterator[str]:
         if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             for node in ast.walk(function):
                 if _imports_leanorm(node):
-                    yield f"{name}:{node.lineno} in {getattr(function, 'name', 'lambda')}()"
+                    where = getattr(function, "name", "lambda")
+                    yield f"{name}:{node.lineno} in {where}()"
 
 
 def _modules() -> List[Path]:
@@ -36,8 +37,8 @@ def _modules() -> List[Path]:
 
 
 def test_no_leanorm_import_inside_a_function():
-    found = [hit for path in _modules()
-             for hit in _function_local_imports(path.read_text(encoding="utf-8"), str(path.relative_to(PACKAGE.parent)))]
+    found = [hit for path in _modules() for hit in
+             _function_local_imports(path.read_text(encoding="utf-8"), str(path.relative_to(PACKAGE.parent)))]
     assert found == [], "leanorm modules imported inside functions:\n" + "\n".join(found)
 
 
