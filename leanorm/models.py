@@ -38,7 +38,8 @@ from .registry import registry
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
 
-__all__ = ["Model", "ModelMeta", "Options", "registry", "MultipleObjectsReturned", "new_object_id", "resolve_pointer"]
+__all__ = ["Model", "ModelMeta", "Options", "registry", "MultipleObjectsReturned", "new_object_id",
+           "resolve_pointer"]
 
 M = TypeVar("M", bound="Model")
 
