@@ -19,6 +19,17 @@ from typing import IO, Any, Iterator, List, Optional, Sequence, Tuple, cast
 from wsgiref.headers import Headers
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
+from .config import connect
+from .introspect import models_source
+from .local import LocalServer
+from .local.protocol import ProtocolError
+from .local.verifiers import parse_provider
+from .migrate import copy_all
+from .transfer.export_format import open_export
+from .transfer.exporter import export_backend
+from .transfer.importer import import_export
+from .transfer.verify import verify
+
 __all__ = ["main"]
 
 
@@ -140,9 +151,6 @@ def load_object(spec: str) -> Any:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .local import LocalServer
-    from .local.protocol import ProtocolError
-    from .local.verifiers import parse_provider
     engine = load_object(args.engine) if args.engine else None
     try:
         protected = json.loads(args.protected_fields) if args.protected_fields else None
@@ -177,8 +185,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from .config import connect
-    from .migrate import copy_all
     source = connect(args.source, default=False)
     target = connect(args.target, default=False)
     state = args.state or _default_state(args.source, args.target, "migrate")
@@ -197,8 +203,6 @@ def _print_reports(reports: Any) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from .config import connect
-    from .transfer.importer import import_export
     target = connect(args.target, default=False)
     state = args.state or _default_state(args.source, args.target, "import")
     kept = _timestamp_fields(args.keep_timestamps_in)
@@ -213,17 +217,12 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .config import connect
-    from .transfer.exporter import export_backend
     reports = export_backend(connect(args.source, default=False), args.folder, _class_list(args.classes),
                              since=args.since, progress=not args.no_progress)
     return _print_reports(reports)
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .config import connect
-    from .transfer.export_format import open_export
-    from .transfer.verify import verify
     source = connect(args.source, default=False) if "://" in args.source else open_export(args.source)
     comparisons = verify(source, connect(args.target, default=False), _class_list(args.classes))
     differences = 0
@@ -262,8 +261,6 @@ def _class_list(values: List[str]) -> Optional[List[str]]:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from .config import connect
-    from .introspect import models_source
     print(models_source(connect(args.url, default=False), classes=args.classes or None), end="")
     return 0
 

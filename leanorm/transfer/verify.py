@@ -31,7 +31,7 @@ from .export_format import Export
 from .files import download, file_key
 from .importer import SKIPPED_CLASSES
 from .relations import relation_members
-from .scan import pages
+from .scan import class_names, pages
 from .rows import relation_fields
 from .users import CREDENTIAL_KEYS
 
@@ -111,7 +111,6 @@ class _ClientSide(_Side):
         return self.client.dialect.name != "parse"
 
     def classes(self) -> List[str]:
-        from ..migrate import class_names
         return class_names(self.client)
 
     def rows(self, class_name: str) -> Iterator[Dict[str, Any]]:
