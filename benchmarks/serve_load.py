@@ -148,10 +148,12 @@ end
     return script
 
 
-def run_wrk(wrk: str, base: str, script: Path, connections: int, duration: float) -> Dict[str, float]:
-    out = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s",
-                          "-s", str(script), base.rsplit("/parse", 1)[0]],
-                         check=True, capture_output=True, text=True).stdout
+def run_wrk(wrk: str, base: str, script: Path, connections: int, duration: int) -> Dict[str, float]:
+    done = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s",
+                           "-s", str(script), base.rsplit("/parse", 1)[0]], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"wrk failed: {done.stdout}{done.stderr}")
+    out = done.stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
     assert p99, out
@@ -163,7 +165,7 @@ def run_wrk(wrk: str, base: str, script: Path, connections: int, duration: float
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds per run (default 8)")
+    parser.add_argument("--duration", type=int, default=8, help="seconds per run (default 8)")
     parser.add_argument("--connections", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="leanorm serve --workers")
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
@@ -181,7 +183,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 results = {}
                 for base in (serve_base, parse_base):  # side by side: the same moment of the machine
                     script = lua_script(workload, ids[base], Path(tmp))
-                    run_wrk(wrk, base, script, connections, 1.0)  # warm-up: connections, caches, JIT
+                    run_wrk(wrk, base, script, connections, 1)  # warm-up: connections, caches, JIT
                     results[base] = run_wrk(wrk, base, script, connections, args.duration)
                 s, p = results[serve_base], results[parse_base]
                 print(f"| {workload} | {connections} | {s['rate']:.0f} | {s['p99']:.1f} | {s['errors']:.0f} "

@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--engine", metavar="module:engine", help="an Engine whose functions and hooks to run")
     serve.add_argument("--workers", type=_positive(int), default=os.cpu_count() or 1,
                        help="worker processes (default: the machine's cores)")
-    serve.add_argument("--threads", type=_positive(int), default=4, help="threads per worker (default: 4)")
+    serve.add_argument("--threads", type=_positive(int), default=2, help="threads per worker (default: 2)")
     serve.add_argument("--max-connections", type=_positive(int), default=256, metavar="N",
                        help="requests each worker takes at once; more wait to be accepted (default: 256)")
     serve.add_argument("--read-timeout", type=_positive(float), default=30.0, metavar="SECONDS",

@@ -54,7 +54,7 @@ class ServeOptions:
     #: worker processes (``:memory:`` is one process's memory: always 1 worker)
     workers: int = 1
     #: threads per worker running the handler (SQLite releases the GIL while it works)
-    threads: int = 4
+    threads: int = 2
     #: requests a worker takes at once; further connections wait in the listen queue
     max_connections: int = 256
     #: seconds for a request's headers, and for its body (a file upload: between two chunks)
