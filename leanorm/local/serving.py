@@ -122,8 +122,10 @@ class RSGIApp:
         loop = asyncio.get_running_loop()
         response, chunks = await loop.run_in_executor(self.pool, self._call, environ)
         if isinstance(chunks, bytes):
-            proto.response_bytes(response.status, [h for h in response.headers if h[0].lower() != "content-length"],
-                                 chunks)
+            # granian sets Content-Length from the body; a HEAD answer keeps the app's (that of a GET)
+            headers = response.headers if scope.method == "HEAD" else \
+                [h for h in response.headers if h[0].lower() != "content-length"]
+            proto.response_bytes(response.status, headers, chunks)
             return
         # a file download: its chunks are read from disk in the pool, sent from the loop
         transport = proto.response_stream(response.status, response.headers)

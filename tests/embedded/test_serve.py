@@ -69,3 +69,22 @@ def test_client_asking_to_close_is_obeyed(served: Served) -> None:  # noqa: F811
         assert (status, closing) == (200, True)
     finally:
         conn.close()
+
+
+def test_head_of_a_file_names_its_length(served: Served) -> None:  # noqa: F811
+    """HEAD of a stored file answers the Content-Length a GET would send, with no body."""
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+    try:
+        status, stored, _ = exchange(conn, served, "POST", "/parse/files/head.txt", b"twelve bytes", **{
+            "Content-Type": "text/plain", "X-Parse-Application-Id": served.app_id,
+            "X-Parse-REST-API-Key": served.app_key})
+        assert status == 201
+        path = "/" + stored["url"].split("/", 3)[3]
+        conn.request("HEAD", path)
+        resp = conn.getresponse()
+        assert (resp.status, resp.getheader("Content-Length"), resp.read()) == (200, "12", b"")
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        assert (resp.status, resp.read()) == (200, b"twelve bytes")
+    finally:
+        conn.close()
