@@ -118,9 +118,11 @@ class RSGIApp:
             proto.response_bytes(408, [("content-type", "application/json; charset=utf-8"),
                                        ("connection", "close")], answer)
             return
-        environ = _environ(scope, body, length)
         loop = asyncio.get_running_loop()
-        response, chunks = await loop.run_in_executor(self.pool, self._call, environ)
+        try:
+            response, chunks = await loop.run_in_executor(self.pool, self._call, _environ(scope, body, length))
+        finally:
+            body.close()  # an upload's spool file goes at once
         if isinstance(chunks, bytes):
             # granian sets Content-Length from the body; a HEAD answer keeps the app's (that of a GET)
             headers = response.headers if scope.method == "HEAD" else \
