@@ -14,7 +14,8 @@ indexed equality queries (one row by a unique code; 100 rows by score), an index
 (100 rows), two counts (10% of the objects by equality and by range) and an update (an ``Increment``
 saved on a loaded object). Every round uses new random parameters; each operation's time is the
 **median** over the rounds. The operations take turns within a round, so a busy moment of the shared
-machine hits all of them alike.
+machine hits all of them alike. Last, every object is read once with ``iterator()``: its time, and how
+far the process's peak resident memory rose above what it used before (Linux: the peak is reset first).
 
 Usage::
 
@@ -195,11 +196,37 @@ def run_backend(name: str, n: int, rounds: int, workdir: Path) -> Dict[str, Any]
                     seconds[label].append(time.perf_counter() - begin)
             hits = sum(o.hits for o in BenchItem.objects.filter(code__in=[o.code for o in loaded]))
             assert hits == rounds + 1, hits  # every update reached the backend
+            del objs, loaded
+            iterate_seconds, iterate_growth = iterate_all(n)
     finally:
         stop()
     print(f"{name}: done", file=sys.stderr, flush=True)
     return {"insert_rows_per_second": n / insert_seconds,
-            "ms": {label: statistics.median(s) * 1000 for label, s in seconds.items()}}
+            "ms": {label: statistics.median(s) * 1000 for label, s in seconds.items()},
+            "iterate_seconds": iterate_seconds, "iterate_peak_rss_growth_mib": iterate_growth}
+
+
+def _memory_kib(field: str) -> int:
+    """``VmRSS`` (resident now) or ``VmHWM`` (the peak) of this process, from /proc (Linux)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def iterate_all(n: int) -> Tuple[float, float]:
+    """Read every object once with ``iterator()``: seconds, and the rise of peak RSS in MiB above the
+    RSS before (writing 5 to clear_refs resets the peak to the current RSS)."""
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    before = _memory_kib("VmRSS")
+    start = time.perf_counter()
+    count = sum(1 for _ in BenchItem.objects.iterator())
+    seconds = time.perf_counter() - start
+    assert count == n, count
+    return seconds, (_memory_kib("VmHWM") - before) / 1024
 
 
 def available() -> List[str]:
@@ -214,6 +241,10 @@ def table(results: Dict[str, Dict[str, Any]], n: int) -> str:
                  + " | ".join(f"{results[b]['insert_rows_per_second']:,.0f}" for b in names) + " |")
     for label in results[names[0]]["ms"]:
         lines.append(f"| {label}, ms | " + " | ".join(f"{results[b]['ms'][label]:.2f}" for b in names) + " |")
+    lines.append(f"| every object once with `iterator()`, s | "
+                 + " | ".join(f"{results[b]['iterate_seconds']:.1f}" for b in names) + " |")
+    lines.append(f"| peak RSS growth while iterating, MiB | "
+                 + " | ".join(f"{results[b]['iterate_peak_rss_growth_mib']:.1f}" for b in names) + " |")
     return "\n".join(lines)
 
 
