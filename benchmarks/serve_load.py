@@ -34,12 +34,17 @@ CLASS = "LoadItem"
 
 #: name → Lua statements returning the method, the path after /parse/ and the body (or nil) of one request
 WORKLOADS: Dict[str, str] = {
-    "equality": f'''return "GET", "classes/{CLASS}?where=" .. enc('{{"name":"n' .. math.random(0, {OBJECTS - 1}) .. '"}}'), nil''',
-    "range": f'''local low = math.random(0, {OBJECTS - 20})
-  return "GET", "classes/{CLASS}?limit=20&where=" .. enc('{{"score":{{"$gte":' .. low .. ',"$lt":' .. (low + 20) .. '}}}}'), nil''',
-    "count": f'''return "GET", "classes/{CLASS}?count=1&limit=0&where=" .. enc('{{"group":' .. math.random(0, 9) .. '}}'), nil''',
-    "create": """return "POST", "classes/LoadCreated", '{"score":' .. math.random(0, 1000000) .. ',"name":"created","group":1}'""",
-    "increment": f"""return "PUT", "classes/{CLASS}/" .. ids[math.random(1, #ids)], '{{"counter":{{"__op":"Increment","amount":1}}}}'""",
+    "equality": f"""local name = "n" .. math.random(0, {OBJECTS - 1})
+  return "GET", "classes/{CLASS}?where=" .. enc('{{"name":"' .. name .. '"}}'), nil""",
+    "range": f"""local low = math.random(0, {OBJECTS - 20})
+  local where = '{{"score":{{"$gte":' .. low .. ',"$lt":' .. (low + 20) .. '}}}}'
+  return "GET", "classes/{CLASS}?limit=20&where=" .. enc(where), nil""",
+    "count": f"""local where = '{{"group":' .. math.random(0, 9) .. '}}'
+  return "GET", "classes/{CLASS}?count=1&limit=0&where=" .. enc(where), nil""",
+    "create": """local body = '{"score":' .. math.random(0, 1000000) .. ',"name":"created","group":1}'
+  return "POST", "classes/LoadCreated", body""",
+    "increment": f"""local body = '{{"counter":{{"__op":"Increment","amount":1}}}}'
+  return "PUT", "classes/{CLASS}/" .. ids[math.random(1, #ids)], body""",
 }
 
 
