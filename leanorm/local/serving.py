@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ctypes
 import dataclasses
 import importlib
 import io
 import json
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -34,6 +36,7 @@ __all__ = ["ServeOptions", "serve", "load_object"]
 OPTIONS_ENV = "LEANORM_SERVE_OPTIONS"
 #: upload bytes held in memory before the spool moves to a temporary file
 SPOOL_IN_MEMORY = 1024 * 1024
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 Headers = List[Tuple[str, str]]
 
@@ -200,8 +203,16 @@ def _environ(scope: Any, body: IO[bytes], length: int) -> Dict[str, Any]:
     return environ
 
 
+def _stop_with_the_main_process() -> None:
+    """Ask Linux to send this worker SIGTERM when the main process dies without stopping it (killed,
+    crashed): an orphaned worker would keep serving the port."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def worker_app() -> RSGIApp:
     """The app of one worker process (granian calls it in each worker: ``--factory``)."""
+    _stop_with_the_main_process()
     raw = json.loads(os.environ[OPTIONS_ENV])
     options = ServeOptions(**{**raw, "indexes": tuple(raw["indexes"]), "unique_indexes": tuple(raw["unique_indexes"])})
     sys.path.insert(0, ".")  # --engine names a module of the working directory
@@ -211,16 +222,17 @@ def worker_app() -> RSGIApp:
 
 def _reserve_port(host: str, port: int) -> Tuple[socket.socket, int]:
     """Hold ``host:port`` (``0``: a port the OS picks) so the banner can name it before the workers bind:
-    bound without listening it takes no connections, and SO_REUSEPORT lets granian's listeners share it."""
+    bound without listening it takes no connections. It binds before it allows SO_REUSEPORT, so a port
+    another server listens on is refused (granian's listeners share ports); then granian's may join."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     holder = socket.socket(family, socket.SOCK_STREAM)
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         holder.bind((host, port))
     except OSError as exc:
         holder.close()
         raise SystemExit(f"leanorm serve: cannot listen on {host}:{port}: {exc}") from None
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     return holder, int(holder.getsockname()[1])
 
 

@@ -158,6 +158,43 @@ def test_clients_beyond_the_cap_wait_and_the_server_keeps_serving(tmp_path: Path
         assert [request(served, "GET", "/1.1/date")[0] for _ in range(3)] == [200] * 3
 
 
+def test_a_second_server_on_a_port_in_use_is_refused(tmp_path: Path) -> None:
+    """The workers share their port with each other, never with another server: a second ``leanorm
+    serve`` on the same port exits with an error instead of taking half of the first one's clients."""
+    with serving(tmp_path / "first.sqlite3", "--workers", "2") as first:
+        second = subprocess.run(
+            [sys.executable, "-m", "leanorm.cli", "serve", "--db", str(tmp_path / "second.sqlite3"),
+             "--port", str(first.port), "--workers", "1"],
+            capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert second.returncode != 0 and "cannot listen" in second.stderr
+        assert request(first, "GET", "/1.1/date")[0] == 200
+
+
+def test_workers_stop_when_the_main_process_is_killed(tmp_path: Path) -> None:
+    """Killed main process (SIGKILL, a crash): its workers get SIGTERM and stop, none is left serving."""
+    with serving(tmp_path / "app.sqlite3", "--workers", "2") as served:
+        workers = subprocess.run(["pgrep", "-P", str(served.process.pid)], capture_output=True, text=True).stdout
+        served.process.kill()
+        served.process.wait()
+        survivors = [pid for pid in map(int, workers.split()) if not _ends(pid)]
+        for pid in survivors:
+            os.kill(pid, signal.SIGKILL)
+        assert workers.split() and survivors == []
+
+
+def _ends(pid: int) -> bool:
+    """Whether process ``pid`` ends (or is a zombie) within 30 seconds."""
+    for _ in range(300):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().split()[2] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        threading.Event().wait(0.1)
+    return False
+
+
 def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
     with serving(tmp_path / "app.sqlite3", "--workers", "2") as served:
         assert request(served, "POST", "/1.1/classes/Stopped", {"n": 1})[0] == 201
