@@ -22,6 +22,7 @@ import string
 import time
 from typing import Any, Dict, Iterable, Optional, Tuple
 
+from .authz import check_delegated_fields
 from .objects import fetch, list_answer, query, remove, write
 from .protocol import Context, ProtocolError, dumps, route
 from .store import json_path, table
@@ -457,6 +458,7 @@ def _follow(ctx: Context) -> Any:
         raise ProtocolError(1, "A user cannot follow itself.")
     given = {} if ctx.body is None else ctx.json_body()  # the official SDK sends the JSON body null
     attributes = {k: v for k, v in given.items() if k not in ("user", "followee", "follower", "ACL")}
+    check_delegated_fields(ctx, attributes, "a follow's attributes")
     master = ctx.server.master_context(ctx)
     fetch(master, "_User", target_id, keys="objectId")  # 101 when there is no such user
     public = {"*": {"read": True}}

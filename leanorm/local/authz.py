@@ -28,7 +28,7 @@ from .protocol import Context, ProtocolError
 from .store import table
 
 __all__ = ["ReadPolicy", "DEFAULT_PROTECTED_FIELDS", "OBJECT_ID", "ROLE_NAME", "check_protected_fields",
-           "client_object_id", "check_role_write", "check_user_write"]
+           "client_object_id", "check_role_write", "check_user_write", "check_delegated_fields"]
 
 OBJECT_ID = re.compile(r"[A-Za-z0-9]{1,64}\Z")
 ROLE_NAME = re.compile(r"[0-9A-Za-z_\- ]+\Z")
@@ -39,6 +39,8 @@ DEFAULT_PROTECTED_FIELDS: Dict[str, Dict[str, List[str]]] = {
 SECRET_FIELDS = ("ACL", "password", "sessionToken", "authData")
 #: _User fields only the backend (or the master key) sets: they record what a code proved
 SERVER_OWNED = {"email": "emailVerified", "mobilePhoneNumber": "mobilePhoneVerified"}
+#: what only the master key sets in a write: the id, the timestamps (and hook control, the ``__`` keys)
+MASTER_SET_FIELDS = ("objectId", "createdAt", "updatedAt")
 
 
 class ReadPolicy:
@@ -133,3 +135,14 @@ def check_user_write(ctx: Context, stored: Dict[str, Any], body: Dict[str, Any])
         if address in body and body[address] != stored.get(address) and flag not in body:
             body[flag] = False
     return body
+
+
+def check_delegated_fields(ctx: Context, fields: Mapping[str, Any], what: str) -> None:
+    """Refuse (105) keys only the master key may set in ``fields``: what a client sends for the backend to
+    store with the master key on its behalf (a status's data, a follow's attributes), where the write
+    itself would take them (a chosen id or timestamp, ``__ignore_hooks`` skipping the app's hooks)."""
+    if ctx.caller.master:
+        return
+    for key in fields:
+        if key in MASTER_SET_FIELDS or key.startswith("__"):
+            raise ProtocolError(105, f"Invalid field name in {what}: {key} can not be set by a client.")

@@ -1,0 +1,135 @@
+"""Attacks found by a red-team pass over ``leanorm serve`` after issue 9's fixes: each is the request an
+outsider with the app key (and a session of its own) sends, over HTTP, answered with a refusal that
+leaves nothing changed and reveals nothing. Paths where the server acts with the master key on a
+client's behalf (statuses, friendship) were the weak spot: the client's input must not ride along."""
+import pytest
+
+from tests.security.authz_client import Api, api, refused, server, unique  # noqa: F401 (fixtures)
+
+CLOSED = {"get": {}, "find": {}, "count": {}, "create": {}, "update": {}, "delete": {}, "addField": {}}
+
+
+def _pointer(class_name: str, object_id: str) -> dict:
+    return {"__type": "Pointer", "className": class_name, "objectId": object_id}
+
+
+@pytest.fixture
+def leancloud(api: Api) -> Api:
+    if api.dialect != "leancloud":
+        pytest.skip("the status API is LeanCloud's")
+    return api
+
+
+@pytest.fixture
+def vault(api: Api):
+    """A class no client may read (``Vault*``, one row holding ``secret``)."""
+    name = unique("Vault")
+    row = api.master("POST", f"classes/{name}", {"secret": "s3cr3t"})
+    api.master("PUT", f"schemas/{name}", {"classLevelPermissions": CLOSED})
+    return name, row["objectId"]
+
+
+def _status_to_self(api: Api, user: dict, data: dict) -> dict:
+    """A status the user publishes to its own inbox."""
+    return api.ok("POST", "statuses", {"data": data, "inboxType": "default",
+                                       "query": {"className": "_User", "where": {"objectId": user["objectId"]}}},
+                  session=user["sessionToken"])
+
+
+def _inbox(api: Api, user: dict, **params) -> tuple:
+    owner = _pointer("_User", user["objectId"])
+    return api.call("GET", "subscribe/statuses", params={"owner": owner, **params}, session=user["sessionToken"])
+
+
+# -- the status inbox is read with the caller's rights ------------------------------------------------------
+def test_inbox_include_does_not_read_a_closed_class(leancloud, vault):
+    """A status's data may point anywhere; reading one's inbox with ``include`` must not fetch the target
+    with the master key (it returned the closed row, ``secret`` and all)."""
+    name, object_id = vault
+    eve = leancloud.signup()
+    _status_to_self(leancloud, eve, {"loot": _pointer(name, object_id)})
+    status, answer = _inbox(leancloud, eve, include="loot")
+    assert status == 200, answer
+    [entry] = answer["results"]
+    assert entry["loot"] == _pointer(name, object_id)
+    assert "s3cr3t" not in str(answer)
+
+
+def test_inbox_include_hides_the_publishers_private_fields(leancloud):
+    """``include=source`` shows the publisher as anyone else sees it: no email, no authData."""
+    ann = leancloud.signup(email=f"{unique('ann')}@example.com")
+    bob = leancloud.signup()
+    leancloud.ok("POST", "statuses", {"data": {"hi": 1}, "inboxType": "default",
+                                      "query": {"className": "_User", "where": {"objectId": bob["objectId"]}}},
+                 session=ann["sessionToken"])
+    status, answer = _inbox(leancloud, bob, include="source")
+    assert status == 200, answer
+    [entry] = answer["results"]
+    assert entry["source"]["objectId"] == ann["objectId"]
+    assert "email" not in entry["source"] and ann["email"] not in str(answer)
+
+
+def test_inbox_where_is_not_an_oracle_on_a_closed_class(leancloud, vault):
+    """A ``where`` on one's inbox runs its sub-queries as the caller: into a closed class it is 119, not
+    an answer that depends on the closed rows."""
+    name, object_id = vault
+    eve = leancloud.signup()
+    _status_to_self(leancloud, eve, {"guess": object_id})
+    where = {"guess": {"$select": {"query": {"className": name, "where": {"secret": "s3cr3t"}}, "key": "objectId"}}}
+    status, answer = _inbox(leancloud, eve, where=where)
+    assert refused(status, answer, 119), answer
+
+
+# -- whom a status reaches is chosen with the caller's rights ----------------------------------------------
+def test_status_recipients_can_not_be_chosen_by_hidden_fields(leancloud):
+    """The recipients' query is a read by the publisher: selecting users by their (hidden) email is 119,
+    and nothing is delivered (it was delivered, an oracle on who has which address)."""
+    ann = leancloud.signup(email=f"{unique('ann')}@example.com")
+    eve = leancloud.signup()
+    status, answer = leancloud.call("POST", "statuses", {
+        "data": {"x": 1}, "query": {"className": "_User", "where": {"email": ann["email"]}}},
+        session=eve["sessionToken"])
+    assert refused(status, answer, 119), answer
+    assert _inbox(leancloud, ann)[1]["results"] == []
+
+
+def test_status_recipients_can_not_come_from_a_closed_class(leancloud, vault):
+    name, _ = vault
+    eve = leancloud.signup()
+    status, answer = leancloud.call("POST", "statuses", {
+        "data": {"x": 1}, "query": {"className": name, "where": {"secret": "s3cr3t"}}},
+        session=eve["sessionToken"])
+    assert refused(status, answer, 119), answer
+
+
+# -- what the backend writes for a client carries no key only the master key may set -------------------------
+@pytest.mark.parametrize("field", ["objectId", "createdAt", "updatedAt", "__ignore_hooks"])
+def test_status_data_can_not_set_what_only_the_master_key_sets(leancloud, field):
+    """A status is stored with the master key; its client-given ``data`` must not choose the id, the
+    timestamps, or skip the app's hooks on ``_Status``."""
+    eve = leancloud.signup()
+    value = {"objectId": unique("chosen"), "createdAt": "2001-01-01T00:00:00.000Z",
+             "updatedAt": "2001-01-01T00:00:00.000Z", "__ignore_hooks": ["beforeSave"]}[field]
+    before = leancloud.master("GET", "classes/_Status", params={"count": 1, "limit": 0}).get("count", 0)
+    status, answer = leancloud.call("POST", "statuses", {
+        "data": {field: value}, "query": {"className": "_User", "where": {"objectId": eve["objectId"]}}},
+        session=eve["sessionToken"])
+    assert refused(status, answer, 105), answer
+    assert leancloud.master("GET", "classes/_Status", params={"count": 1, "limit": 0})["count"] == before
+
+
+@pytest.mark.parametrize("field", ["objectId", "createdAt", "__ignore_hooks"])
+def test_follow_attributes_can_not_set_what_only_the_master_key_sets(api, field):
+    """Following someone stores ``_Followee``/``_Follower`` rows with the master key and the request's
+    other attributes: those must not choose ids or timestamps or skip hooks."""
+    if api.dialect != "leancloud":
+        pytest.skip("friendship is LeanCloud's")
+    eve, ann = api.signup(), api.signup()
+    value = {"objectId": unique("chosen"), "createdAt": "2001-01-01T00:00:00.000Z",
+             "__ignore_hooks": ["beforeSave"]}[field]
+    status, answer = api.call("POST", f"users/{eve['objectId']}/friendship/{ann['objectId']}", {field: value},
+                              session=eve["sessionToken"])
+    assert refused(status, answer, 105), answer
+    followees = api.master("GET", "classes/_Followee",
+                           params={"where": {"user": _pointer("_User", eve["objectId"])}})["results"]
+    assert followees == []
