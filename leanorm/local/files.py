@@ -311,6 +311,27 @@ def _delete_file(ctx: Context) -> Any:
     return _remove(ctx, rows[0]["objectId"])
 
 
+def _no_client_key(ctx: Context) -> Dict[str, Any]:
+    """The body of a ``_File`` write, refused (119) when a client sets ``key``: a file with a key is served
+    at ``/<key>``, any path of this server's origin (``/.well-known/...``), so only the master key (an
+    import keeping LeanCloud's keys) chooses one."""
+    body = ctx.json_body()
+    if "key" in body and not ctx.caller.master:
+        raise ProtocolError(119, "A file's key can be set with the master key only.", 403)
+    return body
+
+
+@route("POST", r"classes/_File", priority=1)
+def _create_file_object(ctx: Context) -> Any:
+    return objects.write(ctx, FILE_CLASS, None, _no_client_key(ctx), fetch_when_save=objects.write_options(ctx)[1])
+
+
+@route("PUT", r"classes/_File/([^/]+)", priority=1)
+def _update_file_object(ctx: Context) -> Any:
+    where, fetch_when_save = objects.write_options(ctx)
+    return objects.write(ctx, FILE_CLASS, ctx.args[0], _no_client_key(ctx), where, fetch_when_save)
+
+
 @route("DELETE", r"classes/_File/([^/]+)", priority=1)
 def _delete_file_object(ctx: Context) -> Any:
     """Deleting the ``_File`` object deletes its bytes too."""

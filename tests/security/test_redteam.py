@@ -133,3 +133,53 @@ def test_follow_attributes_can_not_set_what_only_the_master_key_sets(api, field)
     followees = api.master("GET", "classes/_Followee",
                            params={"where": {"user": _pointer("_User", eve["objectId"])}})["results"]
     assert followees == []
+
+
+# -- a file's key (the path it is served at, outside the API) is the master key's to choose -------------------
+def _own_file(api: Api, user: dict) -> dict:
+    """A file the user uploaded (it may write it: its ACL says so)."""
+    import base64
+    return api.ok("POST", "files/proof.txt", {"base64": base64.b64encode(b"attacker-bytes").decode(),
+                                              "mime_type": "text/plain"}, session=user["sessionToken"])
+
+
+def test_a_client_can_not_serve_its_file_at_a_path_of_the_server(leancloud):
+    """Files migrated with a key of their own are served at ``/<key>``. A client rewriting its own file's
+    ``key`` (and ``url`` to match) took any path of the server's origin: ``/.well-known/acme-challenge/...``
+    (a TLS certificate for the domain), ``/robots.txt``, app-site associations."""
+    import requests
+    eve = leancloud.signup()
+    own = _own_file(leancloud, eve)
+    path = f".well-known/acme-challenge/{unique('tok')}"
+    for method, target, body in (("PUT", f"classes/_File/{own['objectId']}", {"key": path, "url": f"http://x/{path}"}),
+                                 ("POST", "classes/_File", {"key": path, "url": f"http://x/{path}", "name": "x"}),
+                                 ("POST", "batch", {"requests": [{"method": "PUT", "path": f"/1.1/classes/_File/{own['objectId']}",
+                                                                  "body": {"key": path, "url": f"http://x/{path}"}}]})):
+        status, answer = leancloud.call(method, target, body, session=eve["sessionToken"])
+        inner = answer[0].get("error", answer[0]) if isinstance(answer, list) else answer
+        assert refused(status if not isinstance(answer, list) else 400, inner, 119), (target, answer)
+    assert requests.get(f"{leancloud.served.base_url}/{path}", timeout=30).status_code == 404
+    assert leancloud.master("GET", f"classes/_File/{own['objectId']}")["key"] == own["objectId"]
+
+
+# -- installations are not a directory of every device ------------------------------------------------------
+def test_clients_can_not_list_installations(api):
+    """``_Installation`` holds every device's push token and its user: as on Parse Server, clients may
+    not find (nor count, nor delete) installations, on any read path; ``get`` by id still works."""
+    token = unique("devicetoken")
+    owner = api.signup()
+    mine = api.ok("POST", "installations", {"deviceType": "ios", "deviceToken": token,
+                                            "user": _pointer("_User", owner["objectId"])})
+    eve = api.signup()
+    for params in ({}, {"count": 1, "limit": 0}, {"where": {"deviceToken": token}}):
+        status, answer = api.call("GET", "installations", params=params, session=eve["sessionToken"])
+        assert refused(status, answer, 119), (params, answer)
+    holder = unique("Holder")
+    api.ok("POST", f"classes/{holder}", {"p": _pointer("_Installation", mine["objectId"])})
+    status, answer = api.call("GET", f"classes/{holder}", params={
+        "where": {"p": {"$inQuery": {"className": "_Installation", "where": {"deviceToken": token}}}}})
+    assert refused(status, answer, 119), answer
+    status, answer = api.call("DELETE", f"installations/{mine['objectId']}", session=eve["sessionToken"])
+    assert refused(status, answer, 119), answer
+    assert api.ok("GET", f"installations/{mine['objectId']}")["deviceToken"] == token
+    assert api.master("GET", "installations", params={"where": {"deviceToken": token}})["results"]
