@@ -170,11 +170,13 @@ def _file_tokens(ctx: Context) -> Any:
     if key is not None and (not isinstance(key, str) or not key.strip("/")
                             or key.strip("/").startswith(("1.1/", "parse/", "files/", "uploads/"))):
         raise ProtocolError(1, "Unsupported file key: a key is a path outside the API.")
-    key = key.strip("/") if key else None
+    # a key is where the file is served (/<key>, any path of this origin): the master key's to choose; a
+    # client's (the JS SDK sends a random one) is not kept, or its name could make its url end with the key
+    key = key.strip("/") if key and ctx.caller.master else None
     fields = {"mime_type": _mime(name, body.get("mime_type")), "metaData": meta, "provider": PROVIDER,
               "bucket": "leanorm"}
-    if key is not None and ctx.caller.master:  # served at /<key>, as LeanCloud serves a file saved under
-        fields["url"] = f"{ctx.base_url}/{quote(key)}"  # a key chosen with the master key
+    if key is not None:  # served at /<key>, as LeanCloud serves a file saved under a key
+        fields["url"] = f"{ctx.base_url}/{quote(key)}"
     row = _create(ctx, name, fields, body.get("ACL"), key=key)
     token = secrets.token_urlsafe(24)
     with ctx.store.write() as conn:

@@ -162,6 +162,19 @@ def test_a_client_can_not_serve_its_file_at_a_path_of_the_server(leancloud):
     assert leancloud.master("GET", f"classes/_File/{own['objectId']}")["key"] == own["objectId"]
 
 
+def test_an_upload_token_does_not_take_a_clients_key(leancloud):
+    """``fileTokens`` with ``key`` and a ``name`` equal to it: the file's url (``/files/<id>/<name>``)
+    ended with the key, so anyone, without logging in, served its bytes at ``/.well-known/...``."""
+    import requests
+    from urllib.parse import urlsplit
+    path = f".well-known/acme-challenge/{unique('tok')}"
+    token = leancloud.ok("POST", "fileTokens", {"name": path, "key": path, "mime_type": "text/plain"})
+    assert requests.put(leancloud.served.base_url + urlsplit(token["upload_url"]).path, data=b"proof",
+                        timeout=30).ok
+    assert requests.get(f"{leancloud.served.base_url}/{path}", timeout=30).status_code == 404
+    assert requests.get(token["url"], timeout=30).content == b"proof"  # the file itself is served as usual
+
+
 # -- installations are not a directory of every device ------------------------------------------------------
 def test_clients_can_not_list_installations(api):
     """``_Installation`` holds every device's push token and its user: as on Parse Server, clients may
