@@ -156,8 +156,14 @@ def _users_by_mobile_phone(ctx: Context) -> Any:
     body = dict(ctx.json_body())
     phone = _phone(body)
     code = body.pop("smsCode", None)
+    # a new user's third-party accounts need the proof any link needs (they were stored unchecked)
+    links = _given_links(body)
+    body.pop("authData", None)
+    if links:
+        body["authData"] = _verified(ctx, links)
     with ctx.store.write() as conn:
         _consume(ctx, conn, "sms", code, _e164(phone))
+        _check_links(ctx, conn, body.get("authData") or {}, None)
         user_id = _user_by_phone(ctx, conn, phone)
         if user_id is not None:
             _set_user(ctx, user_id, {"mobilePhoneVerified": True})

@@ -212,3 +212,22 @@ def test_a_huge_in_list_answers_like_a_short_one(api):
         [answer] = api.ok("POST", "batch", {"requests": [
             {"method": "GET", "path": f"{prefix}classes/{name}", "params": {"where": where}}]})
         assert [r["objectId"] for r in answer["success"]["results"]] == [row["objectId"]], answer
+
+
+# -- third-party accounts are linked only with proof, on every signup path ----------------------------------
+def test_an_sms_signup_can_not_link_someone_elses_third_party_account(api, server):
+    """``usersByMobilePhone`` creates a user from the request's other fields: ``authData`` went in
+    unverified. With a code for its own number, an attacker pre-linked a victim's (public) openid to an
+    account it controls, where the victim's first third-party login would land."""
+    import random
+    from tests.security.authz_client import outbox_code
+    number = f"+8613{random.randrange(10 ** 9):09d}"
+    api.ok("POST", "requestSmsCode", {"mobilePhoneNumber": number})
+    openid = unique("victim-openid")
+    status, answer = api.call("POST", "usersByMobilePhone", {
+        "mobilePhoneNumber": number, "smsCode": outbox_code(server, number, "sms"),
+        "authData": {"weixin": {"openid": openid, "access_token": "bogus"}}})
+    assert refused(status, answer, 252), answer
+    linked = api.master("GET", "users", params={"where": {"authData.weixin.openid": openid}})["results"]
+    assert linked == []
+    assert api.master("GET", "users", params={"where": {"mobilePhoneNumber": number}})["results"] == []
