@@ -357,6 +357,8 @@ def list_answer(ctx: Context, class_name: str) -> Dict[str, Any]:
     if ctx.dialect == "leancloud" and limit > MAX_LIMIT:
         raise ProtocolError(102, f"Invalid query: limit must be at most {MAX_LIMIT}.")
     counting = ctx.params.get("count") in ("1", "true")
+    if counting and limit:  # rows and their count: both permissions apply
+        permit(ctx, class_name, "count")
     rows, total = query(ctx, class_name, ctx.json_param("where"), ctx.params.get("order"), limit,
                         _int_param(ctx, "skip", 0), ctx.params.get("keys"), ctx.params.get("include"),
                         counting, operation="count" if counting and limit == 0 else "find")

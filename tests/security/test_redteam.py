@@ -231,3 +231,15 @@ def test_an_sms_signup_can_not_link_someone_elses_third_party_account(api, serve
     linked = api.master("GET", "users", params={"where": {"authData.weixin.openid": openid}})["results"]
     assert linked == []
     assert api.master("GET", "users", params={"where": {"mobilePhoneNumber": number}})["results"] == []
+
+
+# -- class-level permissions ---------------------------------------------------------------------------------
+def test_a_closed_count_is_closed_with_a_page_of_rows_too(api):
+    """``count=1`` with a ``limit`` above 0 answered the count of a class whose ``count`` permission is
+    closed (only a ``limit=0`` count was checked); Parse Server checks both find and count then."""
+    name = unique("NoCount")
+    api.master("POST", f"classes/{name}", {"n": 1})
+    api.master("PUT", f"schemas/{name}", {"classLevelPermissions": {"count": {}}})
+    assert api.results(f"classes/{name}")  # find stays open
+    status, answer = api.call("GET", f"classes/{name}", params={"count": 1, "limit": 1})
+    assert refused(status, answer, 119), answer
