@@ -37,6 +37,9 @@ DEFAULT_PROTECTED_FIELDS: Dict[str, Dict[str, List[str]]] = {
     "_User": {"*": ["email", "mobilePhoneNumber", "authData"]}}
 #: never queryable without the master key, whatever protectedFields say (they are credentials)
 SECRET_FIELDS = ("ACL", "password", "sessionToken", "authData")
+#: hidden from everyone but the user itself, whatever protectedFields say (as on Parse Server): an
+#: anonymous account's id there is its whole credential
+ALWAYS_HIDDEN = {"_User": frozenset({"authData"})}
 #: _User fields only the backend (or the master key) sets: they record what a code proved
 SERVER_OWNED = {"email": "emailVerified", "mobilePhoneNumber": "mobilePhoneVerified"}
 #: what only the master key sets in a write: the id, the timestamps (and hook control, the ``__`` keys)
@@ -77,7 +80,8 @@ class ReadPolicy:
             caller = self.ctx.caller
             lists = [set(fields) for principal, fields in config.items()
                      if principal in caller.principals or (principal == "authenticated" and caller.user_id)]
-            self._hidden[class_name] = frozenset(set.intersection(*lists)) if lists else frozenset()
+            configured = frozenset(set.intersection(*lists)) if lists else frozenset()
+            self._hidden[class_name] = configured | ALWAYS_HIDDEN.get(class_name, frozenset())
         return self._hidden[class_name]
 
     def check_key(self, class_name: str, key: str) -> None:

@@ -243,3 +243,24 @@ def test_a_closed_count_is_closed_with_a_page_of_rows_too(api):
     assert api.results(f"classes/{name}")  # find stays open
     status, answer = api.call("GET", f"classes/{name}", params={"count": 1, "limit": 1})
     assert refused(status, answer, 119), answer
+
+
+# -- a user's third-party credentials are its own, whatever protectedFields say ----------------------------------
+def test_authdata_stays_hidden_when_an_app_protects_only_email(api):
+    """Parse Server's usual ``protectedFields`` for ``_User`` is ``{"*": ["email"]}``: an app bringing it
+    along replaced the default and showed every user's ``authData`` to everyone; an anonymous user's id
+    there is its whole credential (anyone logged in as it)."""
+    api.master("PUT", "schemas/_User", {"classLevelPermissions": {"protectedFields": {"*": ["email"]}}})
+    try:
+        secret = unique("anon") + "0123456789abcdef"
+        victim = api.ok("POST", "users", {"authData": {"anonymous": {"id": secret}}})
+        eve = api.signup()
+        reads = [api.ok("GET", f"users/{victim['objectId']}", session=eve["sessionToken"]),
+                 *api.results("users", session=eve["sessionToken"], where={"objectId": victim["objectId"]}),
+                 *api.results("users", where={"objectId": victim["objectId"]}, keys="authData")]
+        assert reads and all("authData" not in r for r in reads), reads
+        assert secret not in str(reads)
+        own = api.ok("GET", f"users/{victim['objectId']}", session=victim["sessionToken"])
+        assert own["authData"]["anonymous"]["id"] == secret  # the user itself still sees it
+    finally:
+        api.master("PUT", "schemas/_User", {"classLevelPermissions": {}})
