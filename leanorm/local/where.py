@@ -29,6 +29,8 @@ EARTH_KM, EARTH_MILES = 6371.0, 3958.8
 COLUMNS = ("objectId", "createdAt", "updatedAt")
 #: the longest list of values an ``IN (...)`` spells out as parameters (longer ones go as one JSON array)
 INLINE_VALUES = 100
+#: the most vertices a ``$polygon`` may have (a million made one query cost minutes per thousand rows)
+MAX_POLYGON_POINTS = 10_000
 
 
 class Slot:
@@ -487,6 +489,8 @@ def _polygon(value: Any) -> str:
     points = value.get("coordinates") if isinstance(value, dict) and value.get("__type") == "Polygon" else value
     if not isinstance(points, list) or len(points) < 3:
         raise ProtocolError(107, "bad $geoWithin value; $polygon should contain at least 3 GeoPoints")
+    if len(points) > MAX_POLYGON_POINTS:  # each row's test walks every vertex, in Python
+        raise ProtocolError(102, f"Invalid query: a $polygon has at most {MAX_POLYGON_POINTS} points.")
     return dumps([[lng, lat] for lat, lng in map(_point, points)])
 
 
