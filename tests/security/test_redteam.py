@@ -243,6 +243,9 @@ def test_a_closed_count_is_closed_with_a_page_of_rows_too(api):
     assert api.results(f"classes/{name}")  # find stays open
     status, answer = api.call("GET", f"classes/{name}", params={"count": 1, "limit": 1})
     assert refused(status, answer, 119), answer
+    if api.dialect == "leancloud":
+        status, answer = api.call("GET", "cloudQuery", params={"cql": f"select count(*), * from {name}"})
+        assert refused(status, answer, 119), answer
 
 
 # -- a user's third-party credentials are its own, whatever protectedFields say ----------------------------------
