@@ -14,7 +14,9 @@ indexed equality queries (one row by a unique code; 100 rows by score), an index
 (100 rows), two counts (10% of the objects by equality and by range) and an update (an ``Increment``
 saved on a loaded object). Every round uses new random parameters; each operation's time is the
 **median** over the rounds. The operations take turns within a round, so a busy moment of the shared
-machine hits all of them alike.
+machine hits all of them alike. Last, a fresh process (so that memory freed after the insert cannot
+hide a rise) reads every object once with ``iterator()``: its time, and how far its peak resident
+memory rose above what it used before (Linux: the peak is reset first).
 
 Usage::
 
@@ -71,14 +73,15 @@ def documents(n: int) -> Iterator[BenchItem]:
 
 
 # -- backends: a connected client with an empty, indexed class ---------------------------------------------
-def embedded(workdir: Path) -> Tuple[Client, Callable[[], None]]:
-    client = leanorm.connect(f"local://{workdir / 'embedded.sqlite3'}", default=False)
+def embedded(workdir: Path) -> Tuple[Client, Callable[[], None], str]:
+    url = f"local://{workdir / 'embedded.sqlite3'}"
+    client = leanorm.connect(url, default=False)
     for field in INDEXED:
         client.transport.server.create_index(CLASS, field)  # type: ignore[attr-defined]
-    return client, client.close
+    return client, client.close, url
 
 
-def served(workdir: Path) -> Tuple[Client, Callable[[], None]]:
+def served(workdir: Path) -> Tuple[Client, Callable[[], None], str]:
     command = [sys.executable, "-m", "leanorm.cli", "serve", "--db", str(workdir / "served.sqlite3"),
                "--port", "0", "--app-id", "bench", "--app-key", "bench-key", "--master-key", "bench-master",
                *(f"--index={CLASS}.{field}" for field in INDEXED)]
@@ -86,18 +89,18 @@ def served(workdir: Path) -> Tuple[Client, Callable[[], None]]:
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     banner = process.stdout.readline()  # type: ignore[union-attr]  # "... on http://127.0.0.1:PORT (...)"
     port = int(banner.split("http://127.0.0.1:")[1].split()[0])
-    client = leanorm.connect(f"leancloud+http://bench:bench-key@127.0.0.1:{port}?master_key=bench-master",
-                             default=False)
+    url = f"leancloud+http://bench:bench-key@127.0.0.1:{port}?master_key=bench-master"
+    client = leanorm.connect(url, default=False)
 
     def stop() -> None:
         client.close()
         process.terminate()
         process.wait(timeout=30)
 
-    return client, stop
+    return client, stop, url
 
 
-def parse(workdir: Path) -> Tuple[Client, Callable[[], None]]:
+def parse(workdir: Path) -> Tuple[Client, Callable[[], None], str]:
     url = os.environ.get("LEANORM_PARSE_URL")
     if not url:
         raise SystemExit("the parse backend needs LEANORM_PARSE_URL: eval \"$(bash scripts/parse-server env)\"")
@@ -124,7 +127,7 @@ def parse(workdir: Path) -> Tuple[Client, Callable[[], None]]:
             "fields": {"code": {"type": "String"}, "score": {"type": "Number"}, "group": {"type": "String"},
                        "value": {"type": "Number"}, "hits": {"type": "Number"}},
             "indexes": {f"{field}_1": {field: 1} for field in INDEXED}})
-    return client, stop
+    return client, stop, url
 
 
 BACKENDS = {"embedded": embedded, "served": served, "parse": parse}
@@ -172,7 +175,7 @@ def operations(n: int, loaded: List[BenchItem]) -> Dict[str, Operation]:
 
 
 def run_backend(name: str, n: int, rounds: int, workdir: Path) -> Dict[str, Any]:
-    client, stop = BACKENDS[name](workdir)
+    client, stop, url = BACKENDS[name](workdir)
     try:
         with leanorm.using(client):
             print(f"{name}: inserting {n:,} objects...", file=sys.stderr, flush=True)
@@ -195,11 +198,45 @@ def run_backend(name: str, n: int, rounds: int, workdir: Path) -> Dict[str, Any]
                     seconds[label].append(time.perf_counter() - begin)
             hits = sum(o.hits for o in BenchItem.objects.filter(code__in=[o.code for o in loaded]))
             assert hits == rounds + 1, hits  # every update reached the backend
+            iterate_seconds, iterate_growth = iterate_in_a_fresh_process(url, n)
     finally:
         stop()
     print(f"{name}: done", file=sys.stderr, flush=True)
     return {"insert_rows_per_second": n / insert_seconds,
-            "ms": {label: statistics.median(s) * 1000 for label, s in seconds.items()}}
+            "ms": {label: statistics.median(s) * 1000 for label, s in seconds.items()},
+            "iterate_seconds": iterate_seconds, "iterate_peak_rss_growth_mib": iterate_growth}
+
+
+def _memory_kib(field: str) -> int:
+    """``VmRSS`` (resident now) or ``VmHWM`` (the peak) of this process, from /proc (Linux)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def iterate_in_a_fresh_process(url: str, n: int) -> Tuple[float, float]:
+    """``iterate_all`` in a new interpreter connected to the same backend."""
+    out = subprocess.run([sys.executable, __file__, "--iterate", url, "--objects", str(n)],
+                         check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    seconds, growth = json.loads(out)
+    return seconds, growth
+
+
+def iterate_all(url: str, n: int) -> Tuple[float, float]:
+    """Read every object of ``url``'s backend once with ``iterator()``: seconds, and the rise of peak RSS
+    in MiB above the RSS before (writing 5 to clear_refs resets the peak to the current RSS)."""
+    leanorm.connect(url)
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    before = _memory_kib("VmRSS")
+    start = time.perf_counter()
+    count = sum(1 for _ in BenchItem.objects.iterator())
+    seconds = time.perf_counter() - start
+    assert count == n, count
+    return seconds, (_memory_kib("VmHWM") - before) / 1024
 
 
 def available() -> List[str]:
@@ -214,6 +251,10 @@ def table(results: Dict[str, Dict[str, Any]], n: int) -> str:
                  + " | ".join(f"{results[b]['insert_rows_per_second']:,.0f}" for b in names) + " |")
     for label in results[names[0]]["ms"]:
         lines.append(f"| {label}, ms | " + " | ".join(f"{results[b]['ms'][label]:.2f}" for b in names) + " |")
+    lines.append(f"| every object once with `iterator()`, s | "
+                 + " | ".join(f"{results[b]['iterate_seconds']:.1f}" for b in names) + " |")
+    lines.append(f"| peak RSS growth while iterating, MiB | "
+                 + " | ".join(f"{results[b]['iterate_peak_rss_growth_mib']:.1f}" for b in names) + " |")
     return "\n".join(lines)
 
 
@@ -229,7 +270,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--backends", default=",".join(available()),
                         help="comma-separated: " + ", ".join(BACKENDS))
     parser.add_argument("--json", action="store_true", help="print the raw results as JSON")
+    parser.add_argument("--iterate", metavar="URL", help=argparse.SUPPRESS)  # the fresh process's part
     args = parser.parse_args(argv)
+    if args.iterate:
+        print(json.dumps(iterate_all(args.iterate, args.objects)))
+        return 0
     if args.objects < 10 * SCORES:
         parser.error(f"--objects must be at least {10 * SCORES} (every count and page assumes it)")
     results = {}

@@ -11,6 +11,7 @@ from typing import Any, ContextManager, Dict, Iterator, Optional, Type, TypeVar,
 
 from . import auth_context, legacy_password, signals
 from .acl import ACL
+from .client import Client
 from .config import get_client
 from .errors import AuthenticationFailed, InvalidSession, LeanCloudError, LeanORMError, ObjectNotFound, UserNotFound
 from .fields import BooleanField, DictField, PointerField, StringField
@@ -98,10 +99,9 @@ class User(Model):
             self._data["sessionToken"] = answer["sessionToken"]
 
     @classmethod
-    def _logged_in(cls: Type[U], data: Dict[str, Any]) -> U:
+    def _logged_in(cls: Type[U], data: Dict[str, Any], client: Client) -> U:
         """A user instance from a login answer, kept in the identity scope of its own session so no
         other caller is ever handed the token."""
-        client = get_client()
         with auth_context.acting_as(None, data.get("sessionToken")):
             user = cls._from_wire(data, client)
         signals.logged_in.send(cls, instance=user)
@@ -109,84 +109,88 @@ class User(Model):
 
     @classmethod
     def signup(cls: Type[U], username: Optional[str] = None, password: Optional[str] = None,
-               email: Optional[str] = None, mobile_phone_number: Optional[str] = None, **fields: Any) -> U:
+               email: Optional[str] = None, mobile_phone_number: Optional[str] = None, *,
+               client: Optional[Client] = None, **fields: Any) -> U:
         """Create a user; the returned user is logged in (has a session token)."""
         user = cls(username=username, email=email, mobile_phone_number=mobile_phone_number, **fields)
         if password is None:
             raise ValueError("signup needs a password")
+        client = get_client(client)
         user.set_password(password)
-        user.save()
+        user.save(client=client)
         if not user.session_token:
             return user
-        if get_client().identity_map.enabled:
-            get_client().identity_map.discard(cls._meta.class_name, user.id)  # type: ignore[arg-type]
-        return cls._logged_in(dict(user._data))
+        if client.identity_map.enabled:
+            client.identity_map.discard(cls._meta.class_name, user.id)  # type: ignore[arg-type]
+        return cls._logged_in(dict(user._data), client)
 
     @classmethod
     def login(cls: Type[U], username: Optional[str] = None, password: Optional[str] = None, *,
-              email: Optional[str] = None) -> U:
+              email: Optional[str] = None, client: Optional[Client] = None) -> U:
         """Log in by username or e-mail and password. Raises AuthenticationFailed (210),
         UserNotFound (211)."""
         if password is None or not (username or email):
             raise ValueError("login needs username or email, and password")
         body = {"password": password, **({"username": username} if username else {"email": email})}
-        return cls._login(body)
+        return cls._login(body, get_client(client))
 
     @classmethod
     def login_with_mobile_phone(cls: Type[U], phone: str, password: Optional[str] = None, *,
-                                sms_code: Optional[str] = None) -> U:
+                                sms_code: Optional[str] = None, client: Optional[Client] = None) -> U:
         """Log in with a mobile phone number and its password, or the code
         :meth:`request_login_sms_code` sent (``sms_code``, SMS backends only)."""
         if (password is None) == (sms_code is None):
             raise ValueError("login_with_mobile_phone needs a password or an sms_code (one of them)")
+        client = get_client(client)
         if sms_code is not None:
-            get_client().require("sms", "User.login_with_mobile_phone(sms_code=...)")
-            return cls._login({"mobilePhoneNumber": phone, "smsCode": sms_code})
-        return cls._login({"mobilePhoneNumber": phone, "password": password})
+            client.require("sms", "User.login_with_mobile_phone(sms_code=...)")
+            return cls._login({"mobilePhoneNumber": phone, "smsCode": sms_code}, client)
+        return cls._login({"mobilePhoneNumber": phone, "password": password}, client)
 
     @classmethod
-    def signup_or_login_with_mobile_phone(cls: Type[U], phone: str, code: str, **fields: Any) -> U:
+    def signup_or_login_with_mobile_phone(cls: Type[U], phone: str, code: str, *,
+                                          client: Optional[Client] = None, **fields: Any) -> U:
         """Log in the user with this phone number, or sign one up (username = the number, phone
         verified), with a code from :func:`leanorm.cloud.request_sms_code`. ``fields`` (e.g.
         ``password``) are used only when signing up."""
-        client = get_client()
+        client = get_client(client)
         client.require("sms", "User.signup_or_login_with_mobile_phone")
         data = client.request("POST", "usersByMobilePhone",
                               body={**fields, "mobilePhoneNumber": phone, "smsCode": code})
-        return cls._logged_in(data)
+        return cls._logged_in(data, client)
 
     @classmethod
-    def login_with(cls: Type[U], platform: str, auth_data: Dict[str, Any]) -> U:
+    def login_with(cls: Type[U], platform: str, auth_data: Dict[str, Any], *,
+                   client: Optional[Client] = None) -> U:
         """Log in the user linked to this third-party account, or sign one up (random username).
 
         ``auth_data`` is what the platform gave, with its user id under ``uid`` (``openid`` for
         weixin/qq, ``id`` for ``anonymous``). Parse Server and the embedded backend accept only the
         providers they are configured to verify (``anonymous`` by default); another is
         :class:`~leanorm.errors.UnsupportedAuthProvider` (252)."""
-        data = get_client().request("POST", "users", body={"authData": {platform: auth_data}})
+        client = get_client(client)
+        data = client.request("POST", "users", body={"authData": {platform: auth_data}})
         data.pop("authDataResponse", None)  # Parse's provider answer, not a field of the user
         data.setdefault("authData", {platform: auth_data})  # a new user's answer lacks it on Parse
-        return cls._logged_in(data)
+        return cls._logged_in(data, client)
 
     @classmethod
-    def _login(cls: Type[U], body: Dict[str, Any]) -> U:
-        client = get_client()
+    def _login(cls: Type[U], body: Dict[str, Any], client: Client) -> U:
         try:
             data = client.request("POST", "login", body=body)
         except ObjectNotFound as exc:
             # Parse answers 101 "Invalid username/password." where LeanCloud says 210/211: same meaning,
             # the server's code and message are kept
-            if not cls._moved_legacy_password(body):
+            if not cls._moved_legacy_password(body, client):
                 raise AuthenticationFailed(exc.code, exc.message, exc.status) from None
             data = client.request("POST", "login", body=body)
-        return cls._logged_in(data)
+        return cls._logged_in(data, client)
 
     @staticmethod
-    def _moved_legacy_password(body: Dict[str, Any]) -> bool:
+    def _moved_legacy_password(body: Dict[str, Any], client: Client) -> bool:
         """On Parse Server, after a failed password login: whether the legacy-login function (see
         :mod:`leanorm.engine.legacy_login`) found an imported LeanCloud hash matching the password and
         made it the user's Parse password (so logging in again succeeds)."""
-        client = get_client()
         if client.dialect.name != "parse" or "password" not in body or "mobilePhoneNumber" in body:
             return False
         try:
@@ -196,16 +200,16 @@ class User(Model):
         return True
 
     @classmethod
-    def become(cls: Type[U], session_token: str) -> U:
+    def become(cls: Type[U], session_token: str, *, client: Optional[Client] = None) -> U:
         """The user a session token belongs to (InvalidSession, 209, when it is not valid)."""
-        client = get_client()
+        client = get_client(client)
         with auth_context.acting_as(None, session_token):
             try:
                 data = client.request("GET", "users/me")
             except UserNotFound as exc:  # LeanCloud answers an unknown token here with 211
                 raise InvalidSession(209, "Invalid session token.", exc.status) from exc
         data.setdefault("sessionToken", session_token)
-        return cls._logged_in(data)
+        return cls._logged_in(data, client)
 
     def logout(self) -> None:
         """End this user's session on the server and forget its token."""
@@ -273,17 +277,19 @@ class User(Model):
             client.request("DELETE", f"users/{self.id}/friendship/{_user_id(target)}")
 
     @classmethod
-    def followees(cls, user: Union["User", str]) -> "QuerySet[Followee]":
+    def followees(cls, user: Union["User", str], *, client: Optional[Client] = None) -> "QuerySet[Followee]":
         """The users ``user`` follows, as ``Followee`` rows with ``followee`` loaded:
         ``[row.followee for row in User.followees(ann)]``."""
-        get_client().require("friendship", "User.followees")
-        return Followee.objects.filter(user=_user_stub(user)).select_related("followee")
+        client = get_client(client)
+        client.require("friendship", "User.followees")
+        return Followee.objects.using(client).filter(user=_user_stub(user, client)).select_related("followee")
 
     @classmethod
-    def followers(cls, user: Union["User", str]) -> "QuerySet[Follower]":
+    def followers(cls, user: Union["User", str], *, client: Optional[Client] = None) -> "QuerySet[Follower]":
         """The users who follow ``user``, as ``Follower`` rows with ``follower`` loaded."""
-        get_client().require("friendship", "User.followers")
-        return Follower.objects.filter(user=_user_stub(user)).select_related("follower")
+        client = get_client(client)
+        client.require("friendship", "User.followers")
+        return Follower.objects.using(client).filter(user=_user_stub(user, client)).select_related("follower")
 
     # -- passwords --------------------------------------------------------------------------------------
     def update_password(self, old_password: str, new_password: str) -> None:
@@ -297,65 +303,70 @@ class User(Model):
             self._data["sessionToken"] = data["sessionToken"]
 
     @classmethod
-    def request_password_reset(cls, email: str) -> None:
+    def request_password_reset(cls, email: str, *, client: Optional[Client] = None) -> None:
         """Send a password-reset e-mail."""
-        get_client().request("POST", "requestPasswordReset", body={"email": email})
+        get_client(client).request("POST", "requestPasswordReset", body={"email": email})
 
     @classmethod
-    def request_email_verify(cls, email: str) -> None:
+    def request_email_verify(cls, email: str, *, client: Optional[Client] = None) -> None:
         """Send the e-mail verification message again."""
-        client = get_client()
+        client = get_client(client)
         client.request("POST", client.dialect.endpoint("request_email_verify"), body={"email": email})
 
     @classmethod
-    def request_password_reset_by_sms_code(cls, phone: str) -> None:
+    def request_password_reset_by_sms_code(cls, phone: str, *, client: Optional[Client] = None) -> None:
         """Text a password-reset code to the user with this phone number (UserNotFound, 213, when
         there is none); then :meth:`reset_password_by_sms_code`."""
         _sms("requestPasswordResetBySmsCode", "User.request_password_reset_by_sms_code",
-             {"mobilePhoneNumber": phone})
+             {"mobilePhoneNumber": phone}, client=client)
 
     @classmethod
-    def reset_password_by_sms_code(cls, code: str, new_password: str, phone: str) -> None:
+    def reset_password_by_sms_code(cls, code: str, new_password: str, phone: str, *,
+                                   client: Optional[Client] = None) -> None:
         """Set a new password with the code texted to ``phone`` by :meth:`request_password_reset_by_sms_code`
         (InvalidVerificationCode, 603, when it is wrong, used or expired). The user's sessions end. The
         number is sent with the code: the embedded backend refuses a code alone (it would match any
         user's pending reset)."""
         _sms(f"resetPasswordBySmsCode/{code}", "User.reset_password_by_sms_code",
-             {"password": new_password, "mobilePhoneNumber": phone}, method="PUT")
+             {"password": new_password, "mobilePhoneNumber": phone}, method="PUT", client=client)
 
     # -- mobile phone -------------------------------------------------------------------------------------
     @classmethod
-    def request_mobile_phone_verify(cls, phone: str) -> None:
+    def request_mobile_phone_verify(cls, phone: str, *, client: Optional[Client] = None) -> None:
         """Text a verification code to the user with this phone number; then
         :meth:`verify_mobile_phone_number`."""
-        _sms("requestMobilePhoneVerify", "User.request_mobile_phone_verify", {"mobilePhoneNumber": phone})
+        _sms("requestMobilePhoneVerify", "User.request_mobile_phone_verify", {"mobilePhoneNumber": phone},
+             client=client)
 
     @classmethod
-    def verify_mobile_phone_number(cls, code: str) -> None:
+    def verify_mobile_phone_number(cls, code: str, *, client: Optional[Client] = None) -> None:
         """Mark the phone number the code was sent to as verified (``mobile_phone_verified``)."""
-        _sms(f"verifyMobilePhone/{code}", "User.verify_mobile_phone_number", {})
+        _sms(f"verifyMobilePhone/{code}", "User.verify_mobile_phone_number", {}, client=client)
 
     @classmethod
-    def request_login_sms_code(cls, phone: str) -> None:
+    def request_login_sms_code(cls, phone: str, *, client: Optional[Client] = None) -> None:
         """Text a login code to the user with this phone number; then
         ``login_with_mobile_phone(phone, sms_code=code)``."""
-        _sms("requestLoginSmsCode", "User.request_login_sms_code", {"mobilePhoneNumber": phone})
+        _sms("requestLoginSmsCode", "User.request_login_sms_code", {"mobilePhoneNumber": phone}, client=client)
 
     @classmethod
-    def request_change_phone_number(cls, phone: str) -> None:
+    def request_change_phone_number(cls, phone: str, *, client: Optional[Client] = None) -> None:
         """Text a code to a new number for the current user (inside ``as_user``; MobilePhoneTaken,
         214, when another user has it); then :meth:`change_phone_number`."""
-        _sms("requestChangePhoneNumber", "User.request_change_phone_number", {"mobilePhoneNumber": phone})
+        _sms("requestChangePhoneNumber", "User.request_change_phone_number", {"mobilePhoneNumber": phone},
+             client=client)
 
     @classmethod
-    def change_phone_number(cls, code: str, phone: str) -> None:
+    def change_phone_number(cls, code: str, phone: str, *, client: Optional[Client] = None) -> None:
         """Set the current user's number to ``phone`` (verified) with the code texted to it."""
-        _sms("changePhoneNumber", "User.change_phone_number", {"mobilePhoneNumber": phone, "code": code})
+        _sms("changePhoneNumber", "User.change_phone_number", {"mobilePhoneNumber": phone, "code": code},
+             client=client)
 
 
-def _sms(path: str, feature: str, body: Dict[str, Any], method: str = "POST") -> None:
+def _sms(path: str, feature: str, body: Dict[str, Any], method: str = "POST", *,
+         client: Optional[Client] = None) -> None:
     """One request of an SMS-based endpoint, refused with NotSupported where the backend has no SMS."""
-    client = get_client()
+    client = get_client(client)
     client.require("sms", feature)
     client.request(method, path, body=body)
 
@@ -367,8 +378,8 @@ def _user_id(user: Union["User", str]) -> str:
     return key
 
 
-def _user_stub(user: Union["User", str]) -> "User":
-    return User._stub(user, get_client()) if isinstance(user, str) else user
+def _user_stub(user: Union["User", str], client: Client) -> "User":
+    return User._stub(user, client) if isinstance(user, str) else user
 
 
 class Followee(Model):

@@ -10,175 +10,48 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import io
 import json
+import os
 import sys
-from socketserver import ThreadingMixIn
-from typing import IO, Any, Iterator, List, Optional, Sequence, Tuple, cast
-from wsgiref.headers import Headers
-from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+from .config import connect
+from .introspect import models_source
+from .local.serving import ServeOptions, serve
+from .migrate import copy_all
+from .transfer.export_format import open_export
+from .transfer.exporter import export_backend
+from .transfer.importer import import_export
+from .transfer.verify import verify
 
 __all__ = ["main"]
 
 
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    verbose: bool  # set by _serve: log each request
-
-
-class _CountingInput:
-    """A request body as the app reads it (``wsgi.input``), counting the bytes it took."""
-
-    def __init__(self, raw: io.BufferedIOBase) -> None:
-        self.raw, self.consumed = raw, 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        self.consumed += len(data)
-        return data
-
-    def readline(self, size: int = -1) -> bytes:
-        data = self.raw.readline(size)
-        self.consumed += len(data)
-        return data
-
-    # the rest of PEP 3333's input stream
-    def readlines(self, hint: int = -1) -> List[bytes]:
-        lines = self.raw.readlines(hint)
-        self.consumed += sum(len(line) for line in lines)
-        return lines
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.readline, b"")
-
-
-class _ServerHandler(ServerHandler):
-    """wsgiref's handler answering in HTTP/1.1 and deciding, before the headers go out, whether the
-    connection can serve another request (``Connection: close`` tells the client when it cannot)."""
-
-    http_version = "1.1"
-    stdin: _CountingInput
-    headers: Headers  # set by start_response, before cleanup_headers runs
-    request_handler: "_KeepAliveHandler"
-
-    def cleanup_headers(self) -> None:
-        super().cleanup_headers()
-        request = self.request_handler
-        try:
-            declared = int(request.headers.get("Content-Length") or 0)
-        except ValueError:
-            declared = -1
-        if self.stdin.consumed != declared or request.headers.get("Transfer-Encoding") \
-                or "Content-Length" not in self.headers:
-            request.close_connection = True
-        if request.close_connection:
-            self.headers["Connection"] = "close"
-
-
-class _KeepAliveHandler(WSGIRequestHandler):
-    """wsgiref's request handler with HTTP/1.1 keep-alive.
-
-    wsgiref alone serves one request per connection, so every request paid a TCP handshake and a new
-    thread: most of the 3.6 ms an indexed query took over HTTP. Here a connection's requests are served
-    in turn; it closes when the client asks, after a response without Content-Length, when the app left
-    part of the body unread (the rest would be taken for the next request), or after ``timeout`` idle
-    seconds.
-    """
-
-    server: _ThreadingWSGIServer
-    protocol_version = "HTTP/1.1"
-    timeout = 60
-    # headers and body leave in separate writes: with Nagle's algorithm on a kept-alive connection the
-    # body would wait for the client's delayed ACK of the headers (40 ms per request)
-    disable_nagle_algorithm = True
-
-    def handle(self) -> None:
-        self.close_connection = True
-        try:
-            self._serve_one()
-            while not self.close_connection:
-                self._serve_one()
-        except (TimeoutError, ConnectionError):
-            self.close_connection = True
-
-    def _serve_one(self) -> None:
-        self.raw_requestline = self.rfile.readline(65537)
-        if not self.raw_requestline:
-            self.close_connection = True
-            return
-        if len(self.raw_requestline) > 65536:
-            self.requestline = self.request_version = self.command = ""
-            self.send_error(414)
-            self.close_connection = True
-            return
-        if not self.parse_request():  # it answered the error
-            self.close_connection = True
-            return
-        # wfile is socketserver's writer over the socket: the write/flush the handler uses, not all of IO
-        handler = _ServerHandler(_CountingInput(self.rfile), cast(IO[bytes], self.wfile), self.get_stderr(),
-                                 self.get_environ(), multithread=True)
-        handler.request_handler = self
-        app = self.server.get_app()
-        assert app is not None  # make_server set it before serving
-        handler.run(app)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-        if self.server.verbose:
-            super().log_message(format, *args)
-
-
-def load_object(spec: str) -> Any:
-    """``package.module:attribute`` → the object (for ``--engine``)."""
-    module, _, attr = spec.partition(":")
-    if not module or not attr:
-        raise SystemExit(f"expected module:attribute, got {spec!r}")
-    obj: Any = importlib.import_module(module)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def _serve(args: argparse.Namespace) -> int:
-    from .local import LocalServer
-    from .local.protocol import ProtocolError
-    from .local.verifiers import parse_provider
-    engine = load_object(args.engine) if args.engine else None
     try:
         protected = json.loads(args.protected_fields) if args.protected_fields else None
-        providers = dict(parse_provider(spec) for spec in args.auth_provider)
-        server = LocalServer(args.db, app_id=args.app_id, app_key=args.app_key, master_key=args.master_key,
-                             engine=engine, allow_custom_object_id=args.allow_custom_object_id,
-                             protected_fields=protected, auth_verifiers=providers,
-                             public_url=args.public_url, trust_proxy=args.trust_proxy)
-    except (ValueError, AttributeError, ProtocolError) as exc:
-        raise SystemExit(f"leanorm serve: {exc}") from None
-    for spec in args.index + args.unique_index:
-        class_name, _, key = spec.partition(".")
-        if not key:
-            raise SystemExit(f"--index needs Class.field, got {spec!r}")
-        server.create_index(class_name, key, unique=spec in args.unique_index)
-    httpd = make_server(args.host, args.port, server, server_class=_ThreadingWSGIServer,
-                        handler_class=_KeepAliveHandler)
-    httpd.verbose = args.verbose
-    host, port = httpd.server_address[:2]
-    if not isinstance(host, str):  # an IPv4/IPv6 server's host is text; the stubs allow bytes too
-        host = bytes(host).decode()
-    print(f"leanorm: serving {args.db} on http://{host}:{port} "
-          f"(LeanCloud dialect under /1.1/, Parse under /parse/); Ctrl-C stops", flush=True)
-    try:
-        httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        httpd.server_close()
-        server.close()
-    return 0
+    except ValueError as exc:
+        raise SystemExit(f"leanorm serve: --protected-fields is not JSON: {exc}") from None
+    return serve(ServeOptions(
+        database=args.db, host=args.host, port=args.port, app_id=args.app_id, app_key=args.app_key,
+        master_key=args.master_key, engine=args.engine, indexes=tuple(args.index),
+        unique_indexes=tuple(args.unique_index), workers=args.workers, threads=args.threads,
+        max_connections=args.max_connections, read_timeout=args.read_timeout,
+        graceful_timeout=args.graceful_timeout, verbose=args.verbose, public_url=args.public_url,
+        trust_proxy=args.trust_proxy, allow_custom_object_id=args.allow_custom_object_id,
+        protected_fields=protected, auth_providers=tuple(args.auth_provider)))
+
+
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+    return parse
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from .config import connect
-    from .migrate import copy_all
     source = connect(args.source, default=False)
     target = connect(args.target, default=False)
     state = args.state or _default_state(args.source, args.target, "migrate")
@@ -197,8 +70,6 @@ def _print_reports(reports: Any) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from .config import connect
-    from .transfer.importer import import_export
     target = connect(args.target, default=False)
     state = args.state or _default_state(args.source, args.target, "import")
     kept = _timestamp_fields(args.keep_timestamps_in)
@@ -213,17 +84,12 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .config import connect
-    from .transfer.exporter import export_backend
     reports = export_backend(connect(args.source, default=False), args.folder, _class_list(args.classes),
                              since=args.since, progress=not args.no_progress)
     return _print_reports(reports)
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .config import connect
-    from .transfer.export_format import open_export
-    from .transfer.verify import verify
     source = connect(args.source, default=False) if "://" in args.source else open_export(args.source)
     comparisons = verify(source, connect(args.target, default=False), _class_list(args.classes))
     differences = 0
@@ -262,8 +128,6 @@ def _class_list(values: List[str]) -> Optional[List[str]]:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from .config import connect
-    from .introspect import models_source
     print(models_source(connect(args.url, default=False), classes=args.classes or None), end="")
     return 0
 
@@ -288,6 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--unique-index", action="append", default=[], metavar="Class.field",
                        help="create a unique index (repeatable)")
     serve.add_argument("--engine", metavar="module:engine", help="an Engine whose functions and hooks to run")
+    serve.add_argument("--workers", type=_positive(int), default=os.cpu_count() or 1,
+                       help="worker processes (default: the machine's cores)")
+    serve.add_argument("--threads", type=_positive(int), default=2, help="threads per worker (default: 2)")
+    serve.add_argument("--max-connections", type=_positive(int), default=256, metavar="N",
+                       help="requests each worker takes at once; more wait to be accepted (default: 256)")
+    serve.add_argument("--read-timeout", type=_positive(float), default=30.0, metavar="SECONDS",
+                       help="deadline for a request's headers and for its body; a file upload's chunks "
+                            "each (default: 30)")
+    serve.add_argument("--graceful-timeout", type=_positive(float), default=30.0, metavar="SECONDS",
+                       help="on SIGTERM, how long requests in flight may finish (default: 30)")
     serve.add_argument("--verbose", action="store_true", help="log every request")
     serve.add_argument("--public-url", metavar="URL",
                        help="the address clients reach this server at (file URLs start with it)")

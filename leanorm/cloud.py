@@ -16,32 +16,11 @@ import arrow
 
 from .client import Client
 from .config import get_client
-from .models import Model, registry
+from .models import Model, resolve_pointer
 from .protocol.encoding import decode, decode_date, encode
 
 __all__ = ["run", "rpc", "get_server_time", "request_sms_code", "verify_sms_code", "Captcha",
            "request_captcha", "verify_captcha"]
-
-
-def _resolve(client: Client, class_name: str, object_id: str, data: Optional[Dict[str, Any]]) -> Any:
-    """Decode a Pointer or an Object in an rpc answer into an instance bound to the call's client."""
-    model = registry.get(class_name)
-    if model is None:
-        return data if data is not None else {"__type": "Pointer", "className": class_name, "objectId": object_id}
-    if data is None:
-        return model._stub(object_id, client)
-    fields = {k: v for k, v in data.items() if k not in ("__type", "className")}
-    if object_id:
-        return model._from_wire(fields, client)
-    # an object the function built and did not save: a new instance whose values are all unsaved changes
-    instance = model()
-    for key, value in fields.items():
-        field = model._meta.by_db.get(key)
-        if field is not None:
-            setattr(instance, field.name, field.from_wire(value, instance))
-        else:
-            instance[key] = decode(value, functools.partial(_resolve, client))
-    return instance
 
 
 def run(name: str, /, *, client: Optional[Client] = None, **params: Any) -> Any:
@@ -59,7 +38,8 @@ def rpc(name: str, /, *, client: Optional[Client] = None, **params: Any) -> Any:
     client = get_client(client)
     path = f"call/{name}" if client.supports("rpc") else f"functions/{name}"
     body = {k: _encode_rpc(v) for k, v in params.items()}
-    return decode(client.request("POST", path, body=body).get("result"), functools.partial(_resolve, client))
+    answer = client.request("POST", path, body=body).get("result")
+    return decode(answer, functools.partial(resolve_pointer, client, None))
 
 
 def _encode_rpc(value: Any) -> Any:

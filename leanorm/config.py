@@ -129,7 +129,6 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
     if engine is not None and cfg.get("database") is None:
         raise ValueError("engine= is for the embedded backend; remote servers call the engine over HTTP")
     if cfg.get("database") is not None:
-        from .local import LocalServer
         # the app's own process is the only client: it may choose objectIds (safe retries, imports)
         server = LocalServer(cfg["database"], app_id=cfg["app_id"], app_key=cfg["app_key"],
                              master_key=cfg["master_key"], engine=engine, allow_custom_object_id=True)

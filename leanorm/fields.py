@@ -19,6 +19,7 @@ from typing_extensions import Literal, Self, TypedDict, Unpack
 from .protocol.encoding import decode, decode_date, encode, encode_date
 from .protocol.geo import GeoPoint
 from .operations import F, Operation, check_assignment
+from .registry import registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import Model
@@ -554,7 +555,6 @@ class ReferenceField(Field[T]):
     @property
     def target(self) -> Type["Model"]:
         """The model class pointed to (resolved lazily so forward references work)."""
-        from .models import registry
         if self._target == "self" and self.model is not None:
             # the declaring class itself: looking its Python name up could find another model of that name
             self._target = self.model
@@ -566,7 +566,6 @@ class ReferenceField(Field[T]):
     def read_model(self) -> Type["Model"]:
         """The model objects read through this field are made of: the app's own subclass registered for
         the target's class (a ``_User`` model of the app's for ``RelationField(User)``), else the target."""
-        from .models import registry
         target = self.target
         current = registry.get(target._meta.class_name)
         return current if current is not None and issubclass(current, target) else target

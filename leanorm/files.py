@@ -319,7 +319,4 @@ class FileField(Field[Optional[File]]):
         data = {k: v for k, v in value.items() if k not in ("__type", "id", "className")}
         if object_id:
             data["objectId"] = object_id
-            return File._from_wire(data, client, partial="metaData" not in value)
-        f = File.__new__(File)
-        f._data, f._cache, f._client = data, {}, client
-        return f
+        return File._from_wire(data, client, partial=bool(object_id) and "metaData" not in value)

@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 from .auth import User
 from .auth_context import using_master
 from .client import Client
-from .migrate import class_names
+from .transfer.scan import class_names
 from .push import Installation
 
 __all__ = ["models_source"]

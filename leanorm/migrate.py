@@ -23,36 +23,23 @@ import LeanCloud's console export instead (``leanorm import``).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
-from .auth_context import using_master
 from .client import Client
 from .errors import LeanORMError
 from .transfer.checkpoint import Checkpoint
 from .transfer.files import FileMover, download
-from .transfer.importer import FIRST_CLASSES, SKIPPED_CLASSES, write_missing
+from .transfer.importer import FIRST_CLASSES, write_missing
 from .transfer.relations import add_members, relation_members
 from .transfer.report import ClassReport
-from .transfer.retry import retrying
 from .transfer.rows import relation_fields, write_body
-from .transfer.scan import pages
+from .transfer.scan import class_names, pages
 from .transfer.users import hide_legacy_passwords, user_body
 
 __all__ = ["CopyReport", "copy_class", "copy_all", "class_names"]
 
 #: what one class's copy did (the import's report)
 CopyReport = ClassReport
-
-
-def class_names(client: Client) -> List[str]:
-    """Every class the backend's schema lists (master key)."""
-    with using_master():
-        answer = retrying(lambda: client.request("GET", "schemas"))
-    if isinstance(answer, dict) and isinstance(answer.get("results"), list):  # Parse's shape
-        names = [c["className"] for c in answer["results"]]
-    else:  # LeanCloud's: {className: {field: {type}}}
-        names = list(answer)
-    return sorted(n for n in names if n not in SKIPPED_CLASSES)
 
 
 def copy_class(class_name: str, source: Client, target: Client, *, chunk_size: int = 500,

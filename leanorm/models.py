@@ -11,6 +11,7 @@ A write that fails leaves no ghost: the instance drops what it had queued and it
 from __future__ import annotations
 
 import base64
+import functools
 import secrets
 import weakref
 from operator import itemgetter
@@ -32,13 +33,15 @@ from .operations import (Add, AddUnique, BitAnd, BitOr, BitXor, Delete, F, Incre
                          check_assignment)
 from .query.lookups import CompileContext
 from .query.compiler import compile_where
+from .query.manager import Manager
 from .query.q import Q
+from .registry import registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
-    from .query.manager import Manager
 
-__all__ = ["Model", "ModelMeta", "Options", "registry", "MultipleObjectsReturned", "new_object_id"]
+__all__ = ["Model", "ModelMeta", "Options", "registry", "MultipleObjectsReturned", "new_object_id",
+           "resolve_pointer"]
 
 M = TypeVar("M", bound="Model")
 
@@ -71,30 +74,6 @@ _SDK_METHODS = {
     "relation": "the RelationField's manager (obj.tags.add(...))", "has": "obj.extra / the attribute",
 }
 
-
-class ModelRegistry:
-    """Model classes by protocol class name, so pointers decode into the right model."""
-
-    def __init__(self) -> None:
-        self._models: Dict[str, Type["Model"]] = {}
-
-    def register(self, model: Type["Model"]) -> None:
-        self._models[model._meta.class_name] = model
-        self._models.setdefault(model.__name__, model)
-
-    def get(self, class_name: str) -> Optional[Type["Model"]]:
-        """The model for ``class_name``, or None."""
-        return self._models.get(class_name)
-
-    def model_for(self, name: str) -> Type["Model"]:
-        """The model for ``name`` (class name or Python name); LookupError when none is declared."""
-        try:
-            return self._models[name]
-        except KeyError:
-            raise LookupError(f"no model declared for class {name!r}") from None
-
-
-registry = ModelRegistry()
 
 _ID = StringField(db_field="objectId")
 _CREATED = DateTimeField(db_field="createdAt")
@@ -203,7 +182,6 @@ class ModelMeta(type):
             "MultipleObjectsReturned", parents or (MultipleObjectsReturned,),
             {"__module__": cls.__module__, "__qualname__": f"{name}.MultipleObjectsReturned"})
         if "objects" not in namespace:
-            from .query.manager import Manager
             manager: Manager[Any] = Manager()
             cls.objects = manager  # type: ignore[attr-defined]
             manager.__set_name__(cls, "objects")
@@ -268,12 +246,26 @@ class Model(metaclass=ModelMeta):
 
     # -- loading ----------------------------------------------------------------------------------------
     @classmethod
-    def _from_wire(cls: Type[M], data: Dict[str, Any], client: "Client", partial: bool = False,
+    def _from_wire(cls: Type[M], data: Dict[str, Any], client: Optional["Client"], partial: bool = False,
                    scope: Optional[str] = None) -> M:
-        """The instance for a server object: the identity-mapped one (refreshed unless it has unsaved
-        changes) or a new one. ``partial`` marks data limited by ``keys``; ``scope`` is the auth
-        identity the data was read under (the current one when None)."""
-        return cls._from_wire_many((data,), client, partial, scope)[0]
+        """The instance for a server object: the one way to build an instance from wire data.
+
+        With a client and an objectId, it is the identity-mapped one (refreshed unless it has unsaved
+        changes) or a new one; ``partial`` marks data limited by ``keys`` (the rest loads on first read);
+        ``scope`` is the auth identity the data was read under (the current one when None). Without an
+        objectId there is nothing to map, and without a client the data is a snapshot the server sent for
+        any user (cloud code hooks): the instance is not mapped and loads or saves through
+        ``leanorm.get_client()``."""
+        if client is not None and data.get("objectId"):
+            return cls._from_wire_many((data,), client, partial, scope)[0]
+        inst = cls.__new__(cls)
+        inst._data = data
+        inst._cache = {}
+        inst._client = client
+        inst._deferred = partial
+        if signals.post_init.receivers:
+            signals.post_init.send(cls, instance=inst)
+        return inst
 
     @classmethod
     def _from_wire_many(cls: Type[M], rows: Sequence[Dict[str, Any]], client: "Client",
@@ -359,12 +351,15 @@ class Model(metaclass=ModelMeta):
             client.identity_map.put(scope, self._meta.class_name, object_id, self)
 
     @classmethod
-    def _stub(cls: Type[M], object_id: str, client: "Client") -> M:
+    def _stub(cls: Type[M], object_id: str, client: Optional["Client"]) -> M:
         """An instance known only by id (a pointer): it loads itself when a field is read.
 
-        The one mapped in the current unit of work and auth identity when there is one, else a new one,
-        mapped there. A pointer is read once per row, so this is one identity-map lookup with the stub
-        built in place, not a page of one row through :meth:`_from_wire_many`."""
+        With a client: the one mapped in the current unit of work and auth identity when there is one,
+        else a new one, mapped there. A pointer is read once per row, so this is one identity-map lookup
+        with the stub built in place, not a page of one row through :meth:`_from_wire_many`. Without a
+        client (cloud code's snapshots): :meth:`_from_wire`'s unmapped instance."""
+        if client is None:
+            return cls._from_wire({"objectId": object_id}, client, partial=True)
         scope = client.auth_identity()
 
         def usable(inst: Any) -> bool:
@@ -385,12 +380,13 @@ class Model(metaclass=ModelMeta):
         return inst
 
     @classmethod
-    def pointer(cls: Type[M], object_id: str) -> M:
+    def pointer(cls: Type[M], object_id: str, *, client: Optional["Client"] = None) -> M:
         """An unloaded reference to the object with this id (the SDK's ``create_without_data``): it
-        loads on first read of a field, and can be changed and saved without loading it first."""
+        loads on first read of a field (through ``client``), and can be changed and saved without
+        loading it first."""
         if not isinstance(object_id, str) or not object_id:
             raise ValueError(f"{cls.__name__}.pointer() needs an objectId string, got {object_id!r}")
-        return cls._stub(object_id, get_client())
+        return cls._stub(object_id, get_client(client))
 
     if not TYPE_CHECKING:  # at run time only: to a type checker a misspelt attribute stays an error
         def __getattr__(self, name: str) -> Any:
@@ -418,16 +414,11 @@ class Model(metaclass=ModelMeta):
             self._deferred = False
 
     def _resolver(self, class_name: str, object_id: str, data: Optional[Dict[str, Any]]) -> Any:
-        """Decode a Pointer (``data`` None) or an included Object into an instance of its model."""
+        """:func:`resolve_pointer` for the values of this instance: an included object was read with
+        it, under the identity it was read under; a plain pointer goes through the page's shared stubs."""
         if data is None:
             return self._pointer(class_name, object_id)
-        model = registry.get(class_name)
-        client = self._client or get_client()
-        if model is None:
-            return data
-        body = {k: v for k, v in data.items() if k not in ("__type", "className")}
-        # an included object was read with this instance, under the identity this instance was read under
-        return model._from_wire(body, client, scope=self._scope)
+        return resolve_pointer(self._client or get_client(), self._scope, class_name, object_id, data)
 
     def _pointer(self, class_name: str, object_id: str) -> Any:
         """A Pointer in this instance's data as an instance of its model: the one mapped in the current
@@ -443,11 +434,8 @@ class Model(metaclass=ModelMeta):
             stub = page.stubs.get((class_name, object_id))
             if stub is not None and stub._scope == scope:  # (else loaded under another identity since)
                 return stub
-        model = registry.get(class_name)
-        if model is None:
-            return {"__type": "Pointer", "className": class_name, "objectId": object_id}
-        stub = model._stub(object_id, client)
-        if page is not None:
+        stub = resolve_pointer(client, self._scope, class_name, object_id, None)
+        if page is not None and isinstance(stub, Model):
             page.stubs[(class_name, object_id)] = stub
         return stub
 
@@ -912,3 +900,30 @@ class Model(metaclass=ModelMeta):
         out: Dict[str, Any] = {"id": self.id, "created_at": self.created_at, "updated_at": self.updated_at}
         out.update((name, getattr(self, name)) for name in self._meta.fields)
         return out
+
+
+def resolve_pointer(client: Optional["Client"], scope: Optional[str], class_name: str, object_id: str,
+                    data: Optional[Dict[str, Any]]) -> Any:
+    """The one pointer resolver (a :data:`~leanorm.protocol.encoding.PointerResolver` once ``client`` and
+    ``scope`` are bound): a Pointer (``data`` None) or an Object on the wire as an instance of its model.
+
+    A Pointer is a stub that loads on first read; an Object with an objectId is built by
+    :meth:`Model._from_wire` for ``client`` (identity-mapped under ``scope``; a snapshot when ``client``
+    is None); an Object without one (built by cloud code, never saved) is a new instance whose values are
+    all unsaved changes. A class with no model stays the wire dict."""
+    model = registry.get(class_name)
+    if model is None:
+        return {"__type": "Pointer", "className": class_name, "objectId": object_id} if data is None else data
+    if data is None:
+        return model._stub(object_id, client)
+    body = {k: v for k, v in data.items() if k not in ("__type", "className")}
+    if object_id:
+        return model._from_wire(body, client, scope=scope)
+    instance = model()
+    for key, value in body.items():
+        field = model._meta.by_db.get(key)
+        if field is not None:
+            setattr(instance, field.name, field.from_wire(value, instance))
+        else:
+            instance[key] = decode(value, functools.partial(resolve_pointer, client, scope))
+    return instance

@@ -186,8 +186,6 @@ def send(data: Mapping[str, Any], channels: Optional[Sequence[str]] = None, push
         raise
     # the notification is stored with the keys sent; its dates as Date values
     sent = {k: {"__type": "Date", "iso": v} if k in ("push_time", "expiration_time") else v for k, v in body.items()}
-    if not answer.get("objectId"):  # a Parse Server with a push adapter answers {"result": true} only
-        notification = Notification.__new__(Notification)
-        notification._data, notification._cache, notification._client = sent, {}, client
-        return notification
-    return Notification._from_wire({**sent, **answer}, client, partial=True)
+    # a Parse Server with a push adapter answers {"result": true} only: nothing to load the rest from
+    recorded = bool(answer.get("objectId"))
+    return Notification._from_wire({**sent, **answer} if recorded else sent, client, partial=recorded)

@@ -77,8 +77,8 @@ class Status:
                    message_id=raw.get("messageId"))
 
 
-def _client() -> "Client":
-    client = get_client()
+def _client(client: Optional["Client"]) -> "Client":
+    client = get_client(client)
     client.require("statuses", "the status API")
     return client
 
@@ -98,37 +98,41 @@ def _owner(owner: Optional["User"]) -> Dict[str, str]:
     return {"__type": "Pointer", "className": "_User", "objectId": str(user.id)}
 
 
-def _publish(data: Mapping[str, Any], query: Dict[str, Any], inbox_type: str) -> Status:
+def _publish(client: "Client", data: Mapping[str, Any], query: Dict[str, Any], inbox_type: str) -> Status:
     body = {"data": _checked(data, inbox_type), "inboxType": inbox_type, "query": query}
-    answer = _client().request("POST", "statuses", body=body)
+    answer = client.request("POST", "statuses", body=body)
     sender = auth_context.current_user()
     return Status(id=answer["objectId"], data=dict(data), source_id=getattr(sender, "id", None),
                   inbox_type=inbox_type, created_at=decode_date(answer["createdAt"]))
 
 
-def send(data: Mapping[str, Any], to: "QuerySet[Any]", inbox_type: str = DEFAULT_INBOX) -> Status:
+def send(data: Mapping[str, Any], to: "QuerySet[Any]", inbox_type: str = DEFAULT_INBOX, *,
+         client: Optional["Client"] = None) -> Status:
     """Publish ``data`` as the current user to the inboxes of the users ``to`` selects (a queryset of
     users, or of objects whose first pointer to ``_User`` names the recipient)."""
-    client = _client()
+    client = _client(client)
     query = to.subquery(to._ctx(client))
-    return _publish(data, query, inbox_type)
+    return _publish(client, data, query, inbox_type)
 
 
-def send_to_followers(data: Mapping[str, Any], inbox_type: str = DEFAULT_INBOX) -> Status:
+def send_to_followers(data: Mapping[str, Any], inbox_type: str = DEFAULT_INBOX, *,
+                      client: Optional["Client"] = None) -> Status:
     """Publish ``data`` to the current user's followers."""
     me = _owner(None)
     query = {"className": "_Follower", "keys": "follower", "where": {"user": me}}
-    return _publish(data, query, inbox_type)
+    return _publish(_client(client), data, query, inbox_type)
 
 
-def send_private(data: Mapping[str, Any], user: "User", inbox_type: str = PRIVATE_INBOX) -> Status:
+def send_private(data: Mapping[str, Any], user: "User", inbox_type: str = PRIVATE_INBOX, *,
+                 client: Optional["Client"] = None) -> Status:
     """Publish ``data`` to one user's ``private`` inbox."""
     target = _owner(user)
-    return _publish(data, {"className": "_User", "where": {"objectId": target["objectId"]}}, inbox_type)
+    query = {"className": "_User", "where": {"objectId": target["objectId"]}}
+    return _publish(_client(client), data, query, inbox_type)
 
 
 def inbox(owner: Optional["User"] = None, inbox_type: str = DEFAULT_INBOX, since_id: Optional[int] = None,
-          max_id: Optional[int] = None, limit: int = 100) -> List[Status]:
+          max_id: Optional[int] = None, limit: int = 100, *, client: Optional["Client"] = None) -> List[Status]:
     """The statuses of ``owner``'s inbox (the current user's by default), newest first: those with a
     ``message_id`` above ``since_id`` and at most ``max_id``."""
     params: Dict[str, Any] = {"owner": _owner(owner), "inboxType": inbox_type, "limit": str(int(limit))}
@@ -136,30 +140,35 @@ def inbox(owner: Optional["User"] = None, inbox_type: str = DEFAULT_INBOX, since
         params["sinceId"] = str(int(since_id))
     if max_id is not None:
         params["maxId"] = str(int(max_id))
-    answer = _client().request("GET", "subscribe/statuses", params)
+    answer = _client(client).request("GET", "subscribe/statuses", params)
     return [Status.from_wire(raw) for raw in answer["results"]]
 
 
-def unread_count(owner: Optional["User"] = None, inbox_type: str = DEFAULT_INBOX) -> StatusCount:
+def unread_count(owner: Optional["User"] = None, inbox_type: str = DEFAULT_INBOX, *,
+                 client: Optional["Client"] = None) -> StatusCount:
     """How many statuses ``owner``'s inbox holds, and how many are unread."""
-    answer = _client().request("GET", "subscribe/statuses/count", {"owner": _owner(owner), "inboxType": inbox_type})
+    answer = _client(client).request("GET", "subscribe/statuses/count",
+                                     {"owner": _owner(owner), "inboxType": inbox_type})
     return StatusCount(total=int(answer["total"]), unread=int(answer["unread"]))
 
 
-def reset_unread_count(owner: Optional["User"] = None, inbox_type: str = DEFAULT_INBOX) -> None:
+def reset_unread_count(owner: Optional["User"] = None, inbox_type: str = DEFAULT_INBOX, *,
+                       client: Optional["Client"] = None) -> None:
     """Mark every status of ``owner``'s inbox read."""
-    _client().request("POST", "subscribe/statuses/resetUnreadCount",
+    _client(client).request("POST", "subscribe/statuses/resetUnreadCount",
                       body={"owner": _owner(owner), "inboxType": inbox_type})
 
 
-def delete(status: Status) -> None:
+def delete(status: Status, *, client: Optional["Client"] = None) -> None:
     """Delete a status its sender published (or any, under ``using_master()``): it leaves every inbox."""
-    _client().request("DELETE", f"statuses/{status.id}")
+    _client(client).request("DELETE", f"statuses/{status.id}")
 
 
-def delete_from_inbox(status: Status, owner: Optional["User"] = None) -> None:
+def delete_from_inbox(status: Status, owner: Optional["User"] = None, *,
+                      client: Optional["Client"] = None) -> None:
     """Remove one entry (a status read from ``inbox()``) from ``owner``'s inbox."""
     if status.message_id is None:
         raise LeanORMError("only a status read from an inbox has a message_id to remove")
-    _client().request("DELETE", "subscribe/statuses/inbox", {"owner": _owner(owner), "inboxType": status.inbox_type,
-                                                              "messageId": str(status.message_id)})
+    _client(client).request("DELETE", "subscribe/statuses/inbox",
+                            {"owner": _owner(owner), "inboxType": status.inbox_type,
+                             "messageId": str(status.message_id)})

@@ -6,12 +6,13 @@ or save something, which then goes through ``leanorm.get_client()`` like any oth
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Dict, Iterable, Optional, Type, TypeVar, overload
 
-from .. import signals
 from ..protocol.encoding import decode
 from ..errors import ScriptError
-from ..models import Model, registry
+from ..models import Model, resolve_pointer
+from ..registry import registry
 from ..operations import Delete
 
 __all__ = ["CONTROL_KEYS", "model_named", "instance_from_wire", "answer_object", "decode_rich",
@@ -45,18 +46,10 @@ def model_named(class_name: str, fallback: Optional[Type[Model]] = None) -> Type
 def instance_from_wire(model: Type[M], data: Dict[str, Any], partial: bool = False) -> M:
     """An instance of ``model`` holding ``data`` (control keys dropped); ``partial`` marks a pointer
     whose other fields load on first read."""
-    inst = model.__new__(model)
-    inst._data = {k: v for k, v in data.items() if k not in CONTROL_KEYS}
-    inst._cache = {}
-    inst._changed = set()
-    inst._ops = {}
-    inst._client = None
-    inst._deferred = partial
+    inst = model._from_wire({k: v for k, v in data.items() if k not in CONTROL_KEYS}, None, partial)
     updated = data.get("_updatedKeys")
     if isinstance(updated, list):
         setattr(inst, _UPDATED_KEYS_ATTR, frozenset(str(k) for k in updated))
-    if signals.post_init.receivers:
-        signals.post_init.send(model, instance=inst)
     return inst
 
 
@@ -91,18 +84,13 @@ def answer_object(instance: Model, is_new: bool) -> Dict[str, Any]:
     return out
 
 
-def _resolve(class_name: str, object_id: str, data: Optional[Dict[str, Any]]) -> Any:
-    model = registry.get(class_name)
-    if model is None:
-        return data if data is not None else {"__type": "Pointer", "className": class_name, "objectId": object_id}
-    if data is None:
-        return instance_from_wire(model, {"objectId": object_id}, partial=True)
-    return instance_from_wire(model, data)
+#: rpc parameters are what the server sent for its caller: snapshots, like hook objects
+_SNAPSHOT_RESOLVER = functools.partial(resolve_pointer, None, None)
 
 
 def decode_rich(value: Any) -> Any:
     """Decode rpc parameters: dates, points, bytes, and Pointers/Objects into model instances."""
-    return decode(value, _resolve)
+    return decode(value, _SNAPSHOT_RESOLVER)
 
 
 def drop_private(params: Dict[str, Any], keep: Iterable[str] = ("__type",)) -> Dict[str, Any]:

@@ -22,6 +22,7 @@ import string
 import time
 from typing import Any, Dict, Iterable, Optional, Tuple
 
+from .authz import check_delegated_fields
 from .objects import fetch, list_answer, query, remove, write
 from .protocol import Context, ProtocolError, dumps, route
 from .store import json_path, table
@@ -155,8 +156,14 @@ def _users_by_mobile_phone(ctx: Context) -> Any:
     body = dict(ctx.json_body())
     phone = _phone(body)
     code = body.pop("smsCode", None)
+    # a new user's third-party accounts need the proof any link needs (they were stored unchecked)
+    links = _given_links(body)
+    body.pop("authData", None)
+    if links:
+        body["authData"] = _verified(ctx, links)
     with ctx.store.write() as conn:
         _consume(ctx, conn, "sms", code, _e164(phone))
+        _check_links(ctx, conn, body.get("authData") or {}, None)
         user_id = _user_by_phone(ctx, conn, phone)
         if user_id is not None:
             _set_user(ctx, user_id, {"mobilePhoneVerified": True})
@@ -457,6 +464,7 @@ def _follow(ctx: Context) -> Any:
         raise ProtocolError(1, "A user cannot follow itself.")
     given = {} if ctx.body is None else ctx.json_body()  # the official SDK sends the JSON body null
     attributes = {k: v for k, v in given.items() if k not in ("user", "followee", "follower", "ACL")}
+    check_delegated_fields(ctx, attributes, "a follow's attributes")
     master = ctx.server.master_context(ctx)
     fetch(master, "_User", target_id, keys="objectId")  # 101 when there is no such user
     public = {"*": {"read": True}}

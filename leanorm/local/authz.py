@@ -28,7 +28,7 @@ from .protocol import Context, ProtocolError
 from .store import table
 
 __all__ = ["ReadPolicy", "DEFAULT_PROTECTED_FIELDS", "OBJECT_ID", "ROLE_NAME", "check_protected_fields",
-           "client_object_id", "check_role_write", "check_user_write"]
+           "client_object_id", "check_role_write", "check_user_write", "check_delegated_fields"]
 
 OBJECT_ID = re.compile(r"[A-Za-z0-9]{1,64}\Z")
 ROLE_NAME = re.compile(r"[0-9A-Za-z_\- ]+\Z")
@@ -37,8 +37,13 @@ DEFAULT_PROTECTED_FIELDS: Dict[str, Dict[str, List[str]]] = {
     "_User": {"*": ["email", "mobilePhoneNumber", "authData"]}}
 #: never queryable without the master key, whatever protectedFields say (they are credentials)
 SECRET_FIELDS = ("ACL", "password", "sessionToken", "authData")
+#: hidden from everyone but the user itself, whatever protectedFields say (as on Parse Server): an
+#: anonymous account's id there is its whole credential
+ALWAYS_HIDDEN = {"_User": frozenset({"authData"})}
 #: _User fields only the backend (or the master key) sets: they record what a code proved
 SERVER_OWNED = {"email": "emailVerified", "mobilePhoneNumber": "mobilePhoneVerified"}
+#: what only the master key sets in a write: the id, the timestamps (and hook control, the ``__`` keys)
+MASTER_SET_FIELDS = ("objectId", "createdAt", "updatedAt")
 
 
 class ReadPolicy:
@@ -75,7 +80,8 @@ class ReadPolicy:
             caller = self.ctx.caller
             lists = [set(fields) for principal, fields in config.items()
                      if principal in caller.principals or (principal == "authenticated" and caller.user_id)]
-            self._hidden[class_name] = frozenset(set.intersection(*lists)) if lists else frozenset()
+            configured = frozenset(set.intersection(*lists)) if lists else frozenset()
+            self._hidden[class_name] = configured | ALWAYS_HIDDEN.get(class_name, frozenset())
         return self._hidden[class_name]
 
     def check_key(self, class_name: str, key: str) -> None:
@@ -133,3 +139,14 @@ def check_user_write(ctx: Context, stored: Dict[str, Any], body: Dict[str, Any])
         if address in body and body[address] != stored.get(address) and flag not in body:
             body[flag] = False
     return body
+
+
+def check_delegated_fields(ctx: Context, fields: Mapping[str, Any], what: str) -> None:
+    """Refuse (105) keys only the master key may set in ``fields``: what a client sends for the backend to
+    store with the master key on its behalf (a status's data, a follow's attributes), where the write
+    itself would take them (a chosen id or timestamp, ``__ignore_hooks`` skipping the app's hooks)."""
+    if ctx.caller.master:
+        return
+    for key in fields:
+        if key in MASTER_SET_FIELDS or key.startswith("__"):
+            raise ProtocolError(105, f"Invalid field name in {what}: {key} can not be set by a client.")

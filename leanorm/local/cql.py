@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import objects
 from .limits import MAX_WHERE_DEPTH
+from .permissions import permit
 from .protocol import Context, ProtocolError, loads, route
 from .values import pointer
 
@@ -264,6 +265,8 @@ def _cloud_query(ctx: Context) -> Any:
     selects_rows = q["all"] or q["keys"] or q["include"] or not q["count"]
     limit = q["limit"] if q["limit"] is not None else objects.DEFAULT_LIMIT
     keys = None if q["all"] or not q["keys"] else ",".join(q["keys"] + q["include"])
+    if q["count"] and selects_rows:  # rows and their count: both permissions apply
+        permit(ctx, q["class_name"], "count")
     rows, total = objects.query(ctx, q["class_name"], q["where"], q["order"], limit if selects_rows else 0,
                                 q["skip"], keys, ",".join(q["include"]) or None, q["count"],
                                 operation="find" if selects_rows else "count")

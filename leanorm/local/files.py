@@ -170,11 +170,13 @@ def _file_tokens(ctx: Context) -> Any:
     if key is not None and (not isinstance(key, str) or not key.strip("/")
                             or key.strip("/").startswith(("1.1/", "parse/", "files/", "uploads/"))):
         raise ProtocolError(1, "Unsupported file key: a key is a path outside the API.")
-    key = key.strip("/") if key else None
+    # a key is where the file is served (/<key>, any path of this origin): the master key's to choose; a
+    # client's (the JS SDK sends a random one) is not kept, or its name could make its url end with the key
+    key = key.strip("/") if key and ctx.caller.master else None
     fields = {"mime_type": _mime(name, body.get("mime_type")), "metaData": meta, "provider": PROVIDER,
               "bucket": "leanorm"}
-    if key is not None and ctx.caller.master:  # served at /<key>, as LeanCloud serves a file saved under
-        fields["url"] = f"{ctx.base_url}/{quote(key)}"  # a key chosen with the master key
+    if key is not None:  # served at /<key>, as LeanCloud serves a file saved under a key
+        fields["url"] = f"{ctx.base_url}/{quote(key)}"
     row = _create(ctx, name, fields, body.get("ACL"), key=key)
     token = secrets.token_urlsafe(24)
     with ctx.store.write() as conn:
@@ -309,6 +311,27 @@ def _delete_file(ctx: Context) -> Any:
     if not rows:
         raise ProtocolError(153, "Could not delete file.", 400)
     return _remove(ctx, rows[0]["objectId"])
+
+
+def _no_client_key(ctx: Context) -> Dict[str, Any]:
+    """The body of a ``_File`` write, refused (119) when a client sets ``key``: a file with a key is served
+    at ``/<key>``, any path of this server's origin (``/.well-known/...``), so only the master key (an
+    import keeping LeanCloud's keys) chooses one."""
+    body = ctx.json_body()
+    if "key" in body and not ctx.caller.master:
+        raise ProtocolError(119, "A file's key can be set with the master key only.", 403)
+    return body
+
+
+@route("POST", r"classes/_File", priority=1)
+def _create_file_object(ctx: Context) -> Any:
+    return objects.write(ctx, FILE_CLASS, None, _no_client_key(ctx), fetch_when_save=objects.write_options(ctx)[1])
+
+
+@route("PUT", r"classes/_File/([^/]+)", priority=1)
+def _update_file_object(ctx: Context) -> Any:
+    where, fetch_when_save = objects.write_options(ctx)
+    return objects.write(ctx, FILE_CLASS, ctx.args[0], _no_client_key(ctx), where, fetch_when_save)
 
 
 @route("DELETE", r"classes/_File/([^/]+)", priority=1)

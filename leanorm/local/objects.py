@@ -26,6 +26,8 @@ __all__ = ["write", "fetch", "query", "remove", "to_json", "can_write", "new_obj
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
+#: the most keys one ``include`` names
+MAX_INCLUDE = 100
 RESERVED = {"objectId", "createdAt", "updatedAt", "ACL", "className"}
 #: the ACL LeanCloud answers (``returnACL``) for an object saved without one: its class default, public
 DEFAULT_ACL = {"*": {"read": True, "write": True}}
@@ -277,7 +279,8 @@ def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str]
             _include(ctx, conn, policy, rows, include)
         expand_files(ctx, conn, rows)
     if keys:
-        rows = [_project(r, keys.split(",")) for r in rows]
+        tree = _key_tree(keys.split(","))
+        rows = [_project(r, tree) for r in rows]
     return rows, total
 
 
@@ -289,20 +292,28 @@ def fetch(ctx: Context, class_name: str, object_id: str, keys: Optional[str] = N
     return rows[0]
 
 
-def _project(obj: Dict[str, Any], keys: List[str]) -> Dict[str, Any]:
-    tops: Dict[str, List[str]] = {}
+KeyTree = Dict[str, "KeyTree"]
+
+
+def _key_tree(keys: List[str]) -> KeyTree:
+    """``keys=`` (``title``, ``author.name``) as a tree: ``{"title": {}, "author": {"name": {}}}``; a key
+    with an empty subtree keeps its whole value. Built once per request: a 100,000-key ``keys`` walked
+    for every row took 36 s for 50 rows."""
+    tree: KeyTree = {}
     for key in keys:
-        top, _, rest = key.strip().partition(".")
-        tops.setdefault(top, [])
-        if rest:
-            tops[top].append(rest)
+        node = tree
+        for part in [p for p in key.strip().split(".") if p]:
+            node = node.setdefault(part, {})
+    return tree
+
+
+def _project(obj: Dict[str, Any], tree: KeyTree) -> Dict[str, Any]:
     out: Dict[str, Any] = {k: obj[k] for k in ("objectId", "createdAt", "updatedAt", "ACL") if k in obj}
-    for top, nested in tops.items():
-        if top in obj:
-            value = obj[top]
-            if nested and isinstance(value, dict) and value.get("__type") == "Object":
-                value = {"__type": "Object", "className": value["className"], **_project(value, nested)}
-            out[top] = value
+    for top in [k for k in obj if k in tree]:  # the row's fields: never more work than the row has
+        value, nested = obj[top], tree[top]
+        if nested and isinstance(value, dict) and value.get("__type") == "Object":
+            value = {"__type": "Object", "className": value["className"], **_project(value, nested)}
+        out[top] = value
     return out
 
 
@@ -310,7 +321,10 @@ def _include(ctx: Context, conn: sqlite3.Connection, policy: authz.ReadPolicy, r
              include: str) -> None:
     """Replace the pointers named by ``include`` (``author``, ``author.org``) with their objects: one
     query per class and level, never one per object."""
-    for path in sorted({p.strip() for p in include.split(",") if p.strip()}, key=lambda p: p.count(".")):
+    paths = {p.strip() for p in include.split(",") if p.strip()}
+    if len(paths) > MAX_INCLUDE:  # each path walks every row: a long list made one request cost minutes
+        raise ProtocolError(102, f"Invalid query: include names at most {MAX_INCLUDE} keys.")
+    for path in sorted(paths, key=lambda p: p.count(".")):
         level = rows
         for part in path.split("."):
             level = _expand(ctx, conn, policy, level, part)
@@ -357,6 +371,8 @@ def list_answer(ctx: Context, class_name: str) -> Dict[str, Any]:
     if ctx.dialect == "leancloud" and limit > MAX_LIMIT:
         raise ProtocolError(102, f"Invalid query: limit must be at most {MAX_LIMIT}.")
     counting = ctx.params.get("count") in ("1", "true")
+    if counting and limit:  # rows and their count: both permissions apply
+        permit(ctx, class_name, "count")
     rows, total = query(ctx, class_name, ctx.json_param("where"), ctx.params.get("order"), limit,
                         _int_param(ctx, "skip", 0), ctx.params.get("keys"), ctx.params.get("include"),
                         counting, operation="count" if counting and limit == 0 else "find")

@@ -15,6 +15,9 @@ from .store import check_class_name
 __all__ = ["OPERATIONS", "permit", "class_permissions", "set_class_permissions", "check_protected_fields"]
 
 OPERATIONS = ("get", "find", "count", "create", "update", "delete", "addField")
+#: what clients may never do to ``_Installation`` (as on Parse Server): it lists every device's push token
+#: and user; a device reads and updates its own installation by id
+CLOSED_INSTALLATION_OPERATIONS = ("find", "count", "delete")
 
 
 def class_permissions(ctx: Context, class_name: str) -> Optional[Dict[str, Any]]:
@@ -28,6 +31,9 @@ def permit(ctx: Context, class_name: str, operation: str) -> None:
     """Raise 119 unless the caller may run ``operation`` on ``class_name``."""
     if ctx.caller.master:
         return
+    if class_name == "_Installation" and operation in CLOSED_INSTALLATION_OPERATIONS:
+        raise ProtocolError(119, f"Clients aren't allowed to perform the {operation} operation on the "
+                                 "installation collection.", 403)
     rules = class_permissions(ctx, class_name)
     if rules is None or operation not in rules:
         return

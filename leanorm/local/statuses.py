@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
 
+from .authz import check_delegated_fields
 from .objects import fetch, list_answer, query, remove, write
 from .protocol import Context, ProtocolError, loads, route
 from .values import pointer
@@ -50,7 +51,8 @@ def _recipients(ctx: Context, spec: Any) -> List[str]:
     where = spec.get("where") or {}
     if isinstance(where, str):
         where = _json(where, "query.where")
-    rows, _ = query(ctx.server.master_context(ctx), class_name, where, limit=_MAX_RECIPIENTS)
+    # a read by the publisher like any other: its rights choose the recipients (as master it was an oracle)
+    rows, _ = query(ctx, class_name, where, limit=_MAX_RECIPIENTS)
     if class_name == "_User":
         return [r["objectId"] for r in rows]
     keys = [k.strip() for k in str(spec.get("keys") or "").split(",") if k.strip()]
@@ -79,6 +81,7 @@ def _publish(ctx: Context) -> Any:
     inbox_type = body.get("inboxType") or "default"
     if not isinstance(data, dict) or not isinstance(inbox_type, str):
         raise ProtocolError(107, "A status needs data (an object) and an inboxType (a string).")
+    check_delegated_fields(ctx, data, "a status's data")
     if ctx.caller.user_id is not None:
         source = pointer("_User", ctx.caller.user_id)
     elif ctx.caller.master and body.get("source") is not None:
@@ -154,7 +157,8 @@ def _read_inbox(ctx: Context) -> Any:
     limit = _message_id(ctx.params.get("limit"), "limit") if ctx.params.get("limit") else 100
     where = ctx.json_param("where") or {}
     ids = [status_id for _, status_id in entries]
-    rows, _ = query(ctx.server.master_context(ctx), STATUS_CLASS,
+    # the caller's own read: its where, include and keys reach no further than its rights
+    rows, _ = query(ctx, STATUS_CLASS,
                     {"$and": [where, {"objectId": {"$in": ids}}]} if where else {"objectId": {"$in": ids}},
                     limit=max(len(ids), 1), include=ctx.params.get("include"), keys=ctx.params.get("keys"))
     by_id = {r["objectId"]: r for r in rows}

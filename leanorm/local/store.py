@@ -7,9 +7,11 @@ every Relation field), ``_sessions``, ``_passwords``, ``_outbox`` (SMS and e-mai
 sent), ``_codes`` (one-time verification codes) and ``_code_failures`` (wrong guesses, for their limits), ``_file_uploads`` (upload addresses handed out) and
 ``_class_permissions``.
 
-A file database runs in WAL mode with one connection per thread; each write request is one
-``BEGIN IMMEDIATE`` transaction, so concurrent threads and processes serialise their writes and readers
-never see half a request. ``:memory:`` has one connection shared under a lock (SQLite cannot share an
+A file database runs in WAL mode. A thread borrows a connection from a pool for the outermost ``read()`` or
+``write()`` block and gives it back when the block ends (nested blocks reuse it), so open connections never
+exceed the requests in flight plus a few idle ones, however many threads or clients come and go. Each
+write request is one ``BEGIN IMMEDIATE`` transaction, so concurrent threads and processes serialise their
+writes and readers never see half a request. ``:memory:`` has one connection shared under a lock (SQLite cannot share an
 in-memory database between connections without shared-cache locking, which does not wait).
 """
 from __future__ import annotations
@@ -31,6 +33,8 @@ FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 PATH_PART = re.compile(r"[^\"'\\.$\[\]\x00]+\Z")
 #: seconds a writer waits for another connection's (or process's) write transaction to end
 BUSY_TIMEOUT = 30.0
+#: idle connections a file database keeps for the next request (more are closed when given back)
+IDLE_CONNECTIONS = 8
 
 #: (type, targetClass) as Parse's schema names them: String Number Boolean Date Pointer Relation ...
 FieldType = Tuple[str, Optional[str]]
@@ -120,36 +124,72 @@ class Store:
         self.memory = database in (":memory:", "")
         self._local = threading.local()
         self._lock = threading.RLock() if self.memory else None
+        self._pool_lock = threading.Lock()
         self._shared: Optional[sqlite3.Connection] = None
         self._known_tables: set = set()
-        self._connections: List[sqlite3.Connection] = []
+        self._connections: List[sqlite3.Connection] = []  # every open connection, idle or borrowed
+        self._idle: List[sqlite3.Connection] = []
         self._closed = False
-        with self._guard():
-            self._connection().executescript(_SYSTEM_TABLES)
+        with self.read() as conn:
+            conn.executescript(_SYSTEM_TABLES)
 
     # -- connections -----------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
+        # a pooled connection moves between threads, never used by two at once (borrowed for a block)
         conn = sqlite3.connect(":memory:" if self.memory else self.database, isolation_level=None,
-                               check_same_thread=not self.memory, timeout=BUSY_TIMEOUT)
+                               check_same_thread=False, timeout=BUSY_TIMEOUT)
         if not self.memory:
             _enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
         register_functions(conn)
-        self._connections.append(conn)
+        with self._pool_lock:
+            self._connections.append(conn)
         return conn
 
-    def _connection(self) -> sqlite3.Connection:
+    @contextlib.contextmanager
+    def _borrowed(self) -> Iterator[sqlite3.Connection]:
+        """The calling thread's connection for a block: the one it already holds (a nested block), else
+        one from the pool, given back when the outermost block ends."""
         if self._closed:
             raise ProtocolError(1, "The embedded backend is closed.", 503)
         if self.memory:
-            if self._shared is None:
-                self._shared = self._open()
-            return self._shared
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._open()
-        return conn
+            with self._guard():
+                if self._shared is None:
+                    self._shared = self._open()
+                yield self._shared
+            return
+        held: Optional[sqlite3.Connection] = getattr(self._local, "conn", None)
+        if held is not None:
+            yield held
+            return
+        with self._pool_lock:
+            conn = self._idle.pop() if self._idle else None
+        conn = conn or self._open()
+        self._local.conn = conn
+        try:
+            yield conn
+        finally:
+            self._local.conn = None
+            self._give_back(conn)
+
+    def _give_back(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:  # a block left it open (it cannot commit what it did not finish)
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        with self._pool_lock:
+            if not self._closed and len(self._idle) < IDLE_CONNECTIONS:
+                self._idle.append(conn)
+                return
+            with contextlib.suppress(ValueError):
+                self._connections.remove(conn)
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+
+    @property
+    def open_connections(self) -> int:
+        """How many SQLite connections are open now (borrowed or idle)."""
+        return len(self._connections)
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
@@ -162,8 +202,8 @@ class Store:
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A connection for reading (statements run in autocommit)."""
-        with self._guard():
-            yield self._connection()
+        with self._borrowed() as conn:
+            yield conn
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -171,8 +211,7 @@ class Store:
 
         Nested use (an endpoint calling another inside its transaction) joins the outer transaction.
         """
-        with self._guard():
-            conn = self._connection()
+        with self._borrowed() as conn:
             if conn.in_transaction:
                 yield conn
                 return
@@ -189,11 +228,12 @@ class Store:
             created.clear()
 
     def close(self) -> None:
-        self._closed = True
-        for conn in self._connections:
+        with self._pool_lock:
+            self._closed = True
+            connections, self._connections, self._idle = self._connections, [], []
+        for conn in connections:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
-        self._connections.clear()
 
     # -- classes and their schema ----------------------------------------------------------------------
     def has_class(self, conn: sqlite3.Connection, class_name: str) -> bool:

@@ -1,8 +1,9 @@
 """Request bodies read from a WSGI server's ``wsgi.input`` as streams, never whole.
 
-Plain servers such as ``wsgiref`` (under ``leanorm serve`` and the engine in tests) hand over the raw
-socket: reading past Content-Length blocks, and a ``Transfer-Encoding: chunked`` body (what clients send
-for a stream of unknown length, and Node for Parse webhooks) arrives with its chunk framing.
+Plain servers such as ``wsgiref`` (the engine in tests, or one a ``LocalServer`` is mounted in as a WSGI
+app) hand over the raw socket: reading past Content-Length blocks, and a ``Transfer-Encoding: chunked``
+body (what clients send for a stream of unknown length, and Node for Parse webhooks) arrives with its
+chunk framing.
 """
 from __future__ import annotations
 

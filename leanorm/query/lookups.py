@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Type
 
+from typing_extensions import Protocol, runtime_checkable
+
 from ..errors import FieldError, NotSupported
 from ..fields import Field, GeoPointField, ReferenceField
 from ..protocol.geo import EARTH_RADIUS_KM, EARTH_RADIUS_MILES, GeoPoint
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..models import Model
     from ..protocol.dialects import Dialect
 
-__all__ = ["Lookup", "LOOKUPS", "register", "escape_regex", "CompileContext"]
+__all__ = ["Lookup", "LOOKUPS", "register", "escape_regex", "CompileContext", "Subquery"]
 
 Fragment = Dict[str, Any]
 
@@ -34,6 +37,19 @@ class CompileContext:
     def require(self, capability: str, feature: str) -> None:
         if not self.dialect.supports(capability):
             raise NotSupported(feature, self.backend)
+
+
+@runtime_checkable
+class Subquery(Protocol):
+    """A query usable inside a filter (``pointer__in=queryset``): what ``$inQuery`` needs of it. A
+    :class:`~leanorm.query.QuerySet` is one; lookups know it only by this, so they import no queryset."""
+
+    #: the model the query reads (checked against the field's target)
+    model: Type["Model"]
+
+    def subquery(self, ctx: CompileContext) -> Dict[str, Any]:
+        """The inner query: ``{"where": ..., "className": ...}``."""
+        ...
 
 
 LOOKUPS: Dict[str, "Lookup"] = {}
@@ -199,7 +215,7 @@ class In(Lookup):
     op, opposite = "$in", "$nin"
 
     def prepare(self, field: Field[Any], value: Any) -> Any:
-        if _is_queryset(value) and self.op in ("$in", "$nin"):
+        if isinstance(value, Subquery) and self.op in ("$in", "$nin"):
             target = getattr(element_field(field), "target", None)
             if target is None or not issubclass(value.model, target):
                 raise _value_error(field, f"{self.name} takes a queryset of the model the field points to, "
@@ -210,22 +226,17 @@ class In(Lookup):
         return [wire_value(element_field(field), v) for v in value]
 
     def compile(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
-        if _is_queryset(value):
+        if isinstance(value, Subquery):
             return _in_query(key, self.op == "$in", value, ctx)
         return _membership(key, self.op, value, field, ctx)
 
     def compile_negated(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
-        if _is_queryset(value):
+        if isinstance(value, Subquery):
             return _in_query(key, self.op != "$in", value, ctx)
         return _membership(key, self.opposite, value, field, ctx)
 
 
-def _is_queryset(value: Any) -> bool:
-    from .queryset import QuerySet
-    return isinstance(value, QuerySet)
-
-
-def _in_query(key: str, inside: bool, queryset: Any, ctx: CompileContext) -> Fragment:
+def _in_query(key: str, inside: bool, queryset: Subquery, ctx: CompileContext) -> Fragment:
     """``pointer__in=queryset``: one request, the backend runs the inner query (``$inQuery``). Outside
     it also means "no pointer at all", as for ``exclude(author__name=...)``."""
     if inside:

@@ -18,6 +18,9 @@ from ..errors import (BulkWriteError, DuplicateValue, FieldError, LeanCloudError
                       NotSupported, OutcomeUnknown, ValidationError)
 from ..fields import Field, PointerField
 from ..operations import F, Operation, check_assignment
+from ..protocol.encoding import encode
+from ..registry import registry
+from ..relations import RelationField, prefetch_relation
 from .compiler import compile_order, compile_where, merge_and, resolve_field, resolve_path
 from .lookups import CompileContext
 from .q import Q
@@ -142,7 +145,6 @@ class QuerySet(Generic[M]):
         """Load the members of these RelationFields with the results: ``obj.readers.all()`` then sends
         nothing. One batch request per ``batch_limit`` objects (a ``$relatedTo`` query for each), not
         one request per object; owners with ``max_limit`` or more members are paged in further batches."""
-        from ..relations import RelationField
         for name in names:
             if not isinstance(resolve_field(self.model, name), RelationField):
                 raise FieldError(f"prefetch_related({name!r}): it is not a RelationField")
@@ -248,7 +250,7 @@ class QuerySet(Generic[M]):
                 for rows in self._pages(client, params):
                     results.extend(self._decode(rows, client))
                 for name in self._prefetch:
-                    _prefetch_relation(client, results, name)
+                    prefetch_relation(client, results, name)
                 self._result_cache = results
         return self._result_cache
 
@@ -425,10 +427,8 @@ class QuerySet(Generic[M]):
         """
         client = self.client
         client.require("cql", "CQL")
-        from ..protocol.encoding import encode
-        from ..models import Model, registry
         values = [{"__type": "Pointer", "className": v._meta.class_name, "objectId": v.id}
-                  if isinstance(v, Model) else encode(v) for v in pvalues]
+                  if registry.holds_instance(v) else encode(v) for v in pvalues]
         answer = client.request("GET", "cloudQuery", {"cql": statement, "pvalues": values})
         # The statement names its class: normally this queryset's model. Another registered class decodes
         # as its own model, which the static type (a CQLResult of this model) cannot express.
@@ -681,51 +681,6 @@ class CQLResult(List[M]):
     """The objects a CQL statement selected; ``total`` is its ``count(*)`` (None when not asked)."""
 
     total: Optional[int] = None
-
-
-def _prefetch_relation(client: "Client", owners: Sequence["Model"], name: str) -> None:
-    """Fill each owner's cache of the members of its relation ``name``: one ``$relatedTo`` query per
-    owner, sent together through the batch endpoint. Members come in objectId order, ``max_limit`` at a
-    time; the owners whose page came back full are asked for the members after their last one in the
-    next round, again all in one batch. So 1,000 or more members on an owner cost one more batch per
-    ``max_limit`` members, shared by every such owner, never a request per owner (and objectId, unlike
-    ``skip``, stays cheap and exact however far the cursor goes)."""
-    if not owners:
-        return
-    field = owners[0]._meta.fields[name]
-    target = field.target  # type: ignore[attr-defined]
-    limit = client.dialect.max_limit
-    path = f"classes/{target._meta.class_name}"
-    members: List[List[Dict[str, Any]]] = [[] for _ in owners]
-    pending = list(range(len(owners)))  # positions in owners still to ask
-    while pending:
-        items = []
-        for i in pending:
-            owner = owners[i]
-            where: Dict[str, Any] = {"$relatedTo": {"object": {"__type": "Pointer", "objectId": owner.id,
-                                                               "className": owner._meta.class_name},
-                                                    "key": field.db_field}}
-            if members[i]:
-                where["objectId"] = {"$gt": members[i][-1]["objectId"]}
-            # a GET inside a batch carries its query parameters as the body (what Parse reads)
-            items.append(("GET", path, {"where": where, "limit": limit, "order": "objectId"}))
-        full = []
-        for i, outcome in zip(pending, client.batch(items)):
-            if isinstance(outcome, LeanCloudError):
-                raise outcome
-            rows = outcome.get("results", [])
-            members[i].extend(rows)
-            if len(rows) == limit:
-                full.append(i)
-        pending = full
-    for owner, rows in zip(owners, members):
-        owner._cache[prefetch_key(name)] = target._from_wire_many(rows, client)
-
-
-def prefetch_key(name: str) -> str:
-    """Where an instance keeps the prefetched members of its relation ``name`` (not a field name, so
-    saving and change tracking never see it; dropped with the cache when the object reloads)."""
-    return f"__prefetch__{name}"
 
 
 def _plain_value(field: Field[Any], wire: Any) -> Any:

@@ -26,7 +26,7 @@ from .relations import relation_members
 from .report import ClassReport
 from .retry import retrying
 from .rows import relation_fields
-from .scan import pages
+from .scan import class_names, pages
 
 __all__ = ["export_backend", "STATE_FILE"]
 
@@ -126,7 +126,6 @@ def export_backend(source: Client, folder: "os.PathLike[str] | str", classes: Op
     :param classes: only these classes (default: every class of the schema)
     :param since: only objects updated after this ISO date (e.g. ``2026-11-01T00:00:00.000Z``)
     """
-    from ..migrate import class_names
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     names = list(classes) if classes else class_names(source)

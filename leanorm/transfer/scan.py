@@ -1,14 +1,15 @@
-"""Reading a whole class over REST: pages by objectId cursor (constant cost per page, constant memory),
-every read retried after a lost connection."""
+"""Reading a backend over REST: the classes its schema lists, and a whole class in pages by objectId
+cursor (constant cost per page, constant memory), every read retried after a lost connection."""
 from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Optional
 
 from ..auth_context import using_master
 from ..client import Client
+from .importer import SKIPPED_CLASSES
 from .retry import retrying
 
-__all__ = ["pages"]
+__all__ = ["pages", "class_names"]
 
 
 def pages(client: Client, class_name: str, page_size: int = 500, after: Optional[str] = None,
@@ -28,3 +29,14 @@ def pages(client: Client, class_name: str, page_size: int = 500, after: Optional
         if len(rows) < page_size:
             return
         last = rows[-1]["objectId"]
+
+
+def class_names(client: Client) -> List[str]:
+    """Every class the backend's schema lists (master key)."""
+    with using_master():
+        answer = retrying(lambda: client.request("GET", "schemas"))
+    if isinstance(answer, dict) and isinstance(answer.get("results"), list):  # Parse's shape
+        names = [c["className"] for c in answer["results"]]
+    else:  # LeanCloud's: {className: {field: {type}}}
+        names = list(answer)
+    return sorted(n for n in names if n not in SKIPPED_CLASSES)

@@ -31,7 +31,7 @@ from .export_format import Export
 from .files import download, file_key
 from .importer import SKIPPED_CLASSES
 from .relations import relation_members
-from .scan import pages
+from .scan import class_names, pages
 from .rows import relation_fields
 from .users import CREDENTIAL_KEYS
 
@@ -111,7 +111,6 @@ class _ClientSide(_Side):
         return self.client.dialect.name != "parse"
 
     def classes(self) -> List[str]:
-        from ..migrate import class_names
         return class_names(self.client)
 
     def rows(self, class_name: str) -> Iterator[Dict[str, Any]]:
@@ -177,6 +176,10 @@ class _ExportSide(_Side):
         return super().file_digest({**value, "url": row.get("url") or value.get("url")})
 
 
+#: what an object without an ACL allows: anyone reads and writes it
+PUBLIC_ACL = {"*": {"read": True, "write": True}}
+
+
 def _normal(side: _Side, value: Any) -> Any:
     """``value`` with file references replaced by their bytes' digest."""
     if isinstance(value, list):
@@ -190,7 +193,9 @@ def _normal(side: _Side, value: Any) -> Any:
 
 def _fields(side: _Side, row: Dict[str, Any], timestamps: bool) -> Dict[str, str]:
     """A short digest per field of ``row`` (Relation values, credentials and, unless asked, timestamps left
-    out)."""
+    out). No ACL and the public one mean the same: LeanCloud answers the public ACL for an object saved
+    without one."""
+    row = {**row, "ACL": row.get("ACL") or PUBLIC_ACL}
     out = {}
     for key, value in row.items():
         if key in _IGNORED or key == "objectId" or (key in _TIMESTAMPS and not timestamps):

@@ -164,8 +164,8 @@ def test_an_uploaded_file_keeps_created_at_and_has_a_key(api: Api) -> None:
 
 
 def test_a_key_chosen_with_the_master_key_serves_the_file_there(api: Api) -> None:
-    token = uploaded(api, key="abc")  # an SDK's own random key: stored, but not where the file is served
-    assert token["key"] == "abc" and not token["url"].endswith("/abc")
+    token = uploaded(api, key="abc")  # an SDK's own random key: not kept (the file's key is its id)
+    assert token["key"] == token["objectId"] and not token["url"].endswith("/abc")
     assert api.server.handle("GET", "/abc", {}, {}, None).status == 404
     status, refused = api("POST", "/1.1/fileTokens", body={"name": "a.txt", "key": "1.1/classes"})
     assert status == 400 and refused["code"] == 1 and refused["error"].startswith("Unsupported file key")

@@ -53,6 +53,21 @@ def test_rpc_decodes_objects_and_encodes_instances(engine: Engine) -> None:
                                 "title": "new", "views": 2}
 
 
+def test_rpc_decodes_an_unsaved_object_as_a_new_instance_with_its_values_unsaved(engine: Engine) -> None:
+    """An object the caller built and did not save arrives as it would be built here (the same
+    resolver as cloud.rpc's answers): a new instance whose values are unsaved changes, so saving it
+    sends them."""
+    @engine.define
+    def inspect(note):
+        assert isinstance(note, EngineNote) and note.id is None
+        return {"changed": sorted(note.changed_keys()), "title": note.title, "dirty": note.is_dirty}
+
+    answer = engine.dispatch("call/inspect", {
+        "note": {"__type": "Object", "className": "EngineNote", "title": "draft", "views": 3}})
+    # tags: the field's default, which a new instance has too
+    assert answer["result"] == {"changed": ["tags", "title", "views"], "title": "draft", "dirty": True}
+
+
 def test_unknown_function_and_bad_params(engine: Engine) -> None:
     @engine.define
     def one(a):

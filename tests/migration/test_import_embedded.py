@@ -107,7 +107,7 @@ def test_file_bytes_arrive_and_references_point_at_the_copies(imported: Tuple[Co
                                                              target: leanorm.Client) -> None:
     export = imported[0]
     post = _get(target, export.post, f"p0{export.tag}")
-    assert post["image"]["id"] != export.ids["local_file"]
+    assert post["image"]["objectId"] != export.ids["local_file"]  # a file value comes back as its _File object
     assert requests.get(post["image"]["url"], timeout=10).content == LOCAL_BYTES
     attachment = _get(target, "_File", post["attachment"]["objectId"])
     assert requests.get(attachment["url"], timeout=10).content == REMOTE_BYTES

@@ -35,9 +35,10 @@ def test_a_key_that_is_not_ascii_is_unauthorized(raw: Raw) -> None:
     header = "X-LC-Key" if raw.dialect == "leancloud" else "X-Parse-REST-API-Key"
     for key in ("k\xe9y", raw.served.app_key + "\xe9"):
         refused(raw.call("POST", f"classes/{name}", {"n": 2}, headers={header: key}), 401, 401)
-    if raw.dialect == "parse":
-        refused(raw.call("POST", f"classes/{name}", {"n": 2}, headers={"X-Parse-Master-Key": "m\xe9"}), 401, 401)
     assert [r["n"] for r in raw.rows(name)] == [1]
+    if raw.dialect == "parse":  # never master: refused, or (the HTTP server drops the header) an ordinary caller
+        status, answer = raw.call("GET", "schemas", headers={"X-Parse-Master-Key": "m\xe9"})
+        assert status in (401, 403) and answer.get("code") in (401, 119), (status, answer)
 
 
 def test_nul_in_a_where_key_or_an_order_is_an_invalid_key(raw: Raw) -> None:

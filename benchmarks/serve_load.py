@@ -1,0 +1,201 @@
+"""Throughput and p99 of ``leanorm serve`` against Parse Server under concurrent clients (wrk).
+
+    python benchmarks/serve_load.py                    # --duration 8 --connections 16 64 --workers N
+
+Starts ``leanorm serve`` over a fresh database and a Parse Server of its own (``scripts/parse-server start``
+on a free port, with its own PostgreSQL database; stopped afterwards, the shared one on 1337 is left alone),
+loads the same objects into both through the Parse dialect, then runs wrk (installed from Debian when
+missing) against each server in turn, workload by workload, so both see the same moment of a shared
+machine. Every request is the same bytes for both servers (``/parse/`` paths, Parse headers) except
+the port. Prints a markdown table: requests/s, p99 latency, errors (socket errors and non-2xx answers),
+and serve/Parse throughput.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_ID, REST_KEY, MASTER_KEY = "leanorm-test", "leanorm-rest", "leanorm-master"  # scripts/parse-server's keys
+OBJECTS = 2000
+CLASS = "LoadItem"
+
+#: name → Lua statements returning the method, the path after /parse/ and the body (or nil) of one request
+WORKLOADS: Dict[str, str] = {
+    "equality": f"""local name = "n" .. math.random(0, {OBJECTS - 1})
+  return "GET", "classes/{CLASS}?where=" .. enc('{{"name":"' .. name .. '"}}'), nil""",
+    "range": f"""local low = math.random(0, {OBJECTS - 20})
+  local where = '{{"score":{{"$gte":' .. low .. ',"$lt":' .. (low + 20) .. '}}}}'
+  return "GET", "classes/{CLASS}?limit=20&where=" .. enc(where), nil""",
+    "count": f"""local where = '{{"group":' .. math.random(0, 9) .. '}}'
+  return "GET", "classes/{CLASS}?count=1&limit=0&where=" .. enc(where), nil""",
+    "create": """local body = '{"score":' .. math.random(0, 1000000) .. ',"name":"created","group":1}'
+  return "POST", "classes/LoadCreated", body""",
+    "increment": f"""local body = '{{"counter":{{"__op":"Increment","amount":1}}}}'
+  return "PUT", "classes/{CLASS}/" .. ids[math.random(1, #ids)], body""",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wrk() -> str:
+    """wrk's path, installing the Debian package when it is missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env={**os.environ,
+                                                                              "DEBIAN_FRONTEND": "noninteractive"})
+    return shutil.which("wrk") or "wrk"
+
+
+def _call(base: str, method: str, path: str, body: object = None) -> object:
+    request = urllib.request.Request(
+        f"{base}/{path}", method=method, data=None if body is None else json.dumps(body).encode(),
+        headers={"X-Parse-Application-Id": APP_ID, "X-Parse-Master-Key": MASTER_KEY,
+                 "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        return json.loads(resp.read())
+
+
+def load(base: str) -> List[str]:
+    """The same objects in both servers: score 0..N-1, name n<score>, group score % 10; their ids."""
+    ids: List[str] = []
+    for start in range(0, OBJECTS, 50):
+        requests = [{"method": "POST", "path": f"/parse/classes/{CLASS}",
+                     "body": {"score": i, "name": f"n{i}", "group": i % 10, "counter": 0}}
+                    for i in range(start, min(start + 50, OBJECTS))]
+        answers = _call(base, "POST", "batch", {"requests": requests})
+        assert isinstance(answers, list)
+        ids.extend(a["success"]["objectId"] for a in answers)
+    return ids
+
+
+@contextlib.contextmanager
+def leanorm_serve(workers: int, tmp: Path) -> Iterator[str]:
+    port = _free_port()
+    command = [sys.executable, "-m", "leanorm.cli", "serve", "--db", str(tmp / "load.sqlite3"), "--port", str(port),
+               "--app-id", APP_ID, "--app-key", REST_KEY, "--master-key", MASTER_KEY, "--workers", str(workers)]
+    for field in ("score", "name", "group"):
+        command += ["--index", f"{CLASS}.{field}"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait(f"http://127.0.0.1:{port}/parse", process)
+        yield f"http://127.0.0.1:{port}/parse"
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+@contextlib.contextmanager
+def parse_server(script: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "LEANORM_PARSE_PORT": str(port)}
+    subprocess.run(["bash", str(script), "start"], check=True, env=env)
+    try:
+        base = f"http://127.0.0.1:{port}/parse"
+        # the indexes serve gets from --index (Parse creates them through its schema API)
+        _call(base, "POST", f"schemas/{CLASS}", {"className": CLASS, "fields": {
+            "score": {"type": "Number"}, "name": {"type": "String"}, "group": {"type": "Number"},
+            "counter": {"type": "Number"}}, "indexes": {f"{f}_1": {f: 1} for f in ("score", "name", "group")}})
+        yield base
+    finally:
+        subprocess.run(["bash", str(script), "stop"], check=False, env=env)
+
+
+def _wait(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"leanorm serve exited with {process.returncode}")
+        try:
+            _call(url, "GET", "classes/_Installation?limit=0")
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer")
+
+
+def lua_script(workload: str, ids: List[str], directory: Path) -> Path:
+    script = directory / f"{workload}.lua"
+    script.write_text(f"""
+local ids = {{{",".join(f'"{i}"' for i in ids)}}}
+local function enc(s)
+  return (s:gsub("[^%w%-_%.~]", function(c) return string.format("%%%02X", string.byte(c)) end))
+end
+local headers = {{["X-Parse-Application-Id"] = "{APP_ID}", ["X-Parse-REST-API-Key"] = "{REST_KEY}",
+                 ["Content-Type"] = "application/json"}}
+local function next_request()
+  {WORKLOADS[workload]}
+end
+function init(args) math.randomseed(os.time() + math.floor(os.clock() * 1000000)) end
+function request()
+  local method, path, body = next_request()
+  return wrk.format(method, "/parse/" .. path, headers, body)
+end
+""")
+    return script
+
+
+def run_wrk(wrk: str, base: str, script: Path, connections: int, duration: int) -> Dict[str, float]:
+    done = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s",
+                           "-s", str(script), base.rsplit("/parse", 1)[0]], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"wrk failed: {done.stdout}{done.stderr}")
+    out = done.stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    assert p99, out
+    p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rate": rate, "p99": p99_ms, "errors": errors + (int(non2xx.group(1)) if non2xx else 0)}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=8, help="seconds per run (default 8)")
+    parser.add_argument("--connections", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="leanorm serve --workers")
+    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
+    parser.add_argument("--parse-server-script", type=Path, default=ROOT / "scripts" / "parse-server",
+                        help="the scripts/parse-server to start Parse Server with (default: this checkout's)")
+    args = parser.parse_args(argv)
+    wrk = _wrk()
+    with tempfile.TemporaryDirectory(prefix="serve-load-") as tmp, \
+            leanorm_serve(args.workers, Path(tmp)) as serve_base, parse_server(args.parse_server_script) as parse_base:
+        ids = {serve_base: load(serve_base), parse_base: load(parse_base)}
+        print(f"| workload | connections | serve req/s | serve p99 ms | serve errors | Parse req/s | Parse p99 ms "
+              f"| Parse errors | serve/Parse |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+        for workload in args.workloads:
+            for connections in args.connections:
+                results = {}
+                for base in (serve_base, parse_base):  # side by side: the same moment of the machine
+                    script = lua_script(workload, ids[base], Path(tmp))
+                    run_wrk(wrk, base, script, connections, 1)  # warm-up: connections, caches, JIT
+                    results[base] = run_wrk(wrk, base, script, connections, args.duration)
+                s, p = results[serve_base], results[parse_base]
+                print(f"| {workload} | {connections} | {s['rate']:.0f} | {s['p99']:.1f} | {s['errors']:.0f} "
+                      f"| {p['rate']:.0f} | {p['p99']:.1f} | {p['errors']:.0f} | {s['rate'] / p['rate']:.2f}x |",
+                      flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

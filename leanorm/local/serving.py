@@ -1,0 +1,305 @@
+"""``leanorm serve``: a :class:`LocalServer` on granian, a production HTTP server, in worker processes.
+
+granian (Rust, hyper) owns the sockets: keep-alive, a deadline for request headers, a cap on the requests
+each worker takes at once (more wait in the listen queue), graceful shutdown on SIGTERM. It was chosen by
+measurement (docs/embedded.md, "Serving"). The app runs on granian's RSGI interface rather than WSGI
+because a WSGI app reads the body in one of its threads: a client trickling its body would hold that
+thread for as long as it likes. Here the body is received on the worker's event loop under a deadline,
+and only a complete request reaches the thread pool that runs the (blocking, SQLite) handler.
+
+The worker processes share the WAL database (the store serialises writers across processes); each builds
+its own :class:`LocalServer` from the options the main process leaves in the environment.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import ctypes
+import dataclasses
+import importlib
+import io
+import json
+import os
+import signal
+import socket
+import sys
+import tempfile
+from typing import IO, Any, Callable, Dict, List, Optional, Tuple
+
+from . import files
+from .protocol import ProtocolError, dumps
+from .server import MAX_BODY, LocalServer
+from .verifiers import parse_provider
+
+__all__ = ["ServeOptions", "serve", "load_object"]
+
+#: where the main process leaves the options for the workers it spawns
+OPTIONS_ENV = "LEANORM_SERVE_OPTIONS"
+#: upload bytes held in memory before the spool moves to a temporary file
+SPOOL_IN_MEMORY = 1024 * 1024
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+Headers = List[Tuple[str, str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class ServeOptions:
+    """What ``leanorm serve`` was asked for (its command-line flags)."""
+
+    database: str = "leanorm.sqlite3"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    app_id: str = "leanorm-local"
+    app_key: str = "leanorm-local-key"
+    master_key: str = "leanorm-local-master"
+    engine: Optional[str] = None
+    indexes: Tuple[str, ...] = ()
+    unique_indexes: Tuple[str, ...] = ()
+    #: worker processes (``:memory:`` is one process's memory: always 1 worker)
+    workers: int = 1
+    #: threads per worker running the handler (SQLite releases the GIL while it works)
+    threads: int = 2
+    #: requests a worker takes at once; further connections wait in the listen queue
+    max_connections: int = 256
+    #: seconds for a request's headers, and for its body (a file upload: between two chunks)
+    read_timeout: float = 30.0
+    #: seconds a stopping worker gives the requests in flight
+    graceful_timeout: float = 30.0
+    verbose: bool = False
+    #: the address clients reach the server at (file URLs start with it)
+    public_url: Optional[str] = None
+    #: whether X-Forwarded-* headers come from a trusted reverse proxy
+    trust_proxy: bool = False
+    #: whether clients may choose new objects' ids
+    allow_custom_object_id: bool = False
+    #: ``{class: {principal: [field, ...]}}``: fields hidden from other callers (None: the defaults)
+    protected_fields: Optional[Dict[str, Dict[str, List[str]]]] = None
+    #: ``PLATFORM=URL[#id_key]``: third-party login verifiers
+    auth_providers: Tuple[str, ...] = ()
+
+
+def load_object(spec: str) -> Any:
+    """``package.module:attribute`` → the object (for ``--engine``)."""
+    module, _, attr = spec.partition(":")
+    if not module or not attr:
+        raise SystemExit(f"expected module:attribute, got {spec!r}")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _local_server(options: ServeOptions) -> LocalServer:
+    engine = load_object(options.engine) if options.engine else None
+    try:
+        return LocalServer(options.database, app_id=options.app_id, app_key=options.app_key,
+                           master_key=options.master_key, engine=engine, public_url=options.public_url,
+                           trust_proxy=options.trust_proxy, allow_custom_object_id=options.allow_custom_object_id,
+                           protected_fields=options.protected_fields,
+                           auth_verifiers=dict(parse_provider(spec) for spec in options.auth_providers))
+    except (ValueError, AttributeError, ProtocolError) as exc:
+        raise SystemExit(f"leanorm serve: {exc}") from None
+
+
+def _refuse(proto: Any, status: int, code: int, message: str) -> None:
+    """Answer an error in LeanCloud's shape and close the connection (its input is not to be trusted)."""
+    proto.response_bytes(status, [("content-type", "application/json; charset=utf-8"), ("connection", "close")],
+                         dumps({"code": code, "error": message}).encode())
+
+
+class _Response:
+    """What the WSGI app answered: status, headers, and the body whole or as an iterator of chunks."""
+
+    def __init__(self) -> None:
+        self.status, self.headers = 500, []  # type: int, Headers
+
+    def start(self, status: str, headers: Headers, exc_info: Any = None) -> None:
+        self.status, self.headers = int(status.split(" ", 1)[0]), list(headers)
+
+
+class RSGIApp:
+    """A WSGI app served on granian's RSGI interface: the body arrives on the event loop under the read
+    timeout, then the app runs in a bounded thread pool."""
+
+    def __init__(self, wsgi_app: Callable[..., Any], threads: int, read_timeout: float,
+                 on_close: Optional[Callable[[], None]] = None) -> None:
+        self.wsgi_app, self.read_timeout, self.on_close = wsgi_app, read_timeout, on_close
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanorm-serve")
+
+    def __rsgi_init__(self, loop: Any) -> None:
+        pass
+
+    def __rsgi_del__(self, loop: Any) -> None:
+        self.pool.shutdown(wait=True)
+        if self.on_close is not None:
+            self.on_close()
+
+    async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        headers = scope.headers
+        streamed = files.streams(scope.method, scope.path)
+        try:
+            body, length = await self._receive(proto, headers, streamed)
+        except asyncio.TimeoutError:
+            _refuse(proto, 408, 1, "Request body not received in time.")
+            return
+        if length == 0 and not streamed and "chunked" in (headers.get("transfer-encoding") or "").lower():
+            # granian ends a chunked body whose framing breaks as if it were complete: what arrives is
+            # nothing at all (a client sending JSON chunked sends something), and nothing is stored
+            body.close()
+            _refuse(proto, 400, 107, "Malformed chunked body: no bytes arrived.")
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            response, chunks = await loop.run_in_executor(self.pool, self._call, _environ(scope, body, length))
+        finally:
+            body.close()  # an upload's spool file goes at once
+        if isinstance(chunks, bytes):
+            # granian sets Content-Length from the body; a HEAD answer keeps the app's (that of a GET)
+            headers = response.headers if scope.method == "HEAD" else \
+                [h for h in response.headers if h[0].lower() != "content-length"]
+            proto.response_bytes(response.status, headers, chunks)
+            return
+        # a file download: its chunks are read from disk in the pool, sent from the loop
+        transport = proto.response_stream(response.status, response.headers)
+        try:
+            while True:
+                chunk = await loop.run_in_executor(self.pool, next, chunks, None)
+                if chunk is None:
+                    break
+                await transport.send_bytes(chunk)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    def _call(self, environ: Dict[str, Any]) -> Tuple[_Response, Any]:
+        response = _Response()
+        result = self.wsgi_app(environ, response.start)
+        if isinstance(result, list):
+            return response, b"".join(result)
+        return response, iter(result)
+
+    async def _receive(self, proto: Any, headers: Any, streamed: bool) -> Tuple[IO[bytes], int]:
+        """The request body, whole: in memory, or for a file upload spooled to disk. Each chunk of an
+        upload must come within the read timeout; any other body within the read timeout in all."""
+        declared = headers.get("content-length")
+        chunked = "chunked" in (headers.get("transfer-encoding") or "").lower()
+        if not streamed and not chunked:
+            try:
+                size = int(declared or 0)
+            except ValueError:
+                size = -1
+            if size <= 0 or size > MAX_BODY:  # nothing to read, or refused by the app unread
+                return io.BytesIO(), size
+            data = await asyncio.wait_for(proto(), self.read_timeout)
+            return io.BytesIO(data), len(data)
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+        incoming = proto.__aiter__()
+        loop = asyncio.get_running_loop()
+        deadline = None if streamed else loop.time() + self.read_timeout
+        while True:
+            wait = self.read_timeout if deadline is None else max(deadline - loop.time(), 0.0)
+            try:
+                chunk = await asyncio.wait_for(incoming.__anext__(), wait)
+            except StopAsyncIteration:
+                break
+            spool.write(chunk)
+            if not streamed and spool.tell() > MAX_BODY:
+                break  # the app refuses it by its length
+        size = spool.tell()
+        spool.seek(0)
+        return spool, size
+
+
+def _environ(scope: Any, body: IO[bytes], length: int) -> Dict[str, Any]:
+    """PEP 3333's environ for a request granian parsed: the body is already de-chunked, so its length is
+    known and Transfer-Encoding is not passed on."""
+    environ: Dict[str, Any] = {
+        "REQUEST_METHOD": scope.method, "PATH_INFO": scope.path, "QUERY_STRING": scope.query_string,
+        "SERVER_PROTOCOL": f"HTTP/{scope.http_version}", "CONTENT_LENGTH": str(length),
+        "wsgi.url_scheme": scope.scheme, "wsgi.input": body, "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+    }
+    for name, value in scope.headers.items():
+        key = name.upper().replace("-", "_")
+        if key in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):
+            continue
+        if key != "CONTENT_TYPE":
+            key = "HTTP_" + key
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    return environ
+
+
+def _stop_with_the_main_process() -> None:
+    """Ask Linux to send this worker SIGTERM when the main process dies without stopping it (killed,
+    crashed): an orphaned worker would keep serving the port."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def worker_app() -> RSGIApp:
+    """The app of one worker process (granian calls it in each worker: ``--factory``)."""
+    _stop_with_the_main_process()
+    raw = json.loads(os.environ[OPTIONS_ENV])
+    options = ServeOptions(**{**raw, "indexes": tuple(raw["indexes"]), "unique_indexes": tuple(raw["unique_indexes"]),
+                              "auth_providers": tuple(raw["auth_providers"])})
+    sys.path.insert(0, ".")  # --engine names a module of the working directory
+    server = _local_server(options)
+    return RSGIApp(server, options.threads, options.read_timeout, on_close=server.close)
+
+
+def _reserve_port(host: str, port: int) -> Tuple[socket.socket, int]:
+    """Hold ``host:port`` (``0``: a port the OS picks) so the banner can name it before the workers bind:
+    bound without listening it takes no connections. It binds before it allows SO_REUSEPORT, so a port
+    another server listens on is refused (granian's listeners share ports); then granian's may join."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    holder = socket.socket(family, socket.SOCK_STREAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        holder.bind((host, port))
+    except OSError as exc:
+        holder.close()
+        raise SystemExit(f"leanorm serve: cannot listen on {host}:{port}: {exc}") from None
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    return holder, int(holder.getsockname()[1])
+
+
+def serve(options: ServeOptions) -> int:
+    """Serve ``options.database`` until SIGTERM or Ctrl-C; returns the exit status."""
+    try:
+        from granian.constants import Interfaces
+        from granian.http import HTTP1Settings
+        from granian.log import LogLevels
+        from granian.server import Server
+    except ImportError:  # granian supports Python 3.10+
+        raise SystemExit("leanorm serve needs granian (pip install granian; Python 3.10 or later)") from None
+    if options.database in (":memory:", ""):  # each process would have a database of its own
+        options = dataclasses.replace(options, workers=1)
+    # the schema, the indexes and the engine are checked once, here, before any worker starts
+    server = _local_server(options)
+    try:
+        for spec in options.indexes + options.unique_indexes:
+            class_name, _, key = spec.partition(".")
+            if not key:
+                raise SystemExit(f"--index needs Class.field, got {spec!r}")
+            server.create_index(class_name, key, unique=spec in options.unique_indexes)
+    finally:
+        server.close()
+    holder, port = _reserve_port(options.host, options.port)
+    options = dataclasses.replace(options, port=port)
+    os.environ[OPTIONS_ENV] = json.dumps(dataclasses.asdict(options))
+    print(f"leanorm: serving {options.database} on http://{options.host}:{port} "
+          f"(LeanCloud dialect under /1.1/, Parse under /parse/; {options.workers} workers); Ctrl-C stops",
+          flush=True)
+    granian = Server(
+        f"{__name__}:worker_app", address=options.host, port=port, interface=Interfaces.RSGI,
+        workers=options.workers, factory=True, websockets=False, backpressure=options.max_connections,
+        http1_settings=HTTP1Settings(header_read_timeout=int(options.read_timeout * 1000), keep_alive=True),
+        log_level=LogLevels.info if options.verbose else LogLevels.warning, log_access=options.verbose,
+        workers_kill_timeout=max(1, int(options.graceful_timeout)), respawn_failed_workers=True)
+    try:
+        granian.serve()
+    finally:
+        holder.close()
+    return 0
+
