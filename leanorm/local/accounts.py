@@ -22,8 +22,9 @@ import string
 import time
 from typing import Any, Dict, Iterable, Optional, Tuple
 
-from .objects import fetch, list_answer, query, remove, write
+from .objects import remove, write
 from .protocol import Context, ProtocolError, dumps, route
+from .reads import fetch, list_answer, query
 from .store import json_path, table
 from .code_limits import WrongCode, check_allowed, counts_failures
 from . import verifiers

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from . import cql, objects
+from . import cql, objects, reads
 from .protocol import Context, ProtocolError, route
 from .store import table
 from .values import normalize_iso, now_iso
@@ -113,7 +113,7 @@ def _push(ctx: Context) -> Any:
         "where": body.get("where"), "channels": body.get("channels"), "cql": body.get("cql"),
     }
     master = ctx.server.master_context(ctx)
-    targets, _ = objects.query(master, "_Installation", _target(body), "createdAt", _BIG_LIMIT,
+    targets, _ = reads.query(master, "_Installation", _target(body), "createdAt", _BIG_LIMIT,
                                keys="objectId")
     ids = [row["objectId"] for row in targets]
     scheduled = push_time is not None and push_time["iso"] > now_iso()

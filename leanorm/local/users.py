@@ -21,8 +21,9 @@ from typing import Any, Dict, List, Optional, Tuple
 from .. import legacy_password
 from .authz import OBJECT_ID, check_user_write
 from .hooks import user_event
-from .objects import fetch, remove, write, write_options
+from .objects import remove, write, write_options
 from .protocol import Caller, Context, ProtocolError, route
+from .reads import fetch
 from .store import Store, table
 from .values import now_iso
 

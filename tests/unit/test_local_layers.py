@@ -1,0 +1,37 @@
+"""The embedded server's modules import each other at the top, never inside a function: a function-local
+import is how a cycle between them would hide, so there must be none."""
+import ast
+from pathlib import Path
+from typing import List
+
+import leanorm.local
+
+LOCAL = Path(leanorm.local.__file__).parent
+
+
+def _leanorm_import(node: ast.AST) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return node.level > 0 or (node.module or "").split(".")[0] == "leanorm"
+    if isinstance(node, ast.Import):
+        return any(alias.name.split(".")[0] == "leanorm" for alias in node.names)
+    return False
+
+
+def _local_imports(path: Path) -> List[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for function in ast.walk(tree):
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            found += [f"{path.name}:{node.lineno}" for node in ast.walk(function) if _leanorm_import(node)]
+    return found
+
+
+def test_the_embedded_server_has_no_function_local_leanorm_imports() -> None:
+    modules = sorted(LOCAL.glob("*.py"))
+    assert len(modules) > 10  # the package was found
+    assert [hit for module in modules for hit in _local_imports(module)] == []
+
+
+def test_the_check_sees_a_function_local_import() -> None:
+    tree = ast.parse("def f():\n    from .objects import query\n")
+    assert any(_leanorm_import(node) for node in ast.walk(tree.body[0]))
