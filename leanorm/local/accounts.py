@@ -29,7 +29,7 @@ from .store import json_path, table
 from .code_limits import WrongCode, check_allowed, counts_failures
 from . import verifiers
 from .hooks import ON_AUTH_DATA, auth_data, user_event
-from .users import _login, _signup, _update_user, _user_answer, checked_password, hash_password, logged_in
+from .users import login_with_password, _signup, _update_user, _user_answer, checked_password, hash_password, logged_in
 
 __all__ = ["CODE_TTL"]
 
@@ -218,13 +218,13 @@ def _reset_by_sms(ctx: Context) -> Any:
     return {}
 
 
-@route("POST", r"login", priority=1)
+@route("POST", r"login")
 @counts_failures
 def _login_by_code(ctx: Context) -> Any:
     """``{mobilePhoneNumber, smsCode}`` logs in with a login code; anything else is a password login."""
     body = ctx.json_body()
     if "smsCode" not in body:
-        return _login(ctx)
+        return login_with_password(ctx)
     phone = _phone(body)
     with ctx.store.write() as conn:
         _consume(ctx, conn, "login", body["smsCode"], _e164(phone))
@@ -372,8 +372,7 @@ def _given_links(body: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in (_auth_data(body) or {}).items() if v is not None}
 
 
-@route("POST", r"classes/_User", priority=2)
-def _signup_or_link(ctx: Context) -> Any:
+def signup_or_link(ctx: Context) -> Any:
     """A signup carrying ``authData`` logs in the user linked to that account (200) or creates one
     (201); any other signup is the usual one. The Engine's ``onAuthData`` sees the authData first and
     may rewrite it (what it answers is what is looked up and stored) or refuse the request."""
@@ -402,8 +401,7 @@ def _signup_or_link(ctx: Context) -> Any:
     return 201, _user_answer(ctx, created["objectId"], created["sessionToken"])
 
 
-@route("PUT", r"classes/_User/([^/]+)", priority=2)
-def _update_links(ctx: Context) -> Any:
+def update_or_link(ctx: Context) -> Any:
     """Linking (``authData: {platform: {...}}``) merges platforms into the stored ``authData``;
     unlinking takes ``authData: {platform: null}`` (Parse) or ``authData.platform: Delete`` (LeanCloud)."""
     body = dict(ctx.json_body())

@@ -311,8 +311,7 @@ def _delete_file(ctx: Context) -> Any:
     return _remove(ctx, rows[0]["objectId"])
 
 
-@route("DELETE", r"classes/_File/([^/]+)", priority=1)
-def _delete_file_object(ctx: Context) -> Any:
+def delete_file_object(ctx: Context) -> Any:
     """Deleting the ``_File`` object deletes its bytes too."""
     return _remove(ctx, ctx.args[0])
 

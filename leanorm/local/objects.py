@@ -1,4 +1,4 @@
-"""Objects: create, read, update, delete, query, count, scan, batch, schemas and purge.
+"""Writing objects: create, update and delete, around the hooks of the Engine.
 
 The functions ``write`` and ``remove`` are the backend's one implementation of each write (reads are
 ``reads.query`` and ``reads.fetch``); the user, role, file and push code calls them too.
@@ -6,7 +6,6 @@ The functions ``write`` and ``remove`` are the backend's one implementation of e
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 import sqlite3
 from typing import Any, Dict, List, Optional, Tuple
@@ -14,14 +13,13 @@ from typing import Any, Dict, List, Optional, Tuple
 import orjson
 
 from . import authz, hooks
-from .permissions import class_permissions, permit, set_class_permissions
-from .protocol import Caller, Context, ProtocolError, route
-from .reads import DEFAULT_LIMIT, MAX_LIMIT, fetch, int_param, list_answer, query, without_unasked
+from .permissions import permit
+from .protocol import Caller, Context, ProtocolError
 from .rows import ROW
 from .store import FieldType, check_class_name, check_field_name, table
 from .values import (MISSING, apply_op, canonical, check_value, normalize_iso, now_iso, relation_targets,
                      type_of)
-from .where import SYSTEM_RELATIONS, QueryCompiler
+from .where import QueryCompiler
 
 __all__ = ["write", "remove", "write_options", "can_write", "new_object_id"]
 
@@ -223,159 +221,3 @@ def remove(ctx: Context, class_name: str, object_id: str, where: Any = None,
 def write_options(ctx: Context) -> Tuple[Any, bool]:
     return ctx.json_param("where"), ctx.params.get("fetchWhenSave") in ("true", "1") or \
         ctx.params.get("new") == "true"
-
-
-@route("GET", r"classes/([^/]+)")
-def _list(ctx: Context) -> Any:
-    redirect = ctx.params.get("redirectClassNameForKey")
-    if not redirect:
-        return list_answer(ctx, ctx.args[0])
-    # A Relation's query made before its target class is known (what the official SDK sends for a
-    # relation it has only added to): the rows are those of the key's target class, named in the answer.
-    with ctx.store.read() as conn:
-        ftype, target = ctx.store.schema(conn, check_class_name(ctx.args[0])).get(redirect, (None, None))
-    if ftype is None:  # a key never written: _Role's own relations have known targets, others no members
-        ftype, target = "Relation", SYSTEM_RELATIONS.get((ctx.args[0], redirect))
-        if target is None:
-            empty: Dict[str, Any] = {"results": [], "className": ctx.args[0]}
-            return {**empty, "count": 0} if ctx.params.get("count") in ("1", "true") else empty
-    if ftype != "Relation" or target is None:
-        raise ProtocolError(102, f"Invalid query: {redirect!r} is not a Relation of {ctx.args[0]}.")
-    return {**list_answer(ctx, target), "className": target}
-
-
-@route("POST", r"classes/([^/]+)")
-def _create(ctx: Context) -> Any:
-    where, fetch_when_save = write_options(ctx)
-    return write(ctx, ctx.args[0], None, ctx.json_body(), fetch_when_save=fetch_when_save)
-
-
-@route("GET", r"classes/([^/]+)/([^/]+)")
-def _get(ctx: Context) -> Any:
-    try:
-        found = fetch(ctx, ctx.args[0], ctx.args[1], ctx.params.get("keys"), ctx.params.get("include"))
-    except ProtocolError as exc:
-        if exc.code == 101 and ctx.dialect == "leancloud":
-            return {}  # LeanCloud answers a missing object with an empty one (the SDKs' is_existed())
-        raise
-    return without_unasked(ctx, [found])[0]
-
-
-@route("PUT", r"classes/([^/]+)/([^/]+)")
-def _update(ctx: Context) -> Any:
-    where, fetch_when_save = write_options(ctx)
-    return write(ctx, ctx.args[0], ctx.args[1], ctx.json_body(), where, fetch_when_save)
-
-
-@route("DELETE", r"classes/([^/]+)/([^/]+)")
-def _delete(ctx: Context) -> Any:
-    # LeanCloud's destroyAll names every object of a class in one DELETE, their ids comma-joined
-    ids = ctx.args[1].split(",") if ctx.dialect == "leancloud" else [ctx.args[1]]
-    for object_id in ids:
-        remove(ctx, ctx.args[0], object_id, ctx.json_param("where"), ctx.json_body())
-    return {}
-
-
-@route("GET", r"scan/classes/([^/]+)")
-def _scan(ctx: Context) -> Any:
-    """LeanCloud's scan: objectId order, an opaque cursor, constant cost per page (no skip)."""
-    ctx.require_master()
-    limit = int_param(ctx, "limit", DEFAULT_LIMIT)
-    if limit > MAX_LIMIT or limit == 0:
-        raise ProtocolError(102, f"Invalid query: scan limit must be between 1 and {MAX_LIMIT}.")
-    scan_key = ctx.params.get("scan_key") or "objectId"
-    descending = scan_key.startswith("-")
-    key = scan_key.lstrip("-")
-    if key != "objectId":
-        check_field_name(key)
-    where = ctx.json_param("where")
-    if ctx.params.get("cursor"):
-        try:
-            last_value, last_id = orjson.loads(base64.urlsafe_b64decode(ctx.params["cursor"].encode()))
-        except (ValueError, UnicodeDecodeError, TypeError):
-            raise ProtocolError(102, "Invalid scan cursor.") from None
-        beyond = "$lt" if descending else "$gt"
-        after = {"$or": [{key: {beyond: last_value}}, {key: last_value, "objectId": {"$gt": last_id}}]} \
-            if key != "objectId" else {"objectId": {beyond: last_id}}
-        where = {"$and": [where, after]} if where else after
-    order = scan_key if key == "objectId" else f"{scan_key},objectId"
-    keys = ctx.params.get("keys")
-    if keys and key not in keys.split(","):
-        keys += f",{key}"  # the cursor is made of it
-    rows, _ = query(ctx, ctx.args[0], where, order, limit, keys=keys)
-    cursor = None
-    if len(rows) == limit:  # the cursor is the last row's scan value and id: pages never overlap
-        last = [rows[-1].get(key), rows[-1]["objectId"]]
-        cursor = base64.urlsafe_b64encode(orjson.dumps(last)).decode()
-    return {"results": without_unasked(ctx, rows), "cursor": cursor}
-
-
-@route("POST", r"batch")
-def _batch(ctx: Context) -> Any:
-    """Every request of the batch on its own: one failure does not undo the others."""
-    requests_ = ctx.json_body().get("requests")
-    if not isinstance(requests_, list):
-        raise ProtocolError(107, "batch needs {\"requests\": [...]}.")
-    return [ctx.server.sub_request(ctx, item) for item in requests_]
-
-
-@route("DELETE", r"purge/([^/]+)")
-def _purge(ctx: Context) -> Any:
-    ctx.require_master()
-    class_name = check_class_name(ctx.args[0])
-    with ctx.store.write() as conn:
-        if ctx.store.has_class(conn, class_name):
-            conn.execute(f"DELETE FROM {table(class_name)}")
-            conn.execute("DELETE FROM _relations WHERE owner_class=?", (class_name,))
-    return {}
-
-
-def _schema_json(conn: sqlite3.Connection, ctx: Context, class_name: str) -> Dict[str, Any]:
-    fields: Dict[str, Any] = {"objectId": {"type": "String"}, "createdAt": {"type": "Date"},
-                              "updatedAt": {"type": "Date"}, "ACL": {"type": "ACL"}}
-    for name, (ftype, target) in ctx.store.schema(conn, class_name).items():
-        fields[name] = {"type": ftype, **({"targetClass": target} if target else {})}
-    answer: Dict[str, Any] = {"className": class_name, "fields": fields}
-    rules = class_permissions(ctx, class_name)
-    if rules is not None:
-        answer["classLevelPermissions"] = rules
-    return answer
-
-
-@route("GET", r"schemas")
-def _schemas(ctx: Context) -> Any:
-    ctx.require_master()
-    with ctx.store.read() as conn:
-        schemas = [_schema_json(conn, ctx, name) for name in ctx.store.class_names(conn)]
-    if ctx.dialect == "parse":
-        return {"results": schemas}
-    return {s["className"]: s["fields"] for s in schemas}
-
-
-@route("GET", r"schemas/([^/]+)")
-def _schema(ctx: Context) -> Any:
-    ctx.require_master()
-    with ctx.store.read() as conn:
-        if not ctx.store.has_class(conn, check_class_name(ctx.args[0])):
-            raise ProtocolError(103, f"Class {ctx.args[0]} does not exist.", 400)
-        return _schema_json(conn, ctx, ctx.args[0])
-
-
-@route("PUT", r"schemas/([^/]+)")
-@route("POST", r"schemas/([^/]+)")
-def _set_schema(ctx: Context) -> Any:
-    """Only ``classLevelPermissions`` can be set: fields are learnt from writes."""
-    body = ctx.json_body()
-    if "classLevelPermissions" in body:
-        set_class_permissions(ctx, ctx.args[0], body["classLevelPermissions"])
-    ctx.require_master()
-    with ctx.store.write() as conn:
-        ctx.store.ensure_class(conn, check_class_name(ctx.args[0]))
-        return _schema_json(conn, ctx, ctx.args[0])
-
-
-@route("GET", r"date")
-def _date(ctx: Context) -> Any:
-    return {"__type": "Date", "iso": now_iso()}
-
-

@@ -30,8 +30,7 @@ _RECEIVING = {"valid": {"$ne": False}}
 _BIG_LIMIT = 2 ** 62
 
 
-@route("POST", r"classes/_Installation", priority=1)
-def _register(ctx: Context) -> Any:
+def register_installation(ctx: Context) -> Any:
     body = ctx.json_body()
     ids = {key: body[key] for key in _DEVICE_IDS if body.get(key)}
     if not ids:

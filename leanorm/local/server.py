@@ -9,7 +9,7 @@ import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
-from . import accounts, aggregate, authz, config, cql, envelope, files, hooks, objects, push, statuses, users  # noqa: F401
+from . import accounts, aggregate, authz, batch, classes, config, cql, envelope, files, hooks, push, schemas, server_time, statuses, users  # noqa: F401
 from . import verifiers
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.dialects import check_request_sign, same_secret

@@ -162,7 +162,6 @@ def _user_answer(ctx: Context, user_id: str, token: str) -> Dict[str, Any]:
     return {**fetch(ctx.server.master_context(ctx), "_User", user_id), "sessionToken": token}
 
 
-@route("POST", r"classes/_User", priority=1)
 def _signup(ctx: Context) -> Any:
     body = dict(ctx.json_body())
     password = body.pop("password", None)
@@ -229,8 +228,7 @@ def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
     return str(row[0])
 
 
-@route("POST", r"login")
-def _login(ctx: Context) -> Any:
+def login_with_password(ctx: Context) -> Any:
     user_id = _checked_login(ctx, ctx.json_body())
     with ctx.store.write() as conn:
         return logged_in(ctx, conn, user_id)
@@ -279,7 +277,6 @@ def _logout(ctx: Context) -> Any:
     return {}
 
 
-@route("PUT", r"classes/_User/([^/]+)", priority=1)
 def _update_user(ctx: Context) -> Any:
     body = dict(ctx.json_body())
     hashed = _stored_hash(ctx, body, body.pop("password", None))
@@ -308,8 +305,7 @@ def _end_other_sessions(ctx: Context, conn: sqlite3.Connection, user_id: str) ->
     conn.execute("DELETE FROM _sessions WHERE user_id=? AND token IS NOT ?", (user_id, ctx.caller.session_token))
 
 
-@route("DELETE", r"classes/_User/([^/]+)", priority=1)
-def _delete_user(ctx: Context) -> Any:
+def delete_user(ctx: Context) -> Any:
     remove(ctx, "_User", ctx.args[0], ctx.json_param("where"), ctx.json_body())
     with ctx.store.write() as conn:
         conn.execute("DELETE FROM _sessions WHERE user_id=?", (ctx.args[0],))

@@ -1,10 +1,14 @@
-"""The embedded server's modules import each other at the top, never inside a function: a function-local
-import is how a cycle between them would hide, so there must be none."""
+"""The embedded server's modules import each other at the top, never inside a function (a function-local
+import is how a cycle between them would hide), and every request has one handler in one module."""
 import ast
+import re
 from pathlib import Path
 from typing import List
 
+import pytest
+
 import leanorm.local
+from leanorm.local import protocol
 
 LOCAL = Path(leanorm.local.__file__).parent
 
@@ -35,3 +39,26 @@ def test_the_embedded_server_has_no_function_local_leanorm_imports() -> None:
 def test_the_check_sees_a_function_local_import() -> None:
     tree = ast.parse("def f():\n    from .objects import query\n")
     assert any(_leanorm_import(node) for node in ast.walk(tree.body[0]))
+
+
+# -- routes: one handler per request ---------------------------------------------------------------------
+def _sample(pattern: str) -> str:
+    """A path ``pattern`` matches: each group replaced by a word it accepts."""
+    path = re.sub(r"\(\[\^/\]\+\)", "abc", pattern)
+    return re.sub(r"\(([A-Za-z]+)\|[^)]*\)", r"\1", path).replace("\\", "")
+
+
+#: paths several modules used to answer, one before the other by priority
+FORMERLY_SHARED = [("POST", "classes/_User"), ("PUT", "classes/_User/abc"), ("DELETE", "classes/_User/abc"),
+                   ("POST", "classes/_Installation"), ("DELETE", "classes/_File/abc"), ("POST", "login")]
+
+
+def test_every_request_has_exactly_one_handler() -> None:
+    samples = {(method, _sample(pattern.pattern[:-len(r"/?\Z")])) for method, pattern, _ in protocol._ROUTES}
+    for method, path in sorted(samples | set(FORMERLY_SHARED)):
+        assert len(protocol.handlers(method, path)) == 1, (method, path)
+
+
+def test_a_second_handler_for_a_route_is_refused() -> None:
+    with pytest.raises(ValueError):
+        protocol.route("POST", r"classes/([^/]+)")(lambda ctx: {})
