@@ -14,7 +14,7 @@ from typing import Any, Dict, Tuple
 
 import orjson
 
-from . import accounts, files, push, users
+from . import accounts, files, installations, users
 from .objects import remove, write, write_options
 from .protocol import Context, Handler, ProtocolError, route
 from .reads import DEFAULT_LIMIT, MAX_LIMIT, fetch, int_param, list_answer, query, without_unasked
@@ -29,7 +29,7 @@ CLASS_HANDLERS: Dict[Tuple[str, str], Handler] = {
     ("POST", "_User"): accounts.signup_or_link,
     ("PUT", "_User"): accounts.update_or_link,
     ("DELETE", "_User"): users.delete_user,
-    ("POST", "_Installation"): push.register_installation,
+    ("POST", "_Installation"): installations.register,
     ("DELETE", "_File"): files.delete_file_object,
 }
 
