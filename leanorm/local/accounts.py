@@ -29,7 +29,9 @@ from .store import json_path, table
 from .code_limits import WrongCode, check_allowed, counts_failures
 from . import verifiers
 from .hooks import ON_AUTH_DATA, auth_data, user_event
-from .users import login_with_password, _signup, _update_user, _user_answer, checked_password, hash_password, logged_in
+from .passwords import checked_password, hash_password
+from .sessions import logged_in, login_with_password, user_answer
+from .users import signup, update_user
 
 __all__ = ["CODE_TTL"]
 
@@ -165,9 +167,9 @@ def _users_by_mobile_phone(ctx: Context) -> Any:
     # no password means none can log in with (LeanCloud's empty password): an unguessable one
     body.setdefault("username", phone)
     body.setdefault("password", secrets.token_urlsafe(32))
-    _, created = _signup(_with_body(ctx, body))
+    _, created = signup(_with_body(ctx, body))
     _set_user(ctx, created["objectId"], {"mobilePhoneVerified": True})
-    return 201, _user_answer(ctx, created["objectId"], created["sessionToken"])
+    return 201, user_answer(ctx, created["objectId"], created["sessionToken"])
 
 
 def _code_to_known_phone(purpose: str) -> Any:
@@ -379,7 +381,7 @@ def signup_or_link(ctx: Context) -> Any:
     body = dict(ctx.json_body())
     links = _given_links(body)
     if not links:
-        return _signup(ctx)
+        return signup(ctx)
     links = _verified(ctx, links)  # outside the write lock: a verifier calls out, the hook may query
     if not links:
         raise ProtocolError(107, "onAuthData answered no authData to log in with.")
@@ -397,8 +399,8 @@ def signup_or_link(ctx: Context) -> Any:
     body.setdefault("password", secrets.token_urlsafe(32))
     with ctx.store.write() as conn:
         _check_links(ctx, conn, links, None)  # again: another request may have linked it meanwhile
-        _, created = _signup(_with_body(ctx, body))
-    return 201, _user_answer(ctx, created["objectId"], created["sessionToken"])
+        _, created = signup(_with_body(ctx, body))
+    return 201, user_answer(ctx, created["objectId"], created["sessionToken"])
 
 
 def update_or_link(ctx: Context) -> Any:
@@ -412,7 +414,7 @@ def update_or_link(ctx: Context) -> Any:
             raise ProtocolError(107, f"{key} can only be deleted ({{'__op': 'Delete'}}).")
         links[key[len("authData."):]] = None
     if not links:
-        return _update_user(ctx)
+        return update_user(ctx)
     # linking needs the same proof as logging in; unlinking (null) needs none
     links = {**{k: v for k, v in links.items() if v is None},
              **_verified(ctx, {k: v for k, v in links.items() if v is not None})}
@@ -425,7 +427,7 @@ def update_or_link(ctx: Context) -> Any:
             stored = {}  # the update answers "not found" itself
         merged = {k: v for k, v in {**stored, **links}.items() if v is not None}
         body["authData"] = merged if merged else {"__op": "Delete"}
-        return _update_user(_with_body(ctx, body))
+        return update_user(_with_body(ctx, body))
 
 
 # -- friendship ----------------------------------------------------------------------------------------------
