@@ -1,11 +1,11 @@
 """``POST batch``: several requests in one, each answered on its own."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List
 
 from .protocol import Context, ProtocolError, route
 
-__all__: list = []
+__all__: List[str] = []
 
 
 @route("POST", r"batch")

@@ -14,7 +14,7 @@ from typing import Any, Dict, Tuple
 
 import orjson
 
-from . import accounts, files, installations, users
+from . import auth_data, files, installations, users
 from .objects import remove, write, write_options
 from .protocol import Context, Handler, ProtocolError, route
 from .reads import DEFAULT_LIMIT, MAX_LIMIT, fetch, int_param, list_answer, query, without_unasked
@@ -26,8 +26,8 @@ __all__ = ["CLASS_HANDLERS"]
 #: ``(method, class)``: the handler of ``classes/<class>`` (POST) or ``classes/<class>/<id>`` (PUT, DELETE)
 #: for the classes whose requests do more than store an object; it sees ``ctx.args`` without the class
 CLASS_HANDLERS: Dict[Tuple[str, str], Handler] = {
-    ("POST", "_User"): accounts.signup_or_link,
-    ("PUT", "_User"): accounts.update_or_link,
+    ("POST", "_User"): auth_data.signup_or_link,
+    ("PUT", "_User"): auth_data.update_or_link,
     ("DELETE", "_User"): users.delete_user,
     ("POST", "_Installation"): installations.register,
     ("DELETE", "_File"): files.delete_file_object,

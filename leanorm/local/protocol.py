@@ -2,6 +2,7 @@
 and the route registry that endpoint modules add themselves to."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -139,6 +140,10 @@ class Context:
         if not isinstance(body, dict):
             raise ProtocolError(107, "Malformed json object. A json dictionary is expected.")
         return body
+
+    def with_body(self, body: Dict[str, Any]) -> "Context":
+        """The same request with another JSON body (a rewritten signup or update handed on)."""
+        return dataclasses.replace(self, raw_body=dumps(body).encode("utf-8"), _body=None, _parsed=False)
 
     def json_param(self, name: str, default: Any = None) -> Any:
         """A query-string parameter holding JSON (``where``); malformed JSON is error 107."""

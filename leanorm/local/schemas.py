@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from .permissions import class_permissions, set_class_permissions
 from .protocol import Context, ProtocolError, route
 from .store import check_class_name
 
-__all__: list = []
+__all__: List[str] = []
 
 
 def _schema_json(conn: sqlite3.Connection, ctx: Context, class_name: str) -> Dict[str, Any]:

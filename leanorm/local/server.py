@@ -9,7 +9,8 @@ import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
-from . import accounts, aggregate, authz, batch, classes, config, cql, envelope, files, hooks, installations, mail, push, schemas, server_time, sessions, statuses, users  # noqa: F401
+from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
+               hooks, installations, mail, push, schemas, server_time, sessions, sms, statuses, users)
 from . import verifiers
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.dialects import check_request_sign, same_secret

@@ -1,12 +1,12 @@
 """``GET date``: the server's clock (the official SDK's ``get_server_time``; needs no app keys)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List
 
 from .protocol import Context, route
 from .values import now_iso
 
-__all__: list = []
+__all__: List[str] = []
 
 
 @route("GET", r"date")

@@ -14,15 +14,18 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from .authz import OBJECT_ID
+from .code_limits import counts_failures
 from .hooks import user_event
+from .one_time_codes import consume
 from .passwords import checked_password, hash_password, is_legacy, verify_password
+from .phones import e164, phone_number, user_by_phone
 from .protocol import Caller, Context, ProtocolError, route
 from .reads import fetch
 from .store import Store, table
 from .values import now_iso
 
 __all__ = ["authenticate", "ignores_stale_session", "new_session", "logged_in", "user_answer",
-           "end_other_sessions", "login_with_password"]
+           "end_other_sessions"]
 
 SESSION_DAYS = 365
 MAX_FAILURES, FAILURE_WINDOW = 5, 15 * 60
@@ -138,7 +141,23 @@ def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
     return str(row[0])
 
 
-def login_with_password(ctx: Context) -> Any:
+@route("POST", r"login")
+@counts_failures
+def _login(ctx: Context) -> Any:
+    """``{mobilePhoneNumber, smsCode}`` logs in with a login code (``sms``); anything else is a password login."""
+    body = ctx.json_body()
+    if "smsCode" not in body:
+        return _login_with_password(ctx)
+    phone = phone_number(body)
+    with ctx.store.write() as conn:
+        consume(ctx, conn, "login", body["smsCode"], e164(phone))
+        user_id = user_by_phone(ctx, conn, phone)
+        if user_id is None:
+            raise ProtocolError(213, "Could not find user with that mobile phone number.")
+        return logged_in(ctx, conn, user_id)
+
+
+def _login_with_password(ctx: Context) -> Any:
     user_id = _checked_login(ctx, ctx.json_body())
     with ctx.store.write() as conn:
         return logged_in(ctx, conn, user_id)

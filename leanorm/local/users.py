@@ -17,7 +17,7 @@ from .protocol import Context, ProtocolError, route
 from .sessions import end_other_sessions, new_session, user_answer
 from .store import table
 
-__all__ = ["signup", "update_user", "delete_user"]
+__all__ = ["signup", "update_user", "delete_user", "set_user_fields"]
 
 UNIQUE_FIELDS = (("username", 202, "Username has already been taken."),
                  ("email", 203, "Email has already been taken."),
@@ -49,6 +49,12 @@ def _check_unique(ctx: Context, conn: sqlite3.Connection, body: Dict[str, Any], 
                                "AND objectId IS NOT ?", (value, user_id)).fetchone()
             if hit:
                 raise ProtocolError(code, message)
+
+
+def set_user_fields(ctx: Context, user_id: str, fields: Dict[str, Any]) -> Dict[str, Any]:
+    """Write fields of a user as the backend itself (a code or a verified account was the proof of the
+    right to do it); returns the write's answer."""
+    return write(ctx.server.master_context(ctx), "_User", user_id, fields)[1]
 
 
 def signup(ctx: Context) -> Any:
