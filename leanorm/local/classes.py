@@ -19,7 +19,7 @@ from .objects import remove, write, write_options
 from .protocol import Context, Handler, ProtocolError, route
 from .reads import DEFAULT_LIMIT, MAX_LIMIT, fetch, int_param, list_answer, query, without_unasked
 from .store import check_class_name, check_field_name, table
-from .where import SYSTEM_RELATIONS
+from .query_compiler import SYSTEM_RELATIONS
 
 __all__ = ["CLASS_HANDLERS"]
 

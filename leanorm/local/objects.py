@@ -19,7 +19,7 @@ from .rows import ROW
 from .store import FieldType, check_class_name, check_field_name, table
 from .values import (MISSING, apply_op, canonical, check_value, normalize_iso, now_iso, relation_targets,
                      type_of)
-from .where import QueryCompiler
+from .query_compiler import QueryCompiler
 
 __all__ = ["write", "remove", "write_options", "can_write", "new_object_id"]
 

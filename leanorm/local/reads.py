@@ -14,7 +14,7 @@ from .protocol import Context, ProtocolError
 from .rows import ROW, to_json
 from .store import check_class_name, table
 from .values import INT64_MAX
-from .where import QueryCompiler
+from .query_compiler import QueryCompiler
 
 __all__ = ["query", "fetch", "list_answer", "without_unasked", "int_param", "MAX_LIMIT", "DEFAULT_LIMIT"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from leanorm.local import LocalServer
 from leanorm.local.protocol import Caller
-from leanorm.local.where import QueryCompiler
+from leanorm.local.query_compiler import QueryCompiler
 
 from .conftest import Api
 
