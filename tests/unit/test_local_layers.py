@@ -62,3 +62,11 @@ def test_every_request_has_exactly_one_handler() -> None:
 def test_a_second_handler_for_a_route_is_refused() -> None:
     with pytest.raises(ValueError):
         protocol.route("POST", r"classes/([^/]+)")(lambda ctx: {})
+
+
+def test_the_architecture_page_lists_every_module_of_the_embedded_server() -> None:
+    page = (LOCAL.parent.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = page[page.index("### Inside `leanorm/local/`"):]
+    table = table[:table.index("\n\n", table.index("| module |"))]
+    listed = set(re.findall(r"^\| `([a-z_]+\.py)` \|", table, re.M))
+    assert listed == {p.name for p in LOCAL.glob("*.py")} - {"__init__.py"}
