@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .objects import query
+from .reads import query
 from .protocol import Context, ProtocolError, dumps, route
 from .values import INT64_MAX
 

@@ -1,5 +1,5 @@
 """CQL (LeanCloud's ``GET cloudQuery?cql=...&pvalues=[...]``) translated into a ``where`` and the other
-query parameters, answered by :func:`objects.query` like any other query: no second query engine.
+query parameters, answered by :func:`reads.query` like any other query: no second query engine.
 
 The documented subset::
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import objects
+from . import reads
 from .limits import MAX_WHERE_DEPTH
 from .permissions import permit
 from .protocol import Context, ProtocolError, loads, route
@@ -263,11 +263,11 @@ def _cloud_query(ctx: Context) -> Any:
         raise ProtocolError(107, "pvalues must be a JSON array.")
     q = parse(cql, pvalues)
     selects_rows = q["all"] or q["keys"] or q["include"] or not q["count"]
-    limit = q["limit"] if q["limit"] is not None else objects.DEFAULT_LIMIT
+    limit = q["limit"] if q["limit"] is not None else reads.DEFAULT_LIMIT
     keys = None if q["all"] or not q["keys"] else ",".join(q["keys"] + q["include"])
     if q["count"] and selects_rows:  # rows and their count: both permissions apply
         permit(ctx, q["class_name"], "count")
-    rows, total = objects.query(ctx, q["class_name"], q["where"], q["order"], limit if selects_rows else 0,
+    rows, total = reads.query(ctx, q["class_name"], q["where"], q["order"], limit if selects_rows else 0,
                                 q["skip"], keys, ",".join(q["include"]) or None, q["count"],
                                 operation="find" if selects_rows else "count")
     answer: Dict[str, Any] = {"results": rows, "className": q["class_name"]}

@@ -11,6 +11,7 @@ import sqlite3
 from typing import Any, Dict, List
 
 from .protocol import Context
+from .rows import to_json
 from .store import table
 
 __all__ = ["expand_files"]
@@ -47,7 +48,6 @@ def expand_files(ctx: Context, conn: sqlite3.Connection, rows: List[Dict[str, An
     ids = sorted({_file_id(v) for v in found})
     if not ids:
         return
-    from .objects import to_json  # objects imports this module
     marks = ", ".join("?" * len(ids))
     files = {r[0]: to_json(r) for r in conn.execute(
         f"SELECT objectId, createdAt, updatedAt, NULL, data FROM {table(FILE_CLASS)} WHERE objectId IN ({marks})",

@@ -24,6 +24,7 @@ import base64
 import binascii
 import hashlib
 import io
+import mimetypes
 import os
 import re
 import secrets
@@ -31,7 +32,7 @@ import time
 from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Iterator, Optional, Tuple
 from urllib.parse import quote, unquote
 
-from . import objects
+from . import objects, reads
 from .form_upload import FilePart
 from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, Readable, dumps, route
 from .store import table
@@ -129,7 +130,7 @@ def _merge_meta(ctx: Context, object_id: str, extra: Dict[str, Any]) -> Dict[str
     """Add what the upload measured (size, checksum) to the file's metaData. The bytes complete the
     file's creation: ``updatedAt`` stays ``createdAt``, as on LeanCloud."""
     master = ctx.server.master_context(ctx)
-    meta = objects.fetch(master, FILE_CLASS, object_id).get("metaData") or {}
+    meta = reads.fetch(master, FILE_CLASS, object_id).get("metaData") or {}
     meta = {**meta, **extra}
     with ctx.store.write() as conn:
         conn.execute(f"UPDATE {table(FILE_CLASS)} SET data=json_set(data, '$.metaData', json(?)) "
@@ -140,7 +141,6 @@ def _merge_meta(ctx: Context, object_id: str, extra: Dict[str, Any]) -> Dict[str
 def _mime(name: str, given: Any) -> str:
     if isinstance(given, str) and given:
         return given
-    import mimetypes
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
@@ -292,7 +292,7 @@ def _parse_upload(ctx: Context, name: str) -> Any:
 
 @route("GET", r"files/([^/]+)")
 def _get_file(ctx: Context) -> Any:
-    return objects.fetch(ctx, FILE_CLASS, ctx.args[0])
+    return reads.fetch(ctx, FILE_CLASS, ctx.args[0])
 
 
 def _remove(ctx: Context, object_id: str) -> Dict[str, Any]:
@@ -307,7 +307,7 @@ def _delete_file(ctx: Context) -> Any:
     if ctx.dialect != "parse":
         return _remove(ctx, ctx.args[0])
     ctx.require_master()
-    rows, _ = objects.query(ctx, FILE_CLASS, {"name": unquote(ctx.args[0])}, limit=1)
+    rows, _ = reads.query(ctx, FILE_CLASS, {"name": unquote(ctx.args[0])}, limit=1)
     if not rows:
         raise ProtocolError(153, "Could not delete file.", 400)
     return _remove(ctx, rows[0]["objectId"])
@@ -323,19 +323,18 @@ def _no_client_key(ctx: Context) -> Dict[str, Any]:
     return body
 
 
-@route("POST", r"classes/_File", priority=1)
-def _create_file_object(ctx: Context) -> Any:
+def create_file_object(ctx: Context) -> Any:
+    """``POST classes/_File``: an object like any other, but a client chooses no key."""
     return objects.write(ctx, FILE_CLASS, None, _no_client_key(ctx), fetch_when_save=objects.write_options(ctx)[1])
 
 
-@route("PUT", r"classes/_File/([^/]+)", priority=1)
-def _update_file_object(ctx: Context) -> Any:
+def update_file_object(ctx: Context) -> Any:
+    """``PUT classes/_File/<id>``: likewise."""
     where, fetch_when_save = objects.write_options(ctx)
     return objects.write(ctx, FILE_CLASS, ctx.args[0], _no_client_key(ctx), where, fetch_when_save)
 
 
-@route("DELETE", r"classes/_File/([^/]+)", priority=1)
-def _delete_file_object(ctx: Context) -> Any:
+def delete_file_object(ctx: Context) -> Any:
     """Deleting the ``_File`` object deletes its bytes too."""
     return _remove(ctx, ctx.args[0])
 
@@ -350,7 +349,7 @@ def open_download(server: "LocalServer", path: str) -> Tuple[BinaryIO, int, Dict
     if keyed:  # only a key chosen with the master key is where a file is served (its url ends with it)
         key = unquote(path.strip("/"))
         where = {"key": key, "url": {"$regex": "/" + re.escape(quote(key)) + "$"}}
-    rows, _ = objects.query(ctx, FILE_CLASS, where, order="-createdAt", limit=1)
+    rows, _ = reads.query(ctx, FILE_CLASS, where, order="-createdAt", limit=1)
     if not rows and keyed:  # no file there: a path outside the API
         raise ProtocolError(1, f"Unknown endpoint: GET {path}.", 404)
     object_id = rows[0]["objectId"] if rows else ""

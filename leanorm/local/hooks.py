@@ -15,6 +15,7 @@ from typing import Any, Dict, Optional, Set
 from ..errors import LeanCloudError
 from ..protocol.markers import verify_marker
 from .protocol import Context, ProtocolError, route
+from .reads import fetch, query
 from .values import MISSING, apply_op, canonical
 
 __all__ = ["Control", "before_write", "before_delete", "after", "caller_user", "declared", "user_event",
@@ -49,7 +50,6 @@ def caller_user(ctx: Context) -> Optional[Dict[str, Any]]:
     """The calling user's object (with its session token), as hooks and functions receive it."""
     if ctx.caller.user_id is None:
         return None
-    from .objects import query
     rows, _ = query(ctx.server.master_context(ctx), "_User", {"objectId": ctx.caller.user_id}, limit=1)
     if not rows:
         return None
@@ -135,7 +135,6 @@ def user_event(ctx: Context, path: str, user_id: str, rejects: bool) -> None:
     engine = ctx.server.engine
     if engine is None or not engine.has(path):
         return
-    from .objects import fetch
     user = fetch(ctx.server.master_context(ctx), "_User", user_id)
     try:
         _call(ctx, path, {"object": {**user, "className": "_User"}})

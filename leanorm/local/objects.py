@@ -1,12 +1,11 @@
-"""Objects: create, read, update, delete, query, count, scan, batch, schemas and purge.
+"""Writing objects: create, update and delete, around the hooks of the Engine.
 
-The functions ``write``, ``fetch`` and ``query`` are the engine's one implementation of each idea; the
-user and role endpoints call them too.
+The functions ``write`` and ``remove`` are the backend's one implementation of each write (reads are
+``reads.query`` and ``reads.fetch``); the user, role, file and push code calls them too.
 """
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 import sqlite3
 from typing import Any, Dict, List, Optional, Tuple
@@ -14,42 +13,25 @@ from typing import Any, Dict, List, Optional, Tuple
 import orjson
 
 from . import authz, hooks
-from .file_values import expand_files
-from .permissions import class_permissions, permit, set_class_permissions
-from .protocol import Caller, Context, ProtocolError, route
+from .permissions import permit
+from .protocol import Caller, Context, ProtocolError
+from .rows import ROW
 from .store import FieldType, check_class_name, check_field_name, table
-from .values import (INT64_MAX, MISSING, apply_op, canonical, check_value, normalize_iso, now_iso, relation_targets,
+from .values import (MISSING, apply_op, canonical, check_value, normalize_iso, now_iso, relation_targets,
                      type_of)
-from .where import SYSTEM_RELATIONS, QueryCompiler
+from .query_compiler import QueryCompiler
 
-__all__ = ["write", "fetch", "query", "remove", "to_json", "can_write", "new_object_id"]
+__all__ = ["write", "remove", "write_options", "can_write", "new_object_id"]
 
-MAX_LIMIT = 1000
-DEFAULT_LIMIT = 100
-#: the most keys one ``include`` names
-MAX_INCLUDE = 100
 RESERVED = {"objectId", "createdAt", "updatedAt", "ACL", "className"}
-#: the ACL LeanCloud answers (``returnACL``) for an object saved without one: its class default, public
-DEFAULT_ACL = {"*": {"read": True, "write": True}}
 #: fields no client may store: SDKs take a ``sessionToken`` in any answer as the session to use
 CLIENT_RESERVED = {"sessionToken"}
-_ROW = "objectId, createdAt, updatedAt, acl, data"
 
 
 def new_object_id() -> str:
     """24 characters of ``[a-z2-7]`` carrying 120 random bits (base32 of 15 random bytes: one C call,
     where drawing each character with ``secrets.choice`` took a quarter of a bulk insert)."""
     return base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
-
-
-def to_json(row: Tuple[str, str, str, Optional[str], str]) -> Dict[str, Any]:
-    """A stored row as the protocol answers it."""
-    object_id, created, updated, acl, data = row
-    out = orjson.loads(data)
-    out["objectId"], out["createdAt"], out["updatedAt"] = object_id, created, updated
-    if acl is not None:
-        out["ACL"] = orjson.loads(acl)
-    return out
 
 
 def can_write(caller: Caller, acl: Optional[str]) -> bool:
@@ -131,7 +113,7 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
         data = canonical(doc)
         try:
             if creating:
-                conn.execute(f"INSERT INTO {table(class_name)} ({_ROW}) VALUES (?, ?, ?, ?, ?)",
+                conn.execute(f"INSERT INTO {table(class_name)} ({ROW}) VALUES (?, ?, ?, ?, ?)",
                              (object_id, created, now, acl, data))
             else:
                 conn.execute(f"UPDATE {table(class_name)} SET updatedAt=?, acl=?, data=? WHERE objectId=?",
@@ -235,322 +217,7 @@ def remove(ctx: Context, class_name: str, object_id: str, where: Any = None,
     hooks.after(ctx, control, class_name, "afterDelete", obj)
 
 
-# -- reading --------------------------------------------------------------------------------------------
-def _int_param(ctx: Context, name: str, default: int) -> int:
-    raw = ctx.params.get(name)
-    if not raw:  # absent or empty
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ProtocolError(102, f"Invalid query: {name} must be an integer.") from None
-    if not 0 <= value <= INT64_MAX:  # SQLite's LIMIT/OFFSET are 64-bit integers
-        raise ProtocolError(102, f"Invalid query: {name} must be between 0 and {INT64_MAX}.")
-    return value
-
-
-def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str] = None,
-          limit: int = DEFAULT_LIMIT, skip: int = 0, keys: Optional[str] = None,
-          include: Optional[str] = None, count: bool = False,
-          operation: str = "find") -> Tuple[List[Dict[str, Any]], Optional[int]]:
-    """Rows of ``class_name`` the caller may read that match ``where``, and their count if asked:
-    ``operation`` (find, get, count) must pass the class-level permissions, the rows their ACLs, and the
-    answer shows only the fields the caller may see."""
-    check_class_name(class_name)
-    policy = authz.ReadPolicy(ctx)
-    policy.permit(class_name, operation)
-    with ctx.store.read() as conn:
-        if not ctx.store.has_class(conn, class_name):
-            return [], (0 if count else None)
-        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, policy)
-        cond = compiler.readable(class_name, "t0", where)
-        total = None
-        if count:
-            total = conn.execute(f"SELECT COUNT(*) FROM {table(class_name)} AS t0 WHERE {cond}",
-                                 compiler.params).fetchone()[0]
-        rows: List[Dict[str, Any]] = []
-        if limit:
-            terms = compiler.order(class_name, "t0", order)
-            sql = (f"SELECT {', '.join('t0.' + c for c in _ROW.split(', '))} FROM {table(class_name)} AS t0 "
-                   f"WHERE {cond}" + (f" ORDER BY {', '.join(terms)}" if terms else "") +
-                   f" LIMIT {int(limit)} OFFSET {int(skip)}")
-            rows = [policy.visible(class_name, to_json(r)) for r in conn.execute(sql, compiler.params)]
-        if include:
-            _include(ctx, conn, policy, rows, include)
-        expand_files(ctx, conn, rows)
-    if keys:
-        tree = _key_tree(keys.split(","))
-        rows = [_project(r, tree) for r in rows]
-    return rows, total
-
-
-def fetch(ctx: Context, class_name: str, object_id: str, keys: Optional[str] = None,
-          include: Optional[str] = None) -> Dict[str, Any]:
-    rows, _ = query(ctx, class_name, {"objectId": object_id}, limit=1, keys=keys, include=include, operation="get")
-    if not rows:
-        raise ProtocolError(101, "Object not found.", 404)
-    return rows[0]
-
-
-KeyTree = Dict[str, "KeyTree"]
-
-
-def _key_tree(keys: List[str]) -> KeyTree:
-    """``keys=`` (``title``, ``author.name``) as a tree: ``{"title": {}, "author": {"name": {}}}``; a key
-    with an empty subtree keeps its whole value. Built once per request: a 100,000-key ``keys`` walked
-    for every row took 36 s for 50 rows."""
-    tree: KeyTree = {}
-    for key in keys:
-        node = tree
-        for part in [p for p in key.strip().split(".") if p]:
-            node = node.setdefault(part, {})
-    return tree
-
-
-def _project(obj: Dict[str, Any], tree: KeyTree) -> Dict[str, Any]:
-    out: Dict[str, Any] = {k: obj[k] for k in ("objectId", "createdAt", "updatedAt", "ACL") if k in obj}
-    for top in [k for k in obj if k in tree]:  # the row's fields: never more work than the row has
-        value, nested = obj[top], tree[top]
-        if nested and isinstance(value, dict) and value.get("__type") == "Object":
-            value = {"__type": "Object", "className": value["className"], **_project(value, nested)}
-        out[top] = value
-    return out
-
-
-def _include(ctx: Context, conn: sqlite3.Connection, policy: authz.ReadPolicy, rows: List[Dict[str, Any]],
-             include: str) -> None:
-    """Replace the pointers named by ``include`` (``author``, ``author.org``) with their objects: one
-    query per class and level, never one per object."""
-    paths = {p.strip() for p in include.split(",") if p.strip()}
-    if len(paths) > MAX_INCLUDE:  # each path walks every row: a long list made one request cost minutes
-        raise ProtocolError(102, f"Invalid query: include names at most {MAX_INCLUDE} keys.")
-    for path in sorted(paths, key=lambda p: p.count(".")):
-        level = rows
-        for part in path.split("."):
-            level = _expand(ctx, conn, policy, level, part)
-
-
-def _expand(ctx: Context, conn: sqlite3.Connection, policy: authz.ReadPolicy, objects: List[Dict[str, Any]],
-            key: str) -> List[Dict[str, Any]]:
-    """One level of ``include``: pointers into a class the caller may not find stay pointers."""
-    wanted: Dict[str, set] = {}
-    holders: List[Tuple[Any, Any, Dict[str, Any]]] = []  # (container, index or key, pointer)
-    for obj in objects:
-        value = obj.get(key)
-        slots = list(enumerate(value)) if isinstance(value, list) else [(key, value)]
-        container = value if isinstance(value, list) else obj
-        for index, item in slots:
-            if isinstance(item, dict) and item.get("__type") in ("Pointer", "Object"):
-                holders.append((container, index, item))
-                if item["__type"] == "Pointer":
-                    wanted.setdefault(item["className"], set()).add(item["objectId"])
-    found: Dict[Tuple[str, str], Dict[str, Any]] = {}
-    for class_name, ids in wanted.items():
-        if not ctx.store.has_class(conn, class_name) or not policy.allowed(class_name, "find"):
-            continue
-        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, policy)
-        cond = compiler.readable(class_name, "t0", {"objectId": {"$in": sorted(ids)}})
-        for row in conn.execute(f"SELECT {', '.join('t0.' + c for c in _ROW.split(', '))} "
-                                f"FROM {table(class_name)} AS t0 WHERE {cond}", compiler.params):
-            found[(class_name, row[0])] = {"__type": "Object", "className": class_name,
-                                           **policy.visible(class_name, to_json(row))}
-    expanded = []
-    for container, index, item in holders:
-        if item["__type"] == "Pointer":
-            full = found.get((item["className"], item["objectId"]))
-            if full is None:
-                continue
-            container[index] = item = full
-        expanded.append(item)
-    return expanded
-
-
-# -- endpoints -----------------------------------------------------------------------------------------
-def list_answer(ctx: Context, class_name: str) -> Dict[str, Any]:
-    limit = _int_param(ctx, "limit", DEFAULT_LIMIT)
-    if ctx.dialect == "leancloud" and limit > MAX_LIMIT:
-        raise ProtocolError(102, f"Invalid query: limit must be at most {MAX_LIMIT}.")
-    counting = ctx.params.get("count") in ("1", "true")
-    if counting and limit:  # rows and their count: both permissions apply
-        permit(ctx, class_name, "count")
-    rows, total = query(ctx, class_name, ctx.json_param("where"), ctx.params.get("order"), limit,
-                        _int_param(ctx, "skip", 0), ctx.params.get("keys"), ctx.params.get("include"),
-                        counting, operation="count" if counting and limit == 0 else "find")
-    answer: Dict[str, Any] = {"results": _without_unasked(ctx, rows)}
-    if total is not None:
-        answer["count"] = total
-    return answer
-
-
-def _without_unasked(ctx: Context, rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Rows without ``excludeKeys``, and without the ACL unless asked for (LeanCloud's ``returnACL``;
-    Parse Server always returns it)."""
-    excluded = {k.strip() for k in ctx.params.get("excludeKeys", "").split(",") if k.strip()}
-    if ctx.dialect == "leancloud" and ctx.params.get("returnACL") not in ("true", "1"):
-        excluded.add("ACL")
-    elif ctx.dialect == "leancloud":  # an object saved without an ACL has the class default: public
-        rows = [r if "ACL" in r else {**r, "ACL": dict(DEFAULT_ACL)} for r in rows]
-    if not excluded:
-        return rows
-    return [{k: v for k, v in r.items() if k not in excluded} for r in rows]
-
 
 def write_options(ctx: Context) -> Tuple[Any, bool]:
     return ctx.json_param("where"), ctx.params.get("fetchWhenSave") in ("true", "1") or \
         ctx.params.get("new") == "true"
-
-
-@route("GET", r"classes/([^/]+)")
-def _list(ctx: Context) -> Any:
-    redirect = ctx.params.get("redirectClassNameForKey")
-    if not redirect:
-        return list_answer(ctx, ctx.args[0])
-    # A Relation's query made before its target class is known (what the official SDK sends for a
-    # relation it has only added to): the rows are those of the key's target class, named in the answer.
-    with ctx.store.read() as conn:
-        ftype, target = ctx.store.schema(conn, check_class_name(ctx.args[0])).get(redirect, (None, None))
-    if ftype is None:  # a key never written: _Role's own relations have known targets, others no members
-        ftype, target = "Relation", SYSTEM_RELATIONS.get((ctx.args[0], redirect))
-        if target is None:
-            empty: Dict[str, Any] = {"results": [], "className": ctx.args[0]}
-            return {**empty, "count": 0} if ctx.params.get("count") in ("1", "true") else empty
-    if ftype != "Relation" or target is None:
-        raise ProtocolError(102, f"Invalid query: {redirect!r} is not a Relation of {ctx.args[0]}.")
-    return {**list_answer(ctx, target), "className": target}
-
-
-@route("POST", r"classes/([^/]+)")
-def _create(ctx: Context) -> Any:
-    where, fetch_when_save = write_options(ctx)
-    return write(ctx, ctx.args[0], None, ctx.json_body(), fetch_when_save=fetch_when_save)
-
-
-@route("GET", r"classes/([^/]+)/([^/]+)")
-def _get(ctx: Context) -> Any:
-    try:
-        found = fetch(ctx, ctx.args[0], ctx.args[1], ctx.params.get("keys"), ctx.params.get("include"))
-    except ProtocolError as exc:
-        if exc.code == 101 and ctx.dialect == "leancloud":
-            return {}  # LeanCloud answers a missing object with an empty one (the SDKs' is_existed())
-        raise
-    return _without_unasked(ctx, [found])[0]
-
-
-@route("PUT", r"classes/([^/]+)/([^/]+)")
-def _update(ctx: Context) -> Any:
-    where, fetch_when_save = write_options(ctx)
-    return write(ctx, ctx.args[0], ctx.args[1], ctx.json_body(), where, fetch_when_save)
-
-
-@route("DELETE", r"classes/([^/]+)/([^/]+)")
-def _delete(ctx: Context) -> Any:
-    # LeanCloud's destroyAll names every object of a class in one DELETE, their ids comma-joined
-    ids = ctx.args[1].split(",") if ctx.dialect == "leancloud" else [ctx.args[1]]
-    for object_id in ids:
-        remove(ctx, ctx.args[0], object_id, ctx.json_param("where"), ctx.json_body())
-    return {}
-
-
-@route("GET", r"scan/classes/([^/]+)")
-def _scan(ctx: Context) -> Any:
-    """LeanCloud's scan: objectId order, an opaque cursor, constant cost per page (no skip)."""
-    ctx.require_master()
-    limit = _int_param(ctx, "limit", DEFAULT_LIMIT)
-    if limit > MAX_LIMIT or limit == 0:
-        raise ProtocolError(102, f"Invalid query: scan limit must be between 1 and {MAX_LIMIT}.")
-    scan_key = ctx.params.get("scan_key") or "objectId"
-    descending = scan_key.startswith("-")
-    key = scan_key.lstrip("-")
-    if key != "objectId":
-        check_field_name(key)
-    where = ctx.json_param("where")
-    if ctx.params.get("cursor"):
-        try:
-            last_value, last_id = orjson.loads(base64.urlsafe_b64decode(ctx.params["cursor"].encode()))
-        except (ValueError, UnicodeDecodeError, TypeError):
-            raise ProtocolError(102, "Invalid scan cursor.") from None
-        beyond = "$lt" if descending else "$gt"
-        after = {"$or": [{key: {beyond: last_value}}, {key: last_value, "objectId": {"$gt": last_id}}]} \
-            if key != "objectId" else {"objectId": {beyond: last_id}}
-        where = {"$and": [where, after]} if where else after
-    order = scan_key if key == "objectId" else f"{scan_key},objectId"
-    keys = ctx.params.get("keys")
-    if keys and key not in keys.split(","):
-        keys += f",{key}"  # the cursor is made of it
-    rows, _ = query(ctx, ctx.args[0], where, order, limit, keys=keys)
-    cursor = None
-    if len(rows) == limit:  # the cursor is the last row's scan value and id: pages never overlap
-        last = [rows[-1].get(key), rows[-1]["objectId"]]
-        cursor = base64.urlsafe_b64encode(orjson.dumps(last)).decode()
-    return {"results": _without_unasked(ctx, rows), "cursor": cursor}
-
-
-@route("POST", r"batch")
-def _batch(ctx: Context) -> Any:
-    """Every request of the batch on its own: one failure does not undo the others."""
-    requests_ = ctx.json_body().get("requests")
-    if not isinstance(requests_, list):
-        raise ProtocolError(107, "batch needs {\"requests\": [...]}.")
-    return [ctx.server.sub_request(ctx, item) for item in requests_]
-
-
-@route("DELETE", r"purge/([^/]+)")
-def _purge(ctx: Context) -> Any:
-    ctx.require_master()
-    class_name = check_class_name(ctx.args[0])
-    with ctx.store.write() as conn:
-        if ctx.store.has_class(conn, class_name):
-            conn.execute(f"DELETE FROM {table(class_name)}")
-            conn.execute("DELETE FROM _relations WHERE owner_class=?", (class_name,))
-    return {}
-
-
-def _schema_json(conn: sqlite3.Connection, ctx: Context, class_name: str) -> Dict[str, Any]:
-    fields: Dict[str, Any] = {"objectId": {"type": "String"}, "createdAt": {"type": "Date"},
-                              "updatedAt": {"type": "Date"}, "ACL": {"type": "ACL"}}
-    for name, (ftype, target) in ctx.store.schema(conn, class_name).items():
-        fields[name] = {"type": ftype, **({"targetClass": target} if target else {})}
-    answer: Dict[str, Any] = {"className": class_name, "fields": fields}
-    rules = class_permissions(ctx, class_name)
-    if rules is not None:
-        answer["classLevelPermissions"] = rules
-    return answer
-
-
-@route("GET", r"schemas")
-def _schemas(ctx: Context) -> Any:
-    ctx.require_master()
-    with ctx.store.read() as conn:
-        schemas = [_schema_json(conn, ctx, name) for name in ctx.store.class_names(conn)]
-    if ctx.dialect == "parse":
-        return {"results": schemas}
-    return {s["className"]: s["fields"] for s in schemas}
-
-
-@route("GET", r"schemas/([^/]+)")
-def _schema(ctx: Context) -> Any:
-    ctx.require_master()
-    with ctx.store.read() as conn:
-        if not ctx.store.has_class(conn, check_class_name(ctx.args[0])):
-            raise ProtocolError(103, f"Class {ctx.args[0]} does not exist.", 400)
-        return _schema_json(conn, ctx, ctx.args[0])
-
-
-@route("PUT", r"schemas/([^/]+)")
-@route("POST", r"schemas/([^/]+)")
-def _set_schema(ctx: Context) -> Any:
-    """Only ``classLevelPermissions`` can be set: fields are learnt from writes."""
-    body = ctx.json_body()
-    if "classLevelPermissions" in body:
-        set_class_permissions(ctx, ctx.args[0], body["classLevelPermissions"])
-    ctx.require_master()
-    with ctx.store.write() as conn:
-        ctx.store.ensure_class(conn, check_class_name(ctx.args[0]))
-        return _schema_json(conn, ctx, ctx.args[0])
-
-
-@route("GET", r"date")
-def _date(ctx: Context) -> Any:
-    return {"__type": "Date", "iso": now_iso()}
-
-

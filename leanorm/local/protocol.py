@@ -2,6 +2,7 @@
 and the route registry that endpoint modules add themselves to."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .server import LocalServer
     from .store import Store
 
-__all__ = ["CloudCode", "ProtocolError", "LocalResponse", "Caller", "Context", "Handler", "Readable", "Body", "route", "resolve",
+__all__ = ["CloudCode", "ProtocolError", "LocalResponse", "Caller", "Context", "Handler", "Readable", "Body", "route", "handlers", "resolve",
            "dumps", "loads"]
 
 
@@ -140,6 +141,10 @@ class Context:
             raise ProtocolError(107, "Malformed json object. A json dictionary is expected.")
         return body
 
+    def with_body(self, body: Dict[str, Any]) -> "Context":
+        """The same request with another JSON body (a rewritten signup or update handed on)."""
+        return dataclasses.replace(self, raw_body=dumps(body).encode("utf-8"), _body=None, _parsed=False)
+
     def json_param(self, name: str, default: Any = None) -> Any:
         """A query-string parameter holding JSON (``where``); malformed JSON is error 107."""
         raw = self.params.get(name)
@@ -157,32 +162,41 @@ class Context:
 
 
 Handler = Callable[[Context], Any]
-_ROUTES: List[Tuple[int, str, Pattern[str], Handler]] = []
+_ROUTES: List[Tuple[str, Pattern[str], Handler]] = []
 
 
-def route(method: str, pattern: str, priority: int = 0) -> Callable[[Handler], Handler]:
+def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
     """Register an endpoint: ``pattern`` is a regular expression over the path below the prefix. A
-    handler returns the JSON answer, or ``(status, answer)``; it raises :class:`ProtocolError`. Routes
-    with a higher ``priority`` are tried first (``classes/_User`` before ``classes/<any>``)."""
+    handler returns the JSON answer, or ``(status, answer)``; it raises :class:`ProtocolError`. A request
+    has one handler: :func:`resolve` refuses a path that two patterns of its method match."""
     compiled = re.compile(pattern + r"/?\Z")
 
     def register(handler: Handler) -> Handler:
-        _ROUTES.append((priority, method, compiled, handler))
-        _ROUTES.sort(key=lambda r: -r[0])
+        if any(m == method and p.pattern == compiled.pattern for m, p, _ in _ROUTES):
+            raise ValueError(f"{method} {pattern} has a handler already")
+        _ROUTES.append((method, compiled, handler))
         return handler
 
     return register
 
 
+def handlers(method: str, path: str) -> List[Tuple[Handler, Tuple[str, ...]]]:
+    """Every handler whose pattern matches ``method path``, with the groups it captured."""
+    found = []
+    for m, pattern, handler in _ROUTES:
+        match = pattern.match(path) if m == method else None
+        if match:
+            found.append((handler, match.groups()))
+    return found
+
+
 def resolve(method: str, path: str) -> Tuple[Handler, Tuple[str, ...]]:
     """The handler of ``method path`` and the groups its pattern captured; unknown endpoints are 404."""
-    allowed = False
-    for _, m, pattern, handler in _ROUTES:
-        match = pattern.match(path)
-        if match:
-            if m == method:
-                return handler, match.groups()
-            allowed = True
-    if allowed:
+    found = handlers(method, path)
+    if len(found) == 1:
+        return found[0]
+    if found:  # a server bug: routes must not overlap
+        raise RuntimeError(f"{method} /{path} has {len(found)} handlers")
+    if any(pattern.match(path) for _, pattern, _ in _ROUTES):
         raise ProtocolError(1, f"Method {method} is not allowed on /{path}.", 405)
     raise ProtocolError(1, f"Unknown endpoint: {method} /{path}.", 404)

@@ -1,7 +1,4 @@
-"""Push: installations (``installations`` is ``classes/_Installation``) and ``POST push``.
-
-Registering an installation whose ``installationId`` or ``deviceToken`` is already stored updates that
-installation instead of adding a second one (LeanCloud and Parse Server both keep one object per device).
+"""``POST push``: a notification to the installations it targets (see ``installations`` for those).
 
 Nothing leaves the machine on a push: the backend records a ``_Notification`` object and resolves its
 target installations at once, so a test can see who would have received what. Besides the push's own
@@ -17,39 +14,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from . import cql, objects
+from . import cql, objects, reads
 from .protocol import Context, ProtocolError, route
-from .store import table
 from .values import normalize_iso, now_iso
 
 __all__: List[str] = []
 
-_DEVICE_IDS = ("installationId", "deviceToken")
 #: an installation with ``valid: false`` receives nothing (LeanCloud's switch for a device)
 _RECEIVING = {"valid": {"$ne": False}}
 _BIG_LIMIT = 2 ** 62
-
-
-@route("POST", r"classes/_Installation", priority=1)
-def _register(ctx: Context) -> Any:
-    body = ctx.json_body()
-    ids = {key: body[key] for key in _DEVICE_IDS if body.get(key)}
-    if not ids:
-        raise ProtocolError(135, "at least one ID field (deviceToken, installationId) must be specified in this "
-                                 "operation")
-    if not body.get("deviceType"):
-        raise ProtocolError(135, "deviceType must be specified in this operation")
-    fetch_when_save = objects.write_options(ctx)[1]
-    # one transaction, so two registrations of one device at once still make one installation
-    with ctx.store.write() as conn:
-        known = None
-        if ctx.store.has_class(conn, "_Installation"):
-            known = conn.execute(f"SELECT objectId FROM {table('_Installation')} WHERE " +
-                                 " OR ".join(f"json_extract(data, '$.{key}') = ?" for key in ids) + " LIMIT 1",
-                                 tuple(ids.values())).fetchone()
-        if known is None:
-            return objects.write(ctx, "_Installation", None, body, fetch_when_save=fetch_when_save)
-        return objects.write(ctx, "_Installation", known[0], body, fetch_when_save=fetch_when_save)
 
 
 def _date(body: Dict[str, Any], key: str) -> Any:
@@ -113,7 +86,7 @@ def _push(ctx: Context) -> Any:
         "where": body.get("where"), "channels": body.get("channels"), "cql": body.get("cql"),
     }
     master = ctx.server.master_context(ctx)
-    targets, _ = objects.query(master, "_Installation", _target(body), "createdAt", _BIG_LIMIT,
+    targets, _ = reads.query(master, "_Installation", _target(body), "createdAt", _BIG_LIMIT,
                                keys="objectId")
     ids = [row["objectId"] for row in targets]
     scheduled = push_time is not None and push_time["iso"] > now_iso()

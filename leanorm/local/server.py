@@ -9,7 +9,8 @@ import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
-from . import accounts, aggregate, authz, config, cql, envelope, files, hooks, objects, push, statuses, users  # noqa: F401
+from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
+               hooks, installations, mail, push, schemas, server_time, sessions, sms, statuses, users)
 from . import verifiers
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.dialects import check_request_sign, same_secret
@@ -146,7 +147,7 @@ class LocalServer:
         if (method, below) in PUBLIC:
             caller = Caller()
         else:
-            caller = self._caller(dialect, headers, users.ignores_stale_session(dialect, method, below))
+            caller = self._caller(dialect, headers, sessions.ignores_stale_session(dialect, method, below))
         host = headers.get("X-Forwarded-Host", "Host")
         scheme = headers.get("X-Forwarded-Proto")
         base_url = self.public_url or (f"{scheme if scheme in ('http', 'https') else 'http'}://{host}"
@@ -170,15 +171,15 @@ class LocalServer:
             if master_key is not None:
                 if not same_secret(master_key, self.master_key):
                     raise unauthorized
-                return users.authenticate(self.store, headers.get("X-Parse-Session-Token"), True)
+                return sessions.authenticate(self.store, headers.get("X-Parse-Session-Token"), True)
             key = headers.get("X-Parse-REST-API-Key", "X-Parse-Javascript-Key", "X-Parse-Client-Key")
             if key != self.app_key:
                 raise unauthorized
-            return users.authenticate(self.store, headers.get("X-Parse-Session-Token"), False)
+            return sessions.authenticate(self.store, headers.get("X-Parse-Session-Token"), False)
         if headers.get("X-LC-Id", "X-Avoscloud-Application-Id") != self.app_id:
             raise unauthorized
         master = self._leancloud_key(headers)
-        return users.authenticate(self.store, headers.get("X-LC-Session", "X-Avoscloud-Session-Token"), master,
+        return sessions.authenticate(self.store, headers.get("X-LC-Session", "X-Avoscloud-Session-Token"), master,
                                   tolerant)
 
     def _leancloud_key(self, headers: _Headers) -> bool:

@@ -1,5 +1,5 @@
-"""Python functions the where-compiler calls from SQL: regular expressions, great-circle distance and
-point-in-polygon."""
+"""Python functions the query compiler (``query_compiler``) calls from SQL: regular expressions,
+great-circle distance and point-in-polygon."""
 from __future__ import annotations
 
 import functools

@@ -18,8 +18,9 @@ from __future__ import annotations
 from typing import Any, Dict, List, Tuple
 
 from .authz import check_delegated_fields
-from .objects import fetch, list_answer, query, remove, write
+from .objects import remove, write
 from .protocol import Context, ProtocolError, loads, route
+from .reads import fetch, list_answer, query
 from .values import pointer
 
 __all__: List[str] = []

@@ -306,7 +306,7 @@ class Store:
     def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
         """Create an expression index on ``key`` (a field, or ``a.b`` inside an object field).
 
-        The expression is exactly the where-compiler's (``json_extract(data, '$."key"')``, ``."iso"`` for a
+        The expression is exactly the query compiler's (``json_extract(data, '$."key"')``, ``."iso"`` for a
         Date, ``."objectId"`` for a Pointer). A plain index carries the ACL column too, so the read check
         of a count or filter is answered from the index without reading the rows; a unique index holds
         the value alone (uniqueness is of the value)."""

@@ -1,4 +1,4 @@
-"""``create_index`` indexes exactly the expression the where-compiler emits, so SQLite's planner uses it
+"""``create_index`` indexes exactly the expression the query compiler emits, so SQLite's planner uses it
 for equality, ranges, ``$in``, ordering and counts; dropping the compiler's type guards for fields whose
 schema type is known keeps every answer the same."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from leanorm.local import LocalServer
 from leanorm.local.protocol import Caller
-from leanorm.local.where import QueryCompiler
+from leanorm.local.query_compiler import QueryCompiler
 
 from .conftest import Api
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from .limits import check_where_depth
 from .protocol import Caller, ProtocolError, dumps
+from .regex import compile_regex
 from .store import FieldType, json_path, table
 from .values import canonical, normalize_iso, storable_number
 
@@ -413,7 +414,6 @@ def _size(c: QueryCompiler, slot: Slot, value: Any, array: bool) -> str:
 
 
 def _regex(c: QueryCompiler, slot: Slot, value: Any, array: bool, options: Any = "") -> str:
-    from .sqlfunctions import compile_regex
     if not isinstance(value, str) or not isinstance(options, str):
         raise ProtocolError(102, "Invalid query: $regex and $options need strings.")
     try:

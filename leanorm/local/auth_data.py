@@ -1,0 +1,135 @@
+"""Third-party accounts: signing up, logging in, linking and unlinking with ``authData``.
+
+A user's ``authData`` is ``{platform: {uid|openid|id: ..., ...}}``; one platform account belongs to one
+user (208 otherwise). A platform's data counts once its verifier (``verifiers``) or the Engine's
+``onAuthData`` accepted it. ``classes.CLASS_HANDLERS`` sends every ``classes/_User`` signup and update
+here; those without ``authData`` go on to ``users``.
+"""
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from typing import Any, Dict, Optional, Tuple
+
+from . import verifiers
+from .hooks import ON_AUTH_DATA, auth_data
+from .protocol import Context, ProtocolError
+from .reads import fetch
+from .sessions import logged_in, user_answer
+from .store import json_path, table
+from .users import set_user_fields, signup, update_user
+
+__all__ = ["signup_or_link", "update_or_link"]
+
+#: where a platform's user id sits in its authData (LeanCloud: ``uid``; weixin/qq: ``openid``;
+#: ``anonymous``: ``id``)
+UID_KEYS = ("uid", "openid", "id")
+
+
+def _uid(platform: str, data: Any) -> Tuple[str, str]:
+    """The key and value of the platform's user id in its authData."""
+    if isinstance(data, dict):
+        for key in UID_KEYS:
+            if isinstance(data.get(key), str) and data[key]:
+                return key, data[key]
+    raise ProtocolError(1, f"authData.{platform} needs the platform's user id under one of {', '.join(UID_KEYS)}.")
+
+
+def _linked_user(ctx: Context, conn: sqlite3.Connection, platform: str, data: Any) -> Optional[str]:
+    key, uid = _uid(platform, data)
+    if not ctx.store.has_class(conn, "_User"):
+        return None
+    row = conn.execute(f"SELECT objectId FROM {table('_User')} WHERE json_extract(data, "
+                       f"{json_path('authData', platform, key)}) = ?", (uid,)).fetchone()
+    return row[0] if row else None
+
+
+def check_links(ctx: Context, conn: sqlite3.Connection, links: Dict[str, Any], user_id: Optional[str]) -> None:
+    for platform, data in links.items():
+        if data is not None:
+            owner = _linked_user(ctx, conn, platform, data)
+            if owner is not None and owner != user_id:
+                raise ProtocolError(208, "this auth is already used")
+
+
+def _auth_data(body: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    links = body.get("authData")
+    if links is None:
+        return None
+    if not isinstance(links, dict) or not all(isinstance(v, dict) or v is None for v in links.values()):
+        raise ProtocolError(107, "authData must be {platform: {...}}.")
+    return links
+
+
+def verified_links(ctx: Context, links: Dict[str, Any]) -> Dict[str, Any]:
+    """``links`` once each platform's verifier accepted it (error 252 for a platform without one). An
+    Engine's ``onAuthData`` is the app's own check, of every platform: what it answers is what counts."""
+    if ctx.server.engine is not None and ctx.server.engine.has(ON_AUTH_DATA):
+        return given_links({"authData": auth_data(ctx, links)})
+    for platform, data in links.items():
+        verifier = ctx.server.auth_verifiers.get(platform)
+        if verifier is None:
+            raise verifiers.unsupported(platform)
+        verifier.verify(platform, data)
+    return links
+
+
+def given_links(body: Dict[str, Any]) -> Dict[str, Any]:
+    """The platforms ``body``'s authData names (a platform set to null names none)."""
+    return {k: v for k, v in (_auth_data(body) or {}).items() if v is not None}
+
+
+def signup_or_link(ctx: Context) -> Any:
+    """A signup carrying ``authData`` logs in the user linked to that account (200) or creates one
+    (201); any other signup is the usual one. The Engine's ``onAuthData`` sees the authData first and
+    may rewrite it (what it answers is what is looked up and stored) or refuse the request."""
+    body = dict(ctx.json_body())
+    links = given_links(body)
+    if not links:
+        return signup(ctx)
+    links = verified_links(ctx, links)  # outside the write lock: a verifier calls out, the hook may query
+    if not links:
+        raise ProtocolError(107, "onAuthData answered no authData to log in with.")
+    with ctx.store.write() as conn:
+        for platform, data in links.items():
+            user_id = _linked_user(ctx, conn, platform, data)
+            if user_id is not None:
+                check_links(ctx, conn, links, user_id)
+                stored = fetch(ctx.server.master_context(ctx), "_User", user_id, keys="authData")
+                set_user_fields(ctx, user_id, {"authData": {**(stored.get("authData") or {}), **links}})
+                return 200, logged_in(ctx, conn, user_id)
+    # a new user: LeanCloud makes up a username, and no password can log in (an unguessable one)
+    body["authData"] = links
+    body.setdefault("username", secrets.token_hex(12))
+    body.setdefault("password", secrets.token_urlsafe(32))
+    with ctx.store.write() as conn:
+        check_links(ctx, conn, links, None)  # again: another request may have linked it meanwhile
+        _, created = signup(ctx.with_body(body))
+    return 201, user_answer(ctx, created["objectId"], created["sessionToken"])
+
+
+def update_or_link(ctx: Context) -> Any:
+    """Linking (``authData: {platform: {...}}``) merges platforms into the stored ``authData``;
+    unlinking takes ``authData: {platform: null}`` (Parse) or ``authData.platform: Delete`` (LeanCloud)."""
+    body = dict(ctx.json_body())
+    links = _auth_data(body) or {}
+    for key in [k for k in body if k.startswith("authData.")]:
+        op = body.pop(key)
+        if not (isinstance(op, dict) and op.get("__op") == "Delete"):
+            raise ProtocolError(107, f"{key} can only be deleted ({{'__op': 'Delete'}}).")
+        links[key[len("authData."):]] = None
+    if not links:
+        return update_user(ctx)
+    # linking needs the same proof as logging in; unlinking (null) needs none
+    links = {**{k: v for k, v in links.items() if v is None},
+             **verified_links(ctx, {k: v for k, v in links.items() if v is not None})}
+    user_id = ctx.args[0]
+    with ctx.store.write() as conn:
+        check_links(ctx, conn, links, user_id)
+        try:
+            stored = fetch(ctx.server.master_context(ctx), "_User", user_id, keys="authData").get("authData") or {}
+        except ProtocolError:
+            stored = {}  # the update answers "not found" itself
+        merged = {k: v for k, v in {**stored, **links}.items() if v is not None}
+        body["authData"] = merged if merged else {"__op": "Delete"}
+        return update_user(ctx.with_body(body))

@@ -1,0 +1,60 @@
+"""Captchas: ``requestCaptcha`` makes one (its image a ``data:`` URL, its code in the outbox),
+``verifyCaptcha`` trades the right code for a ``validate_token`` that ``requestSmsCode`` accepts."""
+from __future__ import annotations
+
+import base64
+import secrets
+import string
+import time
+from typing import Any, List
+
+from .code_limits import counts_failures
+from .one_time_codes import consume, issue
+from .protocol import Context, ProtocolError, route
+
+__all__: List[str] = []
+
+VALIDATE_TTL = 10 * 60
+_CAPTCHA_ALPHABET = "".join(c for c in string.ascii_uppercase + string.digits if c not in "0O1I")
+
+
+def _int(ctx: Context, name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(ctx.params.get(name) or default)
+    except ValueError:
+        raise ProtocolError(1, f"{name} must be an integer.") from None
+    return min(max(value, low), high)
+
+
+def _captcha_image(code: str, width: int, height: int) -> str:
+    """The captcha as a self-contained SVG ``data:`` URL (there is no image service to link to)."""
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
+           f'<rect width="100%" height="100%" fill="#eee"/><text x="50%" y="65%" font-size="{height // 2}" '
+           f'text-anchor="middle" font-family="monospace">{code}</text></svg>')
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+@route("GET", r"requestCaptcha")
+def _request_captcha(ctx: Context) -> Any:
+    size = _int(ctx, "size", 4, 3, 6)
+    ttl = _int(ctx, "ttl", 60, 10, 180)
+    token = "captcha:" + secrets.token_urlsafe(16)
+    code = "".join(secrets.choice(_CAPTCHA_ALPHABET) for _ in range(size))
+    issue(ctx, token, "captcha", ttl, kind="captcha", code=code)
+    return {"captcha_token": token,
+            "captcha_url": _captcha_image(code, _int(ctx, "width", 85, 60, 200), _int(ctx, "height", 30, 20, 100))}
+
+
+@route("POST", r"verifyCaptcha")
+@counts_failures
+def _verify_captcha(ctx: Context) -> Any:
+    body = ctx.json_body()
+    token = body.get("captcha_token")
+    if not isinstance(token, str):
+        raise ProtocolError(603, "Invalid captcha code.")
+    validate_token = secrets.token_urlsafe(24)
+    with ctx.store.write() as conn:
+        consume(ctx, conn, "captcha", body.get("captcha_code"), token, "Invalid captcha code.")
+        conn.execute("INSERT INTO _codes VALUES (?, ?, ?, ?)",
+                     (validate_token, "captcha_validated", validate_token, time.time() + VALIDATE_TTL))
+    return {"validate_token": validate_token}
