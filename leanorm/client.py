@@ -7,6 +7,7 @@ and auth identity (see ``leanorm.identity``).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple, Union
@@ -39,6 +40,13 @@ def _loads(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         return json.loads(body)
+
+@functools.lru_cache(maxsize=1024)
+def _session_identity(token: str) -> str:
+    """A session token's identity in the identity map: a digest, so the token itself is never a key
+    (cached: every field read of a logged-in app asks for it)."""
+    return "session:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
 
 class Client:
     """A connection to one backend, in one dialect.
@@ -91,7 +99,7 @@ class Client:
         token = auth_context.session_token()
         if not token:
             return "anonymous"
-        return "session:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+        return _session_identity(token)
 
     def _headers(self) -> Dict[str, str]:
         headers = self.dialect.auth_headers(self.app_id, self.app_key, self.master_key,
