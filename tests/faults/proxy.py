@@ -9,21 +9,25 @@ connection from the moment it is set (pooled keep-alive connections included):
                   reset instead of getting the answer (the server has acted on the request)
 ``stall``         the client's bytes are forwarded; the answer is held back, the connection stays open
 ``drip``          the answer is passed on one byte every ``drip_delay`` seconds
+``flaky``         a link that fails now and then (``fault("flaky", rate=0.05, seed=1)``): each exchange is
+                  reset with probability ``rate``, half the time before the server sees the request,
+                  half the time after it answered
 
 ``fault(mode, times=n)`` applies a mode to the next ``n`` faults only, then goes back to ``pass``;
 ``fault(mode, only=b"POST /1.1/batch")`` only to requests that start with those bytes (the last bytes
 the client sent on the connection decide). ``faults`` counts the faults applied, ``connections`` the
-connections accepted.
+connections accepted; ``resets`` counts the resets by kind (``before``, ``after``).
 """
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import struct
 import threading
 from typing import List, Optional, Set
 
-MODES = ("pass", "reset_before", "reset_after", "stall", "drip")
+MODES = ("pass", "reset_before", "reset_after", "stall", "drip", "flaky")
 CHUNK = 65536
 
 
@@ -36,7 +40,10 @@ class FaultProxy:
         self.mode = "pass"
         self.remaining: Optional[int] = None  # faults left before going back to "pass" (None: no limit)
         self.only: bytes = b""  # the start of the requests the faults apply to (b"": all)
+        self.rate = 0.0  # "flaky": the probability of a reset
+        self._random = random.Random(0)
         self.faults = 0
+        self.resets = {"before": 0, "after": 0}
         self.connections = 0
         self._lock = threading.Lock()
         self._writers: Set[asyncio.StreamWriter] = set()
@@ -47,22 +54,30 @@ class FaultProxy:
             asyncio.start_server(self._accept, "127.0.0.1", 0), self._loop).result(10)
         self.port: int = self._server.sockets[0].getsockname()[1]
 
-    def fault(self, mode: str, times: Optional[int] = None, only: bytes = b"") -> None:
+    def fault(self, mode: str, times: Optional[int] = None, only: bytes = b"", rate: float = 0.05,
+              seed: int = 0) -> None:
         """Apply ``mode`` from now on (to the next ``times`` faults only, when given; to requests that
-        start with ``only``, when given)."""
+        start with ``only``, when given; ``flaky`` at ``rate``, its draws seeded by ``seed``)."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
         with self._lock:
             self.mode, self.remaining, self.only = mode, times, only
+            self.rate, self._random = rate, random.Random(seed)
 
     def _take(self, request: bytes, *modes: str) -> Optional[str]:
         """The current mode if it is one of ``modes`` and applies to ``request`` (counting it as a fault
         applied), else None."""
         with self._lock:
             mode = self.mode
+            if mode == "flaky":  # a reset, before forwarding (the up pump asks) or after (the down pump)
+                mode = "reset_before" if "reset_before" in modes else "reset_after"
+                if self._random.random() >= self.rate / 2:  # two draws an exchange: up, then down
+                    return None
             if mode not in modes or not request.startswith(self.only):
                 return None
             self.faults += 1
+            if mode in ("reset_before", "reset_after"):
+                self.resets[mode[len("reset_"):]] += 1
             if self.remaining is not None:
                 self.remaining -= 1
                 if self.remaining <= 0:

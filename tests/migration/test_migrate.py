@@ -19,7 +19,7 @@ from leanorm.transfer.export_format import open_export
 from leanorm.transfer.files import download
 from leanorm.transfer.importer import import_export
 from leanorm.transfer.verify import verify
-from tests.faults.reset_proxy import ResetProxy
+from tests.faults.proxy import FaultProxy
 from tests.served import serve
 
 
@@ -75,7 +75,7 @@ def test_migrate_finishes_on_a_flaky_link(tmp_path: Path) -> None:
                 {"__type": "Pointer", "className": "FlakyTag", "objectId": f"tag{m:02d}"} for m in (n % 20, (n + 1) % 20)]}})
                 for n in range(0, 200)])
         seeded.close()
-        proxies = [ResetProxy(("127.0.0.1", server.port), rate=0.05, seed=seed).start()
+        proxies = [_flaky(server.port, seed)
                    for seed, server in enumerate((src, dst))]
         flaky: List[leanorm.Client] = [
             leanorm.connect(server.leanorm_url.replace(f":{server.port}?", f":{proxy.port}?"), default=False)
@@ -91,7 +91,7 @@ def test_migrate_finishes_on_a_flaky_link(tmp_path: Path) -> None:
         # the link was flaky (how many resets a run meets depends on how many connections the client opens)
         assert sum(proxies[0].resets.values()) + sum(proxies[1].resets.values()) > 0
         for proxy in proxies:
-            proxy.stop()
+            proxy.close()
         source = leanorm.connect(src.leanorm_url, default=False)
         target = leanorm.connect(dst.leanorm_url, default=False)
         comparisons = verify(source, target)
@@ -116,7 +116,7 @@ def test_import_finishes_on_a_flaky_link(tmp_path: Path) -> None:
         "objectId": f"fu{n}", "username": f"flaky{n}", "salt": "s", "password": leancloud_hash(f"pw{n}", "s"),
         "ACL": {"*": {"read": True}}}) + "\n" for n in range(20)))
     with serve(tmp_path / "target.sqlite3") as dst:
-        proxy = ResetProxy(("127.0.0.1", dst.port), rate=0.05, seed=7).start()
+        proxy = _flaky(dst.port, 7)
         flaky = leanorm.connect(dst.leanorm_url.replace(f":{dst.port}?", f":{proxy.port}?"), default=False)
         state = str(tmp_path / "state.jsonl")
         for _ in range(5):
@@ -128,7 +128,7 @@ def test_import_finishes_on_a_flaky_link(tmp_path: Path) -> None:
                 break
         assert all(r.ok for r in reports.values()), {n: r.lines() for n, r in reports.items()}
         assert sum(proxy.resets.values()) > 0  # the link was flaky (see above)
-        proxy.stop()
+        proxy.close()
         target = leanorm.connect(dst.leanorm_url, default=False)
         comparisons = verify(open_export(export), target)
         assert {n: (c.source, c.target, c.differences[:5]) for n, c in comparisons.items()} == {
@@ -152,3 +152,10 @@ def test_files_of_an_in_process_database_are_copied(tmp_path: Path) -> None:
     assert download(doc["logo"]["url"], client=target).read() == b"\x89PNG logo bytes"
     source.close()
     target.close()
+
+
+def _flaky(port: int, seed: int) -> FaultProxy:
+    """A proxy to ``port`` resetting 5% of the client's sends, before or after the server sees them."""
+    proxy = FaultProxy("127.0.0.1", port)
+    proxy.fault("flaky", rate=0.05, seed=seed)
+    return proxy
