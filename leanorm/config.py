@@ -36,6 +36,9 @@ __all__ = ["connect", "get_client", "using", "using_master", "current_user", "DE
 DEFAULT_URL = "local://leanorm.sqlite3"
 LOCAL_APP_ID, LOCAL_APP_KEY, LOCAL_MASTER_KEY = "leanorm-local", "leanorm-local-key", "leanorm-local-master"
 
+#: connect()'s numeric settings when neither its keywords nor the URL give them (one place for both forms)
+_DEFAULTS: Dict[str, Any] = {"timeout": 30.0, "identity_ttl": 60.0, "identity_size": 10_000}
+
 _default: Optional["Client"] = None
 _default_lock = threading.Lock()
 _override: ContextVar[Optional["Client"]] = ContextVar("leanorm_client", default=None)
@@ -49,9 +52,9 @@ def parse_url(url: str) -> Dict[str, Any]:
     common: Dict[str, Any] = {
         "master_key": options.pop("master_key", None),
         "sign": options.pop("sign", "0").lower() in ("1", "true", "yes"),
-        "timeout": float(options.pop("timeout", 30)),
-        "identity_ttl": float(options.pop("identity_ttl", 60)),
-        "identity_size": int(options.pop("identity_size", 10_000)),
+        "timeout": float(options.pop("timeout", _DEFAULTS["timeout"])),
+        "identity_ttl": float(options.pop("identity_ttl", _DEFAULTS["identity_ttl"])),
+        "identity_size": int(options.pop("identity_size", _DEFAULTS["identity_size"])),
         "client_ids": options.pop("client_ids", "0").lower() in ("1", "true", "yes"),
     }
     if scheme == "local":
@@ -115,10 +118,9 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
     else:
         cfg = {"server_url": server_url, "database": database, "app_id": app_id, "app_key": app_key,
                "master_key": master_key, "dialect": dialect or "leancloud", "prefix": prefix,
-               "sign": bool(sign), "timeout": 30.0 if timeout is None else timeout,
-               "identity_ttl": 60.0 if identity_ttl is None else identity_ttl,
-               "identity_size": 10_000 if identity_size is None else identity_size,
-               "client_ids": bool(client_ids)}
+               "sign": bool(sign), "client_ids": bool(client_ids),
+               **{name: default if settings[name] is None else settings[name]
+                  for name, default in _DEFAULTS.items()}}
         if database is not None:
             cfg["app_id"] = app_id or LOCAL_APP_ID
             cfg["app_key"] = app_key or LOCAL_APP_KEY

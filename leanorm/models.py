@@ -15,7 +15,7 @@ import functools
 import secrets
 import weakref
 from operator import itemgetter
-from typing import (TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Set,
+from typing import (TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Set,
                     Tuple, Type, TypeVar)
 
 import arrow

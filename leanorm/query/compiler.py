@@ -6,7 +6,7 @@ Morgan) so each lookup emits its own negated form, which every backend understan
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Sequence, Type
 
 from ..errors import FieldError, NotSupported
 from ..fields import AnyField, DictField, Field, PointerField, ReferenceField

@@ -7,7 +7,7 @@ encoding, strings meant as text are regex-escaped, and dicts with operator keys 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Type
+from typing import TYPE_CHECKING, Any, Dict, List, Type
 
 from typing_extensions import Protocol, runtime_checkable
 

@@ -14,7 +14,7 @@ from typing_extensions import Literal
 
 from .. import signals
 from ..config import get_client
-from ..errors import (BulkWriteError, DuplicateValue, FieldError, LeanCloudError, LeanORMError, NotSent,
+from ..errors import (BulkWriteError, DuplicateValue, FieldError, LeanORMError, NotSent,
                       NotSupported, OutcomeUnknown, ValidationError)
 from ..fields import Field, PointerField
 from ..operations import F, Operation, check_assignment
