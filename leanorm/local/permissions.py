@@ -21,10 +21,14 @@ CLOSED_INSTALLATION_OPERATIONS = ("find", "count", "delete")
 
 
 def class_permissions(ctx: Context, class_name: str) -> Optional[Dict[str, Any]]:
-    with ctx.store.read() as conn:
-        row = conn.execute("SELECT permissions FROM _class_permissions WHERE class_name=?",
-                           (class_name,)).fetchone()
-    return json.loads(row[0]) if row else None
+    """The class's stored setting (``None`` when it has none), read once per request; callers must not
+    modify it."""
+    if class_name not in ctx.class_permissions:
+        with ctx.store.read() as conn:
+            row = conn.execute("SELECT permissions FROM _class_permissions WHERE class_name=?",
+                               (class_name,)).fetchone()
+        ctx.class_permissions[class_name] = json.loads(row[0]) if row else None
+    return ctx.class_permissions[class_name]
 
 
 def permit(ctx: Context, class_name: str, operation: str) -> None:
@@ -68,3 +72,4 @@ def set_class_permissions(ctx: Context, class_name: str, rules: Any) -> None:
                                  f"among {', '.join(OPERATIONS)}.")
     with ctx.store.write() as conn:
         conn.execute("INSERT OR REPLACE INTO _class_permissions VALUES (?, ?)", (class_name, json.dumps(rules)))
+    ctx.class_permissions.pop(class_name, None)  # this request reads the new setting from now on

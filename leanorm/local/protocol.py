@@ -115,6 +115,9 @@ class Context:
     client_address: str = "local"   # the peer's IP address over HTTP (rate limits count per address)
     _body: Any = None
     _parsed: bool = False
+    #: the class-level permissions this request has read, by class (``permissions.class_permissions``):
+    #: one find asked for them two or three times, a quarter of the request's time
+    class_permissions: Dict[str, Optional[Dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     @property
     def store(self) -> "Store":
