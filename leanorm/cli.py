@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -112,8 +113,6 @@ def _timestamp_fields(value: Optional[str]) -> Optional[Tuple[str, str]]:
 def _default_state(source: str, target: str, command: str) -> str:
     """One progress log per (source, target) pair, under ``$XDG_CACHE_HOME/leanorm`` (``~/.cache/leanorm``);
     its name shows neither URL (they hold keys)."""
-    import hashlib
-    import os
     if "://" not in source:
         source = os.path.abspath(source)
     digest = hashlib.sha256(f"{source}|{target}".encode()).hexdigest()[:16]
