@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Union
+from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence, Set, Union
 
 from ..auth_context import using_master
 from ..client import Client
@@ -90,15 +90,20 @@ class _Side:
         return True
 
 
-def _digest_url(url: str, client: Optional[Client] = None) -> str:
+def _sha256(stream: BinaryIO) -> str:
+    """The SHA-256 of ``stream``'s bytes, read in 64 KiB chunks."""
     digest = hashlib.sha256()
+    for chunk in iter(lambda: stream.read(1 << 16), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _digest_url(url: str, client: Optional[Client] = None) -> str:
     try:
         with download(url, client=client) as data:
-            for chunk in iter(lambda: data.read(1 << 16), b""):
-                digest.update(chunk)
+            return _sha256(data)
     except OSError as exc:
         return f"unreadable ({type(exc).__name__})"
-    return digest.hexdigest()
 
 
 class _ClientSide(_Side):
@@ -167,11 +172,8 @@ class _ExportSide(_Side):
         row = self._files.get(key, {})
         member = self.export.file_named(row.get("objectId"), row.get("key"), row.get("name")) if row else None
         if member is not None:
-            digest = hashlib.sha256()
             with self.export.open(member) as stream:
-                for chunk in iter(lambda: stream.read(1 << 16), b""):
-                    digest.update(chunk)
-            self._file_digests[key] = digest.hexdigest()
+                self._file_digests[key] = _sha256(stream)
             return self._file_digests[key]
         return super().file_digest({**value, "url": row.get("url") or value.get("url")})
 
