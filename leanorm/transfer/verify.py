@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence, Set, Union
+from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from ..auth_context import using_master
 from ..client import Client
@@ -143,6 +143,7 @@ class _ExportSide(_Side):
         super().__init__()
         self.export = export
         self._files: Dict[str, Dict[str, Any]] = {}  # exported file id -> its _File row
+        self._joined: Dict[Tuple[str, str], Dict[str, Set[str]]] = {}  # (owner class, key) -> owner -> members
 
     def classes(self) -> List[str]:
         return sorted(n for n in self.export.classes() if n not in SKIPPED_CLASSES)
@@ -153,14 +154,20 @@ class _ExportSide(_Side):
                 yield row.data
 
     def members(self, class_name: str, key: str, member_class: str, owners: Sequence[str]) -> Dict[str, Set[str]]:
-        wanted = set(owners)
-        found: Dict[str, Set[str]] = {owner: set() for owner in owners}
+        if (class_name, key) not in self._joined:  # read once: the owners are asked for a chunk at a time
+            self._joined[(class_name, key)] = self._read_join(class_name, key)
+        held = self._joined[(class_name, key)]
+        return {owner: set(held.get(owner, ())) for owner in owners}
+
+    def _read_join(self, class_name: str, key: str) -> Dict[str, Set[str]]:
+        """Every owner's members in the export's relation files of ``class_name``'s ``key``."""
+        found: Dict[str, Set[str]] = {}
         for join, name in self.export.joins():
             if (join.owner, join.key) == (class_name, key):
                 for row in self.export.rows(name):
                     data = row.data or {}
-                    if data.get("owningId") in wanted and isinstance(data.get("relatedId"), str):
-                        found[data["owningId"]].add(data["relatedId"])
+                    if isinstance(data.get("owningId"), str) and isinstance(data.get("relatedId"), str):
+                        found.setdefault(data["owningId"], set()).add(data["relatedId"])
         return found
 
     def file_digest(self, value: Dict[str, Any]) -> str:
