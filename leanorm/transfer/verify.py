@@ -32,14 +32,13 @@ from .files import download, file_key
 from .importer import SKIPPED_CLASSES
 from .relations import relation_members
 from .scan import class_names, pages
-from .rows import relation_fields
+from .rows import SERVER_KEYS, is_relation, relation_fields
 from .users import CREDENTIAL_KEYS
 
 __all__ = ["verify", "ClassComparison"]
 
 #: fields that are not data: credentials, and what a server adds by itself
 _IGNORED = frozenset({*CREDENTIAL_KEYS, "legacyPassword", "sessionToken"})
-_TIMESTAMPS = ("createdAt", "updatedAt")
 
 
 @dataclass
@@ -207,9 +206,9 @@ def _fields(side: _Side, row: Dict[str, Any], timestamps: bool) -> Dict[str, str
     row = {**row, "ACL": row.get("ACL") or PUBLIC_ACL}
     out = {}
     for key, value in row.items():
-        if key in _IGNORED or key == "objectId" or (key in _TIMESTAMPS and not timestamps):
+        if key in _IGNORED or key == "objectId" or (key in SERVER_KEYS and not timestamps):
             continue
-        if isinstance(value, dict) and value.get("__type") == "Relation":
+        if is_relation(value):
             continue
         text = json.dumps(_normal(side, value), sort_keys=True, separators=(",", ":"))
         out[key] = hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -238,7 +237,7 @@ def _compare_class(source: _Side, target: _Side, class_name: str, timestamps: bo
         got, want = _fields(target, row, timestamps), expected[object_id]
         # a timestamp the source lacks (an export row without one) is the target's to choose
         changed = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k)
-                         and not (k in _TIMESTAMPS and k not in want))
+                         and not (k in SERVER_KEYS and k not in want))
         if changed:
             result.differences.append(f"{object_id}: {', '.join(changed)} differ{'s' if len(changed) == 1 else ''}")
     result.differences += [f"{object_id}: missing from the target" for object_id in sorted(set(expected) - seen)]
