@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -112,8 +113,6 @@ def _timestamp_fields(value: Optional[str]) -> Optional[Tuple[str, str]]:
 def _default_state(source: str, target: str, command: str) -> str:
     """One progress log per (source, target) pair, under ``$XDG_CACHE_HOME/leanorm`` (``~/.cache/leanorm``);
     its name shows neither URL (they hold keys)."""
-    import hashlib
-    import os
     if "://" not in source:
         source = os.path.abspath(source)
     digest = hashlib.sha256(f"{source}|{target}".encode()).hexdigest()[:16]
@@ -135,6 +134,15 @@ def _inspect(args: argparse.Namespace) -> int:
 def _classes_option(command: argparse.ArgumentParser) -> None:
     command.add_argument("--classes", action="append", default=[], metavar="A,B",
                          help="only these classes (comma-separated, repeatable; default: every class)")
+
+
+def _state_option(command: argparse.ArgumentParser, files: str) -> None:
+    command.add_argument("--state", metavar="FILE", help=f"progress log a rerun resumes from, with the map of "
+                                                         f"{files} files (default: under ~/.cache/leanorm)")
+
+
+def _progress_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,8 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--class", dest="classes", action="append", default=[], metavar="ClassName",
                          help="copy only this class (repeatable; default: every class)")
     migrate.add_argument("--chunk-size", type=int, default=500)
-    migrate.add_argument("--state", metavar="FILE", help="progress log a rerun resumes from, with the map of "
-                                                         "copied files (default: under ~/.cache/leanorm)")
+    _state_option(migrate, "copied")
     migrate.set_defaults(run=_migrate)
     inspect = commands.add_parser("inspect", help="print model classes for a backend's classes")
     inspect.add_argument("url", help="backend URL (with its master_key: the schema needs it)")
@@ -195,9 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     _classes_option(load)
     load.add_argument("--dry-run", action="store_true", help="read and compare, write nothing")
     load.add_argument("--batch-size", type=int, default=200)
-    load.add_argument("--state", metavar="FILE", help="progress log a rerun resumes from, with the map of "
-                                                      "uploaded files (default: under ~/.cache/leanorm)")
-    load.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _state_option(load, "uploaded")
+    _progress_option(load)
     load.add_argument("--keep-timestamps-in", metavar="CREATED,UPDATED",
                       help="keep the original createdAt/updatedAt in these two fields (for Parse Server, which sets its own)")
     load.set_defaults(run=_import)
@@ -206,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("folder", help="directory to write (created; a rerun resumes)")
     _classes_option(dump)
     dump.add_argument("--since", metavar="ISO-DATE", help="only objects updated after this date")
-    dump.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _progress_option(dump)
     dump.set_defaults(run=_export)
     check = commands.add_parser("verify", help="compare two backends, or an export and a backend, object by object")
     check.add_argument("source", help="backend URL (with its master_key), or an export (directory, .tar.gz, .zip)")

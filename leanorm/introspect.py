@@ -25,9 +25,8 @@ import re
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from .auth import User
-from .auth_context import using_master
 from .client import Client
-from .transfer.scan import class_names
+from .transfer.scan import copied_classes, schemas as read_schemas
 from .push import Installation
 
 __all__ = ["models_source"]
@@ -43,14 +42,6 @@ _TAKEN = {"id", "pk", "objects", "acl", "save", "delete", "refresh", "extra", "c
 _SIMPLE = {"String": "StringField()", "Boolean": "BooleanField()", "Date": "DateTimeField()",
            "GeoPoint": "GeoPointField()", "Bytes": "BytesField()", "File": "FileField()",
            "Array": "ListField()", "Object": "DictField()", "Number": "FloatField()"}
-
-
-def _schemas(client: Client) -> Dict[str, Dict[str, Any]]:
-    with using_master():
-        answer = client.request("GET", "schemas")
-    if isinstance(answer.get("results"), list):  # Parse's shape
-        return {s["className"]: s.get("fields", {}) for s in answer["results"]}
-    return answer  # LeanCloud's: {className: {field: {type, ...}}}
 
 
 def _inherited_keys(class_name: str) -> Set[str]:
@@ -86,8 +77,8 @@ def _with_db_field(declaration: str, key: str, name: str) -> str:
 
 def models_source(client: Client, classes: Optional[Sequence[str]] = None) -> str:
     """Python source declaring a model per class of ``client``'s backend (or of ``classes``)."""
-    schemas = _schemas(client)
-    names = list(classes) if classes is not None else [n for n in class_names(client) if n not in _SKIPPED]
+    schemas = read_schemas(client)
+    names = list(classes) if classes is not None else [n for n in copied_classes(schemas) if n not in _SKIPPED]
     blocks: List[str] = []
     for class_name in names:
         inherited = _inherited_keys(class_name)

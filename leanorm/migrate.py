@@ -29,7 +29,7 @@ from .client import Client
 from .errors import LeanORMError
 from .transfer.checkpoint import Checkpoint
 from .transfer.files import FileMover, download
-from .transfer.importer import FIRST_CLASSES, write_missing
+from .transfer.importer import first_classes_first, write_missing
 from .transfer.relations import add_members, relation_members
 from .transfer.report import ClassReport
 from .transfer.rows import relation_fields, write_body
@@ -111,11 +111,10 @@ def copy_all(source: Client, target: Client, classes: Optional[Sequence[str]] = 
         batch it recorded
     """
     names = list(classes) if classes is not None else class_names(source)
-    ordered = [n for n in FIRST_CLASSES if n in names] + [n for n in names if n not in FIRST_CLASSES]
     reports: Dict[str, ClassReport] = {}
     with Checkpoint(state) as checkpoint:
         files = FileMover(target, checkpoint, ClassReport("_File"), adopt_urls_of=source)
-        for name in ordered:
+        for name in first_classes_first(names):
             try:
                 reports[name] = copy_class(name, source, target, checkpoint=checkpoint, files=files, **options)
             except LeanORMError as exc:  # retries exhausted, or the class refused as a whole

@@ -37,7 +37,7 @@ from .retry import retrying
 from .rows import relation_fields, write_body
 from .users import has_legacy_password, hide_legacy_passwords, user_body
 
-__all__ = ["import_export", "SKIPPED_CLASSES", "FIRST_CLASSES"]
+__all__ = ["import_export", "SKIPPED_CLASSES", "FIRST_CLASSES", "first_classes_first"]
 
 T = TypeVar("T")
 
@@ -54,9 +54,9 @@ _KNOWN_MEMBERS = {("_Role", "users"): "_User", ("_Role", "roles"): "_Role"}
 _PRESENT = (DuplicateValue, UsernameTaken, EmailTaken, MobilePhoneTaken)
 
 
-def _ordered(names: Sequence[str]) -> List[str]:
-    first = [n for n in FIRST_CLASSES if n in names]
-    return first + sorted(n for n in names if n not in FIRST_CLASSES)
+def first_classes_first(names: Sequence[str]) -> List[str]:
+    """``names`` in the order they are written: :data:`FIRST_CLASSES` first, then the others as given."""
+    return [n for n in FIRST_CLASSES if n in names] + [n for n in names if n not in FIRST_CLASSES]
 
 
 def present_ids(client: Client, class_name: str, ids: Sequence[str]) -> Set[str]:
@@ -285,7 +285,8 @@ def import_export(source: Union[str, "os.PathLike[str]", Export], target: Client
         importer = _Importer(export, target, checkpoint, dry_run=dry_run, batch_size=batch_size,
                              progress=progress, keep_timestamps_in=keep_timestamps_in)
         found = export.classes()
-        wanted = [n for n in _ordered(list(found)) if n not in SKIPPED_CLASSES and (not classes or n in classes)]
+        wanted = [n for n in first_classes_first(sorted(found))
+                  if n not in SKIPPED_CLASSES and (not classes or n in classes)]
         for name in wanted:
             reports[name] = importer.import_class(name, found[name])
         for join, file_name in export.joins():

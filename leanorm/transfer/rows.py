@@ -8,19 +8,20 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, Optional, Tuple
 
-__all__ = ["write_body", "relation_fields", "SERVER_KEYS"]
+__all__ = ["write_body", "relation_fields", "is_relation", "SERVER_KEYS"]
 
 SERVER_KEYS = ("createdAt", "updatedAt")
 
 
-def _is_relation(value: Any) -> bool:
+def is_relation(value: Any) -> bool:
+    """Whether ``value`` is a Relation field's value (its members are not in the object)."""
     return isinstance(value, dict) and value.get("__type") == "Relation"
 
 
 def relation_fields(row: Dict[str, Any]) -> Iterator[Tuple[str, str]]:
     """(field, member class) of each Relation value of ``row``."""
     for key, value in row.items():
-        if _is_relation(value) and isinstance(value.get("className"), str):
+        if is_relation(value) and isinstance(value.get("className"), str):
             yield key, value["className"]
 
 
@@ -29,7 +30,7 @@ def write_body(row: Dict[str, Any], keep_timestamps_in: Optional[Tuple[str, str]
     copied afterwards), createdAt/updatedAt as dates. Servers that allow it under the master key (the
     embedded backend) keep them; Parse Server sets its own, so ``keep_timestamps_in`` can name two fields
     to keep the originals in."""
-    body = {k: v for k, v in row.items() if k not in SERVER_KEYS and not _is_relation(v)}
+    body = {k: v for k, v in row.items() if k not in SERVER_KEYS and not is_relation(v)}
     for key, target_key in zip(SERVER_KEYS, keep_timestamps_in or SERVER_KEYS):
         if isinstance(row.get(key), str):
             body[target_key] = {"__type": "Date", "iso": row[key]}

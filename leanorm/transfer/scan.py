@@ -9,7 +9,7 @@ from ..client import Client
 from .importer import SKIPPED_CLASSES
 from .retry import retrying
 
-__all__ = ["pages", "class_names"]
+__all__ = ["pages", "class_names", "schemas", "copied_classes"]
 
 
 def pages(client: Client, class_name: str, page_size: int = 500, after: Optional[str] = None,
@@ -31,12 +31,21 @@ def pages(client: Client, class_name: str, page_size: int = 500, after: Optional
         last = rows[-1]["objectId"]
 
 
-def class_names(client: Client) -> List[str]:
-    """Every class the backend's schema lists (master key)."""
+def schemas(client: Client) -> Dict[str, Dict[str, Any]]:
+    """Each class the backend's schema lists -> its fields (master key)."""
     with using_master():
         answer = retrying(lambda: client.request("GET", "schemas"))
     if isinstance(answer, dict) and isinstance(answer.get("results"), list):  # Parse's shape
-        names = [c["className"] for c in answer["results"]]
-    else:  # LeanCloud's: {className: {field: {type}}}
-        names = list(answer)
-    return sorted(n for n in names if n not in SKIPPED_CLASSES)
+        return {c["className"]: c.get("fields", {}) for c in answer["results"]}
+    return dict(answer)  # LeanCloud's: {className: {field: {type, ...}}}
+
+
+def copied_classes(schema: Dict[str, Dict[str, Any]]) -> List[str]:
+    """The classes of ``schema`` (as :func:`schemas` answers) whose objects move between backends, sorted:
+    the server-owned ones left out."""
+    return sorted(n for n in schema if n not in SKIPPED_CLASSES)
+
+
+def class_names(client: Client) -> List[str]:
+    """Every class the backend's schema lists (master key), but the server-owned ones."""
+    return copied_classes(schemas(client))

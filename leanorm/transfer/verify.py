@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Union
+from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from ..auth_context import using_master
 from ..client import Client
@@ -32,14 +32,13 @@ from .files import download, file_key
 from .importer import SKIPPED_CLASSES
 from .relations import relation_members
 from .scan import class_names, pages
-from .rows import relation_fields
+from .rows import SERVER_KEYS, is_relation, relation_fields
 from .users import CREDENTIAL_KEYS
 
 __all__ = ["verify", "ClassComparison"]
 
 #: fields that are not data: credentials, and what a server adds by itself
 _IGNORED = frozenset({*CREDENTIAL_KEYS, "legacyPassword", "sessionToken"})
-_TIMESTAMPS = ("createdAt", "updatedAt")
 
 
 @dataclass
@@ -90,15 +89,20 @@ class _Side:
         return True
 
 
-def _digest_url(url: str, client: Optional[Client] = None) -> str:
+def _sha256(stream: BinaryIO) -> str:
+    """The SHA-256 of ``stream``'s bytes, read in 64 KiB chunks."""
     digest = hashlib.sha256()
+    for chunk in iter(lambda: stream.read(1 << 16), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _digest_url(url: str, client: Optional[Client] = None) -> str:
     try:
         with download(url, client=client) as data:
-            for chunk in iter(lambda: data.read(1 << 16), b""):
-                digest.update(chunk)
+            return _sha256(data)
     except OSError as exc:
         return f"unreadable ({type(exc).__name__})"
-    return digest.hexdigest()
 
 
 class _ClientSide(_Side):
@@ -138,6 +142,7 @@ class _ExportSide(_Side):
         super().__init__()
         self.export = export
         self._files: Dict[str, Dict[str, Any]] = {}  # exported file id -> its _File row
+        self._joined: Dict[Tuple[str, str], Dict[str, Set[str]]] = {}  # (owner class, key) -> owner -> members
 
     def classes(self) -> List[str]:
         return sorted(n for n in self.export.classes() if n not in SKIPPED_CLASSES)
@@ -148,14 +153,20 @@ class _ExportSide(_Side):
                 yield row.data
 
     def members(self, class_name: str, key: str, member_class: str, owners: Sequence[str]) -> Dict[str, Set[str]]:
-        wanted = set(owners)
-        found: Dict[str, Set[str]] = {owner: set() for owner in owners}
+        if (class_name, key) not in self._joined:  # read once: the owners are asked for a chunk at a time
+            self._joined[(class_name, key)] = self._read_join(class_name, key)
+        held = self._joined[(class_name, key)]
+        return {owner: set(held.get(owner, ())) for owner in owners}
+
+    def _read_join(self, class_name: str, key: str) -> Dict[str, Set[str]]:
+        """Every owner's members in the export's relation files of ``class_name``'s ``key``."""
+        found: Dict[str, Set[str]] = {}
         for join, name in self.export.joins():
             if (join.owner, join.key) == (class_name, key):
                 for row in self.export.rows(name):
                     data = row.data or {}
-                    if data.get("owningId") in wanted and isinstance(data.get("relatedId"), str):
-                        found[data["owningId"]].add(data["relatedId"])
+                    if isinstance(data.get("owningId"), str) and isinstance(data.get("relatedId"), str):
+                        found.setdefault(data["owningId"], set()).add(data["relatedId"])
         return found
 
     def file_digest(self, value: Dict[str, Any]) -> str:
@@ -167,11 +178,8 @@ class _ExportSide(_Side):
         row = self._files.get(key, {})
         member = self.export.file_named(row.get("objectId"), row.get("key"), row.get("name")) if row else None
         if member is not None:
-            digest = hashlib.sha256()
             with self.export.open(member) as stream:
-                for chunk in iter(lambda: stream.read(1 << 16), b""):
-                    digest.update(chunk)
-            self._file_digests[key] = digest.hexdigest()
+                self._file_digests[key] = _sha256(stream)
             return self._file_digests[key]
         return super().file_digest({**value, "url": row.get("url") or value.get("url")})
 
@@ -198,9 +206,9 @@ def _fields(side: _Side, row: Dict[str, Any], timestamps: bool) -> Dict[str, str
     row = {**row, "ACL": row.get("ACL") or PUBLIC_ACL}
     out = {}
     for key, value in row.items():
-        if key in _IGNORED or key == "objectId" or (key in _TIMESTAMPS and not timestamps):
+        if key in _IGNORED or key == "objectId" or (key in SERVER_KEYS and not timestamps):
             continue
-        if isinstance(value, dict) and value.get("__type") == "Relation":
+        if is_relation(value):
             continue
         text = json.dumps(_normal(side, value), sort_keys=True, separators=(",", ":"))
         out[key] = hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -229,7 +237,7 @@ def _compare_class(source: _Side, target: _Side, class_name: str, timestamps: bo
         got, want = _fields(target, row, timestamps), expected[object_id]
         # a timestamp the source lacks (an export row without one) is the target's to choose
         changed = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k)
-                         and not (k in _TIMESTAMPS and k not in want))
+                         and not (k in SERVER_KEYS and k not in want))
         if changed:
             result.differences.append(f"{object_id}: {', '.join(changed)} differ{'s' if len(changed) == 1 else ''}")
     result.differences += [f"{object_id}: missing from the target" for object_id in sorted(set(expected) - seen)]
