@@ -8,11 +8,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Optional
 
 import pytest
 import requests
@@ -59,15 +60,23 @@ def _wait_until_answering(served: Served) -> None:
     pytest.fail("leanorm serve did not answer in time")
 
 
+def _open_files_limit(limit: int) -> Callable[[], None]:
+    def apply() -> None:  # runs in the child before exec: the server and its workers inherit it
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    return apply
+
+
 @contextlib.contextmanager
-def serve(database: Path, *options: str) -> Iterator[Served]:
+def serve(database: Path, *options: str, open_files: Optional[int] = None) -> Iterator[Served]:
     """``leanorm serve`` over ``database`` with extra command-line ``options``, on a port the OS picks
-    (``--port 0``; the banner names it), stopped when the block ends."""
+    (``--port 0``; the banner names it), optionally under ``ulimit -n open_files``, stopped when the block
+    ends (its workers are given the time a graceful stop takes)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "leanorm.cli", "serve", "--db", str(database), "--host", "127.0.0.1", "--port", "0",
          "--app-id", APP_ID, "--app-key", APP_KEY, "--master-key", MASTER_KEY, *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=_open_files_limit(open_files) if open_files else None)
     try:
         banner = process.stdout.readline()  # "leanorm: serving DB on http://127.0.0.1:PORT (...)"
         try:
@@ -80,7 +89,7 @@ def serve(database: Path, *options: str) -> Iterator[Served]:
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

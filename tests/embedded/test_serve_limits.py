@@ -6,49 +6,17 @@ import contextlib
 import http.client
 import json
 import os
-import resource
 import signal
 import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-from tests.served import APP_ID, APP_KEY, MASTER_KEY, ROOT, Served, _wait_until_answering
+from tests.served import APP_ID, APP_KEY, ROOT, Served, serve
 
 HEADERS = {"X-LC-Id": APP_ID, "X-LC-Key": APP_KEY, "Content-Type": "application/json"}
-
-
-def _open_files_limit(limit: int) -> Callable[[], None]:
-    def apply() -> None:  # runs in the child before exec: the server and its workers inherit it
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
-    return apply
-
-
-@contextlib.contextmanager
-def serving(database: Path, *options: str, open_files: Optional[int] = None) -> Iterator[Served]:
-    """``leanorm serve`` with ``options`` on a port the OS picks, optionally under ``ulimit -n open_files``."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "leanorm.cli", "serve", "--db", str(database), "--port", "0", "--app-id", APP_ID,
-         "--app-key", APP_KEY, "--master-key", MASTER_KEY, *options],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        preexec_fn=_open_files_limit(open_files) if open_files else None)
-    try:
-        assert process.stdout is not None
-        banner = process.stdout.readline()
-        served = Served(process, int(banner.split("http://127.0.0.1:")[1].split()[0]), database)
-        _wait_until_answering(served)
-        yield served
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def request(served: Served, method: str, path: str, body: Any = None) -> Tuple[int, Any]:
@@ -65,7 +33,7 @@ def request(served: Served, method: str, path: str, body: Any = None) -> Tuple[i
 def test_thousands_of_short_connections_under_a_low_open_files_limit(tmp_path: Path) -> None:
     """Each connection's database work is done on a pooled connection given back afterwards: with 256
     open files 5,000 clients coming and going (each reading the database) are all answered."""
-    with serving(tmp_path / "app.sqlite3", "--workers", "1", open_files=256) as served:
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", open_files=256) as served:
         assert request(served, "POST", "/1.1/classes/ShortLived", {"n": 1})[0] == 201
         statuses: Dict[int, int] = {}
         for _ in range(5000):
@@ -114,7 +82,7 @@ def test_a_client_trickling_its_body_is_cut_off_while_others_are_served(tmp_path
     """One worker with one thread: a body trickled for far longer than --read-timeout is answered 408
     before it is complete, and requests on other connections are answered meanwhile."""
     body = json.dumps({"text": "x" * 300}).encode()
-    with serving(tmp_path / "app.sqlite3", "--workers", "1", "--threads", "1", "--read-timeout", "1") as served:
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--threads", "1", "--read-timeout", "1") as served:
         slow = Trickler(served, _head("POST", "/1.1/classes/Trickled", len(body)), body)
         slow.start()
         slow.started_trickling.wait(10)
@@ -127,7 +95,7 @@ def test_a_client_trickling_its_body_is_cut_off_while_others_are_served(tmp_path
 
 def test_a_client_trickling_its_headers_is_cut_off_while_others_are_served(tmp_path: Path) -> None:
     head = _head("GET", "/1.1/date")
-    with serving(tmp_path / "app.sqlite3", "--workers", "1", "--threads", "1", "--read-timeout", "1") as served:
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--threads", "1", "--read-timeout", "1") as served:
         slow = Trickler(served, head[:10], head[10:])
         slow.start()
         slow.started_trickling.wait(10)
@@ -140,7 +108,7 @@ def test_a_client_trickling_its_headers_is_cut_off_while_others_are_served(tmp_p
 def test_clients_beyond_the_cap_wait_and_the_server_keeps_serving(tmp_path: Path) -> None:
     """With --max-connections 2, twelve clients stalled in their headers hold every slot until the read
     timeout ends them; a client arriving meanwhile is queued, not refused, and then answered."""
-    with serving(tmp_path / "app.sqlite3", "--workers", "1", "--max-connections", "2",
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--max-connections", "2",
                  "--read-timeout", "1") as served:
         stalled: List[socket.socket] = []
         for _ in range(12):
@@ -161,7 +129,7 @@ def test_clients_beyond_the_cap_wait_and_the_server_keeps_serving(tmp_path: Path
 def test_a_second_server_on_a_port_in_use_is_refused(tmp_path: Path) -> None:
     """The workers share their port with each other, never with another server: a second ``leanorm
     serve`` on the same port exits with an error instead of taking half of the first one's clients."""
-    with serving(tmp_path / "first.sqlite3", "--workers", "2") as first:
+    with serve(tmp_path / "first.sqlite3", "--workers", "2") as first:
         second = subprocess.run(
             [sys.executable, "-m", "leanorm.cli", "serve", "--db", str(tmp_path / "second.sqlite3"),
              "--port", str(first.port), "--workers", "1"],
@@ -172,7 +140,7 @@ def test_a_second_server_on_a_port_in_use_is_refused(tmp_path: Path) -> None:
 
 def test_workers_stop_when_the_main_process_is_killed(tmp_path: Path) -> None:
     """Killed main process (SIGKILL, a crash): its workers get SIGTERM and stop, none is left serving."""
-    with serving(tmp_path / "app.sqlite3", "--workers", "2") as served:
+    with serve(tmp_path / "app.sqlite3", "--workers", "2") as served:
         workers = subprocess.run(["pgrep", "-P", str(served.process.pid)], capture_output=True, text=True).stdout
         served.process.kill()
         served.process.wait()
@@ -196,10 +164,10 @@ def _ends(pid: int) -> bool:
 
 
 def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
-    with serving(tmp_path / "app.sqlite3", "--workers", "2") as served:
+    with serve(tmp_path / "app.sqlite3", "--workers", "2") as served:
         assert request(served, "POST", "/1.1/classes/Stopped", {"n": 1})[0] == 201
         served.process.send_signal(signal.SIGTERM)
         assert served.process.wait(timeout=60) == 0
-        with serving(tmp_path / "app.sqlite3", "--workers", "1") as again:  # the data survived the stop
+        with serve(tmp_path / "app.sqlite3", "--workers", "1") as again:  # the data survived the stop
             status, found = request(again, "GET", "/1.1/classes/Stopped")
             assert (status, [row["n"] for row in found["results"]]) == (200, [1])
