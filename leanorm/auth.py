@@ -35,14 +35,14 @@ def as_user(user: Optional["User"]) -> Iterator[Optional["User"]]:
 
 
 class User(Model):
-    """The ``_User`` class. Subclass it to add fields (keep ``class_name = "_User"`` in Meta)."""
+    """The ``_User`` class. Subclass it to add fields: the subclass models ``_User`` too (no ``Meta`` needed)."""
 
-    username = StringField()
-    email = StringField()
-    mobile_phone_number = StringField(db_field="mobilePhoneNumber")
-    email_verified = BooleanField(db_field="emailVerified")
-    mobile_phone_verified = BooleanField(db_field="mobilePhoneVerified")
-    auth_data = DictField(db_field="authData")
+    username: StringField[Optional[str]] = StringField()
+    email: StringField[Optional[str]] = StringField()
+    mobile_phone_number: StringField[Optional[str]] = StringField(db_field="mobilePhoneNumber")
+    email_verified: BooleanField[Optional[bool]] = BooleanField(db_field="emailVerified")
+    mobile_phone_verified: BooleanField[Optional[bool]] = BooleanField(db_field="mobilePhoneVerified")
+    auth_data: DictField[Optional[Dict[str, Any]]] = DictField(db_field="authData")
 
     class Meta:
         class_name = "_User"
@@ -385,8 +385,8 @@ def _user_stub(user: Union["User", str], client: Client) -> "User":
 class Followee(Model):
     """``_Followee``: one row per user ``user`` follows (``followee``)."""
 
-    user = PointerField(User)
-    followee = PointerField(User)
+    user: PointerField[Optional[User]] = PointerField(User)
+    followee: PointerField[Optional[User]] = PointerField(User)
 
     class Meta:
         class_name = "_Followee"
@@ -395,8 +395,8 @@ class Followee(Model):
 class Follower(Model):
     """``_Follower``: one row per user following ``user`` (``follower``)."""
 
-    user = PointerField(User)
-    follower = PointerField(User)
+    user: PointerField[Optional[User]] = PointerField(User)
+    follower: PointerField[Optional[User]] = PointerField(User)
 
     class Meta:
         class_name = "_Follower"
@@ -405,9 +405,9 @@ class Follower(Model):
 class Role(Model):
     """The ``_Role`` class: a named group of users and of other roles (whose members inherit it)."""
 
-    name = StringField(required=True, regex=r"^[0-9A-Za-z_\- ]+$")
-    users = RelationField(User)
-    roles = RelationField("self")
+    name: StringField[str] = StringField(required=True, regex=r"^[0-9A-Za-z_\- ]+$")
+    users: RelationField[User] = RelationField(User)
+    roles: RelationField[Role] = RelationField("self")
 
     class Meta:
         class_name = "_Role"

@@ -65,10 +65,10 @@ class File(Model):
     :param mime_type: the MIME type (default: guessed from ``name``)
     """
 
-    name = StringField()
-    url = StringField()
-    mime_type = StringField()
-    metadata = DictField(db_field="metaData")
+    name: StringField[Optional[str]] = StringField()
+    url: StringField[Optional[str]] = StringField()
+    mime_type: StringField[Optional[str]] = StringField()
+    metadata: DictField[Optional[Dict[str, Any]]] = DictField(db_field="metaData")
 
     objects = _FileManager()
 

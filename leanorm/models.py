@@ -16,10 +16,10 @@ import secrets
 import weakref
 from operator import itemgetter
 from typing import (TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Set,
-                    Tuple, Type, TypeVar)
+                    Tuple, Type, TypeVar, overload)
 
 import arrow
-from typing_extensions import Self
+from typing_extensions import Self, dataclass_transform
 
 from . import signals
 from .acl import ACL
@@ -82,12 +82,20 @@ for _name, _field in (("id", _ID), ("created_at", _CREATED), ("updated_at", _UPD
     _field.name = _name
 
 
+def _inherited_system_class(model: type) -> Optional[str]:
+    """The system class (``_User``, ``_Role``...) of the nearest parent model, if it models one: a subclass
+    of ``User`` adds fields to ``_User`` (a class of its own would never hold users), so it needs no
+    ``Meta``, whose redeclaration checkers report as an incompatible override."""
+    parent = next((base._meta for base in model.__mro__[1:] if "_meta" in vars(base)), None)
+    return parent.class_name if parent is not None and parent.class_name.startswith("_") else None
+
+
 class Options:
     """A model's ``_meta``: protocol class name, fields by name and by wire key."""
 
     def __init__(self, model: type, meta: Optional[type], fields: Dict[str, Field[Any]]) -> None:
         self.model = model
-        self.class_name: str = getattr(meta, "class_name", None) or model.__name__
+        self.class_name: str = getattr(meta, "class_name", None) or _inherited_system_class(model) or model.__name__
         self.abstract: bool = bool(getattr(meta, "abstract", False))
         self.default_acl: Any = getattr(meta, "default_acl", None)
         self.fields = fields
@@ -135,6 +143,52 @@ class _PerInstance:
         return value
 
 
+class _InstanceState:
+    """The state every instance carries besides its fields, declared on a base of its own: checkers read
+    the annotated class attributes of a model as its constructor's keywords (``dataclass_transform`` on
+    ModelMeta), and these are not keywords."""
+
+    # made on first use for instances built from server data (see _PerInstance)
+    _changed: Set[str] = _PerInstance(set)  # type: ignore[assignment]
+    _ops: Dict[str, Operation] = _PerInstance(dict)  # type: ignore[assignment]
+    # hook control for the next save: hook names to ignore, and whether to skip before/after hooks
+    _hook_control: Dict[str, Any] = _PerInstance(dict)  # type: ignore[assignment]
+    _deferred: bool = False
+    # the auth identity (``Client.auth_identity()``) the instance's data was loaded under; None until then
+    _scope: Optional[str] = None
+    # the objectId a create will carry (``assign_id``), so that sending it again is safe
+    _pending_id: Optional[str] = None
+    # the pointer stubs shared with the rest of the query page the instance was read in
+    _page: Optional[_PagePointers] = None
+
+
+class _ObjectACL:
+    """``Model.acl``: who may read and write the object (None: the backend's default, or
+    ``Meta.default_acl`` for new objects); changes to the ACL read are saved with the object. A
+    descriptor declared with an annotation, not a property, so that checkers accept ``Post(acl=...)``
+    as the constructor does."""
+
+    @overload
+    def __get__(self, obj: None, owner: Any) -> "_ObjectACL": ...
+    @overload
+    def __get__(self, obj: "Model", owner: Any) -> Optional[ACL]: ...
+
+    def __get__(self, obj: Optional["Model"], owner: Any) -> Any:
+        if obj is None:
+            return self
+        cache = obj._cache
+        if "ACL" not in cache:
+            wire = obj._data.get("ACL")
+            cache["ACL"] = ACL.from_wire(wire) if wire is not None else None
+        return cache["ACL"]
+
+    def __set__(self, obj: "Model", value: Optional[ACL]) -> None:
+        if value is not None and not isinstance(value, ACL):
+            raise TypeError(f"acl must be an ACL, not {type(value).__name__}")
+        obj._cache["ACL"] = value
+        obj._changed.add("ACL")
+
+
 #: what every model has besides the class attributes of Model: set per class by ModelMeta, or per
 #: instance (a field of one of these names would hide it)
 _PER_MODEL_ATTRIBUTES = frozenset({"objects", "DoesNotExist", "MultipleObjectsReturned", "_meta", "_data",
@@ -149,9 +203,17 @@ def _hides_model_attribute(cls: type, attr: str) -> bool:
     return any(attr in vars(base) and not isinstance(vars(base)[attr], Field) for base in cls.__mro__[1:])
 
 
+@dataclass_transform(kw_only_default=True, eq_default=False)
 class ModelMeta(type):
     """Collects Field descriptors (inherited ones too), builds ``_meta``, the per-model exceptions and
-    the default manager, and registers the model by class name."""
+    the default manager, and registers the model by class name.
+
+    ``dataclass_transform`` tells type checkers that a model's constructor takes its fields as keywords:
+    they read the fields declared with an annotation (``title: Field[str] = StringField(required=True)``),
+    each keyword optional and typed by the field's ``__set__`` (see docs/typing.md). No field class is a
+    field specifier: every field may be left out, as at runtime, where ``required`` is checked on save.
+    ``eq_default=False``: models compare by class and objectId (``Model.__eq__``), not field by field.
+    """
 
     def __new__(mcs, name: str, bases: tuple, namespace: Dict[str, Any], **kwargs: Any) -> "ModelMeta":
         meta = namespace.pop("Meta", None)
@@ -190,7 +252,7 @@ class ModelMeta(type):
         return cls
 
 
-class Model(metaclass=ModelMeta):
+class Model(_InstanceState, metaclass=ModelMeta):
     """Base class of every model.
 
     >>> import leanorm
@@ -208,18 +270,7 @@ class Model(metaclass=ModelMeta):
     #: ``Post.objects`` is a ``Manager[Post]`` for type checkers too. A model may declare its own manager;
     #: annotated (``objects: ClassVar[PostManager] = PostManager()``), checkers see its own methods
     objects: ClassVar["Manager[Self]"]
-    # made on first use for instances built from server data (see _PerInstance)
-    _changed: Set[str] = _PerInstance(set)  # type: ignore[assignment]
-    _ops: Dict[str, Operation] = _PerInstance(dict)  # type: ignore[assignment]
-    # hook control for the next save: hook names to ignore, and whether to skip before/after hooks
-    _hook_control: Dict[str, Any] = _PerInstance(dict)  # type: ignore[assignment]
-    _deferred: bool = False
-    # the auth identity (``Client.auth_identity()``) the instance's data was loaded under; None until then
-    _scope: Optional[str] = None
-    # the objectId a create will carry (``assign_id``), so that sending it again is safe
-    _pending_id: Optional[str] = None
-    # the pointer stubs shared with the rest of the query page the instance was read in
-    _page: Optional[_PagePointers] = None
+    acl: _ObjectACL = _ObjectACL()
     DoesNotExist: ClassVar[Type[ObjectNotFound]]
     MultipleObjectsReturned: ClassVar[Type[MultipleObjectsReturned]]
 
@@ -512,22 +563,6 @@ class Model(metaclass=ModelMeta):
         """When the server last updated the object (UTC)."""
         value = self._data.get("updatedAt") or self._data.get("createdAt")
         return decode_date(value) if isinstance(value, str) else None
-
-    @property
-    def acl(self) -> Optional[ACL]:
-        """Who may read and write this object (None: the backend's default, or ``Meta.default_acl``
-        for new objects). Changes to the returned ACL are saved with the object."""
-        if "ACL" not in self._cache:
-            wire = self._data.get("ACL")
-            self._cache["ACL"] = ACL.from_wire(wire) if wire is not None else None
-        return self._cache["ACL"]
-
-    @acl.setter
-    def acl(self, value: Optional[ACL]) -> None:
-        if value is not None and not isinstance(value, ACL):
-            raise TypeError(f"acl must be an ACL, not {type(value).__name__}")
-        self._cache["ACL"] = value
-        self._changed.add("ACL")
 
     @property
     def is_dirty(self) -> bool:

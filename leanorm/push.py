@@ -23,7 +23,7 @@ True
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import arrow
 
@@ -47,17 +47,17 @@ class Installation(Model):
     """A device that can receive pushes (``_Installation``): ``device_type`` and one of
     ``installation_id`` (Android) or ``device_token`` (iOS) identify it; ``channels`` subscribe it."""
 
-    device_type = StringField(db_field="deviceType", required=True)
-    device_token = StringField(db_field="deviceToken")
-    installation_id = StringField(db_field="installationId")
-    channels = ListField(StringField())
-    badge = IntegerField()
-    time_zone = StringField(db_field="timeZone")
-    device_profile = StringField(db_field="deviceProfile")
-    apns_topic = StringField(db_field="apnsTopic")
-    apns_team_id = StringField(db_field="apnsTeamId")
+    device_type: StringField[str] = StringField(db_field="deviceType", required=True)
+    device_token: StringField[Optional[str]] = StringField(db_field="deviceToken")
+    installation_id: StringField[Optional[str]] = StringField(db_field="installationId")
+    channels: ListField[List[str]] = ListField(StringField())
+    badge: IntegerField[Optional[int]] = IntegerField()
+    time_zone: StringField[Optional[str]] = StringField(db_field="timeZone")
+    device_profile: StringField[Optional[str]] = StringField(db_field="deviceProfile")
+    apns_topic: StringField[Optional[str]] = StringField(db_field="apnsTopic")
+    apns_team_id: StringField[Optional[str]] = StringField(db_field="apnsTeamId")
     #: ``False`` stops pushes to this device (LeanCloud and the embedded backend)
-    valid = BooleanField()
+    valid: BooleanField[Optional[bool]] = BooleanField()
 
     class Meta:
         class_name = "_Installation"
@@ -71,20 +71,20 @@ class Notification(Model):
     ``push_time`` is ahead), ``devices`` how many installations it targets; on the embedded backend
     ``installation_ids`` lists them."""
 
-    data = DictField()
-    where = DictField()
-    channels = ListField(StringField())
-    cql = StringField()
-    prod = StringField()
-    status = StringField()
-    devices = IntegerField()
-    successes = IntegerField()
-    invalid_tokens = IntegerField(db_field="invalidTokens")
-    push_time = DateTimeField()
-    expiration_time = DateTimeField()
-    expiration_interval = IntegerField()
-    flow_control = IntegerField()
-    installation_ids = ListField(StringField(), db_field="installationIds")
+    data: DictField[Optional[Dict[str, Any]]] = DictField()
+    where: DictField[Optional[Dict[str, Any]]] = DictField()
+    channels: ListField[List[str]] = ListField(StringField())
+    cql: StringField[Optional[str]] = StringField()
+    prod: StringField[Optional[str]] = StringField()
+    status: StringField[Optional[str]] = StringField()
+    devices: IntegerField[Optional[int]] = IntegerField()
+    successes: IntegerField[Optional[int]] = IntegerField()
+    invalid_tokens: IntegerField[Optional[int]] = IntegerField(db_field="invalidTokens")
+    push_time: DateTimeField[Optional[arrow.Arrow]] = DateTimeField()
+    expiration_time: DateTimeField[Optional[arrow.Arrow]] = DateTimeField()
+    expiration_interval: IntegerField[Optional[int]] = IntegerField()
+    flow_control: IntegerField[Optional[int]] = IntegerField()
+    installation_ids: ListField[List[str]] = ListField(StringField(), db_field="installationIds")
 
     class Meta:
         class_name = "_Notification"

@@ -5,11 +5,11 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Type
 import arrow
 from typing_extensions import assert_type
 
-from leanorm import F, Manager, Q, QuerySet
+from leanorm import ACL, F, File, Manager, Q, QuerySet, User
 from leanorm.marshal import ModelSchema, model_schema
 from leanorm.relations import RelationManager
 
-from .models_typed import WHEN, TypAuthor, TypNote, TypNoteManager, TypPost, TypTag
+from .models_typed import WHEN, TypAuthor, TypLegacy, TypNote, TypNoteManager, TypPost, TypTag
 
 
 def check_manager_and_querysets() -> None:
@@ -71,6 +71,17 @@ def check_fields(post: TypPost) -> None:
     assert_type(post.increment("score").add_unique("tags", "x").save(), TypPost)
     if post.author is not None:
         assert_type(post.author.name, str)
+
+
+def check_constructors(author: TypAuthor) -> None:
+    # every field may be left out, as at runtime (``required`` is checked on save)
+    assert_type(TypPost(), TypPost)
+    assert_type(TypPost(title="x", subtitle=None, score=F("score") + 1, tags=["a"], author=author,
+                        published=WHEN, acl=ACL({"*": {"read": True}})), TypPost)
+    assert_type(TypNote(pinned=True), TypNote)
+    assert_type(User(username="ann", email=None), User)
+    assert_type(File("a.txt", b"x"), File)
+    assert_type(TypLegacy().title, str)
 
 
 def check_writes(post: TypPost, tag: TypTag) -> None:

@@ -2,7 +2,7 @@
 exactly the lines marked ``# E``, and on no other line."""
 from leanorm.marshal import model_schema
 
-from .models_typed import TypAuthor, TypPost, TypTag
+from .models_typed import TypAuthor, TypLegacy, TypPost, TypTag
 
 
 def mistakes(post: TypPost, tag: TypTag) -> None:
@@ -20,3 +20,9 @@ def mistakes(post: TypPost, tag: TypTag) -> None:
     TypPost.objects.first().title  # E
     TypPost.objects.values_list("title", "score", flat=True)  # E
     model_schema(TypPost)(instance=tag)  # E
+    TypPost(titel="x")  # E
+    TypPost(score="high")  # E
+    TypPost(author=tag)  # E
+    TypPost(labels=[tag])  # E
+    TypAuthor(name=None)  # E
+    TypLegacy(title="x")  # E

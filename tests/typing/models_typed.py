@@ -1,38 +1,41 @@
-"""Models the typing checks use (declared the everyday, unannotated way)."""
+"""Models the typing checks use, declared the way checkers read them: each field with its annotation
+(``title: Field[str] = StringField(required=True)``), which makes the constructor's keywords checked."""
 import datetime as _dt
-from typing import ClassVar
+from typing import Any, ClassVar, Dict, List, Optional
 
-from leanorm import (BooleanField, DateTimeField, DictField, FloatField, IntegerField, ListField, Manager, Model,
-                     PointerField, QuerySet, StringField)
+import arrow
+
+from leanorm import (BooleanField, DateTimeField, DictField, FloatField, IntegerField, ListField, Manager,
+                     Model, PointerField, QuerySet, StringField)
 from leanorm.relations import RelationField
 
 
 class TypAuthor(Model):
-    name = StringField(required=True)
+    name: StringField[str] = StringField(required=True)
 
 
 class TypTag(Model):
-    label = StringField(required=True)
+    label: StringField[str] = StringField(required=True)
 
 
 class TypPost(Model):
-    title = StringField(required=True)
-    subtitle = StringField()
-    lang = StringField(default="en")
-    score = IntegerField(default=0)
-    views = IntegerField()
-    rating = FloatField()
-    draft = BooleanField(default=False)
-    published = DateTimeField()
-    stamped = DateTimeField(default=_dt.datetime.utcnow)
-    meta = DictField()
-    tags = ListField(StringField())
-    counts = ListField(IntegerField(required=True), required=True, max_length=3)
-    anything = ListField()
-    author = PointerField(TypAuthor)
-    editor = PointerField(TypAuthor, required=True)
-    parent = PointerField("self")
-    labels = RelationField(TypTag)
+    title: StringField[str] = StringField(required=True)
+    subtitle: StringField[Optional[str]] = StringField()
+    lang: StringField[str] = StringField(default="en")
+    score: IntegerField[int] = IntegerField(default=0)
+    views: IntegerField[Optional[int]] = IntegerField()
+    rating: FloatField[Optional[float]] = FloatField()
+    draft: BooleanField[bool] = BooleanField(default=False)
+    published: DateTimeField[Optional[arrow.Arrow]] = DateTimeField()
+    stamped: DateTimeField[arrow.Arrow] = DateTimeField(default=_dt.datetime.utcnow)
+    meta: DictField[Optional[Dict[str, Any]]] = DictField()
+    tags: ListField[List[str]] = ListField(StringField())
+    counts: ListField[List[int]] = ListField(IntegerField(required=True), required=True, max_length=3)
+    anything: ListField[List[Any]] = ListField()
+    author: PointerField[Optional[TypAuthor]] = PointerField(TypAuthor)
+    editor: PointerField[TypAuthor] = PointerField(TypAuthor, required=True)
+    parent: PointerField[Any] = PointerField("self")
+    labels: RelationField[TypTag] = RelationField(TypTag)
 
 
 class TypNoteManager(Manager["TypNote"]):
@@ -41,9 +44,16 @@ class TypNoteManager(Manager["TypNote"]):
 
 
 class TypNote(Model):
-    pinned = BooleanField(default=False)
+    pinned: BooleanField[bool] = BooleanField(default=False)
     # annotated, so that checkers see the manager's own methods
     objects: ClassVar[TypNoteManager] = TypNoteManager()
+
+
+class TypLegacy(Model):
+    """Declared without annotations: reads are typed all the same, but checkers do not see the fields
+    as constructor keywords (docs/typing.md)."""
+
+    title = StringField(required=True)
 
 
 WHEN = _dt.datetime(2026, 1, 1)

@@ -16,6 +16,9 @@ from typing import Set
 
 import pytest
 
+import leanorm
+from leanorm.introspect import models_source
+
 HERE = Path(__file__).resolve().parent
 FILES = ("models_typed.py", "check_types.py", "mistakes.py")
 
@@ -63,3 +66,51 @@ def test_each_deliberate_mistake_is_reported(checker, user_project):
     marked = {n for n, line in enumerate(source, 1) if line.rstrip().endswith("# E")}
     assert marked, "mistakes.py marks no line"
     assert CHECKERS[checker](user_project, "mistakes.py") == marked
+
+
+INSPECTED_USE = '''
+from typing import Optional
+
+from typing_extensions import assert_type
+
+import leanorm
+from .inspected import Gadget, Maker, User
+
+gadget = Gadget(name="lamp", price=9.5, tags=["a"], maker=Maker(name="Acme"))
+assert_type(gadget.maker, Optional[Maker])
+assert_type(gadget.owner, Optional[User])
+assert_type(gadget.price, Optional[float])
+assert_type(User(nickname="ann").nickname, Optional[str])
+Gadget(nmae="lamp")  # E
+Gadget(price="cheap")  # E
+'''
+
+
+def inspected_source() -> str:
+    """What ``leanorm inspect`` writes for a backend holding a class of every type, a pointer to a class
+    generated alongside and one to a system class left out."""
+    client = leanorm.connect("local://:memory:", default=False)
+    with leanorm.using_master():
+        maker = client.request("POST", "classes/Maker", body={"name": "Acme"})
+        user = client.request("POST", "users", body={"username": "ann", "password": "pw", "nickname": "a"})
+        client.request("POST", "classes/Gadget", body={
+            "name": "lamp", "price": 9.5, "onSale": True, "tags": ["a"], "specs": {"w": 40},
+            "madeAt": {"__type": "Date", "iso": "2024-05-06T07:08:09.000Z"},
+            "spot": {"__type": "GeoPoint", "latitude": 30.0, "longitude": 120.0},
+            "blob": {"__type": "Bytes", "base64": "AQ=="},
+            "maker": {"__type": "Pointer", "className": "Maker", "objectId": maker["objectId"]},
+            "owner": {"__type": "Pointer", "className": "_User", "objectId": user["objectId"]}})
+    return models_source(client, classes=["Maker", "Gadget", "_User"])
+
+
+@pytest.mark.parametrize("checker", sorted(CHECKERS))
+def test_inspected_models_type_check_with_their_constructors(checker, tmp_path):
+    """The models ``leanorm inspect`` writes are read by both checkers as declared: typed reads,
+    checked constructor keywords, nothing else reported."""
+    (tmp_path / "usercode").mkdir()
+    (tmp_path / "usercode" / "__init__.py").write_text("")
+    (tmp_path / "usercode" / "inspected.py").write_text(inspected_source())
+    (tmp_path / "usercode" / "use_inspected.py").write_text(INSPECTED_USE)
+    marked = {n for n, line in enumerate(INSPECTED_USE.splitlines(), 1) if line.endswith("# E")}
+    assert CHECKERS[checker](tmp_path, "inspected.py") == set()
+    assert CHECKERS[checker](tmp_path, "use_inspected.py") == marked
