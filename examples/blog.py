@@ -5,6 +5,8 @@
 With no configuration it keeps its data in ./leanorm.sqlite3; set LEANORM_URL to run the same code
 against Parse Server (parse://...) or LeanCloud (leancloud://...).
 """
+from typing import Optional
+
 import arrow
 
 import leanorm
@@ -12,18 +14,20 @@ from leanorm import (DateTimeField, F, GeoPoint, GeoPointField, IntegerField, Li
                      StringField, signals)
 
 
+# Each field is annotated with its class and the type it reads, so that mypy and pyright check the
+# keywords of Post(...) as well as every read and write (docs/models.md).
 class Author(Model):
-    name = StringField(required=True, max_length=100)
-    city = StringField()
+    name: StringField[str] = StringField(required=True, max_length=100)
+    city: StringField[Optional[str]] = StringField()
 
 
 class Post(Model):
-    title = StringField(required=True)
-    score = IntegerField(default=0, min_value=0)
-    tags = ListField(StringField())
-    published_at = DateTimeField(db_field="publishedAt")
-    author = PointerField(Author)
-    place = GeoPointField()
+    title: StringField[str] = StringField(required=True)
+    score: IntegerField[int] = IntegerField(default=0, min_value=0)
+    tags: ListField[list[str]] = ListField(StringField())
+    published_at: DateTimeField[Optional[arrow.Arrow]] = DateTimeField(db_field="publishedAt")
+    author: PointerField[Author] = PointerField(Author, required=True)
+    place: GeoPointField[Optional[GeoPoint]] = GeoPointField()
 
 
 @signals.before_save.connect_via(Post)
@@ -76,11 +80,12 @@ def main() -> None:
     here = GeoPoint(30.0, 120.0)
     print(f"\nposts with a place, nearest to {here} first:")
     for post in Post.objects.filter(place__near=here):
+        assert post.place is not None  # the query matched it by its place
         print(f"  {post.place.kilometers_to(here):7.1f} km  {post.title}")
     print("within 500 km:", [p.title for p in Post.objects.filter(place__within_km=(here, 500))])
 
     try:
-        Post(title=None, score=-1).save()
+        Post(score=-1).save()  # no title, and a score below its minimum
     except leanorm.errors.ValidationError as exc:
         print(f"\nvalidation before any request: {exc}")
 

@@ -27,8 +27,8 @@ from leanorm import IntegerField, Model, StringField
 from leanorm.engine import CookieSessionMiddleware, Engine, HttpsRedirectMiddleware, reject, updated_keys
 
 class Review(Model):
-    comment = StringField()
-    stars = IntegerField(default=0)
+    comment: StringField[str | None] = StringField()
+    stars: IntegerField[int] = IntegerField(default=0)
 
 
 engine = Engine()
@@ -83,8 +83,9 @@ def login() -> dict:
 
 @web.route("/logout", methods=["POST"])
 def logout() -> dict:
-    if leanorm.current_user():
-        leanorm.current_user().logout()  # the session cookie is cleared on this response
+    user = leanorm.current_user()
+    if user is not None:
+        user.logout()  # the session cookie is cleared on this response
     return {"logged_in": None}
 
 

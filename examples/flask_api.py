@@ -14,8 +14,9 @@ Bad input is answered 422 with marshmallow's messages, field by field, and nothi
 are the models' own (``model_schema`` mirrors them, and runs the model's validation on load).
 """
 import os
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
+import arrow
 import marshmallow
 from flask import Flask, Response, jsonify, request
 
@@ -26,17 +27,17 @@ from leanorm.marshal import model_schema
 
 
 class Author(Model):
-    name = StringField(required=True, max_length=80)
+    name: StringField[str] = StringField(required=True, max_length=80)
 
 
 class Post(Model):
-    title = StringField(required=True, min_length=1, max_length=120)
-    body = StringField()
-    status = StringField(choices=["draft", "published"], default="draft")
-    score = IntegerField(default=0, min_value=0)
-    tags = ListField(StringField(max_length=20), max_length=5)
-    author = PointerField(Author, required=True)
-    published_at = DateTimeField(db_field="publishedAt")
+    title: StringField[str] = StringField(required=True, min_length=1, max_length=120)
+    body: StringField[Optional[str]] = StringField()
+    status: StringField[str] = StringField(choices=["draft", "published"], default="draft")
+    score: IntegerField[int] = IntegerField(default=0, min_value=0)
+    tags: ListField[list[str]] = ListField(StringField(max_length=20), max_length=5)
+    author: PointerField[Author] = PointerField(Author, required=True)
+    published_at: DateTimeField[Optional[arrow.Arrow]] = DateTimeField(db_field="publishedAt")
 
 
 AuthorSchema = model_schema(Author)

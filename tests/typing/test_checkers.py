@@ -114,3 +114,17 @@ def test_inspected_models_type_check_with_their_constructors(checker, tmp_path):
     marked = {n for n, line in enumerate(INSPECTED_USE.splitlines(), 1) if line.endswith("# E")}
     assert CHECKERS[checker](tmp_path, "inspected.py") == set()
     assert CHECKERS[checker](tmp_path, "use_inspected.py") == marked
+
+
+EXAMPLES = sorted(str(p.relative_to(HERE.parents[1])) for p in (HERE.parents[1] / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("checker", ["mypy", "pyright"])
+def test_the_examples_type_check(checker):
+    """The examples are what users copy: both checkers read them without an error (flask's click needs
+    the running interpreter's Python version rather than 3.9)."""
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    command = ([sys.executable, "-m", "mypy", "--no-error-summary", "--python-version", version] if checker == "mypy"
+               else [sys.executable, "-m", "pyright", "--pythonpath", sys.executable, "--pythonversion", version])
+    out = subprocess.run(command + EXAMPLES, cwd=HERE.parents[1], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
