@@ -86,7 +86,7 @@ def _inherited_system_class(model: type) -> Optional[str]:
     """The system class (``_User``, ``_Role``...) of the nearest parent model, if it models one: a subclass
     of ``User`` adds fields to ``_User`` (a class of its own would never hold users), so it needs no
     ``Meta``, whose redeclaration checkers report as an incompatible override."""
-    parent = next((base._meta for base in model.__mro__[1:] if "_meta" in vars(base)), None)
+    parent = next((vars(base)["_meta"] for base in model.__mro__[1:] if "_meta" in vars(base)), None)
     return parent.class_name if parent is not None and parent.class_name.startswith("_") else None
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import IO, Any, Dict, Optional, Sequence
+from typing import IO, Any, Dict, Optional, Sequence, Set
 
 from ..client import Client
 from .checkpoint import Checkpoint
@@ -42,6 +42,12 @@ class _Exporter:
         self._since = {"updatedAt": {"$gt": {"__type": "Date", "iso": since}}} if since else None
         self.file_objects = source.supports("file_objects")
         (folder / FILES_DIR).mkdir(parents=True, exist_ok=True)
+        # the files a _File row lists already: read back, so that a rerun lists a file whose bytes an
+        # interrupted run saved before writing its row, and never lists one twice
+        self._listed: Set[str] = set()
+        if not self.file_objects and (folder / "_File.jsonl").exists():
+            with open(folder / "_File.jsonl", "rb") as listed:
+                self._listed = {json.loads(line)["objectId"] for line in listed if line.strip()}
 
     def _open(self, name: str) -> IO[bytes]:
         """The class's file, cut back to the length the checkpoint last logged (what a crash added after
@@ -87,16 +93,19 @@ class _Exporter:
             return
         for value in row.values():
             if file_key(value) is not None and value.get("url") and value.get("name"):
-                if self._download(value["name"], value["url"], report):
+                name = value["name"]
+                if name not in self._listed and self._download(name, value["url"], report):
                     with open(self.folder / "_File.jsonl", "ab") as files:
-                        files.write(json.dumps({"objectId": value["name"], "name": value["name"],
-                                                "url": value["url"]}).encode() + b"\n")
+                        files.write(json.dumps({"objectId": name, "name": name, "url": value["url"]}).encode()
+                                    + b"\n")
+                    self._listed.add(name)
 
     def _download(self, name: str, url: str, report: ClassReport) -> bool:
-        """Save the bytes at ``url`` as ``files/<name>``; False when they are there already."""
+        """Save the bytes at ``url`` as ``files/<name>`` (unless an earlier run did); False when they could
+        not be downloaded."""
         path = self.folder / FILES_DIR / name
         if path.exists():
-            return False
+            return True
         try:
             with retrying(lambda: download(url)) as data, open(f"{path}.part", "wb") as out:
                 while chunk := data.read(1 << 16):

@@ -13,7 +13,7 @@ import requests
 import leanorm
 from leanorm import legacy_password
 from leanorm.transfer.export_format import open_export
-from leanorm.transfer.exporter import export_backend
+from leanorm.transfer.exporter import _Exporter, export_backend
 from leanorm.transfer.importer import import_export
 from leanorm.transfer.report import ClassReport
 from leanorm.transfer.verify import verify
@@ -120,4 +120,32 @@ def test_export_from_parse_then_import_elsewhere(imported: Any, parse_with_engin
     comparisons = verify(parse_with_engine, local, classes)
     assert {n: (c.source, c.target, c.differences) for n, c in comparisons.items()} == {
         export.post: (3, 3, []), export.tag_class: (2, 2, [])}
+    local.close()
+
+
+def test_an_export_cut_off_between_a_files_bytes_and_its_row_resumes_whole(
+        imported: Any, parse_with_engine: leanorm.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first run stops right after saving a file's bytes, before the _File row that lists them: the
+    rerun must still list that file (once), or the import would leave its references unresolved."""
+    export = imported[0]
+    classes = [export.post, export.tag_class]
+    original = _Exporter._download
+
+    def download_then_crash(self: _Exporter, name: str, url: str, report: ClassReport) -> bool:
+        original(self, name, url, report)
+        raise KeyboardInterrupt("cut off")
+
+    monkeypatch.setattr(_Exporter, "_download", download_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        export_backend(parse_with_engine, tmp_path / "out", classes)
+    assert len(list((tmp_path / "out" / "files").iterdir())) == 1
+    monkeypatch.setattr(_Exporter, "_download", original)
+    export_backend(parse_with_engine, tmp_path / "out", classes)
+    rows = [line for line in (tmp_path / "out" / "_File.jsonl").read_text().splitlines() if line]
+    assert len(rows) == len(set(rows)) == 2
+    local = leanorm.connect("local://:memory:", default=False)
+    reports = import_export(tmp_path / "out", local)
+    assert all(r.ok for r in reports.values()), {n: r.lines() for n, r in reports.items()}
+    comparisons = verify(parse_with_engine, local, classes)
+    assert {n: c.differences for n, c in comparisons.items()} == {export.post: [], export.tag_class: []}
     local.close()
