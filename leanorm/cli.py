@@ -56,7 +56,7 @@ def _migrate(args: argparse.Namespace) -> int:
     source = connect(args.source, default=False)
     target = connect(args.target, default=False)
     state = args.state or _default_state(args.source, args.target, "migrate")
-    reports = copy_all(source, target, classes=args.classes or None, chunk_size=args.chunk_size, state=state)
+    reports = copy_all(source, target, classes=_class_list(args.classes), chunk_size=args.chunk_size, state=state)
     print(f"progress kept in {state}: running the same command again resumes")
     return _print_reports(reports)
 
@@ -127,11 +127,12 @@ def _class_list(values: List[str]) -> Optional[List[str]]:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    print(models_source(connect(args.url, default=False), classes=args.classes or None), end="")
+    print(models_source(connect(args.url, default=False), classes=_class_list(args.classes)), end="")
     return 0
 
 
 def _classes_option(command: argparse.ArgumentParser) -> None:
+    # one spelling for every command; argparse takes the former ``--class Name`` as its abbreviation
     command.add_argument("--classes", action="append", default=[], metavar="A,B",
                          help="only these classes (comma-separated, repeatable; default: every class)")
 
@@ -186,15 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="copy classes between backends, keeping objectIds")
     migrate.add_argument("source", help="backend URL to read (with its master_key)")
     migrate.add_argument("target", help="backend URL to write (with its master_key)")
-    migrate.add_argument("--class", dest="classes", action="append", default=[], metavar="ClassName",
-                         help="copy only this class (repeatable; default: every class)")
+    _classes_option(migrate)
     migrate.add_argument("--chunk-size", type=int, default=500)
     _state_option(migrate, "copied")
     migrate.set_defaults(run=_migrate)
     inspect = commands.add_parser("inspect", help="print model classes for a backend's classes")
     inspect.add_argument("url", help="backend URL (with its master_key: the schema needs it)")
-    inspect.add_argument("--class", dest="classes", action="append", default=[], metavar="ClassName",
-                         help="only this class (repeatable; default: every class)")
+    _classes_option(inspect)
     inspect.set_defaults(run=_inspect)
     load = commands.add_parser("import", help="load a data export (console export or leanorm export) into a backend")
     load.add_argument("source", help="the export: a directory, .tar.gz or .zip")
