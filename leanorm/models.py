@@ -82,12 +82,13 @@ for _name, _field in (("id", _ID), ("created_at", _CREATED), ("updated_at", _UPD
     _field.name = _name
 
 
-def _inherited_system_class(model: type) -> Optional[str]:
-    """The system class (``_User``, ``_Role``...) of the nearest parent model, if it models one: a subclass
-    of ``User`` adds fields to ``_User`` (a class of its own would never hold users), so it needs no
-    ``Meta``, whose redeclaration checkers report as an incompatible override."""
+def _system_parent(model: type) -> Optional["Options"]:
+    """The options of the nearest parent model if it models a system class (``_User``, ``_Role``...): a
+    subclass of ``User`` adds fields to ``_User`` (a class of its own would never hold users), so it keeps
+    the parent's class and options without a ``Meta``, whose redeclaration checkers report as an
+    incompatible override."""
     parent = next((vars(base)["_meta"] for base in model.__mro__[1:] if "_meta" in vars(base)), None)
-    return parent.class_name if parent is not None and parent.class_name.startswith("_") else None
+    return parent if parent is not None and parent.class_name.startswith("_") else None
 
 
 class Options:
@@ -95,9 +96,10 @@ class Options:
 
     def __init__(self, model: type, meta: Optional[type], fields: Dict[str, Field[Any]]) -> None:
         self.model = model
-        self.class_name: str = getattr(meta, "class_name", None) or _inherited_system_class(model) or model.__name__
+        system = _system_parent(model) if getattr(meta, "class_name", None) is None else None
+        self.class_name: str = system.class_name if system else getattr(meta, "class_name", None) or model.__name__
         self.abstract: bool = bool(getattr(meta, "abstract", False))
-        self.default_acl: Any = getattr(meta, "default_acl", None)
+        self.default_acl: Any = getattr(meta, "default_acl", system.default_acl if system else None)
         self.fields = fields
         self.by_db: Dict[str, Field[Any]] = {f.db_field: f for f in fields.values()}
         self.query_fields: Dict[str, Field[Any]] = {"id": _ID, "pk": _ID, "created_at": _CREATED,

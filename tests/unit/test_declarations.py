@@ -29,6 +29,7 @@ def test_a_subclass_of_a_system_model_keeps_its_class(scratch_registry):
         pass
 
     assert (Player._meta.class_name, Team._meta.class_name) == ("_User", "_Role")
+    assert Team._meta.default_acl is Role._meta.default_acl is not None  # roles need an ACL on the wire
     assert set(Player._meta.fields) >= {"username", "email", "nickname"}
     # an app's own model is not a system class: its subclass is a class of its own, as before
     assert Renamed._meta.class_name == "Renamed"
