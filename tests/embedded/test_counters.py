@@ -11,6 +11,7 @@ from typing import Any, Dict, List
 import pytest
 
 from leanorm.local import LocalServer
+from leanorm.local.serving import ServeOptions, prepare
 
 from .conftest import KEYS, MASTER, Api
 
@@ -136,3 +137,15 @@ def test_a_counter_keeps_the_read_checks(api: Api, server: LocalServer) -> None:
 def test_a_counter_is_on_a_top_level_field(server: LocalServer, field: str) -> None:
     with pytest.raises(ValueError):
         server.create_counter("Post", field)
+
+
+def test_leanorm_serve_creates_the_counters_it_is_asked_for(api: Api, server: LocalServer) -> None:
+    for i in range(5):
+        assert api("POST", POSTS, body={"group": f"g{i % 2}"})[0] == 201
+    prepare(server, ServeOptions(indexes=("Post.group",), counters=("Post.group",)))
+    prepare(server, ServeOptions(counters=("Post.group",)))  # a second start keeps the counts as they are
+    with server.store.read() as conn:
+        assert sorted(conn.execute("SELECT value, n FROM _counts")) == [("g0", 3), ("g1", 2)]
+    for bad in ("Post", "Post.createdAt"):
+        with pytest.raises(SystemExit):
+            prepare(server, ServeOptions(counters=(bad,)))
