@@ -20,7 +20,7 @@ import sqlite3
 from typing import Any, Dict, Optional
 
 from .query_compiler import QueryCompiler
-from .store import FIELD_NAME, FieldType, Store, check_class_name, table
+from .store import FIELD_NAME, Store, check_class_name, table
 
 __all__ = ["create_counter", "count"]
 
@@ -82,8 +82,7 @@ def _counted_fields(conn: sqlite3.Connection, class_name: str) -> Dict[str, None
             if name.startswith(prefix) and name.endswith(suffix)}
 
 
-def count(conn: sqlite3.Connection, compiler: QueryCompiler, class_name: str, where: Any,
-          schema: Dict[str, FieldType]) -> Optional[int]:
+def count(conn: sqlite3.Connection, compiler: QueryCompiler, class_name: str, where: Any) -> Optional[int]:
     """How many of ``class_name``'s objects matching ``where`` the compiler's caller may read, from a
     counter; ``None`` when no counter answers this ``where`` (``where`` was compiled already: its keys
     passed the caller's checks)."""
@@ -96,7 +95,7 @@ def count(conn: sqlite3.Connection, compiler: QueryCompiler, class_name: str, wh
         field, value = next(iter(counted)), None
     else:
         (field, value), = where.items()
-        types = _COUNTABLE.get(schema.get(field, ("", None))[0], ())
+        types = _COUNTABLE.get(compiler.store.schema(conn, class_name).get(field, ("", None))[0], ())
         if field not in counted or isinstance(value, bool) or not isinstance(value, types):
             return None
     sql = (f"SELECT IFNULL(SUM(n), 0) FROM _counts AS k WHERE class_name = {compiler.p(class_name)} "

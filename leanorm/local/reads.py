@@ -57,7 +57,7 @@ def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str]
         cond = compiler.readable(class_name, "t0", where)
         total = None
         if count:
-            total = counters.count(conn, compiler, class_name, where, ctx.store.schema(conn, class_name))
+            total = counters.count(conn, compiler, class_name, where)
             if total is None:
                 total = conn.execute(f"SELECT COUNT(*) FROM {table(class_name)} AS t0 WHERE {cond}",
                                      compiler.params).fetchone()[0]
