@@ -17,12 +17,12 @@ and is counted through the indexes as before.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from .query_compiler import QueryCompiler
 from .store import FIELD_NAME, Store, check_class_name, table
 
-__all__ = ["create_counter", "count"]
+__all__ = ["create_counter", "count", "count_by"]
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS _counts (class_name TEXT NOT NULL, field TEXT NOT NULL, value, acl TEXT,
@@ -102,3 +102,15 @@ def count(conn: sqlite3.Connection, compiler: QueryCompiler, class_name: str, wh
            f"AND field = {compiler.p(field)}" + ("" if value is None else f" AND IFNULL(value, x'00') = "
                                                  f"{compiler.p(value)}") + f" AND {compiler.acl('k')}")
     return int(conn.execute(sql, compiler.params).fetchone()[0])
+
+
+def count_by(conn: sqlite3.Connection, compiler: QueryCompiler, class_name: str,
+             field: str) -> Optional[List[Tuple[Any, int]]]:
+    """``(value, count)`` of every value of ``field`` among the objects of ``class_name`` the compiler's
+    caller may read (a value no readable object has is left out), by value; ``None`` without a counter."""
+    if field not in _counted_fields(conn, class_name):
+        return None
+    sql = (f"SELECT value, SUM(n) FROM _counts AS k WHERE class_name = {compiler.p(class_name)} "
+           f"AND field = {compiler.p(field)} AND {compiler.acl('k')} "
+           "GROUP BY IFNULL(value, x'00') HAVING SUM(n) > 0 ORDER BY IFNULL(value, x'00')")
+    return [(value, int(n)) for value, n in conn.execute(sql, compiler.params)]

@@ -149,3 +149,47 @@ def test_leanorm_serve_creates_the_counters_it_is_asked_for(api: Api, server: Lo
     for bad in ("Post", "Post.createdAt"):
         with pytest.raises(SystemExit):
             prepare(server, ServeOptions(counters=(bad,)))
+
+
+# -- a dashboard in one request: aggregate's $group counting by a String field -------------------------------
+PARSE_MASTER = {"X-Parse-Application-Id": "leanorm-local", "X-Parse-Master-Key": "leanorm-local-master"}
+
+
+def _aggregate(api: Api, pipeline: List[Dict[str, Any]], where: Any = None) -> List[Dict[str, Any]]:
+    params = {"pipeline": json.dumps(pipeline), **({"where": json.dumps(where)} if where else {})}
+    status, answer = api("GET", "/parse/aggregate/Post", params=params, headers=PARSE_MASTER)
+    assert status == 200, answer
+    return answer["results"]
+
+
+COUNT_BY_GROUP = [{"$group": {"_id": "$group", "count": {"$sum": 1}, "twice": {"$sum": 2}}},
+                  {"$sort": {"objectId": 1}}]
+
+
+@pytest.mark.parametrize("counted", [False, True])
+def test_a_count_per_group_in_one_aggregate(api: Api, server: LocalServer, database: Path, counted: bool) -> None:
+    for i in range(12):
+        body: Dict[str, Any] = {"score": i} if i % 6 == 5 else {"group": f"g{i % 3}", "score": i}
+        assert api("POST", POSTS, headers=MASTER, body={**body, "ACL": {"*": {"read": bool(i % 2)}}})[0] == 201
+    if counted:
+        server.create_counter("Post", "group")
+    # the master key counts every object; objects without a group are a group (null) too
+    assert _aggregate(api, COUNT_BY_GROUP) == [
+        {"objectId": None, "count": 2, "twice": 4}, {"objectId": "g0", "count": 4, "twice": 8},
+        {"objectId": "g1", "count": 4, "twice": 8}, {"objectId": "g2", "count": 2, "twice": 4}]
+    matched = [{"objectId": "g0", "count": 2, "twice": 4}, {"objectId": "g1", "count": 2, "twice": 4},
+               {"objectId": "g2", "count": 1, "twice": 2}]
+    assert _aggregate(api, [{"$match": {"score": {"$lt": 5}}}, *COUNT_BY_GROUP]) == matched
+    assert _aggregate(api, COUNT_BY_GROUP, where={"score": {"$lt": 5}}) == matched
+    # a $group that does more than count runs on the loaded rows, as before
+    assert _aggregate(api, [{"$group": {"_id": "$group", "top": {"$max": "$score"}, "count": {"$sum": 1}}},
+                            {"$sort": {"objectId": 1}}]) == [
+        {"objectId": None, "top": 11, "count": 2}, {"objectId": "g0", "top": 9, "count": 4},
+        {"objectId": "g1", "top": 10, "count": 4}, {"objectId": "g2", "top": 8, "count": 2}]
+    if counted:  # the unmatched count was read from the counter
+        conn = sqlite3.connect(database)
+        with conn:
+            conn.execute("UPDATE _counts SET n = n + 100 WHERE rowid = (SELECT MIN(rowid) FROM _counts "
+                         "WHERE value = 'g1')")
+        conn.close()
+        assert _aggregate(api, COUNT_BY_GROUP)[2] == {"objectId": "g1", "count": 104, "twice": 208}
