@@ -17,7 +17,7 @@ and is counted through the indexes as before.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from .query_compiler import QueryCompiler
 from .store import FIELD_NAME, Store, check_class_name, table
@@ -72,14 +72,13 @@ def create_counter(store: Store, class_name: str, field: str) -> str:
     return name
 
 
-def _counted_fields(conn: sqlite3.Connection, class_name: str) -> Dict[str, None]:
+def _counted_fields(conn: sqlite3.Connection, class_name: str) -> List[str]:
     """The fields of ``class_name`` a counter counts (its triggers are the truth: they exist exactly
     when ``_counts`` is kept for the field)."""
     prefix, suffix = f"c_{class_name}__", "__count_insert"
-    rows = conn.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name=?",
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name=? ORDER BY name",
                         (f"c_{class_name}",))
-    return {name[len(prefix):-len(suffix)]: None for name, in rows
-            if name.startswith(prefix) and name.endswith(suffix)}
+    return [name[len(prefix):-len(suffix)] for name, in rows if name.startswith(prefix) and name.endswith(suffix)]
 
 
 def count(conn: sqlite3.Connection, compiler: QueryCompiler, class_name: str, where: Any) -> Optional[int]:
@@ -91,16 +90,16 @@ def count(conn: sqlite3.Connection, compiler: QueryCompiler, class_name: str, wh
     counted = _counted_fields(conn, class_name)
     if not counted:
         return None
-    if not where:
-        field, value = next(iter(counted)), None
+    if not where:  # every object has an entry in each counter (a missing value is the value null)
+        field, one_value = counted[0], ""
     else:
         (field, value), = where.items()
         types = _COUNTABLE.get(compiler.store.schema(conn, class_name).get(field, ("", None))[0], ())
         if field not in counted or isinstance(value, bool) or not isinstance(value, types):
             return None
+        one_value = f" AND IFNULL(value, x'00') = {compiler.p(value)}"
     sql = (f"SELECT IFNULL(SUM(n), 0) FROM _counts AS k WHERE class_name = {compiler.p(class_name)} "
-           f"AND field = {compiler.p(field)}" + ("" if value is None else f" AND IFNULL(value, x'00') = "
-                                                 f"{compiler.p(value)}") + f" AND {compiler.acl('k')}")
+           f"AND field = {compiler.p(field)}{one_value} AND {compiler.acl('k')}")
     return int(conn.execute(sql, compiler.params).fetchone()[0])
 
 

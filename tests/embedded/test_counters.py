@@ -193,3 +193,23 @@ def test_a_count_per_group_in_one_aggregate(api: Api, server: LocalServer, datab
                          "WHERE value = 'g1')")
         conn.close()
         assert _aggregate(api, COUNT_BY_GROUP)[2] == {"objectId": "g1", "count": 104, "twice": 208}
+
+
+def test_the_counter_query_searches_its_index(api: Api, server: LocalServer) -> None:
+    """The count's SQL (seen through SQLite's trace of the request's connection) reads ``_counts`` by its
+    key, value included, and never the class's rows."""
+    for i in range(4):
+        assert api("POST", POSTS, body={"group": f"g{i % 2}"})[0] == 201
+    server.create_counter("Post", "group")
+    statements: List[str] = []
+    with server.store.read() as conn:  # the request's reads borrow this thread's connection
+        conn.set_trace_callback(statements.append)
+        try:
+            assert _count(api, {"group": "g1"}, KEYS) == 2
+        finally:
+            conn.set_trace_callback(None)
+        counts = [s for s in statements if "_counts" in s and s.lstrip().startswith("SELECT")]
+        assert len(counts) == 1 and not any("COUNT(*)" in s for s in statements), statements
+        steps = [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + counts[0])]
+    assert any(s.startswith("SEARCH k USING INDEX _counts_key (class_name=? AND field=? AND <expr>=?)")
+               for s in steps), steps
