@@ -9,10 +9,11 @@ right for every caller: a count sums the entries whose ACL the caller may read, 
 once per distinct ACL instead of once per object (an app whose objects each have their own ACL gets
 as many entries as objects, and no gain, but the same answers).
 
-``count`` answers a count the counter can: the class's total (no ``where``) or an equality on the counted
-field with a value of the type its schema learnt (a String field against a string, a Number against a
-number: the same rows the compiler's comparison without type guard matches). Anything else is ``None``
-and is counted through the indexes as before.
+``count`` answers a count the counter can: the class's total (no ``where``, or ``objectId`` ``$exists``)
+or an equality on the counted field with a value of the type its schema learnt (a String field against
+a string, a Number against a number: the same rows the compiler's comparison without type guard
+matches). Anything else is ``None`` and is counted through the indexes as before. ``count_by`` gives
+every value's count at once (aggregate's counting ``$group``).
 """
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS _counts_key ON _counts (class_name, field, IFN
 #: an entry's key: a NULL value (the field missing) or ACL (public) is a key like any other, which a
 #: plain UNIQUE would not give (NULLs are distinct there); json_extract never returns a blob
 _KEY = "class_name, field, IFNULL(value, x'00'), IFNULL(acl, '')"
+#: what a Parse client's ``count()`` of a whole class sends (``ParseDialect.count_where``)
+_EVERY_OBJECT = {"objectId": {"$exists": True}}
 #: the schema types whose equality the counter answers, with the Python types of the values compared
 _COUNTABLE = {"String": (str,), "Number": (int, float)}
 
@@ -85,6 +88,8 @@ def count(conn: sqlite3.Connection, compiler: QueryCompiler, class_name: str, wh
     """How many of ``class_name``'s objects matching ``where`` the compiler's caller may read, from a
     counter; ``None`` when no counter answers this ``where`` (``where`` was compiled already: its keys
     passed the caller's checks)."""
+    if where == _EVERY_OBJECT:
+        where = None
     if not isinstance(where, (dict, type(None))) or (where and len(where) != 1):
         return None
     counted = _counted_fields(conn, class_name)
