@@ -5,8 +5,9 @@ Backends (``--backends``, default every one available):
 - ``embedded``: ``local:///<tmp>/bench.sqlite3``, the embedded backend in-process (a file database, WAL),
   with ``create_index`` on every queried field and ``create_counter`` on ``group`` (``--no-counters``: the
   indexes alone);
-- ``served``: the same engine behind ``leanorm serve`` (a subprocess, same indexes and counter), reached over HTTP
-  with ``leancloud+http://``: the embedded engine as a server, comparable with Parse Server's transport;
+- ``served``: the same engine behind ``leanorm serve`` (a subprocess, same indexes and counter), reached
+  over HTTP with ``leancloud+http://``: the embedded engine as a server, comparable with Parse Server's
+  transport;
 - ``parse``: the running Parse Server (``LEANORM_PARSE_URL``; ``eval "$(bash scripts/parse-server env)"``),
   with the same indexes declared through its schema API.
 
@@ -14,8 +15,8 @@ Workload, per backend: bulk insert of N objects with ``bulk_create`` (batches of
 indexed equality queries (one row by a unique code; 100 rows by score), an indexed range query
 (100 rows), two counts (10% of the objects by equality and by range), a dashboard's counts (one
 ``count()`` per group, all ten; and all ten in one ``aggregate`` request with ``$group``, master key)
-and an update (an ``Increment`` saved on a loaded object). Every round uses new random parameters; each operation's time is the
-**median** over the rounds. The operations take turns within a round, so a busy moment of the shared
+and an update (an ``Increment`` saved on a loaded object). Every round uses new random parameters; each
+operation's time is the **median** over the rounds. The operations take turns within a round, so a busy moment of the shared
 machine hits all of them alike. Last, a fresh process (so that memory freed after the insert cannot
 hide a rise) reads every object once with ``iterator()``: its time, and how far its peak resident
 memory rose above what it used before (Linux: the peak is reset first).
@@ -24,6 +25,7 @@ Usage::
 
     python benchmarks/mixed_100k.py                 # 100k objects, 30 rounds, every available backend
     python benchmarks/mixed_100k.py --objects 5000 --rounds 5 --backends embedded
+    python benchmarks/mixed_100k.py --objects 1000000 --rounds 10 --backends embedded --fast-load [--no-counters]
 """
 from __future__ import annotations
 
