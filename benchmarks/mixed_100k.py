@@ -25,7 +25,7 @@ Usage::
 
     python benchmarks/mixed_100k.py                 # 100k objects, 30 rounds, every available backend
     python benchmarks/mixed_100k.py --objects 5000 --rounds 5 --backends embedded
-    python benchmarks/mixed_100k.py --objects 1000000 --rounds 10 --backends embedded --fast-load [--no-counters]
+    python benchmarks/mixed_100k.py --objects 1000000 --rounds 10 --backends embedded --fast-load
 """
 from __future__ import annotations
 

@@ -36,7 +36,8 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(ServeOptions(
         database=args.db, host=args.host, port=args.port, app_id=args.app_id, app_key=args.app_key,
         master_key=args.master_key, engine=args.engine, indexes=tuple(args.index),
-        unique_indexes=tuple(args.unique_index), counters=tuple(args.counter), workers=args.workers, threads=args.threads,
+        unique_indexes=tuple(args.unique_index), counters=tuple(args.counter), workers=args.workers,
+        threads=args.threads,
         max_connections=args.max_connections, read_timeout=args.read_timeout,
         graceful_timeout=args.graceful_timeout, verbose=args.verbose, public_url=args.public_url,
         trust_proxy=args.trust_proxy, allow_custom_object_id=args.allow_custom_object_id,

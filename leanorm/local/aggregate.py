@@ -114,7 +114,8 @@ def _counts_by_key(ctx: Context, class_name: str, where: Any, spec: Any) -> Opti
         return None
     check_class_name(class_name)
     with ctx.store.read() as conn:
-        if not ctx.store.has_class(conn, class_name) or ctx.store.schema(conn, class_name).get(key, ("",))[0] != "String":
+        if not ctx.store.has_class(conn, class_name) or \
+                ctx.store.schema(conn, class_name).get(key, ("",))[0] != "String":
             return None
         compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, authz.ReadPolicy(ctx))
         cond = compiler.readable(class_name, "t0", where)
@@ -199,7 +200,9 @@ def _aggregate(ctx: Context) -> Any:
     while stages and stages[0][0] == "$match":  # run in SQL, with the caller's ACL view
         matches.append(stages.pop(0)[1])
     where = {"$and": matches} if len(matches) > 1 else (matches or [{}])[0]
-    counted = _counts_by_key(ctx, class_name, where, stages[0][1]) if stages and stages[0][0] == "$group" else None
+    counted = None
+    if stages and stages[0][0] == "$group":
+        counted = _counts_by_key(ctx, class_name, where, stages[0][1])
     if counted is not None:
         rows, stages = counted, stages[1:]
     else:
