@@ -16,8 +16,8 @@ indexed equality queries (one row by a unique code; 100 rows by score), an index
 (100 rows), two counts (10% of the objects by equality and by range), a dashboard's counts (one
 ``count()`` per group, all ten; and all ten in one ``aggregate`` request with ``$group``, master key)
 and an update (an ``Increment`` saved on a loaded object). Every round uses new random parameters; each
-operation's time is the **median** over the rounds. The operations take turns within a round, so a busy moment of the shared
-machine hits all of them alike. Last, a fresh process (so that memory freed after the insert cannot
+operation's time is the **median** over the rounds. The operations take turns within a round, so a busy
+moment of the shared machine hits all of them alike. Last, a fresh process (so that memory freed after the insert cannot
 hide a rise) reads every object once with ``iterator()``: its time, and how far its peak resident
 memory rose above what it used before (Linux: the peak is reset first).
 
