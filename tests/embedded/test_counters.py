@@ -21,8 +21,8 @@ WHERES: List[Dict[str, Any]] = [{}, {"group": "g1"}, {"group": "g2"}, {"group": 
 
 
 @pytest.fixture
-def callers(api: Api) -> Dict[str, Dict[str, str]]:
-    """Anonymous, two users (``admin`` in role Admin) and the master key, as request headers."""
+def users(api: Api) -> Dict[str, Dict[str, Any]]:
+    """Two signed-up users, ``alice`` and ``admin`` (in role Admin): their objectId and sessionToken."""
     tokens = {}
     for name in ("alice", "admin"):
         status, user = api("POST", "/1.1/users", body={"username": name, "password": "pw"})
@@ -32,9 +32,14 @@ def callers(api: Api) -> Dict[str, Dict[str, str]]:
         "name": "Admin", "ACL": {"*": {"read": True}},
         "users": {"__op": "AddRelation", "objects": [
             {"__type": "Pointer", "className": "_User", "objectId": tokens["admin"]["objectId"]}]}})[0] == 201
+    return tokens
+
+
+@pytest.fixture
+def callers(users: Dict[str, Dict[str, Any]]) -> Dict[str, Dict[str, str]]:
+    """Anonymous, the two users and the master key, as request headers."""
     return {"anonymous": KEYS, "master": MASTER,
-            **{name: {**KEYS, "X-LC-Session": user["sessionToken"]} for name, user in tokens.items()},
-            "alice_id": {"id": tokens["alice"]["objectId"]}}
+            **{name: {**KEYS, "X-LC-Session": user["sessionToken"]} for name, user in users.items()}}
 
 
 def _acls(alice: str) -> List[Any]:
@@ -75,9 +80,9 @@ def _check_every_count(api: Api, callers: Dict[str, Dict[str, str]]) -> None:
             assert _count(api, where, callers[name]) == _found(api, where, callers[name]), (name, where)
 
 
-def test_counts_are_those_of_the_readable_objects(api: Api, server: LocalServer,
+def test_counts_are_those_of_the_readable_objects(api: Api, server: LocalServer, users: Dict[str, Dict[str, Any]],
                                                   callers: Dict[str, Dict[str, str]]) -> None:
-    alice = callers["alice_id"]["id"]
+    alice = users["alice"]["objectId"]
     ids = _create(api, alice)  # created before the counter: counted when it is created
     server.create_counter("Post", "group")
     server.create_counter("Post", "score")
