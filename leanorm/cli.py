@@ -36,7 +36,8 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(ServeOptions(
         database=args.db, host=args.host, port=args.port, app_id=args.app_id, app_key=args.app_key,
         master_key=args.master_key, engine=args.engine, indexes=tuple(args.index),
-        unique_indexes=tuple(args.unique_index), workers=args.workers, threads=args.threads,
+        unique_indexes=tuple(args.unique_index), counters=tuple(args.counter), workers=args.workers,
+        threads=args.threads,
         max_connections=args.max_connections, read_timeout=args.read_timeout,
         graceful_timeout=args.graceful_timeout, verbose=args.verbose, public_url=args.public_url,
         trust_proxy=args.trust_proxy, allow_custom_object_id=args.allow_custom_object_id,
@@ -160,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="create an index (repeatable)")
     serve.add_argument("--unique-index", action="append", default=[], metavar="Class.field",
                        help="create a unique index (repeatable)")
+    serve.add_argument("--counter", action="append", default=[], metavar="Class.field",
+                       help="keep counts of the class by the field, for fast counts (repeatable)")
     serve.add_argument("--engine", metavar="module:engine", help="an Engine whose functions and hooks to run")
     serve.add_argument("--workers", type=_positive(int), default=os.cpu_count() or 1,
                        help="worker processes (default: the machine's cores)")

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from . import authz, counters
+from .query_compiler import QueryCompiler
 from .reads import query
 from .protocol import Context, ProtocolError, dumps, route
+from .store import check_class_name, table
 from .values import INT64_MAX
 
 __all__: List[str] = []
@@ -95,6 +98,35 @@ def _group(rows: List[Row], spec: Any) -> List[Row]:
     return out
 
 
+def _counts_by_key(ctx: Context, class_name: str, where: Any, spec: Any) -> Optional[List[Row]]:
+    """A ``$group`` that only counts (``{"_id": "$key", "name": {"$sum": 1}}``: every accumulator a
+    ``$sum`` of an integer) by a String field, answered in SQL without loading the rows: from the field's
+    counter (``counters.py``) when nothing is matched first, else by ``GROUP BY`` on the matched rows.
+    ``None`` for any other ``$group``, which runs on the loaded rows. (String only: a group's value is
+    then the same in SQL as read from the row, and the sums of integers are exact.)"""
+    if not isinstance(spec, dict) or set(spec) & {"_id", "objectId"} != {"_id"}:
+        return None
+    key = _key(spec["_id"])
+    sums: Dict[str, int] = {name: acc["$sum"] for name, acc in spec.items()
+                            if name != "_id" and isinstance(acc, dict) and len(acc) == 1
+                            and type(acc.get("$sum")) is int}
+    if key is None or len(sums) != len(spec) - 1:
+        return None
+    check_class_name(class_name)
+    with ctx.store.read() as conn:
+        if not ctx.store.has_class(conn, class_name) or \
+                ctx.store.schema(conn, class_name).get(key, ("",))[0] != "String":
+            return None
+        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, authz.ReadPolicy(ctx))
+        cond = compiler.readable(class_name, "t0", where)
+        groups = counters.count_by(conn, compiler, class_name, key) if not where else None
+        if groups is None:
+            value = compiler.slot("t0", {}, key)[0].value
+            groups = conn.execute(f"SELECT {value}, COUNT(*) FROM {table(class_name)} AS t0 WHERE {cond} "
+                                  f"GROUP BY {value}", compiler.params).fetchall()
+    return [{"objectId": value, **{name: each * n for name, each in sums.items()}} for value, n in groups]
+
+
 def _sort(rows: List[Row], spec: Any) -> List[Row]:
     if not isinstance(spec, dict) or not spec:
         raise _invalid("$sort needs {key: 1 or -1}")
@@ -167,8 +199,14 @@ def _aggregate(ctx: Context) -> Any:
     matches = [where] if where else []
     while stages and stages[0][0] == "$match":  # run in SQL, with the caller's ACL view
         matches.append(stages.pop(0)[1])
-    rows, _ = query(ctx, class_name, {"$and": matches} if len(matches) > 1 else (matches or [{}])[0],
-                    limit=INT64_MAX)
+    where = {"$and": matches} if len(matches) > 1 else (matches or [{}])[0]
+    counted = None
+    if stages and stages[0][0] == "$group":
+        counted = _counts_by_key(ctx, class_name, where, stages[0][1])
+    if counted is not None:
+        rows, stages = counted, stages[1:]
+    else:
+        rows, _ = query(ctx, class_name, where, limit=INT64_MAX)
     for name, spec in stages:
         if name not in _STAGES:
             raise _invalid(f"the embedded backend does not run {name}" + (" after other stages"

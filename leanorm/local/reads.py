@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import authz
+from . import authz, counters
 from .file_values import expand_files
 from .permissions import permit
 from .protocol import Context, ProtocolError
@@ -57,8 +57,10 @@ def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str]
         cond = compiler.readable(class_name, "t0", where)
         total = None
         if count:
-            total = conn.execute(f"SELECT COUNT(*) FROM {table(class_name)} AS t0 WHERE {cond}",
-                                 compiler.params).fetchone()[0]
+            total = counters.count(conn, compiler, class_name, where)
+            if total is None:
+                total = conn.execute(f"SELECT COUNT(*) FROM {table(class_name)} AS t0 WHERE {cond}",
+                                     compiler.params).fetchone()[0]
         rows: List[Dict[str, Any]] = []
         if limit:
             terms = compiler.order(class_name, "t0", order)

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
                hooks, installations, mail, push, schemas, server_time, sessions, sms, statuses, users)
-from . import verifiers
+from . import counters, verifiers
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.dialects import check_request_sign, same_secret
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
@@ -262,6 +262,13 @@ class LocalServer:
     def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
         """Create an index on ``class_name.key`` (``unique=True``: a duplicate value is error 137)."""
         return self.store.create_index(class_name, key, unique)
+
+    def create_counter(self, class_name: str, field: str) -> str:
+        """Keep counts of ``class_name``'s objects by ``field`` (a top-level String or Number field), so
+        that ``count()`` of the whole class or of one value of ``field`` reads a handful of counters
+        instead of every matching index entry, for any caller (the counts are kept per ACL). Every write
+        to the class updates them in its own transaction. Returns the counter's name."""
+        return counters.create_counter(self.store, class_name, field)
 
     def close(self) -> None:
         self.store.close()

@@ -55,6 +55,8 @@ class ServeOptions:
     engine: Optional[str] = None
     indexes: Tuple[str, ...] = ()
     unique_indexes: Tuple[str, ...] = ()
+    #: ``Class.field``: counts of the class by the field, kept up to date (``LocalServer.create_counter``)
+    counters: Tuple[str, ...] = ()
     #: worker processes (``:memory:`` is one process's memory: always 1 worker)
     workers: int = 1
     #: threads per worker running the handler (SQLite releases the GIL while it works)
@@ -242,7 +244,7 @@ def worker_app() -> RSGIApp:
     _stop_with_the_main_process()
     raw = json.loads(os.environ[OPTIONS_ENV])
     options = ServeOptions(**{**raw, "indexes": tuple(raw["indexes"]), "unique_indexes": tuple(raw["unique_indexes"]),
-                              "auth_providers": tuple(raw["auth_providers"])})
+                              "counters": tuple(raw["counters"]), "auth_providers": tuple(raw["auth_providers"])})
     sys.path.insert(0, ".")  # --engine names a module of the working directory
     server = _local_server(options)
     return RSGIApp(server, options.threads, options.read_timeout, on_close=server.close)
@@ -264,6 +266,24 @@ def _reserve_port(host: str, port: int) -> Tuple[socket.socket, int]:
     return holder, int(holder.getsockname()[1])
 
 
+def _class_and_key(spec: str, flag: str) -> Tuple[str, str]:
+    class_name, _, key = spec.partition(".")
+    if not key:
+        raise SystemExit(f"{flag} needs Class.field, got {spec!r}")
+    return class_name, key
+
+
+def prepare(server: LocalServer, options: ServeOptions) -> None:
+    """Create the indexes and counters ``options`` ask for (those that exist already are kept)."""
+    for spec in options.indexes + options.unique_indexes:
+        server.create_index(*_class_and_key(spec, "--index"), unique=spec in options.unique_indexes)
+    for spec in options.counters:
+        try:
+            server.create_counter(*_class_and_key(spec, "--counter"))
+        except ValueError as exc:
+            raise SystemExit(f"--counter {spec}: {exc}") from None
+
+
 def serve(options: ServeOptions) -> int:
     """Serve ``options.database`` until SIGTERM or Ctrl-C; returns the exit status."""
     try:
@@ -278,11 +298,7 @@ def serve(options: ServeOptions) -> int:
     # the schema, the indexes and the engine are checked once, here, before any worker starts
     server = _local_server(options)
     try:
-        for spec in options.indexes + options.unique_indexes:
-            class_name, _, key = spec.partition(".")
-            if not key:
-                raise SystemExit(f"--index needs Class.field, got {spec!r}")
-            server.create_index(class_name, key, unique=spec in options.unique_indexes)
+        prepare(server, options)
     finally:
         server.close()
     holder, port = _reserve_port(options.host, options.port)

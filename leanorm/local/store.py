@@ -303,6 +303,17 @@ class Store:
                 got = ftype[0] + (f"<{ftype[1]}>" if ftype[1] else "")
                 raise ProtocolError(111, f"Invalid value type for field {name!r}: expected {want}, got {got}.")
 
+    def key_expression(self, conn: sqlite3.Connection, class_name: str, key: str, row: str = "data") -> str:
+        """The SQL of ``key``'s value in a row of ``class_name``, exactly as the query compiler emits it
+        (``json_extract(data, '$."key"')``, ``."iso"`` for a Date, ``."objectId"`` for a Pointer); ``row``
+        names the JSON column (``NEW.data`` in a trigger); a column's key is its name."""
+        if key in ("objectId", "createdAt", "updatedAt"):
+            return key
+        parts = key.split(".")
+        ftype = self.schema(conn, class_name).get(parts[0], ("", None))[0]
+        suffix = {"Date": ("iso",), "Pointer": ("objectId",)}.get(ftype, ()) if len(parts) == 1 else ()
+        return f"json_extract({row}, {json_path(*parts, *suffix)})"
+
     def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
         """Create an expression index on ``key`` (a field, or ``a.b`` inside an object field).
 
@@ -313,12 +324,7 @@ class Store:
         parts = key.split(".")
         with self.write() as conn:
             self.ensure_class(conn, class_name)
-            ftype = self.schema(conn, class_name).get(parts[0], ("", None))[0]
-            if key in ("objectId", "createdAt", "updatedAt"):
-                expr = key
-            else:
-                suffix = {"Date": ("iso",), "Pointer": ("objectId",)}.get(ftype, ()) if len(parts) == 1 else ()
-                expr = f"json_extract(data, {json_path(*parts, *suffix)})"
+            expr = self.key_expression(conn, class_name, key)
             name = f"c_{class_name}__{'_'.join(parts)}{'__unique' if unique else ''}"
             try:
                 conn.execute(f'CREATE {"UNIQUE " if unique else ""}INDEX IF NOT EXISTS "{name}" '
