@@ -37,13 +37,15 @@ _Entry = Tuple[float, Any]  # (monotonic expiry time, instance)
 _Classes = Dict[str, Dict[str, _Entry]]  # class name -> objectId -> entry
 
 
-def _owner() -> Tuple[int, Any]:
-    """The thread and the asyncio task (None outside one) the calling code runs in."""
-    task = None
+_thread_id = threading.get_ident
+
+
+def _running_task() -> Any:
+    """The asyncio task the calling code runs in, None outside one."""
     aio = sys.modules.get("asyncio")  # no asyncio imported: no task can be running
     if aio is not None and aio.events._get_running_loop() is not None:
-        task = aio.current_task()
-    return threading.get_ident(), task
+        return aio.current_task()
+    return None
 
 
 class Session:
@@ -53,16 +55,10 @@ class Session:
     __slots__ = ("_thread", "_task", "_maps", "__weakref__")
 
     def __init__(self) -> None:
-        thread, task = _owner()
-        self._thread = thread
+        task = _running_task()
+        self._thread = _thread_id()
         self._task = None if task is None else weakref.ref(task)
         self._maps: "weakref.WeakSet[IdentityMap]" = weakref.WeakSet()
-
-    def _owned_by(self, thread: int, task: Any) -> bool:
-        if self._thread != thread:
-            return False
-        mine = None if self._task is None else self._task()
-        return mine is task
 
     def close(self) -> None:
         """Forget every instance this unit of work holds (in the identity map of every client)."""
@@ -76,9 +72,10 @@ _current: ContextVar[Optional[Session]] = ContextVar("leanorm_session", default=
 def current_session() -> Session:
     """The unit of work of the calling code: the innermost ``session()`` block opened by this thread and
     task, else this thread's (or task's) own, made on first use."""
+    # inlined ownership check: a pointer's first read asks for the session (models._PagePointers)
     found = _current.get()
-    thread, task = _owner()
-    if found is None or not found._owned_by(thread, task):
+    if found is None or found._thread != _thread_id() or (
+            None if found._task is None else found._task()) is not _running_task():
         found = Session()
         _current.set(found)
     return found
