@@ -16,8 +16,8 @@ that ends (its thread, task or block is over) takes its entries with it. A parti
 auth identity and class, ``objectId -> (expires_at, instance)``. Storing an entry again moves it to the
 end of its dict, and every entry lives ``ttl`` seconds from its last store, so each dict is ordered by
 expiry: expiry and the size bound take entries from the fronts. Query pages go through
-:meth:`IdentityMap.get_many`/:meth:`IdentityMap.put_many`: one lock, one clock reading and C-level dict
-operations per page (this is on the read path of every query).
+:meth:`IdentityMap.get_many`/:meth:`IdentityMap.put_many`: one lock and one clock reading per page, then
+plain dict operations (this is on the read path of every query).
 """
 from __future__ import annotations
 
@@ -25,9 +25,7 @@ import contextlib
 import sys
 import threading
 import weakref
-from collections import deque
 from contextvars import ContextVar
-from itertools import repeat
 from time import monotonic
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -198,10 +196,12 @@ class IdentityMap:
         entries = classes.get(class_name)
         if entries is None:
             entries = classes[class_name] = {}
-        if entries:
-            # re-stored entries must move to the end (their expiry is now the latest): drop first
-            deque(map(entries.pop, object_ids, repeat(None)), maxlen=0)
-        entries.update(zip(object_ids, zip(repeat(now + self.ttl), instances)))
+        expires, pop = now + self.ttl, entries.pop
+        # a plain loop: as fast as iterator pipelines for a page, and a third of their cost for the single
+        # stores of pointer stubs (one per object a page points to)
+        for object_id, instance in zip(object_ids, instances):
+            pop(object_id, None)  # a re-stored entry must move to the end: its expiry is now the latest
+            entries[object_id] = (expires, instance)
         if now >= part.purge_at[scope] or sum(map(len, classes.values())) > self.maxsize:
             self._trim(classes, now)
             part.purge_at[scope] = now + min(self.ttl, 1.0)
