@@ -6,10 +6,13 @@ into another's requests.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 from contextvars import ContextVar
 from typing import Any, Iterator, Optional
 
-__all__ = ["using_master", "without_master", "master_active", "session_token", "current_user", "acting_as"]
+__all__ = ["using_master", "without_master", "master_active", "session_token", "current_user", "acting_as",
+           "identity"]
 
 _master: ContextVar[bool] = ContextVar("leanorm_master", default=False)
 _user: ContextVar[Optional[Any]] = ContextVar("leanorm_user", default=None)
@@ -45,6 +48,25 @@ def master_active() -> bool:
 def session_token() -> Optional[str]:
     """The session token the current context sends, if any."""
     return _token.get()
+
+
+def identity() -> str:
+    """Who the current context acts as, as the identity map scopes instances: ``master``, ``anonymous``
+    or a digest of the session token (``Client.auth_identity()``). An object read with one user's
+    rights is never served to another caller.
+    """
+    # the context variables read here directly: every pointer's first read asks (models._PagePointers)
+    if _master.get():
+        return "master"
+    token = _token.get()
+    return _token_identity(token) if token else "anonymous"
+
+
+@functools.lru_cache(maxsize=1024)
+def _token_identity(token: str) -> str:
+    """A session token's identity: a digest, so the token itself is never a key (cached: it is asked for
+    on the read path)."""
+    return "session:" + hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 def current_user() -> Optional[Any]:

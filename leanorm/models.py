@@ -75,6 +75,26 @@ _SDK_METHODS = {
 }
 
 
+class _SDKMethodHint:
+    """A LeanCloud SDK method name on a model (``obj.fetch``): reading it raises the AttributeError a
+    missing attribute raises, naming the leanorm equivalent for a porter.
+
+    One class attribute per name, set on Model at run time only (to a type checker a misspelt
+    attribute stays an error), rather than a ``Model.__getattr__``: a class with ``__getattr__`` makes
+    every attribute read of its instances slower (CPython cannot specialise them), field reads included.
+    A field of the same name hides it, as it would any inherited attribute.
+    """
+
+    def __init__(self, name: str, hint: str) -> None:
+        self.name = name
+        self.hint = hint
+
+    def __get__(self, obj: Any, owner: Optional[type] = None) -> Any:
+        model = owner if owner is not None else type(obj)
+        raise AttributeError(f"{model.__name__} has no {self.name}(): the LeanCloud SDK's {self.name}() is "
+                             f"{self.hint} in leanorm")
+
+
 _ID = StringField(db_field="objectId")
 _CREATED = DateTimeField(db_field="createdAt")
 _UPDATED = DateTimeField(db_field="updatedAt")
@@ -202,7 +222,8 @@ def _hides_model_attribute(cls: type, attr: str) -> bool:
     parent model (``save``, ``remove``, ``objects``...). A parent's field may be redeclared."""
     if attr in _PER_MODEL_ATTRIBUTES:
         return True
-    return any(attr in vars(base) and not isinstance(vars(base)[attr], Field) for base in cls.__mro__[1:])
+    return any(attr in vars(base) and not isinstance(vars(base)[attr], (Field, _SDKMethodHint))
+               for base in cls.__mro__[1:])
 
 
 @dataclass_transform(kw_only_default=True, eq_default=False)
@@ -440,15 +461,6 @@ class Model(_InstanceState, metaclass=ModelMeta):
         if not isinstance(object_id, str) or not object_id:
             raise ValueError(f"{cls.__name__}.pointer() needs an objectId string, got {object_id!r}")
         return cls._stub(object_id, get_client(client))
-
-    if not TYPE_CHECKING:  # at run time only: to a type checker a misspelt attribute stays an error
-        def __getattr__(self, name: str) -> Any:
-            # only reached when nothing else has the name: tell a porter the leanorm name of an SDK method
-            hint = _SDK_METHODS.get(name)
-            if hint is not None:
-                raise AttributeError(f"{type(self).__name__} has no {name}(): the LeanCloud SDK's {name}() is "
-                                     f"{hint} in leanorm")
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _merge(self, data: Dict[str, Any], partial: bool) -> None:
         """Take newer server data, keeping local unsaved changes."""
@@ -937,6 +949,10 @@ class Model(_InstanceState, metaclass=ModelMeta):
         out: Dict[str, Any] = {"id": self.id, "created_at": self.created_at, "updated_at": self.updated_at}
         out.update((name, getattr(self, name)) for name in self._meta.fields)
         return out
+
+
+for _name, _hint in _SDK_METHODS.items():
+    setattr(Model, _name, _SDKMethodHint(_name, _hint))
 
 
 def resolve_pointer(client: Optional["Client"], scope: Optional[str], class_name: str, object_id: str,

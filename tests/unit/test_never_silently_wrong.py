@@ -109,3 +109,22 @@ def test_a_subclass_may_redeclare_its_parents_field():
         title = StringField(required=True)
 
     assert SwChild._meta.fields["title"].required
+
+
+def test_an_sdk_method_name_says_its_leanorm_equivalent(client):
+    obj = SwCounter()
+    with pytest.raises(AttributeError, match=r"SwCounter has no fetch\(\): the LeanCloud SDK's fetch\(\) is refresh\(\)"):
+        obj.fetch()
+    with pytest.raises(AttributeError, match=r"'SwCounter' object has no attribute 'fecth'"):
+        obj.fecth
+    assert not hasattr(obj, "destroy") and not hasattr(SwCounter, "get")
+
+
+def test_a_field_may_take_an_sdk_method_name(client):
+    class SwHas(Model):
+        has = StringField()
+        get = IntegerField()
+
+    obj = SwHas.objects.create(has="x", get=3)
+    assert (obj.has, obj.get) == ("x", 3)
+    assert SwHas.objects.get(id=obj.id).has == "x"
