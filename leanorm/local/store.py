@@ -224,17 +224,41 @@ class Store:
             with self._writer.held() if self._writer is not None else contextlib.nullcontext():
                 conn.execute("BEGIN IMMEDIATE")
                 created = self._created_tables()
+                self._local.writing = conn
                 try:
                     yield conn
                 except BaseException:
                     conn.execute("ROLLBACK")
                     created.clear()
                     raise
+                finally:
+                    self._local.writing = None
                 conn.execute("COMMIT")
             self._known_tables.update(created)
             created.clear()
             if self._checkpointer is not None:
                 self._checkpointer.committed()
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside this thread's open write transaction, a part of it undone alone when the block raises
+        (the exception goes on): one item of a batch that fails takes nothing else with it. Outside a
+        write transaction the block runs as it is (its own ``write()`` blocks commit on their own)."""
+        conn: Optional[sqlite3.Connection] = getattr(self._local, "writing", None)
+        if conn is None:
+            yield
+            return
+        created = self._created_tables()
+        before = set(created)
+        conn.execute("SAVEPOINT leanorm_part")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK TO leanorm_part")
+            conn.execute("RELEASE leanorm_part")
+            created.intersection_update(before)  # tables it created are gone again
+            raise
+        conn.execute("RELEASE leanorm_part")
 
     def close(self) -> None:
         with self._pool_lock:
