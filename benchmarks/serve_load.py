@@ -1,6 +1,7 @@
 """Throughput and p99 of ``leanorm serve`` against Parse Server under concurrent clients (wrk).
 
     python benchmarks/serve_load.py                    # --duration 8 --connections 16 64 --workers N
+    python benchmarks/serve_load.py --servers serve    # leanorm serve alone (no Parse Server, no ratio)
 
 Starts ``leanorm serve`` over a fresh database and a Parse Server of its own (``scripts/parse-server start``
 on a free port, with its own PostgreSQL database; stopped afterwards, the shared one on 1337 is left alone),
@@ -30,6 +31,8 @@ from typing import Dict, Iterator, List, Optional
 ROOT = Path(__file__).resolve().parents[1]
 APP_ID, REST_KEY, MASTER_KEY = "leanorm-test", "leanorm-rest", "leanorm-master"  # scripts/parse-server's keys
 OBJECTS = 2000
+#: the servers measured, by their --servers name: the name their columns carry
+SERVERS = {"serve": "serve", "parse": "Parse"}
 CLASS = "LoadItem"
 
 #: name → Lua statements returning the method, the path after /parse/ and the body (or nil) of one request
@@ -174,26 +177,33 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--connections", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="leanorm serve --workers")
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
+    parser.add_argument("--servers", nargs="+", default=list(SERVERS), choices=list(SERVERS),
+                        help="which servers to measure (default both; serve alone leaves the ratio out)")
     parser.add_argument("--parse-server-script", type=Path, default=ROOT / "scripts" / "parse-server",
                         help="the scripts/parse-server to start Parse Server with (default: this checkout's)")
     args = parser.parse_args(argv)
     wrk = _wrk()
-    with tempfile.TemporaryDirectory(prefix="serve-load-") as tmp, \
-            leanorm_serve(args.workers, Path(tmp)) as serve_base, parse_server(args.parse_server_script) as parse_base:
-        ids = {serve_base: load(serve_base), parse_base: load(parse_base)}
-        print(f"| workload | connections | serve req/s | serve p99 ms | serve errors | Parse req/s | Parse p99 ms "
-              f"| Parse errors | serve/Parse |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    with tempfile.TemporaryDirectory(prefix="serve-load-") as tmp, contextlib.ExitStack() as stack:
+        bases = {"serve": stack.enter_context(leanorm_serve(args.workers, Path(tmp)))} \
+            if "serve" in args.servers else {}
+        if "parse" in args.servers:
+            bases["parse"] = stack.enter_context(parse_server(args.parse_server_script))
+        ids = {name: load(base) for name, base in bases.items()}
+        both = len(bases) == 2
+        columns = [f"{SERVERS[name]} {c}" for name in bases for c in ("req/s", "p99 ms", "errors")]
+        columns += ["serve/Parse"] if both else []
+        print(f"| workload | connections | {' | '.join(columns)} |\n|---|---:|{'---:|' * len(columns)}", flush=True)
         for workload in args.workloads:
             for connections in args.connections:
-                results = {}
-                for base in (serve_base, parse_base):  # side by side: the same moment of the machine
-                    script = lua_script(workload, ids[base], Path(tmp))
+                cells = []
+                for name, base in bases.items():  # side by side: the same moment of the machine
+                    script = lua_script(workload, ids[name], Path(tmp))
                     run_wrk(wrk, base, script, connections, 1)  # warm-up: connections, caches, JIT
-                    results[base] = run_wrk(wrk, base, script, connections, args.duration)
-                s, p = results[serve_base], results[parse_base]
-                print(f"| {workload} | {connections} | {s['rate']:.0f} | {s['p99']:.1f} | {s['errors']:.0f} "
-                      f"| {p['rate']:.0f} | {p['p99']:.1f} | {p['errors']:.0f} | {s['rate'] / p['rate']:.2f}x |",
-                      flush=True)
+                    r = run_wrk(wrk, base, script, connections, args.duration)
+                    cells += [r["rate"], r["p99"], r["errors"]]
+                text = [f"{cells[i]:.0f}" if i % 3 != 1 else f"{cells[i]:.1f}" for i in range(len(cells))]
+                text += [f"{cells[0] / cells[3]:.2f}x"] if both else []
+                print(f"| {workload} | {connections} | {' | '.join(text)} |", flush=True)
     return 0
 
 

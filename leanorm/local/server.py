@@ -237,7 +237,8 @@ class LocalServer:
             raw = None if body is None else json.dumps(body).encode("utf-8")
             sub = Context(self, method, path, ctx.dialect, params, ctx.caller, raw, base_url=ctx.base_url,
                           client_address=ctx.client_address)
-            _, answer = self._dispatch(sub)
+            with self.store.savepoint():  # in a batch's transaction, a failing item is undone alone
+                _, answer = self._dispatch(sub)
             return {"success": answer}
         except ProtocolError as exc:
             return {"error": exc.as_json()}

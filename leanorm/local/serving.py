@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import ctypes
 import dataclasses
+import gc
 import importlib
 import io
 import json
@@ -247,6 +248,10 @@ def worker_app() -> RSGIApp:
                               "counters": tuple(raw["counters"]), "auth_providers": tuple(raw["auth_providers"])})
     sys.path.insert(0, ".")  # --engine names a module of the working directory
     server = _local_server(options)
+    # what the worker built to start (modules, the server) lives as long as it does: frozen, the garbage
+    # collector's full passes no longer walk it (one took about 37 ms, a p99 of its own under load)
+    gc.collect()
+    gc.freeze()
     return RSGIApp(server, options.threads, options.read_timeout, on_close=server.close)
 
 

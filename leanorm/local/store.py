@@ -11,7 +11,8 @@ A file database runs in WAL mode. A thread borrows a connection from a pool for 
 ``write()`` block and gives it back when the block ends (nested blocks reuse it), so open connections never
 exceed the requests in flight plus a few idle ones, however many threads or clients come and go. Each
 write request is one ``BEGIN IMMEDIATE`` transaction, so concurrent threads and processes serialise their
-writes and readers never see half a request. ``:memory:`` has one connection shared under a lock (SQLite cannot share an
+writes and readers never see half a request; writers queue on a :class:`WriterLock` (woken in turn, not
+polling) and checkpoints are a thread's job (:mod:`.checkpoints`), not a request's. ``:memory:`` has one connection shared under a lock (SQLite cannot share an
 in-memory database between connections without shared-cache locking, which does not wait).
 """
 from __future__ import annotations
@@ -23,8 +24,10 @@ import threading
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from .checkpoints import Checkpointer
 from .protocol import ProtocolError
 from .sqlfunctions import register_functions
+from .writer_lock import WriterLock
 
 __all__ = ["Store", "table", "json_path", "check_class_name", "check_field_name", "FieldType"]
 
@@ -130,6 +133,8 @@ class Store:
         self._connections: List[sqlite3.Connection] = []  # every open connection, idle or borrowed
         self._idle: List[sqlite3.Connection] = []
         self._closed = False
+        self._writer = None if self.memory else WriterLock(database, BUSY_TIMEOUT)
+        self._checkpointer = None if self.memory else Checkpointer(database)
         with self.read() as conn:
             conn.executescript(_SYSTEM_TABLES)
 
@@ -141,6 +146,7 @@ class Store:
         if not self.memory:
             _enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's job
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
         register_functions(conn)
         with self._pool_lock:
@@ -215,25 +221,56 @@ class Store:
             if conn.in_transaction:
                 yield conn
                 return
-            conn.execute("BEGIN IMMEDIATE")
-            created = self._created_tables()
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                created.clear()
-                raise
-            conn.execute("COMMIT")
+            with self._writer.held() if self._writer is not None else contextlib.nullcontext():
+                conn.execute("BEGIN IMMEDIATE")
+                created = self._created_tables()
+                self._local.writing = conn
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    created.clear()
+                    raise
+                finally:
+                    self._local.writing = None
+                conn.execute("COMMIT")
             self._known_tables.update(created)
             created.clear()
+            if self._checkpointer is not None:
+                self._checkpointer.committed()
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside this thread's open write transaction, a part of it undone alone when the block raises
+        (the exception goes on): one item of a batch that fails takes nothing else with it. Outside a
+        write transaction the block runs as it is (its own ``write()`` blocks commit on their own)."""
+        conn: Optional[sqlite3.Connection] = getattr(self._local, "writing", None)
+        if conn is None:
+            yield
+            return
+        created = self._created_tables()
+        before = set(created)
+        conn.execute("SAVEPOINT leanorm_part")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK TO leanorm_part")
+            conn.execute("RELEASE leanorm_part")
+            created.intersection_update(before)  # tables it created are gone again
+            raise
+        conn.execute("RELEASE leanorm_part")
 
     def close(self) -> None:
         with self._pool_lock:
             self._closed = True
             connections, self._connections, self._idle = self._connections, [], []
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         for conn in connections:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
+        if self._writer is not None:
+            self._writer.close()
 
     # -- classes and their schema ----------------------------------------------------------------------
     def has_class(self, conn: sqlite3.Connection, class_name: str) -> bool:
