@@ -15,7 +15,8 @@ import os
 import sqlite3
 import sys
 import threading
-from typing import Iterator, Optional
+import weakref
+from typing import Callable, Iterator, Optional
 
 __all__ = ["WriterLock"]
 
@@ -31,6 +32,11 @@ class WriterLock:
         self.timeout = timeout
         self._threads = threading.Lock()
         self._fd: Optional[int] = None
+        if hasattr(os, "register_at_fork"):
+            # a child process must not share the parent's open lock file (an flock belongs to the open
+            # file, so both would hold it at once) nor its thread lock, which another thread may hold
+            forget = weakref.WeakMethod(self._forget_after_fork)
+            os.register_at_fork(after_in_child=lambda: _call(forget))
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
@@ -52,8 +58,20 @@ class WriterLock:
         finally:
             self._threads.release()
 
+    def _forget_after_fork(self) -> None:
+        self._threads = threading.Lock()
+        if self._fd is not None:
+            os.close(self._fd)  # the child's copy: the parent's lock, if held, stays held
+            self._fd = None
+
     def close(self) -> None:
         with self._threads:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+
+def _call(method: "weakref.WeakMethod[Callable[[], None]]") -> None:
+    bound = method()
+    if bound is not None:
+        bound()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import List, Tuple
 
 from leanorm.local import LocalServer
+from leanorm.local.writer_lock import WriterLock
 
 from .conftest import Api, snapshot
 
@@ -61,3 +62,32 @@ def test_commits_reach_the_database_file_without_a_request_checkpointing(server:
             conn.close()
         time.sleep(0.05)
     assert rows == 5
+
+
+def test_a_process_forked_after_writing_queues_behind_its_parent(tmp_path: Path) -> None:
+    """A process forked from one whose store has written (its lock file open) takes the lock of its own:
+    while the parent holds it, the child waits, and it gets it once the parent lets go."""
+    lock = WriterLock(str(tmp_path / "db.sqlite3"), timeout=5)
+    with lock.held():
+        pass  # the lock file is open in this process now
+    took, tell = os.pipe()
+    with lock.held():
+        child = os.fork()
+        if child == 0:  # pragma: no cover  (the child reports through the pipe)
+            try:
+                with lock.held():
+                    os.write(tell, b"took")
+            finally:
+                os._exit(0)
+        os.close(tell)
+        time.sleep(0.5)
+        os.set_blocking(took, False)
+        try:
+            early = os.read(took, 4)
+        except BlockingIOError:
+            early = b""
+        assert early == b""  # the child waits while the parent holds the lock
+    os.set_blocking(took, True)
+    assert os.read(took, 4) == b"took"
+    os.waitpid(child, 0)
+    lock.close()
