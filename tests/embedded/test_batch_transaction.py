@@ -33,6 +33,15 @@ def test_a_batch_of_object_writes_commits_once(api: Api, commits: List[str]) -> 
     assert api("GET", "/1.1/classes/Item", params={"count": "1", "limit": "0"})[1]["count"] == 10
 
 
+def test_a_huge_batch_commits_a_transaction_per_hundred_items(api: Api, commits: List[str]) -> None:
+    """Other writers get the lock between the transactions of a long batch, not only at its end."""
+    status, answers = api("POST", "/1.1/batch", body={"requests": [
+        _item("POST", "classes/Item", {"n": n}) for n in range(250)]})
+    assert status == 200 and len(answers) == 250 and all("success" in a for a in answers)
+    assert len(commits) == 3
+    assert api("GET", "/1.1/classes/Item", params={"count": "1", "limit": "0"})[1]["count"] == 250
+
+
 def test_a_failing_item_is_undone_alone_and_answers_its_error(api: Api, database: Path) -> None:
     """The failing item wrote relation rows and a new field before its error: none of it stays; the
     items before and after it are committed."""
