@@ -4,9 +4,10 @@ app to leanorm. ``leanorm inspect URL`` prints them; review the output before us
 A Number field becomes a ``FloatField``, which takes integers too and reads them back unchanged (a
 sample of whole values proves nothing about the next write: an ``IntegerField`` would refuse 12.5);
 field names become snake_case with ``db_field`` naming the stored key. Each field is declared with its
-annotation, so that checkers type the constructor's keywords and the reads (docs/typing.md); a pointer
-or relation to a class generated alongside reads as that model. The extra keys of ``_User`` and
-``_Installation`` go on a subclass of leanorm's model (which keeps its system class).
+annotation, so that checkers type the constructor's keywords and the reads (docs/models.md, "Types for
+editors and checkers"); a pointer or relation to a class generated alongside reads as that model. The
+extra keys of ``_User`` and ``_Installation`` go on a subclass of leanorm's model (which keeps its
+system class).
 
 >>> import leanorm
 >>> client = leanorm.connect("local://:memory:", default=False)

@@ -116,8 +116,9 @@ class Options:
 
     def __init__(self, model: type, meta: Optional[type], fields: Dict[str, Field[Any]]) -> None:
         self.model = model
-        system = _system_parent(model) if getattr(meta, "class_name", None) is None else None
-        self.class_name: str = system.class_name if system else getattr(meta, "class_name", None) or model.__name__
+        named = getattr(meta, "class_name", None)
+        system = _system_parent(model) if named is None else None
+        self.class_name: str = system.class_name if system else named or model.__name__
         self.abstract: bool = bool(getattr(meta, "abstract", False))
         self.default_acl: Any = getattr(meta, "default_acl", system.default_acl if system else None)
         self.fields = fields
@@ -232,9 +233,10 @@ class ModelMeta(type):
     the default manager, and registers the model by class name.
 
     ``dataclass_transform`` tells type checkers that a model's constructor takes its fields as keywords:
-    they read the fields declared with an annotation (``title: Field[str] = StringField(required=True)``),
-    each keyword optional and typed by the field's ``__set__`` (see docs/typing.md). No field class is a
-    field specifier: every field may be left out, as at runtime, where ``required`` is checked on save.
+    they read the fields declared with an annotation of their class
+    (``title: StringField[str] = StringField(required=True)``), each keyword optional and typed by the
+    field's ``__set__`` (docs/models.md, "Types for editors and checkers"). No field class is a field
+    specifier: every field may be left out, as at runtime, where ``required`` is checked on save.
     ``eq_default=False``: models compare by class and objectId (``Model.__eq__``), not field by field.
     """
 

@@ -4,9 +4,10 @@ A batch that only creates, updates and deletes objects of the app's own classes 
 ``bulk_update`` send those) is one write transaction, each item in a savepoint of its own: the batch pays
 one commit instead of one per item, and an item that fails is undone alone and answers its error while
 the others are kept. A transaction takes at most ``TRANSACTION_ITEMS`` items (the next ones get the next
-transaction), so a client's huge batch cannot hold every other writer back for its whole length. Any other batch runs item by item, each write committing on its own: signing up or
-logging in hashes passwords (too long to hold every other writer back for), and cloud code may call
-back into this server over HTTP, where it would wait for the write lock its own batch holds.
+transaction), so a client's huge batch cannot hold every other writer back for its whole length. Any
+other batch runs item by item, each write committing on its own: signing up or logging in hashes
+passwords (too long to hold every other writer back for), and cloud code may call back into this server
+over HTTP, where it would wait for the write lock its own batch holds.
 """
 from __future__ import annotations
 

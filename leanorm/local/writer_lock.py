@@ -60,9 +60,7 @@ class WriterLock:
 
     def _forget_after_fork(self) -> None:
         self._threads = threading.Lock()
-        if self._fd is not None:
-            os.close(self._fd)  # the child's copy: the parent's lock, if held, stays held
-            self._fd = None
+        self.close()  # the child's copy of the file: the parent's lock, if held, stays held
 
     def close(self) -> None:
         with self._threads:

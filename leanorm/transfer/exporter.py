@@ -19,7 +19,7 @@ from typing import IO, Any, Dict, Optional, Sequence, Set
 
 from ..client import Client
 from .checkpoint import Checkpoint
-from .export_format import FILES_DIR, JOIN_PREFIX
+from .export_format import FILES_DIR, JOIN_PREFIX, open_export
 from .files import download, file_key
 from .progress import progress_bar
 from .relations import relation_members
@@ -46,8 +46,8 @@ class _Exporter:
         # interrupted run saved before writing its row, and never lists one twice
         self._listed: Set[str] = set()
         if not self.file_objects and (folder / "_File.jsonl").exists():
-            with open(folder / "_File.jsonl", "rb") as listed:
-                self._listed = {json.loads(line)["objectId"] for line in listed if line.strip()}
+            with open_export(folder) as written:  # a line cut short by the crash lists nothing
+                self._listed = {row.data["objectId"] for row in written.rows("_File.jsonl") if row.data}
 
     def _open(self, name: str) -> IO[bytes]:
         """The class's file, cut back to the length the checkpoint last logged (what a crash added after

@@ -51,7 +51,7 @@ class TypNote(Model):
 
 class TypLegacy(Model):
     """Declared without annotations: reads are typed all the same, but checkers do not see the fields
-    as constructor keywords (docs/typing.md)."""
+    as constructor keywords (docs/models.md, "Types for editors and checkers")."""
 
     title = StringField(required=True)
 
