@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Set
+from typing import List, Set
 
 import pytest
 
@@ -34,18 +34,23 @@ def user_project(tmp_path_factory) -> Path:
     return root
 
 
+def checker_command(checker: str, version: str = "3.9") -> List[str]:
+    """How a user runs ``checker`` for Python ``version`` (pyright's --outputjson is machine-readable and
+    skips the wrapper's check for a newer pyright on PyPI)."""
+    if checker == "mypy":
+        return [sys.executable, "-m", "mypy", "--no-error-summary", "--python-version", version]
+    return [sys.executable, "-m", "pyright", "--outputjson", "--pythonpath", sys.executable, "--pythonversion", version]
+
+
 def mypy_error_lines(root: Path, name: str) -> Set[int]:
     path = f"usercode/{name}"
-    out = subprocess.run([sys.executable, "-m", "mypy", "--no-error-summary", "--python-version", "3.9", path],
-                         cwd=root, capture_output=True, text=True)
+    out = subprocess.run(checker_command("mypy") + [path], cwd=root, capture_output=True, text=True)
     assert out.returncode in (0, 1), out.stdout + out.stderr  # 2 would be a crash or a usage error
     return {int(n) for n in re.findall(rf"^{re.escape(path)}:(\d+): error:", out.stdout, re.M)}
 
 
 def pyright_error_lines(root: Path, name: str) -> Set[int]:
-    # --outputjson is machine-readable and skips the wrapper's check for a newer pyright on PyPI
-    out = subprocess.run([sys.executable, "-m", "pyright", "--outputjson", "--pythonpath", sys.executable,
-                          "--pythonversion", "3.9", f"usercode/{name}"], cwd=root, capture_output=True, text=True)
+    out = subprocess.run(checker_command("pyright") + [f"usercode/{name}"], cwd=root, capture_output=True, text=True)
     assert out.returncode in (0, 1), out.stdout + out.stderr
     report = json.loads(out.stdout)
     return {d["range"]["start"]["line"] + 1 for d in report["generalDiagnostics"]
@@ -124,7 +129,6 @@ def test_the_examples_type_check(checker):
     """The examples are what users copy: both checkers read them without an error (flask's click needs
     the running interpreter's Python version rather than 3.9)."""
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    command = ([sys.executable, "-m", "mypy", "--no-error-summary", "--python-version", version] if checker == "mypy"
-               else [sys.executable, "-m", "pyright", "--pythonpath", sys.executable, "--pythonversion", version])
-    out = subprocess.run(command + EXAMPLES, cwd=HERE.parents[1], capture_output=True, text=True)
+    out = subprocess.run(checker_command(checker, version) + EXAMPLES, cwd=HERE.parents[1], capture_output=True,
+                         text=True)
     assert out.returncode == 0, out.stdout + out.stderr
