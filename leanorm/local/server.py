@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
 from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
-               hooks, installations, mail, push, schemas, server_time, sessions, sms, statuses, users)
+               hooks, installations, leaderboards, mail, push, schemas, server_time, sessions, sms, statuses, users)
 from . import counters, verifiers
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.dialects import check_request_sign, same_secret

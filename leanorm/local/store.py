@@ -67,6 +67,17 @@ CREATE TABLE IF NOT EXISTS _config (name TEXT PRIMARY KEY, value TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS _status_inbox (message_id INTEGER PRIMARY KEY AUTOINCREMENT, owner_id TEXT NOT NULL,
     inbox_type TEXT NOT NULL, status_id TEXT NOT NULL, unread INTEGER NOT NULL DEFAULT 1);
 CREATE INDEX IF NOT EXISTS _status_inbox_owner ON _status_inbox (owner_id, inbox_type, message_id);
+CREATE TABLE IF NOT EXISTS _leaderboards (name TEXT PRIMARY KEY, object_id TEXT NOT NULL, member_type TEXT NOT NULL,
+    sort_order TEXT NOT NULL, strategy TEXT NOT NULL, period TEXT NOT NULL, version INTEGER NOT NULL,
+    activated_at TEXT NOT NULL, expires_at TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS _leaderboard_statistics (name TEXT NOT NULL, version INTEGER NOT NULL,
+    member TEXT NOT NULL, value NUMERIC NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (name, version, member));
+CREATE INDEX IF NOT EXISTS _leaderboard_statistics_rank ON _leaderboard_statistics (name, version, value, updated_at,
+    member);
+CREATE INDEX IF NOT EXISTS _leaderboard_statistics_member ON _leaderboard_statistics (member, name);
+CREATE TABLE IF NOT EXISTS _leaderboard_archives (object_id TEXT PRIMARY KEY, name TEXT NOT NULL,
+    version INTEGER NOT NULL, activated_at TEXT NOT NULL, deactivated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS _leaderboard_archives_name ON _leaderboard_archives (name, version);
 """
 
 
