@@ -41,7 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections, read_timeout=args.read_timeout,
         graceful_timeout=args.graceful_timeout, verbose=args.verbose, public_url=args.public_url,
         trust_proxy=args.trust_proxy, allow_custom_object_id=args.allow_custom_object_id,
-        protected_fields=protected, auth_providers=tuple(args.auth_provider)))
+        protected_fields=protected, auth_providers=tuple(args.auth_provider), hook_key=args.hook_key))
 
 
 def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: _User's email, mobilePhoneNumber and authData)")
     serve.add_argument("--auth-provider", action="append", default=[], metavar="PLATFORM=URL[#id_key]",
                        help="verify third-party logins of PLATFORM at this user-info URL (others are refused)")
+    serve.add_argument("--hook-key", default=os.environ.get("LEANCLOUD_APP_HOOK_KEY"), metavar="KEY",
+                       help="LeanEngine's hook key: requests carrying it (X-LC-Hook-Key) may skip hooks with "
+                            "__ignore_hooks (default: $LEANCLOUD_APP_HOOK_KEY; none: only the master key may)")
     serve.set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", help="copy classes between backends, keeping objectIds")
     migrate.add_argument("source", help="backend URL to read (with its master_key)")

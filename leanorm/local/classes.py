@@ -80,9 +80,21 @@ def _get(ctx: Context) -> Any:
         found = fetch(ctx, ctx.args[0], ctx.args[1], ctx.params.get("keys"), ctx.params.get("include"))
     except ProtocolError as exc:
         if exc.code == 101 and ctx.dialect == "leancloud":
-            return {}  # LeanCloud answers a missing object with an empty one (the SDKs' is_existed())
+            return _missing_on_leancloud(ctx)
         raise
     return without_unasked(ctx, [found])[0]
+
+
+def _missing_on_leancloud(ctx: Context) -> Any:
+    """LeanCloud's answer to a GET of an object the caller cannot find: an empty object (what the SDKs'
+    ``is_existed()`` reads); in a batch, ``null``, and error 101 when the class itself does not exist
+    (what ``fetchAll`` reports per object). Parse answers error 101 in both."""
+    if not ctx.batch_item:
+        return {}
+    with ctx.store.read() as conn:
+        if not ctx.store.has_class(conn, ctx.args[0]):
+            raise ProtocolError(101, "Class or object doesn't exists.", 404)
+    return None
 
 
 @route("PUT", r"classes/([^/]+)/([^/]+)")

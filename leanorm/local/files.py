@@ -49,6 +49,8 @@ CHUNK = 1024 * 1024
 TOKEN_TTL = 3600.0
 #: what fileTokens answers: the SDKs POST a form to a qcloud upload_url, streamed without a known size
 PROVIDER = "qcloud"
+#: the storage bucket LeanCloud names in upload answers (the SDKs read it back, nothing depends on it)
+BUCKET = "leanorm"
 #: an upload address that was used is kept under this prefix, for the callback that follows it
 SPENT = "spent:"
 #: a MIME type served as it was given: ``type/subtype`` and parameters, nothing that could split a header
@@ -182,7 +184,7 @@ def _file_tokens(ctx: Context) -> Any:
     with ctx.store.write() as conn:
         conn.execute("INSERT INTO _file_uploads VALUES (?, ?, ?)", (token, row["objectId"], time.time() + TOKEN_TTL))
     return {"objectId": row["objectId"], "createdAt": row["createdAt"], "url": row["url"], "token": token,
-            "upload_url": f"{ctx.base_url}{UPLOAD_PREFIX}{token}", "provider": PROVIDER, "bucket": "leanorm",
+            "upload_url": f"{ctx.base_url}{UPLOAD_PREFIX}{token}", "provider": PROVIDER, "bucket": BUCKET,
             "key": row["key"], "mime_type": row["mime_type"]}
 
 
@@ -257,6 +259,8 @@ def _create_file(ctx: Context) -> Any:
 
 
 def _create_leancloud_file(ctx: Context, name: str) -> Any:
+    if _bytes_in_body(ctx):
+        return _leancloud_upload(ctx, name)
     body = ctx.json_body()
     meta = dict(body.get("metaData") or {})
     meta.setdefault("owner", _owner(ctx))
@@ -277,6 +281,22 @@ def _create_leancloud_file(ctx: Context, name: str) -> Any:
                                  "fileTokens.")
     return 201, {"objectId": row["objectId"], "createdAt": row["createdAt"], "url": row["url"], "name": name,
                  "mime_type": fields["mime_type"], "metaData": meta, **({"size": meta["size"]} if "size" in meta else {})}
+
+
+def _bytes_in_body(ctx: Context) -> bool:
+    """Whether a LeanCloud ``POST files/<name>`` carries the file itself (LeanCloud's documented REST upload:
+    the bytes with their own Content-Type) rather than the SDKs' JSON (``base64``, or an external ``url``)."""
+    media = (ctx.content_type or "").split(";")[0].strip().lower()
+    return bool(media) and media != "application/json"
+
+
+def _leancloud_upload(ctx: Context, name: str) -> Any:
+    """``POST files/<name>`` with the bytes as the body: answered as LeanCloud does."""
+    row = _create(ctx, name, {"mime_type": _mime(name, ctx.content_type), "metaData": {"owner": _owner(ctx)}})
+    size, checksum = _save_bytes(ctx.server, row["objectId"], ctx.raw_body)
+    _merge_meta(ctx, row["objectId"], {"size": size, "_checksum": checksum})
+    return 201, {"size": size, "bucket": BUCKET, "url": row["url"], "name": name, "createdAt": row["createdAt"],
+                 "objectId": row["objectId"]}
 
 
 def _parse_upload(ctx: Context, name: str) -> Any:

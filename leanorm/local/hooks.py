@@ -3,7 +3,7 @@
 The Engine answers LeanEngine-shaped calls through one in-process entry point,
 ``engine.dispatch(path, payload, user=..., session_token=..., master=...)`` (see docs/engine.md); this
 module decides when to call it. Hook control travels in the body as on LeanCloud: ``__ignore_hooks``
-(master key only) skips the named hooks; ``__before``/``__after`` mark a write a hook itself made, so
+(master key or hook key only) skips the named hooks; ``__before``/``__after`` mark a write a hook itself made, so
 the hook does not run again.
 """
 from __future__ import annotations
@@ -35,8 +35,8 @@ class Control:
         """Remove the hook-control keys from ``body`` and return what they ask for. A ``__before`` or
         ``__after`` marker counts only when signed with the master key (a hook's own write)."""
         ignore = body.pop("__ignore_hooks", None) or []
-        if ignore and not ctx.caller.master:
-            raise ProtocolError(119, "__ignore_hooks needs the master key.", 403)
+        if ignore and not (ctx.caller.master or ctx.caller.hook):
+            raise ProtocolError(119, "__ignore_hooks needs the master key or the hook key.", 403)
         control = cls(set(ignore) if isinstance(ignore, list) else set())
         for marker, names in (("__before", ("beforeSave", "beforeUpdate", "beforeDelete")),
                               ("__after", ("afterSave", "afterUpdate", "afterDelete"))):

@@ -94,6 +94,8 @@ class Caller:
     ``role:<name>`` of every role the user holds, inherited ones included)."""
 
     master: bool = False
+    #: the request carried the app's hook key (``X-LC-Hook-Key``): LeanEngine's right to skip hooks
+    hook: bool = False
     user_id: Optional[str] = None
     session_token: Optional[str] = None
     principals: Tuple[str, ...] = ("*",)
@@ -113,6 +115,9 @@ class Context:
     args: Tuple[str, ...] = ()      # the groups of the route's pattern
     base_url: str = "http://localhost"   # how clients reach this server (file URLs are made from it)
     client_address: str = "local"   # the peer's IP address over HTTP (rate limits count per address)
+    content_type: Optional[str] = None   # the request's Content-Type (a LeanCloud upload's bytes carry theirs)
+    #: whether this is one request of a batch (LeanCloud answers a missing object there as ``null``)
+    batch_item: bool = False
     _body: Any = None
     _parsed: bool = False
     #: the class-level permissions this request has read, by class (``permissions.class_permissions``):

@@ -83,7 +83,8 @@ class LocalServer:
                  public_url: Optional[str] = None, trust_proxy: bool = False,
                  allow_custom_object_id: bool = False,
                  protected_fields: Optional[Mapping[str, Mapping[str, List[str]]]] = None,
-                 auth_verifiers: Optional[Mapping[str, "verifiers.Verifier"]] = None) -> None:
+                 auth_verifiers: Optional[Mapping[str, "verifiers.Verifier"]] = None,
+                 hook_key: Optional[str] = None) -> None:
         self.store = Store(database)
         self.public_url = public_url.rstrip("/") if public_url else None
         self.trust_proxy = trust_proxy
@@ -95,6 +96,8 @@ class LocalServer:
         #: third-party login providers this server can check (``anonymous`` needs none); others are refused
         self.auth_verifiers: Dict[str, verifiers.Verifier] = {**verifiers.BUILT_IN, **(auth_verifiers or {})}
         self.app_id, self.app_key, self.master_key = app_id, app_key, master_key
+        #: LeanEngine's hook key: a request carrying it (``X-LC-Hook-Key``) may skip hooks (``__ignore_hooks``)
+        self.hook_key = hook_key
         self.prod = prod
         if files_dir is None:
             files_dir = tempfile.mkdtemp(prefix="leanorm-files-") if self.store.memory else database + ".files"
@@ -153,7 +156,8 @@ class LocalServer:
         base_url = self.public_url or (f"{scheme if scheme in ('http', 'https') else 'http'}://{host}"
                                        if host and HOST.match(host) else "http://localhost")
         return self._dispatch(Context(self, method, below, dialect, params, caller, body,
-                                      base_url=base_url, client_address=client_address))
+                                      base_url=base_url, client_address=client_address,
+                                      content_type=headers.get("Content-Type")))
 
     def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
         handler, ctx.args = resolve(ctx.method, _canonical(ctx.path))
@@ -179,8 +183,11 @@ class LocalServer:
         if headers.get("X-LC-Id", "X-Avoscloud-Application-Id") != self.app_id:
             raise unauthorized
         master = self._leancloud_key(headers)
-        return sessions.authenticate(self.store, headers.get("X-LC-Session", "X-Avoscloud-Session-Token"), master,
-                                  tolerant)
+        caller = sessions.authenticate(self.store, headers.get("X-LC-Session", "X-Avoscloud-Session-Token"), master,
+                                       tolerant)
+        if self.hook_key and same_secret(headers.get("X-LC-Hook-Key"), self.hook_key):
+            caller = dataclasses.replace(caller, hook=True)
+        return caller
 
     def _leancloud_key(self, headers: _Headers) -> bool:
         """Check ``X-LC-Key`` (``key`` or ``masterkey,master``) or ``X-LC-Sign`` (``md5(ts+key),ts[,master]``);
@@ -236,7 +243,7 @@ class LocalServer:
             params.update((k, v if isinstance(v, str) else json.dumps(v)) for k, v in given.items())
             raw = None if body is None else json.dumps(body).encode("utf-8")
             sub = Context(self, method, path, ctx.dialect, params, ctx.caller, raw, base_url=ctx.base_url,
-                          client_address=ctx.client_address)
+                          client_address=ctx.client_address, batch_item=True)
             with self.store.savepoint():  # in a batch's transaction, a failing item is undone alone
                 _, answer = self._dispatch(sub)
             return {"success": answer}

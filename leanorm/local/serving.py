@@ -79,6 +79,8 @@ class ServeOptions:
     protected_fields: Optional[Dict[str, Dict[str, List[str]]]] = None
     #: ``PLATFORM=URL[#id_key]``: third-party login verifiers
     auth_providers: Tuple[str, ...] = ()
+    #: LeanEngine's hook key: requests carrying it may skip hooks (``__ignore_hooks``)
+    hook_key: Optional[str] = None
 
 
 def load_object(spec: str) -> Any:
@@ -99,7 +101,8 @@ def _local_server(options: ServeOptions) -> LocalServer:
                            master_key=options.master_key, engine=engine, public_url=options.public_url,
                            trust_proxy=options.trust_proxy, allow_custom_object_id=options.allow_custom_object_id,
                            protected_fields=options.protected_fields,
-                           auth_verifiers=dict(parse_provider(spec) for spec in options.auth_providers))
+                           auth_verifiers=dict(parse_provider(spec) for spec in options.auth_providers),
+                           hook_key=options.hook_key)
     except (ValueError, AttributeError, ProtocolError) as exc:
         raise SystemExit(f"leanorm serve: {exc}") from None
 
