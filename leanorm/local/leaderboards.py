@@ -41,7 +41,7 @@ PERIODS = ("day", "week", "month", "never")
 USER, ENTITY = "_User", "_Entity"
 #: the path segment of a member's statistics, and of a typed rankings path, by member type
 KINDS = {"users": USER, "entities": ENTITY}
-RANK_KINDS = {"user": USER, "entity": ENTITY}
+RANK_KINDS: Dict[str, Optional[str]] = {"user": USER, "entity": ENTITY, "object": None}
 #: where LeanCloud's periods end: midnight in China
 RESET_ZONE = dt.timezone(dt.timedelta(hours=8))
 #: archived versions whose rankings stay readable (LeanCloud keeps 60 archive files)
@@ -435,11 +435,31 @@ def _around(conn: sqlite3.Connection, board: Board, version: int, member: str, l
     return max(0, min(rank - limit // 2, total - limit))
 
 
-@_leancloud("GET", r"leaderboard/leaderboards/(?:(user|entity|object)/)?([^/]+)/ranks(?:/([^/]+))?")
-def _ranks(ctx: Context) -> Any:
+@_leancloud("GET", r"leaderboard/leaderboards/([^/]+)/ranks")
+def _page(ctx: Context) -> Any:
+    return _ranks(ctx, None, ctx.args[0], None)
+
+
+@_leancloud("GET", r"leaderboard/leaderboards/([^/]+)/([^/]+)/([^/]+)")
+def _page_or_around(ctx: Context) -> Any:
+    """``<name>/ranks/<member>`` (the JS SDK's) or ``<type>/<name>/ranks`` (the later SDKs'): one route,
+    as one path can read as both (``user/ranks/ranks``: the typed one)."""
+    first, second, third = ctx.args
+    if first in RANK_KINDS and third == "ranks":
+        return _ranks(ctx, first, second, None)
+    if second == "ranks":
+        return _ranks(ctx, None, first, third)
+    raise ProtocolError(1, f"Unknown endpoint: {ctx.method} /{ctx.path}.", 404)
+
+
+@_leancloud("GET", r"leaderboard/leaderboards/(user|entity|object)/([^/]+)/ranks/([^/]+)")
+def _typed_around(ctx: Context) -> Any:
+    return _ranks(ctx, *ctx.args)
+
+
+def _ranks(ctx: Context, typed: Optional[str], name: str, around: Optional[str]) -> Any:
     """Rankings of a version (the current one unless ``version``): a page (``skip``/``limit``, or
     ``startPosition``/``maxResultsCount``), or the page centred on a member (``ranks/<id>``, ``ranks/self``)."""
-    typed, name, around = ctx.args
     board = _board(ctx, name)
     if typed is not None and not _fits(board, RANK_KINDS.get(typed)):
         raise ProtocolError(107, f"The leaderboard '{name}' ranks {board['member_type']}, not {typed}.")

@@ -297,3 +297,18 @@ def test_a_version_whose_period_ended_is_archived_at_the_next_request(lc, served
 ])
 def test_periods_end_at_midnight_in_leanclouds_zone(period, now, end):
     assert next_reset(period, datetime.fromisoformat(now)) == end
+
+
+def test_the_later_sdks_typed_paths_and_parameter_names(lc):
+    """The C# and Objective-C SDKs read ``leaderboards/user/<name>/ranks[/<id>]`` with ``startPosition``
+    and ``maxResultsCount``."""
+    name = board(lc, order="ascending")
+    users = players(lc, 4)
+    for index, user in enumerate(users):
+        submit(lc, user, **{name: index})
+    page = ranks(lc, f"user/{name}", startPosition=1, maxResultsCount=2)
+    assert [(r["rank"], r["user"]["objectId"]) for r in page] == [(1, users[1]["objectId"]), (2, users[2]["objectId"])]
+    around = ranks(lc, f"user/{name}", f"/{users[0]['objectId']}", maxResultsCount=3)
+    assert [r["rank"] for r in around] == [0, 1, 2]
+    refused(lc.call("GET", f"leaderboard/leaderboards/entity/{name}/ranks"), 400, 107)
+    refused(lc.call("GET", f"leaderboard/leaderboards/{name}/elsewhere/x"), 404, 1)
