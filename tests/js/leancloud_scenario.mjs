@@ -335,4 +335,75 @@ step('object destroy', async () => {
   same(await new AV.Query('JsTodo').count(), 0, 'left');
 });
 
+// -- leaderboards (AV.Leaderboard) -------------------------------------------------------------------------
+const board = `jsscore${Date.now()}`;
+const board2 = `${board}b`;
+
+step('leaderboard create and fetch with the master key', async () => {
+  state.board = await AV.Leaderboard.createLeaderboard({ statisticName: board, order: AV.LeaderboardOrder.ASCENDING,
+    updateStrategy: AV.LeaderboardUpdateStrategy.BETTER, versionChangeInterval: AV.LeaderboardVersionChangeInterval.WEEK },
+  master);
+  await AV.Leaderboard.createLeaderboard({ statisticName: board2, order: AV.LeaderboardOrder.ASCENDING }, master);
+  const fetched = await AV.Leaderboard.getLeaderboard(board);
+  same([fetched.statisticName, fetched.order, fetched.updateStrategy, fetched.versionChangeInterval, fetched.version],
+    [board, 'ascending', 'better', 'week', 0], 'leaderboard');
+  check(fetched.nextResetAt instanceof Date, 'nextResetAt is a Date');
+});
+
+step('leaderboard change refused without the master key', async () => {
+  await refused(state.board.updateVersionChangeInterval(AV.LeaderboardVersionChangeInterval.NEVER), 'a client change');
+  const changed = await state.board.updateUpdateStrategy(AV.LeaderboardUpdateStrategy.LAST, master);
+  same(changed.updateStrategy, 'last', 'strategy');
+  await state.board.updateUpdateStrategy(AV.LeaderboardUpdateStrategy.BETTER, master);
+});
+
+step('leaderboard users update their own statistics', async () => {
+  const company = await new AV.Object('JsCompany', { name: 'LeanCloud' }).save();
+  state.players = [];
+  for (const n of [0, 1, 2, 3]) {
+    const user = new AV.User({ company });
+    user.setUsername(`jsplayer${n}${Date.now()}`).setPassword('pw');
+    await user.signUp();
+    const stats = await AV.Leaderboard.updateStatistics(user, { [board]: n, [board2]: -n }, { user });
+    same(stats.map((s) => [s.name, s.value, s.version]), [[board, n, 0], [board2, -n, 0]], 'statistics');
+    state.players.push(user);
+  }
+  await AV.User.logOut();
+  const own = await AV.Leaderboard.getStatistics(state.players[2], undefined, { user: state.players[2] });
+  same(own.find((s) => s.name === board).value, 2, 'own statistic');
+});
+
+step('leaderboard results with user keys and other statistics', async () => {
+  same(await state.board.count(), 4, 'count');
+  const rankings = await state.board.getResults({ selectUserKeys: ['username'], includeUserKeys: 'company',
+    includeStatistics: [board2] });
+  same(rankings.map((r) => r.rank), [0, 1, 2, 3], 'ranks');
+  same(rankings[2].user.get('username'), state.players[2].get('username'), 'username');
+  same(rankings[2].user.get('company').get('name'), 'LeanCloud', 'included company');
+  same(rankings[2].includedStatistics.map((s) => [s.name, s.value]), [[board2, -2]], 'included statistics');
+  await refused(state.board.getResults({ includeStatistics: ['fake'] }), 'an unknown statistic');
+});
+
+step('leaderboard results around a user', async () => {
+  const around = await state.board.getResultsAroundUser({ limit: 3 }, { user: state.players[2] });
+  same(around.map((r) => r.rank), [1, 2, 3], 'around self');
+  same(around[1].user.get('username'), undefined, 'no user keys unless asked');
+  const aroundOther = await state.board.getResultsAroundUser(state.players[1], { limit: 3 }, { user: state.players[2] });
+  same(aroundOther.map((r) => r.value), [0, 1, 2], 'around another user');
+});
+
+step('leaderboard delete statistics, reset and archives', async () => {
+  await AV.Leaderboard.deleteStatistics(state.players[2], board, { user: state.players[2] });
+  same((await state.board.getResults()).length, 3, 'left on the board');
+  const reset = await state.board.reset(master);
+  same(reset.version, 1, 'version');
+  const archives = await state.board.getArchives(undefined, master);
+  same(archives.map((a) => [a.version, a.status]), [[0, 'completed']], 'archives');
+  check(archives[0].activatedAt instanceof Date && archives[0].deactivatedAt instanceof Date, 'archive dates');
+  same((await state.board.getResults({ version: 0 })).length, 3, 'the archived version');
+  await state.board.destroy(master);
+  await AV.Leaderboard.createWithoutData(board2).destroy(master);
+  await refused(AV.Leaderboard.getLeaderboard(board), 'a deleted leaderboard');
+});
+
 await run();
