@@ -111,7 +111,8 @@ class LeanCloudDialect(Dialect):
                               "array_contains_scalar", "fetch_when_save", "sms", "rpc",
                               "user_update_password", "object_equality", "geo_distance_units",
                               "nested_key_operators", "server_time", "friendship", "nin_keeps_missing",
-                              "refresh_session_token", "file_objects", "hook_control", "statuses"})
+                              "refresh_session_token", "file_objects", "hook_control", "statuses",
+                              "leaderboards"})
     endpoints = {"request_email_verify": "requestEmailVerify"}
     read_params = {"returnACL": "true"}
 

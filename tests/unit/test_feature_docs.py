@@ -10,7 +10,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 PAGES = ["quickstart.md", "models.md", "querying.md", "relations.md", "geo.md", "cql.md", "files.md", "push.md",
          "users.md", "engine.md", "cloud.md", "signals.md", "identity-map.md", "backends.md", "embedded.md", "marshmallow.md",
-         "status.md", "security.md", "migrating-from-leancloud.md"]
+         "status.md", "leaderboards.md", "security.md", "migrating-from-leancloud.md"]
 
 
 @pytest.fixture
