@@ -10,9 +10,7 @@ A write that fails leaves no ghost: the instance drops what it had queued and it
 """
 from __future__ import annotations
 
-import base64
 import functools
-import secrets
 import weakref
 from operator import itemgetter
 from typing import (TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Set,
@@ -25,8 +23,9 @@ from . import signals
 from .acl import ACL
 from .config import get_client
 from .protocol.encoding import decode, decode_date, encode
+from .protocol.ids import new_object_id
 from .protocol.markers import sign_marker
-from .errors import DuplicateValue, FieldError, LeanORMError, ObjectNotFound, ValidationError
+from .errors import DuplicateValue, FieldError, LeanORMError, NoEffect, ObjectNotFound, ValidationError
 from .fields import MISSING, DateTimeField, Field, StringField
 from .identity import Session, current_session
 from .operations import (Add, AddUnique, BitAnd, BitOr, BitXor, Delete, F, Increment, Operation, Remove,
@@ -35,6 +34,7 @@ from .query.lookups import CompileContext
 from .query.compiler import compile_where
 from .query.manager import Manager
 from .query.q import Q
+from .query.queryset import QuerySet
 from .registry import registry
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,11 +52,6 @@ RESERVED_KEYS = frozenset({"objectId", "createdAt", "updatedAt", "ACL", "__type"
 #: the server hooks a save or delete may run (names as LeanCloud and ``leanorm.engine`` use them)
 _HOOK_NAMES = ("beforeSave", "afterSave", "beforeUpdate", "afterUpdate", "beforeDelete", "afterDelete")
 
-
-def new_object_id() -> str:
-    """A fresh client-made objectId: 24 characters of ``[a-z2-7]`` carrying 120 random bits (the
-    embedded backend's own form), so that two clients never pick the same one."""
-    return base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
 
 
 _object_id = itemgetter("objectId")
@@ -751,6 +746,9 @@ class Model(_InstanceState, metaclass=ModelMeta):
         else:
             keys = self.changed_keys()
             if not keys:
+                # nothing to send, but the promise holds: a ``where`` the stored object fails is NoEffect
+                if where is not None and not QuerySet(type(self), client).filter(where, id=self.id).exists():
+                    raise NoEffect(305, f"{self!r} does not match the save's where: nothing was written")
                 return self
             signals.before_update.send(sender, instance=self, changed=keys)
         payload = self._payload(is_new)

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import logging
 import re
+import shutil
 import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
@@ -96,8 +97,13 @@ class LocalServer:
         self.auth_verifiers: Dict[str, verifiers.Verifier] = {**verifiers.BUILT_IN, **(auth_verifiers or {})}
         self.app_id, self.app_key, self.master_key = app_id, app_key, master_key
         self.prod = prod
+        #: a files folder this server made for an in-memory database: it goes with the database on close
+        self._temporary_files_dir: Optional[str] = None
         if files_dir is None:
-            files_dir = tempfile.mkdtemp(prefix="leanorm-files-") if self.store.memory else database + ".files"
+            if self.store.memory:
+                files_dir = self._temporary_files_dir = tempfile.mkdtemp(prefix="leanorm-files-")
+            else:
+                files_dir = database + ".files"
         self.files_dir = files_dir
         # the cloud code as this server runs it: its own requests reach this server (see CloudCode.serving)
         self.engine = engine.serving(self) if engine is not None else None
@@ -273,6 +279,9 @@ class LocalServer:
 
     def close(self) -> None:
         self.store.close()
+        if self._temporary_files_dir is not None:
+            shutil.rmtree(self._temporary_files_dir, ignore_errors=True)
+            self._temporary_files_dir = None
 
     # -- WSGI ------------------------------------------------------------------------------------------
     def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

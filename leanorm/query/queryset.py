@@ -541,7 +541,9 @@ class QuerySet(Generic[M]):
     def _settle_client_ids(self, client: "Client", objs: Sequence[M], outcomes: List[Any]) -> None:
         """Creates that carried a client-made id and got no answer, or a duplicate-id refusal (an
         earlier attempt had landed): read which of them are stored, and make those succeed with the
-        stored object. The others were not stored: NotSent (safe to send again)."""
+        stored object. A read-back proves presence, never absence: a request without an answer may still
+        be queued at the server, so a create not found stays unknown (sending it again is safe: its id
+        makes a second create a duplicate-id refusal, which this settles)."""
         doubtful = {obj._pending_id: i for i, (obj, outcome) in enumerate(zip(objs, outcomes))
                     if obj._pending_id is not None and isinstance(outcome, (OutcomeUnknown, DuplicateValue))}
         if not doubtful:
@@ -555,7 +557,9 @@ class QuerySet(Generic[M]):
             outcomes[doubtful.pop(row["objectId"])] = row
         for object_id, i in doubtful.items():
             if isinstance(outcomes[i], OutcomeUnknown):
-                outcomes[i] = NotSent(f"{object_id} was not stored (read back after no answer came)")
+                outcomes[i] = OutcomeUnknown(f"{object_id} was not found when read back after no answer came; "
+                                             "the request may still be running: send it again (its id makes "
+                                             "that safe)")
 
     def bulk_create(self, objs: Sequence[M], batch_size: Optional[int] = None,
                     client_ids: Optional[bool] = None) -> List[M]:
@@ -566,8 +570,8 @@ class QuerySet(Generic[M]):
         sent and those sent without an answer (``unknown``); the others are saved and have their ids.
         Once a batch request fails in transport, the later ones are not sent (reported as ``NotSent``).
         ``client_ids`` (default: the client's ``client_ids``) gives each object a client-made objectId
-        first (``Model.assign_id``): then leanorm reads which creates landed when no answer came, no
-        outcome stays unknown, and calling ``bulk_create`` again with the objects that failed is safe.
+        first (``Model.assign_id``): then leanorm reads which creates landed when no answer came (those
+        succeed), and calling ``bulk_create`` again with the objects that failed or stayed unknown is safe.
         ``before_save`` receivers run before the validation, as for ``save()``, so they may fill fields in.
         """
         objs = list(objs)
@@ -612,6 +616,15 @@ class QuerySet(Generic[M]):
             raise BulkWriteError(done, failures, unknown)
         return objs
 
+    def _unordered_for_writes(self) -> "QuerySet[M]":
+        """The objects a bulk write touches, walked in id order: an ordering changes which objects a
+        write touches only under a slice (as in Django, ``order_by(...).update()`` ignores the order)."""
+        if self._sliced() or not self._order:
+            return self
+        qs = self._clone()
+        qs._order = ()
+        return qs
+
     def update(self, **values: Any) -> int:
         """Set fields (or apply ``F`` operations) on every matching object, batched; returns the count.
 
@@ -639,7 +652,7 @@ class QuerySet(Generic[M]):
             if isinstance(value, Operation) and value.capability:
                 client.require(value.capability, f"the {value.op} operation")
         count = 0
-        for chunk in self._chunks(client.dialect.batch_limit):
+        for chunk in self._unordered_for_writes()._chunks(client.dialect.batch_limit):
             try:
                 for obj in chunk:
                     for name, value in values.items():
@@ -660,7 +673,7 @@ class QuerySet(Generic[M]):
         forgotten by the identity map; :class:`~leanorm.errors.BulkWriteError` says which."""
         client = self.client
         count = 0
-        for chunk in self._chunks(client.dialect.batch_limit):
+        for chunk in self._unordered_for_writes()._chunks(client.dialect.batch_limit):
             for obj in chunk:
                 signals.before_delete.send(self.model, instance=obj)
             self._batch_write(client, chunk, "DELETE", [None] * len(chunk))
