@@ -24,7 +24,7 @@ import io
 import mimetypes
 import os
 import uuid
-from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Iterator, List, Optional, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Dict, Iterator, List, Optional, Union
 from urllib.parse import quote
 
 from . import auth_context
@@ -51,12 +51,6 @@ class _FileQuerySet(QuerySet["File"]):
         return super()._params(client)
 
 
-class _FileManager(Manager["File"]):
-    def get_queryset(self) -> QuerySet["File"]:
-        assert self.model is not None
-        return _FileQuerySet(self.model)
-
-
 class File(Model):
     """A stored file: ``File(name, data)`` with bytes or a binary file object, then ``save()``.
 
@@ -70,7 +64,7 @@ class File(Model):
     mime_type: StringField[Optional[str]] = StringField()
     metadata: DictField[Optional[Dict[str, Any]]] = DictField(db_field="metaData")
 
-    objects = _FileManager()
+    objects: ClassVar[Manager[_FileQuerySet]] = _FileQuerySet.as_manager()
 
     #: what ``save()`` uploads (None for a loaded or external file)
     _source: Optional[Data] = None

@@ -263,10 +263,8 @@ class ModelMeta(type):
         cls.MultipleObjectsReturned = type(  # type: ignore[attr-defined]
             "MultipleObjectsReturned", parents or (MultipleObjectsReturned,),
             {"__module__": cls.__module__, "__qualname__": f"{name}.MultipleObjectsReturned"})
-        if "objects" not in namespace:
-            manager: Manager[Any] = Manager()
-            cls.objects = manager  # type: ignore[attr-defined]
-            manager.__set_name__(cls, "objects")
+        if not hasattr(cls, "objects"):
+            cls.objects = QuerySet.as_manager()  # type: ignore[attr-defined]
         if not cls._meta.abstract:  # type: ignore[attr-defined]
             registry.register(cls)  # type: ignore[arg-type]
         return cls
@@ -287,9 +285,10 @@ class Model(_InstanceState, metaclass=ModelMeta):
     """
 
     _meta: ClassVar[Options]
-    #: ``Post.objects`` is a ``Manager[Post]`` for type checkers too. A model may declare its own manager;
-    #: annotated (``objects: ClassVar[PostManager] = PostManager()``), checkers see its own methods
-    objects: ClassVar["Manager[Self]"]
+    #: ``Post.objects`` is a new ``QuerySet[Post]`` on every read, for type checkers too. A model with
+    #: queries of its own derives its manager from its QuerySet subclass, annotated so that checkers see
+    #: them: ``objects: ClassVar[Manager[PostQuerySet]] = PostQuerySet.as_manager()``
+    objects: ClassVar["Manager[QuerySet[Self]]"]
     acl: _ObjectACL = _ObjectACL()
     DoesNotExist: ClassVar[Type[ObjectNotFound]]
     MultipleObjectsReturned: ClassVar[Type[MultipleObjectsReturned]]

@@ -5,7 +5,8 @@ resolver, cloud code) imports it without importing :mod:`leanorm.models`, which 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Optional, Type
+import contextlib
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Type
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import Model
@@ -39,6 +40,16 @@ class ModelRegistry:
         if model is None:
             raise LookupError(f"no model declared for class {name!r}")
         return model
+
+    @contextlib.contextmanager
+    def preserved(self) -> Iterator[None]:
+        """Models declared inside the block are forgotten when it ends (a test's or a docs page's
+        ``Post`` must not outlive it and shadow another's)."""
+        saved = dict(self._models), dict(self._by_python_name)
+        try:
+            yield
+        finally:
+            self._models, self._by_python_name = saved
 
     def holds_instance(self, value: Any) -> bool:
         """Whether ``value`` is an instance of a registered model (or of a subclass of one)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple,
                     Type, TypeVar, Union, cast, overload)
 
-from typing_extensions import Literal
+from typing_extensions import Literal, Self
 
 from .. import signals
 from ..config import get_client
@@ -23,6 +23,7 @@ from ..registry import registry
 from ..relations import RelationField, prefetch_relation
 from .compiler import compile_order, compile_where, merge_and, resolve_field, resolve_path
 from .lookups import CompileContext
+from .manager import Manager
 from .q import Q
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,8 +60,13 @@ class QuerySet(Generic[M]):
         self._extra: Tuple[Dict[str, Any], ...] = ()
         self._result_cache: Optional[List[M]] = None
 
+    @classmethod
+    def as_manager(cls) -> "Manager[Self]":
+        """A manager handing out querysets of this class (``objects = PostQuerySet.as_manager()``)."""
+        return Manager(cls)
+
     # -- building ---------------------------------------------------------------------------------------
-    def _clone(self) -> "QuerySet[M]":
+    def _clone(self) -> Self:
         qs = type(self).__new__(type(self))
         qs.__dict__.update(self.__dict__)
         qs._result_cache = None
@@ -71,7 +77,7 @@ class QuerySet(Generic[M]):
         """The client this queryset sends through (``using()``'s, else the current default)."""
         return self._client or get_client()
 
-    def using(self, client: "Client") -> "QuerySet[M]":
+    def using(self, client: "Client") -> Self:
         """The same query against another backend."""
         qs = self._clone()
         qs._client = client
@@ -94,25 +100,25 @@ class QuerySet(Generic[M]):
             resolved.lookup.prepare(resolved.field, value)
         return q
 
-    def all(self) -> "QuerySet[M]":
+    def all(self) -> Self:
         """A copy of this queryset (fresh result cache)."""
         return self._clone()
 
-    def filter(self, *conditions: Q, **lookups: Any) -> "QuerySet[M]":
+    def filter(self, *conditions: Q, **lookups: Any) -> Self:
         """Objects matching every lookup (``score__gte=10``) and every ``Q``."""
         self._check_not_sliced("filter")
         qs = self._clone()
         qs._where = self._where & self._check(Q(*conditions, **lookups))
         return qs
 
-    def exclude(self, *conditions: Q, **lookups: Any) -> "QuerySet[M]":
+    def exclude(self, *conditions: Q, **lookups: Any) -> Self:
         """Objects NOT matching the lookups taken together (missing values count as not matching)."""
         self._check_not_sliced("exclude from")
         qs = self._clone()
         qs._where = self._where & ~self._check(Q(*conditions, **lookups))
         return qs
 
-    def order_by(self, *names: str) -> "QuerySet[M]":
+    def order_by(self, *names: str) -> Self:
         """Order by fields, ``-`` for descending: ``order_by("-score", "title")``."""
         self._check_not_sliced("reorder")
         compile_order(self.model, names)  # raises FieldError now for an unknown name
@@ -120,12 +126,12 @@ class QuerySet(Generic[M]):
         qs._order = tuple(names)
         return qs
 
-    def reverse(self) -> "QuerySet[M]":
+    def reverse(self) -> Self:
         """The same query in the opposite order (by id when unordered)."""
         names = self._order or ("id",)
         return self.order_by(*(n[1:] if n.startswith("-") else "-" + n for n in names))
 
-    def select_related(self, *paths: str) -> "QuerySet[M]":
+    def select_related(self, *paths: str) -> Self:
         """Fetch pointed objects in the same request (``include``): ``select_related("author__org")``.
         With no argument: every pointer field of the model."""
         if not paths:
@@ -141,7 +147,7 @@ class QuerySet(Generic[M]):
         qs._related = tuple(dict.fromkeys(self._related + paths))
         return qs
 
-    def prefetch_related(self, *names: str) -> "QuerySet[M]":
+    def prefetch_related(self, *names: str) -> Self:
         """Load the members of these RelationFields with the results: ``obj.readers.all()`` then sends
         nothing. One batch request per ``batch_limit`` objects (a ``$relatedTo`` query for each), not
         one request per object; owners with ``max_limit`` or more members are paged in further batches."""
@@ -152,7 +158,7 @@ class QuerySet(Generic[M]):
         qs._prefetch = tuple(dict.fromkeys(self._prefetch + names))
         return qs
 
-    def only(self, *names: str) -> "QuerySet[M]":
+    def only(self, *names: str) -> Self:
         """Fetch only these fields (``keys``); others load on first access, in one request per object."""
         for name in names:
             resolve_field(self.model, name)
@@ -160,7 +166,7 @@ class QuerySet(Generic[M]):
         qs._only = tuple(names)
         return qs
 
-    def related_to(self, owner: "Model", key: str) -> "QuerySet[M]":
+    def related_to(self, owner: "Model", key: str) -> Self:
         """Objects in the relation ``key`` of ``owner`` (the protocol's ``$relatedTo``)."""
         if owner.id is None:
             raise ValueError(f"{owner!r} is not saved: it has no relation members yet")
@@ -169,7 +175,7 @@ class QuerySet(Generic[M]):
         qs._extra = self._extra + ({"$relatedTo": {"object": pointer, "key": key}},)
         return qs
 
-    def none(self) -> "QuerySet[M]":
+    def none(self) -> Self:
         """A queryset that matches nothing and sends nothing."""
         qs = self._clone()
         qs._none = True
@@ -266,9 +272,9 @@ class QuerySet(Generic[M]):
     @overload
     def __getitem__(self, key: int) -> M: ...
     @overload
-    def __getitem__(self, key: slice) -> "QuerySet[M]": ...
+    def __getitem__(self, key: slice) -> Self: ...
 
-    def __getitem__(self, key: Union[int, slice]) -> Union[M, "QuerySet[M]"]:
+    def __getitem__(self, key: Union[int, slice]) -> Union[M, Self]:
         if self._result_cache is not None:
             return self._result_cache[key]  # type: ignore[return-value]
         if isinstance(key, slice):
@@ -616,7 +622,7 @@ class QuerySet(Generic[M]):
             raise BulkWriteError(done, failures, unknown)
         return objs
 
-    def _unordered_for_writes(self) -> "QuerySet[M]":
+    def _unordered_for_writes(self) -> Self:
         """The objects a bulk write touches, walked in id order: an ordering changes which objects a
         write touches only under a slice (as in Django, ``order_by(...).update()`` ignores the order)."""
         if self._sliced() or not self._order:

@@ -17,10 +17,8 @@ PAGES = ["quickstart.md", "models.md", "querying.md", "relations.md", "geo.md", 
 def own_registry():
     """A page declares models with everyday names (Post, Author): pointers decode through the class
     registry, so the page's classes must not outlive it and shadow the test suite's models."""
-    saved = dict(registry._models)
-    yield
-    registry._models.clear()
-    registry._models.update(saved)
+    with registry.preserved():
+        yield
 
 
 @pytest.mark.parametrize("page", PAGES)
