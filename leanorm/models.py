@@ -277,8 +277,8 @@ class Model(_InstanceState, metaclass=ModelMeta):
     >>> from leanorm import Model, StringField, IntegerField
     >>> _ = leanorm.connect("local://:memory:")
     >>> class Note(Model):
-    ...     text = StringField(required=True)
-    ...     stars = IntegerField(default=0)
+    ...     text: StringField[str] = StringField(required=True)
+    ...     stars: IntegerField[int] = IntegerField(default=0)
     >>> note = Note.objects.create(text="hello")
     >>> Note.objects.get(id=note.id).text
     'hello'

@@ -6,11 +6,12 @@ changed with ``AddRelation``/``RemoveRelation`` operations and read with ``$rela
 >>> import leanorm
 >>> from leanorm import Model, StringField
 >>> _ = leanorm.connect("local://:memory:")
+>>> from typing import Optional
 >>> class Reader(Model):
-...     name = StringField()
+...     name: StringField[Optional[str]] = StringField()
 >>> class Book(Model):
-...     title = StringField()
-...     readers = RelationField(Reader)
+...     title: StringField[Optional[str]] = StringField()
+...     readers: RelationField[Reader] = RelationField(Reader)
 >>> ann, bob = Reader.objects.create(name="Ann"), Reader.objects.create(name="Bob")
 >>> book = Book.objects.create(title="Dune")
 >>> book.readers.add(ann, bob)
