@@ -214,15 +214,19 @@ def _default_url() -> str:
     return DEFAULT_URL
 
 
-def get_client(client: Optional[Client] = None) -> Client:
+def get_client(client: Optional[Client] = None, instance_client: Optional[Client] = None) -> Client:
     """The client a call uses, decided here and only here: ``client`` when the call was given one, else
-    the one set by :func:`using`, else the default one :func:`connect` made. With nothing connected it
-    refuses (:class:`~leanorm.errors.ConfigurationError`) rather than pick a backend nobody named."""
+    the one set by :func:`using`, else ``instance_client`` (the client an instance was loaded or saved
+    through, for the instance's own writes), else the default one :func:`connect` made. With nothing
+    connected it refuses (:class:`~leanorm.errors.ConfigurationError`) rather than pick a backend nobody
+    named."""
     if client is not None:
         return client
     client = _override.get()
     if client is not None:
         return client
+    if instance_client is not None:
+        return instance_client
     if _default is None:
         raise ConfigurationError("no backend: call leanorm.connect(URL) (or leanorm.connect() with LEANORM_URL "
                                  "set) before the first query")

@@ -128,7 +128,7 @@ class File(Model):
     # -- saving -----------------------------------------------------------------------------------------
     def save(self, *, client: Optional["Client"] = None, **kwargs: Any) -> "File":
         """Upload the bytes (or register the external url); a saved file saves changed metadata/ACL."""
-        client = client or self._client or get_client()
+        client = get_client(client, self._client)
         if self.id is not None:
             return super().save(client=client, **kwargs)
         if self._source is None and not self.url:
@@ -182,13 +182,13 @@ class File(Model):
 
     def fetch(self, *, client: Optional["Client"] = None) -> "File":
         """Reload the file's name, url, MIME type and metadata."""
-        client = client or self._client or get_client()
+        client = get_client(client, self._client)
         client.require("file_objects", "File.fetch")
         return self.refresh(client=client)
 
     def destroy(self, *, client: Optional["Client"] = None) -> None:
         """Delete the file and its bytes (on Parse: by name, under ``using_master()``)."""
-        client = client or self._client or get_client()
+        client = get_client(client, self._client)
         if self.id is not None:
             client.request("DELETE", f"files/{self.id}")
             client.identity_map.discard(self._meta.class_name, self.id)
@@ -308,7 +308,7 @@ class FileField(Field[Optional[File]]):
     def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
         if not isinstance(value, dict) or value.get("__type") != "File":
             return value
-        client = (instance._client if instance is not None else None) or get_client()
+        client = get_client(instance._client if instance is not None else None)
         object_id = value.get("objectId") or value.get("id")
         data = {k: v for k, v in value.items() if k not in ("__type", "id", "className")}
         if object_id:

@@ -413,10 +413,14 @@ class Model(_InstanceState, metaclass=ModelMeta):
 
     def _loaded_under(self, client: "Client") -> None:
         """Record that the instance now holds data read (or written) under the current auth identity,
-        and map it there: the identity it was mapped under before no longer finds it."""
+        and map it there: the identity it was mapped under before no longer finds it, nor does another
+        backend it was loaded from (it now holds this backend's data)."""
+        object_id = self.id
+        previous = self._client
+        if previous is not None and previous is not client and object_id is not None:
+            previous.identity_map.discard(self._meta.class_name, object_id)
         self._client = client
         self._scope = scope = client.auth_identity()
-        object_id = self.id
         if client.identity_map.enabled and object_id is not None:
             client.identity_map.put(scope, self._meta.class_name, object_id, self)
 
@@ -479,13 +483,13 @@ class Model(_InstanceState, metaclass=ModelMeta):
         it, under the identity it was read under; a plain pointer goes through the page's shared stubs."""
         if data is None:
             return self._pointer(class_name, object_id)
-        return resolve_pointer(self._client or get_client(), self._scope, class_name, object_id, data)
+        return resolve_pointer(get_client(self._client), self._scope, class_name, object_id, data)
 
     def _pointer(self, class_name: str, object_id: str) -> Any:
         """A Pointer in this instance's data as an instance of its model: the one mapped in the current
         unit of work and auth identity, else a stub (see :meth:`_stub`); the wire dict for a class no
         model declares. Rows of one query page share what they resolved (:class:`_PagePointers`)."""
-        client = self._client or get_client()
+        client = get_client(self._client)
         page = self._page
         if page is not None:
             session = current_session()
@@ -734,7 +738,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         :param fetch_when_save: ask the server for every field after the write (exact values after
             atomic operations)
         """
-        client = client or self._client or get_client()
+        client = get_client(client, self._client)
         is_new = self.id is None
         if where is not None:
             client.require("conditional_update", "conditional save (save(where=...))")
@@ -835,7 +839,6 @@ class Model(_InstanceState, metaclass=ModelMeta):
 
     def _saved(self, client: "Client", payload: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
         """Fold a successful write into the instance: sent values, server values, op results."""
-        self._client = client
         for key, wire in payload.items():
             op = self._ops.get(key)
             field = self._meta.by_db.get(key)
@@ -875,7 +878,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         """Delete the object. ``where`` makes it conditional (NoEffect/305 when it does not hold)."""
         if self.id is None:
             raise LeanORMError(f"{self!r} was never saved: nothing to delete")
-        client = client or self._client or get_client()
+        client = get_client(client, self._client)
         if where is not None:
             client.require("conditional_update", "conditional delete (delete(where=...))")
         # LeanCloud's SDKs send a delete's hook control as its JSON body, as a save's
@@ -895,7 +898,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         """Reload every field from the server, dropping unsaved changes."""
         if self.id is None:
             raise LeanORMError(f"{self!r} was never saved: nothing to refresh")
-        client = client or self._client or get_client()
+        client = get_client(client, self._client)
         data = client.request("GET", f"classes/{self._meta.class_name}/{self.id}")
         if not data:  # LeanCloud answers {} for a missing object
             raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist")
@@ -909,7 +912,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
 
     def _load_rest(self) -> None:
         """Load the fields a partial instance (pointer stub, ``only()``) lacks, keeping local changes."""
-        client = self._client or get_client()
+        client = get_client(self._client)
         data = client.request("GET", f"classes/{self._meta.class_name}/{self.id}")
         if not data:
             raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist")

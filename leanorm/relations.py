@@ -56,7 +56,7 @@ class RelationManager(Generic[M]):
             raise TypeError("; ".join(problems))
         if not objs:
             return
-        client = self.owner._client or get_client()
+        client = get_client(self.owner._client)
         key = self.field.db_field
         client.request("PUT", f"classes/{self.owner._meta.class_name}/{self.owner.id}",
                        body={key: {"__op": op, "objects": [self.field.to_wire(o) for o in objs]}})

@@ -75,7 +75,7 @@ class QuerySet(Generic[M]):
     @property
     def client(self) -> "Client":
         """The client this queryset sends through (``using()``'s, else the current default)."""
-        return self._client or get_client()
+        return get_client(self._client)
 
     def using(self, client: "Client") -> Self:
         """The same query against another backend."""
@@ -320,7 +320,8 @@ class QuerySet(Generic[M]):
         scope = client.auth_identity()
         inst = client.identity_map.get(scope, self.model._meta.class_name, value)
         # an instance loaded under another identity since it was mapped here is not this scope's
-        return inst if type(inst) is self.model and not inst._deferred and inst._scope == scope else None
+        return inst if (type(inst) is self.model and not inst._deferred and inst._scope == scope
+                        and inst._client is client) else None
 
     def get(self, *conditions: Q, **lookups: Any) -> M:
         """The one object matching; ``Model.DoesNotExist`` or ``Model.MultipleObjectsReturned`` otherwise.

@@ -126,3 +126,27 @@ def test_every_public_error_is_exported():
     classes = {name for name, value in vars(errors).items()
                if isinstance(value, type) and issubclass(value, errors.LeanORMError)}
     assert classes <= set(errors.__all__)
+
+
+def test_a_using_block_sends_an_instances_writes_where_it_says():
+    """``using(other)`` sends the block's requests through ``other``: an instance loaded elsewhere no
+    longer wins silently (the instance's client serves what it holds: lazy fields, pointers)."""
+    home = leanorm.connect("local://:memory:", default=False)
+    other = leanorm.connect("local://:memory:", default=False)
+    try:
+        obj = RvScore(score=1)
+        obj.assign_id()
+        obj.save(client=home)
+        with leanorm.using_master():
+            other.request("POST", "classes/RvScore", body={"objectId": obj.id, "score": 1})
+        obj.score = 7
+        with leanorm.using(other):
+            obj.save()
+        assert RvScore.objects.using(other).get(id=obj.id).score == 7
+        assert RvScore.objects.using(home).get(id=obj.id).score == 1
+        obj.score = 8
+        obj.save(client=home)  # an explicit client still wins over everything
+        assert RvScore.objects.using(home).get(id=obj.id).score == 8
+    finally:
+        home.close()
+        other.close()
