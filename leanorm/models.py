@@ -23,6 +23,7 @@ from . import signals
 from .acl import ACL
 from .config import get_client
 from .protocol.encoding import decode, decode_date, encode
+from .protocol.encoding import pointer as wire_pointer
 from .protocol.ids import new_object_id
 from .protocol.markers import sign_marker
 from .errors import DuplicateValue, FieldError, LeanORMError, NoEffect, ObjectNotFound, ValidationError
@@ -968,7 +969,7 @@ def resolve_pointer(client: Optional["Client"], scope: Optional[str], class_name
     all unsaved changes. A class with no model stays the wire dict."""
     model = registry.get(class_name)
     if model is None:
-        return {"__type": "Pointer", "className": class_name, "objectId": object_id} if data is None else data
+        return wire_pointer(class_name, object_id) if data is None else data
     if data is None:
         return model._stub(object_id, client)
     body = {k: v for k, v in data.items() if k not in ("__type", "className")}

@@ -30,6 +30,7 @@ from typing_extensions import Self, Unpack
 from .config import get_client
 from .errors import LeanCloudError, LeanORMError
 from .fields import FieldOptions, ReferenceField
+from .protocol.encoding import pointer as wire_pointer
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
@@ -155,8 +156,8 @@ def prefetch_relation(client: "Client", owners: Sequence["Model"], name: str) ->
         items = []
         for i in pending:
             owner = owners[i]
-            where: Dict[str, Any] = {"$relatedTo": {"object": {"__type": "Pointer", "objectId": owner.id,
-                                                               "className": owner._meta.class_name},
+            owner_id = cast(str, owner.id)  # owners come from a query page: they are stored
+            where: Dict[str, Any] = {"$relatedTo": {"object": wire_pointer(owner._meta.class_name, owner_id),
                                                     "key": field.db_field}}
             if members[i]:
                 where["objectId"] = {"$gt": members[i][-1]["objectId"]}

@@ -19,6 +19,7 @@ from ..errors import (BulkWriteError, DuplicateValue, FieldError, LeanORMError, 
 from ..fields import Field, PointerField
 from ..operations import F, Operation, check_assignment
 from ..protocol.encoding import encode
+from ..protocol.encoding import pointer as wire_pointer
 from ..registry import registry
 from ..relations import RelationField, prefetch_relation
 from .compiler import compile_order, compile_where, merge_and, resolve_field, resolve_path
@@ -170,7 +171,7 @@ class QuerySet(Generic[M]):
         """Objects in the relation ``key`` of ``owner`` (the protocol's ``$relatedTo``)."""
         if owner.id is None:
             raise ValueError(f"{owner!r} is not saved: it has no relation members yet")
-        pointer = {"__type": "Pointer", "className": owner._meta.class_name, "objectId": owner.id}
+        pointer = wire_pointer(owner._meta.class_name, owner.id)
         qs = self._clone()
         qs._extra = self._extra + ({"$relatedTo": {"object": pointer, "key": key}},)
         return qs
@@ -434,7 +435,7 @@ class QuerySet(Generic[M]):
         """
         client = self.client
         client.require("cql", "CQL")
-        values = [{"__type": "Pointer", "className": v._meta.class_name, "objectId": v.id}
+        values = [wire_pointer(v._meta.class_name, v.id)
                   if registry.holds_instance(v) else encode(v) for v in pvalues]
         answer = client.request("GET", "cloudQuery", {"cql": statement, "pvalues": values})
         # The statement names its class: normally this queryset's model. Another registered class decodes
