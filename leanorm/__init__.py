@@ -4,7 +4,9 @@ with an embedded SQLite backend for offline use.
 >>> import leanorm
 >>> client = leanorm.connect("local://:memory:")
 """
+import importlib
 import importlib.metadata
+from typing import Any
 
 from . import errors, signals
 from .acl import ACL
@@ -25,8 +27,15 @@ from .transport import request_timeout as timeout
 
 __version__ = importlib.metadata.version("leanorm")  # one source: setup.cfg
 
-from . import engine  # noqa: E402  (server side: leanorm.engine.Engine; needs the names above)
 from . import push  # noqa: E402  (leanorm.push.send; registers Installation and Notification)
+
+
+def __getattr__(name: str) -> Any:
+    """``leanorm.engine`` (cloud code, server side) is imported on first use: a client has no need of it."""
+    if name == "engine":
+        return importlib.import_module(".engine", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "connect", "get_client", "using", "using_master", "current_user", "as_user", "Client",

@@ -216,7 +216,7 @@ class User(Model):
         token = self.session_token
         if not token:
             return
-        client = self._client or get_client()
+        client = get_client(self._client)
         with auth_context.acting_as(None, token):
             client.request("POST", "logout", body={})
         self._data.pop("sessionToken", None)
@@ -225,7 +225,7 @@ class User(Model):
     def refresh_session_token(self) -> str:
         """End every session of this user and start a new one (LeanCloud, embedded); returns the
         new token, which this instance now carries."""
-        client = self._client or get_client()
+        client = get_client(self._client)
         client.require("refresh_session_token", "User.refresh_session_token")
         with self._as_self():
             data = client.request("PUT", f"users/{self.id}/refreshSessionToken", body={})
@@ -237,7 +237,7 @@ class User(Model):
     def link_with(self, platform: str, auth_data: Dict[str, Any]) -> "User":
         """Link a third-party account to this user (AccountAlreadyLinked, 208, when another user has
         it); log in with it later through :meth:`login_with`."""
-        client = self._client or get_client()
+        client = get_client(self._client)
         with self._as_self():
             client.request("PUT", f"users/{self.id}", body={"authData": {platform: auth_data}})
         self._data["authData"] = {**(self._data.get("authData") or {}), platform: auth_data}
@@ -246,7 +246,7 @@ class User(Model):
 
     def unlink_from(self, platform: str) -> "User":
         """Remove a linked third-party account from this user."""
-        client = self._client or get_client()
+        client = get_client(self._client)
         # LeanCloud deletes one platform with an operation on the nested key; Parse takes a null
         body: Dict[str, Any] = ({f"authData.{platform}": {"__op": "Delete"}}
                                 if client.supports("nested_key_operators") else {"authData": {platform: None}})
@@ -264,14 +264,14 @@ class User(Model):
     def follow(self, target: Union["User", str], **attributes: Any) -> None:
         """Make this user follow ``target`` (a user or its id); ``attributes`` are stored on the
         ``_Followee``/``_Follower`` rows. Following twice keeps one row."""
-        client = self._client or get_client()
+        client = get_client(self._client)
         client.require("friendship", "User.follow")
         with self._as_self():
             client.request("POST", f"users/{self.id}/friendship/{_user_id(target)}", body=attributes)
 
     def unfollow(self, target: Union["User", str]) -> None:
         """Stop following ``target``."""
-        client = self._client or get_client()
+        client = get_client(self._client)
         client.require("friendship", "User.unfollow")
         with self._as_self():
             client.request("DELETE", f"users/{self.id}/friendship/{_user_id(target)}")
@@ -294,7 +294,7 @@ class User(Model):
     # -- passwords --------------------------------------------------------------------------------------
     def update_password(self, old_password: str, new_password: str) -> None:
         """Change the password, checking the old one (LeanCloud and the embedded backend)."""
-        client = self._client or get_client()
+        client = get_client(self._client)
         client.require("user_update_password", "update_password")
         with as_user(self):
             data = client.request("PUT", f"users/{self.id}/updatePassword",

@@ -18,12 +18,16 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from .config import connect
 from .introspect import models_source
-from .local.serving import ServeOptions, serve
-from .migrate import copy_all
-from .transfer.export_format import open_export
-from .transfer.exporter import export_backend
-from .transfer.importer import import_export
-from .transfer.verify import verify
+
+try:  # what the command needs beyond the client is the ``cli`` extra: say so rather than show a traceback
+    from .local.serving import ServeOptions, serve
+    from .migrate import copy_all
+    from .transfer.export_format import open_export
+    from .transfer.exporter import export_backend
+    from .transfer.importer import import_export
+    from .transfer.verify import verify
+except ImportError as exc:  # pragma: no cover (the test extra installs them)
+    raise SystemExit(f"the leanorm command needs {exc.name!r}: pip install 'leanorm[cli]'") from None
 
 __all__ = ["main"]
 

@@ -14,7 +14,7 @@ import orjson
 
 from . import auth_context
 from .protocol.dialects import Dialect
-from .errors import LeanCloudError, NotSent, NotSupported, OutcomeUnknown, TransportError, error_for
+from .errors import ConfigurationError, LeanCloudError, NotSent, NotSupported, OutcomeUnknown, TransportError, error_for
 from .identity import IdentityMap
 from .transport import Body, Request, Transport
 
@@ -101,7 +101,7 @@ class Client:
         enclosing ``leanorm.timeout()`` block's, else the client's.
         """
         if auth_context.master_active() and not self.master_key:
-            raise LeanCloudError(401, "using_master() needs a master key: pass master_key to connect()")
+            raise ConfigurationError("using_master() needs a master key: pass master_key to connect()")
         if method == "GET":
             params = {**self.dialect.read_params, **(params or {})}
         query = {k: v if isinstance(v, str) else _dumps(v) for k, v in (params or {}).items()}
@@ -139,7 +139,10 @@ class Client:
         if resp.status >= 400:
             if isinstance(payload, dict) and "code" in payload:
                 raise error_for(int(payload["code"]), str(payload.get("error", "")), resp.status)
-            raise error_for(resp.status, str(payload)[:500], resp.status)
+            # an error without the protocol's code came from something in between (a proxy's 403, a
+            # gateway's 502): its HTTP status is no protocol code, and whether the server acted is not known
+            raise OutcomeUnknown(f"{method} {req.path} answered {resp.status} without a protocol error code: "
+                                 f"{str(payload)[:200]}")
         return payload
 
     def batch(self, items: Sequence[BatchItem]) -> List[BatchResult]:

@@ -18,22 +18,31 @@ over the URL's.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import threading
+import warnings
 from contextvars import ContextVar
-from typing import Any, Dict, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Type
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .auth_context import current_user, using_master
 from .client import Client
-from .local import LocalServer
+from .errors import ConfigurationError
 from .protocol.dialects import dialect_named
 from .transport import HTTPTransport, LocalTransport, Transport
 
-__all__ = ["connect", "get_client", "using", "using_master", "current_user", "DEFAULT_URL", "parse_url"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .local import LocalServer
+
+__all__ = ["connect", "get_client", "using", "using_master", "current_user", "DEFAULT_URL", "parse_url",
+           "ImplicitBackendWarning", "embedded_server_class"]
 
 #: what ``connect()`` uses with no argument and no ``LEANORM_URL``: a SQLite file in the working directory
 DEFAULT_URL = "local://leanorm.sqlite3"
+#: the embedded server, loaded by name on the first ``local:`` connect only, so that a client of Parse
+#: Server or LeanCloud never imports it or what it needs (RE2, the upload-form parser)
+EMBEDDED_SERVER_MODULE = "leanorm.local"
 LOCAL_APP_ID, LOCAL_APP_KEY, LOCAL_MASTER_KEY = "leanorm-local", "leanorm-local-key", "leanorm-local-master"
 
 #: connect()'s numeric settings when neither its keywords nor the URL give them (one place for both forms)
@@ -105,7 +114,7 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
                 "identity_size": identity_size, "client_ids": client_ids}
     _check_settings(settings)
     if url is None and server_url is None and database is None:
-        url = os.environ.get("LEANORM_URL") or DEFAULT_URL
+        url = os.environ.get("LEANORM_URL") or _default_url()
     if url is not None:
         clashing = [name for name, value in (("server_url", server_url), ("database", database),
                                              ("app_id", app_id), ("app_key", app_key), ("dialect", dialect),
@@ -132,11 +141,12 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
         raise ValueError("engine= is for the embedded backend; remote servers call the engine over HTTP")
     if cfg.get("database") is not None:
         # the app's own process is the only client: it may choose objectIds (safe retries, imports)
-        server = LocalServer(cfg["database"], app_id=cfg["app_id"], app_key=cfg["app_key"],
-                             master_key=cfg["master_key"], engine=engine, allow_custom_object_id=True)
+        server_class = embedded_server_class()
+        server = server_class(cfg["database"], app_id=cfg["app_id"], app_key=cfg["app_key"],
+                              master_key=cfg["master_key"], engine=engine, allow_custom_object_id=True)
         transport = LocalTransport(server)
         backend = "embedded"
-        extra = LocalServer.capabilities
+        extra = server_class.capabilities
         shown = f"local://{cfg['database']}"
     else:
         transport = HTTPTransport(cfg["server_url"], timeout=cfg["timeout"])
@@ -154,12 +164,24 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
     return client
 
 
-def bound_client(server: LocalServer) -> Client:
+def embedded_server_class() -> Type["LocalServer"]:
+    """:class:`leanorm.local.LocalServer`, imported on first use (the one import leanorm makes by name:
+    see :data:`EMBEDDED_SERVER_MODULE`); a clear error when its dependencies are not installed."""
+    try:
+        module = importlib.import_module(EMBEDDED_SERVER_MODULE)
+    except ImportError as exc:
+        raise ConfigurationError(f"the embedded backend (local:) needs {exc.name!r}: "
+                                 "pip install 'leanorm[embedded]'") from exc
+    server_class: Type["LocalServer"] = module.LocalServer
+    return server_class
+
+
+def bound_client(server: "LocalServer") -> Client:
     """A client of the embedded ``server``, in-process, with its keys; closing it leaves the server open
     (the server's owner closes it)."""
     return Client(LocalTransport(server, owned=False), dialect_named("leancloud"), server.app_id, server.app_key,
                   server.master_key, backend="embedded", url=f"local://{server.store.database}",
-                  capabilities=LocalServer.capabilities)
+                  capabilities=type(server).capabilities)
 
 
 def _check_settings(settings: Dict[str, Any]) -> None:
@@ -173,20 +195,41 @@ def _check_settings(settings: Dict[str, Any]) -> None:
         raise ValueError(f"identity_size is a number of objects, not {size!r}")
 
 
-def get_client(client: Optional[Client] = None) -> Client:
+class ImplicitBackendWarning(UserWarning):
+    """``connect()`` was called without a URL and ``LEANORM_URL`` is not set: the embedded backend in
+    ``./leanorm.sqlite3`` is used (a production app missing its variable would write there)."""
+
+
+_warned_default_url = False
+
+
+def _default_url() -> str:
+    """:data:`DEFAULT_URL`, said once per process: a missing ``LEANORM_URL`` must not go unnoticed."""
+    global _warned_default_url
+    if not _warned_default_url:
+        _warned_default_url = True
+        warnings.warn(f"leanorm.connect() without a URL and without LEANORM_URL: using the embedded backend in "
+                      f"{os.path.abspath('leanorm.sqlite3')} (pass a URL or set LEANORM_URL to say which backend)",
+                      ImplicitBackendWarning, stacklevel=3)
+    return DEFAULT_URL
+
+
+def get_client(client: Optional[Client] = None, instance_client: Optional[Client] = None) -> Client:
     """The client a call uses, decided here and only here: ``client`` when the call was given one, else
-    the one set by :func:`using`, else the default (connecting with :func:`connect`'s defaults the first
-    time if nothing was connected)."""
-    global _default
+    the one set by :func:`using`, else ``instance_client`` (the client an instance was loaded or saved
+    through, for the instance's own writes), else the default one :func:`connect` made. With nothing
+    connected it refuses (:class:`~leanorm.errors.ConfigurationError`) rather than pick a backend nobody
+    named."""
     if client is not None:
         return client
     client = _override.get()
     if client is not None:
         return client
+    if instance_client is not None:
+        return instance_client
     if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = connect(default=False)
+        raise ConfigurationError("no backend: call leanorm.connect(URL) (or leanorm.connect() with LEANORM_URL "
+                                 "set) before the first query")
     return _default
 
 

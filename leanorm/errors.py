@@ -12,8 +12,8 @@ __all__ = [
     "LeanORMError", "LeanCloudError", "ObjectNotFound", "DuplicateValue", "PermissionDenied",
     "RateLimited", "InvalidSession", "NoEffect", "InvalidQuery", "InvalidType", "AuthenticationFailed",
     "UserNotFound", "UsernameTaken", "EmailTaken", "MobilePhoneTaken", "AccountAlreadyLinked",
-    "InvalidVerificationCode", "ScriptError", "HookRejected",
-    "ValidationError", "FieldError", "NotSupported", "BulkWriteError", "TransportError", "NotSent",
+    "InvalidVerificationCode", "UnsupportedAuthProvider", "ScriptError", "HookRejected",
+    "ConfigurationError", "ValidationError", "FieldError", "NotSupported", "BulkWriteError", "TransportError", "NotSent",
     "OutcomeUnknown", "error_for",
 ]
 
@@ -157,6 +157,11 @@ class NotSent(TransportError):
 class OutcomeUnknown(TransportError):
     """The request was sent but no whole answer came (reset, timeout): it may or may not have been
     applied. A create that carries a client-made objectId is safe to send again."""
+
+
+class ConfigurationError(LeanORMError):
+    """The client is not configured for what the code asked (e.g. ``using_master()`` without a master
+    key): nothing was sent."""
 
 
 class ValidationError(LeanORMError, ValueError):

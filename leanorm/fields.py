@@ -17,6 +17,7 @@ from marshmallow import validate as _mv
 from typing_extensions import Literal, Self, TypedDict, Unpack
 
 from .protocol.encoding import decode, decode_date, encode, encode_date
+from .protocol.encoding import pointer as wire_pointer
 from .protocol.geo import GeoPoint
 from .operations import F, Operation, check_assignment
 from .registry import registry
@@ -580,7 +581,7 @@ class ReferenceField(Field[T]):
     def to_wire(self, value: Any) -> Any:
         if value is None:
             return None
-        return {"__type": "Pointer", "className": type(value)._meta.class_name, "objectId": value.id}
+        return wire_pointer(type(value)._meta.class_name, value.id)
 
 
 class PointerField(ReferenceField[T]):

@@ -24,7 +24,7 @@ import io
 import mimetypes
 import os
 import uuid
-from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Iterator, List, Optional, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Dict, Iterator, List, Optional, Union
 from urllib.parse import quote
 
 from . import auth_context
@@ -51,12 +51,6 @@ class _FileQuerySet(QuerySet["File"]):
         return super()._params(client)
 
 
-class _FileManager(Manager["File"]):
-    def get_queryset(self) -> QuerySet["File"]:
-        assert self.model is not None
-        return _FileQuerySet(self.model)
-
-
 class File(Model):
     """A stored file: ``File(name, data)`` with bytes or a binary file object, then ``save()``.
 
@@ -70,7 +64,7 @@ class File(Model):
     mime_type: StringField[Optional[str]] = StringField()
     metadata: DictField[Optional[Dict[str, Any]]] = DictField(db_field="metaData")
 
-    objects = _FileManager()
+    objects: ClassVar[Manager[_FileQuerySet]] = _FileQuerySet.as_manager()
 
     #: what ``save()`` uploads (None for a loaded or external file)
     _source: Optional[Data] = None
@@ -134,7 +128,7 @@ class File(Model):
     # -- saving -----------------------------------------------------------------------------------------
     def save(self, *, client: Optional["Client"] = None, **kwargs: Any) -> "File":
         """Upload the bytes (or register the external url); a saved file saves changed metadata/ACL."""
-        client = client or self._client or get_client()
+        client = get_client(client, self._client)
         if self.id is not None:
             return super().save(client=client, **kwargs)
         if self._source is None and not self.url:
@@ -188,13 +182,13 @@ class File(Model):
 
     def fetch(self, *, client: Optional["Client"] = None) -> "File":
         """Reload the file's name, url, MIME type and metadata."""
-        client = client or self._client or get_client()
+        client = get_client(client, self._client)
         client.require("file_objects", "File.fetch")
         return self.refresh(client=client)
 
     def destroy(self, *, client: Optional["Client"] = None) -> None:
         """Delete the file and its bytes (on Parse: by name, under ``using_master()``)."""
-        client = client or self._client or get_client()
+        client = get_client(client, self._client)
         if self.id is not None:
             client.request("DELETE", f"files/{self.id}")
             client.identity_map.discard(self._meta.class_name, self.id)
@@ -314,7 +308,7 @@ class FileField(Field[Optional[File]]):
     def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
         if not isinstance(value, dict) or value.get("__type") != "File":
             return value
-        client = (instance._client if instance is not None else None) or get_client()
+        client = get_client(instance._client if instance is not None else None)
         object_id = value.get("objectId") or value.get("id")
         data = {k: v for k, v in value.items() if k not in ("__type", "id", "className")}
         if object_id:

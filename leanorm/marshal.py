@@ -12,10 +12,11 @@ only.
 >>> import leanorm
 >>> from leanorm import IntegerField, ListField, Model, StringField
 >>> _ = leanorm.connect("local://:memory:")
+>>> from typing import List
 >>> class Song(Model):
-...     title = StringField(required=True, max_length=20)
-...     plays = IntegerField(default=0, min_value=0, db_field="playCount")
-...     genres = ListField(StringField(choices=["pop", "jazz"]))
+...     title: StringField[str] = StringField(required=True, max_length=20)
+...     plays: IntegerField[int] = IntegerField(default=0, min_value=0, db_field="playCount")
+...     genres: ListField[List[str]] = ListField(StringField(choices=["pop", "jazz"]))
 >>> schema = model_schema(Song)()
 >>> song = schema.load({"title": "Blue", "playCount": 3, "genres": ["jazz"]})
 >>> song.title, song.plays, song.genres

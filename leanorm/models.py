@@ -10,9 +10,7 @@ A write that fails leaves no ghost: the instance drops what it had queued and it
 """
 from __future__ import annotations
 
-import base64
 import functools
-import secrets
 import weakref
 from operator import itemgetter
 from typing import (TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Set,
@@ -25,8 +23,10 @@ from . import signals
 from .acl import ACL
 from .config import get_client
 from .protocol.encoding import decode, decode_date, encode
+from .protocol.encoding import pointer as wire_pointer
+from .protocol.ids import new_object_id
 from .protocol.markers import sign_marker
-from .errors import DuplicateValue, FieldError, LeanORMError, ObjectNotFound, ValidationError
+from .errors import DuplicateValue, FieldError, LeanORMError, NoEffect, ObjectNotFound, ValidationError
 from .fields import MISSING, DateTimeField, Field, StringField
 from .identity import Session, current_session
 from .operations import (Add, AddUnique, BitAnd, BitOr, BitXor, Delete, F, Increment, Operation, Remove,
@@ -35,6 +35,7 @@ from .query.lookups import CompileContext
 from .query.compiler import compile_where
 from .query.manager import Manager
 from .query.q import Q
+from .query.queryset import QuerySet
 from .registry import registry
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,11 +53,6 @@ RESERVED_KEYS = frozenset({"objectId", "createdAt", "updatedAt", "ACL", "__type"
 #: the server hooks a save or delete may run (names as LeanCloud and ``leanorm.engine`` use them)
 _HOOK_NAMES = ("beforeSave", "afterSave", "beforeUpdate", "afterUpdate", "beforeDelete", "afterDelete")
 
-
-def new_object_id() -> str:
-    """A fresh client-made objectId: 24 characters of ``[a-z2-7]`` carrying 120 random bits (the
-    embedded backend's own form), so that two clients never pick the same one."""
-    return base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
 
 
 _object_id = itemgetter("objectId")
@@ -268,10 +264,8 @@ class ModelMeta(type):
         cls.MultipleObjectsReturned = type(  # type: ignore[attr-defined]
             "MultipleObjectsReturned", parents or (MultipleObjectsReturned,),
             {"__module__": cls.__module__, "__qualname__": f"{name}.MultipleObjectsReturned"})
-        if "objects" not in namespace:
-            manager: Manager[Any] = Manager()
-            cls.objects = manager  # type: ignore[attr-defined]
-            manager.__set_name__(cls, "objects")
+        if not hasattr(cls, "objects"):
+            cls.objects = QuerySet.as_manager()  # type: ignore[attr-defined]
         if not cls._meta.abstract:  # type: ignore[attr-defined]
             registry.register(cls)  # type: ignore[arg-type]
         return cls
@@ -284,17 +278,18 @@ class Model(_InstanceState, metaclass=ModelMeta):
     >>> from leanorm import Model, StringField, IntegerField
     >>> _ = leanorm.connect("local://:memory:")
     >>> class Note(Model):
-    ...     text = StringField(required=True)
-    ...     stars = IntegerField(default=0)
+    ...     text: StringField[str] = StringField(required=True)
+    ...     stars: IntegerField[int] = IntegerField(default=0)
     >>> note = Note.objects.create(text="hello")
     >>> Note.objects.get(id=note.id).text
     'hello'
     """
 
     _meta: ClassVar[Options]
-    #: ``Post.objects`` is a ``Manager[Post]`` for type checkers too. A model may declare its own manager;
-    #: annotated (``objects: ClassVar[PostManager] = PostManager()``), checkers see its own methods
-    objects: ClassVar["Manager[Self]"]
+    #: ``Post.objects`` is a new ``QuerySet[Post]`` on every read, for type checkers too. A model with
+    #: queries of its own derives its manager from its QuerySet subclass, annotated so that checkers see
+    #: them: ``objects: ClassVar[Manager[PostQuerySet]] = PostQuerySet.as_manager()``
+    objects: ClassVar["Manager[QuerySet[Self]]"]
     acl: _ObjectACL = _ObjectACL()
     DoesNotExist: ClassVar[Type[ObjectNotFound]]
     MultipleObjectsReturned: ClassVar[Type[MultipleObjectsReturned]]
@@ -419,10 +414,14 @@ class Model(_InstanceState, metaclass=ModelMeta):
 
     def _loaded_under(self, client: "Client") -> None:
         """Record that the instance now holds data read (or written) under the current auth identity,
-        and map it there: the identity it was mapped under before no longer finds it."""
+        and map it there: the identity it was mapped under before no longer finds it, nor does another
+        backend it was loaded from (it now holds this backend's data)."""
+        object_id = self.id
+        previous = self._client
+        if previous is not None and previous is not client and object_id is not None:
+            previous.identity_map.discard(self._meta.class_name, object_id)
         self._client = client
         self._scope = scope = client.auth_identity()
-        object_id = self.id
         if client.identity_map.enabled and object_id is not None:
             client.identity_map.put(scope, self._meta.class_name, object_id, self)
 
@@ -485,13 +484,13 @@ class Model(_InstanceState, metaclass=ModelMeta):
         it, under the identity it was read under; a plain pointer goes through the page's shared stubs."""
         if data is None:
             return self._pointer(class_name, object_id)
-        return resolve_pointer(self._client or get_client(), self._scope, class_name, object_id, data)
+        return resolve_pointer(get_client(self._client), self._scope, class_name, object_id, data)
 
     def _pointer(self, class_name: str, object_id: str) -> Any:
         """A Pointer in this instance's data as an instance of its model: the one mapped in the current
         unit of work and auth identity, else a stub (see :meth:`_stub`); the wire dict for a class no
         model declares. Rows of one query page share what they resolved (:class:`_PagePointers`)."""
-        client = self._client or get_client()
+        client = get_client(self._client)
         page = self._page
         if page is not None:
             session = current_session()
@@ -740,7 +739,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         :param fetch_when_save: ask the server for every field after the write (exact values after
             atomic operations)
         """
-        client = client or self._client or get_client()
+        client = get_client(client, self._client)
         is_new = self.id is None
         if where is not None:
             client.require("conditional_update", "conditional save (save(where=...))")
@@ -751,6 +750,9 @@ class Model(_InstanceState, metaclass=ModelMeta):
         else:
             keys = self.changed_keys()
             if not keys:
+                # nothing to send, but the promise holds: a ``where`` the stored object fails is NoEffect
+                if where is not None and not QuerySet(type(self), client).filter(where, id=self.id).exists():
+                    raise NoEffect(305, f"{self!r} does not match the save's where: nothing was written")
                 return self
             signals.before_update.send(sender, instance=self, changed=keys)
         payload = self._payload(is_new)
@@ -838,7 +840,6 @@ class Model(_InstanceState, metaclass=ModelMeta):
 
     def _saved(self, client: "Client", payload: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
         """Fold a successful write into the instance: sent values, server values, op results."""
-        self._client = client
         for key, wire in payload.items():
             op = self._ops.get(key)
             field = self._meta.by_db.get(key)
@@ -878,7 +879,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         """Delete the object. ``where`` makes it conditional (NoEffect/305 when it does not hold)."""
         if self.id is None:
             raise LeanORMError(f"{self!r} was never saved: nothing to delete")
-        client = client or self._client or get_client()
+        client = get_client(client, self._client)
         if where is not None:
             client.require("conditional_update", "conditional delete (delete(where=...))")
         # LeanCloud's SDKs send a delete's hook control as its JSON body, as a save's
@@ -898,7 +899,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         """Reload every field from the server, dropping unsaved changes."""
         if self.id is None:
             raise LeanORMError(f"{self!r} was never saved: nothing to refresh")
-        client = client or self._client or get_client()
+        client = get_client(client, self._client)
         data = client.request("GET", f"classes/{self._meta.class_name}/{self.id}")
         if not data:  # LeanCloud answers {} for a missing object
             raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist")
@@ -912,7 +913,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
 
     def _load_rest(self) -> None:
         """Load the fields a partial instance (pointer stub, ``only()``) lacks, keeping local changes."""
-        client = self._client or get_client()
+        client = get_client(self._client)
         data = client.request("GET", f"classes/{self._meta.class_name}/{self.id}")
         if not data:
             raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist")
@@ -968,7 +969,7 @@ def resolve_pointer(client: Optional["Client"], scope: Optional[str], class_name
     all unsaved changes. A class with no model stays the wire dict."""
     model = registry.get(class_name)
     if model is None:
-        return {"__type": "Pointer", "className": class_name, "objectId": object_id} if data is None else data
+        return wire_pointer(class_name, object_id) if data is None else data
     if data is None:
         return model._stub(object_id, client)
     body = {k: v for k, v in data.items() if k not in ("__type", "className")}

@@ -5,7 +5,8 @@ resolver, cloud code) imports it without importing :mod:`leanorm.models`, which 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Optional, Type
+import contextlib
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Type
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import Model
@@ -14,25 +15,41 @@ __all__ = ["ModelRegistry", "registry"]
 
 
 class ModelRegistry:
-    """Model classes by protocol class name, so pointers decode into the right model."""
+    """Model classes by protocol class name, so pointers decode into the right model.
+
+    Python names are kept apart from protocol class names: a wire class ``"Post"`` with no model of its
+    own must not decode as ``class Post(Model)`` whose ``Meta`` names ``"Article"``. Python names serve
+    only forward references in field declarations (:meth:`model_for`)."""
 
     def __init__(self) -> None:
         self._models: Dict[str, Type["Model"]] = {}
+        self._by_python_name: Dict[str, Type["Model"]] = {}
 
     def register(self, model: Type["Model"]) -> None:
         self._models[model._meta.class_name] = model
-        self._models.setdefault(model.__name__, model)
+        self._by_python_name.setdefault(model.__name__, model)
 
     def get(self, class_name: str) -> Optional[Type["Model"]]:
-        """The model for ``class_name``, or None."""
+        """The model for the protocol class ``class_name``, or None."""
         return self._models.get(class_name)
 
     def model_for(self, name: str) -> Type["Model"]:
-        """The model for ``name`` (class name or Python name); LookupError when none is declared."""
+        """The model for ``name``, a protocol class name or else a model's Python name (a field's
+        forward reference); LookupError when none is declared."""
+        model = self._models.get(name) or self._by_python_name.get(name)
+        if model is None:
+            raise LookupError(f"no model declared for class {name!r}")
+        return model
+
+    @contextlib.contextmanager
+    def preserved(self) -> Iterator[None]:
+        """Models declared inside the block are forgotten when it ends (a test's or a docs page's
+        ``Post`` must not outlive it and shadow another's)."""
+        saved = dict(self._models), dict(self._by_python_name)
         try:
-            return self._models[name]
-        except KeyError:
-            raise LookupError(f"no model declared for class {name!r}") from None
+            yield
+        finally:
+            self._models, self._by_python_name = saved
 
     def holds_instance(self, value: Any) -> bool:
         """Whether ``value`` is an instance of a registered model (or of a subclass of one)."""

@@ -6,11 +6,12 @@ changed with ``AddRelation``/``RemoveRelation`` operations and read with ``$rela
 >>> import leanorm
 >>> from leanorm import Model, StringField
 >>> _ = leanorm.connect("local://:memory:")
+>>> from typing import Optional
 >>> class Reader(Model):
-...     name = StringField()
+...     name: StringField[Optional[str]] = StringField()
 >>> class Book(Model):
-...     title = StringField()
-...     readers = RelationField(Reader)
+...     title: StringField[Optional[str]] = StringField()
+...     readers: RelationField[Reader] = RelationField(Reader)
 >>> ann, bob = Reader.objects.create(name="Ann"), Reader.objects.create(name="Bob")
 >>> book = Book.objects.create(title="Dune")
 >>> book.readers.add(ann, bob)
@@ -29,6 +30,7 @@ from typing_extensions import Self, Unpack
 from .config import get_client
 from .errors import LeanCloudError, LeanORMError
 from .fields import FieldOptions, ReferenceField
+from .protocol.encoding import pointer as wire_pointer
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
@@ -55,7 +57,7 @@ class RelationManager(Generic[M]):
             raise TypeError("; ".join(problems))
         if not objs:
             return
-        client = self.owner._client or get_client()
+        client = get_client(self.owner._client)
         key = self.field.db_field
         client.request("PUT", f"classes/{self.owner._meta.class_name}/{self.owner.id}",
                        body={key: {"__op": op, "objects": [self.field.to_wire(o) for o in objs]}})
@@ -154,8 +156,8 @@ def prefetch_relation(client: "Client", owners: Sequence["Model"], name: str) ->
         items = []
         for i in pending:
             owner = owners[i]
-            where: Dict[str, Any] = {"$relatedTo": {"object": {"__type": "Pointer", "objectId": owner.id,
-                                                               "className": owner._meta.class_name},
+            owner_id = cast(str, owner.id)  # owners come from a query page: they are stored
+            where: Dict[str, Any] = {"$relatedTo": {"object": wire_pointer(owner._meta.class_name, owner_id),
                                                     "key": field.db_field}}
             if members[i]:
                 where["objectId"] = {"$gt": members[i][-1]["objectId"]}

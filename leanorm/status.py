@@ -33,6 +33,7 @@ import arrow
 from . import auth_context
 from .config import get_client
 from .protocol.encoding import decode, decode_date, encode
+from .protocol.encoding import pointer as wire_pointer
 from .errors import LeanORMError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -95,7 +96,7 @@ def _owner(owner: Optional["User"]) -> Dict[str, str]:
     user = owner if owner is not None else auth_context.current_user()
     if user is None or not getattr(user, "id", None):
         raise LeanORMError("an inbox belongs to a saved user: pass owner= or act as a logged-in user")
-    return {"__type": "Pointer", "className": "_User", "objectId": str(user.id)}
+    return wire_pointer("_User", str(user.id))
 
 
 def _publish(client: "Client", data: Mapping[str, Any], query: Dict[str, Any], inbox_type: str) -> Status:

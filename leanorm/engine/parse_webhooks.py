@@ -116,7 +116,7 @@ def register(engine: "Engine", url: str, client: Optional["Client"] = None) -> L
 
     The legacy-login function (:mod:`leanorm.engine.legacy_login`) is registered too, acting on this
     Parse Server through ``client``."""
-    client = client or get_client()
+    client = get_client(client)
     engine.parse_client = client
     base = url.rstrip("/") + WEBHOOK_PREFIX.rstrip("/")
     name = legacy_password.LOGIN_FUNCTION

@@ -32,6 +32,7 @@ import time
 from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Iterator, Optional, Tuple
 from urllib.parse import quote, unquote
 
+from ..protocol.ids import new_object_id
 from . import objects, reads
 from .form_upload import FilePart
 from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, Readable, dumps, route
@@ -119,7 +120,7 @@ def _create(ctx: Context, name: str, fields: Dict[str, Any], acl: Any = None,
             key: Optional[str] = None) -> Dict[str, Any]:
     """Write a new ``_File`` row (its url and storage ``key`` default to ones made of the id, so the id
     is chosen here); returns it."""
-    object_id = objects.new_object_id()
+    object_id = new_object_id()
     body = {"objectId": object_id, "name": name, "url": _url(ctx, object_id, name), "key": key or object_id,
             **fields}  # fields may carry an external file's own url
     body["ACL"] = _default_acl(ctx.caller) if acl is None else acl

@@ -5,8 +5,6 @@ The functions ``write`` and ``remove`` are the backend's one implementation of e
 """
 from __future__ import annotations
 
-import base64
-import secrets
 import sqlite3
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -14,6 +12,7 @@ import orjson
 
 from . import authz, hooks
 from .permissions import permit
+from ..protocol.ids import new_object_id
 from .protocol import Caller, Context, ProtocolError
 from .rows import ROW
 from .store import FieldType, check_class_name, check_field_name, table
@@ -21,17 +20,12 @@ from .values import (MISSING, apply_op, canonical, check_value, normalize_iso, n
                      type_of)
 from .query_compiler import QueryCompiler
 
-__all__ = ["write", "remove", "write_options", "can_write", "new_object_id"]
+__all__ = ["write", "remove", "write_options", "can_write"]
 
 RESERVED = {"objectId", "createdAt", "updatedAt", "ACL", "className"}
 #: fields no client may store: SDKs take a ``sessionToken`` in any answer as the session to use
 CLIENT_RESERVED = {"sessionToken"}
 
-
-def new_object_id() -> str:
-    """24 characters of ``[a-z2-7]`` carrying 120 random bits (base32 of 15 random bytes: one C call,
-    where drawing each character with ``secrets.choice`` took a quarter of a bulk insert)."""
-    return base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
 
 
 def can_write(caller: Caller, acl: Optional[str]) -> bool:

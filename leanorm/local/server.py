@@ -5,6 +5,7 @@ import dataclasses
 import json
 import logging
 import re
+import shutil
 import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
@@ -99,8 +100,13 @@ class LocalServer:
         #: LeanEngine's hook key: a request carrying it (``X-LC-Hook-Key``) may skip hooks (``__ignore_hooks``)
         self.hook_key = hook_key
         self.prod = prod
+        #: a files folder this server made for an in-memory database: it goes with the database on close
+        self._temporary_files_dir: Optional[str] = None
         if files_dir is None:
-            files_dir = tempfile.mkdtemp(prefix="leanorm-files-") if self.store.memory else database + ".files"
+            if self.store.memory:
+                files_dir = self._temporary_files_dir = tempfile.mkdtemp(prefix="leanorm-files-")
+            else:
+                files_dir = database + ".files"
         self.files_dir = files_dir
         # the cloud code as this server runs it: its own requests reach this server (see CloudCode.serving)
         self.engine = engine.serving(self) if engine is not None else None
@@ -280,6 +286,9 @@ class LocalServer:
 
     def close(self) -> None:
         self.store.close()
+        if self._temporary_files_dir is not None:
+            shutil.rmtree(self._temporary_files_dir, ignore_errors=True)
+            self._temporary_files_dir = None
 
     # -- WSGI ------------------------------------------------------------------------------------------
     def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

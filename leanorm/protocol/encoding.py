@@ -15,7 +15,7 @@ import arrow
 
 from .geo import GeoPoint
 
-__all__ = ["encode", "decode", "encode_date", "decode_date", "PointerResolver"]
+__all__ = ["encode", "decode", "encode_date", "decode_date", "pointer", "PointerResolver"]
 
 #: ``resolve(class_name, object_id, full_data_or_None)`` returns what a Pointer/Object decodes to
 PointerResolver = Callable[[str, str, Optional[Dict[str, Any]]], Any]
@@ -77,6 +77,11 @@ def decode_date(iso: str) -> arrow.Arrow:
         made._datetime = dt
         return made
     return arrow.Arrow.fromdatetime(dt, tz)
+
+
+def pointer(class_name: str, object_id: str) -> Dict[str, str]:
+    """A Pointer on the wire: the object ``object_id`` of the class ``class_name``."""
+    return {"__type": "Pointer", "className": class_name, "objectId": object_id}
 
 
 def encode(value: Any) -> Any:

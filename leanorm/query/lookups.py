@@ -13,6 +13,7 @@ from typing_extensions import Protocol, runtime_checkable
 
 from ..errors import FieldError, NotSupported
 from ..fields import Field, GeoPointField, ReferenceField
+from ..protocol.encoding import pointer as wire_pointer
 from ..protocol.geo import EARTH_RADIUS_KM, EARTH_RADIUS_MILES, GeoPoint
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -85,7 +86,7 @@ def wire_value(field: Field[Any], value: Any) -> Any:
     if value is None:
         return None
     if isinstance(field, ReferenceField) and isinstance(value, str):
-        return {"__type": "Pointer", "className": field.target._meta.class_name, "objectId": value}
+        return wire_pointer(field.target._meta.class_name, value)
     problem = field.check_type(value)
     if problem:
         raise _value_error(field, problem)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple,
                     Type, TypeVar, Union, cast, overload)
 
-from typing_extensions import Literal
+from typing_extensions import Literal, Self
 
 from .. import signals
 from ..config import get_client
@@ -19,10 +19,12 @@ from ..errors import (BulkWriteError, DuplicateValue, FieldError, LeanORMError, 
 from ..fields import Field, PointerField
 from ..operations import F, Operation, check_assignment
 from ..protocol.encoding import encode
+from ..protocol.encoding import pointer as wire_pointer
 from ..registry import registry
 from ..relations import RelationField, prefetch_relation
 from .compiler import compile_order, compile_where, merge_and, resolve_field, resolve_path
 from .lookups import CompileContext
+from .manager import Manager
 from .q import Q
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,8 +61,13 @@ class QuerySet(Generic[M]):
         self._extra: Tuple[Dict[str, Any], ...] = ()
         self._result_cache: Optional[List[M]] = None
 
+    @classmethod
+    def as_manager(cls) -> "Manager[Self]":
+        """A manager handing out querysets of this class (``objects = PostQuerySet.as_manager()``)."""
+        return Manager(cls)
+
     # -- building ---------------------------------------------------------------------------------------
-    def _clone(self) -> "QuerySet[M]":
+    def _clone(self) -> Self:
         qs = type(self).__new__(type(self))
         qs.__dict__.update(self.__dict__)
         qs._result_cache = None
@@ -69,9 +76,9 @@ class QuerySet(Generic[M]):
     @property
     def client(self) -> "Client":
         """The client this queryset sends through (``using()``'s, else the current default)."""
-        return self._client or get_client()
+        return get_client(self._client)
 
-    def using(self, client: "Client") -> "QuerySet[M]":
+    def using(self, client: "Client") -> Self:
         """The same query against another backend."""
         qs = self._clone()
         qs._client = client
@@ -94,25 +101,25 @@ class QuerySet(Generic[M]):
             resolved.lookup.prepare(resolved.field, value)
         return q
 
-    def all(self) -> "QuerySet[M]":
+    def all(self) -> Self:
         """A copy of this queryset (fresh result cache)."""
         return self._clone()
 
-    def filter(self, *conditions: Q, **lookups: Any) -> "QuerySet[M]":
+    def filter(self, *conditions: Q, **lookups: Any) -> Self:
         """Objects matching every lookup (``score__gte=10``) and every ``Q``."""
         self._check_not_sliced("filter")
         qs = self._clone()
         qs._where = self._where & self._check(Q(*conditions, **lookups))
         return qs
 
-    def exclude(self, *conditions: Q, **lookups: Any) -> "QuerySet[M]":
+    def exclude(self, *conditions: Q, **lookups: Any) -> Self:
         """Objects NOT matching the lookups taken together (missing values count as not matching)."""
         self._check_not_sliced("exclude from")
         qs = self._clone()
         qs._where = self._where & ~self._check(Q(*conditions, **lookups))
         return qs
 
-    def order_by(self, *names: str) -> "QuerySet[M]":
+    def order_by(self, *names: str) -> Self:
         """Order by fields, ``-`` for descending: ``order_by("-score", "title")``."""
         self._check_not_sliced("reorder")
         compile_order(self.model, names)  # raises FieldError now for an unknown name
@@ -120,12 +127,12 @@ class QuerySet(Generic[M]):
         qs._order = tuple(names)
         return qs
 
-    def reverse(self) -> "QuerySet[M]":
+    def reverse(self) -> Self:
         """The same query in the opposite order (by id when unordered)."""
         names = self._order or ("id",)
         return self.order_by(*(n[1:] if n.startswith("-") else "-" + n for n in names))
 
-    def select_related(self, *paths: str) -> "QuerySet[M]":
+    def select_related(self, *paths: str) -> Self:
         """Fetch pointed objects in the same request (``include``): ``select_related("author__org")``.
         With no argument: every pointer field of the model."""
         if not paths:
@@ -141,7 +148,7 @@ class QuerySet(Generic[M]):
         qs._related = tuple(dict.fromkeys(self._related + paths))
         return qs
 
-    def prefetch_related(self, *names: str) -> "QuerySet[M]":
+    def prefetch_related(self, *names: str) -> Self:
         """Load the members of these RelationFields with the results: ``obj.readers.all()`` then sends
         nothing. One batch request per ``batch_limit`` objects (a ``$relatedTo`` query for each), not
         one request per object; owners with ``max_limit`` or more members are paged in further batches."""
@@ -152,7 +159,7 @@ class QuerySet(Generic[M]):
         qs._prefetch = tuple(dict.fromkeys(self._prefetch + names))
         return qs
 
-    def only(self, *names: str) -> "QuerySet[M]":
+    def only(self, *names: str) -> Self:
         """Fetch only these fields (``keys``); others load on first access, in one request per object."""
         for name in names:
             resolve_field(self.model, name)
@@ -160,16 +167,16 @@ class QuerySet(Generic[M]):
         qs._only = tuple(names)
         return qs
 
-    def related_to(self, owner: "Model", key: str) -> "QuerySet[M]":
+    def related_to(self, owner: "Model", key: str) -> Self:
         """Objects in the relation ``key`` of ``owner`` (the protocol's ``$relatedTo``)."""
         if owner.id is None:
             raise ValueError(f"{owner!r} is not saved: it has no relation members yet")
-        pointer = {"__type": "Pointer", "className": owner._meta.class_name, "objectId": owner.id}
+        pointer = wire_pointer(owner._meta.class_name, owner.id)
         qs = self._clone()
         qs._extra = self._extra + ({"$relatedTo": {"object": pointer, "key": key}},)
         return qs
 
-    def none(self) -> "QuerySet[M]":
+    def none(self) -> Self:
         """A queryset that matches nothing and sends nothing."""
         qs = self._clone()
         qs._none = True
@@ -266,9 +273,9 @@ class QuerySet(Generic[M]):
     @overload
     def __getitem__(self, key: int) -> M: ...
     @overload
-    def __getitem__(self, key: slice) -> "QuerySet[M]": ...
+    def __getitem__(self, key: slice) -> Self: ...
 
-    def __getitem__(self, key: Union[int, slice]) -> Union[M, "QuerySet[M]"]:
+    def __getitem__(self, key: Union[int, slice]) -> Union[M, Self]:
         if self._result_cache is not None:
             return self._result_cache[key]  # type: ignore[return-value]
         if isinstance(key, slice):
@@ -314,7 +321,8 @@ class QuerySet(Generic[M]):
         scope = client.auth_identity()
         inst = client.identity_map.get(scope, self.model._meta.class_name, value)
         # an instance loaded under another identity since it was mapped here is not this scope's
-        return inst if type(inst) is self.model and not inst._deferred and inst._scope == scope else None
+        return inst if (type(inst) is self.model and not inst._deferred and inst._scope == scope
+                        and inst._client is client) else None
 
     def get(self, *conditions: Q, **lookups: Any) -> M:
         """The one object matching; ``Model.DoesNotExist`` or ``Model.MultipleObjectsReturned`` otherwise.
@@ -427,7 +435,7 @@ class QuerySet(Generic[M]):
         """
         client = self.client
         client.require("cql", "CQL")
-        values = [{"__type": "Pointer", "className": v._meta.class_name, "objectId": v.id}
+        values = [wire_pointer(v._meta.class_name, v.id)
                   if registry.holds_instance(v) else encode(v) for v in pvalues]
         answer = client.request("GET", "cloudQuery", {"cql": statement, "pvalues": values})
         # The statement names its class: normally this queryset's model. Another registered class decodes
@@ -541,7 +549,9 @@ class QuerySet(Generic[M]):
     def _settle_client_ids(self, client: "Client", objs: Sequence[M], outcomes: List[Any]) -> None:
         """Creates that carried a client-made id and got no answer, or a duplicate-id refusal (an
         earlier attempt had landed): read which of them are stored, and make those succeed with the
-        stored object. The others were not stored: NotSent (safe to send again)."""
+        stored object. A read-back proves presence, never absence: a request without an answer may still
+        be queued at the server, so a create not found stays unknown (sending it again is safe: its id
+        makes a second create a duplicate-id refusal, which this settles)."""
         doubtful = {obj._pending_id: i for i, (obj, outcome) in enumerate(zip(objs, outcomes))
                     if obj._pending_id is not None and isinstance(outcome, (OutcomeUnknown, DuplicateValue))}
         if not doubtful:
@@ -555,7 +565,9 @@ class QuerySet(Generic[M]):
             outcomes[doubtful.pop(row["objectId"])] = row
         for object_id, i in doubtful.items():
             if isinstance(outcomes[i], OutcomeUnknown):
-                outcomes[i] = NotSent(f"{object_id} was not stored (read back after no answer came)")
+                outcomes[i] = OutcomeUnknown(f"{object_id} was not found when read back after no answer came; "
+                                             "the request may still be running: send it again (its id makes "
+                                             "that safe)")
 
     def bulk_create(self, objs: Sequence[M], batch_size: Optional[int] = None,
                     client_ids: Optional[bool] = None) -> List[M]:
@@ -566,8 +578,8 @@ class QuerySet(Generic[M]):
         sent and those sent without an answer (``unknown``); the others are saved and have their ids.
         Once a batch request fails in transport, the later ones are not sent (reported as ``NotSent``).
         ``client_ids`` (default: the client's ``client_ids``) gives each object a client-made objectId
-        first (``Model.assign_id``): then leanorm reads which creates landed when no answer came, no
-        outcome stays unknown, and calling ``bulk_create`` again with the objects that failed is safe.
+        first (``Model.assign_id``): then leanorm reads which creates landed when no answer came (those
+        succeed), and calling ``bulk_create`` again with the objects that failed or stayed unknown is safe.
         ``before_save`` receivers run before the validation, as for ``save()``, so they may fill fields in.
         """
         objs = list(objs)
@@ -612,6 +624,15 @@ class QuerySet(Generic[M]):
             raise BulkWriteError(done, failures, unknown)
         return objs
 
+    def _unordered_for_writes(self) -> Self:
+        """The objects a bulk write touches, walked in id order: an ordering changes which objects a
+        write touches only under a slice (as in Django, ``order_by(...).update()`` ignores the order)."""
+        if self._sliced() or not self._order:
+            return self
+        qs = self._clone()
+        qs._order = ()
+        return qs
+
     def update(self, **values: Any) -> int:
         """Set fields (or apply ``F`` operations) on every matching object, batched; returns the count.
 
@@ -639,7 +660,7 @@ class QuerySet(Generic[M]):
             if isinstance(value, Operation) and value.capability:
                 client.require(value.capability, f"the {value.op} operation")
         count = 0
-        for chunk in self._chunks(client.dialect.batch_limit):
+        for chunk in self._unordered_for_writes()._chunks(client.dialect.batch_limit):
             try:
                 for obj in chunk:
                     for name, value in values.items():
@@ -660,7 +681,7 @@ class QuerySet(Generic[M]):
         forgotten by the identity map; :class:`~leanorm.errors.BulkWriteError` says which."""
         client = self.client
         count = 0
-        for chunk in self._chunks(client.dialect.batch_limit):
+        for chunk in self._unordered_for_writes()._chunks(client.dialect.batch_limit):
             for obj in chunk:
                 signals.before_delete.send(self.model, instance=obj)
             self._batch_write(client, chunk, "DELETE", [None] * len(chunk))

@@ -24,6 +24,7 @@ from ..auth_context import using_master
 from ..client import Client
 from ..errors import LeanCloudError
 from ..files import File
+from ..protocol.encoding import pointer as wire_pointer
 from ..transport import LocalTransport, Request
 from .checkpoint import Checkpoint
 from .report import ClassReport
@@ -173,7 +174,7 @@ class FileMover:
             if ref is None:
                 return value  # a file the export does not hold: left as it was
             if value.get("__type") == "Pointer" and self.objects:
-                return {"__type": "Pointer", "className": "_File", "objectId": ref["id"]}
+                return wire_pointer("_File", ref["id"])
             return ref
         if "__type" in value or "__op" in value:
             return value

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set
 from ..auth_context import using_master
 from ..client import Client
 from ..errors import LeanCloudError
+from ..protocol.encoding import pointer as wire_pointer
 from .report import ClassReport
 from .retry import retrying
 
@@ -18,7 +19,7 @@ __all__ = ["relation_members", "add_members"]
 
 
 def _related_to(owner_class: str, owner: str, key: str) -> Dict[str, Any]:
-    return {"$relatedTo": {"object": {"__type": "Pointer", "className": owner_class, "objectId": owner}, "key": key}}
+    return {"$relatedTo": {"object": wire_pointer(owner_class, owner), "key": key}}
 
 
 def relation_members(client: Client, owner_class: str, key: str, member_class: str, owners: Sequence[str],
@@ -74,7 +75,7 @@ def add_members(target: Client, owner_class: str, key: str, member_class: str, m
         for start in range(0, len(missing), target.dialect.max_limit):
             part = missing[start:start + target.dialect.max_limit]
             body: Dict[str, Any] = {key: {"__op": "AddRelation", "objects": [
-                {"__type": "Pointer", "className": member_class, "objectId": m} for m in part]}}
+                wire_pointer(member_class, m) for m in part]}}
             kept = (updated_at or current).get(owner)
             if kept:
                 body["updatedAt"] = {"__type": "Date", "iso": kept}

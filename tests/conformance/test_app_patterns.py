@@ -81,8 +81,11 @@ def test_a_new_roles_relations_are_empty_relations(client) -> None:
 @pytest.fixture
 def app_user_model() -> Iterator[type]:
     """The app's own ``_User`` model, registered for this test only (pointers decode through it)."""
-    saved = dict(registry._models)
+    with registry.preserved():
+        yield _declare_app_user()
 
+
+def _declare_app_user() -> type:
     class AppUser(User):
         nickname = StringField()
 
@@ -93,9 +96,7 @@ def app_user_model() -> Iterator[type]:
         def display(self) -> str:
             return self.nickname or self.username
 
-    yield AppUser
-    registry._models.clear()
-    registry._models.update(saved)
+    return AppUser
 
 
 def test_role_members_are_the_apps_user_model(client, app_user_model) -> None:

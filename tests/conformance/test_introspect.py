@@ -20,8 +20,7 @@ def test_generated_models_read_what_is_stored(client):
             "blob": {"__type": "Bytes", "base64": base64.b64encode(b"\x01").decode()},
             "maker": {"__type": "Pointer", "className": maker, "objectId": made["objectId"]}})
     source = models_source(client, classes=[maker, gadget])
-    saved = dict(registry._models)
-    try:
+    with registry.preserved():
         namespace: dict = {}
         exec(compile(source, "<generated>", "exec"), namespace)
         model = namespace[gadget]
@@ -34,9 +33,6 @@ def test_generated_models_read_what_is_stored(client):
             item = model.objects.select_related("maker").get(name="lamp")
         assert (item.unit_count, item.price, item.on_sale, item.blob, item.maker.name) == (3, 9.5, True, b"\x01",
                                                                                           "Acme")
-    finally:
-        registry._models.clear()
-        registry._models.update(saved)
 
 
 def test_a_number_sampled_whole_still_takes_fractions_and_users_stay_users(client):
@@ -50,8 +46,7 @@ def test_a_number_sampled_whole_still_takes_fractions_and_users_stay_users(clien
     with leanorm.using_master():
         client.request("PUT", f"classes/_User/{user.id}", body={"nickname": f"nick{suffix}"})
     source = models_source(client, classes=[gadget, "_User"])
-    saved = dict(registry._models)
-    try:
+    with registry.preserved():
         namespace: dict = {}
         exec(compile(source, "<generated>", "exec"), namespace)
         model, user_model = namespace[gadget], namespace["User"]
@@ -61,6 +56,3 @@ def test_a_number_sampled_whole_still_takes_fractions_and_users_stay_users(clien
             assert sorted(item.count for item in model.objects.all()) == [3, 12.5]
             found = user_model.objects.get(username=username)
         assert user_model._meta.class_name == "_User" and found.nickname == f"nick{suffix}"
-    finally:
-        registry._models.clear()
-        registry._models.update(saved)

@@ -5,6 +5,8 @@ map off) and counts the requests the faulty client sends.
 """
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import leanorm
@@ -163,3 +165,33 @@ def test_an_answer_that_is_not_the_protocols_is_outcome_unknown():
     client = leanorm.Client(GatewayPage(), LeanCloudDialect(), "app", "key")
     with leanorm.using(client), pytest.raises(OutcomeUnknown, match="not JSON"):
         FaultCounter.objects.create(label="gateway")
+
+
+def test_bulk_create_queued_behind_another_writer_stays_unknown_not_not_sent(served, direct):
+    """A batch that times out while it waits behind another program's write is still applied once that
+    program lets go: the read-back after the timeout finds nothing, which proves nothing. Reporting
+    ``NotSent`` (it promises nothing was applied) was a lie for every one of these objects."""
+    import sqlite3
+    import threading
+    client = leanorm.connect(served.leanorm_url, timeout=1.5, default=False)
+    holder = sqlite3.connect(str(served.database), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock for 3 s
+    release = threading.Timer(3.0, holder.execute, ("COMMIT",))
+    release.start()
+    objs = [FaultCounter(label="queued-batch", n=i) for i in range(4)]
+    try:
+        with leanorm.using(client), pytest.raises(BulkWriteError) as failure:
+            FaultCounter.objects.bulk_create(objs, client_ids=True)
+    finally:
+        release.join()
+        holder.close()
+        client.close()
+    assert not failure.value.failed
+    assert [obj for obj, _ in failure.value.unknown] == objs
+    with leanorm.using(direct):
+        for _ in range(50):  # the queued batch lands once the lock is free
+            if FaultCounter.objects.filter(label="queued-batch").count() == 4:
+                break
+            time.sleep(0.1)
+        assert sorted(o.id for o in FaultCounter.objects.filter(label="queued-batch")) == \
+            sorted(o.pending_id for o in objs)

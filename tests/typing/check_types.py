@@ -5,15 +5,16 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Type
 import arrow
 from typing_extensions import assert_type
 
-from leanorm import ACL, F, File, Manager, Q, QuerySet, User
+from leanorm import ACL, F, File, Q, QuerySet, User
 from leanorm.marshal import ModelSchema, model_schema
 from leanorm.relations import RelationManager
 
-from .models_typed import WHEN, TypAuthor, TypLegacy, TypNote, TypNoteManager, TypPost, TypTag
+from .models_typed import WHEN, TypAuthor, TypLegacy, TypNote, TypNoteQuerySet, TypPost, TypTag
 
 
 def check_manager_and_querysets() -> None:
-    assert_type(TypPost.objects, Manager[TypPost])
+    assert_type(TypPost.objects, QuerySet[TypPost])
+    assert_type(TypPost.drafts().first(), Optional[TypPost])
     assert_type(TypPost.objects.all(), QuerySet[TypPost])
     qs = TypPost.objects.filter(Q(score__gte=1) | Q(tags="x"), title="a")
     assert_type(qs, QuerySet[TypPost])
@@ -41,7 +42,9 @@ def check_manager_and_querysets() -> None:
 
 
 def check_custom_manager() -> None:
-    assert_type(TypNote.objects, TypNoteManager)
+    assert_type(TypNote.objects, TypNoteQuerySet)
+    assert_type(TypNote.objects.filter(id="x").pinned(), TypNoteQuerySet)
+    assert_type(TypNote.objects.pinned().order_by("id")[:3], TypNoteQuerySet)
     assert_type(TypNote.objects.pinned().first(), Optional[TypNote])
     assert_type(TypNote.objects.get(id="x"), TypNote)
 

@@ -37,16 +37,20 @@ class TypPost(Model):
     parent: PointerField[Any] = PointerField("self")
     labels: RelationField[TypTag] = RelationField(TypTag)
 
+    @classmethod
+    def drafts(cls) -> "QuerySet[TypPost]":
+        return cls.objects.filter(draft=True)  # ``cls.objects`` in a classmethod: a queryset of the class
 
-class TypNoteManager(Manager["TypNote"]):
-    def pinned(self) -> "QuerySet[TypNote]":
+
+class TypNoteQuerySet(QuerySet["TypNote"]):
+    def pinned(self) -> "TypNoteQuerySet":
         return self.filter(pinned=True)
 
 
 class TypNote(Model):
     pinned: BooleanField[bool] = BooleanField(default=False)
-    # annotated, so that checkers see the manager's own methods
-    objects: ClassVar[TypNoteManager] = TypNoteManager()
+    # annotated, so that checkers see the queryset's own methods
+    objects: ClassVar[Manager[TypNoteQuerySet]] = TypNoteQuerySet.as_manager()
 
 
 class TypLegacy(Model):

@@ -9,10 +9,8 @@ from leanorm.models import registry
 
 @pytest.fixture
 def scratch_registry():
-    saved = dict(registry._models)
-    yield
-    registry._models.clear()
-    registry._models.update(saved)
+    with registry.preserved():
+        yield
 
 
 def test_a_subclass_of_a_system_model_keeps_its_class(scratch_registry):

@@ -4,8 +4,7 @@ from leanorm.models import registry
 
 
 def test_self_pointer_is_the_declaring_class_even_when_its_name_is_taken():
-    saved = dict(registry._models)
-    try:
+    with registry.preserved():
         class SelfRef(Model):
             name = StringField()
 
@@ -17,6 +16,4 @@ def test_self_pointer_is_the_declaring_class_even_when_its_name_is_taken():
                 class_name = "SelfRefTree"
 
         assert SelfRef._meta.fields["parent"].target is SelfRef
-    finally:
-        registry._models.clear()
-        registry._models.update(saved)
+

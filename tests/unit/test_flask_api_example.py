@@ -13,20 +13,18 @@ EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "flask_api.
 
 @pytest.fixture
 def api():
-    saved = dict(registry._models)  # the example declares Author and Post: keep them to this test
-    spec = importlib.util.spec_from_file_location("flask_api_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    client = leanorm.connect("local://:memory:", default=False)
-    try:
-        with leanorm.using(client):
-            module.web = module.create_app().test_client()
-            module.backend = client
-            yield module
-    finally:
-        client.close()
-        registry._models.clear()
-        registry._models.update(saved)
+    with registry.preserved():  # the example declares Author and Post: keep them to this test
+        spec = importlib.util.spec_from_file_location("flask_api_example", EXAMPLE)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        client = leanorm.connect("local://:memory:", default=False)
+        try:
+            with leanorm.using(client):
+                module.web = module.create_app().test_client()
+                module.backend = client
+                yield module
+        finally:
+            client.close()
 
 
 def make_author(api, name="Ann"):

@@ -19,30 +19,28 @@ def no_spaces(value):
 
 @pytest.fixture
 def models():
-    saved = dict(registry._models)
     client = leanorm.connect("local://:memory:", default=False)
+    with registry.preserved():
 
-    class MsAuthor(Model):
-        name = StringField(required=True)
+        class MsAuthor(Model):
+            name = StringField(required=True)
 
-    class MsThing(Model):
-        code = StringField(required=True, max_length=8, validators=[no_spaces], db_field="theCode")
-        kind = StringField(choices=["a", "b"], default="a")
-        count = IntegerField(min_value=0)
-        ratio = FloatField()
-        done = BooleanField(default=False)
-        when = DateTimeField()
-        where = GeoPointField()
-        blob = BytesField()
-        meta = DictField()
-        tags = ListField(StringField(max_length=3))
-        author = PointerField(MsAuthor)
+        class MsThing(Model):
+            code = StringField(required=True, max_length=8, validators=[no_spaces], db_field="theCode")
+            kind = StringField(choices=["a", "b"], default="a")
+            count = IntegerField(min_value=0)
+            ratio = FloatField()
+            done = BooleanField(default=False)
+            when = DateTimeField()
+            where = GeoPointField()
+            blob = BytesField()
+            meta = DictField()
+            tags = ListField(StringField(max_length=3))
+            author = PointerField(MsAuthor)
 
-    with leanorm.using(client):
-        yield MsAuthor, MsThing
-    client.close()
-    registry._models.clear()
-    registry._models.update(saved)
+        with leanorm.using(client):
+            yield MsAuthor, MsThing
+        client.close()
 
 
 def test_the_schema_mirrors_types_flags_defaults_and_wire_names(models):

@@ -11,13 +11,10 @@ from tests.conftest import RecordingTransport
 
 @pytest.fixture
 def client():
-    saved = dict(registry._models)
     client = leanorm.connect("local://:memory:", default=False)
     client.transport = RecordingTransport(client.transport)
-    with leanorm.using(client):
+    with registry.preserved(), leanorm.using(client):
         yield client
-    registry._models.clear()
-    registry._models.update(saved)
 
 
 class SwCounter(Model):
