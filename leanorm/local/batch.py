@@ -8,12 +8,16 @@ transaction), so a client's huge batch cannot hold every other writer back for i
 other batch runs item by item, each write committing on its own: signing up or logging in hashes
 passwords (too long to hold every other writer back for), and cloud code may call back into this server
 over HTTP, where it would wait for the write lock its own batch holds.
+
+A batch carries at most ``budget.MAX_BATCH_ITEMS`` requests, and its items share one cost budget (the
+rows they answer together, their queries' branches and patterns): a batch costs what one request may.
 """
 from __future__ import annotations
 
 import re
 from typing import Any, Dict, List, Optional
 
+from .budget import Budget
 from .protocol import Context, ProtocolError, route
 
 __all__: List[str] = []
@@ -31,6 +35,7 @@ def _batch(ctx: Context) -> Any:
     requests_ = ctx.json_body().get("requests")
     if not isinstance(requests_, list):
         raise ProtocolError(107, "batch needs {\"requests\": [...]}.")
+    Budget.check_batch(len(requests_))
     if ctx.server.engine is not None or not all(_object_write(item) for item in requests_):
         return [ctx.server.sub_request(ctx, item) for item in requests_]
     answers: List[Dict[str, Any]] = []

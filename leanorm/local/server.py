@@ -15,6 +15,7 @@ from . import counters, verifiers
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.dialects import check_request_sign, same_secret
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
+from .budget import QUERY_TIMEOUT, OverBudget, deadline, interrupted
 from .limits import too_complex
 from .protocol import Body, Caller, CloudCode, Context, LocalResponse, ProtocolError, dumps, resolve
 from .store import Store
@@ -83,8 +84,11 @@ class LocalServer:
                  public_url: Optional[str] = None, trust_proxy: bool = False,
                  allow_custom_object_id: bool = False,
                  protected_fields: Optional[Mapping[str, Mapping[str, List[str]]]] = None,
-                 auth_verifiers: Optional[Mapping[str, "verifiers.Verifier"]] = None) -> None:
+                 auth_verifiers: Optional[Mapping[str, "verifiers.Verifier"]] = None,
+                 query_timeout: Optional[float] = QUERY_TIMEOUT) -> None:
         self.store = Store(database)
+        #: seconds a request's reads may run in SQLite before they are interrupted (error 124); None: no limit
+        self.query_timeout = query_timeout
         self.public_url = public_url.rstrip("/") if public_url else None
         self.trust_proxy = trust_proxy
         #: whether clients without the master key may choose new objects' ids (``[A-Za-z0-9]{1,64}``)
@@ -123,7 +127,8 @@ class LocalServer:
             method, params, headers = method.upper(), dict(params or {}), dict(headers or {})
             if path.startswith("/parse/"):  # the Parse JS SDK's keys and real method travel in the body
                 method, params, headers, body = envelope.unwrap(method, path, params, headers, body, MAX_BODY)
-            status, answer = self._serve(method, path, params, _Headers(headers), body, client_address)
+            with deadline(self.query_timeout):
+                status, answer = self._serve(method, path, params, _Headers(headers), body, client_address)
         except ProtocolError as exc:
             status, answer = exc.status, exc.as_json()
         except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored
@@ -157,7 +162,15 @@ class LocalServer:
 
     def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
         handler, ctx.args = resolve(ctx.method, _canonical(ctx.path))
-        answer = handler(ctx)
+        try:
+            answer = handler(ctx)
+        except OverBudget as exc:  # the request's cost budget (budget.py): the client's error, named
+            raise ProtocolError(exc.code, str(exc)) from None
+        except Exception as exc:
+            if interrupted(exc):  # past the request's deadline (budget.watch)
+                raise ProtocolError(124, f"The request ran past its time limit of {self.query_timeout:g} s; "
+                                         "narrow the query (an indexed condition, fewer rows).") from None
+            raise
         if isinstance(answer, tuple):
             return answer
         return 200, answer
@@ -236,7 +249,7 @@ class LocalServer:
             params.update((k, v if isinstance(v, str) else json.dumps(v)) for k, v in given.items())
             raw = None if body is None else json.dumps(body).encode("utf-8")
             sub = Context(self, method, path, ctx.dialect, params, ctx.caller, raw, base_url=ctx.base_url,
-                          client_address=ctx.client_address)
+                          client_address=ctx.client_address, budget=ctx.budget)
             with self.store.savepoint():  # in a batch's transaction, a failing item is undone alone
                 _, answer = self._dispatch(sub)
             return {"success": answer}
