@@ -422,7 +422,7 @@ def _size(c: QueryCompiler, slot: Slot, value: Any, array: bool) -> str:
 def _regex(c: QueryCompiler, slot: Slot, value: Any, array: bool, options: Any = "") -> str:
     if not isinstance(value, str) or not isinstance(options, str):
         raise ProtocolError(102, "Invalid query: $regex and $options need strings.")
-    c.budget.charge_regex(value, options)  # before compiling: compiling is part of the cost
+    c.budget.charge_regex(value)  # before compiling: compiling is part of the cost
     try:
         compile_regex(value, options)
     except ValueError as exc:
