@@ -124,3 +124,14 @@ def test_the_rows_a_batch_answers_are_bounded_in_all(raw: Raw) -> None:
     assert answers[-1]["error"]["code"] == 102 and str(budget.MAX_ROWS) in answers[-1]["error"]["error"]
     # the next request has a budget of its own
     assert len(raw.ok("GET", f"classes/{name}", params={"limit": 1000})["results"]) == 1000
+
+
+def test_an_inbox_page_has_the_classes_limit(served) -> None:  # noqa: F811 (fixture)
+    leancloud = Raw(served, "leancloud")
+    user = leancloud.signup()
+    owner = {"__type": "Pointer", "className": "_User", "objectId": user["objectId"]}
+    asked = {"owner": owner, "limit": 100000000}
+    _names_bound(leancloud.call("GET", "subscribe/statuses", params=asked, session=user["sessionToken"]), 1000)
+    answer = leancloud.ok("GET", "subscribe/statuses", params={"owner": owner, "limit": 1000, "count": 1},
+                          session=user["sessionToken"])
+    assert answer == {"results": [], "count": 0}
