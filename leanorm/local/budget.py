@@ -55,7 +55,7 @@ MAX_INCLUDE_DEPTH = 8
 #: --query-timeout``; 0 or None: no deadline)
 QUERY_TIMEOUT = 10.0
 #: SQLite virtual-machine steps between two looks at the deadline (a look costs a fraction of a microsecond)
-_STEPS = 20_000
+_STEPS = 5_000
 
 
 class OverBudget(ValueError):

@@ -134,7 +134,10 @@ class LocalServer:
         except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored
             status, answer = 400, {"code": 107, "error": f"Malformed request body: {exc}."}
         except Exception as exc:  # noqa: BLE001 - a bug must still answer the protocol's error shape
-            if too_complex(exc):
+            refusal = self._over_budget(exc)  # outside a handler: the session lookup past the deadline
+            if refusal is not None:
+                status, answer = refusal.status, refusal.as_json()
+            elif too_complex(exc):
                 status, answer = 400, {"code": 102, "error": "Invalid query: too complex to run."}
             else:
                 log.exception("embedded backend failed on %s %s", method, path)
@@ -164,16 +167,24 @@ class LocalServer:
         handler, ctx.args = resolve(ctx.method, _canonical(ctx.path))
         try:
             answer = handler(ctx)
-        except OverBudget as exc:  # the request's cost budget (budget.py): the client's error, named
-            raise ProtocolError(exc.code, str(exc)) from None
         except Exception as exc:
-            if interrupted(exc):  # past the request's deadline (budget.watch)
-                raise ProtocolError(124, f"The request ran past its time limit of {self.query_timeout:g} s; "
-                                         "narrow the query (an indexed condition, fewer rows).") from None
-            raise
+            refusal = self._over_budget(exc)
+            if refusal is None:
+                raise
+            raise refusal from None
         if isinstance(answer, tuple):
             return answer
         return 200, answer
+
+    def _over_budget(self, exc: BaseException) -> Optional[ProtocolError]:
+        """The client's error for a request over its cost budget (``budget.py``): a bound it passed, or
+        a read interrupted at its deadline (``budget.watch``); None for any other exception."""
+        if isinstance(exc, OverBudget):
+            return ProtocolError(exc.code, str(exc))
+        if interrupted(exc):
+            return ProtocolError(124, f"The request ran past its time limit of {self.query_timeout or 0:g} s; "
+                                      "narrow the query (an indexed condition, fewer rows).")
+        return None
 
     def _caller(self, dialect: str, headers: _Headers, tolerant: bool = False) -> Caller:
         unauthorized = ProtocolError(401, "Unauthorized.", 401)

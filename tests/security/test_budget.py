@@ -7,6 +7,7 @@ test below sends what an attacker sent and expects the named 4xx, with the serve
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Dict, List
 
 from leanorm.local import budget
@@ -44,6 +45,22 @@ def test_an_or_of_300_regex_patterns_is_refused_before_it_runs(raw: Raw) -> None
     # within the budget the same kind of query answers
     found = _find(raw, name, {"$or": [{"s": {"$regex": f"^word{i}$"}} for i in range(3)]}, order="n")
     assert found[0] == 200 and [r["n"] for r in found[1]["results"]] == [0, 1, 2]
+
+
+def test_six_pattern_floods_at_once_leave_a_plain_query_answering(raw: Raw) -> None:
+    name = unique("Budget")
+    _seed(raw, name, 200)
+    attack = {"$or": [{"s": {"$regex": f"^w.*{i}x?$"}} for i in range(300)]}
+    answers: List[Any] = []
+    floods = [threading.Thread(target=lambda: answers.append(_find(raw, name, attack, limit=1000)))
+              for _ in range(6)]
+    for flood in floods:
+        flood.start()
+    plain = raw.call("GET", f"classes/{name}", params={"where": {"n": 7}})
+    for flood in floods:
+        flood.join(60)
+    assert plain[0] == 200 and [r["n"] for r in plain[1]["results"]] == [7]
+    assert len(answers) == 6 and all(a[0] == 400 and a[1]["code"] == 102 for a in answers)
 
 
 def test_regex_patterns_are_bounded_by_their_total_length(raw: Raw) -> None:
