@@ -51,8 +51,8 @@ MAX_ROWS = 50_000
 #: the keys one ``include`` names, and how many levels (``a.b.c`` is 3) one key may go down
 MAX_INCLUDE_PATHS = 100
 MAX_INCLUDE_DEPTH = 8
-#: seconds a request's reads may run in SQLite before they are interrupted (``leanorm serve
-#: --query-timeout``; 0 or None: no deadline)
+#: seconds a request's reads may run in SQLite before they are interrupted: ``leanorm serve``'s default
+#: (``--query-timeout``); an in-process ``LocalServer`` has none unless given one
 QUERY_TIMEOUT = 10.0
 #: SQLite virtual-machine steps between two looks at the deadline (a look costs a fraction of a microsecond)
 _STEPS = 5_000

@@ -15,7 +15,7 @@ from . import counters, verifiers
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.dialects import check_request_sign, same_secret
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
-from .budget import QUERY_TIMEOUT, OverBudget, deadline, interrupted
+from .budget import OverBudget, deadline, interrupted
 from .limits import too_complex
 from .protocol import Body, Caller, CloudCode, Context, LocalResponse, ProtocolError, dumps, resolve
 from .store import Store
@@ -85,9 +85,10 @@ class LocalServer:
                  allow_custom_object_id: bool = False,
                  protected_fields: Optional[Mapping[str, Mapping[str, List[str]]]] = None,
                  auth_verifiers: Optional[Mapping[str, "verifiers.Verifier"]] = None,
-                 query_timeout: Optional[float] = QUERY_TIMEOUT) -> None:
+                 query_timeout: Optional[float] = None) -> None:
         self.store = Store(database)
         #: seconds a request's reads may run in SQLite before they are interrupted (error 124); None: no limit
+        #: (in-process, the app's own queries; ``leanorm serve`` sets ``budget.QUERY_TIMEOUT``)
         self.query_timeout = query_timeout
         self.public_url = public_url.rstrip("/") if public_url else None
         self.trust_proxy = trust_proxy
