@@ -8,11 +8,14 @@ test below sends what an attacker sent and expects the named 4xx, with the serve
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any, Dict, List
 
+import pytest
+
 from leanorm.local import budget
-from tests.security.raw_http import Raw, raw, refused, unique  # noqa: F401 (fixtures)
-from tests.served import served  # noqa: F401 (fixture)
+from tests.security.raw_http import DIALECTS, Raw, raw, refused, unique  # noqa: F401 (fixtures)
+from tests.served import serve, served  # noqa: F401 (fixture)
 
 
 def _seed(raw: Raw, name: str, count: int) -> None:
@@ -152,3 +155,18 @@ def test_an_inbox_page_has_the_classes_limit(served) -> None:  # noqa: F811 (fix
     answer = leancloud.ok("GET", "subscribe/statuses", params={"owner": owner, "limit": 1000, "count": 1},
                           session=user["sessionToken"])
     assert answer == {"results": [], "count": 0}
+
+
+# -- the deadline: what the static budget lets through still ends ----------------------------------------------
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_read_past_the_query_timeout_answers_124_and_the_server_goes_on(tmp_path: Path, dialect: str) -> None:
+    with serve(tmp_path / "app.sqlite3", "--query-timeout", "0.001") as running:
+        api = Raw(running, dialect)
+        name = unique("Budget")
+        _seed(api, name, 1000)  # writes run to their end: only reads are interrupted
+        heavy = {"$or": [{"n": {"$gt": i}} for i in range(100)]}
+        refused(_find(api, name, heavy, order="-s", limit=1000), 400, 124)
+        assert "0.001 s" in _find(api, name, heavy, order="-s", limit=1000)[1]["error"]
+        created = api.ok("POST", f"classes/{name}", {"n": -1})
+        # a read of a few SQLite steps ends before its first look at the deadline: it answers
+        assert api.ok("GET", f"classes/{name}/{created['objectId']}")["n"] == -1
