@@ -4,9 +4,10 @@ A batch that only creates, updates and deletes objects of the app's own classes 
 ``bulk_update`` send those) is one write transaction, each item in a savepoint of its own: the batch pays
 one commit instead of one per item, and an item that fails is undone alone and answers its error while
 the others are kept. A batch carries at most ``budget.MAX_BATCH_ITEMS`` (100) requests, so one
-transaction holds other writers back for 100 items at most. Any other batch runs item by item, each write committing on its own: signing up or logging in hashes
-passwords (too long to hold every other writer back for), and cloud code may call back into this server
-over HTTP, where it would wait for the write lock its own batch holds.
+transaction holds other writers back for 100 items at most. Any other batch runs item by item, each
+write committing on its own: signing up or logging in hashes passwords (too long to hold every other
+writer back for), and cloud code may call back into this server over HTTP, where it would wait for the
+write lock its own batch holds.
 
 A batch's items share one cost budget (the rows they answer together, their queries' branches and
 patterns): a batch costs what one request may.
