@@ -45,7 +45,8 @@ def _serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections, read_timeout=args.read_timeout,
         graceful_timeout=args.graceful_timeout, verbose=args.verbose, public_url=args.public_url,
         trust_proxy=args.trust_proxy, allow_custom_object_id=args.allow_custom_object_id,
-        protected_fields=protected, auth_providers=tuple(args.auth_provider), hook_key=args.hook_key))
+        protected_fields=protected, auth_providers=tuple(args.auth_provider), hook_key=args.hook_key,
+        query_timeout=args.query_timeout))
 
 
 def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -176,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--read-timeout", type=_positive(float), default=30.0, metavar="SECONDS",
                        help="deadline for a request's headers and for its body; a file upload's chunks "
                             "each (default: 30)")
+    serve.add_argument("--query-timeout", type=_positive(float), default=10.0, metavar="SECONDS",
+                       help="a request's reads that run longer are interrupted: error 124 (default: 10)")
     serve.add_argument("--graceful-timeout", type=_positive(float), default=30.0, metavar="SECONDS",
                        help="on SIGTERM, how long requests in flight may finish (default: 30)")
     serve.add_argument("--verbose", action="store_true", help="log every request")

@@ -263,7 +263,7 @@ def _cloud_query(ctx: Context) -> Any:
         raise ProtocolError(107, "pvalues must be a JSON array.")
     q = parse(cql, pvalues)
     selects_rows = q["all"] or q["keys"] or q["include"] or not q["count"]
-    limit = q["limit"] if q["limit"] is not None else reads.DEFAULT_LIMIT
+    limit = reads.page_limit(ctx, q["limit"] if q["limit"] is not None else reads.DEFAULT_LIMIT)
     keys = None if q["all"] or not q["keys"] else ",".join(q["keys"] + q["include"])
     if q["count"] and selects_rows:  # rows and their count: both permissions apply
         permit(ctx, q["class_name"], "count")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Pattern, 
 
 import orjson
 
+from .budget import Budget
 from .limits import check_json
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -123,6 +124,9 @@ class Context:
     #: the class-level permissions this request has read, by class (``permissions.class_permissions``):
     #: one find asked for them two or three times, a quarter of the request's time
     class_permissions: Dict[str, Optional[Dict[str, Any]]] = field(default_factory=dict, repr=False)
+    #: what the request's queries have cost so far (``budget.Budget``): one per request, a batch's items
+    #: and every copy of the context (``master_context``, ``with_body``) share it
+    budget: Budget = field(default_factory=Budget, repr=False)
 
     @property
     def store(self) -> "Store":

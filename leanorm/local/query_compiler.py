@@ -6,7 +6,9 @@ Equality on an Array field means "contains the element", as in the protocol. A n
 (``$ne``, ``$nin``, ``$notInQuery``, ...) is ``NOT IFNULL(condition, 0)``: SQL's NULL for a missing
 field must count as "does not match", so the negation matches it, as the protocol does.
 
-Operators live in a registry (``OPERATORS``): one function per operator, no if-chains.
+Operators live in a registry (``OPERATORS``): one function per operator, no if-chains. What a ``where``
+asks for (branches, regular expressions, polygon points, sub-queries) is charged to the request's
+:class:`~leanorm.local.budget.Budget` as it compiles, so a query over budget is refused before it runs.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import sqlite3
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
+from .budget import Budget
 from .limits import check_where_depth
 from .protocol import Caller, ProtocolError, dumps
 from .regex import compile_regex
@@ -30,8 +33,6 @@ EARTH_KM, EARTH_MILES = 6371.0, 3958.8
 COLUMNS = ("objectId", "createdAt", "updatedAt")
 #: the longest list of values an ``IN (...)`` spells out as parameters (longer ones go as one JSON array)
 INLINE_VALUES = 100
-#: the most vertices a ``$polygon`` may have (a million made one query cost minutes per thousand rows)
-MAX_POLYGON_POINTS = 10_000
 
 
 class Slot:
@@ -75,6 +76,9 @@ class QueryCompiler:
         self.store, self.conn, self.caller, self.dialect = store, conn, caller, dialect
         #: the caller's class-level permissions and protected fields (None: the engine's own reads)
         self.policy = policy
+        #: what the request may still ask for: the caller's request's budget (the engine's own reads
+        #: have one of their own)
+        self.budget = policy.ctx.budget if policy is not None else Budget()
         self.params: Dict[str, Any] = {}
         self.near: Optional[str] = None
         #: the alias of the rows the query returns (the first ``where`` compiled); subqueries have others
@@ -125,6 +129,7 @@ class QueryCompiler:
         ``class_name`` like any other, so its class-level permissions apply too."""
         if self.policy is not None:
             self.policy.permit(class_name, "find")
+        self.budget.charge_subquery()
         return self.readable(class_name, alias, where)
 
     def check_key(self, class_name: str, key: str) -> None:
@@ -157,6 +162,7 @@ class QueryCompiler:
             if key in ("$or", "$and", "$nor"):
                 if not isinstance(condition, list) or not all(isinstance(c, dict) for c in condition):
                     raise ProtocolError(102, f"Invalid query: {key} needs a list of where objects.")
+                self.budget.charge_branches(len(condition))
                 inner = [f"({self.where(class_name, alias, c)})" for c in condition]
                 if key == "$and":
                     parts.append(" AND ".join(inner) or "1")
@@ -416,6 +422,7 @@ def _size(c: QueryCompiler, slot: Slot, value: Any, array: bool) -> str:
 def _regex(c: QueryCompiler, slot: Slot, value: Any, array: bool, options: Any = "") -> str:
     if not isinstance(value, str) or not isinstance(options, str):
         raise ProtocolError(102, "Invalid query: $regex and $options need strings.")
+    c.budget.charge_regex(value)  # before compiling: compiling is part of the cost
     try:
         compile_regex(value, options)
     except ValueError as exc:
@@ -473,7 +480,7 @@ def geo(c: QueryCompiler, slot: Slot, ops: Dict[str, Any]) -> str:
     if "$geoWithin" in ops:
         within = ops["$geoWithin"] if isinstance(ops["$geoWithin"], dict) else {}
         if "$polygon" in within:
-            clauses.append(f"leanorm_in_polygon({lat}, {lng}, {c.p(_polygon(within['$polygon']))})")
+            clauses.append(f"leanorm_in_polygon({lat}, {lng}, {c.p(_polygon(c, within['$polygon']))})")
         else:
             sphere = within.get("$centerSphere")
             if not isinstance(sphere, list) or len(sphere) != 2:
@@ -483,14 +490,14 @@ def geo(c: QueryCompiler, slot: Slot, ops: Dict[str, Any]) -> str:
     return " AND ".join(clauses)
 
 
-def _polygon(value: Any) -> str:
+def _polygon(c: QueryCompiler, value: Any) -> str:
     """A ``$polygon`` (GeoPoints or ``[longitude, latitude]`` pairs, or a Polygon value) as the JSON
-    ``[[lng, lat], ...]`` the SQL function takes; fewer than three points is error 107, as on Parse."""
+    ``[[lng, lat], ...]`` the SQL function takes; fewer than three points is error 107, as on Parse.
+    Its points are charged to the request's budget: each row's test walks every vertex, in Python."""
     points = value.get("coordinates") if isinstance(value, dict) and value.get("__type") == "Polygon" else value
     if not isinstance(points, list) or len(points) < 3:
         raise ProtocolError(107, "bad $geoWithin value; $polygon should contain at least 3 GeoPoints")
-    if len(points) > MAX_POLYGON_POINTS:  # each row's test walks every vertex, in Python
-        raise ProtocolError(102, f"Invalid query: a $polygon has at most {MAX_POLYGON_POINTS} points.")
+    c.budget.charge_polygon(len(points))
     return dumps([[lng, lat] for lat, lng in map(_point, points)])
 
 

@@ -9,6 +9,7 @@ import sqlite3
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import authz, counters
+from .budget import Budget
 from .file_values import expand_files
 from .permissions import permit
 from .protocol import Context, ProtocolError
@@ -17,12 +18,11 @@ from .store import check_class_name, table
 from .values import INT64_MAX
 from .query_compiler import QueryCompiler
 
-__all__ = ["query", "fetch", "list_answer", "without_unasked", "int_param", "MAX_LIMIT", "DEFAULT_LIMIT"]
+__all__ = ["query", "fetch", "list_answer", "without_unasked", "int_param", "page_limit", "MAX_LIMIT",
+           "DEFAULT_LIMIT"]
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
-#: the most keys one ``include`` names
-MAX_INCLUDE = 100
 #: the ACL LeanCloud answers (``returnACL``) for an object saved without one: its class default, public
 DEFAULT_ACL = {"*": {"read": True, "write": True}}
 
@@ -46,7 +46,8 @@ def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str]
           operation: str = "find") -> Tuple[List[Dict[str, Any]], Optional[int]]:
     """Rows of ``class_name`` the caller may read that match ``where``, and their count if asked:
     ``operation`` (find, get, count) must pass the class-level permissions, the rows their ACLs, and the
-    answer shows only the fields the caller may see."""
+    answer shows only the fields the caller may see. The rows (and included objects) are charged to the
+    request's budget, except for the master key (an aggregate reads a whole class)."""
     check_class_name(class_name)
     policy = authz.ReadPolicy(ctx)
     policy.permit(class_name, operation)
@@ -66,8 +67,9 @@ def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str]
             terms = compiler.order(class_name, "t0", order)
             sql = (f"SELECT {', '.join('t0.' + c for c in ROW.split(', '))} FROM {table(class_name)} AS t0 "
                    f"WHERE {cond}" + (f" ORDER BY {', '.join(terms)}" if terms else "") +
-                   f" LIMIT {int(limit)} OFFSET {int(skip)}")
+                   f" LIMIT {int(_allowance(ctx, limit))} OFFSET {int(skip)}")
             rows = [policy.visible(class_name, to_json(r)) for r in conn.execute(sql, compiler.params)]
+            _charge(ctx, len(rows))
         if include:
             _include(ctx, conn, policy, rows, include)
         expand_files(ctx, conn, rows)
@@ -115,8 +117,7 @@ def _include(ctx: Context, conn: sqlite3.Connection, policy: authz.ReadPolicy, r
     """Replace the pointers named by ``include`` (``author``, ``author.org``) with their objects: one
     query per class and level, never one per object."""
     paths = {p.strip() for p in include.split(",") if p.strip()}
-    if len(paths) > MAX_INCLUDE:  # each path walks every row: a long list made one request cost minutes
-        raise ProtocolError(102, f"Invalid query: include names at most {MAX_INCLUDE} keys.")
+    Budget.check_include(paths)  # each path walks every row: a long list made one request cost minutes
     for path in sorted(paths, key=lambda p: p.count(".")):
         level = rows
         for part in path.split("."):
@@ -143,8 +144,10 @@ def _expand(ctx: Context, conn: sqlite3.Connection, policy: authz.ReadPolicy, ob
             continue
         compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, policy)
         cond = compiler.readable(class_name, "t0", {"objectId": {"$in": sorted(ids)}})
-        for row in conn.execute(f"SELECT {', '.join('t0.' + c for c in ROW.split(', '))} "
-                                f"FROM {table(class_name)} AS t0 WHERE {cond}", compiler.params):
+        rows = conn.execute(f"SELECT {', '.join('t0.' + c for c in ROW.split(', '))} FROM {table(class_name)} "
+                            f"AS t0 WHERE {cond} LIMIT {int(_allowance(ctx, len(ids)))}", compiler.params).fetchall()
+        _charge(ctx, len(rows))
+        for row in rows:
             found[(class_name, row[0])] = {"__type": "Object", "className": class_name,
                                            **policy.visible(class_name, to_json(row))}
     expanded = []
@@ -158,10 +161,27 @@ def _expand(ctx: Context, conn: sqlite3.Connection, policy: authz.ReadPolicy, ob
     return expanded
 
 
-def list_answer(ctx: Context, class_name: str) -> Dict[str, Any]:
-    limit = int_param(ctx, "limit", DEFAULT_LIMIT)
+def _allowance(ctx: Context, limit: int) -> int:
+    """The SQL ``LIMIT`` of a read asking for ``limit`` rows: what the request's budget has left."""
+    return limit if ctx.caller.master else ctx.budget.row_allowance(limit)
+
+
+def _charge(ctx: Context, rows: int) -> None:
+    if not ctx.caller.master:
+        ctx.budget.charge_rows(rows)
+
+
+def page_limit(ctx: Context, limit: int) -> int:
+    """``limit`` of one page a client asked for, checked: LeanCloud answers at most ``MAX_LIMIT`` objects a
+    page, on every route that takes a limit (classes, CQL, inboxes); Parse Server has no such bound,
+    and there the request's row budget (``budget.MAX_ROWS``) is the bound."""
     if ctx.dialect == "leancloud" and limit > MAX_LIMIT:
         raise ProtocolError(102, f"Invalid query: limit must be at most {MAX_LIMIT}.")
+    return limit
+
+
+def list_answer(ctx: Context, class_name: str) -> Dict[str, Any]:
+    limit = page_limit(ctx, int_param(ctx, "limit", DEFAULT_LIMIT))
     counting = ctx.params.get("count") in ("1", "true")
     if counting and limit:  # rows and their count: both permissions apply
         permit(ctx, class_name, "count")

@@ -16,6 +16,7 @@ from . import counters, verifiers
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.dialects import check_request_sign, same_secret
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
+from .budget import OverBudget, deadline, interrupted
 from .limits import too_complex
 from .protocol import Body, Caller, CloudCode, Context, LocalResponse, ProtocolError, dumps, resolve
 from .store import Store
@@ -85,8 +86,11 @@ class LocalServer:
                  allow_custom_object_id: bool = False,
                  protected_fields: Optional[Mapping[str, Mapping[str, List[str]]]] = None,
                  auth_verifiers: Optional[Mapping[str, "verifiers.Verifier"]] = None,
-                 hook_key: Optional[str] = None) -> None:
+                 hook_key: Optional[str] = None, query_timeout: Optional[float] = None) -> None:
         self.store = Store(database)
+        #: seconds a request's reads may run in SQLite before they are interrupted (error 124); None: no limit
+        #: (in-process, the app's own queries; ``leanorm serve`` sets ``budget.QUERY_TIMEOUT``)
+        self.query_timeout = query_timeout
         self.public_url = public_url.rstrip("/") if public_url else None
         self.trust_proxy = trust_proxy
         #: whether clients without the master key may choose new objects' ids (``[A-Za-z0-9]{1,64}``)
@@ -132,13 +136,17 @@ class LocalServer:
             method, params, headers = method.upper(), dict(params or {}), dict(headers or {})
             if path.startswith("/parse/"):  # the Parse JS SDK's keys and real method travel in the body
                 method, params, headers, body = envelope.unwrap(method, path, params, headers, body, MAX_BODY)
-            status, answer = self._serve(method, path, params, _Headers(headers), body, client_address)
+            with deadline(self.query_timeout):
+                status, answer = self._serve(method, path, params, _Headers(headers), body, client_address)
         except ProtocolError as exc:
             status, answer = exc.status, exc.as_json()
         except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored
             status, answer = 400, {"code": 107, "error": f"Malformed request body: {exc}."}
         except Exception as exc:  # noqa: BLE001 - a bug must still answer the protocol's error shape
-            if too_complex(exc):
+            refusal = self._over_budget(exc)  # outside a handler: the session lookup past the deadline
+            if refusal is not None:
+                status, answer = refusal.status, refusal.as_json()
+            elif too_complex(exc):
                 status, answer = 400, {"code": 102, "error": "Invalid query: too complex to run."}
             else:
                 log.exception("embedded backend failed on %s %s", method, path)
@@ -167,10 +175,26 @@ class LocalServer:
 
     def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
         handler, ctx.args = resolve(ctx.method, _canonical(ctx.path))
-        answer = handler(ctx)
+        try:
+            answer = handler(ctx)
+        except Exception as exc:
+            refusal = self._over_budget(exc)
+            if refusal is None:
+                raise
+            raise refusal from None
         if isinstance(answer, tuple):
             return answer
         return 200, answer
+
+    def _over_budget(self, exc: BaseException) -> Optional[ProtocolError]:
+        """The client's error for a request over its cost budget (``budget.py``): a bound it passed, or
+        a read interrupted at its deadline (``budget.watch``); None for any other exception."""
+        if isinstance(exc, OverBudget):
+            return ProtocolError(exc.code, str(exc))
+        if interrupted(exc):
+            return ProtocolError(124, f"The request ran past its time limit of {self.query_timeout or 0:g} s; "
+                                      "narrow the query (an indexed condition, fewer rows).")
+        return None
 
     def _caller(self, dialect: str, headers: _Headers, tolerant: bool = False) -> Caller:
         unauthorized = ProtocolError(401, "Unauthorized.", 401)
@@ -249,7 +273,7 @@ class LocalServer:
             params.update((k, v if isinstance(v, str) else json.dumps(v)) for k, v in given.items())
             raw = None if body is None else json.dumps(body).encode("utf-8")
             sub = Context(self, method, path, ctx.dialect, params, ctx.caller, raw, base_url=ctx.base_url,
-                          client_address=ctx.client_address, batch_item=True)
+                          client_address=ctx.client_address, batch_item=True, budget=ctx.budget)
             with self.store.savepoint():  # in a batch's transaction, a failing item is undone alone
                 _, answer = self._dispatch(sub)
             return {"success": answer}

@@ -29,6 +29,7 @@ from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
 from . import files
 from .protocol import ProtocolError, dumps
+from .budget import QUERY_TIMEOUT
 from .server import MAX_BODY, LocalServer
 from .verifiers import parse_provider
 
@@ -81,6 +82,8 @@ class ServeOptions:
     auth_providers: Tuple[str, ...] = ()
     #: LeanEngine's hook key: requests carrying it may skip hooks (``__ignore_hooks``)
     hook_key: Optional[str] = None
+    #: seconds a request's reads may run in SQLite before they are interrupted (error 124)
+    query_timeout: float = QUERY_TIMEOUT
 
 
 def load_object(spec: str) -> Any:
@@ -100,7 +103,7 @@ def _local_server(options: ServeOptions) -> LocalServer:
         return LocalServer(options.database, app_id=options.app_id, app_key=options.app_key,
                            master_key=options.master_key, engine=engine, public_url=options.public_url,
                            trust_proxy=options.trust_proxy, allow_custom_object_id=options.allow_custom_object_id,
-                           protected_fields=options.protected_fields,
+                           protected_fields=options.protected_fields, query_timeout=options.query_timeout,
                            auth_verifiers=dict(parse_provider(spec) for spec in options.auth_providers),
                            hook_key=options.hook_key)
     except (ValueError, AttributeError, ProtocolError) as exc:

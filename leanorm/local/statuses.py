@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Tuple
 from .authz import check_delegated_fields
 from .objects import remove, write
 from .protocol import Context, ProtocolError, loads, route
-from .reads import fetch, list_answer, query
+from .reads import MAX_LIMIT, fetch, list_answer, page_limit, query
 from .values import pointer
 
 __all__: List[str] = []
@@ -155,19 +155,29 @@ def _read_inbox(ctx: Context) -> Any:
         sql, args = sql + " AND message_id <= ?", args + [most]
     with ctx.store.read() as conn:
         entries = conn.execute(sql + " ORDER BY message_id DESC", args).fetchall()
-    limit = _message_id(ctx.params.get("limit"), "limit") if ctx.params.get("limit") else 100
+    limit = page_limit(ctx, _message_id(ctx.params.get("limit"), "limit") if ctx.params.get("limit") else 100)
     where = ctx.json_param("where") or {}
-    ids = [status_id for _, status_id in entries]
-    # the caller's own read: its where, include and keys reach no further than its rights
-    rows, _ = query(ctx, STATUS_CLASS,
-                    {"$and": [where, {"objectId": {"$in": ids}}]} if where else {"objectId": {"$in": ids}},
-                    limit=max(len(ids), 1), include=ctx.params.get("include"), keys=ctx.params.get("keys"))
-    by_id = {r["objectId"]: r for r in rows}
-    results = [{**by_id[status_id], "messageId": message_id, "inboxType": inbox_type}
-               for message_id, status_id in entries if status_id in by_id][:limit]
-    answer: Dict[str, Any] = {"results": results}
+
+    def statuses(ids: List[str]) -> Dict[str, Any]:
+        """``{"objectId": {"$in": ids}}`` and the caller's where."""
+        return {"$and": [where, {"objectId": {"$in": ids}}]} if where else {"objectId": {"$in": ids}}
+
+    # the caller's own read: its where, include and keys reach no further than its rights; a page of
+    # entries at a time, so that a long inbox costs what the answer needs, not its whole length
+    results: List[Dict[str, Any]] = []
+    for start in range(0, len(entries), MAX_LIMIT):
+        if len(results) >= limit:
+            break
+        page = entries[start:start + MAX_LIMIT]
+        rows, _ = query(ctx, STATUS_CLASS, statuses([status_id for _, status_id in page]),
+                        limit=len(page), include=ctx.params.get("include"), keys=ctx.params.get("keys"))
+        by_id = {r["objectId"]: r for r in rows}
+        results += [{**by_id[status_id], "messageId": message_id, "inboxType": inbox_type}
+                    for message_id, status_id in page if status_id in by_id]
+    answer: Dict[str, Any] = {"results": results[:limit]}
     if ctx.params.get("count") in ("1", "true"):
-        answer["count"] = sum(1 for _, status_id in entries if status_id in by_id)
+        _, answer["count"] = query(ctx, STATUS_CLASS, statuses([status_id for _, status_id in entries]),
+                                   limit=0, count=True)
     return answer
 
 

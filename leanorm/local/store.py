@@ -24,6 +24,7 @@ import threading
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from .budget import watch
 from .checkpoints import Checkpointer
 from .protocol import ProtocolError
 from .sqlfunctions import register_functions
@@ -160,6 +161,7 @@ class Store:
             conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's job
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
         register_functions(conn)
+        watch(conn)
         with self._pool_lock:
             self._connections.append(conn)
         return conn

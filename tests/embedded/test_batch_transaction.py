@@ -33,13 +33,16 @@ def test_a_batch_of_object_writes_commits_once(api: Api, commits: List[str]) -> 
     assert api("GET", "/1.1/classes/Item", params={"count": "1", "limit": "0"})[1]["count"] == 10
 
 
-def test_a_huge_batch_commits_a_transaction_per_hundred_items(api: Api, commits: List[str]) -> None:
-    """Other writers get the lock between the transactions of a long batch, not only at its end."""
+def test_the_longest_batch_is_one_transaction_and_a_longer_one_is_refused(api: Api, commits: List[str]) -> None:
+    """A batch holds other writers back for at most 100 items: it carries no more (budget.MAX_BATCH_ITEMS)."""
     status, answers = api("POST", "/1.1/batch", body={"requests": [
+        _item("POST", "classes/Item", {"n": n}) for n in range(100)]})
+    assert status == 200 and len(answers) == 100 and all("success" in a for a in answers)
+    assert len(commits) == 1
+    status, answer = api("POST", "/1.1/batch", body={"requests": [
         _item("POST", "classes/Item", {"n": n}) for n in range(250)]})
-    assert status == 200 and len(answers) == 250 and all("success" in a for a in answers)
-    assert len(commits) == 3
-    assert api("GET", "/1.1/classes/Item", params={"count": "1", "limit": "0"})[1]["count"] == 250
+    assert status == 400 and answer["code"] == 107 and "100" in answer["error"]
+    assert api("GET", "/1.1/classes/Item", params={"count": "1", "limit": "0"})[1]["count"] == 100
 
 
 def test_a_failing_item_is_undone_alone_and_answers_its_error(api: Api, database: Path) -> None:

@@ -284,7 +284,8 @@ def test_include_names_a_bounded_number_of_keys(api):
 
 def test_a_polygon_has_a_bounded_number_of_points(api):
     """``$geoWithin.$polygon`` is tested row by row over every vertex: a polygon of a million points (20 MB
-    in a batch item) cost minutes per thousand rows. More than 10,000 points is error 102."""
+    in a batch item) cost minutes per thousand rows. More than budget.MAX_POLYGON_POINTS (a request's
+    polygons together) is error 102."""
     name = unique("Geo")
     api.ok("POST", f"classes/{name}", {"at": {"__type": "GeoPoint", "latitude": 0.5, "longitude": 0.5}})
     square = [[0, 0], [0, 1], [1, 1], [1, 0]]
