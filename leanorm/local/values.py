@@ -239,11 +239,15 @@ def _apply_field(applied: Applied, key: str, value: Any, bit_ops: bool) -> None:
             _apply_field(applied, key, inner, bit_ops)
         return
     if op in ("AddRelation", "RemoveRelation"):
+        if key in applied.computed:
+            raise ProtocolError(111, f"{op} on {key!r} cannot follow an operation on its value.")
         target, ids = relation_targets(value, key)
         applied.doc[key] = {"__type": "Relation", "className": target}
         applied.memberships.setdefault(key, []).append(
             {"__op": op, "objects": [pointer(target, object_id) for object_id in ids]})
         return
+    if key in applied.memberships:
+        raise ProtocolError(111, f"{op} on {key!r} cannot follow a change of its relation's members.")
     result = apply_op(applied.doc.get(key, MISSING), value, key, bit_ops)
     if result is MISSING:
         applied.doc.pop(key, None)
