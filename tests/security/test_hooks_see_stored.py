@@ -225,3 +225,13 @@ def test_a_class_without_hooks_is_unaffected(api: Any) -> None:
     object_id = api.ok("POST", f"classes/{name}", {"n": 1})["objectId"]
     api.ok("PUT", f"classes/{name}/{object_id}", {"n": batch(increment(1000000))})
     assert api.ok("GET", f"classes/{name}/{object_id}")["n"] == 1000001
+
+
+def test_a_batch_request_item_meets_the_same_hook(api: Any) -> None:
+    object_id = wallet(api)
+    prefix = "/parse/" if api.dialect == "parse" else "/1.1/"
+    items = [{"method": "PUT", "path": f"{prefix}classes/{CLASS}/{object_id}",
+              "body": {"balance": batch(increment(1000000))}}]
+    answers = api.ok("POST", "batch", {"requests": items})
+    assert answers[0]["error"]["code"] == 3101, answers
+    assert stored(api, object_id)["balance"] == 1
