@@ -93,10 +93,10 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
     control = hooks.Control.take(body, ctx, class_name)
     hook = "beforeSave" if creating else "beforeUpdate"
     hooked: List[str] = []
-    seen: Optional[Stored] = None  # the stored object the hook's view was computed from
+    judged: Optional[Stored] = None  # the stored object the hook's view was computed from
     if hooks.declared(ctx, control, class_name, hook):
-        seen = None if object_id is None else _stored(ctx, class_name, object_id)
-        preview = _as_hook_sees(ctx, seen, object_id, body)
+        judged = None if object_id is None else _stored(ctx, class_name, object_id)
+        preview = _as_hook_sees(ctx, judged, object_id, body)
         sent, body = body, hooks.before_write(ctx, control, class_name, hook, body, preview)
         # what the hook changed goes back in the answer (as Parse does), so the client's copy is right
         hooked = [k for k in body if k not in sent or canonical(body[k]) != canonical(sent[k])]
@@ -113,7 +113,7 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
             doc, acl, created = {}, None, _kept_timestamp(ctx, body.get("createdAt")) or now
         else:
             current = _load(conn, ctx, class_name, object_id, where)
-            if seen is not None and (canonical(current.doc), current.acl) != (canonical(seen.doc), seen.acl):
+            if judged is not None and (canonical(current.doc), current.acl) != (canonical(judged.doc), judged.acl):
                 # the hook judged the object as it was: written now, the stored value is not the one it saw
                 raise ProtocolError(305, f"The object changed while its {hook} hook ran; nothing was written.")
             doc, acl, created = current.doc, current.acl, current.created
@@ -212,18 +212,18 @@ def _as_hook_sees(ctx: Context, stored: Optional[Stored], object_id: Optional[st
     object: its key shows the change itself, checked (one ``AddRelation``/``RemoveRelation``, or a
     ``Batch`` of them), as Parse Server's webhooks show a pending operation."""
     applied = apply_fields(stored.doc if stored else {}, _fields(body), bit_ops=ctx.dialect == "leancloud")
-    seen = applied.doc
+    obj = applied.doc
     for key, ops in applied.memberships.items():
-        seen[key] = ops[0] if len(ops) == 1 else {"__op": "Batch", "ops": ops}
+        obj[key] = ops[0] if len(ops) == 1 else {"__op": "Batch", "ops": ops}
     if "ACL" in body:
         acl = None if body["ACL"] is None else _check_acl(body["ACL"])
     else:
         acl = stored.acl if stored else None
     if acl is not None:
-        seen["ACL"] = orjson.loads(acl)
+        obj["ACL"] = orjson.loads(acl)
     if stored is not None:
-        seen.update(objectId=object_id, createdAt=stored.created, updatedAt=stored.updated)
-    return seen
+        obj.update(objectId=object_id, createdAt=stored.created, updatedAt=stored.updated)
+    return obj
 
 
 def remove(ctx: Context, class_name: str, object_id: str, where: Any = None,

@@ -201,11 +201,10 @@ def relation_targets(op: Dict[str, Any], key: str) -> Tuple[str, List[str]]:
     return class_name, [t["objectId"] for t in targets]
 
 
-
 @dataclass
 class Applied:
-    """A write's fields applied to a stored document: what will be stored, computed once for both the
-    before-hook (which must see it) and the write itself."""
+    """A write's fields applied to a stored document: what will be stored, computed by one function for
+    the before-hook (which must see it) and for the write itself."""
 
     #: the document's fields as they will be stored (``Delete`` removed its keys)
     doc: Dict[str, Any]

@@ -141,7 +141,7 @@ ACCEPTED = {
     "Increment": {"balance": increment(5)},
     "Decrement": {"balance": {"__op": "Decrement", "amount": 2}},
     "Batch": {"balance": batch(increment(3), {"__op": "Decrement", "amount": 1})},
-    "Add": {"tags": {"__op": "Add", "objects": ["a", {"nested": {"__type": "Date", "iso": "2030-01-01T08:00:00+08:00"}}]}},
+    "Add": {"tags": {"__op": "Add", "objects": ["a", {"at": {"__type": "Date", "iso": "2030-01-01T08:00:00+08:00"}}]}},
     "AddUnique": {"tags": {"__op": "AddUnique", "objects": ["keep", "b"]}},
     "Remove": {"tags": batch({"__op": "Add", "objects": ["a"]}, {"__op": "Remove", "objects": ["a"]})},
     "Delete": {"note": {"__op": "Delete"}},
