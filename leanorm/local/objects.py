@@ -113,9 +113,8 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
             doc, acl, created = {}, None, _kept_timestamp(ctx, body.get("createdAt")) or now
         else:
             current = _load(conn, ctx, class_name, object_id, where)
-            if judged is not None and (canonical(current.doc), current.acl) != (canonical(judged.doc), judged.acl):
-                # the hook judged the object as it was: written now, the stored value is not the one it saw
-                raise ProtocolError(305, f"The object changed while its {hook} hook ran; nothing was written.")
+            if judged is not None:
+                _check_unchanged(judged, current, hook)
             doc, acl, created = current.doc, current.acl, current.created
         if class_name == "_Role":
             authz.check_role_write(conn, ctx, creating, doc, body)
@@ -197,6 +196,13 @@ def _kept_timestamp(ctx: Context, value: Any) -> Optional[str]:
     return normalize_iso(value.get("iso") if isinstance(value, dict) else value)
 
 
+def _check_unchanged(judged: Stored, current: Stored, hook: str) -> None:
+    """Refuse (305) to write or delete an object that changed since its before-hook read it: the hook
+    judged the object as it was, and what is stored must be what it saw."""
+    if (canonical(current.doc), current.acl) != (canonical(judged.doc), judged.acl):
+        raise ProtocolError(305, f"The object changed while its {hook} hook ran; nothing was written.")
+
+
 def _stored(ctx: Context, class_name: str, object_id: str) -> Stored:
     """The object an update starts from (error 101 when the caller may not write it)."""
     with ctx.store.read() as conn:
@@ -235,14 +241,17 @@ def remove(ctx: Context, class_name: str, object_id: str, where: Any = None,
     control = hooks.Control.take(dict(body or {}), ctx, class_name)
     with ctx.store.read() as conn:
         stored = _load(conn, ctx, class_name, object_id, where)
-    obj = {**stored.doc, "objectId": object_id, "createdAt": stored.created}
+    obj = {**stored.doc, "objectId": object_id, "createdAt": stored.created, "updatedAt": stored.updated,
+           **({"ACL": orjson.loads(stored.acl)} if stored.acl is not None else {})}
+    judged = hooks.declared(ctx, control, class_name, "beforeDelete")
     hooks.before_delete(ctx, control, class_name, obj)
     with ctx.store.write() as conn:
-        _load(conn, ctx, class_name, object_id, where)
+        current = _load(conn, ctx, class_name, object_id, where)
+        if judged:
+            _check_unchanged(stored, current, "beforeDelete")
         conn.execute(f"DELETE FROM {table(class_name)} WHERE objectId=?", (object_id,))
         conn.execute("DELETE FROM _relations WHERE owner_class=? AND owner_id=?", (class_name, object_id))
     hooks.after(ctx, control, class_name, "afterDelete", obj)
-
 
 
 def write_options(ctx: Context) -> Tuple[Any, bool]:

@@ -67,3 +67,14 @@ def before_update(wallet: HookWallet) -> None:
         other.note = "raced"
         other.save()
     judge(wallet)
+
+
+@engine.before_delete(HookWallet)
+def before_delete(wallet: HookWallet) -> None:
+    if wallet.note == "pinned":
+        reject("a pinned wallet stays", code=3106)
+    if wallet.note == "race-delete":
+        # another client pins the wallet while this hook runs
+        other = HookWallet.objects.get(id=wallet.id)
+        other.note = "pinned"
+        other.save()

@@ -235,3 +235,14 @@ def test_a_batch_request_item_meets_the_same_hook(api: Any) -> None:
     answers = api.ok("POST", "batch", {"requests": items})
     assert answers[0]["error"]["code"] == 3101, answers
     assert stored(api, object_id)["balance"] == 1
+
+
+def test_an_object_changed_while_its_delete_hook_ran_is_not_deleted(api: Any) -> None:
+    object_id = wallet(api)
+    api.ok("PUT", f"classes/{CLASS}/{object_id}", {"note": "pinned"})
+    status, answer = api.call("DELETE", f"classes/{CLASS}/{object_id}")
+    assert (status, answer.get("code")) == (400, 3106), answer
+    api.ok("PUT", f"classes/{CLASS}/{object_id}", {"note": "race-delete"})
+    status, answer = api.call("DELETE", f"classes/{CLASS}/{object_id}")
+    assert (status, answer.get("code")) == (400, 305), answer
+    assert stored(api, object_id)["note"] == "pinned"
