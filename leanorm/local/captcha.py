@@ -1,5 +1,11 @@
 """Captchas: ``requestCaptcha`` makes one (its image a ``data:`` URL, its code in the outbox),
-``verifyCaptcha`` trades the right code for a ``validate_token`` that ``requestSmsCode`` accepts."""
+``verifyCaptcha`` trades the right code for a ``validate_token`` that ``requestSmsCode`` accepts.
+
+The image is a distorted raster drawn by the ``captcha`` package (noise, warped and rotated letters): the
+code is in no byte of it, so a script must at least read the picture (the SVG it replaces had the code as
+text). It travels inside ``captcha_url`` as a ``data:image/png`` URL, drawn once: an address serving it
+would need no credentials (an ``<img>`` sends none) and, drawn again on each fetch, would hand out many
+distortions of one code to average."""
 from __future__ import annotations
 
 import base64
@@ -7,6 +13,8 @@ import secrets
 import string
 import time
 from typing import Any, List
+
+from captcha.image import ImageCaptcha
 
 from .code_limits import counts_failures
 from .one_time_codes import consume, issue
@@ -27,11 +35,11 @@ def _int(ctx: Context, name: str, default: int, low: int, high: int) -> int:
 
 
 def _captcha_image(code: str, width: int, height: int) -> str:
-    """The captcha as a self-contained SVG ``data:`` URL (there is no image service to link to)."""
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
-           f'<rect width="100%" height="100%" fill="#eee"/><text x="50%" y="65%" font-size="{height // 2}" '
-           f'text-anchor="middle" font-family="monospace">{code}</text></svg>')
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    """The captcha as a PNG ``data:`` URL: ``code`` drawn distorted on a ``width`` x ``height`` image."""
+    # a renderer per image: its fonts are FreeType faces, which threads must not share
+    sizes = tuple(round(height * scale) for scale in (0.7, 0.83, 0.93))
+    png = ImageCaptcha(width=width, height=height, font_sizes=sizes).generate(code, format="png").getvalue()
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 @route("GET", r"requestCaptcha")

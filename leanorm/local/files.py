@@ -15,8 +15,9 @@ large upload is never held in memory), and are served without authentication at
 
 Safety: a file uploaded without an ACL gets one (everyone reads; only its uploader, or no one but the
 master key when the upload was anonymous, writes), so nobody else can delete or repoint it; an upload
-address takes one upload; downloads say ``X-Content-Type-Options: nosniff`` and serve active content
-(HTML, SVG, XML, scripts) as an attachment, so an uploaded page never runs in this server's origin.
+address takes one upload; downloads say ``X-Content-Type-Options: nosniff``, carry a sandboxing
+Content-Security-Policy and are attachments unless their type is a passive one (raster images, audio,
+video, plain text), so an uploaded page never runs in this server's origin.
 """
 from __future__ import annotations
 
@@ -56,8 +57,23 @@ BUCKET = "leanorm"
 SPENT = "spent:"
 #: a MIME type served as it was given: ``type/subtype`` and parameters, nothing that could split a header
 MIME = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(;[ -~]*)?\Z")
-#: MIME types a browser would run in this server's origin, whatever their name says
-ACTIVE = ("html", "xml", "svg", "javascript", "ecmascript")
+#: what a browser shows in place without running anything: raster images, audio, video and plain text.
+#: Every other type is an attachment (a browser saves it, never renders it as this origin's page), as the
+#: list of types a browser turns into a document that runs script is long and grows (HTML, XHTML, SVG,
+#: XML with an XSLT stylesheet, ``text/xsl``, PDF with its own scripts...). SVG is a document, not an
+#: image; PDF is left out too: viewers run its scripts and a sandboxed response cannot show it in Chrome.
+#: ``<img>``, ``<audio>`` and ``<video>`` embed an attachment all the same.
+INLINE = frozenset({
+    "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp", "image/x-icon",
+    "image/vnd.microsoft.icon",
+    "audio/mpeg", "audio/mp4", "audio/aac", "audio/ogg", "audio/wav", "audio/x-wav", "audio/webm", "audio/flac",
+    "video/mp4", "video/webm", "video/ogg", "video/quicktime",
+    "text/plain",
+})
+#: on every file response: nothing sniffed, and whatever renders is a sandbox of its own (a unique origin,
+#: no script, nothing loaded), should a browser render what it was told to save
+FILE_HEADERS = {"X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox"}
 
 
 
@@ -385,13 +401,14 @@ def open_download(server: "LocalServer", path: str) -> Tuple[BinaryIO, int, Dict
 
 
 def download_headers(row: Dict[str, Any]) -> Dict[str, str]:
-    """Content-Type of a ``_File`` row's bytes, never sniffed; active content as an attachment."""
+    """The headers of a ``_File`` row's bytes: its declared Content-Type, never sniffed, in a sandbox;
+    inline only for the passive types of ``INLINE``, every other type as an attachment."""
     mime = row.get("mime_type")
     if not isinstance(mime, str) or not MIME.match(mime):
         mime = "application/octet-stream"
-    headers = {"Content-Type": mime, "X-Content-Type-Options": "nosniff"}
-    essence = mime.split(";", 1)[0].lower()
-    if any(kind in essence for kind in ACTIVE):
+    headers = {"Content-Type": mime, **FILE_HEADERS}
+    essence = mime.split(";", 1)[0].strip().lower()
+    if essence not in INLINE:
         name = row.get("name")
         name = name if isinstance(name, str) else "file"
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name, safe='')}"

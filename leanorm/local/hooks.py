@@ -16,7 +16,7 @@ from ..errors import LeanCloudError
 from ..protocol.markers import verify_marker
 from .protocol import Context, ProtocolError, route
 from .reads import fetch, query
-from .values import MISSING, apply_op, canonical
+from .values import canonical
 
 __all__ = ["Control", "before_write", "before_delete", "after", "caller_user", "declared", "user_event",
            "auth_data"]
@@ -78,21 +78,11 @@ def _signed(value: Any, marker: str, class_name: str, master_key: str) -> bool:
 
 
 def before_write(ctx: Context, control: Control, class_name: str, hook: str, body: Dict[str, Any],
-                 stored: Dict[str, Any]) -> Dict[str, Any]:
-    """Run beforeSave/beforeUpdate; returns the body to write. The hook sees the object as it will be
-    stored (``stored`` with the body's operations applied); a key the hook changed is written as its
+                 preview: Dict[str, Any]) -> Dict[str, Any]:
+    """Run beforeSave/beforeUpdate on ``preview``, the object as it will be stored (``objects`` computes
+    it with the code that stores it); returns the body to write. A key the hook changed is written as its
     plain value, every other key keeps the client's operation, so an untouched Increment stays atomic.
     A hook that rejects raises, and nothing is written. The caller checked that the hook is declared."""
-    preview = dict(stored)
-    for key, value in body.items():
-        if not (isinstance(value, dict) and "__op" in value):
-            preview[key] = value
-        elif value["__op"] not in _MEMBERSHIP_OPS:  # relation rows are not part of the object
-            result = apply_op(stored.get(key, MISSING), value, key)
-            if result is MISSING:
-                preview.pop(key, None)
-            else:
-                preview[key] = result
     sent = {**preview, "className": class_name}
     if hook == "beforeUpdate":
         sent["_updatedKeys"] = sorted(k for k in body if k not in ("objectId", "ACL"))
@@ -109,7 +99,6 @@ def before_write(ctx: Context, control: Control, class_name: str, hook: str, bod
     return out
 
 
-_MEMBERSHIP_OPS = frozenset({"AddRelation", "RemoveRelation", "Batch"})
 _NOT_FIELDS = frozenset({"objectId", "createdAt", "updatedAt", "className", "_updatedKeys", "__before", "__after"})
 
 

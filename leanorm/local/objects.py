@@ -6,7 +6,7 @@ The functions ``write`` and ``remove`` are the backend's one implementation of e
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import orjson
 
@@ -16,8 +16,7 @@ from ..protocol.ids import new_object_id
 from .protocol import Caller, Context, ProtocolError
 from .rows import ROW
 from .store import FieldType, check_class_name, check_field_name, table
-from .values import (MISSING, apply_op, canonical, check_value, normalize_iso, now_iso, relation_targets,
-                     type_of)
+from .values import apply_fields, canonical, normalize_iso, now_iso, relation_targets, type_of
 from .query_compiler import QueryCompiler
 
 __all__ = ["write", "remove", "write_options", "can_write"]
@@ -43,13 +42,22 @@ def _check_acl(value: Any) -> str:
     return canonical(value)
 
 
+class Stored(NamedTuple):
+    """An object as stored: its fields, ACL (stored text) and timestamps."""
+
+    doc: Dict[str, Any]
+    acl: Optional[str]
+    created: str
+    updated: str
+
+
 def _load(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: str,
-          where: Any = None) -> Tuple[Dict[str, Any], Optional[str], str]:
-    """The stored document, ACL and createdAt of an object the caller may write (error 101 otherwise,
-    which does not reveal whether the object exists; 305 when a ``where`` condition does not match)."""
+          where: Any = None) -> Stored:
+    """The stored object the caller may write (error 101 otherwise, which does not reveal whether the
+    object exists; 305 when a ``where`` condition does not match)."""
     if not ctx.store.has_class(conn, class_name):
         raise ProtocolError(101, "Object not found.", 404)
-    row = conn.execute(f"SELECT acl, data, createdAt FROM {table(class_name)} WHERE objectId=?",
+    row = conn.execute(f"SELECT acl, data, createdAt, updatedAt FROM {table(class_name)} WHERE objectId=?",
                        (object_id,)).fetchone()
     if row is None or not can_write(ctx.caller, row[0]):
         raise ProtocolError(101, "Object not found.", 404)
@@ -61,7 +69,7 @@ def _load(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: st
                            compiler.params).fetchone()
         if hit is None:
             raise ProtocolError(305, "No effect on updating/deleting a document.")
-    return orjson.loads(row[1]), row[0], row[2]
+    return Stored(orjson.loads(row[1]), row[0], row[2], row[3])
 
 
 def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[str, Any],
@@ -79,9 +87,11 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
     control = hooks.Control.take(body, ctx, class_name)
     hook = "beforeSave" if creating else "beforeUpdate"
     hooked: List[str] = []
+    judged: Optional[Stored] = None  # the stored object the hook's view was computed from
     if hooks.declared(ctx, control, class_name, hook):
-        stored = {} if object_id is None else _stored(ctx, class_name, object_id)
-        sent, body = body, hooks.before_write(ctx, control, class_name, hook, body, stored)
+        judged = None if object_id is None else _stored(ctx, class_name, object_id)
+        preview = _as_hook_sees(ctx, judged, object_id, body)
+        sent, body = body, hooks.before_write(ctx, control, class_name, hook, body, preview)
         # what the hook changed goes back in the answer (as Parse does), so the client's copy is right
         hooked = [k for k in body if k not in sent or canonical(body[k]) != canonical(sent[k])]
     body = {k: v for k, v in body.items() if k != "className" and not (k == "objectId" and not creating)}
@@ -96,12 +106,15 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
         if creating:
             doc, acl, created = {}, None, _kept_timestamp(ctx, body.get("createdAt")) or now
         else:
-            doc, acl, created = _load(conn, ctx, class_name, object_id, where)
+            current = _load(conn, ctx, class_name, object_id, where)
+            if judged is not None:
+                _check_unchanged(judged, current, hook)
+            doc, acl, created = current.doc, current.acl, current.created
         if class_name == "_Role":
             authz.check_role_write(conn, ctx, creating, doc, body)
         # a migration keeps the original (and copying relations later must not move it)
         now = _kept_timestamp(ctx, body.get("updatedAt")) or now
-        changed = _apply(conn, ctx, class_name, object_id, doc, body)
+        doc, changed = _apply(conn, ctx, class_name, object_id, doc, body)
         if "ACL" in body:
             acl = None if body["ACL"] is None else _check_acl(body["ACL"])
         data = canonical(doc)
@@ -128,46 +141,36 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
     return 200, {"objectId": object_id, "updatedAt": now, **echoed}
 
 
-def _apply(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: str, doc: Dict[str, Any],
-           body: Dict[str, Any]) -> List[str]:
-    """Apply the body's values and operations to ``doc``; learn field types; returns the fields that
-    operations computed (their new values go back to the client)."""
-    schema = ctx.store.schema(conn, class_name)
-    types: Dict[str, FieldType] = {}
-    computed = []
+def _fields(body: Dict[str, Any]) -> Dict[str, Any]:
+    """The fields a write body sets (the object's own keys apart), refused (105) where a client may not
+    name a field."""
+    fields = {}
     for key, value in body.items():
         if key in RESERVED:
             continue
         if key in CLIENT_RESERVED:
             raise ProtocolError(105, f"Invalid field name: {key} is reserved.")
-        check_field_name(key)
-        if isinstance(value, dict) and "__op" in value:
-            op = value["__op"]
-            if op in ("AddRelation", "RemoveRelation"):
-                _relation(conn, class_name, object_id, key, value)
-                target = relation_targets(value, key)[0]
-                value = {"__type": "Relation", "className": target}
-            elif op == "Batch":
-                ops = value.get("ops")
-                if not isinstance(ops, list) or not all(isinstance(o, dict) and "__op" in o for o in ops):
-                    raise ProtocolError(111, f"Batch on {key!r} needs a list of operations in 'ops'.")
-                for inner in ops:
-                    _apply(conn, ctx, class_name, object_id, doc, {key: inner})
-                continue
-            else:
-                value = apply_op(doc.get(key, MISSING), value, key, bit_ops=ctx.dialect == "leancloud")
-                computed.append(key)
-        else:
-            value = check_value(value, key)
-        if value is MISSING:
-            doc.pop(key, None)
-            continue
-        doc[key] = value
-        ftype = type_of(value)
+        fields[check_field_name(key)] = value
+    return fields
+
+
+def _apply(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: str, doc: Dict[str, Any],
+           body: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
+    """Apply the body's values and operations to ``doc``, change relation rows, learn field types;
+    returns the new document and the fields that operations computed (their new values go back to the
+    client)."""
+    fields = _fields(body)
+    applied = apply_fields(doc, fields, bit_ops=ctx.dialect == "leancloud")
+    for key, ops in applied.memberships.items():
+        for op in ops:
+            _relation(conn, class_name, object_id, key, op)
+    types: Dict[str, FieldType] = {}
+    for key in fields:
+        ftype = type_of(applied.doc.get(key))
         if ftype is not None:
             types[key] = ftype
-    ctx.store.learn(conn, class_name, schema, types)
-    return computed
+    ctx.store.learn(conn, class_name, ctx.store.schema(conn, class_name), types)
+    return applied.doc, applied.computed
 
 
 def _relation(conn: sqlite3.Connection, class_name: str, object_id: str, key: str, op: Dict[str, Any]) -> None:
@@ -187,10 +190,40 @@ def _kept_timestamp(ctx: Context, value: Any) -> Optional[str]:
     return normalize_iso(value.get("iso") if isinstance(value, dict) else value)
 
 
-def _stored(ctx: Context, class_name: str, object_id: str) -> Dict[str, Any]:
-    """The document an update starts from (error 101 when the caller may not write it)."""
+def _check_unchanged(judged: Stored, current: Stored, hook: str) -> None:
+    """Refuse (305) to write or delete an object that changed since its before-hook read it: the hook
+    judged the object as it was, and what is stored must be what it saw."""
+    if (canonical(current.doc), current.acl) != (canonical(judged.doc), judged.acl):
+        raise ProtocolError(305, f"The object changed while its {hook} hook ran; nothing was written.")
+
+
+def _stored(ctx: Context, class_name: str, object_id: str) -> Stored:
+    """The object an update starts from (error 101 when the caller may not write it)."""
     with ctx.store.read() as conn:
-        return _load(conn, ctx, class_name, object_id)[0]
+        return _load(conn, ctx, class_name, object_id)
+
+
+def _as_hook_sees(ctx: Context, stored: Optional[Stored], object_id: Optional[str],
+                  body: Dict[str, Any]) -> Dict[str, Any]:
+    """The object a before-hook judges: the stored one (none for a create) with the body applied by
+    the code that computes what is stored (``_fields``, ``values.apply_fields``), so every operation
+    (``Increment``, ``Batch``, ``Delete``...) shows its result, and values their stored form (a Date
+    normalised, an ``Object`` reduced to its pointer). A Relation's membership is not a value of the
+    object: its key shows the change itself, checked (one ``AddRelation``/``RemoveRelation``, or a
+    ``Batch`` of them), as Parse Server's webhooks show a pending operation."""
+    applied = apply_fields(stored.doc if stored else {}, _fields(body), bit_ops=ctx.dialect == "leancloud")
+    obj = applied.doc
+    for key, ops in applied.memberships.items():
+        obj[key] = ops[0] if len(ops) == 1 else {"__op": "Batch", "ops": ops}
+    if "ACL" in body:
+        acl = None if body["ACL"] is None else _check_acl(body["ACL"])
+    else:
+        acl = stored.acl if stored else None
+    if acl is not None:
+        obj["ACL"] = orjson.loads(acl)
+    if stored is not None:
+        obj.update(objectId=object_id, createdAt=stored.created, updatedAt=stored.updated)
+    return obj
 
 
 def remove(ctx: Context, class_name: str, object_id: str, where: Any = None,
@@ -201,15 +234,18 @@ def remove(ctx: Context, class_name: str, object_id: str, where: Any = None,
     permit(ctx, class_name, "delete")
     control = hooks.Control.take(dict(body or {}), ctx, class_name)
     with ctx.store.read() as conn:
-        doc, acl, created = _load(conn, ctx, class_name, object_id, where)
-    obj = {**doc, "objectId": object_id, "createdAt": created}
+        stored = _load(conn, ctx, class_name, object_id, where)
+    obj = {**stored.doc, "objectId": object_id, "createdAt": stored.created, "updatedAt": stored.updated,
+           **({"ACL": orjson.loads(stored.acl)} if stored.acl is not None else {})}
+    judged = hooks.declared(ctx, control, class_name, "beforeDelete")
     hooks.before_delete(ctx, control, class_name, obj)
     with ctx.store.write() as conn:
-        _load(conn, ctx, class_name, object_id, where)
+        current = _load(conn, ctx, class_name, object_id, where)
+        if judged:
+            _check_unchanged(stored, current, "beforeDelete")
         conn.execute(f"DELETE FROM {table(class_name)} WHERE objectId=?", (object_id,))
         conn.execute("DELETE FROM _relations WHERE owner_class=? AND owner_id=?", (class_name, object_id))
     hooks.after(ctx, control, class_name, "afterDelete", obj)
-
 
 
 def write_options(ctx: Context) -> Tuple[Any, bool]:

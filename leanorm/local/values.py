@@ -6,6 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import math
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import orjson
@@ -16,8 +17,8 @@ from .store import FieldType, check_class_name
 if TYPE_CHECKING:
     from typing_extensions import TypeGuard  # typing.TypeGuard is 3.10+
 
-__all__ = ["MISSING", "now_iso", "normalize_iso", "check_value", "type_of", "apply_op", "canonical", "pointer",
-           "relation_targets", "storable_number"]
+__all__ = ["MISSING", "now_iso", "normalize_iso", "check_value", "type_of", "apply_op", "apply_fields", "Applied",
+           "canonical", "pointer", "relation_targets", "storable_number"]
 
 #: the integers a number field holds (MongoDB's and SQLite's 64-bit integers)
 INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
@@ -199,3 +200,57 @@ def relation_targets(op: Dict[str, Any], key: str) -> Tuple[str, List[str]]:
         raise ProtocolError(111, f"{op.get('__op')} on {key!r} needs pointers of one class.")
     return class_name, [t["objectId"] for t in targets]
 
+
+@dataclass
+class Applied:
+    """A write's fields applied to a stored document: what will be stored, computed by one function for
+    the before-hook (which must see it) and for the write itself."""
+
+    #: the document's fields as they will be stored (``Delete`` removed its keys)
+    doc: Dict[str, Any]
+    #: the keys whose new value an operation computed (the write's answer carries them back)
+    computed: List[str] = field(default_factory=list)
+    #: per key, the membership changes of a Relation, checked, in order (``AddRelation``/``RemoveRelation``
+    #: with their pointers): relation rows live beside the document, not in it
+    memberships: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
+
+
+def apply_fields(doc: Dict[str, Any], fields: Dict[str, Any], bit_ops: bool) -> Applied:
+    """``doc`` with ``fields`` (plain values and ``__op`` operations, a ``Batch`` applying its ``ops`` in
+    turn) applied and validated, without changing ``doc``. ``bit_ops``: whether the dialect has
+    ``BitAnd``/``BitOr``/``BitXor`` (LeanCloud's). The field names were checked by the caller."""
+    applied = Applied(dict(doc))
+    for key, value in fields.items():
+        _apply_field(applied, key, value, bit_ops)
+    return applied
+
+
+def _apply_field(applied: Applied, key: str, value: Any, bit_ops: bool) -> None:
+    if not (isinstance(value, dict) and "__op" in value):
+        applied.doc[key] = check_value(value, key)
+        return
+    op = value["__op"]
+    if op == "Batch":
+        ops = value.get("ops")
+        if not isinstance(ops, list) or not all(isinstance(o, dict) and "__op" in o for o in ops):
+            raise ProtocolError(111, f"Batch on {key!r} needs a list of operations in 'ops'.")
+        for inner in ops:
+            _apply_field(applied, key, inner, bit_ops)
+        return
+    if op in ("AddRelation", "RemoveRelation"):
+        if key in applied.computed:
+            raise ProtocolError(111, f"{op} on {key!r} cannot follow an operation on its value.")
+        target, ids = relation_targets(value, key)
+        applied.doc[key] = {"__type": "Relation", "className": target}
+        applied.memberships.setdefault(key, []).append(
+            {"__op": op, "objects": [pointer(target, object_id) for object_id in ids]})
+        return
+    if key in applied.memberships:
+        raise ProtocolError(111, f"{op} on {key!r} cannot follow a change of its relation's members.")
+    result = apply_op(applied.doc.get(key, MISSING), value, key, bit_ops)
+    if result is MISSING:
+        applied.doc.pop(key, None)
+    else:
+        applied.doc[key] = result
+    if key not in applied.computed:
+        applied.computed.append(key)

@@ -100,7 +100,7 @@ def test_verify_and_change_phone_number(sms):
 
 def test_captcha_guards_sms_codes(sms):
     captcha = cloud.request_captcha()
-    assert captcha.url.startswith("data:image/svg+xml")
+    assert captcha.url.startswith("data:image/png;base64,")
     with pytest.raises(InvalidVerificationCode):
         captcha.verify("wrong")
     captcha = cloud.request_captcha()
