@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import orjson
 
 from . import authz, hooks
-from .permissions import permit
+from .permissions import permit, permit_new_class, permit_new_fields
 from .protocol import Caller, Context, ProtocolError
 from .rows import ROW
 from .store import FieldType, check_class_name, check_field_name, table
@@ -96,7 +96,11 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
         object_id = new_id or (new_object_id() if asked is None else authz.client_object_id(ctx, asked))
     assert object_id is not None  # given for an update, made above for a create
     with ctx.store.write() as conn:
-        ctx.store.ensure_class(conn, class_name)
+        if not ctx.store.has_class(conn, class_name):
+            if not creating:  # an update creates no class (it used to, with an empty table)
+                raise ProtocolError(101, "Object not found.", 404)
+            permit_new_class(ctx, conn, class_name)
+            ctx.store.ensure_class(conn, class_name)
         now = now_iso()
         doc: Dict[str, Any]
         if creating:
@@ -172,6 +176,7 @@ def _apply(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: s
         ftype = type_of(value)
         if ftype is not None:
             types[key] = ftype
+    permit_new_fields(ctx, class_name, schema, [k for k in types if k not in schema])
     ctx.store.learn(conn, class_name, schema, types)
     return computed
 
