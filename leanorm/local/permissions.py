@@ -48,6 +48,17 @@ CLOSED_TO_CLIENTS: Dict[str, Tuple[FrozenSet[str], str]] = {
     "_Session": (WRITES, "sessions are made by logging in and ended by logging out"),
     "_Notification": (WRITES, "pushes are recorded by POST push"),
 }
+#: the fields a system class has from the start (Parse Server's default columns; LeanCloud's device
+#: fields): its own API writes them, so they are not fields a client adds (``addField``)
+BUILT_IN_FIELDS: Dict[str, FrozenSet[str]] = {
+    "_User": frozenset({"username", "password", "email", "emailVerified", "authData", "mobilePhoneNumber",
+                        "mobilePhoneVerified"}),
+    "_Role": frozenset({"name", "users", "roles"}),
+    "_Installation": frozenset({"installationId", "deviceToken", "channels", "deviceType", "pushType",
+                                "GCMSenderId", "timeZone", "localeIdentifier", "badge", "appVersion", "appName",
+                                "appIdentifier", "parseVersion", "deviceProfile", "apnsTopic", "apnsTeamId"}),
+    "_File": frozenset({"name", "url", "key", "mime_type", "metaData", "provider", "bucket"}),
+}
 #: Parse's settings for pointer permissions: not implemented here, so refused rather than stored unread
 POINTER_PERMISSIONS = ("readUserFields", "writeUserFields")
 #: a principal in an operation's rule: everyone, any logged-in user, a role, a user id
@@ -104,13 +115,15 @@ def permit_new_class(ctx: Context, conn: sqlite3.Connection, class_name: str) ->
                                  "classes, the most clients may create (LocalServer.max_classes).", 403)
 
 
-def permit_new_fields(ctx: Context, class_name: str, known: Collection[str], new: Collection[str]) -> None:
+def permit_new_fields(ctx: Context, class_name: str, known: Collection[str], new: Collection[str],
+                      api: bool = False) -> None:
     """Refuse (119) a client's write that adds the fields ``new`` to a class whose schema has the fields
     ``known``: the class's ``addField`` permission, and at most ``max_fields`` fields per class (each
-    one is read by every write of the class)."""
+    one is read by every write of the class). ``api`` as for ``permit``."""
+    new = [name for name in new if name not in BUILT_IN_FIELDS.get(class_name, ())]
     if ctx.caller.master or not new:
         return
-    permit(ctx, class_name, "addField")
+    permit(ctx, class_name, "addField", api)
     bound = ctx.server.max_fields
     if len(known) + len(new) > bound:
         raise ProtocolError(119, f"Clients can not add {len(new)} field(s) to {class_name}: a class has at most "
@@ -125,7 +138,7 @@ def permit_delegated(ctx: Context, class_name: str, operation: str, fields: Coll
     if fields and not ctx.caller.master:
         with ctx.store.read() as conn:
             known = ctx.store.schema(conn, class_name)
-        permit_new_fields(ctx, class_name, known, [f for f in fields if f not in known])
+        permit_new_fields(ctx, class_name, known, [f for f in fields if f not in known], api=True)
 
 
 def check_protected_fields(value: Any) -> Dict[str, Any]:
