@@ -326,6 +326,38 @@ def test_a_client_can_not_make_the_victim_follow_it_or_speak_for_it(served: Serv
     assert [(s["message"], s["source"]["objectId"]) for s in inbox] == [("mine", victim["objectId"])]
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_device_is_registered_to_its_own_user_only(served: Served, dialect: str) -> None:  # noqa: F811
+    """An installation's ``user`` is whom a push to that user reaches: a device saved with the victim's
+    pointer would receive the victim's pushes."""
+    api = Raw(served, dialect)
+    attacker, victim = signup(api), signup(api)
+    as_victim = {"user": pointer("_User", victim["objectId"])}
+    device = uuid.uuid4().hex
+    attempts = [
+        api.call("POST", "installations", {"installationId": device, "deviceType": "ios", **as_victim},
+                 session=attacker["sessionToken"]),
+        api.call("POST", "installations", {"installationId": device, "deviceType": "ios", **as_victim}),
+        batch(api, "POST", "classes/_Installation", {"installationId": device, "deviceType": "ios", **as_victim},
+              session=attacker["sessionToken"]),
+    ]
+    mine = api.ok("POST", "installations", {"installationId": device, "deviceType": "ios",
+                                            "user": pointer("_User", attacker["objectId"])},
+                  session=attacker["sessionToken"])["objectId"]
+    attempts += [
+        api.call("PUT", f"installations/{mine}", as_victim, session=attacker["sessionToken"]),
+        api.call("PUT", f"classes/_Installation/{mine}", as_victim),
+        batch(api, "PUT", f"classes/_Installation/{mine}", as_victim, session=attacker["sessionToken"]),
+        api.call("POST", "installations", {"installationId": device, "deviceType": "ios", **as_victim},
+                 session=attacker["sessionToken"]),
+    ]
+    for status, answer in attempts:
+        assert answer.get("code") == 119 and status in (None, 403), (status, answer)
+    assert api.rows("_Installation", where=as_victim) == []
+    api.ok("PUT", f"installations/{mine}", {"user": {"__op": "Delete"}}, session=attacker["sessionToken"])
+    api.ok("PUT", f"installations/{mine}", as_victim, master=True)  # the app's server may
+
+
 # -- what class-level permissions the server takes: enforced, or refused when set ------------------------------
 UNENFORCEABLE = {
     "readUserFields": {"readUserFields": ["owner"]},
