@@ -416,7 +416,7 @@ def class_names(api: Raw) -> List[str]:
     return [s["className"] for s in answer["results"]] if api.dialect == "parse" else list(answer)
 
 
-def test_leanorm_serve_lets_no_client_create_classes_by_default(tmp_path: Any) -> None:
+def test_leanorm_serve_lets_no_client_create_classes_by_default() -> None:
     assert build_parser().parse_args(["serve"]).client_class_creation is False
     assert ServeOptions().client_class_creation is False
     assert build_parser().parse_args(["serve", "--client-class-creation"]).client_class_creation is True
