@@ -102,7 +102,7 @@ def permit(ctx: Context, class_name: str, operation: str, api: bool = False) -> 
 def permit_new_class(ctx: Context, conn: sqlite3.Connection, class_name: str) -> None:
     """Refuse (119) a client's write that would create the class ``class_name``, unless the server lets
     clients create classes (Parse's ``allowClientClassCreation``) and holds fewer than its
-    ``max_classes``: every class is a table, and each one makes every request a little slower. The
+    ``max_classes``: every class is a table (with its indexes) that each new SQLite connection reads. The
     protocol's system classes (a first signup makes ``_User``) and the master key are not counted."""
     if ctx.caller.master or class_name in SYSTEM_CLASSES.values():
         return

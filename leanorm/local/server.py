@@ -77,7 +77,7 @@ class LocalServer:
     #: seconds before an SMS code of the same purpose can be asked for the same number again (error 601)
     sms_interval = 60.0
     #: a client's write creates a class only while the database holds fewer classes than this (each is a
-    #: table, and every one makes every request a little slower)
+    #: table that every new SQLite connection reads)
     max_classes = 1000
     #: a client's write adds a field only while its class has fewer fields than this
     max_fields = 1000
