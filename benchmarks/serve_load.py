@@ -94,7 +94,8 @@ def load(base: str) -> List[str]:
 def leanorm_serve(workers: int, tmp: Path) -> Iterator[str]:
     port = _free_port()
     command = [sys.executable, "-m", "leanorm.cli", "serve", "--db", str(tmp / "load.sqlite3"), "--port", str(port),
-               "--app-id", APP_ID, "--app-key", REST_KEY, "--master-key", MASTER_KEY, "--workers", str(workers)]
+               "--app-id", APP_ID, "--app-key", REST_KEY, "--master-key", MASTER_KEY, "--workers", str(workers),
+               "--client-class-creation"]  # the create workload makes its class as a client (Parse's default)
     for field in ("score", "name", "group"):
         command += ["--index", f"{CLASS}.{field}"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

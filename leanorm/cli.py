@@ -45,8 +45,8 @@ def _serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections, read_timeout=args.read_timeout,
         graceful_timeout=args.graceful_timeout, verbose=args.verbose, public_url=args.public_url,
         trust_proxy=args.trust_proxy, allow_custom_object_id=args.allow_custom_object_id,
-        protected_fields=protected, auth_providers=tuple(args.auth_provider), hook_key=args.hook_key,
-        query_timeout=args.query_timeout))
+        client_class_creation=args.client_class_creation, protected_fields=protected,
+        auth_providers=tuple(args.auth_provider), hook_key=args.hook_key, query_timeout=args.query_timeout))
 
 
 def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -188,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="take X-Forwarded-Host/-Proto/-For from a reverse proxy (never without one)")
     serve.add_argument("--allow-custom-object-id", action="store_true",
                        help="let clients choose new objects' ids ([A-Za-z0-9]{1,64}); the master key always may")
+    serve.add_argument("--client-class-creation", action=argparse.BooleanOptionalAction, default=False,
+                       help="let clients' writes create classes (default: off; the master key always may, "
+                            "e.g. PUT schemas/<Class>); at most 1,000 classes either way")
     serve.add_argument("--protected-fields", metavar="JSON",
                        help='fields hidden from other users, per class: {"Class": {"*": ["field", ...]}} '
                             "(default: _User's email, mobilePhoneNumber and authData)")

@@ -70,12 +70,14 @@ def _open_files_limit(limit: int) -> Callable[[], None]:
 def serve(database: Path, *options: str, open_files: Optional[int] = None) -> Iterator[Served]:
     """``leanorm serve`` over ``database`` with extra command-line ``options``, on a port the OS picks
     (``--port 0``; the banner names it), optionally under ``ulimit -n open_files``, stopped when the block
-    ends (its workers are given the time a graceful stop takes)."""
+    ends (its workers are given the time a graceful stop takes). Clients may create classes, as the tests
+    make theirs that way (``--no-client-class-creation`` among ``options`` turns it off again)."""
     if sys.version_info < (3, 10):  # granian, its HTTP server, needs 3.10; the rest of leanorm runs on 3.9
         pytest.skip("leanorm serve needs Python 3.10 or later (granian)")
     process = subprocess.Popen(
         [sys.executable, "-m", "leanorm.cli", "serve", "--db", str(database), "--host", "127.0.0.1", "--port", "0",
-         "--app-id", APP_ID, "--app-key", APP_KEY, "--master-key", MASTER_KEY, *options],
+         "--app-id", APP_ID, "--app-key", APP_KEY, "--master-key", MASTER_KEY, "--client-class-creation",
+         *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         preexec_fn=_open_files_limit(open_files) if open_files else None)

@@ -3,8 +3,9 @@ of their classes), ``scan/classes/<class>`` and ``purge/<class>``.
 
 Every class is listed, read, written and deleted the same way except where ``CLASS_HANDLERS`` names a
 handler of its own: a user's signup and update (passwords, sessions, third-party accounts) and delete (its
-sessions), an installation's registration (one per device), a ``_File``'s delete (its bytes). That table
-is the one place where a request's class chooses its handler.
+sessions), an installation's registration (one per device) and update (its user), a ``_File``'s writes
+(its key) and delete (its bytes). That table is the one place where a request's class chooses its
+handler; which system classes clients may write at all is ``permissions.CLOSED_TO_CLIENTS``'s.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ CLASS_HANDLERS: Dict[Tuple[str, str], Handler] = {
     ("PUT", "_User"): auth_data.update_or_link,
     ("DELETE", "_User"): users.delete_user,
     ("POST", "_Installation"): installations.register,
+    ("PUT", "_Installation"): installations.update,
     ("POST", "_File"): files.create_file_object,
     ("PUT", "_File"): files.update_file_object,
     ("DELETE", "_File"): files.delete_file_object,

@@ -36,6 +36,7 @@ from urllib.parse import quote, unquote
 from ..protocol.ids import new_object_id
 from . import objects, reads
 from .form_upload import FilePart
+from .permissions import permit
 from .protocol import Body, Caller, Context, LocalResponse, ProtocolError, Readable, dumps, route
 from .store import table
 
@@ -320,6 +321,9 @@ def _parse_upload(ctx: Context, name: str) -> Any:
     # Parse prefixes a random part so that names are unique; the name is the file's handle there
     stored = f"{secrets.token_hex(16)}_{name}"
     body = ctx.raw_body
+    # the row is written with the master key (the caller sets none of its fields), so the caller's own
+    # permission to create files is checked here: it was skipped, and a closed _File took uploads
+    permit(ctx, FILE_CLASS, "create")
     master = ctx.server.master_context(ctx)
     row = _create(master, stored, {"mime_type": _mime(name, None), "metaData": {"owner": _owner(ctx)}})
     size, checksum = _save_bytes(ctx.server, row["objectId"], body)

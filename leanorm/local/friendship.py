@@ -1,5 +1,6 @@
 """Friendship, LeanCloud's: following writes a ``_Followee`` row (``user`` follows ``followee``) and its
-mirror ``_Follower`` row, both public-read and written only by the backend."""
+mirror ``_Follower`` row, both public-read and written only by the backend (``permissions.CLOSED_TO_CLIENTS``),
+after the caller's class-level permissions for the write."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,10 +8,14 @@ from typing import Any, Dict, Iterable, List, Tuple
 
 from .authz import check_delegated_fields
 from .objects import remove, write
+from .permissions import permit_delegated
 from .protocol import Context, ProtocolError, dumps, route
 from .reads import fetch, list_answer, query
 
 __all__: List[str] = []
+
+#: the two rows a follow writes (the backend's own: clients write them only through these endpoints)
+FRIENDSHIP_CLASSES = ("_Followee", "_Follower")
 
 
 def _pointer(user_id: str) -> Dict[str, str]:
@@ -41,6 +46,8 @@ def _follow(ctx: Context) -> Any:
     given = {} if ctx.body is None else ctx.json_body()  # the official SDK sends the JSON body null
     attributes = {k: v for k, v in given.items() if k not in ("user", "followee", "follower", "ACL")}
     check_delegated_fields(ctx, attributes, "a follow's attributes")
+    for class_name in FRIENDSHIP_CLASSES:
+        permit_delegated(ctx, class_name, "create", list(attributes))
     master = ctx.server.master_context(ctx)
     fetch(master, "_User", target_id, keys="objectId")  # 101 when there is no such user
     public = {"*": {"read": True}}
@@ -56,6 +63,8 @@ def _follow(ctx: Context) -> Any:
 @route("DELETE", r"users/([^/]+)/friendship/([^/]+)")
 def _unfollow(ctx: Context) -> Any:
     user_id, target_id = _friendship(ctx)
+    for class_name in FRIENDSHIP_CLASSES:
+        permit_delegated(ctx, class_name, "delete")
     master = ctx.server.master_context(ctx)
     with ctx.store.write():
         for class_name, object_id in list(_rows(ctx, user_id, target_id)):

@@ -1,23 +1,39 @@
-"""Installations: registering a device (``installations`` is ``classes/_Installation``).
+"""Installations: registering and updating a device (``installations`` is ``classes/_Installation``).
 
 Registering an installation whose ``installationId`` or ``deviceToken`` is already stored updates that
 installation instead of adding a second one (LeanCloud and Parse Server both keep one object per device).
+
+An installation's ``user`` is whom pushes to a user reach, so a client sets it only to itself (the user
+of its session) or removes it: a device saved with another user's pointer received that user's pushes.
 """
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, Dict, List
 
 from . import objects
 from .protocol import Context, ProtocolError
 from .store import table
 
-__all__: List[str] = ["register"]
+__all__: List[str] = ["register", "update"]
 
 _DEVICE_IDS = ("installationId", "deviceToken")
 
 
+def _check_user(ctx: Context, body: Dict[str, Any]) -> None:
+    """Refuse (119) a client's ``user`` other than itself (or its removal)."""
+    if ctx.caller.master or "user" not in body:
+        return
+    user = body["user"]
+    if user is None or (isinstance(user, dict) and user.get("__op") == "Delete"):
+        return
+    if not (isinstance(user, dict) and user.get("className") == "_User" and ctx.caller.user_id is not None
+            and user.get("objectId") == ctx.caller.user_id):
+        raise ProtocolError(119, "An installation's user is the logged-in user that saves it (or none).", 403)
+
+
 def register(ctx: Context) -> Any:
     body = ctx.json_body()
+    _check_user(ctx, body)
     ids = {key: body[key] for key in _DEVICE_IDS if body.get(key)}
     if not ids:
         raise ProtocolError(135, "at least one ID field (deviceToken, installationId) must be specified in this "
@@ -35,3 +51,11 @@ def register(ctx: Context) -> Any:
         if known is None:
             return objects.write(ctx, "_Installation", None, body, fetch_when_save=fetch_when_save)
         return objects.write(ctx, "_Installation", known[0], body, fetch_when_save=fetch_when_save)
+
+
+def update(ctx: Context) -> Any:
+    """``PUT classes/_Installation/<id>``: an object like any other, but its ``user`` is the caller's."""
+    body = ctx.json_body()
+    _check_user(ctx, body)
+    where, fetch_when_save = objects.write_options(ctx)
+    return objects.write(ctx, "_Installation", ctx.args[0], body, where, fetch_when_save)

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 import orjson
 
 from . import authz, hooks
-from .permissions import permit
+from .permissions import permit, permit_new_class, permit_new_fields
 from ..protocol.ids import new_object_id
 from .protocol import Caller, Context, ProtocolError
 from .rows import ROW
@@ -100,7 +100,11 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
         object_id = new_id or (new_object_id() if asked is None else authz.client_object_id(ctx, asked))
     assert object_id is not None  # given for an update, made above for a create
     with ctx.store.write() as conn:
-        ctx.store.ensure_class(conn, class_name)
+        if not ctx.store.has_class(conn, class_name):
+            if not creating:  # an update creates no class (it used to, with an empty table)
+                raise ProtocolError(101, "Object not found.", 404)
+            permit_new_class(ctx, conn, class_name)
+            ctx.store.ensure_class(conn, class_name)
         now = now_iso()
         doc: Dict[str, Any]
         if creating:
@@ -161,15 +165,17 @@ def _apply(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: s
     client)."""
     fields = _fields(body)
     applied = apply_fields(doc, fields, bit_ops=ctx.dialect == "leancloud")
-    for key, ops in applied.memberships.items():
-        for op in ops:
-            _relation(conn, class_name, object_id, key, op)
+    schema = ctx.store.schema(conn, class_name)
     types: Dict[str, FieldType] = {}
     for key in fields:
         ftype = type_of(applied.doc.get(key))
         if ftype is not None:
             types[key] = ftype
-    ctx.store.learn(conn, class_name, ctx.store.schema(conn, class_name), types)
+    permit_new_fields(ctx, class_name, schema, [k for k in types if k not in schema])
+    for key, ops in applied.memberships.items():
+        for op in ops:
+            _relation(conn, class_name, object_id, key, op)
+    ctx.store.learn(conn, class_name, schema, types)
     return applied.doc, applied.computed
 
 

@@ -78,12 +78,17 @@ class LocalServer:
     capabilities = frozenset({"schema_api"})
     #: seconds before an SMS code of the same purpose can be asked for the same number again (error 601)
     sms_interval = 60.0
+    #: a client's write creates a class only while the database holds fewer classes than this (each is a
+    #: table that every new SQLite connection reads)
+    max_classes = 1000
+    #: a client's write adds a field only while its class has fewer fields than this
+    max_fields = 1000
 
     def __init__(self, database: str = ":memory:", app_id: str = "leanorm-local",
                  app_key: str = "leanorm-local-key", master_key: str = "leanorm-local-master",
                  files_dir: Optional[str] = None, engine: Optional[CloudCode] = None, prod: bool = True,
                  public_url: Optional[str] = None, trust_proxy: bool = False,
-                 allow_custom_object_id: bool = False,
+                 allow_custom_object_id: bool = False, client_class_creation: bool = True,
                  protected_fields: Optional[Mapping[str, Mapping[str, List[str]]]] = None,
                  auth_verifiers: Optional[Mapping[str, "verifiers.Verifier"]] = None,
                  hook_key: Optional[str] = None, query_timeout: Optional[float] = None) -> None:
@@ -95,6 +100,9 @@ class LocalServer:
         self.trust_proxy = trust_proxy
         #: whether clients without the master key may choose new objects' ids (``[A-Za-z0-9]{1,64}``)
         self.allow_custom_object_id = allow_custom_object_id
+        #: whether a write without the master key may create a class (Parse's ``allowClientClassCreation``;
+        #: ``leanorm serve`` turns it off unless ``--client-class-creation``)
+        self.client_class_creation = client_class_creation
         #: ``{class: {principal: [field, ...]}}``: the default ``protectedFields`` of classes that set none
         self.protected_fields: Dict[str, Mapping[str, List[str]]] = {
             name: authz.check_protected_fields(dict(config)) for name, config in (protected_fields or {}).items()}

@@ -76,6 +76,8 @@ class ServeOptions:
     trust_proxy: bool = False
     #: whether clients may choose new objects' ids
     allow_custom_object_id: bool = False
+    #: whether clients' writes may create classes (Parse's ``allowClientClassCreation``; docs/security.md)
+    client_class_creation: bool = False
     #: ``{class: {principal: [field, ...]}}``: fields hidden from other callers (None: the defaults)
     protected_fields: Optional[Dict[str, Dict[str, List[str]]]] = None
     #: ``PLATFORM=URL[#id_key]``: third-party login verifiers
@@ -103,6 +105,7 @@ def _local_server(options: ServeOptions) -> LocalServer:
         return LocalServer(options.database, app_id=options.app_id, app_key=options.app_key,
                            master_key=options.master_key, engine=engine, public_url=options.public_url,
                            trust_proxy=options.trust_proxy, allow_custom_object_id=options.allow_custom_object_id,
+                           client_class_creation=options.client_class_creation,
                            protected_fields=options.protected_fields, query_timeout=options.query_timeout,
                            auth_verifiers=dict(parse_provider(spec) for spec in options.auth_providers),
                            hook_key=options.hook_key)

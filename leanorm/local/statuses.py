@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Tuple
 
 from .authz import check_delegated_fields
 from .objects import remove, write
+from .permissions import permit_delegated
 from .protocol import Context, ProtocolError, loads, route
 from .reads import MAX_LIMIT, fetch, list_answer, page_limit, query
 from .values import pointer
@@ -89,6 +90,7 @@ def _publish(ctx: Context) -> Any:
         source = pointer("_User", _user_id(body["source"], "source"))
     else:
         raise ProtocolError(206, "Publishing a status needs a logged-in user (a session token).", 403)
+    permit_delegated(ctx, STATUS_CLASS, "create", list(data))
     recipients = _recipients(ctx, body.get("query"))
     master = ctx.server.master_context(ctx)
     with ctx.store.write() as conn:
@@ -118,6 +120,7 @@ def _delete_status(ctx: Context) -> Any:
     source = status.get("source") or {}
     if not ctx.caller.master and source.get("objectId") != ctx.caller.user_id:
         raise ProtocolError(1, "Only the status's publisher (or the master key) deletes it.", 403)
+    permit_delegated(ctx, STATUS_CLASS, "delete")
     with ctx.store.write() as conn:
         remove(ctx.server.master_context(ctx), STATUS_CLASS, ctx.args[0])
         conn.execute("DELETE FROM _status_inbox WHERE status_id=?", (ctx.args[0],))

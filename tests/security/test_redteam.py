@@ -182,7 +182,8 @@ def test_clients_can_not_list_installations(api):
     token = unique("devicetoken")
     owner = api.signup()
     mine = api.ok("POST", "installations", {"deviceType": "ios", "deviceToken": token,
-                                            "user": _pointer("_User", owner["objectId"])})
+                                            "user": _pointer("_User", owner["objectId"])},
+                  session=owner["sessionToken"])  # a device names only its own user
     eve = api.signup()
     for params in ({}, {"count": 1, "limit": 0}, {"where": {"deviceToken": token}}):
         status, answer = api.call("GET", "installations", params=params, session=eve["sessionToken"])
