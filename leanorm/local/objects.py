@@ -6,6 +6,7 @@ The functions ``write`` and ``remove`` are the backend's one implementation of e
 from __future__ import annotations
 
 import base64
+import dataclasses
 import secrets
 import sqlite3
 from typing import Any, Dict, List, Optional, Tuple
@@ -126,12 +127,26 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
     if acl is not None:
         saved["ACL"] = orjson.loads(acl)
     hooks.after(ctx, control, class_name, "afterSave" if creating else "afterUpdate", saved)
-    if fetch_when_save:
-        return (201 if creating else 200), saved
-    echoed = {k: doc[k] for k in (*changed, *hooked) if k in doc}
-    if creating:
-        return 201, {"objectId": object_id, "createdAt": created, **echoed}
-    return 200, {"objectId": object_id, "updatedAt": now, **echoed}
+    return (201 if creating else 200), _answer(ctx, class_name, saved, creating,
+                                               None if fetch_when_save else [*changed, *hooked])
+
+
+def _answer(ctx: Context, class_name: str, saved: Dict[str, Any], creating: bool,
+            echoed: Optional[List[str]]) -> Dict[str, Any]:
+    """A write's answer: the object's id and date, with the whole object (``echoed`` None:
+    ``fetchWhenSave``/``new``) or the fields whose stored value the client can not know (``echoed``: what
+    operations computed and hooks changed), as the caller's ``GET`` would show them: nothing of an object
+    it may not read, none of the fields hidden from it (the read filter, ``authz.ReadPolicy.reveal``)."""
+    viewer = ctx
+    if creating and class_name == "_User" and not ctx.caller.master:  # a signup: the new user sees itself
+        viewer = dataclasses.replace(ctx, caller=Caller(user_id=saved["objectId"],
+                                                        principals=("*", saved["objectId"])))
+    shown = authz.ReadPolicy(viewer).reveal(class_name, dict(saved), "get") or {}
+    dates = ("createdAt", "updatedAt") if echoed is None else ("createdAt",) if creating else ("updatedAt",)
+    answer = {"objectId": saved["objectId"], **{k: saved[k] for k in dates}}
+    if echoed is None:
+        return {**shown, **answer}
+    return {**answer, **{k: shown[k] for k in echoed if k in shown}}
 
 
 def _apply(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: str, doc: Dict[str, Any],
