@@ -53,16 +53,19 @@ def _check_acl(value: Any) -> str:
 def _load(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: str,
           where: Any = None) -> Tuple[Dict[str, Any], Optional[str], str]:
     """The stored document, ACL and createdAt of an object the caller may write (error 101 otherwise,
-    which does not reveal whether the object exists; 305 when a ``where`` condition does not match)."""
+    which does not reveal whether the object exists; 305 when a ``where`` condition does not match what
+    the caller may read of it, 119 when the class's permissions keep it from getting the object)."""
     if not ctx.store.has_class(conn, class_name):
         raise ProtocolError(101, "Object not found.", 404)
     row = conn.execute(f"SELECT acl, data, createdAt FROM {table(class_name)} WHERE objectId=?",
                        (object_id,)).fetchone()
     if row is None or not can_write(ctx.caller, row[0]):
         raise ProtocolError(101, "Object not found.", 404)
-    if where:
-        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, authz.ReadPolicy(ctx))
-        cond = compiler.where(class_name, "t0", where)
+    if where:  # a condition is a read of the object: the read rules apply to it, or it is an oracle
+        policy = authz.ReadPolicy(ctx)
+        policy.permit(class_name, "get")
+        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, policy)
+        cond = compiler.readable(class_name, "t0", where)
         compiler.params["id"] = object_id
         hit = conn.execute(f"SELECT 1 FROM {table(class_name)} AS t0 WHERE t0.objectId = :id AND ({cond})",
                            compiler.params).fetchone()

@@ -164,3 +164,20 @@ def test_aggregate_is_the_master_keys(api):
         status, answer = api.call("GET", f"aggregate/{class_name}", params=params)
         assert refused(status, answer), answer
         assert "123-45-6789" not in str(answer)
+
+
+def test_a_conditional_write_is_no_oracle_on_what_the_caller_may_not_read(api):
+    """A write's ``where`` is a read of the object: on one the caller may write but not read it matched
+    (200) or not (305) as the hidden values were, one guess at a time."""
+    readable, write_only = _profile(api), _profile(api, acl={"*": {"write": True}})
+    assert api.call("PUT", readable, {"views": 1}, params={"where": {"views": 0}})[0] == 200
+    assert api.call("PUT", readable, {"views": 2}, params={"where": {"views": 0}})[1]["code"] == 305
+    for guess in (0, 99):
+        status, answer = api.call("PUT", write_only, {"views": 1}, params={"where": {"views": guess}})
+        assert (status, answer.get("code")) == (400, 305), (guess, answer)
+        status, answer = api.call("DELETE", write_only, params={"where": {"views": guess}})
+        assert (status, answer.get("code")) == (400, 305), (guess, answer)
+    get_closed = _profile(api, get={})
+    status, answer = api.call("PUT", get_closed, {"views": 1}, params={"where": {"views": 0}})
+    assert refused(status, answer, 119), answer
+    assert api.ok("GET", write_only, master=True)["views"] == 0
