@@ -153,6 +153,9 @@ def test_login_and_me_expand_files_with_the_users_own_rights(api):
                api.ok("GET", f"users/{attacker['objectId']}", session=attacker["sessionToken"])]
     for answer in answers:
         assert answer["avatar"] == {"__type": "File", "id": file_id}, answer
+    api.ok("PUT", f"users/{owner['objectId']}", {"avatar": {"__type": "File", "id": file_id}},
+           session=owner["sessionToken"])
+    assert "s3cr3t" in api.ok("GET", "users/me", session=owner["sessionToken"])["avatar"]["url"]  # its own
 
 
 def test_aggregate_is_the_master_keys(api):
