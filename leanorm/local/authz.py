@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from .permissions import check_protected_fields, class_permissions, permit
 from .protocol import Context, ProtocolError
@@ -47,11 +47,16 @@ MASTER_SET_FIELDS = ("objectId", "createdAt", "updatedAt")
 
 
 class ReadPolicy:
-    """The read rules for one request's caller; class settings are read once per request."""
+    """The read rules for one request's caller; class settings are read once per request.
+
+    :meth:`reveal` is the one read filter: every answer carrying an object's data passes it (query rows,
+    objects ``include`` expands, File values expanded into their ``_File`` object, write answers), so
+    no path shows more of an object than a ``GET`` of it would."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._hidden: Dict[str, FrozenSet[str]] = {}
+        self._allowed: Dict[Tuple[str, str], bool] = {}
 
     @property
     def master(self) -> bool:
@@ -62,11 +67,29 @@ class ReadPolicy:
         permit(self.ctx, class_name, operation)
 
     def allowed(self, class_name: str, operation: str = "find") -> bool:
-        try:
-            self.permit(class_name, operation)
-        except ProtocolError:
-            return False
-        return True
+        if (class_name, operation) not in self._allowed:
+            try:
+                self.permit(class_name, operation)
+            except ProtocolError:
+                self._allowed[class_name, operation] = False
+            else:
+                self._allowed[class_name, operation] = True
+        return self._allowed[class_name, operation]
+
+    def can_read(self, acl: Optional[Mapping[str, Any]]) -> bool:
+        """Whether an object's ACL (``None``: no ACL, public) lets the caller read it."""
+        return self.master or acl is None or any(
+            isinstance(acl.get(p), dict) and acl[p].get("read") for p in self.ctx.caller.principals)
+
+    def reveal(self, class_name: str, obj: Dict[str, Any], operation: str = "get") -> Optional[Dict[str, Any]]:
+        """The read filter: ``obj`` (a stored object, its ``ACL`` included) as the caller may see it.
+        ``None`` when the class's permissions for ``operation`` or the object's ACL keep it from the
+        caller; else ``obj`` (modified in place) without the fields hidden from the caller."""
+        if self.master:
+            return obj
+        if not self.allowed(class_name, operation) or not self.can_read(obj.get("ACL")):
+            return None
+        return self.visible(class_name, obj)
 
     def hidden(self, class_name: str) -> FrozenSet[str]:
         """The top-level fields of ``class_name`` the caller may not see (nor query) in others' objects."""

@@ -4,14 +4,20 @@ Clients store a file in a field as ``{"__type": "File", "id": ..., "name", "url"
 ``{"__type": "File", "objectId": ...}``. LeanCloud answers every such value with the ``_File`` object it
 names (objectId, name, url, mime_type, metaData, createdAt, updatedAt): the official Python SDK decodes a
 File from its ``objectId`` and fails without it. Parse keeps ``{"__type": "File", "name", "url"}``.
+
+A client names any id it likes in a File value, so expanding one is a read of that ``_File`` object like
+``GET files/<id>``: it passes the read filter (``authz.ReadPolicy.reveal``, operation ``get``), and a
+File the caller may not read stays the value it stored (an owner-only external file's signed url, its
+metaData, were answered to whoever stored a value naming it).
 """
 from __future__ import annotations
 
 import sqlite3
 from typing import Any, Dict, List
 
+from .authz import ReadPolicy
 from .protocol import Context
-from .rows import to_json
+from .rows import ROW, to_json
 from .store import table
 
 __all__ = ["expand_files"]
@@ -35,9 +41,9 @@ def _references(value: Any, found: List[Dict[str, Any]]) -> None:
             _references(item, found)
 
 
-def expand_files(ctx: Context, conn: sqlite3.Connection, rows: List[Dict[str, Any]]) -> None:
-    """Replace (in place) every File value in ``rows`` that names a ``_File`` object with that object,
-    in the LeanCloud dialect; one query for all of them."""
+def expand_files(ctx: Context, conn: sqlite3.Connection, rows: List[Dict[str, Any]], policy: ReadPolicy) -> None:
+    """Replace (in place) every File value in ``rows`` that names a ``_File`` object ``policy``'s caller
+    may read with that object, in the LeanCloud dialect; one query for all of them."""
     if ctx.dialect != "leancloud" or not ctx.store.has_class(conn, FILE_CLASS):
         return
     found: List[Dict[str, Any]] = []
@@ -49,11 +55,10 @@ def expand_files(ctx: Context, conn: sqlite3.Connection, rows: List[Dict[str, An
     if not ids:
         return
     marks = ", ".join("?" * len(ids))
-    files = {r[0]: to_json(r) for r in conn.execute(
-        f"SELECT objectId, createdAt, updatedAt, NULL, data FROM {table(FILE_CLASS)} WHERE objectId IN ({marks})",
-        ids)}
+    files = {r[0]: policy.reveal(FILE_CLASS, to_json(r), "get") for r in conn.execute(
+        f"SELECT {ROW} FROM {table(FILE_CLASS)} WHERE objectId IN ({marks})", ids)}
     for value in found:
-        stored = files.get(_file_id(value))
-        if stored is not None:
+        shown = files.get(_file_id(value))
+        if shown is not None:
             value.clear()
-            value.update({"__type": "File", **stored})
+            value.update({"__type": "File", **{k: v for k, v in shown.items() if k != "ACL"}})

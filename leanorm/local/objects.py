@@ -5,6 +5,7 @@ The functions ``write`` and ``remove`` are the backend's one implementation of e
 """
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -54,16 +55,19 @@ class Stored(NamedTuple):
 def _load(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: str,
           where: Any = None) -> Stored:
     """The stored object the caller may write (error 101 otherwise, which does not reveal whether the
-    object exists; 305 when a ``where`` condition does not match)."""
+    object exists; 305 when a ``where`` condition does not match what the caller may read of it, 119
+    when the class's permissions keep it from getting the object)."""
     if not ctx.store.has_class(conn, class_name):
         raise ProtocolError(101, "Object not found.", 404)
     row = conn.execute(f"SELECT acl, data, createdAt, updatedAt FROM {table(class_name)} WHERE objectId=?",
                        (object_id,)).fetchone()
     if row is None or not can_write(ctx.caller, row[0]):
         raise ProtocolError(101, "Object not found.", 404)
-    if where:
-        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, authz.ReadPolicy(ctx))
-        cond = compiler.where(class_name, "t0", where)
+    if where:  # a condition is a read of the object: the read rules apply to it, or it is an oracle
+        policy = authz.ReadPolicy(ctx)
+        policy.permit(class_name, "get")
+        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, policy)
+        cond = compiler.readable(class_name, "t0", where)
         compiler.params["id"] = object_id
         hit = conn.execute(f"SELECT 1 FROM {table(class_name)} AS t0 WHERE t0.objectId = :id AND ({cond})",
                            compiler.params).fetchone()
@@ -137,12 +141,26 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
     if acl is not None:
         saved["ACL"] = orjson.loads(acl)
     hooks.after(ctx, control, class_name, "afterSave" if creating else "afterUpdate", saved)
-    if fetch_when_save:
-        return (201 if creating else 200), saved
-    echoed = {k: doc[k] for k in (*changed, *hooked) if k in doc}
-    if creating:
-        return 201, {"objectId": object_id, "createdAt": created, **echoed}
-    return 200, {"objectId": object_id, "updatedAt": now, **echoed}
+    return (201 if creating else 200), _answer(ctx, class_name, saved, creating,
+                                               None if fetch_when_save else [*changed, *hooked])
+
+
+def _answer(ctx: Context, class_name: str, saved: Dict[str, Any], creating: bool,
+            echoed: Optional[List[str]]) -> Dict[str, Any]:
+    """A write's answer: the object's id and date, with the whole object (``echoed`` None:
+    ``fetchWhenSave``/``new``) or the fields whose stored value the client can not know (``echoed``: what
+    operations computed and hooks changed), as the caller's ``GET`` would show them: nothing of an object
+    it may not read, none of the fields hidden from it (the read filter, ``authz.ReadPolicy.reveal``)."""
+    viewer = ctx
+    if creating and class_name == "_User" and not ctx.caller.master:  # a signup: the new user sees itself
+        viewer = dataclasses.replace(ctx, caller=Caller(user_id=saved["objectId"],
+                                                        principals=("*", saved["objectId"])))
+    shown = authz.ReadPolicy(viewer).reveal(class_name, dict(saved), "get") or {}
+    dates = ("createdAt", "updatedAt") if echoed is None else ("createdAt",) if creating else ("updatedAt",)
+    answer = {"objectId": saved["objectId"], **{k: saved[k] for k in dates}}
+    if echoed is None:
+        return {**shown, **answer}
+    return {**answer, **{k: shown[k] for k in echoed if k in shown}}
 
 
 def _fields(body: Dict[str, Any]) -> Dict[str, Any]:

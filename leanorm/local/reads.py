@@ -18,7 +18,7 @@ from .store import check_class_name, table
 from .values import INT64_MAX
 from .query_compiler import QueryCompiler
 
-__all__ = ["query", "fetch", "list_answer", "without_unasked", "int_param", "page_limit", "MAX_LIMIT",
+__all__ = ["query", "fetch", "own_user", "list_answer", "without_unasked", "int_param", "page_limit", "MAX_LIMIT",
            "DEFAULT_LIMIT"]
 
 MAX_LIMIT = 1000
@@ -68,11 +68,13 @@ def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str]
             sql = (f"SELECT {', '.join('t0.' + c for c in ROW.split(', '))} FROM {table(class_name)} AS t0 "
                    f"WHERE {cond}" + (f" ORDER BY {', '.join(terms)}" if terms else "") +
                    f" LIMIT {int(_allowance(ctx, limit))} OFFSET {int(skip)}")
-            rows = [policy.visible(class_name, to_json(r)) for r in conn.execute(sql, compiler.params)]
+            # the SQL condition already kept the rows the caller may read; the filter is what shows them
+            rows = [shown for r in conn.execute(sql, compiler.params)
+                    if (shown := policy.reveal(class_name, to_json(r), operation)) is not None]
             _charge(ctx, len(rows))
         if include:
             _include(ctx, conn, policy, rows, include)
-        expand_files(ctx, conn, rows)
+        expand_files(ctx, conn, rows, policy)
     if keys:
         tree = _key_tree(keys.split(","))
         rows = [_project(r, tree) for r in rows]
@@ -84,6 +86,22 @@ def fetch(ctx: Context, class_name: str, object_id: str, keys: Optional[str] = N
     rows, _ = query(ctx, class_name, {"objectId": object_id}, limit=1, keys=keys, include=include, operation="get")
     if not rows:
         raise ProtocolError(101, "Object not found.", 404)
+    return rows[0]
+
+
+def own_user(ctx: Context) -> Dict[str, Any]:
+    """The caller's own ``_User`` object, for the answers about itself (login, signup, ``users/me``): all
+    of it, whatever its ACL and the class's permissions say (a user sees itself, as on Parse Server and
+    LeanCloud), but what it points to is read with the user's own rights: a File value naming another
+    user's private file stays the value it stored. Error 101 when there is no such user."""
+    policy = authz.ReadPolicy(ctx)
+    with ctx.store.read() as conn:
+        row = conn.execute(f"SELECT {ROW} FROM {table('_User')} WHERE objectId=?", (ctx.caller.user_id,)
+                           ).fetchone() if ctx.store.has_class(conn, "_User") else None
+        if row is None:
+            raise ProtocolError(101, "Object not found.", 404)
+        rows = [policy.visible("_User", to_json(row))]
+        expand_files(ctx, conn, rows, policy)
     return rows[0]
 
 
@@ -148,8 +166,9 @@ def _expand(ctx: Context, conn: sqlite3.Connection, policy: authz.ReadPolicy, ob
                             f"AS t0 WHERE {cond} LIMIT {int(_allowance(ctx, len(ids)))}", compiler.params).fetchall()
         _charge(ctx, len(rows))
         for row in rows:
-            found[(class_name, row[0])] = {"__type": "Object", "className": class_name,
-                                           **policy.visible(class_name, to_json(row))}
+            shown = policy.reveal(class_name, to_json(row), "find")
+            if shown is not None:
+                found[(class_name, row[0])] = {"__type": "Object", "className": class_name, **shown}
     expanded = []
     for container, index, item in holders:
         if item["__type"] == "Pointer":

@@ -6,6 +6,7 @@ role listed in another role's ``roles`` relation gets that role's rights, as on 
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import secrets
@@ -20,7 +21,7 @@ from .one_time_codes import consume
 from .passwords import checked_password, hash_password, is_legacy, verify_password
 from .phones import e164, phone_number, user_by_phone
 from .protocol import Caller, Context, ProtocolError, route
-from .reads import fetch
+from .reads import own_user
 from .store import Store, table
 from .values import now_iso
 
@@ -95,7 +96,15 @@ def logged_in(ctx: Context, conn: sqlite3.Connection, user_id: str) -> Dict[str,
 
 
 def user_answer(ctx: Context, user_id: str, token: str) -> Dict[str, Any]:
-    return {**fetch(ctx.server.master_context(ctx), "_User", user_id), "sessionToken": token}
+    """A user's answer about itself (a login, ``users/me``): its object, read as itself, and its token."""
+    return {**own_user(_as_user(ctx, user_id, token)), "sessionToken": token}
+
+
+def _as_user(ctx: Context, user_id: str, token: Optional[str] = None) -> Context:
+    """The request acting as the user a password, code or token just proved."""
+    with ctx.store.read() as conn:
+        principals = _principals(conn, ctx.store, user_id)
+    return dataclasses.replace(ctx, caller=Caller(user_id=user_id, session_token=token, principals=principals))
 
 
 def _throttled(conn: sqlite3.Connection, login: str) -> bool:
@@ -168,7 +177,7 @@ def _login_with_password(ctx: Context) -> Any:
 def _verify_password(ctx: Context) -> Any:
     """Parse's check of a user's password that opens no session: the user, or error 101."""
     body = ctx.params if ctx.method == "GET" else ctx.json_body()
-    return fetch(ctx.server.master_context(ctx), "_User", _checked_login(ctx, dict(body)))
+    return own_user(_as_user(ctx, _checked_login(ctx, dict(body))))
 
 
 @route("GET", r"sessions/me")

@@ -1,10 +1,13 @@
 """A stateful property test of the read rules over HTTP: random users' roles (with inheritance), object
 ACLs, class-level permissions and protected fields; then reads through every path (find, get, count,
-CQL, batch, include, ``$inQuery``, ``$select``, ``$relatedTo``). An oracle written here from the rules
-decides what each caller may see; the server must answer exactly that: never a row, a count or a field
-more (and, so the test cannot pass by refusing everything, never less).
+CQL, batch, include at two levels and of arrays, ``$inQuery``, ``$select``, ``$relatedTo``), the answers
+of writes (``fetchWhenSave``/``new``, a computed value; batched or not) and File values expanded into
+their ``_File`` objects (LeanCloud's answer; the files have random ACLs, ``get`` permission and
+protected fields). An oracle written here from the rules decides what each caller may see; the server
+must answer exactly that: never a row, a count or a field more (and, so the test cannot pass by
+refusing everything, never less).
 
-``LEANORM_PROPERTY_EXAMPLES`` sets the number of examples (default 200, about 25 s for both dialects; a nightly run can take thousands).
+``LEANORM_PROPERTY_EXAMPLES`` sets the number of examples (default 200, about a minute for both dialects; a nightly run can take thousands).
 """
 import json
 import os
@@ -22,6 +25,11 @@ EXAMPLES = int(os.environ.get("LEANORM_PROPERTY_EXAMPLES", "200"))
 USERS = 3
 FIELDS = ("v", "secret")
 OPERATIONS = ("find", "get", "count")
+FILES = 3
+#: fields of a ``_File`` object the examples hide
+FILE_FIELDS = ("metaData", "mime_type", "name")
+#: what a write answers of an object the caller may not read
+META = {"objectId", "createdAt", "updatedAt"}
 
 
 class Oracle:
@@ -57,6 +65,14 @@ class Oracle:
         acl = self.acl[class_name][object_id]
         return acl is None or any(acl.get(p, {}).get("read") for p in self.principals(user))
 
+    def writable(self, class_name: str, object_id: str, user: Optional[int]) -> bool:
+        acl = self.acl[class_name][object_id]
+        return acl is None or any(acl.get(p, {}).get("write") for p in self.principals(user))
+
+    def fetchable(self, class_name: str, object_id: str, user: Optional[int]) -> bool:
+        """What a ``GET`` of the object would show the caller (a write answer too, a File value's file)."""
+        return self.permitted(class_name, "get", user) and self.readable(class_name, object_id, user)
+
     def visible_ids(self, class_name: str, user: Optional[int]) -> Set[str]:
         return {i for i in self.acl[class_name] if self.readable(class_name, i, user)}
 
@@ -86,15 +102,38 @@ class ReadRules(RuleBasedStateMachine):
         self.objects: Dict[str, List[str]] = {c: [] for c in self.classes}
         for c in self.classes:
             self.oracle.acl[c] = {}
+        self.oracle.acl["_File"] = {}
+        self.files: List[str] = []
+        self.file_of: Dict[str, str] = {}  # objectId -> the _File its ``file`` field names
 
     # -- what the callers are ------------------------------------------------------------------------------
     def principal_choices(self) -> List[str]:
         return ["*", *self.user_ids, *(f"role:{r}" for r in self.oracle.direct)]
 
-    @initialize()
-    def classes_exist(self) -> None:
+    def acls(self) -> st.SearchStrategy:
+        return st.dictionaries(st.sampled_from(self.principal_choices()),
+                               st.fixed_dictionaries({"read": st.booleans(), "write": st.booleans()}), max_size=3)
+
+    @initialize(data=st.data())
+    def classes_exist(self, data: st.DataObject) -> None:
+        if self.api.dialect == "leancloud":  # files first, so that every object names one
+            self._files(data)
         for c in self.classes:  # one object each, so the class (and its schema) exists from the start
             self._create(c, None, 0, "s0")
+
+    def _files(self, data: st.DataObject) -> None:
+        """Files with random ACLs; ``_File``'s ``get`` permission and protected fields set anew."""
+        for i in range(FILES):
+            acl = data.draw(self.acls())
+            self.files.append(self.api.master("POST", f"files/f{self.tag}{i}.txt", {
+                "url": f"https://files.example/{self.tag}/{i}", "ACL": acl})["objectId"])
+            self.oracle.acl["_File"][self.files[-1]] = acl
+        get = data.draw(st.none() | st.dictionaries(st.sampled_from(self.principal_choices()), st.just(True),
+                                                    max_size=2) | st.just({"requiresAuthentication": True}))
+        hidden = data.draw(st.lists(st.sampled_from(FILE_FIELDS), unique=True))
+        clp: dict = {"protectedFields": {"*": hidden}, **({"get": get} if get is not None else {})}
+        self.api.master("PUT", "schemas/_File", {"classLevelPermissions": clp})
+        self.oracle.clp["_File"] = clp
 
     @rule(members=st.sets(st.integers(0, USERS - 1)), data=st.data())
     def add_role(self, members: Set[int], data: st.DataObject) -> None:
@@ -116,19 +155,21 @@ class ReadRules(RuleBasedStateMachine):
         if self.objects[other]:
             target = self.objects[other][v % len(self.objects[other])]
             body["ptr"] = {"__type": "Pointer", "className": other, "objectId": target}
+            body["ptrs"] = [body["ptr"], {"__type": "Pointer", "className": other, "objectId": self.objects[other][0]}]
             body["rel"] = {"__op": "AddRelation", "objects": [body["ptr"]]}
+        if self.files:
+            body["file"] = {"__type": "File", "id": self.files[v % len(self.files)]}
         if acl is not None:
             body["ACL"] = acl
         object_id = self.api.master("POST", f"classes/{class_name}", body)["objectId"]
         self.objects[class_name].append(object_id)
         self.oracle.acl[class_name][object_id] = acl
+        if self.files:
+            self.file_of[object_id] = body["file"]["id"]
 
     @rule(which=st.integers(0, 1), v=st.integers(0, 9), data=st.data())
     def add_object(self, which: int, v: int, data: st.DataObject) -> None:
-        acl = data.draw(st.none() | st.dictionaries(
-            st.sampled_from(self.principal_choices()),
-            st.fixed_dictionaries({"read": st.booleans()}), max_size=3))
-        self._create(self.classes[which], acl, v, f"s{v}")
+        self._create(self.classes[which], data.draw(st.none() | self.acls()), v, f"s{v}")
 
     @rule(which=st.integers(0, 1), data=st.data())
     def set_permissions(self, which: int, data: st.DataObject) -> None:
@@ -159,6 +200,31 @@ class ReadRules(RuleBasedStateMachine):
         for r in rows:
             assert not hidden & set(r), (hidden, r)
             assert set(FIELDS) - hidden <= set(r), (hidden, r)
+            self._expect_file(r, user)
+
+    def _expect_file(self, obj: dict, user: Optional[int]) -> None:
+        """An object's File value is its ``_File`` object when the caller may fetch that, as it was stored
+        otherwise."""
+        if obj["objectId"] not in self.file_of:
+            return
+        file_id, value = self.file_of[obj["objectId"]], obj["file"]
+        if self.oracle.fetchable("_File", file_id, user):
+            assert value["objectId"] == file_id and value["url"].startswith("https://files.example/"), value
+            hidden = self.oracle.hidden("_File", user)
+            assert not hidden & set(value) and set(FILE_FIELDS) - hidden <= set(value), (hidden, value)
+        else:
+            assert value == {"__type": "File", "id": file_id}, value
+
+    def _expect_expanded(self, class_name: str, target: dict, user: Optional[int]) -> None:
+        """A pointer ``include`` named: the object when the caller may find it, else still the pointer."""
+        o = self.oracle
+        expanded = target["__type"] == "Object"
+        assert expanded == (o.permitted(class_name, "find", user) and
+                            target["objectId"] in o.visible_ids(class_name, user)), (target, class_name)
+        if expanded:
+            hidden = o.hidden(class_name, user)
+            assert not hidden & set(target) and set(FIELDS) - hidden <= set(target), (hidden, target)
+            self._expect_file(target, user)
 
     @rule(which=st.integers(0, 1), user=st.none() | st.integers(0, USERS - 1), on=st.sampled_from(FIELDS),
           batched=st.booleans())
@@ -221,20 +287,16 @@ class ReadRules(RuleBasedStateMachine):
                 "cql": f"select * from {outer} where {key} is exists"}, session=session)
             self._expect_rows(outer, user, status, answer, outer_ids, frozenset({key}))
             return
-        if how == "include":
-            status, answer = self.api.call("GET", f"classes/{outer}", params={"include": "ptr", "limit": "1000"},
-                                           session=session)
+        if how == "include":  # two levels (outer -> inner -> outer) and arrays of pointers
+            status, answer = self.api.call("GET", f"classes/{outer}", params={
+                "include": "ptr,ptrs,ptr.ptr", "limit": "1000"}, session=session)
             self._expect_rows(outer, user, status, answer, outer_ids)
             if status == 200:
-                hidden = o.hidden(inner, user)
                 for row in answer["results"]:
-                    target = row.get("ptr")
-                    if target is None:
-                        continue
-                    expanded = target["__type"] == "Object"
-                    assert expanded == (inner_ok and target["objectId"] in inner_ids), (row, inner_ok)
-                    if expanded:
-                        assert not hidden & set(target), (hidden, target)
+                    for target in ([row["ptr"], *row["ptrs"]] if "ptr" in row else []):
+                        self._expect_expanded(inner, target, user)
+                    if row.get("ptr", {}).get("ptr"):
+                        self._expect_expanded(outer, row["ptr"]["ptr"], user)
             return
         if how == "relatedTo":  # rows of inner in a relation of an outer object: the owner must be readable
             owner = self.objects[outer][-1]
@@ -267,6 +329,34 @@ class ReadRules(RuleBasedStateMachine):
             assert answer.get("code") == 119, answer
             return
         self._expect_rows(outer, user, status, answer, matched, outer_queried)
+
+    @rule(which=st.integers(0, 1), user=st.none() | st.integers(0, USERS - 1), data=st.data(),
+          whole=st.sampled_from([None, "fetchWhenSave", "new"]), batched=st.booleans())
+    def write(self, which: int, user: Optional[int], data: st.DataObject, whole: Optional[str],
+              batched: bool) -> None:
+        """A write's answer (the whole object, or the value an operation computed) shows what a GET would."""
+        class_name = self.classes[which]
+        object_id = data.draw(st.sampled_from(self.objects[class_name]))
+        path, body = f"classes/{class_name}/{object_id}", {"v": {"__op": "Increment", "amount": 0}}
+        params = {whole: "true"} if whole else {}
+        if batched:
+            prefix = "/1.1/" if self.api.dialect == "leancloud" else "/parse/"
+            item = self.api.ok("POST", "batch", {"requests": [{"method": "PUT", "path": prefix + path, "body": body,
+                                                               "params": params}]}, session=self._as(user))[0]
+            status, answer = (200, item["success"]) if "success" in item else (404, item["error"])
+        else:
+            status, answer = self.api.call("PUT", path, body, params=params, session=self._as(user))
+        o = self.oracle
+        if not o.writable(class_name, object_id, user):
+            assert (status, answer.get("code")) == (404, 101), answer
+            return
+        assert status == 200, answer
+        if not o.fetchable(class_name, object_id, user):
+            assert set(answer) <= META, answer
+            return
+        hidden = o.hidden(class_name, user)
+        assert not hidden & set(answer), (hidden, answer)
+        assert (set(FIELDS) if whole else {"v"}) - hidden <= set(answer), (hidden, answer)
 
     def _pointers(self, class_name: str) -> Dict[str, str]:
         rows = self.api.master("GET", f"classes/{class_name}", params={"limit": "1000"})["results"]
