@@ -8,6 +8,10 @@ other keys). A file is ``{"base64": ..., "fileData": ...}`` inside the same enve
 
 :func:`unwrap` turns such a request back into the plain one (method, query parameters, headers, body)
 before anything else reads it, so no envelope key ever reaches an endpoint or the database.
+
+The envelope is the one request whose caller is known only from its body: ``admission.admit`` gives it a
+small cap of its own (``admission.ENVELOPE_MAX``; for a file, its base64 form under the upload cap), so
+what is read and parsed before the keys are checked stays small.
 """
 from __future__ import annotations
 
@@ -33,13 +37,11 @@ def _invalid() -> ProtocolError:
     return ProtocolError(1, "unauthorized", 403)  # Parse Server's answer to a malformed envelope
 
 
-def _read(body: Body, limit: int) -> bytes:
+def _read(body: Body) -> bytes:
+    """The whole body (a stream here is held to the request's cap as it is read, see ``admission``)."""
     if body is None or isinstance(body, (bytes, bytearray)):
         return bytes(body or b"")
-    data = body.read(limit + 1)
-    if len(data) > limit:
-        raise ProtocolError(1, "Request body too large.", 413)
-    return data
+    return body.read()
 
 
 def _json_object(raw: bytes) -> Any:
@@ -49,18 +51,18 @@ def _json_object(raw: bytes) -> Any:
         return None
 
 
-def unwrap(method: str, path: str, params: Dict[str, str], headers: Dict[str, str], body: Body,
-           limit: int) -> Tuple[str, Dict[str, str], Dict[str, str], Body]:
+def unwrap(method: str, path: str, params: Dict[str, str], headers: Dict[str, str],
+           body: Body) -> Tuple[str, Dict[str, str], Dict[str, str], Body]:
     """The plain request behind a Parse-dialect request: ``(method, params, headers, body)``.
 
     A request naming its app in a header is left alone but for ``_method``; a file upload's bytes are
-    only read (up to ``limit``) when no header names the app, as that is when they may be an envelope.
+    only read when no header names the app, as that is when they may be an envelope.
     """
     has_app_header = any(k.lower() == "x-parse-application-id" and v for k, v in headers.items())
     is_file = path.startswith(FILES_PREFIX)
     if is_file and has_app_header:
         return method, params, headers, body  # raw file bytes, never an envelope
-    raw = _read(body, limit)
+    raw = _read(body)
     if has_app_header and b'"_method"' not in raw:
         return method, params, headers, raw  # a plain REST request: parsed once, by its endpoint
     envelope = _json_object(raw)
