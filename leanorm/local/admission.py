@@ -27,9 +27,9 @@ __all__ = ["Headers", "MAX_BODY", "ENVELOPE_MAX", "DEFAULT_MAX_UPLOAD", "FORM_OV
 MiB = 1024 * 1024
 #: a JSON API body, keys checked
 MAX_BODY = 64 * MiB
-#: a body read before its caller is known (the Parse JS SDK's envelope, a request anyone may send): big
-#: enough for any query or object write of a browser app, small enough that reading and parsing one costs
-#: milliseconds whatever it holds
+#: a body read before its caller is known (the Parse JS SDK's envelope, a request anyone may send, one
+#: nothing reads): big enough for any query or object write of a browser app, small enough that reading
+#: and parsing one costs milliseconds whatever it holds
 ENVELOPE_MAX = 1 * MiB
 #: an upload's bytes: Parse Server's default ``maxUploadSize`` (LeanCloud caps its REST upload at 10 MB,
 #: its SDKs' direct uploads at far more, so the larger of the two breaks fewer apps moving over)
@@ -108,20 +108,21 @@ def base64_size(size: int) -> int:
 def admit(server: "LocalServer", method: str, path: str, headers: Mapping[str, str]) -> int:
     """The most bytes the body of ``method path`` may have, known from its headers alone; raises
     :class:`ProtocolError` for a caller refused before its body is read (401 without the app's keys, 403
-    for an upload address that is unknown, expired or used). A route that does not exist is left to the
-    handler to answer (404), with nothing to read."""
+    for an upload address that is unknown, expired or used). A request whose body nothing reads (a CORS
+    preflight, a download, a path outside the API, left to the handler to answer) is read under the small
+    cap of a request anyone may send, so that the connection can go on to its next request."""
     method = method.upper()
     view = Headers(headers)
     if path.startswith(files.UPLOAD_PREFIX):
         if method not in ("PUT", "POST"):
-            return 0
+            return ENVELOPE_MAX
         if not files.upload_address_open(server, path[len(files.UPLOAD_PREFIX):].strip("/")):
             raise files.closed_address()
         # a PUT carries the bytes, a POST a multipart form around them
         return server.max_upload_size + (FORM_OVERHEAD if method == "POST" else 0)
     dialect = dialect_of(path)
     if dialect is None or method == "OPTIONS":  # a download, a CORS preflight, a path outside the API
-        return 0
+        return ENVELOPE_MAX
     below = path.split("/", 2)[2].strip("/")
     if (method, below) in PUBLIC:
         return ENVELOPE_MAX
