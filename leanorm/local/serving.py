@@ -362,15 +362,16 @@ def serve(options: ServeOptions) -> int:
     finally:
         server.close()
     holder, port = _reserve_port(options.host, options.port)
-    options = dataclasses.replace(options, port=port)
+    options = dataclasses.replace(options, port=port, max_connections=_connections_that_fit(options.max_connections))
     os.environ[OPTIONS_ENV] = json.dumps(dataclasses.asdict(options))
     print(f"leanorm: serving {options.database} on http://{options.host}:{port} "
-          f"(LeanCloud dialect under /1.1/, Parse under /parse/; {options.workers} workers); Ctrl-C stops",
+          f"(LeanCloud dialect under /1.1/, Parse under /parse/; {options.workers} workers of "
+          f"{options.max_connections} connections); Ctrl-C stops",
           flush=True)
     granian = Server(
         f"{__name__}:worker_app", address=options.host, port=port, interface=Interfaces.RSGI, http=HTTPModes.http1,
         workers=options.workers, factory=True, websockets=False,
-        backpressure=_connections_that_fit(options.max_connections),
+        backpressure=options.max_connections,
         http1_settings=HTTP1Settings(header_read_timeout=int(options.read_timeout * 1000), keep_alive=True),
         log_level=LogLevels.info if options.verbose else LogLevels.warning, log_access=options.verbose,
         workers_kill_timeout=max(1, int(options.graceful_timeout)), respawn_failed_workers=True)
