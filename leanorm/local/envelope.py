@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Any, Dict, Tuple
 
-from .protocol import Body, ProtocolError, dumps, loads
+from .limits import check_json
+from .protocol import Body, ProtocolError
 
 __all__ = ["unwrap"]
 
@@ -45,10 +47,19 @@ def _read(body: Body) -> bytes:
 
 
 def _json_object(raw: bytes) -> Any:
+    """The body's JSON, or None. Its caller is not known yet, so it is only parsed here: ``protocol.loads``
+    also walks every value it holds (ten times the cost of the parse), which the endpoint's own parse of the
+    re-encoded body does once the keys are checked."""
     try:
-        return loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError):
+        return json.loads(raw) if raw else None
+    except (ValueError, RecursionError):
         return None
+
+
+def _encoded(value: Any) -> str:
+    # the standard library's encoder spells what the endpoint's strict parse refuses (a lone surrogate,
+    # NaN) rather than failing here, and any integer
+    return json.dumps(value, separators=(",", ":"))
 
 
 def unwrap(method: str, path: str, params: Dict[str, str], headers: Dict[str, str],
@@ -77,6 +88,10 @@ def unwrap(method: str, path: str, params: Dict[str, str], headers: Dict[str, st
                 continue
             if not isinstance(value, str):
                 raise _invalid()
+            try:
+                check_json(value)  # a header is text the database can look up
+            except ValueError:
+                raise _invalid() from None
             headers[header] = value
         for key in IGNORED_KEYS:
             envelope.pop(key, None)
@@ -87,9 +102,9 @@ def unwrap(method: str, path: str, params: Dict[str, str], headers: Dict[str, st
     if method == "POST" and isinstance(override, str):
         method, changed = override.upper(), True
         if method in ("GET", "DELETE"):  # its parameters travel as the body's other keys
-            params = {**params, **{k: v if isinstance(v, str) else dumps(v) for k, v in envelope.items()}}
+            params = {**params, **{k: v if isinstance(v, str) else _encoded(v) for k, v in envelope.items()}}
             return method, params, headers, None
-    return method, params, headers, (dumps(envelope).encode("utf-8") if changed else raw)
+    return method, params, headers, (_encoded(envelope).encode("utf-8") if changed else raw)
 
 
 def _file_bytes(envelope: Dict[str, Any]) -> bytes:
