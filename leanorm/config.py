@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from .auth_context import current_user, using_master
 from .client import Client
 from .local import LocalServer
+from .local.admission import UNCAPPED_UPLOADS
 from .protocol.dialects import dialect_named
 from .transport import HTTPTransport, LocalTransport, Transport
 
@@ -131,9 +132,11 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
     if engine is not None and cfg.get("database") is None:
         raise ValueError("engine= is for the embedded backend; remote servers call the engine over HTTP")
     if cfg.get("database") is not None:
-        # the app's own process is the only client: it may choose objectIds (safe retries, imports)
+        # the app's own process is the only client: it may choose objectIds (safe retries, imports) and
+        # upload files of any size (they stream to disk)
         server = LocalServer(cfg["database"], app_id=cfg["app_id"], app_key=cfg["app_key"],
-                             master_key=cfg["master_key"], engine=engine, allow_custom_object_id=True)
+                             master_key=cfg["master_key"], engine=engine, allow_custom_object_id=True,
+                             max_upload_size=UNCAPPED_UPLOADS)
         transport = LocalTransport(server)
         backend = "embedded"
         extra = LocalServer.capabilities

@@ -21,7 +21,7 @@ from .protocol import ProtocolError
 if TYPE_CHECKING:  # pragma: no cover
     from .server import LocalServer
 
-__all__ = ["Headers", "MAX_BODY", "ENVELOPE_MAX", "DEFAULT_MAX_UPLOAD", "FORM_OVERHEAD", "PREFIXES", "PUBLIC",
+__all__ = ["Headers", "MAX_BODY", "ENVELOPE_MAX", "DEFAULT_MAX_UPLOAD", "UNCAPPED_UPLOADS", "FORM_OVERHEAD", "PREFIXES", "PUBLIC",
            "ADMITTED", "admit", "dialect_of", "keys", "too_large"]
 
 MiB = 1024 * 1024
@@ -34,6 +34,8 @@ ENVELOPE_MAX = 1 * MiB
 #: an upload's bytes: Parse Server's default ``maxUploadSize`` (LeanCloud caps its REST upload at 10 MB,
 #: its SDKs' direct uploads at far more, so the larger of the two breaks fewer apps moving over)
 DEFAULT_MAX_UPLOAD = 20 * MiB
+#: the cap of an app that is its own only client (``leanorm.connect("local://...")``): none to speak of
+UNCAPPED_UPLOADS = 2 ** 62
 #: what a multipart upload form adds around the file's bytes (boundaries, part headers)
 FORM_OVERHEAD = 64 * 1024
 PREFIXES = (("/1.1/", "leancloud"), ("/parse/", "parse"))
