@@ -125,6 +125,24 @@ def test_the_parse_envelope_is_read_under_a_cap_of_its_own(edge: Served) -> None
     assert [row["n"] for row in found["results"]] == [1]
 
 
+def test_an_envelope_is_not_parsed_when_it_holds_more_than_a_request_needs(edge: Served) -> None:
+    """An envelope is parsed before its keys are known: one holding 20,000 objects (a JSON bomb in a
+    request any browser could send) is refused unparsed, keys or not, and nothing is stored; a file in an
+    envelope (base64, so one string) may be larger than the envelope's cap, up to the upload cap."""
+    cls = unique("Bomb")
+    keys = {"_ApplicationId": APP_ID, "_JavaScriptKey": APP_KEY}
+    bomb = requests.post(f"{edge.base_url}/parse/classes/{cls}", data=json.dumps({**keys, "x": [{}] * 20000}),
+                         headers={"Content-Type": "text/plain"}, timeout=20)
+    assert bomb.status_code == 413 and bomb.json()["code"] == 1, bomb.text
+    assert api(edge, "GET", f"/1.1/classes/{cls}", headers=MASTER)[1]["results"] == []
+    name = unique("envelope") + ".bin"
+    data = bytes(range(256)) * (3 * 1024)  # 768 KiB: its base64 is over 1 MiB
+    sent = requests.post(f"{edge.base_url}/parse/files/{name}", headers={"Content-Type": "text/plain"}, timeout=20,
+                         data=json.dumps({**keys, "base64": base64.b64encode(data).decode()}))
+    assert sent.status_code == 201, sent.text
+    assert requests.get(sent.json()["url"], timeout=20).content == data
+
+
 # -- finding 2: uploads have a size bound, and an address is checked before its bytes -------------------------
 def test_an_upload_to_an_address_never_given_out_is_refused_before_its_body(edge: Served) -> None:
     for method in ("PUT", "POST"):
