@@ -28,12 +28,14 @@ import importlib
 import io
 import json
 import os
-import resource
 import signal
 import socket
 import sys
 import tempfile
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple
+
+if sys.platform != "win32":  # Windows has no open-files limit to raise
+    import resource
 
 from . import admission, files
 from .protocol import ProtocolError, dumps
@@ -316,6 +318,8 @@ def _connections_that_fit(wanted: int) -> int:
     as far as the hard limit allows, as nginx's ``worker_rlimit_nofile`` does: a connection costs a file
     and a few kilobytes, and the more a worker holds, the more clients it takes to crowd others out.
     Returns how many connections fit."""
+    if sys.platform == "win32":
+        return wanted
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = wanted + RESERVED_FILES
     if soft == resource.RLIM_INFINITY:
