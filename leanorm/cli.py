@@ -20,6 +20,7 @@ from .config import connect
 from .introspect import models_source
 
 try:  # what the command needs beyond the client is the ``cli`` extra: say so rather than show a traceback
+    from .local.admission import DEFAULT_MAX_UPLOAD
     from .local.serving import ServeOptions, serve
     from .migrate import copy_all
     from .transfer.export_format import open_export
@@ -43,10 +44,23 @@ def _serve(args: argparse.Namespace) -> int:
         unique_indexes=tuple(args.unique_index), counters=tuple(args.counter), workers=args.workers,
         threads=args.threads,
         max_connections=args.max_connections, read_timeout=args.read_timeout,
+        max_upload_size=args.max_upload_size, upload_timeout=args.upload_timeout,
         graceful_timeout=args.graceful_timeout, verbose=args.verbose, public_url=args.public_url,
         trust_proxy=args.trust_proxy, allow_custom_object_id=args.allow_custom_object_id,
         client_class_creation=args.client_class_creation, protected_fields=protected,
         auth_providers=tuple(args.auth_provider), hook_key=args.hook_key, query_timeout=args.query_timeout))
+
+
+def _size(text: str) -> int:
+    """A number of bytes: ``1048576``, ``512K``, ``20M``, ``1G`` (multiples of 1024)."""
+    multiple = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}.get(text[-1:].upper(), 1)
+    try:
+        value = int(text[:-1] if multiple > 1 else text) * multiple
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected bytes such as 1048576, 512K, 20M or 1G, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return value
 
 
 def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -172,11 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_positive(int), default=os.cpu_count() or 1,
                        help="worker processes (default: the machine's cores)")
     serve.add_argument("--threads", type=_positive(int), default=2, help="threads per worker (default: 2)")
-    serve.add_argument("--max-connections", type=_positive(int), default=256, metavar="N",
-                       help="requests each worker takes at once; more wait to be accepted (default: 256)")
+    serve.add_argument("--max-connections", type=_positive(int), default=4096, metavar="N",
+                       help="connections each worker holds at once; more wait to be accepted (default: 4096)")
     serve.add_argument("--read-timeout", type=_positive(float), default=30.0, metavar="SECONDS",
-                       help="deadline for a request's headers and for its body; a file upload's chunks "
-                            "each (default: 30)")
+                       help="deadline for a request's headers, from the connection's start or its last "
+                            "answer, and for the whole of an API request's body (default: 30)")
+    serve.add_argument("--max-upload-size", type=_size, default=DEFAULT_MAX_UPLOAD, metavar="BYTES",
+                       help="the largest file upload, in bytes or with K, M or G (default: 20M)")
+    serve.add_argument("--upload-timeout", type=_positive(float), default=300.0, metavar="SECONDS",
+                       help="deadline for the whole of a file upload's body (default: 300)")
     serve.add_argument("--query-timeout", type=_positive(float), default=10.0, metavar="SECONDS",
                        help="a request's reads that run longer are interrupted: error 124 (default: 10)")
     serve.add_argument("--graceful-timeout", type=_positive(float), default=30.0, metavar="SECONDS",

@@ -43,7 +43,8 @@ from .store import table
 if TYPE_CHECKING:  # pragma: no cover
     from .server import LocalServer
 
-__all__ = ["UPLOAD_PREFIX", "DOWNLOAD_PREFIX", "is_download", "streams", "handle_raw", "open_download"]
+__all__ = ["UPLOAD_PREFIX", "DOWNLOAD_PREFIX", "is_download", "streams", "handle_raw", "open_download",
+           "upload_address_open", "closed_address", "too_large"]
 
 FILE_CLASS = "_File"
 UPLOAD_PREFIX = "/uploads/"
@@ -112,6 +113,8 @@ def _save_bytes(server: "LocalServer", object_id: str, body: Body) -> Tuple[int,
                 chunk = stream.read(CHUNK)
                 if not chunk:
                     break
+                if size + len(chunk) > server.max_upload_size:  # every stored upload passes here
+                    raise too_large(server)
                 out.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
@@ -214,6 +217,30 @@ def _token_file(ctx: Context, token: str) -> Optional[str]:
     return row[0] if row else None
 
 
+def upload_address_open(server: "LocalServer", token: str) -> bool:
+    """Whether an upload address takes an upload now (given out, unexpired, unused): checked from the
+    request's path before its body is received (``admission.admit``), spent only by the upload itself."""
+    with server.store.read() as conn:
+        return conn.execute("SELECT 1 FROM _file_uploads WHERE token=? AND expires_at > ?",
+                            (token, time.time())).fetchone() is not None
+
+
+def closed_address() -> ProtocolError:
+    return ProtocolError(1, "Unknown, expired or used upload address.", 403)
+
+
+def too_large(server: "LocalServer") -> ProtocolError:
+    """An upload over ``LocalServer.max_upload_size`` (``leanorm serve --max-upload-size``)."""
+    return ProtocolError(1, f"File too large: uploads are at most {server.max_upload_size} bytes "
+                            "(leanorm serve --max-upload-size).", 413)
+
+
+def _check_size(server: "LocalServer", body: Body) -> None:
+    """Refuse bytes already in memory over the cap before a ``_File`` row is made for them."""
+    if isinstance(body, (bytes, bytearray)) and len(body) > server.max_upload_size:
+        raise too_large(server)
+
+
 def _spend_token(server: "LocalServer", token: str) -> Optional[str]:
     """The file an upload address is for, marking the address used (in one transaction, so of two
     uploads racing on one address one wins); None when it is unknown, expired or used."""
@@ -246,7 +273,7 @@ def _upload(server: "LocalServer", token: str, body: Body, form_type: Optional[s
     ctx = Context(server, "PUT", "", "leancloud", {}, Caller(master=True), None)
     object_id = _spend_token(server, token)
     if object_id is None:
-        raise ProtocolError(1, "Unknown, expired or used upload address.", 403)
+        raise closed_address()
     if form_type is not None:
         body = FilePart(io.BytesIO(body or b"") if body is None or isinstance(body, (bytes, bytearray)) else body,
                         form_type)
@@ -291,6 +318,7 @@ def _create_leancloud_file(ctx: Context, name: str) -> Any:
             data = base64.b64decode(body["base64"], validate=True)
         except (binascii.Error, ValueError):
             raise ProtocolError(107, "Invalid base64 file data.") from None
+        _check_size(ctx.server, data)
         row = _create(ctx, name, fields, body.get("ACL"))
         size, checksum = _save_bytes(ctx.server, row["objectId"], data)
         meta = _merge_meta(ctx, row["objectId"], {"size": size, "_checksum": checksum})
@@ -324,6 +352,7 @@ def _parse_upload(ctx: Context, name: str) -> Any:
     # the row is written with the master key (the caller sets none of its fields), so the caller's own
     # permission to create files is checked here: it was skipped, and a closed _File took uploads
     permit(ctx, FILE_CLASS, "create")
+    _check_size(ctx.server, body)
     master = ctx.server.master_context(ctx)
     row = _create(master, stored, {"mime_type": _mime(name, None), "metaData": {"owner": _owner(ctx)}})
     size, checksum = _save_bytes(ctx.server, row["objectId"], body)

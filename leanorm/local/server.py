@@ -12,27 +12,22 @@ from urllib.parse import parse_qsl
 
 from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
                hooks, installations, leaderboards, mail, push, schemas, server_time, sessions, sms, statuses, users)
-from . import counters, verifiers
+from . import admission, counters, verifiers
 # (importing the endpoint modules registers their endpoints)
-from ..protocol.dialects import check_request_sign, same_secret
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
+from ..protocol.dialects import same_secret
+from .admission import PREFIXES, PUBLIC, Headers
 from .budget import OverBudget, deadline, interrupted
 from .limits import too_complex
-from .protocol import Body, Caller, CloudCode, Context, LocalResponse, ProtocolError, dumps, resolve
+from .protocol import Body, Caller, CloudCode, Context, LocalResponse, ProtocolError, Readable, dumps, resolve
 from .store import Store
 from .values import now_iso
 
-__all__ = ["LocalServer"]
+__all__ = ["LocalServer", "CORS"]
 
 log = logging.getLogger("leanorm.local")
-PREFIXES = (("/1.1/", "leancloud"), ("/parse/", "parse"))
-MAX_BODY = 64 * 1024 * 1024
 #: a Host header that can start a URL (a name or address and a port): anything else is not used in one
 HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?\Z")
-
-
-#: requests answered without app keys: the official SDK's ``get_server_time`` sends none
-PUBLIC = {("GET", "date")}
 
 #: ``users[/<id>]`` and ``roles[/<id>]`` are the classes ``_User`` and ``_Role`` under other names
 ALIASES = {"users": "_User", "roles": "_Role", "installations": "_Installation"}
@@ -45,18 +40,36 @@ def _canonical(path: str) -> str:
     return path
 
 
-class _Headers:
-    """Case-insensitive view of request headers."""
+class _CappedBody:
+    """A streamed body that refuses (413) to yield more than ``limit`` bytes: a chunked upload ends as
+    soon as it passes its cap, whatever it meant to send."""
 
-    def __init__(self, headers: Mapping[str, str]) -> None:
-        self._h = {k.lower(): v for k, v in headers.items()}
+    def __init__(self, stream: Readable, limit: int) -> None:
+        self.stream, self.limit, self.left = stream, limit, limit
 
-    def get(self, *names: str) -> Optional[str]:
-        for name in names:
-            value = self._h.get(name.lower())
-            if value:
-                return value
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(self.left + 1 if size < 0 else min(size, self.left + 1))
+        self.left -= len(data)
+        if self.left < 0:
+            raise admission.too_large(self.limit)
+        return data
+
+
+def _within(body: Body, limit: int, streamed: bool) -> Body:
+    """``body`` held to ``limit`` bytes: file bytes stay a stream (capped as they are read), anything else
+    is read whole, at most ``limit`` bytes of it."""
+    if body is None:
         return None
+    if isinstance(body, (bytes, bytearray)):
+        if len(body) > limit:
+            raise admission.too_large(limit)
+        return body
+    if streamed:
+        return _CappedBody(body, limit)
+    data = body.read(limit + 1)
+    if len(data) > limit:
+        raise admission.too_large(limit)
+    return data
 
 
 class LocalServer:
@@ -70,8 +83,14 @@ class LocalServer:
     (its ``Host``). Over HTTP, ``X-Forwarded-Host``/``-Proto``/``-For`` count only with ``trust_proxy``
     (behind a reverse proxy that sets them): from anyone else they would let a client choose the address
     other users download a file from.
+
+    Every request is admitted from its headers before its body is read (``admission.admit``: the app's
+    keys, an upload address, the route's cap on body bytes); uploads take at most ``max_upload_size``
+    bytes.
     """
 
+    #: ``max_upload_size`` for a server whose only client is the app in its own process (``local://``)
+    UNCAPPED_UPLOADS = admission.UNCAPPED_UPLOADS
     #: whether ``POST push`` accepts the app key too (LeanCloud's client push switch); else master key only
     client_push = False
     #: what this server can do beyond what its dialect says (the client asks, see ``Client.supports``)
@@ -91,7 +110,12 @@ class LocalServer:
                  allow_custom_object_id: bool = False, client_class_creation: bool = True,
                  protected_fields: Optional[Mapping[str, Mapping[str, List[str]]]] = None,
                  auth_verifiers: Optional[Mapping[str, "verifiers.Verifier"]] = None,
-                 hook_key: Optional[str] = None, query_timeout: Optional[float] = None) -> None:
+                 hook_key: Optional[str] = None, query_timeout: Optional[float] = None,
+                 max_upload_size: int = admission.DEFAULT_MAX_UPLOAD) -> None:
+        if max_upload_size < 1:
+            raise ValueError(f"max_upload_size must be a positive number of bytes, got {max_upload_size}")
+        #: the most bytes an upload may have (``leanorm serve --max-upload-size``)
+        self.max_upload_size = max_upload_size
         self.store = Store(database)
         #: seconds a request's reads may run in SQLite before they are interrupted (error 124); None: no limit
         #: (in-process, the app's own queries; ``leanorm serve`` sets ``budget.QUERY_TIMEOUT``)
@@ -132,20 +156,24 @@ class LocalServer:
         ``body`` may be a binary file object (anything with ``read``): file uploads read it in chunks,
         other requests whole. ``client_address`` is the peer's address (what rate limits count by).
         """
+        return self._handle(method, path, params, headers, body, client_address, None)
+
+    def _handle(self, method: str, path: str, params: Optional[Mapping[str, str]],
+                headers: Optional[Mapping[str, str]], body: Body, client_address: str,
+                limit: Optional[int]) -> LocalResponse:
+        """``handle``, for a request already admitted with a body ``limit`` (None: admitted here)."""
         try:
+            if limit is None:
+                limit = admission.admit(self, method, path, headers or {})
+            body = _within(body, limit, files.streams(method.upper(), path))
             if path.startswith(files.UPLOAD_PREFIX) or files.is_download(method.upper(), path):
-                content_type = _Headers(headers or {}).get("Content-Type")
+                content_type = Headers(headers or {}).get("Content-Type")
                 return files.handle_raw(self, method.upper(), path, body, content_type)
-            if body is not None and not isinstance(body, (bytes, bytearray)) and \
-                    not files.streams(method.upper(), path):
-                body = body.read(MAX_BODY + 1)
-                if len(body) > MAX_BODY:
-                    raise ProtocolError(1, "Request body too large.", 413)
             method, params, headers = method.upper(), dict(params or {}), dict(headers or {})
             if path.startswith("/parse/"):  # the Parse JS SDK's keys and real method travel in the body
-                method, params, headers, body = envelope.unwrap(method, path, params, headers, body, MAX_BODY)
+                method, params, headers, body = envelope.unwrap(method, path, params, headers, body)
             with deadline(self.query_timeout):
-                status, answer = self._serve(method, path, params, _Headers(headers), body, client_address)
+                status, answer = self._serve(method, path, params, Headers(headers), body, client_address)
         except ProtocolError as exc:
             status, answer = exc.status, exc.as_json()
         except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored
@@ -161,7 +189,12 @@ class LocalServer:
                 status, answer = 500, {"code": 1, "error": "Internal server error."}
         return LocalResponse(status, dumps(answer).encode("utf-8"))
 
-    def _serve(self, method: str, path: str, params: Dict[str, str], headers: _Headers,
+    def admit(self, method: str, path: str, headers: Mapping[str, str]) -> int:
+        """The most bytes the body of ``method path`` may have, from its headers alone; raises
+        :class:`ProtocolError` for a caller refused before its body is read (``admission.admit``)."""
+        return admission.admit(self, method, path, headers)
+
+    def _serve(self, method: str, path: str, params: Dict[str, str], headers: Headers,
                body: Body, client_address: str = "local") -> Tuple[int, Any]:
         for prefix, dialect in PREFIXES:
             if path.startswith(prefix):
@@ -204,44 +237,17 @@ class LocalServer:
                                       "narrow the query (an indexed condition, fewer rows).")
         return None
 
-    def _caller(self, dialect: str, headers: _Headers, tolerant: bool = False) -> Caller:
-        unauthorized = ProtocolError(401, "Unauthorized.", 401)
+    def _caller(self, dialect: str, headers: Headers, tolerant: bool = False) -> Caller:
+        """Who the request's keys (checked again: an envelope's came out of its body) and session make
+        its caller."""
+        master = admission.keys(self, dialect, headers)
         if dialect == "parse":
-            if headers.get("X-Parse-Application-Id") != self.app_id:
-                raise unauthorized
-            master_key = headers.get("X-Parse-Master-Key")
-            if master_key is not None:
-                if not same_secret(master_key, self.master_key):
-                    raise unauthorized
-                return sessions.authenticate(self.store, headers.get("X-Parse-Session-Token"), True)
-            key = headers.get("X-Parse-REST-API-Key", "X-Parse-Javascript-Key", "X-Parse-Client-Key")
-            if key != self.app_key:
-                raise unauthorized
-            return sessions.authenticate(self.store, headers.get("X-Parse-Session-Token"), False)
-        if headers.get("X-LC-Id", "X-Avoscloud-Application-Id") != self.app_id:
-            raise unauthorized
-        master = self._leancloud_key(headers)
+            return sessions.authenticate(self.store, headers.get("X-Parse-Session-Token"), master)
         caller = sessions.authenticate(self.store, headers.get("X-LC-Session", "X-Avoscloud-Session-Token"), master,
                                        tolerant)
         if self.hook_key and same_secret(headers.get("X-LC-Hook-Key"), self.hook_key):
             caller = dataclasses.replace(caller, hook=True)
         return caller
-
-    def _leancloud_key(self, headers: _Headers) -> bool:
-        """Check ``X-LC-Key`` (``key`` or ``masterkey,master``) or ``X-LC-Sign`` (``md5(ts+key),ts[,master]``);
-        returns whether the master key was used."""
-        sign = headers.get("X-LC-Sign", "X-Avoscloud-Request-Sign")
-        if sign:
-            valid, master = check_request_sign(sign, self.app_key, self.master_key)
-            if not valid:
-                raise ProtocolError(401, "Unauthorized: bad request signature.", 401)
-            return master
-        value = headers.get("X-LC-Key", "X-Avoscloud-Application-Key") or ""
-        key, _, suffix = value.partition(",")
-        master = suffix == "master"
-        if not same_secret(key, self.master_key if master else self.app_key):
-            raise ProtocolError(401, "Unauthorized.", 401)
-        return master
 
     def _client_address(self, environ: Dict[str, Any]) -> str:
         """Who sent the request, for the limits kept per client: the peer, or behind a trusted proxy the
@@ -326,39 +332,45 @@ class LocalServer:
     def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if method == "OPTIONS":  # CORS preflight of browser SDKs
-            start_response("204 No Content", list(_CORS.items()))
+            start_response("204 No Content", list(CORS.items()))
             return [b""]
         path = environ.get("PATH_INFO", "/")
         if files.is_download(method, path):
             return self._download(method, path, environ, start_response)
+        headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")
+                   and (self.trust_proxy or not key.startswith("HTTP_X_FORWARDED_"))}
+        headers.setdefault("X-FORWARDED-PROTO", environ.get("wsgi.url_scheme", "http"))
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = -1  # unreadable: refused below, and the body is never read
-        streamed = files.streams(method, path)
-        if length < 0:
-            resp = LocalResponse(400, dumps({"code": 107, "error": "Invalid Content-Length."}).encode())
-        elif length > MAX_BODY and not streamed:
-            resp = LocalResponse(413, dumps({"code": 1, "error": "Request body too large."}).encode())
+        try:
+            # the caller and its body's cap, from the headers: a refused body is never read
+            limit = environ.get(admission.ADMITTED)
+            if limit is None:
+                limit = admission.admit(self, method, path, headers)
+            if length < 0:
+                raise ProtocolError(107, "Invalid Content-Length.")
+            if length > limit:
+                raise admission.too_large(limit)
+        except ProtocolError as exc:
+            resp = LocalResponse(exc.status, dumps(exc.as_json()).encode())
         else:
             # file bytes go on as a stream (of the declared length, or chunked), to disk a chunk at a time;
-            # a chunked JSON body is decoded as handle() reads it
+            # a chunked JSON body is decoded as it is read
             body: Body
             if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
                 body = ChunkedInput(environ["wsgi.input"])
-            elif streamed:
+            elif files.streams(method, path):
                 body = BoundedInput(environ["wsgi.input"], length)
             else:
                 body = environ["wsgi.input"].read(length) if length else None
-            headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")
-                       and (self.trust_proxy or not key.startswith("HTTP_X_FORWARDED_"))}
-            headers.setdefault("X-FORWARDED-PROTO", environ.get("wsgi.url_scheme", "http"))
-            if environ.get("CONTENT_TYPE"):
-                headers["Content-Type"] = environ["CONTENT_TYPE"]
             params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-            resp = self.handle(method, path, params, headers, body, self._client_address(environ))
+            resp = self._handle(method, path, params, headers, body, self._client_address(environ), limit)
         start_response(f"{resp.status} {_REASONS.get(resp.status, 'Status')}",
-                       [*resp.headers.items(), ("Content-Length", str(len(resp.body))), *_CORS.items()])
+                       [*resp.headers.items(), ("Content-Length", str(len(resp.body))), *CORS.items()])
         return [resp.body]
 
     def _download(self, method: str, path: str, environ: Dict[str, Any],
@@ -370,9 +382,9 @@ class LocalServer:
             body = dumps(exc.as_json()).encode("utf-8")
             start_response(f"{exc.status} {_REASONS.get(exc.status, 'Status')}",
                            [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body))),
-                            *_CORS.items()])
+                            *CORS.items()])
             return [body]
-        start_response("200 OK", [*headers.items(), ("Content-Length", str(size)), *_CORS.items()])
+        start_response("200 OK", [*headers.items(), ("Content-Length", str(size)), *CORS.items()])
         if method == "HEAD":
             handle.close()
             return [b""]
@@ -380,7 +392,7 @@ class LocalServer:
         return wrapper(handle, files.CHUNK) if wrapper else files.chunks(handle)
 
 
-_CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
          "Access-Control-Allow-Headers": "*"}
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
             403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",

@@ -1,11 +1,18 @@
 """``leanorm serve``: a :class:`LocalServer` on granian, a production HTTP server, in worker processes.
 
-granian (Rust, hyper) owns the sockets: keep-alive, a deadline for request headers, a cap on the requests
-each worker takes at once (more wait in the listen queue), graceful shutdown on SIGTERM. It was chosen by
-measurement (docs/embedded.md, "Serving"). The app runs on granian's RSGI interface rather than WSGI
-because a WSGI app reads the body in one of its threads: a client trickling its body would hold that
-thread for as long as it likes. Here the body is received on the worker's event loop under a deadline,
-and only a complete request reaches the thread pool that runs the (blocking, SQLite) handler.
+granian (Rust, hyper) owns the sockets: keep-alive, a deadline for request headers, a cap on the
+connections each worker holds at once (more wait in the listen queue), graceful shutdown on SIGTERM. It
+was chosen by measurement (docs/embedded.md, "Serving"). The app runs on granian's RSGI interface rather
+than WSGI because a WSGI app reads the body in one of its threads: a client trickling its body would hold
+that thread for as long as it likes. Here each request is first admitted from its headers alone
+(``admission.admit``: the app's keys, an upload address, its body's cap), then its body is received on the
+worker's event loop under a deadline for the whole of it, and only a complete request reaches the thread
+pool that runs the (blocking, SQLite) handler.
+
+granian serves HTTP/1 only (``HTTPModes.http1``): in its automatic mode the connection waits for the bytes
+that tell HTTP/1 from HTTP/2 with no deadline, so a client that connects and says nothing held a
+connection slot for ever; hyper's HTTP/1 header deadline starts when the connection is accepted, and
+again when a kept-alive connection falls idle.
 
 The worker processes share the WAL database (the store serialises writers across processes); each builds
 its own :class:`LocalServer` from the options the main process leaves in the environment.
@@ -27,10 +34,13 @@ import sys
 import tempfile
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
-from . import files
+if sys.platform != "win32":  # Windows has no open-files limit to raise
+    import resource
+
+from . import admission, files
 from .protocol import ProtocolError, dumps
 from .budget import QUERY_TIMEOUT
-from .server import MAX_BODY, LocalServer
+from .server import CORS, LocalServer
 from .verifiers import parse_provider
 
 __all__ = ["ServeOptions", "serve", "load_object"]
@@ -40,6 +50,8 @@ OPTIONS_ENV = "LEANORM_SERVE_OPTIONS"
 #: upload bytes held in memory before the spool moves to a temporary file
 SPOOL_IN_MEMORY = 1024 * 1024
 PR_SET_PDEATHSIG = 1  # prctl(2)
+#: open files a worker keeps beyond its connections (SQLite's, spooled uploads, logs)
+RESERVED_FILES = 64
 
 Headers = List[Tuple[str, str]]
 
@@ -63,10 +75,16 @@ class ServeOptions:
     workers: int = 1
     #: threads per worker running the handler (SQLite releases the GIL while it works)
     threads: int = 2
-    #: requests a worker takes at once; further connections wait in the listen queue
-    max_connections: int = 256
-    #: seconds for a request's headers, and for its body (a file upload: between two chunks)
+    #: connections a worker holds at once; further ones wait in the listen queue (the open-files limit
+    #: is raised to fit them where the hard limit allows)
+    max_connections: int = 4096
+    #: seconds for a request's headers (from the connection's start, or from the end of the previous answer
+    #: on a kept-alive connection), and for the whole of an API request's body
     read_timeout: float = 30.0
+    #: the most bytes a file upload may have
+    max_upload_size: int = admission.DEFAULT_MAX_UPLOAD
+    #: seconds for the whole of a file upload's body
+    upload_timeout: float = 300.0
     #: seconds a stopping worker gives the requests in flight
     graceful_timeout: float = 30.0
     verbose: bool = False
@@ -107,16 +125,18 @@ def _local_server(options: ServeOptions) -> LocalServer:
                            trust_proxy=options.trust_proxy, allow_custom_object_id=options.allow_custom_object_id,
                            client_class_creation=options.client_class_creation,
                            protected_fields=options.protected_fields, query_timeout=options.query_timeout,
+                           max_upload_size=options.max_upload_size,
                            auth_verifiers=dict(parse_provider(spec) for spec in options.auth_providers),
                            hook_key=options.hook_key)
     except (ValueError, AttributeError, ProtocolError) as exc:
         raise SystemExit(f"leanorm serve: {exc}") from None
 
 
-def _refuse(proto: Any, status: int, code: int, message: str) -> None:
-    """Answer an error in LeanCloud's shape and close the connection (its input is not to be trusted)."""
-    proto.response_bytes(status, [("content-type", "application/json; charset=utf-8"), ("connection", "close")],
-                         dumps({"code": code, "error": message}).encode())
+def _refuse(proto: Any, error: ProtocolError) -> None:
+    """Answer an error in LeanCloud's shape and close the connection: its input is not to be trusted, and
+    what is left of its body is never read."""
+    proto.response_bytes(error.status, [("content-type", "application/json; charset=utf-8"), ("connection", "close"),
+                                        *CORS.items()], dumps(error.as_json()).encode())
 
 
 class _Response:
@@ -130,12 +150,15 @@ class _Response:
 
 
 class RSGIApp:
-    """A WSGI app served on granian's RSGI interface: the body arrives on the event loop under the read
-    timeout, then the app runs in a bounded thread pool."""
+    """A WSGI app served on granian's RSGI interface: each request is admitted from its headers, its body
+    received on the event loop under a deadline for the whole of it, then the app runs in a bounded
+    thread pool."""
 
-    def __init__(self, wsgi_app: Callable[..., Any], threads: int, read_timeout: float,
+    def __init__(self, wsgi_app: Callable[..., Any], admit: Callable[[str, str, Dict[str, str]], int],
+                 threads: int, read_timeout: float, upload_timeout: float,
                  on_close: Optional[Callable[[], None]] = None) -> None:
-        self.wsgi_app, self.read_timeout, self.on_close = wsgi_app, read_timeout, on_close
+        self.wsgi_app, self.admit, self.on_close = wsgi_app, admit, on_close
+        self.read_timeout, self.upload_timeout = read_timeout, upload_timeout
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanorm-serve")
 
     def __rsgi_init__(self, loop: Any) -> None:
@@ -149,20 +172,28 @@ class RSGIApp:
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         headers = scope.headers
         streamed = files.streams(scope.method, scope.path)
+        loop = asyncio.get_running_loop()
         try:
-            body, length = await self._receive(proto, headers, streamed)
+            given = dict(headers.items())
+            if streamed:  # an upload address is looked up in the database: not on the event loop
+                limit = await loop.run_in_executor(self.pool, self.admit, scope.method, scope.path, given)
+            else:
+                limit = self.admit(scope.method, scope.path, given)
+            body, length = await self._receive(proto, headers, limit, streamed)
+        except ProtocolError as exc:
+            _refuse(proto, exc)
+            return
         except asyncio.TimeoutError:
-            _refuse(proto, 408, 1, "Request body not received in time.")
+            _refuse(proto, ProtocolError(1, "Request body not received in time.", 408))
             return
         if length == 0 and not streamed and "chunked" in (headers.get("transfer-encoding") or "").lower():
             # granian ends a chunked body whose framing breaks as if it were complete: what arrives is
             # nothing at all (a client sending JSON chunked sends something), and nothing is stored
             body.close()
-            _refuse(proto, 400, 107, "Malformed chunked body: no bytes arrived.")
+            _refuse(proto, ProtocolError(107, "Malformed chunked body: no bytes arrived.", 400))
             return
-        loop = asyncio.get_running_loop()
         try:
-            response, chunks = await loop.run_in_executor(self.pool, self._call, _environ(scope, body, length))
+            response, chunks = await loop.run_in_executor(self.pool, self._call, _environ(scope, body, length, limit))
         finally:
             body.close()  # an upload's spool file goes at once
         if isinstance(chunks, bytes):
@@ -191,42 +222,53 @@ class RSGIApp:
             return response, b"".join(result)
         return response, iter(result)
 
-    async def _receive(self, proto: Any, headers: Any, streamed: bool) -> Tuple[IO[bytes], int]:
-        """The request body, whole: in memory, or for a file upload spooled to disk. Each chunk of an
-        upload must come within the read timeout; any other body within the read timeout in all."""
-        declared = headers.get("content-length")
+    async def _receive(self, proto: Any, headers: Any, limit: int, streamed: bool) -> Tuple[IO[bytes], int]:
+        """The request body, whole, of at most ``limit`` bytes (413 by its Content-Length, unread; a
+        chunked one as soon as it passes the cap): in memory, or for a file upload spooled to disk. The
+        whole body must come within the read timeout (a file upload: the upload timeout), however its
+        chunks are spaced."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.upload_timeout if streamed else self.read_timeout)
         chunked = "chunked" in (headers.get("transfer-encoding") or "").lower()
-        if not streamed and not chunked:
+        if not chunked:
             try:
-                size = int(declared or 0)
+                size = int(headers.get("content-length") or 0)
             except ValueError:
                 size = -1
-            if size <= 0 or size > MAX_BODY:  # nothing to read, or refused by the app unread
-                return io.BytesIO(), size
-            data = await asyncio.wait_for(proto(), self.read_timeout)
-            return io.BytesIO(data), len(data)
+            if size < 0:
+                raise ProtocolError(107, "Invalid Content-Length.")
+            if size > limit:
+                raise admission.too_large(limit)
+            if size == 0:
+                return io.BytesIO(), 0
+            if not streamed:
+                data = await asyncio.wait_for(proto(), self.read_timeout)
+                return io.BytesIO(data), len(data)
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
         incoming = proto.__aiter__()
-        loop = asyncio.get_running_loop()
-        deadline = None if streamed else loop.time() + self.read_timeout
-        while True:
-            wait = self.read_timeout if deadline is None else max(deadline - loop.time(), 0.0)
-            try:
-                chunk = await asyncio.wait_for(incoming.__anext__(), wait)
-            except StopAsyncIteration:
-                break
-            spool.write(chunk)
-            if not streamed and spool.tell() > MAX_BODY:
-                break  # the app refuses it by its length
+        try:
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(incoming.__anext__(), max(deadline - loop.time(), 0.0))
+                except StopAsyncIteration:
+                    break
+                spool.write(chunk)
+                if spool.tell() > limit:
+                    raise admission.too_large(limit)
+        except BaseException:
+            spool.close()
+            raise
         size = spool.tell()
         spool.seek(0)
         return spool, size
 
 
-def _environ(scope: Any, body: IO[bytes], length: int) -> Dict[str, Any]:
-    """PEP 3333's environ for a request granian parsed: the body is already de-chunked, so its length is
-    known and Transfer-Encoding is not passed on."""
+def _environ(scope: Any, body: IO[bytes], length: int, limit: int) -> Dict[str, Any]:
+    """PEP 3333's environ for a request granian parsed and admitted (its body's ``limit`` goes on, so the
+    app does not admit it again): the body is already de-chunked, so its length is known and
+    Transfer-Encoding is not passed on."""
     environ: Dict[str, Any] = {
+        admission.ADMITTED: limit,
         "REQUEST_METHOD": scope.method, "PATH_INFO": scope.path, "QUERY_STRING": scope.query_string,
         "SERVER_PROTOCOL": f"HTTP/{scope.http_version}", "CONTENT_LENGTH": str(length),
         "wsgi.url_scheme": scope.scheme, "wsgi.input": body, "wsgi.errors": sys.stderr,
@@ -261,7 +303,8 @@ def worker_app() -> RSGIApp:
     # collector's full passes no longer walk it (one took about 37 ms, a p99 of its own under load)
     gc.collect()
     gc.freeze()
-    return RSGIApp(server, options.threads, options.read_timeout, on_close=server.close)
+    return RSGIApp(server, server.admit, options.threads, options.read_timeout, options.upload_timeout,
+                   on_close=server.close)
 
 
 def _reserve_port(host: str, port: int) -> Tuple[socket.socket, int]:
@@ -278,6 +321,23 @@ def _reserve_port(host: str, port: int) -> Tuple[socket.socket, int]:
         raise SystemExit(f"leanorm serve: cannot listen on {host}:{port}: {exc}") from None
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     return holder, int(holder.getsockname()[1])
+
+
+def _connections_that_fit(wanted: int) -> int:
+    """Raise the soft open-files limit (the workers inherit it) toward what ``wanted`` connections need,
+    as far as the hard limit allows, as nginx's ``worker_rlimit_nofile`` does: a connection costs a file
+    and a few kilobytes, and the more a worker holds, the more clients it takes to crowd others out.
+    Returns how many connections fit."""
+    if sys.platform == "win32":
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = wanted + RESERVED_FILES
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    if soft < need:
+        soft = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return max(1, min(wanted, soft - RESERVED_FILES))
 
 
 def _class_and_key(spec: str, flag: str) -> Tuple[str, str]:
@@ -301,7 +361,7 @@ def prepare(server: LocalServer, options: ServeOptions) -> None:
 def serve(options: ServeOptions) -> int:
     """Serve ``options.database`` until SIGTERM or Ctrl-C; returns the exit status."""
     try:
-        from granian.constants import Interfaces
+        from granian.constants import HTTPModes, Interfaces
         from granian.http import HTTP1Settings
         from granian.log import LogLevels
         from granian.server import Server
@@ -316,14 +376,16 @@ def serve(options: ServeOptions) -> int:
     finally:
         server.close()
     holder, port = _reserve_port(options.host, options.port)
-    options = dataclasses.replace(options, port=port)
+    options = dataclasses.replace(options, port=port, max_connections=_connections_that_fit(options.max_connections))
     os.environ[OPTIONS_ENV] = json.dumps(dataclasses.asdict(options))
     print(f"leanorm: serving {options.database} on http://{options.host}:{port} "
-          f"(LeanCloud dialect under /1.1/, Parse under /parse/; {options.workers} workers); Ctrl-C stops",
+          f"(LeanCloud dialect under /1.1/, Parse under /parse/; {options.workers} workers of "
+          f"{options.max_connections} connections); Ctrl-C stops",
           flush=True)
     granian = Server(
-        f"{__name__}:worker_app", address=options.host, port=port, interface=Interfaces.RSGI,
-        workers=options.workers, factory=True, websockets=False, backpressure=options.max_connections,
+        f"{__name__}:worker_app", address=options.host, port=port, interface=Interfaces.RSGI, http=HTTPModes.http1,
+        workers=options.workers, factory=True, websockets=False,
+        backpressure=options.max_connections,
         http1_settings=HTTP1Settings(header_read_timeout=int(options.read_timeout * 1000), keep_alive=True),
         log_level=LogLevels.info if options.verbose else LogLevels.warning, log_access=options.verbose,
         workers_kill_timeout=max(1, int(options.graceful_timeout)), respawn_failed_workers=True)
