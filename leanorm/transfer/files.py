@@ -14,22 +14,20 @@ entry per file: the only part of an import whose memory grows with the data.
 """
 from __future__ import annotations
 
-import shutil
 import tempfile
 from typing import Any, BinaryIO, Callable, Dict, List, Optional, Tuple, cast
-
-import requests
 
 from ..auth_context import using_master
 from ..client import Client
 from ..errors import LeanCloudError
 from ..files import File
-from ..transport import LocalTransport, Request
+from ..transport import HTTPTransport, LocalTransport, Request
 from .checkpoint import Checkpoint
+from .fetch import FetchPolicy, fetch
 from .report import ClassReport
 from .retry import retrying
 
-__all__ = ["FileMover", "file_key", "download"]
+__all__ = ["FileMover", "file_key", "download", "trusting_backends"]
 
 #: bytes of a downloaded file kept in memory before spilling to a temporary file
 _SPOOL = 8 * 1024 * 1024
@@ -49,34 +47,45 @@ def file_key(value: Any) -> Optional[str]:
     return None
 
 
-def download(url: str, timeout: float = 60.0, client: Optional[Client] = None) -> BinaryIO:
-    """The bytes at ``url`` in a seekable spooled file (memory up to 8 MB, then disk). A file of an
+def download(url: str, policy: FetchPolicy = FetchPolicy(), client: Optional[Client] = None) -> BinaryIO:
+    """The bytes at ``url`` in a seekable spooled file (memory up to 8 MB, then disk), fetched as
+    ``policy`` allows (:mod:`.fetch`: public addresses only unless told otherwise). A file of an
     in-process embedded backend (``client`` over ``local://``) is read through that client: its url
     names no reachable host."""
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL)
-    if client is not None and isinstance(client.transport, LocalTransport):
-        answer = client.transport.send(Request("GET", url))
-        if answer.status != 200:
-            raise OSError(f"GET {url}: HTTP {answer.status}")
-        spool.write(answer.body)
-    else:
-        with requests.get(url, stream=True, timeout=timeout) as response:
-            response.raise_for_status()
-            response.raw.decode_content = True
-            shutil.copyfileobj(response.raw, spool)
+    try:
+        if client is not None and isinstance(client.transport, LocalTransport):
+            answer = client.transport.send(Request("GET", url))
+            if answer.status != 200:
+                raise OSError(f"GET {url}: HTTP {answer.status}")
+            spool.write(answer.body)
+        else:
+            fetch(url, cast(BinaryIO, spool), policy)
+    except BaseException:
+        spool.close()
+        raise
     spool.seek(0)
     return cast(BinaryIO, spool)  # a SpooledTemporaryFile is a binary file
+
+
+def trusting_backends(policy: FetchPolicy, *clients: Optional[Client]) -> FetchPolicy:
+    """``policy``, also fetching from the origins of ``clients`` (backends the operator named on the
+    command line: their own file urls may be on a private address, e.g. a Parse Server on localhost)."""
+    return policy.trusting(*(c.transport.base_url for c in clients
+                             if c is not None and isinstance(c.transport, HTTPTransport)))
 
 
 class FileMover:
     """Uploads exported files to ``target`` and rewrites references to them (see the module)."""
 
     def __init__(self, target: Client, checkpoint: Checkpoint, report: ClassReport, *,
-                 adopt_urls_of: Optional[Client] = None) -> None:
+                 adopt_urls_of: Optional[Client] = None, policy: FetchPolicy = FetchPolicy()) -> None:
         """:param adopt_urls_of: the source whose referenced files no ``_File`` row announced are copied
-            too, from their url (a migration from Parse Server, whose files are only a name and a url)"""
+            too, from their url (a migration from Parse Server, whose files are only a name and a url)
+        :param policy: which urls those files are fetched from"""
         self.target = target
         self.source = adopt_urls_of
+        self.policy = policy
         self.checkpoint = checkpoint
         self.report = report  # the _File class's
         self.objects = target.supports("file_objects")
@@ -148,9 +157,9 @@ class FileMover:
     def _copy_of(self, key: str, value: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         ref = self.checkpoint.files.get(key)
         if ref is None and key not in self.pending and self.source is not None and key.startswith("url:"):
-            url, source = key[len("url:"):], self.source
+            url, source, policy = key[len("url:"):], self.source, self.policy
             self.pending[key] = ({"objectId": key, "name": value.get("name") or url.rsplit("/", 1)[-1], "url": url},
-                                 lambda: download(url, client=source))
+                                 lambda: download(url, policy, client=source))
         if ref is None and key in self.pending:
             row, opener = self.pending[key]
             ref = self._upload(row, opener)

@@ -10,6 +10,10 @@ constant and a batch can be re-sent after a lost connection: objects already on 
 skipped, which also makes a second run resume the first (and change nothing once it finished). A
 line that cannot be read is reported with its ``file:line``, never dropped silently.
 
+An export is anyone's data: a ``_File`` url is fetched only as :mod:`.fetch` allows (public addresses,
+unless the operator opts in), and a name that would go into a request's path (a class name, a relation
+key, a relation row's owner id) must be a protocol name or a plain id (:mod:`.paths`).
+
 >>> import json, pathlib, tempfile, leanorm
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (folder / "Note.jsonl").write_text(json.dumps({"objectId": "n1", "text": "hi"}) + "\\n")
@@ -29,7 +33,9 @@ from ..client import Client
 from ..errors import DuplicateValue, EmailTaken, LeanCloudError, MobilePhoneTaken, UsernameTaken
 from .checkpoint import Checkpoint
 from .export_format import Export, Join, Row, open_export
+from .fetch import FetchPolicy
 from .files import FileMover, download
+from .paths import is_class_name, is_url_segment
 from .progress import progress_bar
 from .relations import add_members
 from .report import ClassReport
@@ -105,8 +111,10 @@ def write_missing(client: Client, class_name: str, bodies: Sequence[Dict[str, An
 
 class _Importer:
     def __init__(self, export: Export, target: Client, checkpoint: Checkpoint, *, dry_run: bool,
-                 batch_size: int, progress: bool, keep_timestamps_in: Optional[Tuple[str, str]]) -> None:
+                 batch_size: int, progress: bool, keep_timestamps_in: Optional[Tuple[str, str]],
+                 fetch_policy: FetchPolicy) -> None:
         self.export, self.target, self.checkpoint = export, target, checkpoint
+        self.fetch_policy = fetch_policy
         self.dry_run, self.batch_size, self.progress = dry_run, batch_size, progress
         self.keep_timestamps_in = keep_timestamps_in
         self.file_report = ClassReport("_File")
@@ -116,6 +124,9 @@ class _Importer:
     # -- objects ---------------------------------------------------------------------------------------
     def import_class(self, class_name: str, file_name: str) -> ClassReport:
         report = self.file_report if class_name == "_File" else ClassReport(class_name)
+        if not is_class_name(class_name):
+            report.fail(file_name, "not a class name: the file is not imported")
+            return report
         if self.checkpoint.done(class_name):
             report.notes.append("imported completely by an earlier run")
             return report
@@ -160,7 +171,8 @@ class _Importer:
             report.fail(row.where, "no objectId")
             return None
         for key, member in relation_fields(row.data):
-            self.member_classes[(class_name, key)] = member
+            if is_class_name(key) and is_class_name(member):
+                self.member_classes[(class_name, key)] = member
         return row
 
     def _write(self, class_name: str, rows: List[Row], report: ClassReport) -> None:
@@ -203,9 +215,9 @@ class _Importer:
         member = self.export.file_named(row.get("objectId"), row.get("key"), row.get("name"))
         if member is not None:
             return lambda: self.export.open(member)
-        url = row.get("url")
+        url, policy = row.get("url"), self.fetch_policy
         if isinstance(url, str) and url.startswith(("http://", "https://")):
-            return lambda: download(url)
+            return lambda: download(url, policy)
         return None
 
     # -- relations -------------------------------------------------------------------------------------
@@ -228,17 +240,20 @@ class _Importer:
         if self.checkpoint.done(name):
             report.notes.append("imported completely by an earlier run")
             return report
+        if not (is_class_name(join.owner) and is_class_name(join.key)):
+            report.fail(file_name, "not a class and field name: the relation file is not imported")
+            return report
         member = self.member_class(join)
-        if member is None:
+        if member is None or not is_class_name(member):
             report.fail(file_name, f"the member class of {join.owner}.{join.key} is unknown: the owner's rows "
                                    "carry no Relation value and the target's schema has no such field")
             return report
         def pair(row: Row) -> Optional[Tuple[str, str]]:
             data = row.data or {}
             owner, related = data.get("owningId"), data.get("relatedId")
-            if isinstance(owner, str) and isinstance(related, str):
+            if isinstance(owner, str) and isinstance(related, str) and is_url_segment(owner):
                 return owner, related
-            report.fail(row.where, row.error or "a relation row needs owningId and relatedId")
+            report.fail(row.where, row.error or "a relation row needs owningId (a plain id) and relatedId")
             return None
 
         for pairs in self._batches(name, file_name, report, pair):
@@ -267,7 +282,8 @@ def _note_passwords(report: ClassReport, export: Export, file_name: str) -> None
 def import_export(source: Union[str, "os.PathLike[str]", Export], target: Client, *,
                   classes: Optional[Sequence[str]] = None, dry_run: bool = False, batch_size: int = 200,
                   state: Optional[str] = None, progress: bool = False,
-                  keep_timestamps_in: Optional[Tuple[str, str]] = None) -> Dict[str, ClassReport]:
+                  keep_timestamps_in: Optional[Tuple[str, str]] = None,
+                  fetch_policy: FetchPolicy = FetchPolicy()) -> Dict[str, ClassReport]:
     """Import the export at ``source`` into ``target`` (a client with the master key); returns a report
     per class and relation file, in the order they were imported.
 
@@ -278,12 +294,15 @@ def import_export(source: Union[str, "os.PathLike[str]", Export], target: Client
     :param progress: a progress bar per class on stderr
     :param keep_timestamps_in: two field names to keep the original createdAt/updatedAt in, for targets
         that set their own (Parse Server)
+    :param fetch_policy: which ``_File`` urls are fetched (:mod:`.fetch`: public addresses only by default;
+        an export is anyone's data, its urls are not trusted)
     """
     export = source if isinstance(source, Export) else open_export(source)
     reports: Dict[str, ClassReport] = {}
     with Checkpoint(state) as checkpoint:
         importer = _Importer(export, target, checkpoint, dry_run=dry_run, batch_size=batch_size,
-                             progress=progress, keep_timestamps_in=keep_timestamps_in)
+                             progress=progress, keep_timestamps_in=keep_timestamps_in,
+                             fetch_policy=fetch_policy)
         found = export.classes()
         wanted = [n for n in first_classes_first(sorted(found))
                   if n not in SKIPPED_CLASSES and (not classes or n in classes)]

@@ -28,7 +28,8 @@ from ..auth_context import using_master
 from ..client import Client
 from ..errors import LeanCloudError
 from .export_format import Export
-from .files import download, file_key
+from .fetch import FetchPolicy
+from .files import download, file_key, trusting_backends
 from .importer import SKIPPED_CLASSES
 from .relations import relation_members
 from .scan import class_names, pages
@@ -58,8 +59,9 @@ class ClassComparison:
 class _Side:
     """One copy: its classes, its objects, its relation members and its file bytes."""
 
-    def __init__(self) -> None:
+    def __init__(self, policy: FetchPolicy) -> None:
         self._file_digests: Dict[str, str] = {}
+        self.policy = policy  # which file urls are fetched
 
     def classes(self) -> List[str]:
         raise NotImplementedError
@@ -81,7 +83,8 @@ class _Side:
         key = file_key(value) or ""
         if key not in self._file_digests:
             url = self._file_url(value)
-            self._file_digests[key] = _digest_url(url, self._file_server()) if url else f"no bytes for {key}"
+            self._file_digests[key] = _digest_url(url, self.policy, self._file_server()) if url \
+                else f"no bytes for {key}"
         return self._file_digests[key]
 
     @property
@@ -97,17 +100,17 @@ def _sha256(stream: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def _digest_url(url: str, client: Optional[Client] = None) -> str:
+def _digest_url(url: str, policy: FetchPolicy, client: Optional[Client] = None) -> str:
     try:
-        with download(url, client=client) as data:
+        with download(url, policy, client=client) as data:
             return _sha256(data)
     except OSError as exc:
-        return f"unreadable ({type(exc).__name__})"
+        return f"unreadable ({type(exc).__name__}: {exc})"
 
 
 class _ClientSide(_Side):
-    def __init__(self, client: Client) -> None:
-        super().__init__()
+    def __init__(self, client: Client, policy: FetchPolicy) -> None:
+        super().__init__(trusting_backends(policy, client))
         self.client = client
 
     @property
@@ -138,8 +141,8 @@ class _ClientSide(_Side):
 
 
 class _ExportSide(_Side):
-    def __init__(self, export: Export) -> None:
-        super().__init__()
+    def __init__(self, export: Export, policy: FetchPolicy) -> None:
+        super().__init__(policy)
         self.export = export
         self._files: Dict[str, Dict[str, Any]] = {}  # exported file id -> its _File row
         self._joined: Dict[Tuple[str, str], Dict[str, Set[str]]] = {}  # (owner class, key) -> owner -> members
@@ -257,17 +260,19 @@ def _compare_class(source: _Side, target: _Side, class_name: str, timestamps: bo
     return result
 
 
-def _side(value: Union[Client, Export]) -> _Side:
-    return _ExportSide(value) if isinstance(value, Export) else _ClientSide(value)
+def _side(value: Union[Client, Export], policy: FetchPolicy) -> _Side:
+    return _ExportSide(value, policy) if isinstance(value, Export) else _ClientSide(value, policy)
 
 
 def verify(source: Union[Client, Export], target: Client, classes: Optional[Sequence[str]] = None, *,
-           timestamps: Optional[bool] = None) -> Dict[str, ClassComparison]:
+           timestamps: Optional[bool] = None, fetch_policy: FetchPolicy = FetchPolicy()) -> Dict[str, ClassComparison]:
     """Compare ``source`` with ``target`` (see the module); a :class:`ClassComparison` per class.
 
     :param timestamps: compare createdAt/updatedAt (default: unless a side is Parse Server)
+    :param fetch_policy: which file urls are fetched to compare their bytes (:mod:`.fetch`; each
+        backend's own origin is trusted)
     """
-    src, dst = _side(source), _side(target)
+    src, dst = _side(source, fetch_policy), _side(target, fetch_policy)
     if timestamps is None:
         timestamps = src.keeps_timestamps and dst.keeps_timestamps
     names = [n for n in src.classes() if not classes or n in classes]
