@@ -19,10 +19,11 @@ Private addresses are fetched only when the operator says so (``allow_private``,
 copied (its own file urls).
 
 >>> policy = FetchPolicy(resolver=lambda host, port: ["169.254.169.254"])
->>> check_url("http://metadata.example/latest/meta-data/", policy)
-Traceback (most recent call last):
-...
-leanorm.transfer.fetch.RefusedURL: http://metadata.example/latest/meta-data/: metadata.example is 169.254.169.254, not a public address (--allow-private-file-urls fetches it)
+>>> try:
+...     check_url("http://metadata.example/latest/meta-data/", policy)
+... except RefusedURL as refused:
+...     print(refused)
+http://metadata.example/latest/meta-data/: metadata.example is 169.254.169.254, not a public address (--allow-private-file-urls fetches it)
 """
 from __future__ import annotations
 
@@ -157,8 +158,8 @@ def check_url(url: str, policy: FetchPolicy) -> Tuple[str, int, str]:
     if not (policy.allow_private or where in policy.trusted_origins):
         for address in addresses:
             if not is_public(address):
-                raise RefusedURL(f"{url}: {host} is {address}, not a public address "
-                                 "(--allow-private-file-urls fetches it)")
+                named = address if host.strip("[]") == address else f"{host} is {address},"
+                raise RefusedURL(f"{url}: {named} not a public address (--allow-private-file-urls fetches it)")
     return host, port, addresses[0]
 
 
