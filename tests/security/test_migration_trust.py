@@ -12,6 +12,9 @@ import http.server
 import io
 import json
 import os
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 from contextlib import contextmanager
@@ -361,3 +364,25 @@ def test_the_state_file_of_an_export_is_not_written_through_a_symlink(tmp_path: 
     with pytest.raises(ValueError, match="symlink"):
         export_backend(leanorm.connect("local://:memory:", default=False), out)
     assert victim.read_text() == "unchanged"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_an_https_url_is_fetched_only_with_a_certificate_for_its_host(tmp_path: Path) -> None:
+    """Connecting to the checked address keeps TLS whole: the certificate must be one a CA vouches for,
+    for the url's host name (a self-signed one for that very name is refused)."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=files.example", "-addext", "subjectAltName=DNS:files.example",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        policy = FetchPolicy(allow_private=True, resolver=resolving({"files.example": ["127.0.0.1"]}))
+        with pytest.raises(OSError, match="CERTIFICATE_VERIFY_FAILED"):
+            fetch(f"https://files.example:{server.server_port}/", io.BytesIO(), policy)
+    finally:
+        server.shutdown()
+        server.server_close()
