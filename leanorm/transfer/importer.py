@@ -3,7 +3,8 @@
 Objects keep their objectIds, createdAt/updatedAt (where the target allows it: not on Parse Server),
 ACLs and pointers; relation members come from the ``_Join`` files, roles get their users and roles the
 same way; ``_File`` rows' bytes (from the export's ``files/`` or their ``url``) are uploaded and every
-reference is rewritten to the copy; users keep their LeanCloud passwords (:mod:`.users`).
+reference is rewritten to the copy; users keep their LeanCloud passwords (:mod:`.users`) and their
+session tokens (:mod:`.sessions`: from ``_User`` rows and ``_Session`` rows), so nobody is logged out.
 
 Rows are read one at a time and written in batches that carry their objectIds, so memory stays
 constant and a batch can be re-sent after a lost connection: objects already on the target are
@@ -41,13 +42,15 @@ from .relations import add_members
 from .report import ClassReport
 from .retry import retrying
 from .rows import relation_fields, write_body
+from .sessions import KeptSession, from_session_row, from_user_row, keep_sessions
 from .users import has_legacy_password, hide_legacy_passwords, user_body
 
 __all__ = ["import_export", "SKIPPED_CLASSES", "FIRST_CLASSES", "first_classes_first"]
 
 T = TypeVar("T")
 
-#: classes whose rows belong to the server that made them, never imported
+#: classes whose rows belong to the server that made them, never imported as objects (``_Session`` rows
+#: become the target's sessions: :mod:`.sessions`)
 SKIPPED_CLASSES = frozenset({"_Session", "_Followee", "_Follower", "_Conversation", "_JobStatus", "_PushStatus",
                              "_Hooks", "_GlobalConfig", "_Audience", "_Idempotency", "_GraphQLConfig", "_SCHEMA",
                              "_Join"})
@@ -118,6 +121,7 @@ class _Importer:
         self.dry_run, self.batch_size, self.progress = dry_run, batch_size, progress
         self.keep_timestamps_in = keep_timestamps_in
         self.file_report = ClassReport("_File")
+        self.session_report = ClassReport("_Session")  # from _User rows' tokens and _Session rows
         self.files = FileMover(target, checkpoint, self.file_report)
         self.member_classes: Dict[Tuple[str, str], str] = dict(_KNOWN_MEMBERS)
 
@@ -196,6 +200,33 @@ class _Importer:
         except LeanCloudError as exc:  # the whole batch refused (e.g. no such class allowed)
             for row in rows:
                 report.fail(row.where, exc)
+            return
+        if class_name == "_User":
+            self._keep_sessions([from_user_row(row.data) for row in rows if row.data is not None])
+
+    # -- sessions --------------------------------------------------------------------------------------
+    def _keep_sessions(self, found: Sequence[Optional[KeptSession]]) -> None:
+        sessions = [session for session in found if session is not None]
+        self.session_report.copied += keep_sessions(self.target, sessions, self.session_report, self.dry_run)
+
+    def import_sessions(self, file_name: str) -> ClassReport:
+        """The export's ``_Session`` rows as sessions of the target (after its users)."""
+        report = self.session_report
+        if self.checkpoint.done("_Session"):
+            report.notes.append("imported completely by an earlier run")
+            return report
+
+        def session(row: Row) -> Optional[KeptSession]:
+            kept = from_session_row(row.data) if row.data is not None else None
+            if kept is None:
+                report.fail(row.where, row.error or "a session row needs a sessionToken and a user")
+            return kept
+
+        for batch in self._batches("_Session", file_name, report, session):
+            self._keep_sessions(batch)
+        if not self.dry_run and not report.failed:
+            self.checkpoint.finish("_Session")
+        return report
 
     def _upload(self, rows: List[Row], report: ClassReport) -> None:
         batch = []
@@ -308,6 +339,11 @@ def import_export(source: Union[str, "os.PathLike[str]", Export], target: Client
                   if n not in SKIPPED_CLASSES and (not classes or n in classes)]
         for name in wanted:
             reports[name] = importer.import_class(name, found[name])
+        if "_Session" in found and (not classes or "_Session" in classes):
+            importer.import_sessions(found["_Session"])
+        sessions = importer.session_report
+        if sessions.copied or sessions.skipped or sessions.failed or sessions.notes:
+            reports["_Session"] = sessions
         for join, file_name in export.joins():
             if not classes or join.owner in classes:
                 report = importer.import_join(join, file_name)
