@@ -3,7 +3,10 @@
 Per class, the counts, then a digest per object over its values, ACL and pointers, with every file it
 refers to taken by the SHA-256 of its bytes (a copied file has a new id and url: its bytes are what must
 match), and the members of each Relation field. Every difference is listed. createdAt/updatedAt are
-compared where the source has them, unless a side is Parse Server, which sets its own.
+compared where the source has them, unless a side is Parse Server, which sets its own. A field one side
+lacks and the other holds with the value a server gives by default (:func:`server_defaults`: the ACL of
+an object saved without one, ``emailVerified: false``, a null) is no difference: a sparse export loses
+nothing when the target fills in its defaults.
 
 Either side is a backend (a client with the master key) or an export (:mod:`.export_format`). The source
 side's digests are held in memory (a few dozen bytes per object); the target is streamed against them.
@@ -189,6 +192,21 @@ class _ExportSide(_Side):
 
 #: what an object without an ACL allows: anyone reads and writes it
 PUBLIC_ACL = {"*": {"read": True, "write": True}}
+#: fields a server adds to a user saved without them, with the value it gives
+_USER_DEFAULTS = {"emailVerified": False, "mobilePhoneVerified": False}
+
+
+def server_defaults(class_name: str, object_id: str) -> Dict[str, List[Any]]:
+    """The values a server may give each field of an object that was written without it: the ACL of an
+    object saved without one (public; a user's own, readable by all, as LeanCloud and Parse Server
+    give a new user), the verification flags of a user, and null for any field (``"*"``)."""
+    acls: List[Any] = [PUBLIC_ACL]
+    out: Dict[str, List[Any]] = {"*": [None]}
+    if class_name == "_User":
+        acls.append({"*": {"read": True}, object_id: {"read": True, "write": True}})
+        out.update({key: [value] for key, value in _USER_DEFAULTS.items()})
+    out["ACL"] = acls
+    return out
 
 
 def _normal(side: _Side, value: Any) -> Any:
@@ -202,19 +220,36 @@ def _normal(side: _Side, value: Any) -> Any:
     return {k: _normal(side, v) for k, v in value.items()}
 
 
+def _digest(side: Optional[_Side], value: Any) -> str:
+    text = json.dumps(_normal(side, value) if side is not None else value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _fields(side: _Side, row: Dict[str, Any], timestamps: bool) -> Dict[str, str]:
     """A short digest per field of ``row`` (Relation values, credentials and, unless asked, timestamps left
-    out). No ACL and the public one mean the same: LeanCloud answers the public ACL for an object saved
-    without one."""
-    row = {**row, "ACL": row.get("ACL") or PUBLIC_ACL}
+    out)."""
     out = {}
     for key, value in row.items():
         if key in _IGNORED or key == "objectId" or (key in SERVER_KEYS and not timestamps):
             continue
         if is_relation(value):
             continue
-        text = json.dumps(_normal(side, value), sort_keys=True, separators=(",", ":"))
-        out[key] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        out[key] = _digest(side, value)
+    return out
+
+
+def _changed(class_name: str, object_id: str, got: Dict[str, str], want: Dict[str, str]) -> List[str]:
+    """The fields whose digests differ, but for a timestamp the source lacks (the target's to choose) and
+    a field one side lacks that the other holds with a server's default."""
+    defaults = server_defaults(class_name, object_id)
+    out = []
+    for key in sorted(set(got) | set(want)):
+        if got.get(key) == want.get(key) or (key in SERVER_KEYS and key not in want):
+            continue
+        present = got.get(key) if key not in want else want.get(key) if key not in got else None
+        if present is not None and present in {_digest(None, v) for v in defaults.get(key, []) + defaults["*"]}:
+            continue
+        out.append(key)
     return out
 
 
@@ -237,10 +272,7 @@ def _compare_class(source: _Side, target: _Side, class_name: str, timestamps: bo
         if object_id not in expected:
             result.differences.append(f"{object_id}: only in the target")
             continue
-        got, want = _fields(target, row, timestamps), expected[object_id]
-        # a timestamp the source lacks (an export row without one) is the target's to choose
-        changed = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k)
-                         and not (k in SERVER_KEYS and k not in want))
+        changed = _changed(class_name, object_id, _fields(target, row, timestamps), expected[object_id])
         if changed:
             result.differences.append(f"{object_id}: {', '.join(changed)} differ{'s' if len(changed) == 1 else ''}")
     result.differences += [f"{object_id}: missing from the target" for object_id in sorted(set(expected) - seen)]

@@ -1,0 +1,34 @@
+"""``verify`` takes the defaults a target adds for what they are (issue 19, item 5): a sparse export (no
+ACLs, users without ``emailVerified``) imported whole reaches 0 differences, and a real change still shows."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import leanorm
+from leanorm.transfer.export_format import open_export
+from leanorm.transfer.importer import import_export
+from leanorm.transfer.verify import verify
+from tests.served import serve
+
+
+def test_a_sparse_export_verifies_without_differences(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "_User.jsonl").write_text(json.dumps({"objectId": "u1", "username": "ann", "email": "ann@example.com",
+                                                    "mobilePhoneNumber": "+8613800000000"}) + "\n")
+    (export / "Note.jsonl").write_text(json.dumps({"objectId": "n1", "text": "hi"}) + "\n"
+                                       + json.dumps({"objectId": "n2", "text": "kept", "ACL": {"u1": {"read": True}}})
+                                       + "\n")
+    with serve(tmp_path / "app.sqlite3") as served:
+        target = leanorm.connect(served.leanorm_url, default=False)
+        assert all(r.ok for r in import_export(export, target).values())
+        assert {n: c.differences for n, c in verify(open_export(export), target).items()} == {"Note": [], "_User": []}
+
+        with leanorm.using_master():  # what the target changes afterwards is still a difference
+            target.request("PUT", "classes/_User/u1", body={"emailVerified": True})
+            target.request("PUT", "classes/Note/n1", body={"ACL": {"u1": {"read": True, "write": True}}})
+            target.request("PUT", "classes/Note/n2", body={"ACL": {"*": {"read": True, "write": True}}})
+        found = {n: c.differences for n, c in verify(open_export(export), target, timestamps=False).items()}
+        assert found == {"Note": ["n1: ACL differs", "n2: ACL differs"], "_User": ["u1: emailVerified differs"]}
+        target.close()
