@@ -69,13 +69,17 @@ def copy_class(class_name: str, source: Client, target: Client, *, chunk_size: i
     if class_name == "_User":
         hide_legacy_passwords(target)
     relation_keys: Dict[str, str] = {}
+
+    def prepare(body: Dict[str, Any]) -> Dict[str, Any]:
+        written = files.rewrite_object(class_name, body)
+        return user_body({}, written) if class_name == "_User" else written
+
     for rows in pages(source, class_name, chunk_size, checkpoint.cursor(class_name)):
         relation_keys.update(kv for row in rows for kv in relation_fields(row))
         if class_name == "_File":
             files.add([(row, _url_opener(source, row, policy)) for row in rows], dry_run=False)
         else:
             bodies = [write_body(row, keep_timestamps_in) for row in rows]
-            prepare = (lambda body: user_body({}, files.rewrite(body))) if class_name == "_User" else files.rewrite
             write_missing(target, class_name, bodies, report, prepare=prepare)
         checkpoint.advance(class_name, rows[-1]["objectId"])
     if class_name == "_File":

@@ -3,7 +3,9 @@
 Objects refer to a file as ``{"__type": "File", "id" | "objectId" | "url", ...}`` or as a Pointer to
 ``_File``; both are recognised. On a target that keeps files as ``_File`` objects (the embedded
 backend, LeanCloud) a Pointer stays a Pointer to the new file; on Parse Server, which has no file
-objects, it becomes the File value.
+objects, it becomes the File value. A column holding both shapes (LeanCloud lets one) is written in
+one: the type the target's schema gives the column, else the shape its first value had
+(:meth:`FileMover.rewrite_object`), since a typed target refuses the other (111).
 
 A second run must upload nothing twice. The map from exported file to uploaded copy is kept in the
 :class:`~leanorm.transfer.checkpoint.Checkpoint`; beyond it, a target with file objects is asked for
@@ -90,6 +92,7 @@ class FileMover:
         self.report = report  # the _File class's
         self.objects = target.supports("file_objects")
         self.pending: Dict[str, Tuple[Dict[str, Any], Opener]] = {}  # Parse: uploaded when first referred to
+        self._pointer_columns: Dict[str, Dict[str, bool]] = {}  # class -> file column -> holds Pointers
 
     def add(self, rows: List[Tuple[Dict[str, Any], Opener]], dry_run: bool) -> None:
         """Take a batch of ``_File`` rows with their bytes: uploaded now where files are objects (those
@@ -168,17 +171,53 @@ class FileMover:
                 self.pending.pop(f"url:{row.get('url')}", None)
         return ref
 
+    def _column_shapes(self, class_name: str) -> Dict[str, bool]:
+        """Which of ``class_name``'s columns hold files as Pointers (True) or File values (False), as the
+        target's schema has them (asked once per class)."""
+        if class_name not in self._pointer_columns:
+            try:
+                with using_master():
+                    schema = retrying(lambda: self.target.request("GET", f"schemas/{class_name}"))
+            except LeanCloudError:  # no such class yet: its first values decide
+                schema = {}
+            fields = schema.get("fields") if isinstance(schema, dict) else None
+            self._pointer_columns[class_name] = {
+                key: spec.get("type") == "Pointer" for key, spec in (fields or {}).items()
+                if isinstance(spec, dict) and (spec.get("type") == "File" or spec.get("targetClass") == "_File")}
+        return self._pointer_columns[class_name]
+
+    def rewrite_object(self, class_name: str, body: Dict[str, Any]) -> Dict[str, Any]:
+        """:meth:`rewrite` of an object's write, each file column in the one shape the target takes for it
+        (where files are objects; elsewhere every reference is a File value already)."""
+        if not self.objects:
+            return cast(Dict[str, Any], self.rewrite(body))
+        shapes = self._column_shapes(class_name)
+        out = {}
+        for key, value in body.items():
+            ref = self._copy(value) if file_key(value) is not None else None
+            if ref is None:
+                out[key] = self.rewrite(value)
+            elif shapes.setdefault(key, value.get("__type") == "Pointer"):
+                out[key] = {"__type": "Pointer", "className": "_File", "objectId": ref["id"]}
+            else:
+                out[key] = ref
+        return out
+
+    def _copy(self, value: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """The File value of the copy of the file ``value`` refers to, or None when there is none."""
+        ref = self._copy_of(file_key(value) or "", value)
+        if ref is None and value.get("url"):
+            ref = self._copy_of(f"url:{value['url']}", value)
+        return ref
+
     def rewrite(self, value: Any) -> Any:
         """``value`` with every reference to an uploaded file replaced by its copy's."""
         if isinstance(value, list):
             return [self.rewrite(v) for v in value]
         if not isinstance(value, dict):
             return value
-        key = file_key(value)
-        if key is not None:
-            ref = self._copy_of(key, value)
-            if ref is None and value.get("url"):
-                ref = self._copy_of(f"url:{value['url']}", value)
+        if file_key(value) is not None:
+            ref = self._copy(value)
             if ref is None:
                 return value  # a file the export does not hold: left as it was
             if value.get("__type") == "Pointer" and self.objects:

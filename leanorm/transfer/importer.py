@@ -192,7 +192,7 @@ class _Importer:
 
         def prepare(body: Dict[str, Any]) -> Dict[str, Any]:
             row = body.pop("__row", None)
-            body = self.files.rewrite(body)
+            body = self.files.rewrite_object(class_name, body)
             return user_body(row, body) if row is not None else body
 
         try:
