@@ -141,11 +141,12 @@ class Export:
                     out.append((Join(key, owner, ""), name))
         return out
 
-    def file_named(self, *names: Optional[str]) -> Optional[str]:
+    def file_named(self, *names: Any) -> Optional[str]:
         """The export's file under ``files/`` for the first of ``names`` that is there (for :meth:`open`):
         as ``leanorm export`` stores it (:func:`stored_name`), or as written (a console export's)."""
         for name in names:
-            for member in (f"{FILES_DIR}/{stored_name(name)}", f"{FILES_DIR}/{name}") if name else ():
+            for member in (f"{FILES_DIR}/{stored_name(name)}", f"{FILES_DIR}/{name}") \
+                    if isinstance(name, str) and name else ():
                 if member in self._members:
                     return member
         return None

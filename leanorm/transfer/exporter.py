@@ -101,15 +101,15 @@ class _Exporter:
     def _keep_files(self, row: Dict[str, Any], report: ClassReport, files_out: Optional[IO[bytes]]) -> None:
         """Download the bytes of a ``_File`` row (file objects), or of every File value (Parse Server)."""
         if self.file_objects:
-            if files_out is not None and row.get("url"):
+            if files_out is not None and isinstance(row.get("url"), str) and row["url"]:
                 self._download(row["objectId"], row["url"], report)
             return
         for value in row.values():
-            if file_key(value) is not None and value.get("url") and value.get("name"):
-                name = value["name"]
-                if name not in self._listed and self._download(name, value["url"], report):
+            name, url = (value.get("name"), value.get("url")) if file_key(value) is not None else (None, None)
+            if isinstance(name, str) and name and isinstance(url, str):
+                if name not in self._listed and self._download(name, url, report):
                     with open_inside(self.folder, "_File.jsonl", mode="ab") as files:
-                        files.write(json.dumps({"objectId": name, "name": name, "url": value["url"]}).encode()
+                        files.write(json.dumps({"objectId": name, "name": name, "url": url}).encode()
                                     + b"\n")
                     self._listed.add(name)
 

@@ -149,7 +149,8 @@ class _Importer:
         """The rows of ``file_name`` that ``accept`` takes (it reports the others), in batches; the
         rows before the checkpoint's cursor are skipped, and the cursor moves past each batch once its
         consumer is done with it."""
-        resume_after = int(self.checkpoint.cursor(name) or 0)
+        cursor = self.checkpoint.cursor(name) or ""
+        resume_after = int(cursor) if cursor.isdigit() else 0  # another tool's cursor: start over, safely
         batch: List[T] = []
         with progress_bar(name, self.progress) as bar:
             for seen, row in enumerate(self.export.rows(file_name), 1):
@@ -232,8 +233,11 @@ class _Importer:
         batch = []
         for row in rows:
             assert row.data is not None
-            opener = self._bytes_of(row.data)
-            if opener is None:
+            problem = _file_row_problem(row.data)
+            opener = self._bytes_of(row.data) if problem is None else None
+            if problem is not None:
+                report.fail(row.where, problem)
+            elif opener is None:
                 report.fail(row.where, "no bytes: neither in the export's files/ nor at a url")
             else:
                 batch.append((row.data, opener))
@@ -301,6 +305,18 @@ class _Importer:
             report.relations += len(pairs)
         else:
             add_members(self.target, join.owner, join.key, member, members, report)
+
+
+#: the fields of a ``_File`` row the import reads, and the JSON type each must have
+_FILE_ROW_TYPES = {"name": str, "key": str, "url": str, "mime_type": str, "metaData": dict, "ACL": dict}
+
+
+def _file_row_problem(row: Dict[str, Any]) -> Optional[str]:
+    """Why a ``_File`` row cannot be imported as it is (a field of the wrong type), or None."""
+    for key, kind in _FILE_ROW_TYPES.items():
+        if row.get(key) is not None and not isinstance(row[key], kind):
+            return f"a _File row's {key} must be a {'string' if kind is str else 'JSON object'}"
+    return None
 
 
 def _note_passwords(report: ClassReport, export: Export, file_name: str) -> None:

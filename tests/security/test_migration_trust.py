@@ -386,3 +386,20 @@ def test_an_https_url_is_fetched_only_with_a_certificate_for_its_host(tmp_path: 
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_file_row_of_the_wrong_shape_is_reported_not_a_crash(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    (export / "files").mkdir(parents=True)
+    rows = [{"objectId": "f1", "name": 5}, {"objectId": "f2", "metaData": [1]}, {"objectId": "f3", "key": {"a": 1}},
+            {"objectId": "f4", "url": ["http://x"]}, {"objectId": "ok", "name": "fine.txt"}]
+    for row in rows:
+        (export / "files" / row["objectId"]).write_bytes(b"bytes")
+    (export / "_File.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    state = tmp_path / "state.jsonl"
+    state.write_text(json.dumps({"class": "_File", "cursor": "not-a-line-number"}) + "\n")
+    reports = import_export(export, leanorm.connect("local://:memory:", default=False), state=str(state))
+    assert reports["_File"].copied == 1
+    assert [(where, str(why).split(" must")[0]) for where, why in reports["_File"].failed] == [
+        ("_File.jsonl:1", "a _File row's name"), ("_File.jsonl:2", "a _File row's metaData"),
+        ("_File.jsonl:3", "a _File row's key"), ("_File.jsonl:4", "a _File row's url")]
