@@ -181,7 +181,10 @@ def fetch(url: str, into: BinaryIO, policy: FetchPolicy = FetchPolicy()) -> int:
         host, port, address = check_url(url, policy)
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        pool = _pool(url, host, port, address, Timeout(connect=_SOCKET_TIMEOUT, read=_SOCKET_TIMEOUT))
+        wait = min(_SOCKET_TIMEOUT, deadline - time.monotonic())
+        if wait <= 0:
+            raise _late(url, policy)
+        pool = _pool(url, host, port, address, Timeout(connect=wait, read=wait))
         try:
             response = pool.urlopen("GET", target, headers={"Host": parts.netloc.rsplit("@", 1)[-1],
                                                             "Accept-Encoding": "identity"},
@@ -203,6 +206,10 @@ def fetch(url: str, into: BinaryIO, policy: FetchPolicy = FetchPolicy()) -> int:
     raise RefusedURL(f"{url}: more than {policy.max_redirects} redirects")
 
 
+def _late(url: str, policy: FetchPolicy) -> RefusedURL:
+    return RefusedURL(f"{url}: not fetched within {policy.deadline:g} s (--file-deadline)")
+
+
 def _copy(response: BaseHTTPResponse, into: BinaryIO, url: str, policy: FetchPolicy, deadline: float) -> int:
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > policy.max_bytes:
@@ -213,6 +220,6 @@ def _copy(response: BaseHTTPResponse, into: BinaryIO, url: str, policy: FetchPol
         if written > policy.max_bytes:
             raise RefusedURL(f"{url}: over the {policy.max_bytes}-byte limit (--max-file-size)")
         if time.monotonic() > deadline:
-            raise RefusedURL(f"{url}: not fetched within {policy.deadline:g} s (--file-deadline)")
+            raise _late(url, policy)
         into.write(chunk)
     return written
