@@ -191,13 +191,12 @@ class FileMover:
         (where files are objects; elsewhere every reference is a File value already)."""
         if not self.objects:
             return cast(Dict[str, Any], self.rewrite(body))
-        shapes = self._column_shapes(class_name)
         out = {}
         for key, value in body.items():
             ref = self._copy(value) if file_key(value) is not None else None
             if ref is None:
                 out[key] = self.rewrite(value)
-            elif shapes.setdefault(key, value.get("__type") == "Pointer"):
+            elif self._column_shapes(class_name).setdefault(key, value.get("__type") == "Pointer"):
                 out[key] = {"__type": "Pointer", "className": "_File", "objectId": ref["id"]}
             else:
                 out[key] = ref
