@@ -403,3 +403,17 @@ def test_a_file_row_of_the_wrong_shape_is_reported_not_a_crash(tmp_path: Path) -
     assert [(where, str(why).split(" must")[0]) for where, why in reports["_File"].failed] == [
         ("_File.jsonl:1", "a _File row's name"), ("_File.jsonl:2", "a _File row's metaData"),
         ("_File.jsonl:3", "a _File row's key"), ("_File.jsonl:4", "a _File row's url")]
+
+
+def test_every_command_that_fetches_takes_the_fetch_flags() -> None:
+    from leanorm.cli import _fetch_policy, build_parser
+
+    for command in (["import", "export.tar.gz", "local://t.sqlite3"], ["export", "local://s.sqlite3", "out"],
+                    ["migrate", "local://s.sqlite3", "local://t.sqlite3"], ["verify", "out", "local://t.sqlite3"]):
+        default = _fetch_policy(build_parser().parse_args(command))
+        assert (default.allow_private, default.max_bytes, default.deadline) == (False, 1 << 30, 600.0)
+        chosen = _fetch_policy(build_parser().parse_args(
+            [*command, "--allow-private-file-urls", "--max-file-size", "200M", "--file-deadline", "30"]))
+        assert (chosen.allow_private, chosen.max_bytes, chosen.deadline) == (True, 200 << 20, 30.0)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["import", "e", "t", "--max-file-size", "lots"])
