@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 import pytest
 
 import leanorm
+from leanorm.cli import _fetch_policy, build_parser
 from leanorm.transfer.checkpoint import Checkpoint
 from leanorm.transfer.export_format import open_export
 from leanorm.transfer.exporter import export_backend
@@ -406,8 +407,6 @@ def test_a_file_row_of_the_wrong_shape_is_reported_not_a_crash(tmp_path: Path) -
 
 
 def test_every_command_that_fetches_takes_the_fetch_flags() -> None:
-    from leanorm.cli import _fetch_policy, build_parser
-
     for command in (["import", "export.tar.gz", "local://t.sqlite3"], ["export", "local://s.sqlite3", "out"],
                     ["migrate", "local://s.sqlite3", "local://t.sqlite3"], ["verify", "out", "local://t.sqlite3"]):
         default = _fetch_policy(build_parser().parse_args(command))
