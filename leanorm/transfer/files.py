@@ -9,13 +9,17 @@ one: the type the target's schema gives the column, else the shape its first val
 
 A second run must upload nothing twice. The map from exported file to uploaded copy is kept in the
 :class:`~leanorm.transfer.checkpoint.Checkpoint`; beyond it, a target with file objects is asked for
-the copies it holds (each copy's ``metaData.importedFrom`` names the exported file), and on Parse
+the copies it holds (each copy's ``metaData.importedFrom`` names the exported file, and its
+``metaData.importSeal`` proves the import made it: metadata is anyone's to write, an uploader's on
+LeanCloud before the export as a client's on the target), and on Parse
 Server, where nothing can be asked, a file is uploaded only when an object that refers to it is
 written (objects already there are skipped, so their files are not uploaded again). The map holds one
 entry per file: the only part of an import whose memory grows with the data.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import tempfile
 from typing import Any, BinaryIO, Callable, Dict, List, Optional, Tuple, cast
 
@@ -35,6 +39,8 @@ __all__ = ["FileMover", "file_key", "download", "trusting_backends"]
 _SPOOL = 8 * 1024 * 1024
 #: the metaData key of an uploaded copy naming the exported file it copies
 IMPORTED_FROM = "importedFrom"
+#: the metaData key holding :func:`import_seal`: only the master key's holder can make it
+IMPORT_SEAL = "importSeal"
 Opener = Callable[[], BinaryIO]
 
 
@@ -68,6 +74,13 @@ def download(url: str, policy: FetchPolicy = FetchPolicy(), client: Optional[Cli
         raise
     spool.seek(0)
     return cast(BinaryIO, spool)  # a SpooledTemporaryFile is a binary file
+
+
+def import_seal(target: Client, exported_id: str) -> str:
+    """The mark that the copy of ``exported_id`` on ``target`` was made by an import: an HMAC keyed with
+    the target's master key (which every import holds and no client does)."""
+    key = (target.master_key or "").encode()
+    return hmac.new(key, f"leanorm-import:{exported_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def trusting_backends(policy: FetchPolicy, *clients: Optional[Client]) -> FetchPolicy:
@@ -121,9 +134,18 @@ class FileMover:
             return {}
         with using_master():
             answer = retrying(lambda: self.target.request("GET", "classes/_File", {
-                "where": {f"metaData.{IMPORTED_FROM}": {"$in": ids}}, "limit": len(ids)}))
-        return {row["metaData"][IMPORTED_FROM]: {"__type": "File", "id": row["objectId"], "name": row.get("name"),
-                                                 "url": row.get("url")} for row in answer.get("results", [])}
+                # asked by seal: a file anyone marked "importedFrom" the same id cannot crowd the copy out
+                "where": {f"metaData.{IMPORT_SEAL}": {"$in": [import_seal(self.target, i) for i in ids]}},
+                "limit": len(ids)}))
+        copies = {}
+        for row in answer.get("results", []):
+            meta = row.get("metaData") or {}
+            exported = meta.get(IMPORTED_FROM)
+            if isinstance(exported, str) and hmac.compare_digest(str(meta.get(IMPORT_SEAL, "")),
+                                                                 import_seal(self.target, exported)):
+                copies[exported] = {"__type": "File", "id": row["objectId"], "name": row.get("name"),
+                                    "url": row.get("url")}
+        return copies
 
     def _remember(self, row: Dict[str, Any], ref: Dict[str, Any]) -> None:
         self.checkpoint.file_uploaded(row["objectId"], ref)
@@ -142,7 +164,9 @@ class FileMover:
 
     def _send(self, row: Dict[str, Any], opener: Opener) -> Dict[str, Any]:
         name = row.get("name") or row.get("key") or row["objectId"]
-        meta = {k: v for k, v in (row.get("metaData") or {}).items() if k not in ("owner", "size", "__source")}
+        # the export's own marks are anyone's: only this import marks a copy
+        meta = {k: v for k, v in (row.get("metaData") or {}).items()
+                if k not in ("owner", "size", "__source", IMPORTED_FROM, IMPORT_SEAL)}
         with opener() as data, using_master():
             copy = File(name, data, row.get("mime_type"))
             copy.metadata = {**(copy.metadata or {}), **meta}
@@ -153,7 +177,8 @@ class FileMover:
             if self.objects:
                 # marked only once the upload is complete: a copy a lost connection left half made (a
                 # retry uploads another) is never taken for the file's copy by a later run
-                copy.metadata = {**(copy.metadata or {}), IMPORTED_FROM: row["objectId"]}
+                copy.metadata = {**(copy.metadata or {}), IMPORTED_FROM: row["objectId"],
+                                 IMPORT_SEAL: import_seal(self.target, row["objectId"])}
                 retrying(lambda: copy.save(client=self.target))
         return copy.to_wire()
 

@@ -416,3 +416,53 @@ def test_every_command_that_fetches_takes_the_fetch_flags() -> None:
         assert (chosen.allow_private, chosen.max_bytes, chosen.deadline) == (True, 200 << 20, 30.0)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["import", "e", "t", "--max-file-size", "lots"])
+
+
+def test_an_exported_files_metadata_cannot_pass_its_copy_off_as_another_files(tmp_path: Path) -> None:
+    """``metaData.importedFrom`` marks the copy of an exported file on the target. A user's own file whose
+    metadata names the app's logo (LeanCloud lets an uploader set metaData) must never be taken for the
+    logo's copy, even when the import could not mark it as its own."""
+    export = tmp_path / "export"
+    (export / "files").mkdir(parents=True)
+    (export / "files" / "evil").write_bytes(b"attacker bytes")
+    (export / "files" / "logo").write_bytes(b"the app's logo")
+    (export / "_File.jsonl").write_text(json.dumps({"objectId": "evil", "name": "me.png",
+                                                    "metaData": {"importedFrom": "logo"}}) + "\n"
+                                        + json.dumps({"objectId": "logo", "name": "logo.png"}) + "\n")
+    (export / "Brand.jsonl").write_text(json.dumps({"objectId": "b1", "logo": {"__type": "File", "id": "logo"}}) + "\n")
+    target = leanorm.connect("local://:memory:", default=False)
+    send = target._send
+
+    def refusing_to_mark_the_first_copy(request: Any, json_answer: bool = True) -> Any:
+        if request.method == "PUT" and "_File" in request.path and not marked:
+            marked.append(request.path)
+            raise leanorm.errors.LeanCloudError(1001, "refused")  # e.g. a hook of the target
+        return send(request, json_answer)
+
+    marked: List[str] = []
+    target._send = refusing_to_mark_the_first_copy  # type: ignore[method-assign]
+    import_export(export, target, batch_size=1)
+    assert marked
+    with leanorm.using_master():
+        logo = target.request("GET", "classes/Brand/b1")["logo"]
+    assert download(logo["url"], client=target).read() == b"the app's logo"
+
+
+def test_a_clients_file_on_the_target_is_never_taken_for_an_imported_copy(tmp_path: Path) -> None:
+    """A client of the target (already serving while the import runs) uploads a file whose metadata claims
+    to be the copy of the app's logo: the import uploads the logo all the same."""
+    export = tmp_path / "export"
+    (export / "files").mkdir(parents=True)
+    (export / "files" / "logo").write_bytes(b"the app's logo")
+    (export / "_File.jsonl").write_text(json.dumps({"objectId": "logo", "name": "logo.png"}) + "\n")
+    (export / "Brand.jsonl").write_text(json.dumps({"objectId": "b1", "logo": {"__type": "File", "id": "logo"}}) + "\n")
+    target = leanorm.connect("local://:memory:", default=False)
+    with leanorm.using(target):
+        forged = leanorm.File("logo.png", b"attacker bytes")
+        forged.metadata = {"importedFrom": "logo", "importSeal": "0" * 32}
+        forged.save()
+    reports = import_export(export, target)
+    assert reports["_File"].copied == 1
+    with leanorm.using_master():
+        logo = target.request("GET", "classes/Brand/b1")["logo"]
+    assert download(logo["url"], client=target).read() == b"the app's logo"
