@@ -198,12 +198,14 @@ _USER_DEFAULTS = {"emailVerified": False, "mobilePhoneVerified": False}
 
 def server_defaults(class_name: str, object_id: str) -> Dict[str, List[Any]]:
     """The values a server may give each field of an object that was written without it: the ACL of an
-    object saved without one (public; a user's own, readable by all, as LeanCloud and Parse Server
-    give a new user), the verification flags of a user, and null for any field (``"*"``)."""
+    object saved without one (public; a user's own, readable by all or by the user alone, as LeanCloud,
+    the embedded backend and Parse Server give a new user), the verification flags of a user, and null
+    for any field (``"*"``)."""
     acls: List[Any] = [PUBLIC_ACL]
     out: Dict[str, List[Any]] = {"*": [None]}
-    if class_name == "_User":
-        acls.append({"*": {"read": True}, object_id: {"read": True, "write": True}})
+    if class_name == "_User":  # LeanCloud's and the embedded backend's; Parse Server's for a master-key write
+        acls += [{"*": {"read": True}, object_id: {"read": True, "write": True}},
+                 {object_id: {"read": True, "write": True}}]
         out.update({key: [value] for key, value in _USER_DEFAULTS.items()})
     out["ACL"] = acls
     return out

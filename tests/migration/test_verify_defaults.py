@@ -3,6 +3,7 @@ ACLs, users without ``emailVerified``) imported whole reaches 0 differences, and
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import leanorm
@@ -32,3 +33,18 @@ def test_a_sparse_export_verifies_without_differences(tmp_path: Path) -> None:
         found = {n: c.differences for n, c in verify(open_export(export), target, timestamps=False).items()}
         assert found == {"Note": ["n1: ACL differs", "n2: ACL differs"], "_User": ["u1: emailVerified differs"]}
         target.close()
+
+
+def test_a_sparse_export_verifies_without_differences_on_parse_server(parse_with_engine: leanorm.Client,
+                                                                      tmp_path: Path) -> None:
+    """Parse Server gives a user written with the master key an ACL of its own: a default, not a loss."""
+    tag = uuid.uuid4().hex[:6]
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "_User.jsonl").write_text(json.dumps({"objectId": f"u{tag}", "username": f"sparse{tag}"}) + "\n")
+    (export / f"Sparse{tag}.jsonl").write_text(json.dumps({"objectId": f"n{tag}", "text": "hi"}) + "\n")
+    assert all(r.ok for r in import_export(export, parse_with_engine).values())
+    found = verify(open_export(export), parse_with_engine, ["_User", f"Sparse{tag}"])
+    assert found[f"Sparse{tag}"].differences == []
+    # the shared server holds other tests' users: this export's user is what must match
+    assert [d for d in found["_User"].differences if tag in d] == []
