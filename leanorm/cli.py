@@ -25,6 +25,7 @@ try:  # what the command needs beyond the client is the ``cli`` extra: say so ra
     from .migrate import copy_all
     from .transfer.export_format import open_export
     from .transfer.exporter import export_backend
+    from .transfer.fetch import DEFAULT_DEADLINE, DEFAULT_MAX_BYTES, FetchPolicy
     from .transfer.importer import import_export
     from .transfer.verify import verify
 except ImportError as exc:  # pragma: no cover (the test extra installs them)
@@ -76,7 +77,8 @@ def _migrate(args: argparse.Namespace) -> int:
     source = connect(args.source, default=False)
     target = connect(args.target, default=False)
     state = args.state or _default_state(args.source, args.target, "migrate")
-    reports = copy_all(source, target, classes=_class_list(args.classes), chunk_size=args.chunk_size, state=state)
+    reports = copy_all(source, target, classes=_class_list(args.classes), chunk_size=args.chunk_size, state=state,
+                       fetch_policy=_fetch_policy(args))
     print(f"progress kept in {state}: running the same command again resumes")
     return _print_reports(reports)
 
@@ -96,7 +98,7 @@ def _import(args: argparse.Namespace) -> int:
     kept = _timestamp_fields(args.keep_timestamps_in)
     reports = import_export(args.source, target, classes=_class_list(args.classes), dry_run=args.dry_run,
                             batch_size=args.batch_size, state=state, progress=not args.no_progress,
-                            keep_timestamps_in=kept)
+                            keep_timestamps_in=kept, fetch_policy=_fetch_policy(args))
     if args.dry_run:
         print("dry run: nothing was written; 'copied' counts what an import would copy")
     else:
@@ -106,13 +108,14 @@ def _import(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     reports = export_backend(connect(args.source, default=False), args.folder, _class_list(args.classes),
-                             since=args.since, progress=not args.no_progress)
+                             since=args.since, progress=not args.no_progress, fetch_policy=_fetch_policy(args))
     return _print_reports(reports)
 
 
 def _verify(args: argparse.Namespace) -> int:
     source = connect(args.source, default=False) if "://" in args.source else open_export(args.source)
-    comparisons = verify(source, connect(args.target, default=False), _class_list(args.classes))
+    comparisons = verify(source, connect(args.target, default=False), _class_list(args.classes),
+                         fetch_policy=_fetch_policy(args))
     differences = 0
     for comparison in comparisons.values():
         print("\n".join(comparison.lines()), flush=True)
@@ -160,6 +163,22 @@ def _classes_option(command: argparse.ArgumentParser) -> None:
 def _state_option(command: argparse.ArgumentParser, files: str) -> None:
     command.add_argument("--state", metavar="FILE", help=f"progress log a rerun resumes from, with the map of "
                                                          f"{files} files (default: under ~/.cache/leanorm)")
+
+
+def _fetch_options(command: argparse.ArgumentParser) -> None:
+    """How file urls are fetched (leanorm.transfer.fetch): the same flags on every command that fetches."""
+    command.add_argument("--allow-private-file-urls", action="store_true",
+                         help="also fetch files from private, loopback and link-local addresses (default: only "
+                              "public ones, and the backends named on the command line)")
+    command.add_argument("--max-file-size", type=_size, default=DEFAULT_MAX_BYTES, metavar="SIZE",
+                         help="the largest file fetched from a url, e.g. 200M or 2G (default: 1G)")
+    command.add_argument("--file-deadline", type=_positive(float), default=DEFAULT_DEADLINE, metavar="SECONDS",
+                         help=f"seconds to fetch one file, redirects included (default: {DEFAULT_DEADLINE:g})")
+
+
+def _fetch_policy(args: argparse.Namespace) -> FetchPolicy:
+    return FetchPolicy(allow_private=args.allow_private_file_urls, max_bytes=args.max_file_size,
+                       deadline=args.file_deadline)
 
 
 def _progress_option(command: argparse.ArgumentParser) -> None:
@@ -224,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     _classes_option(migrate)
     migrate.add_argument("--chunk-size", type=int, default=500)
     _state_option(migrate, "copied")
+    _fetch_options(migrate)
     migrate.set_defaults(run=_migrate)
     inspect = commands.add_parser("inspect", help="print model classes for a backend's classes")
     inspect.add_argument("url", help="backend URL (with its master_key: the schema needs it)")
@@ -236,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--dry-run", action="store_true", help="read and compare, write nothing")
     load.add_argument("--batch-size", type=int, default=200)
     _state_option(load, "uploaded")
+    _fetch_options(load)
     _progress_option(load)
     load.add_argument("--keep-timestamps-in", metavar="CREATED,UPDATED",
                       help="keep the original createdAt/updatedAt in these two fields (for Parse Server, which sets its own)")
@@ -246,11 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     _classes_option(dump)
     dump.add_argument("--since", metavar="ISO-DATE", help="only objects updated after this date")
     _progress_option(dump)
+    _fetch_options(dump)
     dump.set_defaults(run=_export)
     check = commands.add_parser("verify", help="compare two backends, or an export and a backend, object by object")
     check.add_argument("source", help="backend URL (with its master_key), or an export (directory, .tar.gz, .zip)")
     check.add_argument("target", help="backend URL (with its master_key)")
     _classes_option(check)
+    _fetch_options(check)
     check.set_defaults(run=_verify)
     return parser
 

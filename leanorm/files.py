@@ -290,8 +290,9 @@ class _Multipart:
 
 
 class FileField(Field[Optional[File]]):
-    """A :class:`File` stored in a model (save the file first). Reads back as a ``File``; on LeanCloud
-    and the embedded backend its metadata loads on first access."""
+    """A :class:`File` stored in a model (save the file first). Reads back as a ``File`` whether the
+    column holds File values or Pointers to ``_File`` (LeanCloud allows both); on LeanCloud and the
+    embedded backend its metadata loads on first access."""
 
     python_types = (File,)
     type_name = "a File"
@@ -306,6 +307,8 @@ class FileField(Field[Optional[File]]):
         return None if value is None else value.to_wire()
 
     def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
+        if isinstance(value, dict) and value.get("__type") in ("Pointer", "Object") and value.get("className") == "_File":
+            value = {**value, "__type": "File"}  # LeanCloud lets a file column hold Pointers to _File too
         if not isinstance(value, dict) or value.get("__type") != "File":
             return value
         client = get_client(instance._client if instance is not None else None)

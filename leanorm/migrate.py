@@ -28,7 +28,8 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 from .client import Client
 from .errors import LeanORMError
 from .transfer.checkpoint import Checkpoint
-from .transfer.files import FileMover, download
+from .transfer.fetch import FetchPolicy
+from .transfer.files import FileMover, download, trusting_backends
 from .transfer.importer import first_classes_first, write_missing
 from .transfer.relations import add_members, relation_members
 from .transfer.report import ClassReport
@@ -44,7 +45,8 @@ CopyReport = ClassReport
 
 def copy_class(class_name: str, source: Client, target: Client, *, chunk_size: int = 500,
                keep_timestamps_in: Optional[Tuple[str, str]] = None, relations: bool = True,
-               checkpoint: Optional[Checkpoint] = None, files: Optional[FileMover] = None) -> ClassReport:
+               checkpoint: Optional[Checkpoint] = None, files: Optional[FileMover] = None,
+               fetch_policy: FetchPolicy = FetchPolicy()) -> ClassReport:
     """Copy every object of ``class_name`` from ``source`` to ``target``, keeping objectIds. An object
     whose objectId exists on the target already counts as skipped (so an interrupted copy can simply run
     again), not as failed.
@@ -54,23 +56,30 @@ def copy_class(class_name: str, source: Client, target: Client, *, chunk_size: i
     :param relations: also copy the members of every Relation field (after the objects)
     :param checkpoint: where each batch's cursor is kept, so a rerun resumes after it
     :param files: the file mover rewriting file references (:func:`copy_all` shares one across classes)
+    :param fetch_policy: which file urls are fetched (:mod:`leanorm.transfer.fetch`; the source's own
+        origin is trusted)
     """
     checkpoint = checkpoint or Checkpoint(None)
     report = ClassReport(class_name)
-    files = files or FileMover(target, checkpoint, ClassReport("_File"), adopt_urls_of=source)
+    policy = trusting_backends(fetch_policy, source)
+    files = files or FileMover(target, checkpoint, ClassReport("_File"), adopt_urls_of=source, policy=policy)
     if checkpoint.done(class_name):
         report.notes.append("copied completely by an earlier run")
         return report
     if class_name == "_User":
         hide_legacy_passwords(target)
     relation_keys: Dict[str, str] = {}
+
+    def prepare(body: Dict[str, Any]) -> Dict[str, Any]:
+        written = files.rewrite_object(class_name, body)
+        return user_body({}, written) if class_name == "_User" else written
+
     for rows in pages(source, class_name, chunk_size, checkpoint.cursor(class_name)):
         relation_keys.update(kv for row in rows for kv in relation_fields(row))
         if class_name == "_File":
-            files.add([(row, _url_opener(source, row)) for row in rows], dry_run=False)
+            files.add([(row, _url_opener(source, row, policy)) for row in rows], dry_run=False)
         else:
             bodies = [write_body(row, keep_timestamps_in) for row in rows]
-            prepare = (lambda body: user_body({}, files.rewrite(body))) if class_name == "_User" else files.rewrite
             write_missing(target, class_name, bodies, report, prepare=prepare)
         checkpoint.advance(class_name, rows[-1]["objectId"])
     if class_name == "_File":
@@ -86,8 +95,8 @@ def copy_class(class_name: str, source: Client, target: Client, *, chunk_size: i
     return report
 
 
-def _url_opener(source: Client, row: Dict[str, Any]) -> Any:
-    return lambda: download(row["url"], client=source)
+def _url_opener(source: Client, row: Dict[str, Any], policy: FetchPolicy) -> Any:
+    return lambda: download(row["url"], policy, client=source)
 
 
 def _copy_relation(class_name: str, key: str, member_class: str, source: Client, target: Client,
@@ -102,21 +111,25 @@ def _copy_relation(class_name: str, key: str, member_class: str, source: Client,
 
 
 def copy_all(source: Client, target: Client, classes: Optional[Sequence[str]] = None, *,
-             state: Optional[str] = None, **options: Any) -> Dict[str, ClassReport]:
+             state: Optional[str] = None, fetch_policy: FetchPolicy = FetchPolicy(),
+             **options: Any) -> Dict[str, ClassReport]:
     """Copy every class (or ``classes``) from ``source`` to ``target``: files, roles and users first; see
     :func:`copy_class`. A class that fails beyond the retries gets a report saying why, and the copy goes
     on with the next class.
 
     :param state: a :class:`~leanorm.transfer.checkpoint.Checkpoint` file: a rerun resumes after the last
         batch it recorded
+    :param fetch_policy: which file urls are fetched (see :func:`copy_class`)
     """
     names = list(classes) if classes is not None else class_names(source)
     reports: Dict[str, ClassReport] = {}
     with Checkpoint(state) as checkpoint:
-        files = FileMover(target, checkpoint, ClassReport("_File"), adopt_urls_of=source)
+        files = FileMover(target, checkpoint, ClassReport("_File"), adopt_urls_of=source,
+                          policy=trusting_backends(fetch_policy, source))
         for name in first_classes_first(names):
             try:
-                reports[name] = copy_class(name, source, target, checkpoint=checkpoint, files=files, **options)
+                reports[name] = copy_class(name, source, target, checkpoint=checkpoint, files=files,
+                                           fetch_policy=fetch_policy, **options)
             except LeanORMError as exc:  # retries exhausted, or the class refused as a whole
                 report = reports[name] = ClassReport(name)
                 report.fail("(class)", f"{type(exc).__name__}: {exc}; run the same command again to resume")

@@ -4,7 +4,8 @@ of their classes), ``scan/classes/<class>`` and ``purge/<class>``.
 Every class is listed, read, written and deleted the same way except where ``CLASS_HANDLERS`` names a
 handler of its own: a user's signup and update (passwords, sessions, third-party accounts) and delete (its
 sessions), an installation's registration (one per device) and update (its user), a ``_File``'s writes
-(its key) and delete (its bytes). That table is the one place where a request's class chooses its
+(its key) and delete (its bytes), the ``_Session`` objects (the sessions table: listed, and kept by the
+master key for an imported token). That table is the one place where a request's class chooses its
 handler; which system classes clients may write at all is ``permissions.CLOSED_TO_CLIENTS``'s.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Dict, Tuple
 
 import orjson
 
-from . import auth_data, files, installations, users
+from . import auth_data, files, installations, sessions, users
 from .objects import remove, write, write_options
 from .protocol import Context, Handler, ProtocolError, route
 from .reads import DEFAULT_LIMIT, MAX_LIMIT, fetch, int_param, list_answer, query, without_unasked
@@ -24,8 +25,9 @@ from .query_compiler import SYSTEM_RELATIONS
 
 __all__ = ["CLASS_HANDLERS"]
 
-#: ``(method, class)``: the handler of ``classes/<class>`` (POST) or ``classes/<class>/<id>`` (PUT, DELETE)
-#: for the classes whose requests do more than store an object; it sees ``ctx.args`` without the class
+#: ``(method, class)``: the handler of ``classes/<class>`` (POST; GET) or ``classes/<class>/<id>`` (PUT,
+#: DELETE; GET) for the classes whose requests do more than store an object; it sees ``ctx.args`` without
+#: the class
 CLASS_HANDLERS: Dict[Tuple[str, str], Handler] = {
     ("POST", "_User"): auth_data.signup_or_link,
     ("PUT", "_User"): auth_data.update_or_link,
@@ -35,6 +37,8 @@ CLASS_HANDLERS: Dict[Tuple[str, str], Handler] = {
     ("POST", "_File"): files.create_file_object,
     ("PUT", "_File"): files.update_file_object,
     ("DELETE", "_File"): files.delete_file_object,
+    ("POST", "_Session"): sessions.keep_session,
+    ("GET", "_Session"): sessions.find_sessions,
 }
 
 

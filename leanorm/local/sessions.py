@@ -21,12 +21,12 @@ from .one_time_codes import consume
 from .passwords import checked_password, hash_password, is_legacy, verify_password
 from .phones import e164, phone_number, user_by_phone
 from .protocol import Caller, Context, ProtocolError, route
-from .reads import own_user
+from .reads import DEFAULT_LIMIT, MAX_LIMIT, fetch, int_param, own_user
 from .store import Store, table
 from .values import now_iso
 
 __all__ = ["authenticate", "ignores_stale_session", "new_session", "logged_in", "user_answer",
-           "end_other_sessions"]
+           "end_other_sessions", "keep_session", "find_sessions"]
 
 SESSION_DAYS = 365
 MAX_FAILURES, FAILURE_WINDOW = 5, 15 * 60
@@ -87,6 +87,49 @@ def new_session(conn: sqlite3.Connection, user_id: str) -> str:
         "%Y-%m-%dT%H:%M:%S.000Z")
     conn.execute("INSERT INTO _sessions VALUES (?, ?, ?, ?)", (token, user_id, now_iso(), expires))
     return token
+
+
+#: an imported token shorter than this is refused: it would be guessable (LeanCloud's have 25 characters,
+#: Parse Server's 34)
+MIN_IMPORTED_TOKEN = 16
+
+
+def _session_id(token: str) -> str:
+    """The objectId a session is shown with (sessions live in a table of their own, keyed by token)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:24]
+
+
+def keep_session(ctx: Context) -> Any:
+    """``POST classes/_Session`` with the master key: a session that goes on with the token a user held
+    on another server (``leanorm import``: nobody is logged out by a move; Parse Server takes the same
+    write). ``{sessionToken, user: Pointer<_User>, expiresAt?}``; without ``expiresAt`` it lasts as a
+    new login's does. Sending it again is answered with the same session; a token another user holds
+    is 137."""
+    if not ctx.caller.master:
+        raise ProtocolError(119, "Sessions are opened by logging in: only the master key creates one.", 403)
+    body = ctx.json_body()
+    token, user, expires = body.get("sessionToken"), body.get("user"), body.get("expiresAt")
+    if not (isinstance(token, str) and len(token) >= MIN_IMPORTED_TOKEN and token.isascii() and token.isprintable()
+            and " " not in token):
+        raise ProtocolError(111, f"sessionToken must be at least {MIN_IMPORTED_TOKEN} printable ASCII characters.")
+    if not (isinstance(user, dict) and user.get("__type") == "Pointer" and user.get("className") == "_User"
+            and isinstance(user.get("objectId"), str)):
+        raise ProtocolError(111, "user must be a Pointer to _User.")
+    if expires is None:
+        until = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=SESSION_DAYS)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    elif isinstance(expires, dict) and expires.get("__type") == "Date" and isinstance(expires.get("iso"), str):
+        until = expires["iso"]
+    else:
+        raise ProtocolError(111, "expiresAt must be a Date.")
+    fetch(ctx, "_User", user["objectId"])  # 101 when there is no such user
+    with ctx.store.write() as conn:
+        held = conn.execute("SELECT user_id, created_at FROM _sessions WHERE token=?", (token,)).fetchone()
+        if held is not None and held[0] != user["objectId"]:
+            raise ProtocolError(137, "A session with this token exists already.")
+        created = held[1] if held is not None else now_iso()
+        if held is None:
+            conn.execute("INSERT INTO _sessions VALUES (?, ?, ?, ?)", (token, user["objectId"], created, until))
+    return 201, {"objectId": _session_id(token), "createdAt": created}
 
 
 def logged_in(ctx: Context, conn: sqlite3.Connection, user_id: str) -> Dict[str, Any]:
@@ -180,20 +223,61 @@ def _verify_password(ctx: Context) -> Any:
     return own_user(_as_user(ctx, _checked_login(ctx, dict(body))))
 
 
+def _session_object(token: str, user_id: str, created: str, expires: str) -> Dict[str, Any]:
+    """A session as Parse's ``_Session`` object (the embedded backend keeps sessions in a table of its
+    own: the objectId is derived from the token)."""
+    return {"objectId": _session_id(token), "sessionToken": token,
+            "user": {"__type": "Pointer", "className": "_User", "objectId": user_id},
+            "createdWith": {"action": "login", "authProvider": "password"}, "restricted": False,
+            "expiresAt": {"__type": "Date", "iso": expires}, "createdAt": created, "updatedAt": created}
+
+
 @route("GET", r"sessions/me")
 def _current_session(ctx: Context) -> Any:
-    """The caller's session as Parse's ``_Session`` object (the embedded backend keeps sessions in a
-    table of its own: the objectId is derived from the token)."""
     token = ctx.caller.session_token
-    if not token:
+    if not token or ctx.caller.user_id is None:
         raise ProtocolError(209, "Session token required.", 400)
     with ctx.store.read() as conn:
         created, expires = conn.execute("SELECT created_at, expires_at FROM _sessions WHERE token=?",
                                         (token,)).fetchone()
-    return {"objectId": hashlib.sha256(token.encode()).hexdigest()[:24], "sessionToken": token,
-            "user": {"__type": "Pointer", "className": "_User", "objectId": ctx.caller.user_id},
-            "createdWith": {"action": "login", "authProvider": "password"}, "restricted": False,
-            "expiresAt": {"__type": "Date", "iso": expires}, "createdAt": created, "updatedAt": created}
+    return _session_object(token, ctx.caller.user_id, created, expires)
+
+
+def find_sessions(ctx: Context) -> Any:
+    """``GET classes/_Session[/<id>]``: every session with the master key, the caller's own with its
+    session token (as Parse Server lists them); ``where`` may name ``sessionToken`` (a token or
+    ``{"$in": [...]}``) and ``user`` (a Pointer). What ``leanorm import`` asks before keeping a token."""
+    if not ctx.caller.master and ctx.caller.user_id is None:
+        raise ProtocolError(209, "Session token required.", 400)
+    where = ctx.json_param("where", {}) or {}
+    if not isinstance(where, dict) or set(where) - {"sessionToken", "user"}:
+        raise ProtocolError(102, "Invalid query: sessions are found by sessionToken and user only.")
+    clauses, values = ["1"], []
+    if not ctx.caller.master:
+        clauses.append("user_id = ?")
+        values.append(ctx.caller.user_id)
+    token, user = where.get("sessionToken"), where.get("user")
+    tokens = [token] if isinstance(token, str) else token.get("$in") if isinstance(token, dict) else None
+    if token is not None:
+        if not (isinstance(tokens, list) and all(isinstance(t, str) for t in tokens) and len(tokens) <= MAX_LIMIT):
+            raise ProtocolError(102, f"Invalid query: sessionToken takes a string or $in of at most {MAX_LIMIT}.")
+        clauses.append(f"token IN ({', '.join('?' * len(tokens))})")
+        values.extend(tokens)
+    if user is not None:
+        if not (isinstance(user, dict) and isinstance(user.get("objectId"), str)):
+            raise ProtocolError(102, "Invalid query: user takes a Pointer to _User.")
+        clauses.append("user_id = ?")
+        values.append(user["objectId"])
+    limit = min(int_param(ctx, "limit", DEFAULT_LIMIT), MAX_LIMIT)
+    sql = f"SELECT token, user_id, created_at, expires_at FROM _sessions WHERE {' AND '.join(clauses)}"
+    with ctx.store.read() as conn:
+        if ctx.args:  # one session by its derived objectId
+            found = [row for row in conn.execute(sql, values) if _session_id(row[0]) == ctx.args[0]]
+            if not found:
+                raise ProtocolError(101, "Object not found.", 404)
+            return _session_object(*found[0])
+        rows = conn.execute(sql + " ORDER BY created_at, token LIMIT ?", (*values, limit)).fetchall()
+    return {"results": [_session_object(*row) for row in rows]}
 
 
 @route("GET", r"users/me")

@@ -23,6 +23,19 @@ from typing import IO, Any, Dict, Optional
 __all__ = ["Checkpoint"]
 
 
+def _well_formed(event: Any) -> bool:
+    """Whether ``event`` is one of the lines :class:`Checkpoint` writes."""
+    if not isinstance(event, dict):
+        return False
+    if "file" in event:
+        ref = event.get("ref")
+        return isinstance(event["file"], str) and isinstance(ref, dict) and ref.get("__type") == "File" \
+            and all(ref.get(k) is None or isinstance(ref[k], str) for k in ("id", "name", "url"))
+    if not isinstance(event.get("class"), str):
+        return False
+    return event.get("done") is True or isinstance(event.get("cursor"), str)
+
+
 class Checkpoint:
     """The progress log at ``path`` (None: keep nothing, every run starts from the beginning)."""
 
@@ -36,9 +49,11 @@ class Checkpoint:
             with open(path, encoding="utf-8") as log:
                 for line in log:
                     try:
-                        self._replay(json.loads(line))
-                    except (ValueError, KeyError, TypeError):
+                        event = json.loads(line)
+                    except ValueError:
                         continue  # a line a crash cut short
+                    if _well_formed(event):  # anything else is not this log's: never trusted
+                        self._replay(event)
         if path:
             self._log = open(path, "a", encoding="utf-8")
 

@@ -4,8 +4,14 @@ One file per class: ``<Class>.jsonl`` (JSON Lines, LeanCloud's console export an
 read line by line, in constant memory) or ``<Class>.json`` (a JSON array or ``{"results": [...]}``,
 which the console's import also takes: read whole). Relation members are in
 ``_Join:<key>:<OwnerClass>.jsonl`` with ``{"owningId", "relatedId"}`` rows. File bytes, when the export
-has them, are under ``files/`` named by the ``_File`` row's objectId (``leanorm export``), key or name.
-Rows are REST-shaped (``objectId``, ``createdAt``, ``updatedAt``, ``ACL``, ``__type`` values).
+has them, are under ``files/`` named by the ``_File`` row's objectId (``leanorm export``), key or name;
+``leanorm export`` writes each such name as :func:`stored_name` makes it (a name is anyone's: it never
+becomes a path). Rows are REST-shaped (``objectId``, ``createdAt``, ``updatedAt``, ``ACL``, ``__type``
+values).
+
+An export is read as untrusted data: in a directory, a symlink is not part of the export (it could name
+any file of the machine); a line longer than ``max_line_bytes`` (a ``.json`` document longer than
+``max_document_bytes``) is reported as unreadable without being held in memory.
 
 >>> import json, pathlib, tempfile
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -16,7 +22,7 @@ Rows are REST-shaped (``objectId``, ``createdAt``, ``updatedAt``, ``ACL``, ``__t
 """
 from __future__ import annotations
 
-import io
+import hashlib
 import json
 import os
 import tarfile
@@ -24,12 +30,36 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Dict, Iterator, List, Optional, Tuple, Union, cast
+from urllib.parse import quote
 
-__all__ = ["Row", "Join", "Export", "open_export", "JOIN_PREFIX", "FILES_DIR"]
+__all__ = ["Row", "Join", "Export", "open_export", "stored_name", "JOIN_PREFIX", "FILES_DIR",
+           "MAX_LINE_BYTES", "MAX_DOCUMENT_BYTES"]
 
 JOIN_PREFIX = "_Join:"
 FILES_DIR = "files"
 _SUFFIXES = (".jsonl", ".json")
+#: the longest line read (LeanCloud and Parse Server hold objects up to 16 MB; JSON escapes add to that)
+MAX_LINE_BYTES = 64 << 20
+#: the longest ``.json`` document read whole (bigger exports are JSON Lines, read a line at a time)
+MAX_DOCUMENT_BYTES = 512 << 20
+#: the longest name kept readable under files/ (file systems take 255 bytes)
+_STORED_NAME_BYTES = 200
+
+
+def stored_name(name: str) -> str:
+    """The name under ``files/`` that holds the bytes of a file called ``name``: ``name`` itself when it is
+    a plain name (letters, digits, ``_.-~``, not starting with a dot), else percent-encoded, and a digest
+    when that is too long. Different names never share one, and none is a path or a hidden file.
+
+    >>> stored_name("logo.png"), stored_name("../../home/op/.bashrc"), stored_name(".profile")
+    ('logo.png', '%2E.%2F..%2Fhome%2Fop%2F.bashrc', '%2Eprofile')
+    """
+    encoded = quote(name.encode("utf-8", "surrogatepass"), safe="")
+    if encoded.startswith("."):
+        encoded = "%2E" + encoded[1:]
+    if encoded and len(encoded) <= _STORED_NAME_BYTES:
+        return encoded
+    return "#" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()  # '#' is never in an encoding
 
 
 @dataclass(frozen=True)
@@ -54,14 +84,17 @@ class Join:
 class Export:
     """An export's files, whatever holds them (see the module)."""
 
-    def __init__(self, source: Union[str, "os.PathLike[str]"]) -> None:
+    def __init__(self, source: Union[str, "os.PathLike[str]"], *, max_line_bytes: int = MAX_LINE_BYTES,
+                 max_document_bytes: int = MAX_DOCUMENT_BYTES) -> None:
         self.source = Path(source)
+        self.max_line_bytes, self.max_document_bytes = max_line_bytes, max_document_bytes
         self._tar: Optional[tarfile.TarFile] = None
         self._zip: Optional[zipfile.ZipFile] = None
         self._members: Dict[str, str] = {}  # path inside the export (no leading folder) -> how to open it
         if self.source.is_dir():
+            root = self.source.resolve()
             for path in self.source.rglob("*"):
-                if path.is_file():
+                if path.is_file() and not path.is_symlink() and root in path.resolve().parents:
                     self._members[path.relative_to(self.source).as_posix()] = str(path)
         elif zipfile.is_zipfile(self.source):
             self._zip = zipfile.ZipFile(self.source)
@@ -108,11 +141,14 @@ class Export:
                     out.append((Join(key, owner, ""), name))
         return out
 
-    def file_named(self, *names: Optional[str]) -> Optional[str]:
-        """The export's file under ``files/`` for the first of ``names`` that is there (for :meth:`open`)."""
+    def file_named(self, *names: Any) -> Optional[str]:
+        """The export's file under ``files/`` for the first of ``names`` that is there (for :meth:`open`):
+        as ``leanorm export`` stores it (:func:`stored_name`), or as written (a console export's)."""
         for name in names:
-            if name and f"{FILES_DIR}/{name}" in self._members:
-                return f"{FILES_DIR}/{name}"
+            for member in (f"{FILES_DIR}/{stored_name(name)}", f"{FILES_DIR}/{name}") \
+                    if isinstance(name, str) and name else ():
+                if member in self._members:
+                    return member
         return None
 
     def rows(self, name: str) -> Iterator[Row]:
@@ -120,11 +156,13 @@ class Export:
         its error (so it is reported, never dropped)."""
         with self.open(name) as raw:
             if name.endswith(".json"):
-                yield from _document_rows(name, raw)
+                yield from _document_rows(name, raw, self.max_document_bytes)
                 return
-            for number, line in enumerate(io.TextIOWrapper(raw, encoding="utf-8", errors="replace"), 1):
-                if line.strip():
-                    yield _row(f"{name}:{number}", line)
+            for number, line in enumerate(_lines(raw, self.max_line_bytes), 1):
+                if line is None:
+                    yield Row(f"{name}:{number}", None, f"a line longer than {self.max_line_bytes} bytes")
+                elif line.strip():
+                    yield _row(f"{name}:{number}", line.decode("utf-8", errors="replace"))
 
     def close(self) -> None:
         for archive in (self._tar, self._zip):
@@ -138,6 +176,17 @@ class Export:
         self.close()
 
 
+def _lines(raw: IO[bytes], limit: int) -> Iterator[Optional[bytes]]:
+    """The lines of ``raw``, each None when longer than ``limit`` bytes (skipped, never held whole)."""
+    while line := raw.readline(limit + 1):
+        if len(line) <= limit:
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = raw.readline(limit + 1)
+        yield None
+
+
 def _row(where: str, text: str) -> Row:
     try:
         data = json.loads(text)
@@ -148,8 +197,12 @@ def _row(where: str, text: str) -> Row:
     return Row(where, data)
 
 
-def _document_rows(name: str, raw: IO[bytes]) -> Iterator[Row]:
-    text = raw.read().decode("utf-8", errors="replace")
+def _document_rows(name: str, raw: IO[bytes], limit: int) -> Iterator[Row]:
+    data = raw.read(limit + 1)
+    if len(data) > limit:
+        yield Row(f"{name}:1", None, f"a .json file longer than {limit} bytes: give it as JSON Lines (.jsonl)")
+        return
+    text = data.decode("utf-8", errors="replace")
     try:
         document = json.loads(text)
     except ValueError:  # a .json file holding JSON Lines
@@ -175,6 +228,6 @@ def _without_common_folder(members: Dict[str, str]) -> Dict[str, str]:
     return members
 
 
-def open_export(source: Union[str, "os.PathLike[str]"]) -> Export:
-    """The export at ``source`` (a directory, ``.tar.gz`` or ``.zip``)."""
-    return Export(source)
+def open_export(source: Union[str, "os.PathLike[str]"], **limits: int) -> Export:
+    """The export at ``source`` (a directory, ``.tar.gz`` or ``.zip``); ``limits`` as :class:`Export` takes them."""
+    return Export(source, **limits)

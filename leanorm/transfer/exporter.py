@@ -6,6 +6,11 @@ objectId where files are objects, else (Parse Server) by name, with a ``_File`` 
 an import finds them. Users are exported without password hashes, which no server returns over REST:
 after an import they log in again through a password reset (the report says so).
 
+Every name that becomes a path comes from the source's data, so none is trusted (:mod:`.paths`): a file's
+bytes are stored under :func:`~.export_format.stored_name` of its name or objectId, a class or relation
+key that is not a protocol name is refused, and nothing is written outside the folder or through a
+symlink. File urls are fetched as :mod:`.fetch` allows (the source's own origin is trusted).
+
 The export resumes: after every page the class's cursor and the file's length are logged in
 ``.leanorm-export.jsonl`` in the folder; a rerun cuts each file back to its last logged length and goes
 on from the cursor.
@@ -19,8 +24,10 @@ from typing import IO, Any, Dict, Optional, Sequence, Set
 
 from ..client import Client
 from .checkpoint import Checkpoint
-from .export_format import FILES_DIR, JOIN_PREFIX, open_export
-from .files import download, file_key
+from .export_format import FILES_DIR, JOIN_PREFIX, open_export, stored_name
+from .fetch import FetchPolicy
+from .files import download, file_key, trusting_backends
+from .paths import UnsafeName, is_class_name, open_inside, path_inside
 from .progress import progress_bar
 from .relations import relation_members
 from .report import ClassReport
@@ -36,9 +43,10 @@ _PAGE = 500
 
 class _Exporter:
     def __init__(self, source: Client, folder: Path, checkpoint: Checkpoint, since: Optional[str],
-                 progress: bool) -> None:
+                 progress: bool, fetch_policy: FetchPolicy) -> None:
         self.source, self.folder, self.checkpoint = source, folder, checkpoint
         self.progress = progress
+        self.fetch_policy = trusting_backends(fetch_policy, source)
         self._since = {"updatedAt": {"$gt": {"__type": "Date", "iso": since}}} if since else None
         self.file_objects = source.supports("file_objects")
         (folder / FILES_DIR).mkdir(parents=True, exist_ok=True)
@@ -52,15 +60,17 @@ class _Exporter:
     def _open(self, name: str) -> IO[bytes]:
         """The class's file, cut back to the length the checkpoint last logged (what a crash added after
         it is written again)."""
-        path = self.folder / f"{name}.jsonl"
         logged = self.checkpoint.cursor(f"{name}#bytes")
-        handle = open(path, "r+b" if path.exists() and logged else "wb")
-        handle.truncate(int(logged or 0))
+        handle = open_inside(self.folder, f"{name}.jsonl", mode="r+b" if logged else "wb")
+        handle.truncate(int(logged) if logged and logged.isdigit() else 0)
         handle.seek(0, os.SEEK_END)
         return handle
 
     def export_class(self, name: str) -> ClassReport:
         report = ClassReport(name)
+        if not is_class_name(name):
+            report.fail(name, "not a class name: never a file name of the export")
+            return report
         if self.checkpoint.done(name):
             report.notes.append("exported completely by an earlier run")
             return report
@@ -78,7 +88,10 @@ class _Exporter:
                 self.checkpoint.advance(f"{name}#bytes", str(out.tell()))
                 self.checkpoint.advance(name, rows[-1]["objectId"])
         for key, member in sorted(relations.items()):
-            report.relations += self._export_relation(name, key, member)
+            if is_class_name(key) and is_class_name(member):
+                report.relations += self._export_relation(name, key, member)
+            else:
+                report.fail(key, f"relation {key!r} of {member!r}: not a field and class name, not exported")
         if name == "_User" and report.copied:
             report.notes.append("users are exported without password hashes (no server returns them over REST): "
                                 "after an import they log in again through a password reset")
@@ -88,29 +101,34 @@ class _Exporter:
     def _keep_files(self, row: Dict[str, Any], report: ClassReport, files_out: Optional[IO[bytes]]) -> None:
         """Download the bytes of a ``_File`` row (file objects), or of every File value (Parse Server)."""
         if self.file_objects:
-            if files_out is not None and row.get("url"):
+            if files_out is not None and isinstance(row.get("url"), str) and row["url"]:
                 self._download(row["objectId"], row["url"], report)
             return
         for value in row.values():
-            if file_key(value) is not None and value.get("url") and value.get("name"):
-                name = value["name"]
-                if name not in self._listed and self._download(name, value["url"], report):
-                    with open(self.folder / "_File.jsonl", "ab") as files:
-                        files.write(json.dumps({"objectId": name, "name": name, "url": value["url"]}).encode()
+            name, url = (value.get("name"), value.get("url")) if file_key(value) is not None else (None, None)
+            if isinstance(name, str) and name and isinstance(url, str):
+                if name not in self._listed and self._download(name, url, report):
+                    with open_inside(self.folder, "_File.jsonl", mode="ab") as files:
+                        files.write(json.dumps({"objectId": name, "name": name, "url": url}).encode()
                                     + b"\n")
                     self._listed.add(name)
 
     def _download(self, name: str, url: str, report: ClassReport) -> bool:
-        """Save the bytes at ``url`` as ``files/<name>`` (unless an earlier run did); False when they could
-        not be downloaded."""
-        path = self.folder / FILES_DIR / name
-        if path.exists():
-            return True
+        """Save the bytes at ``url`` as ``files/<stored name>`` (unless an earlier run did); False when they
+        could not be downloaded."""
+        stored = stored_name(name)
         try:
-            with retrying(lambda: download(url)) as data, open(f"{path}.part", "wb") as out:
+            path = path_inside(self.folder, FILES_DIR, stored)
+            if path.exists():
+                return True
+            with retrying(lambda: download(url, self.fetch_policy, client=self.source)) as data, \
+                    open_inside(self.folder, FILES_DIR, f"{stored}.part", mode="wb") as out:
                 while chunk := data.read(1 << 16):
                     out.write(chunk)
-            os.replace(f"{path}.part", path)
+            os.replace(path_inside(self.folder, FILES_DIR, f"{stored}.part"), path)
+        except UnsafeName as exc:
+            report.fail(name, f"file bytes not written: {exc}")
+            return False
         except OSError as exc:
             report.fail(name, f"file bytes not downloaded from {url}: {exc}")
             return False
@@ -118,7 +136,7 @@ class _Exporter:
 
     def _export_relation(self, name: str, key: str, member: str) -> int:
         written = 0
-        with open(self.folder / f"{JOIN_PREFIX}{key}:{name}.jsonl", "wb") as out:
+        with open_inside(self.folder, f"{JOIN_PREFIX}{key}:{name}.jsonl", mode="wb") as out:
             for rows in pages(self.source, name, _PAGE):
                 members = relation_members(self.source, name, key, member, [row["objectId"] for row in rows])
                 for owner, ids in members.items():
@@ -129,17 +147,19 @@ class _Exporter:
 
 
 def export_backend(source: Client, folder: "os.PathLike[str] | str", classes: Optional[Sequence[str]] = None, *,
-                   since: Optional[str] = None, progress: bool = False) -> Dict[str, ClassReport]:
+                   since: Optional[str] = None, progress: bool = False,
+                   fetch_policy: FetchPolicy = FetchPolicy()) -> Dict[str, ClassReport]:
     """Export ``source`` (a client with the master key) into ``folder``; a report per class.
 
     :param classes: only these classes (default: every class of the schema)
     :param since: only objects updated after this ISO date (e.g. ``2026-11-01T00:00:00.000Z``)
+    :param fetch_policy: which file urls are fetched (:mod:`.fetch`; the source's own origin is trusted)
     """
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     names = list(classes) if classes else class_names(source)
     if not source.supports("file_objects"):
         names = [n for n in names if n != "_File"]
-    with Checkpoint(str(target / STATE_FILE)) as checkpoint:
-        exporter = _Exporter(source, target, checkpoint, since, progress)
+    with Checkpoint(str(path_inside(target, STATE_FILE))) as checkpoint:
+        exporter = _Exporter(source, target, checkpoint, since, progress, fetch_policy)
         return {name: exporter.export_class(name) for name in names}

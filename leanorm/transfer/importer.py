@@ -3,12 +3,17 @@
 Objects keep their objectIds, createdAt/updatedAt (where the target allows it: not on Parse Server),
 ACLs and pointers; relation members come from the ``_Join`` files, roles get their users and roles the
 same way; ``_File`` rows' bytes (from the export's ``files/`` or their ``url``) are uploaded and every
-reference is rewritten to the copy; users keep their LeanCloud passwords (:mod:`.users`).
+reference is rewritten to the copy; users keep their LeanCloud passwords (:mod:`.users`) and their
+session tokens (:mod:`.sessions`: from ``_User`` rows and ``_Session`` rows), so nobody is logged out.
 
 Rows are read one at a time and written in batches that carry their objectIds, so memory stays
 constant and a batch can be re-sent after a lost connection: objects already on the target are
 skipped, which also makes a second run resume the first (and change nothing once it finished). A
 line that cannot be read is reported with its ``file:line``, never dropped silently.
+
+An export is anyone's data: a ``_File`` url is fetched only as :mod:`.fetch` allows (public addresses,
+unless the operator opts in), and a name that would go into a request's path (a class name, a relation
+key, a relation row's owner id) must be a protocol name or a plain id (:mod:`.paths`).
 
 >>> import json, pathlib, tempfile, leanorm
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -29,19 +34,23 @@ from ..client import Client
 from ..errors import DuplicateValue, EmailTaken, LeanCloudError, MobilePhoneTaken, UsernameTaken
 from .checkpoint import Checkpoint
 from .export_format import Export, Join, Row, open_export
+from .fetch import FetchPolicy
 from .files import FileMover, download
+from .paths import is_class_name, is_url_segment
 from .progress import progress_bar
 from .relations import add_members
 from .report import ClassReport
 from .retry import retrying
 from .rows import relation_fields, write_body
+from .sessions import KeptSession, from_session_row, from_user_row, keep_sessions
 from .users import has_legacy_password, hide_legacy_passwords, user_body
 
 __all__ = ["import_export", "SKIPPED_CLASSES", "FIRST_CLASSES", "first_classes_first"]
 
 T = TypeVar("T")
 
-#: classes whose rows belong to the server that made them, never imported
+#: classes whose rows belong to the server that made them, never imported as objects (``_Session`` rows
+#: become the target's sessions: :mod:`.sessions`)
 SKIPPED_CLASSES = frozenset({"_Session", "_Followee", "_Follower", "_Conversation", "_JobStatus", "_PushStatus",
                              "_Hooks", "_GlobalConfig", "_Audience", "_Idempotency", "_GraphQLConfig", "_SCHEMA",
                              "_Join"})
@@ -105,17 +114,23 @@ def write_missing(client: Client, class_name: str, bodies: Sequence[Dict[str, An
 
 class _Importer:
     def __init__(self, export: Export, target: Client, checkpoint: Checkpoint, *, dry_run: bool,
-                 batch_size: int, progress: bool, keep_timestamps_in: Optional[Tuple[str, str]]) -> None:
+                 batch_size: int, progress: bool, keep_timestamps_in: Optional[Tuple[str, str]],
+                 fetch_policy: FetchPolicy) -> None:
         self.export, self.target, self.checkpoint = export, target, checkpoint
+        self.fetch_policy = fetch_policy
         self.dry_run, self.batch_size, self.progress = dry_run, batch_size, progress
         self.keep_timestamps_in = keep_timestamps_in
         self.file_report = ClassReport("_File")
+        self.session_report = ClassReport("_Session")  # from _User rows' tokens and _Session rows
         self.files = FileMover(target, checkpoint, self.file_report)
         self.member_classes: Dict[Tuple[str, str], str] = dict(_KNOWN_MEMBERS)
 
     # -- objects ---------------------------------------------------------------------------------------
     def import_class(self, class_name: str, file_name: str) -> ClassReport:
         report = self.file_report if class_name == "_File" else ClassReport(class_name)
+        if not is_class_name(class_name):
+            report.fail(file_name, "not a class name: the file is not imported")
+            return report
         if self.checkpoint.done(class_name):
             report.notes.append("imported completely by an earlier run")
             return report
@@ -134,7 +149,8 @@ class _Importer:
         """The rows of ``file_name`` that ``accept`` takes (it reports the others), in batches; the
         rows before the checkpoint's cursor are skipped, and the cursor moves past each batch once its
         consumer is done with it."""
-        resume_after = int(self.checkpoint.cursor(name) or 0)
+        cursor = self.checkpoint.cursor(name) or ""
+        resume_after = int(cursor) if cursor.isdigit() else 0  # another tool's cursor: start over, safely
         batch: List[T] = []
         with progress_bar(name, self.progress) as bar:
             for seen, row in enumerate(self.export.rows(file_name), 1):
@@ -160,7 +176,8 @@ class _Importer:
             report.fail(row.where, "no objectId")
             return None
         for key, member in relation_fields(row.data):
-            self.member_classes[(class_name, key)] = member
+            if is_class_name(key) and is_class_name(member):
+                self.member_classes[(class_name, key)] = member
         return row
 
     def _write(self, class_name: str, rows: List[Row], report: ClassReport) -> None:
@@ -176,7 +193,7 @@ class _Importer:
 
         def prepare(body: Dict[str, Any]) -> Dict[str, Any]:
             row = body.pop("__row", None)
-            body = self.files.rewrite(body)
+            body = self.files.rewrite_object(class_name, body)
             return user_body(row, body) if row is not None else body
 
         try:
@@ -184,13 +201,43 @@ class _Importer:
         except LeanCloudError as exc:  # the whole batch refused (e.g. no such class allowed)
             for row in rows:
                 report.fail(row.where, exc)
+            return
+        if class_name == "_User":
+            self._keep_sessions([from_user_row(row.data) for row in rows if row.data is not None])
+
+    # -- sessions --------------------------------------------------------------------------------------
+    def _keep_sessions(self, found: Sequence[Optional[KeptSession]]) -> None:
+        sessions = [session for session in found if session is not None]
+        self.session_report.copied += keep_sessions(self.target, sessions, self.session_report, self.dry_run)
+
+    def import_sessions(self, file_name: str) -> ClassReport:
+        """The export's ``_Session`` rows as sessions of the target (after its users)."""
+        report = self.session_report
+        if self.checkpoint.done("_Session"):
+            report.notes.append("imported completely by an earlier run")
+            return report
+
+        def session(row: Row) -> Optional[KeptSession]:
+            kept = from_session_row(row.data) if row.data is not None else None
+            if kept is None:
+                report.fail(row.where, row.error or "a session row needs a sessionToken and a user")
+            return kept
+
+        for batch in self._batches("_Session", file_name, report, session):
+            self._keep_sessions(batch)
+        if not self.dry_run and not report.failed:
+            self.checkpoint.finish("_Session")
+        return report
 
     def _upload(self, rows: List[Row], report: ClassReport) -> None:
         batch = []
         for row in rows:
             assert row.data is not None
-            opener = self._bytes_of(row.data)
-            if opener is None:
+            problem = _file_row_problem(row.data)
+            opener = self._bytes_of(row.data) if problem is None else None
+            if problem is not None:
+                report.fail(row.where, problem)
+            elif opener is None:
                 report.fail(row.where, "no bytes: neither in the export's files/ nor at a url")
             else:
                 batch.append((row.data, opener))
@@ -203,9 +250,9 @@ class _Importer:
         member = self.export.file_named(row.get("objectId"), row.get("key"), row.get("name"))
         if member is not None:
             return lambda: self.export.open(member)
-        url = row.get("url")
+        url, policy = row.get("url"), self.fetch_policy
         if isinstance(url, str) and url.startswith(("http://", "https://")):
-            return lambda: download(url)
+            return lambda: download(url, policy)
         return None
 
     # -- relations -------------------------------------------------------------------------------------
@@ -228,17 +275,20 @@ class _Importer:
         if self.checkpoint.done(name):
             report.notes.append("imported completely by an earlier run")
             return report
+        if not (is_class_name(join.owner) and is_class_name(join.key)):
+            report.fail(file_name, "not a class and field name: the relation file is not imported")
+            return report
         member = self.member_class(join)
-        if member is None:
+        if member is None or not is_class_name(member):
             report.fail(file_name, f"the member class of {join.owner}.{join.key} is unknown: the owner's rows "
                                    "carry no Relation value and the target's schema has no such field")
             return report
         def pair(row: Row) -> Optional[Tuple[str, str]]:
             data = row.data or {}
             owner, related = data.get("owningId"), data.get("relatedId")
-            if isinstance(owner, str) and isinstance(related, str):
+            if isinstance(owner, str) and isinstance(related, str) and is_url_segment(owner):
                 return owner, related
-            report.fail(row.where, row.error or "a relation row needs owningId and relatedId")
+            report.fail(row.where, row.error or "a relation row needs owningId (a plain id) and relatedId")
             return None
 
         for pairs in self._batches(name, file_name, report, pair):
@@ -257,6 +307,18 @@ class _Importer:
             add_members(self.target, join.owner, join.key, member, members, report)
 
 
+#: the fields of a ``_File`` row the import reads, and the JSON type each must have
+_FILE_ROW_TYPES = {"name": str, "key": str, "url": str, "mime_type": str, "metaData": dict, "ACL": dict}
+
+
+def _file_row_problem(row: Dict[str, Any]) -> Optional[str]:
+    """Why a ``_File`` row cannot be imported as it is (a field of the wrong type), or None."""
+    for key, kind in _FILE_ROW_TYPES.items():
+        if row.get(key) is not None and not isinstance(row[key], kind):
+            return f"a _File row's {key} must be a {'string' if kind is str else 'JSON object'}"
+    return None
+
+
 def _note_passwords(report: ClassReport, export: Export, file_name: str) -> None:
     without = sum(1 for row in export.rows(file_name) if row.data is not None and not has_legacy_password(row.data))
     if without:
@@ -267,7 +329,8 @@ def _note_passwords(report: ClassReport, export: Export, file_name: str) -> None
 def import_export(source: Union[str, "os.PathLike[str]", Export], target: Client, *,
                   classes: Optional[Sequence[str]] = None, dry_run: bool = False, batch_size: int = 200,
                   state: Optional[str] = None, progress: bool = False,
-                  keep_timestamps_in: Optional[Tuple[str, str]] = None) -> Dict[str, ClassReport]:
+                  keep_timestamps_in: Optional[Tuple[str, str]] = None,
+                  fetch_policy: FetchPolicy = FetchPolicy()) -> Dict[str, ClassReport]:
     """Import the export at ``source`` into ``target`` (a client with the master key); returns a report
     per class and relation file, in the order they were imported.
 
@@ -278,17 +341,25 @@ def import_export(source: Union[str, "os.PathLike[str]", Export], target: Client
     :param progress: a progress bar per class on stderr
     :param keep_timestamps_in: two field names to keep the original createdAt/updatedAt in, for targets
         that set their own (Parse Server)
+    :param fetch_policy: which ``_File`` urls are fetched (:mod:`.fetch`: public addresses only by default;
+        an export is anyone's data, its urls are not trusted)
     """
     export = source if isinstance(source, Export) else open_export(source)
     reports: Dict[str, ClassReport] = {}
     with Checkpoint(state) as checkpoint:
         importer = _Importer(export, target, checkpoint, dry_run=dry_run, batch_size=batch_size,
-                             progress=progress, keep_timestamps_in=keep_timestamps_in)
+                             progress=progress, keep_timestamps_in=keep_timestamps_in,
+                             fetch_policy=fetch_policy)
         found = export.classes()
         wanted = [n for n in first_classes_first(sorted(found))
                   if n not in SKIPPED_CLASSES and (not classes or n in classes)]
         for name in wanted:
             reports[name] = importer.import_class(name, found[name])
+        if "_Session" in found and (not classes or "_Session" in classes):
+            importer.import_sessions(found["_Session"])
+        sessions = importer.session_report
+        if sessions.copied or sessions.skipped or sessions.failed or sessions.notes:
+            reports["_Session"] = sessions
         for join, file_name in export.joins():
             if not classes or join.owner in classes:
                 report = importer.import_join(join, file_name)

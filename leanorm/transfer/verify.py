@@ -3,7 +3,10 @@
 Per class, the counts, then a digest per object over its values, ACL and pointers, with every file it
 refers to taken by the SHA-256 of its bytes (a copied file has a new id and url: its bytes are what must
 match), and the members of each Relation field. Every difference is listed. createdAt/updatedAt are
-compared where the source has them, unless a side is Parse Server, which sets its own.
+compared where the source has them, unless a side is Parse Server, which sets its own. A field one side
+lacks and the other holds with the value a server gives by default (:func:`server_defaults`: the ACL of
+an object saved without one, ``emailVerified: false``, a null) is no difference: a sparse export loses
+nothing when the target fills in its defaults.
 
 Either side is a backend (a client with the master key) or an export (:mod:`.export_format`). The source
 side's digests are held in memory (a few dozen bytes per object); the target is streamed against them.
@@ -28,7 +31,8 @@ from ..auth_context import using_master
 from ..client import Client
 from ..errors import LeanCloudError
 from .export_format import Export
-from .files import download, file_key
+from .fetch import FetchPolicy
+from .files import download, file_key, trusting_backends
 from .importer import SKIPPED_CLASSES
 from .relations import relation_members
 from .scan import class_names, pages
@@ -58,8 +62,9 @@ class ClassComparison:
 class _Side:
     """One copy: its classes, its objects, its relation members and its file bytes."""
 
-    def __init__(self) -> None:
+    def __init__(self, policy: FetchPolicy) -> None:
         self._file_digests: Dict[str, str] = {}
+        self.policy = policy  # which file urls are fetched
 
     def classes(self) -> List[str]:
         raise NotImplementedError
@@ -81,7 +86,8 @@ class _Side:
         key = file_key(value) or ""
         if key not in self._file_digests:
             url = self._file_url(value)
-            self._file_digests[key] = _digest_url(url, self._file_server()) if url else f"no bytes for {key}"
+            self._file_digests[key] = _digest_url(url, self.policy, self._file_server()) if url \
+                else f"no bytes for {key}"
         return self._file_digests[key]
 
     @property
@@ -97,17 +103,17 @@ def _sha256(stream: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def _digest_url(url: str, client: Optional[Client] = None) -> str:
+def _digest_url(url: str, policy: FetchPolicy, client: Optional[Client] = None) -> str:
     try:
-        with download(url, client=client) as data:
+        with download(url, policy, client=client) as data:
             return _sha256(data)
     except OSError as exc:
-        return f"unreadable ({type(exc).__name__})"
+        return f"unreadable ({type(exc).__name__}: {exc})"
 
 
 class _ClientSide(_Side):
-    def __init__(self, client: Client) -> None:
-        super().__init__()
+    def __init__(self, client: Client, policy: FetchPolicy) -> None:
+        super().__init__(trusting_backends(policy, client))
         self.client = client
 
     @property
@@ -138,8 +144,8 @@ class _ClientSide(_Side):
 
 
 class _ExportSide(_Side):
-    def __init__(self, export: Export) -> None:
-        super().__init__()
+    def __init__(self, export: Export, policy: FetchPolicy) -> None:
+        super().__init__(policy)
         self.export = export
         self._files: Dict[str, Dict[str, Any]] = {}  # exported file id -> its _File row
         self._joined: Dict[Tuple[str, str], Dict[str, Set[str]]] = {}  # (owner class, key) -> owner -> members
@@ -186,6 +192,23 @@ class _ExportSide(_Side):
 
 #: what an object without an ACL allows: anyone reads and writes it
 PUBLIC_ACL = {"*": {"read": True, "write": True}}
+#: fields a server adds to a user saved without them, with the value it gives
+_USER_DEFAULTS = {"emailVerified": False, "mobilePhoneVerified": False}
+
+
+def server_defaults(class_name: str, object_id: str) -> Dict[str, List[Any]]:
+    """The values a server may give each field of an object that was written without it: the ACL of an
+    object saved without one (public; a user's own, readable by all or by the user alone, as LeanCloud,
+    the embedded backend and Parse Server give a new user), the verification flags of a user, and null
+    for any field (``"*"``)."""
+    acls: List[Any] = [PUBLIC_ACL]
+    out: Dict[str, List[Any]] = {"*": [None]}
+    if class_name == "_User":  # LeanCloud's and the embedded backend's; Parse Server's for a master-key write
+        acls += [{"*": {"read": True}, object_id: {"read": True, "write": True}},
+                 {object_id: {"read": True, "write": True}}]
+        out.update({key: [value] for key, value in _USER_DEFAULTS.items()})
+    out["ACL"] = acls
+    return out
 
 
 def _normal(side: _Side, value: Any) -> Any:
@@ -199,19 +222,36 @@ def _normal(side: _Side, value: Any) -> Any:
     return {k: _normal(side, v) for k, v in value.items()}
 
 
+def _digest(side: Optional[_Side], value: Any) -> str:
+    text = json.dumps(_normal(side, value) if side is not None else value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _fields(side: _Side, row: Dict[str, Any], timestamps: bool) -> Dict[str, str]:
     """A short digest per field of ``row`` (Relation values, credentials and, unless asked, timestamps left
-    out). No ACL and the public one mean the same: LeanCloud answers the public ACL for an object saved
-    without one."""
-    row = {**row, "ACL": row.get("ACL") or PUBLIC_ACL}
+    out)."""
     out = {}
     for key, value in row.items():
         if key in _IGNORED or key == "objectId" or (key in SERVER_KEYS and not timestamps):
             continue
         if is_relation(value):
             continue
-        text = json.dumps(_normal(side, value), sort_keys=True, separators=(",", ":"))
-        out[key] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        out[key] = _digest(side, value)
+    return out
+
+
+def _changed(class_name: str, object_id: str, got: Dict[str, str], want: Dict[str, str]) -> List[str]:
+    """The fields whose digests differ, but for a timestamp the source lacks (the target's to choose) and
+    a field one side lacks that the other holds with a server's default."""
+    defaults = server_defaults(class_name, object_id)
+    out = []
+    for key in sorted(set(got) | set(want)):
+        if got.get(key) == want.get(key) or (key in SERVER_KEYS and key not in want):
+            continue
+        present = got.get(key) if key not in want else want.get(key) if key not in got else None
+        if present is not None and present in {_digest(None, v) for v in defaults.get(key, []) + defaults["*"]}:
+            continue
+        out.append(key)
     return out
 
 
@@ -234,10 +274,7 @@ def _compare_class(source: _Side, target: _Side, class_name: str, timestamps: bo
         if object_id not in expected:
             result.differences.append(f"{object_id}: only in the target")
             continue
-        got, want = _fields(target, row, timestamps), expected[object_id]
-        # a timestamp the source lacks (an export row without one) is the target's to choose
-        changed = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k)
-                         and not (k in SERVER_KEYS and k not in want))
+        changed = _changed(class_name, object_id, _fields(target, row, timestamps), expected[object_id])
         if changed:
             result.differences.append(f"{object_id}: {', '.join(changed)} differ{'s' if len(changed) == 1 else ''}")
     result.differences += [f"{object_id}: missing from the target" for object_id in sorted(set(expected) - seen)]
@@ -257,17 +294,19 @@ def _compare_class(source: _Side, target: _Side, class_name: str, timestamps: bo
     return result
 
 
-def _side(value: Union[Client, Export]) -> _Side:
-    return _ExportSide(value) if isinstance(value, Export) else _ClientSide(value)
+def _side(value: Union[Client, Export], policy: FetchPolicy) -> _Side:
+    return _ExportSide(value, policy) if isinstance(value, Export) else _ClientSide(value, policy)
 
 
 def verify(source: Union[Client, Export], target: Client, classes: Optional[Sequence[str]] = None, *,
-           timestamps: Optional[bool] = None) -> Dict[str, ClassComparison]:
+           timestamps: Optional[bool] = None, fetch_policy: FetchPolicy = FetchPolicy()) -> Dict[str, ClassComparison]:
     """Compare ``source`` with ``target`` (see the module); a :class:`ClassComparison` per class.
 
     :param timestamps: compare createdAt/updatedAt (default: unless a side is Parse Server)
+    :param fetch_policy: which file urls are fetched to compare their bytes (:mod:`.fetch`; each
+        backend's own origin is trusted)
     """
-    src, dst = _side(source), _side(target)
+    src, dst = _side(source, fetch_policy), _side(target, fetch_policy)
     if timestamps is None:
         timestamps = src.keeps_timestamps and dst.keeps_timestamps
     names = [n for n in src.classes() if not classes or n in classes]

@@ -17,12 +17,16 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 from leanorm.legacy_password import leancloud_hash
+from leanorm.transfer.fetch import FetchPolicy
 
 #: LeanCloud's documented test vector
 VECTOR_SALT = "h60d8x797d3oa0naxybxxv9bn7xpt2yiowz68mpiwou7gwr2"
 VECTOR_HASH = "tA7BLW+NK0UeARng0693gCaVnljkglCB9snqlpCSUKjx2RgYp8VZZOQt0S5iUtlDrkJXfT3gknS4rRqjYsd/Ug=="
 CREATED, UPDATED = "2021-03-04T05:06:07.089Z", "2022-06-07T08:09:10.111Z"
 LOCAL_BYTES, REMOTE_BYTES = b"\x89PNG local bytes \x00\xff", b"remote bytes served over http"
+#: the export's remote files are on the test's loopback server: fetched as an operator's private file
+#: server is, with the opt-in (an export's urls are otherwise fetched from public addresses only)
+PRIVATE_SOURCES = FetchPolicy(allow_private=True)
 
 
 @contextmanager

@@ -21,7 +21,8 @@ from leanorm.transfer.importer import import_export
 from leanorm.transfer.verify import verify
 from tests.served import Served, serve
 
-from .console_export import CREATED, LOCAL_BYTES, REMOTE_BYTES, UPDATED, ConsoleExport, build, file_host
+from .console_export import (CREATED, LOCAL_BYTES, PRIVATE_SOURCES, REMOTE_BYTES, UPDATED, ConsoleExport, build,
+                             file_host)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +36,8 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Console
         export = build(base / "export", tag, host)
         with serve(base / "target.sqlite3") as served:
             done = subprocess.run([sys.executable, "-m", "leanorm.cli", "import", str(export.archive("tar.gz")),
-                                   served.leanorm_url, "--no-progress"],
+                                   served.leanorm_url, "--no-progress",
+                                   "--allow-private-file-urls"],  # the export's remote file is on loopback
                                   capture_output=True, text=True, timeout=300, cwd=ROOT,
                                   env={**os.environ, "XDG_CACHE_HOME": str(base)})
             yield export, served, done
@@ -152,14 +154,14 @@ def test_a_second_import_changes_nothing(imported: Tuple[ConsoleExport, Served, 
 def test_verify_finds_no_difference_then_every_change(imported: Tuple[ConsoleExport, Served, Any],
                                                      target: leanorm.Client) -> None:
     export, served, _ = imported
-    assert {name: c.differences for name, c in verify(open_export(export.folder), target).items()
-            if c.differences} == {}
+    assert {name: c.differences for name, c in verify(open_export(export.folder), target,
+                                                      fetch_policy=PRIVATE_SOURCES).items() if c.differences} == {}
     with leanorm.using_master():
         target.request("PUT", f"classes/{export.post}/p0{export.tag}", body={"title": "changed"})
         target.request("PUT", f"classes/{export.post}/p1{export.tag}", body={"tags": {"__op": "RemoveRelation",
                        "objects": [{"__type": "Pointer", "className": export.tag_class, "objectId": f"t0{export.tag}"}]}})
     done = subprocess.run([sys.executable, "-m", "leanorm.cli", "verify", str(export.folder), served.leanorm_url,
-                           "--classes", export.post], capture_output=True, text=True, timeout=120, cwd=ROOT)
+                           "--classes", export.post, "--allow-private-file-urls"], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 1, done.stderr
     assert f"p0{export.tag}: title, updatedAt differ" in done.stdout
     assert f"p1{export.tag}: relation tags lacks ['t0{export.tag}']" in done.stdout

@@ -18,7 +18,7 @@ from leanorm.transfer.importer import import_export
 from leanorm.transfer.report import ClassReport
 from leanorm.transfer.verify import verify
 
-from .console_export import LOCAL_BYTES, REMOTE_BYTES, ConsoleExport, build, file_host
+from .console_export import LOCAL_BYTES, PRIVATE_SOURCES, REMOTE_BYTES, ConsoleExport, build, file_host
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,8 @@ def imported(parse_with_engine: leanorm.Client, tmp_path_factory: pytest.TempPat
     base = tmp_path_factory.mktemp("parse-import")
     with file_host({f"remote-{tag}.txt": REMOTE_BYTES}) as host:
         export = build(base / "export", tag, host)
-        reports = import_export(export.folder, parse_with_engine, state=str(base / "state.jsonl"))
+        reports = import_export(export.folder, parse_with_engine, state=str(base / "state.jsonl"),
+                                fetch_policy=PRIVATE_SOURCES)
         yield export, reports, base
 
 
@@ -90,7 +91,7 @@ def test_a_second_import_changes_nothing(imported: Any, parse_with_engine: leano
     export, _, base = imported
     before = _rows(parse_with_engine, export.post, {"objectId": {"$exists": True}})
     for state in (str(base / "state.jsonl"), str(base / "fresh-state.jsonl")):  # resumed, and from nothing
-        reports = import_export(export.folder, parse_with_engine, state=state)
+        reports = import_export(export.folder, parse_with_engine, state=state, fetch_policy=PRIVATE_SOURCES)
         assert sum(r.copied for r in reports.values()) == 0, {n: r.lines() for n, r in reports.items()}
     assert _rows(parse_with_engine, export.post, {"objectId": {"$exists": True}}) == before
 
@@ -98,7 +99,8 @@ def test_a_second_import_changes_nothing(imported: Any, parse_with_engine: leano
 def test_verify_finds_no_difference(imported: Any, parse_with_engine: leanorm.Client) -> None:
     export = imported[0]
     # the shared server holds other tests' users and roles: compare the classes this export owns
-    comparisons = verify(open_export(export.folder), parse_with_engine, [export.post, export.tag_class])
+    comparisons = verify(open_export(export.folder), parse_with_engine, [export.post, export.tag_class],
+                         fetch_policy=PRIVATE_SOURCES)
     assert {n: (c.source, c.target, c.differences) for n, c in comparisons.items()} == {
         export.post: (3, 3, []), export.tag_class: (2, 2, [])}
 

@@ -1,6 +1,8 @@
 """Users imported from LeanCloud keep their passwords on the embedded backend (issue 11)."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -8,6 +10,8 @@ import pytest
 import leanorm
 from leanorm import legacy_password
 from leanorm.errors import AuthenticationFailed, LeanCloudError
+from leanorm.legacy_password import leancloud_hash
+from leanorm.transfer.importer import import_export
 
 #: LeanCloud's documented test vector
 SALT = "h60d8x797d3oa0naxybxxv9bn7xpt2yiowz68mpiwou7gwr2"
@@ -66,3 +70,16 @@ def test_only_the_master_key_writes_a_legacy_hash(client: leanorm.Client) -> Non
     with leanorm.using_master(), pytest.raises(LeanCloudError) as malformed:
         client.request("POST", "classes/_User", body={"username": "bad", legacy_password.FIELD: {"hash": 1}})
     assert malformed.value.code == 111
+
+
+def test_an_import_into_the_embedded_backend_in_parse_dialect_keeps_old_passwords(tmp_path: Path) -> None:
+    """The embedded backend spoken to in Parse's dialect has no ``_User`` schema before the first user:
+    the import must not stop at hiding the legacy field (which that backend never stores)."""
+    (tmp_path / "_User.jsonl").write_text(json.dumps({"objectId": "u1", "username": "ann", "salt": "s",
+                                                      "password": leancloud_hash("old-pw", "s")}) + "\n")
+    target = leanorm.connect("local://:memory:?dialect=parse", default=False)
+    reports = import_export(tmp_path, target)
+    assert reports["_User"].copied == 1, reports["_User"].lines()
+    with leanorm.using(target):
+        assert leanorm.User.login("ann", "old-pw").id == "u1"
+    target.close()
