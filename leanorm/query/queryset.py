@@ -321,8 +321,7 @@ class QuerySet(Generic[M]):
         scope = client.auth_identity()
         inst = client.identity_map.get(scope, self.model._meta.class_name, value)
         # an instance loaded under another identity since it was mapped here is not this scope's
-        return inst if (type(inst) is self.model and not inst._deferred and inst._scope == scope
-                        and inst._client is client) else None
+        return inst if type(inst) is self.model and inst._holds_all_read_by(client, scope) else None
 
     def get(self, *conditions: Q, **lookups: Any) -> M:
         """The one object matching; ``Model.DoesNotExist`` or ``Model.MultipleObjectsReturned`` otherwise.
@@ -552,8 +551,8 @@ class QuerySet(Generic[M]):
         stored object. A read-back proves presence, never absence: a request without an answer may still
         be queued at the server, so a create not found stays unknown (sending it again is safe: its id
         makes a second create a duplicate-id refusal, which this settles)."""
-        doubtful = {obj._pending_id: i for i, (obj, outcome) in enumerate(zip(objs, outcomes))
-                    if obj._pending_id is not None and isinstance(outcome, (OutcomeUnknown, DuplicateValue))}
+        doubtful = {obj.pending_id: i for i, (obj, outcome) in enumerate(zip(objs, outcomes))
+                    if obj.pending_id is not None and isinstance(outcome, (OutcomeUnknown, DuplicateValue))}
         if not doubtful:
             return
         try:
@@ -693,8 +692,8 @@ class QuerySet(Generic[M]):
 def _create_payload(obj: "Model") -> Dict[str, Any]:
     """What creating ``obj`` sends: its payload, with its client-made objectId if it has one."""
     payload = obj._payload(True)
-    if obj._pending_id is not None:
-        payload["objectId"] = obj._pending_id
+    if obj.pending_id is not None:
+        payload["objectId"] = obj.pending_id
     return payload
 
 
