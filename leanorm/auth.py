@@ -51,7 +51,7 @@ class User(Model):
     @property
     def session_token(self) -> Optional[str]:
         """The session token (only on the user object a login, signup or become() returned)."""
-        return self._data.get("sessionToken")
+        return self._stored("sessionToken")
 
     def is_authenticated(self) -> bool:
         """Whether this user object carries a session token (it does not ask the server whether the
@@ -77,8 +77,8 @@ class User(Model):
         # that user returns it) must not log it out
         token = self.session_token
         super()._merge(data, partial)
-        if token and "sessionToken" not in self._data:
-            self._data["sessionToken"] = token
+        if token and self._stored("sessionToken") is None:
+            self._store("sessionToken", token)
 
     def refresh(self: U, *, client: Any = None) -> U:
         """Reload this user; a logged-in user reloads itself with its own session (Parse Server keeps
@@ -86,17 +86,16 @@ class User(Model):
         token = self.session_token
         with self._as_self():
             super().refresh(client=client)
-        if token and "sessionToken" not in self._data:
-            self._data["sessionToken"] = token
+        if token and self._stored("sessionToken") is None:
+            self._store("sessionToken", token)
         return self
 
     def _saved(self, client: Any, payload: Any, answer: Any) -> None:
         payload = {k: v for k, v in payload.items() if k != "password"}
-        self._cache.pop("password", None)
-        self._changed.discard("password")
+        self._discard_change("password")
         super()._saved(client, payload, answer)
         if answer.get("sessionToken"):
-            self._data["sessionToken"] = answer["sessionToken"]
+            self._store("sessionToken", answer["sessionToken"])
 
     @classmethod
     def _logged_in(cls: Type[U], data: Dict[str, Any], client: Client) -> U:
@@ -122,7 +121,7 @@ class User(Model):
             return user
         if client.identity_map.enabled:
             client.identity_map.discard(cls._meta.class_name, user.id)  # type: ignore[arg-type]
-        return cls._logged_in(dict(user._data), client)
+        return cls._logged_in(user._stored_copy(), client)
 
     @classmethod
     def login(cls: Type[U], username: Optional[str] = None, password: Optional[str] = None, *,
@@ -219,7 +218,7 @@ class User(Model):
         client = get_client(self._client)
         with auth_context.acting_as(None, token):
             client.request("POST", "logout", body={})
-        self._data.pop("sessionToken", None)
+        self._unstore("sessionToken")
         signals.logged_out.send(type(self), instance=self, session_token=token)
 
     def refresh_session_token(self) -> str:
@@ -229,7 +228,7 @@ class User(Model):
         client.require("refresh_session_token", "User.refresh_session_token")
         with self._as_self():
             data = client.request("PUT", f"users/{self.id}/refreshSessionToken", body={})
-        self._data["sessionToken"] = data["sessionToken"]
+        self._store("sessionToken", data["sessionToken"])
         signals.logged_in.send(type(self), instance=self)
         return data["sessionToken"]
 
@@ -240,8 +239,7 @@ class User(Model):
         client = get_client(self._client)
         with self._as_self():
             client.request("PUT", f"users/{self.id}", body={"authData": {platform: auth_data}})
-        self._data["authData"] = {**(self._data.get("authData") or {}), platform: auth_data}
-        self._cache.pop("auth_data", None)
+        self._store("authData", {**(self._stored("authData") or {}), platform: auth_data})
         return self
 
     def unlink_from(self, platform: str) -> "User":
@@ -252,12 +250,11 @@ class User(Model):
                                 if client.supports("nested_key_operators") else {"authData": {platform: None}})
         with self._as_self():
             client.request("PUT", f"users/{self.id}", body=body)
-        linked = {k: v for k, v in (self._data.get("authData") or {}).items() if k != platform}
+        linked = {k: v for k, v in (self._stored("authData") or {}).items() if k != platform}
         if linked:
-            self._data["authData"] = linked
+            self._store("authData", linked)
         else:
-            self._data.pop("authData", None)
-        self._cache.pop("auth_data", None)
+            self._unstore("authData")
         return self
 
     # -- friendship (LeanCloud's _Followee / _Follower) ------------------------------------------------
@@ -300,7 +297,7 @@ class User(Model):
             data = client.request("PUT", f"users/{self.id}/updatePassword",
                                   body={"old_password": old_password, "new_password": new_password})
         if "sessionToken" in data:
-            self._data["sessionToken"] = data["sessionToken"]
+            self._store("sessionToken", data["sessionToken"])
 
     @classmethod
     def request_password_reset(cls, email: str, *, client: Optional[Client] = None) -> None:

@@ -45,7 +45,7 @@ def rpc(name: str, /, *, client: Optional[Client] = None, **params: Any) -> Any:
 def _encode_rpc(value: Any) -> Any:
     """Model instances travel whole (``__type: Object``) in rpc, as LeanCloud's ``/call`` expects."""
     if isinstance(value, Model):
-        data = {k: v for k, v in value._data.items() if k != "sessionToken"}
+        data = {k: v for k, v in value._stored_copy().items() if k != "sessionToken"}
         data.update(value._payload(value.id is None) if value.is_dirty else {})
         return {"__type": "Object", "className": value._meta.class_name, **data}
     if isinstance(value, (list, tuple)):

@@ -138,8 +138,7 @@ class File(Model):
         elif self._source is not None:
             self._save_parse(client)
         else:  # Parse keeps no record of external files: the name and url are the file
-            self._changed.clear()
-        self._client = client
+            self._saved(client, self._payload(True), {})
         return self
 
     def _save_object(self, client: "Client") -> None:
@@ -157,21 +156,17 @@ class File(Model):
         self._saved(client, payload, answer)
         for key in ("url", "name"):
             if key in answer:
-                self._data[key] = answer[key]
+                self._store(key, answer[key])
         if "size" in answer:
-            self._data["metaData"] = {**self._data.get("metaData", {}), "size": answer["size"]}
-        self._cache.clear()
+            self._store("metaData", {**(self._stored("metaData") or {}), "size": answer["size"]})
         self._source = None
 
     def _save_parse(self, client: "Client") -> None:
-        if "ACL" in self._changed:
+        if "ACL" in self.changed_keys():
             client.require("file_objects", "an ACL on a file")
         answer = client.send_raw("POST", f"files/{quote(self.name or '', safe='')}", self._stream(),
                                  self.mime_type or "application/octet-stream")
-        self._data.update(name=answer["name"], url=answer["url"], mime_type=self.mime_type,
-                          metaData=self.metadata)
-        self._cache.clear()
-        self._changed.clear()
+        self._saved(client, self._payload(True), {"name": answer["name"], "url": answer["url"]})
         self._source = None
 
     def _stream(self) -> Data:

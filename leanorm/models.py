@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import weakref
 from operator import itemgetter
-from typing import (TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Set,
+from typing import (TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Set,
                     Tuple, Type, TypeVar, overload)
 
 import arrow
@@ -136,6 +136,38 @@ class _PagePointers:
         self.session: Optional["weakref.ref[Session]"] = None  # weak: a page must not keep a session alive
         self.scope: Optional[str] = None
         self.stubs: Dict[Tuple[str, str], "Model"] = {}
+
+
+def _loaded_instances(cls: Type[M], rows: Iterable[Dict[str, Any]], client: Optional["Client"],
+                      scope: Optional[str], page: Optional[_PagePointers], partial: bool = False) -> List[M]:
+    """The one way instances are built from stored data (Django's ``Model.from_db``): each takes its
+    row as ``_data``, an empty decode cache, the client and auth identity it was read under and the
+    page's shared pointers; nothing is decoded here (fields decode on first read). Callers send
+    ``post_init`` (:func:`_announce`) outside any lock. A loop of plain attribute stores: it is the read
+    path, where a call per row would cost a tenth of the page."""
+    new = cls.__new__
+    out: List[M] = []
+    append = out.append
+    for row in rows:
+        inst = new(cls)
+        inst._data = row
+        inst._cache = {}
+        inst._client = client
+        inst._scope = scope
+        inst._page = page
+        append(inst)
+    if partial:
+        for inst in out:
+            inst._deferred = True
+    return out
+
+
+def _announce(cls: type, instances: Iterable["Model"]) -> None:
+    """``post_init`` for instances built from stored data (blinker's send costs even with nobody
+    listening: look once)."""
+    if signals.post_init.receivers:
+        for inst in instances:
+            signals.post_init.send(cls, instance=inst)
 
 
 class _PerInstance:
@@ -329,14 +361,9 @@ class Model(_InstanceState, metaclass=ModelMeta):
         ``leanorm.get_client()``."""
         if client is not None and data.get("objectId"):
             return cls._from_wire_many((data,), client, partial, scope)[0]
-        inst = cls.__new__(cls)
-        inst._data = data
-        inst._cache = {}
-        inst._client = client
-        inst._deferred = partial
-        if signals.post_init.receivers:
-            signals.post_init.send(cls, instance=inst)
-        return inst
+        built = _loaded_instances(cls, (data,), client, None, None, partial)
+        _announce(cls, built)
+        return built[0]
 
     @classmethod
     def _from_wire_many(cls: Type[M], rows: Sequence[Dict[str, Any]], client: "Client",
@@ -367,24 +394,14 @@ class Model(_InstanceState, metaclass=ModelMeta):
             # __bool__: then a page of false ones is built anew, which costs identity, not correctness)
             if not any(found):
                 found = None
-        new = cls.__new__
-        out: List[M] = []
-        append = out.append
         page = _PagePointers() if enabled else None  # (with the map off, every pointer is a new stub)
-        if found is None:  # every row is a new instance: the tight loop (first reads, map off)
-            for row in rows:
-                inst = new(cls)
-                inst._data = row
-                inst._cache = {}
-                inst._client = client
-                inst._scope = scope
-                inst._page = page
-                append(inst)
-            fresh: Sequence[M] = out
+        if found is None:  # every row is a new instance (first reads, map off)
+            out = fresh = _loaded_instances(cls, rows, client, scope, page, partial)
         else:
-            fresh = []
             slow = partial or cls._merge is not Model._merge  # a model that merges its own way (User)
-            for row, inst in zip(rows, found):
+            out = []
+            missing: List[int] = []
+            for i, (row, inst) in enumerate(zip(rows, found)):
                 if inst is not None and type(inst) is cls and inst._scope == scope:
                     if slow or inst._changed or inst._ops:
                         inst._merge(row, partial)
@@ -392,22 +409,14 @@ class Model(_InstanceState, metaclass=ModelMeta):
                         inst._data = row
                         inst._cache = {}
                         inst._deferred = False
+                    inst._page = page
                 else:
-                    inst = new(cls)
-                    inst._data = row
-                    inst._cache = {}
-                    inst._client = client
-                    inst._scope = scope
-                    fresh.append(inst)
-                inst._page = page
-                append(inst)
-        if partial:
-            for inst in fresh:
-                inst._deferred = True
-        # blinker's send() costs even with nobody listening: look once per page
-        if signals.post_init.receivers:
-            for inst in fresh:
-                signals.post_init.send(cls, instance=inst)
+                    missing.append(i)
+                out.append(inst)
+            fresh = _loaded_instances(cls, [rows[i] for i in missing], client, scope, page, partial)
+            for i, inst in zip(missing, fresh):
+                out[i] = inst
+        _announce(cls, fresh)
         if enabled:
             imap.put_many(scope, class_name, ids, out)
         return out
@@ -441,17 +450,11 @@ class Model(_InstanceState, metaclass=ModelMeta):
             return type(inst) is cls and inst._scope == scope
 
         def make() -> M:
-            inst = cls.__new__(cls)
-            inst._data = {"objectId": object_id}
-            inst._cache = {}
-            inst._client = client
-            inst._scope = scope
-            inst._deferred = True
-            return inst
+            return _loaded_instances(cls, ({"objectId": object_id},), client, scope, None, partial=True)[0]
 
         inst, new = client.identity_map.get_or_put(scope, cls._meta.class_name, object_id, usable, make)
-        if new and signals.post_init.receivers:
-            signals.post_init.send(cls, instance=inst)
+        if new:
+            _announce(cls, (inst,))
         return inst
 
     @classmethod
@@ -527,6 +530,64 @@ class Model(_InstanceState, metaclass=ModelMeta):
         self._cache[field.name] = value
         self._changed.add(field.db_field)
         self._ops.pop(field.db_field, None)
+
+    # -- the instance's state, for the features built on Model (users, files, relations, cloud code) ------
+    # Stored values are keyed by wire key, decoded ones by field name: these keep the two in step, so no
+    # other module writes the private slots.
+    def _holds_all_read_by(self, client: "Client", scope: str) -> bool:
+        """Whether every field of this instance was read through ``client`` under the auth identity
+        ``scope`` (so it may serve a ``get(id=...)`` there without a request)."""
+        return not self._deferred and self._scope == scope and self._client is client
+
+    def _stored(self, key: str, default: Any = None) -> Any:
+        """The value the server holds for the wire key ``key``, as it came (not decoded)."""
+        return self._data.get(key, default)
+
+    def _stored_copy(self) -> Dict[str, Any]:
+        """Every stored value, as a new dict (wire keys, wire values)."""
+        return dict(self._data)
+
+    def _store(self, key: str, value: Any) -> None:
+        """Take ``value`` as what the server holds for ``key`` (not a change to send); the field read
+        from it decodes anew."""
+        self._data[key] = value
+        self._forget_decoded(key)
+
+    def _unstore(self, key: str) -> None:
+        """Forget what the server held for ``key``."""
+        self._data.pop(key, None)
+        self._forget_decoded(key)
+
+    def _forget_decoded(self, key: str) -> None:
+        field = self._meta.by_db.get(key)
+        self._cache.pop(field.name if field is not None else key, None)
+
+    def _discard_change(self, key: str) -> None:
+        """Forget the unsaved change to the wire key ``key`` (a password is never kept after its save)."""
+        self._changed.discard(key)
+        self._forget_decoded(key)
+
+    def _memo(self, key: str) -> Any:
+        """A value derived from this instance and kept with it (prefetched relation members); None."""
+        return self._cache.get(key)
+
+    def _set_memo(self, key: str, value: Any) -> None:
+        self._cache[key] = value
+
+    def _drop_memo(self, key: str) -> None:
+        self._cache.pop(key, None)
+
+    def _queued_wire(self, key: str) -> Any:
+        """For a key with a queued atomic operation: the local result of the operations, as wire JSON
+        (the value cloud code answers for it); MISSING for a key without one."""
+        field = self._meta.by_db.get(key)
+        if key not in self._ops or field is None or field.name not in self._cache:
+            return MISSING
+        return field.to_wire(self._cache[field.name])
+
+    def _queued_op(self, key: str) -> Optional[Operation]:
+        """The atomic operation queued for the wire key ``key``, if any."""
+        return self._ops.get(key)
 
     def __getitem__(self, key: str) -> Any:
         """Any stored key, declared or not, decoded: ``post["legacyField"]``."""

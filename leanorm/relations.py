@@ -61,8 +61,8 @@ class RelationManager(Generic[M]):
         key = self.field.db_field
         client.request("PUT", f"classes/{self.owner._meta.class_name}/{self.owner.id}",
                        body={key: {"__op": op, "objects": [self.field.to_wire(o) for o in objs]}})
-        self.owner._data[key] = {"__type": "Relation", "className": self.field.target._meta.class_name}
-        self.owner._cache.pop(prefetch_key(self.field.name), None)  # the members changed
+        self.owner._store(key, {"__type": "Relation", "className": self.field.target._meta.class_name})
+        self.owner._drop_memo(prefetch_key(self.field.name))  # the members changed
 
     def add(self, *objs: M) -> None:
         """Add objects to the relation (one request, ``AddRelation``)."""
@@ -79,7 +79,7 @@ class RelationManager(Generic[M]):
         # lookup by name cannot show the checker
         target = cast("Type[M]", self.field.read_model)
         qs = target.objects.all().related_to(self.owner, self.field.db_field)
-        prefetched = self.owner._cache.get(prefetch_key(self.field.name))
+        prefetched = self.owner._memo(prefetch_key(self.field.name))
         if prefetched is not None:
             qs._result_cache = list(prefetched)
         return qs
@@ -173,7 +173,7 @@ def prefetch_relation(client: "Client", owners: Sequence["Model"], name: str) ->
                 full.append(i)
         pending = full
     for owner, rows in zip(owners, members):
-        owner._cache[prefetch_key(name)] = target._from_wire_many(rows, client)
+        owner._set_memo(prefetch_key(name), target._from_wire_many(rows, client))
 
 
 def prefetch_key(name: str) -> str:

@@ -74,6 +74,11 @@ class Transport:
     def send(self, request: Request) -> Response:
         raise NotImplementedError
 
+    def seconds_for(self, request_timeout: Optional[float] = None) -> Optional[float]:
+        """How long a request may take in all (``request_timeout``, else the enclosing
+        ``leanorm.timeout()`` block's, else the transport's own); None where nothing bounds it."""
+        return request_timeout or _block_timeout.get()
+
     def close(self) -> None:
         """Release what the transport holds (connections, the embedded database)."""
 
@@ -225,10 +230,14 @@ class HTTPTransport(Transport):
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
+    def seconds_for(self, request_timeout: Optional[float] = None) -> Optional[float]:
+        return request_timeout or _block_timeout.get() or self.timeout
+
     def send(self, request: Request) -> Response:
         absolute = request.path.startswith(("http://", "https://"))
         url = request.path if absolute else self.base_url + request.path
-        seconds = request.timeout or _block_timeout.get() or self.timeout
+        seconds = self.seconds_for(request.timeout)
+        assert seconds is not None
         deadline = time.monotonic() + seconds
         safe = request.method in ("GET", "HEAD")
         replayable = request.body is None or isinstance(request.body, (bytes, bytearray))

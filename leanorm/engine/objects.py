@@ -11,6 +11,7 @@ from typing import Any, Dict, Iterable, Optional, Type, TypeVar, overload
 
 from ..protocol.encoding import decode
 from ..errors import ScriptError
+from ..fields import MISSING
 from ..models import Model, resolve_pointer
 from ..registry import registry
 from ..operations import Delete
@@ -64,12 +65,11 @@ def answer_object(instance: Model, is_new: bool) -> Dict[str, Any]:
     wire values (queued operations applied locally; ``unset`` removes the key of a new object and stays a
     ``Delete`` operation on an update). Raises ValidationError when a changed field is invalid."""
     payload = instance._payload(is_new=False)  # validates only what the hook changed
-    out = {k: v for k, v in instance._data.items() if k not in CONTROL_KEYS}
+    out = {k: v for k, v in instance._stored_copy().items() if k not in CONTROL_KEYS}
     for key, wire in payload.items():
         if key in CONTROL_KEYS:
             continue
-        op = instance._ops.get(key)
-        field = instance._meta.by_db.get(key)
+        op = instance._queued_op(key)
         if op is None:
             out[key] = wire
         elif isinstance(op, Delete):
@@ -77,10 +77,9 @@ def answer_object(instance: Model, is_new: bool) -> Dict[str, Any]:
                 out.pop(key, None)
             else:
                 out[key] = wire
-        elif field is not None and field.name in instance._cache:
-            out[key] = field.to_wire(instance._cache[field.name])
         else:
-            out[key] = wire
+            result = instance._queued_wire(key)
+            out[key] = wire if result is MISSING else result
     return out
 
 

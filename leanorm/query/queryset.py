@@ -7,6 +7,8 @@ of round trips: one per page of ``max_limit`` objects for a plain query, one per
 """
 from __future__ import annotations
 
+import time
+
 from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple,
                     Type, TypeVar, Union, cast, overload)
 
@@ -321,8 +323,7 @@ class QuerySet(Generic[M]):
         scope = client.auth_identity()
         inst = client.identity_map.get(scope, self.model._meta.class_name, value)
         # an instance loaded under another identity since it was mapped here is not this scope's
-        return inst if (type(inst) is self.model and not inst._deferred and inst._scope == scope
-                        and inst._client is client) else None
+        return inst if type(inst) is self.model and inst._holds_all_read_by(client, scope) else None
 
     def get(self, *conditions: Q, **lookups: Any) -> M:
         """The one object matching; ``Model.DoesNotExist`` or ``Model.MultipleObjectsReturned`` otherwise.
@@ -525,9 +526,11 @@ class QuerySet(Generic[M]):
         cn = self.model._meta.class_name
         items = [(method, f"classes/{cn}" + (f"/{o.id}" if method != "POST" else "") + params, p)
                  for o, p in zip(objs, payloads)]
+        bound = client.transport.seconds_for()
+        deadline = None if bound is None else time.monotonic() + bound
         outcomes: List[Any] = list(client.batch_outcomes(items))
         if method == "POST":
-            self._settle_client_ids(client, objs, outcomes)
+            self._settle_client_ids(client, objs, outcomes, deadline)
         succeeded: List[M] = []
         failed: List[Tuple[M, LeanORMError]] = []
         unknown: List[Tuple[M, LeanORMError]] = []
@@ -546,19 +549,23 @@ class QuerySet(Generic[M]):
         if failed or unknown:
             raise BulkWriteError(succeeded, failed, unknown)
 
-    def _settle_client_ids(self, client: "Client", objs: Sequence[M], outcomes: List[Any]) -> None:
+    def _settle_client_ids(self, client: "Client", objs: Sequence[M], outcomes: List[Any],
+                           deadline: Optional[float]) -> None:
         """Creates that carried a client-made id and got no answer, or a duplicate-id refusal (an
         earlier attempt had landed): read which of them are stored, and make those succeed with the
         stored object. A read-back proves presence, never absence: a request without an answer may still
         be queued at the server, so a create not found stays unknown (sending it again is safe: its id
         makes a second create a duplicate-id refusal, which this settles)."""
-        doubtful = {obj._pending_id: i for i, (obj, outcome) in enumerate(zip(objs, outcomes))
-                    if obj._pending_id is not None and isinstance(outcome, (OutcomeUnknown, DuplicateValue))}
-        if not doubtful:
+        doubtful = {obj.pending_id: i for i, (obj, outcome) in enumerate(zip(objs, outcomes))
+                    if obj.pending_id is not None and isinstance(outcome, (OutcomeUnknown, DuplicateValue))}
+        # within the write's own deadline: a timed-out batch is not followed by a read as long again
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if not doubtful or (remaining is not None and remaining < _MIN_READ_BACK):
             return
         try:
             found = client.request("GET", f"classes/{self.model._meta.class_name}",
-                                   {"where": {"objectId": {"$in": sorted(doubtful)}}, "limit": str(len(doubtful))})
+                                   {"where": {"objectId": {"$in": sorted(doubtful)}}, "limit": str(len(doubtful))},
+                                   timeout=remaining)
         except LeanORMError:
             return  # still unknown: the objects keep their ids, so sending them again stays safe
         for row in found.get("results", []):
@@ -693,9 +700,13 @@ class QuerySet(Generic[M]):
 def _create_payload(obj: "Model") -> Dict[str, Any]:
     """What creating ``obj`` sends: its payload, with its client-made objectId if it has one."""
     payload = obj._payload(True)
-    if obj._pending_id is not None:
-        payload["objectId"] = obj._pending_id
+    if obj.pending_id is not None:
+        payload["objectId"] = obj.pending_id
     return payload
+
+
+#: seconds a read-back of unanswered creates needs at the least to be worth sending
+_MIN_READ_BACK = 0.05
 
 
 class CQLResult(List[M]):

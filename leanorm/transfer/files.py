@@ -23,6 +23,7 @@ import hmac
 import tempfile
 from typing import Any, BinaryIO, Callable, Dict, List, Optional, Tuple, cast
 
+from ..acl import ACL
 from ..auth_context import using_master
 from ..client import Client
 from ..errors import LeanCloudError
@@ -172,8 +173,7 @@ class FileMover:
             copy = File(name, data, row.get("mime_type"))
             copy.metadata = {**(copy.metadata or {}), **meta}
             if self.objects and isinstance(row.get("ACL"), dict):
-                copy._data["ACL"] = row["ACL"]
-                copy._changed.add("ACL")
+                copy.acl = ACL.from_wire(row["ACL"])
             copy.save(client=self.target)
             if self.objects:
                 # marked only once the upload is complete: a copy a lost connection left half made (a

@@ -179,15 +179,18 @@ def test_bulk_create_queued_behind_another_writer_stays_unknown_not_not_sent(ser
     release = threading.Timer(3.0, holder.execute, ("COMMIT",))
     release.start()
     objs = [FaultCounter(label="queued-batch", n=i) for i in range(4)]
+    started = time.monotonic()
     try:
         with leanorm.using(client), pytest.raises(BulkWriteError) as failure:
             FaultCounter.objects.bulk_create(objs, client_ids=True)
+        elapsed = time.monotonic() - started
     finally:
         release.join()
         holder.close()
         client.close()
     assert not failure.value.failed
     assert [obj for obj, _ in failure.value.unknown] == objs
+    assert elapsed < 2.5  # the read-back is within the write's 1.5 s deadline, not a second one
     with leanorm.using(direct):
         for _ in range(50):  # the queued batch lands once the lock is free
             if FaultCounter.objects.filter(label="queued-batch").count() == 4:
