@@ -139,9 +139,13 @@ class Client:
         if resp.status >= 400:
             if isinstance(payload, dict) and "code" in payload:
                 raise error_for(int(payload["code"]), str(payload.get("error", "")), resp.status)
-            # an error without the protocol's code came from something in between (a proxy's 403, a
+            if isinstance(payload, dict) and isinstance(payload.get("error"), str):
+                # the protocol's error shape without a code: Parse Server's refusals of keys and master-only
+                # routes (``{"error": "unauthorized"}``, 403); their status is what they mean
+                raise error_for(resp.status, payload["error"], resp.status)
+            # an error not in the protocol's shape came from something in between (a proxy's 403, a
             # gateway's 502): its HTTP status is no protocol code, and whether the server acted is not known
-            raise OutcomeUnknown(f"{method} {req.path} answered {resp.status} without a protocol error code: "
+            raise OutcomeUnknown(f"{method} {req.path} answered {resp.status} without a protocol error: "
                                  f"{str(payload)[:200]}")
         return payload
 

@@ -47,6 +47,8 @@ __all__ = ["ServeOptions", "serve", "load_object"]
 
 #: where the main process leaves the options for the workers it spawns
 OPTIONS_ENV = "LEANORM_SERVE_OPTIONS"
+#: where it leaves its process id (a worker started after the main process died stops at once)
+MAIN_PID_ENV = "LEANORM_SERVE_MAIN_PID"
 #: upload bytes held in memory before the spool moves to a temporary file
 SPOOL_IN_MEMORY = 1024 * 1024
 PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -289,6 +291,10 @@ def _stop_with_the_main_process() -> None:
     crashed): an orphaned worker would keep serving the port."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        # a main process that died before this worker asked (while it was still importing) sends nothing:
+        # the worker finds itself adopted and stops by itself
+        if os.getppid() != int(os.environ.get(MAIN_PID_ENV, os.getppid())):
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def worker_app() -> RSGIApp:
@@ -378,6 +384,7 @@ def serve(options: ServeOptions) -> int:
     holder, port = _reserve_port(options.host, options.port)
     options = dataclasses.replace(options, port=port, max_connections=_connections_that_fit(options.max_connections))
     os.environ[OPTIONS_ENV] = json.dumps(dataclasses.asdict(options))
+    os.environ[MAIN_PID_ENV] = str(os.getpid())
     print(f"leanorm: serving {options.database} on http://{options.host}:{port} "
           f"(LeanCloud dialect under /1.1/, Parse under /parse/; {options.workers} workers of "
           f"{options.max_connections} connections); Ctrl-C stops",

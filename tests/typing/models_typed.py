@@ -4,6 +4,7 @@ import datetime as _dt
 from typing import Any, ClassVar, Dict, List, Optional
 
 import arrow
+from typing_extensions import Self
 
 from leanorm import (BooleanField, DateTimeField, DictField, FloatField, IntegerField, ListField, Manager,
                      Model, PointerField, QuerySet, StringField)
@@ -38,7 +39,7 @@ class TypPost(Model):
     labels: RelationField[TypTag] = RelationField(TypTag)
 
     @classmethod
-    def drafts(cls) -> "QuerySet[TypPost]":
+    def drafts(cls) -> "QuerySet[Self]":
         return cls.objects.filter(draft=True)  # ``cls.objects`` in a classmethod: a queryset of the class
 
 
