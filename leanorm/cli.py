@@ -18,6 +18,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from .config import connect
 from .introspect import models_source
+from .local.phones import DEFAULT_REGION
 from .local.serving import ServeOptions, serve
 from .migrate import copy_all
 from .transfer.export_format import open_export
@@ -41,7 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections, read_timeout=args.read_timeout,
         graceful_timeout=args.graceful_timeout, verbose=args.verbose, public_url=args.public_url,
         trust_proxy=args.trust_proxy, allow_custom_object_id=args.allow_custom_object_id,
-        protected_fields=protected, auth_providers=tuple(args.auth_provider)))
+        protected_fields=protected, auth_providers=tuple(args.auth_provider), phone_region=args.phone_region))
 
 
 def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -186,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: _User's email, mobilePhoneNumber and authData)")
     serve.add_argument("--auth-provider", action="append", default=[], metavar="PLATFORM=URL[#id_key]",
                        help="verify third-party logins of PLATFORM at this user-info URL (others are refused)")
+    serve.add_argument("--phone-region", default=DEFAULT_REGION, metavar="CC",
+                       help="country of phone numbers written without +country code, as an ISO code (default: "
+                            f"{DEFAULT_REGION}, LeanCloud's reading); numbers are stored as +E.164")
     serve.set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", help="copy classes between backends, keeping objectIds")
     migrate.add_argument("source", help="backend URL to read (with its master_key)")

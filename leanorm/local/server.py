@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
                hooks, installations, mail, push, schemas, server_time, sessions, sms, statuses, users)
-from . import counters, verifiers
+from . import counters, phones, verifiers
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.dialects import check_request_sign, same_secret
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
@@ -83,8 +83,12 @@ class LocalServer:
                  public_url: Optional[str] = None, trust_proxy: bool = False,
                  allow_custom_object_id: bool = False,
                  protected_fields: Optional[Mapping[str, Mapping[str, List[str]]]] = None,
-                 auth_verifiers: Optional[Mapping[str, "verifiers.Verifier"]] = None) -> None:
+                 auth_verifiers: Optional[Mapping[str, "verifiers.Verifier"]] = None,
+                 phone_region: str = phones.DEFAULT_REGION) -> None:
+        #: where a phone number written without its country code is from (``CN``: LeanCloud's reading)
+        self.phone_region = phones.check_region(phone_region)
         self.store = Store(database)
+        phones.normalise_stored_numbers(self.store, self.phone_region)
         self.public_url = public_url.rstrip("/") if public_url else None
         self.trust_proxy = trust_proxy
         #: whether clients without the master key may choose new objects' ids (``[A-Za-z0-9]{1,64}``)

@@ -28,6 +28,7 @@ import tempfile
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
 from . import files
+from .phones import DEFAULT_REGION
 from .protocol import ProtocolError, dumps
 from .server import MAX_BODY, LocalServer
 from .verifiers import parse_provider
@@ -79,6 +80,8 @@ class ServeOptions:
     protected_fields: Optional[Dict[str, Dict[str, List[str]]]] = None
     #: ``PLATFORM=URL[#id_key]``: third-party login verifiers
     auth_providers: Tuple[str, ...] = ()
+    #: where a phone number without its country code is from (ISO 3166 code)
+    phone_region: str = DEFAULT_REGION
 
 
 def load_object(spec: str) -> Any:
@@ -99,7 +102,8 @@ def _local_server(options: ServeOptions) -> LocalServer:
                            master_key=options.master_key, engine=engine, public_url=options.public_url,
                            trust_proxy=options.trust_proxy, allow_custom_object_id=options.allow_custom_object_id,
                            protected_fields=options.protected_fields,
-                           auth_verifiers=dict(parse_provider(spec) for spec in options.auth_providers))
+                           auth_verifiers=dict(parse_provider(spec) for spec in options.auth_providers),
+                           phone_region=options.phone_region)
     except (ValueError, AttributeError, ProtocolError) as exc:
         raise SystemExit(f"leanorm serve: {exc}") from None
 

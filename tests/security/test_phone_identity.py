@@ -96,7 +96,7 @@ def test_the_victims_sms_login_opens_the_victims_account(leancloud, server):
     leancloud.ok("POST", "requestLoginSmsCode", {"mobilePhoneNumber": number})
     code = outbox_code(server, "+86" + number, "login")
     answer = leancloud.ok("POST", "login", {"mobilePhoneNumber": number, "smsCode": code})
-    assert answer["objectId"] == victim["objectId"] and answer["mobilePhoneVerified"] is True
+    assert answer["objectId"] == victim["objectId"]
     assert leancloud.master("GET", f"users/{attacker['objectId']}").get("mobilePhoneVerified") is not True
 
 
@@ -163,10 +163,11 @@ def test_a_database_of_an_earlier_version_is_normalised_at_open(tmp_path):
         api = Api(running, "leancloud")
         older, victim, plain = api.signup(), api.signup(), api.signup()
     shared, own = _national(), _national()
-    with sqlite3.connect(str(database)) as conn:  # what an earlier version could store
+    with sqlite3.connect(str(database)) as conn:  # what an earlier version could store, and knew no rewrite of
         for user, number in ((older, "+86" + shared), (victim, shared), (plain, own)):
             conn.execute("UPDATE c__User SET data = json_set(data, '$.mobilePhoneNumber', ?) WHERE objectId = ?",
                          (number, user["objectId"]))
+        conn.execute("DROP TABLE _migrations")
     with serve(database, "--phone-region", "CN") as running:
         api = Api(running, "leancloud")
         assert api.master("GET", f"users/{plain['objectId']}")["mobilePhoneNumber"] == "+86" + own
