@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .authz import OBJECT_ID
 from .code_limits import counts_failures
 from .hooks import user_event
-from .one_time_codes import spend
+from .one_time_codes import NOBODY, spend
 from .passwords import checked_password, hash_password, is_legacy, verify_password
 from .phones import e164, phone_number, user_by_phone
 from .protocol import Caller, Context, ProtocolError, route
@@ -155,10 +155,9 @@ def _login(ctx: Context) -> Any:
         return _login_with_password(ctx)
     phone = phone_number(ctx, body)
     with ctx.store.write() as conn:
-        user_id = user_by_phone(ctx, conn, phone)
-        if user_id is None:  # (not a guess: no login code goes to a number nobody has)
-            raise ProtocolError(213, "Could not find user with that mobile phone number.")
-        # a code sent while another user had the number is not this one's
+        # login codes are sent on the owner's behalf: one sent while another user had the number is not
+        # this one's, and for a number nobody has none is pending (603)
+        user_id = user_by_phone(ctx, conn, phone) or NOBODY
         spend(ctx, conn, "login", body["smsCode"], phone, user_id)
         return logged_in(ctx, conn, user_id)
 

@@ -33,10 +33,6 @@ def _signed_in_user(ctx: Context) -> str:
     return ctx.caller.user_id
 
 
-def _no_owner() -> ProtocolError:
-    return ProtocolError(213, "Could not find user with that mobile phone number.")
-
-
 @route("POST", r"requestSmsCode")
 @counts_failures
 def _request_sms_code(ctx: Context) -> Any:
@@ -110,7 +106,7 @@ def _verify_phone(ctx: Context) -> Any:
     with ctx.store.write() as conn:
         phone, user_id = spend_by_code(ctx, conn, "verify_phone", ctx.args[0])
         if user_id is None or user_by_phone(ctx, conn, phone) != user_id:  # the number changed hands since
-            raise _no_owner()
+            raise ProtocolError(213, "Could not find user with that mobile phone number.")
         answer = set_user_fields(ctx, user_id, {"mobilePhoneVerified": True})
     user_event(ctx, "functions/onVerified/sms", user_id, rejects=False)
     return {"objectId": user_id, "updatedAt": answer["updatedAt"]}
@@ -124,9 +120,8 @@ def _reset_by_sms(ctx: Context) -> Any:
     phone = phone_number(ctx, body)  # needed: a code alone would match any user's pending reset
     hashed = hash_password(password)  # slow on purpose: outside the write lock
     with ctx.store.write() as conn:
-        user_id = user_by_phone(ctx, conn, phone)
-        if user_id is None:  # (not a guess: no reset code goes to a number nobody has)
-            raise _no_owner()
+        # reset codes are sent on the owner's behalf: for a number nobody has, none is pending (603)
+        user_id = user_by_phone(ctx, conn, phone) or NOBODY
         spend(ctx, conn, "password_reset", ctx.args[0], phone, user_id)
         conn.execute("INSERT OR REPLACE INTO _passwords VALUES (?, ?)", (user_id, hashed))
         # LeanCloud gives the user a new session token after a reset: the old ones end
