@@ -75,11 +75,18 @@ def phone_number(ctx: Context, body: Dict[str, Any]) -> str:
 
 def with_stored_number(ctx: Context, body: Dict[str, Any]) -> Dict[str, Any]:
     """A ``_User`` write's body with its number in E.164 (127 when invalid). Other values (null, ``""``,
-    an operation) are the write's to check: none of them is a number to find a user by."""
+    an operation) are the write's to check: none of them is a number to find a user by. The master key
+    may store text that is no valid number as it is (an import keeps what the old backend kept): every
+    lookup asks for a valid number in E.164, so no lookup finds a user by it."""
     phone = body.get(FIELD)
     if not isinstance(phone, str) or phone == "":
         return body
-    return {**body, FIELD: e164(phone, ctx.server.phone_region)}
+    try:
+        return {**body, FIELD: e164(phone, ctx.server.phone_region)}
+    except ProtocolError:
+        if ctx.caller.master:
+            return body
+        raise
 
 
 def user_by_phone(ctx: Context, conn: sqlite3.Connection, phone: str) -> Optional[str]:

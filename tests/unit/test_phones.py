@@ -65,3 +65,16 @@ def test_the_server_stores_numbers_in_e164_in_its_region():
     assert (status, answer["code"]) == (400, 214)
     status, answer = _call(server, "POST", "login", {"mobilePhoneNumber": "202-555-0143", "password": "pw"})
     assert status == 200 and answer["objectId"] == user["objectId"]
+
+
+def test_the_master_key_may_keep_text_that_is_no_number_and_no_lookup_finds_it():
+    server = LocalServer()
+    status, user = _call(server, "POST", "users", {"username": "old", "password": "pw", "mobilePhoneNumber": "12345"},
+                         headers=MASTER)
+    assert status == 201
+    assert _call(server, "GET", f"users/{user['objectId']}", headers=MASTER)[1]["mobilePhoneNumber"] == "12345"
+    assert _call(server, "POST", "requestLoginSmsCode", {"mobilePhoneNumber": "12345"})[1]["code"] == 127
+    assert _call(server, "POST", "login", {"mobilePhoneNumber": "12345", "password": "pw"})[1]["code"] == 127
+    status, user = _call(server, "POST", "users", {"username": "new", "password": "pw",
+                                                   "mobilePhoneNumber": "+86 138 0013 8000"}, headers=MASTER)
+    assert _call(server, "GET", f"users/{user['objectId']}", headers=MASTER)[1]["mobilePhoneNumber"] == "+8613800138000"
