@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="verify third-party logins of PLATFORM at this user-info URL (others are refused)")
     serve.add_argument("--phone-region", default=DEFAULT_REGION, metavar="CC",
                        help="country of phone numbers written without +country code, as an ISO code (default: "
-                            f"{DEFAULT_REGION}, LeanCloud's reading); numbers are stored as +E.164")
+                            f"{DEFAULT_REGION}, LeanCloud's reading); numbers are stored in E.164")
     serve.set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", help="copy classes between backends, keeping objectIds")
     migrate.add_argument("source", help="backend URL to read (with its master_key)")

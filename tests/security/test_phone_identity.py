@@ -50,11 +50,11 @@ def test_a_number_in_another_spelling_is_taken(api, spelling):
     attacker = api.signup()  # the older account
     number = _national()
     victim = api.signup(mobilePhoneNumber=number)
-    status, answer = api.call("PUT", f"users/{attacker['objectId']}", {"mobilePhoneNumber": SPELLINGS[spelling](number)},
+    spelled = SPELLINGS[spelling](number)
+    status, answer = api.call("PUT", f"users/{attacker['objectId']}", {"mobilePhoneNumber": spelled},
                               session=attacker["sessionToken"])
     assert refused(status, answer, 214)
-    status, answer = api.call("POST", "users", {"username": unique("u"), "password": "pw",
-                                                "mobilePhoneNumber": SPELLINGS[spelling](number)})
+    status, answer = api.call("POST", "users", {"username": unique("u"), "password": "pw", "mobilePhoneNumber": spelled})
     assert refused(status, answer, 214)
     assert api.master("GET", f"users/{attacker['objectId']}").get("mobilePhoneNumber") is None
     assert api.master("GET", f"users/{victim['objectId']}")["mobilePhoneNumber"] == "+86" + number
