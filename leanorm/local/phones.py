@@ -119,8 +119,12 @@ def normalise_stored_numbers(store: Store, region: str) -> None:
     ``region``. A stored value that is no valid number stays as it was: no lookup finds it. Numbers two
     users now share are logged: lookups refuse them (:func:`user_by_phone`) until the administrator
     removes the number from all accounts but its owner's."""
+    done = "SELECT 1 FROM _migrations WHERE name=?"
+    with store.read() as conn:  # (a database opened for reading only: nothing to take a write lock for)
+        if conn.execute(done, (MIGRATION,)).fetchone():
+            return
     with store.write() as conn:
-        if conn.execute("SELECT 1 FROM _migrations WHERE name=?", (MIGRATION,)).fetchone():
+        if conn.execute(done, (MIGRATION,)).fetchone():  # another process did it meanwhile
             return
         if store.has_class(conn, "_User"):
             _rewrite_numbers(conn, region)
