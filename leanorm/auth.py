@@ -39,6 +39,7 @@ class User(Model):
 
     username: StringField[Optional[str]] = StringField()
     email: StringField[Optional[str]] = StringField()
+    # sent as given; the embedded backend stores (and a filter must name) it in E.164: docs/users.md
     mobile_phone_number: StringField[Optional[str]] = StringField(db_field="mobilePhoneNumber")
     email_verified: BooleanField[Optional[bool]] = BooleanField(db_field="emailVerified")
     mobile_phone_verified: BooleanField[Optional[bool]] = BooleanField(db_field="mobilePhoneVerified")

@@ -21,6 +21,7 @@ from .introspect import models_source
 
 try:  # what the command needs beyond the client is the ``cli`` extra: say so rather than show a traceback
     from .local.admission import DEFAULT_MAX_UPLOAD
+    from .local.phones import DEFAULT_REGION
     from .local.serving import ServeOptions, serve
     from .migrate import copy_all
     from .transfer.export_format import open_export
@@ -236,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--hook-key", default=os.environ.get("LEANCLOUD_APP_HOOK_KEY"), metavar="KEY",
                        help="LeanEngine's hook key: requests carrying it (X-LC-Hook-Key) may skip hooks with "
                             "__ignore_hooks (default: $LEANCLOUD_APP_HOOK_KEY; none: only the master key may)")
+    serve.add_argument("--phone-region", default=DEFAULT_REGION, metavar="CC",
+                       help="country of phone numbers written without +country code, as an ISO code (default: "
+                            f"{DEFAULT_REGION}, LeanCloud's reading); numbers are stored in E.164")
     serve.set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", help="copy classes between backends, keeping objectIds")
     migrate.add_argument("source", help="backend URL to read (with its master_key)")

@@ -82,11 +82,15 @@ def serve(database: Path, *options: str, open_files: Optional[int] = None) -> It
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         preexec_fn=_open_files_limit(open_files) if open_files else None)
     try:
-        banner = process.stdout.readline()  # "leanorm: serving DB on http://127.0.0.1:PORT (...)"
+        # "leanorm: serving DB on http://127.0.0.1:PORT (...)", after what opening the database logged
+        printed = [process.stdout.readline()]
+        while printed[-1] and not printed[-1].startswith("leanorm: serving") and len(printed) < 100:
+            printed.append(process.stdout.readline())
         try:
-            port = int(banner.split("http://127.0.0.1:")[1].split()[0])
+            port = int(printed[-1].split("http://127.0.0.1:")[1].split()[0])
         except (IndexError, ValueError):
-            pytest.fail(f"unexpected banner from leanorm serve: {banner!r} {process.stdout.read()}")
+            process.kill()  # its output ends only when it does
+            pytest.fail(f"unexpected banner from leanorm serve: {''.join(printed)}{process.stdout.read()}")
         served = Served(process, port, database)
         _wait_until_answering(served)
         yield served

@@ -11,13 +11,12 @@ from __future__ import annotations
 import base64
 import secrets
 import string
-import time
 from typing import Any, List
 
 from captcha.image import ImageCaptcha
 
 from .code_limits import counts_failures
-from .one_time_codes import consume, issue
+from .one_time_codes import grant, issue, spend
 from .protocol import Context, ProtocolError, route
 
 __all__: List[str] = []
@@ -62,7 +61,6 @@ def _verify_captcha(ctx: Context) -> Any:
         raise ProtocolError(603, "Invalid captcha code.")
     validate_token = secrets.token_urlsafe(24)
     with ctx.store.write() as conn:
-        consume(ctx, conn, "captcha", body.get("captcha_code"), token, "Invalid captcha code.")
-        conn.execute("INSERT INTO _codes VALUES (?, ?, ?, ?)",
-                     (validate_token, "captcha_validated", validate_token, time.time() + VALIDATE_TTL))
+        spend(ctx, conn, "captcha", body.get("captcha_code"), token, None, "Invalid captcha code.")
+        grant(conn, "captcha_validated", validate_token, validate_token, VALIDATE_TTL)
     return {"validate_token": validate_token}

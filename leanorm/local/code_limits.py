@@ -1,25 +1,32 @@
-"""Limits on guessing one-time codes (SMS, e-mail, captcha): a 6-digit code is a million guesses, so
-wrong guesses are counted, in ``_code_failures``, and cut off.
+"""Limits on guessing one-time codes (SMS, captcha): a 6-digit code is a million guesses, so failed
+guesses are counted, in ``_code_failures``, and cut off.
 
-- per number (recipient) and purpose: ``CODE_TRIES`` wrong guesses within ``WINDOW`` kill the pending code
-  and refuse further guesses for that number and purpose until the window passes (a new code cannot
-  restart the count);
-- per client address: ``ADDRESS_TRIES`` wrong guesses within ``WINDOW``, for any number, and the address
+- per number (recipient) and purpose: ``CODE_TRIES`` failed guesses within ``WINDOW`` kill the pending
+  codes and refuse further guesses for that number and purpose until the window passes (a new code
+  cannot restart the count; the user a code is bound to does not split it);
+- per client address: ``ADDRESS_TRIES`` failed guesses within ``WINDOW``, for any number, and the address
   is refused (error 219, HTTP 429) until they age out.
 
-A wrong guess is recorded after the endpoint's own transaction is rolled back, so the count survives the
-error that refuses the guess.
+This is the one place that counts. An endpoint that checks codes is wrapped in :func:`counts_failures`,
+and ``one_time_codes`` looks at a code only after :func:`note_guess` (which refuses to run outside such
+an endpoint). A request that made a guess and did not succeed is a failure, whatever it answers: a
+wrong code, a code bound to another user or to none (``changePhoneNumber`` without a session: it was an
+oracle, 603 for a wrong code and 206 for the right one), or an error after the right code (the spend is
+rolled back with the request, so the code would otherwise stay guessable for free). The failure is
+recorded after the endpoint's own transaction is rolled back, so the count survives the error.
 """
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import functools
 import sqlite3
 import time
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from .protocol import Context, Handler, ProtocolError
 
-__all__ = ["WrongCode", "check_allowed", "counts_failures", "CODE_TRIES", "ADDRESS_TRIES", "WINDOW"]
+__all__ = ["WrongCode", "Guess", "note_guess", "counts_failures", "CODE_TRIES", "ADDRESS_TRIES", "WINDOW"]
 
 CODE_TRIES = 5
 ADDRESS_TRIES = 20
@@ -27,19 +34,35 @@ WINDOW = 60 * 60
 
 
 class WrongCode(ProtocolError):
-    """A guess that did not match: error 603 to the client, a failure on the record."""
+    """A code that is not pending for what the request names (wrong, used, expired or bound elsewhere)."""
 
-    def __init__(self, message: str, purpose: str, recipient: Optional[str]) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(603, message)
-        self.purpose, self.recipient = purpose, recipient
+
+
+@dataclasses.dataclass
+class Guess:
+    """A code a request offered: for which purpose and to which recipient (None until a code named by
+    itself is found: ``verifyMobilePhone/<code>``)."""
+
+    purpose: str
+    recipient: Optional[str]
+
+
+#: the guesses of the request being served, when its endpoint counts failures (else None)
+_guesses: contextvars.ContextVar[Optional[List[Guess]]] = contextvars.ContextVar("code_guesses", default=None)
 
 
 def _too_many() -> ProtocolError:
     return ProtocolError(219, "Too many wrong codes: try again later.", 429)
 
 
-def check_allowed(ctx: Context, conn: sqlite3.Connection, purpose: str, recipient: Optional[str]) -> None:
-    """Error 219 when the client's address, or this number for this purpose, has guessed wrong too often."""
+def note_guess(ctx: Context, conn: sqlite3.Connection, purpose: str, recipient: Optional[str]) -> Guess:
+    """Before a code is compared: error 219 when the client's address, or this number for this purpose,
+    has failed too often; else the guess is noted, to be counted unless the request succeeds."""
+    guesses = _guesses.get()
+    if guesses is None:
+        raise RuntimeError("a one-time code checked by an endpoint that does not count failures (counts_failures)")
     since = time.time() - WINDOW
     if conn.execute("SELECT COUNT(*) FROM _code_failures WHERE address=? AND at > ?",
                     (ctx.client_address, since)).fetchone()[0] >= ADDRESS_TRIES:
@@ -48,24 +71,38 @@ def check_allowed(ctx: Context, conn: sqlite3.Connection, purpose: str, recipien
             "SELECT COUNT(*) FROM _code_failures WHERE recipient=? AND purpose=? AND at > ?",
             (recipient, purpose, since)).fetchone()[0] >= CODE_TRIES:
         raise _too_many()
+    guess = Guess(purpose, recipient)
+    guesses.append(guess)
+    return guess
+
+
+def _record(ctx: Context, guesses: List[Guess]) -> None:
+    now = time.time()
+    with ctx.store.write() as conn:
+        conn.execute("DELETE FROM _code_failures WHERE at < ?", (now - WINDOW,))
+        for guess in guesses:
+            conn.execute("INSERT INTO _code_failures VALUES (?, ?, ?, ?)",
+                         (guess.recipient or "", guess.purpose, ctx.client_address, now))
+            if guess.recipient is not None and conn.execute(
+                    "SELECT COUNT(*) FROM _code_failures WHERE recipient=? AND purpose=?",
+                    (guess.recipient, guess.purpose)).fetchone()[0] >= CODE_TRIES:
+                conn.execute("DELETE FROM _one_time_codes WHERE recipient=? AND purpose=?",
+                             (guess.recipient, guess.purpose))
 
 
 def counts_failures(handler: Handler) -> Handler:
-    """Wrap an endpoint that spends codes: each :class:`WrongCode` it raises is recorded, and the
-    ``CODE_TRIES``-th wrong guess for a number deletes its pending code."""
+    """Wrap an endpoint that checks codes: each guess it made is a failure on the record unless it
+    answers success, and the ``CODE_TRIES``-th failure for a number deletes its pending codes."""
     @functools.wraps(handler)
     def guarded(ctx: Context) -> Any:
+        guesses: List[Guess] = []
+        token = _guesses.set(guesses)
         try:
             return handler(ctx)
-        except WrongCode as wrong:
-            now = time.time()
-            with ctx.store.write() as conn:
-                conn.execute("DELETE FROM _code_failures WHERE at < ?", (now - WINDOW,))
-                conn.execute("INSERT INTO _code_failures VALUES (?, ?, ?, ?)",
-                             (wrong.recipient or "", wrong.purpose, ctx.client_address, now))
-                if wrong.recipient is not None and conn.execute(
-                        "SELECT COUNT(*) FROM _code_failures WHERE recipient=? AND purpose=?",
-                        (wrong.recipient, wrong.purpose)).fetchone()[0] >= CODE_TRIES:
-                    conn.execute("DELETE FROM _codes WHERE recipient=? AND purpose=?", (wrong.recipient, wrong.purpose))
+        except Exception:
+            if guesses:
+                _record(ctx, guesses)
             raise
+        finally:
+            _guesses.reset(token)
     return guarded

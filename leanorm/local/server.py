@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
                hooks, installations, leaderboards, mail, push, schemas, server_time, sessions, sms, statuses, users)
-from . import admission, counters, verifiers
+from . import admission, counters, phones, verifiers
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from ..protocol.dialects import same_secret
@@ -111,12 +111,16 @@ class LocalServer:
                  protected_fields: Optional[Mapping[str, Mapping[str, List[str]]]] = None,
                  auth_verifiers: Optional[Mapping[str, "verifiers.Verifier"]] = None,
                  hook_key: Optional[str] = None, query_timeout: Optional[float] = None,
-                 max_upload_size: int = admission.DEFAULT_MAX_UPLOAD) -> None:
+                 max_upload_size: int = admission.DEFAULT_MAX_UPLOAD,
+                 phone_region: str = phones.DEFAULT_REGION) -> None:
+        #: where a phone number written without its country code is from (``CN``: LeanCloud's reading)
+        self.phone_region = phones.check_region(phone_region)
         if max_upload_size < 1:
             raise ValueError(f"max_upload_size must be a positive number of bytes, got {max_upload_size}")
         #: the most bytes an upload may have (``leanorm serve --max-upload-size``)
         self.max_upload_size = max_upload_size
         self.store = Store(database)
+        phones.normalise_stored_numbers(self.store, self.phone_region)
         #: seconds a request's reads may run in SQLite before they are interrupted (error 124); None: no limit
         #: (in-process, the app's own queries; ``leanorm serve`` sets ``budget.QUERY_TIMEOUT``)
         self.query_timeout = query_timeout

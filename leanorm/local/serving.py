@@ -38,6 +38,7 @@ if sys.platform != "win32":  # Windows has no open-files limit to raise
     import resource
 
 from . import admission, files
+from .phones import DEFAULT_REGION
 from .protocol import ProtocolError, dumps
 from .budget import QUERY_TIMEOUT
 from .server import CORS, LocalServer
@@ -106,6 +107,8 @@ class ServeOptions:
     hook_key: Optional[str] = None
     #: seconds a request's reads may run in SQLite before they are interrupted (error 124)
     query_timeout: float = QUERY_TIMEOUT
+    #: where a phone number without its country code is from (ISO 3166 code)
+    phone_region: str = DEFAULT_REGION
 
 
 def load_object(spec: str) -> Any:
@@ -129,7 +132,7 @@ def _local_server(options: ServeOptions) -> LocalServer:
                            protected_fields=options.protected_fields, query_timeout=options.query_timeout,
                            max_upload_size=options.max_upload_size,
                            auth_verifiers=dict(parse_provider(spec) for spec in options.auth_providers),
-                           hook_key=options.hook_key)
+                           hook_key=options.hook_key, phone_region=options.phone_region)
     except (ValueError, AttributeError, ProtocolError) as exc:
         raise SystemExit(f"leanorm serve: {exc}") from None
 

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .authz import OBJECT_ID
 from .code_limits import counts_failures
 from .hooks import user_event
-from .one_time_codes import consume
+from .one_time_codes import NOBODY, spend
 from .passwords import checked_password, hash_password, is_legacy, verify_password
 from .phones import e164, phone_number, user_by_phone
 from .protocol import Caller, Context, ProtocolError, route
@@ -167,9 +167,14 @@ def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
     else:
         raise ProtocolError(200, "Username is missing or empty.")
     password = checked_password(password)
+    if login_key == "mobilePhoneNumber":  # one spelling per phone: for the lookup and for the throttle
+        login = e164(login, ctx.server.phone_region)
     with ctx.store.read() as conn:
         row = None
-        if ctx.store.has_class(conn, "_User"):
+        if login_key == "mobilePhoneNumber":
+            user_id = user_by_phone(ctx, conn, login)
+            row = conn.execute("SELECT user_id, hash FROM _passwords WHERE user_id=?", (user_id,)).fetchone()
+        elif ctx.store.has_class(conn, "_User"):
             row = conn.execute(f"SELECT u.objectId, p.hash FROM {table('_User')} u JOIN _passwords p "
                                f"ON p.user_id = u.objectId WHERE json_extract(u.data, '$.{login_key}') = ?",
                                (login,)).fetchone()
@@ -200,12 +205,12 @@ def _login(ctx: Context) -> Any:
     body = ctx.json_body()
     if "smsCode" not in body:
         return _login_with_password(ctx)
-    phone = phone_number(body)
+    phone = phone_number(ctx, body)
     with ctx.store.write() as conn:
-        consume(ctx, conn, "login", body["smsCode"], e164(phone))
-        user_id = user_by_phone(ctx, conn, phone)
-        if user_id is None:
-            raise ProtocolError(213, "Could not find user with that mobile phone number.")
+        # login codes are sent on the owner's behalf: one sent while another user had the number is not
+        # this one's, and for a number nobody has none is pending (603)
+        user_id = user_by_phone(ctx, conn, phone) or NOBODY
+        spend(ctx, conn, "login", body["smsCode"], phone, user_id)
         return logged_in(ctx, conn, user_id)
 
 

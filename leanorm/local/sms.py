@@ -1,21 +1,25 @@
 """SMS endpoints: codes to a phone number and what they prove (signing up or logging in by phone,
 verifying a number, resetting a password, changing a user's number).
 
-The codes are ``one_time_codes``; a login by code is ``POST login`` (``sessions``).
+Numbers are E.164 (``phones``). A code is issued on behalf of a user and spent only by a request naming
+the same purpose, number and user (``one_time_codes``): a login, verification or reset code is the
+number's owner's when it was sent, a change-of-number code is the user's who asked; a ``requestSmsCode``
+code proves the number alone (it is nobody's), and signing up or logging in with it opens the number's
+owner's account at that moment. Every endpoint here that checks a code counts its failures
+(``code_limits``). A login by code is ``POST login`` (``sessions``).
 """
 from __future__ import annotations
 
 import secrets
 import sqlite3
-import time
 from typing import Any, List
 
 from .auth_data import check_links, given_links, verified_links
 from .code_limits import counts_failures
 from .hooks import user_event
-from .one_time_codes import consume, issue
+from .one_time_codes import NOBODY, issue, spend, spend_by_code
 from .passwords import checked_password, hash_password
-from .phones import e164, known_phone, phone_number, user_by_phone
+from .phones import known_phone, phone_number, user_by_phone
 from .protocol import Context, ProtocolError, route
 from .sessions import logged_in, user_answer
 from .users import set_user_fields, signup
@@ -33,13 +37,13 @@ def _signed_in_user(ctx: Context) -> str:
 @counts_failures
 def _request_sms_code(ctx: Context) -> Any:
     body = ctx.json_body()
-    phone = phone_number(body)
+    phone = phone_number(ctx, body)
     token = body.get("validate_token")
     if token is not None:
         with ctx.store.write() as conn:
-            consume(ctx, conn, "captcha_validated", token, token, "Invalid or used captcha validate_token.")
-    issue(ctx, e164(phone), "sms", kind="voice" if body.get("smsType") == "voice" else "sms",
-           extra={k: v for k, v in body.items() if k not in ("mobilePhoneNumber", "validate_token")})
+            spend(ctx, conn, "captcha_validated", token, str(token), None, "Invalid or used captcha validate_token.")
+    issue(ctx, phone, "sms", kind="voice" if body.get("smsType") == "voice" else "sms",
+          extra={k: v for k, v in body.items() if k not in ("mobilePhoneNumber", "validate_token")})
     return {}
 
 
@@ -47,10 +51,10 @@ def _request_sms_code(ctx: Context) -> Any:
 @counts_failures
 def _verify_sms_code(ctx: Context) -> Any:
     # the number travels in the body (SDKs) or in the query string (LeanCloud's REST guide)
-    phone = phone_number({"mobilePhoneNumber": ctx.json_body().get("mobilePhoneNumber") or
-                    ctx.params.get("mobilePhoneNumber")})
+    phone = phone_number(ctx, {"mobilePhoneNumber": ctx.json_body().get("mobilePhoneNumber") or
+                               ctx.params.get("mobilePhoneNumber")})
     with ctx.store.write() as conn:
-        consume(ctx, conn, "sms", ctx.args[0], e164(phone))
+        spend(ctx, conn, "sms", ctx.args[0], phone, None)
     return {}
 
 
@@ -58,7 +62,7 @@ def _verify_sms_code(ctx: Context) -> Any:
 @counts_failures
 def _users_by_mobile_phone(ctx: Context) -> Any:
     body = dict(ctx.json_body())
-    phone = phone_number(body)
+    phone = phone_number(ctx, body)
     code = body.pop("smsCode", None)
     # a new user's third-party accounts need the proof any link needs (they were stored unchecked)
     links = given_links(body)
@@ -66,14 +70,15 @@ def _users_by_mobile_phone(ctx: Context) -> Any:
     if links:
         body["authData"] = verified_links(ctx, links)
     with ctx.store.write() as conn:
-        consume(ctx, conn, "sms", code, e164(phone))
+        spend(ctx, conn, "sms", code, phone, None)
         check_links(ctx, conn, body.get("authData") or {}, None)
         user_id = user_by_phone(ctx, conn, phone)
         if user_id is not None:
             set_user_fields(ctx, user_id, {"mobilePhoneVerified": True})
             return logged_in(ctx, conn, user_id)
-    # no password means none can log in with (LeanCloud's empty password): an unguessable one
-    body.setdefault("username", phone)
+    # no password means none can log in with (LeanCloud's empty password): an unguessable one; the
+    # username is the number as the client wrote it (LeanCloud's), the stored number its E.164 form
+    body.setdefault("username", body["mobilePhoneNumber"])
     body.setdefault("password", secrets.token_urlsafe(32))
     _, created = signup(ctx.with_body(body))
     set_user_fields(ctx, created["objectId"], {"mobilePhoneVerified": True})
@@ -81,11 +86,10 @@ def _users_by_mobile_phone(ctx: Context) -> Any:
 
 
 def _code_to_known_phone(purpose: str) -> Any:
-    """An endpoint sending a ``purpose`` code to the number of an existing user."""
+    """An endpoint sending a ``purpose`` code to the number of an existing user, on that user's behalf."""
     def handler(ctx: Context) -> Any:
-        phone = phone_number(ctx.json_body())
-        known_phone(ctx, phone)
-        issue(ctx, e164(phone), purpose)
+        phone = phone_number(ctx, ctx.json_body())
+        issue(ctx, phone, purpose, user=known_phone(ctx, phone))
         return {}
     return handler
 
@@ -100,9 +104,8 @@ for _path, _purpose in (("requestMobilePhoneVerify", "verify_phone"),
 @counts_failures
 def _verify_phone(ctx: Context) -> Any:
     with ctx.store.write() as conn:
-        phone = consume(ctx, conn, "verify_phone", ctx.args[0])
-        user_id = user_by_phone(ctx, conn, phone)
-        if user_id is None:  # the number changed since the code was sent
+        phone, user_id = spend_by_code(ctx, conn, "verify_phone", ctx.args[0])
+        if user_id is None or user_by_phone(ctx, conn, phone) != user_id:  # the number changed hands since
             raise ProtocolError(213, "Could not find user with that mobile phone number.")
         answer = set_user_fields(ctx, user_id, {"mobilePhoneVerified": True})
     user_event(ctx, "functions/onVerified/sms", user_id, rejects=False)
@@ -114,13 +117,12 @@ def _verify_phone(ctx: Context) -> Any:
 def _reset_by_sms(ctx: Context) -> Any:
     body = ctx.json_body()
     password = checked_password(body.get("password"))
-    phone = e164(phone_number(body))  # needed: a code alone would match any user's pending reset
+    phone = phone_number(ctx, body)  # needed: a code alone would match any user's pending reset
     hashed = hash_password(password)  # slow on purpose: outside the write lock
     with ctx.store.write() as conn:
-        phone = consume(ctx, conn, "password_reset", ctx.args[0], phone)
-        user_id = user_by_phone(ctx, conn, phone)
-        if user_id is None:
-            raise ProtocolError(213, "Could not find user with that mobile phone number.")
+        # reset codes are sent on the owner's behalf: for a number nobody has, none is pending (603)
+        user_id = user_by_phone(ctx, conn, phone) or NOBODY
+        spend(ctx, conn, "password_reset", ctx.args[0], phone, user_id)
         conn.execute("INSERT OR REPLACE INTO _passwords VALUES (?, ?)", (user_id, hashed))
         # LeanCloud gives the user a new session token after a reset: the old ones end
         conn.execute("DELETE FROM _sessions WHERE user_id=?", (user_id,))
@@ -137,33 +139,24 @@ def _phone_taken(ctx: Context, conn: sqlite3.Connection, phone: str, user_id: st
 @route("POST", r"requestChangePhoneNumber")
 def _request_change_phone(ctx: Context) -> Any:
     user_id = _signed_in_user(ctx)
-    phone = phone_number(ctx.json_body())
+    phone = phone_number(ctx, ctx.json_body())
     with ctx.store.read() as conn:
         _phone_taken(ctx, conn, phone, user_id)
-    # bound to the user who asked: nobody else can spend the code on their own account
-    issue(ctx, e164(phone), f"change_phone:{user_id}")
+    # on behalf of the user who asked: nobody else, and no request without its session, can spend it
+    issue(ctx, phone, "change_phone", user=user_id)
     return {}
-
-
-def _pending_change_code(ctx: Context, phone: str, code: Any) -> bool:
-    """Whether ``code`` is a live change-of-number code sent to ``phone`` (for any user; not used up)."""
-    with ctx.store.read() as conn:
-        rows = conn.execute("SELECT code FROM _codes WHERE purpose LIKE 'change\\_phone:%' ESCAPE '\\' "
-                            "AND recipient=? AND expires_at > ?", (e164(phone), time.time())).fetchall()
-    return isinstance(code, str) and any(secrets.compare_digest(c.upper().encode(), code.upper().encode())
-                                         for (c,) in rows)
 
 
 @route("POST", r"changePhoneNumber")
 @counts_failures
 def _change_phone(ctx: Context) -> Any:
     body = ctx.json_body()
-    phone = phone_number(body)
-    if ctx.caller.user_id is None and not _pending_change_code(ctx, phone, body.get("code")):
-        raise ProtocolError(603, "Invalid SMS code.")  # LeanCloud checks the code before the session
-    user_id = _signed_in_user(ctx)
+    phone = phone_number(ctx, body)
     with ctx.store.write() as conn:
-        consume(ctx, conn, f"change_phone:{user_id}", body.get("code"), e164(phone))
+        # the code first, as LeanCloud: without a session the request is nobody's, and no change code
+        # is (603, counted like any failure: 206 here told the right code from a wrong one)
+        user_id = ctx.caller.user_id or NOBODY
+        spend(ctx, conn, "change_phone", body.get("code"), phone, user_id)
         _phone_taken(ctx, conn, phone, user_id)
         answer = set_user_fields(ctx, user_id, {"mobilePhoneNumber": phone, "mobilePhoneVerified": True})
     return {"objectId": user_id, "updatedAt": answer["updatedAt"]}

@@ -4,8 +4,10 @@ One table per class (``c_<ClassName>``: objectId, createdAt, updatedAt, acl, dat
 document's JSON minus those four keys, written compactly with sorted keys so that equal values are equal
 text. Beside them: ``_schema`` (the type each field got on its first write), ``_relations`` (the rows of
 every Relation field), ``_sessions``, ``_passwords``, ``_outbox`` (SMS and e-mail the backend would have
-sent), ``_codes`` (one-time verification codes) and ``_code_failures`` (wrong guesses, for their limits), ``_file_uploads`` (upload addresses handed out) and
-``_class_permissions``.
+sent), ``_one_time_codes`` (verification codes, each bound to a purpose, a recipient and a user; the
+``_codes`` of earlier versions, unbound, is dropped: a pending code lives ten minutes) and ``_code_failures``
+(wrong guesses, for their limits), ``_file_uploads`` (upload addresses handed out),
+``_class_permissions`` and ``_migrations`` (rewrites of an earlier version's data done once per database).
 
 A file database runs in WAL mode. A thread borrows a connection from a pool for the outermost ``read()`` or
 ``write()`` block and gives it back when the block ends (nested blocks reuse it), so open connections never
@@ -62,8 +64,9 @@ CREATE TABLE IF NOT EXISTS _code_failures (recipient TEXT NOT NULL, purpose TEXT
     at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS _code_failures_recipient ON _code_failures (recipient, at);
 CREATE INDEX IF NOT EXISTS _code_failures_address ON _code_failures (address, at);
-CREATE TABLE IF NOT EXISTS _codes (recipient TEXT NOT NULL, purpose TEXT NOT NULL, code TEXT NOT NULL,
-    expires_at REAL NOT NULL, PRIMARY KEY (recipient, purpose));
+CREATE TABLE IF NOT EXISTS _one_time_codes (purpose TEXT NOT NULL, recipient TEXT NOT NULL, user_id TEXT NOT NULL,
+    code TEXT NOT NULL, expires_at REAL NOT NULL, PRIMARY KEY (purpose, recipient, user_id));
+DROP TABLE IF EXISTS _codes;
 CREATE TABLE IF NOT EXISTS _config (name TEXT PRIMARY KEY, value TEXT NOT NULL, master_only INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS _status_inbox (message_id INTEGER PRIMARY KEY AUTOINCREMENT, owner_id TEXT NOT NULL,
     inbox_type TEXT NOT NULL, status_id TEXT NOT NULL, unread INTEGER NOT NULL DEFAULT 1);
@@ -79,6 +82,7 @@ CREATE INDEX IF NOT EXISTS _leaderboard_statistics_member ON _leaderboard_statis
 CREATE TABLE IF NOT EXISTS _leaderboard_archives (object_id TEXT PRIMARY KEY, name TEXT NOT NULL,
     version INTEGER NOT NULL, activated_at TEXT NOT NULL, deactivated_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS _leaderboard_archives_name ON _leaderboard_archives (name, version);
+CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, done_at TEXT NOT NULL);
 """
 
 

@@ -13,6 +13,7 @@ from .. import legacy_password
 from .authz import check_user_write
 from .objects import remove, write, write_options
 from .passwords import checked_password, hash_password, legacy_hash, verify_password
+from .phones import with_stored_number
 from .protocol import Context, ProtocolError, route
 from .sessions import end_other_sessions, new_session, user_answer
 from .store import table
@@ -58,7 +59,7 @@ def set_user_fields(ctx: Context, user_id: str, fields: Dict[str, Any]) -> Dict[
 
 
 def signup(ctx: Context) -> Any:
-    body = dict(ctx.json_body())
+    body = with_stored_number(ctx, dict(ctx.json_body()))
     password = body.pop("password", None)
     if not isinstance(body.get("username"), str) or not body["username"]:
         raise ProtocolError(200, "Username is missing or empty.")
@@ -81,7 +82,7 @@ def signup(ctx: Context) -> Any:
 
 
 def update_user(ctx: Context) -> Any:
-    body = dict(ctx.json_body())
+    body = with_stored_number(ctx, dict(ctx.json_body()))
     hashed = _stored_hash(ctx, body, body.pop("password", None))
     where, fetch_when_save = write_options(ctx)
     with ctx.store.write() as conn:

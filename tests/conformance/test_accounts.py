@@ -95,7 +95,7 @@ def test_verify_and_change_phone_number(sms):
         User.change_phone_number(code, new_number)  # bound to the user who asked
     with as_user(user):
         User.change_phone_number(code, new_number)
-    assert User.become(user.session_token).mobile_phone_number == new_number
+    assert User.become(user.session_token).mobile_phone_number == "+86" + new_number  # stored in E.164
 
 
 def test_captcha_guards_sms_codes(sms):
