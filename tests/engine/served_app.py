@@ -27,3 +27,16 @@ def audit(post):
 def audits():
     with leanorm.using_master():
         return sorted(a.note for a in ServedAudit.objects.all())
+
+
+class ServedCounter(Model):
+    """An after_update hook saves the object it was called for (a ported app's habit)."""
+
+    hits = IntegerField()
+    stamped = IntegerField()
+
+
+@engine.after_update(ServedCounter)
+def stamp(counter):
+    counter.stamped = (counter.stamped or 0) + 1
+    counter.save()

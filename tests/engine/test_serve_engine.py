@@ -41,3 +41,17 @@ def test_hooks_served_by_leanorm_serve_write_to_the_served_database_as_the_calle
         called = requests.post(f"{served.base_url}/1.1/functions/audits", json={}, headers=lc).json()
         assert called == {"result": ["saved one", "saved two"]}
     assert stray.exists() == existed
+
+
+def test_a_hook_saving_its_own_object_under_serve_runs_once(tmp_path):
+    """Issue 19 §2: the served Engine signs the after-hook marker with the server's master key (the Engine
+    module sets none), so an after_update that saves its own object does not trigger itself again."""
+    with serve(tmp_path / "app.sqlite3", "--engine", "tests.engine.served_app:engine") as served:
+        lc = {"X-LC-Id": APP_ID, "X-LC-Key": APP_KEY}
+        url = f"{served.base_url}/1.1/classes/ServedCounter"
+        created = requests.post(url, json={"hits": 0}, headers=lc).json()
+        updated = requests.put(f"{url}/{created['objectId']}", json={"hits": 1}, headers=lc)
+        assert updated.status_code == 200, updated.text
+        stored = requests.get(f"{url}/{created['objectId']}", headers=lc).json()
+        assert (stored["hits"], stored["stamped"]) == (1, 1)
+        assert "__after" not in stored
