@@ -1,4 +1,4 @@
-"""Class schemas and class-level permissions.
+"""Class schemas, class-level permissions and indexes.
 
 Class-level permissions (CLP) are Parse Server's form: ``{operation: {principal: True}}`` with the
 operations ``get find count create update delete addField`` and the principals ``"*"``, a user id,
@@ -21,7 +21,7 @@ from .client import Client
 from .config import get_client
 from .errors import LeanCloudError, NotSupported
 
-__all__ = ["set_class_permissions", "class_permissions", "schema"]
+__all__ = ["set_class_permissions", "class_permissions", "schema", "create_index"]
 
 ModelOrName = Union[str, Type[Any]]
 
@@ -72,3 +72,53 @@ def class_permissions(model: ModelOrName, *, client: Optional[Client] = None) ->
         if exc.code == 103:
             return None
         raise
+
+
+def _wire_key(model: ModelOrName, field: str) -> str:
+    """The stored key of ``field``: a model's field name becomes its wire name (``db_field``); a dotted
+    path keeps its tail (``profile.city``); anything else is taken as the wire key itself."""
+    if isinstance(model, str):
+        return field
+    head, dot, rest = field.partition(".")
+    known = model._meta.query_fields.get(head)
+    if known is None:
+        return field
+    return f"{known.db_field}{dot}{rest}"
+
+
+def create_index(model: ModelOrName, field: str, *, unique: bool = False, client: Optional[Client] = None) -> str:
+    """Create an index on ``model``'s ``field`` (a model field name, its wire name, or ``a.b`` inside an
+    object field) and return its name; creating it again does nothing. LeanCloud keeps indexes in its
+    console, not in its data export: recreate them with this (or ``leanorm index``) after an import.
+
+    - the embedded backend (``local://``): an SQLite expression index; ``unique=True`` makes a second object
+      with the same value fail with error 137, as LeanCloud's unique index does (error 137 here too when
+      existing objects already share a value)
+    - Parse Server: the schema API's ``indexes`` (master key); Parse Server creates only plain indexes
+      there, so ``unique=True`` raises :class:`~leanorm.errors.NotSupported` (create it in its database)
+    - LeanCloud, and ``leanorm serve`` over HTTP: :class:`~leanorm.errors.NotSupported` (the console, or
+      ``leanorm index local://app.sqlite3 Class.field`` on the served database file)
+    """
+    client = get_client(client)
+    name, key = _name(model), _wire_key(model, field)
+    if client.embedded_server is not None:
+        return client.embedded_server.create_index(name, key, unique)
+    if client.backend != "parse":
+        raise NotSupported("creating indexes through the API", client.backend,
+                           "LeanCloud sets indexes in its console; for `leanorm serve`, run "
+                           "`leanorm index local://DATABASE Class.field` on the database it serves")
+    if unique:
+        raise NotSupported("unique indexes", client.backend,
+                           "Parse Server's schema API creates plain indexes only; create a unique one in its "
+                           "database (MongoDB or PostgreSQL)")
+    index = f"{key}_1"
+    body = {"className": name, "indexes": {index: {key: 1}}}
+    with using_master():
+        try:
+            client.request("PUT", f"schemas/{name}", body=body)
+        except LeanCloudError as exc:
+            if exc.code == 103:  # the class does not exist yet
+                client.request("POST", f"schemas/{name}", body=body)
+            elif not (exc.code == 102 and "exists" in exc.message):  # already there: as the embedded backend
+                raise
+    return index

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
                hooks, installations, leaderboards, mail, push, schemas, server_time, sessions, sms, statuses, users)
-from . import counters, verifiers
+from . import counters, file_urls, verifiers
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.dialects import check_request_sign, same_secret
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
@@ -169,9 +169,10 @@ class LocalServer:
         scheme = headers.get("X-Forwarded-Proto")
         base_url = self.public_url or (f"{scheme if scheme in ('http', 'https') else 'http'}://{host}"
                                        if host and HOST.match(host) else "http://localhost")
-        return self._dispatch(Context(self, method, below, dialect, params, caller, body,
-                                      base_url=base_url, client_address=client_address,
-                                      content_type=headers.get("Content-Type")))
+        ctx = Context(self, method, below, dialect, params, caller, body, base_url=base_url,
+                      client_address=client_address, content_type=headers.get("Content-Type"))
+        status, answer = self._dispatch(ctx)
+        return status, file_urls.rebase(ctx, answer)  # every answer: hosted files under this address
 
     def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
         handler, ctx.args = resolve(ctx.method, _canonical(ctx.path))
