@@ -5,7 +5,7 @@ from typing import Any, ClassVar, Dict, List, Optional
 
 import arrow
 
-from leanorm import (BooleanField, DateTimeField, DictField, FloatField, IntegerField, ListField, Manager,
+from leanorm import (File, BooleanField, DateTimeField, DictField, FloatField, IntegerField, ListField, Manager,
                      Model, PointerField, QuerySet, StringField)
 from leanorm.relations import RelationField
 
@@ -58,6 +58,13 @@ class TypLegacy(Model):
     as constructor keywords (docs/models.md, "Types for editors and checkers")."""
 
     title = StringField(required=True)
+
+
+
+class TypQRCode(File):
+    """The LeanCloud SDK's idiom: a file class of the app's own, with a field of its own."""
+
+    label: StringField[Optional[str]] = StringField()
 
 
 WHEN = _dt.datetime(2026, 1, 1)
