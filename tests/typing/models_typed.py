@@ -7,6 +7,7 @@ import arrow
 
 from leanorm import (File, BooleanField, DateTimeField, DictField, FloatField, IntegerField, ListField, Manager,
                      Model, PointerField, QuerySet, StringField)
+from leanorm.compat import LeanCloudObjectMixin
 from leanorm.relations import RelationField
 
 
@@ -65,6 +66,12 @@ class TypQRCode(File):
     """The LeanCloud SDK's idiom: a file class of the app's own, with a field of its own."""
 
     label: StringField[Optional[str]] = StringField()
+
+
+class TypPortedTodo(LeanCloudObjectMixin):
+    """A ported model keeping the SDK's get/set/dump (leanorm.compat)."""
+
+    title: StringField[Optional[str]] = StringField()
 
 
 WHEN = _dt.datetime(2026, 1, 1)
