@@ -20,6 +20,7 @@ from .auth_context import using_master
 from .client import Client
 from .config import get_client
 from .errors import LeanCloudError, NotSupported
+from .fields import PointerField
 
 __all__ = ["set_class_permissions", "class_permissions", "schema", "create_index"]
 
@@ -112,13 +113,56 @@ def create_index(model: ModelOrName, field: str, *, unique: bool = False, client
                            "Parse Server's schema API creates plain indexes only; create a unique one in its "
                            "database (MongoDB or PostgreSQL)")
     index = f"{key}_1"
-    body = {"className": name, "indexes": {index: {key: 1}}}
+    body: Dict[str, Any] = {"className": name, "indexes": {index: {key: 1}}}
     with using_master():
+        known = _schema_fields(client, name)
+        if known is None or key.split(".")[0] not in known:
+            # Parse indexes only a field its schema has: declare it first, with the model's type
+            declared = _parse_field(model, key)
+            if declared is None:
+                raise NotSupported("an index on a field Parse Server's schema lacks", client.backend,
+                                   f"{name}.{key} is not in the class's schema yet: save an object with it first, "
+                                   "or pass the model, whose field type is then declared")
+            body["fields"] = {key: declared}
+        if known is None:
+            client.request("POST", f"schemas/{name}", body=body)
+            return index
         try:
             client.request("PUT", f"schemas/{name}", body=body)
         except LeanCloudError as exc:
-            if exc.code == 103:  # the class does not exist yet
-                client.request("POST", f"schemas/{name}", body=body)
-            elif not (exc.code == 102 and "exists" in exc.message):  # already there: as the embedded backend
+            if not (exc.code == 102 and "exists" in exc.message):  # already there: as on the embedded backend
                 raise
     return index
+
+
+def _schema_fields(client: Client, class_name: str) -> Optional[Dict[str, Any]]:
+    """The fields of a class's schema (master key), None when the class has none yet."""
+    try:
+        answer = client.request("GET", f"schemas/{class_name}")
+    except LeanCloudError as exc:
+        if exc.code == 103:
+            return None
+        raise
+    fields = answer.get("fields") if isinstance(answer, dict) else None
+    return fields if isinstance(fields, dict) else {}
+
+
+#: a model field's schema type by its class (or a base class) name; files live in another module
+_SCHEMA_TYPES = {"StringField": "String", "IntegerField": "Number", "FloatField": "Number",
+                 "BooleanField": "Boolean", "DateTimeField": "Date", "GeoPointField": "GeoPoint",
+                 "ListField": "Array", "DictField": "Object", "FileField": "File", "BytesField": "Bytes"}
+
+
+def _parse_field(model: ModelOrName, key: str) -> Optional[Dict[str, Any]]:
+    """The schema entry of ``model``'s field stored as ``key`` (``{"type": ...}``), None when unknown."""
+    if isinstance(model, str) or "." in key:
+        return None
+    field = model._meta.by_db.get(key)
+    if field is None:
+        return None
+    if isinstance(field, PointerField):
+        return {"type": "Pointer", "targetClass": field.target._meta.class_name}
+    for kind in type(field).__mro__:
+        if kind.__name__ in _SCHEMA_TYPES:
+            return {"type": _SCHEMA_TYPES[kind.__name__]}
+    return None
