@@ -3,13 +3,15 @@ their URL from the serving address when they are read (``--public-url``, else th
 address); external files keep the URL they were given."""
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, List
 from urllib.parse import urlsplit
 
 import requests
 
 from tests.security.raw_http import Raw
-from tests.served import serve
+from leanorm.cli import main
+from tests.served import APP_ID, APP_KEY, MASTER_KEY, serve
 
 OLD = "https://old.example"
 EXTERNAL = "https://cdn.example.net/logo.png"
@@ -79,9 +81,29 @@ def test_file_urls_follow_the_serving_address(tmp_path) -> None:
         assert seen >= 12
         logo = lc.ok("GET", f"classes/Doc/{ids['doc']}")["logo"]
         assert logo["url"] == EXTERNAL
-        public = f"https://files.example.org"
+        public = "https://files.example.org"
     with serve(tmp_path / "app.sqlite3", "--public-url", public) as moved:
         got = Raw(moved, "leancloud").ok("GET", f"classes/Doc/{ids['doc']}", params={"include": "qr"})
         assert got["attachment"]["url"].startswith(f"{public}/files/{ids['file']}/")
         assert got["qr"]["url"] == f"{public}/qr/abc.png"
         assert requests.get(moved.base_url + "/qr/abc.png", timeout=30).content == b"qr"
+
+
+def test_an_imported_database_served_answers_file_urls_of_its_address(tmp_path) -> None:
+    """The report's case: ``leanorm import EXPORT local://app.sqlite3`` (in-process: no address), then
+    ``leanorm serve``: the files answer under the served address, and download."""
+    export = tmp_path / "export"
+    (export / "files").mkdir(parents=True)
+    (export / "files" / "f1").write_bytes(b"qr bytes")
+    rows = {"_File": {"objectId": "f1", "name": "qr.png", "key": "qrkey.png", "mime_type": "image/png",
+                      "url": "http://lc-old.example.com/qrkey.png", "metaData": {"size": 8}},
+            "Link": {"objectId": "l1", "code": "abc", "qr": {"__type": "File", "id": "f1"}}}
+    for name, row in rows.items():
+        (export / f"{name}.jsonl").write_text(json.dumps(row) + "\n")
+    database = tmp_path / "app.sqlite3"
+    target = f"local://{database}?app_id={APP_ID}&app_key={APP_KEY}&master_key={MASTER_KEY}"
+    assert main(["import", str(export), target, "--no-progress", "--state", str(tmp_path / "state")]) == 0
+    with serve(database) as served:
+        link = Raw(served, "leancloud").ok("GET", "classes/Link/l1")
+        assert link["qr"]["url"].startswith(served.base_url + "/"), link
+        assert requests.get(link["qr"]["url"], timeout=30).content == b"qr bytes"
