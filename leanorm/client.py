@@ -74,6 +74,10 @@ class Client:
         #: the embedded server this client reaches in-process (``local://``), for what only it can do
         #: (``leanorm.schema.create_index``); None for a backend reached over HTTP
         self.embedded_server: Optional["LocalServer"] = None
+        #: LeanEngine's hook key, sent as ``X-LC-Hook-Key`` (LeanCloud dialect) so that cloud code may skip
+        #: hooks (``ignore_hook``) without the master key, as on LeanEngine: the embedded server lends its
+        #: own to the Engine it runs
+        self.hook_key: Optional[str] = None
 
     # -- capabilities -------------------------------------------------------------------------------
     def supports(self, capability: str) -> bool:
@@ -94,6 +98,8 @@ class Client:
         headers = self.dialect.auth_headers(self.app_id, self.app_key, self.master_key,
                                             auth_context.master_active(), auth_context.session_token(),
                                             self.sign)
+        if self.hook_key and self.dialect.name == "leancloud":
+            headers["X-LC-Hook-Key"] = self.hook_key
         headers["Content-Type"] = "application/json"
         return headers
 

@@ -179,12 +179,13 @@ def embedded_server_class() -> Type["LocalServer"]:
 
 
 def bound_client(server: "LocalServer") -> Client:
-    """A client of the embedded ``server``, in-process, with its keys; closing it leaves the server open
-    (the server's owner closes it)."""
+    """A client of the embedded ``server``, in-process, with its keys (its hook key too); closing it
+    leaves the server open (the server's owner closes it)."""
     client = Client(LocalTransport(server, owned=False), dialect_named("leancloud"), server.app_id, server.app_key,
                     server.master_key, backend="embedded", url=f"local://{server.store.database}",
                     capabilities=type(server).capabilities)
     client.embedded_server = server
+    client.hook_key = server.hook_key  # the server's cloud code acts with the server's keys
     return client
 
 

@@ -55,3 +55,18 @@ def test_a_hook_saving_its_own_object_under_serve_runs_once(tmp_path):
         stored = requests.get(f"{url}/{created['objectId']}", headers=lc).json()
         assert (stored["hits"], stored["stamped"]) == (1, 1)
         assert "__after" not in stored
+
+
+def test_served_cloud_code_skips_hooks_with_the_servers_hook_key(tmp_path):
+    """As on LeanEngine, cloud code sends the hook key: ``ignore_hook`` works without the master key
+    under ``leanorm serve --hook-key K --engine ...``; clients without it are still refused."""
+    with serve(tmp_path / "app.sqlite3", "--hook-key", "served-hook", "--engine",
+               "tests.engine.served_app:engine") as served:
+        lc = {"X-LC-Id": APP_ID, "X-LC-Key": APP_KEY}
+        answer = requests.post(f"{served.base_url}/1.1/functions/quiet", json={"note": "n"}, headers=lc)
+        assert answer.json() == {"result": "kept"}, answer.text
+        direct = requests.post(f"{served.base_url}/1.1/classes/ServedQuiet",
+                               json={"note": "x", "__ignore_hooks": ["beforeSave"]}, headers=lc)
+        assert (direct.status_code, direct.json()["code"]) == (403, 119)
+        rows = requests.get(f"{served.base_url}/1.1/classes/ServedQuiet", headers=lc).json()["results"]
+        assert [r["note"] for r in rows] == ["n"]
