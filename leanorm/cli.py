@@ -18,6 +18,7 @@ import sys
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from .config import connect
+from .errors import LeanCloudError, NotSupported
 from .introspect import models_source
 from .schema import create_index
 
@@ -121,7 +122,10 @@ def _index(args: argparse.Namespace) -> int:
     if not wanted:
         raise SystemExit("leanorm index: name Class.field (or --from-backup FOLDER)")
     for class_name, field, unique in wanted:
-        name = create_index(class_name, field, unique=unique, client=target)
+        try:
+            name = create_index(class_name, field, unique=unique, client=target)
+        except (NotSupported, LeanCloudError) as exc:  # say what the backend cannot do, not a traceback
+            raise SystemExit(f"leanorm index: {class_name}.{field}: {exc}") from None
         print(f"{class_name}.{field}: {'unique ' if unique else ''}index {name}")
     return 0
 

@@ -51,3 +51,14 @@ def test_leanorm_index_reads_a_backup_exports_metadata(tmp_path, capsys):
 def test_leanorm_index_needs_a_field(tmp_path):
     with pytest.raises(SystemExit, match="Class.field"):
         main(["index", f"local://{tmp_path / 'app.sqlite3'}"])
+
+
+def test_leanorm_index_says_what_a_backend_cannot_do(tmp_path):
+    url = f"local://{tmp_path / 'app.sqlite3'}"
+    client = leanorm.connect(url, default=False)
+    with leanorm.using(client):
+        for _ in range(2):
+            client.request("POST", "classes/Link", body={"code": "same"})
+    client.close()
+    with pytest.raises(SystemExit, match=r"Link.code: \[137\]"):
+        main(["index", url, "Link.code", "--unique"])
