@@ -129,14 +129,16 @@ def create_index(model: ModelOrName, field: str, *, unique: bool = False, client
                                    f"{name}.{key} is not in the class's schema yet: save an object with it first, "
                                    "or pass the model, whose field type is then declared")
             body["fields"] = {key: declared}
-        if known is None:
-            client.request("POST", f"schemas/{name}", body=body)
-            return index
         try:
-            client.request("PUT", f"schemas/{name}", body=body)
+            answer = client.request("POST" if known is None else "PUT", f"schemas/{name}", body=body)
         except LeanCloudError as exc:
             if not (exc.code == 102 and "exists" in exc.message):  # already there: as on the embedded backend
                 raise
+            return index
+    # Parse answers the class's schema: a server that took the request but not the index says so here
+    if not isinstance(answer, dict) or index not in (answer.get("indexes") or {}):
+        raise NotSupported("indexes through the schema API", client.backend,
+                           f"the server answered without the index {index!r}: it ignores schema indexes")
     return index
 
 
