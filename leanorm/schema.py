@@ -95,8 +95,9 @@ def create_index(model: ModelOrName, field: str, *, unique: bool = False, client
     - the embedded backend (``local://``): an SQLite expression index; ``unique=True`` makes a second object
       with the same value fail with error 137, as LeanCloud's unique index does (error 137 here too when
       existing objects already share a value)
-    - Parse Server: the schema API's ``indexes`` (master key); Parse Server creates only plain indexes
-      there, so ``unique=True`` raises :class:`~leanorm.errors.NotSupported` (create it in its database)
+    - Parse Server: the schema API's ``indexes`` (master key; a field its schema lacks is declared first,
+      with the model's type); Parse Server creates only plain indexes there, so ``unique=True`` raises
+      :class:`~leanorm.errors.NotSupported` (create it in its database)
     - LeanCloud, and ``leanorm serve`` over HTTP: :class:`~leanorm.errors.NotSupported` (the console, or
       ``leanorm index local://app.sqlite3 Class.field`` on the served database file)
     """
