@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Type, Union
 from .auth_context import using_master
 from .client import Client
 from .config import get_client
-from .errors import LeanCloudError, NotSupported, error_for
+from .errors import LeanCloudError, NotSupported
 from .fields import PointerField
 
 __all__ = ["set_class_permissions", "class_permissions", "schema", "create_index"]
@@ -104,12 +104,7 @@ def create_index(model: ModelOrName, field: str, *, unique: bool = False, client
     client = get_client(client)
     name, key = _name(model), _wire_key(model, field)
     if client.embedded_server is not None:
-        # the embedded server is loaded by now (its module only then: leanorm runs without its extras)
-        from .local.protocol import ProtocolError
-        try:
-            return client.embedded_server.create_index(name, key, unique)
-        except ProtocolError as exc:  # its own error, as a client error: e.g. 137, values already shared
-            raise error_for(exc.code, exc.message, exc.status) from None
+        return client.embedded_server.create_index(name, key, unique)
     if client.backend != "parse":
         raise NotSupported("creating indexes through the API", client.backend,
                            "LeanCloud sets indexes in its console; for `leanorm serve`, run "

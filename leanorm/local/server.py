@@ -14,6 +14,7 @@ from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql
                hooks, installations, leaderboards, mail, push, schemas, server_time, sessions, sms, statuses, users)
 from . import counters, file_urls, verifiers
 # (importing the endpoint modules registers their endpoints)
+from ..errors import error_for
 from ..protocol.dialects import check_request_sign, same_secret
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from .budget import OverBudget, deadline, interrupted
@@ -299,8 +300,12 @@ class LocalServer:
 
     # -- administration --------------------------------------------------------------------------------
     def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
-        """Create an index on ``class_name.key`` (``unique=True``: a duplicate value is error 137)."""
-        return self.store.create_index(class_name, key, unique)
+        """Create an index on ``class_name.key`` (``unique=True``: a duplicate value is error 137); raises
+        :class:`~leanorm.errors.DuplicateValue` (137) when existing objects already share a value."""
+        try:
+            return self.store.create_index(class_name, key, unique)
+        except ProtocolError as exc:  # an in-process caller's error, typed as a client's would be
+            raise error_for(exc.code, exc.message, exc.status) from None
 
     def create_counter(self, class_name: str, field: str) -> str:
         """Keep counts of ``class_name``'s objects by ``field`` (a top-level String or Number field), so

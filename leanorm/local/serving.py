@@ -27,6 +27,7 @@ import sys
 import tempfile
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
+from ..errors import LeanCloudError
 from . import files
 from .protocol import ProtocolError, dumps
 from .budget import QUERY_TIMEOUT
@@ -287,7 +288,10 @@ def _class_and_key(spec: str, flag: str) -> Tuple[str, str]:
 def prepare(server: LocalServer, options: ServeOptions) -> None:
     """Create the indexes and counters ``options`` ask for (those that exist already are kept)."""
     for spec in options.indexes + options.unique_indexes:
-        server.create_index(*_class_and_key(spec, "--index"), unique=spec in options.unique_indexes)
+        try:
+            server.create_index(*_class_and_key(spec, "--index"), unique=spec in options.unique_indexes)
+        except LeanCloudError as exc:  # e.g. 137: objects already share a value
+            raise SystemExit(f"--unique-index {spec}: {exc}") from None
     for spec in options.counters:
         try:
             server.create_counter(*_class_and_key(spec, "--counter"))
