@@ -9,12 +9,14 @@ the hook does not run again.
 from __future__ import annotations
 
 import contextvars
+import copy
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Set
 
 from ..errors import LeanCloudError
 from ..protocol.markers import verify_marker
+from . import file_urls
 from .protocol import Context, ProtocolError, route
 from .reads import fetch, query
 from .values import canonical
@@ -71,6 +73,8 @@ def _call(ctx: Context, path: str, payload: Dict[str, Any]) -> Dict[str, Any]:
                                  "triggering hooks. Save the hooked object itself (its marker stops the "
                                  "loop) or skip hooks with __ignore_hooks.", 400)
     user = caller_user(ctx)
+    # the objects leave the server for the Engine: their files under this request's address, as in answers
+    payload = file_urls.rebase(ctx, copy.deepcopy(payload))
     token = _depth.set(depth + 1)
     try:
         return engine.dispatch(path, payload, user=user, session_token=ctx.caller.session_token,

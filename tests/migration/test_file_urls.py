@@ -10,7 +10,10 @@ from urllib.parse import urlsplit
 import requests
 
 from tests.security.raw_http import Raw
+from leanorm import FileField, Model
 from leanorm.cli import main
+from leanorm.engine import Engine
+from leanorm.local import LocalServer
 from tests.served import APP_ID, APP_KEY, MASTER_KEY, serve
 
 OLD = "https://old.example"
@@ -107,3 +110,37 @@ def test_an_imported_database_served_answers_file_urls_of_its_address(tmp_path) 
         link = Raw(served, "leancloud").ok("GET", "classes/Link/l1")
         assert link["qr"]["url"].startswith(served.base_url + "/"), link
         assert requests.get(link["qr"]["url"], timeout=30).content == b"qr bytes"
+
+
+seen_by_hook: List[str] = []
+hook_engine = Engine()
+
+
+class HookedDoc(Model):
+    attachment: FileField = FileField()
+
+
+@hook_engine.after_save(HookedDoc)
+def _record_url(doc: HookedDoc) -> None:
+    assert doc.attachment is not None
+    seen_by_hook.append(doc.attachment.url or "")
+
+
+def test_hooks_see_file_urls_of_the_address_being_served() -> None:
+    """The Engine's hook objects leave the server too: their files follow the request's address."""
+    server = LocalServer(engine=hook_engine)
+    try:
+        def call(method: str, path: str, host: str, body: Any) -> Dict[str, Any]:
+            headers = {"X-LC-Id": server.app_id, "X-LC-Key": server.app_key, "Host": host,
+                       "Content-Type": "application/json"}
+            answer = server.handle(method, path, headers=headers, body=json.dumps(body).encode())
+            assert answer.status < 300, answer.body
+            return json.loads(answer.body)
+
+        uploaded = call("POST", "/1.1/files/a.txt", "old.example:8080", {"base64": "aGVsbG8="})
+        assert uploaded["url"].startswith("http://old.example:8080/files/")
+        call("POST", "/1.1/classes/HookedDoc", "new.example",
+             {"attachment": {"__type": "File", "id": uploaded["objectId"], "url": uploaded["url"]}})
+        assert seen_by_hook == [uploaded["url"].replace("old.example:8080", "new.example")]
+    finally:
+        server.close()
