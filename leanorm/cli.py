@@ -6,6 +6,7 @@
 ``leanorm import``  load a data export (LeanCloud's console export, or ``leanorm export``) into a backend
 ``leanorm export``  write a backend's data in the export layout
 ``leanorm verify``  compare two backends (or an export and a backend) object by object
+``leanorm index``   create indexes (unique ones too): class settings a data export does not carry
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ import sys
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from .config import connect
+from .errors import LeanCloudError, NotSupported
 from .introspect import models_source
+from .schema import create_index
 
 try:  # what the command needs beyond the client is the ``cli`` extra: say so rather than show a traceback
     from .local.admission import DEFAULT_MAX_UPLOAD
@@ -25,6 +28,7 @@ try:  # what the command needs beyond the client is the ``cli`` extra: say so ra
     from .local.serving import ServeOptions, serve
     from .migrate import copy_all
     from .transfer.export_format import open_export
+    from .transfer.backup_indexes import backup_indexes
     from .transfer.exporter import export_backend
     from .transfer.fetch import DEFAULT_DEADLINE, DEFAULT_MAX_BYTES, FetchPolicy
     from .transfer.importer import import_export
@@ -123,6 +127,32 @@ def _verify(args: argparse.Namespace) -> int:
         differences += len(comparison.differences)
     print(f"{differences} differences" if differences else "no differences")
     return 1 if differences else 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    target = connect(args.target, default=False)
+    wanted = [(*_class_and_field(spec), args.unique) for spec in args.fields]
+    if args.from_backup:
+        found, skipped = backup_indexes(args.from_backup)
+        wanted += found
+        for line in skipped:
+            print(f"skipped: {line}")
+    if not wanted:
+        raise SystemExit("leanorm index: name Class.field (or --from-backup FOLDER)")
+    for class_name, field, unique in wanted:
+        try:
+            name = create_index(class_name, field, unique=unique, client=target)
+        except (NotSupported, LeanCloudError) as exc:  # say what the backend cannot do, not a traceback
+            raise SystemExit(f"leanorm index: {class_name}.{field}: {exc}") from None
+        print(f"{class_name}.{field}: {'unique ' if unique else ''}index {name}")
+    return 0
+
+
+def _class_and_field(spec: str) -> Tuple[str, str]:
+    class_name, dot, field = spec.partition(".")
+    if not (class_name and dot and field):
+        raise SystemExit(f"leanorm index: expected Class.field, got {spec!r}")
+    return class_name, field
 
 
 def _timestamp_fields(value: Optional[str]) -> Optional[Tuple[str, str]]:
@@ -279,6 +309,15 @@ def build_parser() -> argparse.ArgumentParser:
     _classes_option(check)
     _fetch_options(check)
     check.set_defaults(run=_verify)
+    index = commands.add_parser("index", help="create indexes, unique ones too (class settings exports lack)")
+    index.add_argument("target", help="backend URL (with its master_key): local://FILE, or Parse Server")
+    index.add_argument("fields", nargs="*", metavar="Class.field", help="the fields to index (a.b: inside an object)")
+    index.add_argument("--unique", action="store_true",
+                       help="unique indexes: a second object with the same value is refused (error 137)")
+    index.add_argument("--from-backup", metavar="FOLDER",
+                       help="also the indexes of a MongoDB backup (LeanCloud's backup export, mongodump): "
+                            "its <Class>.metadata.json files")
+    index.set_defaults(run=_index)
     return parser
 
 

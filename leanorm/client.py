@@ -8,7 +8,7 @@ and auth identity (see ``leanorm.identity``).
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple, Union
 
 import orjson
 
@@ -17,6 +17,9 @@ from .protocol.dialects import Dialect
 from .errors import ConfigurationError, LeanCloudError, NotSent, NotSupported, OutcomeUnknown, TransportError, error_for
 from .identity import IdentityMap
 from .transport import Body, Request, Transport
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .local import LocalServer
 
 __all__ = ["Client", "BatchItem", "BatchResult", "BatchOutcome"]
 
@@ -68,6 +71,13 @@ class Client:
         #: whether creates carry a client-made objectId (``Model.assign_id``), which makes them safe to
         #: send again (the embedded backend, Parse Server with ``allowCustomObjectId``)
         self.client_ids = client_ids
+        #: the embedded server this client reaches in-process (``local://``), for what only it can do
+        #: (``leanorm.schema.create_index``); None for a backend reached over HTTP
+        self.embedded_server: Optional["LocalServer"] = None
+        #: LeanEngine's hook key, sent as ``X-LC-Hook-Key`` (LeanCloud dialect) so that cloud code may skip
+        #: hooks (``ignore_hook``) without the master key, as on LeanEngine: the embedded server lends its
+        #: own to the Engine it runs
+        self.hook_key: Optional[str] = None
 
     # -- capabilities -------------------------------------------------------------------------------
     def supports(self, capability: str) -> bool:
@@ -88,6 +98,8 @@ class Client:
         headers = self.dialect.auth_headers(self.app_id, self.app_key, self.master_key,
                                             auth_context.master_active(), auth_context.session_token(),
                                             self.sign)
+        if self.hook_key and self.dialect.name == "leancloud":
+            headers["X-LC-Hook-Key"] = self.hook_key
         headers["Content-Type"] = "application/json"
         return headers
 

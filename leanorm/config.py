@@ -157,6 +157,8 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
                     cfg["master_key"], sign=cfg["sign"], backend=backend, url=shown,
                     identity_ttl=cfg["identity_ttl"], identity_size=cfg["identity_size"], capabilities=extra,
                     client_ids=cfg["client_ids"])
+    if cfg.get("database") is not None:
+        client.embedded_server = server
     if default:
         global _default
         with _default_lock:
@@ -177,11 +179,14 @@ def embedded_server_class() -> Type["LocalServer"]:
 
 
 def bound_client(server: "LocalServer") -> Client:
-    """A client of the embedded ``server``, in-process, with its keys; closing it leaves the server open
-    (the server's owner closes it)."""
-    return Client(LocalTransport(server, owned=False), dialect_named("leancloud"), server.app_id, server.app_key,
-                  server.master_key, backend="embedded", url=f"local://{server.store.database}",
-                  capabilities=type(server).capabilities)
+    """A client of the embedded ``server``, in-process, with its keys (its hook key too); closing it
+    leaves the server open (the server's owner closes it)."""
+    client = Client(LocalTransport(server, owned=False), dialect_named("leancloud"), server.app_id, server.app_key,
+                    server.master_key, backend="embedded", url=f"local://{server.store.database}",
+                    capabilities=type(server).capabilities)
+    client.embedded_server = server
+    client.hook_key = server.hook_key  # the server's cloud code acts with the server's keys
+    return client
 
 
 def _check_settings(settings: Dict[str, Any]) -> None:

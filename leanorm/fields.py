@@ -19,6 +19,8 @@ from typing_extensions import Literal, Self, TypedDict, Unpack
 from .protocol.encoding import decode, decode_date, encode, encode_date
 from .protocol.encoding import pointer as wire_pointer
 from .protocol.geo import GeoPoint
+from .protocol.ids import is_object_id
+from .errors import ValidationError
 from .operations import F, Operation, check_assignment
 from .registry import registry
 
@@ -122,6 +124,9 @@ class Field(Generic[T]):
 
     #: the Python types a value must have (None is always allowed unless required)
     python_types: tuple = (object,)
+    #: whether ``select_related`` may end at this field: its value is an object the server can include in
+    #: a query's answer (a file); pointer fields are followed further
+    includable: bool = False
     #: name of the type in messages
     type_name = "value"
     #: whether the stored value is an array (lookups then use the protocol's array semantics)
@@ -589,7 +594,9 @@ class PointerField(ReferenceField[T]):
 
     Reads as an instance of the target model: a stub that loads itself on first access, or the full
     object when the query used ``select_related``. Takes an instance, or an objectId string (as
-    ``filter`` does), which becomes ``Target.pointer(id)``. Checkers see ``PointerField(Author)`` as
+    ``filter`` does), which becomes ``Target.pointer(id)``: a string that is not of an objectId's form
+    raises ValidationError at once; whether the object exists is not checked (no round trip): a missing
+    one raises ObjectNotFound when the pointer is first read. Checkers see ``PointerField(Author)`` as
     ``Author | None`` (``Author`` when required); a target named by a string reads as ``Any``.
     """
 
@@ -607,8 +614,17 @@ class PointerField(ReferenceField[T]):
         super().__init__(target, **kwargs)
 
     def __set__(self, obj: "Model", value: Union[T, str, Operation]) -> None:
-        # an objectId string stands for the object (as in filter): an unloaded reference to it
-        super().__set__(obj, self.target.pointer(value) if isinstance(value, str) else value)  # type: ignore[arg-type]
+        # an objectId string stands for the object (as in filter): an unloaded reference to it. Its form is
+        # checked here, where the mistake is made, rather than surfacing as a dangling pointer on a later
+        # read; whether the object exists is not (that would cost a round trip per assignment)
+        if isinstance(value, str):
+            if not is_object_id(value):
+                raise ValidationError({self.name: [
+                    f"{value!r} is not an objectId (1 to 64 letters and digits): assign a "
+                    f"{self.target.__name__} instance or its objectId"]})
+            super().__set__(obj, self.target.pointer(value))  # type: ignore[arg-type]
+        else:
+            super().__set__(obj, value)
 
     def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
         if isinstance(value, dict) and instance is not None:

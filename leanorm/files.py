@@ -24,14 +24,16 @@ import io
 import mimetypes
 import os
 import uuid
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Dict, Iterator, List, Optional, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Dict, Iterator, List, Optional, TypeVar, Union
 from urllib.parse import quote
+
+from typing_extensions import Self
 
 from . import auth_context
 from .config import get_client
 from .errors import LeanORMError
 from .fields import DictField, Field, StringField
-from .models import Model
+from .models import Model, ModelMeta
 from .query.manager import Manager
 from .query.queryset import QuerySet
 
@@ -43,16 +45,29 @@ __all__ = ["File", "FileField"]
 Data = Union[bytes, bytearray, BinaryIO]
 
 
-class _FileQuerySet(QuerySet["File"]):
-    """Queries of ``_File``: only where files are objects (LeanCloud, the embedded backend)."""
+FileT = TypeVar("FileT", bound="File")
+
+
+class _FileQuerySet(QuerySet[FileT]):
+    """Queries of ``_File`` (or of a subclass of :class:`File`, the SDK's ``class QRCode(File)``): only
+    where files are objects (LeanCloud, the embedded backend)."""
 
     def _params(self, client: "Client") -> Dict[str, Any]:
         client.require("file_objects", "File.objects queries")
         return super()._params(client)
 
 
-class File(Model):
+class _FileMeta(ModelMeta):
+    """File's metaclass: ModelMeta at runtime. For type checkers it is not ModelMeta, whose
+    ``dataclass_transform`` would give every subclass a keyword-only constructor of its fields in place of
+    ``File(name, data)``, refusing the SDK's ``class QRCode(File)`` idiom although it runs."""
+
+
+class File(Model, metaclass=_FileMeta):
     """A stored file: ``File(name, data)`` with bytes or a binary file object, then ``save()``.
+
+    Subclasses keep this constructor and their own type (``class QRCode(File)``: ``QRCode("qr.png", data)``
+    is a ``QRCode``, ``QRCode.objects`` a query of them); their extra fields are set as attributes.
 
     :param name: the file name (its extension guesses the MIME type)
     :param data: bytes, or a binary file object (read while uploading, never whole)
@@ -64,7 +79,7 @@ class File(Model):
     mime_type: StringField[Optional[str]] = StringField()
     metadata: DictField[Optional[Dict[str, Any]]] = DictField(db_field="metaData")
 
-    objects: ClassVar[Manager[_FileQuerySet]] = _FileQuerySet.as_manager()
+    objects: ClassVar["Manager[_FileQuerySet[Self]]"] = _FileQuerySet.as_manager()
 
     #: what ``save()`` uploads (None for a loaded or external file)
     _source: Optional[Data] = None
@@ -85,7 +100,7 @@ class File(Model):
 
     @classmethod
     def create_with_url(cls, name: str, url: str, meta_data: Optional[Dict[str, Any]] = None,
-                        mime_type: Optional[str] = None) -> "File":
+                        mime_type: Optional[str] = None) -> Self:
         """A file whose bytes live elsewhere, at ``url`` (``save()`` registers it, uploading nothing)."""
         f = cls(name, None, mime_type)
         f.url = url
@@ -126,7 +141,7 @@ class File(Model):
         return wire
 
     # -- saving -----------------------------------------------------------------------------------------
-    def save(self, *, client: Optional["Client"] = None, **kwargs: Any) -> "File":
+    def save(self, *, client: Optional["Client"] = None, **kwargs: Any) -> Self:
         """Upload the bytes (or register the external url); a saved file saves changed metadata/ACL."""
         client = get_client(client, self._client)
         if self.id is not None:
@@ -175,7 +190,7 @@ class File(Model):
             source.seek(0)  # type: ignore[union-attr]
         return source  # type: ignore[return-value]
 
-    def fetch(self, *, client: Optional["Client"] = None) -> "File":
+    def fetch(self, *, client: Optional["Client"] = None) -> Self:
         """Reload the file's name, url, MIME type and metadata."""
         client = get_client(client, self._client)
         client.require("file_objects", "File.fetch")
@@ -290,6 +305,7 @@ class FileField(Field[Optional[File]]):
     embedded backend its metadata loads on first access."""
 
     python_types = (File,)
+    includable = True  # select_related("attachment"): the SDK's include() of a file field
     type_name = "a File"
 
     def check_type(self, value: Any) -> Optional[str]:

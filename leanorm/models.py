@@ -24,7 +24,7 @@ from .acl import ACL
 from .config import get_client
 from .protocol.encoding import decode, decode_date, encode
 from .protocol.encoding import pointer as wire_pointer
-from .protocol.ids import new_object_id
+from .protocol.ids import is_object_id, new_object_id
 from .protocol.markers import sign_marker
 from .errors import DuplicateValue, FieldError, LeanORMError, NoEffect, ObjectNotFound, ValidationError
 from .fields import MISSING, DateTimeField, Field, StringField
@@ -462,8 +462,9 @@ class Model(_InstanceState, metaclass=ModelMeta):
         """An unloaded reference to the object with this id (the SDK's ``create_without_data``): it
         loads on first read of a field (through ``client``), and can be changed and saved without
         loading it first."""
-        if not isinstance(object_id, str) or not object_id:
-            raise ValueError(f"{cls.__name__}.pointer() needs an objectId string, got {object_id!r}")
+        if not is_object_id(object_id):
+            raise ValueError(f"{cls.__name__}.pointer() needs an objectId (1 to 64 letters and digits), "
+                             f"got {object_id!r}")
         return cls._stub(object_id, get_client(client))
 
     def _merge(self, data: Dict[str, Any], partial: bool) -> None:

@@ -150,8 +150,9 @@ class Engine:
     def serving(self, server: LocalServer) -> ServedEngine:
         """This engine as the embedded ``server`` runs it (``LocalServer(engine=...)`` and ``leanorm serve
         --engine`` call this): its functions and hooks reach that server's database through a client
-        bound to it in-process, acting as their caller, whatever the process's default client is."""
-        return ServedEngine(self, bound_client(server))
+        bound to it in-process, acting as their caller, whatever the process's default client is. Hooks
+        sign their loop-stopping markers with the server's master key, whatever keys this engine holds."""
+        return ServedEngine(self, bound_client(server), server.master_key)
 
     def has(self, path: str) -> bool:
         """Whether ``path`` (e.g. ``functions/Post/beforeSave``, ``call/hello``) is declared, so callers

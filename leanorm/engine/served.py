@@ -1,4 +1,4 @@
-"""An Engine as an embedded server runs it: the code's own requests go to that server."""
+"""An Engine as an embedded server runs it: the code's own requests go to that server, with its keys."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, Optional
@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional
 from ..client import Client
 from ..config import using
 from ..local import LocalServer
+from . import dispatch as _dispatch
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import Engine
@@ -16,11 +17,17 @@ __all__ = ["ServedEngine"]
 class ServedEngine:
     """The cloud code an embedded server calls (its ``CloudCode``): the engine's declarations, run with
     ``client`` (bound to that server) as the current client, so ``Post.objects...`` in a hook reads and
-    writes the database being served, as the caller."""
+    writes the database being served, as the caller.
 
-    def __init__(self, engine: "Engine", client: Client) -> None:
+    Hooks sign their ``__before``/``__after`` markers with ``master_key``, the *server's* master key: the
+    server verifies markers with it, and an Engine module served by ``leanorm serve --engine`` usually
+    carries no key of its own (or another app's), which made a hook saving its own object run again and
+    again (issue 19 §2)."""
+
+    def __init__(self, engine: "Engine", client: Client, master_key: Optional[str] = None) -> None:
         self.engine = engine
         self.client = client
+        self.master_key = master_key if master_key is not None else client.master_key
 
     def has(self, path: str) -> bool:
         return self.engine.has(path)
@@ -31,6 +38,9 @@ class ServedEngine:
     def dispatch(self, path: str, payload: Dict[str, Any], *, user: Optional[Dict[str, Any]] = None,
                  session_token: Optional[str] = None, master: bool = False, prod: bool = True,
                  remote_address: Optional[str] = None) -> Dict[str, Any]:
+        """:meth:`Engine.dispatch <leanorm.engine.Engine.dispatch>`, signing markers with the server's key."""
         with using(self.client):
-            return self.engine.dispatch(path, payload, user=user, session_token=session_token, master=master,
-                                        prod=prod, remote_address=remote_address)
+            return _dispatch.run(self.engine.declarations, path, payload, user=user, session_token=session_token,
+                                 master=master, prod=prod, remote_address=remote_address,
+                                 master_key=self.master_key, fetch_user=self.engine.fetch_user, markers=True,
+                                 rich_params=False)

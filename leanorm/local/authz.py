@@ -23,6 +23,7 @@ import re
 import sqlite3
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
+from ..protocol.ids import OBJECT_ID
 from .permissions import check_protected_fields, class_permissions, permit
 from .protocol import Context, ProtocolError
 from .store import table
@@ -30,7 +31,6 @@ from .store import table
 __all__ = ["ReadPolicy", "DEFAULT_PROTECTED_FIELDS", "OBJECT_ID", "ROLE_NAME", "check_protected_fields",
            "client_object_id", "check_role_write", "check_user_write", "check_delegated_fields"]
 
-OBJECT_ID = re.compile(r"[A-Za-z0-9]{1,64}\Z")
 ROLE_NAME = re.compile(r"[0-9A-Za-z_\- ]+\Z")
 #: hidden from every caller but the user itself (and the master key) unless configured otherwise
 DEFAULT_PROTECTED_FIELDS: Dict[str, Dict[str, List[str]]] = {

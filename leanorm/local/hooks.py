@@ -8,12 +8,15 @@ the hook does not run again.
 """
 from __future__ import annotations
 
+import contextvars
+import copy
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Set
 
 from ..errors import LeanCloudError
 from ..protocol.markers import verify_marker
+from . import file_urls
 from .protocol import Context, ProtocolError, route
 from .reads import fetch, query
 from .values import canonical
@@ -56,16 +59,31 @@ def caller_user(ctx: Context) -> Optional[Dict[str, Any]]:
     return {**rows[0], "sessionToken": ctx.caller.session_token}
 
 
+#: how deep hooks may call hooks in one request (a hook's write running hooks whose writes run hooks...)
+MAX_HOOK_DEPTH = 16
+_depth: contextvars.ContextVar[int] = contextvars.ContextVar("leanorm_hook_depth", default=0)
+
+
 def _call(ctx: Context, path: str, payload: Dict[str, Any]) -> Dict[str, Any]:
     engine = ctx.server.engine
     assert engine is not None, "callers ask engine.has() first"
+    depth = _depth.get()
+    if depth >= MAX_HOOK_DEPTH:  # a hook whose writes trigger it again without end: refuse, don't recurse
+        raise ProtocolError(142, f"Hooks nested more than {MAX_HOOK_DEPTH} deep ({path}): a hook's own writes keep "
+                                 "triggering hooks. Save the hooked object itself (its marker stops the "
+                                 "loop) or skip hooks with __ignore_hooks.", 400)
     user = caller_user(ctx)
+    # the objects leave the server for the Engine: their files under this request's address, as in answers
+    payload = file_urls.rebase(ctx, copy.deepcopy(payload))
+    token = _depth.set(depth + 1)
     try:
         return engine.dispatch(path, payload, user=user, session_token=ctx.caller.session_token,
                                master=ctx.caller.master, prod=ctx.server.prod)
     except LeanCloudError as exc:  # the hook's or function's own code and message reach the caller
         raise ProtocolError(exc.code, exc.message, exc.status if exc.status and exc.status >= 400 else 400) \
             from None
+    finally:
+        _depth.reset(token)
 
 
 def declared(ctx: Context, control: Control, class_name: str, hook: str) -> bool:
@@ -109,7 +127,8 @@ def before_delete(ctx: Context, control: Control, class_name: str, obj: Dict[str
 
 
 def after(ctx: Context, control: Control, class_name: str, hook: str, obj: Dict[str, Any]) -> None:
-    """Run an after hook; the write already happened, so a failing hook is logged, not raised."""
+    """Run an after hook; the write already happened and stays (LeanCloud and Parse answer the write's
+    success: an after hook cannot undo it), so a failing hook is logged, not raised."""
     if not declared(ctx, control, class_name, hook):
         return
     try:

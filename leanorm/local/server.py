@@ -12,10 +12,11 @@ from urllib.parse import parse_qsl
 
 from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
                hooks, installations, leaderboards, mail, push, schemas, server_time, sessions, sms, statuses, users)
-from . import admission, counters, phones, verifiers
+from . import admission, counters, file_urls, phones, verifiers
 # (importing the endpoint modules registers their endpoints)
-from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
+from ..errors import error_for
 from ..protocol.dialects import same_secret
+from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from .admission import PREFIXES, PUBLIC, Headers
 from .budget import OverBudget, deadline, interrupted
 from .limits import too_complex
@@ -214,9 +215,10 @@ class LocalServer:
         scheme = headers.get("X-Forwarded-Proto")
         base_url = self.public_url or (f"{scheme if scheme in ('http', 'https') else 'http'}://{host}"
                                        if host and HOST.match(host) else "http://localhost")
-        return self._dispatch(Context(self, method, below, dialect, params, caller, body,
-                                      base_url=base_url, client_address=client_address,
-                                      content_type=headers.get("Content-Type")))
+        ctx = Context(self, method, below, dialect, params, caller, body, base_url=base_url,
+                      client_address=client_address, content_type=headers.get("Content-Type"))
+        status, answer = self._dispatch(ctx)
+        return status, file_urls.rebase(ctx, answer)  # every answer: hosted files under this address
 
     def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
         handler, ctx.args = resolve(ctx.method, _canonical(ctx.path))
@@ -316,8 +318,12 @@ class LocalServer:
 
     # -- administration --------------------------------------------------------------------------------
     def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
-        """Create an index on ``class_name.key`` (``unique=True``: a duplicate value is error 137)."""
-        return self.store.create_index(class_name, key, unique)
+        """Create an index on ``class_name.key`` (``unique=True``: a duplicate value is error 137); raises
+        :class:`~leanorm.errors.DuplicateValue` (137) when existing objects already share a value."""
+        try:
+            return self.store.create_index(class_name, key, unique)
+        except ProtocolError as exc:  # an in-process caller's error, typed as a client's would be
+            raise error_for(exc.code, exc.message, exc.status) from None
 
     def create_counter(self, class_name: str, field: str) -> str:
         """Keep counts of ``class_name``'s objects by ``field`` (a top-level String or Number field), so

@@ -37,6 +37,7 @@ from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 if sys.platform != "win32":  # Windows has no open-files limit to raise
     import resource
 
+from ..errors import LeanCloudError
 from . import admission, files
 from .phones import DEFAULT_REGION
 from .protocol import ProtocolError, dumps
@@ -359,7 +360,10 @@ def _class_and_key(spec: str, flag: str) -> Tuple[str, str]:
 def prepare(server: LocalServer, options: ServeOptions) -> None:
     """Create the indexes and counters ``options`` ask for (those that exist already are kept)."""
     for spec in options.indexes + options.unique_indexes:
-        server.create_index(*_class_and_key(spec, "--index"), unique=spec in options.unique_indexes)
+        try:
+            server.create_index(*_class_and_key(spec, "--index"), unique=spec in options.unique_indexes)
+        except LeanCloudError as exc:  # e.g. 137: objects already share a value
+            raise SystemExit(f"--unique-index {spec}: {exc}") from None
     for spec in options.counters:
         try:
             server.create_counter(*_class_and_key(spec, "--counter"))

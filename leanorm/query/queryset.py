@@ -135,17 +135,20 @@ class QuerySet(Generic[M]):
         return self.order_by(*(n[1:] if n.startswith("-") else "-" + n for n in names))
 
     def select_related(self, *paths: str) -> Self:
-        """Fetch pointed objects in the same request (``include``): ``select_related("author__org")``.
+        """Fetch pointed objects in the same request (``include``): ``select_related("author__org")``, and
+        files (``select_related("attachment")`` of a FileField, as the SDK's ``include`` of a file field).
         With no argument: every pointer field of the model."""
         if not paths:
             paths = tuple(n for n, f in self.model._meta.fields.items() if isinstance(f, PointerField))
         for path in paths:
             model: Type[Model] = self.model
-            for name in path.split("__"):
+            names = path.split("__")
+            for depth, name in enumerate(names, 1):
                 field = resolve_field(model, name)
-                if not isinstance(field, PointerField):
-                    raise FieldError(f"select_related({path!r}): {name!r} is not a PointerField")
-                model = field.target
+                if isinstance(field, PointerField):
+                    model = field.target
+                elif not (field.includable and depth == len(names)):
+                    raise FieldError(f"select_related({path!r}): {name!r} is not a PointerField or FileField")
         qs = self._clone()
         qs._related = tuple(dict.fromkeys(self._related + paths))
         return qs

@@ -1,6 +1,10 @@
 """select_related: pointed objects arrive with the query, in the same single request."""
+import uuid
+
 import pytest
 
+from leanorm import File, FileField, Model, StringField
+from leanorm.errors import FieldError
 from tests.models import Author, Post
 
 POSTS = 120  # more than the slice, so the slice must travel as limit=100
@@ -48,3 +52,23 @@ def test_without_select_related_each_author_loads_once(client, sent, authored_po
     # one request for the page, then one per distinct author (the identity map shares each stub)
     assert len(sent) == start + 1 + AUTHORS
     assert sent[start].params["limit"] == "100" and "include" not in sent[start].params
+
+
+class Attachment(Model):
+    title = StringField()
+    attachment = FileField()
+
+
+def test_select_related_of_a_file_field_reads_the_file_in_the_same_request(client, sent):
+    """Issue 19 §7: ported code includes its file fields (``query.include("attachment")``); the file's
+    name, url and size then need no other request."""
+    stored = File("notes.txt", b"some notes").save()
+    title = uuid.uuid4().hex  # Parse Server keeps the class between runs
+    Attachment.objects.create(title=title, attachment=stored)
+    client.identity_map.clear()
+    start = len(sent)
+    (found,) = Attachment.objects.select_related("attachment").filter(title=title)
+    assert (found.attachment.name.endswith("notes.txt"), found.attachment.url) == (True, stored.url)
+    assert len(sent) == start + 1
+    with pytest.raises(FieldError, match="not a PointerField or FileField"):
+        Attachment.objects.select_related("title")

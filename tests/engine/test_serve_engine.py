@@ -41,3 +41,32 @@ def test_hooks_served_by_leanorm_serve_write_to_the_served_database_as_the_calle
         called = requests.post(f"{served.base_url}/1.1/functions/audits", json={}, headers=lc).json()
         assert called == {"result": ["saved one", "saved two"]}
     assert stray.exists() == existed
+
+
+def test_a_hook_saving_its_own_object_under_serve_runs_once(tmp_path):
+    """Issue 19 §2: the served Engine signs the after-hook marker with the server's master key (the Engine
+    module sets none), so an after_update that saves its own object does not trigger itself again."""
+    with serve(tmp_path / "app.sqlite3", "--engine", "tests.engine.served_app:engine") as served:
+        lc = {"X-LC-Id": APP_ID, "X-LC-Key": APP_KEY}
+        url = f"{served.base_url}/1.1/classes/ServedCounter"
+        created = requests.post(url, json={"hits": 0}, headers=lc).json()
+        updated = requests.put(f"{url}/{created['objectId']}", json={"hits": 1}, headers=lc)
+        assert updated.status_code == 200, updated.text
+        stored = requests.get(f"{url}/{created['objectId']}", headers=lc).json()
+        assert (stored["hits"], stored["stamped"]) == (1, 1)
+        assert "__after" not in stored
+
+
+def test_served_cloud_code_skips_hooks_with_the_servers_hook_key(tmp_path):
+    """As on LeanEngine, cloud code sends the hook key: ``ignore_hook`` works without the master key
+    under ``leanorm serve --hook-key K --engine ...``; clients without it are still refused."""
+    with serve(tmp_path / "app.sqlite3", "--hook-key", "served-hook", "--engine",
+               "tests.engine.served_app:engine") as served:
+        lc = {"X-LC-Id": APP_ID, "X-LC-Key": APP_KEY}
+        answer = requests.post(f"{served.base_url}/1.1/functions/quiet", json={"note": "n"}, headers=lc)
+        assert answer.json() == {"result": "kept"}, answer.text
+        direct = requests.post(f"{served.base_url}/1.1/classes/ServedQuiet",
+                               json={"note": "x", "__ignore_hooks": ["beforeSave"]}, headers=lc)
+        assert (direct.status_code, direct.json()["code"]) == (403, 119)
+        rows = requests.get(f"{served.base_url}/1.1/classes/ServedQuiet", headers=lc).json()["results"]
+        assert [r["note"] for r in rows] == ["n"]

@@ -1,6 +1,7 @@
 """What code ported from the LeanCloud SDK reaches for first (issue 11, "Porting code")."""
 from __future__ import annotations
 
+import datetime
 import io
 from typing import Iterator
 
@@ -8,6 +9,7 @@ import pytest
 
 import leanorm
 from leanorm import ACL, File, Model, PointerField, RelationField, StringField
+from leanorm.compat import LeanCloudObjectMixin
 from leanorm.errors import FieldError, ValidationError
 
 
@@ -97,3 +99,45 @@ def test_a_loaded_pointer_shows_its_id(client: leanorm.Client) -> None:
     book = PortBook.objects.create(title="t", author=author)
     client.identity_map.clear()
     assert repr(PortBook.objects.get(id=book.id).author) == f"<PortAuthor id={author.id!r}>"
+
+
+class PortTodo(LeanCloudObjectMixin):
+    """A ported model that keeps the SDK's get/set/dump for its templates."""
+
+    title = StringField()
+    due = leanorm.DateTimeField()
+    author = PointerField(PortAuthor)
+    cover = leanorm.FileField()
+
+
+def test_the_compat_mixin_answers_the_sdks_object_methods(client: leanorm.Client) -> None:
+    """Issue 19 §7: ported templates call obj.get('x'); Jinja swallows an AttributeError, so the mixin
+    answers get/set/dump as the SDK did (opt-in: plain models still point at attributes)."""
+    ann = PortAuthor.objects.create(name="Ann")
+    cover = leanorm.File("c.txt", b"cover").save()
+    todo = PortTodo().set({"title": "write", "due": datetime.datetime(2026, 1, 31, 8, 0, tzinfo=datetime.timezone.utc),
+                           "author": ann, "cover": cover, "legacyFlag": True})
+    todo.set("title", "write more").save()
+    loaded = PortTodo.objects.get(id=todo.id).fetch()
+    assert (loaded.get("title"), loaded.get("legacyFlag"), loaded.get("missing", "-")) == ("write more", True, "-")
+    assert loaded.get("objectId") == loaded.id and loaded.get("createdAt") == loaded.created_at
+    assert loaded.get("author").name == "Ann" and loaded.has("cover") and not loaded.has("missing")
+    dumped = loaded.dump()
+    assert dumped["title"] == "write more" and dumped["legacyFlag"] is True
+    assert dumped["due"] == {"__type": "Date", "iso": "2026-01-31T08:00:00.000Z"}
+    assert dumped["author"] == {"__type": "Pointer", "className": "PortAuthor", "objectId": ann.id}
+    assert dumped["cover"]["__type"] == "File" and dumped["cover"]["url"] == cover.url
+    assert dumped["objectId"] == todo.id and dumped["createdAt"].endswith("Z") and "T" in dumped["createdAt"]
+    with pytest.raises(AttributeError, match="the field's attribute"):
+        PortBook().get("title")  # plain models are unchanged
+
+
+def test_a_pointer_field_refuses_a_string_that_is_not_an_object_id(client: leanorm.Client) -> None:
+    """Issue 19 §7: a mistyped id (a name, a URL) used to be stored as a dangling pointer, surfacing only
+    on a later read. Its form is checked at assignment; existence is not (no round trip)."""
+    book = PortBook(title="t")
+    for wrong in ("Ann Author", "", "authors/abc", "x" * 65):
+        with pytest.raises(ValidationError, match="not an objectId"):
+            book.author = wrong  # type: ignore[assignment]
+    book.author = "a1b2c3d4e5"  # type: ignore[assignment]  # the form of an id: accepted without a request
+    assert book.author is not None and book.author.id == "a1b2c3d4e5"

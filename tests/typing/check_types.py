@@ -9,7 +9,7 @@ from leanorm import ACL, F, File, Q, QuerySet, User
 from leanorm.marshal import ModelSchema, model_schema
 from leanorm.relations import RelationManager
 
-from .models_typed import WHEN, TypAuthor, TypLegacy, TypNote, TypNoteQuerySet, TypPost, TypTag
+from .models_typed import WHEN, TypAuthor, TypPortedTodo, TypQRCode, TypLegacy, TypNote, TypNoteQuerySet, TypPost, TypTag
 
 
 def check_manager_and_querysets() -> None:
@@ -101,3 +101,26 @@ def check_schema(post: TypPost) -> None:
     assert_type(model_schema(TypPost), Type[ModelSchema[TypPost]])
     assert_type(model_schema(TypPost)().load_instance({"title": "x"}), TypPost)
     assert_type(model_schema(TypPost)(instance=post, partial=True).load_instance({}), TypPost)
+
+
+def check_file_subclass() -> None:
+    qr = TypQRCode("qr.png", b"png")  # File's constructor, kept by the subclass
+    assert_type(qr, TypQRCode)
+    assert_type(qr.save(), TypQRCode)
+    assert_type(qr.label, Optional[str])
+    assert_type(TypQRCode.objects.get(id="x"), TypQRCode)
+    assert_type(TypQRCode.objects.filter(label="a").first(), Optional[TypQRCode])
+    assert_type(TypQRCode.create_with_url("a.png", "https://example.com/a.png"), TypQRCode)
+    assert_type(File.objects.get(id="x"), File)
+
+
+def check_compat_mixin(todo: TypPortedTodo) -> None:
+    assert_type(todo.title, Optional[str])
+    assert_type(todo.get("title"), Any)
+    assert_type(todo.set("title", "x"), TypPortedTodo)
+    assert_type(todo.set({"title": "x", "done": True}).save(), TypPortedTodo)
+    assert_type(todo.dump(), Dict[str, Any])
+    assert_type(todo.fetch(), TypPortedTodo)
+    assert_type(todo.has("title"), bool)
+    assert_type(TypPortedTodo.objects.get(id="x"), TypPortedTodo)
+    assert_type(TypPortedTodo(title="x"), TypPortedTodo)

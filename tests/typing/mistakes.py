@@ -26,3 +26,4 @@ def mistakes(post: TypPost, tag: TypTag) -> None:
     TypPost(labels=[tag])  # E
     TypAuthor(name=None)  # E
     TypLegacy(title="x")  # E
+    post.get("title")  # E

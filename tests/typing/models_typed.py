@@ -6,8 +6,9 @@ from typing import Any, ClassVar, Dict, List, Optional
 import arrow
 from typing_extensions import Self
 
-from leanorm import (BooleanField, DateTimeField, DictField, FloatField, IntegerField, ListField, Manager,
+from leanorm import (File, BooleanField, DateTimeField, DictField, FloatField, IntegerField, ListField, Manager,
                      Model, PointerField, QuerySet, StringField)
+from leanorm.compat import LeanCloudObjectMixin
 from leanorm.relations import RelationField
 
 
@@ -59,6 +60,19 @@ class TypLegacy(Model):
     as constructor keywords (docs/models.md, "Types for editors and checkers")."""
 
     title = StringField(required=True)
+
+
+
+class TypQRCode(File):
+    """The LeanCloud SDK's idiom: a file class of the app's own, with a field of its own."""
+
+    label: StringField[Optional[str]] = StringField()
+
+
+class TypPortedTodo(LeanCloudObjectMixin):
+    """A ported model keeping the SDK's get/set/dump (leanorm.compat)."""
+
+    title: StringField[Optional[str]] = StringField()
 
 
 WHEN = _dt.datetime(2026, 1, 1)
