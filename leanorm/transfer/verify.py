@@ -30,6 +30,8 @@ from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence, Set,
 from ..auth_context import using_master
 from ..client import Client
 from ..errors import LeanCloudError
+from ..local import phones
+from ..local.protocol import ProtocolError
 from .export_format import Export
 from .fetch import FetchPolicy
 from .files import download, file_key, trusting_backends
@@ -236,8 +238,20 @@ def _fields(side: _Side, row: Dict[str, Any], timestamps: bool) -> Dict[str, str
             continue
         if is_relation(value):
             continue
-        out[key] = _digest(side, value)
+        out[key] = _digest(side, _one_spelling(key, value))
     return out
+
+
+def _one_spelling(key: str, value: Any) -> Any:
+    """A phone number as E.164, so that LeanCloud's ``13800138000`` and the ``+8613800138000`` the
+    embedded backend stores are one value (numbers without ``+`` read as LeanCloud reads them: ``CN``);
+    anything that is no valid number stays as it is."""
+    if key != phones.FIELD or not isinstance(value, str):
+        return value
+    try:
+        return phones.e164(value, phones.DEFAULT_REGION)
+    except ProtocolError:
+        return value
 
 
 def _changed(class_name: str, object_id: str, got: Dict[str, str], want: Dict[str, str]) -> List[str]:

@@ -35,6 +35,24 @@ def test_a_sparse_export_verifies_without_differences(tmp_path: Path) -> None:
         target.close()
 
 
+def test_a_leancloud_phone_number_without_its_country_code_is_no_difference(tmp_path: Path) -> None:
+    """LeanCloud keeps ``13800000001``; the embedded backend stores it as ``+8613800000001``: one number."""
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "_User.jsonl").write_text(json.dumps({"objectId": "u1", "username": "ann",
+                                                    "mobilePhoneNumber": "13800000001"}) + "\n")
+    with serve(tmp_path / "app.sqlite3") as served:
+        target = leanorm.connect(served.leanorm_url, default=False)
+        assert all(r.ok for r in import_export(export, target).values())
+        with leanorm.using_master():
+            assert target.request("GET", "classes/_User/u1")["mobilePhoneNumber"] == "+8613800000001"
+        assert verify(open_export(export), target)["_User"].differences == []
+        with leanorm.using_master():
+            target.request("PUT", "classes/_User/u1", body={"mobilePhoneNumber": "+8613800000002"})
+        assert verify(open_export(export), target)["_User"].differences == ["u1: mobilePhoneNumber differs"]
+        target.close()
+
+
 def test_a_sparse_export_verifies_without_differences_on_parse_server(parse_with_engine: leanorm.Client,
                                                                       tmp_path: Path) -> None:
     """Parse Server gives a user written with the master key an ACL of its own: a default, not a loss."""
