@@ -1,6 +1,6 @@
 """Sessions: who a request's keys and token make its caller, logging in and out, and the session endpoints.
 
-Session tokens are random and live in ``_sessions``; repeated login failures for one login are throttled.
+Session tokens are random and live in ``_sessions``; repeated login failures for one account are throttled.
 A caller's principals (for ACLs) are its user id and the names of its roles, inherited ones included: a
 role listed in another role's ``roles`` relation gets that role's rights, as on Parse Server.
 """
@@ -98,15 +98,20 @@ def user_answer(ctx: Context, user_id: str, token: str) -> Dict[str, Any]:
     return {**fetch(ctx.server.master_context(ctx), "_User", user_id), "sessionToken": token}
 
 
-def _throttled(conn: sqlite3.Connection, login: str) -> bool:
-    since = time.time() - FAILURE_WINDOW
-    conn.execute("DELETE FROM _login_failures WHERE at < ?", (since,))
-    return conn.execute("SELECT COUNT(*) FROM _login_failures WHERE login=?", (login,)).fetchone()[0] >= MAX_FAILURES
+def _reserve_attempt(conn: sqlite3.Connection, user_id: str) -> None:
+    """Count a password attempt on the account before its hash is checked (219 past the limit): in the
+    write transaction that reads the count, so attempts sent at once each see the ones before them. The
+    account is the key, whatever names it (username, e-mail or phone), so each gives no further guesses."""
+    now = time.time()
+    conn.execute("DELETE FROM _login_failures WHERE at < ?", (now - FAILURE_WINDOW,))
+    if conn.execute("SELECT COUNT(*) FROM _login_failures WHERE login=?", (user_id,)).fetchone()[0] >= MAX_FAILURES:
+        raise ProtocolError(219, "Too many failed login attempts: try again later.")
+    conn.execute("INSERT INTO _login_failures VALUES (?, ?)", (user_id, now))
 
 
 def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
-    """The id of the user ``body``'s login (username, email or phone) and password name; a wrong
-    password counts towards the throttle."""
+    """The id of the user ``body``'s login (username, email or phone) and password name; every attempt
+    counts towards the account's throttle until the password proves right."""
     password = body.get("password")
     for key in ("username", "email", "mobilePhoneNumber"):
         if isinstance(body.get(key), str) and body[key]:
@@ -122,20 +127,17 @@ def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
                                f"ON p.user_id = u.objectId WHERE json_extract(u.data, '$.{login_key}') = ?",
                                (login,)).fetchone()
     parse = ctx.dialect == "parse"
-    with ctx.store.write() as conn:
-        if _throttled(conn, login):
-            raise ProtocolError(219, "Too many failed login attempts: try again later.")
     if row is None:
         raise ProtocolError(101, "Invalid username/password.", 404) if parse else \
             ProtocolError(211, "Could not find user.")
+    with ctx.store.write() as conn:
+        _reserve_attempt(conn, row[0])
     if not verify_password(password, row[1]):
-        with ctx.store.write() as conn:
-            conn.execute("INSERT INTO _login_failures VALUES (?, ?)", (login, time.time()))
         raise ProtocolError(101, "Invalid username/password.", 404) if parse else \
             ProtocolError(210, "The username and password mismatch.")
     rehashed = hash_password(password) if is_legacy(row[1]) else None  # the backend's own scheme from now on
     with ctx.store.write() as conn:
-        conn.execute("DELETE FROM _login_failures WHERE login=?", (login,))
+        conn.execute("DELETE FROM _login_failures WHERE login=?", (row[0],))
         if rehashed:
             conn.execute("UPDATE _passwords SET hash=? WHERE user_id=? AND hash=?", (rehashed, row[0], row[1]))
     return str(row[0])

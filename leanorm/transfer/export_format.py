@@ -25,11 +25,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Dict, Iterator, List, Optional, Tuple, Union, cast
 
-__all__ = ["Row", "Join", "Export", "open_export", "JOIN_PREFIX", "FILES_DIR"]
+__all__ = ["Row", "Join", "Export", "open_export", "JOIN_PREFIX", "FILES_DIR", "part_of_a_file_name"]
 
 JOIN_PREFIX = "_Join:"
 FILES_DIR = "files"
 _SUFFIXES = (".jsonl", ".json")
+
+
+def part_of_a_file_name(name: Any) -> str:
+    """``name`` (a class, field or file name a backend answered) as it goes into the name of a file of the
+    export; ValueError when it could lead out of its folder or is no name at all (a separator, ``..``,
+    NUL), as a hostile or broken source may answer.
+
+    >>> part_of_a_file_name("Post")
+    'Post'
+    >>> part_of_a_file_name("../../home/me/.bashrc")
+    Traceback (most recent call last):
+    ...
+    ValueError: '../../home/me/.bashrc' is not a name a file of the export can carry
+    """
+    if not isinstance(name, str) or name in ("", ".", "..") or any(c in name for c in "/\\\0"):
+        raise ValueError(f"{name!r} is not a name a file of the export can carry")
+    return name
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import IO, Any, Dict, Optional, Sequence, Set
 
 from ..client import Client
 from .checkpoint import Checkpoint
-from .export_format import FILES_DIR, JOIN_PREFIX, open_export
+from .export_format import FILES_DIR, JOIN_PREFIX, open_export, part_of_a_file_name
 from .files import download, file_key
 from .progress import progress_bar
 from .relations import relation_members
@@ -61,6 +61,8 @@ class _Exporter:
 
     def export_class(self, name: str) -> ClassReport:
         report = ClassReport(name)
+        if not _names_a_file(name, report):
+            return report
         if self.checkpoint.done(name):
             report.notes.append("exported completely by an earlier run")
             return report
@@ -78,7 +80,8 @@ class _Exporter:
                 self.checkpoint.advance(f"{name}#bytes", str(out.tell()))
                 self.checkpoint.advance(name, rows[-1]["objectId"])
         for key, member in sorted(relations.items()):
-            report.relations += self._export_relation(name, key, member)
+            if _names_a_file(key, report):
+                report.relations += self._export_relation(name, key, member)
         if name == "_User" and report.copied:
             report.notes.append("users are exported without password hashes (no server returns them over REST): "
                                 "after an import they log in again through a password reset")
@@ -103,6 +106,8 @@ class _Exporter:
     def _download(self, name: str, url: str, report: ClassReport) -> bool:
         """Save the bytes at ``url`` as ``files/<name>`` (unless an earlier run did); False when they could
         not be downloaded."""
+        if not _names_a_file(name, report):
+            return False
         path = self.folder / FILES_DIR / name
         if path.exists():
             return True
@@ -126,6 +131,17 @@ class _Exporter:
                         out.write(json.dumps({"owningId": owner, "relatedId": related}).encode() + b"\n")
                         written += 1
         return written
+
+
+def _names_a_file(name: str, report: ClassReport) -> bool:
+    """Whether ``name``, answered by the source, can name a file of the export; a name that would lead out
+    of the folder (``../``) is reported as failed and nothing is written for it."""
+    try:
+        part_of_a_file_name(name)
+    except ValueError as exc:
+        report.fail(str(name), f"not exported: {exc}")
+        return False
+    return True
 
 
 def export_backend(source: Client, folder: "os.PathLike[str] | str", classes: Optional[Sequence[str]] = None, *,
