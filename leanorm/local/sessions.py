@@ -17,7 +17,7 @@ from .authz import OBJECT_ID
 from .code_limits import counts_failures
 from .hooks import user_event
 from .one_time_codes import consume
-from .passwords import checked_password, hash_password, is_legacy, verify_password
+from .passwords import charge_hashing, checked_password, hash_password, is_legacy, verify_password
 from .phones import e164, phone_number, user_by_phone
 from .protocol import Caller, Context, ProtocolError, route
 from .reads import fetch
@@ -130,6 +130,7 @@ def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
     if row is None:
         raise ProtocolError(101, "Invalid username/password.", 404) if parse else \
             ProtocolError(211, "Could not find user.")
+    charge_hashing(ctx)
     with ctx.store.write() as conn:
         _reserve_attempt(conn, row[0])
     if not verify_password(password, row[1]):

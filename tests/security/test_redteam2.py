@@ -227,3 +227,31 @@ def test_an_answer_nested_beyond_the_parser_is_a_typed_error(hostile):
             client.request("GET", "classes/Post")
     finally:
         client.close()
+
+
+# -- password hashing is charged to the request's budget -----------------------------------------------------
+def test_a_batch_hashes_a_bounded_number_of_passwords(api):
+    """Each sign-up or login runs scrypt (~0.1 s of CPU): a batch of 100 sign-ups with the app key held a
+    thread for 12 s, and four of them at once stalled every other client (``GET date`` waited 20 s). A
+    request may hash ``budget.MAX_PASSWORD_HASHES`` passwords; the items past it are refused and create
+    nothing. The master key (an import) is not bounded."""
+    from leanorm.local.budget import MAX_PASSWORD_HASHES
+
+    prefix = "/1.1/" if api.dialect == "leancloud" else "/parse/"
+    names = [unique("bulk") for _ in range(MAX_PASSWORD_HASHES + 5)]
+    answers = api.ok("POST", "batch", {"requests": [{"method": "POST", "path": f"{prefix}users",
+                                                     "body": {"username": n, "password": "pw"}} for n in names]})
+    made = [a for a in answers if "success" in a]
+    assert len(made) == MAX_PASSWORD_HASHES, answers
+    assert all(a["error"]["code"] == 102 for a in answers[MAX_PASSWORD_HASHES:]), answers
+    stored = api.master("GET", "users", params={"where": {"username": {"$in": names}}, "limit": "100"})["results"]
+    assert sorted(u["username"] for u in stored) == sorted(names[:MAX_PASSWORD_HASHES])
+    logins = api.ok("POST", "batch", {"requests": [{"method": "POST", "path": f"{prefix}login",
+                                                    "body": {"username": n, "password": "pw"}} for n in names[:MAX_PASSWORD_HASHES]]
+                                      + [{"method": "POST", "path": f"{prefix}login",
+                                          "body": {"username": names[0], "password": "pw"}}]})
+    assert [a.get("error", {}).get("code") for a in logins] == [None] * MAX_PASSWORD_HASHES + [102], logins
+    by_master = api.master("POST", "batch", {"requests": [{"method": "POST", "path": f"{prefix}users",
+                                                           "body": {"username": unique("imp"), "password": "pw"}}
+                                                          for _ in range(MAX_PASSWORD_HASHES + 1)]})
+    assert all("success" in a for a in by_master), by_master
