@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -292,3 +293,26 @@ def test_a_conditional_write_is_no_oracle_on_fields_the_caller_can_not_read(api)
     right = api.call("PUT", f"classes/{name}/{object_id}", {"n": 3}, params={"where": {"secret": "s3cr3t"}},
                      session=eve["sessionToken"])
     assert (wrong[0], wrong[1].get("code")) == (right[0], right[1].get("code")), (wrong, right)
+
+
+# -- system classes' fields have their types from the start -------------------------------------------------
+def test_the_first_writer_can_not_give_a_system_field_another_type(tmp_path):
+    """The schema keeps the type of a field's first write forever: on a fresh server, an anonymous sign-up
+    with ``mobilePhoneNumber: ["1"]`` made every later sign-up with a phone number fail (111: expected
+    Array), and an installation with ``deviceType: 5`` or ``channels: "x"`` every real device's. The fields
+    the backend's own code reads have fixed types; a value of another type is 111 and teaches nothing."""
+    from tests.security.raw_http import Raw
+    from tests.served import serve
+
+    with serve(tmp_path / "fresh.sqlite3") as fresh:
+        for dialect in ("leancloud", "parse"):
+            api = Raw(fresh, dialect)
+            poison = [("users", {"username": unique("p"), "password": "pw", "mobilePhoneNumber": ["1"]}),
+                      ("installations", {"installationId": unique("i"), "deviceType": 5}),
+                      ("installations", {"installationId": unique("i"), "deviceType": "ios", "channels": "x"})]
+            for path, body in poison:
+                status, answer = api.call("POST", path, body)
+                assert (status, answer.get("code")) == (400, 111), (path, body, status, answer)
+            api.ok("POST", "users", {"username": unique("ok"), "password": "pw",
+                                     "mobilePhoneNumber": f"+86139{uuid.uuid4().int % 10 ** 8:08d}"})
+            api.ok("POST", "installations", {"installationId": unique("i"), "deviceType": "ios", "channels": ["a"]})
