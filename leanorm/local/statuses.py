@@ -75,6 +75,15 @@ def _json(raw: str, name: str) -> Any:
         raise ProtocolError(107, f"Malformed json in {name}.") from None
 
 
+def _readers(inbox_type: str, source_id: str, recipients: List[str]) -> Dict[str, Dict[str, bool]]:
+    """Who reads a status: everyone for the public timeline (``default``); for any other inbox (a
+    ``private`` message) its publisher and its recipients only, as LeanCloud shows a private status to
+    the users it was sent to (it was public, read by any client through ``GET statuses``)."""
+    if inbox_type == "default":
+        return {"*": {"read": True}}
+    return {user_id: {"read": True} for user_id in [source_id, *recipients]}
+
+
 @route("POST", r"statuses")
 def _publish(ctx: Context) -> Any:
     _leancloud_only(ctx)
@@ -91,13 +100,13 @@ def _publish(ctx: Context) -> Any:
     else:
         raise ProtocolError(206, "Publishing a status needs a logged-in user (a session token).", 403)
     permit_delegated(ctx, STATUS_CLASS, "create", list(data))
-    recipients = _recipients(ctx, body.get("query"))
+    recipients = list(dict.fromkeys(_recipients(ctx, body.get("query"))))
     master = ctx.server.master_context(ctx)
     with ctx.store.write() as conn:
         _, created = write(master, STATUS_CLASS, None, {**data, "source": source, "inboxType": inbox_type,
-                                                        "ACL": {"*": {"read": True}}})
+                                                        "ACL": _readers(inbox_type, source["objectId"], recipients)})
         conn.executemany("INSERT INTO _status_inbox (owner_id, inbox_type, status_id) VALUES (?, ?, ?)",
-                         [(user_id, inbox_type, created["objectId"]) for user_id in dict.fromkeys(recipients)])
+                         [(user_id, inbox_type, created["objectId"]) for user_id in recipients])
     return 201, {"objectId": created["objectId"], "createdAt": created["createdAt"]}
 
 

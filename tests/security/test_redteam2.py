@@ -316,3 +316,30 @@ def test_the_first_writer_can_not_give_a_system_field_another_type(tmp_path):
             api.ok("POST", "users", {"username": unique("ok"), "password": "pw",
                                      "mobilePhoneNumber": f"+86139{uuid.uuid4().int % 10 ** 8:08d}"})
             api.ok("POST", "installations", {"installationId": unique("i"), "deviceType": "ios", "channels": ["a"]})
+
+
+# -- a private status is read by its sender and recipients only ---------------------------------------------
+def test_a_private_status_is_not_public(leancloud):
+    """Every status was saved readable by everyone (``ACL {"*": read}``): a private message
+    (``inboxType: "private"``, what ``sendPrivately`` sends) was read by any client, anonymous included,
+    through ``GET statuses`` or ``classes/_Status``. LeanCloud shows a private status to its recipients only;
+    the public timeline (``default``) stays public."""
+    ann, cat, eve = leancloud.signup(), leancloud.signup(), leancloud.signup()
+    secret = unique("private note ")
+    sent = leancloud.ok("POST", "statuses", {"data": {"message": secret}, "inboxType": "private",
+                                             "query": {"className": "_User", "where": {"objectId": cat["objectId"]}}},
+                        session=ann["sessionToken"])
+    for session in (eve["sessionToken"], None):
+        for path, params in ((f"statuses/{sent['objectId']}", {}), ("statuses", {"where": {"inboxType": "private"}}),
+                             (f"classes/_Status/{sent['objectId']}", {})):
+            status, answer = leancloud.call("GET", path, params=params, session=session)
+            assert secret not in json.dumps(answer), (path, session, status, answer)
+    owner = {"__type": "Pointer", "className": "_User", "objectId": cat["objectId"]}
+    inbox = leancloud.ok("GET", "subscribe/statuses", params={"owner": owner, "inboxType": "private"},
+                         session=cat["sessionToken"])["results"]
+    assert [s["message"] for s in inbox] == [secret]
+    assert leancloud.ok("GET", f"statuses/{sent['objectId']}", session=ann["sessionToken"])["message"] == secret
+    public = leancloud.ok("POST", "statuses", {"data": {"message": "hello all"}, "inboxType": "default",
+                                               "query": {"className": "_User", "where": {"objectId": cat["objectId"]}}},
+                          session=ann["sessionToken"])
+    assert leancloud.ok("GET", f"statuses/{public['objectId']}")["message"] == "hello all"
