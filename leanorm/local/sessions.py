@@ -25,7 +25,7 @@ from .store import Store, table
 from .values import now_iso
 
 __all__ = ["authenticate", "ignores_stale_session", "new_session", "logged_in", "user_answer",
-           "end_other_sessions"]
+           "end_other_sessions", "password_matches"]
 
 SESSION_DAYS = 365
 MAX_FAILURES, FAILURE_WINDOW = 5, 15 * 60
@@ -130,18 +130,28 @@ def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
     if row is None:
         raise ProtocolError(101, "Invalid username/password.", 404) if parse else \
             ProtocolError(211, "Could not find user.")
-    charge_hashing(ctx)
-    with ctx.store.write() as conn:
-        _reserve_attempt(conn, row[0])
-    if not verify_password(password, row[1]):
+    if not password_matches(ctx, row[0], row[1], password):
         raise ProtocolError(101, "Invalid username/password.", 404) if parse else \
             ProtocolError(210, "The username and password mismatch.")
-    rehashed = hash_password(password) if is_legacy(row[1]) else None  # the backend's own scheme from now on
-    with ctx.store.write() as conn:
-        conn.execute("DELETE FROM _login_failures WHERE login=?", (row[0],))
-        if rehashed:
+    if is_legacy(row[1]):  # the backend's own scheme from now on
+        rehashed = hash_password(password)
+        with ctx.store.write() as conn:
             conn.execute("UPDATE _passwords SET hash=? WHERE user_id=? AND hash=?", (rehashed, row[0], row[1]))
     return str(row[0])
+
+
+def password_matches(ctx: Context, user_id: str, stored: str, password: str) -> bool:
+    """Whether ``password`` is the account's (``stored`` its hash): the one check of a password a client
+    sends, for a login as for a password change, under the account's throttle (219 past it) and the
+    request's hashing budget. A match clears the account's failures."""
+    charge_hashing(ctx)
+    with ctx.store.write() as conn:
+        _reserve_attempt(conn, user_id)
+    if not verify_password(password, stored):
+        return False
+    with ctx.store.write() as conn:
+        conn.execute("DELETE FROM _login_failures WHERE login=?", (user_id,))
+    return True
 
 
 @route("POST", r"login")

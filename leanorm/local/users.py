@@ -12,9 +12,9 @@ from typing import Any, Dict, Optional
 from .. import legacy_password
 from .authz import check_user_write
 from .objects import remove, write, write_options
-from .passwords import charge_hashing, checked_password, hash_password, legacy_hash, verify_password
+from .passwords import charge_hashing, checked_password, hash_password, legacy_hash
 from .protocol import Context, ProtocolError, route
-from .sessions import end_other_sessions, new_session, user_answer
+from .sessions import end_other_sessions, new_session, password_matches, user_answer
 from .store import table
 
 __all__ = ["signup", "update_user", "delete_user", "set_user_fields"]
@@ -124,10 +124,10 @@ def _update_password(ctx: Context) -> Any:
     new = checked_password(new)
     with ctx.store.read() as conn:
         row = conn.execute("SELECT hash FROM _passwords WHERE user_id=?", (ctx.args[0],)).fetchone()
-    charge_hashing(ctx)
-    charge_hashing(ctx)  # the old password checked, the new one hashed
-    if row is None or not isinstance(old, str) or not verify_password(old, row[0]):
+    # the old password is checked like a login's (a stolen session guessed it without limit, then changed it)
+    if row is None or not isinstance(old, str) or not password_matches(ctx, ctx.args[0], row[0], old):
         raise ProtocolError(210, "The username and password mismatch.")
+    charge_hashing(ctx)
     hashed = hash_password(new)
     with ctx.store.write() as conn:
         conn.execute("UPDATE _passwords SET hash=? WHERE user_id=?", (hashed, ctx.args[0]))

@@ -362,3 +362,21 @@ def test_anonymous_captchas_leave_no_expired_rows_behind(server):
     with sqlite3.connect(str(server.database)) as conn:
         left = conn.execute("SELECT COUNT(*) FROM _codes WHERE expires_at < 1").fetchone()[0]
     assert left == 0
+
+
+# -- a password change checks the old password under the account's throttle ---------------------------------
+def test_a_stolen_session_can_not_guess_the_password_through_update_password(api):
+    """``PUT users/<id>/updatePassword`` compared ``old_password`` with no limit: whoever held a session
+    (a shared device, a leaked token) tried guess after guess, then changed the password and ended the
+    owner's sessions. Its check counts towards the account's throttle like a login's."""
+    victim = api.signup()
+    path = f"users/{victim['objectId']}/updatePassword"
+    for attempt in range(5):
+        status, answer = api.call("PUT", path, {"old_password": f"guess{attempt}", "new_password": "mine"},
+                                  session=victim["sessionToken"])
+        assert refused(status, answer, 210), answer
+    status, answer = api.call("PUT", path, {"old_password": "pw", "new_password": "mine"},
+                              session=victim["sessionToken"])
+    assert refused(status, answer, 219), answer
+    status, answer = api.call("POST", "login", {"username": victim["username"], "password": "pw"})
+    assert refused(status, answer, 219), answer
