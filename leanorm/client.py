@@ -40,7 +40,10 @@ def _loads(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
-        return json.loads(body)
+        try:
+            return json.loads(body)
+        except RecursionError:  # nested past what a parser follows (a hostile answer): not readable JSON
+            raise ValueError("the answer is nested too deep to decode") from None
 
 
 class Client:

@@ -23,7 +23,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .errors import NotSent, OutcomeUnknown
+from .errors import NotSent, OutcomeUnknown, TransportError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .local import LocalServer
@@ -276,8 +276,14 @@ class HTTPTransport(Transport):
         attempt = _Attempt()
         reset_deadline, reset_attempt = _deadline.set(deadline), _attempt.set(attempt)
         try:
+            # no redirect is followed: requests sends custom headers on to any host a Location names (it
+            # drops only Authorization), so a hostile or spoofed server would have got the master key
             r = self.session.request(request.method, url, params=request.params or None, data=request.body,
-                                     headers=request.headers, timeout=(remaining, remaining))
+                                     headers=request.headers, timeout=(remaining, remaining), allow_redirects=False)
+            if r.is_redirect:
+                raise TransportError(f"{what}: answered {r.status_code}, a redirect to {r.headers.get('Location')!r}; "
+                                     "leanorm follows no redirect (the app's keys would go along): connect to "
+                                     "the address the server means")
             return Response(r.status_code, r.content, r.headers)
         except requests.RequestException as exc:
             if attempt.written:

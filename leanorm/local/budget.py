@@ -25,6 +25,7 @@ from typing import Iterator, Optional, Set
 
 __all__ = ["Budget", "OverBudget", "MAX_BATCH_ITEMS", "MAX_BRANCHES", "MAX_REGEXES", "MAX_REGEX_CHARS",
            "MAX_POLYGON_POINTS", "MAX_SUBQUERIES", "MAX_ROWS", "MAX_INCLUDE_PATHS", "MAX_INCLUDE_DEPTH",
+           "MAX_PASSWORD_HASHES",
            "QUERY_TIMEOUT", "deadline", "watch", "interrupted"]
 
 # The bounds on a where are measured, not guessed: per row of a scanned class, a $regex costs ~8 us (a
@@ -51,6 +52,10 @@ MAX_ROWS = 50_000
 #: the keys one ``include`` names, and how many levels (``a.b.c`` is 3) one key may go down
 MAX_INCLUDE_PATHS = 100
 MAX_INCLUDE_DEPTH = 8
+#: passwords a client's request may hash or check (sign-ups, logins, password changes; a batch's items
+#: together): each is a scrypt computation of ~0.1 s of CPU, so a batch of 100 sign-ups held a thread for 12 s
+#: and four at once stalled the server; 10 keep a request near a second
+MAX_PASSWORD_HASHES = 10
 #: seconds a request's reads may run in SQLite before they are interrupted: ``leanorm serve``'s default
 #: (``--query-timeout``); an in-process ``LocalServer`` has none unless given one
 QUERY_TIMEOUT = 10.0
@@ -83,6 +88,7 @@ class Budget:
     polygon_points: int = 0
     subqueries: int = 0
     rows: int = 0
+    password_hashes: int = 0
 
     def charge_branches(self, count: int) -> None:
         self.branches += count
@@ -106,6 +112,12 @@ class Budget:
         self.subqueries += 1
         if self.subqueries > MAX_SUBQUERIES:
             raise _over("sub-queries ($inQuery, $select, $relatedTo, ...)", MAX_SUBQUERIES)
+
+    def charge_password_hash(self) -> None:
+        self.password_hashes += 1
+        if self.password_hashes > MAX_PASSWORD_HASHES:
+            raise OverBudget(f"Invalid query: a request may hash or check at most {MAX_PASSWORD_HASHES} "
+                             "passwords (sign-ups, logins and password changes of a batch together).")
 
     def row_allowance(self, limit: int) -> int:
         """The SQL ``LIMIT`` for a query asking for ``limit`` rows: no more than the budget has left plus

@@ -10,7 +10,8 @@ where a condition combines, with ``and``/``or``/``not`` and parentheses, ``key o
 (``= != <> > >= < <=``), ``key [not] in (values)``, ``key [not] like 'pattern'`` (``%`` any text, ``_`` one
 character), ``key is [not] exists``. ``not`` before a condition binds tighter than ``and``; it and ``not like``
 become ``$nor``, so an object without the key matches a negated condition (MongoDB's ``$nor``). A value is a number, a quoted string, ``true``/``false``/``null``, ``?`` (the
-next of ``pvalues``, any wire value), ``date('iso')`` or ``pointer('Class', 'id')``.
+next of ``pvalues``: a JSON value, an object only as a typed wire value such as a Pointer, never an
+operator), ``date('iso')`` or ``pointer('Class', 'id')``.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from . import reads
 from .limits import MAX_WHERE_DEPTH
 from .permissions import permit
 from .protocol import Context, ProtocolError, loads, route
-from .values import pointer
+from .values import INT64_MAX, pointer
 
 __all__ = ["parse"]
 
@@ -142,6 +143,8 @@ class _Parser:
             self.i += 1
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise _error(f"limit needs non-negative integers, not {value!r}")
+        if value > INT64_MAX:  # SQLite's LIMIT/OFFSET are 64-bit: it failed on the statement (a 500)
+            raise ProtocolError(102, f"Invalid query: limit and skip must be at most {INT64_MAX}.")
         return value
 
     def condition(self) -> Dict[str, Any]:
@@ -237,7 +240,12 @@ class _Parser:
     def placeholder(self) -> Any:
         if not self.pvalues:
             raise _error("more ? than pvalues")
-        return self.pvalues.pop(0)
+        value = self.pvalues.pop(0)
+        # a pvalue is a value: an untyped object in a comparison's place is an operator map, so a cloud
+        # function passing its caller's parameter (``{"$ne": ...}``) would have matched every row
+        if isinstance(value, dict) and ("__type" not in value or any(str(k).startswith("$") for k in value)):
+            raise ProtocolError(102, f"Invalid query value: {value!r} (an object in pvalues needs its __type).")
+        return value
 
 
 def parse(cql: str, pvalues: Optional[List[Any]] = None) -> Dict[str, Any]:

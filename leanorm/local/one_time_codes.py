@@ -52,9 +52,12 @@ def issue(ctx: Context, recipient: str, purpose: str, ttl: float = CODE_TTL, kin
 
 def grant(conn: sqlite3.Connection, purpose: str, recipient: str, code: str, ttl: float,
           user: Optional[str] = None) -> None:
-    """Store a code that is handed to the client itself, not sent (a captcha's ``validate_token``)."""
+    """Store a code that is handed to the client itself, not sent (a captcha's ``validate_token``). Codes
+    past their expiry go first: anonymous requests (captchas) must not grow the database without end."""
+    now = time.time()
+    conn.execute("DELETE FROM _one_time_codes WHERE expires_at < ?", (now,))
     conn.execute("INSERT OR REPLACE INTO _one_time_codes VALUES (?, ?, ?, ?, ?)",
-                 (purpose, recipient, user or NOBODY, code, time.time() + ttl))
+                 (purpose, recipient, user or NOBODY, code, now + ttl))
 
 
 def spend(ctx: Context, conn: sqlite3.Connection, purpose: str, code: Any, recipient: str,

@@ -13,9 +13,9 @@ import secrets
 from typing import Any, Dict
 
 from .. import legacy_password
-from .protocol import ProtocolError
+from .protocol import Context, ProtocolError
 
-__all__ = ["checked_password", "hash_password", "legacy_hash", "is_legacy", "verify_password"]
+__all__ = ["checked_password", "charge_hashing", "hash_password", "legacy_hash", "is_legacy", "verify_password"]
 
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 
@@ -25,6 +25,13 @@ def checked_password(password: Any) -> str:
     if not isinstance(password, str) or not password:
         raise ProtocolError(201, "Password is missing or empty.")
     return password
+
+
+def charge_hashing(ctx: Context) -> None:
+    """Charge one scrypt computation (a hash, or a check of a password) to the request's budget
+    (``budget.MAX_PASSWORD_HASHES``), before it runs; the master key (an import of users) is not bounded."""
+    if not ctx.caller.master:
+        ctx.budget.charge_password_hash()
 
 
 def hash_password(password: str) -> str:

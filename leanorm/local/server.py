@@ -103,6 +103,8 @@ class LocalServer:
     max_classes = 1000
     #: a client's write adds a field only while its class has fewer fields than this
     max_fields = 1000
+    #: how many of the newest messages the outbox keeps
+    outbox_size = 10_000
 
     def __init__(self, database: str = ":memory:", app_id: str = "leanorm-local",
                  app_key: str = "leanorm-local-key", master_key: str = "leanorm-local-master",
@@ -304,8 +306,11 @@ class LocalServer:
     def deliver(self, kind: str, recipient: str, purpose: str, code: Optional[str] = None,
                 body: Optional[Dict[str, Any]] = None) -> None:
         with self.store.write() as conn:
-            conn.execute("INSERT INTO _outbox (kind, recipient, purpose, code, body, created_at) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", (kind, recipient, purpose, code, dumps(body or {}), now_iso()))
+            cursor = conn.execute("INSERT INTO _outbox (kind, recipient, purpose, code, body, created_at) "
+                                  "VALUES (?, ?, ?, ?, ?, ?)",
+                                  (kind, recipient, purpose, code, dumps(body or {}), now_iso()))
+            # the newest messages only: anonymous requests (captchas, resets) must not grow it without end
+            conn.execute("DELETE FROM _outbox WHERE id <= ?", (cursor.lastrowid - self.outbox_size,))
 
     @property
     def outbox(self) -> List[Dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Sessions: who a request's keys and token make its caller, logging in and out, and the session endpoints.
 
-Session tokens are random and live in ``_sessions``; repeated login failures for one login are throttled.
+Session tokens are random and live in ``_sessions``; repeated login failures for one account are throttled.
 A caller's principals (for ACLs) are its user id and the names of its roles, inherited ones included: a
 role listed in another role's ``roles`` relation gets that role's rights, as on Parse Server.
 """
@@ -18,7 +18,7 @@ from .authz import OBJECT_ID
 from .code_limits import counts_failures
 from .hooks import user_event
 from .one_time_codes import NOBODY, spend
-from .passwords import checked_password, hash_password, is_legacy, verify_password
+from .passwords import charge_hashing, checked_password, hash_password, is_legacy, verify_password
 from .phones import e164, phone_number, user_by_phone
 from .protocol import Caller, Context, ProtocolError, route
 from .reads import DEFAULT_LIMIT, MAX_LIMIT, fetch, int_param, own_user
@@ -26,7 +26,7 @@ from .store import Store, table
 from .values import now_iso
 
 __all__ = ["authenticate", "ignores_stale_session", "new_session", "logged_in", "user_answer",
-           "end_other_sessions", "keep_session", "find_sessions"]
+           "end_other_sessions", "keep_session", "find_sessions", "password_matches"]
 
 SESSION_DAYS = 365
 MAX_FAILURES, FAILURE_WINDOW = 5, 15 * 60
@@ -150,15 +150,20 @@ def _as_user(ctx: Context, user_id: str, token: Optional[str] = None) -> Context
     return dataclasses.replace(ctx, caller=Caller(user_id=user_id, session_token=token, principals=principals))
 
 
-def _throttled(conn: sqlite3.Connection, login: str) -> bool:
-    since = time.time() - FAILURE_WINDOW
-    conn.execute("DELETE FROM _login_failures WHERE at < ?", (since,))
-    return conn.execute("SELECT COUNT(*) FROM _login_failures WHERE login=?", (login,)).fetchone()[0] >= MAX_FAILURES
+def _reserve_attempt(conn: sqlite3.Connection, user_id: str) -> None:
+    """Count a password attempt on the account before its hash is checked (219 past the limit): in the
+    write transaction that reads the count, so attempts sent at once each see the ones before them. The
+    account is the key, whatever names it (username, e-mail or phone), so each gives no further guesses."""
+    now = time.time()
+    conn.execute("DELETE FROM _login_failures WHERE at < ?", (now - FAILURE_WINDOW,))
+    if conn.execute("SELECT COUNT(*) FROM _login_failures WHERE login=?", (user_id,)).fetchone()[0] >= MAX_FAILURES:
+        raise ProtocolError(219, "Too many failed login attempts: try again later.")
+    conn.execute("INSERT INTO _login_failures VALUES (?, ?)", (user_id, now))
 
 
 def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
-    """The id of the user ``body``'s login (username, email or phone) and password name; a wrong
-    password counts towards the throttle."""
+    """The id of the user ``body``'s login (username, email or phone) and password name; every attempt
+    counts towards the account's throttle until the password proves right."""
     password = body.get("password")
     for key in ("username", "email", "mobilePhoneNumber"):
         if isinstance(body.get(key), str) and body[key]:
@@ -179,23 +184,31 @@ def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
                                f"ON p.user_id = u.objectId WHERE json_extract(u.data, '$.{login_key}') = ?",
                                (login,)).fetchone()
     parse = ctx.dialect == "parse"
-    with ctx.store.write() as conn:
-        if _throttled(conn, login):
-            raise ProtocolError(219, "Too many failed login attempts: try again later.")
     if row is None:
         raise ProtocolError(101, "Invalid username/password.", 404) if parse else \
             ProtocolError(211, "Could not find user.")
-    if not verify_password(password, row[1]):
-        with ctx.store.write() as conn:
-            conn.execute("INSERT INTO _login_failures VALUES (?, ?)", (login, time.time()))
+    if not password_matches(ctx, row[0], row[1], password):
         raise ProtocolError(101, "Invalid username/password.", 404) if parse else \
             ProtocolError(210, "The username and password mismatch.")
-    rehashed = hash_password(password) if is_legacy(row[1]) else None  # the backend's own scheme from now on
-    with ctx.store.write() as conn:
-        conn.execute("DELETE FROM _login_failures WHERE login=?", (login,))
-        if rehashed:
+    if is_legacy(row[1]):  # the backend's own scheme from now on
+        rehashed = hash_password(password)
+        with ctx.store.write() as conn:
             conn.execute("UPDATE _passwords SET hash=? WHERE user_id=? AND hash=?", (rehashed, row[0], row[1]))
     return str(row[0])
+
+
+def password_matches(ctx: Context, user_id: str, stored: str, password: str) -> bool:
+    """Whether ``password`` is the account's (``stored`` its hash): the one check of a password a client
+    sends, for a login as for a password change, under the account's throttle (219 past it) and the
+    request's hashing budget. A match clears the account's failures."""
+    charge_hashing(ctx)
+    with ctx.store.write() as conn:
+        _reserve_attempt(conn, user_id)
+    if not verify_password(password, stored):
+        return False
+    with ctx.store.write() as conn:
+        conn.execute("DELETE FROM _login_failures WHERE login=?", (user_id,))
+    return True
 
 
 @route("POST", r"login")

@@ -21,7 +21,7 @@ from .authz import check_delegated_fields
 from .objects import remove, write
 from .permissions import permit_delegated
 from .protocol import Context, ProtocolError, loads, route
-from .reads import MAX_LIMIT, fetch, list_answer, page_limit, query
+from .reads import MAX_LIMIT, fetch, int_param, list_answer, page_limit, query
 from .values import pointer
 
 __all__: List[str] = []
@@ -75,6 +75,15 @@ def _json(raw: str, name: str) -> Any:
         raise ProtocolError(107, f"Malformed json in {name}.") from None
 
 
+def _readers(inbox_type: str, source_id: str, recipients: List[str]) -> Dict[str, Dict[str, bool]]:
+    """Who reads a status: everyone for the public timeline (``default``); for any other inbox (a
+    ``private`` message) its publisher and its recipients only, as LeanCloud shows a private status to
+    the users it was sent to (it was public, read by any client through ``GET statuses``)."""
+    if inbox_type == "default":
+        return {"*": {"read": True}}
+    return {user_id: {"read": True} for user_id in [source_id, *recipients]}
+
+
 @route("POST", r"statuses")
 def _publish(ctx: Context) -> Any:
     _leancloud_only(ctx)
@@ -91,13 +100,13 @@ def _publish(ctx: Context) -> Any:
     else:
         raise ProtocolError(206, "Publishing a status needs a logged-in user (a session token).", 403)
     permit_delegated(ctx, STATUS_CLASS, "create", list(data))
-    recipients = _recipients(ctx, body.get("query"))
+    recipients = list(dict.fromkeys(_recipients(ctx, body.get("query"))))
     master = ctx.server.master_context(ctx)
     with ctx.store.write() as conn:
         _, created = write(master, STATUS_CLASS, None, {**data, "source": source, "inboxType": inbox_type,
-                                                        "ACL": {"*": {"read": True}}})
+                                                        "ACL": _readers(inbox_type, source["objectId"], recipients)})
         conn.executemany("INSERT INTO _status_inbox (owner_id, inbox_type, status_id) VALUES (?, ?, ?)",
-                         [(user_id, inbox_type, created["objectId"]) for user_id in dict.fromkeys(recipients)])
+                         [(user_id, inbox_type, created["objectId"]) for user_id in recipients])
     return 201, {"objectId": created["objectId"], "createdAt": created["createdAt"]}
 
 
@@ -141,24 +150,18 @@ def _inbox(ctx: Context, params: Dict[str, Any]) -> Tuple[str, str]:
     return owner_id, str(inbox_type)
 
 
-def _message_id(raw: Any, name: str) -> int:
-    try:
-        return int(raw or 0)
-    except (TypeError, ValueError):
-        raise ProtocolError(107, f"{name} must be an integer.") from None
-
-
 @route("GET", r"subscribe/statuses")
 def _read_inbox(ctx: Context) -> Any:
     owner_id, inbox_type = _inbox(ctx, ctx.params)
-    since, most = _message_id(ctx.params.get("sinceId"), "sinceId"), _message_id(ctx.params.get("maxId"), "maxId")
+    # bounded like every integer parameter: past 64 bits SQLite cannot bind them (it answered 500)
+    since, most = int_param(ctx, "sinceId", 0), int_param(ctx, "maxId", 0)
     sql = "SELECT message_id, status_id FROM _status_inbox WHERE owner_id=? AND inbox_type=? AND message_id > ?"
     args: List[Any] = [owner_id, inbox_type, since]
     if most:
         sql, args = sql + " AND message_id <= ?", args + [most]
     with ctx.store.read() as conn:
         entries = conn.execute(sql + " ORDER BY message_id DESC", args).fetchall()
-    limit = page_limit(ctx, _message_id(ctx.params.get("limit"), "limit") if ctx.params.get("limit") else 100)
+    limit = page_limit(ctx, int_param(ctx, "limit", 100))
     where = ctx.json_param("where") or {}
 
     def statuses(ids: List[str]) -> Dict[str, Any]:
@@ -205,7 +208,7 @@ def _reset_unread(ctx: Context) -> Any:
 @route("DELETE", r"subscribe/statuses/inbox")
 def _delete_entry(ctx: Context) -> Any:
     owner_id, inbox_type = _inbox(ctx, ctx.params)
-    message_id = _message_id(ctx.params.get("messageId"), "messageId")
+    message_id = int_param(ctx, "messageId", 0)
     with ctx.store.write() as conn:
         conn.execute("DELETE FROM _status_inbox WHERE owner_id=? AND inbox_type=? AND message_id=?",
                      (owner_id, inbox_type, message_id))

@@ -93,6 +93,22 @@ SYSTEM_CLASSES = {name.lower(): name for name in (
     "_Conversation", "_Status")}
 
 
+#: the types of the system classes' fields that the backend's own code reads, fixed from the start: the
+#: schema keeps a field's first type forever, so the first client to write one (a sign-up with
+#: ``mobilePhoneNumber: ["1"]`` on a fresh server) chose it for every later user or device
+SYSTEM_FIELD_TYPES: Dict[str, Dict[str, Tuple[str, Optional[str]]]] = {
+    "_User": {"username": ("String", None), "email": ("String", None), "mobilePhoneNumber": ("String", None),
+              "emailVerified": ("Boolean", None), "mobilePhoneVerified": ("Boolean", None),
+              "authData": ("Object", None)},
+    "_Role": {"name": ("String", None), "users": ("Relation", "_User"), "roles": ("Relation", "_Role")},
+    "_Installation": {"installationId": ("String", None), "deviceToken": ("String", None),
+                      "deviceType": ("String", None), "channels": ("Array", None), "badge": ("Number", None),
+                      "timeZone": ("String", None)},
+    "_File": {"name": ("String", None), "url": ("String", None), "mime_type": ("String", None),
+              "metaData": ("Object", None)},
+}
+
+
 def check_class_name(name: Any) -> str:
     if not isinstance(name, str) or not CLASS_NAME.match(name):
         raise ProtocolError(103, f"Invalid class name: {name!r}.")
@@ -355,16 +371,17 @@ class Store:
 
     def learn(self, conn: sqlite3.Connection, class_name: str, known: Dict[str, FieldType],
               types: Dict[str, FieldType]) -> None:
-        """Record the types of fields written for the first time; a different type later is error 111."""
+        """Record the types of fields written for the first time; a different type later (or, for a field
+        of :data:`SYSTEM_FIELD_TYPES`, ever) is error 111."""
         for name, ftype in types.items():
-            old = known.get(name)
-            if old is None:
-                conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)", (class_name, name, *ftype))
-                known[name] = ftype
-            elif old != ftype:
+            old = known.get(name) or SYSTEM_FIELD_TYPES.get(class_name, {}).get(name)
+            if old is not None and old != ftype:
                 want = old[0] + (f"<{old[1]}>" if old[1] else "")
                 got = ftype[0] + (f"<{ftype[1]}>" if ftype[1] else "")
                 raise ProtocolError(111, f"Invalid value type for field {name!r}: expected {want}, got {got}.")
+            if name not in known:
+                conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)", (class_name, name, *ftype))
+                known[name] = ftype
 
     def key_expression(self, conn: sqlite3.Connection, class_name: str, key: str, row: str = "data") -> str:
         """The SQL of ``key``'s value in a row of ``class_name``, exactly as the query compiler emits it

@@ -12,10 +12,10 @@ from typing import Any, Dict, Optional
 from .. import legacy_password
 from .authz import check_user_write
 from .objects import remove, write, write_options
-from .passwords import checked_password, hash_password, legacy_hash, verify_password
+from .passwords import charge_hashing, checked_password, hash_password, legacy_hash, verify_password
 from .phones import with_stored_number
 from .protocol import Context, ProtocolError, route
-from .sessions import end_other_sessions, new_session, user_answer
+from .sessions import end_other_sessions, new_session, password_matches, user_answer
 from .store import table
 
 __all__ = ["signup", "update_user", "delete_user", "set_user_fields"]
@@ -30,7 +30,11 @@ def _stored_hash(ctx: Context, body: Dict[str, Any], password: Any) -> Optional[
     wins over ``password``, which an import fills with a random one), else ``password`` hashed, else
     None (no change). Takes the legacy field out of ``body``: it is never stored in the document."""
     if legacy_password.FIELD not in body:
-        return None if password is None else hash_password(checked_password(password))
+        if password is None:
+            return None
+        checked_password(password)
+        charge_hashing(ctx)
+        return hash_password(password)
     record = body.pop(legacy_password.FIELD)
     if not ctx.caller.master:
         raise ProtocolError(119, f"{legacy_password.FIELD} can be written with the master key only.", 403)
@@ -121,8 +125,10 @@ def _update_password(ctx: Context) -> Any:
     new = checked_password(new)
     with ctx.store.read() as conn:
         row = conn.execute("SELECT hash FROM _passwords WHERE user_id=?", (ctx.args[0],)).fetchone()
-    if row is None or not isinstance(old, str) or not verify_password(old, row[0]):
+    # the old password is checked like a login's (a stolen session guessed it without limit, then changed it)
+    if row is None or not isinstance(old, str) or not password_matches(ctx, ctx.args[0], row[0], old):
         raise ProtocolError(210, "The username and password mismatch.")
+    charge_hashing(ctx)
     hashed = hash_password(new)
     with ctx.store.write() as conn:
         conn.execute("UPDATE _passwords SET hash=? WHERE user_id=?", (hashed, ctx.args[0]))
