@@ -310,7 +310,7 @@ class LocalServer:
                                   "VALUES (?, ?, ?, ?, ?, ?)",
                                   (kind, recipient, purpose, code, dumps(body or {}), now_iso()))
             # the newest messages only: anonymous requests (captchas, resets) must not grow it without end
-            conn.execute("DELETE FROM _outbox WHERE id <= ?", (cursor.lastrowid - self.outbox_size,))
+            conn.execute("DELETE FROM _outbox WHERE id <= ?", ((cursor.lastrowid or 0) - self.outbox_size,))
 
     @property
     def outbox(self) -> List[Dict[str, Any]]:
