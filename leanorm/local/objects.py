@@ -16,7 +16,7 @@ from ..protocol.ids import new_object_id
 from .protocol import Caller, Context, ProtocolError
 from .rows import ROW
 from .store import FieldType, check_class_name, check_field_name, table
-from .values import apply_fields, canonical, normalize_iso, now_iso, relation_targets, type_of
+from .values import apply_fields, canonical, field_path, normalize_iso, now_iso, relation_targets, type_of
 from .query_compiler import QueryCompiler
 
 __all__ = ["write", "remove", "write_options", "can_write"]
@@ -24,6 +24,9 @@ __all__ = ["write", "remove", "write_options", "can_write"]
 RESERVED = {"objectId", "createdAt", "updatedAt", "ACL", "className"}
 #: fields no client may store: SDKs take a ``sessionToken`` in any answer as the session to use
 CLIENT_RESERVED = {"sessionToken"}
+#: fields a dotted key may not go into: the write handles them whole (an ACL is checked as one, a
+#: password and third-party accounts go through their own checks), never a part of them
+UNPATHED = RESERVED | CLIENT_RESERVED | {"password", "authData"}
 
 
 
@@ -143,14 +146,17 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
 
 def _fields(body: Dict[str, Any]) -> Dict[str, Any]:
     """The fields a write body sets (the object's own keys apart), refused (105) where a client may not
-    name a field."""
+    name a field. A dotted key (``stats.views``) sets a value inside the Object field it starts with."""
     fields = {}
     for key, value in body.items():
         if key in RESERVED:
             continue
         if key in CLIENT_RESERVED:
             raise ProtocolError(105, f"Invalid field name: {key} is reserved.")
-        fields[check_field_name(key)] = value
+        top = check_field_name(field_path(key)[0])
+        if top != key and top in UNPATHED:
+            raise ProtocolError(105, f"Invalid field name: {key!r}: {top} is written whole, not by a path.")
+        fields[key] = value
     return fields
 
 
@@ -165,7 +171,7 @@ def _apply(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: s
         for op in ops:
             _relation(conn, class_name, object_id, key, op)
     types: Dict[str, FieldType] = {}
-    for key in fields:
+    for key in {field_path(k)[0] for k in fields}:
         ftype = type_of(applied.doc.get(key))
         if ftype is not None:
             types[key] = ftype
