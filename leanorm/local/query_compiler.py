@@ -451,6 +451,17 @@ GEO_KEYS = frozenset({"$nearSphere", "$maxDistance", "$maxDistanceInRadians", "$
                       "$maxDistanceInMiles", "$within", "$geoWithin"})
 
 
+def _geo_intersects(c: QueryCompiler, slot: Slot, value: Any, array: bool) -> str:
+    """``$geoIntersects: {$point: GeoPoint}`` on a Polygon field: the polygons holding the point, edge
+    included. The point must be a GeoPoint object (error 107, as Parse answers)."""
+    point = value.get("$point") if isinstance(value, dict) else None
+    if not (isinstance(point, dict) and point.get("__type") == "GeoPoint"):
+        raise ProtocolError(107, "bad $geoIntersect value; $point should be GeoPoint")
+    lat, lng = _point(point)
+    polygon = f"CASE WHEN {slot.sub('__type').value} = 'Polygon' THEN {slot.sub('coordinates').value} END"
+    return f"leanorm_polygon_holds({polygon}, {c.p(lat)}, {c.p(lng)})"
+
+
 def geo(c: QueryCompiler, slot: Slot, ops: Dict[str, Any]) -> str:
     """``$nearSphere`` (with its ``$maxDistance*``), ``$within: {$box}`` and ``$geoWithin:
     {$centerSphere}``, which only make sense together."""
@@ -517,4 +528,5 @@ OPERATORS: Dict[str, Operator] = {
     "$notInQuery": _negate(lambda c, slot, value, array: c.in_query(slot, value, array)),
     "$select": lambda c, slot, value, array: c.select(slot, value, array),
     "$dontSelect": _negate(lambda c, slot, value, array: c.select(slot, value, array)),
+    "$geoIntersects": _geo_intersects,
 }

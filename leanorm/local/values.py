@@ -22,6 +22,9 @@ __all__ = ["MISSING", "now_iso", "normalize_iso", "check_value", "type_of", "app
 
 #: the integers a number field holds (MongoDB's and SQLite's 64-bit integers)
 INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+#: the vertices a stored Polygon may have: a ``$geoIntersects`` walks each row's polygon, in Python
+#: (~0.25 us a vertex), so this times the request's row budget bounds what one query may cost
+MAX_POLYGON_VERTICES = 1000
 
 
 class _Missing:
@@ -103,6 +106,8 @@ def check_value(value: Any, key: str) -> Any:
             raise ProtocolError(111, f"Invalid GeoPoint in {key!r}: latitude in [-90, 90], longitude in "
                                      "[-180, 180].")
         return {"__type": "GeoPoint", "latitude": float(lat), "longitude": float(lng)}
+    if kind == "Polygon":
+        return {"__type": "Polygon", "coordinates": _polygon_coordinates(value.get("coordinates"), key)}
     if kind == "Bytes":
         try:
             base64.b64decode(value.get("base64", ""), validate=True)
@@ -116,6 +121,25 @@ def check_value(value: Any, key: str) -> Any:
     if kind == "Relation":
         return {"__type": "Relation", "className": check_class_name(value.get("className"))}
     raise ProtocolError(111, f"Unknown __type {kind!r} in {key!r}.")
+
+
+def _polygon_coordinates(coordinates: Any, key: str) -> List[List[float]]:
+    """A Polygon's ``[[latitude, longitude], ...]``, checked and closed (the last point repeats the first,
+    as Parse Server stores it). Fewer than three points is error 107, as on Parse."""
+    if not isinstance(coordinates, list) or len(coordinates) < 3:
+        raise ProtocolError(107, f"Invalid Polygon in {key!r}: it needs at least 3 [latitude, longitude] points.")
+    if len(coordinates) > MAX_POLYGON_VERTICES:
+        raise ProtocolError(107, f"Invalid Polygon in {key!r}: at most {MAX_POLYGON_VERTICES} points.")
+    points = []
+    for point in coordinates:
+        if not (isinstance(point, list) and len(point) == 2 and all(_number(v) for v in point)
+                and -90 <= point[0] <= 90 and -180 <= point[1] <= 180):
+            raise ProtocolError(111, f"Invalid Polygon in {key!r}: each point is [latitude, longitude] within "
+                                     "[-90, 90] and [-180, 180].")
+        points.append([point[0], point[1]])
+    if points[0] != points[-1]:
+        points.append(list(points[0]))
+    return points
 
 
 def type_of(value: Any) -> Optional[FieldType]:
@@ -133,7 +157,7 @@ def type_of(value: Any) -> Optional[FieldType]:
     kind = value.get("__type")
     if kind in ("Pointer", "Relation"):
         return (kind, value["className"])
-    if kind in ("Date", "GeoPoint", "Bytes", "File"):
+    if kind in ("Date", "GeoPoint", "Polygon", "Bytes", "File"):
         return (kind, None)
     return ("Object", None)
 
