@@ -5,6 +5,7 @@ The functions ``write`` and ``remove`` are the backend's one implementation of e
 """
 from __future__ import annotations
 
+import re
 import sqlite3
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -27,6 +28,8 @@ CLIENT_RESERVED = {"sessionToken"}
 #: fields a dotted key may not go into: the write handles them whole (an ACL is checked as one, a
 #: password and third-party accounts go through their own checks), never a part of them
 UNPATHED = RESERVED | CLIENT_RESERVED | {"password", "authData"}
+#: a field name Parse Server takes: a letter first, and not ``length`` (which its JavaScript objects have)
+PARSE_FIELD_NAME = re.compile(r"(?!length\Z)[A-Za-z][A-Za-z0-9_]*\Z")
 
 
 
@@ -63,6 +66,8 @@ def _load(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: st
     row = conn.execute(f"SELECT acl, data, createdAt, updatedAt FROM {table(class_name)} WHERE objectId=?",
                        (object_id,)).fetchone()
     if row is None or not can_write(ctx.caller, row[0]):
+        if class_name == "_User" and ctx.dialect == "parse":  # Parse's answer, whether the user exists or not
+            raise ProtocolError(206, "Permission denied: a user can be changed by itself or the master key.")
         raise ProtocolError(101, "Object not found.", 404)
     if where:
         compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, authz.ReadPolicy(ctx))
@@ -144,7 +149,7 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
     return 200, {"objectId": object_id, "updatedAt": now, **echoed}
 
 
-def _fields(body: Dict[str, Any]) -> Dict[str, Any]:
+def _fields(body: Dict[str, Any], dialect: str) -> Dict[str, Any]:
     """The fields a write body sets (the object's own keys apart), refused (105) where a client may not
     name a field. A dotted key (``stats.views``) sets a value inside the Object field it starts with."""
     fields = {}
@@ -154,6 +159,8 @@ def _fields(body: Dict[str, Any]) -> Dict[str, Any]:
         if key in CLIENT_RESERVED:
             raise ProtocolError(105, f"Invalid field name: {key} is reserved.")
         top = check_field_name(field_path(key)[0])
+        if dialect == "parse" and not PARSE_FIELD_NAME.match(top):
+            raise ProtocolError(105, f"Invalid field name: {top}.")
         if top != key and top in UNPATHED:
             raise ProtocolError(105, f"Invalid field name: {key!r}: {top} is written whole, not by a path.")
         fields[key] = value
@@ -165,7 +172,7 @@ def _apply(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: s
     """Apply the body's values and operations to ``doc``, change relation rows, learn field types;
     returns the new document and the fields that operations computed (their new values go back to the
     client)."""
-    fields = _fields(body)
+    fields = _fields(body, ctx.dialect)
     applied = apply_fields(doc, fields, bit_ops=ctx.dialect == "leancloud")
     for key, ops in applied.memberships.items():
         for op in ops:
@@ -217,7 +224,7 @@ def _as_hook_sees(ctx: Context, stored: Optional[Stored], object_id: Optional[st
     normalised, an ``Object`` reduced to its pointer). A Relation's membership is not a value of the
     object: its key shows the change itself, checked (one ``AddRelation``/``RemoveRelation``, or a
     ``Batch`` of them), as Parse Server's webhooks show a pending operation."""
-    applied = apply_fields(stored.doc if stored else {}, _fields(body), bit_ops=ctx.dialect == "leancloud")
+    applied = apply_fields(stored.doc if stored else {}, _fields(body, ctx.dialect), bit_ops=ctx.dialect == "leancloud")
     obj = applied.doc
     for key, ops in applied.memberships.items():
         obj[key] = ops[0] if len(ops) == 1 else {"__op": "Batch", "ops": ops}

@@ -173,6 +173,8 @@ class QueryCompiler:
             elif key == "$relatedTo":
                 parts.append(self.related_to(alias, condition))
             elif key.startswith("$"):
+                if self.dialect == "parse":  # Parse reads it as a key, and refuses its name
+                    raise ProtocolError(105, f"Invalid key name: {key}")
                 raise ProtocolError(102, f"Invalid query: unknown operator {key}.")
             else:
                 parts.append(self.field(class_name, alias, schema, key, condition))
@@ -486,8 +488,10 @@ def geo(c: QueryCompiler, slot: Slot, ops: Dict[str, Any]) -> str:
     if "$within" in ops:
         if not isinstance(box, list) or len(box) != 2:
             raise ProtocolError(102, "Invalid query: $within needs {$box: [southwest, northeast]}.")
-        (slat, slng), (nlat, nlng) = _point(box[0]), _point(box[1])
-        clauses.append(f"{lat} BETWEEN {c.p(slat)} AND {c.p(nlat)} AND {lng} BETWEEN {c.p(slng)} AND {c.p(nlng)}")
+        (alat, alng), (blat, blng) = _point(box[0]), _point(box[1])
+        # either pair of opposite corners names the box (Parse Server swaps them as PostgreSQL's box does)
+        clauses.append(f"{lat} BETWEEN {c.p(min(alat, blat))} AND {c.p(max(alat, blat))} AND "
+                       f"{lng} BETWEEN {c.p(min(alng, blng))} AND {c.p(max(alng, blng))}")
     if "$geoWithin" in ops:
         within = ops["$geoWithin"] if isinstance(ops["$geoWithin"], dict) else {}
         if "$polygon" in within:

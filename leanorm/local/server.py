@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
                hooks, installations, leaderboards, mail, push, schemas, server_time, sessions, sms, statuses, users)
-from . import counters, verifiers
+from . import counters, health, verifiers  # noqa: F401
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.dialects import check_request_sign, same_secret
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
@@ -31,11 +31,12 @@ MAX_BODY = 64 * 1024 * 1024
 HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?\Z")
 
 
-#: requests answered without app keys: the official SDK's ``get_server_time`` sends none
-PUBLIC = {("GET", "date")}
+#: requests answered without app keys: the official SDK's ``get_server_time`` sends none; ``health`` is
+#: what a load balancer or Parse's SDKs probe (it reads nothing)
+PUBLIC = {("GET", "date"), ("GET", "health")}
 
 #: ``users[/<id>]`` and ``roles[/<id>]`` are the classes ``_User`` and ``_Role`` under other names
-ALIASES = {"users": "_User", "roles": "_Role", "installations": "_Installation"}
+ALIASES = {"users": "_User", "roles": "_Role", "installations": "_Installation", "sessions": "_Session"}
 
 
 def _canonical(path: str) -> str:

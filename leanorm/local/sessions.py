@@ -7,7 +7,6 @@ role listed in another role's ``roles`` relation gets that role's rights, as on 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 import sqlite3
 import time
@@ -21,6 +20,7 @@ from .passwords import checked_password, hash_password, is_legacy, verify_passwo
 from .phones import e164, phone_number, user_by_phone
 from .protocol import Caller, Context, ProtocolError, route
 from .reads import fetch
+from .session_objects import session_object
 from .store import Store, table
 from .values import now_iso
 
@@ -181,10 +181,7 @@ def _current_session(ctx: Context) -> Any:
     with ctx.store.read() as conn:
         created, expires = conn.execute("SELECT created_at, expires_at FROM _sessions WHERE token=?",
                                         (token,)).fetchone()
-    return {"objectId": hashlib.sha256(token.encode()).hexdigest()[:24], "sessionToken": token,
-            "user": {"__type": "Pointer", "className": "_User", "objectId": ctx.caller.user_id},
-            "createdWith": {"action": "login", "authProvider": "password"}, "restricted": False,
-            "expiresAt": {"__type": "Date", "iso": expires}, "createdAt": created, "updatedAt": created}
+    return session_object(token, str(ctx.caller.user_id), created, expires)
 
 
 @route("GET", r"users/me")
@@ -196,6 +193,22 @@ def _me(ctx: Context) -> Any:
         raise ProtocolError(209, "Invalid session token.", 400) if ctx.dialect == "parse" else \
             ProtocolError(211, "Could not find user.", 400)
     return user_answer(ctx, caller.user_id, caller.session_token or "")
+
+
+@route("POST", r"loginAs")
+def _login_as(ctx: Context) -> Any:
+    """Parse's ``loginAs``: the master key opens a session for a user (``userId``) without its password,
+    as Parse Server does for support and testing; no login hook runs, as on Parse."""
+    ctx.require_master()
+    user_id = ctx.json_body().get("userId")
+    if not isinstance(user_id, str) or not user_id:
+        raise ProtocolError(162, "userId must not be empty, null, or undefined")
+    with ctx.store.write() as conn:
+        known = ctx.store.has_class(conn, "_User") and conn.execute(
+            f"SELECT 1 FROM {table('_User')} WHERE objectId=?", (user_id,)).fetchone()
+        if not known:
+            raise ProtocolError(101, "user not found", 404)
+        return user_answer(ctx, user_id, new_session(conn, user_id))
 
 
 @route("POST", r"logout")

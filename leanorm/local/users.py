@@ -16,6 +16,7 @@ from .passwords import checked_password, hash_password, legacy_hash, verify_pass
 from .protocol import Context, ProtocolError, route
 from .sessions import end_other_sessions, new_session, user_answer
 from .store import table
+from .values import canonical
 
 __all__ = ["signup", "update_user", "delete_user", "set_user_fields"]
 
@@ -75,6 +76,11 @@ def signup(ctx: Context) -> Any:
         if "ACL" not in body:
             conn.execute(f"UPDATE {table('_User')} SET acl=? WHERE objectId=?",
                          (f'{{"*":{{"read":true}},"{user_id}":{{"read":true,"write":true}}}}', user_id))
+        elif ctx.dialect == "parse" and isinstance(body["ACL"], dict):
+            # Parse Server gives a new user read and write on itself whatever ACL its signup names: else a
+            # signup with {"*": {"read": true}} made a user who could never change its own fields
+            conn.execute(f"UPDATE {table('_User')} SET acl=? WHERE objectId=?",
+                         (canonical({**body["ACL"], user_id: {"read": True, "write": True}}), user_id))
         conn.execute("INSERT INTO _passwords VALUES (?, ?)", (user_id, hashed))
         token = new_session(conn, user_id)
     return 201, {**answer, "sessionToken": token}
