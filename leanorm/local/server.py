@@ -17,6 +17,7 @@ from . import counters, health, verifiers  # noqa: F401
 from ..protocol.dialects import check_request_sign, same_secret
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from .budget import OverBudget, deadline, interrupted
+from .idempotency import Idempotency
 from .limits import too_complex
 from .protocol import Body, Caller, CloudCode, Context, LocalResponse, ProtocolError, dumps, resolve
 from .store import Store
@@ -87,8 +88,19 @@ class LocalServer:
                  allow_custom_object_id: bool = False,
                  protected_fields: Optional[Mapping[str, Mapping[str, List[str]]]] = None,
                  auth_verifiers: Optional[Mapping[str, "verifiers.Verifier"]] = None,
-                 hook_key: Optional[str] = None, query_timeout: Optional[float] = None) -> None:
+                 hook_key: Optional[str] = None, query_timeout: Optional[float] = None,
+                 idempotency: Optional[Idempotency] = None, verify_user_emails: bool = False,
+                 prevent_login_with_unverified_email: bool = False, client_key_required: bool = True) -> None:
         self.store = Store(database)
+        #: which writes are served once per ``X-Parse-Request-Id`` (None: none, Parse Server's default)
+        self.idempotency = idempotency
+        #: whether a signup (or a new email) is sent a verification mail (Parse's ``verifyUserEmails``)
+        self.verify_user_emails = verify_user_emails
+        #: whether a password login of a user whose email is not verified is refused (205)
+        self.prevent_login_with_unverified_email = prevent_login_with_unverified_email
+        #: whether Parse-dialect clients must send the app key; False is Parse Server's rule for an app with
+        #: no client keys configured: the application id alone makes a client request (docs/security.md)
+        self.client_key_required = client_key_required
         #: seconds a request's reads may run in SQLite before they are interrupted (error 124); None: no limit
         #: (in-process, the app's own queries; ``leanorm serve`` sets ``budget.QUERY_TIMEOUT``)
         self.query_timeout = query_timeout
@@ -166,6 +178,8 @@ class LocalServer:
             caller = Caller()
         else:
             caller = self._caller(dialect, headers, sessions.ignores_stale_session(dialect, method, below))
+            if dialect == "parse" and self.idempotency is not None:  # authenticated, before any work
+                self.idempotency.claim(self.store, headers.get("X-Parse-Request-Id"), method, below)
         host = headers.get("X-Forwarded-Host", "Host")
         scheme = headers.get("X-Forwarded-Proto")
         base_url = self.public_url or (f"{scheme if scheme in ('http', 'https') else 'http'}://{host}"
@@ -208,7 +222,7 @@ class LocalServer:
                     raise unauthorized
                 return sessions.authenticate(self.store, headers.get("X-Parse-Session-Token"), True)
             key = headers.get("X-Parse-REST-API-Key", "X-Parse-Javascript-Key", "X-Parse-Client-Key")
-            if key != self.app_key:
+            if self.client_key_required and key != self.app_key:
                 raise unauthorized
             return sessions.authenticate(self.store, headers.get("X-Parse-Session-Token"), False)
         if headers.get("X-LC-Id", "X-Avoscloud-Application-Id") != self.app_id:

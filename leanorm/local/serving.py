@@ -30,6 +30,7 @@ from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 from . import files
 from .protocol import ProtocolError, dumps
 from .budget import QUERY_TIMEOUT
+from .idempotency import DEFAULT_TTL, Idempotency
 from .server import MAX_BODY, LocalServer
 from .verifiers import parse_provider
 
@@ -84,6 +85,15 @@ class ServeOptions:
     hook_key: Optional[str] = None
     #: seconds a request's reads may run in SQLite before they are interrupted (error 124)
     query_timeout: float = QUERY_TIMEOUT
+    #: which writes are served once per ``X-Parse-Request-Id`` (regular expressions; none: off) and how long
+    idempotency_paths: Tuple[str, ...] = ()
+    idempotency_ttl: float = DEFAULT_TTL
+    #: Parse's ``verifyUserEmails`` and ``preventLoginWithUnverifiedEmail``
+    verify_user_emails: bool = False
+    prevent_login_with_unverified_email: bool = False
+    #: whether Parse-dialect clients must send the app key (False: the application id alone, Parse's rule
+    #: for an app without client keys)
+    client_key_required: bool = True
 
 
 def load_object(spec: str) -> Any:
@@ -105,7 +115,12 @@ def _local_server(options: ServeOptions) -> LocalServer:
                            trust_proxy=options.trust_proxy, allow_custom_object_id=options.allow_custom_object_id,
                            protected_fields=options.protected_fields, query_timeout=options.query_timeout,
                            auth_verifiers=dict(parse_provider(spec) for spec in options.auth_providers),
-                           hook_key=options.hook_key)
+                           hook_key=options.hook_key,
+                           idempotency=Idempotency(options.idempotency_paths, options.idempotency_ttl)
+                           if options.idempotency_paths else None,
+                           verify_user_emails=options.verify_user_emails,
+                           prevent_login_with_unverified_email=options.prevent_login_with_unverified_email,
+                           client_key_required=options.client_key_required)
     except (ValueError, AttributeError, ProtocolError) as exc:
         raise SystemExit(f"leanorm serve: {exc}") from None
 

@@ -118,7 +118,8 @@ def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
     with ctx.store.read() as conn:
         row = None
         if ctx.store.has_class(conn, "_User"):
-            row = conn.execute(f"SELECT u.objectId, p.hash FROM {table('_User')} u JOIN _passwords p "
+            row = conn.execute(f"SELECT u.objectId, p.hash, json_extract(u.data, '$.email'), "
+                               f"json_extract(u.data, '$.emailVerified') FROM {table('_User')} u JOIN _passwords p "
                                f"ON p.user_id = u.objectId WHERE json_extract(u.data, '$.{login_key}') = ?",
                                (login,)).fetchone()
     parse = ctx.dialect == "parse"
@@ -133,6 +134,8 @@ def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
             conn.execute("INSERT INTO _login_failures VALUES (?, ?)", (login, time.time()))
         raise ProtocolError(101, "Invalid username/password.", 404) if parse else \
             ProtocolError(210, "The username and password mismatch.")
+    if ctx.server.prevent_login_with_unverified_email and row[2] and row[3] != 1:
+        raise ProtocolError(205, "User email is not verified.")  # after the password: it tells nothing
     rehashed = hash_password(password) if is_legacy(row[1]) else None  # the backend's own scheme from now on
     with ctx.store.write() as conn:
         conn.execute("DELETE FROM _login_failures WHERE login=?", (login,))

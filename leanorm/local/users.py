@@ -6,6 +6,7 @@ accounts); sessions and logging in are ``sessions``.
 """
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from typing import Any, Dict, Optional
 
@@ -83,7 +84,14 @@ def signup(ctx: Context) -> Any:
                          (canonical({**body["ACL"], user_id: {"read": True, "write": True}}), user_id))
         conn.execute("INSERT INTO _passwords VALUES (?, ?)", (user_id, hashed))
         token = new_session(conn, user_id)
+        _send_verification(ctx, body.get("email"))
     return 201, {**answer, "sessionToken": token}
+
+
+def _send_verification(ctx: Context, email: Any) -> None:
+    """The verification mail of a new address, when the server verifies emails (``verify_user_emails``)."""
+    if ctx.server.verify_user_emails and isinstance(email, str) and email:
+        ctx.server.deliver("email", email, "email_verify", code=secrets.token_urlsafe(16))
 
 
 def update_user(ctx: Context) -> Any:
@@ -93,7 +101,10 @@ def update_user(ctx: Context) -> Any:
     with ctx.store.write() as conn:
         _check_unique(ctx, conn, body, ctx.args[0])
         body = check_user_write(ctx, _stored_addresses(ctx, conn, ctx.args[0]), body)
+        stored = _stored_addresses(ctx, conn, ctx.args[0])
         answer = write(ctx, "_User", ctx.args[0], body, where, fetch_when_save)
+        if "email" in body and body["email"] != stored.get("email"):
+            _send_verification(ctx, body["email"])
         if hashed:
             conn.execute("INSERT OR REPLACE INTO _passwords VALUES (?, ?)", (ctx.args[0], hashed))
             end_other_sessions(ctx, conn, ctx.args[0])
