@@ -1,5 +1,5 @@
 """Python functions the query compiler (``query_compiler``) calls from SQL: regular expressions,
-great-circle distance, point-in-polygon (a query's polygon, or a stored Polygon value)."""
+great-circle distance, point-in-polygon (a query's polygon, or a stored Polygon value), full-text search."""
 from __future__ import annotations
 
 import functools
@@ -9,6 +9,7 @@ import sqlite3
 from typing import Optional, Tuple
 
 from .regex import compile_regex
+from .text_search import text_score
 
 __all__ = ["register_functions", "compile_regex", "distance_radians", "in_polygon", "polygon_holds"]
 
@@ -77,3 +78,4 @@ def register_functions(conn: sqlite3.Connection) -> None:
     conn.create_function("leanorm_distance", 4, distance_radians, deterministic=True)
     conn.create_function("leanorm_in_polygon", 3, in_polygon, deterministic=True)
     conn.create_function("leanorm_polygon_holds", 3, polygon_holds, deterministic=True)
+    conn.create_function("leanorm_text_score", 5, text_score, deterministic=True)
