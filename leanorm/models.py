@@ -835,7 +835,8 @@ class Model(_InstanceState, metaclass=ModelMeta):
         if fetch_when_save:
             params["fetchWhenSave"] = "true"
         if where is not None:
-            params["where"] = compile_where(type(self), where, CompileContext(client.dialect, client.backend))
+            context = CompileContext(client.dialect, client.backend, client.capabilities)
+            params["where"] = compile_where(type(self), where, context)
         return params
 
     def _saved(self, client: "Client", payload: Mapping[str, Any], answer: Mapping[str, Any]) -> None:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Iterator, Optional, Set
 
 __all__ = ["Budget", "OverBudget", "MAX_BATCH_ITEMS", "MAX_BRANCHES", "MAX_REGEXES", "MAX_REGEX_CHARS",
-           "MAX_TEXT_SEARCHES", "MAX_POLYGON_POINTS", "MAX_SUBQUERIES", "MAX_ROWS", "MAX_INCLUDE_PATHS", "MAX_INCLUDE_DEPTH",
+           "MAX_TEXT_SEARCHES", "MAX_POLYGON_POINTS", "MAX_SUBQUERIES", "MAX_ROWS", "MAX_INCLUDE_PATHS",
+           "MAX_INCLUDE_DEPTH",
            "QUERY_TIMEOUT", "deadline", "watch", "interrupted"]
 
 # The bounds on a where are measured, not guessed: per row of a scanned class, a $regex costs ~8 us (a

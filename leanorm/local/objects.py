@@ -224,7 +224,8 @@ def _as_hook_sees(ctx: Context, stored: Optional[Stored], object_id: Optional[st
     normalised, an ``Object`` reduced to its pointer). A Relation's membership is not a value of the
     object: its key shows the change itself, checked (one ``AddRelation``/``RemoveRelation``, or a
     ``Batch`` of them), as Parse Server's webhooks show a pending operation."""
-    applied = apply_fields(stored.doc if stored else {}, _fields(body, ctx.dialect), bit_ops=ctx.dialect == "leancloud")
+    applied = apply_fields(stored.doc if stored else {}, _fields(body, ctx.dialect),
+                           bit_ops=ctx.dialect == "leancloud")
     obj = applied.doc
     for key, ops in applied.memberships.items():
         obj[key] = ops[0] if len(ops) == 1 else {"__op": "Batch", "ops": ops}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from typing import Any, Dict, FrozenSet, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 
 import snowballstemmer
 
@@ -80,7 +80,8 @@ def _query(term: str, language: Optional[str], case_sensitive: bool,
     text = _normalise(term, case_sensitive, diacritic_sensitive)
     phrases = tuple(p.strip() for p in PHRASE.findall(text) if p.strip())
     rest = PHRASE.sub(" ", text)
-    wanted, excluded = set(), set()
+    wanted: Set[str] = set()
+    excluded: Set[str] = set()
     for token in rest.split():
         negated = token.startswith("-")
         for word in WORD.findall(token):

@@ -184,7 +184,7 @@ class QuerySet(Generic[M]):
 
     # -- compiling --------------------------------------------------------------------------------------
     def _ctx(self, client: "Client") -> CompileContext:
-        return CompileContext(client.dialect, client.backend)
+        return CompileContext(client.dialect, client.backend, client.capabilities)
 
     def where(self, client: Optional["Client"] = None) -> Dict[str, Any]:
         """The compiled ``where`` JSON of this queryset."""

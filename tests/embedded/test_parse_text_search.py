@@ -7,8 +7,8 @@ import uuid
 
 from tests.embedded.parse_targets import served_target, target  # noqa: F401  (fixtures)
 
-SUBJECTS = ["coffee", "Coffee Shopping", "Baking a cake", "baking", "Café Con Leche", "Сырники", "coffee and cream",
-            "Cafe con Leche"]
+SUBJECTS = ["coffee", "Coffee Shopping", "Baking a cake", "baking", "Café Con Leche", "Сырники",
+            "coffee and cream", "Cafe con Leche"]
 
 
 def _subjects(target) -> str:
@@ -61,7 +61,8 @@ def test_a_malformed_search_is_refused_with_parses_messages(target):
     cls = _subjects(target)
     cases = [({"$search": True}, "bad $text: $search, should be object"),
              ({"$search": {"$term": "leche", "$language": True}}, "bad $text: $language, should be string"),
-             ({"$search": {"$term": "leche", "$caseSensitive": "string"}}, "bad $text: $caseSensitive, should be boolean"),
+             ({"$search": {"$term": "leche", "$caseSensitive": "string"}},
+              "bad $text: $caseSensitive, should be boolean"),
              ({"$search": {"$term": "leche", "$diacriticSensitive": "s"}},
               "bad $text: $diacriticSensitive, should be boolean")]
     for text, message in cases:

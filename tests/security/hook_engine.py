@@ -7,7 +7,8 @@ and copy the object they judged into ``seen``, so a test can compare it with wha
 """
 import json
 
-from leanorm import DateTimeField, DictField, IntegerField, ListField, Model, PointerField, RelationField, StringField, User
+from leanorm import (DateTimeField, DictField, IntegerField, ListField, Model, PointerField, RelationField,
+                     StringField, User)
 from leanorm.engine import Engine, current_request, reject, updated_keys
 
 engine = Engine()
