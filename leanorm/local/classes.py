@@ -17,7 +17,7 @@ import orjson
 from . import auth_data, files, installations, users
 from .objects import remove, write, write_options
 from .protocol import Context, Handler, ProtocolError, route
-from .session_objects import sessions_answer
+from .session_objects import delete_session, refuse_session_write, sessions_answer
 from .reads import DEFAULT_LIMIT, MAX_LIMIT, fetch, int_param, list_answer, query, without_unasked
 from .store import check_class_name, check_field_name, table
 from .query_compiler import SYSTEM_RELATIONS
@@ -35,6 +35,9 @@ CLASS_HANDLERS: Dict[Tuple[str, str], Handler] = {
     ("PUT", "_File"): files.update_file_object,
     ("DELETE", "_File"): files.delete_file_object,
     ("GET", "_Session"): sessions_answer,
+    ("POST", "_Session"): refuse_session_write,
+    ("PUT", "_Session"): refuse_session_write,
+    ("DELETE", "_Session"): delete_session,
 }
 
 

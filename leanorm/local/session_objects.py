@@ -1,4 +1,5 @@
-"""Sessions as Parse's ``_Session`` objects: ``classes/_Session`` (and ``sessions``) lists them.
+"""Sessions as Parse's ``_Session`` objects: ``classes/_Session`` (and ``sessions``) lists them, and a
+session's owner (or the master key) deletes one; sessions are made only by logging in.
 
 The embedded backend keeps sessions in a table of its own (``_sessions``: token, user, dates), not as a
 class, so they are listed here rather than by the query compiler: the master key lists every session
@@ -13,7 +14,7 @@ from typing import Any, Dict, List, Tuple
 from .protocol import Context, ProtocolError
 from .reads import DEFAULT_LIMIT, MAX_LIMIT, int_param
 
-__all__ = ["session_object", "sessions_answer"]
+__all__ = ["session_object", "sessions_answer", "delete_session", "refuse_session_write"]
 
 #: the ``where`` keys a session listing understands (each compared for equality)
 FILTERS = ("user", "sessionToken", "objectId")
@@ -74,3 +75,16 @@ def sessions_answer(ctx: Context) -> Any:
     if ctx.params.get("count") in ("1", "true"):
         answer["count"] = total
     return answer
+
+
+def delete_session(ctx: Context) -> Any:
+    """``DELETE classes/_Session/<id>``: the session ends (its owner's, or any with the master key)."""
+    found = sessions_answer(ctx)  # 101 unless the caller may see it
+    with ctx.store.write() as conn:
+        conn.execute("DELETE FROM _sessions WHERE token=?", (found["sessionToken"],))
+    return {}
+
+
+def refuse_session_write(ctx: Context) -> Any:
+    """Sessions are opened by logging in (``login``, ``loginAs``, a signup), never written as objects."""
+    raise ProtocolError(119, "Sessions are made by logging in; they cannot be created or changed.", 403)

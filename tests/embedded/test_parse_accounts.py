@@ -74,6 +74,23 @@ def test_sessions_are_listed_with_the_master_key(target):
     assert _code(target.rest("GET", "classes/_Session")) == 209  # no session: nothing to list
 
 
+def test_a_session_is_ended_by_its_owner_and_never_written(target):
+    user, other = _user(target), _user(target)
+    mine = target.rest("GET", "sessions", session=user["sessionToken"]).json()["results"][0]["objectId"]
+    assert target.rest("DELETE", f"sessions/{mine}", session=other["sessionToken"]).status_code == 404
+    assert target.rest("DELETE", f"sessions/{mine}", session=user["sessionToken"]).ok
+    assert _code(target.rest("GET", "users/me", session=user["sessionToken"])) == 209
+
+
+def test_sessions_are_not_written_as_objects(served_target):
+    """Parse Server lets a user create a session for itself (``createdWith: create``); here sessions come
+    from logging in only (docs/embedded.md), and no client-chosen token is ever stored."""
+    user = _user(served_target)
+    made = served_target.rest("POST", "classes/_Session", session=user["sessionToken"], json={"sessionToken": "x"})
+    assert _code(made) == 119, made.text
+    assert _code(served_target.rest("GET", "users/me", session="x")) == 209
+
+
 def test_relation_query_results_name_their_class(target):
     cls, items = "Owner" + uuid.uuid4().hex[:8], "Item" + uuid.uuid4().hex[:8]
     item = target.rest("POST", f"classes/{items}", json={"n": 1}).json()
