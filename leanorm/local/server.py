@@ -77,7 +77,7 @@ class LocalServer:
     #: whether ``POST push`` accepts the app key too (LeanCloud's client push switch); else master key only
     client_push = False
     #: what this server can do beyond what its dialect says (the client asks, see ``Client.supports``)
-    capabilities = frozenset({"schema_api", "text_search", "contained_by"})
+    capabilities = frozenset({"schema_api", "text_search", "contained_by", "polygons"})
     #: seconds before an SMS code of the same purpose can be asked for the same number again (error 601)
     sms_interval = 60.0
 

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Type
 from typing_extensions import Protocol, runtime_checkable
 
 from ..errors import FieldError, NotSupported
-from ..fields import Field, GeoPointField, ReferenceField
+from ..fields import Field, GeoPointField, PolygonField, ReferenceField
 from ..protocol.encoding import pointer as wire_pointer
-from ..protocol.geo import EARTH_RADIUS_KM, EARTH_RADIUS_MILES, GeoPoint
+from ..protocol.geo import EARTH_RADIUS_KM, EARTH_RADIUS_MILES, GeoPoint, Polygon
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models import Model
@@ -507,6 +507,43 @@ class WithinBox(_GeoLookup):
     def compile(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
         return {key: {"$within": {"$box": value}}}
 
+
+
+@register
+class WithinPolygon(_GeoLookup):
+    """``place__within_polygon=Polygon(...)`` (or a list of GeoPoints): inside the polygon or on an edge."""
+
+    name = "within_polygon"
+
+    def prepare(self, field: Field[Any], value: Any) -> Any:
+        points = value.points if isinstance(value, Polygon) else value
+        if isinstance(points, (str, bytes, dict)) or not hasattr(points, "__iter__"):
+            raise _value_error(field, f"within_polygon needs a Polygon or GeoPoints, not {value!r}")
+        wires = [self._point(field, p) for p in points]
+        if len(wires) < 3:
+            raise _value_error(field, "within_polygon needs at least 3 points")
+        return wires  # GeoPoints, never pairs: pairs mean [longitude, latitude] in a $polygon
+
+    def compile(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
+        return {key: {"$geoWithin": {"$polygon": value}}}
+
+
+@register
+class Intersects(Lookup):
+    """``area__intersects=GeoPoint(...)``: the Polygons holding the point (Parse's ``$geoIntersects``)."""
+
+    name = "intersects"
+
+    def prepare(self, field: Field[Any], value: Any) -> Any:
+        if not isinstance(field, PolygonField):
+            raise _value_error(field, "intersects works on a PolygonField only")
+        if not isinstance(value, GeoPoint):
+            raise _value_error(field, f"intersects needs a GeoPoint, not {value!r}")
+        return value.to_wire()
+
+    def compile(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
+        ctx.require("polygons", "Polygon queries ($geoIntersects)")
+        return {key: {"$geoIntersects": {"$point": value}}}
 
 @dataclass(frozen=True)
 class TextSearch:
