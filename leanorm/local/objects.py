@@ -66,7 +66,8 @@ def _load(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: st
     row = conn.execute(f"SELECT acl, data, createdAt, updatedAt FROM {table(class_name)} WHERE objectId=?",
                        (object_id,)).fetchone()
     if row is None or not can_write(ctx.caller, row[0]):
-        if class_name == "_User" and ctx.dialect == "parse":  # Parse's answer, whether the user exists or not
+        if class_name == "_User" and ctx.dialect == "parse" and not ctx.caller.master:
+            # Parse's answer to a client, whether the user exists or not
             raise ProtocolError(206, "Permission denied: a user can be changed by itself or the master key.")
         raise ProtocolError(101, "Object not found.", 404)
     if where:

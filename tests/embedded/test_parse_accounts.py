@@ -59,6 +59,8 @@ def test_writing_another_user_is_refused_with_206(target):
         assert _code(answer) == 206, answer.text
     stored = target.rest("GET", f"users/{bob['objectId']}", master=True).json()
     assert "nick" not in stored
+    assert _code(target.rest("PUT", "users/nobody", session=alice["sessionToken"], json={"n": 1})) == 206
+    assert _code(target.rest("PUT", "users/nobody", master=True, json={"n": 1})) == 101
 
 
 def test_sessions_are_listed_with_the_master_key(target):
