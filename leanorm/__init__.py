@@ -15,14 +15,14 @@ from .auth_context import current_user, using_master
 from .client import Client
 from .config import connect, get_client, using
 from .fields import (BooleanField, BytesField, DateTimeField, DictField, Field, FloatField, GeoPointField,
-                     IntegerField, ListField, PointerField, StringField)
+                     IntegerField, ListField, PointerField, PolygonField, StringField)
 from .files import File, FileField
-from .protocol.geo import GeoPoint
+from .protocol.geo import GeoPoint, Polygon
 from .identity import session
 from .models import Model, new_object_id
 from .operations import F
 from .relations import RelationField
-from .query import Manager, Q, QuerySet
+from .query import Manager, Q, QuerySet, TextSearch
 from .transport import request_timeout as timeout
 
 __version__ = importlib.metadata.version("leanorm")  # one source: setup.cfg
@@ -40,7 +40,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "connect", "get_client", "using", "using_master", "current_user", "as_user", "Client",
     "User", "Role", "ACL", "RelationField", "File", "FileField",
-    "Model", "Manager", "QuerySet", "Q", "F", "GeoPoint", "signals", "errors",
+    "Model", "Manager", "QuerySet", "Q", "F", "TextSearch", "GeoPoint", "Polygon", "signals", "errors",
     "Field", "StringField", "IntegerField", "FloatField", "BooleanField", "DateTimeField", "ListField",
-    "DictField", "PointerField", "GeoPointField", "BytesField", "session", "timeout", "new_object_id",
+    "DictField", "PointerField", "GeoPointField", "PolygonField", "BytesField", "session", "timeout", "new_object_id",
 ]

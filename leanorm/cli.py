@@ -54,7 +54,11 @@ def _serve(args: argparse.Namespace) -> int:
         graceful_timeout=args.graceful_timeout, verbose=args.verbose, public_url=args.public_url,
         trust_proxy=args.trust_proxy, allow_custom_object_id=args.allow_custom_object_id,
         client_class_creation=args.client_class_creation, protected_fields=protected,
-        auth_providers=tuple(args.auth_provider), hook_key=args.hook_key, query_timeout=args.query_timeout))
+        auth_providers=tuple(args.auth_provider), hook_key=args.hook_key, query_timeout=args.query_timeout,
+        idempotency_paths=tuple(args.idempotency_path), idempotency_ttl=args.idempotency_ttl,
+        verify_user_emails=args.verify_user_emails,
+        prevent_login_with_unverified_email=args.prevent_login_with_unverified_email,
+        client_key_required=not args.no_client_key, phone_region=args.phone_region))
 
 
 def _size(text: str) -> int:
@@ -270,6 +274,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--phone-region", default=DEFAULT_REGION, metavar="CC",
                        help="country of phone numbers written without +country code, as an ISO code (default: "
                             f"{DEFAULT_REGION}, LeanCloud's reading); numbers are stored in E.164")
+    serve.add_argument("--idempotency-path", action="append", default=[], metavar="REGEX",
+                       help="serve POST/PUT requests on matching paths (below /parse/, e.g. 'classes/.*', '.*') "
+                            "once per X-Parse-Request-Id; a repeat is error 159 (Parse's idempotencyOptions)")
+    serve.add_argument("--idempotency-ttl", type=_positive(float), default=300.0, metavar="SECONDS",
+                       help="how long a request id is remembered (default: 300)")
+    serve.add_argument("--verify-user-emails", action="store_true",
+                       help="send a verification mail (to the outbox) on signup with an email")
+    serve.add_argument("--prevent-login-with-unverified-email", action="store_true",
+                       help="refuse a password login (205) while the user's email is not verified")
+    serve.add_argument("--no-client-key", action="store_true",
+                       help="Parse dialect: the application id alone makes a client request (Parse's rule for an "
+                            "app without client keys); the LeanCloud dialect still needs the app key")
     serve.set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", help="copy classes between backends, keeping objectIds")
     migrate.add_argument("source", help="backend URL to read (with its master_key)")

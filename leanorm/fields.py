@@ -18,7 +18,7 @@ from typing_extensions import Literal, Self, TypedDict, Unpack
 
 from .protocol.encoding import decode, decode_date, encode, encode_date
 from .protocol.encoding import pointer as wire_pointer
-from .protocol.geo import GeoPoint
+from .protocol.geo import GeoPoint, Polygon
 from .protocol.ids import is_object_id
 from .errors import ValidationError
 from .operations import F, Operation, check_assignment
@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .models import Model
 
 __all__ = ["Field", "StringField", "IntegerField", "FloatField", "BooleanField", "DateTimeField",
-           "ListField", "DictField", "AnyField", "ReferenceField", "PointerField", "GeoPointField", "BytesField", "MISSING"]
+           "ListField", "DictField", "AnyField", "ReferenceField", "PointerField", "GeoPointField", "PolygonField",
+           "BytesField", "MISSING"]
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -404,6 +405,35 @@ class GeoPointField(Field[T]):
     def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
         if isinstance(value, dict) and value.get("__type") == "GeoPoint":
             return GeoPoint.from_wire(value)
+        return value
+
+
+class PolygonField(Field[T]):
+    """A :class:`~leanorm.protocol.geo.Polygon` (Parse's type); enables the ``intersects`` lookup (the
+    polygons holding a point)."""
+
+    python_types = (Polygon,)
+    type_name = "a Polygon"
+
+    @overload
+    def __init__(self: "PolygonField[Polygon]", *, required: Literal[True], default: Optional[Default[Polygon]] = None,
+                 **options: Unpack[FieldOptions]) -> None: ...
+    @overload
+    def __init__(self: "PolygonField[Polygon]", *, default: Default[Polygon], required: bool = False,
+                 **options: Unpack[FieldOptions]) -> None: ...
+    @overload
+    def __init__(self: "PolygonField[Optional[Polygon]]", *, required: bool = False, default: None = None,
+                 **options: Unpack[FieldOptions]) -> None: ...
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+    def to_wire(self, value: Any) -> Any:
+        return None if value is None else value.to_wire()
+
+    def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
+        if isinstance(value, dict) and value.get("__type") == "Polygon":
+            return Polygon.from_wire(value)
         return value
 
 

@@ -27,7 +27,7 @@ from .protocol.encoding import pointer as wire_pointer
 from .protocol.ids import is_object_id, new_object_id
 from .protocol.markers import sign_marker
 from .errors import DuplicateValue, FieldError, LeanORMError, NoEffect, ObjectNotFound, ValidationError
-from .fields import MISSING, DateTimeField, Field, StringField
+from .fields import MISSING, DateTimeField, DictField, Field, StringField
 from .identity import Session, current_session
 from .operations import (Add, AddUnique, BitAnd, BitOr, BitXor, Delete, F, Increment, Operation, Remove,
                          check_assignment)
@@ -653,8 +653,24 @@ class Model(_InstanceState, metaclass=ModelMeta):
         except KeyError:
             raise FieldError(f"{type(self).__name__} has no field {name!r}") from None
 
-    def _queue(self, field: Field[Any], op: Operation) -> None:
+    def _path(self, name: str) -> Tuple[Field[Any], Tuple[str, ...]]:
+        """A field (``score``), or a key inside a DictField (``stats__views``): the field and the keys
+        inside it (none for the field itself)."""
+        top, *inner = name.split("__")
+        field = self._field_named(top)
+        if inner and not isinstance(field, DictField):
+            raise FieldError(f"{name!r}: only a DictField has keys to operate on inside it")
+        if any(not part for part in inner):
+            raise FieldError(f"{name!r} is not a field or a key inside a DictField")
+        return field, tuple(inner)
+
+    def _queue(self, field: Field[Any], op: Operation, inner: Tuple[str, ...] = ()) -> None:
+        if inner:
+            self._queue_inside(field, op, inner)
+            return
         key = field.db_field
+        if any(k.startswith(key + ".") for k in self._ops):
+            raise ValueError(f"{key} has operations on keys inside it pending; save first")
         pending = self._ops.get(key)
         self._ops[key] = pending.merge(op) if pending is not None else op
         self._changed.discard(key)
@@ -662,33 +678,51 @@ class Model(_InstanceState, metaclass=ModelMeta):
             current = self._cache[field.name] if field.name in self._cache else self._read(field)
             self._cache[field.name] = op.apply(current)
 
+    def _queue_inside(self, field: Field[Any], op: Operation, inner: Tuple[str, ...]) -> None:
+        """An operation on a key inside a DictField, sent as a dotted key (``{"stats.views": {"__op":
+        ...}}``): the server applies it there, the rest of the field untouched. The local value shows the
+        guess until the save's answer."""
+        key = ".".join((field.db_field, *inner))
+        if field.db_field in self._changed or field.db_field in self._ops or self._mutated(field):
+            raise ValueError(f"{field.db_field} itself is changed; save it before operating on keys inside it")
+        pending = self._ops.get(key)
+        self._ops[key] = pending.merge(op) if pending is not None else op
+        current = self._cache[field.name] if field.name in self._cache else self._read(field)
+        self._cache[field.name] = _apply_inside(current, inner, op)
+
     def increment(self, field: str, amount: float = 1) -> Self:
-        """Queue ``field += amount`` (atomic on the server); negative amounts decrement."""
-        self._queue(self._field_named(field), Increment(amount))
+        """Queue ``field += amount`` (atomic on the server); negative amounts decrement. ``field`` may name
+        a key inside a DictField: ``increment("stats__views")``."""
+        self._queue(*self._path_op(field, Increment(amount)))
         return self
+
+    def _path_op(self, name: str, op: Operation) -> Tuple[Field[Any], Operation, Tuple[str, ...]]:
+        field, inner = self._path(name)
+        return field, op, inner
 
     def decrement(self, field: str, amount: float = 1) -> Self:
         """Queue ``field -= amount`` (atomic on the server)."""
         return self.increment(field, -amount)
 
     def add(self, field: str, *values: Any) -> Self:
-        """Queue appending ``values`` to an array field."""
-        self._queue(self._field_named(field), Add(list(values)))
+        """Queue appending ``values`` to an array field (or an array inside a DictField: ``meta__tags``)."""
+        self._queue(*self._path_op(field, Add(list(values))))
         return self
 
     def add_unique(self, field: str, *values: Any) -> Self:
         """Queue appending those ``values`` the array does not hold yet."""
-        self._queue(self._field_named(field), AddUnique(list(values)))
+        self._queue(*self._path_op(field, AddUnique(list(values))))
         return self
 
     def remove(self, field: str, *values: Any) -> Self:
         """Queue removing every occurrence of ``values`` from an array field."""
-        self._queue(self._field_named(field), Remove(list(values)))
+        self._queue(*self._path_op(field, Remove(list(values))))
         return self
 
     def unset(self, field: str) -> Self:
-        """Queue removing ``field`` from the stored object."""
-        self._queue(self._field_named(field), Delete())
+        """Queue removing ``field`` (or a key inside a DictField: ``unset("meta__draft")``) from the stored
+        object."""
+        self._queue(*self._path_op(field, Delete()))
         return self
 
     def bit_and(self, field: str, value: int) -> Self:
@@ -743,14 +777,20 @@ class Model(_InstanceState, metaclass=ModelMeta):
         return body
 
     # -- saving --------------------------------------------------------------------------------------------
+    def _mutated(self, field: Field[Any]) -> bool:
+        """Whether the list/dict value of ``field`` was changed in place since it was loaded."""
+        value = self._cache.get(field.name)
+        return isinstance(value, (list, dict)) and field.to_wire(value) != self._data.get(field.db_field)
+
     def _mutated_keys(self) -> Set[str]:
-        """Keys of list/dict values changed in place since they were loaded (``post.tags.append(x)``)."""
+        """Keys of list/dict values changed in place since they were loaded (``post.tags.append(x)``); a
+        DictField with operations pending on keys inside it shows their guess, and is not sent whole."""
         keys = set()
-        for name, value in self._cache.items():
+        inside = {k.split(".", 1)[0] for k in self._ops if "." in k}
+        for name in self._cache:
             field = self._meta.fields.get(name)
-            if (field is not None and isinstance(value, (list, dict)) and field.db_field not in self._changed
-                    and field.db_field not in self._ops
-                    and field.to_wire(value) != self._data.get(field.db_field)):
+            if (field is not None and field.db_field not in self._changed and field.db_field not in self._ops
+                    and field.db_field not in inside and self._mutated(field)):
                 keys.add(field.db_field)
         acl = self._cache.get("ACL")
         if acl is not None and "ACL" not in self._changed and acl.to_wire() != self._data.get("ACL"):
@@ -897,14 +937,19 @@ class Model(_InstanceState, metaclass=ModelMeta):
         if fetch_when_save:
             params["fetchWhenSave"] = "true"
         if where is not None:
-            params["where"] = compile_where(type(self), where, CompileContext(client.dialect, client.backend))
+            context = CompileContext(client.dialect, client.backend, client.capabilities)
+            params["where"] = compile_where(type(self), where, context)
         return params
 
     def _saved(self, client: "Client", payload: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
         """Fold a successful write into the instance: sent values, server values, op results."""
+        inside = {k.split(".", 1)[0] for k in self._ops if "." in k}
         for key, wire in payload.items():
             op = self._ops.get(key)
             field = self._meta.by_db.get(key)
+            if op is not None and "." in key:
+                self._fold_inside(key, op, answer)
+                continue
             if op is None:
                 self._data[key] = wire
                 continue
@@ -922,7 +967,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         # echo those; with fetch_when_save the whole object comes back).
         if answer:
             for key, value in answer.items():
-                if key not in ("__type", "className"):
+                if key not in ("__type", "className") and key not in inside:
                     self._data[key] = value
                     field = self._meta.by_db.get(key)
                     if field is not None:
@@ -936,6 +981,22 @@ class Model(_InstanceState, metaclass=ModelMeta):
         self._ops.clear()
         self._pending_id = None
         self._loaded_under(client)  # the answer to a create carries the objectId
+
+    def _fold_inside(self, key: str, op: Operation, answer: Mapping[str, Any]) -> None:
+        """The stored value after an operation on a key inside a DictField: the answer's value at that
+        key when the server sent one (Parse answers only the path, the embedded backend the whole field),
+        else the operation applied to what was stored."""
+        top, *inner = key.split(".")
+        path = tuple(inner)
+        answered = _inside(answer.get(top), path)
+        stored = self._data.get(top)
+        if answered is not _ABSENT:
+            self._data[top] = _set_inside(stored, path, answered)
+        else:
+            self._data[top] = encode(_apply_inside(decode(stored) if stored is not None else None, path, op))
+        field = self._meta.by_db.get(top)
+        if field is not None:
+            self._cache.pop(field.name, None)
 
     def delete(self, *, where: Optional[Q] = None, client: Optional["Client"] = None) -> None:
         """Delete the object. ``where`` makes it conditional (NoEffect/305 when it does not hold)."""
@@ -1018,6 +1079,44 @@ class Model(_InstanceState, metaclass=ModelMeta):
 
 for _name, _hint in _SDK_METHODS.items():
     setattr(Model, _name, _SDKMethodHint(_name, _hint))
+
+
+#: a key absent from a dict (``None`` is a value)
+_ABSENT: Any = object()
+
+
+def _inside(value: Any, path: Tuple[str, ...]) -> Any:
+    """The value at ``path`` inside nested dicts, or ``_ABSENT``."""
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return _ABSENT
+        value = value[key]
+    return value
+
+
+def _set_inside(value: Any, path: Tuple[str, ...], new: Any) -> Dict[str, Any]:
+    """A copy of the dict ``value`` (a new one when it is not a dict) with ``new`` at ``path``, the dicts
+    on the way copied or made."""
+    root = dict(value) if isinstance(value, dict) else {}
+    node = root
+    for key in path[:-1]:
+        node[key] = dict(node[key]) if isinstance(node.get(key), dict) else {}
+        node = node[key]
+    node[path[-1]] = new
+    return root
+
+
+def _apply_inside(value: Any, path: Tuple[str, ...], op: Operation) -> Dict[str, Any]:
+    """A copy of the dict ``value`` after ``op`` on the key at ``path`` (``Delete`` removes the key), as
+    the server applies a dotted key."""
+    current = _inside(value, path)
+    result = _set_inside(value, path, op.apply(None if current is _ABSENT else current))
+    if isinstance(op, Delete):
+        node = result
+        for key in path[:-1]:
+            node = node[key]
+        node.pop(path[-1], None)
+    return result
 
 
 def resolve_pointer(client: Optional["Client"], scope: Optional[str], class_name: str, object_id: str,

@@ -39,8 +39,9 @@ UNCAPPED_UPLOADS = 2 ** 62
 #: what a multipart upload form adds around the file's bytes (boundaries, part headers)
 FORM_OVERHEAD = 64 * 1024
 PREFIXES = (("/1.1/", "leancloud"), ("/parse/", "parse"))
-#: requests answered without app keys: the official SDK's ``get_server_time`` sends none
-PUBLIC = {("GET", "date")}
+#: requests answered without app keys: the official SDK's ``get_server_time`` sends none; ``health`` is what
+#: a load balancer or Parse's SDKs probe (it reads nothing)
+PUBLIC = {("GET", "date"), ("GET", "health")}
 #: the WSGI environ key by which ``leanorm serve`` hands on a request it admitted: its body's limit
 ADMITTED = "leanorm.body_limit"
 
@@ -79,7 +80,9 @@ def keys(server: "LocalServer", dialect: str, headers: Headers) -> bool:
             if not same_secret(master_key, server.master_key):
                 raise unauthorized
             return True
-        if headers.get("X-Parse-REST-API-Key", "X-Parse-Javascript-Key", "X-Parse-Client-Key") != server.app_key:
+        # Parse Server's rule for an app with no client keys: the application id alone (docs/security.md)
+        if server.client_key_required and \
+                headers.get("X-Parse-REST-API-Key", "X-Parse-Javascript-Key", "X-Parse-Client-Key") != server.app_key:
             raise unauthorized
         return False
     if headers.get("X-LC-Id", "X-Avoscloud-Application-Id") != server.app_id:

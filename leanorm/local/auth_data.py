@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, Union
 
 from . import verifiers
 from .hooks import ON_AUTH_DATA, auth_data
@@ -26,12 +26,14 @@ __all__ = ["signup_or_link", "update_or_link"]
 UID_KEYS = ("uid", "openid", "id")
 
 
-def _uid(platform: str, data: Any) -> Tuple[str, str]:
-    """The key and value of the platform's user id in its authData."""
+def _uid(platform: str, data: Any) -> Tuple[str, Union[str, int]]:
+    """The key and value of the platform's user id in its authData: a string, or an integer (some
+    platforms number their users; it is looked up as the number it is stored as)."""
     if isinstance(data, dict):
         for key in UID_KEYS:
-            if isinstance(data.get(key), str) and data[key]:
-                return key, data[key]
+            uid = data.get(key)
+            if (isinstance(uid, str) and uid) or (isinstance(uid, int) and not isinstance(uid, bool)):
+                return key, uid
     raise ProtocolError(1, f"authData.{platform} needs the platform's user id under one of {', '.join(UID_KEYS)}.")
 
 

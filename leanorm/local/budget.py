@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Iterator, Optional, Set
 
 __all__ = ["Budget", "OverBudget", "MAX_BATCH_ITEMS", "MAX_BRANCHES", "MAX_REGEXES", "MAX_REGEX_CHARS",
-           "MAX_POLYGON_POINTS", "MAX_SUBQUERIES", "MAX_ROWS", "MAX_INCLUDE_PATHS", "MAX_INCLUDE_DEPTH",
-           "MAX_PASSWORD_HASHES",
+           "MAX_TEXT_SEARCHES", "MAX_POLYGON_POINTS", "MAX_SUBQUERIES", "MAX_ROWS", "MAX_INCLUDE_PATHS",
+           "MAX_INCLUDE_DEPTH", "MAX_PASSWORD_HASHES",
            "QUERY_TIMEOUT", "deadline", "watch", "interrupted"]
 
 # The bounds on a where are measured, not guessed: per row of a scanned class, a $regex costs ~8 us (a
@@ -42,6 +42,9 @@ MAX_BRANCHES = 128
 MAX_REGEXES = 16
 #: the characters of all of a request's ``$regex`` patterns together
 MAX_REGEX_CHARS = 2048
+#: ``$text`` searches in a request: each stems every row's words in Python (~10-30 us a row of a short
+#: text, several times a ``$regex``), so fewer of them fit the same CPU bound
+MAX_TEXT_SEARCHES = 4
 #: the vertices of every ``$polygon`` of a request together (each row's test walks them, in Python)
 MAX_POLYGON_POINTS = 200
 #: ``$inQuery``/``$notInQuery``/``$select``/``$dontSelect``/``$relatedTo`` in a request: each reads a class
@@ -85,6 +88,7 @@ class Budget:
     branches: int = 0
     regexes: int = 0
     regex_chars: int = 0
+    text_searches: int = 0
     polygon_points: int = 0
     subqueries: int = 0
     rows: int = 0
@@ -102,6 +106,11 @@ class Budget:
             raise _over("$regex conditions", MAX_REGEXES)
         if self.regex_chars > MAX_REGEX_CHARS:
             raise _over("characters of $regex patterns in all", MAX_REGEX_CHARS)
+
+    def charge_text(self) -> None:
+        self.text_searches += 1
+        if self.text_searches > MAX_TEXT_SEARCHES:
+            raise _over("$text searches", MAX_TEXT_SEARCHES)
 
     def charge_polygon(self, points: int) -> None:
         self.polygon_points += points

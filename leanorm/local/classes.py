@@ -19,15 +19,15 @@ import orjson
 from . import auth_data, files, installations, sessions, users
 from .objects import remove, write, write_options
 from .protocol import Context, Handler, ProtocolError, route
+from .session_objects import delete_session, refuse_session_write, sessions_answer
 from .reads import DEFAULT_LIMIT, MAX_LIMIT, fetch, int_param, list_answer, query, without_unasked
 from .store import check_class_name, check_field_name, table
 from .query_compiler import SYSTEM_RELATIONS
 
 __all__ = ["CLASS_HANDLERS"]
 
-#: ``(method, class)``: the handler of ``classes/<class>`` (POST; GET) or ``classes/<class>/<id>`` (PUT,
-#: DELETE; GET) for the classes whose requests do more than store an object; it sees ``ctx.args`` without
-#: the class
+#: ``(method, class)``: the handler of ``classes/<class>`` (GET, POST) or ``classes/<class>/<id>`` (GET, PUT,
+#: DELETE) for the classes whose requests do more than store an object; it sees ``ctx.args`` without the class
 CLASS_HANDLERS: Dict[Tuple[str, str], Handler] = {
     ("POST", "_User"): auth_data.signup_or_link,
     ("PUT", "_User"): auth_data.update_or_link,
@@ -37,8 +37,10 @@ CLASS_HANDLERS: Dict[Tuple[str, str], Handler] = {
     ("POST", "_File"): files.create_file_object,
     ("PUT", "_File"): files.update_file_object,
     ("DELETE", "_File"): files.delete_file_object,
+    ("GET", "_Session"): sessions_answer,
     ("POST", "_Session"): sessions.keep_session,
-    ("GET", "_Session"): sessions.find_sessions,
+    ("PUT", "_Session"): refuse_session_write,
+    ("DELETE", "_Session"): delete_session,
 }
 
 
@@ -69,7 +71,10 @@ def _list(ctx: Context) -> Any:
             return {**empty, "count": 0} if ctx.params.get("count") in ("1", "true") else empty
     if ftype != "Relation" or target is None:
         raise ProtocolError(102, f"Invalid query: {redirect!r} is not a Relation of {ctx.args[0]}.")
-    return {**list_answer(ctx, target), "className": target}
+    answer = list_answer(ctx, target)
+    if ctx.dialect == "parse":  # Parse names the class on each result (its SDK builds the objects from it)
+        return {**answer, "results": [{**row, "className": target} for row in answer["results"]]}
+    return {**answer, "className": target}
 
 
 @route("POST", r"classes/([^/]+)")

@@ -172,6 +172,8 @@ def _function(ctx: Context) -> Any:
     kind, name = ctx.args
     engine = ctx.server.engine
     if engine is None or not engine.has(f"{kind}/{name}"):
+        if ctx.dialect == "parse":  # the Parse SDKs' own tests compare the message
+            raise ProtocolError(141, f'Invalid function: "{name}"')
         raise ProtocolError(141, f"No cloud function named {name!r}: the embedded backend runs the functions "
                                  "of the Engine given to it (LocalServer(engine=...) or "
                                  "`leanorm serve --engine module:engine`).", 404)

@@ -6,6 +6,7 @@ The functions ``write`` and ``remove`` are the backend's one implementation of e
 from __future__ import annotations
 
 import dataclasses
+import re
 import sqlite3
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -17,7 +18,7 @@ from ..protocol.ids import new_object_id
 from .protocol import Caller, Context, ProtocolError
 from .rows import ROW
 from .store import FieldType, check_class_name, check_field_name, table
-from .values import apply_fields, canonical, normalize_iso, now_iso, relation_targets, type_of
+from .values import apply_fields, canonical, field_path, normalize_iso, now_iso, relation_targets, type_of
 from .query_compiler import QueryCompiler
 
 __all__ = ["write", "remove", "write_options", "can_write"]
@@ -25,6 +26,11 @@ __all__ = ["write", "remove", "write_options", "can_write"]
 RESERVED = {"objectId", "createdAt", "updatedAt", "ACL", "className"}
 #: fields no client may store: SDKs take a ``sessionToken`` in any answer as the session to use
 CLIENT_RESERVED = {"sessionToken"}
+#: fields a dotted key may not go into: the write handles them whole (an ACL is checked as one, a
+#: password and third-party accounts go through their own checks), never a part of them
+UNPATHED = RESERVED | CLIENT_RESERVED | {"password", "authData"}
+#: a field name Parse Server takes: a letter first, and not ``length`` (which its JavaScript objects have)
+PARSE_FIELD_NAME = re.compile(r"(?!length\Z)[A-Za-z][A-Za-z0-9_]*\Z")
 
 
 
@@ -62,6 +68,9 @@ def _load(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: st
     row = conn.execute(f"SELECT acl, data, createdAt, updatedAt FROM {table(class_name)} WHERE objectId=?",
                        (object_id,)).fetchone()
     if row is None or not can_write(ctx.caller, row[0]):
+        if class_name == "_User" and ctx.dialect == "parse" and not ctx.caller.master:
+            # Parse's answer to a client, whether the user exists or not
+            raise ProtocolError(206, "Permission denied: a user can be changed by itself or the master key.")
         raise ProtocolError(101, "Object not found.", 404)
     if where:  # a condition is a read of the object: the read rules apply to it, or it is an oracle
         policy = authz.ReadPolicy(ctx)
@@ -163,16 +172,21 @@ def _answer(ctx: Context, class_name: str, saved: Dict[str, Any], creating: bool
     return {**answer, **{k: shown[k] for k in echoed if k in shown}}
 
 
-def _fields(body: Dict[str, Any]) -> Dict[str, Any]:
+def _fields(body: Dict[str, Any], dialect: str) -> Dict[str, Any]:
     """The fields a write body sets (the object's own keys apart), refused (105) where a client may not
-    name a field."""
+    name a field. A dotted key (``stats.views``) sets a value inside the Object field it starts with."""
     fields = {}
     for key, value in body.items():
         if key in RESERVED:
             continue
         if key in CLIENT_RESERVED:
             raise ProtocolError(105, f"Invalid field name: {key} is reserved.")
-        fields[check_field_name(key)] = value
+        top = check_field_name(field_path(key)[0])
+        if dialect == "parse" and not PARSE_FIELD_NAME.match(top):
+            raise ProtocolError(105, f"Invalid field name: {top}.")
+        if top != key and top in UNPATHED:
+            raise ProtocolError(105, f"Invalid field name: {key!r}: {top} is written whole, not by a path.")
+        fields[key] = value
     return fields
 
 
@@ -181,11 +195,11 @@ def _apply(conn: sqlite3.Connection, ctx: Context, class_name: str, object_id: s
     """Apply the body's values and operations to ``doc``, change relation rows, learn field types;
     returns the new document and the fields that operations computed (their new values go back to the
     client)."""
-    fields = _fields(body)
+    fields = _fields(body, ctx.dialect)
     applied = apply_fields(doc, fields, bit_ops=ctx.dialect == "leancloud")
     schema = ctx.store.schema(conn, class_name)
     types: Dict[str, FieldType] = {}
-    for key in fields:
+    for key in {field_path(k)[0] for k in fields}:
         ftype = type_of(applied.doc.get(key))
         if ftype is not None:
             types[key] = ftype
@@ -235,7 +249,8 @@ def _as_hook_sees(ctx: Context, stored: Optional[Stored], object_id: Optional[st
     normalised, an ``Object`` reduced to its pointer). A Relation's membership is not a value of the
     object: its key shows the change itself, checked (one ``AddRelation``/``RemoveRelation``, or a
     ``Batch`` of them), as Parse Server's webhooks show a pending operation."""
-    applied = apply_fields(stored.doc if stored else {}, _fields(body), bit_ops=ctx.dialect == "leancloud")
+    applied = apply_fields(stored.doc if stored else {}, _fields(body, ctx.dialect),
+                           bit_ops=ctx.dialect == "leancloud")
     obj = applied.doc
     for key, ops in applied.memberships.items():
         obj[key] = ops[0] if len(ops) == 1 else {"__op": "Batch", "ops": ops}

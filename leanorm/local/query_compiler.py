@@ -20,6 +20,7 @@ from .budget import Budget
 from .limits import check_where_depth
 from .protocol import Caller, ProtocolError, dumps
 from .regex import compile_regex
+from .text_search import check_search
 from .store import FieldType, json_path, table
 from .values import canonical, normalize_iso, storable_number
 
@@ -81,6 +82,8 @@ class QueryCompiler:
         self.budget = policy.ctx.budget if policy is not None else Budget()
         self.params: Dict[str, Any] = {}
         self.near: Optional[str] = None
+        #: the relevance of the outer query's ``$text`` search (SQL), which ``$score`` orders and answers by
+        self.text_score: Optional[str] = None
         #: the alias of the rows the query returns (the first ``where`` compiled); subqueries have others
         self.outer: Optional[str] = None
         self._names = 0
@@ -173,6 +176,8 @@ class QueryCompiler:
             elif key == "$relatedTo":
                 parts.append(self.related_to(alias, condition))
             elif key.startswith("$"):
+                if self.dialect == "parse":  # Parse reads it as a key, and refuses its name
+                    raise ProtocolError(105, f"Invalid key name: {key}")
                 raise ProtocolError(102, f"Invalid query: unknown operator {key}.")
             else:
                 parts.append(self.field(class_name, alias, schema, key, condition))
@@ -370,6 +375,11 @@ class QueryCompiler:
             key = key.lstrip("-+")
             if not key:
                 continue
+            if key == "$score":  # a $text search's relevance
+                if self.text_score is None:
+                    raise ProtocolError(102, "Invalid query: ordering by $score needs a $text search.")
+                terms.append(f"{self.text_score} {'DESC' if descending else 'ASC'}")
+                continue
             self.check_key(class_name, key)
             if key in COLUMNS:
                 expr = f"{alias}.{key}"
@@ -451,6 +461,17 @@ GEO_KEYS = frozenset({"$nearSphere", "$maxDistance", "$maxDistanceInRadians", "$
                       "$maxDistanceInMiles", "$within", "$geoWithin"})
 
 
+def _geo_intersects(c: QueryCompiler, slot: Slot, value: Any, array: bool) -> str:
+    """``$geoIntersects: {$point: GeoPoint}`` on a Polygon field: the polygons holding the point, edge
+    included. The point must be a GeoPoint object (error 107, as Parse answers)."""
+    point = value.get("$point") if isinstance(value, dict) else None
+    if not (isinstance(point, dict) and point.get("__type") == "GeoPoint"):
+        raise ProtocolError(107, "bad $geoIntersect value; $point should be GeoPoint")
+    lat, lng = _point(point)
+    polygon = f"CASE WHEN {slot.sub('__type').value} = 'Polygon' THEN {slot.sub('coordinates').value} END"
+    return f"leanorm_polygon_holds({polygon}, {c.p(lat)}, {c.p(lng)})"
+
+
 def geo(c: QueryCompiler, slot: Slot, ops: Dict[str, Any]) -> str:
     """``$nearSphere`` (with its ``$maxDistance*``), ``$within: {$box}`` and ``$geoWithin:
     {$centerSphere}``, which only make sense together."""
@@ -475,8 +496,10 @@ def geo(c: QueryCompiler, slot: Slot, ops: Dict[str, Any]) -> str:
     if "$within" in ops:
         if not isinstance(box, list) or len(box) != 2:
             raise ProtocolError(102, "Invalid query: $within needs {$box: [southwest, northeast]}.")
-        (slat, slng), (nlat, nlng) = _point(box[0]), _point(box[1])
-        clauses.append(f"{lat} BETWEEN {c.p(slat)} AND {c.p(nlat)} AND {lng} BETWEEN {c.p(slng)} AND {c.p(nlng)}")
+        (alat, alng), (blat, blng) = _point(box[0]), _point(box[1])
+        # either pair of opposite corners names the box (Parse Server swaps them as PostgreSQL's box does)
+        clauses.append(f"{lat} BETWEEN {c.p(min(alat, blat))} AND {c.p(max(alat, blat))} AND "
+                       f"{lng} BETWEEN {c.p(min(alng, blng))} AND {c.p(max(alng, blng))}")
     if "$geoWithin" in ops:
         within = ops["$geoWithin"] if isinstance(ops["$geoWithin"], dict) else {}
         if "$polygon" in within:
@@ -501,6 +524,35 @@ def _polygon(c: QueryCompiler, value: Any) -> str:
     return dumps([[lng, lat] for lat, lng in map(_point, points)])
 
 
+def _text(c: QueryCompiler, slot: Slot, value: Any, array: bool) -> str:
+    """``$text: {$search: {$term, ...}}``: rows whose field (a String, or the strings of an Array) matches
+    the search (``text_search``), charged to the request's budget (a matcher run in Python on every row)."""
+    try:
+        term, language, case_sensitive, diacritic_sensitive = check_search(value)
+    except ValueError as exc:
+        raise ProtocolError(107, str(exc)) from None
+    c.budget.charge_text()
+    text = f"CASE WHEN {slot.type} IN ('text', 'array') THEN {slot.value} END"
+    score = (f"leanorm_text_score({text}, {c.p(term)}, {c.p(language)}, {int(case_sensitive)}, "
+             f"{int(diacritic_sensitive)})")
+    if slot.doc is not None and slot.doc.split(".")[0] == c.outer:  # a subquery's rows are not ordered
+        c.text_score = c.text_score or score
+    return f"{score} IS NOT NULL"
+
+
+def _contained_by(c: QueryCompiler, slot: Slot, values: Any, array: bool) -> str:
+    """``$containedBy: [...]``: an Array field every element of which is one of the values (an empty
+    array is; a missing field or another type is not, as on Parse Server with PostgreSQL)."""
+    if not isinstance(values, list):
+        raise ProtocolError(107, "bad $containedBy: should be an array")
+    if slot.doc is None:
+        return "0"
+    each = c.alias()
+    member = c.one_of(Slot.element(each), values, False)
+    return (f"({slot.type} = 'array' AND NOT EXISTS (SELECT 1 FROM json_each({slot.doc}, {json_path(*slot.parts)}) "
+            f"AS {each} WHERE NOT IFNULL({member}, 0)))")
+
+
 OPERATORS: Dict[str, Operator] = {
     "$eq": _equal,
     "$ne": _negate(_equal),
@@ -517,4 +569,7 @@ OPERATORS: Dict[str, Operator] = {
     "$notInQuery": _negate(lambda c, slot, value, array: c.in_query(slot, value, array)),
     "$select": lambda c, slot, value, array: c.select(slot, value, array),
     "$dontSelect": _negate(lambda c, slot, value, array: c.select(slot, value, array)),
+    "$geoIntersects": _geo_intersects,
+    "$text": _text,
+    "$containedBy": _contained_by,
 }

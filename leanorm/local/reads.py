@@ -6,7 +6,7 @@ the user, file and push code all call them.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from . import authz, counters
 from .budget import Budget
@@ -21,6 +21,8 @@ from .query_compiler import QueryCompiler
 __all__ = ["query", "fetch", "own_user", "list_answer", "without_unasked", "int_param", "page_limit", "MAX_LIMIT",
            "DEFAULT_LIMIT"]
 
+#: the ``keys`` (and ``order``) name of a ``$text`` search's relevance
+SCORE = "$score"
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 #: the ACL LeanCloud answers (``returnACL``) for an object saved without one: its class default, public
@@ -65,20 +67,32 @@ def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str]
         rows: List[Dict[str, Any]] = []
         if limit:
             terms = compiler.order(class_name, "t0", order)
-            sql = (f"SELECT {', '.join('t0.' + c for c in ROW.split(', '))} FROM {table(class_name)} AS t0 "
+            # keys=$score: a $text search's relevance, answered as "score" (as Parse Server answers it)
+            score = compiler.text_score if SCORE in _keys(keys) else None
+            sql = (f"SELECT {', '.join('t0.' + c for c in ROW.split(', '))}{', ' + score if score else ''} "
+                   f"FROM {table(class_name)} AS t0 "
                    f"WHERE {cond}" + (f" ORDER BY {', '.join(terms)}" if terms else "") +
                    f" LIMIT {int(_allowance(ctx, limit))} OFFSET {int(skip)}")
             # the SQL condition already kept the rows the caller may read; the filter is what shows them
-            rows = [shown for r in conn.execute(sql, compiler.params)
-                    if (shown := policy.reveal(class_name, to_json(r), operation)) is not None]
+            for r in conn.execute(sql, compiler.params):
+                shown = policy.reveal(class_name, to_json(r[:5]), operation)
+                if shown is None:
+                    continue
+                if score:
+                    shown["score"] = r[5]
+                rows.append(shown)
             _charge(ctx, len(rows))
         if include:
-            _include(ctx, conn, policy, rows, include)
+            _include(ctx, conn, policy, rows, _include_paths(ctx, conn, class_name, include))
         expand_files(ctx, conn, rows, policy)
     if keys:
-        tree = _key_tree(keys.split(","))
+        tree = _key_tree(["score" if k == SCORE else k for k in _keys(keys)])
         rows = [_project(r, tree) for r in rows]
     return rows, total
+
+
+def _keys(keys: Optional[str]) -> List[str]:
+    return [k.strip() for k in keys.split(",")] if keys else []
 
 
 def fetch(ctx: Context, class_name: str, object_id: str, keys: Optional[str] = None,
@@ -130,11 +144,20 @@ def _project(obj: Dict[str, Any], tree: KeyTree) -> Dict[str, Any]:
     return out
 
 
-def _include(ctx: Context, conn: sqlite3.Connection, policy: authz.ReadPolicy, rows: List[Dict[str, Any]],
-             include: str) -> None:
-    """Replace the pointers named by ``include`` (``author``, ``author.org``) with their objects: one
-    query per class and level, never one per object."""
+def _include_paths(ctx: Context, conn: sqlite3.Connection, class_name: str, include: str) -> Set[str]:
+    """The keys ``include`` names; ``*`` names every Pointer and Array field of the class (the pointers an
+    array holds are expanded too), as Parse's ``include=*`` does."""
     paths = {p.strip() for p in include.split(",") if p.strip()}
+    if "*" in paths:
+        schema = ctx.store.schema(conn, class_name)
+        paths = (paths - {"*"}) | {key for key, (kind, _) in schema.items() if kind in ("Pointer", "Array")}
+    return paths
+
+
+def _include(ctx: Context, conn: sqlite3.Connection, policy: authz.ReadPolicy, rows: List[Dict[str, Any]],
+             paths: Set[str]) -> None:
+    """Replace the pointers at ``paths`` (``author``, ``author.org``) with their objects: one query per
+    class and level, never one per object."""
     Budget.check_include(paths)  # each path walks every row: a long list made one request cost minutes
     for path in sorted(paths, key=lambda p: p.count(".")):
         level = rows

@@ -12,13 +12,14 @@ from urllib.parse import parse_qsl
 
 from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
                hooks, installations, leaderboards, mail, push, schemas, server_time, sessions, sms, statuses, users)
-from . import admission, counters, file_urls, phones, verifiers
+from . import admission, counters, file_urls, health, phones, verifiers  # noqa: F401
 # (importing the endpoint modules registers their endpoints)
 from ..errors import error_for
 from ..protocol.dialects import same_secret
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from .admission import PREFIXES, PUBLIC, Headers
 from .budget import OverBudget, deadline, interrupted
+from .idempotency import Idempotency
 from .limits import too_complex
 from .protocol import Body, Caller, CloudCode, Context, LocalResponse, ProtocolError, Readable, dumps, resolve
 from .store import Store
@@ -31,7 +32,7 @@ log = logging.getLogger("leanorm.local")
 HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?\Z")
 
 #: ``users[/<id>]`` and ``roles[/<id>]`` are the classes ``_User`` and ``_Role`` under other names
-ALIASES = {"users": "_User", "roles": "_Role", "installations": "_Installation"}
+ALIASES = {"users": "_User", "roles": "_Role", "installations": "_Installation", "sessions": "_Session"}
 
 
 def _canonical(path: str) -> str:
@@ -95,7 +96,7 @@ class LocalServer:
     #: whether ``POST push`` accepts the app key too (LeanCloud's client push switch); else master key only
     client_push = False
     #: what this server can do beyond what its dialect says (the client asks, see ``Client.supports``)
-    capabilities = frozenset({"schema_api"})
+    capabilities = frozenset({"schema_api", "text_search", "contained_by", "polygons"})
     #: seconds before an SMS code of the same purpose can be asked for the same number again (error 601)
     sms_interval = 60.0
     #: a client's write creates a class only while the database holds fewer classes than this (each is a
@@ -115,7 +116,9 @@ class LocalServer:
                  auth_verifiers: Optional[Mapping[str, "verifiers.Verifier"]] = None,
                  hook_key: Optional[str] = None, query_timeout: Optional[float] = None,
                  max_upload_size: int = admission.DEFAULT_MAX_UPLOAD,
-                 phone_region: str = phones.DEFAULT_REGION) -> None:
+                 phone_region: str = phones.DEFAULT_REGION, idempotency: Optional[Idempotency] = None,
+                 verify_user_emails: bool = False, prevent_login_with_unverified_email: bool = False,
+                 client_key_required: bool = True) -> None:
         #: where a phone number written without its country code is from (``CN``: LeanCloud's reading)
         self.phone_region = phones.check_region(phone_region)
         if max_upload_size < 1:
@@ -124,6 +127,15 @@ class LocalServer:
         self.max_upload_size = max_upload_size
         self.store = Store(database)
         phones.normalise_stored_numbers(self.store, self.phone_region)
+        #: which writes are served once per ``X-Parse-Request-Id`` (None: none, Parse Server's default)
+        self.idempotency = idempotency
+        #: whether a signup (or a new email) is sent a verification mail (Parse's ``verifyUserEmails``)
+        self.verify_user_emails = verify_user_emails
+        #: whether a password login of a user whose email is not verified is refused (205)
+        self.prevent_login_with_unverified_email = prevent_login_with_unverified_email
+        #: whether Parse-dialect clients must send the app key; False is Parse Server's rule for an app with
+        #: no client keys configured: the application id alone makes a client request (docs/security.md)
+        self.client_key_required = client_key_required
         #: seconds a request's reads may run in SQLite before they are interrupted (error 124); None: no limit
         #: (in-process, the app's own queries; ``leanorm serve`` sets ``budget.QUERY_TIMEOUT``)
         self.query_timeout = query_timeout
@@ -213,6 +225,8 @@ class LocalServer:
             caller = Caller()
         else:
             caller = self._caller(dialect, headers, sessions.ignores_stale_session(dialect, method, below))
+            if dialect == "parse" and self.idempotency is not None:  # authenticated, before any work
+                self.idempotency.claim(self.store, headers.get("X-Parse-Request-Id"), method, below)
         host = headers.get("X-Forwarded-Host", "Host")
         scheme = headers.get("X-Forwarded-Proto")
         base_url = self.public_url or (f"{scheme if scheme in ('http', 'https') else 'http'}://{host}"

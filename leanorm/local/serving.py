@@ -42,6 +42,7 @@ from . import admission, files
 from .phones import DEFAULT_REGION
 from .protocol import ProtocolError, dumps
 from .budget import QUERY_TIMEOUT
+from .idempotency import DEFAULT_TTL, Idempotency
 from .server import CORS, LocalServer
 from .verifiers import parse_provider
 
@@ -110,6 +111,15 @@ class ServeOptions:
     query_timeout: float = QUERY_TIMEOUT
     #: where a phone number without its country code is from (ISO 3166 code)
     phone_region: str = DEFAULT_REGION
+    #: which writes are served once per ``X-Parse-Request-Id`` (regular expressions; none: off) and how long
+    idempotency_paths: Tuple[str, ...] = ()
+    idempotency_ttl: float = DEFAULT_TTL
+    #: Parse's ``verifyUserEmails`` and ``preventLoginWithUnverifiedEmail``
+    verify_user_emails: bool = False
+    prevent_login_with_unverified_email: bool = False
+    #: whether Parse-dialect clients must send the app key (False: the application id alone, Parse's rule
+    #: for an app without client keys)
+    client_key_required: bool = True
 
 
 def load_object(spec: str) -> Any:
@@ -133,7 +143,12 @@ def _local_server(options: ServeOptions) -> LocalServer:
                            protected_fields=options.protected_fields, query_timeout=options.query_timeout,
                            max_upload_size=options.max_upload_size,
                            auth_verifiers=dict(parse_provider(spec) for spec in options.auth_providers),
-                           hook_key=options.hook_key, phone_region=options.phone_region)
+                           hook_key=options.hook_key, phone_region=options.phone_region,
+                           idempotency=Idempotency(options.idempotency_paths, options.idempotency_ttl)
+                           if options.idempotency_paths else None,
+                           verify_user_emails=options.verify_user_emails,
+                           prevent_login_with_unverified_email=options.prevent_login_with_unverified_email,
+                           client_key_required=options.client_key_required)
     except (ValueError, AttributeError, ProtocolError) as exc:
         raise SystemExit(f"leanorm serve: {exc}") from None
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import secrets
 import sqlite3
 import time
@@ -21,12 +20,13 @@ from .one_time_codes import NOBODY, spend
 from .passwords import charge_hashing, checked_password, hash_password, is_legacy, verify_password
 from .phones import e164, phone_number, user_by_phone
 from .protocol import Caller, Context, ProtocolError, route
-from .reads import DEFAULT_LIMIT, MAX_LIMIT, fetch, int_param, own_user
+from .reads import fetch, own_user
+from .session_objects import session_id, session_object
 from .store import Store, table
 from .values import now_iso
 
 __all__ = ["authenticate", "ignores_stale_session", "new_session", "logged_in", "user_answer",
-           "end_other_sessions", "keep_session", "find_sessions", "password_matches"]
+           "end_other_sessions", "keep_session", "password_matches"]
 
 SESSION_DAYS = 365
 MAX_FAILURES, FAILURE_WINDOW = 5, 15 * 60
@@ -94,11 +94,6 @@ def new_session(conn: sqlite3.Connection, user_id: str) -> str:
 MIN_IMPORTED_TOKEN = 16
 
 
-def _session_id(token: str) -> str:
-    """The objectId a session is shown with (sessions live in a table of their own, keyed by token)."""
-    return hashlib.sha256(token.encode()).hexdigest()[:24]
-
-
 def keep_session(ctx: Context) -> Any:
     """``POST classes/_Session`` with the master key: a session that goes on with the token a user held
     on another server (``leanorm import``: nobody is logged out by a move; Parse Server takes the same
@@ -129,7 +124,7 @@ def keep_session(ctx: Context) -> Any:
         created = held[1] if held is not None else now_iso()
         if held is None:
             conn.execute("INSERT INTO _sessions VALUES (?, ?, ?, ?)", (token, user["objectId"], created, until))
-    return 201, {"objectId": _session_id(token), "createdAt": created}
+    return 201, {"objectId": session_id(token), "createdAt": created}
 
 
 def logged_in(ctx: Context, conn: sqlite3.Connection, user_id: str) -> Dict[str, Any]:
@@ -176,11 +171,9 @@ def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
         login = e164(login, ctx.server.phone_region)
     with ctx.store.read() as conn:
         row = None
-        if login_key == "mobilePhoneNumber":
-            user_id = user_by_phone(ctx, conn, login)
-            row = conn.execute("SELECT user_id, hash FROM _passwords WHERE user_id=?", (user_id,)).fetchone()
-        elif ctx.store.has_class(conn, "_User"):
-            row = conn.execute(f"SELECT u.objectId, p.hash FROM {table('_User')} u JOIN _passwords p "
+        if ctx.store.has_class(conn, "_User"):
+            row = conn.execute(f"SELECT u.objectId, p.hash, json_extract(u.data, '$.email'), "
+                               f"json_extract(u.data, '$.emailVerified') FROM {table('_User')} u JOIN _passwords p "
                                f"ON p.user_id = u.objectId WHERE json_extract(u.data, '$.{login_key}') = ?",
                                (login,)).fetchone()
     parse = ctx.dialect == "parse"
@@ -190,9 +183,12 @@ def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
     if not password_matches(ctx, row[0], row[1], password):
         raise ProtocolError(101, "Invalid username/password.", 404) if parse else \
             ProtocolError(210, "The username and password mismatch.")
-    if is_legacy(row[1]):  # the backend's own scheme from now on
-        rehashed = hash_password(password)
-        with ctx.store.write() as conn:
+    if ctx.server.prevent_login_with_unverified_email and row[2] and row[3] != 1:
+        raise ProtocolError(205, "User email is not verified.")  # after the password: it tells nothing
+    rehashed = hash_password(password) if is_legacy(row[1]) else None  # the backend's own scheme from now on
+    with ctx.store.write() as conn:
+        conn.execute("DELETE FROM _login_failures WHERE login=?", (login,))
+        if rehashed:
             conn.execute("UPDATE _passwords SET hash=? WHERE user_id=? AND hash=?", (rehashed, row[0], row[1]))
     return str(row[0])
 
@@ -241,15 +237,6 @@ def _verify_password(ctx: Context) -> Any:
     return own_user(_as_user(ctx, _checked_login(ctx, dict(body))))
 
 
-def _session_object(token: str, user_id: str, created: str, expires: str) -> Dict[str, Any]:
-    """A session as Parse's ``_Session`` object (the embedded backend keeps sessions in a table of its
-    own: the objectId is derived from the token)."""
-    return {"objectId": _session_id(token), "sessionToken": token,
-            "user": {"__type": "Pointer", "className": "_User", "objectId": user_id},
-            "createdWith": {"action": "login", "authProvider": "password"}, "restricted": False,
-            "expiresAt": {"__type": "Date", "iso": expires}, "createdAt": created, "updatedAt": created}
-
-
 @route("GET", r"sessions/me")
 def _current_session(ctx: Context) -> Any:
     token = ctx.caller.session_token
@@ -258,44 +245,7 @@ def _current_session(ctx: Context) -> Any:
     with ctx.store.read() as conn:
         created, expires = conn.execute("SELECT created_at, expires_at FROM _sessions WHERE token=?",
                                         (token,)).fetchone()
-    return _session_object(token, ctx.caller.user_id, created, expires)
-
-
-def find_sessions(ctx: Context) -> Any:
-    """``GET classes/_Session[/<id>]``: every session with the master key, the caller's own with its
-    session token (as Parse Server lists them); ``where`` may name ``sessionToken`` (a token or
-    ``{"$in": [...]}``) and ``user`` (a Pointer). What ``leanorm import`` asks before keeping a token."""
-    if not ctx.caller.master and ctx.caller.user_id is None:
-        raise ProtocolError(209, "Session token required.", 400)
-    where = ctx.json_param("where", {}) or {}
-    if not isinstance(where, dict) or set(where) - {"sessionToken", "user"}:
-        raise ProtocolError(102, "Invalid query: sessions are found by sessionToken and user only.")
-    clauses, values = ["1"], []
-    if not ctx.caller.master:
-        clauses.append("user_id = ?")
-        values.append(ctx.caller.user_id)
-    token, user = where.get("sessionToken"), where.get("user")
-    tokens = [token] if isinstance(token, str) else token.get("$in") if isinstance(token, dict) else None
-    if token is not None:
-        if not (isinstance(tokens, list) and all(isinstance(t, str) for t in tokens) and len(tokens) <= MAX_LIMIT):
-            raise ProtocolError(102, f"Invalid query: sessionToken takes a string or $in of at most {MAX_LIMIT}.")
-        clauses.append(f"token IN ({', '.join('?' * len(tokens))})")
-        values.extend(tokens)
-    if user is not None:
-        if not (isinstance(user, dict) and isinstance(user.get("objectId"), str)):
-            raise ProtocolError(102, "Invalid query: user takes a Pointer to _User.")
-        clauses.append("user_id = ?")
-        values.append(user["objectId"])
-    limit = min(int_param(ctx, "limit", DEFAULT_LIMIT), MAX_LIMIT)
-    sql = f"SELECT token, user_id, created_at, expires_at FROM _sessions WHERE {' AND '.join(clauses)}"
-    with ctx.store.read() as conn:
-        if ctx.args:  # one session by its derived objectId
-            found = [row for row in conn.execute(sql, values) if _session_id(row[0]) == ctx.args[0]]
-            if not found:
-                raise ProtocolError(101, "Object not found.", 404)
-            return _session_object(*found[0])
-        rows = conn.execute(sql + " ORDER BY created_at, token LIMIT ?", (*values, limit)).fetchall()
-    return {"results": [_session_object(*row) for row in rows]}
+    return session_object(token, str(ctx.caller.user_id), created, expires)
 
 
 @route("GET", r"users/me")
@@ -307,6 +257,22 @@ def _me(ctx: Context) -> Any:
         raise ProtocolError(209, "Invalid session token.", 400) if ctx.dialect == "parse" else \
             ProtocolError(211, "Could not find user.", 400)
     return user_answer(ctx, caller.user_id, caller.session_token or "")
+
+
+@route("POST", r"loginAs")
+def _login_as(ctx: Context) -> Any:
+    """Parse's ``loginAs``: the master key opens a session for a user (``userId``) without its password,
+    as Parse Server does for support and testing; no login hook runs, as on Parse."""
+    ctx.require_master()
+    user_id = ctx.json_body().get("userId")
+    if not isinstance(user_id, str) or not user_id:
+        raise ProtocolError(162, "userId must not be empty, null, or undefined")
+    with ctx.store.write() as conn:
+        known = ctx.store.has_class(conn, "_User") and conn.execute(
+            f"SELECT 1 FROM {table('_User')} WHERE objectId=?", (user_id,)).fetchone()
+        if not known:
+            raise ProtocolError(101, "user not found", 404)
+        return user_answer(ctx, user_id, new_session(conn, user_id))
 
 
 @route("POST", r"logout")

@@ -1,5 +1,5 @@
 """Python functions the query compiler (``query_compiler``) calls from SQL: regular expressions,
-great-circle distance and point-in-polygon."""
+great-circle distance, point-in-polygon (a query's polygon, or a stored Polygon value), full-text search."""
 from __future__ import annotations
 
 import functools
@@ -9,8 +9,9 @@ import sqlite3
 from typing import Optional, Tuple
 
 from .regex import compile_regex
+from .text_search import text_score
 
-__all__ = ["register_functions", "compile_regex", "distance_radians", "in_polygon"]
+__all__ = ["register_functions", "compile_regex", "distance_radians", "in_polygon", "polygon_holds"]
 
 
 def _regexp(pattern: str, options: str, value: object) -> Optional[int]:
@@ -60,7 +61,21 @@ def in_polygon(lat: Optional[float], lng: Optional[float], polygon: str) -> Opti
     return 1 if inside else 0
 
 
+def polygon_holds(coordinates: Optional[str], lat: float, lng: float) -> Optional[int]:
+    """Whether a stored Polygon (its JSON ``[[latitude, longitude], ...]``) holds a point, edge included
+    (``$geoIntersects``); ``None`` when the row has no polygon there."""
+    if coordinates is None:
+        return None
+    try:
+        vertices = json.dumps([[lng_, lat_] for lat_, lng_ in json.loads(coordinates)])
+    except (TypeError, ValueError):
+        return 0  # not a Polygon's coordinates (the compiler reads only values tagged Polygon)
+    return in_polygon(lat, lng, vertices)
+
+
 def register_functions(conn: sqlite3.Connection) -> None:
     conn.create_function("leanorm_regexp", 3, _regexp, deterministic=True)
     conn.create_function("leanorm_distance", 4, distance_radians, deterministic=True)
     conn.create_function("leanorm_in_polygon", 3, in_polygon, deterministic=True)
+    conn.create_function("leanorm_polygon_holds", 3, polygon_holds, deterministic=True)
+    conn.create_function("leanorm_text_score", 5, text_score, deterministic=True)

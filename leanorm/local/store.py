@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS _login_failures (login TEXT NOT NULL, at REAL NOT NUL
 CREATE TABLE IF NOT EXISTS _outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
     recipient TEXT NOT NULL, purpose TEXT NOT NULL, code TEXT, body TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _file_uploads (token TEXT PRIMARY KEY, object_id TEXT NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS _request_ids (id TEXT PRIMARY KEY, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS _class_permissions (class_name TEXT PRIMARY KEY, permissions TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _code_failures (recipient TEXT NOT NULL, purpose TEXT NOT NULL, address TEXT NOT NULL,
     at REAL NOT NULL);

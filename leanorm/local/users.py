@@ -6,6 +6,7 @@ accounts); sessions and logging in are ``sessions``.
 """
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from typing import Any, Dict, Optional
 
@@ -17,6 +18,7 @@ from .phones import with_stored_number
 from .protocol import Context, ProtocolError, route
 from .sessions import end_other_sessions, new_session, password_matches, user_answer
 from .store import table
+from .values import canonical
 
 __all__ = ["signup", "update_user", "delete_user", "set_user_fields"]
 
@@ -80,9 +82,21 @@ def signup(ctx: Context) -> Any:
         if "ACL" not in body:
             conn.execute(f"UPDATE {table('_User')} SET acl=? WHERE objectId=?",
                          (f'{{"*":{{"read":true}},"{user_id}":{{"read":true,"write":true}}}}', user_id))
+        elif ctx.dialect == "parse" and isinstance(body["ACL"], dict):
+            # Parse Server gives a new user read and write on itself whatever ACL its signup names: else a
+            # signup with {"*": {"read": true}} made a user who could never change its own fields
+            conn.execute(f"UPDATE {table('_User')} SET acl=? WHERE objectId=?",
+                         (canonical({**body["ACL"], user_id: {"read": True, "write": True}}), user_id))
         conn.execute("INSERT INTO _passwords VALUES (?, ?)", (user_id, hashed))
         token = new_session(conn, user_id)
+        _send_verification(ctx, body.get("email"))
     return 201, {**answer, "sessionToken": token}
+
+
+def _send_verification(ctx: Context, email: Any) -> None:
+    """The verification mail of a new address, when the server verifies emails (``verify_user_emails``)."""
+    if ctx.server.verify_user_emails and isinstance(email, str) and email:
+        ctx.server.deliver("email", email, "email_verify", code=secrets.token_urlsafe(16))
 
 
 def update_user(ctx: Context) -> Any:
@@ -92,7 +106,10 @@ def update_user(ctx: Context) -> Any:
     with ctx.store.write() as conn:
         _check_unique(ctx, conn, body, ctx.args[0])
         body = check_user_write(ctx, _stored_addresses(ctx, conn, ctx.args[0]), body)
+        stored = _stored_addresses(ctx, conn, ctx.args[0])
         answer = write(ctx, "_User", ctx.args[0], body, where, fetch_when_save)
+        if "email" in body and body["email"] != stored.get("email"):
+            _send_verification(ctx, body["email"])
         if hashed:
             conn.execute("INSERT OR REPLACE INTO _passwords VALUES (?, ?)", (ctx.args[0], hashed))
             end_other_sessions(ctx, conn, ctx.args[0])

@@ -18,10 +18,13 @@ if TYPE_CHECKING:
     from typing_extensions import TypeGuard  # typing.TypeGuard is 3.10+
 
 __all__ = ["MISSING", "now_iso", "normalize_iso", "check_value", "type_of", "apply_op", "apply_fields", "Applied",
-           "canonical", "pointer", "relation_targets", "storable_number"]
+           "canonical", "pointer", "relation_targets", "storable_number", "field_path"]
 
 #: the integers a number field holds (MongoDB's and SQLite's 64-bit integers)
 INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+#: the vertices a stored Polygon may have: a ``$geoIntersects`` walks each row's polygon, in Python
+#: (~0.25 us a vertex), so this times the request's row budget bounds what one query may cost
+MAX_POLYGON_VERTICES = 1000
 
 
 class _Missing:
@@ -103,6 +106,8 @@ def check_value(value: Any, key: str) -> Any:
             raise ProtocolError(111, f"Invalid GeoPoint in {key!r}: latitude in [-90, 90], longitude in "
                                      "[-180, 180].")
         return {"__type": "GeoPoint", "latitude": float(lat), "longitude": float(lng)}
+    if kind == "Polygon":
+        return {"__type": "Polygon", "coordinates": _polygon_coordinates(value.get("coordinates"), key)}
     if kind == "Bytes":
         try:
             base64.b64decode(value.get("base64", ""), validate=True)
@@ -116,6 +121,25 @@ def check_value(value: Any, key: str) -> Any:
     if kind == "Relation":
         return {"__type": "Relation", "className": check_class_name(value.get("className"))}
     raise ProtocolError(111, f"Unknown __type {kind!r} in {key!r}.")
+
+
+def _polygon_coordinates(coordinates: Any, key: str) -> List[List[float]]:
+    """A Polygon's ``[[latitude, longitude], ...]``, checked and closed (the last point repeats the first,
+    as Parse Server stores it). Fewer than three points is error 107, as on Parse."""
+    if not isinstance(coordinates, list) or len(coordinates) < 3:
+        raise ProtocolError(107, f"Invalid Polygon in {key!r}: it needs at least 3 [latitude, longitude] points.")
+    if len(coordinates) > MAX_POLYGON_VERTICES:
+        raise ProtocolError(107, f"Invalid Polygon in {key!r}: at most {MAX_POLYGON_VERTICES} points.")
+    points = []
+    for point in coordinates:
+        if not (isinstance(point, list) and len(point) == 2 and all(_number(v) for v in point)
+                and -90 <= point[0] <= 90 and -180 <= point[1] <= 180):
+            raise ProtocolError(111, f"Invalid Polygon in {key!r}: each point is [latitude, longitude] within "
+                                     "[-90, 90] and [-180, 180].")
+        points.append([point[0], point[1]])
+    if points[0] != points[-1]:
+        points.append(list(points[0]))
+    return points
 
 
 def type_of(value: Any) -> Optional[FieldType]:
@@ -133,7 +157,7 @@ def type_of(value: Any) -> Optional[FieldType]:
     kind = value.get("__type")
     if kind in ("Pointer", "Relation"):
         return (kind, value["className"])
-    if kind in ("Date", "GeoPoint", "Bytes", "File"):
+    if kind in ("Date", "GeoPoint", "Polygon", "Bytes", "File"):
         return (kind, None)
     return ("Object", None)
 
@@ -226,17 +250,21 @@ def apply_fields(doc: Dict[str, Any], fields: Dict[str, Any], bit_ops: bool) -> 
 
 
 def _apply_field(applied: Applied, key: str, value: Any, bit_ops: bool) -> None:
-    if not (isinstance(value, dict) and "__op" in value):
-        applied.doc[key] = check_value(value, key)
-        return
-    op = value["__op"]
-    if op == "Batch":
+    operation = isinstance(value, dict) and "__op" in value
+    if operation and value["__op"] == "Batch":
         ops = value.get("ops")
         if not isinstance(ops, list) or not all(isinstance(o, dict) and "__op" in o for o in ops):
             raise ProtocolError(111, f"Batch on {key!r} needs a list of operations in 'ops'.")
         for inner in ops:
             _apply_field(applied, key, inner, bit_ops)
         return
+    if "." in key:
+        _apply_at_path(applied, key, value, bit_ops)
+        return
+    if not operation:
+        applied.doc[key] = check_value(value, key)
+        return
+    op = value["__op"]
     if op in ("AddRelation", "RemoveRelation"):
         if key in applied.computed:
             raise ProtocolError(111, f"{op} on {key!r} cannot follow an operation on its value.")
@@ -254,3 +282,48 @@ def _apply_field(applied: Applied, key: str, value: Any, bit_ops: bool) -> None:
         applied.doc[key] = result
     if key not in applied.computed:
         applied.computed.append(key)
+
+
+def field_path(key: str) -> List[str]:
+    """The parts of a written key: ``"stats.views"`` names ``views`` inside the Object field ``stats``
+    (as in MongoDB's ``$set``/``$inc``). Error 105 for an empty part or one starting with ``$``, which no
+    stored object may have as a key (``check_value``)."""
+    parts = key.split(".")
+    if any(not part or part.startswith("$") for part in parts):
+        raise ProtocolError(105, f"Invalid field name: {key!r}.")
+    return parts
+
+
+def _plain_object(value: Any, key: str, part: str) -> Dict[str, Any]:
+    """A copy of the object a path goes through (an absent or null one is a new, empty object); any other
+    value is error 111, as a write of another type to a field is."""
+    if value is None or value is MISSING:
+        return {}
+    if not isinstance(value, dict) or "__type" in value:
+        raise ProtocolError(111, f"Invalid key {key!r}: {part!r} holds {type_of(value)[0]}, "  # type: ignore[index]
+                                 "not an Object, so a path cannot go into it.")
+    return dict(value)
+
+
+def _apply_at_path(applied: Applied, key: str, value: Any, bit_ops: bool) -> None:
+    """A value or an operation at a dotted key: the objects along the path are copied (``applied.doc``
+    shares its values with the stored document) and made where missing; the leaf is set, computed or
+    removed, the rest of the field kept. The top field is what the answer carries back."""
+    top, *inner, leaf = field_path(key)
+    root = node = _plain_object(applied.doc.get(top, MISSING), key, top)
+    for part in inner:
+        node[part] = _plain_object(node.get(part, MISSING), key, part)
+        node = node[part]
+    if not (isinstance(value, dict) and "__op" in value):
+        node[leaf] = check_value(value, key)
+    elif value["__op"] in ("AddRelation", "RemoveRelation"):
+        raise ProtocolError(111, f"{value['__op']} needs a top-level Relation field, not {key!r}.")
+    else:
+        result = apply_op(node.get(leaf, MISSING), value, key, bit_ops)
+        if result is MISSING:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = result
+        if top not in applied.computed:
+            applied.computed.append(top)
+    applied.doc[top] = root

@@ -1,6 +1,7 @@
 """Python values to the protocol's JSON and back.
 
-The protocol tags rich values with ``__type`` (Date, Pointer, Object, GeoPoint, Bytes, File, Relation).
+The protocol tags rich values with ``__type`` (Date, Pointer, Object, GeoPoint, Polygon, Bytes, File,
+Relation).
 Dates are arrow objects in Python. Pointers need the model registry to become model instances, so the
 decoder takes a ``resolve`` callback rather than importing models (this module knows no models).
 """
@@ -13,7 +14,7 @@ from typing import Any, Callable, Dict, Optional
 
 import arrow
 
-from .geo import GeoPoint
+from .geo import GeoPoint, Polygon
 
 __all__ = ["encode", "decode", "encode_date", "decode_date", "pointer", "PointerResolver"]
 
@@ -113,6 +114,11 @@ def decode(value: Any, resolve: Optional[PointerResolver] = None) -> Any:
         return decode_date(value["iso"])
     if kind == "GeoPoint":
         return GeoPoint.from_wire(value)
+    if kind == "Polygon":
+        try:
+            return Polygon.from_wire(value)
+        except (KeyError, TypeError, ValueError):  # not a polygon after all: kept as sent
+            return value
     if kind == "Bytes":
         return base64.b64decode(value["base64"])
     if kind in ("Pointer", "Object") and resolve is not None and "className" in value:

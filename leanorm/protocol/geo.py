@@ -1,10 +1,10 @@
-"""Geographic points and distances (the protocol's ``GeoPoint`` type)."""
+"""Geographic points, polygons and distances (the protocol's ``GeoPoint`` and ``Polygon`` types)."""
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple, Union
 
-__all__ = ["GeoPoint", "EARTH_RADIUS_KM", "EARTH_RADIUS_MILES"]
+__all__ = ["GeoPoint", "Polygon", "EARTH_RADIUS_KM", "EARTH_RADIUS_MILES"]
 
 EARTH_RADIUS_KM = 6371.0
 EARTH_RADIUS_MILES = 3958.8
@@ -74,3 +74,43 @@ class GeoPoint:
 
     def __repr__(self) -> str:
         return f"GeoPoint({self.latitude!r}, {self.longitude!r})"
+
+
+class Polygon:
+    """An area bounded by at least three points, each a :class:`GeoPoint` or a ``(latitude, longitude)``
+    pair (Parse's ``Polygon`` type; servers store it closed, the first point repeated last).
+
+    >>> strip = Polygon([(0, 10), (0, 11), (1, 11), (1, 10)])
+    >>> strip.to_wire()["coordinates"][:2]
+    [[0.0, 10.0], [0.0, 11.0]]
+    >>> Polygon.from_wire(strip.to_wire()) == strip
+    True
+    """
+
+    __slots__ = ("points",)
+
+    def __init__(self, points: Iterable[Union[GeoPoint, Sequence[float]]]) -> None:
+        made: List[GeoPoint] = [p if isinstance(p, GeoPoint) else GeoPoint(*p) for p in points]
+        if len(made) < 3:
+            raise ValueError(f"a Polygon needs at least 3 points, not {len(made)}")
+        if made[0] == made[-1] and len(made) > 3:  # stored closed: the same area as the open form
+            made.pop()
+        self.points: Tuple[GeoPoint, ...] = tuple(made)
+
+    @classmethod
+    def from_wire(cls, value: Mapping[str, Any]) -> "Polygon":
+        """The polygon of a protocol ``{"__type": "Polygon", "coordinates": [[lat, lng], ...]}``."""
+        return cls(value["coordinates"])
+
+    def to_wire(self) -> Dict[str, Any]:
+        """The protocol's JSON form: ``coordinates`` as ``[latitude, longitude]`` pairs."""
+        return {"__type": "Polygon", "coordinates": [[p.latitude, p.longitude] for p in self.points]}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Polygon) and self.points == other.points
+
+    def __hash__(self) -> int:
+        return hash(self.points)
+
+    def __repr__(self) -> str:
+        return f"Polygon({[(p.latitude, p.longitude) for p in self.points]!r})"

@@ -7,36 +7,39 @@ encoding, strings meant as text are regex-escaped, and dicts with operator keys 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Type
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Type
 
 from typing_extensions import Protocol, runtime_checkable
 
 from ..errors import FieldError, NotSupported
-from ..fields import Field, GeoPointField, ReferenceField
+from ..fields import Field, GeoPointField, PolygonField, ReferenceField
 from ..protocol.encoding import pointer as wire_pointer
-from ..protocol.geo import EARTH_RADIUS_KM, EARTH_RADIUS_MILES, GeoPoint
+from ..protocol.geo import EARTH_RADIUS_KM, EARTH_RADIUS_MILES, GeoPoint, Polygon
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models import Model
     from ..protocol.dialects import Dialect
 
-__all__ = ["Lookup", "LOOKUPS", "register", "escape_regex", "CompileContext", "Subquery"]
+__all__ = ["Lookup", "LOOKUPS", "register", "escape_regex", "CompileContext", "Subquery", "TextSearch"]
 
 Fragment = Dict[str, Any]
 
 
 class CompileContext:
-    """What a lookup may ask while compiling: the dialect's capabilities and the backend's name."""
+    """What a lookup may ask while compiling: the backend's capabilities (its dialect's, and those of the
+    server itself when the client knows them: ``Client.capabilities``) and the backend's name."""
 
-    def __init__(self, dialect: "Dialect", backend: str) -> None:
+    def __init__(self, dialect: "Dialect", backend: str, capabilities: Optional[FrozenSet[str]] = None) -> None:
         self.dialect = dialect
         self.backend = backend
+        self.capabilities = dialect.capabilities if capabilities is None else capabilities
 
     def supports(self, capability: str) -> bool:
-        return self.dialect.supports(capability)
+        return capability in self.capabilities
 
     def require(self, capability: str, feature: str) -> None:
-        if not self.dialect.supports(capability):
+        if not self.supports(capability):
             raise NotSupported(feature, self.backend)
 
 
@@ -503,3 +506,91 @@ class WithinBox(_GeoLookup):
 
     def compile(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
         return {key: {"$within": {"$box": value}}}
+
+
+
+@register
+class WithinPolygon(_GeoLookup):
+    """``place__within_polygon=Polygon(...)`` (or a list of GeoPoints): inside the polygon or on an edge."""
+
+    name = "within_polygon"
+
+    def prepare(self, field: Field[Any], value: Any) -> Any:
+        points = value.points if isinstance(value, Polygon) else value
+        if isinstance(points, (str, bytes, dict)) or not hasattr(points, "__iter__"):
+            raise _value_error(field, f"within_polygon needs a Polygon or GeoPoints, not {value!r}")
+        wires = [self._point(field, p) for p in points]
+        if len(wires) < 3:
+            raise _value_error(field, "within_polygon needs at least 3 points")
+        return wires  # GeoPoints, never pairs: pairs mean [longitude, latitude] in a $polygon
+
+    def compile(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
+        return {key: {"$geoWithin": {"$polygon": value}}}
+
+
+@register
+class Intersects(Lookup):
+    """``area__intersects=GeoPoint(...)``: the Polygons holding the point (Parse's ``$geoIntersects``)."""
+
+    name = "intersects"
+
+    def prepare(self, field: Field[Any], value: Any) -> Any:
+        if not isinstance(field, PolygonField):
+            raise _value_error(field, "intersects works on a PolygonField only")
+        if not isinstance(value, GeoPoint):
+            raise _value_error(field, f"intersects needs a GeoPoint, not {value!r}")
+        return value.to_wire()
+
+    def compile(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
+        ctx.require("polygons", "Polygon queries ($geoIntersects)")
+        return {key: {"$geoIntersects": {"$point": value}}}
+
+@dataclass(frozen=True)
+class TextSearch:
+    """A full-text search with options, for ``field__search=``: ``TextSearch("leche", language="spanish")``.
+    Unset options are the backend's defaults (English; case- and diacritic-insensitive)."""
+
+    term: str
+    language: Optional[str] = None
+    case_sensitive: Optional[bool] = None
+    diacritic_sensitive: Optional[bool] = None
+
+    def to_wire(self) -> Dict[str, Any]:
+        """The ``$search`` object of Parse's ``$text``."""
+        options = {"$language": self.language, "$caseSensitive": self.case_sensitive,
+                   "$diacriticSensitive": self.diacritic_sensitive}
+        return {"$term": self.term, **{k: v for k, v in options.items() if v is not None}}
+
+
+@register
+class Search(Lookup):
+    """``field__search="coffee"`` (or a :class:`TextSearch`): full-text search of a text field, words
+    compared by their stems (Parse's ``$text``; not on LeanCloud, which has a search service instead)."""
+
+    name = "search"
+
+    def prepare(self, field: Field[Any], value: Any) -> Any:
+        if isinstance(value, str):
+            value = TextSearch(value)
+        if not isinstance(value, TextSearch) or not isinstance(value.term, str):
+            raise _value_error(field, f"search needs a string or a TextSearch, not {value!r}")
+        return value.to_wire()
+
+    def compile(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
+        ctx.require("text_search", "full-text search ($text)")
+        return {key: {"$text": {"$search": value}}}
+
+
+@register
+class ContainedBy(In):
+    """``tags__contained_by=[...]``: an array every element of which is one of the values (an empty array
+    is; an object without the array is not)."""
+
+    name, op = "contained_by", "$containedBy"
+
+    def compile(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
+        ctx.require("contained_by", "the contained_by lookup ($containedBy)")
+        return {key: {"$containedBy": value}}
+
+    def compile_negated(self, key: str, field: Field[Any], value: Any, ctx: CompileContext) -> Fragment:
+        raise NotSupported("negating the 'contained_by' lookup", ctx.backend)

@@ -189,7 +189,7 @@ class QuerySet(Generic[M]):
 
     # -- compiling --------------------------------------------------------------------------------------
     def _ctx(self, client: "Client") -> CompileContext:
-        return CompileContext(client.dialect, client.backend)
+        return CompileContext(client.dialect, client.backend, client.capabilities)
 
     def where(self, client: Optional["Client"] = None) -> Dict[str, Any]:
         """The compiled ``where`` JSON of this queryset."""
@@ -652,12 +652,17 @@ class QuerySet(Generic[M]):
         """
         fields: Dict[str, Field[Any]] = {}
         errors: Dict[str, List[str]] = {}
+        inside = {name for name in values if "__" in name}  # a key inside a DictField: an operation only
         for name, value in values.items():
-            field = self.model._meta.fields.get(name)
+            field = self.model._meta.fields.get(name.split("__")[0])
             if field is None:
                 raise FieldError(f"{self.model.__name__} has no field {name!r}")
             fields[name] = field
-            if isinstance(value, (Operation, F)):
+            if name in inside:
+                if not isinstance(value, Operation) or value.source not in (None, name):
+                    raise FieldError(f"{name!r} is a key inside {field.name}: update it with an operation "
+                                     f"(F({name!r}) + 1, Delete()), not {value!r}")
+            elif isinstance(value, (Operation, F)):
                 check_assignment(name, field.db_field, value)
             else:
                 problems = field.validate(value)
@@ -674,7 +679,10 @@ class QuerySet(Generic[M]):
             try:
                 for obj in chunk:
                     for name, value in values.items():
-                        setattr(obj, name, value)
+                        if name in inside:
+                            obj._queue(*obj._path_op(name, value))
+                        else:
+                            setattr(obj, name, value)
                     signals.before_update.send(self.model, instance=obj, changed=obj.changed_keys())
                 payloads = [o._payload(False) for o in chunk]
             except BaseException:

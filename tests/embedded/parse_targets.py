@@ -43,15 +43,17 @@ class Target:
             "X-Parse-Application-Id": self.app_id, "X-Parse-Master-Key": self.master_key}).json()
 
     def rest(self, method: str, path: str, *, master: bool = False, session: Optional[str] = None,
-             **kwargs: Any) -> requests.Response:
-        """A plain REST request with ``X-Parse-*`` headers (the REST key, or the master key)."""
-        headers = {"X-Parse-Application-Id": self.app_id}
+             headers: Optional[Dict[str, str]] = None, **kwargs: Any) -> requests.Response:
+        """A plain REST request with ``X-Parse-*`` headers (the REST key, or the master key; ``headers``
+        added, or replacing them)."""
+        extra, headers = headers or {}, {"X-Parse-Application-Id": self.app_id}
         if master:
             headers["X-Parse-Master-Key"] = self.master_key
         else:
             headers["X-Parse-REST-API-Key"] = self.rest_key
         if session:
             headers["X-Parse-Session-Token"] = session
+        headers.update(extra)
         return requests.request(method, f"{self.base}/{path}", headers=headers, timeout=30, **kwargs)
 
 

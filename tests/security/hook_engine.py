@@ -1,13 +1,14 @@
 """An Engine whose before-hooks guard a wallet, for ``test_hooks_see_stored`` (in-process, and through
 ``leanorm serve --engine tests.security.hook_engine:engine``).
 
-The hooks refuse what an app would refuse (a balance over 100, a banned tag, flags beyond a byte, a
+The hooks refuse what an app would refuse (a balance or a daily limit over 100, a banned tag, flags beyond a byte, a
 wallet without a balance or without its ``keep`` tag, an owner or relation member called ``mallory``),
 and copy the object they judged into ``seen``, so a test can compare it with what was stored.
 """
 import json
 
-from leanorm import DateTimeField, IntegerField, ListField, Model, PointerField, RelationField, StringField, User
+from leanorm import (DateTimeField, DictField, IntegerField, ListField, Model, PointerField, RelationField,
+                     StringField, User)
 from leanorm.engine import Engine, current_request, reject, updated_keys
 
 engine = Engine()
@@ -25,6 +26,7 @@ class HookWallet(Model):
     owner = PointerField(User)
     members = RelationField(User)
     note = StringField()
+    limits = DictField()
     seen = StringField()
 
 
@@ -49,6 +51,8 @@ def judge(wallet: HookWallet) -> None:
         reject("flags are one byte", code=3103)
     if wallet.owner is not None and wallet.owner.username == "mallory":
         reject("mallory owns nothing", code=3104)
+    if (wallet.limits or {}).get("daily", 0) > 100:
+        reject("a daily limit over 100", code=3106)
     if _members_named_mallory(sent.get("members")):
         reject("mallory is no member", code=3105)
     wallet.seen = json.dumps({k: v for k, v in sent.items() if k not in NOT_FIELDS}, sort_keys=True)

@@ -202,11 +202,24 @@ def test_a_batch_mixing_members_and_values_is_refused(api: Any) -> None:
     assert (status, answer.get("code")) == (400, 111), answer
 
 
-def test_a_dotted_key_is_refused_before_any_hook(api: Any) -> None:
+def test_a_hook_sees_what_a_dotted_key_stores(api: Any) -> None:
+    """A path inside an Object field (``limits.daily``) is applied by the same function for the hook and
+    for the write: an ``Increment`` at a path past the cap is refused, one within it is what is stored."""
+    object_id = wallet(api)
+    api.ok("PUT", f"classes/{CLASS}/{object_id}", {"limits": {"daily": 90, "weekly": 5}})
+    status, answer = api.call("PUT", f"classes/{CLASS}/{object_id}", {"limits.daily": batch(increment(11))})
+    assert (status, answer.get("code")) == (400, 3106), answer
+    api.ok("PUT", f"classes/{CLASS}/{object_id}", {"limits.daily": increment(5)})
+    after = stored(api, object_id)
+    assert after["limits"] == {"daily": 95, "weekly": 5}
+    assert json.loads(after["seen"])["limits"] == after["limits"]
+
+
+def test_a_dotted_key_into_a_value_that_is_not_an_object_is_refused_before_any_hook(api: Any) -> None:
     object_id = wallet(api)
     before = stored(api, object_id)
     status, answer = api.call("PUT", f"classes/{CLASS}/{object_id}", {"balance.cents": 1000})
-    assert (status, answer.get("code")) == (400, 105), answer
+    assert (status, answer.get("code")) == (400, 111), answer
     assert stored(api, object_id) == before
 
 
