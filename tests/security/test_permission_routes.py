@@ -285,7 +285,7 @@ def test_the_same_routes_work_when_the_operation_is_open_to_the_caller(served: S
 
 
 # -- finding 12: the backend's own records ------------------------------------------------------------------
-BACKEND_WRITTEN = ("_Status", "_Followee", "_Follower", "_Session", "_Notification")
+BACKEND_WRITTEN = ("_Status", "_Followee", "_Follower", "_Notification")
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -294,10 +294,8 @@ def test_backend_records_are_not_written_through_classes(served: Served, class_n
                                                          dialect: str) -> None:
     api = Raw(served, dialect)
     user = signup(api)
-    # _Session rows are the server's sessions: the master key keeps one for a token (an imported session)
-    made = {"sessionToken": uuid.uuid4().hex, "user": pointer("_User", user["objectId"])} \
-        if class_name == "_Session" else {"note": "by the master key", "ACL": {"*": {"read": True, "write": True}}}
-    row = api.ok("POST", f"classes/{class_name}", made, master=True)["objectId"]
+    row = api.ok("POST", f"classes/{class_name}", {"note": "by the master key", "ACL": {
+        "*": {"read": True, "write": True}}}, master=True)["objectId"]
     before = snapshot(api, class_name)
     session = user["sessionToken"]
     attempts = [
@@ -311,6 +309,27 @@ def test_backend_records_are_not_written_through_classes(served: Served, class_n
     for status, answer in attempts:
         assert answer.get("code") == 119 and status in (None, 403), (status, answer)
     assert snapshot(api, class_name) == before
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_sessions_are_made_by_logging_in_and_ended_by_their_owner(served: Served, dialect: str) -> None:  # noqa: F811
+    """``_Session`` rows are the server's sessions: a client opens none for anyone and changes none; it
+    ends its own (as on Parse Server), never another user's (which it can not even see)."""
+    api = Raw(served, dialect)
+    eve, victim = signup(api), signup(api)
+    kept = api.ok("POST", "classes/_Session", {"sessionToken": uuid.uuid4().hex,
+                                               "user": pointer("_User", victim["objectId"])}, master=True)["objectId"]
+    session = eve["sessionToken"]
+    opened = api.call("POST", "classes/_Session", {"sessionToken": uuid.uuid4().hex,
+                                                   "user": pointer("_User", victim["objectId"])}, session=session)
+    changed = api.call("PUT", f"classes/_Session/{kept}", {"expiresAt": None}, session=session)
+    ended = api.call("DELETE", f"classes/_Session/{kept}", session=session)
+    assert [a[1].get("code") for a in (opened, changed, ended)] == [119, 119, 101], (opened, changed, ended)
+    assert kept in [s["objectId"] for s in api.ok("GET", "classes/_Session", master=True)["results"]]
+    own = api.ok("GET", "classes/_Session", session=session)["results"]
+    assert [s["user"]["objectId"] for s in own] == [eve["objectId"]]
+    api.ok("DELETE", f"classes/_Session/{own[0]['objectId']}", session=session)
+    assert api.call("GET", "users/me", session=session)[1].get("code") in (209, 211)
 
 
 def test_a_client_can_not_make_the_victim_follow_it_or_speak_for_it(served: Served) -> None:  # noqa: F811
