@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
 from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
-               hooks, installations, leaderboards, mail, push, schemas, server_time, sessions, sms, statuses, users)
+               hooks, jobs, installations, leaderboards, mail, push, schemas, server_time, sessions, sms, statuses, users)
 from . import admission, counters, verifiers
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
@@ -102,6 +102,8 @@ class LocalServer:
     max_classes = 1000
     #: a client's write adds a field only while its class has fewer fields than this
     max_fields = 1000
+    #: background jobs (``POST jobs/NAME``) one server runs at once; another is refused (155) meanwhile
+    max_running_jobs = 2
 
     def __init__(self, database: str = ":memory:", app_id: str = "leanorm-local",
                  app_key: str = "leanorm-local-key", master_key: str = "leanorm-local-master",
@@ -162,6 +164,7 @@ class LocalServer:
                 headers: Optional[Mapping[str, str]], body: Body, client_address: str,
                 limit: Optional[int]) -> LocalResponse:
         """``handle``, for a request already admitted with a body ``limit`` (None: admitted here)."""
+        extra: Dict[str, str] = {}  # headers the handler adds to a successful answer
         try:
             if limit is None:
                 limit = admission.admit(self, method, path, headers or {})
@@ -173,7 +176,7 @@ class LocalServer:
             if path.startswith("/parse/"):  # the Parse JS SDK's keys and real method travel in the body
                 method, params, headers, body = envelope.unwrap(method, path, params, headers, body)
             with deadline(self.query_timeout):
-                status, answer = self._serve(method, path, params, Headers(headers), body, client_address)
+                status, answer = self._serve(method, path, params, Headers(headers), body, client_address, extra)
         except ProtocolError as exc:
             status, answer = exc.status, exc.as_json()
         except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored
@@ -187,15 +190,19 @@ class LocalServer:
             else:
                 log.exception("embedded backend failed on %s %s", method, path)
                 status, answer = 500, {"code": 1, "error": "Internal server error."}
-        return LocalResponse(status, dumps(answer).encode("utf-8"))
+        response = LocalResponse(status, dumps(answer).encode("utf-8"))
+        if status < 400:
+            response.headers.update(extra)
+        return response
 
     def admit(self, method: str, path: str, headers: Mapping[str, str]) -> int:
         """The most bytes the body of ``method path`` may have, from its headers alone; raises
         :class:`ProtocolError` for a caller refused before its body is read (``admission.admit``)."""
         return admission.admit(self, method, path, headers)
 
-    def _serve(self, method: str, path: str, params: Dict[str, str], headers: Headers,
-               body: Body, client_address: str = "local") -> Tuple[int, Any]:
+    def _serve(self, method: str, path: str, params: Dict[str, str], headers: Headers, body: Body,
+               client_address: str = "local", response_headers: Optional[Dict[str, str]] = None) -> Tuple[int, Any]:
+        """Answer one request; headers its handler adds to the answer go into ``response_headers``."""
         for prefix, dialect in PREFIXES:
             if path.startswith(prefix):
                 break
@@ -212,7 +219,8 @@ class LocalServer:
                                        if host and HOST.match(host) else "http://localhost")
         return self._dispatch(Context(self, method, below, dialect, params, caller, body,
                                       base_url=base_url, client_address=client_address,
-                                      content_type=headers.get("Content-Type")))
+                                      content_type=headers.get("Content-Type"),
+                                      response_headers={} if response_headers is None else response_headers))
 
     def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
         handler, ctx.args = resolve(ctx.method, _canonical(ctx.path))
@@ -393,7 +401,7 @@ class LocalServer:
 
 
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
-         "Access-Control-Allow-Headers": "*"}
+         "Access-Control-Allow-Headers": "*", "Access-Control-Expose-Headers": "X-Parse-Job-Status-Id"}
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
             403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
             500: "Internal Server Error"}

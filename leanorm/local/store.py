@@ -86,7 +86,7 @@ CREATE INDEX IF NOT EXISTS _leaderboard_archives_name ON _leaderboard_archives (
 #: fold case, so ``_user`` would be ``_User``'s table under checks made for another class)
 SYSTEM_CLASSES = {name.lower(): name for name in (
     "_User", "_Role", "_Installation", "_File", "_Session", "_Followee", "_Follower", "_Notification",
-    "_Conversation", "_Status")}
+    "_Conversation", "_Status", "_JobStatus")}
 
 
 def check_class_name(name: Any) -> str:
