@@ -10,7 +10,7 @@ import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
-from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
+from . import (aggregate, auth_data, authz, batch, batch_save, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
                hooks, jobs, installations, leaderboards, mail, push, schemas, server_time, sessions, sms, statuses, users)
 from . import admission, counters, verifiers
 # (importing the endpoint modules registers their endpoints)
@@ -33,10 +33,22 @@ HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5
 ALIASES = {"users": "_User", "roles": "_Role", "installations": "_Installation"}
 
 
+#: ``users/<word>`` paths the SDKs call that are endpoints, not a user's id (served or not: a user
+#: "strictlyQuery" would answer ``{}``, as a missing object does, and hide the difference)
+NOT_USER_IDS = frozenset({"me", "strictlyQuery", "friendshipRequests"})
+
+
 def _canonical(path: str) -> str:
+    """The path the routes know: the class aliases (``users/<id>`` is ``classes/_User/<id>``), a user's
+    actions under ``classes/_User/<id>/`` (``updatePassword``, ``refreshSessionToken``) as under
+    ``users/<id>/``, and the Python SDK's push status ``tables/Notifications/<id>``."""
     parts = path.split("/")
-    if parts[0] in ALIASES and len(parts) <= 2 and parts[1:] != ["me"]:
+    if parts[0] in ALIASES and len(parts) <= 2 and not (len(parts) == 2 and parts[1] in NOT_USER_IDS):
         return "/".join(["classes", ALIASES[parts[0]], *parts[1:]])
+    if parts[:2] == ["classes", "_User"] and len(parts) == 4:
+        return "/".join(["users", *parts[2:]])
+    if parts[:2] == ["tables", "Notifications"] and len(parts) == 3:
+        return f"classes/_Notification/{parts[2]}"
     return path
 
 
