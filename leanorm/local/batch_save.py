@@ -43,11 +43,13 @@ def _pointers(children: Any, created: Dict[str, Dict[str, str]]) -> Dict[str, An
 
 
 def _class_of(path: str) -> str:
-    """The class a request's path writes (``/1.1/classes/Post``, ``/1.1/users``)."""
+    """The class a request's path writes (``/1.1/classes/Post``, ``/1.1/users``, ``/1.1/files``: a new
+    file of the graph is a ``_File`` child of its parent)."""
     parts = [p for p in path.split("?", 1)[0].split("/") if p and p not in ("1.1", "parse")]
     if parts[:1] == ["classes"] and len(parts) >= 2:
         return parts[1]
-    return {"users": "_User", "roles": "_Role", "installations": "_Installation"}.get(parts[0] if parts else "", "")
+    aliases = {"users": "_User", "roles": "_Role", "installations": "_Installation", "files": "_File"}
+    return aliases.get(parts[0] if parts else "", "")
 
 
 @route("POST", r"batch/save")

@@ -240,6 +240,18 @@ def test_batch_save_creates_a_graph_children_first_and_answers_by_internal_id(se
     assert (book["author"]["tag"], book["tags"]) == (tag, ["x"])
 
 
+def test_batch_save_points_a_parent_at_a_new_file_of_the_graph(server):
+    """The Swift SDK saves a new external file with its parent: ``POST /1.1/files`` in the same call."""
+    raw = Raw(server, "leancloud")
+    answer = raw.ok("POST", "batch/save", {"requests": [
+        {"method": "POST", "path": "/1.1/files", "body": {"__internalId": "f1", "name": "cover.png",
+                                                          "url": "https://example.com/cover.png"}},
+        {"method": "POST", "path": "/1.1/classes/Book", "new": True,
+         "body": {"__internalId": "b1", "__children": [{"className": "_File", "cid": "f1", "key": "cover"}]}}]})
+    book = raw.ok("GET", f"classes/Book/{answer['b1']['objectId']}")
+    assert book["cover"]["objectId"] == answer["f1"]["objectId"], book
+
+
 def test_batch_save_that_fails_undoes_what_it_saved_and_answers_the_error(server):
     raw = Raw(server, "leancloud")
     tag = uuid.uuid4().hex
