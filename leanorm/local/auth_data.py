@@ -98,24 +98,31 @@ def _union_key(platform: str, data: Dict[str, Any]) -> Optional[Tuple[str, Dict[
     return f"_{union_platform}_unionid", {"uid": unionid}
 
 
+def _with_unions(ctx: Context, conn: sqlite3.Connection, links: Dict[str, Any],
+                 user_id: Optional[str]) -> Dict[str, Any]:
+    """``links`` with the unionid entries they name that ``user_id`` (None: a new user) holds or, for a
+    ``main_account``, may take because nobody holds them (one unionid, one user)."""
+    stored = {**links}
+    for platform, data in links.items():
+        union = _union_key(platform, data) if data is not None else None
+        if union is None:
+            continue
+        key, entry = union
+        holder = _linked_user(ctx, conn, key, entry)
+        if (holder is not None and holder == user_id) or (holder is None and data.get("main_account")):
+            stored[key] = entry
+    return stored
+
+
 def _login_links(ctx: Context, conn: sqlite3.Connection,
                  links: Dict[str, Any]) -> Tuple[Optional[str], Dict[str, Any]]:
     """The user these links log in (None: none does) and the links to store on them: a platform's own
-    account first, then the holder of a unionid one names; a main account's unionid joins the links."""
-    unions = {}
-    for platform, data in links.items():
-        union = _union_key(platform, data)
-        if union is not None:
-            unions[union[0]] = (union[1], bool(data.get("main_account")))
+    account first, then the holder of a unionid one names."""
     user_id = next((u for u in (_linked_user(ctx, conn, p, d) for p, d in links.items()) if u), None)
     if user_id is None:
-        user_id = next((u for u in (_linked_user(ctx, conn, k, d) for k, (d, _) in unions.items()) if u), None)
-    stored = {**links}
-    for key, (data, main) in unions.items():
-        holder = _linked_user(ctx, conn, key, data)
-        if (holder is not None and holder == user_id) or (holder is None and main):
-            stored[key] = data
-    return user_id, stored
+        unions = [u for u in (_union_key(p, d) for p, d in links.items()) if u is not None]
+        user_id = next((u for u in (_linked_user(ctx, conn, k, e) for k, e in unions) if u), None)
+    return user_id, _with_unions(ctx, conn, links, user_id)
 
 
 def given_links(body: Dict[str, Any]) -> Dict[str, Any]:
@@ -170,6 +177,7 @@ def update_or_link(ctx: Context) -> Any:
              **verified_links(ctx, {k: v for k, v in links.items() if v is not None})}
     user_id = ctx.args[0]
     with ctx.store.write() as conn:
+        links = _with_unions(ctx, conn, links, user_id)
         check_links(ctx, conn, links, user_id)
         try:
             stored = fetch(ctx.server.master_context(ctx), "_User", user_id, keys="authData").get("authData") or {}

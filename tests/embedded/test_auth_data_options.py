@@ -38,7 +38,8 @@ def server(tmp_path_factory):
     url = f"http://127.0.0.1:{httpd.server_address[1]}/userinfo#openid"
     try:
         with serve(tmp_path_factory.mktemp("authoptions") / "app.sqlite3",
-                   "--auth-provider", f"weixinapp1={url}", "--auth-provider", f"weixinapp2={url}") as s:
+                   "--auth-provider", f"weixinapp1={url}", "--auth-provider", f"weixinapp2={url}",
+                   "--auth-provider", f"weixinapp3={url}") as s:
             yield s
     finally:
         httpd.shutdown()
@@ -115,3 +116,13 @@ def test_an_unproven_unionid_logs_nobody_in(api):
     status, answer = api.call("POST", "users", {"authData": {"anonymous": {
         "id": uuid.uuid4().hex, "platform": "weixin", "unionid": unionid, "main_account": False}}})
     assert refused(status, answer, 252), answer
+
+
+def test_linking_a_main_account_records_its_unionid_for_the_other_apps(api):
+    unionid = f"u{uuid.uuid4().hex}"
+    user = api.ok("POST", "users", {"authData": {"weixinapp1": _account()}})
+    api.ok("PUT", f"users/{user['objectId']}", {"authData": {"weixinapp2": _union(_account(unionid), unionid, True)}},
+           session=user["sessionToken"])
+    third_app = _union(_account(unionid), unionid, False)
+    status, answer = api.call("POST", "users", {"authData": {"weixinapp3": third_app}})
+    assert status == 200 and answer["objectId"] == user["objectId"], answer
