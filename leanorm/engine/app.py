@@ -67,6 +67,15 @@ class Engine:
             return lambda func: self._declare(f"functions/{name}", func, "function")
         return self._declare(f"functions/{name_or_func.__name__}", name_or_func, "function")
 
+    def job(self, name: str) -> Callable[[F], F]:
+        """Declare ``func(**params)`` as the background job ``name`` (Parse's ``Parse.Cloud.job``). The
+        embedded server starts it on ``POST jobs/NAME`` (master key only) and answers at once; the job
+        runs outside the request and its ``_JobStatus`` row says how it ended: ``succeeded`` with what
+        it returned as the ``message``, or ``failed`` with its error's message. See docs/engine.md."""
+        if not name or "/" in name:
+            raise ValueError(f"invalid job name {name!r}")
+        return lambda func: self._declare(f"jobs/{name}", func, "job")
+
     def _class_hook(self, kind: str, model: ModelOrName) -> Callable[[F], F]:
         class_name = class_name_of(model)
         given = model if isinstance(model, type) else None

@@ -1,8 +1,8 @@
 """What an engine declares: cloud functions and hooks, keyed by the LeanEngine path that runs them.
 
 Keys are paths without the ``/1.1/`` prefix: ``functions/hello``, ``functions/Post/beforeSave``,
-``functions/_User/onLogin``, ``functions/_User/onAuthData``, ``functions/onVerified/sms``. ``call/NAME``
-runs the declaration of ``functions/NAME``.
+``functions/_User/onLogin``, ``functions/_User/onAuthData``, ``functions/onVerified/sms``; background jobs
+are ``jobs/NAME``. ``call/NAME`` runs the declaration of ``functions/NAME``.
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class Declaration:
 
     key: str
     func: Callable[..., object]
-    #: ``function``, a key of :data:`HOOKS`, ``on_login``, ``on_auth_data`` or ``on_verified``
+    #: ``function``, ``job``, a key of :data:`HOOKS`, ``on_login``, ``on_auth_data`` or ``on_verified``
     kind: str
     #: the class a hook is for (``_User`` for login/auth data/verification hooks)
     class_name: Optional[str] = None
@@ -101,8 +101,12 @@ class Declarations:
         return self._by_key.get(normalize_path(path))
 
     def metadata_names(self) -> List[str]:
-        """Every declared name, as ``_ops/metadatas`` lists them."""
-        return sorted(d.metadata_name for d in self._by_key.values())
+        """Every declared name, as ``_ops/metadatas`` lists them (jobs are not LeanEngine's: not listed)."""
+        return sorted(d.metadata_name for d in self._by_key.values() if d.kind != "job")
+
+    def job_names(self) -> List[str]:
+        """The names of the declared background jobs (``POST jobs/NAME`` starts one)."""
+        return sorted(d.key[len("jobs/"):] for d in self._by_key.values() if d.kind == "job")
 
     def __iter__(self) -> Iterator[Declaration]:
         return iter(list(self._by_key.values()))

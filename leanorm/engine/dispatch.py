@@ -46,7 +46,9 @@ def run(declarations: Declarations, path: str, payload: Dict[str, Any], *, user:
     declaration = declarations.get(key)
     if declaration is None:
         raise ScriptError(141, f"Cloud function or hook not found: {key}", 404)
-    if declaration.kind != "function" and user is None:
+    if declaration.kind == "job" and not master:  # whatever route it came by (Parse: master key only)
+        raise LeanCloudError(119, f"The job {key} runs only with the master key.", 403)
+    if declaration.kind not in _PARAMETERISED and user is None:
         user = payload.get("user") or None
     # the caller's master key is reported, not used: an in-process caller inside using_master() (the
     # embedded backend) must not lend it to the code, which sends it only inside its own using_master()
@@ -57,7 +59,7 @@ def run(declarations: Declarations, path: str, payload: Dict[str, Any], *, user:
     rpc = rich_params or is_rpc(path)
     with running(request), without_master(), acting_as(caller, token):
         try:
-            if declaration.kind == "function":
+            if declaration.kind in _PARAMETERISED:
                 return _function(declaration, payload, rpc)
             return _HANDLERS[declaration.kind](declaration, payload, master_key if markers else None)
         except LeanCloudError:
@@ -67,6 +69,10 @@ def run(declarations: Declarations, path: str, payload: Dict[str, Any], *, user:
         except Exception as exc:
             logger.exception("%s failed", key)
             raise ScriptError(141, SCRIPT_FAILED, 500) from exc
+
+
+#: what runs with its payload as keyword parameters: cloud functions and background jobs
+_PARAMETERISED = ("function", "job")
 
 
 def _caller(user: Optional[Dict[str, Any]], token: Optional[str], fetch_user: bool):
@@ -86,7 +92,7 @@ def _function(declaration: Declaration, payload: Dict[str, Any], rpc: bool) -> D
     try:
         inspect.signature(declaration.func).bind(**params)
     except TypeError as exc:
-        raise ScriptError(141, f"invalid parameters for {declaration.key[len('functions/'):]}: {exc}", 400) from None
+        raise ScriptError(141, f"invalid parameters for {declaration.key.split('/', 1)[1]}: {exc}", 400) from None
     return {"result": _encode_rpc(declaration.func(**params))}
 
 

@@ -4,6 +4,15 @@ A user's ``authData`` is ``{platform: {uid|openid|id: ..., ...}}``; one platform
 user (208 otherwise). A platform's data counts once its verifier (``verifiers``) or the Engine's
 ``onAuthData`` accepted it. ``classes.CLASS_HANDLERS`` sends every ``classes/_User`` signup and update
 here; those without ``authData`` go on to ``users``.
+
+LeanCloud's options, kept: ``?failOnNotExist=true`` makes a login that finds no user error 211 instead of
+a signup; linking a platform to an anonymous user drops ``anonymous`` (the user is no longer anonymous);
+and a platform's authData naming a ``unionid`` (with ``platform``, e.g. ``weixin``, and ``main_account``)
+logs in the user holding ``_<platform>_unionid: {uid: unionid}`` when no user holds the platform itself,
+linking the platform to them: several apps of one WeChat developer account share one user. A
+``main_account`` login records the unionid on its user when nobody holds it yet. A unionid is a claim
+like any other: it counts only when the platform's verifier vouches for it (``Verifier.checks_unionid``)
+or the Engine's ``onAuthData`` accepted it.
 """
 from __future__ import annotations
 
@@ -20,6 +29,8 @@ from .store import json_path, table
 from .users import set_user_fields, signup, update_user
 
 __all__ = ["signup_or_link", "update_or_link"]
+
+ANONYMOUS = "anonymous"
 
 #: where a platform's user id sits in its authData (LeanCloud: ``uid``; weixin/qq: ``openid``;
 #: ``anonymous``: ``id``)
@@ -64,16 +75,56 @@ def _auth_data(body: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 
 
 def verified_links(ctx: Context, links: Dict[str, Any]) -> Dict[str, Any]:
-    """``links`` once each platform's verifier accepted it (error 252 for a platform without one). An
-    Engine's ``onAuthData`` is the app's own check, of every platform: what it answers is what counts."""
+    """``links`` once each platform's verifier accepted it (error 252 for a platform without one, or
+    whose verifier cannot vouch for the ``unionid`` it names). An Engine's ``onAuthData`` is the app's
+    own check, of every platform: what it answers is what counts."""
     if ctx.server.engine is not None and ctx.server.engine.has(ON_AUTH_DATA):
         return given_links({"authData": auth_data(ctx, links)})
     for platform, data in links.items():
         verifier = ctx.server.auth_verifiers.get(platform)
         if verifier is None:
             raise verifiers.unsupported(platform)
+        if "unionid" in data and not verifier.checks_unionid:
+            raise ProtocolError(252, f"The verifier of {platform!r} cannot vouch for a unionid.")
         verifier.verify(platform, data)
     return links
+
+
+def _union_key(platform: str, data: Dict[str, Any]) -> Optional[Tuple[str, Dict[str, str]]]:
+    """The authData entry recording the unionid ``data`` names (``_weixin_unionid: {uid: ...}``), if any."""
+    unionid, union_platform = data.get("unionid"), data.get("platform")
+    if unionid is None:
+        return None
+    if not (isinstance(unionid, str) and unionid and isinstance(union_platform, str) and union_platform):
+        raise ProtocolError(107, f"authData.{platform} needs unionid and platform as non-empty strings.")
+    return f"_{union_platform}_unionid", {"uid": unionid}
+
+
+def _with_unions(ctx: Context, conn: sqlite3.Connection, links: Dict[str, Any],
+                 user_id: Optional[str]) -> Dict[str, Any]:
+    """``links`` with the unionid entries they name that ``user_id`` (None: a new user) holds or, for a
+    ``main_account``, may take because nobody holds them (one unionid, one user)."""
+    stored = {**links}
+    for platform, data in links.items():
+        union = _union_key(platform, data) if data is not None else None
+        if union is None:
+            continue
+        key, entry = union
+        holder = _linked_user(ctx, conn, key, entry)
+        if (holder is not None and holder == user_id) or (holder is None and data.get("main_account")):
+            stored[key] = entry
+    return stored
+
+
+def _login_links(ctx: Context, conn: sqlite3.Connection,
+                 links: Dict[str, Any]) -> Tuple[Optional[str], Dict[str, Any]]:
+    """The user these links log in (None: none does) and the links to store on them: a platform's own
+    account first, then the holder of a unionid one names."""
+    user_id = next((u for u in (_linked_user(ctx, conn, p, d) for p, d in links.items()) if u), None)
+    if user_id is None:
+        unions = [u for u in (_union_key(p, d) for p, d in links.items()) if u is not None]
+        user_id = next((u for u in (_linked_user(ctx, conn, k, e) for k, e in unions) if u), None)
+    return user_id, _with_unions(ctx, conn, links, user_id)
 
 
 def given_links(body: Dict[str, Any]) -> Dict[str, Any]:
@@ -93,13 +144,14 @@ def signup_or_link(ctx: Context) -> Any:
     if not links:
         raise ProtocolError(107, "onAuthData answered no authData to log in with.")
     with ctx.store.write() as conn:
-        for platform, data in links.items():
-            user_id = _linked_user(ctx, conn, platform, data)
-            if user_id is not None:
-                check_links(ctx, conn, links, user_id)
-                stored = fetch(ctx.server.master_context(ctx), "_User", user_id, keys="authData")
-                set_user_fields(ctx, user_id, {"authData": {**(stored.get("authData") or {}), **links}})
-                return 200, logged_in(ctx, conn, user_id)
+        user_id, links = _login_links(ctx, conn, links)
+        if user_id is not None:
+            check_links(ctx, conn, links, user_id)
+            stored = fetch(ctx.server.master_context(ctx), "_User", user_id, keys="authData")
+            set_user_fields(ctx, user_id, {"authData": {**(stored.get("authData") or {}), **links}})
+            return 200, logged_in(ctx, conn, user_id)
+    if ctx.params.get("failOnNotExist") == "true":
+        raise ProtocolError(211, "Could not find user.")
     # a new user: LeanCloud makes up a username, and no password can log in (an unguessable one)
     body["authData"] = links
     body.setdefault("username", secrets.token_hex(12))
@@ -127,11 +179,14 @@ def update_or_link(ctx: Context) -> Any:
              **verified_links(ctx, {k: v for k, v in links.items() if v is not None})}
     user_id = ctx.args[0]
     with ctx.store.write() as conn:
+        links = _with_unions(ctx, conn, links, user_id)
         check_links(ctx, conn, links, user_id)
         try:
             stored = fetch(ctx.server.master_context(ctx), "_User", user_id, keys="authData").get("authData") or {}
         except ProtocolError:
             stored = {}  # the update answers "not found" itself
         merged = {k: v for k, v in {**stored, **links}.items() if v is not None}
+        if any(v is not None and k != ANONYMOUS for k, v in links.items()):
+            merged.pop(ANONYMOUS, None)  # LeanCloud: a user with a real account is no longer anonymous
         body["authData"] = merged if merged else {"__op": "Delete"}
         return update_user(ctx.with_body(body))

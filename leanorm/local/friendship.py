@@ -24,6 +24,8 @@ def _pointer(user_id: str) -> Dict[str, str]:
 
 def _friendship(ctx: Context) -> Tuple[str, str]:
     user_id, target_id = ctx.args
+    if user_id == "self" and ctx.caller.user_id:  # the Dart SDK's ``users/self/friendship/<id>``
+        user_id = ctx.caller.user_id
     if ctx.caller.user_id != user_id and not ctx.caller.master:
         raise ProtocolError(206, "Only the user can change whom it follows; log in first.", 403)
     return user_id, target_id
@@ -88,3 +90,17 @@ def _followees(ctx: Context) -> Any:
 @route("GET", r"users/([^/]+)/followers")
 def _followers(ctx: Context) -> Any:
     return _friends(ctx, "_Follower", "follower")
+
+
+@route("GET", r"users/([^/]+)/followersAndFollowees")
+def _followers_and_followees(ctx: Context) -> Any:
+    """Both lists at once (the SDKs' ``getFollowersAndFollowees``): ``followers`` and ``followees``, each
+    a page as its own endpoint answers it (the same ``limit``, ``skip``, ``keys``, ``include``), and
+    ``followers_count``/``followees_count`` when ``count`` is asked for."""
+    answer: Dict[str, Any] = {}
+    for plural, class_name, key in (("followers", "_Follower", "follower"), ("followees", "_Followee", "followee")):
+        page = _friends(ctx, class_name, key)
+        answer[plural] = page["results"]
+        if "count" in page:
+            answer[f"{plural}_count"] = page["count"]
+    return answer

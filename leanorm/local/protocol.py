@@ -127,6 +127,8 @@ class Context:
     #: what the request's queries have cost so far (``budget.Budget``): one per request, a batch's items
     #: and every copy of the context (``master_context``, ``with_body``) share it
     budget: Budget = field(default_factory=Budget, repr=False)
+    #: headers the answer carries besides its JSON (Parse's ``X-Parse-Job-Status-Id``)
+    response_headers: Dict[str, str] = field(default_factory=dict)
 
     @property
     def store(self) -> "Store":

@@ -10,8 +10,9 @@ import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
-from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
-               hooks, installations, leaderboards, mail, push, schemas, server_time, sessions, sms, statuses, users)
+from . import (aggregate, auth_data, authz, batch, batch_save, captcha, classes, config, cql, envelope, files,  # noqa: F401
+               friendship, hooks, jobs, installations, leaderboards, mail, push, schemas, server_time, sessions, sms,
+               statuses, users)
 from . import admission, counters, file_urls, health, phones, verifiers  # noqa: F401
 # (importing the endpoint modules registers their endpoints)
 from ..errors import error_for
@@ -35,10 +36,22 @@ HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5
 ALIASES = {"users": "_User", "roles": "_Role", "installations": "_Installation", "sessions": "_Session"}
 
 
+#: ``users/<word>`` paths the SDKs call that are endpoints, not a user's id (served or not: a user
+#: "strictlyQuery" would answer ``{}``, as a missing object does, and hide the difference)
+NOT_USER_IDS = frozenset({"me", "strictlyQuery", "friendshipRequests"})
+
+
 def _canonical(path: str) -> str:
+    """The path the routes know: the class aliases (``users/<id>`` is ``classes/_User/<id>``), a user's
+    actions under ``classes/_User/<id>/`` (``updatePassword``, ``refreshSessionToken``) as under
+    ``users/<id>/``, and the Python SDK's push status ``tables/Notifications/<id>``."""
     parts = path.split("/")
-    if parts[0] in ALIASES and len(parts) <= 2 and parts[1:] != ["me"]:
+    if parts[0] in ALIASES and len(parts) <= 2 and not (len(parts) == 2 and parts[1] in NOT_USER_IDS):
         return "/".join(["classes", ALIASES[parts[0]], *parts[1:]])
+    if parts[:2] == ["classes", "_User"] and len(parts) == 4:
+        return "/".join(["users", *parts[2:]])
+    if parts[:2] == ["tables", "Notifications"] and len(parts) == 3:
+        return f"classes/_Notification/{parts[2]}"
     return path
 
 
@@ -106,6 +119,8 @@ class LocalServer:
     max_fields = 1000
     #: how many of the newest messages the outbox keeps
     outbox_size = 10_000
+    #: background jobs (``POST jobs/NAME``) one server runs at once; another is refused (155) meanwhile
+    max_running_jobs = 2
 
     def __init__(self, database: str = ":memory:", app_id: str = "leanorm-local",
                  app_key: str = "leanorm-local-key", master_key: str = "leanorm-local-master",
@@ -181,6 +196,7 @@ class LocalServer:
                 headers: Optional[Mapping[str, str]], body: Body, client_address: str,
                 limit: Optional[int]) -> LocalResponse:
         """``handle``, for a request already admitted with a body ``limit`` (None: admitted here)."""
+        extra: Dict[str, str] = {}  # headers the handler adds to a successful answer
         try:
             if limit is None:
                 limit = admission.admit(self, method, path, headers or {})
@@ -192,7 +208,7 @@ class LocalServer:
             if path.startswith("/parse/"):  # the Parse JS SDK's keys and real method travel in the body
                 method, params, headers, body = envelope.unwrap(method, path, params, headers, body)
             with deadline(self.query_timeout):
-                status, answer = self._serve(method, path, params, Headers(headers), body, client_address)
+                status, answer = self._serve(method, path, params, Headers(headers), body, client_address, extra)
         except ProtocolError as exc:
             status, answer = exc.status, exc.as_json()
         except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored
@@ -206,15 +222,19 @@ class LocalServer:
             else:
                 log.exception("embedded backend failed on %s %s", method, path)
                 status, answer = 500, {"code": 1, "error": "Internal server error."}
-        return LocalResponse(status, dumps(answer).encode("utf-8"))
+        response = LocalResponse(status, dumps(answer).encode("utf-8"))
+        if status < 400:
+            response.headers.update(extra)
+        return response
 
     def admit(self, method: str, path: str, headers: Mapping[str, str]) -> int:
         """The most bytes the body of ``method path`` may have, from its headers alone; raises
         :class:`ProtocolError` for a caller refused before its body is read (``admission.admit``)."""
         return admission.admit(self, method, path, headers)
 
-    def _serve(self, method: str, path: str, params: Dict[str, str], headers: Headers,
-               body: Body, client_address: str = "local") -> Tuple[int, Any]:
+    def _serve(self, method: str, path: str, params: Dict[str, str], headers: Headers, body: Body,
+               client_address: str = "local", response_headers: Optional[Dict[str, str]] = None) -> Tuple[int, Any]:
+        """Answer one request; headers its handler adds to the answer go into ``response_headers``."""
         for prefix, dialect in PREFIXES:
             if path.startswith(prefix):
                 break
@@ -232,7 +252,8 @@ class LocalServer:
         base_url = self.public_url or (f"{scheme if scheme in ('http', 'https') else 'http'}://{host}"
                                        if host and HOST.match(host) else "http://localhost")
         ctx = Context(self, method, below, dialect, params, caller, body, base_url=base_url,
-                      client_address=client_address, content_type=headers.get("Content-Type"))
+                      client_address=client_address, content_type=headers.get("Content-Type"),
+                      response_headers={} if response_headers is None else response_headers)
         status, answer = self._dispatch(ctx)
         return status, file_urls.rebase(ctx, answer)  # every answer: hosted files under this address
 
@@ -422,7 +443,7 @@ class LocalServer:
 
 
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
-         "Access-Control-Allow-Headers": "*"}
+         "Access-Control-Allow-Headers": "*", "Access-Control-Expose-Headers": "X-Parse-Job-Status-Id"}
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
             403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
             500: "Internal Server Error"}

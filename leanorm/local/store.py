@@ -91,7 +91,7 @@ CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, done_at TEXT NOT 
 #: fold case, so ``_user`` would be ``_User``'s table under checks made for another class)
 SYSTEM_CLASSES = {name.lower(): name for name in (
     "_User", "_Role", "_Installation", "_File", "_Session", "_Followee", "_Follower", "_Notification",
-    "_Conversation", "_Status")}
+    "_Conversation", "_Status", "_JobStatus")}
 
 
 #: the types of the system classes' fields that the backend's own code reads, fixed from the start: the

@@ -34,6 +34,10 @@ TIMEOUT = 5.0
 class Verifier:
     """Checks one platform's authData; raises :func:`invalid` (a ProtocolError) when it is not proven."""
 
+    #: whether :meth:`verify` also proves the ``unionid`` an authData names (LeanCloud's account merging
+    #: logs a unionid's holder in, so an unproven one would be a key to their account)
+    checks_unionid = False
+
     def verify(self, platform: str, auth_data: Mapping[str, Any]) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -58,7 +62,10 @@ class AnonymousVerifier(Verifier):
 
 class TokenEndpointVerifier(Verifier):
     """GET ``url`` with ``Authorization: Bearer <access_token>``: its JSON answer's ``id_key`` must equal
-    the user id in the authData (under ``uid_key``, default the same name)."""
+    the user id in the authData (under ``uid_key``, default the same name). It
+    also proves a ``unionid`` the authData names: the answer must carry the same one (WeChat's does)."""
+
+    checks_unionid = True
 
     def __init__(self, url: str, id_key: str = "id", uid_key: Optional[str] = None,
                  token_key: str = "access_token", timeout: float = TIMEOUT) -> None:
@@ -75,6 +82,8 @@ class TokenEndpointVerifier(Verifier):
         except (requests.RequestException, ValueError):
             raise ProtocolError(141, f"Could not reach {platform}'s verification endpoint.", 502) from None
         if not isinstance(identity, dict) or identity.get(self.id_key) != uid:
+            raise invalid(platform)
+        if "unionid" in auth_data and identity.get("unionid") != auth_data["unionid"]:
             raise invalid(platform)
 
 

@@ -14,3 +14,9 @@ def hello(name="world"):
 @engine.define
 def add(a=0, b=0):
     return {"sum": a + b}
+
+
+@engine.job("tally")
+def tally(label="", count=1):
+    """A background job (Parse's ``Parse.Cloud.startJob``): what it returns is its status message."""
+    return f"counted {count} {label}"

@@ -406,4 +406,16 @@ step('leaderboard delete statistics, reset and archives', async () => {
   await refused(AV.Leaderboard.getLeaderboard(board), 'a deleted leaderboard');
 });
 
+step('authData login with failOnNotExist creates nobody', async () => {
+  const authData = { id: `anon${Date.now()}${Math.random().toString(36).slice(2)}` };
+  const error = await refused(AV.User.loginWithAuthData(authData, 'anonymous', { failOnNotExist: true }),
+    'an unknown account');
+  same(error.code, 211, 'code');
+  check(/Could not find user/.test(error.message), `message: ${error.message}`);
+  const user = await AV.User.loginWithAuthData(authData, 'anonymous');
+  const again = await AV.User.loginWithAuthData(authData, 'anonymous', { failOnNotExist: true });
+  same(again.id, user.id, 'the same user');
+  await AV.User.logOut();
+});
+
 await run();

@@ -328,6 +328,17 @@ step('master key reads what an ACL hides', async () => {
   same(await new Parse.Query('PsSecret').count(master), 1, 'master count');
 });
 
+step('background job started and its status read', async () => {
+  const statusId = await Parse.Cloud.startJob('tally', { label: 'sheep', count: 3 });
+  let status = await Parse.Cloud.getJobStatus(statusId);
+  for (let i = 0; i < 100 && status.get('status') === 'running'; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    status = await Parse.Cloud.getJobStatus(statusId);
+  }
+  same([status.get('jobName'), status.get('status'), status.get('message')], ['tally', 'succeeded', 'counted 3 sheep'],
+    'status');
+});
+
 step('object destroy', async () => {
   await new Parse.Query('PsTodo').get(state.todo.id).then((todo) => todo.destroy());
   same(await new Parse.Query('PsTodo').count(), 0, 'left');
