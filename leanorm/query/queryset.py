@@ -24,10 +24,12 @@ from ..protocol.encoding import encode
 from ..protocol.encoding import pointer as wire_pointer
 from ..registry import registry
 from ..relations import RelationField, prefetch_relation
+from .aggregates import Aggregate, check_endpoint, check_pipeline, distinct_values, group_stage, run_pipeline
 from .compiler import compile_order, compile_where, merge_and, resolve_field, resolve_path
 from .lookups import CompileContext
 from .manager import Manager
 from .q import Q
+from .values import ValuesQuery, plain_value as _plain_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import Client
@@ -386,19 +388,45 @@ class QuerySet(Generic[M]):
             return False
         return bool(client.request("GET", f"classes/{self.model._meta.class_name}", params).get("results"))
 
-    def values(self, *names: str) -> List[Dict[str, Any]]:
-        """Dicts of Python values (pointers as their objectId), fetching only those fields."""
-        names = names or ("id",) + tuple(self.model._meta.fields)
-        fields = [(n, resolve_field(self.model, n)) for n in names]
+    def values(self, *names: str) -> ValuesQuery:
+        """Dicts of Python values (pointers as their objectId), fetching only those fields; a pointer's
+        fields by ``author__name`` (one request: ``include``). Lazy; ``annotate()`` groups them (see
+        :class:`~leanorm.query.values.ValuesQuery`)."""
+        return ValuesQuery(self, names)
+
+    def aggregate(self, **aggregates: Aggregate) -> Dict[str, Any]:
+        """``{name: value}`` of each aggregate over the matching objects, computed by the server in one
+        request (``aggregate(total=Sum("score"), n=Count("id"))``). Master key only on every backend that
+        has it (inside ``leanorm.using_master()``); :class:`NotSupported` on LeanCloud. With nothing
+        matching, a ``Count`` is 0 and the others are None."""
+        self._check_not_sliced("aggregate")
+        for name, aggregate in aggregates.items():
+            if not isinstance(aggregate, Aggregate):
+                raise TypeError(f"aggregate({name}=...) takes Sum, Count, Avg, Min or Max, not {aggregate!r}")
+        stage = group_stage(self.model, (), aggregates)
+        if self._none:
+            return {name: aggregate.empty for name, aggregate in aggregates.items()}
         client = self.client
-        qs = self.only(*[n for n in names if n not in ("id", "pk")]) if names else self
-        params = qs._params(client)
-        params["keys"] = ",".join(dict.fromkeys(["objectId"] + [f.db_field for _, f in fields]))
-        out = []
-        for rows in self._pages(client, params) if not self._none else []:
-            for row in rows:
-                out.append({n: _plain_value(f, row.get(f.db_field)) for n, f in fields})
-        return out
+        where = self.where(client)
+        check_pipeline(client, where, grouped=False, having=False)
+        pipeline = ([{"$match": where}] if where else []) + [{"$group": stage}]
+        rows = run_pipeline(client, self.model._meta.class_name, pipeline)
+        row = rows[0] if rows else None
+        return {name: aggregate.value(self.model, row.get(name)) if row is not None else aggregate.empty
+                for name, aggregate in aggregates.items()}
+
+    def distinct(self, field: str) -> List[Any]:
+        """The distinct values of ``field`` among the matching objects (a pointer as its objectId),
+        computed by the server (master key only, as :meth:`aggregate`). Unlike Django's ``distinct()``
+        it returns the values: objects of a query are distinct already."""
+        self._check_not_sliced("take distinct values of")
+        resolved = resolve_field(self.model, field)
+        if self._none:
+            return []
+        client = self.client
+        check_endpoint(client)
+        values = distinct_values(client, self.model._meta.class_name, resolved.db_field, self.where(client))
+        return [_plain_value(resolved, v) for v in values]
 
     @overload
     def values_list(self, name: str, /, *, flat: Literal[True]) -> List[Any]: ...
@@ -409,7 +437,7 @@ class QuerySet(Generic[M]):
         """Tuples of values (``flat=True`` with one name: the values themselves)."""
         if flat and len(names) != 1:
             raise TypeError("values_list(flat=True) needs exactly one field name")
-        rows = self.values(*names)
+        rows = list(self.values(*names))
         keys = names or tuple(rows[0]) if rows else names
         if flat:
             return [r[names[0]] for r in rows]
@@ -713,11 +741,3 @@ class CQLResult(List[M]):
     """The objects a CQL statement selected; ``total`` is its ``count(*)`` (None when not asked)."""
 
     total: Optional[int] = None
-
-
-def _plain_value(field: Field[Any], wire: Any) -> Any:
-    if wire is None:
-        return None
-    if isinstance(field, PointerField):
-        return wire.get("objectId") if isinstance(wire, dict) else wire
-    return field.from_wire(wire, None)
