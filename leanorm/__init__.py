@@ -11,6 +11,7 @@ from typing import Any
 from . import errors, signals
 from .acl import ACL
 from .auth import Role, User, as_user
+from .atomic import atomic
 from .auth_context import current_user, using_master
 from .client import Client
 from .config import connect, get_client, using
@@ -38,7 +39,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "connect", "get_client", "using", "using_master", "current_user", "as_user", "Client",
+    "connect", "get_client", "using", "using_master", "atomic", "current_user", "as_user", "Client",
     "User", "Role", "ACL", "RelationField", "File", "FileField",
     "Model", "Manager", "QuerySet", "Q", "F", "GeoPoint", "signals", "errors",
     "Field", "StringField", "IntegerField", "FloatField", "BooleanField", "DateTimeField", "ListField",

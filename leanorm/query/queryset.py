@@ -7,6 +7,7 @@ of round trips: one per page of ``max_limit`` objects for a plain query, one per
 """
 from __future__ import annotations
 
+import functools
 import time
 
 from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple,
@@ -14,7 +15,7 @@ from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List,
 
 from typing_extensions import Literal, Self
 
-from .. import signals
+from .. import atomic, signals
 from ..config import get_client
 from ..errors import (BulkWriteError, DuplicateValue, FieldError, LeanORMError, NotSent,
                       NotSupported, OutcomeUnknown, ValidationError)
@@ -554,6 +555,14 @@ class QuerySet(Generic[M]):
         cn = self.model._meta.class_name
         items = [(method, f"classes/{cn}" + (f"/{o.id}" if method != "POST" else "") + params, p)
                  for o, p in zip(objs, payloads)]
+        transaction = atomic.current()
+        if transaction is not None:
+            for obj, (_, path, payload) in zip(objs, items):
+                body = dict(payload, objectId=obj.pending_id) if method == "POST" and obj.pending_id else payload
+                transaction.add(client, obj, method, path, body,
+                                functools.partial(self._fold_write, client, method, obj, payload),
+                                functools.partial(obj._expire, client))
+            return
         bound = client.transport.seconds_for()
         deadline = None if bound is None else time.monotonic() + bound
         outcomes: List[Any] = list(client.batch_outcomes(items))
@@ -562,20 +571,25 @@ class QuerySet(Generic[M]):
         succeeded: List[M] = []
         failed: List[Tuple[M, LeanORMError]] = []
         unknown: List[Tuple[M, LeanORMError]] = []
-        after = {"POST": signals.after_save, "PUT": signals.after_update, "DELETE": signals.after_delete}[method]
         for obj, payload, outcome in zip(objs, payloads, outcomes):
             if isinstance(outcome, LeanORMError):
                 (unknown if isinstance(outcome, OutcomeUnknown) else failed).append((obj, outcome))
                 obj._expire(client)
                 continue
-            if method == "DELETE":
-                client.identity_map.discard(cn, obj.id)  # type: ignore[arg-type]
-            else:
-                obj._saved(client, payload or {}, outcome)
+            self._fold_write(client, method, obj, payload, outcome)
             succeeded.append(obj)
-            after.send(self.model, instance=obj)
         if failed or unknown:
             raise BulkWriteError(succeeded, failed, unknown)
+
+    def _fold_write(self, client: "Client", method: str, obj: M, payload: Optional[Dict[str, Any]],
+                    answer: Dict[str, Any]) -> None:
+        """Fold one write's success into its object, and send its ``after_*`` signal."""
+        if method == "DELETE":
+            client.identity_map.discard(self.model._meta.class_name, obj.id)  # type: ignore[arg-type]
+        else:
+            obj._saved(client, payload or {}, answer)
+        after = {"POST": signals.after_save, "PUT": signals.after_update, "DELETE": signals.after_delete}[method]
+        after.send(self.model, instance=obj)
 
     def _settle_client_ids(self, client: "Client", objs: Sequence[M], outcomes: List[Any],
                            deadline: Optional[float]) -> None:
