@@ -187,6 +187,48 @@ class QuerySet(Generic[M]):
         qs._none = True
         return qs
 
+    def defer(self, *names: str) -> Self:
+        """Fetch every field but these (``only()`` of the others); they load on first access."""
+        for name in names:
+            resolve_field(self.model, name)
+        return self.only(*[n for n in self.model._meta.fields if n not in names])
+
+    def _combined(self, others: Sequence["QuerySet[M]"], how: str) -> Self:
+        """This queryset with ``others`` combined into its filter (``union``: OR, ``intersection``: AND,
+        ``difference``: AND NOT); an empty filter matches everything."""
+        for other in (self, *others):
+            if other.model is not self.model or other._sliced() or other._extra:
+                raise NotSupported(f"{how} of these querysets", None, "it maps to $or/$and of the filters "
+                                   "of unsliced querysets of one model (without related_to)")
+        qs = self._clone()
+        if how == "union":
+            parts = [q for q in (self, *others) if not q._none]
+            qs._none = not parts
+            qs._where = Q() if any(not q._where for q in parts) else Q(*[q._where for q in parts], _connector=Q.OR)
+        elif how == "intersection":
+            qs._none = any(q._none for q in (self, *others))
+            for other in others:
+                qs._where = qs._where & other._where
+        else:
+            for other in others:
+                if not other._none:
+                    qs._none = qs._none or not other._where
+                    qs._where = qs._where & ~other._where
+        return qs
+
+    def union(self, *others: "QuerySet[M]") -> Self:
+        """Objects matching this queryset or any of ``others``: one query, ``$or`` of their filters (so
+        unlike SQL's UNION, the result is a full queryset: filter, order and slice it further)."""
+        return self._combined(others, "union")
+
+    def intersection(self, *others: "QuerySet[M]") -> Self:
+        """Objects matching this queryset and every one of ``others`` (the AND of their filters)."""
+        return self._combined(others, "intersection")
+
+    def difference(self, *others: "QuerySet[M]") -> Self:
+        """Objects matching this queryset and none of ``others`` (AND NOT of their filters)."""
+        return self._combined(others, "difference")
+
     # -- compiling --------------------------------------------------------------------------------------
     def _ctx(self, client: "Client") -> CompileContext:
         return CompileContext(client.dialect, client.backend)
@@ -354,6 +396,31 @@ class QuerySet(Generic[M]):
         """The last object (by id when unordered), or None."""
         found = list(self.reverse()[:1])
         return found[0] if found else None
+
+    def earliest(self, *fields: str) -> M:
+        """The first object ordered by ``fields`` (default ``created_at``); ``DoesNotExist`` if none."""
+        found = self.order_by(*(fields or ("created_at",))).first()
+        if found is None:
+            raise self.model.DoesNotExist(101, f"{self.model.__name__} matching query does not exist")
+        return found
+
+    def latest(self, *fields: str) -> M:
+        """The last object ordered by ``fields`` (default ``created_at``); ``DoesNotExist`` if none."""
+        return self.reverse().earliest(*fields) if not fields else self.earliest(
+            *(f[1:] if f.startswith("-") else "-" + f for f in fields))
+
+    def contains(self, obj: M) -> bool:
+        """Whether ``obj`` (a saved instance of this model) is among the matching objects (one request
+        for its id, or none once the results are cached)."""
+        if not isinstance(obj, self.model):
+            raise TypeError(f"contains() takes a {self.model.__name__}, not {type(obj).__name__}")
+        if obj.id is None:
+            raise ValueError("contains() needs a saved object")
+        if self._result_cache is not None:
+            return any(o.id == obj.id for o in self._result_cache)
+        if self._sliced():
+            return any(o.id == obj.id for o in self)
+        return self.filter(id=obj.id).exists()
 
     def count(self) -> int:
         """How many objects match (one request with ``count=1&limit=0``; exact on every backend)."""
@@ -672,6 +739,47 @@ class QuerySet(Generic[M]):
         if failures or unknown:
             raise BulkWriteError(done, failures, unknown)
         return objs
+
+    def bulk_update(self, objs: Sequence[M], fields: Sequence[str], batch_size: Optional[int] = None) -> int:
+        """Save ``fields`` of each of ``objs`` through the batch endpoint (chunked to the backend's limit);
+        returns how many were written. Only those fields are sent (an object with unsaved changes to
+        other fields is refused: save them, or list them). Values are validated first (one bad value: nothing is sent); ``before_update``/``after_update``
+        fire per object; failures are reported per object in :class:`BulkWriteError`."""
+        objs = list(objs)
+        if not fields:
+            raise ValueError("bulk_update() needs the names of the fields to save")
+        chosen = {}
+        for name in fields:
+            field = self.model._meta.fields.get(name)
+            if field is None:
+                raise FieldError(f"{self.model.__name__} has no field {name!r}")
+            chosen[name] = field
+        errors: Dict[str, List[str]] = {}
+        keys = {f.db_field for f in chosen.values()}
+        for i, obj in enumerate(objs):
+            if not isinstance(obj, self.model) or obj.id is None:
+                raise ValueError(f"bulk_update() takes saved {self.model.__name__} instances, not {obj!r}")
+            others = obj.changed_keys() - keys
+            if others:
+                # the write folds in as a save does: changes it does not send would be lost from the instance
+                raise ValueError(f"{obj!r} has unsaved changes to {', '.join(sorted(others))}: save() them or list "
+                                 "them in fields")
+            for name, field in chosen.items():
+                errors.update((f"[{i}].{name}", [p]) for p in field.validate(getattr(obj, name)))
+        if errors:
+            raise ValidationError(errors)
+        client = self.client
+        size = batch_size or client.dialect.batch_limit
+        count = 0
+        for start in range(0, len(objs), size):
+            chunk = objs[start:start + size]
+            payloads: List[Optional[Dict[str, Any]]] = []
+            for obj in chunk:
+                signals.before_update.send(self.model, instance=obj, changed=keys)
+                payloads.append({f.db_field: f.to_wire(getattr(obj, n)) for n, f in chosen.items()})
+            self._batch_write(client, chunk, "PUT", payloads)
+            count += len(chunk)
+        return count
 
     def _unordered_for_writes(self) -> Self:
         """The objects a bulk write touches, walked in id order: an ordering changes which objects a
