@@ -11,7 +11,7 @@ from typing import Any
 from . import errors, signals
 from .acl import ACL
 from .auth import Role, User, as_user
-from .atomic import atomic
+from .transactions import atomic
 from .auth_context import current_user, using_master
 from .client import Client
 from .config import connect, get_client, using

@@ -12,7 +12,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tupl
 
 import orjson
 
-from . import atomic, auth_context
+from . import auth_context, transactions
 from .protocol.dialects import Dialect
 from .errors import (ConfigurationError, LeanCloudError, LeanORMError, NotSent, NotSupported, OutcomeUnknown,
                      TransactionFailed, TransportError, error_for)
@@ -103,8 +103,8 @@ class Client:
         """
         if auth_context.master_active() and not self.master_key:
             raise ConfigurationError("using_master() needs a master key: pass master_key to connect()")
-        if method != "GET" and atomic.current() is not None:
-            atomic.check_joinable(self)
+        if method != "GET" and transactions.current() is not None:
+            transactions.check_joinable(self)
             raise NotSupported(f"{method} {path} inside atomic()", None, "only object writes (save, delete, "
                                "create, bulk writes, update) join the block's transaction; this request would "
                                "be sent outside it")
@@ -201,7 +201,7 @@ class Client:
         none. Returns each item's ``success`` answer; raises :class:`TransactionFailed` with each item's
         error (or the error that undid it) when the server undid the batch, and the transport's error
         when no answer came (:class:`OutcomeUnknown`: it may have been committed)."""
-        atomic.check_joinable(self)
+        transactions.check_joinable(self)
         requests_ = [{"method": m, "path": self.dialect.path(p), **({"body": b} if b is not None else {})}
                      for m, p, b in items]
         try:

@@ -19,7 +19,7 @@ from typing import (TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Mapping,
 import arrow
 from typing_extensions import Self, dataclass_transform
 
-from . import atomic, signals
+from . import signals, transactions
 from .acl import ACL
 from .config import get_client
 from .protocol.encoding import decode, decode_date, encode
@@ -825,7 +825,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         params = self._write_params(client, where, fetch_when_save)
         path = self._collection_path()
         body = {**payload, **self._hook_body(client)} if self._hook_control else payload
-        transaction = atomic.current()
+        transaction = transactions.current()
         if transaction is not None:
             self._queue_write(client, transaction, "POST" if is_new else "PUT",
                               path if is_new else f"{path}/{self.id}", params, body, payload)
@@ -843,7 +843,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         (signals.after_save if is_new else signals.after_update).send(sender, instance=self)
         return self
 
-    def _queue_write(self, client: "Client", transaction: "atomic.Transaction", method: str, path: str,
+    def _queue_write(self, client: "Client", transaction: "transactions.Transaction", method: str, path: str,
                      params: Mapping[str, Any], body: Optional[Dict[str, Any]],
                      payload: Optional[Dict[str, Any]]) -> None:
         """Queue this object's write in the atomic block's transaction; the answer folds in at commit."""
@@ -973,7 +973,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         body = self._hook_body(client) if self._hook_control else None
         signals.before_delete.send(type(self), instance=self)
         params = self._write_params(client, where, False)
-        transaction = atomic.current()
+        transaction = transactions.current()
         if transaction is not None:
             self._queue_write(client, transaction, "DELETE", f"classes/{self._meta.class_name}/{self.id}",
                               params, body, None)

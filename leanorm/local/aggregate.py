@@ -191,12 +191,14 @@ def _group_in_sql(ctx: Context, class_name: str, where: Any, spec: Any) -> Optio
             if not isinstance(accumulator, dict) or len(accumulator) != 1:
                 return None
             (op, operand), = accumulator.items()
-            key = _key(operand)
+            number_key = _key(operand)
             if op == "$sum" and type(operand) in (int, float):
                 columns.append(f"COUNT(*) * {float(operand) if type(operand) is float else int(operand)}")
                 continue
-            slot = _sql_slot(schema, key) if key is not None and op in _SQL_ACCUMULATORS else None
-            if slot is None or key == "objectId" or schema.get(key, ("",))[0] != "Number":
+            if number_key is None or op not in _SQL_ACCUMULATORS or schema.get(number_key, ("",))[0] != "Number":
+                return None
+            slot = _sql_slot(schema, number_key)
+            if slot is None:
                 return None
             number = f"CASE WHEN {slot.type} IN ('integer', 'real') THEN {slot.value} END"
             columns.append(_SQL_ACCUMULATORS[op].format(number))

@@ -15,7 +15,7 @@ from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List,
 
 from typing_extensions import Literal, Self
 
-from .. import atomic, signals
+from .. import signals, transactions
 from ..config import get_client
 from ..errors import (BulkWriteError, DuplicateValue, FieldError, LeanORMError, NotSent,
                       NotSupported, OutcomeUnknown, ValidationError)
@@ -196,17 +196,18 @@ class QuerySet(Generic[M]):
     def _combined(self, others: Sequence["QuerySet[M]"], how: str) -> Self:
         """This queryset with ``others`` combined into its filter (``union``: OR, ``intersection``: AND,
         ``difference``: AND NOT); an empty filter matches everything."""
-        for other in (self, *others):
+        every: List["QuerySet[M]"] = [self, *others]
+        for other in every:
             if other.model is not self.model or other._sliced() or other._extra:
                 raise NotSupported(f"{how} of these querysets", None, "it maps to $or/$and of the filters "
                                    "of unsliced querysets of one model (without related_to)")
         qs = self._clone()
         if how == "union":
-            parts = [q for q in (self, *others) if not q._none]
+            parts = [q for q in every if not q._none]
             qs._none = not parts
             qs._where = Q() if any(not q._where for q in parts) else Q(*[q._where for q in parts], _connector=Q.OR)
         elif how == "intersection":
-            qs._none = any(q._none for q in (self, *others))
+            qs._none = any(q._none for q in every)
             for other in others:
                 qs._where = qs._where & other._where
         else:
@@ -406,8 +407,7 @@ class QuerySet(Generic[M]):
 
     def latest(self, *fields: str) -> M:
         """The last object ordered by ``fields`` (default ``created_at``); ``DoesNotExist`` if none."""
-        return self.reverse().earliest(*fields) if not fields else self.earliest(
-            *(f[1:] if f.startswith("-") else "-" + f for f in fields))
+        return self.earliest(*(f[1:] if f.startswith("-") else "-" + f for f in fields or ("created_at",)))
 
     def contains(self, obj: M) -> bool:
         """Whether ``obj`` (a saved instance of this model) is among the matching objects (one request
@@ -622,10 +622,10 @@ class QuerySet(Generic[M]):
         cn = self.model._meta.class_name
         items = [(method, f"classes/{cn}" + (f"/{o.id}" if method != "POST" else "") + params, p)
                  for o, p in zip(objs, payloads)]
-        transaction = atomic.current()
+        transaction = transactions.current()
         if transaction is not None:
             for obj, (_, path, payload) in zip(objs, items):
-                body = dict(payload, objectId=obj.pending_id) if method == "POST" and obj.pending_id else payload
+                body = dict(payload or {}, objectId=obj.pending_id) if method == "POST" and obj.pending_id else payload
                 transaction.add(client, obj, method, path, body,
                                 functools.partial(self._fold_write, client, method, obj, payload),
                                 functools.partial(obj._expire, client))

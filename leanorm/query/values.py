@@ -213,7 +213,7 @@ class ValuesQuery(Sequence[Dict[str, Any]]):
     def __getitem__(self, key: slice) -> "ValuesQuery": ...
 
     def __getitem__(self, key: Union[int, slice]) -> Union[Dict[str, Any], "ValuesQuery"]:
-        if self._cache is not None or isinstance(key, int):
+        if isinstance(key, int):
             return self._fetch()[key]
         if key.step not in (None, 1) or (key.start or 0) < 0 or (key.stop is not None and key.stop < 0):
             raise ValueError("values() slices take no step and no negative bounds")
