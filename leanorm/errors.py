@@ -14,7 +14,7 @@ __all__ = [
     "UserNotFound", "UsernameTaken", "EmailTaken", "MobilePhoneTaken", "AccountAlreadyLinked",
     "InvalidVerificationCode", "UnsupportedAuthProvider", "ScriptError", "HookRejected",
     "ConfigurationError", "ValidationError", "FieldError", "NotSupported", "BulkWriteError", "TransportError", "NotSent",
-    "OutcomeUnknown", "error_for",
+    "OutcomeUnknown", "TransactionFailed", "error_for",
 ]
 
 

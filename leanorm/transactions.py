@@ -121,10 +121,11 @@ def check_joinable(client: "Client") -> None:
 def atomic() -> Iterator[Transaction]:
     """Make the block's object writes one transaction, sent when the block ends (see the module doc).
 
+    >>> from typing import Optional
     >>> import leanorm
     >>> from leanorm import Model, StringField
     >>> class Ledger(Model):
-    ...     entry = StringField()
+    ...     entry: StringField[Optional[str]] = StringField()
     >>> client = leanorm.connect("local://:memory:", default=False)
     >>> with leanorm.using(client):
     ...     with leanorm.atomic():
