@@ -6,7 +6,8 @@ block ends they go as ONE transactional batch (``POST batch`` with ``"transactio
 Server runs it in a database transaction, the embedded backend in one SQLite transaction. Either every
 write is applied, or none is:
 
-* an exception inside the block sends nothing (the instances keep their unsaved changes);
+* an exception inside the block sends nothing, and the instances written in it are expired as after a
+  failed ``save()`` (their unsent changes dropped: none reaches the server through a later save);
 * a write the server refuses undoes the others and raises :class:`~leanorm.errors.TransactionFailed`
   listing each object with its error (the embedded backend says which item failed; Parse Server answers
   one error for the whole batch, given to every object); the instances are expired as after a failed
@@ -145,7 +146,11 @@ def atomic() -> Iterator[Transaction]:
     try:
         yield transaction
     except BaseException:
-        transaction.writes.clear()  # nothing was sent, and nothing will be
+        # nothing was sent, and nothing will be: no change of the block may reach the server later
+        # through another save() of the same instance
+        writes, transaction.writes = transaction.writes, []
+        for write in writes:
+            write.failed()
         raise
     finally:
         _current.reset(token)

@@ -230,6 +230,14 @@ class QuerySet(Generic[M]):
         """Objects matching this queryset and none of ``others`` (AND NOT of their filters)."""
         return self._combined(others, "difference")
 
+    def __or__(self, other: "QuerySet[M]") -> Self:
+        """``qs1 | qs2``: :meth:`union`."""
+        return self.union(other)
+
+    def __and__(self, other: "QuerySet[M]") -> Self:
+        """``qs1 & qs2``: :meth:`intersection`."""
+        return self.intersection(other)
+
     # -- compiling --------------------------------------------------------------------------------------
     def _ctx(self, client: "Client") -> CompileContext:
         return CompileContext(client.dialect, client.backend)

@@ -103,3 +103,16 @@ def test_requests_that_cannot_join_are_refused(client):
     with pytest.raises(NotSupported), leanorm.atomic():
         client.request("POST", "functions/hello", body={})
     assert client.request_count == before
+
+
+def test_changes_of_an_abandoned_block_never_reach_the_server_later(client):
+    if not _transactional(client):
+        pytest.skip("no transactional batch")
+    post = Post.objects.create(title="p", score=1)
+    with pytest.raises(RuntimeError):
+        with leanorm.atomic():
+            Post.objects.filter(id=post.id).update(score=leanorm.F("score") + 5)  # queued on the mapped instance
+            raise RuntimeError("abandon the block")
+    post.title = "renamed"
+    post.save()  # sends only what this save changes, not the abandoned increment
+    assert Post.objects.filter(id=post.id).values_list("title", "score") == [("renamed", 1)]
