@@ -16,7 +16,8 @@ write is applied, or none is:
 
 Reads inside the block see the database, not the queued writes (a unit of work: writes are visible once
 the block ends), and new objects have no id until then. Nested blocks join the outermost one: one
-transaction, no savepoints. A block holds at most the backend's batch limit of writes (one batch
+transaction, no savepoints. A block is its thread's (or asyncio task's): other threads' writes are not
+in it. A block holds at most the backend's batch limit of writes (one batch
 request), goes through one client and one auth identity. Requests that cannot join the transaction
 (relation changes, sign-up, files, cloud functions...) are refused inside the block rather than sent
 outside it. LeanCloud has no transactional batch: the first write raises

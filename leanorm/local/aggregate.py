@@ -174,6 +174,7 @@ def _group_in_sql(ctx: Context, class_name: str, where: Any, spec: Any) -> Optio
     else:
         return None
     check_class_name(class_name)
+    authz.ReadPolicy(ctx).permit(class_name, "find")
     with ctx.store.read() as conn:
         if not ctx.store.has_class(conn, class_name):
             return []

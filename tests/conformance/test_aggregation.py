@@ -16,7 +16,8 @@ def _has_aggregate(client):
 def posts(client):
     ann, bob = Author.objects.create(name="ann"), Author.objects.create(name="bob")
     rows = [("t0", 1, ann), ("t1", 2, ann), ("t0", 3, bob), ("t1", 4, ann), ("t0", 10, None)]
-    Post.objects.bulk_create([Post(title=t, score=s, author=a) for t, s, a in rows])
+    Post.objects.bulk_create([Post(title=t, score=s, author=a, active=s % 2 == 0, rating=s / 2)
+                              for t, s, a in rows])
     return ann, bob
 
 
@@ -79,6 +80,12 @@ def test_values_annotate_groups_by_field_and_pointer(client, posts):
         by_title = Post.objects.filter(score__gt=1).values("title").annotate(n=Count("id"), low=Min("score"))
         assert by_title.order_by("title") == [{"title": "t0", "n": 2, "low": 3}, {"title": "t1", "n": 2, "low": 2}]
         assert list(by_title.order_by("-title")[:1]) == [{"title": "t1", "n": 2, "low": 2}]
+        by_flag = Post.objects.values("active").annotate(n=Count("id"), best=Max("rating")).order_by("n")
+        assert by_flag == [{"active": False, "n": 2, "best": 1.5}, {"active": True, "n": 3, "best": 5.0}]
+        by_both = Post.objects.values("title", "active").annotate(n=Count("id"))
+        assert sorted(by_both, key=lambda g: (g["title"], g["active"])) == [
+            {"title": "t0", "active": False, "n": 2}, {"title": "t0", "active": True, "n": 1},
+            {"title": "t1", "active": True, "n": 2}]
 
 
 def test_filter_on_an_annotation(client, posts):
