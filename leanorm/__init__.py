@@ -24,6 +24,7 @@ from .models import Model, new_object_id
 from .operations import F
 from .relations import RelationField
 from .query import Manager, Q, QuerySet
+from .query.aggregates import Avg, Count, Max, Min, Sum
 from .transport import request_timeout as timeout
 
 __version__ = importlib.metadata.version("leanorm")  # one source: setup.cfg
@@ -41,7 +42,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "connect", "get_client", "using", "using_master", "atomic", "current_user", "as_user", "Client",
     "User", "Role", "ACL", "RelationField", "File", "FileField",
-    "Model", "Manager", "QuerySet", "Q", "F", "GeoPoint", "signals", "errors",
+    "Model", "Manager", "QuerySet", "Q", "F", "Sum", "Count", "Avg", "Min", "Max", "GeoPoint", "signals", "errors",
     "Field", "StringField", "IntegerField", "FloatField", "BooleanField", "DateTimeField", "ListField",
     "DictField", "PointerField", "GeoPointField", "BytesField", "session", "timeout", "new_object_id",
 ]

@@ -41,6 +41,12 @@ def _loads(body: bytes) -> Any:
         return json.loads(body)
 
 
+def _reads_only(path: str, body: Any) -> bool:
+    """Whether a request that is not a GET only reads: a batch of GETs (``prefetch_related`` sends those)."""
+    requests_ = body.get("requests") if path == "batch" and isinstance(body, dict) else None
+    return isinstance(requests_, list) and all(isinstance(r, dict) and r.get("method") == "GET" for r in requests_)
+
+
 class Client:
     """A connection to one backend, in one dialect.
 
@@ -103,7 +109,7 @@ class Client:
         """
         if auth_context.master_active() and not self.master_key:
             raise ConfigurationError("using_master() needs a master key: pass master_key to connect()")
-        if method != "GET" and transactions.current() is not None:
+        if method != "GET" and transactions.current() is not None and not _reads_only(path, body):
             transactions.check_joinable(self)
             raise NotSupported(f"{method} {path} inside atomic()", None, "only object writes (save, delete, "
                                "create, bulk writes, update) join the block's transaction; this request would "

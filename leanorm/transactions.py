@@ -19,7 +19,7 @@ the block ends), and new objects have no id until then. Nested blocks join the o
 transaction, no savepoints. A block is its thread's (or asyncio task's): other threads' writes are not
 in it. A block holds at most the backend's batch limit of writes (one batch
 request), goes through one client and one auth identity. Requests that cannot join the transaction
-(relation changes, sign-up, files, cloud functions...) are refused inside the block rather than sent
+(relation changes, sign-up, log-in, files, cloud functions...) are refused inside the block rather than sent
 outside it. LeanCloud has no transactional batch: the first write raises
 :class:`~leanorm.errors.NotSupported` (so does ``leanorm serve`` reached in the LeanCloud dialect, which
 the client cannot tell from LeanCloud).

@@ -103,6 +103,9 @@ def test_requests_that_cannot_join_are_refused(client):
     with pytest.raises(NotSupported), leanorm.atomic():
         client.request("POST", "functions/hello", body={})
     assert client.request_count == before
+    with leanorm.atomic():  # a batch of reads (what prefetch_related sends) is no write: it is sent
+        found = client.batch([("GET", f"classes/Post/{post.id}", None)])
+    assert found[0]["objectId"] == post.id
 
 
 def test_changes_of_an_abandoned_block_never_reach_the_server_later(client):
