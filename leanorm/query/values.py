@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ValuesQuery", "plain_value"]
 
+#: ``count()`` without a value: the number of rows
+_ROWS: Any = object()
+
 #: lookups an annotation can be filtered by, as the pipeline's operators
 _HAVING = {"exact": None, "gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte", "ne": "$ne"}
 
@@ -200,6 +203,15 @@ class ValuesQuery(Sequence[Dict[str, Any]]):
         if self._cache is None:
             self._cache = self._groups() if self._aggregates else self._rows()
         return self._cache
+
+    def count(self, value: Any = _ROWS) -> int:
+        """How many rows (Django's ``values().count()``: one count request before ``annotate()``, the
+        groups after it); with a ``value``, how many rows equal it (``Sequence.count``)."""
+        if value is not _ROWS:
+            return self._fetch().count(value)
+        if self._cache is None and not self._aggregates:
+            return self._qs.count()
+        return len(self._fetch())
 
     def __iter__(self) -> Iterator[Dict[str, Any]]:
         return iter(self._fetch())

@@ -66,6 +66,7 @@ def test_values_with_a_pointers_fields(client, sent):
     assert rows == [{"title": "a", "author": ann.id, "author__name": "ann"},
                     {"title": "b", "author": None, "author__name": None}]
     assert len(sent) - start == 1  # include, not a request per pointer
+    assert Post.objects.values("title").count() == 2 and len(sent) - start == 2  # a count, not the rows
 
 
 def test_defer_loads_the_deferred_field_on_access(client, three):

@@ -26,3 +26,7 @@ def mistakes(post: TypPost, tag: TypTag) -> None:
     TypPost(labels=[tag])  # E
     TypAuthor(name=None)  # E
     TypLegacy(title="x")  # E
+    TypPost.objects.aggregate(total="score")  # E
+    TypPost.objects.values("author").annotate(n=len)  # E
+    TypPost.objects.filter(draft=True).contains(tag)  # E
+    TypPost.objects.union(TypAuthor.objects.all())  # E
