@@ -18,7 +18,7 @@ import json
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import authz, counters
-from .query_compiler import QueryCompiler, Slot
+from .query_compiler import COLUMNS, QueryCompiler, Slot
 from .reads import query
 from .protocol import Context, ProtocolError, route
 from .store import check_class_name, table
@@ -219,8 +219,18 @@ def _group_in_sql(ctx: Context, class_name: str, where: Any, spec: Any) -> Optio
     return out
 
 
+def _distinct_slot(key: str) -> Slot:
+    """Where ``distinct`` reads ``key``: a column of the row (as the row answers it), or its document."""
+    if key in COLUMNS:
+        return Slot(f"t0.{key}", "'text'")
+    if key == "ACL":
+        return Slot("t0.acl", "CASE WHEN t0.acl IS NULL THEN NULL ELSE 'object' END")
+    return Slot.field("t0.data", *key.split("."))
+
+
 def _distinct_in_sql(ctx: Context, class_name: str, where: Any, key: str) -> List[Any]:
     """The distinct values of ``key`` among the rows matching ``where`` (``SELECT DISTINCT``)."""
+    slot = _distinct_slot(key)
     check_class_name(class_name)
     authz.ReadPolicy(ctx).permit(class_name, "find")
     with ctx.store.read() as conn:
@@ -228,7 +238,6 @@ def _distinct_in_sql(ctx: Context, class_name: str, where: Any, key: str) -> Lis
             return []
         compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, authz.ReadPolicy(ctx))
         cond = compiler.readable(class_name, "t0", where)
-        slot = Slot.field("t0.data", *key.split("."))
         found = conn.execute(f"SELECT DISTINCT {slot.value}, {slot.type} FROM {table(class_name)} AS t0 "
                              f"WHERE {cond} AND IFNULL({slot.type}, 'null') != 'null'", compiler.params).fetchall()
     return [_sql_value(value, json_type) for value, json_type in found]

@@ -632,9 +632,9 @@ class QuerySet(Generic[M]):
                  for o, p in zip(objs, payloads)]
         transaction = transactions.current()
         if transaction is not None:
+            # queued in the atomic block's transaction: each answer folds in when it commits
             for obj, (_, path, payload) in zip(objs, items):
-                body = dict(payload or {}, objectId=obj.pending_id) if method == "POST" and obj.pending_id else payload
-                transaction.add(client, obj, method, path, body,
+                transaction.add(client, obj, method, path, payload,
                                 functools.partial(self._fold_write, client, method, obj, payload),
                                 functools.partial(obj._expire, client))
             return

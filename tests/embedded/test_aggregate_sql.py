@@ -63,9 +63,12 @@ def test_distinct_in_sql(client, monkeypatch):
         cats = client.request("GET", "aggregate/Agg", {"distinct": "cat", "where": {"n": {"$lt": 5}}})["results"]
         by = client.request("GET", "aggregate/Agg", {"distinct": "by"})["results"]
         flags = client.request("GET", "aggregate/Agg", {"distinct": "on"})["results"]
+        ids = client.request("GET", "aggregate/Agg", {"distinct": "objectId", "where": {"cat": "a"}})["results"]
+        stored = client.request("GET", "classes/Agg", {"where": {"cat": "a"}})["results"]
     assert sorted(cats) == ["a", "b"]
     assert by == [{"__type": "Pointer", "className": "Writer", "objectId": "w1"}]
     assert sorted(flags) == [False, True]
+    assert sorted(ids) == sorted(row["objectId"] for row in stored) and len(ids) == 2
 
 
 def test_a_group_by_an_unsupported_key_still_runs_on_the_rows(client):
