@@ -23,8 +23,7 @@ from .identity import session
 from .models import Model, new_object_id
 from .operations import F
 from .relations import RelationField
-from .query import Manager, Q, QuerySet
-from .query.aggregates import Avg, Count, Max, Min, Sum
+from .query import Avg, Count, Manager, Max, Min, Q, QuerySet, Sum
 from .transport import request_timeout as timeout
 
 __version__ = importlib.metadata.version("leanorm")  # one source: setup.cfg

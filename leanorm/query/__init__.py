@@ -1,6 +1,8 @@
-"""Query-building: lookups, Q objects, the compiler, QuerySet and Manager."""
+"""Query-building: lookups, Q objects, the compiler, QuerySet and Manager, aggregates and values()."""
+from .aggregates import Aggregate, Avg, Count, Max, Min, Sum
 from .manager import Manager
 from .q import Q
 from .queryset import QuerySet
+from .values import ValuesQuery
 
-__all__ = ["Manager", "Q", "QuerySet"]
+__all__ = ["Manager", "Q", "QuerySet", "ValuesQuery", "Aggregate", "Sum", "Count", "Avg", "Min", "Max"]
