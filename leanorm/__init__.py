@@ -11,6 +11,7 @@ from typing import Any
 from . import errors, signals
 from .acl import ACL
 from .auth import Role, User, as_user
+from .transactions import atomic
 from .auth_context import current_user, using_master
 from .client import Client
 from .config import connect, get_client, using
@@ -22,7 +23,7 @@ from .identity import session
 from .models import Model, new_object_id
 from .operations import F
 from .relations import RelationField
-from .query import Manager, Q, QuerySet, TextSearch
+from .query import Avg, Count, Manager, Max, Min, Q, QuerySet, Sum, TextSearch
 from .transport import request_timeout as timeout
 
 __version__ = importlib.metadata.version("leanorm")  # one source: setup.cfg
@@ -38,9 +39,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "connect", "get_client", "using", "using_master", "current_user", "as_user", "Client",
+    "connect", "get_client", "using", "using_master", "atomic", "current_user", "as_user", "Client",
     "User", "Role", "ACL", "RelationField", "File", "FileField",
-    "Model", "Manager", "QuerySet", "Q", "F", "TextSearch", "GeoPoint", "Polygon", "signals", "errors",
+    "Model", "Manager", "QuerySet", "Q", "F", "Sum", "Count", "Avg", "Min", "Max", "TextSearch", "GeoPoint",
+    "Polygon", "signals", "errors",
     "Field", "StringField", "IntegerField", "FloatField", "BooleanField", "DateTimeField", "ListField",
     "DictField", "PointerField", "GeoPointField", "PolygonField", "BytesField", "session", "timeout", "new_object_id",
 ]

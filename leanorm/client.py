@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional,
 
 import orjson
 
-from . import auth_context
+from . import auth_context, transactions
 from .protocol.dialects import Dialect
-from .errors import ConfigurationError, LeanCloudError, NotSent, NotSupported, OutcomeUnknown, TransportError, error_for
+from .errors import (ConfigurationError, LeanCloudError, LeanORMError, NotSent, NotSupported, OutcomeUnknown,
+                     TransactionFailed, TransportError, error_for)
 from .identity import IdentityMap
 from .transport import Body, Request, Transport
 
@@ -44,6 +45,12 @@ def _loads(body: bytes) -> Any:
             return json.loads(body)
         except RecursionError:  # nested past what a parser follows (a hostile answer): not readable JSON
             raise ValueError("the answer is nested too deep to decode") from None
+
+
+def _reads_only(path: str, body: Any) -> bool:
+    """Whether a request that is not a GET only reads: a batch of GETs (``prefetch_related`` sends those)."""
+    requests_ = body.get("requests") if path == "batch" and isinstance(body, dict) else None
+    return isinstance(requests_, list) and all(isinstance(r, dict) and r.get("method") == "GET" for r in requests_)
 
 
 class Client:
@@ -117,6 +124,11 @@ class Client:
         """
         if auth_context.master_active() and not self.master_key:
             raise ConfigurationError("using_master() needs a master key: pass master_key to connect()")
+        if method != "GET" and transactions.current() is not None and not _reads_only(path, body):
+            transactions.check_joinable(self)
+            raise NotSupported(f"{method} {path} inside atomic()", None, "only object writes (save, delete, "
+                               "create, bulk writes, update) join the block's transaction; this request would "
+                               "be sent outside it")
         if method == "GET":
             params = {**self.dialect.read_params, **(params or {})}
         query = {k: v if isinstance(v, str) else _dumps(v) for k, v in (params or {}).items()}
@@ -153,7 +165,10 @@ class Client:
                                  f"{resp.body[:200]!r}") from None
         if resp.status >= 400:
             if isinstance(payload, dict) and "code" in payload:
-                raise error_for(int(payload["code"]), str(payload.get("error", "")), resp.status)
+                error = error_for(int(payload["code"]), str(payload.get("error", payload.get("message", ""))),
+                                  resp.status)
+                error.answer = payload
+                raise error
             if isinstance(payload, dict) and isinstance(payload.get("error"), str):
                 # the protocol's error shape without a code: Parse Server's refusals of keys and master-only
                 # routes (``{"error": "unauthorized"}``, 403); their status is what they mean
@@ -205,6 +220,34 @@ class Client:
                     err = outcome.get("error", {})
                     results.append(error_for(int(err.get("code", 1)), str(err.get("error", err))))
         return results
+
+    def transaction(self, items: Sequence[BatchItem]) -> List[Dict[str, Any]]:
+        """Send ``items`` as ONE transactional batch (``"transaction": true``): every item is applied, or
+        none. Returns each item's ``success`` answer; raises :class:`TransactionFailed` with each item's
+        error (or the error that undid it) when the server undid the batch, and the transport's error
+        when no answer came (:class:`OutcomeUnknown`: it may have been committed)."""
+        transactions.check_joinable(self)
+        requests_ = [{"method": m, "path": self.dialect.path(p), **({"body": b} if b is not None else {})}
+                     for m, p, b in items]
+        try:
+            answer = self.request("POST", "batch", body={"requests": requests_, "transaction": True})
+        except LeanCloudError as exc:
+            outcomes = exc.answer.get("results")
+            if not isinstance(outcomes, list) or len(outcomes) != len(items):
+                # Parse Server answers one error for an undone transaction, not which item failed
+                outcomes = [{"error": {"code": exc.code, "error": exc.message}}] * len(items)
+            undone = LeanORMError(f"undone with the transaction ({exc})")
+            errors: List[Tuple[Any, LeanORMError]] = []
+            for (method, path, _), outcome in zip(items, outcomes):
+                err = outcome.get("error") if isinstance(outcome, dict) else None
+                errors.append((f"{method} {path}", error_for(int(err.get("code", 1)), str(err.get("error", "")))
+                               if isinstance(err, dict) else undone))
+            raise TransactionFailed(errors, exc) from exc
+        if not isinstance(answer, list) or len(answer) != len(items) or \
+                not all(isinstance(a, dict) and "success" in a for a in answer):
+            # a server that ran the items one by one (no transactions) answers per item
+            raise OutcomeUnknown(f"the transactional batch was answered item by item: {str(answer)[:200]}")
+        return [a["success"] for a in answer]
 
     def close(self) -> None:
         """Close the transport (pooled connections, or the embedded database)."""

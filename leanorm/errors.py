@@ -14,7 +14,7 @@ __all__ = [
     "UserNotFound", "UsernameTaken", "EmailTaken", "MobilePhoneTaken", "AccountAlreadyLinked",
     "InvalidVerificationCode", "UnsupportedAuthProvider", "ScriptError", "HookRejected",
     "ConfigurationError", "ValidationError", "FieldError", "NotSupported", "BulkWriteError", "TransportError", "NotSent",
-    "OutcomeUnknown", "error_for",
+    "OutcomeUnknown", "TransactionFailed", "error_for",
 ]
 
 
@@ -33,6 +33,9 @@ class LeanCloudError(LeanORMError):
         self.code = code
         self.message = message
         self.status = status
+        #: the whole error answer (a failed transactional batch of the embedded backend carries its
+        #: items' outcomes in ``results``)
+        self.answer: Dict[str, Any] = {}
 
     def __str__(self) -> str:
         return f"[{self.code}] {self.message}"
@@ -213,3 +216,16 @@ class BulkWriteError(LeanORMError):
         total = len(problems) + len(self.succeeded)
         super().__init__(f"{len(self.failed)} of {total} batch items failed and {len(self.unknown)} have an "
                          f"unknown outcome: {lines}{more}")
+
+
+class TransactionFailed(LeanORMError):
+    """An atomic block's transaction was undone: nothing of it is stored. ``failed`` lists each queued
+    write's object (or request) with the error it failed with, or with the error that undid it; ``cause``
+    is the server's error."""
+
+    def __init__(self, failed: Sequence[Tuple[Any, LeanORMError]], cause: LeanORMError) -> None:
+        self.failed = list(failed)
+        self.cause = cause
+        lines = ", ".join(f"{obj!r}: {err}" for obj, err in self.failed[:5])
+        more = f" (+{len(self.failed) - 5} more)" if len(self.failed) > 5 else ""
+        super().__init__(f"the transaction of {len(self.failed)} writes was undone ({cause}): {lines}{more}")

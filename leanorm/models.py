@@ -19,14 +19,15 @@ from typing import (TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Mapping,
 import arrow
 from typing_extensions import Self, dataclass_transform
 
-from . import signals
+from . import signals, transactions
 from .acl import ACL
 from .config import get_client
 from .protocol.encoding import decode, decode_date, encode
 from .protocol.encoding import pointer as wire_pointer
 from .protocol.ids import is_object_id, new_object_id
 from .protocol.markers import sign_marker
-from .errors import DuplicateValue, FieldError, LeanORMError, NoEffect, ObjectNotFound, ValidationError
+from .errors import (DuplicateValue, FieldError, LeanORMError, NoEffect, NotSupported, ObjectNotFound,
+                     ValidationError)
 from .fields import MISSING, DateTimeField, DictField, Field, StringField
 from .identity import Session, current_session
 from .operations import (Add, AddUnique, BitAnd, BitOr, BitXor, Delete, F, Increment, Operation, Remove,
@@ -865,6 +866,11 @@ class Model(_InstanceState, metaclass=ModelMeta):
         params = self._write_params(client, where, fetch_when_save)
         path = self._collection_path()
         body = {**payload, **self._hook_body(client)} if self._hook_control else payload
+        transaction = transactions.current()
+        if transaction is not None:
+            self._queue_write(client, transaction, "POST" if is_new else "PUT",
+                              path if is_new else f"{path}/{self.id}", params, body, payload)
+            return self
         try:
             if is_new:
                 answer = self._create(client, path, params, body)
@@ -877,6 +883,26 @@ class Model(_InstanceState, metaclass=ModelMeta):
         self._saved(client, payload, answer)
         (signals.after_save if is_new else signals.after_update).send(sender, instance=self)
         return self
+
+    def _queue_write(self, client: "Client", transaction: "transactions.Transaction", method: str, path: str,
+                     params: Mapping[str, Any], body: Optional[Dict[str, Any]],
+                     payload: Optional[Dict[str, Any]]) -> None:
+        """Queue this object's write in the atomic block's transaction; the answer folds in at commit."""
+        if params:
+            raise NotSupported(f"{', '.join(sorted(params))} inside atomic()", None,
+                               "a write of a transactional batch carries no query parameters")
+        sender = type(self)
+
+        def done(answer: Dict[str, Any]) -> None:
+            self._hook_control.clear()
+            if method == "DELETE":
+                client.identity_map.discard(self._meta.class_name, self.id)  # type: ignore[arg-type]
+                signals.after_delete.send(sender, instance=self)
+                return
+            self._saved(client, payload or {}, answer)
+            (signals.after_save if method == "POST" else signals.after_update).send(sender, instance=self)
+
+        transaction.add(client, self, method, path, body, done, lambda: self._expire(client))
 
     def assign_id(self, object_id: Optional[str] = None) -> str:
         """Give this unsaved instance the objectId its create will carry (a fresh one by default) and
@@ -1009,6 +1035,11 @@ class Model(_InstanceState, metaclass=ModelMeta):
         body = self._hook_body(client) if self._hook_control else None
         signals.before_delete.send(type(self), instance=self)
         params = self._write_params(client, where, False)
+        transaction = transactions.current()
+        if transaction is not None:
+            self._queue_write(client, transaction, "DELETE", f"classes/{self._meta.class_name}/{self.id}",
+                              params, body, None)
+            return
         try:
             client.request("DELETE", f"classes/{self._meta.class_name}/{self.id}", params, body)
         except BaseException:

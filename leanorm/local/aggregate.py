@@ -3,18 +3,24 @@ a ``pipeline`` of stages over the class's rows.
 
 Stages: ``$match`` before any ``$group`` (the where-syntax of queries, run in SQL), ``$group`` (``_id``
 ``null``, ``"$key"`` or an object of them; ``$sum``, ``$avg``, ``$min``, ``$max``, ``$first``, ``$last``
-of ``"$key"``, ``$sum`` of a number counts), ``$sort``, ``$skip``, ``$limit``, ``$project`` (keys kept
-with 1/true) and ``$count``. Others (``$lookup``, ``$unwind``, ``$match`` after ``$group``, expressions)
-are error 102. As on Parse Server, a group's ``_id`` comes back as ``objectId``.
+of ``"$key"``, ``$sum`` of a number counts), ``$match`` after ``$group`` (comparisons of the groups'
+values: ``$eq``, ``$ne``, ``$gt``, ``$gte``, ``$lt``, ``$lte``), ``$sort``, ``$skip``, ``$limit``,
+``$project`` (keys kept with 1/true) and ``$count``. Others (``$lookup``, ``$unwind``, expressions) are
+error 102. As on Parse Server, a group's ``_id`` comes back as ``objectId``, a pointer's as its objectId.
+
+A ``$group`` by String, Number, Boolean or Pointer fields (or by nothing) whose accumulators are counts
+and ``$sum``/``$avg``/``$min``/``$max`` of Number fields runs in SQL (``GROUP BY``): no object is loaded.
+So does ``distinct``. Other groups (by dates, ``$first``/``$last``) run on the loaded rows.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import authz, counters
-from .query_compiler import QueryCompiler
+from .query_compiler import COLUMNS, QueryCompiler, Slot
 from .reads import query
-from .protocol import Context, ProtocolError, dumps, route
+from .protocol import Context, ProtocolError, route
 from .store import check_class_name, table
 from .values import INT64_MAX
 
@@ -47,7 +53,9 @@ def _group_key(row: Row, spec: Any) -> Any:
     key = _key(spec)
     if key is None:
         raise _invalid(f"a group _id must be null, \"$key\" or an object of them, not {spec!r}")
-    return _read(row, key)
+    value = _read(row, key)
+    # as Parse Server answers it: a pointer's group is its objectId
+    return value["objectId"] if isinstance(value, dict) and value.get("__type") == "Pointer" else value
 
 
 def _numbers(values: List[Any]) -> List[float]:
@@ -127,6 +135,140 @@ def _counts_by_key(ctx: Context, class_name: str, where: Any, spec: Any) -> Opti
     return [{"objectId": value, **{name: each * n for name, each in sums.items()}} for value, n in groups]
 
 
+#: a group's key types SQL reads as the row would (a pointer by its objectId)
+_SQL_KEY_TYPES = {"String", "Number", "Boolean", "Pointer"}
+_SQL_ACCUMULATORS = {"$sum": "COALESCE(SUM({}), 0)", "$avg": "AVG({})", "$min": "MIN({})", "$max": "MAX({})"}
+
+
+def _sql_slot(schema: Dict[str, Any], key: str) -> Optional[Slot]:
+    """Where SQL reads a group key or a number (``None`` for what it cannot read as the row would)."""
+    if key == "objectId":
+        return Slot("t0.objectId", "'text'")
+    kind = schema.get(key, ("",))[0]
+    if "." in key or kind not in _SQL_KEY_TYPES:
+        return None
+    return Slot.field("t0.data", key, "objectId") if kind == "Pointer" else Slot.field("t0.data", key)
+
+
+def _sql_value(value: Any, json_type: Optional[str]) -> Any:
+    """A value SQL read with its ``json_type``, as the row holds it."""
+    if json_type in ("true", "false"):
+        return json_type == "true"
+    if json_type in ("object", "array"):
+        return json.loads(value)
+    return None if json_type in (None, "null") else value
+
+
+def _group_in_sql(ctx: Context, class_name: str, where: Any, spec: Any) -> Optional[List[Row]]:
+    """A ``$group`` answered by ``GROUP BY`` on the matched rows (see the module docstring); ``None`` for
+    one SQL cannot answer as ``_group`` would on the rows. A group of nothing over no row is no group."""
+    if not isinstance(spec, dict) or set(spec) & {"_id", "objectId"} != {"_id"}:
+        return None
+    by = spec["_id"]
+    if by is None:
+        keys: Dict[str, str] = {}
+    elif isinstance(by, dict) and by and all(_key(v) for v in by.values()):
+        keys = {name: str(_key(v)) for name, v in by.items()}
+    elif _key(by) is not None:
+        keys = {"": str(_key(by))}
+    else:
+        return None
+    check_class_name(class_name)
+    authz.ReadPolicy(ctx).permit(class_name, "find")
+    with ctx.store.read() as conn:
+        if not ctx.store.has_class(conn, class_name):
+            return []
+        schema = ctx.store.schema(conn, class_name)
+        columns: List[str] = ["COUNT(*)"]
+        for key in keys.values():
+            slot = _sql_slot(schema, key)
+            if slot is None:
+                return None
+            columns += [slot.value, slot.type]
+        grouped = len(columns)
+        for name, accumulator in spec.items():
+            if name == "_id":
+                continue
+            if not isinstance(accumulator, dict) or len(accumulator) != 1:
+                return None
+            (op, operand), = accumulator.items()
+            number_key = _key(operand)
+            if op == "$sum" and type(operand) in (int, float):
+                columns.append(f"COUNT(*) * {float(operand) if type(operand) is float else int(operand)}")
+                continue
+            if number_key is None or op not in _SQL_ACCUMULATORS or schema.get(number_key, ("",))[0] != "Number":
+                return None
+            slot = _sql_slot(schema, number_key)
+            if slot is None:
+                return None
+            number = f"CASE WHEN {slot.type} IN ('integer', 'real') THEN {slot.value} END"
+            columns.append(_SQL_ACCUMULATORS[op].format(number))
+        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, authz.ReadPolicy(ctx))
+        cond = compiler.readable(class_name, "t0", where)
+        group_by = f" GROUP BY {', '.join(columns[1:grouped])}" if keys else ""
+        found = conn.execute(f"SELECT {', '.join(columns)} FROM {table(class_name)} AS t0 WHERE {cond}{group_by}",
+                             compiler.params).fetchall()
+    names = [n for n in spec if n != "_id"]
+    out: List[Row] = []
+    for record in found:
+        if not record[0]:
+            continue
+        values = [_sql_value(record[i], record[i + 1]) for i in range(1, grouped, 2)]
+        group: Any = None if not keys else values[0] if "" in keys else dict(zip(keys, values))
+        out.append({"objectId": group, **dict(zip(names, record[grouped:]))})
+    return out
+
+
+def _distinct_slot(key: str) -> Slot:
+    """Where ``distinct`` reads ``key``: a column of the row (as the row answers it), or its document."""
+    if key in COLUMNS:
+        return Slot(f"t0.{key}", "'text'")
+    if key == "ACL":
+        return Slot("t0.acl", "CASE WHEN t0.acl IS NULL THEN NULL ELSE 'object' END")
+    return Slot.field("t0.data", *key.split("."))
+
+
+def _distinct_in_sql(ctx: Context, class_name: str, where: Any, key: str) -> List[Any]:
+    """The distinct values of ``key`` among the rows matching ``where`` (``SELECT DISTINCT``)."""
+    slot = _distinct_slot(key)
+    check_class_name(class_name)
+    authz.ReadPolicy(ctx).permit(class_name, "find")
+    with ctx.store.read() as conn:
+        if not ctx.store.has_class(conn, class_name):
+            return []
+        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, authz.ReadPolicy(ctx))
+        cond = compiler.readable(class_name, "t0", where)
+        found = conn.execute(f"SELECT DISTINCT {slot.value}, {slot.type} FROM {table(class_name)} AS t0 "
+                             f"WHERE {cond} AND IFNULL({slot.type}, 'null') != 'null'", compiler.params).fetchall()
+    return [_sql_value(value, json_type) for value, json_type in found]
+
+
+_COMPARISONS: Dict[str, Callable[[Any, Any], bool]] = {
+    "$eq": lambda a, b: a == b, "$ne": lambda a, b: a != b,
+    "$gt": lambda a, b: a is not None and a > b, "$gte": lambda a, b: a is not None and a >= b,
+    "$lt": lambda a, b: a is not None and a < b, "$lte": lambda a, b: a is not None and a <= b,
+}
+
+
+def _match_groups(rows: List[Row], spec: Any) -> List[Row]:
+    """A ``$match`` after ``$group``: the groups whose values pass every comparison."""
+    if not isinstance(spec, dict):
+        raise _invalid("$match needs {key: condition}")
+    tests: List[Tuple[str, str, Any]] = []
+    for key, condition in spec.items():
+        key = "objectId" if key == "_id" else key
+        ops = condition if isinstance(condition, dict) and condition and all(
+            isinstance(k, str) and k.startswith("$") for k in condition) else {"$eq": condition}
+        for op, operand in ops.items():
+            if op not in _COMPARISONS or isinstance(operand, (dict, list)):
+                raise _invalid(f"a $match after $group compares values with {', '.join(_COMPARISONS)}")
+            tests.append((key, op, operand))
+    try:
+        return [r for r in rows if all(_COMPARISONS[op](_read(r, key), operand) for key, op, operand in tests)]
+    except TypeError:
+        raise _invalid("a $match after $group compares values of one type") from None
+
+
 def _sort(rows: List[Row], spec: Any) -> List[Row]:
     if not isinstance(spec, dict) or not spec:
         raise _invalid("$sort needs {key: 1 or -1}")
@@ -188,13 +330,7 @@ def _aggregate(ctx: Context) -> Any:
     where = ctx.json_param("where") or {}
     distinct = ctx.params.get("distinct")
     if distinct:
-        rows, _ = query(ctx, class_name, where, limit=INT64_MAX)
-        values: Dict[str, Any] = {}
-        for row in rows:
-            value = _read(row, distinct)
-            if value is not None:
-                values.setdefault(dumps(value), value)
-        return {"results": list(values.values())}
+        return {"results": _distinct_in_sql(ctx, class_name, where, distinct)}
     stages = _stages(ctx.json_param("pipeline", []))
     matches = [where] if where else []
     while stages and stages[0][0] == "$match":  # run in SQL, with the caller's ACL view
@@ -203,13 +339,20 @@ def _aggregate(ctx: Context) -> Any:
     counted = None
     if stages and stages[0][0] == "$group":
         counted = _counts_by_key(ctx, class_name, where, stages[0][1])
+        if counted is None:
+            counted = _group_in_sql(ctx, class_name, where, stages[0][1])
     if counted is not None:
-        rows, stages = counted, stages[1:]
+        rows, stages, grouped = counted, stages[1:], True
     else:
         rows, _ = query(ctx, class_name, where, limit=INT64_MAX)
+        grouped = False
     for name, spec in stages:
+        if name == "$match" and grouped:
+            rows = _match_groups(rows, spec)
+            continue
         if name not in _STAGES:
             raise _invalid(f"the embedded backend does not run {name}" + (" after other stages"
                                                                           if name == "$match" else ""))
         rows = _STAGES[name](rows, spec)
+        grouped = grouped or name == "$group"
     return {"results": rows}

@@ -9,6 +9,12 @@ write committing on its own: signing up or logging in hashes passwords (too long
 writer back for), and cloud code may call back into this server over HTTP, where it would wait for the
 write lock its own batch holds.
 
+With ``"transaction": true`` (as on Parse Server) the batch is all or nothing: one write transaction,
+undone whole when any item fails, answered then by an error (the first failing item's code) whose
+``results`` give every item's outcome (``{"error": ...}``, or ``{"undone": true}``). Only a batch of object writes of the app's classes without cloud
+code can be one transaction (the reasons above); any other is refused whole (error 107), before
+anything is written.
+
 A batch's items share one cost budget (the rows they answer together, their queries' branches and
 patterns): a batch costs what one request may.
 """
@@ -34,7 +40,13 @@ def _batch(ctx: Context) -> Any:
     if not isinstance(requests_, list):
         raise ProtocolError(107, "batch needs {\"requests\": [...]}.")
     Budget.check_batch(len(requests_))
-    if ctx.server.engine is not None or not all(_object_write(item) for item in requests_):
+    one_transaction = ctx.server.engine is None and all(_object_write(item) for item in requests_)
+    if ctx.json_body().get("transaction") is True:
+        if not one_transaction:
+            raise ProtocolError(107, "A transactional batch holds only creates, updates and deletes of objects of "
+                                     "the app's classes, on a server without cloud code.")
+        return _all_or_nothing(ctx, requests_)
+    if not one_transaction:
         return [ctx.server.sub_request(ctx, item) for item in requests_]
     answers: List[Dict[str, Any]] = []
     failure: Optional[Exception] = None
@@ -47,6 +59,38 @@ def _batch(ctx: Context) -> Any:
                 break
     if failure is not None:
         raise failure
+    return answers
+
+
+class _Undone(Exception):
+    """Raised inside the transaction to roll it back once an item failed."""
+
+
+class TransactionUndone(ProtocolError):
+    """The answer to an undone transactional batch: the failing item's error, and every item's outcome."""
+
+    def __init__(self, code: int, message: str, results: List[Dict[str, Any]]) -> None:
+        super().__init__(code, message)
+        self.results = results
+
+    def as_json(self) -> Dict[str, Any]:
+        return {**super().as_json(), "results": self.results}
+
+
+def _all_or_nothing(ctx: Context, requests_: List[Any]) -> List[Dict[str, Any]]:
+    answers: List[Dict[str, Any]] = []
+    try:
+        with ctx.store.write():
+            for item in requests_:
+                answers.append(ctx.server.sub_request(ctx, item))
+            if any("error" in answer for answer in answers):
+                raise _Undone()
+    except _Undone:
+        index, failed = next((i, a["error"]) for i, a in enumerate(answers) if "error" in a)
+        # every item ran (each answers its own error); those that had succeeded are undone with the rest
+        results = [answer if "error" in answer else {"undone": True} for answer in answers]
+        raise TransactionUndone(int(failed.get("code", 1)), f"The transaction was undone: request {index} failed: "
+                                f"{failed.get('error', '')}", results) from None
     return answers
 
 

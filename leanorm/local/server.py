@@ -109,7 +109,8 @@ class LocalServer:
     #: whether ``POST push`` accepts the app key too (LeanCloud's client push switch); else master key only
     client_push = False
     #: what this server can do beyond what its dialect says (the client asks, see ``Client.supports``)
-    capabilities = frozenset({"schema_api", "text_search", "contained_by", "polygons"})
+    capabilities = frozenset({"schema_api", "text_search", "contained_by", "polygons", "aggregate",
+                              "aggregate_full_match", "transactions"})
     #: seconds before an SMS code of the same purpose can be asked for the same number again (error 601)
     sms_interval = 60.0
     #: a client's write creates a class only while the database holds fewer classes than this (each is a

@@ -140,7 +140,8 @@ class ParseDialect(Dialect):
     name = "parse"
     # Parse on PostgreSQL refuses $size and crashes on bit ops and on scalar equality with arrays
     # (measured: docs/parse-server.md): those are compiled differently or refused.
-    capabilities = frozenset({"fetch_when_save", "schema_api", "text_search", "contained_by", "polygons"})
+    capabilities = frozenset({"fetch_when_save", "schema_api", "text_search", "contained_by", "polygons", "aggregate",
+                              "transactions"})
     endpoints = {"request_email_verify": "verificationEmailRequest"}
 
     def __init__(self, prefix: str = "/parse/") -> None:

@@ -7,6 +7,7 @@ of round trips: one per page of ``max_limit`` objects for a plain query, one per
 """
 from __future__ import annotations
 
+import functools
 import time
 
 from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple,
@@ -14,7 +15,7 @@ from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List,
 
 from typing_extensions import Literal, Self
 
-from .. import signals
+from .. import signals, transactions
 from ..config import get_client
 from ..errors import (BulkWriteError, DuplicateValue, FieldError, LeanORMError, NotSent,
                       NotSupported, OutcomeUnknown, ValidationError)
@@ -24,10 +25,12 @@ from ..protocol.encoding import encode
 from ..protocol.encoding import pointer as wire_pointer
 from ..registry import registry
 from ..relations import RelationField, prefetch_relation
+from .aggregates import Aggregate, check_endpoint, check_pipeline, distinct_values, group_stage, run_pipeline
 from .compiler import compile_order, compile_where, merge_and, resolve_field, resolve_path
 from .lookups import CompileContext
 from .manager import Manager
 from .q import Q
+from .values import ValuesQuery, plain_value as _plain_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import Client
@@ -186,6 +189,57 @@ class QuerySet(Generic[M]):
         qs = self._clone()
         qs._none = True
         return qs
+
+    def defer(self, *names: str) -> Self:
+        """Fetch every field but these (``only()`` of the others); they load on first access."""
+        for name in names:
+            resolve_field(self.model, name)
+        return self.only(*[n for n in self.model._meta.fields if n not in names])
+
+    def _combined(self, others: Sequence["QuerySet[M]"], how: str) -> Self:
+        """This queryset with ``others`` combined into its filter (``union``: OR, ``intersection``: AND,
+        ``difference``: AND NOT); an empty filter matches everything."""
+        every: List["QuerySet[M]"] = [self, *others]
+        for other in every:
+            if other.model is not self.model or other._sliced() or other._extra:
+                raise NotSupported(f"{how} of these querysets", None, "it maps to $or/$and of the filters "
+                                   "of unsliced querysets of one model (without related_to)")
+        qs = self._clone()
+        if how == "union":
+            parts = [q for q in every if not q._none]
+            qs._none = not parts
+            qs._where = Q() if any(not q._where for q in parts) else Q(*[q._where for q in parts], _connector=Q.OR)
+        elif how == "intersection":
+            qs._none = any(q._none for q in every)
+            for other in others:
+                qs._where = qs._where & other._where
+        else:
+            for other in others:
+                if not other._none:
+                    qs._none = qs._none or not other._where
+                    qs._where = qs._where & ~other._where
+        return qs
+
+    def union(self, *others: "QuerySet[M]") -> Self:
+        """Objects matching this queryset or any of ``others``: one query, ``$or`` of their filters (so
+        unlike SQL's UNION, the result is a full queryset: filter, order and slice it further)."""
+        return self._combined(others, "union")
+
+    def intersection(self, *others: "QuerySet[M]") -> Self:
+        """Objects matching this queryset and every one of ``others`` (the AND of their filters)."""
+        return self._combined(others, "intersection")
+
+    def difference(self, *others: "QuerySet[M]") -> Self:
+        """Objects matching this queryset and none of ``others`` (AND NOT of their filters)."""
+        return self._combined(others, "difference")
+
+    def __or__(self, other: "QuerySet[M]") -> Self:
+        """``qs1 | qs2``: :meth:`union`."""
+        return self.union(other)
+
+    def __and__(self, other: "QuerySet[M]") -> Self:
+        """``qs1 & qs2``: :meth:`intersection`."""
+        return self.intersection(other)
 
     # -- compiling --------------------------------------------------------------------------------------
     def _ctx(self, client: "Client") -> CompileContext:
@@ -355,6 +409,30 @@ class QuerySet(Generic[M]):
         found = list(self.reverse()[:1])
         return found[0] if found else None
 
+    def earliest(self, *fields: str) -> M:
+        """The first object ordered by ``fields`` (default ``created_at``); ``DoesNotExist`` if none."""
+        found = self.order_by(*(fields or ("created_at",))).first()
+        if found is None:
+            raise self.model.DoesNotExist(101, f"{self.model.__name__} matching query does not exist")
+        return found
+
+    def latest(self, *fields: str) -> M:
+        """The last object ordered by ``fields`` (default ``created_at``); ``DoesNotExist`` if none."""
+        return self.earliest(*(f[1:] if f.startswith("-") else "-" + f for f in fields or ("created_at",)))
+
+    def contains(self, obj: M) -> bool:
+        """Whether ``obj`` (a saved instance of this model) is among the matching objects (one request
+        for its id, or none once the results are cached)."""
+        if not isinstance(obj, self.model):
+            raise TypeError(f"contains() takes a {self.model.__name__}, not {type(obj).__name__}")
+        if obj.id is None:
+            raise ValueError("contains() needs a saved object")
+        if self._result_cache is not None:
+            return any(o.id == obj.id for o in self._result_cache)
+        if self._sliced():
+            return any(o.id == obj.id for o in self)
+        return self.filter(id=obj.id).exists()
+
     def count(self) -> int:
         """How many objects match (one request with ``count=1&limit=0``; exact on every backend)."""
         if self._result_cache is not None:
@@ -389,19 +467,45 @@ class QuerySet(Generic[M]):
             return False
         return bool(client.request("GET", f"classes/{self.model._meta.class_name}", params).get("results"))
 
-    def values(self, *names: str) -> List[Dict[str, Any]]:
-        """Dicts of Python values (pointers as their objectId), fetching only those fields."""
-        names = names or ("id",) + tuple(self.model._meta.fields)
-        fields = [(n, resolve_field(self.model, n)) for n in names]
+    def values(self, *names: str) -> ValuesQuery:
+        """Dicts of Python values (pointers as their objectId), fetching only those fields; a pointer's
+        fields by ``author__name`` (one request: ``include``). Lazy; ``annotate()`` groups them (see
+        :class:`~leanorm.query.values.ValuesQuery`)."""
+        return ValuesQuery(self, names)
+
+    def aggregate(self, **aggregates: Aggregate) -> Dict[str, Any]:
+        """``{name: value}`` of each aggregate over the matching objects, computed by the server in one
+        request (``aggregate(total=Sum("score"), n=Count("id"))``). Master key only on every backend that
+        has it (inside ``leanorm.using_master()``); :class:`NotSupported` on LeanCloud. With nothing
+        matching, a ``Count`` is 0 and the others are None."""
+        self._check_not_sliced("aggregate")
+        for name, aggregate in aggregates.items():
+            if not isinstance(aggregate, Aggregate):
+                raise TypeError(f"aggregate({name}=...) takes Sum, Count, Avg, Min or Max, not {aggregate!r}")
+        stage = group_stage(self.model, (), aggregates)
+        if self._none:
+            return {name: aggregate.empty for name, aggregate in aggregates.items()}
         client = self.client
-        qs = self.only(*[n for n in names if n not in ("id", "pk")]) if names else self
-        params = qs._params(client)
-        params["keys"] = ",".join(dict.fromkeys(["objectId"] + [f.db_field for _, f in fields]))
-        out = []
-        for rows in self._pages(client, params) if not self._none else []:
-            for row in rows:
-                out.append({n: _plain_value(f, row.get(f.db_field)) for n, f in fields})
-        return out
+        where = self.where(client)
+        check_pipeline(client, where, grouped=False, having=False)
+        pipeline = ([{"$match": where}] if where else []) + [{"$group": stage}]
+        rows = run_pipeline(client, self.model._meta.class_name, pipeline)
+        row = rows[0] if rows else None
+        return {name: aggregate.value(self.model, row.get(name)) if row is not None else aggregate.empty
+                for name, aggregate in aggregates.items()}
+
+    def distinct(self, field: str) -> List[Any]:
+        """The distinct values of ``field`` among the matching objects (a pointer as its objectId),
+        computed by the server (master key only, as :meth:`aggregate`). Unlike Django's ``distinct()``
+        it returns the values: objects of a query are distinct already."""
+        self._check_not_sliced("take distinct values of")
+        resolved = resolve_field(self.model, field)
+        if self._none:
+            return []
+        client = self.client
+        check_endpoint(client)
+        values = distinct_values(client, self.model._meta.class_name, resolved.db_field, self.where(client))
+        return [_plain_value(resolved, v) for v in values]
 
     @overload
     def values_list(self, name: str, /, *, flat: Literal[True]) -> List[Any]: ...
@@ -412,7 +516,7 @@ class QuerySet(Generic[M]):
         """Tuples of values (``flat=True`` with one name: the values themselves)."""
         if flat and len(names) != 1:
             raise TypeError("values_list(flat=True) needs exactly one field name")
-        rows = self.values(*names)
+        rows = list(self.values(*names))
         keys = names or tuple(rows[0]) if rows else names
         if flat:
             return [r[names[0]] for r in rows]
@@ -529,6 +633,14 @@ class QuerySet(Generic[M]):
         cn = self.model._meta.class_name
         items = [(method, f"classes/{cn}" + (f"/{o.id}" if method != "POST" else "") + params, p)
                  for o, p in zip(objs, payloads)]
+        transaction = transactions.current()
+        if transaction is not None:
+            # queued in the atomic block's transaction: each answer folds in when it commits
+            for obj, (_, path, payload) in zip(objs, items):
+                transaction.add(client, obj, method, path, payload,
+                                functools.partial(self._fold_write, client, method, obj, payload),
+                                functools.partial(obj._expire, client))
+            return
         bound = client.transport.seconds_for()
         deadline = None if bound is None else time.monotonic() + bound
         outcomes: List[Any] = list(client.batch_outcomes(items))
@@ -537,20 +649,25 @@ class QuerySet(Generic[M]):
         succeeded: List[M] = []
         failed: List[Tuple[M, LeanORMError]] = []
         unknown: List[Tuple[M, LeanORMError]] = []
-        after = {"POST": signals.after_save, "PUT": signals.after_update, "DELETE": signals.after_delete}[method]
         for obj, payload, outcome in zip(objs, payloads, outcomes):
             if isinstance(outcome, LeanORMError):
                 (unknown if isinstance(outcome, OutcomeUnknown) else failed).append((obj, outcome))
                 obj._expire(client)
                 continue
-            if method == "DELETE":
-                client.identity_map.discard(cn, obj.id)  # type: ignore[arg-type]
-            else:
-                obj._saved(client, payload or {}, outcome)
+            self._fold_write(client, method, obj, payload, outcome)
             succeeded.append(obj)
-            after.send(self.model, instance=obj)
         if failed or unknown:
             raise BulkWriteError(succeeded, failed, unknown)
+
+    def _fold_write(self, client: "Client", method: str, obj: M, payload: Optional[Dict[str, Any]],
+                    answer: Dict[str, Any]) -> None:
+        """Fold one write's success into its object, and send its ``after_*`` signal."""
+        if method == "DELETE":
+            client.identity_map.discard(self.model._meta.class_name, obj.id)  # type: ignore[arg-type]
+        else:
+            obj._saved(client, payload or {}, answer)
+        after = {"POST": signals.after_save, "PUT": signals.after_update, "DELETE": signals.after_delete}[method]
+        after.send(self.model, instance=obj)
 
     def _settle_client_ids(self, client: "Client", objs: Sequence[M], outcomes: List[Any],
                            deadline: Optional[float]) -> None:
@@ -633,6 +750,47 @@ class QuerySet(Generic[M]):
         if failures or unknown:
             raise BulkWriteError(done, failures, unknown)
         return objs
+
+    def bulk_update(self, objs: Sequence[M], fields: Sequence[str], batch_size: Optional[int] = None) -> int:
+        """Save ``fields`` of each of ``objs`` through the batch endpoint (chunked to the backend's limit);
+        returns how many were written. Only those fields are sent (an object with unsaved changes to
+        other fields is refused: save them, or list them). Values are validated first (one bad value: nothing is sent); ``before_update``/``after_update``
+        fire per object; failures are reported per object in :class:`BulkWriteError`."""
+        objs = list(objs)
+        if not fields:
+            raise ValueError("bulk_update() needs the names of the fields to save")
+        chosen = {}
+        for name in fields:
+            field = self.model._meta.fields.get(name)
+            if field is None:
+                raise FieldError(f"{self.model.__name__} has no field {name!r}")
+            chosen[name] = field
+        errors: Dict[str, List[str]] = {}
+        keys = {f.db_field for f in chosen.values()}
+        for i, obj in enumerate(objs):
+            if not isinstance(obj, self.model) or obj.id is None:
+                raise ValueError(f"bulk_update() takes saved {self.model.__name__} instances, not {obj!r}")
+            others = obj.changed_keys() - keys
+            if others:
+                # the write folds in as a save does: changes it does not send would be lost from the instance
+                raise ValueError(f"{obj!r} has unsaved changes to {', '.join(sorted(others))}: save() them or list "
+                                 "them in fields")
+            for name, field in chosen.items():
+                errors.update((f"[{i}].{name}", [p]) for p in field.validate(getattr(obj, name)))
+        if errors:
+            raise ValidationError(errors)
+        client = self.client
+        size = batch_size or client.dialect.batch_limit
+        count = 0
+        for start in range(0, len(objs), size):
+            chunk = objs[start:start + size]
+            payloads: List[Optional[Dict[str, Any]]] = []
+            for obj in chunk:
+                signals.before_update.send(self.model, instance=obj, changed=keys)
+                payloads.append({f.db_field: f.to_wire(getattr(obj, n)) for n, f in chosen.items()})
+            self._batch_write(client, chunk, "PUT", payloads)
+            count += len(chunk)
+        return count
 
     def _unordered_for_writes(self) -> Self:
         """The objects a bulk write touches, walked in id order: an ordering changes which objects a
@@ -724,11 +882,3 @@ class CQLResult(List[M]):
     """The objects a CQL statement selected; ``total`` is its ``count(*)`` (None when not asked)."""
 
     total: Optional[int] = None
-
-
-def _plain_value(field: Field[Any], wire: Any) -> Any:
-    if wire is None:
-        return None
-    if isinstance(field, PointerField):
-        return wire.get("objectId") if isinstance(wire, dict) else wire
-    return field.from_wire(wire, None)

@@ -80,3 +80,30 @@ def test_a_batch_with_other_requests_commits_item_by_item(api: Api, commits: Lis
         _item("POST", "classes/Item", {"n": 1}), _item("POST", "users", {"username": "u", "password": "p"})]})
     assert status == 200 and all("success" in a for a in answers), answers
     assert len(commits) >= 2
+
+
+def test_a_transactional_batch_is_all_or_nothing(api: Api, database: Path) -> None:
+    """``"transaction": true`` (Parse Server's flag): one failing item undoes every other, nothing of the
+    batch is committed, and the error answer gives each item's outcome."""
+    api("POST", "/1.1/classes/Item", body={"n": 0})
+    before = snapshot(database)
+    status, answer = api("POST", "/1.1/batch", body={"transaction": True, "requests": [
+        _item("POST", "classes/Item", {"n": 1}), _item("POST", "classes/Item", {"n": "not a number"}),
+        _item("PUT", "classes/Item/nosuchitem", {"n": 3})]})
+    assert status == 400 and answer["code"] == 111 and "request 1 failed" in answer["error"]
+    assert answer["results"][0] == {"undone": True}
+    assert answer["results"][1]["error"]["code"] == 111 and answer["results"][2]["error"]["code"] == 101
+    assert snapshot(database) == before
+    status, answers = api("POST", "/1.1/batch", body={"transaction": True, "requests": [
+        _item("POST", "classes/Item", {"n": n}) for n in (1, 2)]})
+    assert status == 200 and all("success" in a for a in answers)
+    assert api("GET", "/1.1/classes/Item", params={"count": "1", "limit": "0"})[1]["count"] == 3
+
+
+def test_a_transactional_batch_that_cannot_be_one_transaction_is_refused_whole(api: Api, database: Path) -> None:
+    """A sign-up (password hashing) cannot hold the write lock: the whole batch is refused, nothing runs."""
+    before = snapshot(database)
+    status, answer = api("POST", "/1.1/batch", body={"transaction": True, "requests": [
+        _item("POST", "classes/Item", {"n": 1}), _item("POST", "users", {"username": "u", "password": "pw-1234"})]})
+    assert status == 400 and answer["code"] == 107
+    assert snapshot(database) == before

@@ -5,7 +5,9 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Type
 import arrow
 from typing_extensions import assert_type
 
-from leanorm import ACL, F, File, Q, QuerySet, User
+from leanorm import ACL, F, File, Q, QuerySet, User, atomic
+from leanorm.query.aggregates import Avg, Count, Max, Min, Sum
+from leanorm.query.values import ValuesQuery
 from leanorm.marshal import ModelSchema, model_schema
 from leanorm.relations import RelationManager
 
@@ -30,7 +32,8 @@ def check_manager_and_querysets() -> None:
     assert_type(TypPost.objects.get_or_create(title="x"), Tuple[TypPost, bool])
     assert_type(qs.count(), int)
     assert_type(qs.exists(), bool)
-    assert_type(qs.values("title"), List[Dict[str, Any]])
+    assert_type(qs.values("title"), ValuesQuery)
+    assert_type(qs.values("title")[0], Dict[str, Any])
     assert_type(qs.values_list("title", flat=True), List[Any])
     assert_type(qs.values_list("title", "score"), List[Tuple[Any, ...]])
     assert_type(TypPost.objects.in_bulk(["a"]), Dict[str, TypPost])
@@ -39,6 +42,28 @@ def check_manager_and_querysets() -> None:
     for post in qs:
         assert_type(post, TypPost)
     assert_type([p.title for p in TypPost.objects.filter(draft=False)], List[str])
+
+
+def check_aggregation_and_queryset_api(posts: List[TypPost]) -> None:
+    qs = TypPost.objects.filter(draft=False)
+    assert_type(qs.aggregate(total=Sum("score"), n=Count("id"), best=Max("score"), low=Min("score"),
+                             avg=Avg("score")), Dict[str, Any])
+    grouped = qs.values("author").annotate(n=Count("id")).filter(n__gte=2).order_by("-n")[:5]
+    assert_type(grouped, ValuesQuery)
+    for row in grouped:
+        assert_type(row, Dict[str, Any])
+    assert_type(qs.distinct("title"), List[Any])
+    assert_type(qs.earliest("score"), TypPost)
+    assert_type(qs.latest(), TypPost)
+    assert_type(qs.contains(posts[0]), bool)
+    assert_type(qs.union(TypPost.objects.filter(score=1)), QuerySet[TypPost])
+    assert_type(qs | TypPost.objects.all(), QuerySet[TypPost])
+    assert_type(qs.intersection(qs).difference(qs), QuerySet[TypPost])
+    assert_type(qs.defer("title"), QuerySet[TypPost])
+    assert_type(TypPost.objects.bulk_update(posts, ["score"]), int)
+    assert_type(TypNote.objects.pinned().union(TypNote.objects.all()), TypNoteQuerySet)
+    with atomic():
+        assert_type(TypPost.objects.create(title="x", editor=TypAuthor()), TypPost)
 
 
 def check_custom_manager() -> None:

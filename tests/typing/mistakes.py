@@ -27,3 +27,7 @@ def mistakes(post: TypPost, tag: TypTag) -> None:
     TypAuthor(name=None)  # E
     TypLegacy(title="x")  # E
     post.get("title")  # E
+    TypPost.objects.aggregate(total="score")  # E
+    TypPost.objects.values("author").annotate(n=len)  # E
+    TypPost.objects.filter(draft=True).contains(tag)  # E
+    TypPost.objects.union(TypAuthor.objects.all())  # E

@@ -1,0 +1,158 @@
+"""``with leanorm.atomic():`` — the block's object writes as one transaction, all or nothing.
+
+Inside the block, ``save()``, ``delete()``, ``create()``, ``bulk_create()``, ``update()``,
+``bulk_update()`` and ``delete()`` of querysets queue their writes instead of sending them; when the
+block ends they go as ONE transactional batch (``POST batch`` with ``"transaction": true``): Parse
+Server runs it in a database transaction, the embedded backend in one SQLite transaction. Either every
+write is applied, or none is:
+
+* an exception inside the block sends nothing, and the instances written in it are expired as after a
+  failed ``save()`` (their unsent changes dropped: none reaches the server through a later save);
+* a write the server refuses undoes the others and raises :class:`~leanorm.errors.TransactionFailed`
+  listing each object with its error (the embedded backend says which item failed; Parse Server answers
+  one error for the whole batch, given to every object); the instances are expired as after a failed
+  ``save()``;
+* after the commit the instances have their ids and server values, and ``after_*`` signals fire.
+
+Reads inside the block see the database, not the queued writes (a unit of work: writes are visible once
+the block ends), and new objects have no id until then. Nested blocks join the outermost one: one
+transaction, no savepoints. A block is its thread's (or asyncio task's): other threads' writes are not
+in it. A block holds at most the backend's batch limit of writes (one batch
+request), goes through one client and one auth identity. Requests that cannot join the transaction
+(relation changes, sign-up, log-in, files, cloud functions...) are refused inside the block rather than sent
+outside it. LeanCloud has no transactional batch: the first write raises
+:class:`~leanorm.errors.NotSupported` (so does ``leanorm serve`` reached in the LeanCloud dialect, which
+the client cannot tell from LeanCloud).
+"""
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional
+
+from . import auth_context
+from .errors import LeanORMError, NotSupported, TransactionFailed
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import Client
+
+__all__ = ["atomic", "Transaction", "current"]
+
+#: the capability of a transactional batch
+TRANSACTIONS = "transactions"
+
+
+class _Write:
+    """One queued write: what to send, and what to do with its answer or its error."""
+
+    __slots__ = ("owner", "method", "path", "body", "done", "failed")
+
+    def __init__(self, owner: Any, method: str, path: str, body: Optional[Mapping[str, Any]],
+                 done: Callable[[Dict[str, Any]], None], failed: Callable[[], None]) -> None:
+        self.owner, self.method, self.path, self.body = owner, method, path, body
+        self.done, self.failed = done, failed
+
+
+class Transaction:
+    """The writes an atomic block queued, sent as one transactional batch when it ends."""
+
+    def __init__(self) -> None:
+        self.client: Optional["Client"] = None
+        self.identity = auth_context.identity()
+        self.writes: List[_Write] = []
+
+    def add(self, client: "Client", owner: Any, method: str, path: str, body: Optional[Mapping[str, Any]],
+            done: Callable[[Dict[str, Any]], None], failed: Callable[[], None]) -> None:
+        """Queue a write of ``owner`` (an instance); a later write of the same instance by the same
+        method replaces it (its payload holds every change since the last commit)."""
+        check_joinable(client)
+        if not path.startswith("classes/"):
+            raise NotSupported(f"{method} {path} inside atomic()", None, "only writes of objects of the app's "
+                               "classes join the block's transaction")
+        if self.client is None:
+            self.client = client
+        elif client is not self.client:
+            raise LeanORMError("an atomic block writes through one client: this write uses another")
+        if auth_context.identity() != self.identity:
+            raise LeanORMError("an atomic block writes as one identity (the one it began with): "
+                               "open the block inside as_user()/using_master(), not around it")
+        for i, write in enumerate(self.writes):
+            if write.owner is owner and write.method == method and write.path == path:
+                self.writes[i] = _Write(owner, method, path, body, done, failed)
+                return
+        limit = client.dialect.batch_limit
+        if len(self.writes) >= limit:
+            raise NotSupported(f"more than {limit} writes in one atomic block", client.backend,
+                               "the transaction is one batch request, of at most the backend's batch limit")
+        self.writes.append(_Write(owner, method, path, body, done, failed))
+
+    def commit(self) -> None:
+        """Send the queued writes as one transactional batch, then fold each answer into its instance."""
+        if not self.writes or self.client is None:
+            return
+        writes, self.writes = self.writes, []
+        try:
+            answers = self.client.transaction([(w.method, w.path, w.body) for w in writes])
+        except TransactionFailed as exc:
+            for write in writes:
+                write.failed()
+            raise TransactionFailed([(w.owner, err) for w, (_, err) in zip(writes, exc.failed)],
+                                    exc.cause) from exc
+        except BaseException:
+            for write in writes:
+                write.failed()
+            raise
+        for write, answer in zip(writes, answers):
+            write.done(answer)
+
+
+_current: ContextVar[Optional[Transaction]] = ContextVar("leanorm_atomic", default=None)
+
+
+def current() -> Optional[Transaction]:
+    """The transaction of the atomic block the calling code runs in, None outside one."""
+    return _current.get()
+
+
+def check_joinable(client: "Client") -> None:
+    """Refuse, at the first write, a backend without a transactional batch."""
+    client.require(TRANSACTIONS, "atomic() blocks (a transactional batch)")
+
+
+@contextlib.contextmanager
+def atomic() -> Iterator[Transaction]:
+    """Make the block's object writes one transaction, sent when the block ends (see the module doc).
+
+    >>> from typing import Optional
+    >>> import leanorm
+    >>> from leanorm import Model, StringField
+    >>> class Ledger(Model):
+    ...     entry: StringField[Optional[str]] = StringField()
+    >>> client = leanorm.connect("local://:memory:", default=False)
+    >>> with leanorm.using(client):
+    ...     with leanorm.atomic():
+    ...         first = Ledger.objects.create(entry="debit")
+    ...         second = Ledger.objects.create(entry="credit")
+    ...         first.id is None  # sent when the block ends
+    ...     Ledger.objects.count(), first.id is not None
+    True
+    (2, True)
+    """
+    outer = _current.get()
+    if outer is not None:  # nested: one transaction, the outermost block's
+        yield outer
+        return
+    transaction = Transaction()
+    token = _current.set(transaction)
+    try:
+        yield transaction
+    except BaseException:
+        # nothing was sent, and nothing will be: no change of the block may reach the server later
+        # through another save() of the same instance
+        writes, transaction.writes = transaction.writes, []
+        for write in writes:
+            write.failed()
+        raise
+    finally:
+        _current.reset(token)
+    transaction.commit()
