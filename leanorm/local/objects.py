@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import orjson
 
 from . import authz, hooks
+from .columns import apply_column_options
 from .permissions import permit
 from ..protocol.ids import new_object_id
 from .protocol import Caller, Context, ProtocolError
@@ -99,6 +100,7 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
             doc, acl, created = _load(conn, ctx, class_name, object_id, where)
         if class_name == "_Role":
             authz.check_role_write(conn, ctx, creating, doc, body)
+        hooked += apply_column_options(conn, ctx.store, class_name, body, creating)
         # a migration keeps the original (and copying relations later must not move it)
         now = _kept_timestamp(ctx, body.get("updatedAt")) or now
         changed = _apply(conn, ctx, class_name, object_id, doc, body)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
                hooks, installations, leaderboards, mail, push, schemas, server_time, sessions, sms, statuses, users)
-from . import counters, verifiers
+from . import console, counters, verifiers  # noqa: F401
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.dialects import check_request_sign, same_secret
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
