@@ -76,7 +76,8 @@ def dashboard(installed: Dict[str, str], served_app: Served, tmp_path_factory: p
     config = tmp_path_factory.mktemp("dashboard-config") / "config.json"
     config.write_text(json.dumps({"apps": [{
         "serverURL": served_app.base_url + "/parse", "appId": served_app.app_id,
-        "masterKey": served_app.master_key, "appName": APP_NAME}]}))
+        "masterKey": served_app.master_key, "javascriptKey": served_app.app_key, "restKey": served_app.app_key,
+        "appName": APP_NAME}]}))
     port = _free_port()
     binary = Path(installed["modules"]) / "parse-dashboard" / "bin" / "parse-dashboard"
     process = subprocess.Popen(["node", str(binary), "--config", str(config), "--host", "127.0.0.1",
@@ -114,7 +115,7 @@ def outcomes(installed: Dict[str, str], served_app: Served, dashboard: str,
     env = {**os.environ, "LEANORM_DASHBOARD_MODULES": installed["modules"], "LEANORM_CHROMIUM": installed["chromium"],
            "LEANORM_DASHBOARD_URL": dashboard, "LEANORM_DASHBOARD_APP": APP_NAME,
            "LEANORM_SERVER_URL": served_app.base_url + "/parse", "LEANORM_APP_ID": served_app.app_id,
-           "LEANORM_MASTER_KEY": served_app.master_key, "LEANORM_DASHBOARD_SHOTS": str(shots)}
+           "LEANORM_APP_KEY": served_app.app_key, "LEANORM_MASTER_KEY": served_app.master_key, "LEANORM_DASHBOARD_SHOTS": str(shots)}
     done = subprocess.run(["node", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     ran: Dict[str, str] = {}
     for line in done.stdout.splitlines():
