@@ -4,8 +4,8 @@ permissions; a class is made, given and relieved of columns, and dropped when em
 learnt from writes (``store.learn``); :mod:`.columns` enforces the options on every write.
 
 The Parse dialect always lists ``_User``, ``_Role`` and ``_Session`` with Parse's default columns and never
-``_File`` (files are not a class there); the LeanCloud dialect answers ``{className: fields}`` and lists
-``_File`` once files were uploaded, as LeanCloud's console does."""
+``_File`` (files are not a class there); the LeanCloud dialect answers ``{className: fields}`` of the
+classes holding data, ``_File`` once files were uploaded."""
 from __future__ import annotations
 
 import sqlite3
@@ -31,8 +31,9 @@ SYSTEM_FIELDS: Dict[str, Dict[str, Dict[str, str]]] = {
                  "sessionToken": {"type": "String"}, "expiresAt": {"type": "Date"},
                  "createdWith": {"type": "Object"}},
 }
-#: classes a dialect lists even before anything was written to them
-ALWAYS_LISTED = {"parse": ("_User", "_Role", "_Session"), "leancloud": ("_User", "_Role")}
+#: classes a dialect lists even before anything was written to them (the LeanCloud dialect lists the
+#: classes that hold data, what the transfer tools copy)
+ALWAYS_LISTED = {"parse": ("_User", "_Role", "_Session"), "leancloud": ()}
 #: classes a dialect does not have (the Parse dialect keeps files outside the classes)
 HIDDEN = {"parse": ("_File",), "leancloud": ()}
 #: Parse's class-level permissions of a class nobody restricted: every operation open to everyone
