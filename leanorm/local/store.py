@@ -373,7 +373,8 @@ class Store:
                   options: FieldOptions) -> None:
         """Declare a field (the schema API's new column): its type, and its options when it has any."""
         self.ensure_class(conn, class_name)
-        conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)", (class_name, check_field_name(name), *ftype))
+        conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)",
+                     (class_name, check_field_name(name), *ftype))
         if options:
             default = options.get("defaultValue")
             conn.execute("INSERT OR REPLACE INTO _field_options VALUES (?, ?, ?, ?)",

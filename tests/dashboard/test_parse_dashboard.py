@@ -112,10 +112,12 @@ def outcomes(installed: Dict[str, str], served_app: Served, dashboard: str,
     """The scenario run once: flow name → "" (passed) or why it failed (a screenshot of each failure
     lands in the module's temporary directory)."""
     shots = tmp_path_factory.mktemp("dashboard-shots")
-    env = {**os.environ, "LEANORM_DASHBOARD_MODULES": installed["modules"], "LEANORM_CHROMIUM": installed["chromium"],
+    env = {**os.environ, "LEANORM_DASHBOARD_MODULES": installed["modules"],
+           "LEANORM_CHROMIUM": installed["chromium"],
            "LEANORM_DASHBOARD_URL": dashboard, "LEANORM_DASHBOARD_APP": APP_NAME,
            "LEANORM_SERVER_URL": served_app.base_url + "/parse", "LEANORM_APP_ID": served_app.app_id,
-           "LEANORM_APP_KEY": served_app.app_key, "LEANORM_MASTER_KEY": served_app.master_key, "LEANORM_DASHBOARD_SHOTS": str(shots)}
+           "LEANORM_APP_KEY": served_app.app_key, "LEANORM_MASTER_KEY": served_app.master_key,
+           "LEANORM_DASHBOARD_SHOTS": str(shots)}
     done = subprocess.run(["node", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     ran: Dict[str, str] = {}
     for line in done.stdout.splitlines():
