@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Dict, List, Optional, Tuple
 
-from .permissions import class_permissions, set_class_permissions
+from .permissions import OPERATIONS, class_permissions, set_class_permissions
 from .protocol import Context, ProtocolError, route
 from .store import FieldOptions, FieldType, check_class_name, check_field_name, table
 from .values import check_value, type_of
@@ -62,10 +62,19 @@ def _fields(conn: sqlite3.Connection, ctx: Context, class_name: str) -> Dict[str
     return fields
 
 
+def _answered_permissions(rules: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The class-level permissions as they are enforced, in Parse's full shape: an operation the stored
+    setting does not name is open (``permissions.permit``'s rule), so it is answered open, and a console
+    shows what holds. (Parse Server closes an operation its setting leaves out: should ``permit`` come
+    to do the same, this answers ``{}`` for it.)"""
+    if rules is None:
+        return OPEN_PERMISSIONS
+    return {**{op: {"*": True} for op in OPERATIONS}, **rules}
+
+
 def _schema_json(conn: sqlite3.Connection, ctx: Context, class_name: str) -> Dict[str, Any]:
-    rules = class_permissions(ctx, class_name)
     return {"className": class_name, "fields": _fields(conn, ctx, class_name),
-            "classLevelPermissions": OPEN_PERMISSIONS if rules is None else rules,
+            "classLevelPermissions": _answered_permissions(class_permissions(ctx, class_name)),
             "indexes": {"_id_": {"_id": 1}, **ctx.store.named_indexes(conn, class_name)}}
 
 

@@ -174,3 +174,15 @@ def test_schema_writes_need_the_master_key(raw: Raw):
         assert status == 403, (method, answer)
     status, _ = raw.call("GET", f"schemas/{name}", master=True)
     assert status != 200  # nothing was created
+
+
+def test_the_permissions_answered_are_those_enforced(served_target):
+    """An operation a setting leaves out is open on ``leanorm serve`` (``permissions.permit``), and the
+    answer says so: a console must not show a class closed while clients still write to it."""
+    target = served_target
+    name = _name("Dash")
+    _ok(target.rest("PUT", f"schemas/{name}", master=True, json={"classLevelPermissions": {"find": {}}}))
+    rules = _ok(target.rest("GET", f"schemas/{name}", master=True))["classLevelPermissions"]
+    assert rules["find"] == {}
+    created = target.rest("POST", f"classes/{name}", json={"a": 1})
+    assert (rules["create"] == {"*": True}) == (created.status_code == 201), (rules, created.text)
