@@ -189,3 +189,12 @@ def test_the_permissions_answered_are_those_enforced(served_target):
     assert rules["find"] == {}
     created = target.rest("POST", f"classes/{name}", json={"a": 1})
     assert (rules["create"] == {"*": True}) == (created.status_code == 201), (rules, created.text)
+
+
+def test_a_class_is_created_by_name_in_the_body(target):
+    name = _name("Dash")
+    made = _ok(target.rest("POST", "schemas", master=True,
+                           json={"className": name, "fields": {"title": {"type": "String"}}}))
+    assert made["className"] == name and made["fields"]["title"] == {"type": "String"}
+    _error(target.rest("POST", "schemas", master=True, json={}), 135)
+    _error(target.rest("POST", f"schemas/{name}x", master=True, json={"className": name}), 103)
