@@ -65,7 +65,8 @@ def set_class_permissions(model: ModelOrName, rules: Dict[str, Dict[str, bool]],
 
 
 def class_permissions(model: ModelOrName, *, client: Optional[Client] = None) -> Optional[Dict[str, Any]]:
-    """The class-level permissions of a model's class (None when none were set)."""
+    """The class-level permissions of a model's class, in Parse's full shape (a class nobody restricted answers
+    every operation open); None when the class does not exist."""
     client = _require_schema_api(client)
     try:
         return schema(model, client=client).get("classLevelPermissions")

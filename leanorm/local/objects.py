@@ -13,6 +13,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 import orjson
 
 from . import authz, hooks
+from .columns import apply_column_options
 from .permissions import permit, permit_new_class, permit_new_fields
 from ..protocol.ids import new_object_id
 from .protocol import Caller, Context, ProtocolError
@@ -129,6 +130,7 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
             doc, acl, created = current.doc, current.acl, current.created
         if class_name == "_Role":
             authz.check_role_write(conn, ctx, creating, doc, body)
+        hooked += apply_column_options(conn, ctx.store, class_name, body, creating)
         # a migration keeps the original (and copying relations later must not move it)
         now = _kept_timestamp(ctx, body.get("updatedAt")) or now
         doc, changed = _apply(conn, ctx, class_name, object_id, doc, body)

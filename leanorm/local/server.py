@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 from . import (aggregate, auth_data, authz, batch, batch_save, captcha, classes, config, cql, envelope, files,  # noqa: F401
                friendship, hooks, jobs, installations, leaderboards, mail, push, schemas, server_time, sessions, sms,
                statuses, users)
-from . import admission, counters, file_urls, health, phones, verifiers  # noqa: F401
+from . import admission, console, counters, file_urls, health, phones, verifiers  # noqa: F401
 # (importing the endpoint modules registers their endpoints)
 from ..errors import error_for
 from ..protocol.dialects import same_secret

@@ -2,7 +2,9 @@
 
 One table per class (``c_<ClassName>``: objectId, createdAt, updatedAt, acl, data), where ``data`` is the
 document's JSON minus those four keys, written compactly with sorted keys so that equal values are equal
-text. Beside them: ``_schema`` (the type each field got on its first write), ``_relations`` (the rows of
+text. Beside them: ``_schema`` (the type each field got on its first write or from the schema API),
+``_field_options`` (a field's ``required`` and ``defaultValue``), ``_named_indexes`` (indexes made by name
+through the schema API), ``_relations`` (the rows of
 every Relation field), ``_sessions``, ``_passwords``, ``_outbox`` (SMS and e-mail the backend would have
 sent), ``_one_time_codes`` (verification codes, each bound to a purpose, a recipient and a user; the
 ``_codes`` of earlier versions, unbound, is dropped: a pending code lives ten minutes) and ``_code_failures``
@@ -26,13 +28,15 @@ import threading
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+import orjson
+
 from .budget import watch
 from .checkpoints import Checkpointer
 from .protocol import ProtocolError
 from .sqlfunctions import register_functions
 from .writer_lock import WriterLock
 
-__all__ = ["Store", "table", "json_path", "check_class_name", "check_field_name", "FieldType"]
+__all__ = ["Store", "table", "json_path", "check_class_name", "check_field_name", "FieldType", "FieldOptions"]
 
 CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
@@ -44,10 +48,17 @@ IDLE_CONNECTIONS = 8
 
 #: (type, targetClass) as Parse's schema names them: String Number Boolean Date Pointer Relation ...
 FieldType = Tuple[str, Optional[str]]
+#: a field's settings beside its type: ``{"required": True, "defaultValue": <wire value>}`` (keys only when set)
+FieldOptions = Dict[str, Any]
+INDEX_NAME = re.compile(r"[A-Za-z0-9_]{1,64}\Z")
 
 _SYSTEM_TABLES = """
 CREATE TABLE IF NOT EXISTS _schema (class_name TEXT NOT NULL, field TEXT NOT NULL, type TEXT NOT NULL,
     target_class TEXT, PRIMARY KEY (class_name, field));
+CREATE TABLE IF NOT EXISTS _field_options (class_name TEXT NOT NULL, field TEXT NOT NULL,
+    required INTEGER NOT NULL, default_value TEXT, PRIMARY KEY (class_name, field));
+CREATE TABLE IF NOT EXISTS _named_indexes (class_name TEXT NOT NULL, name TEXT NOT NULL, keys TEXT NOT NULL,
+    PRIMARY KEY (class_name, name));
 CREATE TABLE IF NOT EXISTS _relations (owner_class TEXT NOT NULL, owner_id TEXT NOT NULL, key TEXT NOT NULL,
     target_class TEXT NOT NULL, target_id TEXT NOT NULL, PRIMARY KEY (owner_class, owner_id, key, target_id));
 CREATE INDEX IF NOT EXISTS _relations_target ON _relations (target_class, target_id, key);
@@ -163,6 +174,7 @@ class Store:
         self._pool_lock = threading.Lock()
         self._shared: Optional[sqlite3.Connection] = None
         self._known_tables: set = set()
+        self._schema_version = -1  # SQLite's schema_version when _known_tables was last trusted
         self._connections: List[sqlite3.Connection] = []  # every open connection, idle or borrowed
         self._idle: List[sqlite3.Connection] = []
         self._closed = False
@@ -308,7 +320,7 @@ class Store:
 
     # -- classes and their schema ----------------------------------------------------------------------
     def has_class(self, conn: sqlite3.Connection, class_name: str) -> bool:
-        if class_name in self._known_tables:
+        if class_name in self._known_tables and self._tables_unchanged(conn):
             return True
         # Asked on every request for classes that do not exist (``_File`` behind every read): preparing a
         # statement on the table finds it by hash, where a look-up in sqlite_master reads all of it (4.6 ms
@@ -333,6 +345,17 @@ class Store:
                      "createdAt TEXT NOT NULL, updatedAt TEXT NOT NULL, acl TEXT, data TEXT NOT NULL)")
         conn.execute(f'CREATE INDEX IF NOT EXISTS "c_{class_name}__createdAt" ON {table(class_name)} (createdAt)')
         self._remember(conn, class_name)
+
+    def _tables_unchanged(self, conn: sqlite3.Connection) -> bool:
+        """Whether no table was dropped since the known tables were cached: any process may drop an empty
+        class (``DELETE schemas/<Class>``), and SQLite counts every schema change in ``schema_version``,
+        so a change forgets the cache (it refills as classes are asked for again)."""
+        version = conn.execute("PRAGMA schema_version").fetchone()[0]
+        if version == self._schema_version:
+            return True
+        self._known_tables = set()
+        self._schema_version = version
+        return False
 
     def _remember(self, conn: sqlite3.Connection, class_name: str) -> None:
         """Cache that a class's table exists, once that is committed: a table seen or created inside a
@@ -369,6 +392,68 @@ class Store:
         """Field name -> (type, targetClass) as learnt from the writes so far."""
         rows = conn.execute("SELECT field, type, target_class FROM _schema WHERE class_name=?", (class_name,))
         return {f: (t, target) for f, t, target in rows}
+
+    def field_options(self, conn: sqlite3.Connection, class_name: str) -> Dict[str, FieldOptions]:
+        """Field name -> its ``required`` / ``defaultValue`` settings, for the fields that have any."""
+        rows = conn.execute("SELECT field, required, default_value FROM _field_options WHERE class_name=?",
+                            (class_name,))
+        return {f: {**({"required": True} if required else {}),
+                    **({"defaultValue": orjson.loads(default)} if default is not None else {})}
+                for f, required, default in rows}
+
+    def add_field(self, conn: sqlite3.Connection, class_name: str, name: str, ftype: FieldType,
+                  options: FieldOptions) -> None:
+        """Declare a field (the schema API's new column): its type, and its options when it has any."""
+        self.ensure_class(conn, class_name)
+        conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)",
+                     (class_name, check_field_name(name), *ftype))
+        if options:
+            default = options.get("defaultValue")
+            conn.execute("INSERT OR REPLACE INTO _field_options VALUES (?, ?, ?, ?)",
+                         (class_name, name, int(bool(options.get("required"))),
+                          None if default is None else orjson.dumps(default).decode()))
+
+    def drop_field(self, conn: sqlite3.Connection, class_name: str, name: str) -> None:
+        """Delete a field from the class: its value in every row, its relation rows, its type and options."""
+        if self.has_class(conn, class_name):
+            path = json_path(check_field_name(name))
+            conn.execute(f"UPDATE {table(class_name)} SET data = json_remove(data, {path}) "
+                         f"WHERE json_type(data, {path}) IS NOT NULL")
+        conn.execute("DELETE FROM _relations WHERE owner_class=? AND key=?", (class_name, name))
+        conn.execute("DELETE FROM _schema WHERE class_name=? AND field=?", (class_name, name))
+        conn.execute("DELETE FROM _field_options WHERE class_name=? AND field=?", (class_name, name))
+
+    def drop_class(self, conn: sqlite3.Connection, class_name: str) -> None:
+        """Drop a class: its table (with its indexes) and everything kept about it beside the table."""
+        conn.execute(f"DROP TABLE IF EXISTS {table(class_name)}")
+        for system_table, column in (("_schema", "class_name"), ("_field_options", "class_name"),
+                                     ("_named_indexes", "class_name"), ("_class_permissions", "class_name"),
+                                     ("_relations", "owner_class")):
+            conn.execute(f"DELETE FROM {system_table} WHERE {column}=?", (class_name,))
+        self._known_tables.discard(class_name)
+        self._created_tables().discard(class_name)
+
+    def named_indexes(self, conn: sqlite3.Connection, class_name: str) -> Dict[str, Dict[str, int]]:
+        """Index name -> its keys (``{"field": 1}``, ``-1`` descending) as the schema API made them."""
+        rows = conn.execute("SELECT name, keys FROM _named_indexes WHERE class_name=? ORDER BY name", (class_name,))
+        return {name: orjson.loads(keys) for name, keys in rows}
+
+    def add_named_index(self, conn: sqlite3.Connection, class_name: str, name: str, keys: Dict[str, int]) -> None:
+        """Create the index ``name`` over ``keys`` (in order; ``1`` ascending, ``-1`` descending), each key
+        indexed as the query compiler reads it (see :meth:`key_expression`)."""
+        if not INDEX_NAME.match(name):
+            raise ProtocolError(102, f"Invalid index name: {name!r}.")
+        self.ensure_class(conn, class_name)
+        columns = ", ".join(f"{self.key_expression(conn, class_name, key)}{' DESC' if order == -1 else ''}"
+                            for key, order in keys.items())
+        conn.execute(f'CREATE INDEX "c_{class_name}__named_{name}" ON {table(class_name)} ({columns})')
+        conn.execute("INSERT INTO _named_indexes VALUES (?, ?, ?)", (class_name, name, orjson.dumps(keys).decode()))
+
+    def drop_named_index(self, conn: sqlite3.Connection, class_name: str, name: str) -> None:
+        if not INDEX_NAME.match(name):
+            raise ProtocolError(102, f"Invalid index name: {name!r}.")
+        conn.execute(f'DROP INDEX IF EXISTS "c_{class_name}__named_{name}"')
+        conn.execute("DELETE FROM _named_indexes WHERE class_name=? AND name=?", (class_name, name))
 
     def learn(self, conn: sqlite3.Connection, class_name: str, known: Dict[str, FieldType],
               types: Dict[str, FieldType]) -> None:

@@ -17,7 +17,7 @@ def _two_clients():
 def test_schema_calls_go_to_the_client_given():
     default, other = _two_clients()
     schema.set_class_permissions("KwSecret", {"delete": {}}, client=other)
-    assert schema.class_permissions("KwSecret", client=other) == {"delete": {}}
+    assert schema.class_permissions("KwSecret", client=other)["delete"] == {}
     assert schema.class_permissions("KwSecret") is None  # the default backend never saw it
     assert default.request_count == 1 and other.request_count >= 2
 
