@@ -32,6 +32,8 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
+import time
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
 if sys.platform != "win32":  # Windows has no open-files limit to raise
@@ -50,6 +52,10 @@ OPTIONS_ENV = "LEANORM_SERVE_OPTIONS"
 #: upload bytes held in memory before the spool moves to a temporary file
 SPOOL_IN_MEMORY = 1024 * 1024
 PR_SET_PDEATHSIG = 1  # prctl(2)
+#: seconds before granian is started again after it gave up on crashing workers: the first pause, the longest
+RESTART_BACKOFF = (1.0, 30.0)
+#: seconds of running after which a crash loop's pause starts again from the shortest
+STABLE_RUN = 60.0
 #: open files a worker keeps beyond its connections (SQLite's, spooled uploads, logs)
 RESERVED_FILES = 64
 
@@ -382,16 +388,47 @@ def serve(options: ServeOptions) -> int:
           f"(LeanCloud dialect under /1.1/, Parse under /parse/; {options.workers} workers of "
           f"{options.max_connections} connections); Ctrl-C stops",
           flush=True)
-    granian = Server(
-        f"{__name__}:worker_app", address=options.host, port=port, interface=Interfaces.RSGI, http=HTTPModes.http1,
-        workers=options.workers, factory=True, websockets=False,
-        backpressure=options.max_connections,
-        http1_settings=HTTP1Settings(header_read_timeout=int(options.read_timeout * 1000), keep_alive=True),
-        log_level=LogLevels.info if options.verbose else LogLevels.warning, log_access=options.verbose,
-        workers_kill_timeout=max(1, int(options.graceful_timeout)), respawn_failed_workers=True)
+    def run() -> None:
+        Server(
+            f"{__name__}:worker_app", address=options.host, port=port, interface=Interfaces.RSGI,
+            http=HTTPModes.http1, workers=options.workers, factory=True, websockets=False,
+            backpressure=options.max_connections,
+            http1_settings=HTTP1Settings(header_read_timeout=int(options.read_timeout * 1000), keep_alive=True),
+            log_level=LogLevels.info if options.verbose else LogLevels.warning, log_access=options.verbose,
+            workers_kill_timeout=max(1, int(options.graceful_timeout)), respawn_failed_workers=True).serve()
     try:
-        granian.serve()
+        return supervise(run)
     finally:
         holder.close()
-    return 0
+
+
+def supervise(run: Callable[[], None], backoff: Tuple[float, float] = RESTART_BACKOFF) -> int:
+    """Run granian (``run``) until it stops on a signal; when it gives up instead, start it again.
+
+    granian respawns a worker that exits, but a worker that exits again within about 5 s of being
+    respawned makes it stop every worker and exit ("Worker crash loop detected"), so two quick crashes
+    (a bug one request hits twice, the OOM killer) would take the whole server down. Here the main
+    process starts granian again, as gunicorn's arbiter keeps respawning, after a pause that doubles
+    from ``backoff[0]`` up to ``backoff[1]`` seconds while the crashes keep coming (a run longer than
+    :data:`STABLE_RUN` starts the pause afresh). SIGTERM or Ctrl-C during the pause stops the server."""
+    stop = threading.Event()
+    pause = backoff[0]
+    while True:
+        started = time.monotonic()
+        try:
+            run()
+            return 0  # stopped by a signal
+        except SystemExit as exc:
+            if not exc.code:
+                return 0
+        if time.monotonic() - started > STABLE_RUN:
+            pause = backoff[0]
+        print(f"leanorm serve: workers crashed repeatedly; starting them again in {pause:g} s", file=sys.stderr,
+              flush=True)
+        # granian's signal handlers belonged to the run that ended: a stop asked for now ends the wait
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        if stop.wait(pause):
+            return 0
+        pause = min(pause * 2, backoff[1])
 
