@@ -20,7 +20,7 @@ from .admission import PREFIXES, PUBLIC, Headers
 from .budget import OverBudget, deadline, interrupted
 from .limits import too_complex
 from .protocol import Body, Caller, CloudCode, Context, LocalResponse, ProtocolError, Readable, dumps, resolve
-from .store import Store
+from .store import Store, store_failure
 from .values import now_iso
 
 __all__ = ["LocalServer", "CORS"]
@@ -179,7 +179,8 @@ class LocalServer:
         except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored
             status, answer = 400, {"code": 107, "error": f"Malformed request body: {exc}."}
         except Exception as exc:  # noqa: BLE001 - a bug must still answer the protocol's error shape
-            refusal = self._over_budget(exc)  # outside a handler: the session lookup past the deadline
+            # outside a handler: the session lookup past the deadline; the disk refusing a write
+            refusal = self._over_budget(exc) or store_failure(exc)
             if refusal is not None:
                 status, answer = refusal.status, refusal.as_json()
             elif too_complex(exc):

@@ -18,6 +18,8 @@ in-memory database between connections without shared-cache locking, which does 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import re
 import sqlite3
 import threading
@@ -25,12 +27,14 @@ import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from .budget import watch
-from .checkpoints import Checkpointer
+from .checkpoints import WAL_LIMIT, Checkpointer
 from .protocol import ProtocolError
 from .sqlfunctions import register_functions
 from .writer_lock import WriterLock
 
-__all__ = ["Store", "table", "json_path", "check_class_name", "check_field_name", "FieldType"]
+__all__ = ["Store", "table", "json_path", "check_class_name", "check_field_name", "FieldType", "store_failure"]
+
+log = logging.getLogger("leanorm.local")
 
 CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
@@ -131,11 +135,56 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.01)
 
 
+def _unopenable(path: str, exc: sqlite3.Error) -> ProtocolError:
+    """The error for a database file SQLite cannot open, naming the path and what an operator can fix."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        why = "it is a directory"
+    elif not os.path.isdir(folder):
+        why = f"its directory {folder} does not exist"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        why = f"its directory {folder} is not writable by this user (SQLite keeps -wal and -shm files beside it)"
+    elif os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        why = "this user may not read and write it"
+    else:
+        why = str(exc)
+    return ProtocolError(1, f"Cannot open the database {path}: {why}.", 503)
+
+
+def store_failure(exc: BaseException) -> Optional[ProtocolError]:
+    """The client's error for a failure of the database's disk an operator must act on (full, a file-size
+    limit, an I/O error: 503 saying so, nothing stored), logged; None for any other exception."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+; the message otherwise
+    text = str(exc)
+    if code == sqlite3.SQLITE_FULL if code is not None else "disk is full" in text:
+        message = "The server's disk is full: nothing was stored."
+    elif code is not None and code & 0xFF == sqlite3.SQLITE_IOERR or "disk I/O error" in text:
+        message = "The server could not write its database (disk full, a file-size limit or an I/O error): " \
+                  "nothing was stored."
+    else:
+        return None
+    log.error("database write failed: %s", text)
+    return ProtocolError(1, message, 503)
+
+
+def _identity(path: str) -> Optional[Tuple[int, int]]:
+    """(device, inode) of the file at ``path``; None when there is none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 class Store:
     """The SQLite database of one embedded backend."""
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, wal_limit: int = WAL_LIMIT) -> None:
         self.database = database
+        #: bytes the write-ahead log is cut back to (:mod:`.checkpoints`)
+        self.wal_limit = wal_limit
         self.memory = database in (":memory:", "")
         self._local = threading.local()
         self._lock = threading.RLock() if self.memory else None
@@ -146,19 +195,31 @@ class Store:
         self._idle: List[sqlite3.Connection] = []
         self._closed = False
         self._writer = None if self.memory else WriterLock(database, BUSY_TIMEOUT)
-        self._checkpointer = None if self.memory else Checkpointer(database)
+        self._checkpointer = None if self.memory else Checkpointer(database, wal_limit)
         with self.read() as conn:
-            conn.executescript(_SYSTEM_TABLES)
+            try:
+                conn.executescript(_SYSTEM_TABLES)
+            except sqlite3.DatabaseError as exc:  # not a database, a read-only file
+                raise _unopenable(database, exc) from None
+        #: the file the connections opened (device, inode): a path that names another file since was
+        #: deleted or replaced under the server, and writes to the old one would be lost
+        self._identity = None if self.memory else _identity(database)
+        self._moved_logged = False
 
     # -- connections -----------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
         # a pooled connection moves between threads, never used by two at once (borrowed for a block)
-        conn = sqlite3.connect(":memory:" if self.memory else self.database, isolation_level=None,
-                               check_same_thread=False, timeout=BUSY_TIMEOUT)
+        try:
+            conn = sqlite3.connect(":memory:" if self.memory else self.database, isolation_level=None,
+                                   check_same_thread=False, timeout=BUSY_TIMEOUT)
+            if not self.memory:
+                _enable_wal(conn)
+        except sqlite3.DatabaseError as exc:
+            raise _unopenable(self.database, exc) from None
         if not self.memory:
-            _enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's job
+            conn.execute(f"PRAGMA journal_size_limit={int(self.wal_limit)}")
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
         register_functions(conn)
         watch(conn)
@@ -235,6 +296,7 @@ class Store:
                 yield conn
                 return
             with self._writer.held() if self._writer is not None else contextlib.nullcontext():
+                self._check_in_place()
                 conn.execute("BEGIN IMMEDIATE")
                 created = self._created_tables()
                 self._local.writing = conn
@@ -251,6 +313,20 @@ class Store:
             created.clear()
             if self._checkpointer is not None:
                 self._checkpointer.committed()
+
+    def _check_in_place(self) -> None:
+        """Refuse to write (503) once the database path names another file than the one open: deleted or
+        replaced under a running server, the open file takes writes nobody will ever read (a ``stat``
+        per write transaction, a few microseconds)."""
+        if self._identity is None or _identity(self.database) == self._identity:
+            return
+        how = "deleted or moved away" if not os.path.exists(self.database) else "replaced by another file"
+        if not self._moved_logged:
+            self._moved_logged = True
+            log.error("the database file %s was %s while the server ran: writes are refused; restart the server "
+                      "once the file is back", self.database, how)
+        raise ProtocolError(1, f"The server's database file was {how} while it ran (moved under it): "
+                               "writes are refused until the operator restarts it.", 503)
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
