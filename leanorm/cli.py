@@ -6,6 +6,7 @@
 ``leanorm import``  load a data export (LeanCloud's console export, or ``leanorm export``) into a backend
 ``leanorm export``  write a backend's data in the export layout
 ``leanorm verify``  compare two backends (or an export and a backend) object by object
+``leanorm backup``  copy a served SQLite database while it takes writes; ``leanorm restore`` puts a copy back
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .introspect import models_source
 
 try:  # what the command needs beyond the client is the ``cli`` extra: say so rather than show a traceback
     from .local.admission import DEFAULT_MAX_UPLOAD
+    from .local.backup import BackupError, backup, restore
     from .local.serving import ServeOptions, serve
     from .migrate import copy_all
     from .transfer.export_format import open_export
@@ -122,6 +124,27 @@ def _verify(args: argparse.Namespace) -> int:
         differences += len(comparison.differences)
     print(f"{differences} differences" if differences else "no differences")
     return 1 if differences else 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    try:
+        copied = backup(args.db, args.copy)
+    except BackupError as exc:
+        print(f"leanorm backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up {args.db} to {copied.path}: {copied.size} bytes in {copied.seconds:.2f} s, integrity ok; "
+          f"copy the files folder {args.db}.files/ after it (uploaded bytes are not in the database)")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    try:
+        copied = restore(args.copy, args.db)
+    except BackupError as exc:
+        print(f"leanorm restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {args.copy} to {copied.path}: {copied.size} bytes, integrity ok")
+    return 0
 
 
 def _timestamp_fields(value: Optional[str]) -> Optional[Tuple[str, str]]:
@@ -275,6 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
     _classes_option(check)
     _fetch_options(check)
     check.set_defaults(run=_verify)
+    save = commands.add_parser("backup", help="copy a SQLite database while it is served (one consistent snapshot)")
+    save.add_argument("--db", required=True, help="the database file leanorm serve uses")
+    save.add_argument("copy", help="the file to write (replaced when it exists)")
+    save.set_defaults(run=_backup)
+    back = commands.add_parser("restore", help="put a backup in place of a database (stop the server first)")
+    back.add_argument("--db", required=True, help="the database file to replace")
+    back.add_argument("copy", help="the backup to restore (its integrity is checked first)")
+    back.set_defaults(run=_restore)
     return parser
 
 
