@@ -292,6 +292,9 @@ class Store:
         Nested use (an endpoint calling another inside its transaction) joins the outer transaction.
         """
         with self._borrowed() as conn:
+            if getattr(self._local, "snapshot", False):
+                # its read transaction would take the writes, then its end would roll them back unsaid
+                raise ProtocolError(1, "No writes inside a read snapshot (Store.snapshot).", 503)
             if conn.in_transaction:
                 yield conn
                 return
@@ -313,6 +316,24 @@ class Store:
             created.clear()
             if self._checkpointer is not None:
                 self._checkpointer.committed()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read this thread makes in the block sees the database as of one moment: its connection
+        holds one read transaction for the whole block (WAL: writers go on meanwhile, unseen). What an
+        export reads this way is a point-in-time copy; a write in the block is refused."""
+        with self._borrowed() as conn:
+            if conn.in_transaction:
+                yield
+                return
+            conn.execute("BEGIN")
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # the snapshot starts at a read
+            self._local.snapshot = True
+            try:
+                yield
+            finally:
+                self._local.snapshot = False
+                conn.execute("ROLLBACK")
 
     def _check_in_place(self) -> None:
         """Refuse to write (503) once the database path names another file than the one open: deleted or
