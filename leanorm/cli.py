@@ -51,7 +51,8 @@ def _serve(args: argparse.Namespace) -> int:
         graceful_timeout=args.graceful_timeout, verbose=args.verbose, public_url=args.public_url,
         trust_proxy=args.trust_proxy, allow_custom_object_id=args.allow_custom_object_id,
         client_class_creation=args.client_class_creation, protected_fields=protected,
-        auth_providers=tuple(args.auth_provider), hook_key=args.hook_key, query_timeout=args.query_timeout))
+        auth_providers=tuple(args.auth_provider), hook_key=args.hook_key, query_timeout=args.query_timeout,
+        metrics_token=args.metrics_token, log_format=args.log_format))
 
 
 def _size(text: str) -> int:
@@ -263,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--hook-key", default=os.environ.get("LEANCLOUD_APP_HOOK_KEY"), metavar="KEY",
                        help="LeanEngine's hook key: requests carrying it (X-LC-Hook-Key) may skip hooks with "
                             "__ignore_hooks (default: $LEANCLOUD_APP_HOOK_KEY; none: only the master key may)")
+    serve.add_argument("--metrics-token", default=os.environ.get("LEANORM_METRICS_TOKEN"), metavar="TOKEN",
+                       help="GET /metrics answers requests carrying Authorization: Bearer TOKEN (default: "
+                            "$LEANORM_METRICS_TOKEN; none: only requests from loopback, and none with --trust-proxy)")
+    serve.add_argument("--log-format", choices=("text", "json"), default="text",
+                       help="the logs (errors, --verbose's access log, granian's) as text or one JSON object "
+                            "a line (default: text)")
     serve.set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", help="copy classes between backends, keeping objectIds")
     migrate.add_argument("source", help="backend URL to read (with its master_key)")

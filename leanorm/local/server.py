@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from . import (aggregate, auth_data, authz, batch, captcha, classes, config, cql, envelope, files, friendship,  # noqa: F401
                hooks, installations, leaderboards, mail, push, schemas, server_time, sessions, sms, statuses, users)
-from . import admission, counters, verifiers
+from . import admission, counters, operations, verifiers
 # (importing the endpoint modules registers their endpoints)
 from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from ..protocol.dialects import same_secret
@@ -33,7 +33,8 @@ HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5
 ALIASES = {"users": "_User", "roles": "_Role", "installations": "_Installation"}
 
 
-def _canonical(path: str) -> str:
+def canonical(path: str) -> str:
+    """The path below the prefix with the aliases of system classes (``users/<id>``) spelt as classes."""
     parts = path.split("/")
     if parts[0] in ALIASES and len(parts) <= 2 and parts[1:] != ["me"]:
         return "/".join(["classes", ALIASES[parts[0]], *parts[1:]])
@@ -216,7 +217,7 @@ class LocalServer:
                                       content_type=headers.get("Content-Type")))
 
     def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
-        handler, ctx.args = resolve(ctx.method, _canonical(ctx.path))
+        handler, ctx.args = resolve(ctx.method, canonical(ctx.path))
         try:
             answer = handler(ctx)
         except Exception as exc:
@@ -336,6 +337,14 @@ class LocalServer:
             start_response("204 No Content", list(CORS.items()))
             return [b""]
         path = environ.get("PATH_INFO", "/")
+        operator = operations.answer(self, method, path)
+        if operator is not None:
+            status, answer = operator
+            body = dumps(answer).encode()
+            start_response(f"{status} {_REASONS.get(status, 'Status')}",
+                           [("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-store"),
+                            ("Content-Length", str(len(body)))])
+            return [body]
         if files.is_download(method, path):
             return self._download(method, path, environ, start_response)
         headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")
@@ -397,4 +406,4 @@ CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET
          "Access-Control-Allow-Headers": "*"}
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
             403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
-            500: "Internal Server Error"}
+            500: "Internal Server Error", 503: "Service Unavailable"}

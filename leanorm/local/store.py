@@ -24,7 +24,7 @@ import re
 import sqlite3
 import threading
 import time
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .budget import watch
 from .checkpoints import WAL_LIMIT, Checkpointer
@@ -32,9 +32,18 @@ from .protocol import ProtocolError
 from .sqlfunctions import register_functions
 from .writer_lock import WriterLock
 
-__all__ = ["Store", "table", "json_path", "check_class_name", "check_field_name", "FieldType", "store_failure"]
+__all__ = ["Store", "table", "json_path", "check_class_name", "check_field_name", "FieldType", "store_failure",
+           "FAILURE_OBSERVERS"]
 
 log = logging.getLogger("leanorm.local")
+#: called with a kind (``disk``, ``moved``) on each failure of the database file: ``leanorm serve``
+#: counts them (its metrics)
+FAILURE_OBSERVERS: List[Callable[[str], None]] = []
+
+
+def _failed(kind: str) -> None:
+    for observe in FAILURE_OBSERVERS:
+        observe(kind)
 
 CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
@@ -165,6 +174,7 @@ def store_failure(exc: BaseException) -> Optional[ProtocolError]:
                   "nothing was stored."
     else:
         return None
+    _failed("disk")
     log.error("database write failed: %s", text)
     return ProtocolError(1, message, 503)
 
@@ -317,6 +327,18 @@ class Store:
             if self._checkpointer is not None:
                 self._checkpointer.committed()
 
+    def check_ready(self) -> None:
+        """Raise :class:`ProtocolError` (503) unless the store can serve: its file is the one open, and
+        a read of it succeeds."""
+        self._check_in_place()
+        try:
+            with self.read() as conn:
+                conn.execute("SELECT 1 FROM _schema LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            _failed("read")
+            log.error("the readiness check could not read the database: %s", exc)
+            raise ProtocolError(1, "The database cannot be read.", 503) from None
+
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
         """Every read this thread makes in the block sees the database as of one moment: its connection
@@ -342,6 +364,7 @@ class Store:
         if self._identity is None or _identity(self.database) == self._identity:
             return
         how = "deleted or moved away" if not os.path.exists(self.database) else "replaced by another file"
+        _failed("moved")
         if not self._moved_logged:
             self._moved_logged = True
             log.error("the database file %s was %s while the server ran: writes are refused; restart the server "
