@@ -340,11 +340,11 @@ class LocalServer:
         operator = operations.answer(self, method, path)
         if operator is not None:
             status, answer = operator
-            body = dumps(answer).encode()
+            data = dumps(answer).encode()
             start_response(f"{status} {_REASONS.get(status, 'Status')}",
                            [("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-store"),
-                            ("Content-Length", str(len(body)))])
-            return [body]
+                            ("Content-Length", str(len(data)))])
+            return [data]
         if files.is_download(method, path):
             return self._download(method, path, environ, start_response)
         headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")

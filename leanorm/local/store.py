@@ -50,6 +50,8 @@ FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 PATH_PART = re.compile(r"[^\"'\\.$\[\]\x00]+\Z")
 #: seconds a writer waits for another connection's (or process's) write transaction to end
 BUSY_TIMEOUT = 30.0
+#: SQLite's result codes (the module names them from Python 3.11 on): a disk full, an I/O error
+SQLITE_FULL, SQLITE_IOERR = 13, 10
 #: idle connections a file database keeps for the next request (more are closed when given back)
 IDLE_CONNECTIONS = 8
 
@@ -167,9 +169,9 @@ def store_failure(exc: BaseException) -> Optional[ProtocolError]:
         return None
     code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+; the message otherwise
     text = str(exc)
-    if code == sqlite3.SQLITE_FULL if code is not None else "disk is full" in text:
+    if code == SQLITE_FULL if code is not None else "disk is full" in text:
         message = "The server's disk is full: nothing was stored."
-    elif code is not None and code & 0xFF == sqlite3.SQLITE_IOERR or "disk I/O error" in text:
+    elif code is not None and code & 0xFF == SQLITE_IOERR or "disk I/O error" in text:
         message = "The server could not write its database (disk full, a file-size limit or an I/O error): " \
                   "nothing was stored."
     else:
