@@ -354,8 +354,10 @@ def worker_app() -> RSGIApp:
                               "counters": tuple(raw["counters"]), "auth_providers": tuple(raw["auth_providers"])})
     sys.path.insert(0, ".")  # --engine names a module of the working directory
     logs.configure(options.log_format, options.verbose)
-    measured = metrics.Metrics()
-    FAILURE_OBSERVERS.append(measured.store_error)
+    # metrics where ``serve`` made their folder (an app built on its own, as a test does, has none)
+    measured = metrics.Metrics() if metrics.MULTIPROC_ENV in os.environ else None
+    if measured is not None:
+        FAILURE_OBSERVERS.append(measured.store_error)
     server = _local_server(options)
     # what the worker built to start (modules, the server) lives as long as it does: frozen, the garbage
     # collector's full passes no longer walk it (one took about 37 ms, a p99 of its own under load)
