@@ -220,9 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", default="leanorm.sqlite3", help="SQLite file (default: leanorm.sqlite3)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
-    serve.add_argument("--app-id", default="leanorm-local")
-    serve.add_argument("--app-key", default="leanorm-local-key")
-    serve.add_argument("--master-key", default="leanorm-local-master")
+    # the keys may come from the environment, off the command line other users of the machine can read
+    serve.add_argument("--app-id", default=os.environ.get("LEANORM_APP_ID", "leanorm-local"),
+                       help="the app's id (default: $LEANORM_APP_ID, else leanorm-local)")
+    serve.add_argument("--app-key", default=os.environ.get("LEANORM_APP_KEY", "leanorm-local-key"),
+                       help="the app's key (default: $LEANORM_APP_KEY, else leanorm-local-key)")
+    serve.add_argument("--master-key", default=os.environ.get("LEANORM_MASTER_KEY", "leanorm-local-master"),
+                       help="the master key (default: $LEANORM_MASTER_KEY, else leanorm-local-master)")
     serve.add_argument("--index", action="append", default=[], metavar="Class.field",
                        help="create an index (repeatable)")
     serve.add_argument("--unique-index", action="append", default=[], metavar="Class.field",
