@@ -325,6 +325,8 @@ def _environ(scope: Any, body: IO[bytes], length: int, limit: int) -> Dict[str, 
     environ: Dict[str, Any] = {
         admission.ADMITTED: limit,
         "REQUEST_METHOD": scope.method, "PATH_INFO": scope.path, "QUERY_STRING": scope.query_string,
+        # the peer: the limits kept per client address count by it (without it every client was one)
+        "REMOTE_ADDR": _peer(scope),
         "SERVER_PROTOCOL": f"HTTP/{scope.http_version}", "CONTENT_LENGTH": str(length),
         "wsgi.url_scheme": scope.scheme, "wsgi.input": body, "wsgi.errors": sys.stderr,
         "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
