@@ -19,6 +19,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from typing import Optional
 
 __all__ = ["Checkpointer", "INTERVAL", "WAL_LIMIT"]
@@ -27,6 +28,8 @@ __all__ = ["Checkpointer", "INTERVAL", "WAL_LIMIT"]
 INTERVAL = 0.1
 #: bytes the write-ahead log is cut back to once no reader needs more of it
 WAL_LIMIT = 64 * 1024 * 1024
+#: seconds between two tries at cutting the log back while a reader keeps it
+TRUNCATE_RETRY = 1.0
 
 
 class Checkpointer:
@@ -68,7 +71,7 @@ def _run(database: str, wal_limit: int, wake: threading.Event, stop: threading.E
         conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False, timeout=0)
         try:
             conn.execute(f"PRAGMA journal_size_limit={int(wal_limit)}")
-            oversized = False
+            oversized, truncate_after = False, 0.0
             # commits keep coming, or the log is still past its bound: a checkpoint each interval
             while (wake.is_set() or oversized) and not stop.is_set():
                 wake.clear()
@@ -76,10 +79,12 @@ def _run(database: str, wal_limit: int, wake: threading.Event, stop: threading.E
                 with contextlib.suppress(sqlite3.Error):  # busy (another checkpoint): the next one catches up
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 oversized = _wal_size(database) > wal_limit
-                if oversized:
+                if oversized and time.monotonic() >= truncate_after:
+                    # it takes the write lock for a moment: tried at most once per TRUNCATE_RETRY
+                    truncate_after = time.monotonic() + TRUNCATE_RETRY
                     with contextlib.suppress(sqlite3.Error):  # a reader on an old snapshot: later
-                        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-                        oversized = bool(busy) and _wal_size(database) > wal_limit
+                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                    oversized = _wal_size(database) > wal_limit
         finally:
             conn.close()
 
