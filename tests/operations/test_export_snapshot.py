@@ -75,3 +75,33 @@ def test_verify_reports_dangling_pointers(tmp_path: Path) -> None:
     assert comparisons["Post"].dangling == ["p2: author points to Author gone, which the source does not hold"]
     assert "1 dangling pointers" in comparisons["Post"].lines()[0]
     assert comparisons["Author"].dangling == []
+
+
+def test_an_export_over_rest_says_it_is_not_a_snapshot(tmp_path: Path) -> None:
+    from leanorm.transfer.exporter import NOT_A_SNAPSHOT
+    from tests.served import serve
+    with serve(tmp_path / "app.sqlite3", "--workers", "1") as served:
+        client = leanorm.connect(served.leanorm_url, default=False)
+        with leanorm.using_master():
+            client.request("POST", "classes/Author", body={"n": 1})
+        reports = export_backend(client, tmp_path / "out", ["Author"])
+        client.close()
+    assert NOT_A_SNAPSHOT in reports["Author"].notes
+
+
+def test_a_write_inside_a_snapshot_is_refused(tmp_path: Path) -> None:
+    import pytest
+    from leanorm.local.protocol import ProtocolError
+    from leanorm.local.store import Store
+    store = Store(str(tmp_path / "app.sqlite3"))
+    try:
+        with store.snapshot():
+            with pytest.raises(ProtocolError):
+                with store.write() as conn:
+                    conn.execute("CREATE TABLE t (x)")
+        with store.read() as conn:  # nothing was written, and the store goes on
+            assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name='t'").fetchone()[0] == 0
+        with store.write() as conn:
+            conn.execute("CREATE TABLE t (x)")
+    finally:
+        store.close()

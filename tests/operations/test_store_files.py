@@ -86,3 +86,13 @@ def test_a_directory_given_as_the_database_is_named(tmp_path: Path) -> None:
     with pytest.raises(ProtocolError) as refused:
         Store(str(tmp_path))
     assert str(tmp_path) in str(refused.value) and "is a directory" in str(refused.value)
+
+
+def test_serve_names_an_unopenable_database_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    missing = tmp_path / "no-such-dir" / "app.sqlite3"
+    done = subprocess.run([sys.executable, "-m", "leanorm.cli", "serve", "--db", str(missing), "--port", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr and str(missing) in done.stderr and "does not exist" in done.stderr
