@@ -445,10 +445,13 @@ def serve(options: ServeOptions) -> int:
     # the workers' metrics files, for this run only (counts of an earlier run would add to this one's)
     metrics_dir = tempfile.mkdtemp(prefix="leanorm-metrics-")
     os.environ[metrics.MULTIPROC_ENV] = metrics_dir
-    print(f"leanorm: serving {options.database} on http://{options.host}:{port} "
-          f"(LeanCloud dialect under /1.1/, Parse under /parse/; {options.workers} workers of "
-          f"{options.max_connections} connections); Ctrl-C stops",
-          flush=True)
+    banner = (f"leanorm: serving {options.database} on http://{options.host}:{port} "
+              f"(LeanCloud dialect under /1.1/, Parse under /parse/; {options.workers} workers of "
+              f"{options.max_connections} connections); Ctrl-C stops")
+    if options.log_format == "json":  # every line a collector reads is JSON
+        log.info(banner)
+    else:
+        print(banner, flush=True)
     def run() -> None:
         Server(
             f"{__name__}:worker_app", address=options.host, port=port, interface=Interfaces.RSGI,
@@ -470,7 +473,9 @@ def supervise(run: Callable[[], None], backoff: Tuple[float, float] = RESTART_BA
 
     granian respawns a worker that exits, but a worker that exits again within about 5 s of being
     respawned makes it stop every worker and exit ("Worker crash loop detected"), so two quick crashes
-    (a bug one request hits twice, the OOM killer) would take the whole server down. Here the main
+    (a bug one request hits twice, the OOM killer) would take the whole server down. granian 2.8 has no
+    option for that: its window is fixed, and ``respawn_interval`` spaces only the respawns of reloads
+    and of workers past their lifetime or memory. Here the main
     process starts granian again, as gunicorn's arbiter keeps respawning, after a pause that doubles
     from ``backoff[0]`` up to ``backoff[1]`` seconds while the crashes keep coming (a run longer than
     :data:`STABLE_RUN` starts the pause afresh). SIGTERM or Ctrl-C during the pause stops the server."""

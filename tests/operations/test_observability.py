@@ -46,6 +46,7 @@ def test_ready_fails_once_the_database_is_moved_away(tmp_path: Path) -> None:
         assert answer.status_code == 503 and answer.json()["status"] == "unavailable"
         assert str(tmp_path) not in answer.text  # no server path to whoever asks
         assert requests.get(f"{served.base_url}/health", timeout=10).status_code == 200  # alive, not ready
+        assert _sample(_metrics(served).text, "leanorm_store_errors_total", kind="moved") >= 1
 
 
 def _metrics(served: Served, **headers: str) -> requests.Response:
@@ -100,4 +101,4 @@ def test_json_logs(tmp_path: Path) -> None:
     assert "secret" not in json.dumps(access)  # the query string is not logged
     errors = [r for r in records if r.get("level") == "ERROR"]
     assert any("replaced" in r["message"] or "moved" in r["message"] for r in errors)
-    assert all(line.startswith("{") for line in output.splitlines()[1:] if line.strip()), output
+    assert all(line.startswith("{") for line in output.splitlines() if line.strip()), output
