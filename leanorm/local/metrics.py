@@ -34,6 +34,7 @@ PATH = "/metrics"
 #: request durations' buckets, seconds: a served request takes about a millisecond, a slow one seconds
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _GROUP = re.compile(r"\((?:[^()\\]|\\.)*\)")
+_WORDS = re.compile(r"[A-Za-z]+(\|[A-Za-z]+)+\Z")
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -47,8 +48,15 @@ def route_of(method: str, path: str) -> str:
     method = method.upper()
     for candidate, pattern, _ in _ROUTES:
         if candidate == method and pattern.match(below):
-            return _GROUP.sub("*", pattern.pattern).replace("/?\\Z", "")
+            return _GROUP.sub(_part, pattern.pattern).replace("/?\\Z", "")
     return "other"
+
+
+def _part(group: "re.Match[str]") -> str:
+    """A captured part of a route as its label shows it: a choice of words as they are
+    (``functions|call``), anything else (an id, a class name) as ``*``."""
+    inner = group.group(0)[1:-1]
+    return inner if _WORDS.match(inner) else "*"
 
 
 def allowed(authorization: Optional[str], client: str, token: Optional[str], trust_proxy: bool) -> bool:
