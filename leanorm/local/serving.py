@@ -452,6 +452,7 @@ def serve(options: ServeOptions) -> int:
         log.info(banner)
     else:
         print(banner, flush=True)
+
     def run() -> None:
         Server(
             f"{__name__}:worker_app", address=options.host, port=port, interface=Interfaces.RSGI,
