@@ -50,8 +50,9 @@ class Checkpointer:
                 if self._thread is None and not self._stop.is_set():
                     # the thread holds no reference to the store: a store dropped unclosed leaves it
                     # idle, waiting on an event, with no connection open
-                    self._thread = threading.Thread(target=_run, args=(self.database, self.wal_limit, self._wake, self._stop),
-                                                    name="leanorm-checkpoint", daemon=True)
+                    self._thread = threading.Thread(
+                        target=_run, args=(self.database, self.wal_limit, self._wake, self._stop),
+                        name="leanorm-checkpoint", daemon=True)
                     self._thread.start()
         self._wake.set()
 
