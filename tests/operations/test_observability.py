@@ -102,3 +102,23 @@ def test_json_logs(tmp_path: Path) -> None:
     errors = [r for r in records if r.get("level") == "ERROR"]
     assert any("replaced" in r["message"] or "moved" in r["message"] for r in errors)
     assert all(line.startswith("{") for line in output.splitlines() if line.strip()), output
+
+
+def test_health_answers_while_every_handler_thread_is_busy(tmp_path: Path) -> None:
+    import concurrent.futures
+    release = tmp_path / "release"
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--threads", "1",
+               "--engine", "tests.operations.busy_engine:engine") as served:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            held = pool.submit(requests.post, f"{served.base_url}/1.1/functions/hold", json={"release": str(release)},
+                               headers=_keys(served), timeout=60)
+            ready = pool.submit(requests.get, f"{served.base_url}/ready", timeout=60)
+            time.sleep(0.5)  # both reached the server: the one handler thread holds the call, /ready waits
+            try:
+                health = requests.get(f"{served.base_url}/health", timeout=10)
+                assert health.status_code == 200
+                assert not held.done() and not ready.done()
+            finally:
+                release.touch()
+            assert held.result().json() == {"result": "released"}
+            assert ready.result().status_code == 200
