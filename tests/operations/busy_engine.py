@@ -1,5 +1,6 @@
 """An Engine with a function that holds its handler thread until a file appears (``test_health_answers_while
-every_handler_thread_is_busy``): the path of that file comes in the call's parameters."""
+every_handler_thread_is_busy``): it makes the file ``started`` when it begins, and waits for ``release``."""
+from pathlib import Path
 import os
 import time
 
@@ -9,7 +10,8 @@ engine = Engine()
 
 
 @engine.define
-def hold(release: str) -> str:
+def hold(started: str, release: str) -> str:
+    Path(started).touch()
     deadline = time.monotonic() + 60
     while not os.path.exists(release) and time.monotonic() < deadline:
         time.sleep(0.05)

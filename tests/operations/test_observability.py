@@ -110,10 +110,14 @@ def test_health_answers_while_every_handler_thread_is_busy(tmp_path: Path) -> No
     with serve(tmp_path / "app.sqlite3", "--workers", "1", "--threads", "1",
                "--engine", "tests.operations.busy_engine:engine") as served:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            held = pool.submit(requests.post, f"{served.base_url}/1.1/functions/hold", json={"release": str(release)},
-                               headers=_keys(served), timeout=60)
-            ready = pool.submit(requests.get, f"{served.base_url}/ready", timeout=60)
-            time.sleep(0.5)  # both reached the server: the one handler thread holds the call, /ready waits
+            started = tmp_path / "started"
+            held = pool.submit(requests.post, f"{served.base_url}/1.1/functions/hold",
+                               json={"started": str(started), "release": str(release)}, headers=_keys(served),
+                               timeout=60)
+            while not started.exists():  # the one handler thread holds the call
+                assert not held.done(), held.result().text
+                time.sleep(0.05)
+            ready = pool.submit(requests.get, f"{served.base_url}/ready", timeout=60)  # waits for a thread
             try:
                 health = requests.get(f"{served.base_url}/health", timeout=10)
                 assert health.status_code == 200
