@@ -16,6 +16,11 @@ again when a kept-alive connection falls idle.
 
 The worker processes share the WAL database (the store serialises writers across processes); each builds
 its own :class:`LocalServer` from the options the main process leaves in the environment.
+
+The main process keeps the server up when granian gives up on a worker that keeps crashing
+(:func:`supervise`). Around every request a worker counts it in the metrics (:mod:`.metrics`) and the
+access log (:mod:`.logs`); ``/health`` is answered on the event loop, ``/metrics`` here when the caller
+may read it, everything else by the app.
 """
 from __future__ import annotations
 
