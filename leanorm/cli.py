@@ -7,6 +7,7 @@
 ``leanorm export``  write a backend's data in the export layout
 ``leanorm verify``  compare two backends (or an export and a backend) object by object
 ``leanorm index``   create indexes (unique ones too): class settings a data export does not carry
+``leanorm backup``  copy a served SQLite database while it takes writes; ``leanorm restore`` puts a copy back
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from .schema import create_index
 try:  # what the command needs beyond the client is the ``cli`` extra: say so rather than show a traceback
     from .local.admission import DEFAULT_MAX_UPLOAD
     from .local.phones import DEFAULT_REGION
+    from .local.backup import BackupError, backup, restore
     from .local.serving import ServeOptions, serve
     from .migrate import copy_all
     from .transfer.export_format import open_export
@@ -58,7 +60,8 @@ def _serve(args: argparse.Namespace) -> int:
         idempotency_paths=tuple(args.idempotency_path), idempotency_ttl=args.idempotency_ttl,
         verify_user_emails=args.verify_user_emails,
         prevent_login_with_unverified_email=args.prevent_login_with_unverified_email,
-        client_key_required=not args.no_client_key, phone_region=args.phone_region))
+        client_key_required=not args.no_client_key, phone_region=args.phone_region,
+        metrics_token=args.metrics_token, log_format=args.log_format))
 
 
 def _size(text: str) -> int:
@@ -125,11 +128,15 @@ def _verify(args: argparse.Namespace) -> int:
     source = connect(args.source, default=False) if "://" in args.source else open_export(args.source)
     comparisons = verify(source, connect(args.target, default=False), _class_list(args.classes),
                          fetch_policy=_fetch_policy(args))
-    differences = 0
+    differences = dangling = 0
     for comparison in comparisons.values():
         print("\n".join(comparison.lines()), flush=True)
         differences += len(comparison.differences)
-    print(f"{differences} differences" if differences else "no differences")
+        dangling += len(comparison.dangling)
+    print(f"{differences} differences" if differences else "no differences", end="")
+    # a dangling pointer is the source's own state (a deleted object, an export read during writes), which
+    # the copy may faithfully keep: listed, and counted apart from the differences
+    print(f"; {dangling} dangling pointers in the source (listed above)" if dangling else "")
     return 1 if differences else 0
 
 
@@ -157,6 +164,27 @@ def _class_and_field(spec: str) -> Tuple[str, str]:
     if not (class_name and dot and field):
         raise SystemExit(f"leanorm index: expected Class.field, got {spec!r}")
     return class_name, field
+
+
+def _backup(args: argparse.Namespace) -> int:
+    try:
+        copied = backup(args.db, args.copy)
+    except BackupError as exc:
+        print(f"leanorm backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up {args.db} to {copied.path}: {copied.size} bytes in {copied.seconds:.2f} s, integrity ok; "
+          f"copy the files folder {args.db}.files/ after it (uploaded bytes are not in the database)")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    try:
+        copied = restore(args.copy, args.db)
+    except BackupError as exc:
+        print(f"leanorm restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {args.copy} to {copied.path}: {copied.size} bytes, integrity ok")
+    return 0
 
 
 def _timestamp_fields(value: Optional[str]) -> Optional[Tuple[str, str]]:
@@ -227,9 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", default="leanorm.sqlite3", help="SQLite file (default: leanorm.sqlite3)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
-    serve.add_argument("--app-id", default="leanorm-local")
-    serve.add_argument("--app-key", default="leanorm-local-key")
-    serve.add_argument("--master-key", default="leanorm-local-master")
+    # the keys may come from the environment, off the command line other users of the machine can read
+    serve.add_argument("--app-id", default=os.environ.get("LEANORM_APP_ID", "leanorm-local"),
+                       help="the app's id (default: $LEANORM_APP_ID, else leanorm-local)")
+    serve.add_argument("--app-key", default=os.environ.get("LEANORM_APP_KEY", "leanorm-local-key"),
+                       help="the app's key (default: $LEANORM_APP_KEY, else leanorm-local-key)")
+    serve.add_argument("--master-key", default=os.environ.get("LEANORM_MASTER_KEY", "leanorm-local-master"),
+                       help="the master key (default: $LEANORM_MASTER_KEY, else leanorm-local-master)")
     serve.add_argument("--index", action="append", default=[], metavar="Class.field",
                        help="create an index (repeatable)")
     serve.add_argument("--unique-index", action="append", default=[], metavar="Class.field",
@@ -286,6 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-client-key", action="store_true",
                        help="Parse dialect: the application id alone makes a client request (Parse's rule for an "
                             "app without client keys); the LeanCloud dialect still needs the app key")
+    serve.add_argument("--metrics-token", default=os.environ.get("LEANORM_METRICS_TOKEN"), metavar="TOKEN",
+                       help="GET /metrics answers requests carrying Authorization: Bearer TOKEN (default: "
+                            "$LEANORM_METRICS_TOKEN; none: only requests from loopback, and none with --trust-proxy)")
+    serve.add_argument("--log-format", choices=("text", "json"), default="text",
+                       help="the logs (errors, --verbose's access log, granian's) as text or one JSON object "
+                            "a line (default: text)")
     serve.set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", help="copy classes between backends, keeping objectIds")
     migrate.add_argument("source", help="backend URL to read (with its master_key)")
@@ -334,6 +372,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also the indexes of a MongoDB backup (LeanCloud's backup export, mongodump): "
                             "its <Class>.metadata.json files")
     index.set_defaults(run=_index)
+    save = commands.add_parser("backup", help="copy a SQLite database while it is served (one consistent snapshot)")
+    save.add_argument("--db", required=True, help="the database file leanorm serve uses")
+    save.add_argument("copy", help="the file to write (replaced when it exists)")
+    save.set_defaults(run=_backup)
+    back = commands.add_parser("restore", help="put a backup in place of a database (stop the server first)")
+    back.add_argument("--db", required=True, help="the database file to replace")
+    back.add_argument("copy", help="the backup to restore (its integrity is checked first)")
+    back.set_defaults(run=_restore)
     return parser
 
 

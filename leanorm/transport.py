@@ -15,7 +15,7 @@ import ssl
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, Protocol, Type, Union
+from typing import TYPE_CHECKING, Any, ContextManager, Dict, Iterator, Mapping, Optional, Protocol, Type, Union
 from urllib.parse import urlsplit
 
 import requests
@@ -78,6 +78,12 @@ class Transport:
         """How long a request may take in all (``request_timeout``, else the enclosing
         ``leanorm.timeout()`` block's, else the transport's own); None where nothing bounds it."""
         return request_timeout or _block_timeout.get()
+
+    def snapshot(self) -> Optional[ContextManager[None]]:
+        """A block in which every read this thread sends sees the data as of one moment, where the backend
+        can give one (the embedded backend in-process); None where it cannot (over HTTP each request is
+        answered from the data as it is then)."""
+        return None
 
     def close(self) -> None:
         """Release what the transport holds (connections, the embedded database)."""
@@ -311,6 +317,10 @@ class LocalTransport(Transport):
         path = urlsplit(request.path).path if request.path.startswith(("http://", "https://")) else request.path
         r = self.server.handle(request.method, path, request.params, request.headers, request.body)
         return Response(r.status, r.body, r.headers)
+
+    def snapshot(self) -> Optional[ContextManager[None]]:
+        """One read transaction of the embedded store for the block (``Store.snapshot``)."""
+        return self.server.store.snapshot()
 
     def close(self) -> None:
         if self.owned:

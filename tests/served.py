@@ -60,16 +60,21 @@ def _wait_until_answering(served: Served) -> None:
     pytest.fail("leanorm serve did not answer in time")
 
 
-def _open_files_limit(limit: int) -> Callable[[], None]:
-    def apply() -> None:  # runs in the child before exec: the server and its workers inherit it
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+def _limits(open_files: Optional[int], file_size: Optional[int]) -> Callable[[], None]:
+    def apply() -> None:  # runs in the child before exec: the server and its workers inherit them
+        if open_files:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+        if file_size:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
     return apply
 
 
 @contextlib.contextmanager
-def serve(database: Path, *options: str, open_files: Optional[int] = None) -> Iterator[Served]:
+def serve(database: Path, *options: str, open_files: Optional[int] = None,
+          file_size: Optional[int] = None) -> Iterator[Served]:
     """``leanorm serve`` over ``database`` with extra command-line ``options``, on a port the OS picks
-    (``--port 0``; the banner names it), optionally under ``ulimit -n open_files``, stopped when the block
+    (``--port 0``; the banner names it), optionally under ``ulimit -n open_files`` and ``ulimit -f``
+    (``file_size`` bytes: the largest file it may write), stopped when the block
     ends (its workers are given the time a graceful stop takes). Clients may create classes, as the tests
     make theirs that way (``--no-client-class-creation`` among ``options`` turns it off again)."""
     if sys.version_info < (3, 10):  # granian, its HTTP server, needs 3.10; the rest of leanorm runs on 3.9
@@ -80,7 +85,7 @@ def serve(database: Path, *options: str, open_files: Optional[int] = None) -> It
          *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        preexec_fn=_open_files_limit(open_files) if open_files else None)
+        preexec_fn=_limits(open_files, file_size) if open_files or file_size else None)
     try:
         # "leanorm: serving DB on http://127.0.0.1:PORT (...)", after what opening the database logged
         printed = [process.stdout.readline()]

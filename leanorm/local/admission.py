@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .server import LocalServer
 
 __all__ = ["Headers", "MAX_BODY", "ENVELOPE_MAX", "DEFAULT_MAX_UPLOAD", "UNCAPPED_UPLOADS", "FORM_OVERHEAD", "PREFIXES", "PUBLIC",
-           "ADMITTED", "admit", "dialect_of", "keys", "too_large"]
+           "OPERATIONS", "ADMITTED", "admit", "dialect_of", "keys", "too_large"]
 
 MiB = 1024 * 1024
 #: a JSON API body, keys checked
@@ -42,6 +42,9 @@ PREFIXES = (("/1.1/", "leancloud"), ("/parse/", "parse"))
 #: requests answered without app keys: the official SDK's ``get_server_time`` sends none; ``health`` is what
 #: a load balancer or Parse's SDKs probe (it reads nothing)
 PUBLIC = {("GET", "date"), ("GET", "health")}
+#: an operator's paths, answered without keys (``/health``, ``/ready``; ``leanorm serve``'s ``/metrics``
+#: guards itself): they take no body at all
+OPERATIONS = frozenset({"/health", "/ready", "/metrics"})
 #: the WSGI environ key by which ``leanorm serve`` hands on a request it admitted: its body's limit
 ADMITTED = "leanorm.body_limit"
 
@@ -117,6 +120,8 @@ def admit(server: "LocalServer", method: str, path: str, headers: Mapping[str, s
     preflight, a download, a path outside the API, left to the handler to answer) is read under the small
     cap of a request anyone may send, so that the connection can go on to its next request."""
     method = method.upper()
+    if path in OPERATIONS:
+        return 0
     view = Headers(headers)
     if path.startswith(files.UPLOAD_PREFIX):
         if method not in ("PUT", "POST"):

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 from . import (aggregate, auth_data, authz, batch, batch_save, captcha, classes, config, cql, envelope, files,  # noqa: F401
                friendship, hooks, jobs, installations, leaderboards, mail, push, schemas, server_time, sessions, sms,
                statuses, users)
-from . import admission, console, counters, file_urls, health, phones, verifiers  # noqa: F401
+from . import admission, console, counters, file_urls, health, operations, phones, verifiers  # noqa: F401
 # (importing the endpoint modules registers their endpoints)
 from ..errors import error_for
 from ..protocol.dialects import same_secret
@@ -23,7 +23,7 @@ from .budget import OverBudget, deadline, interrupted
 from .idempotency import Idempotency
 from .limits import too_complex
 from .protocol import Body, Caller, CloudCode, Context, LocalResponse, ProtocolError, Readable, dumps, resolve
-from .store import Store
+from .store import Store, store_failure
 from .values import now_iso
 
 __all__ = ["LocalServer", "CORS"]
@@ -41,7 +41,7 @@ ALIASES = {"users": "_User", "roles": "_Role", "installations": "_Installation",
 NOT_USER_IDS = frozenset({"me", "strictlyQuery", "friendshipRequests"})
 
 
-def _canonical(path: str) -> str:
+def canonical(path: str) -> str:
     """The path the routes know: the class aliases (``users/<id>`` is ``classes/_User/<id>``), a user's
     actions under ``classes/_User/<id>/`` (``updatePassword``, ``refreshSessionToken``) as under
     ``users/<id>/``, and the Python SDK's push status ``tables/Notifications/<id>``."""
@@ -215,7 +215,8 @@ class LocalServer:
         except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored
             status, answer = 400, {"code": 107, "error": f"Malformed request body: {exc}."}
         except Exception as exc:  # noqa: BLE001 - a bug must still answer the protocol's error shape
-            refusal = self._over_budget(exc)  # outside a handler: the session lookup past the deadline
+            # outside a handler: the session lookup past the deadline; the disk refusing a write
+            refusal = self._over_budget(exc) or store_failure(exc)
             if refusal is not None:
                 status, answer = refusal.status, refusal.as_json()
             elif too_complex(exc):
@@ -259,7 +260,7 @@ class LocalServer:
         return status, file_urls.rebase(ctx, answer)  # every answer: hosted files under this address
 
     def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
-        handler, ctx.args = resolve(ctx.method, _canonical(ctx.path))
+        handler, ctx.args = resolve(ctx.method, canonical(ctx.path))
         try:
             answer = handler(ctx)
         except Exception as exc:
@@ -386,6 +387,14 @@ class LocalServer:
             start_response("204 No Content", list(CORS.items()))
             return [b""]
         path = environ.get("PATH_INFO", "/")
+        operator = operations.answer(self, method, path)
+        if operator is not None:
+            status, answer = operator
+            data = dumps(answer).encode()
+            start_response(f"{status} {_REASONS.get(status, 'Status')}",
+                           [("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-store"),
+                            ("Content-Length", str(len(data)))])
+            return [data]
         if files.is_download(method, path):
             return self._download(method, path, environ, start_response)
         headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")
@@ -447,4 +456,4 @@ CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET
          "Access-Control-Allow-Headers": "*", "Access-Control-Expose-Headers": "X-Parse-Job-Status-Id"}
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
             403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
-            500: "Internal Server Error"}
+            500: "Internal Server Error", 503: "Service Unavailable"}

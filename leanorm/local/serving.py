@@ -16,6 +16,11 @@ again when a kept-alive connection falls idle.
 
 The worker processes share the WAL database (the store serialises writers across processes); each builds
 its own :class:`LocalServer` from the options the main process leaves in the environment.
+
+The main process keeps the server up when granian gives up on a worker that keeps crashing
+(:func:`supervise`). Around every request a worker counts it in the metrics (:mod:`.metrics`) and the
+access log (:mod:`.logs`); ``/health`` is answered on the event loop, ``/metrics`` here when the caller
+may read it, everything else by the app.
 """
 from __future__ import annotations
 
@@ -27,19 +32,24 @@ import gc
 import importlib
 import io
 import json
+import logging
 import os
+import shutil
 import signal
 import socket
 import sys
 import tempfile
+import threading
+import time
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
 if sys.platform != "win32":  # Windows has no open-files limit to raise
     import resource
 
 from ..errors import LeanCloudError
-from . import admission, files
+from . import admission, files, logs, metrics, operations
 from .phones import DEFAULT_REGION
+from .store import FAILURE_OBSERVERS
 from .protocol import ProtocolError, dumps
 from .budget import QUERY_TIMEOUT
 from .idempotency import DEFAULT_TTL, Idempotency
@@ -48,6 +58,7 @@ from .verifiers import parse_provider
 
 __all__ = ["ServeOptions", "serve", "load_object"]
 
+log = logging.getLogger("leanorm.serve")
 #: where the main process leaves the options for the workers it spawns
 OPTIONS_ENV = "LEANORM_SERVE_OPTIONS"
 #: where it leaves its process id (a worker started after the main process died stops at once)
@@ -55,6 +66,10 @@ MAIN_PID_ENV = "LEANORM_SERVE_MAIN_PID"
 #: upload bytes held in memory before the spool moves to a temporary file
 SPOOL_IN_MEMORY = 1024 * 1024
 PR_SET_PDEATHSIG = 1  # prctl(2)
+#: seconds before granian is started again after it gave up on crashing workers: the first pause, the longest
+RESTART_BACKOFF = (1.0, 30.0)
+#: seconds of running after which a crash loop's pause starts again from the shortest
+STABLE_RUN = 60.0
 #: open files a worker keeps beyond its connections (SQLite's, spooled uploads, logs)
 RESERVED_FILES = 64
 
@@ -120,6 +135,10 @@ class ServeOptions:
     #: whether Parse-dialect clients must send the app key (False: the application id alone, Parse's rule
     #: for an app without client keys)
     client_key_required: bool = True
+    #: the bearer token ``GET /metrics`` asks for (None: only from loopback, and not behind a proxy)
+    metrics_token: Optional[str] = None
+    #: ``text`` or ``json`` (one object a line): the server's, the access and granian's logs
+    log_format: str = "text"
 
 
 def load_object(spec: str) -> Any:
@@ -153,11 +172,23 @@ def _local_server(options: ServeOptions) -> LocalServer:
         raise SystemExit(f"leanorm serve: {exc}") from None
 
 
-def _refuse(proto: Any, error: ProtocolError) -> None:
+def _refuse(proto: Any, error: ProtocolError) -> int:
     """Answer an error in LeanCloud's shape and close the connection: its input is not to be trusted, and
-    what is left of its body is never read."""
+    what is left of its body is never read. Returns the status."""
     proto.response_bytes(error.status, [("content-type", "application/json; charset=utf-8"), ("connection", "close"),
                                         *CORS.items()], dumps(error.as_json()).encode())
+    return error.status
+
+
+def _respond(proto: Any, status: int, body: bytes, content_type: str) -> int:
+    """Answer an operator's request (never cached); returns the status."""
+    proto.response_bytes(status, [("content-type", content_type), ("cache-control", "no-store")], body)
+    return status
+
+
+def _peer(scope: Any) -> str:
+    """The address of the connection's other end (a reverse proxy's, behind one)."""
+    return str(scope.client or "").rsplit(":", 1)[0].strip("[]")
 
 
 class _Response:
@@ -177,10 +208,12 @@ class RSGIApp:
 
     def __init__(self, wsgi_app: Callable[..., Any], admit: Callable[[str, str, Dict[str, str]], int],
                  threads: int, read_timeout: float, upload_timeout: float,
-                 on_close: Optional[Callable[[], None]] = None) -> None:
+                 on_close: Optional[Callable[[], None]] = None, measured: Optional[metrics.Metrics] = None,
+                 metrics_token: Optional[str] = None, trust_proxy: bool = False) -> None:
         self.wsgi_app, self.admit, self.on_close = wsgi_app, admit, on_close
         self.read_timeout, self.upload_timeout = read_timeout, upload_timeout
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanorm-serve")
+        self.metrics, self.metrics_token, self.trust_proxy = measured, metrics_token, trust_proxy
 
     def __rsgi_init__(self, loop: Any) -> None:
         pass
@@ -191,6 +224,22 @@ class RSGIApp:
             self.on_close()
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        """Answer one request, counted in the metrics and the access log."""
+        started = time.perf_counter()
+        if self.metrics is not None:
+            self.metrics.in_flight.inc()
+        try:
+            status = await self._answer(scope, proto)
+        finally:
+            if self.metrics is not None:
+                self.metrics.in_flight.dec()
+        seconds = time.perf_counter() - started
+        if self.metrics is not None and scope.path != metrics.PATH:
+            self.metrics.observe(metrics.route_of(scope.method, scope.path), status, seconds)
+        logs.access(scope.method, scope.path, status, seconds, _peer(scope))
+
+    async def _answer(self, scope: Any, proto: Any) -> int:
+        """Answer one request; its status."""
         headers = scope.headers
         streamed = files.streams(scope.method, scope.path)
         loop = asyncio.get_running_loop()
@@ -202,18 +251,26 @@ class RSGIApp:
                 limit = self.admit(scope.method, scope.path, given)
             body, length = await self._receive(proto, headers, limit, streamed)
         except ProtocolError as exc:
-            _refuse(proto, exc)
-            return
+            return _refuse(proto, exc)
         except asyncio.TimeoutError:
-            _refuse(proto, ProtocolError(1, "Request body not received in time.", 408))
-            return
+            return _refuse(proto, ProtocolError(1, "Request body not received in time.", 408))
         if length == 0 and not streamed and "chunked" in (headers.get("transfer-encoding") or "").lower():
             # granian ends a chunked body whose framing breaks as if it were complete: what arrives is
             # nothing at all (a client sending JSON chunked sends something), and nothing is stored
             body.close()
-            _refuse(proto, ProtocolError(107, "Malformed chunked body: no bytes arrived.", 400))
-            return
+            return _refuse(proto, ProtocolError(107, "Malformed chunked body: no bytes arrived.", 400))
+        if scope.path == operations.HEALTH and scope.method in ("GET", "HEAD"):
+            # liveness answers on the event loop: it needs no handler thread, so it answers while all are busy
+            status, answer = operations.health()
+            return _respond(proto, status, dumps(answer).encode(), "application/json; charset=utf-8")
+        if scope.path == metrics.PATH and self.metrics is not None and scope.method == "GET" and metrics.allowed(
+                headers.get("authorization"), _peer(scope), self.metrics_token, self.trust_proxy):
+            data, content_type = await loop.run_in_executor(self.pool, metrics.Metrics.exposition)
+            return _respond(proto, 200, data, content_type)
+        # (metrics refused go on to the app, which answers 404 as for any path it does not know)
         try:
+            if self.metrics is not None:
+                self.metrics.queued.inc()
             response, chunks = await loop.run_in_executor(self.pool, self._call, _environ(scope, body, length, limit))
         finally:
             body.close()  # an upload's spool file goes at once
@@ -222,7 +279,7 @@ class RSGIApp:
             headers = response.headers if scope.method == "HEAD" else \
                 [h for h in response.headers if h[0].lower() != "content-length"]
             proto.response_bytes(response.status, headers, chunks)
-            return
+            return response.status
         # a file download: its chunks are read from disk in the pool, sent from the loop
         transport = proto.response_stream(response.status, response.headers)
         try:
@@ -235,8 +292,11 @@ class RSGIApp:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
+        return response.status
 
     def _call(self, environ: Dict[str, Any]) -> Tuple[_Response, Any]:
+        if self.metrics is not None:
+            self.metrics.queued.dec()  # a handler thread took it
         response = _Response()
         result = self.wsgi_app(environ, response.start)
         if isinstance(result, list):
@@ -291,6 +351,8 @@ def _environ(scope: Any, body: IO[bytes], length: int, limit: int) -> Dict[str, 
     environ: Dict[str, Any] = {
         admission.ADMITTED: limit,
         "REQUEST_METHOD": scope.method, "PATH_INFO": scope.path, "QUERY_STRING": scope.query_string,
+        # the peer: the limits kept per client address count by it (without it every client was one)
+        "REMOTE_ADDR": _peer(scope),
         "SERVER_PROTOCOL": f"HTTP/{scope.http_version}", "CONTENT_LENGTH": str(length),
         "wsgi.url_scheme": scope.scheme, "wsgi.input": body, "wsgi.errors": sys.stderr,
         "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
@@ -323,13 +385,19 @@ def worker_app() -> RSGIApp:
     options = ServeOptions(**{**raw, "indexes": tuple(raw["indexes"]), "unique_indexes": tuple(raw["unique_indexes"]),
                               "counters": tuple(raw["counters"]), "auth_providers": tuple(raw["auth_providers"])})
     sys.path.insert(0, ".")  # --engine names a module of the working directory
+    logs.configure(options.log_format, options.verbose)
+    # metrics where ``serve`` made their folder (an app built on its own, as a test does, has none)
+    measured = metrics.Metrics() if metrics.MULTIPROC_ENV in os.environ else None
+    if measured is not None:
+        FAILURE_OBSERVERS.append(measured.store_error)
     server = _local_server(options)
     # what the worker built to start (modules, the server) lives as long as it does: frozen, the garbage
     # collector's full passes no longer walk it (one took about 37 ms, a p99 of its own under load)
     gc.collect()
     gc.freeze()
     return RSGIApp(server, server.admit, options.threads, options.read_timeout, options.upload_timeout,
-                   on_close=server.close)
+                   on_close=server.close, measured=measured, metrics_token=options.metrics_token,
+                   trust_proxy=options.trust_proxy)
 
 
 def _reserve_port(host: str, port: int) -> Tuple[socket.socket, int]:
@@ -403,24 +471,66 @@ def serve(options: ServeOptions) -> int:
         prepare(server, options)
     finally:
         server.close()
+    logs.configure(options.log_format, options.verbose)
     holder, port = _reserve_port(options.host, options.port)
     options = dataclasses.replace(options, port=port, max_connections=_connections_that_fit(options.max_connections))
     os.environ[OPTIONS_ENV] = json.dumps(dataclasses.asdict(options))
     os.environ[MAIN_PID_ENV] = str(os.getpid())
-    print(f"leanorm: serving {options.database} on http://{options.host}:{port} "
-          f"(LeanCloud dialect under /1.1/, Parse under /parse/; {options.workers} workers of "
-          f"{options.max_connections} connections); Ctrl-C stops",
-          flush=True)
-    granian = Server(
-        f"{__name__}:worker_app", address=options.host, port=port, interface=Interfaces.RSGI, http=HTTPModes.http1,
-        workers=options.workers, factory=True, websockets=False,
-        backpressure=options.max_connections,
-        http1_settings=HTTP1Settings(header_read_timeout=int(options.read_timeout * 1000), keep_alive=True),
-        log_level=LogLevels.info if options.verbose else LogLevels.warning, log_access=options.verbose,
-        workers_kill_timeout=max(1, int(options.graceful_timeout)), respawn_failed_workers=True)
+    # the workers' metrics files, for this run only (counts of an earlier run would add to this one's)
+    metrics_dir = tempfile.mkdtemp(prefix="leanorm-metrics-")
+    os.environ[metrics.MULTIPROC_ENV] = metrics_dir
+    banner = (f"leanorm: serving {options.database} on http://{options.host}:{port} "
+              f"(LeanCloud dialect under /1.1/, Parse under /parse/; {options.workers} workers of "
+              f"{options.max_connections} connections); Ctrl-C stops")
+    if options.log_format == "json":  # every line a collector reads is JSON
+        log.info(banner)
+    else:
+        print(banner, flush=True)
+
+    def run() -> None:
+        Server(
+            f"{__name__}:worker_app", address=options.host, port=port, interface=Interfaces.RSGI,
+            http=HTTPModes.http1, workers=options.workers, factory=True, websockets=False,
+            backpressure=options.max_connections,
+            http1_settings=HTTP1Settings(header_read_timeout=int(options.read_timeout * 1000), keep_alive=True),
+            log_level=LogLevels.info if options.verbose else LogLevels.warning,
+            log_dictconfig=logs.granian_config(options.log_format),  # the access log is ours (logs.access)
+            workers_kill_timeout=max(1, int(options.graceful_timeout)), respawn_failed_workers=True).serve()
     try:
-        granian.serve()
+        return supervise(run)
     finally:
         holder.close()
-    return 0
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def supervise(run: Callable[[], None], backoff: Tuple[float, float] = RESTART_BACKOFF) -> int:
+    """Run granian (``run``) until it stops on a signal; when it gives up instead, start it again.
+
+    granian respawns a worker that exits, but a worker that exits again within about 5 s of being
+    respawned makes it stop every worker and exit ("Worker crash loop detected"), so two quick crashes
+    (a bug one request hits twice, the OOM killer) would take the whole server down. granian 2.8 has no
+    option for that: its window is fixed, and ``respawn_interval`` spaces only the respawns of reloads
+    and of workers past their lifetime or memory. Here the main
+    process starts granian again, as gunicorn's arbiter keeps respawning, after a pause that doubles
+    from ``backoff[0]`` up to ``backoff[1]`` seconds while the crashes keep coming (a run longer than
+    :data:`STABLE_RUN` starts the pause afresh). SIGTERM or Ctrl-C during the pause stops the server."""
+    stop = threading.Event()
+    pause = backoff[0]
+    while True:
+        started = time.monotonic()
+        try:
+            run()
+            return 0  # stopped by a signal
+        except SystemExit as exc:
+            if not exc.code:
+                return 0
+        if time.monotonic() - started > STABLE_RUN:
+            pause = backoff[0]
+        log.error("workers crashed repeatedly; starting them again in %g s", pause)
+        # granian's signal handlers belonged to the run that ended: a stop asked for now ends the wait
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        if stop.wait(pause):
+            return 0
+        pause = min(pause * 2, backoff[1])
 

@@ -22,27 +22,42 @@ in-memory database between connections without shared-cache locking, which does 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import re
 import sqlite3
 import threading
 import time
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import orjson
 
 from .budget import watch
-from .checkpoints import Checkpointer
+from .checkpoints import WAL_LIMIT, Checkpointer
 from .protocol import ProtocolError
 from .sqlfunctions import register_functions
 from .writer_lock import WriterLock
 
-__all__ = ["Store", "table", "json_path", "check_class_name", "check_field_name", "FieldType", "FieldOptions"]
+__all__ = ["Store", "table", "json_path", "check_class_name", "check_field_name", "FieldType", "FieldOptions", "store_failure",
+           "FAILURE_OBSERVERS"]
+
+log = logging.getLogger("leanorm.local")
+#: called with a kind (``disk``, ``moved``) on each failure of the database file: ``leanorm serve``
+#: counts them (its metrics)
+FAILURE_OBSERVERS: List[Callable[[str], None]] = []
+
+
+def _failed(kind: str) -> None:
+    for observe in FAILURE_OBSERVERS:
+        observe(kind)
 
 CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 PATH_PART = re.compile(r"[^\"'\\.$\[\]\x00]+\Z")
 #: seconds a writer waits for another connection's (or process's) write transaction to end
 BUSY_TIMEOUT = 30.0
+#: SQLite's result codes (the module names them from Python 3.11 on): a disk full, an I/O error
+SQLITE_FULL, SQLITE_IOERR = 13, 10
 #: idle connections a file database keeps for the next request (more are closed when given back)
 IDLE_CONNECTIONS = 8
 
@@ -163,11 +178,57 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.01)
 
 
+def _unopenable(path: str, exc: sqlite3.Error) -> ProtocolError:
+    """The error for a database file SQLite cannot open, naming the path and what an operator can fix."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        why = "it is a directory"
+    elif not os.path.isdir(folder):
+        why = f"its directory {folder} does not exist"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        why = f"its directory {folder} is not writable by this user (SQLite keeps -wal and -shm files beside it)"
+    elif os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        why = "this user may not read and write it"
+    else:
+        why = str(exc)
+    return ProtocolError(1, f"Cannot open the database {path}: {why}.", 503)
+
+
+def store_failure(exc: BaseException) -> Optional[ProtocolError]:
+    """The client's error for a failure of the database's disk an operator must act on (full, a file-size
+    limit, an I/O error: 503 saying so, nothing stored), logged; None for any other exception."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+; the message otherwise
+    text = str(exc)
+    if code == SQLITE_FULL if code is not None else "disk is full" in text:
+        message = "The server's disk is full: nothing was stored."
+    elif code is not None and code & 0xFF == SQLITE_IOERR or "disk I/O error" in text:
+        message = "The server could not write its database (disk full, a file-size limit or an I/O error): " \
+                  "nothing was stored."
+    else:
+        return None
+    _failed("disk")
+    log.error("database write failed: %s", text)
+    return ProtocolError(1, message, 503)
+
+
+def _identity(path: str) -> Optional[Tuple[int, int]]:
+    """(device, inode) of the file at ``path``; None when there is none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 class Store:
     """The SQLite database of one embedded backend."""
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, wal_limit: int = WAL_LIMIT) -> None:
         self.database = database
+        #: bytes the write-ahead log is cut back to (:mod:`.checkpoints`)
+        self.wal_limit = wal_limit
         self.memory = database in (":memory:", "")
         self._local = threading.local()
         self._lock = threading.RLock() if self.memory else None
@@ -179,19 +240,31 @@ class Store:
         self._idle: List[sqlite3.Connection] = []
         self._closed = False
         self._writer = None if self.memory else WriterLock(database, BUSY_TIMEOUT)
-        self._checkpointer = None if self.memory else Checkpointer(database)
+        self._checkpointer = None if self.memory else Checkpointer(database, wal_limit)
         with self.read() as conn:
-            conn.executescript(_SYSTEM_TABLES)
+            try:
+                conn.executescript(_SYSTEM_TABLES)
+            except sqlite3.DatabaseError as exc:  # not a database, a read-only file
+                raise _unopenable(database, exc) from None
+        #: the file the connections opened (device, inode): a path that names another file since was
+        #: deleted or replaced under the server, and writes to the old one would be lost
+        self._identity = None if self.memory else _identity(database)
+        self._moved_logged = False
 
     # -- connections -----------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
         # a pooled connection moves between threads, never used by two at once (borrowed for a block)
-        conn = sqlite3.connect(":memory:" if self.memory else self.database, isolation_level=None,
-                               check_same_thread=False, timeout=BUSY_TIMEOUT)
+        try:
+            conn = sqlite3.connect(":memory:" if self.memory else self.database, isolation_level=None,
+                                   check_same_thread=False, timeout=BUSY_TIMEOUT)
+            if not self.memory:
+                _enable_wal(conn)
+        except sqlite3.DatabaseError as exc:
+            raise _unopenable(self.database, exc) from None
         if not self.memory:
-            _enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's job
+            conn.execute(f"PRAGMA journal_size_limit={int(self.wal_limit)}")
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
         register_functions(conn)
         watch(conn)
@@ -264,10 +337,14 @@ class Store:
         Nested use (an endpoint calling another inside its transaction) joins the outer transaction.
         """
         with self._borrowed() as conn:
+            if getattr(self._local, "snapshot", False):
+                # its read transaction would take the writes, then its end would roll them back unsaid
+                raise ProtocolError(1, "No writes inside a read snapshot (Store.snapshot).", 503)
             if conn.in_transaction:
                 yield conn
                 return
             with self._writer.held() if self._writer is not None else contextlib.nullcontext():
+                self._check_in_place()
                 conn.execute("BEGIN IMMEDIATE")
                 created = self._created_tables()
                 self._local.writing = conn
@@ -284,6 +361,51 @@ class Store:
             created.clear()
             if self._checkpointer is not None:
                 self._checkpointer.committed()
+
+    def check_ready(self) -> None:
+        """Raise :class:`ProtocolError` (503) unless the store can serve: its file is the one open, and
+        a read of it succeeds."""
+        self._check_in_place()
+        try:
+            with self.read() as conn:
+                conn.execute("SELECT 1 FROM _schema LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            _failed("read")
+            log.error("the readiness check could not read the database: %s", exc)
+            raise ProtocolError(1, "The database cannot be read.", 503) from None
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read this thread makes in the block sees the database as of one moment: its connection
+        holds one read transaction for the whole block (WAL: writers go on meanwhile, unseen). What an
+        export reads this way is a point-in-time copy; a write in the block is refused."""
+        with self._borrowed() as conn:
+            if conn.in_transaction:
+                yield
+                return
+            conn.execute("BEGIN")
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # the snapshot starts at a read
+            self._local.snapshot = True
+            try:
+                yield
+            finally:
+                self._local.snapshot = False
+                conn.execute("ROLLBACK")
+
+    def _check_in_place(self) -> None:
+        """Refuse to write (503) once the database path names another file than the one open: deleted or
+        replaced under a running server, the open file takes writes nobody will ever read (a ``stat``
+        per write transaction, a few microseconds)."""
+        if self._identity is None or _identity(self.database) == self._identity:
+            return
+        how = "deleted or moved away" if not os.path.exists(self.database) else "replaced by another file"
+        _failed("moved")
+        if not self._moved_logged:
+            self._moved_logged = True
+            log.error("the database file %s was %s while the server ran: writes are refused; restart the server "
+                      "once the file is back", self.database, how)
+        raise ProtocolError(1, f"The server's database file was {how} while it ran (moved under it): "
+                               "writes are refused until the operator restarts it.", 503)
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:

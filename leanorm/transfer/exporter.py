@@ -11,12 +11,19 @@ bytes are stored under :func:`~.export_format.stored_name` of its name or object
 key that is not a protocol name is refused, and nothing is written outside the folder or through a
 symlink. File urls are fetched as :mod:`.fetch` allows (the source's own origin is trusted).
 
+An export of the embedded backend in-process (``local://``) reads one snapshot: the whole export is one
+read transaction (``Transport.snapshot``), so an object written meanwhile is in it with every object it
+points to, or not at all. Over HTTP no server gives that: each page is read as the data is then, and an
+object created during the export may point to one created after its class was read. The report says so,
+and ``leanorm verify`` lists such dangling pointers.
+
 The export resumes: after every page the class's cursor and the file's length are logged in
 ``.leanorm-export.jsonl`` in the folder; a rerun cuts each file back to its last logged length and goes
 on from the cursor.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -35,10 +42,14 @@ from .retry import retrying
 from .rows import relation_fields
 from .scan import class_names, pages
 
-__all__ = ["export_backend", "STATE_FILE"]
+__all__ = ["export_backend", "STATE_FILE", "NOT_A_SNAPSHOT"]
 
 STATE_FILE = ".leanorm-export.jsonl"
 _PAGE = 500
+#: the note of an export read over REST, which no server answers from one snapshot
+NOT_A_SNAPSHOT = ("read over REST, not from one snapshot: objects written during the export may point to objects "
+                  "it missed (leanorm verify lists dangling pointers); export a stopped server, or its backup "
+                  "through local://, for a point-in-time copy")
 
 
 class _Exporter:
@@ -160,6 +171,11 @@ def export_backend(source: Client, folder: "os.PathLike[str] | str", classes: Op
     names = list(classes) if classes else class_names(source)
     if not source.supports("file_objects"):
         names = [n for n in names if n != "_File"]
-    with Checkpoint(str(path_inside(target, STATE_FILE))) as checkpoint:
+    snapshot = source.transport.snapshot()
+    with Checkpoint(str(path_inside(target, STATE_FILE))) as checkpoint, snapshot or contextlib.nullcontext():
         exporter = _Exporter(source, target, checkpoint, since, progress, fetch_policy)
-        return {name: exporter.export_class(name) for name in names}
+        reports = {name: exporter.export_class(name) for name in names}
+    if snapshot is None:
+        for report in reports.values():
+            report.notes.append(NOT_A_SNAPSHOT)
+    return reports

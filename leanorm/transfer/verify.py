@@ -8,6 +8,10 @@ lacks and the other holds with the value a server gives by default (:func:`serve
 an object saved without one, ``emailVerified: false``, a null) is no difference: a sparse export loses
 nothing when the target fills in its defaults.
 
+Every pointer of the source to a class compared must resolve to an object of the source: one that does
+not (an export read over REST while writes went on, an object deleted without what points to it) is
+listed as a dangling pointer of its class, beside the differences.
+
 Either side is a backend (a client with the master key) or an export (:mod:`.export_format`). The source
 side's digests are held in memory (a few dozen bytes per object); the target is streamed against them.
 
@@ -55,10 +59,14 @@ class ClassComparison:
     source: int = 0
     target: int = 0
     differences: List[str] = field(default_factory=list)
+    #: pointers of the source's objects to objects the source does not hold
+    dangling: List[str] = field(default_factory=list)
 
     def lines(self) -> List[str]:
+        dangling = f", {len(self.dangling)} dangling pointers in the source" if self.dangling else ""
         return [f"{self.class_name}: {self.source} objects in the source, {self.target} in the target, "
-                f"{len(self.differences)} differences", *(f"  {d}" for d in self.differences)]
+                f"{len(self.differences)} differences{dangling}", *(f"  {d}" for d in self.differences),
+                *(f"  dangling: {d}" for d in self.dangling)]
 
 
 class _Side:
@@ -269,7 +277,23 @@ def _changed(class_name: str, object_id: str, got: Dict[str, str], want: Dict[st
     return out
 
 
-def _compare_class(source: _Side, target: _Side, class_name: str, timestamps: bool) -> ClassComparison:
+#: (owner objectId, field, target class, target objectId): a pointer an object of the source holds
+Pointer = Tuple[str, str, str, str]
+
+
+def _pointers(row: Dict[str, Any]) -> Iterator[Pointer]:
+    """The pointers ``row`` holds in its fields, alone or in an array (a file's pointer is compared by its
+    bytes, not here)."""
+    for key, value in row.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict) and item.get("__type") == "Pointer" and item.get("className") != "_File" \
+                    and isinstance(item.get("className"), str) and isinstance(item.get("objectId"), str):
+                yield row["objectId"], key, item["className"], item["objectId"]
+
+
+def _compare_class(source: _Side, target: _Side, class_name: str, timestamps: bool,
+                   held: Dict[str, Set[str]], pointers: List[Pointer]) -> ClassComparison:
+    """Compare one class; the source's objectIds of it go into ``held``, its pointers into ``pointers``."""
     result = ClassComparison(class_name)
     expected: Dict[str, Dict[str, str]] = {}
     relations: Dict[str, str] = {}
@@ -278,6 +302,8 @@ def _compare_class(source: _Side, target: _Side, class_name: str, timestamps: bo
         relations.update(relation_fields(row))
         if class_name != "_File":  # a copied file is a new object: compared through its references
             expected[row["objectId"]] = _fields(source, row, timestamps)
+            pointers.extend(_pointers(row))
+    held[class_name] = set(expected)
     seen: Set[str] = set()
     for row in target.rows(class_name):
         result.target += 1
@@ -326,4 +352,11 @@ def verify(source: Union[Client, Export], target: Client, classes: Optional[Sequ
     names = [n for n in src.classes() if not classes or n in classes]
     if not dst.keeps_timestamps or not src.keeps_timestamps:
         names = [n for n in names if n != "_File"]  # Parse Server keeps no file objects
-    return {name: _compare_class(src, dst, name, timestamps) for name in names}
+    held: Dict[str, Set[str]] = {}
+    pointers: Dict[str, List[Pointer]] = {name: [] for name in names}
+    comparisons = {name: _compare_class(src, dst, name, timestamps, held, pointers[name]) for name in names}
+    for name, comparison in comparisons.items():
+        comparison.dangling = [f"{owner}: {key} points to {target} {object_id}, which the source does not hold"
+                               for owner, key, target, object_id in pointers[name]
+                               if target in held and object_id not in held[target]]
+    return comparisons
