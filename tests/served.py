@@ -87,9 +87,10 @@ def serve(database: Path, *options: str, open_files: Optional[int] = None,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         preexec_fn=_limits(open_files, file_size) if open_files or file_size else None)
     try:
-        # "leanorm: serving DB on http://127.0.0.1:PORT (...)", after what opening the database logged
+        # "leanorm: serving DB on http://127.0.0.1:PORT (...)" (a JSON log line's message with --log-format
+        # json), after what opening the database logged
         printed = [process.stdout.readline()]
-        while printed[-1] and not printed[-1].startswith("leanorm: serving") and len(printed) < 100:
+        while printed[-1] and "leanorm: serving" not in printed[-1] and len(printed) < 100:
             printed.append(process.stdout.readline())
         try:
             port = int(printed[-1].split("http://127.0.0.1:")[1].split()[0])

@@ -34,7 +34,8 @@ SYSTEM_FIELDS: Dict[str, Dict[str, Dict[str, str]]] = {
 #: classes a dialect lists even before anything was written to them (the LeanCloud dialect lists the
 #: classes that hold data, what the transfer tools copy)
 ALWAYS_LISTED = {"parse": ("_User", "_Role", "_Session"), "leancloud": ()}
-#: classes a dialect does not have (the Parse dialect keeps files outside the classes)
+#: classes a dialect does not list, show nor make (the Parse dialect keeps files outside the classes);
+#: their permissions are set all the same (``PUT``: an upload's ``create`` is checked in both dialects)
 HIDDEN = {"parse": ("_File",), "leancloud": ()}
 #: Parse's class-level permissions of a class nobody restricted: every operation open to everyone
 OPEN_PERMISSIONS: Dict[str, Any] = {
@@ -106,7 +107,9 @@ def _class_named(ctx: Context, body: Dict[str, Any]) -> str:
         raise ProtocolError(135, "POST schemas needs a class name.")
     if ctx.args and body.get("className") not in (None, named):
         raise ProtocolError(103, f"Class name mismatch between {body['className']} and {named}.")
-    if named in HIDDEN[ctx.dialect]:
+    if named in HIDDEN[ctx.dialect] and ctx.method == "POST":
+        # not a class to make in this dialect; its permissions still hold on every route (PUT: an upload's
+        # ``create`` on _File is checked in both dialects)
         raise ProtocolError(103, f"Invalid class name: {named!r}.")
     return check_class_name(named)
 
