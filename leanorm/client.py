@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional,
 import orjson
 
 from . import auth_context
+from .aio import await_only, bridged
 from .protocol.dialects import Dialect
 from .errors import ConfigurationError, LeanCloudError, NotSent, NotSupported, OutcomeUnknown, TransportError, error_for
 from .identity import IdentityMap
@@ -139,7 +140,8 @@ class Client:
         """Send ``req``, count it, and decode the answer; errors become typed exceptions."""
         method = req.method
         self.request_count += 1
-        resp = self.transport.send(req)
+        # the async API's operations run in a greenlet (leanorm.aio): their sends are awaited on the loop
+        resp = await_only(self.transport.asend(req)) if bridged() else self.transport.send(req)
         if not json_answer and resp.status < 400:
             return {}
         try:
@@ -206,6 +208,10 @@ class Client:
     def close(self) -> None:
         """Close the transport (pooled connections, or the embedded database)."""
         self.transport.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close` from async code: the async transport's connections close on the event loop."""
+        await self.transport.aclose()
 
     def __repr__(self) -> str:
         return f"<Client {self.backend} {self.url}>"

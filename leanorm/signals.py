@@ -4,6 +4,12 @@ The sender is the model class; receivers get the instance as ``instance=``. An e
 ``before_*`` receiver aborts the write before any request is sent. Bulk and queryset writes send them
 once per object.
 
+The async API's operations send the same signals (they run the same code: ``leanorm.aio``). A receiver
+may be a coroutine function: an async operation awaits it on its event loop; a sync operation runs it
+with ``asyncio.run`` when no event loop runs in the thread, and refuses it
+(:class:`~leanorm.errors.ConfigurationError`, before the write is sent) when one does, as when sync
+code called from a coroutine would have to block that loop to run it: call the ``a*`` method there.
+
 >>> from leanorm import signals
 >>> @signals.before_save.connect
 ... def stamp(sender, instance, **kw):
@@ -11,29 +17,60 @@ once per object.
 """
 from __future__ import annotations
 
-from blinker import Namespace
+import asyncio
+from typing import Any, Callable, Coroutine, List, Optional, Tuple
+
+from blinker import Signal
+
+from .aio import await_only, bridged
+from .errors import ConfigurationError
 
 __all__ = ["before_save", "after_save", "before_update", "after_update", "before_delete", "after_delete",
            "post_init", "logged_in", "logged_out"]
 
-_signals = Namespace()
+
+
+def _run_coroutine(receiver: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+    """A coroutine receiver as the sync call blinker makes: awaited by the async operation sending it,
+    else run on an event loop of its own."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if bridged():
+            return await_only(receiver(*args, **kwargs))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(receiver(*args, **kwargs))
+        raise ConfigurationError(
+            f"{getattr(receiver, '__qualname__', receiver)} is a coroutine receiver and this sync call runs "
+            "on an event loop it cannot wait for: use the async method (asave, adelete, acreate...)")
+    return call
+
+
+class _Signal(Signal):
+    """A blinker signal whose coroutine receivers are awaited (see the module's docstring)."""
+
+    def send(self, sender: Optional[Any] = None, /, *,
+             _async_wrapper: Optional[Callable[[Callable[..., Coroutine[Any, Any, Any]]], Callable[..., Any]]] = None,
+             **kwargs: Any) -> List[Tuple[Callable[..., Any], Any]]:
+        return super().send(sender, _async_wrapper=_async_wrapper or _run_coroutine, **kwargs)
+
 
 #: before a new object is created (``instance=``)
-before_save = _signals.signal("before_save")
+before_save = _Signal("before_save")
 #: after a new object was created
-after_save = _signals.signal("after_save")
+after_save = _Signal("after_save")
 #: before an existing object is updated (``instance=``, ``changed=`` the wire keys being sent)
-before_update = _signals.signal("before_update")
+before_update = _Signal("before_update")
 #: after an existing object was updated
-after_update = _signals.signal("after_update")
+after_update = _Signal("after_update")
 #: before an object is deleted
-before_delete = _signals.signal("before_delete")
+before_delete = _Signal("before_delete")
 #: after an object was deleted
-after_delete = _signals.signal("after_delete")
+after_delete = _Signal("after_delete")
 #: after an instance was built, by user code or from a backend answer
-post_init = _signals.signal("post_init")
+post_init = _Signal("post_init")
 #: a user got a new session (signup, login, become, refresh_session_token): ``instance=`` the user,
 #: carrying its session token
-logged_in = _signals.signal("logged_in")
+logged_in = _Signal("logged_in")
 #: a user's session ended (``instance=``, ``session_token=`` the token that ended)
-logged_out = _signals.signal("logged_out")
+logged_out = _Signal("logged_out")

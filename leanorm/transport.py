@@ -6,16 +6,27 @@ write, so an answer dripped a byte at a time cannot outlast it. A failure says w
 :class:`~leanorm.errors.NotSent` when the request was never written whole (connect refused, reset while
 sending: the server cannot have acted on it), :class:`~leanorm.errors.OutcomeUnknown` when it was sent and
 no whole answer came (it may have been applied).
+
+The async API (``leanorm.aio``) sends through :meth:`Transport.asend`: over HTTP,
+:class:`AsyncHTTPTransport` (httpx, the ``leanorm[async]`` extra) under the same deadline, retry and
+failure rules as :class:`HTTPTransport` (one place holds them: :class:`_HTTPRules`); into the embedded
+server, its handler in a worker thread of a bounded pool, so that the event loop never waits on SQLite.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import socket
 import ssl
+import threading
 import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, Protocol, Type, Union
+from typing import (TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, Mapping, Optional, Protocol, Type,
+                    TypeVar, Union)
 from urllib.parse import urlsplit
 
 import requests
@@ -23,13 +34,15 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .errors import NotSent, OutcomeUnknown
+from .errors import ConfigurationError, NotSent, OutcomeUnknown
 
 if TYPE_CHECKING:  # pragma: no cover
     from .local import LocalServer
 
-__all__ = ["Request", "Response", "Transport", "HTTPTransport", "LocalTransport", "Readable", "Body",
-           "request_timeout"]
+__all__ = ["Request", "Response", "Transport", "HTTPTransport", "AsyncHTTPTransport", "LocalTransport", "Readable",
+           "Body", "request_timeout"]
+
+T = TypeVar("T")
 
 
 class Readable(Protocol):
@@ -69,10 +82,36 @@ class Response:
 
 
 class Transport:
-    """Sends a :class:`Request` and returns a :class:`Response`."""
+    """Sends a :class:`Request` and returns a :class:`Response`: :meth:`send` blocking, :meth:`asend` on an
+    event loop (the async API's sends)."""
+
+    #: how many sends of the async API may run at once in the worker threads of :meth:`asend`'s default
+    workers = 8
 
     def send(self, request: Request) -> Response:
         raise NotImplementedError
+
+    async def asend(self, request: Request) -> Response:
+        """Send on an event loop without blocking it. By default :meth:`send` runs in a worker thread
+        (at most :attr:`workers` at once, the others wait their turn); transports with an async client
+        of their own send through it instead."""
+        return await self._in_worker(self.send, request)
+
+    async def _in_worker(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in this transport's bounded pool of threads, in the caller's context."""
+        pool = self.__dict__.get("_pool")
+        if pool is None:
+            with _pool_lock:
+                pool = self.__dict__.get("_pool")
+                if pool is None:
+                    pool = self.__dict__["_pool"] = ThreadPoolExecutor(self.workers, "leanorm-send")
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(pool, context.run, fn, *args)
+
+    def _close_pool(self) -> None:
+        pool = self.__dict__.pop("_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False)
 
     def seconds_for(self, request_timeout: Optional[float] = None) -> Optional[float]:
         """How long a request may take in all (``request_timeout``, else the enclosing
@@ -81,7 +120,14 @@ class Transport:
 
     def close(self) -> None:
         """Release what the transport holds (connections, the embedded database)."""
+        self._close_pool()
 
+    async def aclose(self) -> None:
+        """:meth:`close`, from async code (an async client's connections close on the loop)."""
+        self.close()
+
+
+_pool_lock = threading.Lock()
 
 _block_timeout: ContextVar[Optional[float]] = ContextVar("leanorm_request_timeout", default=None)
 
@@ -209,62 +255,83 @@ class _TrackedAdapter(HTTPAdapter):
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
-class HTTPTransport(Transport):
-    """HTTP through one pooled :class:`requests.Session`, each request bounded by a deadline.
-
-    ``timeout`` (seconds) bounds a whole request: connect, send, read, retries. Requests that are safe
-    to repeat (GET, HEAD) are retried with exponential backoff on connection errors and on
-    429/502/503/504 while the deadline allows; a write is sent again only when it never reached the
-    server (:class:`~leanorm.errors.NotSent`, and its body is bytes), so a retry can never apply an
-    Increment twice.
-    """
+class _HTTPRules:
+    """What the sync and the async HTTP transports share: the base URL, the deadline of a request and
+    which failures are retried. Requests that are safe to repeat (GET, HEAD) are retried with
+    exponential backoff on connection errors and on 429/502/503/504 while the deadline allows; a write
+    is sent again only when it never reached the server (:class:`~leanorm.errors.NotSent`, and its body
+    is bytes), so a retry can never apply an Increment twice."""
 
     def __init__(self, base_url: str, timeout: float = 30.0, retries: int = 3, pool_size: int = 10,
                  backoff: float = 0.2) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
+        self.pool_size = pool_size
         self.backoff = backoff
-        self.session = requests.Session()
-        adapter = _TrackedAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
 
     def seconds_for(self, request_timeout: Optional[float] = None) -> Optional[float]:
         return request_timeout or _block_timeout.get() or self.timeout
 
-    def send(self, request: Request) -> Response:
+    def _plan(self, request: Request) -> "tuple[str, float, bool, bool]":
+        """The request's URL, its deadline (time.monotonic), whether it is safe to repeat, and whether
+        its body can be sent again."""
         absolute = request.path.startswith(("http://", "https://"))
         url = request.path if absolute else self.base_url + request.path
         seconds = self.seconds_for(request.timeout)
         assert seconds is not None
-        deadline = time.monotonic() + seconds
-        safe = request.method in ("GET", "HEAD")
         replayable = request.body is None or isinstance(request.body, (bytes, bytearray))
+        return url, time.monotonic() + seconds, request.method in ("GET", "HEAD"), replayable
+
+    def _pause_after(self, outcome: Union[Response, NotSent, OutcomeUnknown], safe: bool, replayable: bool,
+                     attempt_no: int, deadline: float) -> Optional[float]:
+        """Seconds to wait before sending again after ``outcome`` (an answer or a failure), or None when
+        it stands: not retryable, or retries or time used up."""
+        if isinstance(outcome, NotSent):
+            again = replayable
+        elif isinstance(outcome, OutcomeUnknown):
+            again = safe
+        else:
+            again = safe and outcome.status in _RETRY_STATUSES
+        if not again or attempt_no >= self.retries:
+            return None
+        pause = self.backoff * (2 ** attempt_no)
+        return pause if time.monotonic() + pause < deadline else None
+
+
+class HTTPTransport(_HTTPRules, Transport):
+    """HTTP through one pooled :class:`requests.Session`, each request bounded by a deadline.
+
+    ``timeout`` (seconds) bounds a whole request: connect, send, read, retries; what is retried is
+    :class:`_HTTPRules`'. The async API's sends go through an :class:`AsyncHTTPTransport` with the same
+    settings (made on first use).
+    """
+
+    def __init__(self, base_url: str, timeout: float = 30.0, retries: int = 3, pool_size: int = 10,
+                 backoff: float = 0.2) -> None:
+        super().__init__(base_url, timeout, retries, pool_size, backoff)
+        self.session = requests.Session()
+        adapter = _TrackedAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._async: Optional[AsyncHTTPTransport] = None
+
+    def send(self, request: Request) -> Response:
+        url, deadline, safe, replayable = self._plan(request)
         attempt_no = 0
         while True:
             try:
                 response = self._attempt(request, url, deadline)
-            except NotSent:
-                if not replayable or not self._pause(attempt_no, deadline):
-                    raise
-            except OutcomeUnknown:
-                if not safe or not self._pause(attempt_no, deadline):
+            except (NotSent, OutcomeUnknown) as exc:
+                pause = self._pause_after(exc, safe, replayable, attempt_no, deadline)
+                if pause is None:
                     raise
             else:
-                if not (safe and response.status in _RETRY_STATUSES and self._pause(attempt_no, deadline)):
+                pause = self._pause_after(response, safe, replayable, attempt_no, deadline)
+                if pause is None:
                     return response
+            time.sleep(pause)
             attempt_no += 1
-
-    def _pause(self, attempt_no: int, deadline: float) -> bool:
-        """Sleep before another attempt; False when retries or time are used up."""
-        if attempt_no >= self.retries:
-            return False
-        pause = self.backoff * (2 ** attempt_no)
-        if time.monotonic() + pause >= deadline:
-            return False
-        time.sleep(pause)
-        return True
 
     def _attempt(self, request: Request, url: str, deadline: float) -> Response:
         """Send once; NotSent when the request was not written whole, OutcomeUnknown when it was and no
@@ -287,12 +354,134 @@ class HTTPTransport(Transport):
             _deadline.reset(reset_deadline)
             _attempt.reset(reset_attempt)
 
+    async def asend(self, request: Request) -> Response:
+        if self._async is None:
+            self._async = AsyncHTTPTransport(self.base_url, self.timeout, self.retries, self.pool_size,
+                                             self.backoff)
+        return await self._async.asend(request)
+
     def close(self) -> None:
         self.session.close()
+        if self._async is not None:
+            self._async.close()
+
+    async def aclose(self) -> None:
+        self.session.close()
+        if self._async is not None:
+            await self._async.aclose()
+
+
+#: httpx's trace events saying that the whole request (headers and body) has been written
+_WRITTEN = frozenset({"http11.send_request_body.complete", "http2.send_request_body.complete"})
+#: bytes read at a time from a file body sent by the async transport
+_CHUNK = 64 * 1024
+
+
+class AsyncHTTPTransport(_HTTPRules, Transport):
+    """HTTP on an event loop, through httpx (the ``leanorm[async]`` extra), under the rules of
+    :class:`HTTPTransport` (:class:`_HTTPRules`): one deadline for the whole request, retries of what is
+    safe, and :class:`~leanorm.errors.NotSent` / :class:`~leanorm.errors.OutcomeUnknown` as there (httpx
+    tells when the whole request was written). An httpx client's connections belong to the event loop
+    that opened them: one pooled client per loop."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0, retries: int = 3, pool_size: int = 10,
+                 backoff: float = 0.2) -> None:
+        super().__init__(base_url, timeout, retries, pool_size, backoff)
+        self._clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
+
+    def send(self, request: Request) -> Response:
+        raise TypeError("AsyncHTTPTransport sends from async code only (asend); HTTPTransport sends blocking")
+
+    def _client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            try:
+                import httpx
+            except ImportError:  # pragma: no cover - the extra is installed wherever tests run
+                raise ConfigurationError("the async API over HTTP needs httpx: pip install 'leanorm[async]'") from None
+            limits = httpx.Limits(max_connections=self.pool_size, max_keepalive_connections=self.pool_size)
+            # as requests does: redirects followed, the environment's proxies and CA bundle honoured
+            client = self._clients[loop] = httpx.AsyncClient(limits=limits, follow_redirects=True)
+        return client
+
+    async def asend(self, request: Request) -> Response:
+        url, deadline, safe, replayable = self._plan(request)
+        attempt_no = 0
+        while True:
+            try:
+                response = await self._attempt(request, url, deadline)
+            except (NotSent, OutcomeUnknown) as exc:
+                pause = self._pause_after(exc, safe, replayable, attempt_no, deadline)
+                if pause is None:
+                    raise
+            else:
+                pause = self._pause_after(response, safe, replayable, attempt_no, deadline)
+                if pause is None:
+                    return response
+            await asyncio.sleep(pause)
+            attempt_no += 1
+
+    async def _attempt(self, request: Request, url: str, deadline: float) -> Response:
+        """Send once under what is left of the deadline; NotSent / OutcomeUnknown as
+        :meth:`HTTPTransport._attempt`."""
+        remaining = deadline - time.monotonic()
+        what = f"{request.method} {url}"
+        if remaining <= 0:
+            raise NotSent(f"{what}: not sent, the deadline had passed")
+        written = False
+
+        async def trace(event: str, info: Any) -> None:
+            nonlocal written
+            if event in _WRITTEN:
+                written = True
+
+        body = request.body
+        content: Any = body if body is None or isinstance(body, (bytes, bytearray)) else _chunks_of(body)
+        exchange = self._client().request(request.method, url, params=request.params or None, content=content,
+                                          headers=request.headers, timeout=remaining,
+                                          extensions={"trace": trace})
+        try:
+            # httpx bounds each phase; the deadline bounds them together (a dripped answer included)
+            r = await asyncio.wait_for(exchange, remaining)
+            return Response(r.status_code, r.content, r.headers)
+        except (OSError, asyncio.TimeoutError, _httpx_error()) as exc:
+            detail = str(exc) or type(exc).__name__
+            if written:
+                raise OutcomeUnknown(f"{what}: sent, but no whole answer came: {detail}") from exc
+            raise NotSent(f"{what}: not sent: {detail}") from exc
+
+    def close(self) -> None:
+        # the connections of loops still running close with them; nothing can be awaited from here
+        self._clients.clear()
+        self._close_pool()
+
+    async def aclose(self) -> None:
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+        self.close()
+
+
+def _httpx_error() -> Type[BaseException]:
+    """httpx's base exception (httpx is imported by the first async send, not with leanorm)."""
+    import httpx
+    return httpx.HTTPError
+
+
+async def _chunks_of(stream: Readable) -> AsyncIterator[bytes]:
+    """A file body read in a worker thread a chunk at a time, never whole (a disk read must not block
+    the event loop)."""
+    while True:
+        chunk = await asyncio.to_thread(stream.read, _CHUNK)
+        if not chunk:
+            return
+        yield chunk
 
 
 class LocalTransport(Transport):
-    """Hands the request straight to an embedded :class:`~leanorm.local.LocalServer`: no socket, no thread."""
+    """Hands the request straight to an embedded :class:`~leanorm.local.LocalServer`: no socket, no
+    thread (the async API's sends run the same handler in a worker thread: :meth:`Transport.asend`)."""
 
     def __init__(self, server: "LocalServer", owned: bool = True) -> None:
         self.server = server
@@ -307,5 +496,6 @@ class LocalTransport(Transport):
         return Response(r.status, r.body, r.headers)
 
     def close(self) -> None:
+        self._close_pool()
         if self.owned:
             self.server.close()

@@ -24,6 +24,7 @@ from ..protocol.encoding import encode
 from ..protocol.encoding import pointer as wire_pointer
 from ..registry import registry
 from ..relations import RelationField, prefetch_relation
+from .async_methods import AsyncQuerySetMethods
 from .compiler import compile_order, compile_where, merge_and, resolve_field, resolve_path
 from .lookups import CompileContext
 from .manager import Manager
@@ -46,8 +47,9 @@ def _walk_leaves(q: Q) -> Iterator[Tuple[str, Any]]:
             yield child
 
 
-class QuerySet(Generic[M]):
-    """A lazy query over one model. Build with ``Model.objects``; see docs/querying.md."""
+class QuerySet(AsyncQuerySetMethods[M], Generic[M]):
+    """A lazy query over one model. Build with ``Model.objects``; see docs/querying.md (its async methods,
+    ``aget``, ``acount``, ``async for``...: docs/async.md)."""
 
     def __init__(self, model: Type[M], client: Optional["Client"] = None) -> None:
         self.model = model
