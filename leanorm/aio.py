@@ -34,7 +34,7 @@ __all__ = ["run_async", "await_only", "bridged"]
 T = TypeVar("T")
 
 
-class _Bridged(greenlet):  # type: ignore[misc]  # greenlet's class is untyped for subclassing
+class _Bridged(greenlet):
     """A greenlet running one operation for a task: its sends are awaited by the task."""
 
     def __init__(self, fn: Callable[..., Any], task_greenlet: greenlet) -> None:
@@ -53,7 +53,7 @@ def await_only(awaitable: Awaitable[T]) -> T:
     current = getcurrent()
     if not isinstance(current, _Bridged):
         raise RuntimeError("await_only() is for code run by leanorm.aio.run_async()")
-    return current.parent.switch(awaitable)  # type: ignore[no-any-return]
+    return current.parent.switch(awaitable)
 
 
 async def run_async(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -67,4 +67,4 @@ async def run_async(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
             result = child.throw(*sys.exc_info())
         else:
             result = child.switch(value)
-    return result  # type: ignore[no-any-return]
+    return result
