@@ -436,11 +436,17 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
             if event in _WRITTEN:
                 written = True
 
-        body = request.body
-        content: Any = body if body is None or isinstance(body, (bytes, bytearray)) else _chunks_of(body)
+        body, headers = request.body, request.headers
+        # A body goes in chunks of a known total: a connection lost while sending then fails the chunk after
+        # it (NotSent), where one write of the whole would have "succeeded" into the event loop's buffer
+        content: Any = body
+        length = _known_length(body)
+        if body is not None and not (isinstance(body, (bytes, bytearray)) and len(body) <= _CHUNK):
+            content = _chunks_of(body)
+            if length is not None:
+                headers = {**headers, "Content-Length": str(length)}
         exchange = self._client().request(request.method, url, params=request.params or None, content=content,
-                                          headers=request.headers, timeout=remaining,
-                                          extensions={"trace": trace})
+                                          headers=headers, timeout=remaining, extensions={"trace": trace})
         try:
             # httpx bounds each phase; the deadline bounds them together (a dripped answer included)
             r = await asyncio.wait_for(exchange, remaining)
@@ -469,14 +475,37 @@ def _httpx_error() -> Type[BaseException]:
     return httpx.HTTPError
 
 
-async def _chunks_of(stream: Readable) -> AsyncIterator[bytes]:
-    """A file body read in a worker thread a chunk at a time, never whole (a disk read must not block
-    the event loop)."""
+async def _chunks_of(body: Body) -> AsyncIterator[bytes]:
+    """A body a chunk at a time; a file's read in a worker thread (a disk read must not block the event
+    loop), never whole."""
+    if isinstance(body, (bytes, bytearray)):
+        view = memoryview(body)
+        for start in range(0, len(view), _CHUNK):
+            yield bytes(view[start:start + _CHUNK])
+        return
     while True:
-        chunk = await asyncio.to_thread(stream.read, _CHUNK)
+        chunk = await asyncio.to_thread(body.read, _CHUNK)
         if not chunk:
             return
         yield chunk
+
+
+def _known_length(body: Optional[Body]) -> Optional[int]:
+    """How many bytes ``body`` holds when that is known without reading it (bytes; a form that counted
+    its parts, as its ``len`` attribute; a file from its position to its end), else None (sent chunked)."""
+    if body is None or isinstance(body, (bytes, bytearray)):
+        return None if body is None else len(body)
+    counted = getattr(body, "len", None)
+    if isinstance(counted, int):
+        return counted
+    stream: Any = body  # a Readable that may also tell and seek (an open file)
+    try:
+        position = stream.tell()
+        end = stream.seek(0, 2)
+        stream.seek(position)
+        return int(end - position)
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 class LocalTransport(Transport):
