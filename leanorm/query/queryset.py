@@ -600,7 +600,12 @@ class QuerySet(Generic[M]):
                  for o, p in zip(objs, payloads)]
         bound = client.transport.seconds_for()
         deadline = None if bound is None else time.monotonic() + bound
-        outcomes: List[Any] = list(client.batch_outcomes(items))
+        try:
+            outcomes: List[Any] = list(client.batch_outcomes(items))
+        except BaseException:  # interrupted (a cancelled task): whether any of it landed is not known
+            for obj in objs:
+                obj._expire(client)
+            raise
         if method == "POST":
             self._settle_client_ids(client, objs, outcomes, deadline)
         succeeded: List[M] = []

@@ -267,3 +267,31 @@ def _held_before(gate: Gate) -> Any:
             await gate.release.wait()
         return await gate.inner.asend(request)
     return asend
+
+
+def test_a_bulk_update_cancelled_mid_request_leaves_nothing_queued(client):
+    async def scenario() -> None:
+        await Post.objects.abulk_create([Post(title="many", score=1) for _ in range(3)])
+        loaded: List[Post] = []
+
+        async def load_and_update() -> None:
+            loaded.extend([p async for p in Post.objects.filter(title="many")])  # mapped in the task's unit
+            await Post.objects.filter(title="many").aupdate(score=F("score") + 1)  # updates those instances
+
+        real = client.transport
+        gate = Gate(real, "POST")  # the batch request carrying the updates: answered, then held
+        client.transport = gate
+        try:
+            task = asyncio.ensure_future(load_and_update())
+            await gate.answered.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            client.transport = real
+        assert [p.changed_keys() for p in loaded] == [set()] * 3  # nothing a later save would send again
+        assert await Post.objects.filter(title="many").aupdate(score=F("score") + 1) == 3
+        client.identity_map.clear()
+        assert [p.score async for p in Post.objects.filter(title="many")] == [3, 3, 3]
+
+    run(scenario())
