@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import importlib
 import socket
 import ssl
 import threading
@@ -396,10 +397,7 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            try:
-                import httpx
-            except ImportError:  # pragma: no cover - the extra is installed wherever tests run
-                raise ConfigurationError("the async API over HTTP needs httpx: pip install 'leanorm[async]'") from None
+            httpx = _httpx()
             limits = httpx.Limits(max_connections=self.pool_size, max_keepalive_connections=self.pool_size)
             # as requests does: redirects followed, the environment's proxies and CA bundle honoured
             client = self._clients[loop] = httpx.AsyncClient(limits=limits, follow_redirects=True)
@@ -451,7 +449,7 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
             # httpx bounds each phase; the deadline bounds them together (a dripped answer included)
             r = await asyncio.wait_for(exchange, remaining)
             return Response(r.status_code, r.content, r.headers)
-        except (OSError, asyncio.TimeoutError, _httpx_error()) as exc:
+        except (OSError, asyncio.TimeoutError, _httpx().HTTPError) as exc:
             detail = str(exc) or type(exc).__name__
             if written:
                 raise OutcomeUnknown(f"{what}: sent, but no whole answer came: {detail}") from exc
@@ -469,10 +467,14 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
         self.close()
 
 
-def _httpx_error() -> Type[BaseException]:
-    """httpx's base exception (httpx is imported by the first async send, not with leanorm)."""
-    import httpx
-    return httpx.HTTPError
+def _httpx() -> Any:
+    """The httpx module, imported by the first async send over HTTP (the ``leanorm[async]`` extra), not
+    with leanorm. By name: a type checker following it would read httpx's dependencies (click, anyio),
+    whose sources need a newer Python than the one leanorm's users may check for."""
+    try:
+        return importlib.import_module("httpx")
+    except ImportError:
+        raise ConfigurationError("the async API over HTTP needs httpx: pip install 'leanorm[async]'") from None
 
 
 async def _chunks_of(body: Body) -> AsyncIterator[bytes]:
