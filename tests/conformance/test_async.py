@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from typing import Any, List, Optional
+import uuid
+from typing import Any, List
 
 import pytest
 
 import leanorm
 from leanorm import F, File, Model, RelationField, StringField, User, as_user, signals
-from leanorm.client import Client
 from leanorm.errors import AuthenticationFailed, ConfigurationError, ObjectNotFound
 from leanorm.transport import Request, Response, Transport
 from tests.models import Author, Org, Post
@@ -122,17 +121,19 @@ def test_relations_add_iterate_remove(client):
 
 # -- users, files ---------------------------------------------------------------------------------------
 def test_users_signup_login_current_logout(client):
+    name = f"async-{uuid.uuid4().hex[:12]}"  # users outlive a test on Parse Server (the wipe spares them)
+
     async def scenario() -> None:
-        ann = await User.asignup("async-ann", "pw-1", email="ann@example.com")
+        ann = await User.asignup(name, "pw-1", email=f"{name}@example.com")
         assert ann.session_token
         with pytest.raises(AuthenticationFailed):
-            await User.alogin("async-ann", "wrong")
-        again = await User.alogin("async-ann", "pw-1")
+            await User.alogin(name, "wrong")
+        again = await User.alogin(name, "pw-1")
         assert again.id == ann.id and again.session_token
         assert await User.acurrent() is None
         with as_user(again):
             me = await User.acurrent()
-            assert me is not None and me.id == ann.id and me.username == "async-ann"
+            assert me is not None and me.id == ann.id and me.username == name
         await again.alogout()
         assert again.session_token is None
 
