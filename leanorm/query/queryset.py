@@ -338,6 +338,14 @@ class QuerySet(Generic[M]):
         """:meth:`in_bulk` from async code."""
         return await run_async(self.in_bulk, ids)
 
+    async def avalues(self, *names: str) -> List[Dict[str, Any]]:
+        """:meth:`values` from async code."""
+        return await run_async(self.values, *names)
+
+    async def avalues_list(self, *names: str, flat: bool = False) -> List[Any]:
+        """:meth:`values_list` from async code."""
+        return await run_async(self.values_list, *names, flat=flat)
+
     async def acreate(self, **values: Any) -> M:
         """:meth:`create` from async code."""
         return await run_async(self.create, **values)

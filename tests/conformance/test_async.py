@@ -77,6 +77,8 @@ def test_queries_count_first_last_exists_and_async_for(client):
         assert titles == ["p2", "p1", "p0"]
         streamed = [p.score async for p in Post.objects.all().aiterator(chunk_size=2)]
         assert sorted(streamed) == [0, 1, 2, 3, 4]
+        assert await Post.objects.filter(score__lt=2).order_by("score").avalues_list("score", flat=True) == [0, 1]
+        assert await Post.objects.filter(score=1).avalues("title") == [{"title": "p1"}]
         by_id = await Post.objects.ain_bulk([first.id, last.id])
         assert {p.title for p in by_id.values()} == {"p2", "p4"}
         # select_related: the pointed objects came with the page, reading them sends nothing

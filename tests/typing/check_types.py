@@ -155,3 +155,5 @@ async def check_async_api(post: TypPost, tag: TypTag) -> None:
     assert_type(await User.acurrent(), Optional[User])
     assert_type(await File("a.txt", b"x").asave(), File)
     assert_type(await cloud.arun("hello"), Any)
+    assert_type(await TypPost.objects.avalues("title"), List[Dict[str, Any]])
+    assert_type(await TypPost.objects.avalues_list("title", flat=True), List[Any])
