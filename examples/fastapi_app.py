@@ -17,7 +17,7 @@ request): sync code like that runs with ``run_async``, which awaits its requests
 task of its own, so it works in a unit of work of its own (docs/async.md).
 """
 import os
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, List, Optional
 
 import arrow
 import marshmallow
@@ -70,39 +70,39 @@ def create_app(client: Optional[Client] = None) -> FastAPI:
         return JSONResponse({"error": "not found"}, status_code=404)
 
     @app.get("/authors")
-    async def list_authors() -> List[Dict[str, Any]]:
+    async def list_authors() -> Any:
         return AuthorSchema(many=True).dump([a async for a in Author.objects.order_by("name")])
 
     @app.post("/authors", status_code=201)
-    async def create_author(request: Request) -> Dict[str, Any]:
+    async def create_author(request: Request) -> Any:
         author = AuthorSchema().load_instance(await request.json())  # no pointer to check: no request
         return AuthorSchema().dump(await author.asave())
 
     @app.get("/posts")
-    async def list_posts(tag: Optional[str] = None) -> List[Dict[str, Any]]:
+    async def list_posts(tag: Optional[str] = None) -> Any:
         posts = Post.objects.select_related("author").order_by("-score", "title")
         if tag is not None:
             posts = posts.filter(tags=tag)
         return PostSchema(many=True).dump([p async for p in posts[:100]])
 
     @app.post("/posts", status_code=201)
-    async def create_post(request: Request) -> Dict[str, Any]:
+    async def create_post(request: Request) -> Any:
         post = await run_async(PostSchema().load_instance, await request.json())
         await post.asave()
         return PostSchema().dump(await Post.objects.select_related("author").aget(id=post.id))
 
     @app.get("/posts/{post_id}")
-    async def read_post(post_id: str) -> Dict[str, Any]:
+    async def read_post(post_id: str) -> Any:
         return PostSchema().dump(await Post.objects.select_related("author").aget(id=post_id))
 
     @app.patch("/posts/{post_id}")
-    async def update_post(post_id: str, request: Request) -> Dict[str, Any]:
+    async def update_post(post_id: str, request: Request) -> Any:
         post = await Post.objects.select_related("author").aget(id=post_id)
         await (await run_async(PostSchema(instance=post, partial=True).load_instance, await request.json())).asave()
         return PostSchema().dump(await Post.objects.select_related("author").aget(id=post_id))
 
     @app.post("/posts/{post_id}/like")
-    async def like(post_id: str) -> Dict[str, Any]:
+    async def like(post_id: str) -> Any:
         # one atomic increment on the server: concurrent likes all count
         if not await Post.objects.filter(id=post_id).aupdate(score=F("score") + 1):
             raise ObjectNotFound(101, f"no post {post_id}")
