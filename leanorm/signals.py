@@ -6,9 +6,8 @@ once per object.
 
 The async API's operations send the same signals (they run the same code: ``leanorm.aio``). A receiver
 may be a coroutine function: an async operation awaits it on its event loop; a sync operation runs it
-with ``asyncio.run`` when no event loop runs in the thread, and refuses it
-(:class:`~leanorm.errors.ConfigurationError`, before the write is sent) when one does, as when sync
-code called from a coroutine would have to block that loop to run it: call the ``a*`` method there.
+to its end with ``asyncio.run``, in a helper thread when its own thread runs an event loop (sync code
+called from a coroutine, which blocks that loop until it returns anyway).
 
 >>> from leanorm import signals
 >>> @signals.before_save.connect
@@ -18,12 +17,13 @@ code called from a coroutine would have to block that loop to run it: call the `
 from __future__ import annotations
 
 import asyncio
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Coroutine, List, Optional, Tuple
 
 from blinker import Signal
 
 from .aio import await_only, bridged
-from .errors import ConfigurationError
 
 __all__ = ["before_save", "after_save", "before_update", "after_update", "before_delete", "after_delete",
            "post_init", "logged_in", "logged_out"]
@@ -32,7 +32,7 @@ __all__ = ["before_save", "after_save", "before_update", "after_update", "before
 
 def _run_coroutine(receiver: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
     """A coroutine receiver as the sync call blinker makes: awaited by the async operation sending it,
-    else run on an event loop of its own."""
+    else run to its end on an event loop of its own."""
     def call(*args: Any, **kwargs: Any) -> Any:
         if bridged():
             return await_only(receiver(*args, **kwargs))
@@ -40,9 +40,10 @@ def _run_coroutine(receiver: Callable[..., Coroutine[Any, Any, Any]]) -> Callabl
             asyncio.get_running_loop()
         except RuntimeError:
             return asyncio.run(receiver(*args, **kwargs))
-        raise ConfigurationError(
-            f"{getattr(receiver, '__qualname__', receiver)} is a coroutine receiver and this sync call runs "
-            "on an event loop it cannot wait for: use the async method (asave, adelete, acreate...)")
+        # sync code called from a coroutine: it blocks this thread's loop until it returns, so the receiver
+        # gets a loop of its own in a helper thread (with the caller's context: its client, its auth)
+        with ThreadPoolExecutor(1, "leanorm-signal") as helper:
+            return helper.submit(contextvars.copy_context().run, asyncio.run, receiver(*args, **kwargs)).result()
     return call
 
 
