@@ -136,7 +136,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         seed()
         apps: Dict[str, Callable[[], FastAPI]] = {"async": async_app, "threadpool": sync_app}
         print(f"backend {args.backend}, {args.clients} clients, {args.seconds:g} s per cell\n")
-        print("| endpoint | async req/s | threadpool req/s | async/threadpool | async CPU µs/row | threadpool CPU µs/row |")
+        print("| endpoint | async req/s | threadpool req/s | async/threadpool | async CPU µs/row "
+              "| threadpool CPU µs/row |")
         print("|---|---:|---:|---:|---:|---:|")
         for method, path in (("GET", "/page"), ("POST", "/write")):
             results = {name: asyncio.run(drive(make(), method, path, args.clients, args.seconds))

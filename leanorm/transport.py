@@ -27,8 +27,8 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import (TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Dict, Iterator, Mapping, Optional, Protocol, Type,
-                    TypeVar, Union)
+from typing import (TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator, Awaitable, Callable, Dict, Iterator, Mapping,
+                    Optional, Protocol, Tuple, Type, TypeVar, Union)
 from urllib.parse import urlsplit
 
 import requests
@@ -389,20 +389,25 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
     def __init__(self, base_url: str, timeout: float = 30.0, retries: int = 3, pool_size: int = 10,
                  backoff: float = 0.2) -> None:
         super().__init__(base_url, timeout, retries, pool_size, backoff)
-        self._clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
+        #: loop -> (its httpx client, the async generator that closes that client when the loop shuts down)
+        self._clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Tuple[Any, Any]]" = (
+            weakref.WeakKeyDictionary())
 
     def send(self, request: Request) -> Response:
         raise TypeError("AsyncHTTPTransport sends from async code only (asend); HTTPTransport sends blocking")
 
     def _client(self) -> Any:
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
+        held = self._clients.get(loop)
+        if held is None:
+            for other in [other for other in self._clients if other.is_closed()]:
+                del self._clients[other]
             httpx = _httpx()
             limits = httpx.Limits(max_connections=self.pool_size, max_keepalive_connections=self.pool_size)
             # as requests does: redirects followed, the environment's proxies and CA bundle honoured
-            client = self._clients[loop] = httpx.AsyncClient(limits=limits, follow_redirects=True)
-        return client
+            client = httpx.AsyncClient(limits=limits, follow_redirects=True)
+            held = self._clients[loop] = (client, _closed_with_the_loop(client))
+        return held[0]
 
     async def asend(self, request: Request) -> Response:
         url, deadline, safe, replayable = self._plan(request)
@@ -462,9 +467,9 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
         self._close_pool()
 
     async def aclose(self) -> None:
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        held = self._clients.pop(asyncio.get_running_loop(), None)
+        if held is not None:
+            await held[0].aclose()
         self.close()
 
 
@@ -475,6 +480,25 @@ async def _within(awaitable: Awaitable[T], seconds: float) -> T:
         async with asyncio.timeout(seconds):
             return await awaitable
     return await asyncio.wait_for(awaitable, seconds)
+
+
+def _closed_with_the_loop(client: Any) -> Any:
+    """An async generator, started, whose end closes ``client``: the running loop tracks the generators
+    first iterated on it and ends them when it shuts down (``asyncio.run`` does, so do servers), while it
+    can still await. A loop's connections then close with it, rather than stay open, one set per loop, in
+    a program that runs loops one after the other."""
+    async def closer() -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await client.aclose()
+
+    generator = closer()
+    try:
+        generator.asend(None).send(None)  # to its first yield: no await before it, so this returns at once
+    except StopIteration:
+        pass
+    return generator
 
 
 def _httpx() -> Any:

@@ -7,6 +7,8 @@ no whole answer came, a deadline for the whole request, reads retried, and no gh
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import socket
 import time
 import uuid
@@ -116,3 +118,17 @@ def test_a_timeout_block_bounds_the_async_send(served, proxy, page):
 
 async def _all(qs):
     return [obj async for obj in qs]
+
+
+def test_each_event_loops_connections_close_with_it(served):
+    # an app (or a test suite) that runs asyncio.run again and again must not keep every loop's sockets
+    client = leanorm.connect(served.leanorm_url, default=False)
+    open_fds = lambda: len(os.listdir("/proc/self/fd"))  # noqa: E731
+    with leanorm.using(client):
+        asyncio.run(AsyncFault.objects.acount())
+        before = open_fds()
+        for _ in range(30):
+            asyncio.run(AsyncFault.objects.acount())
+        gc.collect()
+        assert open_fds() - before < 5
+    client.close()
