@@ -11,6 +11,7 @@ from typing import Any, ContextManager, Dict, Iterator, Optional, Type, TypeVar,
 
 from . import auth_context, legacy_password, signals
 from .acl import ACL
+from .aio import run_async
 from .client import Client
 from .config import get_client
 from .errors import AuthenticationFailed, InvalidSession, LeanCloudError, LeanORMError, ObjectNotFound, UserNotFound
@@ -210,6 +211,42 @@ class User(Model):
                 raise InvalidSession(209, "Invalid session token.", exc.status) from exc
         data.setdefault("sessionToken", session_token)
         return cls._logged_in(data, client)
+
+    @classmethod
+    def current(cls: Type[U], *, client: Optional[Client] = None) -> Optional[U]:
+        """The user the calling code acts as (``as_user`` or its session token), as the server has it
+        (``users/me``, :meth:`become`); None when it acts as no user."""
+        token = auth_context.session_token()
+        return cls.become(token, client=client) if token else None
+
+    # -- async (docs/async.md): the methods of the same names, their sends awaited (leanorm.aio) ------
+    @classmethod
+    async def asignup(cls: Type[U], username: Optional[str] = None, password: Optional[str] = None,
+                      email: Optional[str] = None, mobile_phone_number: Optional[str] = None, *,
+                      client: Optional[Client] = None, **fields: Any) -> U:
+        """:meth:`signup` from async code."""
+        return await run_async(cls.signup, username, password, email, mobile_phone_number, client=client,
+                               **fields)
+
+    @classmethod
+    async def alogin(cls: Type[U], username: Optional[str] = None, password: Optional[str] = None, *,
+                     email: Optional[str] = None, client: Optional[Client] = None) -> U:
+        """:meth:`login` from async code."""
+        return await run_async(cls.login, username, password, email=email, client=client)
+
+    @classmethod
+    async def abecome(cls: Type[U], session_token: str, *, client: Optional[Client] = None) -> U:
+        """:meth:`become` from async code."""
+        return await run_async(cls.become, session_token, client=client)
+
+    @classmethod
+    async def acurrent(cls: Type[U], *, client: Optional[Client] = None) -> Optional[U]:
+        """:meth:`current` from async code."""
+        return await run_async(cls.current, client=client)
+
+    async def alogout(self) -> None:
+        """:meth:`logout` from async code."""
+        await run_async(self.logout)
 
     def logout(self) -> None:
         """End this user's session on the server and forget its token."""

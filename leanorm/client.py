@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional,
 import orjson
 
 from . import auth_context, transactions
+from .aio import await_only, bridged
 from .protocol.dialects import Dialect
 from .errors import (ConfigurationError, LeanCloudError, LeanORMError, NotSent, NotSupported, OutcomeUnknown,
                      TransactionFailed, TransportError, error_for)
@@ -154,7 +155,8 @@ class Client:
         """Send ``req``, count it, and decode the answer; errors become typed exceptions."""
         method = req.method
         self.request_count += 1
-        resp = self.transport.send(req)
+        # the async API's operations run in a greenlet (leanorm.aio): their sends are awaited on the loop
+        resp = await_only(self.transport.asend(req)) if bridged() else self.transport.send(req)
         if not json_answer and resp.status < 400:
             return {}
         try:
@@ -252,6 +254,10 @@ class Client:
     def close(self) -> None:
         """Close the transport (pooled connections, or the embedded database)."""
         self.transport.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close` from async code: the async transport's connections close on the event loop."""
+        await self.transport.aclose()
 
     def __repr__(self) -> str:
         return f"<Client {self.backend} {self.url}>"

@@ -14,12 +14,13 @@ from typing import Any, Dict, Optional
 
 import arrow
 
+from .aio import run_async
 from .client import Client
 from .config import get_client
 from .models import Model, resolve_pointer
 from .protocol.encoding import decode, decode_date, encode
 
-__all__ = ["run", "rpc", "get_server_time", "request_sms_code", "verify_sms_code", "Captcha",
+__all__ = ["run", "rpc", "arun", "arpc", "get_server_time", "request_sms_code", "verify_sms_code", "Captcha",
            "request_captcha", "verify_captcha"]
 
 
@@ -40,6 +41,16 @@ def rpc(name: str, /, *, client: Optional[Client] = None, **params: Any) -> Any:
     body = {k: _encode_rpc(v) for k, v in params.items()}
     answer = client.request("POST", path, body=body).get("result")
     return decode(answer, functools.partial(resolve_pointer, client, None))
+
+
+async def arun(name: str, /, *, client: Optional[Client] = None, **params: Any) -> Any:
+    """:func:`run` from async code (docs/async.md)."""
+    return await run_async(run, name, client=client, **params)
+
+
+async def arpc(name: str, /, *, client: Optional[Client] = None, **params: Any) -> Any:
+    """:func:`rpc` from async code (docs/async.md)."""
+    return await run_async(rpc, name, client=client, **params)
 
 
 def _encode_rpc(value: Any) -> Any:

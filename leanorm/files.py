@@ -30,6 +30,7 @@ from urllib.parse import quote
 from typing_extensions import Self
 
 from . import auth_context
+from .aio import run_async
 from .config import get_client
 from .errors import LeanORMError
 from .fields import DictField, Field, StringField
@@ -210,6 +211,15 @@ class File(Model, metaclass=_FileMeta):
     def delete(self, *, client: Optional["Client"] = None, **kwargs: Any) -> None:
         """The same as :meth:`destroy` (a file's bytes go with its object)."""
         self.destroy(client=client)
+
+    # -- async (docs/async.md): ``asave`` is Model's (it runs :meth:`save`, the upload included) ---------
+    async def afetch(self, *, client: Optional["Client"] = None) -> Self:
+        """:meth:`fetch` from async code."""
+        return await run_async(self.fetch, client=client)
+
+    async def adestroy(self, *, client: Optional["Client"] = None) -> None:
+        """:meth:`destroy` from async code."""
+        await run_async(self.destroy, client=client)
 
     def __repr__(self) -> str:
         return f"<File {self.name!r}{' id=' + repr(self.id) if self.id else ''}>"

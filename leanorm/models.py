@@ -20,6 +20,7 @@ import arrow
 from typing_extensions import Self, dataclass_transform
 
 from . import signals, transactions
+from .aio import run_async
 from .acl import ACL
 from .config import get_client
 from .protocol.encoding import decode, decode_date, encode
@@ -1064,6 +1065,20 @@ class Model(_InstanceState, metaclass=ModelMeta):
         self._deferred = False
         self._loaded_under(client)
         return self
+
+    # -- async (docs/async.md): the methods above, their sends awaited on the event loop (leanorm.aio) --
+    async def asave(self, *, where: Optional[Q] = None, fetch_when_save: bool = False,
+                    client: Optional["Client"] = None) -> Self:
+        """:meth:`save` from async code."""
+        return await run_async(self.save, where=where, fetch_when_save=fetch_when_save, client=client)
+
+    async def adelete(self, *, where: Optional[Q] = None, client: Optional["Client"] = None) -> None:
+        """:meth:`delete` from async code."""
+        await run_async(self.delete, where=where, client=client)
+
+    async def arefresh(self, *, client: Optional["Client"] = None) -> Self:
+        """:meth:`refresh` from async code."""
+        return await run_async(self.refresh, client=client)
 
     def _load_rest(self) -> None:
         """Load the fields a partial instance (pointer stub, ``only()``) lacks, keeping local changes."""

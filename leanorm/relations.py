@@ -22,11 +22,12 @@ changed with ``AddRelation``/``RemoveRelation`` operations and read with ``$rela
 """
 from __future__ import annotations
 
-from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterator, List, NoReturn, Optional, Sequence, Type, TypeVar,
-                    Union, cast, overload)
+from typing import (TYPE_CHECKING, Any, AsyncIterator, Dict, Generic, Iterator, List, NoReturn, Optional, Sequence,
+                    Type, TypeVar, Union, cast, overload)
 
 from typing_extensions import Self, Unpack
 
+from .aio import run_async
 from .config import get_client
 from .errors import LeanCloudError, LeanORMError
 from .fields import FieldOptions, ReferenceField
@@ -98,6 +99,27 @@ class RelationManager(Generic[M]):
 
     def __iter__(self) -> Iterator[M]:
         return iter(self.all())
+
+    # -- async (docs/async.md) ----------------------------------------------------------------------------
+    async def aadd(self, *objs: M) -> None:
+        """:meth:`add` from async code."""
+        await run_async(self.add, *objs)
+
+    async def aremove(self, *objs: M) -> None:
+        """:meth:`remove` from async code."""
+        await run_async(self.remove, *objs)
+
+    async def acount(self) -> int:
+        """:meth:`count` from async code."""
+        return await run_async(self.count)
+
+    async def afirst(self) -> Optional[M]:
+        """:meth:`first` from async code."""
+        return await run_async(self.first)
+
+    def __aiter__(self) -> AsyncIterator[M]:
+        """``async for member in obj.tags``."""
+        return self.all().__aiter__()
 
     def __repr__(self) -> str:
         return f"<RelationManager {self.owner!r}.{self.field.name}>"

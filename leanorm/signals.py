@@ -4,6 +4,11 @@ The sender is the model class; receivers get the instance as ``instance=``. An e
 ``before_*`` receiver aborts the write before any request is sent. Bulk and queryset writes send them
 once per object.
 
+The async API's operations send the same signals (they run the same code: ``leanorm.aio``). A receiver
+may be a coroutine function: an async operation awaits it on its event loop; a sync operation runs it
+to its end with ``asyncio.run``, in a helper thread when its own thread runs an event loop (sync code
+called from a coroutine, which blocks that loop until it returns anyway).
+
 >>> from leanorm import signals
 >>> @signals.before_save.connect
 ... def stamp(sender, instance, **kw):
@@ -11,29 +16,62 @@ once per object.
 """
 from __future__ import annotations
 
-from blinker import Namespace
+import asyncio
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Coroutine, List, Optional, Tuple
+
+from blinker import Signal
+
+from .aio import await_only, bridged
 
 __all__ = ["before_save", "after_save", "before_update", "after_update", "before_delete", "after_delete",
            "post_init", "logged_in", "logged_out"]
 
-_signals = Namespace()
+
+
+def _run_coroutine(receiver: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+    """A coroutine receiver as the sync call blinker makes: awaited by the async operation sending it,
+    else run to its end on an event loop of its own."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if bridged():
+            return await_only(receiver(*args, **kwargs))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(receiver(*args, **kwargs))
+        # sync code called from a coroutine: it blocks this thread's loop until it returns, so the receiver
+        # gets a loop of its own in a helper thread (with the caller's context: its client, its auth)
+        with ThreadPoolExecutor(1, "leanorm-signal") as helper:
+            return helper.submit(contextvars.copy_context().run, asyncio.run, receiver(*args, **kwargs)).result()
+    return call
+
+
+class _Signal(Signal):
+    """A blinker signal whose coroutine receivers are awaited (see the module's docstring)."""
+
+    def send(self, sender: Optional[Any] = None, /, *,
+             _async_wrapper: Optional[Callable[[Callable[..., Coroutine[Any, Any, Any]]], Callable[..., Any]]] = None,
+             **kwargs: Any) -> List[Tuple[Callable[..., Any], Any]]:
+        return super().send(sender, _async_wrapper=_async_wrapper or _run_coroutine, **kwargs)
+
 
 #: before a new object is created (``instance=``)
-before_save = _signals.signal("before_save")
+before_save = _Signal("before_save")
 #: after a new object was created
-after_save = _signals.signal("after_save")
+after_save = _Signal("after_save")
 #: before an existing object is updated (``instance=``, ``changed=`` the wire keys being sent)
-before_update = _signals.signal("before_update")
+before_update = _Signal("before_update")
 #: after an existing object was updated
-after_update = _signals.signal("after_update")
+after_update = _Signal("after_update")
 #: before an object is deleted
-before_delete = _signals.signal("before_delete")
+before_delete = _Signal("before_delete")
 #: after an object was deleted
-after_delete = _signals.signal("after_delete")
+after_delete = _Signal("after_delete")
 #: after an instance was built, by user code or from a backend answer
-post_init = _signals.signal("post_init")
+post_init = _Signal("post_init")
 #: a user got a new session (signup, login, become, refresh_session_token): ``instance=`` the user,
 #: carrying its session token
-logged_in = _signals.signal("logged_in")
+logged_in = _Signal("logged_in")
 #: a user's session ended (``instance=``, ``session_token=`` the token that ended)
-logged_out = _signals.signal("logged_out")
+logged_out = _Signal("logged_out")

@@ -6,16 +6,29 @@ write, so an answer dripped a byte at a time cannot outlast it. A failure says w
 :class:`~leanorm.errors.NotSent` when the request was never written whole (connect refused, reset while
 sending: the server cannot have acted on it), :class:`~leanorm.errors.OutcomeUnknown` when it was sent and
 no whole answer came (it may have been applied).
+
+The async API (``leanorm.aio``) sends through :meth:`Transport.asend`: over HTTP,
+:class:`AsyncHTTPTransport` (httpx, the ``leanorm[async]`` extra) under the same deadline, retry and
+failure rules as :class:`HTTPTransport` (one place holds them: :class:`_HTTPRules`); into the embedded
+server, its handler in a worker thread of a bounded pool, so that the event loop never waits on SQLite.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
+import importlib
 import socket
 import ssl
+import sys
+import threading
 import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ContextManager, Dict, Iterator, Mapping, Optional, Protocol, Type, Union
+from typing import (TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator, Awaitable, Callable, ContextManager, Dict,
+                    Iterator, Mapping, Optional, Protocol, Tuple, Type, TypeVar, Union)
 from urllib.parse import urlsplit
 
 import requests
@@ -23,13 +36,15 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .errors import NotSent, OutcomeUnknown, TransportError
+from .errors import ConfigurationError, NotSent, OutcomeUnknown, TransportError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .local import LocalServer
 
-__all__ = ["Request", "Response", "Transport", "HTTPTransport", "LocalTransport", "Readable", "Body",
-           "request_timeout"]
+__all__ = ["Request", "Response", "Transport", "HTTPTransport", "AsyncHTTPTransport", "LocalTransport", "Readable",
+           "Body", "request_timeout"]
+
+T = TypeVar("T")
 
 
 class Readable(Protocol):
@@ -69,10 +84,36 @@ class Response:
 
 
 class Transport:
-    """Sends a :class:`Request` and returns a :class:`Response`."""
+    """Sends a :class:`Request` and returns a :class:`Response`: :meth:`send` blocking, :meth:`asend` on an
+    event loop (the async API's sends)."""
+
+    #: how many sends of the async API may run at once in the worker threads of :meth:`asend`'s default
+    workers = 8
 
     def send(self, request: Request) -> Response:
         raise NotImplementedError
+
+    async def asend(self, request: Request) -> Response:
+        """Send on an event loop without blocking it. By default :meth:`send` runs in a worker thread
+        (at most :attr:`workers` at once, the others wait their turn); transports with an async client
+        of their own send through it instead."""
+        return await self._in_worker(self.send, request)
+
+    async def _in_worker(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in this transport's bounded pool of threads, in the caller's context."""
+        pool = self.__dict__.get("_pool")
+        if pool is None:
+            with _pool_lock:
+                pool = self.__dict__.get("_pool")
+                if pool is None:
+                    pool = self.__dict__["_pool"] = ThreadPoolExecutor(self.workers, "leanorm-send")
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(pool, context.run, fn, *args)
+
+    def _close_pool(self) -> None:
+        pool = self.__dict__.pop("_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False)
 
     def seconds_for(self, request_timeout: Optional[float] = None) -> Optional[float]:
         """How long a request may take in all (``request_timeout``, else the enclosing
@@ -87,7 +128,14 @@ class Transport:
 
     def close(self) -> None:
         """Release what the transport holds (connections, the embedded database)."""
+        self._close_pool()
 
+    async def aclose(self) -> None:
+        """:meth:`close`, from async code (an async client's connections close on the loop)."""
+        self.close()
+
+
+_pool_lock = threading.Lock()
 
 _block_timeout: ContextVar[Optional[float]] = ContextVar("leanorm_request_timeout", default=None)
 
@@ -215,62 +263,83 @@ class _TrackedAdapter(HTTPAdapter):
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
-class HTTPTransport(Transport):
-    """HTTP through one pooled :class:`requests.Session`, each request bounded by a deadline.
-
-    ``timeout`` (seconds) bounds a whole request: connect, send, read, retries. Requests that are safe
-    to repeat (GET, HEAD) are retried with exponential backoff on connection errors and on
-    429/502/503/504 while the deadline allows; a write is sent again only when it never reached the
-    server (:class:`~leanorm.errors.NotSent`, and its body is bytes), so a retry can never apply an
-    Increment twice.
-    """
+class _HTTPRules:
+    """What the sync and the async HTTP transports share: the base URL, the deadline of a request and
+    which failures are retried. Requests that are safe to repeat (GET, HEAD) are retried with
+    exponential backoff on connection errors and on 429/502/503/504 while the deadline allows; a write
+    is sent again only when it never reached the server (:class:`~leanorm.errors.NotSent`, and its body
+    is bytes), so a retry can never apply an Increment twice."""
 
     def __init__(self, base_url: str, timeout: float = 30.0, retries: int = 3, pool_size: int = 10,
                  backoff: float = 0.2) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
+        self.pool_size = pool_size
         self.backoff = backoff
-        self.session = requests.Session()
-        adapter = _TrackedAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
 
     def seconds_for(self, request_timeout: Optional[float] = None) -> Optional[float]:
         return request_timeout or _block_timeout.get() or self.timeout
 
-    def send(self, request: Request) -> Response:
+    def _plan(self, request: Request) -> "tuple[str, float, bool, bool]":
+        """The request's URL, its deadline (time.monotonic), whether it is safe to repeat, and whether
+        its body can be sent again."""
         absolute = request.path.startswith(("http://", "https://"))
         url = request.path if absolute else self.base_url + request.path
         seconds = self.seconds_for(request.timeout)
         assert seconds is not None
-        deadline = time.monotonic() + seconds
-        safe = request.method in ("GET", "HEAD")
         replayable = request.body is None or isinstance(request.body, (bytes, bytearray))
+        return url, time.monotonic() + seconds, request.method in ("GET", "HEAD"), replayable
+
+    def _pause_after(self, outcome: Union[Response, NotSent, OutcomeUnknown], safe: bool, replayable: bool,
+                     attempt_no: int, deadline: float) -> Optional[float]:
+        """Seconds to wait before sending again after ``outcome`` (an answer or a failure), or None when
+        it stands: not retryable, or retries or time used up."""
+        if isinstance(outcome, NotSent):
+            again = replayable
+        elif isinstance(outcome, OutcomeUnknown):
+            again = safe
+        else:
+            again = safe and outcome.status in _RETRY_STATUSES
+        if not again or attempt_no >= self.retries:
+            return None
+        pause = self.backoff * (2 ** attempt_no)
+        return pause if time.monotonic() + pause < deadline else None
+
+
+class HTTPTransport(_HTTPRules, Transport):
+    """HTTP through one pooled :class:`requests.Session`, each request bounded by a deadline.
+
+    ``timeout`` (seconds) bounds a whole request: connect, send, read, retries; what is retried is
+    :class:`_HTTPRules`'. The async API's sends go through an :class:`AsyncHTTPTransport` with the same
+    settings (made on first use).
+    """
+
+    def __init__(self, base_url: str, timeout: float = 30.0, retries: int = 3, pool_size: int = 10,
+                 backoff: float = 0.2) -> None:
+        super().__init__(base_url, timeout, retries, pool_size, backoff)
+        self.session = requests.Session()
+        adapter = _TrackedAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._async: Optional[AsyncHTTPTransport] = None
+
+    def send(self, request: Request) -> Response:
+        url, deadline, safe, replayable = self._plan(request)
         attempt_no = 0
         while True:
             try:
                 response = self._attempt(request, url, deadline)
-            except NotSent:
-                if not replayable or not self._pause(attempt_no, deadline):
-                    raise
-            except OutcomeUnknown:
-                if not safe or not self._pause(attempt_no, deadline):
+            except (NotSent, OutcomeUnknown) as exc:
+                pause = self._pause_after(exc, safe, replayable, attempt_no, deadline)
+                if pause is None:
                     raise
             else:
-                if not (safe and response.status in _RETRY_STATUSES and self._pause(attempt_no, deadline)):
+                pause = self._pause_after(response, safe, replayable, attempt_no, deadline)
+                if pause is None:
                     return response
+            time.sleep(pause)
             attempt_no += 1
-
-    def _pause(self, attempt_no: int, deadline: float) -> bool:
-        """Sleep before another attempt; False when retries or time are used up."""
-        if attempt_no >= self.retries:
-            return False
-        pause = self.backoff * (2 ** attempt_no)
-        if time.monotonic() + pause >= deadline:
-            return False
-        time.sleep(pause)
-        return True
 
     def _attempt(self, request: Request, url: str, deadline: float) -> Response:
         """Send once; NotSent when the request was not written whole, OutcomeUnknown when it was and no
@@ -299,12 +368,197 @@ class HTTPTransport(Transport):
             _deadline.reset(reset_deadline)
             _attempt.reset(reset_attempt)
 
+    async def asend(self, request: Request) -> Response:
+        if self._async is None:
+            self._async = AsyncHTTPTransport(self.base_url, self.timeout, self.retries, self.pool_size,
+                                             self.backoff)
+        return await self._async.asend(request)
+
     def close(self) -> None:
         self.session.close()
+        if self._async is not None:
+            self._async.close()
+
+    async def aclose(self) -> None:
+        self.session.close()
+        if self._async is not None:
+            await self._async.aclose()
+
+
+#: httpx's trace events saying that the whole request (headers and body) has been written
+_WRITTEN = frozenset({"http11.send_request_body.complete", "http2.send_request_body.complete"})
+#: bytes read at a time from a file body sent by the async transport
+_CHUNK = 64 * 1024
+
+
+class AsyncHTTPTransport(_HTTPRules, Transport):
+    """HTTP on an event loop, through httpx (the ``leanorm[async]`` extra), under the rules of
+    :class:`HTTPTransport` (:class:`_HTTPRules`): one deadline for the whole request, retries of what is
+    safe, and :class:`~leanorm.errors.NotSent` / :class:`~leanorm.errors.OutcomeUnknown` as there (httpx
+    tells when the whole request was written). An httpx client's connections belong to the event loop
+    that opened them: one pooled client per loop."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0, retries: int = 3, pool_size: int = 10,
+                 backoff: float = 0.2) -> None:
+        super().__init__(base_url, timeout, retries, pool_size, backoff)
+        #: loop -> (its httpx client, the async generator that closes that client when the loop shuts down)
+        self._clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Tuple[Any, Any]]" = (
+            weakref.WeakKeyDictionary())
+
+    def send(self, request: Request) -> Response:
+        raise TypeError("AsyncHTTPTransport sends from async code only (asend); HTTPTransport sends blocking")
+
+    def _client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        held = self._clients.get(loop)
+        if held is None:
+            for other in [other for other in self._clients if other.is_closed()]:
+                del self._clients[other]
+            httpx = _httpx()
+            limits = httpx.Limits(max_connections=self.pool_size, max_keepalive_connections=self.pool_size)
+            # as requests does: redirects followed, the environment's proxies and CA bundle honoured
+            client = httpx.AsyncClient(limits=limits, follow_redirects=True)
+            held = self._clients[loop] = (client, _closed_with_the_loop(client))
+        return held[0]
+
+    async def asend(self, request: Request) -> Response:
+        url, deadline, safe, replayable = self._plan(request)
+        attempt_no = 0
+        while True:
+            try:
+                response = await self._attempt(request, url, deadline)
+            except (NotSent, OutcomeUnknown) as exc:
+                pause = self._pause_after(exc, safe, replayable, attempt_no, deadline)
+                if pause is None:
+                    raise
+            else:
+                pause = self._pause_after(response, safe, replayable, attempt_no, deadline)
+                if pause is None:
+                    return response
+            await asyncio.sleep(pause)
+            attempt_no += 1
+
+    async def _attempt(self, request: Request, url: str, deadline: float) -> Response:
+        """Send once under what is left of the deadline; NotSent / OutcomeUnknown as
+        :meth:`HTTPTransport._attempt`."""
+        remaining = deadline - time.monotonic()
+        what = f"{request.method} {url}"
+        if remaining <= 0:
+            raise NotSent(f"{what}: not sent, the deadline had passed")
+        written = False
+
+        async def trace(event: str, info: Any) -> None:
+            nonlocal written
+            if event in _WRITTEN:
+                written = True
+
+        body, headers = request.body, request.headers
+        # A body goes in chunks of a known total: a connection lost while sending then fails the chunk after
+        # it (NotSent), where one write of the whole would have "succeeded" into the event loop's buffer
+        content: Any = body
+        length = _known_length(body)
+        if body is not None and not (isinstance(body, (bytes, bytearray)) and len(body) <= _CHUNK):
+            content = _chunks_of(body)
+            if length is not None:
+                headers = {**headers, "Content-Length": str(length)}
+        exchange = self._client().request(request.method, url, params=request.params or None, content=content,
+                                          headers=headers, timeout=remaining, extensions={"trace": trace})
+        try:
+            # httpx bounds each phase; the deadline bounds them together (a dripped answer included)
+            r = await _within(exchange, remaining)
+            return Response(r.status_code, r.content, r.headers)
+        except (OSError, asyncio.TimeoutError, _httpx().HTTPError) as exc:
+            detail = str(exc) or type(exc).__name__
+            if written:
+                raise OutcomeUnknown(f"{what}: sent, but no whole answer came: {detail}") from exc
+            raise NotSent(f"{what}: not sent: {detail}") from exc
+
+    def close(self) -> None:
+        # the connections of loops still running close with them; nothing can be awaited from here
+        self._clients.clear()
+        self._close_pool()
+
+    async def aclose(self) -> None:
+        held = self._clients.pop(asyncio.get_running_loop(), None)
+        if held is not None:
+            await held[0].aclose()
+        self.close()
+
+
+async def _within(awaitable: Awaitable[T], seconds: float) -> T:
+    """``await awaitable``, cancelled with :class:`asyncio.TimeoutError` after ``seconds``
+    (``asyncio.timeout`` where there is one: no task of its own per request, as ``wait_for`` makes)."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, seconds)
+
+
+def _closed_with_the_loop(client: Any) -> Any:
+    """An async generator, started, whose end closes ``client``: the running loop tracks the generators
+    first iterated on it and ends them when it shuts down (``asyncio.run`` does, so do servers), while it
+    can still await. A loop's connections then close with it, rather than stay open, one set per loop, in
+    a program that runs loops one after the other."""
+    async def closer() -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await client.aclose()
+
+    generator = closer()
+    try:
+        generator.asend(None).send(None)  # to its first yield: no await before it, so this returns at once
+    except StopIteration:
+        pass
+    return generator
+
+
+def _httpx() -> Any:
+    """The httpx module, imported by the first async send over HTTP (the ``leanorm[async]`` extra), not
+    with leanorm. By name: a type checker following it would read httpx's dependencies (click, anyio),
+    whose sources need a newer Python than the one leanorm's users may check for."""
+    try:
+        return importlib.import_module("httpx")
+    except ImportError:
+        raise ConfigurationError("the async API over HTTP needs httpx: pip install 'leanorm[async]'") from None
+
+
+async def _chunks_of(body: Body) -> AsyncIterator[bytes]:
+    """A body a chunk at a time; a file's read in a worker thread (a disk read must not block the event
+    loop), never whole."""
+    if isinstance(body, (bytes, bytearray)):
+        view = memoryview(body)
+        for start in range(0, len(view), _CHUNK):
+            yield bytes(view[start:start + _CHUNK])
+        return
+    while True:
+        chunk = await asyncio.to_thread(body.read, _CHUNK)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _known_length(body: Optional[Body]) -> Optional[int]:
+    """How many bytes ``body`` holds when that is known without reading it (bytes; a form that counted
+    its parts, as its ``len`` attribute; a file from its position to its end), else None (sent chunked)."""
+    if body is None or isinstance(body, (bytes, bytearray)):
+        return None if body is None else len(body)
+    counted = getattr(body, "len", None)
+    if isinstance(counted, int):
+        return counted
+    stream: Any = body  # a Readable that may also tell and seek (an open file)
+    try:
+        position = stream.tell()
+        end = stream.seek(0, 2)
+        stream.seek(position)
+        return int(end - position)
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 class LocalTransport(Transport):
-    """Hands the request straight to an embedded :class:`~leanorm.local.LocalServer`: no socket, no thread."""
+    """Hands the request straight to an embedded :class:`~leanorm.local.LocalServer`: no socket, no
+    thread (the async API's sends run the same handler in a worker thread: :meth:`Transport.asend`)."""
 
     def __init__(self, server: "LocalServer", owned: bool = True) -> None:
         self.server = server
@@ -323,5 +577,6 @@ class LocalTransport(Transport):
         return self.server.store.snapshot()
 
     def close(self) -> None:
+        self._close_pool()
         if self.owned:
             self.server.close()

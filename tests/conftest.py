@@ -34,8 +34,16 @@ class RecordingTransport(Transport):
         self.requests.append(request)
         return self.inner.send(request)
 
+    async def asend(self, request: Request) -> Response:
+        # the async API's sends reach the real transport's async path (httpx, or the embedded server's pool)
+        self.requests.append(request)
+        return await self.inner.asend(request)
+
     def close(self) -> None:
         self.inner.close()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def _wipe(client: Client) -> None:

@@ -12,10 +12,12 @@ import time
 
 from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple,
                     Type, TypeVar, Union, cast, overload)
+from typing import AsyncIterator
 
 from typing_extensions import Literal, Self
 
 from .. import signals, transactions
+from ..aio import run_async
 from ..config import get_client
 from ..errors import (BulkWriteError, DuplicateValue, FieldError, LeanORMError, NotSent,
                       NotSupported, OutcomeUnknown, ValidationError)
@@ -365,6 +367,81 @@ class QuerySet(Generic[M]):
         shown = ", ".join(repr(i) for i in items[:20]) + (", ..." if len(items) > 20 else "")
         return f"<QuerySet [{shown}]>"
 
+    # -- async (docs/async.md): the methods of the same names run by leanorm.aio, sends awaited ----------
+    async def aget(self, *conditions: Q, **lookups: Any) -> M:
+        """:meth:`get` from async code."""
+        return await run_async(self.get, *conditions, **lookups)
+
+    async def afirst(self) -> Optional[M]:
+        """:meth:`first` from async code."""
+        return await run_async(self.first)
+
+    async def alast(self) -> Optional[M]:
+        """:meth:`last` from async code."""
+        return await run_async(self.last)
+
+    async def acount(self) -> int:
+        """:meth:`count` from async code."""
+        return await run_async(self.count)
+
+    async def aexists(self) -> bool:
+        """:meth:`exists` from async code."""
+        return await run_async(self.exists)
+
+    async def ain_bulk(self, ids: Optional[Iterable[str]] = None) -> Dict[str, M]:
+        """:meth:`in_bulk` from async code."""
+        return await run_async(self.in_bulk, ids)
+
+    async def avalues(self, *names: str) -> List[Dict[str, Any]]:
+        """:meth:`values` from async code, evaluated (``values()`` itself is lazy)."""
+        return await run_async(lambda: list(self.values(*names)))
+
+    async def avalues_list(self, *names: str, flat: bool = False) -> List[Any]:
+        """:meth:`values_list` from async code."""
+        return await run_async(self.values_list, *names, flat=flat)
+
+    async def acreate(self, **values: Any) -> M:
+        """:meth:`create` from async code."""
+        return await run_async(self.create, **values)
+
+    async def aget_or_create(self, defaults: Optional[Dict[str, Any]] = None,
+                             **lookups: Any) -> Tuple[M, bool]:
+        """:meth:`get_or_create` from async code."""
+        return await run_async(self.get_or_create, defaults, **lookups)
+
+    async def aupdate_or_create(self, defaults: Optional[Dict[str, Any]] = None,
+                                **lookups: Any) -> Tuple[M, bool]:
+        """:meth:`update_or_create` from async code."""
+        return await run_async(self.update_or_create, defaults, **lookups)
+
+    async def abulk_create(self, objs: Sequence[M], batch_size: Optional[int] = None,
+                           client_ids: Optional[bool] = None) -> List[M]:
+        """:meth:`bulk_create` from async code."""
+        return await run_async(self.bulk_create, objs, batch_size, client_ids)
+
+    async def aupdate(self, **values: Any) -> int:
+        """:meth:`update` from async code."""
+        return await run_async(self.update, **values)
+
+    async def adelete(self) -> int:
+        """:meth:`delete` from async code."""
+        return await run_async(self.delete)
+
+    def __aiter__(self) -> AsyncIterator[M]:
+        """``async for obj in qs``: the results are fetched (and cached on the queryset) as by ``for``."""
+        return _cached_results(self)
+
+    async def aiterator(self, chunk_size: int = 1000) -> AsyncIterator[M]:
+        """:meth:`iterator` from async code: a request per ``chunk_size`` objects, each awaited
+        when the objects before it have been consumed."""
+        chunks = self._chunks(chunk_size)
+        while True:
+            chunk = await run_async(next, chunks, None)
+            if chunk is None:
+                return
+            for obj in chunk:
+                yield obj
+
     # -- single objects and aggregates -------------------------------------------------------------------
     def _identity_shortcut(self, conditions: Tuple[Q, ...], lookups: Dict[str, Any]) -> Optional[M]:
         """The fresh identity-mapped instance for a plain ``get(id=...)``, if there is one."""
@@ -643,7 +720,12 @@ class QuerySet(Generic[M]):
             return
         bound = client.transport.seconds_for()
         deadline = None if bound is None else time.monotonic() + bound
-        outcomes: List[Any] = list(client.batch_outcomes(items))
+        try:
+            outcomes: List[Any] = list(client.batch_outcomes(items))
+        except BaseException:  # interrupted (a cancelled task): whether any of it landed is not known
+            for obj in objs:
+                obj._expire(client)
+            raise
         if method == "POST":
             self._settle_client_ids(client, objs, outcomes, deadline)
         succeeded: List[M] = []
@@ -864,6 +946,12 @@ class QuerySet(Generic[M]):
             count += len(chunk)
         self._result_cache = None
         return count
+
+
+async def _cached_results(qs: "QuerySet[M]") -> AsyncIterator[M]:
+    """``async for`` over a queryset: its results fetched as ``for`` fetches them (and cached)."""
+    for obj in await run_async(qs._fetch_all):
+        yield obj
 
 
 def _create_payload(obj: "Model") -> Dict[str, Any]:

@@ -5,7 +5,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Type
 import arrow
 from typing_extensions import assert_type
 
-from leanorm import ACL, F, File, Q, QuerySet, User, atomic
+from leanorm import ACL, F, File, Q, QuerySet, User, atomic, cloud
 from leanorm.query.aggregates import Avg, Count, Max, Min, Sum
 from leanorm.query.values import ValuesQuery
 from leanorm.marshal import ModelSchema, model_schema
@@ -149,3 +149,36 @@ def check_compat_mixin(todo: TypPortedTodo) -> None:
     assert_type(todo.has("title"), bool)
     assert_type(TypPortedTodo.objects.get(id="x"), TypPortedTodo)
     assert_type(TypPortedTodo(title="x"), TypPortedTodo)
+
+
+async def check_async_api(post: TypPost, tag: TypTag) -> None:
+    assert_type(await TypPost.objects.afirst(), Optional[TypPost])
+    assert_type(await TypPost.objects.filter(draft=True).alast(), Optional[TypPost])
+    assert_type(await TypPost.objects.aget(id="x"), TypPost)
+    assert_type(await TypPost.objects.acount(), int)
+    assert_type(await TypPost.objects.aexists(), bool)
+    assert_type(await TypPost.objects.acreate(title="x", editor=TypAuthor()), TypPost)
+    assert_type(await TypPost.objects.aget_or_create(title="x"), Tuple[TypPost, bool])
+    assert_type(await TypPost.objects.aupdate_or_create(title="x"), Tuple[TypPost, bool])
+    assert_type(await TypPost.objects.abulk_create([post]), List[TypPost])
+    assert_type(await TypPost.objects.ain_bulk(["a"]), Dict[str, TypPost])
+    assert_type(await TypPost.objects.aupdate(score=F("score") + 1), int)
+    assert_type(await TypPost.objects.adelete(), int)
+    assert_type(await TypNote.objects.pinned().afirst(), Optional[TypNote])
+    async for one in TypPost.objects.filter(draft=False):
+        assert_type(one, TypPost)
+    async for streamed in TypPost.objects.aiterator(chunk_size=10):
+        assert_type(streamed, TypPost)
+    assert_type(await post.asave(), TypPost)
+    assert_type(await post.arefresh(), TypPost)
+    assert_type(await post.adelete(), None)
+    assert_type(await post.labels.aadd(tag), None)
+    async for label in post.labels:
+        assert_type(label, TypTag)
+    assert_type(await User.alogin("ann", "pw"), User)
+    assert_type(await User.asignup("ann", "pw"), User)
+    assert_type(await User.acurrent(), Optional[User])
+    assert_type(await File("a.txt", b"x").asave(), File)
+    assert_type(await cloud.arun("hello"), Any)
+    assert_type(await TypPost.objects.avalues("title"), List[Dict[str, Any]])
+    assert_type(await TypPost.objects.avalues_list("title", flat=True), List[Any])

@@ -9,7 +9,7 @@ from leanorm.models import registry
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
-PAGES = ["quickstart.md", "models.md", "querying.md", "relations.md", "geo.md", "cql.md", "files.md", "push.md",
+PAGES = ["quickstart.md", "models.md", "querying.md", "async.md", "relations.md", "geo.md", "cql.md", "files.md", "push.md",
          "users.md", "engine.md", "cloud.md", "signals.md", "identity-map.md", "backends.md", "embedded.md", "marshmallow.md",
          "status.md", "leaderboards.md", "security.md", "migrating-from-leancloud.md"]
 
