@@ -5,6 +5,7 @@
 With no configuration it keeps its data in ./leanorm.sqlite3; set LEANORM_URL to run the same code
 against Parse Server (parse://...) or LeanCloud (leancloud://...).
 """
+import os
 from typing import Optional
 
 import arrow
@@ -38,7 +39,9 @@ def stamp_publication(sender, instance, **kw):
 
 
 def main() -> None:
-    client = leanorm.connect()  # LEANORM_URL, else the embedded backend in ./leanorm.sqlite3
+    # LEANORM_URL when it is set, else the embedded backend in ./leanorm.sqlite3, named (connect() with no
+    # URL at all would warn that it picked that file)
+    client = leanorm.connect(os.environ.get("LEANORM_URL", "local://leanorm.sqlite3"))
     print(f"backend: {client.backend} ({client.url})")
 
     # start from a clean slate so the example can run again and again
