@@ -177,4 +177,8 @@ def _function(ctx: Context) -> Any:
         raise ProtocolError(141, f"No cloud function named {name!r}: the embedded backend runs the functions "
                                  "of the Engine given to it (LocalServer(engine=...) or "
                                  "`leanorm serve --engine module:engine`).", 404)
-    return _call(ctx, f"{kind}/{name}", ctx.json_body())
+    answer = _call(ctx, f"{kind}/{name}", ctx.json_body())
+    if ctx.dialect == "parse" and answer == {"result": None}:
+        # a function that returns nothing: Parse answers no result at all, which its SDKs read as undefined
+        return {}
+    return answer

@@ -99,6 +99,8 @@ def _start(ctx: Context) -> Any:
     (name,) = ctx.args
     engine = ctx.server.engine
     if engine is None or not engine.has(f"jobs/{name}"):
+        if ctx.dialect == "parse":  # the Parse SDKs' own tests compare the message
+            raise ProtocolError(141, "Invalid job.")
         raise ProtocolError(141, f"Invalid job: no job named {name!r} is declared by the Engine this server "
                                  "runs (@engine.job, `leanorm serve --engine module:engine`).")
     params = ctx.json_body()

@@ -21,6 +21,16 @@ def test_served_backend_runs_the_engine(tmp_path):
         assert answer.json() == {"result": "hello Parse from nobody"}
 
 
+def test_a_function_returning_nothing_answers_as_each_dialect_does(tmp_path):
+    """Parse answers no ``result`` (its SDKs read undefined, which Parse-SDK-JS's tests compare); the
+    LeanCloud dialect answers ``result: null``, as the official SDKs expect a result key."""
+    with serve(tmp_path / "app.sqlite3", "--engine", "tests.engine.served_app:engine") as served:
+        parse = {"X-Parse-Application-Id": APP_ID, "X-Parse-REST-API-Key": APP_KEY}
+        assert requests.post(f"{served.base_url}/parse/functions/nothing", json={}, headers=parse).json() == {}
+        lc = {"X-LC-Id": APP_ID, "X-LC-Key": APP_KEY}
+        assert requests.post(f"{served.base_url}/1.1/functions/nothing", json={}, headers=lc).json() == {"result": None}
+
+
 def test_hooks_served_by_leanorm_serve_write_to_the_served_database_as_the_caller(tmp_path):
     """An after_save hook that queries and saves through the ORM reaches the database being served
     (not ./leanorm.sqlite3 of the working directory), with the caller's session."""
