@@ -168,6 +168,10 @@ class Engine:
         can skip hooks nobody declared."""
         return self.declarations.get(path) is not None
 
+    def job_names(self) -> List[str]:
+        """The names of the background jobs declared (``@engine.job``)."""
+        return self.declarations.job_names()
+
     def dispatch(self, path: str, payload: Dict[str, Any], *, user: Optional[Dict[str, Any]] = None,
                  session_token: Optional[str] = None, master: bool = False, prod: bool = True,
                  remote_address: Optional[str] = None) -> Dict[str, Any]:

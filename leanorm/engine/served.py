@@ -1,7 +1,7 @@
 """An Engine as an embedded server runs it: the code's own requests go to that server, with its keys."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..client import Client
 from ..config import using
@@ -31,6 +31,9 @@ class ServedEngine:
 
     def has(self, path: str) -> bool:
         return self.engine.has(path)
+
+    def job_names(self) -> List[str]:
+        return self.engine.job_names()
 
     def serving(self, server: LocalServer) -> "ServedEngine":
         return self.engine.serving(server)

@@ -4,7 +4,8 @@ code's jobs, the webhooks (the served Engine's functions and hooks), push audien
 
 Each ``features`` flag is true only for what ``leanorm serve`` does: classes and columns are made and
 dropped, class permissions edited, config read and written; there are no webhooks over REST (cloud code
-is an Engine), no background jobs, no kept log, no push delivery (``push`` records notifications)."""
+is an Engine), no scheduled jobs (the Engine's jobs are listed and started with ``POST jobs/NAME``), no
+kept log, no push delivery (``push`` records notifications)."""
 from __future__ import annotations
 
 import re
@@ -79,8 +80,10 @@ def _jobs(ctx: Context) -> Any:
 
 @route("GET", r"cloud_code/jobs/data")
 def _jobs_data(ctx: Context) -> Any:
+    """The jobs the served Engine declares (none scheduled: ``in_use`` is empty)."""
     ctx.require_master()
-    return {"in_use": [], "jobs": []}
+    engine = ctx.server.engine
+    return {"in_use": [], "jobs": engine.job_names() if engine is not None else []}
 
 
 @route("GET", r"push_audiences")

@@ -39,6 +39,9 @@ class CloudCode(Protocol):
 
     def has(self, path: str) -> bool: ...
 
+    def job_names(self) -> List[str]:
+        """The background jobs it declares (``POST jobs/NAME`` starts one)."""
+
     def serving(self, server: "LocalServer") -> "CloudCode":
         """This cloud code as ``server`` runs it: whatever requests the code itself makes (an ORM query in
         a hook) go to ``server``, not to the process's default backend."""

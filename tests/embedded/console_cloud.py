@@ -9,6 +9,11 @@ def hello(name: str = "world") -> str:
     return f"hello {name}"
 
 
+@engine.job("nightly")
+def nightly() -> str:
+    return "done"
+
+
 @engine.before_save("Listed")
 def stamp(obj) -> None:
     obj.set("stamped", True)

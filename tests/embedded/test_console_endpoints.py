@@ -59,12 +59,14 @@ def test_scriptlog_is_a_list(target):
     assert target.rest("GET", "scriptlog").status_code == 403
 
 
-def test_the_served_engines_functions_and_hooks_are_listed(tmp_path):
+def test_the_served_engines_functions_hooks_and_jobs_are_listed(tmp_path):
     with serve(tmp_path / "app.sqlite3", "--engine", "tests.embedded.console_cloud:engine") as running:
         target = Target(running.base_url + "/parse", running.app_id, running.app_key, running.master_key,
                         running.app_key)
         functions = target.rest("GET", "hooks/functions", master=True).json()
         triggers = target.rest("GET", "hooks/triggers", master=True).json()
+        jobs = target.rest("GET", "cloud_code/jobs/data", master=True).json()
+    assert jobs == {"in_use": [], "jobs": ["nightly"]}  # what the dashboard (and Parse.Cloud.getJobsData) lists
     names = {f["functionName"] for f in functions}
     assert "hello" in names, functions
     assert all(set(f) >= {"functionName"} for f in functions)
