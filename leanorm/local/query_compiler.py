@@ -380,6 +380,8 @@ class QueryCompiler:
                     raise ProtocolError(102, "Invalid query: ordering by $score needs a $text search.")
                 terms.append(f"{self.text_score} {'DESC' if descending else 'ASC'}")
                 continue
+            if self.dialect == "parse" and key.startswith("_"):  # Parse's internal fields (_password...)
+                raise ProtocolError(105, f"Invalid field name: {key}.")
             self.check_key(class_name, key)
             if key in COLUMNS:
                 expr = f"{alias}.{key}"

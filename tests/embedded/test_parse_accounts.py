@@ -116,6 +116,8 @@ def test_error_codes_as_parse_answers_them(target):
     for name in ("length", "_password", "_private"):
         answer = target.rest("POST", f"classes/{cls}", json={name: 1})
         assert answer.json() == {"code": 105, "error": f"Invalid field name: {name}."}, answer.text
+    ordered = target.rest("GET", f"classes/{cls}", params={"order": "_password"})
+    assert ordered.status_code == 400 and _code(ordered) == 105, ordered.text
 
 
 def test_a_geo_box_with_swapped_corners_is_the_same_box(target):
