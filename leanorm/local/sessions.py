@@ -188,9 +188,8 @@ def _checked_login(ctx: Context, body: Dict[str, Any]) -> str:
     if ctx.server.prevent_login_with_unverified_email and row[2] and row[3] != 1:
         raise ProtocolError(205, "User email is not verified.")  # after the password: it tells nothing
     rehashed = hash_password(password) if is_legacy(row[1]) else None  # the backend's own scheme from now on
-    with ctx.store.write() as conn:
-        conn.execute("DELETE FROM _login_failures WHERE login=?", (login,))
-        if rehashed:
+    if rehashed:
+        with ctx.store.write() as conn:
             conn.execute("UPDATE _passwords SET hash=? WHERE user_id=? AND hash=?", (rehashed, row[0], row[1]))
     return str(row[0])
 
