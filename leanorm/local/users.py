@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional
 from .. import legacy_password
 from .authz import check_user_write
 from .objects import remove, write, write_options
-from .passwords import charge_hashing, checked_password, hash_password, legacy_hash, verify_password
+from .passwords import charge_hashing, checked_password, hash_password, legacy_hash
 from .phones import with_stored_number
 from .protocol import Context, ProtocolError, route
 from .sessions import end_other_sessions, new_session, password_matches, user_answer

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, 
 
 from .. import auth_context
 from ..errors import FieldError, NotSupported
-from ..fields import Field, FloatField, IntegerField, PointerField
+from ..fields import Field, FloatField, IntegerField
 from .compiler import resolve_field
 
 if TYPE_CHECKING:  # pragma: no cover
