@@ -25,7 +25,7 @@ from .protocol import Context
 from .rows import to_json
 from .store import table
 
-__all__ = ["rebase", "hosted_path"]
+__all__ = ["rebase", "encode_answer", "hosted_path"]
 
 FILE_CLASS = "_File"
 DOWNLOAD_PREFIX = "/files/"
@@ -87,6 +87,19 @@ def rebase(ctx: Context, answer: Any) -> Any:
     """``answer`` with every hosted file's URL under ``ctx.base_url`` (changed in place; returned)."""
     if not isinstance(answer, (dict, list)) or _URL_MARK not in orjson.dumps(answer):
         return answer  # most answers hold no URL: one C pass over them, not a walk in Python
+    return _rebased(ctx, answer)
+
+
+def encode_answer(ctx: Context, answer: Any) -> bytes:
+    """The JSON body of ``answer``, its hosted files under ``ctx.base_url``: serialised once, and again
+    only when that shows a URL to rebase (an answer is not serialised twice to look for one)."""
+    encoded = orjson.dumps(answer)
+    if not isinstance(answer, (dict, list)) or _URL_MARK not in encoded:
+        return encoded
+    return orjson.dumps(_rebased(ctx, answer))
+
+
+def _rebased(ctx: Context, answer: Any) -> Any:
     found: List[Tuple[Dict[str, Any], str, str]] = []
     _collect(answer, found)
     if not found:

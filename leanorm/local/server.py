@@ -10,6 +10,8 @@ import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
 
+import orjson
+
 from . import (aggregate, auth_data, authz, batch, batch_save, captcha, classes, config, cql, envelope, files,  # noqa: F401
                friendship, hooks, jobs, installations, leaderboards, mail, push, schemas, server_time, sessions, sms,
                statuses, users)
@@ -198,6 +200,7 @@ class LocalServer:
                 limit: Optional[int]) -> LocalResponse:
         """``handle``, for a request already admitted with a body ``limit`` (None: admitted here)."""
         extra: Dict[str, str] = {}  # headers the handler adds to a successful answer
+        answer: Any  # the encoded answer, or an error's JSON
         try:
             if limit is None:
                 limit = admission.admit(self, method, path, headers or {})
@@ -224,7 +227,8 @@ class LocalServer:
             else:
                 log.exception("embedded backend failed on %s %s", method, path)
                 status, answer = 500, {"code": 1, "error": "Internal server error."}
-        response = LocalResponse(status, dumps(answer).encode("utf-8"))
+        # an answer is served as the bytes _serve encoded it to; an error here is encoded here
+        response = LocalResponse(status, answer if isinstance(answer, bytes) else orjson.dumps(answer))
         if status < 400:
             response.headers.update(extra)
         return response
@@ -235,8 +239,8 @@ class LocalServer:
         return admission.admit(self, method, path, headers)
 
     def _serve(self, method: str, path: str, params: Dict[str, str], headers: Headers, body: Body,
-               client_address: str = "local", response_headers: Optional[Dict[str, str]] = None) -> Tuple[int, Any]:
-        """Answer one request; headers its handler adds to the answer go into ``response_headers``."""
+               client_address: str = "local", response_headers: Optional[Dict[str, str]] = None) -> Tuple[int, bytes]:
+        """Answer one request, encoded; headers its handler adds to the answer go into ``response_headers``."""
         for prefix, dialect in PREFIXES:
             if path.startswith(prefix):
                 break
@@ -257,7 +261,7 @@ class LocalServer:
                       client_address=client_address, content_type=headers.get("Content-Type"),
                       response_headers={} if response_headers is None else response_headers)
         status, answer = self._dispatch(ctx)
-        return status, file_urls.rebase(ctx, answer)  # every answer: hosted files under this address
+        return status, file_urls.encode_answer(ctx, answer)  # every answer: hosted files under this address
 
     def _dispatch(self, ctx: Context) -> Tuple[int, Any]:
         handler, ctx.args = resolve(ctx.method, canonical(ctx.path))
