@@ -24,10 +24,10 @@ from .introspect import models_source
 from .schema import create_index
 
 try:  # what the command needs beyond the client is the ``cli`` extra: say so rather than show a traceback
-    from .local.admission import DEFAULT_MAX_UPLOAD
-    from .local.phones import DEFAULT_REGION
-    from .local.backup import BackupError, backup, restore
-    from .local.serving import ServeOptions, serve
+    from .embedded.admission import DEFAULT_MAX_UPLOAD
+    from .embedded.access.phones import DEFAULT_REGION
+    from .embedded.storage.backup import BackupError, backup, restore
+    from .embedded.serving import ServeOptions, serve
     from .migrate import copy_all
     from .transfer.export_format import open_export
     from .transfer.backup_indexes import backup_indexes

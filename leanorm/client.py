@@ -21,7 +21,7 @@ from .identity import IdentityMap
 from .transport import Body, Request, Transport
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .local import LocalServer
+    from .embedded import EmbeddedServer
 
 __all__ = ["Client", "BatchItem", "BatchResult", "BatchOutcome"]
 
@@ -84,7 +84,7 @@ class Client:
         self.client_ids = client_ids
         #: the embedded server this client reaches in-process (``local://``), for what only it can do
         #: (``leanorm.schema.create_index``); None for a backend reached over HTTP
-        self.embedded_server: Optional["LocalServer"] = None
+        self.embedded_server: Optional["EmbeddedServer"] = None
         #: LeanEngine's hook key, sent as ``X-LC-Hook-Key`` (LeanCloud dialect) so that cloud code may skip
         #: hooks (``ignore_hook``) without the master key, as on LeanEngine: the embedded server lends its
         #: own to the Engine it runs

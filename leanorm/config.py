@@ -33,7 +33,7 @@ from .protocol.dialects import dialect_named
 from .transport import HTTPTransport, LocalTransport, Transport
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .local import LocalServer
+    from .embedded import EmbeddedServer
 
 __all__ = ["connect", "get_client", "using", "using_master", "current_user", "DEFAULT_URL", "parse_url",
            "ImplicitBackendWarning", "embedded_server_class"]
@@ -42,7 +42,7 @@ __all__ = ["connect", "get_client", "using", "using_master", "current_user", "DE
 DEFAULT_URL = "local://leanorm.sqlite3"
 #: the embedded server, loaded by name on the first ``local:`` connect only, so that a client of Parse
 #: Server or LeanCloud never imports it or what it needs (RE2, the upload-form parser)
-EMBEDDED_SERVER_MODULE = "leanorm.local"
+EMBEDDED_SERVER_MODULE = "leanorm.embedded"
 LOCAL_APP_ID, LOCAL_APP_KEY, LOCAL_MASTER_KEY = "leanorm-local", "leanorm-local-key", "leanorm-local-master"
 
 #: connect()'s numeric settings when neither its keywords nor the URL give them (one place for both forms)
@@ -166,26 +166,26 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
     return client
 
 
-def embedded_server_class() -> Type["LocalServer"]:
-    """:class:`leanorm.local.LocalServer`, imported on first use (the one import leanorm makes by name:
+def embedded_server_class() -> Type["EmbeddedServer"]:
+    """:class:`leanorm.embedded.EmbeddedServer`, imported on first use (the one import leanorm makes by name:
     see :data:`EMBEDDED_SERVER_MODULE`); a clear error when its dependencies are not installed."""
     try:
         module = importlib.import_module(EMBEDDED_SERVER_MODULE)
     except ImportError as exc:
         raise ConfigurationError(f"the embedded backend (local:) needs {exc.name!r}: "
                                  "pip install 'leanorm[embedded]'") from exc
-    server_class: Type["LocalServer"] = module.LocalServer
+    server_class: Type["EmbeddedServer"] = module.EmbeddedServer
     return server_class
 
 
-def bound_client(server: "LocalServer") -> Client:
+def bound_client(server: "EmbeddedServer") -> Client:
     """A client of the embedded ``server``, in-process, with its keys (its hook key too); closing it
     leaves the server open (the server's owner closes it)."""
-    client = Client(LocalTransport(server, owned=False), dialect_named("leancloud"), server.app_id, server.app_key,
-                    server.master_key, backend="embedded", url=f"local://{server.store.database}",
+    client = Client(LocalTransport(server, owned=False), dialect_named("leancloud"), server.settings.app_id, server.settings.app_key,
+                    server.settings.master_key, backend="embedded", url=f"local://{server.store.database}",
                     capabilities=type(server).capabilities)
     client.embedded_server = server
-    client.hook_key = server.hook_key  # the server's cloud code acts with the server's keys
+    client.hook_key = server.settings.hook_key  # the server's cloud code acts with the server's keys
     return client
 
 

@@ -29,7 +29,7 @@ from .client import Client
 from .errors import LeanORMError
 from .transfer.checkpoint import Checkpoint
 from .transfer.fetch import FetchPolicy
-from .transfer.files import FileMover, download, trusting_backends
+from .transfer.file_copies import FileMover, download, trusting_backends
 from .transfer.importer import first_classes_first, write_missing
 from .transfer.relations import add_members, relation_members
 from .transfer.report import ClassReport

@@ -39,7 +39,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from .errors import ConfigurationError, NotSent, OutcomeUnknown, TransportError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .local import LocalServer
+    from .embedded import EmbeddedServer
 
 __all__ = ["Request", "Response", "Transport", "HTTPTransport", "AsyncHTTPTransport", "LocalTransport", "Readable",
            "Body", "request_timeout"]
@@ -557,10 +557,10 @@ def _known_length(body: Optional[Body]) -> Optional[int]:
 
 
 class LocalTransport(Transport):
-    """Hands the request straight to an embedded :class:`~leanorm.local.LocalServer`: no socket, no
+    """Hands the request straight to an embedded :class:`~leanorm.embedded.EmbeddedServer`: no socket, no
     thread (the async API's sends run the same handler in a worker thread: :meth:`Transport.asend`)."""
 
-    def __init__(self, server: "LocalServer", owned: bool = True) -> None:
+    def __init__(self, server: "EmbeddedServer", owned: bool = True) -> None:
         self.server = server
         #: whether closing the transport closes the server (not for a client borrowed by the server's
         #: own cloud code: the server's owner closes it)

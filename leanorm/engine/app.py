@@ -5,13 +5,13 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Type, TypeVar,
 
 from .. import signals as _signals
 from ..config import bound_client
-from ..local import LocalServer
+from ..embedded import EmbeddedServer
 from ..models import Model
 from . import dispatch as _dispatch
 from . import leanengine_http, parse_webhooks
 from .declarations import HOOKS, VERIFY_KINDS, Declaration, Declarations, ModelOrName, class_name_of
 from .keys import EngineKeys
-from .served import ServedEngine
+from .embedded import EmbeddedEngine
 from .wsgi_util import json_response
 
 __all__ = ["Engine"]
@@ -156,12 +156,12 @@ class Engine:
         self.declarations.merge(other.declarations)
 
     # -- running ---------------------------------------------------------------------------------------
-    def serving(self, server: LocalServer) -> ServedEngine:
-        """This engine as the embedded ``server`` runs it (``LocalServer(engine=...)`` and ``leanorm serve
+    def serving(self, server: EmbeddedServer) -> EmbeddedEngine:
+        """This engine as the embedded ``server`` runs it (``EmbeddedServer(engine=...)`` and ``leanorm serve
         --engine`` call this): its functions and hooks reach that server's database through a client
         bound to it in-process, acting as their caller, whatever the process's default client is. Hooks
         sign their loop-stopping markers with the server's master key, whatever keys this engine holds."""
-        return ServedEngine(self, bound_client(server), server.master_key)
+        return EmbeddedEngine(self, bound_client(server), server.settings.master_key)
 
     def has(self, path: str) -> bool:
         """Whether ``path`` (e.g. ``functions/Post/beforeSave``, ``call/hello``) is declared, so callers

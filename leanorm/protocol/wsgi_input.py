@@ -1,6 +1,6 @@
 """Request bodies read from a WSGI server's ``wsgi.input`` as streams, never whole.
 
-Plain servers such as ``wsgiref`` (the engine in tests, or one a ``LocalServer`` is mounted in as a WSGI
+Plain servers such as ``wsgiref`` (the engine in tests, or one a ``EmbeddedServer`` is mounted in as a WSGI
 app) hand over the raw socket: reading past Content-Length blocks, and a ``Transfer-Encoding: chunked``
 body (what clients send for a stream of unknown length, and Node for Parse webhooks) arrives with its
 chunk framing.

@@ -8,7 +8,7 @@ compile to.
 
 What each backend runs (one owner: :func:`check_pipeline`):
 
-* the embedded backend: all of it, in SQL (``leanorm/local/aggregate.py``), master key only as on Parse;
+* the embedded backend: all of it, in SQL (``leanorm/embedded/endpoints/aggregate.py``), master key only as on Parse;
 * Parse Server: master key only (``using_master()``: leanorm never sends the master key on its own).
   Measured on Parse Server 9.10 with PostgreSQL: its ``$match`` runs only comparisons (``$gt``, ``$gte``,
   ``$lt``, ``$lte``, skipped when the operand is 0 or "") and equality of plain values, a ``$match``

@@ -33,7 +33,7 @@ from ..client import Client
 from .checkpoint import Checkpoint
 from .export_format import FILES_DIR, JOIN_PREFIX, open_export, stored_name
 from .fetch import FetchPolicy
-from .files import download, file_key, trusting_backends
+from .file_copies import download, file_key, trusting_backends
 from .paths import UnsafeName, is_class_name, open_inside, path_inside
 from .progress import progress_bar
 from .relations import relation_members

@@ -35,7 +35,7 @@ from ..errors import DuplicateValue, EmailTaken, LeanCloudError, MobilePhoneTake
 from .checkpoint import Checkpoint
 from .export_format import Export, Join, Row, open_export
 from .fetch import FetchPolicy
-from .files import FileMover, download
+from .file_copies import FileMover, download
 from .paths import is_class_name, is_url_segment
 from .progress import progress_bar
 from .relations import add_members

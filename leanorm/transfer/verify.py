@@ -34,11 +34,11 @@ from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence, Set,
 from ..auth_context import using_master
 from ..client import Client
 from ..errors import LeanCloudError
-from ..local import phones
-from ..local.protocol import ProtocolError
+from ..embedded.access import phones
+from ..embedded.answers import ProtocolError
 from .export_format import Export
 from .fetch import FetchPolicy
-from .files import download, file_key, trusting_backends
+from .file_copies import download, file_key, trusting_backends
 from .importer import SKIPPED_CLASSES
 from .relations import relation_members
 from .scan import class_names, pages

@@ -32,7 +32,7 @@ def sms(client):
         pytest.skip(f"{client.backend} has no SMS")
     if client.backend != "embedded":
         pytest.skip("codes are readable only from the embedded backend's outbox")
-    client.transport.inner.server.sms_interval = 0  # these tests ask for several codes a minute
+    client.transport.inner.server.settings.sms_interval = 0  # these tests ask for several codes a minute
     return client
 
 
@@ -50,7 +50,7 @@ def test_signup_or_login_with_mobile_phone(sms):
 
 
 def test_sms_codes_are_rate_limited(sms):
-    sms.transport.inner.server.sms_interval = 60
+    sms.transport.inner.server.settings.sms_interval = 60
     number = phone()
     cloud.request_sms_code(number)
     with pytest.raises(RateLimited) as info:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from leanorm.errors import LeanCloudError, NotSupported
-from leanorm.local.cql import parse
-from leanorm.local.protocol import ProtocolError
+from leanorm.embedded.endpoints.cql import parse
+from leanorm.embedded.answers import ProtocolError
 from tests.models import Author, Post
 
 

@@ -17,7 +17,7 @@ import requests
 import leanorm
 from leanorm import File, FileField, Model, StringField
 from leanorm.errors import LeanCloudError, NotSupported
-from leanorm.local import LocalServer
+from leanorm.embedded import EmbeddedServer
 
 
 class Document(Model):
@@ -188,13 +188,13 @@ class _Quiet(WSGIRequestHandler):
 
 @pytest.fixture
 def served(tmp_path) -> Iterator[leanorm.Client]:
-    server = LocalServer(str(tmp_path / "app.sqlite3"))
+    server = EmbeddedServer(str(tmp_path / "app.sqlite3"))
     httpd = make_server("127.0.0.1", 0, server, server_class=_Threading, handler_class=_Quiet)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     port = httpd.server_address[1]
-    client = leanorm.connect(f"leancloud+http://{server.app_id}:{server.app_key}@127.0.0.1:{port}"
-                             f"?master_key={server.master_key}", default=False)
+    client = leanorm.connect(f"leancloud+http://{server.settings.app_id}:{server.settings.app_key}@127.0.0.1:{port}"
+                             f"?master_key={server.settings.master_key}", default=False)
     try:
         yield client
     finally:

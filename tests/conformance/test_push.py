@@ -178,7 +178,7 @@ def test_notifications_are_recorded_for_the_master_key(embedded, tag, devices):
 
 def test_client_push_when_the_server_allows_it(embedded, tag, devices):
     server = embedded.transport.inner.server
-    server.client_push = True  # this in-memory server only: LeanCloud's "allow client push" switch
+    server.settings.client_push = True  # this in-memory server only: LeanCloud's "allow client push" switch
     sent = push.send({"alert": "from a client"}, channels=[f"{tag}-news"])
     assert sent.id
     with leanorm.using_master():

@@ -1,4 +1,4 @@
-"""The embedded backend on its own: a ``LocalServer`` over a file database, driven through its request
+"""The embedded backend on its own: a ``EmbeddedServer`` over a file database, driven through its request
 handler exactly as ``local://`` clients and ``leanorm serve`` drive it."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from leanorm.local import LocalServer
+from leanorm.embedded import EmbeddedServer
 
 KEYS = {"X-LC-Id": "leanorm-local", "X-LC-Key": "leanorm-local-key"}
 MASTER = {"X-LC-Id": "leanorm-local", "X-LC-Key": "leanorm-local-master,master"}
@@ -18,7 +18,7 @@ MASTER = {"X-LC-Id": "leanorm-local", "X-LC-Key": "leanorm-local-master,master"}
 class Api:
     """Sends protocol requests to one server and decodes the answers."""
 
-    def __init__(self, server: LocalServer) -> None:
+    def __init__(self, server: EmbeddedServer) -> None:
         self.server = server
 
     def __call__(self, method: str, path: str, params: Optional[Dict[str, str]] = None, body: Any = None,
@@ -46,12 +46,12 @@ def database(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server(database: Path) -> Iterator[LocalServer]:
-    server = LocalServer(str(database))
+def server(database: Path) -> Iterator[EmbeddedServer]:
+    server = EmbeddedServer(str(database))
     yield server
     server.close()
 
 
 @pytest.fixture
-def api(server: LocalServer) -> Api:
+def api(server: EmbeddedServer) -> Api:
     return Api(server)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import leanorm
-from leanorm.local import aggregate as aggregate_module
+from leanorm.embedded.endpoints import aggregate as aggregate_module
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from leanorm.local import LocalServer
+from leanorm.embedded import EmbeddedServer
 
 from .conftest import Api, snapshot
 
@@ -23,7 +23,7 @@ HUGE = 2 ** 70
 
 
 @pytest.fixture
-def seeded(api: Api, server: LocalServer) -> Dict[str, Any]:
+def seeded(api: Api, server: EmbeddedServer) -> Dict[str, Any]:
     status, created = api("POST", POSTS, body={"title": "a", "score": 1, "tags": ["x"], "slug": "first"})
     assert status == 201
     server.create_index("Post", "slug", unique=True)
@@ -156,7 +156,7 @@ def test_batch_item_errors_write_nothing_for_that_item(api: Api, seeded: Dict[st
     assert titles == ["a", "ok"]
 
 
-def test_wsgi_answers_bad_requests_in_the_protocol_shape(server: LocalServer, database: Path,
+def test_wsgi_answers_bad_requests_in_the_protocol_shape(server: EmbeddedServer, database: Path,
                                                          seeded: Dict[str, Any]) -> None:
     """The same checks through the WSGI entry ``leanorm serve`` runs (headers as HTTP_* keys)."""
     before = snapshot(database)

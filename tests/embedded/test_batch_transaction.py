@@ -7,7 +7,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from leanorm.local import LocalServer
+from leanorm.embedded import EmbeddedServer
 
 from .conftest import Api, snapshot
 
@@ -17,7 +17,7 @@ def _item(method: str, path: str, body: Any = None) -> Dict[str, Any]:
 
 
 @pytest.fixture
-def commits(server: LocalServer) -> List[str]:
+def commits(server: EmbeddedServer) -> List[str]:
     """The COMMIT statements the server's connections run from now on."""
     seen: List[str] = []
     with server.store.read() as conn:  # the idle connection the requests below borrow

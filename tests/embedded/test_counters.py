@@ -1,4 +1,4 @@
-"""``LocalServer.create_counter``: counts of a class, or of one value of a counted field, read from
+"""``EmbeddedServer.create_counter``: counts of a class, or of one value of a counted field, read from
 counters kept per (value, ACL) by triggers; every caller gets exactly the count of the objects it may
 read, through inserts, updates, ACL changes, deletes and purges."""
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any, Dict, List
 
 import pytest
 
-from leanorm.local import LocalServer
-from leanorm.local.serving import ServeOptions, prepare
+from leanorm.embedded import EmbeddedServer
+from leanorm.embedded.serving import ServeOptions, prepare
 
 from .conftest import KEYS, MASTER, Api
 
@@ -80,7 +80,7 @@ def _check_every_count(api: Api, callers: Dict[str, Dict[str, str]]) -> None:
             assert _count(api, where, callers[name]) == _found(api, where, callers[name]), (name, where)
 
 
-def test_counts_are_those_of_the_readable_objects(api: Api, server: LocalServer, users: Dict[str, Dict[str, Any]],
+def test_counts_are_those_of_the_readable_objects(api: Api, server: EmbeddedServer, users: Dict[str, Dict[str, Any]],
                                                   callers: Dict[str, Dict[str, str]]) -> None:
     alice = users["alice"]["objectId"]
     ids = _create(api, alice)  # created before the counter: counted when it is created
@@ -107,7 +107,7 @@ def test_counts_are_those_of_the_readable_objects(api: Api, server: LocalServer,
     _check_every_count(api, callers)
 
 
-def test_the_count_is_read_from_the_counter(api: Api, server: LocalServer, database: Path) -> None:
+def test_the_count_is_read_from_the_counter(api: Api, server: EmbeddedServer, database: Path) -> None:
     """A count the counter answers does not read the objects: an entry changed behind the backend's back
     shows in it (and only in the counts a counter answers)."""
     server.create_counter("Post", "group")  # on a class without objects yet
@@ -125,7 +125,7 @@ def test_the_count_is_read_from_the_counter(api: Api, server: LocalServer, datab
         assert _count(api, where, KEYS) == _found(api, where, KEYS)  # not answered by the counter
 
 
-def test_a_counter_keeps_the_read_checks(api: Api, server: LocalServer) -> None:
+def test_a_counter_keeps_the_read_checks(api: Api, server: EmbeddedServer) -> None:
     for i in range(4):
         assert api("POST", POSTS, body={"group": "g1", "score": i})[0] == 201
     server.create_counter("Post", "group")
@@ -140,12 +140,12 @@ def test_a_counter_keeps_the_read_checks(api: Api, server: LocalServer) -> None:
 
 
 @pytest.mark.parametrize("field", ["createdAt", "a.b", "x'y"])
-def test_a_counter_is_on_a_top_level_field(server: LocalServer, field: str) -> None:
+def test_a_counter_is_on_a_top_level_field(server: EmbeddedServer, field: str) -> None:
     with pytest.raises(ValueError):
         server.create_counter("Post", field)
 
 
-def test_leanorm_serve_creates_the_counters_it_is_asked_for(api: Api, server: LocalServer) -> None:
+def test_leanorm_serve_creates_the_counters_it_is_asked_for(api: Api, server: EmbeddedServer) -> None:
     for i in range(5):
         assert api("POST", POSTS, body={"group": f"g{i % 2}"})[0] == 201
     prepare(server, ServeOptions(indexes=("Post.group",), counters=("Post.group",)))
@@ -173,7 +173,7 @@ COUNT_BY_GROUP = [{"$group": {"_id": "$group", "count": {"$sum": 1}, "twice": {"
 
 
 @pytest.mark.parametrize("counted", [False, True])
-def test_a_count_per_group_in_one_aggregate(api: Api, server: LocalServer, database: Path, counted: bool) -> None:
+def test_a_count_per_group_in_one_aggregate(api: Api, server: EmbeddedServer, database: Path, counted: bool) -> None:
     for i in range(12):
         body: Dict[str, Any] = {"score": i} if i % 6 == 5 else {"group": f"g{i % 3}", "score": i}
         assert api("POST", POSTS, headers=MASTER, body={**body, "ACL": {"*": {"read": bool(i % 2)}}})[0] == 201
@@ -201,7 +201,7 @@ def test_a_count_per_group_in_one_aggregate(api: Api, server: LocalServer, datab
         assert _aggregate(api, COUNT_BY_GROUP)[2] == {"objectId": "g1", "count": 104, "twice": 208}
 
 
-def test_the_counter_query_searches_its_index(api: Api, server: LocalServer) -> None:
+def test_the_counter_query_searches_its_index(api: Api, server: EmbeddedServer) -> None:
     """The count's SQL (seen through SQLite's trace of the request's connection) reads ``_counts`` by its
     key, value included, and never the class's rows."""
     for i in range(4):

@@ -7,9 +7,9 @@ from typing import Any, Dict, List
 
 import pytest
 
-from leanorm.local import LocalServer
-from leanorm.local.protocol import Caller
-from leanorm.local.query_compiler import QueryCompiler
+from leanorm.embedded import EmbeddedServer
+from leanorm.embedded.caller import Caller
+from leanorm.embedded.storage.query_compiler import QueryCompiler
 
 from .conftest import Api
 
@@ -17,7 +17,7 @@ POSTS = "/1.1/classes/Post"
 
 
 @pytest.fixture
-def indexed(api: Api, server: LocalServer) -> None:
+def indexed(api: Api, server: EmbeddedServer) -> None:
     for i in range(30):
         assert api("POST", POSTS, body={"score": i % 10, "title": f"t{i}", "when": {
             "__type": "Date", "iso": f"2024-01-{i % 28 + 1:02d}T00:00:00Z"}})[0] == 201
@@ -25,7 +25,7 @@ def indexed(api: Api, server: LocalServer) -> None:
         server.create_index("Post", field)
 
 
-def plan(server: LocalServer, where: Dict[str, Any], order: str = "", count: bool = False) -> List[str]:
+def plan(server: EmbeddedServer, where: Dict[str, Any], order: str = "", count: bool = False) -> List[str]:
     """SQLite's plan for the query the compiler makes of ``where`` (as an anonymous caller: ACL checked)."""
     with server.store.read() as conn:
         compiler = QueryCompiler(server.store, conn, Caller(), "leancloud")
@@ -44,13 +44,13 @@ def plan(server: LocalServer, where: Dict[str, Any], order: str = "", count: boo
     ({"title": {"$in": ["t1", "t2"]}}, "c_Post__title"),
     ({"when": {"$gt": {"__type": "Date", "iso": "2024-01-20T00:00:00Z"}}}, "c_Post__when"),
 ])
-def test_queries_search_the_index(server: LocalServer, indexed: None, where: Dict[str, Any], index: str) -> None:
+def test_queries_search_the_index(server: EmbeddedServer, indexed: None, where: Dict[str, Any], index: str) -> None:
     for count in (False, True):
         steps = plan(server, where, count=count)
         assert any(step.startswith("SEARCH t0 USING") and index in step for step in steps), steps
 
 
-def test_ordering_by_an_indexed_field_needs_no_sort(server: LocalServer, indexed: None) -> None:
+def test_ordering_by_an_indexed_field_needs_no_sort(server: EmbeddedServer, indexed: None) -> None:
     steps = plan(server, {"score": {"$gte": 2}}, order="score")
     assert any("c_Post__score" in step for step in steps) and not any("TEMP B-TREE" in s for s in steps), steps
 

@@ -9,7 +9,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from leanorm.local.leaderboards import next_reset
+from leanorm.embedded.endpoints.leaderboards import next_reset
 
 from tests.security.raw_http import Raw, refused, unique
 from tests.served import Served, served  # noqa: F401 (fixture)

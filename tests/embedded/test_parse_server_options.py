@@ -13,8 +13,8 @@ from typing import Any, Dict, Iterator, Mapping
 import pytest
 import requests
 
-from leanorm.local import LocalServer
-from leanorm.local.verifiers import Verifier
+from leanorm.embedded import EmbeddedServer
+from leanorm.embedded.access.verifiers import Verifier
 from tests.embedded.parse_targets import Target
 from tests.served import serve
 
@@ -119,8 +119,8 @@ class _Numbered(Verifier):
 
 
 def test_a_numeric_third_party_id_signs_up_and_logs_in_again() -> None:
-    server = LocalServer(auth_verifiers={"numbered": _Numbered()})
-    headers = {"X-Parse-Application-Id": server.app_id, "X-Parse-REST-API-Key": server.app_key}
+    server = EmbeddedServer(auth_verifiers={"numbered": _Numbered()})
+    headers = {"X-Parse-Application-Id": server.settings.app_id, "X-Parse-REST-API-Key": server.settings.app_key}
     try:
         body = json.dumps({"authData": {"numbered": {"id": 1234, "access_token": "t"}}}).encode()
         first = server.handle("POST", "/parse/users", {}, headers, body)

@@ -6,14 +6,14 @@ from typing import Iterator, List
 
 import pytest
 
-from leanorm.local import LocalServer
+from leanorm.embedded import EmbeddedServer
 
 from .conftest import MASTER, Api
 
 
 @pytest.fixture
 def memory_api() -> Iterator[Api]:
-    server = LocalServer(":memory:")  # one shared connection: every statement of a request is seen
+    server = EmbeddedServer(":memory:")  # one shared connection: every statement of a request is seen
     yield Api(server)
     server.close()
 

@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from leanorm.local.serving import OPTIONS_ENV, ServeOptions
+from leanorm.embedded.serving import OPTIONS_ENV, ServeOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ def test_a_worker_freezes_what_it_built_to_start(tmp_path: Path) -> None:
     options = dataclasses.asdict(ServeOptions(database=str(tmp_path / "app.sqlite3")))
     script = textwrap.dedent("""
         import gc
-        from leanorm.local.serving import worker_app
+        from leanorm.embedded.serving import worker_app
         before = gc.get_freeze_count()
         app = worker_app()
         print(before, gc.get_freeze_count())

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from leanorm.local import LocalServer
+from leanorm.embedded import EmbeddedServer
 
 from .conftest import Api, snapshot
 
@@ -31,7 +31,7 @@ def _write_in_process(database: str, object_id: Optional[str], times: int, start
     """One process of the multi-process tests: opens its own server over the file once every process is
     ready, then increments ``object_id`` (or creates objects when it is None) ``times`` times."""
     start.wait()
-    server = LocalServer(database)
+    server = EmbeddedServer(database)
     try:
         api = Api(server)
         if object_id is None:
@@ -96,7 +96,7 @@ def test_processes_opening_a_new_file_together(tmp_path: Path) -> None:
     """Processes that create the file, its WAL mode, system tables and the class table at the same time."""
     database = tmp_path / "new.sqlite3"
     assert run_processes(database, None) == [0] * PROCESSES
-    server = LocalServer(str(database))
+    server = EmbeddedServer(str(database))
     try:
         answer = Api(server)("GET", COUNTER, params={"count": "1", "limit": "0"})[1]
     finally:
@@ -104,7 +104,7 @@ def test_processes_opening_a_new_file_together(tmp_path: Path) -> None:
     assert answer["count"] == PROCESSES * INCREMENTS
 
 
-def test_exception_inside_a_write_rolls_all_of_it_back(server: LocalServer, database: Path, api: Api,
+def test_exception_inside_a_write_rolls_all_of_it_back(server: EmbeddedServer, database: Path, api: Api,
                                                        counter: str) -> None:
     before = snapshot(database)
     with pytest.raises(RuntimeError):
@@ -132,15 +132,15 @@ def test_request_failing_halfway_leaves_nothing(api: Api, database: Path, counte
     assert snapshot(database) == before
 
 
-def test_process_killed_inside_a_write_leaves_nothing(database: Path, server: LocalServer, api: Api,
+def test_process_killed_inside_a_write_leaves_nothing(database: Path, server: EmbeddedServer, api: Api,
                                                       counter: str) -> None:
     """SIGKILL in the middle of a transaction (rows written, not committed): the file keeps the state
     before it, and the next writer is not blocked by the dead one's lock."""
     before = snapshot(database)
     script = textwrap.dedent(f"""
         import os, signal
-        from leanorm.local import LocalServer
-        server = LocalServer({str(database)!r})
+        from leanorm.embedded import EmbeddedServer
+        server = EmbeddedServer({str(database)!r})
         with server.store.write() as conn:
             conn.execute('UPDATE "c_Counter" SET data = \\'{{"n":99}}\\'')
             conn.execute("INSERT INTO _outbox (kind, recipient, purpose, body, created_at) "

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import List, Tuple
 
-from leanorm.local import LocalServer
-from leanorm.local.writer_lock import WriterLock
+from leanorm.embedded import EmbeddedServer
+from leanorm.embedded.storage.writer_lock import WriterLock
 
 from .conftest import Api, snapshot
 
@@ -41,7 +41,7 @@ def test_a_writer_waits_for_the_process_holding_the_write_lock(database: Path, a
     assert len(snapshot(database)["c_Item"]) == 2
 
 
-def test_commits_reach_the_database_file_without_a_request_checkpointing(server: LocalServer, database: Path,
+def test_commits_reach_the_database_file_without_a_request_checkpointing(server: EmbeddedServer, database: Path,
                                                                           api: Api, tmp_path: Path) -> None:
     """A request's connection never checkpoints (SQLite's would, inside the commit that passes 1,000 WAL
     pages); a few commits reach the database file itself, without its WAL, all the same."""

@@ -3,7 +3,7 @@ clear error rather than a Python RecursionError deep in the log."""
 import leanorm
 from leanorm import IntegerField, Model
 from leanorm.engine import Engine
-from leanorm.local.hooks import MAX_HOOK_DEPTH
+from leanorm.embedded.endpoints.hooks import MAX_HOOK_DEPTH
 
 engine = Engine(master_key="not-the-servers-key")
 

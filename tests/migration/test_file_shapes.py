@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 
 import leanorm
 from leanorm import File, FileField, Model
-from leanorm.transfer.files import download
+from leanorm.transfer.file_copies import download
 from leanorm.transfer.importer import import_export
 
 

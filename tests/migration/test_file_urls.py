@@ -13,7 +13,7 @@ from tests.security.raw_http import Raw
 from leanorm import FileField, Model
 from leanorm.cli import main
 from leanorm.engine import Engine
-from leanorm.local import LocalServer
+from leanorm.embedded import EmbeddedServer
 from tests.served import APP_ID, APP_KEY, MASTER_KEY, serve
 
 OLD = "https://old.example"
@@ -128,10 +128,10 @@ def _record_url(doc: HookedDoc) -> None:
 
 def test_hooks_see_file_urls_of_the_address_being_served() -> None:
     """The Engine's hook objects leave the server too: their files follow the request's address."""
-    server = LocalServer(engine=hook_engine)
+    server = EmbeddedServer(engine=hook_engine)
     try:
         def call(method: str, path: str, host: str, body: Any) -> Dict[str, Any]:
-            headers = {"X-LC-Id": server.app_id, "X-LC-Key": server.app_key, "Host": host,
+            headers = {"X-LC-Id": server.settings.app_id, "X-LC-Key": server.settings.app_key, "Host": host,
                        "Content-Type": "application/json"}
             answer = server.handle(method, path, headers=headers, body=json.dumps(body).encode())
             assert answer.status < 300, answer.body

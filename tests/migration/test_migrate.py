@@ -16,7 +16,7 @@ from leanorm import File
 from leanorm.legacy_password import leancloud_hash
 from leanorm.migrate import copy_all
 from leanorm.transfer.export_format import open_export
-from leanorm.transfer.files import download
+from leanorm.transfer.file_copies import download
 from leanorm.transfer.importer import import_export
 from leanorm.transfer.verify import verify
 from tests.faults.proxy import FaultProxy

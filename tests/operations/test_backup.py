@@ -7,12 +7,12 @@ import sqlite3
 from pathlib import Path
 
 from leanorm.cli import main
-from leanorm.local.server import LocalServer
-from leanorm.local.store import Store
+from leanorm.embedded.server import EmbeddedServer
+from leanorm.embedded.storage.store import SQLiteStore
 
 
 def _write_forever(database: str, acknowledged: "multiprocessing.sharedctypes.Synchronized", stop) -> None:
-    store = Store(database)
+    store = SQLiteStore(database)
     try:
         with store.write() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS ledger (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
@@ -59,7 +59,7 @@ def test_backup_under_concurrent_writes_is_consistent_and_complete(tmp_path: Pat
     restored = tmp_path / "restored.sqlite3"
     assert main(["restore", "--db", str(restored), str(copy)]) == 0
     assert _ids(restored) == list(range(1, rows + 1))
-    server = LocalServer(str(restored))  # the restored file serves
+    server = EmbeddedServer(str(restored))  # the restored file serves
     try:
         with server.store.read() as conn:
             assert conn.execute("SELECT count(*) FROM ledger").fetchone()[0] == rows
@@ -71,7 +71,7 @@ def test_restore_refuses_a_damaged_copy(tmp_path: Path) -> None:
     damaged = tmp_path / "damaged.sqlite3"
     damaged.write_bytes(b"not a database at all" * 100)
     target = tmp_path / "app.sqlite3"
-    Store(str(target)).close()
+    SQLiteStore(str(target)).close()
     before = target.read_bytes()
     assert main(["restore", "--db", str(target), str(damaged)]) != 0
     assert target.read_bytes() == before

@@ -27,8 +27,8 @@ def _pairs(server, start: int, count: int) -> None:
 
 
 def _write_pairs(database: str, started, stop) -> None:
-    from leanorm.local.server import LocalServer
-    server = LocalServer(database)
+    from leanorm.embedded.server import EmbeddedServer
+    server = EmbeddedServer(database)
     n = 1_000_000  # ids after every existing one: new posts land in pages still to be read
     while not stop.is_set():
         _pairs(server, n, 20)
@@ -91,9 +91,9 @@ def test_an_export_over_rest_says_it_is_not_a_snapshot(tmp_path: Path) -> None:
 
 def test_a_write_inside_a_snapshot_is_refused(tmp_path: Path) -> None:
     import pytest
-    from leanorm.local.protocol import ProtocolError
-    from leanorm.local.store import Store
-    store = Store(str(tmp_path / "app.sqlite3"))
+    from leanorm.embedded.answers import ProtocolError
+    from leanorm.embedded.storage.store import SQLiteStore
+    store = SQLiteStore(str(tmp_path / "app.sqlite3"))
     try:
         with store.snapshot():
             with pytest.raises(ProtocolError):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from leanorm.local.protocol import ProtocolError
-from leanorm.local.server import LocalServer
-from leanorm.local.store import Store
+from leanorm.embedded.answers import ProtocolError
+from leanorm.embedded.server import EmbeddedServer
+from leanorm.embedded.storage.store import SQLiteStore
 
 MiB = 1024 * 1024
 
@@ -31,7 +31,7 @@ def _wal_size(database: Path) -> int:
 
 def test_wal_shrinks_back_under_its_bound_after_a_long_reader(tmp_path: Path) -> None:
     database = tmp_path / "app.sqlite3"
-    store = Store(str(database), wal_limit=1 * MiB)
+    store = SQLiteStore(str(database), wal_limit=1 * MiB)
     try:
         _write(store, 10)
         reader = sqlite3.connect(str(database), isolation_level=None)
@@ -58,7 +58,7 @@ def test_wal_shrinks_back_under_its_bound_after_a_long_reader(tmp_path: Path) ->
 @pytest.mark.parametrize("how", ["deleted", "replaced"])
 def test_writes_stop_when_the_database_file_is_moved_away(tmp_path: Path, how: str) -> None:
     database = tmp_path / "app.sqlite3"
-    server = LocalServer(str(database))
+    server = EmbeddedServer(str(database))
     try:
         _write(server.store, 1)
         os.rename(database, tmp_path / "moved.sqlite3")
@@ -68,8 +68,8 @@ def test_writes_stop_when_the_database_file_is_moved_away(tmp_path: Path, how: s
             _write(server.store, 1)
         assert refused.value.status == 503
         assert how in str(refused.value)
-        answer = server.handle("POST", "/1.1/classes/Note", headers={"X-LC-Id": server.app_id,
-                               "X-LC-Key": server.master_key + ",master"}, body=b'{"text": "lost?"}')
+        answer = server.handle("POST", "/1.1/classes/Note", headers={"X-LC-Id": server.settings.app_id,
+                               "X-LC-Key": server.settings.master_key + ",master"}, body=b'{"text": "lost?"}')
         assert answer.status == 503 and b"moved" in answer.body
     finally:
         server.close()
@@ -78,13 +78,13 @@ def test_writes_stop_when_the_database_file_is_moved_away(tmp_path: Path, how: s
 def test_an_unopenable_directory_is_named(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-dir" / "app.sqlite3"
     with pytest.raises(ProtocolError) as refused:
-        Store(str(missing))
+        SQLiteStore(str(missing))
     assert str(missing) in str(refused.value) and "does not exist" in str(refused.value)
 
 
 def test_a_directory_given_as_the_database_is_named(tmp_path: Path) -> None:
     with pytest.raises(ProtocolError) as refused:
-        Store(str(tmp_path))
+        SQLiteStore(str(tmp_path))
     assert str(tmp_path) in str(refused.value) and "is a directory" in str(refused.value)
 
 

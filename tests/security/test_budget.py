@@ -13,7 +13,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from leanorm.local import budget
+from leanorm.embedded import budget
 from tests.security.raw_http import DIALECTS, Raw, raw, refused, unique  # noqa: F401 (fixtures)
 from tests.served import serve, served  # noqa: F401 (fixture)
 

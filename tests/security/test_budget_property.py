@@ -2,7 +2,7 @@
 budget on a 1,000-row class, random queries over it are refused with the bound they pass, and a query
 that outlives the request's deadline answers error 124.
 
-The server runs in-process (``LocalServer.handle``), so the CPU it spends is this thread's
+The server runs in-process (``EmbeddedServer.handle``), so the CPU it spends is this thread's
 (``time.thread_time``): other work on the machine does not count. ``LEANORM_BUDGET_EXAMPLES`` raises
 the number of examples (the default keeps CI on two cores quick).
 """
@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leanorm.local import budget
-from leanorm.local.server import LocalServer
+from leanorm.embedded import budget
+from leanorm.embedded.server import EmbeddedServer
 
 ROWS = 1000
 #: CPU a query within the budget may take on ROWS rows (the worst found at the bounds together: ~200 ms)
@@ -30,9 +30,9 @@ WORDS = "abcdefgh"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
+def server() -> Iterator[EmbeddedServer]:
     """``Item`` (ROWS objects: ``n``, ``score``, ``s``, ``tags``, ``at``, ``owner`` -> ``Tag``) and ``Tag``."""
-    srv = LocalServer(":memory:")
+    srv = EmbeddedServer(":memory:")
     rnd = random.Random(18)
     tags = [_ok(srv, "POST", "classes/Tag", body={"name": w})["objectId"] for w in WORDS]
     for start in range(0, ROWS, 100):
@@ -47,7 +47,7 @@ def server() -> Iterator[LocalServer]:
     srv.close()
 
 
-def _call(srv: LocalServer, method: str, path: str, params: Optional[Dict[str, Any]] = None,
+def _call(srv: EmbeddedServer, method: str, path: str, params: Optional[Dict[str, Any]] = None,
           body: Any = None) -> Tuple[int, Any, float]:
     """(status, answer, CPU seconds the server spent on it)."""
     sent = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (params or {}).items()}
@@ -56,7 +56,7 @@ def _call(srv: LocalServer, method: str, path: str, params: Optional[Dict[str, A
     return resp.status, json.loads(resp.body), time.thread_time() - started
 
 
-def _ok(srv: LocalServer, method: str, path: str, **kw: Any) -> Any:
+def _ok(srv: EmbeddedServer, method: str, path: str, **kw: Any) -> Any:
     status, answer, _ = _call(srv, method, path, **kw)
     assert status < 300, answer
     return answer
@@ -107,7 +107,7 @@ _params = st.fixed_dictionaries({"where": _wheres, "limit": st.integers(0, 1000)
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])
 @given(params=_params)
-def test_a_query_within_the_budget_answers_within_a_fixed_cpu_budget(server: LocalServer,
+def test_a_query_within_the_budget_answers_within_a_fixed_cpu_budget(server: EmbeddedServer,
                                                                        params: Dict[str, Any]) -> None:
     status, answer, cpu = _call(server, "GET", "classes/Item", params)
     assert status == 200, (answer, params)
@@ -152,7 +152,7 @@ OVER: Dict[str, Tuple[Any, int]] = {
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])
 @given(case=st.sampled_from(sorted(OVER)).flatmap(lambda name: st.tuples(st.just(name), OVER[name][0])))
-def test_a_query_over_the_budget_is_refused_naming_its_bound(server: LocalServer, case: Tuple[str, Any]) -> None:
+def test_a_query_over_the_budget_is_refused_naming_its_bound(server: EmbeddedServer, case: Tuple[str, Any]) -> None:
     name, params = case
     status, answer, cpu = _call(server, "GET", "classes/Item", params)
     assert status == 400 and answer["code"] == 102, (name, answer)
@@ -163,7 +163,7 @@ def test_a_query_over_the_budget_is_refused_naming_its_bound(server: LocalServer
 @settings(max_examples=max(EXAMPLES // 3, 5), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(items=st.integers(budget.MAX_BATCH_ITEMS + 1, 400))
-def test_a_batch_over_its_item_maximum_is_refused(server: LocalServer, items: int) -> None:
+def test_a_batch_over_its_item_maximum_is_refused(server: EmbeddedServer, items: int) -> None:
     requests_: List[Dict[str, Any]] = [{"method": "GET", "path": "/1.1/classes/Item", "params": {"limit": 1000}}
                                        for _ in range(items)]
     status, answer, cpu = _call(server, "POST", "batch", body={"requests": requests_})
@@ -171,7 +171,7 @@ def test_a_batch_over_its_item_maximum_is_refused(server: LocalServer, items: in
     assert cpu < CPU_BUDGET
 
 
-def test_the_cql_limit_is_bounded_like_the_classes_limit(server: LocalServer) -> None:
+def test_the_cql_limit_is_bounded_like_the_classes_limit(server: EmbeddedServer) -> None:
     status, answer, _ = _call(server, "GET", "cloudQuery", {"cql": "select * from Item limit 100000000"})
     assert status == 400 and answer["code"] == 102 and "1000" in answer["error"]
     status, answer, _ = _call(server, "GET", "cloudQuery", {"cql": "select * from Item limit 1000"})
@@ -180,13 +180,13 @@ def test_the_cql_limit_is_bounded_like_the_classes_limit(server: LocalServer) ->
 
 # -- the deadline: whatever slips past the static budget ends with a clear error ------------------------------
 def test_a_read_past_the_request_deadline_answers_error_124_and_the_next_request_answers(
-        server: LocalServer) -> None:
+        server: EmbeddedServer) -> None:
     heavy = {"where": {"$or": [{"score": {"$gt": i}} for i in range(100)]}, "order": "s", "limit": 1000}
-    kept, server.query_timeout = server.query_timeout, 1e-9  # passed before the statement's first look at it
+    kept, server.settings.query_timeout = server.settings.query_timeout, 1e-9  # passed before the statement's first look at it
     try:
         status, answer, _ = _call(server, "GET", "classes/Item", heavy)
     finally:
-        server.query_timeout = kept
+        server.settings.query_timeout = kept
     assert status == 400 and answer["code"] == 124, answer
     status, answer, _ = _call(server, "GET", "classes/Item", heavy)
     assert status == 200 and answer["results"]

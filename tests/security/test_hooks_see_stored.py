@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 
 import pytest
 
-from leanorm.local import LocalServer
+from leanorm.embedded import EmbeddedServer
 from tests.security.hook_engine import NOT_FIELDS, engine
 from tests.security.raw_http import Raw, unique
 from tests.served import Served, serve
@@ -18,17 +18,17 @@ OPEN = {"*": {"read": True, "write": True}}
 
 
 class InProcess:
-    """``LocalServer.handle`` with the interface of ``Raw`` (the LeanCloud dialect)."""
+    """``EmbeddedServer.handle`` with the interface of ``Raw`` (the LeanCloud dialect)."""
 
     dialect = "in-process"
 
-    def __init__(self, server: LocalServer) -> None:
+    def __init__(self, server: EmbeddedServer) -> None:
         self.server = server
 
     def call(self, method: str, path: str, body: Any = None, params: Optional[Dict[str, Any]] = None,
              master: bool = False, session: Optional[str] = None) -> Tuple[int, Any]:
-        key = f"{self.server.master_key},master" if master else self.server.app_key
-        headers = {"X-LC-Id": self.server.app_id, "X-LC-Key": key, **({"X-LC-Session": session} if session else {})}
+        key = f"{self.server.settings.master_key},master" if master else self.server.settings.app_key
+        headers = {"X-LC-Id": self.server.settings.app_id, "X-LC-Key": key, **({"X-LC-Session": session} if session else {})}
         query = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (params or {}).items()}
         resp = self.server.handle(method, "/1.1/" + path, query, headers,
                                   None if body is None else json.dumps(body).encode())
@@ -48,8 +48,8 @@ def hooked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 @pytest.fixture(scope="module")
-def in_process() -> Iterator[LocalServer]:
-    server = LocalServer(engine=engine)
+def in_process() -> Iterator[EmbeddedServer]:
+    server = EmbeddedServer(engine=engine)
     yield server
     server.close()
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leanorm.local import LocalServer
+from leanorm.embedded import EmbeddedServer
 
 LEANCLOUD = {"X-LC-Id": "leanorm-local", "X-LC-Key": "leanorm-local-key"}
 PARSE = {"X-Parse-Application-Id": "leanorm-local", "X-Parse-REST-API-Key": "leanorm-local-key"}
@@ -40,7 +40,7 @@ PATHS = ["classes/F", "classes/F/zz", "scan/classes/F", "cloudQuery", "users", "
 
 @pytest.fixture(scope="module")
 def server():
-    backend = LocalServer()
+    backend = EmbeddedServer()
     backend.handle("POST", "/1.1/classes/F", {}, LEANCLOUD, json.dumps(
         {"n": 1, "s": "x", "a": [1, 2], "o": {"k": 1}, "d": {"__type": "Date", "iso": "2020-01-01T00:00:00Z"},
          "g": {"__type": "GeoPoint", "latitude": 1, "longitude": 2}}).encode())

@@ -28,7 +28,7 @@ from leanorm.cli import _fetch_policy, build_parser
 from leanorm.transfer.checkpoint import Checkpoint
 from leanorm.transfer.export_format import open_export
 from leanorm.transfer.exporter import export_backend
-from leanorm.transfer.files import download
+from leanorm.transfer.file_copies import download
 from leanorm.transfer.fetch import FetchPolicy, RefusedURL, check_url, fetch
 from leanorm.transfer.importer import import_export
 from tests.served import serve

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 from leanorm.cli import build_parser
-from leanorm.local.serving import ServeOptions
+from leanorm.embedded.serving import ServeOptions
 from tests.security.authz_client import outbox_code
 from tests.security.raw_http import DIALECTS, Raw, unique
 from tests.served import Served, serve, served  # noqa: F401 (fixture)

@@ -240,7 +240,7 @@ def test_a_batch_hashes_a_bounded_number_of_passwords(api):
     thread for 12 s, and four of them at once stalled every other client (``GET date`` waited 20 s). A
     request may hash ``budget.MAX_PASSWORD_HASHES`` passwords; the items past it are refused and create
     nothing. The master key (an import) is not bounded."""
-    from leanorm.local.budget import MAX_PASSWORD_HASHES
+    from leanorm.embedded.budget import MAX_PASSWORD_HASHES
 
     prefix = "/1.1/" if api.dialect == "leancloud" else "/parse/"
     names = [unique("bulk") for _ in range(MAX_PASSWORD_HASHES + 5)]
@@ -382,9 +382,9 @@ def test_a_stolen_session_can_not_guess_the_password_through_update_password(api
 
 def test_the_outbox_keeps_the_newest_messages_only():
     """Every anonymous captcha or reset request added an outbox row that nothing deleted."""
-    from leanorm.local import LocalServer
-    server = LocalServer()
-    server.outbox_size = 3
+    from leanorm.embedded import EmbeddedServer
+    server = EmbeddedServer()
+    server.settings.outbox_size = 3
     try:
         for n in range(5):
             server.deliver("sms", f"+86138000000{n:02d}", "login", code=str(n))

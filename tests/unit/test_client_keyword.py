@@ -40,7 +40,7 @@ def _codes(client, purpose):
 
 def test_user_classmethods_go_to_the_client_given():
     default, other = _two_clients()
-    other.transport.server.sms_interval = 0  # several codes a minute
+    other.transport.server.settings.sms_interval = 0  # several codes a minute
     before = default.request_count
     phone = "13900000042"
     ann = leanorm.User.signup("kw-ann", "pw", email="kw-ann@example.com", mobile_phone_number=phone,

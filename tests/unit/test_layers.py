@@ -49,4 +49,4 @@ def test_the_scan_finds_a_function_local_import_and_not_a_type_checking_one():
 def test_the_scan_covers_the_package():
     modules = _modules()
     assert PACKAGE / "models.py" in modules and PACKAGE / "engine" / "objects.py" in modules
-    assert PACKAGE / "local" / "hooks.py" in modules
+    assert PACKAGE / "embedded" / "endpoints" / "hooks.py" in modules

@@ -13,7 +13,7 @@ import leanorm
 from leanorm.config import ImplicitBackendWarning
 from leanorm.errors import ConfigurationError
 
-SERVER_SIDE = ("leanorm.local", "leanorm.engine", "leanorm.transfer", "leanorm.cli", "granian", "re2", "tqdm",
+SERVER_SIDE = ("leanorm.embedded", "leanorm.engine", "leanorm.transfer", "leanorm.cli", "granian", "re2", "tqdm",
                "multipart")
 
 
@@ -40,7 +40,7 @@ def test_a_remote_client_loads_no_server_side_module(url):
 
 def test_the_embedded_server_loads_on_the_first_local_connect():
     loaded = _loaded_after("import leanorm\nleanorm.connect('local://:memory:')")
-    assert "leanorm.local" in loaded and "leanorm.engine" not in loaded
+    assert "leanorm.embedded" in loaded and "leanorm.engine" not in loaded
 
 
 def test_cloud_code_is_reachable_from_the_package_as_before():

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-import leanorm.local
-from leanorm.local import protocol
+import leanorm.embedded
+from leanorm.embedded import routing as protocol
 
-LOCAL = Path(leanorm.local.__file__).parent
+LOCAL = Path(leanorm.embedded.__file__).parent
 
 
 # -- routes: one handler per request ---------------------------------------------------------------------
@@ -36,7 +36,7 @@ def test_a_second_handler_for_a_route_is_refused() -> None:
 
 def test_the_architecture_page_lists_every_module_of_the_embedded_server() -> None:
     page = (LOCAL.parent.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
-    table = page[page.index("### Inside `leanorm/local/`"):]
+    table = page[page.index("### Inside `leanorm/embedded/`"):]
     table = table[:table.index("\n\n", table.index("| module |"))]
     listed = set(re.findall(r"^\| `([a-z_]+\.py)` \|", table, re.M))
     assert listed == {p.name for p in LOCAL.glob("*.py")} - {"__init__.py"}

@@ -1,12 +1,12 @@
-"""Phone numbers in one spelling (``leanorm.local.phones``): what E.164 a text names, in which region,
+"""Phone numbers in one spelling (``leanorm.embedded.access.phones``): what E.164 a text names, in which region,
 and what is refused."""
 import json
 
 import pytest
 
-from leanorm.local import LocalServer
-from leanorm.local.phones import check_region, e164
-from leanorm.local.protocol import ProtocolError
+from leanorm.embedded import EmbeddedServer
+from leanorm.embedded.access.phones import check_region, e164
+from leanorm.embedded.answers import ProtocolError
 
 KEYS = {"X-LC-Id": "leanorm-local", "X-LC-Key": "leanorm-local-key"}
 MASTER = {"X-LC-Id": "leanorm-local", "X-LC-Key": "leanorm-local-master,master"}
@@ -45,7 +45,7 @@ def test_a_region_is_a_known_two_letter_code():
         with pytest.raises(ValueError, match="phone region"):
             check_region(bad)
     with pytest.raises(ValueError, match="phone region"):
-        LocalServer(phone_region="XX")
+        EmbeddedServer(phone_region="XX")
 
 
 def _call(server, method, path, body=None, headers=KEYS):
@@ -54,7 +54,7 @@ def _call(server, method, path, body=None, headers=KEYS):
 
 
 def test_the_server_stores_numbers_in_e164_in_its_region():
-    server = LocalServer(phone_region="US")
+    server = EmbeddedServer(phone_region="US")
     status, user = _call(server, "POST", "users", {"username": "ann", "password": "pw",
                                                    "mobilePhoneNumber": "(202) 555-0143"})
     assert status == 201
@@ -68,7 +68,7 @@ def test_the_server_stores_numbers_in_e164_in_its_region():
 
 
 def test_the_master_key_may_keep_text_that_is_no_number_and_no_lookup_finds_it():
-    server = LocalServer()
+    server = EmbeddedServer()
     status, user = _call(server, "POST", "users", {"username": "old", "password": "pw", "mobilePhoneNumber": "12345"},
                          headers=MASTER)
     assert status == 201

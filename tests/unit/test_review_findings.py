@@ -88,7 +88,7 @@ def test_save_with_where_and_no_changes_still_checks_where(client):
 
 def test_an_in_memory_server_leaves_no_files_folder(client):
     server = client.transport.server
-    folder = server.files_dir
+    folder = server.settings.files_dir
     assert os.path.isdir(folder)
     client.close()
     assert not os.path.exists(folder)

@@ -1,0 +1,187 @@
+"""One cost budget per request: what all the queries a request runs may ask for, together.
+
+Bounds kept per clause let a request multiply its cost by repeating a cheap clause: a ``$or`` of 300
+different ``$regex`` patterns (10 KB, app key only) took 8-17 s, and a batch of 500 finds of 1,000 rows
+each answered 112 MiB. So every query a request runs (a find, a count, CQL, each item of a batch, an
+aggregate's match, ``include``, sub-queries) is charged to one :class:`Budget` that the request's
+:class:`~leanorm.embedded.routing.Context` carries (a batch's items share their batch's). The query
+compiler charges what a ``where`` asks for, :func:`reads.query` the rows it answers and ``include``
+its depth, breadth and expanded objects. Over budget is error 102 (an invalid query) naming the bound,
+before the SQL runs wherever the cost is known up front.
+
+What slips past the static bounds (a large class scanned by an allowed pattern) ends at the request's
+deadline: :func:`deadline` sets it for the calling thread, and :func:`watch` installs on each SQLite
+connection a progress handler that interrupts a read statement running past it. The interruption is
+error 124 (LeanCloud's and Parse's "timeout"), never a 500 and never an unbounded stall.
+"""
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterator, Optional, Set
+
+__all__ = ["Budget", "OverBudget", "MAX_BATCH_ITEMS", "MAX_BRANCHES", "MAX_REGEXES", "MAX_REGEX_CHARS",
+           "MAX_TEXT_SEARCHES", "MAX_POLYGON_POINTS", "MAX_SUBQUERIES", "MAX_ROWS", "MAX_INCLUDE_PATHS",
+           "MAX_INCLUDE_DEPTH", "MAX_PASSWORD_HASHES",
+           "QUERY_TIMEOUT", "deadline", "watch", "interrupted"]
+
+# The bounds on a where are measured, not guessed: per row of a scanned class, a $regex costs ~8 us (a
+# Python call into RE2), a polygon vertex ~0.25 us, a branch ~0.2 us. At the bounds together a query
+# over 1,000 rows stays within 250 ms of CPU (tests/security/test_budget_property.py checks it).
+
+#: items one batch may carry (LeanCloud's REST guide sets no hard limit but advises at most 100 per batch;
+#: leanorm's client sends 50, Parse's JS SDK 20)
+MAX_BATCH_ITEMS = 100
+#: the elements of every ``$or``/``$and``/``$nor`` list of a request, together
+MAX_BRANCHES = 128
+#: ``$regex`` conditions (CQL ``like`` included) in a request: each is matched in Python against every row
+#: its query reads (and more patterns than the compiled-pattern cache holds would recompile per row)
+MAX_REGEXES = 16
+#: the characters of all of a request's ``$regex`` patterns together
+MAX_REGEX_CHARS = 2048
+#: ``$text`` searches in a request: each stems every row's words in Python (~10-30 us a row of a short
+#: text, several times a ``$regex``), so fewer of them fit the same CPU bound
+MAX_TEXT_SEARCHES = 4
+#: the vertices of every ``$polygon`` of a request together (each row's test walks them, in Python)
+MAX_POLYGON_POINTS = 200
+#: ``$inQuery``/``$notInQuery``/``$select``/``$dontSelect``/``$relatedTo`` in a request: each reads a class
+MAX_SUBQUERIES = 64
+#: the objects a request may answer, included ones and every batch item's together: 50 pages of 1,000
+#: (what one ``prefetch_related`` batch reads), ~11 MiB of typical rows instead of 112 MiB
+MAX_ROWS = 50_000
+#: the keys one ``include`` names, and how many levels (``a.b.c`` is 3) one key may go down
+MAX_INCLUDE_PATHS = 100
+MAX_INCLUDE_DEPTH = 8
+#: passwords a client's request may hash or check (sign-ups, logins, password changes; a batch's items
+#: together): each is a scrypt computation of ~0.1 s of CPU, so a batch of 100 sign-ups held a thread for 12 s
+#: and four at once stalled the server; 10 keep a request near a second
+MAX_PASSWORD_HASHES = 10
+#: seconds a request's reads may run in SQLite before they are interrupted: ``leanorm serve``'s default
+#: (``--query-timeout``); an in-process ``EmbeddedServer`` has none unless given one
+QUERY_TIMEOUT = 10.0
+#: SQLite virtual-machine steps between two looks at the deadline (a look costs a fraction of a microsecond)
+_STEPS = 5_000
+
+
+class OverBudget(ValueError):
+    """A request asked for more than its budget: the protocol's error ``code`` (102, an invalid query;
+    107 for a batch too long) with a message naming the bound. (A ``ValueError`` rather than the
+    protocol's error because the request context, which ``protocol`` defines, carries the budget.)"""
+
+    def __init__(self, message: str, code: int = 102) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _over(what: str, bound: int) -> OverBudget:
+    return OverBudget(f"Invalid query: a request may have at most {bound} {what}.")
+
+
+@dataclass
+class Budget:
+    """What one request has used so far; each ``charge_*`` raises :class:`OverBudget` naming the bound it
+    would pass. Shared by reference: a batch's items and a query's sub-queries charge the same budget."""
+
+    branches: int = 0
+    regexes: int = 0
+    regex_chars: int = 0
+    text_searches: int = 0
+    polygon_points: int = 0
+    subqueries: int = 0
+    rows: int = 0
+    password_hashes: int = 0
+
+    def charge_branches(self, count: int) -> None:
+        self.branches += count
+        if self.branches > MAX_BRANCHES:
+            raise _over("$or/$and/$nor branches", MAX_BRANCHES)
+
+    def charge_regex(self, pattern: str) -> None:
+        self.regexes += 1
+        self.regex_chars += len(pattern)
+        if self.regexes > MAX_REGEXES:
+            raise _over("$regex conditions", MAX_REGEXES)
+        if self.regex_chars > MAX_REGEX_CHARS:
+            raise _over("characters of $regex patterns in all", MAX_REGEX_CHARS)
+
+    def charge_text(self) -> None:
+        self.text_searches += 1
+        if self.text_searches > MAX_TEXT_SEARCHES:
+            raise _over("$text searches", MAX_TEXT_SEARCHES)
+
+    def charge_polygon(self, points: int) -> None:
+        self.polygon_points += points
+        if self.polygon_points > MAX_POLYGON_POINTS:
+            raise _over("$polygon points in all", MAX_POLYGON_POINTS)
+
+    def charge_subquery(self) -> None:
+        self.subqueries += 1
+        if self.subqueries > MAX_SUBQUERIES:
+            raise _over("sub-queries ($inQuery, $select, $relatedTo, ...)", MAX_SUBQUERIES)
+
+    def charge_password_hash(self) -> None:
+        self.password_hashes += 1
+        if self.password_hashes > MAX_PASSWORD_HASHES:
+            raise OverBudget(f"Invalid query: a request may hash or check at most {MAX_PASSWORD_HASHES} "
+                             "passwords (sign-ups, logins and password changes of a batch together).")
+
+    def row_allowance(self, limit: int) -> int:
+        """The SQL ``LIMIT`` for a query asking for ``limit`` rows: no more than the budget has left plus
+        one, so that the rows one query reads stay bounded and one row too many shows it is over."""
+        return min(limit, MAX_ROWS - self.rows + 1)
+
+    def charge_rows(self, count: int) -> None:
+        self.rows += count
+        if self.rows > MAX_ROWS:
+            raise OverBudget(f"Invalid query: a request may answer at most {MAX_ROWS} objects "
+                             "(included ones and every batch item's together).")
+
+    @staticmethod
+    def check_include(paths: Set[str]) -> None:
+        """An ``include``'s breadth and depth (its expanded objects are charged as rows)."""
+        if len(paths) > MAX_INCLUDE_PATHS:
+            raise OverBudget(f"Invalid query: include names at most {MAX_INCLUDE_PATHS} keys.")
+        if any(path.count(".") >= MAX_INCLUDE_DEPTH for path in paths):
+            raise OverBudget(f"Invalid query: an include key goes at most {MAX_INCLUDE_DEPTH} levels deep.")
+
+    @staticmethod
+    def check_batch(items: int) -> None:
+        if items > MAX_BATCH_ITEMS:
+            raise OverBudget(f"A batch may carry at most {MAX_BATCH_ITEMS} requests, not {items}.", 107)
+
+
+# -- the deadline -------------------------------------------------------------------------------------------
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def deadline(seconds: Optional[float]) -> Iterator[None]:
+    """Reads made by this thread inside the block end by ``seconds`` from now (``None``/0: no deadline of
+    its own). A nested block (cloud code calling back into the server in-process) keeps the earlier end."""
+    outer: Optional[float] = getattr(_local, "ends", None)
+    if seconds:
+        mine = time.monotonic() + seconds
+        _local.ends = mine if outer is None else min(outer, mine)
+    try:
+        yield
+    finally:
+        _local.ends = outer
+
+
+def watch(conn: sqlite3.Connection) -> None:
+    """Interrupt a statement of ``conn`` running past its thread's deadline. Only outside a write
+    transaction: a write's own statements and its ``ROLLBACK`` must run to the end (the static budget
+    bounds what a write's ``where`` may ask), and an interrupted read changes nothing."""
+    def passed() -> int:
+        ends: Optional[float] = getattr(_local, "ends", None)
+        return int(ends is not None and not conn.in_transaction and time.monotonic() > ends)
+
+    conn.set_progress_handler(passed, _STEPS)
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is a statement :func:`watch` interrupted at its deadline."""
+    return isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc)

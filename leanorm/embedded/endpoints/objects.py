@@ -1,0 +1,297 @@
+"""Writing objects: create, update and delete, around the hooks of the Engine.
+
+The functions ``write`` and ``remove`` are the backend's one implementation of each write (reads are
+``reads.query`` and ``reads.fetch``); the user, role, file and push code calls them too.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+
+import orjson
+
+from ..access import authz
+from . import hooks
+from ..storage.columns import apply_column_options
+from ..access.permissions import permit, permit_new_class, permit_new_fields
+from ...protocol.ids import new_object_id
+from ..caller import Caller
+from ..routing import Context
+from ..answers import ProtocolError
+from ..storage.rows import ROW
+from ..storage.store import check_class_name, check_field_name, table
+from ..storage.interface import Connection, FieldType
+from ..storage.values import apply_fields, canonical, field_path, normalize_iso, now_iso, relation_targets, type_of
+from ..storage.query_compiler import QueryCompiler
+
+__all__ = ["write", "remove", "write_options", "can_write"]
+
+RESERVED = {"objectId", "createdAt", "updatedAt", "ACL", "className"}
+#: fields no client may store: SDKs take a ``sessionToken`` in any answer as the session to use
+CLIENT_RESERVED = {"sessionToken"}
+#: fields a dotted key may not go into: the write handles them whole (an ACL is checked as one, a
+#: password and third-party accounts go through their own checks), never a part of them
+UNPATHED = RESERVED | CLIENT_RESERVED | {"password", "authData"}
+#: a field name Parse Server takes: a letter first, and not ``length`` (which its JavaScript objects have)
+PARSE_FIELD_NAME = re.compile(r"(?!length\Z)[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+
+def can_write(caller: Caller, acl: Optional[str]) -> bool:
+    if caller.master or acl is None:
+        return True
+    grants = orjson.loads(acl)
+    return any(grants.get(p, {}).get("write") for p in caller.principals)
+
+
+def _check_acl(value: Any) -> str:
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, dict) and set(v) <= {"read", "write"}
+            and all(isinstance(b, bool) for b in v.values()) for k, v in value.items()):
+        raise ProtocolError(123, "Invalid ACL: expected {principal: {read: bool, write: bool}}.")
+    return canonical(value)
+
+
+class Stored(NamedTuple):
+    """An object as stored: its fields, ACL (stored text) and timestamps."""
+
+    doc: Dict[str, Any]
+    acl: Optional[str]
+    created: str
+    updated: str
+
+
+def _load(conn: Connection, ctx: Context, class_name: str, object_id: str,
+          where: Any = None) -> Stored:
+    """The stored object the caller may write (error 101 otherwise, which does not reveal whether the
+    object exists; 305 when a ``where`` condition does not match what the caller may read of it, 119
+    when the class's permissions keep it from getting the object)."""
+    if not ctx.store.has_class(conn, class_name):
+        raise ProtocolError(101, "Object not found.", 404)
+    row = conn.execute(f"SELECT acl, data, createdAt, updatedAt FROM {table(class_name)} WHERE objectId=?",
+                       (object_id,)).fetchone()
+    if row is None or not can_write(ctx.caller, row[0]):
+        if class_name == "_User" and ctx.dialect == "parse" and not ctx.caller.master:
+            # Parse's answer to a client, whether the user exists or not
+            raise ProtocolError(206, "Permission denied: a user can be changed by itself or the master key.")
+        raise ProtocolError(101, "Object not found.", 404)
+    if where:  # a condition is a read of the object: the read rules apply to it, or it is an oracle
+        policy = authz.ReadPolicy(ctx)
+        policy.permit(class_name, "get")
+        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, policy)
+        cond = compiler.readable(class_name, "t0", where)
+        compiler.params["id"] = object_id
+        hit = conn.execute(f"SELECT 1 FROM {table(class_name)} AS t0 WHERE t0.objectId = :id AND ({cond})",
+                           compiler.params).fetchone()
+        if hit is None:
+            raise ProtocolError(305, "No effect on updating/deleting a document.")
+    return Stored(orjson.loads(row[1]), row[0], row[2], row[3])
+
+
+def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[str, Any],
+          where: Any = None, fetch_when_save: bool = False, new_id: Optional[str] = None) -> Tuple[int, Dict[str, Any]]:
+    """Create (``object_id`` None) or update one object; returns the status and the protocol answer.
+    ``new_id`` is an id the engine itself chose for a new object (a client's ``objectId`` is checked).
+
+    Before hooks run outside the transaction (they may read and write through the engine themselves);
+    the write is one transaction; after hooks see the saved object.
+    """
+    check_class_name(class_name)
+    creating = object_id is None
+    permit(ctx, class_name, "create" if creating else "update")
+    body = dict(body)
+    control = hooks.Control.take(body, ctx, class_name)
+    hook = "beforeSave" if creating else "beforeUpdate"
+    hooked: List[str] = []
+    judged: Optional[Stored] = None  # the stored object the hook's view was computed from
+    if hooks.declared(ctx, control, class_name, hook):
+        judged = None if object_id is None else _stored(ctx, class_name, object_id)
+        preview = _as_hook_sees(ctx, judged, object_id, body)
+        sent, body = body, hooks.before_write(ctx, control, class_name, hook, body, preview)
+        # what the hook changed goes back in the answer (as Parse does), so the client's copy is right
+        hooked = [k for k in body if k not in sent or canonical(body[k]) != canonical(sent[k])]
+    body = {k: v for k, v in body.items() if k != "className" and not (k == "objectId" and not creating)}
+    if creating:  # checked before anything is written
+        asked = body.pop("objectId", None)
+        object_id = new_id or (new_object_id() if asked is None else authz.client_object_id(ctx, asked))
+    assert object_id is not None  # given for an update, made above for a create
+    with ctx.store.write() as conn:
+        if not ctx.store.has_class(conn, class_name):
+            if not creating:  # an update creates no class (it used to, with an empty table)
+                raise ProtocolError(101, "Object not found.", 404)
+            permit_new_class(ctx, conn, class_name)
+            ctx.store.ensure_class(conn, class_name)
+        now = now_iso()
+        doc: Dict[str, Any]
+        if creating:
+            doc, acl, created = {}, None, _kept_timestamp(ctx, body.get("createdAt")) or now
+        else:
+            current = _load(conn, ctx, class_name, object_id, where)
+            if judged is not None:
+                _check_unchanged(judged, current, hook)
+            doc, acl, created = current.doc, current.acl, current.created
+        if class_name == "_Role":
+            authz.check_role_write(conn, ctx, creating, doc, body)
+        hooked += apply_column_options(conn, ctx.store, class_name, body, creating)
+        # a migration keeps the original (and copying relations later must not move it)
+        now = _kept_timestamp(ctx, body.get("updatedAt")) or now
+        doc, changed = _apply(conn, ctx, class_name, object_id, doc, body)
+        if "ACL" in body:
+            acl = None if body["ACL"] is None else _check_acl(body["ACL"])
+        data = canonical(doc)
+        try:
+            if creating:
+                conn.execute(f"INSERT INTO {table(class_name)} ({ROW}) VALUES (?, ?, ?, ?, ?)",
+                             (object_id, created, now, acl, data))
+            else:
+                conn.execute(f"UPDATE {table(class_name)} SET updatedAt=?, acl=?, data=? WHERE objectId=?",
+                             (now, acl, data, object_id))
+        except ctx.store.integrity_errors as exc:
+            field = "objectId" if "objectId" in str(exc) else "a unique field"
+            raise ProtocolError(137, f"A unique field was given a value that is already taken ({field}).") \
+                from None
+    saved = {**doc, "objectId": object_id, "createdAt": created, "updatedAt": now}
+    if acl is not None:
+        saved["ACL"] = orjson.loads(acl)
+    hooks.after(ctx, control, class_name, "afterSave" if creating else "afterUpdate", saved)
+    return (201 if creating else 200), _answer(ctx, class_name, saved, creating,
+                                               None if fetch_when_save else [*changed, *hooked])
+
+
+def _answer(ctx: Context, class_name: str, saved: Dict[str, Any], creating: bool,
+            echoed: Optional[List[str]]) -> Dict[str, Any]:
+    """A write's answer: the object's id and date, with the whole object (``echoed`` None:
+    ``fetchWhenSave``/``new``) or the fields whose stored value the client can not know (``echoed``: what
+    operations computed and hooks changed), as the caller's ``GET`` would show them: nothing of an object
+    it may not read, none of the fields hidden from it (the read filter, ``authz.ReadPolicy.reveal``)."""
+    viewer = ctx
+    if creating and class_name == "_User" and not ctx.caller.master:  # a signup: the new user sees itself
+        viewer = dataclasses.replace(ctx, caller=Caller(user_id=saved["objectId"],
+                                                        principals=("*", saved["objectId"])))
+    shown = authz.ReadPolicy(viewer).reveal(class_name, dict(saved), "get") or {}
+    dates = ("createdAt", "updatedAt") if echoed is None else ("createdAt",) if creating else ("updatedAt",)
+    answer = {"objectId": saved["objectId"], **{k: saved[k] for k in dates}}
+    if echoed is None:
+        return {**shown, **answer}
+    return {**answer, **{k: shown[k] for k in echoed if k in shown}}
+
+
+def _fields(body: Dict[str, Any], dialect: str) -> Dict[str, Any]:
+    """The fields a write body sets (the object's own keys apart), refused (105) where a client may not
+    name a field. A dotted key (``stats.views``) sets a value inside the Object field it starts with."""
+    fields = {}
+    for key, value in body.items():
+        if key in RESERVED:
+            continue
+        if key in CLIENT_RESERVED:
+            raise ProtocolError(105, f"Invalid field name: {key} is reserved.")
+        top = check_field_name(field_path(key)[0])
+        if dialect == "parse" and not PARSE_FIELD_NAME.match(top):
+            raise ProtocolError(105, f"Invalid field name: {top}.")
+        if top != key and top in UNPATHED:
+            raise ProtocolError(105, f"Invalid field name: {key!r}: {top} is written whole, not by a path.")
+        fields[key] = value
+    return fields
+
+
+def _apply(conn: Connection, ctx: Context, class_name: str, object_id: str, doc: Dict[str, Any],
+           body: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
+    """Apply the body's values and operations to ``doc``, change relation rows, learn field types;
+    returns the new document and the fields that operations computed (their new values go back to the
+    client)."""
+    fields = _fields(body, ctx.dialect)
+    applied = apply_fields(doc, fields, bit_ops=ctx.dialect == "leancloud")
+    schema = ctx.store.schema(conn, class_name)
+    types: Dict[str, FieldType] = {}
+    for key in {field_path(k)[0] for k in fields}:
+        ftype = type_of(applied.doc.get(key))
+        if ftype is not None:
+            types[key] = ftype
+    permit_new_fields(ctx, class_name, schema, [k for k in types if k not in schema])
+    for key, ops in applied.memberships.items():
+        for op in ops:
+            _relation(conn, class_name, object_id, key, op)
+    ctx.store.learn(conn, class_name, schema, types)
+    return applied.doc, applied.computed
+
+
+def _relation(conn: Connection, class_name: str, object_id: str, key: str, op: Dict[str, Any]) -> None:
+    target, ids = relation_targets(op, key)
+    if op["__op"] == "AddRelation":
+        conn.executemany("INSERT OR IGNORE INTO _relations VALUES (?, ?, ?, ?, ?)",
+                         [(class_name, object_id, key, target, i) for i in ids])
+    else:
+        conn.executemany("DELETE FROM _relations WHERE owner_class=? AND owner_id=? AND key=? AND target_id=?",
+                         [(class_name, object_id, key, i) for i in ids])
+
+
+def _kept_timestamp(ctx: Context, value: Any) -> Optional[str]:
+    """A createdAt (on create) or updatedAt the master key may set (migrations keep the originals)."""
+    if value is None or not ctx.caller.master:
+        return None
+    return normalize_iso(value.get("iso") if isinstance(value, dict) else value)
+
+
+def _check_unchanged(judged: Stored, current: Stored, hook: str) -> None:
+    """Refuse (305) to write or delete an object that changed since its before-hook read it: the hook
+    judged the object as it was, and what is stored must be what it saw."""
+    if (canonical(current.doc), current.acl) != (canonical(judged.doc), judged.acl):
+        raise ProtocolError(305, f"The object changed while its {hook} hook ran; nothing was written.")
+
+
+def _stored(ctx: Context, class_name: str, object_id: str) -> Stored:
+    """The object an update starts from (error 101 when the caller may not write it)."""
+    with ctx.store.read() as conn:
+        return _load(conn, ctx, class_name, object_id)
+
+
+def _as_hook_sees(ctx: Context, stored: Optional[Stored], object_id: Optional[str],
+                  body: Dict[str, Any]) -> Dict[str, Any]:
+    """The object a before-hook judges: the stored one (none for a create) with the body applied by
+    the code that computes what is stored (``_fields``, ``values.apply_fields``), so every operation
+    (``Increment``, ``Batch``, ``Delete``...) shows its result, and values their stored form (a Date
+    normalised, an ``Object`` reduced to its pointer). A Relation's membership is not a value of the
+    object: its key shows the change itself, checked (one ``AddRelation``/``RemoveRelation``, or a
+    ``Batch`` of them), as Parse Server's webhooks show a pending operation."""
+    applied = apply_fields(stored.doc if stored else {}, _fields(body, ctx.dialect),
+                           bit_ops=ctx.dialect == "leancloud")
+    obj = applied.doc
+    for key, ops in applied.memberships.items():
+        obj[key] = ops[0] if len(ops) == 1 else {"__op": "Batch", "ops": ops}
+    if "ACL" in body:
+        acl = None if body["ACL"] is None else _check_acl(body["ACL"])
+    else:
+        acl = stored.acl if stored else None
+    if acl is not None:
+        obj["ACL"] = orjson.loads(acl)
+    if stored is not None:
+        obj.update(objectId=object_id, createdAt=stored.created, updatedAt=stored.updated)
+    return obj
+
+
+def remove(ctx: Context, class_name: str, object_id: str, where: Any = None,
+           body: Optional[Dict[str, Any]] = None) -> None:
+    """Delete one object the caller may write (with its relation rows), around the delete hooks.
+    ``body`` is the DELETE's JSON body: LeanCloud's SDKs send hook control there
+    (``__ignore_hooks``, ``__before``/``__after``)."""
+    permit(ctx, class_name, "delete")
+    control = hooks.Control.take(dict(body or {}), ctx, class_name)
+    with ctx.store.read() as conn:
+        stored = _load(conn, ctx, class_name, object_id, where)
+    obj = {**stored.doc, "objectId": object_id, "createdAt": stored.created, "updatedAt": stored.updated,
+           **({"ACL": orjson.loads(stored.acl)} if stored.acl is not None else {})}
+    judged = hooks.declared(ctx, control, class_name, "beforeDelete")
+    hooks.before_delete(ctx, control, class_name, obj)
+    with ctx.store.write() as conn:
+        current = _load(conn, ctx, class_name, object_id, where)
+        if judged:
+            _check_unchanged(stored, current, "beforeDelete")
+        conn.execute(f"DELETE FROM {table(class_name)} WHERE objectId=?", (object_id,))
+        conn.execute("DELETE FROM _relations WHERE owner_class=? AND owner_id=?", (class_name, object_id))
+    hooks.after(ctx, control, class_name, "afterDelete", obj)
+
+
+def write_options(ctx: Context) -> Tuple[Any, bool]:
+    return ctx.json_param("where"), ctx.params.get("fetchWhenSave") in ("true", "1") or \
+        ctx.params.get("new") == "true"

@@ -1,0 +1,116 @@
+"""The storage interface: what the layers above the store (access rules, endpoints, the server) may ask
+of it. ``store.SQLiteStore`` implements it; a second store implements the same protocols.
+
+What a store is asked for is connections and the class catalogue. A connection speaks SQL in the
+dialect every endpoint's statement is written in: ``?`` parameters, class tables of the columns
+``rows.ROW`` names, a document's fields read with ``json_extract(data, <store.json_path>)`` (or the
+expression :meth:`Store.key_expression` gives for a key), ``json_each`` over arrays, and the functions
+``sqlfunctions`` registers. A store that is not SQLite makes its connections accept that dialect (the
+statements are few and listed by the storage tests), as Django's database backends each translate one
+query language into their engine's.
+"""
+from __future__ import annotations
+
+from typing import Any, ContextManager, Dict, Iterable, Iterator, List, Optional, Protocol, Tuple, Type
+
+__all__ = ["Cursor", "Connection", "Store", "FieldType", "FieldOptions"]
+
+#: a field's protocol type and, for a Pointer or Relation, its target class (``("Pointer", "_User")``)
+FieldType = Tuple[str, Optional[str]]
+#: a field's declared options (``required``, ``defaultValue``), as the schema API names them
+FieldOptions = Dict[str, Any]
+
+
+class Cursor(Protocol):
+    """The rows a statement answered (a DB-API cursor)."""
+
+    @property
+    def lastrowid(self) -> Optional[int]: ...
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> List[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """A connection lent for one read or one write transaction (a DB-API connection)."""
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open on it (a write block's)."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor: ...
+
+
+class Store(Protocol):
+    """An app's data: objects in class tables, the class catalogue (schema, field options, indexes) and
+    the server's own tables (sessions, codes, limits, files' rows...)."""
+
+    #: where the data is (a path, ``:memory:``, a URL), for messages and for clients that name it
+    database: str
+    #: whether the data lives only as long as this process (a test's, or ``local://:memory:``)
+    memory: bool
+    #: the exceptions a statement raises on a unique constraint (a duplicate key)
+    integrity_errors: Tuple[Type[BaseException], ...]
+
+    # -- connections and transactions ------------------------------------------------------------------
+    def read(self) -> ContextManager[Connection]:
+        """A connection for reads (a consistent view for the block)."""
+
+    def write(self) -> ContextManager[Connection]:
+        """A connection in a write transaction, committed when the block ends, rolled back on an error;
+        writes are serialised, so a read-then-write in the block sees no other writer in between."""
+
+    def savepoint(self) -> ContextManager[None]:
+        """Inside a write block: a part of it undone alone when it raises (a batch's failing item)."""
+
+    def snapshot(self) -> ContextManager[None]:
+        """Every read of the block from one point in time (an export)."""
+
+    def check_ready(self) -> None:
+        """Raise unless the store can serve (one read; the data is still where it was opened)."""
+
+    def close(self) -> None: ...
+
+    # -- the class catalogue ---------------------------------------------------------------------------
+    def has_class(self, conn: Connection, class_name: str) -> bool: ...
+
+    def ensure_class(self, conn: Connection, class_name: str) -> None:
+        """Make ``class_name``'s table if it has none (a first write)."""
+
+    def class_names(self, conn: Connection) -> List[str]: ...
+
+    def drop_class(self, conn: Connection, class_name: str) -> None: ...
+
+    def schema(self, conn: Connection, class_name: str) -> Dict[str, FieldType]: ...
+
+    def learn(self, conn: Connection, class_name: str, known: Dict[str, FieldType],
+              types: Dict[str, FieldType]) -> None:
+        """Record the types a write showed for fields ``known`` did not have."""
+
+    def field_options(self, conn: Connection, class_name: str) -> Dict[str, FieldOptions]: ...
+
+    def add_field(self, conn: Connection, class_name: str, name: str, ftype: FieldType,
+                  options: FieldOptions) -> None: ...
+
+    def drop_field(self, conn: Connection, class_name: str, name: str) -> None: ...
+
+    def key_expression(self, conn: Connection, class_name: str, key: str, row: str = "data") -> str:
+        """The SQL expression of ``key`` of a row of ``class_name`` (a column or a document field)."""
+
+    # -- indexes ---------------------------------------------------------------------------------------
+    def named_indexes(self, conn: Connection, class_name: str) -> Dict[str, Dict[str, int]]: ...
+
+    def add_named_index(self, conn: Connection, class_name: str, name: str, keys: Dict[str, int]) -> None: ...
+
+    def drop_named_index(self, conn: Connection, class_name: str, name: str) -> None: ...
+
+    def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
+        """Index ``key`` of ``class_name`` (``unique``: a duplicate value is error 137); its name."""
