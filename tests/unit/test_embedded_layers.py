@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 import leanorm.embedded
-from leanorm.embedded import routing as protocol
+from leanorm.embedded import routing
 
-LOCAL = Path(leanorm.embedded.__file__).parent
+SERVER = Path(leanorm.embedded.__file__).parent
 
 
 # -- routes: one handler per request ---------------------------------------------------------------------
@@ -24,19 +24,19 @@ FORMERLY_SHARED = [("POST", "classes/_User"), ("PUT", "classes/_User/abc"), ("DE
 
 
 def test_every_request_has_exactly_one_handler() -> None:
-    samples = {(method, _sample(pattern.pattern[:-len(r"/?\Z")])) for method, pattern, _ in protocol._ROUTES}
+    samples = {(method, _sample(pattern.pattern[:-len(r"/?\Z")])) for method, pattern, _ in routing._ROUTES}
     for method, path in sorted(samples | set(FORMERLY_SHARED)):
-        assert len(protocol.handlers(method, path)) == 1, (method, path)
+        assert len(routing.handlers(method, path)) == 1, (method, path)
 
 
 def test_a_second_handler_for_a_route_is_refused() -> None:
     with pytest.raises(ValueError):
-        protocol.route("POST", r"classes/([^/]+)")(lambda ctx: {})
+        routing.route("POST", r"classes/([^/]+)")(lambda ctx: {})
 
 
 def test_the_architecture_page_lists_every_module_of_the_embedded_server() -> None:
-    page = (LOCAL.parent.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    page = (SERVER.parent.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
     table = page[page.index("### Inside `leanorm/embedded/`"):]
     table = table[:table.index("\n\n", table.index("| module |"))]
-    listed = set(re.findall(r"^\| `([a-z_]+\.py)` \|", table, re.M))
-    assert listed == {p.name for p in LOCAL.glob("*.py")} - {"__init__.py"}
+    listed = set(re.findall(r"^\| `([a-z_/]+\.py)` \|", table, re.M))
+    assert listed == {str(p.relative_to(SERVER)) for p in SERVER.rglob("*.py") if p.name != "__init__.py"}
