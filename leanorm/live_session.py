@@ -127,7 +127,8 @@ class LiveSession:
         so does a failure of the first connection (:class:`ConnectionLost`, or the refusal of ``connect``)."""
         await self._start()
         request_id = next(self._ids)
-        subscription = Subscription(self, request_id, subscribe_message(request_id, class_name, where, keys, watch))
+        message = subscribe_message(request_id, class_name, where, keys, watch, self.hello.get("sessionToken"))
+        subscription = Subscription(self, request_id, message)
         self.subscriptions[request_id] = subscription
         if self._connection is not None:
             try:

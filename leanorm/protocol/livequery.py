@@ -48,15 +48,21 @@ def connect_message(app_id: str, app_key: str, master_key: Optional[str] = None,
 
 
 def subscribe_message(request_id: int, class_name: str, where: Dict[str, Any],
-                      keys: Optional[Sequence[str]] = None, watch: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+                      keys: Optional[Sequence[str]] = None, watch: Optional[Sequence[str]] = None,
+                      session_token: Optional[str] = None) -> Dict[str, Any]:
     """``subscribe``: the query (``keys`` limits the fields events carry, ``watch`` the fields whose
-    change makes an ``update``)."""
+    change makes an ``update``) and the subscriber's session token. The token goes in each subscription
+    too, not only in ``connect``: Parse Server checks class-level permissions of each event against
+    the subscription's own token (and refuses the event without it)."""
     query: Dict[str, Any] = {"className": class_name, "where": where}
     if keys:
         query["keys"] = list(keys)
     if watch:
         query["watch"] = list(watch)
-    return {"op": "subscribe", "requestId": request_id, "query": query}
+    message = {"op": "subscribe", "requestId": request_id, "query": query}
+    if session_token:
+        message["sessionToken"] = session_token
+    return message
 
 
 def unsubscribe_message(request_id: int) -> Dict[str, Any]:

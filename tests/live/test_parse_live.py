@@ -9,8 +9,9 @@ import pytest
 
 import leanorm
 import leanorm.live
+import leanorm.schema
 from leanorm import User, as_user, signals
-from leanorm.errors import LeanCloudError
+from leanorm.errors import LeanCloudError, PermissionDenied
 from leanorm.live import Backoff, LiveEvent, MissedChanges
 from tests.faults.proxy import FaultProxy
 from tests.live.conftest import LivePost, LiveSecret, next_event, parse_urls, private_acl, public_acl
@@ -110,6 +111,28 @@ def test_a_user_hears_only_the_objects_it_may_read_and_leaves_without_the_new_da
         await bobs.close()
         await alices.close()
     asyncio.run(scenario())
+
+
+def test_a_class_the_caller_may_not_find_refuses_the_subscription(parse):
+    finder = User.signup(username="finder" + uuid.uuid4().hex[:8], password="pw")
+    other = User.signup(username="other" + uuid.uuid4().hex[:8], password="pw")
+    everyone = {"*": True}
+    open_rules = {op: everyone for op in ("find", "count", "get", "create", "update", "delete", "addField")}
+    leanorm.schema.set_class_permissions(LiveSecret, {**open_rules, "find": {finder.id: True}})
+
+    async def scenario() -> None:
+        for stranger in (None, other):
+            with as_user(stranger), pytest.raises(PermissionDenied, match="refused subscribe"):
+                await LiveSecret.objects.live()
+        with as_user(finder):
+            live = await LiveSecret.objects.live()
+            await LiveSecret.objects.acreate(title="found")
+            assert (await next_event(live)).instance.title == "found"   # each event checked against the CLP
+            await live.close()
+    try:
+        asyncio.run(scenario())
+    finally:
+        leanorm.schema.set_class_permissions(LiveSecret, open_rules)
 
 
 def test_a_refused_connect_raises_the_servers_error(parse):
