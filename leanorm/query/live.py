@@ -10,7 +10,8 @@ reconnection a :class:`MissedChanges`.
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any, AsyncIterator, Generic, List, Optional, Sequence, Type, TypeVar, Union
+from typing import (TYPE_CHECKING, Any, AsyncIterator, Generator, Generic, List, Optional, Sequence, Type, TypeVar,
+                    Union)
 
 from typing_extensions import Literal
 
@@ -103,7 +104,7 @@ class LiveQuery(Generic[M]):
                                                          self.watch)
         return self
 
-    def __await__(self) -> Any:
+    def __await__(self) -> Generator[Any, None, "LiveQuery[M]"]:
         return self.subscribe().__await__()
 
     async def __aenter__(self) -> "LiveQuery[M]":
