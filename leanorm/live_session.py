@@ -75,6 +75,10 @@ def _now() -> datetime.datetime:
 
 Item = Union[WireEvent, Gap, BaseException]
 
+#: events a subscription holds for a consumer that does not read them; past that, they are dropped and
+#: a :class:`Gap` says so (a live query must not grow without bound behind a stalled consumer)
+MAX_PENDING = 10_000
+
 
 class Subscription:
     """One live query on a session: its events, in the order the server sent them."""
@@ -88,13 +92,21 @@ class Subscription:
         #: when the connection dropped while this subscription was live (None while it is live)
         self.dropped_at: Optional[datetime.datetime] = None
         self._items: "asyncio.Queue[Item]" = asyncio.Queue()
+        #: when the consumer last took an item (what was queued since may be dropped: :data:`MAX_PENDING`)
+        self._last_read = _now()
 
     def put(self, item: Item) -> None:
+        if isinstance(item, WireEvent) and self._items.qsize() >= MAX_PENDING:
+            dropped = self._items.qsize() + 1
+            while not self._items.empty():
+                self._items.get_nowait()
+            item = Gap(self._last_read, _now(), f"the live query fell {dropped} changes behind; they were dropped")
         self._items.put_nowait(item)
 
     async def next(self) -> Union[WireEvent, Gap]:
         """The next event or gap; the error that ended the subscription, once it ended."""
         item = await self._items.get()
+        self._last_read = _now()
         if isinstance(item, BaseException):
             self.put(item)  # ended for good: every later call says so too
             raise item
@@ -205,9 +217,11 @@ class LiveSession:
                     if subscription.confirmed.done() and subscription.dropped_at is None:
                         subscription.dropped_at = dropped
                 await self._reconnect()
-        except LeanORMError as exc:
-            # the server refused to take us back, or refused the connection itself: every live query
-            # ends with its reason
+        except Exception as exc:
+            # the server refused to take us back, or refused the connection itself (or the connection
+            # failed in a way it should not): every live query ends with its reason
+            if not isinstance(exc, LeanORMError):
+                exc = ConnectionLost(f"the live connection failed: {exc!r}")
             connection, self._connection, self._reader = self._connection, None, None
             for subscription in self.subscriptions.values():
                 _end(subscription, exc)

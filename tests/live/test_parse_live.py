@@ -9,6 +9,7 @@ import pytest
 
 import leanorm
 import leanorm.live
+import leanorm.live_session
 import leanorm.schema
 from leanorm import User, as_user, signals
 from leanorm.errors import LeanCloudError, PermissionDenied
@@ -176,6 +177,30 @@ def test_a_dropped_connection_reconnects_resubscribes_and_says_changes_were_miss
     finally:
         client.close()
         proxy.close()
+
+
+def test_a_consumer_that_falls_behind_is_told_what_was_dropped(parse, monkeypatch):
+    monkeypatch.setattr(leanorm.live_session, "MAX_PENDING", 3)
+
+    async def scenario() -> List[Any]:
+        live = await LivePost.objects.live()
+        barrier = await LivePost.objects.filter(title="last").live()   # the same connection, in order
+        for i in range(5):                                       # 5 changes, nobody reading
+            await LivePost.objects.acreate(title=f"p{i}")
+        await LivePost.objects.acreate(title="last")
+        assert (await next_event(barrier)).instance.title == "last"     # so the others came before it
+        await barrier.close()
+        seen = []
+        while True:
+            event = await next_event(live)
+            seen.append(event.reason if isinstance(event, MissedChanges) else event.instance.title)
+            if seen[-1] == "last":
+                break
+        await live.close()
+        return seen
+    seen = asyncio.run(scenario())
+    # the fourth pending change found three waiting: the four were dropped, and a gap said so
+    assert seen == ["the live query fell 4 changes behind; they were dropped", "p4", "last"]
 
 
 def test_listen_relays_remote_changes_as_signals(parse):
