@@ -29,6 +29,7 @@ from .transport import request_timeout as timeout
 __version__ = importlib.metadata.version("leanorm")  # one source: setup.cfg
 
 from . import push  # noqa: E402  (leanorm.push.send; registers Installation and Notification)
+from . import live  # noqa: E402  (leanorm.live.listen; websockets itself loads when a live query connects)
 
 
 def __getattr__(name: str) -> Any:
@@ -42,7 +43,7 @@ __all__ = [
     "connect", "get_client", "using", "using_master", "atomic", "current_user", "as_user", "Client",
     "User", "Role", "ACL", "RelationField", "File", "FileField",
     "Model", "Manager", "QuerySet", "Q", "F", "Sum", "Count", "Avg", "Min", "Max", "TextSearch", "GeoPoint",
-    "Polygon", "signals", "errors",
+    "Polygon", "signals", "errors", "live",
     "Field", "StringField", "IntegerField", "FloatField", "BooleanField", "DateTimeField", "ListField",
     "DictField", "PointerField", "GeoPointField", "PolygonField", "BytesField", "session", "timeout", "new_object_id",
 ]

@@ -21,6 +21,8 @@ from .identity import IdentityMap
 from .transport import Body, Request, Transport
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .live_connection import Connector
+    from .live_session import Backoff
     from .embedded import EmbeddedServer
 
 __all__ = ["Client", "BatchItem", "BatchResult", "BatchOutcome"]
@@ -89,6 +91,11 @@ class Client:
         #: hooks (``ignore_hook``) without the master key, as on LeanEngine: the embedded server lends its
         #: own to the Engine it runs
         self.hook_key: Optional[str] = None
+        #: opens a connection to the backend's LiveQuery server (docs/live.md): a WebSocket for an HTTP
+        #: backend whose live URL is known, else None (``live()`` then needs ``url=``)
+        self.live_connector: Optional["Connector"] = None
+        #: the waits between a live connection's reconnection attempts (None: ``Backoff()``'s defaults)
+        self.live_backoff: Optional["Backoff"] = None
 
     # -- capabilities -------------------------------------------------------------------------------
     def supports(self, capability: str) -> bool:

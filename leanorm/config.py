@@ -11,7 +11,8 @@ URL forms::
 
 Query options: ``master_key``, ``sign=1`` (LeanCloud request signing), ``timeout`` (seconds for a whole
 request, retries included), ``identity_ttl`` / ``identity_size`` (identity map), ``client_ids=1`` (creates
-carry client-made objectIds), and for ``local:`` ``dialect=parse`` (speak the Parse dialect to the
+carry client-made objectIds), ``live_url`` (the WebSocket URL of the LiveQuery server, docs/live.md; a
+``parse:`` URL's default is its own host and path over ``ws``/``wss``), and for ``local:`` ``dialect=parse`` (speak the Parse dialect to the
 embedded backend), ``app_id``, ``app_key``. The same settings given as keywords of :func:`connect` win
 over the URL's.
 """
@@ -29,6 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from .auth_context import current_user, using_master
 from .client import Client
 from .errors import ConfigurationError
+from .live_connection import checked_live_url, live_url_for, websocket_connector
 from .protocol.dialects import dialect_named
 from .transport import HTTPTransport, LocalTransport, Transport
 
@@ -65,6 +67,7 @@ def parse_url(url: str) -> Dict[str, Any]:
         "identity_ttl": float(options.pop("identity_ttl", _DEFAULTS["identity_ttl"])),
         "identity_size": int(options.pop("identity_size", _DEFAULTS["identity_size"])),
         "client_ids": options.pop("client_ids", "0").lower() in ("1", "true", "yes"),
+        "live_url": options.pop("live_url", None),
     }
     if scheme == "local":
         location = unquote(parts.netloc + parts.path) or "leanorm.sqlite3"
@@ -96,7 +99,7 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
             prefix: Optional[str] = None, database: Optional[str] = None, sign: Optional[bool] = None,
             timeout: Optional[float] = None, identity_ttl: Optional[float] = None,
             identity_size: Optional[int] = None, client_ids: Optional[bool] = None,
-            engine: Any = None, default: bool = True) -> "Client":
+            live_url: Optional[str] = None, engine: Any = None, default: bool = True) -> "Client":
     """Connect to a backend and (unless ``default=False``) make it the default for every model.
 
     With no URL and no keywords: ``$LEANORM_URL``, else the embedded backend in ``./leanorm.sqlite3``.
@@ -106,12 +109,13 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
 
     The settings ``master_key``, ``sign``, ``timeout`` (seconds for a whole request: connect, send, read
     and retries; default 30), ``identity_ttl`` (default 60), ``identity_size`` (default 10,000) and
-    ``client_ids`` (creates carry client-made objectIds; default off) apply with a URL too, over the
-    URL's own; keywords that name another server (``server_url``, ``database``, ``app_id``, ``app_key``,
+    ``client_ids`` (creates carry client-made objectIds; default off) and ``live_url`` (the LiveQuery
+    server's ``ws://``/``wss://`` URL; for Parse Server its own host and path by default) apply with a URL
+    too, over the URL's own; keywords that name another server (``server_url``, ``database``, ``app_id``, ``app_key``,
     ``dialect``, ``prefix``) are refused with a URL.
     """
     settings = {"master_key": master_key, "sign": sign, "timeout": timeout, "identity_ttl": identity_ttl,
-                "identity_size": identity_size, "client_ids": client_ids}
+                "identity_size": identity_size, "client_ids": client_ids, "live_url": live_url}
     _check_settings(settings)
     if url is None and server_url is None and database is None:
         url = os.environ.get("LEANORM_URL") or _default_url()
@@ -127,7 +131,7 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
     else:
         cfg = {"server_url": server_url, "database": database, "app_id": app_id, "app_key": app_key,
                "master_key": master_key, "dialect": dialect or "leancloud", "prefix": prefix,
-               "sign": bool(sign), "client_ids": bool(client_ids),
+               "sign": bool(sign), "client_ids": bool(client_ids), "live_url": live_url,
                **{name: default if settings[name] is None else settings[name]
                   for name, default in _DEFAULTS.items()}}
         if database is not None:
@@ -137,6 +141,8 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
         elif not (app_id and app_key):
             raise ValueError("connect(server_url=...) needs app_id and app_key")
     transport: Transport
+    if cfg.get("live_url") and cfg.get("database") is not None:
+        raise ValueError("live_url is for a server reached over HTTP; the embedded backend is in this process")
     if engine is not None and cfg.get("database") is None:
         raise ValueError("engine= is for the embedded backend; remote servers call the engine over HTTP")
     if cfg.get("database") is not None:
@@ -159,6 +165,11 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
                     client_ids=cfg["client_ids"])
     if cfg.get("database") is not None:
         client.embedded_server = server
+    else:
+        live = checked_live_url(cfg.get("live_url")) or (
+            live_url_for(cfg["server_url"], client.dialect.prefix) if cfg["dialect"] == "parse" else None)
+        if live:
+            client.live_connector = websocket_connector(live)
     if default:
         global _default
         with _default_lock:

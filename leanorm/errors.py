@@ -14,7 +14,7 @@ __all__ = [
     "UserNotFound", "UsernameTaken", "EmailTaken", "MobilePhoneTaken", "AccountAlreadyLinked",
     "InvalidVerificationCode", "UnsupportedAuthProvider", "ScriptError", "HookRejected",
     "ConfigurationError", "ValidationError", "FieldError", "NotSupported", "BulkWriteError", "TransportError", "NotSent",
-    "OutcomeUnknown", "TransactionFailed", "error_for",
+    "OutcomeUnknown", "ConnectionLost", "TransactionFailed", "error_for",
 ]
 
 
@@ -160,6 +160,11 @@ class NotSent(TransportError):
 class OutcomeUnknown(TransportError):
     """The request was sent but no whole answer came (reset, timeout): it may or may not have been
     applied. A create that carries a client-made objectId is safe to send again."""
+
+
+class ConnectionLost(TransportError):
+    """A live query's connection (docs/live.md) could not be opened, or dropped: the live query
+    reconnects by itself, and raises this only when its first connection fails."""
 
 
 class ConfigurationError(LeanORMError):

@@ -26,7 +26,7 @@ from blinker import Signal
 from .aio import await_only, bridged
 
 __all__ = ["before_save", "after_save", "before_update", "after_update", "before_delete", "after_delete",
-           "post_init", "logged_in", "logged_out"]
+           "post_init", "logged_in", "logged_out", "remote_saved", "remote_deleted", "remote_missed"]
 
 
 
@@ -47,8 +47,22 @@ def _run_coroutine(receiver: Callable[..., Coroutine[Any, Any, Any]]) -> Callabl
     return call
 
 
+def _awaitable(receiver: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """A sync receiver as the coroutine ``send_async`` awaits: called on the loop, as it is written."""
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return receiver(*args, **kwargs)
+    return call
+
+
 class _Signal(Signal):
     """A blinker signal whose coroutine receivers are awaited (see the module's docstring)."""
+
+    async def send_async(self, sender: Optional[Any] = None, /, *,
+                         _sync_wrapper: Optional[Callable[[Callable[..., Any]],
+                                                          Callable[..., Coroutine[Any, Any, Any]]]] = None,
+                         **kwargs: Any) -> List[Tuple[Callable[..., Any], Any]]:
+        """Send from a coroutine: coroutine receivers awaited on its loop, sync ones called there."""
+        return await super().send_async(sender, _sync_wrapper=_sync_wrapper or _awaitable, **kwargs)
 
     def send(self, sender: Optional[Any] = None, /, *,
              _async_wrapper: Optional[Callable[[Callable[..., Coroutine[Any, Any, Any]]], Callable[..., Any]]] = None,
@@ -75,3 +89,13 @@ post_init = _Signal("post_init")
 logged_in = _Signal("logged_in")
 #: a user's session ended (``instance=``, ``session_token=`` the token that ended)
 logged_out = _Signal("logged_out")
+
+# Remote changes (docs/live.md): sent by ``leanorm.live.listen`` for changes any client made (another
+# process, a mobile app), as a live query of the model reports them; sent from the listener's task.
+#: an object was created or changed: ``instance=`` it now, ``original=`` it before (None for a create),
+#: ``kind=`` the live event's kind (``create``, ``enter``, ``update``, ``leave``)
+remote_saved = _Signal("remote_saved")
+#: an object was deleted (``instance=`` its last state)
+remote_deleted = _Signal("remote_deleted")
+#: the listener was cut off and is live again: changes from ``since=`` to ``until=`` were not heard
+remote_missed = _Signal("remote_missed")

@@ -29,6 +29,7 @@ from ..registry import registry
 from ..relations import RelationField, prefetch_relation
 from .aggregates import Aggregate, check_endpoint, check_pipeline, distinct_values, group_stage, run_pipeline
 from .compiler import compile_order, compile_where, merge_and, resolve_field, resolve_path
+from .live import LiveQuery
 from .lookups import CompileContext
 from .manager import Manager
 from .q import Q
@@ -366,6 +367,16 @@ class QuerySet(Generic[M]):
         items = list(self[:21]) if self._result_cache is None else self._result_cache[:21]
         shown = ", ".join(repr(i) for i in items[:20]) + (", ..." if len(items) > 20 else "")
         return f"<QuerySet [{shown}]>"
+
+    # -- live (docs/live.md) ---------------------------------------------------------------------------
+    def live(self, *, watch: Sequence[str] = (), url: Optional[str] = None) -> "LiveQuery[M]":
+        """This query's changes as they happen: ``async for event in qs.live()`` yields a
+        :class:`~leanorm.query.live.LiveEvent` per change (``kind``, ``instance``, ``original``) and a
+        :class:`~leanorm.query.live.MissedChanges` after each reconnection. ``only()`` limits the fields
+        events carry; ``watch`` (field names) reports updates only when one of them changed; ``url`` is
+        the LiveQuery server's ``ws://``/``wss://`` URL when the client's (``connect(live_url=...)``) is
+        not the one. ``await qs.live()`` subscribes and returns the live query."""
+        return LiveQuery(self, watch, url)
 
     # -- async (docs/async.md): the methods of the same names run by leanorm.aio, sends awaited ----------
     async def aget(self, *conditions: Q, **lookups: Any) -> M:

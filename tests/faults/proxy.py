@@ -143,6 +143,13 @@ class FaultProxy:
             client.write(data)
             await client.drain()
 
+    def drop(self) -> None:
+        """Reset every open connection now (both ends), as a link that went down; keep listening."""
+        async def reset_all() -> None:
+            for writer in list(self._writers):
+                _reset(writer)
+        asyncio.run_coroutine_threadsafe(reset_all(), self._loop).result(10)
+
     def close(self) -> None:
         """Stop listening, drop every connection and stop the loop."""
         async def shut() -> None:

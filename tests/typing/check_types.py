@@ -1,6 +1,6 @@
 """What type checkers infer for everyday leanorm code: ``tests/typing/test_checkers.py`` runs mypy and
 pyright on this file and expects no error (each ``assert_type`` is checked by both)."""
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Type
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Type, Union
 
 import arrow
 from typing_extensions import assert_type
@@ -8,6 +8,7 @@ from typing_extensions import assert_type
 from leanorm import ACL, F, File, Q, QuerySet, User, atomic, cloud
 from leanorm.query.aggregates import Avg, Count, Max, Min, Sum
 from leanorm.query.values import ValuesQuery
+from leanorm.live import LiveEvent, LiveQuery, MissedChanges
 from leanorm.marshal import ModelSchema, model_schema
 from leanorm.relations import RelationManager
 
@@ -182,3 +183,9 @@ async def check_async_api(post: TypPost, tag: TypTag) -> None:
     assert_type(await cloud.arun("hello"), Any)
     assert_type(await TypPost.objects.avalues("title"), List[Dict[str, Any]])
     assert_type(await TypPost.objects.avalues_list("title", flat=True), List[Any])
+    async for event in TypPost.objects.filter(draft=False).live():
+        assert_type(event, Union[LiveEvent[TypPost], MissedChanges])
+        if not isinstance(event, MissedChanges):
+            assert_type(event.instance, TypPost)
+            assert_type(event.original, Optional[TypPost])
+    assert_type(await TypPost.objects.live(watch=["score"]), LiveQuery[TypPost])

@@ -69,3 +69,11 @@ def test_connect_without_a_url_or_leanorm_url_says_which_file_it_uses(tmp_path, 
 
 def test_configuration_error_is_no_protocol_error():
     assert not issubclass(ConfigurationError, leanorm.errors.LeanCloudError)
+
+
+def test_websockets_loads_only_when_a_live_query_connects():
+    loaded = _fresh("import json, sys, leanorm\nleanorm.connect('parse://app:key@127.0.0.1:9/parse')\n"
+                    "class Post(leanorm.Model):\n    title = leanorm.StringField()\n"
+                    "Post.objects.filter(title='x').live()\n"  # made, not subscribed: nothing connects
+                    "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'websockets')))")
+    assert loaded == []

@@ -1,0 +1,233 @@
+"""``QuerySet.live()`` against Parse Server's LiveQuery server (the tier's: scripts/parse-server)."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, List, Tuple
+
+import pytest
+
+import leanorm
+import leanorm.live
+import leanorm.live_session
+import leanorm.schema
+from leanorm import User, as_user, signals
+from leanorm.errors import LeanCloudError, PermissionDenied
+from leanorm.live import Backoff, LiveEvent, MissedChanges
+from tests.faults.proxy import FaultProxy
+from tests.live.conftest import LivePost, LiveSecret, next_event, parse_urls, private_acl, public_acl
+
+pytestmark = pytest.mark.parse
+
+
+def test_a_live_query_hears_create_update_leave_enter_delete_in_order(parse):
+    async def scenario() -> List[Tuple[str, Any, Any]]:
+        live = await LivePost.objects.filter(score__gte=5).live()
+        post = await LivePost.objects.acreate(title="hello", score=7)
+        for score in (9, 1, 6):
+            post.score = score
+            await post.asave()
+        await LivePost.objects.acreate(title="never in the query", score=0)
+        await post.adelete()
+        seen = []
+        for _ in range(5):
+            event = await next_event(live)
+            assert isinstance(event, LiveEvent) and event.instance.id == post.id
+            seen.append((event.kind, event.instance.score, event.original and event.original.score))
+        await live.close()
+        return seen
+    assert asyncio.run(scenario()) == [("create", 7, None), ("update", 9, 7), ("leave", 1, 9), ("enter", 6, 1),
+                                       ("delete", 6, None)]
+
+
+def test_an_event_refreshes_the_instance_the_task_holds_and_a_delete_forgets_it(parse):
+    elsewhere = leanorm.connect(parse_urls()[0], default=False)   # another process, as far as this one knows
+
+    async def scenario() -> None:
+        post = await LivePost.objects.acreate(title="held", score=1)
+        held = await LivePost.objects.aget(id=post.id)
+        async with LivePost.objects.live() as live:
+            await LivePost.objects.using(elsewhere).filter(id=post.id).aupdate(score=2)
+            event = await next_event(live)
+            assert event.instance is held and held.score == 2 and event.original is not held
+            await held.adelete()
+            assert (await next_event(live)).kind == "delete"
+        assert await LivePost.objects.filter(id=post.id).acount() == 0
+    asyncio.run(scenario())
+
+
+def test_only_limits_the_fields_events_carry(parse):
+    elsewhere = leanorm.connect(parse_urls()[0], default=False)
+
+    async def scenario() -> None:
+        live = await LivePost.objects.only("title").live()
+        await LivePost.objects.using(elsewhere).acreate(title="slim", score=42, tags=["x"])
+        event = await next_event(live)
+        sent = parse.request_count
+        assert event.instance.title == "slim" and parse.request_count == sent    # carried
+        assert event.instance.score == 42 and parse.request_count == sent + 1   # not carried: loaded on read
+        await live.close()
+    asyncio.run(scenario())
+
+
+def test_watch_reports_updates_of_the_watched_fields_only(parse):
+    async def scenario() -> None:
+        post = await LivePost.objects.acreate(title="w", score=1)
+        live = await LivePost.objects.live(watch=["score"])
+        post.title = "renamed"           # not watched: no event
+        await post.asave()
+        post.score = 2
+        await post.asave()
+        event = await next_event(live)
+        assert (event.kind, event.instance.title, event.original.score, event.instance.score) == \
+            ("update", "renamed", 1, 2)
+        await live.close()
+    asyncio.run(scenario())
+
+
+def test_a_user_hears_only_the_objects_it_may_read_and_leaves_without_the_new_data(parse):
+    alice = User.signup(username="alice" + uuid.uuid4().hex[:8], password="pw")
+    bob = User.signup(username="bob" + uuid.uuid4().hex[:8], password="pw")
+
+    async def scenario() -> None:
+        with as_user(bob):
+            bobs = await LiveSecret.objects.live()
+        with as_user(alice):
+            alices = await LiveSecret.objects.live()
+            await LiveSecret.objects.acreate(title="alice only", acl=private_acl(alice))
+            shared = await LiveSecret.objects.acreate(title="open", acl=public_acl(alice))
+            shared.title = "hidden now"
+            shared.acl = private_acl(alice)
+            await shared.asave()
+        with as_user(alice):   # (read as they come: the instance is one, refreshed by each later event)
+            kinds = [(e.kind, e.instance.title) for _ in range(3) for e in [await next_event(alices)]]
+        assert kinds == [("create", "alice only"), ("create", "open"), ("update", "hidden now")]
+        with as_user(bob):
+            first = await next_event(bobs)
+            assert (first.kind, first.instance.title) == ("create", "open")
+            second = await next_event(bobs)
+        # the private create never reached bob; losing read access is a leave carrying the last state
+        # bob could read, never the new one
+        assert (second.kind, second.instance.id, second.instance.title) == ("leave", shared.id, "open")
+        await bobs.close()
+        await alices.close()
+    asyncio.run(scenario())
+
+
+def test_a_class_the_caller_may_not_find_refuses_the_subscription(parse):
+    finder = User.signup(username="finder" + uuid.uuid4().hex[:8], password="pw")
+    other = User.signup(username="other" + uuid.uuid4().hex[:8], password="pw")
+    everyone = {"*": True}
+    open_rules = {op: everyone for op in ("find", "count", "get", "create", "update", "delete", "addField")}
+    leanorm.schema.set_class_permissions(LiveSecret, {**open_rules, "find": {finder.id: True}})
+
+    async def scenario() -> None:
+        for stranger in (None, other):
+            with as_user(stranger), pytest.raises(PermissionDenied, match="refused subscribe"):
+                await LiveSecret.objects.live()
+        with as_user(finder):
+            live = await LiveSecret.objects.live()
+            await LiveSecret.objects.acreate(title="found")
+            assert (await next_event(live)).instance.title == "found"   # each event checked against the CLP
+            await live.close()
+    try:
+        asyncio.run(scenario())
+    finally:
+        leanorm.schema.set_class_permissions(LiveSecret, open_rules)
+
+
+def test_a_refused_connect_raises_the_servers_error(parse):
+    url, live_url = parse_urls()
+    wrong = leanorm.connect(url.replace("leanorm-rest", "not-the-key"), live_url=live_url, default=False)
+
+    async def scenario() -> None:
+        with pytest.raises(LeanCloudError) as refused:
+            await LivePost.objects.using(wrong).live()
+        assert refused.value.code == 4 and "Key in request is not valid" in str(refused.value)
+    asyncio.run(scenario())
+
+
+def test_a_dropped_connection_reconnects_resubscribes_and_says_changes_were_missed(parse):
+    url, live_url = parse_urls()
+    port = int(live_url.split(":")[2].split("/")[0])
+    proxy = FaultProxy("127.0.0.1", port)
+    client = leanorm.connect(url, live_url=f"ws://127.0.0.1:{proxy.port}/parse", default=False)
+    client.live_backoff = Backoff(first=0.05, cap=0.2)
+
+    async def scenario() -> None:
+        with leanorm.using(client):
+            live = await LivePost.objects.filter(score__gte=1).live()
+            everything = await LivePost.objects.live()          # a second live query on the same connection
+            await LivePost.objects.acreate(title="before", score=1)
+            assert (await next_event(live)).instance.title == "before"
+            assert (await next_event(everything)).instance.title == "before"
+            proxy.fault("reset_before", times=2, only=b"GET")     # the next two attempts fail at the upgrade
+            proxy.drop()                                           # the link goes down
+            gap = await next_event(live)
+            assert isinstance(gap, MissedChanges) and gap.kind == "reconnected" and gap.since <= gap.until
+            assert isinstance(await next_event(everything), MissedChanges)
+            assert proxy.faults == 2            # it kept trying, and came back on the third attempt
+            await LivePost.objects.acreate(title="after", score=1)
+            assert (await next_event(live)).instance.title == "after"
+            assert (await next_event(everything)).instance.title == "after"
+            await live.close()
+            await everything.close()
+    try:
+        asyncio.run(scenario())
+    finally:
+        client.close()
+        proxy.close()
+
+
+def test_a_consumer_that_falls_behind_is_told_what_was_dropped(parse, monkeypatch):
+    monkeypatch.setattr(leanorm.live_session, "MAX_PENDING", 3)
+
+    async def scenario() -> List[Any]:
+        live = await LivePost.objects.live()
+        barrier = await LivePost.objects.filter(title="last").live()   # the same connection, in order
+        for i in range(5):                                       # 5 changes, nobody reading
+            await LivePost.objects.acreate(title=f"p{i}")
+        await LivePost.objects.acreate(title="last")
+        assert (await next_event(barrier)).instance.title == "last"     # so the others came before it
+        await barrier.close()
+        seen = []
+        while True:
+            event = await next_event(live)
+            seen.append(event.reason if isinstance(event, MissedChanges) else event.instance.title)
+            if seen[-1] == "last":
+                break
+        await live.close()
+        return seen
+    seen = asyncio.run(scenario())
+    # the fourth pending change found three waiting: the four were dropped, and a gap said so
+    assert seen == ["the live query fell 4 changes behind; they were dropped", "p4", "last"]
+
+
+def test_listen_relays_remote_changes_as_signals(parse):
+    heard: "asyncio.Queue[Tuple[str, Any]]"
+
+    async def saved(sender: Any, instance: Any, original: Any, kind: str) -> None:
+        await heard.put((kind, instance.title))
+
+    def deleted(sender: Any, instance: Any) -> None:
+        heard.put_nowait(("deleted", instance.title))
+
+    signals.remote_saved.connect(saved, sender=LivePost)
+    signals.remote_deleted.connect(deleted, sender=LivePost)
+
+    async def scenario() -> List[Tuple[str, Any]]:
+        nonlocal heard
+        heard = asyncio.Queue()
+        task = await leanorm.live.listen(LivePost)
+        post = await LivePost.objects.acreate(title="remote", score=1)
+        post.title = "changed"
+        await post.asave()
+        await post.adelete()
+        got = [await asyncio.wait_for(heard.get(), 15) for _ in range(3)]
+        task.cancel()
+        return got
+    try:
+        assert asyncio.run(scenario()) == [("create", "remote"), ("update", "changed"), ("deleted", "changed")]
+    finally:
+        signals.remote_saved.disconnect(saved, sender=LivePost)
+        signals.remote_deleted.disconnect(deleted, sender=LivePost)
