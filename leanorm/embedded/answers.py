@@ -42,7 +42,7 @@ def loads(raw: Any) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON, the one form the engine writes (stored documents and answers alike)."""
+    """Compact JSON, the one form the server writes (stored documents and answers alike)."""
     return orjson.dumps(value).decode()
 
 

@@ -466,7 +466,7 @@ def serve(options: ServeOptions) -> int:
         raise SystemExit("leanorm serve needs granian (pip install granian; Python 3.10 or later)") from None
     if options.database in (":memory:", ""):  # each process would have a database of its own
         options = dataclasses.replace(options, workers=1)
-    # the schema, the indexes and the engine are checked once, here, before any worker starts
+    # the schema, the indexes and the cloud code are checked once, here, before any worker starts
     server = _local_server(options)
     try:
         prepare(server, options)

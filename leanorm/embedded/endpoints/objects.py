@@ -92,9 +92,9 @@ def _load(conn: Connection, ctx: Context, class_name: str, object_id: str,
 def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[str, Any],
           where: Any = None, fetch_when_save: bool = False, new_id: Optional[str] = None) -> Tuple[int, Dict[str, Any]]:
     """Create (``object_id`` None) or update one object; returns the status and the protocol answer.
-    ``new_id`` is an id the engine itself chose for a new object (a client's ``objectId`` is checked).
+    ``new_id`` is an id the server itself chose for a new object (a client's ``objectId`` is checked).
 
-    Before hooks run outside the transaction (they may read and write through the engine themselves);
+    Before hooks run outside the transaction (they may read and write through the server themselves);
     the write is one transaction; after hooks see the saved object.
     """
     check_class_name(class_name)

@@ -90,9 +90,9 @@ class QueryCompiler:
     def __init__(self, store: "Store", conn: Connection, caller: Caller, dialect: str,
                  policy: Optional[SubqueryRules] = None) -> None:
         self.store, self.conn, self.caller, self.dialect = store, conn, caller, dialect
-        #: the caller's class-level permissions and protected fields (None: the engine's own reads)
+        #: the caller's class-level permissions and protected fields (None: the server's own reads)
         self.policy = policy
-        #: what the request may still ask for: the caller's request's budget (the engine's own reads
+        #: what the request may still ask for: the caller's request's budget (the server's own reads
         #: have one of their own)
         self.budget = policy.budget if policy is not None else Budget()
         self.params: Dict[str, Any] = {}

@@ -1,4 +1,4 @@
-"""Wire values as the engine stores them: validation and normalisation of what clients write, the schema
+"""Wire values as the store keeps them: validation and normalisation of what clients write, the schema
 type of a value, and the atomic operations (``{"__op": ...}``) applied to stored values."""
 from __future__ import annotations
 
