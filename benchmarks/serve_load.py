@@ -2,6 +2,8 @@
 
     python benchmarks/serve_load.py                    # --duration 8 --connections 16 64 --workers N
     python benchmarks/serve_load.py --servers serve    # leanorm serve alone (no Parse Server, no ratio)
+    python benchmarks/serve_load.py --db postgresql://user:pass@127.0.0.1:5432/empty_db --nodes 2
+                                                       # two serve nodes over one PostgreSQL database
 
 Starts ``leanorm serve`` over a fresh database and a Parse Server of its own (``scripts/parse-server start``
 on a free port, with its own PostgreSQL database; stopped afterwards, the shared one on 1337 is left alone),
@@ -10,10 +12,16 @@ missing) against each server in turn, workload by workload, so both see the same
 machine. Every request is the same bytes for both servers (``/parse/`` paths, Parse headers) except
 the port. Prints a markdown table: requests/s, p99 latency, errors (socket errors and non-2xx answers),
 and serve/Parse throughput.
+
+``--db`` puts serve's data in another store (an empty PostgreSQL database: docs/deploying.md);
+``--nodes N`` starts N ``leanorm serve`` processes over it, each loaded by its own wrk with an N-th of
+the connections at the same time (as a load balancer would spread them): requests/s are summed, p99 is
+the worst node's. Parse Server runs as one node.
 """
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -91,9 +99,16 @@ def load(base: str) -> List[str]:
 
 
 @contextlib.contextmanager
-def leanorm_serve(workers: int, tmp: Path) -> Iterator[str]:
+def leanorm_serve(workers: int, database: str, nodes: int = 1) -> Iterator[List[str]]:
+    """``nodes`` ``leanorm serve`` processes over ``database``; their base URLs."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(_serve_node(workers, database)) for _ in range(nodes)]
+
+
+@contextlib.contextmanager
+def _serve_node(workers: int, database: str) -> Iterator[str]:
     port = _free_port()
-    command = [sys.executable, "-m", "leanorm.cli", "serve", "--db", str(tmp / "load.sqlite3"), "--port", str(port),
+    command = [sys.executable, "-m", "leanorm.cli", "serve", "--db", database, "--port", str(port),
                "--app-id", APP_ID, "--app-key", REST_KEY, "--master-key", MASTER_KEY, "--workers", str(workers),
                "--client-class-creation"]  # the create workload makes its class as a client (Parse's default)
     for field in ("score", "name", "group"):
@@ -157,6 +172,16 @@ end
     return script
 
 
+def run_wrk_nodes(wrk: str, bases: List[str], script: Path, connections: int, duration: int) -> Dict[str, float]:
+    """wrk against every node at once, the connections split between them: the rates summed, the worst
+    p99, the errors summed."""
+    share = max(1, connections // len(bases))
+    with concurrent.futures.ThreadPoolExecutor(len(bases)) as pool:
+        runs = list(pool.map(lambda base: run_wrk(wrk, base, script, share, duration), bases))
+    return {"rate": sum(r["rate"] for r in runs), "p99": max(r["p99"] for r in runs),
+            "errors": sum(r["errors"] for r in runs)}
+
+
 def run_wrk(wrk: str, base: str, script: Path, connections: int, duration: int) -> Dict[str, float]:
     done = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s",
                            "-s", str(script), base.rsplit("/parse", 1)[0]], capture_output=True, text=True)
@@ -180,16 +205,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument("--servers", nargs="+", default=list(SERVERS), choices=list(SERVERS),
                         help="which servers to measure (default both; serve alone leaves the ratio out)")
+    parser.add_argument("--db", help="serve's store (default: a fresh SQLite file); an empty PostgreSQL "
+                                     "database's postgresql:// URL")
+    parser.add_argument("--nodes", type=int, default=1, help="leanorm serve processes over the store (default 1)")
     parser.add_argument("--parse-server-script", type=Path, default=ROOT / "scripts" / "parse-server",
                         help="the scripts/parse-server to start Parse Server with (default: this checkout's)")
     args = parser.parse_args(argv)
     wrk = _wrk()
     with tempfile.TemporaryDirectory(prefix="serve-load-") as tmp, contextlib.ExitStack() as stack:
-        bases = {"serve": stack.enter_context(leanorm_serve(args.workers, Path(tmp)))} \
+        database = args.db or str(Path(tmp) / "load.sqlite3")
+        bases = {"serve": stack.enter_context(leanorm_serve(args.workers, database, args.nodes))} \
             if "serve" in args.servers else {}
         if "parse" in args.servers:
-            bases["parse"] = stack.enter_context(parse_server(args.parse_server_script))
-        ids = {name: load(base) for name, base in bases.items()}
+            bases["parse"] = [stack.enter_context(parse_server(args.parse_server_script))]
+        ids = {name: load(nodes[0]) for name, nodes in bases.items()}
         both = len(bases) == 2
         columns = [f"{SERVERS[name]} {c}" for name in bases for c in ("req/s", "p99 ms", "errors")]
         columns += ["serve/Parse"] if both else []
@@ -199,8 +228,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 cells = []
                 for name, base in bases.items():  # side by side: the same moment of the machine
                     script = lua_script(workload, ids[name], Path(tmp))
-                    run_wrk(wrk, base, script, connections, 1)  # warm-up: connections, caches, JIT
-                    r = run_wrk(wrk, base, script, connections, args.duration)
+                    run_wrk_nodes(wrk, base, script, connections, 1)  # warm-up: connections, caches, JIT
+                    r = run_wrk_nodes(wrk, base, script, connections, args.duration)
                     cells += [r["rate"], r["p99"], r["errors"]]
                 text = [f"{cells[i]:.0f}" if i % 3 != 1 else f"{cells[i]:.1f}" for i in range(len(cells))]
                 text += [f"{cells[0] / cells[3]:.2f}x"] if both else []
