@@ -22,6 +22,7 @@ from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from .admission import PREFIXES, PUBLIC, Headers
 from .budget import OverBudget, deadline, interrupted
 from .idempotency import Idempotency
+from .live import LiveQueries, LocalLiveConnection
 from .limits import too_complex
 from .routing import Body, CloudCode, Context, Readable, resolve
 from .settings import DEFAULT_MAX_UPLOAD, DEFAULT_PHONE_REGION, AccountVerifier, Settings
@@ -154,6 +155,13 @@ class EmbeddedServer:
         self.idempotency = idempotency
         #: the cloud code as this server runs it: its own requests reach this server (``CloudCode.serving``)
         self.cloud_code = engine.serving(self) if engine is not None else None
+        #: live queries' connections and the reader of the change feed (started by the first connection)
+        self.live = LiveQueries(self)
+
+    def live_connection(self) -> LocalLiveConnection:
+        """A live connection in this process, speaking Parse's LiveQuery messages as dicts (async
+        ``send``, ``receive``, ``close``: docs/embedded.md, "Live queries")."""
+        return LocalLiveConnection(self.live)
 
     # -- the protocol --------------------------------------------------------------------------------
     def handle(self, method: str, path: str, params: Optional[Mapping[str, str]] = None,
@@ -346,6 +354,7 @@ class EmbeddedServer:
         return counters.create_counter(self.store, class_name, field)
 
     def close(self) -> None:
+        self.live.shutdown()
         self.store.close()
         if self._temporary_files_dir is not None:
             shutil.rmtree(self._temporary_files_dir, ignore_errors=True)
