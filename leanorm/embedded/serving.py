@@ -319,14 +319,15 @@ class RSGIApp:
         transport = await proto.accept()
         loop = asyncio.get_running_loop()
         outlet = LoopOutlet(loop, self.live.limits.max_pending)
+        logs.access("GET", scope.path, 101, 0.0, _peer(scope))
+        writer = asyncio.ensure_future(_send_live(transport, outlet, proto))
         try:
             client = self.live.open(outlet, _peer(scope))
         except LiveError as exc:  # past a bound: said, then closed
-            await transport.send_str(dumps(exc.as_message()))
-            proto.close(1008)
+            outlet.put(dumps(exc.as_message()).encode(), force=True)
+            outlet.close()
+            await writer
             return
-        logs.access("GET", scope.path, 101, 0.0, _peer(scope))
-        writer = asyncio.ensure_future(_send_live(transport, outlet, proto))
         try:
             while not client.closed:
                 message = await transport.receive()
