@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import ctypes
 import dataclasses
 import gc
@@ -55,7 +56,9 @@ from .answers import ProtocolError, dumps
 from .budget import QUERY_TIMEOUT
 from .idempotency import DEFAULT_TTL, Idempotency
 from .server import CORS, EmbeddedServer
+from .settings import LiveLimits
 from .access.verifiers import parse_provider
+from .live import LiveError, LiveQueries, LoopOutlet
 
 __all__ = ["ServeOptions", "serve", "load_object"]
 
@@ -140,6 +143,9 @@ class ServeOptions:
     metrics_token: Optional[str] = None
     #: ``text`` or ``json`` (one object a line): the server's, the access and granian's logs
     log_format: str = "text"
+    #: live query connections one client address may hold per worker, subscriptions one connection may hold
+    live_connections_per_address: int = LiveLimits.max_connections_per_address
+    live_subscriptions: int = LiveLimits.max_subscriptions
 
 
 def load_object(spec: str) -> Any:
@@ -168,7 +174,9 @@ def _local_server(options: ServeOptions) -> EmbeddedServer:
                            if options.idempotency_paths else None,
                            verify_user_emails=options.verify_user_emails,
                            prevent_login_with_unverified_email=options.prevent_login_with_unverified_email,
-                           client_key_required=options.client_key_required)
+                           client_key_required=options.client_key_required,
+                           live_limits=LiveLimits(max_connections_per_address=options.live_connections_per_address,
+                                                  max_subscriptions=options.live_subscriptions))
     except (ValueError, AttributeError, ProtocolError) as exc:
         raise SystemExit(f"leanorm serve: {exc}") from None
 
@@ -210,8 +218,12 @@ class RSGIApp:
     def __init__(self, wsgi_app: Callable[..., Any], admit: Callable[[str, str, Dict[str, str]], int],
                  threads: int, read_timeout: float, upload_timeout: float,
                  on_close: Optional[Callable[[], None]] = None, measured: Optional[metrics.Metrics] = None,
-                 metrics_token: Optional[str] = None, trust_proxy: bool = False) -> None:
+                 metrics_token: Optional[str] = None, trust_proxy: bool = False,
+                 live: Optional[LiveQueries] = None) -> None:
         self.wsgi_app, self.admit, self.on_close = wsgi_app, admit, on_close
+        #: the live queries a WebSocket connection reaches (any path: Parse's SDKs connect to the server's
+        #: root or to its mount path, and send the keys in their first message)
+        self.live = live
         self.read_timeout, self.upload_timeout = read_timeout, upload_timeout
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanorm-serve")
         self.metrics, self.metrics_token, self.trust_proxy = measured, metrics_token, trust_proxy
@@ -226,6 +238,9 @@ class RSGIApp:
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         """Answer one request, counted in the metrics and the access log."""
+        if scope.proto == "ws":
+            await self._live(scope, proto)
+            return
         started = time.perf_counter()
         if self.metrics is not None:
             self.metrics.in_flight.inc()
@@ -295,6 +310,36 @@ class RSGIApp:
                 close()
         return response.status
 
+    async def _live(self, scope: Any, proto: Any) -> None:
+        """Serve one WebSocket connection of live queries: each message the client sends is handled in
+        the thread pool (it reads the store), what the server sends goes out from the event loop."""
+        if self.live is None:
+            proto.close(1008)
+            return
+        transport = await proto.accept()
+        loop = asyncio.get_running_loop()
+        outlet = LoopOutlet(loop, self.live.limits.max_pending)
+        logs.access("GET", scope.path, 101, 0.0, _peer(scope))
+        writer = asyncio.ensure_future(_send_live(transport, outlet, proto))
+        try:
+            client = self.live.open(outlet, _peer(scope))
+        except LiveError as exc:  # past a bound: said, then closed
+            outlet.put(dumps(exc.as_message()).encode(), force=True)
+            outlet.close()
+            await writer
+            return
+        try:
+            while not client.closed:
+                message = await transport.receive()
+                if message.kind == 0:  # closed by the client
+                    break
+                await loop.run_in_executor(self.pool, client.receive, message.data)
+        except Exception:  # noqa: BLE001 - the connection broke (granian's ProtocolClosed): it ends
+            pass
+        finally:
+            self.live.close(client)
+            await writer
+
     def _call(self, environ: Dict[str, Any]) -> Tuple[_Response, Any]:
         if self.metrics is not None:
             self.metrics.queued.dec()  # a handler thread took it
@@ -343,6 +388,22 @@ class RSGIApp:
         size = spool.tell()
         spool.seek(0)
         return spool, size
+
+
+async def _send_live(transport: Any, outlet: LoopOutlet, proto: Any) -> None:
+    """Send a live connection's messages as they come; close the socket when the connection ends."""
+    try:
+        while True:
+            data = await outlet.get()
+            if data is None:
+                break
+            await transport.send_str(data.decode())
+    except Exception:  # noqa: BLE001 - the client is gone
+        pass
+    finally:
+        outlet.closed = True
+        with contextlib.suppress(Exception):
+            proto.close(1000)
 
 
 def _environ(scope: Any, body: IO[bytes], length: int, limit: int) -> Dict[str, Any]:
@@ -398,7 +459,7 @@ def worker_app() -> RSGIApp:
     gc.freeze()
     return RSGIApp(server, server.admit, options.threads, options.read_timeout, options.upload_timeout,
                    on_close=server.close, measured=measured, metrics_token=options.metrics_token,
-                   trust_proxy=options.trust_proxy)
+                   trust_proxy=options.trust_proxy, live=server.live)
 
 
 def _reserve_port(host: str, port: int) -> Tuple[socket.socket, int]:
@@ -491,7 +552,7 @@ def serve(options: ServeOptions) -> int:
     def run() -> None:
         Server(
             f"{__name__}:worker_app", address=options.host, port=port, interface=Interfaces.RSGI,
-            http=HTTPModes.http1, workers=options.workers, factory=True, websockets=False,
+            http=HTTPModes.http1, workers=options.workers, factory=True, websockets=True,
             backpressure=options.max_connections,
             http1_settings=HTTP1Settings(header_read_timeout=int(options.read_timeout * 1000), keep_alive=True),
             log_level=LogLevels.info if options.verbose else LogLevels.warning,

@@ -1,0 +1,246 @@
+"""Live queries of one server process: its connections and subscriptions, and the reader of the change
+feed that turns each committed change into the events of the subscriptions it concerns.
+
+The reader is one thread per process. It reads the store's change feed (``Store.changes_after``) in
+commit order, whichever process wrote, waking at once for a write of its own process and every
+``poll_interval`` for the others' (``Store.wait_for_changes``). For each batch of changes it:
+
+1. checks the session of every subscription (a token deleted or expired ends the subscriptions using it:
+   error 209, nothing more is sent to them);
+2. for each change, tests every subscription of its class (:mod:`.matching`, the query compiler in
+   SQL) and passes the object before and after through the subscriber's read filter
+   (``ReadPolicy.reveal``: class-level permissions, ACL and protected fields as they are now, the class
+   permissions read once per batch), then decides the event (:mod:`.events`);
+3. after a change to ``_Role``, resolves its subscribers' roles again, so the next change is filtered by
+   the roles they hold now.
+
+Events go out in commit order. A reader that falls further behind than the feed keeps tells its
+clients that changes were missed (error, ``reconnect``) and closes them, instead of skipping.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import threading
+from typing import Any, Dict, List, Optional, Tuple
+
+import orjson
+
+from ..access.authz import ReadPolicy
+from ..answers import ProtocolError
+from ..caller import Caller
+from ..endpoints.sessions import authenticate
+from ..routing import Context, Services
+from ..settings import LiveLimits
+from ..storage.interface import Change, Connection
+from ..storage.values import canonical, now_iso
+from .clients import REQUEST_LIMIT, LiveClient, Subscription
+from .events import Seen, decide, shown
+from .matching import Conditions, reads_other_rows
+from .messages import LiveError, error
+from .outlet import Outlet
+
+__all__ = ["LiveQueries"]
+
+log = logging.getLogger("leanorm.embedded")
+#: changes read from the feed at once
+BATCH = 500
+#: Parse's code for an invalid session token
+INVALID_SESSION = 209
+
+Viewer = Tuple[bool, Optional[str], Tuple[str, ...]]
+
+
+class LiveQueries:
+    """The live connections of one server process and the reader of the change feed that serves them."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.limits: LiveLimits = services.settings.live
+        self._lock = threading.Lock()
+        self._clients: Dict[LiveClient, None] = {}  # in the order they connected
+        self._per_address: Dict[str, int] = collections.Counter()
+        self._seq = 0
+        self._reader: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+
+    # -- connections -----------------------------------------------------------------------------------
+    def open(self, outlet: Outlet, address: str) -> LiveClient:
+        """A new connection from ``address``; :class:`LiveError` (155) past the bounds on connections."""
+        with self._lock:
+            if len(self._clients) >= self.limits.max_connections:
+                raise LiveError(REQUEST_LIMIT, f"Too many live connections: this server holds at most "
+                                               f"{self.limits.max_connections}.")
+            if self._per_address[address] >= self.limits.max_connections_per_address:
+                raise LiveError(REQUEST_LIMIT, f"Too many live connections from {address}: at most "
+                                               f"{self.limits.max_connections_per_address}.")
+            client = LiveClient(self, outlet, address)
+            self._clients[client] = None
+            self._per_address[address] += 1
+            if self._reader is None and not self._stop.is_set():
+                # the feed is read from here on: a subscription made after this sees every later change
+                self._seq = self.services.store.latest_change()
+                self._reader = threading.Thread(target=self._read, name="leanorm-live", daemon=True)
+                self._reader.start()
+        return client
+
+    def close(self, client: LiveClient) -> None:
+        """Forget a connection that ended (its subscriptions with it)."""
+        with self._lock:
+            if client.closed:
+                return
+            client.closed = True
+            self._clients.pop(client, None)
+            self._per_address[client.address] -= 1
+            if not self._per_address[client.address]:
+                del self._per_address[client.address]
+        client.outlet.close()
+
+    def drop(self, client: LiveClient, message: Dict[str, Any]) -> None:
+        """Close a connection the server ends, telling it why first."""
+        client.outlet.put(orjson.dumps(message), force=True)
+        self.close(client)
+
+    def context(self, caller: Caller, class_permissions: Optional[Dict[str, Any]] = None) -> Context:
+        """A request context for reading as ``caller`` (the read rules take one)."""
+        ctx = Context(self.services, "GET", "live", "parse", {}, caller, None)
+        if class_permissions is not None:
+            ctx.class_permissions = class_permissions
+        return ctx
+
+    def subscribe(self, client: LiveClient, subscription: Subscription) -> None:
+        with self._lock:
+            client.subscriptions[subscription.request_id] = subscription
+
+    def unsubscribe(self, client: LiveClient, request_id: int) -> bool:
+        with self._lock:
+            return client.subscriptions.pop(request_id, None) is not None
+
+    def shutdown(self) -> None:
+        """Stop reading the feed and close every connection."""
+        self._stop.set()
+        with self._lock:
+            clients = list(self._clients)
+        for client in clients:
+            self.close(client)
+
+    # -- the reader of the change feed -----------------------------------------------------------------
+    def _read(self) -> None:
+        store = self.services.store
+        while not self._stop.is_set():
+            try:
+                store.wait_for_changes(self.limits.poll_interval)
+                while not self._stop.is_set():
+                    changes, missed = store.changes_after(self._seq, BATCH)
+                    if missed:
+                        self._missed()
+                    if not changes:
+                        break
+                    self._seq = changes[-1].seq
+                    self._deliver(changes)
+            except ProtocolError as exc:  # the store closed under the reader: the server is stopping
+                if exc.status == 503:
+                    return
+                log.exception("live queries: reading the change feed failed")
+            except Exception:  # noqa: BLE001 - the reader must outlive a bug in one batch
+                log.exception("live queries: reading the change feed failed")
+
+    def _missed(self) -> None:
+        with self._lock:
+            clients = list(self._clients)
+        for client in clients:
+            self.drop(client, error(1, "This server fell behind its change feed: changes were missed. "
+                                       "Connect again and read the current state.", reconnect=True))
+
+    def _subscribed(self) -> List[Tuple[LiveClient, Subscription]]:
+        with self._lock:
+            return [(c, s) for c in self._clients if c.id is not None for s in c.subscriptions.values()]
+
+    def _deliver(self, changes: List[Change]) -> None:
+        entries = self._with_live_sessions(self._subscribed())
+        if not entries:
+            return
+        store = self.services.store
+        class_permissions: Dict[str, Any] = {}  # read once per batch, shared by every subscriber
+        with store.read() as conn:
+            for change in changes:
+                concerned = [(c, s) for c, s in entries if s.class_name == change.class_name and not c.closed]
+                if concerned:
+                    self._events(conn, change, concerned, class_permissions)
+                if change.class_name == "_Role":  # roles may have changed: the next change sees them
+                    entries = self._with_live_sessions(entries, refresh=True)
+
+    def _with_live_sessions(self, entries: List[Tuple[LiveClient, Subscription]],
+                            refresh: bool = False) -> List[Tuple[LiveClient, Subscription]]:
+        """The subscriptions whose session is still valid (``refresh``: with their callers' roles read
+        again); those whose token was deleted or expired end with error 209."""
+        tokens = {s.token for _, s in entries if s.token}
+        callers: Dict[str, Caller] = {}
+        if tokens:
+            with self.services.store.read() as conn:
+                valid = {t for (t,) in conn.execute(
+                    "SELECT token FROM _sessions WHERE token IN (SELECT value FROM json_each(?)) AND expires_at > ?",
+                    (orjson.dumps(sorted(tokens)).decode(), now_iso()))}
+            if refresh:
+                for token in valid:
+                    try:
+                        callers[token] = authenticate(self.services.store, token, False)
+                    except ProtocolError:
+                        valid.discard(token)
+        else:
+            valid = set()
+        kept = []
+        for client, subscription in entries:
+            if subscription.token and subscription.token not in valid and not subscription.caller.master:
+                if self.unsubscribe(client, subscription.request_id):
+                    client.send(error(INVALID_SESSION, "Invalid session token: the session ended.",
+                                      request_id=subscription.request_id))
+                continue
+            if subscription.token in callers:
+                subscription.caller = dataclasses.replace(callers[subscription.token],
+                                                          master=subscription.caller.master)
+            kept.append((client, subscription))
+        return kept
+
+    def _events(self, conn: Connection, change: Change, entries: List[Tuple[LiveClient, Subscription]],
+                class_permissions: Dict[str, Any]) -> None:
+        """Send the events ``change`` makes for ``entries`` (subscriptions of its class)."""
+        conditions = Conditions(self.services.store, conn, change.class_name)
+        policies: Dict[Viewer, ReadPolicy] = {}
+        shared: Dict[str, int] = {}
+        plan = []
+        for client, subscription in entries:
+            caller = subscription.caller
+            viewer = (caller.master, caller.user_id, caller.principals)
+            policy = policies.get(viewer)
+            if policy is None:
+                policy = policies[viewer] = ReadPolicy(self.context(caller, class_permissions))
+            if reads_other_rows(subscription.where):
+                index = conditions.add(subscription.where, policy)
+            else:  # equal wheres are one condition
+                text = canonical(subscription.where)
+                index = shared[text] if text in shared else shared.setdefault(text, conditions.add(
+                    subscription.where, policy))
+            plan.append((client, subscription, viewer, index))
+        before_hits, after_hits = conditions.test(change.before), conditions.test(change.after)
+        seen: Dict[Tuple[Viewer, str], Tuple[Optional[Dict[str, Any]], Optional[Dict[str, Any]]]] = {}
+        for client, subscription, viewer, index in plan:
+            if not (before_hits[index] or after_hits[index]):
+                continue
+            key = (viewer, subscription.operation)
+            if key not in seen:
+                policy = policies[viewer]
+                seen[key] = tuple(None if obj is None else policy.reveal(change.class_name, dict(obj),  # type: ignore
+                                                                          subscription.operation)
+                                  for obj in (change.before, change.after))
+            before, after = seen[key]
+            event = decide(Seen(before, after, before_hits[index], after_hits[index]), change.before, change.after,
+                           subscription.watch)
+            if event is None:
+                continue
+            message = {"op": event["op"], "clientId": client.id, "requestId": subscription.request_id,
+                       "object": shown(event["object"], change.class_name, subscription.keys)}
+            if event.get("original") is not None:
+                message["original"] = shown(event["original"], change.class_name, subscription.keys)
+            client.send(message)
