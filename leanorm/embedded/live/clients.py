@@ -20,6 +20,7 @@ from ..access.authz import ReadPolicy
 from ..answers import ProtocolError
 from ..caller import Caller
 from ..endpoints.sessions import authenticate
+from ..storage.interface import Store
 from ..storage.query_compiler import QueryCompiler
 from ..storage.store import check_class_name
 from .messages import BAD_KEYS, INVALID_MESSAGE, NOT_CONNECTED, LiveError, check_request, error
@@ -28,7 +29,7 @@ from .outlet import Outlet
 if TYPE_CHECKING:  # the hub holds the clients
     from .hub import LiveQueries
 
-__all__ = ["LiveClient", "Subscription", "REQUEST_LIMIT"]
+__all__ = ["LiveClient", "Subscription", "REQUEST_LIMIT", "check_subscription"]
 
 #: Parse's code for a request over a limit (``Parse.Error.REQUEST_LIMIT_EXCEEDED``)
 REQUEST_LIMIT = 155
@@ -45,6 +46,18 @@ class Subscription:
         self.keys, self.watch, self.token, self.caller = keys, watch, token, caller
         #: the class-level permission its reads need: Parse's ``get`` for one objectId, else ``find``
         self.operation = "get" if set(where) == {"objectId"} and isinstance(where["objectId"], str) else "find"
+
+
+def check_subscription(store: Store, policy: ReadPolicy, subscription: Subscription) -> None:
+    """Refuse a subscription its subscriber may not make (``policy`` reads as it): as a find with its
+    ``where`` would be refused (the class-level permission, 102 for a ``where`` that does not compile,
+    119 for a protected field in it or in ``watch``). Every protocol's subscribe goes through it."""
+    class_name, caller = subscription.class_name, subscription.caller
+    policy.permit(class_name, subscription.operation)
+    for field in subscription.watch or ():
+        policy.check_key(class_name, field)
+    with store.read() as conn:
+        QueryCompiler(store, conn, caller, "parse", policy).where(class_name, "t0", subscription.where)
 
 
 class LiveClient:
@@ -68,9 +81,13 @@ class LiveClient:
         """Send one message; a client that leaves ``max_pending`` unread is disconnected."""
         if self.installation_id is not None and message["op"] != "error":
             message["installationId"] = self.installation_id
-        if not self.outlet.put(orjson.dumps(message)):
+        if not self.outlet.put(self.encode(message)):
             self.hub.drop(self, error(REQUEST_LIMIT, f"More than {self.hub.limits.max_pending} messages were "
                                                      "not read: the connection is closed.", reconnect=True))
+
+    def encode(self, message: Dict[str, Any]) -> bytes:
+        """A message as it goes over the connection (JSON text here; another protocol encodes its own)."""
+        return orjson.dumps(message)
 
     # -- in --------------------------------------------------------------------------------------------
     def receive(self, data: Any) -> None:
@@ -144,14 +161,9 @@ class LiveClient:
         caller = authenticate(self.hub.services.store, token, self.master)  # 209: unknown or expired
         class_name = check_class_name(query["className"])
         where = query["where"]
-        policy = ReadPolicy(self.hub.context(caller))
         subscription = Subscription(request_id, class_name, where, query.get("keys") or query.get("fields"),
                                     query.get("watch"), token, caller)
-        policy.permit(class_name, subscription.operation)
-        for field in subscription.watch or ():
-            policy.check_key(class_name, field)
-        with self.hub.services.store.read() as conn:  # refused here as a find with it would be (102, 119)
-            QueryCompiler(self.hub.services.store, conn, caller, "parse", policy).where(class_name, "t0", where)
+        check_subscription(self.hub.services.store, ReadPolicy(self.hub.context(caller)), subscription)
         self.hub.subscribe(self, subscription)
 
     def _unsubscribe(self, request_id: int) -> None:

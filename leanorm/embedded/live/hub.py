@@ -23,7 +23,7 @@ import collections
 import dataclasses
 import logging
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import orjson
 
@@ -64,10 +64,16 @@ class LiveQueries:
         self._seq = 0
         self._reader: Optional[threading.Thread] = None
         self._stop = threading.Event()
+        #: called before each batch of changes is delivered: a protocol whose subscriptions are kept in
+        #: the store (LeanCloud's, :mod:`.leancloud`) loads them here, so a subscription any process
+        #: stored before the batch's changes were committed hears them
+        self.before_batch: List[Callable[[], None]] = []
 
     # -- connections -----------------------------------------------------------------------------------
-    def open(self, outlet: Outlet, address: str) -> LiveClient:
-        """A new connection from ``address``; :class:`LiveError` (155) past the bounds on connections."""
+    def open(self, outlet: Outlet, address: str,
+             client_type: Callable[["LiveQueries", Outlet, str], LiveClient] = LiveClient) -> LiveClient:
+        """A new connection from ``address`` (a ``client_type``: Parse's protocol, or another speaking
+        its own messages); :class:`LiveError` (155) past the bounds on connections."""
         with self._lock:
             if len(self._clients) >= self.limits.max_connections:
                 raise LiveError(REQUEST_LIMIT, f"Too many live connections: this server holds at most "
@@ -75,7 +81,7 @@ class LiveQueries:
             if self._per_address[address] >= self.limits.max_connections_per_address:
                 raise LiveError(REQUEST_LIMIT, f"Too many live connections from {address}: at most "
                                                f"{self.limits.max_connections_per_address}.")
-            client = LiveClient(self, outlet, address)
+            client = client_type(self, outlet, address)
             self._clients[client] = None
             self._per_address[address] += 1
             if self._reader is None and not self._stop.is_set():
@@ -99,7 +105,7 @@ class LiveQueries:
 
     def drop(self, client: LiveClient, message: Dict[str, Any]) -> None:
         """Close a connection the server ends, telling it why first."""
-        client.outlet.put(orjson.dumps(message), force=True)
+        client.outlet.put(client.encode(message), force=True)
         self.close(client)
 
     def context(self, caller: Caller, class_permissions: Optional[Dict[str, Any]] = None) -> Context:
@@ -158,6 +164,8 @@ class LiveQueries:
             return [(c, s) for c in self._clients if c.id is not None for s in c.subscriptions.values()]
 
     def _deliver(self, changes: List[Change]) -> None:
+        for load in self.before_batch:
+            load()
         entries = self._with_live_sessions(self._subscribed())
         if not entries:
             return
