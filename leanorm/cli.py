@@ -63,7 +63,7 @@ def _serve(args: argparse.Namespace) -> int:
         client_key_required=not args.no_client_key, phone_region=args.phone_region,
         metrics_token=args.metrics_token, log_format=args.log_format,
         live_connections_per_address=args.live_connections_per_address,
-        live_subscriptions=args.live_subscriptions))
+        live_subscriptions=args.live_subscriptions, realtime_port=args.realtime_port))
 
 
 def _size(text: str) -> int:
@@ -328,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: 256)")
     serve.add_argument("--live-subscriptions", type=_positive(int), default=100, metavar="N",
                        help="subscriptions one live query connection may hold (default: 100)")
+    serve.add_argument("--realtime-port", type=_positive(int), default=None, metavar="PORT",
+                       help="serve LeanCloud LiveQuery's realtime WebSocket on PORT (the leancloud-storage "
+                            "SDK's AV.Query#subscribe; GET /v1/route names it; default: not served)")
     serve.add_argument("--log-format", choices=("text", "json"), default="text",
                        help="the logs (errors, --verbose's access log, granian's) as text or one JSON object "
                             "a line (default: text)")

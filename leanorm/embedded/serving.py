@@ -42,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
 if sys.platform != "win32":  # Windows has no open-files limit to raise
@@ -58,7 +59,7 @@ from .idempotency import DEFAULT_TTL, Idempotency
 from .server import CORS, EmbeddedServer
 from .settings import LiveLimits
 from .access.verifiers import parse_provider
-from .live import LiveError, LiveQueries, LoopOutlet
+from .live import ROUTER_PATH, LiveError, LiveQueries, LoopOutlet, RealtimeListener, router_answer
 
 __all__ = ["ServeOptions", "serve", "load_object"]
 
@@ -146,6 +147,8 @@ class ServeOptions:
     #: live query connections one client address may hold per worker, subscriptions one connection may hold
     live_connections_per_address: int = LiveLimits.max_connections_per_address
     live_subscriptions: int = LiveLimits.max_subscriptions
+    #: the port of LeanCloud's realtime WebSocket (LeanCloud LiveQuery); None: not served
+    realtime_port: Optional[int] = None
 
 
 def load_object(spec: str) -> Any:
@@ -219,11 +222,13 @@ class RSGIApp:
                  threads: int, read_timeout: float, upload_timeout: float,
                  on_close: Optional[Callable[[], None]] = None, measured: Optional[metrics.Metrics] = None,
                  metrics_token: Optional[str] = None, trust_proxy: bool = False,
-                 live: Optional[LiveQueries] = None) -> None:
+                 live: Optional[LiveQueries] = None, realtime: Optional[RealtimeListener] = None) -> None:
         self.wsgi_app, self.admit, self.on_close = wsgi_app, admit, on_close
         #: the live queries a WebSocket connection reaches (any path: Parse's SDKs connect to the server's
         #: root or to its mount path, and send the keys in their first message)
         self.live = live
+        #: LeanCloud's realtime WebSocket, whose address ``GET /v1/route`` gives (None: not served)
+        self.realtime = realtime
         self.read_timeout, self.upload_timeout = read_timeout, upload_timeout
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanorm-serve")
         self.metrics, self.metrics_token, self.trust_proxy = measured, metrics_token, trust_proxy
@@ -232,6 +237,8 @@ class RSGIApp:
         pass
 
     def __rsgi_del__(self, loop: Any) -> None:
+        if self.realtime is not None:
+            self.realtime.stop()
         self.pool.shutdown(wait=True)
         if self.on_close is not None:
             self.on_close()
@@ -283,6 +290,15 @@ class RSGIApp:
                 headers.get("authorization"), _peer(scope), self.metrics_token, self.trust_proxy):
             data, content_type = await loop.run_in_executor(self.pool, metrics.Metrics.exposition)
             return _respond(proto, 200, data, content_type)
+        if scope.path == ROUTER_PATH and scope.method == "GET" and self.realtime is not None and self.live is not None:
+            # LeanCloud's realtime router: where the realtime WebSocket is (the host this request was sent to)
+            asked = dict(urllib.parse.parse_qsl(scope.query_string)).get("appId")
+            host = (headers.get("host") or "localhost").rsplit(":", 1)[0] if not (headers.get("host") or "").startswith(
+                "[") else (headers.get("host") or "").rsplit("]", 1)[0] + "]"
+            found = router_answer(self.live.services.settings.app_id, asked, host, self.realtime.port)
+            if found is None:
+                return _refuse(proto, ProtocolError(1, "App not exists.", 404))
+            return _respond(proto, 200, dumps(found).encode(), "application/json; charset=utf-8")
         # (metrics refused go on to the app, which answers 404 as for any path it does not know)
         try:
             if self.metrics is not None:
@@ -457,9 +473,13 @@ def worker_app() -> RSGIApp:
     # collector's full passes no longer walk it (one took about 37 ms, a p99 of its own under load)
     gc.collect()
     gc.freeze()
+    realtime = None
+    if options.realtime_port is not None:
+        realtime = RealtimeListener(server.live, options.host, options.realtime_port, options.threads)
+        realtime.start()
     return RSGIApp(server, server.admit, options.threads, options.read_timeout, options.upload_timeout,
                    on_close=server.close, measured=measured, metrics_token=options.metrics_token,
-                   trust_proxy=options.trust_proxy, live=server.live)
+                   trust_proxy=options.trust_proxy, live=server.live, realtime=realtime)
 
 
 def _reserve_port(host: str, port: int) -> Tuple[socket.socket, int]:

@@ -33,7 +33,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type
 import orjson
 
 from ..budget import watch
-from . import changes
+from . import changes, live_subscriptions
 from .checkpoints import WAL_LIMIT, Checkpointer
 from ..answers import ProtocolError
 from .sqlfunctions import register_functions
@@ -108,7 +108,7 @@ CREATE TABLE IF NOT EXISTS _leaderboard_archives (object_id TEXT PRIMARY KEY, na
     version INTEGER NOT NULL, activated_at TEXT NOT NULL, deactivated_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS _leaderboard_archives_name ON _leaderboard_archives (name, version);
 CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, done_at TEXT NOT NULL);
-""" + changes.TABLE
+""" + changes.TABLE + live_subscriptions.TABLE
 
 
 #: the protocol's system classes: a name equal to one of them but for case is refused (SQLite table names
