@@ -1,0 +1,284 @@
+"""LeanCloud LiveQuery's rules (docs/security.md, "LeanCloud LiveQuery"), against ``leanorm serve
+--realtime-port`` as a client sends them: ``POST /1.1/LiveQuery/subscribe`` over HTTP, then LeanCloud's
+realtime commands over the WebSocket, in protobuf frames.
+
+Where a test shows that something is *not* sent, it then makes a write that must be sent (a marker)
+and checks that the marker's event is the next one: events go out in commit order, so nothing else was
+sent in between."""
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import uuid
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+import requests
+
+from leanorm.embedded.live.realtime_wire import CMD, decode, encode
+from tests.served import Served, serve
+
+websockets_sync = pytest.importorskip("websockets.sync.client")
+
+SUBSCRIPTIONS = 3
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Served, int]]:
+    port = _free_port()
+    with serve(tmp_path_factory.mktemp("lclive") / "app.sqlite3", "--realtime-port", str(port),
+               "--live-subscriptions", str(SUBSCRIPTIONS)) as running:
+        yield running, port
+
+
+class Rest:
+    """LeanCloud-dialect requests to the server, as one user (or none, or the master key)."""
+
+    def __init__(self, served: Served, token: Optional[str] = None, master: bool = False) -> None:
+        self.served, self.token, self.master = served, token, master
+
+    def call(self, method: str, path: str, body: Any = None, expect: int = 200) -> Dict[str, Any]:
+        headers = {"X-LC-Id": self.served.app_id, "X-LC-Key": self.served.app_key}
+        if self.token:
+            headers["X-LC-Session"] = self.token
+        if self.master:
+            headers["X-LC-Key"] = f"{self.served.master_key},master"
+        resp = requests.request(method, f"{self.served.base_url}/1.1/{path}", headers=headers,
+                                data=None if body is None else json.dumps(body), timeout=30)
+        assert resp.status_code == expect, (resp.status_code, resp.text)
+        answer: Dict[str, Any] = resp.json()
+        return answer
+
+    def signup(self) -> Tuple["Rest", str]:
+        user = self.call("POST", "users", {"username": f"u{uuid.uuid4().hex[:10]}", "password": "pw"}, 201)
+        return Rest(self.served, user["sessionToken"]), user["objectId"]
+
+    def subscribe(self, installation: str, class_name: str, where: Dict[str, Any], expect: int = 200,
+                  **query: Any) -> Dict[str, Any]:
+        return self.call("POST", "LiveQuery/subscribe",
+                         {"id": installation, "query": {"className": class_name, "where": where, **query}}, expect)
+
+
+class Realtime:
+    """One realtime WebSocket, speaking LeanCloud's protobuf commands."""
+
+    def __init__(self, port: int) -> None:
+        self.ws = websockets_sync.connect(f"ws://127.0.0.1:{port}/", subprotocols=["lc.protobuf2.3"],
+                                          open_timeout=10).__enter__()
+        self.serial = 0
+        self.pending: List[Dict[str, Any]] = []
+
+    def _receive(self) -> Dict[str, Any]:
+        data = self.ws.recv(timeout=15)
+        assert isinstance(data, bytes), data
+        return decode(data)
+
+    def request(self, **command: Any) -> Dict[str, Any]:
+        """Send a command with a serial; its answer (events arriving meanwhile are kept)."""
+        self.serial += 1
+        self.ws.send(encode({**command, "i": self.serial}))
+        while True:
+            answer = self._receive()
+            if answer.get("i") == self.serial:
+                return answer
+            self.pending.append(answer)
+
+    def login(self, installation: str, app_id: str) -> Dict[str, Any]:
+        return self.request(cmd=CMD["login"], appId=app_id, installationId=installation, service=1)
+
+    def event(self) -> Dict[str, Any]:
+        """The next event: the JSON of a ``data`` command's message."""
+        command = self.pending.pop(0) if self.pending else self._receive()
+        assert command["cmd"] == CMD["data"], command
+        [message] = command["dataMessage"]["msg"]
+        event: Dict[str, Any] = json.loads(message["data"])
+        return event
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def _installation() -> str:
+    return str(uuid.uuid4())
+
+
+def _public(owner: str) -> Dict[str, Any]:
+    return {"*": {"read": True}, owner: {"read": True, "write": True}}
+
+
+def _private(owner: str) -> Dict[str, Any]:
+    return {owner: {"read": True, "write": True}}
+
+
+def _class() -> str:
+    return f"Live{uuid.uuid4().hex[:8]}"
+
+
+def _connected(live: Tuple[Served, int], *installations: str) -> Realtime:
+    served, port = live
+    realtime = Realtime(port)
+    for installation in installations:
+        assert realtime.login(installation, served.app_id)["cmd"] == CMD["loggedin"]
+    return realtime
+
+
+def test_events_show_only_what_the_subscribers_acl_lets_it_read(live: Tuple[Served, int]) -> None:
+    served, _ = live
+    writer, writer_id = Rest(served).signup()
+    reader, _ = Rest(served).signup()
+    cls, installation = _class(), _installation()
+    realtime = _connected(live, installation)
+    query_id = reader.subscribe(installation, cls, {"list": "a"})["query_id"]
+    writer.call("POST", f"classes/{cls}", {"list": "a", "title": "secret", "ACL": _private(writer_id)}, 201)
+    marker = writer.call("POST", f"classes/{cls}", {"list": "a", "title": "open", "ACL": _public(writer_id)}, 201)
+    event = realtime.event()
+    assert (event["op"], event["object"]["objectId"], event["query_id"]) == ("create", marker["objectId"], query_id)
+    assert "ACL" not in event["object"]  # shown only with returnACL
+    realtime.close()
+
+
+def test_losing_read_access_is_a_leave_showing_the_object_as_it_could_last_read_it(live: Tuple[Served, int]) -> None:
+    served, _ = live
+    writer, writer_id = Rest(served).signup()
+    reader, _ = Rest(served).signup()
+    cls, installation = _class(), _installation()
+    realtime = _connected(live, installation)
+    reader.subscribe(installation, cls, {"list": "a"})
+    todo = writer.call("POST", f"classes/{cls}", {"list": "a", "title": "before", "ACL": _public(writer_id)}, 201)
+    assert realtime.event()["op"] == "create"
+    writer.call("PUT", f"classes/{cls}/{todo['objectId']}", {"title": "after, private", "ACL": _private(writer_id)})
+    event = realtime.event()
+    assert (event["op"], event["object"]["title"]) == ("leave", "before")
+    writer.call("PUT", f"classes/{cls}/{todo['objectId']}", {"title": "still private"})
+    marker = writer.call("POST", f"classes/{cls}", {"list": "a", "ACL": _public(writer_id)}, 201)
+    assert realtime.event()["object"]["objectId"] == marker["objectId"]
+    realtime.close()
+
+
+def test_a_session_that_ends_mid_subscription_hears_nothing_more(live: Tuple[Served, int]) -> None:
+    served, _ = live
+    writer, writer_id = Rest(served).signup()
+    leaving, _ = Rest(served).signup()
+    staying, _ = Rest(served).signup()
+    cls, gone, kept = _class(), _installation(), _installation()
+    realtime = _connected(live, gone, kept)
+    leaving.subscribe(gone, cls, {"list": "a"})
+    staying.subscribe(kept, cls, {"list": "a"})
+    first = writer.call("POST", f"classes/{cls}", {"list": "a", "ACL": _public(writer_id)}, 201)
+    heard = [realtime.event(), realtime.event()]
+    assert sorted(e["object"]["objectId"] for e in heard) == [first["objectId"]] * 2
+    leaving.call("POST", "logout", {})  # the session ends
+    marker = writer.call("POST", f"classes/{cls}", {"list": "a", "ACL": _public(writer_id)}, 201)
+    event = realtime.event()
+    assert event["object"]["objectId"] == marker["objectId"]
+    writer.call("POST", f"classes/{cls}", {"list": "b", "ACL": _public(writer_id)}, 201)
+    second = writer.call("POST", f"classes/{cls}", {"list": "a", "ACL": _public(writer_id)}, 201)
+    assert realtime.event()["object"]["objectId"] == second["objectId"]  # the staying one's; none for the other
+    realtime.close()
+
+
+def test_a_session_expired_in_the_database_ends_its_subscription(live: Tuple[Served, int]) -> None:
+    served, _ = live
+    writer, writer_id = Rest(served).signup()
+    expiring, _ = Rest(served).signup()
+    staying, _ = Rest(served).signup()
+    cls, gone, kept = _class(), _installation(), _installation()
+    realtime = _connected(live, gone, kept)
+    expiring.subscribe(gone, cls, {"list": "a"})
+    staying.subscribe(kept, cls, {"list": "a"})
+    with sqlite3.connect(served.database) as db:
+        db.execute("UPDATE _sessions SET expires_at = '2000-01-01T00:00:00.000Z' WHERE token = ?", (expiring.token,))
+    marker = writer.call("POST", f"classes/{cls}", {"list": "a", "ACL": _public(writer_id)}, 201)
+    assert realtime.event()["object"]["objectId"] == marker["objectId"]
+    second = writer.call("POST", f"classes/{cls}", {"list": "a", "ACL": _public(writer_id)}, 201)
+    assert realtime.event()["object"]["objectId"] == second["objectId"]
+    realtime.close()
+
+
+def test_subscribe_is_refused_where_a_find_would_be(live: Tuple[Served, int]) -> None:
+    served, _ = live
+    master = Rest(served, master=True)
+    reader, _ = Rest(served).signup()
+    closed = _class()
+    master.call("POST", f"classes/{closed}", {"list": "a"}, 201)
+    master.call("PUT", f"schemas/{closed}", {"classLevelPermissions": {
+        "find": {}, "get": {}, "create": {"*": True}, "update": {}, "delete": {}, "addField": {}}})
+    refused = reader.subscribe(_installation(), closed, {"list": "a"}, expect=403)
+    assert refused["code"] == 119
+    users = reader.subscribe(_installation(), "_User", {"password": "x"}, expect=400)
+    assert users["code"] in (102, 105, 119)
+    assert Rest(served).call("POST", "LiveQuery/subscribe", {"id": _installation(), "query": {
+        "className": closed, "where": {}}}, expect=403)["code"] == 119
+
+
+def test_subscribe_needs_the_app_key(live: Tuple[Served, int]) -> None:
+    served, _ = live
+    resp = requests.post(f"{served.base_url}/1.1/LiveQuery/subscribe", headers={"X-LC-Id": served.app_id},
+                         data=json.dumps({"id": _installation(), "query": {"className": "Post", "where": {}}}),
+                         timeout=30)
+    assert resp.status_code == 401
+
+
+def test_an_installation_holds_a_bounded_number_of_subscriptions(live: Tuple[Served, int]) -> None:
+    served, _ = live
+    reader, _ = Rest(served).signup()
+    installation, cls = _installation(), _class()
+    ids = [reader.subscribe(installation, cls, {"n": n})["query_id"] for n in range(SUBSCRIPTIONS)]
+    assert reader.subscribe(installation, cls, {"n": 0})["query_id"] == ids[0]  # again: the same one
+    assert reader.subscribe(installation, cls, {"n": SUBSCRIPTIONS}, expect=429)["code"] == 155
+    reader.call("POST", "LiveQuery/unsubscribe", {"id": installation, "query_id": ids[0]})
+    reader.subscribe(installation, cls, {"n": SUBSCRIPTIONS})
+
+
+def test_unsubscribe_needs_the_installation_id(live: Tuple[Served, int]) -> None:
+    served, _ = live
+    writer, writer_id = Rest(served).signup()
+    reader, _ = Rest(served).signup()
+    cls, installation = _class(), _installation()
+    realtime = _connected(live, installation)
+    query_id = reader.subscribe(installation, cls, {})["query_id"]
+    reader.call("POST", "LiveQuery/unsubscribe", {"id": _installation(), "query_id": query_id})  # not its id
+    first = writer.call("POST", f"classes/{cls}", {"ACL": _public(writer_id)}, 201)
+    assert realtime.event()["object"]["objectId"] == first["objectId"]
+    realtime.close()
+
+
+def test_login_with_another_app_id_is_refused(live: Tuple[Served, int]) -> None:
+    _, port = live
+    realtime = Realtime(port)
+    answer = realtime.login(_installation(), "another-app")
+    assert (answer["cmd"], answer["errorMessage"]["code"]) == (CMD["error"], 4100)
+    realtime.close()
+
+
+def test_im_commands_are_not_served(live: Tuple[Served, int]) -> None:
+    served, port = live
+    realtime = Realtime(port)
+    answer = realtime.request(cmd=CMD["session"], op=1, appId=served.app_id, peerId="alice")
+    assert (answer["cmd"], answer["errorMessage"]["code"]) == (CMD["error"], 4200)
+    realtime.ws.send(b"\xff\xff\xff")  # not a command: answered, the connection lives on
+    assert realtime._receive()["cmd"] == CMD["error"]
+    assert realtime.request(cmd=CMD["echo"])["cmd"] == CMD["echo"]
+    realtime.close()
+
+
+def test_the_router_names_the_realtime_server_only_for_this_app(live: Tuple[Served, int]) -> None:
+    served, port = live
+    found = requests.get(f"{served.base_url}/v1/route", params={"appId": served.app_id, "secure": "1"}, timeout=30)
+    assert found.json()["server"] == f"ws://127.0.0.1:{port}/"
+    other = requests.get(f"{served.base_url}/v1/route", params={"appId": "another-app"}, timeout=30)
+    assert other.status_code == 404
+
+
+def test_a_websocket_without_the_realtime_subprotocol_is_refused(live: Tuple[Served, int]) -> None:
+    _, port = live
+    with pytest.raises(Exception):
+        with websockets_sync.connect(f"ws://127.0.0.1:{port}/", open_timeout=10) as ws:
+            ws.recv(timeout=10)
