@@ -15,7 +15,8 @@ class Socket:
     """A LiveQuery WebSocket to a running ``leanorm serve``, connected."""
 
     def __init__(self, served: Served, path: str = "/parse", **extra: Any) -> None:
-        self.ws = websockets_sync.connect(f"ws://127.0.0.1:{served.port}{path}", legacy=True)
+        # a context manager, held open for the test
+        self.ws = websockets_sync.connect(f"ws://127.0.0.1:{served.port}{path}").__enter__()
         self.send({"op": "connect", "applicationId": served.app_id, "javascriptKey": served.app_key, **extra})
         self.connected = self.next()
 

@@ -195,7 +195,7 @@ def test_serve_bounds_subscriptions_connections_and_message_size(tmp_path: Path)
         assert [first.subscribe(n, "B", {})["op"] for n in (1, 2)] == ["subscribed", "subscribed"]
         refused = first.subscribe(3, "B", {})
         assert (refused["op"], refused["code"], refused["requestId"]) == ("error", 155, 3)
-        third = websockets_sync.connect(f"ws://127.0.0.1:{served.port}/parse", legacy=True)
+        third = websockets_sync.connect(f"ws://127.0.0.1:{served.port}/parse").__enter__()
         answer = json.loads(third.recv(timeout=20))
         assert (answer["op"], answer["code"]) == ("error", 155)
         third.close()
