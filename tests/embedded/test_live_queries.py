@@ -16,9 +16,8 @@ import requests
 
 from leanorm.embedded import EmbeddedServer
 from leanorm.embedded.live import LiveConnectionClosed
+from tests.live_socket import Socket, websockets_sync
 from tests.served import Served, serve
-
-websockets_sync = pytest.importorskip("websockets.sync.client")
 
 APP = {"app_id": "live-app", "app_key": "live-key", "master_key": "live-master"}
 HEADERS = {"X-Parse-Application-Id": "live-app", "X-Parse-REST-API-Key": "live-key"}
@@ -155,30 +154,6 @@ def test_malformed_and_unconnected_requests_are_answered_with_parses_errors(serv
 
 
 # -- over leanorm serve ------------------------------------------------------------------------------------
-class Socket:
-    """A LiveQuery WebSocket to a running ``leanorm serve``, connected."""
-
-    def __init__(self, served: Served, path: str = "/parse", **extra: Any) -> None:
-        self.ws = websockets_sync.connect(f"ws://127.0.0.1:{served.port}{path}", legacy=True)
-        self.send({"op": "connect", "applicationId": served.app_id, "javascriptKey": served.app_key, **extra})
-        self.connected = self.next()
-
-    def send(self, message: Dict[str, Any]) -> None:
-        self.ws.send(json.dumps(message))
-
-    def next(self) -> Dict[str, Any]:
-        message: Dict[str, Any] = json.loads(self.ws.recv(timeout=20))
-        return message
-
-    def subscribe(self, request_id: int, class_name: str, where: Dict[str, Any], **extra: Any) -> Dict[str, Any]:
-        self.send({"op": "subscribe", "requestId": request_id, "query": {"className": class_name, "where": where},
-                   **extra})
-        return self.next()
-
-    def close(self) -> None:
-        self.ws.close()
-
-
 def _post(served: Served, class_name: str, body: Dict[str, Any]) -> Dict[str, Any]:
     # a new connection each time: with several workers, any of them may take it
     resp = requests.post(f"{served.base_url}/parse/classes/{class_name}", json=body, timeout=30,
@@ -220,7 +195,7 @@ def test_serve_bounds_subscriptions_connections_and_message_size(tmp_path: Path)
         assert [first.subscribe(n, "B", {})["op"] for n in (1, 2)] == ["subscribed", "subscribed"]
         refused = first.subscribe(3, "B", {})
         assert (refused["op"], refused["code"], refused["requestId"]) == ("error", 155, 3)
-        third = websockets_sync.connect(f"ws://127.0.0.1:{served.port}/parse", legacy=True)
+        third = websockets_sync.connect(f"ws://127.0.0.1:{served.port}/parse").__enter__()
         answer = json.loads(third.recv(timeout=20))
         assert (answer["op"], answer["code"]) == ("error", 155)
         third.close()

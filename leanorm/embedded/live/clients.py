@@ -23,6 +23,8 @@ from ..endpoints.sessions import authenticate
 from ..storage.interface import Store
 from ..storage.query_compiler import QueryCompiler
 from ..storage.store import check_class_name
+from ..storage.values import canonical
+from .matching import reads_other_rows
 from .messages import BAD_KEYS, INVALID_MESSAGE, NOT_CONNECTED, LiveError, check_request, error
 from .outlet import Outlet
 
@@ -38,7 +40,8 @@ REQUEST_LIMIT = 155
 class Subscription:
     """One query a connection subscribed to, with who it reads as (refreshed when roles change)."""
 
-    __slots__ = ("request_id", "class_name", "where", "keys", "watch", "token", "caller", "operation")
+    __slots__ = ("request_id", "class_name", "where", "keys", "watch", "token", "caller", "operation", "plain",
+                 "where_text")
 
     def __init__(self, request_id: int, class_name: str, where: Dict[str, Any], keys: Optional[List[str]],
                  watch: Optional[List[str]], token: Optional[str], caller: Caller) -> None:
@@ -46,6 +49,9 @@ class Subscription:
         self.keys, self.watch, self.token, self.caller = keys, watch, token, caller
         #: the class-level permission its reads need: Parse's ``get`` for one objectId, else ``find``
         self.operation = "get" if set(where) == {"objectId"} and isinstance(where["objectId"], str) else "find"
+        #: whether the ``where`` reads only the object (then it is the same condition whoever subscribed)
+        self.plain = not reads_other_rows(where)
+        self.where_text = canonical(where)
 
 
 def check_subscription(store: Store, policy: ReadPolicy, subscription: Subscription) -> None:

@@ -33,11 +33,11 @@ from ..caller import Caller
 from ..endpoints.sessions import authenticate
 from ..routing import Context, Services
 from ..settings import LiveLimits
-from ..storage.interface import Change, Connection
-from ..storage.values import canonical, now_iso
+from ..storage.interface import Change, Connection, Store
+from ..storage.values import now_iso
 from .clients import REQUEST_LIMIT, LiveClient, Subscription
 from .events import Seen, decide, shown
-from .matching import Conditions, reads_other_rows
+from .matching import Conditions
 from .messages import LiveError, error
 from .outlet import Outlet
 
@@ -63,6 +63,10 @@ class LiveQueries:
         self._per_address: Dict[str, int] = collections.Counter()
         self._seq = 0
         self._reader: Optional[threading.Thread] = None
+        #: bumped whenever a subscription comes or goes: the compiled plans are then made again
+        self._version = 0
+        self._plans: Dict[str, _Plan] = {}
+        self._plans_version = -1
         self._stop = threading.Event()
         #: called before each batch of changes is delivered: a protocol whose subscriptions are kept in
         #: the store (LeanCloud's, :mod:`.leancloud`) loads them here, so a subscription any process
@@ -97,6 +101,7 @@ class LiveQueries:
             if client.closed:
                 return
             client.closed = True
+            self._version += 1
             self._clients.pop(client, None)
             self._per_address[client.address] -= 1
             if not self._per_address[client.address]:
@@ -118,9 +123,11 @@ class LiveQueries:
     def subscribe(self, client: LiveClient, subscription: Subscription) -> None:
         with self._lock:
             client.subscriptions[subscription.request_id] = subscription
+            self._version += 1
 
     def unsubscribe(self, client: LiveClient, request_id: int) -> bool:
         with self._lock:
+            self._version += 1
             return client.subscriptions.pop(request_id, None) is not None
 
     def shutdown(self) -> None:
@@ -159,25 +166,28 @@ class LiveQueries:
             self.drop(client, error(1, "This server fell behind its change feed: changes were missed. "
                                        "Connect again and read the current state.", reconnect=True))
 
-    def _subscribed(self) -> List[Tuple[LiveClient, Subscription]]:
+    def _subscribed(self) -> Tuple[int, List[Tuple[LiveClient, Subscription]]]:
         with self._lock:
-            return [(c, s) for c in self._clients if c.id is not None for s in c.subscriptions.values()]
+            return self._version, [(c, s) for c in self._clients if c.id is not None for s in c.subscriptions.values()]
 
     def _deliver(self, changes: List[Change]) -> None:
         for load in self.before_batch:
             load()
-        entries = self._with_live_sessions(self._subscribed())
+        version, entries = self._subscribed()
+        entries = self._with_live_sessions(entries)
         if not entries:
             return
         store = self.services.store
-        class_permissions: Dict[str, Any] = {}  # read once per batch, shared by every subscriber
+        if version != self._plans_version:  # subscriptions changed: every class's plan is made again
+            self._plans, self._plans_version = {}, version
+        batch = _Batch(self, entries)
         with store.read() as conn:
             for change in changes:
-                concerned = [(c, s) for c, s in entries if s.class_name == change.class_name and not c.closed]
-                if concerned:
-                    self._events(conn, change, concerned, class_permissions)
+                if change.class_name in batch.classes:
+                    self._events(conn, batch, change)
                 if change.class_name == "_Role":  # roles may have changed: the next change sees them
                     entries = self._with_live_sessions(entries, refresh=True)
+                    batch = _Batch(self, entries)
 
     def _with_live_sessions(self, entries: List[Tuple[LiveClient, Subscription]],
                             refresh: bool = False) -> List[Tuple[LiveClient, Subscription]]:
@@ -211,39 +221,32 @@ class LiveQueries:
             kept.append((client, subscription))
         return kept
 
-    def _events(self, conn: Connection, change: Change, entries: List[Tuple[LiveClient, Subscription]],
-                class_permissions: Dict[str, Any]) -> None:
-        """Send the events ``change`` makes for ``entries`` (subscriptions of its class)."""
-        conditions = Conditions(self.services.store, conn, change.class_name)
-        policies: Dict[Viewer, ReadPolicy] = {}
-        shared: Dict[str, int] = {}
-        plan = []
-        for client, subscription in entries:
-            caller = subscription.caller
-            viewer = (caller.master, caller.user_id, caller.principals)
-            policy = policies.get(viewer)
-            if policy is None:
-                policy = policies[viewer] = ReadPolicy(self.context(caller, class_permissions))
-            if reads_other_rows(subscription.where):
-                index = conditions.add(subscription.where, policy)
-            else:  # equal wheres are one condition
-                text = canonical(subscription.where)
-                index = shared[text] if text in shared else shared.setdefault(text, conditions.add(
-                    subscription.where, policy))
-            plan.append((client, subscription, viewer, index))
-        before_hits, after_hits = conditions.test(change.before), conditions.test(change.after)
-        seen: Dict[Tuple[Viewer, str], Tuple[Optional[Dict[str, Any]], Optional[Dict[str, Any]]]] = {}
-        for client, subscription, viewer, index in plan:
-            if not (before_hits[index] or after_hits[index]):
-                continue
-            key = (viewer, subscription.operation)
-            if key not in seen:
-                policy = policies[viewer]
-                seen[key] = tuple(None if obj is None else policy.reveal(change.class_name, dict(obj),  # type: ignore
-                                                                          subscription.operation)
-                                  for obj in (change.before, change.after))
-            before, after = seen[key]
-            event = decide(Seen(before, after, before_hits[index], after_hits[index]), change.before, change.after,
+    def _plan(self, conn: Connection, class_name: str, entries: List[Tuple[LiveClient, Subscription]]) -> "_Plan":
+        """The compiled plain conditions of a class's subscriptions, kept while they and its schema last."""
+        schema = self.services.store.schema(conn, class_name)
+        plan = self._plans.get(class_name)
+        if plan is None or plan.schema != schema:
+            plan = self._plans[class_name] = _Plan(self.services.store, conn, class_name, entries, schema)
+        return plan
+
+    def _events(self, conn: Connection, batch: "_Batch", change: Change) -> None:
+        """Send the events ``change`` makes for the subscriptions of its class."""
+        plan = self._plan(conn, change.class_name, batch.classes[change.class_name])
+        before_hits, after_hits = plan.shared.test(conn, change.before), plan.shared.test(conn, change.after)
+        candidates = [(client, subscription, before_hits[index], after_hits[index])
+                      for index in range(len(before_hits)) if before_hits[index] or after_hits[index]
+                      for client, subscription in plan.by_condition[index]]
+        if plan.own:  # conditions with sub-queries read as their subscriber, now
+            own = Conditions(self.services.store, conn, change.class_name)
+            indexes = [own.add(s.where, batch.policy(s.caller)) for _, s in plan.own]
+            before_own, after_own = own.test(conn, change.before), own.test(conn, change.after)
+            candidates += [(c, s, before_own[i], after_own[i]) for (c, s), i in zip(plan.own, indexes)
+                           if before_own[i] or after_own[i]]
+        for client, subscription, where_before, where_after in candidates:
+            if client.closed or client.subscriptions.get(subscription.request_id) is not subscription:
+                continue  # ended since the plan was made (unsubscribed, replaced, its session gone)
+            before, after = batch.seen(change, subscription)
+            event = decide(Seen(before, after, where_before, where_after), change.before, change.after,
                            subscription.watch)
             if event is None:
                 continue
@@ -252,3 +255,57 @@ class LiveQueries:
             if event.get("original") is not None:
                 message["original"] = shown(event["original"], change.class_name, subscription.keys)
             client.send(message)
+
+
+class _Plan:
+    """One class's subscriptions: their plain ``where`` conditions compiled together (equal ones once),
+    and those with sub-queries apart."""
+
+    def __init__(self, store: Store, conn: Connection, class_name: str,
+                 entries: List[Tuple[LiveClient, Subscription]], schema: Dict[str, Any]) -> None:
+        self.schema = schema
+        self.shared = Conditions(store, conn, class_name)
+        self.by_condition: Dict[int, List[Tuple[LiveClient, Subscription]]] = collections.defaultdict(list)
+        self.own: List[Tuple[LiveClient, Subscription]] = []
+        indexes: Dict[str, int] = {}
+        for client, subscription in entries:
+            if not subscription.plain:
+                self.own.append((client, subscription))
+                continue
+            if subscription.where_text not in indexes:
+                indexes[subscription.where_text] = self.shared.add(subscription.where)
+            self.by_condition[indexes[subscription.where_text]].append((client, subscription))
+
+
+class _Batch:
+    """What one batch of changes reads once: the subscriptions by class, and each subscriber's read
+    policy (class-level permissions read once for all of them, as they are now)."""
+
+    def __init__(self, hub: LiveQueries, entries: List[Tuple[LiveClient, Subscription]]) -> None:
+        self.hub = hub
+        self.classes: Dict[str, List[Tuple[LiveClient, Subscription]]] = collections.defaultdict(list)
+        for client, subscription in entries:
+            self.classes[subscription.class_name].append((client, subscription))
+        self._permissions: Dict[str, Any] = {}
+        self._policies: Dict[Viewer, ReadPolicy] = {}
+        self._seen: Dict[Tuple[int, Viewer, str], Tuple[Optional[Dict[str, Any]], Optional[Dict[str, Any]]]] = {}
+
+    def policy(self, caller: Caller) -> ReadPolicy:
+        viewer = (caller.master, caller.user_id, caller.principals)
+        if viewer not in self._policies:
+            self._policies[viewer] = ReadPolicy(self.hub.context(caller, self._permissions))
+        return self._policies[viewer]
+
+    def seen(self, change: Change, subscription: Subscription) -> Tuple[Optional[Dict[str, Any]],
+                                                                       Optional[Dict[str, Any]]]:
+        """The object before and after ``change`` through the subscriber's read filter (None: unreadable)."""
+        caller = subscription.caller
+        key = (change.seq, (caller.master, caller.user_id, caller.principals), subscription.operation)
+        if key not in self._seen:
+            policy = self.policy(caller)
+            self._seen[key] = (
+                None if change.before is None else policy.reveal(change.class_name, dict(change.before),
+                                                                 subscription.operation),
+                None if change.after is None else policy.reveal(change.class_name, dict(change.after),
+                                                                subscription.operation))
+        return self._seen[key]

@@ -52,8 +52,9 @@ def row_of(obj: Dict[str, Any]) -> Dict[str, Any]:
 
 
 class Conditions:
-    """The ``where`` conditions to test one class's changes against, compiled once for a batch of
-    changes; :meth:`test` answers, per condition, whether an object matches."""
+    """The ``where`` conditions to test one class's changes against, compiled once (plain ones are kept
+    while the subscriptions and the class's schema stay the same; those with sub-queries, for one batch
+    of changes); :meth:`test` answers, per condition, whether an object matches."""
 
     def __init__(self, store: Store, conn: Connection, class_name: str) -> None:
         self.store, self.conn, self.class_name = store, conn, class_name
@@ -63,13 +64,13 @@ class Conditions:
         self._own: List[Tuple[int, str, Dict[str, Any]]] = []  # (index, sql, its compiler's parameters)
         self._count = 0
 
-    def add(self, where: Dict[str, Any], policy: ReadPolicy) -> int:
-        """Compile ``where`` (as ``policy``'s caller reads, when it has sub-queries); its index in
+    def add(self, where: Dict[str, Any], policy: Optional[ReadPolicy] = None) -> int:
+        """Compile ``where`` (as ``policy``'s caller reads, needed when it has sub-queries); its index in
         :meth:`test`'s answer. A ``where`` that no longer compiles (a field's type changed since the
         subscription) matches nothing."""
         index, self._count = self._count, self._count + 1
         try:
-            if reads_other_rows(where):
+            if policy is not None and reads_other_rows(where):
                 compiler = QueryCompiler(self.store, self.conn, policy.ctx.caller, "parse", policy)
                 self._own.append((index, compiler.where(self.class_name, "t0", where), compiler.params))
             else:
@@ -78,8 +79,9 @@ class Conditions:
             self._own.append((index, "0", {}))
         return index
 
-    def test(self, obj: Optional[Dict[str, Any]]) -> List[bool]:
-        """For each condition added, whether ``obj`` (an object as stored; None: no object) matches it."""
+    def test(self, conn: Connection, obj: Optional[Dict[str, Any]]) -> List[bool]:
+        """For each condition added, whether ``obj`` (an object as stored; None: no object) matches it
+        (read on ``conn``, the reader's connection for this batch)."""
         answers = [False] * self._count
         if obj is None or not self._count:
             return answers
@@ -90,7 +92,7 @@ class Conditions:
         for conditions, params in statements:
             columns = ", ".join(f"CASE WHEN ({sql}) THEN 1 ELSE 0 END" for _, sql in conditions)
             try:
-                found = self.conn.execute(f"SELECT {columns} FROM {_ROW}", {**params, **row}).fetchone()
+                found = conn.execute(f"SELECT {columns} FROM {_ROW}", {**params, **row}).fetchone()
             except ProtocolError:
                 continue
             for (index, _), hit in zip(conditions, found):
