@@ -86,7 +86,8 @@ class _Installations:
         if not clients:
             return
         with self.hub.services.store.read() as conn:
-            rows = live_subscriptions.of_installations(conn, sorted({i for c in clients for i in c.installations}))
+            rows = live_subscriptions.of_installations(conn, sorted({i for c in clients for i in frozenset(
+                c.installations)}))  # a copy: logins change the set meanwhile
         for client in clients:
             client.take(r for r in rows if r.installation_id in client.installations)
 
