@@ -60,6 +60,7 @@ from .server import CORS, EmbeddedServer
 from .settings import LiveLimits
 from .access.verifiers import parse_provider
 from .live import ROUTER_PATH, LiveError, LiveQueries, LoopOutlet, RealtimeListener, router_answer
+from .live.messages import error as live_error
 
 __all__ = ["ServeOptions", "serve", "load_object"]
 
@@ -344,12 +345,19 @@ class RSGIApp:
             outlet.close()
             await writer
             return
+        # a connection must be connected (keys, session) within the read timeout: one that never says
+        # who it is would hold its slot for ever
+        deadline = loop.time() + self.read_timeout
         try:
             while not client.closed:
-                message = await transport.receive()
+                wait = None if client.id is not None else max(0.0, deadline - loop.time())
+                message = await asyncio.wait_for(transport.receive(), wait)
                 if message.kind == 0:  # closed by the client
                     break
                 await loop.run_in_executor(self.pool, client.receive, message.data)
+        except asyncio.TimeoutError:
+            self.live.drop(client, live_error(1, f"Not connected within {self.read_timeout:g} s: the connection "
+                                                 "is closed.", reconnect=False))
         except Exception:  # noqa: BLE001 - the connection broke (granian's ProtocolClosed): it ends
             pass
         finally:
@@ -475,7 +483,8 @@ def worker_app() -> RSGIApp:
     gc.freeze()
     realtime = None
     if options.realtime_port is not None:
-        realtime = RealtimeListener(server.live, options.host, options.realtime_port, options.threads)
+        realtime = RealtimeListener(server.live, options.host, options.realtime_port, options.threads,
+                                    login_timeout=options.read_timeout)
         realtime.start()
     return RSGIApp(server, server.admit, options.threads, options.read_timeout, options.upload_timeout,
                    on_close=server.close, measured=measured, metrics_token=options.metrics_token,

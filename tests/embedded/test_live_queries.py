@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 import requests
+from websockets.exceptions import ConnectionClosed
 
 from leanorm.embedded import EmbeddedServer
 from leanorm.embedded.live import LiveConnectionClosed
@@ -204,6 +205,18 @@ def test_serve_bounds_subscriptions_connections_and_message_size(tmp_path: Path)
         assert (too_large["op"], too_large["code"]) == ("error", 1) and "too large" in too_large["error"]
         first.close()
         second.close()
+
+
+def test_a_socket_that_never_connects_is_closed_after_the_read_timeout(tmp_path: Path) -> None:
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--read-timeout", "1") as served:
+        silent = websockets_sync.connect(f"ws://127.0.0.1:{served.port}/parse").__enter__()
+        answer = json.loads(silent.recv(timeout=20))
+        assert (answer["op"], answer["code"]) == ("error", 1) and "Not connected" in answer["error"]
+        with pytest.raises(ConnectionClosed):
+            silent.recv(timeout=20)
+        connected = Socket(served)  # one that connects in time stays, however long it is then idle
+        assert connected.connected["op"] == "connected"
+        connected.close()
 
 
 def test_a_connect_with_wrong_keys_or_an_unknown_session_is_refused(served: Served) -> None:

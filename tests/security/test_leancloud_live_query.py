@@ -20,6 +20,7 @@ from leanorm.embedded.live.realtime_wire import CMD, decode, encode
 from tests.served import Served, serve
 
 websockets_sync = pytest.importorskip("websockets.sync.client")
+ConnectionClosed = pytest.importorskip("websockets.exceptions").ConnectionClosed
 
 SUBSCRIPTIONS = 3
 
@@ -313,3 +314,12 @@ def test_every_worker_hears_subscriptions_made_through_any_other(tmp_path: Any) 
             event = realtime.event()
             assert (event["op"], event["object"]["objectId"]) == ("create", todo["objectId"])
             realtime.close()
+
+
+def test_a_connection_that_never_logs_in_is_closed_after_the_read_timeout(tmp_path: Any) -> None:
+    port = _free_port()
+    with serve(tmp_path / "app.sqlite3", "--realtime-port", str(port), "--read-timeout", "1"):
+        realtime = Realtime(port)
+        assert realtime._receive()["cmd"] == CMD["goaway"]  # then the server closes it
+        with pytest.raises(ConnectionClosed):
+            realtime.ws.recv(timeout=15)

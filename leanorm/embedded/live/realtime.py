@@ -233,8 +233,11 @@ class RealtimeListener:
     event loop, at ``host:port`` (shared by the workers with ``SO_REUSEPORT``); each connection a
     :class:`RealtimeClient` of ``hub``."""
 
-    def __init__(self, hub: "LiveQueries", host: str, port: int, threads: int = 2) -> None:
+    def __init__(self, hub: "LiveQueries", host: str, port: int, threads: int = 2,
+                 login_timeout: float = 30.0) -> None:
         self.hub, self.host, self.port = hub, host, port
+        #: seconds a connection has to log in an installation: one that never does would hold its slot
+        self.login_timeout = login_timeout
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanorm-rtm")
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._stopped: Optional[asyncio.Future[None]] = None
@@ -289,11 +292,14 @@ class RealtimeListener:
         assert isinstance(client, RealtimeClient)
         client.base64 = ws.subprotocol == BASE64
         writer = asyncio.ensure_future(self._write(ws, outlet, client.base64))
+        deadline = loop.time() + self.login_timeout
         try:
-            async for data in ws:
+            while not client.closed:
+                wait = None if client.id is not None else max(0.0, deadline - loop.time())
+                data = await asyncio.wait_for(ws.recv(), wait)
                 await loop.run_in_executor(self.pool, client.receive, data)
-                if client.closed:
-                    break
+        except asyncio.TimeoutError:
+            self.hub.drop(client, error(INVALID_LOGIN, "Not logged in in time."))
         except Exception:  # noqa: BLE001 - the connection broke: it ends
             pass
         finally:
