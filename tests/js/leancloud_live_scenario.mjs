@@ -86,6 +86,16 @@ step('live query hears nothing of an object its user may not read', async () => 
   same(left && [left[0], left[1]], ['leave', open.objectId], 'losing read access is a leave');
 });
 
+step('live query hears a matching user log in', async () => {
+  const users = await new AV.Query('_User').equalTo('username', `writer${suffix}`).subscribe();
+  const logins = [];
+  users.on('login', (user) => logins.push([user.id, user.get('username'), user instanceof AV.User]));
+  const session = await other('POST', 'login', { username: `writer${suffix}`, password: 'pw-writer' });
+  same(await events(logins, 1), [[state.writerId, `writer${suffix}`, true]], 'logins');
+  state.writerToken = session.sessionToken;
+  await users.unsubscribe();
+});
+
 step('live query unsubscribe ends the events', async () => {
   const list = `groceries${suffix}`;
   const sentinel = await new AV.Query('LiveTodo').equalTo('list', `sentinel${suffix}`).subscribe();

@@ -323,3 +323,61 @@ def test_a_connection_that_never_logs_in_is_closed_after_the_read_timeout(tmp_pa
         assert realtime._receive()["cmd"] == CMD["goaway"]  # then the server closes it
         with pytest.raises(ConnectionClosed):
             realtime.ws.recv(timeout=15)
+
+
+def test_a_login_is_heard_only_by_subscribers_who_may_read_the_user(live: Tuple[Served, int]) -> None:
+    served, _ = live
+    master = Rest(served, master=True)
+    reader, _ = Rest(served).signup()
+    hidden, hidden_id = Rest(served).signup()
+    shown, shown_id = Rest(served).signup()
+    master.call("PUT", f"users/{hidden_id}", {"ACL": _private(hidden_id), "team": "t"})
+    master.call("PUT", f"users/{shown_id}", {"team": "t"})
+    installation = _installation()
+    realtime = _connected(live, installation)
+    query_id = reader.subscribe(installation, "_User", {"team": "t"})["query_id"]
+    for user_id in (hidden_id, shown_id):
+        name = master.call("GET", f"users/{user_id}")["username"]
+        Rest(served).call("POST", "login", {"username": name, "password": "pw"})
+    event = realtime.event()
+    assert (event["op"], event["object"]["objectId"], event["query_id"]) == ("login", shown_id, query_id)
+    assert "updatedKeys" not in event and "sessionToken" not in event["object"]
+    realtime.close()
+
+
+def test_a_login_is_no_event_in_parses_protocol() -> None:
+    """Parse's LiveQuery has no login event: a subscriber of ``_User`` hears the next real change."""
+    import asyncio
+
+    from leanorm.embedded import EmbeddedServer
+
+    server = EmbeddedServer(":memory:")
+    headers = {"X-LC-Id": server.settings.app_id, "X-LC-Key": server.settings.app_key}
+
+    def call(method: str, path: str, body: Any, token: Optional[str] = None) -> Dict[str, Any]:
+        resp = server.handle(method, "/1.1/" + path, headers={**headers, **({"X-LC-Session": token} if token else {})},
+                             body=json.dumps(body).encode())
+        assert resp.status < 300, resp.body
+        answer: Dict[str, Any] = json.loads(resp.body)
+        return answer
+
+    async def scenario() -> Dict[str, Any]:
+        user = await asyncio.to_thread(call, "POST", "users", {"username": "parse-login", "password": "pw"})
+        live = server.live_connection()
+        await live.send({"op": "connect", "applicationId": server.settings.app_id,
+                         "javascriptKey": server.settings.app_key})
+        assert (await live.receive())["op"] == "connected"
+        await live.send({"op": "subscribe", "requestId": 1,
+                         "query": {"className": "_User", "where": {"username": "parse-login"}}})
+        assert (await live.receive())["op"] == "subscribed"
+        await asyncio.to_thread(call, "POST", "login", {"username": "parse-login", "password": "pw"})
+        await asyncio.to_thread(call, "PUT", f"users/{user['objectId']}", {"nickname": "n"}, user["sessionToken"])
+        event: Dict[str, Any] = await live.receive()
+        await live.close()
+        return event
+
+    try:
+        event = asyncio.run(asyncio.wait_for(scenario(), 30))
+    finally:
+        server.close()
+    assert (event["op"], event["object"].get("nickname")) == ("update", "n")

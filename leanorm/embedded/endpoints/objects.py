@@ -161,6 +161,17 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
                                                None if fetch_when_save else [*changed, *hooked])
 
 
+def record_login(ctx: Context, conn: Connection, user_id: str) -> None:
+    """A login, in the change feed (in the login's write transaction): the user as stored, the same
+    before and after. No write leaves an object unchanged (``updatedAt`` moves), so live queries read
+    such a change as a login: LeanCloud LiveQuery's ``login`` event for ``_User`` subscriptions."""
+    row = conn.execute(f"SELECT acl, data, createdAt, updatedAt FROM {table('_User')} WHERE objectId=?",
+                       (user_id,)).fetchone()
+    if row is not None:
+        user = _whole(orjson.loads(row[1]), user_id, row[2], row[3], row[0])
+        ctx.store.record_change(conn, "_User", user_id, user, user)
+
+
 def _whole(doc: Dict[str, Any], object_id: str, created: str, updated: str, acl: Optional[str]) -> Dict[str, Any]:
     """An object as stored, whole: its fields, id, dates and ACL (what hooks and the change feed see)."""
     obj = {**doc, "objectId": object_id, "createdAt": created, "updatedAt": updated}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import orjson
 
@@ -25,7 +25,7 @@ from ..storage.query_compiler import QueryCompiler
 from ..storage.store import check_class_name
 from ..storage.values import canonical
 from .matching import reads_other_rows
-from .messages import BAD_KEYS, INVALID_MESSAGE, NOT_CONNECTED, LiveError, check_request, error
+from .messages import BAD_KEYS, EVENTS, INVALID_MESSAGE, NOT_CONNECTED, LiveError, check_request, error
 from .outlet import Outlet
 
 if TYPE_CHECKING:  # the hub holds the clients
@@ -70,6 +70,9 @@ class LiveClient:
     """One live connection (a WebSocket, an in-process connection): its keys, session and
     subscriptions. :meth:`receive` takes each message the client sends (in a thread that may block on
     the store); what it answers, and the events, go out through its :class:`Outlet`."""
+
+    #: the events its protocol has (Parse's; LeanCloud's adds ``login``)
+    events: Tuple[str, ...] = EVENTS
 
     def __init__(self, hub: "LiveQueries", outlet: Outlet, address: str) -> None:
         self.hub, self.outlet, self.address = hub, outlet, address

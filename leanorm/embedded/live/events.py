@@ -7,7 +7,9 @@ hidden). Before and after the write:
 - matched neither time: nothing;
 - after only: ``create`` (a new object) or ``enter`` (an update brought it in);
 - before only: ``leave`` (the update took it out, or took the subscriber's read access away);
-- both: ``update``; a delete of a matched object: ``delete``.
+- both: ``update``; a delete of a matched object: ``delete``;
+- a login (a change whose object is the same before and after): ``login`` when the user matches, an
+  event only LeanCloud's protocol has (a client receives only the events its protocol speaks).
 
 ``watch`` limits ``create`` and ``update`` to writes that changed one of the watched fields; ``keys``
 limits the fields shown to those and the object's own (``className``, ``objectId``, dates, ``ACL``).
@@ -45,6 +47,8 @@ def decide(seen: Seen, raw_before: Optional[Dict[str, Any]], raw_after: Optional
     now = seen.where_after and seen.after is not None
     if raw_after is None:  # a delete
         return {"op": "delete", "object": seen.before} if was else None
+    if raw_before == raw_after:  # a change of nothing: a login (``objects.record_login``)
+        return {"op": "login", "object": seen.after} if now else None
     if was and now:
         op = "update"
     elif now:

@@ -248,7 +248,7 @@ class LiveQueries:
             before, after = batch.seen(change, subscription)
             event = decide(Seen(before, after, where_before, where_after), change.before, change.after,
                            subscription.watch)
-            if event is None:
+            if event is None or event["op"] not in client.events:
                 continue
             message = {"op": event["op"], "clientId": client.id, "requestId": subscription.request_id,
                        "object": shown(event["object"], change.class_name, subscription.keys)}

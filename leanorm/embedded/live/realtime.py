@@ -30,7 +30,7 @@ from ..answers import ProtocolError
 from ..endpoints.sessions import authenticate
 from .clients import REQUEST_LIMIT, LiveClient, Subscription
 from .leancloud import MAX_ID_LENGTH
-from .messages import LiveError, error
+from .messages import EVENTS, LiveError, error
 from .outlet import LoopOutlet, Outlet
 from .realtime_wire import CMD, WireError, decode, encode
 from ..storage import live_subscriptions
@@ -106,6 +106,8 @@ def _registry(hub: "LiveQueries") -> _Installations:
 
 class RealtimeClient(LiveClient):
     """One realtime connection: LeanCloud's commands in, the hub's events out as ``data`` commands."""
+
+    events = (*EVENTS, "login")
 
     def __init__(self, hub: "LiveQueries", outlet: Outlet, address: str) -> None:
         super().__init__(hub, outlet, address)
