@@ -296,7 +296,8 @@ class RSGIApp:
             asked = dict(urllib.parse.parse_qsl(scope.query_string)).get("appId")
             host = (headers.get("host") or "localhost").rsplit(":", 1)[0] if not (headers.get("host") or "").startswith(
                 "[") else (headers.get("host") or "").rsplit("]", 1)[0] + "]"
-            found = router_answer(self.live.services.settings.app_id, asked, host, self.realtime.port)
+            secure = self.trust_proxy and headers.get("x-forwarded-proto") == "https"
+            found = router_answer(self.live.services.settings.app_id, asked, host, self.realtime.port, secure)
             if found is None:
                 return _refuse(proto, ProtocolError(1, "App not exists.", 404))
             return _respond(proto, 200, dumps(found).encode(), "application/json; charset=utf-8")
@@ -564,6 +565,11 @@ def serve(options: ServeOptions) -> int:
         server.close()
     logs.configure(options.log_format, options.verbose)
     holder, port = _reserve_port(options.host, options.port)
+    holders = [holder]
+    if options.realtime_port is not None:  # refused here, once, when another server has it
+        realtime_holder, realtime_port = _reserve_port(options.host, options.realtime_port)
+        holders.append(realtime_holder)
+        options = dataclasses.replace(options, realtime_port=realtime_port)
     options = dataclasses.replace(options, port=port, max_connections=_connections_that_fit(options.max_connections))
     os.environ[OPTIONS_ENV] = json.dumps(dataclasses.asdict(options))
     os.environ[MAIN_PID_ENV] = str(os.getpid())
@@ -572,7 +578,9 @@ def serve(options: ServeOptions) -> int:
     os.environ[metrics.MULTIPROC_ENV] = metrics_dir
     banner = (f"leanorm: serving {options.database} on http://{options.host}:{port} "
               f"(LeanCloud dialect under /1.1/, Parse under /parse/; {options.workers} workers of "
-              f"{options.max_connections} connections); Ctrl-C stops")
+              f"{options.max_connections} connections"
+              f"{'' if options.realtime_port is None else f'; LeanCloud realtime on port {options.realtime_port}'}"
+              "); Ctrl-C stops")
     if options.log_format == "json":  # every line a collector reads is JSON
         log.info(banner)
     else:
@@ -590,7 +598,8 @@ def serve(options: ServeOptions) -> int:
     try:
         return supervise(run)
     finally:
-        holder.close()
+        for held in holders:
+            held.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 

@@ -381,3 +381,17 @@ def test_a_login_is_no_event_in_parses_protocol() -> None:
     finally:
         server.close()
     assert (event["op"], event["object"].get("nickname")) == ("update", "n")
+
+
+def test_a_realtime_port_another_server_holds_is_refused_at_start(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "leanorm.cli", "serve", "--db", str(tmp_path / "a.sqlite3"),
+                               "--host", "127.0.0.1", "--port", "0", "--realtime-port", str(port)],
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and f"cannot listen on 127.0.0.1:{port}" in done.stderr + done.stdout

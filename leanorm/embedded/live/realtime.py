@@ -57,12 +57,14 @@ APP_NOT_AVAILABLE, INVALID_LOGIN, NOT_SERVED = 4100, 4103, 4200
 _OWN = {"objectId", "createdAt", "updatedAt", "className"}
 
 
-def router_answer(app_id: str, asked_app_id: Optional[str], host: str, port: int) -> Optional[Dict[str, Any]]:
+def router_answer(app_id: str, asked_app_id: Optional[str], host: str, port: int,
+                  secure: bool = False) -> Optional[Dict[str, Any]]:
     """The router's answer for ``GET /v1/route?appId=``: the realtime WebSocket at ``host`` (the
-    request's, without its port) on ``port``; None for another app's id."""
+    request's, without its port) on ``port`` (``wss`` when the request came over TLS through a trusted
+    proxy, which must then forward that port too); None for another app's id."""
     if asked_app_id != app_id:
         return None
-    server = f"ws://{host}:{port}/"
+    server = f"{'wss' if secure else 'ws'}://{host}:{port}/"
     return {"server": server, "secondary": server, "ttl": ROUTER_TTL}
 
 
