@@ -15,7 +15,7 @@ import pytest
 import requests
 from websockets.exceptions import ConnectionClosed
 
-from leanorm.embedded import EmbeddedServer
+from leanorm.embedded import EmbeddedServer, LiveLimits
 from leanorm.embedded.live import LiveConnectionClosed
 from tests.live_socket import Socket, websockets_sync
 from tests.served import Served, serve
@@ -152,6 +152,29 @@ def test_malformed_and_unconnected_requests_are_answered_with_parses_errors(serv
     assert [(a["op"], a["code"], a["reconnect"]) for a in answers] == [
         ("error", 2, True), ("error", 1, True), ("error", 4, False), ("error", 1, True)]
     assert answers[1]["error"] == "Additional properties not allowed"
+
+
+def test_in_process_bounds_are_the_apps_own() -> None:
+    server = EmbeddedServer(":memory:", **APP, live_limits=LiveLimits(max_subscriptions=1,
+                                                                      max_connections_per_address=1))
+
+    async def scenario() -> List[Dict[str, Any]]:
+        live = await _connected(server)
+        await _subscribed(live, 1, "A", {})
+        await live.send({"op": "subscribe", "requestId": 2, "query": {"className": "A", "where": {}}})
+        answers = [await live.receive()]
+        second = server.live_connection()
+        with pytest.raises(LiveConnectionClosed, match="at most 1"):
+            await second.send({"op": "connect", "applicationId": "live-app", "javascriptKey": "live-key"})
+        answers.append(await second.receive())
+        await live.close()
+        return answers
+
+    try:
+        answers = _run(scenario())
+    finally:
+        server.close()
+    assert [(a["code"], a["requestId"]) for a in answers] == [(155, 2), (155, None)]
 
 
 # -- over leanorm serve ------------------------------------------------------------------------------------
