@@ -198,7 +198,7 @@ class LiveQueries:
                     "SELECT token FROM _sessions WHERE token IN (SELECT value FROM json_each(?)) AND expires_at > ?",
                     (orjson.dumps(sorted(tokens)).decode(), now_iso()))}
             if refresh:
-                for token in valid:
+                for token in sorted(valid):  # a copy: a token that fails now is taken out of ``valid``
                     try:
                         callers[token] = authenticate(self.services.store, token, False)
                     except ProtocolError:
