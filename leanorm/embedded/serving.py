@@ -146,8 +146,8 @@ class ServeOptions:
     #: ``text`` or ``json`` (one object a line): the server's, the access and granian's logs
     log_format: str = "text"
     #: live query connections one client address may hold per worker, subscriptions one connection may hold
-    live_connections_per_address: int = LiveLimits.max_connections_per_address
-    live_subscriptions: int = LiveLimits.max_subscriptions
+    live_connections_per_address: int = 256
+    live_subscriptions: int = 100
     #: the port of LeanCloud's realtime WebSocket (LeanCloud LiveQuery); None: not served
     realtime_port: Optional[int] = None
 

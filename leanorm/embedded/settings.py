@@ -27,14 +27,16 @@ class AccountVerifier(Protocol):
 @dataclass
 class LiveLimits:
     """Bounds on live queries (``embedded/live/``), per server process (a ``leanorm serve`` worker);
-    docs/security.md, "Live queries"."""
+    docs/security.md, "Live queries". The defaults are an in-process server's, whose one client is the
+    app itself; ``leanorm serve`` holds its clients to 256 connections an address and 100 subscriptions
+    a connection (its flags)."""
 
     #: live connections the process holds at once
     max_connections: int = 10_000
     #: live connections from one client address at once
-    max_connections_per_address: int = 256
+    max_connections_per_address: int = 10_000
     #: subscriptions one connection holds at once
-    max_subscriptions: int = 100
+    max_subscriptions: int = 10_000
     #: the largest message a client may send, in bytes
     max_message_bytes: int = 1024 * 1024
     #: messages waiting for a connection that does not read them; beyond, the connection is closed

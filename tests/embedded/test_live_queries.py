@@ -15,9 +15,12 @@ import pytest
 import requests
 from websockets.exceptions import ConnectionClosed
 
-from leanorm.embedded import EmbeddedServer
+import leanorm
+from leanorm.embedded import EmbeddedServer, LiveLimits
+from leanorm.engine import Engine
 from leanorm.embedded.live import LiveConnectionClosed
 from tests.live_socket import Socket, websockets_sync
+from tests.models import Author, Org
 from tests.served import Served, serve
 
 APP = {"app_id": "live-app", "app_key": "live-key", "master_key": "live-master"}
@@ -97,6 +100,44 @@ def test_batch_items_and_only_committed_writes_arrive(server: EmbeddedServer) ->
     assert [(e["op"], e["object"]["n"]) for e in _run(scenario())] == [("create", 1), ("create", 2)]
 
 
+def test_hooks_changes_and_hooks_own_writes_arrive_as_stored() -> None:
+    engine = Engine()
+
+    @engine.before_save(Author)
+    def named(author: Author) -> None:
+        author.name = author.name.upper()
+
+    @engine.after_save(Author)
+    def counted(author: Author) -> None:
+        Org.objects.create(name=f"org of {author.name}")
+
+    client = leanorm.connect("local://:memory:", default=False, engine=engine)
+    server = client.embedded_server
+    assert server is not None
+    headers = {"X-Parse-Application-Id": server.settings.app_id, "X-Parse-REST-API-Key": server.settings.app_key}
+
+    async def scenario() -> List[Dict[str, Any]]:
+        live = server.live_connection()
+        await live.send({"op": "connect", "applicationId": server.settings.app_id,
+                         "javascriptKey": server.settings.app_key})
+        assert (await live.receive())["op"] == "connected"
+        await _subscribed(live, 1, "Author", {})
+        await _subscribed(live, 2, "Org", {})
+        resp = await asyncio.to_thread(server.handle, "POST", "/parse/classes/Author", headers=headers,
+                                       body=b'{"name": "ann"}')
+        assert resp.status == 201, resp.body
+        events = [await live.receive(), await live.receive()]
+        await live.close()
+        return events
+
+    try:
+        events = _run(scenario())
+    finally:
+        client.close()
+    assert [(e["requestId"], e["op"], e["object"]["name"]) for e in events] == [
+        (1, "create", "ANN"), (2, "create", "org of ANN")]
+
+
 def test_keys_watch_and_several_subscriptions_on_one_connection(server: EmbeddedServer) -> None:
     async def scenario() -> List[Dict[str, Any]]:
         live = await _connected(server)
@@ -152,6 +193,29 @@ def test_malformed_and_unconnected_requests_are_answered_with_parses_errors(serv
     assert [(a["op"], a["code"], a["reconnect"]) for a in answers] == [
         ("error", 2, True), ("error", 1, True), ("error", 4, False), ("error", 1, True)]
     assert answers[1]["error"] == "Additional properties not allowed"
+
+
+def test_in_process_bounds_are_the_apps_own() -> None:
+    server = EmbeddedServer(":memory:", **APP, live_limits=LiveLimits(max_subscriptions=1,
+                                                                      max_connections_per_address=1))
+
+    async def scenario() -> List[Dict[str, Any]]:
+        live = await _connected(server)
+        await _subscribed(live, 1, "A", {})
+        await live.send({"op": "subscribe", "requestId": 2, "query": {"className": "A", "where": {}}})
+        answers = [await live.receive()]
+        second = server.live_connection()
+        with pytest.raises(LiveConnectionClosed, match="at most 1"):
+            await second.send({"op": "connect", "applicationId": "live-app", "javascriptKey": "live-key"})
+        answers.append(await second.receive())
+        await live.close()
+        return answers
+
+    try:
+        answers = _run(scenario())
+    finally:
+        server.close()
+    assert [(a["code"], a["requestId"]) for a in answers] == [(155, 2), (155, None)]
 
 
 # -- over leanorm serve ------------------------------------------------------------------------------------

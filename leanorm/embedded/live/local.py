@@ -33,6 +33,7 @@ class LocalLiveConnection:
         self._hub, self._address = hub, address
         self._outlet: Optional[LoopOutlet] = None
         self._client: Optional[LiveClient] = None
+        self._refused: Optional[str] = None  # why the server would not open it (a bound)
 
     def _opened(self) -> LoopOutlet:
         if self._outlet is None:
@@ -40,6 +41,7 @@ class LocalLiveConnection:
             try:
                 self._client = self._hub.open(self._outlet, self._address)
             except LiveError as exc:  # past a bound: the one message, then the end, as over a socket
+                self._refused = exc.message
                 self._outlet.put(orjson.dumps(exc.as_message()), force=True)
                 self._outlet.close()
         return self._outlet
@@ -48,7 +50,7 @@ class LocalLiveConnection:
         """Send one message (a dict) to the server; its answer comes through :meth:`receive`."""
         outlet = self._opened()
         if self._client is None or self._client.closed:
-            raise LiveConnectionClosed("The live connection is closed.")
+            raise LiveConnectionClosed(self._refused or "The live connection is closed.")
         try:
             data = orjson.dumps(message)
         except TypeError as exc:

@@ -14,6 +14,7 @@ rows as its subscriber may read them, so it is compiled with that subscriber's r
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..access.authz import ReadPolicy
@@ -25,6 +26,7 @@ from ..storage.values import canonical
 
 __all__ = ["Conditions", "reads_other_rows", "row_of", "COLUMNS_PER_STATEMENT"]
 
+log = logging.getLogger("leanorm.embedded")
 #: conditions evaluated by one statement (SQLite allows 2,000 result columns)
 COLUMNS_PER_STATEMENT = 200
 #: operators whose condition reads rows besides the object's own
@@ -93,7 +95,8 @@ class Conditions:
             columns = ", ".join(f"CASE WHEN ({sql}) THEN 1 ELSE 0 END" for _, sql in conditions)
             try:
                 found = conn.execute(f"SELECT {columns} FROM {_ROW}", {**params, **row}).fetchone()
-            except ProtocolError:
+            except Exception:  # noqa: BLE001 - e.g. a $regex the stored value cannot take: no match
+                log.warning("live queries: a where on %s could not be evaluated", self.class_name, exc_info=True)
                 continue
             for (index, _), hit in zip(conditions, found):
                 answers[index] = bool(hit)

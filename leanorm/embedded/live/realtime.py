@@ -246,6 +246,8 @@ class RealtimeListener:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._stopped: Optional[asyncio.Future[None]] = None
         self._ready = threading.Event()
+        #: why it could not listen (raised by :meth:`start`)
+        self._failure: Optional[OSError] = None
         self._thread = threading.Thread(target=self._run, name="leanorm-realtime", daemon=True)
 
     def start(self) -> None:
@@ -256,18 +258,17 @@ class RealtimeListener:
             raise self._failure
 
     def stop(self) -> None:
+        """Stop listening (connections still open end with the process)."""
         if self._loop is not None and self._stopped is not None:
             self._loop.call_soon_threadsafe(self._stopped.set_result, None)
         self._thread.join(timeout=5)
         self.pool.shutdown(wait=False)
 
-    _failure: Optional[OSError] = None
-
     def _run(self) -> None:
         asyncio.run(self._serve())
 
     async def _serve(self) -> None:
-        # the realtime listener alone needs websockets (the ``live`` extra); imported here, by name
+        # websockets (the cli extra) is imported by name when a realtime port is served
         serve = importlib.import_module("websockets.asyncio.server").serve
         self._loop = asyncio.get_running_loop()
         self._stopped = self._loop.create_future()
