@@ -86,6 +86,26 @@ step('live query hears nothing of an object its user may not read', async () => 
   same(left && [left[0], left[1]], ['leave', open.objectId], 'losing read access is a leave');
 });
 
+step('live query hears again after the connection drops and comes back', async () => {
+  const list = `groceries${suffix}`;
+  const reconnected = new Promise((resolve) => AV._config.realtime.once('reconnect', resolve));
+  AV.LiveQuery.pause();
+  AV.LiveQuery.resume();
+  await reconnected;
+  // the SDK then logs in again and subscribes again (answered the same query id, which it keeps)
+  state.heard.length = 0;
+  let tries = 0;
+  while (!state.heard.length && tries++ < 50) {
+    await other('POST', 'classes/LiveTodo', { list, title: 'probe', ACL: publicRead(state.writerId) });
+    await events(state.heard, 1);
+  }
+  check(state.heard.length > 0, 'nothing heard after the reconnect');
+  await events(state.heard, tries);
+  state.heard.length = 0;
+  const after = await other('POST', 'classes/LiveTodo', { list, title: 'after', ACL: publicRead(state.writerId) });
+  same(await events(state.heard, 1), [['create', after.objectId, 'after', list, null]], 'events');
+});
+
 step('live query hears a matching user log in', async () => {
   const users = await new AV.Query('_User').equalTo('username', `writer${suffix}`).subscribe();
   const logins = [];

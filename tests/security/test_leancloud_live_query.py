@@ -395,3 +395,23 @@ def test_a_realtime_port_another_server_holds_is_refused_at_start(tmp_path: Any)
                                "--host", "127.0.0.1", "--port", "0", "--realtime-port", str(port)],
                               capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and f"cannot listen on 127.0.0.1:{port}" in done.stderr + done.stdout
+
+
+def test_the_base64_subprotocol_carries_the_same_commands_as_text(live: Tuple[Served, int]) -> None:
+    """``lc.proto2base64.3`` (the SDK's ``noBinary``): the same protobuf bytes, base64 in text frames."""
+    import base64
+
+    served, port = live
+    writer, writer_id = Rest(served).signup()
+    cls, installation = _class(), _installation()
+    with websockets_sync.connect(f"ws://127.0.0.1:{port}/", subprotocols=["lc.proto2base64.3"],
+                                 open_timeout=10) as ws:
+        ws.send(base64.b64encode(encode({"cmd": CMD["login"], "appId": served.app_id, "installationId": installation,
+                                         "service": 1, "i": 1})).decode())
+        answer = ws.recv(timeout=15)
+        assert isinstance(answer, str) and decode(base64.b64decode(answer))["cmd"] == CMD["loggedin"]
+        Rest(served).subscribe(installation, cls, {})
+        todo = writer.call("POST", f"classes/{cls}", {"ACL": _public(writer_id)}, 201)
+        data = decode(base64.b64decode(ws.recv(timeout=15)))
+        event = json.loads(data["dataMessage"]["msg"][0]["data"])
+        assert (event["op"], event["object"]["objectId"]) == ("create", todo["objectId"])
