@@ -115,7 +115,6 @@ class LiveClient:
                 self.send({"op": "unsubscribed", "clientId": self.id, "requestId": request_id})
             else:  # subscribe, or update: the same request id subscribed to another query
                 self._subscribe(request)
-                self.send({"op": "subscribed", "clientId": self.id, "requestId": request_id})
         except ProtocolError as exc:
             raise LiveError(exc.code, exc.message, request_id=request_id) from None
         except LiveError as exc:
@@ -158,7 +157,7 @@ class LiveClient:
             policy.check_key(class_name, field)
         with self.hub.services.store.read() as conn:  # refused here as a find with it would be (102, 119)
             QueryCompiler(self.hub.services.store, conn, caller, "parse", policy).where(class_name, "t0", where)
-        self.hub.subscribe(self, subscription)
+        self.hub.subscribe(self, subscription, {"op": "subscribed", "clientId": self.id, "requestId": request_id})
 
     def _unsubscribe(self, request_id: int) -> None:
         if not self.hub.unsubscribe(self, request_id):

@@ -58,7 +58,7 @@ class LiveQueries:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.limits: LiveLimits = services.settings.live
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a send under it may drop (and so close) its client
         self._clients: Dict[LiveClient, None] = {}  # in the order they connected
         self._per_address: Dict[str, int] = collections.Counter()
         self._seq = 0
@@ -114,8 +114,11 @@ class LiveQueries:
             ctx.class_permissions = class_permissions
         return ctx
 
-    def subscribe(self, client: LiveClient, subscription: Subscription) -> None:
+    def subscribe(self, client: LiveClient, subscription: Subscription, confirmation: Dict[str, Any]) -> None:
+        """Add (or replace) a subscription, ``confirmation`` (``subscribed``) queued first: the reader
+        takes subscriptions under the same lock, so no event of it can go out before the confirmation."""
         with self._lock:
+            client.send(confirmation)
             client.subscriptions[subscription.request_id] = subscription
             self._version += 1
 
