@@ -135,7 +135,6 @@ class LiveClient:
                 self.send({"op": "unsubscribed", "clientId": self.id, "requestId": request_id})
             else:  # subscribe, or update: the same request id subscribed to another query
                 self._subscribe(request)
-                self.send({"op": "subscribed", "clientId": self.id, "requestId": request_id})
         except ProtocolError as exc:
             raise LiveError(exc.code, exc.message, request_id=request_id) from None
         except LiveError as exc:
@@ -173,7 +172,7 @@ class LiveClient:
         subscription = Subscription(request_id, class_name, where, query.get("keys") or query.get("fields"),
                                     query.get("watch"), token, caller)
         check_subscription(self.hub.services.store, ReadPolicy(self.hub.context(caller)), subscription)
-        self.hub.subscribe(self, subscription)
+        self.hub.subscribe(self, subscription, {"op": "subscribed", "clientId": self.id, "requestId": request_id})
 
     def _unsubscribe(self, request_id: int) -> None:
         if not self.hub.unsubscribe(self, request_id):

@@ -58,7 +58,7 @@ class LiveQueries:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.limits: LiveLimits = services.settings.live
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a send under it may drop (and so close) its client
         self._clients: Dict[LiveClient, None] = {}  # in the order they connected
         self._per_address: Dict[str, int] = collections.Counter()
         self._seq = 0
@@ -120,8 +120,14 @@ class LiveQueries:
             ctx.class_permissions = class_permissions
         return ctx
 
-    def subscribe(self, client: LiveClient, subscription: Subscription) -> None:
+    def subscribe(self, client: LiveClient, subscription: Subscription,
+                  confirmation: Optional[Dict[str, Any]] = None) -> None:
+        """Add (or replace) a subscription, ``confirmation`` (``subscribed``) queued first: the reader
+        takes subscriptions under the same lock, so no event of it can go out before the confirmation.
+        (LeanCloud's subscriptions are confirmed over HTTP: none is sent for them.)"""
         with self._lock:
+            if confirmation is not None:
+                client.send(confirmation)
             client.subscriptions[subscription.request_id] = subscription
             self._version += 1
 
