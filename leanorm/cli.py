@@ -61,7 +61,9 @@ def _serve(args: argparse.Namespace) -> int:
         verify_user_emails=args.verify_user_emails,
         prevent_login_with_unverified_email=args.prevent_login_with_unverified_email,
         client_key_required=not args.no_client_key, phone_region=args.phone_region,
-        metrics_token=args.metrics_token, log_format=args.log_format))
+        metrics_token=args.metrics_token, log_format=args.log_format,
+        live_connections_per_address=args.live_connections_per_address,
+        live_subscriptions=args.live_subscriptions, realtime_port=args.realtime_port))
 
 
 def _size(text: str) -> int:
@@ -321,6 +323,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-token", default=os.environ.get("LEANORM_METRICS_TOKEN"), metavar="TOKEN",
                        help="GET /metrics answers requests carrying Authorization: Bearer TOKEN (default: "
                             "$LEANORM_METRICS_TOKEN; none: only requests from loopback, and none with --trust-proxy)")
+    serve.add_argument("--live-connections-per-address", type=_positive(int), default=256, metavar="N",
+                       help="live query (WebSocket) connections one client address may hold per worker "
+                            "(default: 256)")
+    serve.add_argument("--live-subscriptions", type=_positive(int), default=100, metavar="N",
+                       help="subscriptions one live query connection may hold (default: 100)")
+    serve.add_argument("--realtime-port", type=_positive(int), default=None, metavar="PORT",
+                       help="serve LeanCloud LiveQuery's realtime WebSocket on PORT (the leancloud-storage "
+                            "SDK's AV.Query#subscribe; GET /v1/route names it; default: not served)")
     serve.add_argument("--log-format", choices=("text", "json"), default="text",
                        help="the logs (errors, --verbose's access log, granian's) as text or one JSON object "
                             "a line (default: text)")

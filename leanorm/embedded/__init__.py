@@ -4,5 +4,6 @@ See docs/architecture.md (the contract) and docs/backends.md (what it supports).
 """
 from .answers import EmbeddedResponse, ProtocolError
 from .server import EmbeddedServer
+from .settings import LiveLimits
 
-__all__ = ["EmbeddedServer", "EmbeddedResponse", "ProtocolError"]
+__all__ = ["EmbeddedServer", "EmbeddedResponse", "ProtocolError", "LiveLimits"]

@@ -22,9 +22,10 @@ from ..protocol.wsgi_input import BoundedInput, ChunkedInput, MalformedBody
 from .admission import PREFIXES, PUBLIC, Headers
 from .budget import OverBudget, deadline, interrupted
 from .idempotency import Idempotency
+from .live import LiveQueries, LocalLiveConnection
 from .limits import too_complex
 from .routing import Body, CloudCode, Context, Readable, resolve
-from .settings import DEFAULT_MAX_UPLOAD, DEFAULT_PHONE_REGION, AccountVerifier, Settings
+from .settings import DEFAULT_MAX_UPLOAD, DEFAULT_PHONE_REGION, AccountVerifier, LiveLimits, Settings
 from .caller import Caller
 from .answers import EmbeddedResponse, ProtocolError, dumps
 from .storage.store import SQLiteStore, store_failure
@@ -126,7 +127,7 @@ class EmbeddedServer:
                  max_upload_size: int = DEFAULT_MAX_UPLOAD,
                  phone_region: str = DEFAULT_PHONE_REGION, idempotency: Optional[Idempotency] = None,
                  verify_user_emails: bool = False, prevent_login_with_unverified_email: bool = False,
-                 client_key_required: bool = True) -> None:
+                 client_key_required: bool = True, live_limits: Optional[LiveLimits] = None) -> None:
         if max_upload_size < 1:
             raise ValueError(f"max_upload_size must be a positive number of bytes, got {max_upload_size}")
         self.store: Store = SQLiteStore(database)
@@ -148,12 +149,19 @@ class EmbeddedServer:
             client_class_creation=client_class_creation,
             protected_fields={name: authz.check_protected_fields(dict(config))
                               for name, config in (protected_fields or {}).items()},
-            auth_verifiers={**verifiers.BUILT_IN, **(auth_verifiers or {})})
+            auth_verifiers={**verifiers.BUILT_IN, **(auth_verifiers or {})}, live=live_limits or LiveLimits())
         phones.normalise_stored_numbers(self.store, self.settings.phone_region)
         #: which writes are served once per ``X-Parse-Request-Id`` (None: none, Parse Server's default)
         self.idempotency = idempotency
         #: the cloud code as this server runs it: its own requests reach this server (``CloudCode.serving``)
         self.cloud_code = engine.serving(self) if engine is not None else None
+        #: live queries' connections and the reader of the change feed (started by the first connection)
+        self.live = LiveQueries(self)
+
+    def live_connection(self) -> LocalLiveConnection:
+        """A live connection in this process, speaking Parse's LiveQuery messages as dicts (async
+        ``send``, ``receive``, ``close``: docs/embedded.md, "Live queries")."""
+        return LocalLiveConnection(self.live)
 
     # -- the protocol --------------------------------------------------------------------------------
     def handle(self, method: str, path: str, params: Optional[Mapping[str, str]] = None,
@@ -346,6 +354,7 @@ class EmbeddedServer:
         return counters.create_counter(self.store, class_name, field)
 
     def close(self) -> None:
+        self.live.shutdown()
         self.store.close()
         if self._temporary_files_dir is not None:
             shutil.rmtree(self._temporary_files_dir, ignore_errors=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import ctypes
 import dataclasses
 import gc
@@ -41,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
 if sys.platform != "win32":  # Windows has no open-files limit to raise
@@ -55,7 +57,10 @@ from .answers import ProtocolError, dumps
 from .budget import QUERY_TIMEOUT
 from .idempotency import DEFAULT_TTL, Idempotency
 from .server import CORS, EmbeddedServer
+from .settings import LiveLimits
 from .access.verifiers import parse_provider
+from .live import ROUTER_PATH, LiveError, LiveQueries, LoopOutlet, RealtimeListener, router_answer
+from .live.messages import error as live_error
 
 __all__ = ["ServeOptions", "serve", "load_object"]
 
@@ -140,6 +145,11 @@ class ServeOptions:
     metrics_token: Optional[str] = None
     #: ``text`` or ``json`` (one object a line): the server's, the access and granian's logs
     log_format: str = "text"
+    #: live query connections one client address may hold per worker, subscriptions one connection may hold
+    live_connections_per_address: int = 256
+    live_subscriptions: int = 100
+    #: the port of LeanCloud's realtime WebSocket (LeanCloud LiveQuery); None: not served
+    realtime_port: Optional[int] = None
 
 
 def load_object(spec: str) -> Any:
@@ -168,7 +178,9 @@ def _local_server(options: ServeOptions) -> EmbeddedServer:
                            if options.idempotency_paths else None,
                            verify_user_emails=options.verify_user_emails,
                            prevent_login_with_unverified_email=options.prevent_login_with_unverified_email,
-                           client_key_required=options.client_key_required)
+                           client_key_required=options.client_key_required,
+                           live_limits=LiveLimits(max_connections_per_address=options.live_connections_per_address,
+                                                  max_subscriptions=options.live_subscriptions))
     except (ValueError, AttributeError, ProtocolError) as exc:
         raise SystemExit(f"leanorm serve: {exc}") from None
 
@@ -210,8 +222,14 @@ class RSGIApp:
     def __init__(self, wsgi_app: Callable[..., Any], admit: Callable[[str, str, Dict[str, str]], int],
                  threads: int, read_timeout: float, upload_timeout: float,
                  on_close: Optional[Callable[[], None]] = None, measured: Optional[metrics.Metrics] = None,
-                 metrics_token: Optional[str] = None, trust_proxy: bool = False) -> None:
+                 metrics_token: Optional[str] = None, trust_proxy: bool = False,
+                 live: Optional[LiveQueries] = None, realtime: Optional[RealtimeListener] = None) -> None:
         self.wsgi_app, self.admit, self.on_close = wsgi_app, admit, on_close
+        #: the live queries a WebSocket connection reaches (any path: Parse's SDKs connect to the server's
+        #: root or to its mount path, and send the keys in their first message)
+        self.live = live
+        #: LeanCloud's realtime WebSocket, whose address ``GET /v1/route`` gives (None: not served)
+        self.realtime = realtime
         self.read_timeout, self.upload_timeout = read_timeout, upload_timeout
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanorm-serve")
         self.metrics, self.metrics_token, self.trust_proxy = measured, metrics_token, trust_proxy
@@ -220,12 +238,17 @@ class RSGIApp:
         pass
 
     def __rsgi_del__(self, loop: Any) -> None:
+        if self.realtime is not None:
+            self.realtime.stop()
         self.pool.shutdown(wait=True)
         if self.on_close is not None:
             self.on_close()
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         """Answer one request, counted in the metrics and the access log."""
+        if scope.proto == "ws":
+            await self._live(scope, proto)
+            return
         started = time.perf_counter()
         if self.metrics is not None:
             self.metrics.in_flight.inc()
@@ -268,6 +291,16 @@ class RSGIApp:
                 headers.get("authorization"), _peer(scope), self.metrics_token, self.trust_proxy):
             data, content_type = await loop.run_in_executor(self.pool, metrics.Metrics.exposition)
             return _respond(proto, 200, data, content_type)
+        if scope.path == ROUTER_PATH and scope.method == "GET" and self.realtime is not None and self.live is not None:
+            # LeanCloud's realtime router: where the realtime WebSocket is (the host this request was sent to)
+            asked = dict(urllib.parse.parse_qsl(scope.query_string)).get("appId")
+            host = (headers.get("host") or "localhost").rsplit(":", 1)[0] if not (headers.get("host") or "").startswith(
+                "[") else (headers.get("host") or "").rsplit("]", 1)[0] + "]"
+            secure = self.trust_proxy and headers.get("x-forwarded-proto") == "https"
+            found = router_answer(self.live.services.settings.app_id, asked, host, self.realtime.port, secure)
+            if found is None:
+                return _refuse(proto, ProtocolError(1, "App not exists.", 404))
+            return _respond(proto, 200, dumps(found).encode(), "application/json; charset=utf-8")
         # (metrics refused go on to the app, which answers 404 as for any path it does not know)
         try:
             if self.metrics is not None:
@@ -294,6 +327,43 @@ class RSGIApp:
             if close is not None:
                 close()
         return response.status
+
+    async def _live(self, scope: Any, proto: Any) -> None:
+        """Serve one WebSocket connection of live queries: each message the client sends is handled in
+        the thread pool (it reads the store), what the server sends goes out from the event loop."""
+        if self.live is None:
+            proto.close(1008)
+            return
+        transport = await proto.accept()
+        loop = asyncio.get_running_loop()
+        outlet = LoopOutlet(loop, self.live.limits.max_pending)
+        logs.access("GET", scope.path, 101, 0.0, _peer(scope))
+        writer = asyncio.ensure_future(_send_live(transport, outlet, proto))
+        try:
+            client = self.live.open(outlet, _peer(scope))
+        except LiveError as exc:  # past a bound: said, then closed
+            outlet.put(dumps(exc.as_message()).encode(), force=True)
+            outlet.close()
+            await writer
+            return
+        # a connection must be connected (keys, session) within the read timeout: one that never says
+        # who it is would hold its slot for ever
+        deadline = loop.time() + self.read_timeout
+        try:
+            while not client.closed:
+                wait = None if client.id is not None else max(0.0, deadline - loop.time())
+                message = await asyncio.wait_for(transport.receive(), wait)
+                if message.kind == 0:  # closed by the client
+                    break
+                await loop.run_in_executor(self.pool, client.receive, message.data)
+        except asyncio.TimeoutError:
+            self.live.drop(client, live_error(1, f"Not connected within {self.read_timeout:g} s: the connection "
+                                                 "is closed.", reconnect=False))
+        except Exception:  # noqa: BLE001 - the connection broke (granian's ProtocolClosed): it ends
+            pass
+        finally:
+            self.live.close(client)
+            await writer
 
     def _call(self, environ: Dict[str, Any]) -> Tuple[_Response, Any]:
         if self.metrics is not None:
@@ -343,6 +413,22 @@ class RSGIApp:
         size = spool.tell()
         spool.seek(0)
         return spool, size
+
+
+async def _send_live(transport: Any, outlet: LoopOutlet, proto: Any) -> None:
+    """Send a live connection's messages as they come; close the socket when the connection ends."""
+    try:
+        while True:
+            data = await outlet.get()
+            if data is None:
+                break
+            await transport.send_str(data.decode())
+    except Exception:  # noqa: BLE001 - the client is gone
+        pass
+    finally:
+        outlet.closed = True
+        with contextlib.suppress(Exception):
+            proto.close(1000)
 
 
 def _environ(scope: Any, body: IO[bytes], length: int, limit: int) -> Dict[str, Any]:
@@ -396,9 +482,14 @@ def worker_app() -> RSGIApp:
     # collector's full passes no longer walk it (one took about 37 ms, a p99 of its own under load)
     gc.collect()
     gc.freeze()
+    realtime = None
+    if options.realtime_port is not None:
+        realtime = RealtimeListener(server.live, options.host, options.realtime_port, options.threads,
+                                    login_timeout=options.read_timeout)
+        realtime.start()
     return RSGIApp(server, server.admit, options.threads, options.read_timeout, options.upload_timeout,
                    on_close=server.close, measured=measured, metrics_token=options.metrics_token,
-                   trust_proxy=options.trust_proxy)
+                   trust_proxy=options.trust_proxy, live=server.live, realtime=realtime)
 
 
 def _reserve_port(host: str, port: int) -> Tuple[socket.socket, int]:
@@ -474,6 +565,11 @@ def serve(options: ServeOptions) -> int:
         server.close()
     logs.configure(options.log_format, options.verbose)
     holder, port = _reserve_port(options.host, options.port)
+    holders = [holder]
+    if options.realtime_port is not None:  # refused here, once, when another server has it
+        realtime_holder, realtime_port = _reserve_port(options.host, options.realtime_port)
+        holders.append(realtime_holder)
+        options = dataclasses.replace(options, realtime_port=realtime_port)
     options = dataclasses.replace(options, port=port, max_connections=_connections_that_fit(options.max_connections))
     os.environ[OPTIONS_ENV] = json.dumps(dataclasses.asdict(options))
     os.environ[MAIN_PID_ENV] = str(os.getpid())
@@ -482,7 +578,9 @@ def serve(options: ServeOptions) -> int:
     os.environ[metrics.MULTIPROC_ENV] = metrics_dir
     banner = (f"leanorm: serving {options.database} on http://{options.host}:{port} "
               f"(LeanCloud dialect under /1.1/, Parse under /parse/; {options.workers} workers of "
-              f"{options.max_connections} connections); Ctrl-C stops")
+              f"{options.max_connections} connections"
+              f"{'' if options.realtime_port is None else f'; LeanCloud realtime on port {options.realtime_port}'}"
+              "); Ctrl-C stops")
     if options.log_format == "json":  # every line a collector reads is JSON
         log.info(banner)
     else:
@@ -491,7 +589,7 @@ def serve(options: ServeOptions) -> int:
     def run() -> None:
         Server(
             f"{__name__}:worker_app", address=options.host, port=port, interface=Interfaces.RSGI,
-            http=HTTPModes.http1, workers=options.workers, factory=True, websockets=False,
+            http=HTTPModes.http1, workers=options.workers, factory=True, websockets=True,
             backpressure=options.max_connections,
             http1_settings=HTTP1Settings(header_read_timeout=int(options.read_timeout * 1000), keep_alive=True),
             log_level=LogLevels.info if options.verbose else LogLevels.warning,
@@ -500,7 +598,8 @@ def serve(options: ServeOptions) -> int:
     try:
         return supervise(run)
     finally:
-        holder.close()
+        for held in holders:
+            held.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 

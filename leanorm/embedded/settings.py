@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Protocol
 
-__all__ = ["Settings", "AccountVerifier", "DEFAULT_PHONE_REGION", "DEFAULT_MAX_UPLOAD"]
+__all__ = ["Settings", "LiveLimits", "AccountVerifier", "DEFAULT_PHONE_REGION", "DEFAULT_MAX_UPLOAD"]
 
 #: where a phone number written without its country code is from, unless configured: LeanCloud's reading
 DEFAULT_PHONE_REGION = "CN"
@@ -22,6 +22,28 @@ class AccountVerifier(Protocol):
 
     def verify(self, platform: str, auth_data: Mapping[str, Any]) -> None:
         """Raise a ``ProtocolError`` unless ``auth_data`` proves the account."""
+
+
+@dataclass
+class LiveLimits:
+    """Bounds on live queries (``embedded/live/``), per server process (a ``leanorm serve`` worker);
+    docs/security.md, "Live queries". The defaults are an in-process server's, whose one client is the
+    app itself; ``leanorm serve`` holds its clients to 256 connections an address and 100 subscriptions
+    a connection (its flags)."""
+
+    #: live connections the process holds at once
+    max_connections: int = 10_000
+    #: live connections from one client address at once
+    max_connections_per_address: int = 10_000
+    #: subscriptions one connection holds at once
+    max_subscriptions: int = 10_000
+    #: the largest message a client may send, in bytes
+    max_message_bytes: int = 1024 * 1024
+    #: messages waiting for a connection that does not read them; beyond, the connection is closed
+    max_pending: int = 1_000
+    #: seconds between reads of the change feed for what other processes wrote (this process's own
+    #: writes wake the reader at once)
+    poll_interval: float = 0.01
 
 
 @dataclass
@@ -78,3 +100,5 @@ class Settings:
     outbox_size: int = 10_000
     #: background jobs (``POST jobs/NAME``) one server runs at once; another is refused (155) meanwhile
     max_running_jobs: int = 2
+    #: bounds on live queries
+    live: LiveLimits = field(default_factory=LiveLimits)

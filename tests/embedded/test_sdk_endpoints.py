@@ -108,6 +108,9 @@ ASKED = {
     "GET leaderboard/objects/<id>/statistics": ("app", None, {}, {"results"}),
     "GET leaderboard/entities/<name>/statistics": ("app", None, {}, {"results"}),
     "DELETE leaderboard/leaderboards/<name>": ("master", None, {}, set()),
+    "POST LiveQuery/subscribe": ("user", {"id": "{unique}", "query": {"className": "Probe", "where": {"a": 1}}}, {},
+                                 {"query_id"}),
+    "POST LiveQuery/unsubscribe": ("app", {"id": "{unique}", "query_id": "q"}, {}, set()),
     "POST jobs/<name>": ("master", {}, {}, 141),
 }
 

@@ -1,5 +1,6 @@
 """The JavaScript SDKs from npm, unchanged, against ``leanorm serve``: ``leancloud-storage`` in the
-LeanCloud dialect (``/1.1/``) and ``parse`` in the Parse dialect (``/parse/``).
+LeanCloud dialect (``/1.1/``; its live-query entry against LeanCloud LiveQuery) and ``parse`` in the Parse
+dialect (``/parse/``).
 
 Each scenario (``tests/js/*_scenario.mjs``) is what a typical app does; it prints one line per step.
 Every step is a test here, named after the step, so a failure names what broke.
@@ -15,7 +16,8 @@ from typing import Dict, List
 import pytest
 
 HERE = Path(__file__).resolve().parent
-SCENARIOS = {"leancloud": ("leancloud_scenario.mjs", ""), "parse": ("parse_scenario.mjs", "/parse")}
+SCENARIOS = {"leancloud": ("leancloud_scenario.mjs", ""), "parse": ("parse_scenario.mjs", "/parse"),
+             "leancloud_live": ("leancloud_live_scenario.mjs", "")}
 RUN_TIMEOUT = 300
 
 

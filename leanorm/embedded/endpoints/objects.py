@@ -151,12 +151,33 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
             field = "objectId" if "objectId" in str(exc) else "a unique field"
             raise ProtocolError(137, f"A unique field was given a value that is already taken ({field}).") \
                 from None
-    saved = {**doc, "objectId": object_id, "createdAt": created, "updatedAt": now}
-    if acl is not None:
-        saved["ACL"] = orjson.loads(acl)
+        saved = _whole(doc, object_id, created, now, acl)
+        # in the write's transaction: the change feed holds exactly the writes that committed
+        ctx.store.record_change(conn, class_name, object_id,
+                                None if creating else _whole(current.doc, object_id, current.created,
+                                                             current.updated, current.acl), saved)
     hooks.after(ctx, control, class_name, "afterSave" if creating else "afterUpdate", saved)
     return (201 if creating else 200), _answer(ctx, class_name, saved, creating,
                                                None if fetch_when_save else [*changed, *hooked])
+
+
+def record_login(ctx: Context, conn: Connection, user_id: str) -> None:
+    """A login, in the change feed (in the login's write transaction): the user as stored, the same
+    before and after. No write leaves an object unchanged (``updatedAt`` moves), so live queries read
+    such a change as a login: LeanCloud LiveQuery's ``login`` event for ``_User`` subscriptions."""
+    row = conn.execute(f"SELECT acl, data, createdAt, updatedAt FROM {table('_User')} WHERE objectId=?",
+                       (user_id,)).fetchone()
+    if row is not None:
+        user = _whole(orjson.loads(row[1]), user_id, row[2], row[3], row[0])
+        ctx.store.record_change(conn, "_User", user_id, user, user)
+
+
+def _whole(doc: Dict[str, Any], object_id: str, created: str, updated: str, acl: Optional[str]) -> Dict[str, Any]:
+    """An object as stored, whole: its fields, id, dates and ACL (what hooks and the change feed see)."""
+    obj = {**doc, "objectId": object_id, "createdAt": created, "updatedAt": updated}
+    if acl is not None:
+        obj["ACL"] = orjson.loads(acl)
+    return obj
 
 
 def _answer(ctx: Context, class_name: str, saved: Dict[str, Any], creating: bool,
@@ -279,8 +300,7 @@ def remove(ctx: Context, class_name: str, object_id: str, where: Any = None,
     control = hooks.Control.take(dict(body or {}), ctx, class_name)
     with ctx.store.read() as conn:
         stored = _load(conn, ctx, class_name, object_id, where)
-    obj = {**stored.doc, "objectId": object_id, "createdAt": stored.created, "updatedAt": stored.updated,
-           **({"ACL": orjson.loads(stored.acl)} if stored.acl is not None else {})}
+    obj = _whole(stored.doc, object_id, stored.created, stored.updated, stored.acl)
     judged = hooks.declared(ctx, control, class_name, "beforeDelete")
     hooks.before_delete(ctx, control, class_name, obj)
     with ctx.store.write() as conn:
@@ -289,6 +309,8 @@ def remove(ctx: Context, class_name: str, object_id: str, where: Any = None,
             _check_unchanged(stored, current, "beforeDelete")
         conn.execute(f"DELETE FROM {table(class_name)} WHERE objectId=?", (object_id,))
         conn.execute("DELETE FROM _relations WHERE owner_class=? AND owner_id=?", (class_name, object_id))
+        ctx.store.record_change(conn, class_name, object_id,
+                                _whole(current.doc, object_id, current.created, current.updated, current.acl), None)
     hooks.after(ctx, control, class_name, "afterDelete", obj)
 
 

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..access.authz import OBJECT_ID
 from ..access.code_limits import counts_failures
 from .hooks import user_event
+from .objects import record_login
 from ..access.one_time_codes import NOBODY, spend
 from ..access.passwords import charge_hashing, checked_password, hash_password, is_legacy, verify_password
 from ..access.phones import e164, phone_number, user_by_phone
@@ -132,7 +133,9 @@ def keep_session(ctx: Context) -> Any:
 def logged_in(ctx: Context, conn: Connection, user_id: str) -> Dict[str, Any]:
     """A login that succeeded: the Engine's onLogin hook may still refuse it; else a new session."""
     user_event(ctx, "functions/_User/onLogin", user_id, rejects=True)
-    return user_answer(ctx, user_id, new_session(conn, user_id))
+    token = new_session(conn, user_id)
+    record_login(ctx, conn, user_id)
+    return user_answer(ctx, user_id, token)
 
 
 def user_answer(ctx: Context, user_id: str, token: str) -> Dict[str, Any]:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import Any, ContextManager, Dict, Iterable, Iterator, List, Optional, Protocol, Tuple, Type
 
-__all__ = ["Cursor", "Connection", "Store", "FieldType", "FieldOptions"]
+from .changes import Change
+
+__all__ = ["Cursor", "Connection", "Store", "FieldType", "FieldOptions", "Change"]
 
 #: a field's protocol type and, for a Pointer or Relation, its target class (``("Pointer", "_User")``)
 FieldType = Tuple[str, Optional[str]]
@@ -78,6 +80,27 @@ class Store(Protocol):
         """Raise unless the store can serve (one read; the data is still where it was opened)."""
 
     def close(self) -> None: ...
+
+    # -- the change feed (live queries read it; ``changes.py``) ---------------------------------------------
+    # Every committed object write is one change, in commit order, kept for a bounded time. SQLite keeps
+    # them in ``_changes`` and readers poll it; a PostgreSQL store keeps the same table (appended in the
+    # write's transaction) and sends ``NOTIFY`` in that transaction, so its readers (``LISTEN``) wake at
+    # the commit on every node instead of polling: ``wait_for_changes`` is where the two differ.
+    def record_change(self, conn: Connection, class_name: str, object_id: str,
+                      before: Optional[Dict[str, Any]], after: Optional[Dict[str, Any]]) -> None:
+        """Append an object write (the object before and after it, as stored) in ``conn``'s write
+        transaction: committed or rolled back with the write."""
+
+    def changes_after(self, seq: int, limit: int = ...) -> Tuple[List[Change], bool]:
+        """The committed changes after ``seq``, oldest first, and whether some after ``seq`` are no longer
+        kept (missed by a reader that far behind)."""
+
+    def latest_change(self) -> int:
+        """The position of the newest committed change (0: none): where a new reader starts."""
+
+    def wait_for_changes(self, timeout: float) -> None:
+        """Block until a change may have been committed (by any process or node), at most ``timeout``
+        seconds; a reader then calls :meth:`changes_after`."""
 
     # -- the class catalogue ---------------------------------------------------------------------------
     def has_class(self, conn: Connection, class_name: str) -> bool: ...

@@ -33,6 +33,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type
 import orjson
 
 from ..budget import watch
+from . import changes, live_subscriptions
 from .checkpoints import WAL_LIMIT, Checkpointer
 from ..answers import ProtocolError
 from .sqlfunctions import register_functions
@@ -107,7 +108,7 @@ CREATE TABLE IF NOT EXISTS _leaderboard_archives (object_id TEXT PRIMARY KEY, na
     version INTEGER NOT NULL, activated_at TEXT NOT NULL, deactivated_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS _leaderboard_archives_name ON _leaderboard_archives (name, version);
 CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, done_at TEXT NOT NULL);
-"""
+""" + changes.TABLE + live_subscriptions.TABLE
 
 
 #: the protocol's system classes: a name equal to one of them but for case is refused (SQLite table names
@@ -249,6 +250,8 @@ class SQLiteStore:
         #: deleted or replaced under the server, and writes to the old one would be lost
         self._identity = None if self.memory else _identity(database)
         self._moved_logged = False
+        #: set when a write transaction of this process that recorded a change commits
+        self._changed = threading.Event()
 
     # -- connections -----------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -347,6 +350,7 @@ class SQLiteStore:
                 conn.execute("BEGIN IMMEDIATE")
                 created = self._created_tables()
                 self._local.writing = conn
+                self._local.recorded = False
                 try:
                     yield conn
                 except BaseException:
@@ -360,6 +364,8 @@ class SQLiteStore:
             created.clear()
             if self._checkpointer is not None:
                 self._checkpointer.committed()
+            if self._local.recorded:
+                self._changed.set()
 
     def check_ready(self) -> None:
         """Raise :class:`ProtocolError` (503) unless the store can serve: its file is the one open, and
@@ -438,6 +444,31 @@ class SQLiteStore:
                 conn.close()
         if self._writer is not None:
             self._writer.close()
+
+    # -- the change feed (:mod:`.changes`) ---------------------------------------------------------------
+    def record_change(self, conn: Connection, class_name: str, object_id: str,
+                      before: Optional[Dict[str, Any]], after: Optional[Dict[str, Any]]) -> None:
+        """Append an object write to the change feed, in the write transaction of ``conn``."""
+        changes.record(conn, class_name, object_id, before, after)
+        self._local.recorded = True
+
+    def changes_after(self, seq: int, limit: int = 500) -> Tuple[List[changes.Change], bool]:
+        """The committed changes after ``seq`` (oldest first, at most ``limit``) and whether some after
+        ``seq`` were dropped from the bounded feed (a reader that far behind missed them)."""
+        with self.read() as conn:
+            return changes.read_after(conn, seq, limit)
+
+    def latest_change(self) -> int:
+        """The ``seq`` of the newest committed change (0: none): where a new reader of the feed starts."""
+        with self.read() as conn:
+            return changes.latest(conn)
+
+    def wait_for_changes(self, timeout: float) -> None:
+        """Return when a write of this process recorded a change, or after ``timeout`` seconds (what other
+        processes write is found by reading the feed again: SQLite has no notification across
+        processes, so a reader polls at this interval)."""
+        self._changed.wait(timeout)
+        self._changed.clear()  # before the caller reads the feed: a commit after this is found next time
 
     # -- classes and their schema ----------------------------------------------------------------------
     def has_class(self, conn: Connection, class_name: str) -> bool:

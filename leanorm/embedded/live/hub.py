@@ -1,0 +1,322 @@
+"""Live queries of one server process: its connections and subscriptions, and the reader of the change
+feed that turns each committed change into the events of the subscriptions it concerns.
+
+The reader is one thread per process. It reads the store's change feed (``Store.changes_after``) in
+commit order, whichever process wrote, waking at once for a write of its own process and every
+``poll_interval`` for the others' (``Store.wait_for_changes``). For each batch of changes it:
+
+1. checks the session of every subscription (a token deleted or expired ends the subscriptions using it:
+   error 209, nothing more is sent to them);
+2. for each change, tests every subscription of its class (:mod:`.matching`, the query compiler in
+   SQL) and passes the object before and after through the subscriber's read filter
+   (``ReadPolicy.reveal``: class-level permissions, ACL and protected fields as they are now, the class
+   permissions read once per batch), then decides the event (:mod:`.events`);
+3. after a change to ``_Role``, resolves its subscribers' roles again, so the next change is filtered by
+   the roles they hold now.
+
+Events go out in commit order. A reader that falls further behind than the feed keeps tells its
+clients that changes were missed (error, ``reconnect``) and closes them, instead of skipping.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import threading
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import orjson
+
+from ..access.authz import ReadPolicy
+from ..answers import ProtocolError
+from ..caller import Caller
+from ..endpoints.sessions import authenticate
+from ..routing import Context, Services
+from ..settings import LiveLimits
+from ..storage.interface import Change, Connection, Store
+from ..storage.values import now_iso
+from .clients import REQUEST_LIMIT, LiveClient, Subscription
+from .events import Seen, decide, shown
+from .matching import Conditions
+from .messages import LiveError, error
+from .outlet import Outlet
+
+__all__ = ["LiveQueries"]
+
+log = logging.getLogger("leanorm.embedded")
+#: changes read from the feed at once
+BATCH = 500
+#: Parse's code for an invalid session token
+INVALID_SESSION = 209
+
+Viewer = Tuple[bool, Optional[str], Tuple[str, ...]]
+
+
+class LiveQueries:
+    """The live connections of one server process and the reader of the change feed that serves them."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.limits: LiveLimits = services.settings.live
+        self._lock = threading.RLock()  # a send under it may drop (and so close) its client
+        self._clients: Dict[LiveClient, None] = {}  # in the order they connected
+        self._per_address: Dict[str, int] = collections.Counter()
+        self._seq = 0
+        self._reader: Optional[threading.Thread] = None
+        #: bumped whenever a subscription comes or goes: the compiled plans are then made again
+        self._version = 0
+        self._plans: Dict[str, _Plan] = {}
+        self._plans_version = -1
+        self._stop = threading.Event()
+        #: called before each batch of changes is delivered: a protocol whose subscriptions are kept in
+        #: the store (LeanCloud's, :mod:`.leancloud`) loads them here, so a subscription any process
+        #: stored before the batch's changes were committed hears them
+        self.before_batch: List[Callable[[], None]] = []
+
+    # -- connections -----------------------------------------------------------------------------------
+    def open(self, outlet: Outlet, address: str,
+             client_type: Callable[["LiveQueries", Outlet, str], LiveClient] = LiveClient) -> LiveClient:
+        """A new connection from ``address`` (a ``client_type``: Parse's protocol, or another speaking
+        its own messages); :class:`LiveError` (155) past the bounds on connections."""
+        with self._lock:
+            if len(self._clients) >= self.limits.max_connections:
+                raise LiveError(REQUEST_LIMIT, f"Too many live connections: this server holds at most "
+                                               f"{self.limits.max_connections}.")
+            if self._per_address[address] >= self.limits.max_connections_per_address:
+                raise LiveError(REQUEST_LIMIT, f"Too many live connections from {address}: at most "
+                                               f"{self.limits.max_connections_per_address}.")
+            client = client_type(self, outlet, address)
+            self._clients[client] = None
+            self._per_address[address] += 1
+            if self._reader is None and not self._stop.is_set():
+                # the feed is read from here on: a subscription made after this sees every later change
+                self._seq = self.services.store.latest_change()
+                self._reader = threading.Thread(target=self._read, name="leanorm-live", daemon=True)
+                self._reader.start()
+        return client
+
+    def close(self, client: LiveClient) -> None:
+        """Forget a connection that ended (its subscriptions with it)."""
+        with self._lock:
+            if client.closed:
+                return
+            client.closed = True
+            self._version += 1
+            self._clients.pop(client, None)
+            self._per_address[client.address] -= 1
+            if not self._per_address[client.address]:
+                del self._per_address[client.address]
+        client.outlet.close()
+
+    def drop(self, client: LiveClient, message: Dict[str, Any]) -> None:
+        """Close a connection the server ends, telling it why first."""
+        client.outlet.put(client.encode(message), force=True)
+        self.close(client)
+
+    def context(self, caller: Caller, class_permissions: Optional[Dict[str, Any]] = None) -> Context:
+        """A request context for reading as ``caller`` (the read rules take one)."""
+        ctx = Context(self.services, "GET", "live", "parse", {}, caller, None)
+        if class_permissions is not None:
+            ctx.class_permissions = class_permissions
+        return ctx
+
+    def subscribe(self, client: LiveClient, subscription: Subscription,
+                  confirmation: Optional[Dict[str, Any]] = None) -> None:
+        """Add (or replace) a subscription, ``confirmation`` (``subscribed``) queued first: the reader
+        takes subscriptions under the same lock, so no event of it can go out before the confirmation.
+        (LeanCloud's subscriptions are confirmed over HTTP: none is sent for them.)"""
+        with self._lock:
+            if confirmation is not None:
+                client.send(confirmation)
+            client.subscriptions[subscription.request_id] = subscription
+            self._version += 1
+
+    def unsubscribe(self, client: LiveClient, request_id: int) -> bool:
+        with self._lock:
+            self._version += 1
+            return client.subscriptions.pop(request_id, None) is not None
+
+    def shutdown(self) -> None:
+        """Stop reading the feed and close every connection."""
+        self._stop.set()
+        with self._lock:
+            clients = list(self._clients)
+        for client in clients:
+            self.close(client)
+
+    # -- the reader of the change feed -----------------------------------------------------------------
+    def _read(self) -> None:
+        store = self.services.store
+        while not self._stop.is_set():
+            try:
+                store.wait_for_changes(self.limits.poll_interval)
+                while not self._stop.is_set():
+                    changes, missed = store.changes_after(self._seq, BATCH)
+                    if missed:
+                        self._missed()
+                    if not changes:
+                        break
+                    self._seq = changes[-1].seq
+                    try:
+                        self._deliver(changes)
+                    except Exception:  # noqa: BLE001 - a bug in one batch: its events are lost, and said so
+                        log.exception("live queries: delivering changes failed")
+                        self._missed()
+            except ProtocolError as exc:  # the store closed under the reader: the server is stopping
+                if exc.status == 503:
+                    return
+                log.exception("live queries: reading the change feed failed")
+            except Exception:  # noqa: BLE001 - the reader must outlive a failed read of the feed
+                log.exception("live queries: reading the change feed failed")
+
+    def _missed(self) -> None:
+        with self._lock:
+            clients = list(self._clients)
+        for client in clients:
+            self.drop(client, error(1, "Changes were missed (this server fell behind its change feed, or "
+                                       "failed to deliver them). Connect again and read the current state.",
+                                    reconnect=True))
+
+    def _subscribed(self) -> Tuple[int, List[Tuple[LiveClient, Subscription]]]:
+        with self._lock:
+            return self._version, [(c, s) for c in self._clients if c.id is not None for s in c.subscriptions.values()]
+
+    def _deliver(self, changes: List[Change]) -> None:
+        for load in self.before_batch:
+            load()
+        version, entries = self._subscribed()
+        entries = self._with_live_sessions(entries)
+        if not entries:
+            return
+        store = self.services.store
+        if version != self._plans_version:  # subscriptions changed: every class's plan is made again
+            self._plans, self._plans_version = {}, version
+        batch = _Batch(self, entries)
+        with store.read() as conn:
+            for change in changes:
+                if change.class_name in batch.classes:
+                    self._events(conn, batch, change)
+                if change.class_name == "_Role":  # roles may have changed: the next change sees them
+                    entries = self._with_live_sessions(entries, refresh=True)
+                    batch = _Batch(self, entries)
+
+    def _with_live_sessions(self, entries: List[Tuple[LiveClient, Subscription]],
+                            refresh: bool = False) -> List[Tuple[LiveClient, Subscription]]:
+        """The subscriptions whose session is still valid (``refresh``: with their callers' roles read
+        again); those whose token was deleted or expired end with error 209."""
+        tokens = {s.token for _, s in entries if s.token}
+        callers: Dict[str, Caller] = {}
+        if tokens:
+            with self.services.store.read() as conn:
+                valid = {t for (t,) in conn.execute(
+                    "SELECT token FROM _sessions WHERE token IN (SELECT value FROM json_each(?)) AND expires_at > ?",
+                    (orjson.dumps(sorted(tokens)).decode(), now_iso()))}
+            if refresh:
+                for token in sorted(valid):  # a copy: a token that fails now is taken out of ``valid``
+                    try:
+                        callers[token] = authenticate(self.services.store, token, False)
+                    except ProtocolError:
+                        valid.discard(token)
+        else:
+            valid = set()
+        kept = []
+        for client, subscription in entries:
+            if subscription.token and subscription.token not in valid and not subscription.caller.master:
+                if self.unsubscribe(client, subscription.request_id):
+                    client.send(error(INVALID_SESSION, "Invalid session token: the session ended.",
+                                      request_id=subscription.request_id))
+                continue
+            if subscription.token in callers:
+                subscription.caller = dataclasses.replace(callers[subscription.token],
+                                                          master=subscription.caller.master)
+            kept.append((client, subscription))
+        return kept
+
+    def _plan(self, conn: Connection, class_name: str, entries: List[Tuple[LiveClient, Subscription]]) -> "_Plan":
+        """The compiled plain conditions of a class's subscriptions, kept while they and its schema last."""
+        schema = self.services.store.schema(conn, class_name)
+        plan = self._plans.get(class_name)
+        if plan is None or plan.schema != schema:
+            plan = self._plans[class_name] = _Plan(self.services.store, conn, class_name, entries, schema)
+        return plan
+
+    def _events(self, conn: Connection, batch: "_Batch", change: Change) -> None:
+        """Send the events ``change`` makes for the subscriptions of its class."""
+        plan = self._plan(conn, change.class_name, batch.classes[change.class_name])
+        before_hits, after_hits = plan.shared.test(conn, change.before), plan.shared.test(conn, change.after)
+        candidates = [(client, subscription, before_hits[index], after_hits[index])
+                      for index in range(len(before_hits)) if before_hits[index] or after_hits[index]
+                      for client, subscription in plan.by_condition[index]]
+        if plan.own:  # conditions with sub-queries read as their subscriber, now
+            own = Conditions(self.services.store, conn, change.class_name)
+            indexes = [own.add(s.where, batch.policy(s.caller)) for _, s in plan.own]
+            before_own, after_own = own.test(conn, change.before), own.test(conn, change.after)
+            candidates += [(c, s, before_own[i], after_own[i]) for (c, s), i in zip(plan.own, indexes)
+                           if before_own[i] or after_own[i]]
+        for client, subscription, where_before, where_after in candidates:
+            if client.closed or client.subscriptions.get(subscription.request_id) is not subscription:
+                continue  # ended since the plan was made (unsubscribed, replaced, its session gone)
+            before, after = batch.seen(change, subscription)
+            event = decide(Seen(before, after, where_before, where_after), change.before, change.after,
+                           subscription.watch)
+            if event is None or event["op"] not in client.events:
+                continue
+            message = {"op": event["op"], "clientId": client.id, "requestId": subscription.request_id,
+                       "object": shown(event["object"], change.class_name, subscription.keys)}
+            if event.get("original") is not None:
+                message["original"] = shown(event["original"], change.class_name, subscription.keys)
+            client.send(message)
+
+
+class _Plan:
+    """One class's subscriptions: their plain ``where`` conditions compiled together (equal ones once),
+    and those with sub-queries apart."""
+
+    def __init__(self, store: Store, conn: Connection, class_name: str,
+                 entries: List[Tuple[LiveClient, Subscription]], schema: Dict[str, Any]) -> None:
+        self.schema = schema
+        self.shared = Conditions(store, conn, class_name)
+        self.by_condition: Dict[int, List[Tuple[LiveClient, Subscription]]] = collections.defaultdict(list)
+        self.own: List[Tuple[LiveClient, Subscription]] = []
+        indexes: Dict[str, int] = {}
+        for client, subscription in entries:
+            if not subscription.plain:
+                self.own.append((client, subscription))
+                continue
+            if subscription.where_text not in indexes:
+                indexes[subscription.where_text] = self.shared.add(subscription.where)
+            self.by_condition[indexes[subscription.where_text]].append((client, subscription))
+
+
+class _Batch:
+    """What one batch of changes reads once: the subscriptions by class, and each subscriber's read
+    policy (class-level permissions read once for all of them, as they are now)."""
+
+    def __init__(self, hub: LiveQueries, entries: List[Tuple[LiveClient, Subscription]]) -> None:
+        self.hub = hub
+        self.classes: Dict[str, List[Tuple[LiveClient, Subscription]]] = collections.defaultdict(list)
+        for client, subscription in entries:
+            self.classes[subscription.class_name].append((client, subscription))
+        self._permissions: Dict[str, Any] = {}
+        self._policies: Dict[Viewer, ReadPolicy] = {}
+        self._seen: Dict[Tuple[int, Viewer, str], Tuple[Optional[Dict[str, Any]], Optional[Dict[str, Any]]]] = {}
+
+    def policy(self, caller: Caller) -> ReadPolicy:
+        viewer = (caller.master, caller.user_id, caller.principals)
+        if viewer not in self._policies:
+            self._policies[viewer] = ReadPolicy(self.hub.context(caller, self._permissions))
+        return self._policies[viewer]
+
+    def seen(self, change: Change, subscription: Subscription) -> Tuple[Optional[Dict[str, Any]],
+                                                                       Optional[Dict[str, Any]]]:
+        """The object before and after ``change`` through the subscriber's read filter (None: unreadable)."""
+        caller = subscription.caller
+        key = (change.seq, (caller.master, caller.user_id, caller.principals), subscription.operation)
+        if key not in self._seen:
+            policy = self.policy(caller)
+            self._seen[key] = (
+                None if change.before is None else policy.reveal(change.class_name, dict(change.before),
+                                                                 subscription.operation),
+                None if change.after is None else policy.reveal(change.class_name, dict(change.after),
+                                                                subscription.operation))
+        return self._seen[key]

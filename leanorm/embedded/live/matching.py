@@ -1,0 +1,104 @@
+"""Whether an object matches a subscription's ``where``: the query compiler decides, in SQL.
+
+The ``where`` is compiled by the same ``storage.query_compiler`` every find uses, and evaluated against
+the object as a one-row table of the class's columns (``objectId``, ``createdAt``, ``updatedAt``,
+``acl``, ``data``: the stored row, rebuilt from the change). So a live query selects exactly what a find
+with that ``where`` would select, operator for operator (``$regex`` by RE2, ``$text``, geo, dates,
+pointers, ``$inQuery`` against the current data), and there is no second implementation of the query
+language to drift from the first: a Python matcher would be one more owner of query semantics.
+
+The price is one SQLite statement per change for all the subscriptions of its class whose ``where``
+reads nothing but the object (they are compiled together, their conditions the columns of one
+``SELECT``); a ``where`` with a sub-query (``$inQuery``, ``$select``, ``$relatedTo``...) reads other
+rows as its subscriber may read them, so it is compiled with that subscriber's rights, alone.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..access.authz import ReadPolicy
+from ..answers import ProtocolError
+from ..caller import Caller
+from ..storage.interface import Connection, Store
+from ..storage.query_compiler import QueryCompiler
+from ..storage.values import canonical
+
+__all__ = ["Conditions", "reads_other_rows", "row_of", "COLUMNS_PER_STATEMENT"]
+
+log = logging.getLogger("leanorm.embedded")
+#: conditions evaluated by one statement (SQLite allows 2,000 result columns)
+COLUMNS_PER_STATEMENT = 200
+#: operators whose condition reads rows besides the object's own
+_SUBQUERIES = {"$inQuery", "$notInQuery", "$select", "$dontSelect", "$relatedTo"}
+_OWN_KEYS = ("objectId", "createdAt", "updatedAt", "ACL")
+_ROW = "(SELECT :lq_id AS objectId, :lq_created AS createdAt, :lq_updated AS updatedAt, :lq_acl AS acl, " \
+       ":lq_data AS data) AS t0"
+
+
+def reads_other_rows(where: Any) -> bool:
+    """Whether ``where`` has a sub-query (its result depends on other rows and on who reads them)."""
+    if isinstance(where, dict):
+        return any(k in _SUBQUERIES or reads_other_rows(v) for k, v in where.items())
+    if isinstance(where, list):
+        return any(reads_other_rows(v) for v in where)
+    return False
+
+
+def row_of(obj: Dict[str, Any]) -> Dict[str, Any]:
+    """The statement parameters of an object's row, as ``endpoints.objects.write`` stored it."""
+    acl = obj.get("ACL")
+    return {"lq_id": obj["objectId"], "lq_created": obj.get("createdAt"), "lq_updated": obj.get("updatedAt"),
+            "lq_acl": None if acl is None else canonical(acl),
+            "lq_data": canonical({k: v for k, v in obj.items() if k not in _OWN_KEYS})}
+
+
+class Conditions:
+    """The ``where`` conditions to test one class's changes against, compiled once (plain ones are kept
+    while the subscriptions and the class's schema stay the same; those with sub-queries, for one batch
+    of changes); :meth:`test` answers, per condition, whether an object matches."""
+
+    def __init__(self, store: Store, conn: Connection, class_name: str) -> None:
+        self.store, self.conn, self.class_name = store, conn, class_name
+        # conditions that read only the object do not depend on who asks: compiled with no rights
+        self._shared = QueryCompiler(store, conn, Caller(master=True), "parse")
+        self._plain: List[Tuple[int, str]] = []
+        self._own: List[Tuple[int, str, Dict[str, Any]]] = []  # (index, sql, its compiler's parameters)
+        self._count = 0
+
+    def add(self, where: Dict[str, Any], policy: Optional[ReadPolicy] = None) -> int:
+        """Compile ``where`` (as ``policy``'s caller reads, needed when it has sub-queries); its index in
+        :meth:`test`'s answer. A ``where`` that no longer compiles (a field's type changed since the
+        subscription) matches nothing."""
+        index, self._count = self._count, self._count + 1
+        try:
+            if policy is not None and reads_other_rows(where):
+                compiler = QueryCompiler(self.store, self.conn, policy.ctx.caller, "parse", policy)
+                self._own.append((index, compiler.where(self.class_name, "t0", where), compiler.params))
+            else:
+                self._plain.append((index, self._shared.where(self.class_name, "t0", where)))
+        except ProtocolError:
+            self._own.append((index, "0", {}))
+        return index
+
+    def test(self, conn: Connection, obj: Optional[Dict[str, Any]]) -> List[bool]:
+        """For each condition added, whether ``obj`` (an object as stored; None: no object) matches it
+        (read on ``conn``, the reader's connection for this batch)."""
+        answers = [False] * self._count
+        if obj is None or not self._count:
+            return answers
+        row = row_of(obj)
+        statements = [(self._plain[i:i + COLUMNS_PER_STATEMENT], self._shared.params)
+                      for i in range(0, len(self._plain), COLUMNS_PER_STATEMENT)]
+        statements += [([(index, sql)], params) for index, sql, params in self._own]
+        for conditions, params in statements:
+            columns = ", ".join(f"CASE WHEN ({sql}) THEN 1 ELSE 0 END" for _, sql in conditions)
+            try:
+                found = conn.execute(f"SELECT {columns} FROM {_ROW}", {**params, **row}).fetchone()
+            except Exception:  # noqa: BLE001 - e.g. a $regex the stored value cannot take: no match
+                log.warning("live queries: a where on %s could not be evaluated", self.class_name, exc_info=True)
+                continue
+            for (index, _), hit in zip(conditions, found):
+                answers[index] = bool(hit)
+        return answers
+

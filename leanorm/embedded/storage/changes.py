@@ -1,0 +1,83 @@
+"""The change feed: every committed object write, as a row of ``_changes`` appended in the write's own
+transaction, for live queries (``embedded/live/``) to tail.
+
+A change is the object before and after the write, each as stored (its fields, ``objectId``,
+``createdAt``, ``updatedAt`` and ``ACL``; ``None`` before a create and after a delete). It is appended by
+``endpoints.objects.write``/``remove`` (every object write goes through them: batches, hooks' writes,
+users, roles), inside the write transaction, so a rolled-back write (or batch item) leaves no change and
+a committed one always has its change: a reader of the feed never sees a change that did not happen, nor
+misses one that did. Every process sharing the database file reads the same feed, in commit order
+(``seq`` grows with each commit, as writers are serialised).
+
+The table is bounded: each append drops what is older than the newest :data:`KEEP` changes. A reader that
+fell further behind than that learns it (:func:`read_after` answers ``missed=True``) instead of silently
+skipping changes.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple
+
+import orjson
+
+if TYPE_CHECKING:  # the interface names Change: it imports this module
+    from .interface import Connection
+
+__all__ = ["Change", "KEEP", "TABLE", "record", "read_after", "latest"]
+
+#: how many of the newest changes the feed keeps (a reader further behind has missed changes)
+KEEP = 10_000
+
+TABLE = """
+CREATE TABLE IF NOT EXISTS _changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, class_name TEXT NOT NULL,
+    object_id TEXT NOT NULL, before TEXT, after TEXT);
+"""
+
+
+class Change(NamedTuple):
+    """One committed object write: its place in the feed, its class, and the object before and after it
+    (as stored, ``ACL`` included; None before a create, after a delete)."""
+
+    seq: int
+    class_name: str
+    object_id: str
+    before: Optional[Dict[str, Any]]
+    after: Optional[Dict[str, Any]]
+
+    @property
+    def kind(self) -> str:
+        """``create``, ``update`` or ``delete``: what the write did to the object."""
+        return "create" if self.before is None else "delete" if self.after is None else "update"
+
+
+def _text(obj: Optional[Dict[str, Any]]) -> Optional[str]:
+    return None if obj is None else orjson.dumps(obj).decode()
+
+
+def record(conn: Connection, class_name: str, object_id: str, before: Optional[Dict[str, Any]],
+           after: Optional[Dict[str, Any]], keep: int = KEEP) -> int:
+    """Append a change in ``conn``'s open write transaction (it commits or rolls back with the write), and
+    drop changes older than the newest ``keep``; returns its ``seq``."""
+    cursor = conn.execute("INSERT INTO _changes (class_name, object_id, before, after) VALUES (?, ?, ?, ?)",
+                          (class_name, object_id, _text(before), _text(after)))
+    seq = cursor.lastrowid or 0
+    conn.execute("DELETE FROM _changes WHERE seq <= ?", (seq - keep,))
+    return seq
+
+
+def read_after(conn: Connection, seq: int, limit: int = 500) -> Tuple[List[Change], bool]:
+    """The committed changes after ``seq``, oldest first (at most ``limit``), and whether some after
+    ``seq`` are no longer kept (a reader that far behind missed them)."""
+    rows = conn.execute("SELECT seq, class_name, object_id, before, after FROM _changes WHERE seq > ? "
+                        "ORDER BY seq LIMIT ?", (seq, limit)).fetchall()
+    # seq has no gaps (writers are serialised, a rolled-back insert gives its number back): a first row
+    # beyond the next number means those between were dropped
+    missed = bool(rows) and rows[0][0] > seq + 1
+    changes = [Change(s, c, o, None if b is None else orjson.loads(b), None if a is None else orjson.loads(a))
+               for s, c, o, b, a in rows]
+    return changes, missed
+
+
+def latest(conn: Connection) -> int:
+    """The ``seq`` of the newest change (0: none yet): where a new reader starts."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = '_changes'").fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,300 @@
+"""Live queries (Parse's LiveQuery protocol) on the embedded server: in-process (``live_connection``) and
+over ``leanorm serve``'s WebSocket, across worker processes sharing one database file.
+
+Where a test shows that something is *not* sent, it makes a write that must be sent afterwards (a
+marker) and checks that the marker's event is the next message: events go out in commit order, so
+nothing else was sent in between."""
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import pytest
+import requests
+from websockets.exceptions import ConnectionClosed
+
+import leanorm
+from leanorm.embedded import EmbeddedServer, LiveLimits
+from leanorm.engine import Engine
+from leanorm.embedded.live import LiveConnectionClosed
+from tests.live_socket import Socket, websockets_sync
+from tests.models import Author, Org
+from tests.served import Served, serve
+
+APP = {"app_id": "live-app", "app_key": "live-key", "master_key": "live-master"}
+HEADERS = {"X-Parse-Application-Id": "live-app", "X-Parse-REST-API-Key": "live-key"}
+
+
+def _call(server: EmbeddedServer, method: str, path: str, body: Any = None) -> Dict[str, Any]:
+    resp = server.handle(method, "/parse/" + path, headers=HEADERS,
+                         body=None if body is None else json.dumps(body).encode())
+    assert resp.status < 300, resp.body
+    answer: Dict[str, Any] = json.loads(resp.body)
+    return answer
+
+
+def _run(coroutine: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coroutine, 30))
+
+
+@pytest.fixture()
+def server() -> Iterator[EmbeddedServer]:
+    running = EmbeddedServer(":memory:", **APP)
+    yield running
+    running.close()
+
+
+async def _connected(server: EmbeddedServer, **extra: Any) -> Any:
+    live = server.live_connection()
+    await live.send({"op": "connect", "applicationId": "live-app", "javascriptKey": "live-key", **extra})
+    assert (await live.receive())["op"] == "connected"
+    return live
+
+
+async def _subscribed(live: Any, request_id: int, class_name: str, where: Dict[str, Any], **query: Any) -> None:
+    await live.send({"op": "subscribe", "requestId": request_id,
+                     "query": {"className": class_name, "where": where, **query}})
+    answer = await live.receive()
+    assert answer["op"] == "subscribed" and answer["requestId"] == request_id, answer
+
+
+def test_another_clients_writes_arrive_in_order_as_create_update_leave_enter_delete(server: EmbeddedServer) -> None:
+    async def scenario() -> List[Dict[str, Any]]:
+        live = await _connected(server)
+        await _subscribed(live, 1, "Post", {"score": {"$gte": 5}})
+        writer = asyncio.to_thread
+        post = await writer(_call, server, "POST", "classes/Post", {"score": 5, "title": "a"})
+        oid = post["objectId"]
+        await writer(_call, server, "PUT", f"classes/Post/{oid}", {"score": 6})
+        await writer(_call, server, "PUT", f"classes/Post/{oid}", {"score": 1})
+        await writer(_call, server, "PUT", f"classes/Post/{oid}", {"score": {"__op": "Increment", "amount": 8}})
+        await writer(_call, server, "DELETE", f"classes/Post/{oid}")
+        events = [await live.receive() for _ in range(5)]
+        await live.close()
+        return events
+
+    events = _run(scenario())
+    assert [(e["op"], e["object"]["score"]) for e in events] == [
+        ("create", 5), ("update", 6), ("leave", 1), ("enter", 9), ("delete", 9)]
+    assert [e.get("original", {}).get("score") for e in events] == [None, 5, 6, 1, None]
+    assert {e["object"]["className"] for e in events} == {"Post"}
+    assert {e["requestId"] for e in events} == {1}
+
+
+def test_batch_items_and_only_committed_writes_arrive(server: EmbeddedServer) -> None:
+    async def scenario() -> List[Dict[str, Any]]:
+        live = await _connected(server)
+        await _subscribed(live, 1, "Task", {})
+        requests_ = [{"method": "POST", "path": "/parse/classes/Task", "body": {"n": n}} for n in (1, 2)]
+        failing = [*requests_, {"method": "PUT", "path": "/parse/classes/Task/missing", "body": {"n": 3}}]
+        resp = await asyncio.to_thread(server.handle, "POST", "/parse/batch", headers=HEADERS,
+                                       body=json.dumps({"requests": failing, "transaction": True}).encode())
+        assert resp.status >= 400  # all or nothing: nothing was written
+        await asyncio.to_thread(_call, server, "POST", "batch", {"requests": requests_})
+        events = [await live.receive() for _ in range(2)]
+        await live.close()
+        return events
+
+    assert [(e["op"], e["object"]["n"]) for e in _run(scenario())] == [("create", 1), ("create", 2)]
+
+
+def test_hooks_changes_and_hooks_own_writes_arrive_as_stored() -> None:
+    engine = Engine()
+
+    @engine.before_save(Author)
+    def named(author: Author) -> None:
+        author.name = author.name.upper()
+
+    @engine.after_save(Author)
+    def counted(author: Author) -> None:
+        Org.objects.create(name=f"org of {author.name}")
+
+    client = leanorm.connect("local://:memory:", default=False, engine=engine)
+    server = client.embedded_server
+    assert server is not None
+    headers = {"X-Parse-Application-Id": server.settings.app_id, "X-Parse-REST-API-Key": server.settings.app_key}
+
+    async def scenario() -> List[Dict[str, Any]]:
+        live = server.live_connection()
+        await live.send({"op": "connect", "applicationId": server.settings.app_id,
+                         "javascriptKey": server.settings.app_key})
+        assert (await live.receive())["op"] == "connected"
+        await _subscribed(live, 1, "Author", {})
+        await _subscribed(live, 2, "Org", {})
+        resp = await asyncio.to_thread(server.handle, "POST", "/parse/classes/Author", headers=headers,
+                                       body=b'{"name": "ann"}')
+        assert resp.status == 201, resp.body
+        events = [await live.receive(), await live.receive()]
+        await live.close()
+        return events
+
+    try:
+        events = _run(scenario())
+    finally:
+        client.close()
+    assert [(e["requestId"], e["op"], e["object"]["name"]) for e in events] == [
+        (1, "create", "ANN"), (2, "create", "org of ANN")]
+
+
+def test_keys_watch_and_several_subscriptions_on_one_connection(server: EmbeddedServer) -> None:
+    async def scenario() -> List[Dict[str, Any]]:
+        live = await _connected(server)
+        await _subscribed(live, 1, "Item", {}, keys=["name"])
+        await _subscribed(live, 2, "Item", {}, watch=["price"])
+        item = await asyncio.to_thread(_call, server, "POST", "classes/Item", {"name": "a", "price": 1, "color": "red"})
+        await asyncio.to_thread(_call, server, "PUT", f"classes/Item/{item['objectId']}", {"color": "blue"})
+        await asyncio.to_thread(_call, server, "PUT", f"classes/Item/{item['objectId']}", {"price": 2})
+        events = [await live.receive() for _ in range(5)]
+        await live.close()
+        return events
+
+    events = _run(scenario())
+    assert [(e["requestId"], e["op"]) for e in events] == [(1, "create"), (2, "create"), (1, "update"),
+                                                            (1, "update"), (2, "update")]
+    assert set(events[0]["object"]) == {"className", "objectId", "createdAt", "updatedAt", "name"}
+    assert events[4]["object"]["price"] == 2 and events[4]["original"]["price"] == 1
+
+
+def test_unsubscribe_and_close_end_delivery(server: EmbeddedServer) -> None:
+    async def scenario() -> Dict[str, Any]:
+        live = await _connected(server)
+        await _subscribed(live, 1, "Note", {})
+        await _subscribed(live, 2, "Marker", {})
+        await live.send({"op": "unsubscribe", "requestId": 1})
+        assert (await live.receive()) == {"op": "unsubscribed", "clientId": live._client.id, "requestId": 1}
+        await asyncio.to_thread(_call, server, "POST", "classes/Note", {})
+        await asyncio.to_thread(_call, server, "POST", "classes/Marker", {})
+        marker = await live.receive()
+        await live.close()
+        with pytest.raises(LiveConnectionClosed):
+            await live.receive()
+        return marker
+
+    assert _run(scenario())["requestId"] == 2
+
+
+def test_malformed_and_unconnected_requests_are_answered_with_parses_errors(server: EmbeddedServer) -> None:
+    async def scenario() -> List[Dict[str, Any]]:
+        live = server.live_connection()
+        await live.send({"op": "subscribe", "requestId": 1, "query": {"className": "A", "where": {}}})
+        answers = [await live.receive()]
+        await live.send({"op": "connect", "applicationId": "live-app", "javascriptKey": "live-key", "x": 1})
+        answers.append(await live.receive())
+        await live.send({"op": "connect", "applicationId": "live-app", "javascriptKey": "wrong"})
+        answers.append(await live.receive())
+        await live.send({"op": "dance"})
+        answers.append(await live.receive())
+        await live.close()
+        return answers
+
+    answers = _run(scenario())
+    assert [(a["op"], a["code"], a["reconnect"]) for a in answers] == [
+        ("error", 2, True), ("error", 1, True), ("error", 4, False), ("error", 1, True)]
+    assert answers[1]["error"] == "Additional properties not allowed"
+
+
+def test_in_process_bounds_are_the_apps_own() -> None:
+    server = EmbeddedServer(":memory:", **APP, live_limits=LiveLimits(max_subscriptions=1,
+                                                                      max_connections_per_address=1))
+
+    async def scenario() -> List[Dict[str, Any]]:
+        live = await _connected(server)
+        await _subscribed(live, 1, "A", {})
+        await live.send({"op": "subscribe", "requestId": 2, "query": {"className": "A", "where": {}}})
+        answers = [await live.receive()]
+        second = server.live_connection()
+        with pytest.raises(LiveConnectionClosed, match="at most 1"):
+            await second.send({"op": "connect", "applicationId": "live-app", "javascriptKey": "live-key"})
+        answers.append(await second.receive())
+        await live.close()
+        return answers
+
+    try:
+        answers = _run(scenario())
+    finally:
+        server.close()
+    assert [(a["code"], a["requestId"]) for a in answers] == [(155, 2), (155, None)]
+
+
+# -- over leanorm serve ------------------------------------------------------------------------------------
+def _post(served: Served, class_name: str, body: Dict[str, Any]) -> Dict[str, Any]:
+    # a new connection each time: with several workers, any of them may take it
+    resp = requests.post(f"{served.base_url}/parse/classes/{class_name}", json=body, timeout=30,
+                         headers={"X-Parse-Application-Id": served.app_id, "X-Parse-REST-API-Key": served.app_key,
+                                  "Connection": "close"})
+    assert resp.status_code == 201, resp.text
+    answer: Dict[str, Any] = resp.json()
+    return answer
+
+
+def test_a_write_through_one_process_reaches_a_subscriber_on_another(tmp_path: Path) -> None:
+    database = tmp_path / "shared.sqlite3"
+    with serve(database) as first, serve(database) as second:
+        socket = Socket(second, path="/")  # the Parse SDK's default is the server's root
+        assert socket.connected["op"] == "connected"
+        assert socket.subscribe(1, "Shared", {"n": {"$gt": 0}})["op"] == "subscribed"
+        for n in (0, 1, 2):
+            _post(first, "Shared", {"n": n})
+        events = [socket.next(), socket.next()]
+        socket.close()
+    assert [(e["op"], e["object"]["n"]) for e in events] == [("create", 1), ("create", 2)]
+
+
+def test_every_subscriber_of_a_two_worker_server_gets_every_write(tmp_path: Path) -> None:
+    with serve(tmp_path / "app.sqlite3", "--workers", "2") as served:
+        sockets = [Socket(served) for _ in range(6)]  # spread over both workers by the kernel
+        for socket in sockets:
+            assert socket.subscribe(1, "Fanout", {})["op"] == "subscribed"
+        written = [_post(served, "Fanout", {"n": n})["objectId"] for n in range(4)]
+        for socket in sockets:
+            assert [socket.next()["object"]["objectId"] for _ in written] == written
+            socket.close()
+
+
+def test_serve_bounds_subscriptions_connections_and_message_size(tmp_path: Path) -> None:
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--live-subscriptions", "2",
+               "--live-connections-per-address", "2") as served:
+        first, second = Socket(served), Socket(served)
+        assert [first.subscribe(n, "B", {})["op"] for n in (1, 2)] == ["subscribed", "subscribed"]
+        refused = first.subscribe(3, "B", {})
+        assert (refused["op"], refused["code"], refused["requestId"]) == ("error", 155, 3)
+        third = websockets_sync.connect(f"ws://127.0.0.1:{served.port}/parse").__enter__()
+        answer = json.loads(third.recv(timeout=20))
+        assert (answer["op"], answer["code"]) == ("error", 155)
+        third.close()
+        second.send({"op": "subscribe", "requestId": 1, "query": {"className": "B", "where": {"x": "y" * (1 << 20)}}})
+        too_large = second.next()
+        assert (too_large["op"], too_large["code"]) == ("error", 1) and "too large" in too_large["error"]
+        first.close()
+        second.close()
+
+
+def test_a_socket_that_never_connects_is_closed_after_the_read_timeout(tmp_path: Path) -> None:
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--read-timeout", "1") as served:
+        silent = websockets_sync.connect(f"ws://127.0.0.1:{served.port}/parse").__enter__()
+        answer = json.loads(silent.recv(timeout=20))
+        assert (answer["op"], answer["code"]) == ("error", 1) and "Not connected" in answer["error"]
+        with pytest.raises(ConnectionClosed):
+            silent.recv(timeout=20)
+        connected = Socket(served)  # one that connects in time stays, however long it is then idle
+        assert connected.connected["op"] == "connected"
+        connected.close()
+
+
+def test_a_connect_with_wrong_keys_or_an_unknown_session_is_refused(served: Served) -> None:
+    wrong_key = Socket(served, javascriptKey="nope")
+    unknown = Socket(served, sessionToken="r:nope")
+    assert (wrong_key.connected["op"], wrong_key.connected["code"]) == ("error", 4)
+    assert (unknown.connected["op"], unknown.connected["code"]) == ("error", 209)
+    assert wrong_key.subscribe(1, "A", {})["code"] == 2  # still not connected
+    wrong_key.close()
+    unknown.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serve(tmp_path_factory.mktemp("live") / "app.sqlite3") as running:
+        yield running
+
