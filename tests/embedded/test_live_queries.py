@@ -318,6 +318,26 @@ def test_serve_bounds_subscriptions_connections_and_message_size(tmp_path: Path)
         second.close()
 
 
+def test_behind_a_trusted_proxy_the_bound_per_address_counts_the_client_it_names(tmp_path: Path) -> None:
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--trust-proxy",
+               "--live-connections-per-address", "1") as served:
+        def first_answer(client: str) -> Dict[str, Any]:
+            socket = websockets_sync.connect(f"ws://127.0.0.1:{served.port}/parse",
+                                             additional_headers={"X-Forwarded-For": client}).__enter__()
+            socket.send(json.dumps({"op": "connect", "applicationId": served.app_id,
+                                    "javascriptKey": served.app_key}))
+            opened.append(socket)
+            answer: Dict[str, Any] = json.loads(socket.recv(timeout=20))
+            return answer
+
+        opened: List[Any] = []
+        answers = [first_answer(client) for client in ("203.0.113.1", "203.0.113.2", "203.0.113.1")]
+        for socket in opened:
+            socket.close()
+    assert [a["op"] for a in answers[:2]] == ["connected", "connected"]
+    assert (answers[2]["op"], answers[2]["code"]) == ("error", 155) and "203.0.113.1" in answers[2]["error"]
+
+
 def test_a_socket_that_never_connects_is_closed_after_the_read_timeout(tmp_path: Path) -> None:
     with serve(tmp_path / "app.sqlite3", "--workers", "1", "--read-timeout", "1") as served:
         silent = websockets_sync.connect(f"ws://127.0.0.1:{served.port}/parse").__enter__()
