@@ -337,10 +337,13 @@ class RSGIApp:
         transport = await proto.accept()
         loop = asyncio.get_running_loop()
         outlet = LoopOutlet(loop, self.live.limits.max_pending)
-        logs.access("GET", scope.path, 101, 0.0, _peer(scope))
+        # who is connecting, for the bound per address: behind a trusted proxy, the client it names
+        forwarded = (scope.headers.get("x-forwarded-for") or "") if self.trust_proxy else ""
+        address = forwarded.rsplit(",", 1)[-1].strip() or _peer(scope)
+        logs.access("GET", scope.path, 101, 0.0, address)
         writer = asyncio.ensure_future(_send_live(transport, outlet, proto))
         try:
-            client = self.live.open(outlet, _peer(scope))
+            client = self.live.open(outlet, address)
         except LiveError as exc:  # past a bound: said, then closed
             outlet.put(dumps(exc.as_message()).encode(), force=True)
             outlet.close()

@@ -83,6 +83,53 @@ def test_another_clients_writes_arrive_in_order_as_create_update_leave_enter_del
     assert {e["requestId"] for e in events} == {1}
 
 
+#: wheres across the query language: a live query must select exactly what a find selects
+WHERES = [
+    {"score": {"$gt": 2}}, {"score": {"$in": [1, 3]}}, {"title": {"$regex": "^b", "$options": "i"}},
+    {"tags": "x"}, {"tags": {"$all": ["x", "y"]}}, {"meta.level": {"$gte": 2}}, {"missing": {"$exists": False}},
+    {"$or": [{"score": 1}, {"title": "c"}]}, {"when": {"$lt": {"__type": "Date", "iso": "2020-06-01T00:00:00.000Z"}}},
+    {"owner": {"__type": "Pointer", "className": "Owner", "objectId": "o1"}}, {"score": {"$ne": 2}},
+    {"title": {"$nin": ["a"]}, "score": {"$lte": 3}},
+    {"owner": {"$inQuery": {"where": {"vip": True}, "className": "Owner"}}},
+]
+
+
+def test_a_live_query_selects_exactly_what_a_find_selects(server: EmbeddedServer) -> None:
+    master = {**HEADERS, "X-Parse-Master-Key": "live-master"}
+    for oid, vip in (("o1", True), ("o2", False)):
+        resp = server.handle("POST", "/parse/classes/Owner", headers=master,
+                             body=json.dumps({"objectId": oid, "vip": vip}).encode())
+        assert resp.status == 201, resp.body
+    rows = [{"title": t, "score": n, "tags": tags, "meta": {"level": n}, "owner": {
+        "__type": "Pointer", "className": "Owner", "objectId": f"o{n % 2 + 1}"},
+        "when": {"__type": "Date", "iso": f"2020-0{n + 1}-01T00:00:00.000Z"}}
+        for t, n, tags in (("a", 1, ["x"]), ("B", 2, ["x", "y"]), ("c", 3, []), ("bd", 4, ["y"]))]
+
+    async def scenario() -> Dict[int, List[str]]:
+        live = await _connected(server)
+        for n, where in enumerate(WHERES):
+            await _subscribed(live, n + 1, "Fidelity", where)
+        await _subscribed(live, 999, "FidelityEnd", {})
+        for row in rows:
+            await asyncio.to_thread(_call, server, "POST", "classes/Fidelity", row)
+        await asyncio.to_thread(_call, server, "POST", "classes/FidelityEnd", {})
+        heard: Dict[int, List[str]] = {n + 1: [] for n in range(len(WHERES))}
+        while True:
+            event = await live.receive()
+            if event["requestId"] == 999:
+                break
+            heard[event["requestId"]].append(event["object"]["objectId"])
+        await live.close()
+        return heard
+
+    heard = _run(scenario())
+    for n, where in enumerate(WHERES):
+        resp = server.handle("GET", "/parse/classes/Fidelity", params={"where": json.dumps(where)}, headers=HEADERS)
+        found = sorted(r["objectId"] for r in json.loads(resp.body)["results"])
+        assert sorted(heard[n + 1]) == found, where
+    assert any(heard.values()) and not all(len(v) == len(rows) for v in heard.values())
+
+
 def test_batch_items_and_only_committed_writes_arrive(server: EmbeddedServer) -> None:
     async def scenario() -> List[Dict[str, Any]]:
         live = await _connected(server)
@@ -269,6 +316,26 @@ def test_serve_bounds_subscriptions_connections_and_message_size(tmp_path: Path)
         assert (too_large["op"], too_large["code"]) == ("error", 1) and "too large" in too_large["error"]
         first.close()
         second.close()
+
+
+def test_behind_a_trusted_proxy_the_bound_per_address_counts_the_client_it_names(tmp_path: Path) -> None:
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--trust-proxy",
+               "--live-connections-per-address", "1") as served:
+        def first_answer(client: str) -> Dict[str, Any]:
+            socket = websockets_sync.connect(f"ws://127.0.0.1:{served.port}/parse",
+                                             additional_headers={"X-Forwarded-For": client}).__enter__()
+            socket.send(json.dumps({"op": "connect", "applicationId": served.app_id,
+                                    "javascriptKey": served.app_key}))
+            opened.append(socket)
+            answer: Dict[str, Any] = json.loads(socket.recv(timeout=20))
+            return answer
+
+        opened: List[Any] = []
+        answers = [first_answer(client) for client in ("203.0.113.1", "203.0.113.2", "203.0.113.1")]
+        for socket in opened:
+            socket.close()
+    assert [a["op"] for a in answers[:2]] == ["connected", "connected"]
+    assert (answers[2]["op"], answers[2]["code"]) == ("error", 155) and "203.0.113.1" in answers[2]["error"]
 
 
 def test_a_socket_that_never_connects_is_closed_after_the_read_timeout(tmp_path: Path) -> None:

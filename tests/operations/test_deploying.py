@@ -3,8 +3,10 @@ configuration passes ``nginx -t`` and serves a running ``leanorm serve`` over TL
 certificate). Skipped where the machine lacks the tool."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ import pytest
 import requests
 import urllib3
 
+from tests.live_socket import websockets_sync
 from tests.served import serve
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "deploying.md"
@@ -93,6 +96,12 @@ def test_nginx_serves_leanorm_over_tls(tmp_path: Path) -> None:
                                     timeout=10)
             assert created.status_code == 201, created.text
             assert requests.get(f"{base}/metrics", verify=False, timeout=10).status_code == 404
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            with websockets_sync.connect(f"wss://127.0.0.1:{https_port}/parse", ssl=context) as live:
+                live.send(json.dumps({"op": "connect", "applicationId": served.app_id,
+                                      "javascriptKey": served.app_key}))
+                assert json.loads(live.recv(timeout=20))["op"] == "connected"  # a live query through nginx
             redirect = requests.get(f"http://127.0.0.1:{http_port}/health", allow_redirects=False, timeout=10)
             assert redirect.status_code == 301 and redirect.headers["Location"].startswith("https://")
         finally:
