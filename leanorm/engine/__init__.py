@@ -19,10 +19,12 @@ from .context import EngineRequest, current_request
 from .cookie_session import CookieSessionMiddleware
 from .https_redirect import HttpsRedirectMiddleware
 from ..protocol.markers import sign_marker, verify_marker
+from .live_triggers import LiveConnectRequest, LiveEventRequest, LiveSubscribeRequest
 from .objects import updated_keys
 
 __all__ = ["Engine", "EngineRequest", "current_request", "reject", "updated_keys", "CookieSessionMiddleware",
-           "HttpsRedirectMiddleware", "sign_marker", "verify_marker"]
+           "HttpsRedirectMiddleware", "sign_marker", "verify_marker", "LiveConnectRequest", "LiveSubscribeRequest",
+           "LiveEventRequest"]
 
 
 def reject(message: str, code: int = 142) -> NoReturn:

@@ -9,7 +9,8 @@ from ..embedded import EmbeddedServer
 from ..models import Model
 from . import dispatch as _dispatch
 from . import leanengine_http, parse_webhooks
-from .declarations import HOOKS, VERIFY_KINDS, Declaration, Declarations, ModelOrName, class_name_of
+from .declarations import (CONNECT_CLASS, HOOKS, VERIFY_KINDS, Declaration, Declarations, ModelOrName, class_name_of,
+                           live_trigger_path)
 from .keys import EngineKeys
 from .embedded import EmbeddedEngine
 from .wsgi_util import json_response
@@ -122,6 +123,33 @@ class Engine:
         if kind not in VERIFY_KINDS:
             raise ValueError(f"on_verified kind must be one of {VERIFY_KINDS}, not {kind!r}")
         return lambda func: self._declare(f"functions/onVerified/{kind}", func, "on_verified", "_User")
+
+    def before_connect(self, func: F) -> F:
+        """Declare ``func(request)`` to run when a live query client connects (Parse's
+        ``Parse.Cloud.beforeConnect``); ``request`` is a
+        :class:`~leanorm.engine.live_triggers.LiveConnectRequest` (``user``, ``session_token``,
+        ``installation_id``, ``master``). Raising refuses the connection: the client gets the error."""
+        return self._declare(live_trigger_path("before_connect"), func, "before_connect", CONNECT_CLASS)
+
+    def before_subscribe(self, model: ModelOrName) -> Callable[[F], F]:
+        """Declare ``func(request)`` to run before a live query subscription to ``model`` is made
+        (Parse's ``Parse.Cloud.beforeSubscribe``); ``request`` is a
+        :class:`~leanorm.engine.live_triggers.LiveSubscribeRequest` whose ``where``, ``keys`` and
+        ``watch`` it may change (``request.narrow(queryset)``). Raising refuses the subscription."""
+        return self._live_trigger("before_subscribe", model)
+
+    def after_live_query_event(self, model: ModelOrName) -> Callable[[F], F]:
+        """Declare ``func(request)`` to run before each live query event about ``model`` is sent to a
+        subscriber (Parse's ``Parse.Cloud.afterLiveQueryEvent``); ``request`` is a
+        :class:`~leanorm.engine.live_triggers.LiveEventRequest`: it may change ``request.object`` and
+        ``request.original`` or set ``request.send_event = False``. The server still hides from the
+        subscriber what it may not read (docs/engine.md, "Live query triggers")."""
+        return self._live_trigger("after_live_query_event", model)
+
+    def _live_trigger(self, kind: str, model: ModelOrName) -> Callable[[F], F]:
+        class_name = class_name_of(model)
+        given = model if isinstance(model, type) else None
+        return lambda func: self._declare(live_trigger_path(kind, class_name), func, kind, class_name, given)
 
     def hook_and_signal(self, kind: str, model: Type[Model]) -> Callable[[F], F]:
         """Declare ``func(instance)`` as the server hook ``kind`` (``"before_save"`` ... ``"after_delete"``)

@@ -11,7 +11,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Type, Union
 
 from ..models import Model
 
-__all__ = ["HOOKS", "Declaration", "Declarations", "normalize_path", "strip_prefix", "is_rpc", "ModelOrName",
+__all__ = ["HOOKS", "LIVE_TRIGGERS", "CONNECT_CLASS", "live_trigger_path", "Declaration", "Declarations", "normalize_path", "strip_prefix", "is_rpc", "ModelOrName",
            "class_name_of", "METADATA_KEY", "VERIFY_KINDS"]
 
 #: the Python name of each class hook and the LeanEngine name in its path
@@ -21,6 +21,14 @@ HOOKS = {
     "before_delete": "beforeDelete", "after_delete": "afterDelete",
 }
 VERIFY_KINDS = ("sms", "email")
+#: the Python name of each live query trigger and Parse Server's name in its path
+#: (``functions/CLASS/beforeSubscribe``; ``beforeConnect`` is for no class: ``functions/@Connect/...``)
+LIVE_TRIGGERS = {
+    "before_connect": "beforeConnect", "before_subscribe": "beforeSubscribe",
+    "after_live_query_event": "afterLiveQueryEvent",
+}
+#: the class name Parse Server files ``beforeConnect`` under
+CONNECT_CLASS = "@Connect"
 #: where LeanCloud reads the declared names (master key only)
 METADATA_KEY = "functions/_ops/metadatas"
 
@@ -58,7 +66,8 @@ class Declaration:
 
     key: str
     func: Callable[..., object]
-    #: ``function``, ``job``, a key of :data:`HOOKS`, ``on_login``, ``on_auth_data`` or ``on_verified``
+    #: ``function``, ``job``, a key of :data:`HOOKS` or :data:`LIVE_TRIGGERS`, ``on_login``,
+    #: ``on_auth_data`` or ``on_verified``
     kind: str
     #: the class a hook is for (``_User`` for login/auth data/verification hooks)
     class_name: Optional[str] = None
@@ -101,8 +110,10 @@ class Declarations:
         return self._by_key.get(normalize_path(path))
 
     def metadata_names(self) -> List[str]:
-        """Every declared name, as ``_ops/metadatas`` lists them (jobs are not LeanEngine's: not listed)."""
-        return sorted(d.metadata_name for d in self._by_key.values() if d.kind != "job")
+        """Every declared name, as ``_ops/metadatas`` lists them (jobs and live query triggers are not
+        LeanEngine's: not listed)."""
+        return sorted(d.metadata_name for d in self._by_key.values()
+                      if d.kind != "job" and d.kind not in LIVE_TRIGGERS)
 
     def job_names(self) -> List[str]:
         """The names of the declared background jobs (``POST jobs/NAME`` starts one)."""
@@ -119,3 +130,9 @@ def class_name_of(model: ModelOrName) -> str:
     if isinstance(model, type) and issubclass(model, Model):
         return model._meta.class_name
     raise TypeError(f"expected a Model class or a class name, not {model!r}")
+
+
+def live_trigger_path(kind: str, class_name: str = CONNECT_CLASS) -> str:
+    """The path a live query trigger is declared and dispatched under:
+    ``live_trigger_path("before_subscribe", "Post")`` is ``functions/Post/beforeSubscribe``."""
+    return f"functions/{class_name}/{LIVE_TRIGGERS[kind]}"

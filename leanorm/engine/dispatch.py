@@ -17,7 +17,8 @@ from ..cloud import _encode_rpc
 from ..errors import HookRejected, LeanCloudError, ScriptError, ValidationError
 from ..models import Model
 from .context import EngineRequest, running
-from .declarations import HOOKS, METADATA_KEY, Declaration, Declarations, is_rpc, normalize_path
+from .declarations import HOOKS, LIVE_TRIGGERS, METADATA_KEY, Declaration, Declarations, is_rpc, normalize_path
+from .live_triggers import HANDLERS as LIVE_HANDLERS
 from ..protocol.markers import AFTER, BEFORE, sign_marker
 from .objects import answer_object, decode_rich, drop_private, instance_from_wire, model_named
 
@@ -61,6 +62,8 @@ def run(declarations: Declarations, path: str, payload: Dict[str, Any], *, user:
         try:
             if declaration.kind in _PARAMETERISED:
                 return _function(declaration, payload, rpc)
+            if declaration.kind in LIVE_TRIGGERS:
+                return LIVE_HANDLERS[declaration.kind](declaration, payload, caller)
             return _HANDLERS[declaration.kind](declaration, payload, master_key if markers else None)
         except LeanCloudError:
             raise
