@@ -44,6 +44,11 @@ class LiveLimits:
     #: seconds between reads of the change feed for what other processes wrote (this process's own
     #: writes wake the reader at once)
     poll_interval: float = 0.01
+    #: seconds a live query trigger of cloud code (``beforeConnect``, ``beforeSubscribe``,
+    #: ``afterLiveQueryEvent``) may take before its connection, subscription or event is refused (141)
+    trigger_timeout: float = 5.0
+    #: threads running live query triggers, so none runs on the change feed's reader (``live/triggers.py``)
+    trigger_workers: int = 4
 
 
 @dataclass

@@ -27,6 +27,7 @@ from ..storage.values import canonical
 from .matching import reads_other_rows
 from .messages import BAD_KEYS, EVENTS, INVALID_MESSAGE, NOT_CONNECTED, LiveError, check_request, error
 from .outlet import Outlet
+from .triggers import CONNECT, SCRIPT_FAILED, EventLine, subscribe_path
 
 if TYPE_CHECKING:  # the hub holds the clients
     from .hub import LiveQueries
@@ -83,6 +84,8 @@ class LiveClient:
         self.token: Optional[str] = None
         self.subscriptions: Dict[int, Subscription] = {}
         self.closed = False
+        #: its events in commit order, some waiting for cloud code's ``afterLiveQueryEvent``
+        self.line = EventLine(self, hub.triggers)
         self._lock = threading.Lock()  # one message at a time
 
     # -- out -------------------------------------------------------------------------------------------
@@ -152,8 +155,13 @@ class LiveClient:
                 master or client_key or not settings.client_key_required):
             raise LiveError(BAD_KEYS, "Key in request is not valid")
         token = request.get("sessionToken")
+        store, triggers = self.hub.services.store, self.hub.triggers
+        if triggers.declared(CONNECT):  # before the token is refused, as Parse Server runs it (user None then)
+            triggers.call(CONNECT, {**self._about(token, master), "event": "connect",
+                                    "installationId": request.get("installationId")},
+                          authenticate(store, token, master, tolerant=True))
         try:
-            authenticate(self.hub.services.store, token, master)  # 209 for a token the server does not know
+            authenticate(store, token, master)  # 209 for a token the server does not know
         except ProtocolError as exc:
             raise LiveError(exc.code, exc.message) from None
         self.master, self.token, self.installation_id = master, token, request.get("installationId")
@@ -168,11 +176,35 @@ class LiveClient:
         token = request.get("sessionToken") or self.token
         caller = authenticate(self.hub.services.store, token, self.master)  # 209: unknown or expired
         class_name = check_class_name(query["className"])
+        path = subscribe_path(class_name)
+        if self.hub.triggers.declared(path):
+            query = self._rewritten(self.hub.triggers.call(path, {
+                **self._about(token, self.master), "event": "subscribe", "requestId": request_id,
+                "query": query}, caller), class_name)
         where = query["where"]
         subscription = Subscription(request_id, class_name, where, query.get("keys") or query.get("fields"),
                                     query.get("watch"), token, caller)
         check_subscription(self.hub.services.store, ReadPolicy(self.hub.context(caller)), subscription)
         self.hub.subscribe(self, subscription, {"op": "subscribed", "clientId": self.id, "requestId": request_id})
+
+    def _about(self, token: Optional[str], master: bool) -> Dict[str, Any]:
+        """What every live query trigger is told about this connection."""
+        clients, subscriptions = self.hub.counts()
+        return {"sessionToken": token, "installationId": self.installation_id, "useMasterKey": master,
+                "clients": clients, "subscriptions": subscriptions}
+
+    @staticmethod
+    def _rewritten(answer: Dict[str, Any], class_name: str) -> Dict[str, Any]:
+        """The query ``beforeSubscribe`` answered, checked as a client's would be (it is then checked
+        against the subscriber's rights like any other): same class, a ``where``, lists of names."""
+        query = answer.get("query") if isinstance(answer, dict) else None
+        try:
+            checked = check_request({"op": "subscribe", "requestId": 0, "query": query})["query"]
+        except LiveError as exc:
+            raise LiveError(SCRIPT_FAILED, f"beforeSubscribe answered an invalid query: {exc.message}") from None
+        if checked["className"] != class_name:
+            raise LiveError(SCRIPT_FAILED, "beforeSubscribe may not change the query's class.")
+        return checked
 
     def _unsubscribe(self, request_id: int) -> None:
         if not self.hub.unsubscribe(self, request_id):

@@ -40,6 +40,7 @@ from .events import Seen, decide, shown
 from .matching import Conditions
 from .messages import LiveError, error
 from .outlet import Outlet
+from .triggers import LiveTriggers, event_path
 
 __all__ = ["LiveQueries"]
 
@@ -72,6 +73,8 @@ class LiveQueries:
         #: the store (LeanCloud's, :mod:`.leancloud`) loads them here, so a subscription any process
         #: stored before the batch's changes were committed hears them
         self.before_batch: List[Callable[[], None]] = []
+        #: cloud code's live query triggers, run off the reader's thread (:mod:`.triggers`)
+        self.triggers = LiveTriggers(self)
 
     # -- connections -----------------------------------------------------------------------------------
     def open(self, outlet: Outlet, address: str,
@@ -113,6 +116,11 @@ class LiveQueries:
         client.outlet.put(client.encode(message), force=True)
         self.close(client)
 
+    def counts(self) -> Tuple[int, int]:
+        """The connections and subscriptions this process holds (what live query triggers are told)."""
+        with self._lock:
+            return len(self._clients), sum(len(c.subscriptions) for c in self._clients)
+
     def context(self, caller: Caller, class_permissions: Optional[Dict[str, Any]] = None) -> Context:
         """A request context for reading as ``caller`` (the read rules take one)."""
         ctx = Context(self.services, "GET", "live", "parse", {}, caller, None)
@@ -143,6 +151,7 @@ class LiveQueries:
             clients = list(self._clients)
         for client in clients:
             self.close(client)
+        self.triggers.shutdown()
 
     # -- the reader of the change feed -----------------------------------------------------------------
     def _read(self) -> None:
@@ -150,6 +159,7 @@ class LiveQueries:
         while not self._stop.is_set():
             try:
                 store.wait_for_changes(self.limits.poll_interval)
+                self.triggers.expire()
                 while not self._stop.is_set():
                     changes, missed = store.changes_after(self._seq, BATCH)
                     if missed:
@@ -253,6 +263,8 @@ class LiveQueries:
             before_own, after_own = own.test(conn, change.before), own.test(conn, change.after)
             candidates += [(c, s, before_own[i], after_own[i]) for (c, s), i in zip(plan.own, indexes)
                            if before_own[i] or after_own[i]]
+        trigger = event_path(change.class_name)
+        triggered = self.triggers.declared(trigger)
         for client, subscription, where_before, where_after in candidates:
             if client.closed or client.subscriptions.get(subscription.request_id) is not subscription:
                 continue  # ended since the plan was made (unsubscribed, replaced, its session gone)
@@ -265,7 +277,43 @@ class LiveQueries:
                        "object": shown(event["object"], change.class_name, subscription.keys)}
             if event.get("original") is not None:
                 message["original"] = shown(event["original"], change.class_name, subscription.keys)
-            client.send(message)
+            if not triggered:
+                client.line.put(message)
+                continue
+            payload = {"event": event["op"], "object": {**event["object"], "className": change.class_name},
+                       "original": None if event.get("original") is None else
+                       {**event["original"], "className": change.class_name},
+                       "sessionToken": subscription.token, "installationId": client.installation_id,
+                       "useMasterKey": client.master, "requestId": subscription.request_id,
+                       "clients": len(self._clients), "subscriptions": batch.subscriptions}
+            client.line.put_after(self.triggers.submit(trigger, payload, subscription.caller),
+                                  _Edited(self, client, subscription, message), subscription.request_id)
+
+
+class _Edited:
+    """What an event becomes once ``afterLiveQueryEvent`` answered: nothing (``sendEvent: false``, or
+    the subscription ended meanwhile), or the message with the objects the trigger answered. Those pass
+    the subscriber's read filter again (fields hidden from it are taken out, ``keys`` applied): the
+    trigger runs with the server's rights and could put into an object what the subscriber may not read.
+    Whether the subscriber may read the object at all was decided on the stored object, before the
+    trigger ran (Parse Server's order too: ACL, then the trigger, then the sensitive-data filter)."""
+
+    def __init__(self, hub: LiveQueries, client: LiveClient, subscription: Subscription,
+                 message: Dict[str, Any]) -> None:
+        self.hub, self.client, self.subscription, self.message = hub, client, subscription, message
+
+    def __call__(self, answer: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        subscription = self.subscription
+        if answer.get("sendEvent") is False or self.client.subscriptions.get(subscription.request_id) is not subscription:
+            return None
+        policy = ReadPolicy(self.hub.context(subscription.caller))
+        class_name, message = subscription.class_name, self.message
+        for key in ("object", "original"):
+            edited = answer.get(key)
+            if key in message and isinstance(edited, dict):
+                own = {k: message[key][k] for k in ("objectId", "createdAt") if k in message[key]}
+                message[key] = shown(policy.visible(class_name, {**edited, **own}), class_name, subscription.keys)
+        return message
 
 
 class _Plan:
@@ -294,6 +342,8 @@ class _Batch:
 
     def __init__(self, hub: LiveQueries, entries: List[Tuple[LiveClient, Subscription]]) -> None:
         self.hub = hub
+        #: the subscriptions the process holds (what ``afterLiveQueryEvent`` is told)
+        self.subscriptions = len(entries)
         self.classes: Dict[str, List[Tuple[LiveClient, Subscription]]] = collections.defaultdict(list)
         for client, subscription in entries:
             self.classes[subscription.class_name].append((client, subscription))
