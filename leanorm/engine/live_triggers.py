@@ -64,7 +64,7 @@ class LiveSubscribeRequest(_LiveRequest):
         query = payload.get("query") or {}
         self.class_name: str = query.get("className", "")
         self.where: Dict[str, Any] = dict(query.get("where") or {})
-        self.keys: Optional[List[str]] = query.get("keys")
+        self.keys: Optional[List[str]] = query.get("keys") or query.get("fields")  # ``fields``: its old name
         self.watch: Optional[List[str]] = query.get("watch")
         self.request_id: Optional[int] = payload.get("requestId")
 

@@ -329,3 +329,29 @@ def test_an_event_trigger_past_its_time_sends_an_error_instead(engine: Engine) -
     assert (heard[0]["op"], heard[0]["code"], heard[0]["requestId"]) == ("error", 141, 1)
     assert "did not answer" in heard[0]["error"]
     assert (heard[1]["op"], heard[1]["object"]["title"]) == ("create", "marker")
+
+
+def test_leanclouds_subscribe_goes_through_the_same_before_subscribe(engine: Engine) -> None:
+    """A trigger that narrows subscriptions for access is not gone around by LeanCloud's protocol."""
+    @engine.before_subscribe(Memo)
+    def only_red(request: LiveSubscribeRequest) -> None:
+        if request.where.get("team") == "gold":
+            reject("gold is not for you", 119)
+        request.narrow({"team": "red"})
+
+    server = _serve(engine)
+    headers = {"X-LC-Id": "trig-app", "X-LC-Key": "trig-key", "Content-Type": "application/json"}
+
+    def subscribe(where: Dict[str, Any]) -> Any:
+        return server.handle("POST", "/1.1/LiveQuery/subscribe", headers=headers, body=json.dumps(
+            {"id": "install-1", "query": {"className": "Memo", "where": where}}).encode())
+
+    try:
+        refused, made = subscribe({"team": "gold"}), subscribe({"rank": 1})
+        with server.store.read() as conn:
+            stored = [json.loads(q) for (q,) in conn.execute("SELECT query FROM _live_subscriptions")]
+    finally:
+        server.close()
+    assert (refused.status, json.loads(refused.body)["code"]) == (400, 119)
+    assert made.status == 200, made.body
+    assert [q["where"] for q in stored] == [{"$and": [{"rank": 1}, {"team": "red"}]}]

@@ -27,7 +27,7 @@ from ..storage.values import canonical
 from .matching import reads_other_rows
 from .messages import BAD_KEYS, EVENTS, INVALID_MESSAGE, NOT_CONNECTED, LiveError, check_request, error
 from .outlet import Outlet
-from .triggers import CONNECT, SCRIPT_FAILED, EventLine, subscribe_path
+from .triggers import CONNECT, EventLine, subscription_query
 
 if TYPE_CHECKING:  # the hub holds the clients
     from .hub import LiveQueries
@@ -176,11 +176,9 @@ class LiveClient:
         token = request.get("sessionToken") or self.token
         caller = authenticate(self.hub.services.store, token, self.master)  # 209: unknown or expired
         class_name = check_class_name(query["className"])
-        path = subscribe_path(class_name)
-        if self.hub.triggers.declared(path):
-            query = self._rewritten(self.hub.triggers.call(path, {
-                **self._about(token, self.master), "event": "subscribe", "requestId": request_id,
-                "query": query}, caller), class_name)
+        query = subscription_query(self.hub.services, self.hub.triggers.call, caller,
+                                   {**query, "className": class_name},
+                                   {**self._about(token, self.master), "requestId": request_id})
         where = query["where"]
         subscription = Subscription(request_id, class_name, where, query.get("keys") or query.get("fields"),
                                     query.get("watch"), token, caller)
@@ -192,19 +190,6 @@ class LiveClient:
         clients, subscriptions = self.hub.counts()
         return {"sessionToken": token, "installationId": self.installation_id, "useMasterKey": master,
                 "clients": clients, "subscriptions": subscriptions}
-
-    @staticmethod
-    def _rewritten(answer: Dict[str, Any], class_name: str) -> Dict[str, Any]:
-        """The query ``beforeSubscribe`` answered, checked as a client's would be (it is then checked
-        against the subscriber's rights like any other): same class, a ``where``, lists of names."""
-        query = answer.get("query") if isinstance(answer, dict) else None
-        try:
-            checked = check_request({"op": "subscribe", "requestId": 0, "query": query})["query"]
-        except LiveError as exc:
-            raise LiveError(SCRIPT_FAILED, f"beforeSubscribe answered an invalid query: {exc.message}") from None
-        if checked["className"] != class_name:
-            raise LiveError(SCRIPT_FAILED, "beforeSubscribe may not change the query's class.")
-        return checked
 
     def _unsubscribe(self, request_id: int) -> None:
         if not self.hub.unsubscribe(self, request_id):

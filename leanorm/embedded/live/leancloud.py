@@ -1,7 +1,8 @@
 """LeanCloud LiveQuery's HTTP side: ``POST LiveQuery/subscribe`` and ``POST LiveQuery/unsubscribe``
 (LeanCloud dialect), as the leancloud-storage SDK sends them (docs/embedded.md, "LeanCloud LiveQuery").
 
-``subscribe`` ``{"query": {className, where, keys, returnACL}, "id": <installation>}`` is checked as a
+``subscribe`` ``{"query": {className, where, keys, returnACL}, "id": <installation>}`` goes through cloud
+code's ``beforeSubscribe`` when one is declared (:func:`.triggers.subscription_query`), is checked as a
 find with that ``where`` by the caller would be (:func:`.clients.check_subscription`), then stored
 (``storage.live_subscriptions``) with the caller's session token: events are filtered as that session
 reads, whichever worker holds the installation's realtime connection (:mod:`.realtime`). It answers
@@ -10,6 +11,7 @@ again after every reconnect and keeps its first id).
 """
 from __future__ import annotations
 
+import functools
 import secrets
 from typing import Any, Dict, List, Optional
 
@@ -19,6 +21,8 @@ from ..routing import Context, route
 from ..storage import live_subscriptions
 from ..storage.store import check_class_name
 from .clients import REQUEST_LIMIT, Subscription, check_subscription
+from .messages import LiveError
+from .triggers import run, subscription_query
 
 __all__ = ["query_keys", "MAX_ID_LENGTH"]
 
@@ -59,8 +63,16 @@ def _subscribe(ctx: Context) -> Dict[str, Any]:
         raise ProtocolError(107, "query.where must be an object.")
     class_name = check_class_name(query["className"])
     keys = query_keys(query.get("keys"))
-    stored = {"className": class_name, "where": where, "keys": keys, "returnACL": query.get("returnACL") is True}
     caller = ctx.caller
+    try:  # cloud code's beforeSubscribe, as for Parse's protocol (run in this request's thread, as hooks are)
+        rewritten = subscription_query(ctx.services, functools.partial(run, ctx.services), caller,
+                                       {"className": class_name, "where": where, **({"keys": keys} if keys else {})},
+                                       {"sessionToken": caller.session_token, "installationId": installation,
+                                        "useMasterKey": caller.master})
+    except LiveError as exc:
+        raise ProtocolError(exc.code, exc.message) from None
+    where, keys = rewritten["where"], rewritten.get("keys") or rewritten.get("fields")
+    stored = {"className": class_name, "where": where, "keys": keys, "returnACL": query.get("returnACL") is True}
     check_subscription(ctx.store, ReadPolicy(ctx),
                        Subscription(0, class_name, where, keys, None, caller.session_token, caller))
     limits = ctx.settings.live

@@ -28,13 +28,15 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Optional, Set
 from ...errors import LeanCloudError
 from ..caller import Caller
 from ..endpoints.hooks import caller_user
-from .messages import LiveError, error
+from ..routing import Context, Services
+from .messages import LiveError, check_request, error
 
 if TYPE_CHECKING:  # the hub holds the triggers, a client its line
     from .clients import LiveClient
     from .hub import LiveQueries
 
-__all__ = ["LiveTriggers", "EventLine", "CONNECT", "subscribe_path", "event_path", "SCRIPT_FAILED"]
+__all__ = ["LiveTriggers", "EventLine", "CONNECT", "subscribe_path", "event_path", "SCRIPT_FAILED", "run",
+           "subscription_query"]
 
 log = logging.getLogger("leanorm.embedded")
 
@@ -50,6 +52,47 @@ def subscribe_path(class_name: str) -> str:
 
 def event_path(class_name: str) -> str:
     return f"functions/{class_name}/afterLiveQueryEvent"
+
+
+#: how a trigger is run: ``(path, payload, caller) -> answer``, :class:`LiveError` for a refusal
+Runner = Callable[[str, Dict[str, Any], Caller], Dict[str, Any]]
+
+
+def run(services: Services, path: str, payload: Dict[str, Any], caller: Caller) -> Dict[str, Any]:
+    """Run the trigger at ``path`` in this thread, as ``caller``; its refusal is a :class:`LiveError`
+    with the trigger's code and message."""
+    cloud_code = services.cloud_code
+    assert cloud_code is not None, "callers ask whether it is declared first"
+    ctx = Context(services, "GET", "live", "parse", {}, caller, None)
+    try:
+        return cloud_code.dispatch(path, payload, user=caller_user(ctx),
+                                   session_token=caller.session_token if caller.user_id else None,
+                                   master=caller.master, prod=services.settings.prod)
+    except LeanCloudError as exc:  # the trigger's own code and message reach the client
+        raise LiveError(exc.code, exc.message) from None
+
+
+def subscription_query(services: Services, runner: Runner, caller: Caller, query: Dict[str, Any],
+                       about: Dict[str, Any]) -> Dict[str, Any]:
+    """The query a subscription is made with: the client's, or the one cloud code's ``beforeSubscribe``
+    for its class answered (LiveError when it refuses). Every protocol's subscribe goes through here
+    before :func:`.clients.check_subscription`, so a trigger that narrows subscriptions for access
+    cannot be gone around by subscribing another way. The answer is checked as a client's query
+    would be: the same class, a ``where``, lists of field names."""
+    class_name = query["className"]
+    path = subscribe_path(class_name)
+    cloud_code = services.cloud_code
+    if cloud_code is None or not cloud_code.has(path):
+        return query
+    answer = runner(path, {**about, "event": "subscribe", "query": query}, caller)
+    rewritten = answer.get("query") if isinstance(answer, dict) else None
+    try:
+        checked: Dict[str, Any] = check_request({"op": "subscribe", "requestId": 0, "query": rewritten})["query"]
+    except LiveError as exc:
+        raise LiveError(SCRIPT_FAILED, f"beforeSubscribe answered an invalid query: {exc.message}") from None
+    if checked["className"] != class_name:
+        raise LiveError(SCRIPT_FAILED, "beforeSubscribe may not change the query's class.")
+    return checked
 
 
 class LiveTriggers:
@@ -86,14 +129,7 @@ class LiveTriggers:
             raise timed_out(path, self.hub.limits.trigger_timeout) from None
 
     def _run(self, path: str, payload: Dict[str, Any], caller: Caller) -> Dict[str, Any]:
-        cloud_code = self.hub.services.cloud_code
-        assert cloud_code is not None, "callers ask declared() first"
-        try:
-            return cloud_code.dispatch(path, payload, user=caller_user(self.hub.context(caller)),
-                                       session_token=caller.session_token if caller.user_id else None,
-                                       master=caller.master, prod=self.hub.services.settings.prod)
-        except LeanCloudError as exc:  # the trigger's own code and message reach the client
-            raise LiveError(exc.code, exc.message) from None
+        return run(self.hub.services, path, payload, caller)
 
     def line_waits(self, line: "EventLine", waiting: bool) -> None:
         with self._lock:
@@ -136,9 +172,14 @@ class EventLine:
         self.client, self.triggers = client, triggers
         self._queue: Deque[_Queued] = collections.deque()
         self._lock = threading.Lock()
+        self._waits = False  # known to the triggers as a line to check for calls past their time
 
     def put(self, message: Dict[str, Any]) -> None:
         """Send an event that needs no trigger (at once, unless earlier ones wait)."""
+        with self._lock:
+            if not self._queue:  # the common case: nothing waits, nothing to order
+                self.client.send(message)
+                return
         self._add(_Queued(message, None, None, 0.0, None))
 
     def put_after(self, future: "concurrent.futures.Future[Dict[str, Any]]",
@@ -182,7 +223,9 @@ class EventLine:
                     self.client.send(message)
             if self.client.closed:
                 self._queue.clear()
-            self.triggers.line_waits(self, bool(self._queue))
+            if self._waits != bool(self._queue):
+                self._waits = bool(self._queue)
+                self.triggers.line_waits(self, self._waits)
 
     @staticmethod
     def _finished(item: _Queued) -> Optional[Dict[str, Any]]:
