@@ -21,21 +21,22 @@ from typing import Any, Iterator, List, Optional, Tuple
 import pytest
 
 import leanorm
-from leanorm import ACL, IntegerField, ListField, Model, StringField
+from leanorm import ACL, IntegerField, ListField, Model, PointerField, StringField
 from leanorm.client import Client
 from leanorm.config import bound_client
 from tests.faults.proxy import FaultProxy
 from tests.served import Served, serve
 
 
+class LiveSecret(Model):
+    title = StringField()
+
+
 class LivePost(Model):
     title = StringField()
     score = IntegerField(default=0)
     tags = ListField(StringField())
-
-
-class LiveSecret(Model):
-    title = StringField()
+    secret = PointerField(LiveSecret)
 
 
 LIVE_MODELS = (LivePost, LiveSecret)

@@ -13,7 +13,7 @@ import leanorm.live
 import leanorm.live_session
 import leanorm.schema
 from leanorm import User, as_user, signals
-from leanorm.errors import LeanCloudError, PermissionDenied
+from leanorm.errors import LeanCloudError, NotSupported, PermissionDenied
 from leanorm.live import Backoff, LiveEvent, MissedChanges
 from tests.live.conftest import LivePost, LiveSecret, next_event, private_acl, public_acl
 
@@ -224,3 +224,32 @@ def test_listen_relays_remote_changes_as_signals(client):
     finally:
         signals.remote_saved.disconnect(saved, sender=LivePost)
         signals.remote_deleted.disconnect(deleted, sender=LivePost)
+
+
+def test_a_filter_parses_matcher_cannot_evaluate_is_heard_in_process_and_refused_elsewhere(live_backend):
+    # a lookup through a pointer ($inQuery) and equality with null: Parse's matcher would match nothing;
+    # the embedded server matches with its query compiler, as a find would (the live_any_where capability)
+    def queries() -> List[Any]:
+        return [LivePost.objects.filter(secret__title="pinned"), LivePost.objects.filter(title=None)]
+
+    async def scenario() -> None:
+        pinned = await LiveSecret.objects.acreate(title="pinned")
+        if live_backend.name != "embedded":   # over HTTP the client cannot tell which server it reaches
+            for queryset in queries():
+                with pytest.raises(NotSupported, match="live"):
+                    queryset.live()
+            return
+        for queryset in queries():        # nor can it when told another LiveQuery server
+            with pytest.raises(NotSupported, match="live"):
+                queryset.live(url="ws://127.0.0.1:9/parse")
+        by_secret, untitled = [await queryset.live() for queryset in queries()]
+        await LivePost.objects.acreate(title="unpinned", score=1)            # matches neither
+        await LivePost.objects.acreate(title="under pinned", secret=pinned)  # by_secret
+        await LivePost.objects.acreate(score=2)                              # untitled
+        # (events come in the order of the changes: an event of "unpinned" would have come first)
+        assert (await next_event(by_secret)).instance.title == "under pinned"
+        first = await next_event(untitled)
+        assert (first.kind, first.instance.title, first.instance.score) == ("create", None, 2)
+        await by_secret.close()
+        await untitled.close()
+    asyncio.run(scenario())
