@@ -16,6 +16,7 @@ from leanorm import User, as_user, signals
 from leanorm.errors import LeanCloudError, NotSupported, PermissionDenied
 from leanorm.live import Backoff, LiveEvent, MissedChanges
 from tests.live.conftest import LivePost, LiveSecret, next_event, private_acl, public_acl
+from tests.served import Served
 
 
 def test_a_live_query_hears_create_update_leave_enter_delete_in_order(client):
@@ -253,3 +254,23 @@ def test_a_filter_parses_matcher_cannot_evaluate_is_heard_in_process_and_refused
         await by_secret.close()
         await untitled.close()
     asyncio.run(scenario())
+
+
+def test_a_leancloud_dialect_client_of_leanorm_serve_goes_live_with_the_live_url_it_is_given(live_served: Served):
+    # LeanCloud itself has no Parse LiveQuery server: its dialect never guesses one; leanorm serve's is on
+    # its own port and any path
+    url = live_served.leanorm_url
+    without = leanorm.connect(url, default=False)
+    given = leanorm.connect(url, live_url=f"ws://127.0.0.1:{live_served.port}/", default=False)
+
+    async def scenario() -> None:
+        with pytest.raises(NotSupported, match="live_url"):
+            await LivePost.objects.using(without).live()
+        with leanorm.using(given):
+            live = await LivePost.objects.filter(title="over leancloud").live()
+            await LivePost.objects.acreate(title="over leancloud")
+            assert (await next_event(live)).instance.title == "over leancloud"
+            await live.close()
+    asyncio.run(scenario())
+    without.close()
+    given.close()
