@@ -12,7 +12,8 @@ URL forms::
 Query options: ``master_key``, ``sign=1`` (LeanCloud request signing), ``timeout`` (seconds for a whole
 request, retries included), ``identity_ttl`` / ``identity_size`` (identity map), ``client_ids=1`` (creates
 carry client-made objectIds), ``live_url`` (the WebSocket URL of the LiveQuery server, docs/live.md; a
-``parse:`` URL's default is its own host and path over ``ws``/``wss``), and for ``local:`` ``dialect=parse`` (speak the Parse dialect to the
+``parse:`` URL's default is its own host and path over ``ws``/``wss``, a ``leancloud:`` URL has none, and
+a ``local:`` client's live queries run in-process), and for ``local:`` ``dialect=parse`` (speak the Parse dialect to the
 embedded backend), ``app_id``, ``app_key``. The same settings given as keywords of :func:`connect` win
 over the URL's.
 """
