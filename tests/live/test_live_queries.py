@@ -173,6 +173,21 @@ def test_a_dropped_connection_reconnects_resubscribes_and_says_changes_were_miss
     asyncio.run(scenario())
 
 
+@pytest.mark.parametrize("backend", ["embedded"])
+def test_a_connection_the_embedded_server_closes_is_opened_again(live_backend):
+    server = live_backend.client.embedded_server
+
+    async def scenario() -> None:
+        live = await LivePost.objects.live()
+        for connection in list(server.live._clients):   # closed without a word, as at a bound
+            server.live.close(connection)
+        assert isinstance(await next_event(live), MissedChanges)
+        await LivePost.objects.acreate(title="after")
+        assert (await next_event(live)).instance.title == "after"
+        await live.close()
+    asyncio.run(scenario())
+
+
 def test_a_consumer_that_falls_behind_is_told_what_was_dropped(client, monkeypatch):
     monkeypatch.setattr(leanorm.live_session, "MAX_PENDING", 3)
 
