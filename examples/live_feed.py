@@ -1,10 +1,12 @@
 """A live feed of posts: one task watches the popular posts change while another client writes.
 
+    LEANORM_URL=local://:memory: python examples/live_feed.py   # in-process: the embedded server's own
     eval "$(bash scripts/parse-server env)"                  # a Parse Server with LiveQuery (the test tier)
     LEANORM_URL="$LEANORM_PARSE_URL" python examples/live_feed.py
 
-It needs a backend with a LiveQuery server that publishes the class ``LivePost`` (Parse Server lists its
-live classes: ``liveQuery: {classNames: [...]}``; docs/live.md). The feed prints each change as the
+It needs a backend with a LiveQuery server that publishes the class ``LivePost`` (the embedded server
+and ``leanorm serve`` publish every class; Parse Server lists its live classes:
+``liveQuery: {classNames: [...]}``; docs/live.md). The feed prints each change as the
 server reports it; the same changes reach ``signals.remote_saved`` / ``remote_deleted`` receivers through
 ``leanorm.live.listen``, as changes made by another process would.
 """

@@ -12,7 +12,8 @@ URL forms::
 Query options: ``master_key``, ``sign=1`` (LeanCloud request signing), ``timeout`` (seconds for a whole
 request, retries included), ``identity_ttl`` / ``identity_size`` (identity map), ``client_ids=1`` (creates
 carry client-made objectIds), ``live_url`` (the WebSocket URL of the LiveQuery server, docs/live.md; a
-``parse:`` URL's default is its own host and path over ``ws``/``wss``), and for ``local:`` ``dialect=parse`` (speak the Parse dialect to the
+``parse:`` URL's default is its own host and path over ``ws``/``wss``, a ``leancloud:`` URL has none, and
+a ``local:`` client's live queries run in-process), and for ``local:`` ``dialect=parse`` (speak the Parse dialect to the
 embedded backend), ``app_id``, ``app_key``. The same settings given as keywords of :func:`connect` win
 over the URL's.
 """
@@ -30,7 +31,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from .auth_context import current_user, using_master
 from .client import Client
 from .errors import ConfigurationError
-from .live_connection import checked_live_url, live_url_for, websocket_connector
+from .live_connection import checked_live_url, in_process_connector, live_url_for, websocket_connector
 from .protocol.dialects import dialect_named
 from .transport import HTTPTransport, LocalTransport, Transport
 
@@ -142,7 +143,8 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
             raise ValueError("connect(server_url=...) needs app_id and app_key")
     transport: Transport
     if cfg.get("live_url") and cfg.get("database") is not None:
-        raise ValueError("live_url is for a server reached over HTTP; the embedded backend is in this process")
+        raise ValueError("live_url is for a server reached over HTTP; the embedded backend is in this process "
+                         "and so are its live queries")
     if engine is not None and cfg.get("database") is None:
         raise ValueError("engine= is for the embedded backend; remote servers call the engine over HTTP")
     if cfg.get("database") is not None:
@@ -164,7 +166,7 @@ def connect(url: Optional[str] = None, *, app_id: Optional[str] = None, app_key:
                     identity_ttl=cfg["identity_ttl"], identity_size=cfg["identity_size"], capabilities=extra,
                     client_ids=cfg["client_ids"])
     if cfg.get("database") is not None:
-        client.embedded_server = server
+        _reach_in_process(client, server)
     else:
         live = checked_live_url(cfg.get("live_url")) or (
             live_url_for(cfg["server_url"], client.dialect.prefix) if cfg["dialect"] == "parse" else None)
@@ -195,9 +197,16 @@ def bound_client(server: "EmbeddedServer") -> Client:
     client = Client(LocalTransport(server, owned=False), dialect_named("leancloud"), server.settings.app_id, server.settings.app_key,
                     server.settings.master_key, backend="embedded", url=f"local://{server.store.database}",
                     capabilities=type(server).capabilities)
-    client.embedded_server = server
+    _reach_in_process(client, server)
     client.hook_key = server.settings.hook_key  # the server's cloud code acts with the server's keys
     return client
+
+
+def _reach_in_process(client: Client, server: "EmbeddedServer") -> None:
+    """Make ``client`` reach ``server`` in this process for what only it can do, live queries included
+    (its connections, without a socket)."""
+    client.embedded_server = server
+    client.live_connector = in_process_connector(server.live_connection)
 
 
 def _check_settings(settings: Dict[str, Any]) -> None:

@@ -4,8 +4,9 @@
 ``send`` a message, ``receive`` the next one, ``close``; a dropped connection raises
 :class:`~leanorm.errors.ConnectionLost` from ``send`` or ``receive``. A :data:`Connector` opens one.
 Over HTTP backends it is a WebSocket (the ``websockets`` library, the ``leanorm[live]`` extra, imported
-when the first live query connects, never with leanorm); an in-process server hands out a connector of
-its own (``Client.live_connector``).
+when the first live query connects, never with leanorm); an embedded server in this process hands out
+its connections itself (:func:`in_process_connector` over ``EmbeddedServer.live_connection``: no socket,
+the same messages as dicts).
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from typing_extensions import Protocol
 
 from .errors import ConfigurationError, ConnectionLost
 
-__all__ = ["LiveConnection", "Connector", "WebSocketConnection", "websocket_connector", "live_url_for",
-           "checked_live_url"]
+__all__ = ["LiveConnection", "Connector", "WebSocketConnection", "websocket_connector", "in_process_connector",
+           "live_url_for", "checked_live_url"]
 
 #: the largest message a live connection takes (an event carries a whole object, as a query page does)
 MAX_MESSAGE = 16 * 1024 * 1024
@@ -87,6 +88,14 @@ def websocket_connector(url: str) -> Connector:
             raise ConnectionLost(f"cannot open the live connection to {url}: {exc!r}") from exc
         return WebSocketConnection(socket, url)
     return open_websocket
+
+
+def in_process_connector(open_connection: Callable[[], LiveConnection]) -> Connector:
+    """A connector to a LiveQuery server in this process: ``open_connection()`` makes each connection
+    (``EmbeddedServer.live_connection``, whose connections raise a :class:`ConnectionLost` when closed)."""
+    async def open_in_process() -> LiveConnection:
+        return open_connection()
+    return open_in_process
 
 
 def live_url_for(server_url: str, prefix: str) -> str:

@@ -213,6 +213,8 @@ class LiveSession:
                     pass
                 dropped = _now()
                 self._connection = None
+                if connection is not None:
+                    await connection.close()  # a server that asked for a reconnection may keep it open
                 for subscription in self.subscriptions.values():
                     if subscription.confirmed.done() and subscription.dropped_at is None:
                         subscription.dropped_at = dropped
@@ -269,6 +271,10 @@ class LiveSession:
         elif op == "error":
             error = _refusal(message, "subscribe")
             if subscription is None:
+                if request_id is None and message.get("reconnect") is True:
+                    # the server ends the connection and asks to be connected again (e.g. it fell
+                    # behind and missed changes): a drop, with the server's reason
+                    raise ConnectionLost(f"the live server closed the connection: {message.get('error', '')}")
                 if request_id is None:  # about the connection itself: it cannot go on
                     raise error
                 return

@@ -113,8 +113,10 @@ class EmbeddedServer:
     #: ``max_upload_size`` for a server whose only client is the app in its own process (``local://``)
     UNCAPPED_UPLOADS = admission.UNCAPPED_UPLOADS
     #: what this server can do beyond what its dialect says (the client asks, see ``Client.supports``)
+    #: (``live_any_where``: its live queries match with the query compiler, so they take every ``where``
+    #: a find takes: ``live/matching.py``)
     capabilities = frozenset({"schema_api", "text_search", "contained_by", "polygons", "aggregate",
-                              "aggregate_full_match", "transactions"})
+                              "aggregate_full_match", "transactions", "live_any_where"})
 
     def __init__(self, database: str = ":memory:", app_id: str = "leanorm-local",
                  app_key: str = "leanorm-local-key", master_key: str = "leanorm-local-master",

@@ -25,9 +25,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..models import Model
     from .queryset import QuerySet
 
-__all__ = ["LiveEvent", "MissedChanges", "LiveQuery", "EventKind"]
+__all__ = ["LiveEvent", "MissedChanges", "LiveQuery", "EventKind", "LIVE_ANY_WHERE"]
 
 M = TypeVar("M", bound="Model")
+
+#: the capability of a backend whose LiveQuery server evaluates every ``where`` a find takes (the embedded
+#: server: docs/live.md, Limitations)
+LIVE_ANY_WHERE = "live_any_where"
 
 #: what happened to an object, as the query sees it
 EventKind = Literal["create", "enter", "update", "leave", "delete"]
@@ -80,7 +84,10 @@ class LiveQuery(Generic[M]):
                 raise NotSupported(f"live() of {what}", None, "a live query sends the changes of objects that "
                                    "match a filter, one object at a time")
         where = queryset.where(client)
-        problem = unmatchable(where)
+        # a LiveQuery server evaluates the where itself; unless the client's own server says it takes
+        # any (``live_any_where``), only what Parse's matcher evaluates is sent: the rest would match
+        # nothing there, silently
+        problem = None if url is None and client.supports(LIVE_ANY_WHERE) else unmatchable(where)
         if problem:
             raise NotSupported(f"live() with {problem}", None, "a LiveQuery server matches changes against the "
                                "filter itself and cannot evaluate it (docs/live.md, Limitations)")

@@ -365,3 +365,29 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with serve(tmp_path_factory.mktemp("live") / "app.sqlite3") as running:
         yield running
 
+
+
+def test_a_subscription_hears_only_changes_committed_after_it_even_when_its_reader_is_behind(tmp_path: Path) -> None:
+    # two servers on one file, as two workers of leanorm serve: the subscriber's reads the other's writes
+    # a poll later (a second here), so a write committed just before the subscription is read after it
+    database = str(tmp_path / "shared.sqlite3")
+    writer = EmbeddedServer(database, **APP)
+    reader = EmbeddedServer(database, **APP, live_limits=LiveLimits(poll_interval=1.0))
+
+    async def scenario() -> List[Dict[str, Any]]:
+        live = await _connected(reader)
+        await _subscribed(live, 1, "Early", {})           # the reader runs from here on
+        await asyncio.sleep(1.5)                           # and has just polled: the next poll is a second away
+        await asyncio.to_thread(_call, writer, "POST", "classes/Post", {"title": "before"})
+        await _subscribed(live, 2, "Post", {})
+        await asyncio.to_thread(_call, writer, "POST", "classes/Post", {"title": "after"})
+        event = await live.receive()
+        await live.close()
+        return [event]
+
+    try:
+        events = _run(scenario())
+    finally:
+        reader.close()
+        writer.close()
+    assert [(e["op"], e["object"]["title"]) for e in events] == [("create", "after")]

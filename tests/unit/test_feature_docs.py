@@ -11,7 +11,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 PAGES = ["quickstart.md", "models.md", "querying.md", "async.md", "relations.md", "geo.md", "cql.md", "files.md", "push.md",
          "users.md", "engine.md", "cloud.md", "signals.md", "identity-map.md", "backends.md", "embedded.md", "marshmallow.md",
-         "status.md", "leaderboards.md", "security.md", "migrating-from-leancloud.md"]
+         "status.md", "leaderboards.md", "security.md", "migrating-from-leancloud.md", "live.md"]
 
 
 @pytest.fixture

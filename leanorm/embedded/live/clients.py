@@ -42,12 +42,15 @@ class Subscription:
     """One query a connection subscribed to, with who it reads as (refreshed when roles change)."""
 
     __slots__ = ("request_id", "class_name", "where", "keys", "watch", "token", "caller", "operation", "plain",
-                 "where_text")
+                 "where_text", "since")
 
     def __init__(self, request_id: int, class_name: str, where: Dict[str, Any], keys: Optional[List[str]],
-                 watch: Optional[List[str]], token: Optional[str], caller: Caller) -> None:
+                 watch: Optional[List[str]], token: Optional[str], caller: Caller, since: int = 0) -> None:
         self.request_id, self.class_name, self.where = request_id, class_name, where
         self.keys, self.watch, self.token, self.caller = keys, watch, token, caller
+        #: the feed's position when it was made: it hears the changes after it only (a reader that is
+        #: behind, polling for another worker's writes, reads older ones after the subscription)
+        self.since = since
         #: the class-level permission its reads need: Parse's ``get`` for one objectId, else ``find``
         self.operation = "get" if set(where) == {"objectId"} and isinstance(where["objectId"], str) else "find"
         #: whether the ``where`` reads only the object (then it is the same condition whoever subscribed)
@@ -174,15 +177,17 @@ class LiveClient:
             raise LiveError(REQUEST_LIMIT, f"Too many subscriptions: a connection holds at most "
                                            f"{self.hub.limits.max_subscriptions}.")
         token = request.get("sessionToken") or self.token
-        caller = authenticate(self.hub.services.store, token, self.master)  # 209: unknown or expired
+        store = self.hub.services.store
+        since = store.latest_change()  # what is committed from here on is heard
+        caller = authenticate(store, token, self.master)  # 209: unknown or expired
         class_name = check_class_name(query["className"])
         query = subscription_query(self.hub.services, self.hub.triggers.call, caller,
                                    {**query, "className": class_name},
                                    {**self._about(token, self.master), "requestId": request_id})
         where = query["where"]
         subscription = Subscription(request_id, class_name, where, query.get("keys") or query.get("fields"),
-                                    query.get("watch"), token, caller)
-        check_subscription(self.hub.services.store, ReadPolicy(self.hub.context(caller)), subscription)
+                                    query.get("watch"), token, caller, since)
+        check_subscription(store, ReadPolicy(self.hub.context(caller)), subscription)
         self.hub.subscribe(self, subscription, {"op": "subscribed", "clientId": self.id, "requestId": request_id})
 
     def _about(self, token: Optional[str], master: bool) -> Dict[str, Any]:

@@ -268,6 +268,8 @@ class LiveQueries:
         for client, subscription, where_before, where_after in candidates:
             if client.closed or client.subscriptions.get(subscription.request_id) is not subscription:
                 continue  # ended since the plan was made (unsubscribed, replaced, its session gone)
+            if change.seq <= subscription.since:
+                continue  # committed before the subscription was made
             before, after = batch.seen(change, subscription)
             event = decide(Seen(before, after, where_before, where_after), change.before, change.after,
                            subscription.watch)

@@ -7,6 +7,7 @@ from typing import Any, Dict, Optional
 
 import orjson
 
+from ...errors import ConnectionLost
 from .clients import LiveClient
 from .hub import LiveQueries
 from .messages import INVALID_MESSAGE, LiveError, error
@@ -15,9 +16,11 @@ from .outlet import LoopOutlet
 __all__ = ["LocalLiveConnection", "LiveConnectionClosed"]
 
 
-class LiveConnectionClosed(Exception):
+class LiveConnectionClosed(ConnectionLost):
     """The connection is closed (by :meth:`LocalLiveConnection.close`, or by the server) and every
-    message it had received was read."""
+    message it had received was read. A :class:`~leanorm.errors.ConnectionLost`: what the ORM's live
+    queries expect of a connection that dropped (``leanorm.live_connection.LiveConnection``), so a
+    ``local://`` client's live queries reconnect when the server closes their connection."""
 
 
 class LocalLiveConnection:

@@ -1,4 +1,5 @@
-"""``QuerySet.live()`` against Parse Server's LiveQuery server (the tier's: scripts/parse-server)."""
+"""``QuerySet.live()`` against each backend of tests/live/conftest.py: the embedded server in-process,
+``leanorm serve``, and Parse Server's LiveQuery server (the tier's: scripts/parse-server)."""
 from __future__ import annotations
 
 import asyncio
@@ -12,15 +13,13 @@ import leanorm.live
 import leanorm.live_session
 import leanorm.schema
 from leanorm import User, as_user, signals
-from leanorm.errors import LeanCloudError, PermissionDenied
+from leanorm.errors import LeanCloudError, NotSupported, PermissionDenied
 from leanorm.live import Backoff, LiveEvent, MissedChanges
-from tests.faults.proxy import FaultProxy
-from tests.live.conftest import LivePost, LiveSecret, next_event, parse_urls, private_acl, public_acl
-
-pytestmark = pytest.mark.parse
+from tests.live.conftest import LivePost, LiveSecret, next_event, private_acl, public_acl
+from tests.served import Served
 
 
-def test_a_live_query_hears_create_update_leave_enter_delete_in_order(parse):
+def test_a_live_query_hears_create_update_leave_enter_delete_in_order(client):
     async def scenario() -> List[Tuple[str, Any, Any]]:
         live = await LivePost.objects.filter(score__gte=5).live()
         post = await LivePost.objects.acreate(title="hello", score=7)
@@ -40,8 +39,8 @@ def test_a_live_query_hears_create_update_leave_enter_delete_in_order(parse):
                                        ("delete", 6, None)]
 
 
-def test_an_event_refreshes_the_instance_the_task_holds_and_a_delete_forgets_it(parse):
-    elsewhere = leanorm.connect(parse_urls()[0], default=False)   # another process, as far as this one knows
+def test_an_event_refreshes_the_instance_the_task_holds_and_a_delete_forgets_it(live_backend):
+    elsewhere = live_backend.another()   # another process, as far as this one knows
 
     async def scenario() -> None:
         post = await LivePost.objects.acreate(title="held", score=1)
@@ -56,21 +55,21 @@ def test_an_event_refreshes_the_instance_the_task_holds_and_a_delete_forgets_it(
     asyncio.run(scenario())
 
 
-def test_only_limits_the_fields_events_carry(parse):
-    elsewhere = leanorm.connect(parse_urls()[0], default=False)
+def test_only_limits_the_fields_events_carry(client, live_backend):
+    elsewhere = live_backend.another()
 
     async def scenario() -> None:
         live = await LivePost.objects.only("title").live()
         await LivePost.objects.using(elsewhere).acreate(title="slim", score=42, tags=["x"])
         event = await next_event(live)
-        sent = parse.request_count
-        assert event.instance.title == "slim" and parse.request_count == sent    # carried
-        assert event.instance.score == 42 and parse.request_count == sent + 1   # not carried: loaded on read
+        sent = client.request_count
+        assert event.instance.title == "slim" and client.request_count == sent    # carried
+        assert event.instance.score == 42 and client.request_count == sent + 1   # not carried: loaded on read
         await live.close()
     asyncio.run(scenario())
 
 
-def test_watch_reports_updates_of_the_watched_fields_only(parse):
+def test_watch_reports_updates_of_the_watched_fields_only(client):
     async def scenario() -> None:
         post = await LivePost.objects.acreate(title="w", score=1)
         live = await LivePost.objects.live(watch=["score"])
@@ -85,7 +84,7 @@ def test_watch_reports_updates_of_the_watched_fields_only(parse):
     asyncio.run(scenario())
 
 
-def test_a_user_hears_only_the_objects_it_may_read_and_leaves_without_the_new_data(parse):
+def test_a_user_hears_only_the_objects_it_may_read_and_leaves_without_the_new_data(client):
     alice = User.signup(username="alice" + uuid.uuid4().hex[:8], password="pw")
     bob = User.signup(username="bob" + uuid.uuid4().hex[:8], password="pw")
 
@@ -114,7 +113,7 @@ def test_a_user_hears_only_the_objects_it_may_read_and_leaves_without_the_new_da
     asyncio.run(scenario())
 
 
-def test_a_class_the_caller_may_not_find_refuses_the_subscription(parse):
+def test_a_class_the_caller_may_not_find_refuses_the_subscription(client):
     finder = User.signup(username="finder" + uuid.uuid4().hex[:8], password="pw")
     other = User.signup(username="other" + uuid.uuid4().hex[:8], password="pw")
     everyone = {"*": True}
@@ -136,50 +135,60 @@ def test_a_class_the_caller_may_not_find_refuses_the_subscription(parse):
         leanorm.schema.set_class_permissions(LiveSecret, open_rules)
 
 
-def test_a_refused_connect_raises_the_servers_error(parse):
-    url, live_url = parse_urls()
-    wrong = leanorm.connect(url.replace("leanorm-rest", "not-the-key"), live_url=live_url, default=False)
+@pytest.mark.parametrize("backend", ["served", pytest.param("parse", marks=pytest.mark.parse)])
+def test_a_refused_connect_raises_the_servers_error(live_backend):
+    # (in-process, the client is the server's own, with its keys: nothing to refuse)
+    wrong = leanorm.connect(live_backend.url.replace(live_backend.client.app_key, "not-the-key"),
+                            live_url=live_backend.live_url, default=False)
 
     async def scenario() -> None:
         with pytest.raises(LeanCloudError) as refused:
             await LivePost.objects.using(wrong).live()
         assert refused.value.code == 4 and "Key in request is not valid" in str(refused.value)
     asyncio.run(scenario())
+    wrong.close()
 
 
-def test_a_dropped_connection_reconnects_resubscribes_and_says_changes_were_missed(parse):
-    url, live_url = parse_urls()
-    port = int(live_url.split(":")[2].split("/")[0])
-    proxy = FaultProxy("127.0.0.1", port)
-    client = leanorm.connect(url, live_url=f"ws://127.0.0.1:{proxy.port}/parse", default=False)
-    client.live_backoff = Backoff(first=0.05, cap=0.2)
+def test_a_dropped_connection_reconnects_resubscribes_and_says_changes_were_missed(live_backend):
+    link = live_backend.link(refused=2)
+    link.client.live_backoff = Backoff(first=0.05, cap=0.2)
 
     async def scenario() -> None:
-        with leanorm.using(client):
+        with leanorm.using(link.client):
             live = await LivePost.objects.filter(score__gte=1).live()
             everything = await LivePost.objects.live()          # a second live query on the same connection
             await LivePost.objects.acreate(title="before", score=1)
             assert (await next_event(live)).instance.title == "before"
             assert (await next_event(everything)).instance.title == "before"
-            proxy.fault("reset_before", times=2, only=b"GET")     # the next two attempts fail at the upgrade
-            proxy.drop()                                           # the link goes down
+            link.cut()
             gap = await next_event(live)
             assert isinstance(gap, MissedChanges) and gap.kind == "reconnected" and gap.since <= gap.until
             assert isinstance(await next_event(everything), MissedChanges)
-            assert proxy.faults == 2            # it kept trying, and came back on the third attempt
+            assert link.faults == link.refused       # it kept trying, and came back after the refusals
             await LivePost.objects.acreate(title="after", score=1)
             assert (await next_event(live)).instance.title == "after"
             assert (await next_event(everything)).instance.title == "after"
             await live.close()
             await everything.close()
-    try:
-        asyncio.run(scenario())
-    finally:
-        client.close()
-        proxy.close()
+    asyncio.run(scenario())
 
 
-def test_a_consumer_that_falls_behind_is_told_what_was_dropped(parse, monkeypatch):
+@pytest.mark.parametrize("backend", ["embedded"])
+def test_a_connection_the_embedded_server_closes_is_opened_again(live_backend):
+    server = live_backend.client.embedded_server
+
+    async def scenario() -> None:
+        live = await LivePost.objects.live()
+        for connection in list(server.live._clients):   # closed without a word, as at a bound
+            server.live.close(connection)
+        assert isinstance(await next_event(live), MissedChanges)
+        await LivePost.objects.acreate(title="after")
+        assert (await next_event(live)).instance.title == "after"
+        await live.close()
+    asyncio.run(scenario())
+
+
+def test_a_consumer_that_falls_behind_is_told_what_was_dropped(client, monkeypatch):
     monkeypatch.setattr(leanorm.live_session, "MAX_PENDING", 3)
 
     async def scenario() -> List[Any]:
@@ -203,7 +212,7 @@ def test_a_consumer_that_falls_behind_is_told_what_was_dropped(parse, monkeypatc
     assert seen == ["the live query fell 4 changes behind; they were dropped", "p4", "last"]
 
 
-def test_listen_relays_remote_changes_as_signals(parse):
+def test_listen_relays_remote_changes_as_signals(client):
     heard: "asyncio.Queue[Tuple[str, Any]]"
 
     async def saved(sender: Any, instance: Any, original: Any, kind: str) -> None:
@@ -231,3 +240,52 @@ def test_listen_relays_remote_changes_as_signals(parse):
     finally:
         signals.remote_saved.disconnect(saved, sender=LivePost)
         signals.remote_deleted.disconnect(deleted, sender=LivePost)
+
+
+def test_a_filter_parses_matcher_cannot_evaluate_is_heard_in_process_and_refused_elsewhere(live_backend):
+    # a lookup through a pointer ($inQuery) and equality with null: Parse's matcher would match nothing;
+    # the embedded server matches with its query compiler, as a find would (the live_any_where capability)
+    def queries() -> List[Any]:
+        return [LivePost.objects.filter(secret__title="pinned"), LivePost.objects.filter(title=None)]
+
+    async def scenario() -> None:
+        pinned = await LiveSecret.objects.acreate(title="pinned")
+        if live_backend.name != "embedded":   # over HTTP the client cannot tell which server it reaches
+            for queryset in queries():
+                with pytest.raises(NotSupported, match="live"):
+                    queryset.live()
+            return
+        for queryset in queries():        # nor can it when told another LiveQuery server
+            with pytest.raises(NotSupported, match="live"):
+                queryset.live(url="ws://127.0.0.1:9/parse")
+        by_secret, untitled = [await queryset.live() for queryset in queries()]
+        await LivePost.objects.acreate(title="unpinned", score=1)            # matches neither
+        await LivePost.objects.acreate(title="under pinned", secret=pinned)  # by_secret
+        await LivePost.objects.acreate(score=2)                              # untitled
+        # (events come in the order of the changes: an event of "unpinned" would have come first)
+        assert (await next_event(by_secret)).instance.title == "under pinned"
+        first = await next_event(untitled)
+        assert (first.kind, first.instance.title, first.instance.score) == ("create", None, 2)
+        await by_secret.close()
+        await untitled.close()
+    asyncio.run(scenario())
+
+
+def test_a_leancloud_dialect_client_of_leanorm_serve_goes_live_with_the_live_url_it_is_given(live_served: Served):
+    # LeanCloud itself has no Parse LiveQuery server: its dialect never guesses one; leanorm serve's is on
+    # its own port and any path
+    url = live_served.leanorm_url
+    without = leanorm.connect(url, default=False)
+    given = leanorm.connect(url, live_url=f"ws://127.0.0.1:{live_served.port}/", default=False)
+
+    async def scenario() -> None:
+        with pytest.raises(NotSupported, match="live_url"):
+            await LivePost.objects.using(without).live()
+        with leanorm.using(given):
+            live = await LivePost.objects.filter(title="over leancloud").live()
+            await LivePost.objects.acreate(title="over leancloud")
+            assert (await next_event(live)).instance.title == "over leancloud"
+            await live.close()
+    asyncio.run(scenario())
+    without.close()
+    given.close()
