@@ -76,6 +76,9 @@ def _subscribe(ctx: Context) -> Dict[str, Any]:
     check_subscription(ctx.store, ReadPolicy(ctx),
                        Subscription(0, class_name, where, keys, None, caller.session_token, caller))
     limits = ctx.settings.live
+    # what is committed from here on is heard (as for Parse's subscribe): a realtime reader behind the
+    # feed would otherwise deliver changes made before the subscription
+    since = ctx.store.latest_change()
     with ctx.store.write() as conn:
         new = live_subscriptions.query_id_of(conn, installation, stored) is None
         if new and live_subscriptions.count_of(conn, installation) >= limits.max_subscriptions:
@@ -86,7 +89,7 @@ def _subscribe(ctx: Context) -> Dict[str, Any]:
             raise ProtocolError(REQUEST_LIMIT, f"Too many live query installations from {ctx.client_address}: "
                                                f"at most {limits.max_connections_per_address}.", 429)
         query_id = live_subscriptions.save(conn, secrets.token_hex(16), installation, stored, caller.session_token,
-                                           caller.master, ctx.client_address)
+                                           caller.master, ctx.client_address, since)
     return {"query_id": query_id}
 
 

@@ -132,7 +132,8 @@ class RealtimeClient(LiveClient):
             self.queries.pop(request_id, None)
         for row in wanted.values():
             held = self.subscriptions.get(row.id)
-            if held is not None and held.token == row.token and held.caller.master == row.master:
+            if held is not None and held.token == row.token and held.caller.master == row.master \
+                    and held.since == row.since:
                 continue
             try:
                 caller = authenticate(self.hub.services.store, row.token, row.master)
@@ -142,7 +143,7 @@ class RealtimeClient(LiveClient):
             query = row.query
             self.queries[row.id] = (row.query_id, row.installation_id, bool(query.get("returnACL")))
             self.hub.subscribe(self, Subscription(row.id, query["className"], query["where"], query.get("keys"),
-                                                  None, row.token, caller))
+                                                  None, row.token, caller, row.since))
 
     # -- out -------------------------------------------------------------------------------------------
     def _frame(self, command: Dict[str, Any]) -> bytes:

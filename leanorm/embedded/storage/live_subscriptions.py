@@ -27,7 +27,8 @@ KEEP_SECONDS = 24 * 3600
 TABLE = """
 CREATE TABLE IF NOT EXISTS _live_subscriptions (id INTEGER PRIMARY KEY AUTOINCREMENT,
     query_id TEXT NOT NULL UNIQUE, installation_id TEXT NOT NULL, query TEXT NOT NULL, token TEXT,
-    master INTEGER NOT NULL, address TEXT NOT NULL, touched_at REAL NOT NULL, UNIQUE (installation_id, query));
+    master INTEGER NOT NULL, address TEXT NOT NULL, touched_at REAL NOT NULL, since INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (installation_id, query));
 CREATE INDEX IF NOT EXISTS _live_subscriptions_address ON _live_subscriptions (address);
 """
 
@@ -41,6 +42,8 @@ class Stored(NamedTuple):
     query: Dict[str, Any]
     token: Optional[str]
     master: bool
+    #: the change feed's position when it was (last) subscribed to: older changes are not heard
+    since: int
 
 
 def _text(query: Dict[str, Any]) -> str:
@@ -55,17 +58,19 @@ def query_id_of(conn: Connection, installation_id: str, query: Dict[str, Any]) -
 
 
 def save(conn: Connection, query_id: str, installation_id: str, query: Dict[str, Any], token: Optional[str],
-         master: bool, address: str) -> str:
+         master: bool, address: str, since: int) -> str:
     """Store a subscription (in ``conn``'s write transaction) and answer its query id: the one it had
     when the same query of the same installation was subscribed to before (its token and time renewed),
-    else ``query_id``. Subscriptions not renewed for :data:`KEEP_SECONDS` go first."""
+    else ``query_id``. It hears changes after ``since`` (the feed's position now: a subscription made
+    again hears from then, as a new one). Subscriptions not renewed for :data:`KEEP_SECONDS` go first."""
     now = time.time()
     conn.execute("DELETE FROM _live_subscriptions WHERE touched_at < ?", (now - KEEP_SECONDS,))
     text = _text(query)
     conn.execute("INSERT INTO _live_subscriptions (query_id, installation_id, query, token, master, address, "
-                 "touched_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (installation_id, query) DO UPDATE SET "
+                 "touched_at, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (installation_id, query) DO UPDATE SET "
                  "token = excluded.token, master = excluded.master, address = excluded.address, "
-                 "touched_at = excluded.touched_at", (query_id, installation_id, text, token, int(master), address, now))
+                 "touched_at = excluded.touched_at, since = excluded.since",
+                 (query_id, installation_id, text, token, int(master), address, now, since))
     return query_id_of(conn, installation_id, query) or query_id
 
 
@@ -89,7 +94,8 @@ def remove(conn: Connection, installation_id: str, query_id: str) -> bool:
 
 def of_installations(conn: Connection, installation_ids: Sequence[str]) -> List[Stored]:
     """The subscriptions of these installations."""
-    rows = conn.execute("SELECT id, query_id, installation_id, query, token, master FROM _live_subscriptions "
+    rows = conn.execute("SELECT id, query_id, installation_id, query, token, master, since FROM _live_subscriptions "
                         "WHERE installation_id IN (SELECT value FROM json_each(?))",
                         (orjson.dumps(list(installation_ids)).decode(),)).fetchall()
-    return [Stored(i, q, inst, orjson.loads(text), token, bool(master)) for i, q, inst, text, token, master in rows]
+    return [Stored(i, q, inst, orjson.loads(text), token, bool(master), since)
+            for i, q, inst, text, token, master, since in rows]
