@@ -100,15 +100,30 @@ class Transport:
         return await self._in_worker(self.send, request)
 
     async def _in_worker(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` in this transport's bounded pool of threads, in the caller's context."""
+        """``fn(*args)`` in this transport's bounded pool of threads, in the caller's context.
+
+        A task cancelled while waiting gets the cancellation once nothing of ``fn`` runs any more: a call
+        no thread has started yet never starts; one already running (the embedded server handling the
+        request) cannot be stopped, so it is waited for. What it does is then done before the task goes
+        on (its next request cannot overtake it)."""
         pool = self.__dict__.get("_pool")
         if pool is None:
             with _pool_lock:
                 pool = self.__dict__.get("_pool")
                 if pool is None:
                     pool = self.__dict__["_pool"] = ThreadPoolExecutor(self.workers, "leanorm-send")
-        context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(pool, context.run, fn, *args)
+        call = pool.submit(contextvars.copy_context().run, fn, *args)
+        outcome = asyncio.wrap_future(call)
+        try:
+            return await asyncio.shield(outcome)
+        except asyncio.CancelledError:
+            if not call.cancel():  # running: let it end (asked to cancel again meanwhile, still let it end)
+                while not outcome.done():
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.wait({outcome})
+                if not outcome.cancelled():
+                    outcome.exception()  # its failure, if any, is superseded by the cancellation
+            raise
 
     def _close_pool(self) -> None:
         pool = self.__dict__.pop("_pool", None)
