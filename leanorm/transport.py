@@ -23,6 +23,7 @@ import ssl
 import sys
 import threading
 import time
+import urllib.request
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
@@ -400,6 +401,10 @@ class HTTPTransport(_HTTPRules, Transport):
             await self._async.aclose()
 
 
+#: connections the async transport opens to a backend at most at once (the sync transport's
+#: ``pool_size``, if larger): an async app's concurrent requests each get one, where ``pool_size`` (the
+#: connections the sync transport keeps) would make them wait their turn; idle ones close after 5 s
+ASYNC_CONNECTIONS = 100
 #: httpx's trace events saying that the whole request (headers and body) has been written
 _WRITTEN = frozenset({"http11.send_request_body.complete", "http2.send_request_body.complete"})
 #: bytes read at a time from a file body sent by the async transport
@@ -430,9 +435,14 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
             for other in [other for other in self._clients if other.is_closed()]:
                 del self._clients[other]
             httpx = _httpx()
-            limits = httpx.Limits(max_connections=self.pool_size, max_keepalive_connections=self.pool_size)
+            limit = max(self.pool_size, ASYNC_CONNECTIONS)
             # as requests does: redirects followed, the environment's proxies and CA bundle honoured
-            client = httpx.AsyncClient(limits=limits, follow_redirects=True)
+            if urllib.request.getproxies():  # httpx's own pool, which routes through them
+                limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
+                client = httpx.AsyncClient(limits=limits, follow_redirects=True)
+            else:  # a pool whose cost per request does not grow with its connections (leanorm/http_pool.py)
+                pool = importlib.import_module("leanorm.http_pool").ConnectionPool(limit)
+                client = httpx.AsyncClient(transport=pool, follow_redirects=True)
             held = self._clients[loop] = (client, _closed_with_the_loop(client))
         return held[0]
 

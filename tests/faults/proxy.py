@@ -150,6 +150,14 @@ class FaultProxy:
             client.write(data)
             await client.drain()
 
+    def hang_up(self) -> None:
+        """Close every open connection (with a FIN, as a server ending idle keep-alive connections does);
+        new ones are still accepted."""
+        async def close_all() -> None:
+            for writer in list(self._writers):
+                writer.close()
+        asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(10)
+
     def close(self) -> None:
         """Stop listening, drop every connection and stop the loop."""
         async def shut() -> None:
