@@ -275,6 +275,21 @@ class _TrackedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = pools
 
 
+#: the redirect statuses (with a Location)
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def _refuse_redirect(what: str, status: int, headers: Mapping[str, str]) -> None:
+    """Raise TransportError for a redirect, which neither HTTP transport follows: requests and httpx send
+    custom headers on to any host a Location names (they drop only Authorization), so a hostile or
+    spoofed server would get the app's keys (``X-LC-Key: <master key>,master``). ``headers`` look up
+    names in any case (requests' and httpx's do)."""
+    location = headers.get("Location") if status in _REDIRECTS else None
+    if location is not None:
+        raise TransportError(f"{what}: answered {status}, a redirect to {location!r}; leanorm follows no redirect "
+                             "(the app's keys would go along): connect to the address the server means")
+
+
 #: statuses that mean "not handled, ask again later" (safe requests are retried on them)
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -367,14 +382,9 @@ class HTTPTransport(_HTTPRules, Transport):
         attempt = _Attempt()
         reset_deadline, reset_attempt = _deadline.set(deadline), _attempt.set(attempt)
         try:
-            # no redirect is followed: requests sends custom headers on to any host a Location names (it
-            # drops only Authorization), so a hostile or spoofed server would have got the master key
             r = self.session.request(request.method, url, params=request.params or None, data=request.body,
                                      headers=request.headers, timeout=(remaining, remaining), allow_redirects=False)
-            if r.is_redirect:
-                raise TransportError(f"{what}: answered {r.status_code}, a redirect to {r.headers.get('Location')!r}; "
-                                     "leanorm follows no redirect (the app's keys would go along): connect to "
-                                     "the address the server means")
+            _refuse_redirect(what, r.status_code, r.headers)
             return Response(r.status_code, r.content, r.headers)
         except requests.RequestException as exc:
             if attempt.written:
@@ -436,13 +446,14 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
                 del self._clients[other]
             httpx = _httpx()
             limit = max(self.pool_size, ASYNC_CONNECTIONS)
-            # as requests does: redirects followed, the environment's proxies and CA bundle honoured
+            # as requests does: the environment's proxies and CA bundle honoured; no redirect followed
+            # (_refuse_redirect)
             if urllib.request.getproxies():  # httpx's own pool, which routes through them
                 limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
-                client = httpx.AsyncClient(limits=limits, follow_redirects=True)
+                client = httpx.AsyncClient(limits=limits, follow_redirects=False)
             else:  # a pool whose cost per request does not grow with its connections (leanorm/http_pool.py)
                 pool = importlib.import_module("leanorm.http_pool").ConnectionPool(limit)
-                client = httpx.AsyncClient(transport=pool, follow_redirects=True)
+                client = httpx.AsyncClient(transport=pool, follow_redirects=False)
             held = self._clients[loop] = (client, _closed_with_the_loop(client))
         return held[0]
 
@@ -491,6 +502,7 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
         try:
             # httpx bounds each phase; the deadline bounds them together (a dripped answer included)
             r = await _within(exchange, remaining)
+            _refuse_redirect(what, r.status_code, r.headers)
             return Response(r.status_code, r.content, r.headers)
         except (OSError, asyncio.TimeoutError, _httpx().HTTPError) as exc:
             detail = str(exc) or type(exc).__name__
