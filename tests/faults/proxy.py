@@ -154,8 +154,11 @@ class FaultProxy:
         """Close every open connection (with a FIN, as a server ending idle keep-alive connections does);
         new ones are still accepted."""
         async def close_all() -> None:
-            for writer in list(self._writers):
+            writers = list(self._writers)
+            for writer in writers:
                 writer.close()
+            # closed once this returns: the FIN is on its way before the caller goes on
+            await asyncio.gather(*(writer.wait_closed() for writer in writers), return_exceptions=True)
         asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(10)
 
     def close(self) -> None:
