@@ -448,7 +448,7 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
             limit = max(self.pool_size, ASYNC_CONNECTIONS)
             # as requests does: the environment's proxies and CA bundle honoured; no redirect followed
             # (_refuse_redirect)
-            if urllib.request.getproxies():  # httpx's own pool, which routes through them
+            if set(urllib.request.getproxies()) - {"no"}:  # httpx's own pool, which routes through them
                 limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
                 client = httpx.AsyncClient(limits=limits, follow_redirects=False)
             else:  # a pool whose cost per request does not grow with its connections (leanorm/http_pool.py)
