@@ -20,7 +20,7 @@ import pytest
 
 import leanorm
 from leanorm.client import Client
-from leanorm.transport import Request, Response, Transport
+from leanorm.transport import ASYNC_CONNECTIONS, Request, Response, Transport
 from tests.conftest import _wipe
 from tests.faults.proxy import FaultProxy
 from tests.models import Post
@@ -264,7 +264,7 @@ def test_more_cancelled_requests_than_the_pool_holds_leave_it_usable(held):
 
     async def scenario() -> None:
         post = await Post.objects.acreate(title="p", score=0)
-        for n in range(12):  # the HTTP pool holds 10 connections, the worker pool 8 threads
+        for n in range(ASYNC_CONNECTIONS + 4):  # the HTTP pool opens 100 connections, the worker pool 8 threads
             await cancel_while_held(hold, "GET", n % 2 == 0, lambda: Post.objects.aget(id=post.id))
         results = await asyncio.gather(*(Post.objects.filter(title="p").acount() for _ in range(12)))
         assert results == [1] * 12
