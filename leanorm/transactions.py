@@ -1,4 +1,5 @@
-"""``with leanorm.atomic():`` — the block's object writes as one transaction, all or nothing.
+"""``with leanorm.atomic():`` (or ``async with``) — the block's object writes as one transaction, all or
+nothing.
 
 Inside the block, ``save()``, ``delete()``, ``create()``, ``bulk_create()``, ``update()``,
 ``bulk_update()`` and ``delete()`` of querysets queue their writes instead of sending them; when the
@@ -14,29 +15,37 @@ write is applied, or none is:
   ``save()``;
 * after the commit the instances have their ids and server values, and ``after_*`` signals fire.
 
+``async with leanorm.atomic():`` is the same block; its end sends the batch through the async transport
+(:func:`leanorm.aio.run_async` of :meth:`Transaction.commit`, the one implementation). A task cancelled
+inside the block abandons it as an exception does; one cancelled while the batch is in flight gets the
+cancellation at the send, and the instances are expired as after an ``OutcomeUnknown``: the batch was
+applied whole or not at all, and the next call works.
+
 Reads inside the block see the database, not the queued writes (a unit of work: writes are visible once
 the block ends), and new objects have no id until then. Nested blocks join the outermost one: one
 transaction, no savepoints. A block is its thread's (or asyncio task's): other threads' writes are not
-in it. A block holds at most the backend's batch limit of writes (one batch
-request), goes through one client and one auth identity. Requests that cannot join the transaction
-(relation changes, sign-up, log-in, files, cloud functions...) are refused inside the block rather than sent
-outside it. LeanCloud has no transactional batch: the first write raises
+in it; a task started inside the block shares it until it ends, and a write such a task makes after that
+is refused (it would be queued into a batch already sent). A block holds at most the backend's batch
+limit of writes (one batch request), goes through one client and one auth identity. Requests that cannot
+join the transaction (relation changes, sign-up, log-in, files, cloud functions...) are refused inside
+the block rather than sent outside it. LeanCloud has no transactional batch: the first write raises
 :class:`~leanorm.errors.NotSupported` (so does ``leanorm serve`` reached in the LeanCloud dialect, which
 the client cannot tell from LeanCloud).
 """
 from __future__ import annotations
 
-import contextlib
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional
+from contextvars import ContextVar, Token
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Type
 
 from . import auth_context
+from .aio import run_async
 from .errors import LeanORMError, NotSupported, TransactionFailed
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
 
-__all__ = ["atomic", "Transaction", "current"]
+__all__ = ["atomic", "Atomic", "Transaction", "current"]
 
 #: the capability of a transactional batch
 TRANSACTIONS = "transactions"
@@ -60,11 +69,17 @@ class Transaction:
         self.client: Optional["Client"] = None
         self.identity = auth_context.identity()
         self.writes: List[_Write] = []
+        #: whether its block ended: a write queued later (by a task the block started, which copied its
+        #: context) would never be sent
+        self.ended = False
 
     def add(self, client: "Client", owner: Any, method: str, path: str, body: Optional[Mapping[str, Any]],
             done: Callable[[Dict[str, Any]], None], failed: Callable[[], None]) -> None:
         """Queue a write of ``owner`` (an instance); a later write of the same instance by the same
         method replaces it (its payload holds every change since the last commit)."""
+        if self.ended:
+            raise LeanORMError("this write belongs to an atomic block that has ended (a task started inside "
+                               "the block outlived it): write outside the block, or before it ends")
         check_joinable(client)
         if not path.startswith("classes/"):
             raise NotSupported(f"{method} {path} inside atomic()", None, "only writes of objects of the app's "
@@ -119,9 +134,72 @@ def check_joinable(client: "Client") -> None:
     client.require(TRANSACTIONS, "atomic() blocks (a transactional batch)")
 
 
-@contextlib.contextmanager
-def atomic() -> Iterator[Transaction]:
-    """Make the block's object writes one transaction, sent when the block ends (see the module doc).
+class Atomic:
+    """The block :func:`atomic` opens: a context manager for ``with`` and for ``async with``.
+
+    Both ends are the same code; only the commit's send differs. ``async with`` sends the batch through
+    the async transport (``aio.run_async`` of :meth:`Transaction.commit`: the event loop runs other tasks
+    meanwhile), ``with`` through the sync one. One object opens one block at a time.
+    """
+
+    def __init__(self) -> None:
+        self._token: Optional[Token[Optional[Transaction]]] = None
+        self._transaction: Optional[Transaction] = None
+
+    def __enter__(self) -> Transaction:
+        return self._begin()
+
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
+        transaction = self._end(exc_type is not None)
+        if transaction is not None:
+            transaction.commit()
+
+    async def __aenter__(self) -> Transaction:
+        return self._begin()
+
+    async def __aexit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                        tb: Optional[TracebackType]) -> None:
+        transaction = self._end(exc_type is not None)
+        if transaction is not None:
+            # a task cancelled while this is awaited gets the cancellation thrown into commit() at its send:
+            # it expires the block's instances, as any failed commit (the batch is applied whole or not)
+            await run_async(transaction.commit)
+
+    def _begin(self) -> Transaction:
+        if self._transaction is not None:
+            raise LeanORMError("this atomic() block is open already: call leanorm.atomic() for another")
+        outer = _current.get()
+        if outer is not None:  # nested: one transaction, the outermost block's
+            self._transaction = outer
+            return outer
+        self._transaction = Transaction()
+        self._token = _current.set(self._transaction)
+        return self._transaction
+
+    def _end(self, failed: bool) -> Optional[Transaction]:
+        """Close the block; the transaction to commit, or None (a nested block, or an exception that
+        abandons the block: nothing was sent, and nothing will be)."""
+        transaction, token = self._transaction, self._token
+        self._transaction = self._token = None
+        if transaction is None or token is None:
+            return None
+        _current.reset(token)
+        transaction.ended = True
+        if failed:
+            # no change of the abandoned block may reach the server later through another save() of the same
+            # instance
+            writes, transaction.writes = transaction.writes, []
+            for write in writes:
+                write.failed()
+            return None
+        return transaction
+
+
+def atomic() -> Atomic:
+    """Make the block's object writes one transaction, sent when the block ends (see the module doc):
+    ``with leanorm.atomic():``, or ``async with leanorm.atomic():`` to send it through the async
+    transport.
 
     >>> from typing import Optional
     >>> import leanorm
@@ -138,21 +216,4 @@ def atomic() -> Iterator[Transaction]:
     True
     (2, True)
     """
-    outer = _current.get()
-    if outer is not None:  # nested: one transaction, the outermost block's
-        yield outer
-        return
-    transaction = Transaction()
-    token = _current.set(transaction)
-    try:
-        yield transaction
-    except BaseException:
-        # nothing was sent, and nothing will be: no change of the block may reach the server later
-        # through another save() of the same instance
-        writes, transaction.writes = transaction.writes, []
-        for write in writes:
-            write.failed()
-        raise
-    finally:
-        _current.reset(token)
-    transaction.commit()
+    return Atomic()

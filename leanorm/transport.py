@@ -23,6 +23,7 @@ import ssl
 import sys
 import threading
 import time
+import urllib.request
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
@@ -100,15 +101,30 @@ class Transport:
         return await self._in_worker(self.send, request)
 
     async def _in_worker(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` in this transport's bounded pool of threads, in the caller's context."""
+        """``fn(*args)`` in this transport's bounded pool of threads, in the caller's context.
+
+        A task cancelled while waiting gets the cancellation once nothing of ``fn`` runs any more: a call
+        no thread has started yet never starts; one already running (the embedded server handling the
+        request) cannot be stopped, so it is waited for. What it does is then done before the task goes
+        on (its next request cannot overtake it)."""
         pool = self.__dict__.get("_pool")
         if pool is None:
             with _pool_lock:
                 pool = self.__dict__.get("_pool")
                 if pool is None:
                     pool = self.__dict__["_pool"] = ThreadPoolExecutor(self.workers, "leanorm-send")
-        context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(pool, context.run, fn, *args)
+        call = pool.submit(contextvars.copy_context().run, fn, *args)
+        outcome = asyncio.wrap_future(call)
+        try:
+            return await asyncio.shield(outcome)
+        except asyncio.CancelledError:
+            if not call.cancel():  # running: let it end (asked to cancel again meanwhile, still let it end)
+                while not outcome.done():
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.wait({outcome})
+                if not outcome.cancelled():
+                    outcome.exception()  # its failure, if any, is superseded by the cancellation
+            raise
 
     def _close_pool(self) -> None:
         pool = self.__dict__.pop("_pool", None)
@@ -259,6 +275,21 @@ class _TrackedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = pools
 
 
+#: the redirect statuses (with a Location)
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def _refuse_redirect(what: str, status: int, headers: Mapping[str, str]) -> None:
+    """Raise TransportError for a redirect, which neither HTTP transport follows: requests and httpx send
+    custom headers on to any host a Location names (they drop only Authorization), so a hostile or
+    spoofed server would get the app's keys (``X-LC-Key: <master key>,master``). ``headers`` look up
+    names in any case (requests' and httpx's do)."""
+    location = headers.get("Location") if status in _REDIRECTS else None
+    if location is not None:
+        raise TransportError(f"{what}: answered {status}, a redirect to {location!r}; leanorm follows no redirect "
+                             "(the app's keys would go along): connect to the address the server means")
+
+
 #: statuses that mean "not handled, ask again later" (safe requests are retried on them)
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -351,14 +382,9 @@ class HTTPTransport(_HTTPRules, Transport):
         attempt = _Attempt()
         reset_deadline, reset_attempt = _deadline.set(deadline), _attempt.set(attempt)
         try:
-            # no redirect is followed: requests sends custom headers on to any host a Location names (it
-            # drops only Authorization), so a hostile or spoofed server would have got the master key
             r = self.session.request(request.method, url, params=request.params or None, data=request.body,
                                      headers=request.headers, timeout=(remaining, remaining), allow_redirects=False)
-            if r.is_redirect:
-                raise TransportError(f"{what}: answered {r.status_code}, a redirect to {r.headers.get('Location')!r}; "
-                                     "leanorm follows no redirect (the app's keys would go along): connect to "
-                                     "the address the server means")
+            _refuse_redirect(what, r.status_code, r.headers)
             return Response(r.status_code, r.content, r.headers)
         except requests.RequestException as exc:
             if attempt.written:
@@ -385,6 +411,10 @@ class HTTPTransport(_HTTPRules, Transport):
             await self._async.aclose()
 
 
+#: connections the async transport opens to a backend at most at once (the sync transport's
+#: ``pool_size``, if larger): an async app's concurrent requests each get one, where ``pool_size`` (the
+#: connections the sync transport keeps) would make them wait their turn; idle ones close after 5 s
+ASYNC_CONNECTIONS = 100
 #: httpx's trace events saying that the whole request (headers and body) has been written
 _WRITTEN = frozenset({"http11.send_request_body.complete", "http2.send_request_body.complete"})
 #: bytes read at a time from a file body sent by the async transport
@@ -415,9 +445,15 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
             for other in [other for other in self._clients if other.is_closed()]:
                 del self._clients[other]
             httpx = _httpx()
-            limits = httpx.Limits(max_connections=self.pool_size, max_keepalive_connections=self.pool_size)
-            # as requests does: redirects followed, the environment's proxies and CA bundle honoured
-            client = httpx.AsyncClient(limits=limits, follow_redirects=True)
+            limit = max(self.pool_size, ASYNC_CONNECTIONS)
+            # as requests does: the environment's proxies and CA bundle honoured; no redirect followed
+            # (_refuse_redirect)
+            if set(urllib.request.getproxies()) - {"no"}:  # httpx's own pool, which routes through them
+                limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
+                client = httpx.AsyncClient(limits=limits, follow_redirects=False)
+            else:  # a pool whose cost per request does not grow with its connections (leanorm/http_pool.py)
+                pool = importlib.import_module("leanorm.http_pool").ConnectionPool(limit)
+                client = httpx.AsyncClient(transport=pool, follow_redirects=False)
             held = self._clients[loop] = (client, _closed_with_the_loop(client))
         return held[0]
 
@@ -466,6 +502,7 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
         try:
             # httpx bounds each phase; the deadline bounds them together (a dripped answer included)
             r = await _within(exchange, remaining)
+            _refuse_redirect(what, r.status_code, r.headers)
             return Response(r.status_code, r.content, r.headers)
         except (OSError, asyncio.TimeoutError, _httpx().HTTPError) as exc:
             detail = str(exc) or type(exc).__name__

@@ -5,12 +5,13 @@ always; the same engine behind ``leanorm serve``, reached over HTTP in the LeanC
 signed requests ("served": the HTTP transport and the LeanCloud dialect end to end); Parse Server when
 ``LEANORM_PARSE_URL`` is set (``scripts/parse-server start`` prints it; ``scripts/test`` sets it);
 LeanCloud when ``LEANORM_LEANCLOUD_URL`` is set. With ``LEANORM_REQUIRE_PARSE=1`` (CI) a missing Parse
-Server fails instead of skipping.
+Server fails instead of skipping. A module may add ``"served-parse"`` (the same ``leanorm serve`` reached
+in the Parse dialect, which has a transactional batch) by overriding the ``backend`` fixture's params.
 """
 from __future__ import annotations
 
 import os
-from typing import Iterator, List
+from typing import TYPE_CHECKING, Iterator, List
 
 import pytest
 
@@ -18,6 +19,9 @@ import leanorm
 from leanorm.client import Client
 from leanorm.transport import Request, Response, Transport
 from tests.models import ALL_MODELS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tests.served import Served
 
 BACKENDS = ["embedded", "served", "parse", "leancloud"]
 
@@ -70,12 +74,25 @@ def make_client(backend: str) -> Client:
 
 
 @pytest.fixture(scope="session")
-def served_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``leanorm serve`` for the whole session, as a LeanCloud-dialect URL with request signing."""
+def served_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator["Served"]:
+    """``leanorm serve`` for the whole session."""
     from tests.served import serve
     # as the Parse tier's server (allowCustomObjectId): the suite creates objects with chosen ids
     with serve(tmp_path_factory.mktemp("served-backend") / "app.sqlite3", "--allow-custom-object-id") as running:
-        yield running.leanorm_url + "&sign=1"
+        yield running
+
+
+@pytest.fixture(scope="session")
+def served_url(served_backend: "Served") -> str:
+    """The session's ``leanorm serve`` as a LeanCloud-dialect URL with request signing."""
+    return served_backend.leanorm_url + "&sign=1"
+
+
+@pytest.fixture(scope="session")
+def served_parse_url(served_backend: "Served") -> str:
+    """The session's ``leanorm serve`` as a Parse-dialect URL (its REST key is the app key)."""
+    s = served_backend
+    return f"parse://{s.app_id}:{s.app_key}@127.0.0.1:{s.port}/parse?master_key={s.master_key}"
 
 
 @pytest.fixture(params=BACKENDS)
@@ -86,8 +103,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def client(backend: str, request: pytest.FixtureRequest) -> Iterator[Client]:
     """A client of each backend, made the current one for the test, recording its requests."""
-    if backend == "served":
-        client = leanorm.connect(request.getfixturevalue("served_url"), default=False)
+    if backend in ("served", "served-parse"):
+        url = request.getfixturevalue("served_url" if backend == "served" else "served_parse_url")
+        client = leanorm.connect(url, default=False)
         _wipe(client)
     else:
         client = make_client(backend)

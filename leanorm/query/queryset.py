@@ -411,6 +411,26 @@ class QuerySet(Generic[M]):
         """:meth:`values_list` from async code."""
         return await run_async(self.values_list, *names, flat=flat)
 
+    async def aearliest(self, *fields: str) -> M:
+        """:meth:`earliest` from async code."""
+        return await run_async(self.earliest, *fields)
+
+    async def alatest(self, *fields: str) -> M:
+        """:meth:`latest` from async code."""
+        return await run_async(self.latest, *fields)
+
+    async def acontains(self, obj: M) -> bool:
+        """:meth:`contains` from async code."""
+        return await run_async(self.contains, obj)
+
+    async def aaggregate(self, **aggregates: Aggregate) -> Dict[str, Any]:
+        """:meth:`aggregate` from async code: ``{name: value}`` of each keyword given."""
+        return await run_async(self.aggregate, **aggregates)
+
+    async def adistinct(self, field: str) -> List[Any]:
+        """:meth:`distinct` from async code."""
+        return await run_async(self.distinct, field)
+
     async def acreate(self, **values: Any) -> M:
         """:meth:`create` from async code."""
         return await run_async(self.create, **values)
@@ -429,6 +449,10 @@ class QuerySet(Generic[M]):
                            client_ids: Optional[bool] = None) -> List[M]:
         """:meth:`bulk_create` from async code."""
         return await run_async(self.bulk_create, objs, batch_size, client_ids)
+
+    async def abulk_update(self, objs: Sequence[M], fields: Sequence[str], batch_size: Optional[int] = None) -> int:
+        """:meth:`bulk_update` from async code."""
+        return await run_async(self.bulk_update, objs, fields, batch_size)
 
     async def aupdate(self, **values: Any) -> int:
         """:meth:`update` from async code."""

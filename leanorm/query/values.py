@@ -8,10 +8,12 @@ slicing to the groups. Lazy, like a queryset: nothing is sent until the rows are
 """
 from __future__ import annotations
 
-from typing import (TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union, overload)
+from typing import (TYPE_CHECKING, Any, AsyncIterator, Dict, Iterator, List, Optional, Sequence, Tuple, Union,
+                    overload)
 
 from typing_extensions import Self
 
+from ..aio import run_async
 from ..errors import FieldError, NotSupported
 from ..fields import Field, PointerField
 from .aggregates import Aggregate, check_pipeline, group_key, group_stage, run_pipeline
@@ -216,6 +218,11 @@ class ValuesQuery(Sequence[Dict[str, Any]]):
     def __iter__(self) -> Iterator[Dict[str, Any]]:
         return iter(self._fetch())
 
+    def __aiter__(self) -> AsyncIterator[Dict[str, Any]]:
+        """``async for row in qs.values(...)`` (or its groups after ``annotate()``): fetched as ``for``
+        fetches them, the request awaited (``leanorm.aio``)."""
+        return _rows_of(self)
+
     def __len__(self) -> int:
         return len(self._fetch())
 
@@ -249,3 +256,9 @@ class ValuesQuery(Sequence[Dict[str, Any]]):
 
     def __repr__(self) -> str:
         return f"<ValuesQuery {self._fetch()!r}>"
+
+
+async def _rows_of(query: ValuesQuery) -> AsyncIterator[Dict[str, Any]]:
+    """``async for`` over a ValuesQuery: its rows fetched (and cached) as ``for`` fetches them."""
+    for row in await run_async(query._fetch):
+        yield row

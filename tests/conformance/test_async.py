@@ -15,7 +15,8 @@ import pytest
 
 import leanorm
 from leanorm import F, File, Model, RelationField, StringField, User, as_user, signals
-from leanorm.errors import AuthenticationFailed, ObjectNotFound
+from leanorm.errors import AuthenticationFailed, NotSupported, ObjectNotFound
+from leanorm.query.aggregates import Count, Max, Min, Sum
 from leanorm.transport import Request, Response, Transport
 from tests.models import Author, Org, Post
 
@@ -117,6 +118,36 @@ def test_relations_add_iterate_remove(client):
         await shelf.tags.aremove(a)
         assert [t.name async for t in shelf.tags] == ["b"]
         assert [s.name async for s in AsyncShelf.objects.filter(tags=b)] == ["s"]
+
+    run(scenario())
+
+
+def test_aggregation_and_the_rest_of_the_queryset_api(client):
+    async def scenario() -> None:
+        ann = await Author.objects.acreate(name="ann")
+        posts = await Post.objects.abulk_create([Post(title=f"t{i % 2}", score=i, author=ann if i else None)
+                                                 for i in range(4)])
+        first, last = await Post.objects.aearliest("score"), await Post.objects.alatest("score")
+        assert (first.score, last.score) == (0, 3)
+        assert await Post.objects.filter(score__gte=2).acontains(last)
+        assert not await Post.objects.filter(score__gte=2).acontains(first)
+        for post in posts:
+            post.score += 10
+        assert await Post.objects.abulk_update(posts, ["score"]) == 4
+        client.identity_map.clear()
+        assert sorted(await Post.objects.avalues_list("score", flat=True)) == [10, 11, 12, 13]
+        with leanorm.using_master():
+            if not client.supports("aggregate"):
+                with pytest.raises(NotSupported):
+                    await Post.objects.aaggregate(n=Count("id"))
+                return
+            assert await Post.objects.aaggregate(n=Count("id"), total=Sum("score"), best=Max("score")) == {
+                "n": 4, "total": 46, "best": 13}
+            grouped = Post.objects.values("title").annotate(n=Count("id"), low=Min("score")).order_by("title")
+            assert [row async for row in grouped] == [{"title": "t0", "n": 2, "low": 10},
+                                                      {"title": "t1", "n": 2, "low": 11}]
+            assert sorted(await Post.objects.adistinct("title")) == ["t0", "t1"]
+            assert await Post.objects.adistinct("author") == [ann.id]
 
     run(scenario())
 

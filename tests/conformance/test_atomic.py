@@ -4,7 +4,14 @@ import pytest
 
 import leanorm
 from leanorm.errors import NotSupported, TransactionFailed
+from tests.conftest import BACKENDS
 from tests.models import Author, Post
+
+
+@pytest.fixture(params=[*BACKENDS, "served-parse"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every backend, and ``leanorm serve`` in the Parse dialect too (which has a transactional batch)."""
+    return request.param
 
 
 def _transactional(client):

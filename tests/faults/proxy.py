@@ -8,6 +8,8 @@ connection from the moment it is set (pooled keep-alive connections included):
 ``reset_after``   the client's bytes are forwarded; when the server answers, the client's connection is
                   reset instead of getting the answer (the server has acted on the request)
 ``stall``         the client's bytes are forwarded; the answer is held back, the connection stays open
+``stall_before``  the client's bytes are held back (the server never sees the request), the connection
+                  stays open
 ``drip``          the answer is passed on one byte every ``drip_delay`` seconds
 ``flaky``         a link that fails now and then (``fault("flaky", rate=0.05, seed=1)``): each exchange is
                   reset with probability ``rate``, half the time before the server sees the request,
@@ -27,7 +29,7 @@ import struct
 import threading
 from typing import List, Optional, Set
 
-MODES = ("pass", "reset_before", "reset_after", "stall", "drip", "flaky")
+MODES = ("pass", "reset_before", "reset_after", "stall", "stall_before", "drip", "flaky")
 CHUNK = 65536
 
 
@@ -110,9 +112,14 @@ class FaultProxy:
                 return
             if data[:1].isalpha():  # a request line starts here (bodies of ours are JSON or long strings)
                 last[0] = data
-            if self._take(last[0], "reset_before"):
+            mode = self._take(last[0], "reset_before", "stall_before")
+            if mode == "reset_before":
                 _reset(client)
                 _reset(server)
+                return
+            if mode == "stall_before":  # never forwarded: what else comes is dropped, until the client hangs up
+                while await reader.read(CHUNK):
+                    pass
                 return
             server.write(data)
             await server.drain()
@@ -149,6 +156,17 @@ class FaultProxy:
             for writer in list(self._writers):
                 _reset(writer)
         asyncio.run_coroutine_threadsafe(reset_all(), self._loop).result(10)
+
+    def hang_up(self) -> None:
+        """Close every open connection (with a FIN, as a server ending idle keep-alive connections does);
+        new ones are still accepted."""
+        async def close_all() -> None:
+            writers = list(self._writers)
+            for writer in writers:
+                writer.close()
+            # closed once this returns: the FIN is on its way before the caller goes on
+            await asyncio.gather(*(writer.wait_closed() for writer in writers), return_exceptions=True)
+        asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(10)
 
     def close(self) -> None:
         """Stop listening, drop every connection and stop the loop."""

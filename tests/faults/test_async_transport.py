@@ -88,6 +88,34 @@ def test_a_read_is_sent_again_after_a_lost_answer(faulty, proxy):
     asyncio.run(scenario())
 
 
+def test_concurrent_requests_each_get_a_connection_and_the_next_ones_reuse_them(faulty, proxy):
+    """An async app's concurrent requests are not queued behind the sync transport's 10 kept connections;
+    once answered the connections are kept and reused (leanorm/http_pool.py)."""
+    async def burst():
+        return await asyncio.gather(*(AsyncFault.objects.filter(label="none").acount() for _ in range(64)))
+
+    async def scenario():
+        assert await burst() == [0] * 64
+        opened = proxy.connections
+        assert opened == 64  # each request of the burst had one at once
+        assert await burst() == [0] * 64
+        assert proxy.connections == opened  # the second burst went over the kept ones
+    asyncio.run(scenario())
+
+
+def test_a_kept_connection_the_server_closed_is_not_used(faulty, proxy, direct):
+    """A connection the server closed while it was idle is dropped when next taken: a write then goes
+    over a new one (never sent into a dead one, which could not tell whether it was applied)."""
+    async def scenario():
+        await AsyncFault.objects.acreate(label="before")
+        opened = proxy.connections
+        proxy.hang_up()  # the server side of every open connection closes
+        await AsyncFault.objects.acreate(label="after", n=5)
+        assert proxy.connections == opened + 1
+    asyncio.run(scenario())
+    assert stored(direct, label="after") == [5]
+
+
 @pytest.fixture
 def page(direct):
     text = uuid.uuid4().hex * 6

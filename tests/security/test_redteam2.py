@@ -218,6 +218,34 @@ def test_the_client_sends_no_credentials_where_a_redirect_points(hostile):
     assert collected == []
 
 
+def test_the_async_client_sends_no_credentials_where_a_redirect_points(hostile):
+    """The async API's transport (httpx) followed a 307 to another host with ``X-LC-Key: <master
+    key>,master`` (httpx, as requests, drops only ``Authorization`` across hosts), where the sync one
+    refuses it. Both follow no redirect now: a 3xx is a TransportError naming the target."""
+    import asyncio
+
+    import leanorm
+    from leanorm.aio import run_async
+    from leanorm.errors import TransportError
+
+    collector, collected = hostile(lambda request: _json({"results": []}))
+    redirector, _ = hostile(lambda request: (307, {"Location": f"{collector}{request.path}"}, b""))
+    client = leanorm.connect(f"leancloud+http://APP:KEY@{redirector.split('://')[1]}?master_key=MKEY", default=False)
+
+    async def send(method, body=None):
+        with leanorm.using_master():
+            return await run_async(client.request, method, "classes/Post", body=body)
+
+    try:
+        with pytest.raises(TransportError, match="redirect"):
+            asyncio.run(send("GET"))
+        with pytest.raises(TransportError, match="redirect"):
+            asyncio.run(send("POST", {"title": "x"}))
+    finally:
+        client.close()
+    assert collected == []
+
+
 def test_an_answer_nested_beyond_the_parser_is_a_typed_error(hostile):
     """A hostile answer of 100,000 nested arrays raised RecursionError out of the client (not a leanorm
     error an app catches); it is an answer the client cannot read, like one that is not JSON."""

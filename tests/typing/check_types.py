@@ -11,6 +11,7 @@ from leanorm.query.values import ValuesQuery
 from leanorm.live import LiveEvent, LiveQuery, MissedChanges
 from leanorm.marshal import ModelSchema, model_schema
 from leanorm.relations import RelationManager
+from leanorm.transactions import Transaction
 
 from .models_typed import WHEN, TypAuthor, TypPortedTodo, TypQRCode, TypLegacy, TypNote, TypNoteQuerySet, TypPost, TypTag
 
@@ -189,3 +190,18 @@ async def check_async_api(post: TypPost, tag: TypTag) -> None:
             assert_type(event.instance, TypPost)
             assert_type(event.original, Optional[TypPost])
     assert_type(await TypPost.objects.live(watch=["score"]), LiveQuery[TypPost])
+    # a dict of the names given: Python's types cannot make keyword names a TypedDict's keys
+    assert_type(await TypPost.objects.aaggregate(total=Sum("score"), n=Count("id")), Dict[str, Any])
+    async for row in TypPost.objects.values("author").annotate(n=Count("id")):
+        assert_type(row, Dict[str, Any])
+    assert_type(await TypPost.objects.adistinct("title"), List[Any])
+    assert_type(await TypPost.objects.aearliest("score"), TypPost)
+    assert_type(await TypPost.objects.alatest(), TypPost)
+    assert_type(await TypPost.objects.acontains(post), bool)
+    assert_type(await TypPost.objects.abulk_update([post], ["score"]), int)
+    assert_type(await TypNote.objects.pinned().aearliest(), TypNote)
+    async with atomic() as block:
+        assert_type(block, Transaction)
+        assert_type(await TypPost.objects.acreate(title="x", editor=TypAuthor()), TypPost)
+    with atomic() as sync_block:
+        assert_type(sync_block, Transaction)

@@ -31,3 +31,12 @@ def mistakes(post: TypPost, tag: TypTag) -> None:
     TypPost.objects.values("author").annotate(n=len)  # E
     TypPost.objects.filter(draft=True).contains(tag)  # E
     TypPost.objects.union(TypAuthor.objects.all())  # E
+
+
+async def async_mistakes(post: TypPost, tag: TypTag) -> None:
+    (await TypPost.objects.afirst()).title  # E
+    TypPost.objects.afirst().title  # E
+    await TypPost.objects.filter(draft=True).acontains(tag)  # E
+    await TypPost.objects.aaggregate(total="score")  # E
+    async with TypPost.objects.all():  # E
+        pass
