@@ -27,7 +27,8 @@ from .routing import Body, CloudCode, Context, Readable, resolve
 from .settings import DEFAULT_MAX_UPLOAD, DEFAULT_PHONE_REGION, AccountVerifier, Settings
 from .caller import Caller
 from .answers import EmbeddedResponse, ProtocolError, dumps
-from .storage.store import SQLiteStore, store_failure
+from .storage.store import store_failure
+from .storage.stores import is_postgresql_url, open_store
 from .storage.interface import Store
 from .storage.values import now_iso
 
@@ -129,11 +130,11 @@ class EmbeddedServer:
                  client_key_required: bool = True) -> None:
         if max_upload_size < 1:
             raise ValueError(f"max_upload_size must be a positive number of bytes, got {max_upload_size}")
-        self.store: Store = SQLiteStore(database)
+        self.store: Store = open_store(database)
         #: a files folder this server made for an in-memory database: it goes with the database on close
         self._temporary_files_dir: Optional[str] = None
         if files_dir is None:
-            if self.store.memory:
+            if self.store.memory or is_postgresql_url(database):
                 files_dir = self._temporary_files_dir = tempfile.mkdtemp(prefix="leanorm-files-")
             else:
                 files_dir = database + ".files"

@@ -114,3 +114,11 @@ class Store(Protocol):
 
     def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
         """Index ``key`` of ``class_name`` (``unique``: a duplicate value is error 137); its name."""
+
+    # -- counters (:mod:`.counters`) -------------------------------------------------------------------
+    def counted_fields(self, conn: Connection, class_name: str) -> List[str]:
+        """The fields of ``class_name`` whose counts ``_counts`` keeps."""
+
+    def make_counter(self, conn: Connection, class_name: str, field: str, key: str) -> None:
+        """Keep ``_counts`` of ``class_name`` by ``field`` from now on (in the store's own triggers),
+        counting the rows there are now; ``key``: the columns (SQLite's dialect) an entry is unique by."""

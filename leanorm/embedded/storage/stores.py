@@ -1,0 +1,32 @@
+"""Which store a ``database`` names: a PostgreSQL URL (``postgresql://user:pass@host/db``) is the
+PostgreSQL store, anything else the SQLite store (a file path or ``:memory:``).
+
+The PostgreSQL store is imported by name on first use: it needs ``psycopg`` (``leanorm[postgresql]``),
+which an app on SQLite need not install."""
+from __future__ import annotations
+
+import importlib
+
+from ..answers import ProtocolError
+from .interface import Store
+from .store import SQLiteStore
+
+__all__ = ["open_store", "is_postgresql_url"]
+
+
+def is_postgresql_url(database: str) -> bool:
+    """Whether ``database`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
+    return database.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(database: str) -> Store:
+    """The store of ``database``: PostgreSQL for its URL, else a SQLite file (or ``:memory:``)."""
+    if not is_postgresql_url(database):
+        return SQLiteStore(database)
+    try:
+        module = importlib.import_module("leanorm.embedded.storage.postgresql")
+    except ImportError as exc:
+        raise ProtocolError(1, f"The PostgreSQL store needs {exc.name!r}: pip install 'leanorm[postgresql]'.",
+                            503) from None
+    store: Store = module.PostgreSQLStore(database)
+    return store
