@@ -28,6 +28,7 @@ from .settings import DEFAULT_MAX_UPLOAD, DEFAULT_PHONE_REGION, AccountVerifier,
 from .caller import Caller
 from .answers import EmbeddedResponse, ProtocolError, dumps
 from .storage.store import store_failure
+from .storage.file_bytes import FileBytes, FolderBytes, TableBytes
 from .storage.stores import is_postgresql_url, open_store
 from .storage.interface import Store
 from .storage.values import now_iso
@@ -133,15 +134,22 @@ class EmbeddedServer:
         self.store: Store = open_store(database)
         #: a files folder this server made for an in-memory database: it goes with the database on close
         self._temporary_files_dir: Optional[str] = None
-        if files_dir is None:
-            if self.store.memory or is_postgresql_url(database):
-                files_dir = self._temporary_files_dir = tempfile.mkdtemp(prefix="leanorm-files-")
-            else:
-                files_dir = database + ".files"
+        #: where hosted files' bytes are kept: PostgreSQL's own table unless a folder is named (so every
+        #: node serving the database serves every file), else a folder beside the SQLite file
+        self.file_bytes: FileBytes
+        if files_dir is None and is_postgresql_url(database):
+            self.file_bytes = TableBytes(self.store)
+        else:
+            if files_dir is None:
+                if self.store.memory:
+                    files_dir = self._temporary_files_dir = tempfile.mkdtemp(prefix="leanorm-files-")
+                else:
+                    files_dir = database + ".files"
+            self.file_bytes = FolderBytes(files_dir)
         #: the server's configuration, as its endpoints read it (``ctx.settings``)
         self.settings = Settings(
             app_id=app_id, app_key=app_key, master_key=master_key, hook_key=hook_key, prod=prod,
-            phone_region=phones.check_region(phone_region), max_upload_size=max_upload_size, files_dir=files_dir,
+            phone_region=phones.check_region(phone_region), max_upload_size=max_upload_size, files_dir=files_dir or "",
             public_url=public_url.rstrip("/") if public_url else None, trust_proxy=trust_proxy,
             query_timeout=query_timeout, verify_user_emails=verify_user_emails,
             prevent_login_with_unverified_email=prevent_login_with_unverified_email,

@@ -30,7 +30,7 @@ PRIMARY_KEYS: Dict[str, Tuple[str, ...]] = {
     "_one_time_codes": ("purpose", "recipient", "user_id"), "_config": ("name",), "_passwords": ("user_id",),
     "_sessions": ("token",), "_file_uploads": ("token",), "_request_ids": ("id",), "_migrations": ("name",),
     "_leaderboards": ("name",), "_leaderboard_statistics": ("name", "version", "member"),
-    "_leaderboard_archives": ("object_id",), "_counts": ("class_name", "field", "value", "acl"),
+    "_leaderboard_archives": ("object_id",), "_file_bytes": ("object_id",), "_counts": ("class_name", "field", "value", "acl"),
 }
 #: the columns of each system table in order (``INSERT OR REPLACE INTO t VALUES (...)`` names none)
 COLUMNS: Dict[str, Tuple[str, ...]] = {
@@ -41,6 +41,7 @@ COLUMNS: Dict[str, Tuple[str, ...]] = {
     "_config": ("name", "value", "master_only"), "_passwords": ("user_id", "hash"),
     "_sessions": ("token", "user_id", "created_at", "expires_at"),
     "_leaderboard_statistics": ("name", "version", "member", "value", "updated_at"),
+    "_file_bytes": ("object_id", "bytes"),
 }
 #: tables whose rows get a generated id a statement's ``lastrowid`` answers, and its column
 SERIAL_TABLES = {"_outbox": "id", "_status_inbox": "message_id"}

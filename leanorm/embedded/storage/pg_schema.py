@@ -15,7 +15,7 @@ from typing import List
 __all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION"]
 
 #: the version of what :data:`FUNCTIONS` defines: a database set up by an older one is set up again
-VERSION = "2"
+VERSION = "3"
 
 #: what a counter's entry is unique by: a missing value (SQLite's ``x'00'``: a sentinel no value compared
 #: with a parameter equals) and a public ACL are keys like any other
@@ -143,6 +143,22 @@ CREATE OR REPLACE FUNCTION leanorm_polygon_holds(coordinates jsonb, lat double p
     SELECT CASE WHEN jsonb_typeof(coordinates) = 'array' THEN point(lng, lat) <@ polygon('(' || (
         SELECT string_agg('(' || (e ->> 1) || ',' || (e ->> 0) || ')', ',')
           FROM jsonb_array_elements(coordinates) AS e) || ')') END $$;
+CREATE OR REPLACE FUNCTION lo_sum_step(s numeric, v jsonb) RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN jsonb_typeof(v) = 'number' THEN COALESCE(s, 0) + v::numeric ELSE s END $$;
+CREATE OR REPLACE AGGREGATE sum(jsonb) (SFUNC = lo_sum_step, STYPE = numeric);
+CREATE OR REPLACE FUNCTION lo_avg_step(s double precision[], v jsonb) RETURNS double precision[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN jsonb_typeof(v) = 'number' THEN ARRAY[COALESCE(s[1], 0) + v::double precision,
+                                                            COALESCE(s[2], 0) + 1] ELSE s END $$;
+CREATE OR REPLACE FUNCTION lo_avg_final(s double precision[]) RETURNS double precision
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s[1] / s[2] $$;
+CREATE OR REPLACE AGGREGATE avg(jsonb) (SFUNC = lo_avg_step, STYPE = double precision[], FINALFUNC = lo_avg_final);
+CREATE OR REPLACE FUNCTION lo_least(a jsonb, b jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL OR a <= b THEN a ELSE b END $$;
+CREATE OR REPLACE FUNCTION lo_greatest(a jsonb, b jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL OR a >= b THEN a ELSE b END $$;
+CREATE OR REPLACE AGGREGATE min(jsonb) (SFUNC = lo_least, STYPE = jsonb);
+CREATE OR REPLACE AGGREGATE max(jsonb) (SFUNC = lo_greatest, STYPE = jsonb);
 CREATE OR REPLACE FUNCTION lo_text_config(language text) RETURNS regconfig
     LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT COALESCE((SELECT cfgname::regconfig FROM pg_ts_config WHERE cfgname = language), 'simple'::regconfig) $$;

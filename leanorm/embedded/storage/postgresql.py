@@ -146,7 +146,7 @@ class PGConnection:
                 parameters[pattern] = are_pattern(parameters[pattern], parameters[options] or "")
         self._bound()
         try:
-            cursor = self.raw.execute(statement.sql, parameters if parameters else None)  # type: ignore[arg-type]
+            cursor = self.raw.execute(statement.sql, parameters if parameters else None)
         except psycopg.errors.QueryCanceled:
             raise Interrupted("the statement ran past the request's deadline") from None
         return PGCursor(cursor, statement.returns_id)
@@ -185,8 +185,8 @@ class PostgreSQLStore:
     def _set_up(self) -> None:
         """Make the server's tables, functions and operators unless this version made them already."""
         with self._borrowed() as conn:
-            done = conn.run("SELECT to_regclass('_leanorm') IS NOT NULL").fetchone()[0] and conn.run(
-                "SELECT value FROM _leanorm WHERE name = 'functions'").fetchone()
+            exists = conn.run("SELECT to_regclass('_leanorm') IS NOT NULL").fetchone()
+            done = exists and exists[0] and conn.run("SELECT value FROM _leanorm WHERE name = 'functions'").fetchone()
             if done and done[0] == pg_schema.VERSION:
                 return
             with conn.raw.transaction():
