@@ -25,7 +25,7 @@ import threading
 import warnings
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Type
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from .auth_context import current_user, using_master
 from .client import Client
@@ -68,12 +68,14 @@ def parse_url(url: str) -> Dict[str, Any]:
         "client_ids": options.pop("client_ids", "0").lower() in ("1", "true", "yes"),
     }
     if scheme == "local" and transport in ("postgresql", "postgres"):
-        # the embedded server on a PostgreSQL database: the rest of the URL is the database's
-        location = urlunsplit(("postgresql", parts.netloc, parts.path, "", ""))
-        cfg = {"database": location, "dialect": options.pop("dialect", "leancloud"),
+        # the embedded server on a PostgreSQL database: the rest of the URL (and options leanorm does not
+        # take, such as sslmode) is the database's
+        cfg = {"dialect": options.pop("dialect", "leancloud"),
                "app_id": options.pop("app_id", LOCAL_APP_ID), "app_key": options.pop("app_key", LOCAL_APP_KEY),
                **common}
+        cfg["database"] = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(options), ""))
         cfg["master_key"] = cfg["master_key"] or LOCAL_MASTER_KEY
+        options = {}
     elif scheme == "local":
         location = unquote(parts.netloc + parts.path) or "leanorm.sqlite3"
         cfg = {"database": location, "dialect": options.pop("dialect", "leancloud"),

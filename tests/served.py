@@ -18,6 +18,8 @@ from typing import Callable, Iterator, Optional
 import pytest
 import requests
 
+from tests import postgresql
+
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 30.0
 APP_ID, APP_KEY, MASTER_KEY = "served-app", "served-key", "served-master"
@@ -79,8 +81,9 @@ def serve(database: Path, *options: str, open_files: Optional[int] = None,
     make theirs that way (``--no-client-class-creation`` among ``options`` turns it off again)."""
     if sys.version_info < (3, 10):  # granian, its HTTP server, needs 3.10; the rest of leanorm runs on 3.9
         pytest.skip("leanorm serve needs Python 3.10 or later (granian)")
+    store = postgresql.schema_url(str(database)) if postgresql.serving_on_postgresql() else str(database)
     process = subprocess.Popen(
-        [sys.executable, "-m", "leanorm.cli", "serve", "--db", str(database), "--host", "127.0.0.1", "--port", "0",
+        [sys.executable, "-m", "leanorm.cli", "serve", "--db", store, "--host", "127.0.0.1", "--port", "0",
          "--app-id", APP_ID, "--app-key", APP_KEY, "--master-key", MASTER_KEY, "--client-class-creation",
          *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
