@@ -43,6 +43,11 @@ log = logging.getLogger("leanorm.embedded")
 
 #: connections one process keeps at most (requests beyond wait for one)
 POOL_SIZE = 16
+#: the shortest statement time limit a deadline sets (milliseconds): a read of a few rows finishes, as
+#: SQLite's progress handler lets a statement of a few steps finish, however little time is left
+FLOOR_MS = 5
+#: how much later than its deadline a statement may be ended, to spare a round trip per statement
+SLACK_MS = 50
 #: the advisory lock every write transaction takes (a constant: one order for all writers of a database)
 WRITER_LOCK = 0x6C65616E  # "lean"
 #: the advisory lock setting the database up takes (two nodes starting at once define functions in turn)
@@ -127,16 +132,16 @@ class PGConnection:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
     def _bound(self) -> None:
-        """The statement's time limit: the request's deadline outside a transaction (a write's own
-        statements run to the end, as on SQLite), none inside."""
+        """The statement's time limit: what is left of the request's deadline outside a transaction (a
+        write's own statements run to the end, as on SQLite), none inside. The session's setting is
+        changed only when it would end a statement early, or more than :data:`SLACK_MS` late."""
         left = None if self.in_transaction else remaining()
-        wanted = 0 if left is None else max(1, int(left * 1000) // 100 * 100 + 100)
-        if wanted != self._timeout_ms and (wanted == 0 or abs(wanted - self._timeout_ms) > 100 or
-                                           self._timeout_ms == 0):
-            if left is not None and left <= 0:
-                raise Interrupted("the request's deadline passed")
-            self.raw.execute(f"SET statement_timeout = {wanted}")
-            self._timeout_ms = wanted
+        wanted = 0 if left is None else max(FLOOR_MS, int(left * 1000) + 1)
+        current = self._timeout_ms
+        if wanted == current or (wanted and current and 0 < current - wanted <= SLACK_MS):
+            return
+        self.raw.execute(f"SET statement_timeout = {wanted}")
+        self._timeout_ms = wanted
 
     def execute(self, sql: str, parameters: Any = (), /) -> PGCursor:
         statement = translate(sql)
