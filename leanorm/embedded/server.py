@@ -28,8 +28,8 @@ from .settings import DEFAULT_MAX_UPLOAD, DEFAULT_PHONE_REGION, AccountVerifier,
 from .caller import Caller
 from .answers import EmbeddedResponse, ProtocolError, dumps
 from .storage.store import store_failure
-from .storage.file_bytes import FileBytes, FolderBytes, TableBytes
-from .storage.stores import is_postgresql_url, open_store
+from .storage.file_bytes import FileBytes
+from .storage.stores import file_bytes_of, is_postgresql_url, open_store
 from .storage.interface import Store
 from .storage.values import now_iso
 
@@ -136,16 +136,11 @@ class EmbeddedServer:
         self._temporary_files_dir: Optional[str] = None
         #: where hosted files' bytes are kept: PostgreSQL's own table unless a folder is named (so every
         #: node serving the database serves every file), else a folder beside the SQLite file
-        self.file_bytes: FileBytes
-        if files_dir is None and is_postgresql_url(database):
-            self.file_bytes = TableBytes(self.store)
-        else:
-            if files_dir is None:
-                if self.store.memory:
-                    files_dir = self._temporary_files_dir = tempfile.mkdtemp(prefix="leanorm-files-")
-                else:
-                    files_dir = database + ".files"
-            self.file_bytes = FolderBytes(files_dir)
+        if files_dir is None and self.store.memory:
+            files_dir = self._temporary_files_dir = tempfile.mkdtemp(prefix="leanorm-files-")
+        self.file_bytes: FileBytes = file_bytes_of(database, self.store, files_dir)
+        if files_dir is None and not is_postgresql_url(database):
+            files_dir = database + ".files"
         #: the server's configuration, as its endpoints read it (``ctx.settings``)
         self.settings = Settings(
             app_id=app_id, app_key=app_key, master_key=master_key, hook_key=hook_key, prod=prod,

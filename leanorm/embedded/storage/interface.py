@@ -122,3 +122,7 @@ class Store(Protocol):
     def make_counter(self, conn: Connection, class_name: str, field: str, key: str) -> None:
         """Keep ``_counts`` of ``class_name`` by ``field`` from now on (in the store's own triggers),
         counting the rows there are now; ``key``: the columns (SQLite's dialect) an entry is unique by."""
+
+    def rows_copied(self, conn: Connection) -> None:
+        """Rows were written with ids of their own (a copy of another store): ids the store generates
+        (``_outbox``, ``_status_inbox``) continue after the largest."""

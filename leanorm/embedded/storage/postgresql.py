@@ -34,7 +34,7 @@ from ..answers import ProtocolError
 from ..budget import Interrupted, remaining
 from . import pg_schema
 from .interface import Connection, FieldOptions, FieldType
-from .pg_dialect import are_pattern, translate
+from .pg_dialect import SERIAL_TABLES, are_pattern, translate
 from .store import INDEX_NAME, SYSTEM_FIELD_TYPES, check_class_name, check_field_name, json_path, table, trigger_name
 
 __all__ = ["PostgreSQLStore", "PGConnection", "POOL_SIZE"]
@@ -492,3 +492,9 @@ class PostgreSQLStore:
         current = value("data")
         pg.run(f"INSERT INTO _counts SELECT {names}, {current}, acl, COUNT(*) FROM {rows} "
                f"GROUP BY {current}, acl")
+
+    def rows_copied(self, conn: Connection) -> None:
+        """The sequences of the tables with generated ids continue after the largest id copied."""
+        for name, column in SERIAL_TABLES.items():
+            self._pg(conn).run(f"SELECT setval(pg_get_serial_sequence('{name}', '{column}'), "
+                               f"GREATEST((SELECT MAX({column}) FROM {name}), 1))")

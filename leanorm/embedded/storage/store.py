@@ -665,3 +665,6 @@ class SQLiteStore:
         current = self.key_expression(conn, class_name, field)
         conn.execute(f"INSERT INTO _counts SELECT {names}, {current}, acl, COUNT(*) FROM {rows} "
                      f"GROUP BY IFNULL({current}, x'00'), IFNULL(acl, '')")
+
+    def rows_copied(self, conn: Connection) -> None:
+        """Nothing to do: SQLite's generated ids continue after the largest id in the table."""

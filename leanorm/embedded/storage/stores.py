@@ -6,12 +6,14 @@ which an app on SQLite need not install."""
 from __future__ import annotations
 
 import importlib
+from typing import Optional
 
 from ..answers import ProtocolError
+from .file_bytes import FileBytes, FolderBytes, TableBytes
 from .interface import Store
 from .store import SQLiteStore
 
-__all__ = ["open_store", "is_postgresql_url"]
+__all__ = ["open_store", "is_postgresql_url", "file_bytes_of"]
 
 
 def is_postgresql_url(database: str) -> bool:
@@ -30,3 +32,14 @@ def open_store(database: str) -> Store:
                             503) from None
     store: Store = module.PostgreSQLStore(database)
     return store
+
+
+def file_bytes_of(database: str, store: Store, files_dir: Optional[str] = None) -> FileBytes:
+    """Where the hosted files' bytes of ``database`` are kept: ``files_dir`` when named, else the
+    PostgreSQL store's own table (every node serving the database serves every file), else the folder
+    ``<database>.files`` beside the SQLite file."""
+    if files_dir is not None:
+        return FolderBytes(files_dir)
+    if is_postgresql_url(database):
+        return TableBytes(store)
+    return FolderBytes(database + ".files")
