@@ -11,7 +11,7 @@ again to the target's ``leanorm serve``; named indexes (the schema API's) are ma
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import orjson
 
@@ -62,7 +62,7 @@ class CopyReport:
     counters: List[str] = dataclasses.field(default_factory=list)
 
 
-def _write_pages(target: Store, sql: str, rows: List[Tuple[object, ...]]) -> None:
+def _write_pages(target: Store, sql: str, rows: Sequence[Tuple[Any, ...]]) -> None:
     for start in range(0, len(rows), PAGE):
         with target.write() as conn:
             conn.executemany(sql, rows[start:start + PAGE])
@@ -87,11 +87,11 @@ def copy_store(source: Store, target: Store, source_files: FileBytes, target_fil
             _write_pages(target, f"INSERT INTO {table(class_name)} ({ROW}) VALUES (?, ?, ?, ?, ?)", rows)
             report.objects[class_name] = len(rows)
         for name, columns in SYSTEM_TABLES.items():
-            rows = [tuple(r) for r in conn.execute(f"SELECT {', '.join(columns)} FROM {name}").fetchall()]
+            values = [tuple(r) for r in conn.execute(f"SELECT {', '.join(columns)} FROM {name}").fetchall()]
             marks = ", ".join("?" for _ in columns)
             # OR IGNORE: what the target made of its own when it opened (its ``_migrations``) stays
-            _write_pages(target, f"INSERT OR IGNORE INTO {name} ({', '.join(columns)}) VALUES ({marks})", rows)
-            report.rows[name] = len(rows)
+            _write_pages(target, f"INSERT OR IGNORE INTO {name} ({', '.join(columns)}) VALUES ({marks})", values)
+            report.rows[name] = len(values)
         indexes = {class_name: source.named_indexes(conn, class_name) for class_name in classes}
         counted = {class_name: source.counted_fields(conn, class_name) for class_name in classes}
         file_ids = [r[0] for r in conn.execute(f"SELECT objectId FROM {table('_File')}").fetchall()] \
