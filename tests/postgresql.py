@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import atexit
 import os
-from typing import Dict
+from typing import Any, Dict, List, Tuple
 from urllib.parse import quote
 
 import pytest
@@ -84,3 +84,17 @@ def _drop_schemas(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         for schema in _SCHEMAS.values():
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def run(url: str, statements: List[str], parameters: Tuple[Any, ...] = ()) -> List[Tuple[Any, ...]]:
+    """``statements`` (SQLite's dialect, translated as the PostgreSQL store translates it) on ``url`` in
+    turn, committed; the rows the last one answers."""
+    psycopg = pytest.importorskip("psycopg")
+    from leanorm.embedded.storage.postgresql import PGConnection, configure
+    rows: List[Tuple[Any, ...]] = []
+    with psycopg.connect(url, autocommit=True) as raw:
+        configure(raw)
+        conn = PGConnection(raw)
+        for statement in statements:
+            rows = [tuple(row) for row in conn.execute(statement, parameters).fetchall()]
+    return rows

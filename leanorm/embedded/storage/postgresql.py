@@ -37,7 +37,7 @@ from .interface import Connection, FieldOptions, FieldType
 from .pg_dialect import SERIAL_TABLES, are_pattern, translate
 from .store import INDEX_NAME, SYSTEM_FIELD_TYPES, check_class_name, check_field_name, json_path, table, trigger_name
 
-__all__ = ["PostgreSQLStore", "PGConnection", "POOL_SIZE"]
+__all__ = ["PostgreSQLStore", "PGConnection", "POOL_SIZE", "configure"]
 
 log = logging.getLogger("leanorm.embedded")
 
@@ -84,7 +84,8 @@ class _NumberLoader(Loader):
         return float(text) if any(c in text for c in ".eEN") else int(text)
 
 
-def _configure(conn: psycopg.Connection) -> None:
+def configure(conn: psycopg.Connection) -> None:
+    """Read and write values as the endpoints' SQL expects them (see the loaders; ``str`` always as text)."""
     conn.adapters.register_loader("jsonb", _DocumentLoader)
     conn.adapters.register_loader("numeric", _NumberLoader)
     conn.adapters.register_dumper(str, StrDumper)  # text: never read as another type beside jsonb
@@ -181,7 +182,7 @@ class PostgreSQLStore:
         self._closed = False
         try:
             self._pool = ConnectionPool(database, min_size=1, max_size=pool_size, kwargs={"autocommit": True},
-                                        configure=_configure, open=True, timeout=30.0)
+                                        configure=configure, open=True, timeout=30.0)
             self._pool.wait(timeout=30.0)
         except (psycopg.Error, PoolTimeout) as exc:
             raise ProtocolError(1, f"Cannot open the database {self.database}: {exc}.", 503) from None
