@@ -41,8 +41,9 @@ __all__ = ["PostgreSQLStore", "PGConnection", "POOL_SIZE", "configure"]
 
 log = logging.getLogger("leanorm.embedded")
 
-#: connections one process keeps at most (requests beyond wait for one)
-POOL_SIZE = 16
+#: connections one process keeps at most (requests beyond wait for one): a database serves
+#: nodes x workers x POOL_SIZE of them, within its max_connections (100 by default)
+POOL_SIZE = 8
 #: the shortest statement time limit a deadline sets (milliseconds): a read of a few rows finishes, as
 #: SQLite's progress handler lets a statement of a few steps finish, however little time is left
 FLOOR_MS = 5
