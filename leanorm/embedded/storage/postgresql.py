@@ -10,7 +10,8 @@ Connections come from a ``psycopg_pool`` pool; a thread holds one for its outerm
 transaction that first takes a transaction-scoped advisory lock: every write of every process on the
 database is serialised, as SQLite's ``BEGIN IMMEDIATE`` serialises them, so a read-then-write (an
 increment computed from the stored row, a unique username checked then inserted) sees no other writer in
-between, whichever node runs it. A request's deadline bounds its reads by ``statement_timeout``.
+between, whichever node runs it. The commit does not wait for the disk while it holds the lock; the block
+waits for it after (:meth:`PostgreSQLStore.write`), so a write is durable before it is answered. A request's deadline bounds its reads by ``statement_timeout``.
 """
 from __future__ import annotations
 
@@ -246,11 +247,11 @@ class PostgreSQLStore:
             if conn._timeout_ms:
                 conn.raw.execute("SET statement_timeout = 0")
                 conn._timeout_ms = 0
-            conn.raw.execute("BEGIN")
+            # one round trip: the transaction, its commit not waiting for the disk, the writers' lock
+            conn.raw.execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; SELECT pg_advisory_xact_lock({WRITER_LOCK})")
             created = self._created_tables()
             self._local.writing = conn
             try:
-                conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
                 yield conn
             except BaseException:
                 self._local.writing = None
@@ -260,6 +261,11 @@ class PostgreSQLStore:
                 raise
             self._local.writing = None
             conn.raw.execute("COMMIT")
+            # Durable before the block ends (and the client hears of it): a transaction that commits with
+            # synchronous_commit on waits until the write-ahead log is on disk up to its own commit, which
+            # lies past ours. It runs after the writers' lock is released, so the writers of all nodes
+            # share their disk flushes instead of taking turns at one each (9 ms on the build machine).
+            conn.raw.execute("SELECT pg_current_xact_id()")
             self._known_tables.update(created)
             created.clear()
 
