@@ -15,7 +15,7 @@ from typing import List
 __all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION"]
 
 #: the version of what :data:`FUNCTIONS` defines: a database set up by an older one is set up again
-VERSION = "3"
+VERSION = "4"
 
 #: what a counter's entry is unique by: a missing value (SQLite's ``x'00'``: a sentinel no value compared
 #: with a parameter equals) and a public ACL are keys like any other
@@ -146,6 +146,9 @@ CREATE OR REPLACE FUNCTION leanorm_polygon_holds(coordinates jsonb, lat double p
 CREATE OR REPLACE FUNCTION lo_sum_step(s numeric, v jsonb) RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN jsonb_typeof(v) = 'number' THEN COALESCE(s, 0) + v::numeric ELSE s END $$;
 CREATE OR REPLACE AGGREGATE sum(jsonb) (SFUNC = lo_sum_step, STYPE = numeric);
+CREATE OR REPLACE FUNCTION lo_sum_true(s bigint, v boolean) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN v IS NULL THEN s ELSE COALESCE(s, 0) + v::integer END $$;
+CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = lo_sum_true, STYPE = bigint);
 CREATE OR REPLACE FUNCTION lo_avg_step(s double precision[], v jsonb) RETURNS double precision[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN jsonb_typeof(v) = 'number' THEN ARRAY[COALESCE(s[1], 0) + v::double precision,
