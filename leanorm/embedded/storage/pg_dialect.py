@@ -201,7 +201,7 @@ def translate(sql: str) -> Translated:
     returns_id = serial is not None
     if serial is not None:
         translated += f" RETURNING {serial}"
-    return Translated(_object_equality(translated), returns_id, _regex_parameters(tokens))
+    return Translated(_grouped_values(_object_equality(translated)), returns_id, _regex_parameters(tokens))
 
 
 def _regex_parameters(tokens: List[Tuple[str, str]]) -> Tuple[Tuple[str, str], ...]:
@@ -302,3 +302,13 @@ _OBJECT_EQUAL = re.compile(r"= (%\([a-z0-9_]+\)s) AND (lo_type\([^()]*\) IN \('o
 def _object_equality(sql: str) -> str:
     """An Object or Array compared with a parameter (its canonical JSON): compared as JSON, not as a string."""
     return _OBJECT_EQUAL.sub(r"= lo_json(\1) AND \2", sql)
+
+
+_GROUP_BY_PRESENT = re.compile(r"GROUP BY lo_ifnull\(([A-Za-z_][A-Za-z0-9_.]*), '\\x00'::bytea\)")
+
+
+def _grouped_values(sql: str) -> str:
+    """``GROUP BY IFNULL(value, x'00')`` (SQLite's way to group a missing value as a key of its own) as
+    ``GROUP BY value``: the same groups (PostgreSQL groups NULLs together too), and ``value`` may then be
+    selected, which PostgreSQL allows only for a column grouped by."""
+    return _GROUP_BY_PRESENT.sub(r"GROUP BY \1", sql)
