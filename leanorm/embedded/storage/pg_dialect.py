@@ -126,7 +126,13 @@ def _closing(tokens: List[Tuple[str, str]], i: int) -> int:
 
 @functools.lru_cache(maxsize=4096)
 def translate(sql: str) -> Translated:
-    """``sql`` (SQLite's dialect, as the endpoints write it) in PostgreSQL's, with psycopg's placeholders."""
+    """``sql`` (SQLite's dialect, as the endpoints write it) in PostgreSQL's, with psycopg's placeholders.
+
+    >>> print(translate("SELECT objectId FROM c_Post WHERE json_extract(data, '$.score') > ? AND 1").sql)
+    SELECT objectId FROM c_Post WHERE lo_extract(data, '{"score"}'::text[]) > %s AND TRUE
+    >>> print(translate("INSERT OR IGNORE INTO _relations VALUES (?, ?, ?, ?, ?)").sql)
+    INSERT INTO _relations VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
+    """
     tokens = _tokens(sql.strip().rstrip(";"))
     head = " ".join(t[1].lower() for t in tokens if t[0] != "space")
     conflict = ""
