@@ -220,14 +220,21 @@ def _regex_parameters(tokens: List[Tuple[str, str]]) -> Tuple[Tuple[str, str], .
     return tuple(found)
 
 
-_RE2_ESCAPES = {"b": r"\y", "B": r"\Y", "z": r"\Z"}
+_RE2_ESCAPES = {"b": "\\y", "B": "\\Y", "z": "\\Z"}
+#: a named group (RE2 takes both spellings), which PostgreSQL writes as a plain one
+_NAMED_GROUP = re.compile(r"\(\?P?<[A-Za-z_][A-Za-z0-9_]*>")
 
 
 @functools.lru_cache(maxsize=256)
 def are_pattern(pattern: str, options: str) -> str:
     """A ``$regex`` (RE2's syntax, already accepted by :func:`.regex.compile_regex`) and its ``$options``
     as one of PostgreSQL's advanced regular expressions: the options as its leading flags (``i``; ``m``
-    and ``s`` as its newline modes; ``x``), ``\\Q...\\E`` spelt out, ``\\b``/``\\B`` as ``\\y``/``\\Y``."""
+    and ``s`` as its newline modes; ``x``), ``\\Q...\\E`` spelt out, ``\\b``/``\\B`` as ``\\y``/``\\Y``,
+    named groups as plain ones.
+
+    >>> print(are_pattern(r"\\Qa.b\\E\\b(?P<word>x)", "i"))
+    (?pi)a\\.b\\y(x)
+    """
     out: List[str] = []
     i = 0
     while i < len(pattern):
@@ -240,8 +247,13 @@ def are_pattern(pattern: str, options: str) -> str:
                 out.append("".join(ch if ch.isalnum() or ch == "_" else "\\" + ch for ch in quoted))
                 i = len(pattern) if end < 0 else end + 2
                 continue
-            out.append(_RE2_ESCAPES.get(nxt, c + nxt).replace("\\\\", "\\"))
+            out.append(_RE2_ESCAPES.get(nxt, c + nxt))
             i += 2
+            continue
+        named = _NAMED_GROUP.match(pattern, i) if c == "(" else None
+        if named is not None:
+            out.append("(")
+            i = named.end()
             continue
         out.append(c)
         i += 1

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Type
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Type
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -126,8 +126,10 @@ class PGCursor:
 class PGConnection:
     """A pooled psycopg connection that runs the endpoints' statements (SQLite's dialect, translated)."""
 
-    def __init__(self, raw: psycopg.Connection) -> None:
+    def __init__(self, raw: psycopg.Connection, tables_changed: Callable[[], None] = lambda: None) -> None:
         self.raw = raw
+        #: called when a statement finds a class table gone (the store forgets the tables it knew)
+        self.tables_changed = tables_changed
         self._timeout_ms = 0  # the statement_timeout set on the session
 
     @property
@@ -157,6 +159,13 @@ class PGConnection:
             cursor = self.raw.execute(statement.sql, parameters if parameters else None)
         except psycopg.errors.QueryCanceled:
             raise Interrupted("the statement ran past the request's deadline") from None
+        except psycopg.errors.InvalidRegularExpression as exc:
+            # what RE2 accepted but PostgreSQL's regular expressions cannot say (a named group...)
+            raise ProtocolError(102, f"Invalid query: a regular expression this server cannot run: "
+                                     f"{exc.diag.message_primary}.") from None
+        except psycopg.errors.UndefinedTable:
+            self.tables_changed()  # another node dropped a class this one knew: ask again next time
+            raise
         return PGCursor(cursor, statement.returns_id)
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> PGCursor:
@@ -214,7 +223,7 @@ class PostgreSQLStore:
             yield held
             return
         raw = self._pool.getconn()
-        conn = PGConnection(raw)
+        conn = PGConnection(raw, self._known_tables.clear)
         self._local.conn = conn
         try:
             yield conn
