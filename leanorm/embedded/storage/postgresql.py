@@ -86,6 +86,12 @@ class _NumberLoader(Loader):
         return float(text) if any(c in text for c in ".eEN") else int(text)
 
 
+def _nul(exc: BaseException) -> bool:
+    """Whether ``exc`` is PostgreSQL (or psycopg, sending a parameter) refusing U+0000, which neither its
+    ``text`` nor its ``jsonb`` can hold."""
+    return isinstance(exc, psycopg.errors.UntranslatableCharacter) or "NUL" in str(exc)
+
+
 def configure(conn: psycopg.Connection) -> None:
     """Read and write values as the endpoints' SQL expects them (see the loaders; ``str`` always as text)."""
     conn.adapters.register_loader("jsonb", _DocumentLoader)
@@ -166,6 +172,11 @@ class PGConnection:
         except psycopg.errors.UndefinedTable:
             self.tables_changed()  # another node dropped a class this one knew: ask again next time
             raise
+        except (psycopg.errors.UntranslatableCharacter, psycopg.DataError) as exc:
+            if not _nul(exc):
+                raise
+            raise ProtocolError(107, "Invalid JSON: this server's PostgreSQL store cannot hold the character "
+                                     "U+0000 in text.") from None
         return PGCursor(cursor, statement.returns_id)
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> PGCursor:
