@@ -50,6 +50,8 @@ POOL_SIZE = 8
 FLOOR_MS = 5
 #: how much later than its deadline a statement may be ended, to spare a round trip per statement
 SLACK_MS = 50
+#: the channel a dropped class is announced on (every store listens: :meth:`PostgreSQLStore._listen`)
+TABLES_CHANNEL = "leanorm_tables"
 #: the advisory lock every write transaction takes (a constant: one order for all writers of a database)
 WRITER_LOCK = 0x6C65616E  # "lean"
 #: the advisory lock setting the database up takes (two nodes starting at once define functions in turn)
@@ -209,6 +211,28 @@ class PostgreSQLStore:
         except (psycopg.Error, PoolTimeout) as exc:
             raise ProtocolError(1, f"Cannot open the database {self.database}: {exc}.", 503) from None
         self._set_up()
+        self._listener = threading.Thread(target=self._listen, args=(database,), daemon=True,
+                                          name="leanorm-pg-tables")
+        self._listener.start()
+
+    def _listen(self, database: str) -> None:
+        """Forget the class tables this process knows whenever any process drops one (``drop_class``
+        notifies :data:`TABLES_CHANNEL` as it commits): a dropped class is gone on every node at once,
+        as SQLite's ``schema_version`` tells every process sharing a file."""
+        while not self._closed:
+            try:
+                with psycopg.connect(database, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {TABLES_CHANNEL}")
+                    self._known_tables.clear()  # what was dropped while not listening
+                    while not self._closed:
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            self._known_tables.clear()
+            except psycopg.Error as exc:
+                if self._closed:
+                    return
+                log.warning("listening for dropped classes failed (%s); trying again", exc)
+                self._known_tables.clear()
+                time.sleep(1.0)
 
     def _set_up(self) -> None:
         """Make the server's tables, functions and operators unless this version made them already."""
@@ -335,7 +359,7 @@ class PostgreSQLStore:
             raise ProtocolError(1, "The database cannot be read.", 503) from None
 
     def close(self) -> None:
-        self._closed = True
+        self._closed = True  # the listener sees it within a wait (it holds no request)
         self._pool.close()
 
     # -- classes and their schema ----------------------------------------------------------------------
@@ -418,6 +442,7 @@ class PostgreSQLStore:
 
     def drop_class(self, conn: Connection, class_name: str) -> None:
         self._pg(conn).run(f"DROP TABLE IF EXISTS {table(class_name)}")
+        self._pg(conn).run(f"NOTIFY {TABLES_CHANNEL}")  # every process forgets it, when this commits
         for system_table, column in (("_schema", "class_name"), ("_field_options", "class_name"),
                                      ("_named_indexes", "class_name"), ("_class_permissions", "class_name"),
                                      ("_relations", "owner_class")):
