@@ -26,7 +26,6 @@ import binascii
 import hashlib
 import io
 import mimetypes
-import os
 import re
 import secrets
 import time
