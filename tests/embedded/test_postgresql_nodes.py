@@ -1,9 +1,11 @@
 """Two ``leanorm serve`` processes on one PostgreSQL database stay exact when they write at once:
-increments, ``AddUnique``, unique usernames and conditional saves, each raced from both nodes.
+increments, ``AddUnique``, unique usernames and conditional saves, each raced from both nodes; and a
+database restart costs no request an error.
 
 Runs when ``LEANORM_TEST_POSTGRESQL`` names a test database (``tests/postgresql.py``)."""
 from __future__ import annotations
 
+import importlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, List, Tuple
@@ -11,6 +13,7 @@ from typing import Any, Iterator, List, Tuple
 import pytest
 import requests
 
+from leanorm.embedded import EmbeddedServer
 from tests import postgresql
 from tests.served import Served, serve
 
@@ -88,3 +91,25 @@ def test_conditional_saves_from_two_nodes_sell_each_item_once(nodes: Tuple[Serve
     assert len(sold) == 10
     assert all(answer["code"] == 305 for answer in refused)
     assert _fetch(nodes[1], "Stock", object_id)["left"] == 0
+
+
+def test_a_database_restart_costs_no_request_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connections the pool holds die with the database (a restart, a failover): the next requests get
+    new ones, not errors (a connection that rested is tried before it is lent; here every one is)."""
+    psycopg = pytest.importorskip("psycopg")
+    store_module = importlib.import_module("leanorm.embedded.storage.postgresql")  # needs psycopg
+    monkeypatch.setattr(store_module, "RESTED", 0.0)
+    url = postgresql.schema_url("restarted") + "&application_name=leanorm-restart-test"
+    server = EmbeddedServer(url)
+    keys = {"X-LC-Id": "leanorm-local", "X-LC-Key": "leanorm-local-key"}
+    try:
+        assert server.handle("POST", "/1.1/classes/Kept", {}, keys, b'{"n": 1}').status == 201
+        with psycopg.connect(postgresql.database_url(), autocommit=True) as admin:
+            ended = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE application_name = 'leanorm-restart-test'").fetchall()
+        assert ended  # the server's pooled connection (and its listener's) are gone
+        statuses = [server.handle("GET", "/1.1/classes/Kept", {}, keys, None).status for _ in range(3)]
+        statuses.append(server.handle("POST", "/1.1/classes/Kept", {}, keys, b'{"n": 2}').status)
+        assert statuses == [200, 200, 200, 201]
+    finally:
+        server.close()

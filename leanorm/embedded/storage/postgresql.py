@@ -50,6 +50,8 @@ POOL_SIZE = 8
 FLOOR_MS = 5
 #: how much later than its deadline a statement may be ended, to spare a round trip per statement
 SLACK_MS = 50
+#: seconds a pooled connection may rest before it is tried again on its next loan
+RESTED = 2.0
 #: the channel a dropped class is announced on (every store listens: :meth:`PostgreSQLStore._listen`)
 TABLES_CHANNEL = "leanorm_tables"
 #: the advisory lock every write transaction takes (a constant: one order for all writers of a database)
@@ -204,9 +206,11 @@ class PostgreSQLStore:
         self._local = threading.local()
         self._known_tables: Set[str] = set()
         self._closed = False
+        #: when each pooled connection (by id) was last given back (:meth:`_check`)
+        self._returned: Dict[int, float] = {}
         try:
             self._pool = ConnectionPool(database, min_size=1, max_size=pool_size, kwargs={"autocommit": True},
-                                        configure=configure, open=True, timeout=30.0)
+                                        configure=configure, check=self._check, open=True, timeout=30.0)
             self._pool.wait(timeout=30.0)
         except (psycopg.Error, PoolTimeout) as exc:
             raise ProtocolError(1, f"Cannot open the database {self.database}: {exc}.", 503) from None
@@ -249,6 +253,12 @@ class PostgreSQLStore:
                          "SET value = excluded.value", (pg_schema.VERSION,))
 
     # -- connections -----------------------------------------------------------------------------------
+    def _check(self, raw: psycopg.Connection) -> None:
+        """Before a pooled connection is lent: one that rested :data:`RESTED` seconds or more is tried
+        first (an empty statement), so a database restarted or failed over meanwhile costs no request
+        an error (the pool replaces what fails the try); one used moments ago is lent as it is."""
+        if time.monotonic() - self._returned.get(id(raw), 0.0) >= RESTED:
+            ConnectionPool.check_connection(raw)
     @contextlib.contextmanager
     def _borrowed(self) -> Iterator[PGConnection]:
         if self._closed:
@@ -270,6 +280,7 @@ class PostgreSQLStore:
             if conn._timeout_ms:
                 with contextlib.suppress(psycopg.Error):
                     raw.execute("SET statement_timeout = 0")
+            self._returned[id(raw)] = time.monotonic()
             self._pool.putconn(raw)
 
     @contextlib.contextmanager
