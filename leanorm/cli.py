@@ -8,6 +8,7 @@
 ``leanorm verify``  compare two backends (or an export and a backend) object by object
 ``leanorm index``   create indexes (unique ones too): class settings a data export does not carry
 ``leanorm backup``  copy a served SQLite database while it takes writes; ``leanorm restore`` puts a copy back
+``leanorm copy-store``  move an app whole from one store to another (SQLite to PostgreSQL, or back)
 """
 from __future__ import annotations
 
@@ -25,8 +26,11 @@ from .schema import create_index
 
 try:  # what the command needs beyond the client is the ``cli`` extra: say so rather than show a traceback
     from .embedded.admission import DEFAULT_MAX_UPLOAD
+    from .embedded.answers import ProtocolError
     from .embedded.access.phones import DEFAULT_REGION
     from .embedded.storage.backup import BackupError, backup, restore
+    from .embedded.storage.store_copy import copy_store
+    from .embedded.storage.stores import file_bytes_of, open_store
     from .embedded.serving import ServeOptions, serve
     from .migrate import copy_all
     from .transfer.export_format import open_export
@@ -166,6 +170,27 @@ def _class_and_field(spec: str) -> Tuple[str, str]:
     if not (class_name and dot and field):
         raise SystemExit(f"leanorm index: expected Class.field, got {spec!r}")
     return class_name, field
+
+
+def _copy_store(args: argparse.Namespace) -> int:
+    try:
+        source = open_store(args.source)
+        target = open_store(args.target)
+    except ProtocolError as exc:
+        raise SystemExit(f"leanorm copy-store: {exc}") from None
+    try:
+        report = copy_store(source, target, file_bytes_of(args.source, source, args.source_files),
+                            file_bytes_of(args.target, target, args.target_files))
+    except ValueError as exc:
+        raise SystemExit(f"leanorm copy-store: {exc}") from None
+    finally:
+        source.close()
+        target.close()
+    for class_name, count in report.objects.items():
+        print(f"{class_name}: {count} objects")
+    print(f"server tables: {sum(report.rows.values())} rows ({', '.join(f'{n} {c}' for n, c in report.rows.items() if c)})")
+    print(f"files: {report.files}; counters: {', '.join(report.counters) or 'none'}")
+    return 0
 
 
 def _backup(args: argparse.Namespace) -> int:
@@ -382,6 +407,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also the indexes of a MongoDB backup (LeanCloud's backup export, mongodump): "
                             "its <Class>.metadata.json files")
     index.set_defaults(run=_index)
+    move = commands.add_parser("copy-store", help="move an app whole between stores (a SQLite file, a PostgreSQL "
+                                                  "database): passwords, sessions, files, counters included")
+    move.add_argument("source", help="the database to read, as --db names it (a SQLite file or postgresql://...)")
+    move.add_argument("target", help="the empty database to write, as --db names it")
+    move.add_argument("--source-files", help="the source's files folder (default: <source>.files, or its table)")
+    move.add_argument("--target-files", help="a folder for the target's files (default: <target>.files, or its table)")
+    move.set_defaults(run=_copy_store)
     save = commands.add_parser("backup", help="copy a SQLite database while it is served (one consistent snapshot)")
     save.add_argument("--db", required=True, help="the database file leanorm serve uses")
     save.add_argument("copy", help="the file to write (replaced when it exists)")

@@ -4,6 +4,7 @@ URL forms::
 
     local:///path/app.sqlite3     embedded backend in a SQLite file (``local://app.sqlite3``: relative)
     local://:memory:              embedded backend in memory
+    local+postgresql://USER:PASSWORD@host:5432/db   embedded backend on a PostgreSQL database
     parse://APP_ID:REST_KEY@host:1337/parse?master_key=...        Parse Server over http
     parse+https://...             Parse Server over https
     leancloud://APP_ID:APP_KEY@api.example.com?master_key=...     LeanCloud over https
@@ -26,7 +27,7 @@ import threading
 import warnings
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Type
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from .auth_context import current_user, using_master
 from .client import Client
@@ -70,7 +71,16 @@ def parse_url(url: str) -> Dict[str, Any]:
         "client_ids": options.pop("client_ids", "0").lower() in ("1", "true", "yes"),
         "live_url": options.pop("live_url", None),
     }
-    if scheme == "local":
+    if scheme == "local" and transport in ("postgresql", "postgres"):
+        # the embedded server on a PostgreSQL database: the rest of the URL (and options leanorm does not
+        # take, such as sslmode) is the database's
+        cfg = {"dialect": options.pop("dialect", "leancloud"),
+               "app_id": options.pop("app_id", LOCAL_APP_ID), "app_key": options.pop("app_key", LOCAL_APP_KEY),
+               **common}
+        cfg["database"] = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(options), ""))
+        cfg["master_key"] = cfg["master_key"] or LOCAL_MASTER_KEY
+        options = {}
+    elif scheme == "local":
         location = unquote(parts.netloc + parts.path) or "leanorm.sqlite3"
         cfg = {"database": location, "dialect": options.pop("dialect", "leancloud"),
                "app_id": options.pop("app_id", LOCAL_APP_ID), "app_key": options.pop("app_key", LOCAL_APP_KEY),

@@ -2,7 +2,9 @@
 
 Every test that takes the ``client`` fixture runs once per backend: the embedded backend in-process
 always; the same engine behind ``leanorm serve``, reached over HTTP in the LeanCloud dialect with
-signed requests ("served": the HTTP transport and the LeanCloud dialect end to end); Parse Server when
+signed requests ("served": the HTTP transport and the LeanCloud dialect end to end); the embedded backend
+on PostgreSQL ("postgresql") when ``LEANORM_TEST_POSTGRESQL`` names a database the tests may wipe
+(``postgresql://user:pass@host/db``, see ``tests/postgresql.py``); Parse Server when
 ``LEANORM_PARSE_URL`` is set (``scripts/parse-server start`` prints it; ``scripts/test`` sets it);
 LeanCloud when ``LEANORM_LEANCLOUD_URL`` is set. With ``LEANORM_REQUIRE_PARSE=1`` (CI) a missing Parse
 Server fails instead of skipping. A module may add ``"served-parse"`` (the same ``leanorm serve`` reached
@@ -18,12 +20,13 @@ import pytest
 import leanorm
 from leanorm.client import Client
 from leanorm.transport import Request, Response, Transport
+from tests import postgresql
 from tests.models import ALL_MODELS
 
 if TYPE_CHECKING:  # pragma: no cover
     from tests.served import Served
 
-BACKENDS = ["embedded", "served", "parse", "leancloud"]
+BACKENDS = ["embedded", "served", "postgresql", "parse", "leancloud"]
 
 
 class RecordingTransport(Transport):
@@ -63,6 +66,8 @@ def _wipe(client: Client) -> None:
 def make_client(backend: str) -> Client:
     if backend == "embedded":
         return leanorm.connect("local://:memory:", default=False)
+    if backend == "postgresql":
+        return leanorm.connect(postgresql.wiped_database_url(), default=False)
     url = os.environ.get("LEANORM_PARSE_URL" if backend == "parse" else "LEANORM_LEANCLOUD_URL")
     if not url:
         if backend == "parse" and os.environ.get("LEANORM_REQUIRE_PARSE") == "1":

@@ -9,14 +9,17 @@ import contextlib
 import dataclasses
 import os
 import resource
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import pytest
 import requests
+
+from tests import postgresql
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 30.0
@@ -33,6 +36,24 @@ class Served:
     app_id: str = APP_ID
     app_key: str = APP_KEY
     master_key: str = MASTER_KEY
+
+    #: the PostgreSQL database it serves (``LEANORM_TEST_SERVE_STORE=postgresql``), None for the SQLite file
+    store_url: Optional[str] = None
+
+    def sql(self, statement: str, parameters: Tuple[Any, ...] = ()) -> List[Tuple[Any, ...]]:
+        """Run ``statement`` (SQLite's dialect, as the server's own code writes it) on the served database,
+        committed, whichever store holds it; the rows it answers."""
+        return self.sql_all([statement], parameters)
+
+    def sql_all(self, statements: List[str], parameters: Tuple[Any, ...] = ()) -> List[Tuple[Any, ...]]:
+        """``sql`` of each statement in turn on one connection; the rows the last one answers."""
+        if self.store_url is None:
+            with sqlite3.connect(str(self.database)) as conn:
+                rows: List[Tuple[Any, ...]] = []
+                for statement in statements:
+                    rows = conn.execute(statement, parameters).fetchall()
+                return rows
+        return postgresql.run(self.store_url, statements, parameters)
 
     @property
     def base_url(self) -> str:
@@ -79,8 +100,9 @@ def serve(database: Path, *options: str, open_files: Optional[int] = None,
     make theirs that way (``--no-client-class-creation`` among ``options`` turns it off again)."""
     if sys.version_info < (3, 10):  # granian, its HTTP server, needs 3.10; the rest of leanorm runs on 3.9
         pytest.skip("leanorm serve needs Python 3.10 or later (granian)")
+    store = postgresql.schema_url(str(database)) if postgresql.serving_on_postgresql() else str(database)
     process = subprocess.Popen(
-        [sys.executable, "-m", "leanorm.cli", "serve", "--db", str(database), "--host", "127.0.0.1", "--port", "0",
+        [sys.executable, "-m", "leanorm.cli", "serve", "--db", store, "--host", "127.0.0.1", "--port", "0",
          "--app-id", APP_ID, "--app-key", APP_KEY, "--master-key", MASTER_KEY, "--client-class-creation",
          *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
@@ -97,7 +119,7 @@ def serve(database: Path, *options: str, open_files: Optional[int] = None,
         except (IndexError, ValueError):
             process.kill()  # its output ends only when it does
             pytest.fail(f"unexpected banner from leanorm serve: {''.join(printed)}{process.stdout.read()}")
-        served = Served(process, port, database)
+        served = Served(process, port, database, store_url=store if store != str(database) else None)
         _wait_until_answering(served)
         yield served
     finally:

@@ -26,7 +26,7 @@ from typing import Iterator, Optional, Set
 __all__ = ["Budget", "OverBudget", "MAX_BATCH_ITEMS", "MAX_BRANCHES", "MAX_REGEXES", "MAX_REGEX_CHARS",
            "MAX_TEXT_SEARCHES", "MAX_POLYGON_POINTS", "MAX_SUBQUERIES", "MAX_ROWS", "MAX_INCLUDE_PATHS",
            "MAX_INCLUDE_DEPTH", "MAX_PASSWORD_HASHES",
-           "QUERY_TIMEOUT", "deadline", "watch", "interrupted"]
+           "QUERY_TIMEOUT", "deadline", "watch", "interrupted", "remaining", "Interrupted"]
 
 # The bounds on a where are measured, not guessed: per row of a scanned class, a $regex costs ~8 us (a
 # Python call into RE2), a polygon vertex ~0.25 us, a branch ~0.2 us. At the bounds together a query
@@ -182,6 +182,18 @@ def watch(conn: sqlite3.Connection) -> None:
     conn.set_progress_handler(passed, _STEPS)
 
 
+def remaining() -> Optional[float]:
+    """Seconds left before this thread's deadline (None: no deadline), for a store that bounds its
+    statements itself (PostgreSQL's ``statement_timeout``)."""
+    ends: Optional[float] = getattr(_local, "ends", None)
+    return None if ends is None else ends - time.monotonic()
+
+
+class Interrupted(Exception):
+    """A read a store ended at its thread's deadline (:func:`remaining`)."""
+
+
 def interrupted(exc: BaseException) -> bool:
-    """Whether ``exc`` is a statement :func:`watch` interrupted at its deadline."""
-    return isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc)
+    """Whether ``exc`` is a statement :func:`watch` (or a store, :class:`Interrupted`) interrupted at its
+    deadline."""
+    return isinstance(exc, Interrupted) or isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc)

@@ -11,6 +11,7 @@ from .answers import EmbeddedResponse, ProtocolError, dumps, loads
 from .budget import Budget
 from .caller import Caller
 from .settings import Settings
+from .storage.file_bytes import FileBytes
 from .storage.interface import Store
 
 
@@ -65,6 +66,8 @@ class Services(Protocol):
     store: Store
     settings: Settings
     cloud_code: Optional[CloudCode]
+    #: where hosted files' bytes are kept (a folder, or the PostgreSQL store's table)
+    file_bytes: FileBytes
 
     def sub_request(self, ctx: "Context", item: Any) -> Dict[str, Any]:
         """One request of a batch, routed and answered as ``{"success": ...}`` or ``{"error": ...}``."""

@@ -28,7 +28,9 @@ from .routing import Body, CloudCode, Context, Readable, resolve
 from .settings import DEFAULT_MAX_UPLOAD, DEFAULT_PHONE_REGION, AccountVerifier, LiveLimits, Settings
 from .caller import Caller
 from .answers import EmbeddedResponse, ProtocolError, dumps
-from .storage.store import SQLiteStore, store_failure
+from .storage.store import store_failure
+from .storage.file_bytes import FileBytes
+from .storage.stores import file_bytes_of, is_postgresql_url, open_store
 from .storage.interface import Store
 from .storage.values import now_iso
 
@@ -132,18 +134,20 @@ class EmbeddedServer:
                  client_key_required: bool = True, live_limits: Optional[LiveLimits] = None) -> None:
         if max_upload_size < 1:
             raise ValueError(f"max_upload_size must be a positive number of bytes, got {max_upload_size}")
-        self.store: Store = SQLiteStore(database)
+        self.store: Store = open_store(database)
         #: a files folder this server made for an in-memory database: it goes with the database on close
         self._temporary_files_dir: Optional[str] = None
-        if files_dir is None:
-            if self.store.memory:
-                files_dir = self._temporary_files_dir = tempfile.mkdtemp(prefix="leanorm-files-")
-            else:
-                files_dir = database + ".files"
+        #: where hosted files' bytes are kept: PostgreSQL's own table unless a folder is named (so every
+        #: node serving the database serves every file), else a folder beside the SQLite file
+        if files_dir is None and self.store.memory:
+            files_dir = self._temporary_files_dir = tempfile.mkdtemp(prefix="leanorm-files-")
+        self.file_bytes: FileBytes = file_bytes_of(database, self.store, files_dir)
+        if files_dir is None and not is_postgresql_url(database):
+            files_dir = database + ".files"
         #: the server's configuration, as its endpoints read it (``ctx.settings``)
         self.settings = Settings(
             app_id=app_id, app_key=app_key, master_key=master_key, hook_key=hook_key, prod=prod,
-            phone_region=phones.check_region(phone_region), max_upload_size=max_upload_size, files_dir=files_dir,
+            phone_region=phones.check_region(phone_region), max_upload_size=max_upload_size, files_dir=files_dir or "",
             public_url=public_url.rstrip("/") if public_url else None, trust_proxy=trust_proxy,
             query_timeout=query_timeout, verify_user_emails=verify_user_emails,
             prevent_login_with_unverified_email=prevent_login_with_unverified_email,

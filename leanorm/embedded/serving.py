@@ -562,6 +562,7 @@ def serve(options: ServeOptions) -> int:
         options = dataclasses.replace(options, workers=1)
     # the schema, the indexes and the cloud code are checked once, here, before any worker starts
     server = _local_server(options)
+    shown = server.store.database  # a PostgreSQL URL without its password
     try:
         prepare(server, options)
     finally:
@@ -579,7 +580,7 @@ def serve(options: ServeOptions) -> int:
     # the workers' metrics files, for this run only (counts of an earlier run would add to this one's)
     metrics_dir = tempfile.mkdtemp(prefix="leanorm-metrics-")
     os.environ[metrics.MULTIPROC_ENV] = metrics_dir
-    banner = (f"leanorm: serving {options.database} on http://{options.host}:{port} "
+    banner = (f"leanorm: serving {shown} on http://{options.host}:{port} "
               f"(LeanCloud dialect under /1.1/, Parse under /parse/; {options.workers} workers of "
               f"{options.max_connections} connections"
               f"{'' if options.realtime_port is None else f'; LeanCloud realtime on port {options.realtime_port}'}"

@@ -67,7 +67,7 @@ class Settings:
     phone_region: str = DEFAULT_PHONE_REGION
     #: the most bytes an upload may have (``leanorm serve --max-upload-size``)
     max_upload_size: int = DEFAULT_MAX_UPLOAD
-    #: where uploaded files' bytes are kept
+    #: the folder of uploaded files' bytes ("" when they are kept in the PostgreSQL store: ``Services.file_bytes``)
     files_dir: str = ""
     #: file URLs start with this when given; else with the address the request was sent to
     public_url: Optional[str] = None

@@ -3,7 +3,6 @@ the shapes LeanCloud answers (its REST guide and the JS SDK's recordings of Lean
 
 A leaderboard is managed with the master key; a user updates its own statistics; anyone with the app key
 reads the rankings, whose user data pass the same read rules as any read of ``_User``."""
-import sqlite3
 from datetime import datetime
 from typing import Any, Dict, List
 
@@ -279,8 +278,7 @@ def test_a_version_whose_period_ended_is_archived_at_the_next_request(lc, served
     name = board(lc, versionChangeInterval="day")
     (user,) = players(lc, 1)
     submit(lc, user, **{name: 4})
-    with sqlite3.connect(str(served.database)) as conn:  # the period's end, passed
-        conn.execute("UPDATE _leaderboards SET expires_at='2001-01-01T16:00:00.000Z' WHERE name=?", (name,))
+    served.sql("UPDATE _leaderboards SET expires_at='2001-01-01T16:00:00.000Z' WHERE name=?", (name,))  # passed
     current = lc.ok("GET", f"leaderboard/leaderboards/{name}")
     assert current["version"] == 1 and current["expiredAt"]["iso"] > current["activatedAt"]["iso"]
     assert ranks(lc, name) == [] and [r["statisticValue"] for r in ranks(lc, name, version=0)] == [4]

@@ -2,7 +2,6 @@
 session, no SDK in between (an attacker sends exactly what it wants)."""
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from typing import Any, Dict, Iterator, Optional
 
@@ -29,9 +28,9 @@ class Api(Raw):
 
 def outbox_code(served: Served, recipient: str, purpose: str) -> str:
     """The last code the server 'sent' to ``recipient`` for ``purpose`` (read from its database)."""
-    with sqlite3.connect(str(served.database)) as conn:
-        row = conn.execute("SELECT code FROM _outbox WHERE recipient=? AND purpose=? ORDER BY id DESC LIMIT 1",
-                           (recipient, purpose)).fetchone()
+    rows = served.sql("SELECT code FROM _outbox WHERE recipient=? AND purpose=? ORDER BY id DESC LIMIT 1",
+                      (recipient, purpose))
+    row = rows[0] if rows else None
     assert row, f"no {purpose} code for {recipient}"
     return row[0]
 

@@ -130,3 +130,18 @@ def test_a_client_cannot_store_a_session_token_field(raw: Raw) -> None:
 
 def test_the_server_still_answers(raw: Raw) -> None:
     assert "iso" in raw.ok("GET", "date")
+
+
+def test_a_nul_character_is_stored_or_refused_never_a_server_error(raw: Raw) -> None:
+    """U+0000 in a value, a key's value compared in a query, a username: the SQLite store keeps it; the
+    PostgreSQL store cannot (neither ``text`` nor ``jsonb`` holds it) and refuses it as JSON it will
+    not take (107), storing nothing."""
+    name = unique("Nul")
+    raw.ok("POST", f"classes/{name}", {"s": "plain"})
+    answers = [raw.call("POST", f"classes/{name}", {"s": "a\u0000b"}),
+               raw.call("GET", f"classes/{name}", params={"where": {"s": "a\u0000b"}}),
+               raw.call("POST", "users", {"username": unique("nul\u0000"), "password": "a-long-password"})]
+    for status, answer in answers:
+        assert status in (200, 201) or (status, answer.get("code")) == (400, 107), answer
+    stored = raw.ok("GET", f"classes/{name}", params={"where": {"s": {"$ne": "plain"}}})["results"]
+    assert stored == [] if answers[0][0] == 400 else [r["s"] for r in stored] == ["a\u0000b"]

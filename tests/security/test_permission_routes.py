@@ -10,7 +10,6 @@ asserts the attempt is refused (119) and, for writes, that the class's rows are 
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -485,10 +484,9 @@ def test_clients_create_classes_only_while_the_server_holds_fewer_than_max_class
     with serve(tmp_path / "app.sqlite3", "--client-class-creation") as running:
         api = Raw(running, "leancloud")
         api.ok("POST", f"classes/{unique('Early')}", {"n": 1})
-        with sqlite3.connect(str(running.database)) as conn:  # 1,000 classes, as a client's loop made them
-            for i in range(1000):
-                conn.execute(f'CREATE TABLE "c_Filler{i}" (objectId TEXT PRIMARY KEY, createdAt TEXT NOT NULL, '
-                             "updatedAt TEXT NOT NULL, acl TEXT, data TEXT NOT NULL)")
+        running.sql_all([f'CREATE TABLE "c_Filler{i}" (objectId TEXT PRIMARY KEY, createdAt TEXT NOT NULL, '
+                         "updatedAt TEXT NOT NULL, acl TEXT, data TEXT NOT NULL)"  # 1,000 classes, as a
+                         for i in range(1000)])                                   # client's loop made them
         late = unique("Late")
         status, answer = api.call("POST", f"classes/{late}", {"n": 1})
         assert (status, answer.get("code")) == (403, 119) and "1000" in answer["error"], answer

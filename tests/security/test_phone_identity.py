@@ -9,7 +9,6 @@
 The embedded server answers the SMS endpoints under ``/parse/`` too: every attack runs in both dialects.
 """
 import random
-import sqlite3
 
 import pytest
 
@@ -34,9 +33,9 @@ SPELLINGS = {
 
 def _change_code(server, number: str) -> str:
     """The last change-of-number code sent to ``number`` (whichever user asked for it)."""
-    with sqlite3.connect(str(server.database)) as conn:
-        row = conn.execute("SELECT code FROM _outbox WHERE recipient=? AND purpose LIKE 'change_phone%' "
-                           "ORDER BY id DESC LIMIT 1", (number,)).fetchone()
+    rows = server.sql("SELECT code FROM _outbox WHERE recipient=? AND purpose LIKE 'change_phone%' "
+                      "ORDER BY id DESC LIMIT 1", (number,))
+    row = rows[0] if rows else None
     assert row, f"no change_phone code for {number}"
     return row[0]
 
@@ -186,11 +185,11 @@ def test_a_database_of_an_earlier_version_is_normalised_at_open(tmp_path):
         api = Api(running, "leancloud")
         older, victim, plain = api.signup(), api.signup(), api.signup()
     shared, own = _national(), _national()
-    with sqlite3.connect(str(database)) as conn:  # what an earlier version could store, and knew no rewrite of
-        for user, number in ((older, "+86" + shared), (victim, shared), (plain, own)):
-            conn.execute("UPDATE c__User SET data = json_set(data, '$.mobilePhoneNumber', ?) WHERE objectId = ?",
-                         (number, user["objectId"]))
-        conn.execute("DROP TABLE _migrations")
+    # what an earlier version could store, and knew no rewrite of
+    for user, number in ((older, "+86" + shared), (victim, shared), (plain, own)):
+        running.sql("""UPDATE "c__User" SET data = json_set(data, '$.mobilePhoneNumber', ?) WHERE objectId = ?""",
+                    (number, user["objectId"]))
+    running.sql("DELETE FROM _migrations")
     with serve(database, "--phone-region", "CN") as running:
         api = Api(running, "leancloud")
         assert api.master("GET", f"users/{plain['objectId']}")["mobilePhoneNumber"] == "+86" + own

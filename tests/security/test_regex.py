@@ -66,3 +66,15 @@ def test_supported_options_and_negation_still_match(raw: Raw) -> None:
     assert matching("h e l l o  # a comment", "ix") == ["Hello\nworld"]
     assert matching(r"\Qbye\E") == ["bye"]
     assert matching(r"^(?![\s\S]*?(?:world))") == ["bye"]  # what leanorm sends for ~Q(s__contains=...)
+
+
+def test_every_pattern_re2_accepts_is_answered_never_a_server_error(raw: Raw) -> None:
+    """On either store (PostgreSQL runs its own regular expressions, rewritten from RE2's syntax): a named
+    group matches as a plain one, and what the store's engine cannot run is an invalid query, not a 500."""
+    name = unique("RegexSyntax")
+    raw.ok("POST", f"classes/{name}", {"s": "Word here"})
+    status, found = raw.call("GET", f"classes/{name}", params={"where": {"s": {"$regex": "^(?P<first>W)ord"}}})
+    assert status == 200 and [r["s"] for r in found["results"]] == ["Word here"]
+    for pattern in ("(?i:word)", r"\pL+", "(?U)W.*e", r"[[:alpha:]]+\b"):
+        status, answer = raw.call("GET", f"classes/{name}", params={"where": {"s": {"$regex": pattern}}})
+        assert status == 200 or (status, answer.get("code")) == (400, 102), (pattern, status, answer)

@@ -9,8 +9,8 @@ works too), then ``POST fileCallback`` confirms the upload (``result: false`` dr
 Parse dialect: ``POST files/<name>`` with the raw bytes answers ``{url, name}``; ``DELETE files/<name>``
 needs the master key.
 
-Bytes live in ``Settings.files_dir`` under the file's objectId, written in chunks as they arrive (a
-large upload is never held in memory), and are served without authentication at
+Bytes live where ``Services.file_bytes`` keeps them (``storage/file_bytes.py``: files of ``Settings.files_dir``
+under the file's objectId, or the PostgreSQL store's table), read in chunks as they arrive, and are served without authentication at
 ``/files/<objectId>/<name>``: file URLs are public, as on LeanCloud and Parse.
 
 Safety: a file uploaded without an ACL gets one (everyone reads; only its uploader, or no one but the
@@ -26,7 +26,6 @@ import binascii
 import hashlib
 import io
 import mimetypes
-import os
 import re
 import secrets
 import time
@@ -92,44 +91,32 @@ def streams(method: str, path: str) -> bool:
         (method == "POST" and path.startswith("/parse/files/"))
 
 
-def _path(server: "Services", object_id: str) -> str:
-    if not object_id.isalnum():  # ids name the files on disk: nothing else may reach the file system
-        raise ProtocolError(101, "File not found.", 404)
-    return os.path.join(server.settings.files_dir, object_id)
-
-
 def _save_bytes(server: "Services", object_id: str, body: Body) -> Tuple[int, str]:
-    """Write ``body`` to the file of ``object_id`` chunk by chunk; returns its size and MD5."""
-    os.makedirs(server.settings.files_dir, exist_ok=True)
-    target = _path(server, object_id)
-    temporary = f"{target}.{secrets.token_hex(4)}.part"
+    """Keep ``body`` as the bytes of ``object_id``, read chunk by chunk; returns its size and MD5."""
     if body is None:
         body = b""
     stream: Readable = io.BytesIO(body) if isinstance(body, (bytes, bytearray)) else body
-    digest, size = hashlib.md5(), 0
-    try:
-        with open(temporary, "wb") as out:
-            while True:
-                chunk = stream.read(CHUNK)
-                if not chunk:
-                    break
-                if size + len(chunk) > server.settings.max_upload_size:  # every stored upload passes here
-                    raise too_large(server)
-                out.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    digest = hashlib.md5()
+    size = 0
+
+    def checked() -> Iterator[bytes]:
+        nonlocal size
+        while True:
+            chunk = stream.read(CHUNK)
+            if not chunk:
+                return
+            if size + len(chunk) > server.settings.max_upload_size:  # every stored upload passes here
+                raise too_large(server)
+            digest.update(chunk)
+            size += len(chunk)
+            yield chunk
+
+    server.file_bytes.save(object_id, checked())
     return size, digest.hexdigest()
 
 
 def _drop_bytes(server: "Services", object_id: str) -> None:
-    try:
-        os.remove(_path(server, object_id))
-    except FileNotFoundError:
-        pass
+    server.file_bytes.drop(object_id)
 
 
 def _url(ctx: Context, object_id: str, name: str) -> str:
@@ -423,14 +410,13 @@ def open_download(server: "Services", path: str) -> Tuple[BinaryIO, int, Dict[st
     if not rows and keyed:  # no file there: a path outside the API
         raise ProtocolError(1, f"Unknown endpoint: GET {path}.", 404)
     object_id = rows[0]["objectId"] if rows else ""
-    try:
-        handle = open(_path(server, object_id), "rb")  # noqa: SIM115 - the caller streams and closes it
-    except (FileNotFoundError, ProtocolError):
-        raise ProtocolError(101, "File not found.", 404) from None
     if not rows:
-        handle.close()
         raise ProtocolError(101, "File not found.", 404)
-    return handle, os.fstat(handle.fileno()).st_size, download_headers(rows[0])
+    try:
+        handle, size = server.file_bytes.open(object_id)
+    except FileNotFoundError:
+        raise ProtocolError(101, "File not found.", 404) from None
+    return handle, size, download_headers(rows[0])
 
 
 def download_headers(row: Dict[str, Any]) -> Dict[str, str]:

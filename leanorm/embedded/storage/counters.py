@@ -20,16 +20,11 @@ from __future__ import annotations
 from typing import Any, List, Optional, Tuple
 
 from .query_compiler import QueryCompiler
-from .store import FIELD_NAME, check_class_name, table
+from .store import FIELD_NAME, check_class_name, trigger_name
 from .interface import Connection, Store
 
 __all__ = ["create_counter", "count", "count_by"]
 
-_TABLE = """
-CREATE TABLE IF NOT EXISTS _counts (class_name TEXT NOT NULL, field TEXT NOT NULL, value, acl TEXT,
-    n INTEGER NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS _counts_key ON _counts (class_name, field, IFNULL(value, x'00'), IFNULL(acl, ''));
-"""
 #: an entry's key: a NULL value (the field missing) or ACL (public) is a key like any other, which a
 #: plain UNIQUE would not give (NULLs are distinct there); json_extract never returns a blob
 _KEY = "class_name, field, IFNULL(value, x'00'), IFNULL(acl, '')"
@@ -37,10 +32,6 @@ _KEY = "class_name, field, IFNULL(value, x'00'), IFNULL(acl, '')"
 _EVERY_OBJECT = {"objectId": {"$exists": True}}
 #: the schema types whose equality the counter answers, with the Python types of the values compared
 _COUNTABLE = {"String": (str,), "Number": (int, float)}
-
-
-def _trigger(class_name: str, field: str, event: str) -> str:
-    return f"c_{class_name}__{field}__count_{event}"
 
 
 def create_counter(store: Store, class_name: str, field: str) -> str:
@@ -51,37 +42,11 @@ def create_counter(store: Store, class_name: str, field: str) -> str:
         raise ValueError(f"a counter needs a top-level field of the object's data, not {field!r}")
     with store.write() as conn:
         store.ensure_class(conn, class_name)
-        for statement in _TABLE.strip().split(";\n"):
-            conn.execute(statement)
-        name = _trigger(class_name, field, "insert")
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE type='trigger' AND name=?", (name,)).fetchone():
+        name = trigger_name(class_name, field, "insert")
+        if field in store.counted_fields(conn, class_name):
             return name
-        new = store.key_expression(conn, class_name, field, "NEW.data")
-        old = store.key_expression(conn, class_name, field, "OLD.data")
-        names = f"'{class_name}', '{field}'"  # both checked: letters, digits and underscores
-        add = (f"INSERT INTO _counts VALUES ({names}, {new}, NEW.acl, 1) "
-               f"ON CONFLICT ({_KEY}) DO UPDATE SET n = n + 1;")
-        subtract = (f"UPDATE _counts SET n = n - 1 WHERE class_name = '{class_name}' AND field = '{field}' "
-                    f"AND IFNULL(value, x'00') = IFNULL({old}, x'00') AND IFNULL(acl, '') = IFNULL(OLD.acl, '');")
-        rows = table(class_name)
-        conn.execute(f'CREATE TRIGGER "{name}" AFTER INSERT ON {rows} BEGIN {add} END')
-        conn.execute(f'CREATE TRIGGER "{_trigger(class_name, field, "delete")}" AFTER DELETE ON {rows} '
-                     f"BEGIN {subtract} END")
-        conn.execute(f'CREATE TRIGGER "{_trigger(class_name, field, "update")}" AFTER UPDATE OF acl, data '
-                     f"ON {rows} WHEN {old} IS NOT {new} OR OLD.acl IS NOT NEW.acl BEGIN {subtract} {add} END")
-        current = store.key_expression(conn, class_name, field)
-        conn.execute(f"INSERT INTO _counts SELECT {names}, {current}, acl, COUNT(*) FROM {rows} "
-                     f"GROUP BY IFNULL({current}, x'00'), IFNULL(acl, '')")
+        store.make_counter(conn, class_name, field, _KEY)
     return name
-
-
-def _counted_fields(conn: Connection, class_name: str) -> List[str]:
-    """The fields of ``class_name`` a counter counts (its triggers are the truth: they exist exactly
-    when ``_counts`` is kept for the field)."""
-    prefix, suffix = f"c_{class_name}__", "__count_insert"
-    rows = conn.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name=? ORDER BY name",
-                        (f"c_{class_name}",))
-    return [name[len(prefix):-len(suffix)] for name, in rows if name.startswith(prefix) and name.endswith(suffix)]
 
 
 def count(conn: Connection, compiler: QueryCompiler, class_name: str, where: Any) -> Optional[int]:
@@ -92,7 +57,7 @@ def count(conn: Connection, compiler: QueryCompiler, class_name: str, where: Any
         where = None
     if not isinstance(where, (dict, type(None))) or (where and len(where) != 1):
         return None
-    counted = _counted_fields(conn, class_name)
+    counted = compiler.store.counted_fields(conn, class_name)
     if not counted:
         return None
     if not where:  # every object has an entry in each counter (a missing value is the value null)
@@ -112,7 +77,7 @@ def count_by(conn: Connection, compiler: QueryCompiler, class_name: str,
              field: str) -> Optional[List[Tuple[Any, int]]]:
     """``(value, count)`` of every value of ``field`` among the objects of ``class_name`` the compiler's
     caller may read (a value no readable object has is left out), by value; ``None`` without a counter."""
-    if field not in _counted_fields(conn, class_name):
+    if field not in compiler.store.counted_fields(conn, class_name):
         return None
     sql = (f"SELECT value, SUM(n) FROM _counts AS k WHERE class_name = {compiler.p(class_name)} "
            f"AND field = {compiler.p(field)} AND {compiler.acl('k')} "

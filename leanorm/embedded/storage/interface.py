@@ -1,13 +1,13 @@
 """The storage interface: what the layers above the store (access rules, endpoints, the server) may ask
-of it. ``store.SQLiteStore`` implements it; a second store implements the same protocols.
+of it. ``store.SQLiteStore`` and ``postgresql.PostgreSQLStore`` implement it.
 
 What a store is asked for is connections and the class catalogue. A connection speaks SQL in the
 dialect every endpoint's statement is written in: ``?`` parameters, class tables of the columns
 ``rows.ROW`` names, a document's fields read with ``json_extract(data, <store.json_path>)`` (or the
 expression :meth:`Store.key_expression` gives for a key), ``json_each`` over arrays, and the functions
-``sqlfunctions`` registers. A store that is not SQLite makes its connections accept that dialect (the
-statements are few and listed by the storage tests), as Django's database backends each translate one
-query language into their engine's.
+``sqlfunctions`` registers. A store that is not SQLite makes its connections accept that dialect
+(``pg_dialect`` translates each statement for PostgreSQL; docs/architecture.md, "Two stores, one
+dialect"); what the dialect cannot say is a method here (the catalogue, counters, copies).
 """
 from __future__ import annotations
 
@@ -137,3 +137,15 @@ class Store(Protocol):
 
     def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
         """Index ``key`` of ``class_name`` (``unique``: a duplicate value is error 137); its name."""
+
+    # -- counters (:mod:`.counters`) -------------------------------------------------------------------
+    def counted_fields(self, conn: Connection, class_name: str) -> List[str]:
+        """The fields of ``class_name`` whose counts ``_counts`` keeps."""
+
+    def make_counter(self, conn: Connection, class_name: str, field: str, key: str) -> None:
+        """Keep ``_counts`` of ``class_name`` by ``field`` from now on (in the store's own triggers),
+        counting the rows there are now; ``key``: the columns (SQLite's dialect) an entry is unique by."""
+
+    def rows_copied(self, conn: Connection) -> None:
+        """Rows were written with ids of their own (a copy of another store): ids the store generates
+        (``_outbox``, ``_status_inbox``) continue after the largest."""

@@ -40,7 +40,7 @@ from .sqlfunctions import register_functions
 from .interface import Connection, FieldOptions, FieldType
 from .writer_lock import WriterLock
 
-__all__ = ["SQLiteStore", "table", "json_path", "check_class_name", "check_field_name", "FieldType", "FieldOptions", "store_failure",
+__all__ = ["SQLiteStore", "table", "json_path", "trigger_name", "check_class_name", "check_field_name", "FieldType", "FieldOptions", "store_failure",
            "FAILURE_OBSERVERS"]
 
 log = logging.getLogger("leanorm.embedded")
@@ -110,6 +110,13 @@ CREATE INDEX IF NOT EXISTS _leaderboard_archives_name ON _leaderboard_archives (
 CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, done_at TEXT NOT NULL);
 """ + changes.TABLE + live_subscriptions.TABLE
 
+#: the counts :mod:`.counters` keeps, made with the first counter
+_COUNTS_TABLE = """
+CREATE TABLE IF NOT EXISTS _counts (class_name TEXT NOT NULL, field TEXT NOT NULL, value, acl TEXT,
+    n INTEGER NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS _counts_key ON _counts (class_name, field, IFNULL(value, x'00'), IFNULL(acl, ''));
+"""
+
 
 #: the protocol's system classes: a name equal to one of them but for case is refused (SQLite table names
 #: fold case, so ``_user`` would be ``_User``'s table under checks made for another class)
@@ -152,6 +159,12 @@ def check_field_name(name: str) -> str:
 def table(class_name: str) -> str:
     """The quoted table name of a class (the name was checked, so quoting cannot be escaped)."""
     return f'"c_{check_class_name(class_name)}"'
+
+
+def trigger_name(class_name: str, field: str, event: str) -> str:
+    """The name of the trigger keeping a counter of ``class_name`` by ``field`` on ``event`` (``insert``,
+    ``update``, ``delete``: see :mod:`.counters`)."""
+    return f"c_{class_name}__{field}__count_{event}"
 
 
 def json_path(*parts: str) -> str:
@@ -651,3 +664,38 @@ class SQLiteStore:
                 raise ProtocolError(137, f"Cannot create a unique index on {class_name}.{key}: "
                                          "existing objects share a value.") from None
         return name
+
+    # -- counters (:mod:`.counters`) -------------------------------------------------------------------
+    def counted_fields(self, conn: Connection, class_name: str) -> List[str]:
+        """The fields of ``class_name`` a counter counts (its triggers are the truth: they exist exactly
+        when ``_counts`` is kept for the field)."""
+        prefix, suffix = f"c_{class_name}__", "__count_insert"
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name=? ORDER BY name",
+                            (f"c_{class_name}",))
+        return [name[len(prefix):-len(suffix)] for name, in rows if name.startswith(prefix) and name.endswith(suffix)]
+
+    def make_counter(self, conn: Connection, class_name: str, field: str, key: str) -> None:
+        """The triggers keeping ``_counts`` of ``class_name`` by ``field`` (``key``: the columns an entry
+        is unique by), and the entries of the rows there are now."""
+        for statement in _COUNTS_TABLE.strip().split(";\n"):
+            conn.execute(statement)
+        new = self.key_expression(conn, class_name, field, "NEW.data")
+        old = self.key_expression(conn, class_name, field, "OLD.data")
+        names = f"'{class_name}', '{field}'"  # both checked: letters, digits and underscores
+        add = (f"INSERT INTO _counts VALUES ({names}, {new}, NEW.acl, 1) "
+               f"ON CONFLICT ({key}) DO UPDATE SET n = n + 1;")
+        subtract = (f"UPDATE _counts SET n = n - 1 WHERE class_name = '{class_name}' AND field = '{field}' "
+                    f"AND IFNULL(value, x'00') = IFNULL({old}, x'00') AND IFNULL(acl, '') = IFNULL(OLD.acl, '');")
+        rows = table(class_name)
+        conn.execute(f'CREATE TRIGGER "{trigger_name(class_name, field, "insert")}" AFTER INSERT ON {rows} '
+                     f"BEGIN {add} END")
+        conn.execute(f'CREATE TRIGGER "{trigger_name(class_name, field, "delete")}" AFTER DELETE ON {rows} '
+                     f"BEGIN {subtract} END")
+        conn.execute(f'CREATE TRIGGER "{trigger_name(class_name, field, "update")}" AFTER UPDATE OF acl, data '
+                     f"ON {rows} WHEN {old} IS NOT {new} OR OLD.acl IS NOT NEW.acl BEGIN {subtract} {add} END")
+        current = self.key_expression(conn, class_name, field)
+        conn.execute(f"INSERT INTO _counts SELECT {names}, {current}, acl, COUNT(*) FROM {rows} "
+                     f"GROUP BY IFNULL({current}, x'00'), IFNULL(acl, '')")
+
+    def rows_copied(self, conn: Connection) -> None:
+        """Nothing to do: SQLite's generated ids continue after the largest id in the table."""

@@ -1,0 +1,564 @@
+"""PostgreSQL storage of the embedded server: the storage interface's second store.
+
+The layout is the SQLite store's (one table per class, ``c_<ClassName>``: objectId, createdAt, updatedAt,
+acl, data; the same server tables), with ``acl`` and ``data`` as ``jsonb``. The endpoints' SQL (SQLite's
+dialect) runs through :class:`PGConnection`, which translates each distinct statement once
+(:mod:`.pg_dialect`) onto functions and operators this store defines in the database (:mod:`.pg_schema`).
+
+Connections come from a ``psycopg_pool`` pool; a thread holds one for its outermost ``read()`` or
+``write()`` block. Reads run in autocommit (each statement sees what is committed). A write block is one
+transaction that first takes a transaction-scoped advisory lock: every write of every process on the
+database is serialised, as SQLite's ``BEGIN IMMEDIATE`` serialises them, so a read-then-write (an
+increment computed from the stored row, a unique username checked then inserted) sees no other writer in
+between, whichever node runs it. The commit does not wait for the disk while it holds the lock; the block
+waits for it after (:meth:`PostgreSQLStore.write`), so a write is durable before it is answered. A request's deadline bounds its reads by ``statement_timeout``.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Type
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+import psycopg
+import psycopg.errors
+from psycopg.adapt import Loader
+from psycopg.pq import TransactionStatus
+from psycopg.types.numeric import FloatDumper, Int8Dumper
+from psycopg.types.string import StrDumper
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..answers import ProtocolError
+from ..budget import Interrupted, remaining
+from . import pg_schema
+from .interface import Connection, FieldOptions, FieldType
+from .pg_dialect import SERIAL_TABLES, are_pattern, translate
+from .store import INDEX_NAME, SYSTEM_FIELD_TYPES, check_class_name, check_field_name, json_path, table, trigger_name
+
+__all__ = ["PostgreSQLStore", "PGConnection", "POOL_SIZE", "configure"]
+
+log = logging.getLogger("leanorm.embedded")
+
+#: connections one process keeps at most (requests beyond wait for one): a database serves
+#: nodes x workers x POOL_SIZE of them, within its max_connections (100 by default)
+POOL_SIZE = 8
+#: the shortest statement time limit a deadline sets (milliseconds): a read of a few rows finishes, as
+#: SQLite's progress handler lets a statement of a few steps finish, however little time is left
+FLOOR_MS = 5
+#: how much later than its deadline a statement may be ended, to spare a round trip per statement
+SLACK_MS = 50
+#: seconds a pooled connection may rest before it is tried again on its next loan
+RESTED = 2.0
+#: the channel a dropped class is announced on (every store listens: :meth:`PostgreSQLStore._listen`)
+TABLES_CHANNEL = "leanorm_tables"
+#: the advisory lock every write transaction takes (a constant: one order for all writers of a database)
+WRITER_LOCK = 0x6C65616E  # "lean"
+#: the advisory lock setting the database up takes (two nodes starting at once define functions in turn)
+SETUP_LOCK = 0x6C65616F
+
+
+def _redacted(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc[1]}"))
+
+
+class _DocumentLoader(Loader):
+    """``jsonb`` as SQLite's JSON functions answer: a scalar as its Python value (text, a number; a
+    boolean as SQLite's 1/0), an object or array as its JSON text (what ``to_json`` and the endpoints
+    parse)."""
+
+    def load(self, data: Any) -> Any:
+        text = bytes(data)
+        if text[:1] in (b"{", b"["):
+            return text.decode()
+        value = orjson.loads(text)
+        return int(value) if isinstance(value, bool) else value
+
+
+class _NumberLoader(Loader):
+    """``numeric`` (``SUM`` of integers) as an int when whole, else a float, as SQLite answers it."""
+
+    def load(self, data: Any) -> Any:
+        text = bytes(data).decode()
+        return float(text) if any(c in text for c in ".eEN") else int(text)
+
+
+def _nul(exc: BaseException) -> bool:
+    """Whether ``exc`` is PostgreSQL (or psycopg, sending a parameter) refusing U+0000, which neither its
+    ``text`` nor its ``jsonb`` can hold."""
+    return isinstance(exc, psycopg.errors.UntranslatableCharacter) or "NUL" in str(exc)
+
+
+def configure(conn: psycopg.Connection) -> None:
+    """Read and write values as the endpoints' SQL expects them (see the loaders; ``str`` always as text)."""
+    conn.adapters.register_loader("jsonb", _DocumentLoader)
+    conn.adapters.register_loader("numeric", _NumberLoader)
+    conn.adapters.register_dumper(str, StrDumper)  # text: never read as another type beside jsonb
+    conn.adapters.register_dumper(int, Int8Dumper)
+    conn.adapters.register_dumper(float, FloatDumper)
+
+
+class PGCursor:
+    """The rows a statement answered, with ``lastrowid`` for an insert into a table of generated ids."""
+
+    def __init__(self, cursor: psycopg.Cursor, returns_id: bool) -> None:
+        self._cursor = cursor
+        self.lastrowid: Optional[int] = None
+        if returns_id:
+            row = cursor.fetchone()
+            self.lastrowid = row[0] if row else None
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Any:
+        if self.lastrowid is not None or self._cursor.description is None:
+            return None
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> List[Any]:
+        if self.lastrowid is not None or self._cursor.description is None:
+            return []
+        return self._cursor.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
+class PGConnection:
+    """A pooled psycopg connection that runs the endpoints' statements (SQLite's dialect, translated)."""
+
+    def __init__(self, raw: psycopg.Connection, tables_changed: Callable[[], None] = lambda: None) -> None:
+        self.raw = raw
+        #: called when a statement finds a class table gone (the store forgets the tables it knew)
+        self.tables_changed = tables_changed
+        self._timeout_ms = 0  # the statement_timeout set on the session
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+    def _bound(self) -> None:
+        """The statement's time limit: what is left of the request's deadline outside a transaction (a
+        write's own statements run to the end, as on SQLite), none inside. The session's setting is
+        changed only when it would end a statement early, or more than :data:`SLACK_MS` late."""
+        left = None if self.in_transaction else remaining()
+        wanted = 0 if left is None else max(FLOOR_MS, int(left * 1000) + 1)
+        current = self._timeout_ms
+        if wanted == current or (wanted and current and 0 < current - wanted <= SLACK_MS):
+            return
+        self.raw.execute(f"SET statement_timeout = {wanted}")
+        self._timeout_ms = wanted
+
+    def execute(self, sql: str, parameters: Any = (), /) -> PGCursor:
+        statement = translate(sql)
+        if statement.regexes and isinstance(parameters, dict):
+            parameters = dict(parameters)
+            for pattern, options in statement.regexes:
+                parameters[pattern] = are_pattern(parameters[pattern], parameters[options] or "")
+        self._bound()
+        try:
+            cursor = self.raw.execute(statement.sql, parameters if parameters else None)
+        except psycopg.errors.QueryCanceled:
+            raise Interrupted("the statement ran past the request's deadline") from None
+        except psycopg.errors.InvalidRegularExpression as exc:
+            # what RE2 accepted but PostgreSQL's regular expressions cannot say (a named group...)
+            raise ProtocolError(102, f"Invalid query: a regular expression this server cannot run: "
+                                     f"{exc.diag.message_primary}.") from None
+        except psycopg.errors.UndefinedTable:
+            self.tables_changed()  # another node dropped a class this one knew: ask again next time
+            raise
+        except (psycopg.errors.UntranslatableCharacter, psycopg.DataError) as exc:
+            if not _nul(exc):
+                raise
+            raise ProtocolError(107, "Invalid JSON: this server's PostgreSQL store cannot hold the character "
+                                     "U+0000 in text.") from None
+        return PGCursor(cursor, statement.returns_id)
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> PGCursor:
+        statement = translate(sql)
+        cursor = self.raw.cursor()
+        cursor.executemany(statement.sql, list(parameters))
+        return PGCursor(cursor, False)
+
+    def run(self, sql: str, parameters: Any = None) -> psycopg.Cursor:
+        """A statement in PostgreSQL's own dialect (the store's catalogue queries), untranslated."""
+        return self.raw.execute(sql, parameters)
+
+
+class PostgreSQLStore:
+    """The PostgreSQL database of one embedded server (the storage interface's PostgreSQL store)."""
+
+    integrity_errors: Tuple[Type[BaseException], ...] = (psycopg.IntegrityError,)
+    memory = False
+
+    def __init__(self, database: str, pool_size: int = POOL_SIZE) -> None:
+        #: the URL without its password (what messages and clients are shown)
+        self.database = _redacted(database)
+        self._local = threading.local()
+        self._known_tables: Set[str] = set()
+        self._closed = False
+        #: when each pooled connection (by id) was last given back (:meth:`_check`)
+        self._returned: Dict[int, float] = {}
+        try:
+            self._pool = ConnectionPool(database, min_size=1, max_size=pool_size, kwargs={"autocommit": True},
+                                        configure=configure, check=self._check, open=True, timeout=30.0)
+            self._pool.wait(timeout=30.0)
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise ProtocolError(1, f"Cannot open the database {self.database}: {exc}.", 503) from None
+        self._set_up()
+        self._listener = threading.Thread(target=self._listen, args=(database,), daemon=True,
+                                          name="leanorm-pg-tables")
+        self._listener.start()
+
+    def _listen(self, database: str) -> None:
+        """Forget the class tables this process knows whenever any process drops one (``drop_class``
+        notifies :data:`TABLES_CHANNEL` as it commits): a dropped class is gone on every node at once,
+        as SQLite's ``schema_version`` tells every process sharing a file."""
+        while not self._closed:
+            try:
+                with psycopg.connect(database, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {TABLES_CHANNEL}")
+                    self._known_tables.clear()  # what was dropped while not listening
+                    while not self._closed:
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            self._known_tables.clear()
+            except psycopg.Error as exc:
+                if self._closed:
+                    return
+                log.warning("listening for dropped classes failed (%s); trying again", exc)
+                self._known_tables.clear()
+                time.sleep(1.0)
+
+    def _set_up(self) -> None:
+        """Make the server's tables, functions and operators unless this version made them already."""
+        with self._borrowed() as conn:
+            exists = conn.run("SELECT to_regclass('_leanorm') IS NOT NULL").fetchone()
+            done = exists and exists[0] and conn.run("SELECT value FROM _leanorm WHERE name = 'functions'").fetchone()
+            if done and done[0] == pg_schema.VERSION:
+                return
+            with conn.raw.transaction():
+                conn.run("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK,))
+                for statement in pg_schema.statements():
+                    conn.run(statement)
+                conn.run("INSERT INTO _leanorm VALUES ('functions', %s) ON CONFLICT (name) DO UPDATE "
+                         "SET value = excluded.value", (pg_schema.VERSION,))
+
+    # -- connections -----------------------------------------------------------------------------------
+    def _check(self, raw: psycopg.Connection) -> None:
+        """Before a pooled connection is lent: one that rested :data:`RESTED` seconds or more is tried
+        first (an empty statement), so a database restarted or failed over meanwhile costs no request
+        an error (the pool replaces what fails the try); one used moments ago is lent as it is."""
+        if time.monotonic() - self._returned.get(id(raw), 0.0) >= RESTED:
+            ConnectionPool.check_connection(raw)
+    @contextlib.contextmanager
+    def _borrowed(self) -> Iterator[PGConnection]:
+        if self._closed:
+            raise ProtocolError(1, "The embedded backend is closed.", 503)
+        held: Optional[PGConnection] = getattr(self._local, "conn", None)
+        if held is not None:
+            yield held
+            return
+        raw = self._pool.getconn()
+        conn = PGConnection(raw, self._known_tables.clear)
+        self._local.conn = conn
+        try:
+            yield conn
+        finally:
+            self._local.conn = None
+            if conn.in_transaction:
+                with contextlib.suppress(psycopg.Error):
+                    raw.rollback()
+            if conn._timeout_ms:
+                with contextlib.suppress(psycopg.Error):
+                    raw.execute("SET statement_timeout = 0")
+            self._returned[id(raw)] = time.monotonic()
+            self._pool.putconn(raw)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[PGConnection]:
+        """A connection for reading (statements run in autocommit)."""
+        with self._borrowed() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[PGConnection]:
+        """One write transaction, serialised with every other writer of the database (an advisory lock):
+        committed when the block ends, rolled back on any exception. A nested block joins it."""
+        with self._borrowed() as conn:
+            if getattr(self._local, "snapshot", False):
+                raise ProtocolError(1, "No writes inside a read snapshot (Store.snapshot).", 503)
+            if conn.in_transaction:
+                yield conn
+                return
+            if conn._timeout_ms:
+                conn.raw.execute("SET statement_timeout = 0")
+                conn._timeout_ms = 0
+            # one round trip: the transaction, its commit not waiting for the disk, the writers' lock
+            conn.raw.execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; SELECT pg_advisory_xact_lock({WRITER_LOCK})")
+            created = self._created_tables()
+            self._local.writing = conn
+            try:
+                yield conn
+            except BaseException:
+                self._local.writing = None
+                with contextlib.suppress(psycopg.Error):
+                    conn.raw.execute("ROLLBACK")
+                created.clear()
+                raise
+            self._local.writing = None
+            conn.raw.execute("COMMIT")
+            # Durable before the block ends (and the client hears of it): a transaction that commits with
+            # synchronous_commit on waits until the write-ahead log is on disk up to its own commit, which
+            # lies past ours. It runs after the writers' lock is released, so the writers of all nodes
+            # share their disk flushes instead of taking turns at one each (9 ms on the build machine).
+            conn.raw.execute("SELECT pg_current_xact_id()")
+            self._known_tables.update(created)
+            created.clear()
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside this thread's write transaction, a part undone alone when the block raises."""
+        conn: Optional[PGConnection] = getattr(self._local, "writing", None)
+        if conn is None:
+            yield
+            return
+        created = self._created_tables()
+        before = set(created)
+        conn.raw.execute("SAVEPOINT leanorm_part")
+        try:
+            yield
+        except BaseException:
+            conn.raw.execute("ROLLBACK TO SAVEPOINT leanorm_part")
+            conn.raw.execute("RELEASE SAVEPOINT leanorm_part")
+            created.intersection_update(before)
+            raise
+        conn.raw.execute("RELEASE SAVEPOINT leanorm_part")
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read this thread makes in the block sees the database as of one moment (a repeatable-read
+        transaction); a write in the block is refused."""
+        with self._borrowed() as conn:
+            if conn.in_transaction:
+                yield
+                return
+            conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            self._local.snapshot = True
+            try:
+                yield
+            finally:
+                self._local.snapshot = False
+                with contextlib.suppress(psycopg.Error):
+                    conn.raw.execute("ROLLBACK")
+
+    def check_ready(self) -> None:
+        """Raise :class:`ProtocolError` (503) unless a read of the database succeeds."""
+        try:
+            with self.read() as conn:
+                conn.run("SELECT 1 FROM _schema LIMIT 1").fetchall()
+        except psycopg.Error as exc:
+            log.error("the readiness check could not read the database: %s", exc)
+            raise ProtocolError(1, "The database cannot be read.", 503) from None
+
+    def close(self) -> None:
+        self._closed = True  # the listener sees it within a wait (it holds no request)
+        self._pool.close()
+
+    # -- classes and their schema ----------------------------------------------------------------------
+    @staticmethod
+    def _pg(conn: Connection) -> PGConnection:
+        assert isinstance(conn, PGConnection)
+        return conn
+
+    def _created_tables(self) -> set:
+        created = getattr(self._local, "created", None)
+        if created is None:
+            created = self._local.created = set()
+        return created
+
+    def _remember(self, conn: Connection, class_name: str) -> None:
+        if conn.in_transaction:
+            self._created_tables().add(class_name)
+        else:
+            self._known_tables.add(class_name)
+
+    def has_class(self, conn: Connection, class_name: str) -> bool:
+        if class_name in self._known_tables or class_name in self._created_tables():
+            return True
+        check_class_name(class_name)
+        found = self._pg(conn).run("SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = %s",
+                                   (f"c_{class_name}",)).fetchone() is not None
+        if found:
+            self._remember(conn, class_name)
+        return found
+
+    def ensure_class(self, conn: Connection, class_name: str) -> None:
+        if self.has_class(conn, class_name):
+            return
+        pg = self._pg(conn)
+        twin = pg.run("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND lower(tablename) = "
+                      "lower(%s)", (f"c_{class_name}",)).fetchone()
+        if twin is not None:
+            raise ProtocolError(103, f"Class name {class_name!r} differs only by case from the existing class "
+                                     f"{twin[0][2:]!r}.")
+        pg.run(f'CREATE TABLE IF NOT EXISTS {table(class_name)} (objectId TEXT COLLATE "C" PRIMARY KEY, '
+               'createdAt TEXT COLLATE "C" NOT NULL, updatedAt TEXT COLLATE "C" NOT NULL, acl JSONB, '
+               'data JSONB NOT NULL)')
+        pg.run(f'CREATE INDEX IF NOT EXISTS "c_{class_name}__createdAt" ON {table(class_name)} (createdAt)')
+        self._remember(conn, class_name)
+
+    def class_names(self, conn: Connection) -> List[str]:
+        rows = self._pg(conn).run("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                                  "AND tablename LIKE 'c\\_%%'")
+        return sorted(r[0][2:] for r in rows)
+
+    def schema(self, conn: Connection, class_name: str) -> Dict[str, FieldType]:
+        rows = conn.execute("SELECT field, type, target_class FROM _schema WHERE class_name=?", (class_name,))
+        return {f: (t, target) for f, t, target in rows}
+
+    def field_options(self, conn: Connection, class_name: str) -> Dict[str, FieldOptions]:
+        rows = conn.execute("SELECT field, required, default_value FROM _field_options WHERE class_name=?",
+                            (class_name,))
+        return {f: {**({"required": True} if required else {}),
+                    **({"defaultValue": orjson.loads(default)} if default is not None else {})}
+                for f, required, default in rows}
+
+    def add_field(self, conn: Connection, class_name: str, name: str, ftype: FieldType,
+                  options: FieldOptions) -> None:
+        self.ensure_class(conn, class_name)
+        conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)", (class_name, check_field_name(name), *ftype))
+        if options:
+            default = options.get("defaultValue")
+            conn.execute("INSERT OR REPLACE INTO _field_options VALUES (?, ?, ?, ?)",
+                         (class_name, name, int(bool(options.get("required"))),
+                          None if default is None else orjson.dumps(default).decode()))
+
+    def drop_field(self, conn: Connection, class_name: str, name: str) -> None:
+        if self.has_class(conn, class_name):
+            path = json_path(check_field_name(name))
+            conn.execute(f"UPDATE {table(class_name)} SET data = json_remove(data, {path}) "
+                         f"WHERE json_type(data, {path}) IS NOT NULL")
+        conn.execute("DELETE FROM _relations WHERE owner_class=? AND key=?", (class_name, name))
+        conn.execute("DELETE FROM _schema WHERE class_name=? AND field=?", (class_name, name))
+        conn.execute("DELETE FROM _field_options WHERE class_name=? AND field=?", (class_name, name))
+
+    def drop_class(self, conn: Connection, class_name: str) -> None:
+        self._pg(conn).run(f"DROP TABLE IF EXISTS {table(class_name)}")
+        self._pg(conn).run(f"NOTIFY {TABLES_CHANNEL}")  # every process forgets it, when this commits
+        for system_table, column in (("_schema", "class_name"), ("_field_options", "class_name"),
+                                     ("_named_indexes", "class_name"), ("_class_permissions", "class_name"),
+                                     ("_relations", "owner_class")):
+            conn.execute(f"DELETE FROM {system_table} WHERE {column}=?", (class_name,))
+        self._known_tables.discard(class_name)
+        self._created_tables().discard(class_name)
+
+    def named_indexes(self, conn: Connection, class_name: str) -> Dict[str, Dict[str, int]]:
+        rows = conn.execute("SELECT name, keys FROM _named_indexes WHERE class_name=? ORDER BY name", (class_name,))
+        return {name: orjson.loads(keys) for name, keys in rows}
+
+    def add_named_index(self, conn: Connection, class_name: str, name: str, keys: Dict[str, int]) -> None:
+        if not INDEX_NAME.match(name):
+            raise ProtocolError(102, f"Invalid index name: {name!r}.")
+        self.ensure_class(conn, class_name)
+        columns = ", ".join(f"({self.key_expression(conn, class_name, key)}){' DESC' if order == -1 else ''}"
+                            for key, order in keys.items())
+        conn.execute(f'CREATE INDEX "c_{class_name}__named_{name}" ON {table(class_name)} ({columns})')
+        conn.execute("INSERT INTO _named_indexes VALUES (?, ?, ?)", (class_name, name, orjson.dumps(keys).decode()))
+
+    def drop_named_index(self, conn: Connection, class_name: str, name: str) -> None:
+        if not INDEX_NAME.match(name):
+            raise ProtocolError(102, f"Invalid index name: {name!r}.")
+        self._pg(conn).run(f'DROP INDEX IF EXISTS "c_{class_name}__named_{name}"')
+        conn.execute("DELETE FROM _named_indexes WHERE class_name=? AND name=?", (class_name, name))
+
+    def learn(self, conn: Connection, class_name: str, known: Dict[str, FieldType],
+              types: Dict[str, FieldType]) -> None:
+        for name, ftype in types.items():
+            old = known.get(name) or SYSTEM_FIELD_TYPES.get(class_name, {}).get(name)
+            if old is not None and old != ftype:
+                want = old[0] + (f"<{old[1]}>" if old[1] else "")
+                got = ftype[0] + (f"<{ftype[1]}>" if ftype[1] else "")
+                raise ProtocolError(111, f"Invalid value type for field {name!r}: expected {want}, got {got}.")
+            if name not in known:
+                conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)", (class_name, name, *ftype))
+                known[name] = ftype
+
+    def key_expression(self, conn: Connection, class_name: str, key: str, row: str = "data") -> str:
+        """The SQL (SQLite's dialect, as the compiler emits it) of ``key``'s value in a row."""
+        if key in ("objectId", "createdAt", "updatedAt"):
+            return key
+        parts = key.split(".")
+        ftype = self.schema(conn, class_name).get(parts[0], ("", None))[0]
+        suffix = {"Date": ("iso",), "Pointer": ("objectId",)}.get(ftype, ()) if len(parts) == 1 else ()
+        return f"json_extract({row}, {json_path(*parts, *suffix)})"
+
+    def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
+        """An expression index on ``key``, the compiler's expression (with the ACL beside it unless
+        ``unique``), as the SQLite store makes it."""
+        parts = key.split(".")
+        name = f"c_{class_name}__{'_'.join(parts)}{'__unique' if unique else ''}"
+        try:
+            with self.write() as conn:
+                self.ensure_class(conn, class_name)
+                expr = self.key_expression(conn, class_name, key)
+                conn.execute(f'CREATE {"UNIQUE " if unique else ""}INDEX IF NOT EXISTS "{name}" '
+                             f"ON {table(class_name)} (({expr}){'' if unique else ', acl'})")
+        except psycopg.IntegrityError:
+            raise ProtocolError(137, f"Cannot create a unique index on {class_name}.{key}: "
+                                     "existing objects share a value.") from None
+        return name
+
+
+    # -- counters (:mod:`.counters`) -------------------------------------------------------------------
+    def counted_fields(self, conn: Connection, class_name: str) -> List[str]:
+        """The fields of ``class_name`` a counter counts (its triggers are the truth)."""
+        prefix, suffix = f"c_{class_name}__", "__count_insert"
+        rows = self._pg(conn).run("SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) ORDER BY tgname",
+                                  (table(class_name),))
+        return [name[len(prefix):-len(suffix)] for name, in rows if name.startswith(prefix) and name.endswith(suffix)]
+
+    def make_counter(self, conn: Connection, class_name: str, field: str, key: str) -> None:
+        """A trigger function keeping ``_counts`` of ``class_name`` by ``field``, its triggers, and the
+        entries of the rows there are now (``key``, SQLite's form of the entries' key, is
+        :data:`.pg_schema.COUNTS_KEY` here)."""
+        def value(row: str) -> str:
+            return translate(self.key_expression(conn, class_name, field, row)).sql
+        names = f"'{class_name}', '{field}'"  # both checked: letters, digits and underscores
+        function = f'"c_{class_name}__{field}__count"'
+        rows = table(class_name)
+        pg = self._pg(conn)
+        pg.run(f"""CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $body$ BEGIN
+            IF TG_OP IN ('UPDATE', 'DELETE') THEN
+                UPDATE _counts SET n = n - 1 WHERE class_name = '{class_name}' AND field = '{field}'
+                   AND lo_ifnull(value, '\\x00'::bytea) = lo_ifnull({value("OLD.data")}, '\\x00'::bytea)
+                   AND COALESCE(acl, 'null'::jsonb) = COALESCE(OLD.acl, 'null'::jsonb);
+            END IF;
+            IF TG_OP IN ('UPDATE', 'INSERT') THEN
+                INSERT INTO _counts VALUES ({names}, {value("NEW.data")}, NEW.acl, 1)
+                ON CONFLICT ({pg_schema.COUNTS_KEY}) DO UPDATE SET n = _counts.n + 1;
+            END IF;
+            RETURN NULL;
+        END $body$""")
+        for event, when in (("insert", ""), ("delete", ""),
+                            ("update", f" WHEN ({value('OLD.data')} IS DISTINCT FROM {value('NEW.data')} "
+                                       "OR OLD.acl IS DISTINCT FROM NEW.acl)")):
+            pg.run(f'CREATE TRIGGER "{trigger_name(class_name, field, event)}" AFTER {event.upper()} ON {rows} '
+                   f"FOR EACH ROW{when} EXECUTE FUNCTION {function}()")
+        current = value("data")
+        pg.run(f"INSERT INTO _counts SELECT {names}, {current}, acl, COUNT(*) FROM {rows} "
+               f"GROUP BY {current}, acl")
+
+    def rows_copied(self, conn: Connection) -> None:
+        """The sequences of the tables with generated ids continue after the largest id copied."""
+        for name, column in SERIAL_TABLES.items():
+            self._pg(conn).run(f"SELECT setval(pg_get_serial_sequence('{name}', '{column}'), "
+                               f"GREATEST((SELECT MAX({column}) FROM {name}), 1))")

@@ -1,0 +1,115 @@
+"""Two ``leanorm serve`` processes on one PostgreSQL database stay exact when they write at once:
+increments, ``AddUnique``, unique usernames and conditional saves, each raced from both nodes; and a
+database restart costs no request an error.
+
+Runs when ``LEANORM_TEST_POSTGRESQL`` names a test database (``tests/postgresql.py``)."""
+from __future__ import annotations
+
+import importlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterator, List, Tuple
+
+import pytest
+import requests
+
+from leanorm.embedded import EmbeddedServer
+from tests import postgresql
+from tests.served import Served, serve
+
+THREADS_PER_NODE = 4
+
+
+@pytest.fixture(scope="module")
+def nodes() -> Iterator[Tuple[Served, Served]]:
+    url = postgresql.schema_url("two-nodes")
+    with serve(url) as first, serve(url) as second:  # type: ignore[arg-type]
+        yield first, second
+
+
+def _call(node: Served, method: str, path: str, body: Any = None, params: Any = None,
+          master: bool = False) -> Tuple[int, Any]:
+    key = f"{node.master_key},master" if master else node.app_key
+    resp = requests.request(method, f"{node.base_url}/1.1/{path}", json=body, params=params, timeout=60,
+                            headers={"X-LC-Id": node.app_id, "X-LC-Key": key})
+    return resp.status_code, resp.json()
+
+
+def _race(nodes: Tuple[Served, Served], times: int, work: Any) -> List[Any]:
+    """``work(node, i)`` ``times`` times, spread over both nodes and several threads each."""
+    with ThreadPoolExecutor(2 * THREADS_PER_NODE) as pool:
+        return list(pool.map(lambda i: work(nodes[i % 2], i), range(times)))
+
+
+def _create(node: Served, class_name: str, body: Any) -> str:
+    status, answer = _call(node, "POST", f"classes/{class_name}", body)
+    assert status == 201, answer
+    return str(answer["objectId"])
+
+
+def _fetch(node: Served, class_name: str, object_id: str) -> Any:
+    status, answer = _call(node, "GET", f"classes/{class_name}/{object_id}")
+    assert status == 200, answer
+    return answer
+
+
+def test_increments_from_two_nodes_lose_nothing(nodes: Tuple[Served, Served]) -> None:
+    object_id = _create(nodes[0], "Tally", {"n": 0})
+    answers = _race(nodes, 120, lambda node, i: _call(node, "PUT", f"classes/Tally/{object_id}",
+                                                     {"n": {"__op": "Increment", "amount": 1}})[0])
+    assert answers == [200] * 120
+    assert _fetch(nodes[1], "Tally", object_id)["n"] == 120
+
+
+def test_add_unique_from_two_nodes_keeps_each_value_once(nodes: Tuple[Served, Served]) -> None:
+    object_id = _create(nodes[0], "Tagged", {"tags": []})
+    _race(nodes, 60, lambda node, i: _call(node, "PUT", f"classes/Tagged/{object_id}",
+                                          {"tags": {"__op": "AddUnique", "objects": [f"t{i % 7}", f"t{i % 5}"]}}))
+    tags = _fetch(nodes[0], "Tagged", object_id)["tags"]
+    assert sorted(tags) == sorted({f"t{i}" for i in range(7)})
+
+
+def test_one_username_signs_up_once_across_nodes(nodes: Tuple[Served, Served]) -> None:
+    answers = _race(nodes, 16, lambda node, i: _call(node, "POST", "users",
+                                                    {"username": "same-name", "password": f"pw-{i}-long"}))
+    statuses = [status for status, _ in answers]
+    assert statuses.count(201) == 1, answers
+    assert all(answer["code"] == 202 for status, answer in answers if status != 201)
+    status, found = _call(nodes[1], "GET", "users", params={"where": json.dumps({"username": "same-name"}),
+                                                            "count": "1", "limit": "0"}, master=True)
+    assert status == 200 and found["count"] == 1
+
+
+def test_conditional_saves_from_two_nodes_sell_each_item_once(nodes: Tuple[Served, Served]) -> None:
+    object_id = _create(nodes[0], "Stock", {"left": 10})
+    where = json.dumps({"left": {"$gt": 0}})
+    answers = _race(nodes, 30, lambda node, i: _call(
+        node, "PUT", f"classes/Stock/{object_id}", {"left": {"__op": "Increment", "amount": -1}},
+        params={"where": where}))
+    sold = [answer for status, answer in answers if status == 200]
+    refused = [answer for status, answer in answers if status != 200]
+    assert len(sold) == 10
+    assert all(answer["code"] == 305 for answer in refused)
+    assert _fetch(nodes[1], "Stock", object_id)["left"] == 0
+
+
+def test_a_database_restart_costs_no_request_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connections the pool holds die with the database (a restart, a failover): the next requests get
+    new ones, not errors (a connection that rested is tried before it is lent; here every one is)."""
+    psycopg = pytest.importorskip("psycopg")
+    store_module = importlib.import_module("leanorm.embedded.storage.postgresql")  # needs psycopg
+    monkeypatch.setattr(store_module, "RESTED", 0.0)
+    url = postgresql.schema_url("restarted") + "&application_name=leanorm-restart-test"
+    server = EmbeddedServer(url)
+    keys = {"X-LC-Id": "leanorm-local", "X-LC-Key": "leanorm-local-key"}
+    try:
+        assert server.handle("POST", "/1.1/classes/Kept", {}, keys, b'{"n": 1}').status == 201
+        with psycopg.connect(postgresql.database_url(), autocommit=True) as admin:
+            ended = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE application_name = 'leanorm-restart-test'").fetchall()
+        assert ended  # the server's pooled connection (and its listener's) are gone
+        statuses = [server.handle("GET", "/1.1/classes/Kept", {}, keys, None).status for _ in range(3)]
+        statuses.append(server.handle("POST", "/1.1/classes/Kept", {}, keys, b'{"n": 2}').status)
+        assert statuses == [200, 200, 200, 201]
+    finally:
+        server.close()
