@@ -66,15 +66,25 @@ def ignores_stale_session(dialect: str, method: str, path: str) -> bool:
     return dialect == "leancloud" and (method, path.strip("/")) in _STARTS_SESSION
 
 
+def _user_exists(conn: Connection, store: Store, user_id: str) -> bool:
+    """Whether a session's user is still stored. A deleted account does not act through a token it
+    held, however it went (``DELETE users/<id>``, a batch, ``purge/_User``): LeanCloud keeps accepting
+    such a token, Parse Server refuses a session whose user no longer resolves (docs/security.md)."""
+    return store.has_class(conn, "_User") and conn.execute(
+        f"SELECT 1 FROM {table('_User')} WHERE objectId=?", (user_id,)).fetchone() is not None
+
+
 def authenticate(store: Store, token: Optional[str], master: bool, tolerant: bool = False) -> Caller:
     """The caller a request's keys and session token make: error 209 for an unknown or expired token,
-    unless the request uses the master key or is ``tolerant`` (then the token is ignored, as LeanCloud
-    and Parse Server do)."""
+    or one whose user is gone, unless the request uses the master key or is ``tolerant`` (then the token
+    is ignored, as LeanCloud and Parse Server do)."""
     if not token:
         return Caller(master=master)
     with store.read() as conn:
         row = conn.execute("SELECT user_id FROM _sessions WHERE token=? AND expires_at > ?",
                            (token, now_iso())).fetchone()
+        if row is not None and not _user_exists(conn, store, row[0]):
+            row = None
         if row is None:
             if master or tolerant:
                 return Caller(master=master)
