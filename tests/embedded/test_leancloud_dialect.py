@@ -78,3 +78,19 @@ def test_a_batch_get_of_a_missing_object_answers_each_dialects_shape(served):  #
     # outside a batch, LeanCloud answers a missing object as an empty one (the SDKs' is_existed())
     assert lc.ok("GET", f"classes/{name}/fakeId") == {}
     refused(parse.call("GET", f"classes/{name}/fakeId"), 404, 101)
+
+
+# -- item 12: a column default value in the answer the SDK's fetchWhenSave reads ------------------------------
+def test_a_create_with_fetch_when_save_answers_the_column_default(served):  # noqa: F811
+    """A console's column default (here set through the schema API) is in the answer to a create sent as
+    the JS SDK's ``save(null, {fetchWhenSave: true})`` sends it (``?new=true``), and to the other forms."""
+    lc = Raw(served, "leancloud")
+    name = unique("Person")
+    lc.ok("PUT", f"schemas/{name}", {"fields": {"company": {"type": "String", "defaultValue": "leancloud"}}},
+          master=True)
+    for params in ({"new": "true"}, {"fetchWhenSave": "true"}, {}):
+        made = lc.ok("POST", f"classes/{name}", {"pname": "dennis"}, params=params)
+        assert made["company"] == "leancloud", (params, made)
+        assert lc.ok("GET", f"classes/{name}/{made['objectId']}")["company"] == "leancloud"
+    given = lc.ok("POST", f"classes/{name}", {"pname": "ann", "company": "other"}, params={"new": "true"})
+    assert given["company"] == "other" and given["pname"] == "ann"
