@@ -23,7 +23,7 @@ from .regex import compile_regex
 from .text_search import check_search
 from .store import json_path, table
 from .interface import Connection, FieldType
-from .values import canonical, normalize_iso, storable_number
+from .values import canonical, normalize_iso, polygon_value, storable_number
 
 if TYPE_CHECKING:  # pragma: no cover
     from .interface import Store
@@ -267,6 +267,8 @@ class QueryCompiler:
         if isinstance(value, dict) and value.get("__type") == "GeoPoint":
             return (f"({slot.sub('latitude').value} = {self.p(value.get('latitude'))} AND "
                     f"{slot.sub('longitude').value} = {self.p(value.get('longitude'))})")
+        if isinstance(value, dict) and value.get("__type") == "Polygon":  # stored closed: the query's too
+            return f"{slot.value} = {self.p(canonical(polygon_value(value, 'where')))}"
         if isinstance(value, (dict, list)):
             return f"({slot.value} = {self.p(canonical(value))} AND {slot.type} IN ('object', 'array'))"
         raise ProtocolError(102, f"Invalid query value: {value!r}.")

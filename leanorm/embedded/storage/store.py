@@ -142,6 +142,17 @@ def check_class_name(name: Any) -> str:
     return name
 
 
+def _check_one_geopoint(known: Dict[str, FieldType], name: str, ftype: FieldType) -> None:
+    """A class holds at most one GeoPoint field (error 111), as on Parse Server and LeanCloud: an app
+    moved here never had two, and one written here could not move back to either."""
+    if ftype[0] != "GeoPoint":
+        return
+    other = next((field for field, (kind, _) in known.items() if kind == "GeoPoint" and field != name), None)
+    if other is not None:
+        raise ProtocolError(111, f"there can only be one geopoint field in a class: {name!r} when {other!r} "
+                                 "already is one.")
+
+
 def check_field_name(name: str) -> str:
     if not FIELD_NAME.match(name or ""):
         raise ProtocolError(105, f"Invalid field name: {name!r}.")
@@ -526,6 +537,7 @@ class SQLiteStore:
                   options: FieldOptions) -> None:
         """Declare a field (the schema API's new column): its type, and its options when it has any."""
         self.ensure_class(conn, class_name)
+        _check_one_geopoint(self.schema(conn, class_name), name, ftype)
         conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)",
                      (class_name, check_field_name(name), *ftype))
         if options:
@@ -587,6 +599,7 @@ class SQLiteStore:
                 got = ftype[0] + (f"<{ftype[1]}>" if ftype[1] else "")
                 raise ProtocolError(111, f"Invalid value type for field {name!r}: expected {want}, got {got}.")
             if name not in known:
+                _check_one_geopoint(known, name, ftype)
                 conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)", (class_name, name, *ftype))
                 known[name] = ftype
 

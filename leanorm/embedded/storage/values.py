@@ -108,7 +108,7 @@ def check_value(value: Any, key: str) -> Any:
                                      "[-180, 180].")
         return {"__type": "GeoPoint", "latitude": float(lat), "longitude": float(lng)}
     if kind == "Polygon":
-        return {"__type": "Polygon", "coordinates": _polygon_coordinates(value.get("coordinates"), key)}
+        return polygon_value(value, key)
     if kind == "Bytes":
         try:
             base64.b64decode(value.get("base64", ""), validate=True)
@@ -124,6 +124,11 @@ def check_value(value: Any, key: str) -> Any:
     raise ProtocolError(111, f"Unknown __type {kind!r} in {key!r}.")
 
 
+def polygon_value(value: Dict[str, Any], key: str) -> Dict[str, Any]:
+    """A Polygon value as it is stored: its points checked, as floats, closed."""
+    return {"__type": "Polygon", "coordinates": _polygon_coordinates(value.get("coordinates"), key)}
+
+
 def _polygon_coordinates(coordinates: Any, key: str) -> List[List[float]]:
     """A Polygon's ``[[latitude, longitude], ...]``, checked and closed (the last point repeats the first,
     as Parse Server stores it). Fewer than three points is error 107, as on Parse."""
@@ -137,7 +142,7 @@ def _polygon_coordinates(coordinates: Any, key: str) -> List[List[float]]:
                 and -90 <= point[0] <= 90 and -180 <= point[1] <= 180):
             raise ProtocolError(111, f"Invalid Polygon in {key!r}: each point is [latitude, longitude] within "
                                      "[-90, 90] and [-180, 180].")
-        points.append([point[0], point[1]])
+        points.append([float(point[0]), float(point[1])])  # one spelling per number: equality compares text
     if points[0] != points[-1]:
         points.append(list(points[0]))
     return points
