@@ -142,6 +142,15 @@ def check_class_name(name: Any) -> str:
     return name
 
 
+def type_mismatch(class_name: str, field: str, expected: FieldType, got: FieldType) -> ProtocolError:
+    """Error 111 for a value of another type than its field's, in Parse Server's words (clients show
+    them, and Parse-SDK-JS's tests match them)."""
+    def spelt(ftype: FieldType) -> str:
+        return ftype[0] + (f"<{ftype[1]}>" if ftype[1] else "")
+    return ProtocolError(111, f"schema mismatch for {class_name}.{field}; expected {spelt(expected)} but got "
+                              f"{spelt(got)}")
+
+
 def _check_one_geopoint(known: Dict[str, FieldType], name: str, ftype: FieldType) -> None:
     """A class holds at most one GeoPoint field (error 111), as on Parse Server and LeanCloud: an app
     moved here never had two, and one written here could not move back to either."""
@@ -595,9 +604,7 @@ class SQLiteStore:
         for name, ftype in types.items():
             old = known.get(name) or SYSTEM_FIELD_TYPES.get(class_name, {}).get(name)
             if old is not None and old != ftype:
-                want = old[0] + (f"<{old[1]}>" if old[1] else "")
-                got = ftype[0] + (f"<{ftype[1]}>" if ftype[1] else "")
-                raise ProtocolError(111, f"Invalid value type for field {name!r}: expected {want}, got {got}.")
+                raise type_mismatch(class_name, name, old, ftype)
             if name not in known:
                 _check_one_geopoint(known, name, ftype)
                 conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)", (class_name, name, *ftype))
