@@ -198,3 +198,17 @@ def test_a_class_is_created_by_name_in_the_body(target):
     assert made["className"] == name and made["fields"]["title"] == {"type": "String"}
     _error(target.rest("POST", "schemas", master=True, json={}), 135)
     _error(target.rest("POST", f"schemas/{name}x", master=True, json={"className": name}), 103)
+
+
+def test_a_default_value_is_answered_as_declared_and_stored_in_stored_form(target):
+    """The schema keeps a field's ``defaultValue`` as it was declared (an open Polygon stays open, as
+    Parse keeps it); an object given the default stores it as any written value (the Polygon closed)."""
+    name = _name("Dash")
+    shape = {"__type": "Polygon", "coordinates": [[0, 0], [0, 1], [1, 1]]}
+    fields = _ok(target.rest("POST", f"schemas/{name}", master=True, json={"fields": {
+        "area": {"type": "Polygon", "defaultValue": shape}}}))["fields"]
+    assert fields["area"] == {"type": "Polygon", "defaultValue": shape}
+    assert _ok(target.rest("GET", f"schemas/{name}", master=True))["fields"]["area"]["defaultValue"] == shape
+    made = _ok(target.rest("POST", f"classes/{name}", master=True, json={"n": 1}), 201)
+    stored = _ok(target.rest("GET", f"classes/{name}/{made['objectId']}", master=True))["area"]
+    assert stored["coordinates"] == [[0, 0], [0, 1], [1, 1], [0, 0]]

@@ -142,7 +142,9 @@ def _field_type(class_name: str, name: str, spec: Any) -> Tuple[FieldType, Field
         if got != (kind, target):
             raise ProtocolError(111, f"schema mismatch for {class_name}.{name} default value; expected "
                                      f"{_type_name((kind, target))} but got {_type_name(got)}")
-        options["defaultValue"] = default
+        # kept as declared, as Parse keeps it (an open Polygon stays open): a create given the default
+        # stores it through the write path, which brings it to its stored form
+        options["defaultValue"] = spec["defaultValue"]
     return (kind, target), options
 
 
