@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import secrets
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -93,11 +94,20 @@ def authenticate(store: Store, token: Optional[str], master: bool, tolerant: boo
                       principals=_principals(conn, store, row[0]))
 
 
-def new_session(conn: Connection, user_id: str) -> str:
+def new_session(ctx: Context, conn: Connection, user_id: str, action: str = "login",
+                provider: str = "password") -> str:
+    """A new session of ``user_id`` for the request's client: it records the client's installation and
+    how it was made (Parse's ``createdWith``: ``action`` signup or login, ``provider`` password, a
+    platform of ``authData``, or masterkey). A user has one session per installation, as on Parse
+    Server: an earlier one there ends."""
     token = secrets.token_urlsafe(24)
     expires = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=SESSION_DAYS)).strftime(
         "%Y-%m-%dT%H:%M:%S.000Z")
-    conn.execute("INSERT INTO _sessions VALUES (?, ?, ?, ?)", (token, user_id, now_iso(), expires))
+    if ctx.installation_id is not None:
+        conn.execute("DELETE FROM _sessions WHERE user_id=? AND installation_id=?", (user_id, ctx.installation_id))
+    conn.execute("INSERT INTO _sessions VALUES (?, ?, ?, ?, ?, ?)",
+                 (token, user_id, now_iso(), expires, ctx.installation_id,
+                  json.dumps({"action": action, "authProvider": provider})))
     return token
 
 
@@ -135,14 +145,16 @@ def keep_session(ctx: Context) -> Any:
             raise ProtocolError(137, "A session with this token exists already.")
         created = held[1] if held is not None else now_iso()
         if held is None:
-            conn.execute("INSERT INTO _sessions VALUES (?, ?, ?, ?)", (token, user["objectId"], created, until))
+            conn.execute("INSERT INTO _sessions (token, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                         (token, user["objectId"], created, until))
     return 201, {"objectId": session_id(token), "createdAt": created}
 
 
-def logged_in(ctx: Context, conn: Connection, user_id: str) -> Dict[str, Any]:
-    """A login that succeeded: the Engine's onLogin hook may still refuse it; else a new session."""
+def logged_in(ctx: Context, conn: Connection, user_id: str, provider: str = "password") -> Dict[str, Any]:
+    """A login that succeeded (with a password, an SMS code, or ``provider``'s authData): the Engine's
+    onLogin hook may still refuse it; else a new session."""
     user_event(ctx, "functions/_User/onLogin", user_id, rejects=True)
-    return user_answer(ctx, user_id, new_session(conn, user_id))
+    return user_answer(ctx, user_id, new_session(ctx, conn, user_id, provider=provider))
 
 
 def user_answer(ctx: Context, user_id: str, token: str) -> Dict[str, Any]:
@@ -256,9 +268,9 @@ def _current_session(ctx: Context) -> Any:
     if not token or ctx.caller.user_id is None:
         raise ProtocolError(209, "Session token required.", 400)
     with ctx.store.read() as conn:
-        created, expires = conn.execute("SELECT created_at, expires_at FROM _sessions WHERE token=?",
-                                        (token,)).fetchone()
-    return session_object(token, str(ctx.caller.user_id), created, expires)
+        row = conn.execute("SELECT created_at, expires_at, installation_id, created_with FROM _sessions "
+                           "WHERE token=?", (token,)).fetchone()
+    return session_object(token, str(ctx.caller.user_id), *row)
 
 
 @route("GET", r"users/me")
@@ -285,7 +297,7 @@ def _login_as(ctx: Context) -> Any:
             f"SELECT 1 FROM {table('_User')} WHERE objectId=?", (user_id,)).fetchone()
         if not known:
             raise ProtocolError(101, "user not found", 404)
-        return user_answer(ctx, user_id, new_session(conn, user_id))
+        return user_answer(ctx, user_id, new_session(ctx, conn, user_id, provider="masterkey"))
 
 
 @route("POST", r"logout")
@@ -307,5 +319,5 @@ def _refresh_token(ctx: Context) -> Any:
         raise ProtocolError(206, "Only the user can refresh its session token.", 403)
     with ctx.store.write() as conn:
         conn.execute("DELETE FROM _sessions WHERE user_id=?", (ctx.args[0],))
-        token = new_session(conn, ctx.args[0])
+        token = new_session(ctx, conn, ctx.args[0])
     return user_answer(ctx, ctx.args[0], token)

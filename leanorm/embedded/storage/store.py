@@ -75,7 +75,7 @@ CREATE TABLE IF NOT EXISTS _relations (owner_class TEXT NOT NULL, owner_id TEXT 
     target_class TEXT NOT NULL, target_id TEXT NOT NULL, PRIMARY KEY (owner_class, owner_id, key, target_id));
 CREATE INDEX IF NOT EXISTS _relations_target ON _relations (target_class, target_id, key);
 CREATE TABLE IF NOT EXISTS _sessions (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL);
+    expires_at TEXT NOT NULL, installation_id TEXT, created_with TEXT);
 CREATE INDEX IF NOT EXISTS _sessions_user ON _sessions (user_id);
 CREATE TABLE IF NOT EXISTS _passwords (user_id TEXT PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _login_failures (login TEXT NOT NULL, at REAL NOT NULL);
@@ -108,6 +108,22 @@ CREATE TABLE IF NOT EXISTS _leaderboard_archives (object_id TEXT PRIMARY KEY, na
 CREATE INDEX IF NOT EXISTS _leaderboard_archives_name ON _leaderboard_archives (name, version);
 CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, done_at TEXT NOT NULL);
 """
+
+
+#: columns a system table gained after it was first made: added to a database made before them
+_ADDED_COLUMNS = {"_sessions": ("installation_id TEXT", "created_with TEXT")}
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    for name, columns in _ADDED_COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({name})")}
+        for column in columns:
+            if column.split()[0] not in present:
+                try:
+                    conn.execute(f"ALTER TABLE {name} ADD COLUMN {column}")
+                except sqlite3.OperationalError as exc:  # another process opening the file added it first
+                    if "duplicate column" not in str(exc):
+                        raise
 
 
 #: the protocol's system classes: a name equal to one of them but for case is refused (SQLite table names
@@ -263,6 +279,7 @@ class SQLiteStore:
         with self.read() as conn:
             try:
                 conn.executescript(_SYSTEM_TABLES)
+                _add_columns(conn)
             except sqlite3.DatabaseError as exc:  # not a database, a read-only file
                 raise _unopenable(database, exc) from None
         #: the file the connections opened (device, inode): a path that names another file since was
