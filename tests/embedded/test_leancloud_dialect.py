@@ -1,6 +1,7 @@
 """Issue 19, items 8, 10 and 11: answers of ``leanorm serve`` in LeanCloud's dialect that its SDKs' own
 suites and documentation expect (their recordings of LeanCloud's answers), with Parse's kept as Parse
 Server gives them."""
+import json
 from typing import Any, Dict
 
 import pytest
@@ -94,3 +95,14 @@ def test_a_create_with_fetch_when_save_answers_the_column_default(served):  # no
         assert lc.ok("GET", f"classes/{name}/{made['objectId']}")["company"] == "leancloud"
     given = lc.ok("POST", f"classes/{name}", {"pname": "ann", "company": "other"}, params={"new": "true"})
     assert given["company"] == "other" and given["pname"] == "ann"
+
+
+def test_a_push_whose_where_has_operators_is_recorded(served):  # noqa: F811
+    """A push targeting ``{"deviceType": {"$in": [...]}}`` is recorded (it was refused: a stored object has
+    no ``$`` keys), its ``_Notification.where`` the query's JSON text."""
+    lc = Raw(served, "leancloud")
+    lc.ok("POST", "installations", {"deviceType": "ios", "installationId": unique("device")})
+    where = {"deviceType": {"$in": ["ios", "android"]}}
+    made = lc.ok("POST", "push", {"data": {"alert": "hi"}, "where": where}, master=True)
+    record = lc.ok("GET", f"classes/_Notification/{made['objectId']}", master=True)
+    assert json.loads(record["where"]) == where and record["devices"] >= 1

@@ -49,6 +49,7 @@ CLOSED_TO_CLIENTS: Dict[str, Tuple[FrozenSet[str], str]] = {
     "_Session": (WRITES, "sessions are made by logging in and ended by logging out"),
     "_Notification": (WRITES, "pushes are recorded by POST push"),
     "_JobStatus": (frozenset(OPERATIONS), "job statuses are the server's records, read with the master key"),
+    "_PushStatus": (frozenset(OPERATIONS), "push statuses are the server's records, read with the master key"),
 }
 #: the fields a system class has from the start (Parse Server's default columns; LeanCloud's device
 #: fields): its own API writes them, so they are not fields a client adds (``addField``)

@@ -130,7 +130,7 @@ def _add_columns(conn: sqlite3.Connection) -> None:
 #: fold case, so ``_user`` would be ``_User``'s table under checks made for another class)
 SYSTEM_CLASSES = {name.lower(): name for name in (
     "_User", "_Role", "_Installation", "_File", "_Session", "_Followee", "_Follower", "_Notification",
-    "_Conversation", "_Status", "_JobStatus")}
+    "_Conversation", "_Status", "_JobStatus", "_PushStatus")}
 
 
 #: the types of the system classes' fields that the backend's own code reads, fixed from the start: the
