@@ -54,9 +54,10 @@ class Oracle:
         return frozenset({"*", self.user_ids[user], *(f"role:{name}" for name in held)})
 
     def permitted(self, class_name: str, operation: str, user: Optional[int]) -> bool:
-        rule = self.clp.get(class_name, {}).get(operation)
-        if rule is None:
+        setting = self.clp.get(class_name)
+        if setting is None:  # no setting: open
             return True
+        rule = setting.get(operation, {})  # a setting permits only what it names
         if rule.get("requiresAuthentication") and user is not None:
             return True
         return any(rule.get(p) for p in self.principals(user))
