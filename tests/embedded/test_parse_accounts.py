@@ -180,3 +180,17 @@ def test_purging_sessions_ends_them(served_target):
     assert _sessions_of(served_target, user["objectId"]) == []
     gone = served_target.rest("GET", "users/me", session=user["sessionToken"])
     assert _code(gone) == 209, gone.text
+
+
+def test_ordering_by_created_at_under_its_stored_name(target):
+    """``order=_created_at`` / ``-_updated_at`` are ``createdAt`` / ``updatedAt`` (Parse.com's names, which
+    Parse Server maps); other internal names stay refused (above)."""
+    cls = "Ord" + uuid.uuid4().hex[:8]
+    for n in range(3):
+        assert target.rest("POST", f"classes/{cls}", json={"n": n}).status_code == 201
+    for order, date, descending in (("_created_at", "createdAt", False), ("-_created_at", "createdAt", True),
+                                    ("_updated_at", "updatedAt", False)):
+        answer = target.rest("GET", f"classes/{cls}", params={"order": order})
+        assert answer.status_code == 200, answer.text
+        dates = [r[date] for r in answer.json()["results"]]
+        assert len(dates) == 3 and dates == sorted(dates, reverse=descending), order

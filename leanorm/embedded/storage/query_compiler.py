@@ -32,6 +32,8 @@ __all__ = ["Slot", "QueryCompiler", "SubqueryRules", "OPERATORS", "SYSTEM_RELATI
 
 EARTH_KM, EARTH_MILES = 6371.0, 3958.8
 COLUMNS = ("objectId", "createdAt", "updatedAt")
+#: what Parse.com's stored names of the dates mean in an ``order`` (Parse Server maps them the same way)
+PARSE_STORED_NAMES = {"_created_at": "createdAt", "_updated_at": "updatedAt"}
 #: the longest list of values an ``IN (...)`` spells out as parameters (longer ones go as one JSON array)
 INLINE_VALUES = 100
 
@@ -397,8 +399,10 @@ class QueryCompiler:
                     raise ProtocolError(102, "Invalid query: ordering by $score needs a $text search.")
                 terms.append(f"{self.text_score} {'DESC' if descending else 'ASC'}")
                 continue
-            if self.dialect == "parse" and key.startswith("_"):  # Parse's internal fields (_password...)
-                raise ProtocolError(105, f"Invalid field name: {key}.")
+            if self.dialect == "parse":
+                key = PARSE_STORED_NAMES.get(key, key)  # Parse.com's names of the dates, as Parse Server maps
+                if key.startswith("_"):  # Parse's internal fields (_password...)
+                    raise ProtocolError(105, f"Invalid field name: {key}.")
             self.check_key(class_name, key)
             if key in COLUMNS:
                 expr = f"{alias}.{key}"
