@@ -106,3 +106,14 @@ def test_a_push_whose_where_has_operators_is_recorded(served):  # noqa: F811
     made = lc.ok("POST", "push", {"data": {"alert": "hi"}, "where": where}, master=True)
     record = lc.ok("GET", f"classes/_Notification/{made['objectId']}", master=True)
     assert json.loads(record["where"]) == where and record["devices"] >= 1
+
+
+def test_a_class_takes_a_second_geopoint_field_in_the_leancloud_dialect(served):  # noqa: F811
+    """LeanCloud's recorded answers show its JS SDK test app saving ``geo`` to a ``Post`` that has a
+    ``location``: its dialect takes two GeoPoint fields (the Parse dialect refuses two in one write)."""
+    lc = Raw(served, "leancloud")
+    name = unique("Post")
+    point = {"__type": "GeoPoint", "latitude": 80.01, "longitude": -30.01}
+    lc.ok("POST", f"classes/{name}", {"location": point})
+    made = lc.ok("POST", f"classes/{name}", {"title": "post1", "geo": point})
+    assert lc.ok("GET", f"classes/{name}/{made['objectId']}")["geo"] == point

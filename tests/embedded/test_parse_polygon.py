@@ -94,9 +94,10 @@ def test_a_polygon_equals_itself_open_or_closed(target):
     assert _names(target, cls, {"bounds": _polygon([0, 10], [0, 11], [1, 11])}) == []
 
 
-def test_a_class_holds_one_geopoint_field(target):
-    """As on Parse Server (and LeanCloud): a second GeoPoint field in a class is refused with 111, in one
-    write or in a later one, and through the schema API; the first field keeps working."""
+def test_an_object_is_written_with_one_geopoint(target):
+    """As on Parse Server: an object written with two GeoPoints is refused with 111, and so is a second
+    GeoPoint field declared through the schema API; the first field keeps working. (LeanCloud's dialect
+    takes two: its recorded answers show a class holding two.)"""
     cls = "Spot" + uuid.uuid4().hex[:10]
     both = target.rest("POST", f"classes/{cls}", json={"one": _at(20, 20), "two": _at(20, 20)})
     assert both.status_code == 400 and both.json()["code"] == 111, both.text

@@ -168,14 +168,14 @@ def type_mismatch(class_name: str, field: str, expected: FieldType, got: FieldTy
 
 
 def _check_one_geopoint(known: Dict[str, FieldType], name: str, ftype: FieldType) -> None:
-    """A class holds at most one GeoPoint field (error 111), as on Parse Server and LeanCloud: an app
-    moved here never had two, and one written here could not move back to either."""
+    """A class declared through the schema API holds at most one GeoPoint field (error 111), as Parse
+    Server's schema checks it. (Writes are Parse's one-per-object rule: ``objects``.)"""
     if ftype[0] != "GeoPoint":
         return
     other = next((field for field, (kind, _) in known.items() if kind == "GeoPoint" and field != name), None)
     if other is not None:
-        raise ProtocolError(111, f"there can only be one geopoint field in a class: {name!r} when {other!r} "
-                                 "already is one.")
+        raise ProtocolError(111, f"currently, only one GeoPoint field may exist in an object. Adding {name} "
+                                 f"when {other} already exists.")
 
 
 def check_field_name(name: str) -> str:
@@ -623,7 +623,6 @@ class SQLiteStore:
             if old is not None and old != ftype:
                 raise type_mismatch(class_name, name, old, ftype)
             if name not in known:
-                _check_one_geopoint(known, name, ftype)
                 conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)", (class_name, name, *ftype))
                 known[name] = ftype
 
