@@ -194,3 +194,12 @@ def test_ordering_by_created_at_under_its_stored_name(target):
         assert answer.status_code == 200, answer.text
         dates = [r[date] for r in answer.json()["results"]]
         assert len(dates) == 3 and dates == sorted(dates, reverse=descending), order
+
+
+def test_a_malformed_query_is_refused_on_a_class_not_made_yet(target):
+    """A query is checked before anything is looked up: bad ``$regex`` options or an unknown operator
+    answer 102 whether the class exists or not (Parse-SDK-JS's suite asks a fresh app)."""
+    cls = "Fresh" + uuid.uuid4().hex[:8]
+    for where in ({"myString": {"$regex": "football", "$options": "some invalid thing"}}, {"a": {"$foo": 1}}):
+        answer = target.rest("GET", f"classes/{cls}", params={"where": json.dumps(where)})
+        assert answer.status_code == 400 and _code(answer) == 102, answer.text

@@ -139,10 +139,12 @@ class QueryCompiler:
                 f"WHERE key IN ({names}) AND json_extract(value, '$.read')))")
 
     def readable(self, class_name: str, alias: str, where: Any) -> str:
-        """``where`` and the ACL read check, for rows of ``class_name`` named ``alias``."""
+        """``where`` and the ACL read check, for rows of ``class_name`` named ``alias``. A malformed
+        ``where`` is refused whether the class exists or not (it is compiled first)."""
+        condition = self.where(class_name, alias, where)
         if not self.store.has_class(self.conn, class_name):
             return "0"
-        return f"({self.where(class_name, alias, where)}) AND {self.acl(alias)}"
+        return f"({condition}) AND {self.acl(alias)}"
 
     def inner(self, class_name: str, alias: str, where: Any) -> str:
         """``readable`` for the query inside another (``$inQuery``, ``$select``): a read of
