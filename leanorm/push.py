@@ -72,7 +72,8 @@ class Notification(Model):
     ``installation_ids`` lists them."""
 
     data: DictField[Optional[Dict[str, Any]]] = DictField()
-    where: DictField[Optional[Dict[str, Any]]] = DictField()
+    #: the JSON text of the push's query (a stored object has no ``$`` keys), as Parse's ``query``
+    where: StringField[Optional[str]] = StringField()
     channels: ListField[List[str]] = ListField(StringField())
     cql: StringField[Optional[str]] = StringField()
     prod: StringField[Optional[str]] = StringField()

@@ -2,8 +2,9 @@
 
 Class-level permissions (CLP) are Parse Server's form: ``{operation: {principal: True}}`` with the
 operations ``get find count create update delete addField`` and the principals ``"*"``, a user id,
-``"role:<name>"`` or ``"requiresAuthentication"``. An operation left out stays open. They are set with
-the master key on Parse Server and on the embedded backend; LeanCloud sets them in its console only.
+``"role:<name>"`` or ``"requiresAuthentication"``. An operation left out is closed (the master key
+alone), on Parse Server and on the embedded backend alike. They are set with the master key on both;
+LeanCloud sets them in its console only.
 
 >>> import leanorm
 >>> client = leanorm.connect("local://:memory:", default=False)
@@ -46,7 +47,8 @@ def schema(model: ModelOrName, *, client: Optional[Client] = None) -> Dict[str, 
 def set_class_permissions(model: ModelOrName, rules: Dict[str, Dict[str, bool]],
                           protected_fields: Optional[Dict[str, List[str]]] = None, *,
                           client: Optional[Client] = None) -> None:
-    """Set the class-level permissions of a model's class (master key; creates the class if needed).
+    """Set the class-level permissions of a model's class (master key; creates the class if needed):
+    ``rules`` replaces the class's setting, and an operation it leaves out is closed.
     ``protected_fields`` (``{principal: [field, ...]}``, Parse's ``protectedFields``) hides fields from
     those principals: they neither see nor query them (docs/security.md)."""
     client = _require_schema_api(client)

@@ -95,6 +95,8 @@ class Context:
     content_type: Optional[str] = None   # the request's Content-Type (a LeanCloud upload's bytes carry theirs)
     #: whether this is one request of a batch (LeanCloud answers a missing object there as ``null``)
     batch_item: bool = False
+    #: the client's installation (Parse's ``X-Parse-Installation-Id``): a session it opens belongs to it
+    installation_id: Optional[str] = None
     _body: Any = None
     _parsed: bool = False
     #: the class-level permissions this request has read, by class (``permissions.class_permissions``):

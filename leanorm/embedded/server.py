@@ -41,6 +41,8 @@ log = logging.getLogger("leanorm.embedded")
 HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?\Z")
 
 #: ``users[/<id>]`` and ``roles[/<id>]`` are the classes ``_User`` and ``_Role`` under other names
+#: the longest installation id a session records (Parse's are UUIDs; a longer header is not recorded)
+MAX_INSTALLATION_ID = 128
 ALIASES = {"users": "_User", "roles": "_Role", "installations": "_Installation", "sessions": "_Session"}
 
 
@@ -242,8 +244,11 @@ class EmbeddedServer:
         scheme = headers.get("X-Forwarded-Proto")
         base_url = self.settings.public_url or (f"{scheme if scheme in ('http', 'https') else 'http'}://{host}"
                                        if host and HOST.match(host) else "http://localhost")
+        installation = headers.get("X-Parse-Installation-Id")
         ctx = Context(self, method, below, dialect, params, caller, body, base_url=base_url,
                       client_address=client_address, content_type=headers.get("Content-Type"),
+                      installation_id=installation if installation and len(installation) <= MAX_INSTALLATION_ID
+                      else None,
                       response_headers={} if response_headers is None else response_headers)
         status, answer = self._dispatch(ctx)
         return status, file_urls.encode_answer(ctx, answer)  # every answer: hosted files under this address
@@ -317,7 +322,8 @@ class EmbeddedServer:
             params.update((k, v if isinstance(v, str) else json.dumps(v)) for k, v in given.items())
             raw = None if body is None else json.dumps(body).encode("utf-8")
             sub = Context(self, method, path, ctx.dialect, params, ctx.caller, raw, base_url=ctx.base_url,
-                          client_address=ctx.client_address, batch_item=True, budget=ctx.budget)
+                          client_address=ctx.client_address, batch_item=True, budget=ctx.budget,
+                          installation_id=ctx.installation_id)
             with self.store.savepoint():  # in a batch's transaction, a failing item is undone alone
                 _, answer = self._dispatch(sub)
             return {"success": answer}
@@ -439,7 +445,7 @@ class EmbeddedServer:
 
 
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
-         "Access-Control-Allow-Headers": "*", "Access-Control-Expose-Headers": "X-Parse-Job-Status-Id"}
+         "Access-Control-Allow-Headers": "*", "Access-Control-Expose-Headers": "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id"}
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
             403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
             500: "Internal Server Error", 503: "Service Unavailable"}

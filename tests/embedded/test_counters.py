@@ -129,11 +129,12 @@ def test_a_counter_keeps_the_read_checks(api: Api, server: EmbeddedServer) -> No
     for i in range(4):
         assert api("POST", POSTS, body={"group": "g1", "score": i})[0] == 201
     server.create_counter("Post", "group")
+    everyone = {op: {"*": True} for op in ("get", "find", "count", "create", "update", "delete", "addField")}
     assert api("PUT", "/1.1/schemas/Post", headers=MASTER, body={"classLevelPermissions": {
-        "protectedFields": {"*": ["group"]}}})[0] == 200
+        **everyone, "protectedFields": {"*": ["group"]}}})[0] == 200
     status, answer = api("GET", POSTS, params={"where": '{"group": "g1"}', "count": "1", "limit": "0"})
     assert (status, answer["code"]) == (403, 119)
-    assert api("PUT", "/1.1/schemas/Post", headers=MASTER, body={"classLevelPermissions": {"count": {}}})[0] == 200
+    assert api("PUT", "/1.1/schemas/Post", headers=MASTER, body={"classLevelPermissions": {**everyone, "count": {}}})[0] == 200
     status, answer = api("GET", POSTS, params={"count": "1", "limit": "0"})
     assert (status, answer["code"]) == (403, 119)
     assert _count(api, {"group": "g1"}, MASTER) == 4

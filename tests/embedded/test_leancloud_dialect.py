@@ -1,6 +1,7 @@
 """Issue 19, items 8, 10 and 11: answers of ``leanorm serve`` in LeanCloud's dialect that its SDKs' own
 suites and documentation expect (their recordings of LeanCloud's answers), with Parse's kept as Parse
 Server gives them."""
+import json
 from typing import Any, Dict
 
 import pytest
@@ -78,3 +79,41 @@ def test_a_batch_get_of_a_missing_object_answers_each_dialects_shape(served):  #
     # outside a batch, LeanCloud answers a missing object as an empty one (the SDKs' is_existed())
     assert lc.ok("GET", f"classes/{name}/fakeId") == {}
     refused(parse.call("GET", f"classes/{name}/fakeId"), 404, 101)
+
+
+# -- item 12: a column default value in the answer the SDK's fetchWhenSave reads ------------------------------
+def test_a_create_with_fetch_when_save_answers_the_column_default(served):  # noqa: F811
+    """A console's column default (here set through the schema API) is in the answer to a create sent as
+    the JS SDK's ``save(null, {fetchWhenSave: true})`` sends it (``?new=true``), and to the other forms."""
+    lc = Raw(served, "leancloud")
+    name = unique("Person")
+    lc.ok("PUT", f"schemas/{name}", {"fields": {"company": {"type": "String", "defaultValue": "leancloud"}}},
+          master=True)
+    for params in ({"new": "true"}, {"fetchWhenSave": "true"}, {}):
+        made = lc.ok("POST", f"classes/{name}", {"pname": "dennis"}, params=params)
+        assert made["company"] == "leancloud", (params, made)
+        assert lc.ok("GET", f"classes/{name}/{made['objectId']}")["company"] == "leancloud"
+    given = lc.ok("POST", f"classes/{name}", {"pname": "ann", "company": "other"}, params={"new": "true"})
+    assert given["company"] == "other" and given["pname"] == "ann"
+
+
+def test_a_push_whose_where_has_operators_is_recorded(served):  # noqa: F811
+    """A push targeting ``{"deviceType": {"$in": [...]}}`` is recorded (it was refused: a stored object has
+    no ``$`` keys), its ``_Notification.where`` the query's JSON text."""
+    lc = Raw(served, "leancloud")
+    lc.ok("POST", "installations", {"deviceType": "ios", "installationId": unique("device")})
+    where = {"deviceType": {"$in": ["ios", "android"]}}
+    made = lc.ok("POST", "push", {"data": {"alert": "hi"}, "where": where}, master=True)
+    record = lc.ok("GET", f"classes/_Notification/{made['objectId']}", master=True)
+    assert json.loads(record["where"]) == where and record["devices"] >= 1
+
+
+def test_a_class_takes_a_second_geopoint_field_in_the_leancloud_dialect(served):  # noqa: F811
+    """LeanCloud's recorded answers show its JS SDK test app saving ``geo`` to a ``Post`` that has a
+    ``location``: its dialect takes two GeoPoint fields (the Parse dialect refuses two in one write)."""
+    lc = Raw(served, "leancloud")
+    name = unique("Post")
+    point = {"__type": "GeoPoint", "latitude": 80.01, "longitude": -30.01}
+    lc.ok("POST", f"classes/{name}", {"location": point})
+    made = lc.ok("POST", f"classes/{name}", {"title": "post1", "geo": point})
+    assert lc.ok("GET", f"classes/{name}/{made['objectId']}")["geo"] == point

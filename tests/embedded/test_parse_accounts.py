@@ -131,3 +131,75 @@ def test_a_geo_box_with_swapped_corners_is_the_same_box(target):
         where = json.dumps({"at": {"$within": {"$box": box}}})
         found = target.rest("GET", f"classes/{cls}", params={"where": where}).json()["results"]
         assert [r["name"] for r in found] == ["in"]
+
+
+def _sessions_of(target, user_id: str) -> list:
+    where = json.dumps({"user": {"__type": "Pointer", "className": "_User", "objectId": user_id}})
+    answer = target.rest("GET", "classes/_Session", master=True, params={"where": where, "order": "createdAt"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["results"]
+
+
+def test_a_session_belongs_to_the_installation_that_opened_it(target):
+    """A session records the client's installation (``X-Parse-Installation-Id``) and how it was made
+    (``createdWith``: a signup or a login); a new session on an installation ends the user's earlier
+    session there, and only there (one session per user and device, as on Parse Server)."""
+    phone, laptop = "inst-" + uuid.uuid4().hex[:8], "inst-" + uuid.uuid4().hex[:8]
+    name = "acct-" + uuid.uuid4().hex[:10]
+    signup = target.rest("POST", "users", json={"username": name, "password": "pw-123456"},
+                         headers={"X-Parse-Installation-Id": phone})
+    assert signup.status_code == 201, signup.text
+    user_id, first = signup.json()["objectId"], signup.json()["sessionToken"]
+    [made] = _sessions_of(target, user_id)
+    assert made["installationId"] == phone and made["sessionToken"] == first
+    assert made["createdWith"] == {"action": "signup", "authProvider": "password"}
+
+    def login(installation: str) -> str:
+        answer = target.rest("POST", "login", json={"username": name, "password": "pw-123456"},
+                             headers={"X-Parse-Installation-Id": installation})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["sessionToken"]
+
+    second = login(laptop)
+    assert [(s["installationId"], s["sessionToken"]) for s in _sessions_of(target, user_id)] == [
+        (phone, first), (laptop, second)]
+    assert _sessions_of(target, user_id)[1]["createdWith"] == {"action": "login", "authProvider": "password"}
+    third = login(phone)  # the phone's earlier session ends
+    assert [(s["installationId"], s["sessionToken"]) for s in _sessions_of(target, user_id)] == [
+        (laptop, second), (phone, third)]
+    gone = target.rest("GET", "users/me", session=first)
+    assert gone.status_code >= 400 and _code(gone) == 209, gone.text
+
+
+def test_purging_sessions_ends_them(served_target):
+    """``DELETE purge/_Session`` (master key) ends every session, as a purge of any class empties it."""
+    user = _user(served_target)
+    assert _sessions_of(served_target, user["objectId"])
+    purged = served_target.rest("DELETE", "purge/_Session", master=True)
+    assert purged.status_code == 200, purged.text
+    assert _sessions_of(served_target, user["objectId"]) == []
+    gone = served_target.rest("GET", "users/me", session=user["sessionToken"])
+    assert _code(gone) == 209, gone.text
+
+
+def test_ordering_by_created_at_under_its_stored_name(target):
+    """``order=_created_at`` / ``-_updated_at`` are ``createdAt`` / ``updatedAt`` (Parse.com's names, which
+    Parse Server maps); other internal names stay refused (above)."""
+    cls = "Ord" + uuid.uuid4().hex[:8]
+    for n in range(3):
+        assert target.rest("POST", f"classes/{cls}", json={"n": n}).status_code == 201
+    for order, date, descending in (("_created_at", "createdAt", False), ("-_created_at", "createdAt", True),
+                                    ("_updated_at", "updatedAt", False)):
+        answer = target.rest("GET", f"classes/{cls}", params={"order": order})
+        assert answer.status_code == 200, answer.text
+        dates = [r[date] for r in answer.json()["results"]]
+        assert len(dates) == 3 and dates == sorted(dates, reverse=descending), order
+
+
+def test_a_malformed_query_is_refused_on_a_class_not_made_yet(target):
+    """A query is checked before anything is looked up: bad ``$regex`` options or an unknown operator
+    answer 102 whether the class exists or not (Parse-SDK-JS's suite asks a fresh app)."""
+    cls = "Fresh" + uuid.uuid4().hex[:8]
+    for where in ({"myString": {"$regex": "football", "$options": "some invalid thing"}}, {"a": {"$foo": 1}}):
+        answer = target.rest("GET", f"classes/{cls}", params={"where": json.dumps(where)})
+        assert answer.status_code == 400 and _code(answer) == 102, answer.text

@@ -64,7 +64,20 @@ def test_a_path_into_a_value_that_is_not_an_object_is_refused(target):
     made = target.rest("POST", f"classes/{cls}", json={"title": "t"}).json()
     answer = target.rest("PUT", f"classes/{cls}/{made['objectId']}", json={"title.b": 1})
     assert answer.status_code == 400 and answer.json()["code"] == 111, answer.text
+    # Parse Server's words for it, which clients may show or match
+    assert answer.json()["error"] == f"schema mismatch for {cls}.title; expected String but got Object"
+    answer = target.rest("PUT", f"classes/{cls}/{made['objectId']}",
+                         json={"title.b": {"__op": "Increment", "amount": 15}})
+    assert answer.json()["error"] == f"schema mismatch for {cls}.title; expected String but got Object"
     assert _get(target, cls, made["objectId"])["title"] == "t"
+
+
+def test_a_value_of_another_type_names_the_class_and_both_types(target):
+    cls = _class()
+    assert target.rest("POST", f"classes/{cls}", json={"score": 1}).status_code == 201
+    answer = target.rest("POST", f"classes/{cls}", json={"score": "high"})
+    assert answer.status_code == 400 and answer.json() == {
+        "code": 111, "error": f"schema mismatch for {cls}.score; expected Number but got String"}
 
 
 def test_dotted_keys_in_where_and_keys(target):

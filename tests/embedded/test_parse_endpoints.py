@@ -79,3 +79,22 @@ def test_distinct_answers_each_value_once(target):
     assert sorted(answer.json()["results"]) == ["even", "odd"]
     only = target.rest("GET", f"aggregate/{cls}", master=True, params={"distinct": "cat", "where": '{"n": 0}'})
     assert only.json()["results"] == ["even"]
+
+
+def test_a_push_is_recorded_as_a_push_status_with_any_query(served_target):
+    """``POST push`` takes a ``where`` with query operators (``$eq``, ``$in``) and answers the id of its
+    ``_PushStatus`` record in ``X-Parse-Push-Status-Id`` (what ``Parse.Push.send`` returns), a record
+    the master key reads and clients do not. (Parse Server without a push adapter answers 115.)"""
+    target = served_target
+    where = {"deviceType": {"$eq": "nosuchdevice"}, "channels": {"$in": ["news"]}}
+    answer = target.rest("POST", "push", master=True, json={"data": {"alert": "hi"}, "where": where})
+    assert answer.status_code in (200, 201) and answer.json() == {"result": True}, answer.text
+    status_id = answer.headers["X-Parse-Push-Status-Id"]
+    assert "X-Parse-Push-Status-Id" in answer.headers.get("Access-Control-Expose-Headers", "")
+    status = target.rest("GET", f"classes/_PushStatus/{status_id}", master=True)
+    assert status.status_code == 200, status.text
+    record = status.json()
+    assert record["objectId"] == status_id and json.loads(record["query"]) == where
+    assert json.loads(record["payload"]) == {"alert": "hi"} and record["source"] == "rest"
+    refused = target.rest("GET", f"classes/_PushStatus/{status_id}")
+    assert refused.status_code >= 400, refused.text

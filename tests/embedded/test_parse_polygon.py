@@ -81,3 +81,29 @@ def test_a_bad_polygon_value_is_refused_not_stored(served_target):
         answer = served_target.rest("POST", f"classes/{cls}", json={"bounds": bad})
         assert answer.status_code == 400 and answer.json()["code"] in (107, 111), answer.text
     assert served_target.rest("GET", f"classes/{cls}").json()["results"] == []
+
+
+def test_a_polygon_equals_itself_open_or_closed(target):
+    """Equality with a Polygon value finds the stored polygon whether the query names it open (as it was
+    saved) or closed (as it is stored), with whole or decimal coordinates."""
+    cls = _zones(target)
+    open_strip = STRIP["coordinates"]
+    for value in (STRIP, _polygon(*open_strip, open_strip[0]),
+                  _polygon(*[[float(a), float(b)] for a, b in open_strip])):
+        assert _names(target, cls, {"bounds": value}) == ["strip"], value
+    assert _names(target, cls, {"bounds": _polygon([0, 10], [0, 11], [1, 11])}) == []
+
+
+def test_an_object_is_written_with_one_geopoint(target):
+    """As on Parse Server: an object written with two GeoPoints is refused with 111, and so is a second
+    GeoPoint field declared through the schema API; the first field keeps working. (LeanCloud's dialect
+    takes two: its recorded answers show a class holding two.)"""
+    cls = "Spot" + uuid.uuid4().hex[:10]
+    both = target.rest("POST", f"classes/{cls}", json={"one": _at(20, 20), "two": _at(20, 20)})
+    assert both.status_code == 400 and both.json()["code"] == 111, both.text
+    made = target.rest("POST", f"classes/{cls}", json={"one": _at(20, 20)})
+    assert made.status_code == 201, made.text
+    again = target.rest("PUT", f"classes/{cls}/{made.json()['objectId']}", json={"one": _at(1, 1)})
+    assert again.status_code == 200, again.text
+    schema = target.rest("PUT", f"schemas/{cls}", master=True, json={"fields": {"three": {"type": "GeoPoint"}}})
+    assert schema.status_code == 400 and schema.json()["code"] == 111, schema.text

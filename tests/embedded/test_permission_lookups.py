@@ -26,7 +26,8 @@ def _lookups(api: Api) -> List[str]:
 
 
 def test_a_listing_with_its_count_reads_the_permissions_once(memory_api: Api) -> None:
-    rules = {"find": {"*": True}, "count": {"*": True}, "protectedFields": {"*": ["secret"]}}
+    rules = {"find": {"*": True}, "count": {"*": True}, "create": {"*": True}, "addField": {"*": True},
+             "protectedFields": {"*": ["secret"]}}
     assert memory_api("PUT", "/1.1/schemas/Post", body={"classLevelPermissions": rules}, headers=MASTER)[0] == 200
     assert memory_api("POST", "/1.1/classes/Post", body={"title": "a", "secret": "s"})[0] == 201
     statements = _lookups(memory_api)

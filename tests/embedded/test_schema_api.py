@@ -198,3 +198,46 @@ def test_a_class_is_created_by_name_in_the_body(target):
     assert made["className"] == name and made["fields"]["title"] == {"type": "String"}
     _error(target.rest("POST", "schemas", master=True, json={}), 135)
     _error(target.rest("POST", f"schemas/{name}x", master=True, json={"className": name}), 103)
+
+
+def test_a_default_value_is_answered_as_declared_and_stored_in_stored_form(target):
+    """The schema keeps a field's ``defaultValue`` as it was declared (an open Polygon stays open, as
+    Parse keeps it); an object given the default stores it as any written value (the Polygon closed)."""
+    name = _name("Dash")
+    shape = {"__type": "Polygon", "coordinates": [[0, 0], [0, 1], [1, 1]]}
+    fields = _ok(target.rest("POST", f"schemas/{name}", master=True, json={"fields": {
+        "area": {"type": "Polygon", "defaultValue": shape}}}))["fields"]
+    assert fields["area"] == {"type": "Polygon", "defaultValue": shape}
+    assert _ok(target.rest("GET", f"schemas/{name}", master=True))["fields"]["area"]["defaultValue"] == shape
+    made = _ok(target.rest("POST", f"classes/{name}", master=True, json={"n": 1}), 201)
+    stored = _ok(target.rest("GET", f"classes/{name}/{made['objectId']}", master=True))["area"]
+    assert stored["coordinates"] == [[0, 0], [0, 1], [1, 1], [0, 0]]
+
+
+#: Parse's class-level permissions where nothing is permitted (the master key alone)
+CLOSED = {**{op: {} for op in OPEN}, "protectedFields": {}}
+
+
+def test_a_permissions_setting_closes_what_it_does_not_name(target):
+    """As on Parse Server: a stored setting permits only what it names (an operation it leaves out is
+    closed), a setting naming nothing (``{}``, or a bare number as ``Parse.Schema.setCLP(1234)`` sends)
+    closes every operation, and a full setting is answered as set."""
+    name = _name("Dash")
+    _ok(target.rest("POST", f"classes/{name}", master=True, json={"a": 1}), 201)
+    answer = _ok(target.rest("PUT", f"schemas/{name}", master=True,
+                             json={"classLevelPermissions": {"find": {"*": True}, "get": {"*": True}}}))
+    assert answer["classLevelPermissions"] == {**CLOSED, "find": {"*": True}, "get": {"*": True}}
+    assert _ok(target.rest("GET", f"classes/{name}"))["results"]  # named: open
+    _error(target.rest("POST", f"classes/{name}", json={"a": 2}), 119)  # not named: closed
+    for nothing in (1234, {}):
+        answer = _ok(target.rest("PUT", f"schemas/{name}", master=True, json={"classLevelPermissions": nothing}))
+        assert answer["classLevelPermissions"] == CLOSED, nothing
+        _error(target.rest("GET", f"classes/{name}"), 119)
+    full = {"get": {"requiresAuthentication": True}, "find": {}, "count": {}, "create": {"*": True},
+            "update": {"requiresAuthentication": True}, "delete": {}, "addField": {}, "protectedFields": {}}
+    assert _ok(target.rest("PUT", f"schemas/{name}", master=True,
+                           json={"classLevelPermissions": full}))["classLevelPermissions"] == full
+    _error(target.rest("PUT", f"schemas/{name}", master=True, json={"classLevelPermissions": "find"}), 107)
+    reset = _ok(target.rest("PUT", f"schemas/{name}", master=True, json={"classLevelPermissions": None}))
+    assert {k: v for k, v in reset["classLevelPermissions"].items() if k in OPEN} == OPEN  # the default again
+    assert _ok(target.rest("POST", f"classes/{name}", json={"a": 3}), 201)

@@ -95,3 +95,27 @@ def test_a_new_password_ends_the_other_sessions(api, how):
     # the ended session is unknown: LeanCloud's users/me says "no such user" (211), Parse "invalid session"
     assert refused(status, answer, 211 if api.dialect == "leancloud" else 209)
     assert api.ok("GET", "users/me", session=here)["objectId"] == user["objectId"]
+
+
+@pytest.mark.parametrize("how", ["delete", "purge"])
+def test_a_deleted_users_session_token_acts_no_more(api, how):
+    """A deleted account does not keep acting through a token it held (LeanCloud keeps accepting it;
+    Parse Server refuses a session whose user is gone): deleted by the master key, as an admin or a
+    test's clean-up does, or purged with its whole class."""
+    gone, kept = api.signup(), api.signup()
+    token, notes = gone["sessionToken"], unique("Note")
+    assert api.ok("POST", f"classes/{notes}", {"text": "while it existed"}, session=token)["objectId"]
+    if how == "delete":
+        api.master("DELETE", f"users/{gone['objectId']}")
+    else:
+        api.master("DELETE", "purge/_User")
+    for method, path, body in (("POST", f"classes/{notes}", {"text": "after"}), ("GET", f"classes/{notes}", None),
+                               ("POST", "batch", {"requests": []})):
+        status, answer = api.call(method, path, body, session=token)
+        assert refused(status, answer, 209), (method, path, status, answer)
+    status, answer = api.call("GET", "users/me", session=token)
+    assert refused(status, answer, 211 if api.dialect == "leancloud" else 209)
+    # nothing the deleted user wrote is written after its deletion
+    assert [n["text"] for n in api.master("GET", f"classes/{notes}")["results"]] == ["while it existed"]
+    if how == "delete":  # the other user's session is untouched
+        assert api.ok("GET", "users/me", session=kept["sessionToken"])["objectId"] == kept["objectId"]

@@ -18,7 +18,7 @@ import pytest
 from leanorm.cli import build_parser
 from leanorm.embedded.serving import ServeOptions
 from tests.security.authz_client import outbox_code
-from tests.security.raw_http import DIALECTS, Raw, unique
+from tests.security.raw_http import DIALECTS, OPEN_RULES, Raw, unique
 from tests.served import Served, serve, served  # noqa: F401 (fixture)
 
 Answer = Tuple[Optional[int], Any]  # (HTTP status, or None for a batch item; the decoded answer)
@@ -247,8 +247,11 @@ def snapshot(api: Raw, class_name: str) -> List[Dict[str, Any]]:
     return api.rows(class_name, order="objectId")
 
 
-def set_permissions(api: Raw, class_name: str, rules: Dict[str, Any]) -> None:
-    api.ok("PUT", f"schemas/{class_name}", {"classLevelPermissions": rules}, master=True)
+def set_permissions(api: Raw, class_name: str, rules: Optional[Dict[str, Any]]) -> None:
+    """``rules`` over an otherwise open class (a setting closes what it does not name); None: the
+    class's default again (no setting)."""
+    setting = None if rules is None else {**OPEN_RULES, **rules}
+    api.ok("PUT", f"schemas/{class_name}", {"classLevelPermissions": setting}, master=True)
 
 
 @pytest.mark.parametrize("case, dialect", RUNS)
@@ -261,7 +264,7 @@ def test_a_closed_operation_is_refused_on_every_route(served: Served, case: Case
     try:
         status, answer = case.attempt(api, state)
     finally:
-        set_permissions(api, class_name, {})
+        set_permissions(api, class_name, None)
     assert isinstance(answer, dict) and answer.get("code") == 119, (status, answer)
     assert status in (None, 403), (status, answer)
     if before is not None:
@@ -279,7 +282,7 @@ def test_the_same_routes_work_when_the_operation_is_open_to_the_caller(served: S
     try:
         status, answer = case.attempt(api, state)
     finally:
-        set_permissions(api, class_name, {})
+        set_permissions(api, class_name, None)
     assert status in (None, 200, 201) and "code" not in answer, (status, answer)
 
 

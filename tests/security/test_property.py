@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
 from tests.security.authz_client import Api, server  # noqa: F401 (fixture)
+from tests.security.raw_http import OPEN_RULES
 
 EXAMPLES = int(os.environ.get("LEANORM_PROPERTY_EXAMPLES", "200"))
 USERS = 3
@@ -54,9 +55,10 @@ class Oracle:
         return frozenset({"*", self.user_ids[user], *(f"role:{name}" for name in held)})
 
     def permitted(self, class_name: str, operation: str, user: Optional[int]) -> bool:
-        rule = self.clp.get(class_name, {}).get(operation)
-        if rule is None:
+        setting = self.clp.get(class_name)
+        if setting is None:  # no setting: open
             return True
+        rule = setting.get(operation, {})  # a setting permits only what it names
         if rule.get("requiresAuthentication") and user is not None:
             return True
         return any(rule.get(p) for p in self.principals(user))
@@ -131,7 +133,8 @@ class ReadRules(RuleBasedStateMachine):
         get = data.draw(st.none() | st.dictionaries(st.sampled_from(self.principal_choices()), st.just(True),
                                                     max_size=2) | st.just({"requiresAuthentication": True}))
         hidden = data.draw(st.lists(st.sampled_from(FILE_FIELDS), unique=True))
-        clp: dict = {"protectedFields": {"*": hidden}, **({"get": get} if get is not None else {})}
+        # the read rules drawn, every other operation open (a setting closes what it does not name)
+        clp: dict = {**OPEN_RULES, "protectedFields": {"*": hidden}, **({"get": get} if get is not None else {})}
         self.api.master("PUT", "schemas/_File", {"classLevelPermissions": clp})
         self.oracle.clp["_File"] = clp
 
@@ -175,7 +178,8 @@ class ReadRules(RuleBasedStateMachine):
     def set_permissions(self, which: int, data: st.DataObject) -> None:
         principal_rule = st.dictionaries(st.sampled_from(self.principal_choices()), st.just(True), max_size=2) | \
             st.just({"requiresAuthentication": True})
-        clp = data.draw(st.dictionaries(st.sampled_from(OPERATIONS), principal_rule, max_size=3))
+        # the read rules drawn, every other operation open (a setting closes what it does not name)
+        clp = {**OPEN_RULES, **data.draw(st.dictionaries(st.sampled_from(OPERATIONS), principal_rule, max_size=3))}
         protected = data.draw(st.dictionaries(st.sampled_from([*self.principal_choices(), "authenticated"]),
                                               st.lists(st.sampled_from(FIELDS), unique=True), max_size=2))
         if protected:

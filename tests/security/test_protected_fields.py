@@ -8,6 +8,7 @@ import random
 import pytest
 
 from tests.security.authz_client import Api, api, refused, server, unique  # noqa: F401 (fixtures)
+from tests.security.raw_http import OPEN_RULES
 from tests.served import serve
 
 PRIVATE = ("email", "mobilePhoneNumber", "authData")
@@ -90,7 +91,7 @@ def test_protected_fields_through_the_schema_api(api):
     api.master("POST", "roles", {"name": staff_role, "ACL": {"*": {"read": True}}, "users": {
         "__op": "AddRelation", "objects": [{"__type": "Pointer", "className": "_User", "objectId": staff["objectId"]}]}})
     api.master("POST", f"classes/{doc}", {"title": "t", "salary": 10})
-    api.master("PUT", f"schemas/{doc}", {"classLevelPermissions": {"protectedFields": {
+    api.master("PUT", f"schemas/{doc}", {"classLevelPermissions": {**OPEN_RULES, "protectedFields": {
         "*": ["salary"], f"role:{staff_role}": []}}})
     other = api.signup()
     assert "salary" not in api.results(f"classes/{doc}", session=other["sessionToken"])[0]

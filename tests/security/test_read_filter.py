@@ -9,6 +9,7 @@ from typing import Any, Dict, Optional
 import pytest
 
 from tests.security.authz_client import Api, api, refused, server, unique  # noqa: F401 (fixtures)
+from tests.security.raw_http import OPEN_RULES
 
 META = {"objectId", "createdAt", "updatedAt"}
 #: the two spellings of "answer the whole object" a write takes
@@ -25,7 +26,7 @@ def _profile(api: Api, acl: Optional[Dict[str, Any]] = None, **permissions: Any)
     body = {"ssn": "123-45-6789", "score": 41, "views": 0, "ACL": acl or {"*": {"read": True, "write": True}}}
     object_id = api.master("POST", f"classes/{name}", body)["objectId"]
     api.master("PUT", f"schemas/{name}", {"classLevelPermissions": {
-        "protectedFields": {"*": ["ssn", "score"]}, **permissions}})
+        **OPEN_RULES, "protectedFields": {"*": ["ssn", "score"]}, **permissions}})
     return f"classes/{name}/{object_id}"
 
 
@@ -96,7 +97,7 @@ def test_include_at_depth_hides_protected_fields_and_unreadable_objects(api):
     inner, middle, outer = unique("Inner"), unique("Middle"), unique("Outer")
     hidden = api.master("POST", f"classes/{inner}", {"pin": "0000", "name": "n"})
     private = api.master("POST", f"classes/{inner}", {"pin": "1111", "ACL": {}})
-    api.master("PUT", f"schemas/{inner}", {"classLevelPermissions": {"protectedFields": {"*": ["pin"]}}})
+    api.master("PUT", f"schemas/{inner}", {"classLevelPermissions": {**OPEN_RULES, "protectedFields": {"*": ["pin"]}}})
 
     def ptr(class_name: str, object_id: str) -> Dict[str, str]:
         return {"__type": "Pointer", "className": class_name, "objectId": object_id}

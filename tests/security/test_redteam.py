@@ -5,6 +5,7 @@ client's behalf (statuses, friendship) were the weak spot: the client's input mu
 import pytest
 
 from tests.security.authz_client import Api, api, refused, server, unique  # noqa: F401 (fixtures)
+from tests.security.raw_http import OPEN_RULES
 
 CLOSED = {"get": {}, "find": {}, "count": {}, "create": {}, "update": {}, "delete": {}, "addField": {}}
 
@@ -240,7 +241,7 @@ def test_a_closed_count_is_closed_with_a_page_of_rows_too(api):
     closed (only a ``limit=0`` count was checked); Parse Server checks both find and count then."""
     name = unique("NoCount")
     api.master("POST", f"classes/{name}", {"n": 1})
-    api.master("PUT", f"schemas/{name}", {"classLevelPermissions": {"count": {}}})
+    api.master("PUT", f"schemas/{name}", {"classLevelPermissions": {**OPEN_RULES, "count": {}}})
     assert api.results(f"classes/{name}")  # find stays open
     status, answer = api.call("GET", f"classes/{name}", params={"count": 1, "limit": 1})
     assert refused(status, answer, 119), answer
@@ -254,7 +255,7 @@ def test_authdata_stays_hidden_when_an_app_protects_only_email(api):
     """Parse Server's usual ``protectedFields`` for ``_User`` is ``{"*": ["email"]}``: an app bringing it
     along replaced the default and showed every user's ``authData`` to everyone; an anonymous user's id
     there is its whole credential (anyone logged in as it)."""
-    api.master("PUT", "schemas/_User", {"classLevelPermissions": {"protectedFields": {"*": ["email"]}}})
+    api.master("PUT", "schemas/_User", {"classLevelPermissions": {**OPEN_RULES, "protectedFields": {"*": ["email"]}}})
     try:
         secret = unique("anon") + "0123456789abcdef"
         victim = api.ok("POST", "users", {"authData": {"anonymous": {"id": secret}}})
@@ -267,7 +268,7 @@ def test_authdata_stays_hidden_when_an_app_protects_only_email(api):
         own = api.ok("GET", f"users/{victim['objectId']}", session=victim["sessionToken"])
         assert own["authData"]["anonymous"]["id"] == secret  # the user itself still sees it
     finally:
-        api.master("PUT", "schemas/_User", {"classLevelPermissions": {}})
+        api.master("PUT", "schemas/_User", {"classLevelPermissions": None})  # the default again
 
 
 def test_include_names_a_bounded_number_of_keys(api):

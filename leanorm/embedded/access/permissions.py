@@ -1,7 +1,8 @@
 """Class-level permissions, in Parse Server's form: ``{"find": {"*": true}, "create": {"role:Admin":
 true}, "delete": {}, "get": {"requiresAuthentication": true}, ...}`` per class, set through
-``PUT schemas/<Class>`` with the master key. An operation a class's permissions do not name stays open
-(a class without permissions is open to every operation); the master key passes every check. Object
+``PUT schemas/<Class>`` with the master key. A setting permits only what it names, as Parse Server reads
+it: an operation it leaves out is stored closed (a class without a setting is open to every operation,
+and ``null`` removes a setting); the master key passes every check. Object
 ACLs are checked as well, after these. ``protectedFields`` (``{principal: [field, ...]}``) rides along
 in the same setting, as on Parse Server (``authz.py`` applies it).
 
@@ -49,6 +50,7 @@ CLOSED_TO_CLIENTS: Dict[str, Tuple[FrozenSet[str], str]] = {
     "_Session": (WRITES, "sessions are made by logging in and ended by logging out"),
     "_Notification": (WRITES, "pushes are recorded by POST push"),
     "_JobStatus": (frozenset(OPERATIONS), "job statuses are the server's records, read with the master key"),
+    "_PushStatus": (frozenset(OPERATIONS), "push statuses are the server's records, read with the master key"),
 }
 #: the fields a system class has from the start (Parse Server's default columns; LeanCloud's device
 #: fields): its own API writes them, so they are not fields a client adds (``addField``)
@@ -159,6 +161,10 @@ def check_protected_fields(value: Any) -> Dict[str, Any]:
     return value
 
 
+#: a setting that permits nothing: what an operation a setting leaves out is (Parse's empty permissions)
+CLOSED_PERMISSIONS: Dict[str, Any] = {**{op: {} for op in OPERATIONS}, "protectedFields": {}}
+
+
 def _check_rule(operation: str, rule: Any) -> None:
     """One operation's rule: ``{principal: bool}`` over known principals, else error 107."""
     if not isinstance(rule, dict):
@@ -178,11 +184,24 @@ def _check_rule(operation: str, rule: Any) -> None:
 
 def set_class_permissions(ctx: Context, class_name: str, rules: Any) -> None:
     """Store a class's ``classLevelPermissions`` (master key), after refusing (107) anything this server
-    would not enforce: an unknown operation, a malformed rule, pointer permissions."""
+    would not enforce: an unknown operation, a malformed rule, pointer permissions.
+
+    As Parse Server reads a setting, it permits only what it names: an operation it leaves out is
+    stored closed (``{}``: the master key alone), and a value naming no operation (``{}``, a number or
+    a boolean: ``Parse.Schema.setCLP(1234)``) closes them all. A string or a list names operations by
+    position, none valid (107). ``None`` removes the setting: the class is open again, Parse's default."""
     ctx.require_master()
     check_class_name(class_name)
+    if rules is None:
+        with ctx.store.write() as conn:
+            conn.execute("DELETE FROM _class_permissions WHERE class_name=?", (class_name,))
+        ctx.class_permissions.pop(class_name, None)
+        return
+    if isinstance(rules, (bool, int, float)) or rules == []:
+        rules = {}
     if not isinstance(rules, dict):
         raise ProtocolError(107, "classLevelPermissions needs {operation: {principal: true}}.")
+    rules = {**CLOSED_PERMISSIONS, **rules}
     for operation, rule in rules.items():
         if operation == "protectedFields":
             check_protected_fields(rule)

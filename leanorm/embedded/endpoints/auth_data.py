@@ -150,7 +150,7 @@ def signup_or_link(ctx: Context) -> Any:
             check_links(ctx, conn, links, user_id)
             stored = fetch(ctx.as_master(), "_User", user_id, keys="authData")
             set_user_fields(ctx, user_id, {"authData": {**(stored.get("authData") or {}), **links}})
-            return 200, logged_in(ctx, conn, user_id)
+            return 200, logged_in(ctx, conn, user_id, provider=next(iter(links)))
     if ctx.params.get("failOnNotExist") == "true":
         raise ProtocolError(211, "Could not find user.")
     # a new user: LeanCloud makes up a username, and no password can log in (an unguessable one)

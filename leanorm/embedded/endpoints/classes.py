@@ -165,6 +165,8 @@ def _purge(ctx: Context) -> Any:
     ctx.require_master()
     class_name = check_class_name(ctx.args[0])
     with ctx.store.write() as conn:
+        if class_name == "_Session":  # sessions live in a table of their own (session_objects)
+            conn.execute("DELETE FROM _sessions")
         if ctx.store.has_class(conn, class_name):
             conn.execute(f"DELETE FROM {table(class_name)}")
             conn.execute("DELETE FROM _relations WHERE owner_class=?", (class_name,))

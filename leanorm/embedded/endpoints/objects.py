@@ -107,7 +107,7 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
     judged: Optional[Stored] = None  # the stored object the hook's view was computed from
     if hooks.declared(ctx, control, class_name, hook):
         judged = None if object_id is None else _stored(ctx, class_name, object_id)
-        preview = _as_hook_sees(ctx, judged, object_id, body)
+        preview = _as_hook_sees(ctx, class_name, judged, object_id, body)
         sent, body = body, hooks.before_write(ctx, control, class_name, hook, body, preview)
         # what the hook changed goes back in the answer (as Parse does), so the client's copy is right
         hooked = [k for k in body if k not in sent or canonical(body[k]) != canonical(sent[k])]
@@ -222,19 +222,29 @@ def _apply(conn: Connection, ctx: Context, class_name: str, object_id: str, doc:
     returns the new document and the fields that operations computed (their new values go back to the
     client)."""
     fields = _fields(body, ctx.dialect)
-    applied = apply_fields(doc, fields, bit_ops=ctx.dialect == "leancloud")
+    applied = apply_fields(doc, fields, bit_ops=ctx.dialect == "leancloud", class_name=class_name)
     schema = ctx.store.schema(conn, class_name)
     types: Dict[str, FieldType] = {}
     for key in {field_path(k)[0] for k in fields}:
         ftype = type_of(applied.doc.get(key))
         if ftype is not None:
             types[key] = ftype
+    if ctx.dialect == "parse":
+        _one_geopoint(fields, types)
     permit_new_fields(ctx, class_name, schema, [k for k in types if k not in schema])
     for key, ops in applied.memberships.items():
         for op in ops:
             _relation(conn, class_name, object_id, key, op)
     ctx.store.learn(conn, class_name, schema, types)
     return applied.doc, applied.computed
+
+
+def _one_geopoint(fields: Dict[str, Any], types: Dict[str, FieldType]) -> None:
+    """Parse Server refuses an object written with two GeoPoint values (111; MongoDB indexes one per
+    document). LeanCloud's recorded answers show a class holding two, so its dialect takes them."""
+    written = [key for key in fields if key in types and types[key][0] == "GeoPoint"]
+    if len(written) > 1:
+        raise ProtocolError(111, "there can only be one geopoint field in a class")
 
 
 def _relation(conn: Connection, class_name: str, object_id: str, key: str, op: Dict[str, Any]) -> None:
@@ -267,7 +277,7 @@ def _stored(ctx: Context, class_name: str, object_id: str) -> Stored:
         return _load(conn, ctx, class_name, object_id)
 
 
-def _as_hook_sees(ctx: Context, stored: Optional[Stored], object_id: Optional[str],
+def _as_hook_sees(ctx: Context, class_name: str, stored: Optional[Stored], object_id: Optional[str],
                   body: Dict[str, Any]) -> Dict[str, Any]:
     """The object a before-hook judges: the stored one (none for a create) with the body applied by
     the code that computes what is stored (``_fields``, ``values.apply_fields``), so every operation
@@ -276,7 +286,7 @@ def _as_hook_sees(ctx: Context, stored: Optional[Stored], object_id: Optional[st
     object: its key shows the change itself, checked (one ``AddRelation``/``RemoveRelation``, or a
     ``Batch`` of them), as Parse Server's webhooks show a pending operation."""
     applied = apply_fields(stored.doc if stored else {}, _fields(body, ctx.dialect),
-                           bit_ops=ctx.dialect == "leancloud")
+                           bit_ops=ctx.dialect == "leancloud", class_name=class_name)
     obj = applied.doc
     for key, ops in applied.memberships.items():
         obj[key] = ops[0] if len(ops) == 1 else {"__op": "Batch", "ops": ops}

@@ -1,11 +1,15 @@
 """``POST push``: a notification to the installations it targets (see ``installations`` for those).
 
-Nothing leaves the machine on a push: the backend records a ``_Notification`` object and resolves its
-target installations at once, so a test can see who would have received what. Besides the push's own
-keys (``data``, ``where``, ``channels``, ``cql``, ``prod``, ``push_time``, ``expiration_time``,
-``expiration_interval``, ``flow_control``) the notification holds ``status`` (``done``, or ``scheduled``
-when ``push_time`` is in the future), ``devices`` and ``successes`` (how many installations it targets)
-and ``installationIds`` (which ones, an embedded-only key). Its ACL is empty: only the master key reads it.
+Nothing leaves the machine on a push: the backend records it and resolves its target installations at
+once, so a test can see who would have received what. In the LeanCloud dialect the record is a
+``_Notification``: besides the push's own keys (``data``, ``where`` as the JSON text of the query,
+``channels``, ``cql``, ``prod``, ``push_time``, ``expiration_time``, ``expiration_interval``,
+``flow_control``) it holds ``status`` (``done``, or ``scheduled`` when ``push_time`` is in the future),
+``devices`` and ``successes`` (how many installations it targets) and ``installationIds`` (which ones, an
+embedded-only key); the answer is its objectId. In the Parse dialect it is a ``_PushStatus`` in Parse
+Server's shape (``query`` and ``payload`` as JSON text, ``source``, ``status``, ``numSent``, ``pushTime``,
+``installationIds``), whose id the answer carries in ``X-Parse-Push-Status-Id``. A query is kept as text
+because a stored object has no ``$`` keys. Either record's ACL is empty: only the master key reads it.
 
 Like LeanCloud with "prevent clients from sending push notifications" ticked (and like Parse Server),
 pushing needs the master key unless the server sets ``client_push``.
@@ -17,9 +21,12 @@ from typing import Any, Dict, List
 from . import cql, objects, reads
 from ..routing import Context, route
 from ..answers import ProtocolError
-from ..storage.values import normalize_iso, now_iso
+from ..storage.values import canonical, normalize_iso, now_iso
 
-__all__: List[str] = []
+__all__ = ["STATUS_HEADER"]
+
+#: the header of a Parse push's answer naming its ``_PushStatus`` record (what ``Parse.Push.send`` returns)
+STATUS_HEADER = "X-Parse-Push-Status-Id"
 
 #: an installation with ``valid: false`` receives nothing (LeanCloud's switch for a device)
 _RECEIVING = {"valid": {"$ne": False}}
@@ -79,18 +86,36 @@ def _push(ctx: Context) -> Any:
     if body.get("prod") not in (None, "dev", "prod"):
         raise ProtocolError(107, "prod must be \"dev\" or \"prod\".")
     push_time = _date(body, "push_time")
+    where = body.get("where")
     record: Dict[str, Any] = {
         "data": body["data"], "prod": body.get("prod") or "prod", "push_time": push_time,
         "expiration_time": _date(body, "expiration_time"),
         "expiration_interval": _whole_number(body, "expiration_interval"),
         "flow_control": _whole_number(body, "flow_control"),
-        "where": body.get("where"), "channels": body.get("channels"), "cql": body.get("cql"),
+        "where": None if where is None else canonical(where), "channels": body.get("channels"),
+        "cql": body.get("cql"),
     }
     master = ctx.as_master()
     targets, _ = reads.query(master, "_Installation", _target(body), "createdAt", _BIG_LIMIT,
                                keys="objectId")
     ids = [row["objectId"] for row in targets]
     scheduled = push_time is not None and push_time["iso"] > now_iso()
+    if ctx.dialect == "parse":
+        return _push_status(ctx, record, ids, scheduled)
     record.update(status="scheduled" if scheduled else "done", devices=len(ids), successes=len(ids),
                   installationIds=ids, ACL={})
     return objects.write(master, "_Notification", None, {k: v for k, v in record.items() if v is not None})
+
+
+def _push_status(ctx: Context, record: Dict[str, Any], ids: List[str], scheduled: bool) -> Any:
+    """The Parse dialect's record of a push, a ``_PushStatus`` as Parse Server writes it, and its answer."""
+    query = record["where"] or canonical({"channels": {"$in": record["channels"]}} if record["channels"] else {})
+    status = {"pushTime": (record["push_time"] or {"iso": now_iso()})["iso"], "query": query,
+              "payload": canonical(record["data"]), "source": "rest",
+              "status": "scheduled" if scheduled else "succeeded", "numSent": len(ids), "numFailed": 0,
+              "installationIds": ids, "ACL": {}}
+    if record["expiration_interval"] is not None:
+        status["expiration_interval"] = record["expiration_interval"]
+    _, made = objects.write(ctx.as_master(), "_PushStatus", None, status)
+    ctx.response_headers[STATUS_HEADER] = made["objectId"]
+    return {"result": True}

@@ -56,10 +56,10 @@ def query(ctx: Context, class_name: str, where: Any = None, order: Optional[str]
     policy = authz.ReadPolicy(ctx)
     policy.permit(class_name, operation)
     with ctx.store.read() as conn:
+        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, policy)
+        cond = compiler.readable(class_name, "t0", where)  # a malformed where is refused, class or none
         if not ctx.store.has_class(conn, class_name):
             return [], (0 if count else None)
-        compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, policy)
-        cond = compiler.readable(class_name, "t0", where)
         total = None
         if count:
             total = counters.count(conn, compiler, class_name, where)

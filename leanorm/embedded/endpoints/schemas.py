@@ -65,10 +65,10 @@ def _fields(conn: Connection, ctx: Context, class_name: str) -> Dict[str, Any]:
 
 
 def _answered_permissions(rules: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    """The class-level permissions as they are enforced, in Parse's full shape: an operation the stored
-    setting does not name is open (``permissions.permit``'s rule), so it is answered open, and a console
-    shows what holds. (Parse Server closes an operation its setting leaves out: should ``permit`` come
-    to do the same, this answers ``{}`` for it.)"""
+    """The class-level permissions as they are enforced, in Parse's full shape. A setting is stored with
+    every operation named (``set_class_permissions`` closes what it leaves out, as Parse does); one
+    stored by an earlier version may leave some out, which ``permissions.permit`` lets through, so
+    they are answered open and a console shows what holds."""
     if rules is None:
         return OPEN_PERMISSIONS
     return {**{op: {"*": True} for op in OPERATIONS}, **rules}
@@ -142,7 +142,9 @@ def _field_type(class_name: str, name: str, spec: Any) -> Tuple[FieldType, Field
         if got != (kind, target):
             raise ProtocolError(111, f"schema mismatch for {class_name}.{name} default value; expected "
                                      f"{_type_name((kind, target))} but got {_type_name(got)}")
-        options["defaultValue"] = default
+        # kept as declared, as Parse keeps it (an open Polygon stays open): a create given the default
+        # stores it through the write path, which brings it to its stored form
+        options["defaultValue"] = spec["defaultValue"]
     return (kind, target), options
 
 
@@ -203,7 +205,7 @@ def _apply(ctx: Context, class_name: str, body: Dict[str, Any]) -> Any:
     with ctx.store.write() as conn:
         ctx.store.ensure_class(conn, class_name)
         _change_fields(conn, ctx, class_name, body.get("fields") or {})
-        if body.get("classLevelPermissions") is not None:
+        if "classLevelPermissions" in body:  # null: back to the default, as on Parse
             set_class_permissions(ctx, class_name, body["classLevelPermissions"])
         _change_indexes(conn, ctx, class_name, body.get("indexes") or {})
         return _schema_json(conn, ctx, class_name)

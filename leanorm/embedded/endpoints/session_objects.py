@@ -10,7 +10,8 @@ a session nothing (209, as Parse answers). A session's objectId is derived from 
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Dict, List, Tuple
+import json
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..routing import Context
 from ..answers import ProtocolError
@@ -27,11 +28,17 @@ def session_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:24]
 
 
-def session_object(token: str, user_id: str, created: str, expires: str) -> Dict[str, Any]:
-    """One session as Parse answers it."""
+#: ``createdWith`` of a session kept from another server (``keep_session``), whose making is not known
+_KEPT = {"action": "login", "authProvider": "password"}
+
+
+def session_object(token: str, user_id: str, created: str, expires: str, installation: Optional[str] = None,
+                   created_with: Optional[str] = None) -> Dict[str, Any]:
+    """One session as Parse answers it (a row of ``_sessions``, in its column order)."""
     return {"objectId": session_id(token), "sessionToken": token,
             "user": {"__type": "Pointer", "className": "_User", "objectId": user_id},
-            "createdWith": {"action": "login", "authProvider": "password"}, "restricted": False,
+            "createdWith": json.loads(created_with) if created_with else _KEPT, "restricted": False,
+            **({"installationId": installation} if installation else {}),
             "expiresAt": {"__type": "Date", "iso": expires}, "createdAt": created, "updatedAt": created}
 
 
@@ -66,7 +73,7 @@ def sessions_answer(ctx: Context) -> Any:
     skip = int_param(ctx, "skip", 0)
     sql, args = _conditions(ctx)
     wanted = ctx.args[0] if ctx.args else (ctx.json_param("where") or {}).get("objectId")
-    columns = "SELECT token, user_id, created_at, expires_at FROM _sessions"
+    columns = "SELECT token, user_id, created_at, expires_at, installation_id, created_with FROM _sessions"
     with ctx.store.read() as conn:
         if wanted is None:  # a page, in SQL
             total = conn.execute(f"SELECT COUNT(*) FROM _sessions WHERE {sql}", args).fetchone()[0]

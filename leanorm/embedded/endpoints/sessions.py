@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import secrets
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -67,15 +68,25 @@ def ignores_stale_session(dialect: str, method: str, path: str) -> bool:
     return dialect == "leancloud" and (method, path.strip("/")) in _STARTS_SESSION
 
 
+def _user_exists(conn: Connection, store: Store, user_id: str) -> bool:
+    """Whether a session's user is still stored. A deleted account does not act through a token it
+    held, however it went (``DELETE users/<id>``, a batch, ``purge/_User``): LeanCloud keeps accepting
+    such a token, Parse Server refuses a session whose user no longer resolves (docs/security.md)."""
+    return store.has_class(conn, "_User") and conn.execute(
+        f"SELECT 1 FROM {table('_User')} WHERE objectId=?", (user_id,)).fetchone() is not None
+
+
 def authenticate(store: Store, token: Optional[str], master: bool, tolerant: bool = False) -> Caller:
     """The caller a request's keys and session token make: error 209 for an unknown or expired token,
-    unless the request uses the master key or is ``tolerant`` (then the token is ignored, as LeanCloud
-    and Parse Server do)."""
+    or one whose user is gone, unless the request uses the master key or is ``tolerant`` (then the token
+    is ignored, as LeanCloud and Parse Server do)."""
     if not token:
         return Caller(master=master)
     with store.read() as conn:
         row = conn.execute("SELECT user_id FROM _sessions WHERE token=? AND expires_at > ?",
                            (token, now_iso())).fetchone()
+        if row is not None and not _user_exists(conn, store, row[0]):
+            row = None
         if row is None:
             if master or tolerant:
                 return Caller(master=master)
@@ -84,11 +95,20 @@ def authenticate(store: Store, token: Optional[str], master: bool, tolerant: boo
                       principals=_principals(conn, store, row[0]))
 
 
-def new_session(conn: Connection, user_id: str) -> str:
+def new_session(ctx: Context, conn: Connection, user_id: str, action: str = "login",
+                provider: str = "password") -> str:
+    """A new session of ``user_id`` for the request's client: it records the client's installation and
+    how it was made (Parse's ``createdWith``: ``action`` signup or login, ``provider`` password, a
+    platform of ``authData``, or masterkey). A user has one session per installation, as on Parse
+    Server: an earlier one there ends."""
     token = secrets.token_urlsafe(24)
     expires = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=SESSION_DAYS)).strftime(
         "%Y-%m-%dT%H:%M:%S.000Z")
-    conn.execute("INSERT INTO _sessions VALUES (?, ?, ?, ?)", (token, user_id, now_iso(), expires))
+    if ctx.installation_id is not None:
+        conn.execute("DELETE FROM _sessions WHERE user_id=? AND installation_id=?", (user_id, ctx.installation_id))
+    conn.execute("INSERT INTO _sessions VALUES (?, ?, ?, ?, ?, ?)",
+                 (token, user_id, now_iso(), expires, ctx.installation_id,
+                  json.dumps({"action": action, "authProvider": provider})))
     return token
 
 
@@ -126,14 +146,16 @@ def keep_session(ctx: Context) -> Any:
             raise ProtocolError(137, "A session with this token exists already.")
         created = held[1] if held is not None else now_iso()
         if held is None:
-            conn.execute("INSERT INTO _sessions VALUES (?, ?, ?, ?)", (token, user["objectId"], created, until))
+            conn.execute("INSERT INTO _sessions (token, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                         (token, user["objectId"], created, until))
     return 201, {"objectId": session_id(token), "createdAt": created}
 
 
-def logged_in(ctx: Context, conn: Connection, user_id: str) -> Dict[str, Any]:
-    """A login that succeeded: the Engine's onLogin hook may still refuse it; else a new session."""
+def logged_in(ctx: Context, conn: Connection, user_id: str, provider: str = "password") -> Dict[str, Any]:
+    """A login that succeeded (with a password, an SMS code, or ``provider``'s authData): the Engine's
+    onLogin hook may still refuse it; else a new session."""
     user_event(ctx, "functions/_User/onLogin", user_id, rejects=True)
-    token = new_session(conn, user_id)
+    token = new_session(ctx, conn, user_id, provider=provider)
     record_login(ctx, conn, user_id)
     return user_answer(ctx, user_id, token)
 
@@ -249,9 +271,9 @@ def _current_session(ctx: Context) -> Any:
     if not token or ctx.caller.user_id is None:
         raise ProtocolError(209, "Session token required.", 400)
     with ctx.store.read() as conn:
-        created, expires = conn.execute("SELECT created_at, expires_at FROM _sessions WHERE token=?",
-                                        (token,)).fetchone()
-    return session_object(token, str(ctx.caller.user_id), created, expires)
+        row = conn.execute("SELECT created_at, expires_at, installation_id, created_with FROM _sessions "
+                           "WHERE token=?", (token,)).fetchone()
+    return session_object(token, str(ctx.caller.user_id), *row)
 
 
 @route("GET", r"users/me")
@@ -278,7 +300,7 @@ def _login_as(ctx: Context) -> Any:
             f"SELECT 1 FROM {table('_User')} WHERE objectId=?", (user_id,)).fetchone()
         if not known:
             raise ProtocolError(101, "user not found", 404)
-        return user_answer(ctx, user_id, new_session(conn, user_id))
+        return user_answer(ctx, user_id, new_session(ctx, conn, user_id, provider="masterkey"))
 
 
 @route("POST", r"logout")
@@ -300,5 +322,5 @@ def _refresh_token(ctx: Context) -> Any:
         raise ProtocolError(206, "Only the user can refresh its session token.", 403)
     with ctx.store.write() as conn:
         conn.execute("DELETE FROM _sessions WHERE user_id=?", (ctx.args[0],))
-        token = new_session(conn, ctx.args[0])
+        token = new_session(ctx, conn, ctx.args[0])
     return user_answer(ctx, ctx.args[0], token)

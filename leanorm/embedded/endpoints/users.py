@@ -89,7 +89,9 @@ def signup(ctx: Context) -> Any:
             conn.execute(f"UPDATE {table('_User')} SET acl=? WHERE objectId=?",
                          (canonical({**body["ACL"], user_id: {"read": True, "write": True}}), user_id))
         conn.execute("INSERT INTO _passwords VALUES (?, ?)", (user_id, hashed))
-        token = new_session(conn, user_id)
+        links = body.get("authData")
+        provider = next(iter(links), "password") if isinstance(links, dict) else "password"
+        token = new_session(ctx, conn, user_id, action="signup", provider=provider)
         _send_verification(ctx, body.get("email"))
     return 201, {**answer, "sessionToken": token}
 

@@ -23,7 +23,7 @@ from .regex import compile_regex
 from .text_search import check_search
 from .store import json_path, table
 from .interface import Connection, FieldType
-from .values import canonical, normalize_iso, storable_number
+from .values import canonical, normalize_iso, polygon_value, storable_number
 
 if TYPE_CHECKING:  # pragma: no cover
     from .interface import Store
@@ -32,6 +32,8 @@ __all__ = ["Slot", "QueryCompiler", "SubqueryRules", "OPERATORS", "SYSTEM_RELATI
 
 EARTH_KM, EARTH_MILES = 6371.0, 3958.8
 COLUMNS = ("objectId", "createdAt", "updatedAt")
+#: what Parse.com's stored names of the dates mean in an ``order`` (Parse Server maps them the same way)
+PARSE_STORED_NAMES = {"_created_at": "createdAt", "_updated_at": "updatedAt"}
 #: the longest list of values an ``IN (...)`` spells out as parameters (longer ones go as one JSON array)
 INLINE_VALUES = 100
 
@@ -137,10 +139,12 @@ class QueryCompiler:
                 f"WHERE key IN ({names}) AND json_extract(value, '$.read')))")
 
     def readable(self, class_name: str, alias: str, where: Any) -> str:
-        """``where`` and the ACL read check, for rows of ``class_name`` named ``alias``."""
+        """``where`` and the ACL read check, for rows of ``class_name`` named ``alias``. A malformed
+        ``where`` is refused whether the class exists or not (it is compiled first)."""
+        condition = self.where(class_name, alias, where)
         if not self.store.has_class(self.conn, class_name):
             return "0"
-        return f"({self.where(class_name, alias, where)}) AND {self.acl(alias)}"
+        return f"({condition}) AND {self.acl(alias)}"
 
     def inner(self, class_name: str, alias: str, where: Any) -> str:
         """``readable`` for the query inside another (``$inQuery``, ``$select``): a read of
@@ -267,6 +271,8 @@ class QueryCompiler:
         if isinstance(value, dict) and value.get("__type") == "GeoPoint":
             return (f"({slot.sub('latitude').value} = {self.p(value.get('latitude'))} AND "
                     f"{slot.sub('longitude').value} = {self.p(value.get('longitude'))})")
+        if isinstance(value, dict) and value.get("__type") == "Polygon":  # stored closed: the query's too
+            return f"{slot.value} = {self.p(canonical(polygon_value(value, 'where')))}"
         if isinstance(value, (dict, list)):
             return f"({slot.value} = {self.p(canonical(value))} AND {slot.type} IN ('object', 'array'))"
         raise ProtocolError(102, f"Invalid query value: {value!r}.")
@@ -395,8 +401,10 @@ class QueryCompiler:
                     raise ProtocolError(102, "Invalid query: ordering by $score needs a $text search.")
                 terms.append(f"{self.text_score} {'DESC' if descending else 'ASC'}")
                 continue
-            if self.dialect == "parse" and key.startswith("_"):  # Parse's internal fields (_password...)
-                raise ProtocolError(105, f"Invalid field name: {key}.")
+            if self.dialect == "parse":
+                key = PARSE_STORED_NAMES.get(key, key)  # Parse.com's names of the dates, as Parse Server maps
+                if key.startswith("_"):  # Parse's internal fields (_password...)
+                    raise ProtocolError(105, f"Invalid field name: {key}.")
             self.check_key(class_name, key)
             if key in COLUMNS:
                 expr = f"{alias}.{key}"

@@ -76,7 +76,7 @@ CREATE TABLE IF NOT EXISTS _relations (owner_class TEXT NOT NULL, owner_id TEXT 
     target_class TEXT NOT NULL, target_id TEXT NOT NULL, PRIMARY KEY (owner_class, owner_id, key, target_id));
 CREATE INDEX IF NOT EXISTS _relations_target ON _relations (target_class, target_id, key);
 CREATE TABLE IF NOT EXISTS _sessions (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL);
+    expires_at TEXT NOT NULL, installation_id TEXT, created_with TEXT);
 CREATE INDEX IF NOT EXISTS _sessions_user ON _sessions (user_id);
 CREATE TABLE IF NOT EXISTS _passwords (user_id TEXT PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _login_failures (login TEXT NOT NULL, at REAL NOT NULL);
@@ -118,11 +118,27 @@ CREATE UNIQUE INDEX IF NOT EXISTS _counts_key ON _counts (class_name, field, IFN
 """
 
 
+#: columns a system table gained after it was first made: added to a database made before them
+_ADDED_COLUMNS = {"_sessions": ("installation_id TEXT", "created_with TEXT")}
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    for name, columns in _ADDED_COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({name})")}
+        for column in columns:
+            if column.split()[0] not in present:
+                try:
+                    conn.execute(f"ALTER TABLE {name} ADD COLUMN {column}")
+                except sqlite3.OperationalError as exc:  # another process opening the file added it first
+                    if "duplicate column" not in str(exc):
+                        raise
+
+
 #: the protocol's system classes: a name equal to one of them but for case is refused (SQLite table names
 #: fold case, so ``_user`` would be ``_User``'s table under checks made for another class)
 SYSTEM_CLASSES = {name.lower(): name for name in (
     "_User", "_Role", "_Installation", "_File", "_Session", "_Followee", "_Follower", "_Notification",
-    "_Conversation", "_Status", "_JobStatus")}
+    "_Conversation", "_Status", "_JobStatus", "_PushStatus")}
 
 
 #: the types of the system classes' fields that the backend's own code reads, fixed from the start: the
@@ -148,6 +164,26 @@ def check_class_name(name: Any) -> str:
     if system is not None and system != name:
         raise ProtocolError(103, f"Invalid class name: {name!r} (the system class is {system}).")
     return name
+
+
+def type_mismatch(class_name: str, field: str, expected: FieldType, got: FieldType) -> ProtocolError:
+    """Error 111 for a value of another type than its field's, in Parse Server's words (clients show
+    them, and Parse-SDK-JS's tests match them)."""
+    def spelt(ftype: FieldType) -> str:
+        return ftype[0] + (f"<{ftype[1]}>" if ftype[1] else "")
+    return ProtocolError(111, f"schema mismatch for {class_name}.{field}; expected {spelt(expected)} but got "
+                              f"{spelt(got)}")
+
+
+def _check_one_geopoint(known: Dict[str, FieldType], name: str, ftype: FieldType) -> None:
+    """A class declared through the schema API holds at most one GeoPoint field (error 111), as Parse
+    Server's schema checks it. (Writes are Parse's one-per-object rule: ``objects``.)"""
+    if ftype[0] != "GeoPoint":
+        return
+    other = next((field for field, (kind, _) in known.items() if kind == "GeoPoint" and field != name), None)
+    if other is not None:
+        raise ProtocolError(111, f"currently, only one GeoPoint field may exist in an object. Adding {name} "
+                                 f"when {other} already exists.")
 
 
 def check_field_name(name: str) -> str:
@@ -257,6 +293,7 @@ class SQLiteStore:
         with self.read() as conn:
             try:
                 conn.executescript(_SYSTEM_TABLES)
+                _add_columns(conn)
             except sqlite3.DatabaseError as exc:  # not a database, a read-only file
                 raise _unopenable(database, exc) from None
         #: the file the connections opened (device, inode): a path that names another file since was
@@ -570,6 +607,7 @@ class SQLiteStore:
                   options: FieldOptions) -> None:
         """Declare a field (the schema API's new column): its type, and its options when it has any."""
         self.ensure_class(conn, class_name)
+        _check_one_geopoint(self.schema(conn, class_name), name, ftype)
         conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)",
                      (class_name, check_field_name(name), *ftype))
         if options:
@@ -627,9 +665,7 @@ class SQLiteStore:
         for name, ftype in types.items():
             old = known.get(name) or SYSTEM_FIELD_TYPES.get(class_name, {}).get(name)
             if old is not None and old != ftype:
-                want = old[0] + (f"<{old[1]}>" if old[1] else "")
-                got = ftype[0] + (f"<{ftype[1]}>" if ftype[1] else "")
-                raise ProtocolError(111, f"Invalid value type for field {name!r}: expected {want}, got {got}.")
+                raise type_mismatch(class_name, name, old, ftype)
             if name not in known:
                 conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)", (class_name, name, *ftype))
                 known[name] = ftype

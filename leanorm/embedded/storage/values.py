@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 import orjson
 
 from ..answers import ProtocolError
-from .store import check_class_name
+from .store import check_class_name, type_mismatch
 from .interface import FieldType
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def check_value(value: Any, key: str) -> Any:
                                      "[-180, 180].")
         return {"__type": "GeoPoint", "latitude": float(lat), "longitude": float(lng)}
     if kind == "Polygon":
-        return {"__type": "Polygon", "coordinates": _polygon_coordinates(value.get("coordinates"), key)}
+        return polygon_value(value, key)
     if kind == "Bytes":
         try:
             base64.b64decode(value.get("base64", ""), validate=True)
@@ -124,6 +124,11 @@ def check_value(value: Any, key: str) -> Any:
     raise ProtocolError(111, f"Unknown __type {kind!r} in {key!r}.")
 
 
+def polygon_value(value: Dict[str, Any], key: str) -> Dict[str, Any]:
+    """A Polygon value as it is stored: its points checked, as floats, closed."""
+    return {"__type": "Polygon", "coordinates": _polygon_coordinates(value.get("coordinates"), key)}
+
+
 def _polygon_coordinates(coordinates: Any, key: str) -> List[List[float]]:
     """A Polygon's ``[[latitude, longitude], ...]``, checked and closed (the last point repeats the first,
     as Parse Server stores it). Fewer than three points is error 107, as on Parse."""
@@ -137,7 +142,7 @@ def _polygon_coordinates(coordinates: Any, key: str) -> List[List[float]]:
                 and -90 <= point[0] <= 90 and -180 <= point[1] <= 180):
             raise ProtocolError(111, f"Invalid Polygon in {key!r}: each point is [latitude, longitude] within "
                                      "[-90, 90] and [-180, 180].")
-        points.append([point[0], point[1]])
+        points.append([float(point[0]), float(point[1])])  # one spelling per number: equality compares text
     if points[0] != points[-1]:
         points.append(list(points[0]))
     return points
@@ -233,6 +238,8 @@ class Applied:
 
     #: the document's fields as they will be stored (``Delete`` removed its keys)
     doc: Dict[str, Any]
+    #: the document's class (named by errors)
+    class_name: str
     #: the keys whose new value an operation computed (the write's answer carries them back)
     computed: List[str] = field(default_factory=list)
     #: per key, the membership changes of a Relation, checked, in order (``AddRelation``/``RemoveRelation``
@@ -240,11 +247,12 @@ class Applied:
     memberships: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
 
 
-def apply_fields(doc: Dict[str, Any], fields: Dict[str, Any], bit_ops: bool) -> Applied:
-    """``doc`` with ``fields`` (plain values and ``__op`` operations, a ``Batch`` applying its ``ops`` in
-    turn) applied and validated, without changing ``doc``. ``bit_ops``: whether the dialect has
-    ``BitAnd``/``BitOr``/``BitXor`` (LeanCloud's). The field names were checked by the caller."""
-    applied = Applied(dict(doc))
+def apply_fields(doc: Dict[str, Any], fields: Dict[str, Any], bit_ops: bool, class_name: str) -> Applied:
+    """``doc`` (an object of ``class_name``) with ``fields`` (plain values and ``__op`` operations, a
+    ``Batch`` applying its ``ops`` in turn) applied and validated, without changing ``doc``. ``bit_ops``:
+    whether the dialect has ``BitAnd``/``BitOr``/``BitXor`` (LeanCloud's). The field names were checked
+    by the caller."""
+    applied = Applied(dict(doc), class_name)
     for key, value in fields.items():
         _apply_field(applied, key, value, bit_ops)
     return applied
@@ -295,14 +303,13 @@ def field_path(key: str) -> List[str]:
     return parts
 
 
-def _plain_object(value: Any, key: str, part: str) -> Dict[str, Any]:
-    """A copy of the object a path goes through (an absent or null one is a new, empty object); any other
-    value is error 111, as a write of another type to a field is."""
+def _plain_object(value: Any, class_name: str, path: str) -> Dict[str, Any]:
+    """A copy of the object a path goes through at ``path`` (an absent or null one is a new, empty
+    object); any other value is error 111, as a write of another type to a field is."""
     if value is None or value is MISSING:
         return {}
     if not isinstance(value, dict) or "__type" in value:
-        raise ProtocolError(111, f"Invalid key {key!r}: {part!r} holds {type_of(value)[0]}, "  # type: ignore[index]
-                                 "not an Object, so a path cannot go into it.")
+        raise type_mismatch(class_name, path, type_of(value), ("Object", None))  # type: ignore[arg-type]
     return dict(value)
 
 
@@ -311,9 +318,9 @@ def _apply_at_path(applied: Applied, key: str, value: Any, bit_ops: bool) -> Non
     shares its values with the stored document) and made where missing; the leaf is set, computed or
     removed, the rest of the field kept. The top field is what the answer carries back."""
     top, *inner, leaf = field_path(key)
-    root = node = _plain_object(applied.doc.get(top, MISSING), key, top)
-    for part in inner:
-        node[part] = _plain_object(node.get(part, MISSING), key, part)
+    root = node = _plain_object(applied.doc.get(top, MISSING), applied.class_name, top)
+    for depth, part in enumerate(inner, start=2):
+        node[part] = _plain_object(node.get(part, MISSING), applied.class_name, ".".join(field_path(key)[:depth]))
         node = node[part]
     if not (isinstance(value, dict) and "__op" in value):
         node[leaf] = check_value(value, key)
