@@ -13,7 +13,8 @@ shapes written by the server's own code; values always arrive as parameters. Wha
   ``lo_ifnull``, which also takes a condition and SQLite's ``0``;
 - ``INSERT OR IGNORE``/``OR REPLACE`` become ``ON CONFLICT``; ``IS [NOT] x`` becomes ``IS [NOT] DISTINCT
   FROM x``; ``ASC``/``DESC`` get SQLite's null placement (nulls smallest) unless they name one;
-- a class table's ``acl``/``data`` written from a parameter take it as ``jsonb``.
+- a class table's ``acl``/``data`` written from a parameter (or a parameter standing for one, ``? AS data``)
+  take it as ``jsonb``.
 """
 from __future__ import annotations
 
@@ -285,13 +286,16 @@ def _next_significant(tokens: List[Tuple[str, str]], i: int) -> int:
 
 def _json_parameters(tokens: List[Tuple[str, str]], head: str) -> set:
     """The positions (1-based, among the parameters) of values written into a class table's ``acl`` or
-    ``data`` column: ``SET data = ?`` and an ``INSERT``'s column list."""
+    ``data`` column: ``SET data = ?`` and an ``INSERT``'s column list; or standing for one in a row made
+    of parameters (``SELECT :acl AS acl, :data AS data``: an object tested as a row of its class)."""
+    significant = [t for t in tokens if t[0] != "space"]
     if not head.startswith(("insert into \"c_", "update \"c_", "insert or ignore into \"c_",
                             "insert or replace into \"c_")):
-        return set()
+        positions = [k for k, t in enumerate(significant) if t[0] == "param"]
+        return {n for n, k in enumerate(positions, 1)
+                if [t[1].lower() for t in significant[k + 1:k + 3]] in (["as", "acl"], ["as", "data"])}
     found = set()
     params = 0
-    significant = [t for t in tokens if t[0] != "space"]
     if head.startswith("insert"):
         opened = next(i for i, t in enumerate(significant) if t[1] == "(")
         columns: List[str] = []

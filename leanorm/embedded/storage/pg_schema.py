@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import List
 
-__all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION"]
+__all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION", "CHANGES_CHANNEL"]
 
 #: the version of what :data:`FUNCTIONS` defines: a database set up by an older one is set up again
-VERSION = "4"
+VERSION = "5"
 
 #: what a counter's entry is unique by: a missing value (SQLite's ``x'00'``: a sentinel no value compared
 #: with a parameter equals) and a public ACL are keys like any other
@@ -70,11 +70,38 @@ CREATE TABLE IF NOT EXISTS _file_bytes (object_id TEXT PRIMARY KEY, bytes BYTEA 
 CREATE TABLE IF NOT EXISTS _leanorm (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _counts (class_name TEXT NOT NULL, field TEXT NOT NULL, value JSONB, acl JSONB,
     n BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS _changes (seq BIGINT PRIMARY KEY, class_name TEXT NOT NULL, object_id TEXT NOT NULL,
+    before TEXT, after TEXT);
+CREATE TABLE IF NOT EXISTS _live_subscriptions (id BIGSERIAL PRIMARY KEY, query_id TEXT NOT NULL UNIQUE,
+    installation_id TEXT NOT NULL, query TEXT NOT NULL, token TEXT, master BIGINT NOT NULL, address TEXT NOT NULL,
+    touched_at DOUBLE PRECISION NOT NULL, since BIGINT NOT NULL DEFAULT 0, UNIQUE (installation_id, query));
+CREATE INDEX IF NOT EXISTS _live_subscriptions_address ON _live_subscriptions (address);
 """ + COUNTS_KEY_INDEX + """
 """
 
-FUNCTIONS = r"""
-CREATE OR REPLACE FUNCTION lo_extract(doc jsonb, path text[]) RETURNS jsonb
+#: the channel a committed change is announced on, its payload the schema written (:data:`RECORD_CHANGE`)
+CHANGES_CHANNEL = "leanorm_changes"
+
+#: appends a change to the feed (``Store.record_change``), drops what is older than the newest ``keep``, and
+#: announces it on :data:`CHANGES_CHANNEL` when the transaction commits (PostgreSQL sends a transaction's
+#: notifications at its commit, and one of several alike); its ``seq``
+RECORD_CHANGE = f"""
+CREATE OR REPLACE FUNCTION leanorm_record_change(class_name text, object_id text, before text, after text,
+                                                 keep bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+    DECLARE
+        assigned bigint;
+    BEGIN
+        -- gapless and in commit order only under the writers' advisory lock (PostgreSQLStore.write): a
+        -- caller without it that races another gets a duplicate key, never a misordered feed
+        SELECT COALESCE(max(c.seq), 0) + 1 INTO assigned FROM _changes AS c;
+        INSERT INTO _changes VALUES (assigned, class_name, object_id, before, after);
+        DELETE FROM _changes WHERE seq <= assigned - keep;
+        PERFORM pg_notify('{CHANGES_CHANNEL}', current_schema());
+        RETURN assigned;
+    END $$;
+"""
+
+FUNCTIONS = RECORD_CHANGE + r"""CREATE OR REPLACE FUNCTION lo_extract(doc jsonb, path text[]) RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT NULLIF(doc #> path, 'null'::jsonb) $$;
 CREATE OR REPLACE FUNCTION lo_type(v jsonb) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE jsonb_typeof(v) WHEN 'number' THEN CASE WHEN v::text ~ '[.eE]' THEN 'real' ELSE 'integer' END

@@ -33,9 +33,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..answers import ProtocolError
 from ..budget import Interrupted, remaining
-from . import pg_schema
+from . import changes, pg_schema
 from .interface import Connection, FieldOptions, FieldType
 from .pg_dialect import SERIAL_TABLES, are_pattern, translate
+from .pg_listener import TABLES_CHANNEL, Listener
 from .store import INDEX_NAME, SYSTEM_FIELD_TYPES, check_class_name, check_field_name, json_path, table, trigger_name
 
 __all__ = ["PostgreSQLStore", "PGConnection", "POOL_SIZE", "configure"]
@@ -52,8 +53,6 @@ FLOOR_MS = 5
 SLACK_MS = 50
 #: seconds a pooled connection may rest before it is tried again on its next loan
 RESTED = 2.0
-#: the channel a dropped class is announced on (every store listens: :meth:`PostgreSQLStore._listen`)
-TABLES_CHANNEL = "leanorm_tables"
 #: the advisory lock every write transaction takes (a constant: one order for all writers of a database)
 WRITER_LOCK = 0x6C65616E  # "lean"
 #: the advisory lock setting the database up takes (two nodes starting at once define functions in turn)
@@ -215,28 +214,8 @@ class PostgreSQLStore:
         except (psycopg.Error, PoolTimeout) as exc:
             raise ProtocolError(1, f"Cannot open the database {self.database}: {exc}.", 503) from None
         self._set_up()
-        self._listener = threading.Thread(target=self._listen, args=(database,), daemon=True,
-                                          name="leanorm-pg-tables")
-        self._listener.start()
-
-    def _listen(self, database: str) -> None:
-        """Forget the class tables this process knows whenever any process drops one (``drop_class``
-        notifies :data:`TABLES_CHANNEL` as it commits): a dropped class is gone on every node at once,
-        as SQLite's ``schema_version`` tells every process sharing a file."""
-        while not self._closed:
-            try:
-                with psycopg.connect(database, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {TABLES_CHANNEL}")
-                    self._known_tables.clear()  # what was dropped while not listening
-                    while not self._closed:
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
-                            self._known_tables.clear()
-            except psycopg.Error as exc:
-                if self._closed:
-                    return
-                log.warning("listening for dropped classes failed (%s); trying again", exc)
-                self._known_tables.clear()
-                time.sleep(1.0)
+        #: wakes the feed's readers at each commit of any node; forgets the tables when a class is dropped
+        self._listener = Listener(database, self._known_tables.clear)
 
     def _set_up(self) -> None:
         """Make the server's tables, functions and operators unless this version made them already."""
@@ -370,8 +349,38 @@ class PostgreSQLStore:
             raise ProtocolError(1, "The database cannot be read.", 503) from None
 
     def close(self) -> None:
-        self._closed = True  # the listener sees it within a wait (it holds no request)
+        self._closed = True
+        self._listener.close()  # it holds no request: it stops within a tick
         self._pool.close()
+
+    # -- the change feed (:mod:`.changes`) ---------------------------------------------------------------
+    # ``seq`` is commit order: it is the largest plus one, taken under the writers' advisory lock, which
+    # PostgreSQL releases only once the transaction's commit is visible, so the next writer's change is
+    # both numbered after it and committed after it (a reader never sees n + 1 without n). A ``serial``
+    # taken under the lock would be ordered too, but a rolled-back write keeps its number, and the gap
+    # would read as changes the bounded feed dropped (``changes.read_after``'s ``missed``).
+    def record_change(self, conn: Connection, class_name: str, object_id: str,
+                      before: Optional[Dict[str, Any]], after: Optional[Dict[str, Any]]) -> None:
+        """Append an object write to the change feed in ``conn``'s write transaction, announced to every
+        node's listener when it commits (:data:`.pg_schema.RECORD_CHANGE`)."""
+        self._pg(conn).run("SELECT leanorm_record_change(%s, %s, %s, %s, %s)",
+                           (class_name, object_id, changes.as_text(before), changes.as_text(after), changes.KEEP))
+
+    def changes_after(self, seq: int, limit: int = 500) -> Tuple[List[changes.Change], bool]:
+        """The committed changes after ``seq`` (oldest first, at most ``limit``) and whether some after
+        ``seq`` were dropped from the bounded feed."""
+        with self.read() as conn:
+            return changes.read_after(conn, seq, limit)
+
+    def latest_change(self) -> int:
+        """The ``seq`` of the newest committed change (0: none): where a new reader of the feed starts."""
+        with self.read() as conn:
+            row = conn.run("SELECT COALESCE(max(seq), 0) FROM _changes").fetchone()
+            return int(row[0]) if row else 0
+
+    def wait_for_changes(self, timeout: float) -> None:
+        """Return when any node committed a change (its ``NOTIFY``), or after ``timeout`` seconds."""
+        self._listener.wait(timeout)
 
     # -- classes and their schema ----------------------------------------------------------------------
     @staticmethod
@@ -453,7 +462,8 @@ class PostgreSQLStore:
 
     def drop_class(self, conn: Connection, class_name: str) -> None:
         self._pg(conn).run(f"DROP TABLE IF EXISTS {table(class_name)}")
-        self._pg(conn).run(f"NOTIFY {TABLES_CHANNEL}")  # every process forgets it, when this commits
+        # every process forgets it, when this commits
+        self._pg(conn).run("SELECT pg_notify(%s, current_schema())", (TABLES_CHANNEL,))
         for system_table, column in (("_schema", "class_name"), ("_field_options", "class_name"),
                                      ("_named_indexes", "class_name"), ("_class_permissions", "class_name"),
                                      ("_relations", "owner_class")):
