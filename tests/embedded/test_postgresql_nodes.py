@@ -113,3 +113,18 @@ def test_a_database_restart_costs_no_request_an_error(monkeypatch: pytest.Monkey
         assert statuses == [200, 200, 200, 201]
     finally:
         server.close()
+
+
+def test_a_write_on_one_node_goes_by_a_schema_another_node_just_changed(nodes: Tuple[Served, Served]) -> None:
+    """Each node keeps the class catalogue in memory between requests; a write checks it is current
+    under the writers' lock, so a type another node declared a moment ago is enforced at once."""
+    first, second = nodes
+    _create(second, "Typed", {"label": "x"})  # the second node reads (and keeps) Typed's schema
+    _fetch(second, "Typed", _create(second, "Typed", {"label": "y"}))
+    status, answer = _call(first, "PUT", "schemas/Typed", {"className": "Typed",
+                                                           "fields": {"size": {"type": "String"}}}, master=True)
+    assert status == 200, answer
+    status, answer = _call(second, "POST", "classes/Typed", {"size": 5})
+    assert (status, answer["code"]) == (400, 111)
+    status, answer = _call(second, "POST", "classes/Typed", {"size": "large"})
+    assert status == 201, answer

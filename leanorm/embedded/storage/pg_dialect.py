@@ -22,6 +22,8 @@ import functools
 import re
 from typing import Dict, List, Optional, Tuple
 
+from .pg_schema import CATALOGUE
+
 __all__ = ["translate", "Translated", "PRIMARY_KEYS"]
 
 #: the primary key of each table an ``INSERT OR REPLACE`` writes (what its ``ON CONFLICT`` names)
@@ -70,10 +72,14 @@ _PATH_PART = re.compile(r"\.(?:\"([^\"]*)\"|([^.\"']+))")
 class Translated:
     """A statement as PostgreSQL runs it: its text, and whether its ``lastrowid`` is the row it answers."""
 
-    __slots__ = ("sql", "returns_id", "regexes")
+    __slots__ = ("sql", "returns_id", "regexes", "catalogue")
 
-    def __init__(self, sql: str, returns_id: bool, regexes: Tuple[Tuple[str, str], ...] = ()) -> None:
+    def __init__(self, sql: str, returns_id: bool, regexes: Tuple[Tuple[str, str], ...] = (),
+                 catalogue: str = "") -> None:
         self.sql, self.returns_id = sql, returns_id
+        #: ``"read"``: it reads one catalogue table alone (its answer may be kept until the catalogue
+        #: changes); ``"write"``: it writes one; ``""``: neither
+        self.catalogue = catalogue
         #: the parameters (names) of each ``leanorm_regexp``'s pattern and options: the pattern is
         #: rewritten for PostgreSQL's regular expressions when the statement runs (:func:`are_pattern`)
         self.regexes = regexes
@@ -208,7 +214,20 @@ def translate(sql: str) -> Translated:
     returns_id = serial is not None
     if serial is not None:
         translated += f" RETURNING {serial}"
-    return Translated(_grouped_values(_object_equality(translated)), returns_id, _regex_parameters(tokens))
+    return Translated(_grouped_values(_object_equality(translated)), returns_id, _regex_parameters(tokens),
+                      _catalogue_use(head))
+
+
+def _catalogue_use(head: str) -> str:
+    """Whether a statement (its significant tokens, lowercased) reads a catalogue table alone, or writes one."""
+    words = head.split()
+    if words[:1] == ["select"] and words.count("from") == 1 and "join" not in words and "select" not in words[1:]:
+        after = words[words.index("from") + 1:]
+        return "read" if after and after[0].strip('"') in CATALOGUE and (len(after) == 1 or after[1] == "where") else ""
+    if words[:1] in (["insert"], ["update"], ["delete"]):
+        target = next((w for w in words[1:] if w not in ("or", "ignore", "replace", "into", "from")), "")
+        return "write" if target.strip('"').split("(")[0] in CATALOGUE else ""
+    return ""
 
 
 def _regex_parameters(tokens: List[Tuple[str, str]]) -> Tuple[Tuple[str, str], ...]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import List
 
-__all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION", "CHANGES_CHANNEL"]
+__all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION", "CHANGES_CHANNEL", "CATALOGUE"]
 
 #: the version of what :data:`FUNCTIONS` defines: a database set up by an older one is set up again
-VERSION = "5"
+VERSION = "6"
 
 #: what a counter's entry is unique by: a missing value (SQLite's ``x'00'``: a sentinel no value compared
 #: with a parameter equals) and a public ACL are keys like any other
@@ -101,7 +101,29 @@ CREATE OR REPLACE FUNCTION leanorm_record_change(class_name text, object_id text
     END $$;
 """
 
-FUNCTIONS = RECORD_CHANGE + r"""CREATE OR REPLACE FUNCTION lo_extract(doc jsonb, path text[]) RETURNS jsonb
+#: the tables whose rows describe the classes (types, options, permissions, indexes): what a store may
+#: keep in memory between requests (``PostgreSQLStore``'s catalogue cache), told when they change
+CATALOGUE = ("_schema", "_field_options", "_class_permissions", "_named_indexes")
+
+#: a change to the catalogue (one of its tables written, a class table made or dropped): its version
+#: (``_leanorm``'s ``catalogue``) grows in the writing transaction, and every node's listener hears of it
+#: on ``leanorm_tables`` when it commits
+CATALOGUE_CHANGED = """
+CREATE OR REPLACE FUNCTION leanorm_catalogue_changed() RETURNS void LANGUAGE sql AS $$
+    INSERT INTO _leanorm VALUES ('catalogue', '1') ON CONFLICT (name)
+        DO UPDATE SET value = (_leanorm.value::bigint + 1)::text;
+    SELECT pg_notify('leanorm_tables', current_schema());
+$$;
+CREATE OR REPLACE FUNCTION leanorm_catalogue_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM leanorm_catalogue_changed();
+        RETURN NULL;
+    END $$;
+""" + "".join(f"""CREATE OR REPLACE TRIGGER {name}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {name}
+    FOR EACH STATEMENT EXECUTE FUNCTION leanorm_catalogue_trigger();
+""" for name in CATALOGUE)
+
+FUNCTIONS = RECORD_CHANGE + CATALOGUE_CHANGED + r"""CREATE OR REPLACE FUNCTION lo_extract(doc jsonb, path text[]) RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT NULLIF(doc #> path, 'null'::jsonb) $$;
 CREATE OR REPLACE FUNCTION lo_type(v jsonb) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE jsonb_typeof(v) WHEN 'number' THEN CASE WHEN v::text ~ '[.eE]' THEN 'real' ELSE 'integer' END

@@ -35,8 +35,8 @@ from ..answers import ProtocolError
 from ..budget import Interrupted, remaining
 from . import changes, pg_schema
 from .interface import Connection, FieldOptions, FieldType
-from .pg_dialect import SERIAL_TABLES, are_pattern, translate
-from .pg_listener import TABLES_CHANNEL, Listener
+from .pg_dialect import SERIAL_TABLES, Translated, are_pattern, translate
+from .pg_listener import Listener
 from .store import INDEX_NAME, SYSTEM_FIELD_TYPES, check_class_name, check_field_name, json_path, table, trigger_name
 
 __all__ = ["PostgreSQLStore", "PGConnection", "POOL_SIZE", "configure"]
@@ -104,6 +104,67 @@ def configure(conn: psycopg.Connection) -> None:
     conn.adapters.register_dumper(float, FloatDumper)
 
 
+class Catalogue:
+    """What this process read of the catalogue tables (:data:`.pg_schema.CATALOGUE`: fields' types and
+    options, class permissions, named indexes) and which class tables it found absent, kept between
+    requests until the catalogue changes, so a request reads none of it from the database.
+
+    It is forgotten when any node's change is heard (the listener; milliseconds after that commit: a
+    request a node began before hearing it reads what was true just before), when a write transaction
+    finds the catalogue's version (``_leanorm``) moved under the writers' lock (so a write never goes by an
+    outdated schema), and when this process changes it."""
+
+    def __init__(self) -> None:
+        self.rows: Dict[Tuple[str, Any], List[Any]] = {}
+        #: class tables looked for and not found
+        self.absent: Set[str] = set()
+        #: the catalogue's version last read under the writers' lock
+        self.version: Optional[str] = None
+        #: grows at each clear: an answer read before a clear is not kept after it
+        self.generation = 0
+
+    def clear(self) -> None:
+        self.generation += 1
+        self.rows = {}
+        self.absent = set()
+
+    def keep(self, key: Tuple[str, Any], rows: List[Any], generation: int) -> None:
+        if generation == self.generation:
+            self.rows[key] = rows
+
+
+def _key(sql: str, parameters: Any) -> Optional[Tuple[str, Any]]:
+    """A statement and its parameters as a key of the catalogue cache (None: unhashable parameters)."""
+    values = tuple(sorted(parameters.items())) if isinstance(parameters, dict) else tuple(parameters or ())
+    try:
+        hash(values)
+    except TypeError:
+        return None
+    return sql, values
+
+
+class KeptCursor:
+    """The rows of a catalogue read, kept (:class:`Catalogue`)."""
+
+    lastrowid: Optional[int] = None
+
+    def __init__(self, rows: List[Any]) -> None:
+        self._rows = rows
+
+    @property
+    def rowcount(self) -> int:
+        return len(self._rows)
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> List[Any]:
+        return list(self._rows)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+
 class PGCursor:
     """The rows a statement answered, with ``lastrowid`` for an insert into a table of generated ids."""
 
@@ -135,10 +196,15 @@ class PGCursor:
 class PGConnection:
     """A pooled psycopg connection that runs the endpoints' statements (SQLite's dialect, translated)."""
 
-    def __init__(self, raw: psycopg.Connection, tables_changed: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, raw: psycopg.Connection, tables_changed: Callable[[], None] = lambda: None,
+                 catalogue: Optional[Catalogue] = None) -> None:
         self.raw = raw
         #: called when a statement finds a class table gone (the store forgets the tables it knew)
         self.tables_changed = tables_changed
+        #: the store's catalogue cache (None: every read goes to the database)
+        self.catalogue = catalogue
+        #: whether the open transaction wrote the catalogue (its reads then see what the cache does not)
+        self.catalogue_written = False
         self._timeout_ms = 0  # the statement_timeout set on the session
 
     @property
@@ -157,8 +223,28 @@ class PGConnection:
         self.raw.execute(f"SET statement_timeout = {wanted}")
         self._timeout_ms = wanted
 
-    def execute(self, sql: str, parameters: Any = (), /) -> PGCursor:
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
         statement = translate(sql)
+        catalogue = self.catalogue
+        if catalogue is not None and statement.catalogue == "read" and not self.catalogue_written:
+            key = _key(statement.sql, parameters)
+            if key is not None:
+                kept = catalogue.rows.get(key)
+                if kept is not None:
+                    return KeptCursor(kept)
+                generation = catalogue.generation
+                rows = self._execute(statement, parameters).fetchall()
+                catalogue.keep(key, rows, generation)
+                return KeptCursor(rows)
+        cursor = self._execute(statement, parameters)
+        if catalogue is not None and statement.catalogue == "write":
+            if self.in_transaction:
+                self.catalogue_written = True
+            else:
+                catalogue.clear()
+        return cursor
+
+    def _execute(self, statement: Translated, parameters: Any) -> PGCursor:
         if statement.regexes and isinstance(parameters, dict):
             parameters = dict(parameters)
             for pattern, options in statement.regexes:
@@ -204,6 +290,7 @@ class PostgreSQLStore:
         self.database = _redacted(database)
         self._local = threading.local()
         self._known_tables: Set[str] = set()
+        self._catalogue = Catalogue()
         self._closed = False
         #: when each pooled connection (by id) was last given back (:meth:`_check`)
         self._returned: Dict[int, float] = {}
@@ -215,7 +302,12 @@ class PostgreSQLStore:
             raise ProtocolError(1, f"Cannot open the database {self.database}: {exc}.", 503) from None
         self._set_up()
         #: wakes the feed's readers at each commit of any node; forgets the tables when a class is dropped
-        self._listener = Listener(database, self._known_tables.clear)
+        self._listener = Listener(database, self._catalogue_changed)
+
+    def _catalogue_changed(self) -> None:
+        """Forget the tables and the catalogue this process knew (a node changed them)."""
+        self._known_tables.clear()
+        self._catalogue.clear()
 
     def _set_up(self) -> None:
         """Make the server's tables, functions and operators unless this version made them already."""
@@ -247,7 +339,7 @@ class PostgreSQLStore:
             yield held
             return
         raw = self._pool.getconn()
-        conn = PGConnection(raw, self._known_tables.clear)
+        conn = PGConnection(raw, self._catalogue_changed, self._catalogue)
         self._local.conn = conn
         try:
             yield conn
@@ -281,8 +373,17 @@ class PostgreSQLStore:
             if conn._timeout_ms:
                 conn.raw.execute("SET statement_timeout = 0")
                 conn._timeout_ms = 0
-            # one round trip: the transaction, its commit not waiting for the disk, the writers' lock
-            conn.raw.execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; SELECT pg_advisory_xact_lock({WRITER_LOCK})")
+            # one round trip: the transaction, its commit not waiting for the disk, the writers' lock, and
+            # then (read under the lock) the catalogue's version: a write goes by the catalogue as it is
+            cursor = conn.raw.execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; "
+                                      f"SELECT pg_advisory_xact_lock({WRITER_LOCK}); "
+                                      "SELECT value FROM _leanorm WHERE name = 'catalogue'")
+            while cursor.nextset():
+                pass
+            version = cursor.fetchone()
+            if (version and version[0]) != self._catalogue.version:
+                self._catalogue_changed()
+                self._catalogue.version = version and version[0]
             created = self._created_tables()
             self._local.writing = conn
             try:
@@ -292,9 +393,15 @@ class PostgreSQLStore:
                 with contextlib.suppress(psycopg.Error):
                     conn.raw.execute("ROLLBACK")
                 created.clear()
+                if conn.catalogue_written:
+                    self._catalogue_changed()
+                    conn.catalogue_written = False
                 raise
             self._local.writing = None
             conn.raw.execute("COMMIT")
+            if conn.catalogue_written:
+                self._catalogue_changed()
+                conn.catalogue_written = False
             # Durable before the block ends (and the client hears of it): a transaction that commits with
             # synchronous_commit on waits until the write-ahead log is on disk up to its own commit, which
             # lies past ours. It runs after the writers' lock is released, so the writers of all nodes
@@ -404,10 +511,16 @@ class PostgreSQLStore:
         if class_name in self._known_tables or class_name in self._created_tables():
             return True
         check_class_name(class_name)
-        found = self._pg(conn).run("SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = %s",
+        pg = self._pg(conn)
+        if class_name in self._catalogue.absent and not pg.catalogue_written:
+            return False
+        generation = self._catalogue.generation
+        found = pg.run("SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = %s",
                                    (f"c_{class_name}",)).fetchone() is not None
         if found:
             self._remember(conn, class_name)
+        elif generation == self._catalogue.generation:
+            self._catalogue.absent.add(class_name)
         return found
 
     def ensure_class(self, conn: Connection, class_name: str) -> None:
@@ -423,6 +536,11 @@ class PostgreSQLStore:
                'createdAt TEXT COLLATE "C" NOT NULL, updatedAt TEXT COLLATE "C" NOT NULL, acl JSONB, '
                'data JSONB NOT NULL)')
         pg.run(f'CREATE INDEX IF NOT EXISTS "c_{class_name}__createdAt" ON {table(class_name)} (createdAt)')
+        pg.run("SELECT leanorm_catalogue_changed()")  # every node forgets it was absent, when this commits
+        if pg.in_transaction:
+            pg.catalogue_written = True
+        else:
+            self._catalogue_changed()
         self._remember(conn, class_name)
 
     def class_names(self, conn: Connection) -> List[str]:
@@ -462,8 +580,7 @@ class PostgreSQLStore:
 
     def drop_class(self, conn: Connection, class_name: str) -> None:
         self._pg(conn).run(f"DROP TABLE IF EXISTS {table(class_name)}")
-        # every process forgets it, when this commits
-        self._pg(conn).run("SELECT pg_notify(%s, current_schema())", (TABLES_CHANNEL,))
+        self._pg(conn).run("SELECT leanorm_catalogue_changed()")  # every node forgets it, when this commits
         for system_table, column in (("_schema", "class_name"), ("_field_options", "class_name"),
                                      ("_named_indexes", "class_name"), ("_class_permissions", "class_name"),
                                      ("_relations", "owner_class")):
