@@ -4,8 +4,8 @@ tables (the SQLite store's, typed for PostgreSQL) and the functions and operator
 
 ``jsonb`` values of a document are compared with parameters as SQLite compares ``json_extract``'s typed
 result: a string with text, a number with a number (``1 = 1.0``), by operators between ``jsonb`` and
-``text``/``bigint``/``integer``/``double precision``/``numeric`` that are plain SQL functions PostgreSQL
-inlines, so a comparison with an expression index's expression uses the index. Strings order by the
+``text``/``bigint``/``integer``/``double precision``/``numeric`` that are plain (``STABLE``) SQL functions
+PostgreSQL inlines, so a comparison with an expression index's expression uses the index. Strings order by the
 database's collation: create the database with ``LC_COLLATE 'C'`` for SQLite's (byte) order.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import List
 __all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION", "CHANGES_CHANNEL", "CATALOGUE"]
 
 #: the version of what :data:`FUNCTIONS` defines: a database set up by an older one is set up again
-VERSION = "6"
+VERSION = "7"
 
 #: what a counter's entry is unique by: a missing value (SQLite's ``x'00'``: a sentinel no value compared
 #: with a parameter equals) and a public ACL are keys like any other
@@ -265,10 +265,13 @@ def _operators() -> List[str]:
         short = other.split()[0]
         for op, name in _OPERATORS.items():
             left, right = f"lo_{name}_j_{short}", f"lo_{name}_{short}_j"
+            # STABLE, as to_jsonb is: PostgreSQL inlines a function only when its body is no more volatile
+            # than it is declared, and only the inlined comparison (jsonb with jsonb) can use an index on
+            # the document's value (an IMMUTABLE one here read every row: 3 ms for 2,000 against 0.07)
             out.append(f"CREATE OR REPLACE FUNCTION {left}(a jsonb, b {other}) RETURNS boolean LANGUAGE sql "
-                       f"IMMUTABLE PARALLEL SAFE AS $$ SELECT a {op} to_jsonb(b) $$")
+                       f"STABLE PARALLEL SAFE AS $$ SELECT a {op} to_jsonb(b) $$")
             out.append(f"CREATE OR REPLACE FUNCTION {right}(a {other}, b jsonb) RETURNS boolean LANGUAGE sql "
-                       f"IMMUTABLE PARALLEL SAFE AS $$ SELECT to_jsonb(a) {op} b $$")
+                       f"STABLE PARALLEL SAFE AS $$ SELECT to_jsonb(a) {op} b $$")
         for op, name in _OPERATORS.items():
             for function, larg, rarg in ((f"lo_{name}_j_{short}", "jsonb", other),
                                          (f"lo_{name}_{short}_j", other, "jsonb")):

@@ -106,8 +106,9 @@ def configure(conn: psycopg.Connection) -> None:
 
 class Catalogue:
     """What this process read of the catalogue tables (:data:`.pg_schema.CATALOGUE`: fields' types and
-    options, class permissions, named indexes) and which class tables it found absent, kept between
-    requests until the catalogue changes, so a request reads none of it from the database.
+    options, class permissions, named indexes), which class tables it found absent and which fields
+    counters count, kept between requests until the catalogue changes, so a request reads none of it
+    from the database.
 
     It is forgotten when any node's change is heard (the listener; milliseconds after that commit: a
     request a node began before hearing it reads what was true just before), when a write transaction
@@ -308,6 +309,16 @@ class PostgreSQLStore:
         """Forget the tables and the catalogue this process knew (a node changed them)."""
         self._known_tables.clear()
         self._catalogue.clear()
+
+    def _catalogue_written(self, pg: PGConnection) -> None:
+        """A change to the catalogue beyond its tables' rows (a class table made, a counter's triggers):
+        every node forgets what it kept, when the change commits (at once when ``pg`` is not in a
+        transaction)."""
+        pg.run("SELECT leanorm_catalogue_changed()")
+        if pg.in_transaction:
+            pg.catalogue_written = True
+        else:
+            self._catalogue_changed()
 
     def _set_up(self) -> None:
         """Make the server's tables, functions and operators unless this version made them already."""
@@ -537,11 +548,7 @@ class PostgreSQLStore:
                'createdAt TEXT COLLATE "C" NOT NULL, updatedAt TEXT COLLATE "C" NOT NULL, acl JSONB, '
                'data JSONB NOT NULL)')
         pg.run(f'CREATE INDEX IF NOT EXISTS "c_{class_name}__createdAt" ON {table(class_name)} (createdAt)')
-        pg.run("SELECT leanorm_catalogue_changed()")  # every node forgets it was absent, when this commits
-        if pg.in_transaction:
-            pg.catalogue_written = True
-        else:
-            self._catalogue_changed()
+        self._catalogue_written(pg)  # every node forgets it was absent
         self._remember(conn, class_name)
 
     def class_names(self, conn: Connection) -> List[str]:
@@ -650,9 +657,15 @@ class PostgreSQLStore:
     def counted_fields(self, conn: Connection, class_name: str) -> List[str]:
         """The fields of ``class_name`` a counter counts (its triggers are the truth)."""
         prefix, suffix = f"c_{class_name}__", "__count_insert"
-        rows = self._pg(conn).run("SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) ORDER BY tgname",
-                                  (table(class_name),))
-        return [name[len(prefix):-len(suffix)] for name, in rows if name.startswith(prefix) and name.endswith(suffix)]
+        pg = self._pg(conn)
+        key = ("counted", class_name)
+        kept = None if pg.catalogue_written else self._catalogue.rows.get(key)
+        if kept is None:
+            generation = self._catalogue.generation
+            kept = [name for name, in pg.run("SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) "
+                                             "ORDER BY tgname", (table(class_name),))]
+            self._catalogue.keep(key, kept, generation)
+        return [name[len(prefix):-len(suffix)] for name in kept if name.startswith(prefix) and name.endswith(suffix)]
 
     def make_counter(self, conn: Connection, class_name: str, field: str, key: str) -> None:
         """A trigger function keeping ``_counts`` of ``class_name`` by ``field``, its triggers, and the
@@ -684,6 +697,7 @@ class PostgreSQLStore:
         current = value("data")
         pg.run(f"INSERT INTO _counts SELECT {names}, {current}, acl, COUNT(*) FROM {rows} "
                f"GROUP BY {current}, acl")
+        self._catalogue_written(pg)  # the counted fields every node keeps
 
     def rows_copied(self, conn: Connection) -> None:
         """The sequences of the tables with generated ids continue after the largest id copied."""
