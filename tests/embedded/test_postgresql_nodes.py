@@ -128,3 +128,19 @@ def test_a_write_on_one_node_goes_by_a_schema_another_node_just_changed(nodes: T
     assert (status, answer["code"]) == (400, 111)
     status, answer = _call(second, "POST", "classes/Typed", {"size": "large"})
     assert status == 201, answer
+
+
+def test_sessions_and_login_throttles_hold_on_every_node(nodes: Tuple[Served, Served]) -> None:
+    """What a request needs is in the database: a session made on one node serves on the other, and
+    failed logins counted on both nodes together lock the account on either."""
+    first, second = nodes
+    status, user = _call(first, "POST", "users", {"username": "roaming", "password": "right-password"})
+    assert status == 201, user
+    resp = requests.get(f"{second.base_url}/1.1/users/me", timeout=60,
+                        headers={"X-LC-Id": second.app_id, "X-LC-Key": second.app_key,
+                                 "X-LC-Session": user["sessionToken"]})
+    assert (resp.status_code, resp.json()["username"]) == (200, "roaming")
+    wrong = [_call(nodes[i % 2], "POST", "login", {"username": "roaming", "password": "wrong"})[1]["code"]
+             for i in range(6)]
+    assert wrong == [210] * 5 + [219]  # five wrong passwords across both nodes, then locked
+    assert _call(second, "POST", "login", {"username": "roaming", "password": "right-password"})[1]["code"] == 219
