@@ -6,8 +6,10 @@ A change is the object before and after the write, each as stored (its fields, `
 ``endpoints.objects.write``/``remove`` (every object write goes through them: batches, hooks' writes,
 users, roles), inside the write transaction, so a rolled-back write (or batch item) leaves no change and
 a committed one always has its change: a reader of the feed never sees a change that did not happen, nor
-misses one that did. Every process sharing the database file reads the same feed, in commit order
-(``seq`` grows with each commit, as writers are serialised).
+misses one that did. Every process sharing the database reads the same feed, in commit order (``seq``
+grows with each commit, as writers are serialised). This module is the SQLite store's; the PostgreSQL
+store numbers its changes in the database (``pg_schema.RECORD_CHANGE``) and reads them with
+:func:`read_after`.
 
 The table is bounded: each append drops what is older than the newest :data:`KEEP` changes. A reader that
 fell further behind than that learns it (:func:`read_after` answers ``missed=True``) instead of silently

@@ -245,12 +245,17 @@ class PGConnection:
                 catalogue.keep(key, rows, generation)
                 return KeptCursor(rows)
         cursor = self._execute(statement, parameters)
-        if catalogue is not None and statement.catalogue == "write":
+        self._after(statement)
+        return cursor
+
+    def _after(self, statement: Translated) -> None:
+        """A statement that wrote the catalogue: what is kept of it is forgotten when the transaction
+        ends (at once outside one)."""
+        if self.catalogue is not None and statement.catalogue == "write":
             if self.in_transaction:
                 self.catalogue_written = True
             else:
-                catalogue.clear()
-        return cursor
+                self.catalogue.clear()
 
     def _execute(self, statement: Translated, parameters: Any) -> PGCursor:
         if statement.regexes and isinstance(parameters, dict):
@@ -280,6 +285,7 @@ class PGConnection:
         statement = translate(sql)
         cursor = self.raw.cursor()
         cursor.executemany(statement.sql, list(parameters))
+        self._after(statement)
         return PGCursor(cursor, False)
 
     def run(self, sql: str, parameters: Any = None) -> psycopg.Cursor:
