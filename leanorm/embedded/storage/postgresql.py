@@ -231,10 +231,16 @@ class PGConnection:
         self.raw.execute(f"SET statement_timeout = {wanted}")
         self._timeout_ms = wanted
 
+    @property
+    def kept(self) -> Optional[Catalogue]:
+        """The catalogue cache this connection's reads may use: none in a transaction that changed the
+        catalogue (it sees its own changes), nor in a snapshot (it sees one point in time)."""
+        return None if self.catalogue_written else self.catalogue
+
     def execute(self, sql: str, parameters: Any = (), /) -> Any:
         statement = translate(sql)
-        catalogue = self.catalogue
-        if catalogue is not None and statement.catalogue == "read" and not self.catalogue_written:
+        catalogue = self.kept
+        if catalogue is not None and statement.catalogue == "read":
             key = _key(statement.sql, parameters)
             if key is not None:
                 kept = catalogue.rows.get(key)
@@ -470,10 +476,12 @@ class PostgreSQLStore:
                 return
             conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             self._local.snapshot = True
+            conn.catalogue = None  # the catalogue as of the snapshot too, not as kept since
             try:
                 yield
             finally:
                 self._local.snapshot = False
+                conn.catalogue = self._catalogue
                 with contextlib.suppress(psycopg.Error):
                     conn.raw.execute("ROLLBACK")
 
@@ -547,15 +555,16 @@ class PostgreSQLStore:
             return True
         check_class_name(class_name)
         pg = self._pg(conn)
-        if class_name in self._catalogue.absent and not pg.catalogue_written:
+        kept = pg.kept
+        if kept is not None and class_name in kept.absent:
             return False
         generation = self._catalogue.generation
         found = pg.run("SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = %s",
-                                   (f"c_{class_name}",)).fetchone() is not None
+                       (f"c_{class_name}",)).fetchone() is not None
         if found:
             self._remember(conn, class_name)
-        elif generation == self._catalogue.generation:
-            self._catalogue.absent.add(class_name)
+        elif kept is not None and generation == kept.generation:
+            kept.absent.add(class_name)
         return found
 
     def ensure_class(self, conn: Connection, class_name: str) -> None:
@@ -681,14 +690,15 @@ class PostgreSQLStore:
         """The fields of ``class_name`` a counter counts (its triggers are the truth)."""
         prefix, suffix = f"c_{class_name}__", "__count_insert"
         pg = self._pg(conn)
-        key = ("counted", class_name)
-        kept = None if pg.catalogue_written else self._catalogue.rows.get(key)
-        if kept is None:
+        catalogue, key = pg.kept, ("counted", class_name)
+        names = None if catalogue is None else catalogue.rows.get(key)
+        if names is None:
             generation = self._catalogue.generation
-            kept = [name for name, in pg.run("SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) "
-                                             "ORDER BY tgname", (table(class_name),))]
-            self._catalogue.keep(key, kept, generation)
-        return [name[len(prefix):-len(suffix)] for name in kept if name.startswith(prefix) and name.endswith(suffix)]
+            names = [name for name, in pg.run("SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) "
+                                              "ORDER BY tgname", (table(class_name),))]
+            if catalogue is not None:
+                catalogue.keep(key, names, generation)
+        return [name[len(prefix):-len(suffix)] for name in names if name.startswith(prefix) and name.endswith(suffix)]
 
     def make_counter(self, conn: Connection, class_name: str, field: str, key: str) -> None:
         """A trigger function keeping ``_counts`` of ``class_name`` by ``field``, its triggers, and the
