@@ -116,8 +116,9 @@ class Catalogue:
 
     It is forgotten when any node's change is heard (the listener; milliseconds after that commit: a
     request a node began before hearing it reads what was true just before), when a write transaction
-    finds the catalogue's version (``_leanorm``) moved under the writers' lock (so a write never goes by an
-    outdated schema), and when this process changes it."""
+    finds the catalogue's version (``_leanorm``) moved under the writers' lock (so what a write reads in
+    its transaction, the fields' types and options, is never outdated), and when this process changes
+    it."""
 
     def __init__(self) -> None:
         self.rows: Dict[Tuple[str, Any], List[Any]] = {}
