@@ -214,23 +214,29 @@ class PGConnection:
         #: the open transaction's changes, appended to the feed as it commits (in the round trip of its
         #: COMMIT: one round trip less per write while the writers' lock is held)
         self.changes: List[Tuple[str, str, Optional[str], Optional[str]]] = []
-        self._timeout_ms = 0  # the statement_timeout set on the session
+        #: the statement_timeout set on the session (kept on the connection across loans)
+        self._timeout_ms: int = getattr(raw, "leanorm_timeout_ms", 0)
 
     @property
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
     def _bound(self) -> None:
-        """The statement's time limit: what is left of the request's deadline outside a transaction (a
-        write's own statements run to the end, as on SQLite), none inside. The session's setting is
-        changed only when it would end a statement early, or more than :data:`SLACK_MS` late."""
-        left = None if self.in_transaction else remaining()
+        """The statement's time limit: what is left of the request's deadline outside a transaction; a
+        transaction has none (``SET LOCAL`` as it begins: a write's own statements run to the end, as on
+        SQLite). The session's setting, which stays with the connection from loan to loan, is changed only
+        when it would end a statement early, or more than :data:`SLACK_MS` late; it is set half the slack
+        late, so the requests that follow, each with about the same time left, find it as it is."""
+        if self.in_transaction:
+            return
+        left = remaining()
         wanted = 0 if left is None else max(FLOOR_MS, int(left * 1000) + 1)
         current = self._timeout_ms
-        if wanted == current or (wanted and current and 0 < current - wanted <= SLACK_MS):
+        if wanted == current or (wanted and current and 0 <= current - wanted <= SLACK_MS):
             return
-        self.raw.execute(f"SET statement_timeout = {wanted}")
-        self._timeout_ms = wanted
+        value = wanted + SLACK_MS // 2 if wanted else 0
+        self.raw.execute(f"SET statement_timeout = {value}")
+        self._timeout_ms = self.raw.leanorm_timeout_ms = value  # type: ignore[attr-defined]
 
     @property
     def kept(self) -> Optional[Catalogue]:
@@ -379,9 +385,6 @@ class PostgreSQLStore:
             if conn.in_transaction:
                 with contextlib.suppress(psycopg.Error):
                     raw.rollback()
-            if conn._timeout_ms:
-                with contextlib.suppress(psycopg.Error):
-                    raw.execute("SET statement_timeout = 0")
             self._returned[id(raw)] = time.monotonic()
             self._pool.putconn(raw)
 
@@ -401,12 +404,11 @@ class PostgreSQLStore:
             if conn.in_transaction:
                 yield conn
                 return
-            if conn._timeout_ms:
-                conn.raw.execute("SET statement_timeout = 0")
-                conn._timeout_ms = 0
-            # one round trip: the transaction, its commit not waiting for the disk, the writers' lock, and
-            # then (read under the lock) the catalogue's version: a write goes by the catalogue as it is
-            cursor = conn.raw.execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; "
+            # one round trip: the transaction, its commit not waiting for the disk and its statements for
+            # no deadline, the writers' lock, and then (read under the lock) the catalogue's version: a
+            # write goes by the catalogue as it is
+            cursor = conn.raw.execute("BEGIN; SET LOCAL synchronous_commit TO OFF; "
+                                      "SET LOCAL statement_timeout = 0; "
                                       f"SELECT pg_advisory_xact_lock({WRITER_LOCK}); "
                                       "SELECT value FROM _leanorm WHERE name = 'catalogue'")
             while cursor.nextset():
@@ -475,7 +477,7 @@ class PostgreSQLStore:
             if conn.in_transaction:
                 yield
                 return
-            conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL statement_timeout = 0")
             self._local.snapshot = True
             conn.catalogue = None  # the catalogue as of the snapshot too, not as kept since
             try:
