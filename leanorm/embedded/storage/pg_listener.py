@@ -1,6 +1,7 @@
 """The one connection of a process that listens to what the other processes and nodes on a PostgreSQL
 database announce (``LISTEN``): committed changes (the feed's readers wake at once, on every node, instead
-of polling) and dropped classes (the store forgets the class tables it knew).
+of polling) and changes of the class catalogue (a class made or dropped, a type, option, permission or index:
+the store forgets what it kept of them).
 
 Notifications are database-wide; their payload names the schema they concern (``current_schema()`` of
 the writer), so apps kept in schemas of one database (as the tests keep theirs) wake only their own. A
@@ -16,14 +17,12 @@ from typing import Callable
 
 import psycopg
 
-from .pg_schema import CHANGES_CHANNEL
+from .pg_schema import CHANGES_CHANNEL, TABLES_CHANNEL
 
-__all__ = ["Listener", "TABLES_CHANNEL"]
+__all__ = ["Listener"]
 
 log = logging.getLogger("leanorm.embedded")
 
-#: the channel a dropped class is announced on (``PostgreSQLStore.drop_class``)
-TABLES_CHANNEL = "leanorm_tables"
 #: seconds between the listener's looks at whether the store closed
 TICK = 0.5
 #: seconds before a lost listening connection is opened again

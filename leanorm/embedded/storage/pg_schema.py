@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import List
 
-__all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION", "CHANGES_CHANNEL", "CATALOGUE"]
+__all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION", "CHANGES_CHANNEL", "TABLES_CHANNEL", "CATALOGUE"]
 
 #: the version of what :data:`FUNCTIONS` defines: a database set up by an older one is set up again
 VERSION = "7"
@@ -79,6 +79,8 @@ CREATE INDEX IF NOT EXISTS _live_subscriptions_address ON _live_subscriptions (a
 """ + COUNTS_KEY_INDEX + """
 """
 
+#: the channel a change of the catalogue is announced on, its payload the schema (:data:`CATALOGUE_CHANGED`)
+TABLES_CHANNEL = "leanorm_tables"
 #: the channel a committed change is announced on, its payload the schema written (:data:`RECORD_CHANGE`)
 CHANGES_CHANNEL = "leanorm_changes"
 
@@ -108,11 +110,11 @@ CATALOGUE = ("_schema", "_field_options", "_class_permissions", "_named_indexes"
 #: a change to the catalogue (one of its tables written, a class table made or dropped): its version
 #: (``_leanorm``'s ``catalogue``) grows in the writing transaction, and every node's listener hears of it
 #: on ``leanorm_tables`` when it commits
-CATALOGUE_CHANGED = """
+CATALOGUE_CHANGED = f"""
 CREATE OR REPLACE FUNCTION leanorm_catalogue_changed() RETURNS void LANGUAGE sql AS $$
     INSERT INTO _leanorm VALUES ('catalogue', '1') ON CONFLICT (name)
         DO UPDATE SET value = (_leanorm.value::bigint + 1)::text;
-    SELECT pg_notify('leanorm_tables', current_schema());
+    SELECT pg_notify('{TABLES_CHANNEL}', current_schema());
 $$;
 CREATE OR REPLACE FUNCTION leanorm_catalogue_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
