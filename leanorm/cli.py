@@ -58,7 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections, read_timeout=args.read_timeout,
         max_upload_size=args.max_upload_size, upload_timeout=args.upload_timeout,
         graceful_timeout=args.graceful_timeout, verbose=args.verbose, public_url=args.public_url,
-        trust_proxy=args.trust_proxy, allow_custom_object_id=args.allow_custom_object_id,
+        files=args.files, trust_proxy=args.trust_proxy, allow_custom_object_id=args.allow_custom_object_id,
         client_class_creation=args.client_class_creation, protected_fields=protected,
         auth_providers=tuple(args.auth_provider), hook_key=args.hook_key, query_timeout=args.query_timeout,
         idempotency_paths=tuple(args.idempotency_path), idempotency_ttl=args.idempotency_ttl,
@@ -315,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--verbose", action="store_true", help="log every request")
     serve.add_argument("--public-url", metavar="URL",
                        help="the address clients reach this server at (file URLs start with it)")
+    serve.add_argument("--files", metavar="FOLDER_OR_BUCKET",
+                       help="where hosted files' bytes are kept: a folder, or s3://bucket/prefix (boto3's "
+                            "credentials and AWS_ENDPOINT_URL; default: <db>.files, or PostgreSQL's own table)")
     serve.add_argument("--trust-proxy", action="store_true",
                        help="take X-Forwarded-Host/-Proto/-For from a reverse proxy (never without one)")
     serve.add_argument("--allow-custom-object-id", action="store_true",

@@ -57,6 +57,10 @@ def wiped_database_url() -> str:
 
 _SCHEMAS: Dict[str, str] = {}
 
+#: the stores a test parametrized by store runs on (``serve(..., store=store)``): PostgreSQL's is skipped
+#: without a test database
+STORES = ("sqlite", "postgresql")
+
 
 def serving_on_postgresql() -> bool:
     """Whether the tests' ``leanorm serve`` runs on PostgreSQL (``LEANORM_TEST_SERVE_STORE``)."""

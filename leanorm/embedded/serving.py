@@ -116,6 +116,8 @@ class ServeOptions:
     verbose: bool = False
     #: the address clients reach the server at (file URLs start with it)
     public_url: Optional[str] = None
+    #: where hosted files' bytes are kept (a folder or ``s3://bucket/prefix``; None: the store's default)
+    files: Optional[str] = None
     #: whether X-Forwarded-* headers come from a trusted reverse proxy
     trust_proxy: bool = False
     #: whether clients may choose new objects' ids
@@ -168,7 +170,7 @@ def _local_server(options: ServeOptions) -> EmbeddedServer:
     try:
         return EmbeddedServer(options.database, app_id=options.app_id, app_key=options.app_key,
                            master_key=options.master_key, engine=engine, public_url=options.public_url,
-                           trust_proxy=options.trust_proxy, allow_custom_object_id=options.allow_custom_object_id,
+                           files_dir=options.files, trust_proxy=options.trust_proxy, allow_custom_object_id=options.allow_custom_object_id,
                            client_class_creation=options.client_class_creation,
                            protected_fields=options.protected_fields, query_timeout=options.query_timeout,
                            max_upload_size=options.max_upload_size,

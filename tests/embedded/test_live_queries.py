@@ -22,6 +22,7 @@ from leanorm.engine import Engine
 from leanorm.embedded.live import LiveConnectionClosed
 from tests.live_socket import Socket, websockets_sync
 from tests.models import Author, Org
+from tests.postgresql import STORES
 from tests.served import Served, serve
 
 APP = {"app_id": "live-app", "app_key": "live-key", "master_key": "live-master"}
@@ -277,9 +278,12 @@ def _post(served: Served, class_name: str, body: Dict[str, Any]) -> Dict[str, An
     return answer
 
 
-def test_a_write_through_one_process_reaches_a_subscriber_on_another(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", STORES)
+def test_a_write_through_one_process_reaches_a_subscriber_on_another(tmp_path: Path, store: str) -> None:
+    # two servers on one SQLite file (the subscriber's polls the feed), or two nodes on one PostgreSQL
+    # database (the subscriber's hears the writer's NOTIFY)
     database = tmp_path / "shared.sqlite3"
-    with serve(database) as first, serve(database) as second:
+    with serve(database, store=store) as first, serve(database, store=store) as second:
         socket = Socket(second, path="/")  # the Parse SDK's default is the server's root
         assert socket.connected["op"] == "connected"
         assert socket.subscribe(1, "Shared", {"n": {"$gt": 0}})["op"] == "subscribed"

@@ -6,6 +6,7 @@ Runs when ``LEANORM_TEST_POSTGRESQL`` names a test database (``tests/postgresql.
 from __future__ import annotations
 
 import importlib
+import time
 import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, List, Tuple
@@ -113,3 +114,54 @@ def test_a_database_restart_costs_no_request_an_error(monkeypatch: pytest.Monkey
         assert statuses == [200, 200, 200, 201]
     finally:
         server.close()
+
+
+def test_a_write_on_one_node_goes_by_a_schema_another_node_just_changed(nodes: Tuple[Served, Served]) -> None:
+    """Each node keeps the class catalogue in memory between requests; a write checks it is current
+    under the writers' lock, so a type another node declared a moment ago is enforced at once."""
+    first, second = nodes
+    _create(second, "Typed", {"label": "x"})  # the second node reads (and keeps) Typed's schema
+    _fetch(second, "Typed", _create(second, "Typed", {"label": "y"}))
+    status, answer = _call(first, "PUT", "schemas/Typed", {"className": "Typed",
+                                                           "fields": {"size": {"type": "String"}}}, master=True)
+    assert status == 200, answer
+    status, answer = _call(second, "POST", "classes/Typed", {"size": 5})
+    assert (status, answer["code"]) == (400, 111)
+    status, answer = _call(second, "POST", "classes/Typed", {"size": "large"})
+    assert status == 201, answer
+
+
+def test_sessions_and_login_throttles_hold_on_every_node(nodes: Tuple[Served, Served]) -> None:
+    """What a request needs is in the database: a session made on one node serves on the other, and
+    failed logins counted on both nodes together lock the account on either."""
+    first, second = nodes
+    status, user = _call(first, "POST", "users", {"username": "roaming", "password": "right-password"})
+    assert status == 201, user
+    resp = requests.get(f"{second.base_url}/1.1/users/me", timeout=60,
+                        headers={"X-LC-Id": second.app_id, "X-LC-Key": second.app_key,
+                                 "X-LC-Session": user["sessionToken"]})
+    assert (resp.status_code, resp.json()["username"]) == (200, "roaming")
+    wrong = [_call(nodes[i % 2], "POST", "login", {"username": "roaming", "password": "wrong"})[1]["code"]
+             for i in range(6)]
+    assert wrong == [210] * 5 + [219]  # five wrong passwords across both nodes, then locked
+    assert _call(second, "POST", "login", {"username": "roaming", "password": "right-password"})[1]["code"] == 219
+
+
+def test_class_permissions_closed_on_one_node_close_reads_on_the_other(nodes: Tuple[Served, Served]) -> None:
+    """A node keeps the class permissions it read; a change on another node reaches it when its
+    listener hears the commit (milliseconds): reads there are refused from then on, never left open."""
+    first, second = nodes
+    object_id = _create(second, "Closing", {"n": 1})
+    assert _call(second, "GET", "classes/Closing")[0] == 200  # the second node keeps Closing's (no) rules
+    status, answer = _call(first, "PUT", "schemas/Closing", {"className": "Closing", "classLevelPermissions": {
+        "find": {}, "get": {}, "count": {}, "create": {"*": True}, "update": {}, "delete": {}, "addField": {}}},
+        master=True)
+    assert status == 200, answer
+    def refused() -> bool:  # a find and a get, each on whichever worker of the node takes it
+        return all(_call(second, "GET", path)[0] == 403 for path in ("classes/Closing", f"classes/Closing/{object_id}"))
+
+    deadline = time.monotonic() + 10  # a bound on waiting for the notification, not a measure
+    while not refused() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    answers = [_call(second, "GET", path) for path in ("classes/Closing", f"classes/Closing/{object_id}") * 4]
+    assert [(status, answer["code"]) for status, answer in answers] == [(403, 119)] * 8

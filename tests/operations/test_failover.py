@@ -2,9 +2,9 @@
 of a mixed read/write load. Clients that lose their node retry on the other: no acknowledged write is
 lost, no write is applied twice, and nothing fails but what the killed node had in flight.
 
-The nodes share one database file here (two servers on one machine, which is what the SQLite store
-allows: its writers take turns through a file lock); on PostgreSQL the same test is the failover of
-docs/deploying.md's N nodes.
+The test runs on each store: two servers sharing one database file (what the SQLite store allows on one
+machine: its writers take turns through a file lock), and two nodes on one PostgreSQL database (the
+failover of docs/deploying.md's N nodes; skipped without a test database).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from typing import Dict, Iterator, List, Set, Tuple
 import pytest
 import requests
 
+from tests.postgresql import STORES
 from tests.served import Served, serve
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads worker pids from /proc")
@@ -101,14 +102,15 @@ def _load(client: FailoverClient, number: int, acknowledged: Set[str], increment
 
 
 @contextlib.contextmanager
-def _two_nodes(database: Path) -> Iterator[Tuple[Served, Served]]:
-    with serve(database, "--allow-custom-object-id", "--workers", "2") as first:
-        with serve(database, "--allow-custom-object-id", "--workers", "2") as second:
+def _two_nodes(database: Path, store: str) -> Iterator[Tuple[Served, Served]]:
+    with serve(database, "--allow-custom-object-id", "--workers", "2", store=store) as first:
+        with serve(database, "--allow-custom-object-id", "--workers", "2", store=store) as second:
             yield first, second
 
 
-def test_a_node_killed_mid_load_loses_no_acknowledged_write(tmp_path: Path) -> None:
-    with _two_nodes(tmp_path / "app.sqlite3") as (first, second):
+@pytest.mark.parametrize("store", STORES)
+def test_a_node_killed_mid_load_loses_no_acknowledged_write(tmp_path: Path, store: str) -> None:
+    with _two_nodes(tmp_path / "app.sqlite3", store) as (first, second):
         setup = FailoverClient([second])
         assert setup.send("POST", "classes/Tally", {"objectId": "total", "count": 0})[0] == 201
         acknowledged: Set[str] = set()

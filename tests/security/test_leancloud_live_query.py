@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 import uuid
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -194,8 +193,7 @@ def test_a_session_expired_in_the_database_ends_its_subscription(live: Tuple[Ser
     realtime = _connected(live, gone, kept)
     expiring.subscribe(gone, cls, {"list": "a"})
     staying.subscribe(kept, cls, {"list": "a"})
-    with sqlite3.connect(served.database) as db:
-        db.execute("UPDATE _sessions SET expires_at = '2000-01-01T00:00:00.000Z' WHERE token = ?", (expiring.token,))
+    served.sql("UPDATE _sessions SET expires_at = '2000-01-01T00:00:00.000Z' WHERE token = ?", (expiring.token,))
     marker = writer.call("POST", f"classes/{cls}", {"list": "a", "ACL": _public(writer_id)}, 201)
     assert realtime.event()["object"]["objectId"] == marker["objectId"]
     second = writer.call("POST", f"classes/{cls}", {"list": "a", "ACL": _public(writer_id)}, 201)
@@ -225,9 +223,8 @@ def test_subscribe_is_stored_only_when_allowed(live: Tuple[Served, int]) -> None
     reader, _ = Rest(served).signup()
     installation = _installation()
     reader.subscribe(installation, "_User", {"email": "a@example.com"}, expect=403)
-    with sqlite3.connect(served.database) as db:
-        assert db.execute("SELECT count(*) FROM _live_subscriptions WHERE installation_id = ?",
-                          (installation,)).fetchone() == (0,)
+    assert served.sql("SELECT count(*) FROM _live_subscriptions WHERE installation_id = ?",
+                      (installation,)) == [(0,)]
 
 
 def test_subscribe_needs_the_app_key(live: Tuple[Served, int]) -> None:

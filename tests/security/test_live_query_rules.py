@@ -7,7 +7,6 @@ subscriber reads, on the same connection) and checks that the marker is the next
 out in commit order, so nothing was sent in between."""
 from __future__ import annotations
 
-import sqlite3
 from typing import Any, Dict, Iterator
 
 import pytest
@@ -156,9 +155,8 @@ def test_an_expired_session_ends_its_subscriptions(api: Raw, served: Served) -> 
     reader = api.signup()
     class_name = unique("LiveExpiry")
     socket = _listener(served, reader, class_name)
-    with sqlite3.connect(served.database) as db:  # the session's time runs out
-        db.execute("UPDATE _sessions SET expires_at = '2000-01-01T00:00:00.000Z' WHERE token = ?",
-                   (reader["sessionToken"],))
+    served.sql("UPDATE _sessions SET expires_at = '2000-01-01T00:00:00.000Z' WHERE token = ?",  # time runs out
+               (reader["sessionToken"],))
     api.ok("POST", f"classes/{class_name}", {"ACL": PUBLIC})
     ended = [socket.next(), socket.next()]
     assert sorted((m["op"], m["code"]) for m in ended) == [("error", 209), ("error", 209)]

@@ -92,7 +92,8 @@ class Conditions:
                       for i in range(0, len(self._plain), COLUMNS_PER_STATEMENT)]
         statements += [([(index, sql)], params) for index, sql, params in self._own]
         for conditions, params in statements:
-            columns = ", ".join(f"CASE WHEN ({sql}) THEN 1 ELSE 0 END" for _, sql in conditions)
+            # each condition's truth as it is (1/0 on SQLite, a boolean on PostgreSQL; NULL: no match)
+            columns = ", ".join(f"({sql})" for _, sql in conditions)
             try:
                 found = conn.execute(f"SELECT {columns} FROM {_ROW}", {**params, **row}).fetchone()
             except Exception:  # noqa: BLE001 - e.g. a $regex the stored value cannot take: no match

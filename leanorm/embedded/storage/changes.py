@@ -6,8 +6,10 @@ A change is the object before and after the write, each as stored (its fields, `
 ``endpoints.objects.write``/``remove`` (every object write goes through them: batches, hooks' writes,
 users, roles), inside the write transaction, so a rolled-back write (or batch item) leaves no change and
 a committed one always has its change: a reader of the feed never sees a change that did not happen, nor
-misses one that did. Every process sharing the database file reads the same feed, in commit order
-(``seq`` grows with each commit, as writers are serialised).
+misses one that did. Every process sharing the database reads the same feed, in commit order (``seq``
+grows with each commit, as writers are serialised). This module is the SQLite store's; the PostgreSQL
+store numbers its changes in the database (``pg_schema.RECORD_CHANGE``) and reads them with
+:func:`read_after`.
 
 The table is bounded: each append drops what is older than the newest :data:`KEEP` changes. A reader that
 fell further behind than that learns it (:func:`read_after` answers ``missed=True``) instead of silently
@@ -22,7 +24,7 @@ import orjson
 if TYPE_CHECKING:  # the interface names Change: it imports this module
     from .interface import Connection
 
-__all__ = ["Change", "KEEP", "TABLE", "record", "read_after", "latest"]
+__all__ = ["Change", "KEEP", "TABLE", "record", "read_after", "latest", "as_text"]
 
 #: how many of the newest changes the feed keeps (a reader further behind has missed changes)
 KEEP = 10_000
@@ -49,7 +51,8 @@ class Change(NamedTuple):
         return "create" if self.before is None else "delete" if self.after is None else "update"
 
 
-def _text(obj: Optional[Dict[str, Any]]) -> Optional[str]:
+def as_text(obj: Optional[Dict[str, Any]]) -> Optional[str]:
+    """An object as the feed keeps it (JSON text; None for none)."""
     return None if obj is None else orjson.dumps(obj).decode()
 
 
@@ -58,7 +61,7 @@ def record(conn: Connection, class_name: str, object_id: str, before: Optional[D
     """Append a change in ``conn``'s open write transaction (it commits or rolls back with the write), and
     drop changes older than the newest ``keep``; returns its ``seq``."""
     cursor = conn.execute("INSERT INTO _changes (class_name, object_id, before, after) VALUES (?, ?, ?, ?)",
-                          (class_name, object_id, _text(before), _text(after)))
+                          (class_name, object_id, as_text(before), as_text(after)))
     seq = cursor.lastrowid or 0
     conn.execute("DELETE FROM _changes WHERE seq <= ?", (seq - keep,))
     return seq

@@ -13,13 +13,16 @@ shapes written by the server's own code; values always arrive as parameters. Wha
   ``lo_ifnull``, which also takes a condition and SQLite's ``0``;
 - ``INSERT OR IGNORE``/``OR REPLACE`` become ``ON CONFLICT``; ``IS [NOT] x`` becomes ``IS [NOT] DISTINCT
   FROM x``; ``ASC``/``DESC`` get SQLite's null placement (nulls smallest) unless they name one;
-- a class table's ``acl``/``data`` written from a parameter take it as ``jsonb``.
+- a class table's ``acl``/``data`` written from a parameter (or a parameter standing for one, ``? AS data``)
+  take it as ``jsonb``.
 """
 from __future__ import annotations
 
 import functools
 import re
 from typing import Dict, List, Optional, Tuple
+
+from .pg_schema import CATALOGUE
 
 __all__ = ["translate", "Translated", "PRIMARY_KEYS"]
 
@@ -69,10 +72,14 @@ _PATH_PART = re.compile(r"\.(?:\"([^\"]*)\"|([^.\"']+))")
 class Translated:
     """A statement as PostgreSQL runs it: its text, and whether its ``lastrowid`` is the row it answers."""
 
-    __slots__ = ("sql", "returns_id", "regexes")
+    __slots__ = ("sql", "returns_id", "regexes", "catalogue")
 
-    def __init__(self, sql: str, returns_id: bool, regexes: Tuple[Tuple[str, str], ...] = ()) -> None:
+    def __init__(self, sql: str, returns_id: bool, regexes: Tuple[Tuple[str, str], ...] = (),
+                 catalogue: str = "") -> None:
         self.sql, self.returns_id = sql, returns_id
+        #: ``"read"``: it reads one catalogue table alone (its answer may be kept until the catalogue
+        #: changes); ``"write"``: it writes one; ``""``: neither
+        self.catalogue = catalogue
         #: the parameters (names) of each ``leanorm_regexp``'s pattern and options: the pattern is
         #: rewritten for PostgreSQL's regular expressions when the statement runs (:func:`are_pattern`)
         self.regexes = regexes
@@ -207,7 +214,20 @@ def translate(sql: str) -> Translated:
     returns_id = serial is not None
     if serial is not None:
         translated += f" RETURNING {serial}"
-    return Translated(_grouped_values(_object_equality(translated)), returns_id, _regex_parameters(tokens))
+    return Translated(_grouped_values(_object_equality(translated)), returns_id, _regex_parameters(tokens),
+                      _catalogue_use(head))
+
+
+def _catalogue_use(head: str) -> str:
+    """Whether a statement (its significant tokens, lowercased) reads a catalogue table alone, or writes one."""
+    words = head.split()
+    if words[:1] == ["select"] and words.count("from") == 1 and "join" not in words and "select" not in words[1:]:
+        after = words[words.index("from") + 1:]
+        return "read" if after and after[0].strip('"') in CATALOGUE and (len(after) == 1 or after[1] == "where") else ""
+    if words[:1] in (["insert"], ["update"], ["delete"]):
+        target = next((w for w in words[1:] if w not in ("or", "ignore", "replace", "into", "from")), "")
+        return "write" if target.strip('"').split("(")[0] in CATALOGUE else ""
+    return ""
 
 
 def _regex_parameters(tokens: List[Tuple[str, str]]) -> Tuple[Tuple[str, str], ...]:
@@ -285,13 +305,16 @@ def _next_significant(tokens: List[Tuple[str, str]], i: int) -> int:
 
 def _json_parameters(tokens: List[Tuple[str, str]], head: str) -> set:
     """The positions (1-based, among the parameters) of values written into a class table's ``acl`` or
-    ``data`` column: ``SET data = ?`` and an ``INSERT``'s column list."""
+    ``data`` column: ``SET data = ?`` and an ``INSERT``'s column list; or standing for one in a row made
+    of parameters (``SELECT :acl AS acl, :data AS data``: an object tested as a row of its class)."""
+    significant = [t for t in tokens if t[0] != "space"]
     if not head.startswith(("insert into \"c_", "update \"c_", "insert or ignore into \"c_",
                             "insert or replace into \"c_")):
-        return set()
+        positions = [k for k, t in enumerate(significant) if t[0] == "param"]
+        return {n for n, k in enumerate(positions, 1)
+                if [t[1].lower() for t in significant[k + 1:k + 3]] in (["as", "acl"], ["as", "data"])}
     found = set()
     params = 0
-    significant = [t for t in tokens if t[0] != "space"]
     if head.startswith("insert"):
         opened = next(i for i, t in enumerate(significant) if t[1] == "(")
         columns: List[str] = []

@@ -33,9 +33,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..answers import ProtocolError
 from ..budget import Interrupted, remaining
-from . import pg_schema
+from . import changes, pg_schema
 from .interface import Connection, FieldOptions, FieldType
-from .pg_dialect import SERIAL_TABLES, are_pattern, translate
+from .pg_dialect import SERIAL_TABLES, Translated, are_pattern, translate
+from .pg_listener import Listener
 from .store import INDEX_NAME, SYSTEM_FIELD_TYPES, check_class_name, check_field_name, json_path, table, trigger_name
 
 __all__ = ["PostgreSQLStore", "PGConnection", "POOL_SIZE", "configure"]
@@ -52,12 +53,14 @@ FLOOR_MS = 5
 SLACK_MS = 50
 #: seconds a pooled connection may rest before it is tried again on its next loan
 RESTED = 2.0
-#: the channel a dropped class is announced on (every store listens: :meth:`PostgreSQLStore._listen`)
-TABLES_CHANNEL = "leanorm_tables"
 #: the advisory lock every write transaction takes (a constant: one order for all writers of a database)
 WRITER_LOCK = 0x6C65616E  # "lean"
 #: the advisory lock setting the database up takes (two nodes starting at once define functions in turn)
 SETUP_LOCK = 0x6C65616F
+
+
+#: one change appended to the feed (:meth:`PostgreSQLStore.record_change`)
+_RECORD = "SELECT leanorm_record_change(%s, %s, %s, %s, %s); "
 
 
 def _redacted(url: str) -> str:
@@ -105,6 +108,69 @@ def configure(conn: psycopg.Connection) -> None:
     conn.adapters.register_dumper(float, FloatDumper)
 
 
+class Catalogue:
+    """What this process read of the catalogue tables (:data:`.pg_schema.CATALOGUE`: fields' types and
+    options, class permissions, named indexes), which class tables it found absent and which fields
+    counters count, kept between requests until the catalogue changes, so a request reads none of it
+    from the database.
+
+    It is forgotten when any node's change is heard (the listener; milliseconds after that commit: a
+    request a node began before hearing it reads what was true just before), when a write transaction
+    finds the catalogue's version (``_leanorm``) moved under the writers' lock (so what a write reads in
+    its transaction, the fields' types and options, is never outdated), and when this process changes
+    it."""
+
+    def __init__(self) -> None:
+        self.rows: Dict[Tuple[str, Any], List[Any]] = {}
+        #: class tables looked for and not found
+        self.absent: Set[str] = set()
+        #: the catalogue's version last read under the writers' lock
+        self.version: Optional[str] = None
+        #: grows at each clear: an answer read before a clear is not kept after it
+        self.generation = 0
+
+    def clear(self) -> None:
+        self.generation += 1
+        self.rows = {}
+        self.absent = set()
+
+    def keep(self, key: Tuple[str, Any], rows: List[Any], generation: int) -> None:
+        if generation == self.generation:
+            self.rows[key] = rows
+
+
+def _key(sql: str, parameters: Any) -> Optional[Tuple[str, Any]]:
+    """A statement and its parameters as a key of the catalogue cache (None: unhashable parameters)."""
+    values = tuple(sorted(parameters.items())) if isinstance(parameters, dict) else tuple(parameters or ())
+    try:
+        hash(values)
+    except TypeError:
+        return None
+    return sql, values
+
+
+class KeptCursor:
+    """The rows of a catalogue read, kept (:class:`Catalogue`)."""
+
+    lastrowid: Optional[int] = None
+
+    def __init__(self, rows: List[Any]) -> None:
+        self._rows = rows
+
+    @property
+    def rowcount(self) -> int:
+        return len(self._rows)
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> List[Any]:
+        return list(self._rows)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+
 class PGCursor:
     """The rows a statement answered, with ``lastrowid`` for an insert into a table of generated ids."""
 
@@ -136,30 +202,75 @@ class PGCursor:
 class PGConnection:
     """A pooled psycopg connection that runs the endpoints' statements (SQLite's dialect, translated)."""
 
-    def __init__(self, raw: psycopg.Connection, tables_changed: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, raw: psycopg.Connection, tables_changed: Callable[[], None] = lambda: None,
+                 catalogue: Optional[Catalogue] = None) -> None:
         self.raw = raw
         #: called when a statement finds a class table gone (the store forgets the tables it knew)
         self.tables_changed = tables_changed
-        self._timeout_ms = 0  # the statement_timeout set on the session
+        #: the store's catalogue cache (None: every read goes to the database)
+        self.catalogue = catalogue
+        #: whether the open transaction wrote the catalogue (its reads then see what the cache does not)
+        self.catalogue_written = False
+        #: the open transaction's changes, appended to the feed as it commits (in the round trip of its
+        #: COMMIT: one round trip less per write while the writers' lock is held)
+        self.changes: List[Tuple[str, str, Optional[str], Optional[str]]] = []
+        #: the statement_timeout set on the session (kept on the connection across loans)
+        self._timeout_ms: int = getattr(raw, "leanorm_timeout_ms", 0)
 
     @property
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
     def _bound(self) -> None:
-        """The statement's time limit: what is left of the request's deadline outside a transaction (a
-        write's own statements run to the end, as on SQLite), none inside. The session's setting is
-        changed only when it would end a statement early, or more than :data:`SLACK_MS` late."""
-        left = None if self.in_transaction else remaining()
+        """The statement's time limit: what is left of the request's deadline outside a transaction; a
+        transaction has none (``SET LOCAL`` as it begins: a write's own statements run to the end, as on
+        SQLite). The session's setting, which stays with the connection from loan to loan, is changed only
+        when it would end a statement early, or more than :data:`SLACK_MS` late; it is set half the slack
+        late, so the requests that follow, each with about the same time left, find it as it is."""
+        if self.in_transaction:
+            return
+        left = remaining()
         wanted = 0 if left is None else max(FLOOR_MS, int(left * 1000) + 1)
         current = self._timeout_ms
-        if wanted == current or (wanted and current and 0 < current - wanted <= SLACK_MS):
+        if wanted == current or (wanted and current and 0 <= current - wanted <= SLACK_MS):
             return
-        self.raw.execute(f"SET statement_timeout = {wanted}")
-        self._timeout_ms = wanted
+        value = wanted + SLACK_MS // 2 if wanted else 0
+        self.raw.execute(f"SET statement_timeout = {value}")
+        self._timeout_ms = self.raw.leanorm_timeout_ms = value  # type: ignore[attr-defined]
 
-    def execute(self, sql: str, parameters: Any = (), /) -> PGCursor:
+    @property
+    def kept(self) -> Optional[Catalogue]:
+        """The catalogue cache this connection's reads may use: none in a transaction that changed the
+        catalogue (it sees its own changes), nor in a snapshot (it sees one point in time)."""
+        return None if self.catalogue_written else self.catalogue
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
         statement = translate(sql)
+        catalogue = self.kept
+        if catalogue is not None and statement.catalogue == "read":
+            key = _key(statement.sql, parameters)
+            if key is not None:
+                kept = catalogue.rows.get(key)
+                if kept is not None:
+                    return KeptCursor(kept)
+                generation = catalogue.generation
+                rows = self._execute(statement, parameters).fetchall()
+                catalogue.keep(key, rows, generation)
+                return KeptCursor(rows)
+        cursor = self._execute(statement, parameters)
+        self._after(statement)
+        return cursor
+
+    def _after(self, statement: Translated) -> None:
+        """A statement that wrote the catalogue: what is kept of it is forgotten when the transaction
+        ends (at once outside one)."""
+        if self.catalogue is not None and statement.catalogue == "write":
+            if self.in_transaction:
+                self.catalogue_written = True
+            else:
+                self.catalogue.clear()
+
+    def _execute(self, statement: Translated, parameters: Any) -> PGCursor:
         if statement.regexes and isinstance(parameters, dict):
             parameters = dict(parameters)
             for pattern, options in statement.regexes:
@@ -187,6 +298,7 @@ class PGConnection:
         statement = translate(sql)
         cursor = self.raw.cursor()
         cursor.executemany(statement.sql, list(parameters))
+        self._after(statement)
         return PGCursor(cursor, False)
 
     def run(self, sql: str, parameters: Any = None) -> psycopg.Cursor:
@@ -205,6 +317,7 @@ class PostgreSQLStore:
         self.database = _redacted(database)
         self._local = threading.local()
         self._known_tables: Set[str] = set()
+        self._catalogue = Catalogue()
         self._closed = False
         #: when each pooled connection (by id) was last given back (:meth:`_check`)
         self._returned: Dict[int, float] = {}
@@ -215,28 +328,23 @@ class PostgreSQLStore:
         except (psycopg.Error, PoolTimeout) as exc:
             raise ProtocolError(1, f"Cannot open the database {self.database}: {exc}.", 503) from None
         self._set_up()
-        self._listener = threading.Thread(target=self._listen, args=(database,), daemon=True,
-                                          name="leanorm-pg-tables")
-        self._listener.start()
+        #: wakes the feed's readers at each commit of any node; forgets the tables when a class is dropped
+        self._listener = Listener(database, self._catalogue_changed)
 
-    def _listen(self, database: str) -> None:
-        """Forget the class tables this process knows whenever any process drops one (``drop_class``
-        notifies :data:`TABLES_CHANNEL` as it commits): a dropped class is gone on every node at once,
-        as SQLite's ``schema_version`` tells every process sharing a file."""
-        while not self._closed:
-            try:
-                with psycopg.connect(database, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {TABLES_CHANNEL}")
-                    self._known_tables.clear()  # what was dropped while not listening
-                    while not self._closed:
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
-                            self._known_tables.clear()
-            except psycopg.Error as exc:
-                if self._closed:
-                    return
-                log.warning("listening for dropped classes failed (%s); trying again", exc)
-                self._known_tables.clear()
-                time.sleep(1.0)
+    def _catalogue_changed(self) -> None:
+        """Forget the tables and the catalogue this process knew (a node changed them)."""
+        self._known_tables.clear()
+        self._catalogue.clear()
+
+    def _catalogue_written(self, pg: PGConnection) -> None:
+        """A change to the catalogue beyond its tables' rows (a class table made, a counter's triggers):
+        every node forgets what it kept, when the change commits (at once when ``pg`` is not in a
+        transaction)."""
+        pg.run("SELECT leanorm_catalogue_changed()")
+        if pg.in_transaction:
+            pg.catalogue_written = True
+        else:
+            self._catalogue_changed()
 
     def _set_up(self) -> None:
         """Make the server's tables, functions and operators unless this version made them already."""
@@ -268,7 +376,7 @@ class PostgreSQLStore:
             yield held
             return
         raw = self._pool.getconn()
-        conn = PGConnection(raw, self._known_tables.clear)
+        conn = PGConnection(raw, self._catalogue_changed, self._catalogue)
         self._local.conn = conn
         try:
             yield conn
@@ -277,9 +385,6 @@ class PostgreSQLStore:
             if conn.in_transaction:
                 with contextlib.suppress(psycopg.Error):
                     raw.rollback()
-            if conn._timeout_ms:
-                with contextlib.suppress(psycopg.Error):
-                    raw.execute("SET statement_timeout = 0")
             self._returned[id(raw)] = time.monotonic()
             self._pool.putconn(raw)
 
@@ -299,28 +404,47 @@ class PostgreSQLStore:
             if conn.in_transaction:
                 yield conn
                 return
-            if conn._timeout_ms:
-                conn.raw.execute("SET statement_timeout = 0")
-                conn._timeout_ms = 0
-            # one round trip: the transaction, its commit not waiting for the disk, the writers' lock
-            conn.raw.execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; SELECT pg_advisory_xact_lock({WRITER_LOCK})")
+            # one round trip: the transaction, its commit not waiting for the disk and its statements for
+            # no deadline, the writers' lock, and then (read under the lock) the catalogue's version: a
+            # write goes by the catalogue as it is
+            cursor = conn.raw.execute("BEGIN; SET LOCAL synchronous_commit TO OFF; "
+                                      "SET LOCAL statement_timeout = 0; "
+                                      f"SELECT pg_advisory_xact_lock({WRITER_LOCK}); "
+                                      "SELECT value FROM _leanorm WHERE name = 'catalogue'")
+            while cursor.nextset():
+                pass
+            version = cursor.fetchone()
+            if (version and version[0]) != self._catalogue.version:
+                self._catalogue_changed()
+                self._catalogue.version = version and version[0]
             created = self._created_tables()
             self._local.writing = conn
             try:
                 yield conn
             except BaseException:
                 self._local.writing = None
+                conn.changes.clear()
                 with contextlib.suppress(psycopg.Error):
                     conn.raw.execute("ROLLBACK")
                 created.clear()
+                if conn.catalogue_written:
+                    self._catalogue_changed()
+                    conn.catalogue_written = False
                 raise
             self._local.writing = None
-            conn.raw.execute("COMMIT")
-            # Durable before the block ends (and the client hears of it): a transaction that commits with
-            # synchronous_commit on waits until the write-ahead log is on disk up to its own commit, which
-            # lies past ours. It runs after the writers' lock is released, so the writers of all nodes
-            # share their disk flushes instead of taking turns at one each (9 ms on the build machine).
-            conn.raw.execute("SELECT pg_current_xact_id()")
+            # Durable before the block ends (and the client hears of it): after the COMMIT (which does not
+            # wait for the disk), a transaction that commits with synchronous_commit on waits until the
+            # write-ahead log is on disk up to its own commit, which lies past ours. It runs after the
+            # writers' lock is released (at the COMMIT), so the writers of all nodes share their disk
+            # flushes instead of taking turns at one each (9 ms on the build machine). The transaction's
+            # changes, its COMMIT and the wait go in one round trip (the values bound by psycopg, quoted).
+            recorded, conn.changes = conn.changes, []
+            psycopg.ClientCursor(conn.raw).execute(
+                _RECORD * len(recorded) + "COMMIT; SELECT pg_current_xact_id()",
+                [value for change in recorded for value in (*change, changes.KEEP)])
+            if conn.catalogue_written:
+                self._catalogue_changed()
+                conn.catalogue_written = False
             self._known_tables.update(created)
             created.clear()
 
@@ -333,6 +457,7 @@ class PostgreSQLStore:
             return
         created = self._created_tables()
         before = set(created)
+        recorded = len(conn.changes)
         conn.raw.execute("SAVEPOINT leanorm_part")
         try:
             yield
@@ -340,6 +465,7 @@ class PostgreSQLStore:
             conn.raw.execute("ROLLBACK TO SAVEPOINT leanorm_part")
             conn.raw.execute("RELEASE SAVEPOINT leanorm_part")
             created.intersection_update(before)
+            del conn.changes[recorded:]  # the part's changes are undone with it
             raise
         conn.raw.execute("RELEASE SAVEPOINT leanorm_part")
 
@@ -351,12 +477,14 @@ class PostgreSQLStore:
             if conn.in_transaction:
                 yield
                 return
-            conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL statement_timeout = 0")
             self._local.snapshot = True
+            conn.catalogue = None  # the catalogue as of the snapshot too, not as kept since
             try:
                 yield
             finally:
                 self._local.snapshot = False
+                conn.catalogue = self._catalogue
                 with contextlib.suppress(psycopg.Error):
                     conn.raw.execute("ROLLBACK")
 
@@ -370,8 +498,42 @@ class PostgreSQLStore:
             raise ProtocolError(1, "The database cannot be read.", 503) from None
 
     def close(self) -> None:
-        self._closed = True  # the listener sees it within a wait (it holds no request)
+        self._closed = True
+        self._listener.close()  # it holds no request: it stops within a tick
         self._pool.close()
+
+    # -- the change feed (:mod:`.changes`) ---------------------------------------------------------------
+    # ``seq`` is commit order: it is the largest plus one, taken under the writers' advisory lock, which
+    # PostgreSQL releases only once the transaction's commit is visible, so the next writer's change is
+    # both numbered after it and committed after it (a reader never sees n + 1 without n). A ``serial``
+    # taken under the lock would be ordered too, but a rolled-back write keeps its number, and the gap
+    # would read as changes the bounded feed dropped (``changes.read_after``'s ``missed``).
+    def record_change(self, conn: Connection, class_name: str, object_id: str,
+                      before: Optional[Dict[str, Any]], after: Optional[Dict[str, Any]]) -> None:
+        """Append an object write to the change feed in ``conn``'s write transaction, announced to every
+        node's listener when it commits (:data:`.pg_schema.RECORD_CHANGE`; sent with the COMMIT)."""
+        pg = self._pg(conn)
+        change = (class_name, object_id, changes.as_text(before), changes.as_text(after))
+        if pg.in_transaction:
+            pg.changes.append(change)
+        else:
+            pg.run(_RECORD, (*change, changes.KEEP))
+
+    def changes_after(self, seq: int, limit: int = 500) -> Tuple[List[changes.Change], bool]:
+        """The committed changes after ``seq`` (oldest first, at most ``limit``) and whether some after
+        ``seq`` were dropped from the bounded feed."""
+        with self.read() as conn:
+            return changes.read_after(conn, seq, limit)
+
+    def latest_change(self) -> int:
+        """The ``seq`` of the newest committed change (0: none): where a new reader of the feed starts."""
+        with self.read() as conn:
+            row = conn.run("SELECT COALESCE(max(seq), 0) FROM _changes").fetchone()
+            return int(row[0]) if row else 0
+
+    def wait_for_changes(self, timeout: float) -> None:
+        """Return when any node committed a change (its ``NOTIFY``), or after ``timeout`` seconds."""
+        self._listener.wait(timeout)
 
     # -- classes and their schema ----------------------------------------------------------------------
     @staticmethod
@@ -395,10 +557,17 @@ class PostgreSQLStore:
         if class_name in self._known_tables or class_name in self._created_tables():
             return True
         check_class_name(class_name)
-        found = self._pg(conn).run("SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = %s",
-                                   (f"c_{class_name}",)).fetchone() is not None
+        pg = self._pg(conn)
+        kept = pg.kept
+        if kept is not None and class_name in kept.absent:
+            return False
+        generation = self._catalogue.generation
+        found = pg.run("SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = %s",
+                       (f"c_{class_name}",)).fetchone() is not None
         if found:
             self._remember(conn, class_name)
+        elif kept is not None and generation == kept.generation:
+            kept.absent.add(class_name)
         return found
 
     def ensure_class(self, conn: Connection, class_name: str) -> None:
@@ -414,6 +583,7 @@ class PostgreSQLStore:
                'createdAt TEXT COLLATE "C" NOT NULL, updatedAt TEXT COLLATE "C" NOT NULL, acl JSONB, '
                'data JSONB NOT NULL)')
         pg.run(f'CREATE INDEX IF NOT EXISTS "c_{class_name}__createdAt" ON {table(class_name)} (createdAt)')
+        self._catalogue_written(pg)  # every node forgets it was absent
         self._remember(conn, class_name)
 
     def class_names(self, conn: Connection) -> List[str]:
@@ -453,7 +623,7 @@ class PostgreSQLStore:
 
     def drop_class(self, conn: Connection, class_name: str) -> None:
         self._pg(conn).run(f"DROP TABLE IF EXISTS {table(class_name)}")
-        self._pg(conn).run(f"NOTIFY {TABLES_CHANNEL}")  # every process forgets it, when this commits
+        self._pg(conn).run("SELECT leanorm_catalogue_changed()")  # every node forgets it, when this commits
         for system_table, column in (("_schema", "class_name"), ("_field_options", "class_name"),
                                      ("_named_indexes", "class_name"), ("_class_permissions", "class_name"),
                                      ("_relations", "owner_class")):
@@ -522,9 +692,16 @@ class PostgreSQLStore:
     def counted_fields(self, conn: Connection, class_name: str) -> List[str]:
         """The fields of ``class_name`` a counter counts (its triggers are the truth)."""
         prefix, suffix = f"c_{class_name}__", "__count_insert"
-        rows = self._pg(conn).run("SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) ORDER BY tgname",
-                                  (table(class_name),))
-        return [name[len(prefix):-len(suffix)] for name, in rows if name.startswith(prefix) and name.endswith(suffix)]
+        pg = self._pg(conn)
+        catalogue, key = pg.kept, ("counted", class_name)
+        names = None if catalogue is None else catalogue.rows.get(key)
+        if names is None:
+            generation = self._catalogue.generation
+            names = [name for name, in pg.run("SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) "
+                                              "ORDER BY tgname", (table(class_name),))]
+            if catalogue is not None:
+                catalogue.keep(key, names, generation)
+        return [name[len(prefix):-len(suffix)] for name in names if name.startswith(prefix) and name.endswith(suffix)]
 
     def make_counter(self, conn: Connection, class_name: str, field: str, key: str) -> None:
         """A trigger function keeping ``_counts`` of ``class_name`` by ``field``, its triggers, and the
@@ -556,6 +733,7 @@ class PostgreSQLStore:
         current = value("data")
         pg.run(f"INSERT INTO _counts SELECT {names}, {current}, acl, COUNT(*) FROM {rows} "
                f"GROUP BY {current}, acl")
+        self._catalogue_written(pg)  # the counted fields every node keeps
 
     def rows_copied(self, conn: Connection) -> None:
         """The sequences of the tables with generated ids continue after the largest id copied."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Optional, Type
 from ..answers import ProtocolError
 from .file_bytes import FileBytes, FolderBytes, TableBytes
 from .interface import Store
+from .s3_bytes import S3Bytes, is_s3_url
 from .store import SQLiteStore
 
 if TYPE_CHECKING:  # pragma: no cover - so that mypy checks the PostgreSQL store against the interface
@@ -38,11 +39,11 @@ def open_store(database: str) -> Store:
 
 
 def file_bytes_of(database: str, store: Store, files_dir: Optional[str] = None) -> FileBytes:
-    """Where the hosted files' bytes of ``database`` are kept: ``files_dir`` when named, else the
-    PostgreSQL store's own table (every node serving the database serves every file), else the folder
-    ``<database>.files`` beside the SQLite file."""
+    """Where the hosted files' bytes of ``database`` are kept: ``files_dir`` when named (a folder, or a
+    bucket: ``s3://bucket/prefix``), else the PostgreSQL store's own table (every node serving the
+    database serves every file), else the folder ``<database>.files`` beside the SQLite file."""
     if files_dir is not None:
-        return FolderBytes(files_dir)
+        return S3Bytes(files_dir) if is_s3_url(files_dir) else FolderBytes(files_dir)
     if is_postgresql_url(database):
         return TableBytes(store)
     return FolderBytes(database + ".files")

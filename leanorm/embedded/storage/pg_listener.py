@@ -1,0 +1,79 @@
+"""The one connection of a process that listens to what the other processes and nodes on a PostgreSQL
+database announce (``LISTEN``): committed changes (the feed's readers wake at once, on every node, instead
+of polling) and changes of the class catalogue (a class made or dropped, a type, option, permission or index:
+the store forgets what it kept of them).
+
+Notifications are database-wide; their payload names the schema they concern (``current_schema()`` of
+the writer), so apps kept in schemas of one database (as the tests keep theirs) wake only their own. A
+notification sent while the connection was down is lost: on every (re)connection the listener acts as if
+both had been announced (readers read the feed again, the tables are asked for again).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+import psycopg
+
+from .pg_schema import CHANGES_CHANNEL, TABLES_CHANNEL
+
+__all__ = ["Listener"]
+
+log = logging.getLogger("leanorm.embedded")
+
+#: seconds between the listener's looks at whether the store closed
+TICK = 0.5
+#: seconds before a lost listening connection is opened again
+RETRY = 1.0
+
+
+class Listener:
+    """A thread holding a ``LISTEN`` connection to ``database``: :meth:`wait` returns when a change was
+    committed; ``tables_changed`` is called when a class was dropped."""
+
+    def __init__(self, database: str, tables_changed: Callable[[], None]) -> None:
+        self._database = database
+        self._tables_changed = tables_changed
+        self._changed = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._listen, daemon=True, name="leanorm-pg-listen")
+        self._thread.start()
+
+    def wait(self, timeout: float) -> None:
+        """Block until a change may have been committed since the last wait (at most ``timeout`` seconds)."""
+        self._changed.wait(timeout)
+        self._changed.clear()  # before the caller reads the feed: a commit after this wakes the next wait
+
+    def close(self) -> None:
+        """Stop listening (within :data:`TICK` seconds)."""
+        self._closed = True
+
+    def _listen(self) -> None:
+        while not self._closed:
+            try:
+                with psycopg.connect(self._database, autocommit=True) as conn:
+                    schema = conn.execute("SELECT current_schema()").fetchone()
+                    conn.execute(f"LISTEN {TABLES_CHANNEL}")
+                    conn.execute(f"LISTEN {CHANGES_CHANNEL}")
+                    self._missed()
+                    while not self._closed:
+                        for note in conn.notifies(timeout=TICK):
+                            if schema is None or note.payload != schema[0]:
+                                continue
+                            if note.channel == CHANGES_CHANNEL:
+                                self._changed.set()
+                            else:
+                                self._tables_changed()
+            except psycopg.Error as exc:
+                if self._closed:
+                    return
+                log.warning("listening to the database failed (%s); trying again", exc)
+                self._missed()
+                time.sleep(RETRY)
+
+    def _missed(self) -> None:
+        """What a lost notification would have said: anything may have changed."""
+        self._tables_changed()
+        self._changed.set()
