@@ -15,7 +15,7 @@ from typing import List
 __all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION", "CHANGES_CHANNEL", "TABLES_CHANNEL", "CATALOGUE"]
 
 #: the version of what :data:`FUNCTIONS` defines: a database set up by an older one is set up again
-VERSION = "7"
+VERSION = "8"
 
 #: what a counter's entry is unique by: a missing value (SQLite's ``x'00'``: a sentinel no value compared
 #: with a parameter equals) and a public ACL are keys like any other
@@ -33,7 +33,10 @@ CREATE TABLE IF NOT EXISTS _relations (owner_class TEXT NOT NULL, owner_id TEXT 
     target_class TEXT NOT NULL, target_id TEXT NOT NULL, PRIMARY KEY (owner_class, owner_id, key, target_id));
 CREATE INDEX IF NOT EXISTS _relations_target ON _relations (target_class, target_id, key);
 CREATE TABLE IF NOT EXISTS _sessions (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL);
+    expires_at TEXT NOT NULL, installation_id TEXT, created_with TEXT);
+-- columns _sessions gained after its first release, for a database made before them
+ALTER TABLE _sessions ADD COLUMN IF NOT EXISTS installation_id TEXT;
+ALTER TABLE _sessions ADD COLUMN IF NOT EXISTS created_with TEXT;
 CREATE INDEX IF NOT EXISTS _sessions_user ON _sessions (user_id);
 CREATE TABLE IF NOT EXISTS _passwords (user_id TEXT PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _login_failures (login TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
