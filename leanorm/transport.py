@@ -538,16 +538,15 @@ def _bare_request(request: Request, url: str, seconds: float, trace: Callable[..
     httpcore = importlib.import_module("httpcore")
     if request.params:
         url += ("&" if "?" in url else "?") + urlencode(request.params)
-    target = httpcore.URL(url)
-    headers = [(b"Host", target.host if target.port is None else target.host + b":%d" % target.port),
-               (b"Accept-Encoding", b"gzip, deflate")]
+    host = urlsplit(url).netloc.rpartition("@")[2]  # as written: an IPv6 address keeps its brackets
+    headers = [(b"Host", host.encode("idna")), (b"Accept-Encoding", b"gzip, deflate")]
     headers += [(name.encode("ascii"), value.encode("latin-1")) for name, value in request.headers.items()]
     body = request.body
     assert body is None or isinstance(body, (bytes, bytearray))  # larger and streamed bodies go through httpx
     if body is not None:
         headers.append((b"Content-Length", b"%d" % len(body)))
     phases = {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
-    return httpcore.Request(request.method, target, headers=headers, content=body,
+    return httpcore.Request(request.method, httpcore.URL(url), headers=headers, content=body,
                             extensions={"timeout": phases, "trace": trace})
 
 
