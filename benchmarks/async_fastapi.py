@@ -166,7 +166,8 @@ def backend(name: str) -> Iterator[str]:
     assert spec is not None and spec.loader is not None
     serve_load = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(serve_load)
-    with tempfile.TemporaryDirectory() as tmp, serve_load.leanorm_serve(2, Path(tmp)) as base:
+    with tempfile.TemporaryDirectory() as tmp, \
+            serve_load.leanorm_serve(2, str(Path(tmp) / "bench.sqlite3")) as (base,):
         host = base.split("://", 1)[1].rsplit("/parse", 1)[0]
         yield f"parse://{serve_load.APP_ID}:{serve_load.REST_KEY}@{host}/parse?master_key={serve_load.MASTER_KEY}"
 

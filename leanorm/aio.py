@@ -24,12 +24,13 @@ at that send, as any failed send: the operation's own clean-up runs (a write exp
 """
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Any, Awaitable, Callable, TypeVar
 
 from greenlet import getcurrent, greenlet
 
-__all__ = ["run_async", "await_only", "bridged"]
+__all__ = ["run_async", "await_only", "bridged", "running_task"]
 
 T = TypeVar("T")
 
@@ -37,14 +38,26 @@ T = TypeVar("T")
 class _Bridged(greenlet):
     """A greenlet running one operation for a task: its sends are awaited by the task."""
 
-    def __init__(self, fn: Callable[..., Any], task_greenlet: greenlet) -> None:
+    def __init__(self, fn: Callable[..., Any], task_greenlet: greenlet, task: Any) -> None:
         super().__init__(fn, task_greenlet)
         self.gr_context = task_greenlet.gr_context
+        #: the task it runs for, looked up once (:func:`running_task`)
+        self.task = task
 
 
 def bridged() -> bool:
     """Whether the calling code runs inside :func:`run_async` (its sends are then awaited by a task)."""
     return isinstance(getcurrent(), _Bridged)
+
+
+def running_task() -> Any:
+    """The asyncio task the calling code runs in, None outside one (no event loop running in this
+    thread). For an operation run by :func:`run_async`, the task it runs for, looked up once per
+    operation: the identity map asks at every instance it hands out (``identity.current_session``)."""
+    if asyncio.events._get_running_loop() is None:  # sync code: as cheap as it was before the async API
+        return None
+    current = getcurrent()
+    return current.task if type(current) is _Bridged else asyncio.current_task()
 
 
 def await_only(awaitable: Awaitable[T]) -> T:
@@ -58,7 +71,7 @@ def await_only(awaitable: Awaitable[T]) -> T:
 
 async def run_async(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Run the sync ``fn(*args, **kwargs)`` for the calling task, awaiting each send it makes."""
-    child = _Bridged(fn, getcurrent())
+    child = _Bridged(fn, getcurrent(), asyncio.current_task())
     result: Any = child.switch(*args, **kwargs)
     while not child.dead:
         try:

@@ -22,12 +22,13 @@ plain dict operations (this is on the read path of every query).
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
 import weakref
 from contextvars import ContextVar
 from time import monotonic
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from .aio import running_task
 
 __all__ = ["IdentityMap", "Session", "session", "current_session"]
 
@@ -38,14 +39,6 @@ _Classes = Dict[str, Dict[str, _Entry]]  # class name -> objectId -> entry
 _thread_id = threading.get_ident
 
 
-def _running_task() -> Any:
-    """The asyncio task the calling code runs in, None outside one."""
-    aio = sys.modules.get("asyncio")  # no asyncio imported: no task can be running
-    if aio is not None and aio.events._get_running_loop() is not None:
-        return aio.current_task()
-    return None
-
-
 class Session:
     """A unit of work: the instances one thread or task (or one ``with leanorm.session():`` block)
     reads and changes. Use it from the thread and task that made it; others get their own."""
@@ -53,7 +46,7 @@ class Session:
     __slots__ = ("_thread", "_task", "_maps", "__weakref__")
 
     def __init__(self) -> None:
-        task = _running_task()
+        task = running_task()
         self._thread = _thread_id()
         self._task = None if task is None else weakref.ref(task)
         self._maps: "weakref.WeakSet[IdentityMap]" = weakref.WeakSet()
@@ -73,7 +66,7 @@ def current_session() -> Session:
     # inlined ownership check: a pointer's first read asks for the session (models._PagePointers)
     found = _current.get()
     if found is None or found._thread != _thread_id() or (
-            None if found._task is None else found._task()) is not _running_task():
+            None if found._task is None else found._task()) is not running_task():
         found = Session()
         _current.set(found)
     return found

@@ -25,15 +25,17 @@ import threading
 import time
 import urllib.request
 import weakref
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import (TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator, Awaitable, Callable, ContextManager, Dict,
                     Iterator, Mapping, Optional, Protocol, Tuple, Type, TypeVar, Union)
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -431,14 +433,15 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
     def __init__(self, base_url: str, timeout: float = 30.0, retries: int = 3, pool_size: int = 10,
                  backoff: float = 0.2) -> None:
         super().__init__(base_url, timeout, retries, pool_size, backoff)
-        #: loop -> (its httpx client, the async generator that closes that client when the loop shuts down)
-        self._clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Tuple[Any, Any]]" = (
+        #: loop -> (its httpx client, the async generator that closes that client when the loop shuts down,
+        #: the client's leanorm/http_pool.py pool or None under a proxy)
+        self._clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Tuple[Any, Any, Any]]" = (
             weakref.WeakKeyDictionary())
 
     def send(self, request: Request) -> Response:
         raise TypeError("AsyncHTTPTransport sends from async code only (asend); HTTPTransport sends blocking")
 
-    def _client(self) -> Any:
+    def _client(self) -> "Tuple[Any, Any, Any]":
         loop = asyncio.get_running_loop()
         held = self._clients.get(loop)
         if held is None:
@@ -448,14 +451,15 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
             limit = max(self.pool_size, ASYNC_CONNECTIONS)
             # as requests does: the environment's proxies and CA bundle honoured; no redirect followed
             # (_refuse_redirect)
+            pool = None
             if set(urllib.request.getproxies()) - {"no"}:  # httpx's own pool, which routes through them
                 limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
                 client = httpx.AsyncClient(limits=limits, follow_redirects=False)
             else:  # a pool whose cost per request does not grow with its connections (leanorm/http_pool.py)
                 pool = importlib.import_module("leanorm.http_pool").ConnectionPool(limit)
                 client = httpx.AsyncClient(transport=pool, follow_redirects=False)
-            held = self._clients[loop] = (client, _closed_with_the_loop(client))
-        return held[0]
+            held = self._clients[loop] = (client, _closed_with_the_loop(client), pool)
+        return held
 
     async def asend(self, request: Request) -> Response:
         url, deadline, safe, replayable = self._plan(request)
@@ -497,13 +501,19 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
             content = _chunks_of(body)
             if length is not None:
                 headers = {**headers, "Content-Length": str(length)}
-        exchange = self._client().request(request.method, url, params=request.params or None, content=content,
-                                          headers=headers, timeout=remaining, extensions={"trace": trace})
+        client, _, pool = self._client()
         try:
-            # httpx bounds each phase; the deadline bounds them together (a dripped answer included)
-            r = await _within(exchange, remaining)
-            _refuse_redirect(what, r.status_code, r.headers)
-            return Response(r.status_code, r.content, r.headers)
+            # httpx (or httpcore) bounds each phase; the deadline bounds them together (a dripped answer included)
+            if pool is not None and content is body:  # no body, or a small one: the pool's own lighter path
+                answer = await _within(pool.fetch(_bare_request(request, url, remaining, trace)), remaining)
+                got = _answer_of(answer)
+            else:
+                r = await _within(client.request(request.method, url, params=request.params or None, content=content,
+                                                 headers=headers, timeout=remaining, extensions={"trace": trace}),
+                                  remaining)
+                got = Response(r.status_code, r.content, r.headers)
+            _refuse_redirect(what, got.status, got.headers)
+            return got
         except (OSError, asyncio.TimeoutError, _httpx().HTTPError) as exc:
             detail = str(exc) or type(exc).__name__
             if written:
@@ -520,6 +530,38 @@ class AsyncHTTPTransport(_HTTPRules, Transport):
         if held is not None:
             await held[0].aclose()
         self.close()
+
+
+def _bare_request(request: Request, url: str, seconds: float, trace: Callable[..., Any]) -> Any:
+    """``request`` (no body, or bytes) as httpcore's, with the headers httpx would add that the server
+    needs: ``Host``, ``Content-Length``, and ``Accept-Encoding`` as requests sends it (the sync transport's)."""
+    httpcore = importlib.import_module("httpcore")
+    if request.params:
+        url += ("&" if "?" in url else "?") + urlencode(request.params)
+    host = urlsplit(url).netloc.rpartition("@")[2]  # as written: an IPv6 address keeps its brackets
+    headers = [(b"Host", host.encode("idna")), (b"Accept-Encoding", b"gzip, deflate")]
+    headers += [(name.encode("ascii"), value.encode("latin-1")) for name, value in request.headers.items()]
+    body = request.body
+    assert body is None or isinstance(body, (bytes, bytearray))  # larger and streamed bodies go through httpx
+    if body is not None:
+        headers.append((b"Content-Length", b"%d" % len(body)))
+    phases = {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
+    return httpcore.Request(request.method, httpcore.URL(url), headers=headers, content=body,
+                            extensions={"timeout": phases, "trace": trace})
+
+
+def _answer_of(answer: Any) -> Response:
+    """httpcore's answer, read whole, as a :class:`Response` (its body decompressed as requests would)."""
+    headers = CaseInsensitiveDict(
+        (name.decode("latin-1"), value.decode("latin-1")) for name, value in answer.headers)
+    body = answer.content
+    encoding = headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("gzip", "deflate") and body:
+        try:
+            body = zlib.decompress(body, 47 if encoding == "gzip" else zlib.MAX_WBITS)
+        except zlib.error as exc:
+            raise _httpx().DecodingError(f"an answer that says {encoding} but is not: {exc}") from exc
+    return Response(answer.status, body, headers)
 
 
 async def _within(awaitable: Awaitable[T], seconds: float) -> T:
