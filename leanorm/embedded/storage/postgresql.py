@@ -34,10 +34,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..answers import ProtocolError
 from ..budget import Interrupted, remaining
 from . import changes, pg_schema
-from .interface import Connection, FieldOptions, FieldType
+from .interface import Connection
 from .pg_dialect import SERIAL_TABLES, Translated, are_pattern, translate
 from .pg_listener import Listener
-from .store import INDEX_NAME, SYSTEM_FIELD_TYPES, check_class_name, check_field_name, json_path, table, trigger_name
+from .store import SQLCatalogue, check_class_name, table, trigger_name
 
 __all__ = ["PostgreSQLStore", "PGConnection", "POOL_SIZE", "configure"]
 
@@ -306,7 +306,7 @@ class PGConnection:
         return self.raw.execute(sql, parameters)
 
 
-class PostgreSQLStore:
+class PostgreSQLStore(SQLCatalogue):
     """The PostgreSQL database of one embedded server (the storage interface's PostgreSQL store)."""
 
     integrity_errors: Tuple[Type[BaseException], ...] = (psycopg.IntegrityError,)
@@ -519,12 +519,6 @@ class PostgreSQLStore:
         else:
             pg.run(_RECORD, (*change, changes.KEEP))
 
-    def changes_after(self, seq: int, limit: int = 500) -> Tuple[List[changes.Change], bool]:
-        """The committed changes after ``seq`` (oldest first, at most ``limit``) and whether some after
-        ``seq`` were dropped from the bounded feed."""
-        with self.read() as conn:
-            return changes.read_after(conn, seq, limit)
-
     def latest_change(self) -> int:
         """The ``seq`` of the newest committed change (0: none): where a new reader of the feed starts."""
         with self.read() as conn:
@@ -540,6 +534,13 @@ class PostgreSQLStore:
     def _pg(conn: Connection) -> PGConnection:
         assert isinstance(conn, PGConnection)
         return conn
+
+    def _ddl(self, conn: Connection, sql: str) -> None:
+        self._pg(conn).run(sql)
+
+    @staticmethod
+    def _index_column(expression: str) -> str:
+        return f"({expression})"  # PostgreSQL indexes an expression in parentheses
 
     def _created_tables(self) -> set:
         created = getattr(self._local, "created", None)
@@ -591,36 +592,6 @@ class PostgreSQLStore:
                                   "AND tablename LIKE 'c\\_%%'")
         return sorted(r[0][2:] for r in rows)
 
-    def schema(self, conn: Connection, class_name: str) -> Dict[str, FieldType]:
-        rows = conn.execute("SELECT field, type, target_class FROM _schema WHERE class_name=?", (class_name,))
-        return {f: (t, target) for f, t, target in rows}
-
-    def field_options(self, conn: Connection, class_name: str) -> Dict[str, FieldOptions]:
-        rows = conn.execute("SELECT field, required, default_value FROM _field_options WHERE class_name=?",
-                            (class_name,))
-        return {f: {**({"required": True} if required else {}),
-                    **({"defaultValue": orjson.loads(default)} if default is not None else {})}
-                for f, required, default in rows}
-
-    def add_field(self, conn: Connection, class_name: str, name: str, ftype: FieldType,
-                  options: FieldOptions) -> None:
-        self.ensure_class(conn, class_name)
-        conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)", (class_name, check_field_name(name), *ftype))
-        if options:
-            default = options.get("defaultValue")
-            conn.execute("INSERT OR REPLACE INTO _field_options VALUES (?, ?, ?, ?)",
-                         (class_name, name, int(bool(options.get("required"))),
-                          None if default is None else orjson.dumps(default).decode()))
-
-    def drop_field(self, conn: Connection, class_name: str, name: str) -> None:
-        if self.has_class(conn, class_name):
-            path = json_path(check_field_name(name))
-            conn.execute(f"UPDATE {table(class_name)} SET data = json_remove(data, {path}) "
-                         f"WHERE json_type(data, {path}) IS NOT NULL")
-        conn.execute("DELETE FROM _relations WHERE owner_class=? AND key=?", (class_name, name))
-        conn.execute("DELETE FROM _schema WHERE class_name=? AND field=?", (class_name, name))
-        conn.execute("DELETE FROM _field_options WHERE class_name=? AND field=?", (class_name, name))
-
     def drop_class(self, conn: Connection, class_name: str) -> None:
         self._pg(conn).run(f"DROP TABLE IF EXISTS {table(class_name)}")
         self._pg(conn).run("SELECT leanorm_catalogue_changed()")  # every node forgets it, when this commits
@@ -630,46 +601,6 @@ class PostgreSQLStore:
             conn.execute(f"DELETE FROM {system_table} WHERE {column}=?", (class_name,))
         self._known_tables.discard(class_name)
         self._created_tables().discard(class_name)
-
-    def named_indexes(self, conn: Connection, class_name: str) -> Dict[str, Dict[str, int]]:
-        rows = conn.execute("SELECT name, keys FROM _named_indexes WHERE class_name=? ORDER BY name", (class_name,))
-        return {name: orjson.loads(keys) for name, keys in rows}
-
-    def add_named_index(self, conn: Connection, class_name: str, name: str, keys: Dict[str, int]) -> None:
-        if not INDEX_NAME.match(name):
-            raise ProtocolError(102, f"Invalid index name: {name!r}.")
-        self.ensure_class(conn, class_name)
-        columns = ", ".join(f"({self.key_expression(conn, class_name, key)}){' DESC' if order == -1 else ''}"
-                            for key, order in keys.items())
-        conn.execute(f'CREATE INDEX "c_{class_name}__named_{name}" ON {table(class_name)} ({columns})')
-        conn.execute("INSERT INTO _named_indexes VALUES (?, ?, ?)", (class_name, name, orjson.dumps(keys).decode()))
-
-    def drop_named_index(self, conn: Connection, class_name: str, name: str) -> None:
-        if not INDEX_NAME.match(name):
-            raise ProtocolError(102, f"Invalid index name: {name!r}.")
-        self._pg(conn).run(f'DROP INDEX IF EXISTS "c_{class_name}__named_{name}"')
-        conn.execute("DELETE FROM _named_indexes WHERE class_name=? AND name=?", (class_name, name))
-
-    def learn(self, conn: Connection, class_name: str, known: Dict[str, FieldType],
-              types: Dict[str, FieldType]) -> None:
-        for name, ftype in types.items():
-            old = known.get(name) or SYSTEM_FIELD_TYPES.get(class_name, {}).get(name)
-            if old is not None and old != ftype:
-                want = old[0] + (f"<{old[1]}>" if old[1] else "")
-                got = ftype[0] + (f"<{ftype[1]}>" if ftype[1] else "")
-                raise ProtocolError(111, f"Invalid value type for field {name!r}: expected {want}, got {got}.")
-            if name not in known:
-                conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)", (class_name, name, *ftype))
-                known[name] = ftype
-
-    def key_expression(self, conn: Connection, class_name: str, key: str, row: str = "data") -> str:
-        """The SQL (SQLite's dialect, as the compiler emits it) of ``key``'s value in a row."""
-        if key in ("objectId", "createdAt", "updatedAt"):
-            return key
-        parts = key.split(".")
-        ftype = self.schema(conn, class_name).get(parts[0], ("", None))[0]
-        suffix = {"Date": ("iso",), "Pointer": ("objectId",)}.get(ftype, ()) if len(parts) == 1 else ()
-        return f"json_extract({row}, {json_path(*parts, *suffix)})"
 
     def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
         """An expression index on ``key``, the compiler's expression (with the ACL beside it unless

@@ -28,7 +28,7 @@ import re
 import sqlite3
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type
+from typing import Any, Callable, ContextManager, Dict, Iterator, List, Optional, Tuple, Type
 
 import orjson
 
@@ -40,7 +40,7 @@ from .sqlfunctions import register_functions
 from .interface import Connection, FieldOptions, FieldType
 from .writer_lock import WriterLock
 
-__all__ = ["SQLiteStore", "table", "json_path", "trigger_name", "check_class_name", "check_field_name", "FieldType", "FieldOptions", "store_failure",
+__all__ = ["SQLiteStore", "SQLCatalogue", "table", "json_path", "trigger_name", "check_class_name", "check_field_name", "FieldType", "FieldOptions", "store_failure",
            "FAILURE_OBSERVERS"]
 
 log = logging.getLogger("leanorm.embedded")
@@ -269,7 +269,120 @@ def _identity(path: str) -> Optional[Tuple[int, int]]:
     return found.st_dev, found.st_ino
 
 
-class SQLiteStore:
+class SQLCatalogue:
+    """The class catalogue (learnt and declared fields, their options, named indexes) and the change feed's
+    reads, in the SQL dialect both stores speak: ``SQLiteStore`` runs it as it is, ``PostgreSQLStore``
+    through its translation. One copy, so a rule added here (a field type check, an error's wording)
+    holds on both stores."""
+
+    def has_class(self, conn: Connection, class_name: str) -> bool:  # pragma: no cover - each store's own
+        raise NotImplementedError
+
+    def ensure_class(self, conn: Connection, class_name: str) -> None:  # pragma: no cover - each store's own
+        raise NotImplementedError
+
+    def read(self) -> ContextManager[Connection]:  # pragma: no cover - each store's own
+        raise NotImplementedError
+
+    def _ddl(self, conn: Connection, sql: str) -> None:
+        """Run a statement that changes the database's structure (each store may run it its own way)."""
+        conn.execute(sql)
+
+    @staticmethod
+    def _index_column(expression: str) -> str:
+        """``expression`` as a column of ``CREATE INDEX`` (each store may need it its own way)."""
+        return expression
+
+    def schema(self, conn: Connection, class_name: str) -> Dict[str, FieldType]:
+        """Field name -> (type, targetClass) as learnt from the writes so far."""
+        rows = conn.execute("SELECT field, type, target_class FROM _schema WHERE class_name=?", (class_name,))
+        return {f: (t, target) for f, t, target in rows}
+
+    def field_options(self, conn: Connection, class_name: str) -> Dict[str, FieldOptions]:
+        """Field name -> its ``required`` / ``defaultValue`` settings, for the fields that have any."""
+        rows = conn.execute("SELECT field, required, default_value FROM _field_options WHERE class_name=?",
+                            (class_name,))
+        return {f: {**({"required": True} if required else {}),
+                    **({"defaultValue": orjson.loads(default)} if default is not None else {})}
+                for f, required, default in rows}
+
+    def add_field(self, conn: Connection, class_name: str, name: str, ftype: FieldType,
+                  options: FieldOptions) -> None:
+        """Declare a field (the schema API's new column): its type, and its options when it has any."""
+        self.ensure_class(conn, class_name)
+        _check_one_geopoint(self.schema(conn, class_name), name, ftype)
+        conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)",
+                     (class_name, check_field_name(name), *ftype))
+        if options:
+            default = options.get("defaultValue")
+            conn.execute("INSERT OR REPLACE INTO _field_options VALUES (?, ?, ?, ?)",
+                         (class_name, name, int(bool(options.get("required"))),
+                          None if default is None else orjson.dumps(default).decode()))
+
+    def drop_field(self, conn: Connection, class_name: str, name: str) -> None:
+        """Delete a field from the class: its value in every row, its relation rows, its type and options."""
+        if self.has_class(conn, class_name):
+            path = json_path(check_field_name(name))
+            conn.execute(f"UPDATE {table(class_name)} SET data = json_remove(data, {path}) "
+                         f"WHERE json_type(data, {path}) IS NOT NULL")
+        conn.execute("DELETE FROM _relations WHERE owner_class=? AND key=?", (class_name, name))
+        conn.execute("DELETE FROM _schema WHERE class_name=? AND field=?", (class_name, name))
+        conn.execute("DELETE FROM _field_options WHERE class_name=? AND field=?", (class_name, name))
+
+    def named_indexes(self, conn: Connection, class_name: str) -> Dict[str, Dict[str, int]]:
+        """Index name -> its keys (``{"field": 1}``, ``-1`` descending) as the schema API made them."""
+        rows = conn.execute("SELECT name, keys FROM _named_indexes WHERE class_name=? ORDER BY name", (class_name,))
+        return {name: orjson.loads(keys) for name, keys in rows}
+
+    def add_named_index(self, conn: Connection, class_name: str, name: str, keys: Dict[str, int]) -> None:
+        """Create the index ``name`` over ``keys`` (in order; ``1`` ascending, ``-1`` descending), each key
+        indexed as the query compiler reads it (see :meth:`key_expression`)."""
+        if not INDEX_NAME.match(name):
+            raise ProtocolError(102, f"Invalid index name: {name!r}.")
+        self.ensure_class(conn, class_name)
+        columns = ", ".join(f"{self._index_column(self.key_expression(conn, class_name, key))}"
+                            f"{' DESC' if order == -1 else ''}"
+                            for key, order in keys.items())
+        conn.execute(f'CREATE INDEX "c_{class_name}__named_{name}" ON {table(class_name)} ({columns})')
+        conn.execute("INSERT INTO _named_indexes VALUES (?, ?, ?)", (class_name, name, orjson.dumps(keys).decode()))
+
+    def drop_named_index(self, conn: Connection, class_name: str, name: str) -> None:
+        if not INDEX_NAME.match(name):
+            raise ProtocolError(102, f"Invalid index name: {name!r}.")
+        self._ddl(conn, f'DROP INDEX IF EXISTS "c_{class_name}__named_{name}"')
+        conn.execute("DELETE FROM _named_indexes WHERE class_name=? AND name=?", (class_name, name))
+
+    def learn(self, conn: Connection, class_name: str, known: Dict[str, FieldType],
+              types: Dict[str, FieldType]) -> None:
+        """Record the types of fields written for the first time; a different type later (or, for a field
+        of :data:`SYSTEM_FIELD_TYPES`, ever) is error 111."""
+        for name, ftype in types.items():
+            old = known.get(name) or SYSTEM_FIELD_TYPES.get(class_name, {}).get(name)
+            if old is not None and old != ftype:
+                raise type_mismatch(class_name, name, old, ftype)
+            if name not in known:
+                conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)", (class_name, name, *ftype))
+                known[name] = ftype
+
+    def key_expression(self, conn: Connection, class_name: str, key: str, row: str = "data") -> str:
+        """The SQL of ``key``'s value in a row of ``class_name``, exactly as the query compiler emits it
+        (``json_extract(data, '$."key"')``, ``."iso"`` for a Date, ``."objectId"`` for a Pointer); ``row``
+        names the JSON column (``NEW.data`` in a trigger); a column's key is its name."""
+        if key in ("objectId", "createdAt", "updatedAt"):
+            return key
+        parts = key.split(".")
+        ftype = self.schema(conn, class_name).get(parts[0], ("", None))[0]
+        suffix = {"Date": ("iso",), "Pointer": ("objectId",)}.get(ftype, ()) if len(parts) == 1 else ()
+        return f"json_extract({row}, {json_path(*parts, *suffix)})"
+
+    def changes_after(self, seq: int, limit: int = 500) -> Tuple[List[changes.Change], bool]:
+        """The committed changes after ``seq`` (oldest first, at most ``limit``) and whether some after
+        ``seq`` were dropped from the bounded feed (a reader that far behind missed them)."""
+        with self.read() as conn:
+            return changes.read_after(conn, seq, limit)
+
+
+class SQLiteStore(SQLCatalogue):
     """The SQLite database of one embedded backend (the storage interface's SQLite store)."""
 
     integrity_errors: Tuple[Type[BaseException], ...] = (sqlite3.IntegrityError,)
@@ -502,12 +615,6 @@ class SQLiteStore:
         changes.record(conn, class_name, object_id, before, after)
         self._local.recorded = True
 
-    def changes_after(self, seq: int, limit: int = 500) -> Tuple[List[changes.Change], bool]:
-        """The committed changes after ``seq`` (oldest first, at most ``limit``) and whether some after
-        ``seq`` were dropped from the bounded feed (a reader that far behind missed them)."""
-        with self.read() as conn:
-            return changes.read_after(conn, seq, limit)
-
     def latest_change(self) -> int:
         """The ``seq`` of the newest committed change (0: none): where a new reader of the feed starts."""
         with self.read() as conn:
@@ -590,42 +697,6 @@ class SQLiteStore:
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'c\\_%' ESCAPE '\\'")
         return sorted(r[0][2:] for r in rows)
 
-    def schema(self, conn: Connection, class_name: str) -> Dict[str, FieldType]:
-        """Field name -> (type, targetClass) as learnt from the writes so far."""
-        rows = conn.execute("SELECT field, type, target_class FROM _schema WHERE class_name=?", (class_name,))
-        return {f: (t, target) for f, t, target in rows}
-
-    def field_options(self, conn: Connection, class_name: str) -> Dict[str, FieldOptions]:
-        """Field name -> its ``required`` / ``defaultValue`` settings, for the fields that have any."""
-        rows = conn.execute("SELECT field, required, default_value FROM _field_options WHERE class_name=?",
-                            (class_name,))
-        return {f: {**({"required": True} if required else {}),
-                    **({"defaultValue": orjson.loads(default)} if default is not None else {})}
-                for f, required, default in rows}
-
-    def add_field(self, conn: Connection, class_name: str, name: str, ftype: FieldType,
-                  options: FieldOptions) -> None:
-        """Declare a field (the schema API's new column): its type, and its options when it has any."""
-        self.ensure_class(conn, class_name)
-        _check_one_geopoint(self.schema(conn, class_name), name, ftype)
-        conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)",
-                     (class_name, check_field_name(name), *ftype))
-        if options:
-            default = options.get("defaultValue")
-            conn.execute("INSERT OR REPLACE INTO _field_options VALUES (?, ?, ?, ?)",
-                         (class_name, name, int(bool(options.get("required"))),
-                          None if default is None else orjson.dumps(default).decode()))
-
-    def drop_field(self, conn: Connection, class_name: str, name: str) -> None:
-        """Delete a field from the class: its value in every row, its relation rows, its type and options."""
-        if self.has_class(conn, class_name):
-            path = json_path(check_field_name(name))
-            conn.execute(f"UPDATE {table(class_name)} SET data = json_remove(data, {path}) "
-                         f"WHERE json_type(data, {path}) IS NOT NULL")
-        conn.execute("DELETE FROM _relations WHERE owner_class=? AND key=?", (class_name, name))
-        conn.execute("DELETE FROM _schema WHERE class_name=? AND field=?", (class_name, name))
-        conn.execute("DELETE FROM _field_options WHERE class_name=? AND field=?", (class_name, name))
-
     def drop_class(self, conn: Connection, class_name: str) -> None:
         """Drop a class: its table (with its indexes) and everything kept about it beside the table."""
         conn.execute(f"DROP TABLE IF EXISTS {table(class_name)}")
@@ -635,51 +706,6 @@ class SQLiteStore:
             conn.execute(f"DELETE FROM {system_table} WHERE {column}=?", (class_name,))
         self._known_tables.discard(class_name)
         self._created_tables().discard(class_name)
-
-    def named_indexes(self, conn: Connection, class_name: str) -> Dict[str, Dict[str, int]]:
-        """Index name -> its keys (``{"field": 1}``, ``-1`` descending) as the schema API made them."""
-        rows = conn.execute("SELECT name, keys FROM _named_indexes WHERE class_name=? ORDER BY name", (class_name,))
-        return {name: orjson.loads(keys) for name, keys in rows}
-
-    def add_named_index(self, conn: Connection, class_name: str, name: str, keys: Dict[str, int]) -> None:
-        """Create the index ``name`` over ``keys`` (in order; ``1`` ascending, ``-1`` descending), each key
-        indexed as the query compiler reads it (see :meth:`key_expression`)."""
-        if not INDEX_NAME.match(name):
-            raise ProtocolError(102, f"Invalid index name: {name!r}.")
-        self.ensure_class(conn, class_name)
-        columns = ", ".join(f"{self.key_expression(conn, class_name, key)}{' DESC' if order == -1 else ''}"
-                            for key, order in keys.items())
-        conn.execute(f'CREATE INDEX "c_{class_name}__named_{name}" ON {table(class_name)} ({columns})')
-        conn.execute("INSERT INTO _named_indexes VALUES (?, ?, ?)", (class_name, name, orjson.dumps(keys).decode()))
-
-    def drop_named_index(self, conn: Connection, class_name: str, name: str) -> None:
-        if not INDEX_NAME.match(name):
-            raise ProtocolError(102, f"Invalid index name: {name!r}.")
-        conn.execute(f'DROP INDEX IF EXISTS "c_{class_name}__named_{name}"')
-        conn.execute("DELETE FROM _named_indexes WHERE class_name=? AND name=?", (class_name, name))
-
-    def learn(self, conn: Connection, class_name: str, known: Dict[str, FieldType],
-              types: Dict[str, FieldType]) -> None:
-        """Record the types of fields written for the first time; a different type later (or, for a field
-        of :data:`SYSTEM_FIELD_TYPES`, ever) is error 111."""
-        for name, ftype in types.items():
-            old = known.get(name) or SYSTEM_FIELD_TYPES.get(class_name, {}).get(name)
-            if old is not None and old != ftype:
-                raise type_mismatch(class_name, name, old, ftype)
-            if name not in known:
-                conn.execute("INSERT OR IGNORE INTO _schema VALUES (?, ?, ?, ?)", (class_name, name, *ftype))
-                known[name] = ftype
-
-    def key_expression(self, conn: Connection, class_name: str, key: str, row: str = "data") -> str:
-        """The SQL of ``key``'s value in a row of ``class_name``, exactly as the query compiler emits it
-        (``json_extract(data, '$."key"')``, ``."iso"`` for a Date, ``."objectId"`` for a Pointer); ``row``
-        names the JSON column (``NEW.data`` in a trigger); a column's key is its name."""
-        if key in ("objectId", "createdAt", "updatedAt"):
-            return key
-        parts = key.split(".")
-        ftype = self.schema(conn, class_name).get(parts[0], ("", None))[0]
-        suffix = {"Date": ("iso",), "Pointer": ("objectId",)}.get(ftype, ()) if len(parts) == 1 else ()
-        return f"json_extract({row}, {json_path(*parts, *suffix)})"
 
     def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
         """Create an expression index on ``key`` (a field, or ``a.b`` inside an object field).
