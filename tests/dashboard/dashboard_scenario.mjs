@@ -74,7 +74,11 @@ async function byText(text, within = '') {
   });
 }
 
-async function click(text, within = '') { await (await byText(text, within)).click(); }
+/** Click the element showing `text`; found again when the page re-rendered it between finding and clicking
+ * (puppeteer's "Node is detached from document"). */
+async function click(text, within = '') {
+  await until(`could not click ${text}`, async () => { await (await byText(text, within)).click(); return true; });
+}
 
 async function typeInto(selector, text) {
   const input = await until(`no ${selector}`, () => page.$(selector));
