@@ -602,22 +602,6 @@ class PostgreSQLStore(SQLCatalogue):
         self._known_tables.discard(class_name)
         self._created_tables().discard(class_name)
 
-    def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
-        """An expression index on ``key``, the compiler's expression (with the ACL beside it unless
-        ``unique``), as the SQLite store makes it."""
-        parts = key.split(".")
-        name = f"c_{class_name}__{'_'.join(parts)}{'__unique' if unique else ''}"
-        try:
-            with self.write() as conn:
-                self.ensure_class(conn, class_name)
-                expr = self.key_expression(conn, class_name, key)
-                conn.execute(f'CREATE {"UNIQUE " if unique else ""}INDEX IF NOT EXISTS "{name}" '
-                             f"ON {table(class_name)} (({expr}){'' if unique else ', acl'})")
-        except psycopg.IntegrityError:
-            raise ProtocolError(137, f"Cannot create a unique index on {class_name}.{key}: "
-                                     "existing objects share a value.") from None
-        return name
-
 
     # -- counters (:mod:`.counters`) -------------------------------------------------------------------
     def counted_fields(self, conn: Connection, class_name: str) -> List[str]:

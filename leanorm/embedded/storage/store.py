@@ -281,7 +281,12 @@ class SQLCatalogue:
     def ensure_class(self, conn: Connection, class_name: str) -> None:  # pragma: no cover - each store's own
         raise NotImplementedError
 
+    integrity_errors: Tuple[Type[BaseException], ...] = ()
+
     def read(self) -> ContextManager[Connection]:  # pragma: no cover - each store's own
+        raise NotImplementedError
+
+    def write(self) -> ContextManager[Connection]:  # pragma: no cover - each store's own
         raise NotImplementedError
 
     def _ddl(self, conn: Connection, sql: str) -> None:
@@ -380,6 +385,26 @@ class SQLCatalogue:
         ``seq`` were dropped from the bounded feed (a reader that far behind missed them)."""
         with self.read() as conn:
             return changes.read_after(conn, seq, limit)
+
+    def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
+        """Create an expression index on ``key`` (a field, or ``a.b`` inside an object field).
+
+        The expression is exactly the query compiler's (``json_extract(data, '$."key"')``, ``."iso"`` for a
+        Date, ``."objectId"`` for a Pointer). A plain index carries the ACL column too, so the read check
+        of a count or filter is answered from the index without reading the rows; a unique index holds
+        the value alone (uniqueness is of the value)."""
+        parts = key.split(".")
+        name = f"c_{class_name}__{'_'.join(parts)}{'__unique' if unique else ''}"
+        try:
+            with self.write() as conn:
+                self.ensure_class(conn, class_name)
+                column = self._index_column(self.key_expression(conn, class_name, key))
+                conn.execute(f'CREATE {"UNIQUE " if unique else ""}INDEX IF NOT EXISTS "{name}" '
+                             f"ON {table(class_name)} ({column}{'' if unique else ', acl'})")
+        except self.integrity_errors:
+            raise ProtocolError(137, f"Cannot create a unique index on {class_name}.{key}: "
+                                     "existing objects share a value.") from None
+        return name
 
 
 class SQLiteStore(SQLCatalogue):
@@ -706,26 +731,6 @@ class SQLiteStore(SQLCatalogue):
             conn.execute(f"DELETE FROM {system_table} WHERE {column}=?", (class_name,))
         self._known_tables.discard(class_name)
         self._created_tables().discard(class_name)
-
-    def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
-        """Create an expression index on ``key`` (a field, or ``a.b`` inside an object field).
-
-        The expression is exactly the query compiler's (``json_extract(data, '$."key"')``, ``."iso"`` for a
-        Date, ``."objectId"`` for a Pointer). A plain index carries the ACL column too, so the read check
-        of a count or filter is answered from the index without reading the rows; a unique index holds
-        the value alone (uniqueness is of the value)."""
-        parts = key.split(".")
-        with self.write() as conn:
-            self.ensure_class(conn, class_name)
-            expr = self.key_expression(conn, class_name, key)
-            name = f"c_{class_name}__{'_'.join(parts)}{'__unique' if unique else ''}"
-            try:
-                conn.execute(f'CREATE {"UNIQUE " if unique else ""}INDEX IF NOT EXISTS "{name}" '
-                             f"ON {table(class_name)} ({expr}{'' if unique else ', acl'})")
-            except sqlite3.IntegrityError:
-                raise ProtocolError(137, f"Cannot create a unique index on {class_name}.{key}: "
-                                         "existing objects share a value.") from None
-        return name
 
     # -- counters (:mod:`.counters`) -------------------------------------------------------------------
     def counted_fields(self, conn: Connection, class_name: str) -> List[str]:
