@@ -71,6 +71,8 @@ OPTIONS_ENV = "LEANORM_SERVE_OPTIONS"
 MAIN_PID_ENV = "LEANORM_SERVE_MAIN_PID"
 #: upload bytes held in memory before the spool moves to a temporary file
 SPOOL_IN_MEMORY = 1024 * 1024
+#: seconds a live connection refused past a bound waits for the client's first message before closing
+REFUSED_LINGER = 2.0
 PR_SET_PDEATHSIG = 1  # prctl(2)
 #: seconds before granian is started again after it gave up on crashing workers: the first pause, the longest
 RESTART_BACKOFF = (1.0, 30.0)
@@ -348,6 +350,10 @@ class RSGIApp:
             client = self.live.open(outlet, address)
         except LiveError as exc:  # past a bound: said, then closed
             outlet.put(dumps(exc.as_message()).encode(), force=True)
+            # the client's first message (its connect) is on its way: closing with it unread would reset
+            # the connection, and a reset can discard the answer before the client reads it
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(transport.receive(), min(self.read_timeout, REFUSED_LINGER))
             outlet.close()
             await writer
             return

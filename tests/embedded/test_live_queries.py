@@ -339,11 +339,14 @@ def test_behind_a_trusted_proxy_the_bound_per_address_counts_the_client_it_names
             return answer
 
         opened: List[Any] = []
-        answers = [first_answer(client) for client in ("203.0.113.1", "203.0.113.2", "203.0.113.1")]
+        answers = [first_answer(client) for client in ("203.0.113.1", "203.0.113.2")]
+        # every refused client reads why: the server must not close on a connect it has not read (a
+        # reset can discard its answer unread; this lost about one refusal in twenty)
+        refused = [first_answer("203.0.113.1") for _ in range(30)]
         for socket in opened:
             socket.close()
-    assert [a["op"] for a in answers[:2]] == ["connected", "connected"]
-    assert (answers[2]["op"], answers[2]["code"]) == ("error", 155) and "203.0.113.1" in answers[2]["error"]
+    assert [a["op"] for a in answers] == ["connected", "connected"]
+    assert {(a["op"], a["code"], "203.0.113.1" in a["error"]) for a in refused} == {("error", 155, True)}
 
 
 def test_a_socket_that_never_connects_is_closed_after_the_read_timeout(tmp_path: Path) -> None:
