@@ -402,3 +402,30 @@ def test_a_subscription_hears_only_changes_committed_after_it_even_when_its_read
         reader.close()
         writer.close()
     assert [(e["op"], e["object"]["title"]) for e in events] == [("create", "after")]
+
+
+def test_the_feeds_reader_outlives_a_store_that_fails_for_a_while(server: EmbeddedServer,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that cannot be read for a while (PostgreSQL restarting, a disk error: 503) must not end
+    live queries for good: the reader tries again and the subscribers hear the writes made after."""
+    from leanorm.embedded.answers import ProtocolError
+
+    read_feed = server.store.changes_after
+    failures = [ProtocolError(1, "The database cannot be read.", 503)] * 3
+
+    def failing_for_a_while(seq: int, limit: int = 500) -> Any:
+        if failures:
+            raise failures.pop()
+        return read_feed(seq, limit)
+
+    async def scenario() -> Dict[str, Any]:
+        live = await _connected(server)
+        await _subscribed(live, 1, "Memo", {})
+        monkeypatch.setattr(server.store, "changes_after", failing_for_a_while)
+        await asyncio.to_thread(_call, server, "POST", "classes/Memo", {"title": "after the outage"})
+        event: Dict[str, Any] = await live.receive()
+        await live.close()
+        return event
+
+    event = _run(scenario())
+    assert (event["op"], event["object"]["title"], failures) == ("create", "after the outage", [])

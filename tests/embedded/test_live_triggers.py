@@ -355,3 +355,29 @@ def test_leanclouds_subscribe_goes_through_the_same_before_subscribe(engine: Eng
     assert (refused.status, json.loads(refused.body)["code"]) == (400, 119)
     assert made.status == 200, made.body
     assert [q["where"] for q in stored] == [{"$and": [{"rank": 1}, {"team": "red"}]}]
+
+
+def test_events_of_one_batch_of_changes_all_pass_through_after_live_query_event(engine: Engine) -> None:
+    """The feed's reader queues each event while it reads the batch; the triggers' answers are finished
+    (read filter, ``keys``) on the trigger threads at the same time. Neither may wait for the other: on
+    the in-memory store, whose one connection is shared, the two waited for each other for ever."""
+    @engine.after_live_query_event(Memo)
+    def edit(request: LiveEventRequest) -> None:
+        request.object.title = (request.object.title or "").upper()
+
+    server = _serve(engine)
+
+    async def scenario() -> List[Dict[str, Any]]:
+        live = await _connected(server)
+        assert (await _subscribe(live, 1, {}))["op"] == "subscribed"
+        await asyncio.to_thread(_call, server, "POST", "batch", {"requests": [
+            {"method": "POST", "path": "/parse/classes/Memo", "body": {"title": f"memo {n}"}} for n in range(60)]})
+        events = [await live.receive() for _ in range(60)]
+        await live.close()
+        return events
+
+    try:
+        events = _run(scenario())
+    finally:
+        server.close()
+    assert [e["object"]["title"] for e in events] == [f"MEMO {n}" for n in range(60)]

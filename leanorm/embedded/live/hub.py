@@ -47,6 +47,8 @@ __all__ = ["LiveQueries"]
 log = logging.getLogger("leanorm.embedded")
 #: changes read from the feed at once
 BATCH = 500
+#: the longest pause (seconds) between reads of a change feed that keeps failing
+FAILED_READ_PAUSE = 1.0
 #: Parse's code for an invalid session token
 INVALID_SESSION = 209
 
@@ -156,6 +158,7 @@ class LiveQueries:
     # -- the reader of the change feed -----------------------------------------------------------------
     def _read(self) -> None:
         store = self.services.store
+        pause = self.limits.poll_interval
         while not self._stop.is_set():
             try:
                 store.wait_for_changes(self.limits.poll_interval)
@@ -172,12 +175,15 @@ class LiveQueries:
                     except Exception:  # noqa: BLE001 - a bug in one batch: its events are lost, and said so
                         log.exception("live queries: delivering changes failed")
                         self._missed()
-            except ProtocolError as exc:  # the store closed under the reader: the server is stopping
-                if exc.status == 503:
+                pause = self.limits.poll_interval
+            except Exception:  # noqa: BLE001 - the reader must outlive a failed read of the feed
+                # a store that cannot be read for a while (PostgreSQL restarting, a disk error) comes back:
+                # the feed is read again from where it was, after pauses doubling up to a second
+                if self._stop.is_set():
                     return
                 log.exception("live queries: reading the change feed failed")
-            except Exception:  # noqa: BLE001 - the reader must outlive a failed read of the feed
-                log.exception("live queries: reading the change feed failed")
+                self._stop.wait(pause)
+                pause = min(pause * 2, FAILED_READ_PAUSE)
 
     def _missed(self) -> None:
         with self._lock:

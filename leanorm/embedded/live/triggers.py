@@ -155,12 +155,13 @@ def timed_out(path: str, seconds: float) -> LiveError:
 
 
 class _Queued:
-    __slots__ = ("message", "future", "finish", "deadline", "request_id")
+    """One event in its line: ``ready`` once its message is known (None: nothing to send)."""
+    __slots__ = ("message", "ready", "future", "finish", "deadline", "request_id")
 
     def __init__(self, message: Optional[Dict[str, Any]], future: "Optional[concurrent.futures.Future[Dict[str, Any]]]",
                  finish: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]], deadline: float,
                  request_id: Optional[int]) -> None:
-        self.message, self.future, self.finish = message, future, finish
+        self.message, self.ready, self.future, self.finish = message, future is None, future, finish
         self.deadline, self.request_id = deadline, request_id
 
 
@@ -187,8 +188,16 @@ class EventLine:
         """Send, in its turn, what ``finish`` makes of the trigger's answer (None: nothing); a trigger
         that fails or takes longer than ``trigger_timeout`` sends its error instead."""
         deadline = time.monotonic() + self.triggers.hub.limits.trigger_timeout
-        self._add(_Queued(None, future, finish, deadline, request_id))
-        future.add_done_callback(lambda _: self.flush())
+        item = _Queued(None, future, finish, deadline, request_id)
+        self._add(item)
+        future.add_done_callback(lambda _: self._answered(item))
+
+    def _answered(self, item: _Queued) -> None:
+        # finished outside the line's lock: finishing reads the store (the read filter), and the feed's
+        # reader, which may hold the store (the in-memory store's one connection), waits for that lock
+        item.message = self._finished(item)
+        item.ready = True
+        self.flush()
 
     def _add(self, item: _Queued) -> None:
         limits = self.triggers.hub.limits
@@ -208,11 +217,10 @@ class EventLine:
         with self._lock:
             while self._queue and not self.client.closed:
                 item = self._queue[0]
-                if item.future is None:
+                if item.ready:
                     message = item.message
-                elif item.future.done():
-                    message = self._finished(item)
                 elif time.monotonic() >= item.deadline:
+                    assert item.future is not None
                     item.future.cancel()
                     message = timed_out("afterLiveQueryEvent", self.triggers.hub.limits.trigger_timeout).as_message()
                     message["requestId"] = item.request_id
