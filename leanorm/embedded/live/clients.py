@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import orjson
 
 from ...protocol.dialects import same_secret
 from ..access.authz import ReadPolicy
 from ..answers import ProtocolError
+from ..budget import Budget, OverBudget
 from ..caller import Caller
 from ..endpoints.sessions import authenticate
 from ..storage.interface import Store
@@ -32,10 +33,12 @@ from .triggers import CONNECT, EventLine, subscription_query
 if TYPE_CHECKING:  # the hub holds the clients
     from .hub import LiveQueries
 
-__all__ = ["LiveClient", "Subscription", "REQUEST_LIMIT", "check_subscription"]
+__all__ = ["LiveClient", "Subscription", "REQUEST_LIMIT", "HELD_TOGETHER", "check_subscription"]
 
 #: Parse's code for a request over a limit (``Parse.Error.REQUEST_LIMIT_EXCEEDED``)
 REQUEST_LIMIT = 155
+#: whose budget the ``where`` of subscriptions held together charge (as its errors name it)
+HELD_TOGETHER = "a live connection's (or LeanCloud installation's) subscriptions together"
 
 
 class Subscription:
@@ -58,16 +61,27 @@ class Subscription:
         self.where_text = canonical(where)
 
 
-def check_subscription(store: Store, policy: ReadPolicy, subscription: Subscription) -> None:
+def check_subscription(store: Store, policy: ReadPolicy, subscription: Subscription,
+                       held: Sequence[Tuple[str, Dict[str, Any]]] = ()) -> None:
     """Refuse a subscription its subscriber may not make (``policy`` reads as it): as a find with its
     ``where`` would be refused (the class-level permission, 102 for a ``where`` that does not compile,
-    119 for a protected field in it or in ``watch``). Every protocol's subscribe goes through it."""
+    119 for a protected field in it or in ``watch``). ``held``: the ``(className, where)`` of the
+    subscriptions held with it (its connection's, or its installation's), which it joins: every ``where``
+    runs again at every change of its class, so what they ask together is one request's budget (102
+    naming the bound, :data:`HELD_TOGETHER`). Every protocol's subscribe goes through it."""
     class_name, caller = subscription.class_name, subscription.caller
     policy.permit(class_name, subscription.operation)
     for field in subscription.watch or ():
         policy.check_key(class_name, field)
     with store.read() as conn:
         QueryCompiler(store, conn, caller, "parse", policy).where(class_name, "t0", subscription.where)
+        together = Budget(holder=HELD_TOGETHER)
+        for held_class, where in (*held, (class_name, subscription.where)):
+            try:  # (the rights were checked when each was made: here only what it costs is counted)
+                QueryCompiler(store, conn, Caller(master=True), "parse", budget=together).where(held_class, "t0",
+                                                                                              where)
+            except ProtocolError:
+                continue  # a held ``where`` that no longer compiles matches nothing: it costs nothing
 
 
 class LiveClient:
@@ -143,6 +157,8 @@ class LiveClient:
                 self._subscribe(request)
         except ProtocolError as exc:
             raise LiveError(exc.code, exc.message, request_id=request_id) from None
+        except OverBudget as exc:  # a ``where`` asking more than its budget: refused, naming the bound
+            raise LiveError(exc.code, str(exc), request_id=request_id) from None
         except LiveError as exc:
             exc.request_id = request_id
             raise
@@ -187,7 +203,8 @@ class LiveClient:
         where = query["where"]
         subscription = Subscription(request_id, class_name, where, query.get("keys") or query.get("fields"),
                                     query.get("watch"), token, caller, since)
-        check_subscription(store, ReadPolicy(self.hub.context(caller)), subscription)
+        held = [(s.class_name, s.where) for held_id, s in self.subscriptions.items() if held_id != request_id]
+        check_subscription(store, ReadPolicy(self.hub.context(caller)), subscription, held)
         self.hub.subscribe(self, subscription, {"op": "subscribed", "clientId": self.id, "requestId": request_id})
 
     def _about(self, token: Optional[str], master: bool) -> Dict[str, Any]:

@@ -25,16 +25,13 @@ import logging
 import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-import orjson
-
 from ..access.authz import ReadPolicy
 from ..answers import ProtocolError
 from ..caller import Caller
-from ..endpoints.sessions import authenticate
+from ..endpoints.sessions import authenticate, valid_tokens
 from ..routing import Context, Services
 from ..settings import LiveLimits
 from ..storage.interface import Change, Connection, Store
-from ..storage.values import now_iso
 from .clients import REQUEST_LIMIT, LiveClient, Subscription
 from .events import Seen, decide, shown
 from .matching import Conditions
@@ -214,21 +211,14 @@ class LiveQueries:
                             refresh: bool = False) -> List[Tuple[LiveClient, Subscription]]:
         """The subscriptions whose session is still valid (``refresh``: with their callers' roles read
         again); those whose token was deleted or expired end with error 209."""
-        tokens = {s.token for _, s in entries if s.token}
+        valid = valid_tokens(self.services.store, (s.token for _, s in entries if s.token))
         callers: Dict[str, Caller] = {}
-        if tokens:
-            with self.services.store.read() as conn:
-                valid = {t for (t,) in conn.execute(
-                    "SELECT token FROM _sessions WHERE token IN (SELECT value FROM json_each(?)) AND expires_at > ?",
-                    (orjson.dumps(sorted(tokens)).decode(), now_iso()))}
-            if refresh:
-                for token in sorted(valid):  # a copy: a token that fails now is taken out of ``valid``
-                    try:
-                        callers[token] = authenticate(self.services.store, token, False)
-                    except ProtocolError:
-                        valid.discard(token)
-        else:
-            valid = set()
+        if refresh:
+            for token in sorted(valid):  # a copy: a token that fails now is taken out of ``valid``
+                try:
+                    callers[token] = authenticate(self.services.store, token, False)
+                except ProtocolError:
+                    valid.discard(token)
         kept = []
         for client, subscription in entries:
             if subscription.token and subscription.token not in valid and not subscription.caller.master:

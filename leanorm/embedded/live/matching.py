@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..access.authz import ReadPolicy
 from ..answers import ProtocolError
+from ..budget import Budget
 from ..caller import Caller
 from ..storage.interface import Connection, Store
 from ..storage.query_compiler import QueryCompiler
@@ -69,13 +70,18 @@ class Conditions:
     def add(self, where: Dict[str, Any], policy: Optional[ReadPolicy] = None) -> int:
         """Compile ``where`` (as ``policy``'s caller reads, needed when it has sub-queries); its index in
         :meth:`test`'s answer. A ``where`` that no longer compiles (a field's type changed since the
-        subscription) matches nothing."""
+        subscription) matches nothing. Its cost was charged when it was subscribed to, with the other
+        subscriptions held with it (:func:`.clients.check_subscription`), so here each ``where`` is
+        charged to a budget of its own: not to one shared by every subscription of the class, nor to
+        the policy's, which every subscription reading as the same caller (every anonymous one) shares
+        in a batch of changes (17 subscribers' ``$regex`` went over it, and the batch failed)."""
         index, self._count = self._count, self._count + 1
         try:
             if policy is not None and reads_other_rows(where):
-                compiler = QueryCompiler(self.store, self.conn, policy.ctx.caller, "parse", policy)
+                compiler = QueryCompiler(self.store, self.conn, policy.ctx.caller, "parse", policy, Budget())
                 self._own.append((index, compiler.where(self.class_name, "t0", where), compiler.params))
             else:
+                self._shared.budget = Budget()
                 self._plain.append((index, self._shared.where(self.class_name, "t0", where)))
         except ProtocolError:
             self._own.append((index, "0", {}))

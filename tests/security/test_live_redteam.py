@@ -1,0 +1,130 @@
+"""Red-team pass on live queries (docs/security.md, "Live queries: red-team pass"), as attacks on a real
+``leanorm serve`` over its Parse LiveQuery WebSocket and LeanCloud's realtime port.
+
+Where a test shows that something is *not* sent, it then writes a marker the listener must hear and
+checks that the marker's event is the next message: events go out in commit order."""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List
+
+import pytest
+
+from tests.live_socket import Socket
+from tests.security.raw_http import Raw, unique
+from tests.served import Served, serve
+
+PUBLIC = {"*": {"read": True, "write": True}}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serve(tmp_path_factory.mktemp("live-redteam") / "app.sqlite3", "--workers", "1") as running:
+        yield running
+
+
+@pytest.fixture()
+def api(served: Served) -> Raw:
+    return Raw(served, "parse")
+
+
+def _sub_queries(target: str, count: int) -> Dict[str, Any]:
+    """A ``where`` of ``count`` sub-queries into ``target`` (each a different condition)."""
+    return {"$or": [{f"f{i}": {"$inQuery": {"className": target, "where": {"n": {"$gt": -i}}}}}
+                    for i in range(count)]}
+
+
+def _marker_heard(api: Raw, socket: Socket, class_name: str, request_id: int) -> None:
+    marker = api.ok("POST", f"classes/{class_name}", {"ACL": PUBLIC})
+    message = socket.next()
+    assert (message["op"], message["requestId"], message["object"]["objectId"]) == \
+        ("create", request_id, marker["objectId"]), message
+
+
+def test_subscriptions_within_their_budget_do_not_break_delivery_for_everyone(api: Raw, served: Served) -> None:
+    """Each subscription's ``where`` was within a request's budget when it was made; at a change the
+    reader compiled the sub-query ``where`` of every subscriber reading as the same caller (every
+    anonymous one) against ONE budget, so two anonymous subscriptions of 40 sub-queries went over it,
+    the whole batch failed, and every live connection of the server was closed ("changes were missed")
+    — at every write, by any client holding the app key."""
+    watched, target, chat = unique("LiveWatched"), unique("LiveTarget"), unique("LiveChat")
+    api.ok("POST", f"classes/{target}", {"n": 1, "ACL": PUBLIC})
+    bystander = Socket(served)
+    assert bystander.subscribe(1, chat, {})["op"] == "subscribed"
+    attackers: List[Socket] = []
+    for _ in range(2):
+        attacker = Socket(served)
+        assert attacker.subscribe(1, watched, _sub_queries(target, 40))["op"] == "subscribed"
+        attackers.append(attacker)
+    api.ok("POST", f"classes/{watched}", {"ACL": PUBLIC})
+    _marker_heard(api, bystander, chat, 1)
+    for attacker in (*attackers, bystander):
+        attacker.close()
+
+
+def test_seventeen_subscribers_searching_by_regex_do_not_break_delivery(api: Raw, served: Served) -> None:
+    """The ``where`` of every subscription of a class that reads only the object were compiled together
+    against one request's budget: the 17th subscriber with a ``$regex`` (a search box, 17 users) went
+    over its 16, and every live connection of the server was closed at each change of that class."""
+    watched, chat = unique("LiveSearched"), unique("LiveChat")
+    bystander = Socket(served)
+    assert bystander.subscribe(1, chat, {})["op"] == "subscribed"
+    searchers = [Socket(served) for _ in range(17)]
+    for number, searcher in enumerate(searchers):
+        assert searcher.subscribe(1, watched, {"title": {"$regex": f"^{number}"}})["op"] == "subscribed"
+    api.ok("POST", f"classes/{watched}", {"title": "3 ducks", "ACL": PUBLIC})
+    message = searchers[3].next()
+    assert (message["op"], message["object"]["title"]) == ("create", "3 ducks"), message
+    _marker_heard(api, bystander, chat, 1)
+    for socket in (*searchers, bystander):
+        socket.close()
+
+
+def test_a_subscription_over_the_budget_is_answered_an_error_and_the_connection_goes_on(
+        api: Raw, served: Served) -> None:
+    """A ``where`` over a request's budget was an uncaught error: the connection was closed without a
+    word, instead of the subscription being refused with 102 naming the bound."""
+    chat, target = unique("LiveChat"), unique("LiveTarget")
+    api.ok("POST", f"classes/{target}", {"n": 1, "ACL": PUBLIC})
+    socket = Socket(served)
+    answer = socket.subscribe(1, chat, _sub_queries(target, 65))
+    assert (answer["op"], answer["code"], answer["requestId"]) == ("error", 102, 1), answer
+    assert "64 sub-queries" in answer["error"]
+    assert socket.subscribe(2, chat, {})["op"] == "subscribed"
+    _marker_heard(api, socket, chat, 2)
+    socket.close()
+
+
+def test_the_subscriptions_of_a_connection_share_one_budget(api: Raw, served: Served) -> None:
+    """Every subscription's ``where`` runs again at every change of its class: a connection's
+    subscriptions together ask what one request may, so 100 subscriptions of 60 sub-queries each (6,000
+    scans of another class per change, from one socket) are refused past the first."""
+    chat, target = unique("LiveChat"), unique("LiveTarget")
+    api.ok("POST", f"classes/{target}", {"n": 1, "ACL": PUBLIC})
+    socket = Socket(served)
+    assert socket.subscribe(1, chat, _sub_queries(target, 60))["op"] == "subscribed"
+    answer = socket.subscribe(2, chat, _sub_queries(target, 10))
+    assert (answer["op"], answer["code"], answer["requestId"]) == ("error", 102, 2), answer
+    assert "a live connection's (or LeanCloud installation's) subscriptions together may have at most 64" \
+        in answer["error"]
+    # replacing a subscription frees what it held
+    assert socket.subscribe(1, chat, {})["op"] == "subscribed"
+    assert socket.subscribe(2, chat, _sub_queries(target, 60))["op"] == "subscribed"
+    socket.close()
+
+
+def test_deleting_every_user_ends_their_subscriptions(tmp_path: Any) -> None:
+    """``purge/_User`` deletes users but not their sessions' rows; the REST API refuses their tokens
+    (209: a session whose user is gone), but the live reader checked only that the session row was
+    there and went on sending a deleted user what its ACLs had granted it."""
+    with serve(tmp_path / "app.sqlite3", "--workers", "1") as running:
+        api = Raw(running, "parse")
+        user = api.signup()
+        watched = unique("LivePurged")
+        socket = Socket(running, sessionToken=user["sessionToken"])
+        assert socket.subscribe(1, watched, {})["op"] == "subscribed"
+        api.ok("DELETE", "purge/_User", master=True)
+        assert api.call("GET", "users/me", session=user["sessionToken"])[1]["code"] == 209
+        api.ok("POST", f"classes/{watched}", {"ACL": {user["objectId"]: {"read": True}}}, master=True)
+        message = socket.next()
+        assert (message["op"], message["code"], message["requestId"]) == ("error", 209, 1), message
+        socket.close()
