@@ -49,6 +49,10 @@ class LiveLimits:
     trigger_timeout: float = 5.0
     #: threads running live query triggers, so none runs on the change feed's reader (``live/triggers.py``)
     trigger_workers: int = 4
+    #: seconds the change feed's reader may spend, on one change, matching the subscriptions with
+    #: sub-queries (``$inQuery``, ``$select``...) of one client address: each reads other rows again at
+    #: every change; past it they end with error 124 (docs/security.md, "Live queries: red-team pass")
+    match_seconds: float = 0.1
 
 
 @dataclass

@@ -128,3 +128,38 @@ def test_deleting_every_user_ends_their_subscriptions(tmp_path: Any) -> None:
         message = socket.next()
         assert (message["op"], message["code"], message["requestId"]) == ("error", 209, 1), message
         socket.close()
+
+
+def _rows(served: Served, class_name: str, count: int) -> None:
+    """``count`` readable objects of ``class_name`` (made by the API once, then copied in SQL: many
+    thousands through the API would take minutes, and the change feed does not need them)."""
+    if served.store_url is not None:
+        pytest.skip("rows are copied in SQLite's dialect")
+    Raw(served, "parse").ok("POST", f"classes/{class_name}", {"n": 0, "ACL": PUBLIC})
+    served.sql(f'WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < {count - 1}) '
+               f'INSERT INTO "c_{class_name}" SELECT \'row\' || i, createdAt, updatedAt, acl, '
+               f'\'{{"n":\' || i || \'}}\' FROM k, (SELECT * FROM "c_{class_name}" LIMIT 1)')
+
+
+def test_subscriptions_whose_sub_queries_cost_too_much_per_change_are_ended(api: Raw, served: Served) -> None:
+    """A subscription's sub-queries read another class again at every change of its own: 60 of them
+    over 50,000 rows held the change feed's reader (which every subscriber of the process waits for)
+    for seconds per change, and a client holds 256 such connections. The subscriptions with
+    sub-queries of one client address are matched within ``match_seconds`` (0.1 s) per change; past
+    it they end with 124, and the others go on being served."""
+    watched, target, chat = unique("LiveWatched"), unique("LiveTarget"), unique("LiveChat")
+    _rows(served, target, 50_000)
+    bystander = Socket(served)
+    assert bystander.subscribe(1, chat, {})["op"] == "subscribed"
+    attacker = Socket(served)
+    assert attacker.subscribe(1, watched, _sub_queries(target, 60))["op"] == "subscribed"
+    api.ok("POST", f"classes/{watched}", {"ACL": PUBLIC})
+    ended = attacker.next()
+    assert (ended["op"], ended["code"], ended["requestId"]) == ("error", 124, 1), ended
+    assert "0.1 s" in ended["error"]
+    _marker_heard(api, bystander, chat, 1)
+    api.ok("POST", f"classes/{watched}", {"ACL": PUBLIC})  # the ended subscription costs nothing more
+    assert attacker.subscribe(2, chat, {})["op"] == "subscribed"
+    _marker_heard(api, attacker, chat, 2)
+    for socket in (attacker, bystander):
+        socket.close()

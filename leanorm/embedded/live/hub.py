@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..access.authz import ReadPolicy
 from ..answers import ProtocolError
+from ..budget import deadline
 from ..caller import Caller
 from ..endpoints.sessions import authenticate, valid_tokens
 from ..routing import Context, Services
@@ -46,6 +47,12 @@ log = logging.getLogger("leanorm.embedded")
 BATCH = 500
 #: Parse's code for an invalid session token
 INVALID_SESSION = 209
+#: the protocol's code for a timeout (a read past its deadline)
+TIMEOUT = 124
+
+#: a subscription a change may concern: who, which, and whether its ``where`` selected the object
+#: before and after the change
+_Candidate = Tuple[LiveClient, Subscription, bool, bool]
 
 Viewer = Tuple[bool, Optional[str], Tuple[str, ...]]
 
@@ -244,15 +251,12 @@ class LiveQueries:
         """Send the events ``change`` makes for the subscriptions of its class."""
         plan = self._plan(conn, change.class_name, batch.classes[change.class_name])
         before_hits, after_hits = plan.shared.test(conn, change.before), plan.shared.test(conn, change.after)
-        candidates = [(client, subscription, before_hits[index], after_hits[index])
-                      for index in range(len(before_hits)) if before_hits[index] or after_hits[index]
-                      for client, subscription in plan.by_condition[index]]
+        candidates: List[_Candidate] = [
+            (client, subscription, before_hits[index], after_hits[index])
+            for index in range(len(before_hits)) if before_hits[index] or after_hits[index]
+            for client, subscription in plan.by_condition[index]]
         if plan.own:  # conditions with sub-queries read as their subscriber, now
-            own = Conditions(self.services.store, conn, change.class_name)
-            indexes = [own.add(s.where, batch.policy(s.caller)) for _, s in plan.own]
-            before_own, after_own = own.test(conn, change.before), own.test(conn, change.after)
-            candidates += [(c, s, before_own[i], after_own[i]) for (c, s), i in zip(plan.own, indexes)
-                           if before_own[i] or after_own[i]]
+            candidates += self._matched_with_sub_queries(conn, batch, change, plan.own)
         trigger = event_path(change.class_name)
         triggered = self.triggers.declared(trigger)
         for client, subscription, where_before, where_after in candidates:
@@ -280,6 +284,33 @@ class LiveQueries:
                        "clients": len(self._clients), "subscriptions": batch.subscriptions}
             client.line.put_after(self.triggers.submit(trigger, payload, subscription.caller),
                                   _Edited(self, client, subscription, message), subscription.request_id)
+
+    def _matched_with_sub_queries(self, conn: Connection, batch: "_Batch", change: Change,
+                                  entries: List[Tuple[LiveClient, Subscription]]) -> List[_Candidate]:
+        """The subscriptions among ``entries`` (each ``where`` with sub-queries) whose ``where`` selects
+        the object before or after ``change``. Each reads other rows again at every change, so those of
+        one client address are matched within ``match_seconds`` together; the subscriptions that
+        deadline interrupts end with error 124, naming the bound: one client can not make the reader,
+        which every subscriber of the process waits for, spend more than that per change."""
+        by_address: Dict[str, List[Tuple[LiveClient, Subscription]]] = collections.defaultdict(list)
+        for client, subscription in entries:
+            by_address[client.address].append((client, subscription))
+        matched: List[_Candidate] = []
+        for held in by_address.values():
+            own = Conditions(self.services.store, conn, change.class_name)
+            indexes = [own.add(s.where, batch.policy(s.caller)) for _, s in held]
+            with deadline(self.limits.match_seconds):
+                before, after = own.test(conn, change.before), own.test(conn, change.after)
+            for (client, subscription), index in zip(held, indexes):
+                if index in own.interrupted:
+                    if self.unsubscribe(client, subscription.request_id):
+                        client.send(error(TIMEOUT, f"This subscription's where took longer than "
+                                                   f"{self.limits.match_seconds:g} s to match a change, with the "
+                                                   "other subscriptions with sub-queries from this address: it "
+                                                   "is ended.", request_id=subscription.request_id))
+                elif before[index] or after[index]:
+                    matched.append((client, subscription, before[index], after[index]))
+        return matched
 
 
 class _Edited:

@@ -15,11 +15,11 @@ rows as its subscriber may read them, so it is compiled with that subscriber's r
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..access.authz import ReadPolicy
 from ..answers import ProtocolError
-from ..budget import Budget
+from ..budget import Budget, interrupted
 from ..caller import Caller
 from ..storage.interface import Connection, Store
 from ..storage.query_compiler import QueryCompiler
@@ -66,6 +66,8 @@ class Conditions:
         self._plain: List[Tuple[int, str]] = []
         self._own: List[Tuple[int, str, Dict[str, Any]]] = []  # (index, sql, its compiler's parameters)
         self._count = 0
+        #: the conditions whose statement was interrupted at the reader's deadline (:func:`budget.deadline`)
+        self.interrupted: Set[int] = set()
 
     def add(self, where: Dict[str, Any], policy: Optional[ReadPolicy] = None) -> int:
         """Compile ``where`` (as ``policy``'s caller reads, needed when it has sub-queries); its index in
@@ -102,7 +104,10 @@ class Conditions:
             columns = ", ".join(f"({sql})" for _, sql in conditions)
             try:
                 found = conn.execute(f"SELECT {columns} FROM {_ROW}", {**params, **row}).fetchone()
-            except Exception:  # noqa: BLE001 - e.g. a $regex the stored value cannot take: no match
+            except Exception as exc:  # noqa: BLE001 - e.g. a $regex the stored value cannot take: no match
+                if interrupted(exc):
+                    self.interrupted.update(index for index, _ in conditions)
+                    continue
                 log.warning("live queries: a where on %s could not be evaluated", self.class_name, exc_info=True)
                 continue
             for (index, _), hit in zip(conditions, found):
