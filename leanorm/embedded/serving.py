@@ -338,7 +338,7 @@ class RSGIApp:
             return
         transport = await proto.accept()
         loop = asyncio.get_running_loop()
-        outlet = LoopOutlet(loop, self.live.limits.max_pending)
+        outlet = LoopOutlet(loop, self.live.limits.max_pending, self.live.limits.max_pending_bytes)
         # who is connecting, for the bound per address: behind a trusted proxy, the client it names
         forwarded = (scope.headers.get("x-forwarded-for") or "") if self.trust_proxy else ""
         address = forwarded.rsplit(",", 1)[-1].strip() or _peer(scope)

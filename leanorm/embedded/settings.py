@@ -41,6 +41,10 @@ class LiveLimits:
     max_message_bytes: int = 1024 * 1024
     #: messages waiting for a connection that does not read them; beyond, the connection is closed
     max_pending: int = 1_000
+    #: bytes of messages waiting for a connection that does not read them (past one message); beyond, the
+    #: connection is closed: an event carries its object twice (``original``), and objects have no size
+    #: bound of their own, so 1,000 messages could hold gigabytes for one stalled socket
+    max_pending_bytes: int = 4 * 1024 * 1024
     #: seconds between reads of the change feed for what other processes wrote (this process's own
     #: writes wake the reader at once)
     poll_interval: float = 0.01

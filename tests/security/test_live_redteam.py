@@ -5,6 +5,7 @@ Where a test shows that something is *not* sent, it then writes a marker the lis
 checks that the marker's event is the next message: events go out in commit order."""
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, Iterator, List
 
 import pytest
@@ -12,6 +13,9 @@ import pytest
 from tests.live_socket import Socket
 from tests.security.raw_http import Raw, unique
 from tests.served import Served, serve
+
+websockets_sync = pytest.importorskip("websockets.sync.client")
+ConnectionClosed = pytest.importorskip("websockets.exceptions").ConnectionClosed
 
 PUBLIC = {"*": {"read": True, "write": True}}
 
@@ -163,3 +167,30 @@ def test_subscriptions_whose_sub_queries_cost_too_much_per_change_are_ended(api:
     _marker_heard(api, attacker, chat, 2)
     for socket in (attacker, bystander):
         socket.close()
+
+
+def test_a_connection_that_does_not_read_holds_a_bounded_number_of_bytes(api: Raw, served: Served) -> None:
+    """Unread messages were bounded by their number only (1,000): an event carries its object twice,
+    and objects have no size bound of their own, so ten 2 MB updates watched by ten sockets that never
+    read grew the server by 500 MB (a client holds 256 sockets). Past ``max_pending_bytes`` (4 MiB) the
+    connection is told (155) and closed, as past 1,000 messages."""
+    watched = unique("LiveBig")
+    thing = api.ok("POST", f"classes/{watched}", {"blob": "", "ACL": PUBLIC})
+    # the client library stops reading the socket while one message waits in it: nothing is read here
+    # until the updates are made
+    with websockets_sync.connect(f"ws://127.0.0.1:{served.port}/parse", max_queue=1, max_size=None) as stalled:
+        stalled.send(json.dumps({"op": "connect", "applicationId": served.app_id, "javascriptKey": served.app_key}))
+        assert json.loads(stalled.recv(timeout=20))["op"] == "connected"
+        stalled.send(json.dumps({"op": "subscribe", "requestId": 1, "query": {"className": watched, "where": {}}}))
+        assert json.loads(stalled.recv(timeout=20))["op"] == "subscribed"
+        blob = "x" * 1024 * 1024
+        for number in range(12):
+            api.ok("PUT", f"classes/{watched}/{thing['objectId']}", {"blob": f"{number}{blob}"})
+        received = []
+        with pytest.raises(ConnectionClosed):
+            while True:
+                received.append(json.loads(stalled.recv(timeout=20)))
+    assert [m["op"] for m in received[:-1]] == ["update"] * (len(received) - 1)
+    assert len(received) - 1 < 12
+    assert (received[-1]["op"], received[-1]["code"]) == ("error", 155), received[-1]
+    assert "4194304 bytes" in received[-1]["error"]

@@ -107,12 +107,15 @@ class LiveClient:
 
     # -- out -------------------------------------------------------------------------------------------
     def send(self, message: Dict[str, Any]) -> None:
-        """Send one message; a client that leaves ``max_pending`` unread is disconnected."""
+        """Send one message; a client that leaves ``max_pending`` messages (or ``max_pending_bytes``)
+        unread is disconnected."""
         if self.installation_id is not None and message["op"] != "error":
             message["installationId"] = self.installation_id
         if not self.outlet.put(self.encode(message)):
-            self.hub.drop(self, error(REQUEST_LIMIT, f"More than {self.hub.limits.max_pending} messages were "
-                                                     "not read: the connection is closed.", reconnect=True))
+            limits = self.hub.limits
+            self.hub.drop(self, error(REQUEST_LIMIT, f"More than {limits.max_pending} messages, or "
+                                                     f"{limits.max_pending_bytes} bytes, were not read: the "
+                                                     "connection is closed.", reconnect=True))
 
     def encode(self, message: Dict[str, Any]) -> bytes:
         """A message as it goes over the connection (JSON text here; another protocol encodes its own)."""

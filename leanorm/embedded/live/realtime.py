@@ -289,7 +289,7 @@ class RealtimeListener:
             await ws.close(1002, "subprotocol lc.protobuf2.3 or lc.proto2base64.3 expected")
             return
         loop = asyncio.get_running_loop()
-        outlet = LoopOutlet(loop, self.hub.limits.max_pending)
+        outlet = LoopOutlet(loop, self.hub.limits.max_pending, self.hub.limits.max_pending_bytes)
         try:
             client = self.hub.open(outlet, str((ws.remote_address or ("",))[0]), client_type=RealtimeClient)
         except LiveError as exc:
