@@ -340,8 +340,7 @@ class RSGIApp:
         loop = asyncio.get_running_loop()
         outlet = LoopOutlet(loop, self.live.limits.max_pending, self.live.limits.max_pending_bytes)
         # who is connecting, for the bound per address: behind a trusted proxy, the client it names
-        forwarded = (scope.headers.get("x-forwarded-for") or "") if self.trust_proxy else ""
-        address = forwarded.rsplit(",", 1)[-1].strip() or _peer(scope)
+        address = self.live.services.settings.client_address(scope.headers.get("x-forwarded-for"), _peer(scope))
         logs.access("GET", scope.path, 101, 0.0, address)
         writer = asyncio.ensure_future(_send_live(transport, outlet, proto))
         try:

@@ -115,3 +115,12 @@ class Settings:
     max_running_jobs: int = 2
     #: bounds on live queries
     live: LiveLimits = field(default_factory=LiveLimits)
+
+    def client_address(self, forwarded_for: Optional[str], peer: str) -> str:
+        """Who sent a request or opened a connection, for the limits kept per client (wrong code guesses,
+        live connections): ``peer``, the connection's other end, or behind a trusted proxy the address the
+        proxy says it forwarded for (the last one in ``X-Forwarded-For``: the one it appended). Every
+        listener asks this: the realtime port took its peer alone, so behind a proxy every client shared
+        the proxy's 256 connections."""
+        forwarded = (forwarded_for or "") if self.trust_proxy else ""
+        return forwarded.rsplit(",", 1)[-1].strip() or peer or "unknown"

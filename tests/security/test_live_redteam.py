@@ -6,10 +6,12 @@ checks that the marker's event is the next message: events go out in commit orde
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any, Dict, Iterator, List
 
 import pytest
 
+from leanorm.embedded.live.realtime_wire import CMD, decode, encode
 from tests.live_socket import Socket
 from tests.security.raw_http import Raw, unique
 from tests.served import Served, serve
@@ -194,3 +196,35 @@ def test_a_connection_that_does_not_read_holds_a_bounded_number_of_bytes(api: Ra
     assert len(received) - 1 < 12
     assert (received[-1]["op"], received[-1]["code"]) == ("error", 155), received[-1]
     assert "4194304 bytes" in received[-1]["error"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_behind_a_trusted_proxy_the_realtime_port_counts_each_client_apart(tmp_path: Any) -> None:
+    """The realtime port (LeanCloud LiveQuery) counted its per-address bound by the socket's peer even
+    with ``--trust-proxy``: behind the proxy that is the proxy, so one client opening 256 connections
+    (per worker) shut every other client's live queries out. It counts by ``X-Forwarded-For`` there, as
+    the HTTP port does."""
+    port = _free_port()
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--trust-proxy", "--realtime-port", str(port),
+               "--live-connections-per-address", "2") as running:
+        def opened(client: str) -> Any:
+            ws = websockets_sync.connect(f"ws://127.0.0.1:{port}/", subprotocols=["lc.protobuf2.3"],
+                                         additional_headers={"X-Forwarded-For": f"203.0.113.9, {client}"}).__enter__()
+            ws.send(encode({"cmd": CMD["login"], "appId": running.app_id, "installationId": client, "service": 1,
+                            "i": 1}))
+            return ws, decode(ws.recv(timeout=15))
+
+        held = [opened("198.51.100.1") for _ in range(2)]
+        assert [answer["cmd"] for _, answer in held] == [CMD["loggedin"]] * 2
+        other, answer = opened("198.51.100.2")
+        assert answer["cmd"] == CMD["loggedin"], answer
+        with pytest.raises(ConnectionClosed) as refused:
+            opened("198.51.100.1")
+        assert "Too many live connections from 198.51.100.1" in str(refused.value)
+        for ws in (other, *(ws for ws, _ in held)):
+            ws.close()

@@ -291,7 +291,9 @@ class RealtimeListener:
         loop = asyncio.get_running_loop()
         outlet = LoopOutlet(loop, self.hub.limits.max_pending, self.hub.limits.max_pending_bytes)
         try:
-            client = self.hub.open(outlet, str((ws.remote_address or ("",))[0]), client_type=RealtimeClient)
+            address = self.hub.services.settings.client_address(
+                ",".join(ws.request.headers.get_all("X-Forwarded-For")), str((ws.remote_address or ("",))[0]))
+            client = self.hub.open(outlet, address, client_type=RealtimeClient)
         except LiveError as exc:
             await ws.close(1008, exc.message[:120])
             return
