@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import socket
+import uuid
 from typing import Any, Dict, Iterator, List
 
 import pytest
 
 from leanorm.embedded.live.realtime_wire import CMD, decode, encode
 from tests.live_socket import Socket
+from tests.security.test_leancloud_live_query import Realtime, Rest
 from tests.security.raw_http import Raw, unique
 from tests.served import Served, serve
 
@@ -228,3 +230,31 @@ def test_behind_a_trusted_proxy_the_realtime_port_counts_each_client_apart(tmp_p
         assert "Too many live connections from 198.51.100.1" in str(refused.value)
         for ws in (other, *(ws for ws, _ in held)):
             ws.close()
+
+
+def test_a_realtime_connection_hears_at_most_its_bound_of_subscriptions(tmp_path: Any) -> None:
+    """An installation holds ``--live-subscriptions`` subscriptions and a realtime connection logs in
+    as many installations, so one socket heard the square of the bound (10,000 by default), and every
+    socket logging in the same ids heard them all again: the reader loaded and matched millions per
+    batch. A connection hears the oldest ``--live-subscriptions`` of its installations', as a Parse
+    connection holds that many, and is told (155) that the others are not heard."""
+    port = _free_port()
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--realtime-port", str(port),
+               "--live-subscriptions", "3") as running:
+        rest, watched = Rest(running), unique("LiveMany")
+        installations = [str(uuid.uuid4()) for _ in range(2)]
+        query_ids = [rest.subscribe(installation, watched, {"tag": {"$ne": f"t{number}"}})["query_id"]
+                     for installation in installations for number in range(3)]
+        realtime = Realtime(port)
+        for installation in installations:
+            assert realtime.login(installation, running.app_id)["cmd"] == CMD["loggedin"]
+        first = rest.call("POST", f"classes/{watched}", {"ACL": PUBLIC}, 201)
+        second = rest.call("POST", f"classes/{watched}", {"ACL": PUBLIC}, 201)
+        frames = realtime.pending + [realtime._receive() for _ in range(5 - len(realtime.pending))]
+        told, heard = frames[0], [json.loads(f["dataMessage"]["msg"][0]["data"]) for f in frames[1:]]
+        assert (told["cmd"], told["errorMessage"]["code"]) == (CMD["error"], 155), told
+        assert "at most 3 subscriptions" in told["errorMessage"]["reason"]
+        assert [(e["query_id"], e["object"]["objectId"]) for e in heard[:3]] == \
+            [(query_id, first["objectId"]) for query_id in query_ids[:3]]
+        assert heard[3]["object"]["objectId"] == second["objectId"]
+        realtime.close()
