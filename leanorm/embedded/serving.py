@@ -234,6 +234,9 @@ class RSGIApp:
         self.realtime = realtime
         self.read_timeout, self.upload_timeout = read_timeout, upload_timeout
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanorm-serve")
+        #: the threads live query messages are handled on: not the requests' (a proxy limits requests, not
+        #: a WebSocket's messages, so two sockets checking subscriptions held every request up)
+        self.live_pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanorm-live")
         self.metrics, self.metrics_token, self.trust_proxy = measured, metrics_token, trust_proxy
 
     def __rsgi_init__(self, loop: Any) -> None:
@@ -243,6 +246,7 @@ class RSGIApp:
         if self.realtime is not None:
             self.realtime.stop()
         self.pool.shutdown(wait=True)
+        self.live_pool.shutdown(wait=False)
         if self.on_close is not None:
             self.on_close()
 
@@ -359,7 +363,7 @@ class RSGIApp:
                 message = await asyncio.wait_for(transport.receive(), wait)
                 if message.kind == 0:  # closed by the client
                     break
-                await loop.run_in_executor(self.pool, client.receive, message.data)
+                await loop.run_in_executor(self.live_pool, client.receive, message.data)
         except asyncio.TimeoutError:
             self.live.drop(client, live_error(1, f"Not connected within {self.read_timeout:g} s: the connection "
                                                  "is closed.", reconnect=False))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import uuid
 from typing import Any, Dict, Iterator, List
 
@@ -258,3 +259,30 @@ def test_a_realtime_connection_hears_at_most_its_bound_of_subscriptions(tmp_path
             [(query_id, first["objectId"]) for query_id in query_ids[:3]]
         assert heard[3]["object"]["objectId"] == second["objectId"]
         realtime.close()
+
+
+def test_live_messages_do_not_take_the_threads_requests_are_answered_on(tmp_path: Any,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each live message (a subscribe: a session read, a compile, cloud code's ``beforeSubscribe``) ran
+    on the thread pool that answers HTTP requests, and a reverse proxy limits requests, not a WebSocket's
+    messages: two sockets whose subscriptions were being checked held both threads (``--threads 2``),
+    and every request waited behind them. Live messages have threads of their own."""
+    monkeypatch.setenv("LEANORM_TEST_HOLD_DIR", str(tmp_path))
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--threads", "2",
+               "--engine", "tests.security.live_hold_engine:engine") as running:
+        sockets = [Socket(running) for _ in range(2)]
+        for socket_ in sockets:
+            socket_.send({"op": "subscribe", "requestId": 1, "query": {"className": "LiveHeld", "where": {}}})
+        for _ in range(2000):  # until both subscriptions are in their trigger (each writes a file there)
+            if len(list(tmp_path.glob("held-*"))) == 2:
+                break
+            time.sleep(0.01)
+        assert len(list(tmp_path.glob("held-*"))) == 2
+        assert Raw(running, "parse").ok("GET", "classes/LiveHeld")["results"] == []
+        for socket_ in sockets:  # the request was answered while both subscriptions were still held
+            with pytest.raises(TimeoutError):
+                socket_.ws.recv(timeout=0)
+        (tmp_path / "release").touch()
+        assert [socket_.next()["op"] for socket_ in sockets] == ["subscribed", "subscribed"]
+        for socket_ in sockets:
+            socket_.close()
