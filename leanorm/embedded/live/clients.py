@@ -37,6 +37,9 @@ __all__ = ["LiveClient", "Subscription", "REQUEST_LIMIT", "HELD_TOGETHER", "chec
 
 #: Parse's code for a request over a limit (``Parse.Error.REQUEST_LIMIT_EXCEEDED``)
 REQUEST_LIMIT = 155
+#: the fields a subscription's ``keys`` (and ``watch``) may name: each change walks ``watch``, and a class
+#: holds at most this many fields from clients (``Settings.max_fields``)
+MAX_QUERY_FIELDS = 1000
 #: whose budget the ``where`` of subscriptions held together charge (as its errors name it)
 HELD_TOGETHER = "a live connection's (or LeanCloud installation's) subscriptions together"
 
@@ -50,7 +53,9 @@ class Subscription:
     def __init__(self, request_id: int, class_name: str, where: Dict[str, Any], keys: Optional[List[str]],
                  watch: Optional[List[str]], token: Optional[str], caller: Caller, since: int = 0) -> None:
         self.request_id, self.class_name, self.where = request_id, class_name, where
-        self.keys, self.watch, self.token, self.caller = keys, watch, token, caller
+        #: the fields its events show (besides the object's own); None: all
+        self.keys = None if keys is None else frozenset(keys)
+        self.watch, self.token, self.caller = watch, token, caller
         #: the feed's position when it was made: it hears the changes after it only (a reader that is
         #: behind, polling for another worker's writes, reads older ones after the subscription)
         self.since = since
@@ -70,6 +75,9 @@ def check_subscription(store: Store, policy: ReadPolicy, subscription: Subscript
     runs again at every change of its class, so what they ask together is one request's budget (102
     naming the bound, :data:`HELD_TOGETHER`). Every protocol's subscribe goes through it."""
     class_name, caller = subscription.class_name, subscription.caller
+    for name, fields in (("keys", subscription.keys), ("watch", subscription.watch)):
+        if fields is not None and len(fields) > MAX_QUERY_FIELDS:  # (a class holds no more fields)
+            raise OverBudget(f"Invalid query: a subscription's {name} names at most {MAX_QUERY_FIELDS} fields.")
     policy.permit(class_name, subscription.operation)
     for field in subscription.watch or ():
         policy.check_key(class_name, field)
