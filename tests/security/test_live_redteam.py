@@ -308,3 +308,27 @@ def test_a_subscription_names_at_most_a_thousand_keys(api: Raw, served: Served) 
     assert event["object"] == {"k7": 7, "objectId": made["objectId"], "createdAt": made["createdAt"],
                                "updatedAt": made["createdAt"], "ACL": PUBLIC, "className": watched}, event
     socket_.close()
+
+
+def test_a_field_hidden_after_subscribing_is_no_oracle(api: Raw, served: Served) -> None:
+    """A subscription's ``where`` was checked against the protected fields when it was made, then
+    matched as the server reads: once ``salary`` was hidden, a find on it was refused (119) but the
+    subscription kept telling its subscriber which objects had a salary over 100,000 (``create``, ``enter``,
+    ``leave``). It now ends with the find's 119 at the first change it would have matched."""
+    watched, chat = unique("LivePay"), unique("LiveChat")
+    user = api.signup()
+    socket_ = Socket(served, sessionToken=user["sessionToken"])
+    assert socket_.subscribe(1, watched, {"salary": {"$gt": 100000}})["op"] == "subscribed"
+    socket_.send({"op": "subscribe", "requestId": 2, "query": {"className": watched, "where": {}, "watch": ["salary"]}})
+    assert socket_.next()["op"] == "subscribed"
+    assert socket_.subscribe(3, chat, {})["op"] == "subscribed"
+    api.ok("PUT", f"schemas/{watched}", {"classLevelPermissions": {
+        **{op: {"*": True} for op in ("get", "find", "count", "create", "update", "delete", "addField")},
+        "protectedFields": {"*": ["salary"]}}}, master=True)
+    assert api.call("GET", f"classes/{watched}", params={"where": {"salary": {"$gt": 100000}}},
+                    session=user["sessionToken"])[1]["code"] == 119
+    api.ok("POST", f"classes/{watched}", {"salary": 200000, "ACL": PUBLIC})
+    ended = sorted((m["op"], m["code"], m["requestId"]) for m in (socket_.next(), socket_.next()))
+    assert ended == [("error", 119, 1), ("error", 119, 2)], ended
+    _marker_heard(api, socket_, chat, 3)
+    socket_.close()

@@ -25,7 +25,7 @@ from ..storage.interface import Store
 from ..storage.query_compiler import QueryCompiler
 from ..storage.store import check_class_name
 from ..storage.values import canonical
-from .matching import reads_other_rows
+from .matching import queried_fields, reads_other_rows
 from .messages import BAD_KEYS, EVENTS, INVALID_MESSAGE, NOT_CONNECTED, LiveError, check_request, error
 from .outlet import Outlet
 from .triggers import CONNECT, EventLine, subscription_query
@@ -48,7 +48,7 @@ class Subscription:
     """One query a connection subscribed to, with who it reads as (refreshed when roles change)."""
 
     __slots__ = ("request_id", "class_name", "where", "keys", "watch", "token", "caller", "operation", "plain",
-                 "where_text", "since")
+                 "where_text", "since", "queried")
 
     def __init__(self, request_id: int, class_name: str, where: Dict[str, Any], keys: Optional[List[str]],
                  watch: Optional[List[str]], token: Optional[str], caller: Caller, since: int = 0) -> None:
@@ -64,6 +64,8 @@ class Subscription:
         #: whether the ``where`` reads only the object (then it is the same condition whoever subscribed)
         self.plain = not reads_other_rows(where)
         self.where_text = canonical(where)
+        #: the object's fields its ``where`` and ``watch`` read: each must stay visible to its subscriber
+        self.queried = queried_fields(where) | frozenset(field.split(".")[0] for field in watch or ())
 
 
 def check_subscription(store: Store, policy: ReadPolicy, subscription: Subscription,

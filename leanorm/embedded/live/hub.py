@@ -23,7 +23,7 @@ import collections
 import dataclasses
 import logging
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ..access.authz import ReadPolicy
 from ..answers import ProtocolError
@@ -249,6 +249,9 @@ class LiveQueries:
 
     def _events(self, conn: Connection, batch: "_Batch", change: Change) -> None:
         """Send the events ``change`` makes for the subscriptions of its class."""
+        if change.class_name not in batch.checked:  # the class permissions are read once per batch
+            batch.checked.add(change.class_name)
+            self._end_blind(batch, change.class_name)
         plan = self._plan(conn, change.class_name, batch.classes[change.class_name])
         before_hits, after_hits = plan.shared.test(conn, change.before), plan.shared.test(conn, change.after)
         candidates: List[_Candidate] = [
@@ -284,6 +287,20 @@ class LiveQueries:
                        "clients": len(self._clients), "subscriptions": batch.subscriptions}
             client.line.put_after(self.triggers.submit(trigger, payload, subscription.caller),
                                   _Edited(self, client, subscription, message), subscription.request_id)
+
+    def _end_blind(self, batch: "_Batch", class_name: str) -> None:
+        """End (119, a find's refusal) the subscriptions of ``class_name`` whose ``where`` or ``watch``
+        reads a field hidden from their subscriber now: it was visible when they were made, and matching
+        on it would tell the subscriber what a find is refused. (A ``where`` with sub-queries is compiled
+        again with its subscriber's rights at each change: it then matches nothing.)"""
+        for client, subscription in batch.classes[class_name]:
+            policy = batch.policy(subscription.caller)
+            try:
+                for field in sorted(subscription.queried):
+                    policy.check_key(class_name, field)
+            except ProtocolError as exc:
+                if self.unsubscribe(client, subscription.request_id):
+                    client.send(error(exc.code, exc.message, request_id=subscription.request_id))
 
     def _matched_with_sub_queries(self, conn: Connection, batch: "_Batch", change: Change,
                                   entries: List[Tuple[LiveClient, Subscription]]) -> List[_Candidate]:
@@ -371,6 +388,8 @@ class _Batch:
         for client, subscription in entries:
             self.classes[subscription.class_name].append((client, subscription))
         self._permissions: Dict[str, Any] = {}
+        #: the classes whose subscriptions were checked against the fields hidden now (``_end_blind``)
+        self.checked: Set[str] = set()
         self._policies: Dict[Viewer, ReadPolicy] = {}
         self._seen: Dict[Tuple[int, Viewer, str], Tuple[Optional[Dict[str, Any]], Optional[Dict[str, Any]]]] = {}
 

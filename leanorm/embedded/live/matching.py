@@ -15,7 +15,7 @@ rows as its subscriber may read them, so it is compiled with that subscriber's r
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 
 from ..access.authz import ReadPolicy
 from ..answers import ProtocolError
@@ -25,7 +25,7 @@ from ..storage.interface import Connection, Store
 from ..storage.query_compiler import QueryCompiler
 from ..storage.values import canonical
 
-__all__ = ["Conditions", "reads_other_rows", "row_of", "COLUMNS_PER_STATEMENT"]
+__all__ = ["Conditions", "reads_other_rows", "queried_fields", "row_of", "COLUMNS_PER_STATEMENT"]
 
 log = logging.getLogger("leanorm.embedded")
 #: conditions evaluated by one statement (SQLite allows 2,000 result columns)
@@ -44,6 +44,20 @@ def reads_other_rows(where: Any) -> bool:
     if isinstance(where, list):
         return any(reads_other_rows(v) for v in where)
     return False
+
+
+def queried_fields(where: Any) -> FrozenSet[str]:
+    """The fields of the object itself a ``where`` reads (the roots of its keys, inside ``$or``, ``$and``
+    and ``$nor`` too): what a find with it asks the caller may see."""
+    found: Set[str] = set()
+    if isinstance(where, dict):
+        for key, value in where.items():
+            if key in ("$or", "$and", "$nor") and isinstance(value, list):
+                for branch in value:
+                    found |= queried_fields(branch)
+            elif not key.startswith("$"):
+                found.add(key.split(".")[0])
+    return frozenset(found)
 
 
 def row_of(obj: Dict[str, Any]) -> Dict[str, Any]:
