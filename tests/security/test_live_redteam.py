@@ -332,3 +332,17 @@ def test_a_field_hidden_after_subscribing_is_no_oracle(api: Raw, served: Served)
     assert ended == [("error", 119, 1), ("error", 119, 2)], ended
     _marker_heard(api, socket_, chat, 3)
     socket_.close()
+
+
+def test_the_subscriptions_of_a_leancloud_installation_share_one_budget(api: Raw, served: Served) -> None:
+    """LeanCloud's subscriptions are kept per installation: what their ``where``s ask together is one
+    request's budget too (the same query again renews its subscription and costs nothing more)."""
+    watched, target = unique("LiveWatched"), unique("LiveTarget")
+    api.ok("POST", f"classes/{target}", {"n": 1, "ACL": PUBLIC})
+    rest, installation = Rest(served), str(uuid.uuid4())
+    rest.subscribe(installation, watched, _sub_queries(target, 40))
+    rest.subscribe(installation, watched, _sub_queries(target, 40))  # renewed
+    refused = rest.subscribe(installation, watched, {"other": _sub_queries(target, 30)["$or"][0]["f0"],
+                                                      **_sub_queries(target, 29)}, expect=400)
+    assert refused["code"] == 102 and "installation's) subscriptions together" in refused["error"], refused
+    rest.subscribe(str(uuid.uuid4()), watched, _sub_queries(target, 40))  # another installation has its own
