@@ -66,8 +66,8 @@ def test_subscriptions_within_their_budget_do_not_break_delivery_for_everyone(ap
         attackers.append(attacker)
     api.ok("POST", f"classes/{watched}", {"ACL": PUBLIC})
     _marker_heard(api, bystander, chat, 1)
-    for attacker in (*attackers, bystander):
-        attacker.close()
+    for listener in (*attackers, bystander):
+        listener.close()
 
 
 def test_seventeen_subscribers_searching_by_regex_do_not_break_delivery(api: Raw, served: Served) -> None:
@@ -84,8 +84,8 @@ def test_seventeen_subscribers_searching_by_regex_do_not_break_delivery(api: Raw
     message = searchers[3].next()
     assert (message["op"], message["object"]["title"]) == ("create", "3 ducks"), message
     _marker_heard(api, bystander, chat, 1)
-    for socket in (*searchers, bystander):
-        socket.close()
+    for listener in (*searchers, bystander):
+        listener.close()
 
 
 def test_a_subscription_over_the_budget_is_answered_an_error_and_the_connection_goes_on(
@@ -170,8 +170,8 @@ def test_subscriptions_whose_sub_queries_cost_too_much_per_change_are_ended(api:
     api.ok("POST", f"classes/{watched}", {"ACL": PUBLIC})  # the ended subscription costs nothing more
     assert attacker.subscribe(2, chat, {})["op"] == "subscribed"
     _marker_heard(api, attacker, chat, 2)
-    for socket in (attacker, bystander):
-        socket.close()
+    for listener in (attacker, bystander):
+        listener.close()
 
 
 def test_a_connection_that_does_not_read_holds_a_bounded_number_of_bytes(api: Raw, served: Served) -> None:
