@@ -343,8 +343,10 @@ class RSGIApp:
         transport = await proto.accept()
         loop = asyncio.get_running_loop()
         outlet = LoopOutlet(loop, self.live.limits.max_pending, self.live.limits.max_pending_bytes)
-        # who is connecting, for the bound per address: behind a trusted proxy, the client it names
-        address = self.live.services.settings.client_address(scope.headers.get("x-forwarded-for"), _peer(scope))
+        # who is connecting, for the bound per address: behind a trusted proxy, the client it names (every
+        # line of the header in order, as the API reads them: a proxy may add its own after the client's)
+        forwarded = ",".join(value for name, value in scope.headers.items() if name.lower() == "x-forwarded-for")
+        address = self.live.services.settings.client_address(forwarded, _peer(scope))
         logs.access("GET", scope.path, 101, 0.0, address)
         writer = asyncio.ensure_future(_send_live(transport, outlet, proto))
         try:

@@ -346,3 +346,24 @@ def test_the_subscriptions_of_a_leancloud_installation_share_one_budget(api: Raw
                                                       **_sub_queries(target, 29)}, expect=400)
     assert refused["code"] == 102 and "installation's) subscriptions together" in refused["error"], refused
     rest.subscribe(str(uuid.uuid4()), watched, _sub_queries(target, 40))  # another installation has its own
+
+
+def test_behind_a_proxy_adding_its_own_header_line_the_client_can_not_choose_its_address(tmp_path: Any) -> None:
+    """A proxy that adds its own ``X-Forwarded-For`` line after the client's (HAProxy's ``option
+    forwardfor``) is read by the API as the last address; the Parse LiveQuery WebSocket took the first
+    line, the client's own: a client naming a new address per socket had no bound on its sockets."""
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--trust-proxy",
+               "--live-connections-per-address", "1") as running:
+        def opened(chosen: str) -> Any:
+            return websockets_sync.connect(f"ws://127.0.0.1:{running.port}/parse", additional_headers=[
+                ("X-Forwarded-For", chosen), ("X-Forwarded-For", "198.51.100.7")]).__enter__()
+
+        first = opened("203.0.113.1")
+        first.send(json.dumps({"op": "connect", "applicationId": running.app_id, "javascriptKey": running.app_key}))
+        assert json.loads(first.recv(timeout=20))["op"] == "connected"
+        second = opened("203.0.113.2")  # a socket past the bound is answered as soon as it opens
+        answer = json.loads(second.recv(timeout=20))
+        assert (answer["op"], answer["code"]) == ("error", 155), answer
+        assert "Too many live connections from 198.51.100.7" in answer["error"]
+        for ws in (first, second):
+            ws.close()
