@@ -76,8 +76,8 @@ class OverBudget(ValueError):
         self.code = code
 
 
-def _over(what: str, bound: int) -> OverBudget:
-    return OverBudget(f"Invalid query: a request may have at most {bound} {what}.")
+def _over(holder: str, what: str, bound: int) -> OverBudget:
+    return OverBudget(f"Invalid query: {holder} may have at most {bound} {what}.")
 
 
 @dataclass
@@ -85,6 +85,9 @@ class Budget:
     """What one request has used so far; each ``charge_*`` raises :class:`OverBudget` naming the bound it
     would pass. Shared by reference: a batch's items and a query's sub-queries charge the same budget."""
 
+    #: whose budget it is, as its errors name it: a request's, or that of what is held together as one
+    #: (a live connection's subscriptions, whose ``where`` run again at every change)
+    holder: str = "a request"
     branches: int = 0
     regexes: int = 0
     regex_chars: int = 0
@@ -97,30 +100,30 @@ class Budget:
     def charge_branches(self, count: int) -> None:
         self.branches += count
         if self.branches > MAX_BRANCHES:
-            raise _over("$or/$and/$nor branches", MAX_BRANCHES)
+            raise _over(self.holder, "$or/$and/$nor branches", MAX_BRANCHES)
 
     def charge_regex(self, pattern: str) -> None:
         self.regexes += 1
         self.regex_chars += len(pattern)
         if self.regexes > MAX_REGEXES:
-            raise _over("$regex conditions", MAX_REGEXES)
+            raise _over(self.holder, "$regex conditions", MAX_REGEXES)
         if self.regex_chars > MAX_REGEX_CHARS:
-            raise _over("characters of $regex patterns in all", MAX_REGEX_CHARS)
+            raise _over(self.holder, "characters of $regex patterns in all", MAX_REGEX_CHARS)
 
     def charge_text(self) -> None:
         self.text_searches += 1
         if self.text_searches > MAX_TEXT_SEARCHES:
-            raise _over("$text searches", MAX_TEXT_SEARCHES)
+            raise _over(self.holder, "$text searches", MAX_TEXT_SEARCHES)
 
     def charge_polygon(self, points: int) -> None:
         self.polygon_points += points
         if self.polygon_points > MAX_POLYGON_POINTS:
-            raise _over("$polygon points in all", MAX_POLYGON_POINTS)
+            raise _over(self.holder, "$polygon points in all", MAX_POLYGON_POINTS)
 
     def charge_subquery(self) -> None:
         self.subqueries += 1
         if self.subqueries > MAX_SUBQUERIES:
-            raise _over("sub-queries ($inQuery, $select, $relatedTo, ...)", MAX_SUBQUERIES)
+            raise _over(self.holder, "sub-queries ($inQuery, $select, $relatedTo, ...)", MAX_SUBQUERIES)
 
     def charge_password_hash(self) -> None:
         self.password_hashes += 1

@@ -291,8 +291,7 @@ class EmbeddedServer:
     def _client_address(self, environ: Dict[str, Any]) -> str:
         """Who sent the request, for the limits kept per client: the peer, or behind a trusted proxy the
         address the proxy says it forwarded for (the last one it appended)."""
-        forwarded = environ.get("HTTP_X_FORWARDED_FOR", "") if self.settings.trust_proxy else ""
-        return forwarded.rsplit(",", 1)[-1].strip() or environ.get("REMOTE_ADDR") or "unknown"
+        return self.settings.client_address(environ.get("HTTP_X_FORWARDED_FOR"), environ.get("REMOTE_ADDR") or "")
 
     def sub_request(self, ctx: Context, item: Any) -> Dict[str, Any]:
         """One request of a batch, answered as ``{"success": ...}`` or ``{"error": {code, error}}``."""

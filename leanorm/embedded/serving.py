@@ -236,6 +236,9 @@ class RSGIApp:
         self.realtime = realtime
         self.read_timeout, self.upload_timeout = read_timeout, upload_timeout
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanorm-serve")
+        #: the threads live query messages are handled on: not the requests' (a proxy limits requests, not
+        #: a WebSocket's messages, so two sockets checking subscriptions held every request up)
+        self.live_pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanorm-live")
         self.metrics, self.metrics_token, self.trust_proxy = measured, metrics_token, trust_proxy
 
     def __rsgi_init__(self, loop: Any) -> None:
@@ -245,6 +248,7 @@ class RSGIApp:
         if self.realtime is not None:
             self.realtime.stop()
         self.pool.shutdown(wait=True)
+        self.live_pool.shutdown(wait=False)
         if self.on_close is not None:
             self.on_close()
 
@@ -340,10 +344,11 @@ class RSGIApp:
             return
         transport = await proto.accept()
         loop = asyncio.get_running_loop()
-        outlet = LoopOutlet(loop, self.live.limits.max_pending)
-        # who is connecting, for the bound per address: behind a trusted proxy, the client it names
-        forwarded = (scope.headers.get("x-forwarded-for") or "") if self.trust_proxy else ""
-        address = forwarded.rsplit(",", 1)[-1].strip() or _peer(scope)
+        outlet = LoopOutlet(loop, self.live.limits.max_pending, self.live.limits.max_pending_bytes)
+        # who is connecting, for the bound per address: behind a trusted proxy, the client it names (every
+        # line of the header in order, as the API reads them: a proxy may add its own after the client's)
+        forwarded = ",".join(value for name, value in scope.headers.items() if name.lower() == "x-forwarded-for")
+        address = self.live.services.settings.client_address(forwarded, _peer(scope))
         logs.access("GET", scope.path, 101, 0.0, address)
         writer = asyncio.ensure_future(_send_live(transport, outlet, proto))
         try:
@@ -366,7 +371,7 @@ class RSGIApp:
                 message = await asyncio.wait_for(transport.receive(), wait)
                 if message.kind == 0:  # closed by the client
                     break
-                await loop.run_in_executor(self.pool, client.receive, message.data)
+                await loop.run_in_executor(self.live_pool, client.receive, message.data)
         except asyncio.TimeoutError:
             self.live.drop(client, live_error(1, f"Not connected within {self.read_timeout:g} s: the connection "
                                                  "is closed.", reconnect=False))

@@ -41,6 +41,10 @@ class LiveLimits:
     max_message_bytes: int = 1024 * 1024
     #: messages waiting for a connection that does not read them; beyond, the connection is closed
     max_pending: int = 1_000
+    #: bytes of messages waiting for a connection that does not read them (past one message); beyond, the
+    #: connection is closed: an event carries its object twice (``original``), and objects have no size
+    #: bound of their own, so 1,000 messages could hold gigabytes for one stalled socket
+    max_pending_bytes: int = 4 * 1024 * 1024
     #: seconds between reads of the change feed for what other processes wrote (this process's own
     #: writes wake the reader at once)
     poll_interval: float = 0.01
@@ -49,6 +53,10 @@ class LiveLimits:
     trigger_timeout: float = 5.0
     #: threads running live query triggers, so none runs on the change feed's reader (``live/triggers.py``)
     trigger_workers: int = 4
+    #: seconds the change feed's reader may spend, on one change, matching the subscriptions with
+    #: sub-queries (``$inQuery``, ``$select``...) of one client address: each reads other rows again at
+    #: every change; past it they end with error 124 (docs/security.md, "Live queries: red-team pass")
+    match_seconds: float = 0.1
 
 
 @dataclass
@@ -107,3 +115,12 @@ class Settings:
     max_running_jobs: int = 2
     #: bounds on live queries
     live: LiveLimits = field(default_factory=LiveLimits)
+
+    def client_address(self, forwarded_for: Optional[str], peer: str) -> str:
+        """Who sent a request or opened a connection, for the limits kept per client (wrong code guesses,
+        live connections): ``peer``, the connection's other end, or behind a trusted proxy the address the
+        proxy says it forwarded for (the last one in ``X-Forwarded-For``: the one it appended). Every
+        listener asks this: the realtime port took its peer alone, so behind a proxy every client shared
+        the proxy's 256 connections."""
+        forwarded = (forwarded_for or "") if self.trust_proxy else ""
+        return forwarded.rsplit(",", 1)[-1].strip() or peer or "unknown"

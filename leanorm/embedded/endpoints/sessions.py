@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import secrets
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from ..access.authz import OBJECT_ID
 from ..access.code_limits import counts_failures
@@ -29,7 +29,7 @@ from ..storage.store import table
 from ..storage.interface import Connection, Store
 from ..storage.values import now_iso
 
-__all__ = ["authenticate", "ignores_stale_session", "new_session", "logged_in", "user_answer",
+__all__ = ["authenticate", "valid_tokens", "ignores_stale_session", "new_session", "logged_in", "user_answer",
            "end_other_sessions", "keep_session", "password_matches"]
 
 SESSION_DAYS = 365
@@ -93,6 +93,21 @@ def authenticate(store: Store, token: Optional[str], master: bool, tolerant: boo
             raise ProtocolError(209, "Invalid session token.", 400)
         return Caller(master=master, user_id=row[0], session_token=token,
                       principals=_principals(conn, store, row[0]))
+
+
+def valid_tokens(store: Store, tokens: Iterable[str]) -> Set[str]:
+    """Those of ``tokens`` :func:`authenticate` takes now (a session not expired, whose user is still
+    stored), read at once: the live query reader checks its subscriptions' before each batch of changes
+    by this same rule (it checked the session row alone, so after ``purge/_User`` a deleted user's
+    subscriptions went on hearing what its ACLs granted, while every request with its token was 209)."""
+    wanted = sorted(set(tokens))
+    if not wanted:
+        return set()
+    with store.read() as conn:
+        rows = conn.execute("SELECT token, user_id FROM _sessions WHERE token IN (SELECT value FROM json_each(?)) "
+                            "AND expires_at > ?", (json.dumps(wanted), now_iso())).fetchall()
+        stored = {user for user in {user for _, user in rows} if _user_exists(conn, store, user)}
+    return {token for token, user in rows if user in stored}
 
 
 def new_session(ctx: Context, conn: Connection, user_id: str, action: str = "login",

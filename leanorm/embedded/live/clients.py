@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import orjson
 
 from ...protocol.dialects import same_secret
 from ..access.authz import ReadPolicy
 from ..answers import ProtocolError
+from ..budget import Budget, OverBudget
 from ..caller import Caller
 from ..endpoints.sessions import authenticate
 from ..storage.interface import Store
 from ..storage.query_compiler import QueryCompiler
 from ..storage.store import check_class_name
 from ..storage.values import canonical
-from .matching import reads_other_rows
+from .matching import queried_fields, reads_other_rows
 from .messages import BAD_KEYS, EVENTS, INVALID_MESSAGE, NOT_CONNECTED, LiveError, check_request, error
 from .outlet import Outlet
 from .triggers import CONNECT, EventLine, subscription_query
@@ -32,22 +33,29 @@ from .triggers import CONNECT, EventLine, subscription_query
 if TYPE_CHECKING:  # the hub holds the clients
     from .hub import LiveQueries
 
-__all__ = ["LiveClient", "Subscription", "REQUEST_LIMIT", "check_subscription"]
+__all__ = ["LiveClient", "Subscription", "REQUEST_LIMIT", "HELD_TOGETHER", "check_subscription"]
 
 #: Parse's code for a request over a limit (``Parse.Error.REQUEST_LIMIT_EXCEEDED``)
 REQUEST_LIMIT = 155
+#: the fields a subscription's ``keys`` (and ``watch``) may name: each change walks ``watch``, and a class
+#: holds at most this many fields from clients (``Settings.max_fields``)
+MAX_QUERY_FIELDS = 1000
+#: whose budget the ``where`` of subscriptions held together charge (as its errors name it)
+HELD_TOGETHER = "a live connection's (or LeanCloud installation's) subscriptions together"
 
 
 class Subscription:
     """One query a connection subscribed to, with who it reads as (refreshed when roles change)."""
 
     __slots__ = ("request_id", "class_name", "where", "keys", "watch", "token", "caller", "operation", "plain",
-                 "where_text", "since")
+                 "where_text", "since", "queried")
 
     def __init__(self, request_id: int, class_name: str, where: Dict[str, Any], keys: Optional[List[str]],
                  watch: Optional[List[str]], token: Optional[str], caller: Caller, since: int = 0) -> None:
         self.request_id, self.class_name, self.where = request_id, class_name, where
-        self.keys, self.watch, self.token, self.caller = keys, watch, token, caller
+        #: the fields its events show (besides the object's own); None: all
+        self.keys = None if keys is None else frozenset(keys)
+        self.watch, self.token, self.caller = watch, token, caller
         #: the feed's position when it was made: it hears the changes after it only (a reader that is
         #: behind, polling for another worker's writes, reads older ones after the subscription)
         self.since = since
@@ -56,18 +64,34 @@ class Subscription:
         #: whether the ``where`` reads only the object (then it is the same condition whoever subscribed)
         self.plain = not reads_other_rows(where)
         self.where_text = canonical(where)
+        #: the object's fields its ``where`` and ``watch`` read: each must stay visible to its subscriber
+        self.queried = queried_fields(where) | frozenset(field.split(".")[0] for field in watch or ())
 
 
-def check_subscription(store: Store, policy: ReadPolicy, subscription: Subscription) -> None:
+def check_subscription(store: Store, policy: ReadPolicy, subscription: Subscription,
+                       held: Sequence[Tuple[str, Dict[str, Any]]] = ()) -> None:
     """Refuse a subscription its subscriber may not make (``policy`` reads as it): as a find with its
     ``where`` would be refused (the class-level permission, 102 for a ``where`` that does not compile,
-    119 for a protected field in it or in ``watch``). Every protocol's subscribe goes through it."""
+    119 for a protected field in it or in ``watch``). ``held``: the ``(className, where)`` of the
+    subscriptions held with it (its connection's, or its installation's), which it joins: every ``where``
+    runs again at every change of its class, so what they ask together is one request's budget (102
+    naming the bound, :data:`HELD_TOGETHER`). Every protocol's subscribe goes through it."""
     class_name, caller = subscription.class_name, subscription.caller
+    for name, fields in (("keys", subscription.keys), ("watch", subscription.watch)):
+        if fields is not None and len(fields) > MAX_QUERY_FIELDS:  # (a class holds no more fields)
+            raise OverBudget(f"Invalid query: a subscription's {name} names at most {MAX_QUERY_FIELDS} fields.")
     policy.permit(class_name, subscription.operation)
     for field in subscription.watch or ():
         policy.check_key(class_name, field)
     with store.read() as conn:
         QueryCompiler(store, conn, caller, "parse", policy).where(class_name, "t0", subscription.where)
+        together = Budget(holder=HELD_TOGETHER)
+        for held_class, where in (*held, (class_name, subscription.where)):
+            try:  # (the rights were checked when each was made: here only what it costs is counted)
+                QueryCompiler(store, conn, Caller(master=True), "parse", budget=together).where(held_class, "t0",
+                                                                                              where)
+            except ProtocolError:
+                continue  # a held ``where`` that no longer compiles matches nothing: it costs nothing
 
 
 class LiveClient:
@@ -93,12 +117,15 @@ class LiveClient:
 
     # -- out -------------------------------------------------------------------------------------------
     def send(self, message: Dict[str, Any]) -> None:
-        """Send one message; a client that leaves ``max_pending`` unread is disconnected."""
+        """Send one message; a client that leaves ``max_pending`` messages (or ``max_pending_bytes``)
+        unread is disconnected."""
         if self.installation_id is not None and message["op"] != "error":
             message["installationId"] = self.installation_id
         if not self.outlet.put(self.encode(message)):
-            self.hub.drop(self, error(REQUEST_LIMIT, f"More than {self.hub.limits.max_pending} messages were "
-                                                     "not read: the connection is closed.", reconnect=True))
+            limits = self.hub.limits
+            self.hub.drop(self, error(REQUEST_LIMIT, f"More than {limits.max_pending} messages, or "
+                                                     f"{limits.max_pending_bytes} bytes, were not read: the "
+                                                     "connection is closed.", reconnect=True))
 
     def encode(self, message: Dict[str, Any]) -> bytes:
         """A message as it goes over the connection (JSON text here; another protocol encodes its own)."""
@@ -143,6 +170,8 @@ class LiveClient:
                 self._subscribe(request)
         except ProtocolError as exc:
             raise LiveError(exc.code, exc.message, request_id=request_id) from None
+        except OverBudget as exc:  # a ``where`` asking more than its budget: refused, naming the bound
+            raise LiveError(exc.code, str(exc), request_id=request_id) from None
         except LiveError as exc:
             exc.request_id = request_id
             raise
@@ -187,7 +216,8 @@ class LiveClient:
         where = query["where"]
         subscription = Subscription(request_id, class_name, where, query.get("keys") or query.get("fields"),
                                     query.get("watch"), token, caller, since)
-        check_subscription(store, ReadPolicy(self.hub.context(caller)), subscription)
+        held = [(s.class_name, s.where) for held_id, s in self.subscriptions.items() if held_id != request_id]
+        check_subscription(store, ReadPolicy(self.hub.context(caller)), subscription, held)
         self.hub.subscribe(self, subscription, {"op": "subscribed", "clientId": self.id, "requestId": request_id})
 
     def _about(self, token: Optional[str], master: bool) -> Dict[str, Any]:

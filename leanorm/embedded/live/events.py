@@ -19,7 +19,7 @@ never the state it may not see.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import AbstractSet, Any, Dict, List, Optional
 
 __all__ = ["Seen", "decide", "shown"]
 
@@ -70,9 +70,11 @@ def decide(seen: Seen, raw_before: Optional[Dict[str, Any]], raw_after: Optional
     return {"op": op, "object": seen.after, "original": seen.before}
 
 
-def shown(obj: Dict[str, Any], class_name: str, keys: Optional[List[str]]) -> Dict[str, Any]:
-    """An event's object as sent: with its ``className``, limited to ``keys`` (and the object's own)."""
+def shown(obj: Dict[str, Any], class_name: str, keys: Optional[AbstractSet[str]]) -> Dict[str, Any]:
+    """An event's object as sent: with its ``className``, limited to ``keys`` (and the object's own).
+    It walks the object's fields, not ``keys``: an event costs what its object holds, however many keys
+    the subscription names."""
     obj = {**obj, "className": class_name}
     if keys is None:
         return obj
-    return {k: obj[k] for k in (*_ALWAYS_SHOWN, *keys) if k in obj}
+    return {k: v for k, v in obj.items() if k in keys or k in _ALWAYS_SHOWN}

@@ -23,18 +23,16 @@ import collections
 import dataclasses
 import logging
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple
-
-import orjson
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ..access.authz import ReadPolicy
 from ..answers import ProtocolError
+from ..budget import deadline
 from ..caller import Caller
-from ..endpoints.sessions import authenticate
+from ..endpoints.sessions import authenticate, valid_tokens
 from ..routing import Context, Services
 from ..settings import LiveLimits
 from ..storage.interface import Change, Connection, Store
-from ..storage.values import now_iso
 from .clients import REQUEST_LIMIT, LiveClient, Subscription
 from .events import Seen, decide, shown
 from .matching import Conditions
@@ -51,6 +49,12 @@ BATCH = 500
 FAILED_READ_PAUSE = 1.0
 #: Parse's code for an invalid session token
 INVALID_SESSION = 209
+#: the protocol's code for a timeout (a read past its deadline)
+TIMEOUT = 124
+
+#: a subscription a change may concern: who, which, and whether its ``where`` selected the object
+#: before and after the change
+_Candidate = Tuple[LiveClient, Subscription, bool, bool]
 
 Viewer = Tuple[bool, Optional[str], Tuple[str, ...]]
 
@@ -220,21 +224,14 @@ class LiveQueries:
                             refresh: bool = False) -> List[Tuple[LiveClient, Subscription]]:
         """The subscriptions whose session is still valid (``refresh``: with their callers' roles read
         again); those whose token was deleted or expired end with error 209."""
-        tokens = {s.token for _, s in entries if s.token}
+        valid = valid_tokens(self.services.store, (s.token for _, s in entries if s.token))
         callers: Dict[str, Caller] = {}
-        if tokens:
-            with self.services.store.read() as conn:
-                valid = {t for (t,) in conn.execute(
-                    "SELECT token FROM _sessions WHERE token IN (SELECT value FROM json_each(?)) AND expires_at > ?",
-                    (orjson.dumps(sorted(tokens)).decode(), now_iso()))}
-            if refresh:
-                for token in sorted(valid):  # a copy: a token that fails now is taken out of ``valid``
-                    try:
-                        callers[token] = authenticate(self.services.store, token, False)
-                    except ProtocolError:
-                        valid.discard(token)
-        else:
-            valid = set()
+        if refresh:
+            for token in sorted(valid):  # a copy: a token that fails now is taken out of ``valid``
+                try:
+                    callers[token] = authenticate(self.services.store, token, False)
+                except ProtocolError:
+                    valid.discard(token)
         kept = []
         for client, subscription in entries:
             if subscription.token and subscription.token not in valid and not subscription.caller.master:
@@ -258,17 +255,17 @@ class LiveQueries:
 
     def _events(self, conn: Connection, batch: "_Batch", change: Change) -> None:
         """Send the events ``change`` makes for the subscriptions of its class."""
+        if change.class_name not in batch.checked:  # the class permissions are read once per batch
+            batch.checked.add(change.class_name)
+            self._end_blind(batch, change.class_name)
         plan = self._plan(conn, change.class_name, batch.classes[change.class_name])
         before_hits, after_hits = plan.shared.test(conn, change.before), plan.shared.test(conn, change.after)
-        candidates = [(client, subscription, before_hits[index], after_hits[index])
-                      for index in range(len(before_hits)) if before_hits[index] or after_hits[index]
-                      for client, subscription in plan.by_condition[index]]
+        candidates: List[_Candidate] = [
+            (client, subscription, before_hits[index], after_hits[index])
+            for index in range(len(before_hits)) if before_hits[index] or after_hits[index]
+            for client, subscription in plan.by_condition[index]]
         if plan.own:  # conditions with sub-queries read as their subscriber, now
-            own = Conditions(self.services.store, conn, change.class_name)
-            indexes = [own.add(s.where, batch.policy(s.caller)) for _, s in plan.own]
-            before_own, after_own = own.test(conn, change.before), own.test(conn, change.after)
-            candidates += [(c, s, before_own[i], after_own[i]) for (c, s), i in zip(plan.own, indexes)
-                           if before_own[i] or after_own[i]]
+            candidates += self._matched_with_sub_queries(conn, batch, change, plan.own)
         trigger = event_path(change.class_name)
         triggered = self.triggers.declared(trigger)
         for client, subscription, where_before, where_after in candidates:
@@ -296,6 +293,47 @@ class LiveQueries:
                        "clients": len(self._clients), "subscriptions": batch.subscriptions}
             client.line.put_after(self.triggers.submit(trigger, payload, subscription.caller),
                                   _Edited(self, client, subscription, message), subscription.request_id)
+
+    def _end_blind(self, batch: "_Batch", class_name: str) -> None:
+        """End (119, a find's refusal) the subscriptions of ``class_name`` whose ``where`` or ``watch``
+        reads a field hidden from their subscriber now: it was visible when they were made, and matching
+        on it would tell the subscriber what a find is refused. (A ``where`` with sub-queries is compiled
+        again with its subscriber's rights at each change: it then matches nothing.)"""
+        for client, subscription in batch.classes[class_name]:
+            policy = batch.policy(subscription.caller)
+            try:
+                for field in sorted(subscription.queried):
+                    policy.check_key(class_name, field)
+            except ProtocolError as exc:
+                if self.unsubscribe(client, subscription.request_id):
+                    client.send(error(exc.code, exc.message, request_id=subscription.request_id))
+
+    def _matched_with_sub_queries(self, conn: Connection, batch: "_Batch", change: Change,
+                                  entries: List[Tuple[LiveClient, Subscription]]) -> List[_Candidate]:
+        """The subscriptions among ``entries`` (each ``where`` with sub-queries) whose ``where`` selects
+        the object before or after ``change``. Each reads other rows again at every change, so those of
+        one client address are matched within ``match_seconds`` together; the subscriptions that
+        deadline interrupts end with error 124, naming the bound: one client can not make the reader,
+        which every subscriber of the process waits for, spend more than that per change."""
+        by_address: Dict[str, List[Tuple[LiveClient, Subscription]]] = collections.defaultdict(list)
+        for client, subscription in entries:
+            by_address[client.address].append((client, subscription))
+        matched: List[_Candidate] = []
+        for held in by_address.values():
+            own = Conditions(self.services.store, conn, change.class_name)
+            indexes = [own.add(s.where, batch.policy(s.caller)) for _, s in held]
+            with deadline(self.limits.match_seconds):
+                before, after = own.test(conn, change.before), own.test(conn, change.after)
+            for (client, subscription), index in zip(held, indexes):
+                if index in own.interrupted:
+                    if self.unsubscribe(client, subscription.request_id):
+                        client.send(error(TIMEOUT, f"This subscription's where took longer than "
+                                                   f"{self.limits.match_seconds:g} s to match a change, with the "
+                                                   "other subscriptions with sub-queries from this address: it "
+                                                   "is ended.", request_id=subscription.request_id))
+                elif before[index] or after[index]:
+                    matched.append((client, subscription, before[index], after[index]))
+        return matched
 
 
 class _Edited:
@@ -356,6 +394,8 @@ class _Batch:
         for client, subscription in entries:
             self.classes[subscription.class_name].append((client, subscription))
         self._permissions: Dict[str, Any] = {}
+        #: the classes whose subscriptions were checked against the fields hidden now (``_end_blind``)
+        self.checked: Set[str] = set()
         self._policies: Dict[Viewer, ReadPolicy] = {}
         self._seen: Dict[Tuple[int, Viewer, str], Tuple[Optional[Dict[str, Any]], Optional[Dict[str, Any]]]] = {}
 

@@ -73,13 +73,17 @@ def _subscribe(ctx: Context) -> Dict[str, Any]:
         raise ProtocolError(exc.code, exc.message) from None
     where, keys = rewritten["where"], rewritten.get("keys") or rewritten.get("fields")
     stored = {"className": class_name, "where": where, "keys": keys, "returnACL": query.get("returnACL") is True}
-    check_subscription(ctx.store, ReadPolicy(ctx),
-                       Subscription(0, class_name, where, keys, None, caller.session_token, caller))
     limits = ctx.settings.live
     # what is committed from here on is heard (as for Parse's subscribe): a realtime reader behind the
     # feed would otherwise deliver changes made before the subscription
     since = ctx.store.latest_change()
     with ctx.store.write() as conn:
+        # checked with the installation's other subscriptions (the same query is renewed, not added),
+        # under the write lock: two subscribes at once can not both take the last of their budget
+        held = [(row.query["className"], row.query["where"]) for row in
+                live_subscriptions.of_installations(conn, [installation]) if row.query != stored]
+        check_subscription(ctx.store, ReadPolicy(ctx),
+                           Subscription(0, class_name, where, keys, None, caller.session_token, caller), held)
         new = live_subscriptions.query_id_of(conn, installation, stored) is None
         if new and live_subscriptions.count_of(conn, installation) >= limits.max_subscriptions:
             raise ProtocolError(REQUEST_LIMIT, f"Too many subscriptions: an installation holds at most "

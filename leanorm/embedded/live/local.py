@@ -40,7 +40,8 @@ class LocalLiveConnection:
 
     def _opened(self) -> LoopOutlet:
         if self._outlet is None:
-            self._outlet = LoopOutlet(asyncio.get_running_loop(), self._hub.limits.max_pending)
+            self._outlet = LoopOutlet(asyncio.get_running_loop(), self._hub.limits.max_pending,
+                                      self._hub.limits.max_pending_bytes)
             try:
                 self._client = self._hub.open(self._outlet, self._address)
             except LiveError as exc:  # past a bound: the one message, then the end, as over a socket

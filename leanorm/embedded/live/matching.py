@@ -15,16 +15,17 @@ rows as its subscriber may read them, so it is compiled with that subscriber's r
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 
 from ..access.authz import ReadPolicy
 from ..answers import ProtocolError
+from ..budget import Budget, interrupted
 from ..caller import Caller
 from ..storage.interface import Connection, Store
 from ..storage.query_compiler import QueryCompiler
 from ..storage.values import canonical
 
-__all__ = ["Conditions", "reads_other_rows", "row_of", "COLUMNS_PER_STATEMENT"]
+__all__ = ["Conditions", "reads_other_rows", "queried_fields", "row_of", "COLUMNS_PER_STATEMENT"]
 
 log = logging.getLogger("leanorm.embedded")
 #: conditions evaluated by one statement (SQLite allows 2,000 result columns)
@@ -43,6 +44,20 @@ def reads_other_rows(where: Any) -> bool:
     if isinstance(where, list):
         return any(reads_other_rows(v) for v in where)
     return False
+
+
+def queried_fields(where: Any) -> FrozenSet[str]:
+    """The fields of the object itself a ``where`` reads (the roots of its keys, inside ``$or``, ``$and``
+    and ``$nor`` too): what a find with it asks the caller may see."""
+    found: Set[str] = set()
+    if isinstance(where, dict):
+        for key, value in where.items():
+            if key in ("$or", "$and", "$nor") and isinstance(value, list):
+                for branch in value:
+                    found |= queried_fields(branch)
+            elif not key.startswith("$"):
+                found.add(key.split(".")[0])
+    return frozenset(found)
 
 
 def row_of(obj: Dict[str, Any]) -> Dict[str, Any]:
@@ -65,17 +80,24 @@ class Conditions:
         self._plain: List[Tuple[int, str]] = []
         self._own: List[Tuple[int, str, Dict[str, Any]]] = []  # (index, sql, its compiler's parameters)
         self._count = 0
+        #: the conditions whose statement was interrupted at the reader's deadline (:func:`budget.deadline`)
+        self.interrupted: Set[int] = set()
 
     def add(self, where: Dict[str, Any], policy: Optional[ReadPolicy] = None) -> int:
         """Compile ``where`` (as ``policy``'s caller reads, needed when it has sub-queries); its index in
         :meth:`test`'s answer. A ``where`` that no longer compiles (a field's type changed since the
-        subscription) matches nothing."""
+        subscription) matches nothing. Its cost was charged when it was subscribed to, with the other
+        subscriptions held with it (:func:`.clients.check_subscription`), so here each ``where`` is
+        charged to a budget of its own: not to one shared by every subscription of the class, nor to
+        the policy's, which every subscription reading as the same caller (every anonymous one) shares
+        in a batch of changes (17 subscribers' ``$regex`` went over it, and the batch failed)."""
         index, self._count = self._count, self._count + 1
         try:
             if policy is not None and reads_other_rows(where):
-                compiler = QueryCompiler(self.store, self.conn, policy.ctx.caller, "parse", policy)
+                compiler = QueryCompiler(self.store, self.conn, policy.ctx.caller, "parse", policy, Budget())
                 self._own.append((index, compiler.where(self.class_name, "t0", where), compiler.params))
             else:
+                self._shared.budget = Budget()
                 self._plain.append((index, self._shared.where(self.class_name, "t0", where)))
         except ProtocolError:
             self._own.append((index, "0", {}))
@@ -96,7 +118,10 @@ class Conditions:
             columns = ", ".join(f"({sql})" for _, sql in conditions)
             try:
                 found = conn.execute(f"SELECT {columns} FROM {_ROW}", {**params, **row}).fetchone()
-            except Exception:  # noqa: BLE001 - e.g. a $regex the stored value cannot take: no match
+            except Exception as exc:  # noqa: BLE001 - e.g. a $regex the stored value cannot take: no match
+                if interrupted(exc):
+                    self.interrupted.update(index for index, _ in conditions)
+                    continue
                 log.warning("live queries: a where on %s could not be evaluated", self.class_name, exc_info=True)
                 continue
             for (index, _), hit in zip(conditions, found):

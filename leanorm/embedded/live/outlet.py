@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from typing import Optional, Protocol
 
 __all__ = ["Outlet", "LoopOutlet"]
@@ -13,20 +14,26 @@ class Outlet(Protocol):
     """Where a live connection's messages go (a WebSocket, an in-process connection)."""
 
     def put(self, data: bytes, force: bool = False) -> bool:
-        """Queue one encoded message; False (nothing queued) when ``max_pending`` are waiting already,
-        unless ``force`` (the last message of a connection being closed)."""
+        """Queue one encoded message; False (nothing queued) when ``max_pending`` messages, or
+        ``max_pending_bytes`` bytes with it, are waiting already, unless ``force`` (the last message of a
+        connection being closed)."""
 
     def close(self) -> None:
         """End the connection once what is queued is sent."""
 
 
 class LoopOutlet:
-    """An :class:`Outlet` feeding an asyncio queue of ``loop`` from any thread."""
+    """An :class:`Outlet` feeding an asyncio queue of ``loop`` from any thread: at most ``max_pending``
+    messages and ``max_bytes`` bytes (past one message, so a large one still goes to a reader that keeps
+    up) wait at once."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_pending: int) -> None:
-        self.loop, self.max_pending = loop, max_pending
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_pending: int, max_bytes: int) -> None:
+        self.loop, self.max_pending, self.max_bytes = loop, max_pending, max_bytes
         self.queue: "asyncio.Queue[Optional[bytes]]" = asyncio.Queue()
         self.closed = False
+        self._lock = threading.Lock()  # put from the server's threads, taken on the loop
+        self._waiting = 0  # messages put and not yet taken
+        self._bytes = 0  # their size
 
     def _hand(self, item: Optional[bytes]) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is gone: so is the connection
@@ -35,8 +42,12 @@ class LoopOutlet:
     def put(self, data: bytes, force: bool = False) -> bool:
         if self.closed:
             return True
-        if not force and self.queue.qsize() >= self.max_pending:  # read across threads: a bound, not a count
-            return False
+        with self._lock:
+            if not force and self._waiting and (self._waiting >= self.max_pending
+                                                or self._bytes + len(data) > self.max_bytes):
+                return False
+            self._waiting += 1
+            self._bytes += len(data)
         self._hand(data)
         return True
 
@@ -47,4 +58,9 @@ class LoopOutlet:
 
     async def get(self) -> Optional[bytes]:
         """The next message; None once the connection is closed and every message before was taken."""
-        return await self.queue.get()
+        data = await self.queue.get()
+        if data is not None:
+            with self._lock:
+                self._waiting -= 1
+                self._bytes -= len(data)
+        return data

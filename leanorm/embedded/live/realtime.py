@@ -120,13 +120,26 @@ class RealtimeClient(LiveClient):
         self.queries: Dict[int, Tuple[str, str, bool]] = {}
         #: subscriptions the hub ended (their session did): not loaded again
         self.ended: Set[int] = set()
+        #: whether the client was told its installations hold more subscriptions than it hears
+        self.over_bound = False
         self._data_serial = 0
         self._registry = _registry(hub)
 
     # -- subscriptions, from the store --------------------------------------------------------------------
     def take(self, rows: Iterable[live_subscriptions.Stored]) -> None:
-        """Make the installations' stored subscriptions this connection's (called before each batch)."""
-        wanted = {r.id: r for r in rows if r.id not in self.ended}
+        """Make the installations' stored subscriptions this connection's (called before each batch): the
+        oldest ``max_subscriptions`` of them, as a Parse connection holds at most that many. (Each
+        installation holds that many, and a connection logs in as many installations: 10,000 on one
+        socket, each heard again by every socket logging in the same ids, made the reader load and match
+        millions per batch.) The first time some are left out the client is told (155)."""
+        bound = self.hub.limits.max_subscriptions
+        live = sorted((r for r in rows if r.id not in self.ended), key=lambda r: r.id)
+        if len(live) > bound and not self.over_bound:
+            self.over_bound = True
+            self._reply({"cmd": CMD["error"], "errorMessage": {"code": REQUEST_LIMIT, "reason": (
+                f"A connection hears at most {bound} subscriptions of the installations it logged in; "
+                f"the newest {len(live) - bound} are not heard.")}})
+        wanted = {r.id: r for r in live[:bound]}
         for request_id in [i for i in self.subscriptions if i not in wanted]:
             self.hub.unsubscribe(self, request_id)
             self.queries.pop(request_id, None)
@@ -289,9 +302,11 @@ class RealtimeListener:
             await ws.close(1002, "subprotocol lc.protobuf2.3 or lc.proto2base64.3 expected")
             return
         loop = asyncio.get_running_loop()
-        outlet = LoopOutlet(loop, self.hub.limits.max_pending)
+        outlet = LoopOutlet(loop, self.hub.limits.max_pending, self.hub.limits.max_pending_bytes)
         try:
-            client = self.hub.open(outlet, str((ws.remote_address or ("",))[0]), client_type=RealtimeClient)
+            address = self.hub.services.settings.client_address(
+                ",".join(ws.request.headers.get_all("X-Forwarded-For")), str((ws.remote_address or ("",))[0]))
+            client = self.hub.open(outlet, address, client_type=RealtimeClient)
         except LiveError as exc:
             await ws.close(1008, exc.message[:120])
             return

@@ -90,13 +90,14 @@ class QueryCompiler:
     """Builds SQL for one request; parameters are named, so pieces can be composed in any order."""
 
     def __init__(self, store: "Store", conn: Connection, caller: Caller, dialect: str,
-                 policy: Optional[SubqueryRules] = None) -> None:
+                 policy: Optional[SubqueryRules] = None, budget: Optional[Budget] = None) -> None:
         self.store, self.conn, self.caller, self.dialect = store, conn, caller, dialect
         #: the caller's class-level permissions and protected fields (None: the server's own reads)
         self.policy = policy
-        #: what the request may still ask for: the caller's request's budget (the server's own reads
-        #: have one of their own)
-        self.budget = policy.budget if policy is not None else Budget()
+        #: what the request may still ask for: ``budget`` when given (a live subscription's ``where``,
+        #: charged when it was made, compiled again at a change), else the caller's request's budget (the
+        #: server's own reads have one of their own)
+        self.budget = budget if budget is not None else policy.budget if policy is not None else Budget()
         self.params: Dict[str, Any] = {}
         self.near: Optional[str] = None
         #: the relevance of the outer query's ``$text`` search (SQL), which ``$score`` orders and answers by
