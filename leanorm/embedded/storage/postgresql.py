@@ -59,6 +59,10 @@ WRITER_LOCK = 0x6C65616E  # "lean"
 SETUP_LOCK = 0x6C65616F
 
 
+#: a transaction that waits until the write-ahead log is on disk up to its own commit (which lies past
+#: every commit of the session before it) and also, with synchronous replication, on the standbys
+DURABLE = "SELECT pg_logical_emit_message(true, 'leanorm', '')"
+
 #: one change appended to the feed (:meth:`PostgreSQLStore.record_change`)
 _RECORD = "SELECT leanorm_record_change(%s, %s, %s, %s, %s); "
 
@@ -436,11 +440,16 @@ class PostgreSQLStore(SQLCatalogue):
             # wait for the disk), a transaction that commits with synchronous_commit on waits until the
             # write-ahead log is on disk up to its own commit, which lies past ours. It runs after the
             # writers' lock is released (at the COMMIT), so the writers of all nodes share their disk
-            # flushes instead of taking turns at one each (9 ms on the build machine). The transaction's
-            # changes, its COMMIT and the wait go in one round trip (the values bound by psycopg, quoted).
+            # flushes instead of taking turns at one each (9 ms on the build machine). That transaction
+            # must itself write to the log: PostgreSQL commits one that wrote nothing (an xid taken and
+            # no more, as pg_current_xact_id() does) without waiting for the disk, and a crash then lost
+            # acknowledged writes (tests/operations/test_postgresql_outages.py). A transactional logical
+            # message is a record of the log and nothing else: no table, no row, no lock. The
+            # transaction's changes, its COMMIT and the wait go in one round trip (the values bound by
+            # psycopg, quoted).
             recorded, conn.changes = conn.changes, []
             psycopg.ClientCursor(conn.raw).execute(
-                _RECORD * len(recorded) + "COMMIT; SELECT pg_current_xact_id()",
+                _RECORD * len(recorded) + f"COMMIT; {DURABLE}",
                 [value for change in recorded for value in (*change, changes.KEEP)])
             if conn.catalogue_written:
                 self._catalogue_changed()
