@@ -8,6 +8,7 @@ crashed under the other tests), and is skipped where this machine has no Postgre
 """
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, Tuple
@@ -58,3 +59,62 @@ def test_a_write_acknowledged_before_postgresql_crashes_is_kept(tmp_path: Path) 
         status, answer = _until_served(node, "GET", "classes/Order?count=1&limit=0")
         assert (status, answer["count"]) == (200, 20)
         assert _send(node, "GET", f"classes/Order/{acknowledged[0]}")[1]["paid"] == 5
+
+
+def _probe(node: Served, path: str) -> int:
+    return requests.get(f"{node.base_url}/{path}", timeout=10).status_code
+
+
+def test_while_postgresql_is_down_requests_answer_503_and_the_node_serves_again_when_it_is_back(
+        tmp_path: Path) -> None:
+    with private_cluster() as cluster, serve(tmp_path / "app", "--workers", "1", "--query-timeout", str(DEADLINE),
+                                             postgresql_url=cluster.url) as node:
+        status, created = _send(node, "POST", "classes/Order", {"n": 1})
+        assert status == 201
+
+        cluster.stop("fast")
+        for method, path, body in (("GET", f"classes/Order/{created['objectId']}", None),
+                                   ("POST", "classes/Order", {"n": 2}),
+                                   ("GET", "classes/Order?where=%7B%22n%22%3A1%7D", None)):
+            status, answer = _send(node, method, path, body)  # within the deadline, not the pool's 30 s
+            assert (status, answer["code"]) == (503, 1), answer
+            assert "database is unavailable" in answer["error"] and "not served" in answer["error"]
+        assert (_probe(node, "health"), _probe(node, "ready")) == (200, 503)
+
+        cluster.start()
+        status, answer = _until_served(node, "GET", f"classes/Order/{created['objectId']}")
+        assert (status, answer["n"]) == (200, 1)
+        assert _send(node, "POST", "classes/Order", {"n": 3})[0] == 201
+        assert _probe(node, "ready") == 200
+        status, answer = _send(node, "GET", "classes/Order?count=1&limit=0")
+        assert answer["count"] == 2  # the refused write was not stored
+
+
+def test_a_stalled_database_makes_the_node_not_ready_while_it_stays_alive(tmp_path: Path) -> None:
+    with private_cluster() as cluster, serve(tmp_path / "app", "--workers", "1", "--threads", "2",
+                                             postgresql_url=cluster.url) as node:
+        assert _send(node, "POST", "classes/Order", {"n": 1})[0] == 201
+        assert _probe(node, "ready") == 200
+        cluster.freeze()
+        try:
+            # requests that reach the stalled database hold both handler threads until it answers
+            stuck = [threading.Thread(target=_send_ignoring_timeout, args=(node,)) for _ in range(2)]
+            for thread in stuck:
+                thread.start()
+            # the load balancer's probes still answer: alive, not ready (after probes.READY_TIMEOUT), and
+            # again while the first check is still waiting
+            assert (_probe(node, "health"), _probe(node, "ready"), _probe(node, "ready")) == (200, 503, 503)
+        finally:
+            cluster.thaw()
+        for thread in stuck:
+            thread.join(timeout=30)
+        status, answer = _until_served(node, "GET", "classes/Order?count=1&limit=0")
+        assert (status, answer["count"]) == (200, 1)
+        assert _probe(node, "ready") == 200
+
+
+def _send_ignoring_timeout(node: Served) -> None:
+    try:
+        requests.get(f"{node.base_url}/1.1/classes/Order", headers=_headers(node), timeout=20)
+    except requests.Timeout:
+        pass

@@ -47,6 +47,8 @@ __all__ = ["LiveQueries"]
 log = logging.getLogger("leanorm.embedded")
 #: changes read from the feed at once
 BATCH = 500
+#: seconds the reader waits before reading the feed again after a read failed (the database away)
+RETRY = 1.0
 #: Parse's code for an invalid session token
 INVALID_SESSION = 209
 
@@ -172,12 +174,15 @@ class LiveQueries:
                     except Exception:  # noqa: BLE001 - a bug in one batch: its events are lost, and said so
                         log.exception("live queries: delivering changes failed")
                         self._missed()
-            except ProtocolError as exc:  # the store closed under the reader: the server is stopping
-                if exc.status == 503:
+            except ProtocolError as exc:
+                if self._stop.is_set():  # the store closed under the reader: the server is stopping
                     return
-                log.exception("live queries: reading the change feed failed")
+                # the database away for a while (503): read again once it is back, from where it stopped
+                log.warning("live queries: reading the change feed failed: %s", exc.message)
+                self._stop.wait(RETRY)
             except Exception:  # noqa: BLE001 - the reader must outlive a failed read of the feed
                 log.exception("live queries: reading the change feed failed")
+                self._stop.wait(RETRY)
 
     def _missed(self) -> None:
         with self._lock:

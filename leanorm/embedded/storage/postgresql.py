@@ -34,6 +34,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..answers import ProtocolError
 from ..budget import Interrupted, remaining
 from . import changes, pg_schema
+from .store import failed
 from .interface import Connection
 from .pg_dialect import SERIAL_TABLES, Translated, are_pattern, translate
 from .pg_listener import Listener
@@ -53,6 +54,10 @@ FLOOR_MS = 5
 SLACK_MS = 50
 #: seconds a pooled connection may rest before it is tried again on its next loan
 RESTED = 2.0
+#: seconds a caller without a deadline (the live queries' reader, a command) waits for a connection
+#: (a request waits what is left of its deadline, at least FLOOR_WAIT)
+POOL_WAIT = 30.0
+FLOOR_WAIT = 0.5
 #: the advisory lock every write transaction takes (a constant: one order for all writers of a database)
 WRITER_LOCK = 0x6C65616E  # "lean"
 #: the advisory lock setting the database up takes (two nodes starting at once define functions in turn)
@@ -101,6 +106,14 @@ def _nul(exc: BaseException) -> bool:
     """Whether ``exc`` is PostgreSQL (or psycopg, sending a parameter) refusing U+0000, which neither its
     ``text`` nor its ``jsonb`` can hold."""
     return isinstance(exc, psycopg.errors.UntranslatableCharacter) or "NUL" in str(exc)
+
+
+def _unavailable(message: str, exc: BaseException) -> ProtocolError:
+    """The client's error for a database this process cannot reach (stopped, restarting, failing over,
+    out of connections, its connection cut), logged on one line and counted (``unavailable``)."""
+    failed("unavailable")
+    log.warning("the database is unavailable: %s", " ".join(str(exc).split()))
+    return ProtocolError(1, message, 503)
 
 
 def configure(conn: psycopg.Connection) -> None:
@@ -379,11 +392,24 @@ class PostgreSQLStore(SQLCatalogue):
         if held is not None:
             yield held
             return
-        raw = self._pool.getconn()
+        left = remaining()
+        wait = POOL_WAIT if left is None else max(left, FLOOR_WAIT)
+        try:
+            raw = self._pool.getconn(timeout=wait)
+        except PoolTimeout as exc:
+            raise _unavailable(f"The database is unavailable: no connection to it within {wait:.1f} s. The "
+                               "request was not served; try again.", exc) from None
         conn = PGConnection(raw, self._catalogue_changed, self._catalogue)
         self._local.conn = conn
         try:
             yield conn
+        except psycopg.OperationalError as exc:
+            if not raw.closed:  # the statement failed, not the connection
+                raise
+            # the others resting in the pool went with it (a restart, a failover): tried now, not lent
+            self._pool.check()
+            raise _unavailable("The database is unavailable: the connection to it was lost. The request was "
+                               "not served; try again.", exc) from None
         finally:
             self._local.conn = None
             if conn.in_transaction:
@@ -448,9 +474,16 @@ class PostgreSQLStore(SQLCatalogue):
             # transaction's changes, its COMMIT and the wait go in one round trip (the values bound by
             # psycopg, quoted).
             recorded, conn.changes = conn.changes, []
-            psycopg.ClientCursor(conn.raw).execute(
-                _RECORD * len(recorded) + f"COMMIT; {DURABLE}",
-                [value for change in recorded for value in (*change, changes.KEEP)])
+            try:
+                psycopg.ClientCursor(conn.raw).execute(
+                    _RECORD * len(recorded) + f"COMMIT; {DURABLE}",
+                    [value for change in recorded for value in (*change, changes.KEEP)])
+            except psycopg.OperationalError as exc:
+                if not conn.raw.closed:
+                    raise
+                self._pool.check()
+                raise _unavailable("The connection to the database was lost as this write committed: it may or "
+                                   "may not have been stored; read it back before sending it again.", exc) from None
             if conn.catalogue_written:
                 self._catalogue_changed()
                 conn.catalogue_written = False
@@ -503,6 +536,7 @@ class PostgreSQLStore(SQLCatalogue):
             with self.read() as conn:
                 conn.run("SELECT 1 FROM _schema LIMIT 1").fetchall()
         except psycopg.Error as exc:
+            failed("read")
             log.error("the readiness check could not read the database: %s", exc)
             raise ProtocolError(1, "The database cannot be read.", 503) from None
 
