@@ -1,10 +1,11 @@
 """``leanorm serve`` on a PostgreSQL server that crashes, stops or stalls under it (a chaos pass of the N
 nodes of docs/deploying.md, section 8): an acknowledged write outlives the crash, the clients hear a
-clear 503 while the database is away, readiness says so while liveness stays up, and the node serves
-again by itself once the database is back.
+clear 503 while the database is away, readiness says so while liveness stays up, the node serves
+again by itself once the database is back, and a live query whose feed lost changes is told so.
 
-Each test runs its own PostgreSQL server (``private_postgresql``: the shared test cluster must not be
-crashed under the other tests), and is skipped where this machine has no PostgreSQL server binaries.
+The tests that crash, stop or freeze PostgreSQL run their own server (``private_postgresql``: the shared
+test cluster must not be crashed under the other tests), and are skipped where this machine has no
+PostgreSQL server binaries.
 """
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
+import pytest
 import requests
 
+from tests.live_socket import Socket
 from tests.operations.private_postgresql import private_cluster
+from tests.postgresql import STORES
 from tests.served import Served, serve
 
 #: a request's deadline on the nodes under test (--query-timeout), in seconds
@@ -118,3 +122,33 @@ def _send_ignoring_timeout(node: Served) -> None:
         requests.get(f"{node.base_url}/1.1/classes/Order", headers=_headers(node), timeout=20)
     except requests.Timeout:
         pass
+
+
+#: the newest change of the feed and its object, gone: what a crash leaves of a write that committed but
+#: never reached the disk, or a failover to a standby that had not received it (the feed's numbers are
+#: given again to the next writes)
+_REWIND = {
+    "sqlite": ["DELETE FROM _changes WHERE seq = (SELECT MAX(seq) FROM _changes)",
+               "UPDATE sqlite_sequence SET seq = seq - 1 WHERE name = '_changes'", "DELETE FROM \"c_Feed\""],
+    "postgresql": ["DELETE FROM _changes WHERE seq = (SELECT MAX(seq) FROM _changes)", "DELETE FROM \"c_Feed\""],
+}
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_live_query_is_told_when_the_feed_lost_changes_it_was_sent(tmp_path: Path, store: str) -> None:
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", store=store) as node:
+        listener = Socket(node)
+        assert listener.subscribe(1, "Feed", {})["op"] == "subscribed"
+        assert _send(node, "POST", "classes/Feed", {"n": 1})[0] == 201
+        assert listener.next()["object"]["n"] == 1
+
+        node.sql_all(_REWIND[store])
+        assert _send(node, "POST", "classes/Feed", {"n": 2})[0] == 201  # the number n=1 had, again
+        # not silence: what the subscriber holds may be wrong, and it is told to read it again
+        told = listener.next()
+        assert (told["op"], told["reconnect"]) == ("error", True), told
+
+        again = Socket(node)
+        assert again.subscribe(1, "Feed", {})["op"] == "subscribed"
+        assert _send(node, "POST", "classes/Feed", {"n": 3})[0] == 201
+        assert again.next()["object"]["n"] == 3

@@ -15,7 +15,9 @@ commit order, whichever process wrote, waking at once for a write of its own pro
    the roles they hold now.
 
 Events go out in commit order. A reader that falls further behind than the feed keeps tells its
-clients that changes were missed (error, ``reconnect``) and closes them, instead of skipping.
+clients that changes were missed (error, ``reconnect``) and closes them, instead of skipping; so does a
+reader that finds the feed ending before what it read (changes it sent were lost by the database: a
+crash, a failover, a restore), which then reads on from the feed's end.
 """
 from __future__ import annotations
 
@@ -65,6 +67,9 @@ class LiveQueries:
         self._clients: Dict[LiveClient, None] = {}  # in the order they connected
         self._per_address: Dict[str, int] = collections.Counter()
         self._seq = 0
+        #: the change read at ``_seq`` (None: none read since the reader started there), checked to be
+        #: still in the feed at each read (``Store.changes_after``)
+        self._last: Optional[Change] = None
         self._reader: Optional[threading.Thread] = None
         #: bumped whenever a subscription comes or goes: the compiled plans are then made again
         self._version = 0
@@ -163,12 +168,14 @@ class LiveQueries:
                 store.wait_for_changes(self.limits.poll_interval)
                 self.triggers.expire()
                 while not self._stop.is_set():
-                    changes, missed = store.changes_after(self._seq, BATCH)
+                    changes, missed = store.changes_after(self._seq, BATCH, self._last)
                     if missed:
                         self._missed()
+                        if not changes:  # what the reader read is gone: it reads on from the feed's end
+                            self._seq, self._last = store.latest_change(), None
                     if not changes:
                         break
-                    self._seq = changes[-1].seq
+                    self._seq, self._last = changes[-1].seq, changes[-1]
                     try:
                         self._deliver(changes)
                     except Exception:  # noqa: BLE001 - a bug in one batch: its events are lost, and said so

@@ -381,11 +381,13 @@ class SQLCatalogue:
         suffix = {"Date": ("iso",), "Pointer": ("objectId",)}.get(ftype, ()) if len(parts) == 1 else ()
         return f"json_extract({row}, {json_path(*parts, *suffix)})"
 
-    def changes_after(self, seq: int, limit: int = 500) -> Tuple[List[changes.Change], bool]:
-        """The committed changes after ``seq`` (oldest first, at most ``limit``) and whether some after
-        ``seq`` were dropped from the bounded feed (a reader that far behind missed them)."""
+    def changes_after(self, seq: int, limit: int = 500,
+                      last: Optional[changes.Change] = None) -> Tuple[List[changes.Change], bool]:
+        """The committed changes after ``seq`` (oldest first, at most ``limit``) and whether the reader
+        missed some (:func:`.changes.read_after`: dropped from the bounded feed, or ``last``, the change
+        it read at ``seq``, lost since)."""
         with self.read() as conn:
-            return changes.read_after(conn, seq, limit)
+            return changes.read_after(conn, seq, limit, last)
 
     def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
         """Create an expression index on ``key`` (a field, or ``a.b`` inside an object field).
