@@ -12,18 +12,37 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Iterator, Tuple
 
 import pytest
 import requests
 
 from tests.live_socket import Socket
-from tests.operations.private_postgresql import private_cluster
+from tests.operations.private_postgresql import PrivateCluster, private_cluster
 from tests.postgresql import STORES
 from tests.served import Served, serve
 
-#: a request's deadline on the nodes under test (--query-timeout), in seconds
+#: a request's deadline on the node under test (--query-timeout), in seconds
 DEADLINE = 2
+#: seconds PostgreSQL stays down in the outage test: long enough for a reconnection that backs off
+#: exponentially (1, 2, 4, 8 s... between attempts) to try next only ~10 s after the database is back
+OUTAGE = 18
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PrivateCluster]:
+    # the WAL writer flushes what commits asynchronously only every 10 s: a write acknowledged before its
+    # commit reached the disk is lost by a crash within that time
+    with private_cluster("-c wal_writer_delay=10s") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def node(cluster: PrivateCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One ``leanorm serve`` on the private cluster; each test leaves it serving again."""
+    with serve(tmp_path_factory.mktemp("outages") / "app", "--workers", "1", "--threads", "2",
+               "--query-timeout", str(DEADLINE), postgresql_url=cluster.url) as running:
+        yield running
 
 
 def _headers(node: Served) -> Dict[str, str]:
@@ -35,10 +54,14 @@ def _send(node: Served, method: str, path: str, body: Any = None) -> Tuple[int, 
     return answer.status_code, answer.json()
 
 
-def _until_served(node: Served, method: str, path: str) -> Tuple[int, Any]:
-    """``method path`` again until the node answers it 200 (the database back, the pool reconnected), at
-    most for 20 s; the last answer."""
-    for _ in range(100):
+def _probe(node: Served, path: str) -> int:
+    return requests.get(f"{node.base_url}/{path}", timeout=10).status_code
+
+
+def _served_within(node: Served, attempts: int, method: str, path: str) -> Tuple[int, Any]:
+    """``method path`` until the node answers it 200, at most ``attempts`` times (each ends within the
+    deadline: 503 while the node has no connection); the last answer."""
+    for _ in range(attempts):
         answer = _send(node, method, path)
         if answer[0] == 200:
             break
@@ -46,80 +69,72 @@ def _until_served(node: Served, method: str, path: str) -> Tuple[int, Any]:
     return answer
 
 
-def test_a_write_acknowledged_before_postgresql_crashes_is_kept(tmp_path: Path) -> None:
-    # the WAL writer flushes what commits asynchronously only every 10 s: a write acknowledged before its
-    # commit reached the disk is lost by a crash within that time
-    with private_cluster("-c wal_writer_delay=10s") as cluster, \
-            serve(tmp_path / "app", "--workers", "1", postgresql_url=cluster.url) as node:
-        acknowledged = [answer["objectId"] for status, answer in
-                        (_send(node, "POST", "classes/Order", {"n": n}) for n in range(20)) if status == 201]
-        assert _send(node, "PUT", f"classes/Order/{acknowledged[0]}",
-                     {"paid": {"__op": "Increment", "amount": 5}})[0] == 200
-        assert len(acknowledged) == 20
+def test_a_write_acknowledged_before_postgresql_crashes_is_kept(cluster: PrivateCluster, node: Served) -> None:
+    acknowledged = [answer["objectId"] for status, answer in
+                    (_send(node, "POST", "classes/Order", {"n": n}) for n in range(20)) if status == 201]
+    assert _send(node, "PUT", f"classes/Order/{acknowledged[0]}",
+                 {"paid": {"__op": "Increment", "amount": 5}})[0] == 200
+    assert len(acknowledged) == 20
 
-        cluster.stop("immediate")  # PostgreSQL crashes: it recovers from its write-ahead log at the start
-        cluster.start()
+    cluster.stop("immediate")  # PostgreSQL crashes: it recovers from its write-ahead log at the start
+    cluster.start()
 
-        status, answer = _until_served(node, "GET", "classes/Order?count=1&limit=0")
-        assert (status, answer["count"]) == (200, 20)
-        assert _send(node, "GET", f"classes/Order/{acknowledged[0]}")[1]["paid"] == 5
-
-
-def _probe(node: Served, path: str) -> int:
-    return requests.get(f"{node.base_url}/{path}", timeout=10).status_code
+    status, answer = _served_within(node, 10, "GET", "classes/Order?count=1&limit=0")
+    assert (status, answer["count"]) == (200, 20)
+    assert _send(node, "GET", f"classes/Order/{acknowledged[0]}")[1]["paid"] == 5
 
 
 def test_while_postgresql_is_down_requests_answer_503_and_the_node_serves_again_when_it_is_back(
-        tmp_path: Path) -> None:
-    with private_cluster() as cluster, serve(tmp_path / "app", "--workers", "1", "--query-timeout", str(DEADLINE),
-                                             postgresql_url=cluster.url) as node:
-        status, created = _send(node, "POST", "classes/Order", {"n": 1})
-        assert status == 201
+        cluster: PrivateCluster, node: Served) -> None:
+    status, created = _send(node, "POST", "classes/Stock", {"n": 1})
+    assert status == 201
 
-        cluster.stop("fast")
-        for method, path, body in (("GET", f"classes/Order/{created['objectId']}", None),
-                                   ("POST", "classes/Order", {"n": 2}),
-                                   ("GET", "classes/Order?where=%7B%22n%22%3A1%7D", None)):
-            status, answer = _send(node, method, path, body)  # within the deadline, not the pool's 30 s
-            assert (status, answer["code"]) == (503, 1), answer
-            assert "database is unavailable" in answer["error"] and "not served" in answer["error"]
-        assert (_probe(node, "health"), _probe(node, "ready")) == (200, 503)
+    cluster.stop("fast")
+    stopped = time.monotonic()
+    for method, path, body in (("GET", f"classes/Stock/{created['objectId']}", None),
+                               ("POST", "classes/Stock", {"n": 2}),
+                               ("GET", "classes/Stock?where=%7B%22n%22%3A1%7D", None)):
+        status, answer = _send(node, method, path, body)  # within the deadline, not the pool's 30 s
+        assert (status, answer["code"]) == (503, 1), answer
+        assert "database is unavailable" in answer["error"] and "not served" in answer["error"]
+    assert (_probe(node, "health"), _probe(node, "ready")) == (200, 503)
+    while time.monotonic() < stopped + OUTAGE:  # clients go on asking, and are refused
+        assert _send(node, "GET", f"classes/Stock/{created['objectId']}")[0] == 503
 
-        cluster.start()
-        status, answer = _until_served(node, "GET", f"classes/Order/{created['objectId']}")
-        assert (status, answer["n"]) == (200, 1)
-        assert _send(node, "POST", "classes/Order", {"n": 3})[0] == 201
-        assert _probe(node, "ready") == 200
-        status, answer = _send(node, "GET", "classes/Order?count=1&limit=0")
-        assert answer["count"] == 2  # the refused write was not stored
+    cluster.start()
+    # the node reconnects by itself, and soon: not after a wait that doubled with each failed attempt
+    status, answer = _served_within(node, 3, "GET", f"classes/Stock/{created['objectId']}")
+    assert (status, answer["n"]) == (200, 1)
+    assert _send(node, "POST", "classes/Stock", {"n": 3})[0] == 201
+    assert _probe(node, "ready") == 200
+    assert _send(node, "GET", "classes/Stock?count=1&limit=0")[1]["count"] == 2  # the refused write: not stored
 
 
-def test_a_stalled_database_makes_the_node_not_ready_while_it_stays_alive(tmp_path: Path) -> None:
-    with private_cluster() as cluster, serve(tmp_path / "app", "--workers", "1", "--threads", "2",
-                                             postgresql_url=cluster.url) as node:
-        assert _send(node, "POST", "classes/Order", {"n": 1})[0] == 201
-        assert _probe(node, "ready") == 200
-        cluster.freeze()
-        try:
-            # requests that reach the stalled database hold both handler threads until it answers
-            stuck = [threading.Thread(target=_send_ignoring_timeout, args=(node,)) for _ in range(2)]
-            for thread in stuck:
-                thread.start()
-            # the load balancer's probes still answer: alive, not ready (after probes.READY_TIMEOUT), and
-            # again while the first check is still waiting
-            assert (_probe(node, "health"), _probe(node, "ready"), _probe(node, "ready")) == (200, 503, 503)
-        finally:
-            cluster.thaw()
+def test_a_stalled_database_makes_the_node_not_ready_while_it_stays_alive(cluster: PrivateCluster,
+                                                                          node: Served) -> None:
+    assert _send(node, "POST", "classes/Tick", {"n": 1})[0] == 201
+    assert _probe(node, "ready") == 200
+    cluster.freeze()
+    try:
+        # requests that reach the stalled database hold both handler threads until it answers
+        stuck = [threading.Thread(target=_send_ignoring_timeout, args=(node,)) for _ in range(2)]
         for thread in stuck:
-            thread.join(timeout=30)
-        status, answer = _until_served(node, "GET", "classes/Order?count=1&limit=0")
-        assert (status, answer["count"]) == (200, 1)
-        assert _probe(node, "ready") == 200
+            thread.start()
+        # the load balancer's probes still answer: alive, not ready (after probes.READY_TIMEOUT), and
+        # again while the first check is still waiting
+        assert (_probe(node, "health"), _probe(node, "ready"), _probe(node, "ready")) == (200, 503, 503)
+    finally:
+        cluster.thaw()
+    for thread in stuck:
+        thread.join(timeout=30)
+    status, answer = _served_within(node, 10, "GET", "classes/Tick?count=1&limit=0")
+    assert (status, answer["count"]) == (200, 1)
+    assert _probe(node, "ready") == 200
 
 
 def _send_ignoring_timeout(node: Served) -> None:
     try:
-        requests.get(f"{node.base_url}/1.1/classes/Order", headers=_headers(node), timeout=20)
+        requests.get(f"{node.base_url}/1.1/classes/Tick", headers=_headers(node), timeout=20)
     except requests.Timeout:
         pass
 
@@ -136,7 +151,7 @@ _REWIND = {
 
 @pytest.mark.parametrize("store", STORES)
 def test_a_live_query_is_told_when_the_feed_lost_changes_it_was_sent(tmp_path: Path, store: str) -> None:
-    with serve(tmp_path / "app.sqlite3", "--workers", "1", store=store) as node:
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", store=store) as node:  # the shared test database
         listener = Socket(node)
         assert listener.subscribe(1, "Feed", {})["op"] == "subscribed"
         assert _send(node, "POST", "classes/Feed", {"n": 1})[0] == 201
@@ -152,3 +167,16 @@ def test_a_live_query_is_told_when_the_feed_lost_changes_it_was_sent(tmp_path: P
         assert again.subscribe(1, "Feed", {})["op"] == "subscribed"
         assert _send(node, "POST", "classes/Feed", {"n": 3})[0] == 201
         assert again.next()["object"]["n"] == 3
+
+
+def test_a_node_started_before_its_database_waits_for_it(tmp_path: Path) -> None:
+    with private_cluster() as cluster:
+        cluster.stop("fast")
+        starting = threading.Timer(10.0, cluster.start)  # the node waits meanwhile (past the pool's RECONNECT)
+        starting.start()
+        try:
+            with serve(tmp_path / "app", "--workers", "1", postgresql_url=cluster.url) as node:
+                assert _send(node, "POST", "classes/Order", {"n": 1})[0] == 201
+                assert _probe(node, "ready") == 200
+        finally:
+            starting.join()

@@ -58,6 +58,11 @@ RESTED = 2.0
 #: (a request waits what is left of its deadline, at least FLOOR_WAIT)
 POOL_WAIT = 30.0
 FLOOR_WAIT = 0.5
+#: seconds the pool tries to replace a lost connection before it gives the attempt up. Its attempts back
+#: off exponentially (1, 2, 4, 8 s... apart, up to psycopg_pool's 5 minutes), so after a long outage
+#: the next one came as long after the database was back as the outage had lasted; given up this soon,
+#: the next request waiting for a connection starts attempts afresh, a second or two apart
+RECONNECT = 5.0
 #: the advisory lock every write transaction takes (a constant: one order for all writers of a database)
 WRITER_LOCK = 0x6C65616E  # "lean"
 #: the advisory lock setting the database up takes (two nodes starting at once define functions in turn)
@@ -114,6 +119,30 @@ def _unavailable(message: str, exc: BaseException) -> ProtocolError:
     failed("unavailable")
     log.warning("the database is unavailable: %s", " ".join(str(exc).split()))
     return ProtocolError(1, message, 503)
+
+
+#: what a database that answers says when waiting would not help (a wrong password, database or role;
+#: libpq's wording, as the server's English messages have it): the node stops at once
+_REFUSALS = ("authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied")
+
+
+def _wait_for(database: str, shown: str) -> None:
+    """Return once ``database`` takes a connection, trying every second for :data:`POOL_WAIT` seconds (a
+    node started before its database, or while it restarts); else :class:`ProtocolError` naming the
+    database (``shown``: without its password) and why."""
+    ends = time.monotonic() + POOL_WAIT
+    while True:
+        try:
+            psycopg.connect(database, connect_timeout=max(2, int(POOL_WAIT / 10))).close()
+            return
+        except psycopg.Error as exc:
+            reason = " ".join(str(exc).split())
+            refused = any(refusal in reason for refusal in _REFUSALS)
+            if refused or time.monotonic() >= ends:
+                tried = "" if refused else f" (tried for {POOL_WAIT:g} s)"
+                raise ProtocolError(1, f"Cannot open the database {shown}: {reason}{tried}.", 503) from None
+            log.warning("waiting for the database %s: %s", shown, reason)
+            time.sleep(1.0)
 
 
 def configure(conn: psycopg.Connection) -> None:
@@ -338,10 +367,12 @@ class PostgreSQLStore(SQLCatalogue):
         self._closed = False
         #: when each pooled connection (by id) was last given back (:meth:`_check`)
         self._returned: Dict[int, float] = {}
+        _wait_for(database, self.database)
         try:
             self._pool = ConnectionPool(database, min_size=1, max_size=pool_size, kwargs={"autocommit": True},
-                                        configure=configure, check=self._check, open=True, timeout=30.0)
-            self._pool.wait(timeout=30.0)
+                                        configure=configure, check=self._check, open=True, timeout=POOL_WAIT,
+                                        reconnect_timeout=RECONNECT)
+            self._pool.wait(timeout=POOL_WAIT)
         except (psycopg.Error, PoolTimeout) as exc:
             raise ProtocolError(1, f"Cannot open the database {self.database}: {exc}.", 503) from None
         self._set_up()
