@@ -19,6 +19,7 @@ import requests
 
 from tests.live_socket import Socket
 from tests.operations.private_postgresql import PrivateCluster, private_cluster
+from tests.operations.silent_link import SilentLink
 from tests.postgresql import STORES
 from tests.served import Served, serve
 
@@ -180,3 +181,40 @@ def test_a_node_started_before_its_database_waits_for_it(tmp_path: Path) -> None
                 assert _probe(node, "ready") == 200
         finally:
             starting.join()
+
+
+def _class_permissions(node: Served, class_name: str, who: Dict[str, bool]) -> int:
+    permissions = {action: who for action in ("find", "get", "count")}
+    answer = requests.put(f"{node.base_url}/1.1/schemas/{class_name}", headers=_headers(node), timeout=30,
+                          json={"className": class_name, "classLevelPermissions": permissions})
+    return answer.status_code
+
+
+def _find_with_the_app_key(node: Served, class_name: str) -> int:
+    headers = {"X-LC-Id": node.app_id, "X-LC-Key": node.app_key}
+    return requests.get(f"{node.base_url}/1.1/classes/{class_name}", headers=headers, timeout=30).status_code
+
+
+def test_a_node_whose_listening_connection_was_cut_silently_still_hears_a_class_change(
+        cluster: PrivateCluster, node: Served, tmp_path: Path) -> None:
+    # what a partition, or a firewall forgetting an idle connection, leaves: the LISTEN connection's
+    # server side gone, its client side never told
+    link = SilentLink(("127.0.0.1", cluster.port))
+    try:
+        with serve(tmp_path / "app", "--workers", "1", postgresql_url=cluster.url.replace(
+                f":{cluster.port}/", f":{link.port}/")) as near:
+            assert _send(node, "POST", "classes/Note", {"n": 1})[0] == 201
+            assert _class_permissions(node, "Note", {"*": True}) == 200
+            assert _find_with_the_app_key(near, "Note") == 200  # the class permissions, kept by near
+
+            link.cut()
+            assert _served_within(near, 5, "GET", "classes/Note")[0] == 200  # its pool reconnected
+            assert _class_permissions(node, "Note", {}) == 200  # the other node closes the class
+
+            for _ in range(30):  # a bound on waiting, not a measure (the listener's heartbeat: seconds)
+                if _find_with_the_app_key(near, "Note") != 200:
+                    break
+                time.sleep(0.5)
+            assert _find_with_the_app_key(near, "Note") == 403
+    finally:
+        link.close()
