@@ -9,10 +9,12 @@ PostgreSQL server binaries.
 """
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 import requests
@@ -218,3 +220,40 @@ def test_a_node_whose_listening_connection_was_cut_silently_still_hears_a_class_
             assert _find_with_the_app_key(near, "Note") == 403
     finally:
         link.close()
+
+
+def _signal_node(node: Served, signal_number: int) -> None:
+    """``signal_number`` to the node's main process and every process below it (its workers)."""
+    def tree(pid: int) -> List[int]:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [pid, *(p for child in children.read().split() for p in tree(int(child)))]
+    for pid in tree(node.process.pid):
+        os.kill(pid, signal_number)
+
+
+def test_a_node_stalled_in_the_middle_of_a_write_holds_up_the_other_nodes_writes_only_briefly(
+        cluster: PrivateCluster, node: Served, tmp_path: Path) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    assert _send(node, "POST", "classes/Jam", {"n": 1})[0] == 201
+    with serve(tmp_path / "app", "--workers", "1", postgresql_url=cluster.url) as stalled, \
+            psycopg.connect(cluster.url) as blocker:
+        # the stalled node's write takes the writers' lock, then waits for a table lock the test holds
+        blocker.execute('LOCK TABLE "c_Jam" IN ACCESS EXCLUSIVE MODE')
+        answers: List[Tuple[int, Any]] = []
+        writing = threading.Thread(target=lambda: answers.append(_send(stalled, "POST", "classes/Jam", {"n": 2})))
+        writing.start()
+        for _ in range(100):
+            if blocker.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = "
+                               "'\"c_Jam\"'::regclass").fetchone()[0]:
+                break
+            time.sleep(0.1)
+        _signal_node(stalled, signal.SIGSTOP)  # its process stops (a pause, a swap storm, a hung host)
+        try:
+            blocker.rollback()  # its statement completes; its transaction, the lock with it, stays open
+            # the other node writes: it waits for the writers' lock until PostgreSQL ends the silent one
+            assert _send(node, "POST", "classes/Other", {"n": 1})[0] == 201
+        finally:
+            _signal_node(stalled, signal.SIGCONT)
+        writing.join(timeout=30)
+        assert answers and answers[0][0] == 503, answers  # its transaction was ended: not stored
+        assert _send(node, "GET", "classes/Jam?count=1&limit=0")[1]["count"] == 1

@@ -63,6 +63,11 @@ FLOOR_WAIT = 0.5
 #: the next one came as long after the database was back as the outage had lasted; given up this soon,
 #: the next request waiting for a connection starts attempts afresh, a second or two apart
 RECONNECT = 5.0
+#: milliseconds a write transaction may wait for its node between two statements before PostgreSQL ends
+#: its session: it holds the writers' lock of every node, and a node that stopped in the middle (a
+#: paused VM, a swap storm, a partition) would hold every other node's writes for as long as it stays
+#: stopped. Between two statements a write does milliseconds of work.
+WRITE_SILENCE_MS = 5000
 #: the advisory lock every write transaction takes (a constant: one order for all writers of a database)
 WRITER_LOCK = 0x6C65616E  # "lean"
 #: the advisory lock setting the database up takes (two nodes starting at once define functions in turn)
@@ -465,11 +470,12 @@ class PostgreSQLStore(SQLCatalogue):
             if conn.in_transaction:
                 yield conn
                 return
-            # one round trip: the transaction, its commit not waiting for the disk and its statements for
-            # no deadline, the writers' lock, and then (read under the lock) the catalogue's version: a
-            # write goes by the catalogue as it is
+            # one round trip: the transaction, its commit not waiting for the disk, its statements for no
+            # deadline and its node for at most WRITE_SILENCE_MS, the writers' lock, and then (read under
+            # the lock) the catalogue's version: a write goes by the catalogue as it is
             cursor = conn.raw.execute("BEGIN; SET LOCAL synchronous_commit TO OFF; "
                                       "SET LOCAL statement_timeout = 0; "
+                                      f"SET LOCAL idle_in_transaction_session_timeout = {WRITE_SILENCE_MS}; "
                                       f"SELECT pg_advisory_xact_lock({WRITER_LOCK}); "
                                       "SELECT value FROM _leanorm WHERE name = 'catalogue'")
             while cursor.nextset():
