@@ -257,3 +257,23 @@ def test_a_node_stalled_in_the_middle_of_a_write_holds_up_the_other_nodes_writes
         writing.join(timeout=30)
         assert answers and answers[0][0] == 503, answers  # its transaction was ended: not stored
         assert _send(node, "GET", "classes/Jam?count=1&limit=0")[1]["count"] == 1
+
+
+def test_a_database_that_refuses_writes_answers_503_and_reads_go_on(cluster: PrivateCluster, node: Served) -> None:
+    # what a node whose address still leads to the old primary meets once it was demoted to a standby
+    psycopg = pytest.importorskip("psycopg")
+    assert _send(node, "POST", "classes/Ledger", {"n": 1})[0] == 201
+    with psycopg.connect(cluster.url, autocommit=True) as admin:
+        admin.execute("ALTER SYSTEM SET default_transaction_read_only = on")
+        admin.execute("SELECT pg_reload_conf()")
+        try:
+            time.sleep(0.5)  # the server's processes read the new setting
+            status, answer = _send(node, "POST", "classes/Ledger", {"n": 2})
+            assert (status, answer["code"]) == (503, 1), answer
+            assert "refuses writes" in answer["error"] and "not served" in answer["error"]
+            assert _send(node, "GET", "classes/Ledger?count=1&limit=0")[1]["count"] == 1
+        finally:
+            admin.execute("ALTER SYSTEM RESET default_transaction_read_only")
+            admin.execute("SELECT pg_reload_conf()")
+    time.sleep(0.5)
+    assert _send(node, "POST", "classes/Ledger", {"n": 3})[0] == 201

@@ -446,6 +446,9 @@ class PostgreSQLStore(SQLCatalogue):
             self._pool.check()
             raise _unavailable("The database is unavailable: the connection to it was lost. The request was "
                                "not served; try again.", exc) from None
+        except psycopg.errors.ReadOnlySqlTransaction as exc:  # a standby (the old primary, demoted) or read-only
+            raise _unavailable("The database refuses writes (a standby, or read-only): the request was not "
+                               "served; try again once it leads to the primary.", exc) from None
         finally:
             self._local.conn = None
             if conn.in_transaction:
