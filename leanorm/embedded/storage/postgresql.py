@@ -521,6 +521,8 @@ class PostgreSQLStore(SQLCatalogue):
             except psycopg.OperationalError as exc:
                 if not conn.raw.closed:
                     raise
+                if conn.catalogue_written:  # it may have committed: what was kept of the catalogue may be old
+                    self._catalogue_changed()
                 self._pool.check()
                 raise _unavailable("The connection to the database was lost as this write committed: it may or "
                                    "may not have been stored; read it back before sending it again.", exc) from None
