@@ -34,11 +34,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..answers import ProtocolError
 from ..budget import Interrupted, remaining
 from . import changes, pg_schema
-from .store import failed
 from .interface import Connection
 from .pg_dialect import SERIAL_TABLES, Translated, are_pattern, translate
 from .pg_listener import Listener
-from .store import SQLCatalogue, check_class_name, table, trigger_name
+from .store import SQLCatalogue, check_class_name, failed, table, trigger_name
 
 __all__ = ["PostgreSQLStore", "PGConnection", "POOL_SIZE", "configure"]
 
