@@ -92,18 +92,21 @@ def _limits(open_files: Optional[int], file_size: Optional[int]) -> Callable[[],
 
 @contextlib.contextmanager
 def serve(database: Path, *options: str, open_files: Optional[int] = None,
-          file_size: Optional[int] = None, store: Optional[str] = None) -> Iterator[Served]:
+          file_size: Optional[int] = None, store: Optional[str] = None,
+          postgresql_url: Optional[str] = None) -> Iterator[Served]:
     """``leanorm serve`` over ``database`` with extra command-line ``options``, on a port the OS picks
     (``--port 0``; the banner names it), optionally under ``ulimit -n open_files`` and ``ulimit -f``
     (``file_size`` bytes: the largest file it may write), on ``store`` (``"sqlite"``: the file itself;
     ``"postgresql"``: a schema of the test database for that file, skipped without one; None: as
-    ``LEANORM_TEST_SERVE_STORE`` says), stopped when the block
+    ``LEANORM_TEST_SERVE_STORE`` says; ``postgresql_url``: that PostgreSQL database, a test's own), stopped
+    when the block
     ends (its workers are given the time a graceful stop takes). Clients may create classes, as the tests
     make theirs that way (``--no-client-class-creation`` among ``options`` turns it off again)."""
     if sys.version_info < (3, 10):  # granian, its HTTP server, needs 3.10; the rest of leanorm runs on 3.9
         pytest.skip("leanorm serve needs Python 3.10 or later (granian)")
-    on_postgresql = postgresql.serving_on_postgresql() if store is None else store == "postgresql"
-    database_url = postgresql.schema_url(str(database)) if on_postgresql else str(database)
+    on_postgresql = postgresql_url is not None or (
+        postgresql.serving_on_postgresql() if store is None else store == "postgresql")
+    database_url = postgresql_url or (postgresql.schema_url(str(database)) if on_postgresql else str(database))
     process = subprocess.Popen(
         [sys.executable, "-m", "leanorm.cli", "serve", "--db", database_url, "--host", "127.0.0.1", "--port", "0",
          "--app-id", APP_ID, "--app-key", APP_KEY, "--master-key", MASTER_KEY, "--client-class-creation",

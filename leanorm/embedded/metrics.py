@@ -7,7 +7,8 @@ multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR``, set before a worker imports the
 * ``leanorm_requests_total{route, status}`` and ``leanorm_request_seconds{route}`` (a histogram): the
   route is the endpoint's pattern (``classes/*/*``), never the path itself, so ids and class names
   cannot grow the series without bound; anything that matched no endpoint is ``other``;
-* ``leanorm_store_errors_total{kind}``: the database file failing (``disk``, ``moved``, ``read``);
+* ``leanorm_store_errors_total{kind}``: the database failing (``disk``, ``moved``, ``read``; ``unavailable``:
+  a PostgreSQL server this process could not reach);
 * ``leanorm_requests_in_flight`` and ``leanorm_requests_queued`` (waiting for a handler thread).
 
 ``/metrics`` names routes and counts, which tell an attacker what the app does and when: it answers a
@@ -77,11 +78,11 @@ class Metrics:
         self.requests = Counter("leanorm_requests", "Requests answered, by route and status", ["route", "status"])
         self.seconds = Histogram("leanorm_request_seconds", "Seconds from a request's headers to its answer",
                                  ["route"], buckets=BUCKETS)
-        self.store_errors = Counter("leanorm_store_errors", "Failures of the database file", ["kind"])
+        self.store_errors = Counter("leanorm_store_errors", "Failures of the database", ["kind"])
         self.in_flight = Gauge("leanorm_requests_in_flight", "Requests being answered", multiprocess_mode="livesum")
         self.queued = Gauge("leanorm_requests_queued", "Requests waiting for a handler thread",
                             multiprocess_mode="livesum")
-        for kind in ("disk", "moved", "read"):  # every series present from the start, at 0
+        for kind in ("disk", "moved", "read", "unavailable"):  # every series present from the start, at 0
             self.store_errors.labels(kind)
 
     def observe(self, route: str, status: int, seconds: float) -> None:

@@ -137,6 +137,8 @@ class EmbeddedServer:
         if max_upload_size < 1:
             raise ValueError(f"max_upload_size must be a positive number of bytes, got {max_upload_size}")
         self.store: Store = open_store(database)
+        #: ``GET /ready``'s check of the store, bounded in time (``probes.Readiness``)
+        self.readiness = probes.Readiness(self.store)
         #: a files folder this server made for an in-memory database: it goes with the database on close
         self._temporary_files_dir: Optional[str] = None
         #: where hosted files' bytes are kept: PostgreSQL's own table unless a folder is named (so every

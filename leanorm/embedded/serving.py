@@ -311,9 +311,14 @@ class RSGIApp:
             return _respond(proto, 200, dumps(found).encode(), "application/json; charset=utf-8")
         # (metrics refused go on to the app, which answers 404 as for any path it does not know)
         try:
-            if self.metrics is not None:
-                self.metrics.queued.inc()
-            response, chunks = await loop.run_in_executor(self.pool, self._call, _environ(scope, body, length, limit))
+            if scope.path == probes.READY:
+                # readiness waits for the database on threads of its own, for a bounded time
+                # (probes.Readiness): it answers while a stalled database holds every handler thread
+                response, chunks = await loop.run_in_executor(None, self._app_answer, _environ(scope, body, length, limit))
+            else:
+                if self.metrics is not None:
+                    self.metrics.queued.inc()
+                response, chunks = await loop.run_in_executor(self.pool, self._call, _environ(scope, body, length, limit))
         finally:
             body.close()  # an upload's spool file goes at once
         if isinstance(chunks, bytes):
@@ -384,6 +389,10 @@ class RSGIApp:
     def _call(self, environ: Dict[str, Any]) -> Tuple[_Response, Any]:
         if self.metrics is not None:
             self.metrics.queued.dec()  # a handler thread took it
+        return self._app_answer(environ)
+
+    def _app_answer(self, environ: Dict[str, Any]) -> Tuple[_Response, Any]:
+        """The app's answer to ``environ`` (``_call`` without the queue's count)."""
         response = _Response()
         result = self.wsgi_app(environ, response.start)
         if isinstance(result, list):

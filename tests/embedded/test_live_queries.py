@@ -413,10 +413,10 @@ def test_the_feeds_reader_outlives_a_store_that_fails_for_a_while(server: Embedd
     read_feed = server.store.changes_after
     failures = [ProtocolError(1, "The database cannot be read.", 503)] * 3
 
-    def failing_for_a_while(seq: int, limit: int = 500) -> Any:
+    def failing_for_a_while(*args: Any) -> Any:
         if failures:
             raise failures.pop()
-        return read_feed(seq, limit)
+        return read_feed(*args)
 
     async def scenario() -> Dict[str, Any]:
         live = await _connected(server)

@@ -15,7 +15,9 @@ commit order, whichever process wrote, waking at once for a write of its own pro
    the roles they hold now.
 
 Events go out in commit order. A reader that falls further behind than the feed keeps tells its
-clients that changes were missed (error, ``reconnect``) and closes them, instead of skipping.
+clients that changes were missed (error, ``reconnect``) and closes them, instead of skipping; so does a
+reader that finds the feed ending before what it read (changes it sent were lost by the database: a
+crash, a failover, a restore), which then reads on from the feed's end.
 """
 from __future__ import annotations
 
@@ -45,8 +47,8 @@ __all__ = ["LiveQueries"]
 log = logging.getLogger("leanorm.embedded")
 #: changes read from the feed at once
 BATCH = 500
-#: the longest pause (seconds) between reads of a change feed that keeps failing
-FAILED_READ_PAUSE = 1.0
+#: seconds the reader waits before reading the feed again after a read failed (the database away)
+RETRY = 1.0
 #: Parse's code for an invalid session token
 INVALID_SESSION = 209
 #: the protocol's code for a timeout (a read past its deadline)
@@ -69,6 +71,9 @@ class LiveQueries:
         self._clients: Dict[LiveClient, None] = {}  # in the order they connected
         self._per_address: Dict[str, int] = collections.Counter()
         self._seq = 0
+        #: the change read at ``_seq`` (None: none read since the reader started there), checked to be
+        #: still in the feed at each read (``Store.changes_after``)
+        self._last: Optional[Change] = None
         self._reader: Optional[threading.Thread] = None
         #: bumped whenever a subscription comes or goes: the compiled plans are then made again
         self._version = 0
@@ -162,32 +167,33 @@ class LiveQueries:
     # -- the reader of the change feed -----------------------------------------------------------------
     def _read(self) -> None:
         store = self.services.store
-        pause = self.limits.poll_interval
         while not self._stop.is_set():
             try:
                 store.wait_for_changes(self.limits.poll_interval)
                 self.triggers.expire()
                 while not self._stop.is_set():
-                    changes, missed = store.changes_after(self._seq, BATCH)
+                    changes, missed = store.changes_after(self._seq, BATCH, self._last)
                     if missed:
                         self._missed()
+                        if not changes:  # what the reader read is gone: it reads on from the feed's end
+                            self._seq, self._last = store.latest_change(), None
                     if not changes:
                         break
-                    self._seq = changes[-1].seq
+                    self._seq, self._last = changes[-1].seq, changes[-1]
                     try:
                         self._deliver(changes)
                     except Exception:  # noqa: BLE001 - a bug in one batch: its events are lost, and said so
                         log.exception("live queries: delivering changes failed")
                         self._missed()
-                pause = self.limits.poll_interval
-            except Exception:  # noqa: BLE001 - the reader must outlive a failed read of the feed
-                # a store that cannot be read for a while (PostgreSQL restarting, a disk error) comes back:
-                # the feed is read again from where it was, after pauses doubling up to a second
-                if self._stop.is_set():
+            except ProtocolError as exc:
+                if self._stop.is_set():  # the store closed under the reader: the server is stopping
                     return
+                # the database away for a while (503): read again once it is back, from where it stopped
+                log.warning("live queries: reading the change feed failed: %s", exc.message)
+                self._stop.wait(RETRY)
+            except Exception:  # noqa: BLE001 - the reader must outlive a failed read of the feed
                 log.exception("live queries: reading the change feed failed")
-                self._stop.wait(pause)
-                pause = min(pause * 2, FAILED_READ_PAUSE)
+                self._stop.wait(RETRY)
 
     def _missed(self) -> None:
         with self._lock:

@@ -67,17 +67,26 @@ def record(conn: Connection, class_name: str, object_id: str, before: Optional[D
     return seq
 
 
-def read_after(conn: Connection, seq: int, limit: int = 500) -> Tuple[List[Change], bool]:
-    """The committed changes after ``seq``, oldest first (at most ``limit``), and whether some after
-    ``seq`` are no longer kept (a reader that far behind missed them)."""
-    rows = conn.execute("SELECT seq, class_name, object_id, before, after FROM _changes WHERE seq > ? "
-                        "ORDER BY seq LIMIT ?", (seq, limit)).fetchall()
-    # seq has no gaps (writers are serialised, a rolled-back insert gives its number back): a first row
-    # beyond the next number means those between were dropped
-    missed = bool(rows) and rows[0][0] > seq + 1
+def read_after(conn: Connection, seq: int, limit: int = 500,
+               last: Optional[Change] = None) -> Tuple[List[Change], bool]:
+    """The committed changes after ``seq``, oldest first (at most ``limit``), and whether the reader
+    missed some: changes after ``seq`` no longer kept (a reader that far behind), or ``last`` (the change
+    it read at ``seq``, when it read one) no longer there as it was read. Then what it was sent may be
+    gone: a crash took commits that had not reached the disk, a failover went to a standby behind, a
+    restore went back, and the next writes take those numbers again (a reader that only waited past
+    ``seq`` would skip them); it answers no changes, and the reader starts again from :func:`latest`."""
+    first = seq if last is not None else seq + 1
+    rows = conn.execute("SELECT seq, class_name, object_id, before, after FROM _changes WHERE seq >= ? "
+                        "ORDER BY seq LIMIT ?", (first, limit + (last is not None))).fetchall()
     changes = [Change(s, c, o, None if b is None else orjson.loads(b), None if a is None else orjson.loads(a))
                for s, c, o, b, a in rows]
-    return changes, missed
+    if last is not None:
+        if not changes or changes[0] != last:
+            return [], True
+        del changes[0]
+    # seq has no gaps (writers are serialised, a rolled-back insert gives its number back): a first row
+    # beyond the next number means those between were dropped
+    return changes, bool(changes) and changes[0].seq > seq + 1
 
 
 def latest(conn: Connection) -> int:

@@ -91,9 +91,10 @@ class Store(Protocol):
         """Append an object write (the object before and after it, as stored) in ``conn``'s write
         transaction: committed or rolled back with the write."""
 
-    def changes_after(self, seq: int, limit: int = ...) -> Tuple[List[Change], bool]:
-        """The committed changes after ``seq``, oldest first, and whether some after ``seq`` are no longer
-        kept (missed by a reader that far behind)."""
+    def changes_after(self, seq: int, limit: int = ..., last: Optional[Change] = ...) -> Tuple[List[Change], bool]:
+        """The committed changes after ``seq``, oldest first, and whether the reader missed some: no
+        longer kept (a reader that far behind), or ``last`` (the change it read at ``seq``) lost since
+        (a crash, a failover, a restore: it starts again from :meth:`latest_change`)."""
 
     def latest_change(self) -> int:
         """The position of the newest committed change (0: none): where a new reader starts."""

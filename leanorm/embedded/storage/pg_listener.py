@@ -7,15 +7,23 @@ Notifications are database-wide; their payload names the schema they concern (``
 the writer), so apps kept in schemas of one database (as the tests keep theirs) wake only their own. A
 notification sent while the connection was down is lost: on every (re)connection the listener acts as if
 both had been announced (readers read the feed again, the tables are asked for again).
+
+A listening connection only receives, so one whose server side is gone without a word (a network
+partition, a firewall or NAT forgetting an idle flow) would wait for notifications forever, and the
+process would keep a class catalogue every other node changed. After :data:`HEARTBEAT` quiet seconds it
+sends a statement: on a connection the server no longer knows that fails (at once, or within
+:data:`SEND_TIMEOUT` on a path that carries nothing), and the listener connects again. The traffic also
+keeps an idle flow alive through such firewalls.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable, Dict
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from .pg_schema import CHANGES_CHANNEL, TABLES_CHANNEL
 
@@ -27,6 +35,11 @@ log = logging.getLogger("leanorm.embedded")
 TICK = 0.5
 #: seconds before a lost listening connection is opened again
 RETRY = 1.0
+#: seconds without a notification after which the listener tries its connection with a statement
+HEARTBEAT = 5.0
+#: milliseconds a statement the listener sent may go unacknowledged before its connection counts as
+#: lost (libpq's ``tcp_user_timeout``, unless the database URL sets one)
+SEND_TIMEOUT = 10_000
 
 
 class Listener:
@@ -41,6 +54,12 @@ class Listener:
         self._thread = threading.Thread(target=self._listen, daemon=True, name="leanorm-pg-listen")
         self._thread.start()
 
+    @property
+    def _send_timeout(self) -> Dict[str, Any]:
+        """:data:`SEND_TIMEOUT` as a connection parameter, unless the URL sets its own."""
+        given = conninfo_to_dict(self._database)
+        return {} if "tcp_user_timeout" in given else {"tcp_user_timeout": SEND_TIMEOUT}
+
     def wait(self, timeout: float) -> None:
         """Block until a change may have been committed since the last wait (at most ``timeout`` seconds)."""
         self._changed.wait(timeout)
@@ -53,19 +72,24 @@ class Listener:
     def _listen(self) -> None:
         while not self._closed:
             try:
-                with psycopg.connect(self._database, autocommit=True) as conn:
+                with psycopg.connect(self._database, autocommit=True, **self._send_timeout) as conn:
                     schema = conn.execute("SELECT current_schema()").fetchone()
                     conn.execute(f"LISTEN {TABLES_CHANNEL}")
                     conn.execute(f"LISTEN {CHANGES_CHANNEL}")
                     self._missed()
+                    heard = time.monotonic()
                     while not self._closed:
                         for note in conn.notifies(timeout=TICK):
+                            heard = time.monotonic()
                             if schema is None or note.payload != schema[0]:
                                 continue
                             if note.channel == CHANGES_CHANNEL:
                                 self._changed.set()
                             else:
                                 self._tables_changed()
+                        if time.monotonic() - heard >= HEARTBEAT:
+                            conn.execute("SELECT 1")
+                            heard = time.monotonic()
             except psycopg.Error as exc:
                 if self._closed:
                     return

@@ -37,7 +37,7 @@ from . import changes, pg_schema
 from .interface import Connection
 from .pg_dialect import SERIAL_TABLES, Translated, are_pattern, translate
 from .pg_listener import Listener
-from .store import SQLCatalogue, check_class_name, table, trigger_name
+from .store import SQLCatalogue, check_class_name, failed, table, trigger_name
 
 __all__ = ["PostgreSQLStore", "PGConnection", "POOL_SIZE", "configure"]
 
@@ -53,11 +53,29 @@ FLOOR_MS = 5
 SLACK_MS = 50
 #: seconds a pooled connection may rest before it is tried again on its next loan
 RESTED = 2.0
+#: seconds a caller without a deadline (the live queries' reader, a command) waits for a connection
+#: (a request waits what is left of its deadline, at least FLOOR_WAIT)
+POOL_WAIT = 30.0
+FLOOR_WAIT = 0.5
+#: seconds the pool tries to replace a lost connection before it gives the attempt up. Its attempts back
+#: off exponentially (1, 2, 4, 8 s... apart, up to psycopg_pool's 5 minutes), so after a long outage
+#: the next one came as long after the database was back as the outage had lasted; given up this soon,
+#: the next request waiting for a connection starts attempts afresh, a second or two apart
+RECONNECT = 5.0
+#: milliseconds a write transaction may wait for its node between two statements before PostgreSQL ends
+#: its session: it holds the writers' lock of every node, and a node that stopped in the middle (a
+#: paused VM, a swap storm, a partition) would hold every other node's writes for as long as it stays
+#: stopped. Between two statements a write does milliseconds of work.
+WRITE_SILENCE_MS = 5000
 #: the advisory lock every write transaction takes (a constant: one order for all writers of a database)
 WRITER_LOCK = 0x6C65616E  # "lean"
 #: the advisory lock setting the database up takes (two nodes starting at once define functions in turn)
 SETUP_LOCK = 0x6C65616F
 
+
+#: a transaction that waits until the write-ahead log is on disk up to its own commit (which lies past
+#: every commit of the session before it) and also, with synchronous replication, on the standbys
+DURABLE = "SELECT pg_logical_emit_message(true, 'leanorm', '')"
 
 #: one change appended to the feed (:meth:`PostgreSQLStore.record_change`)
 _RECORD = "SELECT leanorm_record_change(%s, %s, %s, %s, %s); "
@@ -97,6 +115,38 @@ def _nul(exc: BaseException) -> bool:
     """Whether ``exc`` is PostgreSQL (or psycopg, sending a parameter) refusing U+0000, which neither its
     ``text`` nor its ``jsonb`` can hold."""
     return isinstance(exc, psycopg.errors.UntranslatableCharacter) or "NUL" in str(exc)
+
+
+def _unavailable(message: str, exc: BaseException) -> ProtocolError:
+    """The client's error for a database this process cannot reach (stopped, restarting, failing over,
+    out of connections, its connection cut), logged on one line and counted (``unavailable``)."""
+    failed("unavailable")
+    log.warning("the database is unavailable: %s", " ".join(str(exc).split()))
+    return ProtocolError(1, message, 503)
+
+
+#: what a database that answers says when waiting would not help (a wrong password, database or role;
+#: libpq's wording, as the server's English messages have it): the node stops at once
+_REFUSALS = ("authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied")
+
+
+def _wait_for(database: str, shown: str) -> None:
+    """Return once ``database`` takes a connection, trying every second for :data:`POOL_WAIT` seconds (a
+    node started before its database, or while it restarts); else :class:`ProtocolError` naming the
+    database (``shown``: without its password) and why."""
+    ends = time.monotonic() + POOL_WAIT
+    while True:
+        try:
+            psycopg.connect(database, connect_timeout=max(2, int(POOL_WAIT / 10))).close()
+            return
+        except psycopg.Error as exc:
+            reason = " ".join(str(exc).split())
+            refused = any(refusal in reason for refusal in _REFUSALS)
+            if refused or time.monotonic() >= ends:
+                tried = "" if refused else f" (tried for {POOL_WAIT:g} s)"
+                raise ProtocolError(1, f"Cannot open the database {shown}: {reason}{tried}.", 503) from None
+            log.warning("waiting for the database %s: %s", shown, reason)
+            time.sleep(1.0)
 
 
 def configure(conn: psycopg.Connection) -> None:
@@ -321,10 +371,12 @@ class PostgreSQLStore(SQLCatalogue):
         self._closed = False
         #: when each pooled connection (by id) was last given back (:meth:`_check`)
         self._returned: Dict[int, float] = {}
+        _wait_for(database, self.database)
         try:
             self._pool = ConnectionPool(database, min_size=1, max_size=pool_size, kwargs={"autocommit": True},
-                                        configure=configure, check=self._check, open=True, timeout=30.0)
-            self._pool.wait(timeout=30.0)
+                                        configure=configure, check=self._check, open=True, timeout=POOL_WAIT,
+                                        reconnect_timeout=RECONNECT)
+            self._pool.wait(timeout=POOL_WAIT)
         except (psycopg.Error, PoolTimeout) as exc:
             raise ProtocolError(1, f"Cannot open the database {self.database}: {exc}.", 503) from None
         self._set_up()
@@ -375,11 +427,27 @@ class PostgreSQLStore(SQLCatalogue):
         if held is not None:
             yield held
             return
-        raw = self._pool.getconn()
+        left = remaining()
+        wait = POOL_WAIT if left is None else max(left, FLOOR_WAIT)
+        try:
+            raw = self._pool.getconn(timeout=wait)
+        except PoolTimeout as exc:
+            raise _unavailable(f"The database is unavailable: no connection to it within {wait:.1f} s. The "
+                               "request was not served; try again.", exc) from None
         conn = PGConnection(raw, self._catalogue_changed, self._catalogue)
         self._local.conn = conn
         try:
             yield conn
+        except psycopg.OperationalError as exc:
+            if not raw.closed:  # the statement failed, not the connection
+                raise
+            # the others resting in the pool went with it (a restart, a failover): tried now, not lent
+            self._pool.check()
+            raise _unavailable("The database is unavailable: the connection to it was lost. The request was "
+                               "not served; try again.", exc) from None
+        except psycopg.errors.ReadOnlySqlTransaction as exc:  # a standby (the old primary, demoted) or read-only
+            raise _unavailable("The database refuses writes (a standby, or read-only): the request was not "
+                               "served; try again once it leads to the primary.", exc) from None
         finally:
             self._local.conn = None
             if conn.in_transaction:
@@ -404,11 +472,12 @@ class PostgreSQLStore(SQLCatalogue):
             if conn.in_transaction:
                 yield conn
                 return
-            # one round trip: the transaction, its commit not waiting for the disk and its statements for
-            # no deadline, the writers' lock, and then (read under the lock) the catalogue's version: a
-            # write goes by the catalogue as it is
+            # one round trip: the transaction, its commit not waiting for the disk, its statements for no
+            # deadline and its node for at most WRITE_SILENCE_MS, the writers' lock, and then (read under
+            # the lock) the catalogue's version: a write goes by the catalogue as it is
             cursor = conn.raw.execute("BEGIN; SET LOCAL synchronous_commit TO OFF; "
                                       "SET LOCAL statement_timeout = 0; "
+                                      f"SET LOCAL idle_in_transaction_session_timeout = {WRITE_SILENCE_MS}; "
                                       f"SELECT pg_advisory_xact_lock({WRITER_LOCK}); "
                                       "SELECT value FROM _leanorm WHERE name = 'catalogue'")
             while cursor.nextset():
@@ -436,12 +505,26 @@ class PostgreSQLStore(SQLCatalogue):
             # wait for the disk), a transaction that commits with synchronous_commit on waits until the
             # write-ahead log is on disk up to its own commit, which lies past ours. It runs after the
             # writers' lock is released (at the COMMIT), so the writers of all nodes share their disk
-            # flushes instead of taking turns at one each (9 ms on the build machine). The transaction's
-            # changes, its COMMIT and the wait go in one round trip (the values bound by psycopg, quoted).
+            # flushes instead of taking turns at one each (9 ms on the build machine). That transaction
+            # must itself write to the log: PostgreSQL commits one that wrote nothing (an xid taken and
+            # no more, as pg_current_xact_id() does) without waiting for the disk, and a crash then lost
+            # acknowledged writes (tests/operations/test_postgresql_outages.py). A transactional logical
+            # message is a record of the log and nothing else: no table, no row, no lock. The
+            # transaction's changes, its COMMIT and the wait go in one round trip (the values bound by
+            # psycopg, quoted).
             recorded, conn.changes = conn.changes, []
-            psycopg.ClientCursor(conn.raw).execute(
-                _RECORD * len(recorded) + "COMMIT; SELECT pg_current_xact_id()",
-                [value for change in recorded for value in (*change, changes.KEEP)])
+            try:
+                psycopg.ClientCursor(conn.raw).execute(
+                    _RECORD * len(recorded) + f"COMMIT; {DURABLE}",
+                    [value for change in recorded for value in (*change, changes.KEEP)])
+            except psycopg.OperationalError as exc:
+                if not conn.raw.closed:
+                    raise
+                if conn.catalogue_written:  # it may have committed: what was kept of the catalogue may be old
+                    self._catalogue_changed()
+                self._pool.check()
+                raise _unavailable("The connection to the database was lost as this write committed: it may or "
+                                   "may not have been stored; read it back before sending it again.", exc) from None
             if conn.catalogue_written:
                 self._catalogue_changed()
                 conn.catalogue_written = False
@@ -494,6 +577,7 @@ class PostgreSQLStore(SQLCatalogue):
             with self.read() as conn:
                 conn.run("SELECT 1 FROM _schema LIMIT 1").fetchall()
         except psycopg.Error as exc:
+            failed("read")
             log.error("the readiness check could not read the database: %s", exc)
             raise ProtocolError(1, "The database cannot be read.", 503) from None
 

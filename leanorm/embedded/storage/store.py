@@ -41,15 +41,16 @@ from .interface import Connection, FieldOptions, FieldType
 from .writer_lock import WriterLock
 
 __all__ = ["SQLiteStore", "SQLCatalogue", "table", "json_path", "trigger_name", "check_class_name", "check_field_name", "FieldType", "FieldOptions", "store_failure",
-           "FAILURE_OBSERVERS"]
+           "FAILURE_OBSERVERS", "failed"]
 
 log = logging.getLogger("leanorm.embedded")
-#: called with a kind (``disk``, ``moved``) on each failure of the database file: ``leanorm serve``
-#: counts them (its metrics)
+#: called with a kind (``disk``, ``moved``, ``read``, ``unavailable``) on each failure of the database:
+#: ``leanorm serve`` counts them (its metrics)
 FAILURE_OBSERVERS: List[Callable[[str], None]] = []
 
 
-def _failed(kind: str) -> None:
+def failed(kind: str) -> None:
+    """Tell the observers (``leanorm serve``'s metrics) of a failure of the database of ``kind``."""
     for observe in FAILURE_OBSERVERS:
         observe(kind)
 
@@ -255,7 +256,7 @@ def store_failure(exc: BaseException) -> Optional[ProtocolError]:
                   "nothing was stored."
     else:
         return None
-    _failed("disk")
+    failed("disk")
     log.error("database write failed: %s", text)
     return ProtocolError(1, message, 503)
 
@@ -380,11 +381,13 @@ class SQLCatalogue:
         suffix = {"Date": ("iso",), "Pointer": ("objectId",)}.get(ftype, ()) if len(parts) == 1 else ()
         return f"json_extract({row}, {json_path(*parts, *suffix)})"
 
-    def changes_after(self, seq: int, limit: int = 500) -> Tuple[List[changes.Change], bool]:
-        """The committed changes after ``seq`` (oldest first, at most ``limit``) and whether some after
-        ``seq`` were dropped from the bounded feed (a reader that far behind missed them)."""
+    def changes_after(self, seq: int, limit: int = 500,
+                      last: Optional[changes.Change] = None) -> Tuple[List[changes.Change], bool]:
+        """The committed changes after ``seq`` (oldest first, at most ``limit``) and whether the reader
+        missed some (:func:`.changes.read_after`: dropped from the bounded feed, or ``last``, the change
+        it read at ``seq``, lost since)."""
         with self.read() as conn:
-            return changes.read_after(conn, seq, limit)
+            return changes.read_after(conn, seq, limit, last)
 
     def create_index(self, class_name: str, key: str, unique: bool = False) -> str:
         """Create an expression index on ``key`` (a field, or ``a.b`` inside an object field).
@@ -563,7 +566,7 @@ class SQLiteStore(SQLCatalogue):
             with self.read() as conn:
                 conn.execute("SELECT 1 FROM _schema LIMIT 1").fetchall()
         except sqlite3.Error as exc:
-            _failed("read")
+            failed("read")
             log.error("the readiness check could not read the database: %s", exc)
             raise ProtocolError(1, "The database cannot be read.", 503) from None
 
@@ -592,7 +595,7 @@ class SQLiteStore(SQLCatalogue):
         if self._identity is None or _identity(self.database) == self._identity:
             return
         how = "deleted or moved away" if not os.path.exists(self.database) else "replaced by another file"
-        _failed("moved")
+        failed("moved")
         if not self._moved_logged:
             self._moved_logged = True
             log.error("the database file %s was %s while the server ran: writes are refused; restart the server "
