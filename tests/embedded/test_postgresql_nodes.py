@@ -28,7 +28,8 @@ THREADS_PER_NODE = 4
 @pytest.fixture(scope="module")
 def nodes() -> Iterator[Tuple[Served, Served]]:
     url = postgresql.schema_url("two-nodes")
-    with serve(url) as first, serve(url) as second:  # type: ignore[arg-type]
+    unique = ("--unique-index", "Coupon.code")
+    with serve(url, *unique) as first, serve(url, *unique) as second:  # type: ignore[arg-type]
         yield first, second
 
 
@@ -118,6 +119,36 @@ def test_one_role_name_is_created_once_across_nodes(nodes: Tuple[Served, Served]
     status, found = _call(nodes[0], "GET", "roles", params={"where": json.dumps({"name": "editors"}),
                                                             "count": "1", "limit": "0"}, master=True)
     assert status == 200 and found["count"] == 1
+
+
+def test_a_unique_field_of_an_app_class_takes_a_value_once_across_nodes(nodes: Tuple[Served, Served]) -> None:
+    """``--unique-index``: creates of an app class run side by side, and the database's unique index
+    (not a read before the insert) refuses the second of a value."""
+    _create(nodes[0], "Coupon", {"code": "first"})
+    answers = _race(nodes, 16, lambda node, i: _call(node, "POST", "classes/Coupon", {"code": "SAVE10", "n": i}))
+    statuses = [status for status, _ in answers]
+    assert statuses.count(201) == 1, answers
+    assert all(answer["code"] == 137 for status, answer in answers if status != 201)
+
+
+def test_a_new_field_raced_with_two_types_from_two_nodes_gets_one(nodes: Tuple[Served, Served]) -> None:
+    """A field's first type is learnt by one write; the writes racing it with the other type are refused
+    (111), on either node (learning it runs alone: its type is read and written with no writer between)."""
+    _create(nodes[1], "Learnt", {"other": 1})
+    start = threading.Barrier(2 * THREADS_PER_NODE)
+
+    def work(node: Served, i: int) -> Tuple[int, Any]:
+        if i < 2 * THREADS_PER_NODE:  # the first writes leave together: the field's first type is raced
+            start.wait(timeout=30)
+        return _call(node, "POST", "classes/Learnt", {"fresh": i if i // 2 % 2 else f"text {i}"})  # both on each node
+    answers = _race(nodes, 24, work)
+    kinds = {type(i if i // 2 % 2 else "") for i, (status, _) in enumerate(answers) if status == 201}
+    assert len(kinds) == 1, answers
+    assert all(answer["code"] == 111 for status, answer in answers if status != 201)
+    status, found = _call(nodes[0], "GET", "classes/Learnt", params={"where": json.dumps({"fresh": {"$exists": True}}),
+                                                                     "limit": "100"})
+    assert status == 200 and {type(row["fresh"]) for row in found["results"]} == kinds
+    assert len(found["results"]) == [status for status, _ in answers].count(201) == 12
 
 
 def test_transactional_batches_and_single_writes_from_two_nodes_add_up(nodes: Tuple[Served, Served]) -> None:
