@@ -72,6 +72,10 @@ WRITER_LOCK = 0x6C65616E  # "lean"
 #: how many times a write beside others is tried when PostgreSQL ends it (a deadlock between row locks,
 #: a serialization failure) before it runs with every other writer kept out, where none can end it
 SHARED_TRIES = 3
+#: what PostgreSQL ends a transaction with when running it again may succeed (SQLSTATE class 40; psycopg
+#: makes them siblings, not subclasses of ``TransactionRollback``)
+RUN_AGAIN = (psycopg.errors.TransactionRollback, psycopg.errors.SerializationFailure,
+             psycopg.errors.DeadlockDetected)
 #: the advisory lock setting the database up takes (two nodes starting at once define functions in turn)
 SETUP_LOCK = 0x6C65616F
 
@@ -462,7 +466,7 @@ class PostgreSQLStore(SQLCatalogue):
                     return work(conn)
             except NeedsExclusive:
                 shared = False
-            except psycopg.errors.TransactionRollback as exc:
+            except RUN_AGAIN as exc:
                 if tries > SHARED_TRIES:
                     raise
                 log.info("PostgreSQL ended a write (%s): trying it again", exc.sqlstate)
