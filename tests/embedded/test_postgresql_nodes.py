@@ -121,6 +121,30 @@ def test_one_role_name_is_created_once_across_nodes(nodes: Tuple[Served, Served]
     assert status == 200 and found["count"] == 1
 
 
+def test_a_condition_on_another_object_holds_when_both_are_saved_at_once(nodes: Tuple[Served, Served]) -> None:
+    """Write skew: each of two doctors goes off call only if the other is on call (a ``where`` reading the
+    other object, ``$inQuery``). Saved at once on two nodes, one of them must stay on call: such a
+    condition runs its save alone (no lock holds the other object still while it is read)."""
+    def pair() -> Tuple[str, str]:
+        first, second = (_create(nodes[0], "Doctor", {"onCall": True}) for _ in range(2))
+        for one, other in ((first, second), (second, first)):
+            _call(nodes[0], "PUT", f"classes/Doctor/{one}",
+                  {"buddy": {"__type": "Pointer", "className": "Doctor", "objectId": other}})
+        return first, second
+    pairs = [pair() for _ in range(8)]
+    start = threading.Barrier(2 * THREADS_PER_NODE)
+    where = json.dumps({"buddy": {"$inQuery": {"className": "Doctor", "where": {"onCall": True}}}})
+
+    def off_call(node: Served, i: int) -> int:
+        if i < 2 * THREADS_PER_NODE:
+            start.wait(timeout=30)
+        return _call(node, "PUT", f"classes/Doctor/{pairs[i // 2][i % 2]}", {"onCall": False},
+                     params={"where": where})[0]
+    _race(nodes, 16, off_call)
+    on_call = [[_fetch(nodes[1], "Doctor", object_id)["onCall"] for object_id in doctors] for doctors in pairs]
+    assert all(any(states) for states in on_call), on_call
+
+
 def test_a_unique_field_of_an_app_class_takes_a_value_once_across_nodes(nodes: Tuple[Served, Served]) -> None:
     """``--unique-index``: creates of an app class run side by side, and the database's unique index
     (not a read before the insert) refuses the second of a value."""

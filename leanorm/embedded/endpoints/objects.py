@@ -122,18 +122,31 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
     the_id = object_id
     saved, changed, defaulted = ctx.store.transact(
         lambda conn: _save(conn, ctx, class_name, the_id, dict(body), creating, where, judged, hook),
-        concurrent=_side_by_side(class_name))
+        concurrent=_side_by_side(class_name, where))
     hooks.after(ctx, control, class_name, "afterSave" if creating else "afterUpdate", saved)
     return (201 if creating else 200), _answer(ctx, class_name, saved, creating,
                                                None if fetch_when_save else [*changed, *hooked, *defaulted])
 
 
-def _side_by_side(class_name: str) -> bool:
-    """Whether a write of one object of ``class_name`` may run beside other writes (``Store.transact``'s
-    ``concurrent``): an app class's may, as what it reads to decide is its own row (locked) and the
-    catalogue (whose changes run alone). A system class's may not: its rules read other rows (a unique
-    username, email or phone number, a role's name, one installation per device) and would race."""
-    return not class_name.startswith("_")
+#: the query operators that read rows besides the object's own (another class, another object's relations)
+OTHER_ROWS = frozenset({"$inQuery", "$notInQuery", "$select", "$dontSelect", "$relatedTo"})
+
+
+def _side_by_side(class_name: str, where: Any) -> bool:
+    """Whether a write of one object of ``class_name`` under the condition ``where`` may run beside other
+    writes (``Store.transact``'s ``concurrent``): an app class's may, as what it reads to decide is its
+    own row (locked) and the catalogue (whose changes run alone). A system class's may not: its rules read
+    other rows (a unique username, email or phone number, a role's name, one installation per device) and
+    would race; nor may a condition reading other rows (no lock holds those still until the commit)."""
+    return not class_name.startswith("_") and not _reads_other_rows(where)
+
+
+def _reads_other_rows(where: Any) -> bool:
+    if isinstance(where, dict):
+        return any(key in OTHER_ROWS or _reads_other_rows(value) for key, value in where.items())
+    if isinstance(where, list):
+        return any(_reads_other_rows(value) for value in where)
+    return False
 
 
 def _save(conn: Connection, ctx: Context, class_name: str, object_id: str, body: Dict[str, Any], creating: bool,
@@ -344,7 +357,7 @@ def remove(ctx: Context, class_name: str, object_id: str, where: Any = None,
         conn.execute("DELETE FROM _relations WHERE owner_class=? AND owner_id=?", (class_name, object_id))
         ctx.store.record_change(conn, class_name, object_id,
                                 _whole(current.doc, object_id, current.created, current.updated, current.acl), None)
-    ctx.store.transact(delete, concurrent=_side_by_side(class_name))
+    ctx.store.transact(delete, concurrent=_side_by_side(class_name, where))
     hooks.after(ctx, control, class_name, "afterDelete", obj)
 
 
