@@ -81,3 +81,20 @@ def test_a_write_that_needs_the_others_kept_out_runs_again_alone(store: Any) -> 
     store.transact(work, concurrent=True)
     assert seen == [True, False]
     assert (_n(store, "a"), _n(store, "b")) == (5, 7)
+
+
+def test_a_part_that_must_run_alone_inside_a_write_beside_others_runs_it_again_alone(store: Any) -> None:
+    """``transact`` without ``concurrent`` nested in one with it (an object write whose ``where`` reads
+    other rows, inside a batch running beside others): the whole transaction runs again alone."""
+    seen: List[bool] = []
+
+    def part(conn: Any) -> str:
+        conn.execute(f"UPDATE {PAIR} SET data=? WHERE objectId='b'", ('{"n":9}',))
+        return "done"
+
+    def work(conn: Any) -> str:
+        seen.append(conn.shared)
+        return str(store.transact(part))
+    assert store.transact(work, concurrent=True) == "done"
+    assert seen == [True, False]
+    assert _n(store, "b") == 9

@@ -457,6 +457,8 @@ class PostgreSQLStore(SQLCatalogue):
         outside the transaction. Nothing of a failed try is kept: it rolled back, and took no ``seq``."""
         held: Optional[PGConnection] = getattr(self._local, "writing", None)
         if held is not None:
+            if not concurrent:  # a part that must run alone, in a transaction running beside others
+                held.alone()
             return work(held)
         shared, tries = concurrent, 0
         while True:
