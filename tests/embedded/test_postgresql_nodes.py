@@ -206,8 +206,7 @@ def test_the_change_feed_gives_a_follower_every_write_of_two_nodes_once_in_commi
     seen: List[Any] = []
     done = threading.Event()
 
-    def follow() -> None:
-        after = store.latest_change()
+    def follow(after: int) -> None:
         while True:
             finished = done.is_set()  # read before the last pass: it sees every write acknowledged by then
             changes, missed = store.changes_after(after)
@@ -220,8 +219,7 @@ def test_the_change_feed_gives_a_follower_every_write_of_two_nodes_once_in_commi
                 store.wait_for_changes(0.05)
     try:
         reader = ThreadPoolExecutor(1)
-        following = reader.submit(follow)
-        time.sleep(0.2)  # the reader has its starting point before the first write
+        following = reader.submit(follow, store.latest_change())  # where it starts: before the first write
         answers = _race(nodes, 160, lambda node, i: _call(node, "PUT", f"classes/Followed/{ids[i % 4]}",
                                                          {"n": {"__op": "Increment", "amount": 1}})[0])
         done.set()
