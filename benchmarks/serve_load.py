@@ -99,20 +99,21 @@ def load(base: str) -> List[str]:
 
 
 @contextlib.contextmanager
-def leanorm_serve(workers: int, database: str, nodes: int = 1) -> Iterator[List[str]]:
+def leanorm_serve(workers: int, database: str, nodes: int = 1, threads: Optional[int] = None) -> Iterator[List[str]]:
     """``nodes`` ``leanorm serve`` processes over ``database``; their base URLs."""
     with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(_serve_node(workers, database)) for _ in range(nodes)]
+        yield [stack.enter_context(_serve_node(workers, database, threads)) for _ in range(nodes)]
 
 
 @contextlib.contextmanager
-def _serve_node(workers: int, database: str) -> Iterator[str]:
+def _serve_node(workers: int, database: str, threads: Optional[int] = None) -> Iterator[str]:
     port = _free_port()
     command = [sys.executable, "-m", "leanorm.cli", "serve", "--db", database, "--port", str(port),
                "--app-id", APP_ID, "--app-key", REST_KEY, "--master-key", MASTER_KEY, "--workers", str(workers),
                "--client-class-creation"]  # the create workload makes its class as a client (Parse's default)
     for field in ("score", "name", "group"):
         command += ["--index", f"{CLASS}.{field}"]
+    command += [] if threads is None else ["--threads", str(threads)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait(f"http://127.0.0.1:{port}/parse", process)
@@ -202,6 +203,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--duration", type=int, default=8, help="seconds per run (default 8)")
     parser.add_argument("--connections", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="leanorm serve --workers")
+    parser.add_argument("--threads", type=int, help="leanorm serve --threads (default: serve's)")
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument("--servers", nargs="+", default=list(SERVERS), choices=list(SERVERS),
                         help="which servers to measure (default both; serve alone leaves the ratio out)")
@@ -214,7 +216,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     wrk = _wrk()
     with tempfile.TemporaryDirectory(prefix="serve-load-") as tmp, contextlib.ExitStack() as stack:
         database = args.db or str(Path(tmp) / "load.sqlite3")
-        bases = {"serve": stack.enter_context(leanorm_serve(args.workers, database, args.nodes))} \
+        bases = {"serve": stack.enter_context(leanorm_serve(args.workers, database, args.nodes, args.threads))} \
             if "serve" in args.servers else {}
         if "parse" in args.servers:
             bases["parse"] = [stack.enter_context(parse_server(args.parse_server_script))]

@@ -80,9 +80,11 @@ class FailoverClient:
 
 
 def _load(client: FailoverClient, number: int, acknowledged: Set[str], increments: List[int],
-          errors: List[str], killed: threading.Event, started: threading.Barrier) -> None:
+          errors: List[str], killed: threading.Event, started: threading.Barrier, gone: threading.Event) -> None:
     started.wait()
     for n in range(WRITES):
+        if n == WRITES // 2:  # past half only once the node is gone: every client has writes left to move
+            gone.wait(timeout=120)
         object_id = f"c{number}n{n}"
         status, answer = client.send("POST", "classes/Load", {"objectId": object_id, "client": number, "n": n})
         if status == 201 or (status == 400 and isinstance(answer, dict) and answer.get("code") == 137):
@@ -116,16 +118,17 @@ def test_a_node_killed_mid_load_loses_no_acknowledged_write(tmp_path: Path, stor
         acknowledged: Set[str] = set()
         increments: List[int] = []
         errors: List[str] = []
-        killed = threading.Event()
+        killed, gone = threading.Event(), threading.Event()
         started = threading.Barrier(CLIENTS)
         # every client starts on the node that will die, so each of them has to move
         clients = [FailoverClient([first, second]) for _ in range(CLIENTS)]
         threads = [threading.Thread(target=_load, args=(client, number, acknowledged, increments, errors, killed,
-                                                        started)) for number, client in enumerate(clients)]
+                                                        started, gone)) for number, client in enumerate(clients)]
         for thread in threads:
             thread.start()
         assert killed.wait(timeout=120), "the load never reached the kill"
         _kill_node(first)
+        gone.set()
         for thread in threads:
             thread.join(timeout=300)
         assert not any(thread.is_alive() for thread in threads)

@@ -69,7 +69,10 @@ def _load(conn: Connection, ctx: Context, class_name: str, object_id: str,
     when the class's permissions keep it from getting the object)."""
     if not ctx.store.has_class(conn, class_name):
         raise ProtocolError(101, "Object not found.", 404)
-    row = conn.execute(f"SELECT acl, data, createdAt, updatedAt FROM {table(class_name)} WHERE objectId=?",
+    # in a write: the row stays locked until it commits, so what is written is computed from the last
+    # committed object (an increment, AddUnique, a where) even beside other writers
+    locked = ctx.store.locking_read if conn.in_transaction else ""
+    row = conn.execute(f"SELECT acl, data, createdAt, updatedAt FROM {table(class_name)} WHERE objectId=?{locked}",
                        (object_id,)).fetchone()
     if row is None or not can_write(ctx.caller, row[0]):
         if class_name == "_User" and ctx.dialect == "parse" and not ctx.caller.master:
@@ -116,49 +119,82 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
         asked = body.pop("objectId", None)
         object_id = new_id or (new_object_id() if asked is None else authz.client_object_id(ctx, asked))
     assert object_id is not None  # given for an update, made above for a create
-    with ctx.store.write() as conn:
-        if not ctx.store.has_class(conn, class_name):
-            if not creating:  # an update creates no class (it used to, with an empty table)
-                raise ProtocolError(101, "Object not found.", 404)
-            permit_new_class(ctx, conn, class_name)
-            ctx.store.ensure_class(conn, class_name)
-        now = now_iso()
-        doc: Dict[str, Any]
-        if creating:
-            doc, acl, created = {}, None, _kept_timestamp(ctx, body.get("createdAt")) or now
-        else:
-            current = _load(conn, ctx, class_name, object_id, where)
-            if judged is not None:
-                _check_unchanged(judged, current, hook)
-            doc, acl, created = current.doc, current.acl, current.created
-        if class_name == "_Role":
-            authz.check_role_write(conn, ctx, creating, doc, body)
-        hooked += apply_column_options(conn, ctx.store, class_name, body, creating)
-        # a migration keeps the original (and copying relations later must not move it)
-        now = _kept_timestamp(ctx, body.get("updatedAt")) or now
-        doc, changed = _apply(conn, ctx, class_name, object_id, doc, body)
-        if "ACL" in body:
-            acl = None if body["ACL"] is None else _check_acl(body["ACL"])
-        data = canonical(doc)
-        try:
-            if creating:
-                conn.execute(f"INSERT INTO {table(class_name)} ({ROW}) VALUES (?, ?, ?, ?, ?)",
-                             (object_id, created, now, acl, data))
-            else:
-                conn.execute(f"UPDATE {table(class_name)} SET updatedAt=?, acl=?, data=? WHERE objectId=?",
-                             (now, acl, data, object_id))
-        except ctx.store.integrity_errors as exc:
-            field = "objectId" if "objectId" in str(exc) else "a unique field"
-            raise ProtocolError(137, f"A unique field was given a value that is already taken ({field}).") \
-                from None
-        saved = _whole(doc, object_id, created, now, acl)
-        # in the write's transaction: the change feed holds exactly the writes that committed
-        ctx.store.record_change(conn, class_name, object_id,
-                                None if creating else _whole(current.doc, object_id, current.created,
-                                                             current.updated, current.acl), saved)
+    the_id = object_id
+    saved, changed, defaulted = ctx.store.transact(
+        lambda conn: _save(conn, ctx, class_name, the_id, dict(body), creating, where, judged, hook),
+        concurrent=_side_by_side(class_name, where))
     hooks.after(ctx, control, class_name, "afterSave" if creating else "afterUpdate", saved)
     return (201 if creating else 200), _answer(ctx, class_name, saved, creating,
-                                               None if fetch_when_save else [*changed, *hooked])
+                                               None if fetch_when_save else [*changed, *hooked, *defaulted])
+
+
+#: the query operators that read rows besides the object's own (another class, another object's relations)
+OTHER_ROWS = frozenset({"$inQuery", "$notInQuery", "$select", "$dontSelect", "$relatedTo"})
+
+
+def _side_by_side(class_name: str, where: Any) -> bool:
+    """Whether a write of one object of ``class_name`` under the condition ``where`` may run beside other
+    writes (``Store.transact``'s ``concurrent``): an app class's may, as what it reads to decide is its
+    own row (locked) and the catalogue (whose changes run alone). A system class's may not: its rules read
+    other rows (a unique username, email or phone number, a role's name, one installation per device) and
+    would race; nor may a condition reading other rows (no lock holds those still until the commit)."""
+    return not class_name.startswith("_") and not _reads_other_rows(where)
+
+
+def _reads_other_rows(where: Any) -> bool:
+    if isinstance(where, dict):
+        return any(key in OTHER_ROWS or _reads_other_rows(value) for key, value in where.items())
+    if isinstance(where, list):
+        return any(_reads_other_rows(value) for value in where)
+    return False
+
+
+def _save(conn: Connection, ctx: Context, class_name: str, object_id: str, body: Dict[str, Any], creating: bool,
+          where: Any, judged: Optional[Stored], hook: str) -> Tuple[Dict[str, Any], List[str], List[str]]:
+    """The write's transaction (``body`` its own copy: it is filled with defaults): the object as saved,
+    the fields operations computed and the fields given their default. It may run more than once
+    (``Store.transact``): nothing here reaches outside the transaction."""
+    if not ctx.store.has_class(conn, class_name):
+        if not creating:  # an update creates no class (it used to, with an empty table)
+            raise ProtocolError(101, "Object not found.", 404)
+        permit_new_class(ctx, conn, class_name)
+        ctx.store.ensure_class(conn, class_name)
+    now = now_iso()
+    doc: Dict[str, Any]
+    current: Optional[Stored] = None
+    if creating:
+        doc, acl, created = {}, None, _kept_timestamp(ctx, body.get("createdAt")) or now
+    else:
+        current = _load(conn, ctx, class_name, object_id, where)
+        if judged is not None:
+            _check_unchanged(judged, current, hook)
+        doc, acl, created = current.doc, current.acl, current.created
+    if class_name == "_Role":
+        authz.check_role_write(conn, ctx, creating, doc, body)
+    defaulted = apply_column_options(conn, ctx.store, class_name, body, creating)
+    # a migration keeps the original (and copying relations later must not move it)
+    now = _kept_timestamp(ctx, body.get("updatedAt")) or now
+    doc, changed = _apply(conn, ctx, class_name, object_id, doc, body)
+    if "ACL" in body:
+        acl = None if body["ACL"] is None else _check_acl(body["ACL"])
+    data = canonical(doc)
+    try:
+        if creating:
+            conn.execute(f"INSERT INTO {table(class_name)} ({ROW}) VALUES (?, ?, ?, ?, ?)",
+                         (object_id, created, now, acl, data))
+        else:
+            conn.execute(f"UPDATE {table(class_name)} SET updatedAt=?, acl=?, data=? WHERE objectId=?",
+                         (now, acl, data, object_id))
+    except ctx.store.integrity_errors as exc:
+        field = "objectId" if "objectId" in str(exc) else "a unique field"
+        raise ProtocolError(137, f"A unique field was given a value that is already taken ({field}).") \
+            from None
+    saved = _whole(doc, object_id, created, now, acl)
+    # in the write's transaction: the change feed holds exactly the writes that committed
+    ctx.store.record_change(conn, class_name, object_id,
+                            None if current is None else _whole(current.doc, object_id, current.created,
+                                                                current.updated, current.acl), saved)
+    return saved, changed, defaulted
 
 
 def record_login(ctx: Context, conn: Connection, user_id: str) -> None:
@@ -313,7 +349,7 @@ def remove(ctx: Context, class_name: str, object_id: str, where: Any = None,
     obj = _whole(stored.doc, object_id, stored.created, stored.updated, stored.acl)
     judged = hooks.declared(ctx, control, class_name, "beforeDelete")
     hooks.before_delete(ctx, control, class_name, obj)
-    with ctx.store.write() as conn:
+    def delete(conn: Connection) -> None:  # may run more than once (Store.transact)
         current = _load(conn, ctx, class_name, object_id, where)
         if judged:
             _check_unchanged(stored, current, "beforeDelete")
@@ -321,6 +357,7 @@ def remove(ctx: Context, class_name: str, object_id: str, where: Any = None,
         conn.execute("DELETE FROM _relations WHERE owner_class=? AND owner_id=?", (class_name, object_id))
         ctx.store.record_change(conn, class_name, object_id,
                                 _whole(current.doc, object_id, current.created, current.updated, current.acl), None)
+    ctx.store.transact(delete, concurrent=_side_by_side(class_name, where))
     hooks.after(ctx, control, class_name, "afterDelete", obj)
 
 

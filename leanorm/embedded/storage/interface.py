@@ -11,11 +11,13 @@ dialect"); what the dialect cannot say is a method here (the catalogue, counters
 """
 from __future__ import annotations
 
-from typing import Any, ContextManager, Dict, Iterable, Iterator, List, Optional, Protocol, Tuple, Type
+from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, Optional, Protocol, Tuple, Type, TypeVar
 
 from .changes import Change
 
 __all__ = ["Cursor", "Connection", "Store", "FieldType", "FieldOptions", "Change"]
+
+T = TypeVar("T")
 
 #: a field's protocol type and, for a Pointer or Relation, its target class (``("Pointer", "_User")``)
 FieldType = Tuple[str, Optional[str]]
@@ -68,7 +70,21 @@ class Store(Protocol):
 
     def write(self) -> ContextManager[Connection]:
         """A connection in a write transaction, committed when the block ends, rolled back on an error;
-        writes are serialised, so a read-then-write in the block sees no other writer in between."""
+        it runs alone (no other writer of the database in between), so a read-then-write in the block
+        sees no other write in between."""
+
+    #: what ends a ``SELECT`` of the rows a ``concurrent`` transaction reads to change them: it locks them
+    #: until the transaction ends (``" FOR UPDATE"``), or nothing where every write runs alone (SQLite)
+    locking_read: str
+
+    def transact(self, work: Callable[[Connection], T], concurrent: bool = False) -> T:
+        """``work(conn)`` in one write transaction, committed when it returns (inside an open one: a part
+        of it); its answer. Without ``concurrent`` it is a ``write()`` block. With it, a store may run it
+        beside other writers: ``work`` reads the rows it changes with :attr:`locking_read`, leaves other
+        invariants to the database (unique indexes), and has no effect outside the transaction, since the
+        store may run it more than once (again alone, when it reaches a statement that needs every other
+        writer kept out, such as learning a field's type; again when the database ended it for a
+        deadlock). An error it raises is never such a retry's."""
 
     def savepoint(self) -> ContextManager[None]:
         """Inside a write block: a part of it undone alone when it raises (a batch's failing item)."""

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import List
 
-__all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION", "CHANGES_CHANNEL", "TABLES_CHANNEL", "CATALOGUE"]
+__all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION", "CHANGES_CHANNEL", "TABLES_CHANNEL", "CATALOGUE",
+           "FEED_LOCK"]
 
 #: the version of what :data:`FUNCTIONS` defines: a database set up by an older one is set up again
-VERSION = "8"
+VERSION = "9"
 
 #: what a counter's entry is unique by: a missing value (SQLite's ``x'00'``: a sentinel no value compared
 #: with a parameter equals) and a public ACL are keys like any other
@@ -87,17 +88,28 @@ TABLES_CHANNEL = "leanorm_tables"
 #: the channel a committed change is announced on, its payload the schema written (:data:`RECORD_CHANGE`)
 CHANGES_CHANNEL = "leanorm_changes"
 
+#: the advisory lock the change feed's numbering takes (:data:`RECORD_CHANGE`), held until the transaction ends
+FEED_LOCK = 0x6C656166  # "leaf"
+
 #: appends a change to the feed (``Store.record_change``), drops what is older than the newest ``keep``, and
 #: announces it on :data:`CHANGES_CHANNEL` when the transaction commits (PostgreSQL sends a transaction's
-#: notifications at its commit, and one of several alike); its ``seq``
+#: notifications at its commit, and one of several alike); its ``seq``.
+#:
+#: ``seq`` is commit order, gapless: the function takes :data:`FEED_LOCK` (transaction-scoped) and then
+#: numbers the change the largest committed ``seq`` plus one (a statement after the lock: its snapshot
+#: sees every feed write committed before the lock was granted). PostgreSQL makes a commit visible before
+#: it releases the transaction's locks, so the next transaction to number a change does so after this one
+#: committed, and numbers it after it: a reader never sees ``n + 1`` before ``n`` is committed, and a
+#: rolled-back transaction takes no number. The store calls it in the round trip of the ``COMMIT``, after
+#: every other statement of the write, so the lock is held only for the numbering and the commit while
+#: the writes themselves run side by side (``PostgreSQLStore.transact``).
 RECORD_CHANGE = f"""
 CREATE OR REPLACE FUNCTION leanorm_record_change(class_name text, object_id text, before text, after text,
                                                  keep bigint) RETURNS bigint LANGUAGE plpgsql AS $$
     DECLARE
         assigned bigint;
     BEGIN
-        -- gapless and in commit order only under the writers' advisory lock (PostgreSQLStore.write): a
-        -- caller without it that races another gets a duplicate key, never a misordered feed
+        PERFORM pg_advisory_xact_lock({FEED_LOCK});
         SELECT COALESCE(max(c.seq), 0) + 1 INTO assigned FROM _changes AS c;
         INSERT INTO _changes VALUES (assigned, class_name, object_id, before, after);
         DELETE FROM _changes WHERE seq <= assigned - keep;

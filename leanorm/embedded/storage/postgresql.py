@@ -6,12 +6,24 @@ dialect) runs through :class:`PGConnection`, which translates each distinct stat
 (:mod:`.pg_dialect`) onto functions and operators this store defines in the database (:mod:`.pg_schema`).
 
 Connections come from a ``psycopg_pool`` pool; a thread holds one for its outermost ``read()`` or
-``write()`` block. Reads run in autocommit (each statement sees what is committed). A write block is one
-transaction that first takes a transaction-scoped advisory lock: every write of every process on the
-database is serialised, as SQLite's ``BEGIN IMMEDIATE`` serialises them, so a read-then-write (an
-increment computed from the stored row, a unique username checked then inserted) sees no other writer in
-between, whichever node runs it. The commit does not wait for the disk while it holds the lock; the block
-waits for it after (:meth:`PostgreSQLStore.write`), so a write is durable before it is answered. A request's deadline bounds its reads by ``statement_timeout``.
+``write()`` block. Reads run in autocommit (each statement sees what is committed). A write is one
+transaction, in one of two ways:
+
+- ``write()`` keeps every other writer of the database out (a transaction-scoped advisory lock taken
+  exclusively), as SQLite's ``BEGIN IMMEDIATE`` does, so a read-then-write (a unique username checked
+  then inserted, a session's rows) sees no other writer in between, whichever node runs it;
+- ``transact(work, concurrent=True)`` (an app class's object write: ``endpoints.objects``) runs beside
+  the other such writes (the same lock taken shared): it locks the row it changes (``SELECT ... FOR
+  UPDATE``, :attr:`PostgreSQLStore.locking_read`), so increments, ``AddUnique`` and conditional saves
+  start from the last committed row, and unique indexes keep unique values. A statement in it that needs
+  the others kept out (a change of the catalogue: a field's first type, a new class table; a nested
+  ``write()``) ends it, and it runs again alone; a deadlock PostgreSQL ends it for is tried again, alone
+  after :data:`SHARED_TRIES` (``work`` has no effect outside the transaction, so running it again is safe).
+
+The change feed's order is kept by its own lock, held only while a write numbers its changes and commits
+(:data:`.pg_schema.RECORD_CHANGE`). The commit does not wait for the disk while it holds a lock; the block
+waits for it after (:meth:`PostgreSQLStore._transaction`), so a write is durable before it is answered. A
+request's deadline bounds its reads by ``statement_timeout``.
 """
 from __future__ import annotations
 
@@ -19,7 +31,7 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Type
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Type, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -39,9 +51,10 @@ from .pg_dialect import SERIAL_TABLES, Translated, are_pattern, translate
 from .pg_listener import Listener
 from .store import SQLCatalogue, check_class_name, failed, table, trigger_name
 
-__all__ = ["PostgreSQLStore", "PGConnection", "POOL_SIZE", "configure"]
+__all__ = ["PostgreSQLStore", "PGConnection", "POOL_SIZE", "configure", "NeedsExclusive"]
 
 log = logging.getLogger("leanorm.embedded")
+T = TypeVar("T")
 
 #: connections one process keeps at most (requests beyond wait for one): a database serves
 #: nodes x workers x POOL_SIZE of them, within its max_connections (100 by default)
@@ -67,8 +80,16 @@ RECONNECT = 5.0
 #: paused VM, a swap storm, a partition) would hold every other node's writes for as long as it stays
 #: stopped. Between two statements a write does milliseconds of work.
 WRITE_SILENCE_MS = 5000
-#: the advisory lock every write transaction takes (a constant: one order for all writers of a database)
+#: the advisory lock every write transaction takes: exclusively for ``write()``, shared for a write that
+#: runs beside others (``transact(..., concurrent=True)``); a constant: one lock for all nodes of a database
 WRITER_LOCK = 0x6C65616E  # "lean"
+#: how many times a write beside others is tried when PostgreSQL ends it (a deadlock between row locks,
+#: a serialization failure) before it runs with every other writer kept out, where none can end it
+SHARED_TRIES = 3
+#: what PostgreSQL ends a transaction with when running it again may succeed (SQLSTATE class 40; psycopg
+#: makes them siblings, not subclasses of ``TransactionRollback``)
+RUN_AGAIN = (psycopg.errors.TransactionRollback, psycopg.errors.SerializationFailure,
+             psycopg.errors.DeadlockDetected)
 #: the advisory lock setting the database up takes (two nodes starting at once define functions in turn)
 SETUP_LOCK = 0x6C65616F
 
@@ -79,6 +100,12 @@ DURABLE = "SELECT pg_logical_emit_message(true, 'leanorm', '')"
 
 #: one change appended to the feed (:meth:`PostgreSQLStore.record_change`)
 _RECORD = "SELECT leanorm_record_change(%s, %s, %s, %s, %s); "
+
+
+class NeedsExclusive(BaseException):
+    """Raised in a write running beside others (:meth:`PostgreSQLStore.transact`) before a statement
+    that needs every other writer kept out: the store rolls it back and runs it again alone. A
+    ``BaseException``, so that no ``except Exception`` of the write's own code takes it for a failure."""
 
 
 def _redacted(url: str) -> str:
@@ -266,6 +293,15 @@ class PGConnection:
         self.changes: List[Tuple[str, str, Optional[str], Optional[str]]] = []
         #: the statement_timeout set on the session (kept on the connection across loans)
         self._timeout_ms: int = getattr(raw, "leanorm_timeout_ms", 0)
+        #: whether the open transaction runs beside other writers (``transact(..., concurrent=True)``)
+        self.shared = False
+
+    def alone(self) -> None:
+        """Before a statement that needs every other writer kept out (it writes the catalogue or the
+        database's structure, or it is a ``write()`` block): in a transaction running beside others,
+        raise :class:`NeedsExclusive` (the store runs the write again, alone)."""
+        if self.shared:
+            raise NeedsExclusive()
 
     @property
     def in_transaction(self) -> bool:
@@ -296,6 +332,8 @@ class PGConnection:
 
     def execute(self, sql: str, parameters: Any = (), /) -> Any:
         statement = translate(sql)
+        if statement.catalogue == "write":
+            self.alone()
         catalogue = self.kept
         if catalogue is not None and statement.catalogue == "read":
             key = _key(statement.sql, parameters)
@@ -346,6 +384,8 @@ class PGConnection:
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> PGCursor:
         statement = translate(sql)
+        if statement.catalogue == "write":
+            self.alone()
         cursor = self.raw.cursor()
         cursor.executemany(statement.sql, list(parameters))
         self._after(statement)
@@ -361,6 +401,8 @@ class PostgreSQLStore(SQLCatalogue):
 
     integrity_errors: Tuple[Type[BaseException], ...] = (psycopg.IntegrityError,)
     memory = False
+    #: a write beside others locks the row it reads to change (``endpoints.objects``) until it commits
+    locking_read = " FOR UPDATE"
 
     def __init__(self, database: str, pool_size: int = POOL_SIZE) -> None:
         #: the URL without its password (what messages and clients are shown)
@@ -392,6 +434,7 @@ class PostgreSQLStore(SQLCatalogue):
         """A change to the catalogue beyond its tables' rows (a class table made, a counter's triggers):
         every node forgets what it kept, when the change commits (at once when ``pg`` is not in a
         transaction)."""
+        pg.alone()
         pg.run("SELECT leanorm_catalogue_changed()")
         if pg.in_transaction:
             pg.catalogue_written = True
@@ -464,8 +507,44 @@ class PostgreSQLStore(SQLCatalogue):
 
     @contextlib.contextmanager
     def write(self) -> Iterator[PGConnection]:
-        """One write transaction, serialised with every other writer of the database (an advisory lock):
-        committed when the block ends, rolled back on any exception. A nested block joins it."""
+        """One write transaction with every other writer of the database kept out (the writers' advisory
+        lock, exclusive): committed when the block ends, rolled back on any exception. A nested block
+        joins the open transaction (one running beside others is run again alone: :meth:`transact`)."""
+        held: Optional[PGConnection] = getattr(self._local, "writing", None)
+        if held is not None:
+            held.alone()
+        with self._transaction(shared=False) as conn:
+            yield conn
+
+    def transact(self, work: Callable[[PGConnection], T], concurrent: bool = False) -> T:
+        """``work(conn)`` in one write transaction (the open one, when the thread is in one), committed
+        when it returns; its answer. ``concurrent``: the transaction runs beside other such writes (the
+        writers' lock shared), its own rows locked as it reads them (:attr:`locking_read`); it is run again
+        alone when it needs every other writer kept out (:class:`NeedsExclusive`), and again when
+        PostgreSQL ends it for a deadlock (alone after :data:`SHARED_TRIES`): ``work`` must have no effect
+        outside the transaction. Nothing of a failed try is kept: it rolled back, and took no ``seq``."""
+        held: Optional[PGConnection] = getattr(self._local, "writing", None)
+        if held is not None:
+            if not concurrent:  # a part that must run alone, in a transaction running beside others
+                held.alone()
+            return work(held)
+        shared, tries = concurrent, 0
+        while True:
+            tries += 1
+            try:
+                with self._transaction(shared) as conn:
+                    return work(conn)
+            except NeedsExclusive:
+                shared = False
+            except RUN_AGAIN as exc:
+                if tries > SHARED_TRIES:
+                    raise
+                log.info("PostgreSQL ended a write (%s): trying it again", exc.sqlstate)
+                shared = shared and tries < SHARED_TRIES
+
+    @contextlib.contextmanager
+    def _transaction(self, shared: bool) -> Iterator[PGConnection]:
+        """One write transaction (see :meth:`write` and :meth:`transact`; ``shared``: beside others)."""
         with self._borrowed() as conn:
             if getattr(self._local, "snapshot", False):
                 raise ProtocolError(1, "No writes inside a read snapshot (Store.snapshot).", 503)
@@ -474,11 +553,13 @@ class PostgreSQLStore(SQLCatalogue):
                 return
             # one round trip: the transaction, its commit not waiting for the disk, its statements for no
             # deadline and its node for at most WRITE_SILENCE_MS, the writers' lock, and then (read under
-            # the lock) the catalogue's version: a write goes by the catalogue as it is
+            # the lock) the catalogue's version: a write goes by the catalogue as it is (a change of it is
+            # written with the lock exclusive)
+            lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
             cursor = conn.raw.execute("BEGIN; SET LOCAL synchronous_commit TO OFF; "
                                       "SET LOCAL statement_timeout = 0; "
                                       f"SET LOCAL idle_in_transaction_session_timeout = {WRITE_SILENCE_MS}; "
-                                      f"SELECT pg_advisory_xact_lock({WRITER_LOCK}); "
+                                      f"SELECT {lock}({WRITER_LOCK}); "
                                       "SELECT value FROM _leanorm WHERE name = 'catalogue'")
             while cursor.nextset():
                 pass
@@ -488,10 +569,12 @@ class PostgreSQLStore(SQLCatalogue):
                 self._catalogue.version = version and version[0]
             created = self._created_tables()
             self._local.writing = conn
+            conn.shared = shared
             try:
                 yield conn
             except BaseException:
                 self._local.writing = None
+                conn.shared = False
                 conn.changes.clear()
                 with contextlib.suppress(psycopg.Error):
                     conn.raw.execute("ROLLBACK")
@@ -501,30 +584,36 @@ class PostgreSQLStore(SQLCatalogue):
                     conn.catalogue_written = False
                 raise
             self._local.writing = None
+            conn.shared = False
             # Durable before the block ends (and the client hears of it): after the COMMIT (which does not
             # wait for the disk), a transaction that commits with synchronous_commit on waits until the
             # write-ahead log is on disk up to its own commit, which lies past ours. It runs after the
-            # writers' lock is released (at the COMMIT), so the writers of all nodes share their disk
-            # flushes instead of taking turns at one each (9 ms on the build machine). That transaction
-            # must itself write to the log: PostgreSQL commits one that wrote nothing (an xid taken and
-            # no more, as pg_current_xact_id() does) without waiting for the disk, and a crash then lost
-            # acknowledged writes (tests/operations/test_postgresql_outages.py). A transactional logical
-            # message is a record of the log and nothing else: no table, no row, no lock. The
-            # transaction's changes, its COMMIT and the wait go in one round trip (the values bound by
-            # psycopg, quoted).
+            # locks are released (at the COMMIT), so the writers of all nodes share their disk flushes
+            # instead of taking turns at one each (9 ms on the build machine). That transaction must itself
+            # write to the log: PostgreSQL commits one that wrote nothing (an xid taken and no more, as
+            # pg_current_xact_id() does) without waiting for the disk, and a crash then lost acknowledged
+            # writes (tests/operations/test_postgresql_outages.py). A transactional logical message is a
+            # record of the log and nothing else: no table, no row, no lock. The transaction's changes
+            # (numbered under the feed's lock, taken here and held to the COMMIT), its COMMIT and the wait
+            # go in one round trip (the values bound by psycopg, quoted).
             recorded, conn.changes = conn.changes, []
             try:
                 psycopg.ClientCursor(conn.raw).execute(
                     _RECORD * len(recorded) + f"COMMIT; {DURABLE}",
                     [value for change in recorded for value in (*change, changes.KEEP)])
-            except psycopg.OperationalError as exc:
-                if not conn.raw.closed:
-                    raise
-                if conn.catalogue_written:  # it may have committed: what was kept of the catalogue may be old
-                    self._catalogue_changed()
-                self._pool.check()
-                raise _unavailable("The connection to the database was lost as this write committed: it may or "
-                                   "may not have been stored; read it back before sending it again.", exc) from None
+            except BaseException as exc:
+                created.clear()
+                if isinstance(exc, psycopg.OperationalError) and conn.raw.closed:
+                    if conn.catalogue_written:  # it may have committed: what was kept of the catalogue may be old
+                        self._catalogue_changed()
+                    self._pool.check()
+                    raise _unavailable("The connection to the database was lost as this write committed: it may "
+                                       "or may not have been stored; read it back before sending it again.",
+                                       exc) from None
+                with contextlib.suppress(psycopg.Error):
+                    if conn.in_transaction:
+                        conn.raw.execute("ROLLBACK")
+                raise
             if conn.catalogue_written:
                 self._catalogue_changed()
                 conn.catalogue_written = False
@@ -587,11 +676,11 @@ class PostgreSQLStore(SQLCatalogue):
         self._pool.close()
 
     # -- the change feed (:mod:`.changes`) ---------------------------------------------------------------
-    # ``seq`` is commit order: it is the largest plus one, taken under the writers' advisory lock, which
-    # PostgreSQL releases only once the transaction's commit is visible, so the next writer's change is
-    # both numbered after it and committed after it (a reader never sees n + 1 without n). A ``serial``
-    # taken under the lock would be ordered too, but a rolled-back write keeps its number, and the gap
-    # would read as changes the bounded feed dropped (``changes.read_after``'s ``missed``).
+    # ``seq`` is commit order, gapless: numbered under the feed's own lock in the round trip of the COMMIT
+    # (:data:`.pg_schema.RECORD_CHANGE` says why that is enough). A ``serial`` would need no lock, but a
+    # rolled-back write keeps its number and one still running has taken it while a later one commits: the
+    # gap would read as changes the bounded feed dropped (``changes.read_after``'s ``missed``), or a reader
+    # would pass a number whose change is committed after it.
     def record_change(self, conn: Connection, class_name: str, object_id: str,
                       before: Optional[Dict[str, Any]], after: Optional[Dict[str, Any]]) -> None:
         """Append an object write to the change feed in ``conn``'s write transaction, announced to every
@@ -620,6 +709,7 @@ class PostgreSQLStore(SQLCatalogue):
         return conn
 
     def _ddl(self, conn: Connection, sql: str) -> None:
+        self._pg(conn).alone()
         self._pg(conn).run(sql)
 
     @staticmethod
@@ -659,6 +749,7 @@ class PostgreSQLStore(SQLCatalogue):
         if self.has_class(conn, class_name):
             return
         pg = self._pg(conn)
+        pg.alone()  # two nodes making one table at once: one fails (a duplicate type), so one at a time
         twin = pg.run("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND lower(tablename) = "
                       "lower(%s)", (f"c_{class_name}",)).fetchone()
         if twin is not None:
@@ -677,6 +768,7 @@ class PostgreSQLStore(SQLCatalogue):
         return sorted(r[0][2:] for r in rows)
 
     def drop_class(self, conn: Connection, class_name: str) -> None:
+        self._pg(conn).alone()
         self._pg(conn).run(f"DROP TABLE IF EXISTS {table(class_name)}")
         self._pg(conn).run("SELECT leanorm_catalogue_changed()")  # every node forgets it, when this commits
         for system_table, column in (("_schema", "class_name"), ("_field_options", "class_name"),
@@ -712,6 +804,7 @@ class PostgreSQLStore(SQLCatalogue):
         function = f'"c_{class_name}__{field}__count"'
         rows = table(class_name)
         pg = self._pg(conn)
+        pg.alone()
         pg.run(f"""CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $body$ BEGIN
             IF TG_OP IN ('UPDATE', 'DELETE') THEN
                 UPDATE _counts SET n = n - 1 WHERE class_name = '{class_name}' AND field = '{field}'

@@ -273,7 +273,7 @@ class QueryCompiler:
             return (f"({slot.sub('latitude').value} = {self.p(value.get('latitude'))} AND "
                     f"{slot.sub('longitude').value} = {self.p(value.get('longitude'))})")
         if isinstance(value, dict) and value.get("__type") == "Polygon":  # stored closed: the query's too
-            return f"{slot.value} = {self.p(canonical(polygon_value(value, 'where')))}"
+            value = polygon_value(value, "where")  # then compared as any object is (as JSON on PostgreSQL)
         if isinstance(value, (dict, list)):
             return f"({slot.value} = {self.p(canonical(value))} AND {slot.type} IN ('object', 'array'))"
         raise ProtocolError(102, f"Invalid query value: {value!r}.")

@@ -28,7 +28,7 @@ import re
 import sqlite3
 import threading
 import time
-from typing import Any, Callable, ContextManager, Dict, Iterator, List, Optional, Tuple, Type
+from typing import Any, Callable, ContextManager, Dict, Iterator, List, Optional, Tuple, Type, TypeVar
 
 import orjson
 
@@ -44,6 +44,7 @@ __all__ = ["SQLiteStore", "SQLCatalogue", "table", "json_path", "trigger_name", 
            "FAILURE_OBSERVERS", "failed"]
 
 log = logging.getLogger("leanorm.embedded")
+_T = TypeVar("_T")
 #: called with a kind (``disk``, ``moved``, ``read``, ``unavailable``) on each failure of the database:
 #: ``leanorm serve`` counts them (its metrics)
 FAILURE_OBSERVERS: List[Callable[[str], None]] = []
@@ -289,6 +290,16 @@ class SQLCatalogue:
 
     def write(self) -> ContextManager[Connection]:  # pragma: no cover - each store's own
         raise NotImplementedError
+
+    #: what ends a ``SELECT`` of rows a write transaction reads to change them, locking them until it
+    #: ends: nothing where every write transaction runs alone (SQLite; the interface's ``transact``)
+    locking_read = ""
+
+    def transact(self, work: Callable[[Connection], _T], concurrent: bool = False) -> _T:
+        """``work(conn)`` in one write transaction (the open one, if any); its answer. This store runs
+        every write alone, ``concurrent`` or not (the storage interface's ``transact``)."""
+        with self.write() as conn:
+            return work(conn)
 
     def _ddl(self, conn: Connection, sql: str) -> None:
         """Run a statement that changes the database's structure (each store may run it its own way)."""
