@@ -117,6 +117,12 @@ class QueryCompiler:
         self.params[name] = value
         return f":{name}"
 
+    def document(self, value: Any) -> str:
+        """An Object or Array as a JSON document for a stored value to equal: ``json()`` of its canonical
+        text. SQLite compares the two texts (stored documents are canonical too); PostgreSQL, whose
+        documents are ``jsonb``, compares them as JSON, where a bare parameter would be a JSON string."""
+        return f"json({self.p(canonical(value))})"
+
     def listed(self, values: List[str]) -> str:
         """What ``x IN (...)`` compares with for a list of strings: one parameter each for a short list; a
         long one as a single JSON parameter, read with json_each. SQLite looks every named parameter up in
@@ -272,9 +278,9 @@ class QueryCompiler:
             return (f"({slot.sub('latitude').value} = {self.p(value.get('latitude'))} AND "
                     f"{slot.sub('longitude').value} = {self.p(value.get('longitude'))})")
         if isinstance(value, dict) and value.get("__type") == "Polygon":  # stored closed: the query's too
-            return f"{slot.value} = {self.p(canonical(polygon_value(value, 'where')))}"
+            return f"{slot.value} = {self.document(polygon_value(value, 'where'))}"
         if isinstance(value, (dict, list)):
-            return f"({slot.value} = {self.p(canonical(value))} AND {slot.type} IN ('object', 'array'))"
+            return f"({slot.value} = {self.document(value)} AND {slot.type} IN ('object', 'array'))"
         raise ProtocolError(102, f"Invalid query value: {value!r}.")
 
     def compare(self, slot: Slot, op: str, value: Any) -> str:
