@@ -15,7 +15,7 @@ from typing import List
 __all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION", "CHANGES_CHANNEL", "TABLES_CHANNEL", "CATALOGUE"]
 
 #: the version of what :data:`FUNCTIONS` defines: a database set up by an older one is set up again
-VERSION = "8"
+VERSION = "9"
 
 #: what a counter's entry is unique by: a missing value (SQLite's ``x'00'``: a sentinel no value compared
 #: with a parameter equals) and a public ACL are keys like any other
@@ -216,45 +216,71 @@ CREATE OR REPLACE FUNCTION lo_greatest(a jsonb, b jsonb) RETURNS jsonb LANGUAGE 
     SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL OR a >= b THEN a ELSE b END $$;
 CREATE OR REPLACE AGGREGATE min(jsonb) (SFUNC = lo_least, STYPE = jsonb);
 CREATE OR REPLACE AGGREGATE max(jsonb) (SFUNC = lo_greatest, STYPE = jsonb);
-CREATE OR REPLACE FUNCTION lo_text_config(language text) RETURNS regconfig
+DO $$ DECLARE language text; BEGIN
+    -- text_search.py's stemmers: Snowball's, one dictionary per language PostgreSQL has one for, without
+    -- the built-in dictionaries' stop words (the SQLite store stems and counts every word)
+    FOR language IN SELECT substr(d.dictname, 1, length(d.dictname) - 5) FROM pg_ts_dict AS d
+                      JOIN pg_ts_template AS t ON t.oid = d.dicttemplate
+                     WHERE t.tmplname = 'snowball' AND d.dictnamespace = 'pg_catalog'::regnamespace
+                       AND d.dictname LIKE '%\_stem' LOOP
+        BEGIN
+            EXECUTE format('CREATE TEXT SEARCH DICTIONARY %I (TEMPLATE = pg_catalog.snowball, LANGUAGE = %L)',
+                           'leanorm_' || language, language);
+        EXCEPTION WHEN duplicate_object THEN NULL;
+        END;
+    END LOOP;
+END $$;
+CREATE OR REPLACE FUNCTION lo_text_dictionary(language text) RETURNS regdictionary
     LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT COALESCE((SELECT cfgname::regconfig FROM pg_ts_config WHERE cfgname = language), 'simple'::regconfig) $$;
-CREATE OR REPLACE FUNCTION lo_text_query(term text, language text) RETURNS tsquery
-    LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
-    DECLARE
-        config regconfig := lo_text_config(language);
-        words tsquery;
-        required tsquery;
-        part text;
-        rest text := regexp_replace(term, '"[^"]*"', ' ', 'g');
-    BEGIN
-        FOR part IN SELECT m[1] FROM regexp_matches(term, '"([^"]*)"', 'g') AS m LOOP
-            IF numnode(phraseto_tsquery(config, part)) > 0 THEN
-                required := CASE WHEN required IS NULL THEN phraseto_tsquery(config, part)
-                                 ELSE required && phraseto_tsquery(config, part) END;
-            END IF;
-        END LOOP;
-        FOR part IN SELECT w FROM regexp_split_to_table(rest, '\s+') AS w WHERE w <> '' LOOP
-            IF left(part, 1) = '-' THEN
-                IF numnode(plainto_tsquery(config, substr(part, 2))) > 0 THEN
-                    required := CASE WHEN required IS NULL THEN !! plainto_tsquery(config, substr(part, 2))
-                                     ELSE required && !! plainto_tsquery(config, substr(part, 2)) END;
-                END IF;
-            ELSIF numnode(plainto_tsquery(config, part)) > 0 THEN
-                words := CASE WHEN words IS NULL THEN plainto_tsquery(config, part)
-                              ELSE words || plainto_tsquery(config, part) END;
-            END IF;
-        END LOOP;
-        IF words IS NULL THEN
-            RETURN required;
-        END IF;
-        RETURN CASE WHEN required IS NULL THEN words ELSE words && required END;
-    END $$;
+    SELECT d.oid::regdictionary FROM pg_ts_dict AS d
+     WHERE d.dictname = 'leanorm_' || language AND d.dictnamespace = current_schema()::regnamespace $$;
+CREATE OR REPLACE FUNCTION lo_text_normal(t text, case_sensitive boolean, diacritic_sensitive boolean)
+    RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN diacritic_sensitive OR c !~ '[^\x01-\x7f]' THEN c
+        ELSE regexp_replace(normalize(c, NFKD), '[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]',
+                            '', 'g') END
+      FROM (SELECT CASE WHEN case_sensitive THEN t ELSE lower(t) END) AS s(c) $$;
+CREATE OR REPLACE FUNCTION lo_text_stem(word text, dictionary regdictionary, case_sensitive boolean)
+    RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    -- Snowball's dictionaries lower-case what they stem: a case-sensitive stem keeps which of its letters
+    -- the word spelt in capitals (the SQLite store stems the word as written)
+    SELECT stem || CASE WHEN case_sensitive THEN ' ' || regexp_replace(regexp_replace(
+                   left(word, length(stem)), '[[:upper:]]', 'U', 'g'), '[^U]', 'l', 'g') ELSE '' END
+      FROM (SELECT COALESCE((ts_lexize(dictionary, word))[1], lower(word))) AS s(stem) $$;
 CREATE OR REPLACE FUNCTION leanorm_text_score(v jsonb, term text, language text, case_sensitive integer,
                                               diacritic_sensitive integer)
-    RETURNS double precision LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN to_tsvector(lo_text_config(language), v) @@ lo_text_query(term, language)
-        THEN ts_rank(to_tsvector(lo_text_config(language), v), lo_text_query(term, language)) END $$;
+    RETURNS double precision LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+    -- text_search.text_score, statement for statement: the same rows and the same scores
+    DECLARE
+        cs boolean := case_sensitive <> 0;
+        dictionary regdictionary := lo_text_dictionary(language);
+        body text := lo_text_normal(CASE jsonb_typeof(v) WHEN 'string' THEN v #>> '{}' WHEN 'array' THEN v::text END,
+                                    cs, diacritic_sensitive <> 0);
+        query text := lo_text_normal(term, cs, diacritic_sensitive <> 0);
+        phrases text[];
+        stems text[];
+        wanted text[];
+        excluded text[];
+        hits bigint;
+    BEGIN
+        IF body IS NULL THEN
+            RETURN NULL;
+        END IF;
+        stems := ARRAY(SELECT lo_text_stem(w[1], dictionary, cs) FROM regexp_matches(body, '(\w+)', 'g') AS w);
+        phrases := ARRAY(SELECT p FROM (SELECT regexp_replace(m[1], '^\s+|\s+$', '', 'g')
+                                          FROM regexp_matches(query, '"([^"]*)"', 'g') AS m) AS x(p) WHERE p <> '');
+        SELECT COALESCE(array_agg(lo_text_stem(w[1], dictionary, cs)) FILTER (WHERE left(t, 1) <> '-'), '{}'),
+               COALESCE(array_agg(lo_text_stem(w[1], dictionary, cs)) FILTER (WHERE left(t, 1) = '-'), '{}')
+          INTO wanted, excluded
+          FROM regexp_split_to_table(regexp_replace(query, '"[^"]*"', ' ', 'g'), '\s+') AS t,
+               LATERAL regexp_matches(t, '(\w+)', 'g') AS w;
+        IF cardinality(stems) = 0 OR stems && excluded
+                OR EXISTS (SELECT 1 FROM unnest(phrases) AS p WHERE strpos(body, p) = 0) THEN
+            RETURN NULL;
+        END IF;
+        hits := (SELECT count(*) FROM unnest(stems) AS s WHERE s = ANY (wanted)) + cardinality(phrases);
+        RETURN CASE WHEN hits > 0 THEN hits::double precision / cardinality(stems) END;
+    END $$;
 """
 
 _COMPARED = ("text", "bigint", "integer", "double precision", "numeric")

@@ -20,7 +20,7 @@ from ..limits import check_where_depth
 from ..caller import Caller
 from ..answers import ProtocolError, dumps
 from .regex import compile_regex
-from .text_search import check_search
+from .text_search import LANGUAGES, check_search
 from .store import json_path, table
 from .interface import Connection, FieldType
 from .values import canonical, normalize_iso, polygon_value, storable_number
@@ -564,7 +564,8 @@ def _text(c: QueryCompiler, slot: Slot, value: Any, array: bool) -> str:
         raise ProtocolError(107, str(exc)) from None
     c.budget.charge_text()
     text = f"CASE WHEN {slot.type} IN ('text', 'array') THEN {slot.value} END"
-    score = (f"leanorm_text_score({text}, {c.p(term)}, {c.p(language)}, {int(case_sensitive)}, "
+    stemmer = LANGUAGES[language] or "none"  # Snowball's name for it (``pt``: portuguese), as both stores know it
+    score = (f"leanorm_text_score({text}, {c.p(term)}, {c.p(stemmer)}, {int(case_sensitive)}, "
              f"{int(diacritic_sensitive)})")
     if slot.doc is not None and slot.doc.split(".")[0] == c.outer:  # a subquery's rows are not ordered
         c.text_score = c.text_score or score
