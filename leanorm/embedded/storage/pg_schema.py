@@ -15,7 +15,7 @@ from typing import List
 __all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION", "CHANGES_CHANNEL", "TABLES_CHANNEL", "CATALOGUE"]
 
 #: the version of what :data:`FUNCTIONS` defines: a database set up by an older one is set up again
-VERSION = "9"
+VERSION = "10"
 
 #: what a counter's entry is unique by: a missing value (SQLite's ``x'00'``: a sentinel no value compared
 #: with a parameter equals) and a public ACL are keys like any other
@@ -216,6 +216,10 @@ CREATE OR REPLACE FUNCTION lo_greatest(a jsonb, b jsonb) RETURNS jsonb LANGUAGE 
     SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL OR a >= b THEN a ELSE b END $$;
 CREATE OR REPLACE AGGREGATE min(jsonb) (SFUNC = lo_least, STYPE = jsonb);
 CREATE OR REPLACE AGGREGATE max(jsonb) (SFUNC = lo_greatest, STYPE = jsonb);
+CREATE OR REPLACE FUNCTION lo_text_dictionary(language text) RETURNS regdictionary
+    LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT d.oid::regdictionary FROM pg_ts_dict AS d
+     WHERE d.dictname = 'leanorm_' || language AND d.dictnamespace = current_schema()::regnamespace $$;
 DO $$ DECLARE language text; BEGIN
     -- text_search.py's stemmers: Snowball's, one dictionary per language PostgreSQL has one for, without
     -- the built-in dictionaries' stop words (the SQLite store stems and counts every word)
@@ -223,63 +227,87 @@ DO $$ DECLARE language text; BEGIN
                       JOIN pg_ts_template AS t ON t.oid = d.dicttemplate
                      WHERE t.tmplname = 'snowball' AND d.dictnamespace = 'pg_catalog'::regnamespace
                        AND d.dictname LIKE '%\_stem' LOOP
-        BEGIN
+        IF lo_text_dictionary(language) IS NULL THEN  -- a set-up runs under the set-up lock: no race
             EXECUTE format('CREATE TEXT SEARCH DICTIONARY %I (TEMPLATE = pg_catalog.snowball, LANGUAGE = %L)',
                            'leanorm_' || language, language);
-        EXCEPTION WHEN duplicate_object THEN NULL;
-        END;
+        END IF;
     END LOOP;
 END $$;
-CREATE OR REPLACE FUNCTION lo_text_dictionary(language text) RETURNS regdictionary
-    LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT d.oid::regdictionary FROM pg_ts_dict AS d
-     WHERE d.dictname = 'leanorm_' || language AND d.dictnamespace = current_schema()::regnamespace $$;
 CREATE OR REPLACE FUNCTION lo_text_normal(t text, case_sensitive boolean, diacritic_sensitive boolean)
     RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN diacritic_sensitive OR c !~ '[^\x01-\x7f]' THEN c
         ELSE regexp_replace(normalize(c, NFKD), '[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]',
                             '', 'g') END
       FROM (SELECT CASE WHEN case_sensitive THEN t ELSE lower(t) END) AS s(c) $$;
-CREATE OR REPLACE FUNCTION lo_text_stem(word text, dictionary regdictionary, case_sensitive boolean)
-    RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    -- Snowball's dictionaries lower-case what they stem: a case-sensitive stem keeps which of its letters
-    -- the word spelt in capitals (the SQLite store stems the word as written)
-    SELECT stem || CASE WHEN case_sensitive THEN ' ' || regexp_replace(regexp_replace(
-                   left(word, length(stem)), '[[:upper:]]', 'U', 'g'), '[^U]', 'l', 'g') ELSE '' END
-      FROM (SELECT COALESCE((ts_lexize(dictionary, word))[1], lower(word))) AS s(stem) $$;
 CREATE OR REPLACE FUNCTION leanorm_text_score(v jsonb, term text, language text, case_sensitive integer,
                                               diacritic_sensitive integer)
     RETURNS double precision LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
-    -- text_search.text_score, statement for statement: the same rows and the same scores
+    -- text_search.text_score step for step: the same rows and the same scores. Loops of plain expressions
+    -- (no statement per word, no call per word): ~20 us for a row of 8 words
     DECLARE
         cs boolean := case_sensitive <> 0;
         dictionary regdictionary := lo_text_dictionary(language);
         body text := lo_text_normal(CASE jsonb_typeof(v) WHEN 'string' THEN v #>> '{}' WHEN 'array' THEN v::text END,
                                     cs, diacritic_sensitive <> 0);
-        query text := lo_text_normal(term, cs, diacritic_sensitive <> 0);
-        phrases text[];
-        stems text[];
-        wanted text[];
-        excluded text[];
-        hits bigint;
+        parts text[] := string_to_array(lo_text_normal(term, cs, diacritic_sensitive <> 0), '"');
+        rest text := '';
+        wanted text[] := '{}';
+        excluded text[] := '{}';
+        token text;
+        word text;
+        stem text;
+        words bigint := 0;
+        hits bigint := 0;
+        k integer;
     BEGIN
         IF body IS NULL THEN
             RETURN NULL;
         END IF;
-        stems := ARRAY(SELECT lo_text_stem(w[1], dictionary, cs) FROM regexp_matches(body, '(\w+)', 'g') AS w);
-        phrases := ARRAY(SELECT p FROM (SELECT regexp_replace(m[1], '^\s+|\s+$', '', 'g')
-                                          FROM regexp_matches(query, '"([^"]*)"', 'g') AS m) AS x(p) WHERE p <> '');
-        SELECT COALESCE(array_agg(lo_text_stem(w[1], dictionary, cs)) FILTER (WHERE left(t, 1) <> '-'), '{}'),
-               COALESCE(array_agg(lo_text_stem(w[1], dictionary, cs)) FILTER (WHERE left(t, 1) = '-'), '{}')
-          INTO wanted, excluded
-          FROM regexp_split_to_table(regexp_replace(query, '"[^"]*"', ' ', 'g'), '\s+') AS t,
-               LATERAL regexp_matches(t, '(\w+)', 'g') AS w;
-        IF cardinality(stems) = 0 OR stems && excluded
-                OR EXISTS (SELECT 1 FROM unnest(phrases) AS p WHERE strpos(body, p) = 0) THEN
-            RETURN NULL;
-        END IF;
-        hits := (SELECT count(*) FROM unnest(stems) AS s WHERE s = ANY (wanted)) + cardinality(phrases);
-        RETURN CASE WHEN hits > 0 THEN hits::double precision / cardinality(stems) END;
+        -- the term: "phrases" (each must appear in the text), words (any), -words (none)
+        FOR k IN 1 .. cardinality(parts) LOOP
+            IF k % 2 = 1 THEN
+                rest := rest || ' ' || parts[k];
+            ELSIF k = cardinality(parts) THEN
+                rest := rest || ' "' || parts[k];  -- an unclosed quote opens no phrase
+            ELSIF btrim(parts[k], E' \t\n\r\f\v') <> '' THEN
+                IF strpos(body, btrim(parts[k], E' \t\n\r\f\v')) = 0 THEN
+                    RETURN NULL;
+                END IF;
+                hits := hits + 1;
+            END IF;
+        END LOOP;
+        FOREACH token IN ARRAY regexp_split_to_array(rest, '\s+') LOOP
+            FOREACH word IN ARRAY regexp_split_to_array(token, '\W+') LOOP
+                CONTINUE WHEN word = '';
+                stem := COALESCE((ts_lexize(dictionary, word))[1], lower(word));
+                IF cs THEN  -- Snowball's dictionaries lower-case: keep which letters the word capitalised
+                    stem := stem || ' ' || regexp_replace(regexp_replace(left(word, length(stem)), '[[:upper:]]', 'U',
+                                                                         'g'), '[^U]', 'l', 'g');
+                END IF;
+                IF left(token, 1) = '-' THEN
+                    excluded := excluded || stem;
+                ELSE
+                    wanted := wanted || stem;
+                END IF;
+            END LOOP;
+        END LOOP;
+        -- the text: its words' stems, each counted
+        FOREACH word IN ARRAY regexp_split_to_array(body, '\W+') LOOP
+            CONTINUE WHEN word = '';
+            stem := COALESCE((ts_lexize(dictionary, word))[1], lower(word));
+            IF cs THEN
+                stem := stem || ' ' || regexp_replace(regexp_replace(left(word, length(stem)), '[[:upper:]]', 'U',
+                                                                     'g'), '[^U]', 'l', 'g');
+            END IF;
+            IF stem = ANY (excluded) THEN
+                RETURN NULL;
+            END IF;
+            words := words + 1;
+            IF stem = ANY (wanted) THEN
+                hits := hits + 1;
+            END IF;
+        END LOOP;
+        RETURN CASE WHEN words > 0 AND hits > 0 THEN hits::double precision / words END;
     END $$;
 """
 
