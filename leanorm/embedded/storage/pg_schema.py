@@ -242,8 +242,9 @@ CREATE OR REPLACE FUNCTION lo_text_normal(t text, case_sensitive boolean, diacri
 CREATE OR REPLACE FUNCTION leanorm_text_score(v jsonb, term text, language text, case_sensitive integer,
                                               diacritic_sensitive integer)
     RETURNS double precision LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
-    -- text_search.text_score step for step: the same rows and the same scores. Loops of plain expressions
-    -- (no statement per word, no call per word): ~20 us for a row of 8 words
+    -- text_search.text_score step for step: the same rows and the same scores. Loops of plain expressions,
+    -- no statement or function call per word (which cost 5x as much): 0.12 ms a row of 9 words measured
+    -- on 2 cores under a load average of 14
     DECLARE
         cs boolean := case_sensitive <> 0;
         dictionary regdictionary := lo_text_dictionary(language);
