@@ -262,3 +262,21 @@ def test_select_and_dont_select_match_keys_of_another_query(posts, client):
     assert [r["title"] for r in found] == ["Bob"]
     others = client.request("GET", "classes/Post", {"where": {"title": {"$dontSelect": names}}})["results"]
     assert "Bob" not in {r["title"] for r in others} and "Ann" in {r["title"] for r in others}
+
+
+@pytest.mark.parametrize("condition", [
+    {"$eq": {"y": [1.5, 2], "x": 2}},
+    {"$in": [{"x": 3}, {"y": [1.5, 2], "x": 2}]},
+    {"$all": [{"y": [1.5, 2], "x": 2}, 7]},
+])
+def test_an_array_matches_an_object_it_holds(client, backend, condition):
+    """Equality, ``$in`` and ``$all`` with an Object find the arrays holding an equal element, whatever
+    order its keys are written in (the stores compare documents, not their spelling)."""
+    if backend not in ("embedded", "served", "postgresql"):
+        pytest.skip("the embedded server's stores (an array of objects compared whole)")
+    with leanorm.using(client), leanorm.using_master():
+        client.request("DELETE", "purge/Shelf")  # the served backend keeps one server for the module
+        client.request("POST", "classes/Shelf", body={"label": "holds", "items": [7, {"x": 2, "y": [1.5, 2]}]})
+        client.request("POST", "classes/Shelf", body={"label": "other", "items": [7, {"x": 2, "y": [2]}]})
+        found = client.request("GET", "classes/Shelf", params={"where": {"items": condition}})["results"]
+    assert [shelf["label"] for shelf in found] == ["holds"]

@@ -79,6 +79,20 @@ def test_case_and_accents_options_beyond_postgresql(served_target):
     assert [r["subject"] for r in _search(served_target, cls, 'coffee -cream "shopping"')] == ["Coffee Shopping"]
 
 
+def test_a_score_is_the_share_of_the_texts_words_found(served_target):
+    """Both stores score alike: the words the term found over the text's words, stop words counted."""
+    cls = _subjects(served_target)
+    found = _search(served_target, cls, "coffee", keys="$score,subject")
+    assert {r["subject"]: r["score"] for r in found} == {"coffee": 1.0, "Coffee Shopping": 0.5,
+                                                         "coffee and cream": 1 / 3}
+
+
+def test_a_language_code_names_its_stemmer(served_target):
+    cls = _subjects(served_target)
+    found = _search(served_target, cls, "bake", options={"language": "en"})
+    assert sorted(r["subject"] for r in found) == ["Baking a cake", "baking"]
+
+
 def test_a_text_search_is_charged_to_the_requests_budget(served_target):
     cls = _subjects(served_target)
     branches = [{"subject": {"$text": {"$search": {"$term": f"w{i}"}}}} for i in range(5)]

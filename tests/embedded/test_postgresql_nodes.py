@@ -2,7 +2,8 @@
 increments, ``AddUnique``, unique usernames and role names, conditional saves and transactional batches,
 each raced from both nodes (an app class's writes run side by side there, row-locked: a lost update
 or a duplicate would show here); the change feed gives every write once, in commit order, to a reader
-following it while they run; and a database restart costs no request an error.
+following it while they run; a database restart costs no request an error; and a database an older
+version set up is set up again.
 
 Runs when ``LEANORM_TEST_POSTGRESQL`` names a test database (``tests/postgresql.py``)."""
 from __future__ import annotations
@@ -309,3 +310,19 @@ def test_class_permissions_closed_on_one_node_close_reads_on_the_other(nodes: Tu
         time.sleep(0.01)
     answers = [_call(second, "GET", path) for path in ("classes/Closing", f"classes/Closing/{object_id}") * 4]
     assert [(status, answer["code"]) for status, answer in answers] == [(403, 119)] * 8
+
+
+def test_a_database_an_older_version_set_up_is_set_up_again() -> None:
+    """Opening a database whose functions an older leanorm made remakes them (the text-search
+    dictionaries it made already included) and answers as before."""
+    import leanorm
+    url = postgresql.schema_url("set-up-again")
+    where = {"subject": {"$text": {"$search": {"$term": "bake"}}}}
+    for _ in range(2):
+        client = leanorm.connect("local+" + url, default=False)
+        with leanorm.using_master():
+            client.request("POST", "classes/Note", body={"subject": "Baking a cake"})
+            found = client.request("GET", "classes/Note", params={"where": where})["results"]
+        assert {note["subject"] for note in found} == {"Baking a cake"}
+        postgresql.run(url, ["UPDATE _leanorm SET value = '0' WHERE name = 'functions'"])
+        client.close()

@@ -214,7 +214,7 @@ def translate(sql: str) -> Translated:
     returns_id = serial is not None
     if serial is not None:
         translated += f" RETURNING {serial}"
-    return Translated(_grouped_values(_object_equality(translated)), returns_id, _regex_parameters(tokens),
+    return Translated(_grouped_values(translated), returns_id, _regex_parameters(tokens),
                       _catalogue_use(head))
 
 
@@ -335,14 +335,6 @@ def _json_parameters(tokens: List[Tuple[str, str]], head: str) -> set:
             if k >= 2 and significant[k - 1][1] == "=" and significant[k - 2][1].lower() in _JSON_COLUMNS:
                 found.add(params)
     return found
-
-
-_OBJECT_EQUAL = re.compile(r"= (%\([a-z0-9_]+\)s) AND (lo_type\([^()]*\) IN \('object'::text, 'array'::text\))")
-
-
-def _object_equality(sql: str) -> str:
-    """An Object or Array compared with a parameter (its canonical JSON): compared as JSON, not as a string."""
-    return _OBJECT_EQUAL.sub(r"= lo_json(\1) AND \2", sql)
 
 
 _GROUP_BY_PRESENT = re.compile(r"GROUP BY lo_ifnull\(([A-Za-z_][A-Za-z0-9_.]*), '\\x00'::bytea\)")

@@ -20,7 +20,7 @@ from ..limits import check_where_depth
 from ..caller import Caller
 from ..answers import ProtocolError, dumps
 from .regex import compile_regex
-from .text_search import check_search
+from .text_search import LANGUAGES, check_search
 from .store import json_path, table
 from .interface import Connection, FieldType
 from .values import canonical, normalize_iso, polygon_value, storable_number
@@ -117,6 +117,12 @@ class QueryCompiler:
         name = f"p{self._names}"
         self.params[name] = value
         return f":{name}"
+
+    def document(self, value: Any) -> str:
+        """An Object or Array as a JSON document for a stored value to equal: ``json()`` of its canonical
+        text. SQLite compares the two texts (stored documents are canonical too); PostgreSQL, whose
+        documents are ``jsonb``, compares them as JSON, where a bare parameter would be a JSON string."""
+        return f"json({self.p(canonical(value))})"
 
     def listed(self, values: List[str]) -> str:
         """What ``x IN (...)`` compares with for a list of strings: one parameter each for a short list; a
@@ -275,7 +281,7 @@ class QueryCompiler:
         if isinstance(value, dict) and value.get("__type") == "Polygon":  # stored closed: the query's too
             value = polygon_value(value, "where")  # then compared as any object is (as JSON on PostgreSQL)
         if isinstance(value, (dict, list)):
-            return f"({slot.value} = {self.p(canonical(value))} AND {slot.type} IN ('object', 'array'))"
+            return f"({slot.value} = {self.document(value)} AND {slot.type} IN ('object', 'array'))"
         raise ProtocolError(102, f"Invalid query value: {value!r}.")
 
     def compare(self, slot: Slot, op: str, value: Any) -> str:
@@ -559,7 +565,8 @@ def _text(c: QueryCompiler, slot: Slot, value: Any, array: bool) -> str:
         raise ProtocolError(107, str(exc)) from None
     c.budget.charge_text()
     text = f"CASE WHEN {slot.type} IN ('text', 'array') THEN {slot.value} END"
-    score = (f"leanorm_text_score({text}, {c.p(term)}, {c.p(language)}, {int(case_sensitive)}, "
+    stemmer = LANGUAGES[language] or "none"  # Snowball's name for it (``pt``: portuguese), as both stores know it
+    score = (f"leanorm_text_score({text}, {c.p(term)}, {c.p(stemmer)}, {int(case_sensitive)}, "
              f"{int(diacritic_sensitive)})")
     if slot.doc is not None and slot.doc.split(".")[0] == c.outer:  # a subquery's rows are not ordered
         c.text_score = c.text_score or score
