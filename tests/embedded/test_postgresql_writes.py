@@ -63,7 +63,9 @@ def test_two_writes_locking_rows_in_opposite_orders_both_commit(store: Any) -> N
     with ThreadPoolExecutor(2) as pool:
         done = list(pool.map(lambda pair: move(*pair), [("a", "b"), ("b", "a")]))
     assert done == ["a", "b"]
-    assert sorted(runs) in (["a", "a", "b"], ["a", "b", "b"])  # one of them ran twice
+    # one of them ran again (more than once when the rerun met the other in its turn: PostgreSQL does not
+    # promise the waiter the row first)
+    assert len(runs) > 2 and set(runs) == {"a", "b"}
     assert (_n(store, "a"), _n(store, "b")) == (2, 2)  # and counted once
 
 
