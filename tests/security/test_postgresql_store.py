@@ -1,0 +1,53 @@
+"""Issue 18's rules on the PostgreSQL store: attacks over HTTP on a ``leanorm serve`` on each store (a
+schema of the test database for PostgreSQL, skipped without one), in both dialects, each answered as on
+the SQLite store or with a clear 4xx naming the store's bound (docs/security.md, "The PostgreSQL store").
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.postgresql import STORES
+from tests.security.raw_http import DIALECTS, OPEN_RULES, Raw, unique
+from tests.served import Served, serve
+
+CLOSED = {op: {} for op in OPEN_RULES}
+
+
+@pytest.fixture(scope="module", params=STORES)
+def store_served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """``leanorm serve`` on each store."""
+    database: Path = tmp_path_factory.mktemp(f"pg-{request.param}") / "app.sqlite3"
+    with serve(database, store=request.param) as running:
+        yield running
+
+
+@pytest.fixture(params=DIALECTS)
+def raw(request: pytest.FixtureRequest, store_served: Served) -> Raw:
+    return Raw(store_served, request.param)
+
+
+def test_a_class_named_like_a_closed_class_past_its_61st_character_reaches_none_of_its_objects(raw: Raw) -> None:
+    """PostgreSQL keeps the first 63 bytes of a table's name and drops the rest without an error: two
+    classes whose names share their first 61 characters were one table (``c_`` + 61), while their
+    permissions were checked apart. The closed class's objects were then read, changed and deleted through
+    its open twin, and its own reads found no table at all."""
+    stem = unique("Vault") + "x" * 60
+    vault, twin = stem + "Closed", stem + "Open"
+    status, created = raw.call("POST", f"classes/{vault}", {"gold": 1, "ACL": {"*": {"read": True}}}, master=True)
+    if status != 201:  # the store can not keep the name apart: refused whole, nothing stored anywhere
+        assert (status, created["code"]) == (400, 103) and "61" in created["error"], created
+        assert raw.call("POST", f"classes/{twin}", {"n": 1})[1]["code"] == 103
+        return
+    raw.ok("PUT", f"schemas/{vault}", {"classLevelPermissions": CLOSED}, master=True)
+    prefix = raw.url("")[len(raw.served.base_url):]
+    # one transaction: the twin's table is known to the node when the delete runs
+    raw.call("POST", "batch", {"requests": [
+        {"method": "POST", "path": f"{prefix}classes/{twin}", "body": {"n": 1}},
+        {"method": "DELETE", "path": f"{prefix}classes/{twin}/{created['objectId']}"}]})
+    for _ in range(3):
+        status, found = raw.call("GET", f"classes/{twin}")
+        assert status == 200 and all("gold" not in row for row in found["results"]), found
+    assert raw.ok("GET", f"classes/{vault}/{created['objectId']}", master=True)["gold"] == 1
