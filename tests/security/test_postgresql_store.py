@@ -51,3 +51,25 @@ def test_a_class_named_like_a_closed_class_past_its_61st_character_reaches_none_
         status, found = raw.call("GET", f"classes/{twin}")
         assert status == 200 and all("gold" not in row for row in found["results"]), found
     assert raw.ok("GET", f"classes/{vault}/{created['objectId']}", master=True)["gold"] == 1
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_permissions_closed_through_one_node_bind_the_next_request_on_another(tmp_path: Path, store: str) -> None:
+    """Two ``leanorm serve`` on one database (two processes on one SQLite file, or two nodes on one
+    PostgreSQL database). A node keeps the class catalogue it read between requests, and forgot it only
+    when its listener heard another node's change: for some milliseconds after the master key's
+    ``PUT schemas`` was answered, the other node still read and created objects of the class it closed
+    (14 reads and 7 creates of 60 on the build machine)."""
+    database = tmp_path / "shared.sqlite3"
+    with serve(database, store=store) as first, serve(database, store=store) as second:
+        one, other = Raw(first, "leancloud"), Raw(second, "parse")
+        name = unique("Closing")
+        one.ok("POST", f"classes/{name}", {"n": 0}, master=True)
+        for round_ in range(30):
+            one.ok("PUT", f"schemas/{name}", {"classLevelPermissions": OPEN_RULES}, master=True)
+            for _ in range(2):  # each of its workers reads (and keeps) the open permissions
+                assert other.call("GET", f"classes/{name}")[0] == 200
+            one.ok("PUT", f"schemas/{name}", {"classLevelPermissions": CLOSED}, master=True)
+            assert other.call("GET", f"classes/{name}")[1].get("code") == 119, round_
+            assert other.call("POST", f"classes/{name}", {"n": round_})[1].get("code") == 119, round_
+        assert [row["n"] for row in other.rows(name)] == [0]

@@ -216,6 +216,8 @@ class PGConnection:
         self.changes: List[Tuple[str, str, Optional[str], Optional[str]]] = []
         #: the statement_timeout set on the session (kept on the connection across loans)
         self._timeout_ms: int = getattr(raw, "leanorm_timeout_ms", 0)
+        #: whether this loan compared the kept catalogue with the database's version (:attr:`kept`)
+        self.current = False
 
     @property
     def in_transaction(self) -> bool:
@@ -241,13 +243,29 @@ class PGConnection:
     @property
     def kept(self) -> Optional[Catalogue]:
         """The catalogue cache this connection's reads may use: none in a transaction that changed the
-        catalogue (it sees its own changes), nor in a snapshot (it sees one point in time)."""
-        return None if self.catalogue_written else self.catalogue
+        catalogue (it sees its own changes), nor in a snapshot (it sees one point in time). Before its
+        first use in a loan it is compared with the database's catalogue version (one indexed read), and
+        forgotten when another node moved it: what any node committed before this request began binds
+        it, where the listener alone heard a change some milliseconds after its commit was answered."""
+        if self.catalogue_written or self.catalogue is None:
+            return None
+        if not self.current:
+            self.agree(self.raw.execute("SELECT value FROM _leanorm WHERE name = 'catalogue'").fetchone())
+        return self.catalogue
+
+    def agree(self, version: Any) -> None:
+        """Forget the kept catalogue unless ``version`` (the database's, as a row) is the one it was read at."""
+        assert self.catalogue is not None
+        found = version[0] if version else None
+        if found != self.catalogue.version:
+            self.tables_changed()
+            self.catalogue.version = found
+        self.current = True
 
     def execute(self, sql: str, parameters: Any = (), /) -> Any:
         statement = translate(sql)
-        catalogue = self.kept
-        if catalogue is not None and statement.catalogue == "read":
+        catalogue = self.kept if statement.catalogue == "read" else None
+        if catalogue is not None:
             key = _key(statement.sql, parameters)
             if key is not None:
                 kept = catalogue.rows.get(key)
@@ -413,10 +431,7 @@ class PostgreSQLStore(SQLCatalogue):
                                       "SELECT value FROM _leanorm WHERE name = 'catalogue'")
             while cursor.nextset():
                 pass
-            version = cursor.fetchone()
-            if (version and version[0]) != self._catalogue.version:
-                self._catalogue_changed()
-                self._catalogue.version = version and version[0]
+            conn.agree(cursor.fetchone())
             created = self._created_tables()
             self._local.writing = conn
             try:
