@@ -11,7 +11,8 @@ transaction that first takes a transaction-scoped advisory lock: every write of 
 database is serialised, as SQLite's ``BEGIN IMMEDIATE`` serialises them, so a read-then-write (an
 increment computed from the stored row, a unique username checked then inserted) sees no other writer in
 between, whichever node runs it. The commit does not wait for the disk while it holds the lock; the block
-waits for it after (:meth:`PostgreSQLStore.write`), so a write is durable before it is answered. A request's deadline bounds its reads by ``statement_timeout``.
+waits for it after (:meth:`PostgreSQLStore.write`), so a write is durable before it is answered. A request's deadline bounds each statement (``statement_timeout``),
+its writes' too: a write waiting for the lock, or whose `where` scans past it, is undone (error 124).
 """
 from __future__ import annotations
 
@@ -91,6 +92,13 @@ class _NumberLoader(Loader):
     def load(self, data: Any) -> Any:
         text = bytes(data).decode()
         return float(text) if any(c in text for c in ".eEN") else int(text)
+
+
+def _limit_ms() -> int:
+    """A statement's time limit (``statement_timeout``, milliseconds; 0: none): what is left of the
+    request's deadline, and at least :data:`FLOOR_MS`."""
+    left = remaining()
+    return 0 if left is None else max(FLOOR_MS, int(left * 1000) + 1)
 
 
 def _nul(exc: BaseException) -> bool:
@@ -224,15 +232,14 @@ class PGConnection:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
     def _bound(self) -> None:
-        """The statement's time limit: what is left of the request's deadline outside a transaction; a
-        transaction has none (``SET LOCAL`` as it begins: a write's own statements run to the end, as on
-        SQLite). The session's setting, which stays with the connection from loan to loan, is changed only
-        when it would end a statement early, or more than :data:`SLACK_MS` late; it is set half the slack
-        late, so the requests that follow, each with about the same time left, find it as it is."""
+        """The statement's time limit: what is left of the request's deadline outside a transaction (a
+        transaction sets its own with ``SET LOCAL`` as it begins: :meth:`PostgreSQLStore.write`). The
+        session's setting, which stays with the connection from loan to loan, is changed only when it would
+        end a statement early, or more than :data:`SLACK_MS` late; it is set half the slack late, so the
+        requests that follow, each with about the same time left, find it as it is."""
         if self.in_transaction:
             return
-        left = remaining()
-        wanted = 0 if left is None else max(FLOOR_MS, int(left * 1000) + 1)
+        wanted = _limit_ms()
         current = self._timeout_ms
         if wanted == current or (wanted and current and 0 <= current - wanted <= SLACK_MS):
             return
@@ -422,13 +429,18 @@ class PostgreSQLStore(SQLCatalogue):
             if conn.in_transaction:
                 yield conn
                 return
-            # one round trip: the transaction, its commit not waiting for the disk and its statements for
-            # no deadline, the writers' lock, and then (read under the lock) the catalogue's version: a
-            # write goes by the catalogue as it is
-            cursor = conn.raw.execute("BEGIN; SET LOCAL synchronous_commit TO OFF; "
-                                      "SET LOCAL statement_timeout = 0; "
-                                      f"SELECT pg_advisory_xact_lock({WRITER_LOCK}); "
-                                      "SELECT value FROM _leanorm WHERE name = 'catalogue'")
+            # one round trip: the transaction, its commit not waiting for the disk and each of its
+            # statements (waiting for the lock included) bounded by what is left of the request's deadline,
+            # the writers' lock, and then (read under the lock) the catalogue's version: a write goes by the
+            # catalogue as it is. The bound matters under the lock: a write's `where` may hold sub-queries
+            # that scan whole classes, and every writer of every node waits behind it
+            try:
+                cursor = conn.raw.execute("BEGIN; SET LOCAL synchronous_commit TO OFF; "
+                                          f"SET LOCAL statement_timeout = {_limit_ms()}; "
+                                          f"SELECT pg_advisory_xact_lock({WRITER_LOCK}); "
+                                          "SELECT value FROM _leanorm WHERE name = 'catalogue'")
+            except psycopg.errors.QueryCanceled:
+                raise Interrupted("waiting for the writers' lock ran past the request's deadline") from None
             while cursor.nextset():
                 pass
             conn.agree(cursor.fetchone())
@@ -454,8 +466,8 @@ class PostgreSQLStore(SQLCatalogue):
             # flushes instead of taking turns at one each (9 ms on the build machine). The transaction's
             # changes, its COMMIT and the wait go in one round trip (the values bound by psycopg, quoted).
             recorded, conn.changes = conn.changes, []
-            psycopg.ClientCursor(conn.raw).execute(
-                _RECORD * len(recorded) + "COMMIT; SELECT pg_current_xact_id()",
+            psycopg.ClientCursor(conn.raw).execute(  # the work is done: its end is not cut short
+                "SET LOCAL statement_timeout = 0; " + _RECORD * len(recorded) + "COMMIT; SELECT pg_current_xact_id()",
                 [value for change in recorded for value in (*change, changes.KEEP)])
             if conn.catalogue_written:
                 self._catalogue_changed()
