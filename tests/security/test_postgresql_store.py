@@ -4,11 +4,15 @@ the SQLite store or with a clear 4xx naming the store's bound (docs/security.md,
 """
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from leanorm.embedded import EmbeddedServer
+from tests import postgresql
 from tests.postgresql import STORES
 from tests.security.raw_http import DIALECTS, OPEN_RULES, Raw, unique
 from tests.served import Served, serve
@@ -111,3 +115,34 @@ def test_a_conditional_write_whose_where_scans_past_the_deadline_is_undone(tmp_p
         assert (status, answer.get("code")) == (400, 124), answer
         assert raw.ok("GET", f"classes/Needle/{target['objectId']}")["n"] == 0
         assert raw.call("PUT", f"classes/Needle/{target['objectId']}", {"n": 2})[0] == 200  # the lock is free
+
+
+def test_a_request_waiting_past_its_deadline_for_a_database_connection_answers_124() -> None:
+    """Each process lends at most ``POOL_SIZE`` connections; a request beyond them waits for one. It waited
+    the pool's own 30 s whatever its deadline, and then answered 500 (``PoolTimeout``): with ``--threads``
+    above the pool, slow requests starved every other request of the process."""
+    psycopg_store = pytest.importorskip("leanorm.embedded.storage.postgresql")
+    server = EmbeddedServer(postgresql.schema_url("pool-bound"), query_timeout=0.5)
+    keys = {"X-LC-Id": "leanorm-local", "X-LC-Key": "leanorm-local-key"}
+    lent, release = threading.Barrier(psycopg_store.POOL_SIZE + 1), threading.Event()
+
+    def hold() -> None:
+        with server.store.read():
+            lent.wait()
+            release.wait(60)
+
+    holders = [threading.Thread(target=hold) for _ in range(psycopg_store.POOL_SIZE)]
+    try:
+        assert server.handle("POST", "/1.1/classes/Pooled", {}, keys, b'{"n": 1}').status == 201
+        for holder in holders:
+            holder.start()
+        lent.wait(30)  # every connection of the pool is lent
+        answer = server.handle("GET", "/1.1/classes/Pooled", {}, keys, None)
+        assert (answer.status, json.loads(answer.body)["code"]) == (400, 124), answer.body
+        release.set()
+        for holder in holders:
+            holder.join()
+        assert json.loads(server.handle("GET", "/1.1/classes/Pooled", {}, keys, None).body)["results"][0]["n"] == 1
+    finally:
+        release.set()
+        server.close()

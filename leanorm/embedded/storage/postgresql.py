@@ -392,6 +392,19 @@ class PostgreSQLStore(SQLCatalogue):
         an error (the pool replaces what fails the try); one used moments ago is lent as it is."""
         if time.monotonic() - self._returned.get(id(raw), 0.0) >= RESTED:
             ConnectionPool.check_connection(raw)
+    def _lend(self) -> psycopg.Connection:
+        """A connection of the pool, waited for at most until the request's deadline (then error 124, as a
+        statement past it), else the pool's own wait (then 503): a request never outlives its deadline
+        waiting behind others, whatever ``--threads`` says beside :data:`POOL_SIZE`."""
+        left = remaining()
+        try:
+            return self._pool.getconn(timeout=None if left is None else max(left, 0.001))
+        except PoolTimeout:
+            if left is not None:
+                raise Interrupted("waiting for a database connection ran past the request's deadline") from None
+            raise ProtocolError(1, f"All {self._pool.max_size} connections of this process to the database are "
+                                   "busy; try again.", 503) from None
+
     @contextlib.contextmanager
     def _borrowed(self) -> Iterator[PGConnection]:
         if self._closed:
@@ -400,7 +413,7 @@ class PostgreSQLStore(SQLCatalogue):
         if held is not None:
             yield held
             return
-        raw = self._pool.getconn()
+        raw = self._lend()
         conn = PGConnection(raw, self._catalogue_changed, self._catalogue)
         self._local.conn = conn
         try:
