@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import requests
 
 from leanorm.embedded import EmbeddedServer
 from tests import postgresql
@@ -146,3 +147,12 @@ def test_a_request_waiting_past_its_deadline_for_a_database_connection_answers_1
     finally:
         release.set()
         server.close()
+
+
+def test_a_path_outside_the_api_longer_than_the_regex_budget_is_a_clear_refusal(store_served: Served) -> None:
+    """Any path outside the API is looked up as a file's key (a `_File` query matching the url's end), by
+    anyone, without keys: a path past the request's 2,048 characters of `$regex` answered 500 with a
+    traceback in the log, on both stores (the download path turned only protocol errors into answers)."""
+    for path in ("/" + "a" * 2100, "/files/" + "b" * 3000 + "/x.txt"):
+        resp = requests.get(store_served.base_url + path, timeout=30)
+        assert 400 <= resp.status_code < 500 and "code" in resp.json(), (resp.status_code, resp.text[:200])
