@@ -156,3 +156,18 @@ def test_a_path_outside_the_api_longer_than_the_regex_budget_is_a_clear_refusal(
     for path in ("/" + "a" * 2100, "/files/" + "b" * 3000 + "/x.txt"):
         resp = requests.get(store_served.base_url + path, timeout=30)
         assert 400 <= resp.status_code < 500 and "code" in resp.json(), (resp.status_code, resp.text[:200])
+
+
+def test_a_class_can_not_take_the_name_of_another_class_s_index(raw: Raw) -> None:
+    """A class's table is ``c_<Class>``, its indexes ``c_<Class>__<what>``: a class named
+    ``<Class>__createdAt`` is the name of ``<Class>``'s index. Whichever of the two was made second
+    answered 500 for ever (on SQLite either way; on PostgreSQL the index's twin), so a client allowed to
+    make classes could stop every sign-up by making ``_User__createdAt`` first."""
+    first, second = unique("Shop"), unique("Till")
+    assert raw.call("POST", f"classes/{first}", {"n": 1})[0] == 201
+    for squatter in (f"{first}__createdAt", f"{second}__createdAt", f"{second}__named_byN", "_User__createdAt"):
+        status, answer = raw.call("POST", f"classes/{squatter}", {"n": 1})
+        assert (status, answer.get("code")) == (400, 103), (squatter, status, answer)
+    assert raw.call("POST", f"classes/{second}", {"n": 1})[0] == 201
+    assert raw.call("POST", f"classes/{first}", {"n": 2})[0] == 201
+    assert raw.call("POST", "users", {"username": unique("user"), "password": "pw"})[0] == 201

@@ -611,9 +611,7 @@ class PostgreSQLStore(SQLCatalogue):
             kept.absent.add(class_name)
         return found
 
-    def ensure_class(self, conn: Connection, class_name: str) -> None:
-        if self.has_class(conn, class_name):
-            return
+    def _create_class(self, conn: Connection, class_name: str) -> None:
         pg = self._pg(conn)
         twin = pg.run("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND lower(tablename) = "
                       "lower(%s)", (f"c_{class_name}",)).fetchone()
