@@ -33,7 +33,7 @@ from psycopg.types.string import StrDumper
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..answers import ProtocolError
-from ..budget import Interrupted, remaining
+from ..budget import Interrupted, current_request, remaining
 from . import changes, pg_schema
 from .interface import Connection
 from .pg_dialect import SERIAL_TABLES, Translated, are_pattern, translate
@@ -224,7 +224,7 @@ class PGConnection:
         self.changes: List[Tuple[str, str, Optional[str], Optional[str]]] = []
         #: the statement_timeout set on the session (kept on the connection across loans)
         self._timeout_ms: int = getattr(raw, "leanorm_timeout_ms", 0)
-        #: whether this loan compared the kept catalogue with the database's version (:attr:`kept`)
+        #: whether the kept catalogue was compared with the database's version in this request (:attr:`kept`)
         self.current = False
 
     @property
@@ -251,9 +251,10 @@ class PGConnection:
     def kept(self) -> Optional[Catalogue]:
         """The catalogue cache this connection's reads may use: none in a transaction that changed the
         catalogue (it sees its own changes), nor in a snapshot (it sees one point in time). Before its
-        first use in a loan it is compared with the database's catalogue version (one indexed read), and
-        forgotten when another node moved it: what any node committed before this request began binds
-        it, where the listener alone heard a change some milliseconds after its commit was answered."""
+        first use in a request (in a loan, outside one) it is compared with the database's catalogue
+        version (one indexed read), and forgotten when another node moved it: what any node committed
+        before this request began binds it, where the listener alone heard a change some milliseconds
+        after its commit was answered."""
         if self.catalogue_written or self.catalogue is None:
             return None
         if not self.current:
@@ -415,10 +416,15 @@ class PostgreSQLStore(SQLCatalogue):
             return
         raw = self._lend()
         conn = PGConnection(raw, self._catalogue_changed, self._catalogue)
+        # the kept catalogue is compared with the database's version once per request (per loan outside one)
+        request = current_request()
+        conn.current = request is not None and getattr(self._local, "agreed_in", None) is request
         self._local.conn = conn
         try:
             yield conn
         finally:
+            if conn.current:
+                self._local.agreed_in = request
             self._local.conn = None
             if conn.in_transaction:
                 with contextlib.suppress(psycopg.Error):
