@@ -94,6 +94,10 @@ class _NumberLoader(Loader):
         return float(text) if any(c in text for c in ".eEN") else int(text)
 
 
+#: what PostgreSQL answers a statement beyond its limits with (its stack, a row's or an array's size)
+_TOO_COMPLEX = (psycopg.errors.ProgramLimitExceeded, psycopg.errors.StatementTooComplex)
+
+
 def _limit_ms() -> int:
     """A statement's time limit (``statement_timeout``, milliseconds; 0: none): what is left of the
     request's deadline, and at least :data:`FLOOR_MS`."""
@@ -108,7 +112,12 @@ def _nul(exc: BaseException) -> bool:
 
 
 def configure(conn: psycopg.Connection) -> None:
-    """Read and write values as the endpoints' SQL expects them (see the loaders; ``str`` always as text)."""
+    """Read and write values as the endpoints' SQL expects them (see the loaders; ``str`` always as text),
+    and without JIT compilation: LLVM compiles a statement's expressions whole, without once looking at
+    ``statement_timeout`` or a cancel, and a `where` of a few hundred conditions (a ``$all`` of 400 numbers,
+    a 2 KB URL) cost it minutes of a core, past every deadline and past ``pg_terminate_backend``, where the
+    statement itself runs in milliseconds."""
+    conn.execute("SET jit = off")
     conn.adapters.register_loader("jsonb", _DocumentLoader)
     conn.adapters.register_loader("numeric", _NumberLoader)
     conn.adapters.register_dumper(str, StrDumper)  # text: never read as another type beside jsonb
@@ -318,6 +327,12 @@ class PGConnection:
                 raise
             raise ProtocolError(107, "Invalid JSON: this server's PostgreSQL store cannot hold the character "
                                      "U+0000 in text.") from None
+        except psycopg.OperationalError as exc:
+            # a statement past PostgreSQL's limits (65,535 parameters, its stack, a row's size): SQLite
+            # refuses such a query as too complex too (``limits.too_complex``)
+            if not isinstance(exc, _TOO_COMPLEX) and "number of parameters" not in str(exc):
+                raise
+            raise ProtocolError(102, "Invalid query: too complex to run.") from None
         return PGCursor(cursor, statement.returns_id)
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> PGCursor:
