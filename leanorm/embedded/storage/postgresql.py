@@ -11,8 +11,9 @@ transaction that first takes a transaction-scoped advisory lock: every write of 
 database is serialised, as SQLite's ``BEGIN IMMEDIATE`` serialises them, so a read-then-write (an
 increment computed from the stored row, a unique username checked then inserted) sees no other writer in
 between, whichever node runs it. The commit does not wait for the disk while it holds the lock; the block
-waits for it after (:meth:`PostgreSQLStore.write`), so a write is durable before it is answered. A request's deadline bounds each statement (``statement_timeout``),
-its writes' too: a write waiting for the lock, or whose `where` scans past it, is undone (error 124).
+waits for it after (:meth:`PostgreSQLStore.write`), so a write is durable before it is answered. A
+request's deadline bounds each of its statements (``statement_timeout``), its writes' too: a write waiting
+for the lock, or whose `where` scans past it, is undone (error 124).
 """
 from __future__ import annotations
 
@@ -408,6 +409,7 @@ class PostgreSQLStore(SQLCatalogue):
         an error (the pool replaces what fails the try); one used moments ago is lent as it is."""
         if time.monotonic() - self._returned.get(id(raw), 0.0) >= RESTED:
             ConnectionPool.check_connection(raw)
+
     def _lend(self) -> psycopg.Connection:
         """A connection of the pool, waited for at most until the request's deadline (then error 124, as a
         statement past it), else the pool's own wait (then 503): a request never outlives its deadline
