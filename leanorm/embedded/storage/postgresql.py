@@ -51,6 +51,10 @@ POOL_SIZE = 8
 #: the shortest statement time limit a deadline sets (milliseconds): a read of a few rows finishes, as
 #: SQLite's progress handler lets a statement of a few steps finish, however little time is left
 FLOOR_MS = 5
+#: the shortest time limit of a write transaction's statements (milliseconds): the bound is there to end a
+#: scan holding the writers' lock for seconds, not to cut a write's own few-millisecond statements (a
+#: machine under load, a request that used its time reading) between its savepoints or at its end
+WRITE_FLOOR_MS = 1000
 #: how much later than its deadline a statement may be ended, to spare a round trip per statement
 SLACK_MS = 50
 #: seconds a pooled connection may rest before it is tried again on its next loan
@@ -99,11 +103,11 @@ class _NumberLoader(Loader):
 _TOO_COMPLEX = (psycopg.errors.ProgramLimitExceeded, psycopg.errors.StatementTooComplex)
 
 
-def _limit_ms() -> int:
+def _limit_ms(floor: int = FLOOR_MS) -> int:
     """A statement's time limit (``statement_timeout``, milliseconds; 0: none): what is left of the
-    request's deadline, and at least :data:`FLOOR_MS`."""
+    request's deadline, and at least ``floor``."""
     left = remaining()
-    return 0 if left is None else max(FLOOR_MS, int(left * 1000) + 1)
+    return 0 if left is None else max(floor, int(left * 1000) + 1)
 
 
 def _nul(exc: BaseException) -> bool:
@@ -345,7 +349,10 @@ class PGConnection:
 
     def run(self, sql: str, parameters: Any = None) -> psycopg.Cursor:
         """A statement in PostgreSQL's own dialect (the store's catalogue queries), untranslated."""
-        return self.raw.execute(sql, parameters)
+        try:
+            return self.raw.execute(sql, parameters)
+        except psycopg.errors.QueryCanceled:
+            raise Interrupted("the statement ran past the request's deadline") from None
 
 
 class PostgreSQLStore(SQLCatalogue):
@@ -472,7 +479,7 @@ class PostgreSQLStore(SQLCatalogue):
             # that scan whole classes, and every writer of every node waits behind it
             try:
                 cursor = conn.raw.execute("BEGIN; SET LOCAL synchronous_commit TO OFF; "
-                                          f"SET LOCAL statement_timeout = {_limit_ms()}; "
+                                          f"SET LOCAL statement_timeout = {_limit_ms(WRITE_FLOOR_MS)}; "
                                           f"SELECT pg_advisory_xact_lock({WRITER_LOCK}); "
                                           "SELECT value FROM _leanorm WHERE name = 'catalogue'")
             except psycopg.errors.QueryCanceled:
