@@ -165,6 +165,9 @@ def deadline(seconds: Optional[float]) -> Iterator[None]:
     """Reads made by this thread inside the block end by ``seconds`` from now (``None``/0: no deadline of
     its own). A nested block (cloud code calling back into the server in-process) keeps the earlier end."""
     outer: Optional[float] = getattr(_local, "ends", None)
+    outer_request: Optional[object] = getattr(_local, "request", None)
+    if outer_request is None:
+        _local.request = object()
     if seconds:
         mine = time.monotonic() + seconds
         _local.ends = mine if outer is None else min(outer, mine)
@@ -172,6 +175,13 @@ def deadline(seconds: Optional[float]) -> Iterator[None]:
         yield
     finally:
         _local.ends = outer
+        _local.request = outer_request
+
+
+def current_request() -> Optional[object]:
+    """A token standing for the request this thread serves (the outermost :func:`deadline` block; None
+    outside one): what a store checks once per request rather than once per statement."""
+    return getattr(_local, "request", None)
 
 
 def watch(conn: sqlite3.Connection) -> None:

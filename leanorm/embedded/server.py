@@ -202,25 +202,29 @@ class EmbeddedServer:
                 method, params, headers, body = envelope.unwrap(method, path, params, headers, body)
             with deadline(self.settings.query_timeout):
                 status, answer = self._serve(method, path, params, Headers(headers), body, client_address, extra)
-        except ProtocolError as exc:
-            status, answer = exc.status, exc.as_json()
-        except MalformedBody as exc:  # the bytes never arrived as sent: nothing was stored
-            status, answer = 400, {"code": 107, "error": f"Malformed request body: {exc}."}
         except Exception as exc:  # noqa: BLE001 - a bug must still answer the protocol's error shape
-            # outside a handler: the session lookup past the deadline; the disk refusing a write
-            refusal = self._over_budget(exc) or store_failure(exc)
-            if refusal is not None:
-                status, answer = refusal.status, refusal.as_json()
-            elif too_complex(exc):
-                status, answer = 400, {"code": 102, "error": "Invalid query: too complex to run."}
-            else:
-                log.exception("embedded backend failed on %s %s", method, path)
-                status, answer = 500, {"code": 1, "error": "Internal server error."}
+            status, answer = self._refusal(exc, method, path)
         # an answer is served as the bytes _serve encoded it to; an error here is encoded here
         response = EmbeddedResponse(status, answer if isinstance(answer, bytes) else orjson.dumps(answer))
         if status < 400:
             response.headers.update(extra)
         return response
+
+    def _refusal(self, exc: Exception, method: str, path: str) -> Tuple[int, Dict[str, Any]]:
+        """The answer to a request that raised ``exc``: its protocol error; for an exception outside a
+        handler (the session lookup past the deadline, the disk refusing a write, a download's look-up)
+        the client's error it stands for; else 500, logged."""
+        if isinstance(exc, ProtocolError):
+            return exc.status, exc.as_json()
+        if isinstance(exc, MalformedBody):  # the bytes never arrived as sent: nothing was stored
+            return 400, {"code": 107, "error": f"Malformed request body: {exc}."}
+        refusal = self._over_budget(exc) or store_failure(exc)
+        if refusal is not None:
+            return refusal.status, refusal.as_json()
+        if too_complex(exc):
+            return 400, {"code": 102, "error": "Invalid query: too complex to run."}
+        log.exception("embedded backend failed on %s %s", method, path)
+        return 500, {"code": 1, "error": "Internal server error."}
 
     def admit(self, method: str, path: str, headers: Mapping[str, str]) -> int:
         """The most bytes the body of ``method path`` may have, from its headers alone; raises
@@ -430,10 +434,12 @@ class EmbeddedServer:
                   start_response: Callable[..., Any]) -> Iterable[bytes]:
         """The bytes of a file, streamed from disk (never read whole)."""
         try:
-            handle, size, headers = hosted_files.open_download(self, path)
-        except ProtocolError as exc:
-            body = dumps(exc.as_json()).encode("utf-8")
-            start_response(f"{exc.status} {_REASONS.get(exc.status, 'Status')}",
+            with deadline(self.settings.query_timeout):  # anyone may ask: the look-up is bounded as a read
+                handle, size, headers = hosted_files.open_download(self, path)
+        except Exception as exc:  # noqa: BLE001 - answered as every request is (never a traceback)
+            status, answer = self._refusal(exc, method, path)
+            body = dumps(answer).encode("utf-8")
+            start_response(f"{status} {_REASONS.get(status, 'Status')}",
                            [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body))),
                             *CORS.items()])
             return [body]

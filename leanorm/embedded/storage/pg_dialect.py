@@ -22,9 +22,14 @@ import functools
 import re
 from typing import Dict, List, Optional, Tuple
 
+from ..answers import ProtocolError
 from .pg_schema import CATALOGUE
 
-__all__ = ["translate", "Translated", "PRIMARY_KEYS"]
+__all__ = ["translate", "Translated", "PRIMARY_KEYS", "MAX_NAME_BYTES"]
+
+#: the longest name PostgreSQL keeps (NAMEDATALEN - 1): it cuts a longer one to this many bytes without an
+#: error, so two classes whose table names (``c_<class>``) agree that far would be one table
+MAX_NAME_BYTES = 63
 
 #: the primary key of each table an ``INSERT OR REPLACE`` writes (what its ``ON CONFLICT`` names)
 PRIMARY_KEYS: Dict[str, Tuple[str, ...]] = {
@@ -171,6 +176,9 @@ def translate(sql: str) -> Translated:
                 out.append("'\\x" + text[2:-1] + "'::bytea")
             else:
                 out.append(text.replace("%", "%%") + "::text")
+        elif kind == "ident":
+            _check_name(text)
+            out.append(text)
         elif kind == "param":
             params += 1
             mark = "%s" if text == "?" else f"%({text[1:]})s"
@@ -216,6 +224,16 @@ def translate(sql: str) -> Translated:
         translated += f" RETURNING {serial}"
     return Translated(_grouped_values(translated), returns_id, _regex_parameters(tokens),
                       _catalogue_use(head))
+
+
+def _check_name(quoted: str) -> None:
+    """Refuse (103) a quoted name PostgreSQL would cut short: a class's table (``c_`` and the class name),
+    or an index made from a class and field name."""
+    name = quoted[1:-1].replace('""', '"')
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise ProtocolError(103, f"Name too long for the PostgreSQL store: {name[:80]!r} has {len(name.encode())} "
+                                 f"bytes, PostgreSQL keeps {MAX_NAME_BYTES} (a class name has at most "
+                                 f"{MAX_NAME_BYTES - 2} characters there).")
 
 
 def _catalogue_use(head: str) -> str:

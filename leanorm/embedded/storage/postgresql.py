@@ -23,7 +23,8 @@ transaction, in one of two ways:
 The change feed's order is kept by its own lock, held only while a write numbers its changes and commits
 (:data:`.pg_schema.RECORD_CHANGE`). The commit does not wait for the disk while it holds a lock; the block
 waits for it after (:meth:`PostgreSQLStore._transaction`), so a write is durable before it is answered. A
-request's deadline bounds its reads by ``statement_timeout``.
+request's deadline bounds each of its statements (``statement_timeout``), its writes' too: a write waiting
+for the lock, or whose `where` scans past it, is undone (error 124).
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ from psycopg.types.string import StrDumper
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..answers import ProtocolError
-from ..budget import Interrupted, remaining
+from ..budget import Interrupted, current_request, remaining
 from . import changes, pg_schema
 from .interface import Connection
 from .pg_dialect import SERIAL_TABLES, Translated, are_pattern, translate
@@ -62,6 +63,10 @@ POOL_SIZE = 8
 #: the shortest statement time limit a deadline sets (milliseconds): a read of a few rows finishes, as
 #: SQLite's progress handler lets a statement of a few steps finish, however little time is left
 FLOOR_MS = 5
+#: the shortest time limit of a write transaction's statements (milliseconds): the bound is there to end a
+#: scan holding the writers' lock for seconds, not to cut a write's own few-millisecond statements (a
+#: machine under load, a request that used its time reading) between its savepoints or at its end
+WRITE_FLOOR_MS = 1000
 #: how much later than its deadline a statement may be ended, to spare a round trip per statement
 SLACK_MS = 50
 #: seconds a pooled connection may rest before it is tried again on its next loan
@@ -138,6 +143,17 @@ class _NumberLoader(Loader):
         return float(text) if any(c in text for c in ".eEN") else int(text)
 
 
+#: what PostgreSQL answers a statement beyond its limits with (its stack, a row's or an array's size)
+_TOO_COMPLEX = (psycopg.errors.ProgramLimitExceeded, psycopg.errors.StatementTooComplex)
+
+
+def _limit_ms(floor: int = FLOOR_MS) -> int:
+    """A statement's time limit (``statement_timeout``, milliseconds; 0: none): what is left of the
+    request's deadline, and at least ``floor``."""
+    left = remaining()
+    return 0 if left is None else max(floor, int(left * 1000) + 1)
+
+
 def _nul(exc: BaseException) -> bool:
     """Whether ``exc`` is PostgreSQL (or psycopg, sending a parameter) refusing U+0000, which neither its
     ``text`` nor its ``jsonb`` can hold."""
@@ -177,7 +193,12 @@ def _wait_for(database: str, shown: str) -> None:
 
 
 def configure(conn: psycopg.Connection) -> None:
-    """Read and write values as the endpoints' SQL expects them (see the loaders; ``str`` always as text)."""
+    """Read and write values as the endpoints' SQL expects them (see the loaders; ``str`` always as text),
+    and without JIT compilation: LLVM compiles a statement's expressions whole, without once looking at
+    ``statement_timeout`` or a cancel, and a `where` of a few hundred conditions (a ``$all`` of 400 numbers,
+    a 2 KB URL) cost it minutes of a core, past every deadline and past ``pg_terminate_backend``, where the
+    statement itself runs in milliseconds."""
+    conn.execute("SET jit = off")
     conn.adapters.register_loader("jsonb", _DocumentLoader)
     conn.adapters.register_loader("numeric", _NumberLoader)
     conn.adapters.register_dumper(str, StrDumper)  # text: never read as another type beside jsonb
@@ -293,6 +314,8 @@ class PGConnection:
         self.changes: List[Tuple[str, str, Optional[str], Optional[str]]] = []
         #: the statement_timeout set on the session (kept on the connection across loans)
         self._timeout_ms: int = getattr(raw, "leanorm_timeout_ms", 0)
+        #: whether the kept catalogue was compared with the database's version in this request (:attr:`kept`)
+        self.current = False
         #: whether the open transaction runs beside other writers (``transact(..., concurrent=True)``)
         self.shared = False
 
@@ -308,15 +331,14 @@ class PGConnection:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
     def _bound(self) -> None:
-        """The statement's time limit: what is left of the request's deadline outside a transaction; a
-        transaction has none (``SET LOCAL`` as it begins: a write's own statements run to the end, as on
-        SQLite). The session's setting, which stays with the connection from loan to loan, is changed only
-        when it would end a statement early, or more than :data:`SLACK_MS` late; it is set half the slack
-        late, so the requests that follow, each with about the same time left, find it as it is."""
+        """The statement's time limit: what is left of the request's deadline outside a transaction (a
+        transaction sets its own with ``SET LOCAL`` as it begins: :meth:`PostgreSQLStore.write`). The
+        session's setting, which stays with the connection from loan to loan, is changed only when it would
+        end a statement early, or more than :data:`SLACK_MS` late; it is set half the slack late, so the
+        requests that follow, each with about the same time left, find it as it is."""
         if self.in_transaction:
             return
-        left = remaining()
-        wanted = 0 if left is None else max(FLOOR_MS, int(left * 1000) + 1)
+        wanted = _limit_ms()
         current = self._timeout_ms
         if wanted == current or (wanted and current and 0 <= current - wanted <= SLACK_MS):
             return
@@ -327,15 +349,32 @@ class PGConnection:
     @property
     def kept(self) -> Optional[Catalogue]:
         """The catalogue cache this connection's reads may use: none in a transaction that changed the
-        catalogue (it sees its own changes), nor in a snapshot (it sees one point in time)."""
-        return None if self.catalogue_written else self.catalogue
+        catalogue (it sees its own changes), nor in a snapshot (it sees one point in time). Before its
+        first use in a request (in a loan, outside one) it is compared with the database's catalogue
+        version (one indexed read), and forgotten when another node moved it: what any node committed
+        before this request began binds it, where the listener alone heard a change some milliseconds
+        after its commit was answered."""
+        if self.catalogue_written or self.catalogue is None:
+            return None
+        if not self.current:
+            self.agree(self.raw.execute("SELECT value FROM _leanorm WHERE name = 'catalogue'").fetchone())
+        return self.catalogue
+
+    def agree(self, version: Any) -> None:
+        """Forget the kept catalogue unless ``version`` (the database's, as a row) is the one it was read at."""
+        assert self.catalogue is not None
+        found = version[0] if version else None
+        if found != self.catalogue.version:
+            self.tables_changed()
+            self.catalogue.version = found
+        self.current = True
 
     def execute(self, sql: str, parameters: Any = (), /) -> Any:
         statement = translate(sql)
         if statement.catalogue == "write":
             self.alone()
-        catalogue = self.kept
-        if catalogue is not None and statement.catalogue == "read":
+        catalogue = self.kept if statement.catalogue == "read" else None
+        if catalogue is not None:
             key = _key(statement.sql, parameters)
             if key is not None:
                 kept = catalogue.rows.get(key)
@@ -380,6 +419,12 @@ class PGConnection:
                 raise
             raise ProtocolError(107, "Invalid JSON: this server's PostgreSQL store cannot hold the character "
                                      "U+0000 in text.") from None
+        except psycopg.OperationalError as exc:
+            # a statement past PostgreSQL's limits (65,535 parameters, its stack, a row's size): SQLite
+            # refuses such a query as too complex too (``limits.too_complex``)
+            if not isinstance(exc, _TOO_COMPLEX) and "number of parameters" not in str(exc):
+                raise
+            raise ProtocolError(102, "Invalid query: too complex to run.") from None
         return PGCursor(cursor, statement.returns_id)
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> PGCursor:
@@ -393,7 +438,10 @@ class PGConnection:
 
     def run(self, sql: str, parameters: Any = None) -> psycopg.Cursor:
         """A statement in PostgreSQL's own dialect (the store's catalogue queries), untranslated."""
-        return self.raw.execute(sql, parameters)
+        try:
+            return self.raw.execute(sql, parameters)
+        except psycopg.errors.QueryCanceled:
+            raise Interrupted("the statement ran past the request's deadline") from None
 
 
 class PostgreSQLStore(SQLCatalogue):
@@ -462,6 +510,26 @@ class PostgreSQLStore(SQLCatalogue):
         an error (the pool replaces what fails the try); one used moments ago is lent as it is."""
         if time.monotonic() - self._returned.get(id(raw), 0.0) >= RESTED:
             ConnectionPool.check_connection(raw)
+
+    def _lend(self) -> psycopg.Connection:
+        """A connection of the pool, waited for at most until the request's deadline (at least
+        :data:`FLOOR_WAIT`), else :data:`POOL_WAIT`: a request never outlives its deadline waiting, whatever
+        ``--threads`` says beside :data:`POOL_SIZE`. Past the wait: 503 saying the database is unavailable
+        when the pool could not open its connections (the database away), else 124 (the request's deadline
+        passed behind others), or 503 saying every connection is busy (no deadline)."""
+        left = remaining()
+        wait = POOL_WAIT if left is None else max(left, FLOOR_WAIT)
+        try:
+            return self._pool.getconn(timeout=wait)
+        except PoolTimeout as exc:
+            if self._pool.get_stats().get("pool_size", 0) < self._pool.max_size:
+                raise _unavailable(f"The database is unavailable: no connection to it within {wait:.1f} s. The "
+                                   "request was not served; try again.", exc) from None
+            if left is not None:
+                raise Interrupted("waiting for a database connection ran past the request's deadline") from None
+            raise ProtocolError(1, f"All {self._pool.max_size} connections of this process to the database are "
+                                   "busy; try again.", 503) from None
+
     @contextlib.contextmanager
     def _borrowed(self) -> Iterator[PGConnection]:
         if self._closed:
@@ -470,14 +538,11 @@ class PostgreSQLStore(SQLCatalogue):
         if held is not None:
             yield held
             return
-        left = remaining()
-        wait = POOL_WAIT if left is None else max(left, FLOOR_WAIT)
-        try:
-            raw = self._pool.getconn(timeout=wait)
-        except PoolTimeout as exc:
-            raise _unavailable(f"The database is unavailable: no connection to it within {wait:.1f} s. The "
-                               "request was not served; try again.", exc) from None
+        raw = self._lend()
         conn = PGConnection(raw, self._catalogue_changed, self._catalogue)
+        # the kept catalogue is compared with the database's version once per request (per loan outside one)
+        request = current_request()
+        conn.current = request is not None and getattr(self._local, "agreed_in", None) is request
         self._local.conn = conn
         try:
             yield conn
@@ -492,6 +557,8 @@ class PostgreSQLStore(SQLCatalogue):
             raise _unavailable("The database refuses writes (a standby, or read-only): the request was not "
                                "served; try again once it leads to the primary.", exc) from None
         finally:
+            if conn.current:
+                self._local.agreed_in = request
             self._local.conn = None
             if conn.in_transaction:
                 with contextlib.suppress(psycopg.Error):
@@ -551,22 +618,24 @@ class PostgreSQLStore(SQLCatalogue):
             if conn.in_transaction:
                 yield conn
                 return
-            # one round trip: the transaction, its commit not waiting for the disk, its statements for no
-            # deadline and its node for at most WRITE_SILENCE_MS, the writers' lock, and then (read under
-            # the lock) the catalogue's version: a write goes by the catalogue as it is (a change of it is
-            # written with the lock exclusive)
+            # one round trip: the transaction, its commit not waiting for the disk, each of its statements
+            # (waiting for the lock included) bounded by what is left of the request's deadline and its node
+            # for at most WRITE_SILENCE_MS, the writers' lock, and then (read under the lock) the catalogue's
+            # version: a write goes by the catalogue as it is (a change of it is written with the lock
+            # exclusive). The deadline matters under the lock: a write's `where` may hold sub-queries that
+            # scan whole classes, and writers wait behind it
             lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-            cursor = conn.raw.execute("BEGIN; SET LOCAL synchronous_commit TO OFF; "
-                                      "SET LOCAL statement_timeout = 0; "
-                                      f"SET LOCAL idle_in_transaction_session_timeout = {WRITE_SILENCE_MS}; "
-                                      f"SELECT {lock}({WRITER_LOCK}); "
-                                      "SELECT value FROM _leanorm WHERE name = 'catalogue'")
+            try:
+                cursor = conn.raw.execute("BEGIN; SET LOCAL synchronous_commit TO OFF; "
+                                          f"SET LOCAL statement_timeout = {_limit_ms(WRITE_FLOOR_MS)}; "
+                                          f"SET LOCAL idle_in_transaction_session_timeout = {WRITE_SILENCE_MS}; "
+                                          f"SELECT {lock}({WRITER_LOCK}); "
+                                          "SELECT value FROM _leanorm WHERE name = 'catalogue'")
+            except psycopg.errors.QueryCanceled:
+                raise Interrupted("waiting for the writers' lock ran past the request's deadline") from None
             while cursor.nextset():
                 pass
-            version = cursor.fetchone()
-            if (version and version[0]) != self._catalogue.version:
-                self._catalogue_changed()
-                self._catalogue.version = version and version[0]
+            conn.agree(cursor.fetchone())
             created = self._created_tables()
             self._local.writing = conn
             conn.shared = shared
@@ -597,9 +666,9 @@ class PostgreSQLStore(SQLCatalogue):
             # (numbered under the feed's lock, taken here and held to the COMMIT), its COMMIT and the wait
             # go in one round trip (the values bound by psycopg, quoted).
             recorded, conn.changes = conn.changes, []
-            try:
+            try:  # the work is done: its end is not cut short
                 psycopg.ClientCursor(conn.raw).execute(
-                    _RECORD * len(recorded) + f"COMMIT; {DURABLE}",
+                    "SET LOCAL statement_timeout = 0; " + _RECORD * len(recorded) + f"COMMIT; {DURABLE}",
                     [value for change in recorded for value in (*change, changes.KEEP)])
             except BaseException as exc:
                 created.clear()
@@ -745,9 +814,7 @@ class PostgreSQLStore(SQLCatalogue):
             kept.absent.add(class_name)
         return found
 
-    def ensure_class(self, conn: Connection, class_name: str) -> None:
-        if self.has_class(conn, class_name):
-            return
+    def _create_class(self, conn: Connection, class_name: str) -> None:
         pg = self._pg(conn)
         pg.alone()  # two nodes making one table at once: one fails (a duplicate type), so one at a time
         twin = pg.run("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND lower(tablename) = "

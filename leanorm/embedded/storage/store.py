@@ -280,7 +280,21 @@ class SQLCatalogue:
     def has_class(self, conn: Connection, class_name: str) -> bool:  # pragma: no cover - each store's own
         raise NotImplementedError
 
-    def ensure_class(self, conn: Connection, class_name: str) -> None:  # pragma: no cover - each store's own
+    def ensure_class(self, conn: Connection, class_name: str) -> None:
+        """Make ``class_name``'s table unless it exists. A new class's name holds no double underscore: a
+        class's table is ``c_<Class>`` and its indexes ``c_<Class>__<what>`` (``__createdAt``, a field,
+        ``__named_<name>``), so ``Post__createdAt`` would be the name of ``Post``'s index, and whichever of
+        the two came second failed for ever (a client making ``_User__createdAt`` first stopped every
+        sign-up). A class made before this rule keeps working."""
+        if self.has_class(conn, class_name):
+            return
+        if "__" in class_name:
+            raise ProtocolError(103, f"Invalid class name: {class_name!r} (a new class's name holds no '__': "
+                                     "the server names its indexes <Class>__<key>).")
+        self._create_class(conn, class_name)
+
+    def _create_class(self, conn: Connection, class_name: str) -> None:  # pragma: no cover - each store's own
+        """Make the table (and its ``createdAt`` index) of a class that has none."""
         raise NotImplementedError
 
     integrity_errors: Tuple[Type[BaseException], ...] = ()
@@ -685,9 +699,7 @@ class SQLiteStore(SQLCatalogue):
             self._remember(conn, class_name)
         return found
 
-    def ensure_class(self, conn: Connection, class_name: str) -> None:
-        if self.has_class(conn, class_name):
-            return
+    def _create_class(self, conn: Connection, class_name: str) -> None:
         self._refuse_case_twin(conn, class_name)
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table(class_name)} (objectId TEXT PRIMARY KEY, "
                      "createdAt TEXT NOT NULL, updatedAt TEXT NOT NULL, acl TEXT, data TEXT NOT NULL)")
