@@ -1,0 +1,39 @@
+"""Issue 19: what moving a further real app found. Waline (the comment system many static blogs run on
+LeanCloud) was moved from a console export to ``leanorm serve`` with its server unchanged (the npm
+package, its ``leancloud-storage`` client pointed at the new address). Each test is one thing that app
+relies on, in our own words."""
+from __future__ import annotations
+
+import json
+
+from leanorm import connect
+from leanorm.transfer.export_format import open_export
+from leanorm.transfer.importer import import_export
+from leanorm.transfer.verify import verify
+from tests.security.raw_http import Raw, raw, refused  # noqa: F401  (the fixture)
+from tests.served import served  # noqa: F401  (the fixture)
+
+
+def test_a_field_name_starting_with_a_digit_is_kept_by_the_import(tmp_path):
+    # Waline keeps a user's TOTP secret in the field ``2fa``: LeanCloud stores it, so an export has it
+    row = {"objectId": "u2fa", "email": "guest@example.com", "2fa": "JBSWY3DPEHPK3PXP", "type": "guest"}
+    (tmp_path / "Users.jsonl").write_text(json.dumps(row) + "\n")
+    app = connect("local://:memory:")
+    report = import_export(tmp_path, app)["Users"]
+    assert report.copied == 1 and not report.failed, report.summary()
+    assert verify(open_export(tmp_path), app)["Users"].differences == []
+
+
+def test_the_leancloud_dialect_writes_and_queries_a_field_starting_with_a_digit(raw):
+    created = raw.call("POST", "classes/Users", {"email": "owner@example.com"}, master=True)
+    if raw.dialect == "parse":  # Parse Server's rule: a field name starts with a letter
+        status, answer = raw.call("PUT", f"classes/Users/{created[1]['objectId']}", {"2fa": "S"}, master=True)
+        refused((status, answer), 400, 105)
+        return
+    object_id = created[1]["objectId"]
+    raw.ok("PUT", f"classes/Users/{object_id}", {"2fa": "JBSWY3DPEHPK3PXP"}, master=True)
+    found = raw.ok("GET", "classes/Users", params={"where": {"2fa": "JBSWY3DPEHPK3PXP"}}, master=True)
+    assert [r["objectId"] for r in found["results"]] == [object_id]
+    assert raw.ok("GET", f"classes/Users/{object_id}", master=True)["2fa"] == "JBSWY3DPEHPK3PXP"
+    ordered = raw.ok("GET", "classes/Users", params={"order": "-2fa", "keys": "2fa"}, master=True)
+    assert ordered["results"][0]["2fa"] == "JBSWY3DPEHPK3PXP"
