@@ -10,6 +10,7 @@ from leanorm import connect
 from leanorm.transfer.export_format import open_export
 from leanorm.transfer.importer import import_export
 from leanorm.transfer.verify import verify
+from tests.migration.console_export import PRIVATE_SOURCES, file_host
 from tests.security.raw_http import Raw, raw, refused  # noqa: F401  (the fixture)
 from tests.served import served  # noqa: F401  (the fixture)
 
@@ -37,3 +38,19 @@ def test_the_leancloud_dialect_writes_and_queries_a_field_starting_with_a_digit(
     assert raw.ok("GET", f"classes/Users/{object_id}", master=True)["2fa"] == "JBSWY3DPEHPK3PXP"
     ordered = raw.ok("GET", "classes/Users", params={"order": "-2fa", "keys": "2fa"}, master=True)
     assert ordered["results"][0]["2fa"] == "JBSWY3DPEHPK3PXP"
+
+
+def test_verify_says_why_it_could_not_compare_a_file(tmp_path):
+    # LeanTodo's attachment was on a private file server: imported with the opt-in, then verified without
+    # it, the difference must name the reason, not read as a lost file
+    with file_host({"plan.png": b"attachment bytes"}) as host:
+        file_row = {"objectId": "f1", "name": "plan.png", "url": f"{host}/plan.png"}
+        todo = {"objectId": "t1", "content": "plan", "attachment": {"__type": "File", "id": "f1", "name": "plan.png",
+                                                                    "url": file_row["url"]}}
+        (tmp_path / "_File.jsonl").write_text(json.dumps(file_row) + "\n")
+        (tmp_path / "Todo.jsonl").write_text(json.dumps(todo) + "\n")
+        app = connect("local://:memory:")
+        import_export(tmp_path, app, fetch_policy=PRIVATE_SOURCES)
+        assert verify(open_export(tmp_path), app, fetch_policy=PRIVATE_SOURCES)["Todo"].differences == []
+        lines = verify(open_export(tmp_path), app)["Todo"].lines()
+    assert any("not a public address" in line and "--allow-private-file-urls" in line for line in lines), lines
