@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from leanorm import connect
+from leanorm import connect, using, using_master
+from leanorm.introspect import models_source
 from leanorm.transfer.export_format import open_export
 from leanorm.transfer.importer import import_export
 from leanorm.transfer.verify import verify
@@ -54,3 +55,14 @@ def test_verify_says_why_it_could_not_compare_a_file(tmp_path):
         assert verify(open_export(tmp_path), app, fetch_policy=PRIVATE_SOURCES)["Todo"].differences == []
         lines = verify(open_export(tmp_path), app)["Todo"].lines()
     assert any("not a public address" in line and "--allow-private-file-urls" in line for line in lines), lines
+
+
+def test_inspect_writes_python_for_a_field_starting_with_a_digit():
+    client = connect("local://:memory:", default=False)
+    with using(client), using_master():
+        client.request("POST", "classes/Users", body={"email": "owner@example.com", "2fa": "JBSWY3DPEHPK3PXP"})
+        source = models_source(client)
+        namespace: dict = {}
+        exec(compile(source, "waline_models.py", "exec"), namespace)  # the generated module runs as written
+        owner = namespace["Users"].objects.get(email="owner@example.com")
+        assert owner.field_2fa == "JBSWY3DPEHPK3PXP"
