@@ -66,3 +66,18 @@ def test_inspect_writes_python_for_a_field_starting_with_a_digit():
         exec(compile(source, "waline_models.py", "exec"), namespace)  # the generated module runs as written
         owner = namespace["Users"].objects.get(email="owner@example.com")
         assert owner.field_2fa == "JBSWY3DPEHPK3PXP"
+
+
+def test_cql_orders_by_a_minus_prefixed_key(served):  # noqa: F811  (the fixture)
+    # Valine loads a page's replies with "... where rid in (...) order by -createdAt,-createdAt", a form
+    # LeanCloud's CQL takes (as its Java SDK's tests do): the replies never showed
+    lc = Raw(served, "leancloud")
+    for n in range(3):
+        lc.ok("POST", "classes/ValineComment", {"rid": "r1", "n": n}, master=True)
+    for order, expected in (("-n", [2, 1, 0]), ("+n", [0, 1, 2]), ("n desc", [2, 1, 0]), ("-n, +rid", [2, 1, 0])):
+        answer = lc.ok("GET", "cloudQuery", params={
+            "cql": f"select * from ValineComment where rid in ('r1') order by {order}"}, master=True)
+        assert [r["n"] for r in answer["results"]] == expected, order
+    valine = lc.ok("GET", "cloudQuery", params={
+        "cql": 'select * from ValineComment where rid in ("r1") order by -createdAt,-createdAt'})
+    assert sorted(r["n"] for r in valine["results"]) == [0, 1, 2]
