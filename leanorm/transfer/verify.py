@@ -47,8 +47,9 @@ from .users import CREDENTIAL_KEYS
 
 __all__ = ["verify", "ClassComparison"]
 
-#: fields that are not data: credentials, and what a server adds by itself
-_IGNORED = frozenset({*CREDENTIAL_KEYS, "legacyPassword", "sessionToken"})
+#: a user's fields that are not data: its credentials, which no server answers alike (``_User`` only:
+#: elsewhere a ``password`` is the app's own data, e.g. the hashes of Waline's ``Users`` class)
+_CREDENTIALS = frozenset({*CREDENTIAL_KEYS, "legacyPassword", "sessionToken"})
 
 
 @dataclass
@@ -244,12 +245,13 @@ def _digest(side: Optional[_Side], value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _fields(side: _Side, row: Dict[str, Any], timestamps: bool) -> Dict[str, str]:
-    """A short digest per field of ``row`` (Relation values, credentials and, unless asked, timestamps left
+def _fields(side: _Side, class_name: str, row: Dict[str, Any], timestamps: bool) -> Dict[str, str]:
+    """A short digest per field of ``row`` (Relation values, a user's credentials and, unless asked, timestamps left
     out)."""
     out = {}
+    ignored = _CREDENTIALS if class_name == "_User" else frozenset()
     for key, value in row.items():
-        if key in _IGNORED or key == "objectId" or (key in SERVER_KEYS and not timestamps):
+        if key in ignored or key == "objectId" or (key in SERVER_KEYS and not timestamps):
             continue
         if is_relation(value):
             continue
@@ -309,7 +311,7 @@ def _compare_class(source: _Side, target: _Side, class_name: str, timestamps: bo
         result.source += 1
         relations.update(relation_fields(row))
         if class_name != "_File":  # a copied file is a new object: compared through its references
-            expected[row["objectId"]] = _fields(source, row, timestamps)
+            expected[row["objectId"]] = _fields(source, class_name, row, timestamps)
             pointers.extend(_pointers(row))
     held[class_name] = set(expected)
     seen: Set[str] = set()
@@ -322,7 +324,7 @@ def _compare_class(source: _Side, target: _Side, class_name: str, timestamps: bo
         if object_id not in expected:
             result.differences.append(f"{object_id}: only in the target")
             continue
-        changed = _changed(class_name, object_id, _fields(target, row, timestamps), expected[object_id])
+        changed = _changed(class_name, object_id, _fields(target, class_name, row, timestamps), expected[object_id])
         if changed:
             result.differences.append(f"{object_id}: {', '.join(changed)} differ{'s' if len(changed) == 1 else ''}")
     result.differences += [f"{object_id}: missing from the target" for object_id in sorted(set(expected) - seen)]

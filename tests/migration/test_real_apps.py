@@ -81,3 +81,18 @@ def test_cql_orders_by_a_minus_prefixed_key(served):  # noqa: F811  (the fixture
     valine = lc.ok("GET", "cloudQuery", params={
         "cql": 'select * from ValineComment where rid in ("r1") order by -createdAt,-createdAt'})
     assert sorted(r["n"] for r in valine["results"]) == [0, 1, 2]
+
+
+def test_verify_compares_a_password_column_outside_user(tmp_path):
+    # Waline keeps its users (and their password hashes) in a class of its own, ``Users``: there a
+    # ``password`` or ``salt`` is the app's data, the only copy of its logins, and a changed one is a loss
+    row = {"objectId": "w1", "email": "owner@example.com", "password": "$2a$08$Mx0vBQEjwLlDmOMEKvh8meYZAdba3PqMLk",
+           "salt": "s1"}
+    (tmp_path / "Users.jsonl").write_text(json.dumps(row) + "\n")
+    app = connect("local://:memory:")
+    import_export(tmp_path, app)
+    with using(app), using_master():
+        assert {k: v for k, v in app.request("GET", "classes/Users/w1").items() if k in row} == row
+        assert verify(open_export(tmp_path), app)["Users"].differences == []
+        app.request("PUT", "classes/Users/w1", body={"password": "lost", "salt": "s2"})
+        assert verify(open_export(tmp_path), app, timestamps=False)["Users"].differences == ["w1: password, salt differ"]
