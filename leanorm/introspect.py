@@ -62,7 +62,11 @@ def _inherited_keys(class_name: str) -> Set[str]:
 
 
 def _python_name(key: str) -> str:
+    """The attribute for the stored ``key``: snake_case; a key no identifier can spell (LeanCloud takes
+    a leading digit: Waline's ``2fa``) gets a ``field_`` prefix, a Model's own name a trailing ``_``."""
     name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
+    if not name.isidentifier():
+        name = "field_" + name
     return name + "_" if keyword.iskeyword(name) or name in _TAKEN else name
 
 

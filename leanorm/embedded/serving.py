@@ -197,9 +197,11 @@ def _refuse(proto: Any, error: ProtocolError) -> int:
     return error.status
 
 
-def _respond(proto: Any, status: int, body: bytes, content_type: str) -> int:
-    """Answer an operator's request (never cached); returns the status."""
-    proto.response_bytes(status, [("content-type", content_type), ("cache-control", "no-store")], body)
+def _respond(proto: Any, status: int, body: bytes, content_type: str, cors: bool = False) -> int:
+    """Answer a request the loop serves itself (never cached); returns the status. ``cors``: a browser
+    SDK asks it from an app's page (the realtime router), so the answer carries the API's CORS headers."""
+    headers = [("content-type", content_type), ("cache-control", "no-store"), *(CORS.items() if cors else ())]
+    proto.response_bytes(status, headers, body)
     return status
 
 
@@ -308,7 +310,7 @@ class RSGIApp:
             found = router_answer(self.live.services.settings.app_id, asked, host, self.realtime.port, secure)
             if found is None:
                 return _refuse(proto, ProtocolError(1, "App not exists.", 404))
-            return _respond(proto, 200, dumps(found).encode(), "application/json; charset=utf-8")
+            return _respond(proto, 200, dumps(found).encode(), "application/json; charset=utf-8", cors=True)
         # (metrics refused go on to the app, which answers 404 as for any path it does not know)
         try:
             if scope.path == probes.READY:

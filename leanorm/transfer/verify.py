@@ -47,8 +47,9 @@ from .users import CREDENTIAL_KEYS
 
 __all__ = ["verify", "ClassComparison"]
 
-#: fields that are not data: credentials, and what a server adds by itself
-_IGNORED = frozenset({*CREDENTIAL_KEYS, "legacyPassword", "sessionToken"})
+#: a user's fields that are not data: its credentials, which no server answers alike (``_User`` only:
+#: elsewhere a ``password`` is the app's own data, e.g. the hashes of Waline's ``Users`` class)
+_CREDENTIALS = frozenset({*CREDENTIAL_KEYS, "legacyPassword", "sessionToken"})
 
 
 @dataclass
@@ -61,12 +62,16 @@ class ClassComparison:
     differences: List[str] = field(default_factory=list)
     #: pointers of the source's objects to objects the source does not hold
     dangling: List[str] = field(default_factory=list)
+    #: files whose bytes could not be read to compare them, with the reason: a difference in a field
+    #: holding one says only that the bytes were not compared
+    unreadable: List[str] = field(default_factory=list)
 
     def lines(self) -> List[str]:
         dangling = f", {len(self.dangling)} dangling pointers in the source" if self.dangling else ""
         return [f"{self.class_name}: {self.source} objects in the source, {self.target} in the target, "
                 f"{len(self.differences)} differences{dangling}", *(f"  {d}" for d in self.differences),
-                *(f"  dangling: {d}" for d in self.dangling)]
+                *(f"  dangling: {d}" for d in self.dangling),
+                *(f"  file not compared: {u}" for u in self.unreadable)]
 
 
 class _Side:
@@ -74,6 +79,7 @@ class _Side:
 
     def __init__(self, policy: FetchPolicy) -> None:
         self._file_digests: Dict[str, str] = {}
+        self.unreadable: List[str] = []  # why each file that could not be read was not
         self.policy = policy  # which file urls are fetched
 
     def classes(self) -> List[str]:
@@ -96,8 +102,12 @@ class _Side:
         key = file_key(value) or ""
         if key not in self._file_digests:
             url = self._file_url(value)
-            self._file_digests[key] = _digest_url(url, self.policy, self._file_server()) if url \
-                else f"no bytes for {key}"
+            try:
+                self._file_digests[key] = _digest_url(url, self.policy, self._file_server()) if url \
+                    else f"no bytes for {key}"
+            except OSError as exc:
+                self._file_digests[key] = f"unreadable: {url}"
+                self.unreadable.append(str(exc))
         return self._file_digests[key]
 
     @property
@@ -114,11 +124,9 @@ def _sha256(stream: BinaryIO) -> str:
 
 
 def _digest_url(url: str, policy: FetchPolicy, client: Optional[Client] = None) -> str:
-    try:
-        with download(url, policy, client=client) as data:
-            return _sha256(data)
-    except OSError as exc:
-        return f"unreadable ({type(exc).__name__}: {exc})"
+    """The SHA-256 of the bytes at ``url``; OSError when they cannot be read (refused by ``policy``)."""
+    with download(url, policy, client=client) as data:
+        return _sha256(data)
 
 
 class _ClientSide(_Side):
@@ -237,12 +245,13 @@ def _digest(side: Optional[_Side], value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _fields(side: _Side, row: Dict[str, Any], timestamps: bool) -> Dict[str, str]:
-    """A short digest per field of ``row`` (Relation values, credentials and, unless asked, timestamps left
+def _fields(side: _Side, class_name: str, row: Dict[str, Any], timestamps: bool) -> Dict[str, str]:
+    """A short digest per field of ``row`` (Relation values, a user's credentials and, unless asked, timestamps left
     out)."""
     out = {}
+    ignored = _CREDENTIALS if class_name == "_User" else frozenset()
     for key, value in row.items():
-        if key in _IGNORED or key == "objectId" or (key in SERVER_KEYS and not timestamps):
+        if key in ignored or key == "objectId" or (key in SERVER_KEYS and not timestamps):
             continue
         if is_relation(value):
             continue
@@ -295,13 +304,14 @@ def _compare_class(source: _Side, target: _Side, class_name: str, timestamps: bo
                    held: Dict[str, Set[str]], pointers: List[Pointer]) -> ClassComparison:
     """Compare one class; the source's objectIds of it go into ``held``, its pointers into ``pointers``."""
     result = ClassComparison(class_name)
+    unread_before = len(source.unreadable), len(target.unreadable)
     expected: Dict[str, Dict[str, str]] = {}
     relations: Dict[str, str] = {}
     for row in source.rows(class_name):
         result.source += 1
         relations.update(relation_fields(row))
         if class_name != "_File":  # a copied file is a new object: compared through its references
-            expected[row["objectId"]] = _fields(source, row, timestamps)
+            expected[row["objectId"]] = _fields(source, class_name, row, timestamps)
             pointers.extend(_pointers(row))
     held[class_name] = set(expected)
     seen: Set[str] = set()
@@ -314,12 +324,13 @@ def _compare_class(source: _Side, target: _Side, class_name: str, timestamps: bo
         if object_id not in expected:
             result.differences.append(f"{object_id}: only in the target")
             continue
-        changed = _changed(class_name, object_id, _fields(target, row, timestamps), expected[object_id])
+        changed = _changed(class_name, object_id, _fields(target, class_name, row, timestamps), expected[object_id])
         if changed:
             result.differences.append(f"{object_id}: {', '.join(changed)} differ{'s' if len(changed) == 1 else ''}")
     result.differences += [f"{object_id}: missing from the target" for object_id in sorted(set(expected) - seen)]
     if class_name == "_File" and result.target < result.source:
         result.differences.append(f"{result.source - result.target} files fewer in the target")
+    result.unreadable = [*source.unreadable[unread_before[0]:], *target.unreadable[unread_before[1]:]]
     owners = sorted(seen & set(expected))
     for key, member_class in sorted(relations.items()):
         for start in range(0, len(owners), 50):

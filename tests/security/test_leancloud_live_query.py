@@ -286,6 +286,17 @@ def test_the_router_names_the_realtime_server_only_for_this_app(live: Tuple[Serv
     assert other.status_code == 404
 
 
+def test_a_browser_app_reads_the_router_from_another_origin(live: Tuple[Served, int]) -> None:
+    # issue 19: LeanTodo (leancloud/leantodo-vue) subscribes from a page served elsewhere; the browser
+    # drops an answer without CORS headers, so the SDK's subscribe failed before it reached the WebSocket
+    served, _ = live
+    origin = {"Origin": "https://todo.example.com"}
+    found = requests.get(f"{served.base_url}/v1/route", params={"appId": served.app_id}, headers=origin, timeout=30)
+    assert found.status_code == 200 and found.headers.get("Access-Control-Allow-Origin") == "*"
+    other = requests.get(f"{served.base_url}/v1/route", params={"appId": "another-app"}, headers=origin, timeout=30)
+    assert other.status_code == 404 and other.headers.get("Access-Control-Allow-Origin") == "*"
+
+
 def test_a_websocket_without_the_realtime_subprotocol_is_refused(live: Tuple[Served, int]) -> None:
     _, port = live
     with pytest.raises(Exception):

@@ -4,7 +4,7 @@ query parameters, answered by :func:`reads.query` like any other query: no secon
 The documented subset::
 
     select [count(*) | count(objectId),] [include key, ...,] * | key, ... from Class
-      [where condition] [order by key [asc|desc], ...] [limit [skip,] count]
+      [where condition] [order by [-|+]key [asc|desc], ...] [limit [skip,] count]
 
 where a condition combines, with ``and``/``or``/``not`` and parentheses, ``key op value``
 (``= != <> > >= < <=``), ``key [not] in (values)``, ``key [not] like 'pattern'`` (``%`` any text, ``_`` one
@@ -28,7 +28,7 @@ from ..storage.values import INT64_MAX, pointer
 __all__ = ["parse"]
 
 _TOKEN = re.compile(r"""\s*(?:(?P<num>-?\d+(?:\.\d+)?)|(?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|"""
-                    r"""(?P<op>!=|<>|>=|<=|=|>|<|\(|\)|,|\*|\?)|(?P<word>[A-Za-z_][A-Za-z0-9_.]*))""")
+                    r"""(?P<op>!=|<>|>=|<=|=|>|<|\(|\)|,|\*|\?|-|\+)|(?P<word>[A-Za-z_][A-Za-z0-9_.]*))""")
 _COMPARE = {"=": None, "!=": "$ne", "<>": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte"}
 
 
@@ -114,8 +114,12 @@ class _Parser:
         order = []
         if self.keyword("order", "by"):
             while True:
+                # ``-key`` is descending, as in a find's ``order`` (LeanCloud takes it: Valine sends
+                # ``order by -createdAt``); ``+key`` ascending; or ``key desc``/``key asc``
+                sign = self.peek() if self.peek() in (("op", "-"), ("op", "+")) else None
+                self.i += sign is not None
                 key = self.name()
-                descending = self.keyword("desc")
+                descending = self.keyword("desc") or sign == ("op", "-")
                 if not descending:
                     self.keyword("asc")
                 order.append(("-" if descending else "") + key)

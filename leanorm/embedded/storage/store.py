@@ -56,7 +56,9 @@ def failed(kind: str) -> None:
         observe(kind)
 
 CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
-FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
+#: a stored field's name: LeanCloud takes a leading digit (Waline keeps a TOTP secret in ``2fa``), so an
+#: export may hold one; Parse's stricter rule is the Parse dialect's (``endpoints.objects``)
+FIELD_NAME = re.compile(r"[A-Za-z0-9_]{1,128}\Z")
 PATH_PART = re.compile(r"[^\"'\\.$\[\]\x00]+\Z")
 #: seconds a writer waits for another connection's (or process's) write transaction to end
 BUSY_TIMEOUT = 30.0
