@@ -37,6 +37,18 @@ def test_every_field_type_round_trips(client):
     assert got.created_at == post.created_at
 
 
+
+def test_a_float_field_reads_floats_whatever_json_the_server_writes(client):
+    """Parse Server (JavaScript) writes the number 2.0 as ``2``: a FloatField still reads the float 2.0, as
+    an IntegerField reads 3.0 as the integer 3 (``isinstance(..., float)``, ``json.dumps`` and the typed
+    ``float`` agree on every backend)."""
+    post = Post.objects.create(title="whole", rating=2.0)
+    client.identity_map.clear()
+    got = Post.objects.get(id=post.id)
+    assert got.rating == 2.0 and type(got.rating) is float
+    assert [type(v) for v in Post.objects.values_list("rating", flat=True)] == [float]
+    assert [type(r["rating"]) for r in Post.objects.values("rating")] == [float]
+
 def test_naive_datetimes_are_utc(client):
     post = Post.objects.create(title="t", published_at=dt.datetime(2020, 1, 2, 3, 4, 5))
     client.identity_map.clear()
