@@ -407,8 +407,13 @@ class QuerySet(Generic[M]):
         """:meth:`values` from async code, evaluated (``values()`` itself is lazy)."""
         return await run_async(lambda: list(self.values(*names)))
 
+    @overload
+    async def avalues_list(self, name: str, /, *, flat: Literal[True]) -> List[Any]: ...
+    @overload
+    async def avalues_list(self, *names: str, flat: Literal[False] = False) -> List[Tuple[Any, ...]]: ...
+
     async def avalues_list(self, *names: str, flat: bool = False) -> List[Any]:
-        """:meth:`values_list` from async code."""
+        """:meth:`values_list` from async code (typed as it: tuples, or the values with ``flat=True``)."""
         return await run_async(self.values_list, *names, flat=flat)
 
     async def aearliest(self, *fields: str) -> M:

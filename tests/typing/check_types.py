@@ -184,6 +184,7 @@ async def check_async_api(post: TypPost, tag: TypTag) -> None:
     assert_type(await cloud.arun("hello"), Any)
     assert_type(await TypPost.objects.avalues("title"), List[Dict[str, Any]])
     assert_type(await TypPost.objects.avalues_list("title", flat=True), List[Any])
+    assert_type(await TypPost.objects.avalues_list("title", "score"), List[Tuple[Any, ...]])
     async for event in TypPost.objects.filter(draft=False).live():
         assert_type(event, Union[LiveEvent[TypPost], MissedChanges])
         if not isinstance(event, MissedChanges):

@@ -38,5 +38,6 @@ async def async_mistakes(post: TypPost, tag: TypTag) -> None:
     TypPost.objects.afirst().title  # E
     await TypPost.objects.filter(draft=True).acontains(tag)  # E
     await TypPost.objects.aaggregate(total="score")  # E
+    await TypPost.objects.avalues_list("title", "score", flat=True)  # E
     async with TypPost.objects.all():  # E
         pass
