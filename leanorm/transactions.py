@@ -25,9 +25,10 @@ Reads inside the block see the database, not the queued writes (a unit of work: 
 the block ends), and new objects have no id until then. Nested blocks join the outermost one: one
 transaction, no savepoints, so an inner block ended by an exception undoes the whole transaction, even
 when the outer block catches it: later writes in the block are refused and its end raises
-:class:`~leanorm.errors.TransactionFailed` (Django would undo the inner block's savepoint only). A block is its thread's (or asyncio task's): other threads' writes are not
-in it; a task started inside the block shares it until it ends, and a write such a task makes after that
-is refused (it would be queued into a batch already sent). A block holds at most the backend's batch
+:class:`~leanorm.errors.TransactionFailed` (Django would undo the inner block's savepoint only). A
+block is its thread's (or asyncio task's): other threads' writes are not in it; a task started inside
+the block shares it until it ends, and a write such a task makes after that is refused (it would be
+queued into a batch already sent). A block holds at most the backend's batch
 limit of writes (one batch request), goes through one client and one auth identity. Requests that cannot
 join the transaction (relation changes, sign-up, log-in, files, cloud functions...) are refused inside
 the block rather than sent outside it. LeanCloud has no transactional batch: the first write raises

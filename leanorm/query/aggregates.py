@@ -30,8 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..client import Client
     from ..models import Model
 
-__all__ = ["Aggregate", "Sum", "Count", "Avg", "Min", "Max", "check_endpoint", "check_pipeline", "group_stage",
-           "run_pipeline", "distinct_values"]
+__all__ = ["Aggregate", "Sum", "Count", "Avg", "Min", "Max", "named", "check_endpoint", "check_pipeline",
+           "group_stage", "run_pipeline", "distinct_values"]
 
 #: what the embedded backend runs beyond Parse Server on PostgreSQL (see the module docstring)
 FULL_MATCH = "aggregate_full_match"
@@ -49,6 +49,11 @@ class Aggregate:
 
     def __init__(self, field: str) -> None:
         self.field = field
+
+    @property
+    def default_alias(self) -> str:
+        """The name of a positional aggregate, as Django names it: ``Sum("score")`` is ``score__sum``."""
+        return f"{self.field}__{type(self).__name__.lower()}"
 
     def key(self, model: Type["Model"]) -> str:
         """The stored key this aggregate reads; :class:`FieldError` when it cannot be aggregated."""
@@ -74,6 +79,19 @@ class Aggregate:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.field!r})"
+
+
+def named(method: str, positional: Sequence[Any], keywords: Mapping[str, Any]) -> Dict[str, Aggregate]:
+    """The aggregates of an ``aggregate()``/``annotate()`` call by name: keywords by theirs, positional ones
+    by their :attr:`Aggregate.default_alias`; :class:`TypeError` for anything else, or a name given twice."""
+    out: Dict[str, Aggregate] = {}
+    for name, aggregate in [*((getattr(a, "default_alias", repr(a)), a) for a in positional), *keywords.items()]:
+        if not isinstance(aggregate, Aggregate):
+            raise TypeError(f"{method}({name}=...) takes Sum, Count, Avg, Min or Max, not {aggregate!r}")
+        if name in out:
+            raise TypeError(f"{method}() got the name {name!r} twice")
+        out[name] = aggregate
+    return out
 
 
 class Sum(Aggregate):

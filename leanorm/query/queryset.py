@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import time
 
-from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple,
+from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List, NoReturn, Optional, Sequence, Tuple,
                     Type, TypeVar, Union, cast, overload)
 from typing import AsyncIterator
 
@@ -27,7 +27,8 @@ from ..protocol.encoding import encode
 from ..protocol.encoding import pointer as wire_pointer
 from ..registry import registry
 from ..relations import RelationField, prefetch_relation
-from .aggregates import Aggregate, check_endpoint, check_pipeline, distinct_values, group_stage, run_pipeline
+from .aggregates import (Aggregate, check_endpoint, check_pipeline, distinct_values, group_stage, named,
+                         run_pipeline)
 from .compiler import compile_order, compile_where, merge_and, resolve_field, resolve_path
 from .live import LiveQuery
 from .lookups import CompileContext
@@ -428,9 +429,9 @@ class QuerySet(Generic[M]):
         """:meth:`contains` from async code."""
         return await run_async(self.contains, obj)
 
-    async def aaggregate(self, **aggregates: Aggregate) -> Dict[str, Any]:
-        """:meth:`aggregate` from async code: ``{name: value}`` of each keyword given."""
-        return await run_async(self.aggregate, **aggregates)
+    async def aaggregate(self, *positional: Aggregate, **aggregates: Aggregate) -> Dict[str, Any]:
+        """:meth:`aggregate` from async code: ``{name: value}`` of each aggregate given."""
+        return await run_async(self.aggregate, *positional, **aggregates)
 
     async def adistinct(self, field: str) -> List[Any]:
         """:meth:`distinct` from async code."""
@@ -590,15 +591,14 @@ class QuerySet(Generic[M]):
         :class:`~leanorm.query.values.ValuesQuery`)."""
         return ValuesQuery(self, names)
 
-    def aggregate(self, **aggregates: Aggregate) -> Dict[str, Any]:
+    def aggregate(self, *positional: Aggregate, **aggregates: Aggregate) -> Dict[str, Any]:
         """``{name: value}`` of each aggregate over the matching objects, computed by the server in one
         request (``aggregate(total=Sum("score"), n=Count("id"))``). Master key only on every backend that
         has it (inside ``leanorm.using_master()``); :class:`NotSupported` on LeanCloud. With nothing
-        matching, a ``Count`` is 0 and the others are None."""
+        matching, a ``Count`` is 0 and the others are None. A positional aggregate is named as Django names
+        it: ``aggregate(Sum("score"))`` is ``{"score__sum": ...}``."""
         self._check_not_sliced("aggregate")
-        for name, aggregate in aggregates.items():
-            if not isinstance(aggregate, Aggregate):
-                raise TypeError(f"aggregate({name}=...) takes Sum, Count, Avg, Min or Max, not {aggregate!r}")
+        aggregates = named("aggregate", positional, aggregates)
         stage = group_stage(self.model, (), aggregates)
         if self._none:
             return {name: aggregate.empty for name, aggregate in aggregates.items()}
@@ -610,6 +610,12 @@ class QuerySet(Generic[M]):
         row = rows[0] if rows else None
         return {name: aggregate.value(self.model, row.get(name)) if row is not None else aggregate.empty
                 for name, aggregate in aggregates.items()}
+
+    def annotate(self, *positional: Aggregate, **aggregates: Aggregate) -> NoReturn:
+        """Not on objects: Django's ``annotate()`` of each object has no protocol form (a query returns stored
+        objects only). Raises :class:`NotSupported` saying so; group with ``values(...).annotate(...)``."""
+        raise NotSupported("annotate() of each object", None, "a query returns stored objects only: group with "
+                           "values('field').annotate(...), or aggregate() the whole queryset")
 
     def distinct(self, field: str) -> List[Any]:
         """The distinct values of ``field`` among the matching objects (a pointer as its objectId),

@@ -16,7 +16,7 @@ from typing_extensions import Self
 from ..aio import run_async
 from ..errors import FieldError, NotSupported
 from ..fields import Field, PointerField
-from .aggregates import Aggregate, check_pipeline, group_key, group_stage, run_pipeline
+from .aggregates import Aggregate, check_pipeline, group_key, group_stage, named, run_pipeline
 from .compiler import resolve_field
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -88,11 +88,10 @@ class ValuesQuery(Sequence[Dict[str, Any]]):
         return other
 
     # -- building -----------------------------------------------------------------------------------------
-    def annotate(self, **aggregates: Aggregate) -> Self:
-        """Group the matching objects by the ``values()`` names and compute ``aggregates`` per group."""
-        for name, aggregate in aggregates.items():
-            if not isinstance(aggregate, Aggregate):
-                raise TypeError(f"annotate({name}=...) takes Sum, Count, Avg, Min or Max, not {aggregate!r}")
+    def annotate(self, *positional: Aggregate, **aggregates: Aggregate) -> Self:
+        """Group the matching objects by the ``values()`` names and compute ``aggregates`` per group (a
+        positional one named as Django names it: ``Count("id")`` is ``id__count``)."""
+        aggregates = named("annotate", positional, aggregates)
         self._qs._check_not_sliced("annotate")
         for column in self._columns:
             if column.hops:

@@ -113,3 +113,21 @@ def test_distinct_values(client, posts):
         assert sorted(Post.objects.distinct("title")) == ["t0", "t1"]
         assert sorted(Post.objects.distinct("author")) == sorted([ann.id, bob.id])
         assert sorted(Post.objects.filter(score__lt=3).distinct("score")) == [1, 2]
+
+
+def test_positional_aggregates_take_djangos_default_names(client, posts):
+    """Django names ``aggregate(Sum("score"))`` ``score__sum``, and ``annotate(Count("id"))`` ``id__count``."""
+    if not _has_aggregate(client):
+        pytest.skip("no aggregate endpoint")
+    with leanorm.using_master():
+        assert Post.objects.aggregate(Sum("score"), Max("score"), n=Count("id")) == \
+            {"score__sum": 20, "score__max": 10, "n": 5}
+        rows = Post.objects.values("title").annotate(Count("id")).order_by("title")
+        assert list(rows) == [{"title": "t0", "id__count": 3}, {"title": "t1", "id__count": 2}]
+
+
+def test_annotating_objects_says_what_there_is(client):
+    """Django's ``Post.objects.annotate(...)`` (a value per object) has no protocol form: a clear
+    NotSupported pointing at ``values(...).annotate(...)``, not an AttributeError."""
+    with pytest.raises(NotSupported, match=r"values\(.*\)\.annotate"):
+        Post.objects.filter(score__gt=1).annotate(n=Count("id"))
