@@ -131,3 +131,18 @@ def test_annotating_objects_says_what_there_is(client):
     NotSupported pointing at ``values(...).annotate(...)``, not an AttributeError."""
     with pytest.raises(NotSupported, match=r"values\(.*\)\.annotate"):
         Post.objects.filter(score__gt=1).annotate(n=Count("id"))
+
+
+def test_values_distinct_gives_each_combination_once(client, posts):
+    """Django's ``values("title").distinct()``: the distinct rows, grouped by the server."""
+    if not _has_aggregate(client):
+        with pytest.raises(NotSupported), leanorm.using_master():
+            list(Post.objects.values("title").distinct())
+        return
+    with leanorm.using_master():
+        titles = Post.objects.values("title").distinct()
+        assert titles.order_by("-title") == [{"title": "t1"}, {"title": "t0"}]
+        assert titles.count() == 2 and list(titles.order_by("title")[:1]) == [{"title": "t0"}]
+        pairs = Post.objects.values("title", "active").distinct()
+        assert sorted(pairs, key=lambda g: (g["title"], g["active"])) == [
+            {"title": "t0", "active": False}, {"title": "t0", "active": True}, {"title": "t1", "active": True}]
