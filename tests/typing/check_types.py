@@ -55,6 +55,8 @@ def check_aggregation_and_queryset_api(posts: List[TypPost]) -> None:
     for row in grouped:
         assert_type(row, Dict[str, Any])
     assert_type(qs.distinct("title"), List[Any])
+    assert_type(qs.values("title").distinct(), ValuesQuery)
+    assert_type(qs.aggregate(Sum("score"), n=Count("id")), Dict[str, Any])
     assert_type(qs.earliest("score"), TypPost)
     assert_type(qs.latest(), TypPost)
     assert_type(qs.contains(posts[0]), bool)
