@@ -213,6 +213,8 @@ class _InstanceState:
     _pending_id: Optional[str] = None
     # the pointer stubs shared with the rest of the query page the instance was read in
     _page: Optional[_PagePointers] = None
+    # whether a save() or delete() of this instance is in flight (see Model._in_flight)
+    _writing: bool = False
 
 
 class _ObjectACL:
@@ -843,6 +845,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         :param fetch_when_save: ask the server for every field after the write (exact values after
             atomic operations)
         """
+        self._check_not_in_flight("save")
         client = get_client(client, self._client)
         is_new = self.id is None
         if where is not None:
@@ -873,6 +876,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
                               path if is_new else f"{path}/{self.id}", params, body, payload)
             return self
         try:
+            self._writing = True
             if is_new:
                 answer = self._create(client, path, params, body)
             else:
@@ -880,10 +884,21 @@ class Model(_InstanceState, metaclass=ModelMeta):
         except BaseException:
             self._expire(client)
             raise
+        finally:
+            self._writing = False
         self._hook_control.clear()
         self._saved(client, payload, answer)
         (signals.after_save if is_new else signals.after_update).send(sender, instance=self)
         return self
+
+    def _check_not_in_flight(self, what: str) -> None:
+        """Refuse a write of this instance while another is in flight (two tasks under
+        ``asyncio.gather``, or two threads, writing one instance): it would send the first write's queued
+        changes again (an Increment applied twice, a second create) before the first folds its answer in."""
+        if self._writing:
+            raise LeanORMError(f"cannot {what} {self!r}: a save() or delete() of this instance is in flight (another "
+                               "task or thread is writing it): await that write first, or give each task its own "
+                               "instance (docs/async.md, \"Units of work, per task\")")
 
     def _queue_write(self, client: "Client", transaction: "transactions.Transaction", method: str, path: str,
                      params: Mapping[str, Any], body: Optional[Dict[str, Any]],
@@ -1029,6 +1044,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         """Delete the object. ``where`` makes it conditional (NoEffect/305 when it does not hold)."""
         if self.id is None:
             raise LeanORMError(f"{self!r} was never saved: nothing to delete")
+        self._check_not_in_flight("delete")
         client = get_client(client, self._client)
         if where is not None:
             client.require("conditional_update", "conditional delete (delete(where=...))")
@@ -1042,10 +1058,13 @@ class Model(_InstanceState, metaclass=ModelMeta):
                               params, body, None)
             return
         try:
+            self._writing = True
             client.request("DELETE", f"classes/{self._meta.class_name}/{self.id}", params, body)
         except BaseException:
             self._expire(client)
             raise
+        finally:
+            self._writing = False
         self._hook_control.clear()
         client.identity_map.discard(self._meta.class_name, self.id)
         signals.after_delete.send(type(self), instance=self)
