@@ -1074,9 +1074,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         if self.id is None:
             raise LeanORMError(f"{self!r} was never saved: nothing to refresh")
         client = get_client(client, self._client)
-        data = client.request("GET", f"classes/{self._meta.class_name}/{self.id}")
-        if not data:  # LeanCloud answers {} for a missing object
-            raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist")
+        data = self._stored(client)
         self._data = data
         self._cache.clear()
         self._changed.clear()
@@ -1099,12 +1097,23 @@ class Model(_InstanceState, metaclass=ModelMeta):
         """:meth:`refresh` from async code."""
         return await run_async(self.refresh, client=client)
 
+    def _stored(self, client: "Client") -> Dict[str, Any]:
+        """The stored object (``GET`` by id); the model's ``DoesNotExist`` when there is none, whichever way
+        the backend says so (LeanCloud answers ``{}``, Parse Server error 101)."""
+        try:
+            data = client.request("GET", f"classes/{self._meta.class_name}/{self.id}")
+        except ObjectNotFound as missing:
+            if isinstance(missing, self.DoesNotExist):
+                raise
+            raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist") from missing
+        if not data:
+            raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist")
+        return data
+
     def _load_rest(self) -> None:
         """Load the fields a partial instance (pointer stub, ``only()``) lacks, keeping local changes."""
         client = get_client(self._client)
-        data = client.request("GET", f"classes/{self._meta.class_name}/{self.id}")
-        if not data:
-            raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist")
+        data = self._stored(client)
         self._merge(data, partial=False)
         self._deferred = False
         self._loaded_under(client)

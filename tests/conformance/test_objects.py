@@ -135,6 +135,20 @@ def test_delete_and_refresh(client):
     assert other.title == "keep"
 
 
+def test_a_deleted_object_read_again_is_the_models_does_not_exist_on_every_backend(client):
+    """``except Author.DoesNotExist`` (Django's habit) catches a refresh or a lazy pointer load of a deleted
+    object on every backend: Parse Server answers such a GET with error 101, LeanCloud with ``{}``."""
+    author = Author.objects.create(name="gone")
+    post = Post.objects.create(title="p", author=author)
+    stale = Author.objects.get(id=author.id)
+    Author.objects.filter(id=author.id).delete()
+    with pytest.raises(Author.DoesNotExist):
+        stale.refresh()
+    client.identity_map.clear()
+    with pytest.raises(Author.DoesNotExist):
+        Post.objects.get(id=post.id).author.name
+
+
 def test_equality_hash_and_repr(client):
     a = Post.objects.create(title="t")
     client.identity_map.clear()
