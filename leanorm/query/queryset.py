@@ -904,7 +904,8 @@ class QuerySet(Generic[M]):
                 raise ValueError(f"{obj!r} has unsaved changes to {', '.join(sorted(others))}: save() them or list "
                                  "them in fields")
             for name, field in chosen.items():
-                errors.update((f"[{i}].{name}", [p]) for p in field.validate(getattr(obj, name)))
+                if field.db_field not in obj._ops:  # an operation is the server's to apply: nothing to validate
+                    errors.update((f"[{i}].{name}", [p]) for p in field.validate(getattr(obj, name)))
         if errors:
             raise ValidationError(errors)
         client = self.client
@@ -915,7 +916,10 @@ class QuerySet(Generic[M]):
             payloads: List[Optional[Dict[str, Any]]] = []
             for obj in chunk:
                 signals.before_update.send(self.model, instance=obj, changed=keys)
-                payloads.append({f.db_field: f.to_wire(getattr(obj, n)) for n, f in chosen.items()})
+                # a queued operation (F("score") + 1, increment, add...) goes as itself, as save() sends it: its
+                # local result would overwrite what another client wrote meanwhile
+                payloads.append({f.db_field: obj._ops[f.db_field].to_wire() if f.db_field in obj._ops
+                                 else f.to_wire(getattr(obj, n)) for n, f in chosen.items()})
             self._batch_write(client, chunk, "PUT", payloads)
             count += len(chunk)
         return count
