@@ -1074,7 +1074,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         if self.id is None:
             raise LeanORMError(f"{self!r} was never saved: nothing to refresh")
         client = get_client(client, self._client)
-        data = self._stored(client)
+        data = self._fetch_stored(client)
         self._data = data
         self._cache.clear()
         self._changed.clear()
@@ -1097,7 +1097,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         """:meth:`refresh` from async code."""
         return await run_async(self.refresh, client=client)
 
-    def _stored(self, client: "Client") -> Dict[str, Any]:
+    def _fetch_stored(self, client: "Client") -> Dict[str, Any]:
         """The stored object (``GET`` by id); the model's ``DoesNotExist`` when there is none, whichever way
         the backend says so (LeanCloud answers ``{}``, Parse Server error 101)."""
         try:
@@ -1113,7 +1113,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
     def _load_rest(self) -> None:
         """Load the fields a partial instance (pointer stub, ``only()``) lacks, keeping local changes."""
         client = get_client(self._client)
-        data = self._stored(client)
+        data = self._fetch_stored(client)
         self._merge(data, partial=False)
         self._deferred = False
         self._loaded_under(client)
