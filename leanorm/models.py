@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import weakref
 from operator import itemgetter
-from typing import (TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Set,
+from typing import (TYPE_CHECKING, AbstractSet, Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Set,
                     Tuple, Type, TypeVar, overload)
 
 import arrow
@@ -805,9 +805,11 @@ class Model(_InstanceState, metaclass=ModelMeta):
         """The wire keys a save would send."""
         return self._changed | set(self._ops) | self._mutated_keys()
 
-    def _payload(self, is_new: bool) -> Dict[str, Any]:
-        """Validate and encode what a save sends; raise ValidationError listing every bad field."""
-        keys = self.changed_keys()
+    def _payload(self, is_new: bool, only: Optional[AbstractSet[str]] = None) -> Dict[str, Any]:
+        """Validate and encode what a save sends (of the keys ``only`` names, when given: a queryset's
+        ``update()`` writes its own fields, not the instance's other unsaved changes); raise
+        ValidationError listing every bad field."""
+        keys = self.changed_keys() if only is None else self.changed_keys() & only
         errors: Dict[str, List[str]] = {}
         for name, field in self._meta.fields.items():
             if field.db_field in self._ops:
@@ -1019,8 +1021,10 @@ class Model(_InstanceState, metaclass=ModelMeta):
                 self._data[key] = answer[key]
         if "updatedAt" not in answer and "createdAt" in answer:
             self._data["updatedAt"] = answer["createdAt"]
-        self._changed.clear()
-        self._ops.clear()
+        # what was sent is saved; changes a partial write (a queryset's update()) did not send stay pending
+        for key in payload:
+            self._changed.discard(key)
+            self._ops.pop(key, None)
         self._pending_id = None
         self._loaded_under(client)  # the answer to a create carries the objectId
 

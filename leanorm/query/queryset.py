@@ -967,14 +967,21 @@ class QuerySet(Generic[M]):
         count = 0
         for chunk in self._unordered_for_writes()._chunks(client.dialect.batch_limit):
             try:
+                payloads: List[Optional[Dict[str, Any]]] = []
                 for obj in chunk:
+                    # the keys this update writes: an instance's other unsaved changes stay its own (Django's
+                    # update() writes the fields it names)
+                    keys = set()
                     for name, value in values.items():
                         if name in inside:
-                            obj._queue(*obj._path_op(name, value))
+                            field, op, path = obj._path_op(name, value)
+                            obj._queue(field, op, path)
+                            keys.add(".".join((field.db_field, *path)))
                         else:
                             setattr(obj, name, value)
-                    signals.before_update.send(self.model, instance=obj, changed=obj.changed_keys())
-                payloads = [o._payload(False) for o in chunk]
+                            keys.add(fields[name].db_field)
+                    signals.before_update.send(self.model, instance=obj, changed=keys)
+                    payloads.append(obj._payload(False, only=keys))
             except BaseException:
                 for obj in chunk:  # nothing was sent: what was set here must not be sent by a later save
                     obj._expire(client)

@@ -240,6 +240,22 @@ def test_queryset_update_with_f_and_values(client):
         Post.objects.update(score="x")
 
 
+def test_queryset_update_writes_only_its_fields_not_a_loaded_instances_unsaved_edits(client):
+    """Django's ``update()`` writes the fields it names; an instance of the unit of work holding unsaved
+    edits (a half-filled form) keeps them unsaved, instead of having them written by someone else's
+    ``update()``."""
+    post = Post.objects.create(title="orig", score=0)
+    post.title = "draft, unsaved"
+    post.increment("flags")
+    assert Post.objects.filter(id=post.id).update(score=5) == 1
+    stored = client.request("GET", f"classes/Post/{post.id}")
+    assert (stored["title"], stored["score"], stored.get("flags")) == ("orig", 5, None)
+    assert post.score == 5 and post.title == "draft, unsaved" and post.changed_keys() == {"title", "flags"}
+    post.save()  # the edits are still the instance's to save
+    stored = client.request("GET", f"classes/Post/{post.id}")
+    assert (stored["title"], stored["score"], stored["flags"]) == ("draft, unsaved", 5, 1)
+
+
 def test_queryset_delete_is_batched(client, sent):
     Post.objects.bulk_create([Post(title=f"p{i}", score=i) for i in range(60)])
     start = len(sent)
