@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, 
 
 from .. import auth_context
 from ..errors import FieldError, NotSupported
-from ..fields import Field, FloatField, IntegerField
+from ..fields import BooleanField, Field, FloatField, IntegerField, StringField
 from .compiler import resolve_field
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -225,9 +225,22 @@ def run_pipeline(client: "Client", class_name: str, pipeline: List[Dict[str, Any
     return rows
 
 
-def distinct_values(client: "Client", class_name: str, key: str,
+def distinct_values(client: "Client", class_name: str, field: Field[Any],
                     where: Optional[Mapping[str, Any]]) -> List[Any]:
-    """The distinct stored values of ``key`` among the objects matching ``where``."""
+    """The distinct stored values of ``field`` among the objects matching ``where``.
+
+    Parse Server on PostgreSQL answers ``distinct`` of a plain value with an error on every class whose
+    schema has a Relation field (it tries to set the relation on each value: "Cannot create property
+    'books' on string 'a'"), so there a String, Number or Boolean field is grouped (``$group``) instead,
+    whenever the filter is one its ``$match`` runs."""
+    key = field.db_field
+    if (not client.supports(FULL_MATCH) and isinstance(field, (StringField, IntegerField, FloatField, BooleanField))
+            and (not where or _plain_match(where))):
+        pipeline: List[Dict[str, Any]] = [{"$match": where}] if where else []
+        pipeline.append({"$group": {"_id": "$" + key}})
+        # the group of objects without the field is no value (as distinct answers)
+        rows = run_pipeline(client, class_name, pipeline)
+        return [row["objectId"] for row in rows if row.get("objectId") is not None]
     params: Dict[str, Any] = {"distinct": key}
     if where:
         params["where"] = where

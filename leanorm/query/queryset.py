@@ -627,7 +627,7 @@ class QuerySet(Generic[M]):
             return []
         client = self.client
         check_endpoint(client)
-        values = distinct_values(client, self.model._meta.class_name, resolved.db_field, self.where(client))
+        values = distinct_values(client, self.model._meta.class_name, resolved, self.where(client))
         return [_plain_value(resolved, v) for v in values]
 
     @overload

@@ -146,3 +146,26 @@ def test_values_distinct_gives_each_combination_once(client, posts):
         pairs = Post.objects.values("title", "active").distinct()
         assert sorted(pairs, key=lambda g: (g["title"], g["active"])) == [
             {"title": "t0", "active": False}, {"title": "t0", "active": True}, {"title": "t1", "active": True}]
+
+
+class AggShelf(leanorm.Model):
+    name = leanorm.StringField()
+    size = leanorm.IntegerField()
+    books = leanorm.RelationField(Post)
+
+
+def test_distinct_of_a_class_with_a_relation_field(client):
+    """Parse Server (PostgreSQL) fails ``distinct`` on any class whose schema has a Relation field
+    ("Cannot create property 'books' on string ..."): the values still come back."""
+    if not _has_aggregate(client):
+        pytest.skip("no aggregate endpoint")
+    post = Post.objects.create(title="p")
+    shelves = [AggShelf.objects.create(name=n, size=s) for n, s in (("a", 1), ("b", 2), ("a", 3), (None, 4))]
+    shelves[0].books.add(post)  # the schema now has the Relation field
+    with leanorm.using_master():
+        try:
+            assert sorted(AggShelf.objects.distinct("name")) == ["a", "b"]
+            assert sorted(AggShelf.objects.filter(size__gt=1).distinct("name")) == ["a", "b"]
+            assert sorted(AggShelf.objects.distinct("size")) == [1, 2, 3, 4]
+        finally:
+            AggShelf.objects.all().delete()
