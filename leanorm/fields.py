@@ -319,7 +319,11 @@ class FloatField(_NumberField[T]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
 
-    from_wire = _identity_from_wire
+    _plain_type = float
+
+    def from_wire(self, value: Any, instance: Optional["Model"] = None) -> Any:
+        # the protocol has one Number type: JavaScript servers (Parse Server, LeanCloud) write 2.0 as 2
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class BooleanField(Field[T]):

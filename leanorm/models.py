@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import weakref
 from operator import itemgetter
-from typing import (TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Set,
+from typing import (TYPE_CHECKING, AbstractSet, Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Set,
                     Tuple, Type, TypeVar, overload)
 
 import arrow
@@ -213,6 +213,8 @@ class _InstanceState:
     _pending_id: Optional[str] = None
     # the pointer stubs shared with the rest of the query page the instance was read in
     _page: Optional[_PagePointers] = None
+    # whether a save() or delete() of this instance is in flight (see Model._in_flight)
+    _writing: bool = False
 
 
 class _ObjectACL:
@@ -803,9 +805,11 @@ class Model(_InstanceState, metaclass=ModelMeta):
         """The wire keys a save would send."""
         return self._changed | set(self._ops) | self._mutated_keys()
 
-    def _payload(self, is_new: bool) -> Dict[str, Any]:
-        """Validate and encode what a save sends; raise ValidationError listing every bad field."""
-        keys = self.changed_keys()
+    def _payload(self, is_new: bool, only: Optional[AbstractSet[str]] = None) -> Dict[str, Any]:
+        """Validate and encode what a save sends (of the keys ``only`` names, when given: a queryset's
+        ``update()`` writes its own fields, not the instance's other unsaved changes); raise
+        ValidationError listing every bad field."""
+        keys = self.changed_keys() if only is None else self.changed_keys() & only
         errors: Dict[str, List[str]] = {}
         for name, field in self._meta.fields.items():
             if field.db_field in self._ops:
@@ -843,6 +847,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         :param fetch_when_save: ask the server for every field after the write (exact values after
             atomic operations)
         """
+        self._check_not_in_flight("save")
         client = get_client(client, self._client)
         is_new = self.id is None
         if where is not None:
@@ -873,6 +878,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
                               path if is_new else f"{path}/{self.id}", params, body, payload)
             return self
         try:
+            self._writing = True
             if is_new:
                 answer = self._create(client, path, params, body)
             else:
@@ -880,10 +886,21 @@ class Model(_InstanceState, metaclass=ModelMeta):
         except BaseException:
             self._expire(client)
             raise
+        finally:
+            self._writing = False
         self._hook_control.clear()
         self._saved(client, payload, answer)
         (signals.after_save if is_new else signals.after_update).send(sender, instance=self)
         return self
+
+    def _check_not_in_flight(self, what: str) -> None:
+        """Refuse a write of this instance while another is in flight (two tasks under
+        ``asyncio.gather``, or two threads, writing one instance): it would send the first write's queued
+        changes again (an Increment applied twice, a second create) before the first folds its answer in."""
+        if self._writing:
+            raise LeanORMError(f"cannot {what} {self!r}: a save() or delete() of this instance is in flight (another "
+                               "task or thread is writing it): await that write first, or give each task its own "
+                               "instance (docs/async.md, \"Units of work, per task\")")
 
     def _queue_write(self, client: "Client", transaction: "transactions.Transaction", method: str, path: str,
                      params: Mapping[str, Any], body: Optional[Dict[str, Any]],
@@ -1004,8 +1021,10 @@ class Model(_InstanceState, metaclass=ModelMeta):
                 self._data[key] = answer[key]
         if "updatedAt" not in answer and "createdAt" in answer:
             self._data["updatedAt"] = answer["createdAt"]
-        self._changed.clear()
-        self._ops.clear()
+        # what was sent is saved; changes a partial write (a queryset's update()) did not send stay pending
+        for key in payload:
+            self._changed.discard(key)
+            self._ops.pop(key, None)
         self._pending_id = None
         self._loaded_under(client)  # the answer to a create carries the objectId
 
@@ -1029,6 +1048,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         """Delete the object. ``where`` makes it conditional (NoEffect/305 when it does not hold)."""
         if self.id is None:
             raise LeanORMError(f"{self!r} was never saved: nothing to delete")
+        self._check_not_in_flight("delete")
         client = get_client(client, self._client)
         if where is not None:
             client.require("conditional_update", "conditional delete (delete(where=...))")
@@ -1042,10 +1062,13 @@ class Model(_InstanceState, metaclass=ModelMeta):
                               params, body, None)
             return
         try:
+            self._writing = True
             client.request("DELETE", f"classes/{self._meta.class_name}/{self.id}", params, body)
         except BaseException:
             self._expire(client)
             raise
+        finally:
+            self._writing = False
         self._hook_control.clear()
         client.identity_map.discard(self._meta.class_name, self.id)
         signals.after_delete.send(type(self), instance=self)
@@ -1055,9 +1078,7 @@ class Model(_InstanceState, metaclass=ModelMeta):
         if self.id is None:
             raise LeanORMError(f"{self!r} was never saved: nothing to refresh")
         client = get_client(client, self._client)
-        data = client.request("GET", f"classes/{self._meta.class_name}/{self.id}")
-        if not data:  # LeanCloud answers {} for a missing object
-            raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist")
+        data = self._fetch_stored(client)
         self._data = data
         self._cache.clear()
         self._changed.clear()
@@ -1080,12 +1101,23 @@ class Model(_InstanceState, metaclass=ModelMeta):
         """:meth:`refresh` from async code."""
         return await run_async(self.refresh, client=client)
 
+    def _fetch_stored(self, client: "Client") -> Dict[str, Any]:
+        """The stored object (``GET`` by id); the model's ``DoesNotExist`` when there is none, whichever way
+        the backend says so (LeanCloud answers ``{}``, Parse Server error 101)."""
+        try:
+            data = client.request("GET", f"classes/{self._meta.class_name}/{self.id}")
+        except ObjectNotFound as missing:
+            if isinstance(missing, self.DoesNotExist):
+                raise
+            raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist") from missing
+        if not data:
+            raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist")
+        return data
+
     def _load_rest(self) -> None:
         """Load the fields a partial instance (pointer stub, ``only()``) lacks, keeping local changes."""
         client = get_client(self._client)
-        data = client.request("GET", f"classes/{self._meta.class_name}/{self.id}")
-        if not data:
-            raise self.DoesNotExist(101, f"{self._meta.class_name} {self.id} does not exist")
+        data = self._fetch_stored(client)
         self._merge(data, partial=False)
         self._deferred = False
         self._loaded_under(client)

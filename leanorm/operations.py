@@ -10,7 +10,7 @@ An operation only ever changes the field it is sent for: the protocol has no way
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, TypeVar
 
 from .protocol.encoding import encode
 from .errors import NotSupported
@@ -214,6 +214,41 @@ class F:
 
     def __xor__(self, value: int) -> BitXor:
         return self._on_self(BitXor(value))
+
+    def __radd__(self, amount: float) -> Increment:
+        return self + amount
+
+    if not TYPE_CHECKING:
+        # Django's F() also multiplies, divides...: the protocol has no such operation. Defined for the
+        # running program only (a clear NotSupported), so that checkers keep reporting the operand types.
+        def _no_operation(self, written: str) -> None:
+            raise NotSupported(written, None, "the protocol's update operations are Increment (F('x') + n, "
+                               "F('x') - n) and the bit operations (&, |, ^): read the object, compute the value "
+                               "and save it (save(where=...) makes that write conditional)")
+
+        def __mul__(self, other):
+            self._no_operation(f"{self!r} * {other!r}")
+
+        def __rmul__(self, other):
+            self._no_operation(f"{other!r} * {self!r}")
+
+        def __truediv__(self, other):
+            self._no_operation(f"{self!r} / {other!r}")
+
+        def __floordiv__(self, other):
+            self._no_operation(f"{self!r} // {other!r}")
+
+        def __mod__(self, other):
+            self._no_operation(f"{self!r} % {other!r}")
+
+        def __pow__(self, other):
+            self._no_operation(f"{self!r} ** {other!r}")
+
+        def __rsub__(self, other):
+            self._no_operation(f"{other!r} - {self!r}")
+
+        def __neg__(self):
+            self._no_operation(f"-{self!r}")
 
     def __repr__(self) -> str:
         return f"F({self.name!r})"

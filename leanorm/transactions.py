@@ -23,9 +23,12 @@ applied whole or not at all, and the next call works.
 
 Reads inside the block see the database, not the queued writes (a unit of work: writes are visible once
 the block ends), and new objects have no id until then. Nested blocks join the outermost one: one
-transaction, no savepoints. A block is its thread's (or asyncio task's): other threads' writes are not
-in it; a task started inside the block shares it until it ends, and a write such a task makes after that
-is refused (it would be queued into a batch already sent). A block holds at most the backend's batch
+transaction, no savepoints, so an inner block ended by an exception undoes the whole transaction, even
+when the outer block catches it: later writes in the block are refused and its end raises
+:class:`~leanorm.errors.TransactionFailed` (Django would undo the inner block's savepoint only). A
+block is its thread's (or asyncio task's): other threads' writes are not in it; a task started inside
+the block shares it until it ends, and a write such a task makes after that is refused (it would be
+queued into a batch already sent). A block holds at most the backend's batch
 limit of writes (one batch request), goes through one client and one auth identity. Requests that cannot
 join the transaction (relation changes, sign-up, log-in, files, cloud functions...) are refused inside
 the block rather than sent outside it. LeanCloud has no transactional batch: the first write raises
@@ -72,6 +75,17 @@ class Transaction:
         #: whether its block ended: a write queued later (by a task the block started, which copied its
         #: context) would never be sent
         self.ended = False
+        #: why the transaction can no longer commit: an inner block ended with an exception (set by
+        #: :meth:`abandon`); None while it can
+        self.abandoned: Optional[LeanORMError] = None
+
+    def abandon(self, exc: Optional[BaseException]) -> None:
+        """An inner block ended with ``exc``: without savepoints its writes cannot be undone alone, so the
+        whole transaction is lost (Django would roll back to the inner block's savepoint). Later writes are
+        refused and the outermost block's end raises :class:`TransactionFailed`, sending nothing."""
+        if self.abandoned is None:
+            self.abandoned = LeanORMError(f"an inner atomic() block ended with {exc!r}: a block has no "
+                                          "savepoints, so the whole transaction is undone")
 
     def add(self, client: "Client", owner: Any, method: str, path: str, body: Optional[Mapping[str, Any]],
             done: Callable[[Dict[str, Any]], None], failed: Callable[[], None]) -> None:
@@ -80,6 +94,9 @@ class Transaction:
         if self.ended:
             raise LeanORMError("this write belongs to an atomic block that has ended (a task started inside "
                                "the block outlived it): write outside the block, or before it ends")
+        if self.abandoned is not None:
+            raise LeanORMError(f"{self.abandoned}; this write is refused (catch the exception outside the "
+                               "outermost block, or keep the inner block's failure from ending it)")
         check_joinable(client)
         if not path.startswith("classes/"):
             raise NotSupported(f"{method} {path} inside atomic()", None, "only writes of objects of the app's "
@@ -151,7 +168,7 @@ class Atomic:
 
     def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
                  tb: Optional[TracebackType]) -> None:
-        transaction = self._end(exc_type is not None)
+        transaction = self._end(exc)
         if transaction is not None:
             transaction.commit()
 
@@ -160,7 +177,7 @@ class Atomic:
 
     async def __aexit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
                         tb: Optional[TracebackType]) -> None:
-        transaction = self._end(exc_type is not None)
+        transaction = self._end(exc)
         if transaction is not None:
             # a task cancelled while this is awaited gets the cancellation thrown into commit() at its send:
             # it expires the block's instances, as any failed commit (the batch is applied whole or not)
@@ -177,21 +194,29 @@ class Atomic:
         self._token = _current.set(self._transaction)
         return self._transaction
 
-    def _end(self, failed: bool) -> Optional[Transaction]:
-        """Close the block; the transaction to commit, or None (a nested block, or an exception that
-        abandons the block: nothing was sent, and nothing will be)."""
+    def _end(self, exc: Optional[BaseException]) -> Optional[Transaction]:
+        """Close the block (``exc``: the exception ending it, if any); the transaction to commit, or None
+        (a nested block, or an exception that abandons the block: nothing was sent, and nothing will be).
+        Raises :class:`TransactionFailed` when an inner block's exception abandoned the transaction and
+        this outermost block ends without one."""
         transaction, token = self._transaction, self._token
         self._transaction = self._token = None
-        if transaction is None or token is None:
+        if transaction is None:
+            return None
+        if token is None:  # nested
+            if exc is not None:
+                transaction.abandon(exc)
             return None
         _current.reset(token)
         transaction.ended = True
-        if failed:
+        if exc is not None or transaction.abandoned is not None:
             # no change of the abandoned block may reach the server later through another save() of the same
             # instance
             writes, transaction.writes = transaction.writes, []
             for write in writes:
                 write.failed()
+            if exc is None and transaction.abandoned is not None:
+                raise TransactionFailed([(w.owner, transaction.abandoned) for w in writes], transaction.abandoned)
             return None
         return transaction
 

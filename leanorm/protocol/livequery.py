@@ -84,7 +84,10 @@ def unmatchable(where: Dict[str, Any]) -> Optional[str]:
         if key.startswith("$"):
             return repr(key)
         if condition is None:
-            return f"equality with null (on {key!r})"
+            # where the null comes from, as the user wrote it: a negation's "or missing" half is not obvious
+            return (f"equality with null (on {key!r}: {key}=None and {key}__isnull=True compile to it, and so does "
+                    f"the 'or missing' half of a negated comparison or text lookup, ~Q({key}__lt=...) or "
+                    f"exclude({key}__lt=...); write {key}__exists=False, or the opposite lookup ({key}__gte=...))")
         if isinstance(condition, dict) and "__type" not in condition:
             for operator in condition:
                 if operator not in MATCHABLE_OPERATORS:

@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, 
 
 from .. import auth_context
 from ..errors import FieldError, NotSupported
-from ..fields import Field, FloatField, IntegerField
+from ..fields import BooleanField, Field, FloatField, IntegerField, StringField
 from .compiler import resolve_field
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..client import Client
     from ..models import Model
 
-__all__ = ["Aggregate", "Sum", "Count", "Avg", "Min", "Max", "check_endpoint", "check_pipeline", "group_stage",
-           "run_pipeline", "distinct_values"]
+__all__ = ["Aggregate", "Sum", "Count", "Avg", "Min", "Max", "named", "check_endpoint", "check_pipeline",
+           "group_stage", "run_pipeline", "distinct_values"]
 
 #: what the embedded backend runs beyond Parse Server on PostgreSQL (see the module docstring)
 FULL_MATCH = "aggregate_full_match"
@@ -49,6 +49,11 @@ class Aggregate:
 
     def __init__(self, field: str) -> None:
         self.field = field
+
+    @property
+    def default_alias(self) -> str:
+        """The name of a positional aggregate, as Django names it: ``Sum("score")`` is ``score__sum``."""
+        return f"{self.field}__{type(self).__name__.lower()}"
 
     def key(self, model: Type["Model"]) -> str:
         """The stored key this aggregate reads; :class:`FieldError` when it cannot be aggregated."""
@@ -74,6 +79,19 @@ class Aggregate:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.field!r})"
+
+
+def named(method: str, positional: Sequence[Any], keywords: Mapping[str, Any]) -> Dict[str, Aggregate]:
+    """The aggregates of an ``aggregate()``/``annotate()`` call by name: keywords by theirs, positional ones
+    by their :attr:`Aggregate.default_alias`; :class:`TypeError` for anything else, or a name given twice."""
+    out: Dict[str, Aggregate] = {}
+    for name, aggregate in [*((getattr(a, "default_alias", repr(a)), a) for a in positional), *keywords.items()]:
+        if not isinstance(aggregate, Aggregate):
+            raise TypeError(f"{method}({name}=...) takes Sum, Count, Avg, Min or Max, not {aggregate!r}")
+        if name in out:
+            raise TypeError(f"{method}() got the name {name!r} twice")
+        out[name] = aggregate
+    return out
 
 
 class Sum(Aggregate):
@@ -207,9 +225,22 @@ def run_pipeline(client: "Client", class_name: str, pipeline: List[Dict[str, Any
     return rows
 
 
-def distinct_values(client: "Client", class_name: str, key: str,
+def distinct_values(client: "Client", class_name: str, field: Field[Any],
                     where: Optional[Mapping[str, Any]]) -> List[Any]:
-    """The distinct stored values of ``key`` among the objects matching ``where``."""
+    """The distinct stored values of ``field`` among the objects matching ``where``.
+
+    Parse Server on PostgreSQL answers ``distinct`` of a plain value with an error on every class whose
+    schema has a Relation field (it tries to set the relation on each value: "Cannot create property
+    'books' on string 'a'"), so there a String, Number or Boolean field is grouped (``$group``) instead,
+    whenever the filter is one its ``$match`` runs."""
+    key = field.db_field
+    if (not client.supports(FULL_MATCH) and isinstance(field, (StringField, IntegerField, FloatField, BooleanField))
+            and (not where or _plain_match(where))):
+        pipeline: List[Dict[str, Any]] = [{"$match": where}] if where else []
+        pipeline.append({"$group": {"_id": "$" + key}})
+        # the group of objects without the field is no value (as distinct answers)
+        rows = run_pipeline(client, class_name, pipeline)
+        return [row["objectId"] for row in rows if row.get("objectId") is not None]
     params: Dict[str, Any] = {"distinct": key}
     if where:
         params["where"] = where

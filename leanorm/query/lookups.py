@@ -370,6 +370,19 @@ class IContains(_Pattern):
 
 
 @register
+class IExact(_Pattern):
+    """``field__iexact="x"``: the whole value, ignoring case (an anchored case-insensitive regex of the
+    escaped value: the protocol has no case-insensitive equality)."""
+    name, options = "iexact", "i"
+
+    def pattern(self, value: str) -> str:
+        return "^" + escape_regex(value) + "$"
+
+    def negated_pattern(self, value: str) -> str:
+        return "^(?!" + escape_regex(value) + "$)"
+
+
+@register
 class StartsWith(_Pattern):
     """``field__startswith="x"``."""
     name = "startswith"

@@ -1,7 +1,7 @@
 """``Q`` objects: conditions combined with ``&``, ``|`` and ``~``."""
 from __future__ import annotations
 
-from typing import Any, List, Tuple, Union
+from typing import Any, Iterator, List, Tuple, Union
 
 __all__ = ["Q"]
 
@@ -19,7 +19,10 @@ class Q:
 
     def __init__(self, *children: Union["Q", Leaf], _connector: str = AND, _negated: bool = False,
                  **lookups: Any) -> None:
-        self.children: List[Union["Q", Leaf]] = [*children, *sorted(lookups.items())]
+        # a one-shot iterable (a generator, map(...)) is read once here: the query checks its values when
+        # filter() is called and compiles them later, each time it is evaluated
+        self.children: List[Union["Q", Leaf]] = [
+            *children, *sorted((k, list(v) if isinstance(v, Iterator) else v) for k, v in lookups.items())]
         self.connector = _connector
         self.negated = _negated
 

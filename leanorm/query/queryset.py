@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import time
 
-from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple,
+from typing import (TYPE_CHECKING, Any, Dict, Generic, Iterable, Iterator, List, NoReturn, Optional, Sequence, Tuple,
                     Type, TypeVar, Union, cast, overload)
 from typing import AsyncIterator
 
@@ -27,7 +27,8 @@ from ..protocol.encoding import encode
 from ..protocol.encoding import pointer as wire_pointer
 from ..registry import registry
 from ..relations import RelationField, prefetch_relation
-from .aggregates import Aggregate, check_endpoint, check_pipeline, distinct_values, group_stage, run_pipeline
+from .aggregates import (Aggregate, check_endpoint, check_pipeline, distinct_values, group_stage, named,
+                         run_pipeline)
 from .compiler import compile_order, compile_where, merge_and, resolve_field, resolve_path
 from .live import LiveQuery
 from .lookups import CompileContext
@@ -407,8 +408,13 @@ class QuerySet(Generic[M]):
         """:meth:`values` from async code, evaluated (``values()`` itself is lazy)."""
         return await run_async(lambda: list(self.values(*names)))
 
+    @overload
+    async def avalues_list(self, name: str, /, *, flat: Literal[True]) -> List[Any]: ...
+    @overload
+    async def avalues_list(self, *names: str, flat: Literal[False] = False) -> List[Tuple[Any, ...]]: ...
+
     async def avalues_list(self, *names: str, flat: bool = False) -> List[Any]:
-        """:meth:`values_list` from async code."""
+        """:meth:`values_list` from async code (typed as it: tuples, or the values with ``flat=True``)."""
         return await run_async(self.values_list, *names, flat=flat)
 
     async def aearliest(self, *fields: str) -> M:
@@ -423,9 +429,9 @@ class QuerySet(Generic[M]):
         """:meth:`contains` from async code."""
         return await run_async(self.contains, obj)
 
-    async def aaggregate(self, **aggregates: Aggregate) -> Dict[str, Any]:
-        """:meth:`aggregate` from async code: ``{name: value}`` of each keyword given."""
-        return await run_async(self.aggregate, **aggregates)
+    async def aaggregate(self, *positional: Aggregate, **aggregates: Aggregate) -> Dict[str, Any]:
+        """:meth:`aggregate` from async code: ``{name: value}`` of each aggregate given."""
+        return await run_async(self.aggregate, *positional, **aggregates)
 
     async def adistinct(self, field: str) -> List[Any]:
         """:meth:`distinct` from async code."""
@@ -585,15 +591,14 @@ class QuerySet(Generic[M]):
         :class:`~leanorm.query.values.ValuesQuery`)."""
         return ValuesQuery(self, names)
 
-    def aggregate(self, **aggregates: Aggregate) -> Dict[str, Any]:
+    def aggregate(self, *positional: Aggregate, **aggregates: Aggregate) -> Dict[str, Any]:
         """``{name: value}`` of each aggregate over the matching objects, computed by the server in one
         request (``aggregate(total=Sum("score"), n=Count("id"))``). Master key only on every backend that
         has it (inside ``leanorm.using_master()``); :class:`NotSupported` on LeanCloud. With nothing
-        matching, a ``Count`` is 0 and the others are None."""
+        matching, a ``Count`` is 0 and the others are None. A positional aggregate is named as Django names
+        it: ``aggregate(Sum("score"))`` is ``{"score__sum": ...}``."""
         self._check_not_sliced("aggregate")
-        for name, aggregate in aggregates.items():
-            if not isinstance(aggregate, Aggregate):
-                raise TypeError(f"aggregate({name}=...) takes Sum, Count, Avg, Min or Max, not {aggregate!r}")
+        aggregates = named("aggregate", positional, aggregates)
         stage = group_stage(self.model, (), aggregates)
         if self._none:
             return {name: aggregate.empty for name, aggregate in aggregates.items()}
@@ -606,6 +611,12 @@ class QuerySet(Generic[M]):
         return {name: aggregate.value(self.model, row.get(name)) if row is not None else aggregate.empty
                 for name, aggregate in aggregates.items()}
 
+    def annotate(self, *positional: Aggregate, **aggregates: Aggregate) -> NoReturn:
+        """Not on objects: Django's ``annotate()`` of each object has no protocol form (a query returns stored
+        objects only). Raises :class:`NotSupported` saying so; group with ``values(...).annotate(...)``."""
+        raise NotSupported("annotate() of each object", None, "a query returns stored objects only: group with "
+                           "values('field').annotate(...), or aggregate() the whole queryset")
+
     def distinct(self, field: str) -> List[Any]:
         """The distinct values of ``field`` among the matching objects (a pointer as its objectId),
         computed by the server (master key only, as :meth:`aggregate`). Unlike Django's ``distinct()``
@@ -616,7 +627,7 @@ class QuerySet(Generic[M]):
             return []
         client = self.client
         check_endpoint(client)
-        values = distinct_values(client, self.model._meta.class_name, resolved.db_field, self.where(client))
+        values = distinct_values(client, self.model._meta.class_name, resolved, self.where(client))
         return [_plain_value(resolved, v) for v in values]
 
     @overload
@@ -893,7 +904,8 @@ class QuerySet(Generic[M]):
                 raise ValueError(f"{obj!r} has unsaved changes to {', '.join(sorted(others))}: save() them or list "
                                  "them in fields")
             for name, field in chosen.items():
-                errors.update((f"[{i}].{name}", [p]) for p in field.validate(getattr(obj, name)))
+                if field.db_field not in obj._ops:  # an operation is the server's to apply: nothing to validate
+                    errors.update((f"[{i}].{name}", [p]) for p in field.validate(getattr(obj, name)))
         if errors:
             raise ValidationError(errors)
         client = self.client
@@ -904,7 +916,10 @@ class QuerySet(Generic[M]):
             payloads: List[Optional[Dict[str, Any]]] = []
             for obj in chunk:
                 signals.before_update.send(self.model, instance=obj, changed=keys)
-                payloads.append({f.db_field: f.to_wire(getattr(obj, n)) for n, f in chosen.items()})
+                # a queued operation (F("score") + 1, increment, add...) goes as itself, as save() sends it: its
+                # local result would overwrite what another client wrote meanwhile
+                payloads.append({f.db_field: obj._ops[f.db_field].to_wire() if f.db_field in obj._ops
+                                 else f.to_wire(getattr(obj, n)) for n, f in chosen.items()})
             self._batch_write(client, chunk, "PUT", payloads)
             count += len(chunk)
         return count
@@ -952,14 +967,21 @@ class QuerySet(Generic[M]):
         count = 0
         for chunk in self._unordered_for_writes()._chunks(client.dialect.batch_limit):
             try:
+                payloads: List[Optional[Dict[str, Any]]] = []
                 for obj in chunk:
+                    # the keys this update writes: an instance's other unsaved changes stay its own (Django's
+                    # update() writes the fields it names)
+                    keys = set()
                     for name, value in values.items():
                         if name in inside:
-                            obj._queue(*obj._path_op(name, value))
+                            field, op, path = obj._path_op(name, value)
+                            obj._queue(field, op, path)
+                            keys.add(".".join((field.db_field, *path)))
                         else:
                             setattr(obj, name, value)
-                    signals.before_update.send(self.model, instance=obj, changed=obj.changed_keys())
-                payloads = [o._payload(False) for o in chunk]
+                            keys.add(fields[name].db_field)
+                    signals.before_update.send(self.model, instance=obj, changed=keys)
+                    payloads.append(obj._payload(False, only=keys))
             except BaseException:
                 for obj in chunk:  # nothing was sent: what was set here must not be sent by a later save
                     obj._expire(client)

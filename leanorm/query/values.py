@@ -16,7 +16,7 @@ from typing_extensions import Self
 from ..aio import run_async
 from ..errors import FieldError, NotSupported
 from ..fields import Field, PointerField
-from .aggregates import Aggregate, check_pipeline, group_key, group_stage, run_pipeline
+from .aggregates import Aggregate, check_pipeline, group_key, group_stage, named, run_pipeline
 from .compiler import resolve_field
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,6 +73,8 @@ class ValuesQuery(Sequence[Dict[str, Any]]):
         self._names = tuple(names) or ("id",) + tuple(queryset.model._meta.fields)
         self._columns = [_Column(queryset, n) for n in self._names]
         self._aggregates: Dict[str, Aggregate] = {}
+        #: grouped by the names without aggregates (``distinct()``)
+        self._distinct = False
         self._having: Dict[str, Any] = {}
         self._order: Tuple[str, ...] = ()
         self._low = 0
@@ -88,11 +90,10 @@ class ValuesQuery(Sequence[Dict[str, Any]]):
         return other
 
     # -- building -----------------------------------------------------------------------------------------
-    def annotate(self, **aggregates: Aggregate) -> Self:
-        """Group the matching objects by the ``values()`` names and compute ``aggregates`` per group."""
-        for name, aggregate in aggregates.items():
-            if not isinstance(aggregate, Aggregate):
-                raise TypeError(f"annotate({name}=...) takes Sum, Count, Avg, Min or Max, not {aggregate!r}")
+    def annotate(self, *positional: Aggregate, **aggregates: Aggregate) -> Self:
+        """Group the matching objects by the ``values()`` names and compute ``aggregates`` per group (a
+        positional one named as Django names it: ``Count("id")`` is ``id__count``)."""
+        aggregates = named("annotate", positional, aggregates)
         self._qs._check_not_sliced("annotate")
         for column in self._columns:
             if column.hops:
@@ -103,6 +104,19 @@ class ValuesQuery(Sequence[Dict[str, Any]]):
         other._aggregates.update(aggregates)
         group_stage(self._qs.model, self._names, other._aggregates)  # a bad name raises now
         return other
+
+    def distinct(self) -> Self:
+        """Django's ``values("category").distinct()``: each distinct combination of the ``values()`` names
+        once, grouped by the server's aggregate pipeline (master key only, as ``annotate()``; a pointer
+        as its objectId)."""
+        self._check_unsliced("take distinct rows")
+        other = self.annotate()
+        other._distinct = True
+        return other
+
+    @property
+    def _grouped(self) -> bool:
+        return bool(self._aggregates) or self._distinct
 
     def filter(self, **lookups: Any) -> Self:
         """After ``annotate()``: keep the groups whose annotations match (``n__gte=2``); before: filter the
@@ -131,7 +145,7 @@ class ValuesQuery(Sequence[Dict[str, Any]]):
 
     def order_by(self, *names: str) -> Self:
         """After ``annotate()``: order the groups by annotations or grouped fields (``-`` descending)."""
-        if not self._aggregates:
+        if not self._grouped:
             other = self._clone()
             other._qs = self._qs.order_by(*names)
             return other
@@ -203,7 +217,7 @@ class ValuesQuery(Sequence[Dict[str, Any]]):
 
     def _fetch(self) -> List[Dict[str, Any]]:
         if self._cache is None:
-            self._cache = self._groups() if self._aggregates else self._rows()
+            self._cache = self._groups() if self._grouped else self._rows()
         return self._cache
 
     def count(self, value: Any = _ROWS) -> int:
@@ -211,7 +225,7 @@ class ValuesQuery(Sequence[Dict[str, Any]]):
         groups after it); with a ``value``, how many rows equal it (``Sequence.count``)."""
         if value is not _ROWS:
             return self._fetch().count(value)
-        if self._cache is None and not self._aggregates:
+        if self._cache is None and not self._grouped:
             return self._qs.count()
         return len(self._fetch())
 
@@ -237,7 +251,7 @@ class ValuesQuery(Sequence[Dict[str, Any]]):
         if key.step not in (None, 1) or (key.start or 0) < 0 or (key.stop is not None and key.stop < 0):
             raise ValueError("values() slices take no step and no negative bounds")
         other = self._clone()
-        if not self._aggregates:
+        if not self._grouped:
             other._qs = self._qs[key]
             return other
         start = self._low + (key.start or 0)

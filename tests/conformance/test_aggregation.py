@@ -113,3 +113,59 @@ def test_distinct_values(client, posts):
         assert sorted(Post.objects.distinct("title")) == ["t0", "t1"]
         assert sorted(Post.objects.distinct("author")) == sorted([ann.id, bob.id])
         assert sorted(Post.objects.filter(score__lt=3).distinct("score")) == [1, 2]
+
+
+def test_positional_aggregates_take_djangos_default_names(client, posts):
+    """Django names ``aggregate(Sum("score"))`` ``score__sum``, and ``annotate(Count("id"))`` ``id__count``."""
+    if not _has_aggregate(client):
+        pytest.skip("no aggregate endpoint")
+    with leanorm.using_master():
+        assert Post.objects.aggregate(Sum("score"), Max("score"), n=Count("id")) == \
+            {"score__sum": 20, "score__max": 10, "n": 5}
+        rows = Post.objects.values("title").annotate(Count("id")).order_by("title")
+        assert list(rows) == [{"title": "t0", "id__count": 3}, {"title": "t1", "id__count": 2}]
+
+
+def test_annotating_objects_says_what_there_is(client):
+    """Django's ``Post.objects.annotate(...)`` (a value per object) has no protocol form: a clear
+    NotSupported pointing at ``values(...).annotate(...)``, not an AttributeError."""
+    with pytest.raises(NotSupported, match=r"values\(.*\)\.annotate"):
+        Post.objects.filter(score__gt=1).annotate(n=Count("id"))
+
+
+def test_values_distinct_gives_each_combination_once(client, posts):
+    """Django's ``values("title").distinct()``: the distinct rows, grouped by the server."""
+    if not _has_aggregate(client):
+        with pytest.raises(NotSupported), leanorm.using_master():
+            list(Post.objects.values("title").distinct())
+        return
+    with leanorm.using_master():
+        titles = Post.objects.values("title").distinct()
+        assert titles.order_by("-title") == [{"title": "t1"}, {"title": "t0"}]
+        assert titles.count() == 2 and list(titles.order_by("title")[:1]) == [{"title": "t0"}]
+        pairs = Post.objects.values("title", "active").distinct()
+        assert sorted(pairs, key=lambda g: (g["title"], g["active"])) == [
+            {"title": "t0", "active": False}, {"title": "t0", "active": True}, {"title": "t1", "active": True}]
+
+
+class AggShelf(leanorm.Model):
+    name = leanorm.StringField()
+    size = leanorm.IntegerField()
+    books = leanorm.RelationField(Post)
+
+
+def test_distinct_of_a_class_with_a_relation_field(client):
+    """Parse Server (PostgreSQL) fails ``distinct`` on any class whose schema has a Relation field
+    ("Cannot create property 'books' on string ..."): the values still come back."""
+    if not _has_aggregate(client):
+        pytest.skip("no aggregate endpoint")
+    post = Post.objects.create(title="p")
+    shelves = [AggShelf.objects.create(name=n, size=s) for n, s in (("a", 1), ("b", 2), ("a", 3), (None, 4))]
+    shelves[0].books.add(post)  # the schema now has the Relation field
+    with leanorm.using_master():
+        try:
+            assert sorted(AggShelf.objects.distinct("name")) == ["a", "b"]
+            assert sorted(AggShelf.objects.filter(size__gt=1).distinct("name")) == ["a", "b"]
+            assert sorted(AggShelf.objects.distinct("size")) == [1, 2, 3, 4]
+        finally:
+            AggShelf.objects.all().delete()

@@ -15,7 +15,7 @@ import pytest
 
 import leanorm
 from leanorm import F, File, Model, RelationField, StringField, User, as_user, signals
-from leanorm.errors import AuthenticationFailed, NotSupported, ObjectNotFound
+from leanorm.errors import AuthenticationFailed, LeanORMError, NotSupported, ObjectNotFound
 from leanorm.query.aggregates import Count, Max, Min, Sum
 from leanorm.transport import Request, Response, Transport
 from tests.models import Author, Org, Post
@@ -206,6 +206,29 @@ def test_each_task_works_in_its_own_unit_of_work(client):
         client.identity_map.clear()
         assert (await Post.objects.aget(id=post.id)).score == 8
 
+    run(scenario())
+
+
+def test_one_instance_written_by_two_tasks_at_once_is_refused_never_applied_twice(client):
+    """``asyncio.gather(post.asave(), post.asave())``: the second save would send the first one's queued
+    Increment again (applied twice), or create the object a second time; it is refused while the first
+    is in flight, and the instance is then as the first save left it."""
+    async def scenario() -> None:
+        post = await Post.objects.acreate(title="counter", score=0)
+        post.increment("score")
+        first, second = await asyncio.gather(post.asave(), post.asave(), return_exceptions=True)
+        assert first is post and isinstance(second, LeanORMError) and "in flight" in str(second)
+        assert await Post.objects.filter(id=post.id).avalues_list("score", flat=True) == [1]
+        assert post.score == 1 and not post.is_dirty
+        new = Post(title="once")
+        first, second = await asyncio.gather(new.asave(), new.asave(), return_exceptions=True)
+        assert first is new and isinstance(second, LeanORMError)
+        assert await Post.objects.filter(title="once").acount() == 1
+        first, second = await asyncio.gather(new.adelete(), new.asave(), return_exceptions=True)
+        assert first is None and isinstance(second, LeanORMError)
+        assert await Post.objects.filter(title="once").acount() == 0
+        post.score = 5
+        assert (await post.asave()).score == 5  # nothing stays in flight
     run(scenario())
 
 

@@ -131,6 +131,27 @@ def test_nested_blocks_join_the_outer_one_sync_and_async_alike(client, sent):
     run(scenario())
 
 
+def test_an_inner_async_block_ended_by_an_exception_undoes_the_whole_transaction(client, sent):
+    if not transactional(client):
+        pytest.skip("no transactional batch")
+
+    async def scenario() -> None:
+        start = len(sent)
+        with pytest.raises(TransactionFailed, match="inner atomic"):
+            async with leanorm.atomic():
+                outer = await Post.objects.acreate(title="outer")
+                try:
+                    async with leanorm.atomic():
+                        await Post.objects.acreate(title="inner")
+                        raise ValueError("out of stock")
+                except ValueError:
+                    pass
+        assert len(sent) == start and outer.id is None  # nothing sent
+        assert await Post.objects.acount() == 0
+
+    run(scenario())
+
+
 def test_signals_fire_for_the_blocks_async_writes_and_coroutine_receivers_are_awaited(client):
     if not transactional(client):
         pytest.skip("no transactional batch")

@@ -126,3 +126,28 @@ def test_changes_of_an_abandoned_block_never_reach_the_server_later(client):
     post.title = "renamed"
     post.save()  # sends only what this save changes, not the abandoned increment
     assert Post.objects.filter(id=post.id).values_list("title", "score") == [("renamed", 1)]
+
+
+def test_an_inner_block_ended_by_an_exception_undoes_the_whole_transaction(client):
+    """Without savepoints an inner block cannot be undone alone: its exception, even when the outer block
+    catches it, abandons the whole transaction (never commits the writes the inner block queued)."""
+    if not _transactional(client):
+        pytest.skip("no transactional batch")
+    with pytest.raises(TransactionFailed) as info:
+        with leanorm.atomic():
+            outer = Post.objects.create(title="outer")
+            try:
+                with leanorm.atomic():
+                    inner = Post.objects.create(title="inner")
+                    raise RuntimeError("inner failure")
+            except RuntimeError:
+                pass
+            with pytest.raises(leanorm.errors.LeanORMError, match="inner atomic"):
+                Post.objects.create(title="after")  # the transaction is lost already: refused, not queued
+    assert "inner failure" in str(info.value)
+    assert [obj for obj, _ in info.value.failed] == [outer, inner]
+    assert outer.id is None and inner.id is None
+    assert Post.objects.count() == 0
+    with leanorm.atomic():  # the next block works
+        Post.objects.create(title="next")
+    assert Post.objects.values_list("title", flat=True) == ["next"]

@@ -58,3 +58,20 @@ def test_unsliced_queryset_returns_everything_across_pages(client, sent):
     assert len(list(Post.objects.all())) == 1005
     pages = [json.loads(json.dumps(r.params)) for r in sent[start:]]
     assert [p.get("skip") for p in pages] == [None, "1000"]
+
+
+def test_bulk_update_sends_a_queued_operation_as_the_operation(client):
+    """``post.score = F("score") + 1`` (or ``increment``) then ``bulk_update([post], ["score"])``: the
+    server applies the Increment, as ``save()`` would; sending the local result instead silently undid
+    another client's write made in between."""
+    from leanorm import F
+    post, other = Post.objects.create(title="a", score=0), Post.objects.create(title="b", score=0, tags=["x"])
+    for target in (post, other):  # another client's writes, unseen by the instances
+        client.request("PUT", f"classes/Post/{target.id}", body={"score": 10})
+    post.score = F("score") + 1
+    other.increment("score", 5).add("tags", "y")
+    assert Post.objects.bulk_update([post, other], ["score", "tags"]) == 2
+    stored = dict(Post.objects.values_list("title", "score"))
+    assert stored == {"a": 11, "b": 15}
+    assert Post.objects.get(title="b").refresh().tags == ["x", "y"]
+    assert not post.is_dirty and not other.is_dirty

@@ -37,6 +37,18 @@ def test_every_field_type_round_trips(client):
     assert got.created_at == post.created_at
 
 
+
+def test_a_float_field_reads_floats_whatever_json_the_server_writes(client):
+    """Parse Server (JavaScript) writes the number 2.0 as ``2``: a FloatField still reads the float 2.0, as
+    an IntegerField reads 3.0 as the integer 3 (``isinstance(..., float)``, ``json.dumps`` and the typed
+    ``float`` agree on every backend)."""
+    post = Post.objects.create(title="whole", rating=2.0)
+    client.identity_map.clear()
+    got = Post.objects.get(id=post.id)
+    assert got.rating == 2.0 and type(got.rating) is float
+    assert [type(v) for v in Post.objects.values_list("rating", flat=True)] == [float]
+    assert [type(r["rating"]) for r in Post.objects.values("rating")] == [float]
+
 def test_naive_datetimes_are_utc(client):
     post = Post.objects.create(title="t", published_at=dt.datetime(2020, 1, 2, 3, 4, 5))
     client.identity_map.clear()
@@ -121,6 +133,20 @@ def test_delete_and_refresh(client):
     other.title = "local"
     other.refresh()
     assert other.title == "keep"
+
+
+def test_a_deleted_object_read_again_is_the_models_does_not_exist_on_every_backend(client):
+    """``except Author.DoesNotExist`` (Django's habit) catches a refresh or a lazy pointer load of a deleted
+    object on every backend: Parse Server answers such a GET with error 101, LeanCloud with ``{}``."""
+    author = Author.objects.create(name="gone")
+    post = Post.objects.create(title="p", author=author)
+    stale = Author.objects.get(id=author.id)
+    Author.objects.filter(id=author.id).delete()
+    with pytest.raises(Author.DoesNotExist):
+        stale.refresh()
+    client.identity_map.clear()
+    with pytest.raises(Author.DoesNotExist):
+        Post.objects.get(id=post.id).author.name
 
 
 def test_equality_hash_and_repr(client):
@@ -212,6 +238,22 @@ def test_queryset_update_with_f_and_values(client):
     assert Post.objects.filter(active=True).count() == 3
     with pytest.raises(ValidationError):
         Post.objects.update(score="x")
+
+
+def test_queryset_update_writes_only_its_fields_not_a_loaded_instances_unsaved_edits(client):
+    """Django's ``update()`` writes the fields it names; an instance of the unit of work holding unsaved
+    edits (a half-filled form) keeps them unsaved, instead of having them written by someone else's
+    ``update()``."""
+    post = Post.objects.create(title="orig", score=0)
+    post.title = "draft, unsaved"
+    post.increment("flags")
+    assert Post.objects.filter(id=post.id).update(score=5) == 1
+    stored = client.request("GET", f"classes/Post/{post.id}")
+    assert (stored["title"], stored["score"], stored.get("flags")) == ("orig", 5, None)
+    assert post.score == 5 and post.title == "draft, unsaved" and post.changed_keys() == {"title", "flags"}
+    post.save()  # the edits are still the instance's to save
+    stored = client.request("GET", f"classes/Post/{post.id}")
+    assert (stored["title"], stored["score"], stored["flags"]) == ("draft, unsaved", 5, 1)
 
 
 def test_queryset_delete_is_batched(client, sent):

@@ -48,6 +48,12 @@ def titles(qs):
     ({"title__contains": "."}, ["beta.release"]),
     ({"title__contains": "(draft)"}, ["Gamma (draft)"]),
     ({"title__icontains": "ALPHA"}, ["Alpha"]),
+    ({"title__iexact": "ALPHA"}, ["Alpha"]),  # Django's iexact: the whole value, any case
+    ({"title__iexact": "alph"}, []),
+    ({"title__iexact": "BETA.RELEASE"}, ["beta.release"]),
+    ({"title__iexact": "beta_release"}, []),
+    ({"title__iexact": "beta?release"}, []),  # metacharacters are the characters themselves
+    ({"author__name__iexact": "ann"}, ["Alpha", "Gamma (draft)"]),
     ({"title__startswith": "G"}, ["Gamma (draft)"]),
     ({"title__istartswith": "d"}, ["delta"]),
     ({"title__endswith": "a"}, ["Alpha", "delta"]),
@@ -114,6 +120,7 @@ def test_pointer_equality_by_instance_and_id(posts):
     ({"rating__gt": 2}, ["Alpha", "Epsilon", "beta.release", "delta"]),  # missing rating is kept
     ({"title__contains": "a"}, ["Epsilon"]),
     ({"title__startswith": "G"}, ["Alpha", "Epsilon", "beta.release", "delta"]),
+    ({"title__iexact": "GAMMA (DRAFT)"}, ["Alpha", "Epsilon", "beta.release", "delta"]),
     ({"tags": "py"}, ["Gamma (draft)", "delta"]),
     ({"tags__all": ["py", "orm"]}, ["Epsilon", "Gamma (draft)", "beta.release", "delta"]),
     ({"author__name": "Ann"}, ["Epsilon", "beta.release", "delta"]),

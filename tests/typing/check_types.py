@@ -55,6 +55,8 @@ def check_aggregation_and_queryset_api(posts: List[TypPost]) -> None:
     for row in grouped:
         assert_type(row, Dict[str, Any])
     assert_type(qs.distinct("title"), List[Any])
+    assert_type(qs.values("title").distinct(), ValuesQuery)
+    assert_type(qs.aggregate(Sum("score"), n=Count("id")), Dict[str, Any])
     assert_type(qs.earliest("score"), TypPost)
     assert_type(qs.latest(), TypPost)
     assert_type(qs.contains(posts[0]), bool)
@@ -184,6 +186,7 @@ async def check_async_api(post: TypPost, tag: TypTag) -> None:
     assert_type(await cloud.arun("hello"), Any)
     assert_type(await TypPost.objects.avalues("title"), List[Dict[str, Any]])
     assert_type(await TypPost.objects.avalues_list("title", flat=True), List[Any])
+    assert_type(await TypPost.objects.avalues_list("title", "score"), List[Tuple[Any, ...]])
     async for event in TypPost.objects.filter(draft=False).live():
         assert_type(event, Union[LiveEvent[TypPost], MissedChanges])
         if not isinstance(event, MissedChanges):

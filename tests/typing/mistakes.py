@@ -1,5 +1,6 @@
 """Deliberate mistakes: ``tests/typing/test_checkers.py`` expects mypy and pyright to report an error on
 exactly the lines marked ``# E``, and on no other line."""
+from leanorm import F
 from leanorm.marshal import model_schema
 
 from .models_typed import TypAuthor, TypLegacy, TypPost, TypTag
@@ -28,6 +29,7 @@ def mistakes(post: TypPost, tag: TypTag) -> None:
     TypLegacy(title="x")  # E
     post.get("title")  # E
     TypPost.objects.aggregate(total="score")  # E
+    TypPost.objects.update(score=F("score") * 2)  # E
     TypPost.objects.values("author").annotate(n=len)  # E
     TypPost.objects.filter(draft=True).contains(tag)  # E
     TypPost.objects.union(TypAuthor.objects.all())  # E
@@ -38,5 +40,6 @@ async def async_mistakes(post: TypPost, tag: TypTag) -> None:
     TypPost.objects.afirst().title  # E
     await TypPost.objects.filter(draft=True).acontains(tag)  # E
     await TypPost.objects.aaggregate(total="score")  # E
+    await TypPost.objects.avalues_list("title", "score", flat=True)  # E
     async with TypPost.objects.all():  # E
         pass

@@ -157,3 +157,12 @@ def test_slicing_sets_skip_and_limit():
     params = Post.objects.all()[10:25].using(LC).explain()
     assert (params["skip"], params["limit"]) == (10, 15)
     assert json.dumps(params)
+
+
+def test_a_one_shot_iterable_in_a_lookup_is_read_once_and_kept():
+    """``score__in=(s for s in ...)``: filter() checks the values when called and the query compiles them
+    later (and again for each evaluation); a generator read by the check must not compile as the empty
+    list (which matches nothing), silently."""
+    qs = Post.objects.filter(score__in=(s for s in [1, 2]), tags__all=iter(["a"]))
+    assert where(qs) == where(qs) == {"score": {"$in": [1, 2]}, "tags": {"$all": ["a"]}}
+    assert where(Post.objects.filter(Q(score__nin=map(int, "12")))) == {"score": {"$nin": [1, 2]}}

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 import leanorm
-from leanorm import IntegerField, Model, PointerField, StringField
+from leanorm import IntegerField, Model, PointerField, Q, StringField
 from leanorm.errors import NotSupported
 from leanorm.live import Backoff
 
@@ -31,6 +31,9 @@ def test_a_parse_servers_live_url_is_its_own_host_and_path_over_websocket(parse)
 
 @pytest.mark.parametrize("queryset, named", [
     (lambda: Story.objects.filter(title=None), "equality with null"),
+    # a negated comparison compiles to "the opposite, or missing": the message says where the null came from
+    (lambda: Story.objects.filter(~Q(score__lt=1)), "negated comparison.*score__gte"),
+    (lambda: Story.objects.exclude(score__lt=1), "negated comparison"),
     (lambda: Story.objects.filter(parent__title="x"), "$inQuery"),
     (lambda: Story.objects.all()[:10], "sliced"),
     (lambda: Story.objects.select_related("parent"), "select_related"),

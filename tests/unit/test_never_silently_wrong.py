@@ -125,3 +125,19 @@ def test_a_field_may_take_an_sdk_method_name(client):
     obj = SwHas.objects.create(has="x", get=3)
     assert (obj.has, obj.get) == ("x", 3)
     assert SwHas.objects.get(id=obj.id).has == "x"
+
+
+@pytest.mark.parametrize("expr", [lambda: F("a") * 2, lambda: 2 * F("a"), lambda: F("a") / 2, lambda: F("a") // 2,
+                                  lambda: F("a") % 2, lambda: F("a") ** 2, lambda: 10 - F("a"), lambda: -F("a")],
+                         ids=["mul", "rmul", "div", "floordiv", "mod", "pow", "rsub", "neg"])
+def test_arithmetic_the_protocol_has_no_operation_for_says_so(expr):
+    """Django's F() multiplies and divides; the protocol only adds and applies bits: a NotSupported naming
+    what there is, not Python's bare 'unsupported operand type(s)'."""
+    with pytest.raises(NotSupported, match=r"F\('a'\).*Increment"):
+        expr()
+
+
+def test_a_number_plus_f_is_the_same_increment(client):
+    obj = SwCounter.objects.create(a=1)
+    SwCounter.objects.filter(id=obj.id).update(a=2 + F("a"))
+    assert SwCounter.objects.get(id=obj.id).refresh().a == 3
