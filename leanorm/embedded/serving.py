@@ -52,6 +52,7 @@ from ..errors import LeanCloudError
 from . import admission, logs, metrics, probes
 from .endpoints import hosted_files
 from .access.phones import DEFAULT_REGION
+from .storage import node_clock
 from .storage.store import FAILURE_OBSERVERS
 from .answers import ProtocolError, dumps
 from .budget import QUERY_TIMEOUT
@@ -588,6 +589,9 @@ def serve(options: ServeOptions) -> int:
     # the workers' metrics files, for this run only (counts of an earlier run would add to this one's)
     metrics_dir = tempfile.mkdtemp(prefix="leanorm-metrics-")
     os.environ[metrics.MULTIPROC_ENV] = metrics_dir
+    # the count of catalogue changes the workers share: a change made through one holds at once on the others
+    node_dir = tempfile.mkdtemp(prefix="leanorm-node-")
+    os.environ[node_clock.ENV] = node_clock.create(node_dir)
     banner = (f"leanorm: serving {shown} on http://{options.host}:{port} "
               f"(LeanCloud dialect under /1.1/, Parse under /parse/; {options.workers} workers of "
               f"{options.max_connections} connections"
@@ -613,6 +617,8 @@ def serve(options: ServeOptions) -> int:
         for held in holders:
             held.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        os.environ.pop(node_clock.ENV, None)
+        shutil.rmtree(node_dir, ignore_errors=True)
 
 
 def supervise(run: Callable[[], None], backoff: Tuple[float, float] = RESTART_BACKOFF) -> int:

@@ -33,7 +33,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..answers import ProtocolError
 from ..budget import Interrupted, remaining
-from . import changes, pg_schema
+from . import changes, node_clock, pg_schema
 from .interface import Connection
 from .pg_dialect import SERIAL_TABLES, Translated, are_pattern, translate
 from .pg_listener import Listener
@@ -203,12 +203,15 @@ class PGConnection:
     """A pooled psycopg connection that runs the endpoints' statements (SQLite's dialect, translated)."""
 
     def __init__(self, raw: psycopg.Connection, tables_changed: Callable[[], None] = lambda: None,
-                 catalogue: Optional[Catalogue] = None) -> None:
+                 catalogue: Optional[Catalogue] = None, changed_here: Optional[Callable[[], None]] = None) -> None:
         self.raw = raw
         #: called when a statement finds a class table gone (the store forgets the tables it knew)
         self.tables_changed = tables_changed
         #: the store's catalogue cache (None: every read goes to the database)
         self.catalogue = catalogue
+        #: called when a statement outside a transaction changed the catalogue (the store forgets it,
+        #: and tells the other workers of its node); by default the cache is only forgotten
+        self.changed_here = changed_here or (catalogue.clear if catalogue is not None else (lambda: None))
         #: whether the open transaction wrote the catalogue (its reads then see what the cache does not)
         self.catalogue_written = False
         #: the open transaction's changes, appended to the feed as it commits (in the round trip of its
@@ -268,7 +271,7 @@ class PGConnection:
             if self.in_transaction:
                 self.catalogue_written = True
             else:
-                self.catalogue.clear()
+                self.changed_here()
 
     def _execute(self, statement: Translated, parameters: Any) -> PGCursor:
         if statement.regexes and isinstance(parameters, dict):
@@ -318,6 +321,10 @@ class PostgreSQLStore(SQLCatalogue):
         self._local = threading.local()
         self._known_tables: Set[str] = set()
         self._catalogue = Catalogue()
+        #: the count of catalogue changes this node's workers share (None outside ``leanorm serve``), and
+        #: the count this process last saw
+        self._node = node_clock.from_environment()
+        self._node_seen = self._node.read() if self._node is not None else 0
         self._closed = False
         #: when each pooled connection (by id) was last given back (:meth:`_check`)
         self._returned: Dict[int, float] = {}
@@ -336,6 +343,21 @@ class PostgreSQLStore(SQLCatalogue):
         self._known_tables.clear()
         self._catalogue.clear()
 
+    def _changed_here(self) -> None:
+        """This process committed a change to the catalogue: it forgets what it kept, and so do the other
+        workers of its node before their next use of it (:mod:`.node_clock`), not only when they hear it."""
+        self._catalogue_changed()
+        if self._node is not None:
+            self._node.advance()
+
+    def _catch_up(self) -> None:
+        """Forget the catalogue if another worker of this node changed it since this process last looked."""
+        if self._node is not None:
+            seen = self._node.read()
+            if seen != self._node_seen:
+                self._node_seen = seen
+                self._catalogue_changed()
+
     def _catalogue_written(self, pg: PGConnection) -> None:
         """A change to the catalogue beyond its tables' rows (a class table made, a counter's triggers):
         every node forgets what it kept, when the change commits (at once when ``pg`` is not in a
@@ -344,7 +366,7 @@ class PostgreSQLStore(SQLCatalogue):
         if pg.in_transaction:
             pg.catalogue_written = True
         else:
-            self._catalogue_changed()
+            self._changed_here()
 
     def _set_up(self) -> None:
         """Make the server's tables, functions and operators unless this version made them already."""
@@ -375,8 +397,9 @@ class PostgreSQLStore(SQLCatalogue):
         if held is not None:
             yield held
             return
+        self._catch_up()
         raw = self._pool.getconn()
-        conn = PGConnection(raw, self._catalogue_changed, self._catalogue)
+        conn = PGConnection(raw, self._catalogue_changed, self._catalogue, self._changed_here)
         self._local.conn = conn
         try:
             yield conn
@@ -443,7 +466,7 @@ class PostgreSQLStore(SQLCatalogue):
                 _RECORD * len(recorded) + "COMMIT; SELECT pg_current_xact_id()",
                 [value for change in recorded for value in (*change, changes.KEEP)])
             if conn.catalogue_written:
-                self._catalogue_changed()
+                self._changed_here()
                 conn.catalogue_written = False
             self._known_tables.update(created)
             created.clear()
