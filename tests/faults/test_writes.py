@@ -31,12 +31,11 @@ def test_both_errors_are_transport_errors():
 def test_connection_refused_is_not_sent(served, direct):
     from tests.faults.conftest import url_through
     import socket
-    with socket.socket() as probe:  # a port nobody listens on
+    with socket.socket() as probe:  # bound and not listening: connections to it are refused while it is held
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = leanorm.connect(url_through(served, port), timeout=3, default=False)
-    with leanorm.using(client), pytest.raises(NotSent):
-        FaultCounter.objects.create(label="refused")
+        client = leanorm.connect(url_through(served, probe.getsockname()[1]), timeout=3, default=False)
+        with leanorm.using(client), pytest.raises(NotSent):
+            FaultCounter.objects.create(label="refused")
     with leanorm.using(direct):
         assert FaultCounter.objects.filter(label="refused").count() == 0
 
