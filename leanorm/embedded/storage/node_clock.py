@@ -47,13 +47,15 @@ class NodeClock:
         count: int = _COUNT.unpack_from(self._map)[0]
         return count
 
-    def advance(self) -> None:
-        """Count a change this process committed (before the request that made it is answered)."""
+    def advance(self) -> int:
+        """Count a change this process committed (before the request that made it is answered); the count."""
         fcntl.flock(self._fd, fcntl.LOCK_EX)  # two workers committing at once both count
         try:
-            _COUNT.pack_into(self._map, 0, self.read() + 1)
+            count = self.read() + 1
+            _COUNT.pack_into(self._map, 0, count)
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return count
 
 
 def from_environment() -> Optional[NodeClock]:

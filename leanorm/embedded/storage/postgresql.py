@@ -345,10 +345,12 @@ class PostgreSQLStore(SQLCatalogue):
 
     def _changed_here(self) -> None:
         """This process committed a change to the catalogue: it forgets what it kept, and so do the other
-        workers of its node before their next use of it (:mod:`.node_clock`), not only when they hear it."""
-        self._catalogue_changed()
+        workers of its node before their next use of it (:mod:`.node_clock`), not only when they hear it.
+        Counted first, then forgotten: what this process read before the forgetting is not kept after it,
+        so taking the count as seen misses no other worker's change."""
         if self._node is not None:
-            self._node.advance()
+            self._node_seen = self._node.advance()
+        self._catalogue_changed()
 
     def _catch_up(self) -> None:
         """Forget the catalogue if another worker of this node changed it since this process last looked."""
