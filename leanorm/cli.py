@@ -356,9 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: 256)")
     serve.add_argument("--live-subscriptions", type=_positive(int), default=100, metavar="N",
                        help="subscriptions one live query connection may hold (default: 100)")
-    serve.add_argument("--realtime-port", type=_positive(int), default=None, metavar="PORT",
+    serve.add_argument("--realtime-port", type=int, default=None, metavar="PORT",
                        help="serve LeanCloud LiveQuery's realtime WebSocket on PORT (the leancloud-storage "
-                            "SDK's AV.Query#subscribe; GET /v1/route names it; default: not served)")
+                            "SDK's AV.Query#subscribe; GET /v1/route names it; 0: a port the OS picks, named "
+                            "in the banner; default: not served)")
     serve.add_argument("--log-format", choices=("text", "json"), default="text",
                        help="the logs (errors, --verbose's access log, granian's) as text or one JSON object "
                             "a line (default: text)")

@@ -39,6 +39,9 @@ class Served:
 
     #: the PostgreSQL database it serves (``LEANORM_TEST_SERVE_STORE=postgresql``), None for the SQLite file
     store_url: Optional[str] = None
+    #: where LeanCloud's realtime WebSocket listens (``--realtime-port``, 0 for one the OS picks), as the
+    #: banner names it
+    realtime_port: Optional[int] = None
 
     def sql(self, statement: str, parameters: Tuple[Any, ...] = ()) -> List[Tuple[Any, ...]]:
         """Run ``statement`` (SQLite's dialect, as the server's own code writes it) on the served database,
@@ -125,7 +128,9 @@ def serve(database: Path, *options: str, open_files: Optional[int] = None,
         except (IndexError, ValueError):
             process.kill()  # its output ends only when it does
             pytest.fail(f"unexpected banner from leanorm serve: {''.join(printed)}{process.stdout.read()}")
-        served = Served(process, port, database, store_url=database_url if on_postgresql else None)
+        realtime = printed[-1].split("LeanCloud realtime on port ")
+        served = Served(process, port, database, store_url=database_url if on_postgresql else None,
+                        realtime_port=int(realtime[1].split(")")[0]) if len(realtime) > 1 else None)
         _wait_until_answering(served)
         yield served
     finally:

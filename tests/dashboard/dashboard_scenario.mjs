@@ -80,22 +80,34 @@ async function click(text, within = '') {
   await until(`could not click ${text}`, async () => { await (await byText(text, within)).click(); return true; });
 }
 
+/** Type `text` into the input `selector` (what it held replaced); found again, and typed again, when the page
+ * re-rendered it meanwhile (as `click`). */
 async function typeInto(selector, text) {
-  const input = await until(`no ${selector}`, () => page.$(selector));
-  await input.click({ clickCount: 3 });
-  await input.type(text);
+  await until(`could not type into ${selector}`, async () => {
+    const input = await page.$(selector);
+    if (!input) return null;
+    await input.click({ clickCount: 3 });
+    await input.type(text);
+    return true;
+  });
 }
 
 /** Choose `option` in the modal's `index`-th dropdown. */
 async function choose(option, index = 0) {
-  const boxes = await until('no dropdown in the dialog', async () => {
+  // each found again when the page re-rendered it between finding and clicking (as `click`)
+  await until('no dropdown in the dialog', async () => {
     const found = await page.$$('[data-modal] [role=combobox]');
-    return found.length > index ? found : null;
+    if (found.length <= index) return null;
+    await found[index].click();
+    return true;
   });
-  await boxes[index].click();
-  const choice = await until(`no option "${option}"`, () => page.$(`[role=listbox] [role=option] [value=${JSON.stringify(option)}]`));
-  // a DOM click: the list scrolls as the pointer moves over it, so a click at coordinates can miss
-  await choice.evaluate(element => element.closest('[role=option]').click());
+  await until(`no option "${option}"`, async () => {
+    const choice = await page.$(`[role=listbox] [role=option] [value=${JSON.stringify(option)}]`);
+    if (!choice) return null;
+    // a DOM click: the list scrolls as the pointer moves over it, so a click at coordinates can miss
+    await choice.evaluate(element => element.closest('[role=option]').click());
+    return true;
+  });
 }
 
 /** The centre of the data browser's cell in column `column` of the row whose objectId is `id`
@@ -250,7 +262,7 @@ fullStep('rows are filtered and sorted', async () => {
     return titles === 'bc' ? titles : null;
   });
   await open(`browser/${BOOKS}`);
-  await (await byText('n')).click();
+  await click('n');
   const order = await until('sorting by n did not order the rows', async () => {
     const titles = (await columnValues('title')).join('');
     return titles === 'abc' || titles === 'cba' ? titles : null;

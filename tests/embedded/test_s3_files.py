@@ -5,15 +5,10 @@ The bucket is moto's S3 server, run here as a real HTTP endpoint (``AWS_ENDPOINT
 S3-compatible store is named to boto3); skipped without ``moto[server]`` and ``boto3``."""
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-import requests
 
 from tests.security.raw_http import Raw
 from tests.security.test_files_security import download, upload
@@ -22,40 +17,24 @@ from tests.served import serve
 BUCKET = "leanorm-files"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture()
 def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """moto's S3 server on a free port, with an empty bucket; boto3 (here and in the servers the test
-    starts, which inherit the environment) pointed at it."""
-    pytest.importorskip("moto.server")
+    """moto's S3 server on a port the OS picks (bound before its address is known: no other server can be
+    there instead), with an empty bucket; boto3 (here and in the servers the test starts, which inherit
+    the environment) pointed at it."""
+    moto_server = pytest.importorskip("moto.server")
     boto3 = pytest.importorskip("boto3")
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port), "-H", "127.0.0.1"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
+    s3 = moto_server.ThreadedMotoServer("127.0.0.1", 0, verbose=False)
+    s3.start()
+    endpoint = "http://%s:%d" % s3.get_host_and_port()
     for name, value in (("AWS_ENDPOINT_URL", endpoint), ("AWS_ACCESS_KEY_ID", "test"),
                         ("AWS_SECRET_ACCESS_KEY", "test"), ("AWS_DEFAULT_REGION", "us-east-1")):
         monkeypatch.setenv(name, value)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(endpoint, timeout=2)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("moto's S3 server did not start")
-                time.sleep(0.1)
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         yield endpoint
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        s3.stop()
 
 
 def _keys() -> list:

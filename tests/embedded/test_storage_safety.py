@@ -152,3 +152,52 @@ def test_process_killed_inside_a_write_leaves_nothing(database: Path, server: Em
     assert snapshot(database) == before
     assert increment(api, counter, 1) == [200]
 
+
+
+CLOSING_WHILE_READ = """
+import asyncio, json, sys, threading
+from leanorm.embedded import EmbeddedServer
+
+HEADERS = {"X-Parse-Application-Id": "a", "X-Parse-REST-API-Key": "k"}
+
+
+async def round_(database):
+    server = EmbeddedServer(database, app_id="a", app_key="k", master_key="m")
+    live = server.live_connection()
+    await live.send({"op": "connect", "applicationId": "a", "javascriptKey": "k"})
+    await live.receive()
+    await live.send({"op": "subscribe", "requestId": 1, "query": {"className": "Memo", "where": {}}})
+    await live.receive()
+    closed = threading.Event()
+
+    def write():
+        n = 0
+        while not closed.is_set():
+            try:
+                server.handle("POST", "/parse/classes/Memo", headers=HEADERS, body=json.dumps({"n": n}).encode())
+            except Exception:
+                return
+            n += 1
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    for _ in range(3):
+        await live.receive()
+    server.close()  # the feed's reader reads the writes meanwhile
+    closed.set()
+    writer.join()
+
+for number in range(40):
+    asyncio.run(round_(":memory:" if sys.argv[1] == ":memory:" else f"{sys.argv[1]}-{number}.sqlite3"))
+"""
+
+
+@pytest.mark.parametrize("store", ["memory", "file"])
+def test_a_server_closed_while_its_live_feed_reads_closes_cleanly(tmp_path: Path, store: str) -> None:
+    """Closing a server whose live queries' reader (or a request) is using a store connection: the
+    connection is closed once that thread let go of it. Closed under it, SQLite's module freed what the
+    running statement used, and the process crashed (a segmentation fault within ten rounds)."""
+    database = ":memory:" if store == "memory" else str(tmp_path / "app")
+    run = subprocess.run([sys.executable, "-c", CLOSING_WHILE_READ, database], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]

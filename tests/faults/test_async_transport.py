@@ -45,12 +45,11 @@ def test_the_async_sends_go_through_httpx(faulty):
 
 
 def test_connection_refused_is_not_sent(served, direct):
-    with socket.socket() as probe:  # a port nobody listens on
+    with socket.socket() as probe:  # bound and not listening: connections to it are refused while it is held
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = leanorm.connect(url_through(served, port), timeout=3, default=False)
-    with leanorm.using(client), pytest.raises(NotSent):
-        asyncio.run(AsyncFault.objects.acreate(label="refused"))
+        client = leanorm.connect(url_through(served, probe.getsockname()[1]), timeout=3, default=False)
+        with leanorm.using(client), pytest.raises(NotSent):
+            asyncio.run(AsyncFault.objects.acreate(label="refused"))
     assert stored(direct, label="refused") == []
 
 

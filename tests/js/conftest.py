@@ -7,7 +7,6 @@ file is unchanged (so ``scripts/test`` works on a fresh machine and re-runs cost
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 from typing import Iterator
@@ -40,17 +39,10 @@ def js_modules() -> Path:
     return INSTALL_DIR
 
 
-def free_port() -> int:
-    """A port nothing listens on now (the OS picks it)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served_with_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """``leanorm serve`` over a fresh database, running the scenarios' cloud functions, with LeanCloud's
     realtime WebSocket (LiveQuery) on a port of its own."""
     with serve(tmp_path_factory.mktemp("js") / "app.sqlite3", "--engine", "tests.js.cloud:engine",
-               "--realtime-port", str(free_port())) as running:
+               "--realtime-port", "0") as running:
         yield running

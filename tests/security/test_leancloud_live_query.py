@@ -24,18 +24,12 @@ ConnectionClosed = pytest.importorskip("websockets.exceptions").ConnectionClosed
 SUBSCRIPTIONS = 3
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Served, int]]:
-    port = _free_port()
-    with serve(tmp_path_factory.mktemp("lclive") / "app.sqlite3", "--realtime-port", str(port),
+    with serve(tmp_path_factory.mktemp("lclive") / "app.sqlite3", "--realtime-port", "0",
                "--live-subscriptions", str(SUBSCRIPTIONS)) as running:
-        yield running, port
+        assert running.realtime_port is not None
+        yield running, running.realtime_port
 
 
 class Rest:
@@ -307,8 +301,9 @@ def test_a_websocket_without_the_realtime_subprotocol_is_refused(live: Tuple[Ser
 def test_every_worker_hears_subscriptions_made_through_any_other(tmp_path: Any) -> None:
     """Subscribing (HTTP) and listening (the realtime WebSocket) may reach different worker processes:
     the subscription is stored, so whichever worker holds the connection delivers."""
-    port = _free_port()
-    with serve(tmp_path / "app.sqlite3", "--workers", "2", "--realtime-port", str(port)) as served:
+    with serve(tmp_path / "app.sqlite3", "--workers", "2", "--realtime-port", "0") as served:
+        assert served.realtime_port is not None
+        port = served.realtime_port
         writer, writer_id = Rest(served).signup()
         reader, _ = Rest(served).signup()
         cls = _class()
@@ -325,9 +320,9 @@ def test_every_worker_hears_subscriptions_made_through_any_other(tmp_path: Any) 
 
 
 def test_a_connection_that_never_logs_in_is_closed_after_the_read_timeout(tmp_path: Any) -> None:
-    port = _free_port()
-    with serve(tmp_path / "app.sqlite3", "--realtime-port", str(port), "--read-timeout", "1"):
-        realtime = Realtime(port)
+    with serve(tmp_path / "app.sqlite3", "--realtime-port", "0", "--read-timeout", "1") as served:
+        assert served.realtime_port is not None
+        realtime = Realtime(served.realtime_port)
         assert realtime._receive()["cmd"] == CMD["goaway"]  # then the server closes it
         with pytest.raises(ConnectionClosed):
             realtime.ws.recv(timeout=15)

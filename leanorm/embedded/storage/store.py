@@ -500,6 +500,8 @@ class SQLiteStore(SQLCatalogue):
             raise ProtocolError(1, "The embedded backend is closed.", 503)
         if self.memory:
             with self._guard():
+                if self._closed:  # closed while this thread waited for the connection
+                    raise ProtocolError(1, "The embedded backend is closed.", 503)
                 if self._shared is None:
                     self._shared = self._open()
                 yield self._shared
@@ -652,12 +654,20 @@ class SQLiteStore(SQLCatalogue):
         conn.execute("RELEASE leanorm_part")
 
     def close(self) -> None:
+        """Close the connections no thread is using; one in use is closed by its thread as it gives it back
+        (:meth:`_give_back`), the in-memory store's one connection once its user let go. Closed under a
+        statement another thread runs (the live feed's reader, a request), SQLite's module freed what
+        the statement used, and the process crashed."""
         with self._pool_lock:
             self._closed = True
-            connections, self._connections, self._idle = self._connections, [], []
+            idle, self._idle = self._idle, []
         if self._checkpointer is not None:
             self._checkpointer.close()
-        for conn in connections:
+        with self._guard():
+            shared, self._shared = self._shared, None
+        for conn in idle + ([shared] if shared is not None else []):
+            with self._pool_lock, contextlib.suppress(ValueError):
+                self._connections.remove(conn)
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
         if self._writer is not None:
