@@ -1,0 +1,46 @@
+"""Black-box fuzzing of ``leanorm serve`` over HTTP: random requests to every route of both dialects
+(``http_fuzz_requests.py``), from every kind of caller, against a world with objects only user A may
+read (``http_fuzz_world.py``). Each example sends a few requests and then asks ``/health``; each answer
+must keep issue 18's rules (docs/security.md, "The fuzzing tier"): no 5xx, every 4xx a typed error, no
+answer past the deadline, nothing written by a request answered an error, nothing of A's answered to
+anyone else.
+
+By default it sends a few hundred requests (well under a minute); ``LEANORM_HTTP_FUZZ_EXAMPLES=5000``
+runs longer. ``LEANORM_TEST_SERVE_STORE=postgresql`` runs it on the PostgreSQL store.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterator, List
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.security.http_fuzz_requests import FuzzRequest, requests_
+from tests.security.http_fuzz_world import World
+from tests.served import serve
+
+#: ``--query-timeout`` of the fuzzed server; an answer may take this long plus what a loaded machine adds
+QUERY_TIMEOUT = 5.0
+DEADLINE = QUERY_TIMEOUT + 15.0
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with serve(tmp_path_factory.mktemp("fuzz") / "app.sqlite3", "--query-timeout", str(QUERY_TIMEOUT),
+               "--workers", "2") as running:
+        yield World(running, DEADLINE)
+
+
+@settings(max_examples=int(os.environ.get("LEANORM_HTTP_FUZZ_EXAMPLES", "120")), deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(batch=st.lists(requests_(), min_size=1, max_size=3))
+def test_no_request_breaks_the_servers_rules(world: World, batch: List[FuzzRequest]) -> None:
+    world.restore()
+    for request in batch:
+        before = world.footprint()
+        sent, resp, took = world.send(request)
+        broken = world.violations(sent, resp, took, before)
+        assert not broken, f"{sent.describe()}\n-> {resp.status_code} {resp.text[:600]}\n{broken}"
+    assert world.alive(), "the server stopped answering /health"
