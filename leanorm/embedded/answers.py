@@ -33,8 +33,9 @@ def _not_json(name: str) -> Any:
 
 def loads(raw: Any) -> Any:
     """Strict JSON: ``NaN``/``Infinity`` are refused (they would be stored as text SQLite cannot read back),
-    and so are nesting deeper than ``limits.MAX_JSON_DEPTH`` and lone UTF-16 surrogates (which no answer
-    could encode); all raise ``ValueError``."""
+    and so are numbers beyond a double's range (``1e999``, a 400-digit integer), nesting deeper than
+    ``limits.MAX_JSON_DEPTH`` and lone UTF-16 surrogates (which no answer could encode); all raise
+    ``ValueError``."""
     try:
         return check_json(json.loads(raw, parse_constant=_not_json))
     except RecursionError:

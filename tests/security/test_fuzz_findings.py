@@ -19,3 +19,26 @@ def test_an_operations_endpoint_refuses_a_method_with_a_typed_error(served: Serv
         assert resp.status_code == 405
         _typed_error(resp)
         assert resp.json()["status"] == "error"  # what a load balancer reads stays
+
+
+def test_a_number_beyond_any_double_is_refused_as_malformed_json(served: Served) -> None:  # noqa: F811
+    """``POST leaderboard/users/<id>/statistics [{"statisticName": "s", "statisticValue": 99...9}]`` (400
+    digits) answered 500: the endpoint's range check converted the integer to a float, which overflowed.
+    No client's JSON holds such a number (JavaScript reads it as Infinity), so the request's parse refuses
+    it, as it refuses ``NaN`` and ``Infinity``, before any endpoint sees it."""
+    master = {"X-LC-Id": served.app_id, "X-LC-Key": f"{served.master_key},master"}
+    base = served.base_url + "/1.1/"
+    assert requests.post(base + "leaderboard/leaderboards", json={"statisticName": "huge"}, headers=master,
+                         timeout=30).status_code == 200
+    user = requests.post(base + "users", json={"username": "huge-number", "password": "pw"}, headers=master,
+                         timeout=30).json()
+    huge = "9" * 400
+    for path, body in ((f"leaderboard/users/{user['objectId']}/statistics",
+                        f'[{{"statisticName": "huge", "statisticValue": {huge}}}]'),
+                       ("classes/Huge", f'{{"n": {huge}}}'), ("classes/Huge", '{"n": 1e999}')):
+        resp = requests.post(base + path, data=body, headers={**master, "Content-Type": "application/json"},
+                             timeout=30)
+        assert resp.status_code == 400 and resp.json()["code"] == 107, (path, resp.text)
+    statistics = requests.get(base + f"leaderboard/users/{user['objectId']}/statistics", headers=master,
+                              timeout=30).json()
+    assert statistics == {"results": []}
