@@ -42,3 +42,16 @@ def test_a_number_beyond_any_double_is_refused_as_malformed_json(served: Served)
     statistics = requests.get(base + f"leaderboard/users/{user['objectId']}/statistics", headers=master,
                               timeout=30).json()
     assert statistics == {"results": []}
+
+
+def test_a_file_route_without_a_name_reads_its_body_as_json(served: Served) -> None:  # noqa: F811
+    """``POST /parse/files/`` (the name left out) with bytes answered 500 on both stores: its body was
+    passed on as an upload's stream, but the path (``files``) is the JSON endpoint naming the file in its
+    body, which could not parse a stream."""
+    keys = {"X-Parse-Application-Id": served.app_id, "X-Parse-REST-API-Key": served.app_key}
+    for body, code in ((b"hello", 107), (b'{"name": 1}', None)):
+        resp = requests.post(served.base_url + "/parse/files/", data=body, timeout=30,
+                             headers={**keys, "Content-Type": "text/plain"})
+        assert 400 <= resp.status_code < 500, resp.text
+        _typed_error(resp)
+        assert code is None or resp.json()["code"] == code
