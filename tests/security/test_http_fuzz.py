@@ -44,3 +44,21 @@ def test_no_request_breaks_the_servers_rules(world: World, batch: List[FuzzReque
         broken = world.violations(sent, resp, took, before)
         assert not broken, f"{sent.describe()}\n-> {resp.status_code} {resp.text[:600]}\n{broken}"
     assert world.alive(), "the server stopped answering /health"
+
+
+def test_the_oracles_see_what_they_look_for(world: World) -> None:
+    """The fuzzer's checks can fail: an answer showing A's object to B, and a write, are both seen."""
+    world.tainted = False
+    opened = FuzzRequest("leancloud", "PUT", "classes/Secret/@secret", {}, "master",
+                         b'{"ACL": {"*": {"read": true}}}', {})
+    before = world.footprint()
+    sent, resp, took = world.send(opened)
+    assert resp.status_code == 200 and world.footprint() != before  # the write is in the footprint
+    world.tainted = False  # as if the master key had not written: B's read must now be flagged
+    read = FuzzRequest("parse", "GET", "classes/Secret", {}, "B", None, {})
+    sent, resp, took = world.send(read)
+    assert "answered an object only A may read" in world.violations(sent, resp, took, world.footprint())
+    world.tainted = True
+    world.restore()
+    sent, resp, took = world.send(read)
+    assert not world.violations(sent, resp, took, world.footprint()) and resp.json() == {"results": []}
