@@ -206,11 +206,9 @@ class EmbeddedServer:
             status, answer = 400, {"code": 107, "error": f"Malformed request body: {exc}."}
         except Exception as exc:  # noqa: BLE001 - a bug must still answer the protocol's error shape
             # outside a handler: the session lookup past the deadline; the disk refusing a write
-            refusal = self._over_budget(exc) or store_failure(exc)
+            refusal = self._refusal(exc) or store_failure(exc)
             if refusal is not None:
                 status, answer = refusal.status, refusal.as_json()
-            elif too_complex(exc):
-                status, answer = 400, {"code": 102, "error": "Invalid query: too complex to run."}
             else:
                 log.exception("embedded backend failed on %s %s", method, path)
                 status, answer = 500, {"code": 1, "error": "Internal server error."}
@@ -258,7 +256,9 @@ class EmbeddedServer:
         try:
             answer = handler(ctx)
         except Exception as exc:
-            refusal = self._over_budget(exc)
+            # a refusal is the protocol's error here, where a batch's items pass too: raised past a batch
+            # item, it answered the whole batch an error while the items before it stood
+            refusal = self._refusal(exc)
             if refusal is None:
                 raise
             raise refusal from None
@@ -266,11 +266,14 @@ class EmbeddedServer:
             return answer
         return 200, answer
 
-    def _over_budget(self, exc: BaseException) -> Optional[ProtocolError]:
-        """The client's error for a request over its cost budget (``budget.py``): a bound it passed, or
-        a read interrupted at its deadline (``budget.watch``); None for any other exception."""
+    def _refusal(self, exc: BaseException) -> Optional[ProtocolError]:
+        """The client's error for a request over its cost budget (``budget.py``): a bound it passed, a
+        read interrupted at its deadline (``budget.watch``), or a query SQLite's parser finds too complex;
+        None for any other exception."""
         if isinstance(exc, OverBudget):
             return ProtocolError(exc.code, str(exc))
+        if too_complex(exc):
+            return ProtocolError(102, "Invalid query: too complex to run.")
         if interrupted(exc):
             return ProtocolError(124, f"The request ran past its time limit of {self.settings.query_timeout or 0:g} s; "
                                       "narrow the query (an indexed condition, fewer rows).")

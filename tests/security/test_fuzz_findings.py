@@ -55,3 +55,48 @@ def test_a_file_route_without_a_name_reads_its_body_as_json(served: Served) -> N
         assert 400 <= resp.status_code < 500, resp.text
         _typed_error(resp)
         assert code is None or resp.json()["code"] == code
+
+
+def test_values_compared_one_by_one_are_charged_to_the_requests_budget(served: Served) -> None:  # noqa: F811
+    """``POST batch`` of one ``GET classes/Fz`` whose ``where`` is ``{"a": {"$all": [0, 1, ..., 999999]}}``
+    (7 MB, app key only) held a thread for 56 s before its 102 ("too complex to run"); ``$in`` of a million
+    numbers 20 s. Each value of an ``$all``, and of an ``$in``/``$nin`` that is not all strings or all
+    pointers, is its own SQL comparison: SQLite refuses past about a thousand, after the whole list was
+    compiled. The request's budget now counts them and refuses past ``budget.MAX_COMPARED_VALUES``
+    before compiling, naming the bound; within it they answer as before."""
+    keys = {"X-LC-Id": served.app_id, "X-LC-Key": served.app_key}
+    base = served.base_url + "/1.1/"
+    row = requests.post(base + "classes/Compared", json={"n": 3, "a": [1, 2]}, headers=keys, timeout=30).json()
+
+    def found(where: dict) -> requests.Response:
+        return requests.post(base + "batch", headers=keys, timeout=120, json={"requests": [
+            {"method": "GET", "path": "/1.1/classes/Compared", "params": {"where": where}}]})
+
+    for where in ({"a": {"$all": list(range(1_000_000))}}, {"n": {"$in": list(range(1_000_000))}},
+                  {"$or": [{"n": {"$nin": list(range(300))}}, {"a": {"$all": list(range(300))}}]}):
+        [item] = found(where).json()
+        assert item["error"]["code"] == 102 and "500 values" in item["error"]["error"], item
+    for where in ({"n": {"$in": list(range(500))}}, {"a": {"$all": [1, 2]}}, {"n": {"$in": [3, None]}}):
+        [item] = found(where).json()
+        assert [r["objectId"] for r in item["success"]["results"]] == [row["objectId"]], item
+
+
+#: a query within every bound of the request's budget that SQLite refuses: an order of more terms than
+#: it takes in one ORDER BY (2,000)
+TOO_COMPLEX = {"order": ",".join(f"k{i}" for i in range(2001))}
+
+
+def test_a_batch_item_the_database_refuses_is_that_items_error(served: Served) -> None:  # noqa: F811
+    """``POST batch [POST classes/Fz {...}, GET classes/Fz?where={"n": {"$in": [0, ..., 999]}}]`` (or
+    ``?order=k0,k1,...,k2000``)
+    answered 400 "too complex to run" for the whole batch while the first item's object was stored: the
+    client was told nothing was done (and a retry stored it twice). A query SQLite finds too complex is
+    now that item's error, as any other refusal is, and the items before it answer their success."""
+    keys = {"X-LC-Id": served.app_id, "X-LC-Key": served.app_key}
+    base = served.base_url + "/1.1/"
+    resp = requests.post(base + "batch", headers=keys, timeout=60, json={"requests": [
+        {"method": "POST", "path": "/1.1/classes/TooComplex", "body": {"tag": "first"}},
+        {"method": "GET", "path": "/1.1/classes/TooComplex", "params": TOO_COMPLEX}]})
+    assert resp.status_code == 200, resp.text
+    written, refused = resp.json()
+    assert "objectId" in written["success"] and refused["error"]["code"] == 102, resp.text
