@@ -293,12 +293,15 @@ class QueryCompiler:
             raise ProtocolError(102, "Invalid query: $in and $nin need a list.")
         if not values:
             return "0"
+        strings = {type(v) for v in values} == {str}
+        pointers = all(isinstance(v, dict) and v.get("__type") == "Pointer" for v in values)
+        if not (strings or pointers):
+            self.budget.charge_compared_values(len(values))  # before compiling: compiling is the cost
 
         def predicate(s: Slot) -> str:
-            kinds = {type(v) for v in values}
-            if kinds == {str}:
+            if strings:
                 return self.typed(s, "String", f"{s.value} IN ({self.listed(values)})", f"{s.type} = 'text'")
-            if all(isinstance(v, dict) and v.get("__type") == "Pointer" for v in values):
+            if pointers:
                 ids = self.listed([str(v.get("objectId")) for v in values])
                 return f"{s.sub('objectId').value} IN ({ids})"
             return " OR ".join(f"({self.scalar_equal(s, v)})" for v in values)
@@ -443,6 +446,7 @@ def _all(c: QueryCompiler, slot: Slot, values: Any, array: bool) -> str:
         raise ProtocolError(102, "Invalid query: $all needs a list.")
     if not values:
         return "0"
+    c.budget.charge_compared_values(len(values))
     return " AND ".join(f"({c.contains(slot, True, partial(c.scalar_equal, value=v))})" for v in values)
 
 
