@@ -100,3 +100,22 @@ def test_a_batch_item_the_database_refuses_is_that_items_error(served: Served) -
     assert resp.status_code == 200, resp.text
     written, refused = resp.json()
     assert "objectId" in written["success"] and refused["error"]["code"] == 102, resp.text
+
+
+def test_a_client_stores_no_object_larger_than_the_bound(served: Served) -> None:  # noqa: F811
+    """``POST classes/Fz {"a": [0, 1, ..., 1999999]}`` (15 MB, app key only) was stored, and then every
+    query of the class paid for it: each condition or order key of each row reads the document again, one
+    SQLite step that the deadline cannot cut (a find ordered by 40 keys took 8 s under a 2 s
+    ``--query-timeout``; by 500 keys past a minute). A client's object is at most
+    ``objects.MAX_OBJECT_BYTES`` as stored, on create and on update; the master key (an import) is not bound."""
+    keys = {"X-LC-Id": served.app_id, "X-LC-Key": served.app_key, "Content-Type": "application/json"}
+    master = {**keys, "X-LC-Key": f"{served.master_key},master"}
+    base = served.base_url + "/1.1/classes/Large"
+    big = '{"a": [' + ",".join(["1234567"] * 200_000) + "]}"  # 1.6 MB
+    row = requests.post(base, json={"n": 1}, headers=keys, timeout=30).json()
+    for method, url in (("POST", base), ("PUT", f"{base}/{row['objectId']}")):
+        resp = requests.request(method, url, data=big, headers=keys, timeout=60)
+        assert resp.status_code == 413 and "1048576" in resp.json()["error"], resp.text
+    stored = requests.get(base, headers=master, params={"keys": "n"}, timeout=30).json()["results"]
+    assert [r["objectId"] for r in stored] == [row["objectId"]]
+    assert requests.post(base, data=big, headers=master, timeout=60).status_code == 201
