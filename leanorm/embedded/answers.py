@@ -44,7 +44,13 @@ def loads(raw: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """Compact JSON, the one form the server writes (stored documents and answers alike)."""
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        # an integer past 64 bits, which orjson cannot spell, in a request's value re-encoded on its way (a
+        # ``where`` handed on to another query): the standard library spells any integer, and what reads it
+        # next refuses it as it would over HTTP. Stored documents never hold one (``values.check_value``).
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass

@@ -2,6 +2,8 @@
 against a real ``leanorm serve`` (docs/security.md, "The fuzzing tier")."""
 from __future__ import annotations
 
+import json
+
 import requests
 
 from tests.served import Served, served  # noqa: F401 (fixture)
@@ -99,7 +101,9 @@ def test_a_batch_item_the_database_refuses_is_that_items_error(served: Served) -
         {"method": "GET", "path": "/1.1/classes/TooComplex", "params": TOO_COMPLEX}]})
     assert resp.status_code == 200, resp.text
     written, refused = resp.json()
-    assert "objectId" in written["success"] and refused["error"]["code"] == 102, resp.text
+    assert "objectId" in written["success"], resp.text
+    if served.store_url is None:  # PostgreSQL orders by 2,001 keys
+        assert refused["error"]["code"] == 102, resp.text
 
 
 def test_a_client_stores_no_object_larger_than_the_bound(served: Served) -> None:  # noqa: F811
@@ -119,3 +123,16 @@ def test_a_client_stores_no_object_larger_than_the_bound(served: Served) -> None
     stored = requests.get(base, headers=master, params={"keys": "n"}, timeout=30).json()["results"]
     assert [r["objectId"] for r in stored] == [row["objectId"]]
     assert requests.post(base, data=big, headers=master, timeout=60).status_code == 201
+
+
+def test_an_integer_past_64_bits_in_a_where_handed_on_is_refused_as_in_any_where(served: Served) -> None:  # noqa: F811
+    """``GET users/<id>/followers?where={"s": {"$in": {"n": 99999999999999999999}}}`` answered 500 on both
+    stores: the endpoint hands its ``where`` on to a query of ``_Follower`` re-encoded, and the encoder
+    could not spell an integer past 64 bits. Re-encoded, it now reaches the query, which refuses it (102)
+    as it refuses it in any ``where``."""
+    keys = {"X-LC-Id": served.app_id, "X-LC-Key": served.app_key}
+    for suffix in ("followers", "followees", "followersAndFollowees"):
+        for where in ({"s": {"$in": {"n": 2 ** 70}}}, {"s": 2 ** 70}):
+            resp = requests.get(served.base_url + f"/1.1/users/someone/{suffix}", headers=keys, timeout=30,
+                                params={"where": json.dumps(where)})
+            assert resp.status_code == 400 and resp.json()["code"] == 102, (suffix, resp.text)
