@@ -25,7 +25,7 @@ from typing import Iterator, Optional, Set
 
 __all__ = ["Budget", "OverBudget", "MAX_BATCH_ITEMS", "MAX_BRANCHES", "MAX_REGEXES", "MAX_REGEX_CHARS",
            "MAX_TEXT_SEARCHES", "MAX_POLYGON_POINTS", "MAX_SUBQUERIES", "MAX_ROWS", "MAX_INCLUDE_PATHS",
-           "MAX_INCLUDE_DEPTH", "MAX_PASSWORD_HASHES", "MAX_COMPARED_VALUES",
+           "MAX_INCLUDE_DEPTH", "MAX_PASSWORD_HASHES", "MAX_COMPARED_VALUES", "MAX_ORDER_KEYS",
            "QUERY_TIMEOUT", "deadline", "watch", "interrupted", "remaining", "Interrupted"]
 
 # The bounds on a where are measured, not guessed: per row of a scanned class, a $regex costs ~8 us (a
@@ -63,6 +63,9 @@ MAX_PASSWORD_HASHES = 10
 #: all pointers (those are one JSON parameter), is an SQL comparison of its own; SQLite refuses a query of
 #: about a thousand, after a list of a million took 20-56 s to compile
 MAX_COMPARED_VALUES = 500
+#: keys one ``order`` names (MongoDB's sort limit, which LeanCloud inherits): each is read from every row's
+#: document, and PostgreSQL refuses a query of more than about 1,660 (it answered 500)
+MAX_ORDER_KEYS = 32
 #: seconds a request's reads may run in SQLite before they are interrupted: ``leanorm serve``'s default
 #: (``--query-timeout``); an in-process ``EmbeddedServer`` has none unless given one
 QUERY_TIMEOUT = 10.0

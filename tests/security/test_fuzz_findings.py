@@ -83,14 +83,14 @@ def test_values_compared_one_by_one_are_charged_to_the_requests_budget(served: S
         assert [r["objectId"] for r in item["success"]["results"]] == [row["objectId"]], item
 
 
-#: a query within every bound of the request's budget that SQLite refuses: an order of more terms than
-#: it takes in one ORDER BY (2,000)
-TOO_COMPLEX = {"order": ",".join(f"k{i}" for i in range(2001))}
+#: a query within every bound of the request's budget that SQLite refuses as too complex: a ``where`` of
+#: 1,100 keys (their conditions are one chain of ANDs, past SQLite's expression depth of 1,000)
+TOO_COMPLEX = {"where": {f"k{i}": i for i in range(1100)}}
 
 
 def test_a_batch_item_the_database_refuses_is_that_items_error(served: Served) -> None:  # noqa: F811
     """``POST batch [POST classes/Fz {...}, GET classes/Fz?where={"n": {"$in": [0, ..., 999]}}]`` (or
-    ``?order=k0,k1,...,k2000``)
+    ``?where={"k0": 0, ..., "k1099": 1099}``)
     answered 400 "too complex to run" for the whole batch while the first item's object was stored: the
     client was told nothing was done (and a retry stored it twice). A query SQLite finds too complex is
     now that item's error, as any other refusal is, and the items before it answer their success."""
@@ -102,7 +102,7 @@ def test_a_batch_item_the_database_refuses_is_that_items_error(served: Served) -
     assert resp.status_code == 200, resp.text
     written, refused = resp.json()
     assert "objectId" in written["success"], resp.text
-    if served.store_url is None:  # PostgreSQL orders by 2,001 keys
+    if served.store_url is None:  # PostgreSQL answers it
         assert refused["error"]["code"] == 102, resp.text
 
 
@@ -136,3 +136,17 @@ def test_an_integer_past_64_bits_in_a_where_handed_on_is_refused_as_in_any_where
             resp = requests.get(served.base_url + f"/1.1/users/someone/{suffix}", headers=keys, timeout=30,
                                 params={"where": json.dumps(where)})
             assert resp.status_code == 400 and resp.json()["code"] == 102, (suffix, resp.text)
+
+
+def test_an_order_names_at_most_the_bound_of_keys(served: Served) -> None:  # noqa: F811
+    """``GET classes/Fz?order=k0,k1,...,k1699`` answered 500 on PostgreSQL (it refuses a query of that many
+    terms) and "too complex" on SQLite after reading every row's document once per key. ``order`` names at
+    most ``budget.MAX_ORDER_KEYS`` (32, MongoDB's sort limit) keys, refused before any is compiled."""
+    keys = {"X-LC-Id": served.app_id, "X-LC-Key": served.app_key}
+    base = served.base_url + "/1.1/classes/Ordered"
+    row = requests.post(base, json={"k0": 1}, headers=keys, timeout=30).json()
+    for count in (33, 1700):
+        resp = requests.get(base, headers=keys, timeout=60, params={"order": ",".join(f"k{i}" for i in range(count))})
+        assert resp.status_code == 400 and resp.json()["code"] == 102 and "32" in resp.json()["error"], resp.text
+    resp = requests.get(base, headers=keys, timeout=30, params={"order": ",".join(f"-k{i}" for i in range(32))})
+    assert [r["objectId"] for r in resp.json()["results"]] == [row["objectId"]]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Tuple
 
-from ..budget import Budget
+from ..budget import MAX_ORDER_KEYS, Budget
 from ..limits import check_where_depth
 from ..caller import Caller
 from ..answers import ProtocolError, dumps
@@ -393,7 +393,10 @@ class QueryCompiler:
         # The protocol's null placement: LeanCloud (MongoDB) puts missing values first when ascending,
         # Parse Server on PostgreSQL puts them last.
         nulls_last = self.dialect == "parse"
-        for key in order.split(","):
+        keys = order.split(",")
+        if len(keys) > MAX_ORDER_KEYS:  # before any is compiled: PostgreSQL answered 1,700 with an error (500)
+            raise ProtocolError(102, f"Invalid query: order may name at most {MAX_ORDER_KEYS} keys.")
+        for key in keys:
             key = key.strip()
             descending = key.startswith("-")
             key = key.lstrip("-+")
