@@ -42,25 +42,28 @@ class World:
         self._set_up()
 
     # -- the world ---------------------------------------------------------------------------------------
-    def _call(self, method: str, path: str, body: Any = None, caller: str = "app") -> Tuple[int, Any]:
-        resp = self.http.request(method, self.served.base_url + "/1.1/" + path, headers=self.headers(caller, "leancloud"),
-                                 data=None if body is None else json.dumps(body), timeout=60)
+    def call(self, method: str, path: str, body: Any = None, caller: str = "app") -> Tuple[int, Any]:
+        """A request of the world's own (LeanCloud dialect, JSON): its status and answer."""
+        resp = self.http.request(method, self.served.base_url + "/1.1/" + path, timeout=60,
+                                 headers=self.headers(caller, "leancloud"),
+                                 data=None if body is None else json.dumps(body))
         return resp.status_code, resp.json()
 
-    def _ok(self, method: str, path: str, body: Any = None, caller: str = "app") -> Any:
-        status, answer = self._call(method, path, body, caller)
+    def ok(self, method: str, path: str, body: Any = None, caller: str = "app") -> Any:
+        """``call``, which must succeed: its answer."""
+        status, answer = self.call(method, path, body, caller)
         assert status < 300, (method, path, status, answer)
         return answer
 
     def _set_up(self) -> None:
         for name in ("A", "B", "stale"):
-            user = self._ok("POST", "users", {"username": f"fz{name}{uuid.uuid4().hex[:8]}", "password": "pw"})
+            user = self.ok("POST", "users", {"username": f"fz{name}{uuid.uuid4().hex[:8]}", "password": "pw"})
             self.ids[f"@{name}"], self.tokens[name] = user["objectId"], user["sessionToken"]
-        self._ok("POST", "logout", {}, caller="stale")  # its token now names no session
-        self.ids["@role"] = self._ok("POST", "roles", {"name": f"fz{uuid.uuid4().hex[:8]}",
+        self.ok("POST", "logout", {}, caller="stale")  # its token now names no session
+        self.ids["@role"] = self.ok("POST", "roles", {"name": f"fz{uuid.uuid4().hex[:8]}",
                                                        "ACL": {"*": {"read": True}}}, caller="master")["objectId"]
-        self.ids["@session"] = self._ok("GET", "sessions/me", caller="A")["objectId"]
-        self.ids["@file"] = self._ok("POST", "files/a.txt", {"base64": "aGk=", "_ContentType": "text/plain"},
+        self.ids["@session"] = self.ok("GET", "sessions/me", caller="A")["objectId"]
+        self.ids["@file"] = self.ok("POST", "files/a.txt", {"base64": "aGk=", "_ContentType": "text/plain"},
                                      caller="A")["objectId"]
         self._secrets()
 
@@ -69,16 +72,17 @@ class World:
         acl = {self.ids["@A"]: {"read": True, "write": True}}
         for class_name, key in (("Secret", "@secret"), ("Fz", "@mixed")):
             body = {"m": self.marker, "n": 2, "s": "x", "ACL": acl}
-            if key in self.ids and self._call("PUT", f"classes/{class_name}/{self.ids[key]}", body, "master")[0] == 200:
+            url = f"classes/{class_name}/{self.ids.get(key)}"
+            if key in self.ids and self.call("PUT", url, body, "master")[0] == 200:
                 continue
-            self.ids[key] = self._ok("POST", f"classes/{class_name}", body, caller="A")["objectId"]
+            self.ids[key] = self.ok("POST", f"classes/{class_name}", body, caller="A")["objectId"]
         # an open object pointing at both, and relating to them: include, keys and $relatedTo reach them
         pointers = [{"__type": "Pointer", "className": c, "objectId": self.ids[k]}
                     for c, k in (("Secret", "@secret"), ("Fz", "@mixed"))]
         linking = {"n": 1, "s": "x", "a": [1, 2], "o": {"k": 1}, "p": pointers[0], "q": pointers[1], "list": pointers,
                    "ACL": {"*": {"read": True, "write": True}}, "r": {"__op": "AddRelation", "objects": pointers[1:]}}
-        if "@obj" not in self.ids or self._call("PUT", f"classes/Fz/{self.ids['@obj']}", linking, "master")[0] != 200:
-            self.ids["@obj"] = self._ok("POST", "classes/Fz", linking, caller="master")["objectId"]
+        if "@obj" not in self.ids or self.call("PUT", f"classes/Fz/{self.ids['@obj']}", linking, "master")[0] != 200:
+            self.ids["@obj"] = self.ok("POST", "classes/Fz", linking, caller="master")["objectId"]
 
     def restore(self) -> None:
         """Put back what A or the master key may have changed (the secrets, the users' sessions) since the
@@ -86,9 +90,9 @@ class World:
         if not self.tainted:
             return
         for name in ("A", "B"):
-            status, me = self._call("GET", "users/me", caller=name)
+            status, me = self.call("GET", "users/me", caller=name)
             if status != 200 or me.get("objectId") != self.ids[f"@{name}"]:
-                user = self._ok("POST", "users", {"username": f"fz{name}{uuid.uuid4().hex[:8]}", "password": "pw"})
+                user = self.ok("POST", "users", {"username": f"fz{name}{uuid.uuid4().hex[:8]}", "password": "pw"})
                 self.ids[f"@{name}"], self.tokens[name] = user["objectId"], user["sessionToken"]
         self._secrets()
         self.tainted = False

@@ -78,12 +78,12 @@ def test_no_live_message_breaks_the_servers_rules(world: World, caller: str, con
                 ws.send(frame if isinstance(frame, (str, bytes)) else json.dumps(frame).replace(
                     "@secret", world.ids["@secret"]).replace("@A", world.ids["@A"]))
             # what may (wrongly) reach B: A's objects changed and made, open objects changed
-            world._ok("PUT", f"classes/Secret/{world.ids['@secret']}", {"n": {"__op": "Increment", "amount": 1}},
+            world.ok("PUT", f"classes/Secret/{world.ids['@secret']}", {"n": {"__op": "Increment", "amount": 1}},
                       caller="A")
-            world._ok("POST", "classes/Secret", {"m": world.marker, "ACL": {world.ids["@A"]: {"read": True}}},
+            world.ok("POST", "classes/Secret", {"m": world.marker, "ACL": {world.ids["@A"]: {"read": True}}},
                       caller="A")
-            world._ok("PUT", f"classes/Fz/{world.ids['@mixed']}", {"s": uuid.uuid4().hex}, caller="master")
-            world._ok("PUT", f"classes/Fz/{world.ids['@obj']}", {"s": uuid.uuid4().hex}, caller="master")
+            world.ok("PUT", f"classes/Fz/{world.ids['@mixed']}", {"s": uuid.uuid4().hex}, caller="master")
+            world.ok("PUT", f"classes/Fz/{world.ids['@obj']}", {"s": uuid.uuid4().hex}, caller="master")
             while True:
                 received.append(str(ws.recv(timeout=QUIET)))
         except (TimeoutError, ConnectionClosed):
