@@ -150,3 +150,13 @@ def test_an_order_names_at_most_the_bound_of_keys(served: Served) -> None:  # no
         assert resp.status_code == 400 and resp.json()["code"] == 102 and "32" in resp.json()["error"], resp.text
     resp = requests.get(base, headers=keys, timeout=30, params={"order": ",".join(f"-k{i}" for i in range(32))})
     assert [r["objectId"] for r in resp.json()["results"]] == [row["objectId"]]
+
+
+def test_a_path_too_long_for_any_files_key_is_an_unknown_endpoint(served: Served) -> None:  # noqa: F811
+    """``GET /xxxx...`` (5,000 characters: any path outside the API may be a file's key) answered 500 with no
+    body: looking the key up matched the file's URL with a pattern past the request's budget of regex
+    characters, refused outside any handler. No key is that long: it is a path the server does not know."""
+    for method in ("GET", "HEAD"):
+        resp = requests.request(method, served.base_url + "/" + "x" * 5000, timeout=30)
+        assert resp.status_code == 404, resp.status_code
+    _typed_error(requests.get(served.base_url + "/1.1/../" + "x" * 5000, timeout=30))
