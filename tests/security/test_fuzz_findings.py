@@ -160,3 +160,15 @@ def test_a_path_too_long_for_any_files_key_is_an_unknown_endpoint(served: Served
         resp = requests.request(method, served.base_url + "/" + "x" * 5000, timeout=30)
         assert resp.status_code == 404, resp.status_code
     _typed_error(requests.get(served.base_url + "/1.1/../" + "x" * 5000, timeout=30))
+
+
+def test_an_object_holding_an_integer_past_64_bits_compares_equal_to_nothing(served: Served) -> None:  # noqa: F811
+    """``GET classes/Fz?where={"o": {"k": 99999999999999999999}}`` answered 500 on both stores: the value is
+    compared in its stored form, whose encoder could not spell the integer. No stored object holds one, so
+    it now matches nothing."""
+    keys = {"X-LC-Id": served.app_id, "X-LC-Key": served.app_key}
+    requests.post(served.base_url + "/1.1/classes/Wide", json={"o": {"k": 1}}, headers=keys, timeout=30)
+    for path in ("classes/Wide", "users/someone/followers"):
+        resp = requests.get(served.base_url + "/1.1/" + path, headers=keys, timeout=30,
+                            params={"where": json.dumps({"o": {"k": 2 ** 70}})})
+        assert resp.status_code == 200 and resp.json()["results"] == [], resp.text
