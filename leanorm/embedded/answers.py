@@ -33,8 +33,9 @@ def _not_json(name: str) -> Any:
 
 def loads(raw: Any) -> Any:
     """Strict JSON: ``NaN``/``Infinity`` are refused (they would be stored as text SQLite cannot read back),
-    and so are nesting deeper than ``limits.MAX_JSON_DEPTH`` and lone UTF-16 surrogates (which no answer
-    could encode); all raise ``ValueError``."""
+    and so are numbers beyond a double's range (``1e999``, a 400-digit integer), nesting deeper than
+    ``limits.MAX_JSON_DEPTH`` and lone UTF-16 surrogates (which no answer could encode); all raise
+    ``ValueError``."""
     try:
         return check_json(json.loads(raw, parse_constant=_not_json))
     except RecursionError:
@@ -43,7 +44,13 @@ def loads(raw: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """Compact JSON, the one form the server writes (stored documents and answers alike)."""
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        # an integer past 64 bits, which orjson cannot spell, in a request's value re-encoded on its way (a
+        # ``where`` handed on to another query): the standard library spells any integer, and what reads it
+        # next refuses it as it would over HTTP. Stored documents never hold one (``values.check_value``).
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from typing import Iterator, Optional, Set
 
 __all__ = ["Budget", "OverBudget", "MAX_BATCH_ITEMS", "MAX_BRANCHES", "MAX_REGEXES", "MAX_REGEX_CHARS",
            "MAX_TEXT_SEARCHES", "MAX_POLYGON_POINTS", "MAX_SUBQUERIES", "MAX_ROWS", "MAX_INCLUDE_PATHS",
-           "MAX_INCLUDE_DEPTH", "MAX_PASSWORD_HASHES",
+           "MAX_INCLUDE_DEPTH", "MAX_PASSWORD_HASHES", "MAX_COMPARED_VALUES", "MAX_ORDER_KEYS",
            "QUERY_TIMEOUT", "deadline", "watch", "interrupted", "remaining", "Interrupted"]
 
 # The bounds on a where are measured, not guessed: per row of a scanned class, a $regex costs ~8 us (a
@@ -59,6 +59,13 @@ MAX_INCLUDE_DEPTH = 8
 #: together): each is a scrypt computation of ~0.1 s of CPU, so a batch of 100 sign-ups held a thread for 12 s
 #: and four at once stalled the server; 10 keep a request near a second
 MAX_PASSWORD_HASHES = 10
+#: values compared one by one: each value of an ``$all``, and of an ``$in``/``$nin`` that is not all strings or
+#: all pointers (those are one JSON parameter), is an SQL comparison of its own; SQLite refuses a query of
+#: about a thousand, after a list of a million took 20-56 s to compile
+MAX_COMPARED_VALUES = 500
+#: keys one ``order`` names (MongoDB's sort limit, which LeanCloud inherits): each is read from every row's
+#: document, and PostgreSQL refuses a query of more than about 1,660 (it answered 500)
+MAX_ORDER_KEYS = 32
 #: seconds a request's reads may run in SQLite before they are interrupted: ``leanorm serve``'s default
 #: (``--query-timeout``); an in-process ``EmbeddedServer`` has none unless given one
 QUERY_TIMEOUT = 10.0
@@ -96,6 +103,7 @@ class Budget:
     subqueries: int = 0
     rows: int = 0
     password_hashes: int = 0
+    compared_values: int = 0
 
     def charge_branches(self, count: int) -> None:
         self.branches += count
@@ -109,6 +117,12 @@ class Budget:
             raise _over(self.holder, "$regex conditions", MAX_REGEXES)
         if self.regex_chars > MAX_REGEX_CHARS:
             raise _over(self.holder, "characters of $regex patterns in all", MAX_REGEX_CHARS)
+
+    def charge_compared_values(self, count: int) -> None:
+        self.compared_values += count
+        if self.compared_values > MAX_COMPARED_VALUES:
+            raise _over(self.holder, "values compared one by one ($all, or $in/$nin of values other than "
+                                     "strings or pointers)", MAX_COMPARED_VALUES)
 
     def charge_text(self) -> None:
         self.text_searches += 1

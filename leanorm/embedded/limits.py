@@ -6,13 +6,17 @@ stack) and answer 500, or a lone UTF-16 surrogate reaches SQLite, which cannot e
 """
 from __future__ import annotations
 
+import math
 import sqlite3
+import sys
 from typing import Any, List, Tuple
 
-__all__ = ["MAX_JSON_DEPTH", "MAX_WHERE_DEPTH", "check_json", "check_where_depth", "too_complex"]
+__all__ = ["MAX_JSON_DEPTH", "MAX_JSON_NUMBER", "MAX_WHERE_DEPTH", "check_json", "check_where_depth", "too_complex"]
 
 #: the deepest JSON a request may carry (MongoDB's document nesting limit, which LeanCloud inherits)
 MAX_JSON_DEPTH = 100
+#: the largest number a request's JSON may hold (the largest finite double): a client's JSON means no more
+MAX_JSON_NUMBER = int(sys.float_info.max)
 #: the deepest nesting of ``$and``/``$or``/``$nor`` and sub-queries in one ``where``, each counted by
 #: the depth of SQL it compiles to (:data:`_WEIGHTS`): SQLite's parser overflowed past 43 levels of
 #: ``$and``, 7 of ``$nor`` inside ``$nor``, 6 of ``$inQuery``
@@ -24,13 +28,17 @@ _SUBQUERY_WEIGHT = 3
 
 
 def check_json(value: Any) -> Any:
-    """``value`` (parsed JSON) if it nests at most :data:`MAX_JSON_DEPTH` deep and every string and key in
-    it is storable Unicode; else ``ValueError`` (the protocol's error 107, JSON the server will not take)."""
+    """``value`` (parsed JSON) if it nests at most :data:`MAX_JSON_DEPTH` deep, every string and key in it
+    is storable Unicode and every number a finite double can hold; else ``ValueError`` (the protocol's
+    error 107, JSON the server will not take)."""
     stack: List[Tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
             _check_string(item)
+            continue
+        if isinstance(item, (int, float)):
+            _check_number(item)
             continue
         if not isinstance(item, (dict, list)):
             continue
@@ -43,6 +51,16 @@ def check_json(value: Any) -> Any:
         else:
             stack.extend((inner, depth + 1) for inner in item)
     return value
+
+
+def _check_number(number: float) -> None:
+    # ``1e999`` parses as infinity and a 400-digit integer as itself: no client's JSON means either (a
+    # JavaScript client reads both as Infinity), and any check that turns one into a float overflowed (500)
+    if isinstance(number, float):
+        if not math.isfinite(number):
+            raise ValueError("a number beyond the range of a double is not JSON a client sends")
+    elif not -MAX_JSON_NUMBER <= number <= MAX_JSON_NUMBER:
+        raise ValueError("a number beyond the range of a double is not JSON a client sends")
 
 
 def _check_string(text: str) -> None:

@@ -77,12 +77,14 @@ def answer(server: "EmbeddedServer", method: str, path: str) -> Optional[Tuple[i
     """The answer to ``/health`` or ``/ready``; None for any other path."""
     if path not in (HEALTH, READY):
         return None
+    # a refusal carries the protocol's integer ``code`` beside the status word an orchestrator reads:
+    # every error this server answers has the one shape clients parse (docs/security.md, "The fuzzing tier")
     if method not in ("GET", "HEAD"):
-        return 405, {"status": "error", "error": f"{path} answers GET only."}
+        return 405, {"status": "error", "code": 1, "error": f"{path} answers GET only."}
     if path == HEALTH:
         return health()
     try:
         server.readiness.check()
     except ProtocolError as exc:
-        return 503, {"status": "unavailable", "error": exc.message}
+        return 503, {"status": "unavailable", "code": exc.code, "error": exc.message}
     return 200, {"status": "ready"}

@@ -139,9 +139,14 @@ class Context:
         """The JSON body (``{}`` when empty); malformed JSON is error 107."""
         if not self._parsed:
             self._parsed = True
-            if self.raw_body:
+            raw = self.raw_body
+            if raw is not None and not isinstance(raw, (bytes, bytearray)):
+                # a stream (``files.streams`` took the path for an upload's) read by an endpoint taking JSON
+                # (``POST /parse/files/`` without a name routes to ``files``): read whole, within its cap
+                raw = raw.read()
+            if raw:
                 try:
-                    self._body = loads(self.raw_body)
+                    self._body = loads(raw)
                 except ValueError:
                     raise ProtocolError(107, "Malformed json object. A json dictionary is expected.") from None
             else:

@@ -221,8 +221,6 @@ class EmbeddedServer:
         refusal = self._over_budget(exc) or store_failure(exc)
         if refusal is not None:
             return refusal.status, refusal.as_json()
-        if too_complex(exc):
-            return 400, {"code": 102, "error": "Invalid query: too complex to run."}
         log.exception("embedded backend failed on %s %s", method, path)
         return 500, {"code": 1, "error": "Internal server error."}
 
@@ -264,6 +262,8 @@ class EmbeddedServer:
         try:
             answer = handler(ctx)
         except Exception as exc:
+            # a refusal is the protocol's error here, where a batch's items pass too: raised past a batch
+            # item, it answered the whole batch an error while the items before it stood
             refusal = self._over_budget(exc)
             if refusal is None:
                 raise
@@ -273,10 +273,13 @@ class EmbeddedServer:
         return 200, answer
 
     def _over_budget(self, exc: BaseException) -> Optional[ProtocolError]:
-        """The client's error for a request over its cost budget (``budget.py``): a bound it passed, or
-        a read interrupted at its deadline (``budget.watch``); None for any other exception."""
+        """The client's error for a request over its cost budget (``budget.py``): a bound it passed, a
+        read interrupted at its deadline (``budget.watch``), or a query SQLite's parser finds too complex;
+        None for any other exception."""
         if isinstance(exc, OverBudget):
             return ProtocolError(exc.code, str(exc))
+        if too_complex(exc):
+            return ProtocolError(102, "Invalid query: too complex to run.")
         if interrupted(exc):
             return ProtocolError(124, f"The request ran past its time limit of {self.settings.query_timeout or 0:g} s; "
                                       "narrow the query (an indexed condition, fewer rows).")

@@ -86,7 +86,8 @@ _leaves = st.one_of(
     st.builds(lambda n: {"n": n}, st.integers(0, ROWS)),
     st.builds(lambda op, x: {"score": {op: x}}, st.sampled_from(["$gt", "$gte", "$lt", "$lte", "$ne"]),
               st.floats(-100, 100)),
-    st.builds(lambda values: {"n": {"$in": values}}, st.lists(st.integers(0, ROWS), max_size=50)),
+    # 12 leaves of 40 numbers stay within budget.MAX_COMPARED_VALUES (500)
+    st.builds(lambda values: {"n": {"$in": values}}, st.lists(st.integers(0, ROWS), max_size=40)),
     st.builds(lambda values: {"s": {"$nin": values}}, st.lists(_words, max_size=20)),
     st.builds(lambda flag: {"flag": {"$exists": flag}}, st.booleans()),
     st.builds(lambda p, o: {"s": {"$regex": p, **({"$options": o} if o else {})}}, _regex,
@@ -156,6 +157,8 @@ OVER: Dict[str, Tuple[Any, int]] = {
     "include depth": (st.builds(lambda n: {"include": ".".join(["owner"] * n)},
                                 st.integers(budget.MAX_INCLUDE_DEPTH + 1, 40)), budget.MAX_INCLUDE_DEPTH),
     "limit": (st.builds(lambda n: {"limit": n}, st.integers(1001, 10 ** 12)), 1000),
+    "compared values": (st.builds(lambda n: {"where": {"$or": [{"n": {"$in": list(range(n))}}, {"tags": {"$all": [1] * n}}]}},
+                                  st.integers(budget.MAX_COMPARED_VALUES // 2 + 1, 100_000)), budget.MAX_COMPARED_VALUES),
 }
 
 

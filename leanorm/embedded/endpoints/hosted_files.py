@@ -37,6 +37,7 @@ from . import objects, reads
 from .form_upload import FilePart
 from ..access.permissions import permit
 from ..routing import Body, Context, Readable, Services, route
+from ..budget import MAX_REGEX_CHARS
 from ..caller import Caller
 from ..answers import EmbeddedResponse, ProtocolError, dumps
 from ..storage.store import table
@@ -405,7 +406,10 @@ def open_download(server: "Services", path: str) -> Tuple[BinaryIO, int, Dict[st
     where: Dict[str, Any] = {"objectId": path[len(DOWNLOAD_PREFIX):].split("/", 1)[0]}
     if keyed:  # only a key chosen with the master key is where a file is served (its url ends with it)
         key = unquote(path.strip("/"))
-        where = {"key": key, "url": {"$regex": "/" + re.escape(quote(key)) + "$"}}
+        ending = "/" + re.escape(quote(key)) + "$"
+        if len(ending) > MAX_REGEX_CHARS:  # no key is that long; the lookup would be over its budget (500)
+            raise ProtocolError(1, f"Unknown endpoint: GET {path[:100]}.", 404)
+        where = {"key": key, "url": {"$regex": ending}}
     rows, _ = reads.query(ctx, FILE_CLASS, where, order="-createdAt", limit=1)
     if not rows and keyed:  # no file there: a path outside the API
         raise ProtocolError(1, f"Unknown endpoint: GET {path}.", 404)

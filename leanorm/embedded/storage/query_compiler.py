@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Tuple
 
-from ..budget import Budget
+from ..budget import MAX_ORDER_KEYS, Budget
 from ..limits import check_where_depth
 from ..caller import Caller
 from ..answers import ProtocolError, dumps
@@ -300,12 +300,15 @@ class QueryCompiler:
             raise ProtocolError(102, "Invalid query: $in and $nin need a list.")
         if not values:
             return "0"
+        strings = {type(v) for v in values} == {str}
+        pointers = all(isinstance(v, dict) and v.get("__type") == "Pointer" for v in values)
+        if not (strings or pointers):
+            self.budget.charge_compared_values(len(values))  # before compiling: compiling is the cost
 
         def predicate(s: Slot) -> str:
-            kinds = {type(v) for v in values}
-            if kinds == {str}:
+            if strings:
                 return self.typed(s, "String", f"{s.value} IN ({self.listed(values)})", f"{s.type} = 'text'")
-            if all(isinstance(v, dict) and v.get("__type") == "Pointer" for v in values):
+            if pointers:
                 ids = self.listed([str(v.get("objectId")) for v in values])
                 return f"{s.sub('objectId').value} IN ({ids})"
             return " OR ".join(f"({self.scalar_equal(s, v)})" for v in values)
@@ -397,7 +400,10 @@ class QueryCompiler:
         # The protocol's null placement: LeanCloud (MongoDB) puts missing values first when ascending,
         # Parse Server on PostgreSQL puts them last.
         nulls_last = self.dialect == "parse"
-        for key in order.split(","):
+        keys = order.split(",")
+        if len(keys) > MAX_ORDER_KEYS:  # before any is compiled: PostgreSQL answered 1,700 with an error (500)
+            raise ProtocolError(102, f"Invalid query: order may name at most {MAX_ORDER_KEYS} keys.")
+        for key in keys:
             key = key.strip()
             descending = key.startswith("-")
             key = key.lstrip("-+")
@@ -450,6 +456,7 @@ def _all(c: QueryCompiler, slot: Slot, values: Any, array: bool) -> str:
         raise ProtocolError(102, "Invalid query: $all needs a list.")
     if not values:
         return "0"
+    c.budget.charge_compared_values(len(values))
     return " AND ".join(f"({c.contains(slot, True, partial(c.scalar_equal, value=v))})" for v in values)
 
 

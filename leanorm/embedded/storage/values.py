@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
@@ -61,7 +62,12 @@ def pointer(class_name: str, object_id: str) -> Dict[str, str]:
 
 def canonical(value: Any) -> str:
     """The stored text of a JSON value (sorted keys, compact): equal values give equal text."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        # an integer past 64 bits inside a value a query compares with: orjson cannot spell it, the standard
+        # library can, and no stored document holds one (``check_value``), so it matches nothing
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _number(value: Any) -> TypeGuard[float]:
