@@ -103,15 +103,15 @@ def test_a_conditional_write_whose_where_scans_past_the_deadline_is_undone(tmp_p
     """A write's `where` runs inside its transaction, under the writers' lock every node's writes wait for,
     and its sub-queries scan whole classes: with no time limit in a write transaction, one client's
     conditional update held every writer of the database for as long as its scans took (seconds per
-    300,000 objects, and the budget allows 64 sub-queries). Eight scans of 150,000 objects outlast a write
+    300,000 objects, and the budget allows 64 sub-queries). Forty scans of 150,000 objects outlast a write
     statement's least time limit (1 s) several times over."""
     with serve(tmp_path / "app.sqlite3", "--query-timeout", "0.5", store=store) as served:
         raw = Raw(served, "leancloud")
         raw.ok("POST", "classes/Haystack", {"s": "seed"}, master=True)
         target = raw.ok("POST", "classes/Needle", {"owner": "nobody", "n": 0})
         _fill(served, "Haystack", 150_000)
-        scans = [{"owner": {"$select": {"query": {"className": "Haystack", "where": {"s": {"$regex": f"(a|b| )*z{i}"}}},
-                                        "key": "s"}}} for i in range(8)]
+        scans = [{"owner": {"$select": {"query": {"className": "Haystack", "where": {"s": {"$ne": f"z{i}"}}},
+                                        "key": "s"}}} for i in range(40)]
         status, answer = raw.call("PUT", f"classes/Needle/{target['objectId']}", {"n": 1},
                                   params={"where": {"$or": scans}}, timeout=120)
         assert (status, answer.get("code")) == (400, 124), answer
