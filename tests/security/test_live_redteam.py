@@ -176,7 +176,7 @@ def test_subscriptions_whose_sub_queries_cost_too_much_per_change_are_ended(api:
 
 def test_a_connection_that_does_not_read_holds_a_bounded_number_of_bytes(api: Raw, served: Served) -> None:
     """Unread messages were bounded by their number only (1,000): an event carries its object twice,
-    and objects have no size bound of their own, so ten 2 MB updates watched by ten sockets that never
+    and objects were not bounded in size (now 1 MiB), so ten 2 MB updates watched by ten sockets that never
     read grew the server by 500 MB (a client holds 256 sockets). Past ``max_pending_bytes`` (4 MiB) the
     connection is told (155) and closed, as past 1,000 messages."""
     watched = unique("LiveBig")
@@ -188,7 +188,7 @@ def test_a_connection_that_does_not_read_holds_a_bounded_number_of_bytes(api: Ra
         assert json.loads(stalled.recv(timeout=20))["op"] == "connected"
         stalled.send(json.dumps({"op": "subscribe", "requestId": 1, "query": {"className": watched, "where": {}}}))
         assert json.loads(stalled.recv(timeout=20))["op"] == "subscribed"
-        blob = "x" * 1024 * 1024
+        blob = "x" * 900 * 1024  # within the bound on one object (1 MiB as stored)
         for number in range(12):
             api.ok("PUT", f"classes/{watched}/{thing['objectId']}", {"blob": f"{number}{blob}"})
         received = []
