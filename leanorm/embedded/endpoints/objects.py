@@ -23,7 +23,7 @@ from ..storage.rows import ROW
 from ..storage.store import check_class_name, check_field_name, table
 from ..storage.interface import Connection, FieldType
 from ..storage.values import apply_fields, canonical, field_path, normalize_iso, now_iso, relation_targets, type_of
-from ..storage.query_compiler import QueryCompiler
+from ..storage.query_compiler import QueryCompiler, reads_other_rows
 
 __all__ = ["MAX_OBJECT_BYTES", "write", "remove", "write_options", "can_write"]
 
@@ -136,25 +136,13 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
                                                None if fetch_when_save else [*changed, *hooked, *defaulted])
 
 
-#: the query operators that read rows besides the object's own (another class, another object's relations)
-OTHER_ROWS = frozenset({"$inQuery", "$notInQuery", "$select", "$dontSelect", "$relatedTo"})
-
-
 def _side_by_side(class_name: str, where: Any) -> bool:
     """Whether a write of one object of ``class_name`` under the condition ``where`` may run beside other
     writes (``Store.transact``'s ``concurrent``): an app class's may, as what it reads to decide is its
     own row (locked) and the catalogue (whose changes run alone). A system class's may not: its rules read
     other rows (a unique username, email or phone number, a role's name, one installation per device) and
     would race; nor may a condition reading other rows (no lock holds those still until the commit)."""
-    return not class_name.startswith("_") and not _reads_other_rows(where)
-
-
-def _reads_other_rows(where: Any) -> bool:
-    if isinstance(where, dict):
-        return any(key in OTHER_ROWS or _reads_other_rows(value) for key, value in where.items())
-    if isinstance(where, list):
-        return any(_reads_other_rows(value) for value in where)
-    return False
+    return not class_name.startswith("_") and not reads_other_rows(where)
 
 
 def _save(conn: Connection, ctx: Context, class_name: str, object_id: str, body: Dict[str, Any], creating: bool,

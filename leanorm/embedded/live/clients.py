@@ -22,10 +22,10 @@ from ..budget import Budget, OverBudget
 from ..caller import Caller
 from ..endpoints.sessions import authenticate
 from ..storage.interface import Store
-from ..storage.query_compiler import QueryCompiler
+from ..storage.query_compiler import QueryCompiler, reads_other_rows
 from ..storage.store import check_class_name
 from ..storage.values import canonical
-from .matching import queried_fields, reads_other_rows
+from .matching import queried_fields
 from .messages import BAD_KEYS, EVENTS, INVALID_MESSAGE, NOT_CONNECTED, LiveError, check_request, error
 from .outlet import Outlet
 from .triggers import CONNECT, EventLine, subscription_query

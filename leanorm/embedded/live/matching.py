@@ -22,28 +22,17 @@ from ..answers import ProtocolError
 from ..budget import Budget, interrupted
 from ..caller import Caller
 from ..storage.interface import Connection, Store
-from ..storage.query_compiler import QueryCompiler
+from ..storage.query_compiler import QueryCompiler, reads_other_rows
 from ..storage.values import canonical
 
-__all__ = ["Conditions", "reads_other_rows", "queried_fields", "row_of", "COLUMNS_PER_STATEMENT"]
+__all__ = ["Conditions", "queried_fields", "row_of", "COLUMNS_PER_STATEMENT"]
 
 log = logging.getLogger("leanorm.embedded")
 #: conditions evaluated by one statement (SQLite allows 2,000 result columns)
 COLUMNS_PER_STATEMENT = 200
-#: operators whose condition reads rows besides the object's own
-_SUBQUERIES = {"$inQuery", "$notInQuery", "$select", "$dontSelect", "$relatedTo"}
 _OWN_KEYS = ("objectId", "createdAt", "updatedAt", "ACL")
 _ROW = "(SELECT :lq_id AS objectId, :lq_created AS createdAt, :lq_updated AS updatedAt, :lq_acl AS acl, " \
        ":lq_data AS data) AS t0"
-
-
-def reads_other_rows(where: Any) -> bool:
-    """Whether ``where`` has a sub-query (its result depends on other rows and on who reads them)."""
-    if isinstance(where, dict):
-        return any(k in _SUBQUERIES or reads_other_rows(v) for k, v in where.items())
-    if isinstance(where, list):
-        return any(reads_other_rows(v) for v in where)
-    return False
 
 
 def queried_fields(where: Any) -> FrozenSet[str]:

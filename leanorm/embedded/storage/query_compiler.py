@@ -28,7 +28,8 @@ from .values import canonical, normalize_iso, polygon_value, storable_number
 if TYPE_CHECKING:  # pragma: no cover
     from .interface import Store
 
-__all__ = ["Slot", "QueryCompiler", "SubqueryRules", "OPERATORS", "SYSTEM_RELATIONS"]
+__all__ = ["Slot", "QueryCompiler", "SubqueryRules", "OPERATORS", "SYSTEM_RELATIONS", "SUBQUERY_OPERATORS",
+           "reads_other_rows"]
 
 EARTH_KM, EARTH_MILES = 6371.0, 3958.8
 COLUMNS = ("objectId", "createdAt", "updatedAt")
@@ -613,3 +614,15 @@ OPERATORS: Dict[str, Operator] = {
     "$text": _text,
     "$containedBy": _contained_by,
 }
+
+#: the operators whose condition reads rows besides the object's own (``$relatedTo`` is a key of the where)
+SUBQUERY_OPERATORS = frozenset({"$inQuery", "$notInQuery", "$select", "$dontSelect", "$relatedTo"})
+
+
+def reads_other_rows(where: Any) -> bool:
+    """Whether ``where`` has a sub-query: its result depends on other rows (and on who reads them)."""
+    if isinstance(where, dict):
+        return any(key in SUBQUERY_OPERATORS or reads_other_rows(value) for key, value in where.items())
+    if isinstance(where, list):
+        return any(reads_other_rows(value) for value in where)
+    return False
