@@ -76,15 +76,22 @@ def test_add_unique_from_two_nodes_keeps_each_value_once(nodes: Tuple[Served, Se
     assert sorted(tags) == sorted({f"t{i}" for i in range(7)})
 
 
+def _assert_made_once(answers: List[Tuple[int, Dict[str, Any]]], refusal: int, node: Served, path: str,
+                      where: Dict[str, Any]) -> None:
+    """Of racing creates, one was made (201), every other refused with ``refusal``, and ``path`` holds one
+    object matching ``where``."""
+    statuses = [status for status, _ in answers]
+    assert statuses.count(201) == 1, answers
+    assert all(answer["code"] == refusal for status, answer in answers if status != 201)
+    status, found = _call(node, "GET", path, params={"where": json.dumps(where), "count": "1", "limit": "0"},
+                          master=True)
+    assert status == 200 and found["count"] == 1
+
+
 def test_one_username_signs_up_once_across_nodes(nodes: Tuple[Served, Served]) -> None:
     answers = _race(nodes, 16, lambda node, i: _call(node, "POST", "users",
                                                     {"username": "same-name", "password": f"pw-{i}-long"}))
-    statuses = [status for status, _ in answers]
-    assert statuses.count(201) == 1, answers
-    assert all(answer["code"] == 202 for status, answer in answers if status != 201)
-    status, found = _call(nodes[1], "GET", "users", params={"where": json.dumps({"username": "same-name"}),
-                                                            "count": "1", "limit": "0"}, master=True)
-    assert status == 200 and found["count"] == 1
+    _assert_made_once(answers, 202, nodes[1], "users", {"username": "same-name"})
 
 
 def test_conditional_saves_from_two_nodes_sell_each_item_once(nodes: Tuple[Served, Served]) -> None:
@@ -114,12 +121,7 @@ def test_one_role_name_is_created_once_across_nodes(nodes: Tuple[Served, Served]
     assert status == 201, answer  # the class and its fields exist: the race below is of the writes alone
     answers = _race(nodes, 12, lambda node, i: _call(node, "POST", "roles", {
         "name": "editors", "ACL": {"*": {"read": True}}}, master=True))
-    statuses = [status for status, _ in answers]
-    assert statuses.count(201) == 1, answers
-    assert all(answer["code"] == 137 for status, answer in answers if status != 201)
-    status, found = _call(nodes[0], "GET", "roles", params={"where": json.dumps({"name": "editors"}),
-                                                            "count": "1", "limit": "0"}, master=True)
-    assert status == 200 and found["count"] == 1
+    _assert_made_once(answers, 137, nodes[0], "roles", {"name": "editors"})
 
 
 def test_a_condition_on_another_object_holds_when_both_are_saved_at_once(nodes: Tuple[Served, Served]) -> None:

@@ -6,7 +6,6 @@ checks that the marker's event is the next message: events go out in commit orde
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
 from typing import Any, Dict, Iterator, List
@@ -201,20 +200,15 @@ def test_a_connection_that_does_not_read_holds_a_bounded_number_of_bytes(api: Ra
     assert "4194304 bytes" in received[-1]["error"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_behind_a_trusted_proxy_the_realtime_port_counts_each_client_apart(tmp_path: Any) -> None:
     """The realtime port (LeanCloud LiveQuery) counted its per-address bound by the socket's peer even
     with ``--trust-proxy``: behind the proxy that is the proxy, so one client opening 256 connections
     (per worker) shut every other client's live queries out. It counts by ``X-Forwarded-For`` there, as
     the HTTP port does."""
-    port = _free_port()
-    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--trust-proxy", "--realtime-port", str(port),
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--trust-proxy", "--realtime-port", "0",
                "--live-connections-per-address", "2") as running:
+        port = running.realtime_port
+        assert port is not None
         def opened(client: str) -> Any:
             ws = websockets_sync.connect(f"ws://127.0.0.1:{port}/", subprotocols=["lc.protobuf2.3"],
                                          additional_headers={"X-Forwarded-For": f"203.0.113.9, {client}"}).__enter__()
@@ -239,9 +233,10 @@ def test_a_realtime_connection_hears_at_most_its_bound_of_subscriptions(tmp_path
     socket logging in the same ids heard them all again: the reader loaded and matched millions per
     batch. A connection hears the oldest ``--live-subscriptions`` of its installations', as a Parse
     connection holds that many, and is told (155) that the others are not heard."""
-    port = _free_port()
-    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--realtime-port", str(port),
+    with serve(tmp_path / "app.sqlite3", "--workers", "1", "--realtime-port", "0",
                "--live-subscriptions", "3") as running:
+        port = running.realtime_port
+        assert port is not None
         rest, watched = Rest(running), unique("LiveMany")
         installations = [str(uuid.uuid4()) for _ in range(2)]
         query_ids = [rest.subscribe(installation, watched, {"tag": {"$ne": f"t{number}"}})["query_id"]
