@@ -11,8 +11,9 @@ before the SQL runs wherever the cost is known up front.
 
 What slips past the static bounds (a large class scanned by an allowed pattern) ends at the request's
 deadline: :func:`deadline` sets it for the calling thread, and :func:`watch` installs on each SQLite
-connection a progress handler that interrupts a read statement running past it. The interruption is
-error 124 (LeanCloud's and Parse's "timeout"), never a 500 and never an unbounded stall.
+connection a progress handler that interrupts a statement running past it (one of a write transaction
+:func:`writing` marks gets at least :data:`WRITE_FLOOR`). The interruption is error 124 (LeanCloud's and
+Parse's "timeout"), never a 500 and never an unbounded stall.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from typing import Iterator, Optional, Set
 __all__ = ["Budget", "OverBudget", "MAX_BATCH_ITEMS", "MAX_BRANCHES", "MAX_REGEXES", "MAX_REGEX_CHARS",
            "MAX_TEXT_SEARCHES", "MAX_POLYGON_POINTS", "MAX_SUBQUERIES", "MAX_ROWS", "MAX_INCLUDE_PATHS",
            "MAX_INCLUDE_DEPTH", "MAX_PASSWORD_HASHES", "MAX_COMPARED_VALUES", "MAX_ORDER_KEYS",
-           "QUERY_TIMEOUT", "deadline", "watch", "interrupted", "remaining", "Interrupted"]
+           "QUERY_TIMEOUT", "WRITE_FLOOR", "deadline", "watch", "writing", "interrupted", "remaining",
+           "Interrupted"]
 
 # The bounds on a where are measured, not guessed: per row of a scanned class, a $regex costs ~8 us (a
 # Python call into RE2), a polygon vertex ~0.25 us, a branch ~0.2 us. At the bounds together a query
@@ -69,6 +71,11 @@ MAX_ORDER_KEYS = 32
 #: seconds a request's reads may run in SQLite before they are interrupted: ``leanorm serve``'s default
 #: (``--query-timeout``); an in-process ``EmbeddedServer`` has none unless given one
 QUERY_TIMEOUT = 10.0
+#: seconds a write transaction's statements may run in SQLite at least, however little of the deadline is
+#: left as it begins: the bound is there to end a scan (a write's `where` and its sub-queries) holding the
+#: write lock every other writer waits for, not to cut a write's own few-millisecond statements (a machine
+#: under load, a request that used its time reading); PostgreSQL's ``WRITE_FLOOR_MS``
+WRITE_FLOOR = 1.0
 #: SQLite virtual-machine steps between two looks at the deadline (a look costs a fraction of a microsecond)
 _STEPS = 5_000
 
@@ -199,14 +206,31 @@ def current_request() -> Optional[object]:
 
 
 def watch(conn: sqlite3.Connection) -> None:
-    """Interrupt a statement of ``conn`` running past its thread's deadline. Only outside a write
-    transaction: a write's own statements and its ``ROLLBACK`` must run to the end (the static budget
-    bounds what a write's ``where`` may ask), and an interrupted read changes nothing."""
+    """Interrupt a statement of ``conn`` running past its thread's deadline: in autocommit (a read), or
+    inside a write transaction its thread marked (:func:`writing`) past the end that gave it. A statement
+    of any other transaction (a read snapshot: an export) runs to its end. An interrupted write statement
+    makes SQLite undo its whole transaction (the store must not go on in it)."""
     def passed() -> int:
         ends: Optional[float] = getattr(_local, "ends", None)
-        return int(ends is not None and not conn.in_transaction and time.monotonic() > ends)
+        if ends is not None and conn.in_transaction:
+            ends = getattr(_local, "write_ends", None)
+        return int(ends is not None and time.monotonic() > ends)
 
     conn.set_progress_handler(passed, _STEPS)
+
+
+@contextlib.contextmanager
+def writing() -> Iterator[None]:
+    """The statements this thread runs in the block (its write transaction's, not its ``COMMIT`` or
+    ``ROLLBACK``) end by its deadline, or :data:`WRITE_FLOOR` seconds from now if that is later; without a
+    deadline, never. One end for the whole transaction: SQLite has one writer at a time, and what every
+    other writer waits for is how long the transaction holds the lock."""
+    ends: Optional[float] = getattr(_local, "ends", None)
+    _local.write_ends = None if ends is None else max(ends, time.monotonic() + WRITE_FLOOR)
+    try:
+        yield
+    finally:
+        _local.write_ends = None
 
 
 def remaining() -> Optional[float]:

@@ -3,6 +3,7 @@ nothing half-written."""
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from leanorm.embedded import EmbeddedServer
+from leanorm.embedded import EmbeddedServer, budget
 
 from .conftest import Api, snapshot
 
@@ -114,6 +115,54 @@ def test_exception_inside_a_write_rolls_all_of_it_back(server: EmbeddedServer, d
             raise RuntimeError("interrupted")
     assert snapshot(database) == before
     # the connection is usable again: not left inside the failed transaction
+    assert increment(api, counter, 1) == [200]
+    assert api("GET", f"{COUNTER}/{counter}")[1]["n"] == 1
+
+
+#: a write statement of several seconds of SQLite steps: an INSERT reading 30 million generated rows and
+#: keeping none of them
+LONG_WRITE = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000000) "
+              "INSERT INTO _schema SELECT 'Counter', 'never' || i, 'String', NULL FROM n WHERE i < 0")
+
+
+def test_a_write_statement_past_the_deadline_is_undone_whole_and_the_store_goes_on(
+        server: EmbeddedServer, database: Path, api: Api, counter: str) -> None:
+    """SQLite interrupted no statement of a write transaction: one ran to its end however long past the
+    request's deadline, holding the write lock every other writer waits for. Interrupted, SQLite undoes
+    the whole transaction itself: the write's earlier statements and its change are gone, and the store
+    takes the next write."""
+    before, latest = snapshot(database), server.store.latest_change()
+    with pytest.raises(sqlite3.OperationalError) as raised, budget.deadline(0.05):
+        with server.store.write() as conn:
+            conn.execute('UPDATE "c_Counter" SET data = \'{"n":99}\'')
+            server.store.record_change(conn, "Counter", counter, {"n": 0}, {"n": 99})
+            conn.execute(LONG_WRITE)
+    assert budget.interrupted(raised.value), raised.value
+    assert snapshot(database) == before
+    assert server.store.latest_change() == latest
+    assert increment(api, counter, 1) == [200]
+    assert api("GET", f"{COUNTER}/{counter}")[1]["n"] == 1
+
+
+def test_a_batch_item_whose_write_statement_is_interrupted_undoes_the_whole_write(
+        server: EmbeddedServer, database: Path, api: Api, counter: str) -> None:
+    """SQLite undoes the whole transaction of an interrupted write statement, its savepoints included: a
+    batch going on past the failed item would run its next items outside any transaction (each committed
+    alone), and one ending its transaction (keeping the item's error for after it) found nothing to commit.
+    The interruption ends the whole write, items before it included, with the deadline's error."""
+    before, failure = snapshot(database), None
+    with pytest.raises(Exception) as raised, budget.deadline(0.05):
+        with server.store.write() as conn:
+            conn.execute('UPDATE "c_Counter" SET data = \'{"n":99}\'')
+            try:
+                with server.store.savepoint():  # as a batch's item runs
+                    conn.execute(LONG_WRITE)
+                    conn.execute('UPDATE "c_Counter" SET data = \'{"n":98}\'')
+            except Exception as exc:  # noqa: BLE001 - as a batch keeps an item's failure for after its transaction
+                failure = exc
+    assert failure is not None and budget.interrupted(failure), failure
+    assert budget.interrupted(raised.value), raised.value
+    assert snapshot(database) == before
     assert increment(api, counter, 1) == [200]
     assert api("GET", f"{COUNTER}/{counter}")[1]["n"] == 1
 

@@ -163,7 +163,7 @@ def test_a_read_past_the_query_timeout_answers_124_and_the_server_goes_on(tmp_pa
     with serve(tmp_path / "app.sqlite3", "--query-timeout", "0.001") as running:
         api = Raw(running, dialect)
         name = unique("Budget")
-        _seed(api, name, 1000)  # writes run to their end: only reads are interrupted
+        _seed(api, name, 1000)  # a write's statements get at least budget.WRITE_FLOOR
         heavy = {"$or": [{"n": {"$gt": i}} for i in range(100)]}
         refused(_find(api, name, heavy, order="-s", limit=1000), 400, 124)
         assert "0.001 s" in _find(api, name, heavy, order="-s", limit=1000)[1]["error"]

@@ -95,10 +95,7 @@ def _fill(served: Served, class_name: str, count: int) -> None:
                      f"FROM generate_series(1, {count}) AS i")
 
 
-@pytest.mark.parametrize("store", [
-    pytest.param("sqlite", marks=pytest.mark.xfail(strict=True, reason="SQLite interrupts no statement of a write "
-                                                   "transaction (docs/security.md, 'The deadline')")),
-    "postgresql"])
+@pytest.mark.parametrize("store", STORES)
 def test_a_conditional_write_whose_where_scans_past_the_deadline_is_undone(tmp_path: Path, store: str) -> None:
     """A write's `where` runs inside its transaction, under the writers' lock every node's writes wait for,
     and its sub-queries scan whole classes: with no time limit in a write transaction, one client's
@@ -116,7 +113,15 @@ def test_a_conditional_write_whose_where_scans_past_the_deadline_is_undone(tmp_p
                                   params={"where": {"$or": scans}}, timeout=120)
         assert (status, answer.get("code")) == (400, 124), answer
         assert raw.ok("GET", f"classes/Needle/{target['objectId']}")["n"] == 0
+        assert _changes_of(served, target["objectId"]) == 1  # its create: the undone write left none
         assert raw.call("PUT", f"classes/Needle/{target['objectId']}", {"n": 2})[0] == 200  # the lock is free
+        assert raw.ok("GET", f"classes/Needle/{target['objectId']}")["n"] == 2
+        assert _changes_of(served, target["objectId"]) == 2
+
+
+def _changes_of(served: Served, object_id: str) -> int:
+    """How many changes of ``object_id`` the change feed holds."""
+    return served.sql(f"SELECT count(*) FROM _changes WHERE object_id = '{object_id}'")[0][0]
 
 
 def test_a_request_waiting_past_its_deadline_for_a_database_connection_answers_124() -> None:

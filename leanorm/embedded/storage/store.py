@@ -32,7 +32,7 @@ from typing import Any, Callable, ContextManager, Dict, Iterator, List, Optional
 
 import orjson
 
-from ..budget import watch
+from ..budget import Interrupted, watch, writing
 from . import changes, live_subscriptions
 from .checkpoints import WAL_LIMIT, Checkpointer
 from ..answers import ProtocolError
@@ -262,6 +262,12 @@ def store_failure(exc: BaseException) -> Optional[ProtocolError]:
     failed("disk")
     log.error("database write failed: %s", text)
     return ProtocolError(1, message, 503)
+
+
+def _undone() -> Interrupted:
+    """The error of a write transaction SQLite undid whole, savepoints included, because one of its write
+    statements was interrupted at the request's deadline (``budget.writing``)."""
+    return Interrupted("a write statement ran past the request's deadline: SQLite undid the whole write")
 
 
 def _identity(path: str) -> Optional[Tuple[int, int]]:
@@ -572,13 +578,18 @@ class SQLiteStore(SQLCatalogue):
                 self._local.writing = conn
                 self._local.recorded = False
                 try:
-                    yield conn
+                    with writing():  # its statements end by the request's deadline (at least WRITE_FLOOR)
+                        yield conn
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    if conn.in_transaction:  # else SQLite undid it already (an interrupted write statement)
+                        conn.execute("ROLLBACK")
                     created.clear()
                     raise
                 finally:
                     self._local.writing = None
+                if not conn.in_transaction:  # SQLite undid it (an interrupted write statement), and its
+                    created.clear()          # caller kept the error for after the block (a batch's item)
+                    raise _undone()
                 conn.execute("COMMIT")
             self._known_tables.update(created)
             created.clear()
@@ -647,6 +658,10 @@ class SQLiteStore(SQLCatalogue):
         try:
             yield
         except BaseException:
+            if not conn.in_transaction:
+                # an interrupted write statement: SQLite undid the whole transaction, savepoints included,
+                # and what came after would run outside any transaction, each statement committed alone
+                raise _undone() from None
             conn.execute("ROLLBACK TO leanorm_part")
             conn.execute("RELEASE leanorm_part")
             created.intersection_update(before)  # tables it created are gone again
