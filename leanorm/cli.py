@@ -29,6 +29,7 @@ try:  # what the command needs beyond the client is the ``cli`` extra: say so ra
     from .embedded.answers import ProtocolError
     from .embedded.access.phones import DEFAULT_REGION
     from .embedded.storage.backup import BackupError, backup, restore
+    from .embedded.settings import DEFAULT_MAX_OBJECT
     from .embedded.storage.store_copy import copy_store
     from .embedded.storage.stores import file_bytes_of, open_store
     from .embedded.serving import ServeOptions, serve
@@ -56,7 +57,8 @@ def _serve(args: argparse.Namespace) -> int:
         unique_indexes=tuple(args.unique_index), counters=tuple(args.counter), workers=args.workers,
         threads=args.threads,
         max_connections=args.max_connections, read_timeout=args.read_timeout,
-        max_upload_size=args.max_upload_size, upload_timeout=args.upload_timeout,
+        max_upload_size=args.max_upload_size, max_object_size=args.max_object_size,
+        upload_timeout=args.upload_timeout,
         graceful_timeout=args.graceful_timeout, verbose=args.verbose, public_url=args.public_url,
         files=args.files, trust_proxy=args.trust_proxy, allow_custom_object_id=args.allow_custom_object_id,
         client_class_creation=args.client_class_creation, protected_fields=protected,
@@ -306,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "answer, and for the whole of an API request's body (default: 30)")
     serve.add_argument("--max-upload-size", type=_size, default=DEFAULT_MAX_UPLOAD, metavar="BYTES",
                        help="the largest file upload, in bytes or with K, M or G (default: 20M)")
+    serve.add_argument("--max-object-size", type=_size, default=DEFAULT_MAX_OBJECT, metavar="BYTES",
+                       help="the largest object a client may write, as stored, in bytes or with K, M or G; "
+                            "the master key is not bound (default: 1M)")
     serve.add_argument("--upload-timeout", type=_positive(float), default=300.0, metavar="SECONDS",
                        help="deadline for the whole of a file upload's body (default: 300)")
     serve.add_argument("--query-timeout", type=_positive(float), default=10.0, metavar="SECONDS",

@@ -25,7 +25,7 @@ from .idempotency import Idempotency
 from .live import LiveQueries, LocalLiveConnection
 from .limits import too_complex
 from .routing import Body, CloudCode, Context, Readable, resolve
-from .settings import DEFAULT_MAX_UPLOAD, DEFAULT_PHONE_REGION, AccountVerifier, LiveLimits, Settings
+from .settings import DEFAULT_MAX_OBJECT, DEFAULT_MAX_UPLOAD, DEFAULT_PHONE_REGION, AccountVerifier, LiveLimits, Settings
 from .caller import Caller
 from .answers import EmbeddedResponse, ProtocolError, dumps
 from .storage.store import store_failure
@@ -111,7 +111,7 @@ class EmbeddedServer:
 
     Every request is admitted from its headers before its body is read (``admission.admit``: the app's
     keys, an upload address, the route's cap on body bytes); uploads take at most ``max_upload_size``
-    bytes.
+    bytes, and an object a client writes at most ``max_object_size`` as stored (the master key is not bound).
     """
 
     #: ``max_upload_size`` for a server whose only client is the app in its own process (``local://``)
@@ -130,12 +130,14 @@ class EmbeddedServer:
                  protected_fields: Optional[Mapping[str, Mapping[str, List[str]]]] = None,
                  auth_verifiers: Optional[Mapping[str, AccountVerifier]] = None,
                  hook_key: Optional[str] = None, query_timeout: Optional[float] = None,
-                 max_upload_size: int = DEFAULT_MAX_UPLOAD,
+                 max_upload_size: int = DEFAULT_MAX_UPLOAD, max_object_size: int = DEFAULT_MAX_OBJECT,
                  phone_region: str = DEFAULT_PHONE_REGION, idempotency: Optional[Idempotency] = None,
                  verify_user_emails: bool = False, prevent_login_with_unverified_email: bool = False,
                  client_key_required: bool = True, live_limits: Optional[LiveLimits] = None) -> None:
         if max_upload_size < 1:
             raise ValueError(f"max_upload_size must be a positive number of bytes, got {max_upload_size}")
+        if max_object_size < 1:
+            raise ValueError(f"max_object_size must be a positive number of bytes, got {max_object_size}")
         self.store: Store = open_store(database)
         #: ``GET /ready``'s check of the store, bounded in time (``probes.Readiness``)
         self.readiness = probes.Readiness(self.store)
@@ -152,6 +154,7 @@ class EmbeddedServer:
         self.settings = Settings(
             app_id=app_id, app_key=app_key, master_key=master_key, hook_key=hook_key, prod=prod,
             phone_region=phones.check_region(phone_region), max_upload_size=max_upload_size, files_dir=files_dir or "",
+            max_object_size=max_object_size,
             public_url=public_url.rstrip("/") if public_url else None, trust_proxy=trust_proxy,
             query_timeout=query_timeout, verify_user_emails=verify_user_emails,
             prevent_login_with_unverified_email=prevent_login_with_unverified_email,

@@ -57,7 +57,7 @@ from .answers import ProtocolError, dumps
 from .budget import QUERY_TIMEOUT
 from .idempotency import DEFAULT_TTL, Idempotency
 from .server import CORS, EmbeddedServer
-from .settings import LiveLimits
+from .settings import DEFAULT_MAX_OBJECT, LiveLimits
 from .access.verifiers import parse_provider
 from .live import ROUTER_PATH, LiveError, LiveQueries, LoopOutlet, RealtimeListener, router_answer
 from .live.messages import error as live_error
@@ -111,6 +111,8 @@ class ServeOptions:
     read_timeout: float = 30.0
     #: the most bytes a file upload may have
     max_upload_size: int = admission.DEFAULT_MAX_UPLOAD
+    #: the most bytes an object a client writes may have as stored
+    max_object_size: int = DEFAULT_MAX_OBJECT
     #: seconds for the whole of a file upload's body
     upload_timeout: float = 300.0
     #: seconds a stopping worker gives the requests in flight
@@ -175,7 +177,7 @@ def _local_server(options: ServeOptions) -> EmbeddedServer:
                            files_dir=options.files, trust_proxy=options.trust_proxy, allow_custom_object_id=options.allow_custom_object_id,
                            client_class_creation=options.client_class_creation,
                            protected_fields=options.protected_fields, query_timeout=options.query_timeout,
-                           max_upload_size=options.max_upload_size,
+                           max_upload_size=options.max_upload_size, max_object_size=options.max_object_size,
                            auth_verifiers=dict(parse_provider(spec) for spec in options.auth_providers),
                            hook_key=options.hook_key, phone_region=options.phone_region,
                            idempotency=Idempotency(options.idempotency_paths, options.idempotency_ttl)

@@ -6,12 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Protocol
 
-__all__ = ["Settings", "LiveLimits", "AccountVerifier", "DEFAULT_PHONE_REGION", "DEFAULT_MAX_UPLOAD"]
+__all__ = ["Settings", "LiveLimits", "AccountVerifier", "DEFAULT_PHONE_REGION", "DEFAULT_MAX_UPLOAD",
+           "DEFAULT_MAX_OBJECT"]
 
 #: where a phone number written without its country code is from, unless configured: LeanCloud's reading
 DEFAULT_PHONE_REGION = "CN"
 #: the most bytes an upload may have, unless configured (``leanorm serve --max-upload-size``)
 DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
+#: the largest object a client stores (its document as stored, in bytes), unless configured (``leanorm serve
+#: --max-object-size``). Every query of a class reads each row's document again for each condition and
+#: order key, one SQLite step the request's deadline cannot cut: a 15 MB object made every find of its class
+#: take seconds. MongoDB's 16 MB document limit (LeanCloud's) is for a store that indexes into documents;
+#: Parse.com bounded objects at 128 KB. The master key is not bound (an import keeps what the app had).
+DEFAULT_MAX_OBJECT = 1024 * 1024
 
 
 class AccountVerifier(Protocol):
@@ -75,6 +82,9 @@ class Settings:
     phone_region: str = DEFAULT_PHONE_REGION
     #: the most bytes an upload may have (``leanorm serve --max-upload-size``)
     max_upload_size: int = DEFAULT_MAX_UPLOAD
+    #: the most bytes an object a client writes may have as stored (``leanorm serve --max-object-size``;
+    #: the master key is not bound)
+    max_object_size: int = DEFAULT_MAX_OBJECT
     #: the folder of uploaded files' bytes ("" when they are kept in the PostgreSQL store: ``Services.file_bytes``)
     files_dir: str = ""
     #: file URLs start with this when given; else with the address the request was sent to

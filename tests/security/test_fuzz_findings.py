@@ -111,7 +111,7 @@ def test_a_client_stores_no_object_larger_than_the_bound(served: Served) -> None
     query of the class paid for it: each condition or order key of each row reads the document again, one
     SQLite step that the deadline cannot cut (a find ordered by 40 keys took 8 s under a 2 s
     ``--query-timeout``; by 500 keys past a minute). A client's object is at most
-    ``objects.MAX_OBJECT_BYTES`` as stored, on create and on update; the master key (an import) is not bound."""
+    ``Settings.max_object_size`` (1 MiB by default) as stored, on create and on update; the master key (an import) is not bound."""
     keys = {"X-LC-Id": served.app_id, "X-LC-Key": served.app_key, "Content-Type": "application/json"}
     master = {**keys, "X-LC-Key": f"{served.master_key},master"}
     base = served.base_url + "/1.1/classes/Large"

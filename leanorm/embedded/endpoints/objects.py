@@ -25,7 +25,7 @@ from ..storage.interface import Connection, FieldType
 from ..storage.values import apply_fields, canonical, field_path, normalize_iso, now_iso, relation_targets, type_of
 from ..storage.query_compiler import QueryCompiler, reads_other_rows
 
-__all__ = ["MAX_OBJECT_BYTES", "write", "remove", "write_options", "can_write"]
+__all__ = ["write", "remove", "write_options", "can_write"]
 
 RESERVED = {"objectId", "createdAt", "updatedAt", "ACL", "className"}
 #: fields no client may store: SDKs take a ``sessionToken`` in any answer as the session to use
@@ -90,14 +90,6 @@ def _load(conn: Connection, ctx: Context, class_name: str, object_id: str,
         if hit is None:
             raise ProtocolError(305, "No effect on updating/deleting a document.")
     return Stored(orjson.loads(row[1]), row[0], row[2], row[3])
-
-
-#: the largest object a client stores (its document as stored, in bytes). Every query of a class reads each
-#: row's document again for each condition and order key, one SQLite step the request's deadline cannot
-#: cut: a 15 MB object made every find of its class take seconds. MongoDB's 16 MB document limit (LeanCloud's)
-#: is for a store that indexes into documents; Parse.com bounded objects at 128 KB. The master key is not
-#: bound (an import keeps what the app had).
-MAX_OBJECT_BYTES = 1024 * 1024
 
 
 def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[str, Any],
@@ -174,8 +166,9 @@ def _save(conn: Connection, ctx: Context, class_name: str, object_id: str, body:
     if "ACL" in body:
         acl = None if body["ACL"] is None else _check_acl(body["ACL"])
     data = canonical(doc)
-    if len(data) > MAX_OBJECT_BYTES and not ctx.caller.master:
-        raise ProtocolError(1, f"An object is at most {MAX_OBJECT_BYTES} bytes as stored; this one would have "
+    bound = ctx.settings.max_object_size  # Settings.DEFAULT_MAX_OBJECT says why
+    if len(data) > bound and not ctx.caller.master:
+        raise ProtocolError(1, f"An object is at most {bound} bytes as stored; this one would have "
                                f"{len(data)}.", 413)
     try:
         if creating:
