@@ -27,7 +27,7 @@ from typing import Iterator, Optional, Set
 __all__ = ["Budget", "OverBudget", "MAX_BATCH_ITEMS", "MAX_BRANCHES", "MAX_REGEXES", "MAX_REGEX_CHARS",
            "MAX_TEXT_SEARCHES", "MAX_POLYGON_POINTS", "MAX_SUBQUERIES", "MAX_ROWS", "MAX_INCLUDE_PATHS",
            "MAX_INCLUDE_DEPTH", "MAX_PASSWORD_HASHES", "MAX_COMPARED_VALUES", "MAX_ORDER_KEYS",
-           "QUERY_TIMEOUT", "WRITE_FLOOR", "deadline", "watch", "writing", "interrupted", "remaining",
+           "QUERY_TIMEOUT", "WRITE_FLOOR", "Request", "deadline", "watch", "writing", "interrupted", "remaining",
            "Interrupted"]
 
 # The bounds on a where are measured, not guessed: per row of a scanned class, a $regex costs ~8 us (a
@@ -181,14 +181,26 @@ class Budget:
 _local = threading.local()
 
 
+class Request:
+    """The token of one request a thread serves (:func:`current_request`)."""
+
+    __slots__ = ("may_run_again",)
+
+    def __init__(self, may_run_again: bool) -> None:
+        #: whether the server runs it again from its start when a store finds, at its first round trip,
+        #: that what it read of the catalogue the store keeps was outdated (``storage.interface.StaleCatalogue``)
+        self.may_run_again = may_run_again
+
+
 @contextlib.contextmanager
-def deadline(seconds: Optional[float]) -> Iterator[None]:
+def deadline(seconds: Optional[float], may_run_again: bool = False) -> Iterator[None]:
     """Reads made by this thread inside the block end by ``seconds`` from now (``None``/0: no deadline of
-    its own). A nested block (cloud code calling back into the server in-process) keeps the earlier end."""
+    its own). A nested block (cloud code calling back into the server in-process) keeps the earlier end,
+    and is part of the outer block's request. ``may_run_again``: see :class:`Request`."""
     outer: Optional[float] = getattr(_local, "ends", None)
-    outer_request: Optional[object] = getattr(_local, "request", None)
+    outer_request: Optional[Request] = getattr(_local, "request", None)
     if outer_request is None:
-        _local.request = object()
+        _local.request = Request(may_run_again)
     if seconds:
         mine = time.monotonic() + seconds
         _local.ends = mine if outer is None else min(outer, mine)
@@ -199,7 +211,7 @@ def deadline(seconds: Optional[float]) -> Iterator[None]:
         _local.request = outer_request
 
 
-def current_request() -> Optional[object]:
+def current_request() -> Optional[Request]:
     """A token standing for the request this thread serves (the outermost :func:`deadline` block; None
     outside one): what a store checks once per request rather than once per statement."""
     return getattr(_local, "request", None)

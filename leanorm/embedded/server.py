@@ -31,7 +31,7 @@ from .answers import EmbeddedResponse, ProtocolError, dumps
 from .storage.store import store_failure
 from .storage.file_bytes import FileBytes
 from .storage.stores import file_bytes_of, is_postgresql_url, open_store
-from .storage.interface import Store
+from .storage.interface import StaleCatalogue, Store
 from .storage.values import now_iso
 
 __all__ = ["EmbeddedServer", "CORS"]
@@ -203,8 +203,16 @@ class EmbeddedServer:
             method, params, headers = method.upper(), dict(params or {}), dict(headers or {})
             if path.startswith("/parse/"):  # the Parse JS SDK's keys and real method travel in the body
                 method, params, headers, body = envelope.unwrap(method, path, params, headers, body)
-            with deadline(self.settings.query_timeout):
-                status, answer = self._serve(method, path, params, Headers(headers), body, client_address, extra)
+            with deadline(self.settings.query_timeout, may_run_again=True):
+                try:
+                    try:
+                        status, answer = self._serve(method, path, params, Headers(headers), body, client_address,
+                                                     extra)
+                    finally:  # a request answered from what the store keeps alone (a refusal) checks it now
+                        self.store.settle()
+                except StaleCatalogue:  # what it read of the kept catalogue was outdated, and it did nothing yet
+                    extra.clear()
+                    status, answer = self._serve(method, path, params, Headers(headers), body, client_address, extra)
         except Exception as exc:  # noqa: BLE001 - a bug must still answer the protocol's error shape
             status, answer = self._refusal(exc, method, path)
         # an answer is served as the bytes _serve encoded it to; an error here is encoded here

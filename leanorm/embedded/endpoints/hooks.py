@@ -73,6 +73,7 @@ def _call(ctx: Context, path: str, payload: Dict[str, Any]) -> Dict[str, Any]:
         raise ProtocolError(142, f"Hooks nested more than {MAX_HOOK_DEPTH} deep ({path}): a hook's own writes keep "
                                  "triggering hooks. Save the hooked object itself (its marker stops the "
                                  "loop) or skip hooks with __ignore_hooks.", 400)
+    ctx.store.settle()  # cloud code acts outside the server: the request can no longer be run again
     user = caller_user(ctx)
     # the objects leave the server for the Engine: their files under this request's address, as in answers
     payload = file_urls.rebase(ctx, copy.deepcopy(payload))

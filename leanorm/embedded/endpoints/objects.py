@@ -120,9 +120,13 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
         object_id = new_id or (new_object_id() if asked is None else authz.client_object_id(ctx, asked))
     assert object_id is not None  # given for an update, made above for a create
     the_id = object_id
-    saved, changed, defaulted = ctx.store.transact(
-        lambda conn: _save(conn, ctx, class_name, the_id, dict(body), creating, where, judged, hook),
-        concurrent=_side_by_side(class_name, where))
+    try:
+        saved, changed, defaulted = ctx.store.transact(
+            lambda conn: _save(conn, ctx, class_name, the_id, dict(body), creating, where, judged, hook),
+            concurrent=_side_by_side(class_name, where))
+    except ctx.store.integrity_errors as exc:
+        field = "objectId" if "objectId" in str(exc) else "a unique field"
+        raise ProtocolError(137, f"A unique field was given a value that is already taken ({field}).") from None
     hooks.after(ctx, control, class_name, "afterSave" if creating else "afterUpdate", saved)
     return (201 if creating else 200), _answer(ctx, class_name, saved, creating,
                                                None if fetch_when_save else [*changed, *hooked, *defaulted])
@@ -170,17 +174,13 @@ def _save(conn: Connection, ctx: Context, class_name: str, object_id: str, body:
     if len(data) > bound and not ctx.caller.master:
         raise ProtocolError(1, f"An object is at most {bound} bytes as stored; this one would have "
                                f"{len(data)}.", 413)
-    try:
-        if creating:
-            conn.execute(f"INSERT INTO {table(class_name)} ({ROW}) VALUES (?, ?, ?, ?, ?)",
-                         (object_id, created, now, acl, data))
-        else:
-            conn.execute(f"UPDATE {table(class_name)} SET updatedAt=?, acl=?, data=? WHERE objectId=?",
-                         (now, acl, data, object_id))
-    except ctx.store.integrity_errors as exc:
-        field = "objectId" if "objectId" in str(exc) else "a unique field"
-        raise ProtocolError(137, f"A unique field was given a value that is already taken ({field}).") \
-            from None
+    # sent with the commit where the store can (one round trip): a duplicate key is raised there (``write``)
+    if creating:
+        ctx.store.send(conn, f"INSERT INTO {table(class_name)} ({ROW}) VALUES (?, ?, ?, ?, ?)",
+                       (object_id, created, now, acl, data))
+    else:
+        ctx.store.send(conn, f"UPDATE {table(class_name)} SET updatedAt=?, acl=?, data=? WHERE objectId=?",
+                       (now, acl, data, object_id))
     saved = _whole(doc, object_id, created, now, acl)
     # in the write's transaction: the change feed holds exactly the writes that committed
     ctx.store.record_change(conn, class_name, object_id,

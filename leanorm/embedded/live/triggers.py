@@ -64,6 +64,7 @@ def run(services: Services, path: str, payload: Dict[str, Any], caller: Caller) 
     cloud_code = services.cloud_code
     assert cloud_code is not None, "callers ask whether it is declared first"
     ctx = Context(services, "GET", "live", "parse", {}, caller, None)
+    services.store.settle()  # cloud code acts outside the server: a request can no longer be run again
     try:
         return cloud_code.dispatch(path, payload, user=caller_user(ctx),
                                    session_token=caller.session_token if caller.user_id else None,

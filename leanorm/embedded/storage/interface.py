@@ -15,7 +15,7 @@ from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List
 
 from .changes import Change
 
-__all__ = ["Cursor", "Connection", "Store", "FieldType", "FieldOptions", "Change"]
+__all__ = ["Cursor", "Connection", "Store", "FieldType", "FieldOptions", "Change", "StaleCatalogue"]
 
 T = TypeVar("T")
 
@@ -23,6 +23,13 @@ T = TypeVar("T")
 FieldType = Tuple[str, Optional[str]]
 #: a field's declared options (``required``, ``defaultValue``), as the schema API names them
 FieldOptions = Dict[str, Any]
+
+
+class StaleCatalogue(BaseException):
+    """Raised by a store at a request's first round trip when what the request already read of the class
+    catalogue the store keeps (permissions, fields) turned out older than the database's: the request has
+    done nothing yet, and is run again from its start (``EmbeddedServer``). A ``BaseException``, so that
+    no ``except Exception`` of an endpoint (a batch's items) takes it for a failure of its own."""
 
 
 class Cursor(Protocol):
@@ -85,6 +92,17 @@ class Store(Protocol):
         store may run it more than once (again alone, when it reaches a statement that needs every other
         writer kept out, such as learning a field's type; again when the database ended it for a
         deadlock). An error it raises is never such a retry's."""
+
+    def send(self, conn: Connection, sql: str, parameters: Any) -> None:
+        """Run a write statement of ``conn``'s transaction whose answer no one reads (an object's insert
+        or update): a store may send it with the transaction's next statement or its commit, one round
+        trip less; its error (a duplicate key: :attr:`integrity_errors`) is then raised from there, at the
+        latest as the block ends."""
+
+    def settle(self) -> None:
+        """Before the request reaches outside the server (cloud code, a hook): make sure what it read of
+        the class catalogue the store keeps is current, which a store may otherwise check only with the
+        request's first statement (raising :class:`StaleCatalogue`, to run it again)."""
 
     def savepoint(self) -> ContextManager[None]:
         """Inside a write block: a part of it undone alone when it raises (a batch's failing item)."""

@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import List
 
 __all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION", "CHANGES_CHANNEL", "TABLES_CHANNEL", "CATALOGUE",
-           "FEED_LOCK"]
+           "CATALOGUE_MOVED", "FEED_LOCK"]
 
 #: the version of what :data:`FUNCTIONS` defines: a database set up by an older one is set up again
-VERSION = "11"
+VERSION = "12"
 
 #: what a counter's entry is unique by: a missing value (SQLite's ``x'00'``: a sentinel no value compared
 #: with a parameter equals) and a public ACL are keys like any other
@@ -140,7 +140,25 @@ CREATE OR REPLACE FUNCTION leanorm_catalogue_trigger() RETURNS trigger LANGUAGE 
     FOR EACH STATEMENT EXECUTE FUNCTION leanorm_catalogue_trigger();
 """ for name in CATALOGUE)
 
-FUNCTIONS = RECORD_CHANGE + CATALOGUE_CHANGED + r"""CREATE OR REPLACE FUNCTION lo_extract(doc jsonb, path text[]) RETURNS jsonb
+#: the SQLSTATE :data:`CATALOGUE_IS` raises when the catalogue is not at the version a statement was built at
+CATALOGUE_MOVED = "LOCAT"
+
+#: ``leanorm_catalogue_is(version)``: true when the catalogue's version is ``version``, else an error
+#: (:data:`CATALOGUE_MOVED`). A store that kept the catalogue between requests sends it with a request's
+#: first statement (a condition that reads no row: PostgreSQL evaluates it once, before the statement's
+#: rows) instead of reading the version in a round trip of its own; an error ends that statement (and
+#: its transaction) before it did anything. ``STABLE``: never evaluated once for all at planning.
+CATALOGUE_IS = f"""
+CREATE OR REPLACE FUNCTION leanorm_catalogue_is(version text) RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+    BEGIN
+        IF version IS DISTINCT FROM (SELECT value FROM _leanorm WHERE name = 'catalogue') THEN
+            RAISE EXCEPTION 'the catalogue is no longer at version %', version USING ERRCODE = '{CATALOGUE_MOVED}';
+        END IF;
+        RETURN true;
+    END $$;
+"""
+
+FUNCTIONS = RECORD_CHANGE + CATALOGUE_CHANGED + CATALOGUE_IS + r"""CREATE OR REPLACE FUNCTION lo_extract(doc jsonb, path text[]) RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT NULLIF(doc #> path, 'null'::jsonb) $$;
 CREATE OR REPLACE FUNCTION lo_type(v jsonb) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE jsonb_typeof(v) WHEN 'number' THEN CASE WHEN v::text ~ '[.eE]' THEN 'real' ELSE 'integer' END

@@ -45,9 +45,9 @@ from psycopg.types.string import StrDumper
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..answers import ProtocolError
-from ..budget import Interrupted, current_request, remaining
+from ..budget import Interrupted, Request, current_request, remaining
 from . import changes, pg_schema
-from .interface import Connection
+from .interface import Connection, StaleCatalogue
 from .pg_dialect import SERIAL_TABLES, Translated, are_pattern, translate
 from .pg_listener import Listener
 from .store import SQLCatalogue, check_class_name, failed, table, trigger_name
@@ -104,7 +104,7 @@ SETUP_LOCK = 0x6C65616F
 DURABLE = "SELECT pg_logical_emit_message(true, 'leanorm', '')"
 
 #: one change appended to the feed (:meth:`PostgreSQLStore.record_change`)
-_RECORD = "SELECT leanorm_record_change(%s, %s, %s, %s, %s); "
+_RECORD = "SELECT leanorm_record_change(%s, %s, %s, %s, %s)"
 
 
 class NeedsExclusive(BaseException):
@@ -192,6 +192,25 @@ def _wait_for(database: str, shown: str) -> None:
             time.sleep(1.0)
 
 
+class _TextLiteral(StrDumper):
+    """A string bound as ``text`` (never read as another type beside jsonb), and written into a statement's
+    text (``ClientCursor``: several statements in one message) as ``text`` too, not ``unknown``, so that
+    the operators chosen are the same either way; so are the numbers below."""
+
+    def quote(self, obj: Any) -> bytes:
+        return bytes(super().quote(obj)) + b"::text"
+
+
+class _Int8Literal(Int8Dumper):
+    def quote(self, obj: Any) -> bytes:
+        return bytes(super().quote(obj)) + b"::int8"
+
+
+class _FloatLiteral(FloatDumper):
+    def quote(self, obj: Any) -> bytes:
+        return bytes(super().quote(obj)) + b"::float8"
+
+
 def configure(conn: psycopg.Connection) -> None:
     """Read and write values as the endpoints' SQL expects them (see the loaders; ``str`` always as text),
     and without JIT compilation: LLVM compiles a statement's expressions whole, without once looking at
@@ -201,9 +220,27 @@ def configure(conn: psycopg.Connection) -> None:
     conn.execute("SET jit = off")
     conn.adapters.register_loader("jsonb", _DocumentLoader)
     conn.adapters.register_loader("numeric", _NumberLoader)
-    conn.adapters.register_dumper(str, StrDumper)  # text: never read as another type beside jsonb
-    conn.adapters.register_dumper(int, Int8Dumper)
-    conn.adapters.register_dumper(float, FloatDumper)
+    conn.adapters.register_dumper(str, _TextLiteral)
+    conn.adapters.register_dumper(int, _Int8Literal)
+    conn.adapters.register_dumper(float, _FloatLiteral)
+
+
+#: the catalogue's version (``leanorm_catalogue_changed`` moves it)
+CATALOGUE_VERSION = "SELECT value FROM _leanorm WHERE name = 'catalogue'"
+
+
+class Outdated(BaseException):
+    """Raised in a write transaction whose opening found the kept catalogue older than the database's
+    (``leanorm_catalogue_is``): nothing of it was done; the store forgets what it kept and runs it again."""
+
+
+def _parameters(statement: Translated, parameters: Any) -> Any:
+    """``parameters`` as PostgreSQL takes them: a regular expression's pattern in its own dialect."""
+    if statement.regexes and isinstance(parameters, dict):
+        parameters = dict(parameters)
+        for pattern, options in statement.regexes:
+            parameters[pattern] = are_pattern(parameters[pattern], parameters[options] or "")
+    return parameters
 
 
 class Catalogue:
@@ -297,24 +334,69 @@ class PGCursor:
         return iter(self.fetchall())
 
 
+class RequestCheck:
+    """What one request (a thread's outermost ``budget.deadline`` block) knows of the kept catalogue.
+
+    The catalogue a node keeps must be the database's as of the request's start: a permission closed
+    through another node binds the next request everywhere. That used to cost every request a round trip
+    of its own (the version read before the first use). Now the request uses what is kept, noting the
+    version (``relied_on``), and its first round trip carries the check (``leanorm_catalogue_is``: a read's
+    condition, a write transaction's opening): until that round trip the request did nothing outside this
+    process, so when the check fails it is run again from its start (:class:`.interface.StaleCatalogue`),
+    the catalogue read afresh. Once it ``acted`` (wrote, or reached outside: ``Store.settle``) it could no
+    longer be run again, and its first use reads the version first, as before."""
+
+    __slots__ = ("request", "verified", "relied_on", "acted")
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        #: a round trip of this request found the kept catalogue current
+        self.verified = False
+        #: the kept catalogue's version the request used it at, not yet checked
+        self.relied_on: Optional[str] = None
+        #: the request wrote or reached outside the server (or is not one the server runs again)
+        self.acted = not request.may_run_again
+
+    @property
+    def pending(self) -> bool:
+        return self.relied_on is not None and not self.verified
+
+
 class PGConnection:
-    """A pooled psycopg connection that runs the endpoints' statements (SQLite's dialect, translated)."""
+    """A pooled psycopg connection that runs the endpoints' statements (SQLite's dialect, translated).
+
+    Statements go one round trip each, except where a write transaction holds some back (its opening, until
+    its first statement whose answer is read; statements sent with :meth:`defer`): those go with the next
+    statement or the commit, as one message (:meth:`_send`)."""
 
     def __init__(self, raw: psycopg.Connection, tables_changed: Callable[[], None] = lambda: None,
-                 catalogue: Optional[Catalogue] = None) -> None:
+                 catalogue: Optional[Catalogue] = None, check: Optional[RequestCheck] = None) -> None:
         self.raw = raw
         #: called when a statement finds a class table gone (the store forgets the tables it knew)
         self.tables_changed = tables_changed
         #: the store's catalogue cache (None: every read goes to the database)
         self.catalogue = catalogue
+        #: what the request this connection serves knows of the kept catalogue (None: not in a request)
+        self.check = check
         #: whether the open transaction wrote the catalogue (its reads then see what the cache does not)
         self.catalogue_written = False
         #: the open transaction's changes, appended to the feed as it commits (in the round trip of its
         #: COMMIT: one round trip less per write while the writers' lock is held)
         self.changes: List[Tuple[str, str, Optional[str], Optional[str]]] = []
+        #: the open transaction's opening statements, not sent yet (:meth:`PostgreSQLStore.transact`)
+        self.opening: Optional[str] = None
+        #: whether :attr:`opening` checks the kept catalogue's version (``leanorm_catalogue_is``)
+        self.opening_checks = False
+        #: statements held back (:meth:`defer`), in literal SQL, sent with the next statement or the commit
+        self.deferred: List[str] = []
+        #: whether the open transaction holds statements back (one :meth:`PostgreSQLStore.transact` opened:
+        #: its caller hears a held-back statement's error from it; a ``write()`` block's items would not)
+        self.defers = False
+        #: savepoints open (a statement held back past one would fail outside it)
+        self.savepoints = 0
         #: the statement_timeout set on the session (kept on the connection across loans)
         self._timeout_ms: int = getattr(raw, "leanorm_timeout_ms", 0)
-        #: whether the kept catalogue was compared with the database's version in this request (:attr:`kept`)
+        #: whether the kept catalogue was compared with the database's version in this loan (outside a request)
         self.current = False
         #: whether the open transaction runs beside other writers (``transact(..., concurrent=True)``)
         self.shared = False
@@ -328,7 +410,7 @@ class PGConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != TransactionStatus.IDLE
+        return self.opening is not None or self.raw.info.transaction_status != TransactionStatus.IDLE
 
     def _bound(self) -> None:
         """The statement's time limit: what is left of the request's deadline outside a transaction (a
@@ -349,25 +431,51 @@ class PGConnection:
     @property
     def kept(self) -> Optional[Catalogue]:
         """The catalogue cache this connection's reads may use: none in a transaction that changed the
-        catalogue (it sees its own changes), nor in a snapshot (it sees one point in time). Before its
-        first use in a request (in a loan, outside one) it is compared with the database's catalogue
-        version (one indexed read), and forgotten when another node moved it: what any node committed
-        before this request began binds it, where the listener alone heard a change some milliseconds
-        after its commit was answered."""
+        catalogue (it sees its own changes), nor in a snapshot (it sees one point in time). In a request,
+        its first use is checked by the request's first round trip (:class:`RequestCheck`); where that
+        cannot be (the version not known yet, a request that acted) and outside a request (once per loan),
+        it is compared with the database's version first (one indexed read)."""
         if self.catalogue_written or self.catalogue is None:
             return None
-        if not self.current:
-            self.agree(self.raw.execute("SELECT value FROM _leanorm WHERE name = 'catalogue'").fetchone())
+        check = self.check
+        if check is None:
+            if not self.current:
+                self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
+        elif not check.verified and check.relied_on is None:
+            if self.catalogue.version is None or check.acted:
+                self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
+            else:
+                check.relied_on = self.catalogue.version
         return self.catalogue
 
     def agree(self, version: Any) -> None:
-        """Forget the kept catalogue unless ``version`` (the database's, as a row) is the one it was read at."""
+        """Forget the kept catalogue unless ``version`` (the database's, as a row) is the one it was read
+        at; :class:`.interface.StaleCatalogue` when the request relied on it unchecked."""
         assert self.catalogue is not None
         found = version[0] if version else None
+        check = self.check
+        self.current = True
         if found != self.catalogue.version:
             self.tables_changed()
             self.catalogue.version = found
-        self.current = True
+            if check is not None and check.pending:
+                check.relied_on, check.verified = None, True
+                raise StaleCatalogue()
+        if check is not None:
+            check.verified = True
+
+    def _moved(self) -> BaseException:
+        """What to raise when a statement's check of the kept catalogue failed (``leanorm_catalogue_is``):
+        it is forgotten (its version too: the next use reads it); the request runs again when it relied
+        on it unchecked (:class:`.interface.StaleCatalogue`), else the write does (:class:`Outdated`)."""
+        assert self.catalogue is not None
+        self.tables_changed()
+        self.catalogue.version = None
+        check = self.check
+        if check is not None and check.pending:
+            check.relied_on, check.verified = None, True
+            return StaleCatalogue()
+        return Outdated()
 
     def execute(self, sql: str, parameters: Any = (), /) -> Any:
         statement = translate(sql)
@@ -388,6 +496,15 @@ class PGConnection:
         self._after(statement)
         return cursor
 
+    def defer(self, sql: str, parameters: Any) -> None:
+        """A write statement of the open transaction whose answer no one reads (``Store.send``): sent with
+        the next statement or the commit (at once inside a savepoint, whose end must see its error)."""
+        statement = translate(sql)
+        if statement.catalogue or statement.returns_id or not self.defers or self.savepoints:
+            self.execute(sql, parameters)
+            return
+        self.deferred.append(self.literal(statement.sql, _parameters(statement, parameters)))
+
     def _after(self, statement: Translated) -> None:
         """A statement that wrote the catalogue: what is kept of it is forgotten when the transaction
         ends (at once outside one)."""
@@ -398,50 +515,111 @@ class PGConnection:
                 self.catalogue.clear()
 
     def _execute(self, statement: Translated, parameters: Any) -> PGCursor:
-        if statement.regexes and isinstance(parameters, dict):
-            parameters = dict(parameters)
-            for pattern, options in statement.regexes:
-                parameters[pattern] = are_pattern(parameters[pattern], parameters[options] or "")
+        parameters = _parameters(statement, parameters)
         self._bound()
-        try:
-            cursor = self.raw.execute(statement.sql, parameters if parameters else None)
-        except psycopg.errors.QueryCanceled:
-            raise Interrupted("the statement ran past the request's deadline") from None
-        except psycopg.errors.InvalidRegularExpression as exc:
-            # what RE2 accepted but PostgreSQL's regular expressions cannot say (a named group...)
-            raise ProtocolError(102, f"Invalid query: a regular expression this server cannot run: "
-                                     f"{exc.diag.message_primary}.") from None
-        except psycopg.errors.UndefinedTable:
-            self.tables_changed()  # another node dropped a class this one knew: ask again next time
-            raise
-        except (psycopg.errors.UntranslatableCharacter, psycopg.DataError) as exc:
-            if not _nul(exc):
-                raise
-            raise ProtocolError(107, "Invalid JSON: this server's PostgreSQL store cannot hold the character "
-                                     "U+0000 in text.") from None
-        except psycopg.OperationalError as exc:
-            # a statement past PostgreSQL's limits (65,535 parameters, its stack, a row's size): SQLite
-            # refuses such a query as too complex too (``limits.too_complex``)
-            if not isinstance(exc, _TOO_COMPLEX) and "number of parameters" not in str(exc):
-                raise
-            raise ProtocolError(102, "Invalid query: too complex to run.") from None
-        return PGCursor(cursor, statement.returns_id)
+        sql = statement.sql
+        check = self.check
+        if check is not None and check.pending and not self.in_transaction:
+            if sql.startswith("SELECT "):
+                # the request's first round trip carries the check: a condition of no row, evaluated once
+                # before the statement's rows (a sub-query's rows keep their order: it is the whole query)
+                sql = f"SELECT * FROM ({sql}) AS leanorm_checked WHERE leanorm_catalogue_is(%(leanorm_catalogue)s)" \
+                    if isinstance(parameters, dict) else \
+                    f"SELECT * FROM ({sql}) AS leanorm_checked WHERE leanorm_catalogue_is(%s)"
+                parameters = {**parameters, "leanorm_catalogue": check.relied_on} if isinstance(parameters, dict) \
+                    else (*(parameters or ()), check.relied_on)
+                cursor = PGCursor(self._send(sql, parameters), statement.returns_id)
+                check.verified = True
+                return cursor
+            self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
+        if check is not None and not self.in_transaction and not sql.startswith("SELECT "):
+            check.acted = True
+        return PGCursor(self._send(sql, parameters), statement.returns_id)
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> PGCursor:
         statement = translate(sql)
         if statement.catalogue == "write":
             self.alone()
+        self._flush()
+        self._acting()
         cursor = self.raw.cursor()
-        cursor.executemany(statement.sql, list(parameters))
+        with self._answering():
+            cursor.executemany(statement.sql, list(parameters))
         self._after(statement)
         return PGCursor(cursor, False)
 
     def run(self, sql: str, parameters: Any = None) -> psycopg.Cursor:
         """A statement in PostgreSQL's own dialect (the store's catalogue queries), untranslated."""
+        self._acting()
+        return self._send(sql, parameters)
+
+    def _acting(self) -> None:
+        """Before a statement outside a transaction that may write (the request can no longer be run
+        again): the request's pending check first."""
+        check = self.check
+        if check is None or self.in_transaction:
+            return
+        if check.pending:
+            self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
+        check.acted = True
+
+    def _flush(self) -> None:
+        """Send what the transaction holds back (its opening, deferred statements), alone."""
+        if self.opening is not None or self.deferred:
+            self._send("SELECT 1", None)
+
+    def _send(self, sql: str, parameters: Any) -> psycopg.Cursor:
+        """One statement in one round trip, with what the transaction holds back before it (then all as
+        one message of literal SQL); the cursor at its rows."""
+        with self._answering():
+            if self.opening is None and not self.deferred:
+                return self.raw.execute(sql, parameters if parameters else None)
+            held = self.deferred
+            checks = self.opening_checks
+            parts = ([] if self.opening is None else [self.opening]) + held + [self.literal(sql, parameters)]
+            self.opening, self.opening_checks, self.deferred = None, False, []
+            cursor = self.raw.execute("; ".join(parts))
+            while cursor.nextset():
+                pass
+            if checks and self.check is not None:
+                self.check.verified = True
+            self.current = self.current or checks
+            return cursor
+
+    def end(self, ending: str) -> None:
+        """The transaction's end (literal SQL), sent with what it holds back: one round trip."""
+        self._send(ending, None)
+
+    def literal(self, sql: str, parameters: Any) -> str:
+        """``sql`` with ``parameters`` written into its text (as :func:`configure`'s dumpers type them)."""
+        return psycopg.ClientCursor(self.raw).mogrify(sql, parameters) if parameters else sql
+
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        """PostgreSQL's errors as the client's (or the store's, for the kept catalogue's check)."""
         try:
-            return self.raw.execute(sql, parameters)
-        except psycopg.errors.QueryCanceled:
-            raise Interrupted("the statement ran past the request's deadline") from None
+            yield
+        except psycopg.Error as exc:
+            if exc.sqlstate == pg_schema.CATALOGUE_MOVED:
+                raise self._moved() from None
+            if isinstance(exc, psycopg.errors.QueryCanceled):
+                raise Interrupted("the statement ran past the request's deadline") from None
+            if isinstance(exc, psycopg.errors.InvalidRegularExpression):
+                # what RE2 accepted but PostgreSQL's regular expressions cannot say (a named group...)
+                raise ProtocolError(102, f"Invalid query: a regular expression this server cannot run: "
+                                         f"{exc.diag.message_primary}.") from None
+            if isinstance(exc, psycopg.errors.UndefinedTable):
+                self.tables_changed()  # another node dropped a class this one knew: ask again next time
+                raise
+            if isinstance(exc, (psycopg.errors.UntranslatableCharacter, psycopg.DataError)) and _nul(exc):
+                raise ProtocolError(107, "Invalid JSON: this server's PostgreSQL store cannot hold the "
+                                         "character U+0000 in text.") from None
+            # a statement past PostgreSQL's limits (65,535 parameters, its stack, a row's size): SQLite
+            # refuses such a query as too complex too (``limits.too_complex``)
+            if isinstance(exc, _TOO_COMPLEX) or (isinstance(exc, psycopg.OperationalError)
+                                                 and "number of parameters" in str(exc)):
+                raise ProtocolError(102, "Invalid query: too complex to run.") from None
+            raise
 
 
 class PostgreSQLStore(SQLCatalogue):
@@ -530,6 +708,16 @@ class PostgreSQLStore(SQLCatalogue):
             raise ProtocolError(1, f"All {self._pool.max_size} connections of this process to the database are "
                                    "busy; try again.", 503) from None
 
+    def _request_check(self) -> Optional[RequestCheck]:
+        """What the request this thread serves knows of the kept catalogue (None outside a request)."""
+        request = current_request()
+        if request is None:
+            return None
+        check: Optional[RequestCheck] = getattr(self._local, "check", None)
+        if check is None or check.request is not request:
+            check = self._local.check = RequestCheck(request)
+        return check
+
     @contextlib.contextmanager
     def _borrowed(self) -> Iterator[PGConnection]:
         if self._closed:
@@ -539,10 +727,7 @@ class PostgreSQLStore(SQLCatalogue):
             yield held
             return
         raw = self._lend()
-        conn = PGConnection(raw, self._catalogue_changed, self._catalogue)
-        # the kept catalogue is compared with the database's version once per request (per loan outside one)
-        request = current_request()
-        conn.current = request is not None and getattr(self._local, "agreed_in", None) is request
+        conn = PGConnection(raw, self._catalogue_changed, self._catalogue, self._request_check())
         self._local.conn = conn
         try:
             yield conn
@@ -557,9 +742,8 @@ class PostgreSQLStore(SQLCatalogue):
             raise _unavailable("The database refuses writes (a standby, or read-only): the request was not "
                                "served; try again once it leads to the primary.", exc) from None
         finally:
-            if conn.current:
-                self._local.agreed_in = request
             self._local.conn = None
+            conn.opening, conn.deferred = None, []
             if conn.in_transaction:
                 with contextlib.suppress(psycopg.Error):
                     raw.rollback()
@@ -580,16 +764,20 @@ class PostgreSQLStore(SQLCatalogue):
         held: Optional[PGConnection] = getattr(self._local, "writing", None)
         if held is not None:
             held.alone()
-        with self._transaction(shared=False) as conn:
+        with self._transaction(shared=False, held_back=False) as conn:
             yield conn
 
     def transact(self, work: Callable[[PGConnection], T], concurrent: bool = False) -> T:
         """``work(conn)`` in one write transaction (the open one, when the thread is in one), committed
         when it returns; its answer. ``concurrent``: the transaction runs beside other such writes (the
         writers' lock shared), its own rows locked as it reads them (:attr:`locking_read`); it is run again
-        alone when it needs every other writer kept out (:class:`NeedsExclusive`), and again when
-        PostgreSQL ends it for a deadlock (alone after :data:`SHARED_TRIES`): ``work`` must have no effect
-        outside the transaction. Nothing of a failed try is kept: it rolled back, and took no ``seq``."""
+        alone when it needs every other writer kept out (:class:`NeedsExclusive`), again when PostgreSQL
+        ends it for a deadlock (alone after :data:`SHARED_TRIES`), and again when its opening finds the
+        kept catalogue outdated (:class:`Outdated`): ``work`` must have no effect outside the transaction.
+        Nothing of a failed try is kept: it rolled back, and took no ``seq``.
+
+        Its opening goes with its first statement (and a write whose statements are all :meth:`send`, an
+        insert, goes whole with its commit: one round trip)."""
         held: Optional[PGConnection] = getattr(self._local, "writing", None)
         if held is not None:
             if not concurrent:  # a part that must run alone, in a transaction running beside others
@@ -599,61 +787,87 @@ class PostgreSQLStore(SQLCatalogue):
         while True:
             tries += 1
             try:
-                with self._transaction(shared) as conn:
+                with self._transaction(shared, held_back=True) as conn:
                     return work(conn)
             except NeedsExclusive:
                 shared = False
+            except Outdated:
+                pass  # the catalogue is forgotten, its version too: the next opening reads it
             except RUN_AGAIN as exc:
                 if tries > SHARED_TRIES:
                     raise
                 log.info("PostgreSQL ended a write (%s): trying it again", exc.sqlstate)
                 shared = shared and tries < SHARED_TRIES
 
+    def send(self, conn: Connection, sql: str, parameters: Any) -> None:
+        """A write statement whose answer no one reads, held back to go with the transaction's next
+        statement or its commit (the storage interface's ``send``; :meth:`PGConnection.defer`)."""
+        self._pg(conn).defer(sql, parameters)
+
+    def settle(self) -> None:
+        """The request's pending check of the kept catalogue, now (the storage interface's ``settle``):
+        the request reaches outside the server, and can no longer be run again."""
+        check = self._request_check()
+        if check is None:
+            return
+        if check.pending:
+            with self.read() as conn:
+                conn.agree(conn.run(CATALOGUE_VERSION).fetchone())
+        check.acted = True
+
     @contextlib.contextmanager
-    def _transaction(self, shared: bool) -> Iterator[PGConnection]:
-        """One write transaction (see :meth:`write` and :meth:`transact`; ``shared``: beside others)."""
+    def _transaction(self, shared: bool, held_back: bool) -> Iterator[PGConnection]:
+        """One write transaction (see :meth:`write` and :meth:`transact`; ``shared``: beside others;
+        ``held_back``: its opening waits for its first statement)."""
         with self._borrowed() as conn:
             if getattr(self._local, "snapshot", False):
                 raise ProtocolError(1, "No writes inside a read snapshot (Store.snapshot).", 503)
             if conn.in_transaction:
                 yield conn
                 return
-            # one round trip: the transaction, its commit not waiting for the disk, each of its statements
-            # (waiting for the lock included) bounded by what is left of the request's deadline and its node
-            # for at most WRITE_SILENCE_MS, the writers' lock, and then (read under the lock) the catalogue's
-            # version: a write goes by the catalogue as it is (a change of it is written with the lock
-            # exclusive). The deadline matters under the lock: a write's `where` may hold sub-queries that
-            # scan whole classes, and writers wait behind it
+            # the transaction, its commit not waiting for the disk, each of its statements (waiting for the
+            # lock included) bounded by what is left of the request's deadline and its node for at most
+            # WRITE_SILENCE_MS, the writers' lock, and then (under the lock) the catalogue's version: a write
+            # goes by the catalogue as it is (a change of it is written with the lock exclusive). Checked
+            # where the kept one's version is known (an error when it moved: Outdated), else read. The
+            # deadline matters under the lock: a write's `where` may hold sub-queries that scan whole
+            # classes, and writers wait behind it
             lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+            opening = (f"BEGIN; SET LOCAL synchronous_commit TO OFF; "
+                       f"SET LOCAL statement_timeout = {_limit_ms(WRITE_FLOOR_MS)}; "
+                       f"SET LOCAL idle_in_transaction_session_timeout = {WRITE_SILENCE_MS}; "
+                       f"SELECT {lock}({WRITER_LOCK})")
+            known = self._catalogue.version
             try:
-                cursor = conn.raw.execute("BEGIN; SET LOCAL synchronous_commit TO OFF; "
-                                          f"SET LOCAL statement_timeout = {_limit_ms(WRITE_FLOOR_MS)}; "
-                                          f"SET LOCAL idle_in_transaction_session_timeout = {WRITE_SILENCE_MS}; "
-                                          f"SELECT {lock}({WRITER_LOCK}); "
-                                          "SELECT value FROM _leanorm WHERE name = 'catalogue'")
+                if held_back and known is not None and known.isdigit():
+                    conn.opening, conn.opening_checks = f"{opening}; SELECT leanorm_catalogue_is('{known}')", True
+                else:
+                    cursor = conn.raw.execute(f"{opening}; {CATALOGUE_VERSION}")
+                    while cursor.nextset():
+                        pass
+                    conn.agree(cursor.fetchone())
             except psycopg.errors.QueryCanceled:
                 raise Interrupted("waiting for the writers' lock ran past the request's deadline") from None
-            while cursor.nextset():
-                pass
-            conn.agree(cursor.fetchone())
             created = self._created_tables()
             self._local.writing = conn
-            conn.shared = shared
+            conn.shared, conn.defers = shared, held_back
             try:
                 yield conn
             except BaseException:
                 self._local.writing = None
-                conn.shared = False
+                conn.shared = conn.defers = False
                 conn.changes.clear()
-                with contextlib.suppress(psycopg.Error):
-                    conn.raw.execute("ROLLBACK")
+                conn.opening, conn.deferred = None, []
+                if conn.in_transaction:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.raw.execute("ROLLBACK")
                 created.clear()
                 if conn.catalogue_written:
                     self._catalogue_changed()
                     conn.catalogue_written = False
                 raise
             self._local.writing = None
-            conn.shared = False
+            conn.shared = conn.defers = False
             # Durable before the block ends (and the client hears of it): after the COMMIT (which does not
             # wait for the disk), a transaction that commits with synchronous_commit on waits until the
             # write-ahead log is on disk up to its own commit, which lies past ours. It runs after the
@@ -662,14 +876,15 @@ class PostgreSQLStore(SQLCatalogue):
             # write to the log: PostgreSQL commits one that wrote nothing (an xid taken and no more, as
             # pg_current_xact_id() does) without waiting for the disk, and a crash then lost acknowledged
             # writes (tests/operations/test_postgresql_outages.py). A transactional logical message is a
-            # record of the log and nothing else: no table, no row, no lock. The transaction's changes
-            # (numbered under the feed's lock, taken here and held to the COMMIT), its COMMIT and the wait
-            # go in one round trip (the values bound by psycopg, quoted).
+            # record of the log and nothing else: no table, no row, no lock. What the transaction held back
+            # (its opening, statements sent with Store.send), its changes (numbered under the feed's lock,
+            # taken here and held to the COMMIT), its COMMIT and the wait go in one round trip.
             recorded, conn.changes = conn.changes, []
+            ending = "; ".join(["SET LOCAL statement_timeout = 0",
+                                *(conn.literal(_RECORD, (*change, changes.KEEP)) for change in recorded),
+                                "COMMIT", DURABLE])
             try:  # the work is done: its end is not cut short
-                psycopg.ClientCursor(conn.raw).execute(
-                    "SET LOCAL statement_timeout = 0; " + _RECORD * len(recorded) + f"COMMIT; {DURABLE}",
-                    [value for change in recorded for value in (*change, changes.KEEP)])
+                conn.end(ending)
             except BaseException as exc:
                 created.clear()
                 if isinstance(exc, psycopg.OperationalError) and conn.raw.closed:
@@ -679,10 +894,13 @@ class PostgreSQLStore(SQLCatalogue):
                     raise _unavailable("The connection to the database was lost as this write committed: it may "
                                        "or may not have been stored; read it back before sending it again.",
                                        exc) from None
+                conn.opening, conn.deferred = None, []
                 with contextlib.suppress(psycopg.Error):
                     if conn.in_transaction:
                         conn.raw.execute("ROLLBACK")
                 raise
+            if conn.check is not None:
+                conn.check.acted = True
             if conn.catalogue_written:
                 self._catalogue_changed()
                 conn.catalogue_written = False
@@ -699,15 +917,18 @@ class PostgreSQLStore(SQLCatalogue):
         created = self._created_tables()
         before = set(created)
         recorded = len(conn.changes)
-        conn.raw.execute("SAVEPOINT leanorm_part")
+        conn.run("SAVEPOINT leanorm_part")
+        conn.savepoints += 1
         try:
             yield
         except BaseException:
+            conn.savepoints -= 1
             conn.raw.execute("ROLLBACK TO SAVEPOINT leanorm_part")
             conn.raw.execute("RELEASE SAVEPOINT leanorm_part")
             created.intersection_update(before)
             del conn.changes[recorded:]  # the part's changes are undone with it
             raise
+        conn.savepoints -= 1
         conn.raw.execute("RELEASE SAVEPOINT leanorm_part")
 
     @contextlib.contextmanager

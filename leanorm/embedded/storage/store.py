@@ -323,6 +323,13 @@ class SQLCatalogue:
         with self.write() as conn:
             return work(conn)
 
+    def send(self, conn: Connection, sql: str, parameters: Any) -> None:
+        """Run a write statement whose answer no one reads (the storage interface's ``send``): at once here."""
+        conn.execute(sql, parameters)
+
+    def settle(self) -> None:
+        """Nothing to settle: this store keeps no catalogue between requests (the interface's ``settle``)."""
+
     def _ddl(self, conn: Connection, sql: str) -> None:
         """Run a statement that changes the database's structure (each store may run it its own way)."""
         conn.execute(sql)
