@@ -20,6 +20,11 @@ transaction, in one of two ways:
   ``write()``) ends it, and it runs again alone; a deadlock PostgreSQL ends it for is tried again, alone
   after :data:`SHARED_TRIES` (``work`` has no effect outside the transaction, so running it again is safe).
 
+A ``transact`` holds its opening back until its first statement whose answer is read, and statements sent
+with :meth:`PostgreSQLStore.send` until its commit, each then part of one message (:meth:`PGConnection._send`):
+a create is one round trip. What a process keeps of the catalogue is checked in a request's first round
+trip (:class:`RequestCheck`).
+
 The change feed's order is kept by its own lock, held only while a write numbers its changes and commits
 (:data:`.pg_schema.RECORD_CHANGE`). The commit does not wait for the disk while it holds a lock; the block
 waits for it after (:meth:`PostgreSQLStore._transaction`), so a write is durable before it is answered. A
