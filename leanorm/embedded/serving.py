@@ -55,6 +55,7 @@ from .access.phones import DEFAULT_REGION
 from .storage.store import FAILURE_OBSERVERS
 from .answers import ProtocolError, dumps
 from .budget import QUERY_TIMEOUT
+from .handoff import Handoff
 from .idempotency import DEFAULT_TTL, Idempotency
 from .server import CORS, EmbeddedServer
 from .settings import DEFAULT_MAX_OBJECT, LiveLimits
@@ -239,7 +240,8 @@ class RSGIApp:
         #: LeanCloud's realtime WebSocket, whose address ``GET /v1/route`` gives (None: not served)
         self.realtime = realtime
         self.read_timeout, self.upload_timeout = read_timeout, upload_timeout
-        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanorm-serve")
+        #: the handler threads (a ``run_in_executor`` round trip cost more CPU than a read's handler: handoff)
+        self.pool = Handoff(threads, "leanorm-serve")
         #: the threads live query messages are handled on: not the requests' (a proxy limits requests, not
         #: a WebSocket's messages, so two sockets checking subscriptions held every request up)
         self.live_pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanorm-live")
@@ -251,7 +253,7 @@ class RSGIApp:
     def __rsgi_del__(self, loop: Any) -> None:
         if self.realtime is not None:
             self.realtime.stop()
-        self.pool.shutdown(wait=True)
+        self.pool.close(wait=True)
         self.live_pool.shutdown(wait=False)
         if self.on_close is not None:
             self.on_close()
@@ -282,7 +284,7 @@ class RSGIApp:
         try:
             given = dict(headers.items())
             if streamed:  # an upload address is looked up in the database: not on the event loop
-                limit = await loop.run_in_executor(self.pool, self.admit, scope.method, scope.path, given)
+                limit = await self.pool.run(self.admit, scope.method, scope.path, given)
             else:
                 limit = self.admit(scope.method, scope.path, given)
             body, length = await self._receive(proto, headers, limit, streamed)
@@ -301,7 +303,7 @@ class RSGIApp:
             return _respond(proto, status, dumps(answer).encode(), "application/json; charset=utf-8")
         if scope.path == metrics.PATH and self.metrics is not None and scope.method == "GET" and metrics.allowed(
                 headers.get("authorization"), _peer(scope), self.metrics_token, self.trust_proxy):
-            data, content_type = await loop.run_in_executor(self.pool, metrics.Metrics.exposition)
+            data, content_type = await self.pool.run(metrics.Metrics.exposition)
             return _respond(proto, 200, data, content_type)
         if scope.path == ROUTER_PATH and scope.method == "GET" and self.realtime is not None and self.live is not None:
             # LeanCloud's realtime router: where the realtime WebSocket is (the host this request was sent to)
@@ -322,7 +324,7 @@ class RSGIApp:
             else:
                 if self.metrics is not None:
                     self.metrics.queued.inc()
-                response, chunks = await loop.run_in_executor(self.pool, self._call, _environ(scope, body, length, limit))
+                response, chunks = await self.pool.run(self._call, _environ(scope, body, length, limit))
         finally:
             body.close()  # an upload's spool file goes at once
         if isinstance(chunks, bytes):
@@ -335,7 +337,7 @@ class RSGIApp:
         transport = proto.response_stream(response.status, response.headers)
         try:
             while True:
-                chunk = await loop.run_in_executor(self.pool, next, chunks, None)
+                chunk = await self.pool.run(next, chunks, None)
                 if chunk is None:
                     break
                 await transport.send_bytes(chunk)
