@@ -425,7 +425,7 @@ class RSGIApp:
             if size == 0:
                 return io.BytesIO(), 0
             if not streamed:
-                data = await asyncio.wait_for(proto(), self.read_timeout)
+                data = await _within(proto(), self.read_timeout)
                 return io.BytesIO(data), len(data)
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
         incoming = proto.__aiter__()
@@ -444,6 +444,16 @@ class RSGIApp:
         size = spool.tell()
         spool.seek(0)
         return spool, size
+
+
+async def _within(awaitable: Any, seconds: float) -> Any:
+    """``awaitable``'s result, or :class:`asyncio.TimeoutError` after ``seconds``. On Python 3.11+ the
+    deadline cancels the awaiting task itself, where ``asyncio.wait_for`` wraps the awaitable in a task
+    of its own: a task and a pass of the loop less for every request with a body."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, seconds)
 
 
 async def _send_live(transport: Any, outlet: LoopOutlet, proto: Any) -> None:
