@@ -68,6 +68,8 @@ class Handoff:
             if call is None:
                 return
             future, function, args = call
+            if future.cancelled():  # its coroutine went away before a thread was free: not run (as an executor)
+                continue
             try:
                 self._outcomes.append((future, function(*args), None))
             except BaseException as exc:  # noqa: BLE001 - the awaiting coroutine raises it, as run_in_executor's would

@@ -83,3 +83,22 @@ def test_close_runs_what_was_handed_over_and_a_second_loop_is_refused() -> None:
         asyncio.run(elsewhere())
     handoff.close(wait=True)
     assert ran == [1, 2]
+
+
+def test_a_call_cancelled_before_a_thread_takes_it_never_runs() -> None:
+    handoff = Handoff(1, "test-handoff")
+    release, ran = threading.Event(), []
+
+    async def main() -> None:
+        first = handoff.run(release.wait, 5)
+        second = handoff.run(ran.append, "cancelled")
+        second.cancel()  # its coroutine went away while the only thread was busy
+        release.set()
+        await first
+        await handoff.run(ran.append, "after")
+
+    try:
+        asyncio.run(main())
+    finally:
+        handoff.close()
+    assert ran == ["after"]
