@@ -320,14 +320,15 @@ class RSGIApp:
             return _respond(proto, 200, dumps(found).encode(), "application/json; charset=utf-8", cors=True)
         # (metrics refused go on to the app, which answers 404 as for any path it does not know)
         try:
+            environ = _environ(scope, method, path, peer, items, body, length, limit)
             if path == probes.READY:
                 # readiness waits for the database on threads of its own, for a bounded time
                 # (probes.Readiness): it answers while a stalled database holds every handler thread
-                response, chunks = await loop.run_in_executor(None, self._app_answer, _environ(scope, method, path, peer, items, body, length, limit))
+                response, chunks = await loop.run_in_executor(None, self._app_answer, environ)
             else:
                 if self.metrics is not None:
                     self.metrics.queued.inc()
-                response, chunks = await self.pool.run(self._call, _environ(scope, method, path, peer, items, body, length, limit))
+                response, chunks = await self.pool.run(self._call, environ)
         finally:
             body.close()  # an upload's spool file goes at once
         if isinstance(chunks, bytes):
