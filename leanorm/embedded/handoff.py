@@ -72,6 +72,10 @@ class Handoff:
                 continue
             try:
                 self._outcomes.append((future, function(*args), None))
+            except StopIteration as exc:  # an asyncio future refuses to hold one (it would end the coroutine)
+                failed = RuntimeError("a call handed to a handler thread raised StopIteration")
+                failed.__cause__ = exc
+                self._outcomes.append((future, None, failed))
             except BaseException as exc:  # noqa: BLE001 - the awaiting coroutine raises it, as run_in_executor's would
                 self._outcomes.append((future, None, exc))
             del call, future  # a finished call's objects are not kept alive by an idle thread

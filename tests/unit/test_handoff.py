@@ -102,3 +102,19 @@ def test_a_call_cancelled_before_a_thread_takes_it_never_runs() -> None:
     finally:
         handoff.close()
     assert ran == ["after"]
+
+
+def test_a_call_raising_stop_iteration_fails_its_caller_and_the_others_still_get_theirs() -> None:
+    handoff = Handoff(1, "test-handoff")
+
+    async def main() -> list:
+        stopped = handoff.run(next, iter(()))  # StopIteration, which an asyncio future cannot hold
+        fine = handoff.run(int, "7")
+        answers = await asyncio.gather(stopped, fine, return_exceptions=True)
+        return [type(answers[0]).__name__, answers[1]]
+
+    try:
+        answers = asyncio.run(asyncio.wait_for(main(), 10))
+    finally:
+        handoff.close()
+    assert answers == ["RuntimeError", 7]
