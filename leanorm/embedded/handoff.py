@@ -78,7 +78,7 @@ class Handoff:
                 self._outcomes.append((future, None, failed))
             except BaseException as exc:  # noqa: BLE001 - the awaiting coroutine raises it, as run_in_executor's would
                 self._outcomes.append((future, None, exc))
-            del call, future  # a finished call's objects are not kept alive by an idle thread
+            del call, future, function, args  # a finished call is not kept alive by an idle thread
             with self._lock:
                 if self._waking:
                     continue
