@@ -436,7 +436,7 @@ class RSGIApp:
         try:
             while True:
                 try:
-                    chunk = await asyncio.wait_for(incoming.__anext__(), max(deadline - loop.time(), 0.0))
+                    chunk = await _within(incoming.__anext__(), max(deadline - loop.time(), 0.0))
                 except StopAsyncIteration:
                     break
                 spool.write(chunk)
