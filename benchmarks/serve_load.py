@@ -13,6 +13,10 @@ machine. Every request is the same bytes for both servers (``/parse/`` paths, Pa
 the port. Prints a markdown table: requests/s, p99 latency, errors (socket errors and non-2xx answers),
 and serve/Parse throughput.
 
+``--cpu`` adds a column: the CPU the serve processes (the main one and its workers, every thread)
+spent per answered request during the run, in milliseconds, from ``/proc`` (Linux). On a shared
+machine it moves far less than requests/s: it is what to compare when changing the serving layer.
+
 ``--db`` puts serve's data in another store (an empty PostgreSQL database: docs/deploying.md);
 ``--nodes N`` starts N ``leanorm serve`` processes over it, each loaded by its own wrk with an N-th of
 the connections at the same time (as a load balancer would spread them): requests/s are summed, p99 is
@@ -39,6 +43,8 @@ from typing import Dict, Iterator, List, Optional
 ROOT = Path(__file__).resolve().parents[1]
 APP_ID, REST_KEY, MASTER_KEY = "leanorm-test", "leanorm-rest", "leanorm-master"  # scripts/parse-server's keys
 OBJECTS = 2000
+#: the process id of each serve node, by its base URL (``--cpu`` reads their CPU time)
+SERVE_PIDS: Dict[str, int] = {}
 #: the servers measured, by their --servers name: the name their columns carry
 SERVERS = {"serve": "serve", "parse": "Parse"}
 CLASS = "LoadItem"
@@ -117,6 +123,7 @@ def _serve_node(workers: int, database: str, threads: Optional[int] = None) -> I
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait(f"http://127.0.0.1:{port}/parse", process)
+        SERVE_PIDS[f"http://127.0.0.1:{port}/parse"] = process.pid
         yield f"http://127.0.0.1:{port}/parse"
     finally:
         process.terminate()
@@ -173,14 +180,40 @@ end
     return script
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system, every thread) of ``pid`` and of every process below it, in seconds."""
+    children: Dict[int, List[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    ticks, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        pending.extend(children.get(current, ()))
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk_nodes(wrk: str, bases: List[str], script: Path, connections: int, duration: int) -> Dict[str, float]:
     """wrk against every node at once, the connections split between them: the rates summed, the worst
     p99, the errors summed."""
     share = max(1, connections // len(bases))
+    pids = [SERVE_PIDS[base] for base in bases if base in SERVE_PIDS]
+    cpu_before = sum(cpu_seconds(pid) for pid in pids)
     with concurrent.futures.ThreadPoolExecutor(len(bases)) as pool:
         runs = list(pool.map(lambda base: run_wrk(wrk, base, script, share, duration), bases))
+    cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+    answered = sum(r["requests"] for r in runs)
     return {"rate": sum(r["rate"] for r in runs), "p99": max(r["p99"] for r in runs),
-            "errors": sum(r["errors"] for r in runs)}
+            "errors": sum(r["errors"] for r in runs),
+            "cpu_ms": cpu * 1000 / answered if pids and answered else float("nan")}
 
 
 def run_wrk(wrk: str, base: str, script: Path, connections: int, duration: int) -> Dict[str, float]:
@@ -190,12 +223,14 @@ def run_wrk(wrk: str, base: str, script: Path, connections: int, duration: int) 
         raise SystemExit(f"wrk failed: {done.stdout}{done.stderr}")
     out = done.stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
     assert p99, out
     p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rate": rate, "p99": p99_ms, "errors": errors + (int(non2xx.group(1)) if non2xx else 0)}
+    return {"rate": rate, "p99": p99_ms, "errors": errors + (int(non2xx.group(1)) if non2xx else 0),
+            "requests": requests}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -209,6 +244,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="which servers to measure (default both; serve alone leaves the ratio out)")
     parser.add_argument("--db", help="serve's store (default: a fresh SQLite file); an empty PostgreSQL "
                                      "database's postgresql:// URL")
+    parser.add_argument("--cpu", action="store_true",
+                        help="also report serve's CPU milliseconds per request (its processes, from /proc)")
     parser.add_argument("--nodes", type=int, default=1, help="leanorm serve processes over the store (default 1)")
     parser.add_argument("--parse-server-script", type=Path, default=ROOT / "scripts" / "parse-server",
                         help="the scripts/parse-server to start Parse Server with (default: this checkout's)")
@@ -224,17 +261,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         both = len(bases) == 2
         columns = [f"{SERVERS[name]} {c}" for name in bases for c in ("req/s", "p99 ms", "errors")]
         columns += ["serve/Parse"] if both else []
+        columns += ["serve CPU ms/req"] if args.cpu and "serve" in bases else []
         print(f"| workload | connections | {' | '.join(columns)} |\n|---|---:|{'---:|' * len(columns)}", flush=True)
         for workload in args.workloads:
             for connections in args.connections:
-                cells = []
+                cells, cpu_ms = [], None
                 for name, base in bases.items():  # side by side: the same moment of the machine
                     script = lua_script(workload, ids[name], Path(tmp))
                     run_wrk_nodes(wrk, base, script, connections, 1)  # warm-up: connections, caches, JIT
                     r = run_wrk_nodes(wrk, base, script, connections, args.duration)
                     cells += [r["rate"], r["p99"], r["errors"]]
+                    cpu_ms = r["cpu_ms"] if name == "serve" else cpu_ms
                 text = [f"{cells[i]:.0f}" if i % 3 != 1 else f"{cells[i]:.1f}" for i in range(len(cells))]
                 text += [f"{cells[0] / cells[3]:.2f}x"] if both else []
+                text += [f"{cpu_ms:.3f}"] if args.cpu and cpu_ms is not None else []
                 print(f"| {workload} | {connections} | {' | '.join(text)} |", flush=True)
     return 0
 

@@ -55,6 +55,7 @@ from .access.phones import DEFAULT_REGION
 from .storage.store import FAILURE_OBSERVERS
 from .answers import ProtocolError, dumps
 from .budget import QUERY_TIMEOUT
+from .handoff import Handoff
 from .idempotency import DEFAULT_TTL, Idempotency
 from .server import CORS, EmbeddedServer
 from .settings import DEFAULT_MAX_OBJECT, LiveLimits
@@ -239,7 +240,8 @@ class RSGIApp:
         #: LeanCloud's realtime WebSocket, whose address ``GET /v1/route`` gives (None: not served)
         self.realtime = realtime
         self.read_timeout, self.upload_timeout = read_timeout, upload_timeout
-        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanorm-serve")
+        #: the handler threads (a ``run_in_executor`` round trip cost more CPU than a read's handler: handoff)
+        self.pool = Handoff(threads, "leanorm-serve")
         #: the threads live query messages are handled on: not the requests' (a proxy limits requests, not
         #: a WebSocket's messages, so two sockets checking subscriptions held every request up)
         self.live_pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanorm-live")
@@ -251,7 +253,7 @@ class RSGIApp:
     def __rsgi_del__(self, loop: Any) -> None:
         if self.realtime is not None:
             self.realtime.stop()
-        self.pool.shutdown(wait=True)
+        self.pool.close(wait=True)
         self.live_pool.shutdown(wait=False)
         if self.on_close is not None:
             self.on_close()
@@ -262,29 +264,32 @@ class RSGIApp:
             await self._live(scope, proto)
             return
         started = time.perf_counter()
+        # granian makes a new string each time an attribute of the scope is read: read once per request
+        method, path, peer = scope.method, scope.path, _peer(scope)
         if self.metrics is not None:
             self.metrics.in_flight.inc()
         try:
-            status = await self._answer(scope, proto)
+            status = await self._answer(scope, proto, method, path, peer)
         finally:
             if self.metrics is not None:
                 self.metrics.in_flight.dec()
         seconds = time.perf_counter() - started
-        if self.metrics is not None and scope.path != metrics.PATH:
-            self.metrics.observe(metrics.route_of(scope.method, scope.path), status, seconds)
-        logs.access(scope.method, scope.path, status, seconds, _peer(scope))
+        if self.metrics is not None and path != metrics.PATH:
+            self.metrics.observe(metrics.route_of(method, path), status, seconds)
+        logs.access(method, path, status, seconds, peer)
 
-    async def _answer(self, scope: Any, proto: Any) -> int:
-        """Answer one request; its status."""
+    async def _answer(self, scope: Any, proto: Any, method: str, path: str, peer: str) -> int:
+        """Answer one request (``method path`` from ``peer``); its status."""
         headers = scope.headers
-        streamed = hosted_files.streams(scope.method, scope.path)
+        items = headers.items()  # every line, in order (the environ joins repeated ones)
+        streamed = hosted_files.streams(method, path)
         loop = asyncio.get_running_loop()
         try:
-            given = dict(headers.items())
+            given = dict(items)
             if streamed:  # an upload address is looked up in the database: not on the event loop
-                limit = await loop.run_in_executor(self.pool, self.admit, scope.method, scope.path, given)
+                limit = await self.pool.run(self.admit, method, path, given)
             else:
-                limit = self.admit(scope.method, scope.path, given)
+                limit = self.admit(method, path, given)
             body, length = await self._receive(proto, headers, limit, streamed)
         except ProtocolError as exc:
             return _refuse(proto, exc)
@@ -295,15 +300,15 @@ class RSGIApp:
             # nothing at all (a client sending JSON chunked sends something), and nothing is stored
             body.close()
             return _refuse(proto, ProtocolError(107, "Malformed chunked body: no bytes arrived.", 400))
-        if scope.path == probes.HEALTH and scope.method in ("GET", "HEAD"):
+        if path == probes.HEALTH and method in ("GET", "HEAD"):
             # liveness answers on the event loop: it needs no handler thread, so it answers while all are busy
             status, answer = probes.health()
             return _respond(proto, status, dumps(answer).encode(), "application/json; charset=utf-8")
-        if scope.path == metrics.PATH and self.metrics is not None and scope.method == "GET" and metrics.allowed(
-                headers.get("authorization"), _peer(scope), self.metrics_token, self.trust_proxy):
-            data, content_type = await loop.run_in_executor(self.pool, metrics.Metrics.exposition)
+        if path == metrics.PATH and self.metrics is not None and method == "GET" and metrics.allowed(
+                headers.get("authorization"), peer, self.metrics_token, self.trust_proxy):
+            data, content_type = await self.pool.run(metrics.Metrics.exposition)
             return _respond(proto, 200, data, content_type)
-        if scope.path == ROUTER_PATH and scope.method == "GET" and self.realtime is not None and self.live is not None:
+        if path == ROUTER_PATH and method == "GET" and self.realtime is not None and self.live is not None:
             # LeanCloud's realtime router: where the realtime WebSocket is (the host this request was sent to)
             asked = dict(urllib.parse.parse_qsl(scope.query_string)).get("appId")
             host = (headers.get("host") or "localhost").rsplit(":", 1)[0] if not (headers.get("host") or "").startswith(
@@ -315,19 +320,20 @@ class RSGIApp:
             return _respond(proto, 200, dumps(found).encode(), "application/json; charset=utf-8", cors=True)
         # (metrics refused go on to the app, which answers 404 as for any path it does not know)
         try:
-            if scope.path == probes.READY:
+            environ = _environ(scope, method, path, peer, items, body, length, limit)
+            if path == probes.READY:
                 # readiness waits for the database on threads of its own, for a bounded time
                 # (probes.Readiness): it answers while a stalled database holds every handler thread
-                response, chunks = await loop.run_in_executor(None, self._app_answer, _environ(scope, body, length, limit))
+                response, chunks = await loop.run_in_executor(None, self._app_answer, environ)
             else:
                 if self.metrics is not None:
                     self.metrics.queued.inc()
-                response, chunks = await loop.run_in_executor(self.pool, self._call, _environ(scope, body, length, limit))
+                response, chunks = await self.pool.run(self._call, environ)
         finally:
             body.close()  # an upload's spool file goes at once
         if isinstance(chunks, bytes):
             # granian sets Content-Length from the body; a HEAD answer keeps the app's (that of a GET)
-            headers = response.headers if scope.method == "HEAD" else \
+            headers = response.headers if method == "HEAD" else \
                 [h for h in response.headers if h[0].lower() != "content-length"]
             proto.response_bytes(response.status, headers, chunks)
             return response.status
@@ -335,7 +341,7 @@ class RSGIApp:
         transport = proto.response_stream(response.status, response.headers)
         try:
             while True:
-                chunk = await loop.run_in_executor(self.pool, next, chunks, None)
+                chunk = await self.pool.run(next, chunks, None)
                 if chunk is None:
                     break
                 await transport.send_bytes(chunk)
@@ -423,14 +429,14 @@ class RSGIApp:
             if size == 0:
                 return io.BytesIO(), 0
             if not streamed:
-                data = await asyncio.wait_for(proto(), self.read_timeout)
+                data = await _within(proto(), self.read_timeout)
                 return io.BytesIO(data), len(data)
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
         incoming = proto.__aiter__()
         try:
             while True:
                 try:
-                    chunk = await asyncio.wait_for(incoming.__anext__(), max(deadline - loop.time(), 0.0))
+                    chunk = await _within(incoming.__anext__(), max(deadline - loop.time(), 0.0))
                 except StopAsyncIteration:
                     break
                 spool.write(chunk)
@@ -442,6 +448,16 @@ class RSGIApp:
         size = spool.tell()
         spool.seek(0)
         return spool, size
+
+
+async def _within(awaitable: Any, seconds: float) -> Any:
+    """``awaitable``'s result, or :class:`asyncio.TimeoutError` after ``seconds``. On Python 3.11+ the
+    deadline cancels the awaiting task itself, where ``asyncio.wait_for`` wraps the awaitable in a task
+    of its own: a task and a pass of the loop less for every request with a body."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, seconds)
 
 
 async def _send_live(transport: Any, outlet: LoopOutlet, proto: Any) -> None:
@@ -460,27 +476,46 @@ async def _send_live(transport: Any, outlet: LoopOutlet, proto: Any) -> None:
             proto.close(1000)
 
 
-def _environ(scope: Any, body: IO[bytes], length: int, limit: int) -> Dict[str, Any]:
+def _environ(scope: Any, method: str, path: str, peer: str, headers: Headers, body: IO[bytes], length: int,
+             limit: int) -> Dict[str, Any]:
     """PEP 3333's environ for a request granian parsed and admitted (its body's ``limit`` goes on, so the
     app does not admit it again): the body is already de-chunked, so its length is known and
-    Transfer-Encoding is not passed on."""
+    Transfer-Encoding is not passed on. ``headers``: every line, in order."""
     environ: Dict[str, Any] = {
         admission.ADMITTED: limit,
-        "REQUEST_METHOD": scope.method, "PATH_INFO": scope.path, "QUERY_STRING": scope.query_string,
+        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": scope.query_string,
         # the peer: the limits kept per client address count by it (without it every client was one)
-        "REMOTE_ADDR": _peer(scope),
+        "REMOTE_ADDR": peer,
         "SERVER_PROTOCOL": f"HTTP/{scope.http_version}", "CONTENT_LENGTH": str(length),
         "wsgi.url_scheme": scope.scheme, "wsgi.input": body, "wsgi.errors": sys.stderr,
         "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
     }
-    for name, value in scope.headers.items():
-        key = name.upper().replace("-", "_")
-        if key in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):
+    for name, value in headers:
+        key = _ENVIRON_KEYS.get(name)
+        if key is None:
+            key = _environ_key(name)
+        if not key:
             continue
-        if key != "CONTENT_TYPE":
-            key = "HTTP_" + key
         environ[key] = f"{environ[key]},{value}" if key in environ else value
     return environ
+
+
+#: a header's environ key by its name (or "" for one not passed on), for the names seen most
+_ENVIRON_KEYS: Dict[str, str] = {}
+ENVIRON_KEYS_REMEMBERED = 256
+
+
+def _environ_key(name: str) -> str:
+    """The environ key of header ``name`` (``HTTP_X_PARSE_APPLICATION_ID``), "" for the headers the
+    environ carries otherwise (the body's length) or not at all (its transfer encoding)."""
+    key = name.upper().replace("-", "_")
+    if key in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):
+        key = ""
+    elif key != "CONTENT_TYPE":
+        key = "HTTP_" + key
+    if len(_ENVIRON_KEYS) < ENVIRON_KEYS_REMEMBERED:  # any client may send names of its own: bounded
+        _ENVIRON_KEYS[name] = key
+    return key
 
 
 def _stop_with_the_main_process() -> None:
