@@ -197,3 +197,34 @@ def test_a_request_that_ran_cloud_code_is_never_run_again(request: pytest.Fixtur
     finally:
         first.close()
         second.close()
+
+
+def test_a_version_another_request_of_the_node_learned_does_not_pass_a_request_that_relied_on_the_older_one(
+        nodes: Tuple[EmbeddedServer, EmbeddedServer], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request checks the version it used the kept catalogue at, not the one the node knows when the
+    check is sent: another request of the same node may have learned the newer version in between (it
+    read the version, the node's catalogue forgotten), and the permissions this request already judged
+    by are then the older ones. Here the second node judges a create by the open permissions it kept;
+    before its write goes, a signup on the same node (another thread) reads the version the first node
+    moved by closing them; the create is refused all the same."""
+    first, second = nodes
+    assert _call(second, "POST", "users", {"username": "early", "password": "secret"})[0] == 201
+    _warm(second, "Raced")
+    status, answer = _call(first, "PUT", "schemas/Raced", {"className": "Raced", "classLevelPermissions": CLOSED},
+                           master=True)
+    assert status == 200, answer
+    transact = second.store.transact
+
+    def after_another_request(work: Any, concurrent: bool = False) -> Any:
+        monkeypatch.setattr(second.store, "transact", transact)
+        signup = threading.Thread(target=lambda: _call(second, "POST", "users", {"username": "racer",
+                                                                                  "password": "secret"}))
+        signup.start()
+        signup.join()
+        return transact(work, concurrent)
+
+    monkeypatch.setattr(second.store, "transact", after_another_request)
+    status, answer = _call(second, "POST", "classes/Raced", {"n": 9})
+    assert (status, answer["code"]) == (403, 119), answer
+    assert [row for row in _call(first, "GET", "classes/Raced", master=True)[1]["results"] if row["n"] == 9] == []
+    assert _call(second, "POST", "login", {"username": "racer", "password": "secret"})[0] == 200  # it ran

@@ -460,12 +460,15 @@ class PGConnection:
         found = version[0] if version else None
         check = self.check
         self.current = True
-        if found != self.catalogue.version:
+        moved = found != self.catalogue.version
+        if moved:
             self.tables_changed()
             self.catalogue.version = found
-            if check is not None and check.pending:
-                check.relied_on, check.verified = None, True
-                raise StaleCatalogue()
+        # the version the request used the catalogue at, not the one the node knows now: another request
+        # of this process may have learned the newer one since, after this one judged by the older
+        if check is not None and check.pending and (moved or found != check.relied_on):
+            check.relied_on, check.verified = None, True
+            raise StaleCatalogue()
         if check is not None:
             check.verified = True
 
@@ -842,7 +845,10 @@ class PostgreSQLStore(SQLCatalogue):
                        f"SET LOCAL statement_timeout = {_limit_ms(WRITE_FLOOR_MS)}; "
                        f"SET LOCAL idle_in_transaction_session_timeout = {WRITE_SILENCE_MS}; "
                        f"SELECT {lock}({WRITER_LOCK})")
-            known = self._catalogue.version
+            # the version the request used the kept catalogue at, when it did unchecked (another request of
+            # this process may have learned a newer one since: checking that would pass what this one judged)
+            check = conn.check
+            known = check.relied_on if check is not None and check.pending else self._catalogue.version
             try:
                 if held_back and known is not None and known.isdigit():
                     conn.opening, conn.opening_checks = f"{opening}; SELECT leanorm_catalogue_is('{known}')", True
