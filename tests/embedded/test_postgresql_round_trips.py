@@ -228,3 +228,25 @@ def test_a_version_another_request_of_the_node_learned_does_not_pass_a_request_t
     assert (status, answer["code"]) == (403, 119), answer
     assert [row for row in _call(first, "GET", "classes/Raced", master=True)[1]["results"] if row["n"] == 9] == []
     assert _call(second, "POST", "login", {"username": "racer", "password": "secret"})[0] == 200  # it ran
+
+
+
+def test_a_first_read_planned_as_no_scan_still_checks_the_kept_catalogue(
+        nodes: Tuple[EmbeddedServer, EmbeddedServer]) -> None:
+    """The check rides on a request's first read as a condition of the outer query; PostgreSQL plans a
+    read whose own condition can hold for no row (``WHERE 0``, without a LIMIT to keep it apart) as no
+    scan at all, and dropped that outer condition with it: the request passed for checked, and went on by
+    the permissions it had judged by. The store's contract (``Store.settle``, ``StaleCatalogue``): a
+    request that relied on the kept catalogue hears at its first round trip that it moved."""
+    from leanorm.embedded.budget import deadline
+    from leanorm.embedded.storage.interface import StaleCatalogue
+    first, second = nodes
+    _warm(second, "Planned")
+    _call(first, "PUT", "schemas/Planned", {"className": "Planned", "classLevelPermissions": CLOSED}, master=True)
+    store = second.store
+    with deadline(10.0, may_run_again=True), store.read() as conn:
+        open_rules = conn.execute("SELECT permissions FROM _class_permissions WHERE class_name=?",
+                                  ("Planned",)).fetchall()  # what the node kept: the rules before the change
+        assert open_rules == []
+        with pytest.raises(StaleCatalogue):
+            conn.execute('SELECT objectId FROM "c_Planned" WHERE 0').fetchall()

@@ -536,9 +536,14 @@ class PGConnection:
                     f"SELECT * FROM ({sql}) AS leanorm_checked WHERE leanorm_catalogue_is(%s)"
                 parameters = {**parameters, "leanorm_catalogue": check.relied_on} if isinstance(parameters, dict) \
                     else (*(parameters or ()), check.relied_on)
-                cursor = PGCursor(self._send(sql, parameters), statement.returns_id)
+                raw = self._send(sql, parameters)
+                if raw.rowcount == 0:
+                    # a read PostgreSQL knows, as it plans it, to find no row (a condition that can hold for
+                    # none, ``WHERE 0``) is run as no scan at all, its outer condition (the check) unevaluated
+                    # with it: no row answered, no check known to have run
+                    self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
                 check.verified = True
-                return cursor
+                return PGCursor(raw, statement.returns_id)
             self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
         if check is not None and not self.in_transaction and not sql.startswith("SELECT "):
             check.acted = True
