@@ -250,3 +250,22 @@ def test_a_first_read_planned_as_no_scan_still_checks_the_kept_catalogue(
         assert open_rules == []
         with pytest.raises(StaleCatalogue):
             conn.execute('SELECT objectId FROM "c_Planned" WHERE 0').fetchall()
+
+
+@pytest.mark.parametrize("value", [-9223372036854775808, 9223372036854775807, -5, 0, -1.5, -0.0, float("nan"),
+                                   float("-inf"), 1e308, "it's", "back\\slash'", "100%", "$1", "E'x'", b"a'\\b",
+                                   True])
+def test_a_value_written_into_a_held_back_statement_is_the_value_bound(value: Any) -> None:
+    """A write transaction's held-back statements go as one message of literal SQL (``PGConnection.literal``):
+    each value must read back as the same value, of the same type, as when bound. The smallest 64-bit
+    integer was written ``-9223372036854775808::int8``, which PostgreSQL reads as the negation of a
+    number past int8's range: an error where the bound value is stored."""
+    from leanorm.embedded.storage.postgresql import PGConnection, configure
+    with psycopg.connect(postgresql.database_url(), autocommit=True) as raw:
+        configure(raw)
+        conn = PGConnection(raw)
+        bound = raw.execute("SELECT %s, pg_typeof(%s)::text", (value, value)).fetchone()
+        written = raw.execute(conn.literal("SELECT %s, pg_typeof(%s)::text", (value, value))).fetchone()
+    assert written is not None and bound is not None
+    assert written[1] == bound[1]
+    assert repr(written[0]) == repr(bound[0])  # nan and -0.0 compared as spelled

@@ -207,11 +207,13 @@ class _TextLiteral(StrDumper):
 
 
 class _Int8Literal(Int8Dumper):
+    # in parentheses: ``-9223372036854775808::int8`` reads as the negation of a number past int8's range
     def quote(self, obj: Any) -> bytes:
-        return bytes(super().quote(obj)) + b"::int8"
+        return b"(" + bytes(super().quote(obj)) + b")::int8"
 
 
 class _FloatLiteral(FloatDumper):
+    # without parentheses: ``-0.0::float8`` negates a float8 (-0.0), ``(-0.0)::float8`` casts numeric 0
     def quote(self, obj: Any) -> bytes:
         return bytes(super().quote(obj)) + b"::float8"
 
