@@ -269,3 +269,16 @@ def test_a_value_written_into_a_held_back_statement_is_the_value_bound(value: An
     assert written is not None and bound is not None
     assert written[1] == bound[1]
     assert repr(written[0]) == repr(bound[0])  # nan and -0.0 compared as spelled
+
+
+def test_a_refusal_answered_from_the_kept_catalogue_checks_it_in_one_round_trip(
+        nodes: Tuple[EmbeddedServer, EmbeddedServer], monkeypatch: pytest.MonkeyPatch) -> None:
+    node, _ = nodes
+    _warm(node, "Refusing")
+    _call(node, "PUT", "schemas/Refusing", {"className": "Refusing", "classLevelPermissions": CLOSED}, master=True)
+    for _ in range(3):
+        assert _call(node, "GET", "classes/Refusing")[0] == 403  # the closed rules kept
+    trips = RoundTrips(monkeypatch)
+    (status, answer), sent = trips.during(lambda: _call(node, "GET", "classes/Refusing"))
+    assert (status, answer["code"]) == (403, 119), answer
+    assert len(sent) == 1, sent  # the version, read at the request's end (Store.settle)

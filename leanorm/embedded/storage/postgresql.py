@@ -556,7 +556,7 @@ class PGConnection:
         if statement.catalogue == "write":
             self.alone()
         self._flush()
-        self._acting()
+        self.acting()
         cursor = self.raw.cursor()
         with self._answering():
             cursor.executemany(statement.sql, list(parameters))
@@ -565,10 +565,10 @@ class PGConnection:
 
     def run(self, sql: str, parameters: Any = None) -> psycopg.Cursor:
         """A statement in PostgreSQL's own dialect (the store's catalogue queries), untranslated."""
-        self._acting()
+        self.acting()
         return self._send(sql, parameters)
 
-    def _acting(self) -> None:
+    def acting(self) -> None:
         """Before a statement outside a transaction that may write (the request can no longer be run
         again): the request's pending check first."""
         check = self.check
@@ -827,7 +827,7 @@ class PostgreSQLStore(SQLCatalogue):
             return
         if check.pending:
             with self.read() as conn:
-                conn.agree(conn.run(CATALOGUE_VERSION).fetchone())
+                conn.acting()  # the version read once (``run`` would read it, then run the read again)
         check.acted = True
 
     @contextlib.contextmanager
