@@ -556,7 +556,7 @@ class PGConnection:
         if statement.catalogue == "write":
             self.alone()
         self._flush()
-        self.acting()
+        self._acting()
         cursor = self.raw.cursor()
         with self._answering():
             cursor.executemany(statement.sql, list(parameters))
@@ -565,10 +565,10 @@ class PGConnection:
 
     def run(self, sql: str, parameters: Any = None) -> psycopg.Cursor:
         """A statement in PostgreSQL's own dialect (the store's catalogue queries), untranslated."""
-        self.acting()
+        self._acting()
         return self._send(sql, parameters)
 
-    def acting(self) -> None:
+    def _acting(self) -> None:
         """Before a statement outside a transaction that may write (the request can no longer be run
         again): the request's pending check first."""
         check = self.check
@@ -577,6 +577,12 @@ class PGConnection:
         if check.pending:
             self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
         check.acted = True
+
+    def settle(self) -> None:
+        """The request's pending check of the kept catalogue, now: its version read in one round trip (with
+        what an open transaction holds back), :class:`.interface.StaleCatalogue` when it moved."""
+        if self.check is not None and self.check.pending:
+            self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
 
     def _flush(self) -> None:
         """Send what the transaction holds back (its opening, deferred statements), alone."""
@@ -827,7 +833,7 @@ class PostgreSQLStore(SQLCatalogue):
             return
         if check.pending:
             with self.read() as conn:
-                conn.acting()  # the version read once (``run`` would read it, then run the read again)
+                conn.settle()
         check.acted = True
 
     @contextlib.contextmanager
