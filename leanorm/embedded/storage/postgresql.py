@@ -449,10 +449,11 @@ class PGConnection:
             if not self.current:
                 self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
         elif not check.verified and check.relied_on is None:
-            if self.catalogue.version is None or check.acted:
+            version = self.catalogue.version  # read once: another thread may forget it meanwhile
+            if version is None or check.acted:
                 self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
             else:
-                check.relied_on = self.catalogue.version
+                check.relied_on = version
         return self.catalogue
 
     def agree(self, version: Any) -> None:
@@ -462,13 +463,12 @@ class PGConnection:
         found = version[0] if version else None
         check = self.check
         self.current = True
-        moved = found != self.catalogue.version
-        if moved:
+        if found != self.catalogue.version:
             self.tables_changed()
             self.catalogue.version = found
         # the version the request used the catalogue at, not the one the node knows now: another request
         # of this process may have learned the newer one since, after this one judged by the older
-        if check is not None and check.pending and (moved or found != check.relied_on):
+        if check is not None and check.pending and found != check.relied_on:
             check.relied_on, check.verified = None, True
             raise StaleCatalogue()
         if check is not None:
