@@ -197,3 +197,88 @@ def test_a_request_that_ran_cloud_code_is_never_run_again(request: pytest.Fixtur
     finally:
         first.close()
         second.close()
+
+
+def test_a_version_another_request_of_the_node_learned_does_not_pass_a_request_that_relied_on_the_older_one(
+        nodes: Tuple[EmbeddedServer, EmbeddedServer], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request checks the version it used the kept catalogue at, not the one the node knows when the
+    check is sent: another request of the same node may have learned the newer version in between (it
+    read the version, the node's catalogue forgotten), and the permissions this request already judged
+    by are then the older ones. Here the second node judges a create by the open permissions it kept;
+    before its write goes, a signup on the same node (another thread) reads the version the first node
+    moved by closing them; the create is refused all the same."""
+    first, second = nodes
+    assert _call(second, "POST", "users", {"username": "early", "password": "secret"})[0] == 201
+    _warm(second, "Raced")
+    status, answer = _call(first, "PUT", "schemas/Raced", {"className": "Raced", "classLevelPermissions": CLOSED},
+                           master=True)
+    assert status == 200, answer
+    transact = second.store.transact
+
+    def after_another_request(work: Any, concurrent: bool = False) -> Any:
+        monkeypatch.setattr(second.store, "transact", transact)
+        signup = threading.Thread(target=lambda: _call(second, "POST", "users", {"username": "racer",
+                                                                                  "password": "secret"}))
+        signup.start()
+        signup.join()
+        return transact(work, concurrent)
+
+    monkeypatch.setattr(second.store, "transact", after_another_request)
+    status, answer = _call(second, "POST", "classes/Raced", {"n": 9})
+    assert (status, answer["code"]) == (403, 119), answer
+    assert [row for row in _call(first, "GET", "classes/Raced", master=True)[1]["results"] if row["n"] == 9] == []
+    assert _call(second, "POST", "login", {"username": "racer", "password": "secret"})[0] == 200  # it ran
+
+
+
+def test_a_first_read_planned_as_no_scan_still_checks_the_kept_catalogue(
+        nodes: Tuple[EmbeddedServer, EmbeddedServer]) -> None:
+    """The check rides on a request's first read as a condition of the outer query; PostgreSQL plans a
+    read whose own condition can hold for no row (``WHERE 0``, without a LIMIT to keep it apart) as no
+    scan at all, and dropped that outer condition with it: the request passed for checked, and went on by
+    the permissions it had judged by. The store's contract (``Store.settle``, ``StaleCatalogue``): a
+    request that relied on the kept catalogue hears at its first round trip that it moved."""
+    from leanorm.embedded.budget import deadline
+    from leanorm.embedded.storage.interface import StaleCatalogue
+    first, second = nodes
+    _warm(second, "Planned")
+    _call(first, "PUT", "schemas/Planned", {"className": "Planned", "classLevelPermissions": CLOSED}, master=True)
+    store = second.store
+    with deadline(10.0, may_run_again=True), store.read() as conn:
+        open_rules = conn.execute("SELECT permissions FROM _class_permissions WHERE class_name=?",
+                                  ("Planned",)).fetchall()  # what the node kept: the rules before the change
+        assert open_rules == []
+        with pytest.raises(StaleCatalogue):
+            conn.execute('SELECT objectId FROM "c_Planned" WHERE 0').fetchall()
+
+
+@pytest.mark.parametrize("value", [-9223372036854775808, 9223372036854775807, -5, 0, -1.5, -0.0, float("nan"),
+                                   float("-inf"), 1e308, "it's", "back\\slash'", "100%", "$1", "E'x'", b"a'\\b",
+                                   True])
+def test_a_value_written_into_a_held_back_statement_is_the_value_bound(value: Any) -> None:
+    """A write transaction's held-back statements go as one message of literal SQL (``PGConnection.literal``):
+    each value must read back as the same value, of the same type, as when bound. The smallest 64-bit
+    integer was written ``-9223372036854775808::int8``, which PostgreSQL reads as the negation of a
+    number past int8's range: an error where the bound value is stored."""
+    from leanorm.embedded.storage.postgresql import PGConnection, configure
+    with psycopg.connect(postgresql.database_url(), autocommit=True) as raw:
+        configure(raw)
+        conn = PGConnection(raw)
+        bound = raw.execute("SELECT %s, pg_typeof(%s)::text", (value, value)).fetchone()
+        written = raw.execute(conn.literal("SELECT %s, pg_typeof(%s)::text", (value, value))).fetchone()
+    assert written is not None and bound is not None
+    assert written[1] == bound[1]
+    assert repr(written[0]) == repr(bound[0])  # nan and -0.0 compared as spelled
+
+
+def test_a_refusal_answered_from_the_kept_catalogue_checks_it_in_one_round_trip(
+        nodes: Tuple[EmbeddedServer, EmbeddedServer], monkeypatch: pytest.MonkeyPatch) -> None:
+    node, _ = nodes
+    _warm(node, "Refusing")
+    _call(node, "PUT", "schemas/Refusing", {"className": "Refusing", "classLevelPermissions": CLOSED}, master=True)
+    for _ in range(3):
+        assert _call(node, "GET", "classes/Refusing")[0] == 403  # the closed rules kept
+    trips = RoundTrips(monkeypatch)
+    (status, answer), sent = trips.during(lambda: _call(node, "GET", "classes/Refusing"))
+    assert (status, answer["code"]) == (403, 119), answer
+    assert len(sent) == 1, sent  # the version, read at the request's end (Store.settle)

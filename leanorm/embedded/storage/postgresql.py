@@ -207,11 +207,13 @@ class _TextLiteral(StrDumper):
 
 
 class _Int8Literal(Int8Dumper):
+    # in parentheses: ``-9223372036854775808::int8`` reads as the negation of a number past int8's range
     def quote(self, obj: Any) -> bytes:
-        return bytes(super().quote(obj)) + b"::int8"
+        return b"(" + bytes(super().quote(obj)) + b")::int8"
 
 
 class _FloatLiteral(FloatDumper):
+    # without parentheses: ``-0.0::float8`` negates a float8 (-0.0), ``(-0.0)::float8`` casts numeric 0
     def quote(self, obj: Any) -> bytes:
         return bytes(super().quote(obj)) + b"::float8"
 
@@ -447,10 +449,11 @@ class PGConnection:
             if not self.current:
                 self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
         elif not check.verified and check.relied_on is None:
-            if self.catalogue.version is None or check.acted:
+            version = self.catalogue.version  # read once: another thread may forget it meanwhile
+            if version is None or check.acted:
                 self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
             else:
-                check.relied_on = self.catalogue.version
+                check.relied_on = version
         return self.catalogue
 
     def agree(self, version: Any) -> None:
@@ -463,9 +466,11 @@ class PGConnection:
         if found != self.catalogue.version:
             self.tables_changed()
             self.catalogue.version = found
-            if check is not None and check.pending:
-                check.relied_on, check.verified = None, True
-                raise StaleCatalogue()
+        # the version the request used the catalogue at, not the one the node knows now: another request
+        # of this process may have learned the newer one since, after this one judged by the older
+        if check is not None and check.pending and found != check.relied_on:
+            check.relied_on, check.verified = None, True
+            raise StaleCatalogue()
         if check is not None:
             check.verified = True
 
@@ -533,9 +538,14 @@ class PGConnection:
                     f"SELECT * FROM ({sql}) AS leanorm_checked WHERE leanorm_catalogue_is(%s)"
                 parameters = {**parameters, "leanorm_catalogue": check.relied_on} if isinstance(parameters, dict) \
                     else (*(parameters or ()), check.relied_on)
-                cursor = PGCursor(self._send(sql, parameters), statement.returns_id)
+                raw = self._send(sql, parameters)
+                if raw.rowcount == 0:
+                    # a read PostgreSQL knows, as it plans it, to find no row (a condition that can hold for
+                    # none, ``WHERE 0``) is run as no scan at all, its outer condition (the check) unevaluated
+                    # with it: no row answered, no check known to have run
+                    self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
                 check.verified = True
-                return cursor
+                return PGCursor(raw, statement.returns_id)
             self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
         if check is not None and not self.in_transaction and not sql.startswith("SELECT "):
             check.acted = True
@@ -567,6 +577,12 @@ class PGConnection:
         if check.pending:
             self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
         check.acted = True
+
+    def settle(self) -> None:
+        """The request's pending check of the kept catalogue, now: its version read in one round trip (with
+        what an open transaction holds back), :class:`.interface.StaleCatalogue` when it moved."""
+        if self.check is not None and self.check.pending:
+            self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
 
     def _flush(self) -> None:
         """Send what the transaction holds back (its opening, deferred statements), alone."""
@@ -817,7 +833,7 @@ class PostgreSQLStore(SQLCatalogue):
             return
         if check.pending:
             with self.read() as conn:
-                conn.agree(conn.run(CATALOGUE_VERSION).fetchone())
+                conn.settle()
         check.acted = True
 
     @contextlib.contextmanager
@@ -842,7 +858,10 @@ class PostgreSQLStore(SQLCatalogue):
                        f"SET LOCAL statement_timeout = {_limit_ms(WRITE_FLOOR_MS)}; "
                        f"SET LOCAL idle_in_transaction_session_timeout = {WRITE_SILENCE_MS}; "
                        f"SELECT {lock}({WRITER_LOCK})")
-            known = self._catalogue.version
+            # the version the request used the kept catalogue at, when it did unchecked (another request of
+            # this process may have learned a newer one since: checking that would pass what this one judged)
+            check = conn.check
+            known = check.relied_on if check is not None and check.pending else self._catalogue.version
             try:
                 if held_back and known is not None and known.isdigit():
                     conn.opening, conn.opening_checks = f"{opening}; SELECT leanorm_catalogue_is('{known}')", True
