@@ -266,15 +266,18 @@ class Catalogue:
         self.rows: Dict[Tuple[str, Any], List[Any]] = {}
         #: class tables looked for and not found
         self.absent: Set[str] = set()
-        #: the catalogue's version last read under the writers' lock
+        #: the catalogue's version what is kept was read at (None: not known, the next use reads it)
         self.version: Optional[str] = None
         #: grows at each clear: an answer read before a clear is not kept after it
         self.generation = 0
 
     def clear(self) -> None:
+        """Forget what is kept, and its version: the next request reads the version (one round trip)
+        rather than rely on the old one, which would fail its check and run the request twice."""
         self.generation += 1
         self.rows = {}
         self.absent = set()
+        self.version = None
 
     def keep(self, key: Tuple[str, Any], rows: List[Any], generation: int) -> None:
         if generation == self.generation:
@@ -613,7 +616,14 @@ class PGConnection:
 
     def literal(self, sql: str, parameters: Any) -> str:
         """``sql`` with ``parameters`` written into its text (as :func:`configure`'s dumpers type them)."""
-        return psycopg.ClientCursor(self.raw).mogrify(sql, parameters) if parameters else sql
+        if not parameters:
+            return sql
+        # a cursor that only writes values into text, kept with the connection (a cursor made per
+        # statement cost a tenth of a write's client time)
+        writer: Optional[psycopg.ClientCursor] = getattr(self.raw, "leanorm_writer", None)
+        if writer is None:
+            writer = self.raw.leanorm_writer = psycopg.ClientCursor(self.raw)  # type: ignore[attr-defined]
+        return writer.mogrify(sql, parameters)
 
     @contextlib.contextmanager
     def _answering(self) -> Iterator[None]:
