@@ -134,7 +134,8 @@ def test_a_request_waiting_past_its_deadline_for_a_database_connection_answers_1
     lent, release = threading.Barrier(psycopg_store.POOL_SIZE + 1), threading.Event()
 
     def hold() -> None:
-        with server.store.read():
+        with server.store.read() as conn:
+            conn.run("SELECT 1")  # a connection is lent at a block's first statement
             lent.wait()
             release.wait(60)
 

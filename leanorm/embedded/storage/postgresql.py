@@ -37,7 +37,7 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Type, TypeVar
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Type, TypeVar, Union
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -379,9 +379,13 @@ class PGConnection:
     its first statement whose answer is read; statements sent with :meth:`defer`): those go with the next
     statement or the commit, as one message (:meth:`_send`)."""
 
-    def __init__(self, raw: psycopg.Connection, tables_changed: Callable[[], None] = lambda: None,
+    def __init__(self, raw: Union[psycopg.Connection, Callable[[], psycopg.Connection]],
+                 tables_changed: Callable[[], None] = lambda: None,
                  catalogue: Optional[Catalogue] = None, check: Optional[RequestCheck] = None) -> None:
-        self.raw = raw
+        #: the psycopg connection, or what lends one when a statement first needs it (a block answered
+        #: from the kept catalogue alone, a request's permissions, takes none from the pool)
+        self.lent: Optional[psycopg.Connection] = None if callable(raw) else raw
+        self._lend: Optional[Callable[[], psycopg.Connection]] = raw if callable(raw) else None
         #: called when a statement finds a class table gone (the store forgets the tables it knew)
         self.tables_changed = tables_changed
         #: the store's catalogue cache (None: every read goes to the database)
@@ -404,8 +408,6 @@ class PGConnection:
         self.defers = False
         #: savepoints open (a statement held back past one would fail outside it)
         self.savepoints = 0
-        #: the statement_timeout set on the session (kept on the connection across loans)
-        self._timeout_ms: int = getattr(raw, "leanorm_timeout_ms", 0)
         #: whether the kept catalogue was compared with the database's version in this loan (outside a request)
         self.current = False
         #: whether the open transaction runs beside other writers (``transact(..., concurrent=True)``)
@@ -419,8 +421,17 @@ class PGConnection:
             raise NeedsExclusive()
 
     @property
+    def raw(self) -> psycopg.Connection:
+        """The psycopg connection (lent now if it was not yet)."""
+        if self.lent is None:
+            assert self._lend is not None
+            self.lent = self._lend()
+        return self.lent
+
+    @property
     def in_transaction(self) -> bool:
-        return self.opening is not None or self.raw.info.transaction_status != TransactionStatus.IDLE
+        return self.opening is not None or (self.lent is not None and
+                                            self.lent.info.transaction_status != TransactionStatus.IDLE)
 
     def _bound(self) -> None:
         """The statement's time limit: what is left of the request's deadline outside a transaction (a
@@ -431,12 +442,13 @@ class PGConnection:
         if self.in_transaction:
             return
         wanted = _limit_ms()
-        current = self._timeout_ms
+        # the statement_timeout set on the session (kept on the connection across loans)
+        current = getattr(self.raw, "leanorm_timeout_ms", 0)
         if wanted == current or (wanted and current and 0 <= current - wanted <= SLACK_MS):
             return
         value = wanted + SLACK_MS // 2 if wanted else 0
         self.raw.execute(f"SET statement_timeout = {value}")
-        self._timeout_ms = self.raw.leanorm_timeout_ms = value  # type: ignore[attr-defined]
+        self.raw.leanorm_timeout_ms = value  # type: ignore[attr-defined]
 
     @property
     def kept(self) -> Optional[Catalogue]:
@@ -757,13 +769,12 @@ class PostgreSQLStore(SQLCatalogue):
         if held is not None:
             yield held
             return
-        raw = self._lend()
-        conn = PGConnection(raw, self._catalogue_changed, self._catalogue, self._request_check())
+        conn = PGConnection(self._lend, self._catalogue_changed, self._catalogue, self._request_check())
         self._local.conn = conn
         try:
             yield conn
         except psycopg.OperationalError as exc:
-            if not raw.closed:  # the statement failed, not the connection
+            if conn.lent is None or not conn.lent.closed:  # the statement failed, not the connection
                 raise
             # the others resting in the pool went with it (a restart, a failover): tried now, not lent
             self._pool.check()
@@ -775,11 +786,13 @@ class PostgreSQLStore(SQLCatalogue):
         finally:
             self._local.conn = None
             conn.opening, conn.deferred = None, []
-            if conn.in_transaction:
-                with contextlib.suppress(psycopg.Error):
-                    raw.rollback()
-            self._returned[id(raw)] = time.monotonic()
-            self._pool.putconn(raw)
+            raw = conn.lent
+            if raw is not None:
+                if conn.in_transaction:
+                    with contextlib.suppress(psycopg.Error):
+                        raw.rollback()
+                self._returned[id(raw)] = time.monotonic()
+                self._pool.putconn(raw)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[PGConnection]:
