@@ -44,7 +44,7 @@ import orjson
 import psycopg
 import psycopg.errors
 from psycopg.adapt import Loader
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.types.numeric import FloatDumper, Int8Dumper
 from psycopg.types.string import StrDumper
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -330,15 +330,18 @@ class PGCursor:
     def rowcount(self) -> int:
         return self._cursor.rowcount
 
+    @property
+    def _has_rows(self) -> bool:
+        """Whether the statement answered rows (a ``SELECT``'s; not an insert's id nor a command's), read
+        from the result's status: psycopg's ``description`` builds a column object per column per call."""
+        result = self._cursor.pgresult
+        return self.lastrowid is None and result is not None and result.status == ExecStatus.TUPLES_OK
+
     def fetchone(self) -> Any:
-        if self.lastrowid is not None or self._cursor.description is None:
-            return None
-        return self._cursor.fetchone()
+        return self._cursor.fetchone() if self._has_rows else None
 
     def fetchall(self) -> List[Any]:
-        if self.lastrowid is not None or self._cursor.description is None:
-            return []
-        return self._cursor.fetchall()
+        return self._cursor.fetchall() if self._has_rows else []
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.fetchall())
