@@ -70,6 +70,10 @@ log = logging.getLogger("leanorm.serve")
 OPTIONS_ENV = "LEANORM_SERVE_OPTIONS"
 #: where it leaves its process id (a worker started after the main process died stops at once)
 MAIN_PID_ENV = "LEANORM_SERVE_MAIN_PID"
+#: seconds between a worker's looks at whether its main process is still there, and the seconds it then
+#: has to stop before it exits (``_watch_the_main_process``)
+ORPHAN_CHECK = 1.0
+ORPHAN_GRACE = 10.0
 #: upload bytes held in memory before the spool moves to a temporary file
 SPOOL_IN_MEMORY = 1024 * 1024
 #: seconds a live connection refused past a bound waits for the client's first message before closing
@@ -520,13 +524,24 @@ def _environ_key(name: str) -> str:
 
 def _stop_with_the_main_process() -> None:
     """Ask Linux to send this worker SIGTERM when the main process dies without stopping it (killed,
-    crashed): an orphaned worker would keep serving the port."""
+    crashed): an orphaned worker would keep serving the port. A watch backs the signal up: a main process
+    that died before this worker asked (while it was still importing) sends nothing, and a signal that
+    came while the worker was starting could be taken before its server ran (one worker in a loaded run
+    outlived its main process by 30 s)."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        # a main process that died before this worker asked (while it was still importing) sends nothing:
-        # the worker finds itself adopted and stops by itself
-        if os.getppid() != int(os.environ.get(MAIN_PID_ENV, os.getppid())):
-            os.kill(os.getpid(), signal.SIGTERM)
+    main = int(os.environ.get(MAIN_PID_ENV, os.getppid()))
+    threading.Thread(target=_watch_the_main_process, args=(main,), name="leanorm-main-watch", daemon=True).start()
+
+
+def _watch_the_main_process(main: int) -> None:
+    """Once this worker finds itself adopted (its main process gone), it stops as SIGTERM stops it, and
+    exits if that has not ended it within :data:`ORPHAN_GRACE` seconds."""
+    while os.getppid() == main:
+        time.sleep(ORPHAN_CHECK)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(ORPHAN_GRACE)
+    os._exit(1)
 
 
 def worker_app() -> RSGIApp:

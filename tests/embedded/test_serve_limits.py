@@ -150,6 +150,33 @@ def test_workers_stop_when_the_main_process_is_killed(tmp_path: Path) -> None:
         assert workers.split() and survivors == []
 
 
+#: a worker whose SIGTERM is taken and lost (as by one still starting when its main process died)
+_DEAF_WORKER = """
+import os, signal
+from leanorm.embedded import serving
+serving.ORPHAN_CHECK, serving.ORPHAN_GRACE = 0.05, 0.5
+signal.signal(signal.SIGTERM, lambda *_: None)
+print("watching", flush=True)
+serving._watch_the_main_process(os.getppid())
+"""
+
+
+def test_a_worker_left_by_its_main_process_exits_even_when_its_sigterm_was_lost() -> None:
+    """The death signal alone was not enough: one that came while a worker was starting could be taken
+    before its server ran, and the worker served on (one outlived its main process in a loaded run)."""
+    main = subprocess.Popen([sys.executable, "-c", "import subprocess, sys\n"
+                             f"worker = subprocess.Popen([sys.executable, '-c', {_DEAF_WORKER!r}], "
+                             "stdout=subprocess.PIPE, text=True)\n"
+                             "assert worker.stdout.readline() == 'watching\\n'\n"
+                             "print(worker.pid, flush=True)"],
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    worker = int(main.communicate(timeout=60)[0])  # the main process has exited: its worker is adopted
+    ended = _ends(worker)
+    if not ended:
+        os.kill(worker, signal.SIGKILL)
+    assert ended
+
+
 def _ends(pid: int) -> bool:
     """Whether process ``pid`` ends (or is a zombie) within 30 seconds."""
     for _ in range(300):
