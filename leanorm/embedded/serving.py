@@ -29,6 +29,7 @@ import concurrent.futures
 import contextlib
 import ctypes
 import dataclasses
+import functools
 import gc
 import importlib
 import io
@@ -495,31 +496,25 @@ def _environ(scope: Any, method: str, path: str, peer: str, headers: Headers, bo
         "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
     }
     for name, value in headers:
-        key = _ENVIRON_KEYS.get(name)
-        if key is None:
-            key = _environ_key(name)
+        key = _environ_key(name)
         if not key:
             continue
         environ[key] = f"{environ[key]},{value}" if key in environ else value
     return environ
 
 
-#: a header's environ key by its name (or "" for one not passed on), for the names seen most
-_ENVIRON_KEYS: Dict[str, str] = {}
+#: header names whose environ keys are remembered (any client may send names of its own: bounded)
 ENVIRON_KEYS_REMEMBERED = 256
 
 
+@functools.lru_cache(maxsize=ENVIRON_KEYS_REMEMBERED)
 def _environ_key(name: str) -> str:
     """The environ key of header ``name`` (``HTTP_X_PARSE_APPLICATION_ID``), "" for the headers the
     environ carries otherwise (the body's length) or not at all (its transfer encoding)."""
     key = name.upper().replace("-", "_")
     if key in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):
-        key = ""
-    elif key != "CONTENT_TYPE":
-        key = "HTTP_" + key
-    if len(_ENVIRON_KEYS) < ENVIRON_KEYS_REMEMBERED:  # any client may send names of its own: bounded
-        _ENVIRON_KEYS[name] = key
-    return key
+        return ""
+    return key if key == "CONTENT_TYPE" else "HTTP_" + key
 
 
 def _stop_with_the_main_process() -> None:

@@ -465,14 +465,19 @@ class PGConnection:
         check = self.check
         if check is None:
             if not self.current:
-                self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
+                self._compare()
         elif not check.verified and check.relied_on is None:
             version = self.catalogue.version  # read once: another thread may forget it meanwhile
             if version is None or check.acted:
-                self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
+                self._compare()
             else:
                 check.relied_on = version
         return self.catalogue
+
+    def _compare(self) -> None:
+        """Read the catalogue's version (one round trip, with what the transaction holds back) and
+        :meth:`agree` with it."""
+        self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
 
     def agree(self, version: Any) -> None:
         """Forget the kept catalogue unless ``version`` (the database's, as a row) is the one it was read
@@ -545,29 +550,33 @@ class PGConnection:
     def _execute(self, statement: Translated, parameters: Any) -> PGCursor:
         parameters = _parameters(statement, parameters)
         self._bound()
-        sql = statement.sql
         check = self.check
-        if check is not None and check.pending and not self.in_transaction:
-            if sql.startswith("SELECT "):
-                # the request's first round trip carries the check: a condition of no row, evaluated once
-                # before the statement's rows (a sub-query's rows keep their order: it is the whole query)
-                sql = f"SELECT * FROM ({sql}) AS leanorm_checked WHERE leanorm_catalogue_is(%(leanorm_catalogue)s)" \
-                    if isinstance(parameters, dict) else \
-                    f"SELECT * FROM ({sql}) AS leanorm_checked WHERE leanorm_catalogue_is(%s)"
-                parameters = {**parameters, "leanorm_catalogue": check.relied_on} if isinstance(parameters, dict) \
-                    else (*(parameters or ()), check.relied_on)
-                raw = self._send(sql, parameters)
-                if raw.rowcount == 0:
-                    # a read PostgreSQL knows, as it plans it, to find no row (a condition that can hold for
-                    # none, ``WHERE 0``) is run as no scan at all, its outer condition (the check) unevaluated
-                    # with it: no row answered, no check known to have run
-                    self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
-                check.verified = True
-                return PGCursor(raw, statement.returns_id)
-            self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
-        if check is not None and not self.in_transaction and not sql.startswith("SELECT "):
-            check.acted = True
-        return PGCursor(self._send(sql, parameters), statement.returns_id)
+        if check is not None and not self.in_transaction:
+            if not statement.sql.startswith("SELECT "):
+                self._acting()
+            elif check.pending:
+                return self._checked(statement, parameters, check)
+        return PGCursor(self._send(statement.sql, parameters), statement.returns_id)
+
+    def _checked(self, statement: Translated, parameters: Any, check: RequestCheck) -> PGCursor:
+        """A read that is the request's first round trip, carrying its check: a condition of no row,
+        evaluated once before the statement's rows (a sub-query's rows keep their order: it is the whole
+        query)."""
+        sql, version = statement.sql, check.relied_on
+        if isinstance(parameters, dict):
+            sql = f"SELECT * FROM ({sql}) AS leanorm_checked WHERE leanorm_catalogue_is(%(leanorm_catalogue)s)"
+            parameters = {**parameters, "leanorm_catalogue": version}
+        else:
+            sql = f"SELECT * FROM ({sql}) AS leanorm_checked WHERE leanorm_catalogue_is(%s)"
+            parameters = (*(parameters or ()), version)
+        raw = self._send(sql, parameters)
+        if raw.rowcount == 0:
+            # a read PostgreSQL knows, as it plans it, to find no row (a condition that can hold for none,
+            # ``WHERE 0``) is run as no scan at all, its outer condition (the check) unevaluated with it: no
+            # row answered, no check known to have run
+            self._compare()
+        check.verified = True
+        return PGCursor(raw, statement.returns_id)
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> PGCursor:
         statement = translate(sql)
@@ -592,15 +601,14 @@ class PGConnection:
         check = self.check
         if check is None or self.in_transaction:
             return
-        if check.pending:
-            self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
+        self.settle()
         check.acted = True
 
     def settle(self) -> None:
         """The request's pending check of the kept catalogue, now: its version read in one round trip (with
         what an open transaction holds back), :class:`.interface.StaleCatalogue` when it moved."""
         if self.check is not None and self.check.pending:
-            self.agree(self._send(CATALOGUE_VERSION, None).fetchone())
+            self._compare()
 
     def _flush(self) -> None:
         """Send what the transaction holds back (its opening, deferred statements), alone."""
@@ -625,9 +633,13 @@ class PGConnection:
             self.current = self.current or checks
             return cursor
 
-    def end(self, ending: str) -> None:
-        """The transaction's end (literal SQL), sent with what it holds back: one round trip."""
-        self._send(ending, None)
+    def script(self, sql: str) -> psycopg.Cursor:
+        """Statements in literal SQL (a transaction's opening, its end) in one round trip, with what the
+        transaction holds back before them; the cursor at the last one's rows."""
+        cursor = self._send(sql, None)
+        while cursor.nextset():
+            pass
+        return cursor
 
     def literal(self, sql: str, parameters: Any) -> str:
         """``sql`` with ``parameters`` written into its text (as :func:`configure`'s dumpers type them)."""
@@ -888,16 +900,10 @@ class PostgreSQLStore(SQLCatalogue):
             # this process may have learned a newer one since: checking that would pass what this one judged)
             check = conn.check
             known = check.relied_on if check is not None and check.pending else self._catalogue.version
-            try:
-                if held_back and known is not None and known.isdigit():
-                    conn.opening, conn.opening_checks = f"{opening}; SELECT leanorm_catalogue_is('{known}')", True
-                else:
-                    cursor = conn.raw.execute(f"{opening}; {CATALOGUE_VERSION}")
-                    while cursor.nextset():
-                        pass
-                    conn.agree(cursor.fetchone())
-            except psycopg.errors.QueryCanceled:
-                raise Interrupted("waiting for the writers' lock ran past the request's deadline") from None
+            if held_back and known is not None and known.isdigit():
+                conn.opening, conn.opening_checks = f"{opening}; SELECT leanorm_catalogue_is('{known}')", True
+            else:  # a wait for the lock past the deadline is Interrupted, as any statement's
+                conn.agree(conn.script(f"{opening}; {CATALOGUE_VERSION}").fetchone())
             created = self._created_tables()
             self._local.writing = conn
             conn.shared, conn.defers = shared, held_back
@@ -934,7 +940,7 @@ class PostgreSQLStore(SQLCatalogue):
                                 *(conn.literal(_RECORD, (*change, changes.KEEP)) for change in recorded),
                                 "COMMIT", DURABLE])
             try:  # the work is done: its end is not cut short
-                conn.end(ending)
+                conn.script(ending)
             except BaseException as exc:
                 created.clear()
                 if isinstance(exc, psycopg.OperationalError) and conn.raw.closed:
