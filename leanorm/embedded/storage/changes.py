@@ -11,9 +11,11 @@ grows with each commit, as writers are serialised). This module is the SQLite st
 store numbers its changes in the database (``pg_schema.RECORD_CHANGE``) and reads them with
 :func:`read_after`.
 
-The table is bounded: each append drops what is older than the newest :data:`KEEP` changes. A reader that
-fell further behind than that learns it (:func:`read_after` answers ``missed=True``) instead of silently
-skipping changes.
+The table is bounded: it keeps at least the newest :data:`KEEP` changes, and every :func:`trim_step`-th
+append drops what is older than those (one statement for a hundred rows, not one for every row: on
+PostgreSQL that statement runs under the feed's lock, which every write of every node waits for). A reader
+that fell further behind than what is kept learns it (:func:`read_after` answers ``missed=True``) instead of
+silently skipping changes.
 """
 from __future__ import annotations
 
@@ -24,10 +26,16 @@ import orjson
 if TYPE_CHECKING:  # the interface names Change: it imports this module
     from .interface import Connection
 
-__all__ = ["Change", "KEEP", "TABLE", "record", "read_after", "latest", "as_text"]
+__all__ = ["Change", "KEEP", "TABLE", "record", "read_after", "latest", "as_text", "trim_step"]
 
-#: how many of the newest changes the feed keeps (a reader further behind has missed changes)
+#: how many of the newest changes the feed keeps at least (a reader further behind has missed changes)
 KEEP = 10_000
+
+
+def trim_step(keep: int) -> int:
+    """Every how many appends the feed drops what is older than the newest ``keep`` (so it holds at most
+    ``keep + trim_step(keep) - 1``). :data:`.pg_schema.RECORD_CHANGE` computes the same."""
+    return max(keep // 100, 1)
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS _changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, class_name TEXT NOT NULL,
@@ -57,13 +65,15 @@ def as_text(obj: Optional[Dict[str, Any]]) -> Optional[str]:
 
 
 def record(conn: Connection, class_name: str, object_id: str, before: Optional[Dict[str, Any]],
-           after: Optional[Dict[str, Any]], keep: int = KEEP) -> int:
+           after: Optional[Dict[str, Any]], keep: Optional[int] = None) -> int:
     """Append a change in ``conn``'s open write transaction (it commits or rolls back with the write), and
-    drop changes older than the newest ``keep``; returns its ``seq``."""
+    at every :func:`trim_step`-th one drop changes older than the newest ``keep``; returns its ``seq``."""
     cursor = conn.execute("INSERT INTO _changes (class_name, object_id, before, after) VALUES (?, ?, ?, ?)",
                           (class_name, object_id, as_text(before), as_text(after)))
     seq = cursor.lastrowid or 0
-    conn.execute("DELETE FROM _changes WHERE seq <= ?", (seq - keep,))
+    keep = KEEP if keep is None else keep
+    if seq % trim_step(keep) == 0:
+        conn.execute("DELETE FROM _changes WHERE seq <= ?", (seq - keep,))
     return seq
 
 

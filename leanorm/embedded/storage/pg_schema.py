@@ -16,7 +16,7 @@ __all__ = ["SYSTEM_TABLES", "FUNCTIONS", "statements", "VERSION", "CHANGES_CHANN
            "CATALOGUE_MOVED", "FEED_LOCK"]
 
 #: the version of what :data:`FUNCTIONS` defines: a database set up by an older one is set up again
-VERSION = "12"
+VERSION = "13"
 
 #: what a counter's entry is unique by: a missing value (SQLite's ``x'00'``: a sentinel no value compared
 #: with a parameter equals) and a public ACL are keys like any other
@@ -91,7 +91,8 @@ CHANGES_CHANNEL = "leanorm_changes"
 #: the advisory lock the change feed's numbering takes (:data:`RECORD_CHANGE`), held until the transaction ends
 FEED_LOCK = 0x6C656166  # "leaf"
 
-#: appends a change to the feed (``Store.record_change``), drops what is older than the newest ``keep``, and
+#: appends a change to the feed (``Store.record_change``), at every ``changes.trim_step(keep)``-th one drops
+#: what is older than the newest ``keep`` (a statement under the feed's lock: not at every write), and
 #: announces it on :data:`CHANGES_CHANNEL` when the transaction commits (PostgreSQL sends a transaction's
 #: notifications at its commit, and one of several alike); its ``seq``.
 #:
@@ -112,7 +113,9 @@ CREATE OR REPLACE FUNCTION leanorm_record_change(class_name text, object_id text
         PERFORM pg_advisory_xact_lock({FEED_LOCK});
         SELECT COALESCE(max(c.seq), 0) + 1 INTO assigned FROM _changes AS c;
         INSERT INTO _changes VALUES (assigned, class_name, object_id, before, after);
-        DELETE FROM _changes WHERE seq <= assigned - keep;
+        IF assigned % GREATEST(keep / 100, 1) = 0 THEN
+            DELETE FROM _changes WHERE seq <= assigned - keep;
+        END IF;
         PERFORM pg_notify('{CHANGES_CHANNEL}', current_schema());
         RETURN assigned;
     END $$;
