@@ -13,9 +13,11 @@ machine. Every request is the same bytes for both servers (``/parse/`` paths, Pa
 the port. Prints a markdown table: requests/s, p99 latency, errors (socket errors and non-2xx answers),
 and serve/Parse throughput.
 
-``--cpu`` adds a column: the CPU the serve processes (the main one and its workers, every thread)
-spent per answered request during the run, in milliseconds, from ``/proc`` (Linux). On a shared
-machine it moves far less than requests/s: it is what to compare when changing the serving layer.
+``--cpu`` adds columns: the CPU each server's processes (serve's main one and its workers, Parse
+Server's node process; every thread) spent per answered request during its run, in milliseconds, from
+``/proc`` (Linux), and PostgreSQL's (all its processes) during the same run. On a shared machine these
+move far less than requests/s: they are what to compare when changing the serving layer, and their sum is
+what a request costs a machine where the servers and the database share the cores.
 
 ``--db`` puts serve's data in another store (an empty PostgreSQL database: docs/deploying.md);
 ``--nodes N`` starts N ``leanorm serve`` processes over it, each loaded by its own wrk with an N-th of
@@ -43,8 +45,8 @@ from typing import Dict, Iterator, List, Optional
 ROOT = Path(__file__).resolve().parents[1]
 APP_ID, REST_KEY, MASTER_KEY = "leanorm-test", "leanorm-rest", "leanorm-master"  # scripts/parse-server's keys
 OBJECTS = 2000
-#: the process id of each serve node, by its base URL (``--cpu`` reads their CPU time)
-SERVE_PIDS: Dict[str, int] = {}
+#: the process id of each server (a serve node, Parse Server), by its base URL (``--cpu`` reads their CPU time)
+SERVER_PIDS: Dict[str, int] = {}
 #: the servers measured, by their --servers name: the name their columns carry
 SERVERS = {"serve": "serve", "parse": "Parse"}
 CLASS = "LoadItem"
@@ -123,7 +125,7 @@ def _serve_node(workers: int, database: str, threads: Optional[int] = None) -> I
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait(f"http://127.0.0.1:{port}/parse", process)
-        SERVE_PIDS[f"http://127.0.0.1:{port}/parse"] = process.pid
+        SERVER_PIDS[f"http://127.0.0.1:{port}/parse"] = process.pid
         yield f"http://127.0.0.1:{port}/parse"
     finally:
         process.terminate()
@@ -137,6 +139,7 @@ def parse_server(script: Path) -> Iterator[str]:
     subprocess.run(["bash", str(script), "start"], check=True, env=env)
     try:
         base = f"http://127.0.0.1:{port}/parse"
+        SERVER_PIDS[base] = _parse_server_pid(port)
         # the indexes serve gets from --index (Parse creates them through its schema API)
         _call(base, "POST", f"schemas/{CLASS}", {"className": CLASS, "fields": {
             "score": {"type": "Number"}, "name": {"type": "String"}, "group": {"type": "Number"},
@@ -144,6 +147,17 @@ def parse_server(script: Path) -> Iterator[str]:
         yield base
     finally:
         subprocess.run(["bash", str(script), "stop"], check=False, env=env)
+
+
+def _parse_server_pid(port: int) -> int:
+    """The node process scripts/parse-server started for ``port`` (its command names config-PORT.json)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if f"config-{port}.json".encode() in cmdline.read_bytes():
+                return int(cmdline.parent.name)
+        except OSError:
+            continue
+    raise SystemExit(f"no Parse Server process found for port {port}")
 
 
 def _wait(url: str, process: subprocess.Popen) -> None:
@@ -201,19 +215,33 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def postgresql_cpu_seconds() -> float:
+    """The CPU time of every PostgreSQL process on the machine (its server and backends), in seconds."""
+    ticks = 0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().startswith("postgres"):
+                fields = (comm.parent / "stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+        except OSError:
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk_nodes(wrk: str, bases: List[str], script: Path, connections: int, duration: int) -> Dict[str, float]:
     """wrk against every node at once, the connections split between them: the rates summed, the worst
-    p99, the errors summed."""
+    p99, the errors summed, the servers' and PostgreSQL's CPU milliseconds per answered request."""
     share = max(1, connections // len(bases))
-    pids = [SERVE_PIDS[base] for base in bases if base in SERVE_PIDS]
-    cpu_before = sum(cpu_seconds(pid) for pid in pids)
+    pids = [SERVER_PIDS[base] for base in bases if base in SERVER_PIDS]
+    cpu_before, pg_before = sum(cpu_seconds(pid) for pid in pids), postgresql_cpu_seconds()
     with concurrent.futures.ThreadPoolExecutor(len(bases)) as pool:
         runs = list(pool.map(lambda base: run_wrk(wrk, base, script, share, duration), bases))
-    cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+    cpu, pg = sum(cpu_seconds(pid) for pid in pids) - cpu_before, postgresql_cpu_seconds() - pg_before
     answered = sum(r["requests"] for r in runs)
     return {"rate": sum(r["rate"] for r in runs), "p99": max(r["p99"] for r in runs),
             "errors": sum(r["errors"] for r in runs),
-            "cpu_ms": cpu * 1000 / answered if pids and answered else float("nan")}
+            "cpu_ms": cpu * 1000 / answered if pids and answered else float("nan"),
+            "pg_ms": pg * 1000 / answered if answered else float("nan")}
 
 
 def run_wrk(wrk: str, base: str, script: Path, connections: int, duration: int) -> Dict[str, float]:
@@ -259,22 +287,25 @@ def main(argv: Optional[List[str]] = None) -> int:
             bases["parse"] = [stack.enter_context(parse_server(args.parse_server_script))]
         ids = {name: load(nodes[0]) for name, nodes in bases.items()}
         both = len(bases) == 2
+        on_pg = database.startswith("postgres")
         columns = [f"{SERVERS[name]} {c}" for name in bases for c in ("req/s", "p99 ms", "errors")]
         columns += ["serve/Parse"] if both else []
-        columns += ["serve CPU ms/req"] if args.cpu and "serve" in bases else []
+        columns += [f"{SERVERS[name]} CPU ms/req{' (its PostgreSQL)' if name == 'parse' or on_pg else ''}"
+                    for name in bases] if args.cpu else []
         print(f"| workload | connections | {' | '.join(columns)} |\n|---|---:|{'---:|' * len(columns)}", flush=True)
         for workload in args.workloads:
             for connections in args.connections:
-                cells, cpu_ms = [], None
+                cells, cpu = [], []
                 for name, base in bases.items():  # side by side: the same moment of the machine
                     script = lua_script(workload, ids[name], Path(tmp))
                     run_wrk_nodes(wrk, base, script, connections, 1)  # warm-up: connections, caches, JIT
                     r = run_wrk_nodes(wrk, base, script, connections, args.duration)
                     cells += [r["rate"], r["p99"], r["errors"]]
-                    cpu_ms = r["cpu_ms"] if name == "serve" else cpu_ms
+                    uses_pg = name == "parse" or on_pg
+                    cpu.append(f"{r['cpu_ms']:.3f}" + (f" ({r['pg_ms']:.3f})" if uses_pg else ""))
                 text = [f"{cells[i]:.0f}" if i % 3 != 1 else f"{cells[i]:.1f}" for i in range(len(cells))]
                 text += [f"{cells[0] / cells[3]:.2f}x"] if both else []
-                text += [f"{cpu_ms:.3f}"] if args.cpu and cpu_ms is not None else []
+                text += cpu if args.cpu else []
                 print(f"| {workload} | {connections} | {' | '.join(text)} |", flush=True)
     return 0
 
