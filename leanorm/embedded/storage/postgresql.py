@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Type, TypeVar, Union
@@ -246,12 +247,37 @@ class Outdated(BaseException):
     (``leanorm_catalogue_is``): nothing of it was done; the store forgets what it kept and runs it again."""
 
 
+#: a JSON string (kept as it is) or a number with a positive exponent, as orjson and ``json`` write every
+#: float from 1e16 up
+_STRING_OR_EXPONENT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?[0-9]+(?:\.[0-9]+)?e\+[0-9]+)')
+
+
+def _spelled_out(found: "re.Match[str]") -> str:
+    number = found.group(1)
+    whole = number is not None and float(number).is_integer()
+    return f"{int(float(number))}.0" if whole else found.group(0)
+
+
+def _document(text: Any) -> Any:
+    """A JSON text ``jsonb`` reads as the same values: ``jsonb`` keeps a number as ``numeric``, which keeps
+    ``2.0``'s fraction but not ``1e+16``'s (10000000000000000, read back as an integer; ``1e+19`` as one
+    past 2**63), so a whole float written with an exponent is written out, with its fraction."""
+    if not isinstance(text, str) or "e+" not in text:
+        return text
+    return _STRING_OR_EXPONENT.sub(_spelled_out, text)
+
+
 def _parameters(statement: Translated, parameters: Any) -> Any:
-    """``parameters`` as PostgreSQL takes them: a regular expression's pattern in its own dialect."""
+    """``parameters`` as PostgreSQL takes them: a regular expression's pattern in its own dialect, a JSON
+    document as :func:`_document` writes it."""
     if statement.regexes and isinstance(parameters, dict):
         parameters = dict(parameters)
         for pattern, options in statement.regexes:
             parameters[pattern] = are_pattern(parameters[pattern], parameters[options] or "")
+    if statement.documents and parameters:
+        parameters = dict(parameters) if isinstance(parameters, dict) else list(parameters)
+        for key in statement.documents:
+            parameters[key] = _document(parameters[key])
     return parameters
 
 
@@ -593,7 +619,7 @@ class PGConnection:
         self._acting()
         cursor = self.raw.cursor()
         with self._answering():
-            cursor.executemany(statement.sql, list(parameters))
+            cursor.executemany(statement.sql, [_parameters(statement, row) for row in parameters])
         self._after(statement)
         return PGCursor(cursor, False)
 
