@@ -128,7 +128,7 @@ def _significant(tokens: List[Tuple[str, str]], i: int, step: int) -> str:
 
 def _in_json_call(tokens: List[Tuple[str, str]], i: int) -> bool:
     """Whether the token at ``i`` opens the argument of SQLite's ``json(...)`` (a parameter: ``json(?)``)."""
-    before = []
+    before: List[str] = []
     j = i - 1
     while j >= 0 and len(before) < 2:
         if tokens[j][0] != "space":
