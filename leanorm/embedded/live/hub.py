@@ -158,15 +158,16 @@ class LiveQueries:
         (LeanCloud's subscriptions are confirmed over HTTP: none is sent for them.)
 
         Its ``since`` was read before (a ``beforeSubscribe`` ran since): if the reader has taken changes
-        after it, matched without this subscription, they are matched again for it before the next batch
-        (at most :data:`BATCH` of them: a subscription stored long before, LeanCloud's heard again by a new
-        connection, is not replayed)."""
+        after it, matched without this subscription, they are matched again for it before the next batch:
+        for a new request id (one replaced heard them as what it was), and at most :data:`BATCH` of them (a
+        subscription stored long before, LeanCloud's heard again by a new connection, is not replayed)."""
         with self._lock:
             if confirmation is not None:
                 client.send(confirmation)
+            new = subscription.request_id not in client.subscriptions
             client.subscriptions[subscription.request_id] = subscription
             self._version += 1
-            if 0 < self._taken - subscription.since <= BATCH:
+            if new and 0 < self._taken - subscription.since <= BATCH:
                 self._behind.append((client, subscription, self._taken))
 
     def unsubscribe(self, client: LiveClient, request_id: int) -> bool:
