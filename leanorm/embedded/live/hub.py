@@ -16,11 +16,11 @@ commit order, whichever process wrote, waking at once for a write of its own pro
 
 Events go out in commit order. A subscription hears every change committed after the feed position it
 was made at (``Subscription.since``): a batch the reader matched while a subscription was being made
-(after its position was read, before it was added: ``beforeSubscribe`` runs between) is matched again for
-it alone, before anything later (:meth:`LiveQueries.subscribe`). A reader that falls further behind than the feed keeps tells its
-clients that changes were missed (error, ``reconnect``) and closes them, instead of skipping; so does a
-reader that finds the feed ending before what it read (changes it sent were lost by the database: a
-crash, a failover, a restore), which then reads on from the feed's end.
+(after its position was read, before it was added: ``beforeSubscribe`` runs between) is matched again
+for it alone, before anything later (:meth:`LiveQueries.subscribe`). A reader that falls further behind
+than the feed keeps tells its clients that changes were missed (error, ``reconnect``) and closes them,
+instead of skipping; so does a reader that finds the feed ending before what it read (changes it sent
+were lost by the database: a crash, a failover, a restore), which then reads on from the feed's end.
 """
 from __future__ import annotations
 
@@ -229,8 +229,8 @@ class LiveQueries:
         with self._lock:
             self._taken = taken
             behind, self._behind = self._behind, []
-            return (self._version, [(c, s) for c in self._clients if c.id is not None for s in c.subscriptions.values()],
-                    behind)
+            entries = [(c, s) for c in self._clients if c.id is not None for s in c.subscriptions.values()]
+            return self._version, entries, behind
 
     def _deliver(self, changes: List[Change]) -> None:
         for load in self.before_batch:
