@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
@@ -18,10 +19,11 @@ from websockets.exceptions import ConnectionClosed
 
 import leanorm
 from leanorm.embedded import EmbeddedServer, LiveLimits
-from leanorm.engine import Engine
+from leanorm.engine import Engine, LiveSubscribeRequest
 from leanorm.embedded.live import LiveConnectionClosed
 from tests.live_socket import Socket, websockets_sync
 from tests.models import Author, Org
+from tests import postgresql
 from tests.postgresql import STORES
 from tests.served import Served, serve
 
@@ -276,6 +278,49 @@ def _post(served: Served, class_name: str, body: Dict[str, Any]) -> Dict[str, An
     assert resp.status_code == 201, resp.text
     answer: Dict[str, Any] = resp.json()
     return answer
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_change_the_feed_delivered_while_a_subscription_was_being_made_is_heard(store: str) -> None:
+    """A subscription hears every change committed after the feed position it was made at (``since``), or
+    its subscriber could see a change neither in what it read nor as an event. Here ``beforeSubscribe``
+    (between the two: the position is taken before it) writes an object and holds the subscription back
+    until the feed's reader delivered that write to another subscriber: the batch holding it was then
+    matched without the new subscription, which must still hear it, before anything later."""
+    engine = Engine()
+    delivered = threading.Event()
+
+    @engine.before_subscribe("Race")
+    def write_while_subscribing(request: LiveSubscribeRequest) -> None:
+        if request.where.get("late"):
+            _call(server, "POST", "classes/Race", {"during": True})
+            assert delivered.wait(10), "the feed's reader did not deliver the write"
+
+    database = postgresql.schema_url("live-registration") if store == "postgresql" else ":memory:"
+    server = EmbeddedServer(database, engine=engine, **APP)
+
+    async def scenario() -> List[Dict[str, Any]]:
+        watcher, late = await _connected(server), await _connected(server)
+        await _subscribed(watcher, 1, "Race", {})
+        subscribing = asyncio.ensure_future(_subscribed(late, 2, "Race", {"late": {"$exists": False}}))
+        heard = await watcher.receive()
+        assert heard["object"]["during"] is True, heard
+        delivered.set()
+        await subscribing
+        await asyncio.to_thread(_call, server, "POST", "classes/Race", {"after": True})
+        events = [await late.receive()]
+        while "after" not in events[-1]["object"]:  # the marker: what was not heard before it never is
+            events.append(await late.receive())
+        await watcher.close()
+        await late.close()
+        return events
+
+    try:
+        events = _run(scenario())
+    finally:
+        server.close()
+    assert [(e["op"], sorted(k for k in ("during", "after") if k in e["object"])) for e in events] == [
+        ("create", ["during"]), ("create", ["after"])]
 
 
 @pytest.mark.parametrize("store", STORES)

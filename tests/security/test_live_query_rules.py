@@ -7,26 +7,12 @@ subscriber reads, on the same connection) and checks that the marker is the next
 out in commit order, so nothing was sent in between."""
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator
-
-import pytest
+from typing import Any, Dict
 
 from tests.live_socket import Socket
+from tests.security.live_served import PUBLIC, api, served  # noqa: F401 (fixtures)
 from tests.security.raw_http import Raw, unique
-from tests.served import Served, serve
-
-PUBLIC = {"*": {"read": True, "write": True}}
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with serve(tmp_path_factory.mktemp("live-rules") / "app.sqlite3", "--workers", "1") as running:
-        yield running
-
-
-@pytest.fixture()
-def api(served: Served) -> Raw:
-    return Raw(served, "parse")
+from tests.served import Served
 
 
 def _own(user: Dict[str, Any]) -> Dict[str, Any]:

@@ -8,32 +8,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 
 from leanorm.embedded.live.realtime_wire import CMD, decode, encode
 from tests.live_socket import Socket
 from tests.security.test_leancloud_live_query import Realtime, Rest
+from tests.security.live_served import PUBLIC, api, served  # noqa: F401 (fixtures)
 from tests.security.raw_http import Raw, unique
 from tests.served import Served, serve
 
 websockets_sync = pytest.importorskip("websockets.sync.client")
 ConnectionClosed = pytest.importorskip("websockets.exceptions").ConnectionClosed
-
-PUBLIC = {"*": {"read": True, "write": True}}
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with serve(tmp_path_factory.mktemp("live-redteam") / "app.sqlite3", "--workers", "1") as running:
-        yield running
-
-
-@pytest.fixture()
-def api(served: Served) -> Raw:
-    return Raw(served, "parse")
-
 
 def _sub_queries(target: str, count: int) -> Dict[str, Any]:
     """A ``where`` of ``count`` sub-queries into ``target`` (each a different condition)."""

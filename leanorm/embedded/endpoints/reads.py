@@ -169,7 +169,9 @@ def _include(ctx: Context, conn: Connection, policy: authz.ReadPolicy, rows: Lis
 
 def _expand(ctx: Context, conn: Connection, policy: authz.ReadPolicy, objects: List[Dict[str, Any]],
             key: str) -> List[Dict[str, Any]]:
-    """One level of ``include``: pointers into a class the caller may not find stay pointers."""
+    """One level of ``include``: pointers into a class the caller may not find stay pointers. A pointer to
+    an object not found (deleted, or hidden by its ACL) stays a pointer in the LeanCloud dialect; the
+    Parse dialect drops it, key or array element, as Parse Server does."""
     wanted: Dict[str, set] = {}
     holders: List[Tuple[Any, Any, Dict[str, Any]]] = []  # (container, index or key, pointer)
     for obj in objects:
@@ -182,8 +184,12 @@ def _expand(ctx: Context, conn: Connection, policy: authz.ReadPolicy, objects: L
                 if item["__type"] == "Pointer":
                     wanted.setdefault(item["className"], set()).add(item["objectId"])
     found: Dict[Tuple[str, str], Dict[str, Any]] = {}
+    searched: Set[str] = set()  # the classes whose pointers not found are gone
     for class_name, ids in wanted.items():
-        if not ctx.store.has_class(conn, class_name) or not policy.allowed(class_name, "find"):
+        if not policy.allowed(class_name, "find"):
+            continue
+        searched.add(class_name)
+        if not ctx.store.has_class(conn, class_name):
             continue
         compiler = QueryCompiler(ctx.store, conn, ctx.caller, ctx.dialect, policy)
         cond = compiler.readable(class_name, "t0", {"objectId": {"$in": sorted(ids)}})
@@ -195,13 +201,18 @@ def _expand(ctx: Context, conn: Connection, policy: authz.ReadPolicy, objects: L
             if shown is not None:
                 found[(class_name, row[0])] = {"__type": "Object", "className": class_name, **shown}
     expanded = []
+    gone: List[Tuple[Any, Any]] = []
     for container, index, item in holders:
         if item["__type"] == "Pointer":
             full = found.get((item["className"], item["objectId"]))
             if full is None:
+                if ctx.dialect == "parse" and item["className"] in searched:
+                    gone.append((container, index))
                 continue
             container[index] = item = full
         expanded.append(item)
+    for container, index in reversed(gone):  # an array's later elements first: the indexes stay right
+        del container[index]
     return expanded
 
 

@@ -14,10 +14,13 @@ commit order, whichever process wrote, waking at once for a write of its own pro
 3. after a change to ``_Role``, resolves its subscribers' roles again, so the next change is filtered by
    the roles they hold now.
 
-Events go out in commit order. A reader that falls further behind than the feed keeps tells its
-clients that changes were missed (error, ``reconnect``) and closes them, instead of skipping; so does a
-reader that finds the feed ending before what it read (changes it sent were lost by the database: a
-crash, a failover, a restore), which then reads on from the feed's end.
+Events go out in commit order. A subscription hears every change committed after the feed position it
+was made at (``Subscription.since``): a batch the reader matched while a subscription was being made
+(after its position was read, before it was added: ``beforeSubscribe`` runs between) is matched again
+for it alone, before anything later (:meth:`LiveQueries.subscribe`). A reader that falls further behind
+than the feed keeps tells its clients that changes were missed (error, ``reconnect``) and closes them,
+instead of skipping; so does a reader that finds the feed ending before what it read (changes it sent
+were lost by the database: a crash, a failover, a restore), which then reads on from the feed's end.
 """
 from __future__ import annotations
 
@@ -53,12 +56,17 @@ RETRY = 1.0
 INVALID_SESSION = 209
 #: the protocol's code for a timeout (a read past its deadline)
 TIMEOUT = 124
+#: what a client dropped for changes it missed is told
+MISSED = ("Changes were missed (this server fell behind its change feed, or failed to deliver them). "
+          "Connect again and read the current state.")
 
 #: a subscription a change may concern: who, which, and whether its ``where`` selected the object
 #: before and after the change
 _Candidate = Tuple[LiveClient, Subscription, bool, bool]
 
 Viewer = Tuple[bool, Optional[str], Tuple[str, ...]]
+#: a subscription made after the reader matched changes past its ``since`` without it, and the newest of them
+_Behind = Tuple[LiveClient, Subscription, int]
 
 
 class LiveQueries:
@@ -75,6 +83,10 @@ class LiveQueries:
         #: still in the feed at each read (``Store.changes_after``)
         self._last: Optional[Change] = None
         self._reader: Optional[threading.Thread] = None
+        #: the newest change of the batches whose subscriptions the reader took (:meth:`_subscribed`)
+        self._taken = 0
+        #: subscriptions made since, that the batches taken before them concern (:meth:`subscribe`)
+        self._behind: List[_Behind] = []
         #: bumped whenever a subscription comes or goes: the compiled plans are then made again
         self._version = 0
         self._plans: Dict[str, _Plan] = {}
@@ -143,12 +155,20 @@ class LiveQueries:
                   confirmation: Optional[Dict[str, Any]] = None) -> None:
         """Add (or replace) a subscription, ``confirmation`` (``subscribed``) queued first: the reader
         takes subscriptions under the same lock, so no event of it can go out before the confirmation.
-        (LeanCloud's subscriptions are confirmed over HTTP: none is sent for them.)"""
+        (LeanCloud's subscriptions are confirmed over HTTP: none is sent for them.)
+
+        Its ``since`` was read before (a ``beforeSubscribe`` ran since): if the reader has taken changes
+        after it, matched without this subscription, they are matched again for it before the next batch:
+        for a new request id (one replaced heard them as what it was), and at most :data:`BATCH` of them (a
+        subscription stored long before, LeanCloud's heard again by a new connection, is not replayed)."""
         with self._lock:
             if confirmation is not None:
                 client.send(confirmation)
+            new = subscription.request_id not in client.subscriptions
             client.subscriptions[subscription.request_id] = subscription
             self._version += 1
+            if new and 0 < self._taken - subscription.since <= BATCH:
+                self._behind.append((client, subscription, self._taken))
 
     def unsubscribe(self, client: LiveClient, request_id: int) -> bool:
         with self._lock:
@@ -178,6 +198,8 @@ class LiveQueries:
                         if not changes:  # what the reader read is gone: it reads on from the feed's end
                             self._seq, self._last = store.latest_change(), None
                     if not changes:
+                        if self._behind:
+                            self._catch_up(self._subscribed(self._taken)[2])
                         break
                     self._seq, self._last = changes[-1].seq, changes[-1]
                     try:
@@ -199,32 +221,59 @@ class LiveQueries:
         with self._lock:
             clients = list(self._clients)
         for client in clients:
-            self.drop(client, error(1, "Changes were missed (this server fell behind its change feed, or "
-                                       "failed to deliver them). Connect again and read the current state.",
-                                    reconnect=True))
+            self.drop(client, error(1, MISSED, reconnect=True))
 
-    def _subscribed(self) -> Tuple[int, List[Tuple[LiveClient, Subscription]]]:
+    def _subscribed(self, taken: int) -> Tuple[int, List[Tuple[LiveClient, Subscription]], List[_Behind]]:
+        """The subscriptions a batch of changes up to ``taken`` is matched with, and those made since the
+        last batch that earlier batches concern, at one moment: a subscription is in one or the other."""
         with self._lock:
-            return self._version, [(c, s) for c in self._clients if c.id is not None for s in c.subscriptions.values()]
+            self._taken = taken
+            behind, self._behind = self._behind, []
+            entries = [(c, s) for c in self._clients if c.id is not None for s in c.subscriptions.values()]
+            return self._version, entries, behind
 
     def _deliver(self, changes: List[Change]) -> None:
         for load in self.before_batch:
             load()
-        version, entries = self._subscribed()
+        version, entries, behind = self._subscribed(changes[-1].seq)
+        self._catch_up(behind)
+        if version != self._plans_version:  # subscriptions changed: every class's plan is made again
+            self._plans, self._plans_version = {}, version
+        self._match(changes, entries, self._plans)
+
+    def _catch_up(self, behind: List[_Behind]) -> None:
+        """Match for each subscription alone the changes after its ``since`` up to those the reader took
+        before it was added, read from the feed again."""
+        store = self.services.store
+        for client, subscription, taken in behind:
+            seq = subscription.since
+            while seq < taken:
+                changes, missed = store.changes_after(seq, BATCH)
+                if missed:
+                    self.drop(client, error(1, MISSED, reconnect=True))
+                    break
+                changes = [change for change in changes if change.seq <= taken]
+                if not changes:
+                    break
+                self._match(changes, [(client, subscription)], {}, held=self.counts()[1])
+                seq = changes[-1].seq
+
+    def _match(self, changes: List[Change], entries: List[Tuple[LiveClient, Subscription]],
+               plans: Dict[str, "_Plan"], held: Optional[int] = None) -> None:
+        """Send the events ``changes`` make for the subscriptions ``entries`` (``plans``: their compiled
+        conditions by class, kept from batch to batch; ``held``: the subscriptions of the process, when
+        ``entries`` are not all of them)."""
         entries = self._with_live_sessions(entries)
         if not entries:
             return
-        store = self.services.store
-        if version != self._plans_version:  # subscriptions changed: every class's plan is made again
-            self._plans, self._plans_version = {}, version
-        batch = _Batch(self, entries)
-        with store.read() as conn:
+        batch = _Batch(self, entries, held)
+        with self.services.store.read() as conn:
             for change in changes:
                 if change.class_name in batch.classes:
-                    self._events(conn, batch, change)
+                    self._events(conn, batch, change, plans)
                 if change.class_name == "_Role":  # roles may have changed: the next change sees them
                     entries = self._with_live_sessions(entries, refresh=True)
-                    batch = _Batch(self, entries)
+                    batch = _Batch(self, entries, held)
 
     def _with_live_sessions(self, entries: List[Tuple[LiveClient, Subscription]],
                             refresh: bool = False) -> List[Tuple[LiveClient, Subscription]]:
@@ -251,20 +300,22 @@ class LiveQueries:
             kept.append((client, subscription))
         return kept
 
-    def _plan(self, conn: Connection, class_name: str, entries: List[Tuple[LiveClient, Subscription]]) -> "_Plan":
-        """The compiled plain conditions of a class's subscriptions, kept while they and its schema last."""
+    def _plan(self, conn: Connection, class_name: str, entries: List[Tuple[LiveClient, Subscription]],
+              plans: Dict[str, "_Plan"]) -> "_Plan":
+        """The compiled plain conditions of a class's subscriptions, kept in ``plans`` while they and its
+        schema last."""
         schema = self.services.store.schema(conn, class_name)
-        plan = self._plans.get(class_name)
+        plan = plans.get(class_name)
         if plan is None or plan.schema != schema:
-            plan = self._plans[class_name] = _Plan(self.services.store, conn, class_name, entries, schema)
+            plan = plans[class_name] = _Plan(self.services.store, conn, class_name, entries, schema)
         return plan
 
-    def _events(self, conn: Connection, batch: "_Batch", change: Change) -> None:
+    def _events(self, conn: Connection, batch: "_Batch", change: Change, plans: Dict[str, "_Plan"]) -> None:
         """Send the events ``change`` makes for the subscriptions of its class."""
         if change.class_name not in batch.checked:  # the class permissions are read once per batch
             batch.checked.add(change.class_name)
             self._end_blind(batch, change.class_name)
-        plan = self._plan(conn, change.class_name, batch.classes[change.class_name])
+        plan = self._plan(conn, change.class_name, batch.classes[change.class_name], plans)
         before_hits, after_hits = plan.shared.test(conn, change.before), plan.shared.test(conn, change.after)
         candidates: List[_Candidate] = [
             (client, subscription, before_hits[index], after_hits[index])
@@ -392,10 +443,11 @@ class _Batch:
     """What one batch of changes reads once: the subscriptions by class, and each subscriber's read
     policy (class-level permissions read once for all of them, as they are now)."""
 
-    def __init__(self, hub: LiveQueries, entries: List[Tuple[LiveClient, Subscription]]) -> None:
+    def __init__(self, hub: LiveQueries, entries: List[Tuple[LiveClient, Subscription]],
+                 held: Optional[int] = None) -> None:
         self.hub = hub
         #: the subscriptions the process holds (what ``afterLiveQueryEvent`` is told)
-        self.subscriptions = len(entries)
+        self.subscriptions = len(entries) if held is None else held
         self.classes: Dict[str, List[Tuple[LiveClient, Subscription]]] = collections.defaultdict(list)
         for client, subscription in entries:
             self.classes[subscription.class_name].append((client, subscription))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 from ..answers import ProtocolError
 from .pg_schema import CATALOGUE
@@ -77,11 +77,14 @@ _PATH_PART = re.compile(r"\.(?:\"([^\"]*)\"|([^.\"']+))")
 class Translated:
     """A statement as PostgreSQL runs it: its text, and whether its ``lastrowid`` is the row it answers."""
 
-    __slots__ = ("sql", "returns_id", "regexes", "catalogue")
+    __slots__ = ("sql", "returns_id", "regexes", "catalogue", "documents")
 
     def __init__(self, sql: str, returns_id: bool, regexes: Tuple[Tuple[str, str], ...] = (),
-                 catalogue: str = "") -> None:
+                 catalogue: str = "", documents: Tuple[Union[int, str], ...] = ()) -> None:
         self.sql, self.returns_id = sql, returns_id
+        #: the parameters (positions from 0, or names) that are JSON texts PostgreSQL reads as ``jsonb``: a
+        #: class table's ``acl``/``data``, a ``json(?)``
+        self.documents = documents
         #: ``"read"``: it reads one catalogue table alone (its answer may be kept until the catalogue
         #: changes); ``"write"``: it writes one; ``""``: neither
         self.catalogue = catalogue
@@ -121,6 +124,17 @@ def _significant(tokens: List[Tuple[str, str]], i: int, step: int) -> str:
             return tokens[i][1].lower()
         i += step
     return ""
+
+
+def _in_json_call(tokens: List[Tuple[str, str]], i: int) -> bool:
+    """Whether the token at ``i`` opens the argument of SQLite's ``json(...)`` (a parameter: ``json(?)``)."""
+    before: List[str] = []
+    j = i - 1
+    while j >= 0 and len(before) < 2:
+        if tokens[j][0] != "space":
+            before.append(tokens[j][1].lower())
+        j -= 1
+    return before == ["(", "json"]
 
 
 def _closing(tokens: List[Tuple[str, str]], i: int) -> int:
@@ -163,6 +177,7 @@ def translate(sql: str) -> Translated:
                 conflict = f" ON CONFLICT ({', '.join(keys)}) DO " + (f"UPDATE SET {updates}" if updates else "NOTHING")
     json_params = _json_parameters(tokens, head)
     out: List[str] = []
+    documents: List[Union[int, str]] = []
     params = 0
     i = 0
     while i < len(tokens):
@@ -183,6 +198,8 @@ def translate(sql: str) -> Translated:
             params += 1
             mark = "%s" if text == "?" else f"%({text[1:]})s"
             out.append(f"{mark}::jsonb" if params in json_params else mark)
+            if params in json_params or _in_json_call(tokens, i):
+                documents.append(params - 1 if text == "?" else text[1:])
         elif kind == "number" and text in ("0", "1") and _significant(tokens, i, -1) in _BOOLEAN_BEFORE \
                 and _significant(tokens, i, 1) in _BOOLEAN_AFTER:
             out.append("TRUE" if text == "1" else "FALSE")
@@ -223,7 +240,7 @@ def translate(sql: str) -> Translated:
     if serial is not None:
         translated += f" RETURNING {serial}"
     return Translated(_grouped_values(translated), returns_id, _regex_parameters(tokens),
-                      _catalogue_use(head))
+                      _catalogue_use(head), tuple(documents))
 
 
 def _check_name(quoted: str) -> None:
