@@ -50,7 +50,7 @@ from psycopg.types.string import StrDumper
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..answers import ProtocolError
-from ..budget import Interrupted, Request, current_request, remaining
+from ..budget import Interrupted, Request, current_request, remaining, write_remaining, writing
 from . import changes, pg_schema
 from .interface import Connection, StaleCatalogue
 from .pg_dialect import SERIAL_TABLES, Translated, are_pattern, translate
@@ -547,8 +547,19 @@ class PGConnection:
             else:
                 self.catalogue.clear()
 
+    def _in_time(self) -> None:
+        """Before a statement of a write transaction: :class:`Interrupted` once the transaction's end passed
+        (:func:`.budget.writing`: the request's deadline, at least ``WRITE_FLOOR`` from its start). The limit
+        each statement gets was set as the transaction began: without this, a batch's items each ran to it
+        in turn, under the writers' lock every node's writes wait for. No round trip."""
+        if self.in_transaction:
+            left = write_remaining()
+            if left is not None and left <= 0:
+                raise Interrupted("a statement of a write transaction would start past the transaction's end")
+
     def _execute(self, statement: Translated, parameters: Any) -> PGCursor:
         parameters = _parameters(statement, parameters)
+        self._in_time()
         self._bound()
         check = self.check
         if check is not None and not self.in_transaction:
@@ -582,6 +593,7 @@ class PGConnection:
         statement = translate(sql)
         if statement.catalogue == "write":
             self.alone()
+        self._in_time()
         self._flush()
         self._acting()
         cursor = self.raw.cursor()
@@ -908,7 +920,8 @@ class PostgreSQLStore(SQLCatalogue):
             self._local.writing = conn
             conn.shared, conn.defers = shared, held_back
             try:
-                yield conn
+                with writing():  # one end for all its statements (PGConnection._in_time)
+                    yield conn
             except BaseException:
                 self._local.writing = None
                 conn.shared = conn.defers = False

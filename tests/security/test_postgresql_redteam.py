@@ -1,0 +1,43 @@
+"""A red-team pass over ``leanorm serve --db postgresql://...`` (docs/security.md, "The PostgreSQL store:
+red-team pass"): what changed last on that path — a write transaction's statements sent as one message of
+literal SQL, the per-request check of the catalogue a node keeps — and the writers' lock every node's
+writes wait for. Each test was seen failing on the code before its fix; each runs on the PostgreSQL store
+(skipped without a test database), on SQLite too where the attack is not PostgreSQL's own.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.security.raw_http import Raw
+from tests.security.test_postgresql_store import _fill
+from tests.served import serve
+
+
+def test_a_batch_holds_the_writers_lock_no_longer_than_its_deadline(tmp_path: Path) -> None:
+    """A batch of object writes is one transaction under the writers' lock, which every write of every node
+    waits for. PostgreSQL bounded each of its statements by what was left of the deadline as it began, not
+    the transaction: each item's `where` ran to that bound in turn, so a batch of 100 conditional updates
+    whose `where` scans a large class held every node's writes for 100 times the deadline (a batch of 8
+    held them 5 s under a 1 s deadline, every other write answering 124 meanwhile). Now no statement of a
+    write transaction starts past its end (the deadline, or ``WRITE_FLOOR`` from its start): the items after
+    one that used the time answer 124 and store nothing. (SQLite checks its own end every few thousand
+    steps of any statement: a statement past it stops at once.)"""
+    with serve(tmp_path / "app.sqlite3", "--query-timeout", "0.5", store="postgresql") as served:
+        raw = Raw(served, "leancloud")
+        raw.ok("POST", "classes/Haystack", {"s": "seed"}, master=True)
+        slow, fast = (raw.ok("POST", "classes/Needle", {"owner": "nobody", "n": 0}) for _ in range(2))
+        _fill(served, "Haystack", 150_000)
+        scans = [{"owner": {"$select": {"query": {"className": "Haystack", "where": {"s": {"$ne": f"z{i}"}}},
+                                        "key": "s"}}} for i in range(40)]
+        prefix = "/1.1/classes/Needle/"
+        status, answers = raw.call("POST", "batch", {"requests": [
+            {"method": "PUT", "path": prefix + slow["objectId"], "body": {"n": 1},
+             "params": {"where": {"$or": scans}}},
+            *({"method": "PUT", "path": prefix + fast["objectId"], "body": {"n": n}} for n in (1, 2))]},
+            timeout=120)
+        assert status == 200, answers
+        assert [a.get("error", {}).get("code") for a in answers] == [124, 124, 124], answers
+        assert [raw.ok("GET", prefix[5:] + o["objectId"])["n"] for o in (slow, fast)] == [0, 0]
+        assert raw.call("PUT", prefix[5:] + fast["objectId"], {"n": 3})[0] == 200  # the lock is free
