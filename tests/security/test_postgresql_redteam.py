@@ -41,3 +41,33 @@ def test_a_batch_holds_the_writers_lock_no_longer_than_its_deadline(tmp_path: Pa
         assert [a.get("error", {}).get("code") for a in answers] == [124, 124, 124], answers
         assert [raw.ok("GET", prefix[5:] + o["objectId"])["n"] for o in (slow, fast)] == [0, 0]
         assert raw.call("PUT", prefix[5:] + fast["objectId"], {"n": 3})[0] == 200  # the lock is free
+
+
+#: text a client may send, as JSON: quotes and backslashes (which the literal SQL of a write escapes), and
+#: characters a non-UTF-8 client encoding of the connection cannot hold or maps to others
+VALUES = ["it's", "back\\slash", "\\'; SELECT 1; --", "E'\\x00'", "‾ overline", "¥ yen", "é", "— dash", "😀",
+          "表", "\u2028", "\ufeff"]
+
+
+def test_values_round_trip_whatever_the_database_sets_its_sessions_to(tmp_path: Path) -> None:
+    """A write's values are written into its SQL as literals, quoted for what the connection's settings
+    say; its text is encoded in the connection's client encoding. Both come from the database: a database
+    or role set ``client_encoding`` (``ALTER DATABASE app SET client_encoding = 'SJIS'``, or ``PGCLIENTENCODING``
+    where the node runs) and ``standard_conforming_strings = off`` (here through the URL's ``options``, as
+    such a setting arrives). Then 😀 or é answered 500, ‾ was stored as ~ and 表 read back as nothing, and
+    on a new database the node did not start (its functions' ``'\\x00'::bytea`` read as a NUL byte). Every
+    pooled connection now sets both itself (``postgresql.configure``)."""
+    from urllib.parse import quote
+
+    from tests import postgresql
+    url = postgresql.schema_url(str(tmp_path / "settings.sqlite3"))
+    url += quote(" -cclient_encoding=SJIS -cstandard_conforming_strings=off")
+    with serve(tmp_path / "settings.sqlite3", postgresql_url=url) as served:
+        raw = Raw(served, "leancloud")
+        for value in VALUES:
+            status, made = raw.call("POST", "classes/Spelt", {"v": value, "nested": {"k": [value]}})
+            assert status == 201, (value, made)
+            stored = raw.ok("GET", f"classes/Spelt/{made['objectId']}")
+            assert (stored.get("v"), stored.get("nested")) == (value, {"k": [value]}), value
+            found = raw.ok("GET", "classes/Spelt", params={"where": {"v": value}})["results"]
+            assert [row["objectId"] for row in found] == [made["objectId"]], value

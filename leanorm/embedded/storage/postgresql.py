@@ -218,13 +218,21 @@ class _FloatLiteral(FloatDumper):
         return bytes(super().quote(obj)) + b"::float8"
 
 
+#: the session settings every pooled connection sets itself, whatever the database, its role, the URL or
+#: the node's environment (``PGCLIENTENCODING``, ``PGOPTIONS``) made them: text goes as UTF-8 (another
+#: client encoding answered 500 for characters it cannot hold and stored others changed, ‾ as ~), and a
+#: literal's backslash is a character (the store's SQL writes ``'\x00'::bytea``; a write's values are
+#: quoted for the setting in force, :meth:`PGConnection.literal`)
+SESSION = "SET jit = off; SET client_encoding = 'UTF8'; SET standard_conforming_strings = on"
+
+
 def configure(conn: psycopg.Connection) -> None:
-    """Read and write values as the endpoints' SQL expects them (see the loaders; ``str`` always as text),
-    and without JIT compilation: LLVM compiles a statement's expressions whole, without once looking at
-    ``statement_timeout`` or a cancel, and a `where` of a few hundred conditions (a ``$all`` of 400 numbers,
-    a 2 KB URL) cost it minutes of a core, past every deadline and past ``pg_terminate_backend``, where the
-    statement itself runs in milliseconds."""
-    conn.execute("SET jit = off")
+    """Read and write values as the endpoints' SQL expects them (see the loaders; ``str`` always as text;
+    :data:`SESSION`), and without JIT compilation: LLVM compiles a statement's expressions whole, without
+    once looking at ``statement_timeout`` or a cancel, and a `where` of a few hundred conditions (a ``$all``
+    of 400 numbers, a 2 KB URL) cost it minutes of a core, past every deadline and past
+    ``pg_terminate_backend``, where the statement itself runs in milliseconds."""
+    conn.execute(SESSION)
     conn.adapters.register_loader("jsonb", _DocumentLoader)
     conn.adapters.register_loader("numeric", _NumberLoader)
     conn.adapters.register_dumper(str, _TextLiteral)
