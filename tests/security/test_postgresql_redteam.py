@@ -6,10 +6,16 @@ writes wait for. Each test was seen failing on the code before its fix; each run
 """
 from __future__ import annotations
 
+import gc
+import json
+import tracemalloc
+import uuid
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
+from leanorm.embedded import EmbeddedServer
 from tests.security.raw_http import Raw
 from tests.security.test_postgresql_store import _fill
 from tests.served import serve
@@ -71,3 +77,52 @@ def test_values_round_trip_whatever_the_database_sets_its_sessions_to(tmp_path: 
             assert (stored.get("v"), stored.get("nested")) == (value, {"k": [value]}), value
             found = raw.ok("GET", "classes/Spelt", params={"where": {"v": value}})["results"]
             assert [row["objectId"] for row in found] == [made["objectId"]], value
+
+
+def _retained(work: Callable[[], None]) -> int:
+    """Bytes of Python objects allocated by ``work`` and still held after it (what it left in caches)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        work()
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    return sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+
+
+def test_a_node_keeps_no_more_of_what_clients_send_than_its_bounds(request: pytest.FixtureRequest) -> None:
+    """A node keeps statements it translated (4,096), psycopg the text of each connection's last 100 (to
+    count their uses before it prepares them) and the store what it read of the catalogue, by the class
+    names clients named. A `where` is part of a statement's text (its keys are JSON paths), so each request
+    naming new keys left its statement behind, twice: a batch item's `$or` of 120 keys of 10,000 characters
+    left 7 MB in the worker, and 30 such requests grew it by 220 MB (all 4,096 would be tens of GB), from an
+    anonymous client. Every class name a client asked for stayed in the catalogue (330 bytes each, until
+    a schema changed). Now a statement longer than ``CACHED_SQL_CHARS`` is neither kept nor prepared, and the
+    catalogue keeps at most ``KEPT_ENTRIES`` answers."""
+    from tests import postgresql
+    store_module = pytest.importorskip("leanorm.embedded.storage.postgresql")
+    server = EmbeddedServer(postgresql.schema_url(request.node.name), query_timeout=10.0)
+    keys = {"X-LC-Id": "leanorm-local", "X-LC-Key": "leanorm-local-key"}
+
+    def ask(path: str, where: Any) -> None:
+        body = {"requests": [{"method": "GET", "path": f"/1.1/{path}", "params": {"where": where}}]}
+        answer = server.handle("POST", "/1.1/batch", {}, keys, json.dumps(body).encode())
+        assert answer.status == 200 and b'"success"' in answer.body, answer.body[:200]
+
+    def long_keys() -> None:
+        for _ in range(30):
+            ask("classes/Kept", {"$or": [{f"k{uuid.uuid4().hex}{'x' * 1000}": 1} for _ in range(120)]})
+
+    try:
+        assert server.handle("POST", "/1.1/classes/Kept", {}, keys, b'{"n": 1}').status == 201
+        assert _retained(long_keys) < 4 * 2**20  # each request's statement is some 260 KB
+        bound = store_module.KEPT_ENTRIES
+        for _ in range(3 * bound):
+            ask(f"classes/Nowhere{uuid.uuid4().hex}", {"n": 1})
+        catalogue = server.store._catalogue  # type: ignore[attr-defined]
+        assert len(catalogue.rows) + len(catalogue.absent) <= bound
+    finally:
+        server.close()

@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Tuple
 from ..answers import ProtocolError
 from .pg_schema import CATALOGUE
 
-__all__ = ["translate", "Translated", "PRIMARY_KEYS", "MAX_NAME_BYTES"]
+__all__ = ["translate", "Translated", "PRIMARY_KEYS", "MAX_NAME_BYTES", "CACHED_SQL_CHARS"]
 
 #: the longest name PostgreSQL keeps (NAMEDATALEN - 1): it cuts a longer one to this many bytes without an
 #: error, so two classes whose table names (``c_<class>``) agree that far would be one table
@@ -136,15 +136,27 @@ def _closing(tokens: List[Tuple[str, str]], i: int) -> int:
     raise ValueError("unbalanced parentheses")
 
 
-@functools.lru_cache(maxsize=4096)
+#: the longest statement (characters) whose translation is kept, and which psycopg may prepare
+#: (``PGConnection._send``): the endpoints' own statements are shorter; a longer one is shaped by a client's
+#: `where`, whose keys are part of its text, and 4,096 of those kept (twice, with psycopg's count of each
+#: connection's last 100) held gigabytes: a batch item's `$or` of 120 keys of 10,000 characters is 2.5 MB
+#: of SQL. Kept, 4,096 statements of this size are some 40 MB; psycopg caches none longer either.
+CACHED_SQL_CHARS = 4096
+
+
 def translate(sql: str) -> Translated:
-    """``sql`` (SQLite's dialect, as the endpoints write it) in PostgreSQL's, with psycopg's placeholders.
+    """``sql`` (SQLite's dialect, as the endpoints write it) in PostgreSQL's, with psycopg's placeholders;
+    kept for the next use when it is at most :data:`CACHED_SQL_CHARS` long.
 
     >>> print(translate("SELECT objectId FROM c_Post WHERE json_extract(data, '$.score') > ? AND 1").sql)
     SELECT objectId FROM c_Post WHERE lo_extract(data, '{"score"}'::text[]) > %s AND TRUE
     >>> print(translate("INSERT OR IGNORE INTO _relations VALUES (?, ?, ?, ?, ?)").sql)
     INSERT INTO _relations VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
     """
+    return _kept(sql) if len(sql) <= CACHED_SQL_CHARS else _translate(sql)
+
+
+def _translate(sql: str) -> Translated:
     tokens = _tokens(sql.strip().rstrip(";"))
     head = " ".join(t[1].lower() for t in tokens if t[0] != "space")
     conflict = ""
@@ -224,6 +236,9 @@ def translate(sql: str) -> Translated:
         translated += f" RETURNING {serial}"
     return Translated(_grouped_values(translated), returns_id, _regex_parameters(tokens),
                       _catalogue_use(head))
+
+
+_kept = functools.lru_cache(maxsize=4096)(_translate)
 
 
 def _check_name(quoted: str) -> None:

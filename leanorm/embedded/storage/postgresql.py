@@ -53,7 +53,7 @@ from ..answers import ProtocolError
 from ..budget import Interrupted, Request, current_request, remaining, write_remaining, writing
 from . import changes, pg_schema
 from .interface import Connection, StaleCatalogue
-from .pg_dialect import SERIAL_TABLES, Translated, are_pattern, translate
+from .pg_dialect import CACHED_SQL_CHARS, SERIAL_TABLES, Translated, are_pattern, translate
 from .pg_listener import Listener
 from .store import SQLCatalogue, check_class_name, failed, table, trigger_name
 
@@ -240,6 +240,11 @@ def configure(conn: psycopg.Connection) -> None:
     conn.adapters.register_dumper(float, _FloatLiteral)
 
 
+#: answers the kept catalogue holds at most (:class:`Catalogue`): an app's classes need a few each; the
+#: class names clients ask for are theirs to choose, and each one kept its answers (330 bytes) until a
+#: schema changed
+KEPT_ENTRIES = 4096
+
 #: the catalogue's version (``leanorm_catalogue_changed`` moves it)
 CATALOGUE_VERSION = "SELECT value FROM _leanorm WHERE name = 'catalogue'"
 
@@ -288,8 +293,21 @@ class Catalogue:
         self.version = None
 
     def keep(self, key: Tuple[str, Any], rows: List[Any], generation: int) -> None:
-        if generation == self.generation:
+        if generation == self.generation and self._room():
             self.rows[key] = rows
+
+    def keep_absent(self, class_name: str, generation: int) -> None:
+        """Note that ``class_name`` has no table (read at ``generation``)."""
+        if generation == self.generation and self._room():
+            self.absent.add(class_name)
+
+    def _room(self) -> bool:
+        """Whether one more answer may be kept: past :data:`KEPT_ENTRIES` (the class names clients ask
+        for are theirs to choose), everything is forgotten, to be read again as needed."""
+        if len(self.rows) + len(self.absent) < KEPT_ENTRIES:
+            return True
+        self.clear()
+        return False
 
 
 def _key(sql: str, parameters: Any) -> Optional[Tuple[str, Any]]:
@@ -640,18 +658,31 @@ class PGConnection:
         one message of literal SQL); the cursor at its rows."""
         with self._answering():
             if self.opening is None and not self.deferred:
+                if len(sql) > CACHED_SQL_CHARS:  # a client's `where` spelt out
+                    return self._unnoted(sql, parameters if parameters else None)
                 return self.raw.execute(sql, parameters if parameters else None)
             held = self.deferred
             checks = self.opening_checks
             parts = ([] if self.opening is None else [self.opening]) + held + [self.literal(sql, parameters)]
             self.opening, self.opening_checks, self.deferred = None, False, []
-            cursor = self.raw.execute("; ".join(parts))
+            cursor = self._unnoted("; ".join(parts))  # its values are in its text: it is never sent again
             while cursor.nextset():
                 pass
             if checks and self.check is not None:
                 self.check.verified = True
             self.current = self.current or checks
             return cursor
+
+    def _unnoted(self, sql: str, parameters: Any = None) -> psycopg.Cursor:
+        """``sql`` run without psycopg noting its text: it counts the uses of each of a connection's last 100
+        statements (a failed one's included) to prepare the frequent ones, and a statement that will not
+        come again (:data:`.pg_dialect.CACHED_SQL_CHARS`) would stay there, megabytes of it."""
+        raw = self.raw
+        threshold, raw.prepare_threshold = raw.prepare_threshold, None
+        try:
+            return raw.execute(sql, parameters)
+        finally:
+            raw.prepare_threshold = threshold
 
     def script(self, sql: str) -> psycopg.Cursor:
         """Statements in literal SQL (a transaction's opening, its end) in one round trip, with what the
@@ -1108,8 +1139,8 @@ class PostgreSQLStore(SQLCatalogue):
                        (f"c_{class_name}",)).fetchone() is not None
         if found:
             self._remember(conn, class_name)
-        elif kept is not None and generation == kept.generation:
-            kept.absent.add(class_name)
+        elif kept is not None:
+            kept.keep_absent(class_name, generation)
         return found
 
     def _create_class(self, conn: Connection, class_name: str) -> None:
