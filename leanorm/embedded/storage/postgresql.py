@@ -29,7 +29,8 @@ The change feed's order is kept by its own lock, held only while a write numbers
 (:data:`.pg_schema.RECORD_CHANGE`). The commit does not wait for the disk while it holds a lock; the block
 waits for it after (:meth:`PostgreSQLStore._transaction`), so a write is durable before it is answered. A
 request's deadline bounds each of its statements (``statement_timeout``), its writes' too: a write waiting
-for the lock, or whose `where` scans past it, is undone (error 124).
+for the lock, or whose `where` scans past it, is undone (error 124); and no statement of a write transaction
+starts past its end (:meth:`PGConnection._in_time`), so the writers' lock is held about the deadline at most.
 """
 from __future__ import annotations
 
