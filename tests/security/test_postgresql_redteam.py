@@ -2,7 +2,7 @@
 red-team pass"): what changed last on that path — a write transaction's statements sent as one message of
 literal SQL, the per-request check of the catalogue a node keeps — and the writers' lock every node's
 writes wait for. Each test was seen failing on the code before its fix; each runs on the PostgreSQL store
-(skipped without a test database), on SQLite too where the attack is not PostgreSQL's own.
+alone (skipped without a test database): the attacks are on what only that store does.
 """
 from __future__ import annotations
 
