@@ -11,12 +11,13 @@ import json
 import tracemalloc
 import uuid
 from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import pytest
 
 from leanorm.embedded import EmbeddedServer
-from tests.security.raw_http import Raw
+from tests.security.raw_http import Raw, unique
 from tests.security.test_postgresql_store import _fill
 from tests.served import serve
 
@@ -77,6 +78,40 @@ def test_values_round_trip_whatever_the_database_sets_its_sessions_to(tmp_path: 
             assert (stored.get("v"), stored.get("nested")) == (value, {"k": [value]}), value
             found = raw.ok("GET", "classes/Spelt", params={"where": {"v": value}})["results"]
             assert [row["objectId"] for row in found] == [made["objectId"]], value
+
+
+def test_writes_keep_their_guarantees_whatever_the_database_sets_its_transactions_to(tmp_path: Path) -> None:
+    """The writers' lock and the change feed's numbering rely on each statement of a write seeing what was
+    committed before it (READ COMMITTED); waits for the lock are bounded by the request's deadline, and
+    numbers are read back as PostgreSQL spells them. A database or role may set other defaults
+    (``ALTER DATABASE app SET default_transaction_isolation = 'repeatable read'``, ``lock_timeout``,
+    ``extra_float_digits``; here through the URL's ``options``). With repeatable read a write read what was
+    committed before it waited for the lock: two writes numbered their changes alike (500, duplicate key of
+    ``_changes``) and others failed to serialize (500); with ``lock_timeout`` a write waiting its turn
+    answered 500; with ``extra_float_digits = -10`` an ``$avg`` of 0.1, 0.2 and 1/3 answered 0.21111. Every
+    pooled connection now sets these itself (``postgresql.SESSION``)."""
+    from urllib.parse import quote
+
+    from tests import postgresql
+    url = postgresql.schema_url(str(tmp_path / "isolation.sqlite3"))
+    url += quote(" -cdefault_transaction_isolation=repeatable\\ read -clock_timeout=1 -cextra_float_digits=-10")
+    with serve(tmp_path / "isolation.sqlite3", postgresql_url=url) as served:
+        raw = Raw(served, "leancloud")
+        name = unique("taken")
+        with ThreadPoolExecutor(8) as pool:
+            made = list(pool.map(lambda n: raw.call("POST", "classes/Counted", {"n": n})[0], range(40)))
+            signed = list(pool.map(lambda _: raw.call("POST", "users", {"username": name, "password": "pw"})[0],
+                                   range(8)))
+        assert made == [201] * 40
+        assert sorted(signed) == [201] + [400] * 7, signed
+        assert len(raw.rows("Counted")) == 40
+        seqs = served.sql("SELECT seq FROM _changes ORDER BY seq")
+        assert [seq for seq, in seqs] == list(range(1, len(seqs) + 1))  # gapless, each once
+        for value in (0.1, 0.2, 1 / 3):
+            raw.ok("POST", "classes/Averaged", {"v": value})
+        pipeline = [{"$group": {"_id": None, "mean": {"$avg": "$v"}}}]
+        answer = raw.ok("GET", "aggregate/Averaged", params={"pipeline": pipeline}, master=True)
+        assert answer["results"][0]["mean"] == (0.1 + 0.2 + 1 / 3) / 3
 
 
 def _retained(work: Callable[[], None]) -> int:

@@ -221,10 +221,15 @@ class _FloatLiteral(FloatDumper):
 
 #: the session settings every pooled connection sets itself, whatever the database, its role, the URL or
 #: the node's environment (``PGCLIENTENCODING``, ``PGOPTIONS``) made them: text goes as UTF-8 (another
-#: client encoding answered 500 for characters it cannot hold and stored others changed, ‾ as ~), and a
+#: client encoding answered 500 for characters it cannot hold and stored others changed, ‾ as ~); a
 #: literal's backslash is a character (the store's SQL writes ``'\x00'::bytea``; a write's values are
-#: quoted for the setting in force, :meth:`PGConnection.literal`)
-SESSION = "SET jit = off; SET client_encoding = 'UTF8'; SET standard_conforming_strings = on"
+#: quoted for the setting in force, :meth:`PGConnection.literal`); each statement of a write sees what was
+#: committed before it, the writers' lock held by another included (repeatable read numbered two changes
+#: alike); a wait for a lock is bounded by the request's deadline alone (``lock_timeout`` answered 500); a
+#: float reads back as it is (``extra_float_digits`` below 1 rounds it)
+SESSION = ("SET jit = off; SET client_encoding = 'UTF8'; SET standard_conforming_strings = on; "
+           "SET default_transaction_isolation = 'read committed'; SET lock_timeout = 0; "
+           "SET extra_float_digits = 1")
 
 
 def configure(conn: psycopg.Connection) -> None:
