@@ -28,7 +28,7 @@ __all__ = ["Budget", "OverBudget", "MAX_BATCH_ITEMS", "MAX_BRANCHES", "MAX_REGEX
            "MAX_TEXT_SEARCHES", "MAX_POLYGON_POINTS", "MAX_SUBQUERIES", "MAX_ROWS", "MAX_INCLUDE_PATHS",
            "MAX_INCLUDE_DEPTH", "MAX_PASSWORD_HASHES", "MAX_COMPARED_VALUES", "MAX_ORDER_KEYS",
            "QUERY_TIMEOUT", "WRITE_FLOOR", "Request", "deadline", "watch", "writing", "interrupted", "remaining",
-           "Interrupted"]
+           "write_remaining", "Interrupted"]
 
 # The bounds on a where are measured, not guessed: per row of a scanned class, a $regex costs ~8 us (a
 # Python call into RE2), a polygon vertex ~0.25 us, a branch ~0.2 us. At the bounds together a query
@@ -243,6 +243,14 @@ def writing() -> Iterator[None]:
         yield
     finally:
         _local.write_ends = None
+
+
+def write_remaining() -> Optional[float]:
+    """Seconds left before the end of the write transaction this thread marked (:func:`writing`; None: no
+    end), for a store that bounds the transaction's statements itself (PostgreSQL's, which starts none past
+    it: a limit per statement would let a batch's items each run to it in turn)."""
+    ends: Optional[float] = getattr(_local, "write_ends", None)
+    return None if ends is None else ends - time.monotonic()
 
 
 def remaining() -> Optional[float]:

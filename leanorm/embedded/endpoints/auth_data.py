@@ -81,6 +81,7 @@ def verified_links(ctx: Context, links: Dict[str, Any]) -> Dict[str, Any]:
     own check, of every platform: what it answers is what counts."""
     if ctx.cloud_code is not None and ctx.cloud_code.has(ON_AUTH_DATA):
         return given_links({"authData": auth_data(ctx, links)})
+    ctx.store.settle()  # a verifier asks the platform: the request can no longer be run again
     for platform, data in links.items():
         verifier = ctx.settings.auth_verifiers.get(platform)
         if verifier is None:

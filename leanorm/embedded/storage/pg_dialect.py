@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Tuple, Union
 from ..answers import ProtocolError
 from .pg_schema import CATALOGUE
 
-__all__ = ["translate", "Translated", "PRIMARY_KEYS", "MAX_NAME_BYTES"]
+__all__ = ["translate", "Translated", "PRIMARY_KEYS", "MAX_NAME_BYTES", "CACHED_SQL_CHARS"]
 
 #: the longest name PostgreSQL keeps (NAMEDATALEN - 1): it cuts a longer one to this many bytes without an
 #: error, so two classes whose table names (``c_<class>``) agree that far would be one table
@@ -150,15 +150,33 @@ def _closing(tokens: List[Tuple[str, str]], i: int) -> int:
     raise ValueError("unbalanced parentheses")
 
 
-@functools.lru_cache(maxsize=4096)
+#: the longest statement (characters) whose translation is kept among 4,096, and which psycopg may prepare
+#: (``PGConnection._send``): the endpoints' own statements are shorter; a longer one is shaped by a client's
+#: `where`, whose keys are part of its text, and 4,096 of those kept (twice, with psycopg's count of each
+#: connection's last 100) held gigabytes: a batch item's `$or` of 120 keys of 10,000 characters is 2.5 MB
+#: of SQL. Kept, 4,096 statements of this size are some 40 MB; psycopg caches none longer either.
+CACHED_SQL_CHARS = 4096
+#: longer statements up to this many characters are kept too, the last :data:`LONG_KEPT` of them (an app's
+#: own long `where`, sent again and again, is translated once: 1.5 ms for 5 KB); longer ones never
+LONG_SQL_CHARS = 65536
+LONG_KEPT = 64
+
+
 def translate(sql: str) -> Translated:
-    """``sql`` (SQLite's dialect, as the endpoints write it) in PostgreSQL's, with psycopg's placeholders.
+    """``sql`` (SQLite's dialect, as the endpoints write it) in PostgreSQL's, with psycopg's placeholders;
+    kept for the next use (:data:`CACHED_SQL_CHARS`, :data:`LONG_SQL_CHARS`).
 
     >>> print(translate("SELECT objectId FROM c_Post WHERE json_extract(data, '$.score') > ? AND 1").sql)
     SELECT objectId FROM c_Post WHERE lo_extract(data, '{"score"}'::text[]) > %s AND TRUE
     >>> print(translate("INSERT OR IGNORE INTO _relations VALUES (?, ?, ?, ?, ?)").sql)
     INSERT INTO _relations VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
     """
+    if len(sql) <= CACHED_SQL_CHARS:
+        return _kept(sql)
+    return _kept_long(sql) if len(sql) <= LONG_SQL_CHARS else _translate(sql)
+
+
+def _translate(sql: str) -> Translated:
     tokens = _tokens(sql.strip().rstrip(";"))
     head = " ".join(t[1].lower() for t in tokens if t[0] != "space")
     conflict = ""
@@ -241,6 +259,10 @@ def translate(sql: str) -> Translated:
         translated += f" RETURNING {serial}"
     return Translated(_grouped_values(translated), returns_id, _regex_parameters(tokens),
                       _catalogue_use(head), tuple(documents))
+
+
+_kept = functools.lru_cache(maxsize=4096)(_translate)
+_kept_long = functools.lru_cache(maxsize=LONG_KEPT)(_translate)
 
 
 def _check_name(quoted: str) -> None:

@@ -29,7 +29,8 @@ The change feed's order is kept by its own lock, held only while a write numbers
 (:data:`.pg_schema.RECORD_CHANGE`). The commit does not wait for the disk while it holds a lock; the block
 waits for it after (:meth:`PostgreSQLStore._transaction`), so a write is durable before it is answered. A
 request's deadline bounds each of its statements (``statement_timeout``), its writes' too: a write waiting
-for the lock, or whose `where` scans past it, is undone (error 124).
+for the lock, or whose `where` scans past it, is undone (error 124); and no statement of a write transaction
+starts past its end (:meth:`PGConnection._in_time`), so the writers' lock is held about the deadline at most.
 """
 from __future__ import annotations
 
@@ -51,10 +52,10 @@ from psycopg.types.string import StrDumper
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..answers import ProtocolError
-from ..budget import Interrupted, Request, current_request, remaining
+from ..budget import Interrupted, Request, current_request, remaining, write_remaining, writing
 from . import changes, pg_schema
 from .interface import Connection, StaleCatalogue
-from .pg_dialect import SERIAL_TABLES, Translated, are_pattern, translate
+from .pg_dialect import CACHED_SQL_CHARS, SERIAL_TABLES, Translated, are_pattern, translate
 from .pg_listener import Listener
 from .store import SQLCatalogue, check_class_name, failed, table, trigger_name
 
@@ -224,19 +225,37 @@ class _FloatLiteral(FloatDumper):
         return bytes(super().quote(obj)) + b"::float8"
 
 
+#: the session settings every pooled connection sets itself, whatever the database, its role, the URL or
+#: the node's environment (``PGCLIENTENCODING``, ``PGOPTIONS``) made them: text goes as UTF-8 (another
+#: client encoding answered 500 for characters it cannot hold and stored others changed, ‾ as ~); a
+#: literal's backslash is a character (the store's SQL writes ``'\x00'::bytea``; a write's values are
+#: quoted for the setting in force, :meth:`PGConnection.literal`); each statement of a write sees what was
+#: committed before it, the writers' lock held by another included (repeatable read numbered two changes
+#: alike); a wait for a lock is bounded by the request's deadline alone (``lock_timeout`` answered 500); a
+#: float reads back as it is (``extra_float_digits`` below 1 rounds it)
+SESSION = ("SET jit = off; SET client_encoding = 'UTF8'; SET standard_conforming_strings = on; "
+           "SET default_transaction_isolation = 'read committed'; SET lock_timeout = 0; "
+           "SET extra_float_digits = 1")
+
+
 def configure(conn: psycopg.Connection) -> None:
-    """Read and write values as the endpoints' SQL expects them (see the loaders; ``str`` always as text),
-    and without JIT compilation: LLVM compiles a statement's expressions whole, without once looking at
-    ``statement_timeout`` or a cancel, and a `where` of a few hundred conditions (a ``$all`` of 400 numbers,
-    a 2 KB URL) cost it minutes of a core, past every deadline and past ``pg_terminate_backend``, where the
-    statement itself runs in milliseconds."""
-    conn.execute("SET jit = off")
+    """Read and write values as the endpoints' SQL expects them (see the loaders; ``str`` always as text;
+    :data:`SESSION`), and without JIT compilation: LLVM compiles a statement's expressions whole, without
+    once looking at ``statement_timeout`` or a cancel, and a `where` of a few hundred conditions (a ``$all``
+    of 400 numbers, a 2 KB URL) cost it minutes of a core, past every deadline and past
+    ``pg_terminate_backend``, where the statement itself runs in milliseconds."""
+    conn.execute(SESSION)
     conn.adapters.register_loader("jsonb", _DocumentLoader)
     conn.adapters.register_loader("numeric", _NumberLoader)
     conn.adapters.register_dumper(str, _TextLiteral)
     conn.adapters.register_dumper(int, _Int8Literal)
     conn.adapters.register_dumper(float, _FloatLiteral)
 
+
+#: answers the kept catalogue holds at most (:class:`Catalogue`): an app's classes need a few each; the
+#: class names clients ask for are theirs to choose, and each one kept its answers (330 bytes) until a
+#: schema changed
+KEPT_ENTRIES = 4096
 
 #: the catalogue's version (``leanorm_catalogue_changed`` moves it)
 CATALOGUE_VERSION = "SELECT value FROM _leanorm WHERE name = 'catalogue'"
@@ -311,8 +330,21 @@ class Catalogue:
         self.version = None
 
     def keep(self, key: Tuple[str, Any], rows: List[Any], generation: int) -> None:
-        if generation == self.generation:
+        if generation == self.generation and self._room():
             self.rows[key] = rows
+
+    def keep_absent(self, class_name: str, generation: int) -> None:
+        """Note that ``class_name`` has no table (read at ``generation``)."""
+        if generation == self.generation and self._room():
+            self.absent.add(class_name)
+
+    def _room(self) -> bool:
+        """Whether one more answer may be kept: past :data:`KEPT_ENTRIES` (the class names clients ask
+        for are theirs to choose), everything is forgotten, to be read again as needed."""
+        if len(self.rows) + len(self.absent) < KEPT_ENTRIES:
+            return True
+        self.clear()
+        return False
 
 
 def _key(sql: str, parameters: Any) -> Optional[Tuple[str, Any]]:
@@ -580,8 +612,19 @@ class PGConnection:
             else:
                 self.catalogue.clear()
 
+    def _in_time(self) -> None:
+        """Before a statement of a write transaction: :class:`Interrupted` once the transaction's end passed
+        (:func:`.budget.writing`: the request's deadline, at least ``WRITE_FLOOR`` from its start). The limit
+        each statement gets was set as the transaction began: without this, a batch's items each ran to it
+        in turn, under the writers' lock every node's writes wait for. No round trip."""
+        if self.in_transaction:
+            left = write_remaining()
+            if left is not None and left <= 0:
+                raise Interrupted("a statement of a write transaction would start past the transaction's end")
+
     def _execute(self, statement: Translated, parameters: Any) -> PGCursor:
         parameters = _parameters(statement, parameters)
+        self._in_time()
         self._bound()
         check = self.check
         if check is not None and not self.in_transaction:
@@ -615,6 +658,7 @@ class PGConnection:
         statement = translate(sql)
         if statement.catalogue == "write":
             self.alone()
+        self._in_time()
         self._flush()
         self._acting()
         cursor = self.raw.cursor()
@@ -653,18 +697,31 @@ class PGConnection:
         one message of literal SQL); the cursor at its rows."""
         with self._answering():
             if self.opening is None and not self.deferred:
+                if len(sql) > CACHED_SQL_CHARS:  # a client's `where` spelt out
+                    return self._unnoted(sql, parameters if parameters else None)
                 return self.raw.execute(sql, parameters if parameters else None)
             held = self.deferred
             checks = self.opening_checks
             parts = ([] if self.opening is None else [self.opening]) + held + [self.literal(sql, parameters)]
             self.opening, self.opening_checks, self.deferred = None, False, []
-            cursor = self.raw.execute("; ".join(parts))
+            cursor = self._unnoted("; ".join(parts))  # its values are in its text: it is never sent again
             while cursor.nextset():
                 pass
             if checks and self.check is not None:
                 self.check.verified = True
             self.current = self.current or checks
             return cursor
+
+    def _unnoted(self, sql: str, parameters: Any = None) -> psycopg.Cursor:
+        """``sql`` run without psycopg noting its text: it counts the uses of each of a connection's last 100
+        statements (a failed one's included) to prepare the frequent ones, and a statement that will not
+        come again (:data:`.pg_dialect.CACHED_SQL_CHARS`) would stay there, megabytes of it."""
+        raw = self.raw
+        threshold, raw.prepare_threshold = raw.prepare_threshold, None
+        try:
+            return raw.execute(sql, parameters)
+        finally:
+            raw.prepare_threshold = threshold
 
     def script(self, sql: str) -> psycopg.Cursor:
         """Statements in literal SQL (a transaction's opening, its end) in one round trip, with what the
@@ -941,7 +998,8 @@ class PostgreSQLStore(SQLCatalogue):
             self._local.writing = conn
             conn.shared, conn.defers = shared, held_back
             try:
-                yield conn
+                with writing():  # one end for all its statements (PGConnection._in_time)
+                    yield conn
             except BaseException:
                 self._local.writing = None
                 conn.shared = conn.defers = False
@@ -1120,8 +1178,8 @@ class PostgreSQLStore(SQLCatalogue):
                        (f"c_{class_name}",)).fetchone() is not None
         if found:
             self._remember(conn, class_name)
-        elif kept is not None and generation == kept.generation:
-            kept.absent.add(class_name)
+        elif kept is not None:
+            kept.keep_absent(class_name, generation)
         return found
 
     def _create_class(self, conn: Connection, class_name: str) -> None:
