@@ -26,7 +26,7 @@ from ..answers import ProtocolError
 from .reads import fetch
 from .sessions import logged_in, user_answer
 from ..storage.store import json_path, table
-from .users import set_user_fields, signup, update_user
+from .users import plan_signup, save_signup, set_user_fields, signup, update_user
 from ..storage.interface import Connection
 
 __all__ = ["signup_or_link", "update_or_link"]
@@ -158,9 +158,12 @@ def signup_or_link(ctx: Context) -> Any:
     body["authData"] = links
     body.setdefault("username", secrets.token_hex(12))
     body.setdefault("password", secrets.token_urlsafe(32))
+    signing_up = ctx.with_body(body)
+    planned = plan_signup(signing_up)  # its hook outside the write lock
     with ctx.store.write() as conn:
         check_links(ctx, conn, links, None)  # again: another request may have linked it meanwhile
-        _, created = signup(ctx.with_body(body))
+        _, created = save_signup(signing_up, conn, planned)
+    planned.write.finish(signing_up)
     return 201, user_answer(ctx, created["objectId"], created["sessionToken"])
 
 

@@ -25,7 +25,7 @@ from ..storage.interface import Connection, FieldType
 from ..storage.values import apply_fields, canonical, field_path, normalize_iso, now_iso, relation_targets, type_of
 from ..storage.query_compiler import QueryCompiler, reads_other_rows
 
-__all__ = ["write", "remove", "write_options", "can_write"]
+__all__ = ["write", "plan", "save", "PlannedWrite", "remove", "write_options", "can_write"]
 
 RESERVED = {"objectId", "createdAt", "updatedAt", "ACL", "className"}
 #: fields no client may store: SDKs take a ``sessionToken`` in any answer as the session to use
@@ -92,14 +92,50 @@ def _load(conn: Connection, ctx: Context, class_name: str, object_id: str,
     return Stored(orjson.loads(row[1]), row[0], row[2], row[3])
 
 
+@dataclasses.dataclass
+class PlannedWrite:
+    """A write whose before hook has run (:func:`plan`), to be saved in a transaction (:func:`save`) and
+    then followed by its after hook (:meth:`finish`)."""
+
+    class_name: str
+    object_id: str
+    creating: bool
+    body: Dict[str, Any]
+    control: hooks.Control
+    where: Any
+    fetch_when_save: bool
+    judged: Optional[Stored]  # the stored object the hook's view was computed from
+    hooked: List[str]  # the fields the hook changed
+    hook: str
+    saved: Optional[Dict[str, Any]] = None
+
+    def finish(self, ctx: Context) -> None:
+        """Run the after hook on the saved object: after the transaction that saved it, so that it sees it
+        committed and holds no lock while it runs (a hook may take seconds, or write through the server)."""
+        assert self.saved is not None, "save() first"
+        hooks.after(ctx, self.control, self.class_name, "afterSave" if self.creating else "afterUpdate", self.saved)
+
+
 def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[str, Any],
           where: Any = None, fetch_when_save: bool = False, new_id: Optional[str] = None) -> Tuple[int, Dict[str, Any]]:
     """Create (``object_id`` None) or update one object; returns the status and the protocol answer.
     ``new_id`` is an id the server itself chose for a new object (a client's ``objectId`` is checked).
 
     Before hooks run outside the transaction (they may read and write through the server themselves);
-    the write is one transaction; after hooks see the saved object.
+    the write is one transaction; after hooks see the saved object. A write that must share a transaction
+    with others (a signup's password and session) is :func:`plan`, then :func:`save` inside it, then
+    :meth:`PlannedWrite.finish` after it.
     """
+    planned = plan(ctx, class_name, object_id, body, where, fetch_when_save, new_id)
+    answer = save(ctx, planned)
+    planned.finish(ctx)
+    return answer
+
+
+def plan(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[str, Any],
+         where: Any = None, fetch_when_save: bool = False, new_id: Optional[str] = None) -> PlannedWrite:
+    """A write checked against the class's permissions, with its before hook run (outside any
+    transaction: call it before opening one)."""
     check_class_name(class_name)
     creating = object_id is None
     permit(ctx, class_name, "create" if creating else "update")
@@ -107,7 +143,7 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
     control = hooks.Control.take(body, ctx, class_name)
     hook = "beforeSave" if creating else "beforeUpdate"
     hooked: List[str] = []
-    judged: Optional[Stored] = None  # the stored object the hook's view was computed from
+    judged: Optional[Stored] = None
     if hooks.declared(ctx, control, class_name, hook):
         judged = None if object_id is None else _stored(ctx, class_name, object_id)
         preview = _as_hook_sees(ctx, class_name, judged, object_id, body)
@@ -119,17 +155,24 @@ def write(ctx: Context, class_name: str, object_id: Optional[str], body: Dict[st
         asked = body.pop("objectId", None)
         object_id = new_id or (new_object_id() if asked is None else authz.client_object_id(ctx, asked))
     assert object_id is not None  # given for an update, made above for a create
-    the_id = object_id
+    return PlannedWrite(class_name, object_id, creating, body, control, where, fetch_when_save, judged, hooked, hook)
+
+
+def save(ctx: Context, planned: PlannedWrite) -> Tuple[int, Dict[str, Any]]:
+    """Save a planned write in one transaction (the open one, if any); the status and the protocol answer."""
+    class_name, creating = planned.class_name, planned.creating
     try:
         saved, changed, defaulted = ctx.store.transact(
-            lambda conn: _save(conn, ctx, class_name, the_id, dict(body), creating, where, judged, hook),
-            concurrent=_side_by_side(class_name, where))
+            lambda conn: _save(conn, ctx, class_name, planned.object_id, dict(planned.body), creating,
+                               planned.where, planned.judged, planned.hook),
+            concurrent=_side_by_side(class_name, planned.where))
     except ctx.store.integrity_errors as exc:
         field = "objectId" if "objectId" in str(exc) else "a unique field"
         raise ProtocolError(137, f"A unique field was given a value that is already taken ({field}).") from None
-    hooks.after(ctx, control, class_name, "afterSave" if creating else "afterUpdate", saved)
+    planned.saved = saved
     return (201 if creating else 200), _answer(ctx, class_name, saved, creating,
-                                               None if fetch_when_save else [*changed, *hooked, *defaulted])
+                                               None if planned.fetch_when_save else
+                                               [*changed, *planned.hooked, *defaulted])
 
 
 def _side_by_side(class_name: str, where: Any) -> bool:

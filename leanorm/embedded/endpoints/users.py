@@ -6,12 +6,13 @@ accounts); sessions and logging in are ``sessions``.
 """
 from __future__ import annotations
 
+import dataclasses
 import secrets
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from ... import legacy_password
 from ..access.authz import check_user_write
-from .objects import remove, write, write_options
+from .objects import PlannedWrite, plan, remove, save, write, write_options
 from ..access.passwords import charge_hashing, checked_password, hash_password, legacy_hash
 from ..access.phones import with_stored_number
 from ..routing import Context, route
@@ -21,7 +22,7 @@ from ..storage.store import table
 from ..storage.values import canonical
 from ..storage.interface import Connection
 
-__all__ = ["signup", "update_user", "delete_user", "set_user_fields"]
+__all__ = ["signup", "plan_signup", "save_signup", "PlannedSignup", "update_user", "delete_user", "set_user_fields"]
 
 UNIQUE_FIELDS = (("username", 202, "Username has already been taken."),
                  ("email", 203, "Email has already been taken."),
@@ -65,7 +66,27 @@ def set_user_fields(ctx: Context, user_id: str, fields: Dict[str, Any]) -> Dict[
     return write(ctx.as_master(), "_User", user_id, fields)[1]
 
 
+@dataclasses.dataclass
+class PlannedSignup:
+    """A signup checked, its password hashed and its before hook run (:func:`plan_signup`): what
+    :func:`save_signup` writes in a transaction, before :meth:`PlannedWrite.finish` runs the after hook."""
+
+    write: PlannedWrite
+    hashed: Optional[str]
+
+
 def signup(ctx: Context) -> Any:
+    """A new user with its password and first session, in one transaction; the hooks outside it (a hook
+    may take seconds or write through the server, and every writer waits for a user write's lock)."""
+    planned = plan_signup(ctx)
+    with ctx.store.write() as conn:
+        answer = save_signup(ctx, conn, planned)
+    planned.write.finish(ctx)
+    return answer
+
+
+def plan_signup(ctx: Context) -> PlannedSignup:
+    """Everything of a signup that holds no lock: its checks, the password's hash, the before hook."""
     body = with_stored_number(ctx, dict(ctx.json_body()))
     password = body.pop("password", None)
     if not isinstance(body.get("username"), str) or not body["username"]:
@@ -76,23 +97,28 @@ def signup(ctx: Context) -> Any:
         raise ProtocolError(125, "The email address was invalid.")
     body = check_user_write(ctx, {}, body)
     hashed = _stored_hash(ctx, body, password)  # slow on purpose: outside the write lock
-    with ctx.store.write() as conn:
-        _check_unique(ctx, conn, body, None)
-        status, answer = write(ctx, "_User", None, body)
-        user_id = answer["objectId"]
-        if "ACL" not in body:
-            conn.execute(f"UPDATE {table('_User')} SET acl=? WHERE objectId=?",
-                         (f'{{"*":{{"read":true}},"{user_id}":{{"read":true,"write":true}}}}', user_id))
-        elif ctx.dialect == "parse" and isinstance(body["ACL"], dict):
-            # Parse Server gives a new user read and write on itself whatever ACL its signup names: else a
-            # signup with {"*": {"read": true}} made a user who could never change its own fields
-            conn.execute(f"UPDATE {table('_User')} SET acl=? WHERE objectId=?",
-                         (canonical({**body["ACL"], user_id: {"read": True, "write": True}}), user_id))
-        conn.execute("INSERT INTO _passwords VALUES (?, ?)", (user_id, hashed))
-        links = body.get("authData")
-        provider = next(iter(links), "password") if isinstance(links, dict) else "password"
-        token = new_session(ctx, conn, user_id, action="signup", provider=provider)
-        _send_verification(ctx, body.get("email"))
+    return PlannedSignup(plan(ctx, "_User", None, body), hashed)
+
+
+def save_signup(ctx: Context, conn: Connection, planned: PlannedSignup) -> Tuple[int, Dict[str, Any]]:
+    """Write a planned signup in ``conn``'s transaction: the user, its ACL, password and session."""
+    body = planned.write.body
+    _check_unique(ctx, conn, body, None)
+    status, answer = save(ctx, planned.write)
+    user_id = answer["objectId"]
+    if "ACL" not in body:
+        conn.execute(f"UPDATE {table('_User')} SET acl=? WHERE objectId=?",
+                     (f'{{"*":{{"read":true}},"{user_id}":{{"read":true,"write":true}}}}', user_id))
+    elif ctx.dialect == "parse" and isinstance(body["ACL"], dict):
+        # Parse Server gives a new user read and write on itself whatever ACL its signup names: else a
+        # signup with {"*": {"read": true}} made a user who could never change its own fields
+        conn.execute(f"UPDATE {table('_User')} SET acl=? WHERE objectId=?",
+                     (canonical({**body["ACL"], user_id: {"read": True, "write": True}}), user_id))
+    conn.execute("INSERT INTO _passwords VALUES (?, ?)", (user_id, planned.hashed))
+    links = body.get("authData")
+    provider = next(iter(links), "password") if isinstance(links, dict) else "password"
+    token = new_session(ctx, conn, user_id, action="signup", provider=provider)
+    _send_verification(ctx, body.get("email"))
     return 201, {**answer, "sessionToken": token}
 
 
@@ -103,19 +129,26 @@ def _send_verification(ctx: Context, email: Any) -> None:
 
 
 def update_user(ctx: Context) -> Any:
+    """A user's fields (and password) written, its hooks run outside the write's transaction."""
     body = with_stored_number(ctx, dict(ctx.json_body()))
     hashed = _stored_hash(ctx, body, body.pop("password", None))
     where, fetch_when_save = write_options(ctx)
+    user_id = ctx.args[0]
+    with ctx.store.read() as conn:
+        body = check_user_write(ctx, _stored_addresses(ctx, conn, user_id), body)
+    planned = plan(ctx, "_User", user_id, body, where, fetch_when_save)
     with ctx.store.write() as conn:
-        _check_unique(ctx, conn, body, ctx.args[0])
-        body = check_user_write(ctx, _stored_addresses(ctx, conn, ctx.args[0]), body)
-        stored = _stored_addresses(ctx, conn, ctx.args[0])
-        answer = write(ctx, "_User", ctx.args[0], body, where, fetch_when_save)
-        if "email" in body and body["email"] != stored.get("email"):
-            _send_verification(ctx, body["email"])
+        _check_unique(ctx, conn, planned.body, user_id)
+        stored = _stored_addresses(ctx, conn, user_id)
+        # what changed meanwhile decides too: an address the write changes is no longer verified
+        planned.body = check_user_write(ctx.as_master(), stored, planned.body)
+        answer = save(ctx, planned)
+        if "email" in planned.body and planned.body["email"] != stored.get("email"):
+            _send_verification(ctx, planned.body["email"])
         if hashed:
-            conn.execute("INSERT OR REPLACE INTO _passwords VALUES (?, ?)", (ctx.args[0], hashed))
-            end_other_sessions(ctx, conn, ctx.args[0])
+            conn.execute("INSERT OR REPLACE INTO _passwords VALUES (?, ?)", (user_id, hashed))
+            end_other_sessions(ctx, conn, user_id)
+    planned.finish(ctx)
     return answer
 
 
