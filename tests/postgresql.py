@@ -94,7 +94,7 @@ def run(url: str, statements: List[str], parameters: Tuple[Any, ...] = ()) -> Li
     """``statements`` (SQLite's dialect, translated as the PostgreSQL store translates it) on ``url`` in
     turn, committed; the rows the last one answers."""
     psycopg = pytest.importorskip("psycopg")
-    from leanorm.embedded.storage.postgresql import PGConnection, configure
+    from leanorm.embedded.storage.pg_connection import PGConnection, configure
     rows: List[Tuple[Any, ...]] = []
     with psycopg.connect(url, autocommit=True) as raw:
         configure(raw)

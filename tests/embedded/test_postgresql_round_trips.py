@@ -260,7 +260,7 @@ def test_a_value_written_into_a_held_back_statement_is_the_value_bound(value: An
     each value must read back as the same value, of the same type, as when bound. The smallest 64-bit
     integer was written ``-9223372036854775808::int8``, which PostgreSQL reads as the negation of a
     number past int8's range: an error where the bound value is stored."""
-    from leanorm.embedded.storage.postgresql import PGConnection, configure
+    from leanorm.embedded.storage.pg_connection import PGConnection, configure
     with psycopg.connect(postgresql.database_url(), autocommit=True) as raw:
         configure(raw)
         conn = PGConnection(raw)

@@ -63,7 +63,7 @@ def test_values_round_trip_whatever_the_database_sets_its_sessions_to(tmp_path: 
     where the node runs) and ``standard_conforming_strings = off`` (here through the URL's ``options``, as
     such a setting arrives). Then 😀 or é answered 500, ‾ was stored as ~ and 表 read back as nothing, and
     on a new database the node did not start (its functions' ``'\\x00'::bytea`` read as a NUL byte). Every
-    pooled connection now sets both itself (``postgresql.configure``)."""
+    pooled connection now sets both itself (``pg_connection.configure``)."""
     from urllib.parse import quote
 
     from tests import postgresql
@@ -89,7 +89,7 @@ def test_writes_keep_their_guarantees_whatever_the_database_sets_its_transaction
     committed before it waited for the lock: two writes numbered their changes alike (500, duplicate key of
     ``_changes``) and others failed to serialize (500); with ``lock_timeout`` a write waiting its turn
     answered 500; with ``extra_float_digits = -10`` an ``$avg`` of 0.1, 0.2 and 1/3 answered 0.21111. Every
-    pooled connection now sets these itself (``postgresql.SESSION``)."""
+    pooled connection now sets these itself (``pg_connection.SESSION``)."""
     from urllib.parse import quote
 
     from tests import postgresql
@@ -138,7 +138,7 @@ def test_a_node_keeps_no_more_of_what_clients_send_than_its_bounds(request: pyte
     a schema changed). Now a statement longer than ``CACHED_SQL_CHARS`` is neither kept nor prepared, and the
     catalogue keeps at most ``KEPT_ENTRIES`` answers."""
     from tests import postgresql
-    store_module = pytest.importorskip("leanorm.embedded.storage.postgresql")
+    store_module = pytest.importorskip("leanorm.embedded.storage.pg_connection")
     server = EmbeddedServer(postgresql.schema_url(request.node.name), query_timeout=10.0)
     keys = {"X-LC-Id": "leanorm-local", "X-LC-Key": "leanorm-local-key"}
 
