@@ -2,7 +2,7 @@
 
 The layout is the SQLite store's (one table per class, ``c_<ClassName>``: objectId, createdAt, updatedAt,
 acl, data; the same server tables), with ``acl`` and ``data`` as ``jsonb``. The endpoints' SQL (SQLite's
-dialect) runs through :class:`PGConnection`, which translates each distinct statement once
+dialect) runs through :class:`.pg_connection.PGConnection`, which translates each distinct statement once
 (:mod:`.pg_dialect`) onto functions and operators this store defines in the database (:mod:`.pg_schema`).
 
 Connections come from a ``psycopg_pool`` pool; a thread holds one for its outermost ``read()`` or
