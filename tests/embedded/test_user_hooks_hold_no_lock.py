@@ -80,3 +80,38 @@ def test_a_user_hook_holds_no_lock_while_it_runs(url: str, hook: str) -> None:
     finally:
         other_answered.set()
         server.close()
+
+
+@pytest.mark.parametrize("hook", ("before_update", "after_update"))
+def test_a_login_with_authdata_runs_its_update_hook_holding_no_lock(url: str, hook: str) -> None:
+    """A login with a third-party account writes the account onto its user (an update of ``_User``): its
+    hooks ran in the login's transaction, under the writers' lock."""
+    engine = Engine()
+    other_answered = threading.Event()
+    in_hook = threading.Event()
+    seen: List[bool] = []
+
+    def held(user: Any) -> None:
+        in_hook.set()
+        seen.append(other_answered.wait(10))
+    getattr(engine, hook)("_User")(held)
+
+    server = EmbeddedServer(url, engine=engine)
+    account = {"authData": {"anonymous": {"id": "a-device-of-its-own"}}}
+    try:
+        assert _call(server, "POST", "classes/Post", {"n": 0})[0] == 201
+        status, made = _call(server, "POST", "users", account)
+        assert status == 201, made
+        answers: List[Tuple[int, Dict[str, Any]]] = []
+        writer = threading.Thread(target=lambda: answers.append(_call(server, "POST", "users", account)))
+        writer.start()
+        assert in_hook.wait(10)
+        status, _ = _call(server, "POST", "classes/Post", {"n": 1})
+        assert status == 201
+        other_answered.set()
+        writer.join(30)
+        assert seen == [True], "the other write waited for the hook"
+        assert answers and answers[0][0] == 200 and answers[0][1]["objectId"] == made["objectId"], answers
+    finally:
+        other_answered.set()
+        server.close()

@@ -26,6 +26,8 @@ from ..answers import ProtocolError
 from .reads import fetch
 from .sessions import logged_in, user_answer
 from ..storage.store import json_path, table
+from ..storage.values import canonical
+from .objects import PlannedWrite, plan, save
 from .users import plan_signup, save_signup, set_user_fields, signup, update_user
 from ..storage.interface import Connection
 
@@ -129,6 +131,12 @@ def _login_links(ctx: Context, conn: Connection,
     return user_id, _with_unions(ctx, conn, links, user_id)
 
 
+def _linked(ctx: Context, user_id: str, links: Dict[str, Any]) -> Dict[str, Any]:
+    """The write that adds ``links`` to a user's stored accounts."""
+    stored = fetch(ctx.as_master(), "_User", user_id, keys="authData")
+    return {"authData": {**(stored.get("authData") or {}), **links}}
+
+
 def given_links(body: Dict[str, Any]) -> Dict[str, Any]:
     """The platforms ``body``'s authData names (a platform set to null names none)."""
     return {k: v for k, v in (_auth_data(body) or {}).items() if v is not None}
@@ -145,13 +153,29 @@ def signup_or_link(ctx: Context) -> Any:
     links = verified_links(ctx, links)  # outside the write lock: a verifier calls out, the hook may query
     if not links:
         raise ProtocolError(107, "onAuthData answered no authData to log in with.")
+    # a login writes the accounts onto its user: planned (its hooks run) before the write lock is taken
+    with ctx.store.read() as conn:
+        found, found_links = _login_links(ctx, conn, links)
+    expected: Optional[Dict[str, Any]] = None
+    relinked: Optional[PlannedWrite] = None
+    if found is not None:
+        expected = _linked(ctx, found, found_links)
+        relinked = plan(ctx.as_master(), "_User", found, expected)
     with ctx.store.write() as conn:
         user_id, links = _login_links(ctx, conn, links)
         if user_id is not None:
             check_links(ctx, conn, links, user_id)
-            stored = fetch(ctx.as_master(), "_User", user_id, keys="authData")
-            set_user_fields(ctx, user_id, {"authData": {**(stored.get("authData") or {}), **links}})
-            return 200, logged_in(ctx, conn, user_id, provider=next(iter(links)))
+            update = _linked(ctx, user_id, links)
+            if relinked is not None and user_id == found and canonical(update) == canonical(expected):
+                save(ctx.as_master(), relinked)
+            else:  # the accounts changed since: written from what is stored now, its hooks in the transaction
+                relinked = None
+                set_user_fields(ctx, user_id, update)
+            answer = logged_in(ctx, conn, user_id, provider=next(iter(links)))
+    if user_id is not None:
+        if relinked is not None:
+            relinked.finish(ctx.as_master())
+        return 200, answer
     if ctx.params.get("failOnNotExist") == "true":
         raise ProtocolError(211, "Could not find user.")
     # a new user: LeanCloud makes up a username, and no password can log in (an unguessable one)
