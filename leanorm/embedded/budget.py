@@ -27,7 +27,7 @@ from typing import Iterator, Optional, Set
 __all__ = ["Budget", "OverBudget", "MAX_BATCH_ITEMS", "MAX_BRANCHES", "MAX_REGEXES", "MAX_REGEX_CHARS",
            "MAX_TEXT_SEARCHES", "MAX_POLYGON_POINTS", "MAX_SUBQUERIES", "MAX_ROWS", "MAX_INCLUDE_PATHS",
            "MAX_INCLUDE_DEPTH", "MAX_PASSWORD_HASHES", "MAX_COMPARED_VALUES", "MAX_ORDER_KEYS",
-           "QUERY_TIMEOUT", "WRITE_FLOOR", "Request", "deadline", "watch", "writing", "interrupted", "remaining",
+           "QUERY_TIMEOUT", "WRITE_FLOOR", "WAIT_FLOOR", "wait_bound", "Request", "deadline", "watch", "writing", "interrupted", "remaining",
            "write_remaining", "Interrupted"]
 
 # The bounds on a where are measured, not guessed: per row of a scanned class, a $regex costs ~8 us (a
@@ -76,6 +76,9 @@ QUERY_TIMEOUT = 10.0
 #: write lock every other writer waits for, not to cut a write's own few-millisecond statements (a machine
 #: under load, a request that used its time reading); PostgreSQL's ``WRITE_FLOOR_MS``
 WRITE_FLOOR = 1.0
+#: seconds a request waits at least for what a store shares between requests (a pooled connection, the
+#: write lock), however little of its deadline is left: a wait behind a few short writes is not cut short
+WAIT_FLOOR = 0.5
 #: SQLite virtual-machine steps between two looks at the deadline (a look costs a fraction of a microsecond)
 _STEPS = 5_000
 
@@ -251,6 +254,14 @@ def write_remaining() -> Optional[float]:
     it: a limit per statement would let a batch's items each run to it in turn)."""
     ends: Optional[float] = getattr(_local, "write_ends", None)
     return None if ends is None else ends - time.monotonic()
+
+
+def wait_bound(longest: float) -> float:
+    """Seconds this thread may wait for what a store shares between requests (a pooled connection, the
+    write lock): what is left of its deadline, at least :data:`WAIT_FLOOR`; ``longest`` without one. A
+    wait that ends past it answers 124 (:class:`Interrupted`) when the deadline bounded it."""
+    left = remaining()
+    return longest if left is None else max(left, WAIT_FLOOR)
 
 
 def remaining() -> Optional[float]:

@@ -91,3 +91,31 @@ def test_a_process_forked_after_writing_queues_behind_its_parent(tmp_path: Path)
     assert os.read(took, 4) == b"took"
     os.waitpid(child, 0)
     lock.close()
+
+
+def test_a_request_waits_for_a_write_of_its_process_no_longer_than_its_deadline(database: Path) -> None:
+    """Writes of one process queue for its write lock: one queued behind a long write waited up to 30 s
+    (the busy timeout) whatever its deadline, and ran long after its client had given up. It answers 124
+    at its deadline, and writes nothing."""
+    server = EmbeddedServer(str(database), query_timeout=0.3)
+    api = Api(server)
+    try:
+        assert api("POST", ITEMS, body={"n": 0})[0] == 201
+        held, release = threading.Event(), threading.Event()
+
+        def long_write() -> None:  # a write of the process without a deadline of its own (a job, a migration)
+            with server.store.write():
+                held.set()
+                release.wait(30)
+        holder = threading.Thread(target=long_write)
+        holder.start()
+        assert held.wait(10)
+        try:
+            status, answer = api("POST", ITEMS, body={"n": 1})
+        finally:
+            release.set()
+            holder.join(30)
+        assert (status, answer["code"]) == (400, 124), answer
+        assert api("GET", ITEMS, params={"count": "1", "limit": "0"})[1]["count"] == 1
+    finally:
+        server.close()

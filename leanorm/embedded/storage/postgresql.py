@@ -47,7 +47,7 @@ import psycopg.errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..answers import ProtocolError
-from ..budget import Interrupted, current_request, remaining, writing
+from ..budget import Interrupted, current_request, remaining, wait_bound, writing
 from . import changes, pg_schema
 from .interface import Connection
 from .pg_connection import (CATALOGUE_VERSION, Catalogue, NeedsExclusive, Outdated, PGConnection, RequestCheck,
@@ -79,11 +79,8 @@ RESTED = 2.0
 
 
 #: seconds a caller without a deadline (the live queries' reader, a command) waits for a connection
-#: (a request waits what is left of its deadline, at least FLOOR_WAIT)
+#: (a request waits what is left of its deadline, at least ``budget.WAIT_FLOOR``)
 POOL_WAIT = 30.0
-
-
-FLOOR_WAIT = 0.5
 
 
 #: seconds the pool tries to replace a lost connection before it gives the attempt up. Its attempts back
@@ -230,20 +227,19 @@ class PostgreSQLStore(SQLCatalogue):
             ConnectionPool.check_connection(raw)
 
     def _lend(self) -> psycopg.Connection:
-        """A connection of the pool, waited for at most until the request's deadline (at least
-        :data:`FLOOR_WAIT`), else :data:`POOL_WAIT`: a request never outlives its deadline waiting, whatever
+        """A connection of the pool, waited for at most until the request's deadline (``budget.wait_bound``),
+        else :data:`POOL_WAIT`: a request never outlives its deadline waiting, whatever
         ``--threads`` says beside :data:`POOL_SIZE`. Past the wait: 503 saying the database is unavailable
         when the pool could not open its connections (the database away), else 124 (the request's deadline
         passed behind others), or 503 saying every connection is busy (no deadline)."""
-        left = remaining()
-        wait = POOL_WAIT if left is None else max(left, FLOOR_WAIT)
+        wait = wait_bound(POOL_WAIT)
         try:
             return self._pool.getconn(timeout=wait)
         except PoolTimeout as exc:
             if self._pool.get_stats().get("pool_size", 0) < self._pool.max_size:
                 raise unavailable(f"The database is unavailable: no connection to it within {wait:.1f} s. The "
                                    "request was not served; try again.", exc) from None
-            if left is not None:
+            if remaining() is not None:
                 raise Interrupted("waiting for a database connection ran past the request's deadline") from None
             raise ProtocolError(1, f"All {self._pool.max_size} connections of this process to the database are "
                                    "busy; try again.", 503) from None

@@ -18,6 +18,8 @@ import threading
 import weakref
 from typing import Callable, Iterator, Optional
 
+from ..budget import Interrupted, remaining, wait_bound
+
 __all__ = ["WriterLock"]
 
 if sys.platform != "win32":
@@ -41,8 +43,12 @@ class WriterLock:
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
         """Hold the lock for a block: the threads of this process wait up to ``timeout`` seconds (then
-        fail like SQLite does, "database is locked"); the other processes hold it one block at a time."""
-        if not self._threads.acquire(timeout=self.timeout):
+        fail like SQLite does, "database is locked"), a request's thread no longer than its deadline
+        (``budget.wait_bound``; then :class:`.budget.Interrupted`: a write queued behind others past the time
+        its client waits is not run); the other processes hold it one block at a time."""
+        if not self._threads.acquire(timeout=wait_bound(self.timeout)):
+            if remaining() is not None:
+                raise Interrupted("the request's deadline passed while its write waited for the write lock")
             raise sqlite3.OperationalError("database is locked")
         try:
             if sys.platform == "win32":  # no flock: SQLite's busy handler queues the processes
