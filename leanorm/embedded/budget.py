@@ -27,8 +27,8 @@ from typing import Iterator, Optional, Set
 __all__ = ["Budget", "OverBudget", "MAX_BATCH_ITEMS", "MAX_BRANCHES", "MAX_REGEXES", "MAX_REGEX_CHARS",
            "MAX_TEXT_SEARCHES", "MAX_POLYGON_POINTS", "MAX_SUBQUERIES", "MAX_ROWS", "MAX_INCLUDE_PATHS",
            "MAX_INCLUDE_DEPTH", "MAX_PASSWORD_HASHES", "MAX_COMPARED_VALUES", "MAX_ORDER_KEYS",
-           "QUERY_TIMEOUT", "WRITE_FLOOR", "WAIT_FLOOR", "wait_bound", "Request", "deadline", "watch", "writing", "interrupted", "remaining",
-           "write_remaining", "Interrupted"]
+           "QUERY_TIMEOUT", "WRITE_FLOOR", "WAIT_FLOOR", "wait_bound", "Request", "deadline", "watch", "writing",
+           "interrupted", "remaining", "write_remaining", "Interrupted"]
 
 # The bounds on a where are measured, not guessed: per row of a scanned class, a $regex costs ~8 us (a
 # Python call into RE2), a polygon vertex ~0.25 us, a branch ~0.2 us. At the bounds together a query

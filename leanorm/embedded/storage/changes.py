@@ -37,6 +37,7 @@ def trim_step(keep: int) -> int:
     ``keep + trim_step(keep) - 1``). :data:`.pg_schema.RECORD_CHANGE` computes the same."""
     return max(keep // 100, 1)
 
+
 TABLE = """
 CREATE TABLE IF NOT EXISTS _changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, class_name TEXT NOT NULL,
     object_id TEXT NOT NULL, before TEXT, after TEXT);
@@ -65,15 +66,14 @@ def as_text(obj: Optional[Dict[str, Any]]) -> Optional[str]:
 
 
 def record(conn: Connection, class_name: str, object_id: str, before: Optional[Dict[str, Any]],
-           after: Optional[Dict[str, Any]], keep: Optional[int] = None) -> int:
+           after: Optional[Dict[str, Any]]) -> int:
     """Append a change in ``conn``'s open write transaction (it commits or rolls back with the write), and
-    at every :func:`trim_step`-th one drop changes older than the newest ``keep``; returns its ``seq``."""
+    at every :func:`trim_step`-th one drop changes older than the newest :data:`KEEP`; returns its ``seq``."""
     cursor = conn.execute("INSERT INTO _changes (class_name, object_id, before, after) VALUES (?, ?, ?, ?)",
                           (class_name, object_id, as_text(before), as_text(after)))
     seq = cursor.lastrowid or 0
-    keep = KEEP if keep is None else keep
-    if seq % trim_step(keep) == 0:
-        conn.execute("DELETE FROM _changes WHERE seq <= ?", (seq - keep,))
+    if seq % trim_step(KEEP) == 0:
+        conn.execute("DELETE FROM _changes WHERE seq <= ?", (seq - KEEP,))
     return seq
 
 

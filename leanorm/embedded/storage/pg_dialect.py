@@ -115,26 +115,25 @@ def _tokens(sql: str) -> List[Tuple[str, str]]:
     return out
 
 
+def _nearest(tokens: List[Tuple[str, str]], i: int, step: int) -> int:
+    """The index of the nearest token from ``i`` (exclusive) in direction ``step`` that is not whitespace
+    (-1 or ``len(tokens)`` past either end)."""
+    i += step
+    while 0 <= i < len(tokens) and tokens[i][0] == "space":
+        i += step
+    return i
+
+
 def _significant(tokens: List[Tuple[str, str]], i: int, step: int) -> str:
     """The lowercased text of the nearest token from ``i`` (exclusive) in direction ``step`` that is not
     whitespace ("" at either end)."""
-    i += step
-    while 0 <= i < len(tokens):
-        if tokens[i][0] != "space":
-            return tokens[i][1].lower()
-        i += step
-    return ""
+    j = _nearest(tokens, i, step)
+    return tokens[j][1].lower() if 0 <= j < len(tokens) else ""
 
 
 def _in_json_call(tokens: List[Tuple[str, str]], i: int) -> bool:
     """Whether the token at ``i`` opens the argument of SQLite's ``json(...)`` (a parameter: ``json(?)``)."""
-    before: List[str] = []
-    j = i - 1
-    while j >= 0 and len(before) < 2:
-        if tokens[j][0] != "space":
-            before.append(tokens[j][1].lower())
-        j -= 1
-    return before == ["(", "json"]
+    return _significant(tokens, i, -1) == "(" and _significant(tokens, _nearest(tokens, i, -1), -1) == "json"
 
 
 def _closing(tokens: List[Tuple[str, str]], i: int) -> int:
@@ -230,9 +229,9 @@ def _translate(sql: str) -> Translated:
             else:
                 out.append(_RENAMED[low])
         elif kind == "word" and low == "is":
-            j = _next_significant(tokens, i)
+            j = _nearest(tokens, i, 1)
             if tokens[j][1].lower() == "not":
-                k = _next_significant(tokens, j)
+                k = _nearest(tokens, j, 1)
                 if tokens[k][1].lower() == "null":
                     out.append(text)
                 else:
@@ -350,14 +349,6 @@ def _next_paren(tokens: List[Tuple[str, str]], i: int) -> int:
 def _after_call(tokens: List[Tuple[str, str]], i: int) -> str:
     """What follows the call starting at ``i`` (its name), lowercased."""
     return _significant(tokens, _closing(tokens, _next_paren(tokens, i)), 1)
-
-
-def _next_significant(tokens: List[Tuple[str, str]], i: int) -> int:
-    """The index of the first token after ``i`` that is not whitespace."""
-    i += 1
-    while tokens[i][0] == "space":
-        i += 1
-    return i
 
 
 def _json_parameters(tokens: List[Tuple[str, str]], head: str) -> set:
