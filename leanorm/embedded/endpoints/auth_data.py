@@ -20,7 +20,7 @@ import secrets
 from typing import Any, Dict, Optional, Tuple, Union
 
 from ..access import verifiers
-from .hooks import ON_AUTH_DATA, auth_data
+from .hooks import ON_AUTH_DATA, Control, auth_data, declared
 from ..routing import Context
 from ..answers import ProtocolError
 from .reads import fetch
@@ -153,14 +153,17 @@ def signup_or_link(ctx: Context) -> Any:
     links = verified_links(ctx, links)  # outside the write lock: a verifier calls out, the hook may query
     if not links:
         raise ProtocolError(107, "onAuthData answered no authData to log in with.")
-    # a login writes the accounts onto its user: planned (its hooks run) before the write lock is taken
-    with ctx.store.read() as conn:
-        found, found_links = _login_links(ctx, conn, links)
+    # a login writes the accounts onto its user: when a hook runs on that write, it is planned (the before
+    # hook run) before the write lock is taken, and its after hook runs once the lock is given back
+    found: Optional[str] = None
     expected: Optional[Dict[str, Any]] = None
     relinked: Optional[PlannedWrite] = None
-    if found is not None:
-        expected = _linked(ctx, found, found_links)
-        relinked = plan(ctx.as_master(), "_User", found, expected)
+    if any(declared(ctx, Control(), "_User", hook) for hook in ("beforeUpdate", "afterUpdate")):
+        with ctx.store.read() as conn:
+            found, found_links = _login_links(ctx, conn, links)
+        if found is not None:
+            expected = _linked(ctx, found, found_links)
+            relinked = plan(ctx.as_master(), "_User", found, expected)
     with ctx.store.write() as conn:
         user_id, links = _login_links(ctx, conn, links)
         if user_id is not None:
@@ -168,7 +171,7 @@ def signup_or_link(ctx: Context) -> Any:
             update = _linked(ctx, user_id, links)
             if relinked is not None and user_id == found and canonical(update) == canonical(expected):
                 save(ctx.as_master(), relinked)
-            else:  # the accounts changed since: written from what is stored now, its hooks in the transaction
+            else:  # no hook, or the accounts changed since: written from what is stored now (hooks in it)
                 relinked = None
                 set_user_fields(ctx, user_id, update)
             answer = logged_in(ctx, conn, user_id, provider=next(iter(links)))
